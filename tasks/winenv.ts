@@ -1,0 +1,406 @@
+/**
+ * The Windows userland that builds and tests heapshift on Linux: a Debian
+ * trixie chroot with Wine 10, the mingw-w64 UCRT compiler, the Windows build
+ * of Deno and mimalloc's C source, cached outside the checkout.
+ *
+ * On Windows none of this is needed: {@linkcode runInEnv} runs commands
+ * natively and {@linkcode provision} does nothing.
+ *
+ * Usage:
+ *   deno task env provision
+ *   deno task env run [--prefix NAME] -- windeno test -A tests/win
+ *   deno task env info
+ *
+ * @module
+ */
+
+import $ from "dax";
+
+/** The Windows Deno we run under Wine, pinned. */
+export const DENO_WIN_VERSION = "2.9.5";
+/** Debian suite of the chroot: bookworm's Wine 8 cannot run Deno's V8. */
+const SUITE = "trixie";
+const MIRROR = "http://deb.debian.org/debian";
+const PACKAGES = ["wine", "wine64", "gcc-mingw-w64-ucrt64", "ca-certificates"];
+/** Bumped whenever what a step installs changes, so caches refresh. */
+const LAYOUT = 1;
+/** Space a first provisioning needs: rootfs (~2 GB) plus downloads. */
+const NEEDED_BYTES = 4 * 1024 ** 3;
+
+/** Inside the chroot: where the Windows deno.exe and mimalloc live. */
+export const IN_ENV = {
+  denoExe: "/opt/heapshift/deno.exe",
+  mimalloc: "/opt/heapshift/mimalloc",
+  cc: "x86_64-w64-mingw32ucrt-gcc",
+  objdump: "x86_64-w64-mingw32ucrt-objdump",
+} as const;
+
+/** Raised when the environment cannot be provisioned or used. */
+export class WinEnvError extends Error {
+  override name = "WinEnvError";
+}
+
+/** True when running natively on Windows (no Wine environment needed). */
+export const isWindows: boolean = Deno.build.os === "windows";
+
+/** Root of the cache: `$XDG_CACHE_HOME/heapshift` or `~/.cache/heapshift`. */
+export function cacheDir(): string {
+  const xdg = Deno.env.get("XDG_CACHE_HOME");
+  const home = Deno.env.get("HOME") ?? "/root";
+  return `${xdg || `${home}/.cache`}/heapshift`;
+}
+
+/** The chroot's root directory on the host. */
+export function rootfsDir(): string {
+  return `${cacheDir()}/rootfs`;
+}
+
+/** Host path of mimalloc's source tree (include/ and src/). */
+export function mimallocDir(): string {
+  return isWindows ? "" : `${rootfsDir()}${IN_ENV.mimalloc}`;
+}
+
+function exists(path: string): boolean {
+  try {
+    Deno.statSync(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function marker(step: string): string {
+  return `${rootfsDir()}/.heapshift-${step}-v${LAYOUT}`;
+}
+
+/** Whether every provisioning step has completed. */
+export function isProvisioned(): boolean {
+  return isWindows ||
+    ["packages", "deno", "mimalloc", "prefix"].every((s) => exists(marker(s)));
+}
+
+function progress(msg: string): void {
+  console.error(`[env] ${msg}`);
+}
+
+async function checkPrerequisites(): Promise<void> {
+  if (Deno.uid() !== 0) {
+    throw new WinEnvError(
+      "Cannot provision the Wine environment: it needs root (debootstrap, chroot and mount). Run the command as root, e.g. with sudo.",
+    );
+  }
+  await Deno.mkdir(cacheDir(), { recursive: true });
+  const df = await $`df -Pk ${cacheDir()}`.text();
+  const availKb = Number(df.trim().split("\n").at(-1)?.split(/\s+/)[3]);
+  if (
+    !exists(`${rootfsDir()}/.heapshift-base`) && availKb * 1024 < NEEDED_BYTES
+  ) {
+    throw new WinEnvError(
+      `Cannot provision the Wine environment: ${cacheDir()} has ${
+        (availKb / 1024 ** 2).toFixed(1)
+      } GiB free, it needs 4 GiB. Free some space or set XDG_CACHE_HOME to a larger disk.`,
+    );
+  }
+  try {
+    const res = await fetch(`${MIRROR}/dists/${SUITE}/Release`, {
+      method: "HEAD",
+      signal: AbortSignal.timeout(20_000),
+    });
+    await res.body?.cancel();
+    if (!res.ok) throw new Error(`HTTP ${res.status}`);
+  } catch (e) {
+    throw new WinEnvError(
+      `Cannot reach the Debian archive at ${MIRROR} (${
+        (e as Error).message
+      }): the first provisioning downloads Debian ${SUITE}, Wine and mingw-w64 from it. Check the network or proxy settings and try again.`,
+    );
+  }
+}
+
+/** Runs a shell script in a private mount namespace with the chroot's mounts. */
+function chrootScript(inner: string, repo?: string): string {
+  const r = rootfsDir();
+  const lines = [
+    "set -e",
+    `R='${r}'`,
+    'mount --bind /proc "$R/proc"',
+    'mount --rbind /dev "$R/dev"',
+    'mount --rbind /sys "$R/sys" 2>/dev/null || true',
+    'cp /etc/resolv.conf "$R/etc/resolv.conf" 2>/dev/null || true',
+  ];
+  if (repo) {
+    lines.push(
+      `mkdir -p "$R${repo}"`,
+      `mount --bind '${repo}' "$R${repo}"`,
+    );
+  }
+  lines.push(inner);
+  return lines.join("\n");
+}
+
+async function unshared(script: string): Promise<void> {
+  const res = await $`unshare -m --propagation private sh -c ${script}`
+    .noThrow();
+  if (res.code !== 0) {
+    throw new WinEnvError(`Provisioning step failed (exit ${res.code}).`);
+  }
+}
+
+async function step(
+  name: string,
+  title: string,
+  fn: () => Promise<void>,
+): Promise<void> {
+  if (exists(marker(name))) return;
+  const t0 = performance.now();
+  progress(`${title}…`);
+  await fn();
+  await Deno.writeTextFile(marker(name), new Date().toISOString() + "\n");
+  progress(
+    `${title}: done in ${((performance.now() - t0) / 1000).toFixed(0)} s`,
+  );
+}
+
+/**
+ * Provisions the environment, idempotently. The first run takes a few
+ * minutes and prints a line per step; later runs return at once.
+ */
+export async function provision(): Promise<void> {
+  if (isProvisioned()) return;
+  await checkPrerequisites();
+  const cache = cacheDir();
+  const r = rootfsDir();
+
+  if (!exists(`${r}/.heapshift-base`)) {
+    if ((await $`which debootstrap`.noThrow().quiet()).code !== 0) {
+      progress("installing debootstrap (apt-get)…");
+      await $`apt-get update -qq`.quiet("stdout");
+      await $`apt-get install -y -qq debootstrap`.quiet("stdout");
+    }
+    progress(`bootstrapping Debian ${SUITE} into ${r} (about 2 minutes)…`);
+    const tmp = `${r}.tmp`;
+    await Deno.remove(tmp, { recursive: true }).catch(() => {});
+    const res = await $`debootstrap --variant=minbase ${SUITE} ${tmp} ${MIRROR}`
+      .quiet().noThrow();
+    if (res.code !== 0) {
+      throw new WinEnvError(
+        `debootstrap failed (exit ${res.code}):\n${res.stderr.slice(-2000)}`,
+      );
+    }
+    await Deno.writeTextFile(`${tmp}/.heapshift-base`, "");
+    await Deno.rename(tmp, r);
+  }
+
+  await step(
+    "packages",
+    `installing ${PACKAGES.join(", ")} in the chroot`,
+    () =>
+      unshared(chrootScript(
+        `chroot "$R" sh -c 'export DEBIAN_FRONTEND=noninteractive; apt-get update -qq && apt-get install -y -qq --no-install-recommends ${
+          PACKAGES.join(" ")
+        } >/dev/null'`,
+      )),
+  );
+
+  await step(
+    "deno",
+    `fetching Windows Deno ${DENO_WIN_VERSION} (npm)`,
+    async () => {
+      const dl = `${cache}/downloads`;
+      await Deno.mkdir(dl, { recursive: true });
+      const tgz = `${dl}/deno-win32-x64-${DENO_WIN_VERSION}.tgz`;
+      if (!exists(tgz)) {
+        await $`npm pack @deno/win32-x64@${DENO_WIN_VERSION} --silent`.cwd(dl)
+          .quiet();
+      }
+      await Deno.mkdir(`${r}/opt/heapshift`, { recursive: true });
+      await $`tar -xzf ${tgz} -C ${r}/opt/heapshift --strip-components=1 package/deno.exe`;
+    },
+  );
+
+  await step(
+    "mimalloc",
+    "extracting mimalloc source (Debian emscripten package)",
+    () =>
+      unshared(chrootScript(`
+rm -rf "$R/var/tmp/emdl" && mkdir -p "$R/var/tmp/emdl"
+chroot "$R" sh -c 'cd /var/tmp/emdl && apt-get download -qq emscripten'
+deb=$(ls "$R"/var/tmp/emdl/emscripten_*.deb)
+rm -rf "$R${IN_ENV.mimalloc}" "$R/var/tmp/emx" && mkdir -p "$R/var/tmp/emx"
+dpkg-deb --fsys-tarfile "$deb" | tar -x -C "$R/var/tmp/emx" ./usr/share/emscripten/system/lib/mimalloc
+mv "$R/var/tmp/emx/usr/share/emscripten/system/lib/mimalloc" "$R${IN_ENV.mimalloc}"
+rm -rf "$R/var/tmp/emdl" "$R/var/tmp/emx"
+test -f "$R${IN_ENV.mimalloc}/src/static.c"
+`)),
+  );
+
+  await step("prefix", "creating the Wine prefix", async () => {
+    await Deno.writeTextFile(
+      `${r}/usr/local/bin/windeno`,
+      `#!/bin/sh\nexec wine ${IN_ENV.denoExe} "$@"\n`,
+      { mode: 0o755 },
+    );
+    await unshared(chrootScript(
+      `chroot "$R" env ${
+        envAssignments("default").join(" ")
+      } sh -c 'wineboot -i >/dev/null 2>&1; wineserver -w; wine ${IN_ENV.denoExe} --version'`,
+    ));
+  });
+}
+
+function envAssignments(prefix: string): string[] {
+  return [
+    "HOME=/root",
+    "WINEDEBUG=-all",
+    "XDG_RUNTIME_DIR=/tmp/xdg",
+    `WINEPREFIX=/root/wine-${prefix}`,
+    "WINEDLLOVERRIDES=mscoree,mshtml=",
+    "DISPLAY=",
+    "LANG=C.UTF-8",
+    "PATH=/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin",
+  ];
+}
+
+/** Options for {@linkcode runInEnv}. */
+export interface RunOptions {
+  /** Working directory (host path); defaults to the current one. */
+  cwd?: string;
+  /** Extra environment variables for the command. */
+  env?: Record<string, string>;
+  /** Wine prefix name: separate prefixes let runs go on side by side. */
+  prefix?: string;
+}
+
+/** Variables passed through from the caller's environment. */
+const PASS_THROUGH = /^(HEAPSHIFT_|MIMALLOC_|CI$|NO_COLOR$|TERM$)/;
+
+/**
+ * Runs a command in the environment (natively on Windows) with the checkout
+ * mounted at the same path, so `Z:<path>` reaches it from Windows programs.
+ * Every mount is private to the command and the prefix's wineserver is
+ * stopped when it ends. Returns the exit code.
+ */
+export async function runInEnv(
+  cmd: string[],
+  options: RunOptions = {},
+): Promise<number> {
+  const cwd = options.cwd ?? Deno.cwd();
+  if (isWindows) {
+    const [exe, ...args] = cmd[0] === "windeno"
+      ? [Deno.execPath(), ...cmd.slice(1)]
+      : cmd;
+    const out = await new Deno.Command(exe, {
+      args,
+      cwd,
+      env: options.env,
+      stdin: "inherit",
+    }).output();
+    return out.code;
+  }
+  await provision();
+  const repo = Deno.realPathSync(repoRoot());
+  const prefix = options.prefix ?? Deno.env.get("HEAPSHIFT_WINE_PREFIX") ??
+    "default";
+  if (!/^[\w.-]+$/.test(prefix)) {
+    throw new WinEnvError(`Invalid Wine prefix name: ${prefix}`);
+  }
+  const env = envAssignments(prefix);
+  for (const [k, v] of Object.entries(Deno.env.toObject())) {
+    if (PASS_THROUGH.test(k)) env.push(`${k}=${v}`);
+  }
+  for (const [k, v] of Object.entries(options.env ?? {})) env.push(`${k}=${v}`);
+  const quote = (s: string) => `'${s.replaceAll("'", `'\\''`)}'`;
+  const pfx = `/root/wine-${prefix}`;
+  const inner = [
+    // A new prefix starts as a hard-linked copy of the provisioned one (it
+    // is 800 MB); the registry files Wine rewrites are real copies.
+    `if [ ! -d "$R${pfx}" ]; then cp -al "$R/root/wine-default" "$R${pfx}.tmp" && for f in "$R${pfx}.tmp"/*.reg; do cp --remove-destination "$R/root/wine-default/\${f##*/}" "$f"; done && mv "$R${pfx}.tmp" "$R${pfx}"; fi`,
+    `mkdir -p "$R/tmp/xdg"`,
+    `set +e`,
+    `chroot "$R" env ${
+      env.map(quote).join(" ")
+    } sh -c 'cd "$1" && shift && exec "$@"' sh ${
+      quote(Deno.realPathSync(cwd))
+    } ${cmd.map(quote).join(" ")}`,
+    `rc=$?`,
+    `chroot "$R" env ${env.map(quote).join(" ")} wineserver -k 2>/dev/null`,
+    `exit $rc`,
+  ].join("\n");
+  const child = new Deno.Command("unshare", {
+    args: [
+      "-m",
+      "--propagation",
+      "private",
+      "sh",
+      "-c",
+      chrootScript(inner, repo),
+    ],
+    stdin: "inherit",
+    stdout: "inherit",
+    stderr: "inherit",
+  }).spawn();
+  return (await child.status).code;
+}
+
+/** The checkout's root (the directory holding deno.json). */
+export function repoRoot(): string {
+  return new URL("..", import.meta.url).pathname.replace(/\/$/, "") ||
+    Deno.cwd();
+}
+
+async function main(args: string[]): Promise<number> {
+  const [sub, ...rest] = args;
+  try {
+    switch (sub) {
+      case "provision":
+        await provision();
+        progress(
+          isWindows
+            ? "native Windows: nothing to provision"
+            : `ready at ${rootfsDir()}`,
+        );
+        return 0;
+      case "run": {
+        let prefix: string | undefined;
+        while (rest[0]?.startsWith("--prefix")) {
+          const a = rest.shift()!;
+          prefix = a.includes("=") ? a.split("=")[1] : rest.shift();
+        }
+        if (rest[0] === "--") rest.shift();
+        if (rest.length === 0) {
+          console.error(
+            "usage: deno task env run [--prefix NAME] -- <command…>",
+          );
+          return 2;
+        }
+        return await runInEnv(rest, { prefix });
+      }
+      case "info":
+        console.log(JSON.stringify(
+          {
+            cache: cacheDir(),
+            rootfs: rootfsDir(),
+            mimalloc: mimallocDir(),
+            provisioned: isProvisioned(),
+            denoWin: DENO_WIN_VERSION,
+          },
+          null,
+          2,
+        ));
+        return 0;
+      default:
+        console.error(
+          "usage: deno task env provision | run [--prefix NAME] -- <command…> | info",
+        );
+        return 2;
+    }
+  } catch (e) {
+    if (e instanceof WinEnvError) {
+      console.error(`error: ${e.message}`);
+      return 1;
+    }
+    throw e;
+  }
+}
+
+if (import.meta.main) Deno.exit(await main(Deno.args));
