@@ -1,0 +1,441 @@
+/**
+ * DOS, COFF and optional headers, data directories and the section table.
+ *
+ * @module
+ */
+
+import { PeFormatError } from "./errors.ts";
+import { need, u16, u32, u64 } from "./_read.ts";
+import type { ByteSource } from "./source.ts";
+
+/** Indexes of the data directories that this package reads or changes. */
+export const DIR = {
+  EXPORT: 0,
+  IMPORT: 1,
+  RESOURCE: 2,
+  EXCEPTION: 3,
+  SECURITY: 4,
+  BASERELOC: 5,
+  DEBUG: 6,
+  TLS: 9,
+  LOAD_CONFIG: 10,
+  BOUND_IMPORT: 11,
+  IAT: 12,
+  DELAY_IMPORT: 13,
+  CLR: 14,
+} as const;
+
+/** One data directory: an RVA (a file offset for the security one) and a size. */
+export interface DataDirectory {
+  /** RVA of the data; for the security directory, a file offset. */
+  rva: number;
+  /** Size in bytes. */
+  size: number;
+}
+
+/** One entry of the section table. */
+export interface Section {
+  /** Name, up to 8 characters (long names of objects are not resolved). */
+  name: string;
+  /** Index in the section table. */
+  index: number;
+  /** File offset of this section header. */
+  headerOffset: number;
+  /** RVA where the section is mapped. */
+  virtualAddress: number;
+  /** Size in memory. */
+  virtualSize: number;
+  /** File offset of the raw data. */
+  pointerToRawData: number;
+  /** Size of the raw data in the file. */
+  sizeOfRawData: number;
+  /** IMAGE_SCN_* flags. */
+  characteristics: number;
+}
+
+/** Everything in the headers of a PE image. */
+export interface PeHeaders {
+  /** Size of the whole file. */
+  fileSize: number;
+  /** `e_lfanew`: file offset of the "PE\0\0" signature. */
+  peOffset: number;
+  /** IMAGE_FILE_MACHINE_* value, e.g. 0x8664 for x64. */
+  machine: number;
+  /** `PE32` (32-bit) or `PE32+` (64-bit). */
+  format: "PE32" | "PE32+";
+  /** COFF TimeDateStamp. */
+  timeDateStamp: number;
+  /** File offset of the COFF symbol table, or 0. */
+  pointerToSymbolTable: number;
+  /** Number of COFF symbols. */
+  numberOfSymbols: number;
+  /** IMAGE_FILE_* characteristics. */
+  characteristics: number;
+  /** File offset of the optional header. */
+  optionalHeaderOffset: number;
+  /** SizeOfOptionalHeader from the COFF header. */
+  sizeOfOptionalHeader: number;
+  /** Preferred load address. */
+  imageBase: bigint;
+  /** RVA of the entry point. */
+  addressOfEntryPoint: number;
+  /** Alignment of sections in memory. */
+  sectionAlignment: number;
+  /** Alignment of section data in the file. */
+  fileAlignment: number;
+  /** Size of the mapped image. */
+  sizeOfImage: number;
+  /** Size of the headers, rounded to the file alignment. */
+  sizeOfHeaders: number;
+  /** The stored checksum. */
+  checksum: number;
+  /** IMAGE_SUBSYSTEM_* value. */
+  subsystem: number;
+  /** IMAGE_DLLCHARACTERISTICS_* flags. */
+  dllCharacteristics: number;
+  /** The data directories (NumberOfRvaAndSizes of them, at most 16). */
+  dataDirectories: DataDirectory[];
+  /** File offset of the first data directory. */
+  dataDirectoryOffset: number;
+  /** File offset of the section table. */
+  sectionTableOffset: number;
+  /** The section table, in file order. */
+  sections: Section[];
+}
+
+/** Offsets of optional header fields that the patcher rewrites. */
+export const OPT = {
+  SIZE_OF_INITIALIZED_DATA: 8,
+  SECTION_ALIGNMENT: 32,
+  FILE_ALIGNMENT: 36,
+  SIZE_OF_IMAGE: 56,
+  SIZE_OF_HEADERS: 60,
+  CHECKSUM: 64,
+} as const;
+
+const IMAGE_FILE_DLL = 0x2000;
+
+function isPow2(v: number): boolean {
+  return v > 0 && (v & (v - 1)) === 0;
+}
+
+/** Reads and checks the headers and section table. */
+export function readHeaders(src: ByteSource): PeHeaders {
+  const dos = need(src, 0, 64, "IMAGE_DOS_HEADER");
+  if (dos[0] !== 0x4d || dos[1] !== 0x5a) {
+    throw new PeFormatError("IMAGE_DOS_HEADER.e_magic", 0, "not MZ");
+  }
+  const peOffset = u32(dos, 0x3c);
+  if (peOffset < 4 || peOffset > src.size - 24 || peOffset % 4 !== 0) {
+    throw new PeFormatError(
+      "IMAGE_DOS_HEADER.e_lfanew",
+      0x3c,
+      `0x${peOffset.toString(16)} does not point to a PE header in the file`,
+    );
+  }
+  const nt = need(src, peOffset, 24, "IMAGE_NT_HEADERS");
+  if (u32(nt, 0) !== 0x00004550) {
+    throw new PeFormatError(
+      "IMAGE_NT_HEADERS.Signature",
+      peOffset,
+      "not PE\\0\\0",
+    );
+  }
+  const coff = peOffset + 4;
+  const machine = u16(nt, 4);
+  const numberOfSections = u16(nt, 6);
+  const timeDateStamp = u32(nt, 8);
+  const pointerToSymbolTable = u32(nt, 12);
+  const numberOfSymbols = u32(nt, 16);
+  const sizeOfOptionalHeader = u16(nt, 20);
+  const characteristics = u16(nt, 22);
+  const opt = coff + 20;
+  if (numberOfSections === 0) {
+    throw new PeFormatError(
+      "IMAGE_FILE_HEADER.NumberOfSections",
+      coff + 2,
+      "no sections",
+    );
+  }
+  const oh = need(
+    src,
+    opt,
+    sizeOfOptionalHeader,
+    "IMAGE_OPTIONAL_HEADER",
+  );
+  if (sizeOfOptionalHeader < 2) {
+    throw new PeFormatError(
+      "IMAGE_FILE_HEADER.SizeOfOptionalHeader",
+      coff + 16,
+      "too small",
+    );
+  }
+  const magic = u16(oh, 0);
+  if (magic !== 0x10b && magic !== 0x20b) {
+    throw new PeFormatError(
+      "IMAGE_OPTIONAL_HEADER.Magic",
+      opt,
+      `0x${magic.toString(16)} is neither PE32 (0x10b) nor PE32+ (0x20b)`,
+    );
+  }
+  const is64 = magic === 0x20b;
+  const fixed = is64 ? 112 : 96;
+  if (sizeOfOptionalHeader < fixed) {
+    throw new PeFormatError(
+      "IMAGE_FILE_HEADER.SizeOfOptionalHeader",
+      coff + 16,
+      `${sizeOfOptionalHeader} is smaller than the ${fixed} bytes of a ${
+        is64 ? "PE32+" : "PE32"
+      } optional header`,
+    );
+  }
+  const sectionAlignment = u32(oh, OPT.SECTION_ALIGNMENT);
+  const fileAlignment = u32(oh, OPT.FILE_ALIGNMENT);
+  if (!isPow2(sectionAlignment)) {
+    throw new PeFormatError(
+      "IMAGE_OPTIONAL_HEADER.SectionAlignment",
+      opt + OPT.SECTION_ALIGNMENT,
+      `${sectionAlignment} is not a power of two`,
+    );
+  }
+  if (
+    !isPow2(fileAlignment) || fileAlignment > 0x10000 ||
+    fileAlignment > sectionAlignment
+  ) {
+    throw new PeFormatError(
+      "IMAGE_OPTIONAL_HEADER.FileAlignment",
+      opt + OPT.FILE_ALIGNMENT,
+      `${fileAlignment} is not a power of two up to SectionAlignment and 64 KiB`,
+    );
+  }
+  const nDirOffset = opt + (is64 ? 108 : 92);
+  const numberOfRvaAndSizes = u32(oh, is64 ? 108 : 92);
+  if (fixed + numberOfRvaAndSizes * 8 > sizeOfOptionalHeader) {
+    throw new PeFormatError(
+      "IMAGE_OPTIONAL_HEADER.NumberOfRvaAndSizes",
+      nDirOffset,
+      `${numberOfRvaAndSizes} directories do not fit in SizeOfOptionalHeader ${sizeOfOptionalHeader}`,
+    );
+  }
+  const dataDirectories: DataDirectory[] = [];
+  // The loader ignores directories past the 16 defined ones.
+  for (let i = 0; i < Math.min(numberOfRvaAndSizes, 16); i++) {
+    dataDirectories.push({
+      rva: u32(oh, fixed + i * 8),
+      size: u32(oh, fixed + i * 8 + 4),
+    });
+  }
+  const sizeOfImage = u32(oh, OPT.SIZE_OF_IMAGE);
+  const sizeOfHeaders = u32(oh, OPT.SIZE_OF_HEADERS);
+  const sectionTableOffset = opt + sizeOfOptionalHeader;
+  const tableEnd = sectionTableOffset + numberOfSections * 40;
+  const table = need(
+    src,
+    sectionTableOffset,
+    numberOfSections * 40,
+    "IMAGE_SECTION_HEADER[]",
+  );
+  if (sizeOfHeaders < tableEnd || sizeOfHeaders > src.size) {
+    throw new PeFormatError(
+      "IMAGE_OPTIONAL_HEADER.SizeOfHeaders",
+      opt + OPT.SIZE_OF_HEADERS,
+      `0x${sizeOfHeaders.toString(16)} does not cover the headers (0x${
+        tableEnd.toString(16)
+      }) or exceeds the file`,
+    );
+  }
+  const sections: Section[] = [];
+  let nextVa = 0;
+  for (let i = 0; i < numberOfSections; i++) {
+    const at = i * 40;
+    const headerOffset = sectionTableOffset + at;
+    let name = "";
+    for (let j = 0; j < 8 && table[at + j] !== 0; j++) {
+      name += String.fromCharCode(table[at + j]);
+    }
+    const s: Section = {
+      name,
+      index: i,
+      headerOffset,
+      virtualSize: u32(table, at + 8),
+      virtualAddress: u32(table, at + 12),
+      sizeOfRawData: u32(table, at + 16),
+      pointerToRawData: u32(table, at + 20),
+      characteristics: u32(table, at + 36),
+    };
+    const field = `IMAGE_SECTION_HEADER[${i}] (${JSON.stringify(name)})`;
+    if (
+      s.sizeOfRawData > 0 && s.pointerToRawData + s.sizeOfRawData > src.size
+    ) {
+      throw new PeFormatError(
+        `${field}.PointerToRawData`,
+        headerOffset + 20,
+        `raw data 0x${s.pointerToRawData.toString(16)}+0x${
+          s.sizeOfRawData.toString(16)
+        } runs past the end of the file (0x${src.size.toString(16)})`,
+      );
+    }
+    if (s.sizeOfRawData > 0 && s.pointerToRawData < sizeOfHeaders) {
+      throw new PeFormatError(
+        `${field}.PointerToRawData`,
+        headerOffset + 20,
+        "raw data overlaps the headers",
+      );
+    }
+    // The loader wants sections in ascending, non-overlapping RVA order.
+    if (s.virtualAddress < nextVa || s.virtualAddress % sectionAlignment) {
+      throw new PeFormatError(
+        `${field}.VirtualAddress`,
+        headerOffset + 12,
+        `0x${
+          s.virtualAddress.toString(16)
+        } overlaps the previous section or is unaligned`,
+      );
+    }
+    const vsize = Math.max(s.virtualSize, s.sizeOfRawData);
+    nextVa = s.virtualAddress +
+      Math.ceil(Math.max(vsize, 1) / sectionAlignment) * sectionAlignment;
+    if (nextVa > 0xffffffff) {
+      throw new PeFormatError(
+        `${field}.VirtualSize`,
+        headerOffset + 8,
+        "section ends beyond 4 GiB",
+      );
+    }
+    sections.push(s);
+  }
+  if (
+    sections[0].virtualAddress < sizeOfHeaders && sectionAlignment >= 0x1000
+  ) {
+    throw new PeFormatError(
+      "IMAGE_SECTION_HEADER[0].VirtualAddress",
+      sectionTableOffset + 12,
+      "first section overlaps the headers in memory",
+    );
+  }
+  if (sizeOfImage < nextVa) {
+    throw new PeFormatError(
+      "IMAGE_OPTIONAL_HEADER.SizeOfImage",
+      opt + OPT.SIZE_OF_IMAGE,
+      `0x${sizeOfImage.toString(16)} is smaller than the sections (0x${
+        nextVa.toString(16)
+      })`,
+    );
+  }
+  if (pointerToSymbolTable !== 0) {
+    const end = pointerToSymbolTable + numberOfSymbols * 18;
+    if (end + 4 > src.size) {
+      throw new PeFormatError(
+        "IMAGE_FILE_HEADER.PointerToSymbolTable",
+        coff + 8,
+        `symbol table 0x${
+          pointerToSymbolTable.toString(16)
+        } with ${numberOfSymbols} symbols runs past the end of the file`,
+      );
+    }
+  }
+  return {
+    fileSize: src.size,
+    peOffset,
+    machine,
+    format: is64 ? "PE32+" : "PE32",
+    timeDateStamp,
+    pointerToSymbolTable,
+    numberOfSymbols,
+    characteristics,
+    optionalHeaderOffset: opt,
+    sizeOfOptionalHeader,
+    imageBase: is64 ? u64(oh, 24) : BigInt(u32(oh, 28)),
+    addressOfEntryPoint: u32(oh, 16),
+    sectionAlignment,
+    fileAlignment,
+    sizeOfImage,
+    sizeOfHeaders,
+    checksum: u32(oh, OPT.CHECKSUM),
+    subsystem: u16(oh, 68),
+    dllCharacteristics: u16(oh, 70),
+    dataDirectories,
+    dataDirectoryOffset: opt + fixed,
+    sectionTableOffset,
+    sections,
+  };
+}
+
+/** True when the image is a DLL rather than an executable. */
+export function isDll(h: PeHeaders): boolean {
+  return (h.characteristics & IMAGE_FILE_DLL) !== 0;
+}
+
+/** The data directory `index`, or a zero one when the header has fewer. */
+export function directory(h: PeHeaders, index: number): DataDirectory {
+  return h.dataDirectories[index] ?? { rva: 0, size: 0 };
+}
+
+/**
+ * End of the data that sections (and headers) occupy in the file; whatever
+ * follows is the overlay.
+ */
+export function endOfSectionData(h: PeHeaders): number {
+  let end = h.sizeOfHeaders;
+  for (const s of h.sections) {
+    if (s.sizeOfRawData > 0) {
+      end = Math.max(end, s.pointerToRawData + s.sizeOfRawData);
+    }
+  }
+  return end;
+}
+
+/**
+ * Maps an RVA range to a file offset. Throws a PeFormatError naming `field`
+ * when the range is not backed by bytes of the file.
+ */
+export function rvaToOffset(
+  h: PeHeaders,
+  rva: number,
+  length: number,
+  field: string,
+  fieldOffset = -1,
+): number {
+  if (rva < h.sizeOfHeaders) {
+    if (rva + length <= h.sizeOfHeaders) return rva;
+  } else {
+    for (const s of h.sections) {
+      if (rva < s.virtualAddress) break;
+      const raw = s.virtualSize > 0
+        ? Math.min(s.sizeOfRawData, s.virtualSize)
+        : s.sizeOfRawData;
+      if (rva + length <= s.virtualAddress + raw) {
+        return s.pointerToRawData + (rva - s.virtualAddress);
+      }
+    }
+  }
+  throw new PeFormatError(
+    field,
+    fieldOffset,
+    `RVA 0x${rva.toString(16)} (+${length}) is not backed by data in the file`,
+  );
+}
+
+/** The section containing `rva` in memory, if any. */
+export function sectionOfRva(h: PeHeaders, rva: number): Section | undefined {
+  return h.sections.find((s) =>
+    rva >= s.virtualAddress &&
+    rva < s.virtualAddress + Math.max(s.virtualSize, s.sizeOfRawData)
+  );
+}
+
+/**
+ * How many file-backed bytes follow `rva` in its section (or the headers);
+ * 0 when the RVA is not backed by the file.
+ */
+export function bytesAtRva(h: PeHeaders, rva: number): number {
+  if (rva < h.sizeOfHeaders) return h.sizeOfHeaders - rva;
+  for (const s of h.sections) {
+    if (rva < s.virtualAddress) break;
+    const raw = s.virtualSize > 0
+      ? Math.min(s.sizeOfRawData, s.virtualSize)
+      : s.sizeOfRawData;
+    if (rva < s.virtualAddress + raw) return s.virtualAddress + raw - rva;
+  }
+  return 0;
+}

@@ -1,0 +1,366 @@
+/**
+ * Import directory, delay-load import directory and bound import directory.
+ *
+ * @module
+ */
+
+import { PeFormatError } from "./errors.ts";
+import {
+  bytesAtRva,
+  DIR,
+  directory,
+  type PeHeaders,
+  rvaToOffset,
+} from "./headers.ts";
+import { cString, hex, need, u16, u32 } from "./_read.ts";
+import type { ByteSource } from "./source.ts";
+
+/** One imported function: by name (with its hint) or by ordinal. */
+export interface ImportedSymbol {
+  /** The function name, when imported by name. */
+  name?: string;
+  /** The hint (index into the DLL's export name table), with `name`. */
+  hint?: number;
+  /** The ordinal, when imported by ordinal. */
+  ordinal?: number;
+}
+
+/** One DLL in the import or delay-load import directory. */
+export interface ImportedDll {
+  /** The DLL name as stored, e.g. `KERNEL32.dll`. */
+  dll: string;
+  /** `static` for the import directory, `delay` for delay-load imports. */
+  kind: "static" | "delay";
+  /** The imported functions (empty when symbols were not asked for). */
+  symbols: ImportedSymbol[];
+  /** File offset of the descriptor. */
+  descriptorOffset: number;
+  /** RVA of the DLL name. */
+  nameRva: number;
+  /** RVA of the import address table (FirstThunk). */
+  iatRva: number;
+  /** RVA of the import lookup (name) table, 0 when absent. */
+  lookupRva: number;
+  /** TimeDateStamp of the descriptor (non-zero when bound). */
+  timeDateStamp: number;
+}
+
+/** One entry of the bound import directory. */
+export interface BoundImport {
+  /** The DLL the imports were bound against. */
+  dll: string;
+  /** That DLL's TimeDateStamp at bind time. */
+  timeDateStamp: number;
+  /** DLLs that forwarded exports were bound against. */
+  forwarders: string[];
+}
+
+/** Options for reading imports. */
+export interface ReadImportsOptions {
+  /** Also read the imported function names and ordinals (default true). */
+  symbols?: boolean;
+}
+
+/** Most descriptors one directory may hold before we call it absurd. */
+export const MAX_DLLS = 8192;
+/** Most functions one DLL may import before we call it absurd. */
+export const MAX_SYMBOLS = 65536;
+const DESC = 20;
+const DELAY_DESC = 32;
+
+function readThunks(
+  src: ByteSource,
+  h: PeHeaders,
+  rva: number,
+  field: string,
+): ImportedSymbol[] {
+  const size = h.format === "PE32+" ? 8 : 4;
+  const avail = bytesAtRva(h, rva);
+  const off = rvaToOffset(h, rva, size, field);
+  const want = Math.min(avail - (avail % size), (MAX_SYMBOLS + 1) * size);
+  const b = src.read(off, want);
+  const out: ImportedSymbol[] = [];
+  for (let at = 0;; at += size) {
+    if (at >= want) {
+      if (want >= (MAX_SYMBOLS + 1) * size) {
+        throw new PeFormatError(field, off, `more than ${MAX_SYMBOLS} thunks`);
+      }
+      throw new PeFormatError(
+        field,
+        off,
+        "thunk array runs past its section without a terminator",
+      );
+    }
+    const lo = u32(b, at);
+    const hi = size === 8 ? u32(b, at + 4) : 0;
+    if (lo === 0 && hi === 0) break;
+    const byOrdinal = size === 8
+      ? (hi & 0x80000000) !== 0
+      : (lo & 0x80000000) !== 0;
+    if (byOrdinal) {
+      out.push({ ordinal: lo & 0xffff });
+      continue;
+    }
+    if (hi !== 0 || lo & 0x80000000) {
+      throw new PeFormatError(
+        field,
+        off + at,
+        `thunk ${hex(hi)}:${hex(lo)} is neither an ordinal nor a 31-bit RVA`,
+      );
+    }
+    const nameField = `${field}[${at / size}] IMAGE_IMPORT_BY_NAME`;
+    const hn = rvaToOffset(h, lo, 3, nameField, off + at);
+    const hint = u16(need(src, hn, 2, nameField), 0);
+    const max = Math.min(4096, bytesAtRva(h, lo + 2));
+    out.push({ hint, name: cString(src, hn + 2, nameField, max) });
+  }
+  return out;
+}
+
+function dllName(
+  src: ByteSource,
+  h: PeHeaders,
+  rva: number,
+  field: string,
+  fieldOffset: number,
+): string {
+  const off = rvaToOffset(h, rva, 1, field, fieldOffset);
+  const name = cString(src, off, field, Math.min(260, bytesAtRva(h, rva) - 1));
+  if (name === "") throw new PeFormatError(field, off, "empty DLL name");
+  return name;
+}
+
+/**
+ * Reads the import directory in load order. A descriptor whose Name or
+ * FirstThunk is 0 ends the table, as for the Windows loader.
+ */
+export function readImports(
+  src: ByteSource,
+  h: PeHeaders,
+  options: ReadImportsOptions = {},
+): ImportedDll[] {
+  const dir = directory(h, DIR.IMPORT);
+  if (dir.rva === 0) return [];
+  const field = "IMAGE_IMPORT_DESCRIPTOR";
+  const base = rvaToOffset(
+    h,
+    dir.rva,
+    DESC,
+    `${field}[0]`,
+    h.dataDirectoryOffset + DIR.IMPORT * 8,
+  );
+  const avail = Math.min(bytesAtRva(h, dir.rva), (MAX_DLLS + 1) * DESC);
+  const table = src.read(base, avail - (avail % DESC));
+  const out: ImportedDll[] = [];
+  for (let i = 0;; i++) {
+    const at = i * DESC;
+    const f = `${field}[${i}]`;
+    if (at + DESC > table.length) {
+      throw new PeFormatError(
+        f,
+        base + at,
+        i >= MAX_DLLS
+          ? `more than ${MAX_DLLS} import descriptors`
+          : "import directory runs past its section without a terminator",
+      );
+    }
+    const lookupRva = u32(table, at);
+    const timeDateStamp = u32(table, at + 4);
+    const forwarderChain = u32(table, at + 8);
+    const nameRva = u32(table, at + 12);
+    const iatRva = u32(table, at + 16);
+    if (nameRva === 0 || iatRva === 0) break;
+    const dll = dllName(src, h, nameRva, `${f}.Name`, base + at + 12);
+    // The IAT must exist in the file even when the lookup table is used.
+    rvaToOffset(h, iatRva, 1, `${f}.FirstThunk`, base + at + 16);
+    let symbols: ImportedSymbol[] = [];
+    if (options.symbols !== false) {
+      symbols = readThunks(
+        src,
+        h,
+        lookupRva || iatRva,
+        lookupRva ? `${f}.OriginalFirstThunk` : `${f}.FirstThunk`,
+      );
+      checkForwarderChain(src, h, {
+        timeDateStamp,
+        forwarderChain,
+        iatRva,
+        count: symbols.length,
+        field: `${f}.ForwarderChain`,
+        offset: base + at + 8,
+      });
+    }
+    out.push({
+      dll,
+      kind: "static",
+      symbols,
+      descriptorOffset: base + at,
+      nameRva,
+      iatRva,
+      lookupRva,
+      timeDateStamp,
+    });
+  }
+  return out;
+}
+
+// Old-style binding chains IAT slots by index; a loop would hang a naive
+// loader, so it is a format error.
+function checkForwarderChain(
+  src: ByteSource,
+  h: PeHeaders,
+  c: {
+    timeDateStamp: number;
+    forwarderChain: number;
+    iatRva: number;
+    count: number;
+    field: string;
+    offset: number;
+  },
+): void {
+  if (
+    c.timeDateStamp === 0 || c.timeDateStamp === 0xffffffff ||
+    c.forwarderChain === 0xffffffff || c.forwarderChain === 0
+  ) return;
+  const size = h.format === "PE32+" ? 8 : 4;
+  const seen = new Set<number>();
+  let index = c.forwarderChain;
+  while (index !== 0xffffffff) {
+    if (index >= c.count) {
+      throw new PeFormatError(c.field, c.offset, `index ${index} out of range`);
+    }
+    if (seen.has(index)) {
+      throw new PeFormatError(c.field, c.offset, `loop at index ${index}`);
+    }
+    seen.add(index);
+    const off = rvaToOffset(h, c.iatRva + index * size, 4, c.field, c.offset);
+    index = u32(src.read(off, 4), 0);
+  }
+}
+
+/** Reads the delay-load import directory. */
+export function readDelayImports(
+  src: ByteSource,
+  h: PeHeaders,
+  options: ReadImportsOptions = {},
+): ImportedDll[] {
+  const dir = directory(h, DIR.DELAY_IMPORT);
+  if (dir.rva === 0) return [];
+  const field = "IMAGE_DELAYLOAD_DESCRIPTOR";
+  const base = rvaToOffset(
+    h,
+    dir.rva,
+    DELAY_DESC,
+    `${field}[0]`,
+    h.dataDirectoryOffset + DIR.DELAY_IMPORT * 8,
+  );
+  const avail = Math.min(bytesAtRva(h, dir.rva), (MAX_DLLS + 1) * DELAY_DESC);
+  const table = src.read(base, avail - (avail % DELAY_DESC));
+  const out: ImportedDll[] = [];
+  for (let i = 0;; i++) {
+    const at = i * DELAY_DESC;
+    const f = `${field}[${i}]`;
+    if (at + DELAY_DESC > table.length) {
+      throw new PeFormatError(
+        f,
+        base + at,
+        i >= MAX_DLLS
+          ? `more than ${MAX_DLLS} delay-load descriptors`
+          : "delay-load directory runs past its section without a terminator",
+      );
+    }
+    const attributes = u32(table, at);
+    let nameRva = u32(table, at + 4);
+    if (nameRva === 0) break;
+    let iatRva = u32(table, at + 12);
+    let lookupRva = u32(table, at + 16);
+    // Attributes bit 0 clear: the old Visual C++ 6 layout with VAs.
+    if ((attributes & 1) === 0) {
+      const base32 = Number(h.imageBase & 0xffffffffn);
+      if (h.format === "PE32+") {
+        throw new PeFormatError(
+          `${f}.Attributes`,
+          base + at,
+          "VA-based delay-load descriptor in a PE32+ image",
+        );
+      }
+      nameRva = (nameRva - base32) >>> 0;
+      iatRva = iatRva ? (iatRva - base32) >>> 0 : 0;
+      lookupRva = lookupRva ? (lookupRva - base32) >>> 0 : 0;
+    }
+    const dll = dllName(src, h, nameRva, `${f}.DllNameRVA`, base + at + 4);
+    let symbols: ImportedSymbol[] = [];
+    if (options.symbols !== false && lookupRva !== 0) {
+      symbols = readThunks(src, h, lookupRva, `${f}.ImportNameTableRVA`);
+    }
+    out.push({
+      dll,
+      kind: "delay",
+      symbols,
+      descriptorOffset: base + at,
+      nameRva,
+      iatRva,
+      lookupRva,
+      timeDateStamp: u32(table, at + 28),
+    });
+  }
+  return out;
+}
+
+/** Reads the bound import directory (usually in the headers). */
+export function readBoundImports(
+  src: ByteSource,
+  h: PeHeaders,
+): BoundImport[] {
+  const dir = directory(h, DIR.BOUND_IMPORT);
+  if (dir.rva === 0) return [];
+  const field = "IMAGE_BOUND_IMPORT_DESCRIPTOR";
+  const dirField = h.dataDirectoryOffset + DIR.BOUND_IMPORT * 8;
+  if (dir.size < 8 || dir.size > 0x100000) {
+    throw new PeFormatError(field, dirField, `absurd size ${dir.size}`);
+  }
+  const base = rvaToOffset(h, dir.rva, dir.size, field, dirField);
+  const b = need(src, base, dir.size, field);
+  const name = (o: number, f: string, at: number): string => {
+    if (o >= dir.size) {
+      throw new PeFormatError(
+        f,
+        base + at,
+        `name offset ${o} outside the directory`,
+      );
+    }
+    return cString(src, base + o, f, Math.min(260, dir.size - o - 1));
+  };
+  const out: BoundImport[] = [];
+  let at = 0;
+  for (;;) {
+    if (at + 8 > dir.size) {
+      throw new PeFormatError(
+        field,
+        base + at,
+        "runs past its size without a terminator",
+      );
+    }
+    const timeDateStamp = u32(b, at);
+    const nameOff = u16(b, at + 4);
+    const refs = u16(b, at + 6);
+    if (timeDateStamp === 0 && nameOff === 0) break;
+    const f = `${field}[${out.length}]`;
+    const dll = name(nameOff, `${f}.OffsetModuleName`, at + 4);
+    if (at + 8 + refs * 8 > dir.size) {
+      throw new PeFormatError(
+        `${f}.NumberOfModuleForwarderRefs`,
+        base + at + 6,
+        `${refs} forwarder refs do not fit in the directory`,
+      );
+    }
+    const forwarders: string[] = [];
+    for (let r = 0; r < refs; r++) {
+      const ra = at + 8 + r * 8;
+      forwarders.push(name(u16(b, ra + 4), `${f}.ForwarderRef[${r}]`, ra + 4));
+    }
+    out.push({ dll, timeDateStamp, forwarders });
+    at += 8 + refs * 8;
+  }
+  return out;
+}

@@ -1,0 +1,121 @@
+/**
+ * High-level reading: everything about a PE file at once, or just its
+ * imports, from a path or from bytes.
+ *
+ * @module
+ */
+
+import { type Exports, readExports } from "./exports.ts";
+import { type PeHeaders, readHeaders } from "./headers.ts";
+import {
+  type BoundImport,
+  type ImportedDll,
+  readBoundImports,
+  readDelayImports,
+  readImports,
+} from "./imports.ts";
+import {
+  type DebugEntry,
+  type FileRange,
+  readCertificate,
+  readDebug,
+  readOverlay,
+  readSymbolTable,
+  type SymbolTable,
+} from "./layout.ts";
+import { type ByteSource, bytesSource, FileSource } from "./source.ts";
+
+/** Everything the reader knows about a PE file. */
+export interface PeInfo {
+  /** Headers, data directories and sections. */
+  headers: PeHeaders;
+  /** Imported DLLs in load order. */
+  imports: ImportedDll[];
+  /** Delay-loaded DLLs. */
+  delayImports: ImportedDll[];
+  /** Bound import entries. */
+  boundImports: BoundImport[];
+  /** The export directory, if any. */
+  exports?: Exports;
+  /** Bytes after the last section, if any. */
+  overlay?: FileRange;
+  /** The COFF symbol table, if the header points to one. */
+  symbolTable?: SymbolTable;
+  /** The Authenticode certificate table, if any. */
+  certificate?: FileRange;
+  /** Debug directory entries. */
+  debug: DebugEntry[];
+}
+
+/** Options for {@linkcode readPe} and {@linkcode imports}. */
+export interface ReadOptions {
+  /** Read imported function names and ordinals too (default true). */
+  symbols?: boolean;
+}
+
+/** Reads every structure the package knows from a source. */
+export function readPe(src: ByteSource, options: ReadOptions = {}): PeInfo {
+  const headers = readHeaders(src);
+  const info: PeInfo = {
+    headers,
+    imports: readImports(src, headers, options),
+    delayImports: readDelayImports(src, headers, options),
+    boundImports: readBoundImports(src, headers),
+    debug: readDebug(src, headers),
+  };
+  const exports = readExports(src, headers);
+  if (exports) info.exports = exports;
+  const overlay = readOverlay(headers);
+  if (overlay) info.overlay = overlay;
+  const symbolTable = readSymbolTable(src, headers);
+  if (symbolTable) info.symbolTable = symbolTable;
+  const certificate = readCertificate(headers);
+  if (certificate) info.certificate = certificate;
+  return info;
+}
+
+function withSource<T>(
+  file: string | URL | Uint8Array,
+  fn: (src: ByteSource) => T,
+): T {
+  if (file instanceof Uint8Array) return fn(bytesSource(file));
+  using src = FileSource.open(file);
+  return fn(src);
+}
+
+/**
+ * Reads a whole PE description from a path or bytes. A file is read in
+ * pieces, never whole.
+ */
+export function inspect(
+  file: string | URL | Uint8Array,
+  options: ReadOptions = {},
+): Promise<PeInfo> {
+  return Promise.resolve().then(() =>
+    withSource(file, (src) => readPe(src, options))
+  );
+}
+
+/**
+ * Lists the DLLs a PE file imports: the import directory in load order,
+ * then the delay-loaded ones. Only the headers and import data are read.
+ *
+ * @example
+ * ```ts ignore
+ * for (const d of await imports("game.exe")) console.log(d.kind, d.dll);
+ * ```
+ */
+export function imports(
+  file: string | URL | Uint8Array,
+  options: ReadOptions = {},
+): Promise<ImportedDll[]> {
+  return Promise.resolve().then(() =>
+    withSource(file, (src) => {
+      const h = readHeaders(src);
+      return [
+        ...readImports(src, h, options),
+        ...readDelayImports(src, h, options),
+      ];
+    })
+  );
+}
