@@ -1,0 +1,44 @@
+/**
+ * The one error type of heapshift's API, with a `kind` to branch on.
+ *
+ * @module
+ */
+
+/** What went wrong, for programs that branch on it. */
+export type HeapshiftErrorKind =
+  /** No process with that pid or name, or no such module in it. */
+  | "not-found"
+  /** The system refused access (elevation may be needed). */
+  | "access-denied"
+  /** The target is of a kind heapshift does not support (32-bit). */
+  | "unsupported"
+  /** The DLL path is missing, or the file is not a (64-bit) DLL. */
+  | "bad-dll"
+  /** The DLL was found but failed to load inside the target. */
+  | "load-failed"
+  /** The module stays loaded after FreeLibrary (pinned). */
+  | "pinned"
+  /** The process has no heapshift loaded (no stats block). */
+  | "no-heapshift"
+  /** Something did not happen within the allowed time. */
+  | "timeout"
+  /** Any other failure; `cause` holds the Win32Error. */
+  | "failed";
+
+/** A failure of a heapshift operation, with a message meant for people. */
+export class HeapshiftError extends Error {
+  /** Always `"HeapshiftError"`. */
+  override name = "HeapshiftError";
+  /** What went wrong. */
+  readonly kind: HeapshiftErrorKind;
+
+  /** Creates an error of `kind`; `options.cause` keeps the low-level error. */
+  constructor(
+    kind: HeapshiftErrorKind,
+    message: string,
+    options?: ErrorOptions,
+  ) {
+    super(message, options);
+    this.kind = kind;
+  }
+}

@@ -1,0 +1,75 @@
+/**
+ * Win32 failures: {@linkcode Win32Error} carries the failing call, the
+ * Win32 error code and the system's message text.
+ *
+ * @module
+ */
+
+import { kernel32 } from "./library.ts";
+import { readWide } from "./strings.ts";
+
+const FORMAT_MESSAGE_IGNORE_INSERTS = 0x200;
+const FORMAT_MESSAGE_FROM_SYSTEM = 0x1000;
+
+/** Win32 error codes heapshift reacts to. */
+export const ERROR = {
+  FILE_NOT_FOUND: 2,
+  ACCESS_DENIED: 5,
+  INVALID_HANDLE: 6,
+  NO_MORE_FILES: 18,
+  BAD_LENGTH: 24,
+  INVALID_PARAMETER: 87,
+  MOD_NOT_FOUND: 126,
+  PROC_NOT_FOUND: 127,
+  BAD_EXE_FORMAT: 193,
+  PARTIAL_COPY: 299,
+  DLL_INIT_FAILED: 1114,
+} as const;
+
+/** The system's message for a Win32 error code, without trailing newline. */
+export function formatMessage(code: number): string {
+  const buf = new Uint16Array(1024);
+  const n = kernel32().FormatMessageW(
+    FORMAT_MESSAGE_FROM_SYSTEM | FORMAT_MESSAGE_IGNORE_INSERTS,
+    null,
+    code,
+    0,
+    buf,
+    buf.length,
+    null,
+  );
+  if (n === 0) return `unknown error ${code}`;
+  return readWide(new Uint8Array(buf.buffer), 0, n).trim();
+}
+
+/** A failed Win32 call: which call, its error code and the system's text. */
+export class Win32Error extends Error {
+  override name = "Win32Error";
+  /** The Win32 function that failed, e.g. `OpenProcess`. */
+  readonly call: string;
+  /** The `GetLastError` code. */
+  readonly code: number;
+  /** The system's message for `code`. */
+  readonly text: string;
+
+  constructor(call: string, code: number, text: string = formatMessage(code)) {
+    super(`${call} failed: ${text} (error ${code})`);
+    this.call = call;
+    this.code = code;
+    this.text = text;
+  }
+}
+
+/**
+ * Reads `GetLastError` now and throws a {@linkcode Win32Error} for `call`.
+ * Call it immediately after the failing call, with nothing in between.
+ */
+export function fail(call: string): never {
+  const code = kernel32().GetLastError();
+  throw new Win32Error(call, code);
+}
+
+/** Throws a {@linkcode Win32Error} for `call` when `ok` is 0 (a FALSE BOOL). */
+export function checkBool(call: string, ok: number): void {
+  if (ok === 0) fail(call);
+}

@@ -1,0 +1,117 @@
+/**
+ * The raw kernel32 symbol table: every kernel32 function heapshift calls,
+ * with its Deno FFI signature. Nothing else in the project declares
+ * kernel32 symbols; {@linkcode ./library.ts} opens the library lazily.
+ *
+ * Conventions: `HANDLE` and local pointers are `"pointer"`, addresses in
+ * *another* process are `"usize"` (they are numbers there, not pointers
+ * here), out-parameters and strings are `"buffer"`. Every call is
+ * synchronous, so `GetLastError` can be read right after a failing call.
+ *
+ * @module
+ */
+
+/** kernel32 functions used by heapshift. */
+export const KERNEL32_SYMBOLS = {
+  GetLastError: { parameters: [], result: "u32" },
+  FormatMessageW: {
+    // dwFlags, lpSource, dwMessageId, dwLanguageId, lpBuffer, nSize, Arguments
+    parameters: ["u32", "pointer", "u32", "u32", "buffer", "u32", "pointer"],
+    result: "u32",
+  },
+  CloseHandle: { parameters: ["pointer"], result: "i32" },
+  OpenProcess: { parameters: ["u32", "i32", "u32"], result: "pointer" },
+  TerminateProcess: { parameters: ["pointer", "u32"], result: "i32" },
+  GetExitCodeProcess: { parameters: ["pointer", "buffer"], result: "i32" },
+  GetProcessId: { parameters: ["pointer"], result: "u32" },
+  IsWow64Process: { parameters: ["pointer", "buffer"], result: "i32" },
+  IsWow64Process2: {
+    parameters: ["pointer", "buffer", "buffer"],
+    result: "i32",
+    optional: true,
+  },
+  QueryFullProcessImageNameW: {
+    parameters: ["pointer", "u32", "buffer", "buffer"],
+    result: "i32",
+  },
+  CreateProcessW: {
+    // lpApplicationName, lpCommandLine, lpProcessAttributes,
+    // lpThreadAttributes, bInheritHandles, dwCreationFlags, lpEnvironment,
+    // lpCurrentDirectory, lpStartupInfo, lpProcessInformation
+    parameters: [
+      "buffer",
+      "buffer",
+      "pointer",
+      "pointer",
+      "i32",
+      "u32",
+      "buffer",
+      "buffer",
+      "buffer",
+      "buffer",
+    ],
+    result: "i32",
+  },
+  ResumeThread: { parameters: ["pointer"], result: "u32" },
+  VirtualAllocEx: {
+    // hProcess, lpAddress, dwSize, flAllocationType, flProtect
+    parameters: ["pointer", "usize", "usize", "u32", "u32"],
+    result: "usize",
+  },
+  VirtualFreeEx: {
+    parameters: ["pointer", "usize", "usize", "u32"],
+    result: "i32",
+  },
+  VirtualProtectEx: {
+    parameters: ["pointer", "usize", "usize", "u32", "buffer"],
+    result: "i32",
+  },
+  VirtualQueryEx: {
+    parameters: ["pointer", "usize", "buffer", "usize"],
+    result: "usize",
+  },
+  WriteProcessMemory: {
+    parameters: ["pointer", "usize", "buffer", "usize", "buffer"],
+    result: "i32",
+  },
+  ReadProcessMemory: {
+    parameters: ["pointer", "usize", "buffer", "usize", "buffer"],
+    result: "i32",
+  },
+  FlushInstructionCache: {
+    parameters: ["pointer", "usize", "usize"],
+    result: "i32",
+  },
+  CreateRemoteThread: {
+    // hProcess, lpThreadAttributes, dwStackSize, lpStartAddress,
+    // lpParameter, dwCreationFlags, lpThreadId
+    parameters: [
+      "pointer",
+      "pointer",
+      "usize",
+      "usize",
+      "usize",
+      "u32",
+      "buffer",
+    ],
+    result: "pointer",
+  },
+  WaitForSingleObject: { parameters: ["pointer", "u32"], result: "u32" },
+  GetExitCodeThread: { parameters: ["pointer", "buffer"], result: "i32" },
+  GetModuleHandleW: { parameters: ["buffer"], result: "usize" },
+  GetProcAddress: { parameters: ["usize", "buffer"], result: "usize" },
+  CreateToolhelp32Snapshot: { parameters: ["u32", "u32"], result: "pointer" },
+  Process32FirstW: { parameters: ["pointer", "buffer"], result: "i32" },
+  Process32NextW: { parameters: ["pointer", "buffer"], result: "i32" },
+  Module32FirstW: { parameters: ["pointer", "buffer"], result: "i32" },
+  Module32NextW: { parameters: ["pointer", "buffer"], result: "i32" },
+  OpenFileMappingW: { parameters: ["u32", "i32", "buffer"], result: "pointer" },
+  MapViewOfFile: {
+    parameters: ["pointer", "u32", "u32", "u32", "usize"],
+    result: "pointer",
+  },
+  UnmapViewOfFile: { parameters: ["pointer"], result: "i32" },
+} as const satisfies Deno.ForeignLibraryInterface;
+
+/** Type of the opened kernel32 symbols. */
+export type Kernel32 = Deno.DynamicLibrary<typeof KERNEL32_SYMBOLS>["symbols"];

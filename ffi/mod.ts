@@ -1,0 +1,17 @@
+/**
+ * heapshift's Windows bindings: kernel32 and dbghelp through Deno FFI,
+ * opened lazily, with typed results and {@linkcode Win32Error} failures.
+ *
+ * @module
+ */
+
+export * from "./error.ts";
+export * from "./handle.ts";
+export * from "./library.ts";
+export * from "./memory.ts";
+export * from "./module.ts";
+export * from "./process.ts";
+export * from "./strings.ts";
+export * from "./thread.ts";
+export * from "./toolhelp.ts";
+export * from "./remote_call.ts";

@@ -1,0 +1,145 @@
+/**
+ * Processes: open by pid, query architecture and image path, exit codes,
+ * termination and waiting.
+ *
+ * @module
+ */
+
+import { checkBool, fail } from "./error.ts";
+import { Handle } from "./handle.ts";
+import { kernel32 } from "./library.ts";
+import { readWide } from "./strings.ts";
+
+/** Process access rights (winnt.h). */
+export const PROCESS = {
+  TERMINATE: 0x0001,
+  CREATE_THREAD: 0x0002,
+  VM_OPERATION: 0x0008,
+  VM_READ: 0x0010,
+  VM_WRITE: 0x0020,
+  QUERY_INFORMATION: 0x0400,
+  QUERY_LIMITED_INFORMATION: 0x1000,
+  SYNCHRONIZE: 0x0010_0000,
+} as const;
+
+/** Everything remote injection needs. */
+export const INJECT_ACCESS = PROCESS.CREATE_THREAD | PROCESS.VM_OPERATION |
+  PROCESS.VM_READ | PROCESS.VM_WRITE | PROCESS.QUERY_INFORMATION |
+  PROCESS.SYNCHRONIZE;
+
+/** `OpenProcess`; throws a Win32Error (87 for no such pid, 5 for denied). */
+export function openProcess(pid: number, access: number): Handle {
+  const h = kernel32().OpenProcess(access, 0, pid);
+  if (h === null) fail("OpenProcess");
+  return new Handle(h);
+}
+
+/** IMAGE_FILE_MACHINE_* values. */
+export const MACHINE = {
+  UNKNOWN: 0,
+  I386: 0x014c,
+  AMD64: 0x8664,
+  ARM64: 0xaa64,
+} as const;
+
+/** The process's and the system's machine types. */
+export interface ProcessMachine {
+  /** IMAGE_FILE_MACHINE_* of the process's own code. */
+  process: number;
+  /** IMAGE_FILE_MACHINE_* of the system. */
+  native: number;
+}
+
+/**
+ * `IsWow64Process2` (falls back to `IsWow64Process`): which machine the
+ * process runs as. A 64-bit process reports its native machine.
+ */
+export function processMachine(process: Handle): ProcessMachine {
+  const k = kernel32();
+  if (k.IsWow64Process2) {
+    const p = new Uint16Array(1);
+    const n = new Uint16Array(1);
+    checkBool("IsWow64Process2", k.IsWow64Process2(process.raw, p, n));
+    return {
+      process: p[0] === MACHINE.UNKNOWN ? n[0] : p[0],
+      native: n[0],
+    };
+  }
+  const wow = new Int32Array(1);
+  checkBool("IsWow64Process", k.IsWow64Process(process.raw, wow));
+  return {
+    process: wow[0] ? MACHINE.I386 : MACHINE.AMD64,
+    native: MACHINE.AMD64,
+  };
+}
+
+/** `QueryFullProcessImageNameW`: the full Win32 path of the executable. */
+export function processImagePath(process: Handle): string {
+  const buf = new Uint16Array(32768);
+  const size = new Uint32Array([buf.length]);
+  checkBool(
+    "QueryFullProcessImageNameW",
+    kernel32().QueryFullProcessImageNameW(process.raw, 0, buf, size),
+  );
+  return readWide(new Uint8Array(buf.buffer), 0, size[0]);
+}
+
+/** STILL_ACTIVE: the exit code of a process or thread that is running. */
+export const STILL_ACTIVE = 259;
+
+/** `GetExitCodeProcess` (259 = still running). */
+export function processExitCode(process: Handle): number {
+  const code = new Uint32Array(1);
+  checkBool(
+    "GetExitCodeProcess",
+    kernel32().GetExitCodeProcess(process.raw, code),
+  );
+  return code[0];
+}
+
+/** `TerminateProcess`. */
+export function terminateProcess(process: Handle, exitCode = 1): void {
+  checkBool(
+    "TerminateProcess",
+    kernel32().TerminateProcess(process.raw, exitCode),
+  );
+}
+
+/** `GetProcessId`. */
+export function processId(process: Handle): number {
+  const pid = kernel32().GetProcessId(process.raw);
+  if (pid === 0) fail("GetProcessId");
+  return pid;
+}
+
+/** WaitForSingleObject results. */
+export const WAIT = {
+  OBJECT_0: 0,
+  TIMEOUT: 0x102,
+  FAILED: 0xffff_ffff,
+} as const;
+
+/** `WaitForSingleObject(handle, 0)`: whether the object is signaled now. */
+export function isSignaled(handle: Handle): boolean {
+  const r = kernel32().WaitForSingleObject(handle.raw, 0);
+  if (r === WAIT.FAILED) fail("WaitForSingleObject");
+  return r === WAIT.OBJECT_0;
+}
+
+/**
+ * Waits until a process or thread handle is signaled, polling so the event
+ * loop keeps running. Resolves `true` when signaled, `false` on timeout.
+ */
+export async function waitSignaled(
+  handle: Handle,
+  timeoutMs: number = Infinity,
+): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  let delay = 1;
+  while (!isSignaled(handle)) {
+    if (Date.now() >= deadline) return false;
+    await new Promise((r) => setTimeout(r, delay));
+    delay = Math.min(delay * 2, 25);
+  }
+  return true;
+}

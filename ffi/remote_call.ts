@@ -1,0 +1,122 @@
+/**
+ * Calling a function inside another process: a tiny x64 stub, written into
+ * the target, calls `fn(arg)` on a remote thread and stores the full 64-bit
+ * result and the thread's `GetLastError` where we can read them (the
+ * thread exit code would only give 32 bits and no error).
+ *
+ * @module
+ */
+
+import type { Handle } from "./handle.ts";
+import {
+  allocRemote,
+  flushCode,
+  freeRemote,
+  PAGE,
+  readRemote,
+  writeRemote,
+} from "./memory.ts";
+import { procAddress } from "./module.ts";
+import { waitSignaled } from "./process.ts";
+import { createRemoteThread } from "./thread.ts";
+
+/** What a remote call returned. */
+export interface RemoteResult {
+  /** The function's 64-bit return value (RAX). */
+  value: bigint;
+  /** `GetLastError()` in the remote thread right after the call. */
+  lastError: number;
+}
+
+/** Raised when the remote thread did not finish in time. */
+export class RemoteTimeoutError extends Error {
+  override name = "RemoteTimeoutError";
+  constructor(timeoutMs: number) {
+    super(`the remote thread did not finish within ${timeoutMs} ms`);
+  }
+}
+
+/** Options for {@linkcode callRemote}. */
+export interface CallOptions {
+  /** The argument, or (with `data`) an offset added to the data's address. */
+  arg?: bigint;
+  /** Bytes copied into the target; the call's argument is their address. */
+  data?: Uint8Array;
+  /** Milliseconds to wait for the call (default: forever). */
+  timeout?: number;
+}
+
+const CODE_SIZE = 80;
+const RESULT_OFFSET = CODE_SIZE;
+const DATA_OFFSET = CODE_SIZE + 16;
+
+function stub(
+  fn: bigint,
+  arg: bigint,
+  result: bigint,
+  gle: bigint,
+): Uint8Array {
+  const code: number[] = [];
+  const imm64 = (v: bigint) => {
+    for (let i = 0n; i < 8n; i++) code.push(Number((v >> (8n * i)) & 0xffn));
+  };
+  code.push(0x48, 0x83, 0xec, 0x28); // sub rsp, 0x28 (shadow space, align)
+  code.push(0x48, 0xb9), imm64(arg); // mov rcx, arg
+  code.push(0x48, 0xb8), imm64(fn); // mov rax, fn
+  code.push(0xff, 0xd0); // call rax
+  code.push(0x48, 0xb9), imm64(result); // mov rcx, result
+  code.push(0x48, 0x89, 0x01); // mov [rcx], rax
+  code.push(0x48, 0xb8), imm64(gle); // mov rax, GetLastError
+  code.push(0xff, 0xd0); // call rax
+  code.push(0x48, 0xb9), imm64(result); // mov rcx, result
+  code.push(0x89, 0x41, 0x08); // mov [rcx+8], eax
+  code.push(0x31, 0xc0); // xor eax, eax
+  code.push(0x48, 0x83, 0xc4, 0x28); // add rsp, 0x28
+  code.push(0xc3); // ret
+  if (code.length > CODE_SIZE) throw new Error("remote stub too large");
+  return Uint8Array.from(code);
+}
+
+/**
+ * Calls `fn(arg)` in `process` on a new remote thread and waits for it.
+ * The remote block is freed afterwards, except on timeout (the thread may
+ * still be running in it), when {@linkcode RemoteTimeoutError} is thrown.
+ */
+export async function callRemote(
+  process: Handle,
+  fn: bigint,
+  options: CallOptions = {},
+): Promise<RemoteResult> {
+  const data = options.data ?? new Uint8Array(0);
+  const size = DATA_OFFSET + data.byteLength;
+  const block = allocRemote(process, size, {
+    protect: PAGE.EXECUTE_READWRITE,
+  });
+  let keep = false;
+  try {
+    const arg = options.data
+      ? block + BigInt(DATA_OFFSET) + (options.arg ?? 0n)
+      : options.arg ?? 0n;
+    const gle = procAddress("kernel32.dll", "GetLastError");
+    const image = new Uint8Array(size);
+    image.set(stub(fn, arg, block + BigInt(RESULT_OFFSET), gle));
+    image.set(data, DATA_OFFSET);
+    writeRemote(process, block, image);
+    flushCode(process, block, CODE_SIZE);
+    using thread = createRemoteThread(process, block, 0n);
+    const timeout = options.timeout ?? Infinity;
+    if (!(await waitSignaled(thread, timeout))) {
+      keep = true;
+      throw new RemoteTimeoutError(timeout);
+    }
+    const out = new DataView(
+      readRemote(process, block + BigInt(RESULT_OFFSET), 16).buffer,
+    );
+    return {
+      value: out.getBigUint64(0, true),
+      lastError: out.getUint32(8, true),
+    };
+  } finally {
+    if (!keep) freeRemote(process, block);
+  }
+}

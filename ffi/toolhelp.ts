@@ -1,0 +1,104 @@
+/**
+ * Toolhelp snapshots: the processes of the system and the modules of a
+ * process, decoded from PROCESSENTRY32W / MODULEENTRY32W.
+ *
+ * @module
+ */
+
+import { ERROR, Win32Error } from "./error.ts";
+import { Handle, isInvalidHandle } from "./handle.ts";
+import { kernel32 } from "./library.ts";
+import { readWide } from "./strings.ts";
+
+const TH32CS_SNAPPROCESS = 0x2;
+const TH32CS_SNAPMODULE = 0x8;
+
+/** One PROCESSENTRY32W. */
+export interface ProcessEntry {
+  pid: number;
+  parentPid: number;
+  threads: number;
+  exeFile: string;
+}
+
+/** One MODULEENTRY32W. */
+export interface ModuleEntry {
+  base: bigint;
+  size: number;
+  name: string;
+  path: string;
+}
+
+// PROCESSENTRY32W on x64: dwSize 0, cntUsage 4, th32ProcessID 8,
+// th32DefaultHeapID 16 (ULONG_PTR), th32ModuleID 24, cntThreads 28,
+// th32ParentProcessID 32, pcPriClassBase 36, dwFlags 40,
+// szExeFile[260] 44; sizeof 568.
+const PE32_SIZE = 568;
+// MODULEENTRY32W on x64: dwSize 0, th32ModuleID 4, th32ProcessID 8,
+// GlblcntUsage 12, ProccntUsage 16, modBaseAddr 24, modBaseSize 32,
+// hModule 40, szModule[256] 48, szExePath[260] 560; sizeof 1080.
+const ME32_SIZE = 1080;
+
+function snapshot(flags: number, pid: number): Handle {
+  const k = kernel32();
+  for (let attempt = 0;; attempt++) {
+    const h = k.CreateToolhelp32Snapshot(flags, pid);
+    if (!isInvalidHandle(h)) return new Handle(h!);
+    const code = k.GetLastError();
+    // ERROR_BAD_LENGTH: the module list changed while being read; retry.
+    if (code === ERROR.BAD_LENGTH && attempt < 10) continue;
+    throw new Win32Error("CreateToolhelp32Snapshot", code);
+  }
+}
+
+function walk(
+  snap: Handle,
+  first: "Process32FirstW" | "Module32FirstW",
+  next: "Process32NextW" | "Module32NextW",
+  size: number,
+  each: (view: DataView, bytes: Uint8Array) => void,
+): void {
+  const k = kernel32();
+  const bytes = new Uint8Array(size);
+  const view = new DataView(bytes.buffer);
+  view.setUint32(0, size, true);
+  let ok = k[first](snap.raw, bytes);
+  while (ok) {
+    each(view, bytes);
+    bytes.fill(0, 4);
+    view.setUint32(0, size, true);
+    ok = k[next](snap.raw, bytes);
+  }
+  const code = k.GetLastError();
+  if (code !== ERROR.NO_MORE_FILES) throw new Win32Error(next, code);
+}
+
+/** Every process in the system. */
+export function processEntries(): ProcessEntry[] {
+  using snap = snapshot(TH32CS_SNAPPROCESS, 0);
+  const out: ProcessEntry[] = [];
+  walk(snap, "Process32FirstW", "Process32NextW", PE32_SIZE, (v, b) => {
+    out.push({
+      pid: v.getUint32(8, true),
+      threads: v.getUint32(28, true),
+      parentPid: v.getUint32(32, true),
+      exeFile: readWide(b, 44, 260),
+    });
+  });
+  return out;
+}
+
+/** Every module loaded in process `pid` (64-bit modules of a 64-bit view). */
+export function moduleEntries(pid: number): ModuleEntry[] {
+  using snap = snapshot(TH32CS_SNAPMODULE, pid);
+  const out: ModuleEntry[] = [];
+  walk(snap, "Module32FirstW", "Module32NextW", ME32_SIZE, (v, b) => {
+    out.push({
+      base: v.getBigUint64(24, true),
+      size: v.getUint32(32, true),
+      name: readWide(b, 48, 256),
+      path: readWide(b, 560, 260),
+    });
+  });
+  return out;
+}

@@ -1,0 +1,152 @@
+/**
+ * Loading a DLL into a running process, and unloading it.
+ *
+ * @module
+ */
+
+import { checkDll } from "./dll_file.ts";
+import { HeapshiftError } from "./errors.ts";
+import {
+  callRemote,
+  formatMessage,
+  INJECT_ACCESS,
+  procAddress,
+  RemoteTimeoutError,
+  wideBytes,
+} from "./ffi/mod.ts";
+import { findModule, type ModuleInfo, modules } from "./process.ts";
+import { openTarget, processError } from "./target.ts";
+
+/** Options for {@linkcode inject} and {@linkcode eject}. */
+export interface InjectOptions {
+  /** Milliseconds to wait for the remote call (default 10000). */
+  timeout?: number;
+}
+
+function baseName(path: string): string {
+  return path.slice(
+    Math.max(path.lastIndexOf("\\"), path.lastIndexOf("/")) + 1,
+  );
+}
+
+/**
+ * Loads the DLL at `dllPath` into the running process `pid` with a remote
+ * `LoadLibraryW`, and returns the module as the target lists it. Success is
+ * proven by finding the module in the target. When the DLL fails to load,
+ * the error carries the loader's own error from inside the target (for
+ * example a missing dependency).
+ *
+ * @example Inject heapshift into a running program
+ * ```ts
+ * import { findProcesses, inject } from "@heapshift/heapshift";
+ * const [target] = findProcesses("game.exe");
+ * const mod = await inject(target.pid, "build/heapshift.dll", { timeout: 5000 });
+ * console.log(`loaded at 0x${mod.base.toString(16)}`);
+ * ```
+ */
+export async function inject(
+  pid: number,
+  dllPath: string,
+  options: InjectOptions = {},
+): Promise<ModuleInfo> {
+  const dll = checkDll(dllPath);
+  const timeout = options.timeout ?? 10_000;
+  const doing = `inject ${baseName(dll)} into`;
+  using process = openTarget(pid, INJECT_ACCESS, doing);
+  let result;
+  try {
+    result = await callRemote(
+      process,
+      procAddress("kernel32.dll", "LoadLibraryW"),
+      { data: wideBytes(dll), timeout },
+    );
+  } catch (e) {
+    if (e instanceof RemoteTimeoutError) {
+      throw new HeapshiftError(
+        "timeout",
+        `Cannot ${doing} process ${pid}: LoadLibraryW did not return within ${timeout} ms (the DLL's initialisation may be stuck)`,
+        { cause: e },
+      );
+    }
+    throw processError(pid, doing, e);
+  }
+  if (result.value === 0n) {
+    throw new HeapshiftError(
+      "load-failed",
+      `Cannot ${doing} process ${pid}: the target's loader reports: ${
+        formatMessage(result.lastError)
+      } (error ${result.lastError})`,
+    );
+  }
+  const mod = modules(pid).find((m) => m.base === result.value) ??
+    findModule(pid, dll);
+  if (!mod) {
+    throw new HeapshiftError(
+      "load-failed",
+      `Cannot ${doing} process ${pid}: LoadLibraryW returned 0x${
+        result.value.toString(16)
+      } but the module is not in the process's module list`,
+    );
+  }
+  return mod;
+}
+
+/**
+ * Unloads the module `moduleName` (file name or full path) from process
+ * `pid` with a remote `FreeLibrary`, and checks it is gone. A pinned module
+ * (heapshift.dll pins itself: its hooks must never be unmapped) stays, and
+ * is reported as a `pinned` error.
+ *
+ * @example Unload a DLL that was injected earlier
+ * ```ts
+ * import { eject } from "@heapshift/heapshift";
+ * await eject(1234, "probe.dll");
+ * ```
+ */
+export async function eject(
+  pid: number,
+  moduleName: string,
+  options: InjectOptions = {},
+): Promise<void> {
+  const timeout = options.timeout ?? 10_000;
+  const doing = `eject ${baseName(moduleName)} from`;
+  const mod = findModule(pid, moduleName);
+  if (!mod) {
+    throw new HeapshiftError(
+      "not-found",
+      `Cannot ${doing} process ${pid}: no module ${moduleName} is loaded in it`,
+    );
+  }
+  using process = openTarget(pid, INJECT_ACCESS, doing);
+  let result;
+  try {
+    result = await callRemote(
+      process,
+      procAddress("kernel32.dll", "FreeLibrary"),
+      { arg: mod.base, timeout },
+    );
+  } catch (e) {
+    if (e instanceof RemoteTimeoutError) {
+      throw new HeapshiftError(
+        "timeout",
+        `Cannot ${doing} process ${pid}: FreeLibrary did not return within ${timeout} ms`,
+        { cause: e },
+      );
+    }
+    throw processError(pid, doing, e);
+  }
+  if ((result.value & 0xffff_ffffn) === 0n) {
+    throw new HeapshiftError(
+      "failed",
+      `Cannot ${doing} process ${pid}: FreeLibrary failed in the target: ${
+        formatMessage(result.lastError)
+      } (error ${result.lastError})`,
+    );
+  }
+  if (modules(pid).some((m) => m.base === mod.base)) {
+    throw new HeapshiftError(
+      "pinned",
+      `Cannot ${doing} process ${pid}: it stays loaded after FreeLibrary; the module is pinned (heapshift.dll pins itself so its hooks are never unmapped) or was loaded more than once`,
+    );
+  }
+}

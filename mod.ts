@@ -1,0 +1,28 @@
+/**
+ * heapshift: take over a running Windows program's UCRT allocator and hand
+ * it to mimalloc. This module is the scripting API; the CLI is one client.
+ *
+ * Everything that touches processes needs Windows (natively, or the Windows
+ * `deno.exe` under Wine); the module itself imports on every OS.
+ *
+ * @example Inject heapshift into a running program
+ * ```ts
+ * import { findProcesses, inject } from "@heapshift/heapshift";
+ * const [target] = findProcesses("game.exe");
+ * await inject(target.pid, "build/heapshift.dll");
+ * ```
+ *
+ * @module
+ */
+
+export { HeapshiftError, type HeapshiftErrorKind } from "./errors.ts";
+export {
+  findProcesses,
+  type ModuleInfo,
+  modules,
+  processes,
+  type ProcessInfo,
+  waitForProcess,
+  type WaitForProcessOptions,
+} from "./process.ts";
+export { eject, inject, type InjectOptions } from "./inject.ts";

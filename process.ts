@@ -1,0 +1,154 @@
+/**
+ * Finding processes and listing their modules.
+ *
+ * @module
+ */
+
+import { HeapshiftError } from "./errors.ts";
+import { moduleEntries, processEntries } from "./ffi/mod.ts";
+import { processError } from "./target.ts";
+
+/** A running process. */
+export interface ProcessInfo {
+  /** Process id. */
+  pid: number;
+  /** Id of the process that created it. */
+  parentPid: number;
+  /** Executable file name, e.g. `notepad.exe`. */
+  name: string;
+  /** Number of threads. */
+  threads: number;
+}
+
+/** A module (EXE or DLL) loaded in a process. */
+export interface ModuleInfo {
+  /** File name, e.g. `KERNEL32.DLL`. */
+  name: string;
+  /** Full path of the file. */
+  path: string;
+  /** Base address in the process. */
+  base: bigint;
+  /** Size of the mapped image in bytes. */
+  size: number;
+}
+
+/**
+ * Lists the processes running on the system.
+ *
+ * @example List every process
+ * ```ts
+ * import { processes } from "@heapshift/heapshift";
+ * for (const p of processes()) console.log(p.pid, p.name);
+ * ```
+ */
+export function processes(): ProcessInfo[] {
+  return processEntries().map((e) => ({
+    pid: e.pid,
+    parentPid: e.parentPid,
+    name: e.exeFile,
+    threads: e.threads,
+  }));
+}
+
+function sameName(exeFile: string, name: string): boolean {
+  const a = exeFile.toLowerCase();
+  const b = name.toLowerCase();
+  return a === b || a === `${b}.exe`;
+}
+
+/**
+ * Lists the processes whose executable is named `name` (case-insensitive,
+ * `.exe` optional). An empty array when there is none.
+ *
+ * @example Find every notepad
+ * ```ts
+ * import { findProcesses } from "@heapshift/heapshift";
+ * const pids = findProcesses("notepad").map((p) => p.pid);
+ * ```
+ */
+export function findProcesses(name: string): ProcessInfo[] {
+  return processes().filter((p) => sameName(p.name, name));
+}
+
+/** Options for {@linkcode waitForProcess}. */
+export interface WaitForProcessOptions {
+  /** Give up after this many milliseconds (default 30000). */
+  timeout?: number;
+  /** Polling interval in milliseconds (default 50). */
+  interval?: number;
+  /** Ignore processes that are already running when the wait starts. */
+  newOnly?: boolean;
+  /** Aborts the wait. */
+  signal?: AbortSignal;
+}
+
+/**
+ * Waits until a process named `name` runs and returns it (at once when one
+ * already runs, unless `newOnly`). Throws a `timeout` HeapshiftError when
+ * none appears in time.
+ *
+ * @example Wait for a game to start, then inject into it
+ * ```ts
+ * import { inject, waitForProcess } from "@heapshift/heapshift";
+ * const game = await waitForProcess("game.exe", { timeout: 60_000 });
+ * await inject(game.pid, "build/heapshift.dll");
+ * ```
+ */
+export async function waitForProcess(
+  name: string,
+  options: WaitForProcessOptions = {},
+): Promise<ProcessInfo> {
+  const timeout = options.timeout ?? 30_000;
+  const interval = options.interval ?? 50;
+  const deadline = Date.now() + timeout;
+  const before = options.newOnly
+    ? new Set(findProcesses(name).map((p) => p.pid))
+    : new Set<number>();
+  for (;;) {
+    options.signal?.throwIfAborted();
+    const found = findProcesses(name).find((p) => !before.has(p.pid));
+    if (found) return found;
+    if (Date.now() >= deadline) {
+      throw new HeapshiftError(
+        "timeout",
+        `No process named ${name} appeared within ${timeout} ms`,
+      );
+    }
+    await new Promise((r) => setTimeout(r, interval));
+  }
+}
+
+/**
+ * Lists the modules loaded in process `pid`: name, path, base and size.
+ *
+ * @example Is a DLL loaded?
+ * ```ts
+ * import { modules } from "@heapshift/heapshift";
+ * const pid = 1234;
+ * const loaded = modules(pid).some((m) => m.name.toLowerCase() === "heapshift.dll");
+ * ```
+ */
+export function modules(pid: number): ModuleInfo[] {
+  if (!Number.isInteger(pid) || pid <= 0 || pid > 0xffff_ffff) {
+    throw new HeapshiftError(
+      "not-found",
+      `Cannot list the modules of process ${pid}: not a valid process id`,
+    );
+  }
+  try {
+    return moduleEntries(pid);
+  } catch (e) {
+    throw processError(pid, "list the modules of", e);
+  }
+}
+
+/** The module of `pid` whose name or path matches `nameOrPath`, if any. */
+export function findModule(
+  pid: number,
+  nameOrPath: string,
+): ModuleInfo | undefined {
+  const want = nameOrPath.toLowerCase();
+  return modules(pid).find((m) =>
+    m.name.toLowerCase() === want || m.path.toLowerCase() === want
+  );
+}
