@@ -6,6 +6,7 @@
 
 /** Base class of every error this package throws on purpose. */
 export class PeError extends Error {
+  /** The error name. */
   override name = "PeError";
 }
 
@@ -17,6 +18,7 @@ export class PeError extends Error {
  * offset where it was read (or -1 when it has no single offset).
  */
 export class PeFormatError extends PeError {
+  /** The error name. */
   override name = "PeFormatError";
   /** The header field or structure at fault, e.g. `IMAGE_DOS_HEADER.e_magic`. */
   readonly field: string;
@@ -41,11 +43,13 @@ export class PeFormatError extends PeError {
  * heapshift.
  */
 export class PePatchError extends PeError {
+  /** The error name. */
   override name = "PePatchError";
 }
 
 /** The output (or backup) file exists and `force` was not given. */
 export class OutputExistsError extends PeError {
+  /** The error name. */
   override name = "OutputExistsError";
   /** The path that already exists. */
   readonly path: string;

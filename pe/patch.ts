@@ -73,7 +73,7 @@ export interface RemoveBytesOptions extends DllOptions {
    * Remove the DLL even if heapshift did not add it (the program may then
    * fail to load if it calls into that DLL).
    */
-  force?: boolean;
+  allowForeign?: boolean;
 }
 
 /** What a patch did. */
@@ -516,9 +516,9 @@ export function removeImportBytes(
   }
   const d = info.imports[idx];
   const ours = ourSections(input, h).find((s) => rvaIn(s, d.nameRva));
-  if (!ours && !options.force) {
+  if (!ours && !options.allowForeign) {
     throw new PePatchError(
-      `${dll} was not added by heapshift; removing it may break the program (use force to remove it anyway)`,
+      `${dll} was not added by heapshift; removing it may break the program (pass allowForeign to remove it anyway)`,
     );
   }
   const last = h.sections[h.sections.length - 1];
