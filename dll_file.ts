@@ -8,13 +8,7 @@
 
 import { resolve, win32 } from "node:path";
 import { HeapshiftError } from "./errors.ts";
-
-const IMAGE_FILE_DLL = 0x2000;
-const MACHINES: Record<number, string> = {
-  0x014c: "32-bit (x86)",
-  0x8664: "64-bit (x64)",
-  0xaa64: "ARM64",
-};
+import { machineName, peKind, readHead } from "./pe_image.ts";
 
 /** Absolute form of `path` (a Windows path on Windows). */
 export function absolutePath(path: string): string {
@@ -29,14 +23,7 @@ export function checkDll(path: string): string {
   const abs = absolutePath(path);
   let head: Uint8Array;
   try {
-    const file = Deno.openSync(abs, { read: true });
-    try {
-      head = new Uint8Array(4096);
-      const n = file.readSync(head) ?? 0;
-      head = head.subarray(0, n);
-    } finally {
-      file.close();
-    }
+    head = readHead(abs);
   } catch (e) {
     const why = e instanceof Deno.errors.NotFound
       ? "no such file"
@@ -49,24 +36,56 @@ export function checkDll(path: string): string {
   }
   const bad = (why: string) =>
     new HeapshiftError("bad-dll", `Cannot use DLL ${abs}: ${why}`);
-  const v = new DataView(head.buffer, head.byteOffset, head.byteLength);
-  if (head.length < 64 || v.getUint16(0, true) !== 0x5a4d) {
-    throw bad("not a DLL (no MZ header)");
-  }
-  const pe = v.getUint32(0x3c, true);
-  if (pe + 24 > head.length || v.getUint32(pe, true) !== 0x0000_4550) {
-    throw bad("not a DLL (no PE header)");
-  }
-  const machine = v.getUint16(pe + 4, true);
-  const characteristics = v.getUint16(pe + 22, true);
-  if (!(characteristics & IMAGE_FILE_DLL)) {
-    throw bad("not a DLL (it is an executable)");
-  }
-  if (machine !== 0x8664) {
-    const kind = MACHINES[machine] ?? `machine 0x${machine.toString(16)}`;
+  const kind = peKind(head);
+  if (!kind) throw bad("not a DLL (not a Windows PE file)");
+  if (!kind.dll) throw bad("not a DLL (it is an executable)");
+  if (kind.machine !== 0x8664) {
     throw bad(
-      `it is a ${kind} DLL; only 64-bit (x64) DLLs and targets are supported for now`,
+      `it is a ${
+        machineName(kind.machine)
+      } DLL; only 64-bit (x64) DLLs and targets are supported for now`,
     );
   }
   return abs;
+}
+
+/**
+ * The lowest ordinal the DLL at `path` exports (what an import table entry
+ * for it can name), or `undefined` when it exports nothing.
+ */
+export function firstExportOrdinal(path: string): number | undefined {
+  const bytes = Deno.readFileSync(path);
+  const v = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const pe = v.getUint32(0x3c, true);
+  const sections = v.getUint16(pe + 6, true);
+  const optSize = v.getUint16(pe + 20, true);
+  const opt = pe + 24;
+  const dirs = opt + (v.getUint16(opt, true) === 0x20b ? 112 : 96);
+  const exportRva = v.getUint32(dirs, true);
+  if (exportRva === 0) return undefined;
+  const toOffset = (rva: number): number => {
+    for (let i = 0; i < sections; i++) {
+      const s = opt + optSize + 40 * i;
+      const va = v.getUint32(s + 12, true);
+      const size = Math.max(
+        v.getUint32(s + 8, true),
+        v.getUint32(s + 16, true),
+      );
+      if (rva >= va && rva < va + size) {
+        return rva - va + v.getUint32(s + 20, true);
+      }
+    }
+    throw new HeapshiftError(
+      "bad-dll",
+      `Cannot use DLL ${path}: corrupt export table`,
+    );
+  };
+  const ed = toOffset(exportRva);
+  const base = v.getUint32(ed + 16, true);
+  const count = v.getUint32(ed + 20, true);
+  const functions = toOffset(v.getUint32(ed + 28, true));
+  for (let i = 0; i < count; i++) {
+    if (v.getUint32(functions + 4 * i, true) !== 0) return base + i;
+  }
+  return undefined;
 }

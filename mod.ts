@@ -26,3 +26,9 @@ export {
   type WaitForProcessOptions,
 } from "./process.ts";
 export { eject, inject, type InjectOptions } from "./inject.ts";
+export {
+  launch,
+  LaunchedProcess,
+  type LaunchOptions,
+  quoteArg,
+} from "./launch.ts";

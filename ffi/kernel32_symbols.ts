@@ -52,6 +52,7 @@ export const KERNEL32_SYMBOLS = {
     ],
     result: "i32",
   },
+  GetStdHandle: { parameters: ["u32"], result: "pointer" },
   ResumeThread: { parameters: ["pointer"], result: "u32" },
   VirtualAllocEx: {
     // hProcess, lpAddress, dwSize, flAllocationType, flProtect

@@ -8,7 +8,7 @@
 import { checkBool, fail } from "./error.ts";
 import { Handle } from "./handle.ts";
 import { kernel32 } from "./library.ts";
-import { readWide } from "./strings.ts";
+import { readWide, wide } from "./strings.ts";
 
 /** Process access rights (winnt.h). */
 export const PROCESS = {
@@ -142,4 +142,96 @@ export async function waitSignaled(
     delay = Math.min(delay * 2, 25);
   }
   return true;
+}
+
+/** Process creation flags. */
+export const CREATE = {
+  SUSPENDED: 0x4,
+  UNICODE_ENVIRONMENT: 0x400,
+} as const;
+
+/** Options for {@linkcode createProcess}. */
+export interface CreateProcessOptions {
+  /** Working directory (default: ours). */
+  cwd?: string;
+  /** The complete environment (default: ours). */
+  env?: Record<string, string>;
+  /** Create the main thread suspended. */
+  suspended?: boolean;
+}
+
+/** A process created by {@linkcode createProcess}; the caller owns both handles. */
+export interface CreatedProcess {
+  process: Handle;
+  thread: Handle;
+  pid: number;
+  tid: number;
+}
+
+function environmentBlock(env: Record<string, string>): Uint16Array {
+  const entries = Object.entries(env)
+    .sort(([a], [b]) => a.toUpperCase() < b.toUpperCase() ? -1 : 1)
+    .map(([k, v]) => `${k}=${v}\0`);
+  const text = `${entries.join("")}\0`;
+  const out = new Uint16Array(text.length + 1);
+  for (let i = 0; i < text.length; i++) out[i] = text.charCodeAt(i);
+  return out;
+}
+
+/**
+ * `CreateProcessW` of `exe` with the full `commandLine`, standard handles
+ * inherited from this process.
+ */
+export function createProcess(
+  exe: string,
+  commandLine: string,
+  options: CreateProcessOptions = {},
+): CreatedProcess {
+  const k = kernel32();
+  // STARTUPINFOW (x64, 104 bytes): cb 0, dwFlags 60, hStdInput 80,
+  // hStdOutput 88, hStdError 96.
+  const si = new Uint8Array(104);
+  const v = new DataView(si.buffer);
+  v.setUint32(0, si.length, true);
+  const STARTF_USESTDHANDLES = 0x100;
+  v.setUint32(60, STARTF_USESTDHANDLES, true);
+  // STD_INPUT_HANDLE -10, STD_OUTPUT_HANDLE -11, STD_ERROR_HANDLE -12.
+  [-10, -11, -12].forEach((id, i) => {
+    const h = k.GetStdHandle(id >>> 0);
+    v.setBigUint64(
+      80 + 8 * i,
+      h ? BigInt(Deno.UnsafePointer.value(h)) : 0n,
+      true,
+    );
+  });
+  // PROCESS_INFORMATION: hProcess 0, hThread 8, dwProcessId 16, dwThreadId 20.
+  const pi = new Uint8Array(24);
+  let flags = options.suspended ? CREATE.SUSPENDED : 0;
+  let env: Uint16Array | null = null;
+  if (options.env) {
+    flags |= CREATE.UNICODE_ENVIRONMENT;
+    env = environmentBlock(options.env);
+  }
+  const ok = k.CreateProcessW(
+    wide(exe),
+    wide(commandLine), // must be writable: it is our own copy
+    null,
+    null,
+    1,
+    flags,
+    env,
+    options.cwd === undefined ? null : wide(options.cwd),
+    si,
+    pi,
+  );
+  if (!ok) fail("CreateProcessW");
+  const out = new DataView(pi.buffer);
+  const ptr = (off: number) =>
+    Deno.UnsafePointer.create(out.getBigUint64(off, true))!;
+  return {
+    process: new Handle(ptr(0)),
+    thread: new Handle(ptr(8)),
+    pid: out.getUint32(16, true),
+    tid: out.getUint32(20, true),
+  };
 }

@@ -1,0 +1,407 @@
+/**
+ * Starting a program with DLLs that load before any of its own code:
+ * the process is created suspended, the DLLs are put first in the
+ * in-memory import table of its executable (the method of Detours'
+ * DetourCreateProcessWithDlls), then it is resumed. The loader then maps
+ * and initialises them as static imports, before the program's TLS
+ * callbacks, CRT initialisation and `main`.
+ *
+ * @module
+ */
+
+import { absolutePath, checkDll, firstExportOrdinal } from "./dll_file.ts";
+import { HeapshiftError } from "./errors.ts";
+import {
+  createProcess,
+  ERROR,
+  freeRemote,
+  type Handle,
+  MACHINE,
+  MEM,
+  PAGE,
+  processExitCode,
+  processMachine,
+  protectRemote,
+  queryRemote,
+  readRemote,
+  resumeThread,
+  terminateProcess,
+  tryAllocRemote,
+  waitSignaled,
+  Win32Error,
+  writeRemote,
+} from "./ffi/mod.ts";
+import { machineName, peKind, readHead } from "./pe_image.ts";
+import { unsupportedMachine } from "./target.ts";
+
+/** Options for {@linkcode launch}. */
+export interface LaunchOptions {
+  /** Arguments after the program name. */
+  args?: string[];
+  /** Working directory (default: the current one). */
+  cwd?: string;
+  /** Variables added to (or replacing those of) the current environment. */
+  env?: Record<string, string>;
+  /** DLLs to load before the program's own code, in this order. */
+  dlls?: string[];
+}
+
+/** A program started by {@linkcode launch}. */
+export class LaunchedProcess implements Disposable {
+  /** Its process id. */
+  readonly pid: number;
+  #process: Handle;
+
+  /** @internal Wraps a process handle (use {@linkcode launch}). */
+  constructor(pid: number, process: Handle) {
+    this.pid = pid;
+    this.#process = process;
+  }
+
+  /**
+   * Waits for the program to exit and returns its exit code. With a
+   * `timeout` (ms), throws a `timeout` HeapshiftError if it is still running.
+   */
+  async wait(options: { timeout?: number } = {}): Promise<number> {
+    if (!(await waitSignaled(this.#process, options.timeout ?? Infinity))) {
+      throw new HeapshiftError(
+        "timeout",
+        `Process ${this.pid} did not exit within ${options.timeout} ms`,
+      );
+    }
+    return processExitCode(this.#process);
+  }
+
+  /** Terminates the program (no effect once it has exited). */
+  kill(exitCode = 1): void {
+    try {
+      terminateProcess(this.#process, exitCode);
+    } catch (e) {
+      // Already exited: TerminateProcess says access denied.
+      if (!(e instanceof Win32Error && e.code === ERROR.ACCESS_DENIED)) throw e;
+    }
+  }
+
+  /** Releases the process handle (the program keeps running). */
+  close(): void {
+    this.#process.close();
+  }
+
+  /** Same as {@linkcode LaunchedProcess.close}. */
+  [Symbol.dispose](): void {
+    this.close();
+  }
+}
+
+/** Quotes one argument the way the MSVC runtime splits command lines. */
+export function quoteArg(arg: string): string {
+  if (arg !== "" && !/[\s"]/.test(arg)) return arg;
+  let out = '"';
+  let slashes = 0;
+  for (const c of arg) {
+    if (c === "\\") {
+      slashes++;
+    } else if (c === '"') {
+      out += "\\".repeat(2 * slashes + 1) + '"';
+      slashes = 0;
+    } else {
+      out += "\\".repeat(slashes) + c;
+      slashes = 0;
+    }
+  }
+  return out + "\\".repeat(2 * slashes) + '"';
+}
+
+function mergeEnv(extra: Record<string, string>): Record<string, string> {
+  const out: Record<string, string> = {};
+  const keys = new Map<string, string>();
+  for (
+    const [k, v] of [
+      ...Object.entries(Deno.env.toObject()),
+      ...Object.entries(extra),
+    ]
+  ) {
+    const prev = keys.get(k.toUpperCase());
+    if (prev !== undefined) delete out[prev];
+    keys.set(k.toUpperCase(), k);
+    out[k] = v;
+  }
+  return out;
+}
+
+const u32 = (b: Uint8Array, o: number) =>
+  new DataView(b.buffer, b.byteOffset, b.byteLength).getUint32(o, true);
+
+/** The base address of the (only) non-DLL image mapped in `process`. */
+function findExeImage(process: Handle): bigint {
+  let addr = 0x10000n;
+  for (;;) {
+    const r = queryRemote(process, addr);
+    if (!r) break;
+    if (r.type === MEM.IMAGE && r.base === r.allocationBase) {
+      const kind = peKind(readRemote(process, r.base, 0x400));
+      if (kind && !kind.dll) return r.base;
+    }
+    const next = r.base + r.size;
+    if (next <= addr) break;
+    addr = next;
+  }
+  throw new HeapshiftError(
+    "failed",
+    "Cannot find the executable's image in the suspended process",
+  );
+}
+
+/** Allocates `size` bytes at a 64 KiB boundary above `from`, below `limit`. */
+function allocNear(
+  process: Handle,
+  from: bigint,
+  limit: bigint,
+  size: number,
+): bigint {
+  const GRAIN = 0x10000n;
+  let addr = (from + GRAIN - 1n) / GRAIN * GRAIN;
+  while (addr + BigInt(size) < limit) {
+    const r = queryRemote(process, addr);
+    if (!r) break;
+    if (r.state === MEM.FREE) {
+      const at = (r.base + GRAIN - 1n) / GRAIN * GRAIN;
+      if (at + BigInt(size) <= r.base + r.size) {
+        const got = tryAllocRemote(process, size, { at });
+        if (got !== 0n) return got;
+      }
+    }
+    addr = r.base + r.size;
+  }
+  throw new HeapshiftError(
+    "failed",
+    "Cannot allocate the new import table within 2 GiB of the executable",
+  );
+}
+
+/** A DLL to add: its path (ANSI, as import names are) and an ordinal. */
+interface NewImport {
+  path: string;
+  ordinal: number;
+}
+
+/**
+ * Rewrites the in-memory import directory of the image at `base` so that
+ * `dlls` come first (Detours' UpdateImports): a new descriptor array with
+ * ours followed by the original ones, outside the image, within 4 GiB
+ * (RVAs are 32 bits); the bound import directory is cleared.
+ */
+function addImports(process: Handle, base: bigint, dlls: NewImport[]): void {
+  const dos = readRemote(process, base, 64);
+  const ntOff = BigInt(u32(dos, 0x3c));
+  const nt = readRemote(process, base + ntOff, 4 + 20 + 240);
+  const v = new DataView(nt.buffer);
+  const opt = 24;
+  if (v.getUint16(opt, true) !== 0x20b) {
+    throw new HeapshiftError(
+      "unsupported",
+      "The executable is not a PE32+ (64-bit) image",
+    );
+  }
+  const sizeOfImage = v.getUint32(opt + 56, true);
+  const sizeOfHeaders = v.getUint32(opt + 60, true);
+  const dir = (i: number) => opt + 112 + 8 * i;
+  const IMPORT = 1, BOUND = 11, IAT = 12;
+  const importRva = v.getUint32(dir(IMPORT), true);
+
+  // The original descriptors, up to (not including) the null terminator.
+  const old: Uint8Array[] = [];
+  if (importRva !== 0) {
+    for (let at = base + BigInt(importRva);; at += 20n) {
+      const d = readRemote(process, at, 20);
+      if (u32(d, 12) === 0 && u32(d, 16) === 0) break; // Name, FirstThunk
+      old.push(d);
+    }
+  }
+
+  // If the image names no IAT directory, the loader looks for the section
+  // holding the import directory; ours is in no section, so name it (as
+  // Detours does).
+  if (v.getUint32(dir(IAT), true) === 0 && importRva !== 0) {
+    const sections = v.getUint16(4 + 2, true);
+    const optSize = v.getUint16(4 + 16, true);
+    const table = readRemote(
+      process,
+      base + ntOff + 24n + BigInt(optSize),
+      40 * sections,
+    );
+    for (let i = 0; i < sections; i++) {
+      const va = u32(table, 40 * i + 12);
+      const raw = u32(table, 40 * i + 16);
+      if (importRva >= va && importRva < va + raw) {
+        v.setUint32(dir(IAT), va, true);
+        v.setUint32(dir(IAT) + 4, raw, true);
+      }
+    }
+  }
+
+  const descBytes = 20 * (dlls.length + old.length + 1);
+  const thunksAt = (descBytes + 7) & ~7;
+  const stringsAt = thunksAt + 32 * dlls.length;
+  const names = dlls.map((d) => new TextEncoder().encode(`${d.path}\0`));
+  const total = stringsAt +
+    names.reduce((n, s) => n + ((s.length + 7) & ~7), 0);
+
+  const from = base + BigInt(sizeOfImage);
+  const block = allocNear(process, from, base + 0x8000_0000n, total);
+  const rva = Number(block - base);
+  const out = new Uint8Array(total);
+  const w = new DataView(out.buffer);
+  let str = stringsAt;
+  dlls.forEach((d, i) => {
+    const thunk = thunksAt + 32 * i;
+    const byOrdinal = 0x8000_0000_0000_0000n | BigInt(d.ordinal);
+    w.setBigUint64(thunk, byOrdinal, true); // lookup table
+    w.setBigUint64(thunk + 16, byOrdinal, true); // IAT
+    w.setUint32(20 * i + 0, rva + thunk, true); // OriginalFirstThunk
+    w.setUint32(20 * i + 12, rva + str, true); // Name
+    w.setUint32(20 * i + 16, rva + thunk + 16, true); // FirstThunk
+    out.set(names[i], str);
+    str += (names[i].length + 7) & ~7;
+  });
+  old.forEach((d, i) => out.set(d, 20 * (dlls.length + i)));
+  try {
+    writeRemote(process, block, out);
+  } catch (e) {
+    freeRemote(process, block);
+    throw e;
+  }
+
+  v.setUint32(dir(IMPORT), rva, true);
+  v.setUint32(dir(IMPORT) + 4, descBytes, true);
+  v.setBigUint64(dir(BOUND), 0n, true);
+  v.setUint32(opt + 64, 0, true); // CheckSum
+  const prev = protectRemote(process, base, sizeOfHeaders, PAGE.READWRITE);
+  try {
+    writeRemote(process, base + ntOff, nt);
+  } finally {
+    protectRemote(process, base, sizeOfHeaders, prev);
+  }
+}
+
+function launchError(exe: string, e: unknown): unknown {
+  if (!(e instanceof Win32Error)) return e;
+  const why = e.code === ERROR.FILE_NOT_FOUND
+    ? ["not-found", "no such file"] as const
+    : e.code === ERROR.BAD_EXE_FORMAT
+    ? ["unsupported", "not a valid 64-bit Windows program"] as const
+    : e.code === ERROR.ACCESS_DENIED || e.code === 740
+    ? [
+      "access-denied",
+      "access denied (it may need elevation: run heapshift from an elevated prompt)",
+    ] as const
+    : ["failed", e.message] as const;
+  return new HeapshiftError(why[0], `Cannot launch ${exe}: ${why[1]}`, {
+    cause: e,
+  });
+}
+
+/**
+ * Starts `exe` suspended, makes `options.dlls` load before any of its own
+ * code (TLS callbacks, CRT initialisation, `main`) by putting them first in
+ * its in-memory import table, then resumes it. Each DLL must export at
+ * least one function (it is imported by ordinal).
+ *
+ * @example Run a program with heapshift from its first allocation
+ * ```ts
+ * import { launch } from "@heapshift/heapshift";
+ * using proc = await launch("C:\\games\\game.exe", {
+ *   args: ["--windowed"],
+ *   dlls: ["build/heapshift.dll"],
+ * });
+ * console.log(`pid ${proc.pid} exited with ${await proc.wait()}`);
+ * ```
+ */
+export function launch(
+  exe: string,
+  options: LaunchOptions = {},
+): Promise<LaunchedProcess> {
+  try {
+    return Promise.resolve(launchNow(exe, options));
+  } catch (e) {
+    return Promise.reject(e);
+  }
+}
+
+function launchNow(exe: string, options: LaunchOptions): LaunchedProcess {
+  const path = absolutePath(exe);
+  let head: Uint8Array;
+  try {
+    head = readHead(path);
+  } catch (e) {
+    throw new HeapshiftError(
+      "not-found",
+      `Cannot launch ${path}: ${
+        e instanceof Deno.errors.NotFound
+          ? "no such file"
+          : (e as Error).message
+      }`,
+      { cause: e },
+    );
+  }
+  const kind = peKind(head);
+  if (!kind || kind.dll) {
+    throw new HeapshiftError(
+      "unsupported",
+      `Cannot launch ${path}: not a Windows program (.exe)`,
+    );
+  }
+  if (kind.machine !== MACHINE.AMD64) {
+    throw new HeapshiftError(
+      "unsupported",
+      `Cannot launch ${path}: it is a ${
+        machineName(kind.machine)
+      } program; heapshift supports only 64-bit (x64) targets for now`,
+    );
+  }
+  const imports: NewImport[] = (options.dlls ?? []).map((d) => {
+    const dll = checkDll(d);
+    if (!/^[\x20-\x7e]+$/.test(dll)) {
+      throw new HeapshiftError(
+        "bad-dll",
+        `Cannot use DLL ${dll} with launch: import names are ANSI, so the path must be plain ASCII (copy the DLL to such a path)`,
+      );
+    }
+    const ordinal = firstExportOrdinal(dll);
+    if (ordinal === undefined) {
+      throw new HeapshiftError(
+        "bad-dll",
+        `Cannot use DLL ${dll} with launch: it exports nothing, and a DLL added to the import table must export at least one function`,
+      );
+    }
+    return { path: dll, ordinal };
+  });
+
+  const commandLine = [path, ...(options.args ?? [])].map(quoteArg).join(" ");
+  let created;
+  try {
+    created = createProcess(path, commandLine, {
+      cwd: options.cwd === undefined ? undefined : absolutePath(options.cwd),
+      env: options.env ? mergeEnv(options.env) : undefined,
+      suspended: true,
+    });
+  } catch (e) {
+    throw launchError(path, e);
+  }
+  const { process, thread, pid } = created;
+  try {
+    const m = processMachine(process);
+    if (m.process !== MACHINE.AMD64) throw unsupportedMachine(pid, m.process);
+    if (imports.length > 0) addImports(process, findExeImage(process), imports);
+    resumeThread(thread);
+  } catch (e) {
+    try {
+      terminateProcess(process, 1);
+    } catch { /* already gone */ }
+    process.close();
+    throw e instanceof HeapshiftError ? e : launchError(path, e);
+  } finally {
+    thread.close();
+  }
+  return new LaunchedProcess(pid, process);
+}

@@ -1,0 +1,51 @@
+// launch(): DLLs added to the suspended program's import table initialise
+// before any of its own code (TLS callback, CRT start-up, main).
+import { launch } from "../../launch.ts";
+import { assert, assertEquals } from "./assert.ts";
+import { fixture } from "./harness.ts";
+
+Deno.test("launch loads the DLL before the program's own code", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "heapshift-launch-" });
+  try {
+    const out = `${dir}\\out.txt`;
+    using proc = await launch(fixture("api_launchee.exe"), {
+      args: [out],
+      dlls: [fixture("api_early.dll")],
+    });
+    assert(proc.pid > 0);
+    assertEquals(await proc.wait({ timeout: 30_000 }), 7);
+    const text = await Deno.readTextFile(out);
+    assert(text.includes("early_loaded=1"), text);
+    // The DLL saw none of the program's own start-up yet.
+    assert(text.includes("attached=1 tls=0 crt=0 main=0"), text);
+    assert(text.includes("first_block=1"), text);
+    // …and that those flags do get set by the program itself.
+    assert(text.includes("self tls=1 crt=1"), text);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("launch passes arguments, environment and working directory", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "heapshift-launch-" });
+  try {
+    const out = `${dir}\\out.txt`;
+    using proc = await launch(fixture("api_launchee.exe"), {
+      args: [out, "two words", 'a "quoted" arg', "trailing\\"],
+      env: { HEAPSHIFT_API_TAG: "tag-42" },
+      cwd: dir,
+    });
+    assertEquals(await proc.wait({ timeout: 30_000 }), 7);
+    const lines = (await Deno.readTextFile(out)).split(/\r?\n/);
+    assert(lines.includes("early_loaded=0"), lines.join("\n"));
+    assert(lines.includes("tag=tag-42"), lines.join("\n"));
+    assertEquals(
+      lines.filter((l) => l.startsWith("arg=")),
+      ["arg=two words", 'arg=a "quoted" arg', "arg=trailing\\"],
+    );
+    const cwd = lines.find((l) => l.startsWith("cwd="))!.slice(4);
+    assertEquals(cwd.toLowerCase().replace(/\\$/, ""), dir.toLowerCase());
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
