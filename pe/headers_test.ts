@@ -1,0 +1,118 @@
+import assert from "node:assert/strict";
+import { PeFormatError } from "./errors.ts";
+import {
+  bytesAtRva,
+  endOfSectionData,
+  readHeaders,
+  rvaToOffset,
+} from "./headers.ts";
+import { put16, put32 } from "./_read.ts";
+import { bytesSource } from "./source.ts";
+import { buildPe } from "./_test_pe.ts";
+
+function headersOf(b: Uint8Array) {
+  return readHeaders(bytesSource(b));
+}
+
+function formatError(b: Uint8Array, field: RegExp): PeFormatError {
+  let err: unknown;
+  try {
+    headersOf(b);
+  } catch (e) {
+    err = e;
+  }
+  assert.ok(err instanceof PeFormatError, `expected PeFormatError, got ${err}`);
+  assert.match(err.field, field);
+  return err;
+}
+
+Deno.test("readHeaders() reads PE32+ and PE32", () => {
+  for (const format of ["PE32", "PE32+"] as const) {
+    const h = headersOf(buildPe({ format }));
+    assert.equal(h.format, format);
+    assert.equal(h.machine, format === "PE32+" ? 0x8664 : 0x14c);
+    assert.deepEqual(h.sections.map((s) => s.name), [
+      ".text",
+      ".rdata",
+      ".data",
+    ]);
+    assert.equal(h.sectionAlignment, 0x1000);
+    assert.equal(h.fileAlignment, 0x200);
+    assert.equal(h.imageBase, format === "PE32+" ? 0x140000000n : 0x400000n);
+    assert.equal(h.dataDirectories.length, 16);
+    assert.equal(endOfSectionData(h), h.fileSize);
+  }
+});
+
+Deno.test("rvaToOffset() maps section and header RVAs and rejects unbacked ones", () => {
+  const h = headersOf(buildPe());
+  const rdata = h.sections[1];
+  assert.equal(
+    rvaToOffset(h, rdata.virtualAddress + 4, 4, "x"),
+    rdata.pointerToRawData + 4,
+  );
+  assert.equal(rvaToOffset(h, 0x40, 4, "x"), 0x40);
+  assert.throws(() => rvaToOffset(h, 0x7fff0000, 4, "x"), PeFormatError);
+  // Past the raw data of .text (VirtualSize 1) is zero-fill, not file data.
+  assert.throws(
+    () => rvaToOffset(h, h.sections[0].virtualAddress + 8, 4, "x"),
+    PeFormatError,
+  );
+  assert.equal(bytesAtRva(h, 0x7fff0000), 0);
+});
+
+Deno.test("readHeaders() names the field and offset of malformed headers", () => {
+  const good = buildPe();
+  const peOffset = 0x80;
+  const opt = peOffset + 24;
+
+  formatError(good.slice(0, 10), /IMAGE_DOS_HEADER/);
+  let b = good.slice();
+  b[0] = 0x5a;
+  assert.equal(formatError(b, /e_magic/).offset, 0);
+
+  b = good.slice();
+  put32(b, 0x3c, 0x7ffffff0);
+  assert.equal(formatError(b, /e_lfanew/).offset, 0x3c);
+
+  b = good.slice();
+  b[peOffset] = 0x45;
+  assert.equal(formatError(b, /Signature/).offset, peOffset);
+
+  b = good.slice();
+  put16(b, opt, 0x107);
+  const e = formatError(b, /Magic/);
+  assert.equal(e.offset, opt);
+  assert.match(e.message, /0x98/);
+
+  b = good.slice();
+  put32(b, opt + 36, 0x300);
+  formatError(b, /FileAlignment/);
+
+  b = good.slice();
+  put32(b, opt + (0x70 - 4), 0x1000); // NumberOfRvaAndSizes
+  formatError(b, /NumberOfRvaAndSizes/);
+
+  b = good.slice();
+  put16(b, peOffset + 6, 0xffff); // NumberOfSections
+  formatError(b, /IMAGE_SECTION_HEADER/);
+
+  // A section whose raw data runs past the end of the file.
+  formatError(good.slice(0, good.length - 0x100), /PointerToRawData/);
+
+  b = good.slice();
+  put32(b, opt + 56, 0x1000); // SizeOfImage
+  formatError(b, /SizeOfImage/);
+
+  b = good.slice();
+  put32(b, peOffset + 12, good.length - 4); // PointerToSymbolTable
+  put32(b, peOffset + 16, 100);
+  formatError(b, /PointerToSymbolTable/);
+});
+
+Deno.test("readHeaders() rejects overlapping sections", () => {
+  const b = buildPe();
+  const h = headersOf(b);
+  put32(b, h.sections[2].headerOffset + 12, h.sections[1].virtualAddress);
+  formatError(b, /VirtualAddress/);
+});
