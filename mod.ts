@@ -17,6 +17,7 @@
 
 export { HeapshiftError, type HeapshiftErrorKind } from "./errors.ts";
 export {
+  findProcess,
   findProcesses,
   type ModuleInfo,
   modules,

@@ -70,6 +70,36 @@ export function findProcesses(name: string): ProcessInfo[] {
   return processes().filter((p) => sameName(p.name, name));
 }
 
+/**
+ * The one running process named `name`. Throws a `not-found`
+ * HeapshiftError when there is none, and a `failed` one naming the pids
+ * when several match (pass a pid then).
+ *
+ * @example Resolve a name given on a command line
+ * ```ts
+ * import { findProcess, inject } from "@heapshift/heapshift";
+ * await inject(findProcess("game.exe").pid, "build/heapshift.dll");
+ * ```
+ */
+export function findProcess(name: string): ProcessInfo {
+  const found = findProcesses(name);
+  if (found.length === 0) {
+    throw new HeapshiftError(
+      "not-found",
+      `No process named ${name} is running`,
+    );
+  }
+  if (found.length > 1) {
+    throw new HeapshiftError(
+      "failed",
+      `Several processes named ${name} are running (pids ${
+        found.map((p) => p.pid).join(", ")
+      }): pass a pid instead`,
+    );
+  }
+  return found[0];
+}
+
 /** Options for {@linkcode waitForProcess}. */
 export interface WaitForProcessOptions {
   /** Give up after this many milliseconds (default 30000). */

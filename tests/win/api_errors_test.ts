@@ -1,0 +1,216 @@
+// Every failure of the API has a clear message (issue 4's error list).
+import {
+  findProcess,
+  HeapshiftError,
+  inject,
+  launch,
+  modules,
+  waitForProcess,
+} from "../../mod.ts";
+import { Win32Error } from "../../ffi/mod.ts";
+import { processError, unsupportedMachine } from "../../target.ts";
+import { assert, assertEquals, assertRejects } from "./assert.ts";
+import { fixture, startTarget } from "./harness.ts";
+
+/** A pid no process has (pids are multiples of 4 well below this). */
+const NO_PID = 0x7fff_fff0;
+
+async function copyPatched(
+  src: string,
+  dir: string,
+  name: string,
+  patch: (v: DataView, pe: number) => void,
+): Promise<string> {
+  const bytes = await Deno.readFile(src);
+  const v = new DataView(bytes.buffer);
+  patch(v, v.getUint32(0x3c, true));
+  const out = `${dir}\\${name}`;
+  await Deno.writeFile(out, bytes);
+  return out;
+}
+
+Deno.test("no such pid", async () => {
+  const e = await assertRejects(
+    () => inject(NO_PID, fixture("probe.dll")),
+    HeapshiftError,
+    `Cannot inject probe.dll into process ${NO_PID}: no such process`,
+  );
+  assertEquals(e.kind, "not-found");
+  await assertRejects(
+    () => Promise.resolve().then(() => modules(NO_PID)),
+    HeapshiftError,
+    `Cannot list the modules of process ${NO_PID}: no such process`,
+  );
+  await assertRejects(
+    () => inject(-3, fixture("probe.dll")),
+    HeapshiftError,
+    "process -3: not a valid process id",
+  );
+});
+
+Deno.test("no such process name", async () => {
+  await assertRejects(
+    () => Promise.resolve().then(() => findProcess("no-such-heapshift-thing")),
+    HeapshiftError,
+    "No process named no-such-heapshift-thing is running",
+  );
+  const e = await assertRejects(
+    () => waitForProcess("no-such-heapshift-thing.exe", { timeout: 300 }),
+    HeapshiftError,
+    "No process named no-such-heapshift-thing.exe appeared within 300 ms",
+  );
+  assertEquals(e.kind, "timeout");
+});
+
+Deno.test("access denied says elevation may be needed", () => {
+  // Wine grants every access, so the mapping is checked on the real error.
+  const e = processError(
+    1234,
+    "inject x.dll into",
+    new Win32Error("OpenProcess", 5),
+  );
+  assert(e instanceof HeapshiftError);
+  assertEquals(e.kind, "access-denied");
+  assert(
+    e.message.startsWith(
+      "Cannot inject x.dll into process 1234: access denied",
+    ),
+    e.message,
+  );
+  assert(/elevated/.test(e.message), e.message);
+});
+
+Deno.test("32-bit targets and DLLs are reported as not supported", async () => {
+  const e = unsupportedMachine(1234, 0x014c);
+  assertEquals(e.kind, "unsupported");
+  assertEquals(
+    e.message,
+    "Process 1234 is a 32-bit (x86) process: heapshift supports only 64-bit (x64) targets for now",
+  );
+  const dir = await Deno.makeTempDir({ prefix: "heapshift-err-" });
+  try {
+    const toI386 = (v: DataView, pe: number) =>
+      v.setUint16(pe + 4, 0x014c, true);
+    const exe32 = await copyPatched(
+      fixture("sleeper.exe"),
+      dir,
+      "x86.exe",
+      toI386,
+    );
+    await assertRejects(
+      () => launch(exe32),
+      HeapshiftError,
+      `Cannot launch ${exe32}: it is a 32-bit (x86) program; heapshift supports only 64-bit (x64) targets for now`,
+    );
+    const dll32 = await copyPatched(
+      fixture("probe.dll"),
+      dir,
+      "x86.dll",
+      toI386,
+    );
+    await using target = await startTarget(fixture("sleeper.exe"));
+    await assertRejects(
+      () => inject(target.readyPid, dll32),
+      HeapshiftError,
+      `Cannot use DLL ${dll32}: it is a 32-bit (x86) DLL; only 64-bit (x64) DLLs and targets are supported for now`,
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("DLL path missing or not a DLL", async () => {
+  await using target = await startTarget(fixture("sleeper.exe"));
+  const pid = target.readyPid;
+  const missing = fixture("no-such.dll");
+  const e = await assertRejects(
+    () => inject(pid, missing),
+    HeapshiftError,
+    `Cannot use DLL ${missing}: no such file`,
+  );
+  assertEquals(e.kind, "bad-dll");
+  await assertRejects(
+    () => inject(pid, fixture("sleeper.exe")),
+    HeapshiftError,
+    "not a DLL (it is an executable)",
+  );
+  const dir = await Deno.makeTempDir({ prefix: "heapshift-err-" });
+  try {
+    await Deno.writeTextFile(`${dir}\\text.dll`, "not a DLL at all\n");
+    await assertRejects(
+      () => inject(pid, `${dir}\\text.dll`),
+      HeapshiftError,
+      `Cannot use DLL ${dir}\\text.dll: not a DLL (not a Windows PE file)`,
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+  assert(
+    !modules(pid).some((m) =>
+      /^(text|sleeper)\./i.test(m.name) && m.name !== "sleeper.exe"
+    ),
+  );
+});
+
+Deno.test("a missing dependency is reported with the target's loader error", async () => {
+  // Target and DLL in a directory without api_adep.dll.
+  const dir = await Deno.makeTempDir({ prefix: "heapshift-err-" });
+  try {
+    await Deno.copyFile(fixture("sleeper.exe"), `${dir}\\sleeper.exe`);
+    await Deno.copyFile(
+      fixture("api_missingdep.dll"),
+      `${dir}\\api_missingdep.dll`,
+    );
+    await using target = await startTarget(`${dir}\\sleeper.exe`);
+    const e = await assertRejects(
+      () => inject(target.readyPid, `${dir}\\api_missingdep.dll`),
+      HeapshiftError,
+      new RegExp(
+        `^Cannot inject api_missingdep\\.dll into process ${target.readyPid}: the target's loader reports: .+ \\(error 126\\)$`,
+      ),
+    );
+    assertEquals(e.kind, "load-failed");
+    assert(
+      !modules(target.readyPid).some((m) =>
+        m.name.toLowerCase() === "api_missingdep.dll"
+      ),
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("a DLL whose initialisation fails is reported with error 1114", async () => {
+  await using target = await startTarget(fixture("sleeper.exe"));
+  const e = await assertRejects(
+    () => inject(target.readyPid, fixture("api_initfail.dll")),
+    HeapshiftError,
+    /the target's loader reports: .+ \(error 1114\)$/,
+  );
+  assertEquals(e.kind, "load-failed");
+});
+
+Deno.test("inject times out on a DLL that does not finish loading", async () => {
+  await using target = await startTarget(fixture("sleeper.exe"));
+  const e = await assertRejects(
+    () => inject(target.readyPid, fixture("api_slow.dll"), { timeout: 300 }),
+    HeapshiftError,
+    `Cannot inject api_slow.dll into process ${target.readyPid}: LoadLibraryW did not return within 300 ms`,
+  );
+  assertEquals(e.kind, "timeout");
+});
+
+Deno.test("launch of a missing program", async () => {
+  const exe = fixture("no-such-program.exe");
+  const e = await assertRejects(
+    () => launch(exe),
+    HeapshiftError,
+    `Cannot launch ${exe}: no such file`,
+  );
+  assertEquals(e.kind, "not-found");
+  await assertRejects(
+    () => launch(fixture("sleeper.exe"), { dlls: [fixture("nope.dll")] }),
+    HeapshiftError,
+    `Cannot use DLL ${fixture("nope.dll")}: no such file`,
+  );
+});
