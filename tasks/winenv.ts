@@ -83,38 +83,65 @@ function progress(msg: string): void {
   console.error(`[env] ${msg}`);
 }
 
-async function checkPrerequisites(): Promise<void> {
-  if (Deno.uid() !== 0) {
-    throw new WinEnvError(
-      "Cannot provision the Wine environment: it needs root (debootstrap, chroot and mount). Run the command as root, e.g. with sudo.",
-    );
+/** What the host offers, as far as provisioning cares. */
+export interface HostFacts {
+  /** Effective user id. */
+  uid: number;
+  /** Free bytes where the cache lives. */
+  freeBytes: number;
+  /** Whether the Debian archive answered, or the error it gave. */
+  archive: true | string;
+  /** Whether the chroot's base system is already there. */
+  haveBase: boolean;
+}
+
+/**
+ * Says why provisioning cannot work on a host with these facts, and what to
+ * do about it; `undefined` when it can.
+ */
+export function diagnose(facts: HostFacts): string | undefined {
+  if (facts.uid !== 0) {
+    return "Cannot provision the Wine environment: it needs root (debootstrap, chroot and mount). Run the command as root, e.g. with sudo.";
   }
+  if (!facts.haveBase && facts.freeBytes < NEEDED_BYTES) {
+    return `Cannot provision the Wine environment: ${cacheDir()} has ${
+      (facts.freeBytes / 1024 ** 3).toFixed(1)
+    } GiB free and it needs ${
+      NEEDED_BYTES / 1024 ** 3
+    } GiB. Free some space or set XDG_CACHE_HOME to a larger disk.`;
+  }
+  if (facts.archive !== true) {
+    return `Cannot reach the Debian archive at ${MIRROR} (${facts.archive}): the first provisioning downloads Debian ${SUITE}, Wine and mingw-w64 from it. Check the network or proxy settings and try again.`;
+  }
+  return undefined;
+}
+
+async function hostFacts(): Promise<HostFacts> {
   await Deno.mkdir(cacheDir(), { recursive: true });
   const df = await $`df -Pk ${cacheDir()}`.text();
   const availKb = Number(df.trim().split("\n").at(-1)?.split(/\s+/)[3]);
-  if (
-    !exists(`${rootfsDir()}/.heapshift-base`) && availKb * 1024 < NEEDED_BYTES
-  ) {
-    throw new WinEnvError(
-      `Cannot provision the Wine environment: ${cacheDir()} has ${
-        (availKb / 1024 ** 2).toFixed(1)
-      } GiB free, it needs 4 GiB. Free some space or set XDG_CACHE_HOME to a larger disk.`,
-    );
-  }
+  let archive: true | string = true;
   try {
     const res = await fetch(`${MIRROR}/dists/${SUITE}/Release`, {
       method: "HEAD",
       signal: AbortSignal.timeout(20_000),
     });
     await res.body?.cancel();
-    if (!res.ok) throw new Error(`HTTP ${res.status}`);
+    if (!res.ok) archive = `HTTP ${res.status}`;
   } catch (e) {
-    throw new WinEnvError(
-      `Cannot reach the Debian archive at ${MIRROR} (${
-        (e as Error).message
-      }): the first provisioning downloads Debian ${SUITE}, Wine and mingw-w64 from it. Check the network or proxy settings and try again.`,
-    );
+    archive = (e as Error).message;
   }
+  return {
+    uid: Deno.uid() ?? 0,
+    freeBytes: availKb * 1024,
+    archive,
+    haveBase: exists(`${rootfsDir()}/.heapshift-base`),
+  };
+}
+
+async function checkPrerequisites(): Promise<void> {
+  const problem = diagnose(await hostFacts());
+  if (problem) throw new WinEnvError(problem);
 }
 
 /** Runs a shell script in a private mount namespace with the chroot's mounts. */
@@ -168,6 +195,17 @@ async function step(
 export async function provision(): Promise<void> {
   if (isProvisioned()) return;
   await checkPrerequisites();
+  // Two runs provisioning at once would debootstrap over each other.
+  using lock = await Deno.open(`${cacheDir()}/.lock`, {
+    create: true,
+    write: true,
+  });
+  await lock.lock(true);
+  if (isProvisioned()) return;
+  await provisionSteps();
+}
+
+async function provisionSteps(): Promise<void> {
   const cache = cacheDir();
   const r = rootfsDir();
 
