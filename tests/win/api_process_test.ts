@@ -1,0 +1,88 @@
+// processes, findProcesses, waitForProcess, modules and eject against real
+// fixture processes.
+import {
+  eject,
+  findProcess,
+  findProcesses,
+  HeapshiftError,
+  inject,
+  modules,
+  processes,
+  waitForProcess,
+} from "../../mod.ts";
+import { assert, assertEquals, assertRejects } from "./assert.ts";
+import { fixture, startTarget } from "./harness.ts";
+
+const has = (pid: number, name: string) =>
+  modules(pid).some((m) => m.name.toLowerCase() === name);
+
+Deno.test("processes and findProcesses see a running target", async () => {
+  await using target = await startTarget(fixture("sleeper.exe"));
+  const me = processes().find((p) => p.pid === target.readyPid);
+  assert(me, "processes() lists the target");
+  assertEquals(me.name.toLowerCase(), "sleeper.exe");
+  assert(me.threads >= 1);
+  assert(findProcesses("SLEEPER").some((p) => p.pid === target.readyPid));
+  assert(findProcesses("sleeper.exe").some((p) => p.pid === target.readyPid));
+  const mods = modules(target.readyPid);
+  assertEquals(mods[0].name.toLowerCase(), "sleeper.exe");
+  assert(mods.some((m) => m.name.toLowerCase() === "kernel32.dll"));
+  assert(mods.every((m) => m.base > 0n && m.size > 0 && m.path.length > 0));
+});
+
+Deno.test("waitForProcess finds a process started afterwards, which can then be injected", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "heapshift-wait-" });
+  try {
+    const name = `waitee-${crypto.randomUUID().slice(0, 8)}.exe`;
+    await Deno.copyFile(fixture("sleeper.exe"), `${dir}\\${name}`);
+    const waiting = waitForProcess(name, { timeout: 20_000, interval: 20 });
+    await new Promise((r) => setTimeout(r, 300));
+    await using target = await startTarget(`${dir}\\${name}`);
+    const found = await waiting;
+    assertEquals(found.pid, target.readyPid);
+    assertEquals(findProcess(name).pid, target.readyPid);
+    const mod = await inject(found.pid, fixture("probe.dll"));
+    assertEquals(mod.name.toLowerCase(), "probe.dll");
+    assert(has(found.pid, "probe.dll"));
+  } finally {
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
+  }
+});
+
+Deno.test("waitForProcess newOnly ignores processes already running", async () => {
+  await using target = await startTarget(fixture("sleeper.exe"));
+  assert(findProcesses("sleeper.exe").some((p) => p.pid === target.readyPid));
+  await assertRejects(
+    () => waitForProcess("sleeper.exe", { timeout: 200, newOnly: true }),
+    HeapshiftError,
+    "No process named sleeper.exe appeared within 200 ms",
+  );
+});
+
+Deno.test("eject unloads an injected DLL", async () => {
+  await using target = await startTarget(fixture("sleeper.exe"));
+  const pid = target.readyPid;
+  await inject(pid, fixture("probe.dll"));
+  assert(has(pid, "probe.dll"));
+  await eject(pid, "PROBE.DLL");
+  assert(!has(pid, "probe.dll"), "probe.dll is gone after eject");
+  const e = await assertRejects(
+    () => eject(pid, "probe.dll"),
+    HeapshiftError,
+    `Cannot eject probe.dll from process ${pid}: no module probe.dll is loaded in it`,
+  );
+  assertEquals(e.kind, "not-found");
+});
+
+Deno.test("eject reports a pinned module", async () => {
+  await using target = await startTarget(fixture("sleeper.exe"));
+  const pid = target.readyPid;
+  await inject(pid, fixture("api_pinned.dll"));
+  const e = await assertRejects(
+    () => eject(pid, "api_pinned.dll"),
+    HeapshiftError,
+    `Cannot eject api_pinned.dll from process ${pid}: it stays loaded after FreeLibrary; the module is pinned`,
+  );
+  assertEquals(e.kind, "pinned");
+  assert(has(pid, "api_pinned.dll"));
+});
