@@ -39,6 +39,7 @@ const M = {
   SIZE_OF_IMAGE: 28,
   SIZE_OF_HEADERS: 32,
   HEADER_SHIFT: 36,
+  FIRST_RAW: 40,
 } as const;
 
 const SCN_CNT_INITIALIZED_DATA = 0x40;
@@ -397,7 +398,8 @@ function addSection(
     put32(sec, M.BOUND_RVA, bound.rva);
     put32(sec, M.BOUND_SIZE, bound.size);
   }
-  put32(sec, M.INSERTED_AT, endSec);
+  put32(sec, M.INSERTED_AT, endSec + shift);
+  put32(sec, M.FIRST_RAW, firstRaw);
   put32(sec, M.SIZE_OF_IMAGE, h.sizeOfImage);
   put32(sec, M.SIZE_OF_HEADERS, h.sizeOfHeaders);
   put32(sec, M.HEADER_SHIFT, shift);
@@ -563,34 +565,42 @@ function dropSection(
   const h = info.headers;
   const m = input.subarray(s.pointerToRawData, s.pointerToRawData + MARKER);
   const insertedAt = u32(m, M.INSERTED_AT);
+  const shift = u32(m, M.HEADER_SHIFT);
+  const firstRaw = u32(m, M.FIRST_RAW);
   const cutEnd = s.pointerToRawData + s.sizeOfRawData;
-  if (insertedAt > s.pointerToRawData || insertedAt < h.sizeOfHeaders) {
+  if (
+    insertedAt > s.pointerToRawData || insertedAt < h.sizeOfHeaders ||
+    firstRaw + shift > insertedAt || (shift && firstRaw < tableEndOf(h))
+  ) {
     throw new PePatchError("the heapshift section marker is inconsistent");
   }
   const keepEnd = certificatePlan(info, warnings);
   const cut = cutEnd - insertedAt;
-  const out = new Uint8Array(keepEnd - cut);
-  out.set(input.subarray(0, insertedAt), 0);
-  out.set(input.subarray(cutEnd, keepEnd), insertedAt);
-  const at = (o: number): number => (o >= cutEnd ? o - cut : o);
+  const out = new Uint8Array(keepEnd - cut - shift);
+  // Undo both insertions: the moved-down section data and our section.
+  out.set(input.subarray(0, firstRaw), 0);
+  out.set(input.subarray(firstRaw + shift, insertedAt), firstRaw);
+  out.set(input.subarray(cutEnd, keepEnd), insertedAt - shift);
+  const at = (o: number): number =>
+    o >= cutEnd ? o - cut - shift : o >= firstRaw + shift ? o - shift : o;
   for (const sec of h.sections) {
+    if (sec === s) continue;
     const ho = sec.headerOffset;
-    for (const f of [20, 24, 28]) {
+    if (sec.sizeOfRawData > 0) put32(out, ho + 20, at(sec.pointerToRawData));
+    for (const f of [24, 28]) {
       const v = u32(out, ho + f);
-      if (v >= cutEnd) put32(out, ho + f, at(v));
+      if (v !== 0) put32(out, ho + f, at(v));
     }
   }
-  out.fill(0, s.headerOffset, s.headerOffset + 40);
+  // Only the part of the slot that stays header (section data may follow).
+  out.fill(0, s.headerOffset, Math.min(s.headerOffset + 40, firstRaw));
   put16(out, h.peOffset + 6, h.sections.length - 1);
   if (h.pointerToSymbolTable !== 0) {
     put32(out, h.peOffset + 12, at(h.pointerToSymbolTable));
   }
   const opt = h.optionalHeaderOffset;
   put32(out, opt + OPT.SIZE_OF_IMAGE, u32(m, M.SIZE_OF_IMAGE));
-  // SizeOfHeaders keeps covering the section table if data was shifted.
-  if (u32(m, M.HEADER_SHIFT) === 0) {
-    put32(out, opt + OPT.SIZE_OF_HEADERS, u32(m, M.SIZE_OF_HEADERS));
-  }
+  put32(out, opt + OPT.SIZE_OF_HEADERS, u32(m, M.SIZE_OF_HEADERS));
   put32(
     out,
     opt + OPT.SIZE_OF_INITIALIZED_DATA,
@@ -600,12 +610,16 @@ function dropSection(
   setDir(out, h, DIR.BOUND_IMPORT, u32(m, M.BOUND_RVA), u32(m, M.BOUND_SIZE));
   setDir(out, h, DIR.SECURITY, 0, 0);
   for (const d of info.debug) {
-    if (d.pointerToRawData >= cutEnd) {
+    if (d.pointerToRawData !== 0) {
       put32(out, at(d.entryOffset) + 24, at(d.pointerToRawData));
     }
   }
   finish(out, h);
-  // The restored directory must parse, or the marker lied.
+  // The restored file must parse, or the marker lied.
   readPe(bytesSource(out));
   return out;
+}
+
+function tableEndOf(h: PeHeaders): number {
+  return h.sectionTableOffset + (h.sections.length - 1) * 40;
 }

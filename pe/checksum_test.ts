@@ -1,0 +1,47 @@
+import assert from "node:assert/strict";
+import { peChecksum } from "./checksum.ts";
+import { readHeaders } from "./headers.ts";
+import { bytesSource } from "./source.ts";
+import { buildPe } from "./_test_pe.ts";
+
+// The textbook loop with an end-around carry after every word.
+function reference(b: Uint8Array, at: number): number {
+  let sum = 0;
+  for (let i = 0; i < b.length; i += 2) {
+    if (i === at || i === at + 2) continue;
+    sum += b[i] | ((i + 1 < b.length ? b[i + 1] : 0) << 8);
+    sum = (sum & 0xffff) + (sum >>> 16);
+  }
+  return (((sum & 0xffff) + (sum >>> 16)) + b.length) >>> 0;
+}
+
+Deno.test("peChecksum() matches the reference algorithm", () => {
+  for (const overlay of [0, 1, 3, 1000]) {
+    const b = buildPe({
+      overlay: new Uint8Array(overlay).map((_, i) => i * 31),
+    });
+    const at = readHeaders(bytesSource(b)).optionalHeaderOffset + 64;
+    assert.equal(peChecksum(b, at), reference(b, at));
+    // Unaligned views take the slow path and agree.
+    const copy = new Uint8Array(b.length + 1);
+    copy.set(b, 1);
+    assert.equal(peChecksum(copy.subarray(1), at), reference(b, at));
+  }
+});
+
+const denoExe = Deno.env.get("HEAPSHIFT_DENO_EXE") ??
+  `${Deno.env.get("HOME")}/.cache/heapshift/rootfs/opt/heapshift/deno.exe`;
+let haveDeno = false;
+try {
+  haveDeno = Deno.statSync(denoExe).isFile;
+} catch { /* absent */ }
+
+Deno.test({
+  name: "peChecksum() reproduces the stored checksum of the Windows deno.exe",
+  ignore: !haveDeno,
+  fn: async () => {
+    const b = await Deno.readFile(denoExe);
+    const h = readHeaders(bytesSource(b));
+    assert.equal(peChecksum(b, h.optionalHeaderOffset + 64), h.checksum);
+  },
+});

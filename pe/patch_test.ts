@@ -1,0 +1,273 @@
+import assert from "node:assert/strict";
+import { PePatchError } from "./errors.ts";
+import { DIR } from "./headers.ts";
+import {
+  patchImportsBytes,
+  removeImportBytes,
+  resolveDllName,
+  SECTION_NAME,
+} from "./patch.ts";
+import { readPe } from "./reader.ts";
+import { peChecksum } from "./checksum.ts";
+import { bytesSource } from "./source.ts";
+import { buildPe, DEFAULT_IMPORTS, type SyntheticOptions } from "./_test_pe.ts";
+import { objdump, objdumpImports } from "./_objdump_test_util.ts";
+
+const info = (b: Uint8Array) => readPe(bytesSource(b));
+const names = (b: Uint8Array) => info(b).imports.map((d) => d.dll);
+
+function checksumOk(b: Uint8Array): void {
+  const h = info(b).headers;
+  assert.equal(h.checksum, peChecksum(b, h.optionalHeaderOffset + 64));
+}
+
+const VARIANTS: [string, SyntheticOptions][] = [
+  ["PE32+", {}],
+  ["PE32", { format: "PE32" }],
+  ["overlay and COFF symbols", {
+    overlay: new Uint8Array(333).fill(0xab),
+    symbols: 5,
+  }],
+  ["bound imports", { bound: true }],
+  ["no lookup tables", { noLookupTable: true, format: "PE32" }],
+  ["exports, delay imports, debug", {
+    exports: { dll: "x.exe", names: ["a"] },
+    delayImports: [{ dll: "dbghelp.dll", symbols: ["SymInitialize"] }],
+    debug: true,
+  }],
+  ["room left in the headers", {
+    extraSections: 1,
+    symbols: 2,
+    debug: true,
+    overlay: new Uint8Array(5),
+  }],
+  ["many sections", { extraSections: 11, certificate: 16 }],
+];
+
+for (const [label, opts] of VARIANTS) {
+  Deno.test(`patchImportsBytes() adds heapshift.dll first and undoes it: ${label}`, async () => {
+    const original = buildPe(opts);
+    const before = info(original);
+    const r = patchImportsBytes(original);
+    assert.equal(r.action, "added");
+    assert.equal(r.changed, true);
+    const after = info(r.bytes);
+    assert.deepEqual(after.imports.map((d) => d.dll), [
+      "heapshift.dll",
+      ...before.imports.map((d) => d.dll),
+    ]);
+    assert.deepEqual(after.imports[0].symbols, [{
+      hint: 0,
+      name: "heapshift_anchor",
+    }]);
+    // The other DLLs keep their symbols and their IATs (code points there).
+    for (let i = 0; i < before.imports.length; i++) {
+      assert.deepEqual(after.imports[i + 1].symbols, before.imports[i].symbols);
+      assert.equal(after.imports[i + 1].iatRva, before.imports[i].iatRva);
+      assert.ok(
+        after.imports[i + 1].timeDateStamp === 0 ||
+          before.imports[i].lookupRva === 0,
+      );
+    }
+    const noOffset = (l: typeof before.delayImports) =>
+      l.map((d) => ({ ...d, descriptorOffset: 0 }));
+    assert.deepEqual(
+      noOffset(after.delayImports),
+      noOffset(before.delayImports),
+    );
+    assert.deepEqual(after.exports, before.exports);
+    assert.deepEqual(after.boundImports, []);
+    const h = after.headers;
+    const last = h.sections[h.sections.length - 1];
+    assert.equal(last.name, SECTION_NAME);
+    assert.equal(h.sections.length, before.headers.sections.length + 1);
+    assert.equal(last.pointerToRawData % h.fileAlignment, 0);
+    assert.equal(last.virtualAddress % h.sectionAlignment, 0);
+    assert.equal(h.sizeOfImage % h.sectionAlignment, 0);
+    assert.ok(h.sizeOfImage >= last.virtualAddress + last.virtualSize);
+    assert.ok(h.sizeOfHeaders >= h.sectionTableOffset + h.sections.length * 40);
+    checksumOk(r.bytes);
+    // Overlay and symbol table move together and stay intact.
+    if (before.overlay && !before.certificate) {
+      assert.ok(after.overlay);
+      assert.deepEqual(
+        r.bytes.subarray(after.overlay.offset),
+        original.subarray(before.overlay.offset),
+      );
+    }
+    if (before.symbolTable) {
+      assert.equal(after.symbolTable?.offset, after.overlay?.offset);
+      assert.deepEqual(after.symbolTable?.count, before.symbolTable.count);
+    }
+    for (const [i, d] of after.debug.entries()) {
+      const was = before.debug[i];
+      assert.deepEqual(
+        r.bytes.subarray(d.pointerToRawData, d.pointerToRawData + d.sizeOfData),
+        original.subarray(
+          was.pointerToRawData,
+          was.pointerToRawData + was.sizeOfData,
+        ),
+      );
+    }
+    if (objdump) {
+      const o = await objdumpImports(r.bytes);
+      assert.equal(o.code, 0, o.text);
+      assert.deepEqual(o.dlls, names(r.bytes));
+    }
+
+    // Idempotent.
+    const again = patchImportsBytes(r.bytes);
+    assert.equal(again.action, "unchanged");
+    assert.equal(again.bytes, r.bytes);
+
+    // Undo.
+    const u = removeImportBytes(r.bytes);
+    assert.equal(u.action, "removed");
+    assert.deepEqual(names(u.bytes), before.imports.map((d) => d.dll));
+    if (!opts.bound && !opts.certificate) {
+      assert.deepEqual(u.bytes, original, "undo restores the original bytes");
+    }
+    checksumOk(u.bytes);
+  });
+}
+
+Deno.test("patchImportsBytes() moves an imported DLL to the front in place", async () => {
+  const original = buildPe();
+  const r = patchImportsBytes(original, { dll: "ws2_32.DLL" });
+  assert.equal(r.action, "moved");
+  assert.equal(r.bytes.length, original.length);
+  assert.deepEqual(names(r.bytes), [
+    "WS2_32.dll",
+    "KERNEL32.dll",
+    "api-ms-win-crt-heap-l1-1-0.dll",
+  ]);
+  assert.deepEqual(
+    info(r.bytes).imports[0].symbols,
+    info(original).imports[2].symbols,
+  );
+  checksumOk(r.bytes);
+  assert.equal(
+    patchImportsBytes(r.bytes, { dll: "WS2_32.dll" }).action,
+    "unchanged",
+  );
+  if (objdump) {
+    assert.equal((await objdumpImports(r.bytes)).dlls[0], "WS2_32.dll");
+  }
+});
+
+Deno.test("patchImportsBytes() imports by ordinal and applies the postfix", () => {
+  for (const format of ["PE32", "PE32+"] as const) {
+    const r = patchImportsBytes(buildPe({ format }), {
+      postfix: "-debug",
+      symbol: 17,
+    });
+    const first = info(r.bytes).imports[0];
+    assert.equal(first.dll, "heapshift-debug.dll");
+    assert.deepEqual(first.symbols, [{ ordinal: 17 }]);
+  }
+  assert.equal(
+    resolveDllName({ dll: "mimalloc-redirect.dll", postfix: "32" }),
+    "mimalloc-redirect32.dll",
+  );
+  assert.equal(resolveDllName({ dll: "noext", postfix: "-x" }), "noext-x");
+  assert.throws(() => resolveDllName({ dll: "a/b.dll" }), PePatchError);
+  assert.throws(
+    () => patchImportsBytes(buildPe(), { symbol: "" }),
+    PePatchError,
+  );
+  assert.throws(
+    () => patchImportsBytes(buildPe(), { symbol: 0x10000 }),
+    PePatchError,
+  );
+});
+
+Deno.test("patchImportsBytes() strips an Authenticode signature with a warning", () => {
+  const original = buildPe({
+    certificate: 256,
+    overlay: new Uint8Array(8).fill(1),
+  });
+  for (const dll of ["heapshift.dll", "WS2_32.dll"]) {
+    const r = patchImportsBytes(original, { dll });
+    assert.equal(r.warnings.filter((w) => /signature/.test(w)).length, 1);
+    const after = info(r.bytes);
+    assert.equal(after.certificate, undefined);
+    assert.deepEqual(after.headers.dataDirectories[DIR.SECURITY], {
+      rva: 0,
+      size: 0,
+    });
+    assert.deepEqual(
+      r.bytes.subarray(after.overlay!.offset),
+      new Uint8Array(8).fill(1),
+    );
+  }
+});
+
+Deno.test("patchImportsBytes() works on an image without imports", () => {
+  const r = patchImportsBytes(buildPe({ imports: [] }));
+  assert.deepEqual(names(r.bytes), ["heapshift.dll"]);
+  assert.deepEqual(removeImportBytes(r.bytes).bytes, buildPe({ imports: [] }));
+});
+
+Deno.test("patchImportsBytes() moves section data when the header area is full", async () => {
+  // 0x400 bytes of headers hold 15 section headers after a PE32+ header.
+  const original = buildPe({ extraSections: 12, symbols: 1, debug: true });
+  const h0 = info(original).headers;
+  assert.equal(h0.sizeOfHeaders, 0x400);
+  const r = patchImportsBytes(original);
+  assert.match(r.warnings.join("\n"), /moved down/);
+  const after = info(r.bytes);
+  assert.equal(after.headers.sizeOfHeaders, 0x600);
+  assert.equal(after.imports[0].dll, "heapshift.dll");
+  for (const [i, s] of h0.sections.entries()) {
+    if (i === 1) continue; // .rdata holds the debug entry, whose offset moved
+    const t = after.headers.sections[i];
+    assert.deepEqual(
+      r.bytes.subarray(
+        t.pointerToRawData,
+        t.pointerToRawData + t.sizeOfRawData,
+      ),
+      original.subarray(
+        s.pointerToRawData,
+        s.pointerToRawData + s.sizeOfRawData,
+      ),
+    );
+  }
+  if (objdump) {
+    const o = await objdumpImports(r.bytes);
+    assert.equal(o.code, 0, o.text);
+    assert.equal(o.dlls[0], "heapshift.dll");
+  }
+  const u = removeImportBytes(r.bytes);
+  assert.deepEqual(u.bytes, original);
+});
+
+Deno.test("removeImportBytes() refuses a DLL heapshift did not add unless allowed", () => {
+  const original = buildPe();
+  assert.equal(removeImportBytes(original).action, "unchanged");
+  assert.throws(
+    () => removeImportBytes(original, { dll: "WS2_32.dll" }),
+    PePatchError,
+  );
+  const r = removeImportBytes(original, {
+    dll: "WS2_32.dll",
+    allowForeign: true,
+  });
+  assert.deepEqual(names(r.bytes), [
+    "KERNEL32.dll",
+    "api-ms-win-crt-heap-l1-1-0.dll",
+  ]);
+  checksumOk(r.bytes);
+});
+
+Deno.test("removeImportBytes() takes out an added DLL that is no longer last", () => {
+  const once = patchImportsBytes(buildPe()).bytes;
+  const twice = patchImportsBytes(once, { dll: "other.dll" }).bytes;
+  assert.deepEqual(names(twice).slice(0, 2), ["other.dll", "heapshift.dll"]);
+  const r = removeImportBytes(twice);
+  assert.deepEqual(names(r.bytes), [
+    "other.dll",
+    ...DEFAULT_IMPORTS.map((d) => d.dll),
+  ]);
+  const r2 = removeImportBytes(twice, { dll: "other.dll" });
+  assert.deepEqual(r2.bytes, once);
+});
