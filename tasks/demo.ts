@@ -1,22 +1,132 @@
 /**
- * `deno task demo`: the newcomer's first run. Until the hook DLL and the CLI
- * land, it says what it will do and checks that the Windows side is ready.
+ * `deno task demo`: the newcomer's first run. Builds the hook DLL (when the
+ * checkout can) and the bundled sample program (demo/sample.c), then runs
+ * the demo's Windows half (`cli.ts demo`): natively on Windows, with the
+ * Windows Deno under Wine on Linux (provisioning the environment first,
+ * with progress, if needed).
+ *
+ * Arguments are passed to `cli.ts demo` (`--before S`, `--after S`,
+ * `--threads N`, `--json`).
  *
  * @module
  */
-import { isWindows, provision } from "./winenv.ts";
 
-console.log(`heapshift demo
+import { compile, isStale } from "./toolchain.ts";
+import {
+  isProvisioned,
+  isWindows,
+  provision,
+  repoRoot,
+  rootfsDir,
+  runInEnv,
+} from "./winenv.ts";
 
-What it will do once the hook DLL lands:
-  1. build build/heapshift.dll if needed;
-  2. start a bundled allocation-heavy sample program on the plain UCRT heap;
-  3. inject heapshift into it while it runs;
-  4. show its throughput before and after, and the old-heap blocks draining
-     into mimalloc, then a summary table.
-`);
-if (!isWindows) {
-  console.log("Preparing the Wine environment (first run: a few minutes)…");
-  await provision();
+const root = repoRoot();
+const SAMPLE_SRC = `${root}/demo/sample.c`;
+const SAMPLE_EXE = `${root}/build/demo/sample.exe`;
+const BUILD_DLL = `${root}/tasks/build_dll.ts`;
+const DLL = `${root}/build/heapshift.dll`;
+
+function exists(path: string): boolean {
+  try {
+    Deno.statSync(path);
+    return true;
+  } catch {
+    return false;
+  }
 }
-console.log("The Windows environment is ready.");
+
+/**
+ * Gives the Windows Deno of a Wine prefix the npm packages the CLI imports
+ * (commander), copied from this Deno's cache: inside the environment the
+ * Windows Deno may not be able to download them itself (a TLS-intercepting
+ * proxy whose CA only the host trusts, or no network at all).
+ */
+export async function seedWindowsNpmCache(prefix: string): Promise<void> {
+  const pfx = `${rootfsDir()}/root/wine-${prefix}`;
+  if (!exists(pfx)) await runInEnv(["true"], { cwd: root, prefix });
+  const cached = await new Deno.Command(Deno.execPath(), {
+    args: ["cache", `${root}/cli.ts`],
+    cwd: root,
+    stdout: "null",
+    stderr: "inherit",
+  }).output();
+  if (!cached.success) throw new Error("cannot cache cli.ts's dependencies");
+  const info = JSON.parse(
+    new TextDecoder().decode(
+      (await new Deno.Command(Deno.execPath(), { args: ["info", "--json"] })
+        .output()).stdout,
+    ),
+  );
+  const from = `${info.npmCache}/registry.npmjs.org`;
+  const to =
+    `${pfx}/drive_c/users/root/AppData/Local/deno/npm/registry.npmjs.org`;
+  await Deno.mkdir(to, { recursive: true });
+  for (const e of Deno.readDirSync(from)) {
+    if (!exists(`${to}/${e.name}`)) {
+      const { success } = await new Deno.Command("cp", {
+        args: ["-r", `${from}/${e.name}`, `${to}/${e.name}`],
+      }).output();
+      if (!success) throw new Error(`cannot copy ${from}/${e.name} to ${to}`);
+    }
+  }
+}
+
+function step(msg: string): void {
+  console.error(`[demo] ${msg}`);
+}
+
+async function main(args: string[]): Promise<number> {
+  if (!isWindows && !isProvisioned()) {
+    step("preparing the Wine environment (first run: a few minutes)…");
+    await provision();
+  }
+  if (exists(BUILD_DLL)) {
+    step(
+      exists(DLL)
+        ? "checking the hook DLL is up to date…"
+        : "building the hook DLL…",
+    );
+    const { code } = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", BUILD_DLL],
+      cwd: root,
+      stdin: "null",
+      stdout: "inherit",
+      stderr: "inherit",
+    }).spawn().status;
+    if (code !== 0) {
+      console.error(`error: building the hook DLL failed (exit ${code})`);
+      return 1;
+    }
+  } else {
+    step(
+      "this checkout has no hook DLL build yet: the demo shows the UCRT half only",
+    );
+  }
+  if (isStale(SAMPLE_EXE, [SAMPLE_SRC])) {
+    step("building the sample program (demo/sample.c)…");
+    await compile({ sources: [SAMPLE_SRC], out: SAMPLE_EXE, kind: "exe" });
+  }
+  const cli = ["run", "-A", `${root}/cli.ts`, "demo", ...args];
+  if (isWindows) {
+    const { code } = await new Deno.Command(Deno.execPath(), {
+      args: cli,
+      cwd: root,
+      stdin: "inherit",
+    }).spawn().status;
+    return code;
+  }
+  const prefix = Deno.env.get("HEAPSHIFT_WINE_PREFIX") ?? "demo";
+  await seedWindowsNpmCache(prefix);
+  step("running the demo with the Windows Deno under Wine…");
+  return await runInEnv(["windeno", ...cli], { cwd: root, prefix });
+}
+
+if (import.meta.main) {
+  try {
+    Deno.exit(await main(Deno.args));
+  } catch (e) {
+    console.error(`error: ${(e as Error).message}`);
+    Deno.exit(1);
+  }
+}

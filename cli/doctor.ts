@@ -1,0 +1,226 @@
+/**
+ * `heapshift doctor [exe]`: what this machine, the hook DLL and a program
+ * need for a takeover, checked one by one.
+ *
+ * @module
+ */
+
+import type { Command } from "@commander-js/extra-typings";
+import { FileSource, imports as peImports, readHeaders } from "../pe/mod.ts";
+import { example, forward, PREFIX_HELP, WINE_ENV_HELP } from "./common.ts";
+import { builtDll, canBuild } from "./dll.ts";
+import { embeddedDll, extractDll } from "./embed.ts";
+import { c, printJson } from "./output.ts";
+import { isWindows, underWine, windowsDenoCandidates } from "./platform.ts";
+
+/** One line of the report: `ok` is null for information only. */
+export interface Check {
+  check: string;
+  ok: boolean | null;
+  detail: string;
+}
+
+/** How a program uses the C runtime, from its imports. */
+export interface CrtUse {
+  /** `ucrt` (dynamic UCRT: can be taken over), `msvcrt`, `static`. */
+  kind: "ucrt" | "msvcrt" | "static";
+  /** The CRT DLLs it imports. */
+  dlls: string[];
+}
+
+/** Classifies a program's C runtime from the names of the DLLs it imports. */
+export function crtUse(dlls: string[]): CrtUse {
+  const ucrt = dlls.filter((d) =>
+    /^ucrtbase\.dll$/i.test(d) || /^api-ms-win-crt-heap-/i.test(d)
+  );
+  if (ucrt.length) return { kind: "ucrt", dlls: ucrt };
+  const old = dlls.filter((d) => /^msvcr(t|\d+)\.dll$/i.test(d));
+  if (old.length) return { kind: "msvcrt", dlls: old };
+  return { kind: "static", dlls: [] };
+}
+
+/** Checks an executable: 64-bit, and which C runtime it uses. */
+export async function checkExe(exe: string): Promise<Check[]> {
+  const out: Check[] = [];
+  let machine = 0;
+  let format = "";
+  try {
+    using src = FileSource.open(exe);
+    const h = readHeaders(src);
+    machine = h.machine;
+    format = h.format;
+  } catch (e) {
+    return [{
+      check: "program",
+      ok: false,
+      detail: `${exe}: ${(e as Error).message}`,
+    }];
+  }
+  const x64 = machine === 0x8664 && format === "PE32+";
+  out.push({
+    check: "program",
+    ok: x64,
+    detail: x64
+      ? `${exe}: 64-bit (x64)`
+      : `${exe}: ${
+        machine === 0x14c ? "32-bit (x86)" : `machine 0x${machine.toString(16)}`
+      } — heapshift supports only 64-bit (x64) programs for now`,
+  });
+  const list = await peImports(exe, { symbols: false });
+  const use = crtUse(list.map((d) => d.dll));
+  out.push({
+    check: "C runtime",
+    ok: use.kind === "ucrt",
+    detail: use.kind === "ucrt"
+      ? `uses the UCRT dynamically (${
+        use.dlls.join(", ")
+      }): heapshift can take over its allocator`
+      : use.kind === "msvcrt"
+      ? `uses the old C runtime (${
+        use.dlls.join(", ")
+      }), not the UCRT: heapshift hooks only the UCRT, so it cannot take this program over`
+      : "links its C runtime statically (it imports neither ucrtbase.dll nor api-ms-win-crt-heap): its malloc lives inside the program and heapshift cannot take it over",
+  });
+  return out;
+}
+
+function fileInfo(path: string): string | undefined {
+  try {
+    const st = Deno.statSync(path);
+    return st.isFile ? `${path} (${st.size} bytes)` : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+async function loadsInProcess(dll: string): Promise<Check> {
+  // Load it in a child Deno with HEAPSHIFT_DISABLE=1 (loads, patches nothing).
+  const code = `try { Deno.dlopen(${
+    JSON.stringify(dll)
+  }, {}); } catch (e) { console.error(e.message); Deno.exit(1); }`;
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["eval", code],
+    env: { HEAPSHIFT_DISABLE: "1" },
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const err = new TextDecoder().decode(out.stderr).trim().split("\n")[0];
+  return {
+    check: "DLL loads",
+    ok: out.code === 0,
+    detail: out.code === 0
+      ? "LoadLibrary succeeded (with HEAPSHIFT_DISABLE=1)"
+      : `LoadLibrary failed: ${err || `exit ${out.code}`}`,
+  };
+}
+
+/** Runs every check. */
+export async function doctor(
+  exe: string | undefined,
+  dllOpt?: string,
+): Promise<Check[]> {
+  const checks: Check[] = [];
+  const wine = underWine();
+  checks.push({
+    check: "system",
+    ok: null,
+    detail: `${Deno.build.os} ${Deno.build.arch}${
+      wine ? ` (Wine ${wine})` : ""
+    }, ${Deno.osRelease()}`,
+  });
+  checks.push({
+    check: "deno",
+    ok: true,
+    detail: `${Deno.version.deno} (${Deno.build.target})`,
+  });
+  if (!isWindows) {
+    const deno = windowsDenoCandidates().find((p) => fileInfo(p));
+    checks.push({
+      check: "windows deno",
+      ok: deno !== undefined,
+      detail: deno ??
+        "missing: `deno task env provision` fetches it (needed to reach Windows programs under Wine)",
+    });
+  }
+  let dll = dllOpt;
+  const emb = embeddedDll();
+  if (!dll && emb) dll = (await extractDll(emb)).path;
+  dll ??= builtDll();
+  const info = fileInfo(dll);
+  checks.push({
+    check: "hook DLL",
+    ok: info !== undefined,
+    detail: info ??
+      `${dll} is missing: ${
+        canBuild()
+          ? "run `deno task build-dll`"
+          : "this checkout cannot build it yet"
+      }`,
+  });
+  if (info) {
+    const dllChecks = await checkExe(dll).catch((e) => [{
+      check: "program",
+      ok: false,
+      detail: (e as Error).message,
+    }]);
+    const arch = dllChecks[0];
+    checks.push({
+      check: "DLL format",
+      ok: arch.ok,
+      detail: arch.ok ? "x64 DLL" : arch.detail,
+    });
+    if (isWindows) checks.push(await loadsInProcess(dll));
+    else {
+      checks.push({
+        check: "DLL loads",
+        ok: null,
+        detail:
+          "checked on Windows only (run doctor with --wine-env default to check it under Wine)",
+      });
+    }
+  }
+  if (exe) checks.push(...await checkExe(exe));
+  return checks;
+}
+
+/** Registers `doctor`. */
+export function doctorCommand(
+  program: Command,
+  setCode: (code: number) => void,
+): void {
+  program.command("doctor")
+    .description(
+      "Check this system, the hook DLL, and (given an exe) whether a program can be taken over.",
+    )
+    .argument("[exe]", "a program to check")
+    .option("--dll <path>", "the DLL to check (default build/heapshift.dll)")
+    .option("--json", "machine-readable output")
+    .option("--prefix <dir>", PREFIX_HELP)
+    .option("--wine-env <name>", WINE_ENV_HELP).addHelpText(
+      "after",
+      example(
+        "deno run -A cli.ts doctor",
+        "deno run -A cli.ts doctor game.exe --json",
+      ),
+    ).action(async (exe, opts) => {
+      if (opts.prefix !== undefined || opts.wineEnv !== undefined) {
+        const fwd = await forward(opts);
+        if (fwd !== undefined) return setCode(fwd);
+      }
+      const checks = await doctor(exe, opts.dll);
+      const failed = checks.some((x) => x.ok === false);
+      if (opts.json) {
+        printJson({ ok: !failed, checks });
+      } else {
+        for (const x of checks) {
+          const mark = x.ok === null
+            ? c.dim("·")
+            : x.ok
+            ? c.green("✓")
+            : c.red("✗");
+          console.log(`${mark} ${x.check.padEnd(13)} ${x.detail}`);
+        }
+      }
+      setCode(failed ? 1 : 0);
+    });
+}

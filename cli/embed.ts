@@ -1,0 +1,146 @@
+/**
+ * The hook DLL embedded in a compiled `heapshift.exe` (`deno task
+ * compile`): another process can only load a real file, so the bytes are
+ * written once to a cache path named after their hash, atomically, and
+ * reused by later runs.
+ *
+ * @module
+ */
+
+/** The embedded DLL, as the generated module of `deno task compile` gives it. */
+export interface EmbeddedDll {
+  /** The DLL's bytes. */
+  bytes: Uint8Array;
+  /** Lower-case hex SHA-256 of `bytes`. */
+  sha256: string;
+}
+
+let embedded: EmbeddedDll | undefined;
+
+/** Registers the embedded DLL (done by the compiled binary's entry point). */
+export function setEmbeddedDll(dll: EmbeddedDll | undefined): void {
+  embedded = dll;
+}
+
+/** The embedded DLL, when running as a compiled binary. */
+export function embeddedDll(): EmbeddedDll | undefined {
+  return embedded;
+}
+
+/** Lower-case hex SHA-256 of `bytes`. */
+export async function sha256Hex(bytes: Uint8Array): Promise<string> {
+  const digest = await crypto.subtle.digest(
+    "SHA-256",
+    bytes as Uint8Array<ArrayBuffer>,
+  );
+  return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, "0"))
+    .join("");
+}
+
+/** Decodes base64 (the generated module stores the DLL that way). */
+export function fromBase64(text: string): Uint8Array {
+  const bin = atob(text);
+  const out = new Uint8Array(bin.length);
+  for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
+  return out;
+}
+
+/** Encodes bytes as base64, in chunks (no call-stack limits). */
+export function toBase64(bytes: Uint8Array): string {
+  let s = "";
+  for (let i = 0; i < bytes.length; i += 0x8000) {
+    s += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+  }
+  return btoa(s);
+}
+
+/**
+ * Where extracted DLLs go: `%LOCALAPPDATA%\heapshift\dll` on Windows,
+ * `$XDG_CACHE_HOME/heapshift/dll` (or `~/.cache/heapshift/dll`) elsewhere.
+ */
+export function defaultExtractDir(): string {
+  const env = (k: string) => Deno.env.get(k) || undefined;
+  if (Deno.build.os === "windows") {
+    const base = env("LOCALAPPDATA") ?? env("TEMP") ?? env("TMP") ?? ".";
+    return `${base}\\heapshift\\dll`;
+  }
+  const base = env("XDG_CACHE_HOME") ?? `${env("HOME") ?? "/tmp"}/.cache`;
+  return `${base}/heapshift/dll`;
+}
+
+function join(dir: string, name: string): string {
+  const sep = Deno.build.os === "windows" && !dir.includes("/") ? "\\" : "/";
+  return dir.endsWith(sep) ? dir + name : `${dir}${sep}${name}`;
+}
+
+/** The file name an embedded DLL is extracted to: its hash is in the name. */
+export function extractedName(sha256: string): string {
+  return `heapshift-${sha256.slice(0, 16)}.dll`;
+}
+
+async function matches(path: string, dll: EmbeddedDll): Promise<boolean> {
+  try {
+    const st = await Deno.stat(path);
+    if (!st.isFile || st.size !== dll.bytes.length) return false;
+    return (await sha256Hex(await Deno.readFile(path))) === dll.sha256;
+  } catch {
+    return false;
+  }
+}
+
+/** Result of {@linkcode extractDll}. */
+export interface Extracted {
+  /** The DLL's path on disk. */
+  path: string;
+  /** Whether this call wrote it (false: an earlier copy was reused). */
+  written: boolean;
+}
+
+/**
+ * Writes the embedded DLL to `dir` (default {@linkcode defaultExtractDir})
+ * under a name holding its hash, unless an identical file is already
+ * there. The write goes to a temporary file renamed into place, so a
+ * concurrent run never sees a half-written DLL. A damaged file of that
+ * name is replaced; if it cannot be (Windows keeps a loaded DLL locked),
+ * a fresh unique name is used instead.
+ */
+export async function extractDll(
+  dll: EmbeddedDll,
+  dir: string = defaultExtractDir(),
+): Promise<Extracted> {
+  if ((await sha256Hex(dll.bytes)) !== dll.sha256) {
+    throw new Error(
+      "The embedded hook DLL is damaged (its SHA-256 does not match): rebuild the binary with `deno task compile`.",
+    );
+  }
+  const path = join(dir, extractedName(dll.sha256));
+  if (await matches(path, dll)) return { path, written: false };
+  await Deno.mkdir(dir, { recursive: true });
+  const tmp = `${path}.${Deno.pid}-${crypto.randomUUID().slice(0, 8)}.tmp`;
+  await Deno.writeFile(tmp, dll.bytes);
+  try {
+    await Deno.rename(tmp, path);
+    return { path, written: true };
+  } catch (e) {
+    // Another run may have won the race with the same bytes.
+    if (await matches(path, dll)) {
+      await Deno.remove(tmp).catch(() => {});
+      return { path, written: false };
+    }
+    // A different, locked file holds the name: keep ours under a new name.
+    const alt = join(
+      dir,
+      extractedName(dll.sha256).replace(
+        /\.dll$/,
+        `-${crypto.randomUUID().slice(0, 8)}.dll`,
+      ),
+    );
+    try {
+      await Deno.rename(tmp, alt);
+    } catch {
+      await Deno.remove(tmp).catch(() => {});
+      throw e;
+    }
+    return { path: alt, written: true };
+  }
+}

@@ -1,0 +1,137 @@
+/**
+ * Output helpers shared by the CLI's commands: errors with exit codes,
+ * colour only on a terminal, aligned tables, JSON for scripts.
+ *
+ * @module
+ */
+
+/** A failure the CLI reports as one line on stderr, with exit code 1. */
+export class CliError extends Error {
+  override name = "CliError";
+  /** The process exit code: 1 for failures, 2 for usage errors. */
+  readonly exitCode: number;
+  constructor(message: string, exitCode = 1) {
+    super(message);
+    this.exitCode = exitCode;
+  }
+}
+
+/** A usage error (bad arguments): exit code 2. */
+export class UsageError extends CliError {
+  override name = "UsageError";
+  constructor(message: string) {
+    super(message, 2);
+  }
+}
+
+function isTty(): boolean {
+  try {
+    return Deno.stdout.isTerminal() &&
+      !Deno.env.get("NO_COLOR");
+  } catch {
+    return false;
+  }
+}
+
+let colourOn: boolean | undefined;
+
+/** Whether colour is used: only when stdout is a terminal and NO_COLOR is unset. */
+export function useColour(): boolean {
+  colourOn ??= isTty();
+  return colourOn;
+}
+
+/** Forces colour on or off (tests). */
+export function setColour(on: boolean | undefined): void {
+  colourOn = on;
+}
+
+function sgr(code: string): (s: string) => string {
+  return (s) => useColour() ? `\x1b[${code}m${s}\x1b[0m` : s;
+}
+
+/** Colour helpers; plain text when not on a terminal. */
+export const c = {
+  bold: sgr("1"),
+  dim: sgr("2"),
+  red: sgr("31"),
+  green: sgr("32"),
+  yellow: sgr("33"),
+  blue: sgr("34"),
+  cyan: sgr("36"),
+};
+
+/** Strips ANSI colour sequences (for width computations). */
+export function stripAnsi(s: string): string {
+  // deno-lint-ignore no-control-regex
+  return s.replace(/\x1b\[[0-9;]*m/g, "");
+}
+
+/** A column of {@linkcode table}: header and alignment. */
+export interface Column {
+  header: string;
+  align?: "left" | "right";
+}
+
+/** Formats rows as an aligned table with a header line. */
+export function table(columns: Column[], rows: string[][]): string {
+  const widths = columns.map((col, i) =>
+    Math.max(
+      col.header.length,
+      ...rows.map((r) => stripAnsi(r[i] ?? "").length),
+    )
+  );
+  const line = (cells: string[], header = false) =>
+    cells.map((cell, i) => {
+      const pad = " ".repeat(widths[i] - stripAnsi(cell).length);
+      const text = header ? c.bold(cell) : cell;
+      if (i === cells.length - 1 && columns[i].align !== "right") return text;
+      return columns[i].align === "right" ? pad + text : text + pad;
+    }).join("  ");
+  return [
+    line(columns.map((col) => col.header), true),
+    ...rows.map((r) => line(r)),
+  ].join("\n");
+}
+
+/** JSON.stringify that writes bigints as hex strings (`0x…`). */
+export function toJson(value: unknown): string {
+  return JSON.stringify(
+    value,
+    (_k, v) => typeof v === "bigint" ? `0x${v.toString(16)}` : v,
+    2,
+  );
+}
+
+/** Prints a value as JSON on stdout. */
+export function printJson(value: unknown): void {
+  console.log(toJson(value));
+}
+
+/** Hex address, e.g. `0x7ff6a0000000`. */
+export function hex(v: bigint | number): string {
+  return `0x${v.toString(16)}`;
+}
+
+/** Human byte count: `512 B`, `3.2 KiB`, `1.5 MiB`. */
+export function bytes(n: number): string {
+  if (n < 1024) return `${n} B`;
+  const units = ["KiB", "MiB", "GiB", "TiB"];
+  let v = n / 1024;
+  let u = 0;
+  while (v >= 1024 && u < units.length - 1) {
+    v /= 1024;
+    u++;
+  }
+  return `${v.toFixed(v < 10 ? 1 : 0)} ${units[u]}`;
+}
+
+/** Thousands separators: `1 234 567`. */
+export function count(n: number): string {
+  return Math.round(n).toString().replace(/\B(?=(\d{3})+(?!\d))/g, ",");
+}
+
+/** A progress line on stderr (never on stdout, so JSON stays clean). */
+export function progress(msg: string): void {
+  console.error(c.dim(msg));
+}

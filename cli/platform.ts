@@ -1,0 +1,196 @@
+/**
+ * Where the CLI runs and how it reaches Windows programs: natively on
+ * Windows, and from Linux through the Windows Deno under Wine — either in
+ * the user's Wine/Proton prefix (`--prefix`, default `$WINEPREFIX`) or in
+ * the project's own Wine environment (`--wine-env NAME`).
+ *
+ * @module
+ */
+
+import { CliError } from "./output.ts";
+
+/** True on Windows (native or Wine). */
+export const isWindows: boolean = Deno.build.os === "windows";
+
+let wineVersion: string | null | undefined;
+
+/** Wine's version when running under Wine, `null` on real Windows or elsewhere. */
+export function underWine(): string | null {
+  if (wineVersion !== undefined) return wineVersion;
+  wineVersion = null;
+  if (!isWindows) return wineVersion;
+  try {
+    const lib = Deno.dlopen("ntdll.dll", {
+      wine_get_version: { parameters: [], result: "pointer" },
+    });
+    const p = lib.symbols.wine_get_version();
+    wineVersion = p ? Deno.UnsafePointerView.getCString(p) : "unknown";
+    lib.close();
+  } catch {
+    wineVersion = null;
+  }
+  return wineVersion;
+}
+
+/** The checkout's root (the directory holding cli.ts). */
+export function repoRoot(): string {
+  const u = new URL("..", import.meta.url);
+  if (u.protocol !== "file:") return Deno.cwd();
+  let p = decodeURIComponent(u.pathname);
+  if (isWindows) p = p.replace(/^\/([A-Za-z]:)/, "$1").replaceAll("/", "\\");
+  return p.replace(/[\\/]$/, "");
+}
+
+/** A path under the checkout, with the platform's separators. */
+export function repoPath(rel: string): string {
+  const sep = isWindows ? "\\" : "/";
+  return `${repoRoot()}${sep}${rel.replaceAll("/", sep)}`;
+}
+
+/** Converts a Linux path to the Windows path Wine gives it (`Z:\…`). */
+export function toWinePath(path: string, prefix?: string): string {
+  if (/^[A-Za-z]:[\\/]/.test(path)) return path.replaceAll("/", "\\");
+  if (prefix) {
+    const driveC = `${prefix.replace(/\/$/, "")}/drive_c/`;
+    if (path.startsWith(driveC)) {
+      return `C:\\${path.slice(driveC.length).replaceAll("/", "\\")}`;
+    }
+  }
+  return `Z:${path.replaceAll("/", "\\")}`;
+}
+
+function exists(path: string): boolean {
+  try {
+    Deno.statSync(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function which(cmd: string): string | undefined {
+  for (const dir of (Deno.env.get("PATH") ?? "").split(":")) {
+    if (dir && exists(`${dir}/${cmd}`)) return `${dir}/${cmd}`;
+  }
+  return undefined;
+}
+
+/** Where the Windows Deno may be, in order of preference. */
+export function windowsDenoCandidates(): string[] {
+  const env = Deno.env.get("HEAPSHIFT_WINDENO");
+  const xdg = Deno.env.get("XDG_CACHE_HOME");
+  const cache = `${
+    xdg || `${Deno.env.get("HOME") ?? "/root"}/.cache`
+  }/heapshift`;
+  return [
+    ...(env ? [env] : []),
+    `${cache}/rootfs/opt/heapshift/deno.exe`,
+    `${cache}/deno-win/deno.exe`,
+  ];
+}
+
+/** How the Linux CLI runs its Windows half. */
+export interface WindowsHalf {
+  /** `prefix`: the user's Wine prefix with the host's wine; `env`: the project's environment. */
+  mode: "prefix" | "env";
+  /** Command line, beginning with the program. */
+  argv: string[];
+  /** Environment for the command. */
+  env: Record<string, string>;
+  /** Wine prefix directory (mode `prefix`) or environment prefix name (mode `env`). */
+  prefix: string;
+}
+
+/** Options of the Linux-to-Windows bridge. */
+export interface BridgeOptions {
+  /** The user's Wine prefix (a directory). */
+  prefix?: string;
+  /** A prefix name in the project's Wine environment. */
+  wineEnv?: string;
+}
+
+/**
+ * Works out the command that runs `cli.ts <args>` with the Windows Deno.
+ * Throws a {@linkcode CliError} that says what is missing.
+ */
+export function planWindowsHalf(
+  args: string[],
+  options: BridgeOptions,
+): WindowsHalf {
+  const cli = `${repoRoot()}/cli.ts`;
+  if (options.wineEnv !== undefined) {
+    return {
+      mode: "env",
+      argv: ["windeno", "run", "-A", cli, ...args],
+      env: {},
+      prefix: options.wineEnv,
+    };
+  }
+  const home = Deno.env.get("HOME") ?? "/root";
+  const prefix = options.prefix ?? Deno.env.get("WINEPREFIX") ??
+    `${home}/.wine`;
+  const wine = Deno.env.get("WINE") ?? which("wine") ?? which("wine64");
+  if (!wine) {
+    throw new CliError(
+      "This command reaches Windows programs, which on Linux run under Wine or Proton: install Wine 10 or newer (`apt-get install wine`) and pass the program's prefix with --prefix DIR (default $WINEPREFIX), or use the project's Wine environment with --wine-env default",
+    );
+  }
+  if (!exists(`${prefix}/system.reg`)) {
+    throw new CliError(
+      `No Wine prefix at ${prefix}: pass the prefix the program runs in with --prefix DIR (for a Proton game: ~/.steam/steam/steamapps/compatdata/<appid>/pfx)`,
+    );
+  }
+  const deno = windowsDenoCandidates().find(exists);
+  if (!deno) {
+    throw new CliError(
+      `The Windows build of Deno is needed to run inside the prefix: run \`deno task env provision\`, or \`npm pack @deno/win32-x64\` and extract package/deno.exe to ${
+        windowsDenoCandidates().at(-1)
+      } (or set HEAPSHIFT_WINDENO)`,
+    );
+  }
+  return {
+    mode: "prefix",
+    argv: [wine, deno, "run", "-A", toWinePath(cli, prefix), ...args],
+    env: { WINEPREFIX: prefix, WINEDEBUG: Deno.env.get("WINEDEBUG") ?? "-all" },
+    prefix,
+  };
+}
+
+/** Removes the bridge's own options from an argument list. */
+export function stripBridgeOptions(args: string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i];
+    if (a === "--") {
+      out.push(...args.slice(i));
+      break;
+    }
+    if (a === "--prefix" || a === "--wine-env") {
+      i++;
+      continue;
+    }
+    if (a.startsWith("--prefix=") || a.startsWith("--wine-env=")) continue;
+    out.push(a);
+  }
+  return out;
+}
+
+/** Runs the Windows half and returns its exit code. */
+export async function runWindowsHalf(
+  args: string[],
+  options: BridgeOptions,
+): Promise<number> {
+  const plan = planWindowsHalf(stripBridgeOptions(args), options);
+  if (plan.mode === "env") {
+    const { runInEnv } = await import("../tasks/winenv.ts");
+    return await runInEnv(plan.argv, { prefix: plan.prefix });
+  }
+  const child = new Deno.Command(plan.argv[0], {
+    args: plan.argv.slice(1),
+    env: plan.env,
+    stdin: "inherit",
+    stdout: "inherit",
+    stderr: "inherit",
+  }).spawn();
+  return (await child.status).code;
+}

@@ -1,0 +1,236 @@
+/* heapshift's demo target: an allocation-heavy program that uses the UCRT
+ * heap (malloc, calloc, realloc, free) from several threads, and reports
+ * its throughput on stdout in machine-readable lines.
+ *
+ *   sample.exe [--threads N] [--slots N] [--seconds S] [--interval MS]
+ *
+ * Output (one line each, space-separated key=value fields):
+ *   ready <pid>
+ *   tick t=<ms> ops=<n> rate=<ops/s> live=<blocks> old=<blocks> hooked=<0|1>
+ *        corrupt=<n>
+ *   done t=<ms> ops=<n> corrupt=<n>
+ *
+ * Each thread owns a range of slots holding live blocks. Every operation
+ * picks a slot and either replaces its block (free + malloc/calloc), grows
+ * or shrinks it (realloc), or makes a short-lived temporary block. Every
+ * block carries its slot number and a checksum, verified before each
+ * realloc and free: `corrupt` counts blocks whose contents were lost.
+ *
+ * `old` counts live blocks allocated before heapshift.dll appeared in the
+ * process (polled every 20 ms): they drain as the program frees or
+ * reallocates them — a realloc of an old block is what the hook DLL
+ * migrates into mimalloc. `hooked` says whether heapshift.dll is loaded.
+ */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <windows.h>
+
+#define MAX_THREADS 16
+
+typedef struct {
+  uint32_t slot;
+  uint32_t size;
+  uint32_t check;
+} header_t;
+
+typedef struct {
+  header_t *p;
+  int old;
+} slot_t;
+
+typedef struct {
+  int index;
+  slot_t *slots;
+  int nslots;
+  uint64_t rng;
+  volatile LONG64 ops;
+  volatile LONG64 old;
+  volatile LONG64 live;
+  volatile LONG64 corrupt;
+  char pad[64];
+} worker_t;
+
+static volatile LONG g_hooked = 0;
+static volatile LONG g_stop = 0;
+static worker_t g_workers[MAX_THREADS];
+
+static uint64_t next_rand(uint64_t *s) {
+  /* xorshift64* */
+  uint64_t x = *s;
+  x ^= x >> 12;
+  x ^= x << 25;
+  x ^= x >> 27;
+  *s = x;
+  return x * 0x2545F4914F6CDD1DULL;
+}
+
+static uint32_t checksum(uint32_t slot, uint32_t size) {
+  return (slot * 2654435761u) ^ (size * 40503u) ^ 0x5A5A5A5Au;
+}
+
+static uint32_t pick_size(uint64_t *rng) {
+  uint64_t r = next_rand(rng);
+  /* Mostly small blocks, some medium, a few large. */
+  switch (r & 7) {
+    case 7: return 4096 + (uint32_t)((r >> 8) % 60000);
+    case 5:
+    case 6: return 256 + (uint32_t)((r >> 8) % 3840);
+    default: return 16 + (uint32_t)((r >> 8) % 240);
+  }
+}
+
+static void stamp(header_t *h, uint32_t slot, uint32_t size) {
+  h->slot = slot;
+  h->size = size;
+  h->check = checksum(slot, size);
+  /* Touch the last byte too, as a real program would. */
+  ((unsigned char *)h)[size - 1] = (unsigned char)slot;
+}
+
+static int intact(const header_t *h, uint32_t slot) {
+  return h->slot == slot && h->check == checksum(slot, h->size) &&
+         ((const unsigned char *)h)[h->size - 1] == (unsigned char)slot;
+}
+
+static header_t *fresh(worker_t *w, uint32_t slot, int zeroed) {
+  uint32_t size = pick_size(&w->rng);
+  header_t *h = zeroed ? calloc(1, size) : malloc(size);
+  if (h) stamp(h, slot, size);
+  return h;
+}
+
+static void release(worker_t *w, slot_t *s, uint32_t slot) {
+  if (!s->p) return;
+  if (!intact(s->p, slot)) InterlockedIncrement64(&w->corrupt);
+  free(s->p);
+  s->p = NULL;
+  InterlockedDecrement64(&w->live);
+  if (s->old) InterlockedDecrement64(&w->old);
+  s->old = 0;
+}
+
+static void place(worker_t *w, slot_t *s, header_t *h) {
+  s->p = h;
+  if (!h) return;
+  s->old = !g_hooked;
+  InterlockedIncrement64(&w->live);
+  if (s->old) InterlockedIncrement64(&w->old);
+}
+
+static DWORD WINAPI worker_main(LPVOID arg) {
+  worker_t *w = (worker_t *)arg;
+  uint32_t base = (uint32_t)(w->index * w->nslots);
+  for (int i = 0; i < w->nslots; i++) place(w, &w->slots[i], fresh(w, base + i, i & 1));
+  while (!g_stop) {
+    for (int batch = 0; batch < 256; batch++) {
+      uint64_t r = next_rand(&w->rng);
+      int i = (int)((r >> 16) % (uint64_t)w->nslots);
+      uint32_t slot = base + (uint32_t)i;
+      slot_t *s = &w->slots[i];
+      switch (r & 3) {
+        case 0:
+        case 1: { /* replace */
+          release(w, s, slot);
+          place(w, s, fresh(w, slot, (r >> 8) & 1));
+          break;
+        }
+        case 2: { /* resize: the migration path for old blocks */
+          if (!s->p) {
+            place(w, s, fresh(w, slot, 0));
+            break;
+          }
+          if (!intact(s->p, slot)) InterlockedIncrement64(&w->corrupt);
+          uint32_t size = pick_size(&w->rng);
+          header_t *n = realloc(s->p, size);
+          if (!n) break;
+          n->size = size;
+          n->check = checksum(slot, size);
+          ((unsigned char *)n)[size - 1] = (unsigned char)slot;
+          s->p = n;
+          if (s->old && g_hooked) {
+            s->old = 0;
+            InterlockedDecrement64(&w->old);
+          }
+          break;
+        }
+        default: { /* short-lived temporary */
+          uint32_t size = pick_size(&w->rng);
+          char *t = malloc(size);
+          if (t) {
+            t[0] = 1;
+            t[size - 1] = 2;
+            free(t);
+          }
+          break;
+        }
+      }
+    }
+    InterlockedAdd64(&w->ops, 256);
+  }
+  return 0;
+}
+
+static int arg_int(int argc, char **argv, const char *name, int def) {
+  for (int i = 1; i + 1 < argc; i++)
+    if (strcmp(argv[i], name) == 0) return atoi(argv[i + 1]);
+  return def;
+}
+
+int main(int argc, char **argv) {
+  int threads = arg_int(argc, argv, "--threads", 2);
+  int slots = arg_int(argc, argv, "--slots", 20000);
+  int seconds = arg_int(argc, argv, "--seconds", 0);
+  int interval = arg_int(argc, argv, "--interval", 500);
+  if (threads < 1) threads = 1;
+  if (threads > MAX_THREADS) threads = MAX_THREADS;
+  if (slots < 16) slots = 16;
+  if (interval < 50) interval = 50;
+
+  printf("ready %lu\n", GetCurrentProcessId());
+  fflush(stdout);
+
+  HANDLE handles[MAX_THREADS];
+  for (int t = 0; t < threads; t++) {
+    worker_t *w = &g_workers[t];
+    w->index = t;
+    w->nslots = slots / threads;
+    w->slots = calloc((size_t)w->nslots, sizeof(slot_t));
+    w->rng = 0x9E3779B97F4A7C15ULL * (uint64_t)(t + 1);
+    handles[t] = CreateThread(NULL, 0, worker_main, w, 0, NULL);
+  }
+
+  ULONGLONG start = GetTickCount64();
+  ULONGLONG last = start;
+  LONG64 last_ops = 0;
+  for (;;) {
+    ULONGLONG next = last + (ULONGLONG)interval;
+    while (GetTickCount64() < next) {
+      if (!g_hooked && GetModuleHandleW(L"heapshift.dll")) g_hooked = 1;
+      Sleep(20);
+    }
+    ULONGLONG now = GetTickCount64();
+    LONG64 ops = 0, old = 0, live = 0, corrupt = 0;
+    for (int t = 0; t < threads; t++) {
+      ops += g_workers[t].ops;
+      old += g_workers[t].old;
+      live += g_workers[t].live;
+      corrupt += g_workers[t].corrupt;
+    }
+    double secs = (double)(now - last) / 1000.0;
+    printf("tick t=%llu ops=%lld rate=%.0f live=%lld old=%lld hooked=%ld corrupt=%lld\n",
+           now - start, ops - last_ops, (double)(ops - last_ops) / secs, live, old,
+           g_hooked, corrupt);
+    fflush(stdout);
+    last = now;
+    last_ops = ops;
+    if (seconds > 0 && now - start >= (ULONGLONG)seconds * 1000) {
+      g_stop = 1;
+      WaitForMultipleObjects((DWORD)threads, handles, TRUE, 10000);
+      printf("done t=%llu ops=%lld corrupt=%lld\n", now - start, ops, corrupt);
+      fflush(stdout);
+      return corrupt ? 3 : 0;
+    }
+  }
+}
