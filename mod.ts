@@ -33,3 +33,20 @@ export {
   type LaunchOptions,
   quoteArg,
 } from "./launch.ts";
+export { imports, type ImportsOptions } from "./imports.ts";
+export {
+  type DllOptions,
+  type FileOptions,
+  type ImportedDll,
+  type ImportedSymbol,
+  type PatchBytesOptions,
+  type PatchFileOptions,
+  patchImports,
+  type PatchReport,
+  type PatchResult,
+  PeError,
+  PeFormatError,
+  type RemoveBytesOptions,
+  type RemoveFileOptions,
+  removeImport,
+} from "./pe/mod.ts";

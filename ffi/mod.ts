@@ -15,3 +15,4 @@ export * from "./strings.ts";
 export * from "./thread.ts";
 export * from "./toolhelp.ts";
 export * from "./remote_call.ts";
+export * from "./dbghelp.ts";

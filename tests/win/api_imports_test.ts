@@ -1,0 +1,78 @@
+// imports(): dbghelp's view and the pure-TypeScript reader of pe/ agree on
+// real executables and DLLs.
+import { HeapshiftError, imports } from "../../mod.ts";
+import { assert, assertEquals, assertRejects } from "./assert.ts";
+import { fixture } from "./harness.ts";
+
+const SYSTEM = [
+  "notepad.exe",
+  "cmd.exe",
+  "kernel32.dll",
+  "kernelbase.dll",
+  "ucrtbase.dll",
+  "user32.dll",
+  "gdi32.dll",
+  "dbghelp.dll",
+  "msvcrt.dll",
+  "ole32.dll",
+  "shell32.dll",
+  "ws2_32.dll",
+];
+
+function realFiles(): string[] {
+  const sys = `${Deno.env.get("SystemRoot") ?? "C:\\windows"}\\system32`;
+  const files = [
+    Deno.execPath(),
+    fixture("sleeper.exe"),
+    fixture("api_launchee.exe"),
+    fixture("probe.dll"),
+    fixture("api_missingdep.dll"),
+    ...SYSTEM.map((f) => `${sys}\\${f}`),
+  ];
+  return files.filter((f) => {
+    try {
+      return Deno.statSync(f).isFile;
+    } catch {
+      return false;
+    }
+  });
+}
+
+Deno.test("dbghelp and the pe/ reader agree on real executables", async () => {
+  const files = realFiles();
+  assert(files.length >= 10, `only ${files.length} files to compare`);
+  let dlls = 0;
+  for (const file of files) {
+    const viaDbghelp = await imports(file, { reader: "dbghelp" });
+    const viaPe = await imports(file, { reader: "pe" });
+    assertEquals(viaDbghelp, viaPe, `readers disagree on ${file}`);
+    dlls += viaPe.length;
+  }
+  assert(dlls > 50, `only ${dlls} imported DLLs seen in ${files.length} files`);
+  // The default on Windows is dbghelp.
+  const sleeper = await imports(fixture("sleeper.exe"));
+  assert(sleeper.some((d) => /^kernel32\.dll$/i.test(d.dll)));
+  assert(sleeper.some((d) => /^api-ms-win-crt-heap/i.test(d.dll)));
+});
+
+Deno.test("imports of a missing or non-PE file", async () => {
+  const missing = fixture("no-such.exe");
+  await assertRejects(
+    () => imports(missing),
+    HeapshiftError,
+    `Cannot read the imports of ${missing}: no such file`,
+  );
+  const dir = await Deno.makeTempDir({ prefix: "heapshift-imports-" });
+  try {
+    await Deno.writeTextFile(`${dir}\\x.exe`, "MZ but nothing else");
+    for (const reader of ["dbghelp", "pe"] as const) {
+      await assertRejects(
+        () => imports(`${dir}\\x.exe`, { reader }),
+        HeapshiftError,
+        `Cannot read the imports of ${dir}\\x.exe: not a valid PE file`,
+      );
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
