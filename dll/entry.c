@@ -1,0 +1,171 @@
+/* The DLL's custom entry point and the installation sequence.
+ *
+ * DLL_PROCESS_ATTACH (loader lock held; possibly on a foreign, short-lived
+ * injected thread):
+ *   1. our TLS (tls.c) and a pin (GetModuleHandleExW ..._PIN: FreeLibrary
+ *      can never unmap the code the jumps point to);
+ *   2. HEAPSHIFT_VERBOSE / HEAPSHIFT_DISABLE (Win32 environment, not the CRT);
+ *   3. the target's CRT entry points (errno, new-handler, heap handle);
+ *   4. the stats block, then mimalloc (mi_process_load + mi_process_init),
+ *      all before a single jump is written;
+ *   5. the patches (patch.c), with the other threads suspended.
+ * DLL_THREAD_DETACH: mi_thread_done, then the thread's TLS blocks.
+ * DLL_PROCESS_DETACH: nothing. The hooks stay live until the very end and
+ * mimalloc is never torn down, so late frees (CRT shutdown, atexit, other
+ * DLLs' detach) still land in a working allocator. */
+#include <stdarg.h>
+#include <stdio.h>
+
+#include "heapshift.h"
+
+BOOL hs_verbose;
+static volatile LONG state = HS_STATE_LOADING;
+static HANDLE log_file = INVALID_HANDLE_VALUE;
+static char hooked_names[HS_STATS_NAMES_SIZE];
+
+void hs_log(const char* fmt, ...) {
+  if (!hs_verbose) return;
+  char buf[600];
+  int n = snprintf(buf, sizeof buf, "[heapshift %lu:%lu] ",
+                   GetCurrentProcessId(), GetCurrentThreadId());
+  va_list ap;
+  va_start(ap, fmt);
+  int m = vsnprintf(buf + n, sizeof buf - n - 2, fmt, ap);
+  va_end(ap);
+  if (m < 0) m = 0;
+  n += m < (int)(sizeof buf - n - 2) ? m : (int)(sizeof buf - n - 3);
+  buf[n++] = '\n';
+  buf[n] = 0;
+  OutputDebugStringA(buf);
+  if (log_file != INVALID_HANDLE_VALUE) {
+    DWORD written;
+    WriteFile(log_file, buf, (DWORD)n, &written, NULL);
+  }
+}
+
+static BOOL env_flag(const wchar_t* name) {
+  wchar_t v[16];
+  DWORD n = GetEnvironmentVariableW(name, v, 16);
+  return n > 0 && n < 16 && !(v[0] == L'0' && v[1] == 0);
+}
+
+/* heapshift-<pid>.log next to the target's executable. */
+static void open_log(void) {
+  wchar_t path[MAX_PATH + 64];
+  DWORD n = GetModuleFileNameW(NULL, path, MAX_PATH);
+  if (n == 0 || n >= MAX_PATH) return;
+  while (n > 0 && path[n - 1] != L'\\' && path[n - 1] != L'/') n--;
+  _snwprintf(path + n, 64, L"heapshift-%lu.log", GetCurrentProcessId());
+  path[MAX_PATH + 63] = 0;
+  log_file = CreateFileW(path, FILE_APPEND_DATA, FILE_SHARE_READ | FILE_SHARE_WRITE,
+                         NULL, OPEN_ALWAYS, FILE_ATTRIBUTE_NORMAL, NULL);
+}
+
+static void set_state(LONG s, DWORD error) {
+  hs_stats_set_state((enum hs_state)s, error);
+  InterlockedExchange(&state, s);
+}
+
+static void install(HINSTANCE inst) {
+  HMODULE pinned;
+  GetModuleHandleExW(GET_MODULE_HANDLE_EX_FLAG_PIN |
+                         GET_MODULE_HANDLE_EX_FLAG_FROM_ADDRESS,
+                     (LPCWSTR)(void*)inst, &pinned);
+  hs_verbose = env_flag(L"HEAPSHIFT_VERBOSE");
+  if (hs_verbose) open_log();
+  hs_log("loading (version %d.%d.%d, mimalloc %u)", HEAPSHIFT_VERSION_MAJOR,
+         HEAPSHIFT_VERSION_MINOR, HEAPSHIFT_VERSION_PATCH, hs_mi_version());
+  hs_stats_open();
+  if (!hs_crt_resolve()) {
+    hs_log("ucrtbase.dll is not loaded or lacks heap exports: not hooking");
+    set_state(HS_STATE_FAILED, 1);
+    return;
+  }
+  hs_log("ucrtbase at %p, CRT heap %p", (void*)hs_target.ucrtbase,
+         hs_target.heap);
+  if (env_flag(L"HEAPSHIFT_DISABLE")) {
+    hs_log("HEAPSHIFT_DISABLE is set: loaded without patching");
+    set_state(HS_STATE_DISABLED, 0);
+    return;
+  }
+  hs_mi_load();
+  hs_log("mimalloc initialised");
+  static hs_patch_result r;
+  if (!hs_patch_all(&r)) {
+    hs_log("patching failed: %s (%lu); nothing was hooked", r.error,
+           r.error_code);
+    set_state(HS_STATE_FAILED, r.error_code ? r.error_code : 1);
+    return;
+  }
+  size_t used = 0;
+  for (unsigned i = 0; i < r.names; i++) {
+    size_t n = strlen(r.names_list[i]) + 1;
+    if (used + n + 1 > sizeof hooked_names) break;
+    memcpy(hooked_names + used, r.names_list[i], n);
+    used += n;
+  }
+  hs_stats_set_names(r.names_list, r.names);
+  hs_stats_mark_live(r.sites);
+  InterlockedExchange(&state, HS_STATE_LIVE);
+  hs_log("hooks live: %u names over %u code sites", r.names, r.sites);
+}
+
+#if defined(_MSC_VER) && !defined(__clang__)
+/* MSVC /MT: the static CRT still needs its own initialisation. */
+BOOL WINAPI _DllMainCRTStartup(HANDLE, DWORD, LPVOID);
+BOOL WINAPI DllMain(HINSTANCE inst, DWORD reason, LPVOID reserved) {
+  (void)inst;
+  (void)reason;
+  (void)reserved;
+  return TRUE;
+}
+#define CRT_STARTUP(i, r, x) _DllMainCRTStartup(i, r, x)
+#else
+#define CRT_STARTUP(i, r, x) ((void)0)
+#endif
+
+BOOL WINAPI heapshift_entry(HINSTANCE inst, DWORD reason, LPVOID reserved);
+BOOL WINAPI heapshift_entry(HINSTANCE inst, DWORD reason, LPVOID reserved) {
+  switch (reason) {
+    case DLL_PROCESS_ATTACH:
+      CRT_STARTUP(inst, reason, reserved);
+      if (!hs_tls_process_init()) {
+        InterlockedExchange(&state, HS_STATE_FAILED);
+        return TRUE;
+      }
+      install(inst);
+      break;
+    case DLL_THREAD_ATTACH:
+      CRT_STARTUP(inst, reason, reserved);
+      break;
+    case DLL_THREAD_DETACH:
+      if (state == HS_STATE_LIVE && hs_tls_thread_active()) {
+        hs_mi_thread_done();
+      }
+      hs_tls_thread_done();
+      CRT_STARTUP(inst, reason, reserved);
+      break;
+    case DLL_PROCESS_DETACH:
+      /* Pinned: only process exit gets here. Leave everything standing. */
+      break;
+  }
+  return TRUE;
+}
+
+/* ---- exports ------------------------------------------------------------ */
+
+/* Harmless import target for the PE import patcher. Returns the version. */
+__declspec(dllexport) int heapshift_anchor(void) { return HEAPSHIFT_VERSION; }
+
+/* 0 loading, 1 live, 2 disabled, 3 failed. */
+__declspec(dllexport) int heapshift_state(void) { return (int)state; }
+
+/* The hooked export names, NUL-separated, ended by an empty name. */
+__declspec(dllexport) const char* heapshift_hooked_names(void) {
+  return hooked_names;
+}
+
+/* Whether mimalloc owns p (for tests and diagnostics). */
+__declspec(dllexport) int heapshift_owns(const void* p) {
+  return p != NULL && hs_mi_owns(p);
+}

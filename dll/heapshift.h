@@ -1,0 +1,295 @@
+/* heapshift: takes over a running program's UCRT allocator and hands it to
+ * mimalloc. Shared declarations of the hook DLL.
+ *
+ * The hooked surface is listed ONCE, in HS_HOOKS below. The stats block
+ * (shared memory `Local\heapshift-<pid>`) is described in HS_STATS_* and in
+ * dll/STATS.md; keep both in step. */
+#ifndef HEAPSHIFT_H
+#define HEAPSHIFT_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+#include <windows.h>
+
+#define HEAPSHIFT_VERSION_MAJOR 0
+#define HEAPSHIFT_VERSION_MINOR 1
+#define HEAPSHIFT_VERSION_PATCH 0
+#define HEAPSHIFT_VERSION                                    \
+  ((HEAPSHIFT_VERSION_MAJOR << 16) | (HEAPSHIFT_VERSION_MINOR << 8) | \
+   HEAPSHIFT_VERSION_PATCH)
+
+/* ------------------------------------------------------------------------
+ * The hooked surface.
+ *
+ * X(name, hook, flags): `name` is the ucrtbase export, `hook` our
+ * replacement, `flags` a combination of
+ *   HS_REQUIRED  installation is refused (nothing is patched) unless this
+ *                entry can be patched;
+ *   HS_BASE      the export is a wrapper over a non-exported `_base`
+ *                implementation (`_msize_base`, `_expand_base`,
+ *                `_recalloc_base`) that the CRT calls directly: the wrapper
+ *                is decoded and the implementation patched as well.
+ * Exports the loaded ucrtbase lacks (the `_o_` variants, say) are skipped.
+ * Several names may reach the same code (aliases, `jmp` wrappers): each code
+ * site is patched once.
+ * ---------------------------------------------------------------------- */
+#define HS_REQUIRED 1u
+#define HS_BASE 2u
+
+#define HS_HOOKS(X)                                                  \
+  X(malloc, hs_malloc, HS_REQUIRED)                                  \
+  X(calloc, hs_calloc, HS_REQUIRED)                                  \
+  X(realloc, hs_realloc, HS_REQUIRED)                                \
+  X(free, hs_free, HS_REQUIRED)                                      \
+  X(_malloc_base, hs_malloc, HS_REQUIRED)                            \
+  X(_calloc_base, hs_calloc, HS_REQUIRED)                            \
+  X(_realloc_base, hs_realloc, HS_REQUIRED)                          \
+  X(_free_base, hs_free, HS_REQUIRED)                                \
+  X(_msize, hs_msize, HS_REQUIRED | HS_BASE)                         \
+  X(_expand, hs_expand, HS_REQUIRED | HS_BASE)                       \
+  X(_recalloc, hs_recalloc, HS_REQUIRED | HS_BASE)                   \
+  X(_strdup, hs_strdup, 0)                                           \
+  X(_wcsdup, hs_wcsdup, 0)                                           \
+  X(_mbsdup, hs_mbsdup, 0)                                           \
+  X(_dupenv_s, hs_dupenv_s, 0)                                       \
+  X(_wdupenv_s, hs_wdupenv_s, 0)                                     \
+  X(_aligned_malloc, hs_aligned_malloc, 0)                           \
+  X(_aligned_realloc, hs_aligned_realloc, 0)                         \
+  X(_aligned_recalloc, hs_aligned_recalloc, 0)                       \
+  X(_aligned_msize, hs_aligned_msize, 0)                             \
+  X(_aligned_free, hs_aligned_free, 0)                               \
+  X(_aligned_offset_malloc, hs_aligned_offset_malloc, 0)             \
+  X(_aligned_offset_realloc, hs_aligned_offset_realloc, 0)           \
+  X(_aligned_offset_recalloc, hs_aligned_offset_recalloc, 0)         \
+  X(_o_malloc, hs_malloc, 0)                                         \
+  X(_o_calloc, hs_calloc, 0)                                         \
+  X(_o_realloc, hs_realloc, 0)                                       \
+  X(_o_free, hs_free, 0)                                             \
+  X(_o__malloc_base, hs_malloc, 0)                                   \
+  X(_o__calloc_base, hs_calloc, 0)                                   \
+  X(_o__realloc_base, hs_realloc, 0)                                 \
+  X(_o__free_base, hs_free, 0)                                       \
+  X(_o__msize, hs_msize, HS_BASE)                                    \
+  X(_o__expand, hs_expand, HS_BASE)                                  \
+  X(_o__recalloc, hs_recalloc, HS_BASE)                              \
+  X(_o__strdup, hs_strdup, 0)                                        \
+  X(_o__wcsdup, hs_wcsdup, 0)                                        \
+  X(_o__mbsdup, hs_mbsdup, 0)                                        \
+  X(_o__dupenv_s, hs_dupenv_s, 0)                                    \
+  X(_o__wdupenv_s, hs_wdupenv_s, 0)                                  \
+  X(_o__aligned_malloc, hs_aligned_malloc, 0)                        \
+  X(_o__aligned_realloc, hs_aligned_realloc, 0)                      \
+  X(_o__aligned_recalloc, hs_aligned_recalloc, 0)                    \
+  X(_o__aligned_msize, hs_aligned_msize, 0)                          \
+  X(_o__aligned_free, hs_aligned_free, 0)                            \
+  X(_o__aligned_offset_malloc, hs_aligned_offset_malloc, 0)          \
+  X(_o__aligned_offset_realloc, hs_aligned_offset_realloc, 0)        \
+  X(_o__aligned_offset_recalloc, hs_aligned_offset_recalloc, 0)
+
+/* The replacements (hooks.c). Exact UCRT semantics; see the comments there. */
+void* __cdecl hs_malloc(size_t size);
+void* __cdecl hs_calloc(size_t count, size_t size);
+void* __cdecl hs_realloc(void* block, size_t size);
+void __cdecl hs_free(void* block);
+size_t __cdecl hs_msize(void* block);
+void* __cdecl hs_expand(void* block, size_t size);
+void* __cdecl hs_recalloc(void* block, size_t count, size_t size);
+char* __cdecl hs_strdup(const char* s);
+wchar_t* __cdecl hs_wcsdup(const wchar_t* s);
+unsigned char* __cdecl hs_mbsdup(const unsigned char* s);
+int __cdecl hs_dupenv_s(char** buffer, size_t* count, const char* name);
+int __cdecl hs_wdupenv_s(wchar_t** buffer, size_t* count, const wchar_t* name);
+void* __cdecl hs_aligned_malloc(size_t size, size_t align);
+void* __cdecl hs_aligned_realloc(void* block, size_t size, size_t align);
+void* __cdecl hs_aligned_recalloc(void* block, size_t count, size_t size,
+                                  size_t align);
+size_t __cdecl hs_aligned_msize(void* block, size_t align, size_t offset);
+void __cdecl hs_aligned_free(void* block);
+void* __cdecl hs_aligned_offset_malloc(size_t size, size_t align,
+                                       size_t offset);
+void* __cdecl hs_aligned_offset_realloc(void* block, size_t size, size_t align,
+                                        size_t offset);
+void* __cdecl hs_aligned_offset_recalloc(void* block, size_t count,
+                                         size_t size, size_t align,
+                                         size_t offset);
+
+/* ------------------------------------------------------------------------
+ * What the hooks need from the target's CRT (resolved from the loaded
+ * ucrtbase, never from our own CRT: errno, the new-handler and the
+ * invalid-parameter handler live there).
+ * ---------------------------------------------------------------------- */
+typedef struct hs_crt {
+  HMODULE ucrtbase;
+  HANDLE heap; /* _get_heap_handle(): where old blocks live */
+  int*(__cdecl* errno_fn)(void);
+  void(__cdecl* invalid_parameter_noinfo)(void);
+  int(__cdecl* query_new_mode)(void);
+  int(__cdecl* callnewh)(size_t);
+  char*(__cdecl* getenv_fn)(const char*);
+  wchar_t*(__cdecl* wgetenv_fn)(const wchar_t*);
+} hs_crt;
+extern hs_crt hs_target;
+
+/* Resolves hs_target from the loaded ucrtbase; FALSE if it is not there. */
+BOOL hs_crt_resolve(void);
+
+/* ------------------------------------------------------------------------
+ * mimalloc glue (mimalloc_unit.c, the one translation unit that includes
+ * mimalloc's static.c, so it may use mimalloc's internals).
+ * ---------------------------------------------------------------------- */
+/* mi_process_load() + turn off mimalloc's FLS thread-exit callback (thread
+ * exit is handled on DLL_THREAD_DETACH). Idempotent. */
+void hs_mi_load(void);
+/* Ownership: O(1), never touches foreign memory. */
+BOOL hs_mi_owns(const void* p);
+/* Exact size of a block from hs_mi_alloc (what _msize reports). */
+size_t hs_mi_size(void* p);
+/* Resizes a mimalloc block in place when the new size fits its capacity
+ * (and wastes at most half of it); returns FALSE when it does not. */
+BOOL hs_mi_resize_in_place(void* p, size_t size, BOOL allow_shrink_waste);
+void* hs_mi_alloc(size_t size, BOOL zero);
+void hs_mi_free(void* p);
+void hs_mi_thread_done(void);
+unsigned hs_mi_version(void);
+
+/* ------------------------------------------------------------------------
+ * Old-heap blocks (migrate.c).
+ * ---------------------------------------------------------------------- */
+size_t hs_old_size(void* p);             /* HeapSize, (size_t)-1 on error */
+BOOL hs_old_free(void* p);               /* HeapFree */
+void* hs_old_shrink(void* p, size_t n);  /* HeapReAlloc in place, or NULL */
+/* Reads the raw block pointer of a UCRT `_aligned_*` block. */
+static inline void* hs_aligned_raw(void* p) {
+  return *(void**)((((uintptr_t)p) & ~(uintptr_t)7) - 8);
+}
+
+/* ------------------------------------------------------------------------
+ * Stats (stats.c): shared memory `Local\heapshift-<pid>`, layout v1.
+ * All integers little-endian; offsets in bytes from the start.
+ *
+ *   0  u32 magic           0x54534853 ("SHST" in memory order: 53 48 53 54)
+ *   4  u32 layout_version  1
+ *   8  u32 total_size      8192
+ *  12  u32 state           0 loading, 1 live, 2 disabled, 3 failed
+ *  16  u32 pid
+ *  20  u32 mimalloc_version  MI_MALLOC_VERSION (212 = v2.1.2)
+ *  24  u32 dll_version     major<<16 | minor<<8 | patch
+ *  28  u32 hooked_count    number of names in the names area
+ *  32  u32 patch_sites     number of distinct code sites patched
+ *  36  u32 stripe_count    64
+ *  40  u32 stripe_offset   4096
+ *  44  u32 names_offset    128
+ *  48  u32 names_size      3968
+ *  52  u32 error           Win32 error / reason code when state = 3
+ *  56  u64 hooks_live_unix_ms   when the jumps went in (0 before)
+ *  64  u64 hooks_live_filetime  same instant, FILETIME (100 ns since 1601)
+ *  72  ... reserved (zero) up to 128
+ * 128  names: NUL-terminated ASCII export names, one after the other,
+ *      ended by an empty name
+ * 4096 stripes[64], 64 bytes each, eight u64 counters (relaxed atomics;
+ *      a thread adds to stripe (thread id / 4) % 64; a reader sums them):
+ *        +0 allocs          blocks handed out by the hooks (every kind)
+ *        +8 frees           blocks released through the hooks (every kind)
+ *       +16 frees_old       of which old-heap (pre-takeover) blocks
+ *       +24 migrations      old blocks moved into mimalloc by a realloc-kind
+ *       +32 migrated_bytes  bytes copied by those migrations
+ *       +40 expand_rejects  _expand calls that returned NULL (no room)
+ *       +48 reserved
+ *       +56 reserved
+ * ---------------------------------------------------------------------- */
+#define HS_STATS_MAGIC 0x54534853u
+#define HS_STATS_LAYOUT 1u
+#define HS_STATS_SIZE 8192u
+#define HS_STATS_STRIPES 64u
+#define HS_STATS_STRIPE_OFFSET 4096u
+#define HS_STATS_NAMES_OFFSET 128u
+#define HS_STATS_NAMES_SIZE (HS_STATS_STRIPE_OFFSET - HS_STATS_NAMES_OFFSET)
+
+enum hs_state {
+  HS_STATE_LOADING = 0,
+  HS_STATE_LIVE = 1,
+  HS_STATE_DISABLED = 2,
+  HS_STATE_FAILED = 3
+};
+
+typedef struct hs_stats_header {
+  uint32_t magic;
+  uint32_t layout_version;
+  uint32_t total_size;
+  uint32_t state;
+  uint32_t pid;
+  uint32_t mimalloc_version;
+  uint32_t dll_version;
+  uint32_t hooked_count;
+  uint32_t patch_sites;
+  uint32_t stripe_count;
+  uint32_t stripe_offset;
+  uint32_t names_offset;
+  uint32_t names_size;
+  uint32_t error;
+  uint64_t hooks_live_unix_ms;
+  uint64_t hooks_live_filetime;
+  uint8_t reserved[56];
+} hs_stats_header;
+
+typedef enum hs_counter {
+  HS_C_ALLOCS = 0,
+  HS_C_FREES,
+  HS_C_FREES_OLD,
+  HS_C_MIGRATIONS,
+  HS_C_MIGRATED_BYTES,
+  HS_C_EXPAND_REJECTS,
+  HS_C_COUNT_
+} hs_counter;
+
+typedef struct hs_stripe {
+  volatile int64_t c[8];
+} hs_stripe;
+
+extern hs_stripe* hs_stripes; /* never NULL once hs_stats_open ran */
+
+static inline void hs_count(hs_counter which, int64_t n) {
+  hs_stripe* s = &hs_stripes[(GetCurrentThreadId() >> 2) % HS_STATS_STRIPES];
+#if defined(_MSC_VER) && !defined(__clang__)
+  _InterlockedExchangeAdd64((volatile __int64*)&s->c[which], n);
+#else
+  __atomic_fetch_add(&s->c[which], n, __ATOMIC_RELAXED);
+#endif
+}
+
+void hs_stats_open(void);
+hs_stats_header* hs_stats(void);
+void hs_stats_set_names(const char* const* names, unsigned count);
+void hs_stats_set_state(enum hs_state state, uint32_t error);
+void hs_stats_mark_live(uint32_t patch_sites);
+
+/* ------------------------------------------------------------------------
+ * Patching (patch.c).
+ * ---------------------------------------------------------------------- */
+typedef struct hs_patch_result {
+  unsigned sites;         /* distinct code sites patched */
+  unsigned names;         /* table entries that now reach a hook */
+  const char* names_list[128];
+  const char* error;      /* NULL on success */
+  DWORD error_code;
+} hs_patch_result;
+
+BOOL hs_patch_all(hs_patch_result* result);
+
+/* ------------------------------------------------------------------------
+ * Thread-local storage for GCC builds (tls.c): our own emutls, so that no
+ * TLS access can ever reach the (hooked) CRT heap.
+ * ---------------------------------------------------------------------- */
+BOOL hs_tls_process_init(void);
+BOOL hs_tls_thread_active(void);
+void hs_tls_thread_done(void);
+
+/* Logging (entry.c): HEAPSHIFT_VERBOSE=1. */
+extern BOOL hs_verbose;
+void hs_log(const char* fmt, ...);
+
+/* Runs while other threads are suspended: must not allocate. */
+#define HS_NO_ALLOC
+
+#endif

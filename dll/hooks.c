@@ -1,0 +1,399 @@
+/* The replacement functions: exact UCRT semantics (see the UCRT sources'
+ * heap/ and align.cpp), mimalloc underneath.
+ *
+ * Ownership decides everything: a pointer mimalloc owns (O(1) check) is
+ * mimalloc's; anything else is an old block from before the takeover and
+ * is handled with the Win32 heap API on `_get_heap_handle()`. The realloc
+ * family migrates old blocks into mimalloc (allocate, copy, free old).
+ *
+ * errno, the new-handler and the invalid-parameter handler are the
+ * target's (resolved from its ucrtbase), never a private CRT's. */
+#include <errno.h>
+
+#include "heapshift.h"
+
+hs_crt hs_target;
+
+/* _HEAP_MAXREQ on x64. */
+#define HS_HEAP_MAXREQ ((size_t)0xFFFFFFFFFFFFFFE0ull)
+#define PTR_SZ sizeof(uintptr_t)
+#define IS_2_POW_N(x) ((((x) & ((x)-1))) == 0)
+
+BOOL hs_crt_resolve(void) {
+  HMODULE m = GetModuleHandleW(L"ucrtbase.dll");
+  if (m == NULL) return FALSE;
+  hs_target.ucrtbase = m;
+#define RESOLVE(field, name)                  \
+  {                                           \
+    FARPROC f = GetProcAddress(m, name);      \
+    if (f == NULL) return FALSE;              \
+    memcpy(&hs_target.field, &f, sizeof f);   \
+  }
+  RESOLVE(errno_fn, "_errno");
+  RESOLVE(invalid_parameter_noinfo, "_invalid_parameter_noinfo");
+  RESOLVE(query_new_mode, "_query_new_mode");
+  RESOLVE(callnewh, "_callnewh");
+  RESOLVE(getenv_fn, "getenv");
+  RESOLVE(wgetenv_fn, "_wgetenv");
+#undef RESOLVE
+  intptr_t(__cdecl * get_heap)(void);
+  FARPROC f = GetProcAddress(m, "_get_heap_handle");
+  if (f == NULL) return FALSE;
+  memcpy(&get_heap, &f, sizeof f);
+  hs_target.heap = (HANDLE)get_heap();
+  return hs_target.heap != NULL;
+}
+
+static inline void set_errno(int e) { *hs_target.errno_fn() = e; }
+
+/* _VALIDATE_RETURN: errno, then the invalid-parameter handler. */
+static void invalid_parameter(int e) {
+  set_errno(e);
+  hs_target.invalid_parameter_noinfo();
+}
+
+/* HeapFree failure → errno, like __acrt_errno_from_os_error. */
+static void errno_from_os(DWORD err) {
+  set_errno(err == ERROR_NOT_ENOUGH_MEMORY || err == ERROR_OUTOFMEMORY
+                ? ENOMEM
+                : EINVAL);
+}
+
+/* ---- primitives (counted) --------------------------------------------- */
+
+/* A new mimalloc block of exactly `n` (> 0) bytes, with the new-handler
+ * loop of _malloc_base. */
+static void* alloc_block(size_t n, BOOL zero) {
+  for (;;) {
+    void* p = hs_mi_alloc(n, zero);
+    if (p != NULL) {
+      hs_count(HS_C_ALLOCS, 1);
+      return p;
+    }
+    if (hs_target.query_new_mode() == 0 || !hs_target.callnewh(n)) {
+      set_errno(ENOMEM);
+      return NULL;
+    }
+  }
+}
+
+/* Releases any block; TRUE if it was an old-heap block. */
+static BOOL release_block(void* p) {
+  if (hs_mi_owns(p)) {
+    hs_mi_free(p);
+    hs_count(HS_C_FREES, 1);
+    return FALSE;
+  }
+  if (!hs_old_free(p)) {
+    errno_from_os(GetLastError());
+    return TRUE;
+  }
+  hs_count(HS_C_FREES, 1);
+  hs_count(HS_C_FREES_OLD, 1);
+  return TRUE;
+}
+
+static size_t block_size(void* p) {
+  return hs_mi_owns(p) ? hs_mi_size(p) : hs_old_size(p);
+}
+
+/* ---- malloc family ------------------------------------------------------ */
+
+void* __cdecl hs_malloc(size_t size) {
+  if (size > HS_HEAP_MAXREQ) {
+    set_errno(ENOMEM);
+    return NULL;
+  }
+  return alloc_block(size == 0 ? 1 : size, FALSE);
+}
+
+void* __cdecl hs_calloc(size_t count, size_t size) {
+  if (count != 0 && HS_HEAP_MAXREQ / count < size) {
+    set_errno(ENOMEM);
+    return NULL;
+  }
+  size_t n = count * size;
+  return alloc_block(n == 0 ? 1 : n, TRUE);
+}
+
+void __cdecl hs_free(void* block) {
+  if (block == NULL) return;
+  release_block(block);
+}
+
+void* __cdecl hs_realloc(void* block, size_t size) {
+  if (block == NULL) return hs_malloc(size);
+  if (size == 0) {
+    hs_free(block);
+    return NULL;
+  }
+  if (size > HS_HEAP_MAXREQ) {
+    set_errno(ENOMEM);
+    return NULL;
+  }
+  if (hs_mi_owns(block)) {
+    if (hs_mi_resize_in_place(block, size, TRUE)) return block;
+    size_t old = hs_mi_size(block);
+    void* p = alloc_block(size, FALSE);
+    if (p == NULL) return NULL;
+    memcpy(p, block, old < size ? old : size);
+    hs_mi_free(block);
+    hs_count(HS_C_FREES, 1);
+    return p;
+  }
+  /* An old block: migrate it. */
+  size_t old = hs_old_size(block);
+  if (old == (size_t)-1) {
+    set_errno(ENOMEM);
+    return NULL;
+  }
+  void* p = alloc_block(size, FALSE);
+  if (p == NULL) return NULL;
+  size_t copied = old < size ? old : size;
+  memcpy(p, block, copied);
+  release_block(block);
+  hs_count(HS_C_MIGRATIONS, 1);
+  hs_count(HS_C_MIGRATED_BYTES, (int64_t)copied);
+  return p;
+}
+
+size_t __cdecl hs_msize(void* block) {
+  if (block == NULL) {
+    invalid_parameter(EINVAL);
+    return (size_t)-1;
+  }
+  return block_size(block);
+}
+
+/* _expand: mimalloc blocks resize within their capacity; old blocks follow
+ * the seed rule: growing → NULL (forces the moving route), shrinking a
+ * block of at most 0x4000 bytes → the same pointer, otherwise an in-place
+ * HeapReAlloc. */
+void* __cdecl hs_expand(void* block, size_t size) {
+  if (block == NULL) {
+    invalid_parameter(EINVAL);
+    return NULL;
+  }
+  if (size > HS_HEAP_MAXREQ) {
+    set_errno(ENOMEM);
+    return NULL;
+  }
+  size_t n = size == 0 ? 1 : size;
+  if (hs_mi_owns(block)) {
+    if (hs_mi_resize_in_place(block, n, FALSE)) return block;
+  } else {
+    size_t old = hs_old_size(block);
+    if (old != (size_t)-1 && n <= old) {
+      if (old <= 0x4000) return block;
+      void* p = hs_old_shrink(block, n);
+      if (p != NULL) return p;
+    }
+  }
+  hs_count(HS_C_EXPAND_REJECTS, 1);
+  set_errno(ENOMEM);
+  return NULL;
+}
+
+void* __cdecl hs_recalloc(void* block, size_t count, size_t size) {
+  if (count != 0 && HS_HEAP_MAXREQ / count < size) {
+    set_errno(ENOMEM);
+    return NULL;
+  }
+  size_t old = block != NULL ? hs_msize(block) : 0;
+  size_t n = count * size;
+  uint8_t* p = hs_realloc(block, n);
+  if (p != NULL && old < n) memset(p + old, 0, n - old);
+  return p;
+}
+
+/* ---- strings ----------------------------------------------------------- */
+
+char* __cdecl hs_strdup(const char* s) {
+  if (s == NULL) return NULL;
+  size_t n = strlen(s) + 1;
+  char* p = hs_malloc(n);
+  if (p != NULL) memcpy(p, s, n);
+  return p;
+}
+
+wchar_t* __cdecl hs_wcsdup(const wchar_t* s) {
+  if (s == NULL) return NULL;
+  size_t n = (wcslen(s) + 1) * sizeof(wchar_t);
+  wchar_t* p = hs_malloc(n);
+  if (p != NULL) memcpy(p, s, n);
+  return p;
+}
+
+unsigned char* __cdecl hs_mbsdup(const unsigned char* s) {
+  return (unsigned char*)hs_strdup((const char*)s);
+}
+
+int __cdecl hs_dupenv_s(char** buffer, size_t* count, const char* name) {
+  if (buffer == NULL) {
+    invalid_parameter(EINVAL);
+    return EINVAL;
+  }
+  *buffer = NULL;
+  if (count != NULL) *count = 0;
+  if (name == NULL) {
+    invalid_parameter(EINVAL);
+    return EINVAL;
+  }
+  const char* value = hs_target.getenv_fn(name);
+  if (value == NULL) return 0;
+  size_t n = strlen(value) + 1;
+  char* p = hs_calloc(n, 1);
+  if (p == NULL) {
+    set_errno(ENOMEM);
+    return ENOMEM;
+  }
+  memcpy(p, value, n);
+  *buffer = p;
+  if (count != NULL) *count = n;
+  return 0;
+}
+
+int __cdecl hs_wdupenv_s(wchar_t** buffer, size_t* count,
+                         const wchar_t* name) {
+  if (buffer == NULL) {
+    invalid_parameter(EINVAL);
+    return EINVAL;
+  }
+  *buffer = NULL;
+  if (count != NULL) *count = 0;
+  if (name == NULL) {
+    invalid_parameter(EINVAL);
+    return EINVAL;
+  }
+  const wchar_t* value = hs_target.wgetenv_fn(name);
+  if (value == NULL) return 0;
+  size_t n = wcslen(value) + 1;
+  wchar_t* p = hs_calloc(n, sizeof(wchar_t));
+  if (p == NULL) {
+    set_errno(ENOMEM);
+    return ENOMEM;
+  }
+  memcpy(p, value, n * sizeof(wchar_t));
+  *buffer = p;
+  if (count != NULL) *count = n;
+  return 0;
+}
+
+/* ---- _aligned_* (UCRT align.cpp, on top of the primitives) --------------
+ * Layout, new blocks and old alike: raw = malloc(8 + gap + a + size) with
+ * a = max(align, 8) - 1 and gap = (-offset) & 7; the result p satisfies
+ * (p + offset) % align == 0 and raw is stored at ((uintptr_t*)(p-gap))[-1].
+ * Whether a block is old is decided by where its raw pointer lives. */
+
+void* __cdecl hs_aligned_offset_malloc(size_t size, size_t align,
+                                       size_t offset) {
+  if (!IS_2_POW_N(align)) {
+    invalid_parameter(EINVAL);
+    return NULL;
+  }
+  if (!(offset == 0 || offset < size)) {
+    invalid_parameter(EINVAL);
+    return NULL;
+  }
+  align = (align > PTR_SZ ? align : PTR_SZ) - 1;
+  size_t gap = (0 - offset) & (PTR_SZ - 1);
+  size_t nonuser = PTR_SZ + gap + align;
+  size_t total = nonuser + size;
+  if (size > total) {
+    set_errno(ENOMEM);
+    return NULL;
+  }
+  uintptr_t raw = (uintptr_t)hs_malloc(total);
+  if (raw == 0) return NULL;
+  uintptr_t p = ((raw + nonuser + offset) & ~align) - offset;
+  ((uintptr_t*)(p - gap))[-1] = raw;
+  return (void*)p;
+}
+
+void* __cdecl hs_aligned_malloc(size_t size, size_t align) {
+  return hs_aligned_offset_malloc(size, align, 0);
+}
+
+void __cdecl hs_aligned_free(void* block) {
+  if (block == NULL) return;
+  hs_free(hs_aligned_raw(block));
+}
+
+size_t __cdecl hs_aligned_msize(void* block, size_t align, size_t offset) {
+  if (block == NULL) {
+    invalid_parameter(EINVAL);
+    return (size_t)-1;
+  }
+  if (!IS_2_POW_N(align)) {
+    invalid_parameter(EINVAL);
+    return (size_t)-1;
+  }
+  align = (align > PTR_SZ ? align : PTR_SZ) - 1;
+  size_t gap = (0 - offset) & (PTR_SZ - 1);
+  size_t header = PTR_SZ + gap + align;
+  return block_size(hs_aligned_raw(block)) - header;
+}
+
+void* __cdecl hs_aligned_offset_realloc(void* block, size_t size, size_t align,
+                                        size_t offset) {
+  if (block == NULL) return hs_aligned_offset_malloc(size, align, offset);
+  if (size == 0) {
+    hs_aligned_free(block);
+    return NULL;
+  }
+  if (!IS_2_POW_N(align)) {
+    invalid_parameter(EINVAL);
+    return NULL;
+  }
+  if (!(offset == 0 || offset < size)) {
+    invalid_parameter(EINVAL);
+    return NULL;
+  }
+  uintptr_t raw = (uintptr_t)hs_aligned_raw(block);
+  align = (align > PTR_SZ ? align : PTR_SZ) - 1;
+  size_t gap = (0 - offset) & (PTR_SZ - 1);
+  size_t movsz = block_size((void*)raw) - ((uintptr_t)block - raw);
+  if (movsz > size) movsz = size;
+  size_t reqsz = PTR_SZ + gap + align + size;
+  if (size > reqsz) {
+    set_errno(ENOMEM);
+    return NULL;
+  }
+  /* UCRT may _expand in place first; a fresh block is always correct. */
+  uintptr_t p = (uintptr_t)hs_malloc(reqsz);
+  if (p == 0) return NULL;
+  uintptr_t ret = ((p + PTR_SZ + gap + align + offset) & ~align) - offset;
+  memcpy((void*)ret, block, movsz);
+  if (release_block((void*)raw)) {
+    hs_count(HS_C_MIGRATIONS, 1);
+    hs_count(HS_C_MIGRATED_BYTES, (int64_t)movsz);
+  }
+  ((uintptr_t*)(ret - gap))[-1] = p;
+  return (void*)ret;
+}
+
+void* __cdecl hs_aligned_realloc(void* block, size_t size, size_t align) {
+  return hs_aligned_offset_realloc(block, size, align, 0);
+}
+
+void* __cdecl hs_aligned_offset_recalloc(void* block, size_t count,
+                                         size_t size, size_t align,
+                                         size_t offset) {
+  if (!(count == 0 || HS_HEAP_MAXREQ / count >= size)) {
+    set_errno(ENOMEM);
+    return NULL;
+  }
+  size_t user = size * count;
+  size_t start_fill = 0;
+  if (block != NULL) start_fill = hs_aligned_msize(block, align, offset);
+  uint8_t* p = hs_aligned_offset_realloc(block, user, align, offset);
+  if (p != NULL && start_fill < user) {
+    memset(p + start_fill, 0, user - start_fill);
+  }
+  return p;
+}
+
+void* __cdecl hs_aligned_recalloc(void* block, size_t count, size_t size,
+                                  size_t align) {
+  return hs_aligned_offset_recalloc(block, count, size, align, 0);
+}

@@ -1,0 +1,72 @@
+/* The one translation unit that compiles mimalloc (its src/static.c), so the
+ * glue below may use mimalloc's internals.
+ *
+ * Built with MI_PADDING=1: every block records its exact requested size, so
+ * _msize reports what the program asked for, as UCRT's HeapSize does.
+ *
+ * mimalloc must never register mi_process_done with atexit: after the
+ * process starts exiting other code still frees, and a torn-down allocator
+ * must not see those frees. */
+#define atexit hs_mi_atexit_ignored
+#include "static.c"
+#undef atexit
+
+#include "heapshift.h"
+
+int hs_mi_atexit_ignored(void(__cdecl* fn)(void)) {
+  (void)fn;
+  return 0;
+}
+
+void hs_mi_load(void) {
+  static volatile LONG loaded = 0;
+  if (InterlockedCompareExchange(&loaded, 1, 0) != 0) return;
+  /* A CRT-initialised build (MSVC /MT calling _DllMainCRTStartup) may have
+   * run mi_process_load already through its initialiser section. */
+  if (_mi_preloading()) mi_process_load();
+  mi_process_init();
+  /* mimalloc's static-library build frees thread heaps from an FLS callback;
+   * we call mi_thread_done on DLL_THREAD_DETACH instead (one path, with our
+   * TLS still alive). Only this thread has an FLS value at this point. */
+#if !defined(MI_SHARED_LIB)
+  _mi_prim_thread_done_auto_done();
+#endif
+}
+
+BOOL hs_mi_owns(const void* p) {
+#if MI_MALLOC_VERSION >= 340
+  return mi_any_heap_contains(p) ? TRUE : FALSE;
+#else
+  return mi_is_in_heap_region(p) ? TRUE : FALSE;
+#endif
+}
+
+size_t hs_mi_size(void* p) { return mi_usable_size(p); }
+
+void* hs_mi_alloc(size_t size, BOOL zero) {
+  return zero ? mi_zalloc(size) : mi_malloc(size);
+}
+
+void hs_mi_free(void* p) { mi_free(p); }
+
+void hs_mi_thread_done(void) { mi_thread_done(); }
+
+unsigned hs_mi_version(void) { return (unsigned)MI_MALLOC_VERSION; }
+
+BOOL hs_mi_resize_in_place(void* p, size_t size, BOOL realloc_policy) {
+#if MI_MALLOC_VERSION < 300 && defined(MI_PADDING) && MI_PADDING
+  /* v2 with padding: the block's capacity is the page's usable block size;
+   * the exact size lives in the padding's delta, right after it. */
+  mi_page_t* page = _mi_ptr_page(p);
+  size_t cap = mi_page_usable_block_size(page);
+  if (size > cap) return FALSE;
+  if (realloc_policy && size < cap / 2) return FALSE;
+  if (size > UINT32_MAX || cap - size > UINT32_MAX) return FALSE;
+  mi_padding_t* padding = (mi_padding_t*)((uint8_t*)p + cap);
+  padding->delta = (uint32_t)(cap - size);
+  return TRUE;
+#else
+  /* Elsewhere only an unchanged size is "in place". */
+  return mi_usable_size(p) == size;
+#endif
+}

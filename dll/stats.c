@@ -1,0 +1,80 @@
+/* The stats block: named shared memory `Local\heapshift-<pid>`, layout v1
+ * (see heapshift.h and STATS.md). Created before any hook goes in; if it
+ * cannot be created the counters go to a private block instead. */
+#include <stdio.h>
+
+#include "heapshift.h"
+
+static hs_stripe fallback_stripes[HS_STATS_STRIPES];
+static hs_stats_header fallback_header;
+static hs_stats_header* header = &fallback_header;
+hs_stripe* hs_stripes = fallback_stripes;
+
+void hs_stats_open(void) {
+  static HANDLE mapping;
+  if (mapping != NULL) return;
+  wchar_t name[64];
+  _snwprintf(name, 64, L"Local\\heapshift-%lu", GetCurrentProcessId());
+  name[63] = 0;
+  mapping = CreateFileMappingW(INVALID_HANDLE_VALUE, NULL, PAGE_READWRITE, 0,
+                               HS_STATS_SIZE, name);
+  uint8_t* view = NULL;
+  if (mapping != NULL) {
+    view = MapViewOfFile(mapping, FILE_MAP_ALL_ACCESS, 0, 0, HS_STATS_SIZE);
+  }
+  hs_log("stats: shared memory %ls %s", name, view ? "created" : "FAILED");
+  if (view == NULL) return; /* the mapping handle stays open for good */
+  hs_stats_header* h = (hs_stats_header*)view;
+  h->layout_version = HS_STATS_LAYOUT;
+  h->total_size = HS_STATS_SIZE;
+  h->state = HS_STATE_LOADING;
+  h->pid = GetCurrentProcessId();
+  h->mimalloc_version = hs_mi_version();
+  h->dll_version = HEAPSHIFT_VERSION;
+  h->stripe_count = HS_STATS_STRIPES;
+  h->stripe_offset = HS_STATS_STRIPE_OFFSET;
+  h->names_offset = HS_STATS_NAMES_OFFSET;
+  h->names_size = HS_STATS_NAMES_SIZE;
+  hs_stripes = (hs_stripe*)(view + HS_STATS_STRIPE_OFFSET);
+  MemoryBarrier();
+  h->magic = HS_STATS_MAGIC; /* written last: readers check it first */
+  header = h;
+}
+
+hs_stats_header* hs_stats(void) { return header; }
+
+void hs_stats_set_names(const char* const* names, unsigned count) {
+  if (header == &fallback_header) {
+    header->hooked_count = count;
+    return;
+  }
+  char* out = (char*)header + HS_STATS_NAMES_OFFSET;
+  size_t room = HS_STATS_NAMES_SIZE - 1, used = 0;
+  unsigned written = 0;
+  for (unsigned i = 0; i < count; i++) {
+    size_t n = strlen(names[i]) + 1;
+    if (used + n > room) break;
+    memcpy(out + used, names[i], n);
+    used += n;
+    written++;
+  }
+  out[used] = 0;
+  header->hooked_count = written;
+}
+
+void hs_stats_set_state(enum hs_state state, uint32_t error) {
+  header->error = error;
+  MemoryBarrier();
+  header->state = state;
+}
+
+void hs_stats_mark_live(uint32_t patch_sites) {
+  FILETIME ft;
+  GetSystemTimeAsFileTime(&ft);
+  uint64_t t = ((uint64_t)ft.dwHighDateTime << 32) | ft.dwLowDateTime;
+  header->patch_sites = patch_sites;
+  header->hooks_live_filetime = t;
+  header->hooks_live_unix_ms = (t - 116444736000000000ull) / 10000u;
+  MemoryBarrier();
+  header->state = HS_STATE_LIVE;
+}

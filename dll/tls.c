@@ -1,0 +1,152 @@
+/* Thread-local storage for GCC (mingw) builds.
+ *
+ * mingw GCC compiles mimalloc's `__thread` variables to emulated TLS
+ * (`__emutls_get_address`). libgcc's version keeps each thread's variables
+ * in blocks from the CRT's calloc/realloc, through winpthread keys: once
+ * calloc is hooked, a thread's first allocation asks mimalloc for its heap,
+ * the TLS lookup calls calloc, which is the hook again... (the stack
+ * overflow a naive prototype hit). This file replaces libgcc's emutls: the
+ * per-thread array hangs off a Win32 TLS slot read straight from the TEB
+ * (TlsGetValue would clobber the caller's last-error value) and its memory
+ * comes from a private Win32 heap, so a TLS access never reaches the CRT.
+ *
+ * A thread's blocks are released on DLL_THREAD_DETACH (hs_tls_thread_done)
+ * after mi_thread_done. MSVC builds use native TLS and none of this. */
+#include "heapshift.h"
+
+#if defined(__GNUC__)
+
+/* NtCurrentTeb() reads gs:[0x30]; GCC mistakes it for a NULL deref. */
+#pragma GCC diagnostic ignored "-Warray-bounds"
+
+typedef struct emutls_object {
+  uintptr_t size;
+  uintptr_t align;
+  union {
+    uintptr_t offset;
+    void* ptr;
+  } loc;
+  void* templ;
+} emutls_object;
+
+typedef struct emutls_array {
+  uintptr_t count;
+  void* data[];
+} emutls_array;
+
+static DWORD tls_index = TLS_OUT_OF_INDEXES;
+static HANDLE tls_heap;
+static uintptr_t tls_next_offset;
+static volatile LONG tls_lock;
+
+BOOL hs_tls_process_init(void) {
+  if (tls_index != TLS_OUT_OF_INDEXES) return TRUE;
+  tls_heap = HeapCreate(0, 0, 0);
+  tls_index = TlsAlloc();
+  return tls_heap != NULL && tls_index != TLS_OUT_OF_INDEXES;
+}
+
+/* TlsGetValue without SetLastError(0): TEB.TlsSlots / TlsExpansionSlots. */
+static inline void* tls_get(void) {
+  uint8_t* teb = (uint8_t*)NtCurrentTeb();
+  if (tls_index < 64) return ((void**)(teb + 0x1480))[tls_index];
+  void** expansion = *(void***)(teb + 0x1780);
+  return expansion ? expansion[tls_index - 64] : NULL;
+}
+
+static void* tls_alloc(size_t size, BOOL zero) {
+  return HeapAlloc(tls_heap, zero ? HEAP_ZERO_MEMORY : 0, size);
+}
+
+static void* emutls_alloc(emutls_object* obj) {
+  size_t align = obj->align < sizeof(void*) ? sizeof(void*) : obj->align;
+  uint8_t* raw = tls_alloc(obj->size + align + sizeof(void*), FALSE);
+  if (raw == NULL) return NULL;
+  uintptr_t p = ((uintptr_t)raw + sizeof(void*) + align - 1) & ~(align - 1);
+  ((void**)p)[-1] = raw;
+  if (obj->templ) memcpy((void*)p, obj->templ, obj->size);
+  else memset((void*)p, 0, obj->size);
+  return (void*)p;
+}
+
+static uintptr_t emutls_offset(emutls_object* obj) {
+  uintptr_t off = __atomic_load_n(&obj->loc.offset, __ATOMIC_ACQUIRE);
+  if (off != 0) return off;
+  while (InterlockedCompareExchange(&tls_lock, 1, 0) != 0) YieldProcessor();
+  off = obj->loc.offset;
+  if (off == 0) {
+    off = ++tls_next_offset;
+    __atomic_store_n(&obj->loc.offset, off, __ATOMIC_RELEASE);
+  }
+  InterlockedExchange(&tls_lock, 0);
+  return off;
+}
+
+void* __emutls_get_address(void* object);
+void* __emutls_get_address(void* object) {
+  emutls_object* obj = object;
+  uintptr_t off = emutls_offset(obj);
+  emutls_array* arr = (emutls_array*)tls_get();
+  if (arr != NULL && off <= arr->count && arr->data[off - 1] != NULL) {
+    return arr->data[off - 1];
+  }
+  DWORD last_error = GetLastError();
+  if (tls_index == TLS_OUT_OF_INDEXES) hs_tls_process_init();
+  if (arr == NULL || off > arr->count) {
+    uintptr_t count = off + 16;
+    size_t bytes = sizeof(emutls_array) + count * sizeof(void*);
+    emutls_array* grown =
+        arr == NULL ? tls_alloc(bytes, TRUE)
+                    : HeapReAlloc(tls_heap, HEAP_ZERO_MEMORY, arr, bytes);
+    if (grown == NULL) {
+      /* Out of memory for a TLS block: nothing sensible is left to do. */
+      RaiseFailFastException(NULL, NULL, 0);
+    }
+    grown->count = count;
+    arr = grown;
+    TlsSetValue(tls_index, arr);
+  }
+  void* p = emutls_alloc(obj);
+  if (p == NULL) RaiseFailFastException(NULL, NULL, 0);
+  arr->data[off - 1] = p;
+  SetLastError(last_error);
+  return p;
+}
+
+void __emutls_register_common(void* object, unsigned long long size,
+                              unsigned long long align, void* templ);
+void __emutls_register_common(void* object, unsigned long long size,
+                              unsigned long long align, void* templ) {
+  emutls_object* obj = object;
+  if (obj->size < size) {
+    obj->size = size;
+    obj->templ = NULL;
+  }
+  if (obj->align < align) obj->align = align;
+  if (templ && size == obj->size) obj->templ = templ;
+}
+
+BOOL hs_tls_thread_active(void) {
+  return tls_index != TLS_OUT_OF_INDEXES && tls_get() != NULL;
+}
+
+void hs_tls_thread_done(void) {
+  if (tls_index == TLS_OUT_OF_INDEXES) return;
+  emutls_array* arr = (emutls_array*)tls_get();
+  if (arr == NULL) return;
+  DWORD last_error = GetLastError();
+  TlsSetValue(tls_index, NULL);
+  for (uintptr_t i = 0; i < arr->count; i++) {
+    if (arr->data[i]) HeapFree(tls_heap, 0, ((void**)arr->data[i])[-1]);
+  }
+  HeapFree(tls_heap, 0, arr);
+  SetLastError(last_error);
+}
+
+#else /* MSVC: native TLS */
+
+BOOL hs_tls_process_init(void) { return TRUE; }
+BOOL hs_tls_thread_active(void) { return TRUE; }
+void hs_tls_thread_done(void) {}
+
+#endif
