@@ -226,9 +226,9 @@ function checkForwarderChain(
   const seen = new Set<number>();
   let index = c.forwarderChain;
   while (index !== 0xffffffff) {
-    if (index >= c.count) {
-      throw new PeFormatError(c.field, c.offset, `index ${index} out of range`);
-    }
+    // An index past the thunks cannot be followed; the loader then rebinds
+    // from names, so only a loop is an error.
+    if (index >= c.count) return;
     if (seen.has(index)) {
       throw new PeFormatError(c.field, c.offset, `loop at index ${index}`);
     }

@@ -1,0 +1,270 @@
+// Mutates and truncates PE files (synthetic ones, the built Windows
+// fixtures and the Windows deno.exe when present) with a fixed seed: the
+// reader and patcher may only throw PeFormatError (or PePatchError for a
+// valid file they cannot patch), every output they produce must parse, and
+// a failed file-level patch must write nothing.
+
+import assert from "node:assert/strict";
+import { PeFormatError, PePatchError } from "./errors.ts";
+import { readHeaders } from "./headers.ts";
+import { patchImportsBytes, removeImportBytes } from "./patch.ts";
+import { readPe } from "./reader.ts";
+import { bytesSource } from "./source.ts";
+import { patchImports } from "./write.ts";
+import { buildPe } from "./_test_pe.ts";
+
+const SEED = 0x5eed1234;
+const CASES = 2000;
+const DENO_CASES = 40;
+
+function rng(seed: number): () => number {
+  // mulberry32
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** Regions where a mutation is likely to hit a structure the reader uses. */
+function hotRanges(b: Uint8Array): [number, number][] {
+  const ranges: [number, number][] = [[0, Math.min(b.length, 0x400)]];
+  try {
+    const info = readPe(bytesSource(b), { symbols: false });
+    const h = info.headers;
+    ranges.push([0, h.sizeOfHeaders]);
+    for (const d of [...info.imports, ...info.delayImports]) {
+      ranges.push([d.descriptorOffset, d.descriptorOffset + 32]);
+    }
+    for (const i of [0, 1, 6, 13]) {
+      const dir = h.dataDirectories[i];
+      if (!dir || !dir.rva) continue;
+      for (const s of h.sections) {
+        if (
+          dir.rva >= s.virtualAddress &&
+          dir.rva < s.virtualAddress + s.sizeOfRawData
+        ) {
+          const o = s.pointerToRawData + dir.rva - s.virtualAddress;
+          ranges.push([
+            o,
+            Math.min(o + 4096, s.pointerToRawData + s.sizeOfRawData),
+          ]);
+        }
+      }
+    }
+  } catch { /* seeds are valid */ }
+  return ranges;
+}
+
+const INTERESTING = [
+  0,
+  1,
+  0x7f,
+  0x80,
+  0xff,
+  0xffff,
+  0x7fffffff,
+  0x80000000,
+  0xffffffff,
+  0x1000,
+  0x200,
+];
+
+type Mutation = { at: number; old: Uint8Array };
+
+/** Applies 1–4 random mutations in place; returns them for undoing. */
+function mutate(
+  b: Uint8Array,
+  hot: [number, number][],
+  r: () => number,
+): Mutation[] {
+  const done: Mutation[] = [];
+  const n = 1 + Math.floor(r() * 4);
+  for (let i = 0; i < n; i++) {
+    const [lo, hi] = r() < 0.85
+      ? hot[Math.floor(r() * hot.length)]
+      : [0, b.length];
+    const at = lo + Math.floor(r() * Math.max(1, hi - lo - 4));
+    if (at + 4 > b.length) continue;
+    done.push({ at, old: b.slice(at, at + 4) });
+    const kind = r();
+    if (kind < 0.4) {
+      b[at] ^= 1 << Math.floor(r() * 8);
+    } else if (kind < 0.8) {
+      const v = INTERESTING[Math.floor(r() * INTERESTING.length)];
+      new DataView(b.buffer, b.byteOffset).setUint32(at, v >>> 0, true);
+    } else {
+      const v = Math.floor(r() * 2 ** 32);
+      new DataView(b.buffer, b.byteOffset).setUint32(at, v, true);
+    }
+  }
+  return done;
+}
+
+function undo(b: Uint8Array, m: Mutation[]): void {
+  for (const x of m.reverse()) b.set(x.old, x.at);
+}
+
+interface Tally {
+  ok: number;
+  format: number;
+  patch: number;
+}
+
+/** Runs the reader and the patcher on one input, checking the contract. */
+function check(input: Uint8Array, label: string, tally: Tally): void {
+  try {
+    readPe(bytesSource(input));
+    const r = patchImportsBytes(input);
+    const after = readPe(bytesSource(r.bytes));
+    assert.equal(after.imports[0]?.dll.toLowerCase(), "heapshift.dll", label);
+    if (r.action === "added") {
+      const u = removeImportBytes(r.bytes);
+      assert.equal(u.action, "removed", label);
+      readPe(bytesSource(u.bytes));
+    }
+    tally.ok++;
+  } catch (e) {
+    if (e instanceof PeFormatError) tally.format++;
+    else if (e instanceof PePatchError) tally.patch++;
+    else throw new Error(`${label}: unexpected ${e}`, { cause: e });
+  }
+}
+
+function seeds(): [string, Uint8Array][] {
+  const out: [string, Uint8Array][] = [
+    [
+      "synthetic PE32+",
+      buildPe({ exports: { dll: "a.exe", names: ["x", "y"] }, debug: true }),
+    ],
+    [
+      "synthetic PE32",
+      buildPe({
+        format: "PE32",
+        delayImports: [{ dll: "d.dll", symbols: ["f", 2] }],
+      }),
+    ],
+    [
+      "synthetic overlay",
+      buildPe({
+        overlay: new Uint8Array(40).fill(1),
+        symbols: 3,
+        certificate: 32,
+      }),
+    ],
+    [
+      "synthetic bound",
+      buildPe({
+        bound: true,
+        extraSections: 1,
+        noLookupTable: true,
+        format: "PE32",
+      }),
+    ],
+  ];
+  const dir = new URL("../build/fixtures/", import.meta.url);
+  try {
+    for (
+      const e of [...Deno.readDirSync(dir)].sort((a, b) =>
+        a.name.localeCompare(b.name)
+      )
+    ) {
+      if (!/\.(exe|dll)$/.test(e.name)) continue;
+      const b = Deno.readFileSync(new URL(e.name, dir));
+      if (b.length <= 4 << 20) out.push([`fixture ${e.name}`, b]);
+    }
+  } catch { /* fixtures not built */ }
+  return out;
+}
+
+Deno.test(`fuzz: ${CASES} mutated and truncated PE files only give typed errors`, async () => {
+  const r = rng(SEED);
+  const all = seeds();
+  const tally: Tally = { ok: 0, format: 0, patch: 0 };
+  const dir = await Deno.makeTempDir();
+  try {
+    for (let c = 0; c < CASES; c++) {
+      const [name, seed] = all[c % all.length];
+      const b = seed.slice();
+      const label = `case ${c} (${name})`;
+      let input = b;
+      if (r() < 0.15) {
+        input = b.subarray(0, Math.floor(r() * b.length));
+      } else {
+        mutate(b, hotRanges(seed), r);
+      }
+      check(input, label, tally);
+      // Every 10th case also goes through the file API.
+      if (c % 10 === 0) {
+        const exe = `${dir}/c${c}.exe`;
+        const out = `${dir}/c${c}.out.exe`;
+        await Deno.writeFile(exe, input);
+        try {
+          await patchImports(exe, { output: out });
+        } catch (e) {
+          assert.ok(
+            e instanceof PeFormatError || e instanceof PePatchError,
+            `${label}: ${e}`,
+          );
+          assert.throws(
+            () => Deno.statSync(out),
+            Deno.errors.NotFound,
+            `${label}: output written`,
+          );
+        }
+        await Deno.remove(exe);
+        await Deno.remove(out).catch(() => {});
+      }
+    }
+    assert.deepEqual([...Deno.readDirSync(dir)], [], "no stray files");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+  console.log(
+    `fuzz: ${tally.ok} patched, ${tally.format} PeFormatError, ${tally.patch} PePatchError`,
+  );
+  assert.equal(tally.ok + tally.format + tally.patch, CASES);
+  assert.ok(tally.ok > 0 && tally.format > 0);
+});
+
+const denoExe = Deno.env.get("HEAPSHIFT_DENO_EXE") ??
+  `${Deno.env.get("HOME")}/.cache/heapshift/rootfs/opt/heapshift/deno.exe`;
+let haveDeno = false;
+try {
+  haveDeno = Deno.statSync(denoExe).isFile;
+} catch { /* absent */ }
+
+Deno.test({
+  name:
+    `fuzz: ${DENO_CASES} mutations of the Windows deno.exe only give typed errors`,
+  ignore: !haveDeno,
+  fn: async () => {
+    const r = rng(SEED ^ 0xdeadbeef);
+    const b = await Deno.readFile(denoExe);
+    readHeaders(bytesSource(b));
+    const hot = hotRanges(b);
+    const tally: Tally = { ok: 0, format: 0, patch: 0 };
+    for (let c = 0; c < DENO_CASES; c++) {
+      if (r() < 0.2) {
+        check(
+          b.subarray(0, Math.floor(r() * b.length)),
+          `deno case ${c}`,
+          tally,
+        );
+        continue;
+      }
+      const m = mutate(b, hot, r);
+      try {
+        check(b, `deno case ${c}`, tally);
+      } finally {
+        undo(b, m);
+      }
+    }
+    console.log(
+      `deno.exe fuzz: ${tally.ok} patched, ${tally.format} PeFormatError, ${tally.patch} PePatchError`,
+    );
+  },
+});
