@@ -514,7 +514,7 @@ static void realloc_warm(uint64_t *r) {
 }
 
 static void realloc_run(uint64_t *r) {
-  size_t ops = scaled(800000);
+  size_t ops = scaled(500000);
   uint64_t check = 0;
   for (size_t k = 0; k < ops; k++) {
     builder_t *b = &bld[rng(r) % BUILDERS];
@@ -577,7 +577,7 @@ static void aligned_warm(uint64_t *r) {
 }
 
 static void aligned_run(uint64_t *r) {
-  size_t ops = scaled(600000);
+  size_t ops = scaled(300000);
   uint64_t check = 0;
   for (size_t k = 0; k < ops; k++) {
     uint64_t x = rng(r);

@@ -1,0 +1,572 @@
+/**
+ * The Windows half of `deno task bench`: runs every workload in every
+ * variant, repeatedly, and writes `bench/results/bench.{json,md,svg}`.
+ * Runs on a Windows Deno (natively, or `windeno` under Wine); the host
+ * task `tasks/bench.ts` builds the workloads and starts it.
+ *
+ *   deno run -A bench/harness.ts [--reps N] [--scale F] [--threads N]
+ *     [--workloads a,b] [--variants 1,2,3,4,5] [--dll PATH]
+ *     [--no-migrate-env NAME=VALUE] [--budget SECONDS] [--self-load]
+ *     [--out DIR]
+ *
+ * Each run is one process that prints `warm <pid>` after its warm-up and
+ * waits; for the late variants (3, 5) the DLL is injected then, with
+ * mod.ts `inject` (a remote LoadLibraryW) — or, when that is not available
+ * or `--self-load` is given, by the workload itself (`--late-load`). After
+ * the timed phase it prints `done` and waits again while the DLL's stats
+ * are read (mod.ts `stats`, when it exists).
+ *
+ * @module
+ */
+
+import {
+  type BenchReport,
+  checkTargets,
+  renderMarkdown,
+  renderSvg,
+  type RunRecord,
+  summarize,
+  type VariantId,
+  VARIANTS,
+  type WorkloadResult,
+  WORKLOADS,
+} from "./report.ts";
+
+/** The parts of mod.ts the bench uses; checked at run time, since they
+ * land independently. */
+interface HeapshiftApi {
+  inject?: (
+    pid: number,
+    dll: string,
+    options?: { timeout?: number },
+  ) => Promise<unknown>;
+  stats?: (pid: number) => unknown;
+}
+
+interface Options {
+  reps: number;
+  scale: number;
+  threads: number;
+  workloads: string[];
+  variants: VariantId[];
+  dll: string;
+  noMigrate: [string, string];
+  budget: number;
+  selfLoad: boolean;
+  out: string;
+  timeoutMs: number;
+}
+
+const ROOT = new URL("../", import.meta.url);
+
+/** A checkout-relative path as the OS spells it. */
+function repoPath(rel: string): string {
+  const p = decodeURIComponent(new URL(rel, ROOT).pathname);
+  return Deno.build.os === "windows"
+    ? p.replace(/^\/([A-Za-z]:)/, "$1").replaceAll("/", "\\")
+    : p;
+}
+
+function exists(path: string): boolean {
+  try {
+    return Deno.statSync(path).isFile;
+  } catch {
+    return false;
+  }
+}
+
+function log(msg: string): void {
+  console.error(`[bench] ${msg}`);
+}
+
+function parseArgs(args: string[]): Options {
+  const o: Options = {
+    reps: 5,
+    scale: 1,
+    threads: 4,
+    workloads: WORKLOADS.map((w) => w.name),
+    variants: VARIANTS.map((v) => v.id),
+    dll: repoPath("build/heapshift.dll"),
+    noMigrate: ["HEAPSHIFT_NO_MIGRATE", "1"],
+    budget: 420,
+    selfLoad: false,
+    out: repoPath("bench/results"),
+    timeoutMs: 120_000,
+  };
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i];
+    const val = () => {
+      const v = a.includes("=") ? a.slice(a.indexOf("=") + 1) : args[++i];
+      if (v === undefined) throw new Error(`${a} needs a value`);
+      return v;
+    };
+    const name = a.split("=")[0];
+    switch (name) {
+      case "--reps":
+        o.reps = Math.max(1, Number(val()));
+        break;
+      case "--scale":
+        o.scale = Number(val());
+        break;
+      case "--threads":
+        o.threads = Number(val());
+        break;
+      case "--workloads":
+        o.workloads = val().split(",").filter(Boolean);
+        for (const w of o.workloads) {
+          if (!WORKLOADS.some((x) => x.name === w)) {
+            throw new Error(
+              `unknown workload ${w} (${
+                WORKLOADS.map((x) => x.name).join(", ")
+              })`,
+            );
+          }
+        }
+        break;
+      case "--variants":
+        o.variants = val().split(",").map(Number).filter((v) =>
+          VARIANTS.some((x) => x.id === v)
+        ) as VariantId[];
+        break;
+      case "--dll":
+        o.dll = val();
+        break;
+      case "--no-migrate-env": {
+        const [k, v] = val().split("=");
+        o.noMigrate = [k, v ?? "1"];
+        break;
+      }
+      case "--budget":
+        o.budget = Number(val());
+        break;
+      case "--self-load":
+        o.selfLoad = true;
+        break;
+      case "--out":
+        o.out = val();
+        break;
+      case "--timeout-ms":
+        o.timeoutMs = Number(val());
+        break;
+      default:
+        throw new Error(`unknown argument ${a}`);
+    }
+  }
+  if (!(o.scale > 0) || !(o.threads >= 1)) {
+    throw new Error("--scale must be > 0 and --threads ≥ 1");
+  }
+  return o;
+}
+
+async function loadApi(notes: string[]): Promise<HeapshiftApi> {
+  try {
+    // A computed specifier: mod.ts grows while the bench is written, and
+    // the bench must type-check and run with whatever it exports.
+    const m = await import(new URL("../mod.ts", import.meta.url).href);
+    return m as HeapshiftApi;
+  } catch (e) {
+    notes.push(`mod.ts could not be loaded: ${(e as Error).message}`);
+    return {};
+  }
+}
+
+/** What the machine is: Wine (with its version and host) or Windows. */
+function platform(): string {
+  if (Deno.build.os !== "windows") return `${Deno.build.os} (not Windows)`;
+  try {
+    const ntdll = Deno.dlopen("ntdll.dll", {
+      wine_get_version: { parameters: [], result: "pointer" },
+      wine_get_host_version: {
+        parameters: ["buffer", "buffer"],
+        result: "void",
+      },
+    });
+    try {
+      const v = ntdll.symbols.wine_get_version();
+      const ver = v ? Deno.UnsafePointerView.getCString(v) : "?";
+      const sys = new BigUint64Array(1), rel = new BigUint64Array(1);
+      ntdll.symbols.wine_get_host_version(sys, rel);
+      const ptr = (a: BigUint64Array) =>
+        a[0] ? Deno.UnsafePointer.create(a[0]) : null;
+      const sp = ptr(sys), rp = ptr(rel);
+      const host = sp
+        ? `${Deno.UnsafePointerView.getCString(sp)}${
+          rp ? ` ${Deno.UnsafePointerView.getCString(rp)}` : ""
+        }`
+        : "?";
+      return `Wine ${ver} on ${host} (not native Windows)`;
+    } finally {
+      ntdll.close();
+    }
+  } catch {
+    return `Windows ${Deno.osRelease()} (native)`;
+  }
+}
+
+async function* lines(stream: ReadableStream<Uint8Array>) {
+  let buf = "";
+  for await (const chunk of stream.pipeThrough(new TextDecoderStream())) {
+    buf += chunk;
+    let i;
+    while ((i = buf.indexOf("\n")) >= 0) {
+      yield buf.slice(0, i).replace(/\r$/, "");
+      buf = buf.slice(i + 1);
+    }
+  }
+  if (buf) yield buf;
+}
+
+interface Plan {
+  exe: string;
+  args: string[];
+  env: Record<string, string>;
+  /** Inject remotely at `warm`. */
+  inject: boolean;
+  /** Read the DLL's stats at `done`. */
+  dll: boolean;
+}
+
+function plan(
+  o: Options,
+  workload: string,
+  v: VariantId,
+  remote: boolean,
+): Plan {
+  const ucrt = repoPath("build/bench/workload-ucrt.exe");
+  const mi = repoPath("build/bench/workload-mimalloc.exe");
+  const base = [
+    workload,
+    "--wait",
+    "--scale",
+    String(o.scale),
+    "--threads",
+    String(o.threads),
+  ];
+  const late = remote ? [] : ["--late-load", o.dll];
+  switch (v) {
+    case 1:
+      return { exe: ucrt, args: base, env: {}, inject: false, dll: false };
+    case 2:
+      return {
+        exe: ucrt,
+        args: [...base, "--load", o.dll],
+        env: {},
+        inject: false,
+        dll: true,
+      };
+    case 3:
+      return {
+        exe: ucrt,
+        args: [...base, ...late],
+        env: {},
+        inject: remote,
+        dll: true,
+      };
+    case 4:
+      return { exe: mi, args: base, env: {}, inject: false, dll: false };
+    case 5:
+      return {
+        exe: ucrt,
+        args: [...base, ...late],
+        env: { [o.noMigrate[0]]: o.noMigrate[1] },
+        inject: remote,
+        dll: true,
+      };
+  }
+}
+
+async function readStats(
+  api: HeapshiftApi,
+  pid: number,
+): Promise<Record<string, unknown> | undefined> {
+  if (!api.stats) return undefined;
+  try {
+    const s = await api.stats(pid);
+    if (s && typeof s === "object") {
+      // bigint counters → numbers, for JSON
+      return JSON.parse(
+        JSON.stringify(s, (_k, v) => typeof v === "bigint" ? Number(v) : v),
+      );
+    }
+  } catch {
+    // not published (yet)
+  }
+  return undefined;
+}
+
+async function runOne(
+  o: Options,
+  api: HeapshiftApi,
+  workload: string,
+  variant: VariantId,
+  rep: number,
+): Promise<RunRecord> {
+  const remote = !o.selfLoad && typeof api.inject === "function";
+  const p = plan(o, workload, variant, remote);
+  const rec: RunRecord = { workload, variant, rep, ok: false, wallMs: 0 };
+  if (variant === 3 || variant === 5) {
+    rec.injection = remote ? "remote" : "self-load";
+  }
+  const t0 = performance.now();
+  const child = new Deno.Command(p.exe, {
+    args: p.args,
+    env: p.env,
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const stderr = new Response(child.stderr).text();
+  const writer = child.stdin.getWriter();
+  let killed = false;
+  const timer = setTimeout(() => {
+    killed = true;
+    try {
+      child.kill();
+    } catch { /* gone */ }
+  }, o.timeoutMs);
+  const errors: string[] = [];
+  try {
+    for await (const line of lines(child.stdout)) {
+      if (line.startsWith("warm ")) {
+        const pid = Number(line.split(" ")[1]);
+        if (p.inject) {
+          const s = performance.now();
+          try {
+            await api.inject!(pid, o.dll, { timeout: 20_000 });
+            rec.injectMs = performance.now() - s;
+            if (api.stats) {
+              // hooks live = the DLL publishes its stats block
+              while (performance.now() - s < 5000) {
+                if (await readStats(api, pid)) {
+                  rec.hooksLiveMs = performance.now() - s;
+                  break;
+                }
+                await new Promise((r) => setTimeout(r, 1));
+              }
+            }
+          } catch (e) {
+            errors.push(`inject: ${(e as Error).message}`);
+            try {
+              child.kill();
+            } catch { /* gone */ }
+            break;
+          }
+        }
+        await writer.write(new TextEncoder().encode("go\n"));
+      } else if (line === "done") {
+        if (p.dll) rec.dllStats = await readStats(api, child.pid);
+        await writer.write(new TextEncoder().encode("quit\n"));
+      } else if (line.startsWith("result ")) {
+        rec.result = JSON.parse(line.slice(7)) as WorkloadResult;
+      }
+    }
+  } catch (e) {
+    errors.push((e as Error).message);
+  }
+  clearTimeout(timer);
+  try {
+    await writer.close();
+  } catch { /* closed */ }
+  const status = await child.status;
+  rec.wallMs = performance.now() - t0;
+  const err = (await stderr).trim();
+  if (killed) errors.push(`timed out after ${o.timeoutMs} ms`);
+  if (status.code !== 0) {
+    errors.push(
+      `exit code ${status.code}${status.signal ? ` (${status.signal})` : ""}`,
+    );
+  }
+  if (err) errors.push(err.split("\n").slice(-3).join(" / "));
+  if (!rec.result && !errors.length) errors.push("no result line");
+  rec.ok = errors.length === 0 && !!rec.result?.ok;
+  if (!rec.ok) rec.error = errors.join("; ");
+  return rec;
+}
+
+/** Cross-run checks the workloads cannot make alone. */
+function crossCheck(runs: RunRecord[], notes: string[]): void {
+  // Single-threaded workloads are deterministic: every variant must end
+  // with the same checksum as the plain UCRT run.
+  for (const w of new Set(runs.map((r) => r.workload))) {
+    if (w === "mt-churn") continue;
+    const ok = runs.filter((r) => r.workload === w && r.ok && r.result);
+    const ref = ok.find((r) => r.variant === 1)?.result?.check ??
+      ok[0]?.result?.check;
+    for (const r of ok) {
+      if (r.result!.check !== ref) {
+        r.ok = false;
+        r.error = `checksum ${
+          r.result!.check
+        } differs from the UCRT run's ${ref}`;
+      }
+    }
+  }
+  const v1 = runs.filter((r) => r.variant === 1 && r.ok && r.result);
+  if (v1.some((r) => r.result!.live_in_ucrt_heap !== r.result!.live)) {
+    notes.push(
+      "HeapWalk did not find every UCRT block in variant 1: the old-heap check is unreliable on this system",
+    );
+  }
+  const v5 = runs.filter((r) => r.variant === 5 && r.ok && r.result);
+  const moved = v5.filter((r) =>
+    r.result!.lineage_live > 0 &&
+    r.result!.lineage_in_ucrt_heap < r.result!.lineage_live
+  );
+  if (moved.length) {
+    notes.push(
+      `variant 5 still migrated old blocks in ${moved.length} of ${v5.length} runs: the DLL ignores the migration-off switch, so variant 5 measured the same thing as variant 3`,
+    );
+  }
+  const v2 = runs.filter((r) => r.variant === 2 && r.ok && r.result);
+  if (v2.some((r) => r.result!.live_in_ucrt_heap > 0)) {
+    notes.push(
+      "with heapshift loaded at start some workload blocks were still on the UCRT heap: the hooks did not catch every allocation",
+    );
+  }
+}
+
+function fmtCell(r: RunRecord): string {
+  if (!r.ok) return `${r.variant}:FAIL`;
+  return `${r.variant}:${r.result!.ms.toFixed(0)}ms`;
+}
+
+/** Runs the bench and writes the results; returns the process exit code. */
+export async function main(args: string[]): Promise<number> {
+  let o: Options;
+  try {
+    o = parseArgs(args);
+  } catch (e) {
+    log(`error: ${(e as Error).message}`);
+    return 2;
+  }
+  const notes: string[] = [];
+  const started = performance.now();
+  const ucrtExe = repoPath("build/bench/workload-ucrt.exe");
+  if (!exists(ucrtExe)) {
+    log(`error: ${ucrtExe} is missing: run deno task bench (it builds it)`);
+    return 2;
+  }
+  if (!exists(repoPath("build/bench/workload-mimalloc.exe"))) {
+    o.variants = o.variants.filter((v) => v !== 4);
+    notes.push(
+      "variant 4 skipped: build/bench/workload-mimalloc.exe was not built (no mimalloc source)",
+    );
+  }
+  const api = await loadApi(notes);
+  const haveDll = exists(o.dll);
+  if (!haveDll) {
+    const skipped: VariantId[] = o.variants.filter((v) =>
+      v === 2 || v === 3 || v === 5
+    );
+    o.variants = o.variants.filter((v) => !skipped.includes(v));
+    if (skipped.length) {
+      notes.push(
+        `variants ${
+          skipped.join(", ")
+        } skipped: ${o.dll} does not exist (deno task build-dll)`,
+      );
+    }
+  }
+  const lateVariants = o.variants.some((v) => v === 3 || v === 5);
+  const remote = !o.selfLoad && typeof api.inject === "function";
+  if (lateVariants && !remote) {
+    notes.push(
+      "late variants used self-injection (the workload calls LoadLibrary on the harness's signal), not remote injection: " +
+        (o.selfLoad ? "--self-load was given" : "mod.ts has no inject()"),
+    );
+  }
+  if (haveDll && typeof api.stats !== "function") {
+    notes.push(
+      "mod.ts has no stats(pid): DLL counters (migrations) and the stats-based hooks-live time were not read; injection latency is the inject() call's duration",
+    );
+  }
+  const plat = platform();
+  log(
+    `${plat}; workloads ${o.workloads.join(",")}; variants ${
+      o.variants.join(",")
+    }; up to ${o.reps} reps; budget ${o.budget} s`,
+  );
+
+  const runs: RunRecord[] = [];
+  let reps = o.reps;
+  for (let rep = 1; rep <= reps; rep++) {
+    const repStart = performance.now();
+    for (const w of o.workloads) {
+      const row: RunRecord[] = [];
+      // Rotate the variant order each rep so no variant always runs first.
+      const order = o.variants.map((_, i, a) => a[(i + rep - 1) % a.length]);
+      for (const v of order) {
+        const r = await runOne(o, api, w, v, rep);
+        runs.push(r);
+        row.push(r);
+        if (!r.ok) log(`  ${w} variant ${v} rep ${rep} FAILED: ${r.error}`);
+      }
+      row.sort((a, b) => a.variant - b.variant);
+      log(`rep ${rep}/${reps} ${w.padEnd(8)} ${row.map(fmtCell).join("  ")}`);
+    }
+    const elapsed = (performance.now() - started) / 1000;
+    const perRep = (performance.now() - repStart) / 1000;
+    const fit = rep + Math.floor((o.budget - elapsed) / perRep);
+    if (fit < reps) {
+      reps = Math.max(rep, fit);
+      if (reps === rep && rep < o.reps) {
+        notes.push(
+          `stopped after ${rep} of ${o.reps} reps to stay within the ${o.budget} s budget (${
+            perRep.toFixed(0)
+          } s per rep here)`,
+        );
+      } else {
+        log(
+          `a rep takes ${
+            perRep.toFixed(0)
+          } s: ${reps} reps fit in the ${o.budget} s budget`,
+        );
+      }
+    }
+  }
+  if (reps < o.reps && !notes.some((n) => n.startsWith("stopped"))) {
+    notes.push(
+      `${reps} of ${o.reps} reps ran, to stay within the ${o.budget} s budget`,
+    );
+  }
+
+  crossCheck(runs, notes);
+  const cells = summarize(runs, o.workloads, o.variants);
+  const report: BenchReport = {
+    schema: 1,
+    date: new Date().toISOString(),
+    platform: plat,
+    cpus: navigator.hardwareConcurrency,
+    config: {
+      reps,
+      scale: o.scale,
+      threads: o.threads,
+      workloads: o.workloads,
+      variants: o.variants,
+      dll: haveDll ? o.dll : null,
+      injection: lateVariants ? (remote ? "remote" : "self-load") : null,
+      noMigrateSwitch: `${o.noMigrate[0]}=${o.noMigrate[1]}`,
+    },
+    totalSeconds: (performance.now() - started) / 1000,
+    cells,
+    targets: checkTargets(cells, runs, o.workloads),
+    notes,
+    runs,
+  };
+  await Deno.mkdir(o.out, { recursive: true });
+  const sep = Deno.build.os === "windows" ? "\\" : "/";
+  await Deno.writeTextFile(
+    `${o.out}${sep}bench.json`,
+    JSON.stringify(report, null, 2) + "\n",
+  );
+  const md = renderMarkdown(report);
+  await Deno.writeTextFile(`${o.out}${sep}bench.md`, md);
+  await Deno.writeTextFile(`${o.out}${sep}bench.svg`, renderSvg(report));
+  console.log(md);
+  log(`wrote ${o.out}${sep}bench.{json,md,svg}`);
+  const failed = runs.filter((r) => !r.ok).length;
+  if (failed) log(`${failed} of ${runs.length} runs FAILED`);
+  return failed ? 1 : 0;
+}
+
+if (import.meta.main) Deno.exit(await main(Deno.args));
