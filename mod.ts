@@ -50,3 +50,9 @@ export {
   type RemoveFileOptions,
   removeImport,
 } from "./pe/mod.ts";
+export { stats } from "./stats.ts";
+export type {
+  HeapshiftCounters,
+  HeapshiftState,
+  HeapshiftStats,
+} from "./stats_layout.ts";

@@ -112,6 +112,10 @@ export const KERNEL32_SYMBOLS = {
     result: "pointer",
   },
   UnmapViewOfFile: { parameters: ["pointer"], result: "i32" },
+  VirtualQuery: {
+    parameters: ["pointer", "buffer", "usize"],
+    result: "usize",
+  },
 } as const satisfies Deno.ForeignLibraryInterface;
 
 /** Type of the opened kernel32 symbols. */

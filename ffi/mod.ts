@@ -16,3 +16,4 @@ export * from "./thread.ts";
 export * from "./toolhelp.ts";
 export * from "./remote_call.ts";
 export * from "./dbghelp.ts";
+export * from "./mapping.ts";

@@ -1,0 +1,130 @@
+/**
+ * Decoding the hook DLL's stats block, layout v1 (documented in
+ * dll/heapshift.h and dll/STATS.md). Pure TypeScript.
+ *
+ * @module
+ */
+
+import { HeapshiftError } from "./errors.ts";
+
+/** "SHST": the block's magic number. */
+export const STATS_MAGIC = 0x5453_4853;
+/** The layout version this reader understands. */
+export const STATS_LAYOUT = 1;
+/** The size of a v1 block. */
+export const STATS_SIZE = 8192;
+
+/** What the hook DLL is doing in the process. */
+export type HeapshiftState = "loading" | "live" | "disabled" | "failed";
+
+const STATES: HeapshiftState[] = ["loading", "live", "disabled", "failed"];
+
+/** Allocation counters, summed over all threads. */
+export interface HeapshiftCounters {
+  /** Blocks handed out by the hooks (every kind). */
+  allocs: number;
+  /** Blocks released through the hooks (every kind). */
+  frees: number;
+  /** Of those, blocks from the old (pre-takeover) heap. */
+  freesOld: number;
+  /** Old blocks moved into mimalloc by a realloc-kind call. */
+  migrations: number;
+  /** Bytes copied by those migrations. */
+  migratedBytes: number;
+  /** `_expand` calls that returned NULL (no room). */
+  expandRejects: number;
+}
+
+/** The stats of heapshift in one process. */
+export interface HeapshiftStats {
+  /** The process id the block belongs to. */
+  pid: number;
+  /** Loading, live (hooks in), disabled, or failed. */
+  state: HeapshiftState;
+  /** Win32 error or reason code when `state` is `failed` (else 0). */
+  error: number;
+  /** mimalloc's version, e.g. `2.1.2`. */
+  mimallocVersion: string;
+  /** heapshift.dll's version, e.g. `0.1.0`. */
+  dllVersion: string;
+  /** The hooked UCRT exports. */
+  hooked: string[];
+  /** Number of distinct code sites patched. */
+  patchSites: number;
+  /** When the hooks went in (`null` before). */
+  liveSince: Date | null;
+  /** Allocation counters. */
+  counters: HeapshiftCounters;
+}
+
+/** Decodes a stats block of process `pid` (for messages). */
+export function parseStats(pid: number, block: Uint8Array): HeapshiftStats {
+  const bad = (why: string) =>
+    new HeapshiftError(
+      "failed",
+      `Cannot read heapshift's stats of process ${pid}: ${why}`,
+    );
+  if (block.byteLength < 128) throw bad("the block is truncated");
+  const v = new DataView(block.buffer, block.byteOffset, block.byteLength);
+  const u32 = (o: number) => v.getUint32(o, true);
+  if (u32(0) !== STATS_MAGIC) {
+    throw bad("the block is not initialised (heapshift may still be loading)");
+  }
+  if (u32(4) !== STATS_LAYOUT) {
+    throw bad(
+      `the block has layout v${
+        u32(4)
+      }, this heapshift reads v${STATS_LAYOUT} (update heapshift)`,
+    );
+  }
+  const size = Math.min(u32(8), block.byteLength);
+  const stripeCount = u32(36);
+  const stripeOffset = u32(40);
+  const namesOffset = u32(44);
+  const namesSize = u32(48);
+  if (
+    stripeOffset + 64 * stripeCount > size || namesOffset + namesSize > size
+  ) {
+    throw bad("the block's offsets are out of range");
+  }
+  const hooked: string[] = [];
+  let at = namesOffset;
+  const namesEnd = namesOffset + namesSize;
+  while (at < namesEnd && block[at] !== 0 && hooked.length < u32(28)) {
+    let end = at;
+    while (end < namesEnd && block[end] !== 0) end++;
+    hooked.push(new TextDecoder().decode(block.subarray(at, end)));
+    at = end + 1;
+  }
+  const sum = (index: number): number => {
+    let total = 0n;
+    for (let s = 0; s < stripeCount; s++) {
+      total += v.getBigInt64(stripeOffset + 64 * s + 8 * index, true);
+    }
+    return Number(total);
+  };
+  const version = (n: number) =>
+    `${(n >> 16) & 0xff}.${(n >> 8) & 0xff}.${n & 0xff}`;
+  const mi = u32(20);
+  const liveMs = Number(v.getBigUint64(56, true));
+  return {
+    pid: u32(16),
+    state: STATES[u32(12)] ?? "failed",
+    error: u32(52),
+    mimallocVersion: `${Math.floor(mi / 100)}.${Math.floor(mi / 10) % 10}.${
+      mi % 10
+    }`,
+    dllVersion: version(u32(24)),
+    hooked,
+    patchSites: u32(32),
+    liveSince: liveMs ? new Date(liveMs) : null,
+    counters: {
+      allocs: sum(0),
+      frees: sum(1),
+      freesOld: sum(2),
+      migrations: sum(3),
+      migratedBytes: sum(4),
+      expandRejects: sum(5),
+    },
+  };
+}

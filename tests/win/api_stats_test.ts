@@ -1,0 +1,91 @@
+// stats(): reads the hook DLL's shared-memory block.
+import {
+  HeapshiftError,
+  type HeapshiftStats,
+  inject,
+  launch,
+  stats,
+} from "../../mod.ts";
+import { assert, assertEquals, assertRejects } from "./assert.ts";
+import { fixture, hookDll, startTarget } from "./harness.ts";
+
+const NO_PID = 0x7fff_fff0;
+
+Deno.test("stats decodes a layout-v1 block", async () => {
+  await using target = await startTarget(fixture("sleeper.exe"));
+  const pid = target.readyPid;
+  await inject(pid, fixture("api_fakestats.dll"));
+  assertEquals(stats(pid), {
+    pid,
+    state: "live",
+    error: 0,
+    mimallocVersion: "2.1.2",
+    dllVersion: "0.1.3",
+    hooked: ["malloc", "free"],
+    patchSites: 5,
+    liveSince: new Date(1_700_000_000_000),
+    counters: {
+      allocs: 640,
+      frees: 256,
+      freesOld: 64,
+      migrations: 7,
+      migratedBytes: 700,
+      expandRejects: 0,
+    },
+  });
+});
+
+Deno.test("stats of a process without heapshift, and of no process", async () => {
+  await using target = await startTarget(fixture("sleeper.exe"));
+  const pid = target.readyPid;
+  const e = await assertRejects(
+    () => Promise.resolve().then(() => stats(pid)),
+    HeapshiftError,
+    `Process ${pid} has no heapshift loaded (no stats block Local\\heapshift-${pid})`,
+  );
+  assertEquals(e.kind, "no-heapshift");
+  const e2 = await assertRejects(
+    () => Promise.resolve().then(() => stats(NO_PID)),
+    HeapshiftError,
+    `Cannot read heapshift's stats of process ${NO_PID}: no such process`,
+  );
+  assertEquals(e2.kind, "not-found");
+});
+
+function exists(path: string): boolean {
+  try {
+    return Deno.statSync(path).isFile;
+  } catch {
+    return false;
+  }
+}
+
+Deno.test({
+  name: "stats of a program launched with the real heapshift.dll",
+  ignore: !exists(hookDll()),
+  async fn() {
+    using proc = await launch(fixture("sleeper.exe"), { dlls: [hookDll()] });
+    try {
+      // The program was resumed just now: give the loader a moment.
+      let s: HeapshiftStats | undefined;
+      for (let i = 0; i < 200 && s?.state !== "live"; i++) {
+        try {
+          s = stats(proc.pid);
+        } catch (e) {
+          if (!(e instanceof HeapshiftError && e.kind === "no-heapshift")) {
+            throw e;
+          }
+        }
+        if (s?.state !== "live") await new Promise((r) => setTimeout(r, 50));
+      }
+      assert(s, "heapshift.dll published its stats block");
+      assertEquals(s.pid, proc.pid);
+      assertEquals(s.state, "live", `error ${s.error}`);
+      assert(s.hooked.includes("malloc"), s.hooked.join(","));
+      assert(s.counters.allocs > 0, "mimalloc served allocations");
+    } finally {
+      proc.kill();
+      await proc.wait({ timeout: 10_000 });
+    }
+  },
+});
