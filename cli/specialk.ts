@@ -160,14 +160,15 @@ export function removePlugin(text: string, name: string): IniEdit {
   const { lines, eol } = splitLines(text);
   const range = sectionRange(lines, `Import.${name}`);
   if (!range) return { text, changed: false };
-  let [start, end] = range;
-  // Keep the blank line that separated it from the next section.
-  while (end > start + 1 && lines[end - 1].trim() === "") end--;
-  if (start > 0 && lines[start - 1].trim() === "" && end === lines.length) {
-    start--;
+  const [start, end] = range;
+  const head = lines.slice(0, start);
+  const tail = lines.slice(end);
+  if (tail.length === 0) {
+    // It was the last section: drop the blank lines before it, end with EOL.
+    while (head.length && head[head.length - 1].trim() === "") head.pop();
+    if (head.length) head.push("");
   }
-  const out = [...lines.slice(0, start), ...lines.slice(end)];
-  return { text: out.join(eol), changed: true };
+  return { text: [...head, ...tail].join(eol), changed: true };
 }
 
 /** Reads the keys of `[Import.<name>]`, if the section exists. */

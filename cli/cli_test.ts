@@ -1,0 +1,253 @@
+// Platform-free tests of the CLI: usage errors, help, specialk end to end,
+// the Linux bridge's planning, the demo's parsing and summary.
+import assert from "node:assert/strict";
+import { crtUse } from "./doctor.ts";
+import {
+  median,
+  parseTick,
+  summarise,
+  summaryTable,
+  type Tick,
+} from "./demo.ts";
+import { setColour, stripAnsi, table } from "./output.ts";
+import { planWindowsHalf, stripBridgeOptions, toWinePath } from "./platform.ts";
+import { decodeIni, readPlugin } from "./specialk.ts";
+
+const CLI = new URL("../cli.ts", import.meta.url).pathname;
+
+async function cli(
+  args: string[],
+  env: Record<string, string> = {},
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", CLI, ...args],
+    env: { NO_COLOR: "1", ...env },
+    stdin: "null",
+  }).output();
+  const dec = new TextDecoder();
+  return {
+    code: out.code,
+    stdout: dec.decode(out.stdout),
+    stderr: dec.decode(out.stderr),
+  };
+}
+
+Deno.test("--help of every command has an example and exits 0", async () => {
+  const top = await cli(["--help"]);
+  assert.equal(top.code, 0);
+  const commands = [
+    "inject",
+    "launch",
+    "patch",
+    "imports",
+    "ps",
+    "modules",
+    "eject",
+    "stats",
+    "build-dll",
+    "specialk",
+    "doctor",
+    "demo",
+  ];
+  for (const cmd of commands) {
+    assert.match(top.stdout, new RegExp(`\\n  ${cmd} `));
+  }
+  for (const cmd of commands) {
+    const r = await cli([cmd, "--help"]);
+    assert.equal(r.code, 0, cmd);
+    assert.match(r.stdout, /Examples?:\n {2}\$ /, `${cmd} has an example`);
+  }
+});
+
+Deno.test("usage errors exit 2 with a one-line reason", async () => {
+  for (
+    const args of [
+      ["bogus"],
+      ["inject"],
+      ["modules", "abc"],
+      ["modules", "0"],
+      ["eject", "12"],
+      ["stats", "-5"],
+      ["stats", "12", "--interval", "0"],
+      ["inject", "game.exe", "--pid", "x"],
+      ["specialk", "--when", "Sometimes"],
+      ["specialk", "--ini", "a.ini", "--global"],
+      ["patch", "x.exe", "--inplace", "--out", "y.exe"],
+    ]
+  ) {
+    const r = await cli(args);
+    assert.equal(r.code, 2, `${args.join(" ")}: ${r.stderr}`);
+    assert.match(r.stderr, /^error: .+\n/, args.join(" "));
+    assert.equal(r.stdout, "");
+  }
+});
+
+Deno.test("failures exit 1 with a one-line reason", async () => {
+  const r = await cli(["imports", "/nonexistent/game.exe"]);
+  assert.equal(r.code, 1);
+  assert.equal(r.stderr.trim().split("\n").length, 1);
+  assert.match(r.stderr, /^error: /);
+  const notPe = await cli(["imports", CLI]);
+  assert.equal(notPe.code, 1);
+  assert.match(notPe.stderr, /^error: /);
+});
+
+Deno.test("specialk edits a sample ini end to end, --json parsed back", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const ini = `${dir}/SpecialK.ini`;
+    await Deno.copyFile(
+      new URL("../tests/fixtures/cli_specialk.ini", import.meta.url),
+      ini,
+    );
+    const dll = `${dir}/heapshift.dll`;
+    await Deno.writeFile(dll, new Uint8Array([0x4d, 0x5a]));
+    const r = await cli(["specialk", "--ini", ini, "--dll", dll, "--json"]);
+    assert.equal(r.code, 0, r.stderr);
+    const j = JSON.parse(r.stdout);
+    assert.equal(j.action, "added");
+    assert.equal(j.path, ini);
+    assert.equal(j.backup, `${ini}.heapshift-backup`);
+    const entry = readPlugin(
+      decodeIni(await Deno.readFile(ini)).text,
+      "heapshift",
+    );
+    assert.deepEqual(entry, {
+      Architecture: "x64",
+      Role: "ThirdParty",
+      When: "Early",
+      Filename: toWinePath(dll),
+    });
+    const again = await cli(["specialk", "--ini", ini, "--dll", dll]);
+    assert.equal(again.code, 0);
+    assert.match(again.stdout, /already up to date/);
+    const rm = await cli(["specialk", "--ini", ini, "--remove", "--json"]);
+    assert.equal(JSON.parse(rm.stdout).action, "removed");
+    const missing = await cli([
+      "specialk",
+      "--ini",
+      `${dir}/nope.ini`,
+      "--dll",
+      dll,
+    ]);
+    assert.equal(missing.code, 1);
+    assert.match(missing.stderr, /--create/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("the Linux bridge strips its options and says what is missing", () => {
+  assert.deepEqual(
+    stripBridgeOptions([
+      "ps",
+      "--prefix",
+      "/p",
+      "--json",
+      "--wine-env=x",
+      "--",
+      "--prefix",
+    ]),
+    ["ps", "--json", "--", "--prefix"],
+  );
+  assert.equal(
+    toWinePath("/work/main/build/heapshift.dll"),
+    "Z:\\work\\main\\build\\heapshift.dll",
+  );
+  assert.equal(
+    toWinePath("/pfx/drive_c/games/x.exe", "/pfx"),
+    "C:\\games\\x.exe",
+  );
+  const env = planWindowsHalf(["ps"], { wineEnv: "cli" });
+  assert.equal(env.mode, "env");
+  assert.equal(env.argv[0], "windeno");
+  assert.ok(env.argv.includes("ps"));
+  if (Deno.build.os !== "windows") {
+    const path = Deno.env.get("PATH");
+    try {
+      Deno.env.set("PATH", "/nonexistent");
+      assert.throws(
+        () => planWindowsHalf(["ps"], { prefix: "/tmp" }),
+        /install Wine 10/,
+      );
+    } finally {
+      Deno.env.set("PATH", path ?? "");
+    }
+  }
+});
+
+Deno.test("doctor classifies a program's C runtime from its imports", () => {
+  assert.equal(
+    crtUse(["KERNEL32.dll", "api-ms-win-crt-heap-l1-1-0.dll"]).kind,
+    "ucrt",
+  );
+  assert.equal(crtUse(["ucrtbase.dll"]).kind, "ucrt");
+  assert.equal(crtUse(["KERNEL32.dll", "msvcrt.dll"]).kind, "msvcrt");
+  assert.equal(crtUse(["KERNEL32.dll", "VCRUNTIME140.dll"]).kind, "static");
+  assert.equal(crtUse(["KERNEL32.dll"]).kind, "static");
+});
+
+Deno.test("the demo parses the sample's lines and summarises them", () => {
+  assert.equal(parseTick("ready 12"), undefined);
+  assert.deepEqual(
+    parseTick(
+      "tick t=533 ops=151552 rate=284338 live=19998 old=19998 hooked=0 corrupt=0\r",
+    ),
+    {
+      t: 533,
+      ops: 151552,
+      rate: 284338,
+      live: 19998,
+      old: 19998,
+      hooked: false,
+      corrupt: 0,
+    },
+  );
+  assert.equal(median([3, 1, 2]), 2);
+  assert.equal(median([4, 1, 2, 3]), 2.5);
+  const ticks: Tick[] = [];
+  for (let i = 1; i <= 16; i++) {
+    const after = i > 8;
+    ticks.push({
+      t: i * 500,
+      ops: 0,
+      rate: after ? 300 : 100,
+      live: 1000,
+      old: after ? 1000 >> (i - 8) : 1000,
+      hooked: after,
+      corrupt: 0,
+    });
+  }
+  const s = summarise(7, ticks, 4000, {
+    migrations: 500,
+    migratedBytes: 12345,
+  });
+  assert.equal(s.before.rate, 100);
+  assert.equal(s.after?.rate, 300);
+  assert.equal(s.speedup, 3);
+  assert.equal(s.after?.old, 3);
+  assert.equal(s.after?.migrations, 500);
+  assert.ok(s.drained! > 0.99);
+  setColour(false);
+  const text = summaryTable(s);
+  assert.match(
+    text,
+    /throughput \(median\)\s+100 ops\/s\s+300 ops\/s\s+3\.00×/,
+  );
+  assert.match(text, /migrations \(realloc\)\s+500/);
+  const before = summarise(7, ticks.slice(0, 8), undefined);
+  assert.equal(before.after, undefined);
+  assert.match(summaryTable(before), /—/);
+  setColour(undefined);
+});
+
+Deno.test("tables align, ignoring colour codes", () => {
+  setColour(true);
+  const t = table([{ header: "A" }, { header: "N", align: "right" }], [
+    ["\x1b[32mxx\x1b[0m", "1"],
+    ["y", "100"],
+  ]);
+  setColour(undefined);
+  const lines = stripAnsi(t).split("\n");
+  assert.deepEqual(lines, ["A     N", "xx    1", "y   100"]);
+});

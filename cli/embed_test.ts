@@ -1,0 +1,136 @@
+import assert from "node:assert/strict";
+import {
+  embeddedDll,
+  extractDll,
+  extractedName,
+  fromBase64,
+  setEmbeddedDll,
+  sha256Hex,
+  toBase64,
+} from "./embed.ts";
+import { resolveDll } from "./dll.ts";
+
+function fakeDll(n = 70_000): Uint8Array {
+  const b = new Uint8Array(n);
+  for (let i = 0; i < n; i++) b[i] = (i * 31 + (i >> 8)) & 0xff;
+  b[0] = 0x4d;
+  b[1] = 0x5a;
+  return b;
+}
+
+Deno.test("base64 round-trips large buffers", () => {
+  const b = fakeDll(200_001);
+  assert.deepEqual(fromBase64(toBase64(b)), b);
+});
+
+Deno.test("sha256Hex matches a known digest", async () => {
+  assert.equal(
+    await sha256Hex(new TextEncoder().encode("abc")),
+    "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad",
+  );
+});
+
+Deno.test("extraction writes the bytes under a hashed name, then reuses them", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const bytes = fakeDll();
+    const dll = { bytes, sha256: await sha256Hex(bytes) };
+    const first = await extractDll(dll, dir);
+    assert.equal(first.written, true);
+    assert.equal(first.path, `${dir}/${extractedName(dll.sha256)}`);
+    assert.match(first.path, /heapshift-[0-9a-f]{16}\.dll$/);
+    assert.deepEqual(await Deno.readFile(first.path), bytes);
+    const mtime = (await Deno.stat(first.path)).mtime;
+
+    const second = await extractDll(dll, dir);
+    assert.equal(second.written, false);
+    assert.equal(second.path, first.path);
+    assert.deepEqual((await Deno.stat(first.path)).mtime, mtime);
+    // Only the DLL: no temporary files left.
+    assert.deepEqual([...Deno.readDirSync(dir)].map((e) => e.name), [
+      extractedName(dll.sha256),
+    ]);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("a damaged or truncated extracted copy is replaced", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const bytes = fakeDll();
+    const dll = { bytes, sha256: await sha256Hex(bytes) };
+    const path = `${dir}/${extractedName(dll.sha256)}`;
+    await Deno.writeFile(path, bytes.subarray(0, 1000)); // truncated
+    const r = await extractDll(dll, dir);
+    assert.equal(r.written, true);
+    assert.deepEqual(await Deno.readFile(path), bytes);
+    const flipped = bytes.slice();
+    flipped[5000] ^= 0xff; // same size, wrong bytes
+    await Deno.writeFile(path, flipped);
+    assert.equal((await extractDll(dll, dir)).written, true);
+    assert.deepEqual(await Deno.readFile(path), bytes);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("different DLL versions get different files", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const a = fakeDll(1000);
+    const b = fakeDll(1001);
+    const pa = await extractDll({ bytes: a, sha256: await sha256Hex(a) }, dir);
+    const pb = await extractDll({ bytes: b, sha256: await sha256Hex(b) }, dir);
+    assert.notEqual(pa.path, pb.path);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("concurrent extractions agree and leave one complete file", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const bytes = fakeDll(500_000);
+    const dll = { bytes, sha256: await sha256Hex(bytes) };
+    const rs = await Promise.all(
+      Array.from({ length: 8 }, () => extractDll(dll, dir)),
+    );
+    assert.equal(new Set(rs.map((r) => r.path)).size, 1);
+    assert.deepEqual(await Deno.readFile(rs[0].path), bytes);
+    assert.equal([...Deno.readDirSync(dir)].length, 1);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("an embedded DLL whose hash does not match is refused", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    await assert.rejects(
+      extractDll({ bytes: fakeDll(100), sha256: "0".repeat(64) }, dir),
+      /damaged/,
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("resolveDll uses the embedded DLL when the binary has one", async () => {
+  const dir = await Deno.makeTempDir();
+  const old = Deno.env.get("XDG_CACHE_HOME");
+  try {
+    Deno.env.set("XDG_CACHE_HOME", dir);
+    const bytes = fakeDll();
+    setEmbeddedDll({ bytes, sha256: await sha256Hex(bytes) });
+    assert.ok(embeddedDll());
+    const path = await resolveDll();
+    assert.ok(path.startsWith(`${dir}/heapshift/dll/heapshift-`));
+    assert.deepEqual(await Deno.readFile(path), bytes);
+  } finally {
+    setEmbeddedDll(undefined);
+    if (old === undefined) Deno.env.delete("XDG_CACHE_HOME");
+    else Deno.env.set("XDG_CACHE_HOME", old);
+    await Deno.remove(dir, { recursive: true });
+  }
+});
