@@ -1,0 +1,137 @@
+// pe/ patching proven by running the result: a patched executable has
+// heapshift.dll loaded before the C runtime at the first line of main,
+// moving an import keeps it working, and removing the DLL gives back the
+// original file and behaviour.
+import { imports, patchImports, removeImport } from "../../pe/mod.ts";
+import { assert, assertEquals } from "./assert.ts";
+import { fixture } from "./harness.ts";
+
+const EXE = "pe_first_import.exe";
+
+async function run(
+  exe: string,
+  args: string[] = [],
+): Promise<{ code: number; out: string }> {
+  const r = await new Deno.Command(exe, {
+    args,
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  return { code: r.code, out: new TextDecoder().decode(r.stdout) };
+}
+
+async function withCopy(
+  fn: (dir: string, exe: string) => Promise<void>,
+): Promise<void> {
+  const dir = await Deno.makeTempDir({ prefix: "heapshift-pe-" });
+  try {
+    const exe = `${dir}\\game.exe`;
+    await Deno.copyFile(fixture(EXE), exe);
+    // The anchor DLL stands in for the hook DLL: same name, same export.
+    await Deno.copyFile(fixture("pe_anchor.dll"), `${dir}\\heapshift.dll`);
+    await fn(dir, exe);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+Deno.test("unpatched, the fixture does not load heapshift.dll", async () => {
+  await withCopy(async (_dir, exe) => {
+    const r = await run(exe);
+    assertEquals(r.code, 1, r.out);
+    assert(r.out.includes("loaded heapshift.dll no"), r.out);
+  });
+});
+
+Deno.test("patchImports() makes heapshift.dll load before the CRT", async () => {
+  await withCopy(async (dir, exe) => {
+    const rep = await patchImports(exe);
+    assertEquals(rep.action, "added");
+    assertEquals(rep.output, `${dir}\\game.heapshift.exe`);
+    assertEquals(rep.imports[0], "heapshift.dll");
+    const r = await run(rep.output!);
+    assertEquals(r.code, 0, r.out);
+    assert(r.out.includes("first heapshift.dll yes"), r.out);
+    assert(r.out.includes("anchor 42"), r.out);
+    // Twice is once.
+    const again = await patchImports(rep.output!, { inPlace: true });
+    assertEquals(again.changed, false);
+  });
+});
+
+Deno.test("patch then remove gives back the original file and behaviour", async () => {
+  await withCopy(async (dir, exe) => {
+    const original = await Deno.readFile(exe);
+    const before = await run(exe);
+    const rep = await patchImports(exe, { inPlace: true });
+    assertEquals(rep.backup, `${exe}.bak`);
+    assertEquals((await run(exe)).code, 0);
+    const un = await removeImport(exe, {
+      inPlace: true,
+      backup: `${dir}\\patched.bak`,
+    });
+    assertEquals(un.action, "removed");
+    assertEquals(await Deno.readFile(exe), original);
+    const after = await run(exe);
+    assertEquals(after, before);
+  });
+});
+
+Deno.test("moving a CRT import to the front keeps the program working", async () => {
+  await withCopy(async (dir, exe) => {
+    const crt = (await imports(exe)).find((d) =>
+      /^api-ms-win-crt-stdio/i.test(d.dll)
+    );
+    assert(crt, "the fixture imports the UCRT stdio API set");
+    const out = `${dir}\\moved.exe`;
+    const rep = await patchImports(exe, { dll: crt.dll, output: out });
+    assertEquals(rep.action, "moved");
+    assertEquals((await imports(out))[0].dll, crt.dll);
+    const r = await run(out, ["ucrtbase.dll", "kernel32.dll"]);
+    assert(r.out.includes("loaded ucrtbase.dll yes"), r.out);
+  });
+});
+
+Deno.test("a postfixed DLL name is imported and loaded", async () => {
+  await withCopy(async (dir, exe) => {
+    await Deno.copyFile(`${dir}\\heapshift.dll`, `${dir}\\heapshift-debug.dll`);
+    const rep = await patchImports(exe, {
+      postfix: "-debug",
+      inPlace: true,
+      backup: false,
+    });
+    assertEquals(rep.dll, "heapshift-debug.dll");
+    const r = await run(exe, ["heapshift-debug.dll"]);
+    assertEquals(r.code, 0, r.out);
+  });
+});
+
+Deno.test("a patched sleeper fixture still runs", async () => {
+  await withCopy(async (dir) => {
+    const sleeper = `${dir}\\sleeper.exe`;
+    await Deno.copyFile(fixture("sleeper.exe"), sleeper);
+    await patchImports(sleeper, { inPlace: true, backup: false });
+    const child = new Deno.Command(sleeper, { stdout: "piped", stderr: "null" })
+      .spawn();
+    const reader = child.stdout.pipeThrough(new TextDecoderStream())
+      .getReader();
+    const first = await reader.read();
+    child.kill();
+    await child.status;
+    await reader.cancel();
+    assert(/^ready \d+/.test(first.value ?? ""), `got ${first.value}`);
+  });
+});
+
+Deno.test("a patched copy of the Windows deno.exe runs with heapshift.dll first", async () => {
+  await withCopy(async (dir) => {
+    const exe = `${dir}\\deno.exe`;
+    await Deno.copyFile(Deno.execPath(), exe);
+    const rep = await patchImports(exe, { inPlace: true, backup: false });
+    assertEquals(rep.action, "added");
+    assertEquals(rep.imports[0], "heapshift.dll");
+    const r = await run(exe, ["--version"]);
+    assertEquals(r.code, 0, r.out);
+    assert(/^deno \d/.test(r.out), r.out);
+  });
+});
