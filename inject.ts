@@ -52,7 +52,7 @@ export async function inject(
   const dll = checkDll(dllPath);
   const timeout = options.timeout ?? 10_000;
   const doing = `inject ${baseName(dll)} into`;
-  using process = openTarget(pid, INJECT_ACCESS, doing);
+  using process = openTarget(pid, { access: INJECT_ACCESS, doing });
   let result;
   try {
     result = await callRemote(
@@ -68,7 +68,7 @@ export async function inject(
         { cause: e },
       );
     }
-    throw processError(pid, doing, e);
+    throw processError(e, { pid, doing });
   }
   if (result.value === 0n) {
     throw new HeapshiftError(
@@ -117,7 +117,7 @@ export async function eject(
       `Cannot ${doing} process ${pid}: no module ${moduleName} is loaded in it`,
     );
   }
-  using process = openTarget(pid, INJECT_ACCESS, doing);
+  using process = openTarget(pid, { access: INJECT_ACCESS, doing });
   let result;
   try {
     result = await callRemote(
@@ -133,7 +133,7 @@ export async function eject(
         { cause: e },
       );
     }
-    throw processError(pid, doing, e);
+    throw processError(e, { pid, doing });
   }
   if ((result.value & 0xffff_ffffn) === 0n) {
     throw new HeapshiftError(

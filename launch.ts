@@ -14,22 +14,17 @@ import { HeapshiftError } from "./errors.ts";
 import {
   createProcess,
   ERROR,
-  freeRemote,
   type Handle,
   MACHINE,
   MEM,
   PAGE,
   processExitCode,
   processMachine,
-  protectRemote,
-  queryRemote,
-  readRemote,
+  RemoteMemory,
   resumeThread,
   terminateProcess,
-  tryAllocRemote,
   waitSignaled,
   Win32Error,
-  writeRemote,
 } from "./ffi/mod.ts";
 import { machineName, peKind, readHead } from "./pe_image.ts";
 import { unsupportedMachine } from "./target.ts";
@@ -133,13 +128,13 @@ const u32 = (b: Uint8Array, o: number) =>
   new DataView(b.buffer, b.byteOffset, b.byteLength).getUint32(o, true);
 
 /** The base address of the (only) non-DLL image mapped in `process`. */
-function findExeImage(process: Handle): bigint {
+function findExeImage(memory: RemoteMemory): bigint {
   let addr = 0x10000n;
   for (;;) {
-    const r = queryRemote(process, addr);
+    const r = memory.query(addr);
     if (!r) break;
     if (r.type === MEM.IMAGE && r.base === r.allocationBase) {
-      const kind = peKind(readRemote(process, r.base, 0x400));
+      const kind = peKind(memory.read(r.base, 0x400));
       if (kind && !kind.dll) return r.base;
     }
     const next = r.base + r.size;
@@ -154,20 +149,20 @@ function findExeImage(process: Handle): bigint {
 
 /** Allocates `size` bytes at a 64 KiB boundary above `from`, below `limit`. */
 function allocNear(
-  process: Handle,
-  from: bigint,
-  limit: bigint,
+  memory: RemoteMemory,
   size: number,
+  range: { from: bigint; limit: bigint },
 ): bigint {
+  const { from, limit } = range;
   const GRAIN = 0x10000n;
   let addr = (from + GRAIN - 1n) / GRAIN * GRAIN;
   while (addr + BigInt(size) < limit) {
-    const r = queryRemote(process, addr);
+    const r = memory.query(addr);
     if (!r) break;
     if (r.state === MEM.FREE) {
       const at = (r.base + GRAIN - 1n) / GRAIN * GRAIN;
       if (at + BigInt(size) <= r.base + r.size) {
-        const got = tryAllocRemote(process, size, { at });
+        const got = memory.tryAlloc(size, { at });
         if (got !== 0n) return got;
       }
     }
@@ -191,10 +186,14 @@ interface NewImport {
  * ours followed by the original ones, outside the image, within 4 GiB
  * (RVAs are 32 bits); the bound import directory is cleared.
  */
-function addImports(process: Handle, base: bigint, dlls: NewImport[]): void {
-  const dos = readRemote(process, base, 64);
+function addImports(
+  memory: RemoteMemory,
+  base: bigint,
+  dlls: NewImport[],
+): void {
+  const dos = memory.read(base, 64);
   const ntOff = BigInt(u32(dos, 0x3c));
-  const nt = readRemote(process, base + ntOff, 4 + 20 + 240);
+  const nt = memory.read(base + ntOff, 4 + 20 + 240);
   const v = new DataView(nt.buffer);
   const opt = 24;
   if (v.getUint16(opt, true) !== 0x20b) {
@@ -213,7 +212,7 @@ function addImports(process: Handle, base: bigint, dlls: NewImport[]): void {
   const old: Uint8Array[] = [];
   if (importRva !== 0) {
     for (let at = base + BigInt(importRva);; at += 20n) {
-      const d = readRemote(process, at, 20);
+      const d = memory.read(at, 20);
       if (u32(d, 12) === 0 && u32(d, 16) === 0) break; // Name, FirstThunk
       old.push(d);
     }
@@ -225,8 +224,7 @@ function addImports(process: Handle, base: bigint, dlls: NewImport[]): void {
   if (v.getUint32(dir(IAT), true) === 0 && importRva !== 0) {
     const sections = v.getUint16(4 + 2, true);
     const optSize = v.getUint16(4 + 16, true);
-    const table = readRemote(
-      process,
+    const table = memory.read(
       base + ntOff + 24n + BigInt(optSize),
       40 * sections,
     );
@@ -248,7 +246,10 @@ function addImports(process: Handle, base: bigint, dlls: NewImport[]): void {
     names.reduce((n, s) => n + ((s.length + 7) & ~7), 0);
 
   const from = base + BigInt(sizeOfImage);
-  const block = allocNear(process, from, base + 0x8000_0000n, total);
+  const block = allocNear(memory, total, {
+    from,
+    limit: base + 0x8000_0000n,
+  });
   const rva = Number(block - base);
   const out = new Uint8Array(total);
   const w = new DataView(out.buffer);
@@ -266,9 +267,9 @@ function addImports(process: Handle, base: bigint, dlls: NewImport[]): void {
   });
   old.forEach((d, i) => out.set(d, 20 * (dlls.length + i)));
   try {
-    writeRemote(process, block, out);
+    memory.write(block, out);
   } catch (e) {
-    freeRemote(process, block);
+    memory.free(block);
     throw e;
   }
 
@@ -276,11 +277,14 @@ function addImports(process: Handle, base: bigint, dlls: NewImport[]): void {
   v.setUint32(dir(IMPORT) + 4, descBytes, true);
   v.setBigUint64(dir(BOUND), 0n, true);
   v.setUint32(opt + 64, 0, true); // CheckSum
-  const prev = protectRemote(process, base, sizeOfHeaders, PAGE.READWRITE);
+  const prev = memory.protect(base, {
+    size: sizeOfHeaders,
+    protect: PAGE.READWRITE,
+  });
   try {
-    writeRemote(process, base + ntOff, nt);
+    memory.write(base + ntOff, nt);
   } finally {
-    protectRemote(process, base, sizeOfHeaders, prev);
+    memory.protect(base, { size: sizeOfHeaders, protect: prev });
   }
 }
 
@@ -392,7 +396,10 @@ function launchNow(exe: string, options: LaunchOptions): LaunchedProcess {
   try {
     const m = processMachine(process);
     if (m.process !== MACHINE.AMD64) throw unsupportedMachine(pid, m.process);
-    if (imports.length > 0) addImports(process, findExeImage(process), imports);
+    if (imports.length > 0) {
+      const memory = new RemoteMemory(process);
+      addImports(memory, findExeImage(memory), imports);
+    }
     resumeThread(thread);
   } catch (e) {
     try {

@@ -168,7 +168,7 @@ export function modules(pid: number): ModuleInfo[] {
   try {
     return moduleEntries(pid);
   } catch (e) {
-    throw processError(pid, "list the modules of", e);
+    throw processError(e, { pid, doing: "list the modules of" });
   }
 }
 

@@ -19,10 +19,10 @@ const ELEVATION_HINT =
 
 /** Maps a Win32Error about process `pid` to a {@linkcode HeapshiftError}. */
 export function processError(
-  pid: number,
-  doing: string,
   e: unknown,
+  context: { pid: number; doing: string },
 ): unknown {
+  const { pid, doing } = context;
   if (!(e instanceof Win32Error)) return e;
   if (e.code === ERROR.INVALID_PARAMETER) {
     return new HeapshiftError(
@@ -65,7 +65,11 @@ export function unsupportedMachine(
  * Opens `pid` with `access` and checks it is an x64 process. The caller
  * owns (and must close) the returned handle.
  */
-export function openTarget(pid: number, access: number, doing: string): Handle {
+export function openTarget(
+  pid: number,
+  options: { access: number; doing: string },
+): Handle {
+  const { access, doing } = options;
   if (!Number.isInteger(pid) || pid <= 0 || pid > 0xffff_ffff) {
     throw new HeapshiftError(
       "not-found",
@@ -76,7 +80,7 @@ export function openTarget(pid: number, access: number, doing: string): Handle {
   try {
     h = openProcess(pid, access);
   } catch (e) {
-    throw processError(pid, doing, e);
+    throw processError(e, { pid, doing });
   }
   try {
     const m = processMachine(h);
@@ -84,6 +88,6 @@ export function openTarget(pid: number, access: number, doing: string): Handle {
     return h;
   } catch (e) {
     h.close();
-    throw processError(pid, doing, e);
+    throw processError(e, { pid, doing });
   }
 }

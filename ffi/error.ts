@@ -52,7 +52,8 @@ export class Win32Error extends Error {
   /** The system's message for `code`. */
   readonly text: string;
 
-  constructor(call: string, code: number, text: string = formatMessage(code)) {
+  constructor(call: string, code: number, options: { text?: string } = {}) {
+    const text = options.text ?? formatMessage(code);
     super(`${call} failed: ${text} (error ${code})`);
     this.call = call;
     this.code = code;

@@ -8,14 +8,7 @@
  */
 
 import type { Handle } from "./handle.ts";
-import {
-  allocRemote,
-  flushCode,
-  freeRemote,
-  PAGE,
-  readRemote,
-  writeRemote,
-} from "./memory.ts";
+import { PAGE, RemoteMemory } from "./memory.ts";
 import { procAddress } from "./module.ts";
 import { waitSignaled } from "./process.ts";
 import { createRemoteThread } from "./thread.ts";
@@ -50,12 +43,14 @@ const CODE_SIZE = 80;
 const RESULT_OFFSET = CODE_SIZE;
 const DATA_OFFSET = CODE_SIZE + 16;
 
-function stub(
-  fn: bigint,
-  arg: bigint,
-  result: bigint,
-  gle: bigint,
-): Uint8Array {
+interface StubParts {
+  fn: bigint;
+  arg: bigint;
+  result: bigint;
+  getLastError: bigint;
+}
+
+function stub({ fn, arg, result, getLastError }: StubParts): Uint8Array {
   const code: number[] = [];
   const imm64 = (v: bigint) => {
     for (let i = 0n; i < 8n; i++) code.push(Number((v >> (8n * i)) & 0xffn));
@@ -66,7 +61,7 @@ function stub(
   code.push(0xff, 0xd0); // call rax
   code.push(0x48, 0xb9), imm64(result); // mov rcx, result
   code.push(0x48, 0x89, 0x01); // mov [rcx], rax
-  code.push(0x48, 0xb8), imm64(gle); // mov rax, GetLastError
+  code.push(0x48, 0xb8), imm64(getLastError); // mov rax, GetLastError
   code.push(0xff, 0xd0); // call rax
   code.push(0x48, 0xb9), imm64(result); // mov rcx, result
   code.push(0x89, 0x41, 0x08); // mov [rcx+8], eax
@@ -89,34 +84,37 @@ export async function callRemote(
 ): Promise<RemoteResult> {
   const data = options.data ?? new Uint8Array(0);
   const size = DATA_OFFSET + data.byteLength;
-  const block = allocRemote(process, size, {
-    protect: PAGE.EXECUTE_READWRITE,
-  });
+  const memory = new RemoteMemory(process);
+  const block = memory.alloc(size, { protect: PAGE.EXECUTE_READWRITE });
   let keep = false;
   try {
     const arg = options.data
       ? block + BigInt(DATA_OFFSET) + (options.arg ?? 0n)
       : options.arg ?? 0n;
-    const gle = procAddress("kernel32.dll", "GetLastError");
     const image = new Uint8Array(size);
-    image.set(stub(fn, arg, block + BigInt(RESULT_OFFSET), gle));
+    image.set(stub({
+      fn,
+      arg,
+      result: block + BigInt(RESULT_OFFSET),
+      getLastError: procAddress("kernel32.dll", "GetLastError"),
+    }));
     image.set(data, DATA_OFFSET);
-    writeRemote(process, block, image);
-    flushCode(process, block, CODE_SIZE);
-    using thread = createRemoteThread(process, block, 0n);
+    memory.write(block, image);
+    memory.flush(block, CODE_SIZE);
+    using thread = createRemoteThread(process, block);
     const timeout = options.timeout ?? Infinity;
     if (!(await waitSignaled(thread, timeout))) {
       keep = true;
       throw new RemoteTimeoutError(timeout);
     }
     const out = new DataView(
-      readRemote(process, block + BigInt(RESULT_OFFSET), 16).buffer,
+      memory.read(block + BigInt(RESULT_OFFSET), 16).buffer,
     );
     return {
       value: out.getBigUint64(0, true),
       lastError: out.getUint32(8, true),
     };
   } finally {
-    if (!keep) freeRemote(process, block);
+    if (!keep) memory.free(block);
   }
 }

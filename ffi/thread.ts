@@ -9,11 +9,11 @@ import { checkBool, fail } from "./error.ts";
 import { Handle } from "./handle.ts";
 import { kernel32 } from "./library.ts";
 
-/** `CreateRemoteThread(process, start, parameter)`; returns the thread. */
+/** `CreateRemoteThread` at `start` with `options.parameter` (default 0). */
 export function createRemoteThread(
   process: Handle,
   start: bigint,
-  parameter: bigint,
+  options: { parameter?: bigint } = {},
 ): Handle {
   const tid = new Uint32Array(1);
   const h = kernel32().CreateRemoteThread(
@@ -21,7 +21,7 @@ export function createRemoteThread(
     null,
     0n,
     start,
-    parameter,
+    options.parameter ?? 0n,
     0,
     tid,
   );

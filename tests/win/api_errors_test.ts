@@ -64,11 +64,10 @@ Deno.test("no such process name", async () => {
 
 Deno.test("access denied says elevation may be needed", () => {
   // Wine grants every access, so the mapping is checked on the real error.
-  const e = processError(
-    1234,
-    "inject x.dll into",
-    new Win32Error("OpenProcess", 5),
-  );
+  const e = processError(new Win32Error("OpenProcess", 5), {
+    pid: 1234,
+    doing: "inject x.dll into",
+  });
   assert(e instanceof HeapshiftError);
   assertEquals(e.kind, "access-denied");
   assert(
