@@ -219,8 +219,22 @@ Deno.test("the demo parses the sample's lines and summarises them", () => {
     });
   }
   const s = summarise(7, ticks, 4000, {
-    migrations: 500,
-    migratedBytes: 12345,
+    pid: 7,
+    state: "live",
+    error: 0,
+    mimallocVersion: "2.1.2",
+    dllVersion: "0.1.0",
+    hooked: ["malloc", "free"],
+    patchSites: 2,
+    liveSince: new Date(0),
+    counters: {
+      allocs: 9000,
+      frees: 8000,
+      freesOld: 700,
+      migrations: 500,
+      migratedBytes: 12345,
+      expandRejects: 0,
+    },
   });
   assert.equal(s.before.rate, 100);
   assert.equal(s.after?.rate, 300);

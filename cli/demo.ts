@@ -116,23 +116,14 @@ export function summarise(
     corrupt: last?.corrupt ?? 0,
   };
   if (afterTicks.length) {
-    const num = (...names: string[]) => {
-      if (!stats) return undefined;
-      for (const n of names) {
-        const v = stats[n];
-        if (typeof v === "number") return v;
-        if (typeof v === "bigint") return Number(v);
-      }
-      return undefined;
-    };
     s.after = {
       rate: median(steady(afterTicks).map((t) => t.rate)),
       old: afterTicks.at(-1)!.old,
       ticks: afterTicks.length,
-      migrations: num("migrations"),
-      migratedBytes: num("migratedBytes", "bytesMigrated"),
-      oldFrees: num("oldFrees", "freesOld", "foreignFrees", "oldHeapFrees"),
-      mimallocAllocs: num("allocations", "allocs", "mallocs"),
+      migrations: stats?.counters.migrations,
+      migratedBytes: stats?.counters.migratedBytes,
+      oldFrees: stats?.counters.freesOld,
+      mimallocAllocs: stats?.counters.allocs,
     };
     if (s.before.rate > 0) s.speedup = s.after.rate / s.before.rate;
     if (s.before.old > 0) s.drained = 1 - s.after.old / s.before.old;
@@ -140,9 +131,10 @@ export function summarise(
   return s;
 }
 
-function bar(value: number, scale: number, width = 24): string {
-  const n = scale > 0
-    ? Math.max(0, Math.min(width, Math.round(value / scale * width / 2)))
+/** A bar where `ref` (the UCRT throughput) is 6 cells, up to 24 (4×). */
+export function bar(value: number, ref: number, width = 24): string {
+  const n = ref > 0
+    ? Math.max(0, Math.min(width, Math.round(value / ref * 6)))
     : 0;
   return "█".repeat(n) + " ".repeat(width - n);
 }
@@ -296,16 +288,19 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
       const tick = parseTick(next.value);
       if (!tick) continue;
       ticks.push(tick);
-      if (injectedAt !== undefined && api.hasStats()) {
+      if (injectedAt !== undefined) {
         try {
           stats = await api.stats(pid);
         } catch { /* not ready yet */ }
       }
-      if (!scale && ticks.length >= 2) scale = tick.rate;
+      if (injectedAt === undefined) {
+        // The UCRT reference: the median so far, start-up tick left out.
+        scale = median(
+          ticks.slice(ticks.length > 1 ? 1 : 0).map((t) => t.rate),
+        );
+      }
       const heap = injectedAt === undefined ? "UCRT" : c.green("mimalloc");
-      const mig = stats && typeof stats.migrations === "number"
-        ? count(stats.migrations)
-        : "";
+      const mig = stats ? count(stats.counters.migrations) : "";
       log(
         `  ${(tick.t / 1000).toFixed(1).padStart(5)}s  ${heap}${
           " ".repeat(9 - (injectedAt === undefined ? 4 : 8))

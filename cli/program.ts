@@ -105,6 +105,7 @@ async function doInject(
       const t0 = performance.now();
       const launched = await api.launch(target, { dlls: [dll] });
       const ms = performance.now() - t0;
+      launched.close();
       return report({
         pid: launched.pid,
         name,
@@ -543,6 +544,9 @@ export function reportError(e: unknown): number {
     msg = `${e.name}: ${e.message}`;
   } else msg = String(e);
   console.error(`${c.red("error:")} ${msg.split("\n")[0]}`);
+  if (Deno.env.get("HEAPSHIFT_DEBUG") && e instanceof Error) {
+    console.error(e.stack);
+  }
   return code;
 }
 

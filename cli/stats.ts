@@ -10,63 +10,48 @@ import { forward, parsePid, PREFIX_HELP, WINE_ENV_HELP } from "./common.ts";
 import { c, count, printJson, toJson, useColour } from "./output.ts";
 import type { Stats } from "./api.ts";
 
-/** A flat list of the numeric counters of a stats object, in order. */
-export function numericFields(s: Stats, prefix = ""): [string, number][] {
-  const out: [string, number][] = [];
-  for (const [k, v] of Object.entries(s)) {
-    if (typeof v === "number") out.push([prefix + k, v]);
-    else if (typeof v === "bigint") out.push([prefix + k, Number(v)]);
-    else if (
-      v && typeof v === "object" && !Array.isArray(v) && !(v instanceof Date)
-    ) {
-      out.push(...numericFields(v as Stats, `${prefix}${k}.`));
-    }
-  }
-  return out;
-}
-
-/** Other (text, list, date) fields of a stats object. */
-export function otherFields(s: Stats): [string, string][] {
-  const out: [string, string][] = [];
-  for (const [k, v] of Object.entries(s)) {
-    if (typeof v === "string") out.push([k, v]);
-    else if (v instanceof Date) out.push([k, v.toISOString()]);
-    else if (Array.isArray(v)) {
-      out.push([
-        k,
-        v.length > 8
-          ? `${v.slice(0, 8).join(" ")} … (${v.length})`
-          : v.join(" "),
-      ]);
-    }
-  }
-  return out;
-}
-
-function label(key: string): string {
-  return key.replace(/([a-z])([A-Z])/g, "$1 $2").toLowerCase();
-}
+const COUNTERS: [keyof Stats["counters"], string][] = [
+  ["allocs", "allocations"],
+  ["frees", "frees"],
+  ["freesOld", "frees of old blocks"],
+  ["migrations", "migrations"],
+  ["migratedBytes", "bytes migrated"],
+  ["expandRejects", "_expand rejections"],
+];
 
 /** Renders a stats snapshot (with per-second rates when `prev` is given). */
 export function renderStats(
-  pid: number,
   s: Stats,
   prev?: { stats: Stats; at: number },
-  at = performance.now(),
+  at: number = performance.now(),
 ): string {
-  const lines = [c.bold(`heapshift in pid ${pid}`)];
-  for (const [k, v] of otherFields(s)) {
-    lines.push(`  ${label(k).padEnd(22)} ${v}`);
-  }
-  const before = prev ? new Map(numericFields(prev.stats)) : undefined;
+  const state = s.state === "live"
+    ? c.green("live")
+    : s.state === "failed"
+    ? c.red(`failed (error ${s.error})`)
+    : c.yellow(s.state);
+  const since = s.liveSince
+    ? ` since ${s.liveSince.toISOString().replace("T", " ").slice(0, 19)} UTC`
+    : "";
+  const names = s.hooked.length > 6
+    ? `${s.hooked.slice(0, 6).join(" ")} …`
+    : s.hooked.join(" ");
+  const lines = [
+    `${c.bold(`heapshift ${s.dllVersion}`)} in pid ${s.pid}: ${state}${since}`,
+    `  ${"mimalloc".padEnd(20)} ${s.mimallocVersion}`,
+    `  ${
+      "hooked".padEnd(20)
+    } ${s.hooked.length} functions at ${s.patchSites} sites (${names})`,
+  ];
   const secs = prev ? (at - prev.at) / 1000 : 0;
-  for (const [k, v] of numericFields(s)) {
+  for (const [key, label] of COUNTERS) {
+    const v = s.counters[key];
     let rate = "";
-    if (before && secs > 0) {
-      const d = v - (before.get(k) ?? v);
+    if (prev && secs > 0) {
+      const d = v - prev.stats.counters[key];
       if (d !== 0) rate = c.dim(`  ${d > 0 ? "+" : ""}${count(d / secs)}/s`);
     }
-    lines.push(`  ${label(k).padEnd(22)} ${count(v).padStart(15)}${rate}`);
+    lines.push(`  ${label.padEnd(20)} ${count(v).padStart(15)}${rate}`);
   }
   return lines.join("\n");
 }
@@ -122,7 +107,7 @@ export function statsCommand(
       if (!opts.watch) {
         const s = await api.stats(pid);
         if (opts.json) printJson(s);
-        else console.log(renderStats(pid, s));
+        else console.log(renderStats(s));
         return setCode(0);
       }
       let prev: { stats: Stats; at: number } | undefined;
@@ -146,7 +131,7 @@ export function statsCommand(
         if (opts.json) {
           console.log(toJson(s).replace(/\n\s*/g, " "));
         } else {
-          const text = renderStats(pid, s, prev, at);
+          const text = renderStats(s, prev, at);
           if (useColour() && drawn > 0) {
             Deno.stdout.writeSync(enc.encode(`\x1b[${drawn}F\x1b[J`));
           } else if (drawn > 0) console.log("");
