@@ -1,0 +1,155 @@
+// ffi/: struct layouts, Win32Error text, handles, remote memory and remote
+// calls, against this process and a fixture target.
+import {
+  callRemote,
+  formatMessage,
+  Handle,
+  INJECT_ACCESS,
+  kernel32,
+  MACHINE,
+  MEM,
+  moduleEntries,
+  openProcess,
+  PAGE,
+  procAddress,
+  PROCESS,
+  processEntries,
+  processImagePath,
+  processMachine,
+  readWide,
+  RemoteMemory,
+  wide,
+  Win32Error,
+} from "../../ffi/mod.ts";
+import { assert, assertEquals, assertThrows } from "./assert.ts";
+import { fixture, startTarget } from "./harness.ts";
+
+const NO_PID = 0x7fff_fff0;
+
+Deno.test("Win32Error carries the call, the code and the system's text", () => {
+  const e = assertThrows(
+    () => openProcess(NO_PID, PROCESS.QUERY_LIMITED_INFORMATION),
+    Win32Error,
+  );
+  assertEquals(e.name, "Win32Error");
+  assertEquals(e.call, "OpenProcess");
+  assertEquals(e.code, 87);
+  assertEquals(e.text, formatMessage(87));
+  assert(e.text.length > 0 && !e.text.endsWith("\n"));
+  assertEquals(e.message, `OpenProcess failed: ${e.text} (error 87)`);
+  assert(/denied/i.test(formatMessage(5)), formatMessage(5));
+});
+
+Deno.test("toolhelp: PROCESSENTRY32W and MODULEENTRY32W decode", () => {
+  const me = processEntries().find((p) => p.pid === Deno.pid);
+  assert(me, "this process is listed");
+  assertEquals(me.exeFile.toLowerCase(), "deno.exe");
+  assert(me.threads > 0);
+  const mods = moduleEntries(Deno.pid);
+  assertEquals(mods[0].path.toLowerCase(), Deno.execPath().toLowerCase());
+  const k32 = mods.find((m) => m.name.toLowerCase() === "kernel32.dll");
+  assert(k32, "kernel32.dll is listed");
+  const loadLibrary = procAddress("kernel32.dll", "LoadLibraryW");
+  assert(
+    loadLibrary >= k32.base && loadLibrary < k32.base + BigInt(k32.size),
+    "LoadLibraryW lies inside kernel32's image",
+  );
+});
+
+Deno.test("process queries: machine and image path", () => {
+  using self = openProcess(Deno.pid, PROCESS.QUERY_LIMITED_INFORMATION);
+  assertEquals(processMachine(self).process, MACHINE.AMD64);
+  assertEquals(
+    processImagePath(self).toLowerCase(),
+    Deno.execPath().toLowerCase(),
+  );
+});
+
+Deno.test("Handle closes once and refuses use afterwards", () => {
+  const h = openProcess(Deno.pid, PROCESS.QUERY_LIMITED_INFORMATION);
+  assert(!h.closed);
+  h.close();
+  h.close();
+  assert(h.closed);
+  assertThrows(() => h.raw, Error, "handle already closed");
+});
+
+Deno.test("wide strings round-trip", () => {
+  const s = "C:\\Ünïcødé\\路径\\heapshift.dll";
+  const w = wide(s);
+  assertEquals(w[w.length - 1], 0);
+  assertEquals(readWide(new Uint8Array(w.buffer)), s);
+});
+
+Deno.test("remote memory and remote calls in a target", async () => {
+  await using target = await startTarget(fixture("sleeper.exe"));
+  using process = openProcess(target.readyPid, INJECT_ACCESS);
+  const memory = new RemoteMemory(process);
+  const at = memory.alloc(4096);
+  try {
+    const data = new TextEncoder().encode("heapshift");
+    memory.write(at + 100n, data);
+    assertEquals(memory.read(at + 100n, data.length), data);
+    const region = memory.query(at);
+    assert(region);
+    assertEquals(region.base, at);
+    assertEquals(region.state, MEM.COMMIT);
+    assertEquals(
+      memory.protect(at, { size: 4096, protect: PAGE.READONLY }),
+      PAGE.READWRITE,
+    );
+  } finally {
+    memory.free(at);
+  }
+
+  // The stub returns the full 64-bit result and the target's last error.
+  const pid = await callRemote(
+    process,
+    procAddress("kernel32.dll", "GetCurrentProcessId"),
+  );
+  assertEquals(Number(pid.value & 0xffff_ffffn), target.readyPid);
+  const set = await callRemote(
+    process,
+    procAddress("kernel32.dll", "SetLastError"),
+    { arg: 4321n },
+  );
+  assertEquals(set.lastError, 4321);
+  const text = await callRemote(
+    process,
+    procAddress("kernel32.dll", "GetModuleHandleW"),
+    { data: new Uint8Array(wide("kernel32.dll").buffer) },
+  );
+  assertEquals(
+    text.value,
+    moduleEntries(target.readyPid).find((m) =>
+      m.name.toLowerCase() === "kernel32.dll"
+    )?.base,
+  );
+});
+
+Deno.test("the libraries are opened lazily", async () => {
+  // Importing mod.ts without FFI permission must work: nothing is opened
+  // at import time. The first Windows call then opens kernel32.
+  const dir = await Deno.makeTempDir({ prefix: "heapshift-lazy-" });
+  try {
+    const url = new URL("../../mod.ts", import.meta.url).href;
+    await Deno.writeTextFile(
+      `${dir}\\lazy.ts`,
+      `import * as m from ${JSON.stringify(url)};\n` +
+        `console.log(typeof m.inject);\n` +
+        `try { m.processes(); } catch (e) { console.log((e as Error).name); }\n`,
+    );
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "--no-prompt", "--allow-read", `${dir}\\lazy.ts`],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const stdout = new TextDecoder().decode(out.stdout);
+    assertEquals(out.code, 0, new TextDecoder().decode(out.stderr));
+    assertEquals(stdout.trim().split(/\r?\n/), ["function", "NotCapable"]);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+  assert(kernel32().GetLastError !== undefined);
+  assert(Handle !== undefined);
+});
