@@ -1,0 +1,181 @@
+/**
+ * Benchmark (not a test) of pe/ on a large real executable, the Windows
+ * `deno.exe` (about 97 MB): listing its imports and patching a copy, beside
+ * `objdump -p` on the same file. Prints a markdown table.
+ *
+ * Usage:
+ *   deno run -A bench/pe_bench.ts [--runs N] [--json] [FILE]
+ *
+ * FILE defaults to $HEAPSHIFT_DENO_EXE, then the Wine environment's
+ * `opt/heapshift/deno.exe`. objdump is the first of
+ * `x86_64-w64-mingw32-objdump` / `x86_64-w64-mingw32ucrt-objdump` on PATH;
+ * its row is left out when there is none.
+ *
+ * @module
+ */
+
+import { imports, patchImports, patchImportsBytes } from "../pe/mod.ts";
+
+/** One benchmark row: a task and its timings in milliseconds. */
+export interface PeBenchRow {
+  /** What was timed. */
+  task: string;
+  /** Median wall time in ms. */
+  median: number;
+  /** Fastest run in ms. */
+  min: number;
+  /** Number of runs. */
+  runs: number;
+}
+
+/** Options for {@linkcode benchPe}. */
+export interface PeBenchOptions {
+  /** Runs per task (default 5). */
+  runs?: number;
+  /** objdump to compare with; `null` to skip it. */
+  objdump?: string | null;
+}
+
+function defaultExe(): string {
+  const env = Deno.env.get("HEAPSHIFT_DENO_EXE");
+  if (env) return env;
+  const xdg = Deno.env.get("XDG_CACHE_HOME");
+  const home = Deno.env.get("HOME") ?? "/root";
+  return `${xdg || `${home}/.cache`}/heapshift/rootfs/opt/heapshift/deno.exe`;
+}
+
+function findObjdump(): string | null {
+  for (
+    const name of [
+      "x86_64-w64-mingw32-objdump",
+      "x86_64-w64-mingw32ucrt-objdump",
+    ]
+  ) {
+    for (const dir of (Deno.env.get("PATH") ?? "").split(":")) {
+      try {
+        if (Deno.statSync(`${dir}/${name}`).isFile) return `${dir}/${name}`;
+      } catch { /* not here */ }
+    }
+  }
+  return null;
+}
+
+async function time(
+  task: string,
+  runs: number,
+  fn: () => Promise<unknown>,
+): Promise<PeBenchRow> {
+  await fn(); // warm up: page cache, JIT
+  const ms: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    const t = performance.now();
+    await fn();
+    ms.push(performance.now() - t);
+  }
+  ms.sort((a, b) => a - b);
+  return { task, median: ms[Math.floor(ms.length / 2)], min: ms[0], runs };
+}
+
+/** Times pe/ and objdump on `exe`; returns one row per task. */
+export async function benchPe(
+  exe: string,
+  options: PeBenchOptions = {},
+): Promise<PeBenchRow[]> {
+  const runs = options.runs ?? 5;
+  const objdump = options.objdump === undefined
+    ? findObjdump()
+    : options.objdump;
+  const dir = await Deno.makeTempDir({ prefix: "heapshift-pe-bench-" });
+  const rows: PeBenchRow[] = [];
+  try {
+    const copy = `${dir}/target.exe`;
+    await Deno.copyFile(exe, copy);
+    rows.push(
+      await time(
+        "pe/ `imports()` (names only)",
+        runs,
+        () => imports(copy, { symbols: false }),
+      ),
+    );
+    rows.push(
+      await time("pe/ `imports()` (with functions)", runs, () => imports(copy)),
+    );
+    rows.push(
+      await time("pe/ `patchImports()` to a new file", runs, async () => {
+        await patchImports(copy, { output: `${dir}/out.exe`, force: true });
+      }),
+    );
+    const bytes = await Deno.readFile(copy);
+    rows.push(
+      await time(
+        "pe/ `patchImportsBytes()` in memory",
+        runs,
+        () => Promise.resolve(patchImportsBytes(bytes)),
+      ),
+    );
+    if (objdump) {
+      rows.push(
+        await time("`objdump -p` (headers and imports)", runs, async () => {
+          const r = await new Deno.Command(objdump, {
+            args: ["-p", copy],
+            stdout: "null",
+            stderr: "null",
+          }).output();
+          if (!r.success) throw new Error(`objdump failed on ${copy}`);
+        }),
+      );
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+  return rows;
+}
+
+/** Renders rows as a markdown table. */
+export function markdown(
+  exe: string,
+  size: number,
+  rows: PeBenchRow[],
+): string {
+  const lines = [
+    `PE import tooling on \`${exe.split(/[\\/]/).pop()}\` (${
+      (size / 2 ** 20).toFixed(1)
+    } MiB), ${rows[0]?.runs ?? 0} runs after a warm-up:`,
+    "",
+    "| task | median (ms) | min (ms) |",
+    "| --- | ---: | ---: |",
+    ...rows.map((r) =>
+      `| ${r.task} | ${r.median.toFixed(1)} | ${r.min.toFixed(1)} |`
+    ),
+  ];
+  return lines.join("\n");
+}
+
+if (import.meta.main) {
+  const args = [...Deno.args];
+  let runs = 5;
+  let json = false;
+  let exe: string | undefined;
+  while (args.length) {
+    const a = args.shift()!;
+    if (a === "--runs") runs = Number(args.shift());
+    else if (a === "--json") json = true;
+    else exe = a;
+  }
+  exe ??= defaultExe();
+  let size: number;
+  try {
+    size = (await Deno.stat(exe)).size;
+  } catch {
+    console.error(
+      `pe_bench: ${exe} not found (pass a PE file or set HEAPSHIFT_DENO_EXE)`,
+    );
+    Deno.exit(2);
+  }
+  const rows = await benchPe(exe, { runs });
+  console.log(
+    json
+      ? JSON.stringify({ exe, size, rows }, null, 2)
+      : markdown(exe, size, rows),
+  );
+}
