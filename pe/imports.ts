@@ -75,14 +75,17 @@ function readThunks(
   field: string,
 ): ImportedSymbol[] {
   const size = h.format === "PE32+" ? 8 : 4;
-  const avail = bytesAtRva(h, rva);
   const off = rvaToOffset(h, rva, size, field);
-  const want = Math.min(avail - (avail % size), (MAX_SYMBOLS + 1) * size);
-  const b = src.read(off, want);
+  const avail = bytesAtRva(h, rva);
+  const limit = Math.min(avail - (avail % size), (MAX_SYMBOLS + 1) * size);
   const out: ImportedSymbol[] = [];
+  // Read in small chunks: most DLLs import a handful of functions.
+  const CHUNK = 256 * size;
+  let b: Uint8Array = new Uint8Array();
+  let base = 0;
   for (let at = 0;; at += size) {
-    if (at >= want) {
-      if (want >= (MAX_SYMBOLS + 1) * size) {
+    if (at >= limit) {
+      if (limit >= (MAX_SYMBOLS + 1) * size) {
         throw new PeFormatError(field, off, `more than ${MAX_SYMBOLS} thunks`);
       }
       throw new PeFormatError(
@@ -91,8 +94,12 @@ function readThunks(
         "thunk array runs past its section without a terminator",
       );
     }
-    const lo = u32(b, at);
-    const hi = size === 8 ? u32(b, at + 4) : 0;
+    if (at - base >= b.length) {
+      base = at;
+      b = src.read(off + at, Math.min(CHUNK, limit - at));
+    }
+    const lo = u32(b, at - base);
+    const hi = size === 8 ? u32(b, at - base + 4) : 0;
     if (lo === 0 && hi === 0) break;
     const byOrdinal = size === 8
       ? (hi & 0x80000000) !== 0
