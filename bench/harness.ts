@@ -7,7 +7,7 @@
  *   deno run -A bench/harness.ts [--reps N] [--scale F] [--threads N]
  *     [--workloads a,b] [--variants 1,2,3,4,5] [--dll PATH]
  *     [--no-migrate-env NAME=VALUE] [--budget SECONDS] [--self-load]
- *     [--out DIR]
+ *     [--quick] [--out DIR]
  *
  * Each run is one process that prints `warm <pid>` after its warm-up and
  * waits; for the late variants (3, 5) the DLL is injected then, with
@@ -81,7 +81,7 @@ function log(msg: string): void {
 
 function parseArgs(args: string[]): Options {
   const o: Options = {
-    reps: 5,
+    reps: 7,
     scale: 1,
     threads: 4,
     workloads: WORKLOADS.map((w) => w.name),
@@ -138,6 +138,10 @@ function parseArgs(args: string[]): Options {
       }
       case "--budget":
         o.budget = Number(val());
+        break;
+      case "--quick":
+        o.reps = 2;
+        o.scale = 0.5;
         break;
       case "--self-load":
         o.selfLoad = true;

@@ -1,0 +1,170 @@
+/**
+ * `deno task bench`: builds the allocation workloads (bench/workload.c, as
+ * a plain UCRT program and with mimalloc linked in), builds the hook DLL,
+ * then runs bench/harness.ts on Windows — natively, or with the Windows
+ * Deno under Wine in the provisioned environment on Linux — which writes
+ * `bench/results/bench.{md,json,svg}` and prints the markdown table.
+ *
+ * Usage:
+ *   deno task bench [--no-build-dll] [--mimalloc DIR] [harness options…]
+ *
+ * Harness options (see bench/harness.ts): `--reps N` (default 7),
+ * `--scale F`, `--threads N`, `--workloads a,b`, `--variants 1,2,3,4,5`,
+ * `--budget SECONDS` (default 420: fewer reps run when a rep is slow),
+ * `--quick` (2 reps at half scale), `--self-load`,
+ * `--no-migrate-env NAME=VALUE`, `--dll PATH`, `--out DIR`.
+ *
+ * Timings are never asserted: a run fails only when a workload's own
+ * checks fail, a process crashes, or the DLL's hooks are not live.
+ *
+ * @module
+ */
+
+import { compile, isStale } from "./toolchain.ts";
+import {
+  IN_ENV,
+  isWindows,
+  mimallocDir,
+  provision,
+  repoRoot,
+  runInEnv,
+} from "./winenv.ts";
+
+const OUT_DIR = "build/bench";
+const PREFIX = "bench";
+
+function log(msg: string): void {
+  console.error(`[bench] ${msg}`);
+}
+
+function exists(path: string): boolean {
+  try {
+    Deno.statSync(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Host and compiler-side paths of mimalloc's source, or null. */
+function mimallocPaths(
+  explicit: string | undefined,
+): { host: string; cc: string } | null {
+  const dir = explicit ?? Deno.env.get("HEAPSHIFT_MIMALLOC");
+  if (dir) return exists(`${dir}/src/static.c`) ? { host: dir, cc: dir } : null;
+  if (isWindows) return null;
+  const host = mimallocDir();
+  return exists(`${host}/src/static.c`) ? { host, cc: IN_ENV.mimalloc } : null;
+}
+
+/** Builds the two workload executables when stale. */
+async function buildWorkloads(mimalloc: string | undefined): Promise<void> {
+  const root = repoRoot();
+  const src = `${root}/bench/workload.c`;
+  const ucrt = `${root}/${OUT_DIR}/workload-ucrt.exe`;
+  const common = ["-lpsapi"];
+  if (isStale(ucrt, [src])) {
+    log("building workload-ucrt.exe (plain UCRT heap)");
+    await compile({ sources: [src], out: ucrt, flags: common });
+  }
+  const mi = mimallocPaths(mimalloc);
+  const miExe = `${root}/${OUT_DIR}/workload-mimalloc.exe`;
+  if (!mi) {
+    log(
+      "no mimalloc source (--mimalloc DIR or HEAPSHIFT_MIMALLOC): variant 4 is skipped",
+    );
+    await Deno.remove(miExe).catch(() => {});
+    return;
+  }
+  const inputs = [src, `${root}/bench/mi_direct.h`, `${mi.host}/src/static.c`];
+  if (isStale(miExe, inputs)) {
+    log("building workload-mimalloc.exe (mimalloc linked in, ~20 s)");
+    await compile({
+      sources: [src, `${mi.cc}/src/static.c`],
+      out: miExe,
+      flags: [
+        "-DBENCH_MIMALLOC",
+        "-DNDEBUG", // mimalloc's release mode (MI_DEBUG=0)
+        `-I${mi.cc}/include`,
+        `-I${root}/bench`,
+        "-Wno-array-bounds", // mingw's NtCurrentTeb inlined into mimalloc
+        ...common,
+        "-ladvapi32",
+      ],
+    });
+  }
+}
+
+/** Runs `deno task build-dll` (incremental); false when it fails. */
+async function buildDll(): Promise<boolean> {
+  const script = `${repoRoot()}/tasks/build_dll.ts`;
+  if (!exists(script)) return false;
+  log("building the hook DLL (deno task build-dll)");
+  const { code } = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", script],
+    cwd: repoRoot(),
+    stdout: "inherit",
+    stderr: "inherit",
+  }).output();
+  if (code !== 0) {
+    log(
+      `build-dll failed (exit ${code}): variants 2, 3 and 5 use build/heapshift.dll only if an older build exists`,
+    );
+  }
+  return code === 0;
+}
+
+async function main(args: string[]): Promise<number> {
+  const t0 = performance.now();
+  let mimalloc: string | undefined;
+  let dll = true;
+  const pass: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i];
+    if (a === "--no-build-dll") dll = false;
+    else if (a === "--mimalloc") mimalloc = args[++i];
+    else if (a.startsWith("--mimalloc=")) mimalloc = a.slice(11);
+    else if (a === "--help" || a === "-h") {
+      console.log(
+        "usage: deno task bench [--no-build-dll] [--mimalloc DIR] [--reps N] [--scale F] [--threads N] [--workloads a,b] [--variants 1,2,3,4,5] [--budget S] [--quick] [--self-load] [--no-migrate-env NAME=VALUE] [--dll PATH] [--out DIR]",
+      );
+      return 0;
+    } else pass.push(a);
+  }
+  if (!isWindows) await provision();
+  try {
+    await buildWorkloads(mimalloc);
+  } catch (e) {
+    log(`error: ${(e as Error).message}`);
+    return 1;
+  }
+  if (dll) await buildDll();
+  log(
+    `built in ${((performance.now() - t0) / 1000).toFixed(0)} s; running ${
+      isWindows ? "natively" : "under Wine"
+    }`,
+  );
+  const harness = ["run", "-A", "bench/harness.ts", ...pass];
+  let code: number;
+  if (isWindows) {
+    code = (await new Deno.Command(Deno.execPath(), {
+      args: harness,
+      cwd: repoRoot(),
+      stdout: "inherit",
+      stderr: "inherit",
+    }).output()).code;
+  } else {
+    code = await runInEnv(["windeno", ...harness], {
+      cwd: repoRoot(),
+      prefix: PREFIX,
+    });
+  }
+  log(
+    `deno task bench: ${code === 0 ? "done" : `failed (exit ${code})`} in ${
+      ((performance.now() - t0) / 1000).toFixed(0)
+    } s`,
+  );
+  return code;
+}
+
+if (import.meta.main) Deno.exit(await main(Deno.args));
