@@ -1,34 +1,82 @@
-// Runs binutils' objdump as an independent oracle when it is installed.
+// Runs binutils' objdump as an independent oracle when it is installed:
+// on the host, or else the one inside heapshift's Wine environment chroot
+// (needs root for chroot).
 
-const CANDIDATES = [
+const HOST = [
   "x86_64-w64-mingw32-objdump",
   "x86_64-w64-mingw32ucrt-objdump",
   "i686-w64-mingw32-objdump",
 ];
+const IN_ROOTFS = "usr/bin/x86_64-w64-mingw32ucrt-objdump";
 
-function find(): string | undefined {
-  for (const c of CANDIDATES) {
+function isFile(p: string): boolean {
+  try {
+    return Deno.statSync(p).isFile;
+  } catch {
+    return false;
+  }
+}
+
+function rootfs(): string {
+  const xdg = Deno.env.get("XDG_CACHE_HOME");
+  const home = Deno.env.get("HOME") ?? "/root";
+  return `${xdg || `${home}/.cache`}/heapshift/rootfs`;
+}
+
+interface Oracle {
+  /** Command line prefix. */
+  cmd: string[];
+  /** Directory for input files, and the path prefix objdump sees. */
+  dir: () => Promise<{ host: string; seen: string }>;
+}
+
+function find(): Oracle | undefined {
+  if (Deno.build.os === "windows") return undefined;
+  for (const c of HOST) {
     for (const dir of (Deno.env.get("PATH") ?? "").split(":")) {
-      try {
-        if (Deno.statSync(`${dir}/${c}`).isFile) return `${dir}/${c}`;
-      } catch { /* not here */ }
+      if (isFile(`${dir}/${c}`)) {
+        return {
+          cmd: [`${dir}/${c}`],
+          dir: async () => {
+            const d = await Deno.makeTempDir();
+            return { host: d, seen: d };
+          },
+        };
+      }
     }
+  }
+  const root = rootfs();
+  if (isFile(`${root}/${IN_ROOTFS}`) && Deno.uid?.() === 0) {
+    return {
+      cmd: [
+        isFile("/usr/sbin/chroot") ? "/usr/sbin/chroot" : "chroot",
+        root,
+        `/${IN_ROOTFS}`,
+      ],
+      dir: async () => {
+        const d = await Deno.makeTempDir({ dir: `${root}/tmp` });
+        return { host: d, seen: d.slice(root.length) };
+      },
+    };
   }
   return undefined;
 }
 
-/** Path of a PE-capable objdump, or undefined. */
-export const objdump: string | undefined = find();
+const oracle = find();
+
+/** Whether an objdump that reads PE files is available. */
+export const objdump: boolean = oracle !== undefined;
 
 /** `objdump -p` of bytes: exit code, output and the DLL names it lists. */
 export async function objdumpImports(
   bytes: Uint8Array,
 ): Promise<{ code: number; text: string; dlls: string[] }> {
-  const dir = await Deno.makeTempDir();
+  const { host, seen } = await oracle!.dir();
   try {
-    await Deno.writeFile(`${dir}/f.exe`, bytes);
-    const r = await new Deno.Command(objdump!, {
-      args: ["-p", `${dir}/f.exe`],
+    await Deno.writeFile(`${host}/f.exe`, bytes);
+    const [cmd, ...pre] = oracle!.cmd;
+    const r = await new Deno.Command(cmd, {
+      args: [...pre, "-p", `${seen}/f.exe`],
       stdout: "piped",
       stderr: "piped",
     }).output();
@@ -37,6 +85,6 @@ export async function objdumpImports(
     const dlls = [...text.matchAll(/DLL Name: (.*)/g)].map((m) => m[1].trim());
     return { code: r.code, text, dlls };
   } finally {
-    await Deno.remove(dir, { recursive: true });
+    await Deno.remove(host, { recursive: true });
   }
 }
