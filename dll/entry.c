@@ -81,8 +81,9 @@ static void install(HINSTANCE inst) {
     set_state(HS_STATE_FAILED, 1);
     return;
   }
-  hs_log("ucrtbase at %p, CRT heap %p", (void*)hs_target.ucrtbase,
-         hs_target.heap);
+  hs_log("ucrtbase at %p, CRT heap %p, old aligned layout: %s",
+         (void*)hs_target.ucrtbase, hs_target.heap,
+         hs_target.old_aligned_wine_layout ? "Wine" : "UCRT");
   if (env_flag(L"HEAPSHIFT_DISABLE")) {
     hs_log("HEAPSHIFT_DISABLE is set: loaded without patching");
     set_state(HS_STATE_DISABLED, 0);

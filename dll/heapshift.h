@@ -128,6 +128,10 @@ typedef struct hs_crt {
   int(__cdecl* callnewh)(size_t);
   char*(__cdecl* getenv_fn)(const char*);
   wchar_t*(__cdecl* wgetenv_fn)(const wchar_t*);
+  /* Header layout of OLD `_aligned_*` blocks, probed once before patching:
+   * UCRT's (header = 8 + gap + max(align, 8) - 1) or Wine's
+   * (header = max(align, 8) + 8, whatever the offset). */
+  BOOL old_aligned_wine_layout;
 } hs_crt;
 extern hs_crt hs_target;
 

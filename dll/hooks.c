@@ -41,7 +41,23 @@ BOOL hs_crt_resolve(void) {
   if (f == NULL) return FALSE;
   memcpy(&get_heap, &f, sizeof f);
   hs_target.heap = (HANDLE)get_heap();
-  return hs_target.heap != NULL;
+  if (hs_target.heap == NULL) return FALSE;
+  /* Probe the original _aligned_malloc (not yet hooked) for its layout. */
+  void*(__cdecl * amalloc)(size_t, size_t);
+  void(__cdecl * afree)(void*);
+  FARPROC fm = GetProcAddress(m, "_aligned_malloc");
+  FARPROC ff = GetProcAddress(m, "_aligned_free");
+  if (fm != NULL && ff != NULL) {
+    memcpy(&amalloc, &fm, sizeof fm);
+    memcpy(&afree, &ff, sizeof ff);
+    void* p = amalloc(1, 16);
+    if (p != NULL) {
+      size_t total = HeapSize(hs_target.heap, 0, hs_aligned_raw(p));
+      hs_target.old_aligned_wine_layout = total == 1 + 16 + 8;
+      afree(p);
+    }
+  }
+  return TRUE;
 }
 
 static inline void set_errno(int e) { *hs_target.errno_fn() = e; }
@@ -328,10 +344,14 @@ size_t __cdecl hs_aligned_msize(void* block, size_t align, size_t offset) {
     invalid_parameter(EINVAL);
     return (size_t)-1;
   }
+  void* raw = hs_aligned_raw(block);
+  if (!hs_mi_owns(raw) && hs_target.old_aligned_wine_layout) {
+    return hs_old_size(raw) - (align > PTR_SZ ? align : PTR_SZ) - PTR_SZ;
+  }
   align = (align > PTR_SZ ? align : PTR_SZ) - 1;
   size_t gap = (0 - offset) & (PTR_SZ - 1);
   size_t header = PTR_SZ + gap + align;
-  return block_size(hs_aligned_raw(block)) - header;
+  return block_size(raw) - header;
 }
 
 void* __cdecl hs_aligned_offset_realloc(void* block, size_t size, size_t align,
