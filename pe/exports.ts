@@ -5,13 +5,8 @@
  */
 
 import { PeFormatError } from "./errors.ts";
-import {
-  bytesAtRva,
-  DIR,
-  directory,
-  type PeHeaders,
-  rvaToOffset,
-} from "./headers.ts";
+import { DIR, directory, type PeHeaders } from "./headers.ts";
+import { bytesAtRva, mapRva } from "./_rva.ts";
 import { cString, need, u16, u32 } from "./_read.ts";
 import type { ByteSource } from "./source.ts";
 
@@ -48,7 +43,7 @@ export function readExports(
   const dir = directory(h, DIR.EXPORT);
   if (dir.rva === 0) return undefined;
   const field = "IMAGE_EXPORT_DIRECTORY";
-  const off = rvaToOffset(
+  const off = mapRva(
     h,
     dir.rva,
     40,
@@ -78,12 +73,12 @@ export function readExports(
     );
   }
   const str = (rva: number, f: string, at: number, max = 4096): string => {
-    const o = rvaToOffset(h, rva, 1, f, at);
+    const o = mapRva(h, rva, 1, f, at);
     return cString(src, o, f, Math.min(max, bytesAtRva(h, rva) - 1));
   };
   const dll = nameRva ? str(nameRva, `${field}.Name`, off + 12, 260) : "";
   const fnOff = nFunctions
-    ? rvaToOffset(
+    ? mapRva(
       h,
       functionsRva,
       nFunctions * 4,
@@ -96,14 +91,14 @@ export function readExports(
     : new Uint8Array();
   const names = new Map<number, string>();
   if (nNames) {
-    const nOff = rvaToOffset(
+    const nOff = mapRva(
       h,
       namesRva,
       nNames * 4,
       `${field}.AddressOfNames`,
       off + 32,
     );
-    const oOff = rvaToOffset(
+    const oOff = mapRva(
       h,
       ordinalsRva,
       nNames * 2,

@@ -6,6 +6,9 @@
 
 import { PeFormatError } from "./errors.ts";
 import { need, u16, u32, u64 } from "./_read.ts";
+import { bytesAtRva, mapRva } from "./_rva.ts";
+
+export { bytesAtRva };
 import type { ByteSource } from "./source.ts";
 
 /** Indexes of the data directories that this package reads or changes. */
@@ -385,34 +388,31 @@ export function endOfSectionData(h: PeHeaders): number {
   return end;
 }
 
+/** Options for {@linkcode rvaToOffset}. */
+export interface RvaOptions {
+  /** Bytes that must be backed by the file from `rva` on (default 1). */
+  length?: number;
+  /** Field name for the error message. */
+  field?: string;
+  /** File offset of the field that held the RVA, for the error. */
+  fieldOffset?: number;
+}
+
 /**
- * Maps an RVA range to a file offset. Throws a PeFormatError naming `field`
- * when the range is not backed by bytes of the file.
+ * Maps an RVA range to a file offset. Throws a PeFormatError when the
+ * range is not backed by bytes of the file.
  */
 export function rvaToOffset(
   h: PeHeaders,
   rva: number,
-  length: number,
-  field: string,
-  fieldOffset = -1,
+  options: RvaOptions = {},
 ): number {
-  if (rva < h.sizeOfHeaders) {
-    if (rva + length <= h.sizeOfHeaders) return rva;
-  } else {
-    for (const s of h.sections) {
-      if (rva < s.virtualAddress) break;
-      const raw = s.virtualSize > 0
-        ? Math.min(s.sizeOfRawData, s.virtualSize)
-        : s.sizeOfRawData;
-      if (rva + length <= s.virtualAddress + raw) {
-        return s.pointerToRawData + (rva - s.virtualAddress);
-      }
-    }
-  }
-  throw new PeFormatError(
-    field,
-    fieldOffset,
-    `RVA 0x${rva.toString(16)} (+${length}) is not backed by data in the file`,
+  return mapRva(
+    h,
+    rva,
+    options.length ?? 1,
+    options.field ?? "RVA",
+    options.fieldOffset ?? -1,
   );
 }
 
@@ -422,20 +422,4 @@ export function sectionOfRva(h: PeHeaders, rva: number): Section | undefined {
     rva >= s.virtualAddress &&
     rva < s.virtualAddress + Math.max(s.virtualSize, s.sizeOfRawData)
   );
-}
-
-/**
- * How many file-backed bytes follow `rva` in its section (or the headers);
- * 0 when the RVA is not backed by the file.
- */
-export function bytesAtRva(h: PeHeaders, rva: number): number {
-  if (rva < h.sizeOfHeaders) return h.sizeOfHeaders - rva;
-  for (const s of h.sections) {
-    if (rva < s.virtualAddress) break;
-    const raw = s.virtualSize > 0
-      ? Math.min(s.sizeOfRawData, s.virtualSize)
-      : s.sizeOfRawData;
-    if (rva < s.virtualAddress + raw) return s.virtualAddress + raw - rva;
-  }
-  return 0;
 }

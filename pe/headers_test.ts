@@ -48,14 +48,14 @@ Deno.test("rvaToOffset() maps section and header RVAs and rejects unbacked ones"
   const h = headersOf(buildPe());
   const rdata = h.sections[1];
   assert.equal(
-    rvaToOffset(h, rdata.virtualAddress + 4, 4, "x"),
+    rvaToOffset(h, rdata.virtualAddress + 4, { length: 4 }),
     rdata.pointerToRawData + 4,
   );
-  assert.equal(rvaToOffset(h, 0x40, 4, "x"), 0x40);
-  assert.throws(() => rvaToOffset(h, 0x7fff0000, 4, "x"), PeFormatError);
+  assert.equal(rvaToOffset(h, 0x40, { length: 4 }), 0x40);
+  assert.throws(() => rvaToOffset(h, 0x7fff0000, { length: 4 }), PeFormatError);
   // Past the raw data of .text (VirtualSize 1) is zero-fill, not file data.
   assert.throws(
-    () => rvaToOffset(h, h.sections[0].virtualAddress + 8, 4, "x"),
+    () => rvaToOffset(h, h.sections[0].virtualAddress + 8, { length: 4 }),
     PeFormatError,
   );
   assert.equal(bytesAtRva(h, 0x7fff0000), 0);

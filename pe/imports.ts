@@ -5,13 +5,8 @@
  */
 
 import { PeFormatError } from "./errors.ts";
-import {
-  bytesAtRva,
-  DIR,
-  directory,
-  type PeHeaders,
-  rvaToOffset,
-} from "./headers.ts";
+import { DIR, directory, type PeHeaders } from "./headers.ts";
+import { bytesAtRva, mapRva } from "./_rva.ts";
 import { cString, hex, need, u16, u32 } from "./_read.ts";
 import type { ByteSource } from "./source.ts";
 
@@ -75,7 +70,7 @@ function readThunks(
   field: string,
 ): ImportedSymbol[] {
   const size = h.format === "PE32+" ? 8 : 4;
-  const off = rvaToOffset(h, rva, size, field);
+  const off = mapRva(h, rva, size, field);
   const avail = bytesAtRva(h, rva);
   const limit = Math.min(avail - (avail % size), (MAX_SYMBOLS + 1) * size);
   const out: ImportedSymbol[] = [];
@@ -116,7 +111,7 @@ function readThunks(
       );
     }
     const nameField = `${field}[${at / size}] IMAGE_IMPORT_BY_NAME`;
-    const hn = rvaToOffset(h, lo, 3, nameField, off + at);
+    const hn = mapRva(h, lo, 3, nameField, off + at);
     const hint = u16(need(src, hn, 2, nameField), 0);
     const max = Math.min(4096, bytesAtRva(h, lo + 2));
     out.push({ hint, name: cString(src, hn + 2, nameField, max) });
@@ -131,7 +126,7 @@ function dllName(
   field: string,
   fieldOffset: number,
 ): string {
-  const off = rvaToOffset(h, rva, 1, field, fieldOffset);
+  const off = mapRva(h, rva, 1, field, fieldOffset);
   const name = cString(src, off, field, Math.min(260, bytesAtRva(h, rva) - 1));
   if (name === "") throw new PeFormatError(field, off, "empty DLL name");
   return name;
@@ -149,7 +144,7 @@ export function readImports(
   const dir = directory(h, DIR.IMPORT);
   if (dir.rva === 0) return [];
   const field = "IMAGE_IMPORT_DESCRIPTOR";
-  const base = rvaToOffset(
+  const base = mapRva(
     h,
     dir.rva,
     DESC,
@@ -179,7 +174,7 @@ export function readImports(
     if (nameRva === 0 || iatRva === 0) break;
     const dll = dllName(src, h, nameRva, `${f}.Name`, base + at + 12);
     // The IAT must exist in the file even when the lookup table is used.
-    rvaToOffset(h, iatRva, 1, `${f}.FirstThunk`, base + at + 16);
+    mapRva(h, iatRva, 1, `${f}.FirstThunk`, base + at + 16);
     let symbols: ImportedSymbol[] = [];
     if (options.symbols !== false) {
       symbols = readThunks(
@@ -240,7 +235,7 @@ function checkForwarderChain(
       throw new PeFormatError(c.field, c.offset, `loop at index ${index}`);
     }
     seen.add(index);
-    const off = rvaToOffset(h, c.iatRva + index * size, 4, c.field, c.offset);
+    const off = mapRva(h, c.iatRva + index * size, 4, c.field, c.offset);
     index = u32(src.read(off, 4), 0);
   }
 }
@@ -254,7 +249,7 @@ export function readDelayImports(
   const dir = directory(h, DIR.DELAY_IMPORT);
   if (dir.rva === 0) return [];
   const field = "IMAGE_DELAYLOAD_DESCRIPTOR";
-  const base = rvaToOffset(
+  const base = mapRva(
     h,
     dir.rva,
     DELAY_DESC,
@@ -326,7 +321,7 @@ export function readBoundImports(
   if (dir.size < 8 || dir.size > 0x100000) {
     throw new PeFormatError(field, dirField, `absurd size ${dir.size}`);
   }
-  const base = rvaToOffset(h, dir.rva, dir.size, field, dirField);
+  const base = mapRva(h, dir.rva, dir.size, field, dirField);
   const b = need(src, base, dir.size, field);
   const name = (o: number, f: string, at: number): string => {
     if (o >= dir.size) {

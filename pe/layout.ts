@@ -7,13 +7,8 @@
  */
 
 import { PeFormatError } from "./errors.ts";
-import {
-  DIR,
-  directory,
-  endOfSectionData,
-  type PeHeaders,
-  rvaToOffset,
-} from "./headers.ts";
+import { DIR, directory, endOfSectionData, type PeHeaders } from "./headers.ts";
+import { mapRva } from "./_rva.ts";
 import { need, u32 } from "./_read.ts";
 import type { ByteSource } from "./source.ts";
 
@@ -113,7 +108,7 @@ export function readDebug(src: ByteSource, h: PeHeaders): DebugEntry[] {
       `absurd count ${count}`,
     );
   }
-  const off = rvaToOffset(
+  const off = mapRva(
     h,
     dir.rva,
     count * 28,
