@@ -84,6 +84,21 @@ export async function checkExe(exe: string): Promise<Check[]> {
   return out;
 }
 
+/** Why `path` is not an x64 DLL, or undefined when it is one. */
+export function dllFormat(path: string): string | undefined {
+  try {
+    using src = FileSource.open(path);
+    const h = readHeaders(src);
+    if (!(h.characteristics & 0x2000)) return `${path} is not a DLL`;
+    if (h.machine !== 0x8664 || h.format !== "PE32+") {
+      return `${path} is not a 64-bit (x64) DLL`;
+    }
+    return undefined;
+  } catch (e) {
+    return `${path}: ${(e as Error).message}`;
+  }
+}
+
 function fileInfo(path: string): string | undefined {
   try {
     const st = Deno.statSync(path);
@@ -158,19 +173,15 @@ export async function doctor(
       }`,
   });
   if (info) {
-    const dllChecks = await checkExe(dll).catch((e) => [{
-      check: "program",
-      ok: false,
-      detail: (e as Error).message,
-    }]);
-    const arch = dllChecks[0];
+    const format = dllFormat(dll);
     checks.push({
       check: "DLL format",
-      ok: arch.ok,
-      detail: arch.ok ? "x64 DLL" : arch.detail,
+      ok: format === undefined,
+      detail: format ?? "x64 DLL",
     });
-    if (isWindows) checks.push(await loadsInProcess(dll));
-    else {
+    if (isWindows && format === undefined) {
+      checks.push(await loadsInProcess(dll));
+    } else if (!isWindows) {
       checks.push({
         check: "DLL loads",
         ok: null,

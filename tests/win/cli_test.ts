@@ -1,0 +1,585 @@
+// The CLI end to end on Windows (natively or under Wine): every command run
+// as a user runs it (`deno run -A cli.ts …`) against real fixture
+// processes, with --json output parsed back and bad arguments checked.
+import { assert, assertEquals } from "./assert.ts";
+import { fixture, hookDll, repoPath, startTarget } from "./harness.ts";
+
+const CLI = repoPath("cli.ts");
+
+interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+async function cli(
+  args: string[],
+  env: Record<string, string> = {},
+): Promise<Run> {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", CLI, ...args],
+    env: { NO_COLOR: "1", ...env },
+    stdin: "null",
+  }).output();
+  const dec = new TextDecoder();
+  return {
+    code: out.code,
+    stdout: dec.decode(out.stdout),
+    stderr: dec.decode(out.stderr),
+  };
+}
+
+async function json<T = Record<string, unknown>>(args: string[]): Promise<T> {
+  const r = await cli([...args, "--json"]);
+  assertEquals(r.code, 0, `${args.join(" ")} failed: ${r.stderr}`);
+  return JSON.parse(r.stdout) as T;
+}
+
+function oneLineError(
+  r: Run,
+  code: number,
+  pattern: RegExp,
+  what: string,
+): void {
+  assertEquals(r.code, code, `${what}: exit ${r.code}, stderr ${r.stderr}`);
+  assert(
+    /^error: /.test(r.stderr),
+    `${what}: stderr starts with "error:": ${r.stderr}`,
+  );
+  assert(pattern.test(r.stderr), `${what}: ${r.stderr} matches ${pattern}`);
+}
+
+/** A copy of a fixture under a unique name, so name lookups find only ours. */
+async function uniqueCopy(
+  name: string,
+): Promise<{ path: string; exe: string } & AsyncDisposable> {
+  const dir = await Deno.makeTempDir();
+  const exe = `cli_${crypto.randomUUID().slice(0, 8)}.exe`;
+  const path = `${dir}\\${exe}`;
+  await Deno.copyFile(fixture(name), path);
+  return {
+    path,
+    exe,
+    async [Symbol.asyncDispose]() {
+      for (let i = 0; i < 20; i++) {
+        try {
+          await Deno.remove(dir, { recursive: true });
+          return;
+        } catch {
+          await new Promise((r) => setTimeout(r, 100)); // the exe may still be closing
+        }
+      }
+    },
+  };
+}
+
+interface Mod {
+  name: string;
+  path: string;
+  base: string;
+  size: number;
+}
+
+Deno.test("cli: help, version and usage errors (exit 2)", async () => {
+  const help = await cli(["--help"]);
+  assertEquals(help.code, 0);
+  assert(help.stdout.includes("inject") && help.stdout.includes("Examples:"));
+  const version = await cli(["--version"]);
+  assertEquals(version.code, 0);
+  assert(/^\d+\.\d+\.\d+/.test(version.stdout));
+  oneLineError(
+    await cli(["inject"]),
+    2,
+    /missing required argument/,
+    "inject without target",
+  );
+  oneLineError(
+    await cli(["modules", "notapid"]),
+    2,
+    /process id/,
+    "modules notapid",
+  );
+  oneLineError(
+    await cli(["frobnicate"]),
+    2,
+    /unknown command/,
+    "unknown command",
+  );
+  oneLineError(
+    await cli(["stats", "1", "--interval", "x"]),
+    2,
+    /seconds/,
+    "bad interval",
+  );
+});
+
+Deno.test("cli: ps and modules list a running fixture (--json parsed back)", async () => {
+  await using t = await startTarget(fixture("sleeper.exe"));
+  const ps = await json<{ pid: number; name: string; parentPid: number }[]>([
+    "ps",
+  ]);
+  const me = ps.find((p) => p.pid === t.pid);
+  assert(me, "ps lists the fixture");
+  assertEquals(me.name.toLowerCase(), "sleeper.exe");
+  const named = await json<{ pid: number }[]>(["ps", "sleeper.exe"]);
+  assert(named.some((p) => p.pid === t.pid));
+  const human = await cli(["ps", "sleeper"]);
+  assertEquals(human.code, 0);
+  assert(/PID\s+PPID\s+THREADS\s+NAME/.test(human.stdout), human.stdout);
+  assert(new RegExp(`\\b${t.pid}\\b.*sleeper\\.exe`, "i").test(human.stdout));
+  oneLineError(
+    await cli(["ps", "no_such_program_xyz.exe"]),
+    1,
+    /No process named/,
+    "ps none",
+  );
+
+  const mods = await json<Mod[]>(["modules", String(t.pid)]);
+  assert(mods.some((m) => m.name.toLowerCase() === "sleeper.exe"));
+  assert(mods.some((m) => m.name.toLowerCase() === "kernel32.dll"));
+  assert(mods.every((m) => /^0x[0-9a-f]+$/.test(m.base) && m.size > 0));
+  const text = await cli(["modules", String(t.pid)]);
+  assert(/BASE\s+SIZE\s+NAME\s+PATH/.test(text.stdout));
+  oneLineError(
+    await cli(["modules", "4000000000"]),
+    1,
+    /no such process/i,
+    "modules bad pid",
+  );
+});
+
+Deno.test("cli: inject by pid, then eject (probe.dll)", async () => {
+  await using t = await startTarget(fixture("sleeper.exe"));
+  const r = await json<
+    { pid: number; module: Mod; ms: number; launched: boolean }
+  >([
+    "inject",
+    String(t.pid),
+    "--dll",
+    fixture("probe.dll"),
+  ]);
+  assertEquals(r.pid, t.pid);
+  assertEquals(r.launched, false);
+  assertEquals(r.module.name.toLowerCase(), "probe.dll");
+  assert(/^0x[0-9a-f]+$/.test(r.module.base) && r.ms > 0);
+  const mods = await json<Mod[]>(["modules", String(t.pid)]);
+  assertEquals(
+    mods.find((m) => m.name.toLowerCase() === "probe.dll")?.base,
+    r.module.base,
+  );
+
+  const ej = await json<{ ejected: boolean }>([
+    "eject",
+    String(t.pid),
+    "probe.dll",
+  ]);
+  assertEquals(ej.ejected, true);
+  const after = await json<Mod[]>(["modules", String(t.pid)]);
+  assert(
+    !after.some((m) => m.name.toLowerCase() === "probe.dll"),
+    "probe.dll is gone",
+  );
+  oneLineError(
+    await cli(["eject", String(t.pid), "probe.dll"]),
+    1,
+    /no module probe\.dll/,
+    "eject twice",
+  );
+  // Human output: pid, module base and time.
+  const human = await cli([
+    "inject",
+    String(t.pid),
+    "--dll",
+    fixture("probe.dll"),
+  ]);
+  assertEquals(human.code, 0, human.stderr);
+  assert(
+    /injected probe\.dll into sleeper\.exe \(pid \d+\)/.test(human.stdout),
+    human.stdout,
+  );
+  assert(/module base\s+0x[0-9a-f]+/.test(human.stdout));
+  assert(/took\s+[\d.]+ ms/.test(human.stdout));
+});
+
+Deno.test("cli: inject by name; several matches need --pid; missing names fail", async () => {
+  await using copy = await uniqueCopy("sleeper.exe");
+  await using a = await startTarget(copy.path);
+  const r = await json<{ pid: number }>([
+    "inject",
+    copy.exe,
+    "--dll",
+    fixture("probe.dll"),
+  ]);
+  assertEquals(r.pid, a.pid);
+
+  await using b = await startTarget(copy.path);
+  const many = await cli(["inject", copy.exe, "--dll", fixture("probe.dll")]);
+  oneLineError(many, 1, /--pid/, "two matches");
+  assert(
+    many.stderr.includes(String(a.pid)) && many.stderr.includes(String(b.pid)),
+  );
+  const picked = await json<{ pid: number }>([
+    "inject",
+    copy.exe,
+    "--pid",
+    String(b.pid),
+    "--dll",
+    fixture("probe.dll"),
+  ]);
+  assertEquals(picked.pid, b.pid);
+
+  oneLineError(
+    await cli([
+      "inject",
+      "no_such_program_xyz.exe",
+      "--dll",
+      fixture("probe.dll"),
+    ]),
+    1,
+    /No process named no_such_program_xyz\.exe/,
+    "missing name",
+  );
+  oneLineError(
+    await cli(["inject", String(a.pid), "--dll", "C:\\nonexistent\\x.dll"]),
+    1,
+    /No DLL at/,
+    "missing dll",
+  );
+});
+
+Deno.test("cli: inject --wait injects into a program started afterwards", async () => {
+  await using copy = await uniqueCopy("sleeper.exe");
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "-A",
+      CLI,
+      "inject",
+      copy.exe,
+      "--wait",
+      "60",
+      "--dll",
+      fixture("probe.dll"),
+      "--json",
+    ],
+    env: { NO_COLOR: "1" },
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  await new Promise((r) => setTimeout(r, 2500)); // the CLI is waiting now
+  await using t = await startTarget(copy.path);
+  const out = await child.output();
+  const dec = new TextDecoder();
+  assertEquals(out.code, 0, dec.decode(out.stderr));
+  const r = JSON.parse(dec.decode(out.stdout));
+  assertEquals(r.pid, t.pid);
+  assertEquals(r.module.name.toLowerCase(), "probe.dll");
+});
+
+Deno.test("cli: launch loads the DLLs early", async () => {
+  await using copy = await uniqueCopy("sleeper.exe");
+  const r = await json<{ pid: number; dlls: string[] }>([
+    "launch",
+    copy.path,
+    "--dll",
+    fixture("probe.dll"),
+  ]);
+  try {
+    assert(r.pid > 0);
+    const mods = await json<Mod[]>(["modules", String(r.pid)]);
+    assert(
+      mods.some((m) => m.name.toLowerCase() === "probe.dll"),
+      "probe.dll loaded",
+    );
+  } finally {
+    Deno.kill(r.pid, "SIGKILL");
+  }
+  // inject on a path that is not running launches it.
+  const viaInject = await json<{ pid: number; launched: boolean }>([
+    "inject",
+    copy.path,
+    "--dll",
+    fixture("probe.dll"),
+  ]);
+  try {
+    assertEquals(viaInject.launched, true);
+    const mods = await json<Mod[]>(["modules", String(viaInject.pid)]);
+    assert(mods.some((m) => m.name.toLowerCase() === "probe.dll"));
+  } finally {
+    Deno.kill(viaInject.pid, "SIGKILL");
+  }
+  oneLineError(
+    await cli(["launch", "C:\\nonexistent\\x.exe"]),
+    1,
+    /No executable/,
+    "launch missing",
+  );
+});
+
+Deno.test("cli: heapshift.dll in a busy program: stats, stats --watch, pinned eject", async () => {
+  await using t = await startTarget(fixture("cli_sample.exe"), {
+    args: ["--interval", "200"],
+  });
+  oneLineError(
+    await cli(["stats", String(t.pid)]),
+    1,
+    /heapshift/i,
+    "stats before injection",
+  );
+  const inj = await json<{ module: Mod }>([
+    "inject",
+    String(t.pid),
+    "--dll",
+    hookDll(),
+  ]);
+  assertEquals(inj.module.name.toLowerCase(), "heapshift.dll");
+  await new Promise((r) => setTimeout(r, 1000));
+  const s = await json<{
+    pid: number;
+    state: string;
+    hooked: string[];
+    counters: Record<string, number>;
+  }>(["stats", String(t.pid)]);
+  assertEquals(s.pid, t.pid);
+  assertEquals(s.state, "live");
+  assert(s.hooked.includes("malloc"), "malloc is hooked");
+  assert(
+    s.counters.allocs > 0 && s.counters.frees > 0,
+    JSON.stringify(s.counters),
+  );
+
+  const watch = await cli([
+    "stats",
+    String(t.pid),
+    "--watch",
+    "--interval",
+    "0.3",
+    "--count",
+    "3",
+    "--json",
+  ]);
+  assertEquals(watch.code, 0, watch.stderr);
+  const samples = watch.stdout.trim().split("\n").map((l) => JSON.parse(l));
+  assertEquals(samples.length, 3);
+  assert(samples[2].counters.allocs >= samples[0].counters.allocs);
+
+  const human = await cli(["stats", String(t.pid)]);
+  assert(/allocations\s+[\d,]+/.test(human.stdout), human.stdout);
+  assert(/migrations\s+[\d,]+/.test(human.stdout));
+
+  oneLineError(
+    await cli(["eject", String(t.pid), "heapshift.dll"]),
+    1,
+    /pinned/i,
+    "eject heapshift.dll",
+  );
+  // The program keeps running correctly.
+  const line = await t.lines.next();
+  assert(!line.done && /corrupt=0/.test(line.value), String(line.value));
+});
+
+Deno.test("cli: imports and patch on a copy of a fixture", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const exe = `${dir}\\app.exe`;
+    await Deno.copyFile(fixture("sleeper.exe"), exe);
+    const imps = await json<{ dll: string; kind: string }[]>(["imports", exe]);
+    assert(
+      imps.some((d) => /^api-ms-win-crt-/i.test(d.dll)),
+      "imports the UCRT",
+    );
+    const syms = await json<{ dll: string; symbols: string[] }[]>([
+      "imports",
+      exe,
+      "-s",
+    ]);
+    assert(syms.some((d) => d.symbols.length > 0));
+
+    const list = await json<{ changed: boolean; output?: string }>([
+      "patch",
+      exe,
+      "--list",
+    ]);
+    assertEquals(list.changed, true);
+    assertEquals(list.output, undefined);
+
+    const rep = await json<
+      { action: string; output: string; imports: string[] }
+    >([
+      "patch",
+      exe,
+    ]);
+    assertEquals(rep.action, "added");
+    assertEquals(rep.output, `${dir}\\app.heapshift.exe`);
+    const after = await json<{ dll: string }[]>(["imports", rep.output]);
+    assertEquals(after[0].dll.toLowerCase(), "heapshift.dll");
+    oneLineError(
+      await cli(["patch", exe]),
+      1,
+      /exists|--force/i,
+      "patch twice",
+    );
+    assertEquals((await cli(["patch", exe, "--force"])).code, 0);
+
+    const rm = await json<{ action: string }>([
+      "patch",
+      rep.output,
+      "--remove",
+      "--inplace",
+    ]);
+    assertEquals(rm.action, "removed");
+    const restored = await json<{ dll: string }[]>(["imports", rep.output]);
+    assert(!restored.some((d) => d.dll.toLowerCase() === "heapshift.dll"));
+    const human = await cli(["patch", exe, "--inplace", "--postfix", "-x"]);
+    assertEquals(human.code, 0, human.stderr);
+    assert(/heapshift-x\.dll added first/.test(human.stdout), human.stdout);
+    oneLineError(
+      await cli(["imports", `${dir}\\missing.exe`]),
+      1,
+      /./,
+      "imports missing",
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("cli: doctor checks the system, the DLL and a program", async () => {
+  const r = await json<
+    {
+      ok: boolean;
+      checks: { check: string; ok: boolean | null; detail: string }[];
+    }
+  >(
+    ["doctor", fixture("sleeper.exe"), "--dll", hookDll()],
+  );
+  const by = (n: string) => r.checks.find((x) => x.check === n);
+  assertEquals(by("hook DLL")?.ok, true);
+  assertEquals(by("DLL loads")?.ok, true, by("DLL loads")?.detail);
+  assertEquals(by("C runtime")?.ok, true);
+  assertEquals(r.ok, true);
+  const notDll = await cli([
+    "doctor",
+    "--dll",
+    fixture("sleeper.exe"),
+    "--json",
+  ]);
+  assertEquals(notDll.code, 1, "doctor exits 1 when a check fails");
+  const nd = JSON.parse(notDll.stdout);
+  assertEquals(nd.ok, false);
+  assert(
+    nd.checks.some((x: { check: string; ok: boolean; detail: string }) =>
+      x.check === "DLL format" && !x.ok && /not a DLL/.test(x.detail)
+    ),
+  );
+  const human = await cli([
+    "doctor",
+    fixture("sleeper.exe"),
+    "--dll",
+    hookDll(),
+  ]);
+  assertEquals(human.code, 0);
+  assert(
+    /✓ C runtime\s+uses the UCRT dynamically/.test(human.stdout),
+    human.stdout,
+  );
+});
+
+Deno.test("cli: specialk registers the DLL in a sample ini, idempotently", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const ini = `${dir}\\SpecialK.ini`;
+    await Deno.copyFile(repoPath("tests/fixtures/cli_specialk.ini"), ini);
+    const r = await json<{ action: string; backup: string }>([
+      "specialk",
+      "--ini",
+      ini,
+      "--dll",
+      hookDll(),
+    ]);
+    assertEquals(r.action, "added");
+    const text = await Deno.readTextFile(ini);
+    assert(
+      text.includes(
+        `[Import.heapshift]\nArchitecture=x64\nRole=ThirdParty\nWhen=Early\nFilename=${hookDll()}\n`,
+      ),
+      text,
+    );
+    assertEquals(
+      await Deno.readTextFile(r.backup),
+      await Deno.readTextFile(repoPath("tests/fixtures/cli_specialk.ini")),
+    );
+    const again = await json<{ action: string }>([
+      "specialk",
+      "--ini",
+      ini,
+      "--dll",
+      hookDll(),
+    ]);
+    assertEquals(again.action, "unchanged");
+    // A Special K install found through --sk-dir: a game's profile.
+    const sk = `${dir}\\Special K`;
+    await Deno.mkdir(`${sk}\\Profiles\\Sample Game`, { recursive: true });
+    await Deno.writeTextFile(
+      `${sk}\\Profiles\\Sample Game\\SpecialK.ini`,
+      "[SpecialK.System]\r\n",
+    );
+    const game = await json<{ action: string; path: string }>([
+      "specialk",
+      "--sk-dir",
+      sk,
+      "--game",
+      "sample game",
+      "--dll",
+      hookDll(),
+    ]);
+    assertEquals(game.action, "added");
+    assert(game.path.endsWith("SpecialK.ini"));
+    oneLineError(
+      await cli([
+        "specialk",
+        "--sk-dir",
+        sk,
+        "--game",
+        "Other",
+        "--dll",
+        hookDll(),
+      ]),
+      1,
+      /no profile for Other.*Sample Game/,
+      "unknown game",
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("cli: demo injects into the sample and reports the takeover", async () => {
+  const r = await json<{
+    summary: {
+      injected: boolean;
+      corrupt: number;
+      before: { rate: number; old: number };
+      after: { rate: number; old: number; migrations: number };
+    };
+    ticks: unknown[];
+  }>([
+    "demo",
+    "--sample",
+    fixture("cli_sample.exe"),
+    "--dll",
+    hookDll(),
+    "--before",
+    "1.5",
+    "--after",
+    "3",
+  ]);
+  assertEquals(r.summary.injected, true);
+  assertEquals(r.summary.corrupt, 0);
+  assert(r.summary.before.rate > 0 && r.summary.after.rate > 0);
+  assert(r.summary.before.old > 1000, "old blocks before");
+  assert(r.summary.after.old < r.summary.before.old, "old blocks drain");
+  assert(r.summary.after.migrations > 0, "migrations happened");
+  assert(r.ticks.length >= 6);
+});
