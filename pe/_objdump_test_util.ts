@@ -67,24 +67,33 @@ const oracle = find();
 /** Whether an objdump that reads PE files is available. */
 export const objdump: boolean = oracle !== undefined;
 
-/** `objdump -p` of bytes: exit code, output and the DLL names it lists. */
-export async function objdumpImports(
+/** Runs objdump with `flag` on bytes: exit code and output. */
+export async function objdumpRun(
   bytes: Uint8Array,
-): Promise<{ code: number; text: string; dlls: string[] }> {
+  flag: string,
+): Promise<{ code: number; text: string }> {
   const { host, seen } = await oracle!.dir();
   try {
     await Deno.writeFile(`${host}/f.exe`, bytes);
     const [cmd, ...pre] = oracle!.cmd;
     const r = await new Deno.Command(cmd, {
-      args: [...pre, "-p", `${seen}/f.exe`],
+      args: [...pre, flag, `${seen}/f.exe`],
       stdout: "piped",
       stderr: "piped",
     }).output();
     const text = new TextDecoder().decode(r.stdout) +
       new TextDecoder().decode(r.stderr);
-    const dlls = [...text.matchAll(/DLL Name: (.*)/g)].map((m) => m[1].trim());
-    return { code: r.code, text, dlls };
+    return { code: r.code, text };
   } finally {
     await Deno.remove(host, { recursive: true });
   }
+}
+
+/** `objdump -p` of bytes: exit code, output and the DLL names it lists. */
+export async function objdumpImports(
+  bytes: Uint8Array,
+): Promise<{ code: number; text: string; dlls: string[] }> {
+  const r = await objdumpRun(bytes, "-p");
+  const dlls = [...r.text.matchAll(/DLL Name: (.*)/g)].map((m) => m[1].trim());
+  return { ...r, dlls };
 }
