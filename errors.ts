@@ -4,7 +4,21 @@
  * @module
  */
 
-/** What went wrong, for programs that branch on it. */
+/**
+ * What went wrong, for programs that branch on it.
+ *
+ * @example Branch on the kind
+ * ```ts
+ * import { HeapshiftError, inject } from "@heapshift/heapshift";
+ * try {
+ *   await inject(1234, "build/heapshift.dll");
+ * } catch (e) {
+ *   if (e instanceof HeapshiftError && e.kind === "access-denied") {
+ *     console.error("try an elevated prompt");
+ *   } else throw e;
+ * }
+ * ```
+ */
 export type HeapshiftErrorKind =
   /** No process with that pid or name, or no such module in it. */
   | "not-found"
@@ -25,7 +39,20 @@ export type HeapshiftErrorKind =
   /** Any other failure; `cause` holds the Win32Error. */
   | "failed";
 
-/** A failure of a heapshift operation, with a message meant for people. */
+/**
+ * A failure of a heapshift operation, with a message meant for people.
+ *
+ * @example Report a failure
+ * ```ts
+ * import { HeapshiftError, modules } from "@heapshift/heapshift";
+ * try {
+ *   modules(1234);
+ * } catch (e) {
+ *   if (!(e instanceof HeapshiftError)) throw e;
+ *   console.error(`${e.kind}: ${e.message}`); // not-found: Cannot list …
+ * }
+ * ```
+ */
 export class HeapshiftError extends Error {
   /** Always `"HeapshiftError"`. */
   override name = "HeapshiftError";

@@ -13,7 +13,15 @@ import {
   PeFormatError,
 } from "./pe/mod.ts";
 
-/** Options for {@linkcode imports}. */
+/**
+ * Options for {@linkcode imports}.
+ *
+ * @example Use the pure-TypeScript reader on Windows too
+ * ```ts
+ * import { imports } from "@heapshift/heapshift";
+ * const dlls = await imports("C:\\games\\game.exe", { reader: "pe" });
+ * ```
+ */
 export interface ImportsOptions {
   /**
    * Which reader: `dbghelp` (Windows only; the default there) or `pe`

@@ -17,7 +17,15 @@ import {
 import { findModule, type ModuleInfo, modules } from "./process.ts";
 import { openTarget, processError } from "./target.ts";
 
-/** Options for {@linkcode inject} and {@linkcode eject}. */
+/**
+ * Options for {@linkcode inject} and {@linkcode eject}.
+ *
+ * @example Give a slow DLL more time
+ * ```ts
+ * import { inject } from "@heapshift/heapshift";
+ * await inject(1234, "build/heapshift.dll", { timeout: 30_000 });
+ * ```
+ */
 export interface InjectOptions {
   /** Milliseconds to wait for the remote call (default 10000). */
   timeout?: number;

@@ -29,7 +29,20 @@ import {
 import { machineName, peKind, readHead } from "./pe_image.ts";
 import { unsupportedMachine } from "./target.ts";
 
-/** Options for {@linkcode launch}. */
+/**
+ * Options for {@linkcode launch}.
+ *
+ * @example Arguments, directory, environment and DLLs
+ * ```ts
+ * import { launch } from "@heapshift/heapshift";
+ * using proc = await launch("C:\\games\\game.exe", {
+ *   args: ["--level", "2"],
+ *   cwd: "C:\\games",
+ *   env: { MIMALLOC_VERBOSE: "1" },
+ *   dlls: ["build/heapshift.dll"],
+ * });
+ * ```
+ */
 export interface LaunchOptions {
   /** Arguments after the program name. */
   args?: string[];
@@ -41,7 +54,21 @@ export interface LaunchOptions {
   dlls?: string[];
 }
 
-/** A program started by {@linkcode launch}. */
+/**
+ * A program started by {@linkcode launch}.
+ *
+ * @example Wait with a deadline, then kill
+ * ```ts
+ * import { HeapshiftError, launch } from "@heapshift/heapshift";
+ * using proc = await launch("C:\\tools\\job.exe", { dlls: ["build/heapshift.dll"] });
+ * try {
+ *   console.log("exit code", await proc.wait({ timeout: 60_000 }));
+ * } catch (e) {
+ *   if (e instanceof HeapshiftError && e.kind === "timeout") proc.kill();
+ *   else throw e;
+ * }
+ * ```
+ */
 export class LaunchedProcess implements Disposable {
   /** Its process id. */
   readonly pid: number;
@@ -88,7 +115,16 @@ export class LaunchedProcess implements Disposable {
   }
 }
 
-/** Quotes one argument the way the MSVC runtime splits command lines. */
+/**
+ * Quotes one argument the way the MSVC runtime splits command lines.
+ *
+ * @example Build a command line
+ * ```ts
+ * import { quoteArg } from "@heapshift/heapshift";
+ * const line = ["C:\\my tools\\x.exe", 'say "hi"'].map(quoteArg).join(" ");
+ * // "C:\my tools\x.exe" "say \"hi\""
+ * ```
+ */
 export function quoteArg(arg: string): string {
   if (arg !== "" && !/[\s"]/.test(arg)) return arg;
   let out = '"';

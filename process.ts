@@ -8,7 +8,17 @@ import { HeapshiftError } from "./errors.ts";
 import { moduleEntries, processEntries } from "./ffi/mod.ts";
 import { processError } from "./target.ts";
 
-/** A running process. */
+/**
+ * A running process.
+ *
+ * @example Print the process tree roots
+ * ```ts
+ * import { processes } from "@heapshift/heapshift";
+ * const all = processes();
+ * const pids = new Set(all.map((p) => p.pid));
+ * for (const p of all) if (!pids.has(p.parentPid)) console.log(p.pid, p.name);
+ * ```
+ */
 export interface ProcessInfo {
   /** Process id. */
   pid: number;
@@ -20,7 +30,17 @@ export interface ProcessInfo {
   threads: number;
 }
 
-/** A module (EXE or DLL) loaded in a process. */
+/**
+ * A module (EXE or DLL) loaded in a process.
+ *
+ * @example Print a module map
+ * ```ts
+ * import { modules } from "@heapshift/heapshift";
+ * for (const m of modules(1234)) {
+ *   console.log(`0x${m.base.toString(16)} ${m.size} ${m.path}`);
+ * }
+ * ```
+ */
 export interface ModuleInfo {
   /** File name, e.g. `KERNEL32.DLL`. */
   name: string;
@@ -100,7 +120,19 @@ export function findProcess(name: string): ProcessInfo {
   return found[0];
 }
 
-/** Options for {@linkcode waitForProcess}. */
+/**
+ * Options for {@linkcode waitForProcess}.
+ *
+ * @example Wait for the next instance only
+ * ```ts
+ * import { waitForProcess } from "@heapshift/heapshift";
+ * const next = await waitForProcess("game.exe", {
+ *   newOnly: true,
+ *   timeout: 120_000,
+ *   signal: AbortSignal.timeout(130_000),
+ * });
+ * ```
+ */
 export interface WaitForProcessOptions {
   /** Give up after this many milliseconds (default 30000). */
   timeout?: number;

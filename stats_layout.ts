@@ -14,12 +14,29 @@ export const STATS_LAYOUT = 1;
 /** The size of a v1 block. */
 export const STATS_SIZE = 8192;
 
-/** What the hook DLL is doing in the process. */
+/**
+ * What the hook DLL is doing in the process.
+ *
+ * @example Is heapshift running?
+ * ```ts
+ * import { stats } from "@heapshift/heapshift";
+ * if (stats(1234).state !== "live") console.error("heapshift is not active");
+ * ```
+ */
 export type HeapshiftState = "loading" | "live" | "disabled" | "failed";
 
 const STATES: HeapshiftState[] = ["loading", "live", "disabled", "failed"];
 
-/** Allocation counters, summed over all threads. */
+/**
+ * Allocation counters, summed over all threads.
+ *
+ * @example Share of frees that went to the old heap
+ * ```ts
+ * import { stats } from "@heapshift/heapshift";
+ * const { frees, freesOld } = stats(1234).counters;
+ * console.log(`${((100 * freesOld) / Math.max(frees, 1)).toFixed(1)}% old`);
+ * ```
+ */
 export interface HeapshiftCounters {
   /** Blocks handed out by the hooks (every kind). */
   allocs: number;
@@ -35,7 +52,17 @@ export interface HeapshiftCounters {
   expandRejects: number;
 }
 
-/** The stats of heapshift in one process. */
+/**
+ * The stats of heapshift in one process.
+ *
+ * @example Summarise
+ * ```ts
+ * import { stats } from "@heapshift/heapshift";
+ * const s = stats(1234);
+ * console.log(`${s.state} since ${s.liveSince?.toISOString()}, mimalloc ${s.mimallocVersion}`);
+ * console.log(`${s.hooked.length} functions hooked at ${s.patchSites} sites`);
+ * ```
+ */
 export interface HeapshiftStats {
   /** The process id the block belongs to. */
   pid: number;
