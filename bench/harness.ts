@@ -7,7 +7,13 @@
  *   deno run -A bench/harness.ts [--reps N] [--scale F] [--threads N]
  *     [--workloads a,b] [--variants 1,2,3,4,5] [--dll PATH]
  *     [--no-migrate-env NAME=VALUE] [--budget SECONDS] [--self-load]
- *     [--quick] [--out DIR]
+ *     [--quick] [--metric wall|cpu] [--start auto|import-table|loadlibrary]
+ *     [--out DIR]
+ *
+ * Variant 2 runs `build/bench/imports/workload-ucrt.exe` when it exists: a
+ * copy whose import table lists heapshift.dll first (written by
+ * tasks/bench.ts with pe/), so the DLL loads before the CRT initialises;
+ * otherwise the workload calls LoadLibrary as the first thing in `main`.
  *
  * Each run is one process that prints `warm <pid>` after its warm-up and
  * waits; for the late variants (3, 5) the DLL is injected then, with
@@ -22,6 +28,7 @@
 import {
   type BenchReport,
   checkTargets,
+  type Metric,
   renderMarkdown,
   renderSvg,
   type RunRecord,
@@ -55,6 +62,8 @@ interface Options {
   selfLoad: boolean;
   out: string;
   timeoutMs: number;
+  metric: Metric;
+  start: "auto" | "import-table" | "loadlibrary";
 }
 
 const ROOT = new URL("../", import.meta.url);
@@ -92,6 +101,8 @@ function parseArgs(args: string[]): Options {
     selfLoad: false,
     out: repoPath("bench/results"),
     timeoutMs: 120_000,
+    metric: "wall",
+    start: "auto",
   };
   for (let i = 0; i < args.length; i++) {
     const a = args[i];
@@ -139,6 +150,20 @@ function parseArgs(args: string[]): Options {
       case "--budget":
         o.budget = Number(val());
         break;
+      case "--metric": {
+        const m = val();
+        if (m !== "wall" && m !== "cpu") throw new Error("--metric wall|cpu");
+        o.metric = m;
+        break;
+      }
+      case "--start": {
+        const m = val();
+        if (m !== "auto" && m !== "import-table" && m !== "loadlibrary") {
+          throw new Error("--start auto|import-table|loadlibrary");
+        }
+        o.start = m;
+        break;
+      }
       case "--quick":
         o.reps = 2;
         o.scale = 0.5;
@@ -230,6 +255,19 @@ interface Plan {
   dll: boolean;
 }
 
+/** The import-patched workload, when tasks/bench.ts made one. */
+function importsExe(): string | null {
+  const exe = repoPath("build/bench/imports/workload-ucrt.exe");
+  return exists(exe) && exists(repoPath("build/bench/imports/heapshift.dll"))
+    ? exe
+    : null;
+}
+
+function startMode(o: Options): "import-table" | "loadlibrary" {
+  if (o.start !== "auto") return o.start;
+  return importsExe() ? "import-table" : "loadlibrary";
+}
+
 function plan(
   o: Options,
   workload: string,
@@ -250,14 +288,18 @@ function plan(
   switch (v) {
     case 1:
       return { exe: ucrt, args: base, env: {}, inject: false, dll: false };
-    case 2:
-      return {
-        exe: ucrt,
-        args: [...base, "--load", o.dll],
-        env: {},
-        inject: false,
-        dll: true,
-      };
+    case 2: {
+      const patched = startMode(o) === "import-table" ? importsExe() : null;
+      return patched
+        ? { exe: patched, args: base, env: {}, inject: false, dll: true }
+        : {
+          exe: ucrt,
+          args: [...base, "--load", o.dll],
+          env: {},
+          inject: false,
+          dll: true,
+        };
+    }
     case 3:
       return {
         exe: ucrt,
@@ -402,6 +444,8 @@ async function runOne(
   const rec: RunRecord = { workload, variant, rep, ok: false, wallMs: 0 };
   if (variant === 3 || variant === 5) {
     rec.injection = remote ? "remote" : "self-load";
+  } else if (variant === 2) {
+    rec.injection = startMode(o);
   }
   const t0 = performance.now();
   const child = new Deno.Command(p.exe, {
@@ -483,6 +527,7 @@ async function runOne(
     );
   }
   if (!rec.result && !errors.length) errors.push("no result line");
+
   rec.ok = errors.length === 0 && !!rec.result?.ok;
   if (!rec.ok) rec.error = errors.join("; ");
   return rec;
@@ -637,7 +682,7 @@ export async function main(args: string[]): Promise<number> {
   }
 
   crossCheck(runs, notes);
-  const cells = summarize(runs, o.workloads, o.variants);
+  const cells = summarize(runs, o.workloads, o.variants, o.metric);
   const report: BenchReport = {
     schema: 1,
     date: new Date().toISOString(),
@@ -652,6 +697,8 @@ export async function main(args: string[]): Promise<number> {
       dll: haveDll ? o.dll : null,
       injection: lateVariants ? (remote ? "remote" : "self-load") : null,
       noMigrateSwitch: `${o.noMigrate[0]}=${o.noMigrate[1]}`,
+      start: o.variants.includes(2) ? startMode(o) : null,
+      metric: o.metric,
     },
     totalSeconds: (performance.now() - started) / 1000,
     cells,

@@ -69,6 +69,7 @@ export interface WorkloadResult {
   allocator: string;
   ok: boolean;
   ms: number;
+  cpu_ms: number;
   ops: number;
   ns_per_op: number;
   check: string;
@@ -100,8 +101,9 @@ export interface RunRecord {
   /** Why the run failed (its own check, a crash, a harness check). */
   error?: string;
   result?: WorkloadResult;
-  /** Variants 3 and 5: how the DLL got in (`remote` or `self-load`). */
-  injection?: "remote" | "self-load";
+  /** Variant 2: how the DLL got in before `main` (`import-table` or
+   * `loadlibrary`); variants 3 and 5: `remote` or `self-load`. */
+  injection?: "remote" | "self-load" | "import-table" | "loadlibrary";
   /** Harness side: the inject command's duration (ms). */
   injectMs?: number;
   /** Harness side: command → the DLL's stats say its hooks are live (ms). */
@@ -121,7 +123,8 @@ export interface Cell {
   medianMs: number | null;
   minMs: number | null;
   maxMs: number | null;
-  /** (max - min) / median, in percent. */
+  /** Spread in percent of the median: the interquartile range with 4
+   * runs or more, else max − min. */
   spreadPct: number | null;
   nsPerOp: number | null;
   /** median(variant 1) / median(this): > 1 is faster than the UCRT heap. */
@@ -167,6 +170,10 @@ export interface BenchReport {
     variants: VariantId[];
     dll: string | null;
     injection: "remote" | "self-load" | null;
+    /** How variant 2 loads the DLL before the program's code. */
+    start: "import-table" | "loadlibrary" | null;
+    /** What the times are: wall clock or the process's CPU time. */
+    metric: Metric;
     noMigrateSwitch: string;
   };
   totalSeconds: number;
@@ -176,12 +183,31 @@ export interface BenchReport {
   runs: RunRecord[];
 }
 
-/** The median of a list (null when empty). */
-export function median(xs: number[]): number | null {
+/** Which time a summary uses. */
+export type Metric = "wall" | "cpu";
+
+/** The `q` quantile (0–1) of a list, linearly interpolated; null if empty. */
+export function quantile(xs: number[], q: number): number | null {
   const v = xs.filter((x) => Number.isFinite(x)).sort((a, b) => a - b);
   if (v.length === 0) return null;
-  const m = v.length >> 1;
-  return v.length % 2 ? v[m] : (v[m - 1] + v[m]) / 2;
+  const pos = (v.length - 1) * q;
+  const lo = Math.floor(pos), hi = Math.ceil(pos);
+  return v[lo] + (v[hi] - v[lo]) * (pos - lo);
+}
+
+/** The median of a list (null when empty). */
+export function median(xs: number[]): number | null {
+  return quantile(xs, 0.5);
+}
+
+/** Spread of a list in percent of its median: the interquartile range
+ * with 4 values or more, else max − min. */
+export function spreadPct(xs: number[]): number | null {
+  const med = median(xs);
+  if (!med) return null;
+  const lo = quantile(xs, xs.length >= 4 ? 0.25 : 0)!;
+  const hi = quantile(xs, xs.length >= 4 ? 0.75 : 1)!;
+  return ((hi - lo) / med) * 100;
 }
 
 function num(x: unknown): number | null {
@@ -223,14 +249,17 @@ export function summarize(
   runs: RunRecord[],
   workloads: string[],
   variants: VariantId[],
+  metric: Metric = "wall",
 ): Cell[] {
+  const time = (r: WorkloadResult) =>
+    metric === "cpu" && r.cpu_ms >= 0 ? r.cpu_ms : r.ms;
   const cells: Cell[] = [];
   for (const w of workloads) {
     const row: Cell[] = [];
     for (const v of variants) {
       const all = runs.filter((r) => r.workload === w && r.variant === v);
       const good = all.filter((r) => r.ok && r.result);
-      const ms = good.map((r) => r.result!.ms);
+      const ms = good.map((r) => time(r.result!));
       const med = median(ms);
       const min = ms.length ? Math.min(...ms) : null;
       const max = ms.length ? Math.max(...ms) : null;
@@ -242,10 +271,11 @@ export function summarize(
         medianMs: med,
         minMs: min,
         maxMs: max,
-        spreadPct: med && min !== null && max !== null
-          ? ((max - min) / med) * 100
-          : null,
-        nsPerOp: medianOf(good, (r) => r.result!.ns_per_op),
+        spreadPct: spreadPct(ms),
+        nsPerOp: medianOf(
+          good,
+          (r) => r.result!.ops ? (time(r.result!) * 1e6) / r.result!.ops : null,
+        ),
         vsUcrt: null,
         vsMimalloc: null,
         peakWorkingSetMB: medianOf(
@@ -429,11 +459,16 @@ export function renderMarkdown(r: BenchReport): string {
     `Measured ${
       r.date.slice(0, 16).replace("T", " ")
     } UTC on ${r.platform}, ${r.cpus} CPUs; ` +
-      `${r.config.reps} runs per cell (median, spread = (max − min) / median), ` +
+      `${r.config.reps} runs per cell (median ± spread: interquartile range, or max − min under 4 runs, over the median), ` +
+      `${
+        r.config.metric === "cpu"
+          ? "CPU time (user + kernel, all threads)"
+          : "wall-clock time"
+      } of the timed phase, ` +
       `scale ${r.config.scale}, ${r.config.threads} threads in mt-churn; ` +
-      `took ${r.totalSeconds.toFixed(0)} s. Late injection: ${
-        r.config.injection ?? "not run"
-      }.`,
+      `took ${r.totalSeconds.toFixed(0)} s. heapshift at start: ${
+        r.config.start ?? "not run"
+      }; late injection: ${r.config.injection ?? "not run"}.`,
   );
   L.push("");
   L.push("## Time (lower is better); × = speed relative to UCRT / to mimalloc");
@@ -600,7 +635,9 @@ export function renderSvg(r: BenchReport): string {
   o.push(
     `<text x="${left}" y="30" fill="#555">${
       esc(
-        `${r.platform}; median of ${r.config.reps} runs, whiskers: fastest/slowest run`,
+        `${r.platform}; ${
+          r.config.metric === "cpu" ? "CPU" : "wall"
+        } time, median of ${r.config.reps} runs; whiskers: fastest/slowest run`,
       )
     }</text>`,
   );

@@ -175,7 +175,8 @@ static inline void verify_moved(const void *q, uint64_t t, size_t m) {
 /* counters and the old-heap check                                     */
 
 typedef struct {
-  double ms;        /* timed phase */
+  double ms;        /* timed phase, wall clock */
+  double cpu_ms;    /* timed phase, CPU time of all threads */
   uint64_t ops;     /* operations in the timed phase */
   uint64_t check;   /* deterministic checksum (single-threaded workloads) */
   uint64_t old_blocks, old_reallocs, old_frees;
@@ -891,6 +892,18 @@ static DWORD WINAPI watcher(LPVOID arg) {
   return 0;
 }
 
+/* User + kernel time of the whole process (all threads), in ms. */
+static double cpu_ms(void) {
+  FILETIME c, e, k, u;
+  if (!GetProcessTimes(GetCurrentProcess(), &c, &e, &k, &u)) return -1;
+  ULARGE_INTEGER a, b;
+  a.LowPart = k.dwLowDateTime;
+  a.HighPart = k.dwHighDateTime;
+  b.LowPart = u.dwLowDateTime;
+  b.HighPart = u.dwHighDateTime;
+  return (double)(a.QuadPart + b.QuadPart) / 10000.0;
+}
+
 static double load_dll(const char *path) {
   double t0 = now_ms();
   if (!LoadLibraryA(path)) fail("LoadLibrary(%s) failed with error %lu", path, GetLastError());
@@ -959,9 +972,10 @@ int main(int argc, char **argv) {
     late_ms = load_dll(late);
   }
 
-  double t0 = now_ms();
+  double c0 = cpu_ms(), t0 = now_ms();
   w->run(&r);
   R.ms = now_ms() - t0;
+  R.cpu_ms = cpu_ms() - c0;
 
   PROCESS_MEMORY_COUNTERS pmc;
   memset(&pmc, 0, sizeof pmc);
@@ -980,14 +994,14 @@ int main(int argc, char **argv) {
   w->cleanup();
 
   outf("result {\"workload\":\"%s\",\"allocator\":\"%s\",\"ok\":true,"
-       "\"ms\":%.3f,\"ops\":%llu,\"ns_per_op\":%.2f,\"check\":\"%016llx\","
+       "\"ms\":%.3f,\"cpu_ms\":%.3f,\"ops\":%llu,\"ns_per_op\":%.2f,\"check\":\"%016llx\","
        "\"threads\":%d,\"scale\":%g,"
        "\"old_blocks\":%llu,\"old_reallocs\":%llu,\"old_frees\":%llu,\"bytes\":%llu,"
        "\"heapwalk_ok\":%s,\"live\":%llu,\"live_in_ucrt_heap\":%llu,"
        "\"lineage_live\":%llu,\"lineage_in_ucrt_heap\":%llu,"
        "\"peak_working_set\":%llu,\"peak_commit\":%llu,"
        "\"load_ms\":%.3f,\"late_load_ms\":%.3f,\"hook_seen_ms\":%.3f,\"dll\":%s}\n",
-       w->name, ALLOCATOR, R.ms, (unsigned long long)R.ops,
+       w->name, ALLOCATOR, R.ms, R.cpu_ms, (unsigned long long)R.ops,
        R.ops ? R.ms * 1e6 / (double)R.ops : 0.0, (unsigned long long)R.check,
        !strcmp(w->name, "mt-churn") ? g_threads : 1, g_scale,
        (unsigned long long)R.old_blocks, (unsigned long long)R.old_reallocs,

@@ -9,6 +9,7 @@
  *   deno task bench [--no-build-dll] [--mimalloc DIR] [harness options…]
  *
  * Harness options (see bench/harness.ts): `--reps N` (default 7),
+ * `--metric wall|cpu` (default wall), `--start auto|import-table|loadlibrary`,
  * `--scale F`, `--threads N`, `--workloads a,b`, `--variants 1,2,3,4,5`,
  * `--budget SECONDS` (default 420: fewer reps run when a rep is slow),
  * `--quick` (2 reps at half scale), `--self-load`,
@@ -114,6 +115,45 @@ async function buildDll(): Promise<boolean> {
   return code === 0;
 }
 
+/**
+ * Variant 2's program: a copy of workload-ucrt.exe whose import table lists
+ * heapshift.dll first (pe/ `patchImportsBytes`, the minject method), next
+ * to a copy of the DLL, so the loader maps the DLL before the CRT starts.
+ * Removed (variant 2 then uses LoadLibrary at the top of `main`) when
+ * there is no DLL or pe/ cannot patch.
+ */
+async function patchImportsCopy(): Promise<void> {
+  const root = repoRoot();
+  const dir = `${root}/${OUT_DIR}/imports`;
+  await Deno.remove(dir, { recursive: true }).catch(() => {});
+  const dll = `${root}/build/heapshift.dll`;
+  if (!exists(dll)) return;
+  try {
+    // Computed specifier: pe/ is developed alongside; the bench only needs
+    // this one function and must keep working if it moves.
+    const pe = await import(new URL("../pe/mod.ts", import.meta.url).href);
+    const patch = pe.patchImportsBytes as (
+      b: Uint8Array,
+      o?: { dll?: string },
+    ) => { bytes: Uint8Array; action: string };
+    const res = patch(
+      await Deno.readFile(`${root}/${OUT_DIR}/workload-ucrt.exe`),
+      { dll: "heapshift.dll" },
+    );
+    await Deno.mkdir(dir, { recursive: true });
+    await Deno.writeFile(`${dir}/workload-ucrt.exe`, res.bytes);
+    await Deno.copyFile(dll, `${dir}/heapshift.dll`);
+    log(`variant 2: heapshift.dll ${res.action} first in the import table`);
+  } catch (e) {
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
+    log(
+      `cannot patch the workload's imports (${
+        (e as Error).message
+      }): variant 2 loads the DLL with LoadLibrary in main`,
+    );
+  }
+}
+
 async function main(args: string[]): Promise<number> {
   const t0 = performance.now();
   let mimalloc: string | undefined;
@@ -126,7 +166,7 @@ async function main(args: string[]): Promise<number> {
     else if (a.startsWith("--mimalloc=")) mimalloc = a.slice(11);
     else if (a === "--help" || a === "-h") {
       console.log(
-        "usage: deno task bench [--no-build-dll] [--mimalloc DIR] [--reps N] [--scale F] [--threads N] [--workloads a,b] [--variants 1,2,3,4,5] [--budget S] [--quick] [--self-load] [--no-migrate-env NAME=VALUE] [--dll PATH] [--out DIR]",
+        "usage: deno task bench [--no-build-dll] [--mimalloc DIR] [--reps N] [--scale F] [--threads N] [--workloads a,b] [--variants 1,2,3,4,5] [--budget S] [--quick] [--metric wall|cpu] [--start auto|import-table|loadlibrary] [--self-load] [--no-migrate-env NAME=VALUE] [--dll PATH] [--out DIR]",
       );
       return 0;
     } else pass.push(a);
@@ -139,6 +179,7 @@ async function main(args: string[]): Promise<number> {
     return 1;
   }
   if (dll) await buildDll();
+  await patchImportsCopy();
   log(
     `built in ${((performance.now() - t0) / 1000).toFixed(0)} s; running ${
       isWindows ? "natively" : "under Wine"
