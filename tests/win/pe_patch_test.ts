@@ -135,3 +135,38 @@ Deno.test("a patched copy of the Windows deno.exe runs with heapshift.dll first"
     assert(/^deno \d/.test(r.out), r.out);
   });
 });
+
+Deno.test("stacked patches fill the headers, move section data, and all undo", async () => {
+  await withCopy(async (dir, exe) => {
+    const original = await Deno.readFile(exe);
+    const before = await run(exe);
+    // Each added DLL adds a section header, until the header area is full
+    // and the section data has to move down.
+    const added: string[] = [];
+    let moved = false;
+    for (let i = 0; i < 40 && !moved; i++) {
+      const dll = `hs${String(i).padStart(2, "0")}.dll`;
+      await Deno.copyFile(`${dir}\\heapshift.dll`, `${dir}\\${dll}`);
+      const rep = await patchImports(exe, {
+        dll,
+        inPlace: true,
+        backup: false,
+      });
+      assertEquals(rep.action, "added");
+      moved = rep.warnings.some((w) => /moved down/.test(w));
+      added.push(dll);
+    }
+    assert(moved, `no header shift after ${added.length} sections`);
+    const r = await run(exe, [added.at(-1)!]);
+    assertEquals(r.code, 0, r.out);
+    for (const dll of added) {
+      assert(r.out.includes(` ${dll}`), `${dll} not loaded: ${r.out}`);
+    }
+    for (const dll of added.toReversed()) {
+      const un = await removeImport(exe, { dll, inPlace: true, backup: false });
+      assertEquals(un.action, "removed");
+    }
+    assertEquals(await Deno.readFile(exe), original);
+    assertEquals(await run(exe), before);
+  });
+});
