@@ -8,7 +8,7 @@
 
 import { resolve, win32 } from "node:path";
 import { HeapshiftError } from "./errors.ts";
-import { machineName, peKind, readHead } from "./pe_image.ts";
+import { machineName, peKind, readFailure, readHead } from "./pe_image.ts";
 
 /** Absolute form of `path` (a Windows path on Windows). */
 export function absolutePath(path: string): string {
@@ -25,11 +25,7 @@ export function checkDll(path: string): string {
   try {
     head = readHead(abs);
   } catch (e) {
-    const why = e instanceof Deno.errors.NotFound
-      ? "no such file"
-      : e instanceof Deno.errors.IsADirectory
-      ? "it is a directory"
-      : (e as Error).message;
+    const why = readFailure(abs, e);
     throw new HeapshiftError("bad-dll", `Cannot use DLL ${abs}: ${why}`, {
       cause: e,
     });

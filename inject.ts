@@ -6,8 +6,10 @@
 
 import { checkDll } from "./dll_file.ts";
 import { HeapshiftError } from "./errors.ts";
+import { missingDependencies } from "./dependencies.ts";
 import {
   callRemote,
+  ERROR,
   formatMessage,
   INJECT_ACCESS,
   procAddress,
@@ -79,11 +81,20 @@ export async function inject(
     throw processError(e, { pid, doing });
   }
   if (result.value === 0n) {
+    let hint = "";
+    if (result.lastError === ERROR.MOD_NOT_FOUND) {
+      const missing = await missingDependencies(dll, modules(pid));
+      hint = missing.length
+        ? `; ${baseName(dll)} needs ${
+          missing.join(", ")
+        }, which the target cannot find (not loaded, not next to the DLL or the program, not in the system directory or on PATH)`
+        : `; the DLL exists, so one of its dependencies is probably missing`;
+    }
     throw new HeapshiftError(
       "load-failed",
       `Cannot ${doing} process ${pid}: the target's loader reports: ${
         formatMessage(result.lastError)
-      } (error ${result.lastError})`,
+      } (error ${result.lastError})${hint}`,
     );
   }
   const mod = modules(pid).find((m) => m.base === result.value) ??

@@ -26,7 +26,7 @@ import {
   waitSignaled,
   Win32Error,
 } from "./ffi/mod.ts";
-import { machineName, peKind, readHead } from "./pe_image.ts";
+import { machineName, peKind, readFailure, readHead } from "./pe_image.ts";
 import { unsupportedMachine } from "./target.ts";
 
 /**
@@ -375,12 +375,8 @@ function launchNow(exe: string, options: LaunchOptions): LaunchedProcess {
     head = readHead(path);
   } catch (e) {
     throw new HeapshiftError(
-      "not-found",
-      `Cannot launch ${path}: ${
-        e instanceof Deno.errors.NotFound
-          ? "no such file"
-          : (e as Error).message
-      }`,
+      e instanceof Deno.errors.NotFound ? "not-found" : "failed",
+      `Cannot launch ${path}: ${readFailure(path, e)}`,
       { cause: e },
     );
   }

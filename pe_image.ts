@@ -56,3 +56,12 @@ export function readHead(path: string, size = 4096): Uint8Array {
     file.close();
   }
 }
+
+/** Why `path` could not be read, in words ("no such file", …). */
+export function readFailure(path: string, e: unknown): string {
+  if (e instanceof Deno.errors.NotFound) return "no such file";
+  try {
+    if (Deno.statSync(path).isDirectory) return "it is a directory";
+  } catch { /* fall through */ }
+  return (e as Error).message;
+}

@@ -160,7 +160,7 @@ Deno.test("a missing dependency is reported with the target's loader error", asy
       () => inject(target.readyPid, `${dir}\\api_missingdep.dll`),
       HeapshiftError,
       new RegExp(
-        `^Cannot inject api_missingdep\\.dll into process ${target.readyPid}: the target's loader reports: .+ \\(error 126\\)$`,
+        `^Cannot inject api_missingdep\\.dll into process ${target.readyPid}: the target's loader reports: .+ \\(error 126\\); api_missingdep\\.dll needs api_adep\\.dll, which the target cannot find`,
       ),
     );
     assertEquals(e.kind, "load-failed");
@@ -192,6 +192,25 @@ Deno.test("inject times out on a DLL that does not finish loading", async () => 
     `Cannot inject api_slow.dll into process ${target.readyPid}: LoadLibraryW did not return within 300 ms`,
   );
   assertEquals(e.kind, "timeout");
+});
+
+Deno.test("a directory is neither a program nor a DLL", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "heapshift-err-" });
+  try {
+    await assertRejects(
+      () => launch(dir),
+      HeapshiftError,
+      `Cannot launch ${dir}: it is a directory`,
+    );
+    await using target = await startTarget(fixture("sleeper.exe"));
+    await assertRejects(
+      () => inject(target.readyPid, dir),
+      HeapshiftError,
+      `Cannot use DLL ${dir}: it is a directory`,
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });
 
 Deno.test("launch of a missing program", async () => {
