@@ -22,7 +22,14 @@
 
 import $ from "dax";
 import { compile, isStale } from "./toolchain.ts";
-import { IN_ENV, isWindows, mimallocDir, repoRoot, rootfsDir, runInEnv } from "./winenv.ts";
+import {
+  IN_ENV,
+  isWindows,
+  mimallocDir,
+  repoRoot,
+  rootfsDir,
+  runInEnv,
+} from "./winenv.ts";
 
 /** Where the DLL goes, relative to the checkout. */
 export const DLL_OUT = "build/heapshift.dll";
@@ -34,7 +41,8 @@ const DEFINES = [
 ];
 
 /** DLLs the result may import (lower case; api-ms-win-crt-* is the UCRT). */
-const SYSTEM_DLLS = /^(kernel32|ntdll|advapi32|bcrypt|psapi|user32|api-ms-win-[a-z0-9-]+)\.dll$/;
+const SYSTEM_DLLS =
+  /^(kernel32|ntdll|advapi32|bcrypt|psapi|user32|api-ms-win-[a-z0-9-]+)\.dll$/;
 
 /** Options of {@linkcode buildDll}. */
 export interface BuildDllOptions {
@@ -117,8 +125,9 @@ async function findVcvars(): Promise<string> {
       `vswhere.exe not found at ${vswhere}: install Visual Studio (Build Tools) with the C++ x64 tools, or use --toolchain mingw`,
     );
   }
-  const install = (await $`${vswhere} -latest -products * -requires Microsoft.VisualStudio.Component.VC.Tools.x86.x64 -property installationPath`
-    .text()).trim();
+  const install =
+    (await $`${vswhere} -latest -products * -requires Microsoft.VisualStudio.Component.VC.Tools.x86.x64 -property installationPath`
+      .text()).trim();
   const vcvars = `${install}\\VC\\Auxiliary\\Build\\vcvars64.bat`;
   if (!install || !exists(vcvars)) {
     throw new Error(
@@ -217,7 +226,9 @@ export async function buildDll(options: BuildDllOptions = {}): Promise<string> {
   const oldStamp = await Deno.readTextFile(stampFile).catch(() => "");
   $.logStep(
     "Building",
-    `heapshift.dll (${toolchain}, mimalloc ${await mimallocVersion(mi)} from ${mi})`,
+    `heapshift.dll (${toolchain}, mimalloc ${await mimallocVersion(
+      mi,
+    )} from ${mi})`,
   );
   if (
     !options.force && oldStamp === stamp &&
@@ -241,7 +252,9 @@ export async function buildDll(options: BuildDllOptions = {}): Promise<string> {
     if (bad.length > 0) {
       await Deno.remove(out).catch(() => {});
       throw new Error(
-        `heapshift.dll would need non-system DLLs at run time: ${bad.join(", ")}`,
+        `heapshift.dll would need non-system DLLs at run time: ${
+          bad.join(", ")
+        }`,
       );
     }
   }
