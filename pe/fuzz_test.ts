@@ -7,7 +7,8 @@
 import assert from "node:assert/strict";
 import { PeFormatError, PePatchError } from "./errors.ts";
 import { readHeaders } from "./headers.ts";
-import { patchImportsBytes, removeImportBytes } from "./patch.ts";
+import { patchImportsBytes } from "./patch.ts";
+import { removeImportBytes } from "./remove.ts";
 import { readPe } from "./reader.ts";
 import { bytesSource } from "./source.ts";
 import { patchImports } from "./write.ts";

@@ -35,4 +35,5 @@ export * from "./layout.ts";
 export * from "./reader.ts";
 export * from "./checksum.ts";
 export * from "./patch.ts";
+export * from "./remove.ts";
 export * from "./write.ts";

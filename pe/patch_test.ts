@@ -1,12 +1,8 @@
 import assert from "node:assert/strict";
 import { PePatchError } from "./errors.ts";
 import { DIR } from "./headers.ts";
-import {
-  patchImportsBytes,
-  removeImportBytes,
-  resolveDllName,
-  SECTION_NAME,
-} from "./patch.ts";
+import { patchImportsBytes, resolveDllName, SECTION_NAME } from "./patch.ts";
+import { removeImportBytes } from "./remove.ts";
 import { readPe } from "./reader.ts";
 import { peChecksum } from "./checksum.ts";
 import { bytesSource } from "./source.ts";

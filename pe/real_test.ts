@@ -3,7 +3,8 @@
 // (when the Wine environment has it, or HEAPSHIFT_DENO_EXE points to it).
 
 import assert from "node:assert/strict";
-import { patchImportsBytes, removeImportBytes } from "./patch.ts";
+import { patchImportsBytes } from "./patch.ts";
+import { removeImportBytes } from "./remove.ts";
 import { readPe } from "./reader.ts";
 import { bytesSource } from "./source.ts";
 import { objdump, objdumpImports, objdumpRun } from "./_objdump_test_util.ts";

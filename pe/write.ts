@@ -9,10 +9,9 @@ import {
   type PatchBytesOptions,
   patchImportsBytes,
   type PatchResult,
-  type RemoveBytesOptions,
-  removeImportBytes,
   resolveDllName,
 } from "./patch.ts";
+import { type RemoveBytesOptions, removeImportBytes } from "./remove.ts";
 import { imports } from "./reader.ts";
 
 /** Options shared by {@linkcode patchImports} and {@linkcode removeImport}. */
