@@ -353,97 +353,123 @@ static void churn_free(void) {
 }
 
 /* ------------------------------------------------------------------ */
-/* mt-churn: threads replacing blocks in shared slots, cross-thread frees */
+/* mt-churn: server-like threads; each churns its own blocks, and one
+ * operation in eight hands a block over through a shared mailbox, where
+ * another thread frees it (cross-thread frees)                       */
 
-#define MT_SLOTS 16384
-static void *volatile mt_slot[MT_SLOTS];
+#define MT_MAXT 16
+#define MT_LOCAL 4096
+#define MT_SHARED 1024
+static void *volatile mt_shared[MT_SHARED];
 
 typedef struct {
-  uint64_t seed, ops, old_reallocs, old_frees, check;
+  uint64_t seed, ops, old_reallocs, old_frees, handoffs;
+  void *local[MT_LOCAL];
 } mt_arg_t;
+static mt_arg_t mt_args[MT_MAXT];
+static int mt_nt;
+
+static inline void mt_release(mt_arg_t *a, void *old) {
+  uint64_t u = verify(old, 0);
+  if (tag_origin(u) == ORIGIN_OLD) a->old_frees++;
+  free(old);
+}
 
 static unsigned __stdcall mt_thread(void *arg) {
   mt_arg_t *a = arg;
   uint64_t r = a->seed;
   for (uint64_t k = 0; k < a->ops; k++) {
     uint64_t x = rng(&r);
-    size_t i = (size_t)(x % MT_SLOTS);
+    unsigned op = (unsigned)(x >> 40) & 7;
     size_t n = small_size(&r);
-    if (((x >> 40) & 7) == 0) {
-      void *p = InterlockedExchangePointer((PVOID volatile *)&mt_slot[i], NULL);
-      if (!p) continue;
-      uint64_t t = verify(p, 0);
-      unsigned o = tag_origin(t);
+    if (op == 0) { /* hand a new block over, free the one found there */
+      void *q = xmalloc(n);
+      stamp(q, mktag(n, ORIGIN_NEW, rng(&r)));
+      void *old = InterlockedExchangePointer(
+          (PVOID volatile *)&mt_shared[x % MT_SHARED], q);
+      if (old) mt_release(a, old);
+      a->handoffs++;
+      continue;
+    }
+    size_t i = (size_t)(x % MT_LOCAL);
+    void *p = a->local[i];
+    uint64_t t = verify(p, 0);
+    unsigned o = tag_origin(t);
+    if (op == 1) {
       void *q = realloc(p, n);
       if (!q) fail("realloc returned NULL");
       verify_moved(q, t, n);
       if (o == ORIGIN_OLD) a->old_reallocs++;
       stamp(q, mktag(n, o == ORIGIN_NEW ? ORIGIN_NEW : ORIGIN_LINEAGE, rng(&r)));
-      void *old = InterlockedExchangePointer((PVOID volatile *)&mt_slot[i], q);
-      if (old) {
-        uint64_t u = verify(old, 0);
-        if (tag_origin(u) == ORIGIN_OLD) a->old_frees++;
-        a->check++;
-        free(old);
-      }
+      a->local[i] = q;
     } else {
+      mt_release(a, p);
       void *q = xmalloc(n);
       stamp(q, mktag(n, ORIGIN_NEW, rng(&r)));
-      void *old = InterlockedExchangePointer((PVOID volatile *)&mt_slot[i], q);
-      if (old) {
-        uint64_t u = verify(old, 0);
-        if (tag_origin(u) == ORIGIN_OLD) a->old_frees++;
-        a->check++;
-        free(old);
-      }
+      a->local[i] = q;
     }
   }
   return 0;
 }
 
 static void mt_warm(uint64_t *r) {
-  for (size_t i = 0; i < MT_SLOTS; i++) {
+  mt_nt = g_threads < 1 ? 1 : g_threads > MT_MAXT ? MT_MAXT : g_threads;
+  for (int t = 0; t < mt_nt; t++)
+    for (size_t i = 0; i < MT_LOCAL; i++) {
+      size_t n = small_size(r);
+      void *p = xmalloc(n);
+      stamp(p, mktag(n, ORIGIN_OLD, rng(r)));
+      mt_args[t].local[i] = p;
+    }
+  for (size_t i = 0; i < MT_SHARED; i++) {
     size_t n = small_size(r);
     void *p = xmalloc(n);
     stamp(p, mktag(n, ORIGIN_OLD, rng(r)));
-    mt_slot[i] = p;
+    mt_shared[i] = p;
   }
-  R.old_blocks = MT_SLOTS;
+  R.old_blocks = (uint64_t)mt_nt * MT_LOCAL + MT_SHARED;
 }
 
 static void mt_run(uint64_t *r) {
-  enum { MAXT = 64 };
-  int nt = g_threads < 1 ? 1 : g_threads > MAXT ? MAXT : g_threads;
-  static mt_arg_t args[MAXT];
-  HANDLE th[MAXT];
-  size_t total = scaled(1200000);
-  for (int t = 0; t < nt; t++) {
-    args[t].seed = rng(r) | 1;
-    args[t].ops = total / (size_t)nt;
-    th[t] = (HANDLE)_beginthreadex(NULL, 0, mt_thread, &args[t], 0, NULL);
+  HANDLE th[MT_MAXT];
+  size_t total = scaled(2400000);
+  for (int t = 0; t < mt_nt; t++) {
+    mt_args[t].seed = rng(r) | 1;
+    mt_args[t].ops = total / (size_t)mt_nt;
+    th[t] = (HANDLE)_beginthreadex(NULL, 0, mt_thread, &mt_args[t], 0, NULL);
     if (!th[t]) fail("cannot start thread %d", t);
   }
-  WaitForMultipleObjects((DWORD)nt, th, TRUE, INFINITE);
-  for (int t = 0; t < nt; t++) {
+  WaitForMultipleObjects((DWORD)mt_nt, th, TRUE, INFINITE);
+  for (int t = 0; t < mt_nt; t++) {
     CloseHandle(th[t]);
-    R.ops += args[t].ops;
-    R.old_reallocs += args[t].old_reallocs;
-    R.old_frees += args[t].old_frees;
+    R.ops += mt_args[t].ops;
+    R.old_reallocs += mt_args[t].old_reallocs;
+    R.old_frees += mt_args[t].old_frees;
   }
   R.check = 0; /* thread interleaving makes any checksum nondeterministic */
 }
 
 static void mt_account(void) {
-  for (size_t i = 0; i < MT_SLOTS; i++)
-    if (mt_slot[i])
-      account(mt_slot[i], tag_origin(head_tag(mt_slot[i])) == ORIGIN_LINEAGE);
+  for (int t = 0; t < mt_nt; t++)
+    for (size_t i = 0; i < MT_LOCAL; i++) {
+      void *p = mt_args[t].local[i];
+      account(p, tag_origin(head_tag(p)) == ORIGIN_LINEAGE);
+    }
+  for (size_t i = 0; i < MT_SHARED; i++)
+    if (mt_shared[i])
+      account(mt_shared[i], tag_origin(head_tag(mt_shared[i])) == ORIGIN_LINEAGE);
 }
 
 static void mt_free(void) {
-  for (size_t i = 0; i < MT_SLOTS; i++)
-    if (mt_slot[i]) {
-      verify(mt_slot[i], 0);
-      free(mt_slot[i]);
+  for (int t = 0; t < mt_nt; t++)
+    for (size_t i = 0; i < MT_LOCAL; i++) {
+      verify(mt_args[t].local[i], 0);
+      free(mt_args[t].local[i]);
+    }
+  for (size_t i = 0; i < MT_SHARED; i++)
+    if (mt_shared[i]) {
+      verify(mt_shared[i], 0);
+      free(mt_shared[i]);
     }
 }
 
@@ -881,15 +907,16 @@ static DWORD WINAPI watcher(LPVOID arg) {
     fn[i] = (const unsigned char *)GetProcAddress(u, names[i]);
     if (fn[i]) memcpy(snap[i], fn[i], 16);
   }
-  while (!g_watch_stop) {
+  for (;;) {
+    int stop = g_watch_stop; /* one last look after the stop signal */
     for (int i = 0; i < 3; i++)
       if (fn[i] && memcmp(snap[i], fn[i], 16) != 0) {
         g_hook_seen_ms = now_ms() - g_warm_ms;
         return 0;
       }
+    if (stop) return 0;
     Sleep(1);
   }
-  return 0;
 }
 
 /* User + kernel time of the whole process (all threads), in ms. */
