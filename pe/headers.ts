@@ -129,7 +129,7 @@ export function readHeaders(src: ByteSource): PeHeaders {
     throw new PeFormatError("IMAGE_DOS_HEADER.e_magic", 0, "not MZ");
   }
   const peOffset = u32(dos, 0x3c);
-  if (peOffset < 4 || peOffset > src.size - 24 || peOffset % 4 !== 0) {
+  if (peOffset < 4 || peOffset > src.size - 24) {
     throw new PeFormatError(
       "IMAGE_DOS_HEADER.e_lfanew",
       0x3c,
