@@ -28,6 +28,7 @@
 import {
   type BenchReport,
   checkTargets,
+  median,
   type Metric,
   renderMarkdown,
   renderSvg,
@@ -682,6 +683,18 @@ export async function main(args: string[]): Promise<number> {
   }
 
   crossCheck(runs, notes);
+  const single = runs.filter((r) =>
+    r.ok && r.result && r.workload !== "mt-churn" && r.result.cpu_ms > 0 &&
+    r.result.ms >= 50
+  );
+  const cpuShare = median(single.map((r) => r.result!.cpu_ms / r.result!.ms));
+  if (cpuShare !== null && cpuShare < 0.8) {
+    notes.push(
+      `the machine was busy: single-threaded runs got ${
+        (cpuShare * 100).toFixed(0)
+      }% of a CPU (CPU time / wall time, median), so wall times are noisy; rerun on a quiet machine, or compare with --metric cpu (10–16 ms granularity)`,
+    );
+  }
   const cells = summarize(runs, o.workloads, o.variants, o.metric);
   const report: BenchReport = {
     schema: 1,
@@ -701,6 +714,7 @@ export async function main(args: string[]): Promise<number> {
       metric: o.metric,
     },
     totalSeconds: (performance.now() - started) / 1000,
+    cpuShare,
     cells,
     targets: checkTargets(cells, runs, o.workloads),
     notes,

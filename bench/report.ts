@@ -177,6 +177,9 @@ export interface BenchReport {
     noMigrateSwitch: string;
   };
   totalSeconds: number;
+  /** Median CPU time / wall time of the single-threaded runs: well under 1
+   * when other programs competed for the CPUs (numbers are then noisy). */
+  cpuShare: number | null;
   cells: Cell[];
   targets: TargetCheck[];
   notes: string[];
@@ -466,9 +469,15 @@ export function renderMarkdown(r: BenchReport): string {
           : "wall-clock time"
       } of the timed phase, ` +
       `scale ${r.config.scale}, ${r.config.threads} threads in mt-churn; ` +
-      `took ${r.totalSeconds.toFixed(0)} s. heapshift at start: ${
-        r.config.start ?? "not run"
-      }; late injection: ${r.config.injection ?? "not run"}.`,
+      `took ${r.totalSeconds.toFixed(0)} s${
+        r.cpuShare !== null && r.cpuShare < 0.8
+          ? ` on a busy machine (single-threaded runs got ${
+            (r.cpuShare * 100).toFixed(0)
+          }% of a CPU: noisy)`
+          : ""
+      }. heapshift at start: ${r.config.start ?? "not run"}; late injection: ${
+        r.config.injection ?? "not run"
+      }.`,
   );
   L.push("");
   L.push("## Time (lower is better); × = speed relative to UCRT / to mimalloc");
