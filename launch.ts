@@ -12,22 +12,28 @@
 import { absolutePath, checkDll, firstExportOrdinal } from "./dll_file.ts";
 import { HeapshiftError } from "./errors.ts";
 import {
+  callRemote,
   createProcess,
   ERROR,
   type Handle,
+  isSignaled,
   MACHINE,
   MEM,
   PAGE,
+  procAddress,
   processExitCode,
   processMachine,
   RemoteMemory,
+  RemoteTimeoutError,
   resumeThread,
   terminateProcess,
   waitSignaled,
+  wideBytes,
   Win32Error,
 } from "./ffi/mod.ts";
 import { machineName, peKind, readFailure, readHead } from "./pe_image.ts";
 import { unsupportedMachine } from "./target.ts";
+import { missingDependencies } from "./dependencies.ts";
 
 /**
  * Options for {@linkcode launch}.
@@ -52,7 +58,15 @@ export interface LaunchOptions {
   env?: Record<string, string>;
   /** DLLs to load before the program's own code, in this order. */
   dlls?: string[];
+  /**
+   * Milliseconds to wait for the DLLs to show up in the started program
+   * (default 10000); a DLL that fails to load is reported as an error.
+   */
+  timeout?: number;
 }
+
+/** The process handle of each LaunchedProcess, for this module only. */
+const handles = new WeakMap<LaunchedProcess, Handle>();
 
 /**
  * A program started by {@linkcode launch}.
@@ -78,6 +92,7 @@ export class LaunchedProcess implements Disposable {
   constructor(pid: number, process: Handle) {
     this.pid = pid;
     this.#process = process;
+    handles.set(this, process);
   }
 
   /**
@@ -92,6 +107,13 @@ export class LaunchedProcess implements Disposable {
       );
     }
     return processExitCode(this.#process);
+  }
+
+  /** The exit code, or `undefined` while the program runs. */
+  exitCode(): number | undefined {
+    return isSignaled(this.#process)
+      ? processExitCode(this.#process)
+      : undefined;
   }
 
   /** Terminates the program (no effect once it has exited). */
@@ -357,18 +379,103 @@ function launchError(exe: string, e: unknown): unknown {
  * console.log(`pid ${proc.pid} exited with ${await proc.wait()}`);
  * ```
  */
-export function launch(
+export async function launch(
   exe: string,
   options: LaunchOptions = {},
 ): Promise<LaunchedProcess> {
+  const { launched, dlls } = launchSuspendedAndResume(exe, options);
   try {
-    return Promise.resolve(launchNow(exe, options));
+    await confirmLoaded(launched, {
+      dlls,
+      timeout: options.timeout ?? 10_000,
+    });
   } catch (e) {
-    return Promise.reject(e);
+    launched.close();
+    throw e;
+  }
+  return launched;
+}
+
+/** NTSTATUS exit codes of a process whose loader gave up, and why. */
+const LOADER_FAILURES: Record<number, string> = {
+  0xc0000135: "a DLL it needs was not found (STATUS_DLL_NOT_FOUND)",
+  0xc0000142: "a DLL failed to initialise (STATUS_DLL_INIT_FAILED)",
+  0xc0000139:
+    "an imported function was not found (STATUS_ENTRYPOINT_NOT_FOUND)",
+  0xc000007b:
+    "a DLL has the wrong format or machine (STATUS_INVALID_IMAGE_FORMAT)",
+};
+
+/**
+ * Waits until the program's loader has initialised every added DLL: a
+ * remote thread calls `GetModuleHandleW(dll)`; a new thread only runs once
+ * process initialisation is over, so its answer proves the DLLs loaded and
+ * initialised. If the process ends instead, an exit with a loader status
+ * means a DLL failed to load; any other exit means the program ran (so the
+ * DLLs had loaded).
+ */
+async function confirmLoaded(
+  launched: LaunchedProcess,
+  options: { dlls: string[]; timeout: number },
+): Promise<void> {
+  if (options.dlls.length === 0) return;
+  const names = options.dlls.map(baseName).join(", ");
+  let handle: bigint | undefined;
+  try {
+    handle = (await callRemote(
+      handles.get(launched)!,
+      procAddress("kernel32.dll", "GetModuleHandleW"),
+      { data: wideBytes(options.dlls[0]), timeout: options.timeout },
+    )).value;
+  } catch (e) {
+    if (e instanceof RemoteTimeoutError) {
+      launched.kill();
+      throw new HeapshiftError(
+        "timeout",
+        `Cannot launch with ${names}: the program did not finish loading them within ${options.timeout} ms (it was stopped)`,
+        { cause: e },
+      );
+    }
+    // The process may have died under the remote thread: look below.
+    if (!(await waitSignaled(handles.get(launched)!, 1000))) throw e;
+  }
+  const code = launched.exitCode();
+  if (code !== undefined) {
+    const why = LOADER_FAILURES[code];
+    if (!why) return;
+    const missing = code === 0xc0000135
+      ? [
+        ...new Set(
+          (await Promise.all(
+            options.dlls.map((d) => missingDependencies(d, [])),
+          )).flat(),
+        ),
+      ]
+      : [];
+    throw new HeapshiftError(
+      "load-failed",
+      `Cannot launch with ${names}: the program's loader stopped it with 0x${
+        code.toString(16).toUpperCase()
+      }: ${why}${missing.length ? `; missing: ${missing.join(", ")}` : ""}`,
+    );
+  }
+  if (handle === 0n) {
+    launched.kill();
+    throw new HeapshiftError(
+      "load-failed",
+      `Cannot launch with ${names}: the program started without loading it (it was stopped)`,
+    );
   }
 }
 
-function launchNow(exe: string, options: LaunchOptions): LaunchedProcess {
+function baseName(path: string): string {
+  return path.slice(path.lastIndexOf("\\") + 1);
+}
+
+function launchSuspendedAndResume(
+  exe: string,
+  options: LaunchOptions,
+): { launched: LaunchedProcess; dlls: string[] } {
   const path = absolutePath(exe);
   let head: Uint8Array;
   try {
@@ -442,5 +549,8 @@ function launchNow(exe: string, options: LaunchOptions): LaunchedProcess {
   } finally {
     thread.close();
   }
-  return new LaunchedProcess(pid, process);
+  return {
+    launched: new LaunchedProcess(pid, process),
+    dlls: imports.map((i) => i.path),
+  };
 }

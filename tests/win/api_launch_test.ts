@@ -1,7 +1,7 @@
 // launch(): DLLs added to the suspended program's import table initialise
 // before any of its own code (TLS callback, CRT start-up, main).
-import { launch } from "../../launch.ts";
-import { assert, assertEquals } from "./assert.ts";
+import { HeapshiftError, launch, modules } from "../../mod.ts";
+import { assert, assertEquals, assertRejects } from "./assert.ts";
 import { fixture } from "./harness.ts";
 
 Deno.test("launch loads the DLL before the program's own code", async () => {
@@ -47,5 +47,44 @@ Deno.test("launch passes arguments, environment and working directory", async ()
     assertEquals(cwd.toLowerCase().replace(/\\$/, ""), dir.toLowerCase());
   } finally {
     await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("launch reports a DLL that cannot load in the program", async () => {
+  // Program and DLL in a directory without the DLL's dependency.
+  const dir = await Deno.makeTempDir({ prefix: "heapshift-launch-" });
+  try {
+    await Deno.copyFile(fixture("sleeper.exe"), `${dir}\\sleeper.exe`);
+    const dll = `${dir}\\api_missingdep.dll`;
+    await Deno.copyFile(fixture("api_missingdep.dll"), dll);
+    const e = await assertRejects(
+      () => launch(`${dir}\\sleeper.exe`, { dlls: [dll] }),
+      HeapshiftError,
+      "Cannot launch with api_missingdep.dll: the program's loader stopped it with 0xC0000135: a DLL it needs was not found (STATUS_DLL_NOT_FOUND); missing: api_adep.dll",
+    );
+    assertEquals(e.kind, "load-failed");
+    await assertRejects(
+      () =>
+        launch(fixture("sleeper.exe"), { dlls: [fixture("api_initfail.dll")] }),
+      HeapshiftError,
+      "Cannot launch with api_initfail.dll: the program's loader stopped it with 0xC0000142: a DLL failed to initialise",
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("launch returns once the DLL is in a long-running program", async () => {
+  using proc = await launch(fixture("sleeper.exe"), {
+    dlls: [fixture("probe.dll")],
+  });
+  try {
+    assertEquals(proc.exitCode(), undefined);
+    assert(
+      modules(proc.pid).some((m) => m.name.toLowerCase() === "probe.dll"),
+    );
+  } finally {
+    proc.kill();
+    assertEquals(await proc.wait({ timeout: 10_000 }), 1);
   }
 });
