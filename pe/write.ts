@@ -1,6 +1,15 @@
 /**
  * File-level patching with minject-compatible options, and atomic writes.
  *
+ * | minject            | here                                   |
+ * | ------------------ | -------------------------------------- |
+ * | `-l`, `--list`     | `list: true` (reads only the headers)  |
+ * | `-i`, `--inplace`  | `inPlace: true` (backup `<exe>.bak`)   |
+ * | `-f`, `--force`    | `force: true` (overwrite output/backup)|
+ * | `-p`, `--postfix`  | `postfix: "-debug"`                    |
+ * | `-r`, `--remove`   | {@linkcode removeImport}               |
+ * | (none)             | `output: path`, `dll`, `symbol`        |
+ *
  * @module
  */
 
