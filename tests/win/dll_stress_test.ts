@@ -1,0 +1,76 @@
+// The hook DLL under multi-threaded stress: the takeover happens while
+// worker threads hammer shared slots that start with old blocks, with
+// cross-thread frees and a steady stream of short-lived threads.
+import { assert, assertEquals } from "./assert.ts";
+import { fixture, hookDll, readLines } from "./harness.ts";
+
+const STRESS = fixture("dll_stress.exe");
+const INJECTOR = fixture("dll_inject.exe");
+const SECONDS = "8";
+
+async function runStress(mode: string): Promise<Map<string, string>> {
+  const child = new Deno.Command(STRESS, {
+    args: [mode, hookDll(), SECONDS],
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "inherit",
+  }).spawn();
+  const lines: string[] = [];
+  const timer = setTimeout(() => {
+    try {
+      child.kill();
+    } catch { /* gone */ }
+  }, 120_000);
+  try {
+    for await (const line of readLines(child.stdout)) {
+      lines.push(line);
+      if (line === "inject-now") {
+        const pid = /^ready (\d+)/.exec(lines[0])?.[1];
+        const inj = await new Deno.Command(INJECTOR, {
+          args: [String(pid), hookDll()],
+          stdout: "null",
+          stderr: "piped",
+        }).output();
+        assertEquals(
+          inj.code,
+          0,
+          `injector: ${new TextDecoder().decode(inj.stderr)}`,
+        );
+        const w = child.stdin.getWriter();
+        await w.write(new TextEncoder().encode("go\n"));
+        await w.close();
+      }
+    }
+  } finally {
+    clearTimeout(timer);
+  }
+  const status = await child.status;
+  try {
+    await child.stdin.close();
+  } catch { /* closed already */ }
+  assertEquals(
+    status.code,
+    0,
+    `exit code ${status.code}:\n${lines.join("\n")}`,
+  );
+  assertEquals(lines.at(-1), "done", lines.join("\n"));
+  return new Map(
+    lines.filter((l) => /^\w[\w.]*=/.test(l)).map((l) => {
+      const i = l.indexOf("=");
+      return [l.slice(0, i), l.slice(i + 1)];
+    }),
+  );
+}
+
+for (const mode of ["midrun", "inject"]) {
+  Deno.test(`stress: takeover ${mode} under load, no corruption`, async () => {
+    const r = await runStress(mode);
+    assertEquals(r.get("dll.live"), "1");
+    assertEquals(r.get("corrupt"), "0");
+    assert(Number(r.get("ops")) > 10_000, `ops ${r.get("ops")}`);
+    assert(
+      Number(r.get("short_threads")) >= 500,
+      `short-lived threads: ${r.get("short_threads")}`,
+    );
+  });
+}
