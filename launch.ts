@@ -4,7 +4,9 @@
  * in-memory import table of its executable (the method of Detours'
  * DetourCreateProcessWithDlls), then it is resumed. The loader then maps
  * and initialises them as static imports, before the program's TLS
- * callbacks, CRT initialisation and `main`.
+ * callbacks, CRT initialisation and `main`. {@linkcode launch} returns once
+ * a remote thread (which can only run after process initialisation) has
+ * seen them loaded, or reports the loader's failure.
  *
  * @module
  */
@@ -59,8 +61,9 @@ export interface LaunchOptions {
   /** DLLs to load before the program's own code, in this order. */
   dlls?: string[];
   /**
-   * Milliseconds to wait for the DLLs to show up in the started program
-   * (default 10000); a DLL that fails to load is reported as an error.
+   * Milliseconds to wait for the program's loader to load and initialise
+   * the DLLs (default 10000). A DLL that fails to load is reported as a
+   * `load-failed` error; on timeout the program is stopped.
    */
   timeout?: number;
 }
@@ -118,6 +121,7 @@ export class LaunchedProcess implements Disposable {
 
   /** Terminates the program (no effect once it has exited). */
   kill(exitCode = 1): void {
+    if (this.exitCode() !== undefined) return;
     try {
       terminateProcess(this.#process, exitCode);
     } catch (e) {
@@ -331,6 +335,12 @@ function addImports(
     throw e;
   }
 
+  if (v.getUint32(dir(IAT), true) === 0) {
+    // No import directory before: still name an IAT so the loader does not
+    // go looking for one.
+    v.setUint32(dir(IAT), rva, true);
+    v.setUint32(dir(IAT) + 4, total, true);
+  }
   v.setUint32(dir(IMPORT), rva, true);
   v.setUint32(dir(IMPORT) + 4, descBytes, true);
   v.setBigUint64(dir(BOUND), 0n, true);
