@@ -131,12 +131,12 @@ export async function benchPe(
   return rows;
 }
 
-/** Renders rows as a markdown table. */
+/** Renders rows as a markdown table, titled with the file's name and size. */
 export function markdown(
-  exe: string,
-  size: number,
   rows: PeBenchRow[],
+  file: { exe: string; size: number },
 ): string {
+  const { exe, size } = file;
   const lines = [
     `PE import tooling on \`${exe.split(/[\\/]/).pop()}\` (${
       (size / 2 ** 20).toFixed(1)
@@ -176,6 +176,6 @@ if (import.meta.main) {
   console.log(
     json
       ? JSON.stringify({ exe, size, rows }, null, 2)
-      : markdown(exe, size, rows),
+      : markdown(rows, { exe, size }),
   );
 }
