@@ -77,11 +77,19 @@ async function buildWorkloads(mimalloc: string | undefined): Promise<void> {
     await Deno.remove(miExe).catch(() => {});
     return;
   }
-  const inputs = [src, `${root}/bench/mi_direct.h`, `${mi.host}/src/static.c`];
+  const tls = `${root}/bench/fast_tls.c`;
+  const inputs = [
+    src,
+    tls,
+    `${root}/bench/mi_direct.h`,
+    `${mi.host}/src/static.c`,
+  ];
   if (isStale(miExe, inputs)) {
     log("building workload-mimalloc.exe (mimalloc linked in, ~20 s)");
     await compile({
-      sources: [src, `${mi.cc}/src/static.c`],
+      // fast_tls.c: mingw has no native TLS; without it every mi_malloc
+      // pays libgcc's emulated TLS, which the hook DLL avoids (dll/tls.c)
+      sources: [src, tls, `${mi.cc}/src/static.c`],
       out: miExe,
       flags: [
         "-DBENCH_MIMALLOC",
