@@ -1,5 +1,6 @@
 // stats(): reads the hook DLL's shared-memory block.
 import {
+  eject,
   HeapshiftError,
   type HeapshiftStats,
   inject,
@@ -87,5 +88,29 @@ Deno.test({
       proc.kill();
       await proc.wait({ timeout: 10_000 });
     }
+  },
+});
+
+Deno.test({
+  name: "the real heapshift.dll injected into a running program: live, pinned",
+  ignore: !exists(hookDll()),
+  async fn() {
+    await using target = await startTarget(fixture("sleeper.exe"));
+    const pid = target.readyPid;
+    const mod = await inject(pid, hookDll());
+    assertEquals(mod.name.toLowerCase(), "heapshift.dll");
+    let s = stats(pid);
+    for (let i = 0; i < 100 && s.state === "loading"; i++) {
+      await new Promise((r) => setTimeout(r, 50));
+      s = stats(pid);
+    }
+    assertEquals(s.state, "live", `error ${s.error}`);
+    assertEquals(s.pid, pid);
+    const e = await assertRejects(
+      () => eject(pid, "heapshift.dll"),
+      HeapshiftError,
+      `Cannot eject heapshift.dll from process ${pid}: it stays loaded after FreeLibrary; the module is pinned`,
+    );
+    assertEquals(e.kind, "pinned");
   },
 });
