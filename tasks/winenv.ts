@@ -354,6 +354,10 @@ export async function runInEnv(
     // is 800 MB); the registry files Wine rewrites are real copies.
     `if [ ! -d "$R${pfx}" ]; then cp -al "$R/root/wine-default" "$R${pfx}.tmp" && for f in "$R${pfx}.tmp"/*.reg; do cp --remove-destination "$R/root/wine-default/\${f##*/}" "$f"; done && mv "$R${pfx}.tmp" "$R${pfx}"; fi`,
     `mkdir -p "$R/tmp/xdg"`,
+    // One run per prefix at a time: a run ends by stopping the prefix's
+    // wineserver, which would kill the processes of another run in it.
+    `exec 9>"$R${pfx}.lock"`,
+    `flock -n 9 || { echo "[env] waiting for Wine prefix ${prefix}, in use by another run…" >&2; flock 9; }`,
     `set +e`,
     `chroot "$R" env ${
       env.map(quote).join(" ")
