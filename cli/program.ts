@@ -354,7 +354,12 @@ export function buildProgram(setCode: (code: number) => void) {
       );
       if (rep.output) console.log(`  written  ${rep.output}`);
       if (rep.backup) console.log(`  backup   ${rep.backup}`);
-      console.log(`  imports  ${rep.imports.join(", ")}`);
+      const shown = rep.imports.slice(0, 3).join(", ");
+      console.log(
+        `  imports  ${shown}${
+          rep.imports.length > 3 ? `, … (${rep.imports.length} DLLs)` : ""
+        }`,
+      );
       for (const w of rep.warnings) console.log(c.yellow(`  warning  ${w}`));
       if (rep.changed && !opts.list && !opts.remove) {
         console.log(
@@ -528,6 +533,12 @@ export function reportError(e: unknown): number {
       e.code === "commander.help"
     ) return 0;
     return 2; // commander already printed the reason
+  }
+  if (
+    e instanceof Deno.errors.BrokenPipe ||
+    (e instanceof Error && /os error 233|broken pipe/i.test(e.message))
+  ) {
+    return 0; // stdout closed early (e.g. piped into head): not a failure
   }
   let code = 1;
   let msg: string;
