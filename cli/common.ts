@@ -8,7 +8,7 @@
 import { InvalidArgumentError } from "@commander-js/extra-typings";
 import { isWindows, runWindowsHalf } from "./platform.ts";
 
-let currentArgs: string[] = [];
+let currentArgsList: string[] = [];
 
 /** Bridge options every Windows command accepts (used on Linux only). */
 interface BridgeOpts {
@@ -22,7 +22,7 @@ interface BridgeOpts {
  */
 export async function forward(opts: BridgeOpts): Promise<number | undefined> {
   if (isWindows) return undefined;
-  return await runWindowsHalf(currentArgs, {
+  return await runWindowsHalf(currentArgsList, {
     prefix: opts.prefix,
     wineEnv: opts.wineEnv,
   });
@@ -47,9 +47,14 @@ export function parsePid(value: string): number {
   return Number(value);
 }
 
+/** The command line being run. */
+export function currentArgs(): string[] {
+  return [...currentArgsList];
+}
+
 /** Records the command line being run (forwarded as is to the Windows half). */
 export function setCurrentArgs(args: string[]): void {
-  currentArgs = args;
+  currentArgsList = args;
 }
 
 /** Builds an "Example(s):" help block. */

@@ -11,10 +11,16 @@ import {
   type Command,
   InvalidArgumentError,
 } from "@commander-js/extra-typings";
-import { example, forward, PREFIX_HELP, WINE_ENV_HELP } from "./common.ts";
+import {
+  currentArgs,
+  example,
+  forward,
+  PREFIX_HELP,
+  WINE_ENV_HELP,
+} from "./common.ts";
 import { builtDll, canBuild } from "./dll.ts";
 import { c, CliError, count, printJson, table } from "./output.ts";
-import { repoPath } from "./platform.ts";
+import { isWindows, repoPath } from "./platform.ts";
 import type { Stats } from "./api.ts";
 
 /** One `tick` line of the sample program. */
@@ -395,6 +401,15 @@ export function demoCommand(
       ),
     )
     .action(async (opts) => {
+      if (
+        !isWindows && opts.prefix === undefined && opts.wineEnv === undefined
+      ) {
+        // On Linux the demo runs in the project's Wine environment, built
+        // and provisioned first: exactly `deno task demo`.
+        const { demoTask } = await import("../tasks/demo.ts");
+        const args = currentArgs();
+        return setCode(await demoTask(args.slice(args.indexOf("demo") + 1)));
+      }
       const fwd = await forward(opts);
       if (fwd !== undefined) return setCode(fwd);
       setCode(await runDemo(opts));

@@ -2,7 +2,8 @@
  * heap (malloc, calloc, realloc, free) from several threads, and reports
  * its throughput on stdout in machine-readable lines.
  *
- *   sample.exe [--threads N] [--slots N] [--seconds S] [--interval MS]
+ *   sample.exe [--threads N] [--slots N] [--hot N] [--cold-ops PCT]
+ *              [--seconds S] [--interval MS]
  *
  * Output (one line each, space-separated key=value fields):
  *   ready <pid>
@@ -10,8 +11,11 @@
  *        corrupt=<n>
  *   done t=<ms> ops=<n> corrupt=<n>
  *
- * Each thread owns a range of slots holding live blocks. Every operation
- * picks a slot and either replaces its block (free + malloc/calloc), grows
+ * Each thread owns a range of slots holding live blocks, like a program's
+ * data: a few hot slots (--hot, default 5% of them) take most operations,
+ * and the cold rest is touched by only --cold-ops percent (default 3) of
+ * them, so long-lived blocks stay around. Every operation picks a slot and
+ * either replaces its block (free + malloc/calloc), grows
  * or shrinks it (realloc), or makes a short-lived temporary block. Every
  * block carries its slot number and a checksum, verified before each
  * realloc and free: `corrupt` counts blocks whose contents were lost.
@@ -44,6 +48,8 @@ typedef struct {
   int index;
   slot_t *slots;
   int nslots;
+  int nhot;
+  int cold_pct;
   uint64_t rng;
   volatile LONG64 ops;
   volatile LONG64 old;
@@ -74,7 +80,9 @@ static uint32_t pick_size(uint64_t *rng) {
   uint64_t r = next_rand(rng);
   /* Mostly small blocks, some medium, a few large. */
   switch (r & 7) {
-    case 7: return 4096 + (uint32_t)((r >> 8) % 60000);
+    case 7:
+      if ((r >> 32) & 3) return 256 + (uint32_t)((r >> 8) % 3840);
+      return 4096 + (uint32_t)((r >> 8) % 12288);
     case 5:
     case 6: return 256 + (uint32_t)((r >> 8) % 3840);
     default: return 16 + (uint32_t)((r >> 8) % 240);
@@ -126,7 +134,8 @@ static DWORD WINAPI worker_main(LPVOID arg) {
   while (!g_stop) {
     for (int batch = 0; batch < 256; batch++) {
       uint64_t r = next_rand(&w->rng);
-      int i = (int)((r >> 16) % (uint64_t)w->nslots);
+      int cold = (int)((r >> 48) % 100) < w->cold_pct;
+      int i = (int)((r >> 16) % (uint64_t)(cold ? w->nslots : w->nhot));
       uint32_t slot = base + (uint32_t)i;
       slot_t *s = &w->slots[i];
       switch (r & 3) {
@@ -180,12 +189,18 @@ static int arg_int(int argc, char **argv, const char *name, int def) {
 
 int main(int argc, char **argv) {
   int threads = arg_int(argc, argv, "--threads", 2);
-  int slots = arg_int(argc, argv, "--slots", 20000);
+  int slots = arg_int(argc, argv, "--slots", 50000);
+  int hot = arg_int(argc, argv, "--hot", slots / 20);
+  int cold_pct = arg_int(argc, argv, "--cold-ops", 3);
   int seconds = arg_int(argc, argv, "--seconds", 0);
   int interval = arg_int(argc, argv, "--interval", 500);
   if (threads < 1) threads = 1;
   if (threads > MAX_THREADS) threads = MAX_THREADS;
   if (slots < 16) slots = 16;
+  if (hot < threads) hot = threads;
+  if (hot > slots) hot = slots;
+  if (cold_pct < 0) cold_pct = 0;
+  if (cold_pct > 100) cold_pct = 100;
   if (interval < 50) interval = 50;
 
   printf("ready %lu\n", GetCurrentProcessId());
@@ -196,6 +211,8 @@ int main(int argc, char **argv) {
     worker_t *w = &g_workers[t];
     w->index = t;
     w->nslots = slots / threads;
+    w->nhot = hot / threads;
+    w->cold_pct = cold_pct;
     w->slots = calloc((size_t)w->nslots, sizeof(slot_t));
     w->rng = 0x9E3779B97F4A7C15ULL * (uint64_t)(t + 1);
     handles[t] = CreateThread(NULL, 0, worker_main, w, 0, NULL);

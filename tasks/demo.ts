@@ -76,7 +76,8 @@ function step(msg: string): void {
   console.error(`[demo] ${msg}`);
 }
 
-async function main(args: string[]): Promise<number> {
+/** Runs the whole demo (what `deno task demo` does); returns the exit code. */
+export async function demoTask(args: string[]): Promise<number> {
   if (!isWindows && !isProvisioned()) {
     step("preparing the Wine environment (first run: a few minutes)…");
     await provision();
@@ -124,7 +125,7 @@ async function main(args: string[]): Promise<number> {
 
 if (import.meta.main) {
   try {
-    Deno.exit(await main(Deno.args));
+    Deno.exit(await demoTask(Deno.args));
   } catch (e) {
     console.error(`error: ${(e as Error).message}`);
     Deno.exit(1);
