@@ -66,6 +66,11 @@ static void set_state(LONG s, DWORD error) {
   InterlockedExchange(&state, s);
 }
 
+/* Lowest committed address of this thread's stack (NT_TIB.StackLimit). */
+static uintptr_t stack_limit(void) {
+  return (uintptr_t)((NT_TIB*)NtCurrentTeb())->StackLimit;
+}
+
 static void install(HINSTANCE inst) {
   HMODULE pinned;
   GetModuleHandleExW(GET_MODULE_HANDLE_EX_FLAG_PIN |
@@ -111,6 +116,22 @@ static void install(HINSTANCE inst) {
   hs_log("hooks live: %u names over %u code sites", r.names, r.sites);
 }
 
+/* HEAPSHIFT_VERBOSE=1: paints the unused stack below us, installs, and
+ * logs how deep the installation went (the injected-thread case runs on a
+ * foreign thread's stack). */
+static HS_NOINLINE void install_measuring_stack(HINSTANCE inst) {
+  volatile uint8_t here = 0;
+  uintptr_t sp = (uintptr_t)&here - 4096;
+  uintptr_t lo = stack_limit() + 4096;
+  if (sp > lo + 65536) memset((void*)lo, 0xA5, sp - lo);
+  install(inst);
+  uintptr_t deepest = lo;
+  while (deepest < sp && *(volatile uint8_t*)deepest == 0xA5) deepest++;
+  hs_log("installation used %u KB of stack (%u KB were available below it)",
+         (unsigned)(((uintptr_t)&here - deepest) / 1024),
+         (unsigned)(((uintptr_t)&here - lo) / 1024));
+}
+
 #if defined(_MSC_VER) && !defined(__clang__)
 /* MSVC /MT: the static CRT still needs its own initialisation. */
 BOOL WINAPI _DllMainCRTStartup(HANDLE, DWORD, LPVOID);
@@ -134,7 +155,11 @@ BOOL WINAPI heapshift_entry(HINSTANCE inst, DWORD reason, LPVOID reserved) {
         InterlockedExchange(&state, HS_STATE_FAILED);
         return TRUE;
       }
-      install(inst);
+      if (env_flag(L"HEAPSHIFT_VERBOSE")) {
+        install_measuring_stack(inst);
+      } else {
+        install(inst);
+      }
       break;
     case DLL_THREAD_ATTACH:
       CRT_STARTUP(inst, reason, reserved);

@@ -51,7 +51,7 @@
   X(_recalloc, hs_recalloc, HS_REQUIRED | HS_BASE)                   \
   X(_strdup, hs_strdup, 0)                                           \
   X(_wcsdup, hs_wcsdup, 0)                                           \
-  X(_mbsdup, hs_mbsdup, 0)                                           \
+  X(_mbsdup, hs_strdup, 0) /* same semantics; Wine aliases them */                                           \
   X(_dupenv_s, hs_dupenv_s, 0)                                       \
   X(_wdupenv_s, hs_wdupenv_s, 0)                                     \
   X(_aligned_malloc, hs_aligned_malloc, 0)                           \
@@ -75,7 +75,7 @@
   X(_o__recalloc, hs_recalloc, HS_BASE)                              \
   X(_o__strdup, hs_strdup, 0)                                        \
   X(_o__wcsdup, hs_wcsdup, 0)                                        \
-  X(_o__mbsdup, hs_mbsdup, 0)                                        \
+  X(_o__mbsdup, hs_strdup, 0)                                        \
   X(_o__dupenv_s, hs_dupenv_s, 0)                                    \
   X(_o__wdupenv_s, hs_wdupenv_s, 0)                                  \
   X(_o__aligned_malloc, hs_aligned_malloc, 0)                        \
@@ -292,6 +292,12 @@ void hs_tls_thread_done(void);
 /* Logging (entry.c): HEAPSHIFT_VERBOSE=1. */
 extern BOOL hs_verbose;
 void hs_log(const char* fmt, ...);
+
+#if defined(_MSC_VER) && !defined(__clang__)
+#define HS_NOINLINE __declspec(noinline)
+#else
+#define HS_NOINLINE __attribute__((noinline))
+#endif
 
 /* Runs while other threads are suspended: must not allocate. */
 #define HS_NO_ALLOC

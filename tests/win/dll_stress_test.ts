@@ -69,7 +69,7 @@ for (const mode of ["midrun", "inject"]) {
     assertEquals(r.get("corrupt"), "0");
     assert(Number(r.get("ops")) > 10_000, `ops ${r.get("ops")}`);
     assert(
-      Number(r.get("short_threads")) >= 500,
+      Number(r.get("short_threads")) >= 1000,
       `short-lived threads: ${r.get("short_threads")}`,
     );
   });
