@@ -582,9 +582,10 @@ function crossCheck(runs: RunRecord[], notes: string[]): void {
   }
 }
 
-function fmtCell(r: RunRecord): string {
+function fmtCell(r: RunRecord, metric: Metric): string {
   if (!r.ok) return `${r.variant}:FAIL`;
-  return `${r.variant}:${r.result!.ms.toFixed(0)}ms`;
+  const t = metric === "cpu" ? r.result!.cpu_ms : r.result!.ms;
+  return `${r.variant}:${t.toFixed(0)}ms`;
 }
 
 /** Runs the bench and writes the results; returns the process exit code. */
@@ -654,7 +655,7 @@ export async function main(args: string[]): Promise<number> {
         if (!r.ok) log(`  ${w} variant ${v} rep ${rep} FAILED: ${r.error}`);
       }
       row.sort((a, b) => a.variant - b.variant);
-      log(`rep ${rep}/${reps} ${w.padEnd(8)} ${row.map(fmtCell).join("  ")}`);
+      log(`rep ${rep}/${reps} ${w.padEnd(8)} ${row.map((r) => fmtCell(r, o.metric)).join("  ")}`);
     }
     const elapsed = (performance.now() - started) / 1000;
     const perRep = (performance.now() - repStart) / 1000;
