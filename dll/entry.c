@@ -80,7 +80,11 @@ static void install(HINSTANCE inst) {
   if (hs_verbose) open_log();
   hs_log("loading (version %d.%d.%d, mimalloc %u)", HEAPSHIFT_VERSION_MAJOR,
          HEAPSHIFT_VERSION_MINOR, HEAPSHIFT_VERSION_PATCH, hs_mi_version());
-  hs_stats_open();
+  if (!hs_stats_open()) {
+    hs_log("another heapshift DLL already owns this process: not hooking");
+    InterlockedExchange(&state, HS_STATE_FAILED);
+    return;
+  }
   if (!hs_crt_resolve()) {
     hs_log("ucrtbase.dll is not loaded or lacks heap exports: not hooking");
     set_state(HS_STATE_FAILED, 1);

@@ -262,7 +262,8 @@ static inline void hs_count(hs_counter which, int64_t n) {
 #endif
 }
 
-void hs_stats_open(void);
+/* FALSE if another heapshift copy already took this process over. */
+BOOL hs_stats_open(void);
 hs_stats_header* hs_stats(void);
 void hs_stats_set_names(const char* const* names, unsigned count);
 void hs_stats_set_state(enum hs_state state, uint32_t error);

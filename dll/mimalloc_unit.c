@@ -23,7 +23,13 @@ void hs_mi_load(void) {
   if (InterlockedCompareExchange(&loaded, 1, 0) != 0) return;
   /* A CRT-initialised build (MSVC /MT calling _DllMainCRTStartup) may have
    * run mi_process_load already through its initialiser section. */
-  if (_mi_preloading()) mi_process_load();
+  if (_mi_preloading()) {
+#if MI_MALLOC_VERSION >= 220
+    _mi_auto_process_init(); /* v2.2+/v3: the loader hook, renamed */
+#else
+    mi_process_load();
+#endif
+  }
   mi_process_init();
   /* mimalloc's static-library build frees thread heaps from an FLS callback;
    * we call mi_thread_done on DLL_THREAD_DETACH instead (one path, with our

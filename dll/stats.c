@@ -10,21 +10,29 @@ static hs_stats_header fallback_header;
 static hs_stats_header* header = &fallback_header;
 hs_stripe* hs_stripes = fallback_stripes;
 
-void hs_stats_open(void) {
+BOOL hs_stats_open(void) {
   static HANDLE mapping;
-  if (mapping != NULL) return;
+  if (mapping != NULL) return TRUE;
   wchar_t name[64];
   _snwprintf(name, 64, L"Local\\heapshift-%lu", GetCurrentProcessId());
   name[63] = 0;
   mapping = CreateFileMappingW(INVALID_HANDLE_VALUE, NULL, PAGE_READWRITE, 0,
                                HS_STATS_SIZE, name);
+  BOOL existed = mapping != NULL && GetLastError() == ERROR_ALREADY_EXISTS;
   uint8_t* view = NULL;
   if (mapping != NULL) {
     view = MapViewOfFile(mapping, FILE_MAP_ALL_ACCESS, 0, 0, HS_STATS_SIZE);
   }
-  hs_log("stats: shared memory %ls %s", name, view ? "created" : "FAILED");
-  if (view == NULL) return; /* the mapping handle stays open for good */
+  hs_log("stats: shared memory %ls %s", name,
+         view ? (existed ? "already exists" : "created") : "FAILED");
+  if (view == NULL) return TRUE; /* the mapping handle stays open for good */
   hs_stats_header* h = (hs_stats_header*)view;
+  if (existed && h->magic == HS_STATS_MAGIC && h->pid == GetCurrentProcessId() &&
+      (h->state == HS_STATE_LIVE || h->state == HS_STATE_LOADING)) {
+    /* Another copy of heapshift (another path) owns this process. */
+    UnmapViewOfFile(view);
+    return FALSE;
+  }
   h->layout_version = HS_STATS_LAYOUT;
   h->total_size = HS_STATS_SIZE;
   h->state = HS_STATE_LOADING;
@@ -39,6 +47,7 @@ void hs_stats_open(void) {
   MemoryBarrier();
   h->magic = HS_STATS_MAGIC; /* written last: readers check it first */
   header = h;
+  return TRUE;
 }
 
 hs_stats_header* hs_stats(void) { return header; }
