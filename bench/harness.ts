@@ -9,6 +9,8 @@
  *     [--no-migrate-env NAME=VALUE] [--budget SECONDS] [--self-load]
  *     [--quick] [--metric wall|cpu] [--start auto|import-table|loadlibrary]
  *     [--out DIR]
+ *   deno run -A bench/harness.ts --render bench/results/bench.json
+ *     [--metric wall|cpu] [--out DIR]     (re-renders, on any OS)
  *
  * Variant 2 runs `build/bench/imports/workload-ucrt.exe` when it exists: a
  * copy whose import table lists heapshift.dll first (written by
@@ -65,6 +67,8 @@ interface Options {
   timeoutMs: number;
   metric: Metric;
   start: "auto" | "import-table" | "loadlibrary";
+  /** Re-render an earlier bench.json instead of running. */
+  render?: string;
 }
 
 const ROOT = new URL("../", import.meta.url);
@@ -165,6 +169,9 @@ function parseArgs(args: string[]): Options {
         o.start = m;
         break;
       }
+      case "--render":
+        o.render = val();
+        break;
       case "--quick":
         o.reps = 2;
         o.scale = 0.5;
@@ -588,6 +595,34 @@ function fmtCell(r: RunRecord, metric: Metric): string {
   return `${r.variant}:${t.toFixed(0)}ms`;
 }
 
+async function writeReport(o: Options, report: BenchReport): Promise<void> {
+  await Deno.mkdir(o.out, { recursive: true });
+  const sep = Deno.build.os === "windows" ? "\\" : "/";
+  await Deno.writeTextFile(
+    `${o.out}${sep}bench.json`,
+    JSON.stringify(report, null, 2) + "\n",
+  );
+  const md = renderMarkdown(report);
+  await Deno.writeTextFile(`${o.out}${sep}bench.md`, md);
+  await Deno.writeTextFile(`${o.out}${sep}bench.svg`, renderSvg(report));
+  console.log(md);
+  log(`wrote ${o.out}${sep}bench.{json,md,svg}`);
+}
+
+/** Recomputes an earlier report's summaries (another metric, say). */
+async function rerender(o: Options, file: string): Promise<number> {
+  const old = JSON.parse(await Deno.readTextFile(file)) as BenchReport;
+  const { workloads, variants } = old.config;
+  const cells = summarize(old.runs, workloads, variants, o.metric);
+  await writeReport(o, {
+    ...old,
+    config: { ...old.config, metric: o.metric },
+    cells,
+    targets: checkTargets(cells, old.runs, workloads),
+  });
+  return 0;
+}
+
 /** Runs the bench and writes the results; returns the process exit code. */
 export async function main(args: string[]): Promise<number> {
   let o: Options;
@@ -597,6 +632,7 @@ export async function main(args: string[]): Promise<number> {
     log(`error: ${(e as Error).message}`);
     return 2;
   }
+  if (o.render) return await rerender(o, o.render);
   const notes: string[] = [];
   const started = performance.now();
   const ucrtExe = repoPath("build/bench/workload-ucrt.exe");
@@ -655,7 +691,11 @@ export async function main(args: string[]): Promise<number> {
         if (!r.ok) log(`  ${w} variant ${v} rep ${rep} FAILED: ${r.error}`);
       }
       row.sort((a, b) => a.variant - b.variant);
-      log(`rep ${rep}/${reps} ${w.padEnd(8)} ${row.map((r) => fmtCell(r, o.metric)).join("  ")}`);
+      log(
+        `rep ${rep}/${reps} ${w.padEnd(8)} ${
+          row.map((r) => fmtCell(r, o.metric)).join("  ")
+        }`,
+      );
     }
     const elapsed = (performance.now() - started) / 1000;
     const perRep = (performance.now() - repStart) / 1000;
@@ -721,17 +761,7 @@ export async function main(args: string[]): Promise<number> {
     notes,
     runs,
   };
-  await Deno.mkdir(o.out, { recursive: true });
-  const sep = Deno.build.os === "windows" ? "\\" : "/";
-  await Deno.writeTextFile(
-    `${o.out}${sep}bench.json`,
-    JSON.stringify(report, null, 2) + "\n",
-  );
-  const md = renderMarkdown(report);
-  await Deno.writeTextFile(`${o.out}${sep}bench.md`, md);
-  await Deno.writeTextFile(`${o.out}${sep}bench.svg`, renderSvg(report));
-  console.log(md);
-  log(`wrote ${o.out}${sep}bench.{json,md,svg}`);
+  await writeReport(o, report);
   const failed = runs.filter((r) => !r.ok).length;
   if (failed) log(`${failed} of ${runs.length} runs FAILED`);
   return failed ? 1 : 0;
