@@ -80,7 +80,7 @@ export async function inject(
     }
     throw processError(e, { pid, doing });
   }
-  if (result.value === 0n) {
+  if (result.complete && result.value === 0n) {
     let hint = "";
     if (result.lastError === ERROR.MOD_NOT_FOUND) {
       const missing = await missingDependencies(dll, modules(pid));
@@ -97,14 +97,22 @@ export async function inject(
       } (error ${result.lastError})${hint}`,
     );
   }
-  const mod = modules(pid).find((m) => m.base === result.value) ??
-    findModule(pid, dll);
+  // Without the stub (the target forbids dynamic code) only the low 32
+  // bits of the HMODULE are known, and possibly 0 for a loaded module.
+  const base = (m: ModuleInfo) =>
+    result.complete ? m.base : m.base & 0xffff_ffffn;
+  const mod =
+    (result.value !== 0n
+      ? modules(pid).find((m) => base(m) === result.value)
+      : undefined) ?? findModule(pid, dll);
   if (!mod) {
     throw new HeapshiftError(
       "load-failed",
-      `Cannot ${doing} process ${pid}: LoadLibraryW returned 0x${
-        result.value.toString(16)
-      } but the module is not in the process's module list`,
+      result.complete
+        ? `Cannot ${doing} process ${pid}: LoadLibraryW returned 0x${
+          result.value.toString(16)
+        } but the module is not in the process's module list`
+        : `Cannot ${doing} process ${pid}: LoadLibraryW failed in the target; it forbids dynamic code (Arbitrary Code Guard), so the loader's error cannot be read`,
     );
   }
   return mod;

@@ -432,11 +432,13 @@ async function confirmLoaded(
   const names = options.dlls.map(baseName).join(", ");
   let handle: bigint | undefined;
   try {
-    handle = (await callRemote(
+    const result = await callRemote(
       handles.get(launched)!,
       procAddress("kernel32.dll", "GetModuleHandleW"),
       { data: wideBytes(options.dlls[0]), timeout: options.timeout },
-    )).value;
+    );
+    // Without the stub only 32 bits are known: 0 proves nothing then.
+    handle = result.complete ? result.value : undefined;
   } catch (e) {
     if (e instanceof RemoteTimeoutError) {
       launched.kill();

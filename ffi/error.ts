@@ -24,6 +24,7 @@ export const ERROR = {
   BAD_EXE_FORMAT: 193,
   PARTIAL_COPY: 299,
   DLL_INIT_FAILED: 1114,
+  DYNAMIC_CODE_BLOCKED: 1655,
 } as const;
 
 /** The system's message for a Win32 error code, without trailing newline. */

@@ -11,7 +11,9 @@ import type { Handle } from "./handle.ts";
 import { PAGE, RemoteMemory } from "./memory.ts";
 import { procAddress } from "./module.ts";
 import { waitSignaled } from "./process.ts";
-import { createRemoteThread } from "./thread.ts";
+import { createRemoteThread, threadExitCode } from "./thread.ts";
+import { ERROR, Win32Error } from "./error.ts";
+import { kernel32 } from "./library.ts";
 
 /** What a remote call returned. */
 export interface RemoteResult {
@@ -19,6 +21,12 @@ export interface RemoteResult {
   value: bigint;
   /** `GetLastError()` in the remote thread right after the call. */
   lastError: number;
+  /**
+   * `false` when the target forbids dynamic code (Arbitrary Code Guard),
+   * so no stub could run: `value` is then only the low 32 bits (the
+   * thread's exit code) and `lastError` is 0 (unknown).
+   */
+  complete: boolean;
 }
 
 /** Raised when the remote thread did not finish in time. */
@@ -37,6 +45,11 @@ export interface CallOptions {
   data?: Uint8Array;
   /** Milliseconds to wait for the call (default: forever). */
   timeout?: number;
+  /**
+   * `false` starts the thread at `fn` itself, as is done anyway when the
+   * target forbids dynamic code: a 32-bit result and no error code.
+   */
+  stub?: boolean;
 }
 
 const CODE_SIZE = 80;
@@ -85,7 +98,17 @@ export async function callRemote(
   const data = options.data ?? new Uint8Array(0);
   const size = DATA_OFFSET + data.byteLength;
   const memory = new RemoteMemory(process);
-  const block = memory.alloc(size, { protect: PAGE.EXECUTE_READWRITE });
+  if (options.stub === false) {
+    return await callDirect(memory, { process, fn, ...options });
+  }
+  const block = memory.tryAlloc(size, { protect: PAGE.EXECUTE_READWRITE });
+  if (block === 0n) {
+    const code = kernel32().GetLastError();
+    if (code !== ERROR.DYNAMIC_CODE_BLOCKED) {
+      throw new Win32Error("VirtualAllocEx", code);
+    }
+    return await callDirect(memory, { process, fn, ...options });
+  }
   let keep = false;
   try {
     const arg = options.data
@@ -113,8 +136,43 @@ export async function callRemote(
     return {
       value: out.getBigUint64(0, true),
       lastError: out.getUint32(8, true),
+      complete: true,
     };
   } finally {
-    if (!keep) memory.free(block);
+    if (!keep) freeQuietly(memory, block);
+  }
+}
+
+/** Best-effort cleanup: the target may have exited meanwhile. */
+function freeQuietly(memory: RemoteMemory, block: bigint): void {
+  try {
+    memory.free(block);
+  } catch { /* the process is gone, and its memory with it */ }
+}
+
+/** Without a stub: the thread starts at `fn` itself; 32-bit result only. */
+async function callDirect(
+  memory: RemoteMemory,
+  call: CallOptions & { process: Handle; fn: bigint },
+): Promise<RemoteResult> {
+  const block = call.data ? memory.alloc(call.data.byteLength) : 0n;
+  let keep = false;
+  try {
+    if (call.data) memory.write(block, call.data);
+    using thread = createRemoteThread(call.process, call.fn, {
+      parameter: call.data ? block + (call.arg ?? 0n) : call.arg ?? 0n,
+    });
+    const timeout = call.timeout ?? Infinity;
+    if (!(await waitSignaled(thread, timeout))) {
+      keep = true;
+      throw new RemoteTimeoutError(timeout);
+    }
+    return {
+      value: BigInt(threadExitCode(thread)),
+      lastError: 0,
+      complete: false,
+    };
+  } finally {
+    if (block !== 0n && !keep) freeQuietly(memory, block);
   }
 }

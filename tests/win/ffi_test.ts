@@ -108,6 +108,23 @@ Deno.test("remote memory and remote calls in a target", async () => {
     procAddress("kernel32.dll", "GetCurrentProcessId"),
   );
   assertEquals(Number(pid.value & 0xffff_ffffn), target.readyPid);
+  assert(pid.complete);
+  const direct = await callRemote(
+    process,
+    procAddress("kernel32.dll", "GetCurrentProcessId"),
+    { stub: false },
+  );
+  assertEquals(direct, {
+    value: BigInt(target.readyPid),
+    lastError: 0,
+    complete: false,
+  });
+  const directData = await callRemote(
+    process,
+    procAddress("kernel32.dll", "lstrlenW"),
+    { stub: false, data: new Uint8Array(wide("heapshift").buffer) },
+  );
+  assertEquals(directData.value, 9n);
   const set = await callRemote(
     process,
     procAddress("kernel32.dll", "SetLastError"),
