@@ -40,7 +40,7 @@ export function formatMessage(code: number): string {
     null,
   );
   if (n === 0) return `unknown error ${code}`;
-  return readWide(new Uint8Array(buf.buffer), 0, n).trim();
+  return readWide(new Uint8Array(buf.buffer), { maxChars: n }).trim();
 }
 
 /** A failed Win32 call: which call, its error code and the system's text. */

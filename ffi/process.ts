@@ -81,7 +81,7 @@ export function processImagePath(process: Handle): string {
     "QueryFullProcessImageNameW",
     kernel32().QueryFullProcessImageNameW(process.raw, 0, buf, size),
   );
-  return readWide(new Uint8Array(buf.buffer), 0, size[0]);
+  return readWide(new Uint8Array(buf.buffer), { maxChars: size[0] });
 }
 
 /** STILL_ACTIVE: the exit code of a process or thread that is running. */

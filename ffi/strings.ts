@@ -16,12 +16,21 @@ export function ansi(s: string): Uint8Array {
   return new TextEncoder().encode(`${s}\0`);
 }
 
+/** Where {@linkcode readWide} reads. */
+export interface ReadWideOptions {
+  /** Byte offset of the string (default 0). */
+  offset?: number;
+  /** Most characters to read (default: up to the end of `bytes`). */
+  maxChars?: number;
+}
+
 /** Reads a UTF-16LE string of at most `maxChars`, stopping at the first NUL. */
 export function readWide(
   bytes: Uint8Array,
-  offset = 0,
-  maxChars = (bytes.byteLength - offset) >> 1,
+  options: ReadWideOptions = {},
 ): string {
+  const offset = options.offset ?? 0;
+  const maxChars = options.maxChars ?? (bytes.byteLength - offset) >> 1;
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   let s = "";
   for (let i = 0; i < maxChars; i++) {

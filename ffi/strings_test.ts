@@ -13,8 +13,8 @@ Deno.test("wide() is NUL-terminated UTF-16 and readWide() reverses it", () => {
 Deno.test("readWide stops at NUL or at maxChars", () => {
   const b = new Uint8Array(wide("abc\0def").buffer);
   nodeAssert.equal(readWide(b), "abc");
-  nodeAssert.equal(readWide(b, 8), "def");
-  nodeAssert.equal(readWide(b, 0, 2), "ab");
+  nodeAssert.equal(readWide(b, { offset: 8 }), "def");
+  nodeAssert.equal(readWide(b, { maxChars: 2 }), "ab");
 });
 
 Deno.test("ansi() is NUL-terminated", () => {

@@ -82,7 +82,7 @@ export function processEntries(): ProcessEntry[] {
       pid: v.getUint32(8, true),
       threads: v.getUint32(28, true),
       parentPid: v.getUint32(32, true),
-      exeFile: readWide(b, 44, 260),
+      exeFile: readWide(b, { offset: 44, maxChars: 260 }),
     });
   });
   return out;
@@ -96,8 +96,8 @@ export function moduleEntries(pid: number): ModuleEntry[] {
     out.push({
       base: v.getBigUint64(24, true),
       size: v.getUint32(32, true),
-      name: readWide(b, 48, 256),
-      path: readWide(b, 560, 260),
+      name: readWide(b, { offset: 48, maxChars: 256 }),
+      path: readWide(b, { offset: 560, maxChars: 260 }),
     });
   });
   return out;
