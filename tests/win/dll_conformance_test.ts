@@ -155,3 +155,27 @@ Deno.test("conformance: HEAPSHIFT_DISABLE=1 loads without patching", async () =>
   assert(run.lines.includes("# dll state=2"), run.lines.join("\n"));
   assert(run.lines.includes("+ malloc_is_mimalloc=0"));
 });
+
+Deno.test("HEAPSHIFT_VERBOSE=1 logs each step next to the target, injected install stays shallow", async () => {
+  const run = await runConformance("inject", { HEAPSHIFT_VERBOSE: "1" });
+  assertClean(run);
+  const pid = Number(/^ready (\d+)/.exec(run.lines[0])?.[1]);
+  const log = fixture(`heapshift-${pid}.log`);
+  const text = await Deno.readTextFile(log);
+  await Deno.remove(log);
+  for (
+    const step of [
+      "loading (version",
+      "stats: shared memory",
+      "mimalloc initialised",
+      "threads suspended",
+      "hooks live:",
+    ]
+  ) {
+    assert(text.includes(step), `log lacks '${step}':\n${text}`);
+  }
+  // The injected thread is a foreign one: the whole installation (mimalloc
+  // init included) must fit in a small part of any thread's stack.
+  const kb = Number(/installation used (\d+) KB of stack/.exec(text)?.[1]);
+  assert(kb > 0 && kb < 64, `installation used ${kb} KB of stack`);
+});
