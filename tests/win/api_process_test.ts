@@ -50,13 +50,22 @@ Deno.test("waitForProcess finds a process started afterwards, which can then be 
 });
 
 Deno.test("waitForProcess newOnly ignores processes already running", async () => {
-  await using target = await startTarget(fixture("sleeper.exe"));
-  assert(findProcesses("sleeper.exe").some((p) => p.pid === target.readyPid));
-  await assertRejects(
-    () => waitForProcess("sleeper.exe", { timeout: 200, newOnly: true }),
-    HeapshiftError,
-    "No process named sleeper.exe appeared within 200 ms",
-  );
+  // A uniquely named copy, so processes of other tests cannot match.
+  const dir = await Deno.makeTempDir({ prefix: "heapshift-wait-" });
+  try {
+    const name = `old-${crypto.randomUUID().slice(0, 8)}.exe`;
+    await Deno.copyFile(fixture("sleeper.exe"), `${dir}\\${name}`);
+    await using target = await startTarget(`${dir}\\${name}`);
+    assertEquals(findProcess(name).pid, target.readyPid);
+    assertEquals((await waitForProcess(name)).pid, target.readyPid);
+    await assertRejects(
+      () => waitForProcess(name, { timeout: 200, newOnly: true }),
+      HeapshiftError,
+      `No process named ${name} appeared within 200 ms`,
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
+  }
 });
 
 Deno.test("eject unloads an injected DLL", async () => {
