@@ -33,6 +33,9 @@ export interface InjectOptions {
   timeout?: number;
 }
 
+/** Modules no process survives losing. */
+const SYSTEM_CORE = new Set(["ntdll.dll", "kernel32.dll", "kernelbase.dll"]);
+
 function baseName(path: string): string {
   return path.slice(
     Math.max(path.lastIndexOf("\\"), path.lastIndexOf("/")) + 1,
@@ -137,11 +140,23 @@ export async function eject(
 ): Promise<void> {
   const timeout = options.timeout ?? 10_000;
   const doing = `eject ${baseName(moduleName)} from`;
-  const mod = findModule(pid, moduleName);
+  const all = modules(pid);
+  const want = moduleName.toLowerCase();
+  const mod = all.find((m) =>
+    m.name.toLowerCase() === want || m.path.toLowerCase() === want
+  );
   if (!mod) {
     throw new HeapshiftError(
       "not-found",
       `Cannot ${doing} process ${pid}: no module ${moduleName} is loaded in it`,
+    );
+  }
+  if (mod === all[0] || SYSTEM_CORE.has(mod.name.toLowerCase())) {
+    throw new HeapshiftError(
+      "unsupported",
+      `Cannot ${doing} process ${pid}: ${mod.name} is ${
+        mod === all[0] ? "the program itself" : "a core system DLL"
+      }, which cannot be unloaded`,
     );
   }
   using process = openTarget(pid, { access: INJECT_ACCESS, doing });

@@ -81,6 +81,16 @@ Deno.test("eject unloads an injected DLL", async () => {
     `Cannot eject probe.dll from process ${pid}: no module probe.dll is loaded in it`,
   );
   assertEquals(e.kind, "not-found");
+  await assertRejects(
+    () => eject(pid, "sleeper.exe"),
+    HeapshiftError,
+    `Cannot eject sleeper.exe from process ${pid}: sleeper.exe is the program itself, which cannot be unloaded`,
+  );
+  await assertRejects(
+    () => eject(pid, "KERNEL32.DLL"),
+    HeapshiftError,
+    "is a core system DLL, which cannot be unloaded",
+  );
 });
 
 Deno.test("eject reports a pinned module", async () => {
