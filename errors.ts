@@ -24,7 +24,10 @@ export type HeapshiftErrorKind =
   | "not-found"
   /** The system refused access (elevation may be needed). */
   | "access-denied"
-  /** The target is of a kind heapshift does not support (32-bit). */
+  /**
+   * Not supported: a 32-bit (or ARM64) target or program, or unloading the
+   * program itself or a core system DLL.
+   */
   | "unsupported"
   /** The DLL path is missing, or the file is not a (64-bit) DLL. */
   | "bad-dll"
