@@ -105,7 +105,7 @@ function parseArgs(args: string[]): Options {
     budget: 420,
     selfLoad: false,
     out: repoPath("bench/results"),
-    timeoutMs: 120_000,
+    timeoutMs: 60_000,
     metric: "wall",
     start: "auto",
   };

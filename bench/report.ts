@@ -604,7 +604,7 @@ function esc(s: string): string {
 export function renderSvg(r: BenchReport): string {
   const vs = VARIANTS.filter((v) => r.config.variants.includes(v.id));
   const ws = r.config.workloads;
-  const barH = 12, gap = 10, left = 150, right = 40, top = 56;
+  const barH = 12, gap = 10, left = 110, right = 50, top = 70;
   const plotW = 560;
   const groupH = vs.length * barH + gap;
   const height = top + ws.length * groupH + 40;
@@ -625,12 +625,13 @@ export function renderSvg(r: BenchReport): string {
       const x = base / c.medianMs;
       const lo = c.maxMs ? base / c.maxMs : x;
       const hi = c.minMs ? base / c.minMs : x;
-      maxX = Math.max(maxX, hi);
+      maxX = Math.max(maxX, x);
       bars.push({ w, v, x, lo, hi });
     }
   }
-  maxX = Math.ceil(maxX * 2) / 2;
-  const sx = (x: number) => left + (x / maxX) * plotW;
+  // The axis follows the medians; whiskers beyond it are clipped.
+  maxX = Math.ceil(maxX * 1.15 * 2) / 2;
+  const sx = (x: number) => left + (Math.min(x, maxX) / maxX) * plotW;
   const o: string[] = [];
   o.push(
     `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="sans-serif" font-size="11">`,
@@ -642,11 +643,12 @@ export function renderSvg(r: BenchReport): string {
     }</text>`,
   );
   o.push(
-    `<text x="${left}" y="30" fill="#555">${
+    `<text x="${left}" y="30" fill="#555">${esc(r.platform)}</text>`,
+    `<text x="${left}" y="44" fill="#555">${
       esc(
-        `${r.platform}; ${
-          r.config.metric === "cpu" ? "CPU" : "wall"
-        } time, median of ${r.config.reps} runs; whiskers: fastest/slowest run`,
+        `${
+          r.config.metric === "cpu" ? "CPU" : "wall-clock"
+        } time, median of ${r.config.reps} runs; whiskers: fastest and slowest run`,
       )
     }</text>`,
   );
@@ -654,14 +656,15 @@ export function renderSvg(r: BenchReport): string {
   let lx = left;
   for (const v of vs) {
     o.push(
-      `<rect x="${lx}" y="38" width="10" height="10" fill="${v.color}"/>`,
-      `<text x="${lx + 13}" y="47">${esc(v.short)}</text>`,
+      `<rect x="${lx}" y="52" width="10" height="10" fill="${v.color}"/>`,
+      `<text x="${lx + 13}" y="61">${esc(v.short)}</text>`,
     );
     lx += 22 + v.short.length * 6;
   }
   // grid
-  for (let t = 0; t <= maxX + 1e-9; t += maxX > 6 ? 1 : 0.5) {
-    const x = sx(t);
+  const step = maxX > 12 ? 2 : maxX > 6 ? 1 : 0.5;
+  for (let t = 0; t <= maxX + 1e-9; t += step) {
+    const x = sx(t).toFixed(1);
     o.push(
       `<line x1="${x}" y1="${top - 4}" x2="${x}" y2="${height - 30}" stroke="${
         Math.abs(t - 1) < 1e-9 ? "#000" : "#ddd"
