@@ -309,6 +309,25 @@ Deno.test("cli: launch loads the DLLs early", async () => {
   } finally {
     Deno.kill(viaInject.pid, "SIGKILL");
   }
+  // --wait-exit: the program runs to its end with heapshift loaded first,
+  // and its exit code (0: no damaged block) becomes the CLI's.
+  const waited = await cli([
+    "launch",
+    fixture("cli_sample.exe"),
+    "--dll",
+    hookDll(),
+    "--wait-exit",
+    "--",
+    "--seconds",
+    "1",
+    "--threads",
+    "1",
+  ]);
+  assertEquals(waited.code, 0, waited.stderr);
+  assert(
+    /launched cli_sample\.exe \(pid \d+\)/.test(waited.stdout),
+    waited.stdout,
+  );
   oneLineError(
     await cli(["launch", "C:\\nonexistent\\x.exe"]),
     1,
@@ -319,7 +338,7 @@ Deno.test("cli: launch loads the DLLs early", async () => {
 
 Deno.test("cli: heapshift.dll in a busy program: stats, stats --watch, pinned eject", async () => {
   await using t = await startTarget(fixture("cli_sample.exe"), {
-    args: ["--interval", "200"],
+    args: ["--interval", "200", "--threads", "1"],
   });
   oneLineError(
     await cli(["stats", String(t.pid)]),
