@@ -176,6 +176,67 @@ Deno.test("the Linux bridge strips its options and says what is missing", () => 
   }
 });
 
+Deno.test({
+  name: "on Linux, Windows commands run through wine in the given prefix",
+  ignore: Deno.build.os === "windows",
+  fn: async () => {
+    const dir = await Deno.makeTempDir();
+    try {
+      // A stand-in for wine that records how it was called.
+      const log = `${dir}/wine.log`;
+      await Deno.writeTextFile(
+        `${dir}/wine`,
+        `#!/bin/sh\necho "WINEPREFIX=$WINEPREFIX" > '${log}'\nfor a in "$@"; do printf '%s\\n' "$a" >> '${log}'; done\nexit 7\n`,
+        { mode: 0o755 },
+      );
+      const prefix = `${dir}/pfx`;
+      await Deno.mkdir(prefix);
+      await Deno.writeTextFile(`${prefix}/system.reg`, "");
+      await Deno.writeTextFile(`${dir}/deno.exe`, "");
+      const env = {
+        PATH: `${dir}:${Deno.env.get("PATH")}`,
+        HEAPSHIFT_WINDENO: `${dir}/deno.exe`,
+      };
+      const r = await cli([
+        "stats",
+        "42",
+        "--watch",
+        "--prefix",
+        prefix,
+        "--json",
+      ], env);
+      assert.equal(r.code, 7, "the Windows half's exit code is the CLI's");
+      const lines = (await Deno.readTextFile(log)).trim().split("\n");
+      assert.deepEqual(lines, [
+        `WINEPREFIX=${prefix}`,
+        `${dir}/deno.exe`,
+        "run",
+        "-A",
+        toWinePath(CLI),
+        "stats",
+        "42",
+        "--watch",
+        "--json",
+      ]);
+      // A missing prefix or Windows Deno is named plainly.
+      const noPfx = await cli(["ps", "--prefix", `${dir}/nope`], env);
+      assert.equal(noPfx.code, 1);
+      assert.match(noPfx.stderr, /No Wine prefix at/);
+      const noDeno = await cli(["ps", "--prefix", prefix], {
+        ...env,
+        HEAPSHIFT_WINDENO: `${dir}/missing.exe`,
+        XDG_CACHE_HOME: dir,
+        DENO_DIR: Deno.env.get("DENO_DIR") ??
+          `${Deno.env.get("HOME")}/.cache/deno`,
+      });
+      assert.equal(noDeno.code, 1);
+      assert.match(noDeno.stderr, /Windows build of Deno/);
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
 Deno.test("doctor classifies a program's C runtime from its imports", () => {
   assert.equal(
     crtUse(["KERNEL32.dll", "api-ms-win-crt-heap-l1-1-0.dll"]).kind,
