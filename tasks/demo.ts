@@ -61,13 +61,22 @@ export async function seedWindowsNpmCache(prefix: string): Promise<void> {
   const from = `${info.npmCache}/registry.npmjs.org`;
   const to =
     `${pfx}/drive_c/users/root/AppData/Local/deno/npm/registry.npmjs.org`;
-  await Deno.mkdir(to, { recursive: true });
-  for (const e of Deno.readDirSync(from)) {
-    if (!exists(`${to}/${e.name}`)) {
+  // Only the packages of the lockfile (the project's own dependencies).
+  const lock = JSON.parse(await Deno.readTextFile(`${root}/deno.lock`));
+  for (const key of Object.keys(lock.npm ?? {})) {
+    const id = key.split("_")[0];
+    const at = id.lastIndexOf("@");
+    const name = id.slice(0, at);
+    const version = id.slice(at + 1);
+    await Deno.mkdir(`${to}/${name}`, { recursive: true });
+    for (const item of [version, "registry.json"]) {
+      const src = `${from}/${name}/${item}`;
+      const dst = `${to}/${name}/${item}`;
+      if (exists(dst) || !exists(src)) continue;
       const { success } = await new Deno.Command("cp", {
-        args: ["-r", `${from}/${e.name}`, `${to}/${e.name}`],
+        args: ["-r", src, dst],
       }).output();
-      if (!success) throw new Error(`cannot copy ${from}/${e.name} to ${to}`);
+      if (!success) throw new Error(`cannot copy ${src} to ${dst}`);
     }
   }
 }
