@@ -273,7 +273,9 @@ function importsExe(): string | null {
 
 function startMode(o: Options): "import-table" | "loadlibrary" {
   if (o.start !== "auto") return o.start;
-  return importsExe() ? "import-table" : "loadlibrary";
+  // the patched copy carries build/heapshift.dll, not a --dll of choice
+  const own = o.dll === repoPath("build/heapshift.dll");
+  return own && importsExe() ? "import-table" : "loadlibrary";
 }
 
 function plan(
