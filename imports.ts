@@ -12,6 +12,7 @@ import {
   imports as peImports,
   PeFormatError,
 } from "./pe/mod.ts";
+import { readFailure } from "./pe_image.ts";
 
 /**
  * Options for {@linkcode imports}.
@@ -47,24 +48,12 @@ export async function imports(
   options: ImportsOptions = {},
 ): Promise<ImportedDll[]> {
   const reader = options.reader ?? (isWindows ? "dbghelp" : "pe");
-  let bytes: Uint8Array;
   try {
-    bytes = await Deno.readFile(exePath);
-  } catch (e) {
-    throw new HeapshiftError(
-      "not-found",
-      `Cannot read the imports of ${exePath}: ${
-        e instanceof Deno.errors.NotFound
-          ? "no such file"
-          : (e as Error).message
-      }`,
-      { cause: e },
-    );
-  }
-  try {
+    // dbghelp's image helpers work on the bytes in memory; the pe/ reader
+    // gets the path and reads only the pages it needs.
     return reader === "dbghelp"
-      ? dbghelpImports(bytes)
-      : await peImports(bytes);
+      ? dbghelpImports(await Deno.readFile(exePath))
+      : await peImports(exePath);
   } catch (e) {
     if (e instanceof Win32Error || e instanceof PeFormatError) {
       throw new HeapshiftError(
@@ -73,6 +62,18 @@ export async function imports(
         { cause: e },
       );
     }
+    if (isFileError(e)) {
+      throw new HeapshiftError(
+        "not-found",
+        `Cannot read the imports of ${exePath}: ${readFailure(exePath, e)}`,
+        { cause: e },
+      );
+    }
     throw e;
   }
+}
+
+/** Whether `e` is one of Deno's file-system errors (not found, denied, …). */
+function isFileError(e: unknown): boolean {
+  return Object.values(Deno.errors).some((c) => e instanceof c);
 }
