@@ -4,7 +4,20 @@
  * @module
  */
 
-/** Base class of every error this package throws on purpose. */
+/**
+ * Base class of every error the PE reader and patcher throw on purpose.
+ *
+ * @example Tell PE problems from other failures
+ * ```ts
+ * import { patchImports, PeError } from "@heapshift/heapshift";
+ * try {
+ *   await patchImports("game.exe");
+ * } catch (e) {
+ *   if (!(e instanceof PeError)) throw e;
+ *   console.error(`cannot patch game.exe: ${e.message}`);
+ * }
+ * ```
+ */
 export class PeError extends Error {
   /** The error name. */
   override name = "PeError";
@@ -16,6 +29,17 @@ export class PeError extends Error {
  *
  * `field` names the structure member that is wrong and `offset` is the file
  * offset where it was read (or -1 when it has no single offset).
+ *
+ * @example Report where a file is broken
+ * ```ts
+ * import { patchImports, PeFormatError } from "@heapshift/heapshift";
+ * try {
+ *   await patchImports("suspect.exe");
+ * } catch (e) {
+ *   if (!(e instanceof PeFormatError)) throw e;
+ *   console.error(`not a valid PE: ${e.field} at offset ${e.offset}`);
+ * }
+ * ```
  */
 export class PeFormatError extends PeError {
   /** The error name. */
@@ -41,13 +65,39 @@ export class PeFormatError extends PeError {
  * The file is a valid PE but cannot be patched as asked, e.g. there is no
  * room for another section header or the DLL to remove was not added by
  * heapshift.
+ *
+ * @example Removing a DLL that heapshift did not add
+ * ```ts
+ * import { PePatchError, removeImport } from "@heapshift/heapshift";
+ * try {
+ *   await removeImport("game.exe", { dll: "steam_api64.dll" });
+ * } catch (e) {
+ *   if (!(e instanceof PePatchError)) throw e;
+ *   console.error(e.message); // pass allowForeign to remove it anyway
+ * }
+ * ```
  */
 export class PePatchError extends PeError {
   /** The error name. */
   override name = "PePatchError";
 }
 
-/** The output (or backup) file exists and `force` was not given. */
+/**
+ * The output (or backup) file exists and `force` was not given.
+ *
+ * @example Ask before overwriting
+ * ```ts
+ * import { OutputExistsError, patchImports } from "@heapshift/heapshift";
+ * try {
+ *   await patchImports("game.exe", { output: "game.patched.exe" });
+ * } catch (e) {
+ *   if (!(e instanceof OutputExistsError)) throw e;
+ *   if (confirm(`${e.path} exists. Overwrite?`)) {
+ *     await patchImports("game.exe", { output: e.path, force: true });
+ *   }
+ * }
+ * ```
+ */
 export class OutputExistsError extends PeError {
   /** The error name. */
   override name = "OutputExistsError";

@@ -244,10 +244,23 @@ async function listOnly(
  * file is replaced atomically after a backup is written. A file that
  * already loads the DLL first is left alone (`changed: false`).
  *
- * @example
- * ```ts ignore
+ * Throws `PeFormatError` for a malformed file, `PePatchError` when it
+ * cannot be patched and {@linkcode OutputExistsError} when the output or
+ * backup exists without `force`; nothing is written then.
+ *
+ * @example Patch a program in place, keeping a backup
+ * ```ts
+ * import { patchImports } from "@heapshift/heapshift";
  * const r = await patchImports("game.exe", { inPlace: true });
- * console.log(r.action, r.imports[0]); // "added" "heapshift.dll"
+ * console.log(r.action, r.imports[0], r.backup); // added heapshift.dll game.exe.bak
+ * for (const w of r.warnings) console.warn(w);
+ * ```
+ *
+ * @example See what would be done, writing nothing (minject `--list`)
+ * ```ts
+ * import { patchImports } from "@heapshift/heapshift";
+ * const r = await patchImports("game.exe", { list: true, postfix: "-debug" });
+ * console.log(`${r.dll}: ${r.action}`); // heapshift-debug.dll: added
  * ```
  */
 export function patchImports(
@@ -260,7 +273,18 @@ export function patchImports(
 
 /**
  * Undoes {@linkcode patchImports}: removes the DLL from the import table of
- * `exe`, dropping heapshift's section when it is the last one.
+ * `exe`, dropping heapshift's section when it is the last one. Without
+ * `inPlace` the result goes next to it (`game.exe` gives
+ * `game.unpatched.exe`). A file that does not import the DLL is left alone
+ * (`changed: false`); removing a DLL heapshift did not add needs
+ * `allowForeign`.
+ *
+ * @example Undo a patch in place
+ * ```ts
+ * import { removeImport } from "@heapshift/heapshift";
+ * const r = await removeImport("game.exe", { inPlace: true, force: true });
+ * if (r.changed) console.log(`${r.dll} removed; now ${r.imports.join(", ")}`);
+ * ```
  */
 export function removeImport(
   exe: string,
