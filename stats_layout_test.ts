@@ -1,0 +1,63 @@
+import assert from "node:assert/strict";
+import { HeapshiftError } from "./errors.ts";
+import { parseStats, STATS_MAGIC, STATS_SIZE } from "./stats_layout.ts";
+
+function block(edit: (v: DataView) => void): Uint8Array {
+  const b = new Uint8Array(STATS_SIZE);
+  const v = new DataView(b.buffer);
+  v.setUint32(0, STATS_MAGIC, true);
+  v.setUint32(4, 1, true);
+  v.setUint32(8, STATS_SIZE, true);
+  v.setUint32(36, 64, true);
+  v.setUint32(40, 4096, true);
+  v.setUint32(44, 128, true);
+  v.setUint32(48, 4096 - 128, true);
+  edit(v);
+  return b;
+}
+
+/** Asserts `fn` throws a HeapshiftError whose message includes `text`. */
+function throwsHeapshift(fn: () => unknown, text: string): HeapshiftError {
+  try {
+    fn();
+  } catch (e) {
+    assert.ok(e instanceof HeapshiftError, `expected HeapshiftError, got ${e}`);
+    assert.ok(e.message.includes(text), `${e.message} lacks ${text}`);
+    return e;
+  }
+  throw new assert.AssertionError({ message: "expected a HeapshiftError" });
+}
+
+Deno.test("parseStats: states, versions and refusals", () => {
+  const s = parseStats(
+    9,
+    block((v) => {
+      v.setUint32(12, 3, true);
+      v.setUint32(52, 87, true);
+      v.setUint32(20, 212, true);
+      v.setUint32(24, 0x010203, true);
+    }),
+  );
+  assert.equal(s.state, "failed");
+  assert.equal(s.error, 87);
+  assert.equal(s.mimallocVersion, "2.1.2");
+  assert.equal(s.dllVersion, "1.2.3");
+  assert.equal(s.liveSince, null);
+  assert.deepEqual(s.hooked, []);
+  assert.equal(s.counters.allocs, 0);
+
+  const e = throwsHeapshift(
+    () => parseStats(9, block((v) => v.setUint32(0, 0, true))),
+    "Cannot read heapshift's stats of process 9: the block is not initialised",
+  );
+  assert.equal(e.kind, "failed");
+  throwsHeapshift(
+    () => parseStats(9, block((v) => v.setUint32(4, 2, true))),
+    "the block has layout v2, this heapshift reads v1",
+  );
+  throwsHeapshift(
+    () => parseStats(9, block((v) => v.setUint32(40, 8000, true))),
+    "offsets are out of range",
+  );
+  assert.ok(parseStats(9, block(() => {})).state === "loading");
+});
