@@ -99,6 +99,13 @@ export function dllFormat(path: string): string | undefined {
   }
 }
 
+function findOnPath(cmd: string): string | undefined {
+  for (const dir of (Deno.env.get("PATH") ?? "").split(":")) {
+    if (dir && fileInfo(`${dir}/${cmd}`)) return `${dir}/${cmd}`;
+  }
+  return undefined;
+}
+
 function fileInfo(path: string): string | undefined {
   try {
     const st = Deno.statSync(path);
@@ -155,6 +162,15 @@ export async function doctor(
       ok: deno !== undefined,
       detail: deno ??
         "missing: `deno task env provision` fetches it (needed to reach Windows programs under Wine)",
+    });
+    const wine = Deno.env.get("WINE") ?? findOnPath("wine") ??
+      findOnPath("wine64");
+    checks.push({
+      check: "wine",
+      ok: null,
+      detail: wine
+        ? `${wine} (for programs in your prefixes: --prefix DIR, default $WINEPREFIX)`
+        : "not installed on this system: --prefix needs Wine 10+; --wine-env uses the project's own Wine environment",
     });
   }
   let dll = dllOpt;

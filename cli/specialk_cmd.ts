@@ -40,7 +40,7 @@ export function specialkCommand(
     .option("--game <name>", "a game's profile (Profiles/<name>/SpecialK.ini)")
     .option(
       "--global",
-      "the global defaults (Global/default_SpecialK.ini; the default)",
+      "the defaults new game profiles start from (Global/default_SpecialK.ini; the default)",
     )
     .option(
       "--sk-dir <dir>",
