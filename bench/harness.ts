@@ -561,6 +561,18 @@ function crossCheck(runs: RunRecord[], notes: string[]): void {
       }
     }
   }
+  // Once heapshift is in, every block the timed phase allocates must come
+  // from mimalloc: one found on the UCRT heap is an allocation the hooks
+  // missed.
+  for (const r of runs) {
+    if (r.variant === 1 || r.variant === 4 || !r.ok || !r.result) continue;
+    const n = r.result.new_in_ucrt_heap ?? 0;
+    if (n > 0 && r.result.heapwalk_ok) {
+      r.ok = false;
+      r.error =
+        `${n} of ${r.result.new_live} blocks allocated after the takeover are on the UCRT heap: the hooks missed them`;
+    }
+  }
   const v1 = runs.filter((r) => r.variant === 1 && r.ok && r.result);
   if (v1.some((r) => r.result!.live_in_ucrt_heap !== r.result!.live)) {
     notes.push(

@@ -84,6 +84,10 @@ export interface WorkloadResult {
   live_in_ucrt_heap: number;
   lineage_live: number;
   lineage_in_ucrt_heap: number;
+  /** Live blocks allocated in the timed phase, and how many of them are on
+   * the UCRT heap (must be 0 once heapshift is in). */
+  new_live: number;
+  new_in_ucrt_heap: number;
   peak_working_set: number;
   peak_commit: number;
   load_ms: number;

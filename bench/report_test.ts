@@ -39,6 +39,8 @@ function result(
     live_in_ucrt_heap: 0,
     lineage_live: 5,
     lineage_in_ucrt_heap: 0,
+    new_live: 50,
+    new_in_ucrt_heap: 0,
     peak_working_set: 8 * 2 ** 20,
     peak_commit: 4 * 2 ** 20,
     load_ms: -1,

@@ -193,6 +193,7 @@ static range_t *g_ranges;
 static size_t g_nranges, g_cap_ranges;
 static int g_heapwalk_ok;
 static uint64_t g_live, g_live_in_heap, g_lineage, g_lineage_in_heap;
+static uint64_t g_new, g_new_in_heap;
 
 static void ranges_push(uintptr_t lo, uintptr_t hi) {
   if (g_nranges == g_cap_ranges) {
@@ -244,14 +245,17 @@ static int in_old_heap(const void *p) {
   return lo > 0 && a < g_ranges[lo - 1].hi;
 }
 
-/* Called for each live block after the snapshot. */
-static void account(const void *p, int lineage) {
+/* Called for each live block after the snapshot, with its origin. */
+static void account(const void *p, unsigned origin) {
   int in = in_old_heap(p);
   g_live++;
   g_live_in_heap += in;
-  if (lineage) {
+  if (origin == ORIGIN_LINEAGE) {
     g_lineage++;
     g_lineage_in_heap += in;
+  } else if (origin == ORIGIN_NEW) {
+    g_new++;
+    g_new_in_heap += in;
   }
 }
 
@@ -342,7 +346,7 @@ static void churn_run(uint64_t *r) {
 
 static void churn_account(void) {
   for (size_t i = 0; i < CHURN_SLOTS; i++)
-    account(churn_slot[i], tag_origin(head_tag(churn_slot[i])) == ORIGIN_LINEAGE);
+    account(churn_slot[i], tag_origin(head_tag(churn_slot[i])));
 }
 
 static void churn_free(void) {
@@ -453,11 +457,11 @@ static void mt_account(void) {
   for (int t = 0; t < mt_nt; t++)
     for (size_t i = 0; i < MT_LOCAL; i++) {
       void *p = mt_args[t].local[i];
-      account(p, tag_origin(head_tag(p)) == ORIGIN_LINEAGE);
+      account(p, tag_origin(head_tag(p)));
     }
   for (size_t i = 0; i < MT_SHARED; i++)
     if (mt_shared[i])
-      account(mt_shared[i], tag_origin(head_tag(mt_shared[i])) == ORIGIN_LINEAGE);
+      account(mt_shared[i], tag_origin(head_tag(mt_shared[i])));
 }
 
 static void mt_free(void) {
@@ -559,7 +563,7 @@ static void realloc_run(uint64_t *r) {
 
 static void realloc_account(void) {
   for (size_t i = 0; i < BUILDERS; i++)
-    if (bld[i].buf) account(bld[i].buf, bld[i].origin == ORIGIN_LINEAGE);
+    if (bld[i].buf) account(bld[i].buf, (unsigned)bld[i].origin);
 }
 
 static void realloc_free(void) {
@@ -637,7 +641,7 @@ static void aligned_run(uint64_t *r) {
 
 static void aligned_account(void) {
   for (size_t i = 0; i < AL_SLOTS; i++)
-    account(al[i].p, tag_origin(head_tag(al[i].p)) == ORIGIN_LINEAGE);
+    account(al[i].p, tag_origin(head_tag(al[i].p)));
 }
 
 static void aligned_free(void) {
@@ -747,7 +751,7 @@ static void game_run(uint64_t *r) {
 
 static void game_account(void) {
   for (size_t i = 0; i < ASSETS; i++)
-    account(assets[i], tag_origin(head_tag(assets[i])) == ORIGIN_LINEAGE);
+    account(assets[i], tag_origin(head_tag(assets[i])));
 }
 
 static void game_free(void) {
@@ -816,7 +820,7 @@ static void migrate_run(uint64_t *r) {
 }
 
 static void migrate_account(void) {
-  for (size_t i = 0; i < mig_n; i++) account(mig[i].p, 1);
+  for (size_t i = 0; i < mig_n; i++) account(mig[i].p, ORIGIN_LINEAGE);
 }
 
 static void migrate_free(void) {
@@ -860,7 +864,7 @@ static void percall_run(uint64_t *r) {
 }
 
 static void percall_account(void) {
-  for (size_t i = 0; i < BALLAST; i++) account(ballast[i], 0);
+  for (size_t i = 0; i < BALLAST; i++) account(ballast[i], ORIGIN_OLD);
 }
 
 static void percall_free(void) {
@@ -1026,6 +1030,7 @@ int main(int argc, char **argv) {
        "\"old_blocks\":%llu,\"old_reallocs\":%llu,\"old_frees\":%llu,\"bytes\":%llu,"
        "\"heapwalk_ok\":%s,\"live\":%llu,\"live_in_ucrt_heap\":%llu,"
        "\"lineage_live\":%llu,\"lineage_in_ucrt_heap\":%llu,"
+       "\"new_live\":%llu,\"new_in_ucrt_heap\":%llu,"
        "\"peak_working_set\":%llu,\"peak_commit\":%llu,"
        "\"load_ms\":%.3f,\"late_load_ms\":%.3f,\"hook_seen_ms\":%.3f,\"dll\":%s}\n",
        w->name, ALLOCATOR, R.ms, R.cpu_ms, (unsigned long long)R.ops,
@@ -1035,7 +1040,8 @@ int main(int argc, char **argv) {
        (unsigned long long)R.old_frees, (unsigned long long)R.bytes,
        g_heapwalk_ok ? "true" : "false", (unsigned long long)g_live,
        (unsigned long long)g_live_in_heap, (unsigned long long)g_lineage,
-       (unsigned long long)g_lineage_in_heap, (unsigned long long)pmc.PeakWorkingSetSize,
+       (unsigned long long)g_lineage_in_heap, (unsigned long long)g_new,
+       (unsigned long long)g_new_in_heap, (unsigned long long)pmc.PeakWorkingSetSize,
        (unsigned long long)pmc.PeakPagefileUsage, load_ms, late_ms, g_hook_seen_ms,
        load ? "\"start\"" : late ? "\"late-load\"" : "null");
   return 0;
