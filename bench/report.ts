@@ -456,6 +456,34 @@ export function perCallOverhead(
   };
 }
 
+function timeTable(
+  L: string[],
+  cells: Cell[],
+  workloads: string[],
+  vs: readonly typeof VARIANTS[number][],
+): void {
+  L.push(`| workload | ${vs.map((v) => v.label).join(" | ")} |`);
+  L.push(`| --- | ${vs.map(() => "---:").join(" | ")} |`);
+  for (const w of workloads) {
+    const cols = vs.map((v) => {
+      const c = cell(cells, w, v.id);
+      if (!c || c.medianMs === null) {
+        return c && c.failed ? `FAILED (${c.failed})` : "–";
+      }
+      const parts = [`${fms(c.medianMs)} ±${c.spreadPct!.toFixed(0)}%`];
+      const rel: string[] = [];
+      if (v.id !== 1 && c.vsUcrt !== null) rel.push(fx(c.vsUcrt));
+      if (v.id !== 4 && c.vsMimalloc !== null) {
+        rel.push(`${fx(c.vsMimalloc)} mi`);
+      }
+      if (rel.length) parts.push(rel.join(", "));
+      if (c.failed) parts.push(`${c.failed} failed`);
+      return parts.join("<br>");
+    });
+    L.push(`| ${w} | ${cols.join(" | ")} |`);
+  }
+}
+
 /** The markdown report (what the README quotes). */
 export function renderMarkdown(r: BenchReport): string {
   const vs = VARIANTS.filter((v) => r.config.variants.includes(v.id));
@@ -484,29 +512,27 @@ export function renderMarkdown(r: BenchReport): string {
       }.`,
   );
   L.push("");
-  L.push("## Time (lower is better); × = speed relative to UCRT / to mimalloc");
+  L.push(
+    `## ${
+      r.config.metric === "cpu" ? "CPU time" : "Time"
+    } (lower is better); × = speed relative to UCRT / to mimalloc`,
+  );
   L.push("");
-  L.push(`| workload | ${vs.map((v) => v.label).join(" | ")} |`);
-  L.push(`| --- | ${vs.map(() => "---:").join(" | ")} |`);
-  for (const w of r.config.workloads) {
-    const cols = vs.map((v) => {
-      const c = cell(r.cells, w, v.id);
-      if (!c || c.medianMs === null) {
-        return c && c.failed ? `FAILED (${c.failed})` : "–";
-      }
-      const parts = [`${fms(c.medianMs)} ±${c.spreadPct!.toFixed(0)}%`];
-      const rel: string[] = [];
-      if (v.id !== 1 && c.vsUcrt !== null) rel.push(fx(c.vsUcrt));
-      if (v.id !== 4 && c.vsMimalloc !== null) {
-        rel.push(`${fx(c.vsMimalloc)} mi`);
-      }
-      if (rel.length) parts.push(rel.join(", "));
-      if (c.failed) parts.push(`${c.failed} failed`);
-      return parts.join("<br>");
-    });
-    L.push(`| ${w} | ${cols.join(" | ")} |`);
+  timeTable(L, r.cells, r.config.workloads, vs);
+  L.push("");
+  if (r.config.metric === "wall" && r.cpuShare !== null && r.cpuShare < 0.8) {
+    L.push(
+      "## CPU time (user + kernel, all threads): the steadier view on a busy machine",
+    );
+    L.push("");
+    timeTable(
+      L,
+      summarize(r.runs, r.config.workloads, r.config.variants, "cpu"),
+      r.config.workloads,
+      vs,
+    );
+    L.push("");
   }
-  L.push("");
   const pc = perCallOverhead(r.cells);
   if (pc) {
     L.push(
