@@ -219,6 +219,11 @@ export async function buildDll(options: BuildDllOptions = {}): Promise<string> {
       }`,
     );
   }
+  if (toolchain === "msvc" && !isWindows) {
+    throw new Error(
+      "--toolchain msvc needs Windows with Visual Studio; here use --toolchain mingw (the default)",
+    );
+  }
   const out = `${root}/${DLL_OUT}`;
   const { c, all } = dllSources(root);
   const stampFile = `${root}/build/.heapshift-dll.stamp`;
