@@ -6,11 +6,12 @@ import { fixture, hookDll, readLines } from "./harness.ts";
 
 const STRESS = fixture("dll_stress.exe");
 const INJECTOR = fixture("dll_inject.exe");
-const SECONDS = "8";
+const SECONDS = "6";
+const MIN_SHORT_THREADS = 2000;
 
 async function runStress(mode: string): Promise<Map<string, string>> {
   const child = new Deno.Command(STRESS, {
-    args: [mode, hookDll(), SECONDS],
+    args: [mode, hookDll(), SECONDS, String(MIN_SHORT_THREADS)],
     stdin: "piped",
     stdout: "piped",
     stderr: "inherit",
@@ -69,7 +70,7 @@ for (const mode of ["midrun", "inject"]) {
     assertEquals(r.get("corrupt"), "0");
     assert(Number(r.get("ops")) > 10_000, `ops ${r.get("ops")}`);
     assert(
-      Number(r.get("short_threads")) >= 1000,
+      Number(r.get("short_threads")) >= MIN_SHORT_THREADS,
       `short-lived threads: ${r.get("short_threads")}`,
     );
   });
