@@ -303,6 +303,14 @@ BOOL hs_patch_all(hs_patch_result* r) {
   hs_log("patch: %u sites, %u threads suspended, %u moved, %u attempts",
          site_count, thread_count, moved, attempt);
   if (!done) return fail(r, "a thread stayed inside a patch site", 6);
+  for (unsigned k = 0; k < site_count; k++) {
+    const uint8_t* p = sites[k].target;
+    uint64_t to;
+    memcpy(&to, p + (sites[k].len == 14 ? 6 : 2), 8);
+    if (to != (uint64_t)(uintptr_t)sites[k].hook) {
+      return fail(r, "a patch did not stick (code written back?)", 7);
+    }
+  }
   r->sites = site_count;
   return TRUE;
 }
