@@ -183,8 +183,6 @@ export async function runWindowsHalf(
   const plan = planWindowsHalf(stripBridgeOptions(args), options);
   if (plan.mode === "env") {
     const { runInEnv } = await import("../tasks/winenv.ts");
-    const { seedWindowsNpmCache } = await import("../tasks/demo.ts");
-    await seedWindowsNpmCache(plan.prefix);
     return await runInEnv(plan.argv, { prefix: plan.prefix });
   }
   const child = new Deno.Command(plan.argv[0], {

@@ -17,7 +17,6 @@ import {
   isWindows,
   provision,
   repoRoot,
-  rootfsDir,
   runInEnv,
 } from "./winenv.ts";
 
@@ -33,51 +32,6 @@ function exists(path: string): boolean {
     return true;
   } catch {
     return false;
-  }
-}
-
-/**
- * Gives the Windows Deno of a Wine prefix the npm packages the CLI imports
- * (commander), copied from this Deno's cache: inside the environment the
- * Windows Deno may not be able to download them itself (a TLS-intercepting
- * proxy whose CA only the host trusts, or no network at all).
- */
-export async function seedWindowsNpmCache(prefix: string): Promise<void> {
-  const pfx = `${rootfsDir()}/root/wine-${prefix}`;
-  if (!exists(pfx)) await runInEnv(["true"], { cwd: root, prefix });
-  const cached = await new Deno.Command(Deno.execPath(), {
-    args: ["cache", `${root}/cli.ts`],
-    cwd: root,
-    stdout: "null",
-    stderr: "inherit",
-  }).output();
-  if (!cached.success) throw new Error("cannot cache cli.ts's dependencies");
-  const info = JSON.parse(
-    new TextDecoder().decode(
-      (await new Deno.Command(Deno.execPath(), { args: ["info", "--json"] })
-        .output()).stdout,
-    ),
-  );
-  const from = `${info.npmCache}/registry.npmjs.org`;
-  const to =
-    `${pfx}/drive_c/users/root/AppData/Local/deno/npm/registry.npmjs.org`;
-  // Only the packages of the lockfile (the project's own dependencies).
-  const lock = JSON.parse(await Deno.readTextFile(`${root}/deno.lock`));
-  for (const key of Object.keys(lock.npm ?? {})) {
-    const id = key.split("_")[0];
-    const at = id.lastIndexOf("@");
-    const name = id.slice(0, at);
-    const version = id.slice(at + 1);
-    await Deno.mkdir(`${to}/${name}`, { recursive: true });
-    for (const item of [version, "registry.json"]) {
-      const src = `${from}/${name}/${item}`;
-      const dst = `${to}/${name}/${item}`;
-      if (exists(dst) || !exists(src)) continue;
-      const { success } = await new Deno.Command("cp", {
-        args: ["-r", src, dst],
-      }).output();
-      if (!success) throw new Error(`cannot copy ${src} to ${dst}`);
-    }
   }
 }
 
@@ -127,7 +81,6 @@ export async function demoTask(args: string[]): Promise<number> {
     return code;
   }
   const prefix = Deno.env.get("HEAPSHIFT_WINE_PREFIX") ?? "demo";
-  await seedWindowsNpmCache(prefix);
   step("running the demo with the Windows Deno under Wine…");
   return await runInEnv(["windeno", ...cli], { cwd: root, prefix });
 }

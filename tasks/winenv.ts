@@ -343,6 +343,8 @@ export async function runInEnv(
     throw new WinEnvError(`Invalid Wine prefix name: ${prefix}`);
   }
   const env = envAssignments(prefix);
+  const ca = syncHostCertificates();
+  if (ca) env.push(`DENO_CERT=${ca}`);
   for (const [k, v] of Object.entries(Deno.env.toObject())) {
     if (PASS_THROUGH.test(k)) env.push(`${k}=${v}`);
   }
@@ -382,6 +384,33 @@ export async function runInEnv(
     stderr: "inherit",
   }).spawn();
   return (await child.status).code;
+}
+
+/**
+ * Hands the host's trusted certificates to the Windows Deno: it trusts
+ * only its built-in roots, so behind a TLS-inspecting proxy that the host
+ * trusts it could not fetch npm packages. Returns the Windows path for
+ * `DENO_CERT`, or nothing when the host has no CA bundle.
+ */
+function syncHostCertificates(): string | undefined {
+  const host = Deno.env.get("SSL_CERT_FILE") ??
+    "/etc/ssl/certs/ca-certificates.crt";
+  let pem: Uint8Array;
+  try {
+    pem = Deno.readFileSync(host);
+  } catch {
+    return undefined;
+  }
+  const copy = `${rootfsDir()}/opt/heapshift/host-ca.pem`;
+  let old: Uint8Array | undefined;
+  try {
+    old = Deno.readFileSync(copy);
+  } catch { /* first run */ }
+  if (!old || old.length !== pem.length || !old.every((b, i) => b === pem[i])) {
+    Deno.writeFileSync(`${copy}.tmp`, pem);
+    Deno.renameSync(`${copy}.tmp`, copy);
+  }
+  return "Z:\\opt\\heapshift\\host-ca.pem";
 }
 
 /** The checkout's root (the directory holding deno.json). */
