@@ -9,6 +9,12 @@
 import { resolve, win32 } from "node:path";
 import { HeapshiftError } from "./errors.ts";
 import { machineName, peKind, readFailure, readHead } from "./pe_image.ts";
+import {
+  FileSource,
+  PeFormatError,
+  readExports,
+  readHeaders,
+} from "./pe/mod.ts";
 
 /** Absolute form of `path` (a Windows path on Windows). */
 export function absolutePath(path: string): string {
@@ -47,41 +53,26 @@ export function checkDll(path: string): string {
 
 /**
  * The lowest ordinal the DLL at `path` exports (what an import table entry
- * for it can name), or `undefined` when it exports nothing.
+ * for it can name), or `undefined` when it exports nothing. Reads only the
+ * headers and the export directory.
  */
 export function firstExportOrdinal(path: string): number | undefined {
-  const bytes = Deno.readFileSync(path);
-  const v = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const pe = v.getUint32(0x3c, true);
-  const sections = v.getUint16(pe + 6, true);
-  const optSize = v.getUint16(pe + 20, true);
-  const opt = pe + 24;
-  const dirs = opt + (v.getUint16(opt, true) === 0x20b ? 112 : 96);
-  const exportRva = v.getUint32(dirs, true);
-  if (exportRva === 0) return undefined;
-  const toOffset = (rva: number): number => {
-    for (let i = 0; i < sections; i++) {
-      const s = opt + optSize + 40 * i;
-      const va = v.getUint32(s + 12, true);
-      const size = Math.max(
-        v.getUint32(s + 8, true),
-        v.getUint32(s + 16, true),
-      );
-      if (rva >= va && rva < va + size) {
-        return rva - va + v.getUint32(s + 20, true);
-      }
-    }
+  try {
+    using src = FileSource.open(path);
+    return readExports(src, readHeaders(src))?.symbols[0]?.ordinal;
+  } catch (e) {
+    if (!(e instanceof PeFormatError)) throw e;
     throw new HeapshiftError(
       "bad-dll",
-      `Cannot use DLL ${path}: corrupt export table`,
+      `Cannot use DLL ${path}: corrupt export table (${e.message})`,
+      { cause: e },
     );
-  };
-  const ed = toOffset(exportRva);
-  const base = v.getUint32(ed + 16, true);
-  const count = v.getUint32(ed + 20, true);
-  const functions = toOffset(v.getUint32(ed + 28, true));
-  for (let i = 0; i < count; i++) {
-    if (v.getUint32(functions + 4 * i, true) !== 0) return base + i;
   }
-  return undefined;
+}
+
+/** The file name of a Windows or POSIX `path`. */
+export function baseName(path: string): string {
+  return path.slice(
+    Math.max(path.lastIndexOf("\\"), path.lastIndexOf("/")) + 1,
+  );
 }

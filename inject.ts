@@ -4,19 +4,26 @@
  * @module
  */
 
-import { checkDll } from "./dll_file.ts";
+import { baseName, checkDll } from "./dll_file.ts";
 import { HeapshiftError } from "./errors.ts";
 import { missingDependencies } from "./dependencies.ts";
 import {
   callRemote,
   ERROR,
   formatMessage,
+  type Handle,
   INJECT_ACCESS,
   procAddress,
+  type RemoteResult,
   RemoteTimeoutError,
   wideBytes,
 } from "./ffi/mod.ts";
-import { findModule, type ModuleInfo, modules } from "./process.ts";
+import {
+  findModule,
+  type ModuleInfo,
+  moduleNamed,
+  modules,
+} from "./process.ts";
 import { openTarget, processError } from "./target.ts";
 
 /**
@@ -36,10 +43,48 @@ export interface InjectOptions {
 /** Modules no process survives losing. */
 const SYSTEM_CORE = new Set(["ntdll.dll", "kernel32.dll", "kernelbase.dll"]);
 
-function baseName(path: string): string {
-  return path.slice(
-    Math.max(path.lastIndexOf("\\"), path.lastIndexOf("/")) + 1,
-  );
+/** One remote call of a kernel32 function, for {@linkcode callKernel32}. */
+interface Kernel32Call {
+  /** The kernel32 export to call, e.g. `LoadLibraryW`. */
+  fn: string;
+  /** Its argument: an address (number) or bytes copied into the target. */
+  arg: bigint | Uint8Array;
+  /** Milliseconds to wait. */
+  timeout: number;
+  /** For messages: the process id and what was being done to it. */
+  pid: number;
+  doing: string;
+  /** Added to the timeout message, e.g. why the call may hang. */
+  stuckHint?: string;
+}
+
+/**
+ * Calls kernel32's `call.fn` in `process` and maps failures to
+ * HeapshiftErrors (a `timeout` one when it does not return in time).
+ */
+async function callKernel32(
+  process: Handle,
+  call: Kernel32Call,
+): Promise<RemoteResult> {
+  const { fn, arg, timeout, pid, doing } = call;
+  try {
+    return await callRemote(
+      process,
+      procAddress("kernel32.dll", fn),
+      arg instanceof Uint8Array ? { data: arg, timeout } : { arg, timeout },
+    );
+  } catch (e) {
+    if (e instanceof RemoteTimeoutError) {
+      throw new HeapshiftError(
+        "timeout",
+        `Cannot ${doing} process ${pid}: ${fn} did not return within ${timeout} ms${
+          call.stuckHint ? ` (${call.stuckHint})` : ""
+        }`,
+        { cause: e },
+      );
+    }
+    throw processError(e, { pid, doing });
+  }
 }
 
 /**
@@ -66,23 +111,14 @@ export async function inject(
   const timeout = options.timeout ?? 10_000;
   const doing = `inject ${baseName(dll)} into`;
   using process = openTarget(pid, { access: INJECT_ACCESS, doing });
-  let result;
-  try {
-    result = await callRemote(
-      process,
-      procAddress("kernel32.dll", "LoadLibraryW"),
-      { data: wideBytes(dll), timeout },
-    );
-  } catch (e) {
-    if (e instanceof RemoteTimeoutError) {
-      throw new HeapshiftError(
-        "timeout",
-        `Cannot ${doing} process ${pid}: LoadLibraryW did not return within ${timeout} ms (the DLL's initialisation may be stuck)`,
-        { cause: e },
-      );
-    }
-    throw processError(e, { pid, doing });
-  }
+  const result = await callKernel32(process, {
+    fn: "LoadLibraryW",
+    arg: wideBytes(dll),
+    timeout,
+    pid,
+    doing,
+    stuckHint: "the DLL's initialisation may be stuck",
+  });
   if (result.complete && result.value === 0n) {
     let hint = "";
     if (result.lastError === ERROR.MOD_NOT_FOUND) {
@@ -141,10 +177,7 @@ export async function eject(
   const timeout = options.timeout ?? 10_000;
   const doing = `eject ${baseName(moduleName)} from`;
   const all = modules(pid);
-  const want = moduleName.toLowerCase();
-  const mod = all.find((m) =>
-    m.name.toLowerCase() === want || m.path.toLowerCase() === want
-  );
+  const mod = moduleNamed(all, moduleName);
   if (!mod) {
     throw new HeapshiftError(
       "not-found",
@@ -160,23 +193,13 @@ export async function eject(
     );
   }
   using process = openTarget(pid, { access: INJECT_ACCESS, doing });
-  let result;
-  try {
-    result = await callRemote(
-      process,
-      procAddress("kernel32.dll", "FreeLibrary"),
-      { arg: mod.base, timeout },
-    );
-  } catch (e) {
-    if (e instanceof RemoteTimeoutError) {
-      throw new HeapshiftError(
-        "timeout",
-        `Cannot ${doing} process ${pid}: FreeLibrary did not return within ${timeout} ms`,
-        { cause: e },
-      );
-    }
-    throw processError(e, { pid, doing });
-  }
+  const result = await callKernel32(process, {
+    fn: "FreeLibrary",
+    arg: mod.base,
+    timeout,
+    pid,
+    doing,
+  });
   if ((result.value & 0xffff_ffffn) === 0n) {
     throw new HeapshiftError(
       "failed",

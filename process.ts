@@ -6,7 +6,7 @@
 
 import { HeapshiftError } from "./errors.ts";
 import { moduleEntries, processEntries } from "./ffi/mod.ts";
-import { processError } from "./target.ts";
+import { checkPid, processError } from "./target.ts";
 
 /**
  * A running process.
@@ -191,17 +191,24 @@ export async function waitForProcess(
  * ```
  */
 export function modules(pid: number): ModuleInfo[] {
-  if (!Number.isInteger(pid) || pid <= 0 || pid > 0xffff_ffff) {
-    throw new HeapshiftError(
-      "not-found",
-      `Cannot list the modules of process ${pid}: not a valid process id`,
-    );
-  }
+  const doing = "list the modules of";
+  checkPid(pid, doing);
   try {
     return moduleEntries(pid);
   } catch (e) {
-    throw processError(e, { pid, doing: "list the modules of" });
+    throw processError(e, { pid, doing });
   }
+}
+
+/** The module in `list` whose name or path is `nameOrPath` (any case). */
+export function moduleNamed(
+  list: ModuleInfo[],
+  nameOrPath: string,
+): ModuleInfo | undefined {
+  const want = nameOrPath.toLowerCase();
+  return list.find((m) =>
+    m.name.toLowerCase() === want || m.path.toLowerCase() === want
+  );
 }
 
 /** The module of `pid` whose name or path matches `nameOrPath`, if any. */
@@ -209,8 +216,5 @@ export function findModule(
   pid: number,
   nameOrPath: string,
 ): ModuleInfo | undefined {
-  const want = nameOrPath.toLowerCase();
-  return modules(pid).find((m) =>
-    m.name.toLowerCase() === want || m.path.toLowerCase() === want
-  );
+  return moduleNamed(modules(pid), nameOrPath);
 }

@@ -61,6 +61,16 @@ export function unsupportedMachine(
   );
 }
 
+/** Throws a `not-found` HeapshiftError unless `pid` can be a process id. */
+export function checkPid(pid: number, doing: string): void {
+  if (!Number.isInteger(pid) || pid <= 0 || pid > 0xffff_ffff) {
+    throw new HeapshiftError(
+      "not-found",
+      `Cannot ${doing} process ${pid}: not a valid process id`,
+    );
+  }
+}
+
 /**
  * Opens `pid` with `access` and checks it is an x64 process. The caller
  * owns (and must close) the returned handle.
@@ -70,12 +80,7 @@ export function openTarget(
   options: { access: number; doing: string },
 ): Handle {
   const { access, doing } = options;
-  if (!Number.isInteger(pid) || pid <= 0 || pid > 0xffff_ffff) {
-    throw new HeapshiftError(
-      "not-found",
-      `Cannot ${doing} process ${pid}: not a valid process id`,
-    );
-  }
+  checkPid(pid, doing);
   let h: Handle;
   try {
     h = openProcess(pid, access);

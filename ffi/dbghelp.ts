@@ -7,28 +7,15 @@
  * @module
  */
 
+import type { ImportedDll, ImportedSymbol } from "../pe/imports.ts";
 import { fail, Win32Error } from "./error.ts";
 import { dbghelp, kernel32 } from "./library.ts";
 
-/** One imported function: by name (with hint) or by ordinal. */
-export interface DbghelpSymbol {
-  name?: string;
-  hint?: number;
-  ordinal?: number;
-}
-
-/** One imported DLL as dbghelp sees it (the fields of pe/'s ImportedDll). */
-export interface DbghelpImport {
-  dll: string;
-  kind: "static" | "delay";
-  symbols: DbghelpSymbol[];
-  /** File offset of the descriptor. */
-  descriptorOffset: number;
-  nameRva: number;
-  iatRva: number;
-  lookupRva: number;
-  timeDateStamp: number;
-}
+/**
+ * One imported DLL as dbghelp sees it: the very records of pe/'s reader,
+ * so that both readers can be compared (and swapped) as they are.
+ */
+export type DbghelpImport = ImportedDll;
 
 const IMAGE_DIRECTORY_ENTRY_IMPORT = 1;
 const IMAGE_DIRECTORY_ENTRY_DELAY_IMPORT = 13;
@@ -58,8 +45,8 @@ export function dbghelpImports(image: Uint8Array): DbghelpImport[] {
     while (end < image.byteLength && image[end] !== 0) end++;
     return new TextDecoder("latin1").decode(image.subarray(off, end));
   };
-  const thunks = (r: number): DbghelpSymbol[] => {
-    const out: DbghelpSymbol[] = [];
+  const thunks = (r: number): ImportedSymbol[] => {
+    const out: ImportedSymbol[] = [];
     const size = pe32plus ? 8 : 4;
     for (let at = rva(r);; at += size) {
       const lo = view.getUint32(at, true);

@@ -60,15 +60,82 @@ export interface ReadImportsOptions {
 export const MAX_DLLS = 8192;
 /** Most functions one DLL may import before we call it absurd. */
 export const MAX_SYMBOLS = 65536;
-const DESC = 20;
-const DELAY_DESC = 32;
+/** A descriptor table: its directory, entry size and names for errors. */
+interface TableKind {
+  index: number;
+  size: number;
+  field: string;
+  what: string;
+}
+
+const IMPORT_TABLE: TableKind = {
+  index: DIR.IMPORT,
+  size: 20,
+  field: "IMAGE_IMPORT_DESCRIPTOR",
+  what: "import",
+};
+const DELAY_TABLE: TableKind = {
+  index: DIR.DELAY_IMPORT,
+  size: 32,
+  field: "IMAGE_DELAYLOAD_DESCRIPTOR",
+  what: "delay-load",
+};
+
+/** Where a descriptor table starts in the file, and its bytes. */
+interface DescriptorTable {
+  base: number;
+  table: Uint8Array;
+}
+
+/**
+ * The bytes of the descriptor table of `kind` (at most MAX_DLLS + 1
+ * entries, up to the end of its section), or `undefined` without one.
+ */
+function descriptorTable(
+  src: ByteSource,
+  h: PeHeaders,
+  kind: TableKind,
+): DescriptorTable | undefined {
+  const dir = directory(h, kind.index);
+  if (dir.rva === 0) return undefined;
+  const base = mapRva(
+    h,
+    dir.rva,
+    kind.size,
+    `${kind.field}[0]`,
+    h.dataDirectoryOffset + kind.index * 8,
+  );
+  const avail = Math.min(bytesAtRva(h, dir.rva), (MAX_DLLS + 1) * kind.size);
+  return { base, table: src.read(base, avail - (avail % kind.size)) };
+}
+
+/** Offset of entry `i` in `t`; throws when the table ends before it. */
+function entryAt(t: DescriptorTable, kind: TableKind, i: number): number {
+  const at = i * kind.size;
+  if (at + kind.size > t.table.length) {
+    throw new PeFormatError(
+      `${kind.field}[${i}]`,
+      t.base + at,
+      i >= MAX_DLLS
+        ? `more than ${MAX_DLLS} ${kind.what} descriptors`
+        : `${kind.what} directory runs past its section without a terminator`,
+    );
+  }
+  return at;
+}
+
+/** Where a table of thunks is, and the field that points to it. */
+interface ThunksAt {
+  rva: number;
+  field: string;
+}
 
 function readThunks(
   src: ByteSource,
   h: PeHeaders,
-  rva: number,
-  field: string,
+  thunks: ThunksAt,
 ): ImportedSymbol[] {
+  const { rva, field } = thunks;
   const size = h.format === "PE32+" ? 8 : 4;
   const off = mapRva(h, rva, size, field);
   const avail = bytesAtRva(h, rva);
@@ -119,13 +186,15 @@ function readThunks(
   return out;
 }
 
-function dllName(
-  src: ByteSource,
-  h: PeHeaders,
-  rva: number,
-  field: string,
-  fieldOffset: number,
-): string {
+/** A DLL name's RVA, the field that holds it and that field's offset. */
+interface NameAt {
+  rva: number;
+  field: string;
+  fieldOffset: number;
+}
+
+function dllName(src: ByteSource, h: PeHeaders, at: NameAt): string {
+  const { rva, field, fieldOffset } = at;
   const off = mapRva(h, rva, 1, field, fieldOffset);
   const name = cString(src, off, field, Math.min(260, bytesAtRva(h, rva) - 1));
   if (name === "") throw new PeFormatError(field, off, "empty DLL name");
@@ -141,48 +210,32 @@ export function readImports(
   h: PeHeaders,
   options: ReadImportsOptions = {},
 ): ImportedDll[] {
-  const dir = directory(h, DIR.IMPORT);
-  if (dir.rva === 0) return [];
-  const field = "IMAGE_IMPORT_DESCRIPTOR";
-  const base = mapRva(
-    h,
-    dir.rva,
-    DESC,
-    `${field}[0]`,
-    h.dataDirectoryOffset + DIR.IMPORT * 8,
-  );
-  const avail = Math.min(bytesAtRva(h, dir.rva), (MAX_DLLS + 1) * DESC);
-  const table = src.read(base, avail - (avail % DESC));
+  const t = descriptorTable(src, h, IMPORT_TABLE);
+  if (!t) return [];
+  const { base, table } = t;
   const out: ImportedDll[] = [];
   for (let i = 0;; i++) {
-    const at = i * DESC;
-    const f = `${field}[${i}]`;
-    if (at + DESC > table.length) {
-      throw new PeFormatError(
-        f,
-        base + at,
-        i >= MAX_DLLS
-          ? `more than ${MAX_DLLS} import descriptors`
-          : "import directory runs past its section without a terminator",
-      );
-    }
+    const at = entryAt(t, IMPORT_TABLE, i);
+    const f = `${IMPORT_TABLE.field}[${i}]`;
     const lookupRva = u32(table, at);
     const timeDateStamp = u32(table, at + 4);
     const forwarderChain = u32(table, at + 8);
     const nameRva = u32(table, at + 12);
     const iatRva = u32(table, at + 16);
     if (nameRva === 0 || iatRva === 0) break;
-    const dll = dllName(src, h, nameRva, `${f}.Name`, base + at + 12);
+    const dll = dllName(src, h, {
+      rva: nameRva,
+      field: `${f}.Name`,
+      fieldOffset: base + at + 12,
+    });
     // The IAT must exist in the file even when the lookup table is used.
     mapRva(h, iatRva, 1, `${f}.FirstThunk`, base + at + 16);
     let symbols: ImportedSymbol[] = [];
     if (options.symbols !== false) {
-      symbols = readThunks(
-        src,
-        h,
-        lookupRva || iatRva,
-        lookupRva ? `${f}.OriginalFirstThunk` : `${f}.FirstThunk`,
-      );
+      symbols = readThunks(src, h, {
+        rva: lookupRva || iatRva,
+        field: lookupRva ? `${f}.OriginalFirstThunk` : `${f}.FirstThunk`,
+      });
       checkForwarderChain(src, h, {
         timeDateStamp,
         forwarderChain,
@@ -246,31 +299,13 @@ export function readDelayImports(
   h: PeHeaders,
   options: ReadImportsOptions = {},
 ): ImportedDll[] {
-  const dir = directory(h, DIR.DELAY_IMPORT);
-  if (dir.rva === 0) return [];
-  const field = "IMAGE_DELAYLOAD_DESCRIPTOR";
-  const base = mapRva(
-    h,
-    dir.rva,
-    DELAY_DESC,
-    `${field}[0]`,
-    h.dataDirectoryOffset + DIR.DELAY_IMPORT * 8,
-  );
-  const avail = Math.min(bytesAtRva(h, dir.rva), (MAX_DLLS + 1) * DELAY_DESC);
-  const table = src.read(base, avail - (avail % DELAY_DESC));
+  const t = descriptorTable(src, h, DELAY_TABLE);
+  if (!t) return [];
+  const { base, table } = t;
   const out: ImportedDll[] = [];
   for (let i = 0;; i++) {
-    const at = i * DELAY_DESC;
-    const f = `${field}[${i}]`;
-    if (at + DELAY_DESC > table.length) {
-      throw new PeFormatError(
-        f,
-        base + at,
-        i >= MAX_DLLS
-          ? `more than ${MAX_DLLS} delay-load descriptors`
-          : "delay-load directory runs past its section without a terminator",
-      );
-    }
+    const at = entryAt(t, DELAY_TABLE, i);
+    const f = `${DELAY_TABLE.field}[${i}]`;
     const attributes = u32(table, at);
     let nameRva = u32(table, at + 4);
     if (nameRva === 0) break;
@@ -290,10 +325,17 @@ export function readDelayImports(
       iatRva = iatRva ? (iatRva - base32) >>> 0 : 0;
       lookupRva = lookupRva ? (lookupRva - base32) >>> 0 : 0;
     }
-    const dll = dllName(src, h, nameRva, `${f}.DllNameRVA`, base + at + 4);
+    const dll = dllName(src, h, {
+      rva: nameRva,
+      field: `${f}.DllNameRVA`,
+      fieldOffset: base + at + 4,
+    });
     let symbols: ImportedSymbol[] = [];
     if (options.symbols !== false && lookupRva !== 0) {
-      symbols = readThunks(src, h, lookupRva, `${f}.ImportNameTableRVA`);
+      symbols = readThunks(src, h, {
+        rva: lookupRva,
+        field: `${f}.ImportNameTableRVA`,
+      });
     }
     out.push({
       dll,
