@@ -11,7 +11,12 @@
  * @module
  */
 
-import { absolutePath, checkDll, firstExportOrdinal } from "./dll_file.ts";
+import {
+  absolutePath,
+  baseName,
+  checkDll,
+  firstExportOrdinal,
+} from "./dll_file.ts";
 import { HeapshiftError } from "./errors.ts";
 import {
   callRemote,
@@ -34,7 +39,7 @@ import {
   Win32Error,
 } from "./ffi/mod.ts";
 import { machineName, peKind, readFailure, readHead } from "./pe_image.ts";
-import { unsupportedMachine } from "./target.ts";
+import { processError, unsupportedMachine } from "./target.ts";
 import { missingDependencies } from "./dependencies.ts";
 
 /**
@@ -189,8 +194,8 @@ function mergeEnv(extra: Record<string, string>): Record<string, string> {
 const u32 = (b: Uint8Array, o: number) =>
   new DataView(b.buffer, b.byteOffset, b.byteLength).getUint32(o, true);
 
-/** The base address of the (only) non-DLL image mapped in `process`. */
-function findExeImage(memory: RemoteMemory): bigint {
+/** The base address of the (only) non-DLL image mapped in `memory`. */
+function findExeImage(memory: RemoteMemory, exe: string): bigint {
   let addr = 0x10000n;
   for (;;) {
     const r = memory.query(addr);
@@ -205,17 +210,21 @@ function findExeImage(memory: RemoteMemory): bigint {
   }
   throw new HeapshiftError(
     "failed",
-    "Cannot find the executable's image in the suspended process",
+    `Cannot launch ${exe}: its image is not mapped in the suspended process`,
   );
 }
 
+/** Where {@linkcode allocNear} allocates, and for whom (for messages). */
+interface NearRange {
+  size: number;
+  from: bigint;
+  limit: bigint;
+  exe: string;
+}
+
 /** Allocates `size` bytes at a 64 KiB boundary above `from`, below `limit`. */
-function allocNear(
-  memory: RemoteMemory,
-  size: number,
-  range: { from: bigint; limit: bigint },
-): bigint {
-  const { from, limit } = range;
+function allocNear(memory: RemoteMemory, range: NearRange): bigint {
+  const { size, from, limit } = range;
   const GRAIN = 0x10000n;
   let addr = (from + GRAIN - 1n) / GRAIN * GRAIN;
   while (addr + BigInt(size) < limit) {
@@ -232,7 +241,7 @@ function allocNear(
   }
   throw new HeapshiftError(
     "failed",
-    "Cannot allocate the new import table within 2 GiB of the executable",
+    `Cannot launch ${range.exe}: no free memory for the new import table within 2 GiB of its image`,
   );
 }
 
@@ -242,17 +251,24 @@ interface NewImport {
   ordinal: number;
 }
 
+/** The executable image to add imports to, for {@linkcode addImports}. */
+interface ExeImage {
+  /** Its path, for messages. */
+  exe: string;
+  /** Its base address in the suspended process. */
+  base: bigint;
+  /** The DLLs to put first. */
+  dlls: NewImport[];
+}
+
 /**
  * Rewrites the in-memory import directory of the image at `base` so that
  * `dlls` come first (Detours' UpdateImports): a new descriptor array with
  * ours followed by the original ones, outside the image, within 4 GiB
  * (RVAs are 32 bits); the bound import directory is cleared.
  */
-function addImports(
-  memory: RemoteMemory,
-  base: bigint,
-  dlls: NewImport[],
-): void {
+function addImports(memory: RemoteMemory, image: ExeImage): void {
+  const { exe, base, dlls } = image;
   const dos = memory.read(base, 64);
   const ntOff = BigInt(u32(dos, 0x3c));
   const nt = memory.read(base + ntOff, 4 + 20 + 240);
@@ -261,7 +277,7 @@ function addImports(
   if (v.getUint16(opt, true) !== 0x20b) {
     throw new HeapshiftError(
       "unsupported",
-      "The executable is not a PE32+ (64-bit) image",
+      `Cannot launch ${exe}: it is not a PE32+ (64-bit) image`,
     );
   }
   const sizeOfImage = v.getUint32(opt + 56, true);
@@ -307,10 +323,11 @@ function addImports(
   const total = stringsAt +
     names.reduce((n, s) => n + ((s.length + 7) & ~7), 0);
 
-  const from = base + BigInt(sizeOfImage);
-  const block = allocNear(memory, total, {
-    from,
+  const block = allocNear(memory, {
+    size: total,
+    from: base + BigInt(sizeOfImage),
     limit: base + 0x8000_0000n,
+    exe,
   });
   const rva = Number(block - base);
   const out = new Uint8Array(total);
@@ -449,7 +466,12 @@ async function confirmLoaded(
       );
     }
     // The process may have died under the remote thread: look below.
-    if (!(await waitSignaled(handles.get(launched)!, 1000))) throw e;
+    if (!(await waitSignaled(handles.get(launched)!, 1000))) {
+      throw processError(e, {
+        pid: launched.pid,
+        doing: `check that ${names} loaded in`,
+      });
+    }
   }
   const code = launched.exitCode();
   if (code !== undefined) {
@@ -478,10 +500,6 @@ async function confirmLoaded(
       `Cannot launch with ${names}: the program started without loading it (it was stopped)`,
     );
   }
-}
-
-function baseName(path: string): string {
-  return path.slice(path.lastIndexOf("\\") + 1);
 }
 
 function launchSuspendedAndResume(
@@ -549,7 +567,11 @@ function launchSuspendedAndResume(
     if (m.process !== MACHINE.AMD64) throw unsupportedMachine(pid, m.process);
     if (imports.length > 0) {
       const memory = new RemoteMemory(process);
-      addImports(memory, findExeImage(memory), imports);
+      addImports(memory, {
+        exe: path,
+        base: findExeImage(memory, path),
+        dlls: imports,
+      });
     }
     resumeThread(thread);
   } catch (e) {

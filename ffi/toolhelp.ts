@@ -51,54 +51,68 @@ function snapshot(flags: number, pid: number): Handle {
   }
 }
 
-function walk(
-  snap: Handle,
-  first: "Process32FirstW" | "Module32FirstW",
-  next: "Process32NextW" | "Module32NextW",
-  size: number,
-  each: (view: DataView, bytes: Uint8Array) => void,
-): void {
+/** A toolhelp walk: its First/Next calls, entry size and decoder. */
+interface Walk<T> {
+  first: "Process32FirstW" | "Module32FirstW";
+  next: "Process32NextW" | "Module32NextW";
+  size: number;
+  decode(view: DataView, bytes: Uint8Array): T;
+}
+
+const PROCESS_WALK: Walk<ProcessEntry> = {
+  first: "Process32FirstW",
+  next: "Process32NextW",
+  size: PE32_SIZE,
+  decode: (v, b) => ({
+    pid: v.getUint32(8, true),
+    threads: v.getUint32(28, true),
+    parentPid: v.getUint32(32, true),
+    exeFile: readWide(b, { offset: 44, maxChars: 260 }),
+  }),
+};
+
+const MODULE_WALK: Walk<ModuleEntry> = {
+  first: "Module32FirstW",
+  next: "Module32NextW",
+  size: ME32_SIZE,
+  decode: (v, b) => ({
+    base: v.getBigUint64(24, true),
+    size: v.getUint32(32, true),
+    name: readWide(b, { offset: 48, maxChars: 256 }),
+    path: readWide(b, { offset: 560, maxChars: 260 }),
+  }),
+};
+
+/** Decodes every entry of `snap`, reusing one buffer. */
+function walk<T>(snap: Handle, kind: Walk<T>): T[] {
+  const { first, next, size } = kind;
   const k = kernel32();
   const bytes = new Uint8Array(size);
   const view = new DataView(bytes.buffer);
+  const out: T[] = [];
   view.setUint32(0, size, true);
+  let call: typeof first | typeof next = first;
   let ok = k[first](snap.raw, bytes);
   while (ok) {
-    each(view, bytes);
+    out.push(kind.decode(view, bytes));
     bytes.fill(0, 4);
     view.setUint32(0, size, true);
+    call = next;
     ok = k[next](snap.raw, bytes);
   }
   const code = k.GetLastError();
-  if (code !== ERROR.NO_MORE_FILES) throw new Win32Error(next, code);
+  if (code !== ERROR.NO_MORE_FILES) throw new Win32Error(call, code);
+  return out;
 }
 
 /** Every process in the system. */
 export function processEntries(): ProcessEntry[] {
   using snap = snapshot(TH32CS_SNAPPROCESS, 0);
-  const out: ProcessEntry[] = [];
-  walk(snap, "Process32FirstW", "Process32NextW", PE32_SIZE, (v, b) => {
-    out.push({
-      pid: v.getUint32(8, true),
-      threads: v.getUint32(28, true),
-      parentPid: v.getUint32(32, true),
-      exeFile: readWide(b, { offset: 44, maxChars: 260 }),
-    });
-  });
-  return out;
+  return walk(snap, PROCESS_WALK);
 }
 
 /** Every module loaded in process `pid` (64-bit modules of a 64-bit view). */
 export function moduleEntries(pid: number): ModuleEntry[] {
   using snap = snapshot(TH32CS_SNAPMODULE, pid);
-  const out: ModuleEntry[] = [];
-  walk(snap, "Module32FirstW", "Module32NextW", ME32_SIZE, (v, b) => {
-    out.push({
-      base: v.getBigUint64(24, true),
-      size: v.getUint32(32, true),
-      name: readWide(b, { offset: 48, maxChars: 256 }),
-      path: readWide(b, { offset: 560, maxChars: 260 }),
-    });
-  });
-  return out;
+  return walk(snap, MODULE_WALK);
 }

@@ -170,12 +170,16 @@ async function modeOf(path: string): Promise<number | undefined> {
   return mode === null ? undefined : mode & 0o777;
 }
 
-async function apply(
-  exe: string,
-  options: FileOptions,
-  tag: string,
-  edit: (bytes: Uint8Array) => PatchResult,
-): Promise<PatchReport> {
+/** A file-level edit: its options, output tag and byte-level change. */
+interface FileEdit {
+  options: FileOptions;
+  /** `heapshift` or `unpatched`, for the default output path. */
+  tag: string;
+  edit: (bytes: Uint8Array) => PatchResult;
+}
+
+async function apply(exe: string, how: FileEdit): Promise<PatchReport> {
+  const { options, tag, edit } = how;
   const target = options.inPlace
     ? exe
     : options.output ?? defaultOutputPath(exe, tag);
@@ -215,9 +219,9 @@ async function apply(
 
 async function listOnly(
   exe: string,
-  dll: string,
-  remove: boolean,
+  what: { dll: string; remove: boolean },
 ): Promise<PatchReport> {
+  const { dll, remove } = what;
   const list = (await imports(exe, { symbols: false }))
     .filter((d) => d.kind === "static").map((d) => d.dll);
   const idx = list.findIndex((d) => d.toLowerCase() === dll.toLowerCase());
@@ -267,8 +271,14 @@ export function patchImports(
   exe: string,
   options: PatchFileOptions = {},
 ): Promise<PatchReport> {
-  if (options.list) return listOnly(exe, resolveDllName(options), false);
-  return apply(exe, options, "heapshift", (b) => patchImportsBytes(b, options));
+  if (options.list) {
+    return listOnly(exe, { dll: resolveDllName(options), remove: false });
+  }
+  return apply(exe, {
+    options,
+    tag: "heapshift",
+    edit: (b) => patchImportsBytes(b, options),
+  });
 }
 
 /**
@@ -290,6 +300,12 @@ export function removeImport(
   exe: string,
   options: RemoveFileOptions = {},
 ): Promise<PatchReport> {
-  if (options.list) return listOnly(exe, resolveDllName(options), true);
-  return apply(exe, options, "unpatched", (b) => removeImportBytes(b, options));
+  if (options.list) {
+    return listOnly(exe, { dll: resolveDllName(options), remove: true });
+  }
+  return apply(exe, {
+    options,
+    tag: "unpatched",
+    edit: (b) => removeImportBytes(b, options),
+  });
 }
