@@ -23,8 +23,35 @@ Deno.test("inject(): takeover of a running program, stats() agree", async () => 
   );
   const early = stats(target.pid);
   assertEquals(early.state, "live");
-  assert(early.hooked.includes("malloc") && early.hooked.includes("free"));
-  assert(early.hooked.includes("_aligned_offset_recalloc"));
+  // The whole surface (the `_o_` variants come on top where exported).
+  const surface = [
+    "malloc",
+    "calloc",
+    "realloc",
+    "free",
+    "_malloc_base",
+    "_calloc_base",
+    "_realloc_base",
+    "_free_base",
+    "_msize",
+    "_expand",
+    "_recalloc",
+    "_strdup",
+    "_wcsdup",
+    "_mbsdup",
+    "_dupenv_s",
+    "_wdupenv_s",
+    "_aligned_malloc",
+    "_aligned_realloc",
+    "_aligned_recalloc",
+    "_aligned_msize",
+    "_aligned_free",
+    "_aligned_offset_malloc",
+    "_aligned_offset_realloc",
+    "_aligned_offset_recalloc",
+  ];
+  assertEquals(surface.filter((n) => !early.hooked.includes(n)), []);
+  assert(early.hooked.includes("_o_malloc"), early.hooked.join(" "));
   assert(early.patchSites >= 20, `sites ${early.patchSites}`);
   assert(early.liveSince !== null);
   assertEquals(early.mimallocVersion, "2.1.2");
