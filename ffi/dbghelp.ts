@@ -7,9 +7,10 @@
  * @module
  */
 
+import { PeFormatError } from "../pe/errors.ts";
 import type { ImportedDll, ImportedSymbol } from "../pe/imports.ts";
-import { fail, Win32Error } from "./error.ts";
-import { dbghelp, kernel32 } from "./library.ts";
+import { fail } from "./error.ts";
+import { dbghelp } from "./library.ts";
 
 /**
  * One imported DLL as dbghelp sees it: the very records of pe/'s reader,
@@ -20,8 +21,28 @@ export type DbghelpImport = ImportedDll;
 const IMAGE_DIRECTORY_ENTRY_IMPORT = 1;
 const IMAGE_DIRECTORY_ENTRY_DELAY_IMPORT = 13;
 
-/** The imports of the PE file whose bytes are `image`. */
+/**
+ * The imports of the PE file whose bytes are `image`. Throws a Win32Error
+ * when dbghelp rejects the file, and a `PeFormatError` (as pe/'s reader
+ * does) when the import data it points to lies outside the file.
+ */
 export function dbghelpImports(image: Uint8Array): DbghelpImport[] {
+  try {
+    return readWithDbghelp(image);
+  } catch (e) {
+    // A DataView read past the end: a table that runs off the file.
+    if (e instanceof RangeError) {
+      throw new PeFormatError(
+        "import directory",
+        -1,
+        "runs past the end of the file",
+      );
+    }
+    throw e;
+  }
+}
+
+function readWithDbghelp(image: Uint8Array): DbghelpImport[] {
   const d = dbghelp();
   const base = BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(image)));
   const offsetOf = (p: Deno.PointerValue): number | undefined =>
@@ -34,9 +55,14 @@ export function dbghelpImports(image: Uint8Array): DbghelpImport[] {
   const pe32plus = view.getUint16(ntOff + 24, true) === 0x20b;
   const rva = (r: number): number => {
     const p = d.ImageRvaToVa(nt, image, r, null);
-    const off = offsetOf(p);
-    if (off === undefined || off < 0 || off >= image.byteLength) {
-      throw new Win32Error("ImageRvaToVa", kernel32().GetLastError());
+    if (p === null) fail("ImageRvaToVa");
+    const off = offsetOf(p)!;
+    if (off < 0 || off >= image.byteLength) {
+      throw new PeFormatError(
+        "RVA",
+        -1,
+        `0x${r.toString(16)} maps outside the file`,
+      );
     }
     return off;
   };

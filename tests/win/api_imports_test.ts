@@ -76,3 +76,22 @@ Deno.test("imports of a missing or non-PE file", async () => {
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("imports of a file cut inside its import directory", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "heapshift-imports-" });
+  try {
+    const whole = await Deno.readFile(fixture("sleeper.exe"));
+    const [first] = await imports(fixture("sleeper.exe"), { reader: "pe" });
+    const cut = `${dir}\\cut.exe`;
+    await Deno.writeFile(cut, whole.subarray(0, first.descriptorOffset + 8));
+    for (const reader of ["dbghelp", "pe"] as const) {
+      await assertRejects(
+        () => imports(cut, { reader }),
+        HeapshiftError,
+        `Cannot read the imports of ${cut}: not a valid PE file`,
+      );
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
