@@ -23,6 +23,16 @@ function rootfs(): string {
   return `${xdg || `${home}/.cache`}/heapshift/rootfs`;
 }
 
+/**
+ * The Windows deno.exe to test against: `HEAPSHIFT_DENO_EXE`, or the one
+ * in heapshift's Wine environment; `undefined` when there is none.
+ */
+export function windowsDenoExe(): string | undefined {
+  const path = Deno.env.get("HEAPSHIFT_DENO_EXE") ??
+    `${rootfs()}/opt/heapshift/deno.exe`;
+  return isFile(path) ? path : undefined;
+}
+
 interface Oracle {
   /** Command line prefix. */
   cmd: string[];

@@ -1,7 +1,28 @@
 // Builds small synthetic PE files for the unit tests (internal).
 
+import assert from "node:assert/strict";
 import { alignUp, put16, put32, put64 } from "./_read.ts";
 import { peChecksum } from "./checksum.ts";
+import { PeFormatError } from "./errors.ts";
+
+/**
+ * Runs `fn`, which must throw a PeFormatError whose field matches `field`,
+ * and returns that error.
+ */
+export function throwsFormatError(
+  fn: () => unknown,
+  field: RegExp,
+): PeFormatError {
+  let err: unknown;
+  try {
+    fn();
+  } catch (e) {
+    err = e;
+  }
+  assert.ok(err instanceof PeFormatError, `expected PeFormatError, got ${err}`);
+  assert.match(err.field, field);
+  return err;
+}
 
 export interface SyntheticDll {
   dll: string;

@@ -3,6 +3,7 @@ import { peChecksum } from "./checksum.ts";
 import { readHeaders } from "./headers.ts";
 import { bytesSource } from "./source.ts";
 import { buildPe } from "./_test_pe.ts";
+import { windowsDenoExe } from "./_objdump_test_util.ts";
 
 // The textbook loop with an end-around carry after every word.
 function reference(b: Uint8Array, at: number): number {
@@ -29,12 +30,8 @@ Deno.test("peChecksum() matches the reference algorithm", () => {
   }
 });
 
-const denoExe = Deno.env.get("HEAPSHIFT_DENO_EXE") ??
-  `${Deno.env.get("HOME")}/.cache/heapshift/rootfs/opt/heapshift/deno.exe`;
-let haveDeno = false;
-try {
-  haveDeno = Deno.statSync(denoExe).isFile;
-} catch { /* absent */ }
+const denoExe = windowsDenoExe() ?? "";
+const haveDeno = denoExe !== "";
 
 Deno.test({
   name: "peChecksum() reproduces the stored checksum of the Windows deno.exe",

@@ -13,6 +13,7 @@ import { readPe } from "./reader.ts";
 import { bytesSource } from "./source.ts";
 import { patchImports } from "./write.ts";
 import { buildPe } from "./_test_pe.ts";
+import { windowsDenoExe } from "./_objdump_test_util.ts";
 
 const SEED = 0x5eed1234;
 const CASES = 2000;
@@ -231,12 +232,8 @@ Deno.test(`fuzz: ${CASES} mutated and truncated PE files only give typed errors`
   assert.ok(tally.ok > 0 && tally.format > 0);
 });
 
-const denoExe = Deno.env.get("HEAPSHIFT_DENO_EXE") ??
-  `${Deno.env.get("HOME")}/.cache/heapshift/rootfs/opt/heapshift/deno.exe`;
-let haveDeno = false;
-try {
-  haveDeno = Deno.statSync(denoExe).isFile;
-} catch { /* absent */ }
+const denoExe = windowsDenoExe() ?? "";
+const haveDeno = denoExe !== "";
 
 Deno.test({
   name:

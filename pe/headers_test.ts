@@ -8,22 +8,14 @@ import {
 } from "./headers.ts";
 import { put16, put32 } from "./_read.ts";
 import { bytesSource } from "./source.ts";
-import { buildPe } from "./_test_pe.ts";
+import { buildPe, throwsFormatError } from "./_test_pe.ts";
 
 function headersOf(b: Uint8Array) {
   return readHeaders(bytesSource(b));
 }
 
 function formatError(b: Uint8Array, field: RegExp): PeFormatError {
-  let err: unknown;
-  try {
-    headersOf(b);
-  } catch (e) {
-    err = e;
-  }
-  assert.ok(err instanceof PeFormatError, `expected PeFormatError, got ${err}`);
-  assert.match(err.field, field);
-  return err;
+  return throwsFormatError(() => headersOf(b), field);
 }
 
 Deno.test("readHeaders() reads PE32+ and PE32", () => {

@@ -1,10 +1,10 @@
 import assert from "node:assert/strict";
-import { PeFormatError } from "./errors.ts";
+import type { PeFormatError } from "./errors.ts";
 import { readHeaders } from "./headers.ts";
 import { readBoundImports, readDelayImports, readImports } from "./imports.ts";
 import { put32 } from "./_read.ts";
 import { bytesSource } from "./source.ts";
-import { buildPe, DEFAULT_IMPORTS } from "./_test_pe.ts";
+import { buildPe, DEFAULT_IMPORTS, throwsFormatError } from "./_test_pe.ts";
 
 function importsOf(b: Uint8Array) {
   const src = bytesSource(b);
@@ -12,15 +12,7 @@ function importsOf(b: Uint8Array) {
 }
 
 function rejects(b: Uint8Array, field: RegExp): PeFormatError {
-  let err: unknown;
-  try {
-    importsOf(b);
-  } catch (e) {
-    err = e;
-  }
-  assert.ok(err instanceof PeFormatError, `expected PeFormatError, got ${err}`);
-  assert.match(err.field, field);
-  return err;
+  return throwsFormatError(() => importsOf(b), field);
 }
 
 Deno.test("readImports() lists DLLs in order with names, hints and ordinals", () => {

@@ -7,11 +7,14 @@ import { patchImportsBytes } from "./patch.ts";
 import { removeImportBytes } from "./remove.ts";
 import { readPe } from "./reader.ts";
 import { bytesSource } from "./source.ts";
-import { objdump, objdumpImports, objdumpRun } from "./_objdump_test_util.ts";
+import {
+  objdump,
+  objdumpImports,
+  objdumpRun,
+  windowsDenoExe,
+} from "./_objdump_test_util.ts";
 
 const FIXTURES = new URL("../build/fixtures/", import.meta.url);
-const denoExe = Deno.env.get("HEAPSHIFT_DENO_EXE") ??
-  `${Deno.env.get("HOME")}/.cache/heapshift/rootfs/opt/heapshift/deno.exe`;
 
 function realFiles(): string[] {
   const files: string[] = [];
@@ -23,9 +26,8 @@ function realFiles(): string[] {
     }
   } catch { /* not built */ }
   files.sort();
-  try {
-    if (Deno.statSync(denoExe).isFile) files.push(denoExe);
-  } catch { /* absent */ }
+  const denoExe = windowsDenoExe();
+  if (denoExe) files.push(denoExe);
   return files;
 }
 
