@@ -59,12 +59,15 @@ export function certificatePlan(info: PeInfo, warnings: string[]): number {
     : info.headers.fileSize;
 }
 
-/** Copies `input` up to the kept end with the signature cleared. */
+/**
+ * Copies `input` (described by `edit.info`) up to the kept end with the
+ * signature cleared; a warning is added to `edit.warnings` when one was.
+ */
 export function editableCopy(
   input: Uint8Array,
-  info: PeInfo,
-  warnings: string[],
+  edit: { info: PeInfo; warnings: string[] },
 ): Uint8Array {
+  const { info, warnings } = edit;
   const out = input.slice(0, certificatePlan(info, warnings));
   setDir(out, info.headers, { index: DIR.SECURITY, rva: 0, size: 0 });
   return out;

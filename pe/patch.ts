@@ -131,8 +131,8 @@ export function patchImportsBytes(
     return { bytes: input, changed: false, action: "unchanged", dll, warnings };
   }
   if (idx > 0) {
-    const out = editableCopy(input, info, warnings);
-    moveToFront(out, info.imports, idx);
+    const out = editableCopy(input, { info, warnings });
+    moveToFront(out, { imports: info.imports, index: idx });
     const bytes = finish(out, info.headers);
     return { bytes, changed: true, action: "moved", dll, warnings };
   }
@@ -140,8 +140,12 @@ export function patchImportsBytes(
   return { bytes, changed: true, action: "added", dll, warnings };
 }
 
-// Descriptors are contiguous, so a rotation of the first idx+1 of them.
-function moveToFront(out: Uint8Array, list: ImportedDll[], idx: number): void {
+// Descriptors are contiguous, so a rotation of the first index+1 of them.
+function moveToFront(
+  out: Uint8Array,
+  move: { imports: ImportedDll[]; index: number },
+): void {
+  const { imports: list, index: idx } = move;
   const base = list[0].descriptorOffset;
   const from = list[idx].descriptorOffset;
   const moved = out.slice(from, from + 20);

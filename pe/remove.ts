@@ -75,7 +75,7 @@ export function removeImportBytes(
     const bytes = dropSection(input, info, { section: ours, warnings });
     return { bytes, changed: true, action: "removed", dll, warnings };
   }
-  const out = editableCopy(input, info, warnings);
+  const out = editableCopy(input, { info, warnings });
   const base = info.imports[0].descriptorOffset;
   const n = info.imports.length;
   out.copyWithin(base + idx * 20, base + (idx + 1) * 20, base + n * 20);
