@@ -326,3 +326,44 @@ Deno.test("tables align, ignoring colour codes", () => {
   const lines = stripAnsi(t).split("\n");
   assert.deepEqual(lines, ["A     N", "xx    1", "y   100"]);
 });
+
+Deno.test("patch --remove of a DLL heapshift did not add needs --force", async () => {
+  const { buildPe } = await import("../pe/_test_pe.ts");
+  const dir = await Deno.makeTempDir();
+  try {
+    const exe = `${dir}/game.exe`;
+    await Deno.writeFile(exe, buildPe());
+    const refused = await cli([
+      "patch",
+      exe,
+      "--remove",
+      "--dll",
+      "WS2_32.dll",
+    ]);
+    assert.equal(refused.code, 1);
+    assert.match(refused.stderr, /^error: .*not added by heapshift.*--force/);
+    assert.equal(
+      [...Deno.readDirSync(dir)].length,
+      1,
+      "nothing written on refusal",
+    );
+    const forced = await cli([
+      "patch",
+      exe,
+      "--remove",
+      "--dll",
+      "WS2_32.dll",
+      "--force",
+      "--json",
+    ]);
+    assert.equal(forced.code, 0, forced.stderr);
+    const rep = JSON.parse(forced.stdout);
+    assert.equal(rep.action, "removed");
+    const { imports } = await import("../pe/mod.ts");
+    const names = (await imports(rep.output)).map((d) => d.dll.toLowerCase());
+    assert.ok(!names.includes("ws2_32.dll"), names.join(","));
+    assert.ok(names.includes("kernel32.dll"));
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -334,7 +334,7 @@ export function buildProgram(setCode: (code: number) => void) {
         dll: opts.dll,
       };
       const rep = opts.remove
-        ? await removeImport(exe, common)
+        ? await removeImport(exe, { ...common, allowForeign: opts.force })
         : await patchImports(exe, common);
       if (opts.json) {
         printJson(rep);

@@ -63,7 +63,7 @@ export function removeImportBytes(
   );
   if (!ours && !options.allowForeign) {
     throw new PePatchError(
-      `${dll} was not added by heapshift; removing it may break the program (pass allowForeign to remove it anyway)`,
+      `${dll} was not added by heapshift; removing it may break the program (pass allowForeign, or --force on the command line, to remove it anyway)`,
     );
   }
   const imp = directory(h, DIR.IMPORT);
