@@ -361,7 +361,8 @@ function openKernel32() {
 
 /**
  * Reads the DLL's stats block, `Local\heapshift-<pid>` (layout v1, see
- * dll/heapshift.h), directly: the counters summed over all stripes.
+ * dll/heapshift.h), directly: the counters summed over all stripes. Only
+ * used when mod.ts has no `stats()`.
  */
 export function readStatsBlock(
   pid: number,
@@ -421,25 +422,44 @@ export function readStatsBlock(
   }
 }
 
+/** mod.ts `stats()` (HeapshiftStats) flattened to the report's keys. */
+function flatten(s: Record<string, unknown>): Record<string, unknown> {
+  const c = (s.counters ?? {}) as Record<string, unknown>;
+  const live = s.liveSince;
+  return {
+    state: s.state,
+    error: s.error,
+    mimalloc_version: s.mimallocVersion,
+    dll_version: s.dllVersion,
+    hooked_count: Array.isArray(s.hooked) ? s.hooked.length : undefined,
+    patch_sites: s.patchSites,
+    hooks_live_unix_ms: live instanceof Date ? live.getTime() : 0,
+    allocs: c.allocs,
+    frees: c.frees,
+    frees_old: c.freesOld,
+    migrations: c.migrations,
+    migrated_bytes: c.migratedBytes,
+    expand_rejects: c.expandRejects,
+    hooked: s.hooked,
+  };
+}
+
 async function readStats(
   api: HeapshiftApi,
   pid: number,
 ): Promise<Record<string, unknown> | undefined> {
-  const own = readStatsBlock(pid);
-  if (own) return own;
-  if (!api.stats) return undefined;
-  try {
-    const s = await api.stats(pid);
-    if (s && typeof s === "object") {
-      // bigint counters → numbers, for JSON
-      return JSON.parse(
-        JSON.stringify(s, (_k, v) => typeof v === "bigint" ? Number(v) : v),
-      );
+  if (api.stats) {
+    try {
+      const s = await api.stats(pid);
+      if (s && typeof s === "object") {
+        return flatten(s as Record<string, unknown>);
+      }
+    } catch {
+      return undefined; // not published (yet), or no heapshift in it
     }
-  } catch {
-    // not published (yet)
   }
-  return undefined;
+  // mod.ts without stats(): read the block directly
+  return readStatsBlock(pid);
 }
 
 async function runOne(
