@@ -1,0 +1,39 @@
+// A thread caught at a patch site while the hook DLL installs: exactly at
+// the site it is moved to the hook; inside the site's bytes the installer
+// gives up and patches nothing (state failed, reason 6).
+import { assertEquals } from "./assert.ts";
+import { fixture, hookDll } from "./harness.ts";
+
+async function run(mode: string): Promise<Map<string, string>> {
+  const out = await new Deno.Command(fixture("dll_sites.exe"), {
+    args: [mode, hookDll()],
+    stdout: "piped",
+    stderr: "inherit",
+    env: { HEAPSHIFT_VERBOSE: "" },
+  }).output();
+  const text = new TextDecoder().decode(out.stdout);
+  assertEquals(out.code, 0, text);
+  const lines = text.split(/\r?\n/).filter(Boolean);
+  assertEquals(lines.at(-1), "done", text);
+  return new Map(
+    lines.filter((l) => l.includes("=")).map((l) => {
+      const i = l.indexOf("=");
+      return [l.slice(0, i), l.slice(i + 1)];
+    }),
+  );
+}
+
+Deno.test("sites: a thread right at a patch site is moved to the hook", async () => {
+  const r = await run("at");
+  assertEquals(r.get("state"), "1");
+  assertEquals(r.get("thread.rip_at_site"), "0");
+  assertEquals(r.get("thread.rip_in_heapshift"), "1");
+  assertEquals(r.get("malloc.is_mimalloc"), "1");
+});
+
+Deno.test("sites: a thread inside a patch site makes the installer back off", async () => {
+  const r = await run("inside");
+  assertEquals(r.get("state"), "3");
+  assertEquals(r.get("thread.rip_inside_site"), "1");
+  assertEquals(r.get("malloc.is_mimalloc"), "0");
+});
