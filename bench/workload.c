@@ -981,6 +981,13 @@ int main(int argc, char **argv) {
   }
   g_workload = w->name;
   uint64_t r = g_seed;
+  if (GetEnvironmentVariableA("HEAPSHIFT_BENCH_MODULES", NULL, 0)) {
+    /* for profilers: where the allocator's modules are mapped */
+    const char *mods[] = {"heapshift.dll", "ucrtbase.dll", "kernel32.dll",
+                          "ntdll.dll", NULL};
+    for (int i = 0; mods[i]; i++)
+      outf("module %s %p\n", mods[i], (void *)GetModuleHandleA(mods[i]));
+  }
 
   w->warm(&r);
 
