@@ -95,7 +95,7 @@ function log(msg: string): void {
 
 function parseArgs(args: string[]): Options {
   const o: Options = {
-    reps: 7,
+    reps: 11,
     scale: 1,
     threads: 4,
     workloads: WORKLOADS.map((w) => w.name),

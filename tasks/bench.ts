@@ -8,7 +8,7 @@
  * Usage:
  *   deno task bench [--no-build-dll] [--mimalloc DIR] [harness options…]
  *
- * Harness options (see bench/harness.ts): `--reps N` (default 7),
+ * Harness options (see bench/harness.ts): `--reps N` (default 11),
  * `--metric wall|cpu` (default wall), `--start auto|import-table|loadlibrary`,
  * `--scale F`, `--threads N`, `--workloads a,b`, `--variants 1,2,3,4,5`,
  * `--budget SECONDS` (default 420: fewer reps run when a rep is slow),
