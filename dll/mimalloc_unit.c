@@ -24,8 +24,11 @@ void hs_mi_load(void) {
   /* A CRT-initialised build (MSVC /MT calling _DllMainCRTStartup) may have
    * run mi_process_load already through its initialiser section. */
   if (_mi_preloading()) {
-#if MI_MALLOC_VERSION >= 220
-    _mi_auto_process_init(); /* v2.2+/v3: the loader hook, renamed */
+#if MI_MALLOC_VERSION >= 213
+    /* Later v2 and v3: the loader hook is public and renamed; the build
+     * defines MI_PRIM_HAS_PROCESS_ATTACH so mimalloc registers no
+     * constructor or TLS callback of its own. */
+    _mi_auto_process_init();
 #else
     mi_process_load();
 #endif

@@ -38,6 +38,9 @@ export const DLL_OUT = "build/heapshift.dll";
 const DEFINES = [
   "NDEBUG", // mimalloc: MI_DEBUG=0
   "MI_PADDING=1", // exact block sizes: _msize reports the requested size
+  // mimalloc >= 2.1.3: no process constructor / TLS callback of its own;
+  // the entry point initialises it (ignored by 2.1.2).
+  "MI_PRIM_HAS_PROCESS_ATTACH=1",
 ];
 
 /** DLLs the result may import (lower case; api-ms-win-crt-* is the UCRT). */
