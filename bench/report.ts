@@ -127,6 +127,9 @@ export interface Cell {
   medianMs: number | null;
   minMs: number | null;
   maxMs: number | null;
+  /** Interquartile range (4 runs or more; else min and max). */
+  q1Ms: number | null;
+  q3Ms: number | null;
   /** Spread in percent of the median: the interquartile range with 4
    * runs or more, else max − min. */
   spreadPct: number | null;
@@ -278,6 +281,8 @@ export function summarize(
         medianMs: med,
         minMs: min,
         maxMs: max,
+        q1Ms: quantile(ms, ms.length >= 4 ? 0.25 : 0),
+        q3Ms: quantile(ms, ms.length >= 4 ? 0.75 : 1),
         spreadPct: spreadPct(ms),
         nsPerOp: medianOf(
           good,
@@ -653,8 +658,8 @@ export function renderSvg(r: BenchReport): string {
       const c = cell(r.cells, w, v.id);
       if (!c?.medianMs || !base) continue;
       const x = base / c.medianMs;
-      const lo = c.maxMs ? base / c.maxMs : x;
-      const hi = c.minMs ? base / c.minMs : x;
+      const lo = c.q3Ms ? base / c.q3Ms : x;
+      const hi = c.q1Ms ? base / c.q1Ms : x;
       maxX = Math.max(maxX, x);
       bars.push({ w, v, x, lo, hi });
     }
@@ -678,7 +683,7 @@ export function renderSvg(r: BenchReport): string {
       esc(
         `${
           r.config.metric === "cpu" ? "CPU" : "wall-clock"
-        } time, median of ${r.config.reps} runs; whiskers: fastest and slowest run`,
+        } time, median of ${r.config.reps} runs; whiskers: interquartile range`,
       )
     }</text>`,
   );
@@ -730,10 +735,12 @@ export function renderSvg(r: BenchReport): string {
         }</title></rect>`,
         `<line x1="${sx(b.lo).toFixed(1)}" y1="${y + barH / 2}" x2="${
           sx(b.hi).toFixed(1)
-        }" y2="${y + barH / 2}" stroke="#000" stroke-width="1"/>`,
-        `<text x="${(sx(b.hi) + 4).toFixed(1)}" y="${
+        }" y2="${y + barH / 2}" stroke="#444" stroke-width="1"/>`,
+        `<text x="${(sx(b.x) + 4).toFixed(1)}" y="${
           y + barH - 3
-        }" font-size="9">${b.x.toFixed(2)}×</text>`,
+        }" font-size="9" stroke="#fff" stroke-width="3" paint-order="stroke">${
+          b.x.toFixed(2)
+        }×</text>`,
       );
     });
   });
