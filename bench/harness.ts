@@ -503,7 +503,7 @@ async function runOne(
           const s = performance.now(), wall = Date.now();
           try {
             await api.inject!(pid, o.dll, { timeout: 20_000 });
-            rec.injectMs = performance.now() - s;
+            rec.injectMs = Math.round((performance.now() - s) * 10) / 10;
             // hooks live: the DLL stamps the moment in its stats block
             // (wall clock, ms); wait for it briefly if it is not there yet
             while (performance.now() - s < 5000) {
@@ -542,7 +542,7 @@ async function runOne(
     await writer.close();
   } catch { /* closed */ }
   const status = await child.status;
-  rec.wallMs = performance.now() - t0;
+  rec.wallMs = Math.round(performance.now() - t0);
   const err = (await stderr).trim();
   if (killed) errors.push(`timed out after ${o.timeoutMs} ms`);
   if (status.code !== 0) {
@@ -632,15 +632,28 @@ function fmtCell(r: RunRecord, metric: Metric): string {
 async function writeReport(o: Options, report: BenchReport): Promise<void> {
   await Deno.mkdir(o.out, { recursive: true });
   const sep = Deno.build.os === "windows" ? "\\" : "/";
-  await Deno.writeTextFile(
-    `${o.out}${sep}bench.json`,
-    JSON.stringify(report, null, 2) + "\n",
-  );
+  await Deno.writeTextFile(`${o.out}${sep}bench.json`, toJson(report));
   const md = renderMarkdown(report);
   await Deno.writeTextFile(`${o.out}${sep}bench.md`, md);
   await Deno.writeTextFile(`${o.out}${sep}bench.svg`, renderSvg(report));
   console.log(md);
   log(`wrote ${o.out}${sep}bench.{json,md,svg}`);
+}
+
+/** The report as JSON: readable summaries, then one line per run. */
+export function toJson(report: BenchReport): string {
+  const { runs, ...rest } = report;
+  const head = JSON.stringify({ ...rest, runs: [] }, null, 2);
+  const lines = runs.map((r) => {
+    if (!r.dllStats) return JSON.stringify(r);
+    // the hooked names are the same in every run: kept once, in `hooked`
+    const { hooked: _h, ...stats } = r.dllStats;
+    return JSON.stringify({ ...r, dllStats: stats });
+  });
+  return head.replace(
+    /"runs": \[\]\n\}$/,
+    `"runs": [\n    ${lines.join(",\n    ")}\n  ]\n}\n`,
+  );
 }
 
 /** Recomputes an earlier report's summaries (another metric, say). */
@@ -790,6 +803,8 @@ export async function main(args: string[]): Promise<number> {
     },
     totalSeconds: (performance.now() - started) / 1000,
     cpuShare,
+    hooked: (runs.find((r) => Array.isArray(r.dllStats?.hooked))?.dllStats
+      ?.hooked as string[] | undefined) ?? [],
     cells,
     targets: checkTargets(cells, runs, o.workloads),
     notes,

@@ -187,6 +187,8 @@ export interface BenchReport {
   /** Median CPU time / wall time of the single-threaded runs: well under 1
    * when other programs competed for the CPUs (numbers are then noisy). */
   cpuShare: number | null;
+  /** The UCRT functions the DLL reported hooked. */
+  hooked?: string[];
   cells: Cell[];
   targets: TargetCheck[];
   notes: string[];
