@@ -21,15 +21,9 @@
  */
 
 import $ from "dax";
+import { imports as peImports } from "../pe/mod.ts";
 import { compile, isStale } from "./toolchain.ts";
-import {
-  IN_ENV,
-  isWindows,
-  mimallocDir,
-  repoRoot,
-  rootfsDir,
-  runInEnv,
-} from "./winenv.ts";
+import { isWindows, mimallocDir, repoRoot, rootfsDir } from "./winenv.ts";
 
 /** Where the DLL goes, relative to the checkout. */
 export const DLL_OUT = "build/heapshift.dll";
@@ -186,30 +180,6 @@ async function buildMsvc(
   if (!res.success) throw new Error(`cl.exe failed (exit ${res.code})`);
 }
 
-/** Lists the DLLs a PE file imports (objdump -p). */
-async function importsOf(out: string): Promise<string[] | null> {
-  let text: string;
-  if (isWindows) {
-    const r = await $`${IN_ENV.objdump} -p ${out}`.noThrow().quiet();
-    if (r.code !== 0) return null; // no objdump on this Windows machine
-    text = r.stdout;
-  } else {
-    const tmp = `${repoRoot()}/build/.heapshift-imports.txt`;
-    const code = await runInEnv([
-      "sh",
-      "-c",
-      `${IN_ENV.objdump} -p "$1" > "$2"`,
-      "sh",
-      out,
-      tmp,
-    ], { cwd: repoRoot() });
-    if (code !== 0) return null;
-    text = await Deno.readTextFile(tmp);
-    await Deno.remove(tmp).catch(() => {});
-  }
-  return [...text.matchAll(/DLL Name:\s*(\S+)/g)].map((m) => m[1]);
-}
-
 /** Builds build/heapshift.dll; returns its path. */
 export async function buildDll(options: BuildDllOptions = {}): Promise<string> {
   const root = repoRoot();
@@ -250,21 +220,15 @@ export async function buildDll(options: BuildDllOptions = {}): Promise<string> {
   if (toolchain === "msvc") await buildMsvc(root, mi, c, out);
   else await buildMingw(root, mi, c, out);
 
-  $.logStep("Checking", "imports (objdump -p)");
-  const imports = await importsOf(out);
-  if (imports === null) {
-    $.logWarn("  objdump is not available: imports not checked");
-  } else {
-    const bad = imports.filter((d) => !SYSTEM_DLLS.test(d.toLowerCase()));
-    $.logLight(`  ${imports.join(", ")}`);
-    if (bad.length > 0) {
-      await Deno.remove(out).catch(() => {});
-      throw new Error(
-        `heapshift.dll would need non-system DLLs at run time: ${
-          bad.join(", ")
-        }`,
-      );
-    }
+  $.logStep("Checking", "imports");
+  const imports = (await peImports(out)).map((d) => d.dll);
+  const bad = imports.filter((d) => !SYSTEM_DLLS.test(d.toLowerCase()));
+  $.logLight(`  ${imports.join(", ")}`);
+  if (bad.length > 0) {
+    await Deno.remove(out).catch(() => {});
+    throw new Error(
+      `heapshift.dll would need non-system DLLs at run time: ${bad.join(", ")}`,
+    );
   }
   await Deno.writeTextFile(stampFile, stamp);
   $.logStep("Built", out);

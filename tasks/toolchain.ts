@@ -64,6 +64,7 @@ export async function compile(options: CompileOptions): Promise<void> {
     ? (await new Deno.Command(args[0], { args: args.slice(1) }).output()).code
     : await runInEnv(["sh", "-c", 'exec "$@"', "sh", ...args], {
       cwd: repoRoot(),
+      noWine: true,
     });
   if (code !== 0) throw new CompileError(options.out, code);
 }

@@ -307,6 +307,11 @@ export interface RunOptions {
   env?: Record<string, string>;
   /** Wine prefix name: separate prefixes let runs go on side by side. */
   prefix?: string;
+  /**
+   * The command runs no Windows program (a compiler, objdump): it neither
+   * waits for nor stops a Wine prefix.
+   */
+  noWine?: boolean;
 }
 
 /** Variables passed through from the caller's environment. */
@@ -351,15 +356,18 @@ export async function runInEnv(
   for (const [k, v] of Object.entries(options.env ?? {})) env.push(`${k}=${v}`);
   const quote = (s: string) => `'${s.replaceAll("'", `'\\''`)}'`;
   const pfx = `/root/wine-${prefix}`;
-  const inner = [
+  const wine = options.noWine ? [] : [
     // A new prefix starts as a hard-linked copy of the provisioned one (it
     // is 800 MB); the registry files Wine rewrites are real copies.
     `if [ ! -d "$R${pfx}" ]; then cp -al "$R/root/wine-default" "$R${pfx}.tmp" && for f in "$R${pfx}.tmp"/*.reg; do cp --remove-destination "$R/root/wine-default/\${f##*/}" "$f"; done && mv "$R${pfx}.tmp" "$R${pfx}"; fi`,
-    `mkdir -p "$R/tmp/xdg"`,
     // One run per prefix at a time: a run ends by stopping the prefix's
     // wineserver, which would kill the processes of another run in it.
     `exec 9>"$R${pfx}.lock"`,
     `flock -n 9 || { echo "[env] waiting for Wine prefix ${prefix}, in use by another run…" >&2; flock 9; }`,
+  ];
+  const inner = [
+    `mkdir -p "$R/tmp/xdg"`,
+    ...wine,
     `set +e`,
     `chroot "$R" env ${
       env.map(quote).join(" ")
@@ -367,7 +375,9 @@ export async function runInEnv(
       quote(Deno.realPathSync(cwd))
     } ${cmd.map(quote).join(" ")}`,
     `rc=$?`,
-    `chroot "$R" env ${env.map(quote).join(" ")} wineserver -k 2>/dev/null`,
+    ...(options.noWine ? [] : [
+      `chroot "$R" env ${env.map(quote).join(" ")} wineserver -k 2>/dev/null`,
+    ]),
     `exit $rc`,
   ].join("\n");
   const child = new Deno.Command("unshare", {
