@@ -27,6 +27,7 @@
  * @module
  */
 
+import { readLines } from "../cli/lines.ts";
 import {
   type BenchReport,
   checkTargets,
@@ -238,19 +239,6 @@ function platform(): string {
   } catch {
     return `Windows ${Deno.osRelease()} (native)`;
   }
-}
-
-async function* lines(stream: ReadableStream<Uint8Array>) {
-  let buf = "";
-  for await (const chunk of stream.pipeThrough(new TextDecoderStream())) {
-    buf += chunk;
-    let i;
-    while ((i = buf.indexOf("\n")) >= 0) {
-      yield buf.slice(0, i).replace(/\r$/, "");
-      buf = buf.slice(i + 1);
-    }
-  }
-  if (buf) yield buf;
 }
 
 interface Plan {
@@ -496,7 +484,7 @@ async function runOne(
   }, o.timeoutMs);
   const errors: string[] = [];
   try {
-    for await (const line of lines(child.stdout)) {
+    for await (const line of readLines(child.stdout)) {
       if (line.startsWith("warm ")) {
         const pid = Number(line.split(" ")[1]);
         if (p.inject) {

@@ -20,6 +20,7 @@ import {
 } from "./common.ts";
 import { builtDll, canBuild } from "./dll.ts";
 import { c, CliError, count, printJson, table } from "./output.ts";
+import { readLines } from "./lines.ts";
 import { isWindows, repoPath } from "./platform.ts";
 import type { Stats } from "./api.ts";
 
@@ -187,21 +188,6 @@ export function summaryTable(s: DemoSummary): string {
   );
 }
 
-async function* lines(
-  stream: ReadableStream<Uint8Array>,
-): AsyncGenerator<string> {
-  let buf = "";
-  for await (const chunk of stream.pipeThrough(new TextDecoderStream())) {
-    buf += chunk;
-    let i;
-    while ((i = buf.indexOf("\n")) >= 0) {
-      yield buf.slice(0, i).replace(/\r$/, "");
-      buf = buf.slice(i + 1);
-    }
-  }
-  if (buf) yield buf;
-}
-
 /** Options of the demo. */
 export interface DemoOptions {
   sample?: string;
@@ -251,7 +237,7 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
     stdout: "piped",
     stderr: "inherit",
   }).spawn();
-  const it = lines(child.stdout);
+  const it = readLines(child.stdout);
   try {
     const first = await it.next();
     const ready = first.done ? null : /^ready (\d+)/.exec(first.value);

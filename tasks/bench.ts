@@ -23,6 +23,7 @@
 
 import { compile, isStale } from "./toolchain.ts";
 import {
+  exists,
   IN_ENV,
   isWindows,
   mimallocDir,
@@ -36,15 +37,6 @@ const PREFIX = "bench";
 
 function log(msg: string): void {
   console.error(`[bench] ${msg}`);
-}
-
-function exists(path: string): boolean {
-  try {
-    Deno.statSync(path);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 /** Host and compiler-side paths of mimalloc's source, or null. */

@@ -13,6 +13,7 @@
 
 import { compile, isStale } from "./toolchain.ts";
 import {
+  exists,
   isProvisioned,
   isWindows,
   provision,
@@ -25,15 +26,6 @@ const SAMPLE_SRC = `${root}/demo/sample.c`;
 const SAMPLE_EXE = `${root}/build/demo/sample.exe`;
 const BUILD_DLL = `${root}/tasks/build_dll.ts`;
 const DLL = `${root}/build/heapshift.dll`;
-
-function exists(path: string): boolean {
-  try {
-    Deno.statSync(path);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 function step(msg: string): void {
   console.error(`[demo] ${msg}`);

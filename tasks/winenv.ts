@@ -60,7 +60,8 @@ export function mimallocDir(): string {
   return isWindows ? "" : `${rootfsDir()}${IN_ENV.mimalloc}`;
 }
 
-function exists(path: string): boolean {
+/** Whether a file or directory exists at `path`. */
+export function exists(path: string): boolean {
   try {
     Deno.statSync(path);
     return true;

@@ -1,5 +1,8 @@
 // Shared helpers for the Windows suite: paths of built fixtures and the
 // lifecycle of a target process.
+import { readLines } from "../../cli/lines.ts";
+
+export { readLines };
 
 const ROOT = new URL("../../", import.meta.url);
 
@@ -92,20 +95,4 @@ export async function startTarget(
       while (!(await lines.next()).done) { /* discard */ }
     },
   };
-}
-
-/** Splits a byte stream into text lines. */
-export async function* readLines(
-  stream: ReadableStream<Uint8Array>,
-): AsyncGenerator<string> {
-  let buf = "";
-  for await (const chunk of stream.pipeThrough(new TextDecoderStream())) {
-    buf += chunk;
-    let i;
-    while ((i = buf.indexOf("\n")) >= 0) {
-      yield buf.slice(0, i).replace(/\r$/, "");
-      buf = buf.slice(i + 1);
-    }
-  }
-  if (buf) yield buf;
 }
