@@ -4,12 +4,14 @@
  * injected thread):
  *   1. our TLS (tls.c) and a pin (GetModuleHandleExW ..._PIN: FreeLibrary
  *      can never unmap the code the jumps point to);
- *   2. HEAPSHIFT_VERBOSE / HEAPSHIFT_DISABLE (Win32 environment, not the CRT);
+ *   2. HEAPSHIFT_VERBOSE / HEAPSHIFT_DISABLE / HEAPSHIFT_NO_MIGRATE (Win32
+ *      environment, not the CRT);
  *   3. the target's CRT entry points (errno, new-handler, heap handle);
  *   4. the stats block, then mimalloc (mi_process_load + mi_process_init),
  *      all before a single jump is written;
  *   5. the patches (patch.c), with the other threads suspended.
- * DLL_THREAD_DETACH: mi_thread_done, then the thread's TLS blocks.
+ * DLL_THREAD_DETACH: mi_thread_done, then the thread's TLS blocks, then
+ * its counter stripe (stats.c).
  * DLL_PROCESS_DETACH: nothing. The hooks stay live until the very end and
  * mimalloc is never torn down, so late frees (CRT shutdown, atexit, other
  * DLLs' detach) still land in a working allocator. */
@@ -109,6 +111,11 @@ static void install(HINSTANCE inst) {
     set_state(HS_STATE_DISABLED, 0);
     return;
   }
+  hs_no_migrate = env_flag(L"HEAPSHIFT_NO_MIGRATE");
+  if (hs_no_migrate) {
+    hs_log("HEAPSHIFT_NO_MIGRATE is set: old blocks are resized on the old "
+           "heap, never moved into mimalloc");
+  }
   hs_mi_load();
   hs_log("mimalloc initialised");
   static hs_patch_result r;
@@ -184,6 +191,7 @@ BOOL WINAPI heapshift_entry(HINSTANCE inst, DWORD reason, LPVOID reserved) {
         hs_mi_thread_done();
       }
       hs_tls_thread_done();
+      hs_count_thread_done();
       CRT_STARTUP(inst, reason, reserved);
       break;
     case DLL_PROCESS_DETACH:

@@ -135,6 +135,10 @@ typedef struct hs_crt {
 } hs_crt;
 extern hs_crt hs_target;
 
+/* HEAPSHIFT_NO_MIGRATE=1 (read at load): the realloc family resizes old
+ * blocks on the old heap instead of moving them into mimalloc. */
+extern BOOL hs_no_migrate;
+
 /* Resolves hs_target from the loaded ucrtbase; FALSE if it is not there. */
 BOOL hs_crt_resolve(void);
 
@@ -163,6 +167,8 @@ unsigned hs_mi_version(void);
 size_t hs_old_size(void* p);             /* HeapSize, (size_t)-1 on error */
 BOOL hs_old_free(void* p);               /* HeapFree */
 void* hs_old_shrink(void* p, size_t n);  /* HeapReAlloc in place, or NULL */
+void* hs_old_alloc(size_t n);            /* HeapAlloc (HEAPSHIFT_NO_MIGRATE) */
+void* hs_old_realloc(void* p, size_t n); /* HeapReAlloc, may move */
 /* Reads the raw block pointer of a UCRT `_aligned_*` block. */
 static inline void* hs_aligned_raw(void* p) {
   return *(void**)((((uintptr_t)p) & ~(uintptr_t)7) - 8);
@@ -191,8 +197,8 @@ static inline void* hs_aligned_raw(void* p) {
  *  72  ... reserved (zero) up to 128
  * 128  names: NUL-terminated ASCII export names, one after the other,
  *      ended by an empty name
- * 4096 stripes[64], 64 bytes each, eight u64 counters (relaxed atomics;
- *      a thread adds to stripe (thread id / 4) % 64; a reader sums them):
+ * 4096 stripes[64], 64 bytes each, eight u64 counters; a reader sums
+ *      them (how threads write them: hs_count below):
  *        +0 allocs          blocks handed out by the hooks (every kind)
  *        +8 frees           blocks released through the hooks (every kind)
  *       +16 frees_old       of which old-heap (pre-takeover) blocks
@@ -258,13 +264,36 @@ static inline uint32_t hs_thread_id(void) {
   return (uint32_t)__readgsqword(0x48);
 }
 
-static inline void hs_count(hs_counter which, int64_t n) {
-  hs_stripe* s = &hs_stripes[(hs_thread_id() >> 2) % HS_STATS_STRIPES];
+/* Counting. Stripes 0..62 are OWNED: a thread claims stripe
+ * (thread id / 4) % 63 on its first count if no live thread holds it, and
+ * from then on adds to it with plain (unlocked) read-add-write, which is
+ * exact because no other thread writes there; it gives the stripe back on
+ * DLL_THREAD_DETACH (its counts stay in, the next owner keeps adding).
+ * A thread whose stripe is held by another live thread adds to the shared
+ * stripe 63 with atomic adds. Readers still just sum all 64 stripes. */
 #if defined(_MSC_VER) && !defined(__clang__)
-  _InterlockedExchangeAdd64((volatile __int64*)&s->c[which], n);
+#define HS_LIKELY(x) (x)
 #else
-  __atomic_fetch_add(&s->c[which], n, __ATOMIC_RELAXED);
+#define HS_LIKELY(x) __builtin_expect(!!(x), 1)
 #endif
+#define HS_STATS_SHARED_STRIPE (HS_STATS_STRIPES - 1u)
+extern volatile uint32_t hs_stripe_owner[HS_STATS_STRIPES];
+void hs_count_slow(hs_counter which, int64_t n);
+void hs_count_thread_done(void);
+
+static inline uint32_t hs_stripe_of(uint32_t tid) {
+  return (tid >> 2) % HS_STATS_SHARED_STRIPE;
+}
+
+static inline void hs_count(hs_counter which, int64_t n) {
+  uint32_t tid = hs_thread_id();
+  uint32_t i = hs_stripe_of(tid);
+  if (HS_LIKELY(hs_stripe_owner[i] == tid)) {
+    volatile int64_t* c = &hs_stripes[i].c[which];
+    *c = *c + n; /* one aligned 8-byte store: readers never see it torn */
+    return;
+  }
+  hs_count_slow(which, n);
 }
 
 /* FALSE if another heapshift copy already took this process over. */

@@ -4,7 +4,12 @@
  * Ownership decides everything: a pointer mimalloc owns (O(1) check) is
  * mimalloc's; anything else is an old block from before the takeover and
  * is handled with the Win32 heap API on `_get_heap_handle()`. The realloc
- * family migrates old blocks into mimalloc (allocate, copy, free old).
+ * family migrates old blocks into mimalloc (allocate, copy, free old), or,
+ * with HEAPSHIFT_NO_MIGRATE=1, resizes them on the old heap (UCRT's own
+ * HeapReAlloc route), so they never reach mimalloc.
+ *
+ * Compiled as part of mimalloc_unit.c (#included at its end), so the
+ * mimalloc fast paths and the ownership check inline into the hooks.
  *
  * errno, the new-handler and the invalid-parameter handler are the
  * target's (resolved from its ucrtbase), never a private CRT's. */
@@ -13,6 +18,7 @@
 #include "heapshift.h"
 
 hs_crt hs_target;
+BOOL hs_no_migrate;
 
 /* _HEAP_MAXREQ on x64. */
 #define HS_HEAP_MAXREQ ((size_t)0xFFFFFFFFFFFFFFE0ull)
@@ -109,6 +115,31 @@ static BOOL release_block(void* p) {
   return TRUE;
 }
 
+/* HEAPSHIFT_NO_MIGRATE: _realloc_base on the old heap (HeapReAlloc, the
+ * new-handler loop, ENOMEM). The block stays old; nothing is counted. */
+static void* old_realloc(void* block, size_t size) {
+  for (;;) {
+    void* p = hs_old_realloc(block, size);
+    if (p != NULL) return p;
+    if (hs_target.query_new_mode() == 0 || !hs_target.callnewh(size)) {
+      set_errno(ENOMEM);
+      return NULL;
+    }
+  }
+}
+
+/* HEAPSHIFT_NO_MIGRATE: a new raw block on the old heap (_malloc_base). */
+static void* old_alloc(size_t size) {
+  for (;;) {
+    void* p = hs_old_alloc(size);
+    if (p != NULL) return p;
+    if (hs_target.query_new_mode() == 0 || !hs_target.callnewh(size)) {
+      set_errno(ENOMEM);
+      return NULL;
+    }
+  }
+}
+
 static size_t block_size(void* p) {
   return hs_mi_owns(p) ? hs_mi_size(p) : hs_old_size(p);
 }
@@ -157,6 +188,7 @@ void* __cdecl hs_realloc(void* block, size_t size) {
     hs_count(HS_C_FREES, 1);
     return p;
   }
+  if (hs_no_migrate) return old_realloc(block, size);
   /* An old block: migrate it. */
   size_t old = hs_old_size(block);
   if (old == (size_t)-1) {
@@ -378,6 +410,29 @@ void* __cdecl hs_aligned_offset_realloc(void* block, size_t size, size_t align,
   if (size > reqsz) {
     set_errno(ENOMEM);
     return NULL;
+  }
+  if (hs_no_migrate && !hs_mi_owns((void*)raw)) {
+    /* An old block that must stay old: a new raw block on the old heap in
+     * the old blocks' layout (what the old-block branch of _aligned_msize
+     * reads back), copy, release the old raw block. Nothing is counted. */
+    size_t total = reqsz;
+    if (hs_target.old_aligned_wine_layout) {
+      total = size + align + 1 + PTR_SZ; /* Wine: size + max(align,8) + 8 */
+      if (size > total) {
+        set_errno(ENOMEM);
+        return NULL;
+      }
+    }
+    uintptr_t q = (uintptr_t)old_alloc(total);
+    if (q == 0) return NULL;
+    uintptr_t ret =
+        hs_target.old_aligned_wine_layout
+            ? ((q + align + 1 + PTR_SZ + offset) & ~align) - offset
+            : ((q + PTR_SZ + gap + align + offset) & ~align) - offset;
+    memcpy((void*)ret, block, movsz);
+    ((uintptr_t*)(ret - gap))[-1] = q;
+    if (!hs_old_free((void*)raw)) errno_from_os(GetLastError());
+    return (void*)ret;
   }
   /* UCRT may _expand in place first; a fresh block is always correct. */
   uintptr_t p = (uintptr_t)hs_malloc(reqsz);

@@ -1,6 +1,11 @@
 /* The one translation unit that compiles mimalloc (its src/static.c), so the
  * glue below may use mimalloc's internals.
  *
+ * The hooks (hooks.c) and the old-heap helpers (migrate.c) are #included
+ * at the end rather than compiled on their own, so that mimalloc's fast
+ * paths (mi_malloc, mi_free, the ownership bitmap) inline into the hooks
+ * (tasks/build_dll.ts leaves them out of the source list).
+ *
  * Built with MI_PADDING=1: every block records its exact requested size, so
  * _msize reports what the program asked for, as UCRT's HeapSize does.
  *
@@ -43,6 +48,20 @@ void hs_mi_load(void) {
 }
 
 BOOL hs_mi_owns(const void* p) {
+#if MI_MALLOC_VERSION >= 200 && MI_MALLOC_VERSION < 213
+  /* The fast path of v2.1's _mi_segment_of (segment-map.c, compiled into
+   * this unit): one bit per MI_SEGMENT_SIZE of address space, set where a
+   * segment starts. Any block of a small/medium/large page hits it; huge
+   * blocks past their first segment size and foreign pointers take the
+   * full check below. */
+  uintptr_t seg = (uintptr_t)_mi_ptr_segment(p);
+  if (seg < MI_MAX_ADDRESS) {
+    uintptr_t index = seg / MI_SEGMENT_SIZE;
+    uintptr_t mask = mi_atomic_load_relaxed(
+        &mi_segment_map[index / MI_INTPTR_BITS]);
+    if (mask & ((uintptr_t)1 << (index % MI_INTPTR_BITS))) return TRUE;
+  }
+#endif
 #if MI_MALLOC_VERSION >= 340
   return mi_any_heap_contains(p) ? TRUE : FALSE;
 #else
@@ -79,3 +98,7 @@ BOOL hs_mi_resize_in_place(void* p, size_t size, BOOL realloc_policy) {
   return mi_usable_size(p) == size;
 #endif
 }
+
+/* One unit with mimalloc (see the top of this file). */
+#include "hooks.c"
+#include "migrate.c"

@@ -87,3 +87,35 @@ void hs_stats_mark_live(uint32_t patch_sites) {
   MemoryBarrier();
   header->state = HS_STATE_LIVE;
 }
+
+/* ---- counting (see hs_count in heapshift.h) ----------------------------- */
+
+volatile uint32_t hs_stripe_owner[HS_STATS_STRIPES];
+
+void hs_count_slow(hs_counter which, int64_t n) {
+  uint32_t tid = hs_thread_id();
+  uint32_t i = hs_stripe_of(tid);
+  if (hs_stripe_owner[i] == 0 &&
+      InterlockedCompareExchange((volatile LONG*)&hs_stripe_owner[i],
+                                 (LONG)tid, 0) == 0) {
+    /* Claimed (the CAS is a full barrier: the previous owner's counts,
+     * published by its release on detach, are visible). */
+    volatile int64_t* c = &hs_stripes[i].c[which];
+    *c = *c + n;
+    return;
+  }
+  InterlockedExchangeAdd64(
+      (volatile LONG64*)&hs_stripes[HS_STATS_SHARED_STRIPE].c[which], n);
+}
+
+/* DLL_THREAD_DETACH: give the stripe back. Frees later in this thread's
+ * exit (other DLLs' detach) may claim it again or use the shared stripe;
+ * either way they are counted exactly. */
+void hs_count_thread_done(void) {
+  uint32_t tid = hs_thread_id();
+  uint32_t i = hs_stripe_of(tid);
+  if (hs_stripe_owner[i] == tid) {
+    MemoryBarrier();
+    hs_stripe_owner[i] = 0;
+  }
+}

@@ -58,13 +58,20 @@ function exists(p: string): boolean {
   }
 }
 
+/**
+ * Sources `#include`d by `dll/mimalloc_unit.c` (one translation unit with
+ * mimalloc, so its fast paths inline into the hooks): not compiled on
+ * their own.
+ */
+const INCLUDED_SOURCES = new Set(["hooks.c", "migrate.c"]);
+
 function dllSources(root: string): { c: string[]; all: string[] } {
   const c: string[] = [];
   const all: string[] = [];
   for (const e of Deno.readDirSync(`${root}/dll`)) {
     if (!e.isFile) continue;
     const p = `${root}/dll/${e.name}`;
-    if (e.name.endsWith(".c")) c.push(p);
+    if (e.name.endsWith(".c") && !INCLUDED_SOURCES.has(e.name)) c.push(p);
     if (/\.(c|h)$/.test(e.name)) all.push(p);
   }
   return { c: c.sort(), all: all.sort() };

@@ -142,12 +142,35 @@ for (const mode of ["midrun", "inject"]) {
       s.migrations >= oldReallocs,
       `migrations ${s.migrations} < ${oldReallocs}`,
     );
+    assertEquals(info(run, "old_reallocs_owned"), oldReallocs);
     assert(s.frees_old >= 10_000, `frees_old ${s.frees_old}`);
     assert(s.migrated_bytes > 0);
     assert(s.expand_rejects >= 1);
     assert(s.live_ms > 1_600_000_000_000, `live_ms ${s.live_ms}`);
   });
 }
+
+Deno.test("conformance: HEAPSHIFT_NO_MIGRATE=1 resizes old blocks on the old heap", async () => {
+  const ref = await plain();
+  const run = await runConformance("midrun", { HEAPSHIFT_NO_MIGRATE: "1" });
+  assertClean(run);
+  // Same results as plain UCRT: every old block's data survived its
+  // realloc / _recalloc / _aligned_realloc / _aligned_offset_realloc with
+  // the exact new size, alignment and offset.
+  assertEquals(common(run), common(ref));
+  if (firstRun) assertEquals(dllOnly(run), dllOnly(firstRun));
+  assert(run.lines.includes("+ dll.live=1"));
+  assert(run.lines.includes("+ malloc_is_mimalloc=1"));
+  const oldReallocs = info(run, "old_reallocs");
+  assert(oldReallocs >= 8000, `old reallocs: ${oldReallocs}`);
+  // ...and none of the results is a mimalloc block.
+  assertEquals(info(run, "old_reallocs_owned"), 0);
+  const s = stats(run);
+  assertEquals(s.state, 1);
+  assertEquals(s.migrations, 0);
+  assertEquals(s.migrated_bytes, 0);
+  assert(s.frees_old >= 10_000, `frees_old ${s.frees_old}`);
+});
 
 Deno.test("conformance: HEAPSHIFT_DISABLE=1 loads without patching", async () => {
   const run = await runConformance("first", { HEAPSHIFT_DISABLE: "1" });
