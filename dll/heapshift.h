@@ -265,12 +265,13 @@ static inline uint32_t hs_thread_id(void) {
 }
 
 /* Counting. Stripes 0..62 are OWNED: a thread claims stripe
- * (thread id / 4) % 63 on its first count if no live thread holds it, and
+ * (thread id / 4) % 64 on its first count if no live thread holds it, and
  * from then on adds to it with plain (unlocked) read-add-write, which is
  * exact because no other thread writes there; it gives the stripe back on
  * DLL_THREAD_DETACH (its counts stay in, the next owner keeps adding).
- * A thread whose stripe is held by another live thread adds to the shared
- * stripe 63 with atomic adds. Readers still just sum all 64 stripes. */
+ * A thread whose stripe is held by another live thread (or whose stripe
+ * would be 63) adds to the shared stripe 63 with atomic adds. Readers
+ * still just sum all 64 stripes. */
 #if defined(_MSC_VER) && !defined(__clang__)
 #define HS_LIKELY(x) (x)
 #else
@@ -282,7 +283,7 @@ void hs_count_slow(hs_counter which, int64_t n);
 void hs_count_thread_done(void);
 
 static inline uint32_t hs_stripe_of(uint32_t tid) {
-  return (tid >> 2) % HS_STATS_SHARED_STRIPE;
+  return (tid >> 2) & (HS_STATS_STRIPES - 1u);
 }
 
 static inline void hs_count(hs_counter which, int64_t n) {
@@ -330,8 +331,10 @@ void hs_log(const char* fmt, ...);
 
 #if defined(_MSC_VER) && !defined(__clang__)
 #define HS_NOINLINE __declspec(noinline)
+#define HS_ALWAYS_INLINE __forceinline
 #else
 #define HS_NOINLINE __attribute__((noinline))
+#define HS_ALWAYS_INLINE inline __attribute__((always_inline))
 #endif
 
 /* Runs while other threads are suspended: must not allocate. */

@@ -20,6 +20,13 @@
 hs_crt hs_target;
 BOOL hs_no_migrate;
 
+/* The counters' state lives here, in the hooks' unit, so the hot path
+ * reaches it without an indirection (stats.c points hs_stripes at the
+ * shared block). */
+static hs_stripe fallback_stripes[HS_STATS_STRIPES];
+hs_stripe* hs_stripes = fallback_stripes;
+volatile uint32_t hs_stripe_owner[HS_STATS_STRIPES];
+
 /* _HEAP_MAXREQ on x64. */
 #define HS_HEAP_MAXREQ ((size_t)0xFFFFFFFFFFFFFFE0ull)
 #define PTR_SZ sizeof(uintptr_t)
@@ -83,35 +90,51 @@ static void errno_from_os(DWORD err) {
 
 /* ---- primitives (counted) --------------------------------------------- */
 
-/* A new mimalloc block of exactly `n` (> 0) bytes, with the new-handler
- * loop of _malloc_base. */
-static void* alloc_block(size_t n, BOOL zero) {
+/* The new-handler loop of _malloc_base, after a first failed attempt. */
+static HS_NOINLINE void* alloc_block_retry(size_t n, BOOL zero) {
   for (;;) {
-    void* p = hs_mi_alloc(n, zero);
-    if (p != NULL) {
-      hs_count(HS_C_ALLOCS, 1);
-      return p;
-    }
     if (hs_target.query_new_mode() == 0 || !hs_target.callnewh(n)) {
       set_errno(ENOMEM);
       return NULL;
     }
+    void* p = zero ? mi_zalloc(n) : mi_malloc(n);
+    if (p != NULL) {
+      hs_count(HS_C_ALLOCS, 1);
+      return p;
+    }
   }
 }
 
-/* Releases any block; TRUE if it was an old-heap block. */
-static BOOL release_block(void* p) {
-  if (hs_mi_owns(p)) {
-    hs_mi_free(p);
-    hs_count(HS_C_FREES, 1);
-    return FALSE;
+/* A new mimalloc block of exactly `n` (> 0) bytes. Inlined into each hook
+ * with mimalloc's own fast path. */
+static HS_ALWAYS_INLINE void* alloc_block(size_t n, BOOL zero) {
+  void* p = zero ? mi_zalloc(n) : mi_malloc(n);
+  if (HS_LIKELY(p != NULL)) {
+    hs_count(HS_C_ALLOCS, 1);
+    return p;
   }
+  return alloc_block_retry(n, zero);
+}
+
+/* Releases an old-heap block (HeapFree); TRUE when it was released. */
+static HS_NOINLINE BOOL release_old_block(void* p) {
   if (!hs_old_free(p)) {
     errno_from_os(GetLastError());
-    return TRUE;
+    return FALSE;
   }
   hs_count(HS_C_FREES, 1);
   hs_count(HS_C_FREES_OLD, 1);
+  return TRUE;
+}
+
+/* Releases any block; TRUE if it was an old-heap block. */
+static HS_ALWAYS_INLINE BOOL release_block(void* p) {
+  if (HS_LIKELY(hs_mi_owns_fast(p))) {
+    hs_count(HS_C_FREES, 1); /* first: mi_free becomes a tail call */
+    mi_free(p);
+    return FALSE;
+  }
+  release_old_block(p);
   return TRUE;
 }
 
@@ -141,7 +164,7 @@ static void* old_alloc(size_t size) {
 }
 
 static size_t block_size(void* p) {
-  return hs_mi_owns(p) ? hs_mi_size(p) : hs_old_size(p);
+  return hs_mi_owns_fast(p) ? hs_mi_size(p) : hs_old_size(p);
 }
 
 /* ---- malloc family ------------------------------------------------------ */
@@ -178,7 +201,7 @@ void* __cdecl hs_realloc(void* block, size_t size) {
     set_errno(ENOMEM);
     return NULL;
   }
-  if (hs_mi_owns(block)) {
+  if (hs_mi_owns_fast(block)) {
     if (hs_mi_resize_in_place(block, size, TRUE)) return block;
     size_t old = hs_mi_size(block);
     void* p = alloc_block(size, FALSE);
@@ -227,7 +250,7 @@ void* __cdecl hs_expand(void* block, size_t size) {
     return NULL;
   }
   size_t n = size == 0 ? 1 : size;
-  if (hs_mi_owns(block)) {
+  if (hs_mi_owns_fast(block)) {
     if (hs_mi_resize_in_place(block, n, FALSE)) return block;
   } else {
     size_t old = hs_old_size(block);
@@ -377,7 +400,7 @@ size_t __cdecl hs_aligned_msize(void* block, size_t align, size_t offset) {
     return (size_t)-1;
   }
   void* raw = hs_aligned_raw(block);
-  if (!hs_mi_owns(raw) && hs_target.old_aligned_wine_layout) {
+  if (!hs_mi_owns_fast(raw) && hs_target.old_aligned_wine_layout) {
     return hs_old_size(raw) - (align > PTR_SZ ? align : PTR_SZ) - PTR_SZ;
   }
   align = (align > PTR_SZ ? align : PTR_SZ) - 1;
@@ -411,7 +434,7 @@ void* __cdecl hs_aligned_offset_realloc(void* block, size_t size, size_t align,
     set_errno(ENOMEM);
     return NULL;
   }
-  if (hs_no_migrate && !hs_mi_owns((void*)raw)) {
+  if (hs_no_migrate && !hs_mi_owns_fast((void*)raw)) {
     /* An old block that must stay old: a new raw block on the old heap in
      * the old blocks' layout (what the old-block branch of _aligned_msize
      * reads back), copy, release the old raw block. Nothing is counted. */

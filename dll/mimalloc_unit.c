@@ -18,6 +18,8 @@
 
 #include "heapshift.h"
 
+static inline BOOL hs_mi_owns_fast(const void* p);
+
 int hs_mi_atexit_ignored(void(__cdecl* fn)(void)) {
   (void)fn;
   return 0;
@@ -47,7 +49,8 @@ void hs_mi_load(void) {
 #endif
 }
 
-BOOL hs_mi_owns(const void* p) {
+/* Ownership, inlined into the hooks (same unit). */
+static inline BOOL hs_mi_owns_fast(const void* p) {
 #if MI_MALLOC_VERSION >= 200 && MI_MALLOC_VERSION < 213
   /* The fast path of v2.1's _mi_segment_of (segment-map.c, compiled into
    * this unit): one bit per MI_SEGMENT_SIZE of address space, set where a
@@ -55,13 +58,19 @@ BOOL hs_mi_owns(const void* p) {
    * blocks past their first segment size and foreign pointers take the
    * full check below. */
   uintptr_t seg = (uintptr_t)_mi_ptr_segment(p);
-  if (seg < MI_MAX_ADDRESS) {
+  if (HS_LIKELY(seg < MI_MAX_ADDRESS)) {
     uintptr_t index = seg / MI_SEGMENT_SIZE;
     uintptr_t mask = mi_atomic_load_relaxed(
         &mi_segment_map[index / MI_INTPTR_BITS]);
-    if (mask & ((uintptr_t)1 << (index % MI_INTPTR_BITS))) return TRUE;
+    if (HS_LIKELY(mask & ((uintptr_t)1 << (index % MI_INTPTR_BITS)))) {
+      return TRUE;
+    }
   }
 #endif
+  return hs_mi_owns(p);
+}
+
+BOOL hs_mi_owns(const void* p) {
 #if MI_MALLOC_VERSION >= 340
   return mi_any_heap_contains(p) ? TRUE : FALSE;
 #else

@@ -5,10 +5,8 @@
 
 #include "heapshift.h"
 
-static hs_stripe fallback_stripes[HS_STATS_STRIPES];
 static hs_stats_header fallback_header;
 static hs_stats_header* header = &fallback_header;
-hs_stripe* hs_stripes = fallback_stripes;
 
 BOOL hs_stats_open(void) {
   static HANDLE mapping;
@@ -90,12 +88,10 @@ void hs_stats_mark_live(uint32_t patch_sites) {
 
 /* ---- counting (see hs_count in heapshift.h) ----------------------------- */
 
-volatile uint32_t hs_stripe_owner[HS_STATS_STRIPES];
-
 void hs_count_slow(hs_counter which, int64_t n) {
   uint32_t tid = hs_thread_id();
   uint32_t i = hs_stripe_of(tid);
-  if (hs_stripe_owner[i] == 0 &&
+  if (i != HS_STATS_SHARED_STRIPE && hs_stripe_owner[i] == 0 &&
       InterlockedCompareExchange((volatile LONG*)&hs_stripe_owner[i],
                                  (LONG)tid, 0) == 0) {
     /* Claimed (the CAS is a full barrier: the previous owner's counts,
