@@ -82,9 +82,8 @@ static uintptr_t emutls_offset(emutls_object* obj) {
   return off;
 }
 
-void* __emutls_get_address(void* object);
-void* __emutls_get_address(void* object) {
-  emutls_object* obj = object;
+/* First access of a variable in this thread (or of the variable at all). */
+static HS_NOINLINE void* emutls_get_slow(emutls_object* obj) {
   uintptr_t off = emutls_offset(obj);
   emutls_array* arr = (emutls_array*)tls_get();
   if (arr != NULL && off <= arr->count && arr->data[off - 1] != NULL) {
@@ -111,6 +110,20 @@ void* __emutls_get_address(void* object) {
   arr->data[off - 1] = p;
   SetLastError(last_error);
   return p;
+}
+
+/* Every access to a `__thread` variable (mimalloc's default heap on each
+ * malloc): kept small, no register spills; the rest is emutls_get_slow. */
+void* __emutls_get_address(void* object);
+void* __emutls_get_address(void* object) {
+  emutls_object* obj = object;
+  uintptr_t off = __atomic_load_n(&obj->loc.offset, __ATOMIC_ACQUIRE);
+  emutls_array* arr = (emutls_array*)tls_get();
+  if (HS_LIKELY(off != 0 && arr != NULL && off <= arr->count)) {
+    void* p = arr->data[off - 1];
+    if (HS_LIKELY(p != NULL)) return p;
+  }
+  return emutls_get_slow(obj);
 }
 
 void __emutls_register_common(void* object, unsigned long long size,
