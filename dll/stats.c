@@ -88,30 +88,38 @@ void hs_stats_mark_live(uint32_t patch_sites) {
 
 /* ---- counting (see hs_count in heapshift.h) ----------------------------- */
 
+/* Owner values: 0 never claimed, a thread id (ids are multiples of 4),
+ * or (thread id | 1): given back by that thread on DLL_THREAD_DETACH. An
+ * exiting thread still counts (other DLLs' detach code frees after ours
+ * ran) but never re-claims the stripe it gave back, so no stripe is left
+ * held by a dead thread; it uses the shared stripe instead. (A later
+ * thread that gets the same id uses the shared stripe too until someone
+ * else claims that stripe: slower, never wrong.) */
 void hs_count_slow(hs_counter which, int64_t n) {
   uint32_t tid = hs_thread_id();
   uint32_t i = hs_stripe_of(tid);
-  if (i != HS_STATS_SHARED_STRIPE && hs_stripe_owner[i] == 0 &&
-      InterlockedCompareExchange((volatile LONG*)&hs_stripe_owner[i],
-                                 (LONG)tid, 0) == 0) {
-    /* Claimed (the CAS is a full barrier: the previous owner's counts,
-     * published by its release on detach, are visible). */
-    volatile int64_t* c = &hs_stripes[i].c[which];
-    *c = *c + n;
-    return;
+  if (i != HS_STATS_SHARED_STRIPE) {
+    uint32_t o = hs_stripe_owner[i];
+    if ((o == 0 || (o & 1u) != 0) && o != (tid | 1u) &&
+        (uint32_t)InterlockedCompareExchange(
+            (volatile LONG*)&hs_stripe_owner[i], (LONG)tid, (LONG)o) == o) {
+      /* Claimed (the CAS is a full barrier: the previous owner's counts,
+       * published before it gave the stripe back, are visible). */
+      volatile int64_t* c = &hs_stripes[i].c[which];
+      *c = *c + n;
+      return;
+    }
   }
   InterlockedExchangeAdd64(
       (volatile LONG64*)&hs_stripes[HS_STATS_SHARED_STRIPE].c[which], n);
 }
 
-/* DLL_THREAD_DETACH: give the stripe back. Frees later in this thread's
- * exit (other DLLs' detach) may claim it again or use the shared stripe;
- * either way they are counted exactly. */
+/* DLL_THREAD_DETACH: give the stripe back (see above). */
 void hs_count_thread_done(void) {
   uint32_t tid = hs_thread_id();
   uint32_t i = hs_stripe_of(tid);
   if (hs_stripe_owner[i] == tid) {
     MemoryBarrier();
-    hs_stripe_owner[i] = 0;
+    hs_stripe_owner[i] = tid | 1u;
   }
 }
