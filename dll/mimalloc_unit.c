@@ -51,19 +51,27 @@ void hs_mi_load(void) {
 
 /* Ownership, inlined into the hooks (same unit). */
 static inline BOOL hs_mi_owns_fast(const void* p) {
-#if MI_MALLOC_VERSION >= 200 && MI_MALLOC_VERSION < 213
+#if MI_MALLOC_VERSION >= 210 && MI_MALLOC_VERSION < 213 /* v2.1.0-v2.1.2 */
   /* The fast path of v2.1's _mi_segment_of (segment-map.c, compiled into
    * this unit): one bit per MI_SEGMENT_SIZE of address space, set where a
    * segment starts. Any block of a small/medium/large page hits it; huge
    * blocks past their first segment size and foreign pointers take the
-   * full check below. */
+   * full check below. Unlike _mi_segment_of, a set bit is not taken on
+   * trust: a huge segment can be shorter than MI_SEGMENT_SIZE, and the
+   * rest of its region may belong to someone else (the old heap), so p
+   * must also lie inside the segment (whose header is mapped: its bit is
+   * set). */
   uintptr_t seg = (uintptr_t)_mi_ptr_segment(p);
   if (HS_LIKELY(seg < MI_MAX_ADDRESS)) {
     uintptr_t index = seg / MI_SEGMENT_SIZE;
     uintptr_t mask = mi_atomic_load_relaxed(
         &mi_segment_map[index / MI_INTPTR_BITS]);
     if (HS_LIKELY(mask & ((uintptr_t)1 << (index % MI_INTPTR_BITS)))) {
-      return TRUE;
+      if (HS_LIKELY((uintptr_t)p <
+                    seg + mi_segment_size((mi_segment_t*)seg))) {
+        return TRUE;
+      }
+      return _mi_arena_contains(p) ? TRUE : FALSE;
     }
   }
 #endif
