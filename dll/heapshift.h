@@ -268,7 +268,8 @@ static inline uint32_t hs_thread_id(void) {
  * (thread id / 4) % 64 on its first count if no live thread holds it, and
  * from then on adds to it with plain (unlocked) read-add-write, which is
  * exact because no other thread writes there; it gives the stripe back on
- * DLL_THREAD_DETACH (its counts stay in, the next owner keeps adding).
+ * DLL_THREAD_DETACH (its counts stay in, the next owner keeps adding;
+ * see stats.c for the exiting thread's own late counts).
  * A thread whose stripe is held by another live thread (or whose stripe
  * would be 63) adds to the shared stripe 63 with atomic adds. Readers
  * still just sum all 64 stripes. */
