@@ -299,56 +299,36 @@ unsigned char* __cdecl hs_mbsdup(const unsigned char* s) {
   return (unsigned char*)hs_strdup((const char*)s);
 }
 
-int __cdecl hs_dupenv_s(char** buffer, size_t* count, const char* name) {
-  if (buffer == NULL) {
-    invalid_parameter(EINVAL);
-    return EINVAL;
+/* _dupenv_s and _wdupenv_s differ only in the character type and the
+ * target CRT's getenv they read through. */
+#define HS_DEFINE_DUPENV(fn, CH, getenv_fn, len_fn)                     \
+  int __cdecl fn(CH** buffer, size_t* count, const CH* name) {          \
+    if (buffer == NULL) {                                               \
+      invalid_parameter(EINVAL);                                        \
+      return EINVAL;                                                    \
+    }                                                                   \
+    *buffer = NULL;                                                     \
+    if (count != NULL) *count = 0;                                      \
+    if (name == NULL) {                                                 \
+      invalid_parameter(EINVAL);                                        \
+      return EINVAL;                                                    \
+    }                                                                   \
+    const CH* value = hs_target.getenv_fn(name);                        \
+    if (value == NULL) return 0;                                        \
+    size_t n = len_fn(value) + 1;                                       \
+    CH* p = hs_calloc(n, sizeof(CH));                                   \
+    if (p == NULL) {                                                    \
+      set_errno(ENOMEM);                                                \
+      return ENOMEM;                                                    \
+    }                                                                   \
+    memcpy(p, value, n * sizeof(CH));                                   \
+    *buffer = p;                                                        \
+    if (count != NULL) *count = n;                                      \
+    return 0;                                                           \
   }
-  *buffer = NULL;
-  if (count != NULL) *count = 0;
-  if (name == NULL) {
-    invalid_parameter(EINVAL);
-    return EINVAL;
-  }
-  const char* value = hs_target.getenv_fn(name);
-  if (value == NULL) return 0;
-  size_t n = strlen(value) + 1;
-  char* p = hs_calloc(n, 1);
-  if (p == NULL) {
-    set_errno(ENOMEM);
-    return ENOMEM;
-  }
-  memcpy(p, value, n);
-  *buffer = p;
-  if (count != NULL) *count = n;
-  return 0;
-}
 
-int __cdecl hs_wdupenv_s(wchar_t** buffer, size_t* count,
-                         const wchar_t* name) {
-  if (buffer == NULL) {
-    invalid_parameter(EINVAL);
-    return EINVAL;
-  }
-  *buffer = NULL;
-  if (count != NULL) *count = 0;
-  if (name == NULL) {
-    invalid_parameter(EINVAL);
-    return EINVAL;
-  }
-  const wchar_t* value = hs_target.wgetenv_fn(name);
-  if (value == NULL) return 0;
-  size_t n = wcslen(value) + 1;
-  wchar_t* p = hs_calloc(n, sizeof(wchar_t));
-  if (p == NULL) {
-    set_errno(ENOMEM);
-    return ENOMEM;
-  }
-  memcpy(p, value, n * sizeof(wchar_t));
-  *buffer = p;
-  if (count != NULL) *count = n;
-  return 0;
-}
+HS_DEFINE_DUPENV(hs_dupenv_s, char, getenv_fn, strlen)
+HS_DEFINE_DUPENV(hs_wdupenv_s, wchar_t, wgetenv_fn, wcslen)
 
 /* ---- _aligned_* (UCRT align.cpp, on top of the primitives) --------------
  * Layout, new blocks and old alike: raw = malloc(8 + gap + a + size) with
