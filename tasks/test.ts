@@ -1,9 +1,10 @@
 /**
  * `deno task test`: the whole test suite.
  *
- * 1. The platform-free unit tests (every `*_test.ts` outside `tests/win/`)
- *    with this Deno.
- * 2. The fixtures and the hook DLL are built from source.
+ * 1. The environment is provisioned (Linux) and the fixtures and the hook
+ *    DLL are built from source.
+ * 2. The platform-free unit tests (every `*_test.ts` outside `tests/win/`)
+ *    with this Deno; some read the built fixtures as sample PE files.
  * 3. The Windows suite (`tests/win/`) with the Windows Deno: under Wine in
  *    the provisioned environment on Linux, natively on Windows.
  *
@@ -132,12 +133,14 @@ async function main(args: string[]): Promise<number> {
     await Deno.remove(`${repoRoot()}/${RESULTS}/${f}`).catch(() => {});
   }
   const results: Counts[] = [];
-  if (only !== "win") results.push(await runUnit(only ? rest : []));
   if (only !== "unit") {
+    // First, so the unit tests that read real PE files (the fixtures, the
+    // Windows deno.exe) find them on a fresh machine too.
     if (!isWindows) await provision();
     await buildAll();
-    results.push(await runWin(only ? rest : []));
   }
+  if (only !== "win") results.push(await runUnit(only ? rest : []));
+  if (only !== "unit") results.push(await runWin(only ? rest : []));
   console.log("");
   let ok = true;
   for (const r of results) {
