@@ -3,10 +3,9 @@
 // thread, and injected by a remote thread while thousands of old blocks are
 // live. Results must agree; see the fixture's header for the line classes.
 import { assert, assertEquals } from "./assert.ts";
-import { fixture, hookDll, readLines } from "./harness.ts";
+import { fixture, hookDll, runFixture } from "./harness.ts";
 
 const CONFORMANCE = fixture("dll_conformance.exe");
-const INJECTOR = fixture("dll_inject.exe");
 
 interface Run {
   mode: string;
@@ -18,44 +17,12 @@ async function runConformance(
   mode: string,
   env: Record<string, string> = {},
 ): Promise<Run> {
-  const child = new Deno.Command(CONFORMANCE, {
-    args: mode === "none" ? [mode] : [mode, hookDll()],
-    env,
-    stdin: "piped",
-    stdout: "piped",
-    stderr: "inherit",
-  }).spawn();
-  const lines: string[] = [];
-  const timer = setTimeout(() => {
-    try {
-      child.kill();
-    } catch { /* gone */ }
-  }, 120_000);
-  try {
-    for await (const line of readLines(child.stdout)) {
-      lines.push(line);
-      if (line === "inject-now") {
-        const pid = Number(/^ready (\d+)/.exec(lines[0])?.[1]);
-        const inj = await new Deno.Command(INJECTOR, {
-          args: [String(pid), hookDll()],
-          stdout: "piped",
-          stderr: "piped",
-        }).output();
-        const msg = new TextDecoder().decode(inj.stderr);
-        assertEquals(inj.code, 0, `injector failed: ${msg}`);
-        const w = child.stdin.getWriter();
-        await w.write(new TextEncoder().encode("go\n"));
-        await w.close();
-      }
-    }
-  } finally {
-    clearTimeout(timer);
-  }
-  const status = await child.status;
-  try {
-    await child.stdin.close();
-  } catch { /* closed already */ }
-  return { mode, lines, code: status.code };
+  const run = await runFixture(
+    CONFORMANCE,
+    mode === "none" ? [mode] : [mode, hookDll()],
+    { env },
+  );
+  return { mode, ...run };
 }
 
 /** Lines every mode must agree on. */

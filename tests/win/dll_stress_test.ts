@@ -2,57 +2,23 @@
 // worker threads hammer shared slots that start with old blocks, with
 // cross-thread frees and a steady stream of short-lived threads.
 import { assert, assertEquals } from "./assert.ts";
-import { fixture, hookDll, readLines } from "./harness.ts";
+import { fixture, hookDll, runFixture } from "./harness.ts";
 
 const STRESS = fixture("dll_stress.exe");
-const INJECTOR = fixture("dll_inject.exe");
 const SECONDS = "6";
 const MIN_SHORT_THREADS = 2000;
 
 async function runStress(mode: string): Promise<Map<string, string>> {
-  const child = new Deno.Command(STRESS, {
-    args: [mode, hookDll(), SECONDS, String(MIN_SHORT_THREADS)],
-    stdin: "piped",
-    stdout: "piped",
-    stderr: "inherit",
-  }).spawn();
-  const lines: string[] = [];
-  const timer = setTimeout(() => {
-    try {
-      child.kill();
-    } catch { /* gone */ }
-  }, 120_000);
-  try {
-    for await (const line of readLines(child.stdout)) {
-      lines.push(line);
-      if (line === "inject-now") {
-        const pid = /^ready (\d+)/.exec(lines[0])?.[1];
-        const inj = await new Deno.Command(INJECTOR, {
-          args: [String(pid), hookDll()],
-          stdout: "null",
-          stderr: "piped",
-        }).output();
-        assertEquals(
-          inj.code,
-          0,
-          `injector: ${new TextDecoder().decode(inj.stderr)}`,
-        );
-        const w = child.stdin.getWriter();
-        await w.write(new TextEncoder().encode("go\n"));
-        await w.close();
-      }
-    }
-  } finally {
-    clearTimeout(timer);
-  }
-  const status = await child.status;
-  try {
-    await child.stdin.close();
-  } catch { /* closed already */ }
+  const { lines, code } = await runFixture(STRESS, [
+    mode,
+    hookDll(),
+    SECONDS,
+    String(MIN_SHORT_THREADS),
+  ]);
   assertEquals(
-    status.code,
+    code,
     0,
-    `exit code ${status.code}:\n${lines.join("\n")}`,
+    `exit code ${code}:\n${lines.join("\n")}`,
   );
   assertEquals(lines.at(-1), "done", lines.join("\n"));
   return new Map(

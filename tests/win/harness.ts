@@ -96,3 +96,64 @@ export async function startTarget(
     },
   };
 }
+
+/** What {@linkcode runFixture} saw. */
+export interface FixtureRun {
+  /** Every line of stdout. */
+  lines: string[];
+  /** Exit code. */
+  code: number;
+}
+
+/**
+ * Runs a fixture to its end (killed after two minutes). When it prints
+ * `inject-now`, the hook DLL is injected by a remote thread
+ * (build/fixtures/dll_inject.exe) and the fixture is told to go on.
+ */
+export async function runFixture(
+  exe: string,
+  args: string[],
+  options: { env?: Record<string, string> } = {},
+): Promise<FixtureRun> {
+  const child = new Deno.Command(exe, {
+    args,
+    env: options.env,
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "inherit",
+  }).spawn();
+  const lines: string[] = [];
+  const timer = setTimeout(() => {
+    try {
+      child.kill();
+    } catch { /* gone */ }
+  }, 120_000);
+  try {
+    for await (const line of readLines(child.stdout)) {
+      lines.push(line);
+      if (line !== "inject-now") continue;
+      const pid = /^ready (\d+)/.exec(lines[0])?.[1];
+      const inj = await new Deno.Command(fixture("dll_inject.exe"), {
+        args: [String(pid), hookDll()],
+        stdout: "null",
+        stderr: "piped",
+      }).output();
+      if (inj.code !== 0) {
+        child.kill();
+        throw new Error(
+          `injector failed: ${new TextDecoder().decode(inj.stderr)}`,
+        );
+      }
+      const w = child.stdin.getWriter();
+      await w.write(new TextEncoder().encode("go\n"));
+      await w.close();
+    }
+  } finally {
+    clearTimeout(timer);
+  }
+  const status = await child.status;
+  try {
+    await child.stdin.close();
+  } catch { /* closed already */ }
+  return { lines, code: status.code };
+}
