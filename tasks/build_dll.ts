@@ -194,7 +194,7 @@ export async function buildDll(options: BuildDllOptions = {}): Promise<string> {
   const mi = options.mimalloc ?? mimallocDir();
   if (!mi || !exists(`${mi}/src/static.c`)) {
     throw new Error(
-      `No mimalloc source at '${mi}' (expected include/ and src/static.c): pass --mimalloc DIR${
+      `No mimalloc source at '${mi}' (expected include/ and src/static.c): pass --mimalloc DIR or set HEAPSHIFT_MIMALLOC${
         isWindows ? "" : " or run `deno task env provision`"
       }`,
     );

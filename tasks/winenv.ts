@@ -55,9 +55,13 @@ export function rootfsDir(): string {
   return `${cacheDir()}/rootfs`;
 }
 
-/** Host path of mimalloc's source tree (include/ and src/). */
+/**
+ * Host path of mimalloc's source tree (include/ and src/):
+ * `$HEAPSHIFT_MIMALLOC`, else the environment's copy (none on Windows).
+ */
 export function mimallocDir(): string {
-  return isWindows ? "" : `${rootfsDir()}${IN_ENV.mimalloc}`;
+  return Deno.env.get("HEAPSHIFT_MIMALLOC") ||
+    (isWindows ? "" : `${rootfsDir()}${IN_ENV.mimalloc}`);
 }
 
 /** Whether a file or directory exists at `path`. */
