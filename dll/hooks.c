@@ -336,16 +336,20 @@ HS_DEFINE_DUPENV(hs_wdupenv_s, wchar_t, wgetenv_fn, wcslen)
  * (p + offset) % align == 0 and raw is stored at ((uintptr_t*)(p-gap))[-1].
  * Whether a block is old is decided by where its raw pointer lives. */
 
+/* UCRT's argument checks of the offset family: a power-of-two alignment
+ * and an offset inside the block; EINVAL through the invalid-parameter
+ * handler otherwise. */
+static int aligned_args_valid(size_t size, size_t align, size_t offset) {
+  if (!IS_2_POW_N(align) || !(offset == 0 || offset < size)) {
+    invalid_parameter(EINVAL);
+    return 0;
+  }
+  return 1;
+}
+
 void* __cdecl hs_aligned_offset_malloc(size_t size, size_t align,
                                        size_t offset) {
-  if (!IS_2_POW_N(align)) {
-    invalid_parameter(EINVAL);
-    return NULL;
-  }
-  if (!(offset == 0 || offset < size)) {
-    invalid_parameter(EINVAL);
-    return NULL;
-  }
+  if (!aligned_args_valid(size, align, offset)) return NULL;
   align = (align > PTR_SZ ? align : PTR_SZ) - 1;
   size_t gap = (0 - offset) & (PTR_SZ - 1);
   size_t nonuser = PTR_SZ + gap + align;
@@ -396,14 +400,7 @@ void* __cdecl hs_aligned_offset_realloc(void* block, size_t size, size_t align,
     hs_aligned_free(block);
     return NULL;
   }
-  if (!IS_2_POW_N(align)) {
-    invalid_parameter(EINVAL);
-    return NULL;
-  }
-  if (!(offset == 0 || offset < size)) {
-    invalid_parameter(EINVAL);
-    return NULL;
-  }
+  if (!aligned_args_valid(size, align, offset)) return NULL;
   uintptr_t raw = (uintptr_t)hs_aligned_raw(block);
   align = (align > PTR_SZ ? align : PTR_SZ) - 1;
   size_t gap = (0 - offset) & (PTR_SZ - 1);
