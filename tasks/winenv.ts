@@ -382,6 +382,10 @@ export async function runInEnv(
     `rc=$?`,
     ...(options.noWine ? [] : [
       `chroot "$R" env ${env.map(quote).join(" ")} wineserver -k 2>/dev/null`,
+      // The Windows Deno copies itself (97 MB) to node_compat_bin/node.exe.tmp-<pid>
+      // in every process and, under Wine, fails to rename it over node.exe:
+      // without this each run would leave gigabytes behind.
+      `rm -f "$R${pfx}"/drive_c/users/*/AppData/Local/deno/node_compat_bin/node.exe.tmp-*`,
     ]),
     `exit $rc`,
   ].join("\n");
