@@ -21,6 +21,7 @@
  * @module
  */
 
+import { buildDll } from "./build_dll.ts";
 import { compile, isStale } from "./toolchain.ts";
 import {
   exists,
@@ -96,23 +97,20 @@ async function buildWorkloads(mimalloc: string | undefined): Promise<void> {
   }
 }
 
-/** Runs `deno task build-dll` (incremental); false when it fails. */
-async function buildDll(): Promise<boolean> {
-  const script = `${repoRoot()}/tasks/build_dll.ts`;
-  if (!exists(script)) return false;
+/** Builds the hook DLL (incremental); false when it fails. */
+async function buildHookDll(): Promise<boolean> {
   log("building the hook DLL (deno task build-dll)");
-  const { code } = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", script],
-    cwd: repoRoot(),
-    stdout: "inherit",
-    stderr: "inherit",
-  }).output();
-  if (code !== 0) {
+  try {
+    await buildDll();
+    return true;
+  } catch (e) {
     log(
-      `build-dll failed (exit ${code}): variants 2, 3 and 5 use build/heapshift.dll only if an older build exists`,
+      `build-dll failed (${
+        (e as Error).message
+      }): variants 2, 3 and 5 use build/heapshift.dll only if an older build exists`,
     );
+    return false;
   }
-  return code === 0;
 }
 
 /**
@@ -178,7 +176,7 @@ async function main(args: string[]): Promise<number> {
     log(`error: ${(e as Error).message}`);
     return 1;
   }
-  if (dll) await buildDll();
+  if (dll) await buildHookDll();
   await patchImportsCopy();
   log(
     `built in ${((performance.now() - t0) / 1000).toFixed(0)} s; running ${

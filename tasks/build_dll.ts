@@ -23,7 +23,13 @@
 import $ from "dax";
 import { imports as peImports } from "../pe/mod.ts";
 import { compile, isStale } from "./toolchain.ts";
-import { isWindows, mimallocDir, repoRoot, rootfsDir } from "./winenv.ts";
+import {
+  exists,
+  isWindows,
+  mimallocDir,
+  repoRoot,
+  rootfsDir,
+} from "./winenv.ts";
 
 /** Where the DLL goes, relative to the checkout. */
 export const DLL_OUT = "build/heapshift.dll";
@@ -47,15 +53,6 @@ export interface BuildDllOptions {
   /** mimalloc source tree (host path). */
   mimalloc?: string;
   force?: boolean;
-}
-
-function exists(p: string): boolean {
-  try {
-    Deno.statSync(p);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 /**

@@ -21,6 +21,7 @@
 
 import { relative } from "node:path";
 import { sha256Hex, toBase64 } from "../cli/embed.ts";
+import { buildDll } from "./build_dll.ts";
 import { repoRoot } from "./winenv.ts";
 
 /** The default compile target. */
@@ -120,21 +121,14 @@ async function main(args: string[]): Promise<number> {
   const target = flag(args, "--target") ?? TARGET;
   if (!dllPath) {
     dllPath = `${root}/build/heapshift.dll`;
-    const buildDll = `${root}/tasks/build_dll.ts`;
+    console.error("[compile] building the hook DLL…");
     try {
-      Deno.statSync(buildDll);
-      console.error("[compile] building the hook DLL…");
-      const { code } = await new Deno.Command(Deno.execPath(), {
-        args: ["run", "-A", buildDll],
-        cwd: root,
-        stdin: "null",
-      }).spawn().status;
-      if (code !== 0) {
-        console.error(`error: building the hook DLL failed (exit ${code})`);
-        return 1;
-      }
-    } catch {
-      // No build task in this checkout: use an existing DLL if there is one.
+      await buildDll();
+    } catch (e) {
+      console.error(
+        `error: building the hook DLL failed: ${(e as Error).message}`,
+      );
+      return 1;
     }
   }
   let dll: Uint8Array;

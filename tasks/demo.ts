@@ -11,6 +11,7 @@
  * @module
  */
 
+import { buildDll } from "./build_dll.ts";
 import { compile, isStale } from "./toolchain.ts";
 import {
   exists,
@@ -24,7 +25,6 @@ import {
 const root = repoRoot();
 const SAMPLE_SRC = `${root}/demo/sample.c`;
 const SAMPLE_EXE = `${root}/build/demo/sample.exe`;
-const BUILD_DLL = `${root}/tasks/build_dll.ts`;
 const DLL = `${root}/build/heapshift.dll`;
 
 function step(msg: string): void {
@@ -37,27 +37,18 @@ export async function demoTask(args: string[]): Promise<number> {
     step("preparing the Wine environment (first run: a few minutes)…");
     await provision();
   }
-  if (exists(BUILD_DLL)) {
-    step(
-      exists(DLL)
-        ? "checking the hook DLL is up to date…"
-        : "building the hook DLL…",
+  step(
+    exists(DLL)
+      ? "checking the hook DLL is up to date…"
+      : "building the hook DLL…",
+  );
+  try {
+    await buildDll();
+  } catch (e) {
+    console.error(
+      `error: building the hook DLL failed: ${(e as Error).message}`,
     );
-    const { code } = await new Deno.Command(Deno.execPath(), {
-      args: ["run", "-A", BUILD_DLL],
-      cwd: root,
-      stdin: "null",
-      stdout: "inherit",
-      stderr: "inherit",
-    }).spawn().status;
-    if (code !== 0) {
-      console.error(`error: building the hook DLL failed (exit ${code})`);
-      return 1;
-    }
-  } else {
-    step(
-      "this checkout has no hook DLL build yet: the demo shows the UCRT half only",
-    );
+    return 1;
   }
   if (isStale(SAMPLE_EXE, [SAMPLE_SRC])) {
     step("building the sample program (demo/sample.c)…");

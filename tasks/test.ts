@@ -15,6 +15,7 @@
  * @module
  */
 
+import { buildDll } from "./build_dll.ts";
 import { buildFixtures } from "./fixtures.ts";
 import { isWindows, provision, repoRoot, runInEnv } from "./winenv.ts";
 
@@ -75,17 +76,7 @@ async function runUnit(extra: string[]): Promise<Counts> {
 async function buildAll(): Promise<void> {
   console.error("[test] building fixtures and the hook DLL…");
   await buildFixtures();
-  const buildDll = `${repoRoot()}/tasks/build_dll.ts`;
-  try {
-    Deno.statSync(buildDll);
-  } catch {
-    return; // the hook DLL does not exist yet in this checkout
-  }
-  const { code } = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", buildDll],
-    cwd: repoRoot(),
-  }).spawn().status;
-  if (code !== 0) throw new Error(`deno task build-dll failed (exit ${code})`);
+  await buildDll();
 }
 
 async function runWin(extra: string[]): Promise<Counts> {
