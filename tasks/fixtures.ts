@@ -2,16 +2,25 @@
  * Builds the Windows test fixtures from source: `tests/fixtures/NAME.c`
  * becomes `build/fixtures/NAME.exe`, `tests/fixtures/NAME.dll.c` becomes
  * `build/fixtures/NAME.dll`. A line `// cflags: …` in a source adds flags
- * (libraries, defines). Only stale outputs are rebuilt.
+ * (libraries, defines). Only stale outputs are rebuilt: older than their
+ * source or a file it `#include "…"`s.
  *
  * @module
  */
 
 import { compile, isStale } from "./toolchain.ts";
-import { repoRoot } from "./winenv.ts";
+import { exists, repoRoot } from "./winenv.ts";
 
 /** Where built fixtures go, relative to the checkout. */
 export const FIXTURE_DIR = "build/fixtures";
+
+/** The files a source pulls in with `#include "…"`: they make it stale too. */
+function localIncludes(source: string): string[] {
+  const dir = source.slice(0, source.lastIndexOf("/"));
+  return [...Deno.readTextFileSync(source).matchAll(/^#include "([^"]+)"/gm)]
+    .map((m) => `${dir}/${m[1]}`)
+    .filter(exists);
+}
 
 function cflagsOf(source: string): string[] {
   const m = Deno.readTextFileSync(source).match(/^\/\/ cflags:(.*)$/m);
@@ -23,13 +32,6 @@ export async function buildFixtures(): Promise<string[]> {
   const root = repoRoot();
   const src = `${root}/tests/fixtures`;
   const built: string[] = [];
-  const common = [`${src}/fixture.h`].filter((f) => {
-    try {
-      return Deno.statSync(f).isFile;
-    } catch {
-      return false;
-    }
-  });
   for (
     const entry of [...Deno.readDirSync(src)].sort((a, b) =>
       a.name.localeCompare(b.name)
@@ -40,7 +42,7 @@ export async function buildFixtures(): Promise<string[]> {
     const name = entry.name.replace(/(\.dll)?\.c$/, "");
     const source = `${src}/${entry.name}`;
     const out = `${root}/${FIXTURE_DIR}/${name}.${isDll ? "dll" : "exe"}`;
-    if (!isStale(out, [source, ...common])) continue;
+    if (!isStale(out, [source, ...localIncludes(source)])) continue;
     await compile({
       sources: [source],
       out,
