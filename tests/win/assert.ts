@@ -21,14 +21,7 @@ export async function assertRejects<E extends Error>(
   try {
     await fn();
   } catch (e) {
-    nodeAssert.ok(e instanceof cls, `expected ${cls.name}, got ${String(e)}`);
-    if (includes !== undefined) {
-      nodeAssert.match(
-        (e as Error).message,
-        typeof includes === "string" ? new RegExp(escape(includes)) : includes,
-      );
-    }
-    return e as E;
+    return checkError(e, cls, includes);
   }
   throw new nodeAssert.AssertionError({
     message: `expected ${cls.name} to be thrown`,
@@ -44,18 +37,27 @@ export function assertThrows<E extends Error>(
   try {
     fn();
   } catch (e) {
-    nodeAssert.ok(e instanceof cls, `expected ${cls.name}, got ${String(e)}`);
-    if (includes !== undefined) {
-      nodeAssert.match(
-        (e as Error).message,
-        typeof includes === "string" ? new RegExp(escape(includes)) : includes,
-      );
-    }
-    return e as E;
+    return checkError(e, cls, includes);
   }
   throw new nodeAssert.AssertionError({
     message: `expected ${cls.name} to be thrown`,
   });
+}
+
+/** The checks both assertThrows and assertRejects make on what was thrown. */
+function checkError<E extends Error>(
+  e: unknown,
+  cls: new (...args: never[]) => E,
+  includes?: string | RegExp,
+): E {
+  nodeAssert.ok(e instanceof cls, `expected ${cls.name}, got ${String(e)}`);
+  if (includes !== undefined) {
+    nodeAssert.match(
+      (e as Error).message,
+      typeof includes === "string" ? new RegExp(escape(includes)) : includes,
+    );
+  }
+  return e as E;
 }
 
 function escape(s: string): string {
