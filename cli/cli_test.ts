@@ -12,25 +12,9 @@ import {
 import { setColour, stripAnsi, table } from "./output.ts";
 import { planWindowsHalf, stripBridgeOptions, toWinePath } from "./platform.ts";
 import { decodeIni, readPlugin } from "./specialk.ts";
+import { runCli as cli } from "./_test_utils.ts";
 
 const CLI = new URL("../cli.ts", import.meta.url).pathname;
-
-async function cli(
-  args: string[],
-  env: Record<string, string> = {},
-): Promise<{ code: number; stdout: string; stderr: string }> {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", CLI, ...args],
-    env: { NO_COLOR: "1", ...env },
-    stdin: "null",
-  }).output();
-  const dec = new TextDecoder();
-  return {
-    code: out.code,
-    stdout: dec.decode(out.stdout),
-    stderr: dec.decode(out.stderr),
-  };
-}
 
 Deno.test("--help of every command has an example and exits 0", async () => {
   const top = await cli(["--help"]);

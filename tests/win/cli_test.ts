@@ -3,31 +3,9 @@
 // processes, with --json output parsed back and bad arguments checked.
 import { assert, assertEquals } from "./assert.ts";
 import { fixture, hookDll, repoPath, startTarget } from "./harness.ts";
+import { type CliRun, runCli as cli } from "../../cli/_test_utils.ts";
 
 const CLI = repoPath("cli.ts");
-
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-async function cli(
-  args: string[],
-  env: Record<string, string> = {},
-): Promise<Run> {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", CLI, ...args],
-    env: { NO_COLOR: "1", ...env },
-    stdin: "null",
-  }).output();
-  const dec = new TextDecoder();
-  return {
-    code: out.code,
-    stdout: dec.decode(out.stdout),
-    stderr: dec.decode(out.stderr),
-  };
-}
 
 async function json<T = Record<string, unknown>>(args: string[]): Promise<T> {
   const r = await cli([...args, "--json"]);
@@ -36,7 +14,7 @@ async function json<T = Record<string, unknown>>(args: string[]): Promise<T> {
 }
 
 function oneLineError(
-  r: Run,
+  r: CliRun,
   code: number,
   pattern: RegExp,
   what: string,
