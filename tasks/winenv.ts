@@ -21,7 +21,19 @@ export const DENO_WIN_VERSION = "2.9.5";
 /** Debian suite of the chroot: bookworm's Wine 8 cannot run Deno's V8. */
 const SUITE = "trixie";
 const MIRROR = "http://deb.debian.org/debian";
-const PACKAGES = ["wine", "wine64", "gcc-mingw-w64-ucrt64", "ca-certificates"];
+const PACKAGES = [
+  "wine",
+  "wine64",
+  "gcc-mingw-w64-ucrt64",
+  "binutils-mingw-w64-x86-64",
+  "ca-certificates",
+];
+/** 32-bit (x86) targets: WOW64 Wine and the i686 compiler (UCRT via -mcrtdll). */
+const PACKAGES_I386 = [
+  "wine32:i386",
+  "gcc-mingw-w64-i686-win32",
+  "binutils-mingw-w64-i686",
+];
 /** Bumped whenever what a step installs changes, so caches refresh. */
 const LAYOUT = 1;
 /** Space a first provisioning needs: rootfs (~2 GB) plus downloads. */
@@ -30,10 +42,17 @@ const NEEDED_BYTES = 4 * 1024 ** 3;
 /** Inside the chroot: where the Windows deno.exe and mimalloc live. */
 export const IN_ENV = {
   denoExe: "/opt/heapshift/deno.exe",
+  /** mimalloc v2.1.2 (Debian trixie's emscripten). */
   mimalloc: "/opt/heapshift/mimalloc",
+  /** mimalloc v3.4.1 (Debian sid's emscripten). */
+  mimalloc3: "/opt/heapshift/mimalloc3",
   cc: "x86_64-w64-mingw32ucrt-gcc",
+  cc32: "i686-w64-mingw32-gcc",
   objdump: "x86_64-w64-mingw32ucrt-objdump",
 } as const;
+
+/** Every provisioning step, in order; each leaves a marker when done. */
+const STEPS = ["packages", "i386", "deno", "mimalloc", "mimalloc3", "prefix"];
 
 /** Raised when the environment cannot be provisioned or used. */
 export class WinEnvError extends Error {
@@ -81,7 +100,17 @@ function marker(step: string): string {
 /** Whether every provisioning step has completed. */
 export function isProvisioned(): boolean {
   return isWindows ||
-    ["packages", "deno", "mimalloc", "prefix"].every((s) => exists(marker(s)));
+    (STEPS.every((s) => exists(marker(s))) && prefixIsWow64());
+}
+
+/**
+ * A prefix made before wine32 was installed cannot start 32-bit programs
+ * (and afterwards not even 64-bit ones): it lacks `syswow64`.
+ */
+function prefixIsWow64(): boolean {
+  return exists(
+    `${rootfsDir()}/root/wine-default/drive_c/windows/syswow64/kernel32.dll`,
+  );
 }
 
 function progress(msg: string): void {
@@ -246,6 +275,17 @@ async function provisionSteps(): Promise<void> {
   );
 
   await step(
+    "i386",
+    `installing ${PACKAGES_I386.join(", ")} in the chroot (x86 targets)`,
+    () =>
+      unshared(chrootScript(
+        `chroot "$R" sh -c 'export DEBIAN_FRONTEND=noninteractive; dpkg --add-architecture i386 && apt-get update -qq && apt-get install -y -qq --no-install-recommends ${
+          PACKAGES_I386.join(" ")
+        } >/dev/null'`,
+      )),
+  );
+
+  await step(
     "deno",
     `fetching Windows Deno ${DENO_WIN_VERSION} (npm)`,
     async () => {
@@ -277,6 +317,37 @@ test -f "$R${IN_ENV.mimalloc}/src/static.c"
 `)),
   );
 
+  // mimalloc v3: only Debian's unstable suite ships it (emscripten 6.x).
+  // A private sources list and lists directory: the chroot's apt setup for
+  // trixie stays untouched.
+  await step(
+    "mimalloc3",
+    "extracting mimalloc v3 source (Debian sid's emscripten package)",
+    () =>
+      unshared(chrootScript(`
+rm -rf "$R/var/tmp/sid" && mkdir -p "$R/var/tmp/sid/lists/partial" "$R/var/tmp/sid/dl"
+echo 'deb ${MIRROR} sid main' > "$R/var/tmp/sid/sources.list"
+chroot "$R" sh -c 'O="-o Acquire::Check-Valid-Until=false -o Dir::Etc::SourceList=/var/tmp/sid/sources.list -o Dir::Etc::SourceParts=/dev/null -o Dir::State::Lists=/var/tmp/sid/lists"; apt-get $O update -qq && cd /var/tmp/sid/dl && apt-get $O download -qq emscripten'
+deb=$(ls "$R"/var/tmp/sid/dl/emscripten_*.deb)
+rm -rf "$R${IN_ENV.mimalloc3}" "$R/var/tmp/emx3" && mkdir -p "$R/var/tmp/emx3"
+dpkg-deb --fsys-tarfile "$deb" | tar -x -C "$R/var/tmp/emx3" ./usr/share/emscripten/system/lib/mimalloc
+mv "$R/var/tmp/emx3/usr/share/emscripten/system/lib/mimalloc" "$R${IN_ENV.mimalloc3}"
+rm -rf "$R/var/tmp/sid" "$R/var/tmp/emx3"
+test -f "$R${IN_ENV.mimalloc3}/src/static.c"
+grep -q 'MI_MALLOC_VERSION *3' "$R${IN_ENV.mimalloc3}/include/mimalloc.h"
+`)),
+  );
+
+  if (!prefixIsWow64()) {
+    // Made before wine32 was installed: it must be made again, and every
+    // prefix copied from it too.
+    await Deno.remove(marker("prefix")).catch(() => {});
+    for (const e of Deno.readDirSync(`${r}/root`)) {
+      if (e.name.startsWith("wine-")) {
+        await Deno.remove(`${r}/root/${e.name}`, { recursive: true });
+      }
+    }
+  }
   await step("prefix", "creating the Wine prefix", async () => {
     await Deno.writeTextFile(
       `${r}/usr/local/bin/windeno`,
