@@ -14,6 +14,7 @@
 /** kernel32 functions used by heapshift. */
 export const KERNEL32_SYMBOLS = {
   GetLastError: { parameters: [], result: "u32" },
+  OutputDebugStringA: { parameters: ["buffer"], result: "void" },
   FormatMessageW: {
     // dwFlags, lpSource, dwMessageId, dwLanguageId, lpBuffer, nSize, Arguments
     parameters: ["u32", "pointer", "u32", "u32", "buffer", "u32", "pointer"],

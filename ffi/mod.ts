@@ -5,6 +5,7 @@
  * @module
  */
 
+export * from "./debug.ts";
 export * from "./error.ts";
 export * from "./handle.ts";
 export * from "./library.ts";

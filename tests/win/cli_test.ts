@@ -2,7 +2,7 @@
 // as a user runs it (`deno run -A cli.ts …`) against real fixture
 // processes, with --json output parsed back and bad arguments checked.
 import { assert, assertEquals } from "./assert.ts";
-import { fixture, hookDll, repoPath, startTarget } from "./harness.ts";
+import { fixture, hookDll, repoPath, startTarget, test } from "./harness.ts";
 import { type CliRun, runCli as cli } from "../../cli/_test_utils.ts";
 
 const CLI = repoPath("cli.ts");
@@ -58,7 +58,7 @@ interface Mod {
   size: number;
 }
 
-Deno.test("cli: help, version and usage errors (exit 2)", async () => {
+test("cli: help, version and usage errors (exit 2)", async () => {
   const help = await cli(["--help"]);
   assertEquals(help.code, 0);
   assert(help.stdout.includes("inject") && help.stdout.includes("Examples:"));
@@ -91,7 +91,7 @@ Deno.test("cli: help, version and usage errors (exit 2)", async () => {
   );
 });
 
-Deno.test("cli: ps and modules list a running fixture (--json parsed back)", async () => {
+test("cli: ps and modules list a running fixture (--json parsed back)", async () => {
   await using t = await startTarget(fixture("sleeper.exe"));
   const ps = await json<{ pid: number; name: string; parentPid: number }[]>([
     "ps",
@@ -126,7 +126,7 @@ Deno.test("cli: ps and modules list a running fixture (--json parsed back)", asy
   );
 });
 
-Deno.test("cli: inject by pid, then eject (probe.dll)", async () => {
+test("cli: inject by pid, then eject (probe.dll)", async () => {
   await using t = await startTarget(fixture("sleeper.exe"));
   const r = await json<
     { pid: number; module: Mod; ms: number; launched: boolean }
@@ -179,7 +179,7 @@ Deno.test("cli: inject by pid, then eject (probe.dll)", async () => {
   assert(/took\s+[\d.]+ ms/.test(human.stdout));
 });
 
-Deno.test("cli: inject by name; several matches need --pid; missing names fail", async () => {
+test("cli: inject by name; several matches need --pid; missing names fail", async () => {
   await using copy = await uniqueCopy("sleeper.exe");
   await using a = await startTarget(copy.path);
   const r = await json<{ pid: number }>([
@@ -225,7 +225,7 @@ Deno.test("cli: inject by name; several matches need --pid; missing names fail",
   );
 });
 
-Deno.test("cli: inject --wait injects into a program started afterwards", async () => {
+test("cli: inject --wait injects into a program started afterwards", async () => {
   await using copy = await uniqueCopy("sleeper.exe");
   const child = new Deno.Command(Deno.execPath(), {
     args: [
@@ -255,7 +255,7 @@ Deno.test("cli: inject --wait injects into a program started afterwards", async 
   assertEquals(r.module.name.toLowerCase(), "probe.dll");
 });
 
-Deno.test("cli: launch loads the DLLs early", async () => {
+test("cli: launch loads the DLLs early", async () => {
   await using copy = await uniqueCopy("sleeper.exe");
   const r = await json<{ pid: number; dlls: string[] }>([
     "launch",
@@ -314,7 +314,7 @@ Deno.test("cli: launch loads the DLLs early", async () => {
   );
 });
 
-Deno.test("cli: heapshift.dll in a busy program: stats, stats --watch, pinned eject", async () => {
+test("cli: heapshift.dll in a busy program: stats, stats --watch, pinned eject", async () => {
   await using t = await startTarget(fixture("cli_sample.exe"), {
     args: ["--interval", "200", "--threads", "1"],
   });
@@ -376,7 +376,7 @@ Deno.test("cli: heapshift.dll in a busy program: stats, stats --watch, pinned ej
   assert(!line.done && /corrupt=0/.test(line.value), String(line.value));
 });
 
-Deno.test("cli: imports and patch on a copy of a fixture", async () => {
+test("cli: imports and patch on a copy of a fixture", async () => {
   const dir = await Deno.makeTempDir();
   try {
     const exe = `${dir}\\app.exe`;
@@ -442,7 +442,7 @@ Deno.test("cli: imports and patch on a copy of a fixture", async () => {
   }
 });
 
-Deno.test("cli: doctor checks the system, the DLL and a program", async () => {
+test("cli: doctor checks the system, the DLL and a program", async () => {
   const r = await json<
     {
       ok: boolean;
@@ -483,7 +483,7 @@ Deno.test("cli: doctor checks the system, the DLL and a program", async () => {
   );
 });
 
-Deno.test("cli: specialk registers the DLL in a sample ini, idempotently", async () => {
+test("cli: specialk registers the DLL in a sample ini, idempotently", async () => {
   const dir = await Deno.makeTempDir();
   try {
     const ini = `${dir}\\SpecialK.ini`;
@@ -552,7 +552,7 @@ Deno.test("cli: specialk registers the DLL in a sample ini, idempotently", async
   }
 });
 
-Deno.test("cli: demo injects into the sample and reports the takeover", async () => {
+test("cli: demo injects into the sample and reports the takeover", async () => {
   const r = await json<{
     summary: {
       injected: boolean;

@@ -4,7 +4,7 @@
 // original file and behaviour.
 import { imports, patchImports, removeImport } from "../../pe/mod.ts";
 import { assert, assertEquals } from "./assert.ts";
-import { fixture } from "./harness.ts";
+import { fixture, test } from "./harness.ts";
 
 const EXE = "pe_first_import.exe";
 
@@ -35,7 +35,7 @@ async function withCopy(
   }
 }
 
-Deno.test("unpatched, the fixture does not load heapshift.dll", async () => {
+test("unpatched, the fixture does not load heapshift.dll", async () => {
   await withCopy(async (_dir, exe) => {
     const r = await run(exe);
     assertEquals(r.code, 1, r.out);
@@ -43,7 +43,7 @@ Deno.test("unpatched, the fixture does not load heapshift.dll", async () => {
   });
 });
 
-Deno.test("patchImports() makes heapshift.dll load before the CRT", async () => {
+test("patchImports() makes heapshift.dll load before the CRT", async () => {
   await withCopy(async (dir, exe) => {
     const rep = await patchImports(exe);
     assertEquals(rep.action, "added");
@@ -59,7 +59,7 @@ Deno.test("patchImports() makes heapshift.dll load before the CRT", async () => 
   });
 });
 
-Deno.test("patch then remove gives back the original file and behaviour", async () => {
+test("patch then remove gives back the original file and behaviour", async () => {
   await withCopy(async (dir, exe) => {
     const original = await Deno.readFile(exe);
     const before = await run(exe);
@@ -77,7 +77,7 @@ Deno.test("patch then remove gives back the original file and behaviour", async 
   });
 });
 
-Deno.test("moving a CRT import to the front keeps the program working", async () => {
+test("moving a CRT import to the front keeps the program working", async () => {
   await withCopy(async (dir, exe) => {
     const crt = (await imports(exe)).find((d) =>
       /^api-ms-win-crt-stdio/i.test(d.dll)
@@ -92,7 +92,7 @@ Deno.test("moving a CRT import to the front keeps the program working", async ()
   });
 });
 
-Deno.test("a postfixed DLL name is imported and loaded", async () => {
+test("a postfixed DLL name is imported and loaded", async () => {
   await withCopy(async (dir, exe) => {
     await Deno.copyFile(`${dir}\\heapshift.dll`, `${dir}\\heapshift-debug.dll`);
     const rep = await patchImports(exe, {
@@ -106,7 +106,7 @@ Deno.test("a postfixed DLL name is imported and loaded", async () => {
   });
 });
 
-Deno.test("a patched sleeper fixture still runs", async () => {
+test("a patched sleeper fixture still runs", async () => {
   await withCopy(async (dir) => {
     const sleeper = `${dir}\\sleeper.exe`;
     await Deno.copyFile(fixture("sleeper.exe"), sleeper);
@@ -123,7 +123,7 @@ Deno.test("a patched sleeper fixture still runs", async () => {
   });
 });
 
-Deno.test("a patched copy of the Windows deno.exe runs with heapshift.dll first", async () => {
+test("a patched copy of the Windows deno.exe runs with heapshift.dll first", async () => {
   await withCopy(async (dir) => {
     const exe = `${dir}\\deno.exe`;
     await Deno.copyFile(Deno.execPath(), exe);
@@ -136,7 +136,7 @@ Deno.test("a patched copy of the Windows deno.exe runs with heapshift.dll first"
   });
 });
 
-Deno.test("stacked patches fill the headers, move section data, and all undo", async () => {
+test("stacked patches fill the headers, move section data, and all undo", async () => {
   await withCopy(async (dir, exe) => {
     const original = await Deno.readFile(exe);
     const before = await run(exe);
