@@ -32,7 +32,9 @@
  *                is decoded and the implementation patched as well.
  * Exports the loaded ucrtbase lacks (the `_o_` variants, say) are skipped.
  * Several names may reach the same code (aliases, `jmp` wrappers): each code
- * site is patched once.
+ * site is patched once. Functions whose UCRT code only calls entry points
+ * hooked here are left alone (`_dupenv_s`/`_wdupenv_s`: calloc under the
+ * environment lock), so their blocks still come from mimalloc.
  * ---------------------------------------------------------------------- */
 #define HS_REQUIRED 1u
 #define HS_BASE 2u
@@ -52,8 +54,6 @@
   X(_strdup, hs_strdup, 0)                                           \
   X(_wcsdup, hs_wcsdup, 0)                                           \
   X(_mbsdup, hs_strdup, 0) /* same semantics; Wine aliases them */                                           \
-  X(_dupenv_s, hs_dupenv_s, 0)                                       \
-  X(_wdupenv_s, hs_wdupenv_s, 0)                                     \
   X(_aligned_malloc, hs_aligned_malloc, 0)                           \
   X(_aligned_realloc, hs_aligned_realloc, 0)                         \
   X(_aligned_recalloc, hs_aligned_recalloc, 0)                       \
@@ -62,6 +62,7 @@
   X(_aligned_offset_malloc, hs_aligned_offset_malloc, 0)             \
   X(_aligned_offset_realloc, hs_aligned_offset_realloc, 0)           \
   X(_aligned_offset_recalloc, hs_aligned_offset_recalloc, 0)         \
+  X(_heapmin, hs_heapmin, 0)                                         \
   X(_o_malloc, hs_malloc, 0)                                         \
   X(_o_calloc, hs_calloc, 0)                                         \
   X(_o_realloc, hs_realloc, 0)                                       \
@@ -76,8 +77,6 @@
   X(_o__strdup, hs_strdup, 0)                                        \
   X(_o__wcsdup, hs_wcsdup, 0)                                        \
   X(_o__mbsdup, hs_strdup, 0)                                        \
-  X(_o__dupenv_s, hs_dupenv_s, 0)                                    \
-  X(_o__wdupenv_s, hs_wdupenv_s, 0)                                  \
   X(_o__aligned_malloc, hs_aligned_malloc, 0)                        \
   X(_o__aligned_realloc, hs_aligned_realloc, 0)                      \
   X(_o__aligned_recalloc, hs_aligned_recalloc, 0)                    \
@@ -85,7 +84,8 @@
   X(_o__aligned_free, hs_aligned_free, 0)                            \
   X(_o__aligned_offset_malloc, hs_aligned_offset_malloc, 0)          \
   X(_o__aligned_offset_realloc, hs_aligned_offset_realloc, 0)        \
-  X(_o__aligned_offset_recalloc, hs_aligned_offset_recalloc, 0)
+  X(_o__aligned_offset_recalloc, hs_aligned_offset_recalloc, 0)     \
+  X(_o__heapmin, hs_heapmin, 0)
 
 /* The replacements (hooks.c). Exact UCRT semantics; see the comments there. */
 void* __cdecl hs_malloc(size_t size);
@@ -98,8 +98,6 @@ void* __cdecl hs_recalloc(void* block, size_t count, size_t size);
 char* __cdecl hs_strdup(const char* s);
 wchar_t* __cdecl hs_wcsdup(const wchar_t* s);
 unsigned char* __cdecl hs_mbsdup(const unsigned char* s);
-int __cdecl hs_dupenv_s(char** buffer, size_t* count, const char* name);
-int __cdecl hs_wdupenv_s(wchar_t** buffer, size_t* count, const wchar_t* name);
 void* __cdecl hs_aligned_malloc(size_t size, size_t align);
 void* __cdecl hs_aligned_realloc(void* block, size_t size, size_t align);
 void* __cdecl hs_aligned_recalloc(void* block, size_t count, size_t size,
@@ -113,6 +111,7 @@ void* __cdecl hs_aligned_offset_realloc(void* block, size_t size, size_t align,
 void* __cdecl hs_aligned_offset_recalloc(void* block, size_t count,
                                          size_t size, size_t align,
                                          size_t offset);
+int __cdecl hs_heapmin(void);
 
 /* ------------------------------------------------------------------------
  * What the hooks need from the target's CRT (resolved from the loaded
@@ -126,8 +125,6 @@ typedef struct hs_crt {
   void(__cdecl* invalid_parameter_noinfo)(void);
   int(__cdecl* query_new_mode)(void);
   int(__cdecl* callnewh)(size_t);
-  char*(__cdecl* getenv_fn)(const char*);
-  wchar_t*(__cdecl* wgetenv_fn)(const wchar_t*);
   /* Header layout of OLD `_aligned_*` blocks, probed once before patching:
    * UCRT's (header = 8 + gap + max(align, 8) - 1) or Wine's
    * (header = max(align, 8) + 8, whatever the offset). */
@@ -159,6 +156,8 @@ BOOL hs_mi_resize_in_place(void* p, size_t size, BOOL allow_shrink_waste);
 void* hs_mi_alloc(size_t size, BOOL zero);
 void hs_mi_free(void* p);
 void hs_mi_thread_done(void);
+/* Gives back what mimalloc holds but does not use (_heapmin). */
+void hs_mi_collect(void);
 unsigned hs_mi_version(void);
 
 /* ------------------------------------------------------------------------

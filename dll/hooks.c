@@ -30,7 +30,8 @@ volatile uint32_t hs_stripe_owner[HS_STATS_STRIPES];
 /* _HEAP_MAXREQ on x64. */
 #define HS_HEAP_MAXREQ ((size_t)0xFFFFFFFFFFFFFFE0ull)
 #define PTR_SZ sizeof(uintptr_t)
-#define IS_2_POW_N(x) ((((x) & ((x)-1))) == 0)
+/* align.cpp's test: 0 is not a power of two. */
+#define IS_2_POW_N(x) ((x) != 0 && ((x) & ((x)-1)) == 0)
 
 BOOL hs_crt_resolve(void) {
   HMODULE m = GetModuleHandleW(L"ucrtbase.dll");
@@ -46,8 +47,6 @@ BOOL hs_crt_resolve(void) {
   RESOLVE(invalid_parameter_noinfo, "_invalid_parameter_noinfo");
   RESOLVE(query_new_mode, "_query_new_mode");
   RESOLVE(callnewh, "_callnewh");
-  RESOLVE(getenv_fn, "getenv");
-  RESOLVE(wgetenv_fn, "_wgetenv");
 #undef RESOLVE
   intptr_t(__cdecl * get_heap)(void);
   FARPROC f = GetProcAddress(m, "_get_heap_handle");
@@ -299,37 +298,6 @@ unsigned char* __cdecl hs_mbsdup(const unsigned char* s) {
   return (unsigned char*)hs_strdup((const char*)s);
 }
 
-/* _dupenv_s and _wdupenv_s differ only in the character type and the
- * target CRT's getenv they read through. */
-#define HS_DEFINE_DUPENV(fn, CH, getenv_fn, len_fn)                     \
-  int __cdecl fn(CH** buffer, size_t* count, const CH* name) {          \
-    if (buffer == NULL) {                                               \
-      invalid_parameter(EINVAL);                                        \
-      return EINVAL;                                                    \
-    }                                                                   \
-    *buffer = NULL;                                                     \
-    if (count != NULL) *count = 0;                                      \
-    if (name == NULL) {                                                 \
-      invalid_parameter(EINVAL);                                        \
-      return EINVAL;                                                    \
-    }                                                                   \
-    const CH* value = hs_target.getenv_fn(name);                        \
-    if (value == NULL) return 0;                                        \
-    size_t n = len_fn(value) + 1;                                       \
-    CH* p = hs_calloc(n, sizeof(CH));                                   \
-    if (p == NULL) {                                                    \
-      set_errno(ENOMEM);                                                \
-      return ENOMEM;                                                    \
-    }                                                                   \
-    memcpy(p, value, n * sizeof(CH));                                   \
-    *buffer = p;                                                        \
-    if (count != NULL) *count = n;                                      \
-    return 0;                                                           \
-  }
-
-HS_DEFINE_DUPENV(hs_dupenv_s, char, getenv_fn, strlen)
-HS_DEFINE_DUPENV(hs_wdupenv_s, wchar_t, wgetenv_fn, wcslen)
-
 /* ---- _aligned_* (UCRT align.cpp, on top of the primitives) --------------
  * Layout, new blocks and old alike: raw = malloc(8 + gap + a + size) with
  * a = max(align, 8) - 1 and gap = (-offset) & 7; the result p satisfies
@@ -375,11 +343,8 @@ void __cdecl hs_aligned_free(void* block) {
 }
 
 size_t __cdecl hs_aligned_msize(void* block, size_t align, size_t offset) {
+  /* UCRT checks the pointer only, never the alignment. */
   if (block == NULL) {
-    invalid_parameter(EINVAL);
-    return (size_t)-1;
-  }
-  if (!IS_2_POW_N(align)) {
     invalid_parameter(EINVAL);
     return (size_t)-1;
   }
@@ -471,4 +436,13 @@ void* __cdecl hs_aligned_offset_recalloc(void* block, size_t count,
 void* __cdecl hs_aligned_recalloc(void* block, size_t count, size_t size,
                                   size_t align) {
   return hs_aligned_offset_recalloc(block, count, size, align, 0);
+}
+
+/* ---- _heapmin ------------------------------------------------------------
+ * UCRT: HeapCompact(crt heap) ? 0 : -1, no errno. Old blocks still live in
+ * that heap, so it is compacted as before; mimalloc gives back what it
+ * holds unused first. */
+int __cdecl hs_heapmin(void) {
+  hs_mi_collect();
+  return HeapCompact(hs_target.heap, 0) != 0 ? 0 : -1;
 }

@@ -96,6 +96,15 @@ void hs_mi_free(void* p) { mi_free(p); }
 
 void hs_mi_thread_done(void) { mi_thread_done(); }
 
+void hs_mi_collect(void) {
+  mi_collect(true);
+#if MI_MALLOC_VERSION >= 210 && MI_MALLOC_VERSION < 213
+  /* v2.1 purges its arenas only when the thread that initialised it
+   * collects; _heapmin may come from any thread. */
+  _mi_arena_collect(true, &mi_heap_get_default()->tld->stats);
+#endif
+}
+
 unsigned hs_mi_version(void) { return (unsigned)MI_MALLOC_VERSION; }
 
 BOOL hs_mi_resize_in_place(void* p, size_t size, BOOL realloc_policy) {

@@ -1,9 +1,13 @@
 // The hook DLL's conformance: tests/fixtures/dll_conformance.c run without
-// the DLL (plain UCRT), with it loaded first, loaded mid-run from a second
-// thread, and injected by a remote thread while thousands of old blocks are
-// live. Results must agree; see the fixture's header for the line classes.
+// the DLL (Wine's own ucrtbase), with it loaded first, loaded mid-run from a
+// second thread, and injected by a remote thread while thousands of old
+// blocks are live. Every line is checked against what Microsoft's UCRT
+// gives (conformance_expect.ts), the plain run against the listed ways
+// Wine's ucrtbase differs; heapshift's own `hs.` lines against exact
+// counts.
 import { assert, assertEquals } from "./assert.ts";
 import { fixture, hookDll, runFixture, test } from "./harness.ts";
+import { mismatches, unverified, values } from "./conformance_expect.ts";
 
 const CONFORMANCE = fixture("dll_conformance.exe");
 
@@ -11,6 +15,7 @@ interface Run {
   mode: string;
   lines: string[];
   code: number;
+  v: Map<string, string>;
 }
 
 async function runConformance(
@@ -22,133 +27,161 @@ async function runConformance(
     mode === "none" ? [mode] : [mode, hookDll()],
     { env },
   );
-  return { mode, ...run };
+  return { mode, ...run, v: values(run.lines) };
 }
 
-/** Lines every mode must agree on. */
-function common(run: Run): string[] {
-  return run.lines.filter((l) =>
-    !l.startsWith("#") && !l.startsWith("+") && !l.startsWith("ready ") &&
-    l !== "inject-now"
-  );
+function assertFinished(run: Run): void {
+  const all = run.lines.join("\n");
+  assertEquals(run.code, 0, `${run.mode}: exit code ${run.code}\n${all}`);
+  assertEquals(run.lines.at(-1), "done", `${run.mode}: did not finish\n${all}`);
 }
 
-/** Lines every DLL mode must agree on. */
-function dllOnly(run: Run): string[] {
-  return run.lines.filter((l) => l.startsWith("+ "));
+function assertUcrt(run: Run, as: "wine" | "hooked"): void {
+  assertEquals(mismatches(run.v, as), [], `${run.mode}: not UCRT`);
 }
 
-function stats(run: Run): Record<string, number> {
-  const line = run.lines.find((l) => l.startsWith("# stats magic="));
-  assert(line, `${run.mode}: no stats line`);
+/** `hs.X=a:1 b:2` → {a: 1, b: 2}. */
+function fields(run: Run, key: string): Record<string, number> {
+  const line = run.v.get(key);
+  assert(line !== undefined, `${run.mode}: no ${key} line`);
   const out: Record<string, number> = {};
-  for (const m of line.matchAll(/(\w+)=(\w+)/g)) {
+  for (const m of line.matchAll(/(\w+):(\w+)/g)) {
     out[m[1]] = m[1] === "magic" ? parseInt(m[2], 16) : Number(m[2]);
   }
   return out;
 }
 
-function info(run: Run, key: string): number {
-  const line = run.lines.find((l) => l.startsWith(`# ${key}=`));
-  assert(line, `${run.mode}: no '${key}' line`);
-  return Number(line.split("=")[1]);
+function num(run: Run, key: string): number {
+  const v = run.v.get(key);
+  assert(v !== undefined, `${run.mode}: no ${key} line`);
+  return Number(v);
 }
 
-function assertClean(run: Run): void {
-  const fails = run.lines.filter((l) => l.includes("FAIL"));
-  assertEquals(fails, [], `${run.mode}: failures`);
-  assertEquals(run.code, 0, `${run.mode}: exit code ${run.code}`);
-  assertEquals(run.lines.at(-1), "done", `${run.mode}: did not finish`);
-}
+/** Old blocks released in the old-block section: five families × 2000. */
+const OLD_RELEASES = 5 * 2000;
 
-let reference: Run | undefined;
-async function plain(): Promise<Run> {
-  reference ??= await runConformance("none");
-  return reference;
-}
-
-test("conformance: plain UCRT reference run", async () => {
-  const ref = await plain();
-  assertClean(ref);
-  assert(common(ref).length > 50, "too few result lines");
-});
-
-let firstRun: Run | undefined;
-test("conformance: DLL loaded first matches plain UCRT", async () => {
-  const ref = await plain();
-  const run = firstRun = await runConformance("first");
-  assertClean(run);
-  assertEquals(common(run), common(ref));
-  assert(run.lines.includes("+ dll.live=1"));
-  assert(run.lines.includes("+ malloc_is_mimalloc=1"));
-  assert(run.lines.includes("+ freelibrary.still_loaded=1"));
-  const s = stats(run);
+/** heapshift's own lines of a run with the hooks live. */
+function assertHooked(run: Run, oldBlocks: "old" | "new"): void {
+  assertEquals(run.v.get("hs.state"), "1");
+  assertEquals(run.v.get("hs.malloc_is_mimalloc"), "1");
+  assertEquals(
+    run.v.get("hs.old_block_is_mimalloc"),
+    oldBlocks === "old" ? "0" : "1",
+  );
+  // Every hooked family ends in mimalloc, patched or not.
+  const owned = [...run.v].filter(([k]) => k.startsWith("hs.owned."));
+  assert(owned.length >= 37, `families: ${owned.length}`);
+  for (const [k, v] of owned) {
+    const optional = k.startsWith("hs.owned._o_");
+    assert(v === "1" || (optional && v === "absent"), `${k}=${v}`);
+  }
+  assertEquals(run.v.get("hs.owned._o_malloc"), "1");
+  // _heapmin reaches mimalloc: the freed huge block's memory goes back.
+  assertEquals(run.v.get("hs.heapmin.before"), "committed");
+  assert(
+    ["reserved", "free"].includes(run.v.get("hs.heapmin.after") ?? ""),
+    `after _heapmin: ${run.v.get("hs.heapmin.after")}`,
+  );
+  assertEquals(run.v.get("hs.freelibrary.still_loaded"), "1");
+  assertEquals(run.v.get("hs.freelibrary.malloc_works"), "1");
+  // Exactly the _expand calls that returned NULL on a valid block count
+  // as rejects: expand_grow_big and old.expand.grow.
+  assertEquals(num(run, "hs.expand_nulls"), 2);
+  assertEquals(fields(run, "hs.run.counters").expand_rejects, 2);
+  const s = fields(run, "hs.stats");
   assertEquals(s.magic, 0x54534853);
   assertEquals(s.layout, 1);
   assertEquals(s.state, 1);
-  assert(s.names >= 24, `hooked names: ${s.names}`);
-  assert(s.allocs > 10_000 && s.frees > 10_000, JSON.stringify(s));
+  assert(s.names >= 20, `hooked names: ${s.names}`);
+  assert(s.live_ms > 1_600_000_000_000, `live_ms ${s.live_ms}`);
+}
+
+/** The old-block section's counters when every old block is migrated. */
+function assertMigrated(run: Run): void {
+  const reallocs = num(run, "old.reallocs");
+  assertEquals(num(run, "hs.old.reallocs_owned"), reallocs);
+  // Each realloc kind allocates one mimalloc block, releases its old block
+  // and later frees the new one; the other old blocks are freed directly.
+  assertEquals(fields(run, "hs.old.counters"), {
+    allocs: reallocs,
+    frees: reallocs + OLD_RELEASES,
+    frees_old: OLD_RELEASES,
+    migrations: reallocs,
+    migrated_bytes: num(run, "hs.old.carried_bytes"),
+    expand_rejects: 0,
+  });
+}
+
+test("conformance: plain Wine ucrtbase differs from UCRT only where listed", async () => {
+  const run = await runConformance("none");
+  assertFinished(run);
+  assertUcrt(run, "wine");
+  assertEquals([...run.v.keys()].filter((k) => k.startsWith("hs.")), []);
+  console.log(
+    `unverified (Windows' value not settled; heapshift's rule checked):\n  ${
+      unverified().join("\n  ")
+    }`,
+  );
+});
+
+test("conformance: DLL loaded first gives UCRT's results", async () => {
+  const run = await runConformance("first");
+  assertFinished(run);
+  assertUcrt(run, "hooked");
+  assertHooked(run, "new");
+  // The "old" blocks were made after the load: nothing to migrate, and
+  // each of the 10,000 original blocks is released once.
+  const c = fields(run, "hs.old.counters");
+  assertEquals(
+    [c.frees_old, c.migrations, c.migrated_bytes, c.expand_rejects],
+    [0, 0, 0, 0],
+  );
+  assertEquals(c.frees - c.allocs, OLD_RELEASES);
 });
 
 for (const mode of ["midrun", "inject"]) {
-  test(`conformance: DLL ${mode} with live old blocks`, async () => {
-    const ref = await plain();
+  test(`conformance: DLL ${mode} with live old blocks gives UCRT's results`, async () => {
     const run = await runConformance(mode);
-    assertClean(run);
-    assertEquals(common(run), common(ref));
-    if (firstRun) assertEquals(dllOnly(run), dllOnly(firstRun));
-    assert(run.lines.includes("+ dll.live=1"));
-    assertEquals(info(run, "old_block_is_mimalloc"), 0);
-    const s = stats(run);
-    assertEquals(s.state, 1);
-    const oldReallocs = info(run, "old_reallocs");
-    assert(oldReallocs >= 8000, `old reallocs: ${oldReallocs}`);
-    // Every old block that went through a realloc kind was migrated, and
-    // every old block was released through the old heap.
-    assert(
-      s.migrations >= oldReallocs,
-      `migrations ${s.migrations} < ${oldReallocs}`,
-    );
-    assertEquals(info(run, "old_reallocs_owned"), oldReallocs);
-    assert(s.frees_old >= 10_000, `frees_old ${s.frees_old}`);
-    assert(s.migrated_bytes > 0);
-    assert(s.expand_rejects >= 1);
-    assert(s.live_ms > 1_600_000_000_000, `live_ms ${s.live_ms}`);
+    assertFinished(run);
+    assertUcrt(run, "hooked");
+    assertHooked(run, "old");
+    assertMigrated(run);
   });
 }
 
 test("conformance: HEAPSHIFT_NO_MIGRATE=1 resizes old blocks on the old heap", async () => {
-  const ref = await plain();
   const run = await runConformance("midrun", { HEAPSHIFT_NO_MIGRATE: "1" });
-  assertClean(run);
-  // Same results as plain UCRT: every old block's data survived its
-  // realloc / _recalloc / _aligned_realloc / _aligned_offset_realloc with
-  // the exact new size, alignment and offset.
-  assertEquals(common(run), common(ref));
-  if (firstRun) assertEquals(dllOnly(run), dllOnly(firstRun));
-  assert(run.lines.includes("+ dll.live=1"));
-  assert(run.lines.includes("+ malloc_is_mimalloc=1"));
-  const oldReallocs = info(run, "old_reallocs");
-  assert(oldReallocs >= 8000, `old reallocs: ${oldReallocs}`);
-  // ...and none of the results is a mimalloc block.
-  assertEquals(info(run, "old_reallocs_owned"), 0);
-  const s = stats(run);
-  assertEquals(s.state, 1);
-  assertEquals(s.migrations, 0);
-  assertEquals(s.migrated_bytes, 0);
-  assert(s.frees_old >= 10_000, `frees_old ${s.frees_old}`);
+  assertFinished(run);
+  // Same UCRT results: every old block's data survived its realloc /
+  // _recalloc / _aligned_realloc / _aligned_offset_realloc with the exact
+  // new size, alignment and offset...
+  assertUcrt(run, "hooked");
+  assertHooked(run, "old");
+  // ...none of the results is a mimalloc block, and the old-heap resizes
+  // count nothing: only the final frees of the old blocks.
+  assertEquals(num(run, "hs.old.reallocs_owned"), 0);
+  assertEquals(fields(run, "hs.old.counters"), {
+    allocs: 0,
+    frees: OLD_RELEASES,
+    frees_old: OLD_RELEASES,
+    migrations: 0,
+    migrated_bytes: 0,
+    expand_rejects: 0,
+  });
 });
 
 test("conformance: HEAPSHIFT_DISABLE=1 loads without patching", async () => {
   const run = await runConformance("first", { HEAPSHIFT_DISABLE: "1" });
-  assertEquals(run.code, 0);
-  assert(run.lines.includes("# dll state=2"), run.lines.join("\n"));
-  assert(run.lines.includes("+ malloc_is_mimalloc=0"));
+  assertFinished(run);
+  assertEquals(run.v.get("hs.state"), "2");
+  assertEquals(run.v.get("hs.malloc_is_mimalloc"), "0");
+  // Wine's own ucrtbase answers, unchanged.
+  assertUcrt(run, "wine");
 });
 
 test("HEAPSHIFT_VERBOSE=1 logs each step next to the target, injected install stays shallow", async () => {
   const run = await runConformance("inject", { HEAPSHIFT_VERBOSE: "1" });
-  assertClean(run);
+  assertFinished(run);
   const pid = Number(/^ready (\d+)/.exec(run.lines[0])?.[1]);
   const log = fixture(`heapshift-${pid}.log`);
   const text = await Deno.readTextFile(log);

@@ -1,0 +1,398 @@
+// What Microsoft's UCRT prints for every line of
+// tests/fixtures/dll_conformance.c: the oracle of "exact UCRT semantics".
+// The values come from the UCRT sources' rules (../../../shared/ucrt-facts.md
+// summarises them: heap/*.cpp, align.cpp, getenv.cpp), not from Wine's
+// ucrtbase, which reimplements them and differs where `wine` says so.
+// Where neither settles what Windows gives (the answer hangs on the Win32
+// heap's undocumented in-place resizing, or on a last-error value nobody
+// set), the line is `unverified`: the hooked run is checked against
+// heapshift's own rule, and the test names it as unverified.
+
+/** One line's expectation. */
+export interface Expectation {
+  /** What a run with the hooks live prints. */
+  expect: string;
+  /** Why that is UCRT's value (the rule it follows). */
+  ucrt?: string;
+  /** Why neither the UCRT sources nor Wine settle Windows' value. */
+  unverified?: string;
+  /**
+   * Wine's own ucrtbase (the plain run here) prints something else, or
+   * (`null`) the fixture cannot make the call on it at all.
+   */
+  wine?: { value: string | RegExp | null; reason: string };
+  /** The hooked run under Wine differs, because the hook calls into Wine. */
+  dllOnWine?: { value: string; reason: string };
+}
+
+const HANDLER = "_VALIDATE_RETURN: errno, then the invalid-parameter handler";
+const NOT_UCRT_HANDLER =
+  "Wine sets errno but never calls the invalid-parameter handler";
+
+/** Every line the fixture prints outside the `hs.` keys. */
+export const UCRT: Record<string, Expectation> = {
+  "malloc0": {
+    expect: "ptr errno=0",
+    ucrt: "_malloc_base(0) allocates 1 byte; errno untouched",
+  },
+  "malloc0.msize": {
+    expect: "1",
+    ucrt: "_malloc_base(0) asks HeapAlloc for 1 byte; _msize is HeapSize",
+    wine: { value: "0", reason: "Wine's malloc(0) asks HeapAlloc for 0 bytes" },
+  },
+  "malloc13.msize": {
+    expect: "13 align16=1",
+    ucrt: "HeapSize is the requested size; x64 heap blocks are 16-aligned",
+  },
+  "malloc.msize_exact_of_12": {
+    expect: "12",
+    ucrt: "_msize is HeapSize, the exact requested size (1 B .. 260 KiB)",
+  },
+  "malloc_max": {
+    expect: "NULL errno=12",
+    ucrt: "size > _HEAP_MAXREQ: ENOMEM",
+  },
+  "malloc_maxreq1": {
+    expect: "NULL errno=12",
+    ucrt: "_HEAP_MAXREQ + 1: ENOMEM",
+  },
+  "calloc00": {
+    expect: "ptr msize=1",
+    ucrt: "_calloc_base: a zero size becomes 1",
+    wine: { value: "ptr msize=0", reason: "Wine allocates 0 bytes" },
+  },
+  "calloc_overflow": {
+    expect: "NULL errno=12",
+    ucrt: "_calloc_base's overflow check: ENOMEM",
+  },
+  "calloc.zero": {
+    expect: "1 msize=3700",
+    ucrt: "HEAP_ZERO_MEMORY; exact size",
+  },
+  "huge.shrink.data": {
+    expect: "1 msize=31457280",
+    ucrt: "_realloc_base keeps the data; exact size",
+  },
+  "huge.grow.data": {
+    expect: "1 msize=52428800",
+    ucrt: "_realloc_base keeps the data; exact size",
+  },
+  "huge.expand_shrink": {
+    expect: "same msize=47185920",
+    unverified:
+      "whether Windows' heap shrinks a 50 MiB block in place (HEAP_REALLOC_IN_PLACE_ONLY) is not documented; a refusal of a block over 16 KiB gives NULL",
+  },
+  "realloc_null": {
+    expect: "ptr msize=10",
+    ucrt: "_realloc_base(NULL, n) is malloc",
+  },
+  "realloc_grow.data": {
+    expect: "1 msize=5000",
+    ucrt: "_realloc_base keeps the data; exact size",
+  },
+  "realloc_shrink.data": {
+    expect: "1 msize=7",
+    ucrt: "_realloc_base keeps the data; exact size",
+  },
+  "realloc_max": {
+    expect: "NULL errno=12 data_kept=1",
+    ucrt: "size > _HEAP_MAXREQ: ENOMEM, the block untouched",
+    wine: {
+      value: "NULL errno=0 data_kept=1",
+      reason: "Wine's realloc leaves errno alone when HeapReAlloc fails",
+    },
+  },
+  "realloc0": {
+    expect: "NULL errno=0",
+    ucrt: "_realloc_base(p, 0) frees p and returns NULL",
+  },
+  "msize_null": {
+    expect: "-1 errno=22 invalid=1",
+    ucrt: HANDLER,
+    wine: {
+      value: null,
+      reason: "Wine's _msize(NULL) dereferences NULL: not called on it",
+    },
+  },
+  "free_null.errno": { expect: "0", ucrt: "_free_base(NULL) does nothing" },
+  "lasterror_after_malloc_free": {
+    expect: "1234 errno=0",
+    unverified:
+      "that Windows' HeapAlloc/HeapFree leave the last-error value alone when they succeed is not documented; heapshift's hooks never change it",
+  },
+  "expand_null": {
+    expect: "NULL errno=22 invalid=1",
+    ucrt: HANDLER,
+    wine: { value: "NULL errno=0 invalid=0", reason: NOT_UCRT_HANDLER },
+  },
+  "expand_shrink": {
+    expect: "same msize=100",
+    unverified:
+      "UCRT returns the block either way, but its _msize is 100 only if Windows' heap shrinks it in place; a 1000-byte LFH block is refused and keeps 1000",
+  },
+  "expand_grow_big": {
+    expect: "NULL errno=12",
+    unverified:
+      "whether Windows' heap grows a block in place is not documented, and on a refusal UCRT takes errno from GetLastError(), which HeapReAlloc does not set",
+    wine: {
+      value: "ptr errno=0",
+      reason: "Wine's heap grew the 100-byte block to 1 MB in place",
+    },
+  },
+  "expand_max": {
+    expect: "NULL errno=12",
+    ucrt: "_expand_base: size > _HEAP_MAXREQ gives ENOMEM",
+    wine: {
+      value: "NULL errno=0",
+      reason: "Wine's _expand is a bare HeapReAlloc: no errno",
+    },
+  },
+  "recalloc.data": {
+    expect: "1 zero=1 msize=30",
+    ucrt: "_recalloc_base zero-fills from the old _msize",
+  },
+  "recalloc_overflow": {
+    expect: "NULL errno=12",
+    ucrt: "_recalloc_base's overflow check: ENOMEM",
+  },
+  "recalloc0": { expect: "NULL", ucrt: "realloc to 0 frees, returns NULL" },
+  "recalloc_null": {
+    expect: "ptr zero=1 msize=16",
+    ucrt: "_recalloc_base(NULL) is a zeroed allocation",
+  },
+  "strdup_null": { expect: "NULL", ucrt: "_strdup(NULL) returns NULL" },
+  "strdup": { expect: "hello heapshift msize=16", ucrt: "malloc(strlen+1)" },
+  "wcsdup.ok": { expect: "1 msize=10", ucrt: "malloc((wcslen+1)*2)" },
+  "mbsdup": { expect: "mbs msize=4", ucrt: "malloc(strlen+1)" },
+  "dupenv": {
+    expect: "0 value-1 8 msize=8",
+    ucrt: "getenv.cpp: calloc(len+1, 1) under the environment lock",
+  },
+  "dupenv_unset": {
+    expect: "0 NULL 0",
+    ucrt: "an unset variable: 0, *buffer NULL, *count 0",
+  },
+  "wdupenv": { expect: "0 ok=1 8", ucrt: "the wide twin" },
+  "dupenv_nullbuf": { expect: "22 errno=22 invalid=1", ucrt: HANDLER },
+  "aligned_malloc.align": {
+    expect: "1 msize=100",
+    ucrt: "align.cpp layout; _aligned_msize = _msize(raw) - header",
+  },
+  "aligned_realloc.align": {
+    expect: "1 data=1 msize=5000",
+    ucrt: "align.cpp: the data moves, the alignment holds",
+  },
+  "aligned_realloc0": {
+    expect: "NULL",
+    ucrt: "_aligned_realloc(p, 0) frees p",
+  },
+  "aligned_realloc_null.align": {
+    expect: "1",
+    ucrt: "_aligned_realloc(NULL) is _aligned_malloc",
+  },
+  "aligned_msize_badalign": {
+    expect: "18 errno=0 invalid=0",
+    ucrt:
+      "_aligned_msize checks only the pointer, not the alignment: 49 - 8 - 23 = 18",
+  },
+  "aligned_malloc_badalign": {
+    expect: "NULL errno=22 invalid=1",
+    ucrt: `IS_2_POW_N; ${HANDLER}`,
+    wine: { value: "NULL errno=22 invalid=0", reason: NOT_UCRT_HANDLER },
+  },
+  "aligned_malloc_align0": {
+    expect: "NULL errno=22 invalid=1",
+    ucrt: "IS_2_POW_N(0) is false in align.cpp ((X) != 0 && ...)",
+    wine: {
+      value: "ptr errno=0 invalid=0",
+      reason: "Wine's power-of-two test accepts 0 and aligns to 8",
+    },
+  },
+  "aligned_malloc0": {
+    expect: "ptr msize=0",
+    ucrt: "a zero-size aligned block is a header-only raw block",
+  },
+  "aligned_msize_null": { expect: "-1 errno=22 invalid=1", ucrt: HANDLER },
+  "aligned_offset_malloc.align": {
+    expect: "1 msize=100",
+    ucrt: "(p + offset) % align == 0",
+  },
+  "aligned_offset_realloc.align": {
+    expect: "1 data=1 msize=300",
+    ucrt: "the offset alignment holds across a move",
+  },
+  "aligned_offset_bad": {
+    expect: "NULL errno=22 invalid=1",
+    ucrt: `offset must be smaller than size; ${HANDLER}`,
+    wine: { value: "NULL errno=22 invalid=0", reason: NOT_UCRT_HANDLER },
+  },
+  "aligned_recalloc_null.align": {
+    expect: "1 zero=1 msize=100",
+    ucrt: "_aligned_recalloc(NULL) is a zeroed aligned allocation",
+    wine: { value: null, reason: "Wine's _aligned_recalloc aborts" },
+  },
+  "aligned_recalloc.grow": {
+    expect: "data:1 zero:1 msize:200",
+    ucrt: "zero-fills from the old _aligned_msize",
+    wine: { value: null, reason: "Wine's _aligned_recalloc aborts" },
+  },
+  "aligned_recalloc_overflow": {
+    expect: "NULL errno=12",
+    ucrt: "the count*size overflow check: ENOMEM, no handler",
+    wine: { value: null, reason: "Wine's _aligned_recalloc aborts" },
+  },
+  "aligned_offset_recalloc_badalign": {
+    expect: "NULL errno=22 invalid=1",
+    ucrt:
+      "_aligned_msize (no check) then _aligned_offset_realloc's IS_2_POW_N: the handler once",
+    wine: { value: null, reason: "Wine's _aligned_offset_recalloc aborts" },
+  },
+  "aligned_offset_recalloc.align": {
+    expect: "1 zero=1 msize=99",
+    ucrt: "zeroed, offset-aligned",
+    wine: { value: null, reason: "Wine's _aligned_offset_recalloc aborts" },
+  },
+  "heapmin": {
+    expect: "0",
+    unverified:
+      "UCRT returns HeapCompact(heap) ? 0 : -1, and what Windows' HeapCompact returns depends on the heap's state (the largest free block, 0 for none)",
+    wine: {
+      value: "-1",
+      reason: "Wine's HeapCompact compacts nothing and returns 0",
+    },
+    dllOnWine: {
+      value: "-1",
+      reason:
+        "the hook answers from HeapCompact on the CRT heap, as UCRT does: Wine's returns 0",
+    },
+  },
+  "newhandler": {
+    expect: "NULL errno=12 calls=1",
+    ucrt:
+      "with _set_new_mode(1) a failed malloc calls the handler through _callnewh; it returns 0: ENOMEM",
+    wine: {
+      value: "NULL errno=12 calls=0",
+      reason:
+        "Wine's _callnewh never reaches a handler set with _set_new_handler",
+    },
+    dllOnWine: {
+      value: "NULL errno=12 calls=0",
+      reason: "the hook calls the target's _callnewh: Wine's",
+    },
+  },
+  "newmode0": {
+    expect: "NULL errno=12 calls=0",
+    ucrt: "new mode 0: no handler, ENOMEM",
+  },
+  "old.plain.msize": { expect: "2000", ucrt: "HeapSize, exact" },
+  "old.plain.data": { expect: "2000", ucrt: "data intact" },
+  "old.plain.expand_same_size": {
+    expect: "2000",
+    unverified:
+      "UCRT: HeapReAlloc(HEAP_REALLOC_IN_PLACE_ONLY) to the same size, or the block itself when an LFH block (<= 16 KiB) is refused; whether Windows ever refuses it for a larger block is not documented",
+    wine: {
+      value: /^\d+$/,
+      reason:
+        "Wine's _expand is a bare in-place HeapReAlloc, which Wine's heap refuses for most small blocks (how many varies from run to run); no LFH fallback",
+    },
+  },
+  "old.plain.realloc_or_free": {
+    expect: "2000",
+    ucrt: "realloc keeps the data; exact new size",
+  },
+  "old.calloc.zero": { expect: "2000", ucrt: "calloc zeroes" },
+  "old.calloc.recalloc": {
+    expect: "2000",
+    ucrt: "_recalloc zero-fills the growth",
+  },
+  "old.aligned.msize": { expect: "2000", ucrt: "_aligned_msize exact" },
+  "old.aligned.realloc_or_free": {
+    expect: "2000",
+    ucrt: "alignment and data kept, exact size",
+  },
+  "old.offset.msize": { expect: "2000", ucrt: "_aligned_msize exact" },
+  "old.offset.realloc": {
+    expect: "2000",
+    ucrt: "offset alignment and data kept",
+  },
+  "old.strdup.checks": { expect: "4000", ucrt: "malloc(strlen+1), realloc" },
+  "old.reallocs": {
+    expect: "8834",
+    ucrt: "the fixture's fixed sequence: 3 × 2000 + 1334 + 1500",
+  },
+  "old.expand.shrink_small": {
+    expect: "same",
+    ucrt:
+      "HeapReAlloc in place, or the block itself when the LFH (the process heap's default) refuses a block <= 16 KiB",
+    wine: {
+      value: "NULL",
+      reason: "Wine's heap refuses the in-place shrink; no LFH fallback",
+    },
+  },
+  "old.expand.grow": {
+    expect: "NULL errno=12",
+    unverified:
+      "a refused in-place growth: UCRT takes errno from GetLastError(), which HeapReAlloc does not set",
+    wine: {
+      value: "NULL errno=0",
+      reason: "Wine's _expand is a bare HeapReAlloc: no errno",
+    },
+  },
+  "old.expand.shrink_large": {
+    expect: "same",
+    unverified:
+      "whether Windows' heap shrinks a 21 KiB block in place is not documented; a refusal gives NULL",
+  },
+  "threads": { expect: "200", ucrt: "200 threads ran" },
+  "threads.lasterror_kept": {
+    expect: "200",
+    ucrt: "a thread's first malloc leaves its last-error value alone",
+  },
+};
+
+/** The fixture's lines as key → value (`ready`, `inject-now`, `done` left out). */
+export function values(lines: string[]): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const l of lines) {
+    const i = l.indexOf("=");
+    if (i < 0) continue;
+    out.set(l.slice(0, i), l.slice(i + 1));
+  }
+  return out;
+}
+
+/**
+ * Mismatches between a run's lines and the oracle: `wine` for the plain
+ * run on Wine's ucrtbase, `hooked` for a run with the hooks live (under
+ * Wine). Keys starting with `hs.` are heapshift's own, checked elsewhere.
+ */
+export function mismatches(
+  got: Map<string, string>,
+  run: "wine" | "hooked",
+): string[] {
+  const out: string[] = [];
+  for (const [key, e] of Object.entries(UCRT)) {
+    const want = run === "wine"
+      ? (e.wine !== undefined ? e.wine.value : e.expect)
+      : (e.dllOnWine?.value ?? e.expect);
+    const have = got.get(key) ?? null;
+    const ok = want instanceof RegExp
+      ? have !== null && want.test(have)
+      : have === want;
+    if (!ok) {
+      out.push(`${key}: got ${have ?? "(absent)"}, want ${want ?? "(absent)"}`);
+    }
+  }
+  for (const key of got.keys()) {
+    if (!key.startsWith("hs.") && !(key in UCRT)) {
+      out.push(`${key}: a line the oracle does not know`);
+    }
+  }
+  return out;
+}
+
+/** The lines whose Windows value is not settled, with the reason. */
+export function unverified(): string[] {
+  return Object.entries(UCRT).filter(([, e]) => e.unverified)
+    .map(([k, e]) => `${k}: ${e.unverified}`);
+}
