@@ -148,8 +148,13 @@ BOOL hs_crt_resolve(void);
 void hs_mi_load(void);
 /* Ownership: O(1), never touches foreign memory. */
 BOOL hs_mi_owns(const void* p);
-/* Exact size of a block from hs_mi_alloc (what _msize reports). */
+/* Size of a block from hs_mi_alloc, what _msize reports: the exact size
+ * asked for (MI_PADDING builds; the whole block once a write past that
+ * size damaged the record), else the usable size. Never 0. */
 size_t hs_mi_size(void* p);
+/* Every byte of the block, padding included: what a move carries over, so
+ * writes past the requested size inside the block survive it. */
+size_t hs_mi_capacity(void* p);
 /* Resizes a mimalloc block in place when the new size fits its capacity
  * (and wastes at most half of it); returns FALSE when it does not. */
 BOOL hs_mi_resize_in_place(void* p, size_t size, BOOL allow_shrink_waste);

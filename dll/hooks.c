@@ -166,6 +166,13 @@ static size_t block_size(void* p) {
   return hs_mi_owns_fast(p) ? hs_mi_size(p) : hs_old_size(p);
 }
 
+/* What a move carries over from a block: HeapSize for an old block, the
+ * whole mimalloc block (a write a few bytes past the requested size, which
+ * UCRT's slack forgives, is not lost). */
+static size_t carry_size(void* p) {
+  return hs_mi_owns_fast(p) ? hs_mi_capacity(p) : hs_old_size(p);
+}
+
 /* ---- malloc family ------------------------------------------------------ */
 
 void* __cdecl hs_malloc(size_t size) {
@@ -202,7 +209,7 @@ void* __cdecl hs_realloc(void* block, size_t size) {
   }
   if (hs_mi_owns_fast(block)) {
     if (hs_mi_resize_in_place(block, size, TRUE)) return block;
-    size_t old = hs_mi_size(block);
+    size_t old = hs_mi_capacity(block);
     void* p = alloc_block(size, FALSE);
     if (p == NULL) return NULL;
     memcpy(p, block, old < size ? old : size);
@@ -369,7 +376,8 @@ void* __cdecl hs_aligned_offset_realloc(void* block, size_t size, size_t align,
   uintptr_t raw = (uintptr_t)hs_aligned_raw(block);
   align = (align > PTR_SZ ? align : PTR_SZ) - 1;
   size_t gap = (0 - offset) & (PTR_SZ - 1);
-  size_t movsz = block_size((void*)raw) - ((uintptr_t)block - raw);
+  size_t avail = carry_size((void*)raw), diff = (uintptr_t)block - raw;
+  size_t movsz = avail > diff ? avail - diff : 0;
   if (movsz > size) movsz = size;
   size_t reqsz = PTR_SZ + gap + align + size;
   if (size > reqsz) {

@@ -6,8 +6,10 @@
  * paths (mi_malloc, mi_free, the ownership bitmap) inline into the hooks
  * (tasks/build_dll.ts leaves them out of the source list).
  *
- * Built with MI_PADDING=1: every block records its exact requested size, so
- * _msize reports what the program asked for, as UCRT's HeapSize does.
+ * Built with MI_PADDING=1 (the default, see tasks/build_dll.ts --msize):
+ * every block records its exact requested size, so _msize reports what the
+ * program asked for, as UCRT's HeapSize does. With MI_PADDING=0 _msize is
+ * the block's usable size (what mimalloc-redirect reports).
  *
  * mimalloc must never register mi_process_done with atexit: after the
  * process starts exiting other code still frees, and a torn-down allocator
@@ -86,7 +88,37 @@ BOOL hs_mi_owns(const void* p) {
 #endif
 }
 
-size_t hs_mi_size(void* p) { return mi_usable_size(p); }
+#if MI_PADDING
+/* The padding mimalloc writes right after a block's capacity: a canary
+ * keyed by page and block, then the distance back to the requested size. */
+static inline uint32_t hs_mi_canary(const mi_page_t* page, const void* block) {
+#if MI_MALLOC_VERSION >= 300
+  return mi_ptr_encode_canary(page, block, page->keys);
+#else
+  return (uint32_t)mi_ptr_encode(page, block, page->keys);
+#endif
+}
+#endif
+
+size_t hs_mi_size(void* p) {
+#if MI_PADDING
+  const mi_page_t* page = _mi_ptr_page(p);
+  size_t bsize, delta;
+  if (HS_LIKELY(mi_page_decode_padding(page, (const mi_block_t*)p, &delta,
+                                       &bsize) &&
+                delta < bsize)) {
+    return bsize - delta;
+  }
+  /* A write past the requested size broke the canary (mimalloc itself
+   * would say 0): the exact size is lost, so the whole block counts as
+   * the program's data. */
+  return bsize + MI_PADDING_SIZE;
+#else
+  return mi_usable_size(p);
+#endif
+}
+
+size_t hs_mi_capacity(void* p) { return mi_page_block_size(_mi_ptr_page(p)); }
 
 void* hs_mi_alloc(size_t size, BOOL zero) {
   return zero ? mi_zalloc(size) : mi_malloc(size);
@@ -108,21 +140,24 @@ void hs_mi_collect(void) {
 unsigned hs_mi_version(void) { return (unsigned)MI_MALLOC_VERSION; }
 
 BOOL hs_mi_resize_in_place(void* p, size_t size, BOOL realloc_policy) {
-#if MI_MALLOC_VERSION < 300 && defined(MI_PADDING) && MI_PADDING
-  /* v2 with padding: the block's capacity is the page's usable block size;
-   * the exact size lives in the padding's delta, right after it. */
+  /* The capacity is the page's usable block size (without the padding). */
+#if MI_PADDING
   mi_page_t* page = _mi_ptr_page(p);
   size_t cap = mi_page_usable_block_size(page);
+#else
+  size_t cap = mi_usable_size(p);
+#endif
   if (size > cap) return FALSE;
   if (realloc_policy && size < cap / 2) return FALSE;
-  if (size > UINT32_MAX || cap - size > UINT32_MAX) return FALSE;
+#if MI_PADDING
+  /* The new exact size goes into the padding, with a fresh canary: an
+   * earlier overrun's damage is repaired. */
+  if (cap - size > UINT32_MAX) return FALSE;
   mi_padding_t* padding = (mi_padding_t*)((uint8_t*)p + cap);
+  padding->canary = hs_mi_canary(page, p);
   padding->delta = (uint32_t)(cap - size);
-  return TRUE;
-#else
-  /* Elsewhere only an unchanged size is "in place". */
-  return mi_usable_size(p) == size;
 #endif
+  return TRUE;
 }
 
 /* One unit with mimalloc (see the top of this file). */

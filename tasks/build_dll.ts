@@ -3,7 +3,8 @@
  * mimalloc's source.
  *
  * Usage:
- *   deno task build-dll [--toolchain msvc|mingw] [--mimalloc DIR] [--force]
+ *   deno task build-dll [--toolchain msvc|mingw] [--mimalloc DIR]
+ *                       [--msize exact|usable] [--force]
  *
  * - `mingw` (the default off Windows): x86_64-w64-mingw32ucrt-gcc in the Wine
  *   environment, statically linked, custom entry point, no CRT start files.
@@ -11,6 +12,10 @@
  *   from the x64 developer environment, `/O2 /MT`, `/ENTRY:heapshift_entry`.
  * - `--mimalloc DIR`: a mimalloc source tree (include/ and src/static.c,
  *   v2.x or v3.x). Default: the Wine environment's copy (v2.1.2).
+ * - `--msize`: what `_msize` reports for mimalloc blocks. `exact` (the
+ *   default) is the size asked for, as UCRT's HeapSize, kept in mimalloc's
+ *   8-byte padding (`MI_PADDING=1`); `usable` is the block's usable size,
+ *   no padding (what mimalloc-redirect does). See dll/README.md.
  *
  * Each step is printed; the output path is printed last. The build is
  * skipped when the DLL is newer than every input (same toolchain and
@@ -34,14 +39,20 @@ import {
 /** Where the DLL goes, relative to the checkout. */
 export const DLL_OUT = "build/heapshift.dll";
 
+/** What `_msize` reports for mimalloc blocks (dll/README.md). */
+export type MsizeMode = "exact" | "usable";
+
 /** Flags every toolchain gets (as `-D`/`/D` defines). */
-const DEFINES = [
-  "NDEBUG", // mimalloc: MI_DEBUG=0
-  "MI_PADDING=1", // exact block sizes: _msize reports the requested size
-  // mimalloc >= 2.1.3: no process constructor / TLS callback of its own;
-  // the entry point initialises it (ignored by 2.1.2).
-  "MI_PRIM_HAS_PROCESS_ATTACH=1",
-];
+function defines(msize: MsizeMode): string[] {
+  return [
+    "NDEBUG", // mimalloc: MI_DEBUG=0
+    // exact: every block records its requested size in mimalloc's padding
+    msize === "exact" ? "MI_PADDING=1" : "MI_PADDING=0",
+    // mimalloc >= 2.1.3: no process constructor / TLS callback of its own;
+    // the entry point initialises it (ignored by 2.1.2).
+    "MI_PRIM_HAS_PROCESS_ATTACH=1",
+  ];
+}
 
 /** DLLs the result may import (lower case; api-ms-win-crt-* is the UCRT). */
 const SYSTEM_DLLS =
@@ -52,6 +63,8 @@ export interface BuildDllOptions {
   toolchain?: "msvc" | "mingw";
   /** mimalloc source tree (host path). */
   mimalloc?: string;
+  /** What `_msize` reports: `exact` (default) or `usable`. */
+  msize?: MsizeMode;
   force?: boolean;
 }
 
@@ -97,13 +110,14 @@ async function buildMingw(
   mi: string,
   sources: string[],
   out: string,
+  defs: string[],
 ): Promise<void> {
   const miEnv = isWindows ? mi : await mimallocForEnv(mi, root);
   const flags = [
     `-I${root}/dll`,
     `-I${miEnv}/include`,
     `-I${miEnv}/src`,
-    ...DEFINES.map((d) => `-D${d}`),
+    ...defs.map((d) => `-D${d}`),
     "-fno-stack-protector",
     "-Wno-array-bounds", // NtCurrentTeb() reads gs:[0x30]
     "-nostartfiles",
@@ -143,6 +157,7 @@ async function buildMsvc(
   mi: string,
   sources: string[],
   out: string,
+  defs: string[],
 ): Promise<void> {
   $.logStep("Locating", "Visual Studio with vswhere");
   const vcvars = await findVcvars();
@@ -158,7 +173,7 @@ async function buildMsvc(
     "/LD",
     "/W3",
     "/GS-",
-    ...DEFINES.map((d) => `/D${d}`),
+    ...defs.map((d) => `/D${d}`),
     `/I"${win(`${root}/dll`)}"`,
     `/I"${win(`${mi}/include`)}"`,
     `/I"${win(`${mi}/src`)}"`,
@@ -204,13 +219,16 @@ export async function buildDll(options: BuildDllOptions = {}): Promise<string> {
   const out = `${root}/${DLL_OUT}`;
   const { c, all } = dllSources(root);
   const stampFile = `${root}/build/.heapshift-dll.stamp`;
-  const stamp = `${toolchain}\n${mi}\n${await mimallocVersion(mi)}\n`;
+  const msize = options.msize ?? "exact";
+  const stamp = `${toolchain}\n${mi}\n${await mimallocVersion(
+    mi,
+  )}\n${msize}\n`;
   const oldStamp = await Deno.readTextFile(stampFile).catch(() => "");
   $.logStep(
     "Building",
     `heapshift.dll (${toolchain}, mimalloc ${await mimallocVersion(
       mi,
-    )} from ${mi})`,
+    )} from ${mi}, _msize ${msize})`,
   );
   if (
     !options.force && oldStamp === stamp &&
@@ -221,8 +239,8 @@ export async function buildDll(options: BuildDllOptions = {}): Promise<string> {
     return out;
   }
   await Deno.mkdir(`${root}/build`, { recursive: true });
-  if (toolchain === "msvc") await buildMsvc(root, mi, c, out);
-  else await buildMingw(root, mi, c, out);
+  if (toolchain === "msvc") await buildMsvc(root, mi, c, out, defines(msize));
+  else await buildMingw(root, mi, c, out, defines(msize));
 
   $.logStep("Checking", "imports");
   const imports = (await peImports(out)).map((d) => d.dll);
@@ -257,13 +275,21 @@ function parseArgs(args: string[]): BuildDllOptions {
       case "--mimalloc":
         o.mimalloc = value()?.replace(/\/$/, "");
         break;
+      case "--msize": {
+        const v = value();
+        if (v !== "exact" && v !== "usable") {
+          throw new Error(`--msize must be exact or usable, not '${v}'`);
+        }
+        o.msize = v;
+        break;
+      }
       case "--force":
         o.force = true;
         break;
       case "-h":
       case "--help":
         console.log(
-          "usage: deno task build-dll [--toolchain msvc|mingw] [--mimalloc DIR] [--force]",
+          "usage: deno task build-dll [--toolchain msvc|mingw] [--mimalloc DIR] [--msize exact|usable] [--force]",
         );
         Deno.exit(0);
         break;
