@@ -98,6 +98,7 @@ static HS_NOINLINE void* alloc_block_retry(size_t n, BOOL zero) {
     }
     void* p = zero ? mi_zalloc(n) : mi_malloc(n);
     if (p != NULL) {
+      hs_mi_note(p);
       hs_count(HS_C_ALLOCS, 1);
       return p;
     }
@@ -109,6 +110,7 @@ static HS_NOINLINE void* alloc_block_retry(size_t n, BOOL zero) {
 static HS_ALWAYS_INLINE void* alloc_block(size_t n, BOOL zero) {
   void* p = zero ? mi_zalloc(n) : mi_malloc(n);
   if (HS_LIKELY(p != NULL)) {
+    hs_mi_note(p);
     hs_count(HS_C_ALLOCS, 1);
     return p;
   }
@@ -130,7 +132,7 @@ static HS_NOINLINE BOOL release_old_block(void* p) {
 static HS_ALWAYS_INLINE BOOL release_block(void* p) {
   if (HS_LIKELY(hs_mi_owns_fast(p))) {
     hs_count(HS_C_FREES, 1); /* first: mi_free becomes a tail call */
-    mi_free(p);
+    hs_mi_release(p);
     return FALSE;
   }
   release_old_block(p);

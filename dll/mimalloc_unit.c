@@ -51,6 +51,95 @@ void hs_mi_load(void) {
 #endif
 }
 
+/* ---- v2: segments past the segment map -----------------------------------
+ * v2's segment map (what mi_is_in_heap_region reads, besides its arena
+ * list) ends at 40 TiB (v2.1; 48 TiB in v2.2). A segment the OS put higher
+ * that is not in an arena is invisible to it, and mimalloc takes blocks
+ * over 1 GiB straight from the OS, wherever it puts them: under Wine near
+ * 128 TiB. So each block the hooks hand out past that line marks its
+ * segment here, and a marked segment is checked against its header, read
+ * with ReadProcessMemory: a mark can outlive its segment (mimalloc frees
+ * segments without telling us), and a dead one reads as unmapped or fails
+ * the cookie. A huge segment, one block, is unmarked when that block is
+ * freed. v3's page map covers the whole address space. */
+#if MI_MALLOC_VERSION < 300
+#if defined(MI_MAX_ADDRESS) /* v2.1 */
+#define HS_MI_MAP_END ((uintptr_t)MI_MAX_ADDRESS)
+#else /* v2.2 */
+#define HS_MI_MAP_END ((uintptr_t)MI_SEGMENT_MAP_MAX_ADDRESS)
+#endif
+#define HS_USER_SPACE_END ((uintptr_t)1 << 47) /* x64 user space: 128 TiB */
+#define HS_WORD_BITS (8 * sizeof(uintptr_t))
+#define HS_HIGH_SEGMENTS ((HS_USER_SPACE_END - HS_MI_MAP_END) / MI_SEGMENT_SIZE)
+static volatile uintptr_t hs_high_map[HS_HIGH_SEGMENTS / HS_WORD_BITS + 1];
+
+_Static_assert(offsetof(mi_segment_t, segment_slices) ==
+                   offsetof(mi_segment_t, cookie) + sizeof(uintptr_t),
+               "the ownership check reads cookie and segment_slices at once");
+
+static inline BOOL hs_high_slot(const void* p, size_t* word, uintptr_t* bit) {
+  uintptr_t seg = (uintptr_t)_mi_ptr_segment(p);
+  if (seg < HS_MI_MAP_END || seg >= HS_USER_SPACE_END) return FALSE;
+  size_t i = (seg - HS_MI_MAP_END) / MI_SEGMENT_SIZE;
+  *word = i / HS_WORD_BITS;
+  *bit = (uintptr_t)1 << (i % HS_WORD_BITS);
+  return TRUE;
+}
+
+static HS_NOINLINE void hs_high_mark(const void* p) {
+  size_t w;
+  uintptr_t b;
+  if (hs_high_slot(p, &w, &b) && !(hs_high_map[w] & b)) {
+    InterlockedOr64((volatile LONG64*)&hs_high_map[w], (LONG64)b);
+  }
+}
+
+static HS_NOINLINE void hs_high_unmark(const void* p) {
+  size_t w;
+  uintptr_t b;
+  if (hs_high_slot(p, &w, &b) &&
+      _mi_ptr_segment(p)->kind == MI_SEGMENT_HUGE) {
+    InterlockedAnd64((volatile LONG64*)&hs_high_map[w], ~(LONG64)b);
+  }
+}
+
+static BOOL hs_high_owns(const void* p) {
+  size_t w;
+  uintptr_t b;
+  if (!hs_high_slot(p, &w, &b) || !(hs_high_map[w] & b)) return FALSE;
+  uintptr_t seg = (uintptr_t)_mi_ptr_segment(p);
+  struct {
+    uintptr_t cookie;
+    size_t slices;
+  } h;
+  DWORD last_error = GetLastError();
+  BOOL read = ReadProcessMemory(GetCurrentProcess(),
+                                (uint8_t*)seg + offsetof(mi_segment_t, cookie),
+                                &h, sizeof h, NULL);
+  SetLastError(last_error);
+  return read && h.cookie == _mi_ptr_cookie((void*)seg) &&
+         (uintptr_t)p < seg + h.slices * MI_SEGMENT_SLICE_SIZE;
+}
+#endif
+
+/* Every block the hooks hand out passes here. */
+static HS_ALWAYS_INLINE void hs_mi_note(const void* p) {
+#if MI_MALLOC_VERSION < 300
+  if (HS_LIKELY((uintptr_t)p < HS_MI_MAP_END)) return;
+  hs_high_mark(p);
+#else
+  (void)p;
+#endif
+}
+
+/* Frees a block of ours (hs_mi_owns). */
+static HS_ALWAYS_INLINE void hs_mi_release(void* p) {
+#if MI_MALLOC_VERSION < 300
+  if mi_unlikely((uintptr_t)p >= HS_MI_MAP_END) hs_high_unmark(p);
+#endif
+  mi_free(p);
+}
+
 /* Ownership, inlined into the hooks (same unit). */
 static inline BOOL hs_mi_owns_fast(const void* p) {
 #if MI_MALLOC_VERSION >= 210 && MI_MALLOC_VERSION < 213 /* v2.1.0-v2.1.2 */
@@ -83,8 +172,10 @@ static inline BOOL hs_mi_owns_fast(const void* p) {
 BOOL hs_mi_owns(const void* p) {
 #if MI_MALLOC_VERSION >= 340
   return mi_any_heap_contains(p) ? TRUE : FALSE;
-#else
+#elif MI_MALLOC_VERSION >= 300
   return mi_is_in_heap_region(p) ? TRUE : FALSE;
+#else
+  return mi_is_in_heap_region(p) || hs_high_owns(p);
 #endif
 }
 
@@ -124,7 +215,7 @@ void* hs_mi_alloc(size_t size, BOOL zero) {
   return zero ? mi_zalloc(size) : mi_malloc(size);
 }
 
-void hs_mi_free(void* p) { mi_free(p); }
+void hs_mi_free(void* p) { hs_mi_release(p); }
 
 void hs_mi_thread_done(void) { mi_thread_done(); }
 
