@@ -12,9 +12,10 @@
  *   5. the patches (patch.c), with the other threads suspended.
  * DLL_THREAD_DETACH: mi_thread_done, then the thread's TLS blocks, then
  * its counter stripe (stats.c).
- * DLL_PROCESS_DETACH: nothing. The hooks stay live until the very end and
- * mimalloc is never torn down, so late frees (CRT shutdown, atexit, other
- * DLLs' detach) still land in a working allocator. */
+ * DLL_PROCESS_DETACH: the hooks stay live until the very end and mimalloc
+ * is never torn down, so late frees (CRT shutdown, atexit, other DLLs'
+ * detach) still land in a working allocator; the other threads are dead by
+ * then, so the hooks stop calling into mimalloc (hooks.c, process exit). */
 #include <stdarg.h>
 #include <stdio.h>
 
@@ -195,7 +196,9 @@ BOOL WINAPI heapshift_entry(HINSTANCE inst, DWORD reason, LPVOID reserved) {
       CRT_STARTUP(inst, reason, reserved);
       break;
     case DLL_PROCESS_DETACH:
-      /* Pinned: only process exit gets here. Leave everything standing. */
+      /* Pinned: only process exit gets here. Leave everything standing,
+       * but the other threads are dead: no more calls into mimalloc. */
+      hs_process_detach();
       break;
   }
   return TRUE;

@@ -136,8 +136,11 @@ extern hs_crt hs_target;
  * blocks on the old heap instead of moving them into mimalloc. */
 extern BOOL hs_no_migrate;
 
-/* Resolves hs_target from the loaded ucrtbase; FALSE if it is not there. */
+/* Resolves hs_target from the loaded ucrtbase; FALSE if it is not there.
+ * Also registers an atexit entry there (see "process exit" in hooks.c). */
 BOOL hs_crt_resolve(void);
+/* DLL_PROCESS_DETACH: every other thread is gone, mimalloc is off limits. */
+void hs_process_detach(void);
 
 /* ------------------------------------------------------------------------
  * mimalloc glue (mimalloc_unit.c, the one translation unit that includes
@@ -148,7 +151,7 @@ BOOL hs_crt_resolve(void);
 void hs_mi_load(void);
 /* Ownership: O(1), never touches foreign memory. */
 BOOL hs_mi_owns(const void* p);
-/* Size of a block from hs_mi_alloc, what _msize reports: the exact size
+/* Size of a mimalloc block, what _msize reports: the exact size
  * asked for (MI_PADDING builds; the whole block once a write past that
  * size damaged the record), else the usable size. Never 0. */
 size_t hs_mi_size(void* p);
@@ -158,8 +161,6 @@ size_t hs_mi_capacity(void* p);
 /* Resizes a mimalloc block in place when the new size fits its capacity
  * (and wastes at most half of it); returns FALSE when it does not. */
 BOOL hs_mi_resize_in_place(void* p, size_t size, BOOL allow_shrink_waste);
-void* hs_mi_alloc(size_t size, BOOL zero);
-void hs_mi_free(void* p);
 void hs_mi_thread_done(void);
 /* Gives back what mimalloc holds but does not use (_heapmin). */
 void hs_mi_collect(void);

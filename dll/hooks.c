@@ -33,6 +33,8 @@ volatile uint32_t hs_stripe_owner[HS_STATS_STRIPES];
 /* align.cpp's test: 0 is not a power of two. */
 #define IS_2_POW_N(x) ((x) != 0 && ((x) & ((x)-1)) == 0)
 
+static void watch_exit(HMODULE ucrt);
+
 BOOL hs_crt_resolve(void) {
   HMODULE m = GetModuleHandleW(L"ucrtbase.dll");
   if (m == NULL) return FALSE;
@@ -69,6 +71,7 @@ BOOL hs_crt_resolve(void) {
       afree(p);
     }
   }
+  watch_exit(m);
   return TRUE;
 }
 
@@ -85,6 +88,50 @@ static void errno_from_os(DWORD err) {
   set_errno(err == ERROR_NOT_ENOUGH_MEMORY || err == ERROR_OUTOFMEMORY
                 ? ENOMEM
                 : EINVAL);
+}
+
+/* ---- process exit ---------------------------------------------------------
+ * ExitProcess kills every other thread wherever it is, also inside
+ * mimalloc's bookkeeping: holding v2's abandoned-segment reader count, a
+ * page's delayed-free state, v3's locks. Code that runs after that (DLL
+ * detach: the CRT's, other DLLs' static destructors) and calls into
+ * mimalloc can wait for a dead thread forever. So once the other threads
+ * are gone no hook calls into mimalloc again: frees of its blocks are
+ * dropped (the process is ending anyway) and new blocks come from the CRT
+ * heap, as UCRT's would (to the hooks they are old blocks).
+ * "Gone" is ntdll's RtlDllShutdownInProgress, set before the first DLL is
+ * detached. The hot path only tests exit_state: an atexit entry of ours
+ * (exit() runs it while every thread still lives) arms the ntdll check,
+ * and our DLL_PROCESS_DETACH (ExitProcess called directly) sets "gone". */
+enum { RUNNING = 0, EXIT_BEGUN = 1, THREADS_GONE = 2 };
+static volatile LONG exit_state;
+static BOOLEAN(NTAPI* shutdown_in_progress)(void);
+
+static void __cdecl on_exit_begun(void) {
+  InterlockedCompareExchange(&exit_state, EXIT_BEGUN, RUNNING);
+}
+
+void hs_process_detach(void) { exit_state = THREADS_GONE; }
+
+static HS_NOINLINE BOOL threads_gone(void) {
+  if (exit_state == THREADS_GONE) return TRUE;
+  if (shutdown_in_progress == NULL || !shutdown_in_progress()) return FALSE;
+  exit_state = THREADS_GONE;
+  return TRUE;
+}
+
+/* TRUE once mimalloc must not be called any more. */
+#define PROCESS_ENDING() (!HS_LIKELY(exit_state == RUNNING) && threads_gone())
+
+/* Arms the check above (exit() runs the target CRT's atexit table). */
+static void watch_exit(HMODULE ucrt) {
+  FARPROC f = GetProcAddress(GetModuleHandleW(L"ntdll.dll"),
+                             "RtlDllShutdownInProgress");
+  memcpy(&shutdown_in_progress, &f, sizeof f);
+  int(__cdecl * crt_atexit)(void(__cdecl*)(void));
+  FARPROC a = GetProcAddress(ucrt, "_crt_atexit");
+  memcpy(&crt_atexit, &a, sizeof a);
+  if (crt_atexit != NULL) crt_atexit(on_exit_begun);
 }
 
 /* ---- primitives (counted) --------------------------------------------- */
@@ -107,7 +154,19 @@ static HS_NOINLINE void* alloc_block_retry(size_t n, BOOL zero) {
 
 /* A new mimalloc block of exactly `n` (> 0) bytes. Inlined into each hook
  * with mimalloc's own fast path. */
+/* Once the process is ending: a block from the CRT heap. */
+static HS_NOINLINE void* alloc_exiting(size_t n, BOOL zero) {
+  void* p = HeapAlloc(hs_target.heap, zero ? HEAP_ZERO_MEMORY : 0, n);
+  if (p == NULL) {
+    set_errno(ENOMEM);
+    return NULL;
+  }
+  hs_count(HS_C_ALLOCS, 1);
+  return p;
+}
+
 static HS_ALWAYS_INLINE void* alloc_block(size_t n, BOOL zero) {
+  if (PROCESS_ENDING()) return alloc_exiting(n, zero);
   void* p = zero ? mi_zalloc(n) : mi_malloc(n);
   if (HS_LIKELY(p != NULL)) {
     hs_mi_note(p);
@@ -128,11 +187,17 @@ static HS_NOINLINE BOOL release_old_block(void* p) {
   return TRUE;
 }
 
+/* Releases a mimalloc block, unless the process is ending. */
+static HS_ALWAYS_INLINE void release_mi(void* p) {
+  if (PROCESS_ENDING()) return;
+  hs_count(HS_C_FREES, 1); /* first: mi_free becomes a tail call */
+  hs_mi_release(p);
+}
+
 /* Releases any block; TRUE if it was an old-heap block. */
 static HS_ALWAYS_INLINE BOOL release_block(void* p) {
   if (HS_LIKELY(hs_mi_owns_fast(p))) {
-    hs_count(HS_C_FREES, 1); /* first: mi_free becomes a tail call */
-    hs_mi_release(p);
+    release_mi(p);
     return FALSE;
   }
   release_old_block(p);
@@ -215,8 +280,7 @@ void* __cdecl hs_realloc(void* block, size_t size) {
     void* p = alloc_block(size, FALSE);
     if (p == NULL) return NULL;
     memcpy(p, block, old < size ? old : size);
-    hs_mi_free(block);
-    hs_count(HS_C_FREES, 1);
+    release_mi(block);
     return p;
   }
   if (hs_no_migrate) return old_realloc(block, size);
@@ -453,6 +517,6 @@ void* __cdecl hs_aligned_recalloc(void* block, size_t count, size_t size,
  * that heap, so it is compacted as before; mimalloc gives back what it
  * holds unused first. */
 int __cdecl hs_heapmin(void) {
-  hs_mi_collect();
+  if (!PROCESS_ENDING()) hs_mi_collect();
   return HeapCompact(hs_target.heap, 0) != 0 ? 0 : -1;
 }

@@ -211,11 +211,6 @@ size_t hs_mi_size(void* p) {
 
 size_t hs_mi_capacity(void* p) { return mi_page_block_size(_mi_ptr_page(p)); }
 
-void* hs_mi_alloc(size_t size, BOOL zero) {
-  return zero ? mi_zalloc(size) : mi_malloc(size);
-}
-
-void hs_mi_free(void* p) { hs_mi_release(p); }
 
 void hs_mi_thread_done(void) { mi_thread_done(); }
 

@@ -1,0 +1,83 @@
+// Exit never hangs: ExitProcess kills threads in the middle of mimalloc's
+// bookkeeping (tests/fixtures/dll_exit.c parks one inside the reclaim of an
+// abandoned segment, its reader count raised, while eight others allocate),
+// and the frees that run after it, in DLLs detached before and after
+// heapshift, must not wait for the dead. 200 runs, each must be gone within
+// 2 s of calling exit(0), with exit code 0.
+import { assertEquals } from "./assert.ts";
+import { fixture, hookDll, readLines, test } from "./harness.ts";
+
+const RUNS = 200;
+const EXIT_BOUND_MS = 2_000;
+/** A run still alive this long after exit(0) is stuck (killed, reported). */
+const STUCK_MS = 15_000;
+
+interface ExitRun {
+  lines: string[];
+  /** ms from reading "exiting" to the process being gone. */
+  exitMs: number;
+  code: number;
+}
+
+async function exitRun(order: "before" | "after"): Promise<ExitRun> {
+  const child = new Deno.Command(fixture("dll_exit.exe"), {
+    args: [hookDll(), order],
+    stdout: "piped",
+    stderr: "inherit",
+  }).spawn();
+  const lines: string[] = [];
+  let exiting = 0;
+  const reading = (async () => {
+    for await (const line of readLines(child.stdout)) {
+      lines.push(line);
+      if (line === "exiting") exiting = Date.now();
+    }
+  })();
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const stuck = new Promise<"stuck">((resolve) => {
+    timer = setTimeout(() => resolve("stuck"), 60_000);
+  });
+  // A run that never reaches "exiting" is cut off after a minute; one that
+  // does gets STUCK_MS after it.
+  const poll = setInterval(() => {
+    if (exiting && Date.now() - exiting > STUCK_MS) {
+      clearTimeout(timer);
+      try {
+        child.kill();
+      } catch { /* gone */ }
+    }
+  }, 100);
+  const status = await Promise.race([child.status, stuck]);
+  clearInterval(poll);
+  clearTimeout(timer);
+  if (status === "stuck") {
+    child.kill();
+    await child.status;
+  }
+  const end = Date.now();
+  await reading;
+  return {
+    lines,
+    // The line may be read only after the process is already gone.
+    exitMs: exiting ? Math.max(0, end - exiting) : -1,
+    code: status === "stuck" ? -1 : status.code,
+  };
+}
+
+test(`exit(0) while 8 threads allocate: ${RUNS} runs, each gone within 2 s`, async () => {
+  for (let i = 0; i < RUNS; i++) {
+    const order = i % 2 ? "after" : "before";
+    const run = await exitRun(order);
+    const what = `run ${i} (late DLL loaded ${order} heapshift): ${
+      run.lines.join(" | ")
+    }`;
+    assertEquals(run.lines.slice(1), ["parked=1", "exiting"], what);
+    assertEquals(run.lines[0].endsWith(" live=1 late=1"), true, what);
+    assertEquals(
+      run.exitMs >= 0 && run.exitMs <= EXIT_BOUND_MS,
+      true,
+      `${what}: still running ${run.exitMs} ms after exit(0)`,
+    );
+    assertEquals(run.code, 0, what);
+  }
+});
