@@ -71,8 +71,17 @@ test(`exit(0) while 8 threads allocate: ${RUNS} runs, each gone within 2 s`, asy
     const what = `run ${i} (late DLL loaded ${order} heapshift): ${
       run.lines.join(" | ")
     }`;
-    assertEquals(run.lines.slice(1), ["parked=1", "exiting"], what);
-    assertEquals(run.lines[0].endsWith(" live=1 late=1"), true, what);
+    const ready = /^ready \d+ live=1 late=1 mimalloc=(\d+)$/.exec(
+      run.lines[0] ?? "",
+    );
+    assertEquals(ready !== null, true, what);
+    // mimalloc v2: a thread parked inside the abandoned-segment reader
+    // window is killed by the exit; v3 has no such window to force.
+    assertEquals(
+      run.lines.slice(1),
+      [Number(ready![1]) >= 300 ? "parked=not-v2" : "parked=1", "exiting"],
+      what,
+    );
     assertEquals(
       run.exitMs >= 0 && run.exitMs <= EXIT_BOUND_MS,
       true,
