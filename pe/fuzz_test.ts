@@ -1,5 +1,5 @@
-// Mutates and truncates PE files (synthetic ones, the built Windows
-// fixtures and the Windows deno.exe when present) with a fixed seed: the
+// Mutates and truncates PE files (synthetic ones, crafted amplifiers, the
+// built Windows fixtures and the Windows deno.exe when present) with a fixed seed: the
 // reader and patcher may only throw PeFormatError (or PePatchError for a
 // valid file they cannot patch), every output they produce must parse, and
 // a failed file-level patch must write nothing.
@@ -13,6 +13,7 @@ import { readPe } from "./reader.ts";
 import { bytesSource } from "./source.ts";
 import { patchImports } from "./write.ts";
 import { buildPe } from "./_test_pe.ts";
+import { amplifiers } from "./_test_crafted.ts";
 import { windowsDenoExe } from "./_objdump_test_util.ts";
 
 const SEED = 0x5eed1234;
@@ -167,6 +168,8 @@ function seeds(): [string, Uint8Array][] {
       }),
     ],
   ];
+  // Crafted files that amplify (one name behind 65,535 entries, …).
+  for (const a of amplifiers()) out.push([`crafted: ${a.label}`, a.bytes]);
   const dir = new URL("../build/fixtures/", import.meta.url);
   try {
     for (

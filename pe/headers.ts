@@ -6,7 +6,7 @@
 
 import { PeFormatError } from "./errors.ts";
 import { need, u16, u32, u64 } from "./_read.ts";
-import { bytesAtRva, mapRva } from "./_rva.ts";
+import { bytesAtRva, mapRva, sectionAt } from "./_rva.ts";
 
 export { bytesAtRva };
 import type { ByteSource } from "./source.ts";
@@ -418,8 +418,8 @@ export function rvaToOffset(
 
 /** The section containing `rva` in memory, if any. */
 export function sectionOfRva(h: PeHeaders, rva: number): Section | undefined {
-  return h.sections.find((s) =>
-    rva >= s.virtualAddress &&
-    rva < s.virtualAddress + Math.max(s.virtualSize, s.sizeOfRawData)
-  );
+  const s = sectionAt(h, rva);
+  return s && rva < s.virtualAddress + Math.max(s.virtualSize, s.sizeOfRawData)
+    ? s
+    : undefined;
 }

@@ -29,6 +29,7 @@
 export * from "./errors.ts";
 export * from "./source.ts";
 export * from "./headers.ts";
+export * from "./budget.ts";
 export * from "./imports.ts";
 export * from "./exports.ts";
 export * from "./layout.ts";
