@@ -46,6 +46,7 @@ export {
   type PatchReport,
   type PatchResult,
   PeError,
+  PeFileError,
   PeFormatError,
   PePatchError,
   type RemoveBytesOptions,

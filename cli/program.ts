@@ -303,14 +303,18 @@ export function buildProgram(setCode: (code: number) => void) {
     )
     .argument("<exe>", "the executable")
     .option("-l, --list", "only show the imports and what would change")
-    .option("-i, --inplace", "patch the file itself (keeps <exe>.bak)")
     .option(
-      "-f, --force",
-      "overwrite existing output; remove a DLL heapshift did not add",
+      "-i, --inplace",
+      "patch the file itself (keeps <exe>.bak, or .bak.1, … if taken)",
     )
+    .option("-f, --force", "overwrite an existing output file")
     .option("--postfix <text>", "DLL name postfix: heapshift<postfix>.dll")
     .option("-o, --out <path>", "output file (default <name>.heapshift.exe)")
     .option("--remove", "remove the DLL from the import table instead")
+    .option(
+      "--allow-foreign",
+      "with --remove: remove it even if heapshift did not add it",
+    )
     .option("--dll <name>", "DLL file name to import (default heapshift.dll)")
     .option("--json", "machine-readable output")
     .addHelpText(
@@ -334,7 +338,10 @@ export function buildProgram(setCode: (code: number) => void) {
         dll: opts.dll,
       };
       const rep = opts.remove
-        ? await removeImport(exe, { ...common, allowForeign: opts.force })
+        ? await removeImport(exe, {
+          ...common,
+          allowForeign: opts.allowForeign,
+        })
         : await patchImports(exe, common);
       if (opts.json) {
         printJson(rep);

@@ -98,9 +98,12 @@ export function cString(
     if (b[i] > 0x7f) high = true;
   }
   const bytes = b.subarray(0, end);
-  // ASCII decodes the same in every charset; other bytes map one to one
-  // to U+0080..U+00FF, so that writing the name back gives the same bytes.
-  return high ? String.fromCharCode(...bytes) : utf8.decode(bytes);
+  // Other bytes than ASCII map one to one to U+0080..U+00FF, so that
+  // writing the name back gives the same bytes; short names are cheaper
+  // to build here than to hand to the decoder.
+  return high || end <= 32
+    ? String.fromCharCode.apply(null, bytes as unknown as number[])
+    : utf8.decode(bytes);
 }
 
 /** Formats a number as 0x-prefixed hex. */

@@ -38,6 +38,8 @@ export interface NameAt {
   field: string;
   /** Most characters allowed. */
   max: number;
+  /** Keep it for later reads of the same offset (default true). */
+  cache?: boolean;
 }
 
 /**
@@ -104,7 +106,7 @@ export class ReadBudget {
     let s = this.#names.get(at.offset);
     if (s === undefined) {
       s = cString(src, at.offset, at.field, at.max);
-      this.#names.set(at.offset, s);
+      if (at.cache !== false) this.#names.set(at.offset, s);
     } else if (s.length > at.max) {
       // The same bytes, read through a field that allows fewer of them.
       throw new PeFormatError(

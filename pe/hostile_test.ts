@@ -2,14 +2,22 @@
 // DLL cannot serve: each ends in a typed error naming its cause, quickly.
 
 import assert from "node:assert/strict";
-import { PeFormatError } from "./errors.ts";
+import { PeFormatError, PePatchError } from "./errors.ts";
 import { readHeaders } from "./headers.ts";
 import { patchImportsBytes } from "./patch.ts";
 import { imports, readPe } from "./reader.ts";
 import { removeImportBytes } from "./remove.ts";
 import { bytesSource } from "./source.ts";
 import { patchImports, removeImport } from "./write.ts";
-import { amplifiers, manySections } from "./_test_crafted.ts";
+import { put16, put32 } from "./_read.ts";
+import {
+  amplifiers,
+  craftPe,
+  dotnetImage,
+  importsBody,
+  manySections,
+} from "./_test_crafted.ts";
+import { buildPe } from "./_test_pe.ts";
 
 /** Runs `fn` and returns what it threw (or undefined) and how long it took. */
 async function timed(
@@ -77,8 +85,75 @@ Deno.test("60,001 sections: imports and patching take well under a second", asyn
   const undo = await timed(() => out = removeImportBytes(out).bytes);
   assert.equal(undo.error, undefined);
   assert.ok(undo.ms < 1000, `remove took ${undo.ms.toFixed(0)} ms`);
-  assert.deepEqual(
-    readPe(bytesSource(out)).imports.map((d) => d.dll),
-    ["crafted.dll"],
+  assert.deepEqual(out, bytes);
+});
+
+Deno.test("the new section may not reach 2 GiB: its RVAs would read as ordinals", () => {
+  for (const sizeOfImage of [0x7ffff000, 0x80000000, 0xfffff000]) {
+    const bytes = craftPe({
+      body: importsBody({ dlls: 1, thunks: 2, name: "f" }),
+      sizeOfImage,
+    });
+    assert.throws(
+      () => patchImportsBytes(bytes),
+      (e) =>
+        e instanceof PePatchError &&
+        /2 GiB/.test(e.message) &&
+        e.message.includes(`0x${sizeOfImage.toString(16)}`),
+    );
+  }
+  // Just below: the section fits.
+  const fits = craftPe({
+    body: importsBody({ dlls: 1, thunks: 2, name: "f" }),
+    sizeOfImage: 0x7fff0000,
+  });
+  const r = patchImportsBytes(fits);
+  const first = readPe(bytesSource(r.bytes)).imports[0];
+  assert.equal(first.dll, "heapshift.dll");
+  assert.deepEqual(first.symbols, [{ hint: 0, name: "heapshift_anchor" }]);
+});
+
+Deno.test("an IL-only .NET image is refused; a mixed-mode one is patched", () => {
+  assert.throws(
+    () => patchImportsBytes(dotnetImage()),
+    (e) =>
+      e instanceof PePatchError && /IL-only \.NET/.test(e.message) &&
+      /UCRT/.test(e.message),
+  );
+  // ILONLY clear (C++/CLI): native code that may use the UCRT.
+  const mixed = patchImportsBytes(dotnetImage(0x10));
+  assert.equal(mixed.action, "added");
+  // A CLR header that points nowhere is a format error.
+  const broken = dotnetImage();
+  const h = readHeaders(bytesSource(broken));
+  put32(broken, h.dataDirectoryOffset + 14 * 8, 0x7fff0000);
+  assert.throws(
+    () => patchImportsBytes(broken),
+    (e) => e instanceof PeFormatError && /COR20/.test(e.field),
+  );
+});
+
+Deno.test("the target's machine is reported; one the hook DLL lacks is refused", async () => {
+  for (
+    const [format, machine] of [["PE32", 0x14c], ["PE32+", 0x8664]] as const
+  ) {
+    assert.equal(patchImportsBytes(buildPe({ format })).machine, machine);
+    const dir = await Deno.makeTempDir();
+    try {
+      await Deno.writeFile(`${dir}/a.exe`, buildPe({ format }));
+      assert.equal((await patchImports(`${dir}/a.exe`)).machine, machine);
+      assert.equal(
+        (await patchImports(`${dir}/a.exe`, { list: true })).machine,
+        machine,
+      );
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  }
+  const arm = buildPe();
+  put16(arm, readHeaders(bytesSource(arm)).peOffset + 4, 0xaa64);
+  assert.throws(
+    () => patchImportsBytes(arm),
+    (e) => e instanceof PePatchError && /ARM64/.test(e.message),
   );
 });

@@ -198,7 +198,8 @@ function readThunks(
       const max = Math.min(4096, bytesAtRva(h, lo + 2));
       entry = {
         hint: u16(need(src, hn, 2, f), 0),
-        name: budget.name(src, { offset: hn + 2, field: f, max }),
+        // Cached by RVA here (hintNames), not by offset again.
+        name: budget.name(src, { offset: hn + 2, field: f, max, cache: false }),
       };
       budget.hintNames.set(lo, entry);
     }

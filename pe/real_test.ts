@@ -1,18 +1,24 @@
 // Patching real executables, checked against objdump: the mingw-w64
 // fixtures (when tasks/fixtures.ts has built them) and the Windows deno.exe
-// (when the Wine environment has it, or HEAPSHIFT_DENO_EXE points to it).
+// (when the Wine environment has it, or HEAPSHIFT_DENO_EXE points to it);
+// and removal giving back their exact bytes, and those of Wine's builtins
+// (whose CheckSum fields do not match their contents).
 
 import assert from "node:assert/strict";
 import { patchImportsBytes } from "./patch.ts";
 import { removeImportBytes } from "./remove.ts";
 import { readPe } from "./reader.ts";
 import { bytesSource } from "./source.ts";
+import { peChecksum } from "./checksum.ts";
+import { u32 } from "./_read.ts";
 import {
   objdump,
   objdumpImports,
   objdumpRun,
   windowsDenoExe,
+  wineBuiltins,
 } from "./_objdump_test_util.ts";
+import { patchImports, removeImport } from "./write.ts";
 
 const FIXTURES = new URL("../build/fixtures/", import.meta.url);
 
@@ -98,6 +104,78 @@ Deno.test({
       if (!before.certificate) {
         assert.deepEqual(u.bytes, original, `${file}: undo`);
       }
+    }
+  },
+});
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+const builtins = wineBuiltins([
+  "kernel32.dll",
+  "ntdll.dll",
+  "ucrtbase.dll",
+  "msvcrt.dll",
+  "user32.dll",
+]);
+const undoFiles = [...files, ...builtins];
+
+Deno.test({
+  name:
+    `patch then remove gives back the exact bytes of ${undoFiles.length} real PE files`,
+  ignore: files.length === 0 || builtins.length === 0,
+  fn: async () => {
+    let stale = 0;
+    for (const file of undoFiles) {
+      const original = await Deno.readFile(file);
+      const { headers: h, certificate } = readPe(bytesSource(original));
+      const r = patchImportsBytes(original);
+      assert.equal(r.action, "added", file);
+      const u = removeImportBytes(r.bytes);
+      // A signature that ends the file cannot come back (deno.exe): the
+      // rest does, less its directory entry and with a new checksum.
+      let want = original;
+      if (certificate) {
+        assert.match(u.warnings.join(), /signature .* cannot come back/, file);
+        want = original.slice(0, certificate.offset);
+        want.fill(0, h.dataDirectoryOffset + 32, h.dataDirectoryOffset + 40);
+        const at = h.optionalHeaderOffset + 64;
+        want.set(u.bytes.subarray(at, at + 4), at);
+        assert.equal(u32(want, at), peChecksum(want, at), file);
+      } else assert.deepEqual(u.warnings, [], file);
+      assert.ok(sameBytes(u.bytes, want), `${file}: not byte-identical`);
+      if (h.checksum !== peChecksum(original, h.optionalHeaderOffset + 64)) {
+        stale++;
+      }
+    }
+    // Most builtins carry a checksum that does not match: the case that
+    // used to come back different.
+    assert.ok(stale > builtins.length / 2, `${stale} stale checksums`);
+  },
+});
+
+Deno.test({
+  name: "patch -i then remove -i of Wine's reg.exe gives back its bytes",
+  ignore: !builtins.some((f) => f.endsWith("x86_64-windows/reg.exe")),
+  fn: async () => {
+    const reg = builtins.find((f) => f.endsWith("x86_64-windows/reg.exe"))!;
+    const dir = await Deno.makeTempDir();
+    try {
+      const exe = `${dir}/reg.exe`;
+      await Deno.copyFile(reg, exe);
+      const original = await Deno.readFile(exe);
+      assert.equal(
+        (await patchImports(exe, { inPlace: true })).action,
+        "added",
+      );
+      const u = await removeImport(exe, { inPlace: true });
+      assert.equal(u.action, "removed");
+      assert.deepEqual(await Deno.readFile(exe), original);
+    } finally {
+      await Deno.remove(dir, { recursive: true });
     }
   },
 });
