@@ -24,9 +24,19 @@ export function rvaIn(s: Section, rva: number): boolean {
     rva < s.virtualAddress + Math.max(s.virtualSize, s.sizeOfRawData);
 }
 
-/** Shared tail of most edits: recompute the checksum when writing. */
+/**
+ * Shared tail of most edits: the checksum of the input `h` describes is
+ * updated for what changed. One that was right stays right and 0 (none)
+ * stays 0, without reading the unchanged bytes; one that cannot be right
+ * (below the file's length, or more than 0xffff above) is computed anew.
+ */
 export function finish(out: Output, h: PeHeaders): void {
-  out.checksumAt = h.optionalHeaderOffset + OPT.CHECKSUM;
+  if (h.checksum === 0) return;
+  const at = h.optionalHeaderOffset + OPT.CHECKSUM;
+  const folded = h.checksum - h.fileSize;
+  out.checksum = folded >= 0 && folded <= 0xffff
+    ? { kind: "update", at, folded }
+    : { kind: "full", at };
 }
 
 /** Sets data directory `index` (which must exist unless set to zero). */

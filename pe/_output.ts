@@ -1,8 +1,7 @@
 // An edited copy of a PE file, described rather than built (internal):
 // literal pieces (headers, the new section, padding) and ranges of the
 // input, with small patches over those ranges. It is rendered to bytes, or
-// streamed to a file so that a 100 MB program is read once and never held
-// in memory.
+// streamed to a file so that a 100 MB program is never held in memory.
 
 import { ChecksumSum, peChecksum } from "./checksum.ts";
 import { PeFormatError } from "./errors.ts";
@@ -23,7 +22,19 @@ interface Patch {
   bytes: Uint8Array;
 }
 
+/**
+ * How the output's CheckSum field (at `at`) is made: kept as the literal
+ * headers hold it; summed over the whole output; or updated from the
+ * input's, whose fold was `folded` (its CheckSum minus its length), by
+ * what changed, which reads only the changed bytes.
+ */
+export type ChecksumRule =
+  | { kind: "keep" }
+  | { kind: "full"; at: number }
+  | { kind: "update"; at: number; folded: number };
+
 const CHUNK = 1 << 20;
+const M = 0xffff;
 
 /** An output file as pieces in order; see the module comment. */
 export class Output {
@@ -31,8 +42,8 @@ export class Output {
   #patches: Patch[] = [];
   /** Size so far. */
   size = 0;
-  /** File offset of the CheckSum field to recompute, or -1 to keep it. */
-  checksumAt = -1;
+  /** How the CheckSum field is made (default: kept). */
+  checksum: ChecksumRule = { kind: "keep" };
 
   /** Appends literal bytes (owned by the output from now on). */
   literal(bytes: Uint8Array): void {
@@ -91,13 +102,14 @@ export class Output {
 
   /** The whole output as bytes, read from `src` where it copies. */
   render(src: ByteSource): Uint8Array {
+    this.#updateChecksum(src);
     const out = new Uint8Array(this.size);
     for (const p of this.#pieces) {
       out.set(p.bytes ?? src.read(p.from!, p.length), p.at);
     }
-    for (const q of this.#patches) out.set(q.bytes, q.at);
-    if (this.checksumAt >= 0) {
-      put32(out, this.checksumAt, peChecksum(out, this.checksumAt));
+    this.#patch(out, 0);
+    if (this.checksum.kind === "full") {
+      put32(out, this.checksum.at, peChecksum(out, this.checksum.at));
     }
     return out;
   }
@@ -107,18 +119,14 @@ export class Output {
    * copied ranges from `src` a chunk at a time.
    */
   writeTo(src: ByteSource, file: Deno.FsFile): void {
-    const sum = new ChecksumSum();
-    if (this.checksumAt >= 0) this.put32(this.checksumAt, 0);
+    this.#updateChecksum(src);
+    const rule = this.checksum;
+    const sum = rule.kind === "full" ? new ChecksumSum() : undefined;
+    if (rule.kind === "full") this.put32(rule.at, 0);
     const buf = new Uint8Array(Math.min(CHUNK, this.size));
     const emit = (b: Uint8Array, at: number) => {
-      for (const q of this.#patches) {
-        const start = Math.max(at, q.at);
-        const end = Math.min(at + b.length, q.at + q.bytes.length);
-        if (start < end) {
-          b.set(q.bytes.subarray(start - q.at, end - q.at), start - at);
-        }
-      }
-      if (this.checksumAt >= 0) sum.add(b, at);
+      this.#patch(b, at);
+      sum?.add(b, at);
       writeAll(file, b);
     };
     for (const p of this.#pieces) {
@@ -132,12 +140,141 @@ export class Output {
         emit(b, p.at + done);
       }
     }
-    if (this.checksumAt >= 0) {
+    if (sum && rule.kind === "full") {
       const c = new Uint8Array(4);
       put32(c, 0, sum.checksum(this.size));
-      file.seekSync(this.checksumAt, Deno.SeekMode.Start);
+      file.seekSync(rule.at, Deno.SeekMode.Start);
       writeAll(file, c);
     }
+  }
+
+  /** Applies the patches that fall in `b`, which sits at output `at`. */
+  #patch(b: Uint8Array, at: number): void {
+    for (const q of this.#patches) {
+      const start = Math.max(at, q.at);
+      const end = Math.min(at + b.length, q.at + q.bytes.length);
+      if (start < end) {
+        b.set(q.bytes.subarray(start - q.at, end - q.at), start - at);
+      }
+    }
+  }
+
+  // The update rule: the input's sum (from its CheckSum), less the input
+  // bytes that are not copied, plus the literal bytes, plus what patches
+  // change, plus 255 times each range copied to an offset of the other
+  // parity. It is written into the literal headers, then kept. Bytes
+  // copied twice, or a CheckSum field that is copied, fall back to "full".
+  #updateChecksum(src: ByteSource): void {
+    const rule = this.checksum;
+    if (rule.kind !== "update") return;
+    const copies = this.#pieces.filter((p) => p.bytes === undefined)
+      .sort((a, b) => a.from! - b.from!);
+    const copiedTwice = copies.some((p, i) =>
+      i > 0 && p.from! < copies[i - 1].from! + copies[i - 1].length
+    );
+    const copiesChecksum = copies.some((p) =>
+      rule.at + 4 > p.from! && rule.at < p.from! + p.length
+    );
+    if (copiedTwice || copiesChecksum) {
+      this.checksum = { kind: "full", at: rule.at };
+      return;
+    }
+    this.put32(rule.at, 0);
+    let sum = rule.folded % M;
+    const add = (bytes: Uint8Array, at: number, times: number) => {
+      const s = new ChecksumSum();
+      s.add(bytes, at);
+      sum = (sum + times * s.residue) % M;
+    };
+    // Input bytes left out, at their input offsets (less the CheckSum,
+    // which the input's sum leaves out already).
+    const leftOut = (range: [number, number]) => {
+      for (const part of without(range, [rule.at, rule.at + 4])) {
+        eachChunk(src, part, (bytes, at) => add(bytes, at, M - 1));
+      }
+    };
+    let from = 0;
+    for (const p of copies) {
+      leftOut([from, p.from!]);
+      from = p.from! + p.length;
+    }
+    leftOut([from, src.size]);
+    for (const p of this.#pieces) {
+      if (p.bytes) add(p.bytes, p.at, 1);
+      else if ((p.at - p.from!) & 1) {
+        // At the other parity a byte weighs 256 times more (mod 0xffff).
+        eachChunk(
+          src,
+          [p.from!, p.from! + p.length],
+          (b, at) => add(b, at, 255),
+        );
+      }
+    }
+    // Patched ranges (merged): their bytes after, less before.
+    for (const [a, b] of merged(this.#patches)) {
+      const bytes = this.#bytesAt(src, a, b);
+      add(bytes, a, M - 1);
+      this.#patch(bytes, a);
+      add(bytes, a, 1);
+    }
+    const r = sum % M;
+    // An image starts with "MZ": its sum is never 0, so it folds to M.
+    const folded = r === 0 ? M : r;
+    this.put32(rule.at, folded + this.size);
+    this.checksum = { kind: "keep" };
+  }
+
+  /** Output bytes `[a, b)` of copied pieces, before any patch. */
+  #bytesAt(src: ByteSource, a: number, b: number): Uint8Array {
+    const out = new Uint8Array(b - a);
+    for (const p of this.#pieces) {
+      const start = Math.max(a, p.at);
+      const end = Math.min(b, p.at + p.length);
+      if (start >= end) continue;
+      out.set(
+        p.bytes?.subarray(start - p.at, end - p.at) ??
+          src.read(p.from! + start - p.at, end - start),
+        start - a,
+      );
+    }
+    return out;
+  }
+}
+
+/** `[a, b)` without `[c, d)`, as up to two ranges. */
+function without(
+  [a, b]: [number, number],
+  [c, d]: [number, number],
+): [number, number][] {
+  return [[a, Math.min(b, c)], [Math.max(a, d), b]].filter(([x, y]) =>
+    x < y
+  ) as [number, number][];
+}
+
+/** The patches' ranges, sorted and merged where they touch. */
+function merged(patches: Patch[]): [number, number][] {
+  const ranges = patches.map((q) => [q.at, q.at + q.bytes.length])
+    .sort((x, y) => x[0] - y[0]);
+  const out: [number, number][] = [];
+  for (const [a, b] of ranges) {
+    const last = out[out.length - 1];
+    if (last && a <= last[1]) last[1] = Math.max(last[1], b);
+    else out.push([a, b]);
+  }
+  return out;
+}
+
+/** Calls `fn` with the input bytes of `[a, b)`, a chunk at a time. */
+function eachChunk(
+  src: ByteSource,
+  [a, b]: [number, number],
+  fn: (bytes: Uint8Array, at: number) => void,
+): void {
+  const buf = new Uint8Array(Math.min(CHUNK, Math.max(0, b - a)));
+  for (let at = a; at < b; at += CHUNK) {
+    const chunk = buf.subarray(0, Math.min(CHUNK, b - at));
+    readInto(src, at, chunk);
+    fn(chunk, at);
   }
 }
 

@@ -74,6 +74,11 @@ export class ChecksumSum {
     this.#mod = (this.#mod + lo + ((hi * 256) % M)) % M;
   }
 
+  /** The sum so far modulo 0xffff (what pieces add, to combine them). */
+  get residue(): number {
+    return this.#mod;
+  }
+
   /** The checksum of a file of `length` bytes whose bytes were all added. */
   checksum(length: number): number {
     const folded = this.#mod === 0 ? (this.#nonzero ? M : 0) : this.#mod;

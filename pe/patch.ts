@@ -118,10 +118,14 @@ function checkDllName(dll: string): string {
  * address tables stay where they are, since the program's code refers to
  * them. Bound imports are cleared, an Authenticode signature is removed
  * (with a warning), the overlay and COFF symbol table are kept, and the
- * checksum is recomputed.
+ * checksum is updated for what changed (a right one stays right, 0 stays
+ * 0). The new section records the original headers, so that
+ * `removeImportBytes` gives back the exact bytes.
  *
  * Throws `PeFormatError` for malformed input and `PePatchError` when the
- * file cannot be patched this way.
+ * file cannot be patched this way: no room for a section header, a new
+ * section that would reach 2 GiB, an IL-only .NET assembly, or a machine
+ * other than x64 and x86.
  *
  * @example
  * ```ts ignore

@@ -8,7 +8,7 @@ import { peChecksum } from "./checksum.ts";
 import { bytesSource } from "./source.ts";
 import { buildPe, DEFAULT_IMPORTS, type SyntheticOptions } from "./_test_pe.ts";
 import { objdump, objdumpImports } from "./_objdump_test_util.ts";
-import { put32 } from "./_read.ts";
+import { put32, u32 } from "./_read.ts";
 
 const info = (b: Uint8Array) => readPe(bytesSource(b));
 const names = (b: Uint8Array) => info(b).imports.map((d) => d.dll);
@@ -280,7 +280,7 @@ Deno.test("remove gives back the exact bytes: CheckSum 0, bound size without RVA
     put32(original, h.sections[1].headerOffset + 28, 0x12345678);
     const r = patchImportsBytes(original);
     assert.equal(names(r.bytes)[0], "heapshift.dll");
-    checksumOk(r.bytes);
+    assert.equal(info(r.bytes).headers.checksum, 0, "no checksum stays none");
     const u = removeImportBytes(r.bytes);
     assert.deepEqual(u.warnings, []);
     assert.deepEqual(u.bytes, original, `${extraSections} extra sections`);
@@ -292,7 +292,8 @@ Deno.test("headers edited after the patch: undone field by field, and said so", 
   const r = patchImportsBytes(original);
   const edited = r.bytes.slice();
   const opt = info(edited).headers.optionalHeaderOffset;
-  edited[opt + 40] = 10; // MajorOperatingSystemVersion
+  edited[opt + 40] = 10; // MajorOperatingSystemVersion, by a tool that
+  put32(edited, opt + 64, peChecksum(edited, opt + 64)); // sums it again
   const u = removeImportBytes(edited);
   assert.equal(u.action, "removed");
   assert.match(u.warnings.join(), /not byte-identical/);
@@ -322,4 +323,37 @@ Deno.test("a signature that ended the file does not come back; one inside does",
   const back = removeImportBytes(patchImportsBytes(grown).bytes);
   assert.deepEqual(back.warnings, []);
   assert.deepEqual(back.bytes, grown);
+});
+
+/** Stored CheckSum less the right one, mod 0xffff (0 when it is right). */
+function checksumError(b: Uint8Array): number {
+  const h = info(b).headers;
+  const right = peChecksum(b, h.optionalHeaderOffset + 64);
+  return (((h.checksum - right) % 0xffff) + 0xffff) % 0xffff;
+}
+
+Deno.test("the checksum is updated for what changed: right stays right, wrong stays as wrong", () => {
+  const base = buildPe({ overlay: new Uint8Array(99).fill(7), symbols: 2 });
+  const at = info(base).headers.optionalHeaderOffset + 64;
+  // The last section's raw data one byte shorter: it ends at an odd
+  // offset, so the overlay moves by an odd amount (its bytes change
+  // places in their 16-bit words).
+  const odd = base.slice();
+  const last = info(odd).headers.sections[2];
+  put32(odd, last.headerOffset + 16, last.sizeOfRawData - 1);
+  put32(odd, at, peChecksum(odd, at));
+  for (const [label, original] of [["even", base], ["odd", odd]] as const) {
+    const r = patchImportsBytes(original);
+    assert.equal(checksumError(r.bytes), 0, `${label}: right stays right`);
+    const moved = patchImportsBytes(original, { dll: "WS2_32.dll" });
+    assert.equal(checksumError(moved.bytes), 0, `${label}: moved`);
+    // A stale checksum (as Wine's builtins have) is off by as much after.
+    const stale = original.slice();
+    put32(stale, at, u32(stale, at) + 1234);
+    assert.equal(checksumError(patchImportsBytes(stale).bytes), 1234, label);
+  }
+  // One that cannot be right (below the file's length) is made anew.
+  const tiny = base.slice();
+  put32(tiny, at, 1);
+  assert.equal(checksumError(patchImportsBytes(tiny).bytes), 0);
 });

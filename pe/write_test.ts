@@ -8,6 +8,8 @@ import {
   writeFileAtomic,
 } from "./write.ts";
 import { buildPe, DEFAULT_IMPORTS } from "./_test_pe.ts";
+import { patchImportsBytes } from "./patch.ts";
+import { removeImportBytes } from "./remove.ts";
 
 async function withDir(fn: (dir: string) => Promise<void>): Promise<void> {
   const dir = await Deno.makeTempDir();
@@ -311,5 +313,30 @@ Deno.test("writeFileAtomic() never clobbers without overwrite", async () => {
     await writeFileAtomic(p, new Uint8Array([3]), { overwrite: true });
     assert.deepEqual(await Deno.readFile(p), new Uint8Array([3]));
     assert.deepEqual(await listDir(dir), ["f"]);
+  });
+});
+
+Deno.test("the file written is the bytes patchImportsBytes() gives", async () => {
+  await withDir(async (dir) => {
+    const crowded = buildPe({ extraSections: 12, debug: true, symbols: 1 });
+    const stale = buildPe({ overlay: new Uint8Array(3000).fill(5) });
+    const at = 0x80 + 24 + 64;
+    stale[at] ^= 1;
+    const inputs = [buildPe(), crowded, stale, buildPe({ certificate: 40 })];
+    for (const [i, original] of inputs.entries()) {
+      const exe = `${dir}/a${i}.exe`;
+      await Deno.writeFile(exe, original);
+      for (const dll of ["heapshift.dll", "WS2_32.dll"]) {
+        const out = `${dir}/out.exe`;
+        await patchImports(exe, { output: out, dll });
+        const want = patchImportsBytes(original, { dll }).bytes;
+        assert.deepEqual(await Deno.readFile(out), want, `${i} ${dll}`);
+        const undo = { dll, allowForeign: true };
+        await removeImport(out, { ...undo, inPlace: true, backup: false });
+        const back = removeImportBytes(want, undo).bytes;
+        assert.deepEqual(await Deno.readFile(out), back, `${i} ${dll} undo`);
+        await Deno.remove(out);
+      }
+    }
   });
 });
