@@ -43,6 +43,7 @@ export class FileSource implements ByteSource, Disposable {
   bytesRead = 0;
   #file: Deno.FsFile;
   #pages = new Map<number, Uint8Array>();
+  #closed = false;
 
   /** Wraps an open file; `size` is its length. */
   constructor(file: Deno.FsFile, size: number) {
@@ -136,8 +137,10 @@ export class FileSource implements ByteSource, Disposable {
     return buf;
   }
 
-  /** Closes the file. */
+  /** Closes the file (again: nothing). */
   close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
     this.#file.close();
   }
 

@@ -133,7 +133,7 @@ type Writer = (file: Deno.FsFile) => void | Promise<void>;
 /**
  * Writes a file so that readers see either the old one or the whole new
  * one: a temporary file in the same directory is written, flushed (unless
- * `flush` is false), passed to `check` and renamed (or hard-linked, when
+ * `flush` is false), passed to `beforeCommit` and renamed (or hard-linked, when
  * not overwriting, so an existing file is never clobbered). Errors name
  * `path`, never the temporary file.
  */
@@ -141,7 +141,8 @@ async function writeAtomic(
   path: string,
   write: Writer,
   options: WriteAtomicOptions & {
-    check?: (tmp: string) => void;
+    /** Runs after the write, before the rename; may refuse the file. */
+    beforeCommit?: (tmp: string) => void;
     /** Flush the data before it appears (default true). */
     flush?: boolean;
   } = {},
@@ -174,7 +175,7 @@ async function writeAtomic(
     } finally {
       file.close();
     }
-    options.check?.(tmp);
+    options.beforeCommit?.(tmp);
     if (options.overwrite) {
       await Deno.rename(tmp, path);
     } else {
@@ -380,8 +381,10 @@ async function apply(exe: string, how: FileEdit): Promise<PatchReport> {
     // crash leaves one of them whole; a new file is not (as `cp` does not):
     // flushing 100 MB would double the time of the patch.
     flush: replacing,
-    // What is about to replace a program must parse.
-    check: (tmp) => {
+    beforeCommit: (tmp) => {
+      // Windows does not replace a file that is open.
+      src.close();
+      // What is about to replace a program must parse.
       using written = FileSource.open(tmp);
       readPe(written, { symbols: false });
     },

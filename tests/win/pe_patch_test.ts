@@ -2,8 +2,13 @@
 // heapshift.dll loaded before the C runtime at the first line of main,
 // moving an import keeps it working, and removing the DLL gives back the
 // original file and behaviour.
-import { imports, patchImports, removeImport } from "../../pe/mod.ts";
-import { assert, assertEquals } from "./assert.ts";
+import {
+  imports,
+  patchImports,
+  PeFileError,
+  removeImport,
+} from "../../pe/mod.ts";
+import { assert, assertEquals, assertRejects } from "./assert.ts";
 import { fixture } from "./harness.ts";
 
 const EXE = "pe_first_import.exe";
@@ -60,17 +65,20 @@ Deno.test("patchImports() makes heapshift.dll load before the CRT", async () => 
 });
 
 Deno.test("patch then remove gives back the original file and behaviour", async () => {
-  await withCopy(async (dir, exe) => {
+  await withCopy(async (_dir, exe) => {
     const original = await Deno.readFile(exe);
     const before = await run(exe);
     const rep = await patchImports(exe, { inPlace: true });
     assertEquals(rep.backup, `${exe}.bak`);
     assertEquals((await run(exe)).code, 0);
-    const un = await removeImport(exe, {
-      inPlace: true,
-      backup: `${dir}\\patched.bak`,
-    });
+    const patched = await Deno.readFile(exe);
+    // The README's round trip: the original's backup is in the way of the
+    // undo's, which goes next to it.
+    const un = await removeImport(exe, { inPlace: true });
     assertEquals(un.action, "removed");
+    assertEquals(un.backup, `${exe}.bak.1`);
+    assertEquals(await Deno.readFile(`${exe}.bak`), original);
+    assertEquals(await Deno.readFile(`${exe}.bak.1`), patched);
     assertEquals(await Deno.readFile(exe), original);
     const after = await run(exe);
     assertEquals(after, before);
@@ -168,5 +176,27 @@ Deno.test("stacked patches fill the headers, move section data, and all undo", a
     }
     assertEquals(await Deno.readFile(exe), original);
     assertEquals(await run(exe), before);
+  });
+});
+
+Deno.test("a directory or a missing file is refused with its path", async () => {
+  await withCopy(async (dir) => {
+    await assertRejects(
+      () => patchImports(dir, { inPlace: true }),
+      PeFileError,
+      `Cannot read ${dir}: it is a directory, not a regular file`,
+    );
+    const missing = `${dir}\\missing.exe`;
+    await assertRejects(
+      () => imports(missing),
+      PeFileError,
+      `Cannot read ${missing}: no such file`,
+    );
+    const out = `${dir}\\no\\such\\out.exe`;
+    await assertRejects(
+      () => patchImports(`${dir}\\game.exe`, { output: out }),
+      PeFileError,
+      `Cannot write ${out}: its directory does not exist`,
+    );
   });
 });
