@@ -4,16 +4,8 @@
 import assert from "node:assert/strict";
 import { imports } from "../pe/mod.ts";
 import { buildPe } from "../pe/_test_pe.ts";
+import { posixTest, withDir } from "../pe/_test_dir.ts";
 import { runCli as cli } from "./_test_utils.ts";
-
-async function withDir(fn: (dir: string) => Promise<void>): Promise<void> {
-  const dir = await Deno.makeTempDir();
-  try {
-    await fn(dir);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-}
 
 const names = async (p: string) =>
   (await imports(p, { symbols: false })).map((d) => d.dll.toLowerCase());
@@ -37,11 +29,11 @@ Deno.test("patch -i, then patch --remove -i, as the README shows", async () => {
     const p = await cli(["patch", exe, "--inplace"]);
     assert.equal(p.code, 0, p.stderr);
     assert.match(p.stdout, /heapshift\.dll added first/);
-    assert.match(p.stdout, new RegExp(`backup   ${exe}\\.bak\\n`));
+    assert.ok(p.stdout.includes(`backup   ${exe}.bak\n`), p.stdout);
     const r = await cli(["patch", exe, "--remove", "--inplace"]);
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /heapshift\.dll removed/);
-    assert.match(r.stdout, new RegExp(`backup   ${exe}\\.bak\\.1\\n`));
+    assert.ok(r.stdout.includes(`backup   ${exe}.bak.1\n`), r.stdout);
     assert.deepEqual(await Deno.readFile(exe), original);
   });
 });
@@ -68,40 +60,45 @@ Deno.test("patch --remove of a DLL heapshift did not add needs --allow-foreign, 
   });
 });
 
-Deno.test("patch -i of a symbolic link patches its target and says so", async () => {
-  await withDir(async (dir) => {
+posixTest(
+  "patch -i of a symbolic link patches its target and says so",
+  async (dir) => {
     await Deno.writeFile(`${dir}/real.exe`, buildPe());
     await Deno.symlink("real.exe", `${dir}/link.exe`);
     const r = await cli(["patch", `${dir}/link.exe`, "-i"]);
     assert.equal(r.code, 0, r.stderr);
     const real = await Deno.realPath(`${dir}/real.exe`);
-    assert.match(r.stdout, new RegExp(`written  ${real}\\n`));
+    assert.ok(r.stdout.includes(`written  ${real}\n`), r.stdout);
     assert.match(
       r.stdout,
       /warning {2}.*link\.exe is a symbolic link: the file it points to, .*real\.exe, is the one written/,
     );
     assert.ok((await Deno.lstat(`${dir}/link.exe`)).isSymlink);
     assert.equal((await names(`${dir}/real.exe`))[0], "heapshift.dll");
-  });
-});
+  },
+);
 
-Deno.test("patch -i of a file with hard links is refused with the reason", async () => {
-  await withDir(async (dir) => {
+posixTest(
+  "patch -i of a file with hard links is refused with the reason",
+  async (dir) => {
     const exe = `${dir}/game.exe`;
     await Deno.writeFile(exe, buildPe());
     await Deno.link(exe, `${dir}/copy.exe`);
     oneLineError(
       await cli(["patch", exe, "-i"]),
       new RegExp(
-        `^error: Cannot replace ${exe}: it has 2 hard links, and a new file under this name would leave the other 1 with the old bytes`,
+        `^error: Cannot replace ${
+          RegExp.escape(exe)
+        }: it has 2 hard links, and a new file under this name would leave the other 1 with the old bytes`,
       ),
     );
     assert.deepEqual((await names(exe))[0], "kernel32.dll");
-  });
-});
+  },
+);
 
-Deno.test("what is not a regular file is refused up front, naming the path", async () => {
-  await withDir(async (dir) => {
+posixTest(
+  "what is not a regular file is refused up front, naming the path",
+  async (dir) => {
     const fifo = `${dir}/pipe.exe`;
     await new Deno.Command("mkfifo", { args: [fifo] }).output();
     const cases: [string[], string][] = [
@@ -128,8 +125,8 @@ Deno.test("what is not a regular file is refused up front, naming the path", asy
         new RegExp(`^error: ${RegExp.escape(msg)}$`),
       );
     }
-  });
-});
+  },
+);
 
 Deno.test("a failed write names the output path", async () => {
   await withDir(async (dir) => {

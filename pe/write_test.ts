@@ -8,17 +8,9 @@ import {
   writeFileAtomic,
 } from "./write.ts";
 import { buildPe, DEFAULT_IMPORTS } from "./_test_pe.ts";
+import { posixTest, withDir } from "./_test_dir.ts";
 import { patchImportsBytes } from "./patch.ts";
 import { removeImportBytes } from "./remove.ts";
-
-async function withDir(fn: (dir: string) => Promise<void>): Promise<void> {
-  const dir = await Deno.makeTempDir();
-  try {
-    await fn(dir);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-}
 
 async function listDir(dir: string): Promise<string[]> {
   return (await Array.fromAsync(Deno.readDir(dir))).map((e) => e.name).sort();
@@ -134,64 +126,58 @@ Deno.test("patch in place, then remove in place, as the README shows: backups ro
   });
 });
 
-Deno.test({
-  name: "in place through a symbolic link: the file it points to is patched",
-  ignore: Deno.build.os === "windows",
-  fn: async () => {
-    await withDir(async (dir) => {
-      await Deno.mkdir(`${dir}/real`);
-      const real = `${dir}/real/game.exe`;
-      const link = `${dir}/game.exe`;
-      const original = buildPe();
-      await Deno.writeFile(real, original);
-      await Deno.symlink("real/game.exe", link);
-      const r = await patchImports(link, { inPlace: true });
-      assert.equal(r.output, await Deno.realPath(real));
-      assert.equal(r.backup, `${r.output}.bak`);
-      assert.match(r.warnings.join("\n"), /game\.exe is a symbolic link/);
-      assert.ok((await Deno.lstat(link)).isSymlink, "the link stays a link");
-      assert.equal((await dllsOf(real))[0], "heapshift.dll");
-      assert.deepEqual(await Deno.readFile(`${real}.bak`), original);
-      // An output that is a link is written through too (with force).
-      const out = `${dir}/out.exe`;
-      await Deno.writeFile(`${dir}/real/out.exe`, new Uint8Array(1));
-      await Deno.symlink("real/out.exe", out);
-      await patchImports(real, {
-        output: out,
-        force: true,
-        dll: "other.dll",
-      });
-      assert.ok((await Deno.lstat(out)).isSymlink);
-      assert.equal((await dllsOf(`${dir}/real/out.exe`))[0], "other.dll");
+posixTest(
+  "in place through a symbolic link: the file it points to is patched",
+  async (dir) => {
+    await Deno.mkdir(`${dir}/real`);
+    const real = `${dir}/real/game.exe`;
+    const link = `${dir}/game.exe`;
+    const original = buildPe();
+    await Deno.writeFile(real, original);
+    await Deno.symlink("real/game.exe", link);
+    const r = await patchImports(link, { inPlace: true });
+    assert.equal(r.output, await Deno.realPath(real));
+    assert.equal(r.backup, `${r.output}.bak`);
+    assert.match(r.warnings.join("\n"), /game\.exe is a symbolic link/);
+    assert.ok((await Deno.lstat(link)).isSymlink, "the link stays a link");
+    assert.equal((await dllsOf(real))[0], "heapshift.dll");
+    assert.deepEqual(await Deno.readFile(`${real}.bak`), original);
+    // An output that is a link is written through too (with force).
+    const out = `${dir}/out.exe`;
+    await Deno.writeFile(`${dir}/real/out.exe`, new Uint8Array(1));
+    await Deno.symlink("real/out.exe", out);
+    await patchImports(real, {
+      output: out,
+      force: true,
+      dll: "other.dll",
     });
+    assert.ok((await Deno.lstat(out)).isSymlink);
+    assert.equal((await dllsOf(`${dir}/real/out.exe`))[0], "other.dll");
   },
-});
+);
 
-Deno.test({
-  name: "a file with several hard links is not replaced under one name",
-  ignore: Deno.build.os === "windows",
-  fn: async () => {
-    await withDir(async (dir) => {
-      const exe = `${dir}/game.exe`;
-      const original = buildPe();
-      await Deno.writeFile(exe, original);
-      await Deno.link(exe, `${dir}/other.exe`);
-      await assert.rejects(
-        () => patchImports(exe, { inPlace: true }),
-        (e) =>
-          e instanceof PeFileError && e.path === exe &&
-          /2 hard links/.test(e.message),
-      );
-      await Deno.writeFile(`${dir}/a.exe`, original);
-      await assert.rejects(
-        () => patchImports(`${dir}/a.exe`, { output: exe, force: true }),
-        (e) => e instanceof PeFileError && /hard links/.test(e.message),
-      );
-      assert.deepEqual(await Deno.readFile(exe), original);
-      assert.deepEqual(await listDir(dir), ["a.exe", "game.exe", "other.exe"]);
-    });
+posixTest(
+  "a file with several hard links is not replaced under one name",
+  async (dir) => {
+    const exe = `${dir}/game.exe`;
+    const original = buildPe();
+    await Deno.writeFile(exe, original);
+    await Deno.link(exe, `${dir}/other.exe`);
+    await assert.rejects(
+      () => patchImports(exe, { inPlace: true }),
+      (e) =>
+        e instanceof PeFileError && e.path === exe &&
+        /2 hard links/.test(e.message),
+    );
+    await Deno.writeFile(`${dir}/a.exe`, original);
+    await assert.rejects(
+      () => patchImports(`${dir}/a.exe`, { output: exe, force: true }),
+      (e) => e instanceof PeFileError && /hard links/.test(e.message),
+    );
+    assert.deepEqual(await Deno.readFile(exe), original);
+    assert.deepEqual(await listDir(dir), ["a.exe", "game.exe", "other.exe"]);
   },
-});
+);
 
 /** Rejects within 5 s (a FIFO or a device must not be read at all). */
 async function rejectsPromptly(
@@ -209,34 +195,31 @@ async function rejectsPromptly(
   }
 }
 
-Deno.test({
-  name: "only regular files are read, and the message names the path",
-  ignore: Deno.build.os === "windows",
-  fn: async () => {
-    await withDir(async (dir) => {
-      const fifo = `${dir}/pipe.exe`;
-      await new Deno.Command("mkfifo", { args: [fifo] }).output();
-      const cases: [string, RegExp][] = [
-        ["/dev/zero", /a character device, not a regular file/],
-        [fifo, /a FIFO \(named pipe\), not a regular file/],
-        [dir, /a directory, not a regular file/],
-        [`${dir}/missing.exe`, /no such file/],
-      ];
-      for (const [path, why] of cases) {
-        const check = (e: unknown) =>
-          e instanceof PeFileError && e.path === path &&
-          e.message.startsWith(`Cannot read ${path}: `) && why.test(e.message);
-        await rejectsPromptly(() => imports(path), check);
-        await rejectsPromptly(
-          () => patchImports(path, { inPlace: true }),
-          check,
-        );
-        await rejectsPromptly(() => removeImport(path, { list: true }), check);
-      }
-      assert.deepEqual(await listDir(dir), ["pipe.exe"]);
-    });
+posixTest(
+  "only regular files are read, and the message names the path",
+  async (dir) => {
+    const fifo = `${dir}/pipe.exe`;
+    await new Deno.Command("mkfifo", { args: [fifo] }).output();
+    const cases: [string, RegExp][] = [
+      ["/dev/zero", /a character device, not a regular file/],
+      [fifo, /a FIFO \(named pipe\), not a regular file/],
+      [dir, /a directory, not a regular file/],
+      [`${dir}/missing.exe`, /no such file/],
+    ];
+    for (const [path, why] of cases) {
+      const check = (e: unknown) =>
+        e instanceof PeFileError && e.path === path &&
+        e.message.startsWith(`Cannot read ${path}: `) && why.test(e.message);
+      await rejectsPromptly(() => imports(path), check);
+      await rejectsPromptly(
+        () => patchImports(path, { inPlace: true }),
+        check,
+      );
+      await rejectsPromptly(() => removeImport(path, { list: true }), check);
+    }
+    assert.deepEqual(await listDir(dir), ["pipe.exe"]);
   },
-});
+);
 
 Deno.test("a failed write names the output, never a temporary file", async () => {
   await withDir(async (dir) => {
