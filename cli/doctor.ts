@@ -117,9 +117,12 @@ function fileInfo(path: string): string | undefined {
 
 async function loadsInProcess(dll: string): Promise<Check> {
   // Load it in a child Deno with HEAPSHIFT_DISABLE=1 (loads, patches nothing).
-  const code = `try { Deno.dlopen(${
+  const ffi = new URL("../ffi/mod.ts", import.meta.url).href;
+  const code = `const { loadLibrary } = await import(${
+    JSON.stringify(ffi)
+  }); try { loadLibrary(${
     JSON.stringify(dll)
-  }, {}); } catch (e) { console.error(e.message); Deno.exit(1); }`;
+  }); } catch (e) { console.error(e.message); Deno.exit(1); }`;
   const out = await new Deno.Command(Deno.execPath(), {
     args: ["eval", code],
     env: { HEAPSHIFT_DISABLE: "1" },

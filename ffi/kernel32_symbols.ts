@@ -101,6 +101,7 @@ export const KERNEL32_SYMBOLS = {
   WaitForSingleObject: { parameters: ["pointer", "u32"], result: "u32" },
   GetExitCodeThread: { parameters: ["pointer", "buffer"], result: "i32" },
   GetModuleHandleW: { parameters: ["buffer"], result: "usize" },
+  LoadLibraryW: { parameters: ["buffer"], result: "usize" },
   GetProcAddress: { parameters: ["usize", "buffer"], result: "usize" },
   CreateToolhelp32Snapshot: { parameters: ["u32", "u32"], result: "pointer" },
   Process32FirstW: { parameters: ["pointer", "buffer"], result: "i32" },

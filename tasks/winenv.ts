@@ -451,10 +451,12 @@ async function divertHeapLines(
       file.writeSync(enc.encode(barrier[1] + "\n"));
       return;
     }
-    if (HEAP_REPORT.test(line)) file.writeSync(enc.encode(line + "\n"));
-    // The debugger channel is on only for the barriers: other programs'
-    // OutputDebugString text stays as quiet as it was.
-    if (!/^[0-9a-f]+:[0-9a-f]+:warn:debugstr:/.test(line)) {
+    const report = HEAP_REPORT.test(line);
+    if (report) file.writeSync(enc.encode(line + "\n"));
+    // The channels are on for the reports and the barriers: the rest of
+    // what they print (failed allocations, other programs'
+    // OutputDebugString text) stays as quiet as it was.
+    if (report || !/^[0-9a-f]+:[0-9a-f]+:\w+:(heap|debugstr):/.test(line)) {
       Deno.stderr.writeSync(enc.encode(line + "\n"));
     }
   };

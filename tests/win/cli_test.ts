@@ -359,7 +359,12 @@ test("cli: heapshift.dll in a busy program: stats, stats --watch, pinned eject",
   assertEquals(watch.code, 0, watch.stderr);
   const samples = watch.stdout.trim().split("\n").map((l) => JSON.parse(l));
   assertEquals(samples.length, 3);
-  assert(samples[2].counters.allocs >= samples[0].counters.allocs);
+  // The program allocates all the time: each sample sees more than the last.
+  assert(
+    samples[0].counters.allocs < samples[1].counters.allocs &&
+      samples[1].counters.allocs < samples[2].counters.allocs,
+    JSON.stringify(samples.map((x) => x.counters.allocs)),
+  );
 
   const human = await cli(["stats", String(t.pid)]);
   assert(/allocations\s+[\d,]+/.test(human.stdout), human.stdout);
@@ -371,9 +376,22 @@ test("cli: heapshift.dll in a busy program: stats, stats --watch, pinned eject",
     /pinned/i,
     "eject heapshift.dll",
   );
-  // The program keeps running correctly.
-  const line = await t.lines.next();
-  assert(!line.done && /corrupt=0/.test(line.value), String(line.value));
+  // The program keeps running correctly after all that: asked to stop, it
+  // finishes its work (every tick since it started undamaged, the last ones
+  // hooked) and exits 0.
+  const w = t.child.stdin.getWriter();
+  await w.write(new TextEncoder().encode("stop\n"));
+  await w.close();
+  const ticks: string[] = [];
+  let done = "";
+  for (let l = await t.lines.next(); !l.done; l = await t.lines.next()) {
+    if (l.value.startsWith("done ")) done = l.value;
+    else if (l.value.startsWith("tick ")) ticks.push(l.value);
+  }
+  assert(/ corrupt=0$/.test(done), `done line: ${done}`);
+  assert(ticks.every((l) => / corrupt=0$/.test(l)), ticks.join("\n"));
+  assert(/ hooked=1 /.test(ticks.at(-1) ?? ""), ticks.join("\n"));
+  assertEquals((await t.child.status).code, 0);
 });
 
 test("cli: imports and patch on a copy of a fixture", async () => {
@@ -434,7 +452,7 @@ test("cli: imports and patch on a copy of a fixture", async () => {
     oneLineError(
       await cli(["imports", `${dir}\\missing.exe`]),
       1,
-      /./,
+      /missing\.exe/,
       "imports missing",
     );
   } finally {
@@ -578,5 +596,9 @@ test("cli: demo injects into the sample and reports the takeover", async () => {
   assert(r.summary.before.old > 1000, "old blocks before");
   assert(r.summary.after.old < r.summary.before.old, "old blocks drain");
   assert(r.summary.after.migrations > 0, "migrations happened");
-  assert(r.ticks.length >= 6);
+  // Ticks from both sides of the takeover, every one without damage: the
+  // summary above is made of them (how many depends on the machine's pace).
+  const ticks = r.ticks as { hooked: boolean; corrupt: number }[];
+  assert(ticks.some((t) => !t.hooked) && ticks.some((t) => t.hooked));
+  assert(ticks.every((t) => t.corrupt === 0), JSON.stringify(ticks));
 });

@@ -53,6 +53,11 @@ test("patchImports() makes heapshift.dll load before the CRT", async () => {
     assertEquals(r.code, 0, r.out);
     assert(r.out.includes("first heapshift.dll yes"), r.out);
     assert(r.out.includes("anchor 42"), r.out);
+    // Every static import is mapped before the first DllMain runs: the DLL
+    // imported first already finds ucrtbase.dll in the process (the real
+    // hook DLL also imports the UCRT itself, so ucrtbase is initialised
+    // before it, too).
+    assert(r.out.includes("saw-ucrt-at-attach 1"), r.out);
     // Twice is once.
     const again = await patchImports(rep.output!, { inPlace: true });
     assertEquals(again.changed, false);
@@ -87,8 +92,15 @@ test("moving a CRT import to the front keeps the program working", async () => {
     const rep = await patchImports(exe, { dll: crt.dll, output: out });
     assertEquals(rep.action, "moved");
     assertEquals((await imports(out))[0].dll, crt.dll);
-    const r = await run(out, ["ucrtbase.dll", "kernel32.dll"]);
+    // The program behaves exactly as before: same modules in the same
+    // order, same verdicts, same exit code (the file name aside).
+    const args = ["ucrtbase.dll", "kernel32.dll"];
+    const [was, r] = [await run(exe, args), await run(out, args)];
     assert(r.out.includes("loaded ucrtbase.dll yes"), r.out);
+    assertEquals(
+      { ...r, out: r.out.replace("moved.exe", "game.exe") },
+      was,
+    );
   });
 });
 
