@@ -92,11 +92,9 @@ async function doInject(
     if (found.length === 1) pid = found[0].pid;
     else if (opts.wait !== undefined && opts.wait !== false) {
       const seconds = typeof opts.wait === "number" ? opts.wait : 60;
-      if (!opts.json) {
-        console.error(
-          c.dim(`waiting up to ${seconds} s for ${name} to start…`),
-        );
-      }
+      // On stderr also with --json (stdout stays JSON only): a script can
+      // start the program once the CLI is waiting for it.
+      console.error(c.dim(`waiting up to ${seconds} s for ${name} to start…`));
       const dll = await resolveDll(opts.dll);
       const p = await api.waitForProcess(name, { timeout: seconds * 1000 });
       return await injectPid(p.pid, p.name, dll, opts);

@@ -2,7 +2,14 @@
 // as a user runs it (`deno run -A cli.ts …`) against real fixture
 // processes, with --json output parsed back and bad arguments checked.
 import { assert, assertEquals } from "./assert.ts";
-import { fixture, hookDll, repoPath, startTarget, test } from "./harness.ts";
+import {
+  fixture,
+  hookDll,
+  readLines,
+  repoPath,
+  startTarget,
+  test,
+} from "./harness.ts";
 import { type CliRun, runCli as cli } from "../../cli/_test_utils.ts";
 
 const CLI = repoPath("cli.ts");
@@ -245,12 +252,24 @@ test("cli: inject --wait injects into a program started afterwards", async () =>
     stdout: "piped",
     stderr: "piped",
   }).spawn();
-  await new Promise((r) => setTimeout(r, 2500)); // the CLI is waiting now
+  // Start the program only once the CLI says it is waiting for it.
+  const errLines = readLines(child.stderr);
+  const said: string[] = [];
+  for (let l = await errLines.next(); !l.done; l = await errLines.next()) {
+    said.push(l.value);
+    if (/waiting up to 60 s for /.test(l.value)) break;
+  }
+  assert(/waiting up to 60 s for /.test(said.at(-1) ?? ""), said.join("\n"));
   await using t = await startTarget(copy.path);
-  const out = await child.output();
-  const dec = new TextDecoder();
-  assertEquals(out.code, 0, dec.decode(out.stderr));
-  const r = JSON.parse(dec.decode(out.stdout));
+  const [status, stdout] = await Promise.all([
+    child.status,
+    new Response(child.stdout).text(),
+  ]);
+  for (let l = await errLines.next(); !l.done; l = await errLines.next()) {
+    said.push(l.value);
+  }
+  assertEquals(status.code, 0, said.join("\n"));
+  const r = JSON.parse(stdout);
   assertEquals(r.pid, t.pid);
   assertEquals(r.module.name.toLowerCase(), "probe.dll");
 });
@@ -331,13 +350,21 @@ test("cli: heapshift.dll in a busy program: stats, stats --watch, pinned eject",
     hookDll(),
   ]);
   assertEquals(inj.module.name.toLowerCase(), "heapshift.dll");
-  await new Promise((r) => setTimeout(r, 1000));
-  const s = await json<{
+  type Stats = {
     pid: number;
     state: string;
     hooked: string[];
     counters: Record<string, number>;
-  }>(["stats", String(t.pid)]);
+  };
+  // Live as soon as inject returns; wait for the busy program's first
+  // allocations and frees through the hooks.
+  let s = await json<Stats>(["stats", String(t.pid)]);
+  for (
+    const until = Date.now() + 30_000;
+    !(s.counters.allocs > 0 && s.counters.frees > 0) && Date.now() < until;
+  ) {
+    s = await json<Stats>(["stats", String(t.pid)]);
+  }
   assertEquals(s.pid, t.pid);
   assertEquals(s.state, "live");
   assert(s.hooked.includes("malloc"), "malloc is hooked");
