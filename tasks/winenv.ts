@@ -70,6 +70,14 @@ export class WinEnvError extends Error {
 /** True when running natively on Windows (no Wine environment needed). */
 export const isWindows: boolean = Deno.build.os === "windows";
 
+// debootstrap, chroot and unshare live in the system directories, which a
+// user's PATH may lack (root tools; `sudo` keeps a secure_path).
+if (!isWindows) {
+  const path = (Deno.env.get("PATH") ?? "").split(":").filter(Boolean);
+  const missing = ["/usr/sbin", "/sbin"].filter((d) => !path.includes(d));
+  if (missing.length) Deno.env.set("PATH", [...path, ...missing].join(":"));
+}
+
 /** Root of the cache: `$XDG_CACHE_HOME/heapshift` or `~/.cache/heapshift`. */
 export function cacheDir(): string {
   const xdg = Deno.env.get("XDG_CACHE_HOME");
