@@ -17,3 +17,4 @@ export * from "./toolhelp.ts";
 export * from "./remote_call.ts";
 export * from "./dbghelp.ts";
 export * from "./mapping.ts";
+export * from "./psapi.ts";
