@@ -11,6 +11,7 @@
 import { HeapshiftError } from "./errors.ts";
 import { procAddress, RemoteMemory } from "./ffi/mod.ts";
 import {
+  type ByteSource,
   mappedSource,
   PeError,
   readExports,
@@ -43,47 +44,65 @@ export function exportAddress(
       throw processError(e, { pid: target.pid, doing: `find ${want.fn} for` });
     }
   }
-  return exportIn32(target, { list: targetModules(target), want, depth: 0 });
+  const memory = new RemoteMemory(target.process);
+  try {
+    return findExport(targetModules(target), want, {
+      image: (m) =>
+        mappedSource((rva, length) =>
+          memory.read(m.base + BigInt(rva), length)
+        ),
+      process: `32-bit process ${target.pid}`,
+    });
+  } catch (e) {
+    if (e instanceof HeapshiftError) throw e;
+    throw processError(e, {
+      pid: target.pid,
+      doing: `read the exports of ${want.dll} in`,
+    });
+  }
 }
 
-/** What {@linkcode exportIn32} looks up, among which modules. */
-interface Lookup {
-  list: ModuleInfo[];
-  want: ExportName;
-  depth: number;
+/** Where {@linkcode findExport} reads, and how it names the process. */
+export interface ExportSearch {
+  /** The loaded image of a module (a {@linkcode mappedSource}). */
+  image(module: ModuleInfo): ByteSource;
+  /** The process, for messages, e.g. `32-bit process 1234`. */
+  process: string;
 }
 
-function exportIn32(target: TargetProcess, lookup: Lookup): bigint {
-  const { list, want, depth } = lookup;
-  const where = `the 32-bit ${want.dll} of process ${target.pid}`;
+/**
+ * The address of `want` among the loaded modules `list`, read through
+ * `search.image`, following forwarders ("NTDLL.RtlGetLastWin32Error") to
+ * other loaded modules; an API set (api-ms-win-core-…) resolves to
+ * kernelbase.dll, as on every system heapshift runs on.
+ */
+export function findExport(
+  list: ModuleInfo[],
+  want: ExportName,
+  search: ExportSearch,
+  depth = 0,
+): bigint {
+  const where = `${want.dll} of ${search.process}`;
   const mod = moduleNamed(list, want.dll);
   if (!mod) {
     throw new HeapshiftError(
       "failed",
-      `Cannot find ${want.fn}: ${want.dll} is not loaded in 32-bit process ${target.pid}`,
+      `Cannot find ${want.fn}: ${want.dll} is not loaded in ${search.process}`,
     );
   }
-  const memory = new RemoteMemory(target.process);
-  const src = mappedSource((rva, length) =>
-    memory.read(mod.base + BigInt(rva), length)
-  );
+  const src = search.image(mod);
   let symbol;
   try {
     symbol = readExports(src, readMappedHeaders(src))?.symbols.find((s) =>
       s.name === want.fn
     );
   } catch (e) {
-    if (e instanceof PeError) {
-      throw new HeapshiftError(
-        "failed",
-        `Cannot read the export table of ${where}: ${e.message}`,
-        { cause: e },
-      );
-    }
-    throw processError(e, {
-      pid: target.pid,
-      doing: `read the exports of ${want.dll} in`,
-    });
+    if (!(e instanceof PeError)) throw e;
+    throw new HeapshiftError(
+      "failed",
+      `Cannot read the export table of ${where}: ${e.message}`,
+      { cause: e },
+    );
   }
   if (!symbol) {
     throw new HeapshiftError(
@@ -92,22 +111,15 @@ function exportIn32(target: TargetProcess, lookup: Lookup): bigint {
     );
   }
   if (!symbol.forwarder) return mod.base + BigInt(symbol.rva);
-  // "NTDLL.RtlGetLastWin32Error": the function lives in another DLL. An API
-  // set (api-ms-win-core-…) resolves to kernelbase.dll on every system
-  // heapshift runs on.
   const dot = symbol.forwarder.lastIndexOf(".");
   const dll = symbol.forwarder.slice(0, dot);
   const fn = symbol.forwarder.slice(dot + 1);
-  if (depth >= MAX_FORWARDS || fn.startsWith("#")) {
+  if (depth >= MAX_FORWARDS || dot <= 0 || fn.startsWith("#")) {
     throw new HeapshiftError(
       "failed",
       `Cannot find ${want.fn} in ${where}: it forwards to ${symbol.forwarder}, which heapshift does not follow`,
     );
   }
   const next = /^(api|ext)-ms-/i.test(dll) ? "kernelbase.dll" : `${dll}.dll`;
-  return exportIn32(target, {
-    list,
-    want: { dll: next, fn },
-    depth: depth + 1,
-  });
+  return findExport(list, { dll: next, fn }, search, depth + 1);
 }
