@@ -72,7 +72,7 @@ Deno.test("inject finds a 32-bit program by name", async () => {
   assert(named(pid, "probe32.dll"));
 });
 
-Deno.test("the CLI injects into a 32-bit program by name and ejects it", async () => {
+Deno.test("the CLI injects into a 32-bit program by name, lists and ejects it", async () => {
   await using target = await startTarget(fixture("sleeper32.exe"));
   const pid = target.readyPid;
   const r = await runCli([
@@ -86,7 +86,14 @@ Deno.test("the CLI injects into a 32-bit program by name and ejects it", async (
   const out = JSON.parse(r.stdout);
   assertEquals(out.pid, pid);
   assertEquals(out.module.name.toLowerCase(), "probe32.dll");
-  assert(named(pid, "probe32.dll"));
+  const m = await runCli(["modules", String(pid), "--json"]);
+  assertEquals(m.code, 0, m.stderr);
+  const listed: { name: string; base: string }[] = JSON.parse(m.stdout);
+  assertEquals(listed[0].name.toLowerCase(), "sleeper32.exe");
+  assertEquals(
+    listed.find((x) => x.name.toLowerCase() === "probe32.dll")?.base,
+    out.module.base,
+  );
   const e = await runCli(["eject", String(pid), "probe32.dll", "--json"]);
   assertEquals(e.code, 0, e.stderr);
   assert(!named(pid, "probe32.dll"));
