@@ -19,3 +19,4 @@ export * from "./wine.ts";
 export * from "./remote_call.ts";
 export * from "./dbghelp.ts";
 export * from "./mapping.ts";
+export * from "./psapi.ts";
