@@ -31,7 +31,13 @@ import {
   setCurrentArgs,
   WINE_ENV_HELP,
 } from "./common.ts";
-import { buildDll, resolveDll } from "./dll.ts";
+import {
+  buildDll,
+  dllForTarget,
+  fileArch,
+  HOOK_DLL,
+  resolveDll,
+} from "./dll.ts";
 import { specialkCommand } from "./specialk_cmd.ts";
 import { statsCommand } from "./stats.ts";
 import { demoCommand } from "./demo.ts";
@@ -92,16 +98,17 @@ async function doInject(
     if (found.length === 1) pid = found[0].pid;
     else if (opts.wait !== undefined && opts.wait !== false) {
       const seconds = typeof opts.wait === "number" ? opts.wait : 60;
-      if (!opts.json) {
-        console.error(
-          c.dim(`waiting up to ${seconds} s for ${name} to start…`),
-        );
-      }
-      const dll = await resolveDll(opts.dll);
+      // On stderr also with --json (stdout stays JSON only): a script can
+      // start the program once the CLI is waiting for it.
+      console.error(c.dim(`waiting up to ${seconds} s for ${name} to start…`));
+      // A --dll must exist before the wait; the default one depends on
+      // the bitness of the process that appears.
+      if (opts.dll) await resolveDll(opts.dll);
       const p = await api.waitForProcess(name, { timeout: seconds * 1000 });
+      const dll = await dllForTarget(opts.dll, () => api.processArch(p.pid));
       return await injectPid(p.pid, p.name, dll, opts);
     } else if (isFile(target)) {
-      const dll = await resolveDll(opts.dll);
+      const dll = await dllForTarget(opts.dll, () => fileArch(target));
       const t0 = performance.now();
       const launched = await api.launch(target, { dlls: [dll] });
       const ms = performance.now() - t0;
@@ -127,7 +134,7 @@ async function doInject(
       );
     }
   }
-  const dll = await resolveDll(opts.dll);
+  const dll = await dllForTarget(opts.dll, () => api.processArch(pid!));
   const proc = api.processes().find((p) => p.pid === pid);
   return await injectPid(pid, proc?.name ?? name, dll, opts);
 }
@@ -220,7 +227,10 @@ export function buildProgram(setCode: (code: number) => void) {
       "wait for the process to start (default 60 s), then inject at once",
       parseSeconds,
     )
-    .option("--dll <path>", "the DLL to inject (default build/heapshift.dll)")
+    .option(
+      "--dll <path>",
+      "the DLL to inject (default build/heapshift.dll, or build/heapshift32.dll for a 32-bit program)",
+    )
     .option(
       "--timeout <seconds>",
       "how long the remote load may take",
@@ -250,7 +260,7 @@ export function buildProgram(setCode: (code: number) => void) {
     .argument("[args...]", "its arguments (after --)")
     .option(
       "--dll <path>",
-      "a DLL to load (repeatable; default build/heapshift.dll)",
+      "a DLL to load (repeatable; default build/heapshift.dll, or build/heapshift32.dll for a 32-bit program)",
       collect,
     )
     .option("--cwd <dir>", "working directory")
@@ -270,7 +280,7 @@ export function buildProgram(setCode: (code: number) => void) {
       const api = await import("./api.ts");
       const dlls = opts.dll?.length
         ? await Promise.all(opts.dll.map((d) => resolveDll(d)))
-        : [await resolveDll()];
+        : [await resolveDll(undefined, { arch: fileArch(exe) })];
       const t0 = performance.now();
       const launched = await api.launch(exe, { args, cwd: opts.cwd, dlls });
       const ms = performance.now() - t0;
@@ -369,9 +379,16 @@ export function buildProgram(setCode: (code: number) => void) {
       );
       for (const w of rep.warnings) console.log(c.yellow(`  warning  ${w}`));
       if (rep.changed && !opts.list && !opts.remove) {
+        // The DLL must match the program's bitness, whatever its import name.
+        const arch = fileArch(exe) ?? "x64";
+        const copy = HOOK_DLL[arch] === rep.dll.toLowerCase()
+          ? "there"
+          : `there as ${rep.dll}`;
         console.log(
           c.dim(
-            `  the loader looks for ${rep.dll} next to the executable: copy build/heapshift.dll there`,
+            `  the loader looks for ${rep.dll} next to the executable: copy build/${
+              HOOK_DLL[arch]
+            } ${copy}${arch === "x86" ? " (the program is 32-bit)" : ""}`,
           ),
         );
       }

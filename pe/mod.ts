@@ -38,3 +38,5 @@ export * from "./checksum.ts";
 export * from "./patch.ts";
 export * from "./remove.ts";
 export * from "./write.ts";
+export * from "./mapped.ts";
+export * from "./loaded_imports.ts";

@@ -7,7 +7,7 @@ import { readPe } from "./reader.ts";
 import { peChecksum } from "./checksum.ts";
 import { bytesSource } from "./source.ts";
 import { buildPe, DEFAULT_IMPORTS, type SyntheticOptions } from "./_test_pe.ts";
-import { objdump, objdumpImports } from "./_objdump_test_util.ts";
+import { objdumpImports } from "./_objdump_test_util.ts";
 import { put32, u32 } from "./_read.ts";
 
 const info = (b: Uint8Array) => readPe(bytesSource(b));
@@ -106,7 +106,7 @@ for (const [label, opts] of VARIANTS) {
         ),
       );
     }
-    if (objdump) {
+    {
       const o = await objdumpImports(r.bytes);
       assert.equal(o.code, 0, o.text);
       assert.deepEqual(o.dlls, names(r.bytes));
@@ -147,7 +147,7 @@ Deno.test("patchImportsBytes() moves an imported DLL to the front in place", asy
     patchImportsBytes(r.bytes, { dll: "WS2_32.dll" }).action,
     "unchanged",
   );
-  if (objdump) {
+  {
     assert.equal((await objdumpImports(r.bytes)).dlls[0], "WS2_32.dll");
   }
 });
@@ -229,7 +229,7 @@ Deno.test("patchImportsBytes() moves section data when the header area is full",
       ),
     );
   }
-  if (objdump) {
+  {
     const o = await objdumpImports(r.bytes);
     assert.equal(o.code, 0, o.text);
     assert.equal(o.dlls[0], "heapshift.dll");

@@ -9,7 +9,7 @@ import {
   removeImport,
 } from "../../pe/mod.ts";
 import { assert, assertEquals, assertRejects } from "./assert.ts";
-import { fixture } from "./harness.ts";
+import { fixture, test } from "./harness.ts";
 
 const EXE = "pe_first_import.exe";
 
@@ -40,7 +40,7 @@ async function withCopy(
   }
 }
 
-Deno.test("unpatched, the fixture does not load heapshift.dll", async () => {
+test("unpatched, the fixture does not load heapshift.dll", async () => {
   await withCopy(async (_dir, exe) => {
     const r = await run(exe);
     assertEquals(r.code, 1, r.out);
@@ -48,7 +48,7 @@ Deno.test("unpatched, the fixture does not load heapshift.dll", async () => {
   });
 });
 
-Deno.test("patchImports() makes heapshift.dll load before the CRT", async () => {
+test("patchImports() makes heapshift.dll load before the CRT", async () => {
   await withCopy(async (dir, exe) => {
     const rep = await patchImports(exe);
     assertEquals(rep.action, "added");
@@ -58,13 +58,18 @@ Deno.test("patchImports() makes heapshift.dll load before the CRT", async () => 
     assertEquals(r.code, 0, r.out);
     assert(r.out.includes("first heapshift.dll yes"), r.out);
     assert(r.out.includes("anchor 42"), r.out);
+    // Every static import is mapped before the first DllMain runs: the DLL
+    // imported first already finds ucrtbase.dll in the process (the real
+    // hook DLL also imports the UCRT itself, so ucrtbase is initialised
+    // before it, too).
+    assert(r.out.includes("saw-ucrt-at-attach 1"), r.out);
     // Twice is once.
     const again = await patchImports(rep.output!, { inPlace: true });
     assertEquals(again.changed, false);
   });
 });
 
-Deno.test("patch then remove gives back the original file and behaviour", async () => {
+test("patch then remove gives back the original file and behaviour", async () => {
   await withCopy(async (_dir, exe) => {
     const original = await Deno.readFile(exe);
     const before = await run(exe);
@@ -85,7 +90,7 @@ Deno.test("patch then remove gives back the original file and behaviour", async 
   });
 });
 
-Deno.test("moving a CRT import to the front keeps the program working", async () => {
+test("moving a CRT import to the front keeps the program working", async () => {
   await withCopy(async (dir, exe) => {
     const crt = (await imports(exe)).find((d) =>
       /^api-ms-win-crt-stdio/i.test(d.dll)
@@ -95,12 +100,19 @@ Deno.test("moving a CRT import to the front keeps the program working", async ()
     const rep = await patchImports(exe, { dll: crt.dll, output: out });
     assertEquals(rep.action, "moved");
     assertEquals((await imports(out))[0].dll, crt.dll);
-    const r = await run(out, ["ucrtbase.dll", "kernel32.dll"]);
+    // The program behaves exactly as before: same modules in the same
+    // order, same verdicts, same exit code (the file name aside).
+    const args = ["ucrtbase.dll", "kernel32.dll"];
+    const [was, r] = [await run(exe, args), await run(out, args)];
     assert(r.out.includes("loaded ucrtbase.dll yes"), r.out);
+    assertEquals(
+      { ...r, out: r.out.replace("moved.exe", "game.exe") },
+      was,
+    );
   });
 });
 
-Deno.test("a postfixed DLL name is imported and loaded", async () => {
+test("a postfixed DLL name is imported and loaded", async () => {
   await withCopy(async (dir, exe) => {
     await Deno.copyFile(`${dir}\\heapshift.dll`, `${dir}\\heapshift-debug.dll`);
     const rep = await patchImports(exe, {
@@ -114,7 +126,7 @@ Deno.test("a postfixed DLL name is imported and loaded", async () => {
   });
 });
 
-Deno.test("a patched sleeper fixture still runs", async () => {
+test("a patched sleeper fixture still runs", async () => {
   await withCopy(async (dir) => {
     const sleeper = `${dir}\\sleeper.exe`;
     await Deno.copyFile(fixture("sleeper.exe"), sleeper);
@@ -131,7 +143,7 @@ Deno.test("a patched sleeper fixture still runs", async () => {
   });
 });
 
-Deno.test("a patched copy of the Windows deno.exe runs with heapshift.dll first", async () => {
+test("a patched copy of the Windows deno.exe runs with heapshift.dll first", async () => {
   await withCopy(async (dir) => {
     const exe = `${dir}\\deno.exe`;
     await Deno.copyFile(Deno.execPath(), exe);
@@ -144,7 +156,7 @@ Deno.test("a patched copy of the Windows deno.exe runs with heapshift.dll first"
   });
 });
 
-Deno.test("stacked patches fill the headers, move section data, and all undo", async () => {
+test("stacked patches fill the headers, move section data, and all undo", async () => {
   await withCopy(async (dir, exe) => {
     const original = await Deno.readFile(exe);
     const before = await run(exe);
@@ -179,7 +191,7 @@ Deno.test("stacked patches fill the headers, move section data, and all undo", a
   });
 });
 
-Deno.test("a directory or a missing file is refused with its path", async () => {
+test("a directory or a missing file is refused with its path", async () => {
   await withCopy(async (dir) => {
     await assertRejects(
       () => patchImports(dir, { inPlace: true }),
