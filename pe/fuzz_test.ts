@@ -11,7 +11,7 @@ import { patchImportsBytes } from "./patch.ts";
 import { removeImportBytes } from "./remove.ts";
 import { readPe } from "./reader.ts";
 import { bytesSource } from "./source.ts";
-import { patchImports } from "./write.ts";
+import { patchImports, removeImport } from "./write.ts";
 import { buildPe } from "./_test_pe.ts";
 import { amplifiers } from "./_test_crafted.ts";
 import { builtFixtures, windowsDenoExe } from "./_objdump_test_util.ts";
@@ -19,6 +19,7 @@ import { builtFixtures, windowsDenoExe } from "./_objdump_test_util.ts";
 const SEED = 0x5eed1234;
 const CASES = 2000;
 const DENO_CASES = 40;
+const UNDO_CASES = 1000;
 
 function rng(seed: number): () => number {
   // mulberry32
@@ -263,4 +264,69 @@ Deno.test({
     assert.equal(tally.ok + tally.format + tally.patch, DENO_CASES);
     assert.ok(tally.ok > 0 && tally.format > 0, JSON.stringify(tally));
   },
+});
+
+/** Hot ranges of a patched file, with heapshift's section (its record). */
+function patchedHotRanges(b: Uint8Array): [number, number][] {
+  const h = readHeaders(bytesSource(b));
+  const ours = h.sections[h.sections.length - 1];
+  return [
+    ...hotRanges(b),
+    [ours.pointerToRawData, ours.pointerToRawData + 64],
+    [ours.pointerToRawData, ours.pointerToRawData + ours.sizeOfRawData],
+  ];
+}
+
+Deno.test(`fuzz: ${UNDO_CASES} mutated patched files: removal only gives typed errors`, async () => {
+  const r = rng(SEED ^ 0x0badcafe);
+  const patched = seeds().flatMap(([name, b]) => {
+    try {
+      const p = patchImportsBytes(b);
+      return p.action === "added" ? [[name, p.bytes] as const] : [];
+    } catch {
+      return []; // crafted seeds do not patch
+    }
+  });
+  assert.ok(patched.length >= 4, `${patched.length} patched seeds`);
+  const tally: Tally = { ok: 0, format: 0, patch: 0 };
+  const dir = await Deno.makeTempDir();
+  try {
+    for (let c = 0; c < UNDO_CASES; c++) {
+      const [name, seed] = patched[c % patched.length];
+      const b = seed.slice();
+      mutate(b, patchedHotRanges(seed), r);
+      const label = `undo case ${c} (${name})`;
+      try {
+        const u = removeImportBytes(b);
+        readPe(bytesSource(u.bytes));
+        tally.ok++;
+      } catch (e) {
+        if (e instanceof PeFormatError) tally.format++;
+        else if (e instanceof PePatchError) tally.patch++;
+        else throw new Error(`${label}: unexpected ${e}`, { cause: e });
+      }
+      if (c % 10 === 0) {
+        const exe = `${dir}/u${c}.exe`;
+        await Deno.writeFile(exe, b);
+        try {
+          await removeImport(exe, { inPlace: true, backup: false });
+        } catch (e) {
+          assert.ok(
+            e instanceof PeFormatError || e instanceof PePatchError,
+            `${label}: ${e}`,
+          );
+          assert.deepEqual(await Deno.readFile(exe), b, `${label}: written`);
+        }
+        await Deno.remove(exe);
+      }
+    }
+    assert.deepEqual([...Deno.readDirSync(dir)], [], "no stray files");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+  console.log(
+    `undo fuzz: ${tally.ok} removed, ${tally.format} PeFormatError, ${tally.patch} PePatchError`,
+  );
+  assert.equal(tally.ok + tally.format + tally.patch, UNDO_CASES);
+  assert.ok(tally.ok > 0 && tally.patch + tally.format > 0);
 });

@@ -140,13 +140,19 @@ function dropSection(
 ): Output {
   const h = info.headers;
   const s = drop.section;
-  const marker = readMarker(src.read(s.pointerToRawData, markerSize(2)));
+  const size = markerSize(markerVersion(src, s));
+  const marker = readMarker(src.read(s.pointerToRawData, size));
   const { insertedAt, headerShift: shift, firstRaw } = marker;
   const cutEnd = s.pointerToRawData + s.sizeOfRawData;
   const tableEnd = h.sectionTableOffset + (h.sections.length - 1) * 40;
+  // The original headers (up to firstRaw) held the section table, and no
+  // debug entry lies in the bytes that go.
   if (
     insertedAt > s.pointerToRawData || insertedAt < h.sizeOfHeaders ||
-    firstRaw + shift > insertedAt || (shift && firstRaw < tableEnd)
+    firstRaw + shift > insertedAt || firstRaw < tableEnd ||
+    info.debug.some((d) =>
+      d.entryOffset + 28 > insertedAt && d.entryOffset < cutEnd
+    )
   ) {
     throw new PePatchError("the heapshift section marker is inconsistent");
   }
