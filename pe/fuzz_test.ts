@@ -118,9 +118,21 @@ interface Tally {
   patch: number;
 }
 
+/** Runs `fn`, counting its outcome; only typed errors are allowed. */
+function counted(label: string, tally: Tally, fn: () => void): void {
+  try {
+    fn();
+    tally.ok++;
+  } catch (e) {
+    if (e instanceof PeFormatError) tally.format++;
+    else if (e instanceof PePatchError) tally.patch++;
+    else throw new Error(`${label}: unexpected ${e}`, { cause: e });
+  }
+}
+
 /** Runs the reader and the patcher on one input, checking the contract. */
 function check(input: Uint8Array, label: string, tally: Tally): void {
-  try {
+  counted(label, tally, () => {
     readPe(bytesSource(input));
     const r = patchImportsBytes(input);
     const after = readPe(bytesSource(r.bytes));
@@ -130,12 +142,30 @@ function check(input: Uint8Array, label: string, tally: Tally): void {
       assert.equal(u.action, "removed", label);
       readPe(bytesSource(u.bytes));
     }
-    tally.ok++;
-  } catch (e) {
-    if (e instanceof PeFormatError) tally.format++;
-    else if (e instanceof PePatchError) tally.patch++;
-    else throw new Error(`${label}: unexpected ${e}`, { cause: e });
+  });
+}
+
+/**
+ * Runs `cases` cases with a temporary directory for the file-level ones
+ * (which must leave nothing behind), then checks and prints the tally.
+ */
+async function fuzz(
+  what: { name: string; cases: number },
+  fn: (c: number, t: { dir: string; tally: Tally }) => Promise<void>,
+): Promise<void> {
+  const tally: Tally = { ok: 0, format: 0, patch: 0 };
+  const dir = await Deno.makeTempDir();
+  try {
+    for (let c = 0; c < what.cases; c++) await fn(c, { dir, tally });
+    assert.deepEqual([...Deno.readDirSync(dir)], [], "no stray files");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
   }
+  console.log(
+    `${what.name}: ${tally.ok} done, ${tally.format} PeFormatError, ${tally.patch} PePatchError`,
+  );
+  assert.equal(tally.ok + tally.format + tally.patch, what.cases);
+  assert.ok(tally.ok > 0 && tally.format > 0, JSON.stringify(tally));
 }
 
 function seeds(): [string, Uint8Array][] {
@@ -183,51 +213,40 @@ function seeds(): [string, Uint8Array][] {
 Deno.test(`fuzz: ${CASES} mutated and truncated PE files only give typed errors`, async () => {
   const r = rng(SEED);
   const all = seeds();
-  const tally: Tally = { ok: 0, format: 0, patch: 0 };
-  const dir = await Deno.makeTempDir();
-  try {
-    for (let c = 0; c < CASES; c++) {
-      const [name, seed] = all[c % all.length];
-      const b = seed.slice();
-      const label = `case ${c} (${name})`;
-      let input = b;
-      if (r() < 0.15) {
-        input = b.subarray(0, Math.floor(r() * b.length));
-      } else {
-        mutate(b, hotRanges(seed), r);
-      }
-      check(input, label, tally);
-      // Every 10th case also goes through the file API.
-      if (c % 10 === 0) {
-        const exe = `${dir}/c${c}.exe`;
-        const out = `${dir}/c${c}.out.exe`;
-        await Deno.writeFile(exe, input);
-        try {
-          await patchImports(exe, { output: out });
-        } catch (e) {
-          assert.ok(
-            e instanceof PeFormatError || e instanceof PePatchError,
-            `${label}: ${e}`,
-          );
-          assert.throws(
-            () => Deno.statSync(out),
-            Deno.errors.NotFound,
-            `${label}: output written`,
-          );
-        }
-        await Deno.remove(exe);
-        await Deno.remove(out).catch(() => {});
-      }
+  const hot = all.map(([, seed]) => hotRanges(seed));
+  await fuzz({ name: "fuzz", cases: CASES }, async (c, { dir, tally }) => {
+    const [name, seed] = all[c % all.length];
+    const b = seed.slice();
+    const label = `case ${c} (${name})`;
+    let input = b;
+    if (r() < 0.15) {
+      input = b.subarray(0, Math.floor(r() * b.length));
+    } else {
+      mutate(b, hot[c % all.length], r);
     }
-    assert.deepEqual([...Deno.readDirSync(dir)], [], "no stray files");
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-  console.log(
-    `fuzz: ${tally.ok} patched, ${tally.format} PeFormatError, ${tally.patch} PePatchError`,
-  );
-  assert.equal(tally.ok + tally.format + tally.patch, CASES);
-  assert.ok(tally.ok > 0 && tally.format > 0);
+    check(input, label, tally);
+    // Every 10th case also goes through the file API.
+    if (c % 10 === 0) {
+      const exe = `${dir}/c${c}.exe`;
+      const out = `${dir}/c${c}.out.exe`;
+      await Deno.writeFile(exe, input);
+      try {
+        await patchImports(exe, { output: out });
+      } catch (e) {
+        assert.ok(
+          e instanceof PeFormatError || e instanceof PePatchError,
+          `${label}: ${e}`,
+        );
+        assert.throws(
+          () => Deno.statSync(out),
+          Deno.errors.NotFound,
+          `${label}: output written`,
+        );
+      }
+      await Deno.remove(exe);
+      await Deno.remove(out).catch(() => {});
+    }
+  });
 });
 
 Deno.test({
@@ -238,31 +257,24 @@ Deno.test({
     const b = await Deno.readFile(windowsDenoExe());
     readHeaders(bytesSource(b));
     const hot = hotRanges(b);
-    const tally: Tally = { ok: 0, format: 0, patch: 0 };
-    for (let c = 0; c < DENO_CASES; c++) {
+    // Every case ends in one of the three outcomes, and the mutations reach
+    // the structures the reader checks (some are refused) without stopping
+    // every file (some still patch).
+    const name = "deno.exe fuzz";
+    await fuzz({ name, cases: DENO_CASES }, (c, { tally }) => {
+      const label = `deno case ${c}`;
       if (r() < 0.2) {
-        check(
-          b.subarray(0, Math.floor(r() * b.length)),
-          `deno case ${c}`,
-          tally,
-        );
-        continue;
+        check(b.subarray(0, Math.floor(r() * b.length)), label, tally);
+        return Promise.resolve();
       }
       const m = mutate(b, hot, r);
       try {
-        check(b, `deno case ${c}`, tally);
+        check(b, label, tally);
       } finally {
         undo(b, m);
       }
-    }
-    console.log(
-      `deno.exe fuzz: ${tally.ok} patched, ${tally.format} PeFormatError, ${tally.patch} PePatchError`,
-    );
-    // Every case ended in one of the three outcomes, and the mutations did
-    // reach the structures the reader checks (some were refused) without
-    // stopping every file (some still patched).
-    assert.equal(tally.ok + tally.format + tally.patch, DENO_CASES);
-    assert.ok(tally.ok > 0 && tally.format > 0, JSON.stringify(tally));
+      return Promise.resolve();
+    });
   },
 });
 
@@ -288,45 +300,29 @@ Deno.test(`fuzz: ${UNDO_CASES} mutated patched files: removal only gives typed e
     }
   });
   assert.ok(patched.length >= 4, `${patched.length} patched seeds`);
-  const tally: Tally = { ok: 0, format: 0, patch: 0 };
-  const dir = await Deno.makeTempDir();
-  try {
-    for (let c = 0; c < UNDO_CASES; c++) {
-      const [name, seed] = patched[c % patched.length];
-      const b = seed.slice();
-      mutate(b, patchedHotRanges(seed), r);
-      const label = `undo case ${c} (${name})`;
+  const hot = patched.map(([, seed]) => patchedHotRanges(seed));
+  const name = "undo fuzz";
+  await fuzz({ name, cases: UNDO_CASES }, async (c, { dir, tally }) => {
+    const [seedName, seed] = patched[c % patched.length];
+    const b = seed.slice();
+    mutate(b, hot[c % patched.length], r);
+    const label = `undo case ${c} (${seedName})`;
+    counted(label, tally, () => {
+      readPe(bytesSource(removeImportBytes(b).bytes));
+    });
+    if (c % 10 === 0) {
+      const exe = `${dir}/u${c}.exe`;
+      await Deno.writeFile(exe, b);
       try {
-        const u = removeImportBytes(b);
-        readPe(bytesSource(u.bytes));
-        tally.ok++;
+        await removeImport(exe, { inPlace: true, backup: false });
       } catch (e) {
-        if (e instanceof PeFormatError) tally.format++;
-        else if (e instanceof PePatchError) tally.patch++;
-        else throw new Error(`${label}: unexpected ${e}`, { cause: e });
+        assert.ok(
+          e instanceof PeFormatError || e instanceof PePatchError,
+          `${label}: ${e}`,
+        );
+        assert.deepEqual(await Deno.readFile(exe), b, `${label}: written`);
       }
-      if (c % 10 === 0) {
-        const exe = `${dir}/u${c}.exe`;
-        await Deno.writeFile(exe, b);
-        try {
-          await removeImport(exe, { inPlace: true, backup: false });
-        } catch (e) {
-          assert.ok(
-            e instanceof PeFormatError || e instanceof PePatchError,
-            `${label}: ${e}`,
-          );
-          assert.deepEqual(await Deno.readFile(exe), b, `${label}: written`);
-        }
-        await Deno.remove(exe);
-      }
+      await Deno.remove(exe);
     }
-    assert.deepEqual([...Deno.readDirSync(dir)], [], "no stray files");
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-  console.log(
-    `undo fuzz: ${tally.ok} removed, ${tally.format} PeFormatError, ${tally.patch} PePatchError`,
-  );
-  assert.equal(tally.ok + tally.format + tally.patch, UNDO_CASES);
-  assert.ok(tally.ok > 0 && tally.patch + tally.format > 0);
+  });
 });

@@ -186,14 +186,13 @@ function readThunks(
         `thunk ${hex(hi)}:${hex(lo)} is neither an ordinal nor a 31-bit RVA`,
       );
     }
-    const nameField = () => `${field}[${at / size}] IMAGE_IMPORT_BY_NAME`;
     let entry = budget.hintNames.get(lo);
     if (entry) {
       if (!budget.addName(entry.name.length)) {
-        throw budget.exceeded(nameField(), off + at);
+        throw budget.exceeded(hintNameField(field, at / size), off + at);
       }
     } else {
-      const f = nameField();
+      const f = hintNameField(field, at / size);
       const hn = mapRva(h, lo, 3, f, off + at);
       const max = Math.min(4096, bytesAtRva(h, lo + 2));
       entry = {
@@ -206,6 +205,11 @@ function readThunks(
     out.push({ hint: entry.hint, name: entry.name });
   }
   return out;
+}
+
+/** The field of thunk `index`'s hint/name entry, for errors. */
+function hintNameField(field: string, index: number): string {
+  return `${field}[${index}] IMAGE_IMPORT_BY_NAME`;
 }
 
 /** A DLL name's RVA, the field that holds it and that field's offset. */
