@@ -1,5 +1,9 @@
 // Crafted files that used to exhaust memory or time, and images the hook
-// DLL cannot serve: each ends in a typed error naming its cause, quickly.
+// DLL cannot serve: each ends in a typed error naming its cause. The
+// budget makes them cheap; how cheap (the target is under a second each)
+// is measured by `deno task bench-pe`. The bound here only catches a
+// return of the blow-up (minutes, or out of memory), with room for a
+// loaded machine.
 
 import assert from "node:assert/strict";
 import { PeFormatError, PePatchError } from "./errors.ts";
@@ -19,6 +23,9 @@ import {
 } from "./_test_crafted.ts";
 import { buildPe } from "./_test_pe.ts";
 
+/** Far above what these take (see bench-pe), far below the old blow-up. */
+const BLOWUP_MS = 10_000;
+
 /** Runs `fn` and returns what it threw (or undefined) and how long it took. */
 async function timed(
   fn: () => unknown,
@@ -33,7 +40,7 @@ async function timed(
 }
 
 for (const shape of amplifiers()) {
-  Deno.test(`a crafted file is a PeFormatError within a second: ${shape.label}`, async () => {
+  Deno.test(`a crafted file is a PeFormatError, not a blow-up: ${shape.label}`, async () => {
     const dir = await Deno.makeTempDir();
     try {
       const exe = `${dir}/crafted.exe`;
@@ -56,7 +63,7 @@ for (const shape of amplifiers()) {
           assert.match(error.field, shape.field, what);
           assert.match(error.message, /in total/, what);
         }
-        assert.ok(ms < 1000, `${what} took ${ms.toFixed(0)} ms`);
+        assert.ok(ms < BLOWUP_MS, `${what} took ${ms.toFixed(0)} ms`);
       }
       assert.deepEqual(
         [...Deno.readDirSync(dir)].map((e) => e.name),
@@ -68,23 +75,23 @@ for (const shape of amplifiers()) {
   });
 }
 
-Deno.test("60,001 sections: imports and patching take well under a second", async () => {
+Deno.test("60,001 sections: imports and patching work, no blow-up", async () => {
   const bytes = manySections();
   assert.equal(readHeaders(bytesSource(bytes)).sections.length, 60001);
   let list: Awaited<ReturnType<typeof imports>> = [];
   const read = await timed(async () => list = await imports(bytes));
   assert.equal(read.error, undefined);
-  assert.ok(read.ms < 1000, `imports took ${read.ms.toFixed(0)} ms`);
+  assert.ok(read.ms < BLOWUP_MS, `imports took ${read.ms.toFixed(0)} ms`);
   assert.equal(list[0].symbols.length, 65535);
   assert.equal(list[0].symbols[65534].name, "f65534");
   let out = bytes;
   const patch = await timed(() => out = patchImportsBytes(bytes).bytes);
   assert.equal(patch.error, undefined);
-  assert.ok(patch.ms < 1000, `patch took ${patch.ms.toFixed(0)} ms`);
+  assert.ok(patch.ms < BLOWUP_MS, `patch took ${patch.ms.toFixed(0)} ms`);
   assert.equal(readPe(bytesSource(out)).imports[0].dll, "heapshift.dll");
   const undo = await timed(() => out = removeImportBytes(out).bytes);
   assert.equal(undo.error, undefined);
-  assert.ok(undo.ms < 1000, `remove took ${undo.ms.toFixed(0)} ms`);
+  assert.ok(undo.ms < BLOWUP_MS, `remove took ${undo.ms.toFixed(0)} ms`);
   assert.deepEqual(out, bytes);
 });
 
