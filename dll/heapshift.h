@@ -146,8 +146,8 @@ BOOL hs_crt_resolve(void);
  * mimalloc glue (mimalloc_unit.c, the one translation unit that includes
  * mimalloc's static.c, so it may use mimalloc's internals).
  * ---------------------------------------------------------------------- */
-/* mi_process_load() + turn off mimalloc's FLS thread-exit callback (thread
- * exit is handled on DLL_THREAD_DETACH). Idempotent. */
+/* mi_process_load() + mi_process_init(). Idempotent. (mimalloc never takes
+ * an FLS index in this build; thread exit is DLL_THREAD_DETACH's.) */
 void hs_mi_load(void);
 /* Ownership: O(1), never touches foreign memory. */
 BOOL hs_mi_owns(const void* p);
