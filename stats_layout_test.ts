@@ -33,13 +33,15 @@ Deno.test("parseStats: states, versions and refusals", () => {
     9,
     block((v) => {
       v.setUint32(12, 3, true);
-      v.setUint32(52, 87, true);
+      v.setUint32(72, 10, true);
+      v.setUint32(52, 156, true);
       v.setUint32(20, 212, true);
       v.setUint32(24, 0x010203, true);
     }),
   );
   assert.equal(s.state, "failed");
-  assert.equal(s.error, 87);
+  assert.equal(s.reason, "thread-suspend");
+  assert.equal(s.error, 156);
   assert.equal(s.mimallocVersion, "2.1.2");
   assert.equal(s.dllVersion, "1.2.3");
   assert.equal(s.liveSince, null);
@@ -60,4 +62,26 @@ Deno.test("parseStats: states, versions and refusals", () => {
     "offsets are out of range",
   );
   assert.ok(parseStats(9, block(() => {})).state === "loading");
+});
+
+Deno.test("parseStats: heapshift's reasons apart from Win32 errors", () => {
+  const at = (reason: number, error: number, state = 3) =>
+    parseStats(
+      9,
+      block((v) => {
+        v.setUint32(12, state, true);
+        v.setUint32(72, reason, true);
+        v.setUint32(52, error, true);
+      }),
+    );
+  // Reason 6 is no ERROR_INVALID_HANDLE (6); error 6 is no reason.
+  assert.deepEqual([at(6, 0).reason, at(6, 0).error], ["thread-in-site", 0]);
+  assert.deepEqual([at(0, 6).reason, at(0, 6).error], [null, 6]);
+  assert.equal(at(8, 5).reason, "protect");
+  assert.equal(at(14, 0).reason, "tls");
+  assert.equal(at(99, 0).reason, "reason-99");
+  // Live, with a problem on the way (hooks live after a failed read-back).
+  const live = at(7, 0, 1);
+  assert.deepEqual([live.state, live.reason], ["live", "readback"]);
+  assert.equal(parseStats(9, block(() => {})).reason, null);
 });

@@ -381,6 +381,7 @@ export function readStatsBlock(
         hooked_count: u32(28),
         patch_sites: u32(32),
         error: u32(52),
+        reason: u32(72),
         hooks_live_unix_ms: Number(v.getBigUint64(56)),
       };
       const stripes = u32(36), stripeOff = u32(40);
@@ -416,6 +417,7 @@ function flatten(s: Record<string, unknown>): Record<string, unknown> {
   const live = s.liveSince;
   return {
     state: s.state,
+    reason: s.reason,
     error: s.error,
     mimalloc_version: s.mimallocVersion,
     dll_version: s.dllVersion,
@@ -541,7 +543,7 @@ async function runOne(
   if (err) errors.push(err.split("\n").slice(-3).join(" / "));
   if (p.dll && rec.dllStats && rec.dllStats.state !== "live") {
     errors.push(
-      `the DLL's hooks are not live (state ${rec.dllStats.state}, error ${rec.dllStats.error})`,
+      `the DLL's hooks are not live (state ${rec.dllStats.state}, reason ${rec.dllStats.reason}, error ${rec.dllStats.error})`,
     );
   }
   if (!rec.result && !errors.length) errors.push("no result line");

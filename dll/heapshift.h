@@ -191,10 +191,11 @@ static inline void* hs_aligned_raw(void* p) {
  *  40  u32 stripe_offset   4096
  *  44  u32 names_offset    128
  *  48  u32 names_size      3968
- *  52  u32 error           Win32 error / reason code when state = 3
+ *  52  u32 error           Win32 error of the call that failed, else 0
  *  56  u64 hooks_live_unix_ms   when the jumps went in (0 before)
  *  64  u64 hooks_live_filetime  same instant, FILETIME (100 ns since 1601)
- *  72  ... reserved (zero) up to 128
+ *  72  u32 reason          heapshift's reason (enum hs_reason), else 0
+ *  76  ... reserved (zero) up to 128
  * 128  names: NUL-terminated ASCII export names, one after the other,
  *      ended by an empty name
  * 4096 stripes[64], 64 bytes each, eight u64 counters; a reader sums
@@ -223,6 +224,26 @@ enum hs_state {
   HS_STATE_FAILED = 3
 };
 
+/* heapshift's own reasons (header `reason`), apart from Win32 error
+ * numbers (header `error`, the failed call's GetLastError()). */
+enum hs_reason {
+  HS_R_NONE = 0,
+  HS_R_NO_UCRT = 1,          /* ucrtbase.dll or a required export missing */
+  HS_R_NO_ROOM = 2,          /* no room to patch a required function */
+  HS_R_SHARED_SITE = 3,      /* two hooks share one code site */
+  HS_R_OVERLAP = 4,          /* overlapping sites */
+  HS_R_TOO_MANY_SITES = 5,
+  HS_R_THREAD_IN_SITE = 6,   /* a thread stayed in (or returns into) a site */
+  HS_R_READBACK = 7,         /* a written jump did not read back */
+  HS_R_PROTECT = 8,          /* VirtualProtect refused (ACG, code integrity) */
+  HS_R_THREAD_OPEN = 9,      /* a thread could not be opened */
+  HS_R_THREAD_SUSPEND = 10,  /* a thread could not be suspended */
+  HS_R_THREAD_CONTEXT = 11,  /* a thread's registers could not be read */
+  HS_R_TOO_MANY_THREADS = 12,
+  HS_R_THREAD_SNAPSHOT = 13, /* the thread snapshot failed */
+  HS_R_TLS = 14              /* no TLS index for heapshift's own state */
+};
+
 typedef struct hs_stats_header {
   uint32_t magic;
   uint32_t layout_version;
@@ -240,7 +261,8 @@ typedef struct hs_stats_header {
   uint32_t error;
   uint64_t hooks_live_unix_ms;
   uint64_t hooks_live_filetime;
-  uint8_t reserved[56];
+  uint32_t reason;
+  uint8_t reserved[52];
 } hs_stats_header;
 
 typedef enum hs_counter {
@@ -302,8 +324,8 @@ static inline void hs_count(hs_counter which, int64_t n) {
 BOOL hs_stats_open(void);
 hs_stats_header* hs_stats(void);
 void hs_stats_set_names(const char* const* names, unsigned count);
-void hs_stats_set_state(enum hs_state state, uint32_t error);
-void hs_stats_mark_live(uint32_t patch_sites);
+void hs_stats_set_state(enum hs_state state, uint32_t reason, DWORD error);
+void hs_stats_mark_live(uint32_t patch_sites, uint32_t reason);
 
 /* ------------------------------------------------------------------------
  * Patching (patch.c).
@@ -312,10 +334,14 @@ typedef struct hs_patch_result {
   unsigned sites;         /* distinct code sites patched */
   unsigned names;         /* table entries that now reach a hook */
   const char* names_list[128];
-  const char* error;      /* NULL on success */
-  DWORD error_code;
+  const char* error;      /* what went wrong (for the log), else NULL */
+  uint32_t reason;        /* enum hs_reason, 0 when nothing went wrong */
+  DWORD win32_error;      /* GetLastError() of the call that failed, or 0 */
 } hs_patch_result;
 
+/* TRUE when the hooks are live: then `reason` is 0, or HS_R_READBACK when
+ * written jumps did not read back and neither did their rollback. FALSE:
+ * nothing was changed (no code, no page protection, no thread). */
 BOOL hs_patch_all(hs_patch_result* result);
 
 /* ------------------------------------------------------------------------
@@ -329,6 +355,24 @@ void hs_tls_thread_done(void);
 /* Logging (entry.c): HEAPSHIFT_VERBOSE=1. */
 extern BOOL hs_verbose;
 void hs_log(const char* fmt, ...);
+
+/* ------------------------------------------------------------------------
+ * Test-only fault switches (entry.c reads HEAPSHIFT_TEST_FAULTS at load;
+ * dll/README.md "Test-only switches"). They make conditions the Windows
+ * suite cannot provoke for real look real to the installer. All zero in
+ * normal use.
+ * ---------------------------------------------------------------------- */
+typedef struct hs_test_faults {
+  unsigned busy;            /* this many attempts find a site busy */
+  BOOL open;                /* OpenThread refuses every other thread */
+  BOOL context;             /* GetThreadContext fails */
+  unsigned max_threads;     /* fewer threads than MAX_THREADS fit */
+  unsigned call_in_site;    /* each site has a call returning to site + N */
+  BOOL readback;            /* the written jumps do not read back */
+  BOOL readback_sticky;     /* ... nor does the rollback */
+  BOOL snapshot_rendezvous; /* after the thread snapshot: signal, wait */
+} hs_test_faults;
+extern hs_test_faults hs_faults;
 
 #if defined(_MSC_VER) && !defined(__clang__)
 #define HS_NOINLINE __declspec(noinline)

@@ -69,17 +69,19 @@ void hs_stats_set_names(const char* const* names, unsigned count) {
   header->hooked_count = written;
 }
 
-void hs_stats_set_state(enum hs_state state, uint32_t error) {
+void hs_stats_set_state(enum hs_state state, uint32_t reason, DWORD error) {
+  header->reason = reason;
   header->error = error;
   MemoryBarrier();
   header->state = state;
 }
 
-void hs_stats_mark_live(uint32_t patch_sites) {
+void hs_stats_mark_live(uint32_t patch_sites, uint32_t reason) {
   FILETIME ft;
   GetSystemTimeAsFileTime(&ft);
   uint64_t t = ((uint64_t)ft.dwHighDateTime << 32) | ft.dwLowDateTime;
   header->patch_sites = patch_sites;
+  header->reason = reason;
   header->hooks_live_filetime = t;
   header->hooks_live_unix_ms = (t - 116444736000000000ull) / 10000u;
   MemoryBarrier();

@@ -19,6 +19,7 @@ test("stats decodes a layout-v1 block", async () => {
   assertEquals(stats(pid), {
     pid,
     state: "live",
+    reason: null,
     error: 0,
     mimallocVersion: "2.1.2",
     dllVersion: "0.1.3",
