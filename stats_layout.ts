@@ -11,8 +11,10 @@ import { HeapshiftError } from "./errors.ts";
 export const STATS_MAGIC = 0x5453_4853;
 /** The layout version this reader understands. */
 export const STATS_LAYOUT = 1;
-/** The size of a v1 block. */
-export const STATS_SIZE = 8192;
+/** The size of the block heapshift.dll writes (readers use the header's). */
+export const STATS_SIZE = 69_632;
+/** The most of a block a reader maps. */
+export const STATS_MAX_SIZE = 1 << 20;
 
 /**
  * What the hook DLL is doing in the process.
@@ -201,4 +203,15 @@ export function parseStats(pid: number, block: Uint8Array): HeapshiftStats {
       expandRejects: sum(5),
     },
   };
+}
+
+/**
+ * The creation time (FILETIME) of the process that wrote a block, 0 when
+ * the block does not say: with the pid it tells a live process's block
+ * from one a dead process with the same pid left behind.
+ */
+export function statsOwner(block: Uint8Array): bigint {
+  if (block.byteLength < 128) return 0n;
+  return new DataView(block.buffer, block.byteOffset, block.byteLength)
+    .getBigUint64(80, true);
 }

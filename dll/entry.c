@@ -7,12 +7,15 @@
  *   2. HEAPSHIFT_VERBOSE / HEAPSHIFT_DISABLE / HEAPSHIFT_NO_MIGRATE and
  *      the test-only HEAPSHIFT_TEST_FAULTS (Win32 environment, not the
  *      CRT);
- *   3. the stats block, the target's CRT entry points (errno, new-handler,
- *      heap handle), then mimalloc (mi_process_load + mi_process_init), all
- *      before a single jump is written;
+ *   3. the stats block and the counters' TLS slots, the target's CRT entry
+ *      points (errno, new-handler, heap handle), then mimalloc
+ *      (mi_process_load + mi_process_init), all before a single jump is
+ *      written;
  *   4. the patches (patch.c), with the other threads suspended.
- * DLL_THREAD_DETACH: mi_thread_done, then the thread's TLS blocks, then
- * its counter stripe (stats.c).
+ * DLL_THREAD_DETACH (whatever the state): mi_thread_done, then the
+ * thread's TLS blocks, then its counter stripe (stats.c); counts and
+ * allocations on the thread after that (other DLLs' detach code) are
+ * released again after each call (hs_thread_late_release).
  * DLL_PROCESS_DETACH: nothing. The hooks stay live until the very end and
  * mimalloc is never torn down, so late frees (CRT shutdown, atexit, other
  * DLLs' detach) still land in a working allocator. */
@@ -85,7 +88,7 @@ static void read_faults(void) {
       hs_faults.readback = hs_faults.readback_sticky = TRUE;
     } else if (strcmp(item, "snapshot-rendezvous") == 0) {
       hs_faults.snapshot_rendezvous = TRUE;
-    }
+    } else if (strcmp(item, "stripes") == 0) hs_faults.stripes = value;
     if (*item) {
       hs_log("test fault: %s%s%s", item, colon ? ":" : "",
              colon ? colon + 1 : "");
@@ -136,6 +139,11 @@ static void install(HINSTANCE inst) {
   if (!hs_stats_open()) {
     hs_log("another heapshift DLL already owns this process: not hooking");
     InterlockedExchange(&state, HS_STATE_FAILED);
+    return;
+  }
+  if (!hs_count_init()) {
+    hs_log("no TLS index left for the counters: not hooking");
+    set_state(HS_STATE_FAILED, HS_R_TLS, GetLastError());
     return;
   }
   if (!hs_crt_resolve()) {
@@ -198,6 +206,21 @@ static HS_NOINLINE void install_measuring_stack(HINSTANCE inst) {
          (unsigned)(((uintptr_t)&here - lo) / 1024));
 }
 
+/* The thread's mimalloc heap (abandoned to other threads) and TLS blocks;
+ * the thread is marked as past our DLL_THREAD_DETACH. */
+static void release_thread(void) {
+  if (hs_mi_thread_active()) hs_mi_thread_done();
+  hs_tls_thread_done();
+}
+
+/* DLLs loaded before heapshift get DLL_THREAD_DETACH after ours (the loader
+ * goes in reverse load order), and their detach code may allocate: the
+ * hooked call sets up a mimalloc heap and TLS blocks for the thread again,
+ * which nothing would release before the thread is gone. */
+void hs_thread_late_release(void) {
+  if (hs_mi_thread_active() || hs_tls_thread_active()) release_thread();
+}
+
 #if defined(_MSC_VER) && !defined(__clang__)
 /* MSVC /MT: the static CRT still needs its own initialisation. */
 BOOL WINAPI _DllMainCRTStartup(HANDLE, DWORD, LPVOID);
@@ -231,10 +254,9 @@ BOOL WINAPI heapshift_entry(HINSTANCE inst, DWORD reason, LPVOID reserved) {
       CRT_STARTUP(inst, reason, reserved);
       break;
     case DLL_THREAD_DETACH:
-      if (state == HS_STATE_LIVE && hs_tls_thread_active()) {
-        hs_mi_thread_done();
-      }
-      hs_tls_thread_done();
+      /* Whatever the state says: a thread with mimalloc state has it
+       * released (hooks may be live even after a reported problem). */
+      release_thread();
       hs_count_thread_done();
       CRT_STARTUP(inst, reason, reserved);
       break;

@@ -48,6 +48,10 @@ static inline BOOL hs_mi_no_fls_free(DWORD index) {
 #undef FlsAlloc
 #undef atexit
 
+/* The counters' TLS index (heapshift.h hs_count), here in the hooks' unit so
+ * the hot path reaches it without an indirection. */
+DWORD hs_count_slot = TLS_OUT_OF_INDEXES;
+
 #include "heapshift.h"
 
 static inline BOOL hs_mi_owns_fast(const void* p);
@@ -121,6 +125,18 @@ void* hs_mi_alloc(size_t size, BOOL zero) {
 void hs_mi_free(void* p) { mi_free(p); }
 
 void hs_mi_thread_done(void) { mi_thread_done(); }
+
+BOOL hs_mi_thread_active(void) {
+#if MI_MALLOC_VERSION >= 300
+  /* v3 keeps the thread's heap in a Win32 TLS slot of its own. */
+  return mi_theap_is_initialized(_mi_theap_default()) ? TRUE : FALSE;
+#else
+  /* v2 in a __thread variable: without TLS blocks it was never set (and
+   * reading it would make them). */
+  return hs_tls_thread_active() &&
+         mi_heap_is_initialized(mi_prim_get_default_heap());
+#endif
+}
 
 unsigned hs_mi_version(void) { return (unsigned)MI_MALLOC_VERSION; }
 
