@@ -243,6 +243,7 @@ static void add_site(site* s, uint8_t* t, void* hook, unsigned len) {
     if (call_ends_at(t, t + k) ||
         (hs_faults.call_in_site != 0 && k == hs_faults.call_in_site)) {
       s->returns |= 1u << k;
+      hs_log("patch: site %p: a call inside it returns to +%u", t, k);
       if (returns_lo == 0 || (uintptr_t)(t + k) < returns_lo) {
         returns_lo = (uintptr_t)(t + k);
       }
