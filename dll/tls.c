@@ -21,9 +21,6 @@
 
 #if defined(__GNUC__)
 
-/* NtCurrentTeb() reads gs:[0x30]; GCC mistakes it for a NULL deref. */
-#pragma GCC diagnostic ignored "-Warray-bounds"
-
 typedef struct emutls_object {
   uintptr_t size;
   uintptr_t align;
