@@ -58,6 +58,7 @@ export {
 export { stats } from "./stats.ts";
 export type {
   HeapshiftCounters,
+  HeapshiftReason,
   HeapshiftState,
   HeapshiftStats,
 } from "./stats_layout.ts";

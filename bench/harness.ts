@@ -302,6 +302,7 @@ function flatten(s: Record<string, unknown>): Record<string, unknown> {
   const live = s.liveSince;
   return {
     state: s.state,
+    reason: s.reason,
     error: s.error,
     mimalloc_version: s.mimallocVersion,
     dll_version: s.dllVersion,
@@ -426,7 +427,7 @@ async function runOne(
   if (err) errors.push(err.split("\n").slice(-3).join(" / "));
   if (p.dll && rec.dllStats && rec.dllStats.state !== "live") {
     errors.push(
-      `the DLL's hooks are not live (state ${rec.dllStats.state}, error ${rec.dllStats.error})`,
+      `the DLL's hooks are not live (state ${rec.dllStats.state}, reason ${rec.dllStats.reason}, error ${rec.dllStats.error})`,
     );
   }
   if (!rec.result && !errors.length) errors.push("no result line");

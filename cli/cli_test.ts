@@ -266,6 +266,7 @@ Deno.test("the demo parses the sample's lines and summarises them", () => {
   const s = summarise(7, ticks, 4000, {
     pid: 7,
     state: "live",
+    reason: null,
     error: 0,
     mimallocVersion: "2.1.2",
     dllVersion: "0.1.0",

@@ -25,10 +25,12 @@ export function renderStats(
   prev?: { stats: Stats; at: number },
   at: number = performance.now(),
 ): string {
+  const why = [s.reason, s.error ? `Win32 error ${s.error}` : ""]
+    .filter(Boolean).join(", ");
   const state = s.state === "live"
-    ? c.green("live")
+    ? c.green("live") + (why ? c.yellow(` (but: ${why})`) : "")
     : s.state === "failed"
-    ? c.red(`failed (error ${s.error})`)
+    ? c.red(`failed (${why || "no reason given"})`)
     : c.yellow(s.state);
   const since = s.liveSince
     ? ` since ${s.liveSince.toISOString().replace("T", " ").slice(0, 19)} UTC`

@@ -25,6 +25,10 @@ export const KERNEL32_SYMBOLS = {
   TerminateProcess: { parameters: ["pointer", "u32"], result: "i32" },
   GetExitCodeProcess: { parameters: ["pointer", "buffer"], result: "i32" },
   GetProcessId: { parameters: ["pointer"], result: "u32" },
+  GetProcessTimes: {
+    parameters: ["pointer", "buffer", "buffer", "buffer", "buffer"],
+    result: "i32",
+  },
   IsWow64Process: { parameters: ["pointer", "buffer"], result: "i32" },
   IsWow64Process2: {
     parameters: ["pointer", "buffer", "buffer"],

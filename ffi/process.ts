@@ -112,6 +112,22 @@ export function processId(process: Handle): number {
   return pid;
 }
 
+/**
+ * `GetProcessTimes`: when the process was created, as a FILETIME (100 ns
+ * units since 1601-01-01 UTC). With the pid it names one process: pids are
+ * reused, creation times are not.
+ */
+export function processCreationTime(process: Handle): bigint {
+  const [created, exited, kernel, user] = [0, 1, 2, 3].map(() =>
+    new BigUint64Array(1)
+  );
+  checkBool(
+    "GetProcessTimes",
+    kernel32().GetProcessTimes(process.raw, created, exited, kernel, user),
+  );
+  return created[0];
+}
+
 /** WaitForSingleObject results. */
 export const WAIT = {
   OBJECT_0: 0,

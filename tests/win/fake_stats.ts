@@ -8,6 +8,7 @@ export function fakeStats(pid: number): HeapshiftStats {
   return {
     pid,
     state: "live",
+    reason: null,
     error: 0,
     mimallocVersion: "2.1.2",
     dllVersion: "0.1.3",
