@@ -58,6 +58,15 @@ Deno.test("usage errors exit 2 with a one-line reason", async () => {
       ["specialk", "--when", "Sometimes"],
       ["specialk", "--ini", "a.ini", "--global"],
       ["patch", "x.exe", "--inplace", "--out", "y.exe"],
+      ["patch", "x.exe", "--dll", "a/b.dll"],
+      ["patch", "x.exe", "--dll", ""],
+      ["patch", "x.exe", "--postfix", "a\\b"],
+      ["patch", "x.exe", "--postfix", "x".repeat(300)],
+      ["patch", "x.exe", "--remove", "--dll", "a:b.dll"],
+      ["inject", "12", "--dll", ""],
+      ["launch", "x.exe", "--dll", ""],
+      ["specialk", "--dll", ""],
+      ["doctor", "--dll", ""],
     ]
   ) {
     const r = await cli(args);
@@ -65,6 +74,17 @@ Deno.test("usage errors exit 2 with a one-line reason", async () => {
     assert.match(r.stderr, /^error: .+\n/, args.join(" "));
     assert.equal(r.stdout, "");
   }
+});
+
+Deno.test("no arguments: the help on stderr, exit 2 (a usage error)", async () => {
+  const r = await cli([]);
+  assert.equal(r.code, 2, r.stderr);
+  assert.equal(r.stdout, "");
+  assert.match(r.stderr, /^Usage: heapshift /);
+  assert.match(r.stderr, /\n {2}inject /);
+  const help = await cli(["help"]);
+  assert.equal(help.code, 0, "asking for help is not an error");
+  assert.match(help.stdout, /^Usage: heapshift /);
 });
 
 Deno.test("failures exit 1 with a one-line reason", async () => {

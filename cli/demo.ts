@@ -15,6 +15,7 @@ import {
   currentArgs,
   example,
   forward,
+  parsePath,
   PREFIX_HELP,
   WINE_ENV_HELP,
 } from "./common.ts";
@@ -373,7 +374,11 @@ export function demoCommand(
       "--sample <exe>",
       "the sample program (default build/demo/sample.exe)",
     )
-    .option("--dll <path>", "the hook DLL (default build/heapshift.dll)")
+    .option(
+      "--dll <path>",
+      "the hook DLL (default build/heapshift.dll)",
+      parsePath,
+    )
     .option("--before <seconds>", "time on the plain UCRT heap", positive, 4)
     .option("--after <seconds>", "time after the injection", positive, 6)
     .option("--threads <n>", "worker threads of the sample", positive, 2)

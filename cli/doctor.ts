@@ -7,7 +7,13 @@
 
 import type { Command } from "@commander-js/extra-typings";
 import { FileSource, imports as peImports, readHeaders } from "../pe/mod.ts";
-import { example, forward, PREFIX_HELP, WINE_ENV_HELP } from "./common.ts";
+import {
+  example,
+  forward,
+  parsePath,
+  PREFIX_HELP,
+  WINE_ENV_HELP,
+} from "./common.ts";
 import { builtDll, canBuild } from "./dll.ts";
 import { embeddedDll, extractDll } from "./embed.ts";
 import { c, printJson } from "./output.ts";
@@ -220,7 +226,11 @@ export function doctorCommand(
       "Check this system, the hook DLL, and (given an exe) whether a program can be taken over.",
     )
     .argument("[exe]", "a program to check")
-    .option("--dll <path>", "the DLL to check (default build/heapshift.dll)")
+    .option(
+      "--dll <path>",
+      "the DLL to check (default build/heapshift.dll)",
+      parsePath,
+    )
     .option("--json", "machine-readable output")
     .option("--prefix <dir>", PREFIX_HELP)
     .option("--wine-env <name>", WINE_ENV_HELP).addHelpText(

@@ -24,8 +24,10 @@ import {
   UsageError,
 } from "./output.ts";
 import {
+  checkDllName,
   example,
   forward,
+  parsePath,
   parsePid,
   PREFIX_HELP,
   setCurrentArgs,
@@ -220,7 +222,11 @@ export function buildProgram(setCode: (code: number) => void) {
       "wait for the process to start (default 60 s), then inject at once",
       parseSeconds,
     )
-    .option("--dll <path>", "the DLL to inject (default build/heapshift.dll)")
+    .option(
+      "--dll <path>",
+      "the DLL to inject (default build/heapshift.dll)",
+      parsePath,
+    )
     .option(
       "--timeout <seconds>",
       "how long the remote load may take",
@@ -251,7 +257,7 @@ export function buildProgram(setCode: (code: number) => void) {
     .option(
       "--dll <path>",
       "a DLL to load (repeatable; default build/heapshift.dll)",
-      collect,
+      (v: string, prev?: string[]) => collect(parsePath(v), prev),
     )
     .option("--cwd <dir>", "working directory")
     .option("--wait-exit", "wait for the program to end and exit with its code")
@@ -322,6 +328,7 @@ export function buildProgram(setCode: (code: number) => void) {
       ),
     )
     .action(async (exe, opts) => {
+      checkDllName(opts);
       if (opts.inplace && opts.out) {
         throw new UsageError("--inplace and --out cannot be used together");
       }
@@ -530,9 +537,11 @@ export function reportError(e: unknown): number {
   if (e instanceof CommanderError) {
     if (
       e.code === "commander.helpDisplayed" || e.code === "commander.version" ||
-      e.code === "commander.help"
+      (e.code === "commander.help" && e.exitCode === 0)
     ) return 0;
-    return 2; // commander already printed the reason
+    // Commander already printed the reason (or, for no command at all, the
+    // help on stderr).
+    return 2;
   }
   if (
     e instanceof Deno.errors.BrokenPipe ||

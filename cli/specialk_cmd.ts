@@ -5,7 +5,7 @@
  */
 
 import { type Command, Option } from "@commander-js/extra-typings";
-import { example } from "./common.ts";
+import { example, parsePath } from "./common.ts";
 import { resolveDll } from "./dll.ts";
 import { c, CliError, printJson, UsageError } from "./output.ts";
 import { isWindows, toWinePath } from "./platform.ts";
@@ -60,7 +60,11 @@ export function specialkCommand(
       "--sk-dir <dir>",
       "Special K's install folder (found automatically)",
     )
-    .option("--dll <path>", "the DLL to register (default build/heapshift.dll)")
+    .option(
+      "--dll <path>",
+      "the DLL to register (default build/heapshift.dll)",
+      parsePath,
+    )
     .option(
       "--name <name>",
       "the plug-in's name: [Import.<name>]",
