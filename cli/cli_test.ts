@@ -49,7 +49,9 @@ Deno.test("usage errors exit 2 with a one-line reason", async () => {
     const args of [
       ["bogus"],
       ["inject"],
-      ["modules", "abc"],
+      ["modules", ""],
+      ["eject", "", "x.dll"],
+      ["stats", "C:\\games\\"],
       ["modules", "0"],
       ["eject", "12"],
       ["stats", "-5"],

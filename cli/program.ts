@@ -34,6 +34,14 @@ import {
   WINE_ENV_HELP,
 } from "./common.ts";
 import { buildDll, resolveDll } from "./dll.ts";
+import {
+  baseName,
+  parseProcessArg,
+  pickProcess,
+  PID_HELP,
+  PROCESS_HELP,
+  targetPid,
+} from "./process_arg.ts";
 import { specialkCommand } from "./specialk_cmd.ts";
 import { statsCommand } from "./stats.ts";
 import { demoCommand } from "./demo.ts";
@@ -51,12 +59,6 @@ function parseSeconds(value: string): number {
 
 function collect(value: string, previous: string[] = []): string[] {
   return [...previous, value];
-}
-
-function baseName(path: string): string {
-  return path.slice(
-    Math.max(path.lastIndexOf("\\"), path.lastIndexOf("/")) + 1,
-  );
 }
 
 function isFile(path: string): boolean {
@@ -78,60 +80,44 @@ async function doInject(
   },
 ): Promise<number> {
   const api = await import("./api.ts");
-  let pid: number | undefined = opts.pid;
-  let name = target;
-  if (pid === undefined && /^\d+$/.test(target)) pid = Number(target);
-  if (pid === undefined) {
-    name = baseName(target);
-    const found = api.findProcesses(name);
-    if (found.length > 1) {
-      throw new CliError(
-        `${found.length} processes are named ${name}: ${
-          found.map((p) => p.pid).join(", ")
-        }; pick one with --pid`,
-      );
-    }
-    if (found.length === 1) pid = found[0].pid;
-    else if (opts.wait !== undefined && opts.wait !== false) {
-      const seconds = typeof opts.wait === "number" ? opts.wait : 60;
-      if (!opts.json) {
-        console.error(
-          c.dim(`waiting up to ${seconds} s for ${name} to start…`),
-        );
-      }
-      const dll = await resolveDll(opts.dll);
-      const p = await api.waitForProcess(name, { timeout: seconds * 1000 });
-      return await injectPid(p.pid, p.name, dll, opts);
-    } else if (isFile(target)) {
-      const dll = await resolveDll(opts.dll);
-      const t0 = performance.now();
-      const launched = await api.launch(target, { dlls: [dll] });
-      const ms = performance.now() - t0;
-      launched.close();
-      return report({
-        pid: launched.pid,
-        name,
-        launched: true,
-        dll,
-        ms,
-        json: opts.json,
-      });
-    } else {
-      throw new CliError(
-        `No process named ${name} is running (use --wait to wait for it, or give the path of the executable to launch it)`,
-      );
-    }
-  } else if (opts.pid !== undefined && !/^\d+$/.test(target)) {
-    const found = api.findProcesses(baseName(target));
-    if (!found.some((p) => p.pid === opts.pid)) {
-      throw new CliError(
-        `Process ${opts.pid} is not named ${baseName(target)}`,
-      );
-    }
+  const picked = pickProcess(target, {
+    find: api.findProcesses,
+    pid: opts.pid,
+  });
+  if (picked) {
+    const dll = await resolveDll(opts.dll);
+    const name = picked.name ??
+      api.processes().find((p) => p.pid === picked.pid)?.name ?? target;
+    return await injectPid(picked.pid, name, dll, opts);
   }
-  const dll = await resolveDll(opts.dll);
-  const proc = api.processes().find((p) => p.pid === pid);
-  return await injectPid(pid, proc?.name ?? name, dll, opts);
+  const name = baseName(target);
+  if (opts.wait !== undefined && opts.wait !== false) {
+    const seconds = typeof opts.wait === "number" ? opts.wait : 60;
+    if (!opts.json) {
+      console.error(c.dim(`waiting up to ${seconds} s for ${name} to start…`));
+    }
+    const dll = await resolveDll(opts.dll);
+    const p = await api.waitForProcess(name, { timeout: seconds * 1000 });
+    return await injectPid(p.pid, p.name, dll, opts);
+  }
+  if (isFile(target)) {
+    const dll = await resolveDll(opts.dll);
+    const t0 = performance.now();
+    const launched = await api.launch(target, { dlls: [dll] });
+    const ms = performance.now() - t0;
+    launched.close();
+    return report({
+      pid: launched.pid,
+      name,
+      launched: true,
+      dll,
+      ms,
+      json: opts.json,
+    });
+  }
+  throw new CliError(
+    `No process named ${name} is running (use --wait to wait for it, or give the path of the executable to launch it)`,
+  );
 }
 
 async function injectPid(
@@ -211,12 +197,9 @@ export function buildProgram(setCode: (code: number) => void) {
     .argument(
       "<target>",
       "pid, process name (game.exe) or path of an executable",
+      parseProcessArg,
     )
-    .option(
-      "--pid <pid>",
-      "which process, when several have that name",
-      parsePid,
-    )
+    .option("--pid <pid>", PID_HELP, parsePid)
     .option(
       "--wait [seconds]",
       "wait for the process to start (default 60 s), then inject at once",
@@ -453,18 +436,22 @@ export function buildProgram(setCode: (code: number) => void) {
 
   program.command("modules")
     .description("List the modules loaded in a process.")
-    .argument("<pid>", "process id", parsePid)
+    .argument("<process>", PROCESS_HELP, parseProcessArg)
+    .option("--pid <pid>", PID_HELP, parsePid)
     .option("--json", "machine-readable output")
     .option("--prefix <dir>", PREFIX_HELP)
     .option("--wine-env <name>", WINE_ENV_HELP).addHelpText(
       "after",
-      example("deno run -A cli.ts modules 1234"),
+      example(
+        "deno run -A cli.ts modules 1234",
+        "deno run -A cli.ts modules game.exe --json",
+      ),
     )
-    .action(async (pid, opts) => {
+    .action(async (target, opts) => {
       const fwd = await forward(opts);
       if (fwd !== undefined) return setCode(fwd);
       const api = await import("./api.ts");
-      const list = api.modules(pid);
+      const list = api.modules(await targetPid(target, opts.pid));
       if (opts.json) {
         printJson(list);
         return setCode(0);
@@ -493,18 +480,23 @@ export function buildProgram(setCode: (code: number) => void) {
     .description(
       "Unload a module from a process (heapshift.dll pins itself and stays).",
     )
-    .argument("<pid>", "process id", parsePid)
+    .argument("<process>", PROCESS_HELP, parseProcessArg)
     .argument("<module>", "module file name or path")
+    .option("--pid <pid>", PID_HELP, parsePid)
     .option("--json", "machine-readable output")
     .option("--prefix <dir>", PREFIX_HELP)
     .option("--wine-env <name>", WINE_ENV_HELP).addHelpText(
       "after",
-      example("deno run -A cli.ts eject 1234 probe.dll"),
+      example(
+        "deno run -A cli.ts eject 1234 probe.dll",
+        "deno run -A cli.ts eject game.exe probe.dll",
+      ),
     )
-    .action(async (pid, module, opts) => {
+    .action(async (target, module, opts) => {
       const fwd = await forward(opts);
       if (fwd !== undefined) return setCode(fwd);
       const api = await import("./api.ts");
+      const pid = await targetPid(target, opts.pid);
       await api.eject(pid, module);
       if (opts.json) printJson({ pid, module, ejected: true });
       else console.log(`${c.green("ejected")} ${module} from pid ${pid}`);

@@ -72,10 +72,10 @@ Deno.test("cli: help, version and usage errors (exit 2)", async () => {
     "inject without target",
   );
   oneLineError(
-    await cli(["modules", "notapid"]),
+    await cli(["modules", "0"]),
     2,
     /process id/,
-    "modules notapid",
+    "modules 0",
   );
   oneLineError(
     await cli(["frobnicate"]),
@@ -222,6 +222,70 @@ Deno.test("cli: inject by name; several matches need --pid; missing names fail",
     1,
     /No DLL at/,
     "missing dll",
+  );
+});
+
+Deno.test("cli: modules, eject and stats take a process name too; several need --pid", async () => {
+  await using copy = await uniqueCopy("cli_sample.exe");
+  const args = { args: ["--interval", "200", "--threads", "1"] };
+  await using a = await startTarget(copy.path, args);
+  const mods = await json<Mod[]>(["modules", copy.exe]);
+  assert(
+    mods.some((m) => m.name.toLowerCase() === copy.exe),
+    "modules by name lists the program itself",
+  );
+  await json(["inject", copy.exe, "--dll", fixture("probe.dll")]);
+  const ej = await json<{ pid: number; ejected: boolean }>([
+    "eject",
+    copy.exe,
+    "probe.dll",
+  ]);
+  assertEquals([ej.pid, ej.ejected], [a.pid, true]);
+  await json(["inject", copy.exe, "--dll", hookDll()]);
+  const s = await json<{ pid: number; state: string }>(["stats", copy.exe]);
+  assertEquals([s.pid, s.state], [a.pid, "live"]);
+
+  await using b = await startTarget(copy.path, args);
+  for (
+    const cmd of [
+      ["modules", copy.exe],
+      ["stats", copy.exe],
+      ["eject", copy.exe, "probe.dll"],
+    ]
+  ) {
+    const many = await cli(cmd);
+    oneLineError(many, 1, /--pid/, `${cmd[0]} with two matches`);
+    assert(
+      many.stderr.includes(String(a.pid)) &&
+        many.stderr.includes(String(b.pid)),
+      many.stderr,
+    );
+  }
+  const picked = await json<{ pid: number; state: string }>([
+    "stats",
+    copy.exe,
+    "--pid",
+    String(a.pid),
+  ]);
+  assertEquals(picked.pid, a.pid);
+  const modsB = await json<Mod[]>([
+    "modules",
+    copy.exe,
+    "--pid",
+    String(b.pid),
+  ]);
+  assert(!modsB.some((m) => m.name.toLowerCase() === "heapshift.dll"));
+  oneLineError(
+    await cli(["stats", "sleeper.exe", "--pid", String(a.pid)]),
+    1,
+    new RegExp(`${a.pid} is not named sleeper\\.exe`),
+    "--pid of another program",
+  );
+  oneLineError(
+    await cli(["modules", "no_such_program_xyz.exe"]),
+    1,
+    /No process named no_such_program_xyz\.exe is running/,
+    "modules of a missing name",
   );
 });
 
