@@ -71,6 +71,11 @@ export interface LaunchOptions {
    * `load-failed` error; on timeout the program is stopped.
    */
   timeout?: number;
+  /**
+   * `inherit` (default): the program's stdin, stdout and stderr are ours;
+   * `none`: it has none, so it does not hold our pipes open once we end.
+   */
+  stdio?: "inherit" | "none";
 }
 
 /** The process handle of each LaunchedProcess, for this module only. */
@@ -557,6 +562,7 @@ function launchSuspendedAndResume(
       cwd: options.cwd === undefined ? undefined : absolutePath(options.cwd),
       env: options.env ? mergeEnv(options.env) : undefined,
       suspended: true,
+      stdio: options.stdio,
     });
   } catch (e) {
     throw launchError(path, e);

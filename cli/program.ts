@@ -21,6 +21,7 @@ import {
   hex,
   printJson,
   table,
+  toJson,
   UsageError,
 } from "./output.ts";
 import {
@@ -103,7 +104,7 @@ async function doInject(
   if (isFile(target)) {
     const dll = await resolveDll(opts.dll);
     const t0 = performance.now();
-    const launched = await api.launch(target, { dlls: [dll] });
+    const launched = await api.launch(target, { dlls: [dll], stdio: "none" });
     const ms = performance.now() - t0;
     launched.close();
     return report({
@@ -243,7 +244,10 @@ export function buildProgram(setCode: (code: number) => void) {
       (v: string, prev?: string[]) => collect(parsePath(v), prev),
     )
     .option("--cwd <dir>", "working directory")
-    .option("--wait-exit", "wait for the program to end and exit with its code")
+    .option(
+      "--wait-exit",
+      "wait for the program to end and exit with its code (its stdin, stdout and stderr are ours; the report goes to stderr)",
+    )
     .option("--json", "machine-readable output")
     .option("--prefix <dir>", PREFIX_HELP)
     .option("--wine-env <name>", WINE_ENV_HELP).addHelpText(
@@ -261,29 +265,39 @@ export function buildProgram(setCode: (code: number) => void) {
         ? await Promise.all(opts.dll.map((d) => resolveDll(d)))
         : [await resolveDll()];
       const t0 = performance.now();
-      const launched = await api.launch(exe, { args, cwd: opts.cwd, dlls });
+      // Without --wait-exit the program outlives us: it must not hold our
+      // stdout open (a script reading it would wait for the program's end).
+      const launched = await api.launch(exe, {
+        args,
+        cwd: opts.cwd,
+        dlls,
+        stdio: opts.waitExit ? "inherit" : "none",
+      });
       const ms = performance.now() - t0;
+      const code = opts.waitExit ? await api.waitExit(launched) : undefined;
+      // With --wait-exit the program had our standard streams: the report
+      // goes to stderr, once it has ended, so neither is mixed into the other.
+      const say = opts.waitExit ? console.error : console.log;
       if (opts.json) {
-        printJson({
+        say(toJson({
           pid: launched.pid,
           exe,
           args,
           dlls,
           ms: Math.round(ms * 10) / 10,
-        });
+          ...(code === undefined ? {} : { exitCode: code }),
+        }));
       } else {
-        console.log(
+        say(
           `${c.green("launched")} ${
             c.bold(baseName(exe))
           } (pid ${launched.pid})`,
         );
-        for (const d of dlls) console.log(`  dll   ${d}`);
-        console.log(`  took  ${ms.toFixed(1)} ms`);
+        for (const d of dlls) say(`  dll   ${d}`);
+        say(`  took  ${ms.toFixed(1)} ms`);
+        if (code !== undefined) say(`  exit  ${code}`);
       }
-      if (opts.waitExit) {
-        const code = await api.waitExit(launched);
-        setCode(code ?? 0);
-      } else setCode(0);
+      setCode(code ?? 0);
     });
 
   program.command("patch")

@@ -367,14 +367,90 @@ Deno.test("cli: launch loads the DLLs early", async () => {
   ]);
   assertEquals(waited.code, 0, waited.stderr);
   assert(
-    /launched cli_sample\.exe \(pid \d+\)/.test(waited.stdout),
-    waited.stdout,
+    /launched cli_sample\.exe \(pid \d+\)/.test(waited.stderr),
+    waited.stderr,
   );
   oneLineError(
     await cli(["launch", "C:\\nonexistent\\x.exe"]),
     1,
     /No executable/,
     "launch missing",
+  );
+});
+
+/** Runs a program with `input` on its stdin; collects its output and code. */
+async function runWithInput(
+  exe: string,
+  args: string[],
+  input: Uint8Array,
+): Promise<{ code: number; stdout: Uint8Array; stderr: string }> {
+  const child = new Deno.Command(exe, {
+    args,
+    env: { NO_COLOR: "1" },
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  // Written while the output is read: a program that never reads its
+  // input must fail the test, not block it on a full pipe.
+  const writer = child.stdin.getWriter();
+  const written = writer.write(input).then(() => writer.close()).catch(
+    () => {},
+  );
+  const out = await child.output();
+  await written;
+  return {
+    code: out.code,
+    stdout: out.stdout,
+    stderr: new TextDecoder().decode(out.stderr),
+  };
+}
+
+Deno.test("cli: launch --wait-exit of a console program keeps its stdin, stdout, stderr and exit code", async () => {
+  const input = new TextEncoder().encode(
+    "first line\r\nsecond line\n" + "x".repeat(100_000) + "\nend",
+  );
+  const args = ["--exit", "7", "two words"];
+  // What the program does run directly: the oracle.
+  const direct = await runWithInput(fixture("cli_echo.exe"), args, input);
+  assertEquals(direct.code, 7);
+  const text = new TextDecoder().decode(direct.stdout);
+  assert(text.endsWith(`stdin ${input.length} bytes\n`), text.slice(-100));
+  const launched = await runWithInput(Deno.execPath(), [
+    "run",
+    "-A",
+    CLI,
+    "launch",
+    fixture("cli_echo.exe"),
+    "--dll",
+    hookDll(),
+    "--wait-exit",
+    "--",
+    ...args,
+  ], input);
+  assertEquals(launched.code, 7, launched.stderr);
+  // Compared by hand: a diff of 100 KB arrays would take minutes to print.
+  const same = launched.stdout.length === direct.stdout.length &&
+    launched.stdout.every((b, i) => b === direct.stdout[i]);
+  assert(
+    same,
+    `stdout is the program's alone: ${launched.stdout.length} bytes ${
+      JSON.stringify(new TextDecoder().decode(launched.stdout.slice(0, 200)))
+    }…`,
+  );
+  // stderr: the program's line, byte for byte as when run directly.
+  assertEquals(direct.stderr, "on stderr, exiting with 7\n");
+  assert(
+    launched.stderr.includes(direct.stderr),
+    JSON.stringify([direct.stderr, launched.stderr]),
+  );
+  // The launch report goes to stderr after the program's end: stdout
+  // belongs to the program, and its stderr lines come first, whole.
+  assert(
+    new RegExp(
+      `^${direct.stderr}launched cli_echo\\.exe \\(pid \\d+\\)\n[^]*  exit  7\n$`,
+    ).test(launched.stderr),
+    JSON.stringify([direct.stderr, launched.stderr]),
   );
 });
 
