@@ -16,11 +16,13 @@
  */
 
 export { HeapshiftError, type HeapshiftErrorKind } from "./errors.ts";
+export type { Arch } from "./arch.ts";
 export {
   findProcess,
   findProcesses,
   type ModuleInfo,
   modules,
+  processArch,
   processes,
   type ProcessInfo,
   waitForProcess,
@@ -46,6 +48,7 @@ export {
   type PatchReport,
   type PatchResult,
   PeError,
+  PeFileError,
   PeFormatError,
   PePatchError,
   type RemoveBytesOptions,

@@ -34,7 +34,13 @@ import {
   setCurrentArgs,
   WINE_ENV_HELP,
 } from "./common.ts";
-import { buildDll, resolveDll } from "./dll.ts";
+import {
+  buildDll,
+  dllForTarget,
+  fileArch,
+  HOOK_DLL,
+  resolveDll,
+} from "./dll.ts";
 import {
   baseName,
   parseProcessArg,
@@ -86,7 +92,7 @@ async function doInject(
     pid: opts.pid,
   });
   if (picked) {
-    const dll = await resolveDll(opts.dll);
+    const dll = await dllForTarget(opts.dll, () => api.processArch(picked.pid));
     const name = picked.name ??
       api.processes().find((p) => p.pid === picked.pid)?.name ?? target;
     return await injectPid(picked.pid, name, dll, opts);
@@ -94,15 +100,18 @@ async function doInject(
   const name = baseName(target);
   if (opts.wait !== undefined && opts.wait !== false) {
     const seconds = typeof opts.wait === "number" ? opts.wait : 60;
-    if (!opts.json) {
-      console.error(c.dim(`waiting up to ${seconds} s for ${name} to start…`));
-    }
-    const dll = await resolveDll(opts.dll);
+    // On stderr also with --json (stdout stays JSON only): a script can
+    // start the program once the CLI is waiting for it.
+    console.error(c.dim(`waiting up to ${seconds} s for ${name} to start…`));
+    // A --dll must exist before the wait; the default one depends on
+    // the bitness of the process that appears.
+    if (opts.dll) await resolveDll(opts.dll);
     const p = await api.waitForProcess(name, { timeout: seconds * 1000 });
+    const dll = await dllForTarget(opts.dll, () => api.processArch(p.pid));
     return await injectPid(p.pid, p.name, dll, opts);
   }
   if (isFile(target)) {
-    const dll = await resolveDll(opts.dll);
+    const dll = await dllForTarget(opts.dll, () => fileArch(target));
     const t0 = performance.now();
     const launched = await api.launch(target, { dlls: [dll], stdio: "none" });
     const ms = performance.now() - t0;
@@ -208,7 +217,7 @@ export function buildProgram(setCode: (code: number) => void) {
     )
     .option(
       "--dll <path>",
-      "the DLL to inject (default build/heapshift.dll)",
+      "the DLL to inject (default build/heapshift.dll, or build/heapshift32.dll for a 32-bit program)",
       parsePath,
     )
     .option(
@@ -240,7 +249,7 @@ export function buildProgram(setCode: (code: number) => void) {
     .argument("[args...]", "its arguments (after --)")
     .option(
       "--dll <path>",
-      "a DLL to load (repeatable; default build/heapshift.dll)",
+      "a DLL to load (repeatable; default build/heapshift.dll, or build/heapshift32.dll for a 32-bit program)",
       (v: string, prev?: string[]) => collect(parsePath(v), prev),
     )
     .option("--cwd <dir>", "working directory")
@@ -263,7 +272,7 @@ export function buildProgram(setCode: (code: number) => void) {
       const api = await import("./api.ts");
       const dlls = opts.dll?.length
         ? await Promise.all(opts.dll.map((d) => resolveDll(d)))
-        : [await resolveDll()];
+        : [await resolveDll(undefined, { arch: fileArch(exe) })];
       const t0 = performance.now();
       // Without --wait-exit the program outlives us: it must not hold our
       // stdout open (a script reading it would wait for the program's end).
@@ -306,14 +315,18 @@ export function buildProgram(setCode: (code: number) => void) {
     )
     .argument("<exe>", "the executable")
     .option("-l, --list", "only show the imports and what would change")
-    .option("-i, --inplace", "patch the file itself (keeps <exe>.bak)")
     .option(
-      "-f, --force",
-      "overwrite existing output; remove a DLL heapshift did not add",
+      "-i, --inplace",
+      "patch the file itself (keeps <exe>.bak, or .bak.1, … if taken)",
     )
+    .option("-f, --force", "overwrite an existing output file")
     .option("--postfix <text>", "DLL name postfix: heapshift<postfix>.dll")
     .option("-o, --out <path>", "output file (default <name>.heapshift.exe)")
     .option("--remove", "remove the DLL from the import table instead")
+    .option(
+      "--allow-foreign",
+      "with --remove: remove it even if heapshift did not add it",
+    )
     .option("--dll <name>", "DLL file name to import (default heapshift.dll)")
     .option("--json", "machine-readable output")
     .addHelpText(
@@ -338,7 +351,10 @@ export function buildProgram(setCode: (code: number) => void) {
         dll: opts.dll,
       };
       const rep = opts.remove
-        ? await removeImport(exe, { ...common, allowForeign: opts.force })
+        ? await removeImport(exe, {
+          ...common,
+          allowForeign: opts.allowForeign,
+        })
         : await patchImports(exe, common);
       if (opts.json) {
         printJson(rep);
@@ -366,9 +382,16 @@ export function buildProgram(setCode: (code: number) => void) {
       );
       for (const w of rep.warnings) console.log(c.yellow(`  warning  ${w}`));
       if (rep.changed && !opts.list && !opts.remove) {
+        // The DLL must match the program's bitness, whatever its import name.
+        const arch = fileArch(exe) ?? "x64";
+        const copy = HOOK_DLL[arch] === rep.dll.toLowerCase()
+          ? "there"
+          : `there as ${rep.dll}`;
         console.log(
           c.dim(
-            `  the loader looks for ${rep.dll} next to the executable: copy build/heapshift.dll there`,
+            `  the loader looks for ${rep.dll} next to the executable: copy build/${
+              HOOK_DLL[arch]
+            } ${copy}${arch === "x86" ? " (the program is 32-bit)" : ""}`,
           ),
         );
       }

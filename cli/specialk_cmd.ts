@@ -6,7 +6,7 @@
 
 import { type Command, Option } from "@commander-js/extra-typings";
 import { example, parsePath } from "./common.ts";
-import { resolveDll } from "./dll.ts";
+import { checkDllFor, fileArch, resolveDll } from "./dll.ts";
 import { c, CliError, printJson, UsageError } from "./output.ts";
 import { isWindows, toWinePath } from "./platform.ts";
 import { applyToFile } from "./specialk_file.ts";
@@ -62,8 +62,14 @@ export function specialkCommand(
     )
     .option(
       "--dll <path>",
-      "the DLL to register (default build/heapshift.dll)",
+      "the DLL to register (default build/heapshift.dll, or build/heapshift32.dll with --arch x86)",
       parsePath,
+    )
+    .addOption(
+      new Option(
+        "--arch <arch>",
+        "the game's bitness: x86 registers the 32-bit DLL as Architecture=Win32 (default: the --dll's, else x64)",
+      ).choices(["x64", "x86"] as const),
     )
     .option(
       "--name <name>",
@@ -145,10 +151,18 @@ export function specialkCommand(
       if (opts.remove) {
         edit = await applyToFile(ini, { remove: opts.name });
       } else {
-        const dll = await resolveDll(opts.dll);
+        const arch = opts.arch ??
+          (opts.dll ? fileArch(opts.dll) : undefined) ?? "x64";
+        const dll = await resolveDll(opts.dll, { arch });
+        checkDllFor(dll, arch, `the game (--arch ${arch})`);
         const filename = isWindows ? dll : toWinePath(dll, opts.prefix);
         edit = await applyToFile(ini, {
-          upsert: { name: opts.name, filename, when: opts.when },
+          upsert: {
+            name: opts.name,
+            filename,
+            when: opts.when,
+            architecture: arch === "x86" ? "Win32" : "x64",
+          },
         }, { create });
       }
       if (opts.json) {

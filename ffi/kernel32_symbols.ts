@@ -14,6 +14,7 @@
 /** kernel32 functions used by heapshift. */
 export const KERNEL32_SYMBOLS = {
   GetLastError: { parameters: [], result: "u32" },
+  OutputDebugStringA: { parameters: ["buffer"], result: "void" },
   FormatMessageW: {
     // dwFlags, lpSource, dwMessageId, dwLanguageId, lpBuffer, nSize, Arguments
     parameters: ["u32", "pointer", "u32", "u32", "buffer", "u32", "pointer"],
@@ -115,12 +116,32 @@ export const KERNEL32_SYMBOLS = {
   WaitForSingleObject: { parameters: ["pointer", "u32"], result: "u32" },
   GetExitCodeThread: { parameters: ["pointer", "buffer"], result: "i32" },
   GetModuleHandleW: { parameters: ["buffer"], result: "usize" },
+  LoadLibraryW: { parameters: ["buffer"], result: "usize" },
   GetProcAddress: { parameters: ["usize", "buffer"], result: "usize" },
   CreateToolhelp32Snapshot: { parameters: ["u32", "u32"], result: "pointer" },
   Process32FirstW: { parameters: ["pointer", "buffer"], result: "i32" },
   Process32NextW: { parameters: ["pointer", "buffer"], result: "i32" },
   Module32FirstW: { parameters: ["pointer", "buffer"], result: "i32" },
   Module32NextW: { parameters: ["pointer", "buffer"], result: "i32" },
+  // psapi, as kernel32 exports it: the only module list of a WOW64 process
+  // that works under Wine (toolhelp fails there with error 998).
+  K32EnumProcessModulesEx: {
+    // hProcess, lphModule, cb, lpcbNeeded, dwFilterFlag
+    parameters: ["pointer", "buffer", "u32", "buffer", "u32"],
+    result: "i32",
+  },
+  K32GetModuleBaseNameW: {
+    parameters: ["pointer", "usize", "buffer", "u32"],
+    result: "u32",
+  },
+  K32GetModuleFileNameExW: {
+    parameters: ["pointer", "usize", "buffer", "u32"],
+    result: "u32",
+  },
+  K32GetModuleInformation: {
+    parameters: ["pointer", "usize", "buffer", "u32"],
+    result: "i32",
+  },
   OpenFileMappingW: { parameters: ["u32", "i32", "buffer"], result: "pointer" },
   MapViewOfFile: {
     parameters: ["pointer", "u32", "u32", "u32", "usize"],

@@ -30,7 +30,7 @@ import {
   mimallocDir,
   provision,
   repoRoot,
-  runInEnv,
+  runHeapChecked,
 } from "./winenv.ts";
 
 const OUT_DIR = "build/bench";
@@ -193,7 +193,7 @@ async function main(args: string[]): Promise<number> {
       stderr: "inherit",
     }).output()).code;
   } else {
-    code = await runInEnv(["windeno", ...harness], {
+    code = await runHeapChecked(["windeno", ...harness], {
       cwd: repoRoot(),
       prefix: PREFIX,
     });

@@ -19,7 +19,7 @@ import {
   isWindows,
   provision,
   repoRoot,
-  runInEnv,
+  runHeapChecked,
 } from "./winenv.ts";
 
 const root = repoRoot();
@@ -65,7 +65,7 @@ export async function demoTask(args: string[]): Promise<number> {
   }
   const prefix = Deno.env.get("HEAPSHIFT_WINE_PREFIX") ?? "demo";
   step("running the demo with the Windows Deno under Wine…");
-  return await runInEnv(["windeno", ...cli], { cwd: root, prefix });
+  return await runHeapChecked(["windeno", ...cli], { cwd: root, prefix });
 }
 
 if (import.meta.main) {

@@ -10,14 +10,28 @@
  *
  * Both suites always run; the Windows one is never skipped. Arguments:
  * `--unit` or `--win` runs one suite only; other arguments are test files
- * or `--filter` patterns handed to `deno test`.
+ * or `--filter` patterns handed to `deno test`. Either way the environment
+ * is provisioned and the fixtures built first: no test finds a
+ * prerequisite missing.
+ *
+ * Each suite's passed, failed and ignored tests are printed; under CI
+ * (`CI=true`) an ignored test fails the run. The Windows suite runs with
+ * Wine's heap reports on (`HEAP_WINEDEBUG`): each test fails on a report
+ * made while it ran (tests/win/harness.ts), and any report at all fails
+ * the run, since on Windows each is a crash.
  *
  * @module
  */
 
 import { buildDll } from "./build_dll.ts";
 import { buildFixtures } from "./fixtures.ts";
-import { isWindows, provision, repoRoot, runInEnv } from "./winenv.ts";
+import {
+  heapReports,
+  isWindows,
+  provision,
+  repoRoot,
+  runInEnv,
+} from "./winenv.ts";
 
 const WIN_DIR = "tests/win";
 const RESULTS = "build/test-results";
@@ -26,27 +40,52 @@ interface Counts {
   suite: string;
   passed: number;
   failed: number;
+  ignored: number;
+  /** Names of the ignored tests. */
+  ignoredNames: string[];
   code: number;
+  /** Why the suite failed beyond its tests (heap reports). */
+  problems: string[];
 }
 
-/** Reads the pass/fail counts from a JUnit report written by `deno test`. */
-function readJunit(path: string): { passed: number; failed: number } {
-  let xml: string;
-  try {
-    xml = Deno.readTextFileSync(path);
-  } catch {
-    return { passed: 0, failed: 0 };
-  }
+function unescapeXml(s: string): string {
+  const named: Record<string, string> = {
+    quot: '"',
+    apos: "'",
+    lt: "<",
+    gt: ">",
+    amp: "&",
+  };
+  return s.replace(/&(quot|apos|lt|gt|amp);/g, (_, n) => named[n]);
+}
+
+/** Reads the counts from a JUnit report written by `deno test`. */
+export function readJunit(
+  xml: string,
+): Pick<Counts, "passed" | "failed" | "ignored" | "ignoredNames"> {
   const m = xml.match(
     /<testsuites[^>]*\btests="(\d+)"[^>]*\bfailures="(\d+)"[^>]*\berrors="(\d+)"/,
   );
-  if (!m) return { passed: 0, failed: 0 };
+  if (!m) return { passed: 0, failed: 0, ignored: 0, ignoredNames: [] };
   const [tests, failures, errors] = m.slice(1).map(Number);
+  const ignoredNames = [
+    ...xml.matchAll(/<testcase name="([^"]*)"[^>]*>\s*<skipped/g),
+  ].map((t) => unescapeXml(t[1]));
   const ignored = (xml.match(/<skipped/g) ?? []).length;
   return {
     passed: tests - failures - errors - ignored,
     failed: failures + errors,
+    ignored,
+    ignoredNames,
   };
+}
+
+function readJunitFile(path: string): ReturnType<typeof readJunit> {
+  try {
+    return readJunit(Deno.readTextFileSync(path));
+  } catch {
+    return { passed: 0, failed: 0, ignored: 0, ignoredNames: [] };
+  }
 }
 
 function winTestFiles(): string[] {
@@ -70,7 +109,12 @@ async function runUnit(extra: string[]): Promise<Counts> {
     args,
     cwd: repoRoot(),
   }).spawn().status;
-  return { suite: "unit", ...readJunit(`${repoRoot()}/${junit}`), code };
+  return {
+    suite: "unit",
+    ...readJunitFile(`${repoRoot()}/${junit}`),
+    code,
+    problems: [],
+  };
 }
 
 async function buildAll(): Promise<void> {
@@ -94,6 +138,8 @@ async function runWin(extra: string[]): Promise<Counts> {
   // The CLI's npm packages are fetched once up front: tests start many
   // `deno run cli.ts` at once, and they must not all download them.
   const warm = ["cache", "--quiet", "cli.ts", "mod.ts"];
+  const heapLog = `${Deno.realPathSync(repoRoot())}/${RESULTS}/wine-heap.log`;
+  await Deno.remove(heapLog).catch(() => {});
   let code: number;
   if (isWindows) {
     code = await runInEnv(["windeno", ...warm], { cwd: repoRoot() });
@@ -107,9 +153,18 @@ async function runWin(extra: string[]): Promise<Counts> {
       `windeno ${warm.join(" ")} && exec windeno "$@"`,
       "sh",
       ...args,
-    ], { cwd: repoRoot() });
+    ], { cwd: repoRoot(), heapLog });
   }
-  return { suite: "windows", ...readJunit(`${repoRoot()}/${junit}`), code };
+  const reports = heapReports(heapLog);
+  return {
+    suite: "windows",
+    ...readJunitFile(`${repoRoot()}/${junit}`),
+    code,
+    problems: reports.length === 0 ? [] : [
+      `Wine reported ${reports.length} invalid heap call(s), each a crash on Windows:`,
+      ...reports.slice(0, 20).map((l) => `  ${l}`),
+    ],
+  };
 }
 
 async function main(args: string[]): Promise<number> {
@@ -124,29 +179,41 @@ async function main(args: string[]): Promise<number> {
     await Deno.remove(`${repoRoot()}/${RESULTS}/${f}`).catch(() => {});
   }
   const results: Counts[] = [];
-  if (only !== "unit") {
-    // First, so the unit tests that read real PE files (the fixtures, the
-    // Windows deno.exe) find them on a fresh machine too.
-    if (!isWindows) await provision();
-    await buildAll();
-  }
+  // First, so the unit tests that read real PE files (the fixtures, the
+  // Windows deno.exe, objdump) find them on a fresh machine too.
+  if (!isWindows) await provision();
+  await buildAll();
   if (only !== "win") results.push(await runUnit(only ? rest : []));
   if (only !== "unit") results.push(await runWin(only ? rest : []));
   console.log("");
+  const ci = Deno.env.get("CI") === "true";
   let ok = true;
   for (const r of results) {
     // A suite that ran nothing failed: a skipped Windows suite is no pass.
-    const good = r.code === 0 && r.failed === 0 && r.passed > 0;
+    // Under CI nothing may be ignored: a missing prerequisite is a failure.
+    const good = r.code === 0 && r.failed === 0 && r.passed > 0 &&
+      r.problems.length === 0 && !(ci && r.ignored > 0);
     ok &&= good;
     console.log(
-      `${r.suite}: ${r.passed} passed, ${r.failed} failed${
+      `${r.suite}: ${r.passed} passed, ${r.failed} failed, ${r.ignored} ignored${
         good ? "" : `  (exit ${r.code})`
       }`,
     );
+    // (A --filter leaves the rest out as ignored: no names then.)
+    if (!rest.some((a) => a.startsWith("--filter"))) {
+      for (const name of r.ignoredNames) {
+        console.log(`  ignored${ci ? " (not allowed under CI)" : ""}: ${name}`);
+      }
+    }
+    for (const p of r.problems) console.log(p);
   }
-  const passed = results.reduce((n, r) => n + r.passed, 0);
-  const failed = results.reduce((n, r) => n + r.failed, 0);
-  console.log(`total: ${passed} passed, ${failed} failed`);
+  const sum = (k: "passed" | "failed" | "ignored") =>
+    results.reduce((n, r) => n + r[k], 0);
+  console.log(
+    `total: ${sum("passed")} passed, ${sum("failed")} failed, ${
+      sum("ignored")
+    } ignored`,
+  );
   return ok ? 0 : 1;
 }
 

@@ -15,6 +15,14 @@
  */
 
 import $ from "dax";
+import {
+  HEAP_BARRIER,
+  HEAP_REPORT,
+  HEAP_WINEDEBUG,
+  heapReports,
+} from "./heap_reports.ts";
+
+export { HEAP_BARRIER, HEAP_REPORT, HEAP_WINEDEBUG, heapReports };
 
 /** The Windows Deno we run under Wine, pinned. */
 export const DENO_WIN_VERSION = "2.9.5";
@@ -61,6 +69,14 @@ export class WinEnvError extends Error {
 
 /** True when running natively on Windows (no Wine environment needed). */
 export const isWindows: boolean = Deno.build.os === "windows";
+
+// debootstrap, chroot and unshare live in the system directories, which a
+// user's PATH may lack (root tools; `sudo` keeps a secure_path).
+if (!isWindows) {
+  const path = (Deno.env.get("PATH") ?? "").split(":").filter(Boolean);
+  const missing = ["/usr/sbin", "/sbin"].filter((d) => !path.includes(d));
+  if (missing.length) Deno.env.set("PATH", [...path, ...missing].join(":"));
+}
 
 /** Root of the cache: `$XDG_CACHE_HOME/heapshift` or `~/.cache/heapshift`. */
 export function cacheDir(): string {
@@ -388,6 +404,76 @@ export interface RunOptions {
    * waits for nor stops a Wine prefix.
    */
   noWine?: boolean;
+  /**
+   * Host path of a file that collects Wine's heap reports (see
+   * {@linkcode HEAP_WINEDEBUG}) and the Windows suite's barrier lines, in
+   * the order they were written; every other line of the command's stderr
+   * passes through. The Windows programs see its path in
+   * `HEAPSHIFT_HEAP_LOG`.
+   */
+  heapLog?: string;
+}
+
+/**
+ * {@linkcode runInEnv} with Wine's heap reports on (the demo, the bench):
+ * a report makes the run fail with the report quoted, since on Windows
+ * the program would have died there.
+ */
+export async function runHeapChecked(
+  cmd: string[],
+  options: RunOptions = {},
+): Promise<number> {
+  if (isWindows) return await runInEnv(cmd, options);
+  const dir = `${Deno.realPathSync(repoRoot())}/build`;
+  await Deno.mkdir(dir, { recursive: true });
+  const log = await Deno.makeTempFile({ dir, prefix: "wine-heap-" });
+  try {
+    const code = await runInEnv(cmd, { ...options, heapLog: log });
+    const reports = heapReports(log);
+    if (reports.length === 0) return code;
+    console.error(
+      `error: Wine reported ${reports.length} invalid heap call(s); on Windows each would have killed the program:\n${
+        reports.slice(0, 20).join("\n")
+      }`,
+    );
+    return 1;
+  } finally {
+    await Deno.remove(log).catch(() => {});
+  }
+}
+
+/** Copies `from` to stderr line by line, diverting heap lines to `log`. */
+async function divertHeapLines(
+  from: ReadableStream<Uint8Array>,
+  log: string,
+): Promise<void> {
+  using file = await Deno.open(log, {
+    create: true,
+    append: true,
+  });
+  const enc = new TextEncoder();
+  let rest = "";
+  const emit = (line: string) => {
+    const barrier = HEAP_BARRIER.exec(line);
+    if (barrier) {
+      file.writeSync(enc.encode(barrier[1] + "\n"));
+      return;
+    }
+    const report = HEAP_REPORT.test(line);
+    if (report) file.writeSync(enc.encode(line + "\n"));
+    // The channels are on for the reports and the barriers: the rest of
+    // what they print (failed allocations, other programs'
+    // OutputDebugString text) stays as quiet as it was.
+    if (report || !/^[0-9a-f]+:[0-9a-f]+:\w+:(heap|debugstr):/.test(line)) {
+      Deno.stderr.writeSync(enc.encode(line + "\n"));
+    }
+  };
+  for await (const chunk of from.pipeThrough(new TextDecoderStream())) {
+    const parts = (rest + chunk).split("\n");
+    rest = parts.pop()!;
+    for (const l of parts) emit(l.replace(/\r$/, ""));
+  }
+  if (rest) emit(rest);
 }
 
 /** Variables passed through from the caller's environment. */
@@ -430,6 +516,12 @@ export async function runInEnv(
     if (PASS_THROUGH.test(k)) env.push(`${k}=${v}`);
   }
   for (const [k, v] of Object.entries(options.env ?? {})) env.push(`${k}=${v}`);
+  if (options.heapLog) {
+    env.push(
+      `WINEDEBUG=${HEAP_WINEDEBUG}`,
+      `HEAPSHIFT_HEAP_LOG=Z:${options.heapLog.replaceAll("/", "\\")}`,
+    );
+  }
   const quote = (s: string) => `'${s.replaceAll("'", `'\\''`)}'`;
   const pfx = `/root/wine-${prefix}`;
   const wine = options.noWine ? [] : [
@@ -471,8 +563,9 @@ export async function runInEnv(
     ],
     stdin: "inherit",
     stdout: "inherit",
-    stderr: "inherit",
+    stderr: options.heapLog ? "piped" : "inherit",
   }).spawn();
+  if (options.heapLog) await divertHeapLines(child.stderr, options.heapLog);
   return (await child.status).code;
 }
 

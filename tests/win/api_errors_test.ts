@@ -10,7 +10,7 @@ import {
 import { Win32Error } from "../../ffi/mod.ts";
 import { processError, unsupportedMachine } from "../../target.ts";
 import { assert, assertEquals, assertRejects } from "./assert.ts";
-import { fixture, startTarget } from "./harness.ts";
+import { fixture, startTarget, test } from "./harness.ts";
 
 /** A pid no process has (pids are multiples of 4 well below this). */
 const NO_PID = 0x7fff_fff0;
@@ -29,7 +29,7 @@ async function copyPatched(
   return out;
 }
 
-Deno.test("no such pid", async () => {
+test("no such pid", async () => {
   const e = await assertRejects(
     () => inject(NO_PID, fixture("probe.dll")),
     HeapshiftError,
@@ -48,7 +48,7 @@ Deno.test("no such pid", async () => {
   );
 });
 
-Deno.test("no such process name", async () => {
+test("no such process name", async () => {
   await assertRejects(
     () => Promise.resolve().then(() => findProcess("no-such-heapshift-thing")),
     HeapshiftError,
@@ -62,7 +62,7 @@ Deno.test("no such process name", async () => {
   assertEquals(e.kind, "timeout");
 });
 
-Deno.test("access denied says elevation may be needed", () => {
+test("access denied says elevation may be needed", () => {
   // Wine grants every access, so the mapping is checked on the real error.
   const e = processError(new Win32Error("OpenProcess", 5), {
     pid: 1234,
@@ -79,46 +79,46 @@ Deno.test("access denied says elevation may be needed", () => {
   assert(/elevated/.test(e.message), e.message);
 });
 
-Deno.test("32-bit targets and DLLs are reported as not supported", async () => {
-  const e = unsupportedMachine(1234, 0x014c);
+test("ARM64 targets and DLLs are reported as not supported", async () => {
+  const e = unsupportedMachine(1234, 0xaa64);
   assertEquals(e.kind, "unsupported");
   assertEquals(
     e.message,
-    "Process 1234 is a 32-bit (x86) process: heapshift supports only 64-bit (x64) targets for now",
+    "Process 1234 is an ARM64 process: heapshift supports only x64 and x86 targets",
   );
   const dir = await Deno.makeTempDir({ prefix: "heapshift-err-" });
   try {
-    const toI386 = (v: DataView, pe: number) =>
-      v.setUint16(pe + 4, 0x014c, true);
-    const exe32 = await copyPatched(
+    const toArm64 = (v: DataView, pe: number) =>
+      v.setUint16(pe + 4, 0xaa64, true);
+    const exeArm = await copyPatched(
       fixture("sleeper.exe"),
       dir,
-      "x86.exe",
-      toI386,
+      "arm64.exe",
+      toArm64,
     );
     await assertRejects(
-      () => launch(exe32),
+      () => launch(exeArm),
       HeapshiftError,
-      `Cannot launch ${exe32}: it is a 32-bit (x86) program; heapshift supports only 64-bit (x64) targets for now`,
+      `Cannot launch ${exeArm}: it is an ARM64 program; heapshift supports only x64 and x86 programs`,
     );
-    const dll32 = await copyPatched(
+    const dllArm = await copyPatched(
       fixture("probe.dll"),
       dir,
-      "x86.dll",
-      toI386,
+      "arm64.dll",
+      toArm64,
     );
     await using target = await startTarget(fixture("sleeper.exe"));
     await assertRejects(
-      () => inject(target.readyPid, dll32),
+      () => inject(target.readyPid, dllArm),
       HeapshiftError,
-      `Cannot use DLL ${dll32}: it is a 32-bit (x86) DLL; only 64-bit (x64) DLLs and targets are supported for now`,
+      `Cannot use DLL ${dllArm}: it is an ARM64 DLL; only x64 and x86 DLLs and targets are supported`,
     );
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
 });
 
-Deno.test("DLL path missing or not a DLL", async () => {
+test("DLL path missing or not a DLL", async () => {
   await using target = await startTarget(fixture("sleeper.exe"));
   const pid = target.readyPid;
   const missing = fixture("no-such.dll");
@@ -146,7 +146,7 @@ Deno.test("DLL path missing or not a DLL", async () => {
   }
 });
 
-Deno.test("a missing dependency is reported with the target's loader error", async () => {
+test("a missing dependency is reported with the target's loader error", async () => {
   // Target and DLL in a directory without api_adep.dll.
   const dir = await Deno.makeTempDir({ prefix: "heapshift-err-" });
   try {
@@ -174,7 +174,7 @@ Deno.test("a missing dependency is reported with the target's loader error", asy
   }
 });
 
-Deno.test("a DLL whose initialisation fails is reported with error 1114", async () => {
+test("a DLL whose initialisation fails is reported with error 1114", async () => {
   await using target = await startTarget(fixture("sleeper.exe"));
   const e = await assertRejects(
     () => inject(target.readyPid, fixture("api_initfail.dll")),
@@ -184,7 +184,7 @@ Deno.test("a DLL whose initialisation fails is reported with error 1114", async 
   assertEquals(e.kind, "load-failed");
 });
 
-Deno.test("inject times out on a DLL that does not finish loading", async () => {
+test("inject times out on a DLL that does not finish loading", async () => {
   await using target = await startTarget(fixture("sleeper.exe"));
   const e = await assertRejects(
     () => inject(target.readyPid, fixture("api_slow.dll"), { timeout: 300 }),
@@ -194,7 +194,7 @@ Deno.test("inject times out on a DLL that does not finish loading", async () => 
   assertEquals(e.kind, "timeout");
 });
 
-Deno.test("a directory is neither a program nor a DLL", async () => {
+test("a directory is neither a program nor a DLL", async () => {
   const dir = await Deno.makeTempDir({ prefix: "heapshift-err-" });
   try {
     await assertRejects(
@@ -213,7 +213,7 @@ Deno.test("a directory is neither a program nor a DLL", async () => {
   }
 });
 
-Deno.test("launch of a missing program", async () => {
+test("launch of a missing program", async () => {
   const exe = fixture("no-such-program.exe");
   const e = await assertRejects(
     () => launch(exe),

@@ -2,7 +2,7 @@
 // real executables and DLLs.
 import { HeapshiftError, imports } from "../../mod.ts";
 import { assert, assertEquals, assertRejects } from "./assert.ts";
-import { fixture } from "./harness.ts";
+import { fixture, test } from "./harness.ts";
 
 const SYSTEM = [
   "notepad.exe",
@@ -38,7 +38,7 @@ function realFiles(): string[] {
   });
 }
 
-Deno.test("dbghelp and the pe/ reader agree on real executables", async () => {
+test("dbghelp and the pe/ reader agree on real executables", async () => {
   const files = realFiles();
   assert(files.length >= 10, `only ${files.length} files to compare`);
   let dlls = 0;
@@ -55,7 +55,7 @@ Deno.test("dbghelp and the pe/ reader agree on real executables", async () => {
   assert(sleeper.some((d) => /^api-ms-win-crt-heap/i.test(d.dll)));
 });
 
-Deno.test("imports of a missing or non-PE file", async () => {
+test("imports of a missing or non-PE file", async () => {
   const missing = fixture("no-such.exe");
   await assertRejects(
     () => imports(missing),
@@ -77,7 +77,7 @@ Deno.test("imports of a missing or non-PE file", async () => {
   }
 });
 
-Deno.test("imports of a file cut inside its import directory", async () => {
+test("imports of a file cut inside its import directory", async () => {
   const dir = await Deno.makeTempDir({ prefix: "heapshift-imports-" });
   try {
     const whole = await Deno.readFile(fixture("sleeper.exe"));

@@ -2,9 +2,9 @@
 // before any of its own code (TLS callback, CRT start-up, main).
 import { HeapshiftError, launch, modules } from "../../mod.ts";
 import { assert, assertEquals, assertRejects } from "./assert.ts";
-import { fixture } from "./harness.ts";
+import { fixture, test } from "./harness.ts";
 
-Deno.test("launch loads the DLL before the program's own code", async () => {
+test("launch loads the DLL before the program's own code", async () => {
   const dir = await Deno.makeTempDir({ prefix: "heapshift-launch-" });
   try {
     const out = `${dir}\\out.txt`;
@@ -26,7 +26,7 @@ Deno.test("launch loads the DLL before the program's own code", async () => {
   }
 });
 
-Deno.test("launch passes arguments, environment and working directory", async () => {
+test("launch passes arguments, environment and working directory", async () => {
   const dir = await Deno.makeTempDir({ prefix: "heapshift-launch-" });
   try {
     const out = `${dir}\\out.txt`;
@@ -50,7 +50,7 @@ Deno.test("launch passes arguments, environment and working directory", async ()
   }
 });
 
-Deno.test("launch reports a DLL that cannot load in the program", async () => {
+test("launch reports a DLL that cannot load in the program", async () => {
   // Program and DLL in a directory without the DLL's dependency.
   const dir = await Deno.makeTempDir({ prefix: "heapshift-launch-" });
   try {
@@ -74,7 +74,7 @@ Deno.test("launch reports a DLL that cannot load in the program", async () => {
   }
 });
 
-Deno.test("launch returns once the DLL is in a long-running program", async () => {
+test("launch returns once the DLL is in a long-running program", async () => {
   using proc = await launch(fixture("sleeper.exe"), {
     dlls: [fixture("probe.dll")],
   });

@@ -11,12 +11,12 @@ import {
   waitForProcess,
 } from "../../mod.ts";
 import { assert, assertEquals, assertRejects } from "./assert.ts";
-import { fixture, startTarget } from "./harness.ts";
+import { fixture, startTarget, test } from "./harness.ts";
 
 const has = (pid: number, name: string) =>
   modules(pid).some((m) => m.name.toLowerCase() === name);
 
-Deno.test("processes and findProcesses see a running target", async () => {
+test("processes and findProcesses see a running target", async () => {
   await using target = await startTarget(fixture("sleeper.exe"));
   const me = processes().find((p) => p.pid === target.readyPid);
   assert(me, "processes() lists the target");
@@ -30,7 +30,7 @@ Deno.test("processes and findProcesses see a running target", async () => {
   assert(mods.every((m) => m.base > 0n && m.size > 0 && m.path.length > 0));
 });
 
-Deno.test("waitForProcess finds a process started afterwards, which can then be injected", async () => {
+test("waitForProcess finds a process started afterwards, which can then be injected", async () => {
   const dir = await Deno.makeTempDir({ prefix: "heapshift-wait-" });
   try {
     const name = `waitee-${crypto.randomUUID().slice(0, 8)}.exe`;
@@ -49,7 +49,7 @@ Deno.test("waitForProcess finds a process started afterwards, which can then be 
   }
 });
 
-Deno.test("waitForProcess newOnly ignores processes already running", async () => {
+test("waitForProcess newOnly ignores processes already running", async () => {
   // A uniquely named copy, so processes of other tests cannot match.
   const dir = await Deno.makeTempDir({ prefix: "heapshift-wait-" });
   try {
@@ -68,7 +68,7 @@ Deno.test("waitForProcess newOnly ignores processes already running", async () =
   }
 });
 
-Deno.test("eject unloads an injected DLL", async () => {
+test("eject unloads an injected DLL", async () => {
   await using target = await startTarget(fixture("sleeper.exe"));
   const pid = target.readyPid;
   await inject(pid, fixture("probe.dll"));
@@ -93,7 +93,7 @@ Deno.test("eject unloads an injected DLL", async () => {
   );
 });
 
-Deno.test("eject reports a pinned module", async () => {
+test("eject reports a pinned module", async () => {
   await using target = await startTarget(fixture("sleeper.exe"));
   const pid = target.readyPid;
   await inject(pid, fixture("api_pinned.dll"));

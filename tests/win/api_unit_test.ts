@@ -5,9 +5,9 @@ import { checkDll, firstExportOrdinal } from "../../dll_file.ts";
 import { HeapshiftError } from "../../mod.ts";
 import { peKind } from "../../pe_image.ts";
 import { assertEquals, assertThrows } from "./assert.ts";
-import { fixture } from "./harness.ts";
+import { fixture, test } from "./harness.ts";
 
-Deno.test("checkDll and firstExportOrdinal on real files", () => {
+test("checkDll and firstExportOrdinal on real files", () => {
   assertEquals(checkDll(fixture("probe.dll")), fixture("probe.dll"));
   assertEquals(firstExportOrdinal(fixture("probe.dll")), 1);
   assertEquals(firstExportOrdinal(fixture("api_early.dll")), 1);

@@ -3,7 +3,7 @@
 // thread, and injected by a remote thread while thousands of old blocks are
 // live. Results must agree; see the fixture's header for the line classes.
 import { assert, assertEquals } from "./assert.ts";
-import { fixture, hookDll, runFixture } from "./harness.ts";
+import { fixture, hookDll, runFixture, test } from "./harness.ts";
 
 const CONFORMANCE = fixture("dll_conformance.exe");
 
@@ -67,14 +67,14 @@ async function plain(): Promise<Run> {
   return reference;
 }
 
-Deno.test("conformance: plain UCRT reference run", async () => {
+test("conformance: plain UCRT reference run", async () => {
   const ref = await plain();
   assertClean(ref);
   assert(common(ref).length > 50, "too few result lines");
 });
 
 let firstRun: Run | undefined;
-Deno.test("conformance: DLL loaded first matches plain UCRT", async () => {
+test("conformance: DLL loaded first matches plain UCRT", async () => {
   const ref = await plain();
   const run = firstRun = await runConformance("first");
   assertClean(run);
@@ -91,7 +91,7 @@ Deno.test("conformance: DLL loaded first matches plain UCRT", async () => {
 });
 
 for (const mode of ["midrun", "inject"]) {
-  Deno.test(`conformance: DLL ${mode} with live old blocks`, async () => {
+  test(`conformance: DLL ${mode} with live old blocks`, async () => {
     const ref = await plain();
     const run = await runConformance(mode);
     assertClean(run);
@@ -117,7 +117,7 @@ for (const mode of ["midrun", "inject"]) {
   });
 }
 
-Deno.test("conformance: HEAPSHIFT_NO_MIGRATE=1 resizes old blocks on the old heap", async () => {
+test("conformance: HEAPSHIFT_NO_MIGRATE=1 resizes old blocks on the old heap", async () => {
   const ref = await plain();
   const run = await runConformance("midrun", { HEAPSHIFT_NO_MIGRATE: "1" });
   assertClean(run);
@@ -139,14 +139,14 @@ Deno.test("conformance: HEAPSHIFT_NO_MIGRATE=1 resizes old blocks on the old hea
   assert(s.frees_old >= 10_000, `frees_old ${s.frees_old}`);
 });
 
-Deno.test("conformance: HEAPSHIFT_DISABLE=1 loads without patching", async () => {
+test("conformance: HEAPSHIFT_DISABLE=1 loads without patching", async () => {
   const run = await runConformance("first", { HEAPSHIFT_DISABLE: "1" });
   assertEquals(run.code, 0);
   assert(run.lines.includes("# dll state=2"), run.lines.join("\n"));
   assert(run.lines.includes("+ malloc_is_mimalloc=0"));
 });
 
-Deno.test("HEAPSHIFT_VERBOSE=1 logs each step next to the target, injected install stays shallow", async () => {
+test("HEAPSHIFT_VERBOSE=1 logs each step next to the target, injected install stays shallow", async () => {
   const run = await runConformance("inject", { HEAPSHIFT_VERBOSE: "1" });
   assertClean(run);
   const pid = Number(/^ready (\d+)/.exec(run.lines[0])?.[1]);

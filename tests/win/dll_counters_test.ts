@@ -3,9 +3,9 @@
 // stripes handed over at thread exit all add up to what the program did.
 // See tests/fixtures/dll_counters.c.
 import { assertEquals } from "./assert.ts";
-import { fixture, hookDll } from "./harness.ts";
+import { fixture, hookDll, test } from "./harness.ts";
 
-Deno.test("counters: exact with 80 live threads, 400 short-lived ones and the main thread", async () => {
+test("counters: exact with 80 live threads, 400 short-lived ones and the main thread", async () => {
   const out = await new Deno.Command(fixture("dll_counters.exe"), {
     args: [hookDll()],
     stdout: "piped",

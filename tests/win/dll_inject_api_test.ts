@@ -3,10 +3,10 @@
 // DllMain runs on a foreign thread inside the loader lock) while thousands
 // of old blocks are live; stats() then reads what the DLL did.
 import { assert, assertEquals } from "./assert.ts";
-import { fixture, hookDll, startTarget } from "./harness.ts";
+import { fixture, hookDll, startTarget, test } from "./harness.ts";
 import { inject, modules, stats } from "../../mod.ts";
 
-Deno.test("inject(): takeover of a running program, stats() agree", async () => {
+test("inject(): takeover of a running program, stats() agree", async () => {
   await using target = await startTarget(fixture("dll_conformance.exe"), {
     args: ["inject", hookDll()],
     env: { HS_WAIT_EXIT: "1" },

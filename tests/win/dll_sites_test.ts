@@ -2,7 +2,7 @@
 // the site it is moved to the hook; inside the site's bytes the installer
 // gives up and patches nothing (state failed, reason 6).
 import { assertEquals } from "./assert.ts";
-import { fixture, hookDll } from "./harness.ts";
+import { fixture, hookDll, test } from "./harness.ts";
 
 async function run(mode: string): Promise<Map<string, string>> {
   const out = await new Deno.Command(fixture("dll_sites.exe"), {
@@ -23,7 +23,7 @@ async function run(mode: string): Promise<Map<string, string>> {
   );
 }
 
-Deno.test("sites: a thread right at a patch site is moved to the hook", async () => {
+test("sites: a thread right at a patch site is moved to the hook", async () => {
   const r = await run("at");
   assertEquals(r.get("state"), "1");
   assertEquals(r.get("thread.rip_at_site"), "0");
@@ -31,7 +31,7 @@ Deno.test("sites: a thread right at a patch site is moved to the hook", async ()
   assertEquals(r.get("malloc.is_mimalloc"), "1");
 });
 
-Deno.test("sites: a thread inside a patch site makes the installer back off", async () => {
+test("sites: a thread inside a patch site makes the installer back off", async () => {
   const r = await run("inside");
   assertEquals(r.get("state"), "3");
   assertEquals(r.get("thread.rip_inside_site"), "1");

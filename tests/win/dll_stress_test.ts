@@ -2,7 +2,7 @@
 // worker threads hammer shared slots that start with old blocks, with
 // cross-thread frees and a steady stream of short-lived threads.
 import { assert, assertEquals } from "./assert.ts";
-import { fixture, hookDll, runFixture } from "./harness.ts";
+import { fixture, hookDll, runFixture, test } from "./harness.ts";
 
 const STRESS = fixture("dll_stress.exe");
 const SECONDS = "6";
@@ -30,7 +30,7 @@ async function runStress(mode: string): Promise<Map<string, string>> {
 }
 
 for (const mode of ["midrun", "inject"]) {
-  Deno.test(`stress: takeover ${mode} under load, no corruption`, async () => {
+  test(`stress: takeover ${mode} under load, no corruption`, async () => {
     const r = await runStress(mode);
     assertEquals(r.get("dll.live"), "1");
     assertEquals(r.get("corrupt"), "0");

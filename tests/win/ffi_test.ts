@@ -22,11 +22,11 @@ import {
   Win32Error,
 } from "../../ffi/mod.ts";
 import { assert, assertEquals, assertThrows } from "./assert.ts";
-import { fixture, startTarget } from "./harness.ts";
+import { fixture, startTarget, test } from "./harness.ts";
 
 const NO_PID = 0x7fff_fff0;
 
-Deno.test("Win32Error carries the call, the code and the system's text", () => {
+test("Win32Error carries the call, the code and the system's text", () => {
   const e = assertThrows(
     () => openProcess(NO_PID, PROCESS.QUERY_LIMITED_INFORMATION),
     Win32Error,
@@ -40,7 +40,7 @@ Deno.test("Win32Error carries the call, the code and the system's text", () => {
   assert(/denied/i.test(formatMessage(5)), formatMessage(5));
 });
 
-Deno.test("toolhelp: PROCESSENTRY32W and MODULEENTRY32W decode", () => {
+test("toolhelp: PROCESSENTRY32W and MODULEENTRY32W decode", () => {
   const me = processEntries().find((p) => p.pid === Deno.pid);
   assert(me, "this process is listed");
   assertEquals(me.exeFile.toLowerCase(), "deno.exe");
@@ -56,7 +56,7 @@ Deno.test("toolhelp: PROCESSENTRY32W and MODULEENTRY32W decode", () => {
   );
 });
 
-Deno.test("process queries: machine and image path", () => {
+test("process queries: machine and image path", () => {
   using self = openProcess(Deno.pid, PROCESS.QUERY_LIMITED_INFORMATION);
   assertEquals(processMachine(self).process, MACHINE.AMD64);
   assertEquals(
@@ -65,7 +65,7 @@ Deno.test("process queries: machine and image path", () => {
   );
 });
 
-Deno.test("Handle closes once and refuses use afterwards", () => {
+test("Handle closes once and refuses use afterwards", () => {
   const h = openProcess(Deno.pid, PROCESS.QUERY_LIMITED_INFORMATION);
   assert(!h.closed);
   h.close();
@@ -74,14 +74,14 @@ Deno.test("Handle closes once and refuses use afterwards", () => {
   assertThrows(() => h.raw, Error, "handle already closed");
 });
 
-Deno.test("wide strings round-trip", () => {
+test("wide strings round-trip", () => {
   const s = "C:\\Ünïcødé\\路径\\heapshift.dll";
   const w = wide(s);
   assertEquals(w[w.length - 1], 0);
   assertEquals(readWide(new Uint8Array(w.buffer)), s);
 });
 
-Deno.test("remote memory and remote calls in a target", async () => {
+test("remote memory and remote calls in a target", async () => {
   await using target = await startTarget(fixture("sleeper.exe"));
   using process = openProcess(target.readyPid, INJECT_ACCESS);
   const memory = new RemoteMemory(process);
@@ -144,7 +144,7 @@ Deno.test("remote memory and remote calls in a target", async () => {
   );
 });
 
-Deno.test("the libraries are opened lazily", async () => {
+test("the libraries are opened lazily", async () => {
   // Importing mod.ts without FFI permission must work: nothing is opened
   // at import time. The first Windows call then opens kernel32.
   const dir = await Deno.makeTempDir({ prefix: "heapshift-lazy-" });

@@ -1,10 +1,102 @@
 // Shared helpers for the Windows suite: paths of built fixtures and the
 // lifecycle of a target process.
 import { readLines } from "../../cli/lines.ts";
+import { outputDebugString } from "../../ffi/mod.ts";
+import { HEAP_REPORT } from "../../tasks/heap_reports.ts";
 
 export { readLines };
 
 const ROOT = new URL("../../", import.meta.url);
+
+/** Watches Wine's heap reports between {@linkcode heapWatch} and `check`. */
+export interface HeapWatch {
+  /**
+   * Throws, quoting them, if any process reported invalid heap use since
+   * the watch began: on Windows each such call kills the process.
+   */
+  check(): Promise<void>;
+}
+
+/**
+ * Starts watching Wine's heap reports. `deno task test` runs the Windows
+ * suite with Wine's heap channels on and collects every process's reports,
+ * in order, in the file named by `HEAPSHIFT_HEAP_LOG`; a watch writes a
+ * barrier with `OutputDebugStringA` (which Wine prints on the stream every
+ * process it starts writes its reports to) when it begins and when it is
+ * checked, and reads what lies between. On Windows itself there is nothing to watch: the
+ * process would have died.
+ */
+export function heapWatch(): HeapWatch {
+  const log = Deno.env.get("HEAPSHIFT_HEAP_LOG");
+  if (!log) {
+    if (Deno.env.get("WINEPREFIX") !== undefined) {
+      throw new Error(
+        "The Windows suite under Wine needs its heap reports: run it with `deno task test`",
+      );
+    }
+    return { check: () => Promise.resolve() };
+  }
+  const id = crypto.randomUUID();
+  const mark = (what: string) =>
+    outputDebugString(`@@heapshift-barrier ${id} ${what}\n`);
+  mark("begin");
+  return {
+    async check() {
+      mark("end");
+      const end = `@@heapshift-barrier ${id} end`;
+      const deadline = Date.now() + 60_000;
+      let lines: string[] = [];
+      for (;;) {
+        lines = (await Deno.readTextFile(log)).split("\n");
+        if (lines.includes(end)) break;
+        if (Date.now() > deadline) {
+          throw new Error(`The heap report log ${log} never saw ${end}`);
+        }
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      const from = lines.indexOf(`@@heapshift-barrier ${id} begin`);
+      const reports = lines.slice(from + 1, lines.indexOf(end))
+        .filter((l) => HEAP_REPORT.test(l));
+      if (reports.length > 0) {
+        throw new Error(
+          `Wine reported ${reports.length} invalid heap call(s), each a crash on Windows:\n${
+            reports.slice(0, 20).join("\n")
+          }`,
+        );
+      }
+    },
+  };
+}
+
+/**
+ * `Deno.test` for the Windows suite: fails a test during which any process
+ * made a heap call that Windows would have punished (see
+ * {@linkcode heapWatch}).
+ */
+export function test(name: string, fn: (t: Deno.TestContext) => unknown): void;
+export function test(
+  def: Omit<Deno.TestDefinition, "fn"> & {
+    fn: (t: Deno.TestContext) => unknown;
+  },
+): void;
+export function test(
+  a:
+    | string
+    | (Omit<Deno.TestDefinition, "fn"> & {
+      fn: (t: Deno.TestContext) => unknown;
+    }),
+  b?: (t: Deno.TestContext) => unknown,
+): void {
+  const def = typeof a === "string" ? { name: a, fn: b! } : a;
+  Deno.test({
+    ...def,
+    async fn(t) {
+      const watch = heapWatch();
+      await def.fn(t);
+      await watch.check();
+    },
+  });
+}
 
 /** Absolute Windows path of a file relative to the checkout. */
 export function repoPath(rel: string): string {

@@ -2,9 +2,9 @@
 // Deno FFI (remote LoadLibraryW), and the target's module list proves it.
 import { inject, modules } from "../../mod.ts";
 import { assert, assertEquals } from "./assert.ts";
-import { fixture, startTarget } from "./harness.ts";
+import { fixture, startTarget, test } from "./harness.ts";
 
-Deno.test("inject loads probe.dll into a running sleeper.exe", async () => {
+test("inject loads probe.dll into a running sleeper.exe", async () => {
   await using target = await startTarget(fixture("sleeper.exe"));
   const pid = target.readyPid;
   const before = modules(pid);

@@ -2,9 +2,14 @@
 // heapshift.dll loaded before the C runtime at the first line of main,
 // moving an import keeps it working, and removing the DLL gives back the
 // original file and behaviour.
-import { imports, patchImports, removeImport } from "../../pe/mod.ts";
-import { assert, assertEquals } from "./assert.ts";
-import { fixture } from "./harness.ts";
+import {
+  imports,
+  patchImports,
+  PeFileError,
+  removeImport,
+} from "../../pe/mod.ts";
+import { assert, assertEquals, assertRejects } from "./assert.ts";
+import { fixture, test } from "./harness.ts";
 
 const EXE = "pe_first_import.exe";
 
@@ -35,7 +40,7 @@ async function withCopy(
   }
 }
 
-Deno.test("unpatched, the fixture does not load heapshift.dll", async () => {
+test("unpatched, the fixture does not load heapshift.dll", async () => {
   await withCopy(async (_dir, exe) => {
     const r = await run(exe);
     assertEquals(r.code, 1, r.out);
@@ -43,7 +48,7 @@ Deno.test("unpatched, the fixture does not load heapshift.dll", async () => {
   });
 });
 
-Deno.test("patchImports() makes heapshift.dll load before the CRT", async () => {
+test("patchImports() makes heapshift.dll load before the CRT", async () => {
   await withCopy(async (dir, exe) => {
     const rep = await patchImports(exe);
     assertEquals(rep.action, "added");
@@ -53,31 +58,39 @@ Deno.test("patchImports() makes heapshift.dll load before the CRT", async () => 
     assertEquals(r.code, 0, r.out);
     assert(r.out.includes("first heapshift.dll yes"), r.out);
     assert(r.out.includes("anchor 42"), r.out);
+    // Every static import is mapped before the first DllMain runs: the DLL
+    // imported first already finds ucrtbase.dll in the process (the real
+    // hook DLL also imports the UCRT itself, so ucrtbase is initialised
+    // before it, too).
+    assert(r.out.includes("saw-ucrt-at-attach 1"), r.out);
     // Twice is once.
     const again = await patchImports(rep.output!, { inPlace: true });
     assertEquals(again.changed, false);
   });
 });
 
-Deno.test("patch then remove gives back the original file and behaviour", async () => {
-  await withCopy(async (dir, exe) => {
+test("patch then remove gives back the original file and behaviour", async () => {
+  await withCopy(async (_dir, exe) => {
     const original = await Deno.readFile(exe);
     const before = await run(exe);
     const rep = await patchImports(exe, { inPlace: true });
     assertEquals(rep.backup, `${exe}.bak`);
     assertEquals((await run(exe)).code, 0);
-    const un = await removeImport(exe, {
-      inPlace: true,
-      backup: `${dir}\\patched.bak`,
-    });
+    const patched = await Deno.readFile(exe);
+    // The README's round trip: the original's backup is in the way of the
+    // undo's, which goes next to it.
+    const un = await removeImport(exe, { inPlace: true });
     assertEquals(un.action, "removed");
+    assertEquals(un.backup, `${exe}.bak.1`);
+    assertEquals(await Deno.readFile(`${exe}.bak`), original);
+    assertEquals(await Deno.readFile(`${exe}.bak.1`), patched);
     assertEquals(await Deno.readFile(exe), original);
     const after = await run(exe);
     assertEquals(after, before);
   });
 });
 
-Deno.test("moving a CRT import to the front keeps the program working", async () => {
+test("moving a CRT import to the front keeps the program working", async () => {
   await withCopy(async (dir, exe) => {
     const crt = (await imports(exe)).find((d) =>
       /^api-ms-win-crt-stdio/i.test(d.dll)
@@ -87,12 +100,19 @@ Deno.test("moving a CRT import to the front keeps the program working", async ()
     const rep = await patchImports(exe, { dll: crt.dll, output: out });
     assertEquals(rep.action, "moved");
     assertEquals((await imports(out))[0].dll, crt.dll);
-    const r = await run(out, ["ucrtbase.dll", "kernel32.dll"]);
+    // The program behaves exactly as before: same modules in the same
+    // order, same verdicts, same exit code (the file name aside).
+    const args = ["ucrtbase.dll", "kernel32.dll"];
+    const [was, r] = [await run(exe, args), await run(out, args)];
     assert(r.out.includes("loaded ucrtbase.dll yes"), r.out);
+    assertEquals(
+      { ...r, out: r.out.replace("moved.exe", "game.exe") },
+      was,
+    );
   });
 });
 
-Deno.test("a postfixed DLL name is imported and loaded", async () => {
+test("a postfixed DLL name is imported and loaded", async () => {
   await withCopy(async (dir, exe) => {
     await Deno.copyFile(`${dir}\\heapshift.dll`, `${dir}\\heapshift-debug.dll`);
     const rep = await patchImports(exe, {
@@ -106,7 +126,7 @@ Deno.test("a postfixed DLL name is imported and loaded", async () => {
   });
 });
 
-Deno.test("a patched sleeper fixture still runs", async () => {
+test("a patched sleeper fixture still runs", async () => {
   await withCopy(async (dir) => {
     const sleeper = `${dir}\\sleeper.exe`;
     await Deno.copyFile(fixture("sleeper.exe"), sleeper);
@@ -123,7 +143,7 @@ Deno.test("a patched sleeper fixture still runs", async () => {
   });
 });
 
-Deno.test("a patched copy of the Windows deno.exe runs with heapshift.dll first", async () => {
+test("a patched copy of the Windows deno.exe runs with heapshift.dll first", async () => {
   await withCopy(async (dir) => {
     const exe = `${dir}\\deno.exe`;
     await Deno.copyFile(Deno.execPath(), exe);
@@ -136,7 +156,7 @@ Deno.test("a patched copy of the Windows deno.exe runs with heapshift.dll first"
   });
 });
 
-Deno.test("stacked patches fill the headers, move section data, and all undo", async () => {
+test("stacked patches fill the headers, move section data, and all undo", async () => {
   await withCopy(async (dir, exe) => {
     const original = await Deno.readFile(exe);
     const before = await run(exe);
@@ -168,5 +188,27 @@ Deno.test("stacked patches fill the headers, move section data, and all undo", a
     }
     assertEquals(await Deno.readFile(exe), original);
     assertEquals(await run(exe), before);
+  });
+});
+
+test("a directory or a missing file is refused with its path", async () => {
+  await withCopy(async (dir) => {
+    await assertRejects(
+      () => patchImports(dir, { inPlace: true }),
+      PeFileError,
+      `Cannot read ${dir}: it is a directory, not a regular file`,
+    );
+    const missing = `${dir}\\missing.exe`;
+    await assertRejects(
+      () => imports(missing),
+      PeFileError,
+      `Cannot read ${missing}: no such file`,
+    );
+    const out = `${dir}\\no\\such\\out.exe`;
+    await assertRejects(
+      () => patchImports(`${dir}\\game.exe`, { output: out }),
+      PeFileError,
+      `Cannot write ${out}: its directory does not exist`,
+    );
   });
 });
