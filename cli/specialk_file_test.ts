@@ -3,6 +3,7 @@ import { readPlugin } from "./specialk.ts";
 import { decodeIni, encodeIni } from "./specialk_encoding.ts";
 import { applyToFile } from "./specialk_file.ts";
 import { utf16 } from "./specialk_test_utils.ts";
+import { posixTest, withDir } from "../pe/_test_dir.ts";
 
 const SAMPLE = new URL("../tests/fixtures/cli_specialk.ini", import.meta.url);
 const DLL = "C:\\tools\\heapshift\\heapshift.dll";
@@ -10,15 +11,6 @@ const enc = new TextEncoder();
 
 function crlf(s: string): string {
   return s.replaceAll("\n", "\r\n");
-}
-
-async function withDir(fn: (dir: string) => Promise<void>): Promise<void> {
-  const dir = await Deno.makeTempDir();
-  try {
-    await fn(dir);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
 }
 
 const ADD = { upsert: { name: "heapshift", filename: DLL } };
@@ -216,90 +208,81 @@ Deno.test("a cp1252 file round-trips byte for byte with an ASCII entry, and is r
   });
 });
 
-const posixOnly = { ignore: Deno.build.os === "windows" };
+posixTest(
+  "backup and temp files never write through a symlink",
+  async (dir) => {
+    const ini = `${dir}/SpecialK.ini`;
+    const victim = `${dir}/victim.txt`;
+    await Deno.writeTextFile(victim, "precious");
+    await Deno.writeTextFile(ini, "[A]\nk=1\n");
+    await Deno.symlink(victim, `${ini}.heapshift-backup`);
+    await Deno.symlink(victim, `${ini}.${Deno.pid}.tmp`);
+    await applyToFile(ini, ADD);
+    assert.equal(await Deno.readTextFile(victim), "precious");
+    assert.equal(
+      await Deno.readTextFile(`${ini}.heapshift-backup`),
+      "[A]\nk=1\n",
+    );
+    assert.ok(!(await Deno.lstat(`${ini}.heapshift-backup`)).isSymlink);
+  },
+);
 
-Deno.test({
-  name: "backup and temp files never write through a symlink",
-  ...posixOnly,
-  fn: () =>
-    withDir(async (dir) => {
-      const ini = `${dir}/SpecialK.ini`;
-      const victim = `${dir}/victim.txt`;
-      await Deno.writeTextFile(victim, "precious");
-      await Deno.writeTextFile(ini, "[A]\nk=1\n");
-      await Deno.symlink(victim, `${ini}.heapshift-backup`);
-      await Deno.symlink(victim, `${ini}.${Deno.pid}.tmp`);
+posixTest(
+  "the ini's mode is kept (and the backup's is the same)",
+  async (dir) => {
+    const ini = `${dir}/SpecialK.ini`;
+    await Deno.writeTextFile(ini, "[A]\nk=1\n");
+    for (const mode of [0o600, 0o664, 0o640]) {
+      await Deno.chmod(ini, mode);
       await applyToFile(ini, ADD);
-      assert.equal(await Deno.readTextFile(victim), "precious");
+      assert.equal((await Deno.stat(ini)).mode! & 0o777, mode);
       assert.equal(
-        await Deno.readTextFile(`${ini}.heapshift-backup`),
-        "[A]\nk=1\n",
+        (await Deno.stat(`${ini}.heapshift-backup`)).mode! & 0o777,
+        mode,
       );
-      assert.ok(!(await Deno.lstat(`${ini}.heapshift-backup`)).isSymlink);
-    }),
-});
+      await applyToFile(ini, REMOVE);
+      assert.equal((await Deno.stat(ini)).mode! & 0o777, mode);
+    }
+  },
+);
 
-Deno.test({
-  name: "the ini's mode is kept (and the backup's is the same)",
-  ...posixOnly,
-  fn: () =>
-    withDir(async (dir) => {
-      const ini = `${dir}/SpecialK.ini`;
-      await Deno.writeTextFile(ini, "[A]\nk=1\n");
-      for (const mode of [0o600, 0o664, 0o640]) {
-        await Deno.chmod(ini, mode);
-        await applyToFile(ini, ADD);
-        assert.equal((await Deno.stat(ini)).mode! & 0o777, mode);
-        assert.equal(
-          (await Deno.stat(`${ini}.heapshift-backup`)).mode! & 0o777,
-          mode,
-        );
-        await applyToFile(ini, REMOVE);
-        assert.equal((await Deno.stat(ini)).mode! & 0o777, mode);
-      }
-    }),
-});
+posixTest(
+  "a symlinked ini is edited at its target and stays a link; hard links and non-files are refused",
+  async (dir) => {
+    await Deno.mkdir(`${dir}/real`);
+    const real = `${dir}/real/SpecialK.ini`;
+    const link = `${dir}/SpecialK.ini`;
+    await Deno.writeTextFile(real, "[A]\nk=1\n");
+    await Deno.symlink(real, link);
+    const r = await applyToFile(link, ADD);
+    assert.equal(r.action, "added");
+    assert.ok((await Deno.lstat(link)).isSymlink, "still a link");
+    assert.equal(await Deno.readLink(link), real);
+    assert.equal(r.target, real);
+    assert.equal(r.backup, `${real}.heapshift-backup`);
+    assert.equal(
+      readPlugin(await Deno.readTextFile(real), "heapshift")?.Filename,
+      DLL,
+    );
+    await Deno.symlink(`${dir}/missing.ini`, `${dir}/dangling.ini`);
+    await assert.rejects(
+      applyToFile(`${dir}/dangling.ini`, ADD, { create: true }),
+      /symbolic link to a file that does not exist/,
+    );
 
-Deno.test({
-  name:
-    "a symlinked ini is edited at its target and stays a link; hard links and non-files are refused",
-  ...posixOnly,
-  fn: () =>
-    withDir(async (dir) => {
-      await Deno.mkdir(`${dir}/real`);
-      const real = `${dir}/real/SpecialK.ini`;
-      const link = `${dir}/SpecialK.ini`;
-      await Deno.writeTextFile(real, "[A]\nk=1\n");
-      await Deno.symlink(real, link);
-      const r = await applyToFile(link, ADD);
-      assert.equal(r.action, "added");
-      assert.ok((await Deno.lstat(link)).isSymlink, "still a link");
-      assert.equal(await Deno.readLink(link), real);
-      assert.equal(r.target, real);
-      assert.equal(r.backup, `${real}.heapshift-backup`);
-      assert.equal(
-        readPlugin(await Deno.readTextFile(real), "heapshift")?.Filename,
-        DLL,
-      );
-      await Deno.symlink(`${dir}/missing.ini`, `${dir}/dangling.ini`);
-      await assert.rejects(
-        applyToFile(`${dir}/dangling.ini`, ADD, { create: true }),
-        /symbolic link to a file that does not exist/,
-      );
+    const hard = `${dir}/hard.ini`;
+    await Deno.link(real, hard);
+    await assert.rejects(applyToFile(hard, REMOVE), /hard link/);
+    assert.ok((await Deno.readTextFile(real)).includes("[Import.heapshift]"));
+    await Deno.remove(hard);
 
-      const hard = `${dir}/hard.ini`;
-      await Deno.link(real, hard);
-      await assert.rejects(applyToFile(hard, REMOVE), /hard link/);
-      assert.ok((await Deno.readTextFile(real)).includes("[Import.heapshift]"));
-      await Deno.remove(hard);
-
-      await assert.rejects(applyToFile(dir, ADD), /not a regular file/);
-      const fifo = `${dir}/fifo.ini`;
-      const mk = await new Deno.Command("mkfifo", { args: [fifo] }).output();
-      assert.equal(mk.code, 0);
-      await assert.rejects(applyToFile(fifo, ADD), /not a regular file/);
-    }),
-});
+    await assert.rejects(applyToFile(dir, ADD), /not a regular file/);
+    const fifo = `${dir}/fifo.ini`;
+    const mk = await new Deno.Command("mkfifo", { args: [fifo] }).output();
+    assert.equal(mk.code, 0);
+    await assert.rejects(applyToFile(fifo, ADD), /not a regular file/);
+  },
+);
 
 Deno.test("a file far larger than any Special K ini is refused without reading it", async () => {
   await withDir(async (dir) => {
