@@ -77,6 +77,11 @@ export interface LaunchOptions {
    * `load-failed` error; on timeout the program is stopped.
    */
   timeout?: number;
+  /**
+   * `inherit` (default): the program's stdin, stdout and stderr are ours;
+   * `none`: it has none, so it does not hold our pipes open once we end.
+   */
+  stdio?: "inherit" | "none";
 }
 
 /** Each LaunchedProcess as a target (its handle), for this module only. */
@@ -532,6 +537,7 @@ function launchSuspendedAndResume(
       cwd: options.cwd === undefined ? undefined : absolutePath(options.cwd),
       env: options.env ? mergeEnv(options.env) : undefined,
       suspended: true,
+      stdio: options.stdio,
     });
   } catch (e) {
     throw launchError(path, e);

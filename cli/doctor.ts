@@ -8,7 +8,13 @@
 import type { Command } from "@commander-js/extra-typings";
 import { type Arch, archName, archOf } from "../arch.ts";
 import { FileSource, imports as peImports, readHeaders } from "../pe/mod.ts";
-import { example, forward, PREFIX_HELP, WINE_ENV_HELP } from "./common.ts";
+import {
+  example,
+  forward,
+  parsePath,
+  PREFIX_HELP,
+  WINE_ENV_HELP,
+} from "./common.ts";
 import { buildArgs, builtDll, canBuild, fileArch, HOOK_DLL } from "./dll.ts";
 import { embeddedDll, extractDll } from "./embed.ts";
 import { c, printJson } from "./output.ts";
@@ -250,6 +256,7 @@ export function doctorCommand(
     .option(
       "--dll <path>",
       "the DLL to check (default build/heapshift.dll, or build/heapshift32.dll for a 32-bit program)",
+      parsePath,
     )
     .option("--json", "machine-readable output")
     .option("--prefix <dir>", PREFIX_HELP)

@@ -21,11 +21,14 @@ import {
   hex,
   printJson,
   table,
+  toJson,
   UsageError,
 } from "./output.ts";
 import {
+  checkDllName,
   example,
   forward,
+  parsePath,
   parsePid,
   PREFIX_HELP,
   setCurrentArgs,
@@ -38,6 +41,14 @@ import {
   HOOK_DLL,
   resolveDll,
 } from "./dll.ts";
+import {
+  baseName,
+  parseProcessArg,
+  pickProcess,
+  PID_HELP,
+  PROCESS_HELP,
+  targetPid,
+} from "./process_arg.ts";
 import { specialkCommand } from "./specialk_cmd.ts";
 import { statsCommand } from "./stats.ts";
 import { demoCommand } from "./demo.ts";
@@ -55,12 +66,6 @@ function parseSeconds(value: string): number {
 
 function collect(value: string, previous: string[] = []): string[] {
   return [...previous, value];
-}
-
-function baseName(path: string): string {
-  return path.slice(
-    Math.max(path.lastIndexOf("\\"), path.lastIndexOf("/")) + 1,
-  );
 }
 
 function isFile(path: string): boolean {
@@ -82,61 +87,47 @@ async function doInject(
   },
 ): Promise<number> {
   const api = await import("./api.ts");
-  let pid: number | undefined = opts.pid;
-  let name = target;
-  if (pid === undefined && /^\d+$/.test(target)) pid = Number(target);
-  if (pid === undefined) {
-    name = baseName(target);
-    const found = api.findProcesses(name);
-    if (found.length > 1) {
-      throw new CliError(
-        `${found.length} processes are named ${name}: ${
-          found.map((p) => p.pid).join(", ")
-        }; pick one with --pid`,
-      );
-    }
-    if (found.length === 1) pid = found[0].pid;
-    else if (opts.wait !== undefined && opts.wait !== false) {
-      const seconds = typeof opts.wait === "number" ? opts.wait : 60;
-      // On stderr also with --json (stdout stays JSON only): a script can
-      // start the program once the CLI is waiting for it.
-      console.error(c.dim(`waiting up to ${seconds} s for ${name} to start…`));
-      // A --dll must exist before the wait; the default one depends on
-      // the bitness of the process that appears.
-      if (opts.dll) await resolveDll(opts.dll);
-      const p = await api.waitForProcess(name, { timeout: seconds * 1000 });
-      const dll = await dllForTarget(opts.dll, () => api.processArch(p.pid));
-      return await injectPid(p.pid, p.name, dll, opts);
-    } else if (isFile(target)) {
-      const dll = await dllForTarget(opts.dll, () => fileArch(target));
-      const t0 = performance.now();
-      const launched = await api.launch(target, { dlls: [dll] });
-      const ms = performance.now() - t0;
-      launched.close();
-      return report({
-        pid: launched.pid,
-        name,
-        launched: true,
-        dll,
-        ms,
-        json: opts.json,
-      });
-    } else {
-      throw new CliError(
-        `No process named ${name} is running (use --wait to wait for it, or give the path of the executable to launch it)`,
-      );
-    }
-  } else if (opts.pid !== undefined && !/^\d+$/.test(target)) {
-    const found = api.findProcesses(baseName(target));
-    if (!found.some((p) => p.pid === opts.pid)) {
-      throw new CliError(
-        `Process ${opts.pid} is not named ${baseName(target)}`,
-      );
-    }
+  const picked = pickProcess(target, {
+    find: api.findProcesses,
+    pid: opts.pid,
+  });
+  if (picked) {
+    const dll = await dllForTarget(opts.dll, () => api.processArch(picked.pid));
+    const name = picked.name ??
+      api.processes().find((p) => p.pid === picked.pid)?.name ?? target;
+    return await injectPid(picked.pid, name, dll, opts);
   }
-  const dll = await dllForTarget(opts.dll, () => api.processArch(pid!));
-  const proc = api.processes().find((p) => p.pid === pid);
-  return await injectPid(pid, proc?.name ?? name, dll, opts);
+  const name = baseName(target);
+  if (opts.wait !== undefined && opts.wait !== false) {
+    const seconds = typeof opts.wait === "number" ? opts.wait : 60;
+    // On stderr also with --json (stdout stays JSON only): a script can
+    // start the program once the CLI is waiting for it.
+    console.error(c.dim(`waiting up to ${seconds} s for ${name} to start…`));
+    // A --dll must exist before the wait; the default one depends on
+    // the bitness of the process that appears.
+    if (opts.dll) await resolveDll(opts.dll);
+    const p = await api.waitForProcess(name, { timeout: seconds * 1000 });
+    const dll = await dllForTarget(opts.dll, () => api.processArch(p.pid));
+    return await injectPid(p.pid, p.name, dll, opts);
+  }
+  if (isFile(target)) {
+    const dll = await dllForTarget(opts.dll, () => fileArch(target));
+    const t0 = performance.now();
+    const launched = await api.launch(target, { dlls: [dll], stdio: "none" });
+    const ms = performance.now() - t0;
+    launched.close();
+    return report({
+      pid: launched.pid,
+      name,
+      launched: true,
+      dll,
+      ms,
+      json: opts.json,
+    });
+  }
+  throw new CliError(
+    `No process named ${name} is running (use --wait to wait for it, or give the path of the executable to launch it)`,
+  );
 }
 
 async function injectPid(
@@ -216,12 +207,9 @@ export function buildProgram(setCode: (code: number) => void) {
     .argument(
       "<target>",
       "pid, process name (game.exe) or path of an executable",
+      parseProcessArg,
     )
-    .option(
-      "--pid <pid>",
-      "which process, when several have that name",
-      parsePid,
-    )
+    .option("--pid <pid>", PID_HELP, parsePid)
     .option(
       "--wait [seconds]",
       "wait for the process to start (default 60 s), then inject at once",
@@ -230,6 +218,7 @@ export function buildProgram(setCode: (code: number) => void) {
     .option(
       "--dll <path>",
       "the DLL to inject (default build/heapshift.dll, or build/heapshift32.dll for a 32-bit program)",
+      parsePath,
     )
     .option(
       "--timeout <seconds>",
@@ -261,10 +250,13 @@ export function buildProgram(setCode: (code: number) => void) {
     .option(
       "--dll <path>",
       "a DLL to load (repeatable; default build/heapshift.dll, or build/heapshift32.dll for a 32-bit program)",
-      collect,
+      (v: string, prev?: string[]) => collect(parsePath(v), prev),
     )
     .option("--cwd <dir>", "working directory")
-    .option("--wait-exit", "wait for the program to end and exit with its code")
+    .option(
+      "--wait-exit",
+      "wait for the program to end and exit with its code (its stdin, stdout and stderr are ours; the report goes to stderr)",
+    )
     .option("--json", "machine-readable output")
     .option("--prefix <dir>", PREFIX_HELP)
     .option("--wine-env <name>", WINE_ENV_HELP).addHelpText(
@@ -282,29 +274,39 @@ export function buildProgram(setCode: (code: number) => void) {
         ? await Promise.all(opts.dll.map((d) => resolveDll(d)))
         : [await resolveDll(undefined, { arch: fileArch(exe) })];
       const t0 = performance.now();
-      const launched = await api.launch(exe, { args, cwd: opts.cwd, dlls });
+      // Without --wait-exit the program outlives us: it must not hold our
+      // stdout open (a script reading it would wait for the program's end).
+      const launched = await api.launch(exe, {
+        args,
+        cwd: opts.cwd,
+        dlls,
+        stdio: opts.waitExit ? "inherit" : "none",
+      });
       const ms = performance.now() - t0;
+      const code = opts.waitExit ? await api.waitExit(launched) : undefined;
+      // With --wait-exit the program had our standard streams: the report
+      // goes to stderr, once it has ended, so neither is mixed into the other.
+      const say = opts.waitExit ? console.error : console.log;
       if (opts.json) {
-        printJson({
+        say(toJson({
           pid: launched.pid,
           exe,
           args,
           dlls,
           ms: Math.round(ms * 10) / 10,
-        });
+          ...(code === undefined ? {} : { exitCode: code }),
+        }));
       } else {
-        console.log(
+        say(
           `${c.green("launched")} ${
             c.bold(baseName(exe))
           } (pid ${launched.pid})`,
         );
-        for (const d of dlls) console.log(`  dll   ${d}`);
-        console.log(`  took  ${ms.toFixed(1)} ms`);
+        for (const d of dlls) say(`  dll   ${d}`);
+        say(`  took  ${ms.toFixed(1)} ms`);
+        if (code !== undefined) say(`  exit  ${code}`);
       }
-      if (opts.waitExit) {
-        const code = await api.waitExit(launched);
-        setCode(code ?? 0);
-      } else setCode(0);
+      setCode(code ?? 0);
     });
 
   program.command("patch")
@@ -336,6 +338,7 @@ export function buildProgram(setCode: (code: number) => void) {
       ),
     )
     .action(async (exe, opts) => {
+      checkDllName(opts);
       if (opts.inplace && opts.out) {
         throw new UsageError("--inplace and --out cannot be used together");
       }
@@ -470,18 +473,22 @@ export function buildProgram(setCode: (code: number) => void) {
 
   program.command("modules")
     .description("List the modules loaded in a process.")
-    .argument("<pid>", "process id", parsePid)
+    .argument("<process>", PROCESS_HELP, parseProcessArg)
+    .option("--pid <pid>", PID_HELP, parsePid)
     .option("--json", "machine-readable output")
     .option("--prefix <dir>", PREFIX_HELP)
     .option("--wine-env <name>", WINE_ENV_HELP).addHelpText(
       "after",
-      example("deno run -A cli.ts modules 1234"),
+      example(
+        "deno run -A cli.ts modules 1234",
+        "deno run -A cli.ts modules game.exe --json",
+      ),
     )
-    .action(async (pid, opts) => {
+    .action(async (target, opts) => {
       const fwd = await forward(opts);
       if (fwd !== undefined) return setCode(fwd);
       const api = await import("./api.ts");
-      const list = api.modules(pid);
+      const list = api.modules(await targetPid(target, opts.pid));
       if (opts.json) {
         printJson(list);
         return setCode(0);
@@ -510,18 +517,23 @@ export function buildProgram(setCode: (code: number) => void) {
     .description(
       "Unload a module from a process (heapshift.dll pins itself and stays).",
     )
-    .argument("<pid>", "process id", parsePid)
+    .argument("<process>", PROCESS_HELP, parseProcessArg)
     .argument("<module>", "module file name or path")
+    .option("--pid <pid>", PID_HELP, parsePid)
     .option("--json", "machine-readable output")
     .option("--prefix <dir>", PREFIX_HELP)
     .option("--wine-env <name>", WINE_ENV_HELP).addHelpText(
       "after",
-      example("deno run -A cli.ts eject 1234 probe.dll"),
+      example(
+        "deno run -A cli.ts eject 1234 probe.dll",
+        "deno run -A cli.ts eject game.exe probe.dll",
+      ),
     )
-    .action(async (pid, module, opts) => {
+    .action(async (target, module, opts) => {
       const fwd = await forward(opts);
       if (fwd !== undefined) return setCode(fwd);
       const api = await import("./api.ts");
+      const pid = await targetPid(target, opts.pid);
       await api.eject(pid, module);
       if (opts.json) printJson({ pid, module, ejected: true });
       else console.log(`${c.green("ejected")} ${module} from pid ${pid}`);
@@ -554,9 +566,11 @@ export function reportError(e: unknown): number {
   if (e instanceof CommanderError) {
     if (
       e.code === "commander.helpDisplayed" || e.code === "commander.version" ||
-      e.code === "commander.help"
+      (e.code === "commander.help" && e.exitCode === 0)
     ) return 0;
-    return 2; // commander already printed the reason
+    // Commander already printed the reason (or, for no command at all, the
+    // help on stderr).
+    return 2;
   }
   if (
     e instanceof Deno.errors.BrokenPipe ||

@@ -58,6 +58,21 @@ export const KERNEL32_SYMBOLS = {
     result: "i32",
   },
   GetStdHandle: { parameters: ["u32"], result: "pointer" },
+  GetCurrentProcess: { parameters: [], result: "pointer" },
+  DuplicateHandle: {
+    // hSourceProcess, hSource, hTargetProcess, lpTargetHandle,
+    // dwDesiredAccess, bInheritHandle, dwOptions
+    parameters: [
+      "pointer",
+      "pointer",
+      "pointer",
+      "buffer",
+      "u32",
+      "i32",
+      "u32",
+    ],
+    result: "i32",
+  },
   ResumeThread: { parameters: ["pointer"], result: "u32" },
   VirtualAllocEx: {
     // hProcess, lpAddress, dwSize, flAllocationType, flProtect

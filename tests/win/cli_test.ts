@@ -79,10 +79,10 @@ test("cli: help, version and usage errors (exit 2)", async () => {
     "inject without target",
   );
   oneLineError(
-    await cli(["modules", "notapid"]),
+    await cli(["modules", "0"]),
     2,
     /process id/,
-    "modules notapid",
+    "modules 0",
   );
   oneLineError(
     await cli(["frobnicate"]),
@@ -232,6 +232,70 @@ test("cli: inject by name; several matches need --pid; missing names fail", asyn
   );
 });
 
+test("cli: modules, eject and stats take a process name too; several need --pid", async () => {
+  await using copy = await uniqueCopy("cli_sample.exe");
+  const args = { args: ["--interval", "200", "--threads", "1"] };
+  await using a = await startTarget(copy.path, args);
+  const mods = await json<Mod[]>(["modules", copy.exe]);
+  assert(
+    mods.some((m) => m.name.toLowerCase() === copy.exe),
+    "modules by name lists the program itself",
+  );
+  await json(["inject", copy.exe, "--dll", fixture("probe.dll")]);
+  const ej = await json<{ pid: number; ejected: boolean }>([
+    "eject",
+    copy.exe,
+    "probe.dll",
+  ]);
+  assertEquals([ej.pid, ej.ejected], [a.pid, true]);
+  await json(["inject", copy.exe, "--dll", hookDll()]);
+  const s = await json<{ pid: number; state: string }>(["stats", copy.exe]);
+  assertEquals([s.pid, s.state], [a.pid, "live"]);
+
+  await using b = await startTarget(copy.path, args);
+  for (
+    const cmd of [
+      ["modules", copy.exe],
+      ["stats", copy.exe],
+      ["eject", copy.exe, "probe.dll"],
+    ]
+  ) {
+    const many = await cli(cmd);
+    oneLineError(many, 1, /--pid/, `${cmd[0]} with two matches`);
+    assert(
+      many.stderr.includes(String(a.pid)) &&
+        many.stderr.includes(String(b.pid)),
+      many.stderr,
+    );
+  }
+  const picked = await json<{ pid: number; state: string }>([
+    "stats",
+    copy.exe,
+    "--pid",
+    String(a.pid),
+  ]);
+  assertEquals(picked.pid, a.pid);
+  const modsB = await json<Mod[]>([
+    "modules",
+    copy.exe,
+    "--pid",
+    String(b.pid),
+  ]);
+  assert(!modsB.some((m) => m.name.toLowerCase() === "heapshift.dll"));
+  oneLineError(
+    await cli(["stats", "sleeper.exe", "--pid", String(a.pid)]),
+    1,
+    new RegExp(`${a.pid} is not named sleeper\\.exe`),
+    "--pid of another program",
+  );
+  oneLineError(
+    await cli(["modules", "no_such_program_xyz.exe"]),
+    1,
+    /No process named no_such_program_xyz\.exe is running/,
+    "modules of a missing name",
+  );
+});
+
 test("cli: inject --wait injects into a program started afterwards", async () => {
   await using copy = await uniqueCopy("sleeper.exe");
   const child = new Deno.Command(Deno.execPath(), {
@@ -322,14 +386,90 @@ test("cli: launch loads the DLLs early", async () => {
   ]);
   assertEquals(waited.code, 0, waited.stderr);
   assert(
-    /launched cli_sample\.exe \(pid \d+\)/.test(waited.stdout),
-    waited.stdout,
+    /launched cli_sample\.exe \(pid \d+\)/.test(waited.stderr),
+    waited.stderr,
   );
   oneLineError(
     await cli(["launch", "C:\\nonexistent\\x.exe"]),
     1,
     /No executable/,
     "launch missing",
+  );
+});
+
+/** Runs a program with `input` on its stdin; collects its output and code. */
+async function runWithInput(
+  exe: string,
+  args: string[],
+  input: Uint8Array,
+): Promise<{ code: number; stdout: Uint8Array; stderr: string }> {
+  const child = new Deno.Command(exe, {
+    args,
+    env: { NO_COLOR: "1" },
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  // Written while the output is read: a program that never reads its
+  // input must fail the test, not block it on a full pipe.
+  const writer = child.stdin.getWriter();
+  const written = writer.write(input).then(() => writer.close()).catch(
+    () => {},
+  );
+  const out = await child.output();
+  await written;
+  return {
+    code: out.code,
+    stdout: out.stdout,
+    stderr: new TextDecoder().decode(out.stderr),
+  };
+}
+
+test("cli: launch --wait-exit of a console program keeps its stdin, stdout, stderr and exit code", async () => {
+  const input = new TextEncoder().encode(
+    "first line\r\nsecond line\n" + "x".repeat(100_000) + "\nend",
+  );
+  const args = ["--exit", "7", "two words"];
+  // What the program does run directly: the oracle.
+  const direct = await runWithInput(fixture("cli_echo.exe"), args, input);
+  assertEquals(direct.code, 7);
+  const text = new TextDecoder().decode(direct.stdout);
+  assert(text.endsWith(`stdin ${input.length} bytes\n`), text.slice(-100));
+  const launched = await runWithInput(Deno.execPath(), [
+    "run",
+    "-A",
+    CLI,
+    "launch",
+    fixture("cli_echo.exe"),
+    "--dll",
+    hookDll(),
+    "--wait-exit",
+    "--",
+    ...args,
+  ], input);
+  assertEquals(launched.code, 7, launched.stderr);
+  // Compared by hand: a diff of 100 KB arrays would take minutes to print.
+  const same = launched.stdout.length === direct.stdout.length &&
+    launched.stdout.every((b, i) => b === direct.stdout[i]);
+  assert(
+    same,
+    `stdout is the program's alone: ${launched.stdout.length} bytes ${
+      JSON.stringify(new TextDecoder().decode(launched.stdout.slice(0, 200)))
+    }…`,
+  );
+  // stderr: the program's line, byte for byte as when run directly.
+  assertEquals(direct.stderr, "on stderr, exiting with 7\n");
+  assert(
+    launched.stderr.includes(direct.stderr),
+    JSON.stringify([direct.stderr, launched.stderr]),
+  );
+  // The launch report goes to stderr after the program's end: stdout
+  // belongs to the program, and its stderr lines come first, whole.
+  assert(
+    new RegExp(
+      `^${direct.stderr}launched cli_echo\\.exe \\(pid \\d+\\)\n[^]*  exit  7\n$`,
+    ).test(launched.stderr),
+    JSON.stringify([direct.stderr, launched.stderr]),
   );
 });
 
