@@ -1,14 +1,16 @@
 /**
- * Checks that a path names a 64-bit Windows DLL before a target process is
- * asked to load it, and resolves it to the absolute path the target needs.
- * Pure TypeScript: works on every OS.
+ * Checks that a path names an x64 or x86 Windows DLL, of the target's
+ * architecture, before a target process is asked to load it, and resolves
+ * it to the absolute path the target needs. Pure TypeScript: works on
+ * every OS.
  *
  * @module
  */
 
 import { resolve, win32 } from "node:path";
+import { aMachine, type Arch, archName, archOf } from "./arch.ts";
 import { HeapshiftError } from "./errors.ts";
-import { machineName, peKind, readFailure, readHead } from "./pe_image.ts";
+import { peKind, readFailure, readHead } from "./pe_image.ts";
 import {
   FileSource,
   PeFormatError,
@@ -21,11 +23,24 @@ export function absolutePath(path: string): string {
   return Deno.build.os === "windows" ? win32.resolve(path) : resolve(path);
 }
 
+/** A DLL checked by {@linkcode readDll}. */
+export interface DllFile {
+  /** Its absolute path. */
+  path: string;
+  /** Its architecture. */
+  arch: Arch;
+}
+
 /**
  * Returns the absolute path of `path` after checking it is a readable
- * x64 DLL; throws a `bad-dll` {@linkcode HeapshiftError} otherwise.
+ * x64 or x86 DLL; throws a `bad-dll` {@linkcode HeapshiftError} otherwise.
  */
 export function checkDll(path: string): string {
+  return readDll(path).path;
+}
+
+/** Like {@linkcode checkDll}, and says which architecture the DLL is. */
+export function readDll(path: string): DllFile {
   const abs = absolutePath(path);
   let head: Uint8Array;
   try {
@@ -41,14 +56,41 @@ export function checkDll(path: string): string {
   const kind = peKind(head);
   if (!kind) throw bad("not a DLL (not a Windows PE file)");
   if (!kind.dll) throw bad("not a DLL (it is an executable)");
-  if (kind.machine !== 0x8664) {
+  const arch = archOf(kind.machine);
+  if (!arch) {
     throw bad(
-      `it is a ${
-        machineName(kind.machine)
-      } DLL; only 64-bit (x64) DLLs and targets are supported for now`,
+      `it is ${
+        aMachine(kind.machine)
+      } DLL; only x64 and x86 DLLs and targets are supported`,
     );
   }
-  return abs;
+  return { path: abs, arch };
+}
+
+/** Who is to load a DLL, for {@linkcode checkDllArch}'s message. */
+export interface DllTarget {
+  /** The target's architecture. */
+  arch: Arch;
+  /** `process` or `program`. */
+  noun: string;
+  /** What was being done, e.g. `inject probe.dll into process 1234`. */
+  doing: string;
+}
+
+/**
+ * Throws a `bad-dll` {@linkcode HeapshiftError} naming both architectures
+ * unless `dll` is of the target's: a process loads only DLLs of its own.
+ */
+export function checkDllArch(dll: DllFile, target: DllTarget): void {
+  if (dll.arch === target.arch) return;
+  throw new HeapshiftError(
+    "bad-dll",
+    `Cannot ${target.doing}: the DLL is ${
+      archName(dll.arch)
+    } but the ${target.noun} is ${
+      archName(target.arch)
+    }; a ${target.noun} can only load DLLs of its own architecture`,
+  );
 }
 
 /**

@@ -1,5 +1,11 @@
 import assert from "node:assert/strict";
-import { baseName, checkDll, firstExportOrdinal } from "./dll_file.ts";
+import {
+  baseName,
+  checkDll,
+  checkDllArch,
+  firstExportOrdinal,
+  readDll,
+} from "./dll_file.ts";
 import { HeapshiftError } from "./errors.ts";
 import { buildPe, type SyntheticOptions } from "./pe/_test_pe.ts";
 
@@ -24,20 +30,29 @@ function isBadDll(text: string) {
     e.message.includes(text);
 }
 
-Deno.test("checkDll accepts an x64 DLL and names what else it got", async () => {
+Deno.test("checkDll accepts x64 and x86 DLLs and names what else it got", async () => {
   const dir = await Deno.makeTempDir({ prefix: "heapshift-dll-" });
   try {
     const dll = await writePe(`${dir}/ok.dll`);
     assert.equal(checkDll(dll), dll);
+    assert.deepEqual(readDll(dll), { path: dll, arch: "x64" });
+    const x86 = await writePe(`${dir}/x86.dll`, { format: "PE32" });
+    assert.deepEqual(readDll(x86), { path: x86, arch: "x86" });
     const exe = await writePe(`${dir}/prog.exe`, { exe: true });
     assert.throws(
       () => checkDll(exe),
       isBadDll("not a DLL (it is an executable)"),
     );
-    const x86 = await writePe(`${dir}/x86.dll`, { format: "PE32" });
+    const arm = `${dir}/arm.dll`;
+    const bytes = await Deno.readFile(dll);
+    const v = new DataView(bytes.buffer);
+    v.setUint16(v.getUint32(0x3c, true) + 4, 0xaa64, true);
+    await Deno.writeFile(arm, bytes);
     assert.throws(
-      () => checkDll(x86),
-      isBadDll(`Cannot use DLL ${x86}: it is a 32-bit (x86) DLL`),
+      () => checkDll(arm),
+      isBadDll(
+        `Cannot use DLL ${arm}: it is an ARM64 DLL; only x64 and x86 DLLs and targets are supported`,
+      ),
     );
     await Deno.writeTextFile(`${dir}/text.dll`, "not a PE file at all");
     assert.throws(
@@ -52,6 +67,28 @@ Deno.test("checkDll accepts an x64 DLL and names what else it got", async () => 
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test("checkDllArch names both architectures when they differ", () => {
+  const target = { noun: "process", doing: "inject a.dll into process 12" };
+  checkDllArch({ path: "a.dll", arch: "x86" }, { ...target, arch: "x86" });
+  checkDllArch({ path: "a.dll", arch: "x64" }, { ...target, arch: "x64" });
+  assert.throws(
+    () =>
+      checkDllArch({ path: "a.dll", arch: "x64" }, { ...target, arch: "x86" }),
+    isBadDll(
+      "Cannot inject a.dll into process 12: the DLL is 64-bit (x64) but the process is 32-bit (x86); a process can only load DLLs of its own architecture",
+    ),
+  );
+  assert.throws(
+    () =>
+      checkDllArch({ path: "a.dll", arch: "x86" }, {
+        arch: "x64",
+        noun: "program",
+        doing: "launch C:\\p.exe with a.dll",
+      }),
+    isBadDll("the DLL is 32-bit (x86) but the program is 64-bit (x64)"),
+  );
 });
 
 Deno.test("firstExportOrdinal: the lowest ordinal, or undefined", async () => {

@@ -8,8 +8,10 @@
 import { HeapshiftError } from "./errors.ts";
 import { dbghelpImports, isWindows, Win32Error } from "./ffi/mod.ts";
 import {
+  FileSource,
   type ImportedDll,
   imports as peImports,
+  PeFileError,
   PeFormatError,
 } from "./pe/mod.ts";
 import { readFailure } from "./pe_image.ts";
@@ -52,9 +54,16 @@ export async function imports(
     // dbghelp's image helpers work on the bytes in memory; the pe/ reader
     // gets the path and reads only the pages it needs.
     return reader === "dbghelp"
-      ? dbghelpImports(await Deno.readFile(exePath))
+      ? dbghelpImports(readWhole(exePath))
       : await peImports(exePath);
   } catch (e) {
+    if (e instanceof PeFileError) {
+      throw new HeapshiftError(
+        "not-found",
+        `Cannot read the imports of ${exePath}: ${e.reason}`,
+        { cause: e },
+      );
+    }
     if (e instanceof Win32Error || e instanceof PeFormatError) {
       throw new HeapshiftError(
         "failed",
@@ -71,6 +80,14 @@ export async function imports(
     }
     throw e;
   }
+}
+
+/** A regular file's bytes (pe/ refuses FIFOs, devices, directories). */
+function readWhole(path: string): Uint8Array {
+  using src = FileSource.open(path);
+  const bytes = new Uint8Array(src.size);
+  src.readInto(0, bytes);
+  return bytes;
 }
 
 /** Whether `e` is one of Deno's file-system errors (not found, denied, …). */

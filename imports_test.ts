@@ -37,8 +37,22 @@ Deno.test("imports() of a missing file, a directory and a non-PE file", async ()
     });
     await assert.rejects(
       () => imports(dir, { reader: "pe" }),
-      (e) => e instanceof HeapshiftError && e.kind === "not-found",
+      (e) =>
+        e instanceof HeapshiftError && e.kind === "not-found" &&
+        e.message ===
+          `Cannot read the imports of ${dir}: it is a directory, not a regular file`,
     );
+    if (Deno.build.os !== "windows") {
+      // A FIFO would block a reader that opened it: refused from its stat.
+      const fifo = `${dir}/fifo.exe`;
+      await new Deno.Command("mkfifo", { args: [fifo] }).output();
+      await assert.rejects(() => imports(fifo, { reader: "pe" }), {
+        name: "HeapshiftError",
+        message:
+          `Cannot read the imports of ${fifo}: it is a FIFO (named pipe), not a regular file`,
+      });
+      await Deno.remove(fifo);
+    }
     await Deno.writeTextFile(`${dir}/x.exe`, "MZ but nothing else");
     await assert.rejects(
       () => imports(`${dir}/x.exe`, { reader: "pe" }),

@@ -4,27 +4,22 @@
  * @module
  */
 
-import { baseName, checkDll } from "./dll_file.ts";
+import { ARCH_MACHINE } from "./arch.ts";
+import { baseName, checkDllArch, readDll } from "./dll_file.ts";
 import { HeapshiftError } from "./errors.ts";
 import { missingDependencies } from "./dependencies.ts";
 import {
   callRemote,
   ERROR,
   formatMessage,
-  type Handle,
   INJECT_ACCESS,
-  procAddress,
   type RemoteResult,
   RemoteTimeoutError,
   wideBytes,
 } from "./ffi/mod.ts";
-import {
-  findModule,
-  type ModuleInfo,
-  moduleNamed,
-  modules,
-} from "./process.ts";
-import { openTarget, processError } from "./target.ts";
+import { exportAddress } from "./remote_exports.ts";
+import { type ModuleInfo, moduleNamed, targetModules } from "./process.ts";
+import { openTarget, processError, type TargetProcess } from "./target.ts";
 
 /**
  * Options for {@linkcode inject} and {@linkcode eject}.
@@ -59,19 +54,24 @@ interface Kernel32Call {
 }
 
 /**
- * Calls kernel32's `call.fn` in `process` and maps failures to
- * HeapshiftErrors (a `timeout` one when it does not return in time).
+ * Calls kernel32's `call.fn` in `target` (its 32-bit kernel32 in an x86
+ * process) and maps failures to HeapshiftErrors (a `timeout` one when it
+ * does not return in time).
  */
-async function callKernel32(
-  process: Handle,
+export async function callKernel32(
+  target: TargetProcess,
   call: Kernel32Call,
 ): Promise<RemoteResult> {
   const { fn, arg, timeout, pid, doing } = call;
+  const address = exportAddress(target, { dll: "kernel32.dll", fn });
+  const machine = ARCH_MACHINE[target.arch];
   try {
     return await callRemote(
-      process,
-      procAddress("kernel32.dll", fn),
-      arg instanceof Uint8Array ? { data: arg, timeout } : { arg, timeout },
+      target.process,
+      address,
+      arg instanceof Uint8Array
+        ? { data: arg, timeout, machine }
+        : { arg, timeout, machine },
     );
   } catch (e) {
     if (e instanceof RemoteTimeoutError) {
@@ -92,7 +92,9 @@ async function callKernel32(
  * `LoadLibraryW`, and returns the module as the target lists it. Success is
  * proven by finding the module in the target. When the DLL fails to load,
  * the error carries the loader's own error from inside the target (for
- * example a missing dependency).
+ * example a missing dependency). A 32-bit (x86) process takes a 32-bit
+ * DLL, loaded by its own 32-bit `LoadLibraryW`; a DLL of the other
+ * architecture is a `bad-dll` error, before the process is touched.
  *
  * @example Inject heapshift into a running program
  * ```ts
@@ -107,11 +109,17 @@ export async function inject(
   dllPath: string,
   options: InjectOptions = {},
 ): Promise<ModuleInfo> {
-  const dll = checkDll(dllPath);
+  const file = readDll(dllPath);
+  const dll = file.path;
   const timeout = options.timeout ?? 10_000;
   const doing = `inject ${baseName(dll)} into`;
-  using process = openTarget(pid, { access: INJECT_ACCESS, doing });
-  const result = await callKernel32(process, {
+  using target = openTarget(pid, { access: INJECT_ACCESS, doing });
+  checkDllArch(file, {
+    arch: target.arch,
+    noun: "process",
+    doing: `${doing} process ${pid}`,
+  });
+  const result = await callKernel32(target, {
     fn: "LoadLibraryW",
     arg: wideBytes(dll),
     timeout,
@@ -122,7 +130,7 @@ export async function inject(
   if (result.complete && result.value === 0n) {
     let hint = "";
     if (result.lastError === ERROR.MOD_NOT_FOUND) {
-      const missing = await missingDependencies(dll, modules(pid));
+      const missing = await missingDependencies(dll, targetModules(target));
       hint = missing.length
         ? `; ${baseName(dll)} needs ${
           missing.join(", ")
@@ -140,10 +148,11 @@ export async function inject(
   // bits of the HMODULE are known, and possibly 0 for a loaded module.
   const base = (m: ModuleInfo) =>
     result.complete ? m.base : m.base & 0xffff_ffffn;
+  const loaded = targetModules(target);
   const mod =
     (result.value !== 0n
-      ? modules(pid).find((m) => base(m) === result.value)
-      : undefined) ?? findModule(pid, dll);
+      ? loaded.find((m) => base(m) === result.value)
+      : undefined) ?? moduleNamed(loaded, dll);
   if (!mod) {
     throw new HeapshiftError(
       "load-failed",
@@ -176,7 +185,8 @@ export async function eject(
 ): Promise<void> {
   const timeout = options.timeout ?? 10_000;
   const doing = `eject ${baseName(moduleName)} from`;
-  const all = modules(pid);
+  using target = openTarget(pid, { access: INJECT_ACCESS, doing });
+  const all = targetModules(target);
   const mod = moduleNamed(all, moduleName);
   if (!mod) {
     throw new HeapshiftError(
@@ -192,8 +202,7 @@ export async function eject(
       }, which cannot be unloaded`,
     );
   }
-  using process = openTarget(pid, { access: INJECT_ACCESS, doing });
-  const result = await callKernel32(process, {
+  const result = await callKernel32(target, {
     fn: "FreeLibrary",
     arg: mod.base,
     timeout,
@@ -208,7 +217,7 @@ export async function eject(
       } (error ${result.lastError})`,
     );
   }
-  if (modules(pid).some((m) => m.base === mod.base)) {
+  if (targetModules(target).some((m) => m.base === mod.base)) {
     throw new HeapshiftError(
       "pinned",
       `Cannot ${doing} process ${pid}: it stays loaded after FreeLibrary; the module is pinned (heapshift.dll pins itself so its hooks are never unmapped) or was loaded more than once`,

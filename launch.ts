@@ -11,11 +11,13 @@
  * @module
  */
 
+import { aMachine, type Arch, ARCH_MACHINE, archName, archOf } from "./arch.ts";
 import {
   absolutePath,
   baseName,
-  checkDll,
+  checkDllArch,
   firstExportOrdinal,
+  readDll,
 } from "./dll_file.ts";
 import { HeapshiftError } from "./errors.ts";
 import {
@@ -24,12 +26,9 @@ import {
   ERROR,
   type Handle,
   isSignaled,
-  MACHINE,
   MEM,
   PAGE,
-  procAddress,
   processExitCode,
-  processMachine,
   RemoteMemory,
   RemoteTimeoutError,
   resumeThread,
@@ -38,8 +37,15 @@ import {
   wideBytes,
   Win32Error,
 } from "./ffi/mod.ts";
-import { machineName, peKind, readFailure, readHead } from "./pe_image.ts";
-import { processError, unsupportedMachine } from "./target.ts";
+import {
+  type FirstImport,
+  mappedSource,
+  PeError,
+  planFirstImports,
+} from "./pe/mod.ts";
+import { peKind, readFailure, readHead } from "./pe_image.ts";
+import { exportAddress } from "./remote_exports.ts";
+import { processArchOf, processError, type TargetProcess } from "./target.ts";
 import { missingDependencies } from "./dependencies.ts";
 
 /**
@@ -71,10 +77,15 @@ export interface LaunchOptions {
    * `load-failed` error; on timeout the program is stopped.
    */
   timeout?: number;
+  /**
+   * `inherit` (default): the program's stdin, stdout and stderr are ours;
+   * `none`: it has none, so it does not hold our pipes open once we end.
+   */
+  stdio?: "inherit" | "none";
 }
 
-/** The process handle of each LaunchedProcess, for this module only. */
-const handles = new WeakMap<LaunchedProcess, Handle>();
+/** Each LaunchedProcess as a target (its handle), for this module only. */
+const targets = new WeakMap<LaunchedProcess, TargetProcess>();
 
 /**
  * A program started by {@linkcode launch}.
@@ -97,10 +108,10 @@ export class LaunchedProcess implements Disposable {
   #process: Handle;
 
   /** @internal Wraps a process handle (use {@linkcode launch}). */
-  constructor(pid: number, process: Handle) {
+  constructor(pid: number, process: Handle, arch: Arch = "x64") {
     this.pid = pid;
     this.#process = process;
-    handles.set(this, process);
+    targets.set(this, { pid, process, arch });
   }
 
   /**
@@ -191,9 +202,6 @@ function mergeEnv(extra: Record<string, string>): Record<string, string> {
   return out;
 }
 
-const u32 = (b: Uint8Array, o: number) =>
-  new DataView(b.buffer, b.byteOffset, b.byteLength).getUint32(o, true);
-
 /** The base address of the (only) non-DLL image mapped in `memory`. */
 function findExeImage(memory: RemoteMemory, exe: string): bigint {
   let addr = 0x10000n;
@@ -245,12 +253,6 @@ function allocNear(memory: RemoteMemory, range: NearRange): bigint {
   );
 }
 
-/** A DLL to add: its path (ANSI, as import names are) and an ordinal. */
-interface NewImport {
-  path: string;
-  ordinal: number;
-}
-
 /** The executable image to add imports to, for {@linkcode addImports}. */
 interface ExeImage {
   /** Its path, for messages. */
@@ -258,127 +260,63 @@ interface ExeImage {
   /** Its base address in the suspended process. */
   base: bigint;
   /** The DLLs to put first. */
-  dlls: NewImport[];
+  dlls: FirstImport[];
 }
 
 /**
- * Rewrites the in-memory import directory of the image at `base` so that
- * `dlls` come first (Detours' UpdateImports): a new descriptor array with
- * ours followed by the original ones, outside the image, within 4 GiB
- * (RVAs are 32 bits); the bound import directory is cleared.
+ * Puts `dlls` first in the in-memory import table of the image at `base`
+ * (PE32 or PE32+; see pe/loaded_imports.ts): the new table goes in a block
+ * above the image, within 2 GiB (RVAs are 32 bits; a 32-bit process's
+ * memory ends at 4 GiB anyway), and the headers are pointed at it.
  */
 function addImports(memory: RemoteMemory, image: ExeImage): void {
   const { exe, base, dlls } = image;
-  const dos = memory.read(base, 64);
-  const ntOff = BigInt(u32(dos, 0x3c));
-  const nt = memory.read(base + ntOff, 4 + 20 + 240);
-  const v = new DataView(nt.buffer);
-  const opt = 24;
-  if (v.getUint16(opt, true) !== 0x20b) {
+  const src = mappedSource((rva, length) =>
+    memory.read(base + BigInt(rva), length)
+  );
+  let plan;
+  try {
+    plan = planFirstImports(src, dlls);
+  } catch (e) {
+    if (!(e instanceof PeError)) throw e;
     throw new HeapshiftError(
-      "unsupported",
-      `Cannot launch ${exe}: it is not a PE32+ (64-bit) image`,
+      "failed",
+      `Cannot launch ${exe}: its import table in memory is malformed (${e.message})`,
+      { cause: e },
     );
   }
-  const sizeOfImage = v.getUint32(opt + 56, true);
-  const sizeOfHeaders = v.getUint32(opt + 60, true);
-  const dir = (i: number) => opt + 112 + 8 * i;
-  const IMPORT = 1, BOUND = 11, IAT = 12;
-  const importRva = v.getUint32(dir(IMPORT), true);
-
-  // The original descriptors, up to (not including) the null terminator.
-  const old: Uint8Array[] = [];
-  if (importRva !== 0) {
-    for (let at = base + BigInt(importRva);; at += 20n) {
-      const d = memory.read(at, 20);
-      if (u32(d, 12) === 0 && u32(d, 16) === 0) break; // Name, FirstThunk
-      old.push(d);
-    }
-  }
-
-  // If the image names no IAT directory, the loader looks for the section
-  // holding the import directory; ours is in no section, so name it (as
-  // Detours does).
-  if (v.getUint32(dir(IAT), true) === 0 && importRva !== 0) {
-    const sections = v.getUint16(4 + 2, true);
-    const optSize = v.getUint16(4 + 16, true);
-    const table = memory.read(
-      base + ntOff + 24n + BigInt(optSize),
-      40 * sections,
-    );
-    for (let i = 0; i < sections; i++) {
-      const va = u32(table, 40 * i + 12);
-      const raw = u32(table, 40 * i + 16);
-      if (importRva >= va && importRva < va + raw) {
-        v.setUint32(dir(IAT), va, true);
-        v.setUint32(dir(IAT) + 4, raw, true);
-      }
-    }
-  }
-
-  const descBytes = 20 * (dlls.length + old.length + 1);
-  const thunksAt = (descBytes + 7) & ~7;
-  const stringsAt = thunksAt + 32 * dlls.length;
-  const names = dlls.map((d) => new TextEncoder().encode(`${d.path}\0`));
-  const total = stringsAt +
-    names.reduce((n, s) => n + ((s.length + 7) & ~7), 0);
-
+  const limit = base + 0x8000_0000n;
   const block = allocNear(memory, {
-    size: total,
-    from: base + BigInt(sizeOfImage),
-    limit: base + 0x8000_0000n,
+    size: plan.size,
+    from: base + BigInt(plan.sizeOfImage),
+    limit: plan.format === "PE32" && limit > FOUR_GIB ? FOUR_GIB : limit,
     exe,
   });
-  const rva = Number(block - base);
-  const out = new Uint8Array(total);
-  const w = new DataView(out.buffer);
-  let str = stringsAt;
-  dlls.forEach((d, i) => {
-    const thunk = thunksAt + 32 * i;
-    const byOrdinal = 0x8000_0000_0000_0000n | BigInt(d.ordinal);
-    w.setBigUint64(thunk, byOrdinal, true); // lookup table
-    w.setBigUint64(thunk + 16, byOrdinal, true); // IAT
-    w.setUint32(20 * i + 0, rva + thunk, true); // OriginalFirstThunk
-    w.setUint32(20 * i + 12, rva + str, true); // Name
-    w.setUint32(20 * i + 16, rva + thunk + 16, true); // FirstThunk
-    out.set(names[i], str);
-    str += (names[i].length + 7) & ~7;
-  });
-  old.forEach((d, i) => out.set(d, 20 * (dlls.length + i)));
+  const placed = plan.place(Number(block - base));
   try {
-    memory.write(block, out);
+    memory.write(block, placed.block.bytes);
   } catch (e) {
     memory.free(block);
     throw e;
   }
-
-  if (v.getUint32(dir(IAT), true) === 0) {
-    // No import directory before: still name an IAT so the loader does not
-    // go looking for one.
-    v.setUint32(dir(IAT), rva, true);
-    v.setUint32(dir(IAT) + 4, total, true);
-  }
-  v.setUint32(dir(IMPORT), rva, true);
-  v.setUint32(dir(IMPORT) + 4, descBytes, true);
-  v.setBigUint64(dir(BOUND), 0n, true);
-  v.setUint32(opt + 64, 0, true); // CheckSum
-  const prev = memory.protect(base, {
-    size: sizeOfHeaders,
-    protect: PAGE.READWRITE,
-  });
+  const headers = base + BigInt(placed.headers.rva);
+  const size = placed.headers.bytes.length;
+  const prev = memory.protect(headers, { size, protect: PAGE.READWRITE });
   try {
-    memory.write(base + ntOff, nt);
+    memory.write(headers, placed.headers.bytes);
   } finally {
-    memory.protect(base, { size: sizeOfHeaders, protect: prev });
+    memory.protect(headers, { size, protect: prev });
   }
 }
+
+const FOUR_GIB = 0x1_0000_0000n;
 
 function launchError(exe: string, e: unknown): unknown {
   if (!(e instanceof Win32Error)) return e;
   const why = e.code === ERROR.FILE_NOT_FOUND
     ? ["not-found", "no such file"] as const
     : e.code === ERROR.BAD_EXE_FORMAT
-    ? ["unsupported", "not a valid 64-bit Windows program"] as const
+    ? ["unsupported", "not a valid Windows program (x64 or x86)"] as const
     : e.code === ERROR.ACCESS_DENIED || e.code === 740
     ? [
       "access-denied",
@@ -394,7 +332,9 @@ function launchError(exe: string, e: unknown): unknown {
  * Starts `exe` suspended, makes `options.dlls` load before any of its own
  * code (TLS callbacks, CRT initialisation, `main`) by putting them first in
  * its in-memory import table, then resumes it. Each DLL must export at
- * least one function (it is imported by ordinal).
+ * least one function (it is imported by ordinal). A 32-bit (x86) program
+ * takes 32-bit DLLs; a DLL of the other architecture is a `bad-dll` error,
+ * before anything is started.
  *
  * @example Run a program with heapshift from its first allocation
  * ```ts
@@ -423,6 +363,31 @@ export async function launch(
   return launched;
 }
 
+/**
+ * `GetModuleHandleW` as the launched program calls it, or `undefined` when
+ * it exited first. An x86 program's 32-bit kernel32 is mapped by its own
+ * loader after the resume: this waits (until `deadline`) for it to be
+ * listed.
+ */
+async function moduleHandleFunction(
+  target: TargetProcess,
+  deadline: number,
+): Promise<bigint | undefined> {
+  const want = { dll: "kernel32.dll", fn: "GetModuleHandleW" };
+  for (;;) {
+    if (isSignaled(target.process)) return undefined;
+    try {
+      return exportAddress(target, want);
+    } catch (e) {
+      if (target.arch === "x64") throw e;
+      if (Date.now() >= deadline) {
+        throw new RemoteTimeoutError(0);
+      }
+    }
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
 /** NTSTATUS exit codes of a process whose loader gave up, and why. */
 const LOADER_FAILURES: Record<number, string> = {
   0xc0000135: "a DLL it needs was not found (STATUS_DLL_NOT_FOUND)",
@@ -447,15 +412,23 @@ async function confirmLoaded(
 ): Promise<void> {
   if (options.dlls.length === 0) return;
   const names = options.dlls.map(baseName).join(", ");
+  const target = targets.get(launched)!;
+  const deadline = Date.now() + options.timeout;
   let handle: bigint | undefined;
   try {
-    const result = await callRemote(
-      handles.get(launched)!,
-      procAddress("kernel32.dll", "GetModuleHandleW"),
-      { data: wideBytes(options.dlls[0]), timeout: options.timeout },
-    );
-    // Without the stub only 32 bits are known: 0 proves nothing then.
-    handle = result.complete ? result.value : undefined;
+    const fn = await moduleHandleFunction(target, deadline);
+    if (fn !== undefined) {
+      const result = await callRemote(target.process, fn, {
+        data: wideBytes(options.dlls[0]),
+        timeout: Math.max(deadline - Date.now(), 1),
+        machine: ARCH_MACHINE[target.arch],
+      });
+      // Without the stub only 32 bits are known: 0 proves nothing then on
+      // x64; a 32-bit handle is all there is on x86.
+      handle = result.complete || target.arch === "x86"
+        ? result.value
+        : undefined;
+    }
   } catch (e) {
     if (e instanceof RemoteTimeoutError) {
       launched.kill();
@@ -466,7 +439,7 @@ async function confirmLoaded(
       );
     }
     // The process may have died under the remote thread: look below.
-    if (!(await waitSignaled(handles.get(launched)!, 1000))) {
+    if (!(await waitSignaled(target.process, 1000))) {
       throw processError(e, {
         pid: launched.pid,
         doing: `check that ${names} loaded in`,
@@ -524,16 +497,23 @@ function launchSuspendedAndResume(
       `Cannot launch ${path}: not a Windows program (.exe)`,
     );
   }
-  if (kind.machine !== MACHINE.AMD64) {
+  const arch = archOf(kind.machine);
+  if (!arch) {
     throw new HeapshiftError(
       "unsupported",
-      `Cannot launch ${path}: it is a ${
-        machineName(kind.machine)
-      } program; heapshift supports only 64-bit (x64) targets for now`,
+      `Cannot launch ${path}: it is ${
+        aMachine(kind.machine)
+      } program; heapshift supports only x64 and x86 programs`,
     );
   }
-  const imports: NewImport[] = (options.dlls ?? []).map((d) => {
-    const dll = checkDll(d);
+  const imports: FirstImport[] = (options.dlls ?? []).map((d) => {
+    const file = readDll(d);
+    const dll = file.path;
+    checkDllArch(file, {
+      arch,
+      noun: "program",
+      doing: `launch ${path} with ${baseName(dll)}`,
+    });
     if (!/^[\x20-\x7e]+$/.test(dll)) {
       throw new HeapshiftError(
         "bad-dll",
@@ -557,14 +537,23 @@ function launchSuspendedAndResume(
       cwd: options.cwd === undefined ? undefined : absolutePath(options.cwd),
       env: options.env ? mergeEnv(options.env) : undefined,
       suspended: true,
+      stdio: options.stdio,
     });
   } catch (e) {
     throw launchError(path, e);
   }
   const { process, thread, pid } = created;
   try {
-    const m = processMachine(process);
-    if (m.process !== MACHINE.AMD64) throw unsupportedMachine(pid, m.process);
+    // The file said so; the process must agree (an image swapped meanwhile).
+    const running = processArchOf(process, pid);
+    if (running !== arch) {
+      throw new HeapshiftError(
+        "failed",
+        `Cannot launch ${path}: the file is ${
+          archName(arch)
+        } but process ${pid} runs as ${archName(running)}`,
+      );
+    }
     if (imports.length > 0) {
       const memory = new RemoteMemory(process);
       addImports(memory, {
@@ -584,7 +573,7 @@ function launchSuspendedAndResume(
     thread.close();
   }
   return {
-    launched: new LaunchedProcess(pid, process),
+    launched: new LaunchedProcess(pid, process, arch),
     dlls: imports.map((i) => i.path),
   };
 }

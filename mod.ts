@@ -16,11 +16,13 @@
  */
 
 export { HeapshiftError, type HeapshiftErrorKind } from "./errors.ts";
+export type { Arch } from "./arch.ts";
 export {
   findProcess,
   findProcesses,
   type ModuleInfo,
   modules,
+  processArch,
   processes,
   type ProcessInfo,
   waitForProcess,
@@ -46,6 +48,7 @@ export {
   type PatchReport,
   type PatchResult,
   PeError,
+  PeFileError,
   PeFormatError,
   PePatchError,
   type RemoveBytesOptions,
@@ -55,6 +58,7 @@ export {
 export { stats } from "./stats.ts";
 export type {
   HeapshiftCounters,
+  HeapshiftReason,
   HeapshiftState,
   HeapshiftStats,
 } from "./stats_layout.ts";

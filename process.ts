@@ -4,9 +4,16 @@
  * @module
  */
 
+import type { Arch } from "./arch.ts";
 import { HeapshiftError } from "./errors.ts";
-import { moduleEntries, processEntries } from "./ffi/mod.ts";
-import { checkPid, processError } from "./target.ts";
+import {
+  LIST_MODULES,
+  moduleEntries,
+  PROCESS,
+  processEntries,
+  processModules,
+} from "./ffi/mod.ts";
+import { openTarget, processError, type TargetProcess } from "./target.ts";
 
 /**
  * A running process.
@@ -181,7 +188,30 @@ export async function waitForProcess(
 }
 
 /**
- * Lists the modules loaded in process `pid`: name, path, base and size.
+ * The architecture of process `pid`: `x64`, or `x86` for a 32-bit program
+ * (run under WOW64). Throws an `unsupported` HeapshiftError for others
+ * (ARM64), `not-found` when there is no such process.
+ *
+ * @example Is it a 32-bit program?
+ * ```ts
+ * import { processArch } from "@heapshift/heapshift";
+ * if (processArch(1234) === "x86") console.log("needs heapshift32.dll");
+ * ```
+ */
+export function processArch(pid: number): Arch {
+  using target = openTarget(pid, {
+    access: PROCESS.QUERY_LIMITED_INFORMATION,
+    doing: "query the architecture of",
+  });
+  return target.arch;
+}
+
+/** Access {@linkcode modules} needs to read a module list. */
+const LIST_ACCESS = PROCESS.QUERY_INFORMATION | PROCESS.VM_READ;
+
+/**
+ * Lists the modules loaded in process `pid`: name, path, base and size,
+ * the program first. For a 32-bit process these are its 32-bit modules.
  *
  * @example Is a DLL loaded?
  * ```ts
@@ -192,11 +222,23 @@ export async function waitForProcess(
  */
 export function modules(pid: number): ModuleInfo[] {
   const doing = "list the modules of";
-  checkPid(pid, doing);
+  using target = openTarget(pid, { access: LIST_ACCESS, doing });
+  return targetModules(target);
+}
+
+/**
+ * The modules of an opened target (with QUERY_INFORMATION and VM_READ):
+ * toolhelp for x64; psapi's 32-bit list for x86, because toolhelp cannot
+ * list a WOW64 process's modules under Wine (error 998) and lists only
+ * its 64-bit ones by default on Windows.
+ */
+export function targetModules(target: TargetProcess): ModuleInfo[] {
   try {
-    return moduleEntries(pid);
+    return target.arch === "x86"
+      ? processModules(target.process, LIST_MODULES.BIT32)
+      : moduleEntries(target.pid);
   } catch (e) {
-    throw processError(e, { pid, doing });
+    throw processError(e, { pid: target.pid, doing: "list the modules of" });
   }
 }
 

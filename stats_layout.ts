@@ -11,8 +11,10 @@ import { HeapshiftError } from "./errors.ts";
 export const STATS_MAGIC = 0x5453_4853;
 /** The layout version this reader understands. */
 export const STATS_LAYOUT = 1;
-/** The size of a v1 block. */
-export const STATS_SIZE = 8192;
+/** The size of the block heapshift.dll writes (readers use the header's). */
+export const STATS_SIZE = 69_632;
+/** The most of a block a reader maps. */
+export const STATS_MAX_SIZE = 1 << 20;
 
 /**
  * What the hook DLL is doing in the process.
@@ -26,6 +28,46 @@ export const STATS_SIZE = 8192;
 export type HeapshiftState = "loading" | "live" | "disabled" | "failed";
 
 const STATES: HeapshiftState[] = ["loading", "live", "disabled", "failed"];
+
+/**
+ * Why heapshift is not live, or what went wrong while its hooks went in
+ * (dll/STATS.md): heapshift's own reason, apart from the Win32 error of
+ * the call that failed.
+ */
+export type HeapshiftReason =
+  | "no-ucrt"
+  | "no-room"
+  | "shared-site"
+  | "overlapping-sites"
+  | "too-many-sites"
+  | "thread-in-site"
+  | "readback"
+  | "protect"
+  | "thread-open"
+  | "thread-suspend"
+  | "thread-context"
+  | "too-many-threads"
+  | "thread-snapshot"
+  | "tls"
+  | `reason-${number}`;
+
+/** heapshift.dll's reason codes (header offset 72), from 1. */
+const REASONS: HeapshiftReason[] = [
+  "no-ucrt",
+  "no-room",
+  "shared-site",
+  "overlapping-sites",
+  "too-many-sites",
+  "thread-in-site",
+  "readback",
+  "protect",
+  "thread-open",
+  "thread-suspend",
+  "thread-context",
+  "too-many-threads",
+  "thread-snapshot",
+  "tls",
+];
 
 /**
  * Allocation counters, summed over all threads.
@@ -68,7 +110,12 @@ export interface HeapshiftStats {
   pid: number;
   /** Loading, live (hooks in), disabled, or failed. */
   state: HeapshiftState;
-  /** Win32 error or reason code when `state` is `failed` (else 0). */
+  /**
+   * heapshift's reason when `state` is `failed` (or, with `live`, what went
+   * wrong while the hooks went in: `readback`); `null` when nothing did.
+   */
+  reason: HeapshiftReason | null;
+  /** The Win32 error of the call that failed (0 when none did). */
   error: number;
   /** mimalloc's version, e.g. `2.1.2`. */
   mimallocVersion: string;
@@ -134,9 +181,11 @@ export function parseStats(pid: number, block: Uint8Array): HeapshiftStats {
     `${(n >> 16) & 0xff}.${(n >> 8) & 0xff}.${n & 0xff}`;
   const mi = u32(20);
   const liveMs = Number(v.getBigUint64(56, true));
+  const reason = u32(72);
   return {
     pid: u32(16),
     state: STATES[u32(12)] ?? "failed",
+    reason: reason === 0 ? null : REASONS[reason - 1] ?? `reason-${reason}`,
     error: u32(52),
     mimallocVersion: `${Math.floor(mi / 100)}.${Math.floor(mi / 10) % 10}.${
       mi % 10
@@ -154,4 +203,15 @@ export function parseStats(pid: number, block: Uint8Array): HeapshiftStats {
       expandRejects: sum(5),
     },
   };
+}
+
+/**
+ * The creation time (FILETIME) of the process that wrote a block, 0 when
+ * the block does not say: with the pid it tells a live process's block
+ * from one a dead process with the same pid left behind.
+ */
+export function statsOwner(block: Uint8Array): bigint {
+  if (block.byteLength < 128) return 0n;
+  return new DataView(block.buffer, block.byteOffset, block.byteLength)
+    .getBigUint64(80, true);
 }

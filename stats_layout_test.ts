@@ -1,6 +1,11 @@
 import assert from "node:assert/strict";
 import { HeapshiftError } from "./errors.ts";
-import { parseStats, STATS_MAGIC, STATS_SIZE } from "./stats_layout.ts";
+import {
+  parseStats,
+  STATS_MAGIC,
+  STATS_SIZE,
+  statsOwner,
+} from "./stats_layout.ts";
 
 function block(edit: (v: DataView) => void): Uint8Array {
   const b = new Uint8Array(STATS_SIZE);
@@ -8,7 +13,7 @@ function block(edit: (v: DataView) => void): Uint8Array {
   v.setUint32(0, STATS_MAGIC, true);
   v.setUint32(4, 1, true);
   v.setUint32(8, STATS_SIZE, true);
-  v.setUint32(36, 64, true);
+  v.setUint32(36, 1024, true);
   v.setUint32(40, 4096, true);
   v.setUint32(44, 128, true);
   v.setUint32(48, 4096 - 128, true);
@@ -33,13 +38,15 @@ Deno.test("parseStats: states, versions and refusals", () => {
     9,
     block((v) => {
       v.setUint32(12, 3, true);
-      v.setUint32(52, 87, true);
+      v.setUint32(72, 10, true);
+      v.setUint32(52, 156, true);
       v.setUint32(20, 212, true);
       v.setUint32(24, 0x010203, true);
     }),
   );
   assert.equal(s.state, "failed");
-  assert.equal(s.error, 87);
+  assert.equal(s.reason, "thread-suspend");
+  assert.equal(s.error, 156);
   assert.equal(s.mimallocVersion, "2.1.2");
   assert.equal(s.dllVersion, "1.2.3");
   assert.equal(s.liveSince, null);
@@ -60,4 +67,51 @@ Deno.test("parseStats: states, versions and refusals", () => {
     "offsets are out of range",
   );
   assert.ok(parseStats(9, block(() => {})).state === "loading");
+});
+
+Deno.test("parseStats: heapshift's reasons apart from Win32 errors", () => {
+  const at = (reason: number, error: number, state = 3) =>
+    parseStats(
+      9,
+      block((v) => {
+        v.setUint32(12, state, true);
+        v.setUint32(72, reason, true);
+        v.setUint32(52, error, true);
+      }),
+    );
+  // Reason 6 is no ERROR_INVALID_HANDLE (6); error 6 is no reason.
+  assert.deepEqual([at(6, 0).reason, at(6, 0).error], ["thread-in-site", 0]);
+  assert.deepEqual([at(0, 6).reason, at(0, 6).error], [null, 6]);
+  assert.equal(at(8, 5).reason, "protect");
+  assert.equal(at(14, 0).reason, "tls");
+  assert.equal(at(99, 0).reason, "reason-99");
+  // Live, with a problem on the way (hooks live after a failed read-back).
+  const live = at(7, 0, 1);
+  assert.deepEqual([live.state, live.reason], ["live", "readback"]);
+  assert.equal(parseStats(9, block(() => {})).reason, null);
+});
+
+Deno.test("parseStats: blocks of other sizes; the owner's creation time", () => {
+  // An 8 KiB block with 64 stripes (what heapshift 0.1.0 wrote) still reads.
+  const small = new Uint8Array(8192);
+  const v = new DataView(small.buffer);
+  v.setUint32(0, STATS_MAGIC, true);
+  v.setUint32(4, 1, true);
+  v.setUint32(8, 8192, true);
+  v.setUint32(36, 64, true);
+  v.setUint32(40, 4096, true);
+  v.setUint32(44, 128, true);
+  v.setUint32(48, 4096 - 128, true);
+  for (let s = 0; s < 64; s++) v.setBigInt64(4096 + 64 * s, 2n, true);
+  assert.equal(parseStats(9, small).counters.allocs, 128);
+  assert.equal(statsOwner(small), 0n);
+  // Stripe +56 is the owner's thread id, not a counter.
+  const owned = block((v) => {
+    v.setBigInt64(4096 + 56, 0x1234n, true);
+    v.setBigInt64(4096 + 64 * 1023, 5n, true);
+    v.setBigUint64(80, 133_000_000_000_000_000n, true);
+  });
+  assert.equal(parseStats(9, owned).counters.allocs, 5);
+  assert.equal(statsOwner(owned), 133_000_000_000_000_000n);
+  assert.equal(statsOwner(new Uint8Array(64)), 0n);
 });

@@ -4,6 +4,7 @@
  * @module
  */
 
+import { type Arch, archOf } from "./arch.ts";
 import { HeapshiftError } from "./errors.ts";
 import {
   ERROR,
@@ -13,6 +14,16 @@ import {
   processMachine,
   Win32Error,
 } from "./ffi/mod.ts";
+
+/** A process heapshift works on: its pid, a handle and its architecture. */
+export interface TargetProcess {
+  pid: number;
+  process: Handle;
+  arch: Arch;
+}
+
+/** A {@linkcode TargetProcess} whose handle `using` closes. */
+export interface OpenTarget extends TargetProcess, Disposable {}
 
 const ELEVATION_HINT =
   "it may belong to another user or run elevated; run heapshift from an elevated (Administrator) prompt";
@@ -50,14 +61,12 @@ export function unsupportedMachine(
   pid: number,
   machine: number,
 ): HeapshiftError {
-  const what = machine === MACHINE.I386
-    ? "a 32-bit (x86) process"
-    : machine === MACHINE.ARM64
+  const what = machine === MACHINE.ARM64
     ? "an ARM64 process"
     : `a process of machine type 0x${machine.toString(16)}`;
   return new HeapshiftError(
     "unsupported",
-    `Process ${pid} is ${what}: heapshift supports only 64-bit (x64) targets for now`,
+    `Process ${pid} is ${what}: heapshift supports only x64 and x86 targets`,
   );
 }
 
@@ -71,14 +80,22 @@ export function checkPid(pid: number, doing: string): void {
   }
 }
 
+/** The architecture of the process behind `process`, if supported. */
+export function processArchOf(process: Handle, pid: number): Arch {
+  const m = processMachine(process).process;
+  const arch = archOf(m);
+  if (!arch) throw unsupportedMachine(pid, m);
+  return arch;
+}
+
 /**
- * Opens `pid` with `access` and checks it is an x64 process. The caller
- * owns (and must close) the returned handle.
+ * Opens `pid` with `access` (which must include a query right) and finds
+ * its architecture, x64 or x86. `using` closes the handle.
  */
 export function openTarget(
   pid: number,
   options: { access: number; doing: string },
-): Handle {
+): OpenTarget {
   const { access, doing } = options;
   checkPid(pid, doing);
   let h: Handle;
@@ -88,9 +105,12 @@ export function openTarget(
     throw processError(e, { pid, doing });
   }
   try {
-    const m = processMachine(h);
-    if (m.process !== MACHINE.AMD64) throw unsupportedMachine(pid, m.process);
-    return h;
+    return {
+      pid,
+      process: h,
+      arch: processArchOf(h, pid),
+      [Symbol.dispose]: () => h.close(),
+    };
   } catch (e) {
     h.close();
     throw processError(e, { pid, doing });

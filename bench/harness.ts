@@ -28,6 +28,7 @@
  */
 
 import { readLines } from "../cli/lines.ts";
+import { wineInfo } from "../ffi/mod.ts";
 import {
   type BenchReport,
   checkTargets,
@@ -211,34 +212,10 @@ async function loadApi(notes: string[]): Promise<HeapshiftApi> {
 /** What the machine is: Wine (with its version and host) or Windows. */
 function platform(): string {
   if (Deno.build.os !== "windows") return `${Deno.build.os} (not Windows)`;
-  try {
-    const ntdll = Deno.dlopen("ntdll.dll", {
-      wine_get_version: { parameters: [], result: "pointer" },
-      wine_get_host_version: {
-        parameters: ["buffer", "buffer"],
-        result: "void",
-      },
-    });
-    try {
-      const v = ntdll.symbols.wine_get_version();
-      const ver = v ? Deno.UnsafePointerView.getCString(v) : "?";
-      const sys = new BigUint64Array(1), rel = new BigUint64Array(1);
-      ntdll.symbols.wine_get_host_version(sys, rel);
-      const ptr = (a: BigUint64Array) =>
-        a[0] ? Deno.UnsafePointer.create(a[0]) : null;
-      const sp = ptr(sys), rp = ptr(rel);
-      const host = sp
-        ? `${Deno.UnsafePointerView.getCString(sp)}${
-          rp ? ` ${Deno.UnsafePointerView.getCString(rp)}` : ""
-        }`
-        : "?";
-      return `Wine ${ver} on ${host} (not native Windows)`;
-    } finally {
-      ntdll.close();
-    }
-  } catch {
-    return `Windows ${Deno.osRelease()} (native)`;
-  }
+  const wine = wineInfo();
+  return wine
+    ? `Wine ${wine.version} on ${wine.host ?? "?"} (not native Windows)`
+    : `Windows ${Deno.osRelease()} (native)`;
 }
 
 interface Plan {
@@ -319,103 +296,13 @@ function plan(
   }
 }
 
-const STATS_MAGIC = 0x54534853;
-const STATE_NAMES = ["loading", "live", "disabled", "failed"];
-const COUNTERS = [
-  "allocs",
-  "frees",
-  "frees_old",
-  "migrations",
-  "migrated_bytes",
-  "expand_rejects",
-];
-
-let kernel32: ReturnType<typeof openKernel32> | null = null;
-
-function openKernel32() {
-  return Deno.dlopen("kernel32.dll", {
-    OpenFileMappingW: {
-      parameters: ["u32", "i32", "buffer"],
-      result: "pointer",
-    },
-    MapViewOfFile: {
-      parameters: ["pointer", "u32", "u32", "u32", "usize"],
-      result: "pointer",
-    },
-    UnmapViewOfFile: { parameters: ["pointer"], result: "i32" },
-    CloseHandle: { parameters: ["pointer"], result: "i32" },
-  });
-}
-
-/**
- * Reads the DLL's stats block, `Local\heapshift-<pid>` (layout v1, see
- * dll/heapshift.h), directly: the counters summed over all stripes. Only
- * used when mod.ts has no `stats()`.
- */
-export function readStatsBlock(
-  pid: number,
-): Record<string, unknown> | undefined {
-  if (Deno.build.os !== "windows") return undefined;
-  kernel32 ??= openKernel32();
-  const k = kernel32.symbols;
-  const name = new Uint16Array([
-    ...[...`Local\\heapshift-${pid}`].map((c) => c.charCodeAt(0)),
-    0,
-  ]);
-  const FILE_MAP_READ = 4;
-  const h = k.OpenFileMappingW(FILE_MAP_READ, 0, name);
-  if (!h) return undefined;
-  try {
-    const view = k.MapViewOfFile(h, FILE_MAP_READ, 0, 0, 0n);
-    if (!view) return undefined;
-    try {
-      const v = new Deno.UnsafePointerView(view);
-      if (v.getUint32(0) !== STATS_MAGIC) return undefined;
-      const u32 = (o: number) => v.getUint32(o);
-      const out: Record<string, unknown> = {
-        layout: u32(4),
-        state: STATE_NAMES[u32(12)] ?? String(u32(12)),
-        pid: u32(16),
-        mimalloc_version: u32(20),
-        dll_version: u32(24),
-        hooked_count: u32(28),
-        patch_sites: u32(32),
-        error: u32(52),
-        hooks_live_unix_ms: Number(v.getBigUint64(56)),
-      };
-      const stripes = u32(36), stripeOff = u32(40);
-      const sums = COUNTERS.map(() => 0n);
-      for (let i = 0; i < stripes; i++) {
-        for (let c = 0; c < COUNTERS.length; c++) {
-          sums[c] += v.getBigInt64(stripeOff + i * 64 + c * 8);
-        }
-      }
-      COUNTERS.forEach((n, c) => (out[n] = Number(sums[c])));
-      const names: string[] = [];
-      let off = u32(44);
-      const end = off + u32(48);
-      while (off < end && names.length < u32(28)) {
-        const s = v.getCString(off);
-        if (!s) break;
-        names.push(s);
-        off += s.length + 1;
-      }
-      out.hooked = names;
-      return out;
-    } finally {
-      k.UnmapViewOfFile(view);
-    }
-  } finally {
-    k.CloseHandle(h);
-  }
-}
-
 /** mod.ts `stats()` (HeapshiftStats) flattened to the report's keys. */
 function flatten(s: Record<string, unknown>): Record<string, unknown> {
   const c = (s.counters ?? {}) as Record<string, unknown>;
   const live = s.liveSince;
   return {
     state: s.state,
+    reason: s.reason,
     error: s.error,
     mimalloc_version: s.mimallocVersion,
     dll_version: s.dllVersion,
@@ -446,8 +333,7 @@ async function readStats(
       return undefined; // not published (yet), or no heapshift in it
     }
   }
-  // mod.ts without stats(): read the block directly
-  return readStatsBlock(pid);
+  return undefined;
 }
 
 async function runOne(
@@ -541,7 +427,7 @@ async function runOne(
   if (err) errors.push(err.split("\n").slice(-3).join(" / "));
   if (p.dll && rec.dllStats && rec.dllStats.state !== "live") {
     errors.push(
-      `the DLL's hooks are not live (state ${rec.dllStats.state}, error ${rec.dllStats.error})`,
+      `the DLL's hooks are not live (state ${rec.dllStats.state}, reason ${rec.dllStats.reason}, error ${rec.dllStats.error})`,
     );
   }
   if (!rec.result && !errors.length) errors.push("no result line");

@@ -1,14 +1,16 @@
 /**
  * Benchmark (not a test) of pe/ on a large real executable, the Windows
  * `deno.exe` (about 97 MB): listing its imports and patching a copy, beside
- * `objdump -p` on the same file. Prints a markdown table.
+ * copying the file and `objdump -p` on the same file. Prints a markdown
+ * table.
  *
  * Usage:
  *   deno run -A bench/pe_bench.ts [--runs N] [--json] [FILE]
  *
  * FILE defaults to $HEAPSHIFT_DENO_EXE, then the Wine environment's
  * `opt/heapshift/deno.exe`. objdump is the first of
- * `x86_64-w64-mingw32-objdump` / `x86_64-w64-mingw32ucrt-objdump` on PATH;
+ * `x86_64-w64-mingw32-objdump` / `x86_64-w64-mingw32ucrt-objdump` on PATH,
+ * else the Wine environment's (run through chroot, as root);
  * its row is left out when there is none.
  *
  * @module
@@ -36,15 +38,39 @@ export interface PeBenchOptions {
   objdump?: string | null;
 }
 
-function defaultExe(): string {
-  const env = Deno.env.get("HEAPSHIFT_DENO_EXE");
-  if (env) return env;
+function rootfs(): string {
   const xdg = Deno.env.get("XDG_CACHE_HOME");
   const home = Deno.env.get("HOME") ?? "/root";
-  return `${xdg || `${home}/.cache`}/heapshift/rootfs/opt/heapshift/deno.exe`;
+  return `${xdg || `${home}/.cache`}/heapshift/rootfs`;
 }
 
-function findObjdump(): string | null {
+function defaultExe(): string {
+  return Deno.env.get("HEAPSHIFT_DENO_EXE") ??
+    `${rootfs()}/opt/heapshift/deno.exe`;
+}
+
+/** How to run objdump: a command line, and the root it sees files under. */
+interface Objdump {
+  cmd: string[];
+  root: string;
+}
+
+// On PATH, or else the Wine environment's, through chroot (as root).
+function findObjdump(path: string | null | undefined): Objdump | null {
+  if (path === null) return null;
+  if (path !== undefined) return { cmd: [path], root: "" };
+  const host = hostObjdump();
+  if (host) return { cmd: [host], root: "" };
+  const inRoot = "/usr/bin/x86_64-w64-mingw32ucrt-objdump";
+  try {
+    if (Deno.uid() === 0 && Deno.statSync(rootfs() + inRoot).isFile) {
+      return { cmd: ["chroot", rootfs(), inRoot], root: rootfs() };
+    }
+  } catch { /* no environment */ }
+  return null;
+}
+
+function hostObjdump(): string | null {
   for (
     const name of [
       "x86_64-w64-mingw32-objdump",
@@ -64,10 +90,13 @@ async function time(
   task: string,
   runs: number,
   fn: () => Promise<unknown>,
+  options: { before?: () => Promise<void> } = {},
 ): Promise<PeBenchRow> {
+  await options.before?.();
   await fn(); // warm up: page cache, JIT
   const ms: number[] = [];
   for (let i = 0; i < runs; i++) {
+    await options.before?.(); // untimed
     const t = performance.now();
     await fn();
     ms.push(performance.now() - t);
@@ -82,10 +111,12 @@ export async function benchPe(
   options: PeBenchOptions = {},
 ): Promise<PeBenchRow[]> {
   const runs = options.runs ?? 5;
-  const objdump = options.objdump === undefined
-    ? findObjdump()
-    : options.objdump;
-  const dir = await Deno.makeTempDir({ prefix: "heapshift-pe-bench-" });
+  const objdump = findObjdump(options.objdump);
+  // Inside the chroot's /tmp when objdump runs there (same file system).
+  const dir = await Deno.makeTempDir({
+    prefix: "heapshift-pe-bench-",
+    dir: objdump?.root ? `${objdump.root}/tmp` : undefined,
+  });
   const rows: PeBenchRow[] = [];
   try {
     const copy = `${dir}/target.exe`;
@@ -100,10 +131,41 @@ export async function benchPe(
     rows.push(
       await time("pe/ `imports()` (with functions)", runs, () => imports(copy)),
     );
+    // The yardstick for writing a patched copy: copying the file. Both
+    // write a file that does not exist yet.
+    const out = `${dir}/out.exe`;
+    const fresh = { before: () => Deno.remove(out).catch(() => {}) };
     rows.push(
-      await time("pe/ `patchImports()` to a new file", runs, async () => {
-        await patchImports(copy, { output: `${dir}/out.exe`, force: true });
-      }),
+      await time(
+        "copy the file (`Deno.copyFile`)",
+        runs,
+        () => Deno.copyFile(copy, out),
+        fresh,
+      ),
+    );
+    rows.push(
+      await time(
+        "pe/ `patchImports()` to a new file",
+        runs,
+        () => patchImports(copy, { output: out }),
+        fresh,
+      ),
+    );
+    // In place: a backup is written and both files are flushed to disk
+    // before the original is replaced.
+    const target = `${dir}/inplace.exe`;
+    rows.push(
+      await time(
+        "pe/ `patchImports()` in place (with its backup)",
+        runs,
+        () => patchImports(target, { inPlace: true }),
+        {
+          before: async () => {
+            await Deno.remove(`${target}.bak`).catch(() => {});
+            await Deno.copyFile(copy, target);
+          },
+        },
+      ),
     );
     const bytes = await Deno.readFile(copy);
     rows.push(
@@ -116,8 +178,9 @@ export async function benchPe(
     if (objdump) {
       rows.push(
         await time("`objdump -p` (headers and imports)", runs, async () => {
-          const r = await new Deno.Command(objdump, {
-            args: ["-p", copy],
+          const [cmd, ...pre] = objdump.cmd;
+          const r = await new Deno.Command(cmd, {
+            args: [...pre, "-p", copy.slice(objdump.root.length)],
             stdout: "null",
             stderr: "null",
           }).output();
@@ -128,6 +191,37 @@ export async function benchPe(
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+  return rows;
+}
+
+/**
+ * The crafted files of pe/hostile_test.ts (issue: each must end in a clean
+ * error within a second): how long patching each takes to refuse it.
+ */
+export async function benchCrafted(runs: number): Promise<PeBenchRow[]> {
+  const { amplifiers, manySections } = await import("../pe/_test_crafted.ts");
+  const { PeFormatError } = await import("../pe/errors.ts");
+  const rows: PeBenchRow[] = [];
+  const refuse = (bytes: Uint8Array) => () => {
+    try {
+      patchImportsBytes(bytes);
+    } catch (e) {
+      if (e instanceof PeFormatError) return Promise.resolve();
+      throw e;
+    }
+    return Promise.reject(new Error("a crafted file was patched"));
+  };
+  for (const shape of amplifiers()) {
+    rows.push(await time(`refuse: ${shape.label}`, runs, refuse(shape.bytes)));
+  }
+  const many = manySections();
+  rows.push(
+    await time(
+      "patch a file of 60,001 sections",
+      runs,
+      () => Promise.resolve(patchImportsBytes(many)),
+    ),
+  );
   return rows;
 }
 
@@ -173,9 +267,16 @@ if (import.meta.main) {
     Deno.exit(2);
   }
   const rows = await benchPe(exe, { runs });
+  const crafted = await benchCrafted(runs);
   console.log(
     json
-      ? JSON.stringify({ exe, size, rows }, null, 2)
-      : markdown(rows, { exe, size }),
+      ? JSON.stringify({ exe, size, rows, crafted }, null, 2)
+      : `${
+        markdown(rows, { exe, size })
+      }\n\nCrafted files (pe/hostile_test.ts), patched from memory:\n\n| task | median (ms) | min (ms) |\n| --- | ---: | ---: |\n${
+        crafted.map((r) =>
+          `| ${r.task} | ${r.median.toFixed(1)} | ${r.min.toFixed(1)} |`
+        ).join("\n")
+      }`,
   );
 }

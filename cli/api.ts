@@ -16,6 +16,7 @@ export {
   type LaunchedProcess,
   type ModuleInfo,
   modules,
+  processArch,
   processes,
   type ProcessInfo,
   stats,

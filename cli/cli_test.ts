@@ -11,7 +11,8 @@ import {
 } from "./demo.ts";
 import { setColour, stripAnsi, table } from "./output.ts";
 import { planWindowsHalf, stripBridgeOptions, toWinePath } from "./platform.ts";
-import { decodeIni, readPlugin } from "./specialk.ts";
+import { readPlugin } from "./specialk.ts";
+import { decodeIni } from "./specialk_encoding.ts";
 import { runCli as cli } from "./_test_utils.ts";
 
 const CLI = new URL("../cli.ts", import.meta.url).pathname;
@@ -48,7 +49,9 @@ Deno.test("usage errors exit 2 with a one-line reason", async () => {
     const args of [
       ["bogus"],
       ["inject"],
-      ["modules", "abc"],
+      ["modules", ""],
+      ["eject", "", "x.dll"],
+      ["stats", "C:\\games\\"],
       ["modules", "0"],
       ["eject", "12"],
       ["stats", "-5"],
@@ -57,6 +60,15 @@ Deno.test("usage errors exit 2 with a one-line reason", async () => {
       ["specialk", "--when", "Sometimes"],
       ["specialk", "--ini", "a.ini", "--global"],
       ["patch", "x.exe", "--inplace", "--out", "y.exe"],
+      ["patch", "x.exe", "--dll", "a/b.dll"],
+      ["patch", "x.exe", "--dll", ""],
+      ["patch", "x.exe", "--postfix", "a\\b"],
+      ["patch", "x.exe", "--postfix", "x".repeat(300)],
+      ["patch", "x.exe", "--remove", "--dll", "a:b.dll"],
+      ["inject", "12", "--dll", ""],
+      ["launch", "x.exe", "--dll", ""],
+      ["specialk", "--dll", ""],
+      ["doctor", "--dll", ""],
     ]
   ) {
     const r = await cli(args);
@@ -64,6 +76,17 @@ Deno.test("usage errors exit 2 with a one-line reason", async () => {
     assert.match(r.stderr, /^error: .+\n/, args.join(" "));
     assert.equal(r.stdout, "");
   }
+});
+
+Deno.test("no arguments: the help on stderr, exit 2 (a usage error)", async () => {
+  const r = await cli([]);
+  assert.equal(r.code, 2, r.stderr);
+  assert.equal(r.stdout, "");
+  assert.match(r.stderr, /^Usage: heapshift /);
+  assert.match(r.stderr, /\n {2}inject /);
+  const help = await cli(["help"]);
+  assert.equal(help.code, 0, "asking for help is not an error");
+  assert.match(help.stdout, /^Usage: heapshift /);
 });
 
 Deno.test("failures exit 1 with a one-line reason", async () => {
@@ -116,6 +139,42 @@ Deno.test("specialk edits a sample ini end to end, --json parsed back", async ()
     ]);
     assert.equal(missing.code, 1);
     assert.match(missing.stderr, /--create/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("specialk refuses a bad --name (2) and a binary ini (1), leaving the file as it was", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const ini = `${dir}/SpecialK.ini`;
+    const dll = `${dir}/heapshift.dll`;
+    await Deno.writeFile(dll, new Uint8Array([0x4d, 0x5a]));
+    await Deno.writeTextFile(ini, "[A]\r\nk=1\r\n");
+    const bad = await cli([
+      "specialk",
+      "--ini",
+      ini,
+      "--dll",
+      dll,
+      "--name",
+      "heapshift\r\n[Evil]",
+    ]);
+    assert.equal(bad.code, 2, bad.stderr);
+    assert.match(bad.stderr, /^error: --name: .*\n$/);
+    assert.equal(bad.stderr.split("\n").length, 2, "one line");
+    assert.equal(await Deno.readTextFile(ini), "[A]\r\nk=1\r\n");
+
+    const binary = new Uint8Array(4096).map((_, i) => (i * 7919) & 0xff);
+    await Deno.writeFile(ini, binary);
+    const refused = await cli(["specialk", "--ini", ini, "--dll", dll]);
+    assert.equal(refused.code, 1, refused.stderr);
+    assert.match(refused.stderr, /^error: Cannot edit .*not a text file/);
+    assert.deepEqual(await Deno.readFile(ini), binary);
+    assert.deepEqual(
+      [...Deno.readDirSync(dir)].map((e) => e.name).sort(),
+      ["SpecialK.ini", "heapshift.dll"],
+    );
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
@@ -266,6 +325,7 @@ Deno.test("the demo parses the sample's lines and summarises them", () => {
   const s = summarise(7, ticks, 4000, {
     pid: 7,
     state: "live",
+    reason: null,
     error: 0,
     mimallocVersion: "2.1.2",
     dllVersion: "0.1.0",
@@ -309,45 +369,4 @@ Deno.test("tables align, ignoring colour codes", () => {
   setColour(undefined);
   const lines = stripAnsi(t).split("\n");
   assert.deepEqual(lines, ["A     N", "xx    1", "y   100"]);
-});
-
-Deno.test("patch --remove of a DLL heapshift did not add needs --force", async () => {
-  const { buildPe } = await import("../pe/_test_pe.ts");
-  const dir = await Deno.makeTempDir();
-  try {
-    const exe = `${dir}/game.exe`;
-    await Deno.writeFile(exe, buildPe());
-    const refused = await cli([
-      "patch",
-      exe,
-      "--remove",
-      "--dll",
-      "WS2_32.dll",
-    ]);
-    assert.equal(refused.code, 1);
-    assert.match(refused.stderr, /^error: .*not added by heapshift.*--force/);
-    assert.equal(
-      [...Deno.readDirSync(dir)].length,
-      1,
-      "nothing written on refusal",
-    );
-    const forced = await cli([
-      "patch",
-      exe,
-      "--remove",
-      "--dll",
-      "WS2_32.dll",
-      "--force",
-      "--json",
-    ]);
-    assert.equal(forced.code, 0, forced.stderr);
-    const rep = JSON.parse(forced.stdout);
-    assert.equal(rep.action, "removed");
-    const { imports } = await import("../pe/mod.ts");
-    const names = (await imports(rep.output)).map((d) => d.dll.toLowerCase());
-    assert.ok(!names.includes("ws2_32.dll"), names.join(","));
-    assert.ok(names.includes("kernel32.dll"));
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
 });

@@ -6,6 +6,9 @@
  */
 
 import { InvalidArgumentError } from "@commander-js/extra-typings";
+import { PeError } from "../pe/errors.ts";
+import { resolveDllName } from "../pe/patch.ts";
+import { UsageError } from "./output.ts";
 import { isWindows, runWindowsHalf } from "./platform.ts";
 
 let currentArgsList: string[] = [];
@@ -45,6 +48,29 @@ export function parsePid(value: string): number {
     );
   }
   return Number(value);
+}
+
+/** Parses a path option (`--dll PATH`): an empty one is a usage error. */
+export function parsePath(value: string): string {
+  if (value.trim() === "") throw new InvalidArgumentError("expected a path");
+  return value;
+}
+
+/**
+ * Checks `patch`'s `--dll NAME` and `--postfix TEXT` before any file is
+ * read: a name the import table cannot hold is a usage error.
+ */
+export function checkDllName(opts: { dll?: string; postfix?: string }): void {
+  try {
+    resolveDllName({ dll: opts.dll, postfix: opts.postfix });
+  } catch (e) {
+    if (!(e instanceof PeError)) throw e;
+    throw new UsageError(
+      `${
+        opts.postfix !== undefined ? "--dll/--postfix" : "--dll"
+      }: ${e.message}`,
+    );
+  }
 }
 
 /** The command line being run. */

@@ -15,6 +15,7 @@ import {
   currentArgs,
   example,
   forward,
+  parsePath,
   PREFIX_HELP,
   WINE_ENV_HELP,
 } from "./common.ts";
@@ -138,12 +139,35 @@ export function summarise(
   return s;
 }
 
-/** A bar where `ref` (the UCRT throughput) is 6 cells, up to 24 (4×). */
-export function bar(value: number, ref: number, width = 24): string {
-  const n = ref > 0
-    ? Math.max(0, Math.min(width, Math.round(value / ref * 6)))
+/** A bar of `width` cells where `full` ops/s fills them all. */
+export function bar(value: number, full: number, width = 24): string {
+  const n = full > 0
+    ? Math.max(0, Math.min(width, Math.round(value / full * width)))
     : 0;
   return "█".repeat(n) + " ".repeat(width - n);
+}
+
+/** The smallest of 1, 2, 2.5, 5 × 10^k that is at least `x`. */
+function roundUp(x: number): number {
+  const p = 10 ** Math.floor(Math.log10(x));
+  return [1, 2, 2.5, 5, 10].map((m) => m * p).find((v) => v >= x)!;
+}
+
+/**
+ * The rate a full bar stands for, over a run: 4× the UCRT reference
+ * (`ref`, so that it is a quarter bar), grown to a round number with
+ * headroom when a `rate` would overflow it. It never shrinks, so bars
+ * stay comparable until the demo says it grew.
+ */
+export function barScale(
+  full: number,
+  seen: { ref?: number; rate?: number },
+): number {
+  let next = Math.max(full, (seen.ref ?? 0) * 4);
+  if (seen.rate !== undefined && seen.rate > next) {
+    next = roundUp(seen.rate * 1.25);
+  }
+  return next;
 }
 
 /** The summary table (text). */
@@ -273,7 +297,7 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
     let injectedAt: number | undefined;
     let injectMs: number | undefined;
     let stats: Stats | undefined;
-    let scale = 0;
+    let full = 0;
     for (;;) {
       const next = await it.next();
       if (next.done) break;
@@ -285,12 +309,19 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
           stats = await api.stats(pid);
         } catch { /* not ready yet */ }
       }
-      if (injectedAt === undefined) {
-        // The UCRT reference: the median so far, start-up tick left out.
-        scale = median(
-          ticks.slice(ticks.length > 1 ? 1 : 0).map((t) => t.rate),
-        );
+      // Before the injection a full bar is 4× the UCRT median so far
+      // (start-up tick left out); it grows when a rate would overflow it.
+      const ref = injectedAt === undefined
+        ? median(ticks.slice(ticks.length > 1 ? 1 : 0).map((t) => t.rate))
+        : undefined;
+      const grown = barScale(injectedAt === undefined ? 0 : full, {
+        ref,
+        rate: tick.rate,
+      });
+      if (injectedAt !== undefined && grown !== full) {
+        log(c.dim(`  (bars rescaled: a full bar is now ${count(grown)}/s)`));
       }
+      full = grown;
       const heap = injectedAt === undefined ? "UCRT" : c.green("mimalloc");
       const mig = stats ? count(stats.counters.migrations) : "";
       log(
@@ -298,8 +329,8 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
           " ".repeat(9 - (injectedAt === undefined ? 4 : 8))
         } ${`${count(tick.rate)}/s`.padStart(14)}  ${
           injectedAt === undefined
-            ? c.yellow(bar(tick.rate, scale || tick.rate))
-            : c.green(bar(tick.rate, scale || tick.rate))
+            ? c.yellow(bar(tick.rate, full))
+            : c.green(bar(tick.rate, full))
         } ${count(tick.old).padStart(15)}  ${mig.padStart(10)}`,
       );
       if (injectedAt === undefined && tick.t >= opts.before * 1000) {
@@ -373,7 +404,11 @@ export function demoCommand(
       "--sample <exe>",
       "the sample program (default build/demo/sample.exe)",
     )
-    .option("--dll <path>", "the hook DLL (default build/heapshift.dll)")
+    .option(
+      "--dll <path>",
+      "the hook DLL (default build/heapshift.dll)",
+      parsePath,
+    )
     .option("--before <seconds>", "time on the plain UCRT heap", positive, 4)
     .option("--after <seconds>", "time after the injection", positive, 6)
     .option("--threads <n>", "worker threads of the sample", positive, 2)

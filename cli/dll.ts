@@ -1,14 +1,19 @@
 /**
- * Which hook DLL a command uses: `--dll PATH`, else the copy embedded in a
- * compiled binary (extracted to a cache file), else the checkout's
- * `build/heapshift.dll`, built on demand.
+ * Which hook DLL a command uses: `--dll PATH`, else the one matching the
+ * target's architecture — the copy embedded in a compiled binary (x64),
+ * else the checkout's `build/heapshift.dll` (x64) or
+ * `build/heapshift32.dll` (x86), built on demand.
  *
  * @module
  */
 
+import { type Arch, archName, archOf } from "../arch.ts";
+import { FileSource, readHeaders } from "../pe/mod.ts";
 import { embeddedDll, extractDll } from "./embed.ts";
 import { c, CliError, progress } from "./output.ts";
 import { isWindows, repoPath, repoRoot, underWine } from "./platform.ts";
+
+export type { Arch };
 
 function isFile(path: string): boolean {
   try {
@@ -18,9 +23,28 @@ function isFile(path: string): boolean {
   }
 }
 
-/** The checkout's hook DLL path (it may not exist yet). */
-export function builtDll(): string {
-  return repoPath("build/heapshift.dll");
+/** The hook DLL's file name for each architecture. */
+export const HOOK_DLL: Readonly<Record<Arch, string>> = {
+  x64: "heapshift.dll",
+  x86: "heapshift32.dll",
+};
+
+/** `64-bit` / `32-bit`, for messages about the hook DLL. */
+const BITS: Readonly<Record<Arch, string>> = { x64: "64-bit", x86: "32-bit" };
+
+/**
+ * The checkout's hook DLL path for `arch` (it may not exist yet), or its
+ * path in the directory `dir`.
+ */
+export function builtDll(arch: Arch = "x64", dir?: string): string {
+  if (dir === undefined) return repoPath(`build/${HOOK_DLL[arch]}`);
+  const sep = isWindows && !dir.includes("/") ? "\\" : "/";
+  return `${dir.replace(/[\\/]$/, "")}${sep}${HOOK_DLL[arch]}`;
+}
+
+/** `deno task build-dll`'s arguments that build the DLL for `arch` only. */
+export function buildArgs(arch: Arch): string[] {
+  return arch === "x64" ? [] : ["--arch", arch];
 }
 
 /** Whether the checkout can build the DLL (tasks/build_dll.ts exists). */
@@ -52,8 +76,14 @@ export async function buildDll(args: string[] = []): Promise<number> {
 
 /** Options for {@linkcode resolveDll}. */
 export interface ResolveOptions {
-  /** Build `build/heapshift.dll` when missing (default true). */
+  /** Build the DLL when missing (default true). */
   build?: boolean;
+  /** The target's architecture (default x64): which DLL is the default. */
+  arch?: Arch;
+  /** Where built DLLs are (default the checkout's `build/`); for tests. */
+  dir?: string;
+  /** Runs the build (default {@linkcode buildDll}); for tests. */
+  builder?: (args: string[]) => Promise<number>;
 }
 
 /** Returns the absolute path of the hook DLL to use. */
@@ -67,26 +97,73 @@ export async function resolveDll(
     }
     return absolute(explicit);
   }
-  const emb = embeddedDll();
+  const arch = options.arch ?? "x64";
+  // A compiled binary embeds the x64 DLL only.
+  const emb = arch === "x64" ? embeddedDll() : undefined;
   if (emb) return (await extractDll(emb)).path;
-  const dll = builtDll();
+  const dll = builtDll(arch, options.dir);
   if (isFile(dll)) return dll;
+  const task = ["deno task build-dll", ...buildArgs(arch)].join(" ");
   if (options.build === false || !canBuild() || underWine()) {
     throw new CliError(
-      `The hook DLL is not built (${dll}): run \`deno task build-dll\`${
+      `The ${BITS[arch]} hook DLL is not built (${dll}): run \`${task}\`${
         isWindows && underWine() ? " on the Linux side" : ""
       }, or pass --dll PATH`,
     );
   }
-  progress(`building the hook DLL (${dll})…`);
-  const code = await buildDll();
+  progress(`building the ${BITS[arch]} hook DLL (${dll})…`);
+  const code = await (options.builder ?? buildDll)(buildArgs(arch));
   if (code !== 0 || !isFile(dll)) {
     throw new CliError(
-      `Building the hook DLL failed (exit ${code}); see the build output above`,
+      `Building the ${
+        BITS[arch]
+      } hook DLL (${dll}) with \`${task}\` failed (exit ${code}${
+        code === 0 ? `, but ${HOOK_DLL[arch]} is not there` : ""
+      }); see the build output above`,
     );
   }
   progress(c.green(`built ${dll}`));
   return dll;
+}
+
+/**
+ * The hook DLL for a target: `explicit` (`--dll`) as given, else the
+ * default for the architecture `arch()` finds (asked only then: finding it
+ * may open the target).
+ */
+export async function dllForTarget(
+  explicit: string | undefined,
+  arch: () => Arch | undefined,
+): Promise<string> {
+  return await resolveDll(explicit, explicit ? {} : { arch: arch() });
+}
+
+/**
+ * The architecture of the PE file at `path` (a program or a DLL), or
+ * `undefined` when it cannot be read or is of another machine (the command
+ * then reports that itself).
+ */
+export function fileArch(path: string): Arch | undefined {
+  try {
+    using src = FileSource.open(path);
+    return archOf(readHeaders(src).machine);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Throws a {@linkcode CliError} naming both architectures unless the DLL
+ * at `dll` is for `arch` (`what` names the target, e.g. `a 32-bit game`).
+ */
+export function checkDllFor(dll: string, arch: Arch, what: string): void {
+  const own = fileArch(dll);
+  if (own === undefined || own === arch) return; // other checks say why
+  throw new CliError(
+    `${dll} is a ${archName(own)} DLL but ${what} is ${
+      archName(arch)
+    }: it needs ${HOOK_DLL[arch]}`,
+  );
 }
 
 function absolute(path: string): string {

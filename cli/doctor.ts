@@ -6,9 +6,16 @@
  */
 
 import type { Command } from "@commander-js/extra-typings";
+import { type Arch, archName, archOf } from "../arch.ts";
 import { FileSource, imports as peImports, readHeaders } from "../pe/mod.ts";
-import { example, forward, PREFIX_HELP, WINE_ENV_HELP } from "./common.ts";
-import { builtDll, canBuild } from "./dll.ts";
+import {
+  example,
+  forward,
+  parsePath,
+  PREFIX_HELP,
+  WINE_ENV_HELP,
+} from "./common.ts";
+import { buildArgs, builtDll, canBuild, fileArch, HOOK_DLL } from "./dll.ts";
 import { embeddedDll, extractDll } from "./embed.ts";
 import { c, printJson } from "./output.ts";
 import { isWindows, underWine, windowsDenoCandidates } from "./platform.ts";
@@ -39,7 +46,7 @@ export function crtUse(dlls: string[]): CrtUse {
   return { kind: "static", dlls: [] };
 }
 
-/** Checks an executable: 64-bit, and which C runtime it uses. */
+/** Checks an executable: x64 or x86, and which C runtime it uses. */
 export async function checkExe(exe: string): Promise<Check[]> {
   const out: Check[] = [];
   let machine = 0;
@@ -56,15 +63,17 @@ export async function checkExe(exe: string): Promise<Check[]> {
       detail: `${exe}: ${(e as Error).message}`,
     }];
   }
-  const x64 = machine === 0x8664 && format === "PE32+";
+  const arch = archOf(machine);
+  const ok = arch !== undefined &&
+    format === (arch === "x64" ? "PE32+" : "PE32");
   out.push({
     check: "program",
-    ok: x64,
-    detail: x64
-      ? `${exe}: 64-bit (x64)`
-      : `${exe}: ${
-        machine === 0x14c ? "32-bit (x86)" : `machine 0x${machine.toString(16)}`
-      } — heapshift supports only 64-bit (x64) programs for now`,
+    ok,
+    detail: ok
+      ? `${exe}: ${archName(arch)}, takes ${HOOK_DLL[arch]}`
+      : `${exe}: ${format} for machine 0x${
+        machine.toString(16)
+      } — heapshift supports only x64 and x86 programs`,
   });
   const list = await peImports(exe, { symbols: false });
   const use = crtUse(list.map((d) => d.dll));
@@ -84,14 +93,26 @@ export async function checkExe(exe: string): Promise<Check[]> {
   return out;
 }
 
-/** Why `path` is not an x64 DLL, or undefined when it is one. */
-export function dllFormat(path: string): string | undefined {
+/**
+ * Why `path` is not a DLL for `arch` (x64 or x86) programs, or undefined
+ * when it is one.
+ */
+export function dllFormat(
+  path: string,
+  arch: Arch = "x64",
+): string | undefined {
   try {
     using src = FileSource.open(path);
     const h = readHeaders(src);
     if (!(h.characteristics & 0x2000)) return `${path} is not a DLL`;
-    if (h.machine !== 0x8664 || h.format !== "PE32+") {
-      return `${path} is not a 64-bit (x64) DLL`;
+    const own = archOf(h.machine);
+    if (!own || h.format !== (own === "x64" ? "PE32+" : "PE32")) {
+      return `${path} is neither an x64 nor an x86 DLL`;
+    }
+    if (own !== arch) {
+      return `${path} is a ${archName(own)} DLL but the program is ${
+        archName(arch)
+      }: it needs ${HOOK_DLL[arch]}`;
     }
     return undefined;
   } catch (e) {
@@ -117,9 +138,12 @@ function fileInfo(path: string): string | undefined {
 
 async function loadsInProcess(dll: string): Promise<Check> {
   // Load it in a child Deno with HEAPSHIFT_DISABLE=1 (loads, patches nothing).
-  const code = `try { Deno.dlopen(${
+  const ffi = new URL("../ffi/mod.ts", import.meta.url).href;
+  const code = `const { loadLibrary } = await import(${
+    JSON.stringify(ffi)
+  }); try { loadLibrary(${
     JSON.stringify(dll)
-  }, {}); } catch (e) { console.error(e.message); Deno.exit(1); }`;
+  }); } catch (e) { console.error(e.message); Deno.exit(1); }`;
   const out = await new Deno.Command(Deno.execPath(), {
     args: ["eval", code],
     env: { HEAPSHIFT_DISABLE: "1" },
@@ -173,10 +197,12 @@ export async function doctor(
         : "not installed on this system: --prefix needs Wine 10+; --wine-env uses the project's own Wine environment",
     });
   }
+  // The program's bitness picks the DLL (x64 when there is no program).
+  const arch = (exe && fileArch(exe)) || "x64";
   let dll = dllOpt;
-  const emb = embeddedDll();
+  const emb = arch === "x64" ? embeddedDll() : undefined;
   if (!dll && emb) dll = (await extractDll(emb)).path;
-  dll ??= builtDll();
+  dll ??= builtDll(arch);
   const info = fileInfo(dll);
   checks.push({
     check: "hook DLL",
@@ -184,18 +210,25 @@ export async function doctor(
     detail: info ??
       `${dll} is missing: ${
         canBuild()
-          ? "run `deno task build-dll`"
+          ? `run \`${["deno task build-dll", ...buildArgs(arch)].join(" ")}\``
           : "this checkout cannot build it yet"
       }`,
   });
   if (info) {
-    const format = dllFormat(dll);
+    const format = dllFormat(dll, arch);
     checks.push({
       check: "DLL format",
       ok: format === undefined,
-      detail: format ?? "x64 DLL",
+      detail: format ?? `${arch} DLL`,
     });
-    if (isWindows && format === undefined) {
+    if (arch === "x86" && format === undefined) {
+      checks.push({
+        check: "DLL loads",
+        ok: null,
+        detail:
+          "a 32-bit DLL cannot be loaded by the 64-bit Deno: it is checked when injected",
+      });
+    } else if (isWindows && format === undefined) {
       checks.push(await loadsInProcess(dll));
     } else if (!isWindows) {
       checks.push({
@@ -220,7 +253,11 @@ export function doctorCommand(
       "Check this system, the hook DLL, and (given an exe) whether a program can be taken over.",
     )
     .argument("[exe]", "a program to check")
-    .option("--dll <path>", "the DLL to check (default build/heapshift.dll)")
+    .option(
+      "--dll <path>",
+      "the DLL to check (default build/heapshift.dll, or build/heapshift32.dll for a 32-bit program)",
+      parsePath,
+    )
     .option("--json", "machine-readable output")
     .option("--prefix <dir>", PREFIX_HELP)
     .option("--wine-env <name>", WINE_ENV_HELP).addHelpText(

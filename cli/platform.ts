@@ -7,6 +7,7 @@
  * @module
  */
 
+import { wineInfo } from "../ffi/mod.ts";
 import { CliError } from "./output.ts";
 
 /** True on Windows (native or Wine). */
@@ -16,18 +17,12 @@ let wineVersion: string | null | undefined;
 
 /** Wine's version when running under Wine, `null` on real Windows or elsewhere. */
 export function underWine(): string | null {
-  if (wineVersion !== undefined) return wineVersion;
-  wineVersion = null;
-  if (!isWindows) return wineVersion;
-  try {
-    const lib = Deno.dlopen("ntdll.dll", {
-      wine_get_version: { parameters: [], result: "pointer" },
-    });
-    const p = lib.symbols.wine_get_version();
-    wineVersion = p ? Deno.UnsafePointerView.getCString(p) : "unknown";
-    lib.close();
-  } catch {
-    wineVersion = null;
+  if (wineVersion === undefined) {
+    try {
+      wineVersion = wineInfo()?.version ?? null;
+    } catch {
+      wineVersion = null;
+    }
   }
   return wineVersion;
 }

@@ -21,17 +21,34 @@ import {
   hex,
   printJson,
   table,
+  toJson,
   UsageError,
 } from "./output.ts";
 import {
+  checkDllName,
   example,
   forward,
+  parsePath,
   parsePid,
   PREFIX_HELP,
   setCurrentArgs,
   WINE_ENV_HELP,
 } from "./common.ts";
-import { buildDll, resolveDll } from "./dll.ts";
+import {
+  buildDll,
+  dllForTarget,
+  fileArch,
+  HOOK_DLL,
+  resolveDll,
+} from "./dll.ts";
+import {
+  baseName,
+  parseProcessArg,
+  pickProcess,
+  PID_HELP,
+  PROCESS_HELP,
+  targetPid,
+} from "./process_arg.ts";
 import { specialkCommand } from "./specialk_cmd.ts";
 import { statsCommand } from "./stats.ts";
 import { demoCommand } from "./demo.ts";
@@ -49,12 +66,6 @@ function parseSeconds(value: string): number {
 
 function collect(value: string, previous: string[] = []): string[] {
   return [...previous, value];
-}
-
-function baseName(path: string): string {
-  return path.slice(
-    Math.max(path.lastIndexOf("\\"), path.lastIndexOf("/")) + 1,
-  );
 }
 
 function isFile(path: string): boolean {
@@ -76,60 +87,47 @@ async function doInject(
   },
 ): Promise<number> {
   const api = await import("./api.ts");
-  let pid: number | undefined = opts.pid;
-  let name = target;
-  if (pid === undefined && /^\d+$/.test(target)) pid = Number(target);
-  if (pid === undefined) {
-    name = baseName(target);
-    const found = api.findProcesses(name);
-    if (found.length > 1) {
-      throw new CliError(
-        `${found.length} processes are named ${name}: ${
-          found.map((p) => p.pid).join(", ")
-        }; pick one with --pid`,
-      );
-    }
-    if (found.length === 1) pid = found[0].pid;
-    else if (opts.wait !== undefined && opts.wait !== false) {
-      const seconds = typeof opts.wait === "number" ? opts.wait : 60;
-      if (!opts.json) {
-        console.error(
-          c.dim(`waiting up to ${seconds} s for ${name} to start…`),
-        );
-      }
-      const dll = await resolveDll(opts.dll);
-      const p = await api.waitForProcess(name, { timeout: seconds * 1000 });
-      return await injectPid(p.pid, p.name, dll, opts);
-    } else if (isFile(target)) {
-      const dll = await resolveDll(opts.dll);
-      const t0 = performance.now();
-      const launched = await api.launch(target, { dlls: [dll] });
-      const ms = performance.now() - t0;
-      launched.close();
-      return report({
-        pid: launched.pid,
-        name,
-        launched: true,
-        dll,
-        ms,
-        json: opts.json,
-      });
-    } else {
-      throw new CliError(
-        `No process named ${name} is running (use --wait to wait for it, or give the path of the executable to launch it)`,
-      );
-    }
-  } else if (opts.pid !== undefined && !/^\d+$/.test(target)) {
-    const found = api.findProcesses(baseName(target));
-    if (!found.some((p) => p.pid === opts.pid)) {
-      throw new CliError(
-        `Process ${opts.pid} is not named ${baseName(target)}`,
-      );
-    }
+  const picked = pickProcess(target, {
+    find: api.findProcesses,
+    pid: opts.pid,
+  });
+  if (picked) {
+    const dll = await dllForTarget(opts.dll, () => api.processArch(picked.pid));
+    const name = picked.name ??
+      api.processes().find((p) => p.pid === picked.pid)?.name ?? target;
+    return await injectPid(picked.pid, name, dll, opts);
   }
-  const dll = await resolveDll(opts.dll);
-  const proc = api.processes().find((p) => p.pid === pid);
-  return await injectPid(pid, proc?.name ?? name, dll, opts);
+  const name = baseName(target);
+  if (opts.wait !== undefined && opts.wait !== false) {
+    const seconds = typeof opts.wait === "number" ? opts.wait : 60;
+    // On stderr also with --json (stdout stays JSON only): a script can
+    // start the program once the CLI is waiting for it.
+    console.error(c.dim(`waiting up to ${seconds} s for ${name} to start…`));
+    // A --dll must exist before the wait; the default one depends on
+    // the bitness of the process that appears.
+    if (opts.dll) await resolveDll(opts.dll);
+    const p = await api.waitForProcess(name, { timeout: seconds * 1000 });
+    const dll = await dllForTarget(opts.dll, () => api.processArch(p.pid));
+    return await injectPid(p.pid, p.name, dll, opts);
+  }
+  if (isFile(target)) {
+    const dll = await dllForTarget(opts.dll, () => fileArch(target));
+    const t0 = performance.now();
+    const launched = await api.launch(target, { dlls: [dll], stdio: "none" });
+    const ms = performance.now() - t0;
+    launched.close();
+    return report({
+      pid: launched.pid,
+      name,
+      launched: true,
+      dll,
+      ms,
+      json: opts.json,
+    });
+  }
+  throw new CliError(
+    `No process named ${name} is running (use --wait to wait for it, or give the path of the executable to launch it)`,
+  );
 }
 
 async function injectPid(
@@ -209,18 +207,19 @@ export function buildProgram(setCode: (code: number) => void) {
     .argument(
       "<target>",
       "pid, process name (game.exe) or path of an executable",
+      parseProcessArg,
     )
-    .option(
-      "--pid <pid>",
-      "which process, when several have that name",
-      parsePid,
-    )
+    .option("--pid <pid>", PID_HELP, parsePid)
     .option(
       "--wait [seconds]",
       "wait for the process to start (default 60 s), then inject at once",
       parseSeconds,
     )
-    .option("--dll <path>", "the DLL to inject (default build/heapshift.dll)")
+    .option(
+      "--dll <path>",
+      "the DLL to inject (default build/heapshift.dll, or build/heapshift32.dll for a 32-bit program)",
+      parsePath,
+    )
     .option(
       "--timeout <seconds>",
       "how long the remote load may take",
@@ -250,11 +249,14 @@ export function buildProgram(setCode: (code: number) => void) {
     .argument("[args...]", "its arguments (after --)")
     .option(
       "--dll <path>",
-      "a DLL to load (repeatable; default build/heapshift.dll)",
-      collect,
+      "a DLL to load (repeatable; default build/heapshift.dll, or build/heapshift32.dll for a 32-bit program)",
+      (v: string, prev?: string[]) => collect(parsePath(v), prev),
     )
     .option("--cwd <dir>", "working directory")
-    .option("--wait-exit", "wait for the program to end and exit with its code")
+    .option(
+      "--wait-exit",
+      "wait for the program to end and exit with its code (its stdin, stdout and stderr are ours; the report goes to stderr)",
+    )
     .option("--json", "machine-readable output")
     .option("--prefix <dir>", PREFIX_HELP)
     .option("--wine-env <name>", WINE_ENV_HELP).addHelpText(
@@ -270,31 +272,41 @@ export function buildProgram(setCode: (code: number) => void) {
       const api = await import("./api.ts");
       const dlls = opts.dll?.length
         ? await Promise.all(opts.dll.map((d) => resolveDll(d)))
-        : [await resolveDll()];
+        : [await resolveDll(undefined, { arch: fileArch(exe) })];
       const t0 = performance.now();
-      const launched = await api.launch(exe, { args, cwd: opts.cwd, dlls });
+      // Without --wait-exit the program outlives us: it must not hold our
+      // stdout open (a script reading it would wait for the program's end).
+      const launched = await api.launch(exe, {
+        args,
+        cwd: opts.cwd,
+        dlls,
+        stdio: opts.waitExit ? "inherit" : "none",
+      });
       const ms = performance.now() - t0;
+      const code = opts.waitExit ? await api.waitExit(launched) : undefined;
+      // With --wait-exit the program had our standard streams: the report
+      // goes to stderr, once it has ended, so neither is mixed into the other.
+      const say = opts.waitExit ? console.error : console.log;
       if (opts.json) {
-        printJson({
+        say(toJson({
           pid: launched.pid,
           exe,
           args,
           dlls,
           ms: Math.round(ms * 10) / 10,
-        });
+          ...(code === undefined ? {} : { exitCode: code }),
+        }));
       } else {
-        console.log(
+        say(
           `${c.green("launched")} ${
             c.bold(baseName(exe))
           } (pid ${launched.pid})`,
         );
-        for (const d of dlls) console.log(`  dll   ${d}`);
-        console.log(`  took  ${ms.toFixed(1)} ms`);
+        for (const d of dlls) say(`  dll   ${d}`);
+        say(`  took  ${ms.toFixed(1)} ms`);
+        if (code !== undefined) say(`  exit  ${code}`);
       }
-      if (opts.waitExit) {
-        const code = await api.waitExit(launched);
-        setCode(code ?? 0);
-      } else setCode(0);
+      setCode(code ?? 0);
     });
 
   program.command("patch")
@@ -303,14 +315,18 @@ export function buildProgram(setCode: (code: number) => void) {
     )
     .argument("<exe>", "the executable")
     .option("-l, --list", "only show the imports and what would change")
-    .option("-i, --inplace", "patch the file itself (keeps <exe>.bak)")
     .option(
-      "-f, --force",
-      "overwrite existing output; remove a DLL heapshift did not add",
+      "-i, --inplace",
+      "patch the file itself (keeps <exe>.bak, or .bak.1, … if taken)",
     )
+    .option("-f, --force", "overwrite an existing output file")
     .option("--postfix <text>", "DLL name postfix: heapshift<postfix>.dll")
     .option("-o, --out <path>", "output file (default <name>.heapshift.exe)")
     .option("--remove", "remove the DLL from the import table instead")
+    .option(
+      "--allow-foreign",
+      "with --remove: remove it even if heapshift did not add it",
+    )
     .option("--dll <name>", "DLL file name to import (default heapshift.dll)")
     .option("--json", "machine-readable output")
     .addHelpText(
@@ -322,6 +338,7 @@ export function buildProgram(setCode: (code: number) => void) {
       ),
     )
     .action(async (exe, opts) => {
+      checkDllName(opts);
       if (opts.inplace && opts.out) {
         throw new UsageError("--inplace and --out cannot be used together");
       }
@@ -334,7 +351,10 @@ export function buildProgram(setCode: (code: number) => void) {
         dll: opts.dll,
       };
       const rep = opts.remove
-        ? await removeImport(exe, { ...common, allowForeign: opts.force })
+        ? await removeImport(exe, {
+          ...common,
+          allowForeign: opts.allowForeign,
+        })
         : await patchImports(exe, common);
       if (opts.json) {
         printJson(rep);
@@ -362,9 +382,16 @@ export function buildProgram(setCode: (code: number) => void) {
       );
       for (const w of rep.warnings) console.log(c.yellow(`  warning  ${w}`));
       if (rep.changed && !opts.list && !opts.remove) {
+        // The DLL must match the program's bitness, whatever its import name.
+        const arch = fileArch(exe) ?? "x64";
+        const copy = HOOK_DLL[arch] === rep.dll.toLowerCase()
+          ? "there"
+          : `there as ${rep.dll}`;
         console.log(
           c.dim(
-            `  the loader looks for ${rep.dll} next to the executable: copy build/heapshift.dll there`,
+            `  the loader looks for ${rep.dll} next to the executable: copy build/${
+              HOOK_DLL[arch]
+            } ${copy}${arch === "x86" ? " (the program is 32-bit)" : ""}`,
           ),
         );
       }
@@ -446,18 +473,22 @@ export function buildProgram(setCode: (code: number) => void) {
 
   program.command("modules")
     .description("List the modules loaded in a process.")
-    .argument("<pid>", "process id", parsePid)
+    .argument("<process>", PROCESS_HELP, parseProcessArg)
+    .option("--pid <pid>", PID_HELP, parsePid)
     .option("--json", "machine-readable output")
     .option("--prefix <dir>", PREFIX_HELP)
     .option("--wine-env <name>", WINE_ENV_HELP).addHelpText(
       "after",
-      example("deno run -A cli.ts modules 1234"),
+      example(
+        "deno run -A cli.ts modules 1234",
+        "deno run -A cli.ts modules game.exe --json",
+      ),
     )
-    .action(async (pid, opts) => {
+    .action(async (target, opts) => {
       const fwd = await forward(opts);
       if (fwd !== undefined) return setCode(fwd);
       const api = await import("./api.ts");
-      const list = api.modules(pid);
+      const list = api.modules(await targetPid(target, opts.pid));
       if (opts.json) {
         printJson(list);
         return setCode(0);
@@ -486,18 +517,23 @@ export function buildProgram(setCode: (code: number) => void) {
     .description(
       "Unload a module from a process (heapshift.dll pins itself and stays).",
     )
-    .argument("<pid>", "process id", parsePid)
+    .argument("<process>", PROCESS_HELP, parseProcessArg)
     .argument("<module>", "module file name or path")
+    .option("--pid <pid>", PID_HELP, parsePid)
     .option("--json", "machine-readable output")
     .option("--prefix <dir>", PREFIX_HELP)
     .option("--wine-env <name>", WINE_ENV_HELP).addHelpText(
       "after",
-      example("deno run -A cli.ts eject 1234 probe.dll"),
+      example(
+        "deno run -A cli.ts eject 1234 probe.dll",
+        "deno run -A cli.ts eject game.exe probe.dll",
+      ),
     )
-    .action(async (pid, module, opts) => {
+    .action(async (target, module, opts) => {
       const fwd = await forward(opts);
       if (fwd !== undefined) return setCode(fwd);
       const api = await import("./api.ts");
+      const pid = await targetPid(target, opts.pid);
       await api.eject(pid, module);
       if (opts.json) printJson({ pid, module, ejected: true });
       else console.log(`${c.green("ejected")} ${module} from pid ${pid}`);
@@ -530,9 +566,11 @@ export function reportError(e: unknown): number {
   if (e instanceof CommanderError) {
     if (
       e.code === "commander.helpDisplayed" || e.code === "commander.version" ||
-      e.code === "commander.help"
+      (e.code === "commander.help" && e.exitCode === 0)
     ) return 0;
-    return 2; // commander already printed the reason
+    // Commander already printed the reason (or, for no command at all, the
+    // help on stderr).
+    return 2;
   }
   if (
     e instanceof Deno.errors.BrokenPipe ||

@@ -9,52 +9,7 @@
  * @module
  */
 
-/** Text encodings a Special K ini is found in. */
-export type IniEncoding = "utf16le" | "utf8bom" | "utf8";
-
-/** A decoded ini file. */
-export interface IniText {
-  text: string;
-  encoding: IniEncoding;
-}
-
-/** Decodes an ini's bytes, detecting its encoding from the BOM. */
-export function decodeIni(bytes: Uint8Array): IniText {
-  if (bytes[0] === 0xff && bytes[1] === 0xfe) {
-    return {
-      text: new TextDecoder("utf-16le").decode(bytes.subarray(2)),
-      encoding: "utf16le",
-    };
-  }
-  if (bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf) {
-    return {
-      text: new TextDecoder().decode(bytes.subarray(3)),
-      encoding: "utf8bom",
-    };
-  }
-  return { text: new TextDecoder().decode(bytes), encoding: "utf8" };
-}
-
-/** Encodes ini text back in the given encoding (with its BOM). */
-export function encodeIni(ini: IniText): Uint8Array {
-  if (ini.encoding === "utf16le") {
-    const out = new Uint8Array(2 + ini.text.length * 2);
-    out[0] = 0xff;
-    out[1] = 0xfe;
-    for (let i = 0; i < ini.text.length; i++) {
-      const u = ini.text.charCodeAt(i);
-      out[2 + 2 * i] = u & 0xff;
-      out[3 + 2 * i] = u >> 8;
-    }
-    return out;
-  }
-  const body = new TextEncoder().encode(ini.text);
-  if (ini.encoding === "utf8") return body;
-  const out = new Uint8Array(body.length + 3);
-  out.set([0xef, 0xbb, 0xbf]);
-  out.set(body, 3);
-  return out;
-}
+import { CliError } from "./output.ts";
 
 /** The plug-in entry heapshift writes. */
 export interface PluginEntry {
@@ -76,28 +31,86 @@ export interface IniEdit {
   changed: boolean;
 }
 
-const SECTION = /^\s*\[([^\]]*)\]\s*$/;
-
-function sectionRange(
-  lines: string[],
-  section: string,
-): [number, number] | undefined {
-  const want = section.toLowerCase();
-  for (let i = 0; i < lines.length; i++) {
-    const m = SECTION.exec(lines[i]);
-    if (m && m[1].trim().toLowerCase() === want) {
-      let end = i + 1;
-      while (end < lines.length && !SECTION.test(lines[end])) end++;
-      return [i, end];
-    }
-  }
-  return undefined;
+/** A line and the line break that ends it ("" for a last line without one). */
+interface Line {
+  text: string;
+  eol: string;
 }
 
-function splitLines(text: string): { lines: string[]; eol: string } {
-  const eol = text.includes("\r\n") ? "\r\n" : "\n";
-  const lines = text.split(/\r?\n/);
-  return { lines, eol };
+// A header, optionally followed by a comment: `[Import.heapshift] ; note`.
+const SECTION = /^\s*\[([^\]]*)\]\s*(?:[;#].*)?$/;
+
+function splitLines(text: string): Line[] {
+  const lines: Line[] = [];
+  const re = /\r?\n/g;
+  let at = 0;
+  for (let m; (m = re.exec(text));) {
+    lines.push({ text: text.slice(at, m.index), eol: m[0] });
+    at = m.index + m[0].length;
+  }
+  if (at < text.length) lines.push({ text: text.slice(at), eol: "" });
+  return lines;
+}
+
+function joinLines(lines: Line[]): string {
+  return lines.map((l) => l.text + l.eol).join("");
+}
+
+/** The line break new lines get: the last one in the file, else CRLF. */
+function lineBreak(lines: Line[]): string {
+  return lines.findLast((l) => l.eol)?.eol ?? "\r\n";
+}
+
+/** Every `[section]` (case-insensitive) as [header index, end index), last first. */
+function sectionRanges(lines: Line[], section: string): [number, number][] {
+  const want = section.toLowerCase();
+  const out: [number, number][] = [];
+  for (let i = 0; i < lines.length; i++) {
+    const m = SECTION.exec(lines[i].text);
+    if (!m || m[1].trim().toLowerCase() !== want) continue;
+    let end = i + 1;
+    while (end < lines.length && !SECTION.test(lines[end].text)) end++;
+    out.unshift([i, end]);
+  }
+  return out;
+}
+
+function isComment(line: string): boolean {
+  return /^\s*[;#]/.test(line);
+}
+
+function keyOf(line: string): string | undefined {
+  const i = line.indexOf("=");
+  return i > 0 && !isComment(line) ? line.slice(0, i).trim() : undefined;
+}
+
+// Control characters (CR and LF above all) would start new lines, `[` and
+// `]` new sections.
+// deno-lint-ignore no-control-regex
+const UNSAFE = /[\x00-\x1f\x7f]/;
+
+/** Throws when a plug-in name or value cannot be written as one ini line. */
+export function checkEntry(entry: PluginEntry): void {
+  if (
+    !entry.name.trim() || UNSAFE.test(entry.name) || /[[\]]/.test(entry.name)
+  ) {
+    throw new CliError(
+      `invalid plug-in name ${
+        JSON.stringify(entry.name)
+      }: it must be non-empty, on one line, without [ or ]`,
+      2,
+    );
+  }
+  for (const [key, value] of entryKeys(entry)) {
+    if (UNSAFE.test(value)) {
+      throw new CliError(
+        `invalid ${key} ${
+          JSON.stringify(value)
+        }: control characters (a line break) cannot be written in an ini`,
+        2,
+      );
+    }
+  }
 }
 
 /** The keys of `[Import.<name>]` in order, with heapshift's defaults. */
@@ -111,140 +124,119 @@ export function entryKeys(entry: PluginEntry): [string, string][] {
 }
 
 /**
- * Adds or updates the `[Import.<name>]` section. Keys it does not manage
- * (e.g. `Blacklist`) are kept; a file that already holds the entry is
- * returned unchanged.
+ * Inserts `line` after index `after`, moving a missing final line break to
+ * the new last line.
  */
-export function upsertPlugin(text: string, entry: PluginEntry): IniEdit {
-  const { lines, eol } = splitLines(text);
-  const section = `Import.${entry.name}`;
-  const range = sectionRange(lines, section);
-  const keys = entryKeys(entry);
-  if (!range) {
-    const out = [...lines];
-    // Drop trailing empty lines, then one blank line before the new section.
-    while (out.length && out[out.length - 1].trim() === "") out.pop();
-    if (out.length) out.push("");
-    out.push(`[${section}]`, ...keys.map(([k, v]) => `${k}=${v}`), "");
-    return { text: out.join(eol), changed: true };
-  }
-  const [start, end] = range;
-  const body = lines.slice(start + 1, end);
+function insertAfter(lines: Line[], after: number, text: string): void {
+  const prev = lines[after];
+  const eol = lineBreak(lines);
+  const line = { text, eol: prev.eol ? eol : "" };
+  if (!prev.eol) prev.eol = eol;
+  lines.splice(after + 1, 0, line);
+}
+
+/** Updates the managed keys of one section; returns whether it changed. */
+function updateSection(
+  lines: Line[],
+  [start, end]: [number, number],
+  keys: [string, string][],
+): boolean {
   let changed = false;
   for (const [key, value] of keys) {
-    const i = body.findIndex((l) =>
-      l.split("=")[0].trim().toLowerCase() === key.toLowerCase() &&
-      l.includes("=")
-    );
-    if (i >= 0) {
-      const current = body[i].slice(body[i].indexOf("=") + 1).trim();
-      if (current !== value) {
-        body[i] = `${key}=${value}`;
+    const want = `${key}=${value}`;
+    let found = false;
+    for (let i = start + 1; i < end; i++) {
+      if (keyOf(lines[i].text)?.toLowerCase() !== key.toLowerCase()) continue;
+      found = true;
+      const current = lines[i].text.slice(lines[i].text.indexOf("=") + 1);
+      if (current.trim() !== value) {
+        lines[i].text = want;
         changed = true;
       }
-    } else {
-      // Insert after the section's last non-empty line.
-      let at = body.length;
-      while (at > 0 && body[at - 1].trim() === "") at--;
-      body.splice(at, 0, `${key}=${value}`);
+    }
+    if (!found) {
+      // After the section's last non-empty line.
+      let at = end - 1;
+      while (at > start && lines[at].text.trim() === "") at--;
+      insertAfter(lines, at, want);
+      end++;
       changed = true;
     }
   }
-  if (!changed) return { text, changed: false };
-  const out = [...lines.slice(0, start + 1), ...body, ...lines.slice(end)];
-  return { text: out.join(eol), changed: true };
+  return changed;
 }
 
-/** Removes the `[Import.<name>]` section (and the blank line before it). */
-export function removePlugin(text: string, name: string): IniEdit {
-  const { lines, eol } = splitLines(text);
-  const range = sectionRange(lines, `Import.${name}`);
-  if (!range) return { text, changed: false };
-  const [start, end] = range;
-  const head = lines.slice(0, start);
-  const tail = lines.slice(end);
-  if (tail.length === 0) {
-    // It was the last section: drop the blank lines before it, end with EOL.
-    while (head.length && head[head.length - 1].trim() === "") head.pop();
-    if (head.length) head.push("");
+/**
+ * Adds or updates the `[Import.<name>]` section (every one, if the file
+ * has it more than once). Keys it does not manage (e.g. `Blacklist`) are
+ * kept; a file that already holds the entry is returned unchanged. A new
+ * section is appended after a blank line, so that {@linkcode removePlugin}
+ * gives back the original text exactly: when the file does not end with
+ * a line break, neither does the section.
+ */
+export function upsertPlugin(text: string, entry: PluginEntry): IniEdit {
+  checkEntry(entry);
+  const lines = splitLines(text);
+  const keys = entryKeys(entry);
+  const ranges = sectionRanges(lines, `Import.${entry.name}`);
+  if (ranges.length) {
+    let changed = false;
+    // Last first: an insertion does not move the sections before it.
+    for (const range of ranges) {
+      changed = updateSection(lines, range, keys) || changed;
+    }
+    return changed ? { text: joinLines(lines), changed } : { text, changed };
   }
-  return { text: [...head, ...tail].join(eol), changed: true };
+  const eol = lineBreak(lines);
+  const last = lines.at(-1);
+  const noFinalBreak = last !== undefined && last.eol === "";
+  if (last) {
+    last.eol ||= eol;
+    lines.push({ text: "", eol });
+  }
+  const added = [`[Import.${entry.name}]`, ...keys.map(([k, v]) => `${k}=${v}`)]
+    .map((t) => ({ text: t, eol }));
+  if (noFinalBreak) added[added.length - 1].eol = "";
+  return { text: joinLines([...lines, ...added]), changed: true };
 }
 
-/** Reads the keys of `[Import.<name>]`, if the section exists. */
+/**
+ * Removes every `[Import.<name>]` section. One at the end of the file
+ * takes the blank line before it too and leaves the file ending as it
+ * ended (with or without a line break): the exact inverse of
+ * {@linkcode upsertPlugin} adding it.
+ */
+export function removePlugin(text: string, name: string): IniEdit {
+  const lines = splitLines(text);
+  const ranges = sectionRanges(lines, `Import.${name}`);
+  if (!ranges.length) return { text, changed: false };
+  for (const [start, end] of ranges) {
+    const atEnd = end === lines.length;
+    const noFinalBreak = atEnd && lines[end - 1].eol === "";
+    lines.splice(start, end - start);
+    if (!atEnd) continue;
+    if (start > 0 && lines[start - 1].text === "") lines.splice(start - 1, 1);
+    if (noFinalBreak && lines.length) lines[lines.length - 1].eol = "";
+  }
+  return { text: joinLines(lines), changed: true };
+}
+
+/** Reads the keys of `[Import.<name>]` (merged, if it appears more than once). */
 export function readPlugin(
   text: string,
   name: string,
 ): Record<string, string> | undefined {
-  const { lines } = splitLines(text);
-  const range = sectionRange(lines, `Import.${name}`);
-  if (!range) return undefined;
+  const lines = splitLines(text);
+  const ranges = sectionRanges(lines, `Import.${name}`);
+  if (!ranges.length) return undefined;
   const out: Record<string, string> = {};
-  for (const l of lines.slice(range[0] + 1, range[1])) {
-    const i = l.indexOf("=");
-    if (i > 0 && !l.trimStart().startsWith(";")) {
-      out[l.slice(0, i).trim()] = l.slice(i + 1).trim();
+  for (const [start, end] of ranges.reverse()) {
+    for (const l of lines.slice(start + 1, end)) {
+      const key = keyOf(l.text);
+      if (key) out[key] = l.text.slice(l.text.indexOf("=") + 1).trim();
     }
   }
   return out;
-}
-
-/** What {@linkcode applyToFile} did. */
-export interface FileEdit {
-  path: string;
-  action: "added" | "updated" | "unchanged" | "removed" | "absent";
-  /** The backup of the previous contents, when the file was changed. */
-  backup?: string;
-  encoding: IniEncoding;
-  /** Whether the file was created. */
-  created: boolean;
-}
-
-/**
- * Applies an edit to an ini file: reads it (or starts empty, UTF-16LE, when
- * `create` is set and it is missing), writes a backup of the old contents
- * next to it (`<file>.heapshift-backup`), then the new contents atomically.
- */
-export async function applyToFile(
-  path: string,
-  op: { upsert: PluginEntry } | { remove: string },
-  options: { create?: boolean } = {},
-): Promise<FileEdit> {
-  let bytes: Uint8Array | undefined;
-  try {
-    bytes = await Deno.readFile(path);
-  } catch (e) {
-    if (!(e instanceof Deno.errors.NotFound) || !options.create) throw e;
-  }
-  const ini: IniText = bytes
-    ? decodeIni(bytes)
-    : { text: "", encoding: "utf16le" };
-  const name = "upsert" in op ? op.upsert.name : op.remove;
-  const existed = readPlugin(ini.text, name) !== undefined;
-  const edit = "upsert" in op
-    ? upsertPlugin(ini.text, op.upsert)
-    : removePlugin(ini.text, op.remove);
-  const action: FileEdit["action"] = "upsert" in op
-    ? (!edit.changed ? "unchanged" : existed ? "updated" : "added")
-    : (edit.changed ? "removed" : "absent");
-  const result: FileEdit = {
-    path,
-    action,
-    encoding: ini.encoding,
-    created: !bytes,
-  };
-  if (!edit.changed) return result;
-  if (bytes) {
-    result.backup = `${path}.heapshift-backup`;
-    await Deno.writeFile(result.backup, bytes);
-  }
-  const tmp = `${path}.${Deno.pid}.tmp`;
-  await Deno.writeFile(
-    tmp,
-    encodeIni({ text: edit.text, encoding: ini.encoding }),
-  );
-  await Deno.rename(tmp, path);
-  return result;
 }
 
 /** Where Special K may be installed, newest layout first. */

@@ -5,12 +5,13 @@
  */
 
 import { type Command, Option } from "@commander-js/extra-typings";
-import { example } from "./common.ts";
-import { resolveDll } from "./dll.ts";
+import { example, parsePath } from "./common.ts";
+import { checkDllFor, fileArch, resolveDll } from "./dll.ts";
 import { c, CliError, printJson, UsageError } from "./output.ts";
 import { isWindows, toWinePath } from "./platform.ts";
+import { applyToFile } from "./specialk_file.ts";
 import {
-  applyToFile,
+  checkEntry,
   findSpecialK,
   globalIni,
   profileIni,
@@ -19,12 +20,25 @@ import {
   specialKDirsInPrefix,
 } from "./specialk.ts";
 
-function isFile(p: string): boolean {
+/** Whether anything (even a dangling link) is at `p`: applyToFile says what. */
+function exists(p: string): boolean {
   try {
-    return Deno.statSync(p).isFile;
+    Deno.lstatSync(p);
+    return true;
   } catch {
     return false;
   }
+}
+
+// A UsageError rather than commander's InvalidArgumentError, whose message
+// would quote the raw value, line breaks and all.
+function parseName(value: string): string {
+  try {
+    checkEntry({ name: value, filename: "" });
+  } catch (e) {
+    throw new UsageError(`--name: ${(e as Error).message}`);
+  }
+  return value;
 }
 
 /** Registers `specialk`. */
@@ -46,8 +60,23 @@ export function specialkCommand(
       "--sk-dir <dir>",
       "Special K's install folder (found automatically)",
     )
-    .option("--dll <path>", "the DLL to register (default build/heapshift.dll)")
-    .option("--name <name>", "the plug-in's name: [Import.<name>]", "heapshift")
+    .option(
+      "--dll <path>",
+      "the DLL to register (default build/heapshift.dll, or build/heapshift32.dll with --arch x86)",
+      parsePath,
+    )
+    .addOption(
+      new Option(
+        "--arch <arch>",
+        "the game's bitness: x86 registers the 32-bit DLL as Architecture=Win32 (default: the --dll's, else x64)",
+      ).choices(["x64", "x86"] as const),
+    )
+    .option(
+      "--name <name>",
+      "the plug-in's name: [Import.<name>]",
+      parseName,
+      "heapshift",
+    )
     .addOption(
       new Option("--when <when>", "when Special K loads it").choices(
         ["Early", "PlugIn", "Lazy"] as const,
@@ -113,7 +142,7 @@ export function specialkCommand(
           create = true; // the global defaults file is optional
         }
       }
-      if (!isFile(ini) && !create) {
+      if (!exists(ini) && !create) {
         throw new CliError(
           `No ini file at ${ini} (pass --create to create it)`,
         );
@@ -122,10 +151,18 @@ export function specialkCommand(
       if (opts.remove) {
         edit = await applyToFile(ini, { remove: opts.name });
       } else {
-        const dll = await resolveDll(opts.dll);
+        const arch = opts.arch ??
+          (opts.dll ? fileArch(opts.dll) : undefined) ?? "x64";
+        const dll = await resolveDll(opts.dll, { arch });
+        checkDllFor(dll, arch, `the game (--arch ${arch})`);
         const filename = isWindows ? dll : toWinePath(dll, opts.prefix);
         edit = await applyToFile(ini, {
-          upsert: { name: opts.name, filename, when: opts.when },
+          upsert: {
+            name: opts.name,
+            filename,
+            when: opts.when,
+            architecture: arch === "x86" ? "Win32" : "x64",
+          },
         }, { create });
       }
       if (opts.json) {
@@ -141,6 +178,9 @@ export function specialkCommand(
         absent: `${section} is not in ${edit.path}: nothing to remove`,
       }[edit.action];
       console.log(msg);
+      if (edit.target) {
+        console.log(`  edited  ${edit.target} (the link's target)`);
+      }
       if (edit.backup) console.log(`  backup  ${edit.backup}`);
       setCode(0);
     });

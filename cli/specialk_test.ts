@@ -1,8 +1,5 @@
 import assert from "node:assert/strict";
 import {
-  applyToFile,
-  decodeIni,
-  encodeIni,
   findSpecialK,
   globalIni,
   profileIni,
@@ -92,86 +89,45 @@ Deno.test("remove takes the section out and restores the original text", () => {
   );
 });
 
-Deno.test("encodings round-trip: UTF-16LE with BOM, UTF-8 with and without BOM", () => {
-  for (const encoding of ["utf16le", "utf8bom", "utf8"] as const) {
-    const text = "[Über]\r\nKey=välue ✓\r\n";
-    const bytes = encodeIni({ text, encoding });
-    const back = decodeIni(bytes);
-    assert.equal(back.encoding, encoding);
-    assert.equal(back.text, text);
-  }
-  const u16 = encodeIni({ text: "[A]", encoding: "utf16le" });
-  assert.deepEqual([...u16.subarray(0, 4)], [0xff, 0xfe, 0x5b, 0]);
+Deno.test("a section header with a comment is the section; duplicates are all updated and all removed", () => {
+  const commented =
+    `[A]\nk=1\n\n[Import.heapshift] ; added by hand\nArchitecture=x64\nRole=ThirdParty\nWhen=PlugIn\nFilename=${DLL}\n`;
+  const up = upsertPlugin(commented, { name: "heapshift", filename: DLL });
+  assert.equal(up.changed, true);
+  assert.equal(up.text, commented.replace("When=PlugIn", "When=Early"));
+  assert.equal(readPlugin(commented, "heapshift")?.When, "PlugIn");
+  assert.equal(
+    removePlugin(commented, "heapshift").text,
+    "[A]\nk=1\n",
+  );
+
+  const dup =
+    "[Import.heapshift]\nFilename=C:\\a.dll\n\n[B]\nx=1\n\n[Import.heapshift]\nFilename=C:\\b.dll\n";
+  const both = upsertPlugin(dup, { name: "heapshift", filename: DLL });
+  assert.equal(both.text.split(`Filename=${DLL}`).length - 1, 2, both.text);
+  assert.ok(
+    !both.text.includes("C:\\a.dll") && !both.text.includes("C:\\b.dll"),
+  );
+  assert.equal(
+    upsertPlugin(both.text, { name: "heapshift", filename: DLL }).changed,
+    false,
+  );
+  assert.equal(removePlugin(both.text, "heapshift").text, "[B]\nx=1\n");
 });
 
-Deno.test("applyToFile: writes a backup, keeps UTF-16, is idempotent, removes", async () => {
-  const dir = await Deno.makeTempDir();
-  try {
-    const ini = `${dir}/SpecialK.ini`;
-    const original = encodeIni({
-      text: crlf(Deno.readTextFileSync(SAMPLE)),
-      encoding: "utf16le",
-    });
-    await Deno.writeFile(ini, original);
-    const first = await applyToFile(ini, {
-      upsert: { name: "heapshift", filename: DLL },
-    });
-    assert.equal(first.action, "added");
-    assert.equal(first.encoding, "utf16le");
-    assert.equal(first.backup, `${ini}.heapshift-backup`);
-    assert.deepEqual(await Deno.readFile(first.backup!), original);
-    const after = decodeIni(await Deno.readFile(ini));
-    assert.equal(after.encoding, "utf16le");
-    assert.equal(readPlugin(after.text, "heapshift")?.Filename, DLL);
-
-    const again = await applyToFile(ini, {
-      upsert: { name: "heapshift", filename: DLL },
-    });
-    assert.equal(again.action, "unchanged");
-    assert.equal(again.backup, undefined);
-
-    const moved = await applyToFile(ini, {
-      upsert: { name: "heapshift", filename: "D:\\heapshift.dll" },
-    });
-    assert.equal(moved.action, "updated");
-
-    const gone = await applyToFile(ini, { remove: "heapshift" });
-    assert.equal(gone.action, "removed");
-    const finalText = decodeIni(await Deno.readFile(ini)).text;
-    assert.equal(readPlugin(finalText, "heapshift"), undefined);
-    assert.equal(
-      (await applyToFile(ini, { remove: "heapshift" })).action,
-      "absent",
+Deno.test("a name or value with CR, LF or other control characters is refused", () => {
+  for (const name of ["heap\r\n[Evil]", "heap\nshift", "a]b", "", "x\0"]) {
+    assert.throws(
+      () => upsertPlugin("[A]\n", { name, filename: DLL }),
+      /name/i,
+      JSON.stringify(name),
     );
-    // No temporary files left behind.
-    const names = [...Deno.readDirSync(dir)].map((e) => e.name).sort();
-    assert.deepEqual(names, ["SpecialK.ini", "SpecialK.ini.heapshift-backup"]);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
   }
-});
-
-Deno.test("applyToFile creates a missing file only when asked", async () => {
-  const dir = await Deno.makeTempDir();
-  try {
-    const ini = `${dir}/default_SpecialK.ini`;
-    await assert.rejects(
-      applyToFile(ini, { upsert: { name: "heapshift", filename: DLL } }),
-      Deno.errors.NotFound,
-    );
-    const r = await applyToFile(ini, {
-      upsert: { name: "heapshift", filename: DLL },
-    }, {
-      create: true,
-    });
-    assert.equal(r.created, true);
-    assert.equal(r.action, "added");
-    const back = decodeIni(await Deno.readFile(ini));
-    assert.equal(back.encoding, "utf16le");
-    assert.ok(back.text.startsWith("[Import.heapshift]\n"));
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+  assert.throws(
+    () =>
+      upsertPlugin("[A]\n", { name: "heapshift", filename: "C:\\a\r\n[X]" }),
+    /Filename/,
+  );
 });
 
 Deno.test("finds Special K, its profiles and global ini inside a Wine prefix", async () => {

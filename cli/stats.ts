@@ -6,7 +6,19 @@
 
 import type { Command } from "@commander-js/extra-typings";
 import { InvalidArgumentError } from "@commander-js/extra-typings";
-import { forward, parsePid, PREFIX_HELP, WINE_ENV_HELP } from "./common.ts";
+import {
+  example,
+  forward,
+  parsePid,
+  PREFIX_HELP,
+  WINE_ENV_HELP,
+} from "./common.ts";
+import {
+  parseProcessArg,
+  PID_HELP,
+  PROCESS_HELP,
+  targetPid,
+} from "./process_arg.ts";
 import { c, count, printJson, toJson, useColour } from "./output.ts";
 import type { Stats } from "./api.ts";
 
@@ -25,10 +37,12 @@ export function renderStats(
   prev?: { stats: Stats; at: number },
   at: number = performance.now(),
 ): string {
+  const why = [s.reason, s.error ? `Win32 error ${s.error}` : ""]
+    .filter(Boolean).join(", ");
   const state = s.state === "live"
-    ? c.green("live")
+    ? c.green("live") + (why ? c.yellow(` (but: ${why})`) : "")
     : s.state === "failed"
-    ? c.red(`failed (error ${s.error})`)
+    ? c.red(`failed (${why || "no reason given"})`)
     : c.yellow(s.state);
   const since = s.liveSince
     ? ` since ${s.liveSince.toISOString().replace("T", " ").slice(0, 19)} UTC`
@@ -80,7 +94,8 @@ export function statsCommand(
     .description(
       "Show the hook DLL's counters in a process: allocations served by mimalloc, frees of old blocks, migrations.",
     )
-    .argument("<pid>", "process id", parsePid)
+    .argument("<process>", PROCESS_HELP, parseProcessArg)
+    .option("--pid <pid>", PID_HELP, parsePid)
     .option(
       "-w, --watch",
       "redraw every interval until the process ends or Ctrl+C",
@@ -99,11 +114,16 @@ export function statsCommand(
     .option("--prefix <dir>", PREFIX_HELP)
     .option("--wine-env <name>", WINE_ENV_HELP).addHelpText(
       "after",
-      "\nExamples:\n  $ deno run -A cli.ts stats 1234\n  $ deno run -A cli.ts stats 1234 --watch\n  $ deno run -A cli.ts stats 1234 --json\n",
-    ).action(async (pid, opts) => {
+      example(
+        "deno run -A cli.ts stats 1234",
+        "deno run -A cli.ts stats game.exe --watch",
+        "deno run -A cli.ts stats 1234 --json",
+      ),
+    ).action(async (target, opts) => {
       const fwd = await forward(opts);
       if (fwd !== undefined) return setCode(fwd);
       const api = await import("./api.ts");
+      const pid = await targetPid(target, opts.pid);
       if (!opts.watch) {
         const s = await api.stats(pid);
         if (opts.json) printJson(s);

@@ -181,6 +181,22 @@ static DWORD WINAPI worker_main(LPVOID arg) {
   return 0;
 }
 
+/* A line "stop" on stdin ends the run as --seconds does (tests use it to
+ * wait for a clean end instead of a timer). EOF or other lines: nothing. */
+static volatile LONG g_quit;
+
+static DWORD WINAPI stdin_main(LPVOID arg) {
+  (void)arg;
+  char line[64];
+  while (fgets(line, sizeof line, stdin)) {
+    if (strncmp(line, "stop", 4) == 0) {
+      InterlockedExchange(&g_quit, 1);
+      break;
+    }
+  }
+  return 0;
+}
+
 static int arg_int(int argc, char **argv, const char *name, int def) {
   for (int i = 1; i + 1 < argc; i++)
     if (strcmp(argv[i], name) == 0) return atoi(argv[i + 1]);
@@ -218,12 +234,13 @@ int main(int argc, char **argv) {
     handles[t] = CreateThread(NULL, 0, worker_main, w, 0, NULL);
   }
 
+  CloseHandle(CreateThread(NULL, 0, stdin_main, NULL, 0, NULL));
   ULONGLONG start = GetTickCount64();
   ULONGLONG last = start;
   LONG64 last_ops = 0;
   for (;;) {
     ULONGLONG next = last + (ULONGLONG)interval;
-    while (GetTickCount64() < next) {
+    while (GetTickCount64() < next && !g_quit) {
       if (!g_hooked && GetModuleHandleW(L"heapshift.dll")) g_hooked = 1;
       Sleep(20);
     }
@@ -242,7 +259,7 @@ int main(int argc, char **argv) {
     fflush(stdout);
     last = now;
     last_ops = ops;
-    if (seconds > 0 && now - start >= (ULONGLONG)seconds * 1000) {
+    if (g_quit || (seconds > 0 && now - start >= (ULONGLONG)seconds * 1000)) {
       g_stop = 1;
       WaitForMultipleObjects((DWORD)threads, handles, TRUE, 10000);
       printf("done t=%llu ops=%lld corrupt=%lld\n", now - start, ops, corrupt);

@@ -4,20 +4,25 @@
  * injected thread):
  *   1. our TLS (tls.c) and a pin (GetModuleHandleExW ..._PIN: FreeLibrary
  *      can never unmap the code the jumps point to);
- *   2. HEAPSHIFT_VERBOSE / HEAPSHIFT_DISABLE / HEAPSHIFT_NO_MIGRATE (Win32
- *      environment, not the CRT);
- *   3. the target's CRT entry points (errno, new-handler, heap handle);
- *   4. the stats block, then mimalloc (mi_process_load + mi_process_init),
- *      all before a single jump is written;
- *   5. the patches (patch.c), with the other threads suspended.
- * DLL_THREAD_DETACH: mi_thread_done, then the thread's TLS blocks, then
- * its counter stripe (stats.c).
+ *   2. HEAPSHIFT_VERBOSE / HEAPSHIFT_DISABLE / HEAPSHIFT_NO_MIGRATE and
+ *      the test-only HEAPSHIFT_TEST_FAULTS (Win32 environment, not the
+ *      CRT);
+ *   3. the stats block and the counters' TLS slots, the target's CRT entry
+ *      points (errno, new-handler, heap handle), then mimalloc
+ *      (mi_process_load + mi_process_init), all before a single jump is
+ *      written;
+ *   4. the patches (patch.c), with the other threads suspended.
+ * DLL_THREAD_DETACH (whatever the state): mi_thread_done, then the
+ * thread's TLS blocks, then its counter stripe (stats.c); counts and
+ * allocations on the thread after that (other DLLs' detach code) are
+ * released again after each call (hs_thread_late_release).
  * DLL_PROCESS_DETACH: the hooks stay live until the very end and mimalloc
  * is never torn down, so late frees (CRT shutdown, atexit, other DLLs'
  * detach) still land in a working allocator; the other threads are dead by
  * then, so the hooks stop calling into mimalloc (hooks.c, process exit). */
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 
 #include "heapshift.h"
 
@@ -57,6 +62,43 @@ void hs_log(const char* fmt, ...) {
   }
 }
 
+hs_test_faults hs_faults;
+
+/* HEAPSHIFT_TEST_FAULTS=name[:N],... (test-only, see README). */
+static void read_faults(void) {
+  wchar_t w[256];
+  DWORD n = GetEnvironmentVariableW(L"HEAPSHIFT_TEST_FAULTS", w, 256);
+  if (n == 0 || n >= 256) return;
+  char s[256];
+  for (DWORD i = 0; i <= n; i++) s[i] = (char)w[i];
+  for (char* item = s; *item;) {
+    char* end = item;
+    while (*end && *end != ',') end++;
+    char sep = *end;
+    *end = 0;
+    char* colon = strchr(item, ':');
+    unsigned value = colon ? (unsigned)strtoul(colon + 1, NULL, 10) : 0;
+    if (colon) *colon = 0;
+    if (strcmp(item, "busy") == 0) hs_faults.busy = colon ? value : ~0u;
+    else if (strcmp(item, "open") == 0) hs_faults.open = TRUE;
+    else if (strcmp(item, "context") == 0) hs_faults.context = TRUE;
+    else if (strcmp(item, "max-threads") == 0) hs_faults.max_threads = value;
+    else if (strcmp(item, "call-in-site") == 0) hs_faults.call_in_site = value;
+    else if (strcmp(item, "readback") == 0) hs_faults.readback = TRUE;
+    else if (strcmp(item, "readback-sticky") == 0) {
+      hs_faults.readback = hs_faults.readback_sticky = TRUE;
+    } else if (strcmp(item, "snapshot-rendezvous") == 0) {
+      hs_faults.snapshot_rendezvous = TRUE;
+    } else if (strcmp(item, "stripes") == 0) hs_faults.stripes = value;
+    if (*item) {
+      hs_log("test fault: %s%s%s", item, colon ? ":" : "",
+             colon ? colon + 1 : "");
+    }
+    if (!sep) break;
+    item = end + 1;
+  }
+}
+
 static BOOL env_flag(const wchar_t* name) {
   wchar_t v[16];
   DWORD n = GetEnvironmentVariableW(name, v, 16);
@@ -75,8 +117,8 @@ static void open_log(void) {
                          NULL, OPEN_ALWAYS, FILE_ATTRIBUTE_NORMAL, NULL);
 }
 
-static void set_state(LONG s, DWORD error) {
-  hs_stats_set_state((enum hs_state)s, error);
+static void set_state(LONG s, uint32_t reason, DWORD error) {
+  hs_stats_set_state((enum hs_state)s, reason, error);
   InterlockedExchange(&state, s);
 }
 
@@ -94,14 +136,20 @@ static void install(HINSTANCE inst) {
   if (hs_verbose) open_log();
   hs_log("loading (version %d.%d.%d, mimalloc %u)", HEAPSHIFT_VERSION_MAJOR,
          HEAPSHIFT_VERSION_MINOR, HEAPSHIFT_VERSION_PATCH, hs_mi_version());
+  read_faults();
   if (!hs_stats_open()) {
     hs_log("another heapshift DLL already owns this process: not hooking");
     InterlockedExchange(&state, HS_STATE_FAILED);
     return;
   }
+  if (!hs_count_init()) {
+    hs_log("no TLS index left for the counters: not hooking");
+    set_state(HS_STATE_FAILED, HS_R_TLS, GetLastError());
+    return;
+  }
   if (!hs_crt_resolve()) {
     hs_log("ucrtbase.dll is not loaded or lacks heap exports: not hooking");
-    set_state(HS_STATE_FAILED, 1);
+    set_state(HS_STATE_FAILED, HS_R_NO_UCRT, 0);
     return;
   }
   hs_log("ucrtbase at %p, CRT heap %p, old aligned layout: %s",
@@ -109,7 +157,7 @@ static void install(HINSTANCE inst) {
          hs_target.old_aligned_wine_layout ? "Wine" : "UCRT");
   if (env_flag(L"HEAPSHIFT_DISABLE")) {
     hs_log("HEAPSHIFT_DISABLE is set: loaded without patching");
-    set_state(HS_STATE_DISABLED, 0);
+    set_state(HS_STATE_DISABLED, 0, 0);
     return;
   }
   hs_no_migrate = env_flag(L"HEAPSHIFT_NO_MIGRATE");
@@ -121,10 +169,14 @@ static void install(HINSTANCE inst) {
   hs_log("mimalloc initialised");
   static hs_patch_result r;
   if (!hs_patch_all(&r)) {
-    hs_log("patching failed: %s (%lu); nothing was hooked", r.error,
-           r.error_code);
-    set_state(HS_STATE_FAILED, r.error_code ? r.error_code : 1);
+    hs_log("patching failed: %s (reason %u, Win32 error %lu); nothing was "
+           "changed",
+           r.error, r.reason, r.win32_error);
+    set_state(HS_STATE_FAILED, r.reason, r.win32_error);
     return;
+  }
+  if (r.reason != HS_R_NONE) {
+    hs_log("hooks live, but: %s (reason %u)", r.error, r.reason);
   }
   size_t used = 0;
   for (unsigned i = 0; i < r.names; i++) {
@@ -134,7 +186,7 @@ static void install(HINSTANCE inst) {
     used += n;
   }
   hs_stats_set_names(r.names_list, r.names);
-  hs_stats_mark_live(r.sites);
+  hs_stats_mark_live(r.sites, r.reason);
   InterlockedExchange(&state, HS_STATE_LIVE);
   hs_log("hooks live: %u names over %u code sites", r.names, r.sites);
 }
@@ -153,6 +205,21 @@ static HS_NOINLINE void install_measuring_stack(HINSTANCE inst) {
   hs_log("installation used %u KB of stack (%u KB were available below it)",
          (unsigned)(((uintptr_t)&here - deepest) / 1024),
          (unsigned)(((uintptr_t)&here - lo) / 1024));
+}
+
+/* The thread's mimalloc heap (abandoned to other threads) and TLS blocks;
+ * the thread is marked as past our DLL_THREAD_DETACH. */
+static void release_thread(void) {
+  if (hs_mi_thread_active()) hs_mi_thread_done();
+  hs_tls_thread_done();
+}
+
+/* DLLs loaded before heapshift get DLL_THREAD_DETACH after ours (the loader
+ * goes in reverse load order), and their detach code may allocate: the
+ * hooked call sets up a mimalloc heap and TLS blocks for the thread again,
+ * which nothing would release before the thread is gone. */
+void hs_thread_late_release(void) {
+  if (hs_mi_thread_active() || hs_tls_thread_active()) release_thread();
 }
 
 #if defined(_MSC_VER) && !defined(__clang__)
@@ -188,10 +255,9 @@ BOOL WINAPI heapshift_entry(HINSTANCE inst, DWORD reason, LPVOID reserved) {
       CRT_STARTUP(inst, reason, reserved);
       break;
     case DLL_THREAD_DETACH:
-      if (state == HS_STATE_LIVE && hs_tls_thread_active()) {
-        hs_mi_thread_done();
-      }
-      hs_tls_thread_done();
+      /* Whatever the state says: a thread with mimalloc state has it
+       * released (hooks may be live even after a reported problem). */
+      release_thread();
       hs_count_thread_done();
       CRT_STARTUP(inst, reason, reserved);
       break;

@@ -146,8 +146,8 @@ void hs_process_detach(void);
  * mimalloc glue (mimalloc_unit.c, the one translation unit that includes
  * mimalloc's static.c, so it may use mimalloc's internals).
  * ---------------------------------------------------------------------- */
-/* mi_process_load() + turn off mimalloc's FLS thread-exit callback (thread
- * exit is handled on DLL_THREAD_DETACH). Idempotent. */
+/* mi_process_load() + mi_process_init(). Idempotent. (mimalloc never takes
+ * an FLS index in this build; thread exit is DLL_THREAD_DETACH's.) */
 void hs_mi_load(void);
 /* Ownership: O(1), never touches foreign memory. */
 BOOL hs_mi_owns(const void* p);
@@ -162,6 +162,8 @@ size_t hs_mi_capacity(void* p);
  * (and wastes at most half of it); returns FALSE when it does not. */
 BOOL hs_mi_resize_in_place(void* p, size_t size, BOOL allow_shrink_waste);
 void hs_mi_thread_done(void);
+/* This thread has a mimalloc heap (mi_thread_done would release it). */
+BOOL hs_mi_thread_active(void);
 /* Gives back what mimalloc holds but does not use (_heapmin). */
 void hs_mi_collect(void);
 unsigned hs_mi_version(void);
@@ -180,30 +182,36 @@ static inline void* hs_aligned_raw(void* p) {
 }
 
 /* ------------------------------------------------------------------------
- * Stats (stats.c): shared memory `Local\heapshift-<pid>`, layout v1.
+ * Stats (stats.c): shared memory `Local\heapshift-<pid>`, layout v1
+ * (`Local\heapshift-<pid>-<created>` when a dead process with the same pid
+ * left an unusable block under that name; see STATS.md).
  * All integers little-endian; offsets in bytes from the start.
  *
  *   0  u32 magic           0x54534853 ("SHST" in memory order: 53 48 53 54)
  *   4  u32 layout_version  1
- *   8  u32 total_size      8192
+ *   8  u32 total_size      69632 (readers take sizes from the header)
  *  12  u32 state           0 loading, 1 live, 2 disabled, 3 failed
  *  16  u32 pid
  *  20  u32 mimalloc_version  MI_MALLOC_VERSION (212 = v2.1.2)
  *  24  u32 dll_version     major<<16 | minor<<8 | patch
  *  28  u32 hooked_count    number of names in the names area
  *  32  u32 patch_sites     number of distinct code sites patched
- *  36  u32 stripe_count    64
+ *  36  u32 stripe_count    1024
  *  40  u32 stripe_offset   4096
  *  44  u32 names_offset    128
  *  48  u32 names_size      3968
- *  52  u32 error           Win32 error / reason code when state = 3
+ *  52  u32 error           Win32 error of the call that failed, else 0
  *  56  u64 hooks_live_unix_ms   when the jumps went in (0 before)
  *  64  u64 hooks_live_filetime  same instant, FILETIME (100 ns since 1601)
- *  72  ... reserved (zero) up to 128
+ *  72  u32 reason          heapshift's reason (enum hs_reason), else 0
+ *  76  u32 reserved
+ *  80  u64 process_created the process's creation time (FILETIME): tells
+ *                          this process's block from a dead one's
+ *  88  ... reserved (zero) up to 128
  * 128  names: NUL-terminated ASCII export names, one after the other,
  *      ended by an empty name
- * 4096 stripes[64], 64 bytes each, eight u64 counters; a reader sums
- *      them (how threads write them: hs_count below):
+ * 4096 stripes[1024], 64 bytes each, eight u64; a reader sums the
+ *      counters over all stripes (how threads write them: hs_count below):
  *        +0 allocs          blocks handed out by the hooks (every kind)
  *        +8 frees           blocks released through the hooks (every kind)
  *       +16 frees_old       of which old-heap (pre-takeover) blocks
@@ -211,13 +219,14 @@ static inline void* hs_aligned_raw(void* p) {
  *       +32 migrated_bytes  bytes copied by those migrations
  *       +40 expand_rejects  _expand calls that returned NULL (no room)
  *       +48 reserved
- *       +56 reserved
+ *       +56 owner           id of the thread that owns the stripe, 0 if
+ *                           free (not a counter: readers do not sum it)
  * ---------------------------------------------------------------------- */
 #define HS_STATS_MAGIC 0x54534853u
 #define HS_STATS_LAYOUT 1u
-#define HS_STATS_SIZE 8192u
-#define HS_STATS_STRIPES 64u
+#define HS_STATS_STRIPES 1024u
 #define HS_STATS_STRIPE_OFFSET 4096u
+#define HS_STATS_SIZE (HS_STATS_STRIPE_OFFSET + 64u * HS_STATS_STRIPES)
 #define HS_STATS_NAMES_OFFSET 128u
 #define HS_STATS_NAMES_SIZE (HS_STATS_STRIPE_OFFSET - HS_STATS_NAMES_OFFSET)
 
@@ -226,6 +235,26 @@ enum hs_state {
   HS_STATE_LIVE = 1,
   HS_STATE_DISABLED = 2,
   HS_STATE_FAILED = 3
+};
+
+/* heapshift's own reasons (header `reason`), apart from Win32 error
+ * numbers (header `error`, the failed call's GetLastError()). */
+enum hs_reason {
+  HS_R_NONE = 0,
+  HS_R_NO_UCRT = 1,          /* ucrtbase.dll or a required export missing */
+  HS_R_NO_ROOM = 2,          /* no room to patch a required function */
+  HS_R_SHARED_SITE = 3,      /* two hooks share one code site */
+  HS_R_OVERLAP = 4,          /* overlapping sites */
+  HS_R_TOO_MANY_SITES = 5,
+  HS_R_THREAD_IN_SITE = 6,   /* a thread stayed in (or returns into) a site */
+  HS_R_READBACK = 7,         /* a written jump did not read back */
+  HS_R_PROTECT = 8,          /* VirtualProtect refused (ACG, code integrity) */
+  HS_R_THREAD_OPEN = 9,      /* a thread could not be opened */
+  HS_R_THREAD_SUSPEND = 10,  /* a thread could not be suspended */
+  HS_R_THREAD_CONTEXT = 11,  /* a thread's registers could not be read */
+  HS_R_TOO_MANY_THREADS = 12,
+  HS_R_THREAD_SNAPSHOT = 13, /* the thread snapshot failed */
+  HS_R_TLS = 14              /* no TLS index for heapshift's own state */
 };
 
 typedef struct hs_stats_header {
@@ -245,7 +274,10 @@ typedef struct hs_stats_header {
   uint32_t error;
   uint64_t hooks_live_unix_ms;
   uint64_t hooks_live_filetime;
-  uint8_t reserved[56];
+  uint32_t reason;
+  uint32_t reserved0;
+  uint64_t process_created;
+  uint8_t reserved[40];
 } hs_stats_header;
 
 typedef enum hs_counter {
@@ -258,45 +290,56 @@ typedef enum hs_counter {
   HS_C_COUNT_
 } hs_counter;
 
+#define HS_STRIPE_OWNER 7 /* c[7]: the owning thread's id, 0 when free */
+
 typedef struct hs_stripe {
   volatile int64_t c[8];
 } hs_stripe;
 
-extern hs_stripe* hs_stripes; /* never NULL once hs_stats_open ran */
+/* ---- x64 thread environment block (the x86 port swaps these) ----------- */
+
+#if defined(_MSC_VER) && !defined(__clang__)
+#define HS_LIKELY(x) (x)
+#else
+#define HS_LIKELY(x) __builtin_expect(!!(x), 1)
+#endif
 
 /* GetCurrentThreadId() without the call: TEB.ClientId.UniqueThread. */
 static inline uint32_t hs_thread_id(void) {
   return (uint32_t)__readgsqword(0x48);
 }
 
-/* Counting. Stripes 0..62 are OWNED: a thread claims stripe
- * (thread id / 4) % 64 on its first count if no live thread holds it, and
- * from then on adds to it with plain (unlocked) read-add-write, which is
- * exact because no other thread writes there; it gives the stripe back on
- * DLL_THREAD_DETACH (its counts stay in, the next owner keeps adding;
- * see stats.c for the exiting thread's own late counts).
- * A thread whose stripe is held by another live thread (or whose stripe
- * would be 63) adds to the shared stripe 63 with atomic adds. Readers
- * still just sum all 64 stripes. */
-#if defined(_MSC_VER) && !defined(__clang__)
-#define HS_LIKELY(x) (x)
-#else
-#define HS_LIKELY(x) __builtin_expect(!!(x), 1)
-#endif
-#define HS_STATS_SHARED_STRIPE (HS_STATS_STRIPES - 1u)
-extern volatile uint32_t hs_stripe_owner[HS_STATS_STRIPES];
-void hs_count_slow(hs_counter which, int64_t n);
-void hs_count_thread_done(void);
-
-static inline uint32_t hs_stripe_of(uint32_t tid) {
-  return (tid >> 2) & (HS_STATS_STRIPES - 1u);
+/* TlsGetValue(index) without the call (which also clears the last-error
+ * value): TEB.TlsSlots[index], or TEB.TlsExpansionSlots[index - 64]. */
+static inline void* hs_tls_slot(DWORD index) {
+  if (HS_LIKELY(index < 64)) return (void*)__readgsqword(0x1480 + 8 * index);
+  void** expansion = (void**)__readgsqword(0x1780);
+  return expansion ? expansion[index - 64] : NULL;
 }
 
+/* Counting. Every thread that counts owns a stripe of its own in the shared
+ * block (claimed on its first count, any free one; owner id at +56) and
+ * adds to it with plain stores, which is exact because no other thread
+ * writes there; the stripe's address is in the thread's TLS slot
+ * `hs_count_slot`, so the hot path is one TEB read and one add. The
+ * thread gives its stripe back on DLL_THREAD_DETACH (the counts stay; the
+ * next owner keeps adding). Threads for which no stripe is free count in a
+ * private stripe, published into the last stripe with atomic adds every
+ * 1024 counts, when a stripe becomes free, and at thread exit. A thread's
+ * counts after its DLL_THREAD_DETACH (other DLLs' detach code runs after
+ * ours) go to the last stripe directly. See stats.c. */
+#define HS_STATS_SHARED_STRIPE (HS_STATS_STRIPES - 1u)
+extern DWORD hs_count_slot; /* mimalloc_unit.c: the hooks' unit */
+void hs_count_slow(hs_counter which, int64_t n);
+/* DLL_THREAD_DETACH: gives the stripe back, publishes private counts. */
+void hs_count_thread_done(void);
+/* The TLS slots counting needs; FALSE when there are none left. */
+BOOL hs_count_init(void);
+
 static inline void hs_count(hs_counter which, int64_t n) {
-  uint32_t tid = hs_thread_id();
-  uint32_t i = hs_stripe_of(tid);
-  if (HS_LIKELY(hs_stripe_owner[i] == tid)) {
-    volatile int64_t* c = &hs_stripes[i].c[which];
+  hs_stripe* s = (hs_stripe*)hs_tls_slot(hs_count_slot);
+  if (HS_LIKELY(s != NULL)) {
+    volatile int64_t* c = &s->c[which];
     *c = *c + n; /* one aligned 8-byte store: readers never see it torn */
     return;
   }
@@ -305,10 +348,9 @@ static inline void hs_count(hs_counter which, int64_t n) {
 
 /* FALSE if another heapshift copy already took this process over. */
 BOOL hs_stats_open(void);
-hs_stats_header* hs_stats(void);
 void hs_stats_set_names(const char* const* names, unsigned count);
-void hs_stats_set_state(enum hs_state state, uint32_t error);
-void hs_stats_mark_live(uint32_t patch_sites);
+void hs_stats_set_state(enum hs_state state, uint32_t reason, DWORD error);
+void hs_stats_mark_live(uint32_t patch_sites, uint32_t reason);
 
 /* ------------------------------------------------------------------------
  * Patching (patch.c).
@@ -317,23 +359,61 @@ typedef struct hs_patch_result {
   unsigned sites;         /* distinct code sites patched */
   unsigned names;         /* table entries that now reach a hook */
   const char* names_list[128];
-  const char* error;      /* NULL on success */
-  DWORD error_code;
+  const char* error;      /* what went wrong (for the log), else NULL */
+  uint32_t reason;        /* enum hs_reason, 0 when nothing went wrong */
+  DWORD win32_error;      /* GetLastError() of the call that failed, or 0 */
 } hs_patch_result;
 
+/* TRUE when the hooks are live: then `reason` is 0, or HS_R_READBACK when
+ * written jumps did not read back and neither did their rollback. FALSE:
+ * nothing was changed (no code, no page protection, no thread). */
 BOOL hs_patch_all(hs_patch_result* result);
 
 /* ------------------------------------------------------------------------
  * Thread-local storage for GCC builds (tls.c): our own emutls, so that no
- * TLS access can ever reach the (hooked) CRT heap.
+ * TLS access can ever reach the (hooked) CRT heap; and a private Win32 heap
+ * for heapshift's own small blocks.
  * ---------------------------------------------------------------------- */
 BOOL hs_tls_process_init(void);
+/* This thread has TLS blocks (it touched mimalloc's thread state). */
 BOOL hs_tls_thread_active(void);
+/* Frees this thread's TLS blocks and marks it as past heapshift's
+ * DLL_THREAD_DETACH: TLS it needs afterwards is set up again, marked. */
 void hs_tls_thread_done(void);
+/* This thread is past heapshift's DLL_THREAD_DETACH. */
+BOOL hs_tls_thread_late(void);
+void* hs_private_alloc(size_t size); /* zeroed; never the CRT heap */
+void hs_private_free(void* p);
+
+/* Thread exit (entry.c). On a thread past heapshift's DLL_THREAD_DETACH
+ * (DLLs loaded before heapshift get theirs later, and may allocate):
+ * releases the mimalloc heap and TLS blocks a hooked call set up again.
+ * Called from the counters' slow path, which every hooked call reaches on
+ * such a thread (an allocation's hs_count comes after its block exists). */
+void hs_thread_late_release(void);
 
 /* Logging (entry.c): HEAPSHIFT_VERBOSE=1. */
 extern BOOL hs_verbose;
 void hs_log(const char* fmt, ...);
+
+/* ------------------------------------------------------------------------
+ * Test-only fault switches (entry.c reads HEAPSHIFT_TEST_FAULTS at load;
+ * dll/README.md "Test-only switches"). They make conditions the Windows
+ * suite cannot provoke for real look real to the installer. All zero in
+ * normal use.
+ * ---------------------------------------------------------------------- */
+typedef struct hs_test_faults {
+  unsigned busy;            /* this many attempts find a site busy */
+  BOOL open;                /* OpenThread refuses every other thread */
+  BOOL context;             /* GetThreadContext fails */
+  unsigned max_threads;     /* fewer threads than MAX_THREADS fit */
+  unsigned call_in_site;    /* each site has a call returning to site + N */
+  BOOL readback;            /* the written jumps do not read back */
+  BOOL readback_sticky;     /* ... nor does the rollback */
+  BOOL snapshot_rendezvous; /* after the thread snapshot: signal, wait */
+  unsigned stripes;         /* fewer ownable counter stripes */
+} hs_test_faults;
+extern hs_test_faults hs_faults;
 
 #if defined(_MSC_VER) && !defined(__clang__)
 #define HS_NOINLINE __declspec(noinline)

@@ -20,13 +20,6 @@
 hs_crt hs_target;
 BOOL hs_no_migrate;
 
-/* The counters' state lives here, in the hooks' unit, so the hot path
- * reaches it without an indirection (stats.c points hs_stripes at the
- * shared block). */
-static hs_stripe fallback_stripes[HS_STATS_STRIPES];
-hs_stripe* hs_stripes = fallback_stripes;
-volatile uint32_t hs_stripe_owner[HS_STATS_STRIPES];
-
 /* _HEAP_MAXREQ on x64. */
 #define HS_HEAP_MAXREQ ((size_t)0xFFFFFFFFFFFFFFE0ull)
 #define PTR_SZ sizeof(uintptr_t)

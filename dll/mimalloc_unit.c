@@ -13,10 +13,46 @@
  *
  * mimalloc must never register mi_process_done with atexit: after the
  * process starts exiting other code still frees, and a torn-down allocator
- * must not see those frees. */
+ * must not see those frees.
+ *
+ * Nor does it get a fiber-local storage index. Its v2 static-library build
+ * (src/prim/windows/prim.c) takes one at init (FlsAlloc with a thread-exit
+ * callback) and stores every thread's heap in it on the thread's first
+ * allocation (FlsSetValue); v3's default Windows init uses none. Thread
+ * exit is ours (DLL_THREAD_DETACH), and an index it held would either run
+ * a callback tearing heaps down before other DLLs' detach code or, freed,
+ * be handed to the next FlsAlloc in the program (a driver, a plugin) while
+ * mimalloc kept writing heap pointers into it. So its FLS calls compile to
+ * nothing: no index, mi_fls_key stays FLS_OUT_OF_INDEXES. (<windows.h> is
+ * included first, so the system's declarations keep their names.) */
+#include <windows.h>
+int hs_mi_atexit_ignored(void(__cdecl* fn)(void));
+static inline DWORD hs_mi_no_fls_alloc(PFLS_CALLBACK_FUNCTION callback) {
+  (void)callback;
+  return FLS_OUT_OF_INDEXES;
+}
+static inline BOOL hs_mi_no_fls_set(DWORD index, void* value) {
+  (void)index;
+  (void)value;
+  return TRUE;
+}
+static inline BOOL hs_mi_no_fls_free(DWORD index) {
+  (void)index;
+  return TRUE;
+}
 #define atexit hs_mi_atexit_ignored
+#define FlsAlloc hs_mi_no_fls_alloc
+#define FlsSetValue hs_mi_no_fls_set
+#define FlsFree hs_mi_no_fls_free
 #include "static.c"
+#undef FlsFree
+#undef FlsSetValue
+#undef FlsAlloc
 #undef atexit
+
+/* The counters' TLS index (heapshift.h hs_count), here in the hooks' unit so
+ * the hot path reaches it without an indirection. */
+DWORD hs_count_slot = TLS_OUT_OF_INDEXES;
 
 #include "heapshift.h"
 
@@ -43,12 +79,6 @@ void hs_mi_load(void) {
 #endif
   }
   mi_process_init();
-  /* mimalloc's static-library build frees thread heaps from an FLS callback;
-   * we call mi_thread_done on DLL_THREAD_DETACH instead (one path, with our
-   * TLS still alive). Only this thread has an FLS value at this point. */
-#if !defined(MI_SHARED_LIB)
-  _mi_prim_thread_done_auto_done();
-#endif
 }
 
 /* ---- v2: segments past the segment map -----------------------------------
@@ -220,6 +250,18 @@ void hs_mi_collect(void) {
   /* v2.1 purges its arenas only when the thread that initialised it
    * collects; _heapmin may come from any thread. */
   _mi_arena_collect(true, &mi_heap_get_default()->tld->stats);
+#endif
+}
+
+BOOL hs_mi_thread_active(void) {
+#if MI_MALLOC_VERSION >= 300
+  /* v3 keeps the thread's heap in a Win32 TLS slot of its own. */
+  return mi_theap_is_initialized(_mi_theap_default()) ? TRUE : FALSE;
+#else
+  /* v2 in a __thread variable: without TLS blocks it was never set (and
+   * reading it would make them). */
+  return hs_tls_thread_active() &&
+         mi_heap_is_initialized(mi_prim_get_default_heap());
 #endif
 }
 

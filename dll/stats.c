@@ -1,60 +1,104 @@
-/* The stats block: named shared memory `Local\heapshift-<pid>`, layout v1
- * (see heapshift.h and STATS.md). Created before any hook goes in; if it
- * cannot be created the counters go to a private block instead. */
+/* The stats block (named shared memory, layout v1: heapshift.h, STATS.md)
+ * and the counters' slow path. The block is created before any hook goes
+ * in; if it cannot be created the counters go to a private block. */
 #include <stdio.h>
 
 #include "heapshift.h"
 
-static hs_stats_header fallback_header;
-static hs_stats_header* header = &fallback_header;
+#if defined(_MSC_VER) && !defined(__clang__)
+#define ALIGN64 __declspec(align(64))
+#else
+#define ALIGN64 __attribute__((aligned(64)))
+#endif
+
+static ALIGN64 uint8_t private_block[HS_STATS_SIZE];
+static hs_stats_header* header = (hs_stats_header*)private_block;
+static hs_stripe* stripes =
+    (hs_stripe*)(private_block + HS_STATS_STRIPE_OFFSET);
+
+static uint64_t filetime(FILETIME t) {
+  return ((uint64_t)t.dwHighDateTime << 32) | t.dwLowDateTime;
+}
+
+/* The process's creation time: with the pid it names this process. */
+static uint64_t process_created(void) {
+  FILETIME created, exited, kernel, user;
+  if (!GetProcessTimes(GetCurrentProcess(), &created, &exited, &kernel,
+                       &user)) {
+    return 0;
+  }
+  return filetime(created);
+}
+
+/* Maps the named block at our size (the mapping handle stays open for the
+ * process's life); NULL if that cannot be done, e.g. an older, smaller
+ * block of that name exists. */
+static uint8_t* map_block(const wchar_t* name, BOOL* existed) {
+  HANDLE m = CreateFileMappingW(INVALID_HANDLE_VALUE, NULL, PAGE_READWRITE, 0,
+                                HS_STATS_SIZE, name);
+  *existed = m != NULL && GetLastError() == ERROR_ALREADY_EXISTS;
+  uint8_t* view =
+      m ? MapViewOfFile(m, FILE_MAP_ALL_ACCESS, 0, 0, HS_STATS_SIZE) : NULL;
+  if (view == NULL && m != NULL) CloseHandle(m);
+  return view;
+}
 
 BOOL hs_stats_open(void) {
-  static HANDLE mapping;
-  if (mapping != NULL) return TRUE;
-  wchar_t name[64];
-  _snwprintf(name, 64, L"Local\\heapshift-%lu", GetCurrentProcessId());
-  name[63] = 0;
-  mapping = CreateFileMappingW(INVALID_HANDLE_VALUE, NULL, PAGE_READWRITE, 0,
-                               HS_STATS_SIZE, name);
-  BOOL existed = mapping != NULL && GetLastError() == ERROR_ALREADY_EXISTS;
-  uint8_t* view = NULL;
-  if (mapping != NULL) {
-    view = MapViewOfFile(mapping, FILE_MAP_ALL_ACCESS, 0, 0, HS_STATS_SIZE);
+  static BOOL opened;
+  if (opened) return TRUE;
+  opened = TRUE;
+  DWORD pid = GetCurrentProcessId();
+  uint64_t created = process_created();
+  wchar_t name[80];
+  _snwprintf(name, 80, L"Local\\heapshift-%lu", pid);
+  BOOL existed;
+  uint8_t* view = map_block(name, &existed);
+  if (view != NULL && existed) {
+    hs_stats_header* h = (hs_stats_header*)view;
+    /* A live block of this very process (same pid, same creation time; an
+     * unknown creation time is taken as this one): another copy of
+     * heapshift (another path) owns it. */
+    if (h->magic == HS_STATS_MAGIC && h->pid == pid &&
+        (h->process_created == created || h->process_created == 0) &&
+        (h->state == HS_STATE_LIVE || h->state == HS_STATE_LOADING)) {
+      UnmapViewOfFile(view);
+      hs_log("stats: %ls belongs to another heapshift in this process", name);
+      return FALSE;
+    }
+    /* Left by a dead process with the same pid and held open by a reader
+     * (or a failed attempt of ours): start over. */
+    h->magic = 0;
+    MemoryBarrier();
+    memset(view + sizeof h->magic, 0, HS_STATS_SIZE - sizeof h->magic);
+    hs_log("stats: %ls was left by an earlier process: reused", name);
+  } else if (view == NULL) {
+    /* One we cannot map at our size: our own name beside it. */
+    _snwprintf(name, 80, L"Local\\heapshift-%lu-%016llx", pid,
+               (unsigned long long)created);
+    view = map_block(name, &existed);
   }
-  hs_log("stats: shared memory %ls %s", name,
-         view ? (existed ? "already exists" : "created") : "FAILED");
-  if (view == NULL) return TRUE; /* the mapping handle stays open for good */
+  hs_log("stats: shared memory %ls %s", name, view ? "mapped" : "FAILED");
+  if (view == NULL) return TRUE; /* counters go to the private block */
   hs_stats_header* h = (hs_stats_header*)view;
-  if (existed && h->magic == HS_STATS_MAGIC && h->pid == GetCurrentProcessId() &&
-      (h->state == HS_STATE_LIVE || h->state == HS_STATE_LOADING)) {
-    /* Another copy of heapshift (another path) owns this process. */
-    UnmapViewOfFile(view);
-    return FALSE;
-  }
   h->layout_version = HS_STATS_LAYOUT;
   h->total_size = HS_STATS_SIZE;
   h->state = HS_STATE_LOADING;
-  h->pid = GetCurrentProcessId();
+  h->pid = pid;
   h->mimalloc_version = hs_mi_version();
   h->dll_version = HEAPSHIFT_VERSION;
   h->stripe_count = HS_STATS_STRIPES;
   h->stripe_offset = HS_STATS_STRIPE_OFFSET;
   h->names_offset = HS_STATS_NAMES_OFFSET;
   h->names_size = HS_STATS_NAMES_SIZE;
-  hs_stripes = (hs_stripe*)(view + HS_STATS_STRIPE_OFFSET);
+  h->process_created = created;
+  stripes = (hs_stripe*)(view + HS_STATS_STRIPE_OFFSET);
   MemoryBarrier();
   h->magic = HS_STATS_MAGIC; /* written last: readers check it first */
   header = h;
   return TRUE;
 }
 
-hs_stats_header* hs_stats(void) { return header; }
-
 void hs_stats_set_names(const char* const* names, unsigned count) {
-  if (header == &fallback_header) {
-    header->hooked_count = count;
-    return;
-  }
   char* out = (char*)header + HS_STATS_NAMES_OFFSET;
   size_t room = HS_STATS_NAMES_SIZE - 1, used = 0;
   unsigned written = 0;
@@ -69,17 +113,19 @@ void hs_stats_set_names(const char* const* names, unsigned count) {
   header->hooked_count = written;
 }
 
-void hs_stats_set_state(enum hs_state state, uint32_t error) {
+void hs_stats_set_state(enum hs_state state, uint32_t reason, DWORD error) {
+  header->reason = reason;
   header->error = error;
   MemoryBarrier();
   header->state = state;
 }
 
-void hs_stats_mark_live(uint32_t patch_sites) {
+void hs_stats_mark_live(uint32_t patch_sites, uint32_t reason) {
   FILETIME ft;
   GetSystemTimeAsFileTime(&ft);
-  uint64_t t = ((uint64_t)ft.dwHighDateTime << 32) | ft.dwLowDateTime;
+  uint64_t t = filetime(ft);
   header->patch_sites = patch_sites;
+  header->reason = reason;
   header->hooks_live_filetime = t;
   header->hooks_live_unix_ms = (t - 116444736000000000ull) / 10000u;
   MemoryBarrier();
@@ -88,38 +134,104 @@ void hs_stats_mark_live(uint32_t patch_sites) {
 
 /* ---- counting (see hs_count in heapshift.h) ----------------------------- */
 
-/* Owner values: 0 never claimed, a thread id (ids are multiples of 4),
- * or (thread id | 1): given back by that thread on DLL_THREAD_DETACH. An
- * exiting thread still counts (other DLLs' detach code frees after ours
- * ran) but never re-claims the stripe it gave back, so no stripe is left
- * held by a dead thread; it uses the shared stripe instead. (A later
- * thread that gets the same id uses the shared stripe too until someone
- * else claims that stripe: slower, never wrong.) */
-void hs_count_slow(hs_counter which, int64_t n) {
-  uint32_t tid = hs_thread_id();
-  uint32_t i = hs_stripe_of(tid);
-  if (i != HS_STATS_SHARED_STRIPE) {
-    uint32_t o = hs_stripe_owner[i];
-    if ((o == 0 || (o & 1u) != 0) && o != (tid | 1u) &&
-        (uint32_t)InterlockedCompareExchange(
-            (volatile LONG*)&hs_stripe_owner[i], (LONG)tid, (LONG)o) == o) {
-      /* Claimed (the CAS is a full barrier: the previous owner's counts,
-       * published before it gave the stripe back, are visible). */
-      volatile int64_t* c = &hs_stripes[i].c[which];
-      *c = *c + n;
-      return;
-    }
+#define PUBLISH_EVERY 1024 /* private counts between publications */
+#define PRIVATE_CALLS 7    /* a private stripe's c[7]: counts since then */
+
+static DWORD private_slot = TLS_OUT_OF_INDEXES; /* the thread's private stripe */
+static unsigned ownable;            /* stripes a thread may own */
+static volatile LONG stripes_free; /* of those, how many nobody holds */
+
+BOOL hs_count_init(void) {
+  if (hs_count_slot == TLS_OUT_OF_INDEXES) hs_count_slot = TlsAlloc();
+  if (private_slot == TLS_OUT_OF_INDEXES) private_slot = TlsAlloc();
+  ownable = HS_STATS_SHARED_STRIPE;
+  if (hs_faults.stripes != 0 && hs_faults.stripes < ownable) {
+    ownable = hs_faults.stripes;
   }
-  InterlockedExchangeAdd64(
-      (volatile LONG64*)&hs_stripes[HS_STATS_SHARED_STRIPE].c[which], n);
+  stripes_free = (LONG)ownable;
+  return hs_count_slot != TLS_OUT_OF_INDEXES &&
+         private_slot != TLS_OUT_OF_INDEXES;
 }
 
-/* DLL_THREAD_DETACH: give the stripe back (see above). */
+/* A free stripe for thread `tid`, the lowest (so few pages are touched). */
+static hs_stripe* claim(uint32_t tid) {
+  if (stripes_free <= 0) return NULL;
+  for (unsigned i = 0; i < ownable; i++) {
+    volatile LONG64* owner = (volatile LONG64*)&stripes[i].c[HS_STRIPE_OWNER];
+    if (*owner == 0 && InterlockedCompareExchange64(owner, tid, 0) == 0) {
+      /* The CAS is a full barrier: the previous owner's counts, stored
+       * before it gave the stripe back, are visible. */
+      InterlockedDecrement(&stripes_free);
+      return &stripes[i];
+    }
+  }
+  return NULL;
+}
+
+/* Moves a private stripe's counts into `to` (atomically: the shared one). */
+static void publish(hs_stripe* from, hs_stripe* to, BOOL atomic) {
+  for (int k = 0; k < HS_C_COUNT_; k++) {
+    int64_t v = from->c[k];
+    if (v == 0) continue;
+    if (atomic) InterlockedExchangeAdd64((volatile LONG64*)&to->c[k], v);
+    else to->c[k] = to->c[k] + v;
+    from->c[k] = 0;
+  }
+  from->c[PRIVATE_CALLS] = 0;
+}
+
+void hs_count_slow(hs_counter which, int64_t n) {
+  DWORD last_error = GetLastError();
+  hs_stripe* shared = &stripes[HS_STATS_SHARED_STRIPE];
+  if (hs_tls_thread_late()) {
+    /* Past our DLL_THREAD_DETACH (another DLL's detach code): whatever this
+     * call made mimalloc set up again for the thread is released now, no
+     * one would later; the count goes to the shared stripe. */
+    hs_thread_late_release();
+    InterlockedExchangeAdd64((volatile LONG64*)&shared->c[which], n);
+    SetLastError(last_error);
+    return;
+  }
+  hs_stripe* mine = (hs_stripe*)hs_tls_slot(private_slot);
+  hs_stripe* own = claim(hs_thread_id());
+  if (own != NULL) {
+    if (mine != NULL) {
+      publish(mine, own, FALSE);
+      TlsSetValue(private_slot, NULL);
+      hs_private_free(mine);
+    }
+    own->c[which] = own->c[which] + n;
+    TlsSetValue(hs_count_slot, own);
+  } else {
+    if (mine == NULL) {
+      mine = hs_private_alloc(sizeof *mine);
+      if (mine == NULL) {
+        InterlockedExchangeAdd64((volatile LONG64*)&shared->c[which], n);
+        SetLastError(last_error);
+        return;
+      }
+      TlsSetValue(private_slot, mine);
+    }
+    mine->c[which] = mine->c[which] + n;
+    mine->c[PRIVATE_CALLS] = mine->c[PRIVATE_CALLS] + 1;
+    if (mine->c[PRIVATE_CALLS] >= PUBLISH_EVERY) publish(mine, shared, TRUE);
+  }
+  SetLastError(last_error);
+}
+
 void hs_count_thread_done(void) {
-  uint32_t tid = hs_thread_id();
-  uint32_t i = hs_stripe_of(tid);
-  if (hs_stripe_owner[i] == tid) {
-    MemoryBarrier();
-    hs_stripe_owner[i] = tid | 1u;
+  if (hs_count_slot == TLS_OUT_OF_INDEXES) return;
+  hs_stripe* own = (hs_stripe*)hs_tls_slot(hs_count_slot);
+  if (own != NULL) {
+    TlsSetValue(hs_count_slot, NULL);
+    /* Release: our counts are stored before the stripe looks free. */
+    InterlockedExchange64((volatile LONG64*)&own->c[HS_STRIPE_OWNER], 0);
+    InterlockedIncrement(&stripes_free);
+  }
+  hs_stripe* mine = (hs_stripe*)hs_tls_slot(private_slot);
+  if (mine != NULL) {
+    publish(mine, &stripes[HS_STATS_SHARED_STRIPE], TRUE);
+    TlsSetValue(private_slot, NULL);
+    hs_private_free(mine);
   }
 }

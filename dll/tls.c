@@ -11,13 +11,15 @@
  * comes from a private Win32 heap, so a TLS access never reaches the CRT.
  *
  * A thread's blocks are released on DLL_THREAD_DETACH (hs_tls_thread_done)
- * after mi_thread_done. MSVC builds use native TLS and none of this. */
+ * after mi_thread_done; its slot then holds `late_marker`, an empty array
+ * (so every lookup takes the slow path) that says the thread is past our
+ * detach: blocks made for it afterwards (other DLLs' detach code allocating)
+ * are marked late too, and released again after that call
+ * (hs_thread_late_release). MSVC builds use native TLS and none of the
+ * emutls part. Both keep heapshift's own small blocks in a private heap. */
 #include "heapshift.h"
 
 #if defined(__GNUC__)
-
-/* NtCurrentTeb() reads gs:[0x30]; GCC mistakes it for a NULL deref. */
-#pragma GCC diagnostic ignored "-Warray-bounds"
 
 typedef struct emutls_object {
   uintptr_t size;
@@ -31,6 +33,7 @@ typedef struct emutls_object {
 
 typedef struct emutls_array {
   uintptr_t count;
+  uintptr_t late; /* made after our DLL_THREAD_DETACH */
   void* data[];
 } emutls_array;
 
@@ -38,6 +41,7 @@ static DWORD tls_index = TLS_OUT_OF_INDEXES;
 static HANDLE tls_heap;
 static uintptr_t tls_next_offset;
 static volatile LONG tls_lock;
+static emutls_array late_marker = {0, 1};
 
 BOOL hs_tls_process_init(void) {
   if (tls_index != TLS_OUT_OF_INDEXES) return TRUE;
@@ -46,17 +50,16 @@ BOOL hs_tls_process_init(void) {
   return tls_heap != NULL && tls_index != TLS_OUT_OF_INDEXES;
 }
 
-/* TlsGetValue without SetLastError(0): TEB.TlsSlots / TlsExpansionSlots. */
-static inline void* tls_get(void) {
-  uint8_t* teb = (uint8_t*)NtCurrentTeb();
-  if (tls_index < 64) return ((void**)(teb + 0x1480))[tls_index];
-  void** expansion = *(void***)(teb + 0x1780);
-  return expansion ? expansion[tls_index - 64] : NULL;
+static inline emutls_array* tls_get(void) {
+  return (emutls_array*)hs_tls_slot(tls_index);
 }
 
 static void* tls_alloc(size_t size, BOOL zero) {
   return HeapAlloc(tls_heap, zero ? HEAP_ZERO_MEMORY : 0, size);
 }
+
+void* hs_private_alloc(size_t size) { return tls_alloc(size, TRUE); }
+void hs_private_free(void* p) { HeapFree(tls_heap, 0, p); }
 
 static void* emutls_alloc(emutls_object* obj) {
   size_t align = obj->align < sizeof(void*) ? sizeof(void*) : obj->align;
@@ -85,12 +88,14 @@ static uintptr_t emutls_offset(emutls_object* obj) {
 /* First access of a variable in this thread (or of the variable at all). */
 static HS_NOINLINE void* emutls_get_slow(emutls_object* obj) {
   uintptr_t off = emutls_offset(obj);
-  emutls_array* arr = (emutls_array*)tls_get();
+  emutls_array* arr = tls_get();
   if (arr != NULL && off <= arr->count && arr->data[off - 1] != NULL) {
     return arr->data[off - 1];
   }
   DWORD last_error = GetLastError();
   if (tls_index == TLS_OUT_OF_INDEXES) hs_tls_process_init();
+  uintptr_t late = arr != NULL && arr->late;
+  if (arr == &late_marker) arr = NULL;
   if (arr == NULL || off > arr->count) {
     uintptr_t count = off + 16;
     size_t bytes = sizeof(emutls_array) + count * sizeof(void*);
@@ -102,6 +107,7 @@ static HS_NOINLINE void* emutls_get_slow(emutls_object* obj) {
       RaiseFailFastException(NULL, NULL, 0);
     }
     grown->count = count;
+    grown->late = late;
     arr = grown;
     TlsSetValue(tls_index, arr);
   }
@@ -118,7 +124,7 @@ void* __emutls_get_address(void* object);
 void* __emutls_get_address(void* object) {
   emutls_object* obj = object;
   uintptr_t off = __atomic_load_n(&obj->loc.offset, __ATOMIC_ACQUIRE);
-  emutls_array* arr = (emutls_array*)tls_get();
+  emutls_array* arr = tls_get();
   if (HS_LIKELY(off != 0 && arr != NULL && off <= arr->count)) {
     void* p = arr->data[off - 1];
     if (HS_LIKELY(p != NULL)) return p;
@@ -140,26 +146,46 @@ void __emutls_register_common(void* object, unsigned long long size,
 }
 
 BOOL hs_tls_thread_active(void) {
-  return tls_index != TLS_OUT_OF_INDEXES && tls_get() != NULL;
+  if (tls_index == TLS_OUT_OF_INDEXES) return FALSE;
+  emutls_array* arr = tls_get();
+  return arr != NULL && arr != &late_marker;
+}
+
+BOOL hs_tls_thread_late(void) {
+  if (tls_index == TLS_OUT_OF_INDEXES) return FALSE;
+  emutls_array* arr = tls_get();
+  return arr != NULL && arr->late;
 }
 
 void hs_tls_thread_done(void) {
   if (tls_index == TLS_OUT_OF_INDEXES) return;
-  emutls_array* arr = (emutls_array*)tls_get();
-  if (arr == NULL) return;
+  emutls_array* arr = tls_get();
   DWORD last_error = GetLastError();
-  TlsSetValue(tls_index, NULL);
-  for (uintptr_t i = 0; i < arr->count; i++) {
-    if (arr->data[i]) HeapFree(tls_heap, 0, ((void**)arr->data[i])[-1]);
+  TlsSetValue(tls_index, &late_marker);
+  if (arr != NULL && arr != &late_marker) {
+    for (uintptr_t i = 0; i < arr->count; i++) {
+      if (arr->data[i]) HeapFree(tls_heap, 0, ((void**)arr->data[i])[-1]);
+    }
+    HeapFree(tls_heap, 0, arr);
   }
-  HeapFree(tls_heap, 0, arr);
   SetLastError(last_error);
 }
 
 #else /* MSVC: native TLS */
 
-BOOL hs_tls_process_init(void) { return TRUE; }
+static HANDLE private_heap;
+static __declspec(thread) BOOL thread_late;
+
+BOOL hs_tls_process_init(void) {
+  if (private_heap == NULL) private_heap = HeapCreate(0, 0, 0);
+  return private_heap != NULL;
+}
 BOOL hs_tls_thread_active(void) { return TRUE; }
-void hs_tls_thread_done(void) {}
+BOOL hs_tls_thread_late(void) { return thread_late; }
+void hs_tls_thread_done(void) { thread_late = TRUE; }
+void* hs_private_alloc(size_t size) {
+  return HeapAlloc(private_heap, HEAP_ZERO_MEMORY, size);
+}
+void hs_private_free(void* p) { HeapFree(private_heap, 0, p); }
 
 #endif

@@ -25,6 +25,10 @@ export const KERNEL32_SYMBOLS = {
   TerminateProcess: { parameters: ["pointer", "u32"], result: "i32" },
   GetExitCodeProcess: { parameters: ["pointer", "buffer"], result: "i32" },
   GetProcessId: { parameters: ["pointer"], result: "u32" },
+  GetProcessTimes: {
+    parameters: ["pointer", "buffer", "buffer", "buffer", "buffer"],
+    result: "i32",
+  },
   IsWow64Process: { parameters: ["pointer", "buffer"], result: "i32" },
   IsWow64Process2: {
     parameters: ["pointer", "buffer", "buffer"],
@@ -54,6 +58,21 @@ export const KERNEL32_SYMBOLS = {
     result: "i32",
   },
   GetStdHandle: { parameters: ["u32"], result: "pointer" },
+  GetCurrentProcess: { parameters: [], result: "pointer" },
+  DuplicateHandle: {
+    // hSourceProcess, hSource, hTargetProcess, lpTargetHandle,
+    // dwDesiredAccess, bInheritHandle, dwOptions
+    parameters: [
+      "pointer",
+      "pointer",
+      "pointer",
+      "buffer",
+      "u32",
+      "i32",
+      "u32",
+    ],
+    result: "i32",
+  },
   ResumeThread: { parameters: ["pointer"], result: "u32" },
   VirtualAllocEx: {
     // hProcess, lpAddress, dwSize, flAllocationType, flProtect
@@ -101,12 +120,32 @@ export const KERNEL32_SYMBOLS = {
   WaitForSingleObject: { parameters: ["pointer", "u32"], result: "u32" },
   GetExitCodeThread: { parameters: ["pointer", "buffer"], result: "i32" },
   GetModuleHandleW: { parameters: ["buffer"], result: "usize" },
+  LoadLibraryW: { parameters: ["buffer"], result: "usize" },
   GetProcAddress: { parameters: ["usize", "buffer"], result: "usize" },
   CreateToolhelp32Snapshot: { parameters: ["u32", "u32"], result: "pointer" },
   Process32FirstW: { parameters: ["pointer", "buffer"], result: "i32" },
   Process32NextW: { parameters: ["pointer", "buffer"], result: "i32" },
   Module32FirstW: { parameters: ["pointer", "buffer"], result: "i32" },
   Module32NextW: { parameters: ["pointer", "buffer"], result: "i32" },
+  // psapi, as kernel32 exports it: the only module list of a WOW64 process
+  // that works under Wine (toolhelp fails there with error 998).
+  K32EnumProcessModulesEx: {
+    // hProcess, lphModule, cb, lpcbNeeded, dwFilterFlag
+    parameters: ["pointer", "buffer", "u32", "buffer", "u32"],
+    result: "i32",
+  },
+  K32GetModuleBaseNameW: {
+    parameters: ["pointer", "usize", "buffer", "u32"],
+    result: "u32",
+  },
+  K32GetModuleFileNameExW: {
+    parameters: ["pointer", "usize", "buffer", "u32"],
+    result: "u32",
+  },
+  K32GetModuleInformation: {
+    parameters: ["pointer", "usize", "buffer", "u32"],
+    result: "i32",
+  },
   OpenFileMappingW: { parameters: ["u32", "i32", "buffer"], result: "pointer" },
   MapViewOfFile: {
     parameters: ["pointer", "u32", "u32", "u32", "usize"],

@@ -15,6 +15,8 @@ export * from "./process.ts";
 export * from "./strings.ts";
 export * from "./thread.ts";
 export * from "./toolhelp.ts";
+export * from "./wine.ts";
 export * from "./remote_call.ts";
 export * from "./dbghelp.ts";
 export * from "./mapping.ts";
+export * from "./psapi.ts";

@@ -19,3 +19,14 @@ export function procAddress(dll: string, name: string): bigint {
   if (BigInt(addr) === 0n) fail("GetProcAddress");
   return BigInt(addr);
 }
+
+/**
+ * `LoadLibraryW(path)` in this process: the module's base address. Throws
+ * a Win32Error (126 for a missing dependency, 193 for a DLL of the other
+ * architecture, 1114 when its initialisation failed).
+ */
+export function loadLibrary(path: string): bigint {
+  const mod = BigInt(kernel32().LoadLibraryW(wide(path)));
+  if (mod === 0n) fail("LoadLibraryW");
+  return mod;
+}

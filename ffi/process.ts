@@ -6,7 +6,7 @@
  */
 
 import { checkBool, fail } from "./error.ts";
-import { Handle } from "./handle.ts";
+import { Handle, isInvalidHandle } from "./handle.ts";
 import { kernel32 } from "./library.ts";
 import { readWide, wide } from "./strings.ts";
 
@@ -112,6 +112,22 @@ export function processId(process: Handle): number {
   return pid;
 }
 
+/**
+ * `GetProcessTimes`: when the process was created, as a FILETIME (100 ns
+ * units since 1601-01-01 UTC). With the pid it names one process: pids are
+ * reused, creation times are not.
+ */
+export function processCreationTime(process: Handle): bigint {
+  const [created, exited, kernel, user] = [0, 1, 2, 3].map(() =>
+    new BigUint64Array(1)
+  );
+  checkBool(
+    "GetProcessTimes",
+    kernel32().GetProcessTimes(process.raw, created, exited, kernel, user),
+  );
+  return created[0];
+}
+
 /** WaitForSingleObject results. */
 export const WAIT = {
   OBJECT_0: 0,
@@ -158,6 +174,11 @@ export interface CreateProcessOptions {
   env?: Record<string, string>;
   /** Create the main thread suspended. */
   suspended?: boolean;
+  /**
+   * `inherit` (default): the child's standard handles are this process's;
+   * `none`: it has none (it runs detached from our console or pipes).
+   */
+  stdio?: "inherit" | "none";
 }
 
 /** A process created by {@linkcode createProcess}; the caller owns both handles. */
@@ -179,8 +200,38 @@ function environmentBlock(env: Record<string, string>): Uint16Array {
 }
 
 /**
- * `CreateProcessW` of `exe` with the full `commandLine`, standard handles
- * inherited from this process.
+ * This process's standard handles (input, output, error) duplicated as
+ * inheritable, for STARTF_USESTDHANDLES: a child receives only handles it
+ * can inherit, and Deno's own are not marked so. A missing handle stays 0;
+ * one that cannot be duplicated is passed as it is. Disposing closes the
+ * duplicates.
+ */
+function inheritableStdHandles(): { raw: bigint[] } & Disposable {
+  const k = kernel32();
+  const self = k.GetCurrentProcess();
+  const owned: Handle[] = [];
+  const DUPLICATE_SAME_ACCESS = 2;
+  // STD_INPUT_HANDLE -10, STD_OUTPUT_HANDLE -11, STD_ERROR_HANDLE -12.
+  const raw = [-10, -11, -12].map((id) => {
+    const h = k.GetStdHandle(id >>> 0);
+    if (isInvalidHandle(h)) return 0n;
+    const dup = new BigUint64Array(1);
+    if (!k.DuplicateHandle(self, h, self, dup, 0, 1, DUPLICATE_SAME_ACCESS)) {
+      return BigInt(Deno.UnsafePointer.value(h));
+    }
+    owned.push(new Handle(Deno.UnsafePointer.create(dup[0])!));
+    return dup[0];
+  });
+  return {
+    raw,
+    [Symbol.dispose]: () => owned.forEach((h) => h.close()),
+  };
+}
+
+/**
+ * `CreateProcessW` of `exe` with the full `commandLine`; the child's
+ * standard handles are this process's (inherited, whatever they are:
+ * console, pipe or file) unless `stdio` is `none`.
  */
 export function createProcess(
   exe: string,
@@ -195,15 +246,10 @@ export function createProcess(
   v.setUint32(0, si.length, true);
   const STARTF_USESTDHANDLES = 0x100;
   v.setUint32(60, STARTF_USESTDHANDLES, true);
-  // STD_INPUT_HANDLE -10, STD_OUTPUT_HANDLE -11, STD_ERROR_HANDLE -12.
-  [-10, -11, -12].forEach((id, i) => {
-    const h = k.GetStdHandle(id >>> 0);
-    v.setBigUint64(
-      80 + 8 * i,
-      h ? BigInt(Deno.UnsafePointer.value(h)) : 0n,
-      true,
-    );
-  });
+  using std = options.stdio === "none"
+    ? { raw: [0n, 0n, 0n], [Symbol.dispose]: () => {} }
+    : inheritableStdHandles();
+  std.raw.forEach((h, i) => v.setBigUint64(80 + 8 * i, h, true));
   // PROCESS_INFORMATION: hProcess 0, hThread 8, dwProcessId 16, dwThreadId 20.
   const pi = new Uint8Array(24);
   let flags = options.suspended ? CREATE.SUSPENDED : 0;

@@ -1,8 +1,10 @@
 /**
- * Calling a function inside another process: a tiny x64 stub, written into
- * the target, calls `fn(arg)` on a remote thread and stores the full 64-bit
+ * Calling a function inside another process: a tiny stub, written into
+ * the target, calls `fn(arg)` on a remote thread and stores the full
  * result and the thread's `GetLastError` where we can read them (the
- * thread exit code would only give 32 bits and no error).
+ * thread exit code would only give 32 bits and no error). x64 targets get
+ * x64 code; 32-bit (WOW64) targets get x86 code, started at a 32-bit
+ * address like any thread of theirs.
  *
  * @module
  */
@@ -10,7 +12,7 @@
 import type { Handle } from "./handle.ts";
 import { PAGE, RemoteMemory } from "./memory.ts";
 import { procAddress } from "./module.ts";
-import { waitSignaled } from "./process.ts";
+import { MACHINE, waitSignaled } from "./process.ts";
 import { createRemoteThread, threadExitCode } from "./thread.ts";
 import { ERROR, Win32Error } from "./error.ts";
 import { kernel32 } from "./library.ts";
@@ -50,6 +52,12 @@ export interface CallOptions {
    * target forbids dynamic code: a 32-bit result and no error code.
    */
   stub?: boolean;
+  /**
+   * The machine `fn` runs as: `MACHINE.AMD64` (default) or `MACHINE.I386`
+   * for a 32-bit function of a WOW64 process (a `__stdcall` or `__cdecl`
+   * function of one argument, e.g. the 32-bit kernel32's `LoadLibraryW`).
+   */
+  machine?: number;
 }
 
 const CODE_SIZE = 80;
@@ -60,10 +68,12 @@ interface StubParts {
   fn: bigint;
   arg: bigint;
   result: bigint;
-  getLastError: bigint;
 }
 
-function stub({ fn, arg, result, getLastError }: StubParts): Uint8Array {
+/** x64: `result[0] = fn(arg); result[8] = GetLastError()`. */
+function stub64(
+  { fn, arg, result, getLastError }: StubParts & { getLastError: bigint },
+): Uint8Array {
   const code: number[] = [];
   const imm64 = (v: bigint) => {
     for (let i = 0n; i < 8n; i++) code.push(Number((v >> (8n * i)) & 0xffn));
@@ -86,6 +96,44 @@ function stub({ fn, arg, result, getLastError }: StubParts): Uint8Array {
 }
 
 /**
+ * x86 thread procedure (`__stdcall`, one parameter, ignored): the same
+ * stores. ESP is restored from EBP, so `fn` may be `__stdcall` or
+ * `__cdecl`; the error is read from the 32-bit TEB (`LastErrorValue` at
+ * fs:[0x34]), so no 32-bit `GetLastError` has to be found.
+ */
+function stub32({ fn, arg, result }: StubParts): Uint8Array {
+  const code: number[] = [];
+  const imm32 = (v: bigint) => {
+    for (let i = 0n; i < 4n; i++) code.push(Number((v >> (8n * i)) & 0xffn));
+  };
+  code.push(0x55); // push ebp
+  code.push(0x89, 0xe5); // mov ebp, esp
+  code.push(0x68), imm32(arg); // push arg
+  code.push(0xb8), imm32(fn); // mov eax, fn
+  code.push(0xff, 0xd0); // call eax
+  code.push(0x64, 0x8b, 0x15), imm32(0x34n); // mov edx, fs:[0x34]
+  code.push(0x89, 0xec); // mov esp, ebp
+  code.push(0x5d); // pop ebp
+  code.push(0xb9), imm32(result); // mov ecx, result
+  code.push(0x89, 0x01); // mov [ecx], eax (the high half stays 0)
+  code.push(0x89, 0x51, 0x08); // mov [ecx+8], edx
+  code.push(0x31, 0xc0); // xor eax, eax
+  code.push(0xc2, 0x04, 0x00); // ret 4
+  return Uint8Array.from(code);
+}
+
+/** Throws unless `address` is reachable from 32-bit code. */
+function check32(address: bigint, what: string): void {
+  if (address >= 0x1_0000_0000n) {
+    throw new Error(
+      `${what} 0x${
+        address.toString(16)
+      } is beyond 4 GiB: not reachable from the 32-bit target`,
+    );
+  }
+}
+
+/**
  * Calls `fn(arg)` in `process` on a new remote thread and waits for it.
  * The remote block is freed afterwards, except on timeout (the thread may
  * still be running in it), when {@linkcode RemoteTimeoutError} is thrown.
@@ -98,6 +146,8 @@ export async function callRemote(
   const data = options.data ?? new Uint8Array(0);
   const size = DATA_OFFSET + data.byteLength;
   const memory = new RemoteMemory(process);
+  const x86 = options.machine === MACHINE.I386;
+  if (x86) check32(fn, "function");
   if (options.stub === false) {
     return await callDirect(memory, { process, fn, ...options });
   }
@@ -111,16 +161,18 @@ export async function callRemote(
   }
   let keep = false;
   try {
+    if (x86) check32(block + BigInt(size), "remote block");
     const arg = options.data
       ? block + BigInt(DATA_OFFSET) + (options.arg ?? 0n)
       : options.arg ?? 0n;
     const image = new Uint8Array(size);
-    image.set(stub({
-      fn,
-      arg,
-      result: block + BigInt(RESULT_OFFSET),
-      getLastError: procAddress("kernel32.dll", "GetLastError"),
-    }));
+    const parts = { fn, arg, result: block + BigInt(RESULT_OFFSET) };
+    image.set(
+      x86 ? stub32(parts) : stub64({
+        ...parts,
+        getLastError: procAddress("kernel32.dll", "GetLastError"),
+      }),
+    );
     image.set(data, DATA_OFFSET);
     memory.write(block, image);
     memory.flush(block, CODE_SIZE);
@@ -158,6 +210,7 @@ async function callDirect(
   const block = call.data ? memory.alloc(call.data.byteLength) : 0n;
   let keep = false;
   try {
+    if (call.machine === MACHINE.I386) check32(block, "remote block");
     if (call.data) memory.write(block, call.data);
     using thread = createRemoteThread(call.process, call.fn, {
       parameter: call.data ? block + (call.arg ?? 0n) : call.arg ?? 0n,

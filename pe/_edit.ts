@@ -1,14 +1,16 @@
 // Helpers shared by the patch and remove edits (internal).
 
-import { peChecksum } from "./checksum.ts";
 import { PePatchError } from "./errors.ts";
 import { DIR, OPT, type PeHeaders, type Section } from "./headers.ts";
 import type { PeInfo } from "./reader.ts";
-import { put32, u32 } from "./_read.ts";
+import type { ByteSource } from "./source.ts";
+import { Output } from "./_output.ts";
 
-/** Bytes of an ASCII string. */
+/** Bytes of a string of one-byte characters. */
 export function ascii(s: string): Uint8Array {
-  return Uint8Array.from(s, (c) => c.charCodeAt(0));
+  const b = new Uint8Array(s.length);
+  for (let i = 0; i < s.length; i++) b[i] = s.charCodeAt(i);
+  return b;
 }
 
 /** DLL names compare case-insensitively, as on Windows. */
@@ -22,16 +24,24 @@ export function rvaIn(s: Section, rva: number): boolean {
     rva < s.virtualAddress + Math.max(s.virtualSize, s.sizeOfRawData);
 }
 
-/** Shared tail of every edit: recompute the checksum. */
-export function finish(out: Uint8Array, h: PeHeaders): Uint8Array {
-  const sum = peChecksum(out, h.optionalHeaderOffset + OPT.CHECKSUM);
-  put32(out, h.optionalHeaderOffset + OPT.CHECKSUM, sum);
-  return out;
+/**
+ * Shared tail of most edits: the checksum of the input `h` describes is
+ * updated for what changed. One that was right stays right and 0 (none)
+ * stays 0, without reading the unchanged bytes; one that cannot be right
+ * (below the file's length, or more than 0xffff above) is computed anew.
+ */
+export function finish(out: Output, h: PeHeaders): void {
+  if (h.checksum === 0) return;
+  const at = h.optionalHeaderOffset + OPT.CHECKSUM;
+  const folded = h.checksum - h.fileSize;
+  out.checksum = folded >= 0 && folded <= 0xffff
+    ? { kind: "update", at, folded }
+    : { kind: "full", at };
 }
 
 /** Sets data directory `index` (which must exist unless set to zero). */
 export function setDir(
-  out: Uint8Array,
+  out: Output,
   h: PeHeaders,
   dir: { index: number; rva: number; size: number },
 ): void {
@@ -39,8 +49,8 @@ export function setDir(
     if (dir.rva === 0 && dir.size === 0) return;
     throw new PePatchError(`the header has no data directory ${dir.index}`);
   }
-  put32(out, h.dataDirectoryOffset + dir.index * 8, dir.rva);
-  put32(out, h.dataDirectoryOffset + dir.index * 8 + 4, dir.size);
+  out.put32(h.dataDirectoryOffset + dir.index * 8, dir.rva);
+  out.put32(h.dataDirectoryOffset + dir.index * 8 + 4, dir.size);
 }
 
 /**
@@ -60,16 +70,21 @@ export function certificatePlan(info: PeInfo, warnings: string[]): number {
 }
 
 /**
- * Copies `input` (described by `edit.info`) up to the kept end with the
- * signature cleared; a warning is added to `edit.warnings` when one was.
+ * A copy of the input (described by `edit.info`) up to the kept end, with
+ * editable headers and the signature cleared; a warning is added to
+ * `edit.warnings` when there was one.
  */
 export function editableCopy(
-  input: Uint8Array,
+  src: ByteSource,
   edit: { info: PeInfo; warnings: string[] },
-): Uint8Array {
+): Output {
   const { info, warnings } = edit;
-  const out = input.slice(0, certificatePlan(info, warnings));
-  setDir(out, info.headers, { index: DIR.SECURITY, rva: 0, size: 0 });
+  const h = info.headers;
+  const end = certificatePlan(info, warnings);
+  const out = new Output();
+  out.literal(src.read(0, h.sizeOfHeaders).slice());
+  out.copy(h.sizeOfHeaders, end - h.sizeOfHeaders);
+  setDir(out, h, { index: DIR.SECURITY, rva: 0, size: 0 });
   return out;
 }
 
@@ -79,7 +94,7 @@ export function editableCopy(
  * Section `skip` (being removed) is left alone.
  */
 export function moveFileOffsets(
-  out: Uint8Array,
+  out: Output,
   info: PeInfo,
   move: { at: (o: number) => number; skip?: Section },
 ): void {
@@ -88,19 +103,19 @@ export function moveFileOffsets(
   for (const s of h.sections) {
     if (s === move.skip) continue;
     const ho = s.headerOffset;
-    if (s.sizeOfRawData > 0) put32(out, ho + 20, at(s.pointerToRawData));
+    if (s.sizeOfRawData > 0) out.put32(ho + 20, at(s.pointerToRawData));
     // PointerToRelocations and PointerToLinenumbers (obsolete in images).
     for (const f of [24, 28]) {
-      const v = u32(out, ho + f);
-      if (v !== 0) put32(out, ho + f, at(v));
+      const v = out.u32(ho + f);
+      if (v !== 0) out.put32(ho + f, at(v));
     }
   }
   if (h.pointerToSymbolTable !== 0) {
-    put32(out, h.peOffset + 12, at(h.pointerToSymbolTable));
+    out.put32(h.peOffset + 12, at(h.pointerToSymbolTable));
   }
   for (const d of info.debug) {
     if (d.pointerToRawData !== 0) {
-      put32(out, at(d.entryOffset) + 24, at(d.pointerToRawData));
+      out.put32(at(d.entryOffset) + 24, at(d.pointerToRawData));
     }
   }
 }

@@ -3,6 +3,7 @@
 // names, and copies of the other DLLs' names and lookup tables.
 
 import type { PeInfo } from "./reader.ts";
+import type { ByteSource } from "./source.ts";
 import { ascii } from "./_edit.ts";
 import { MARKER_SIZE } from "./_marker.ts";
 import { alignUp, put16, put32 } from "./_read.ts";
@@ -35,10 +36,10 @@ function writeOrdinal(
 
 /**
  * Lays out the section for adding `dll` (importing `symbol`) in front of
- * the imports of `input`.
+ * the imports of the file `src`.
  */
 export function planImportSection(
-  input: Uint8Array,
+  src: ByteSource,
   info: PeInfo,
   add: { dll: string; symbol: string | number; warnings: string[] },
 ): ImportSection {
@@ -91,7 +92,7 @@ export function planImportSection(
     put32(sec, descOff + 16, va + iatOff);
     imports.forEach((d, i) => {
       const o = descOff + (i + 1) * 20;
-      sec.set(input.subarray(d.descriptorOffset, d.descriptorOffset + 20), o);
+      sec.set(src.read(d.descriptorOffset, 20), o);
       sec.set(ascii(d.dll), nameOffs[i]);
       put32(sec, o + 12, va + nameOffs[i]);
       if (lookupOffs[i] >= 0) {

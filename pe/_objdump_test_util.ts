@@ -68,6 +68,34 @@ export function builtFixtures(): string[] {
   return files.sort();
 }
 
+/**
+ * Wine's PE builtins in heapshift's Wine environment (x64 and x86): every
+ * `.exe`, and the DLLs named in `dlls`. Throws when there are none.
+ */
+export function wineBuiltins(dlls: string[] = []): string[] {
+  const out: string[] = [];
+  for (
+    const dir of [
+      "usr/lib/x86_64-linux-gnu/wine/x86_64-windows",
+      "usr/lib/i386-linux-gnu/wine/i386-windows",
+    ]
+  ) {
+    try {
+      for (const e of Deno.readDirSync(`${rootfs()}/${dir}`)) {
+        if (e.name.endsWith(".exe") || dlls.includes(e.name)) {
+          out.push(`${rootfs()}/${dir}/${e.name}`);
+        }
+      }
+    } catch { /* no environment: reported below */ }
+  }
+  if (out.length === 0) {
+    throw new MissingPrerequisiteError(
+      `No Wine builtins in ${rootfs()}: ${PROVISION}`,
+    );
+  }
+  return out.sort();
+}
+
 interface Oracle {
   /** Command line prefix. */
   cmd: string[];

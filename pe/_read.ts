@@ -64,9 +64,12 @@ export function alignUp(v: number, align: number): number {
   return Math.ceil(v / align) * align;
 }
 
+const utf8 = new TextDecoder();
+
 /**
- * Reads a NUL-terminated ASCII string of at most `max` characters at a file
- * offset; a missing terminator is a format error.
+ * Reads a NUL-terminated string of at most `max` characters at a file
+ * offset, one character per byte; a missing terminator or a control
+ * character is a format error.
  */
 export function cString(
   src: ByteSource,
@@ -87,14 +90,20 @@ export function cString(
       avail > max ? `string longer than ${max} bytes` : "unterminated string",
     );
   }
-  let s = "";
+  let high = false;
   for (let i = 0; i < end; i++) {
     if (b[i] < 0x20 || b[i] === 0x7f) {
       throw new PeFormatError(field, offset + i, "control character in name");
     }
-    s += String.fromCharCode(b[i]);
+    if (b[i] > 0x7f) high = true;
   }
-  return s;
+  const bytes = b.subarray(0, end);
+  // Other bytes than ASCII map one to one to U+0080..U+00FF, so that
+  // writing the name back gives the same bytes; short names are cheaper
+  // to build here than to hand to the decoder.
+  return high || end <= 32
+    ? String.fromCharCode.apply(null, bytes as unknown as number[])
+    : utf8.decode(bytes);
 }
 
 /** Formats a number as 0x-prefixed hex. */

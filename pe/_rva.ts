@@ -2,7 +2,35 @@
 // brevity at the many call sites; the public form is rvaToOffset().
 
 import { PeFormatError } from "./errors.ts";
-import type { PeHeaders } from "./headers.ts";
+import type { PeHeaders, Section } from "./headers.ts";
+
+/**
+ * The section whose memory range holds `rva`, by binary search: readHeaders
+ * guarantees that sections ascend and do not overlap, so only the last one
+ * that starts at or below `rva` can hold it. A file may have 65,535
+ * sections and hundreds of thousands of RVAs to map.
+ */
+export function sectionAt(h: PeHeaders, rva: number): Section | undefined {
+  const list = h.sections;
+  let lo = 0;
+  let hi = list.length - 1;
+  let found = -1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >>> 1;
+    if (list[mid].virtualAddress <= rva) {
+      found = mid;
+      lo = mid + 1;
+    } else hi = mid - 1;
+  }
+  return found < 0 ? undefined : list[found];
+}
+
+/** File-backed bytes of `s` from its start (raw data cut to VirtualSize). */
+function rawInMemory(s: Section): number {
+  return s.virtualSize > 0
+    ? Math.min(s.sizeOfRawData, s.virtualSize)
+    : s.sizeOfRawData;
+}
 
 /**
  * Maps an RVA range to a file offset. Throws a PeFormatError naming `field`
@@ -18,14 +46,9 @@ export function mapRva(
   if (rva < h.sizeOfHeaders) {
     if (rva + length <= h.sizeOfHeaders) return rva;
   } else {
-    for (const s of h.sections) {
-      if (rva < s.virtualAddress) break;
-      const raw = s.virtualSize > 0
-        ? Math.min(s.sizeOfRawData, s.virtualSize)
-        : s.sizeOfRawData;
-      if (rva + length <= s.virtualAddress + raw) {
-        return s.pointerToRawData + (rva - s.virtualAddress);
-      }
+    const s = sectionAt(h, rva);
+    if (s && rva + length <= s.virtualAddress + rawInMemory(s)) {
+      return s.pointerToRawData + (rva - s.virtualAddress);
     }
   }
   throw new PeFormatError(
@@ -41,12 +64,8 @@ export function mapRva(
  */
 export function bytesAtRva(h: PeHeaders, rva: number): number {
   if (rva < h.sizeOfHeaders) return h.sizeOfHeaders - rva;
-  for (const s of h.sections) {
-    if (rva < s.virtualAddress) break;
-    const raw = s.virtualSize > 0
-      ? Math.min(s.sizeOfRawData, s.virtualSize)
-      : s.sizeOfRawData;
-    if (rva < s.virtualAddress + raw) return s.virtualAddress + raw - rva;
-  }
-  return 0;
+  const s = sectionAt(h, rva);
+  if (!s) return 0;
+  const end = s.virtualAddress + rawInMemory(s);
+  return rva < end ? end - rva : 0;
 }

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { peChecksum } from "./checksum.ts";
+import { ChecksumSum, peChecksum } from "./checksum.ts";
 import { readHeaders } from "./headers.ts";
 import { bytesSource } from "./source.ts";
 import { buildPe } from "./_test_pe.ts";
@@ -37,4 +37,31 @@ Deno.test({
     const h = readHeaders(bytesSource(b));
     assert.equal(peChecksum(b, h.optionalHeaderOffset + 64), h.checksum);
   },
+});
+
+Deno.test("ChecksumSum gives the same checksum for any split into pieces", () => {
+  const b = buildPe({ overlay: new Uint8Array(777).map((_, i) => i * 7) });
+  const at = readHeaders(bytesSource(b)).optionalHeaderOffset + 64;
+  const want = reference(b, at);
+  const zeroed = b.slice();
+  zeroed.fill(0, at, at + 4);
+  for (const cuts of [[1], [3, 4, 5], [at, at + 4], [101, 1023, 1024, 2047]]) {
+    const sum = new ChecksumSum();
+    let from = 0;
+    for (const to of [...cuts, b.length]) {
+      // Unaligned copies too: the offset in the file is what counts.
+      const piece = new Uint8Array(to - from + 1).subarray(1);
+      piece.set(zeroed.subarray(from, to));
+      sum.add(piece, from);
+      from = to;
+    }
+    assert.equal(sum.checksum(b.length), want, `cuts ${cuts}`);
+  }
+  // All zeros folds to 0; a multiple of 0xffff folds to 0xffff.
+  const zeros = new ChecksumSum();
+  zeros.add(new Uint8Array(64), 0);
+  assert.equal(zeros.checksum(64), 64);
+  const ff = new ChecksumSum();
+  ff.add(new Uint8Array([0xff, 0xff, 0, 0]), 0);
+  assert.equal(ff.checksum(4), 0xffff + 4);
 });

@@ -110,3 +110,42 @@ export class OutputExistsError extends PeError {
     this.path = path;
   }
 }
+
+/**
+ * A path the PE functions cannot use: missing, not a regular file (a
+ * directory, a FIFO, a device), a link they will not write through, or a
+ * write that failed. The message names `path`, the path as the caller gave
+ * it, never a temporary file.
+ *
+ * @example Tell a bad path from a bad file
+ * ```ts
+ * import { patchImports, PeFileError } from "@heapshift/heapshift";
+ * try {
+ *   await patchImports("game.exe", { output: "out/game.exe" });
+ * } catch (e) {
+ *   if (!(e instanceof PeFileError)) throw e;
+ *   console.error(`${e.path}: ${e.reason}`);
+ * }
+ * ```
+ */
+export class PeFileError extends PeError {
+  /** The error name. */
+  override name = "PeFileError";
+  /** The path at fault. */
+  readonly path: string;
+  /** What went wrong, in words, e.g. `no such file`. */
+  readonly reason: string;
+
+  /**
+   * Builds the error: "Cannot `what.action` `path`: `what.reason`".
+   */
+  constructor(
+    path: string,
+    what: { action: string; reason: string },
+    options?: ErrorOptions,
+  ) {
+    super(`Cannot ${what.action} ${path}: ${what.reason}`, options);
+    this.path = path;
+    this.reason = what.reason;
+  }
+}

@@ -6,8 +6,9 @@
 
 import { PeFormatError } from "./errors.ts";
 import { DIR, directory, type PeHeaders } from "./headers.ts";
+import { ReadBudget } from "./budget.ts";
 import { bytesAtRva, mapRva } from "./_rva.ts";
-import { cString, need, u16, u32 } from "./_read.ts";
+import { need, u16, u32 } from "./_read.ts";
 import type { ByteSource } from "./source.ts";
 
 /** One exported function. */
@@ -35,11 +36,19 @@ export interface Exports {
 /** Most address-table entries we accept (ordinals are 16-bit). */
 export const MAX_EXPORTS = 65536;
 
+/** Options for {@linkcode readExports}. */
+export interface ReadExportsOptions {
+  /** The budget of the whole read of the file (default: a new one). */
+  budget?: ReadBudget;
+}
+
 /** Reads the export directory, or returns undefined when there is none. */
 export function readExports(
   src: ByteSource,
   h: PeHeaders,
+  options: ReadExportsOptions = {},
 ): Exports | undefined {
+  const budget = options.budget ?? new ReadBudget();
   const dir = directory(h, DIR.EXPORT);
   if (dir.rva === 0) return undefined;
   const field = "IMAGE_EXPORT_DIRECTORY";
@@ -74,7 +83,8 @@ export function readExports(
   }
   const str = (rva: number, f: string, at: number, max = 4096): string => {
     const o = mapRva(h, rva, 1, f, at);
-    return cString(src, o, f, Math.min(max, bytesAtRva(h, rva) - 1));
+    const limit = Math.min(max, bytesAtRva(h, rva) - 1);
+    return budget.name(src, { offset: o, field: f, max: limit });
   };
   const dll = nameRva ? str(nameRva, `${field}.Name`, off + 12, 260) : "";
   const fnOff = nFunctions

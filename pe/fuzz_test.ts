@@ -1,5 +1,5 @@
-// Mutates and truncates PE files (synthetic ones, the built Windows
-// fixtures and the Windows deno.exe when present) with a fixed seed: the
+// Mutates and truncates PE files (synthetic ones, crafted amplifiers, the
+// built Windows fixtures and the Windows deno.exe when present) with a fixed seed: the
 // reader and patcher may only throw PeFormatError (or PePatchError for a
 // valid file they cannot patch), every output they produce must parse, and
 // a failed file-level patch must write nothing.
@@ -11,13 +11,15 @@ import { patchImportsBytes } from "./patch.ts";
 import { removeImportBytes } from "./remove.ts";
 import { readPe } from "./reader.ts";
 import { bytesSource } from "./source.ts";
-import { patchImports } from "./write.ts";
+import { patchImports, removeImport } from "./write.ts";
 import { buildPe } from "./_test_pe.ts";
+import { amplifiers } from "./_test_crafted.ts";
 import { builtFixtures, windowsDenoExe } from "./_objdump_test_util.ts";
 
 const SEED = 0x5eed1234;
 const CASES = 2000;
 const DENO_CASES = 40;
+const UNDO_CASES = 1000;
 
 function rng(seed: number): () => number {
   // mulberry32
@@ -116,9 +118,21 @@ interface Tally {
   patch: number;
 }
 
+/** Runs `fn`, counting its outcome; only typed errors are allowed. */
+function counted(label: string, tally: Tally, fn: () => void): void {
+  try {
+    fn();
+    tally.ok++;
+  } catch (e) {
+    if (e instanceof PeFormatError) tally.format++;
+    else if (e instanceof PePatchError) tally.patch++;
+    else throw new Error(`${label}: unexpected ${e}`, { cause: e });
+  }
+}
+
 /** Runs the reader and the patcher on one input, checking the contract. */
 function check(input: Uint8Array, label: string, tally: Tally): void {
-  try {
+  counted(label, tally, () => {
     readPe(bytesSource(input));
     const r = patchImportsBytes(input);
     const after = readPe(bytesSource(r.bytes));
@@ -128,12 +142,30 @@ function check(input: Uint8Array, label: string, tally: Tally): void {
       assert.equal(u.action, "removed", label);
       readPe(bytesSource(u.bytes));
     }
-    tally.ok++;
-  } catch (e) {
-    if (e instanceof PeFormatError) tally.format++;
-    else if (e instanceof PePatchError) tally.patch++;
-    else throw new Error(`${label}: unexpected ${e}`, { cause: e });
+  });
+}
+
+/**
+ * Runs `cases` cases with a temporary directory for the file-level ones
+ * (which must leave nothing behind), then checks and prints the tally.
+ */
+async function fuzz(
+  what: { name: string; cases: number },
+  fn: (c: number, t: { dir: string; tally: Tally }) => Promise<void>,
+): Promise<void> {
+  const tally: Tally = { ok: 0, format: 0, patch: 0 };
+  const dir = await Deno.makeTempDir();
+  try {
+    for (let c = 0; c < what.cases; c++) await fn(c, { dir, tally });
+    assert.deepEqual([...Deno.readDirSync(dir)], [], "no stray files");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
   }
+  console.log(
+    `${what.name}: ${tally.ok} done, ${tally.format} PeFormatError, ${tally.patch} PePatchError`,
+  );
+  assert.equal(tally.ok + tally.format + tally.patch, what.cases);
+  assert.ok(tally.ok > 0 && tally.format > 0, JSON.stringify(tally));
 }
 
 function seeds(): [string, Uint8Array][] {
@@ -167,6 +199,8 @@ function seeds(): [string, Uint8Array][] {
       }),
     ],
   ];
+  // Crafted files that amplify (one name behind 65,535 entries, …).
+  for (const a of amplifiers()) out.push([`crafted: ${a.label}`, a.bytes]);
   for (const path of builtFixtures()) {
     const b = Deno.readFileSync(path);
     if (b.length <= 4 << 20) {
@@ -179,51 +213,40 @@ function seeds(): [string, Uint8Array][] {
 Deno.test(`fuzz: ${CASES} mutated and truncated PE files only give typed errors`, async () => {
   const r = rng(SEED);
   const all = seeds();
-  const tally: Tally = { ok: 0, format: 0, patch: 0 };
-  const dir = await Deno.makeTempDir();
-  try {
-    for (let c = 0; c < CASES; c++) {
-      const [name, seed] = all[c % all.length];
-      const b = seed.slice();
-      const label = `case ${c} (${name})`;
-      let input = b;
-      if (r() < 0.15) {
-        input = b.subarray(0, Math.floor(r() * b.length));
-      } else {
-        mutate(b, hotRanges(seed), r);
-      }
-      check(input, label, tally);
-      // Every 10th case also goes through the file API.
-      if (c % 10 === 0) {
-        const exe = `${dir}/c${c}.exe`;
-        const out = `${dir}/c${c}.out.exe`;
-        await Deno.writeFile(exe, input);
-        try {
-          await patchImports(exe, { output: out });
-        } catch (e) {
-          assert.ok(
-            e instanceof PeFormatError || e instanceof PePatchError,
-            `${label}: ${e}`,
-          );
-          assert.throws(
-            () => Deno.statSync(out),
-            Deno.errors.NotFound,
-            `${label}: output written`,
-          );
-        }
-        await Deno.remove(exe);
-        await Deno.remove(out).catch(() => {});
-      }
+  const hot = all.map(([, seed]) => hotRanges(seed));
+  await fuzz({ name: "fuzz", cases: CASES }, async (c, { dir, tally }) => {
+    const [name, seed] = all[c % all.length];
+    const b = seed.slice();
+    const label = `case ${c} (${name})`;
+    let input = b;
+    if (r() < 0.15) {
+      input = b.subarray(0, Math.floor(r() * b.length));
+    } else {
+      mutate(b, hot[c % all.length], r);
     }
-    assert.deepEqual([...Deno.readDirSync(dir)], [], "no stray files");
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-  console.log(
-    `fuzz: ${tally.ok} patched, ${tally.format} PeFormatError, ${tally.patch} PePatchError`,
-  );
-  assert.equal(tally.ok + tally.format + tally.patch, CASES);
-  assert.ok(tally.ok > 0 && tally.format > 0);
+    check(input, label, tally);
+    // Every 10th case also goes through the file API.
+    if (c % 10 === 0) {
+      const exe = `${dir}/c${c}.exe`;
+      const out = `${dir}/c${c}.out.exe`;
+      await Deno.writeFile(exe, input);
+      try {
+        await patchImports(exe, { output: out });
+      } catch (e) {
+        assert.ok(
+          e instanceof PeFormatError || e instanceof PePatchError,
+          `${label}: ${e}`,
+        );
+        assert.throws(
+          () => Deno.statSync(out),
+          Deno.errors.NotFound,
+          `${label}: output written`,
+        );
+      }
+      await Deno.remove(exe);
+      await Deno.remove(out).catch(() => {});
+    }
+  });
 });
 
 Deno.test({
@@ -234,30 +257,72 @@ Deno.test({
     const b = await Deno.readFile(windowsDenoExe());
     readHeaders(bytesSource(b));
     const hot = hotRanges(b);
-    const tally: Tally = { ok: 0, format: 0, patch: 0 };
-    for (let c = 0; c < DENO_CASES; c++) {
+    // Every case ends in one of the three outcomes, and the mutations reach
+    // the structures the reader checks (some are refused) without stopping
+    // every file (some still patch).
+    const name = "deno.exe fuzz";
+    await fuzz({ name, cases: DENO_CASES }, (c, { tally }) => {
+      const label = `deno case ${c}`;
       if (r() < 0.2) {
-        check(
-          b.subarray(0, Math.floor(r() * b.length)),
-          `deno case ${c}`,
-          tally,
-        );
-        continue;
+        check(b.subarray(0, Math.floor(r() * b.length)), label, tally);
+        return Promise.resolve();
       }
       const m = mutate(b, hot, r);
       try {
-        check(b, `deno case ${c}`, tally);
+        check(b, label, tally);
       } finally {
         undo(b, m);
       }
-    }
-    console.log(
-      `deno.exe fuzz: ${tally.ok} patched, ${tally.format} PeFormatError, ${tally.patch} PePatchError`,
-    );
-    // Every case ended in one of the three outcomes, and the mutations did
-    // reach the structures the reader checks (some were refused) without
-    // stopping every file (some still patched).
-    assert.equal(tally.ok + tally.format + tally.patch, DENO_CASES);
-    assert.ok(tally.ok > 0 && tally.format > 0, JSON.stringify(tally));
+      return Promise.resolve();
+    });
   },
+});
+
+/** Hot ranges of a patched file, with heapshift's section (its record). */
+function patchedHotRanges(b: Uint8Array): [number, number][] {
+  const h = readHeaders(bytesSource(b));
+  const ours = h.sections[h.sections.length - 1];
+  return [
+    ...hotRanges(b),
+    [ours.pointerToRawData, ours.pointerToRawData + 64],
+    [ours.pointerToRawData, ours.pointerToRawData + ours.sizeOfRawData],
+  ];
+}
+
+Deno.test(`fuzz: ${UNDO_CASES} mutated patched files: removal only gives typed errors`, async () => {
+  const r = rng(SEED ^ 0x0badcafe);
+  const patched = seeds().flatMap(([name, b]) => {
+    try {
+      const p = patchImportsBytes(b);
+      return p.action === "added" ? [[name, p.bytes] as const] : [];
+    } catch {
+      return []; // crafted seeds do not patch
+    }
+  });
+  assert.ok(patched.length >= 4, `${patched.length} patched seeds`);
+  const hot = patched.map(([, seed]) => patchedHotRanges(seed));
+  const name = "undo fuzz";
+  await fuzz({ name, cases: UNDO_CASES }, async (c, { dir, tally }) => {
+    const [seedName, seed] = patched[c % patched.length];
+    const b = seed.slice();
+    mutate(b, hot[c % patched.length], r);
+    const label = `undo case ${c} (${seedName})`;
+    counted(label, tally, () => {
+      readPe(bytesSource(removeImportBytes(b).bytes));
+    });
+    if (c % 10 === 0) {
+      const exe = `${dir}/u${c}.exe`;
+      await Deno.writeFile(exe, b);
+      try {
+        await removeImport(exe, { inPlace: true, backup: false });
+      } catch (e) {
+        assert.ok(
+          e instanceof PeFormatError || e instanceof PePatchError,
+          `${label}: ${e}`,
+        );
+        assert.deepEqual(await Deno.readFile(exe), b, `${label}: written`);
+      }
+      await Deno.remove(exe);
+    }
+  });
 });

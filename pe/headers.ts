@@ -6,7 +6,7 @@
 
 import { PeFormatError } from "./errors.ts";
 import { need, u16, u32, u64 } from "./_read.ts";
-import { bytesAtRva, mapRva } from "./_rva.ts";
+import { bytesAtRva, mapRva, sectionAt } from "./_rva.ts";
 
 export { bytesAtRva };
 import type { ByteSource } from "./source.ts";
@@ -266,12 +266,13 @@ export function readHeaders(src: ByteSource): PeHeaders {
       pointerToRawData: u32(table, at + 20),
       characteristics: u32(table, at + 36),
     };
-    const field = `IMAGE_SECTION_HEADER[${i}] (${JSON.stringify(name)})`;
+    // Built only for an error: a table may hold 65,535 sections.
+    const field = () => `IMAGE_SECTION_HEADER[${i}] (${JSON.stringify(name)})`;
     if (
       s.sizeOfRawData > 0 && s.pointerToRawData + s.sizeOfRawData > src.size
     ) {
       throw new PeFormatError(
-        `${field}.PointerToRawData`,
+        `${field()}.PointerToRawData`,
         headerOffset + 20,
         `raw data 0x${s.pointerToRawData.toString(16)}+0x${
           s.sizeOfRawData.toString(16)
@@ -280,7 +281,7 @@ export function readHeaders(src: ByteSource): PeHeaders {
     }
     if (s.sizeOfRawData > 0 && s.pointerToRawData < sizeOfHeaders) {
       throw new PeFormatError(
-        `${field}.PointerToRawData`,
+        `${field()}.PointerToRawData`,
         headerOffset + 20,
         "raw data overlaps the headers",
       );
@@ -288,7 +289,7 @@ export function readHeaders(src: ByteSource): PeHeaders {
     // The loader wants sections in ascending, non-overlapping RVA order.
     if (s.virtualAddress < nextVa || s.virtualAddress % sectionAlignment) {
       throw new PeFormatError(
-        `${field}.VirtualAddress`,
+        `${field()}.VirtualAddress`,
         headerOffset + 12,
         `0x${
           s.virtualAddress.toString(16)
@@ -300,7 +301,7 @@ export function readHeaders(src: ByteSource): PeHeaders {
       Math.ceil(Math.max(vsize, 1) / sectionAlignment) * sectionAlignment;
     if (nextVa > 0xffffffff) {
       throw new PeFormatError(
-        `${field}.VirtualSize`,
+        `${field()}.VirtualSize`,
         headerOffset + 8,
         "section ends beyond 4 GiB",
       );
@@ -418,8 +419,8 @@ export function rvaToOffset(
 
 /** The section containing `rva` in memory, if any. */
 export function sectionOfRva(h: PeHeaders, rva: number): Section | undefined {
-  return h.sections.find((s) =>
-    rva >= s.virtualAddress &&
-    rva < s.virtualAddress + Math.max(s.virtualSize, s.sizeOfRawData)
-  );
+  const s = sectionAt(h, rva);
+  return s && rva < s.virtualAddress + Math.max(s.virtualSize, s.sizeOfRawData)
+    ? s
+    : undefined;
 }

@@ -6,8 +6,9 @@
 
 import { PeFormatError } from "./errors.ts";
 import { DIR, directory, type PeHeaders } from "./headers.ts";
+import { ReadBudget } from "./budget.ts";
 import { bytesAtRva, mapRva } from "./_rva.ts";
-import { cString, hex, need, u16, u32 } from "./_read.ts";
+import { hex, need, u16, u32 } from "./_read.ts";
 import type { ByteSource } from "./source.ts";
 
 /** One imported function: by name (with its hint) or by ordinal. */
@@ -54,6 +55,11 @@ export interface BoundImport {
 export interface ReadImportsOptions {
   /** Also read the imported function names and ordinals (default true). */
   symbols?: boolean;
+  /**
+   * The budget of the whole read of the file, shared with the other
+   * readers (default: a new one with the default limits).
+   */
+  budget?: ReadBudget;
 }
 
 /** Most descriptors one directory may hold before we call it absurd. */
@@ -133,9 +139,9 @@ interface ThunksAt {
 function readThunks(
   src: ByteSource,
   h: PeHeaders,
-  thunks: ThunksAt,
+  thunks: ThunksAt & { budget: ReadBudget },
 ): ImportedSymbol[] {
-  const { rva, field } = thunks;
+  const { rva, field, budget } = thunks;
   const size = h.format === "PE32+" ? 8 : 4;
   const off = mapRva(h, rva, size, field);
   const avail = bytesAtRva(h, rva);
@@ -163,6 +169,9 @@ function readThunks(
     const lo = u32(b, at - base);
     const hi = size === 8 ? u32(b, at - base + 4) : 0;
     if (lo === 0 && hi === 0) break;
+    if (!budget.addFunction()) {
+      throw budget.exceeded(`${field}[${at / size}]`, off + at);
+    }
     const byOrdinal = size === 8
       ? (hi & 0x80000000) !== 0
       : (lo & 0x80000000) !== 0;
@@ -177,13 +186,30 @@ function readThunks(
         `thunk ${hex(hi)}:${hex(lo)} is neither an ordinal nor a 31-bit RVA`,
       );
     }
-    const nameField = `${field}[${at / size}] IMAGE_IMPORT_BY_NAME`;
-    const hn = mapRva(h, lo, 3, nameField, off + at);
-    const hint = u16(need(src, hn, 2, nameField), 0);
-    const max = Math.min(4096, bytesAtRva(h, lo + 2));
-    out.push({ hint, name: cString(src, hn + 2, nameField, max) });
+    let entry = budget.hintNames.get(lo);
+    if (entry) {
+      if (!budget.addName(entry.name.length)) {
+        throw budget.exceeded(hintNameField(field, at / size), off + at);
+      }
+    } else {
+      const f = hintNameField(field, at / size);
+      const hn = mapRva(h, lo, 3, f, off + at);
+      const max = Math.min(4096, bytesAtRva(h, lo + 2));
+      entry = {
+        hint: u16(need(src, hn, 2, f), 0),
+        // Cached by RVA here (hintNames), not by offset again.
+        name: budget.name(src, { offset: hn + 2, field: f, max, cache: false }),
+      };
+      budget.hintNames.set(lo, entry);
+    }
+    out.push({ hint: entry.hint, name: entry.name });
   }
   return out;
+}
+
+/** The field of thunk `index`'s hint/name entry, for errors. */
+function hintNameField(field: string, index: number): string {
+  return `${field}[${index}] IMAGE_IMPORT_BY_NAME`;
 }
 
 /** A DLL name's RVA, the field that holds it and that field's offset. */
@@ -193,10 +219,15 @@ interface NameAt {
   fieldOffset: number;
 }
 
-function dllName(src: ByteSource, h: PeHeaders, at: NameAt): string {
+function dllName(
+  src: ByteSource,
+  h: PeHeaders,
+  at: NameAt & { budget: ReadBudget },
+): string {
   const { rva, field, fieldOffset } = at;
   const off = mapRva(h, rva, 1, field, fieldOffset);
-  const name = cString(src, off, field, Math.min(260, bytesAtRva(h, rva) - 1));
+  const max = Math.min(260, bytesAtRva(h, rva) - 1);
+  const name = at.budget.name(src, { offset: off, field, max });
   if (name === "") throw new PeFormatError(field, off, "empty DLL name");
   return name;
 }
@@ -212,6 +243,7 @@ export function readImports(
 ): ImportedDll[] {
   const t = descriptorTable(src, h, IMPORT_TABLE);
   if (!t) return [];
+  const budget = options.budget ?? new ReadBudget();
   const { base, table } = t;
   const out: ImportedDll[] = [];
   for (let i = 0;; i++) {
@@ -227,6 +259,7 @@ export function readImports(
       rva: nameRva,
       field: `${f}.Name`,
       fieldOffset: base + at + 12,
+      budget,
     });
     // The IAT must exist in the file even when the lookup table is used.
     mapRva(h, iatRva, 1, `${f}.FirstThunk`, base + at + 16);
@@ -235,6 +268,7 @@ export function readImports(
       symbols = readThunks(src, h, {
         rva: lookupRva || iatRva,
         field: lookupRva ? `${f}.OriginalFirstThunk` : `${f}.FirstThunk`,
+        budget,
       });
       checkForwarderChain(src, h, {
         timeDateStamp,
@@ -301,6 +335,7 @@ export function readDelayImports(
 ): ImportedDll[] {
   const t = descriptorTable(src, h, DELAY_TABLE);
   if (!t) return [];
+  const budget = options.budget ?? new ReadBudget();
   const { base, table } = t;
   const out: ImportedDll[] = [];
   for (let i = 0;; i++) {
@@ -329,12 +364,14 @@ export function readDelayImports(
       rva: nameRva,
       field: `${f}.DllNameRVA`,
       fieldOffset: base + at + 4,
+      budget,
     });
     let symbols: ImportedSymbol[] = [];
     if (options.symbols !== false && lookupRva !== 0) {
       symbols = readThunks(src, h, {
         rva: lookupRva,
         field: `${f}.ImportNameTableRVA`,
+        budget,
       });
     }
     out.push({
@@ -355,7 +392,9 @@ export function readDelayImports(
 export function readBoundImports(
   src: ByteSource,
   h: PeHeaders,
+  options: { budget?: ReadBudget } = {},
 ): BoundImport[] {
+  const budget = options.budget ?? new ReadBudget();
   const dir = directory(h, DIR.BOUND_IMPORT);
   if (dir.rva === 0) return [];
   const field = "IMAGE_BOUND_IMPORT_DESCRIPTOR";
@@ -373,7 +412,8 @@ export function readBoundImports(
         `name offset ${o} outside the directory`,
       );
     }
-    return cString(src, base + o, f, Math.min(260, dir.size - o - 1));
+    const max = Math.min(260, dir.size - o - 1);
+    return budget.name(src, { offset: base + o, field: f, max });
   };
   const out: BoundImport[] = [];
   let at = 0;

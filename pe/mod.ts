@@ -29,6 +29,7 @@
 export * from "./errors.ts";
 export * from "./source.ts";
 export * from "./headers.ts";
+export * from "./budget.ts";
 export * from "./imports.ts";
 export * from "./exports.ts";
 export * from "./layout.ts";
@@ -37,3 +38,5 @@ export * from "./checksum.ts";
 export * from "./patch.ts";
 export * from "./remove.ts";
 export * from "./write.ts";
+export * from "./mapped.ts";
+export * from "./loaded_imports.ts";

@@ -11,11 +11,12 @@ import {
   directory,
   endOfSectionData,
   OPT,
+  type PeHeaders,
   type Section,
 } from "./headers.ts";
 import type { ImportedDll } from "./imports.ts";
 import { type PeInfo, readPe } from "./reader.ts";
-import { bytesSource } from "./source.ts";
+import { type ByteSource, bytesSource } from "./source.ts";
 import {
   ascii,
   certificatePlan,
@@ -26,8 +27,11 @@ import {
   setDir,
 } from "./_edit.ts";
 import { planImportSection } from "./_import_section.ts";
-import { writeMarker } from "./_marker.ts";
-import { alignUp, put16, put32, u32 } from "./_read.ts";
+import { headerHash, writeMarker } from "./_marker.ts";
+import { Output } from "./_output.ts";
+import { type EditPlan, renderPlan } from "./_plan.ts";
+import { alignUp, put32, u32 } from "./_read.ts";
+import { mapRva } from "./_rva.ts";
 
 /** The DLL heapshift injects by default. */
 export const DEFAULT_DLL = "heapshift.dll";
@@ -39,6 +43,7 @@ export const SECTION_NAME = ".hsimp";
 const SCN_CNT_INITIALIZED_DATA = 0x40;
 const SCN_MEM_READ = 0x40000000;
 const SCN_MEM_WRITE = 0x80000000;
+const COMIMAGE_FLAGS_ILONLY = 1;
 
 /** Which DLL to put first (or remove). */
 export interface DllOptions {
@@ -75,6 +80,11 @@ export interface PatchResult {
   action: "added" | "moved" | "removed" | "unchanged";
   /** The DLL name acted on (with the postfix applied). */
   dll: string;
+  /**
+   * The target's IMAGE_FILE_MACHINE_* value: 0x8664 for x64 programs,
+   * 0x14c for 32-bit x86 ones (which need a 32-bit DLL).
+   */
+  machine: number;
   /** Things the caller should tell the user, e.g. a stripped signature. */
   warnings: string[];
 }
@@ -108,10 +118,14 @@ function checkDllName(dll: string): string {
  * address tables stay where they are, since the program's code refers to
  * them. Bound imports are cleared, an Authenticode signature is removed
  * (with a warning), the overlay and COFF symbol table are kept, and the
- * checksum is recomputed.
+ * checksum is updated for what changed (a right one stays right, 0 stays
+ * 0). The new section records the original headers, so that
+ * `removeImportBytes` gives back the exact bytes.
  *
  * Throws `PeFormatError` for malformed input and `PePatchError` when the
- * file cannot be patched this way.
+ * file cannot be patched this way: no room for a section header, a new
+ * section that would reach 2 GiB, an IL-only .NET assembly, or a machine
+ * other than x64 and x86.
  *
  * @example
  * ```ts ignore
@@ -123,34 +137,92 @@ export function patchImportsBytes(
   input: Uint8Array,
   options: PatchBytesOptions = {},
 ): PatchResult {
+  return renderPlan(planPatch(bytesSource(input), options), input);
+}
+
+/**
+ * Works out the patch of the file `src` without writing it (the heart of
+ * {@linkcode patchImportsBytes} and of the file-level patch).
+ */
+export function planPatch(
+  src: ByteSource,
+  options: PatchBytesOptions = {},
+): EditPlan {
   const dll = resolveDllName(options);
-  const info = readPe(bytesSource(input));
+  const info = readPe(src);
+  const h = info.headers;
+  checkServable(src, h);
   const warnings: string[] = [];
+  const names = info.imports.map((d) => d.dll);
+  const base = { dll, machine: h.machine, warnings };
   const idx = info.imports.findIndex((d) => sameDll(d.dll, dll));
   if (idx === 0) {
-    return { bytes: input, changed: false, action: "unchanged", dll, warnings };
+    return { ...base, changed: false, action: "unchanged", imports: names };
   }
   if (idx > 0) {
-    const out = editableCopy(input, { info, warnings });
-    moveToFront(out, { imports: info.imports, index: idx });
-    const bytes = finish(out, info.headers);
-    return { bytes, changed: true, action: "moved", dll, warnings };
+    const out = editableCopy(src, { info, warnings });
+    moveToFront(src, { out, imports: info.imports, index: idx });
+    finish(out, h);
+    return {
+      ...base,
+      output: out,
+      changed: true,
+      action: "moved",
+      imports: [names[idx], ...names.filter((_, i) => i !== idx)],
+    };
   }
-  const bytes = addSection(input, info, { dll, options, warnings });
-  return { bytes, changed: true, action: "added", dll, warnings };
+  const output = addSection(src, info, { dll, options, warnings });
+  return {
+    ...base,
+    output,
+    changed: true,
+    action: "added",
+    imports: [dll, ...names],
+  };
+}
+
+const MACHINES: Record<number, string> = {
+  0x14c: "x86",
+  0x8664: "x64",
+  0xaa64: "ARM64",
+  0xa641: "ARM64EC",
+  0x1c4: "ARM",
+  0x200: "Itanium",
+};
+
+// The hook DLL exists for x64 and x86 programs whose native code calls the
+// UCRT; an IL-only .NET assembly has no such code (the CLR allocates).
+function checkServable(src: ByteSource, h: PeHeaders): void {
+  if (h.machine !== 0x14c && h.machine !== 0x8664) {
+    const name = MACHINES[h.machine] ?? `0x${h.machine.toString(16)}`;
+    throw new PePatchError(
+      `the program is built for machine ${name}: heapshift's hook DLL exists for x64 and x86 programs only`,
+    );
+  }
+  const clr = directory(h, DIR.CLR);
+  if (clr.rva === 0) return;
+  const field = "IMAGE_COR20_HEADER";
+  const at = mapRva(h, clr.rva, 20, field, h.dataDirectoryOffset + DIR.CLR * 8);
+  if (u32(src.read(at, 20), 16) & COMIMAGE_FLAGS_ILONLY) {
+    throw new PePatchError(
+      "the program is an IL-only .NET assembly: its code runs on the .NET runtime, which does not allocate through the UCRT, so heapshift has nothing to take over",
+    );
+  }
 }
 
 // Descriptors are contiguous, so a rotation of the first index+1 of them.
 function moveToFront(
-  out: Uint8Array,
-  move: { imports: ImportedDll[]; index: number },
+  src: ByteSource,
+  move: { out: Output; imports: ImportedDll[]; index: number },
 ): void {
   const { imports: list, index: idx } = move;
   const base = list[0].descriptorOffset;
   const from = list[idx].descriptorOffset;
-  const moved = out.slice(from, from + 20);
-  out.copyWithin(base + 20, base, base + idx * 20);
-  out.set(moved, base);
+  const table = src.read(base, (idx + 1) * 20).slice();
+  const moved = table.slice(from - base, from - base + 20);
+  table.copyWithin(20, 0, idx * 20);
+  table.set(moved, 0);
+  move.out.set(table, base);
 }
 
 function sectionEnd(s: Section): number {
@@ -178,11 +250,24 @@ function checkOptions(options: PatchBytesOptions): {
   return { sectionName, symbol };
 }
 
+/** Where section data starts in the file (or ends, when there is none). */
+function firstRawData(h: PeHeaders, endSec: number): number {
+  let first = endSec;
+  for (const s of h.sections) {
+    if (s.sizeOfRawData > 0) first = Math.min(first, s.pointerToRawData);
+  }
+  return first;
+}
+
+// Thunks hold 31-bit RVAs: from 2 GiB on, a 32-bit thunk reads as an
+// import by ordinal (and a 64-bit one is invalid).
+const MAX_RVA = 0x80000000;
+
 function addSection(
-  input: Uint8Array,
+  src: ByteSource,
   info: PeInfo,
   add: { dll: string; options: PatchBytesOptions; warnings: string[] },
-): Uint8Array {
+): Output {
   const h = info.headers;
   const { warnings } = add;
   const fa = h.fileAlignment;
@@ -195,30 +280,26 @@ function addSection(
     );
   }
   const { sectionName, symbol } = checkOptions(add.options);
-  const plan = planImportSection(input, info, {
+  const plan = planImportSection(src, info, {
     dll: add.dll,
     symbol,
     warnings,
   });
-  const rawSize = alignUp(plan.size, fa);
 
   // Room for one more section header: the bytes after the table must be
   // free (bound import data there is dropped anyway).
   const tableEnd = h.sectionTableOffset + h.sections.length * 40;
   const endSec = endOfSectionData(h);
-  const firstRaw = Math.min(
-    endSec,
-    ...h.sections.filter((s) => s.sizeOfRawData > 0).map((s) =>
-      s.pointerToRawData
-    ),
-  );
+  const firstRaw = firstRawData(h, endSec);
   const bound = directory(h, DIR.BOUND_IMPORT);
   const boundInHeaders = bound.rva !== 0 &&
     bound.rva + bound.size <= h.sizeOfHeaders;
-  for (let o = tableEnd; o < Math.min(tableEnd + 40, firstRaw); o++) {
+  const slotEnd = Math.min(tableEnd + 40, firstRaw);
+  const slot = src.read(tableEnd, Math.max(0, slotEnd - tableEnd));
+  for (let o = tableEnd; o < slotEnd; o++) {
     const inBound = boundInHeaders && o >= bound.rva &&
       o < bound.rva + bound.size;
-    if (input[o] !== 0 && !inBound) {
+    if (slot[o - tableEnd] !== 0 && !inBound) {
       throw new PePatchError(
         `no free room for a section header at 0x${
           tableEnd.toString(16)
@@ -243,41 +324,51 @@ function addSection(
       } bytes`,
     );
   }
+  // After the import data: the original headers and debug offsets, so
+  // that removal gives back the exact bytes.
+  const copyOffset = alignUp(plan.size, 8);
+  const debugOffset = copyOffset + firstRaw;
+  const size = debugOffset + info.debug.length * 4;
+  const rawSize = alignUp(size, fa);
   const keepEnd = certificatePlan(info, warnings);
   const rawPtr = alignUp(endSec + shift, fa);
   const overlaySize = keepEnd - endSec;
   let maxEnd = 0;
   for (const s of h.sections) maxEnd = Math.max(maxEnd, sectionEnd(s));
   const va = Math.max(alignUp(maxEnd, sa), alignUp(h.sizeOfImage, sa));
-  const sizeOfImage = alignUp(va + plan.size, sa);
+  const sizeOfImage = alignUp(va + size, sa);
+  if (sizeOfImage >= MAX_RVA) {
+    throw new PePatchError(
+      `the image takes up to 0x${
+        h.sizeOfImage.toString(16)
+      }: a new section would end at 0x${
+        sizeOfImage.toString(16)
+      }, at or above 2 GiB, where its addresses would read as import ordinals`,
+    );
+  }
   const total = rawPtr + rawSize + Math.max(0, overlaySize);
-  if (sizeOfImage > 0xffffffff || total > 0xffffffff) {
-    throw new PePatchError("the patched image would exceed 4 GiB");
+  if (total > 0xffffffff) {
+    throw new PePatchError("the patched file would exceed 4 GiB");
   }
 
   // Headers, section data (maybe moved), our section, then the overlay.
-  const out = new Uint8Array(total);
-  out.set(input.subarray(0, firstRaw), 0);
-  out.set(input.subarray(firstRaw, endSec), firstRaw + shift);
-  if (overlaySize > 0) {
-    out.set(input.subarray(endSec, keepEnd), rawPtr + rawSize);
-  }
-  const sec = out.subarray(rawPtr, rawPtr + rawSize);
+  const head = new Uint8Array(firstRaw + shift);
+  head.set(src.read(0, firstRaw));
+  const sec = new Uint8Array(rawSize);
+  sec.set(head.subarray(0, firstRaw), copyOffset);
+  const out = new Output();
+  out.literal(head);
+  out.copy(firstRaw, endSec - firstRaw);
+  out.literal(new Uint8Array(rawPtr - (endSec + shift)));
+  out.literal(sec);
+  if (overlaySize > 0) out.copy(endSec, overlaySize);
   const imp = directory(h, DIR.IMPORT);
   const boundOverwritten = boundInHeaders && bound.rva < tableEnd + 40 &&
     bound.rva + bound.size > tableEnd;
   const keepBound = bound.rva !== 0 && !boundOverwritten;
-  writeMarker(sec, {
-    importRva: imp.rva,
-    importSize: imp.size,
-    boundRva: keepBound ? bound.rva : 0,
-    boundSize: keepBound ? bound.size : 0,
-    insertedAt: endSec + shift,
-    sizeOfImage: h.sizeOfImage,
-    sizeOfHeaders: h.sizeOfHeaders,
-    headerShift: shift,
-    firstRaw,
-  });
+  info.debug.forEach((d, i) =>
+    put32(sec, debugOffset + i * 4, d.pointerToRawData)
+  );
   plan.write(sec, va);
 
   // Bound data that the new header overwrites is wiped whole; otherwise it
@@ -293,23 +384,21 @@ function addSection(
   });
   out.fill(0, tableEnd, tableEnd + 40);
   out.set(ascii(sectionName), tableEnd);
-  put32(out, tableEnd + 8, plan.size);
-  put32(out, tableEnd + 12, va);
-  put32(out, tableEnd + 16, rawSize);
-  put32(out, tableEnd + 20, rawPtr);
-  put32(
-    out,
+  out.put32(tableEnd + 8, size);
+  out.put32(tableEnd + 12, va);
+  out.put32(tableEnd + 16, rawSize);
+  out.put32(tableEnd + 20, rawPtr);
+  out.put32(
     tableEnd + 36,
     (SCN_CNT_INITIALIZED_DATA | SCN_MEM_READ | SCN_MEM_WRITE) >>> 0,
   );
-  put16(out, h.peOffset + 6, h.sections.length + 1);
+  out.put16(h.peOffset + 6, h.sections.length + 1);
   const opt = h.optionalHeaderOffset;
-  put32(out, opt + OPT.SIZE_OF_IMAGE, sizeOfImage);
-  put32(out, opt + OPT.SIZE_OF_HEADERS, Math.max(h.sizeOfHeaders, needHeaders));
-  put32(
-    out,
+  out.put32(opt + OPT.SIZE_OF_IMAGE, sizeOfImage);
+  out.put32(opt + OPT.SIZE_OF_HEADERS, Math.max(h.sizeOfHeaders, needHeaders));
+  out.put32(
     opt + OPT.SIZE_OF_INITIALIZED_DATA,
-    (u32(out, opt + OPT.SIZE_OF_INITIALIZED_DATA) + rawSize) >>> 0,
+    (out.u32(opt + OPT.SIZE_OF_INITIALIZED_DATA) + rawSize) >>> 0,
   );
   setDir(out, h, {
     index: DIR.IMPORT,
@@ -318,5 +407,22 @@ function addSection(
   });
   setDir(out, h, { index: DIR.BOUND_IMPORT, rva: 0, size: 0 });
   setDir(out, h, { index: DIR.SECURITY, rva: 0, size: 0 });
-  return finish(out, h);
+  finish(out, h);
+  // Last: the record, with a hash of the headers as written.
+  writeMarker(sec, {
+    importRva: imp.rva,
+    importSize: imp.size,
+    boundRva: keepBound ? bound.rva : 0,
+    boundSize: keepBound ? bound.size : 0,
+    insertedAt: endSec + shift,
+    sizeOfImage: h.sizeOfImage,
+    sizeOfHeaders: h.sizeOfHeaders,
+    headerShift: shift,
+    firstRaw,
+    headerHash: headerHash(head, opt + OPT.CHECKSUM),
+    copyOffset,
+    debugOffset,
+    debugCount: info.debug.length,
+  });
+  return out;
 }

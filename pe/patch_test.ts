@@ -8,6 +8,7 @@ import { peChecksum } from "./checksum.ts";
 import { bytesSource } from "./source.ts";
 import { buildPe, DEFAULT_IMPORTS, type SyntheticOptions } from "./_test_pe.ts";
 import { objdumpImports } from "./_objdump_test_util.ts";
+import { put32, u32 } from "./_read.ts";
 
 const info = (b: Uint8Array) => readPe(bytesSource(b));
 const names = (b: Uint8Array) => info(b).imports.map((d) => d.dll);
@@ -120,7 +121,7 @@ for (const [label, opts] of VARIANTS) {
     const u = removeImportBytes(r.bytes);
     assert.equal(u.action, "removed");
     assert.deepEqual(names(u.bytes), before.imports.map((d) => d.dll));
-    if (!opts.bound && !opts.certificate) {
+    if (!opts.certificate) {
       assert.deepEqual(u.bytes, original, "undo restores the original bytes");
     }
     checksumOk(u.bytes);
@@ -266,4 +267,93 @@ Deno.test("removeImportBytes() takes out an added DLL that is no longer last", (
   ]);
   const r2 = removeImportBytes(twice, { dll: "other.dll" });
   assert.deepEqual(r2.bytes, once);
+});
+
+Deno.test("remove gives back the exact bytes: CheckSum 0, bound size without RVA, garbage offsets", () => {
+  for (const extraSections of [0, 12]) {
+    // 12 extra sections fill the headers: the patch moves the data down.
+    const original = buildPe({ extraSections, debug: true, symbols: 1 });
+    const h = info(original).headers;
+    put32(original, h.optionalHeaderOffset + 64, 0);
+    put32(original, h.dataDirectoryOffset + DIR.BOUND_IMPORT * 8 + 4, 0x40);
+    put32(original, h.sections[0].headerOffset + 24, 0xfffffff0);
+    put32(original, h.sections[1].headerOffset + 28, 0x12345678);
+    const r = patchImportsBytes(original);
+    assert.equal(names(r.bytes)[0], "heapshift.dll");
+    assert.equal(info(r.bytes).headers.checksum, 0, "no checksum stays none");
+    const u = removeImportBytes(r.bytes);
+    assert.deepEqual(u.warnings, []);
+    assert.deepEqual(u.bytes, original, `${extraSections} extra sections`);
+  }
+});
+
+Deno.test("headers edited after the patch: undone field by field, and said so", () => {
+  const original = buildPe();
+  const r = patchImportsBytes(original);
+  const edited = r.bytes.slice();
+  const opt = info(edited).headers.optionalHeaderOffset;
+  edited[opt + 40] = 10; // MajorOperatingSystemVersion, by a tool that
+  put32(edited, opt + 64, peChecksum(edited, opt + 64)); // sums it again
+  const u = removeImportBytes(edited);
+  assert.equal(u.action, "removed");
+  assert.match(u.warnings.join(), /not byte-identical/);
+  assert.deepEqual(names(u.bytes), names(original));
+  assert.equal(u.bytes.length, original.length);
+  assert.equal(u.bytes[opt + 40], 10, "the later edit is kept");
+  checksumOk(u.bytes);
+});
+
+Deno.test("a signature that ended the file does not come back; one inside does", () => {
+  const atEnd = buildPe({ certificate: 64 });
+  const u = removeImportBytes(patchImportsBytes(atEnd).bytes);
+  assert.match(u.warnings.join(), /signature .* cannot come back/);
+  assert.equal(info(u.bytes).certificate, undefined);
+  checksumOk(u.bytes);
+  // A certificate followed by other data stays in the file: the undo
+  // gives back the file, signature entry included.
+  const inside = buildPe({ certificate: 64 });
+  const grown = new Uint8Array(inside.length + 16);
+  grown.set(inside);
+  const h = info(grown).headers;
+  put32(
+    grown,
+    h.optionalHeaderOffset + 64,
+    peChecksum(grown, h.optionalHeaderOffset + 64),
+  );
+  const back = removeImportBytes(patchImportsBytes(grown).bytes);
+  assert.deepEqual(back.warnings, []);
+  assert.deepEqual(back.bytes, grown);
+});
+
+/** Stored CheckSum less the right one, mod 0xffff (0 when it is right). */
+function checksumError(b: Uint8Array): number {
+  const h = info(b).headers;
+  const right = peChecksum(b, h.optionalHeaderOffset + 64);
+  return (((h.checksum - right) % 0xffff) + 0xffff) % 0xffff;
+}
+
+Deno.test("the checksum is updated for what changed: right stays right, wrong stays as wrong", () => {
+  const base = buildPe({ overlay: new Uint8Array(99).fill(7), symbols: 2 });
+  const at = info(base).headers.optionalHeaderOffset + 64;
+  // The last section's raw data one byte shorter: it ends at an odd
+  // offset, so the overlay moves by an odd amount (its bytes change
+  // places in their 16-bit words).
+  const odd = base.slice();
+  const last = info(odd).headers.sections[2];
+  put32(odd, last.headerOffset + 16, last.sizeOfRawData - 1);
+  put32(odd, at, peChecksum(odd, at));
+  for (const [label, original] of [["even", base], ["odd", odd]] as const) {
+    const r = patchImportsBytes(original);
+    assert.equal(checksumError(r.bytes), 0, `${label}: right stays right`);
+    const moved = patchImportsBytes(original, { dll: "WS2_32.dll" });
+    assert.equal(checksumError(moved.bytes), 0, `${label}: moved`);
+    // A stale checksum (as Wine's builtins have) is off by as much after.
+    const stale = original.slice();
+    put32(stale, at, u32(stale, at) + 1234);
+    assert.equal(checksumError(patchImportsBytes(stale).bytes), 1234, label);
+  }
+  // One that cannot be right (below the file's length) is made anew.
+  const tiny = base.slice();
+  put32(tiny, at, 1);
+  assert.equal(checksumError(patchImportsBytes(tiny).bytes), 0);
 });

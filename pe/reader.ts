@@ -5,6 +5,7 @@
  * @module
  */
 
+import { ReadBudget } from "./budget.ts";
 import { type Exports, readExports } from "./exports.ts";
 import { type PeHeaders, readHeaders } from "./headers.ts";
 import {
@@ -51,19 +52,22 @@ export interface PeInfo {
 export interface ReadOptions {
   /** Read imported function names and ordinals too (default true). */
   symbols?: boolean;
+  /** Limits of the whole read (default: a new {@linkcode ReadBudget}). */
+  budget?: ReadBudget;
 }
 
 /** Reads every structure the package knows from a source. */
 export function readPe(src: ByteSource, options: ReadOptions = {}): PeInfo {
   const headers = readHeaders(src);
+  const opts = { ...options, budget: options.budget ?? new ReadBudget() };
   const info: PeInfo = {
     headers,
-    imports: readImports(src, headers, options),
-    delayImports: readDelayImports(src, headers, options),
-    boundImports: readBoundImports(src, headers),
+    imports: readImports(src, headers, opts),
+    delayImports: readDelayImports(src, headers, opts),
+    boundImports: readBoundImports(src, headers, opts),
     debug: readDebug(src, headers),
   };
-  const exports = readExports(src, headers);
+  const exports = readExports(src, headers, opts);
   if (exports) info.exports = exports;
   const overlay = readOverlay(headers);
   if (overlay) info.overlay = overlay;
@@ -112,9 +116,10 @@ export function imports(
   return Promise.resolve().then(() =>
     withSource(file, (src) => {
       const h = readHeaders(src);
+      const opts = { ...options, budget: options.budget ?? new ReadBudget() };
       return [
-        ...readImports(src, h, options),
-        ...readDelayImports(src, h, options),
+        ...readImports(src, h, opts),
+        ...readDelayImports(src, h, opts),
       ];
     })
   );

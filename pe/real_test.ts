@@ -1,19 +1,25 @@
 // Patching real executables, checked against objdump: the mingw-w64
 // fixtures (built by tasks/fixtures.ts, which `deno task test` runs first)
 // and the Windows deno.exe (from the Wine environment, or
-// HEAPSHIFT_DENO_EXE). Missing ones are an error, never a smaller test.
+// HEAPSHIFT_DENO_EXE); and removal giving back their exact bytes, and those
+// of Wine's builtins (whose CheckSum fields do not match their contents).
+// Missing ones are an error, never a smaller test.
 
 import assert from "node:assert/strict";
 import { patchImportsBytes } from "./patch.ts";
 import { removeImportBytes } from "./remove.ts";
 import { readPe } from "./reader.ts";
 import { bytesSource } from "./source.ts";
+import { peChecksum } from "./checksum.ts";
+import { patchImports, removeImport } from "./write.ts";
+import { u32 } from "./_read.ts";
 import {
   builtFixtures,
   importListing,
   objdumpImports,
   objdumpRun,
   windowsDenoExe,
+  wineBuiltins,
 } from "./_objdump_test_util.ts";
 
 function realFiles(): string[] {
@@ -95,4 +101,78 @@ Deno.test("patching the real PE files: objdump lists heapshift.dll first, the re
       assert.deepEqual(u.bytes, original, `${file}: undo`);
     }
   }
+});
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+/** Wine's .exe builtins and a few of its core DLLs. */
+const builtins = () =>
+  wineBuiltins([
+    "kernel32.dll",
+    "ntdll.dll",
+    "ucrtbase.dll",
+    "msvcrt.dll",
+    "user32.dll",
+  ]);
+
+Deno.test({
+  name:
+    "patch then remove gives back the exact bytes of the real PE files and Wine's builtins",
+  fn: async () => {
+    const wine = builtins();
+    const undoFiles = [...realFiles(), ...wine];
+    let stale = 0;
+    for (const file of undoFiles) {
+      const original = await Deno.readFile(file);
+      const { headers: h, certificate } = readPe(bytesSource(original));
+      const r = patchImportsBytes(original);
+      assert.equal(r.action, "added", file);
+      const u = removeImportBytes(r.bytes);
+      // A signature that ends the file cannot come back (deno.exe): the
+      // rest does, less its directory entry and with a new checksum.
+      let want = original;
+      if (certificate) {
+        assert.match(u.warnings.join(), /signature .* cannot come back/, file);
+        want = original.slice(0, certificate.offset);
+        want.fill(0, h.dataDirectoryOffset + 32, h.dataDirectoryOffset + 40);
+        const at = h.optionalHeaderOffset + 64;
+        want.set(u.bytes.subarray(at, at + 4), at);
+        assert.equal(u32(want, at), peChecksum(want, at), file);
+      } else assert.deepEqual(u.warnings, [], file);
+      assert.ok(sameBytes(u.bytes, want), `${file}: not byte-identical`);
+      if (h.checksum !== peChecksum(original, h.optionalHeaderOffset + 64)) {
+        stale++;
+      }
+    }
+    // Most builtins carry a checksum that does not match: the case that
+    // used to come back different.
+    assert.ok(stale > wine.length / 2, `${stale} stale checksums`);
+  },
+});
+
+Deno.test({
+  name: "patch -i then remove -i of Wine's reg.exe gives back its bytes",
+  fn: async () => {
+    const reg = builtins().find((f) => f.endsWith("x86_64-windows/reg.exe"));
+    assert.ok(reg, "Wine's x64 reg.exe");
+    const dir = await Deno.makeTempDir();
+    try {
+      const exe = `${dir}/reg.exe`;
+      await Deno.copyFile(reg, exe);
+      const original = await Deno.readFile(exe);
+      assert.equal(
+        (await patchImports(exe, { inPlace: true })).action,
+        "added",
+      );
+      const u = await removeImport(exe, { inPlace: true });
+      assert.equal(u.action, "removed");
+      assert.deepEqual(await Deno.readFile(exe), original);
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
 });

@@ -15,7 +15,7 @@ import {
 } from "./headers.ts";
 import { type DllOptions, type PatchResult, resolveDllName } from "./patch.ts";
 import { type PeInfo, readPe } from "./reader.ts";
-import { bytesSource } from "./source.ts";
+import { type ByteSource, bytesSource } from "./source.ts";
 import {
   certificatePlan,
   editableCopy,
@@ -25,8 +25,16 @@ import {
   sameDll,
   setDir,
 } from "./_edit.ts";
-import { hasMarker, MARKER_SIZE, readMarker } from "./_marker.ts";
-import { put16, put32, u32 } from "./_read.ts";
+import {
+  headerHash,
+  type Marker,
+  markerSize,
+  markerVersion,
+  readMarker,
+} from "./_marker.ts";
+import { Output } from "./_output.ts";
+import { type EditPlan, renderPlan } from "./_plan.ts";
+import { u32 } from "./_read.ts";
 
 /** Options for {@linkcode removeImportBytes}. */
 export interface RemoveBytesOptions extends DllOptions {
@@ -39,104 +47,221 @@ export interface RemoveBytesOptions extends DllOptions {
 
 /**
  * Removes a DLL from the import table. When heapshift added it in the last
- * section, that section is dropped and everything the patch changed is
- * restored, which gives back the original bytes (less a signature);
- * otherwise its descriptor is taken out of the table in place. Removing a
- * DLL that heapshift did not add needs `allowForeign`. A file that does
- * not import the DLL is returned unchanged.
+ * section and the headers were not edited since, that section is dropped
+ * and the original headers it recorded are put back: the result is the
+ * original file byte for byte (unless the patch removed a signature at the
+ * end of the file, which cannot come back). Otherwise the patch is undone
+ * field by field, or the DLL's descriptor is taken out of the table in
+ * place. Removing a DLL that heapshift did not add needs `allowForeign`. A
+ * file that does not import the DLL is returned unchanged.
  */
 export function removeImportBytes(
   input: Uint8Array,
   options: RemoveBytesOptions = {},
 ): PatchResult {
+  return renderPlan(planRemove(bytesSource(input), options), input);
+}
+
+/**
+ * Works out the removal from the file `src` without writing it (the heart
+ * of {@linkcode removeImportBytes} and of the file-level removal).
+ */
+export function planRemove(
+  src: ByteSource,
+  options: RemoveBytesOptions = {},
+): EditPlan {
   const dll = resolveDllName(options);
-  const info = readPe(bytesSource(input));
+  const info = readPe(src);
   const h = info.headers;
   const warnings: string[] = [];
+  const names = info.imports.map((d) => d.dll);
+  const base = { dll, machine: h.machine, warnings };
   const idx = info.imports.findIndex((d) => sameDll(d.dll, dll));
   if (idx < 0) {
-    return { bytes: input, changed: false, action: "unchanged", dll, warnings };
+    return { ...base, changed: false, action: "unchanged", imports: names };
   }
+  const rest = names.filter((_, i) => i !== idx);
+  const result: EditPlan = {
+    ...base,
+    changed: true,
+    action: "removed",
+    imports: rest,
+  };
   const d = info.imports[idx];
   const ours = h.sections.find((s) =>
-    hasMarker(input, s) && rvaIn(s, d.nameRva)
+    markerVersion(src, s) > 0 && rvaIn(s, d.nameRva)
   );
   if (!ours && !options.allowForeign) {
     throw new PePatchError(
-      `${dll} was not added by heapshift; removing it may break the program (pass allowForeign, or --force on the command line, to remove it anyway)`,
+      `${dll} was not added by heapshift; removing it may break the program (pass allowForeign, or --allow-foreign on the command line, to remove it anyway)`,
     );
   }
   const imp = directory(h, DIR.IMPORT);
+  const version = ours ? markerVersion(src, ours) : 0;
   if (
     ours && ours === h.sections[h.sections.length - 1] && idx === 0 &&
-    imp.rva === ours.virtualAddress + MARKER_SIZE &&
+    imp.rva === ours.virtualAddress + markerSize(version) &&
     ours.pointerToRawData + ours.sizeOfRawData === endOfSectionData(h)
   ) {
-    const bytes = dropSection(input, info, { section: ours, warnings });
-    return { bytes, changed: true, action: "removed", dll, warnings };
+    const output = dropSection(src, info, { section: ours, warnings });
+    return { ...result, output };
   }
-  const out = editableCopy(input, { info, warnings });
-  const base = info.imports[0].descriptorOffset;
+  const out = editableCopy(src, { info, warnings });
+  const first = info.imports[0].descriptorOffset;
   const n = info.imports.length;
-  out.copyWithin(base + idx * 20, base + (idx + 1) * 20, base + n * 20);
-  out.fill(0, base + (n - 1) * 20, base + n * 20);
+  const table = src.read(first, n * 20).slice();
+  table.copyWithin(idx * 20, (idx + 1) * 20);
+  table.fill(0, (n - 1) * 20);
+  out.set(table, first);
   if (imp.size >= 40) {
     setDir(out, h, { index: DIR.IMPORT, rva: imp.rva, size: imp.size - 20 });
   }
   if (!ours) warnings.push(`${d.dll} was not added by heapshift`);
-  const bytes = finish(out, h);
-  return { bytes, changed: true, action: "removed", dll, warnings };
+  finish(out, h);
+  return { ...result, output: out };
 }
 
-// Drops our (last) section and undoes the header shift, from the marker.
+/** What dropping our section moves where (in patched-file offsets). */
+interface Cut {
+  marker: Marker;
+  /** End of our section's raw data. */
+  cutEnd: number;
+  /** End of the input kept (a trailing signature is dropped). */
+  keepEnd: number;
+}
+
+// Drops our (last) section and undoes the header shift, from the marker:
+// with the original headers it recorded when they are intact, otherwise
+// field by field.
 function dropSection(
-  input: Uint8Array,
+  src: ByteSource,
   info: PeInfo,
   drop: { section: Section; warnings: string[] },
-): Uint8Array {
+): Output {
   const h = info.headers;
   const s = drop.section;
-  const m = readMarker(input.subarray(s.pointerToRawData));
-  const { insertedAt, headerShift: shift, firstRaw } = m;
+  const size = markerSize(markerVersion(src, s));
+  const marker = readMarker(src.read(s.pointerToRawData, size));
+  const { insertedAt, headerShift: shift, firstRaw } = marker;
   const cutEnd = s.pointerToRawData + s.sizeOfRawData;
   const tableEnd = h.sectionTableOffset + (h.sections.length - 1) * 40;
+  // The original headers (up to firstRaw) held the section table, and no
+  // debug entry lies in the bytes that go.
   if (
     insertedAt > s.pointerToRawData || insertedAt < h.sizeOfHeaders ||
-    firstRaw + shift > insertedAt || (shift && firstRaw < tableEnd)
+    firstRaw + shift > insertedAt || firstRaw < tableEnd ||
+    info.debug.some((d) =>
+      d.entryOffset + 28 > insertedAt && d.entryOffset < cutEnd
+    )
   ) {
     throw new PePatchError("the heapshift section marker is inconsistent");
   }
-  const keepEnd = certificatePlan(info, drop.warnings);
-  const cut = cutEnd - insertedAt;
-  const out = new Uint8Array(keepEnd - cut - shift);
-  out.set(input.subarray(0, firstRaw), 0);
-  out.set(input.subarray(firstRaw + shift, insertedAt), firstRaw);
-  out.set(input.subarray(cutEnd, keepEnd), insertedAt - shift);
-  moveFileOffsets(out, info, {
-    at: (o) =>
-      o >= cutEnd ? o - cut - shift : o >= firstRaw + shift ? o - shift : o,
-    skip: s,
-  });
+  const cut: Cut = {
+    marker,
+    cutEnd,
+    keepEnd: certificatePlan(info, drop.warnings),
+  };
+  if (marker.version >= 2) {
+    const exact = restoreHeaders(src, info, {
+      cut,
+      section: s,
+      warnings: drop.warnings,
+    });
+    if (exact) return exact;
+    drop.warnings.push(
+      "the headers were changed after heapshift patched the file: the patch was undone field by field, so the file is not byte-identical to the original",
+    );
+  }
+  const out = layout(cut, src.read(0, firstRaw).slice());
+  moveFileOffsets(out, info, { at: (o) => unmove(cut, o), skip: s });
   // Only the part of the slot that stays header (section data may follow).
   out.fill(0, s.headerOffset, Math.min(s.headerOffset + 40, firstRaw));
-  put16(out, h.peOffset + 6, h.sections.length - 1);
+  out.put16(h.peOffset + 6, h.sections.length - 1);
   const opt = h.optionalHeaderOffset;
-  put32(out, opt + OPT.SIZE_OF_IMAGE, m.sizeOfImage);
-  put32(out, opt + OPT.SIZE_OF_HEADERS, m.sizeOfHeaders);
-  put32(
-    out,
+  out.put32(opt + OPT.SIZE_OF_IMAGE, marker.sizeOfImage);
+  out.put32(opt + OPT.SIZE_OF_HEADERS, marker.sizeOfHeaders);
+  out.put32(
     opt + OPT.SIZE_OF_INITIALIZED_DATA,
-    (u32(out, opt + OPT.SIZE_OF_INITIALIZED_DATA) - s.sizeOfRawData) >>> 0,
+    (out.u32(opt + OPT.SIZE_OF_INITIALIZED_DATA) - s.sizeOfRawData) >>> 0,
   );
-  setDir(out, h, { index: DIR.IMPORT, rva: m.importRva, size: m.importSize });
+  setDir(out, h, {
+    index: DIR.IMPORT,
+    rva: marker.importRva,
+    size: marker.importSize,
+  });
   setDir(out, h, {
     index: DIR.BOUND_IMPORT,
-    rva: m.boundRva,
-    size: m.boundSize,
+    rva: marker.boundRva,
+    size: marker.boundSize,
   });
   setDir(out, h, { index: DIR.SECURITY, rva: 0, size: 0 });
   finish(out, h);
-  // The restored file must parse, or the marker lied.
-  readPe(bytesSource(out));
+  return out;
+}
+
+/** Maps a patched-file offset back to where it was before the patch. */
+function unmove(cut: Cut, o: number): number {
+  const { insertedAt, headerShift: shift, firstRaw } = cut.marker;
+  const removed = cut.cutEnd - insertedAt;
+  return o >= cut.cutEnd
+    ? o - removed - shift
+    : o >= firstRaw + shift
+    ? o - shift
+    : o;
+}
+
+/** The file without our section: `head`, the section data, the rest. */
+function layout(cut: Cut, head: Uint8Array): Output {
+  const { insertedAt, headerShift: shift, firstRaw } = cut.marker;
+  const out = new Output();
+  out.literal(head);
+  out.copy(firstRaw + shift, insertedAt - firstRaw - shift);
+  out.copy(cut.cutEnd, cut.keepEnd - cut.cutEnd);
+  return out;
+}
+
+// The exact undo (marker version 2): the headers recorded at patch time
+// and the debug entries' offsets, provided the patched headers are still
+// the ones the patch wrote. Undefined when they are not.
+function restoreHeaders(
+  src: ByteSource,
+  info: PeInfo,
+  at: { cut: Cut; section: Section; warnings: string[] },
+): Output | undefined {
+  const h = info.headers;
+  const { marker } = at.cut;
+  const { firstRaw, headerShift: shift } = marker;
+  const s = at.section;
+  const checksumAt = h.optionalHeaderOffset + OPT.CHECKSUM;
+  const copyEnd = marker.copyOffset + firstRaw;
+  if (
+    headerHash(src.read(0, firstRaw + shift), checksumAt) !==
+      marker.headerHash ||
+    marker.debugCount !== info.debug.length ||
+    marker.debugOffset !== copyEnd ||
+    copyEnd + marker.debugCount * 4 > s.sizeOfRawData
+  ) return undefined;
+  const sec = src.read(
+    s.pointerToRawData + marker.copyOffset,
+    firstRaw + marker.debugCount * 4,
+  ).slice();
+  const head = sec.slice(0, firstRaw);
+  const out = layout(at.cut, head);
+  info.debug.forEach((d, i) => {
+    out.put32(unmove(at.cut, d.entryOffset) + 24, u32(sec, firstRaw + i * 4));
+  });
+  // A signature at the end of the file went with the patch: its directory
+  // goes too, and the checksum is made again.
+  if (h.dataDirectories.length > DIR.SECURITY) {
+    const dirAt = h.dataDirectoryOffset + DIR.SECURITY * 8;
+    const end = u32(head, dirAt) + u32(head, dirAt + 4);
+    if (end > out.size) {
+      setDir(out, h, { index: DIR.SECURITY, rva: 0, size: 0 });
+      finish(out, h);
+      at.warnings.push(
+        "the signature that the patch removed cannot come back: re-sign the file if needed",
+      );
+    }
+  }
   return out;
 }

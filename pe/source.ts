@@ -5,7 +5,8 @@
  * @module
  */
 
-import { PeFormatError } from "./errors.ts";
+import { PeFileError, PeFormatError } from "./errors.ts";
+import { fileProblem, pathText, statRegular } from "./_file.ts";
 
 /** Random access to the bytes of a PE file. */
 export interface ByteSource {
@@ -16,6 +17,11 @@ export interface ByteSource {
    * `size`. The result may be a view into a cache: do not modify it.
    */
   read(offset: number, length: number): Uint8Array;
+  /**
+   * Copies `target.length` bytes from `offset` into `target`, bypassing any
+   * cache (optional: for copying large ranges).
+   */
+  readInto?(offset: number, target: Uint8Array): void;
 }
 
 /** A source over bytes already in memory. */
@@ -37,6 +43,7 @@ export class FileSource implements ByteSource, Disposable {
   bytesRead = 0;
   #file: Deno.FsFile;
   #pages = new Map<number, Uint8Array>();
+  #closed = false;
 
   /** Wraps an open file; `size` is its length. */
   constructor(file: Deno.FsFile, size: number) {
@@ -44,15 +51,55 @@ export class FileSource implements ByteSource, Disposable {
     this.size = size;
   }
 
-  /** Opens `path` for reading. */
+  /**
+   * Opens `path` for reading. Throws a {@linkcode PeFileError} naming the
+   * path unless it is a regular file (or a link to one): a FIFO would block
+   * and a device never end.
+   */
   static open(path: string | URL): FileSource {
-    const file = Deno.openSync(path, { read: true });
+    statRegular(path);
+    const name = pathText(path);
+    let file: Deno.FsFile;
     try {
-      return new FileSource(file, file.statSync().size);
+      file = Deno.openSync(path, { read: true });
+    } catch (e) {
+      throw new PeFileError(name, {
+        action: "read",
+        reason: fileProblem(e),
+      }, { cause: e });
+    }
+    try {
+      const info = file.statSync();
+      // Replaced between the check and the open.
+      if (!info.isFile) {
+        throw new PeFileError(name, {
+          action: "read",
+          reason: "it is not a regular file",
+        });
+      }
+      return new FileSource(file, info.size);
     } catch (e) {
       file.close();
       throw e;
     }
+  }
+
+  /** Copies bytes from `offset` into `target`, without caching them. */
+  readInto(offset: number, target: Uint8Array): void {
+    this.#file.seekSync(offset, Deno.SeekMode.Start);
+    let got = 0;
+    while (got < target.length) {
+      const n = this.#file.readSync(target.subarray(got));
+      if (n === null || n === 0) {
+        throw new PeFormatError(
+          "file",
+          offset + got,
+          "file shrank while reading",
+        );
+      }
+      got += n;
+    }
+    this.bytesRead += target.length;
   }
 
   /** Returns `length` bytes from `offset`. */
@@ -81,20 +128,7 @@ export class FileSource implements ByteSource, Disposable {
     if (cached) return cached;
     const start = index * PAGE;
     const buf = new Uint8Array(Math.min(PAGE, this.size - start));
-    this.#file.seekSync(start, Deno.SeekMode.Start);
-    let got = 0;
-    while (got < buf.length) {
-      const n = this.#file.readSync(buf.subarray(got));
-      if (n === null || n === 0) {
-        throw new PeFormatError(
-          "file",
-          start + got,
-          "file shrank while reading",
-        );
-      }
-      got += n;
-    }
-    this.bytesRead += buf.length;
+    this.readInto(start, buf);
     // A small cache is enough: the reader walks a few regions in order.
     if (this.#pages.size >= MAX_PAGES) {
       this.#pages.delete(this.#pages.keys().next().value!);
@@ -103,8 +137,10 @@ export class FileSource implements ByteSource, Disposable {
     return buf;
   }
 
-  /** Closes the file. */
+  /** Closes the file (again: nothing). */
   close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
     this.#file.close();
   }
 

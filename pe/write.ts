@@ -13,27 +13,39 @@
  * @module
  */
 
-import { OutputExistsError } from "./errors.ts";
+import { OutputExistsError, PeError, PeFileError } from "./errors.ts";
 import {
   type PatchBytesOptions,
-  patchImportsBytes,
   type PatchResult,
-  resolveDllName,
+  planPatch,
 } from "./patch.ts";
-import { type RemoveBytesOptions, removeImportBytes } from "./remove.ts";
-import { imports } from "./reader.ts";
+import { planRemove, type RemoveBytesOptions } from "./remove.ts";
+import { imports, readPe } from "./reader.ts";
+import { FileSource } from "./source.ts";
+import { fileProblem, statRegular } from "./_file.ts";
+import { Output } from "./_output.ts";
+import type { EditPlan } from "./_plan.ts";
 
 /** Options shared by {@linkcode patchImports} and {@linkcode removeImport}. */
 export interface FileOptions {
   /** Only report what would be done; write nothing (minject `--list`). */
   list?: boolean;
-  /** Patch the file itself, keeping a backup (minject `--inplace`). */
+  /**
+   * Write the file itself, keeping a backup (minject `--inplace`). A
+   * symbolic link is followed: the file it points to is written, and a
+   * warning says so. A file with several hard links is refused, since
+   * replacing it would change only one of its names.
+   */
   inPlace?: boolean;
   /**
-   * Backup path for `inPlace` (default `<exe>.bak`), or `false` for none.
+   * Backup path for `inPlace`, or `false` for none. By default
+   * `<exe>.bak`, or when that holds other bytes the first of
+   * `<exe>.bak.1`, `<exe>.bak.2`, … that is free or holds the same bytes
+   * (reused as is): patching and then removing in place keeps both
+   * versions and needs no `force`.
    */
   backup?: string | false;
-  /** Overwrite an existing output or backup (minject `--force`). */
+  /** Overwrite an existing output, or an existing `backup` path given. */
   force?: boolean;
   /**
    * Where to write the result when not `inPlace`; by default next to the
@@ -53,9 +65,9 @@ export interface RemoveFileOptions extends FileOptions, RemoveBytesOptions {}
 export interface PatchReport {
   /** The input path. */
   input: string;
-  /** The file written, if any. */
+  /** The file written, if any (a symbolic link's target, in place). */
   output?: string;
-  /** The backup written, if any. */
+  /** The backup written or reused, if any. */
   backup?: string;
   /** What was (or would be) done; see {@linkcode PatchResult.action}. */
   action: PatchResult["action"];
@@ -63,6 +75,11 @@ export interface PatchReport {
   changed: boolean;
   /** The DLL acted on. */
   dll: string;
+  /**
+   * The program's IMAGE_FILE_MACHINE_* value: 0x8664 (x64) or 0x14c (x86,
+   * which needs the 32-bit DLL).
+   */
+  machine: number;
   /** Static imports of the result (of the input with `list`), in load order. */
   imports: string[];
   /** Warnings for the user. */
@@ -97,47 +114,68 @@ export function defaultOutputPath(exe: string, tag = "heapshift"): string {
     : `${exe}.${tag}`;
 }
 
-async function exists(path: string): Promise<boolean> {
+/** The lstat of `path`, or undefined when there is nothing there. */
+async function lstatOrNone(path: string): Promise<Deno.FileInfo | undefined> {
   try {
-    await Deno.lstat(path);
-    return true;
+    return await Deno.lstat(path);
   } catch (e) {
-    if (e instanceof Deno.errors.NotFound) return false;
-    throw e;
+    if (e instanceof Deno.errors.NotFound) return undefined;
+    throw new PeFileError(path, {
+      action: "use",
+      reason: fileProblem(e),
+    }, { cause: e });
   }
 }
 
+/** Writes to a new file: all of it, flushed, or throws. */
+type Writer = (file: Deno.FsFile) => void | Promise<void>;
+
 /**
- * Writes `bytes` to `path` so that readers see either the old file or the
- * whole new one: a temporary file in the same directory is written,
- * flushed to disk and then renamed (or hard-linked, when not overwriting,
- * so an existing file is never clobbered).
+ * Writes a file so that readers see either the old one or the whole new
+ * one: a temporary file in the same directory is written, flushed (unless
+ * `flush` is false), passed to `beforeCommit` and renamed (or hard-linked, when
+ * not overwriting, so an existing file is never clobbered). Errors name
+ * `path`, never the temporary file.
  */
-export async function writeFileAtomic(
+async function writeAtomic(
   path: string,
-  bytes: Uint8Array,
-  options: WriteAtomicOptions = {},
+  write: Writer,
+  options: WriteAtomicOptions & {
+    /** Runs after the write, before the rename; may refuse the file. */
+    beforeCommit?: (tmp: string) => void;
+    /** Flush the data before it appears (default true). */
+    flush?: boolean;
+  } = {},
 ): Promise<void> {
-  if (!options.overwrite && await exists(path)) {
+  if (!options.overwrite && await lstatOrNone(path)) {
     throw new OutputExistsError(path);
   }
+  const fail = (e: unknown) =>
+    e instanceof PeError ? e : new PeFileError(
+      path,
+      { action: "write", reason: fileProblem(e, true) },
+      { cause: e },
+    );
   const { dir, base } = splitPath(path);
   const tmp = `${dir}/.${base}.${crypto.randomUUID().slice(0, 8)}.tmp`;
-  const file = await Deno.open(tmp, {
-    write: true,
-    createNew: true,
-    mode: options.mode,
-  });
+  let file: Deno.FsFile;
+  try {
+    file = await Deno.open(tmp, {
+      write: true,
+      createNew: true,
+      mode: options.mode,
+    });
+  } catch (e) {
+    throw fail(e);
+  }
   try {
     try {
-      let done = 0;
-      while (done < bytes.length) {
-        done += await file.write(bytes.subarray(done));
-      }
-      await file.sync();
+      await write(file);
+      if (options.flush !== false) await file.sync();
     } finally {
       file.close();
     }
+    options.beforeCommit?.(tmp);
     if (options.overwrite) {
       await Deno.rename(tmp, path);
     } else {
@@ -148,10 +186,12 @@ export async function writeFileAtomic(
           throw new OutputExistsError(path);
         }
         // Hard links unsupported here: fall back to a checked rename.
-        if (await exists(path)) throw new OutputExistsError(path);
+        if (await lstatOrNone(path)) throw new OutputExistsError(path);
         await Deno.rename(tmp, path);
       }
     }
+  } catch (e) {
+    throw fail(e);
   } finally {
     await Deno.remove(tmp).catch(() => {});
   }
@@ -164,93 +204,207 @@ export async function writeFileAtomic(
   }
 }
 
+function writeAll(file: Deno.FsFile, bytes: Uint8Array): void {
+  for (let done = 0; done < bytes.length;) {
+    done += file.writeSync(bytes.subarray(done));
+  }
+}
+
+/**
+ * Writes `bytes` to `path` so that readers see either the old file or the
+ * whole new one: a temporary file in the same directory is written,
+ * flushed to disk and then renamed (or hard-linked, when not overwriting,
+ * so an existing file is never clobbered). A failure is a
+ * {@linkcode PeFileError} naming `path`.
+ */
+export function writeFileAtomic(
+  path: string,
+  bytes: Uint8Array,
+  options: WriteAtomicOptions = {},
+): Promise<void> {
+  return writeAtomic(path, (f) => writeAll(f, bytes), options);
+}
+
 async function modeOf(path: string): Promise<number | undefined> {
   if (Deno.build.os === "windows") return undefined;
   const mode = (await Deno.stat(path)).mode;
   return mode === null ? undefined : mode & 0o777;
 }
 
-/** A file-level edit: its options, output tag and byte-level change. */
+/**
+ * The file that writing over `path` replaces: a symbolic link's target
+ * (a warning says so). Anything but a regular file is refused, and so is a
+ * file with several hard links: a new file under one name would leave the
+ * others with the old bytes.
+ */
+async function replaceable(path: string, warnings: string[]): Promise<string> {
+  let target = path;
+  if ((await lstatOrNone(path))?.isSymlink) {
+    try {
+      target = await Deno.realPath(path);
+    } catch (e) {
+      throw new PeFileError(path, {
+        action: "write",
+        reason: `it is a symbolic link that leads nowhere (${fileProblem(e)})`,
+      }, { cause: e });
+    }
+    warnings.push(
+      `${path} is a symbolic link: the file it points to, ${target}, is the one written`,
+    );
+  }
+  const info = statRegular(target, "write");
+  if (info.nlink !== null && info.nlink > 1) {
+    throw new PeFileError(path, {
+      action: "replace",
+      reason:
+        `it has ${info.nlink} hard links, and a new file under this name would leave the other ${
+          info.nlink - 1
+        } with the old bytes; write to another file (output, --out) or remove the other links first`,
+    });
+  }
+  return target;
+}
+
+/** A writer of the whole of `src`. */
+function copyOf(src: FileSource): Writer {
+  const whole = new Output();
+  whole.copy(0, src.size);
+  return (f) => whole.writeTo(src, f);
+}
+
+/** Whether the file at `path` holds the same bytes as `src`. */
+function sameBytes(path: string, src: FileSource): boolean {
+  using other = FileSource.open(path);
+  if (other.size !== src.size) return false;
+  const chunk = 1 << 20;
+  const a = new Uint8Array(Math.min(chunk, src.size));
+  const b = new Uint8Array(a.length);
+  for (let at = 0; at < src.size; at += chunk) {
+    const n = Math.min(chunk, src.size - at);
+    src.readInto(at, a.subarray(0, n));
+    other.readInto(at, b.subarray(0, n));
+    for (let i = 0; i < n; i++) if (a[i] !== b[i]) return false;
+  }
+  return true;
+}
+
+const MAX_BACKUPS = 100;
+
+/** Writes (or finds) the backup of `file` for an in-place edit. */
+async function backUp(
+  src: FileSource,
+  b: { file: string; path?: string; force?: boolean; mode?: number },
+): Promise<string> {
+  const { file, mode } = b;
+  if (b.path !== undefined) {
+    await writeAtomic(b.path, copyOf(src), { overwrite: b.force, mode });
+    return b.path;
+  }
+  for (let i = 0; i < MAX_BACKUPS; i++) {
+    const path = i === 0 ? `${file}.bak` : `${file}.bak.${i}`;
+    const info = await lstatOrNone(path);
+    if (!info) {
+      try {
+        await writeAtomic(path, copyOf(src), { mode });
+        return path;
+      } catch (e) {
+        if (e instanceof OutputExistsError) continue; // created meanwhile
+        throw e;
+      }
+    }
+    if (info.isFile && info.size === src.size && sameBytes(path, src)) {
+      return path;
+    }
+  }
+  throw new PeFileError(file, {
+    action: "back up",
+    reason: `${file}.bak and ${file}.bak.1 to .bak.${
+      MAX_BACKUPS - 1
+    } all exist and hold other bytes; remove old backups`,
+  });
+}
+
+/** A file-level edit: its options, output tag and plan. */
 interface FileEdit {
   options: FileOptions;
   /** `heapshift` or `unpatched`, for the default output path. */
   tag: string;
-  edit: (bytes: Uint8Array) => PatchResult;
+  plan: (src: FileSource) => EditPlan;
 }
 
 async function apply(exe: string, how: FileEdit): Promise<PatchReport> {
-  const { options, tag, edit } = how;
-  const target = options.inPlace
-    ? exe
-    : options.output ?? defaultOutputPath(exe, tag);
-  const backup = options.inPlace && options.backup !== false
-    ? options.backup ?? `${exe}.bak`
-    : undefined;
-  const input = await Deno.readFile(exe);
-  // Parse and patch fully before touching the disk: bad input writes nothing.
-  const result = edit(input);
+  const { options, tag } = how;
+  // Only regular files: checked before anything is opened.
+  using src = FileSource.open(exe);
+  // Planned fully before touching the disk: bad input writes nothing.
+  const plan = how.plan(src);
   const report: PatchReport = {
     input: exe,
-    action: result.action,
-    changed: result.changed,
-    dll: result.dll,
-    imports: (await imports(result.bytes, { symbols: false }))
-      .filter((d) => d.kind === "static").map((d) => d.dll),
-    warnings: result.warnings,
+    action: plan.action,
+    changed: plan.changed,
+    dll: plan.dll,
+    machine: plan.machine,
+    imports: plan.imports,
+    warnings: plan.warnings,
   };
-  if (!result.changed) return report;
-  if (!options.force) {
-    for (const p of [options.inPlace ? undefined : target, backup]) {
-      if (p !== undefined && await exists(p)) throw new OutputExistsError(p);
-    }
+  const output = plan.output;
+  if (options.list) {
+    report.imports = (await imports(exe, { symbols: false }))
+      .filter((d) => d.kind === "static").map((d) => d.dll);
+    return report;
+  }
+  if (!output) return report;
+  let target: string;
+  let replacing = true;
+  if (options.inPlace) {
+    target = await replaceable(exe, report.warnings);
+  } else {
+    target = options.output ?? defaultOutputPath(exe, tag);
+    if (await lstatOrNone(target)) {
+      if (!options.force) throw new OutputExistsError(target);
+      target = await replaceable(target, report.warnings);
+    } else replacing = false;
   }
   const mode = await modeOf(exe);
-  if (backup !== undefined) {
-    await writeFileAtomic(backup, input, { overwrite: options.force, mode });
-    report.backup = backup;
+  if (options.inPlace && options.backup !== false) {
+    report.backup = await backUp(src, {
+      file: target,
+      path: options.backup,
+      force: options.force,
+      mode,
+    });
   }
-  await writeFileAtomic(target, result.bytes, {
+  await writeAtomic(target, (f) => output.writeTo(src, f), {
     overwrite: options.inPlace || options.force,
     mode,
+    // A file that replaces another is on disk before the rename, so that a
+    // crash leaves one of them whole; a new file is not (as `cp` does not):
+    // flushing 100 MB would double the time of the patch.
+    flush: replacing,
+    beforeCommit: (tmp) => {
+      // Windows does not replace a file that is open.
+      src.close();
+      // What is about to replace a program must parse.
+      using written = FileSource.open(tmp);
+      readPe(written, { symbols: false });
+    },
   });
   report.output = target;
   return report;
-}
-
-async function listOnly(
-  exe: string,
-  what: { dll: string; remove: boolean },
-): Promise<PatchReport> {
-  const { dll, remove } = what;
-  const list = (await imports(exe, { symbols: false }))
-    .filter((d) => d.kind === "static").map((d) => d.dll);
-  const idx = list.findIndex((d) => d.toLowerCase() === dll.toLowerCase());
-  const action = remove
-    ? idx < 0 ? "unchanged" : "removed"
-    : idx === 0
-    ? "unchanged"
-    : idx > 0
-    ? "moved"
-    : "added";
-  return {
-    input: exe,
-    action,
-    changed: action !== "unchanged",
-    dll,
-    imports: list,
-    warnings: [],
-  };
 }
 
 /**
  * Makes `exe` load a DLL (default `heapshift.dll`) before all its other
  * imports. Without `inPlace` it writes a new file next to it; with it, the
  * file is replaced atomically after a backup is written. A file that
- * already loads the DLL first is left alone (`changed: false`).
+ * already loads the DLL first is left alone (`changed: false`). The file
+ * is read once, in pieces, and never held whole in memory.
  *
  * Throws `PeFormatError` for a malformed file, `PePatchError` when it
- * cannot be patched and {@linkcode OutputExistsError} when the output or
- * backup exists without `force`; nothing is written then.
+ * cannot be patched, {@linkcode PeFileError} for a path that is not a
+ * regular file (or a failed write, naming the output) and
+ * {@linkcode OutputExistsError} when the output exists without `force`;
+ * nothing is written then.
  *
  * @example Patch a program in place, keeping a backup
  * ```ts
@@ -271,28 +425,25 @@ export function patchImports(
   exe: string,
   options: PatchFileOptions = {},
 ): Promise<PatchReport> {
-  if (options.list) {
-    return listOnly(exe, { dll: resolveDllName(options), remove: false });
-  }
   return apply(exe, {
     options,
     tag: "heapshift",
-    edit: (b) => patchImportsBytes(b, options),
+    plan: (src) => planPatch(src, options),
   });
 }
 
 /**
  * Undoes {@linkcode patchImports}: removes the DLL from the import table of
- * `exe`, dropping heapshift's section when it is the last one. Without
- * `inPlace` the result goes next to it (`game.exe` gives
- * `game.unpatched.exe`). A file that does not import the DLL is left alone
- * (`changed: false`); removing a DLL heapshift did not add needs
- * `allowForeign`.
+ * `exe`, dropping heapshift's section when it is the last one (which gives
+ * back the original bytes). Without `inPlace` the result goes next to it
+ * (`game.exe` gives `game.unpatched.exe`). A file that does not import the
+ * DLL is left alone (`changed: false`); removing a DLL heapshift did not
+ * add needs `allowForeign`.
  *
  * @example Undo a patch in place
  * ```ts
  * import { removeImport } from "@heapshift/heapshift";
- * const r = await removeImport("game.exe", { inPlace: true, force: true });
+ * const r = await removeImport("game.exe", { inPlace: true });
  * if (r.changed) console.log(`${r.dll} removed; now ${r.imports.join(", ")}`);
  * ```
  */
@@ -300,12 +451,9 @@ export function removeImport(
   exe: string,
   options: RemoveFileOptions = {},
 ): Promise<PatchReport> {
-  if (options.list) {
-    return listOnly(exe, { dll: resolveDllName(options), remove: true });
-  }
   return apply(exe, {
     options,
     tag: "unpatched",
-    edit: (b) => removeImportBytes(b, options),
+    plan: (src) => planRemove(src, options),
   });
 }

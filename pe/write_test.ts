@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { OutputExistsError, PeFormatError } from "./errors.ts";
+import { OutputExistsError, PeFileError, PeFormatError } from "./errors.ts";
 import { imports } from "./reader.ts";
 import {
   defaultOutputPath,
@@ -8,15 +8,9 @@ import {
   writeFileAtomic,
 } from "./write.ts";
 import { buildPe, DEFAULT_IMPORTS } from "./_test_pe.ts";
-
-async function withDir(fn: (dir: string) => Promise<void>): Promise<void> {
-  const dir = await Deno.makeTempDir();
-  try {
-    await fn(dir);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-}
+import { posixTest, withDir } from "./_test_dir.ts";
+import { patchImportsBytes } from "./patch.ts";
+import { removeImportBytes } from "./remove.ts";
 
 async function listDir(dir: string): Promise<string[]> {
   return (await Array.fromAsync(Deno.readDir(dir))).map((e) => e.name).sort();
@@ -82,11 +76,6 @@ Deno.test("patchImports({ inPlace }) keeps a backup; removeImport() restores", a
       (await patchImports(exe, { inPlace: true, postfix: "-debug" })).changed,
       false,
     );
-    // Undo in place: the backup exists, so force is needed.
-    await assert.rejects(
-      () => removeImport(exe, { inPlace: true, postfix: "-debug" }),
-      OutputExistsError,
-    );
     const u = await removeImport(exe, {
       inPlace: true,
       postfix: "-debug",
@@ -95,6 +84,168 @@ Deno.test("patchImports({ inPlace }) keeps a backup; removeImport() restores", a
     assert.equal(u.action, "removed");
     assert.deepEqual(await Deno.readFile(exe), original);
     assert.deepEqual(await listDir(dir), ["game.exe", "game.exe.bak"]);
+  });
+});
+
+Deno.test("patch in place, then remove in place, as the README shows: backups rotate", async () => {
+  await withDir(async (dir) => {
+    const exe = `${dir}/game.exe`;
+    const original = buildPe();
+    await Deno.writeFile(exe, original);
+    const p = await patchImports(exe, { inPlace: true });
+    assert.equal(p.backup, `${exe}.bak`);
+    const patched = await Deno.readFile(exe);
+    // The backup of the original is in the way of the undo's backup: the
+    // undo keeps the patched file beside it instead of failing.
+    const u = await removeImport(exe, { inPlace: true });
+    assert.equal(u.action, "removed");
+    assert.equal(u.backup, `${exe}.bak.1`);
+    assert.deepEqual(await Deno.readFile(exe), original);
+    assert.deepEqual(await Deno.readFile(`${exe}.bak`), original);
+    assert.deepEqual(await Deno.readFile(`${exe}.bak.1`), patched);
+    // Again: each backup already holds the bytes, and is reused.
+    assert.equal((await patchImports(exe, { inPlace: true })).backup, p.backup);
+    assert.equal((await removeImport(exe, { inPlace: true })).backup, u.backup);
+    assert.deepEqual(await listDir(dir), [
+      "game.exe",
+      "game.exe.bak",
+      "game.exe.bak.1",
+    ]);
+    // A backup path given explicitly is never overwritten without force.
+    await assert.rejects(
+      () => patchImports(exe, { inPlace: true, backup: `${exe}.bak` }),
+      OutputExistsError,
+    );
+    const forced = await patchImports(exe, {
+      inPlace: true,
+      backup: `${exe}.bak.1`,
+      force: true,
+    });
+    assert.equal(forced.backup, `${exe}.bak.1`);
+    assert.deepEqual(await Deno.readFile(`${exe}.bak.1`), original);
+  });
+});
+
+posixTest(
+  "in place through a symbolic link: the file it points to is patched",
+  async (dir) => {
+    await Deno.mkdir(`${dir}/real`);
+    const real = `${dir}/real/game.exe`;
+    const link = `${dir}/game.exe`;
+    const original = buildPe();
+    await Deno.writeFile(real, original);
+    await Deno.symlink("real/game.exe", link);
+    const r = await patchImports(link, { inPlace: true });
+    assert.equal(r.output, await Deno.realPath(real));
+    assert.equal(r.backup, `${r.output}.bak`);
+    assert.match(r.warnings.join("\n"), /game\.exe is a symbolic link/);
+    assert.ok((await Deno.lstat(link)).isSymlink, "the link stays a link");
+    assert.equal((await dllsOf(real))[0], "heapshift.dll");
+    assert.deepEqual(await Deno.readFile(`${real}.bak`), original);
+    // An output that is a link is written through too (with force).
+    const out = `${dir}/out.exe`;
+    await Deno.writeFile(`${dir}/real/out.exe`, new Uint8Array(1));
+    await Deno.symlink("real/out.exe", out);
+    await patchImports(real, {
+      output: out,
+      force: true,
+      dll: "other.dll",
+    });
+    assert.ok((await Deno.lstat(out)).isSymlink);
+    assert.equal((await dllsOf(`${dir}/real/out.exe`))[0], "other.dll");
+  },
+);
+
+posixTest(
+  "a file with several hard links is not replaced under one name",
+  async (dir) => {
+    const exe = `${dir}/game.exe`;
+    const original = buildPe();
+    await Deno.writeFile(exe, original);
+    await Deno.link(exe, `${dir}/other.exe`);
+    await assert.rejects(
+      () => patchImports(exe, { inPlace: true }),
+      (e) =>
+        e instanceof PeFileError && e.path === exe &&
+        /2 hard links/.test(e.message),
+    );
+    await Deno.writeFile(`${dir}/a.exe`, original);
+    await assert.rejects(
+      () => patchImports(`${dir}/a.exe`, { output: exe, force: true }),
+      (e) => e instanceof PeFileError && /hard links/.test(e.message),
+    );
+    assert.deepEqual(await Deno.readFile(exe), original);
+    assert.deepEqual(await listDir(dir), ["a.exe", "game.exe", "other.exe"]);
+  },
+);
+
+/** Rejects within 5 s (a FIFO or a device must not be read at all). */
+async function rejectsPromptly(
+  fn: () => Promise<unknown>,
+  check: (e: unknown) => boolean,
+): Promise<void> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise((_, reject) => {
+    timer = setTimeout(() => reject(new Error("still reading")), 5000);
+  });
+  try {
+    await assert.rejects(() => Promise.race([fn(), late]), check);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+posixTest(
+  "only regular files are read, and the message names the path",
+  async (dir) => {
+    const fifo = `${dir}/pipe.exe`;
+    await new Deno.Command("mkfifo", { args: [fifo] }).output();
+    const cases: [string, RegExp][] = [
+      ["/dev/zero", /a character device, not a regular file/],
+      [fifo, /a FIFO \(named pipe\), not a regular file/],
+      [dir, /a directory, not a regular file/],
+      [`${dir}/missing.exe`, /no such file/],
+    ];
+    for (const [path, why] of cases) {
+      const check = (e: unknown) =>
+        e instanceof PeFileError && e.path === path &&
+        e.message.startsWith(`Cannot read ${path}: `) && why.test(e.message);
+      await rejectsPromptly(() => imports(path), check);
+      await rejectsPromptly(
+        () => patchImports(path, { inPlace: true }),
+        check,
+      );
+      await rejectsPromptly(() => removeImport(path, { list: true }), check);
+    }
+    assert.deepEqual(await listDir(dir), ["pipe.exe"]);
+  },
+);
+
+Deno.test("a failed write names the output, never a temporary file", async () => {
+  await withDir(async (dir) => {
+    const exe = `${dir}/game.exe`;
+    await Deno.writeFile(exe, buildPe());
+    const out = `${dir}/no/such/dir/out.exe`;
+    await assert.rejects(
+      () => patchImports(exe, { output: out }),
+      (e) =>
+        e instanceof PeFileError && e.path === out &&
+        e.message === `Cannot write ${out}: its directory does not exist`,
+    );
+    await assert.rejects(
+      () => writeFileAtomic(out, new Uint8Array(1)),
+      (e) => e instanceof PeFileError && !/\.tmp/.test(e.message),
+    );
+    // An output that exists but is not a file is refused up front.
+    await Deno.mkdir(`${dir}/d.exe`);
+    await assert.rejects(
+      () => patchImports(exe, { output: `${dir}/d.exe`, force: true }),
+      (e) =>
+        e instanceof PeFileError &&
+        e.message ===
+          `Cannot write ${dir}/d.exe: it is a directory, not a regular file`,
+    );
+    assert.deepEqual(await listDir(dir), ["d.exe", "game.exe"]);
   });
 });
 
@@ -145,5 +296,30 @@ Deno.test("writeFileAtomic() never clobbers without overwrite", async () => {
     await writeFileAtomic(p, new Uint8Array([3]), { overwrite: true });
     assert.deepEqual(await Deno.readFile(p), new Uint8Array([3]));
     assert.deepEqual(await listDir(dir), ["f"]);
+  });
+});
+
+Deno.test("the file written is the bytes patchImportsBytes() gives", async () => {
+  await withDir(async (dir) => {
+    const crowded = buildPe({ extraSections: 12, debug: true, symbols: 1 });
+    const stale = buildPe({ overlay: new Uint8Array(3000).fill(5) });
+    const at = 0x80 + 24 + 64;
+    stale[at] ^= 1;
+    const inputs = [buildPe(), crowded, stale, buildPe({ certificate: 40 })];
+    for (const [i, original] of inputs.entries()) {
+      const exe = `${dir}/a${i}.exe`;
+      await Deno.writeFile(exe, original);
+      for (const dll of ["heapshift.dll", "WS2_32.dll"]) {
+        const out = `${dir}/out.exe`;
+        await patchImports(exe, { output: out, dll });
+        const want = patchImportsBytes(original, { dll }).bytes;
+        assert.deepEqual(await Deno.readFile(out), want, `${i} ${dll}`);
+        const undo = { dll, allowForeign: true };
+        await removeImport(out, { ...undo, inPlace: true, backup: false });
+        const back = removeImportBytes(want, undo).bytes;
+        assert.deepEqual(await Deno.readFile(out), back, `${i} ${dll} undo`);
+        await Deno.remove(out);
+      }
+    }
   });
 });

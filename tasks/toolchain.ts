@@ -1,12 +1,19 @@
 /**
- * Compiling Windows x64 binaries: mingw-w64 UCRT GCC in the Wine
- * environment on Linux (or on PATH on Windows). MSVC support for the hook
- * DLL lives in build_dll.ts, which is the only thing that needs it.
+ * Compiling Windows binaries, x64 or x86 (32-bit): mingw-w64 GCC against
+ * the UCRT, in the Wine environment on Linux (or on PATH on Windows). MSVC
+ * support for the hook DLL lives in build_dll.ts, which is the only thing
+ * that needs it.
  *
  * @module
  */
 
 import { isWindows, repoRoot, runInEnv } from "./winenv.ts";
+
+/** A Windows target architecture. */
+export type Arch = "x64" | "x86";
+
+/** Every architecture, x64 first. */
+export const ARCHES: readonly Arch[] = ["x64", "x86"];
 
 /** What to produce. */
 export interface CompileOptions {
@@ -16,6 +23,8 @@ export interface CompileOptions {
   out: string;
   /** `exe` (default) or `dll`. */
   kind?: "exe" | "dll";
+  /** `x64` (default) or `x86`. */
+  arch?: Arch;
   /** Extra compiler flags (include paths, defines, libraries). */
   flags?: string[];
   /** Print the command line before running it. */
@@ -33,14 +42,24 @@ export class CompileError extends Error {
   }
 }
 
-/** The mingw-w64 UCRT compiler's name. */
+/** The mingw-w64 UCRT compiler's name (x64). */
 export const MINGW_CC = "x86_64-w64-mingw32ucrt-gcc";
+
+/**
+ * The compiler and its UCRT flag per architecture: Debian's i686 mingw
+ * defaults to msvcrt.dll, `-mcrtdll=ucrt` links `libucrt.a` instead (the
+ * program then imports `api-ms-win-crt-*`, like an MSVC `/MD` build).
+ */
+export const MINGW: Record<Arch, readonly string[]> = {
+  x64: [MINGW_CC],
+  x86: ["i686-w64-mingw32-gcc", "-mcrtdll=ucrt"],
+};
 
 /** Builds the mingw command line for {@linkcode compile}. */
 export function mingwArgs(options: CompileOptions): string[] {
   const kind = options.kind ?? "exe";
   return [
-    MINGW_CC,
+    ...MINGW[options.arch ?? "x64"],
     "-O2",
     "-g0",
     "-Wall",
@@ -55,7 +74,7 @@ export function mingwArgs(options: CompileOptions): string[] {
   ];
 }
 
-/** Compiles Windows x64 code with mingw-w64 (UCRT). */
+/** Compiles Windows x64 or x86 code with mingw-w64 (UCRT). */
 export async function compile(options: CompileOptions): Promise<void> {
   const args = mingwArgs(options);
   await Deno.mkdir(dirOf(options.out), { recursive: true });

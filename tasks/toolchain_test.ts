@@ -34,3 +34,19 @@ Deno.test("isStale compares modification times", async () => {
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("mingwArgs compiles x86 with the i686 compiler against the UCRT", () => {
+  const args = mingwArgs({
+    sources: ["a.c"],
+    out: "a32.dll",
+    kind: "dll",
+    arch: "x86",
+  });
+  assert.deepEqual(args.slice(0, 2), ["i686-w64-mingw32-gcc", "-mcrtdll=ucrt"]);
+  assert.ok(args.includes("-static") && args.includes("-shared"));
+  assert.ok(!args.includes("x86_64-w64-mingw32ucrt-gcc"));
+  assert.equal(
+    mingwArgs({ sources: ["a.c"], out: "a.exe", arch: "x64" })[0],
+    "x86_64-w64-mingw32ucrt-gcc",
+  );
+});

@@ -70,6 +70,14 @@ export class WinEnvError extends Error {
 /** True when running natively on Windows (no Wine environment needed). */
 export const isWindows: boolean = Deno.build.os === "windows";
 
+// debootstrap, chroot and unshare live in the system directories, which a
+// user's PATH may lack (root tools; `sudo` keeps a secure_path).
+if (!isWindows) {
+  const path = (Deno.env.get("PATH") ?? "").split(":").filter(Boolean);
+  const missing = ["/usr/sbin", "/sbin"].filter((d) => !path.includes(d));
+  if (missing.length) Deno.env.set("PATH", [...path, ...missing].join(":"));
+}
+
 /** Root of the cache: `$XDG_CACHE_HOME/heapshift` or `~/.cache/heapshift`. */
 export function cacheDir(): string {
   const xdg = Deno.env.get("XDG_CACHE_HOME");
@@ -451,10 +459,12 @@ async function divertHeapLines(
       file.writeSync(enc.encode(barrier[1] + "\n"));
       return;
     }
-    if (HEAP_REPORT.test(line)) file.writeSync(enc.encode(line + "\n"));
-    // The debugger channel is on only for the barriers: other programs'
-    // OutputDebugString text stays as quiet as it was.
-    if (!/^[0-9a-f]+:[0-9a-f]+:warn:debugstr:/.test(line)) {
+    const report = HEAP_REPORT.test(line);
+    if (report) file.writeSync(enc.encode(line + "\n"));
+    // The channels are on for the reports and the barriers: the rest of
+    // what they print (failed allocations, other programs'
+    // OutputDebugString text) stays as quiet as it was.
+    if (report || !/^[0-9a-f]+:[0-9a-f]+:\w+:(heap|debugstr):/.test(line)) {
       Deno.stderr.writeSync(enc.encode(line + "\n"));
     }
   };

@@ -79,39 +79,39 @@ test("access denied says elevation may be needed", () => {
   assert(/elevated/.test(e.message), e.message);
 });
 
-test("32-bit targets and DLLs are reported as not supported", async () => {
-  const e = unsupportedMachine(1234, 0x014c);
+test("ARM64 targets and DLLs are reported as not supported", async () => {
+  const e = unsupportedMachine(1234, 0xaa64);
   assertEquals(e.kind, "unsupported");
   assertEquals(
     e.message,
-    "Process 1234 is a 32-bit (x86) process: heapshift supports only 64-bit (x64) targets for now",
+    "Process 1234 is an ARM64 process: heapshift supports only x64 and x86 targets",
   );
   const dir = await Deno.makeTempDir({ prefix: "heapshift-err-" });
   try {
-    const toI386 = (v: DataView, pe: number) =>
-      v.setUint16(pe + 4, 0x014c, true);
-    const exe32 = await copyPatched(
+    const toArm64 = (v: DataView, pe: number) =>
+      v.setUint16(pe + 4, 0xaa64, true);
+    const exeArm = await copyPatched(
       fixture("sleeper.exe"),
       dir,
-      "x86.exe",
-      toI386,
+      "arm64.exe",
+      toArm64,
     );
     await assertRejects(
-      () => launch(exe32),
+      () => launch(exeArm),
       HeapshiftError,
-      `Cannot launch ${exe32}: it is a 32-bit (x86) program; heapshift supports only 64-bit (x64) targets for now`,
+      `Cannot launch ${exeArm}: it is an ARM64 program; heapshift supports only x64 and x86 programs`,
     );
-    const dll32 = await copyPatched(
+    const dllArm = await copyPatched(
       fixture("probe.dll"),
       dir,
-      "x86.dll",
-      toI386,
+      "arm64.dll",
+      toArm64,
     );
     await using target = await startTarget(fixture("sleeper.exe"));
     await assertRejects(
-      () => inject(target.readyPid, dll32),
+      () => inject(target.readyPid, dllArm),
       HeapshiftError,
-      `Cannot use DLL ${dll32}: it is a 32-bit (x86) DLL; only 64-bit (x64) DLLs and targets are supported for now`,
+      `Cannot use DLL ${dllArm}: it is an ARM64 DLL; only x64 and x86 DLLs and targets are supported`,
     );
   } finally {
     await Deno.remove(dir, { recursive: true });

@@ -2,8 +2,13 @@
 // heapshift.dll loaded before the C runtime at the first line of main,
 // moving an import keeps it working, and removing the DLL gives back the
 // original file and behaviour.
-import { imports, patchImports, removeImport } from "../../pe/mod.ts";
-import { assert, assertEquals } from "./assert.ts";
+import {
+  imports,
+  patchImports,
+  PeFileError,
+  removeImport,
+} from "../../pe/mod.ts";
+import { assert, assertEquals, assertRejects } from "./assert.ts";
 import { fixture, test } from "./harness.ts";
 
 const EXE = "pe_first_import.exe";
@@ -53,6 +58,11 @@ test("patchImports() makes heapshift.dll load before the CRT", async () => {
     assertEquals(r.code, 0, r.out);
     assert(r.out.includes("first heapshift.dll yes"), r.out);
     assert(r.out.includes("anchor 42"), r.out);
+    // Every static import is mapped before the first DllMain runs: the DLL
+    // imported first already finds ucrtbase.dll in the process (the real
+    // hook DLL also imports the UCRT itself, so ucrtbase is initialised
+    // before it, too).
+    assert(r.out.includes("saw-ucrt-at-attach 1"), r.out);
     // Twice is once.
     const again = await patchImports(rep.output!, { inPlace: true });
     assertEquals(again.changed, false);
@@ -60,17 +70,20 @@ test("patchImports() makes heapshift.dll load before the CRT", async () => {
 });
 
 test("patch then remove gives back the original file and behaviour", async () => {
-  await withCopy(async (dir, exe) => {
+  await withCopy(async (_dir, exe) => {
     const original = await Deno.readFile(exe);
     const before = await run(exe);
     const rep = await patchImports(exe, { inPlace: true });
     assertEquals(rep.backup, `${exe}.bak`);
     assertEquals((await run(exe)).code, 0);
-    const un = await removeImport(exe, {
-      inPlace: true,
-      backup: `${dir}\\patched.bak`,
-    });
+    const patched = await Deno.readFile(exe);
+    // The README's round trip: the original's backup is in the way of the
+    // undo's, which goes next to it.
+    const un = await removeImport(exe, { inPlace: true });
     assertEquals(un.action, "removed");
+    assertEquals(un.backup, `${exe}.bak.1`);
+    assertEquals(await Deno.readFile(`${exe}.bak`), original);
+    assertEquals(await Deno.readFile(`${exe}.bak.1`), patched);
     assertEquals(await Deno.readFile(exe), original);
     const after = await run(exe);
     assertEquals(after, before);
@@ -87,8 +100,15 @@ test("moving a CRT import to the front keeps the program working", async () => {
     const rep = await patchImports(exe, { dll: crt.dll, output: out });
     assertEquals(rep.action, "moved");
     assertEquals((await imports(out))[0].dll, crt.dll);
-    const r = await run(out, ["ucrtbase.dll", "kernel32.dll"]);
+    // The program behaves exactly as before: same modules in the same
+    // order, same verdicts, same exit code (the file name aside).
+    const args = ["ucrtbase.dll", "kernel32.dll"];
+    const [was, r] = [await run(exe, args), await run(out, args)];
     assert(r.out.includes("loaded ucrtbase.dll yes"), r.out);
+    assertEquals(
+      { ...r, out: r.out.replace("moved.exe", "game.exe") },
+      was,
+    );
   });
 });
 
@@ -168,5 +188,27 @@ test("stacked patches fill the headers, move section data, and all undo", async 
     }
     assertEquals(await Deno.readFile(exe), original);
     assertEquals(await run(exe), before);
+  });
+});
+
+test("a directory or a missing file is refused with its path", async () => {
+  await withCopy(async (dir) => {
+    await assertRejects(
+      () => patchImports(dir, { inPlace: true }),
+      PeFileError,
+      `Cannot read ${dir}: it is a directory, not a regular file`,
+    );
+    const missing = `${dir}\\missing.exe`;
+    await assertRejects(
+      () => imports(missing),
+      PeFileError,
+      `Cannot read ${missing}: no such file`,
+    );
+    const out = `${dir}\\no\\such\\out.exe`;
+    await assertRejects(
+      () => patchImports(`${dir}\\game.exe`, { output: out }),
+      PeFileError,
+      `Cannot write ${out}: its directory does not exist`,
+    );
   });
 });

@@ -1,0 +1,184 @@
+// Which hook DLL the CLI picks: the target's bitness decides when --dll
+// is not given; a missing one is built with the right arguments, and a
+// failed build is a clear error.
+import assert from "node:assert/strict";
+import {
+  buildArgs,
+  builtDll,
+  dllForTarget,
+  fileArch,
+  HOOK_DLL,
+  resolveDll,
+} from "./dll.ts";
+import { CliError } from "./output.ts";
+import { buildPe } from "../pe/_test_pe.ts";
+import { runCli } from "./_test_utils.ts";
+
+async function withDir(fn: (dir: string) => Promise<void>): Promise<void> {
+  const dir = await Deno.makeTempDir({ prefix: "heapshift-cli-dll-" });
+  try {
+    await fn(dir);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+Deno.test("the default DLL is heapshift.dll for x64, heapshift32.dll for x86", () => {
+  assert.deepEqual(HOOK_DLL, { x64: "heapshift.dll", x86: "heapshift32.dll" });
+  assert.match(builtDll(), /[\\/]build[\\/]heapshift\.dll$/);
+  assert.match(builtDll("x86"), /[\\/]build[\\/]heapshift32\.dll$/);
+  assert.equal(builtDll("x86", "/tmp/b/"), "/tmp/b/heapshift32.dll");
+  assert.deepEqual(buildArgs("x64"), []);
+  assert.deepEqual(buildArgs("x86"), ["--arch", "x86"]);
+});
+
+Deno.test("resolveDll picks the built DLL of the target's architecture", async () => {
+  await withDir(async (dir) => {
+    await Deno.writeFile(`${dir}/heapshift.dll`, new Uint8Array(1));
+    await Deno.writeFile(`${dir}/heapshift32.dll`, new Uint8Array(1));
+    assert.equal(await resolveDll(undefined, { dir }), `${dir}/heapshift.dll`);
+    assert.equal(
+      await resolveDll(undefined, { dir, arch: "x86" }),
+      `${dir}/heapshift32.dll`,
+    );
+    // --dll wins whatever the target.
+    assert.equal(
+      await resolveDll(`${dir}/heapshift.dll`, { dir, arch: "x86" }),
+      `${dir}/heapshift.dll`,
+    );
+  });
+});
+
+Deno.test("a missing x86 DLL is built with --arch x86", async () => {
+  await withDir(async (dir) => {
+    const calls: string[][] = [];
+    const dll = await resolveDll(undefined, {
+      dir,
+      arch: "x86",
+      builder: async (args) => {
+        calls.push(args);
+        await Deno.writeFile(`${dir}/heapshift32.dll`, new Uint8Array(1));
+        return 0;
+      },
+    });
+    assert.equal(dll, `${dir}/heapshift32.dll`);
+    assert.deepEqual(calls, [["--arch", "x86"]]);
+  });
+});
+
+Deno.test("a failed build is an error naming the DLL and the command", async () => {
+  await withDir(async (dir) => {
+    const e = await resolveDll(undefined, {
+      dir,
+      arch: "x86",
+      builder: () => Promise.resolve(1),
+    }).catch((e) => e);
+    assert.ok(e instanceof CliError);
+    assert.equal(
+      e.message,
+      `Building the 32-bit hook DLL (${dir}/heapshift32.dll) with \`deno task build-dll --arch x86\` failed (exit 1); see the build output above`,
+    );
+    // A build that "succeeds" without producing the file is no success.
+    const quiet = await resolveDll(undefined, {
+      dir,
+      arch: "x86",
+      builder: () => Promise.resolve(0),
+    }).catch((e) => e);
+    assert.match(quiet.message, /exit 0, but heapshift32\.dll is not there/);
+    const off = await resolveDll(undefined, { dir, arch: "x86", build: false })
+      .catch((e) => e);
+    assert.equal(
+      off.message,
+      `The 32-bit hook DLL is not built (${dir}/heapshift32.dll): run \`deno task build-dll --arch x86\`, or pass --dll PATH`,
+    );
+  });
+});
+
+Deno.test("fileArch reads a program's or DLL's bitness", async () => {
+  await withDir(async (dir) => {
+    await Deno.writeFile(`${dir}/a64.exe`, buildPe({ format: "PE32+" }));
+    await Deno.writeFile(`${dir}/a32.exe`, buildPe({ format: "PE32" }));
+    await Deno.writeTextFile(`${dir}/text.exe`, "not a program");
+    assert.equal(fileArch(`${dir}/a64.exe`), "x64");
+    assert.equal(fileArch(`${dir}/a32.exe`), "x86");
+    assert.equal(fileArch(`${dir}/text.exe`), undefined);
+    assert.equal(fileArch(`${dir}/missing.exe`), undefined);
+  });
+});
+
+Deno.test("dllForTarget asks for the architecture only without --dll", async () => {
+  let asked = 0;
+  const arch = () => {
+    asked++;
+    return "x64" as const;
+  };
+  const e = await dllForTarget("/no/such/x.dll", arch).catch((e) => e);
+  assert.match(e.message, /No DLL at \/no\/such\/x\.dll/);
+  assert.equal(asked, 0);
+});
+
+Deno.test("specialk registers a 32-bit DLL as Architecture=Win32", async () => {
+  await withDir(async (dir) => {
+    const dll32 = `${dir}/h32.dll`;
+    const dll64 = `${dir}/h64.dll`;
+    await Deno.writeFile(dll32, buildPe({ format: "PE32" }));
+    await Deno.writeFile(dll64, buildPe({ format: "PE32+" }));
+    const ini = `${dir}/SpecialK.ini`;
+    const r = await runCli([
+      "specialk",
+      "--ini",
+      ini,
+      "--create",
+      "--dll",
+      dll32,
+      "--json",
+    ]);
+    assert.equal(r.code, 0, r.stderr);
+    // Special K's own encoding: UTF-16LE with a BOM.
+    const bytes = await Deno.readFile(ini);
+    const text = new TextDecoder("utf-16le").decode(bytes);
+    assert.match(text, /\[Import\.heapshift\]\r?\nArchitecture=Win32\r?\n/);
+    const bad = await runCli([
+      "specialk",
+      "--ini",
+      ini,
+      "--arch",
+      "x86",
+      "--dll",
+      dll64,
+    ]);
+    assert.equal(bad.code, 1);
+    assert.match(
+      bad.stderr,
+      /h64\.dll is a 64-bit \(x64\) DLL but the game \(--arch x86\) is 32-bit \(x86\): it needs heapshift32\.dll/,
+    );
+    assert.deepEqual(await Deno.readFile(ini), bytes, "the ini is unchanged");
+  });
+});
+
+Deno.test("patch of a 32-bit program says to copy heapshift32.dll under the imported name", async () => {
+  await withDir(async (dir) => {
+    await Deno.writeFile(`${dir}/a32.exe`, buildPe({ format: "PE32" }));
+    await Deno.writeFile(`${dir}/a64.exe`, buildPe({ format: "PE32+" }));
+    const r32 = await runCli(["patch", `${dir}/a32.exe`]);
+    assert.equal(r32.code, 0, r32.stderr);
+    assert.match(
+      r32.stdout,
+      /the loader looks for heapshift\.dll next to the executable: copy build\/heapshift32\.dll there as heapshift\.dll \(the program is 32-bit\)/,
+    );
+    const named = await runCli([
+      "patch",
+      `${dir}/a32.exe`,
+      "--dll",
+      "heapshift32.dll",
+      "-o",
+      `${dir}/b32.exe`,
+    ]);
+    assert.match(named.stdout, /copy build\/heapshift32\.dll there \(/);
+    const r64 = await runCli(["patch", `${dir}/a64.exe`]);
+    assert.match(
+      r64.stdout,
+      /the loader looks for heapshift\.dll next to the executable: copy build\/heapshift\.dll there\n/,
+    );
+  });
+});

@@ -1,0 +1,194 @@
+/**
+ * Applying a Special K plug-in edit to an ini file without ever losing
+ * anything: the file is decoded strictly (or refused, unchanged), a
+ * symbolic link is edited at its target, the old contents go to a backup
+ * and the new ones replace the file atomically, both through temporary
+ * files created exclusively (never through a symlink), with the file's
+ * permissions.
+ *
+ * @module
+ */
+
+import { writeFileAtomic } from "../pe/write.ts";
+import { CliError } from "./output.ts";
+import {
+  checkEntry,
+  entryKeys,
+  type PluginEntry,
+  readPlugin,
+  removePlugin,
+  upsertPlugin,
+} from "./specialk.ts";
+import {
+  decodeIni,
+  encodeIni,
+  type IniEncoding,
+  IniEncodingError,
+  type IniText,
+  unencodable,
+} from "./specialk_encoding.ts";
+
+/** Larger than any Special K ini (they are a few hundred KB at most). */
+const MAX_BYTES = 16 << 20;
+
+/** What {@linkcode applyToFile} did. */
+export interface FileEdit {
+  path: string;
+  /** The file written instead of `path`, when `path` is a symbolic link. */
+  target?: string;
+  action: "added" | "updated" | "unchanged" | "removed" | "absent";
+  /** The backup of the previous contents, when the file was changed. */
+  backup?: string;
+  encoding: IniEncoding;
+  /** Whether the file was created. */
+  created: boolean;
+}
+
+async function lstatOrUndefined(
+  path: string,
+): Promise<Deno.FileInfo | undefined> {
+  try {
+    return await Deno.lstat(path);
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return undefined;
+    throw e;
+  }
+}
+
+/** Refuses what heapshift must not rewrite as a new regular file. */
+function checkRegular(path: string, info: Deno.FileInfo): void {
+  if (!info.isFile) {
+    throw new CliError(`Cannot edit ${path}: it is not a regular file`);
+  }
+  if ((info.nlink ?? 1) > 1) {
+    throw new CliError(
+      `Cannot edit ${path}: it has ${info.nlink} hard links, and replacing it would split them (the other names would keep the old contents); break the links first`,
+    );
+  }
+  if (info.size > MAX_BYTES) {
+    throw new CliError(
+      `Cannot edit ${path}: at ${info.size} bytes it is not a Special K ini`,
+    );
+  }
+}
+
+/**
+ * The file to edit for `path` (its target when it is a symbolic link) and
+ * its contents; no contents when it does not exist.
+ */
+async function readTarget(
+  path: string,
+): Promise<{ target: string; bytes?: Uint8Array; mode?: number }> {
+  let info = await lstatOrUndefined(path);
+  let target = path;
+  if (info?.isSymlink) {
+    try {
+      target = await Deno.realPath(path);
+    } catch (e) {
+      if (!(e instanceof Deno.errors.NotFound)) throw e;
+      throw new CliError(
+        `Cannot edit ${path}: it is a symbolic link to a file that does not exist`,
+      );
+    }
+    info = await Deno.stat(target);
+  }
+  if (!info) return { target };
+  // Checked before opening: opening a FIFO would block.
+  checkRegular(path, info);
+  using file = await Deno.open(target, { read: true });
+  const opened = await file.stat();
+  checkRegular(path, opened);
+  const bytes = new Uint8Array(opened.size);
+  let done = 0;
+  while (done < bytes.length) {
+    const n = await file.read(bytes.subarray(done));
+    if (n === null) break; // shrank meanwhile: what was read is the file
+    done += n;
+  }
+  return {
+    target,
+    bytes: bytes.subarray(0, done),
+    mode: opened.mode === null ? undefined : opened.mode & 0o777,
+  };
+}
+
+function decodeOrRefuse(path: string, bytes: Uint8Array): IniText {
+  try {
+    return decodeIni(bytes);
+  } catch (e) {
+    if (!(e instanceof IniEncodingError)) throw e;
+    throw new CliError(
+      `Cannot edit ${path}: ${e.message}; it was left as it is`,
+    );
+  }
+}
+
+/** Writes `bytes` atomically with exactly `mode` (the umask aside). */
+async function writeKeepingMode(
+  path: string,
+  bytes: Uint8Array,
+  mode: number | undefined,
+): Promise<void> {
+  await writeFileAtomic(path, bytes, { overwrite: true, mode });
+  if (mode === undefined) return;
+  const info = await Deno.lstat(path);
+  if (info.isFile && info.mode !== null && (info.mode & 0o777) !== mode) {
+    await Deno.chmod(path, mode);
+  }
+}
+
+/**
+ * Applies an edit to an ini file: reads it (or starts empty, UTF-16LE, when
+ * `create` is set and it is missing), writes a backup of the old contents
+ * next to it (`<file>.heapshift-backup`), then the new contents
+ * atomically. A file that is not text in an encoding it can be written
+ * back in unchanged is refused and left alone.
+ */
+export async function applyToFile(
+  path: string,
+  op: { upsert: PluginEntry } | { remove: string },
+  options: { create?: boolean } = {},
+): Promise<FileEdit> {
+  if ("upsert" in op) checkEntry(op.upsert);
+  const { target, bytes, mode } = await readTarget(path);
+  if (!bytes && !options.create) {
+    throw new Deno.errors.NotFound(`No ini file at ${path}`);
+  }
+  const ini: IniText = bytes
+    ? decodeOrRefuse(path, bytes)
+    : { text: "", encoding: "utf16le" };
+  const name = "upsert" in op ? op.upsert.name : op.remove;
+  if ("upsert" in op) {
+    const added = [
+      `[Import.${name}]`,
+      ...entryKeys(op.upsert).map(([k, v]) => `${k}=${v}`),
+    ].join("\n");
+    const why = unencodable(ini, added);
+    if (why) throw new CliError(`Cannot edit ${path}: ${why}`);
+  }
+  const existed = readPlugin(ini.text, name) !== undefined;
+  const edit = "upsert" in op
+    ? upsertPlugin(ini.text, op.upsert)
+    : removePlugin(ini.text, op.remove);
+  const action: FileEdit["action"] = "upsert" in op
+    ? (!edit.changed ? "unchanged" : existed ? "updated" : "added")
+    : (edit.changed ? "removed" : "absent");
+  const result: FileEdit = {
+    path,
+    action,
+    encoding: ini.encoding,
+    created: !bytes,
+  };
+  if (target !== path) result.target = target;
+  if (!edit.changed) return result;
+  if (bytes) {
+    result.backup = `${target}.heapshift-backup`;
+    await writeKeepingMode(result.backup, bytes, mode);
+  }
+  await writeKeepingMode(
+    target,
+    encodeIni({ text: edit.text, encoding: ini.encoding }),
+    mode,
+  );
+  return result;
+}

@@ -1,0 +1,63 @@
+// File-system checks shared by the readers and writers (internal): only
+// regular files are read, and errors name the path the caller gave.
+
+import { PeFileError } from "./errors.ts";
+
+/**
+ * The reason of a Deno file-system error in a few words, without paths.
+ * `writing`: a missing path means a missing directory.
+ */
+export function fileProblem(e: unknown, writing = false): string {
+  if (e instanceof Deno.errors.NotFound) {
+    return writing ? "its directory does not exist" : "no such file";
+  }
+  if (e instanceof Deno.errors.PermissionDenied) return "permission denied";
+  if (e instanceof Deno.errors.IsADirectory) return "it is a directory";
+  if (e instanceof Deno.errors.AlreadyExists) return "it already exists";
+  const msg = e instanceof Error ? e.message : String(e);
+  // Deno appends "(os error N): <op> '<path>'": keep the words only.
+  const words = msg.replace(/\s*\(os error \d+\).*$/s, "");
+  return words.charAt(0).toLowerCase() + words.slice(1);
+}
+
+/** What a non-regular file is, for a message. */
+export function fileKind(info: Deno.FileInfo): string {
+  if (info.isDirectory) return "a directory";
+  if (info.isFifo) return "a FIFO (named pipe)";
+  if (info.isCharDevice) return "a character device";
+  if (info.isBlockDevice) return "a block device";
+  if (info.isSocket) return "a socket";
+  return "a special file";
+}
+
+/** A path as text, for messages. */
+export function pathText(path: string | URL): string {
+  return path instanceof URL ? decodeURIComponent(path.pathname) : path;
+}
+
+/**
+ * Stats `path` (following links) and throws a PeFileError unless it is a
+ * regular file: reading a FIFO blocks and a device never ends, so nothing
+ * else is opened.
+ */
+export function statRegular(
+  path: string | URL,
+  action = "read",
+): Deno.FileInfo {
+  const name = pathText(path);
+  let info: Deno.FileInfo;
+  try {
+    info = Deno.statSync(path);
+  } catch (e) {
+    throw new PeFileError(name, { action, reason: fileProblem(e) }, {
+      cause: e,
+    });
+  }
+  if (!info.isFile) {
+    throw new PeFileError(name, {
+      action,
+      reason: `it is ${fileKind(info)}, not a regular file`,
+    });
+  }
+  return info;
+}

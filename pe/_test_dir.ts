@@ -1,0 +1,28 @@
+// Temporary directories for the file-level tests (internal).
+
+/** Runs `fn` with a new temporary directory, removed afterwards. */
+export async function withDir(
+  fn: (dir: string) => Promise<void>,
+): Promise<void> {
+  const dir = await Deno.makeTempDir();
+  try {
+    await fn(dir);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+/**
+ * A test of POSIX file kinds (symbolic and hard links, FIFOs, devices) in
+ * a temporary directory; ignored on Windows.
+ */
+export function posixTest(
+  name: string,
+  fn: (dir: string) => Promise<void>,
+): void {
+  Deno.test({
+    name,
+    ignore: Deno.build.os === "windows",
+    fn: () => withDir(fn),
+  });
+}

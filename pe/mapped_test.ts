@@ -1,0 +1,57 @@
+import assert from "node:assert/strict";
+import { readExports } from "./exports.ts";
+import { readHeaders } from "./headers.ts";
+import { mappedSource, readMappedHeaders } from "./mapped.ts";
+import { bytesSource } from "./source.ts";
+import { buildPe } from "./_test_pe.ts";
+import { imageReader, mapImage } from "./_test_mapped.ts";
+
+for (const format of ["PE32", "PE32+"] as const) {
+  Deno.test(`a loaded ${format} image's exports read as its file's`, () => {
+    const file = buildPe({
+      format,
+      exports: { dll: "k.dll", names: ["LoadLibraryW", "FreeLibrary"] },
+      // COFF symbols lie past SizeOfImage: only a file has them.
+      symbols: 2000,
+    });
+    const image = mapImage(file);
+    // …so the file reader, bounded by the image, would reject the headers.
+    assert.throws(
+      () => readHeaders(bytesSource(image)),
+      /PointerToSymbolTable/,
+    );
+    const src = mappedSource(imageReader(image));
+    const h = readMappedHeaders(src);
+    assert.equal(h.format, format);
+    assert.equal(h.machine, format === "PE32" ? 0x14c : 0x8664);
+    const fromFile = bytesSource(file);
+    assert.deepEqual(
+      readExports(src, h),
+      readExports(fromFile, readHeaders(fromFile)),
+    );
+    for (const s of h.sections) {
+      assert.equal(s.pointerToRawData, s.virtualAddress);
+    }
+  });
+}
+
+Deno.test("reading a mapped image never reaches past what the reader gives", () => {
+  const image = mapImage(buildPe({ exports: { dll: "k.dll", names: ["f"] } }));
+  // Headers only: the export directory's section is not there.
+  const src = mappedSource(imageReader(image.slice(0, 0x1000)));
+  assert.throws(() => readExports(src, readMappedHeaders(src)), RangeError);
+});
+
+Deno.test("a mapped source reads whole pages, each once, and joins them", () => {
+  const image = new Uint8Array(0x3000).map((_, i) => i & 0xff);
+  const asked: number[] = [];
+  const src = mappedSource((rva, length) => {
+    asked.push(rva);
+    assert.equal(length, 0x1000);
+    return image.subarray(rva, rva + length);
+  });
+  assert.deepEqual(src.read(0x10, 4), image.subarray(0x10, 0x14));
+  assert.deepEqual(src.read(0xffe, 0x1004), image.subarray(0xffe, 0x2002));
+  assert.deepEqual(src.read(0x20, 1), image.subarray(0x20, 0x21));
+  assert.deepEqual(asked, [0, 0x1000, 0x2000]);
+});

@@ -1,0 +1,229 @@
+// 32-bit (x86) targets, reached from the 64-bit Deno: a 32-bit probe DLL is
+// injected into a running 32-bit fixture (WOW64) through the target's own
+// 32-bit kernel32, listed, ejected; a 32-bit program is launched with DLLs
+// that load before its own code; a DLL of the wrong architecture is refused
+// before the target is touched. (The 32-bit hook DLL itself is not needed:
+// these use small 32-bit fixture DLLs.)
+import {
+  eject,
+  findProcess,
+  findProcesses,
+  HeapshiftError,
+  inject,
+  launch,
+  modules,
+  processArch,
+  stats,
+} from "../../mod.ts";
+import { assert, assertEquals, assertRejects } from "./assert.ts";
+import { fixture, repoPath, startTarget, test } from "./harness.ts";
+import { fakeStats } from "./fake_stats.ts";
+import { runCli } from "../../cli/_test_utils.ts";
+
+const named = (pid: number, name: string) =>
+  modules(pid).find((m) => m.name.toLowerCase() === name);
+
+test("modules lists a 32-bit process's 32-bit modules, program first", async () => {
+  await using target = await startTarget(fixture("sleeper32.exe"));
+  const pid = target.readyPid;
+  assertEquals(processArch(pid), "x86");
+  const list = modules(pid);
+  assertEquals(list[0].name.toLowerCase(), "sleeper32.exe");
+  assertEquals(
+    list[0].path.toLowerCase(),
+    fixture("sleeper32.exe").toLowerCase(),
+  );
+  for (const want of ["ntdll.dll", "kernel32.dll", "ucrtbase.dll"]) {
+    const m = list.find((x) => x.name.toLowerCase() === want);
+    assert(m, `${want} is listed: ${list.map((x) => x.name).join(", ")}`);
+    assert(
+      m.base > 0n && m.base < 0x1_0000_0000n,
+      `${want} is a 32-bit module`,
+    );
+    assert(m.size > 0, `${want} has a size`);
+  }
+});
+
+test("inject loads a 32-bit DLL into a running 32-bit program by pid, eject unloads it", async () => {
+  await using target = await startTarget(fixture("sleeper32.exe"));
+  const pid = target.readyPid;
+  assert(!named(pid, "probe32.dll"), "probe32.dll is not loaded before");
+
+  const mod = await inject(pid, fixture("probe32.dll"), { timeout: 20_000 });
+  assertEquals(mod.name.toLowerCase(), "probe32.dll");
+  assert(mod.base > 0n && mod.base < 0x1_0000_0000n && mod.size > 0);
+  const listed = named(pid, "probe32.dll");
+  assert(listed, "modules(pid) lists probe32.dll after injection");
+  assertEquals(listed.base, mod.base);
+  assertEquals(listed.path.toLowerCase(), fixture("probe32.dll").toLowerCase());
+
+  await eject(pid, "probe32.dll");
+  assert(!named(pid, "probe32.dll"), "probe32.dll is gone after eject");
+  // The target still runs, and takes the DLL again.
+  await inject(pid, fixture("probe32.dll"), { timeout: 20_000 });
+  assert(named(pid, "probe32.dll"));
+});
+
+test("inject finds a 32-bit program by name", async () => {
+  await using target = await startTarget(fixture("sleeper32.exe"));
+  const pid = findProcess("sleeper32.exe").pid;
+  assertEquals(pid, target.readyPid);
+  await inject(pid, fixture("probe32.dll"), { timeout: 20_000 });
+  assert(named(pid, "probe32.dll"));
+});
+
+test("the CLI injects into a 32-bit program by name, lists and ejects it", async () => {
+  await using target = await startTarget(fixture("sleeper32.exe"));
+  const pid = target.readyPid;
+  const r = await runCli([
+    "inject",
+    "sleeper32.exe",
+    "--dll",
+    fixture("probe32.dll"),
+    "--json",
+  ]);
+  assertEquals(r.code, 0, r.stderr);
+  const out = JSON.parse(r.stdout);
+  assertEquals(out.pid, pid);
+  assertEquals(out.module.name.toLowerCase(), "probe32.dll");
+  const m = await runCli(["modules", String(pid), "--json"]);
+  assertEquals(m.code, 0, m.stderr);
+  const listed: { name: string; base: string }[] = JSON.parse(m.stdout);
+  assertEquals(listed[0].name.toLowerCase(), "sleeper32.exe");
+  assertEquals(
+    listed.find((x) => x.name.toLowerCase() === "probe32.dll")?.base,
+    out.module.base,
+  );
+  const e = await runCli(["eject", String(pid), "probe32.dll", "--json"]);
+  assertEquals(e.code, 0, e.stderr);
+  assert(!named(pid, "probe32.dll"));
+});
+
+test("a 32-bit DLL that fails to load is reported with the loader's error", async () => {
+  await using target = await startTarget(fixture("sleeper32.exe"));
+  const e = await assertRejects(
+    () => inject(target.readyPid, fixture("api_initfail32.dll")),
+    HeapshiftError,
+    /the target's loader reports: .+ \(error 1114\)$/,
+  );
+  assertEquals(e.kind, "load-failed");
+  assert(!named(target.readyPid, "api_initfail32.dll"));
+});
+
+test("stats reads the stats block of a 32-bit process", async () => {
+  await using target = await startTarget(fixture("sleeper32.exe"));
+  const pid = target.readyPid;
+  await inject(pid, fixture("api_fakestats32.dll"));
+  // The same block as the x64 test reads (tests/win/api_stats_test.ts):
+  // the layout is fixed-width, so a 64-bit reader reads a 32-bit writer.
+  assertEquals(stats(pid), fakeStats(pid));
+});
+
+test("a DLL of the other architecture is refused before the target is touched", async () => {
+  await using t32 = await startTarget(fixture("sleeper32.exe"));
+  const before = modules(t32.readyPid).map((m) => m.name);
+  const e = await assertRejects(
+    () => inject(t32.readyPid, fixture("probe.dll")),
+    HeapshiftError,
+    `Cannot inject probe.dll into process ${t32.readyPid}: the DLL is 64-bit (x64) but the process is 32-bit (x86)`,
+  );
+  assertEquals(e.kind, "bad-dll");
+  assertEquals(modules(t32.readyPid).map((m) => m.name), before);
+
+  await using t64 = await startTarget(fixture("sleeper.exe"));
+  await assertRejects(
+    () => inject(t64.readyPid, fixture("probe32.dll")),
+    HeapshiftError,
+    `Cannot inject probe32.dll into process ${t64.readyPid}: the DLL is 32-bit (x86) but the process is 64-bit (x64)`,
+  );
+  assert(!named(t64.readyPid, "probe32.dll"));
+
+  const exe = fixture("api_launchee32.exe");
+  await assertRejects(
+    () => launch(exe, { dlls: [fixture("api_early.dll")] }),
+    HeapshiftError,
+    `Cannot launch ${exe} with api_early.dll: the DLL is 64-bit (x64) but the program is 32-bit (x86)`,
+  );
+  assertEquals(findProcesses("api_launchee32.exe"), [], "nothing was started");
+});
+
+test("the CLI names both architectures for a --dll that does not match", async () => {
+  await using target = await startTarget(fixture("sleeper32.exe"));
+  const r = await runCli([
+    "inject",
+    String(target.readyPid),
+    "--dll",
+    fixture("probe.dll"),
+  ]);
+  assertEquals(r.code, 1, r.stderr);
+  assert(
+    /^error: .*the DLL is 64-bit \(x64\) but the process is 32-bit \(x86\)/
+      .test(
+        r.stderr,
+      ),
+    r.stderr,
+  );
+  assert(!named(target.readyPid, "probe.dll"));
+});
+
+test("the CLI picks heapshift32.dll for a 32-bit process", async () => {
+  await using target = await startTarget(fixture("sleeper32.exe"));
+  const r = await runCli(["inject", String(target.readyPid), "--json"]);
+  const dll32 = repoPath("build/heapshift32.dll");
+  let built = false;
+  try {
+    built = Deno.statSync(dll32).isFile;
+  } catch { /* not built yet */ }
+  if (built) {
+    assertEquals(r.code, 0, r.stderr);
+    assertEquals(JSON.parse(r.stdout).dll, dll32);
+  } else {
+    // Under Wine the CLI cannot build it; it says which DLL it needs.
+    assertEquals(r.code, 1, r.stderr);
+    assert(r.stderr.includes(dll32), r.stderr);
+    assert(!r.stderr.includes("heapshift.dll "), r.stderr);
+  }
+});
+
+test("launch loads the DLLs before a 32-bit program's own code", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "heapshift-launch32-" });
+  try {
+    const out = `${dir}\\out.txt`;
+    using proc = await launch(fixture("api_launchee32.exe"), {
+      args: [out, "two words"],
+      dlls: [fixture("api_early32.dll"), fixture("probe32.dll")],
+    });
+    assertEquals(await proc.wait({ timeout: 30_000 }), 7);
+    const text = await Deno.readTextFile(out);
+    assert(text.includes("early_loaded=1"), text);
+    assert(text.includes("attached=1 tls=0 crt=0 main=0"), text);
+    assert(text.includes("arg=two words"), text);
+    assert(text.includes("self tls=1 crt=1"), text);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+test("launch of a 32-bit program returns once the DLL is loaded in it", async () => {
+  using proc = await launch(fixture("sleeper32.exe"), {
+    dlls: [fixture("probe32.dll")],
+  });
+  try {
+    const m = named(proc.pid, "probe32.dll");
+    assert(m, "probe32.dll is loaded when launch returns");
+    assertEquals(modules(proc.pid)[0].name.toLowerCase(), "sleeper32.exe");
+  } finally {
+    proc.kill();
+  }
+});
+
+test("launch of a 32-bit program reports a DLL that fails to initialise", async () => {
+  await assertRejects(
+    () =>
+      launch(fixture("sleeper32.exe"), {
+        dlls: [fixture("api_initfail32.dll")],
+      }),
+    HeapshiftError,
+    "Cannot launch with api_initfail32.dll: the program's loader stopped it with 0xC0000142",
+  );
+});
