@@ -131,6 +131,17 @@ export interface HeapshiftStats {
   counters: HeapshiftCounters;
 }
 
+/**
+ * `MI_MALLOC_VERSION` as text: v1/v2 write major + 2 digits of minor with
+ * one of patch (212 = 2.1.2), v3 major + 2 digits minor + 2 digits patch
+ * (30401 = 3.4.1).
+ */
+export function mimallocVersion(n: number): string {
+  return n >= 10000
+    ? `${Math.floor(n / 10000)}.${Math.floor(n / 100) % 100}.${n % 100}`
+    : `${Math.floor(n / 100)}.${Math.floor(n / 10) % 10}.${n % 10}`;
+}
+
 /** Decodes a stats block of process `pid` (for messages). */
 export function parseStats(pid: number, block: Uint8Array): HeapshiftStats {
   const bad = (why: string) =>
@@ -187,9 +198,7 @@ export function parseStats(pid: number, block: Uint8Array): HeapshiftStats {
     state: STATES[u32(12)] ?? "failed",
     reason: reason === 0 ? null : REASONS[reason - 1] ?? `reason-${reason}`,
     error: u32(52),
-    mimallocVersion: `${Math.floor(mi / 100)}.${Math.floor(mi / 10) % 10}.${
-      mi % 10
-    }`,
+    mimallocVersion: mimallocVersion(mi),
     dllVersion: version(u32(24)),
     hooked,
     patchSites: u32(32),

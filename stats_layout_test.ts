@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { HeapshiftError } from "./errors.ts";
 import {
+  mimallocVersion,
   parseStats,
   STATS_MAGIC,
   STATS_SIZE,
@@ -114,4 +115,10 @@ Deno.test("parseStats: blocks of other sizes; the owner's creation time", () => 
   assert.equal(parseStats(9, owned).counters.allocs, 5);
   assert.equal(statsOwner(owned), 133_000_000_000_000_000n);
   assert.equal(statsOwner(new Uint8Array(64)), 0n);
+});
+
+Deno.test("mimallocVersion() reads v2's and v3's version numbers", () => {
+  assert.equal(mimallocVersion(212), "2.1.2");
+  assert.equal(mimallocVersion(30401), "3.4.1");
+  assert.equal(mimallocVersion(31005), "3.10.5");
 });
