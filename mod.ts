@@ -15,8 +15,11 @@
  * @module
  */
 
-export { HeapshiftError, type HeapshiftErrorKind } from "./errors.ts";
-export type { Arch } from "./arch.ts";
+export {
+  HeapshiftError,
+  type HeapshiftErrorKind,
+} from "./src/heapshift_error.ts";
+export type { Arch } from "./src/arch.ts";
 export {
   findProcess,
   findProcesses,
@@ -27,15 +30,15 @@ export {
   type ProcessInfo,
   waitForProcess,
   type WaitForProcessOptions,
-} from "./process.ts";
-export { eject, inject, type InjectOptions } from "./inject.ts";
+} from "./src/processes.ts";
+export { eject, inject, type InjectOptions } from "./src/injection.ts";
 export {
   launch,
   LaunchedProcess,
   type LaunchOptions,
   quoteArg,
-} from "./launch.ts";
-export { imports, type ImportsOptions } from "./imports.ts";
+} from "./src/launcher.ts";
+export { imports, type ImportsOptions } from "./src/imported_dlls.ts";
 export {
   type DllOptions,
   type FileOptions,
@@ -55,10 +58,10 @@ export {
   type RemoveFileOptions,
   removeImport,
 } from "./pe/mod.ts";
-export { stats } from "./stats.ts";
+export { stats } from "./src/live_stats.ts";
 export type {
   HeapshiftCounters,
   HeapshiftReason,
   HeapshiftState,
   HeapshiftStats,
-} from "./stats_layout.ts";
+} from "./src/stats_block.ts";

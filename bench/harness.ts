@@ -27,7 +27,7 @@
  * @module
  */
 
-import { readLines } from "../cli/lines.ts";
+import { readLines } from "../src/_lines.ts";
 import { wineInfo } from "../ffi/mod.ts";
 import {
   type BenchReport,

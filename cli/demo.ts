@@ -21,7 +21,7 @@ import {
 } from "./common.ts";
 import { builtDll, canBuild } from "./dll.ts";
 import { c, CliError, count, printJson, table } from "./output.ts";
-import { readLines } from "./lines.ts";
+import { readLines } from "../src/_lines.ts";
 import { isWindows, repoPath } from "./platform.ts";
 import type { Stats } from "./api.ts";
 

@@ -7,7 +7,7 @@
  * @module
  */
 
-import { type Arch, archName, archOf } from "../arch.ts";
+import { type Arch, archName, archOf } from "../src/arch.ts";
 import { FileSource, readHeaders } from "../pe/mod.ts";
 import { embeddedDll, extractDll } from "./embed.ts";
 import { c, CliError, progress } from "./output.ts";

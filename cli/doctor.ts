@@ -6,7 +6,7 @@
  */
 
 import type { Command } from "@commander-js/extra-typings";
-import { type Arch, archName, archOf } from "../arch.ts";
+import { type Arch, archName, archOf } from "../src/arch.ts";
 import { FileSource, imports as peImports, readHeaders } from "../pe/mod.ts";
 import {
   example,

@@ -9,7 +9,7 @@
 
 import { PeFormatError } from "../pe/errors.ts";
 import type { ImportedDll, ImportedSymbol } from "../pe/imports.ts";
-import { fail } from "./error.ts";
+import { fail } from "./win32_error.ts";
 import { dbghelp } from "./library.ts";
 
 /**

@@ -1,6 +1,6 @@
 // Shared helpers for the Windows suite: paths of built fixtures and the
 // lifecycle of a target process.
-import { readLines } from "../../cli/lines.ts";
+import { readLines } from "../../src/_lines.ts";
 import { outputDebugString } from "../../ffi/mod.ts";
 import { HEAP_REPORT } from "../../tasks/heap_reports.ts";
 

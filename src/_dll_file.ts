@@ -9,14 +9,14 @@
 
 import { resolve, win32 } from "node:path";
 import { aMachine, type Arch, archName, archOf } from "./arch.ts";
-import { HeapshiftError } from "./errors.ts";
-import { peKind, readFailure, readHead } from "./pe_image.ts";
+import { HeapshiftError } from "./heapshift_error.ts";
+import { peKind, readFailure, readHead } from "./_pe_image.ts";
 import {
   FileSource,
   PeFormatError,
   readExports,
   readHeaders,
-} from "./pe/mod.ts";
+} from "../pe/mod.ts";
 
 /** Absolute form of `path` (a Windows path on Windows). */
 export function absolutePath(path: string): string {

@@ -5,15 +5,15 @@
  */
 
 import type { Arch } from "./arch.ts";
-import { HeapshiftError } from "./errors.ts";
+import { HeapshiftError } from "./heapshift_error.ts";
 import {
   LIST_MODULES,
   moduleEntries,
   PROCESS,
   processEntries,
   processModules,
-} from "./ffi/mod.ts";
-import { openTarget, processError, type TargetProcess } from "./target.ts";
+} from "../ffi/mod.ts";
+import { openTarget, processError, type TargetProcess } from "./_target.ts";
 
 /**
  * A running process.

@@ -2,13 +2,8 @@
 // reachable), so this tests what it builds on: the generated entry point,
 // run with `deno run`, embeds the DLL and extracts it to a hashed cache path.
 import assert from "node:assert/strict";
-import {
-  compileArgs,
-  generate,
-  isDownloadFailure,
-  TARGET,
-} from "../tasks/compile.ts";
-import { sha256Hex } from "./embed.ts";
+import { compileArgs, generate, isDownloadFailure, TARGET } from "./compile.ts";
+import { sha256Hex } from "../cli/embed.ts";
 
 function fakeDll(n: number): Uint8Array {
   const b = new Uint8Array(n);

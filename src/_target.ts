@@ -5,7 +5,7 @@
  */
 
 import { type Arch, archOf } from "./arch.ts";
-import { HeapshiftError } from "./errors.ts";
+import { HeapshiftError } from "./heapshift_error.ts";
 import {
   ERROR,
   type Handle,
@@ -13,7 +13,7 @@ import {
   openProcess,
   processMachine,
   Win32Error,
-} from "./ffi/mod.ts";
+} from "../ffi/mod.ts";
 
 /** A process heapshift works on: its pid, a handle and its architecture. */
 export interface TargetProcess {

@@ -18,8 +18,8 @@ import {
   checkDllArch,
   firstExportOrdinal,
   readDll,
-} from "./dll_file.ts";
-import { HeapshiftError } from "./errors.ts";
+} from "./_dll_file.ts";
+import { HeapshiftError } from "./heapshift_error.ts";
 import {
   callRemote,
   createProcess,
@@ -36,17 +36,17 @@ import {
   waitSignaled,
   wideBytes,
   Win32Error,
-} from "./ffi/mod.ts";
+} from "../ffi/mod.ts";
 import {
   type FirstImport,
   mappedSource,
   PeError,
   planFirstImports,
-} from "./pe/mod.ts";
-import { peKind, readFailure, readHead } from "./pe_image.ts";
-import { exportAddress } from "./remote_exports.ts";
-import { processArchOf, processError, type TargetProcess } from "./target.ts";
-import { missingDependencies } from "./dependencies.ts";
+} from "../pe/mod.ts";
+import { peKind, readFailure, readHead } from "./_pe_image.ts";
+import { exportAddress } from "./_remote_exports.ts";
+import { processArchOf, processError, type TargetProcess } from "./_target.ts";
+import { missingDependencies } from "./_missing_dependencies.ts";
 
 /**
  * Options for {@linkcode launch}.

@@ -8,17 +8,17 @@
  * @module
  */
 
-import { HeapshiftError } from "./errors.ts";
-import { procAddress, RemoteMemory } from "./ffi/mod.ts";
+import { HeapshiftError } from "./heapshift_error.ts";
+import { procAddress, RemoteMemory } from "../ffi/mod.ts";
 import {
   type ByteSource,
   mappedSource,
   PeError,
   readExports,
   readMappedHeaders,
-} from "./pe/mod.ts";
-import { type ModuleInfo, moduleNamed, targetModules } from "./process.ts";
-import { processError, type TargetProcess } from "./target.ts";
+} from "../pe/mod.ts";
+import { type ModuleInfo, moduleNamed, targetModules } from "./processes.ts";
+import { processError, type TargetProcess } from "./_target.ts";
 
 /** A function of a DLL, e.g. `kernel32.dll` / `LoadLibraryW`. */
 export interface ExportName {

@@ -4,7 +4,7 @@
  * @module
  */
 
-import { HeapshiftError } from "./errors.ts";
+import { HeapshiftError } from "./heapshift_error.ts";
 import {
   ERROR,
   openProcess,
@@ -12,14 +12,14 @@ import {
   processCreationTime,
   readSharedMemory,
   Win32Error,
-} from "./ffi/mod.ts";
-import { processes } from "./process.ts";
+} from "../ffi/mod.ts";
+import { processes } from "./processes.ts";
 import {
   type HeapshiftStats,
   parseStats,
   STATS_MAX_SIZE,
   statsOwner,
-} from "./stats_layout.ts";
+} from "./stats_block.ts";
 
 /**
  * The name of the stats block of process `pid`. With the process's creation

@@ -6,7 +6,7 @@
  * @module
  */
 
-import { machineName } from "./pe_image.ts";
+import { machineName } from "./_pe_image.ts";
 
 /**
  * A target's architecture: `x64` or `x86` (32-bit).

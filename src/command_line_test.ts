@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { quoteArg } from "./launch.ts";
+import { quoteArg } from "./launcher.ts";
 
 Deno.test("quoteArg follows the MSVC command-line rules", () => {
   assert.equal(quoteArg("plain"), "plain");

@@ -5,9 +5,9 @@
  */
 
 import { ARCH_MACHINE } from "./arch.ts";
-import { baseName, checkDllArch, readDll } from "./dll_file.ts";
-import { HeapshiftError } from "./errors.ts";
-import { missingDependencies } from "./dependencies.ts";
+import { baseName, checkDllArch, readDll } from "./_dll_file.ts";
+import { HeapshiftError } from "./heapshift_error.ts";
+import { missingDependencies } from "./_missing_dependencies.ts";
 import {
   callRemote,
   ERROR,
@@ -16,10 +16,10 @@ import {
   type RemoteResult,
   RemoteTimeoutError,
   wideBytes,
-} from "./ffi/mod.ts";
-import { exportAddress } from "./remote_exports.ts";
-import { type ModuleInfo, moduleNamed, targetModules } from "./process.ts";
-import { openTarget, processError, type TargetProcess } from "./target.ts";
+} from "../ffi/mod.ts";
+import { exportAddress } from "./_remote_exports.ts";
+import { type ModuleInfo, moduleNamed, targetModules } from "./processes.ts";
+import { openTarget, processError, type TargetProcess } from "./_target.ts";
 
 /**
  * Options for {@linkcode inject} and {@linkcode eject}.

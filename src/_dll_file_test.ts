@@ -5,9 +5,9 @@ import {
   checkDllArch,
   firstExportOrdinal,
   readDll,
-} from "./dll_file.ts";
-import { HeapshiftError } from "./errors.ts";
-import { buildPe, type SyntheticOptions } from "./pe/_test_pe.ts";
+} from "./_dll_file.ts";
+import { HeapshiftError } from "./heapshift_error.ts";
+import { buildPe, type SyntheticOptions } from "../pe/_test_pe.ts";
 
 /** Writes a synthetic PE to `path`, marked as a DLL unless `exe`. */
 async function writePe(

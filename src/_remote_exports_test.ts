@@ -1,13 +1,13 @@
 // Finding a function in a target's 32-bit DLLs from their loaded images:
 // by name, through forwarders and API sets (synthetic images, on Linux).
 import assert from "node:assert/strict";
-import { HeapshiftError } from "./errors.ts";
-import { findExport } from "./remote_exports.ts";
-import type { ModuleInfo } from "./process.ts";
-import { mappedSource } from "./pe/mapped.ts";
-import { buildPe } from "./pe/_test_pe.ts";
-import { imageReader, mapImage } from "./pe/_test_mapped.ts";
-import { u32 } from "./pe/_read.ts";
+import { HeapshiftError } from "./heapshift_error.ts";
+import { findExport } from "./_remote_exports.ts";
+import type { ModuleInfo } from "./processes.ts";
+import { mappedSource } from "../pe/mapped.ts";
+import { buildPe } from "../pe/_test_pe.ts";
+import { imageReader, mapImage } from "../pe/_test_mapped.ts";
+import { u32 } from "../pe/_read.ts";
 
 const TEXT_RVA = 0x1000; // where buildPe points every export
 

@@ -5,7 +5,7 @@
  * @module
  */
 
-import { HeapshiftError } from "./errors.ts";
+import { HeapshiftError } from "./heapshift_error.ts";
 
 /** "SHST": the block's magic number. */
 export const STATS_MAGIC = 0x5453_4853;

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
-import { HeapshiftError } from "./errors.ts";
-import { imports } from "./imports.ts";
-import { buildPe, DEFAULT_IMPORTS } from "./pe/_test_pe.ts";
+import { HeapshiftError } from "./heapshift_error.ts";
+import { imports } from "./imported_dlls.ts";
+import { buildPe, DEFAULT_IMPORTS } from "../pe/_test_pe.ts";
 
 Deno.test("imports() with the pe reader reads the file in pages, not whole", async () => {
   const dir = await Deno.makeTempDir({ prefix: "heapshift-imports-" });

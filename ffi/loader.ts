@@ -6,7 +6,7 @@
  * @module
  */
 
-import { fail } from "./error.ts";
+import { fail } from "./win32_error.ts";
 import { kernel32 } from "./library.ts";
 import { ansi, wide } from "./strings.ts";
 

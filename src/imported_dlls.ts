@@ -5,16 +5,16 @@
  * @module
  */
 
-import { HeapshiftError } from "./errors.ts";
-import { dbghelpImports, isWindows, Win32Error } from "./ffi/mod.ts";
+import { HeapshiftError } from "./heapshift_error.ts";
+import { dbghelpImports, isWindows, Win32Error } from "../ffi/mod.ts";
 import {
   FileSource,
   type ImportedDll,
   imports as peImports,
   PeFileError,
   PeFormatError,
-} from "./pe/mod.ts";
-import { readFailure } from "./pe_image.ts";
+} from "../pe/mod.ts";
+import { readFailure } from "./_pe_image.ts";
 
 /**
  * Options for {@linkcode imports}.

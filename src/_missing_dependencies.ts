@@ -6,8 +6,8 @@
  */
 
 import { win32 } from "node:path";
-import { imports as peImports } from "./pe/mod.ts";
-import type { ModuleInfo } from "./process.ts";
+import { imports as peImports } from "../pe/mod.ts";
+import type { ModuleInfo } from "./processes.ts";
 
 function exists(path: string): boolean {
   try {

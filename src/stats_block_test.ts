@@ -1,11 +1,11 @@
 import assert from "node:assert/strict";
-import { HeapshiftError } from "./errors.ts";
+import { HeapshiftError } from "./heapshift_error.ts";
 import {
   parseStats,
   STATS_MAGIC,
   STATS_SIZE,
   statsOwner,
-} from "./stats_layout.ts";
+} from "./stats_block.ts";
 
 function block(edit: (v: DataView) => void): Uint8Array {
   const b = new Uint8Array(STATS_SIZE);
