@@ -11,7 +11,7 @@ import { type Arch, archName, archOf } from "../src/arch.ts";
 import { FileSource, readHeaders } from "../pe/mod.ts";
 import { embeddedDll, extractDll } from "./embed.ts";
 import { c, CliError, progress } from "./output.ts";
-import { isWindows, repoPath, repoRoot, underWine } from "./platform.ts";
+import { isWindows, repoPath, repoRoot, underWine } from "./wine_bridge.ts";
 
 export type { Arch };
 

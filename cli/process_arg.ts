@@ -8,7 +8,7 @@
  */
 
 import { InvalidArgumentError } from "@commander-js/extra-typings";
-import { parsePid } from "./common.ts";
+import { parsePid } from "./args.ts";
 import { CliError, UsageError } from "./output.ts";
 
 /** Help of the process argument. */

@@ -11,7 +11,7 @@ import {
   InvalidArgumentError,
   Option,
 } from "@commander-js/extra-typings";
-import { doctorCommand } from "./doctor.ts";
+import { doctorCommand } from "./commands/doctor.ts";
 import { imports as peImports, patchImports, removeImport } from "../pe/mod.ts";
 import { PeError } from "../pe/errors.ts";
 import {
@@ -33,7 +33,7 @@ import {
   PREFIX_HELP,
   setCurrentArgs,
   WINE_ENV_HELP,
-} from "./common.ts";
+} from "./args.ts";
 import {
   buildDll,
   dllForTarget,
@@ -49,9 +49,9 @@ import {
   PROCESS_HELP,
   targetPid,
 } from "./process_arg.ts";
-import { specialkCommand } from "./specialk_cmd.ts";
-import { statsCommand } from "./stats.ts";
-import { demoCommand } from "./demo.ts";
+import { specialkCommand } from "./commands/specialk.ts";
+import { statsCommand } from "./commands/stats.ts";
+import { demoCommand } from "./commands/demo.ts";
 
 /** The CLI's version (deno.json's). */
 export const VERSION = "0.1.0";

@@ -18,7 +18,7 @@ import {
   readPlugin,
   removePlugin,
   upsertPlugin,
-} from "./specialk.ts";
+} from "./specialk_ini.ts";
 import {
   decodeIni,
   encodeIni,

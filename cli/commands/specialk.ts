@@ -5,11 +5,11 @@
  */
 
 import { type Command, Option } from "@commander-js/extra-typings";
-import { example, parsePath } from "./common.ts";
-import { checkDllFor, fileArch, resolveDll } from "./dll.ts";
-import { c, CliError, printJson, UsageError } from "./output.ts";
-import { isWindows, toWinePath } from "./platform.ts";
-import { applyToFile } from "./specialk_file.ts";
+import { example, parsePath } from "../args.ts";
+import { checkDllFor, fileArch, resolveDll } from "../dll.ts";
+import { c, CliError, printJson, UsageError } from "../output.ts";
+import { isWindows, toWinePath } from "../wine_bridge.ts";
+import { applyToFile } from "../specialk_file.ts";
 import {
   checkEntry,
   findSpecialK,
@@ -18,7 +18,7 @@ import {
   profiles,
   specialKDirs,
   specialKDirsInPrefix,
-} from "./specialk.ts";
+} from "../specialk_ini.ts";
 
 /** Whether anything (even a dangling link) is at `p`: applyToFile says what. */
 function exists(p: string): boolean {

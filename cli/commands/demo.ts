@@ -18,12 +18,12 @@ import {
   parsePath,
   PREFIX_HELP,
   WINE_ENV_HELP,
-} from "./common.ts";
-import { builtDll, canBuild } from "./dll.ts";
-import { c, CliError, count, printJson, table } from "./output.ts";
-import { readLines } from "../src/_lines.ts";
-import { isWindows, repoPath } from "./platform.ts";
-import type { Stats } from "./api.ts";
+} from "../args.ts";
+import { builtDll, canBuild } from "../dll.ts";
+import { c, CliError, count, printJson, table } from "../output.ts";
+import { readLines } from "../../src/_lines.ts";
+import { isWindows, repoPath } from "../wine_bridge.ts";
+import type { Stats } from "../api.ts";
 
 /** One `tick` line of the sample program. */
 export interface Tick {
@@ -224,7 +224,7 @@ export interface DemoOptions {
 
 /** Runs the demo; returns the exit code. */
 export async function runDemo(opts: DemoOptions): Promise<number> {
-  const api = await import("./api.ts");
+  const api = await import("../api.ts");
   const sample = opts.sample ?? repoPath("build/demo/sample.exe");
   try {
     Deno.statSync(sample);
@@ -427,7 +427,7 @@ export function demoCommand(
       ) {
         // On Linux the demo runs in the project's Wine environment, built
         // and provisioned first: exactly `deno task demo`.
-        const { demoTask } = await import("../tasks/demo.ts");
+        const { demoTask } = await import("../../tasks/demo.ts");
         const args = currentArgs();
         return setCode(await demoTask(args.slice(args.indexOf("demo") + 1)));
       }

@@ -2,10 +2,10 @@
 // what -f and --allow-foreign mean, links, and one-line errors that name
 // the path for what is not a regular file or cannot be written.
 import assert from "node:assert/strict";
-import { imports } from "../pe/mod.ts";
-import { buildPe } from "../pe/_test_pe.ts";
-import { posixTest, withDir } from "../pe/_test_dir.ts";
-import { runCli as cli } from "./_test_utils.ts";
+import { imports } from "../../pe/mod.ts";
+import { buildPe } from "../../pe/_test_pe.ts";
+import { posixTest, withDir } from "../../pe/_test_dir.ts";
+import { runCli as cli } from "../_test_utils.ts";
 
 const names = async (p: string) =>
   (await imports(p, { symbols: false })).map((d) => d.dll.toLowerCase());

@@ -9,7 +9,7 @@ import { InvalidArgumentError } from "@commander-js/extra-typings";
 import { PeError } from "../pe/errors.ts";
 import { resolveDllName } from "../pe/patch.ts";
 import { UsageError } from "./output.ts";
-import { isWindows, runWindowsHalf } from "./platform.ts";
+import { isWindows, runWindowsHalf } from "./wine_bridge.ts";
 
 let currentArgsList: string[] = [];
 

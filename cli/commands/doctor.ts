@@ -6,19 +6,19 @@
  */
 
 import type { Command } from "@commander-js/extra-typings";
-import { type Arch, archName, archOf } from "../src/arch.ts";
-import { FileSource, imports as peImports, readHeaders } from "../pe/mod.ts";
+import { type Arch, archName, archOf } from "../../src/arch.ts";
+import { FileSource, imports as peImports, readHeaders } from "../../pe/mod.ts";
 import {
   example,
   forward,
   parsePath,
   PREFIX_HELP,
   WINE_ENV_HELP,
-} from "./common.ts";
-import { buildArgs, builtDll, canBuild, fileArch, HOOK_DLL } from "./dll.ts";
-import { embeddedDll, extractDll } from "./embed.ts";
-import { c, printJson } from "./output.ts";
-import { isWindows, underWine, windowsDenoCandidates } from "./platform.ts";
+} from "../args.ts";
+import { buildArgs, builtDll, canBuild, fileArch, HOOK_DLL } from "../dll.ts";
+import { embeddedDll, extractDll } from "../embed.ts";
+import { c, printJson } from "../output.ts";
+import { isWindows, underWine, windowsDenoCandidates } from "../wine_bridge.ts";
 
 /** One line of the report: `ok` is null for information only. */
 export interface Check {
@@ -138,7 +138,7 @@ function fileInfo(path: string): string | undefined {
 
 async function loadsInProcess(dll: string): Promise<Check> {
   // Load it in a child Deno with HEAPSHIFT_DISABLE=1 (loads, patches nothing).
-  const ffi = new URL("../ffi/mod.ts", import.meta.url).href;
+  const ffi = new URL("../../ffi/mod.ts", import.meta.url).href;
   const code = `const { loadLibrary } = await import(${
     JSON.stringify(ffi)
   }); try { loadLibrary(${

@@ -7,7 +7,7 @@ import {
   removePlugin,
   specialKDirsInPrefix,
   upsertPlugin,
-} from "./specialk.ts";
+} from "./specialk_ini.ts";
 
 const SAMPLE = new URL("../tests/fixtures/cli_specialk.ini", import.meta.url);
 const DLL = "C:\\tools\\heapshift\\heapshift.dll";

@@ -12,15 +12,15 @@ import {
   parsePid,
   PREFIX_HELP,
   WINE_ENV_HELP,
-} from "./common.ts";
+} from "../args.ts";
 import {
   parseProcessArg,
   PID_HELP,
   PROCESS_HELP,
   targetPid,
-} from "./process_arg.ts";
-import { c, count, printJson, toJson, useColour } from "./output.ts";
-import type { Stats } from "./api.ts";
+} from "../process_arg.ts";
+import { c, count, printJson, toJson, useColour } from "../output.ts";
+import type { Stats } from "../api.ts";
 
 const COUNTERS: [keyof Stats["counters"], string][] = [
   ["allocs", "allocations"],
@@ -122,7 +122,7 @@ export function statsCommand(
     ).action(async (target, opts) => {
       const fwd = await forward(opts);
       if (fwd !== undefined) return setCode(fwd);
-      const api = await import("./api.ts");
+      const api = await import("../api.ts");
       const pid = await targetPid(target, opts.pid);
       if (!opts.watch) {
         const s = await api.stats(pid);

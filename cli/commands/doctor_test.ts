@@ -2,7 +2,7 @@
 // heapshift32.dll, and a DLL of the other bitness is named as such.
 import assert from "node:assert/strict";
 import { checkExe, dllFormat, doctor } from "./doctor.ts";
-import { buildPe, type SyntheticOptions } from "../pe/_test_pe.ts";
+import { buildPe, type SyntheticOptions } from "../../pe/_test_pe.ts";
 
 async function writePe(
   path: string,
