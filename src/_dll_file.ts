@@ -10,7 +10,7 @@
 import { resolve, win32 } from "node:path";
 import { aMachine, type Arch, archName, archOf } from "./arch.ts";
 import { HeapshiftError } from "./heapshift_error.ts";
-import { peKind, readFailure, readHead } from "./_pe_image.ts";
+import { peKind, readFailure, readHead } from "./_image_kind.ts";
 import {
   FileSource,
   PeFormatError,

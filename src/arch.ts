@@ -6,8 +6,6 @@
  * @module
  */
 
-import { machineName } from "./_pe_image.ts";
-
 /**
  * A target's architecture: `x64` or `x86` (32-bit).
  *
@@ -44,4 +42,18 @@ export function archName(arch: Arch): string {
 export function aMachine(machine: number): string {
   const name = machineName(machine);
   return `${/^[AEIOU]/.test(name) ? "an" : "a"} ${name}`;
+}
+
+/** Human name of an IMAGE_FILE_MACHINE_* value. */
+export function machineName(machine: number): string {
+  switch (machine) {
+    case ARCH_MACHINE.x86:
+      return "32-bit (x86)";
+    case ARCH_MACHINE.x64:
+      return "64-bit (x64)";
+    case 0xaa64:
+      return "ARM64";
+    default:
+      return `machine 0x${machine.toString(16)}`;
+  }
 }

@@ -1,20 +1,26 @@
 /**
- * The DLLs a program imports: dbghelp on Windows, the pure-TypeScript PE
- * reader of pe/ everywhere.
+ * The DLLs a program imports, decoded by pe/: with the file's data located
+ * by dbghelp's image helpers on Windows, by pe/'s own header reader
+ * everywhere.
  *
  * @module
  */
 
 import { HeapshiftError } from "./heapshift_error.ts";
-import { dbghelpImports, isWindows, Win32Error } from "../ffi/mod.ts";
+import { dbghelpImage, isWindows, Win32Error } from "../ffi/mod.ts";
 import {
+  bytesSource,
   FileSource,
+  type ImageLocator,
   type ImportedDll,
   imports as peImports,
   PeFileError,
   PeFormatError,
+  type PeHeaders,
+  readAllImports,
+  readHeaders,
 } from "../pe/mod.ts";
-import { readFailure } from "./_pe_image.ts";
+import { readFailure } from "./_image_kind.ts";
 
 /**
  * Options for {@linkcode imports}.
@@ -27,8 +33,9 @@ import { readFailure } from "./_pe_image.ts";
  */
 export interface ImportsOptions {
   /**
-   * Which reader: `dbghelp` (Windows only; the default there) or `pe`
-   * (the pure-TypeScript reader; the default elsewhere).
+   * Which reader: `dbghelp` (Windows only; the default there: dbghelp's
+   * image helpers locate the import data) or `pe` (the pure-TypeScript
+   * reader; the default elsewhere). pe/ decodes the tables either way.
    */
   reader?: "dbghelp" | "pe";
 }
@@ -80,6 +87,57 @@ export async function imports(
     }
     throw e;
   }
+}
+
+/** The imports of the PE file `image`, located by dbghelp. */
+function dbghelpImports(image: Uint8Array): ImportedDll[] {
+  const src = bytesSource(image);
+  return readAllImports(src, dbghelpLocator(image, readHeaders(src)));
+}
+
+/**
+ * dbghelp's directories and RVA mapping over `image`; the format and image
+ * base are the headers' (`h`). Data may run to the end of the file, which
+ * is all dbghelp says of a section.
+ */
+function dbghelpLocator(image: Uint8Array, h: PeHeaders): ImageLocator {
+  const dbg = dbghelpImage(image);
+  const size = image.length;
+  const offsetOf = (rva: number): number | undefined => {
+    const off = dbg.rvaToOffset(rva);
+    return off !== undefined && off >= 0 && off < size ? off : undefined;
+  };
+  return {
+    format: h.format,
+    imageBase: h.imageBase,
+    directory(index, table) {
+      const dir = dbg.directory(index);
+      if (!dir) return undefined;
+      if (dir.offset < 0 || dir.offset + table.entry > size) {
+        throw new PeFormatError(
+          table.field,
+          -1,
+          "runs past the end of the file",
+        );
+      }
+      return { offset: dir.offset, available: size - dir.offset };
+    },
+    map(rva, length, field, fieldOffset = -1) {
+      const off = offsetOf(rva);
+      if (off === undefined || off + length > size) {
+        throw new PeFormatError(
+          field,
+          fieldOffset,
+          `RVA 0x${rva.toString(16)} (+${length}) maps outside the file`,
+        );
+      }
+      return off;
+    },
+    bytesAt(rva) {
+      const off = offsetOf(rva);
+      return off === undefined ? 0 : size - off;
+    },
+  };
 }
 
 /** A regular file's bytes (pe/ refuses FIFOs, devices, directories). */

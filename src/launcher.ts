@@ -43,7 +43,7 @@ import {
   PeError,
   planFirstImports,
 } from "../pe/mod.ts";
-import { peKind, readFailure, readHead } from "./_pe_image.ts";
+import { peKind, readFailure, readHead } from "./_image_kind.ts";
 import { exportAddress } from "./_remote_exports.ts";
 import { processArchOf, processError, type TargetProcess } from "./_target.ts";
 import { missingDependencies } from "./_missing_dependencies.ts";

@@ -7,7 +7,12 @@
 
 import type { Command } from "@commander-js/extra-typings";
 import { type Arch, archName, archOf } from "../../src/arch.ts";
-import { FileSource, imports as peImports, readHeaders } from "../../pe/mod.ts";
+import {
+  FileSource,
+  imports as peImports,
+  isDll,
+  readHeaders,
+} from "../../pe/mod.ts";
 import {
   example,
   forward,
@@ -104,7 +109,7 @@ export function dllFormat(
   try {
     using src = FileSource.open(path);
     const h = readHeaders(src);
-    if (!(h.characteristics & 0x2000)) return `${path} is not a DLL`;
+    if (!isDll(h)) return `${path} is not a DLL`;
     const own = archOf(h.machine);
     if (!own || h.format !== (own === "x64" ? "PE32+" : "PE32")) {
       return `${path} is neither an x64 nor an x86 DLL`;

@@ -3,7 +3,7 @@
 // modules and run on every OS.)
 import { checkDll, firstExportOrdinal } from "../../src/_dll_file.ts";
 import { HeapshiftError } from "../../mod.ts";
-import { peKind } from "../../src/_pe_image.ts";
+import { peKind } from "../../src/_image_kind.ts";
 import { assertEquals, assertThrows } from "./assert.ts";
 import { fixture, test } from "./harness.ts";
 
