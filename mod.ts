@@ -23,21 +23,17 @@ export type { Arch } from "./src/arch.ts";
 export {
   findProcess,
   findProcesses,
-  type ModuleInfo,
-  modules,
   processArch,
   processes,
   type ProcessInfo,
   waitForProcess,
   type WaitForProcessOptions,
 } from "./src/processes.ts";
+export { type ModuleInfo, modules } from "./src/module_list.ts";
 export { eject, inject, type InjectOptions } from "./src/injection.ts";
-export {
-  launch,
-  LaunchedProcess,
-  type LaunchOptions,
-  quoteArg,
-} from "./src/launcher.ts";
+export { launch, type LaunchOptions } from "./src/launcher.ts";
+export { LaunchedProcess } from "./src/launched_process.ts";
+export { quoteArg } from "./src/command_line.ts";
 export { imports, type ImportsOptions } from "./src/imported_dlls.ts";
 export {
   type DllOptions,

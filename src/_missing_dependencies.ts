@@ -7,7 +7,7 @@
 
 import { win32 } from "node:path";
 import { imports as peImports } from "../pe/mod.ts";
-import type { ModuleInfo } from "./processes.ts";
+import type { ModuleInfo } from "./module_list.ts";
 
 function exists(path: string): boolean {
   try {

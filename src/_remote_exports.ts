@@ -17,7 +17,7 @@ import {
   readExports,
   readMappedHeaders,
 } from "../pe/mod.ts";
-import { type ModuleInfo, moduleNamed, targetModules } from "./processes.ts";
+import { type ModuleInfo, moduleNamed, targetModules } from "./module_list.ts";
 import { processError, type TargetProcess } from "./_target.ts";
 
 /** A function of a DLL, e.g. `kernel32.dll` / `LoadLibraryW`. */

@@ -3,7 +3,7 @@
 import assert from "node:assert/strict";
 import { HeapshiftError } from "./heapshift_error.ts";
 import { findExport } from "./_remote_exports.ts";
-import type { ModuleInfo } from "./processes.ts";
+import type { ModuleInfo } from "./module_list.ts";
 import { mappedSource } from "../pe/mapped.ts";
 import { buildPe } from "../pe/_test_pe.ts";
 import { imageReader, mapImage } from "../pe/_test_mapped.ts";

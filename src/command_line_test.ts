@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { quoteArg } from "./launcher.ts";
+import { quoteArg } from "./command_line.ts";
 
 Deno.test("quoteArg follows the MSVC command-line rules", () => {
   assert.equal(quoteArg("plain"), "plain");

@@ -18,7 +18,7 @@ import {
   wideBytes,
 } from "../ffi/mod.ts";
 import { exportAddress } from "./_remote_exports.ts";
-import { type ModuleInfo, moduleNamed, targetModules } from "./processes.ts";
+import { type ModuleInfo, moduleNamed, targetModules } from "./module_list.ts";
 import { openTarget, processError, type TargetProcess } from "./_target.ts";
 
 /**
