@@ -6,10 +6,10 @@
  */
 
 import { InvalidArgumentError } from "@commander-js/extra-typings";
-import { PeError } from "../pe/errors.ts";
-import { resolveDllName } from "../pe/patch.ts";
+import { PeError, resolveDllName } from "../pe/mod.ts";
 import { UsageError } from "./output.ts";
-import { isWindows, runWindowsHalf } from "./wine_bridge.ts";
+import { isWindows } from "../ffi/mod.ts";
+import { runWindowsHalf } from "./wine_bridge.ts";
 
 let currentArgsList: string[] = [];
 

@@ -8,6 +8,7 @@
  */
 
 import { InvalidArgumentError } from "@commander-js/extra-typings";
+import { baseName } from "../src/_paths.ts";
 import { parsePid } from "./args.ts";
 import { CliError, UsageError } from "./output.ts";
 
@@ -15,13 +16,6 @@ import { CliError, UsageError } from "./output.ts";
 export const PROCESS_HELP = "pid or process name (game.exe)";
 /** Help of `--pid`. */
 export const PID_HELP = "which process, when several have that name";
-
-/** The file name of a path (either separator). */
-export function baseName(path: string): string {
-  return path.slice(
-    Math.max(path.lastIndexOf("\\"), path.lastIndexOf("/")) + 1,
-  );
-}
 
 /** Parses a process argument: a valid pid when all digits, else a name. */
 export function parseProcessArg(value: string): string {

@@ -12,8 +12,12 @@ import {
   Option,
 } from "@commander-js/extra-typings";
 import { doctorCommand } from "./commands/doctor.ts";
-import { imports as peImports, patchImports, removeImport } from "../pe/mod.ts";
-import { PeError } from "../pe/errors.ts";
+import {
+  imports as peImports,
+  patchImports,
+  PeError,
+  removeImport,
+} from "../pe/mod.ts";
 import {
   c,
   CliError,
@@ -41,8 +45,8 @@ import {
   HOOK_DLL,
   resolveDll,
 } from "./dll.ts";
+import { baseName, isFile } from "../src/_paths.ts";
 import {
-  baseName,
   parseProcessArg,
   pickProcess,
   PID_HELP,
@@ -66,14 +70,6 @@ function parseSeconds(value: string): number {
 
 function collect(value: string, previous: string[] = []): string[] {
   return [...previous, value];
-}
-
-function isFile(path: string): boolean {
-  try {
-    return Deno.statSync(path).isFile;
-  } catch {
-    return false;
-  }
 }
 
 async function doInject(

@@ -9,7 +9,7 @@
  * @module
  */
 
-import { writeFileAtomic } from "../pe/write.ts";
+import { writeFileAtomic } from "../pe/mod.ts";
 import { CliError } from "./output.ts";
 import {
   checkEntry,

@@ -9,6 +9,7 @@
  * @module
  */
 
+import { isDir } from "../src/_paths.ts";
 import { CliError } from "./output.ts";
 
 /** The plug-in entry heapshift writes. */
@@ -271,14 +272,6 @@ export function specialKDirsInPrefix(prefix: string): string[] {
     out.push(`${users}/${u}/Documents/My Mods/SpecialK`);
   }
   return out;
-}
-
-function isDir(p: string): boolean {
-  try {
-    return Deno.statSync(p).isDirectory;
-  } catch {
-    return false;
-  }
 }
 
 /** The first existing Special K install among `candidates`. */

@@ -8,10 +8,9 @@
  */
 
 import { wineInfo } from "../ffi/mod.ts";
+import { exists } from "../src/_paths.ts";
+import { repoPath, repoRoot } from "../src/_repo.ts";
 import { CliError } from "./output.ts";
-
-/** True on Windows (native or Wine). */
-export const isWindows: boolean = Deno.build.os === "windows";
 
 let wineVersion: string | null | undefined;
 
@@ -27,21 +26,6 @@ export function underWine(): string | null {
   return wineVersion;
 }
 
-/** The checkout's root (the directory holding cli.ts). */
-export function repoRoot(): string {
-  const u = new URL("..", import.meta.url);
-  if (u.protocol !== "file:") return Deno.cwd();
-  let p = decodeURIComponent(u.pathname);
-  if (isWindows) p = p.replace(/^\/([A-Za-z]:)/, "$1").replaceAll("/", "\\");
-  return p.replace(/[\\/]$/, "");
-}
-
-/** A path under the checkout, with the platform's separators. */
-export function repoPath(rel: string): string {
-  const sep = isWindows ? "\\" : "/";
-  return `${repoRoot()}${sep}${rel.replaceAll("/", sep)}`;
-}
-
 /** Converts a Linux path to the Windows path Wine gives it (`Z:\…`). */
 export function toWinePath(path: string, prefix?: string): string {
   if (/^[A-Za-z]:[\\/]/.test(path)) return path.replaceAll("/", "\\");
@@ -54,16 +38,8 @@ export function toWinePath(path: string, prefix?: string): string {
   return `Z:${path.replaceAll("/", "\\")}`;
 }
 
-function exists(path: string): boolean {
-  try {
-    Deno.statSync(path);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-function which(cmd: string): string | undefined {
+/** The first `cmd` on PATH (Linux). */
+export function which(cmd: string): string | undefined {
   for (const dir of (Deno.env.get("PATH") ?? "").split(":")) {
     if (dir && exists(`${dir}/${cmd}`)) return `${dir}/${cmd}`;
   }
@@ -176,12 +152,22 @@ export async function runWindowsHalf(
   options: BridgeOptions,
 ): Promise<number> {
   const plan = planWindowsHalf(stripBridgeOptions(args), options);
-  if (plan.mode === "env") {
-    const { runInEnv } = await import("../tasks/winenv.ts");
-    return await runInEnv(plan.argv, { prefix: plan.prefix });
-  }
-  const child = new Deno.Command(plan.argv[0], {
-    args: plan.argv.slice(1),
+  // The project's environment belongs to the task layer: it is run as
+  // `deno task env run`, a command, so the CLI imports nothing of tasks/.
+  const argv = plan.mode === "env"
+    ? [
+      Deno.execPath(),
+      "run",
+      "-A",
+      repoPath("tasks/winenv.ts"),
+      "run",
+      `--prefix=${plan.prefix}`,
+      "--",
+      ...plan.argv,
+    ]
+    : plan.argv;
+  const child = new Deno.Command(argv[0], {
+    args: argv.slice(1),
     env: plan.env,
     stdin: "inherit",
     stdout: "inherit",

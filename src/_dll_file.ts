@@ -111,10 +111,3 @@ export function firstExportOrdinal(path: string): number | undefined {
     );
   }
 }
-
-/** The file name of a Windows or POSIX `path`. */
-export function baseName(path: string): string {
-  return path.slice(
-    Math.max(path.lastIndexOf("\\"), path.lastIndexOf("/")) + 1,
-  );
-}

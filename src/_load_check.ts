@@ -6,7 +6,7 @@
  */
 
 import { ARCH_MACHINE } from "./arch.ts";
-import { baseName } from "./_dll_file.ts";
+import { baseName } from "./_paths.ts";
 import { HeapshiftError } from "./heapshift_error.ts";
 import {
   callRemote,

@@ -8,14 +8,7 @@
 import { win32 } from "node:path";
 import { imports as peImports } from "../pe/mod.ts";
 import type { ModuleInfo } from "./module_list.ts";
-
-function exists(path: string): boolean {
-  try {
-    return Deno.statSync(path).isFile;
-  } catch {
-    return false;
-  }
-}
+import { isFile } from "./_paths.ts";
 
 /**
  * The static imports of `dll` that are neither loaded in the target (its
@@ -46,6 +39,6 @@ export async function missingDependencies(
   return deps.filter((d) => {
     const lower = d.toLowerCase();
     if (names.has(lower) || /^(api|ext)-ms-/.test(lower)) return false;
-    return !dirs.some((dir) => exists(win32.join(dir, d)));
+    return !dirs.some((dir) => isFile(win32.join(dir, d)));
   });
 }

@@ -5,7 +5,8 @@
  */
 
 import { ARCH_MACHINE } from "./arch.ts";
-import { baseName, checkDllArch, readDll } from "./_dll_file.ts";
+import { checkDllArch, readDll } from "./_dll_file.ts";
+import { baseName } from "./_paths.ts";
 import { HeapshiftError } from "./heapshift_error.ts";
 import { missingDependencies } from "./_missing_dependencies.ts";
 import {

@@ -14,11 +14,11 @@
 import { aMachine, archName, archOf } from "./arch.ts";
 import {
   absolutePath,
-  baseName,
   checkDllArch,
   firstExportOrdinal,
   readDll,
 } from "./_dll_file.ts";
+import { baseName } from "./_paths.ts";
 import { HeapshiftError } from "./heapshift_error.ts";
 import {
   createProcess,

@@ -19,10 +19,11 @@ import {
   PREFIX_HELP,
   WINE_ENV_HELP,
 } from "../args.ts";
-import { builtDll, canBuild } from "../dll.ts";
+import { builtDll } from "../dll.ts";
 import { c, CliError, count, printJson, table } from "../output.ts";
 import { readLines } from "../../src/_lines.ts";
-import { isWindows, repoPath } from "../wine_bridge.ts";
+import { isWindows } from "../../ffi/mod.ts";
+import { repoPath, repoRoot } from "../../src/_repo.ts";
 import type { Stats } from "../api.ts";
 
 /** One `tick` line of the sample program. */
@@ -239,9 +240,7 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
     Deno.statSync(dll);
   } catch {
     if (opts.dll) throw new CliError(`No DLL at ${opts.dll}`);
-    skipped = canBuild()
-      ? `the hook DLL is not built (${dll}): run \`deno task build-dll\``
-      : "this checkout has no hook DLL yet (dll/ and tasks/build_dll.ts have not landed): showing the UCRT half only";
+    skipped = `the hook DLL is not built (${dll}): run \`deno task build-dll\``;
     dll = undefined;
   }
   const log = (s: string) => {
@@ -391,6 +390,18 @@ function positive(value: string): number {
   return n;
 }
 
+/** Runs `deno task demo` (tasks/demo.ts) with `args`; returns its exit code. */
+async function demoTask(args: string[]): Promise<number> {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", repoPath("tasks/demo.ts"), ...args],
+    cwd: repoRoot(),
+    stdin: "inherit",
+    stdout: "inherit",
+    stderr: "inherit",
+  }).spawn();
+  return (await child.status).code;
+}
+
 /** Registers the `demo` command (what `deno task demo` runs). */
 export function demoCommand(
   program: Command,
@@ -426,8 +437,8 @@ export function demoCommand(
         !isWindows && opts.prefix === undefined && opts.wineEnv === undefined
       ) {
         // On Linux the demo runs in the project's Wine environment, built
-        // and provisioned first: exactly `deno task demo`.
-        const { demoTask } = await import("../../tasks/demo.ts");
+        // and provisioned first: exactly `deno task demo`, which the task
+        // layer runs (the CLI imports nothing of tasks/).
         const args = currentArgs();
         return setCode(await demoTask(args.slice(args.indexOf("demo") + 1)));
       }

@@ -23,7 +23,8 @@ import {
 import { buildArgs, builtDll, canBuild, fileArch, HOOK_DLL } from "../dll.ts";
 import { embeddedDll, extractDll } from "../embed.ts";
 import { c, printJson } from "../output.ts";
-import { isWindows, underWine, windowsDenoCandidates } from "../wine_bridge.ts";
+import { isWindows } from "../../ffi/mod.ts";
+import { underWine, which, windowsDenoCandidates } from "../wine_bridge.ts";
 
 /** One line of the report: `ok` is null for information only. */
 export interface Check {
@@ -125,13 +126,6 @@ export function dllFormat(
   }
 }
 
-function findOnPath(cmd: string): string | undefined {
-  for (const dir of (Deno.env.get("PATH") ?? "").split(":")) {
-    if (dir && fileInfo(`${dir}/${cmd}`)) return `${dir}/${cmd}`;
-  }
-  return undefined;
-}
-
 function fileInfo(path: string): string | undefined {
   try {
     const st = Deno.statSync(path);
@@ -192,8 +186,7 @@ export async function doctor(
       detail: deno ??
         "missing: `deno task env provision` fetches it (needed to reach Windows programs under Wine)",
     });
-    const wine = Deno.env.get("WINE") ?? findOnPath("wine") ??
-      findOnPath("wine64");
+    const wine = Deno.env.get("WINE") ?? which("wine") ?? which("wine64");
     checks.push({
       check: "wine",
       ok: null,
@@ -216,7 +209,7 @@ export async function doctor(
       `${dll} is missing: ${
         canBuild()
           ? `run \`${["deno task build-dll", ...buildArgs(arch)].join(" ")}\``
-          : "this checkout cannot build it yet"
+          : "it is built from a checkout of heapshift (tasks/build_dll.ts), and there is none here"
       }`,
   });
   if (info) {

@@ -8,7 +8,9 @@ import { type Command, Option } from "@commander-js/extra-typings";
 import { example, parsePath } from "../args.ts";
 import { checkDllFor, fileArch, resolveDll } from "../dll.ts";
 import { c, CliError, printJson, UsageError } from "../output.ts";
-import { isWindows, toWinePath } from "../wine_bridge.ts";
+import { isWindows } from "../../ffi/mod.ts";
+import { linkExists } from "../../src/_paths.ts";
+import { toWinePath } from "../wine_bridge.ts";
 import { applyToFile } from "../specialk_file.ts";
 import {
   checkEntry,
@@ -19,16 +21,6 @@ import {
   specialKDirs,
   specialKDirsInPrefix,
 } from "../specialk_ini.ts";
-
-/** Whether anything (even a dangling link) is at `p`: applyToFile says what. */
-function exists(p: string): boolean {
-  try {
-    Deno.lstatSync(p);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 // A UsageError rather than commander's InvalidArgumentError, whose message
 // would quote the raw value, line breaks and all.
@@ -142,7 +134,8 @@ export function specialkCommand(
           create = true; // the global defaults file is optional
         }
       }
-      if (!exists(ini) && !create) {
+      // Anything there, even a dangling link: applyToFile says what it is.
+      if (!linkExists(ini) && !create) {
         throw new CliError(
           `No ini file at ${ini} (pass --create to create it)`,
         );
