@@ -1,42 +1,26 @@
 /**
- * Helpers shared by the command modules: the Linux-to-Windows bridge
- * options and argument parsers.
+ * Arguments shared by the command modules: the command line being run,
+ * the parsers of common values and the help's examples.
  *
  * @module
  */
 
 import { InvalidArgumentError } from "@commander-js/extra-typings";
-import { PeError, resolveDllName } from "../pe/mod.ts";
-import { UsageError } from "./output.ts";
-import { isWindows } from "../ffi/mod.ts";
-import { runWindowsHalf } from "./wine_bridge.ts";
 
 let currentArgsList: string[] = [];
 
-/** Bridge options every Windows command accepts (used on Linux only). */
-interface BridgeOpts {
-  prefix?: string;
-  wineEnv?: string;
+/** The command line being run. */
+export function currentArgs(): string[] {
+  return [...currentArgsList];
 }
 
-/**
- * On Linux, runs this same command line with the Windows Deno under Wine
- * and returns its exit code; on Windows returns undefined (run it here).
- */
-export async function forward(opts: BridgeOpts): Promise<number | undefined> {
-  if (isWindows) return undefined;
-  return await runWindowsHalf(currentArgsList, {
-    prefix: opts.prefix,
-    wineEnv: opts.wineEnv,
-  });
+/** Records the command line being run (forwarded as is to the Windows half). */
+export function setCurrentArgs(args: string[]): void {
+  currentArgsList = args;
 }
 
-/** Help of `--prefix` (the Linux bridge to the user's Wine prefix). */
-export const PREFIX_HELP =
-  "on Linux: the Wine/Proton prefix the program runs in (default $WINEPREFIX)";
-/** Help of `--wine-env` (the Linux bridge to the project's environment). */
-export const WINE_ENV_HELP =
-  "on Linux: run in the project's Wine environment, prefix NAME";
+/** What a command's action reports: its exit code. */
+export type SetCode = (code: number) => void;
 
 /** Parses a pid argument. */
 export function parsePid(value: string): number {
@@ -56,31 +40,28 @@ export function parsePath(value: string): string {
   return value;
 }
 
-/**
- * Checks `patch`'s `--dll NAME` and `--postfix TEXT` before any file is
- * read: a name the import table cannot hold is a usage error.
- */
-export function checkDllName(opts: { dll?: string; postfix?: string }): void {
-  try {
-    resolveDllName({ dll: opts.dll, postfix: opts.postfix });
-  } catch (e) {
-    if (!(e instanceof PeError)) throw e;
-    throw new UsageError(
-      `${
-        opts.postfix !== undefined ? "--dll/--postfix" : "--dll"
-      }: ${e.message}`,
-    );
-  }
+/** A parser of numbers > 0; `what` names them in the error ("seconds"). */
+function positive(what?: string): (value: string) => number {
+  return (value) => {
+    const n = Number(value);
+    if (!Number.isFinite(n) || n <= 0) {
+      throw new InvalidArgumentError(
+        `expected a number${what ? ` of ${what}` : ""} > 0`,
+      );
+    }
+    return n;
+  };
 }
 
-/** The command line being run. */
-export function currentArgs(): string[] {
-  return [...currentArgsList];
-}
+/** Parses a number of seconds > 0. */
+export const parseSeconds: (value: string) => number = positive("seconds");
 
-/** Records the command line being run (forwarded as is to the Windows half). */
-export function setCurrentArgs(args: string[]): void {
-  currentArgsList = args;
+/** Parses a number > 0. */
+export const parsePositive: (value: string) => number = positive();
+
+/** Collects a repeatable option's values. */
+export function collect(value: string, previous: string[] = []): string[] {
+  return [...previous, value];
 }
 
 /** Builds an "Example(s):" help block. */

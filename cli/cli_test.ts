@@ -93,6 +93,15 @@ Deno.test("no arguments: the help on stderr, exit 2 (a usage error)", async () =
   assert.match(help.stdout, /^Usage: heapshift /);
 });
 
+Deno.test("--version prints deno.json's version", async () => {
+  const config = JSON.parse(
+    await Deno.readTextFile(new URL("../deno.json", import.meta.url)),
+  );
+  const r = await cli(["--version"]);
+  assert.equal(r.code, 0);
+  assert.equal(r.stdout.trim(), config.version);
+});
+
 Deno.test("failures exit 1 with a one-line reason", async () => {
   const r = await cli(["imports", "/nonexistent/game.exe"]);
   assert.equal(r.code, 1);

@@ -7,17 +7,13 @@
  * @module
  */
 
-import {
-  type Command,
-  InvalidArgumentError,
-} from "@commander-js/extra-typings";
+import type { Command } from "@commander-js/extra-typings";
 import {
   currentArgs,
   example,
-  forward,
   parsePath,
-  PREFIX_HELP,
-  WINE_ENV_HELP,
+  parsePositive,
+  type SetCode,
 } from "../args.ts";
 import { builtDll } from "../dll.ts";
 import { c, CliError, count, printJson, table } from "../output.ts";
@@ -25,6 +21,7 @@ import { readLines } from "../../src/_lines.ts";
 import { isWindows } from "../../ffi/mod.ts";
 import { repoPath, repoRoot } from "../../src/_repo.ts";
 import type { Stats } from "../api.ts";
+import { bridgeOptions, onWindows } from "../windows_side.ts";
 
 /** One `tick` line of the sample program. */
 export interface Tick {
@@ -382,14 +379,6 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
   }
 }
 
-function positive(value: string): number {
-  const n = Number(value);
-  if (!Number.isFinite(n) || n <= 0) {
-    throw new InvalidArgumentError("expected a number > 0");
-  }
-  return n;
-}
-
 /** Runs `deno task demo` (tasks/demo.ts) with `args`; returns its exit code. */
 async function demoTask(args: string[]): Promise<number> {
   const child = new Deno.Command(Deno.execPath(), {
@@ -403,11 +392,8 @@ async function demoTask(args: string[]): Promise<number> {
 }
 
 /** Registers the `demo` command (what `deno task demo` runs). */
-export function demoCommand(
-  program: Command,
-  setCode: (code: number) => void,
-): void {
-  program.command("demo")
+export function demoCommand(program: Command, setCode: SetCode): void {
+  const command = program.command("demo")
     .description(
       "Inject heapshift into the bundled sample program and show the takeover (deno task demo builds everything first).",
     )
@@ -420,18 +406,22 @@ export function demoCommand(
       "the hook DLL (default build/heapshift.dll)",
       parsePath,
     )
-    .option("--before <seconds>", "time on the plain UCRT heap", positive, 4)
-    .option("--after <seconds>", "time after the injection", positive, 6)
-    .option("--threads <n>", "worker threads of the sample", positive, 2)
-    .option("--json", "machine-readable output")
-    .option("--prefix <dir>", PREFIX_HELP)
-    .option("--wine-env <name>", WINE_ENV_HELP).addHelpText(
-      "after",
-      example(
-        "deno task demo",
-        "deno run -A cli.ts demo --before 3 --after 10",
-      ),
+    .option(
+      "--before <seconds>",
+      "time on the plain UCRT heap",
+      parsePositive,
+      4,
     )
+    .option("--after <seconds>", "time after the injection", parsePositive, 6)
+    .option("--threads <n>", "worker threads of the sample", parsePositive, 2)
+    .option("--json", "machine-readable output");
+  bridgeOptions(command).addHelpText(
+    "after",
+    example(
+      "deno task demo",
+      "deno run -A cli.ts demo --before 3 --after 10",
+    ),
+  )
     .action(async (opts) => {
       if (
         !isWindows && opts.prefix === undefined && opts.wineEnv === undefined
@@ -442,8 +432,6 @@ export function demoCommand(
         const args = currentArgs();
         return setCode(await demoTask(args.slice(args.indexOf("demo") + 1)));
       }
-      const fwd = await forward(opts);
-      if (fwd !== undefined) return setCode(fwd);
-      setCode(await runDemo(opts));
+      setCode(await onWindows(opts, () => runDemo(opts)));
     });
 }

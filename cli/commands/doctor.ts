@@ -13,16 +13,11 @@ import {
   isDll,
   readHeaders,
 } from "../../pe/mod.ts";
-import {
-  example,
-  forward,
-  parsePath,
-  PREFIX_HELP,
-  WINE_ENV_HELP,
-} from "../args.ts";
+import { example, parsePath, type SetCode } from "../args.ts";
 import { buildArgs, builtDll, canBuild, fileArch, HOOK_DLL } from "../dll.ts";
 import { embeddedDll, extractDll } from "../embed.ts";
 import { c, printJson } from "../output.ts";
+import { bridgeOptions, forward } from "../windows_side.ts";
 import { isWindows } from "../../ffi/mod.ts";
 import { underWine, which, windowsDenoCandidates } from "../wine_bridge.ts";
 
@@ -242,11 +237,8 @@ export async function doctor(
 }
 
 /** Registers `doctor`. */
-export function doctorCommand(
-  program: Command,
-  setCode: (code: number) => void,
-): void {
-  program.command("doctor")
+export function doctorCommand(program: Command, setCode: SetCode): void {
+  const command = program.command("doctor")
     .description(
       "Check this system, the hook DLL, and (given an exe) whether a program can be taken over.",
     )
@@ -256,33 +248,33 @@ export function doctorCommand(
       "the DLL to check (default build/heapshift.dll, or build/heapshift32.dll for a 32-bit program)",
       parsePath,
     )
-    .option("--json", "machine-readable output")
-    .option("--prefix <dir>", PREFIX_HELP)
-    .option("--wine-env <name>", WINE_ENV_HELP).addHelpText(
-      "after",
-      example(
-        "deno run -A cli.ts doctor",
-        "deno run -A cli.ts doctor game.exe --json",
-      ),
-    ).action(async (exe, opts) => {
-      if (opts.prefix !== undefined || opts.wineEnv !== undefined) {
-        const fwd = await forward(opts);
-        if (fwd !== undefined) return setCode(fwd);
+    .option("--json", "machine-readable output");
+  bridgeOptions(command).addHelpText(
+    "after",
+    example(
+      "deno run -A cli.ts doctor",
+      "deno run -A cli.ts doctor game.exe --json",
+    ),
+  ).action(async (exe, opts) => {
+    // Natively on Linux unless a prefix is named: it checks this system.
+    if (opts.prefix !== undefined || opts.wineEnv !== undefined) {
+      const fwd = await forward(opts);
+      if (fwd !== undefined) return setCode(fwd);
+    }
+    const checks = await doctor(exe, opts.dll);
+    const failed = checks.some((x) => x.ok === false);
+    if (opts.json) {
+      printJson({ ok: !failed, checks });
+    } else {
+      for (const x of checks) {
+        const mark = x.ok === null
+          ? c.dim("·")
+          : x.ok
+          ? c.green("✓")
+          : c.red("✗");
+        console.log(`${mark} ${x.check.padEnd(13)} ${x.detail}`);
       }
-      const checks = await doctor(exe, opts.dll);
-      const failed = checks.some((x) => x.ok === false);
-      if (opts.json) {
-        printJson({ ok: !failed, checks });
-      } else {
-        for (const x of checks) {
-          const mark = x.ok === null
-            ? c.dim("·")
-            : x.ok
-            ? c.green("✓")
-            : c.red("✗");
-          console.log(`${mark} ${x.check.padEnd(13)} ${x.detail}`);
-        }
-      }
-      setCode(failed ? 1 : 0);
-    });
+    }
+    setCode(failed ? 1 : 0);
+  });
 }

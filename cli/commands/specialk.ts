@@ -5,7 +5,7 @@
  */
 
 import { type Command, Option } from "@commander-js/extra-typings";
-import { example, parsePath } from "../args.ts";
+import { example, parsePath, type SetCode } from "../args.ts";
 import { checkDllFor, fileArch, resolveDll } from "../dll.ts";
 import { c, CliError, printJson, UsageError } from "../output.ts";
 import { isWindows } from "../../ffi/mod.ts";
@@ -34,10 +34,7 @@ function parseName(value: string): string {
 }
 
 /** Registers `specialk`. */
-export function specialkCommand(
-  program: Command,
-  setCode: (code: number) => void,
-): void {
+export function specialkCommand(program: Command, setCode: SetCode): void {
   program.command("specialk")
     .description(
       "Add (or update, or remove) heapshift as a Special K plug-in: an [Import.heapshift] entry loaded early, in the global defaults or a game's profile.",

@@ -6,13 +6,7 @@
 
 import type { Command } from "@commander-js/extra-typings";
 import { InvalidArgumentError } from "@commander-js/extra-typings";
-import {
-  example,
-  forward,
-  parsePid,
-  PREFIX_HELP,
-  WINE_ENV_HELP,
-} from "../args.ts";
+import { example, parsePid, type SetCode } from "../args.ts";
 import {
   parseProcessArg,
   PID_HELP,
@@ -21,6 +15,7 @@ import {
 } from "../process_arg.ts";
 import { c, count, printJson, toJson, useColour } from "../output.ts";
 import type { Stats } from "../api.ts";
+import { bridgeOptions, onWindows } from "../windows_side.ts";
 
 const COUNTERS: [keyof Stats["counters"], string][] = [
   ["allocs", "allocations"],
@@ -86,11 +81,8 @@ function parseCount(value: string): number {
 }
 
 /** Registers `stats`. */
-export function statsCommand(
-  program: Command,
-  setCode: (code: number) => void,
-): void {
-  program.command("stats")
+export function statsCommand(program: Command, setCode: SetCode): void {
+  const command = program.command("stats")
     .description(
       "Show the hook DLL's counters in a process: allocations served by mimalloc, frees of old blocks, migrations.",
     )
@@ -110,56 +102,66 @@ export function statsCommand(
     .option(
       "--json",
       "machine-readable output (one JSON object per sample with --watch)",
-    )
-    .option("--prefix <dir>", PREFIX_HELP)
-    .option("--wine-env <name>", WINE_ENV_HELP).addHelpText(
-      "after",
-      example(
-        "deno run -A cli.ts stats 1234",
-        "deno run -A cli.ts stats game.exe --watch",
-        "deno run -A cli.ts stats 1234 --json",
-      ),
-    ).action(async (target, opts) => {
-      const fwd = await forward(opts);
-      if (fwd !== undefined) return setCode(fwd);
-      const api = await import("../api.ts");
-      const pid = await targetPid(target, opts.pid);
-      if (!opts.watch) {
-        const s = await api.stats(pid);
-        if (opts.json) printJson(s);
-        else console.log(renderStats(s));
-        return setCode(0);
+    );
+  bridgeOptions(command).addHelpText(
+    "after",
+    example(
+      "deno run -A cli.ts stats 1234",
+      "deno run -A cli.ts stats game.exe --watch",
+      "deno run -A cli.ts stats 1234 --json",
+    ),
+  ).action(async (target, opts) => {
+    setCode(await onWindows(opts, () => showStats(target, opts)));
+  });
+}
+
+/** Options of `stats`. */
+interface StatsOptions {
+  pid?: number;
+  watch?: boolean;
+  interval: number;
+  count?: number;
+  json?: boolean;
+}
+
+async function showStats(target: string, opts: StatsOptions): Promise<number> {
+  const api = await import("../api.ts");
+  const pid = await targetPid(target, opts.pid);
+  if (!opts.watch) {
+    const s = await api.stats(pid);
+    if (opts.json) printJson(s);
+    else console.log(renderStats(s));
+    return 0;
+  }
+  let prev: { stats: Stats; at: number } | undefined;
+  let drawn = 0;
+  const enc = new TextEncoder();
+  for (let i = 0; opts.count === undefined || i < opts.count; i++) {
+    if (i > 0) {
+      await new Promise((r) => setTimeout(r, opts.interval * 1000));
+    }
+    let s: Stats;
+    try {
+      s = await api.stats(pid);
+    } catch (e) {
+      if (i > 0 && !api.processes().some((p) => p.pid === pid)) {
+        if (!opts.json) console.error(c.dim(`process ${pid} has ended`));
+        return 0;
       }
-      let prev: { stats: Stats; at: number } | undefined;
-      let drawn = 0;
-      const enc = new TextEncoder();
-      for (let i = 0; opts.count === undefined || i < opts.count; i++) {
-        if (i > 0) {
-          await new Promise((r) => setTimeout(r, opts.interval * 1000));
-        }
-        let s: Stats;
-        try {
-          s = await api.stats(pid);
-        } catch (e) {
-          if (i > 0 && !api.processes().some((p) => p.pid === pid)) {
-            if (!opts.json) console.error(c.dim(`process ${pid} has ended`));
-            return setCode(0);
-          }
-          throw e;
-        }
-        const at = performance.now();
-        if (opts.json) {
-          console.log(toJson(s).replace(/\n\s*/g, " "));
-        } else {
-          const text = renderStats(s, prev, at);
-          if (useColour() && drawn > 0) {
-            Deno.stdout.writeSync(enc.encode(`\x1b[${drawn}F\x1b[J`));
-          } else if (drawn > 0) console.log("");
-          console.log(text);
-          drawn = text.split("\n").length;
-        }
-        prev = { stats: s, at };
-      }
-      setCode(0);
-    });
+      throw e;
+    }
+    const at = performance.now();
+    if (opts.json) {
+      console.log(toJson(s).replace(/\n\s*/g, " "));
+    } else {
+      const text = renderStats(s, prev, at);
+      if (useColour() && drawn > 0) {
+        Deno.stdout.writeSync(enc.encode(`\x1b[${drawn}F\x1b[J`));
+      } else if (drawn > 0) console.log("");
+      console.log(text);
+      drawn = text.split("\n").length;
+    }
+    prev = { stats: s, at };
+  }
+  return 0;
 }
