@@ -11,6 +11,7 @@ import {
   FileSource,
   imports as peImports,
   isDll,
+  PeFileError,
   readHeaders,
 } from "../../pe/mod.ts";
 import { example, parsePath, type SetCode } from "../args.ts";
@@ -58,11 +59,7 @@ export async function checkExe(exe: string): Promise<Check[]> {
     machine = h.machine;
     format = h.format;
   } catch (e) {
-    return [{
-      check: "program",
-      ok: false,
-      detail: `${exe}: ${(e as Error).message}`,
-    }];
+    return [{ check: "program", ok: false, detail: unreadable(exe, e) }];
   }
   const arch = archOf(machine);
   const ok = arch !== undefined &&
@@ -117,8 +114,16 @@ export function dllFormat(
     }
     return undefined;
   } catch (e) {
-    return `${path}: ${(e as Error).message}`;
+    return unreadable(path, e);
   }
+}
+
+/** Why the PE file `path` cannot be read, naming the path once. */
+function unreadable(path: string, e: unknown): string {
+  // A PeFileError's message names the path already; a format error's not.
+  return e instanceof PeFileError
+    ? e.message
+    : `${path}: ${(e as Error).message}`;
 }
 
 function fileInfo(path: string): string | undefined {

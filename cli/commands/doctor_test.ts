@@ -68,3 +68,36 @@ Deno.test("doctor: x86 programs take heapshift32.dll; a mismatched --dll names b
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("doctor names a path it cannot read once, and a broken file's path", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "heapshift-doctor-" });
+  try {
+    const missing = `${dir}/none.exe`;
+    assert.deepEqual(await checkExe(missing), [{
+      check: "program",
+      ok: false,
+      detail: `Cannot read ${missing}: no such file`,
+    }]);
+    assert.equal(
+      dllFormat(`${dir}/none.dll`),
+      `Cannot read ${dir}/none.dll: no such file`,
+    );
+    const text = `${dir}/text.exe`;
+    await Deno.writeTextFile(
+      text,
+      "not a program, but long enough to hold a DOS header…".repeat(2),
+    );
+    const [bad] = await checkExe(text);
+    assert.equal(bad.ok, false);
+    assert.match(
+      bad.detail,
+      new RegExp(`^${RegExp.escape(text)}: IMAGE_DOS_HEADER`),
+    );
+    assert.match(
+      dllFormat(text)!,
+      new RegExp(`^${RegExp.escape(text)}: IMAGE_DOS_HEADER`),
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
