@@ -5,11 +5,30 @@
  * Everything that touches processes needs Windows (natively, or the Windows
  * `deno.exe` under Wine); the module itself imports on every OS.
  *
+ * Every function throws one error type for what can go wrong, a
+ * {@linkcode HeapshiftError} with a `kind` to branch on (`not-found`,
+ * `access-denied`, `bad-dll`, `bad-pe`, `not-windows`, …) and a message
+ * that says what to do; the failure of the layer below (a Win32 error, or
+ * one of the typed errors of the PE package, `@heapshift/heapshift/pe`) is
+ * its `cause`.
+ *
  * @example Inject heapshift into a running program
  * ```ts
  * import { findProcesses, inject } from "@heapshift/heapshift";
  * const [target] = findProcesses("game.exe");
  * await inject(target.pid, "build/heapshift.dll");
+ * ```
+ *
+ * @example Branch on what went wrong
+ * ```ts
+ * import { HeapshiftError, patchImports } from "@heapshift/heapshift";
+ * try {
+ *   await patchImports("game.exe", { inPlace: true });
+ * } catch (e) {
+ *   if (!(e instanceof HeapshiftError)) throw e;
+ *   if (e.kind === "bad-pe") console.error(`not a program: ${e.message}`);
+ *   else throw e;
+ * }
  * ```
  *
  * @module
@@ -35,24 +54,18 @@ export { launch, type LaunchOptions } from "./src/launcher.ts";
 export { LaunchedProcess } from "./src/launched_process.ts";
 export { quoteArg } from "./src/command_line.ts";
 export { imports, type ImportsOptions } from "./src/imported_dlls.ts";
-export {
-  type DllOptions,
-  type FileOptions,
-  type ImportedDll,
-  type ImportedSymbol,
-  OutputExistsError,
-  type PatchBytesOptions,
-  type PatchFileOptions,
-  patchImports,
-  type PatchReport,
-  type PatchResult,
-  PeError,
-  PeFileError,
-  PeFormatError,
-  PePatchError,
-  type RemoveBytesOptions,
-  type RemoveFileOptions,
-  removeImport,
+export { patchImports, removeImport } from "./src/import_patch.ts";
+export type {
+  DllOptions,
+  FileOptions,
+  ImportedDll,
+  ImportedSymbol,
+  PatchBytesOptions,
+  PatchFileOptions,
+  PatchReport,
+  PatchResult,
+  RemoveBytesOptions,
+  RemoveFileOptions,
 } from "./pe/mod.ts";
 export { stats } from "./src/live_stats.ts";
 export type {

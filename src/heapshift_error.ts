@@ -1,5 +1,7 @@
 /**
- * The one error type of heapshift's API, with a `kind` to branch on.
+ * The one error type of heapshift's API (every function of mod.ts), with a
+ * `kind` to branch on and the failure of the layer below (ffi/'s
+ * Win32Error, pe/'s typed errors) as its `cause`.
  *
  * @module
  */
@@ -39,6 +41,35 @@ export type HeapshiftErrorKind =
   | "no-heapshift"
   /** Something did not happen within the allowed time. */
   | "timeout"
+  /**
+   * It needs Windows (natively, or the Windows `deno.exe` under Wine) and
+   * runs on another system.
+   */
+  | "not-windows"
+  /**
+   * The file is not a well-formed PE file; `cause` is pe/'s
+   * `PeFormatError` (its `field` and `offset` say where), or dbghelp's
+   * Win32Error.
+   */
+  | "bad-pe"
+  /**
+   * A valid PE file that cannot be patched as asked (no room for the new
+   * import table, a DLL heapshift did not add, a program of another
+   * machine or an IL-only .NET assembly); `cause` is pe/'s `PePatchError`.
+   */
+  | "cannot-patch"
+  /**
+   * The output or backup file exists and `force` was not given; `cause` is
+   * pe/'s `OutputExistsError` (its `path`).
+   */
+  | "exists"
+  /**
+   * A path the file functions cannot use: not a regular file (a
+   * directory, a FIFO, a device), a file with several hard links, or a
+   * failed write; `cause` is pe/'s `PeFileError`. (A missing path is
+   * `not-found`, a refused one `access-denied`.)
+   */
+  | "bad-path"
   /** Any other failure; `cause` holds the Win32Error. */
   | "failed";
 

@@ -21,6 +21,7 @@ import {
   readHeaders,
 } from "../pe/mod.ts";
 import { readFailure } from "./_image_kind.ts";
+import { heapshiftError, kindOf } from "./_error_kinds.ts";
 
 /**
  * Options for {@linkcode imports}.
@@ -44,6 +45,8 @@ export interface ImportsOptions {
  * Lists the DLLs the executable (or DLL) at `exePath` imports: the import
  * directory in load order, then the delay-loaded DLLs, each with its
  * functions (the same records as pe/'s reader, whichever reader is used).
+ * A file that cannot be read is a `not-found`, `access-denied` or
+ * `bad-path` {@linkcode HeapshiftError}, a malformed one `bad-pe`.
  *
  * @example Does a program use the UCRT?
  * ```ts
@@ -64,28 +67,31 @@ export async function imports(
       ? dbghelpImports(readWhole(exePath))
       : await peImports(exePath);
   } catch (e) {
+    const cannot = `Cannot read the imports of ${exePath}`;
     if (e instanceof PeFileError) {
-      throw new HeapshiftError(
-        "not-found",
-        `Cannot read the imports of ${exePath}: ${e.reason}`,
-        { cause: e },
-      );
+      throw new HeapshiftError(kindOf(e)!, `${cannot}: ${e.reason}`, {
+        cause: e,
+      });
     }
     if (e instanceof Win32Error || e instanceof PeFormatError) {
       throw new HeapshiftError(
-        "failed",
-        `Cannot read the imports of ${exePath}: not a valid PE file (${e.message})`,
+        "bad-pe",
+        `${cannot}: not a valid PE file (${e.message})`,
         { cause: e },
       );
     }
     if (isFileError(e)) {
       throw new HeapshiftError(
-        "not-found",
-        `Cannot read the imports of ${exePath}: ${readFailure(exePath, e)}`,
+        e instanceof Deno.errors.NotFound
+          ? "not-found"
+          : e instanceof Deno.errors.PermissionDenied
+          ? "access-denied"
+          : "bad-path",
+        `${cannot}: ${readFailure(exePath, e)}`,
         { cause: e },
       );
     }
-    throw e;
+    throw heapshiftError(e);
   }
 }
 

@@ -38,7 +38,7 @@ Deno.test("imports() of a missing file, a directory and a non-PE file", async ()
     await assert.rejects(
       () => imports(dir, { reader: "pe" }),
       (e) =>
-        e instanceof HeapshiftError && e.kind === "not-found" &&
+        e instanceof HeapshiftError && e.kind === "bad-path" &&
         e.message ===
           `Cannot read the imports of ${dir}: it is a directory, not a regular file`,
     );
@@ -57,7 +57,7 @@ Deno.test("imports() of a missing file, a directory and a non-PE file", async ()
     await assert.rejects(
       () => imports(`${dir}/x.exe`, { reader: "pe" }),
       (e) =>
-        e instanceof HeapshiftError && e.kind === "failed" &&
+        e instanceof HeapshiftError && e.kind === "bad-pe" &&
         e.message.startsWith(
           `Cannot read the imports of ${dir}/x.exe: not a valid PE file (`,
         ),

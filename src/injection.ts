@@ -21,6 +21,7 @@ import {
 import { exportAddress } from "./_remote_exports.ts";
 import { type ModuleInfo, moduleNamed, targetModules } from "./module_list.ts";
 import { openTarget, processError, type TargetProcess } from "./_target.ts";
+import { guardAsync } from "./_error_kinds.ts";
 
 /**
  * Options for {@linkcode inject} and {@linkcode eject}.
@@ -105,10 +106,18 @@ export async function callKernel32(
  * console.log(`loaded at 0x${mod.base.toString(16)}`);
  * ```
  */
-export async function inject(
+export function inject(
   pid: number,
   dllPath: string,
   options: InjectOptions = {},
+): Promise<ModuleInfo> {
+  return guardAsync(() => loadInto(pid, dllPath, options));
+}
+
+async function loadInto(
+  pid: number,
+  dllPath: string,
+  options: InjectOptions,
 ): Promise<ModuleInfo> {
   const file = readDll(dllPath);
   const dll = file.path;
@@ -179,10 +188,18 @@ export async function inject(
  * await eject(1234, "probe.dll");
  * ```
  */
-export async function eject(
+export function eject(
   pid: number,
   moduleName: string,
   options: InjectOptions = {},
+): Promise<void> {
+  return guardAsync(() => unloadFrom(pid, moduleName, options));
+}
+
+async function unloadFrom(
+  pid: number,
+  moduleName: string,
+  options: InjectOptions,
 ): Promise<void> {
   const timeout = options.timeout ?? 10_000;
   const doing = `eject ${baseName(moduleName)} from`;

@@ -17,6 +17,7 @@ import {
   Win32Error,
 } from "../ffi/mod.ts";
 import type { TargetProcess } from "./_target.ts";
+import { guard, guardAsync, heapshiftError } from "./_error_kinds.ts";
 
 /** Each LaunchedProcess as a target (its handle), for launch's own checks. */
 const targets = new WeakMap<LaunchedProcess, TargetProcess>();
@@ -57,21 +58,23 @@ export class LaunchedProcess implements Disposable {
    * Waits for the program to exit and returns its exit code. With a
    * `timeout` (ms), throws a `timeout` HeapshiftError if it is still running.
    */
-  async wait(options: { timeout?: number } = {}): Promise<number> {
-    if (!(await waitSignaled(this.#process, options.timeout ?? Infinity))) {
-      throw new HeapshiftError(
-        "timeout",
-        `Process ${this.pid} did not exit within ${options.timeout} ms`,
-      );
-    }
-    return processExitCode(this.#process);
+  wait(options: { timeout?: number } = {}): Promise<number> {
+    return guardAsync(async () => {
+      if (!(await waitSignaled(this.#process, options.timeout ?? Infinity))) {
+        throw new HeapshiftError(
+          "timeout",
+          `Process ${this.pid} did not exit within ${options.timeout} ms`,
+        );
+      }
+      return processExitCode(this.#process);
+    });
   }
 
   /** The exit code, or `undefined` while the program runs. */
   exitCode(): number | undefined {
-    return isSignaled(this.#process)
-      ? processExitCode(this.#process)
-      : undefined;
+    return guard(() =>
+      isSignaled(this.#process) ? processExitCode(this.#process) : undefined
+    );
   }
 
   /** Terminates the program (no effect once it has exited). */
@@ -81,13 +84,14 @@ export class LaunchedProcess implements Disposable {
       terminateProcess(this.#process, exitCode);
     } catch (e) {
       // Already exited: TerminateProcess says access denied.
-      if (!(e instanceof Win32Error && e.code === ERROR.ACCESS_DENIED)) throw e;
+      if (e instanceof Win32Error && e.code === ERROR.ACCESS_DENIED) return;
+      throw heapshiftError(e);
     }
   }
 
   /** Releases the process handle (the program keeps running). */
   close(): void {
-    this.#process.close();
+    guard(() => this.#process.close());
   }
 
   /** Same as {@linkcode LaunchedProcess.close}. */

@@ -35,6 +35,7 @@ import { mergeEnv, quoteArg } from "./command_line.ts";
 import { LaunchedProcess } from "./launched_process.ts";
 import { addImports, findExeImage } from "./_first_imports.ts";
 import { confirmLoaded } from "./_load_check.ts";
+import { guardAsync } from "./_error_kinds.ts";
 
 /**
  * Options for {@linkcode launch}.
@@ -105,9 +106,16 @@ function launchError(exe: string, e: unknown): unknown {
  * console.log(`pid ${proc.pid} exited with ${await proc.wait()}`);
  * ```
  */
-export async function launch(
+export function launch(
   exe: string,
   options: LaunchOptions = {},
+): Promise<LaunchedProcess> {
+  return guardAsync(() => start(exe, options));
+}
+
+async function start(
+  exe: string,
+  options: LaunchOptions,
 ): Promise<LaunchedProcess> {
   const { launched, dlls } = launchSuspendedAndResume(exe, options);
   try {
@@ -121,6 +129,7 @@ export async function launch(
   }
   return launched;
 }
+
 function launchSuspendedAndResume(
   exe: string,
   options: LaunchOptions,

@@ -14,6 +14,7 @@ import {
   Win32Error,
 } from "../ffi/mod.ts";
 import { processes } from "./processes.ts";
+import { guard } from "./_error_kinds.ts";
 import {
   type HeapshiftStats,
   parseStats,
@@ -67,6 +68,10 @@ function accessDenied(pid: number, cause: unknown): HeapshiftError {
  * ```
  */
 export function stats(pid: number): HeapshiftStats {
+  return guard(() => readStats(pid));
+}
+
+function readStats(pid: number): HeapshiftStats {
   const created = creationTime(pid);
   const names = created === undefined
     ? [statsName(pid)]

@@ -11,6 +11,7 @@ import {
   processModules,
 } from "../ffi/mod.ts";
 import { openTarget, processError, type TargetProcess } from "./_target.ts";
+import { guard } from "./_error_kinds.ts";
 
 /**
  * A module (EXE or DLL) loaded in a process.
@@ -49,9 +50,13 @@ const LIST_ACCESS = PROCESS.QUERY_INFORMATION | PROCESS.VM_READ;
  * ```
  */
 export function modules(pid: number): ModuleInfo[] {
-  const doing = "list the modules of";
-  using target = openTarget(pid, { access: LIST_ACCESS, doing });
-  return targetModules(target);
+  return guard(() => {
+    using target = openTarget(pid, {
+      access: LIST_ACCESS,
+      doing: "list the modules of",
+    });
+    return targetModules(target);
+  });
 }
 
 /**

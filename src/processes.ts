@@ -9,6 +9,7 @@ import type { Arch } from "./arch.ts";
 import { HeapshiftError } from "./heapshift_error.ts";
 import { PROCESS, processEntries } from "../ffi/mod.ts";
 import { openTarget } from "./_target.ts";
+import { guard } from "./_error_kinds.ts";
 
 /**
  * A running process.
@@ -42,12 +43,14 @@ export interface ProcessInfo {
  * ```
  */
 export function processes(): ProcessInfo[] {
-  return processEntries().map((e) => ({
-    pid: e.pid,
-    parentPid: e.parentPid,
-    name: e.exeFile,
-    threads: e.threads,
-  }));
+  return guard(() =>
+    processEntries().map((e) => ({
+      pid: e.pid,
+      parentPid: e.parentPid,
+      name: e.exeFile,
+      threads: e.threads,
+    }))
+  );
 }
 
 function sameName(exeFile: string, name: string): boolean {
@@ -172,9 +175,11 @@ export async function waitForProcess(
  * ```
  */
 export function processArch(pid: number): Arch {
-  using target = openTarget(pid, {
-    access: PROCESS.QUERY_LIMITED_INFORMATION,
-    doing: "query the architecture of",
+  return guard(() => {
+    using target = openTarget(pid, {
+      access: PROCESS.QUERY_LIMITED_INFORMATION,
+      doing: "query the architecture of",
+    });
+    return target.arch;
   });
-  return target.arch;
 }

@@ -1,8 +1,9 @@
 // Dependencies point down, read from the import statements of every file:
 // ffi/ and pe/ import nothing of ours; src/ imports them (their mod.ts);
 // mod.ts re-exports src/ and pe/; cli/ uses the public entry points and a
-// few dependency-free helpers of src/; tasks/, bench/ and tests/ may use
-// anything, and nothing outside them uses them. Tests may import anything.
+// few helpers of src/ that import no other src/ module; tasks/, bench/ and
+// tests/ may use anything, and nothing outside them uses them. Tests may
+// import anything.
 import assert from "node:assert/strict";
 import { dirname, join, normalize, relative } from "node:path";
 
