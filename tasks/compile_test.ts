@@ -3,7 +3,7 @@
 // run with `deno run`, embeds the DLL and extracts it to a hashed cache path.
 import assert from "node:assert/strict";
 import { compileArgs, generate, isDownloadFailure, TARGET } from "./compile.ts";
-import { sha256Hex } from "../cli/embed.ts";
+import { NOTICE_FILE, sha256Hex } from "../cli/embed.ts";
 
 function fakeDll(n: number): Uint8Array {
   const b = new Uint8Array(n);
@@ -55,6 +55,11 @@ Deno.test("the generated entry point extracts the embedded DLL once, by hash", a
     assert.equal(first.ok, true);
     assert.ok(first.detail.startsWith(path), first.detail);
     assert.deepEqual(await Deno.readFile(path), dll);
+    // mimalloc's license ships with the DLL: beside it, as in build/.
+    assert.equal(
+      await Deno.readTextFile(`${cache}/heapshift/dll/${NOTICE_FILE}`),
+      await Deno.readTextFile(new URL(`../${NOTICE_FILE}`, import.meta.url)),
+    );
     const mtime = (await Deno.stat(path)).mtime;
     await run();
     assert.deepEqual(
@@ -62,7 +67,11 @@ Deno.test("the generated entry point extracts the embedded DLL once, by hash", a
       mtime,
       "reused, not rewritten",
     );
-    assert.deepEqual([...Deno.readDirSync(`${cache}/heapshift/dll`)].length, 1);
+    assert.deepEqual(
+      [...Deno.readDirSync(`${cache}/heapshift/dll`)].map((e) => e.name)
+        .sort(),
+      [NOTICE_FILE, `heapshift-${gen.sha256.slice(0, 16)}.dll`].sort(),
+    );
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
