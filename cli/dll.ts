@@ -13,7 +13,8 @@ import { embeddedDll, extractDll } from "./embed.ts";
 import { c, CliError, progress } from "./output.ts";
 import { isWindows } from "../ffi/mod.ts";
 import { isFile } from "../src/_paths.ts";
-import { repoPath, repoRoot } from "../src/_repo.ts";
+import { repoPath } from "../src/_repo.ts";
+import { runTask } from "./run_task.ts";
 import { underWine } from "./wine_bridge.ts";
 
 export type { Arch };
@@ -62,14 +63,7 @@ export async function buildDll(args: string[] = []): Promise<number> {
       "The hook DLL is built on the Linux side (the mingw-w64 compiler lives in the Wine environment, not inside Wine): run `deno task build-dll` there first",
     );
   }
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", repoPath("tasks/build_dll.ts"), ...args],
-    cwd: repoRoot(),
-    stdin: "null",
-    stdout: "inherit",
-    stderr: "inherit",
-  }).spawn();
-  return (await child.status).code;
+  return await runTask("build_dll.ts", args, { stdin: "null" });
 }
 
 /** Options for {@linkcode resolveDll}. */

@@ -9,7 +9,8 @@
 
 import { wineInfo } from "../ffi/mod.ts";
 import { exists } from "../src/_paths.ts";
-import { repoPath, repoRoot } from "../src/_repo.ts";
+import { repoRoot } from "../src/_repo.ts";
+import { runTask } from "./run_task.ts";
 import { CliError } from "./output.ts";
 
 let wineVersion: string | null | undefined;
@@ -152,22 +153,17 @@ export async function runWindowsHalf(
   options: BridgeOptions,
 ): Promise<number> {
   const plan = planWindowsHalf(stripBridgeOptions(args), options);
-  // The project's environment belongs to the task layer: it is run as
-  // `deno task env run`, a command, so the CLI imports nothing of tasks/.
-  const argv = plan.mode === "env"
-    ? [
-      Deno.execPath(),
-      "run",
-      "-A",
-      repoPath("tasks/winenv.ts"),
-      "run",
-      `--prefix=${plan.prefix}`,
-      "--",
-      ...plan.argv,
-    ]
-    : plan.argv;
-  const child = new Deno.Command(argv[0], {
-    args: argv.slice(1),
+  if (plan.mode === "env") {
+    // The project's environment belongs to the task layer: `deno task env
+    // run`, from here (relative paths in `args` are ours).
+    return await runTask(
+      "winenv.ts",
+      ["run", `--prefix=${plan.prefix}`, "--", ...plan.argv],
+      { cwd: Deno.cwd() },
+    );
+  }
+  const child = new Deno.Command(plan.argv[0], {
+    args: plan.argv.slice(1),
     env: plan.env,
     stdin: "inherit",
     stdout: "inherit",

@@ -19,7 +19,8 @@ import { builtDll } from "../dll.ts";
 import { c, CliError, count, printJson, table } from "../output.ts";
 import { readLines } from "../../src/_lines.ts";
 import { isWindows } from "../../ffi/mod.ts";
-import { repoPath, repoRoot } from "../../src/_repo.ts";
+import { repoPath } from "../../src/_repo.ts";
+import { runTask } from "../run_task.ts";
 import type { Stats } from "../api.ts";
 import { bridgeOptions, onWindows } from "../windows_side.ts";
 
@@ -379,18 +380,6 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
   }
 }
 
-/** Runs `deno task demo` (tasks/demo.ts) with `args`; returns its exit code. */
-async function demoTask(args: string[]): Promise<number> {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", repoPath("tasks/demo.ts"), ...args],
-    cwd: repoRoot(),
-    stdin: "inherit",
-    stdout: "inherit",
-    stderr: "inherit",
-  }).spawn();
-  return (await child.status).code;
-}
-
 /** Registers the `demo` command (what `deno task demo` runs). */
 export function demoCommand(program: Command, setCode: SetCode): void {
   const command = program.command("demo")
@@ -430,7 +419,9 @@ export function demoCommand(program: Command, setCode: SetCode): void {
         // and provisioned first: exactly `deno task demo`, which the task
         // layer runs (the CLI imports nothing of tasks/).
         const args = currentArgs();
-        return setCode(await demoTask(args.slice(args.indexOf("demo") + 1)));
+        return setCode(
+          await runTask("demo.ts", args.slice(args.indexOf("demo") + 1)),
+        );
       }
       setCode(await onWindows(opts, () => runDemo(opts)));
     });
