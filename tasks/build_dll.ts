@@ -28,6 +28,7 @@
 import $ from "dax";
 import { imports as peImports } from "../pe/mod.ts";
 import { compile, isStale } from "./toolchain.ts";
+import { copyNotice } from "./notice.ts";
 import {
   exists,
   isWindows,
@@ -217,6 +218,7 @@ export async function buildDll(options: BuildDllOptions = {}): Promise<string> {
     );
   }
   const out = `${root}/${DLL_OUT}`;
+  await copyNotice(`${root}/build`); // mimalloc's license ships with the DLL
   const { c, all } = dllSources(root);
   const stampFile = `${root}/build/.heapshift-dll.stamp`;
   const msize = options.msize ?? "exact";

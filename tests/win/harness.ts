@@ -1,12 +1,11 @@
 // Shared helpers for the Windows suite: paths of built fixtures and the
 // lifecycle of a target process.
-import { readLines } from "../../cli/lines.ts";
+import { readLines } from "../../src/_lines.ts";
 import { outputDebugString } from "../../ffi/mod.ts";
+import { repoPath } from "../../src/_repo.ts";
 import { HEAP_REPORT } from "../../tasks/heap_reports.ts";
 
-export { readLines };
-
-const ROOT = new URL("../../", import.meta.url);
+export { readLines, repoPath };
 
 /** Watches Wine's heap reports between {@linkcode heapWatch} and `check`. */
 export interface HeapWatch {
@@ -96,13 +95,6 @@ export function test(
       await watch.check();
     },
   });
-}
-
-/** Absolute Windows path of a file relative to the checkout. */
-export function repoPath(rel: string): string {
-  const p = decodeURIComponent(new URL(rel, ROOT).pathname);
-  // file:///Z:/work/main/x → Z:\work\main\x
-  return p.replace(/^\/([A-Za-z]:)/, "$1").replaceAll("/", "\\");
 }
 
 /** Path of a fixture built by tasks/fixtures.ts (e.g. `sleeper.exe`). */
