@@ -138,7 +138,6 @@ static HS_NOINLINE void* alloc_block_retry(size_t n, BOOL zero) {
     }
     void* p = zero ? mi_zalloc(n) : mi_malloc(n);
     if (p != NULL) {
-      hs_mi_note(p);
       hs_count(HS_C_ALLOCS, 1);
       return p;
     }
@@ -162,7 +161,6 @@ static HS_ALWAYS_INLINE void* alloc_block(size_t n, BOOL zero) {
   if (PROCESS_ENDING()) return alloc_exiting(n, zero);
   void* p = zero ? mi_zalloc(n) : mi_malloc(n);
   if (HS_LIKELY(p != NULL)) {
-    hs_mi_note(p);
     hs_count(HS_C_ALLOCS, 1);
     return p;
   }
@@ -184,7 +182,7 @@ static HS_NOINLINE BOOL release_old_block(void* p) {
 static HS_ALWAYS_INLINE void release_mi(void* p) {
   if (PROCESS_ENDING()) return;
   hs_count(HS_C_FREES, 1); /* first: mi_free becomes a tail call */
-  hs_mi_release(p);
+  mi_free(p);
 }
 
 /* Releases any block; TRUE if it was an old-heap block. */

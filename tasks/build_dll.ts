@@ -101,6 +101,29 @@ async function mimallocForEnv(dir: string, root: string): Promise<string> {
   return copy;
 }
 
+/**
+ * Why `dll/mimalloc_unit.c` cannot compile this mimalloc, or null.
+ * For v2 it includes static.c's sources one by one (its "hs-static" block,
+ * so that three of mimalloc's calls reach heapshift first): they must be
+ * exactly the ones static.c lists, in its order. `staticC` and `unit` are
+ * the two files' text.
+ */
+export function staticLayoutMismatch(
+  staticC: string,
+  unit: string,
+): string | null {
+  const includes = (text: string) =>
+    [...text.matchAll(/^\s*#\s*include\s+"([^"]+)"/gm)].map((m) =>
+      m[1].replace(/^src\//, "")
+    );
+  const block = /hs-static begin[^\n]*\n([\s\S]*?)hs-static end/.exec(unit);
+  if (!block) return "dll/mimalloc_unit.c has no hs-static block";
+  const want = includes(block[1]).join(", ");
+  const have = includes(staticC).join(", ");
+  return want === have ? null : `its src/static.c includes ${have}; ` +
+    `dll/mimalloc_unit.c (hs-static) includes ${want}`;
+}
+
 async function mimallocVersion(dir: string): Promise<string> {
   const h = await Deno.readTextFile(`${dir}/include/mimalloc.h`);
   return h.match(/#define\s+MI_MALLOC_VERSION\s+(\d+)/)?.[1] ?? "unknown";
@@ -118,6 +141,7 @@ async function buildMingw(
     `-I${root}/dll`,
     `-I${miEnv}/include`,
     `-I${miEnv}/src`,
+    `-I${miEnv}`, // mimalloc_unit.c names v2's sources as src/*.c
     ...defs.map((d) => `-D${d}`),
     "-fno-stack-protector",
     "-Wno-array-bounds", // NtCurrentTeb() reads gs:[0x30]
@@ -178,6 +202,7 @@ async function buildMsvc(
     `/I"${win(`${root}/dll`)}"`,
     `/I"${win(`${mi}/include`)}"`,
     `/I"${win(`${mi}/src`)}"`,
+    `/I"${win(mi)}"`,
     `/Fo"${objDir}\\\\"`,
     ...sources.map((s) => `"${win(s)}"`),
     `/Fe"${win(out)}"`,
@@ -216,6 +241,18 @@ export async function buildDll(options: BuildDllOptions = {}): Promise<string> {
     throw new Error(
       "--toolchain msvc needs Windows with Visual Studio; here use --toolchain mingw (the default)",
     );
+  }
+  const version = await mimallocVersion(mi);
+  if (Number(version) < 300) {
+    const mismatch = staticLayoutMismatch(
+      await Deno.readTextFile(`${mi}/src/static.c`),
+      await Deno.readTextFile(`${root}/dll/mimalloc_unit.c`),
+    );
+    if (mismatch) {
+      throw new Error(
+        `mimalloc ${version} at ${mi} lays out its sources differently from the v2.1 that dll/mimalloc_unit.c compiles file by file: ${mismatch}`,
+      );
+    }
   }
   const out = `${root}/${DLL_OUT}`;
   await copyNotice(`${root}/build`); // mimalloc's license ships with the DLL
