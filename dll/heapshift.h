@@ -330,10 +330,13 @@ static inline void* hs_tls_slot(DWORD index) {
  * ours) go to the last stripe directly. See stats.c. */
 #define HS_STATS_SHARED_STRIPE (HS_STATS_STRIPES - 1u)
 extern DWORD hs_count_slot; /* mimalloc_unit.c: the hooks' unit */
+/* The thread's mimalloc heap, cached by the hooks (mimalloc_unit.c). */
+extern DWORD hs_heap_slot;
 void hs_count_slow(hs_counter which, int64_t n);
 /* DLL_THREAD_DETACH: gives the stripe back, publishes private counts. */
 void hs_count_thread_done(void);
-/* The TLS slots counting needs; FALSE when there are none left. */
+/* The TLS slots the hooks need (counting, the heap cache); FALSE when
+ * there are none left. */
 BOOL hs_count_init(void);
 
 static inline void hs_count(hs_counter which, int64_t n) {

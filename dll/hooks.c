@@ -136,7 +136,7 @@ static HS_NOINLINE void* alloc_block_retry(size_t n, BOOL zero) {
       set_errno(ENOMEM);
       return NULL;
     }
-    void* p = zero ? mi_zalloc(n) : mi_malloc(n);
+    void* p = hs_mi_alloc(n, zero);
     if (p != NULL) {
       hs_count(HS_C_ALLOCS, 1);
       return p;
@@ -159,7 +159,7 @@ static HS_NOINLINE void* alloc_exiting(size_t n, BOOL zero) {
 
 static HS_ALWAYS_INLINE void* alloc_block(size_t n, BOOL zero) {
   if (PROCESS_ENDING()) return alloc_exiting(n, zero);
-  void* p = zero ? mi_zalloc(n) : mi_malloc(n);
+  void* p = hs_mi_alloc(n, zero);
   if (HS_LIKELY(p != NULL)) {
     hs_count(HS_C_ALLOCS, 1);
     return p;

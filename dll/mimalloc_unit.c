@@ -99,9 +99,10 @@ static void hs_mi_segment_freed(const mi_segment_t* segment);
 #undef FlsAlloc
 #undef atexit
 
-/* The counters' TLS index (heapshift.h hs_count), here in the hooks' unit so
- * the hot path reaches it without an indirection. */
+/* The hooks' TLS indexes (heapshift.h: hs_count, hs_thread_heap), here in
+ * the hooks' unit so the hot path reaches them without an indirection. */
 DWORD hs_count_slot = TLS_OUT_OF_INDEXES;
+DWORD hs_heap_slot = TLS_OUT_OF_INDEXES;
 
 #include "heapshift.h"
 
@@ -261,6 +262,41 @@ static HS_ALWAYS_INLINE BOOL hs_mi_owns_fast(const void* p) {
 
 BOOL hs_mi_owns(const void* p) { return hs_mi_owns_fast(p); }
 
+/* ---- the thread's heap ----------------------------------------------------
+ * mimalloc finds the thread's default heap in a `__thread` variable, which
+ * mingw GCC compiles to emulated TLS: a call (tls.c) on every allocation.
+ * v2's hooks keep the heap in a TLS slot of their own instead, read from
+ * the TEB inline. The slot is set once the thread has a heap of its own
+ * and cleared in hs_mi_thread_done, the one place a thread's heap goes
+ * away in this build (mimalloc's FLS callback and atexit are compiled
+ * out). v3 keeps its thread heap in a Win32 TLS slot of its own already. */
+#if MI_MALLOC_VERSION < 300
+static HS_NOINLINE mi_heap_t* hs_thread_heap_slow(void) {
+  mi_heap_t* heap = mi_prim_get_default_heap();
+  if (mi_heap_is_initialized(heap)) {
+    DWORD last_error = GetLastError();
+    TlsSetValue(hs_heap_slot, heap);
+    SetLastError(last_error);
+  }
+  return heap; /* an empty heap sets the thread up on its first allocation */
+}
+
+static HS_ALWAYS_INLINE mi_heap_t* hs_thread_heap(void) {
+  mi_heap_t* heap = (mi_heap_t*)hs_tls_slot(hs_heap_slot);
+  return HS_LIKELY(heap != NULL) ? heap : hs_thread_heap_slow();
+}
+
+/* A new block of n bytes (zeroed when `zero`), or NULL. */
+static HS_ALWAYS_INLINE void* hs_mi_alloc(size_t n, BOOL zero) {
+  mi_heap_t* heap = hs_thread_heap();
+  return zero ? mi_heap_zalloc(heap, n) : mi_heap_malloc(heap, n);
+}
+#else
+static HS_ALWAYS_INLINE void* hs_mi_alloc(size_t n, BOOL zero) {
+  return zero ? mi_zalloc(n) : mi_malloc(n);
+}
+#endif
+
 #if MI_PADDING
 /* The padding mimalloc writes right after a block's capacity: a canary
  * keyed by page and block, then the distance back to the requested size. */
@@ -294,7 +330,10 @@ size_t hs_mi_size(void* p) {
 size_t hs_mi_capacity(void* p) { return mi_page_block_size(_mi_ptr_page(p)); }
 
 
-void hs_mi_thread_done(void) { mi_thread_done(); }
+void hs_mi_thread_done(void) {
+  if (hs_heap_slot != TLS_OUT_OF_INDEXES) TlsSetValue(hs_heap_slot, NULL);
+  mi_thread_done();
+}
 
 void hs_mi_collect(void) {
   mi_collect(true);

@@ -144,13 +144,15 @@ static volatile LONG stripes_free; /* of those, how many nobody holds */
 BOOL hs_count_init(void) {
   if (hs_count_slot == TLS_OUT_OF_INDEXES) hs_count_slot = TlsAlloc();
   if (private_slot == TLS_OUT_OF_INDEXES) private_slot = TlsAlloc();
+  if (hs_heap_slot == TLS_OUT_OF_INDEXES) hs_heap_slot = TlsAlloc();
   ownable = HS_STATS_SHARED_STRIPE;
   if (hs_faults.stripes != 0 && hs_faults.stripes < ownable) {
     ownable = hs_faults.stripes;
   }
   stripes_free = (LONG)ownable;
   return hs_count_slot != TLS_OUT_OF_INDEXES &&
-         private_slot != TLS_OUT_OF_INDEXES;
+         private_slot != TLS_OUT_OF_INDEXES &&
+         hs_heap_slot != TLS_OUT_OF_INDEXES;
 }
 
 /* A free stripe for thread `tid`, the lowest (so few pages are touched). */
