@@ -111,6 +111,15 @@ int hs_mi_atexit_ignored(void(__cdecl* fn)(void)) {
   return 0;
 }
 
+/* mimalloc's deferred-free hook, the heartbeat of a thread's allocation
+ * slow path: private counts are published from there, off the hot path. */
+static void hs_mi_heartbeat(bool force, unsigned long long beat, void* arg) {
+  (void)force;
+  (void)beat;
+  (void)arg;
+  hs_count_heartbeat();
+}
+
 void hs_mi_load(void) {
   static volatile LONG loaded = 0;
   if (InterlockedCompareExchange(&loaded, 1, 0) != 0) return;
@@ -127,6 +136,7 @@ void hs_mi_load(void) {
 #endif
   }
   mi_process_init();
+  mi_register_deferred_free(hs_mi_heartbeat, NULL);
 #if MI_MALLOC_VERSION < 300
   /* v2 makes the thread that initialises it the "main" thread (its TEB
    * address in _mi_heap_main.thread_id) and never abandons the main heap
