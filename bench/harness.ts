@@ -355,6 +355,11 @@ async function runOne(
       } else if (line === "done") {
         if (p.dll) rec.dllStats = readStats(child.pid);
         await writer.write(new TextEncoder().encode("quit\n"));
+      } else if (line.startsWith("module ") || line.startsWith("phase ")) {
+        // HEAPSHIFT_BENCH_MODULES=1: where a profiler finds the modules
+        log(
+          `${workload} variant ${variant} rep ${rep} pid ${child.pid}: ${line}`,
+        );
       } else if (line.startsWith("result ")) {
         rec.result = JSON.parse(line.slice(7)) as WorkloadResult;
       }

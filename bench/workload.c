@@ -981,14 +981,6 @@ int main(int argc, char **argv) {
   }
   g_workload = w->name;
   uint64_t r = g_seed;
-  if (GetEnvironmentVariableA("HEAPSHIFT_BENCH_MODULES", NULL, 0)) {
-    /* for profilers: where the allocator's modules are mapped */
-    const char *mods[] = {"heapshift.dll", "ucrtbase.dll", "kernel32.dll",
-                          "ntdll.dll", NULL};
-    for (int i = 0; mods[i]; i++)
-      outf("module %s %p\n", mods[i], (void *)GetModuleHandleA(mods[i]));
-  }
-
   w->warm(&r);
 
   double late_ms = -1;
@@ -1010,10 +1002,25 @@ int main(int argc, char **argv) {
     late_ms = load_dll(late);
   }
 
+  int profiling = GetEnvironmentVariableA("HEAPSHIFT_BENCH_MODULES", NULL, 0) != 0;
+  if (profiling) {
+    /* for profilers: where the allocator's modules are mapped (printed
+     * after a late load, right before the timed phase) */
+    const char *mods[] = {"heapshift.dll", "ucrtbase.dll", "kernel32.dll",
+                          "ntdll.dll", "workload-ucrt.exe", "workload-mimalloc.exe",
+                          NULL};
+    for (int i = 0; mods[i]; i++)
+      outf("module %s %p\n", mods[i], (void *)GetModuleHandleA(mods[i]));
+  }
+
   double c0 = cpu_ms(), t0 = now_ms();
   w->run(&r);
-  R.ms = now_ms() - t0;
+  double t1 = now_ms();
+  R.ms = t1 - t0;
   R.cpu_ms = cpu_ms() - c0;
+  /* The timed phase on the performance counter's clock, in ns (Wine's is
+   * CLOCK_MONOTONIC_RAW: `perf record -k monotonic_raw` shares it). */
+  if (profiling) outf("phase %.0f %.0f\n", t0 * 1e6, t1 * 1e6);
 
   PROCESS_MEMORY_COUNTERS pmc;
   memset(&pmc, 0, sizeof pmc);

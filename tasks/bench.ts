@@ -34,6 +34,7 @@ import {
 } from "./winenv.ts";
 
 const OUT_DIR = "build/bench";
+/** Wine prefix of the bench's runs, unless HEAPSHIFT_WINE_PREFIX names one. */
 const PREFIX = "bench";
 
 function log(msg: string): void {
@@ -195,7 +196,7 @@ async function main(args: string[]): Promise<number> {
   } else {
     code = await runHeapChecked(["windeno", ...harness], {
       cwd: repoRoot(),
-      prefix: PREFIX,
+      prefix: Deno.env.get("HEAPSHIFT_WINE_PREFIX") || PREFIX,
     });
   }
   log(
