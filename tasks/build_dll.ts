@@ -3,15 +3,23 @@
  * mimalloc's source.
  *
  * Usage:
- *   deno task build-dll [--toolchain msvc|mingw] [--mimalloc DIR]
- *                       [--msize exact|usable] [--force]
+ *   deno task build-dll [--toolchain msvc|mingw] [--mimalloc-version 2|3]
+ *                       [--mimalloc DIR] [--msize exact|usable]
+ *                       [--out-dir DIR] [--force]
  *
  * - `mingw` (the default off Windows): x86_64-w64-mingw32ucrt-gcc in the Wine
  *   environment, statically linked, custom entry point, no CRT start files.
  * - `msvc` (the default on Windows when vswhere finds Visual Studio): cl.exe
  *   from the x64 developer environment, `/O2 /MT`, `/ENTRY:heapshift_entry`.
- * - `--mimalloc DIR`: a mimalloc source tree (include/ and src/static.c,
- *   v2.x or v3.x). Default: the Wine environment's copy (v2.1.2).
+ * - `--mimalloc-version 2|3`: the Wine environment's mimalloc v2.1.2
+ *   (`/opt/heapshift/mimalloc`) or v3.4.1 (`/opt/heapshift/mimalloc3`);
+ *   default `$HEAPSHIFT_MIMALLOC_VERSION`, else {@linkcode MIMALLOC_DEFAULT}
+ *   (so `HEAPSHIFT_MIMALLOC_VERSION=3 deno task test` tests the v3 build).
+ * - `--mimalloc DIR` (or `$HEAPSHIFT_MIMALLOC`): a mimalloc source tree
+ *   (include/ and src/static.c, v2.x or v3.x) instead; it must be of the
+ *   major version `--mimalloc-version` names, if given.
+ * - `--out-dir DIR`: where the DLL goes (default `build/`), e.g. the
+ *   bench's other builds.
  * - `--msize`: what `_msize` reports for mimalloc blocks. `exact` (the
  *   default) is the size asked for, as UCRT's HeapSize, kept in mimalloc's
  *   8-byte padding (`MI_PADDING=1`); `usable` is the block's usable size,
@@ -29,13 +37,7 @@ import $ from "dax";
 import { imports as peImports } from "../pe/mod.ts";
 import { compile, isStale } from "./toolchain.ts";
 import { copyNotice } from "./notice.ts";
-import {
-  exists,
-  isWindows,
-  mimallocDir,
-  repoRoot,
-  rootfsDir,
-} from "./winenv.ts";
+import { exists, IN_ENV, isWindows, repoRoot, rootfsDir } from "./winenv.ts";
 
 /** Where the DLL goes, relative to the checkout. */
 export const DLL_OUT = "build/heapshift.dll";
@@ -59,8 +61,46 @@ function defines(msize: MsizeMode): string[] {
 const SYSTEM_DLLS =
   /^(kernel32|ntdll|advapi32|bcrypt|psapi|user32|api-ms-win-[a-z0-9-]+)\.dll$/;
 
+/** The mimalloc major versions the Wine environment provides. */
+export type MimallocVersion = 2 | 3;
+
+/** The version built when nothing else is asked for (dll/README.md: why). */
+export const MIMALLOC_DEFAULT: MimallocVersion = 2;
+
+/** The environment's source tree of each version (inside the chroot). */
+const MIMALLOC_IN_ENV: Readonly<Record<MimallocVersion, string>> = {
+  2: IN_ENV.mimalloc,
+  3: IN_ENV.mimalloc3,
+};
+
+function parseMimallocVersion(v: string | undefined): MimallocVersion {
+  if (v === "2" || v === "3") return Number(v) as MimallocVersion;
+  throw new Error(`the mimalloc version must be 2 or 3, not '${v}'`);
+}
+
+/**
+ * The mimalloc source tree a build uses (host path): `options.mimalloc`,
+ * else `$HEAPSHIFT_MIMALLOC`, else the environment's copy of
+ * `options.mimallocVersion` (else `$HEAPSHIFT_MIMALLOC_VERSION`, else the
+ * default); "" on Windows without a tree.
+ */
+export function mimallocSource(
+  options: Pick<BuildDllOptions, "mimalloc" | "mimallocVersion"> = {},
+): string {
+  const dir = options.mimalloc ?? (Deno.env.get("HEAPSHIFT_MIMALLOC") || "");
+  if (dir || isWindows) return dir;
+  const env = Deno.env.get("HEAPSHIFT_MIMALLOC_VERSION");
+  const v = options.mimallocVersion ??
+    (env ? parseMimallocVersion(env) : MIMALLOC_DEFAULT);
+  return `${rootfsDir()}${MIMALLOC_IN_ENV[v]}`;
+}
+
 /** Options of {@linkcode buildDll}. */
 export interface BuildDllOptions {
+  /** The environment's mimalloc v2 or v3 (see {@linkcode mimallocSource}). */
+  mimallocVersion?: MimallocVersion;
+  /** Where the DLL goes (host path; default the checkout's `build/`). */
+  outDir?: string;
   toolchain?: "msvc" | "mingw";
   /** mimalloc source tree (host path). */
   mimalloc?: string;
@@ -229,7 +269,7 @@ async function buildMsvc(
 export async function buildDll(options: BuildDllOptions = {}): Promise<string> {
   const root = repoRoot();
   const toolchain = options.toolchain ?? (isWindows ? "msvc" : "mingw");
-  const mi = options.mimalloc ?? mimallocDir();
+  const mi = mimallocSource(options);
   if (!mi || !exists(`${mi}/src/static.c`)) {
     throw new Error(
       `No mimalloc source at '${mi}' (expected include/ and src/static.c): pass --mimalloc DIR or set HEAPSHIFT_MIMALLOC${
@@ -243,7 +283,13 @@ export async function buildDll(options: BuildDllOptions = {}): Promise<string> {
     );
   }
   const version = await mimallocVersion(mi);
-  if (Number(version) < 300) {
+  const major = Number(version) >= 300 ? 3 : 2;
+  if (options.mimallocVersion && options.mimallocVersion !== major) {
+    throw new Error(
+      `mimalloc at ${mi} is version ${version}, not a v${options.mimallocVersion} (--mimalloc-version ${options.mimallocVersion}): drop --mimalloc / HEAPSHIFT_MIMALLOC or pass a v${options.mimallocVersion} tree`,
+    );
+  }
+  if (major === 2) {
     const mismatch = staticLayoutMismatch(
       await Deno.readTextFile(`${mi}/src/static.c`),
       await Deno.readTextFile(`${root}/dll/mimalloc_unit.c`),
@@ -254,20 +300,18 @@ export async function buildDll(options: BuildDllOptions = {}): Promise<string> {
       );
     }
   }
-  const out = `${root}/${DLL_OUT}`;
-  await copyNotice(`${root}/build`); // mimalloc's license ships with the DLL
+  const outDir = options.outDir ?? `${root}/build`;
+  const out = `${outDir}/${DLL_OUT.slice(DLL_OUT.lastIndexOf("/") + 1)}`;
+  await Deno.mkdir(outDir, { recursive: true });
+  await copyNotice(outDir); // mimalloc's license ships with the DLL
   const { c, all } = dllSources(root);
-  const stampFile = `${root}/build/.heapshift-dll.stamp`;
+  const stampFile = `${outDir}/.heapshift-dll.stamp`;
   const msize = options.msize ?? "exact";
-  const stamp = `${toolchain}\n${mi}\n${await mimallocVersion(
-    mi,
-  )}\n${msize}\n`;
+  const stamp = `${toolchain}\n${mi}\n${version}\n${msize}\n`;
   const oldStamp = await Deno.readTextFile(stampFile).catch(() => "");
   $.logStep(
     "Building",
-    `heapshift.dll (${toolchain}, mimalloc ${await mimallocVersion(
-      mi,
-    )} from ${mi}, _msize ${msize})`,
+    `heapshift.dll (${toolchain}, mimalloc ${version} from ${mi}, _msize ${msize})`,
   );
   if (
     !options.force && oldStamp === stamp &&
@@ -277,7 +321,6 @@ export async function buildDll(options: BuildDllOptions = {}): Promise<string> {
     console.log(out);
     return out;
   }
-  await Deno.mkdir(`${root}/build`, { recursive: true });
   if (toolchain === "msvc") await buildMsvc(root, mi, c, out, defines(msize));
   else await buildMingw(root, mi, c, out, defines(msize));
 
@@ -314,6 +357,12 @@ function parseArgs(args: string[]): BuildDllOptions {
       case "--mimalloc":
         o.mimalloc = value()?.replace(/\/$/, "");
         break;
+      case "--mimalloc-version":
+        o.mimallocVersion = parseMimallocVersion(value());
+        break;
+      case "--out-dir":
+        o.outDir = value()?.replace(/\/$/, "");
+        break;
       case "--msize": {
         const v = value();
         if (v !== "exact" && v !== "usable") {
@@ -328,7 +377,7 @@ function parseArgs(args: string[]): BuildDllOptions {
       case "-h":
       case "--help":
         console.log(
-          "usage: deno task build-dll [--toolchain msvc|mingw] [--mimalloc DIR] [--msize exact|usable] [--force]",
+          "usage: deno task build-dll [--toolchain msvc|mingw] [--mimalloc-version 2|3] [--mimalloc DIR] [--msize exact|usable] [--out-dir DIR] [--force]",
         );
         Deno.exit(0);
         break;
