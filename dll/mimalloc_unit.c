@@ -264,8 +264,18 @@ static HS_ALWAYS_INLINE BOOL hs_mi_owns_fast(const void* p) {
   uintptr_t slices = *(const volatile uint32_t*)&leaf[slot & (HS_LEAF_SLOTS - 1)];
   /* p > seg always: _mi_ptr_segment rounds p - 1 down */
   return (uintptr_t)p - seg < slices * MI_SEGMENT_SLICE_SIZE;
+#elif MI_MALLOC_VERSION >= 340 && !MI_PAGE_MAP_FLAT
+  /* v3.4's two-level page map (which is never released), looked up as its
+   * _mi_safe_ptr_page does, inline: the top level is committed in parts,
+   * whose bits say which may be read. */
+  if (!HS_LIKELY(p < mi_page_map_max_address)) return FALSE;
+  size_t sub_idx;
+  const size_t idx = _mi_page_map_index(p, &sub_idx);
+  if (!HS_LIKELY(mi_page_map_is_committed(idx, NULL))) return FALSE;
+  mi_submap_t const sub = _mi_page_map_at(idx);
+  return sub != NULL && sub[sub_idx] != NULL;
 #else
-  /* v3's page map: a two-level map of its own, never released */
+  /* v3's page map: of its own, never released */
   return mi_is_in_heap_region(p) ? TRUE : FALSE;
 #endif
 }
@@ -300,6 +310,11 @@ static HS_ALWAYS_INLINE mi_heap_t* hs_thread_heap(void) {
 static HS_ALWAYS_INLINE void* hs_mi_alloc(size_t n, BOOL zero) {
   mi_heap_t* heap = hs_thread_heap();
   return zero ? mi_heap_zalloc(heap, n) : mi_heap_malloc(heap, n);
+}
+#elif MI_MALLOC_VERSION >= 340
+static HS_ALWAYS_INLINE void* hs_mi_alloc(size_t n, BOOL zero) {
+  /* mi_malloc's body, its small-block fast path forced inline */
+  return _mi_theap_malloc_zero_ex(_mi_theap_default(), n, zero, 0, NULL);
 }
 #else
 static HS_ALWAYS_INLINE void* hs_mi_alloc(size_t n, BOOL zero) {
