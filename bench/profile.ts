@@ -24,6 +24,7 @@ import { rootfsDir } from "../tasks/winenv.ts";
 
 interface Run {
   key: string;
+  variant: number;
   bases: Map<string, bigint>;
   t0: number;
   t1: number;
@@ -91,13 +92,18 @@ function lookup(syms: Sym[], addr: bigint): string {
 export function parseRuns(log: string): Run[] {
   const runs = new Map<string, Run>();
   const re =
-    /\[bench\] (\S+) variant (\d) rep (\d+) pid \d+: (module (\S+) ([0-9A-Fa-f]+)|phase (\d+) (\d+))/;
+    /\[bench\] (\S+) variant (\d+) rep (\d+) pid \d+: (module (\S+) ([0-9A-Fa-f]+)|phase (\d+) (\d+))/;
   for (const line of log.split("\n")) {
     const m = re.exec(line);
     if (!m) continue;
     const id = `${m[1]} v${m[2]} r${m[3]}`;
-    const run = runs.get(id) ??
-      { key: `${m[1]} v${m[2]}`, bases: new Map(), t0: 0, t1: 0 };
+    const run = runs.get(id) ?? {
+      key: `${m[1]} v${m[2]}`,
+      variant: Number(m[2]),
+      bases: new Map(),
+      t0: 0,
+      t1: 0,
+    };
     runs.set(id, run);
     if (m[5]) run.bases.set(m[5], BigInt(`0x${m[6]}`));
     else {
@@ -161,14 +167,27 @@ async function main(args: string[]): Promise<number> {
   for (
     const [name, path] of [
       ["heapshift.dll", "build/heapshift.dll"],
+      ["heapshift.dll usable", "build/bench/dll-usable/heapshift.dll"],
+      ["heapshift.dll other", "build/bench/dll-other/heapshift.dll"],
       ["workload-ucrt.exe", "build/bench/workload-ucrt.exe"],
       ["workload-mimalloc.exe", "build/bench/workload-mimalloc.exe"],
+      [
+        "workload-mimalloc-other.exe",
+        "build/bench/workload-mimalloc-other.exe",
+      ],
     ]
   ) {
     try {
       images[name] = coffFunctions(await Deno.readFile(repoPath(path)));
     } catch { /* not built */ }
   }
+  // which build of the DLL a variant loads (bench/harness.ts files())
+  const dllOf = (v: number) =>
+    v === 6
+      ? "heapshift.dll usable"
+      : v === 7 || v === 8
+      ? "heapshift.dll other"
+      : "heapshift.dll";
   const wine = `${rootfsDir()}/usr/lib/x86_64-linux-gnu/wine/x86_64-windows`;
   for (const name of ["ntdll.dll", "ucrtbase.dll", "kernel32.dll"]) {
     try {
@@ -201,7 +220,8 @@ async function main(args: string[]): Promise<number> {
       }
     }
     if (best) {
-      name = lookup(images[best[0]], ip - best[1]);
+      const image = best[0] === "heapshift.dll" ? dllOf(run.variant) : best[0];
+      name = lookup(images[image] ?? images[best[0]], ip - best[1]);
       if (best[0] !== "heapshift.dll") name = `${best[0]}!${name}`;
     }
     const c = counts.get(run.key) ?? new Map<string, number>();
