@@ -1188,3 +1188,39 @@ export function renderSvg(r: BenchReport): string {
   o.push(`</svg>`);
   return o.join("\n") + "\n";
 }
+
+/** The README's markers around the results `deno task bench` writes. */
+export const README_MARKERS = [
+  "<!-- bench-results: begin (deno task bench writes this part) -->",
+  "<!-- bench-results: end -->",
+] as const;
+
+/**
+ * Whether a report covers everything the README quotes: every workload and
+ * variant that could run, at scale 1, wall time, every thread count.
+ */
+export function isCompleteRun(r: BenchReport): boolean {
+  const c = r.config;
+  return c.scale === 1 && c.metric === "wall" &&
+    WORKLOADS.every((w) => c.workloads.includes(w.name)) &&
+    ([1, 2, 3, 4, 5, 6, 7, 8, 9] as VariantId[]).every((v) =>
+      c.variants.includes(v)
+    ) &&
+    THREAD_COUNTS.every((n) => (c.threadCounts ?? []).includes(n));
+}
+
+/**
+ * `readme` with the part between {@linkcode README_MARKERS} replaced by the
+ * bench's markdown report (its title dropped, its headings moved down to
+ * the README's fourth level); unchanged if the markers are missing.
+ */
+export function spliceReadme(readme: string, benchMd: string): string {
+  const [begin, end] = README_MARKERS;
+  const a = readme.indexOf(begin), b = readme.indexOf(end);
+  if (a < 0 || b < a) return readme;
+  const body = benchMd.replace(/^# [^\n]*\n+/, "")
+    .replace(/^## /gm, "#### ").trim();
+  return `${readme.slice(0, a + begin.length)}\n\n${body}\n\n${
+    readme.slice(b)
+  }`;
+}

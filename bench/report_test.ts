@@ -4,11 +4,13 @@ import {
   checkTargets,
   median,
   quantile,
+  README_MARKERS,
   renderMarkdown,
   renderSvg,
   renderTimeTable,
   type RunRecord,
   seriesOf,
+  spliceReadme,
   spreadPct,
   statOf,
   summarize,
@@ -325,4 +327,18 @@ Deno.test("markdown: scaling, mimalloc and _msize sections", () => {
   assert.match(md, /7 at start, mimalloc 3\.4\.1/);
   assert.match(md, /## _msize exact or usable/);
   assert.match(md, /exact 100\.0 ns, usable 95\.0 ns: exactness costs 5\.0 ns/);
+});
+
+Deno.test("spliceReadme replaces only what lies between the markers", () => {
+  const [begin, end] = README_MARKERS;
+  const readme = `# x\n\n${begin}\nold\n${end}\n\n## after\n`;
+  const out = spliceReadme(
+    readme,
+    "# heapshift bench\n\nMeasured.\n\n## Time\n\n| a |\n",
+  );
+  assert.equal(
+    out,
+    `# x\n\n${begin}\n\nMeasured.\n\n#### Time\n\n| a |\n\n${end}\n\n## after\n`,
+  );
+  assert.equal(spliceReadme("no markers", "# t\n"), "no markers");
 });

@@ -24,6 +24,11 @@
 import { buildDll, mimallocSource, type MimallocVersion } from "./build_dll.ts";
 import { compile, isStale } from "./toolchain.ts";
 import {
+  type BenchReport,
+  isCompleteRun,
+  spliceReadme,
+} from "../bench/report.ts";
+import {
   exists,
   IN_ENV,
   isWindows,
@@ -247,14 +252,39 @@ async function patchImportsCopy(dll: string, dir: string): Promise<void> {
   }
 }
 
+/**
+ * Puts a complete run's results (bench/results/bench.md) into the README
+ * between its markers, so the README quotes the last full `deno task
+ * bench`; a partial run (some workloads, --quick, …) leaves it alone.
+ */
+async function updateReadme(): Promise<void> {
+  const root = repoRoot();
+  const report = JSON.parse(
+    await Deno.readTextFile(`${root}/bench/results/bench.json`),
+  ) as BenchReport;
+  if (!isCompleteRun(report)) {
+    log("a partial run: README.md keeps its results");
+    return;
+  }
+  const readme = await Deno.readTextFile(`${root}/README.md`);
+  const md = await Deno.readTextFile(`${root}/bench/results/bench.md`);
+  const next = spliceReadme(readme, md);
+  if (next === readme) return;
+  await Deno.writeTextFile(`${root}/README.md.tmp`, next);
+  await Deno.rename(`${root}/README.md.tmp`, `${root}/README.md`);
+  log("README.md: results updated from bench/results/bench.md");
+}
+
 async function main(args: string[]): Promise<number> {
   const t0 = performance.now();
   let mimalloc: string | undefined;
   let dll = true;
+  let readme = true;
   const pass: string[] = [];
   for (let i = 0; i < args.length; i++) {
     const a = args[i];
     if (a === "--no-build-dll") dll = false;
+    else if (a === "--no-readme") readme = false;
     else if (a === "--mimalloc") mimalloc = args[++i];
     else if (a.startsWith("--mimalloc=")) mimalloc = a.slice(11);
     else if (a === "--help" || a === "-h") {
@@ -303,6 +333,7 @@ async function main(args: string[]): Promise<number> {
       prefix: Deno.env.get("HEAPSHIFT_WINE_PREFIX") || PREFIX,
     });
   }
+  if (code === 0 && readme) await updateReadme();
   log(
     `deno task bench: ${code === 0 ? "done" : `failed (exit ${code})`} in ${
       ((performance.now() - t0) / 1000).toFixed(0)
