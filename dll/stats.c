@@ -174,7 +174,7 @@ static void publish(hs_stripe* from, hs_stripe* to, BOOL atomic) {
     int64_t v = from->c[k];
     if (v == 0) continue;
     if (atomic) InterlockedExchangeAdd64((volatile LONG64*)&to->c[k], v);
-    else to->c[k] = to->c[k] + v;
+    else hs_store64(&to->c[k], to->c[k] + v);
     from->c[k] = 0;
   }
   from->c[PRIVATE_CALLS] = 0;
@@ -200,7 +200,7 @@ void hs_count_slow(hs_counter which, int64_t n) {
       TlsSetValue(private_slot, NULL);
       hs_private_free(mine);
     }
-    own->c[which] = own->c[which] + n;
+    hs_store64(&own->c[which], own->c[which] + n);
     TlsSetValue(hs_count_slot, own);
   } else {
     if (mine == NULL) {

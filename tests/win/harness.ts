@@ -1,10 +1,15 @@
 // Shared helpers for the Windows suite: paths of built fixtures and the
 // lifecycle of a target process.
 import { readLines } from "../../cli/lines.ts";
+import type { Arch } from "../../arch.ts";
 import { outputDebugString } from "../../ffi/mod.ts";
 import { HEAP_REPORT } from "../../tasks/heap_reports.ts";
 
 export { readLines };
+export type { Arch };
+
+/** The architectures the DLL tests run for, x64 first. */
+export const ARCHES: readonly Arch[] = ["x64", "x86"];
 
 const ROOT = new URL("../../", import.meta.url);
 
@@ -98,6 +103,17 @@ export function test(
   });
 }
 
+/**
+ * {@linkcode test} once per architecture (`NAME [x64]`, `NAME [x86]`):
+ * the body gets the architecture whose fixtures and hook DLL it uses.
+ */
+export function testArches(
+  name: string,
+  fn: (arch: Arch, t: Deno.TestContext) => unknown,
+): void {
+  for (const arch of ARCHES) test(`${name} [${arch}]`, (t) => fn(arch, t));
+}
+
 /** Absolute Windows path of a file relative to the checkout. */
 export function repoPath(rel: string): string {
   const p = decodeURIComponent(new URL(rel, ROOT).pathname);
@@ -105,14 +121,18 @@ export function repoPath(rel: string): string {
   return p.replace(/^\/([A-Za-z]:)/, "$1").replaceAll("/", "\\");
 }
 
-/** Path of a fixture built by tasks/fixtures.ts (e.g. `sleeper.exe`). */
-export function fixture(name: string): string {
-  return repoPath(`build/fixtures/${name}`);
+/**
+ * Path of a fixture built by tasks/fixtures.ts (e.g. `sleeper.exe`); for
+ * `x86`, its 32-bit build (`sleeper32.exe`).
+ */
+export function fixture(name: string, arch: Arch = "x64"): string {
+  const file = arch === "x86" ? name.replace(/(\.\w+)$/, "32$1") : name;
+  return repoPath(`build/fixtures/${file}`);
 }
 
-/** Path of the hook DLL built by `deno task build-dll`. */
-export function hookDll(): string {
-  return repoPath("build/heapshift.dll");
+/** Path of the hook DLL built by `deno task build-dll` for `arch`. */
+export function hookDll(arch: Arch = "x64"): string {
+  return repoPath(`build/${arch === "x86" ? "heapshift32" : "heapshift"}.dll`);
 }
 
 /** A running fixture process; `await using` kills it at scope end. */
@@ -199,13 +219,14 @@ export interface FixtureRun {
 
 /**
  * Runs a fixture to its end (killed after two minutes). When it prints
- * `inject-now`, the hook DLL is injected by a remote thread
- * (build/fixtures/dll_inject.exe) and the fixture is told to go on.
+ * `inject-now`, the hook DLL of `arch` is injected by a remote thread
+ * (build/fixtures/dll_inject.exe, or dll_inject32.exe for an x86 target,
+ * whose own LoadLibraryW is the target's) and the fixture is told to go on.
  */
 export async function runFixture(
   exe: string,
   args: string[],
-  options: { env?: Record<string, string> } = {},
+  options: { env?: Record<string, string>; arch?: Arch } = {},
 ): Promise<FixtureRun> {
   const child = new Deno.Command(exe, {
     args,
@@ -214,6 +235,7 @@ export async function runFixture(
     stdout: "piped",
     stderr: "inherit",
   }).spawn();
+  const arch = options.arch ?? "x64";
   const lines: string[] = [];
   const timer = setTimeout(() => {
     try {
@@ -225,8 +247,8 @@ export async function runFixture(
       lines.push(line);
       if (line !== "inject-now") continue;
       const pid = /^ready (\d+)/.exec(lines[0])?.[1];
-      const inj = await new Deno.Command(fixture("dll_inject.exe"), {
-        args: [String(pid), hookDll()],
+      const inj = await new Deno.Command(fixture("dll_inject.exe", arch), {
+        args: [String(pid), hookDll(arch)],
         stdout: "null",
         stderr: "piped",
       }).output();
