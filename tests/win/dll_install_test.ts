@@ -5,7 +5,7 @@
 // ucrtbase.dll with its protection. Conditions the suite cannot provoke
 // for real are made to look real with HEAPSHIFT_TEST_FAULTS (dll/README.md).
 import { assert } from "./assert.ts";
-import { hookDll, test } from "./harness.ts";
+import { type Arch, hookDll, testArches } from "./harness.ts";
 import { assertValues, runValues, type Values } from "./fixture_values.ts";
 
 /** heapshift's own reason codes (dll/STATS.md). */
@@ -18,9 +18,10 @@ const REASON = {
   tooManyThreads: 12,
 };
 
-function run(mode: string, faults = ""): Promise<Values> {
-  return runValues("dll_install.exe", [mode, hookDll()], {
-    HEAPSHIFT_TEST_FAULTS: faults,
+function run(arch: Arch, mode: string, faults = ""): Promise<Values> {
+  return runValues("dll_install.exe", [mode, hookDll(arch)], {
+    env: { HEAPSHIFT_TEST_FAULTS: faults },
+    arch,
   });
 }
 
@@ -42,30 +43,43 @@ function assertUntouched(
   });
 }
 
-test("install: every page of ucrtbase.dll keeps its protection", async () => {
-  const r = await run("plain");
-  assertValues(r, { "state": 1, "pages.changed": 0, "malloc.is_mimalloc": 1 });
-  assert(Number(r.get("pages")) > 16, r.text);
-  assert(Number(r.get("code.changed")) > 0, r.text);
-});
+testArches(
+  "install: every page of ucrtbase.dll keeps its protection",
+  async (arch) => {
+    const r = await run(arch, "plain");
+    assertValues(r, {
+      "state": 1,
+      "pages.changed": 0,
+      "malloc.is_mimalloc": 1,
+    });
+    assert(Number(r.get("pages")) > 16, r.text);
+    assert(Number(r.get("code.changed")) > 0, r.text);
+  },
+);
 
-test("install: a given-up attempt redirects no thread (one parked at malloc runs the CRT's malloc)", async () => {
-  assertUntouched(await run("parked", "busy"), REASON.threadInSite, {
-    "parked.rip_at_site": 1,
-    "parked.rip_in_heapshift": 0,
-    // A mimalloc block here would be HeapFree'd by the unpatched free.
-    "parked.got_mimalloc": 0,
-  });
-});
+testArches(
+  "install: a given-up attempt redirects no thread (one parked at malloc runs the CRT's malloc)",
+  async (arch) => {
+    assertUntouched(await run(arch, "parked", "busy"), REASON.threadInSite, {
+      "parked.rip_at_site": 1,
+      "parked.rip_in_heapshift": 0,
+      // A mimalloc block here would be HeapFree'd by the unpatched free.
+      "parked.got_mimalloc": 0,
+    });
+  },
+);
 
-test("install: a committed attempt moves a thread parked at malloc into the hook", async () => {
-  assertValues(await run("parked", "busy:3"), {
-    "state": 1,
-    "parked.rip_in_heapshift": 1,
-    "parked.got_mimalloc": 1,
-    "pages.changed": 0,
-  });
-});
+testArches(
+  "install: a committed attempt moves a thread parked at malloc into the hook",
+  async (arch) => {
+    assertValues(await run(arch, "parked", "busy:3"), {
+      "state": 1,
+      "parked.rip_in_heapshift": 1,
+      "parked.got_mimalloc": 1,
+      "pages.changed": 0,
+    });
+  },
+);
 
 /** Threads that cannot be stopped and inspected: [what, mode, faults,
  * reason, more expected values]. */
@@ -98,37 +112,58 @@ const FAILS_CLOSED: [string, string, string, number, Record<string, number>][] =
   ];
 
 for (const [what, mode, faults, reason, more] of FAILS_CLOSED) {
-  test(`install: a thread that ${what} fails it cleanly`, async () => {
-    assertUntouched(await run(mode, faults), reason, more);
-  });
+  testArches(
+    `install: a thread that ${what} fails it cleanly`,
+    async (arch) => {
+      assertUntouched(await run(arch, mode, faults), reason, more);
+    },
+  );
 }
 
-test("install: a thread that ended after the thread snapshot is not in the way", async () => {
-  assertValues(await run("exited", "snapshot-rendezvous"), {
-    "victim.terminated": 1,
-    "state": 1,
-    "malloc.is_mimalloc": 1,
-  });
-});
+testArches(
+  "install: a thread that ended after the thread snapshot is not in the way",
+  async (arch) => {
+    assertValues(await run(arch, "exited", "snapshot-rendezvous"), {
+      "victim.terminated": 1,
+      "state": 1,
+      "malloc.is_mimalloc": 1,
+    });
+  },
+);
 
-test("install: a return address inside a site makes the installer back off", async () => {
-  assertUntouched(
-    await run("retaddr", "call-in-site:5"),
-    REASON.threadInSite,
-  );
-  // The same word where no call ends is no return address.
-  assertValues(await run("retaddr", "call-in-site:6"), { "state": 1 });
-});
+/** A return address inside malloc's site: its 14 bytes (x64), 5 (x86). */
+const INSIDE: Record<Arch, number> = { x64: 5, x86: 3 };
 
-test("install: a jump that does not read back is rolled back: failed, nothing live", async () => {
-  assertUntouched(await run("plain", "readback"), REASON.readback);
-});
+testArches(
+  "install: a return address inside a site makes the installer back off",
+  async (arch) => {
+    const k = INSIDE[arch];
+    assertUntouched(
+      await run(arch, `retaddr:${k}`, `call-in-site:${k}`),
+      REASON.threadInSite,
+    );
+    // The same word where no call ends is no return address.
+    assertValues(await run(arch, `retaddr:${k}`, `call-in-site:${k + 1}`), {
+      "state": 1,
+    });
+  },
+);
 
-test("install: a rollback that does not read back either reports live hooks", async () => {
-  assertValues(await run("plain", "readback-sticky"), {
-    "state": 1,
-    "stats.state": 1,
-    "stats.reason": REASON.readback,
-    "malloc.is_mimalloc": 1,
-  });
-});
+testArches(
+  "install: a jump that does not read back is rolled back: failed, nothing live",
+  async (arch) => {
+    assertUntouched(await run(arch, "plain", "readback"), REASON.readback);
+  },
+);
+
+testArches(
+  "install: a rollback that does not read back either reports live hooks",
+  async (arch) => {
+    assertValues(await run(arch, "plain", "readback-sticky"), {
+      "state": 1,
+      "stats.state": 1,
+      "stats.reason": REASON.readback,
+      "malloc.is_mimalloc": 1,
+    });
+  },
+);

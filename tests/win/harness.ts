@@ -135,6 +135,34 @@ export function hookDll(arch: Arch = "x64"): string {
   return repoPath(`build/${arch === "x86" ? "heapshift32" : "heapshift"}.dll`);
 }
 
+/**
+ * A copy of a fixture (its `arch` build) under a unique name in a temporary
+ * directory, so name lookups find only ours; removed at scope end.
+ */
+export async function uniqueCopy(
+  name: string,
+  arch: Arch = "x64",
+): Promise<{ path: string; exe: string } & AsyncDisposable> {
+  const dir = await Deno.makeTempDir();
+  const exe = `cli_${crypto.randomUUID().slice(0, 8)}.exe`;
+  const path = `${dir}\\${exe}`;
+  await Deno.copyFile(fixture(name, arch), path);
+  return {
+    path,
+    exe,
+    async [Symbol.asyncDispose]() {
+      for (let i = 0; i < 20; i++) {
+        try {
+          await Deno.remove(dir, { recursive: true });
+          return;
+        } catch {
+          await new Promise((r) => setTimeout(r, 100)); // the exe may still be closing
+        }
+      }
+    },
+  };
+}
+
 /** A running fixture process; `await using` kills it at scope end. */
 export interface Target extends AsyncDisposable {
   pid: number;
