@@ -19,7 +19,7 @@ import {
   PREFIX_HELP,
   WINE_ENV_HELP,
 } from "./common.ts";
-import { builtDll, canBuild } from "./dll.ts";
+import { type Arch, builtDll, canBuild } from "./dll.ts";
 import { c, CliError, count, printJson, table } from "./output.ts";
 import { readLines } from "./lines.ts";
 import { isWindows, repoPath } from "./platform.ts";
@@ -212,8 +212,16 @@ export function summaryTable(s: DemoSummary): string {
   );
 }
 
+/** The sample program each architecture's demo runs (tasks/demo.ts builds it). */
+export const SAMPLE: Readonly<Record<Arch, string>> = {
+  x64: "build/demo/sample.exe",
+  x86: "build/demo/sample32.exe",
+};
+
 /** Options of the demo. */
 export interface DemoOptions {
+  /** The sample's architecture: which sample and DLL are the defaults. */
+  arch?: Arch;
   sample?: string;
   dll?: string;
   before: number;
@@ -225,7 +233,8 @@ export interface DemoOptions {
 /** Runs the demo; returns the exit code. */
 export async function runDemo(opts: DemoOptions): Promise<number> {
   const api = await import("./api.ts");
-  const sample = opts.sample ?? repoPath("build/demo/sample.exe");
+  const arch = opts.arch ?? "x64";
+  const sample = opts.sample ?? repoPath(SAMPLE[arch]);
   try {
     Deno.statSync(sample);
   } catch {
@@ -233,7 +242,7 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
       `The sample program is not built (${sample}): run \`deno task demo\`, which builds it`,
     );
   }
-  let dll: string | undefined = opts.dll ?? builtDll();
+  let dll: string | undefined = opts.dll ?? builtDll(arch);
   let skipped: string | undefined;
   try {
     Deno.statSync(dll);
@@ -277,7 +286,7 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
       `${
         c.bold("heapshift demo")
       }: ${opts.threads} threads of malloc/calloc/realloc/free in ${
-        c.bold("sample.exe")
+        c.bold(baseName(sample))
       } (pid ${pid})`,
     );
     log(c.dim(
@@ -341,7 +350,7 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
         injectMs = performance.now() - t0;
         injectedAt = tick.t;
         log(c.cyan(
-          `  >>> heapshift.dll loaded at 0x${mod.base.toString(16)} in ${
+          `  >>> ${mod.name} loaded at 0x${mod.base.toString(16)} in ${
             injectMs.toFixed(0)
           } ms: malloc now goes to mimalloc; old blocks drain as they are freed or reallocated`,
         ));
@@ -383,6 +392,19 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
   }
 }
 
+function parseArch(value: string): Arch {
+  if (value !== "x64" && value !== "x86") {
+    throw new InvalidArgumentError("expected x64 or x86");
+  }
+  return value;
+}
+
+function baseName(path: string): string {
+  return path.slice(
+    Math.max(path.lastIndexOf("/"), path.lastIndexOf("\\")) + 1,
+  );
+}
+
 function positive(value: string): number {
   const n = Number(value);
   if (!Number.isFinite(n) || n <= 0) {
@@ -402,12 +424,18 @@ export function demoCommand(
     )
     .option(
       "--sample <exe>",
-      "the sample program (default build/demo/sample.exe)",
+      "the sample program (default build/demo/sample.exe, x86: sample32.exe)",
     )
     .option(
       "--dll <path>",
-      "the hook DLL (default build/heapshift.dll)",
+      "the hook DLL (default build/heapshift.dll, x86: heapshift32.dll)",
       parsePath,
+    )
+    .option(
+      "--arch <arch>",
+      "x64, or x86 for the 32-bit sample with heapshift32.dll",
+      parseArch,
+      "x64" as Arch,
     )
     .option("--before <seconds>", "time on the plain UCRT heap", positive, 4)
     .option("--after <seconds>", "time after the injection", positive, 6)

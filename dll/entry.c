@@ -184,7 +184,8 @@ static void install(HINSTANCE inst) {
     return;
   }
   if (r.reason != HS_R_NONE) {
-    hs_log("hooks live, but: %s (reason %u)", r.error, r.reason);
+    hs_log("hooks live, but: %s (reason %u, Win32 error %lu)", r.error,
+           r.reason, r.win32_error);
   }
   size_t used = 0;
   for (unsigned i = 0; i < r.names; i++) {
@@ -194,7 +195,7 @@ static void install(HINSTANCE inst) {
     used += n;
   }
   hs_stats_set_names(r.names_list, r.names);
-  hs_stats_mark_live(r.sites, r.reason);
+  hs_stats_mark_live(r.sites, r.reason, r.win32_error);
   InterlockedExchange(&state, HS_STATE_LIVE);
   hs_log("hooks live: %u names over %u code sites", r.names, r.sites);
 }

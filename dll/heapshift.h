@@ -405,7 +405,8 @@ static inline void hs_count(hs_counter which, int64_t n) {
 BOOL hs_stats_open(void);
 void hs_stats_set_names(const char* const* names, unsigned count);
 void hs_stats_set_state(enum hs_state state, uint32_t reason, DWORD error);
-void hs_stats_mark_live(uint32_t patch_sites, uint32_t reason);
+void hs_stats_mark_live(uint32_t patch_sites, uint32_t reason,
+                        DWORD error);
 
 /* ------------------------------------------------------------------------
  * Instructions (insn.c): lengths and control flow of x64 or x86 code (the

@@ -120,12 +120,14 @@ void hs_stats_set_state(enum hs_state state, uint32_t reason, DWORD error) {
   header->state = state;
 }
 
-void hs_stats_mark_live(uint32_t patch_sites, uint32_t reason) {
+void hs_stats_mark_live(uint32_t patch_sites, uint32_t reason,
+                        DWORD error) {
   FILETIME ft;
   GetSystemTimeAsFileTime(&ft);
   uint64_t t = filetime(ft);
   header->patch_sites = patch_sites;
   header->reason = reason;
+  header->error = error;
   header->hooks_live_filetime = t;
   header->hooks_live_unix_ms = (t - 116444736000000000ull) / 10000u;
   MemoryBarrier();

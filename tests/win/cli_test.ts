@@ -719,35 +719,38 @@ test("cli: specialk registers the DLL in a sample ini, idempotently", async () =
   }
 });
 
-test("cli: demo injects into the sample and reports the takeover", async () => {
-  const r = await json<{
-    summary: {
-      injected: boolean;
-      corrupt: number;
-      before: { rate: number; old: number };
-      after: { rate: number; old: number; migrations: number };
-    };
-    ticks: unknown[];
-  }>([
-    "demo",
-    "--sample",
-    fixture("cli_sample.exe"),
-    "--dll",
-    hookDll(),
-    "--before",
-    "1.5",
-    "--after",
-    "3",
-  ]);
-  assertEquals(r.summary.injected, true);
-  assertEquals(r.summary.corrupt, 0);
-  assert(r.summary.before.rate > 0 && r.summary.after.rate > 0);
-  assert(r.summary.before.old > 1000, "old blocks before");
-  assert(r.summary.after.old < r.summary.before.old, "old blocks drain");
-  assert(r.summary.after.migrations > 0, "migrations happened");
-  // Ticks from both sides of the takeover, every one without damage: the
-  // summary above is made of them (how many depends on the machine's pace).
-  const ticks = r.ticks as { hooked: boolean; corrupt: number }[];
-  assert(ticks.some((t) => !t.hooked) && ticks.some((t) => t.hooked));
-  assert(ticks.every((t) => t.corrupt === 0), JSON.stringify(ticks));
-});
+testArches(
+  "cli: demo injects into the sample and reports the takeover",
+  async (arch) => {
+    const r = await json<{
+      summary: {
+        injected: boolean;
+        corrupt: number;
+        before: { rate: number; old: number };
+        after: { rate: number; old: number; migrations: number };
+      };
+      ticks: unknown[];
+    }>([
+      "demo",
+      "--arch",
+      arch,
+      "--sample",
+      fixture("cli_sample.exe", arch),
+      "--before",
+      "1.5",
+      "--after",
+      "3",
+    ]);
+    assertEquals(r.summary.injected, true);
+    assertEquals(r.summary.corrupt, 0);
+    assert(r.summary.before.rate > 0 && r.summary.after.rate > 0);
+    assert(r.summary.before.old > 1000, "old blocks before");
+    assert(r.summary.after.old < r.summary.before.old, "old blocks drain");
+    assert(r.summary.after.migrations > 0, "migrations happened");
+    // Ticks from both sides of the takeover, every one without damage: the
+    // summary above is made of them (how many depends on the machine's pace).
+    const ticks = r.ticks as { hooked: boolean; corrupt: number }[];
+    assert(ticks.some((t) => !t.hooked) && ticks.some((t) => t.hooked));
+    assert(ticks.every((t) => t.corrupt === 0), JSON.stringify(ticks));
+  },
+);

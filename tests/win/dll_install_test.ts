@@ -16,6 +16,8 @@ const REASON = {
   threadSuspend: 10,
   threadContext: 11,
   tooManyThreads: 12,
+  unsafeSite: 15,
+  restore: 16,
 };
 
 function run(arch: Arch, mode: string, faults = ""): Promise<Values> {
@@ -165,5 +167,95 @@ testArches(
       "stats.reason": REASON.readback,
       "malloc.is_mimalloc": 1,
     });
+  },
+);
+
+testArches(
+  "install: a thread id the snapshot listed that now names another process's thread is skipped",
+  async (arch) => {
+    // That thread is suspended 127 times: suspending it once more would fail
+    // the installation (thread-suspend), so a live state proves it was left
+    // alone.
+    assertValues(await run(arch, "foreign"), {
+      "foreign.count": 127,
+      "state": 1,
+      "stats.reason": 0,
+      "malloc.is_mimalloc": 1,
+    });
+  },
+);
+
+testArches(
+  "install: a thread that refuses SuspendThread for a while (its kernel exit) is retried, not fatal",
+  async (arch) => {
+    assertValues(await run(arch, "threads:2", "suspend-refused:3"), {
+      "state": 1,
+      "stats.reason": 0,
+      "malloc.is_mimalloc": 1,
+    });
+    // One that keeps refusing fails it, with the error it gave.
+    assertUntouched(
+      await run(arch, "threads:2", "suspend-refused"),
+      REASON.threadSuspend,
+      { "stats.error": 5 },
+    );
+  },
+);
+
+testArches(
+  "install: the attempts are bounded in time, not in number (Sleep(1) is 15.6 ms on Windows)",
+  async (arch) => {
+    // Every attempt finds a site busy, and each pause lasts 16 ms as on
+    // Windows: 200 attempts would hold the loader lock over 3 s.
+    const r = await run(arch, "plain", "busy,retry-sleep:16");
+    assertUntouched(r, REASON.threadInSite);
+    const ms = Number(r.get("load.ms"));
+    assert(ms < 1500, `LoadLibrary took ${ms} ms\n${r.text}`);
+  },
+);
+
+testArches(
+  "install: a page whose protection cannot be restored is reported",
+  async (arch) => {
+    // Committed: hooks live, and the writable page is not kept quiet.
+    assertValues(await run(arch, "plain", "restore"), {
+      "state": 1,
+      "stats.state": 1,
+      "stats.reason": REASON.restore,
+      "stats.error": 5,
+      "malloc.is_mimalloc": 1,
+    });
+    // Given up: nothing patched, but the page is still not as it was.
+    const r = await run(arch, "plain", "busy,restore");
+    assertValues(r, {
+      "state": 3,
+      "stats.reason": REASON.restore,
+      "stats.error": 5,
+      "code.changed": 0,
+    });
+    assert(Number(r.get("pages.changed")) > 0, r.text);
+  },
+);
+
+/** Landings (test-only) inside malloc's jump, and what is then written. */
+const LANDINGS: Record<Arch, [number, number | "refused", string][]> = {
+  // x64: at +13 only the 12-byte form (mov rax; jmp rax) is left; at +5
+  // neither.
+  x64: [[13, 1, "48b8"], [5, "refused", ""]],
+  // x86: malloc has no hot-patch prologue under Wine: jmp rel32 or nothing.
+  x86: [[3, "refused", ""], [1, "refused", ""]],
+};
+
+testArches(
+  "install: a branch that lands inside a site's bytes makes it choose a shorter jump or refuse",
+  async (arch) => {
+    for (const [at, state, code] of LANDINGS[arch]) {
+      const r = await run(arch, "plain", `branch-in-site:${at}`);
+      if (state === "refused") {
+        assertUntouched(r, REASON.unsafeSite);
+      } else {
+        assertValues(r, { "state": 1, "code.malloc": code });
+      }
+    }
   },
 );
