@@ -27,12 +27,14 @@
 #define REL8_REACH 130  /* a rel8 branch reaches 128 bytes past its 2-3 bytes */
 #define BACKWARD_MAX (64 * 1024) /* decode at most this far to reach a site */
 
+static void find_eh_frame(hs_code* m);
+
 void hs_code_open(hs_code* m, HMODULE h) {
   memset(m, 0, sizeof *m);
   m->base = (uint8_t*)h;
   m->nt = (IMAGE_NT_HEADERS*)(m->base +
                               ((IMAGE_DOS_HEADER*)m->base)->e_lfanew);
-  hs_code_find_eh_frame(m);
+  find_eh_frame(m);
 }
 
 static IMAGE_SECTION_HEADER* section_of(const hs_code* m, const uint8_t* p) {
@@ -197,7 +199,7 @@ static BOOL is_eh_frame(const hs_code* m, const uint8_t* p, size_t size) {
   return fdes > 0;
 }
 
-void hs_code_find_eh_frame(hs_code* m) {
+static void find_eh_frame(hs_code* m) {
   IMAGE_SECTION_HEADER* s = IMAGE_FIRST_SECTION(m->nt);
   for (unsigned i = 0; i < m->nt->FileHeader.NumberOfSections; i++, s++) {
     DWORD c = s->Characteristics;

@@ -129,8 +129,9 @@ typedef struct hs_crt {
   int(__cdecl* query_new_mode)(void);
   int(__cdecl* callnewh)(size_t);
   /* Header layout of OLD `_aligned_*` blocks, probed once before patching:
-   * UCRT's (header = 8 + gap + max(align, 8) - 1) or Wine's
-   * (header = max(align, 8) + 8, whatever the offset). */
+   * UCRT's (header = P + gap + max(align, P) - 1) or Wine's
+   * (header = max(align, P) + P, whatever the offset); P is the pointer
+   * size. */
   BOOL old_aligned_wine_layout;
 } hs_crt;
 extern hs_crt hs_target;
@@ -445,7 +446,6 @@ typedef struct hs_code {
 } hs_code;
 
 void hs_code_open(hs_code* m, HMODULE h);
-void hs_code_find_eh_frame(hs_code* m);
 /* [p, p + n) lies in one executable section. */
 BOOL hs_code_contains(const hs_code* m, const uint8_t* p, size_t n);
 /* Bytes from `entry` that belong to its function (or padding after it),

@@ -830,11 +830,14 @@ BOOL hs_patch_all(hs_patch_result* r) {
   memset(r, 0, sizeof *r);
   site_count = 0;
   returns_lo = returns_hi = 0;
+  double t0 = now_ms();
   hs_code_open(&code, hs_target.ucrtbase);
   hs_log("patch: ucrtbase at %p: function extents from %s",
          (void*)code.base,
          HS_X64 ? ".pdata" : code.eh_frame ? ".eh_frame" : "decoding only");
-  if (!plan(r)) return FALSE;
+  BOOL planned = plan(r);
+  hs_log("patch: planned in %.1f ms", now_ms() - t0);
+  if (!planned) return FALSE;
   if (!unprotect_pages(r)) return FALSE;
 
   attempt_result res = ATTEMPT_FAILED;
