@@ -5,6 +5,13 @@
  * Everything that touches processes needs Windows (natively, or the Windows
  * `deno.exe` under Wine); the module itself imports on every OS.
  *
+ * Every function throws one error type for what can go wrong, a
+ * {@linkcode HeapshiftError} with a `kind` to branch on (`not-found`,
+ * `access-denied`, `bad-dll`, `bad-pe`, `not-windows`, …) and a message
+ * that says what to do; the failure of the layer below (a Win32 error, or
+ * one of the typed errors of the PE package, `@heapshift/heapshift/pe`) is
+ * its `cause`.
+ *
  * @example Inject heapshift into a running program
  * ```ts
  * import { findProcesses, inject } from "@heapshift/heapshift";
@@ -12,53 +19,58 @@
  * await inject(target.pid, "build/heapshift.dll");
  * ```
  *
+ * @example Branch on what went wrong
+ * ```ts
+ * import { HeapshiftError, patchImports } from "@heapshift/heapshift";
+ * try {
+ *   await patchImports("game.exe", { inPlace: true });
+ * } catch (e) {
+ *   if (!(e instanceof HeapshiftError)) throw e;
+ *   if (e.kind === "bad-pe") console.error(`not a program: ${e.message}`);
+ *   else throw e;
+ * }
+ * ```
+ *
  * @module
  */
 
-export { HeapshiftError, type HeapshiftErrorKind } from "./errors.ts";
-export type { Arch } from "./arch.ts";
+export {
+  HeapshiftError,
+  type HeapshiftErrorKind,
+} from "./src/heapshift_error.ts";
+export type { Arch } from "./src/arch.ts";
 export {
   findProcess,
   findProcesses,
-  type ModuleInfo,
-  modules,
   processArch,
   processes,
   type ProcessInfo,
   waitForProcess,
   type WaitForProcessOptions,
-} from "./process.ts";
-export { eject, inject, type InjectOptions } from "./inject.ts";
-export {
-  launch,
-  LaunchedProcess,
-  type LaunchOptions,
-  quoteArg,
-} from "./launch.ts";
-export { imports, type ImportsOptions } from "./imports.ts";
-export {
-  type DllOptions,
-  type FileOptions,
-  type ImportedDll,
-  type ImportedSymbol,
-  OutputExistsError,
-  type PatchBytesOptions,
-  type PatchFileOptions,
-  patchImports,
-  type PatchReport,
-  type PatchResult,
-  PeError,
-  PeFileError,
-  PeFormatError,
-  PePatchError,
-  type RemoveBytesOptions,
-  type RemoveFileOptions,
-  removeImport,
+} from "./src/processes.ts";
+export { type ModuleInfo, modules } from "./src/module_list.ts";
+export { eject, inject, type InjectOptions } from "./src/injection.ts";
+export { launch, type LaunchOptions } from "./src/launcher.ts";
+export { LaunchedProcess } from "./src/launched_process.ts";
+export { quoteArg } from "./src/command_line.ts";
+export { imports, type ImportsOptions } from "./src/imported_dlls.ts";
+export { patchImports, removeImport } from "./src/import_patch.ts";
+export type {
+  DllOptions,
+  FileOptions,
+  ImportedDll,
+  ImportedSymbol,
+  PatchBytesOptions,
+  PatchFileOptions,
+  PatchReport,
+  PatchResult,
+  RemoveBytesOptions,
+  RemoveFileOptions,
 } from "./pe/mod.ts";
-export { stats } from "./stats.ts";
+export { stats } from "./src/live_stats.ts";
 export type {
   HeapshiftCounters,
   HeapshiftReason,
   HeapshiftState,
   HeapshiftStats,
-} from "./stats_layout.ts";
+} from "./src/stats_block.ts";

@@ -19,16 +19,18 @@
  *
  * Each run is one process that prints `warm <pid>` after its warm-up and
  * waits; for the late variants (3, 5) the DLL is injected then, with
- * mod.ts `inject` (a remote LoadLibraryW) — or, when that is not available
- * or `--self-load` is given, by the workload itself (`--late-load`). After
- * the timed phase it prints `done` and waits again while the DLL's stats
- * are read (mod.ts `stats`, when it exists).
+ * mod.ts `inject` (a remote LoadLibraryW) — or, with `--self-load`, by the
+ * workload itself (`--late-load`). After the timed phase it prints `done`
+ * and waits again while the DLL's stats are read (mod.ts `stats`).
  *
  * @module
  */
 
-import { readLines } from "../cli/lines.ts";
+import { type HeapshiftStats, inject, stats } from "../mod.ts";
 import { wineInfo } from "../ffi/mod.ts";
+import { readLines } from "../src/_lines.ts";
+import { isFile } from "../src/_paths.ts";
+import { repoPath } from "../src/_repo.ts";
 import {
   type BenchReport,
   checkTargets,
@@ -43,17 +45,6 @@ import {
   type WorkloadResult,
   WORKLOADS,
 } from "./report.ts";
-
-/** The parts of mod.ts the bench uses; checked at run time, since they
- * land independently. */
-interface HeapshiftApi {
-  inject?: (
-    pid: number,
-    dll: string,
-    options?: { timeout?: number },
-  ) => Promise<unknown>;
-  stats?: (pid: number) => unknown;
-}
 
 interface Options {
   reps: number;
@@ -71,24 +62,6 @@ interface Options {
   start: "auto" | "import-table" | "loadlibrary";
   /** Re-render an earlier bench.json instead of running. */
   render?: string;
-}
-
-const ROOT = new URL("../", import.meta.url);
-
-/** A checkout-relative path as the OS spells it. */
-function repoPath(rel: string): string {
-  const p = decodeURIComponent(new URL(rel, ROOT).pathname);
-  return Deno.build.os === "windows"
-    ? p.replace(/^\/([A-Za-z]:)/, "$1").replaceAll("/", "\\")
-    : p;
-}
-
-function exists(path: string): boolean {
-  try {
-    return Deno.statSync(path).isFile;
-  } catch {
-    return false;
-  }
 }
 
 function log(msg: string): void {
@@ -197,18 +170,6 @@ function parseArgs(args: string[]): Options {
   return o;
 }
 
-async function loadApi(notes: string[]): Promise<HeapshiftApi> {
-  try {
-    // A computed specifier: mod.ts grows while the bench is written, and
-    // the bench must type-check and run with whatever it exports.
-    const m = await import(new URL("../mod.ts", import.meta.url).href);
-    return m as HeapshiftApi;
-  } catch (e) {
-    notes.push(`mod.ts could not be loaded: ${(e as Error).message}`);
-    return {};
-  }
-}
-
 /** What the machine is: Wine (with its version and host) or Windows. */
 function platform(): string {
   if (Deno.build.os !== "windows") return `${Deno.build.os} (not Windows)`;
@@ -231,7 +192,7 @@ interface Plan {
 /** The import-patched workload, when tasks/bench.ts made one. */
 function importsExe(): string | null {
   const exe = repoPath("build/bench/imports/workload-ucrt.exe");
-  return exists(exe) && exists(repoPath("build/bench/imports/heapshift.dll"))
+  return isFile(exe) && isFile(repoPath("build/bench/imports/heapshift.dll"))
     ? exe
     : null;
 }
@@ -296,9 +257,9 @@ function plan(
   }
 }
 
-/** mod.ts `stats()` (HeapshiftStats) flattened to the report's keys. */
-function flatten(s: Record<string, unknown>): Record<string, unknown> {
-  const c = (s.counters ?? {}) as Record<string, unknown>;
+/** mod.ts `stats()` flattened to the report's keys. */
+function flatten(s: HeapshiftStats): Record<string, unknown> {
+  const c = s.counters;
   const live = s.liveSince;
   return {
     state: s.state,
@@ -306,7 +267,7 @@ function flatten(s: Record<string, unknown>): Record<string, unknown> {
     error: s.error,
     mimalloc_version: s.mimallocVersion,
     dll_version: s.dllVersion,
-    hooked_count: Array.isArray(s.hooked) ? s.hooked.length : undefined,
+    hooked_count: s.hooked.length,
     patch_sites: s.patchSites,
     hooks_live_unix_ms: live instanceof Date ? live.getTime() : 0,
     allocs: c.allocs,
@@ -319,31 +280,21 @@ function flatten(s: Record<string, unknown>): Record<string, unknown> {
   };
 }
 
-async function readStats(
-  api: HeapshiftApi,
-  pid: number,
-): Promise<Record<string, unknown> | undefined> {
-  if (api.stats) {
-    try {
-      const s = await api.stats(pid);
-      if (s && typeof s === "object") {
-        return flatten(s as Record<string, unknown>);
-      }
-    } catch {
-      return undefined; // not published (yet), or no heapshift in it
-    }
+function readStats(pid: number): Record<string, unknown> | undefined {
+  try {
+    return flatten(stats(pid));
+  } catch {
+    return undefined; // not published (yet), or no heapshift in it
   }
-  return undefined;
 }
 
 async function runOne(
   o: Options,
-  api: HeapshiftApi,
   workload: string,
   variant: VariantId,
   rep: number,
 ): Promise<RunRecord> {
-  const remote = !o.selfLoad && typeof api.inject === "function";
+  const remote = !o.selfLoad;
   const p = plan(o, workload, variant, remote);
   const rec: RunRecord = { workload, variant, rep, ok: false, wallMs: 0 };
   if (variant === 3 || variant === 5) {
@@ -376,12 +327,12 @@ async function runOne(
         if (p.inject) {
           const s = performance.now(), wall = Date.now();
           try {
-            await api.inject!(pid, o.dll, { timeout: 20_000 });
+            await inject(pid, o.dll, { timeout: 20_000 });
             rec.injectMs = Math.round((performance.now() - s) * 10) / 10;
             // hooks live: the DLL stamps the moment in its stats block
             // (wall clock, ms); wait for it briefly if it is not there yet
             while (performance.now() - s < 5000) {
-              const st = await readStats(api, pid);
+              const st = readStats(pid);
               const at = st?.hooks_live_unix_ms;
               if (st?.state === "live" && typeof at === "number" && at > 0) {
                 rec.hooksLiveMs = Math.max(0, at - wall);
@@ -402,7 +353,7 @@ async function runOne(
         }
         await writer.write(new TextEncoder().encode("go\n"));
       } else if (line === "done") {
-        if (p.dll) rec.dllStats = await readStats(api, child.pid);
+        if (p.dll) rec.dllStats = readStats(child.pid);
         await writer.write(new TextEncoder().encode("quit\n"));
       } else if (line.startsWith("result ")) {
         rec.result = JSON.parse(line.slice(7)) as WorkloadResult;
@@ -557,18 +508,17 @@ export async function main(args: string[]): Promise<number> {
   const notes: string[] = [];
   const started = performance.now();
   const ucrtExe = repoPath("build/bench/workload-ucrt.exe");
-  if (!exists(ucrtExe)) {
+  if (!isFile(ucrtExe)) {
     log(`error: ${ucrtExe} is missing: run deno task bench (it builds it)`);
     return 2;
   }
-  if (!exists(repoPath("build/bench/workload-mimalloc.exe"))) {
+  if (!isFile(repoPath("build/bench/workload-mimalloc.exe"))) {
     o.variants = o.variants.filter((v) => v !== 4);
     notes.push(
       "variant 4 skipped: build/bench/workload-mimalloc.exe was not built (no mimalloc source)",
     );
   }
-  const api = await loadApi(notes);
-  const haveDll = exists(o.dll);
+  const haveDll = isFile(o.dll);
   if (!haveDll) {
     const skipped: VariantId[] = o.variants.filter((v) =>
       v === 2 || v === 3 || v === 5
@@ -583,11 +533,9 @@ export async function main(args: string[]): Promise<number> {
     }
   }
   const lateVariants = o.variants.some((v) => v === 3 || v === 5);
-  const remote = !o.selfLoad && typeof api.inject === "function";
-  if (lateVariants && !remote) {
+  if (lateVariants && o.selfLoad) {
     notes.push(
-      "late variants used self-injection (the workload calls LoadLibrary on the harness's signal), not remote injection: " +
-        (o.selfLoad ? "--self-load was given" : "mod.ts has no inject()"),
+      "late variants used self-injection (the workload calls LoadLibrary on the harness's signal), not remote injection: --self-load was given",
     );
   }
   const plat = platform();
@@ -606,7 +554,7 @@ export async function main(args: string[]): Promise<number> {
       // Rotate the variant order each rep so no variant always runs first.
       const order = o.variants.map((_, i, a) => a[(i + rep - 1) % a.length]);
       for (const v of order) {
-        const r = await runOne(o, api, w, v, rep);
+        const r = await runOne(o, w, v, rep);
         runs.push(r);
         row.push(r);
         if (!r.ok) log(`  ${w} variant ${v} rep ${rep} FAILED: ${r.error}`);
@@ -670,7 +618,7 @@ export async function main(args: string[]): Promise<number> {
       workloads: o.workloads,
       variants: o.variants,
       dll: haveDll ? o.dll : null,
-      injection: lateVariants ? (remote ? "remote" : "self-load") : null,
+      injection: lateVariants ? (o.selfLoad ? "self-load" : "remote") : null,
       noMigrateSwitch: `${o.noMigrate[0]}=${o.noMigrate[1]}`,
       start: o.variants.includes(2) ? startMode(o) : null,
       metric: o.metric,

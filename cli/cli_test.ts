@@ -1,17 +1,21 @@
 // Platform-free tests of the CLI: usage errors, help, specialk end to end,
 // the Linux bridge's planning, the demo's parsing and summary.
 import assert from "node:assert/strict";
-import { crtUse } from "./doctor.ts";
+import { crtUse } from "./commands/doctor.ts";
 import {
   median,
   parseTick,
   summarise,
   summaryTable,
   type Tick,
-} from "./demo.ts";
+} from "./commands/demo.ts";
 import { setColour, stripAnsi, table } from "./output.ts";
-import { planWindowsHalf, stripBridgeOptions, toWinePath } from "./platform.ts";
-import { readPlugin } from "./specialk.ts";
+import {
+  planWindowsHalf,
+  stripBridgeOptions,
+  toWinePath,
+} from "./wine_bridge.ts";
+import { readPlugin } from "./specialk_ini.ts";
 import { decodeIni } from "./specialk_encoding.ts";
 import { runCli as cli } from "./_test_utils.ts";
 
@@ -87,6 +91,15 @@ Deno.test("no arguments: the help on stderr, exit 2 (a usage error)", async () =
   const help = await cli(["help"]);
   assert.equal(help.code, 0, "asking for help is not an error");
   assert.match(help.stdout, /^Usage: heapshift /);
+});
+
+Deno.test("--version prints deno.json's version", async () => {
+  const config = JSON.parse(
+    await Deno.readTextFile(new URL("../deno.json", import.meta.url)),
+  );
+  const r = await cli(["--version"]);
+  assert.equal(r.code, 0);
+  assert.equal(r.stdout.trim(), config.version);
 });
 
 Deno.test("failures exit 1 with a one-line reason", async () => {

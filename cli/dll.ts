@@ -7,21 +7,17 @@
  * @module
  */
 
-import { type Arch, archName, archOf } from "../arch.ts";
+import { type Arch, archName, archOf } from "../src/arch.ts";
 import { FileSource, readHeaders } from "../pe/mod.ts";
 import { embeddedDll, extractDll } from "./embed.ts";
 import { c, CliError, progress } from "./output.ts";
-import { isWindows, repoPath, repoRoot, underWine } from "./platform.ts";
+import { isWindows } from "../ffi/mod.ts";
+import { isFile } from "../src/_paths.ts";
+import { repoPath } from "../src/_repo.ts";
+import { runTask } from "./run_task.ts";
+import { underWine } from "./wine_bridge.ts";
 
 export type { Arch };
-
-function isFile(path: string): boolean {
-  try {
-    return Deno.statSync(path).isFile;
-  } catch {
-    return false;
-  }
-}
 
 /** The hook DLL's file name for each architecture. */
 export const HOOK_DLL: Readonly<Record<Arch, string>> = {
@@ -47,7 +43,10 @@ export function buildArgs(arch: Arch): string[] {
   return arch === "x64" ? [] : ["--arch", arch];
 }
 
-/** Whether the checkout can build the DLL (tasks/build_dll.ts exists). */
+/**
+ * Whether the DLL can be built from here: only a checkout has
+ * tasks/build_dll.ts (a compiled binary has none).
+ */
 export function canBuild(): boolean {
   return isFile(repoPath("tasks/build_dll.ts"));
 }
@@ -56,7 +55,7 @@ export function canBuild(): boolean {
 export async function buildDll(args: string[] = []): Promise<number> {
   if (!canBuild()) {
     throw new CliError(
-      "This checkout has no tasks/build_dll.ts yet: the hook DLL cannot be built",
+      "The hook DLL is built from a checkout of heapshift (tasks/build_dll.ts), and there is none here: pass --dll PATH",
     );
   }
   if (underWine()) {
@@ -64,14 +63,7 @@ export async function buildDll(args: string[] = []): Promise<number> {
       "The hook DLL is built on the Linux side (the mingw-w64 compiler lives in the Wine environment, not inside Wine): run `deno task build-dll` there first",
     );
   }
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", repoPath("tasks/build_dll.ts"), ...args],
-    cwd: repoRoot(),
-    stdin: "null",
-    stdout: "inherit",
-    stderr: "inherit",
-  }).spawn();
-  return (await child.status).code;
+  return await runTask("build_dll.ts", args, { stdin: "null" });
 }
 
 /** Options for {@linkcode resolveDll}. */

@@ -7,12 +7,20 @@
  * @module
  */
 
+/** The name of the third-party notice that ships with the DLL. */
+export const NOTICE_FILE = "THIRD_PARTY_NOTICES.txt";
+
 /** The embedded DLL, as the generated module of `deno task compile` gives it. */
 export interface EmbeddedDll {
   /** The DLL's bytes. */
   bytes: Uint8Array;
   /** Lower-case hex SHA-256 of `bytes`. */
   sha256: string;
+  /**
+   * The third-party notice (mimalloc's license), written next to the
+   * extracted DLL as {@linkcode NOTICE_FILE}.
+   */
+  notice?: string;
 }
 
 let embedded: EmbeddedDll | undefined;
@@ -99,10 +107,10 @@ export interface Extracted {
 /**
  * Writes the embedded DLL to `dir` (default {@linkcode defaultExtractDir})
  * under a name holding its hash, unless an identical file is already
- * there. The write goes to a temporary file renamed into place, so a
- * concurrent run never sees a half-written DLL. A damaged file of that
- * name is replaced; if it cannot be (Windows keeps a loaded DLL locked),
- * a fresh unique name is used instead.
+ * there, and its notice beside it. The write goes to a temporary file
+ * renamed into place, so a concurrent run never sees a half-written DLL. A
+ * damaged file of that name is replaced; if it cannot be (Windows keeps a
+ * loaded DLL locked), a fresh unique name is used instead.
  */
 export async function extractDll(
   dll: EmbeddedDll,
@@ -113,6 +121,21 @@ export async function extractDll(
       "The embedded hook DLL is damaged (its SHA-256 does not match): rebuild the binary with `deno task compile`.",
     );
   }
+  if (dll.notice !== undefined) await writeNotice(dir, dll.notice);
+  return await writeDll(dll, dir);
+}
+
+/** Writes `text` as the notice in `dir` unless it is there already. */
+async function writeNotice(dir: string, text: string): Promise<void> {
+  const path = join(dir, NOTICE_FILE);
+  if ((await Deno.readTextFile(path).catch(() => undefined)) === text) return;
+  await Deno.mkdir(dir, { recursive: true });
+  const tmp = `${path}.${Deno.pid}-${crypto.randomUUID().slice(0, 8)}.tmp`;
+  await Deno.writeTextFile(tmp, text);
+  await Deno.rename(tmp, path);
+}
+
+async function writeDll(dll: EmbeddedDll, dir: string): Promise<Extracted> {
   const path = join(dir, extractedName(dll.sha256));
   if (await matches(path, dll)) return { path, written: false };
   await Deno.mkdir(dir, { recursive: true });

@@ -4,6 +4,7 @@ import {
   extractDll,
   extractedName,
   fromBase64,
+  NOTICE_FILE,
   setEmbeddedDll,
   sha256Hex,
   toBase64,
@@ -131,6 +132,26 @@ Deno.test("resolveDll uses the embedded DLL when the binary has one", async () =
     setEmbeddedDll(undefined);
     if (old === undefined) Deno.env.delete("XDG_CACHE_HOME");
     else Deno.env.set("XDG_CACHE_HOME", old);
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("the notice is written beside the extracted DLL", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const bytes = fakeDll(2000);
+    const notice = "mimalloc: MIT License\n";
+    const dll = { bytes, sha256: await sha256Hex(bytes), notice };
+    const r = await extractDll(dll, dir);
+    assert.equal(await Deno.readTextFile(`${dir}/${NOTICE_FILE}`), notice);
+    assert.deepEqual(
+      [...Deno.readDirSync(dir)].map((e) => e.name).sort(),
+      [NOTICE_FILE, r.path.slice(dir.length + 1)].sort(),
+    );
+    await Deno.writeTextFile(`${dir}/${NOTICE_FILE}`, "changed");
+    await extractDll(dll, dir);
+    assert.equal(await Deno.readTextFile(`${dir}/${NOTICE_FILE}`), notice);
+  } finally {
     await Deno.remove(dir, { recursive: true });
   }
 });

@@ -8,20 +8,14 @@
  */
 
 import { InvalidArgumentError } from "@commander-js/extra-typings";
-import { parsePid } from "./common.ts";
+import { baseName } from "../src/_paths.ts";
+import { parsePid } from "./args.ts";
 import { CliError, UsageError } from "./output.ts";
 
 /** Help of the process argument. */
 export const PROCESS_HELP = "pid or process name (game.exe)";
 /** Help of `--pid`. */
 export const PID_HELP = "which process, when several have that name";
-
-/** The file name of a path (either separator). */
-export function baseName(path: string): string {
-  return path.slice(
-    Math.max(path.lastIndexOf("\\"), path.lastIndexOf("/")) + 1,
-  );
-}
 
 /** Parses a process argument: a valid pid when all digits, else a name. */
 export function parseProcessArg(value: string): string {

@@ -9,7 +9,7 @@
  * @module
  */
 
-import { writeFileAtomic } from "../pe/write.ts";
+import { writeFileAtomic } from "../pe/mod.ts";
 import { CliError } from "./output.ts";
 import {
   checkEntry,
@@ -18,7 +18,7 @@ import {
   readPlugin,
   removePlugin,
   upsertPlugin,
-} from "./specialk.ts";
+} from "./specialk_ini.ts";
 import {
   decodeIni,
   encodeIni,

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { readPlugin } from "./specialk.ts";
+import { readPlugin } from "./specialk_ini.ts";
 import { decodeIni, encodeIni } from "./specialk_encoding.ts";
 import { applyToFile } from "./specialk_file.ts";
 import { utf16 } from "./specialk_test_utils.ts";

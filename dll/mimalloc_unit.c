@@ -79,6 +79,19 @@ void hs_mi_load(void) {
 #endif
   }
   mi_process_init();
+#if MI_MALLOC_VERSION < 300
+  /* v2 makes the thread that initialises it the "main" thread (its TEB
+   * address in _mi_heap_main.thread_id) and never abandons the main heap
+   * when a main thread ends. Injected, that is a short-lived remote
+   * thread: the next thread the system gives its TEB would inherit the
+   * main heap, and what it allocated would stay owned by a dead thread
+   * once it ends. So no thread is main (1 is no TEB address), and this
+   * thread starts over with a heap of its own on its next allocation.
+   * Nothing was allocated from the main heap yet. (v3 forgets a main
+   * thread that ends.) */
+  _mi_heap_main.thread_id = 1;
+  _mi_heap_set_default_direct((mi_heap_t*)&_mi_heap_empty);
+#endif
 }
 
 /* ---- v2: segments past the segment map -----------------------------------

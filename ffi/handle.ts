@@ -5,7 +5,7 @@
  * @module
  */
 
-import { checkBool } from "./error.ts";
+import { checkBool } from "./win32_error.ts";
 import { kernel32 } from "./library.ts";
 
 /** An open kernel handle (process, thread, snapshot, mapping). */

@@ -15,6 +15,11 @@ Deno.test("mod.ts imports on every OS without opening a library", async () => {
   nodeAssert.equal(typeof mod.inject, "function");
   nodeAssert.equal(typeof mod.imports, "function");
   if (!isWindows) {
-    nodeAssert.throws(() => mod.processes(), NotWindowsError);
+    nodeAssert.throws(
+      () => mod.processes(),
+      (e) =>
+        e instanceof mod.HeapshiftError && e.kind === "not-windows" &&
+        e.cause instanceof NotWindowsError,
+    );
   }
 });

@@ -4,7 +4,7 @@
  * @module
  */
 
-import { fail } from "./error.ts";
+import { fail } from "./win32_error.ts";
 import { Handle } from "./handle.ts";
 import { kernel32 } from "./library.ts";
 import { wide } from "./strings.ts";

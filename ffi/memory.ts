@@ -5,7 +5,7 @@
  * @module
  */
 
-import { checkBool, fail } from "./error.ts";
+import { checkBool, fail } from "./win32_error.ts";
 import type { Handle } from "./handle.ts";
 import { kernel32 } from "./library.ts";
 

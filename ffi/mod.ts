@@ -6,11 +6,11 @@
  */
 
 export * from "./debug.ts";
-export * from "./error.ts";
+export * from "./win32_error.ts";
 export * from "./handle.ts";
 export * from "./library.ts";
 export * from "./memory.ts";
-export * from "./module.ts";
+export * from "./loader.ts";
 export * from "./process.ts";
 export * from "./strings.ts";
 export * from "./thread.ts";

@@ -5,7 +5,7 @@
  * @module
  */
 
-import { checkBool, fail } from "./error.ts";
+import { checkBool, fail } from "./win32_error.ts";
 import { Handle, isInvalidHandle } from "./handle.ts";
 import { kernel32 } from "./library.ts";
 import { readWide, wide } from "./strings.ts";

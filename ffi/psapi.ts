@@ -6,7 +6,7 @@
  * @module
  */
 
-import { ERROR, Win32Error } from "./error.ts";
+import { ERROR, Win32Error } from "./win32_error.ts";
 import type { Handle } from "./handle.ts";
 import { kernel32 } from "./library.ts";
 import { readWide } from "./strings.ts";

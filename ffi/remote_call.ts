@@ -11,10 +11,10 @@
 
 import type { Handle } from "./handle.ts";
 import { PAGE, RemoteMemory } from "./memory.ts";
-import { procAddress } from "./module.ts";
+import { procAddress } from "./loader.ts";
 import { MACHINE, waitSignaled } from "./process.ts";
 import { createRemoteThread, threadExitCode } from "./thread.ts";
-import { ERROR, Win32Error } from "./error.ts";
+import { ERROR, Win32Error } from "./win32_error.ts";
 import { kernel32 } from "./library.ts";
 
 /** What a remote call returned. */

@@ -5,7 +5,7 @@
  * @module
  */
 
-import { ERROR, Win32Error } from "./error.ts";
+import { ERROR, Win32Error } from "./win32_error.ts";
 import { Handle, isInvalidHandle } from "./handle.ts";
 import { kernel32 } from "./library.ts";
 import { readWide } from "./strings.ts";

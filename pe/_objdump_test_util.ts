@@ -5,16 +5,10 @@
 // is no environment, the mingw-w64 objdump on PATH (the README's
 // prerequisites). A missing oracle is an error, never a skipped check.
 
+import { isFile } from "../src/_paths.ts";
+
 const IN_ROOTFS = "usr/bin/x86_64-w64-mingw32ucrt-objdump";
 const ON_WINDOWS = ["x86_64-w64-mingw32-objdump.exe", "objdump.exe"];
-
-function isFile(p: string): boolean {
-  try {
-    return Deno.statSync(p).isFile;
-  } catch {
-    return false;
-  }
-}
 
 function rootfs(): string {
   const xdg = Deno.env.get("XDG_CACHE_HOME");

@@ -9,7 +9,7 @@
  *
  * @example Tell PE problems from other failures
  * ```ts
- * import { patchImports, PeError } from "@heapshift/heapshift";
+ * import { patchImports, PeError } from "@heapshift/heapshift/pe";
  * try {
  *   await patchImports("game.exe");
  * } catch (e) {
@@ -32,7 +32,7 @@ export class PeError extends Error {
  *
  * @example Report where a file is broken
  * ```ts
- * import { patchImports, PeFormatError } from "@heapshift/heapshift";
+ * import { patchImports, PeFormatError } from "@heapshift/heapshift/pe";
  * try {
  *   await patchImports("suspect.exe");
  * } catch (e) {
@@ -68,7 +68,7 @@ export class PeFormatError extends PeError {
  *
  * @example Removing a DLL that heapshift did not add
  * ```ts
- * import { PePatchError, removeImport } from "@heapshift/heapshift";
+ * import { PePatchError, removeImport } from "@heapshift/heapshift/pe";
  * try {
  *   await removeImport("game.exe", { dll: "steam_api64.dll" });
  * } catch (e) {
@@ -87,7 +87,7 @@ export class PePatchError extends PeError {
  *
  * @example Ask before overwriting
  * ```ts
- * import { OutputExistsError, patchImports } from "@heapshift/heapshift";
+ * import { OutputExistsError, patchImports } from "@heapshift/heapshift/pe";
  * try {
  *   await patchImports("game.exe", { output: "game.patched.exe" });
  * } catch (e) {
@@ -119,7 +119,7 @@ export class OutputExistsError extends PeError {
  *
  * @example Tell a bad path from a bad file
  * ```ts
- * import { patchImports, PeFileError } from "@heapshift/heapshift";
+ * import { patchImports, PeFileError } from "@heapshift/heapshift/pe";
  * try {
  *   await patchImports("game.exe", { output: "out/game.exe" });
  * } catch (e) {

@@ -122,8 +122,35 @@ function isPow2(v: number): boolean {
   return v > 0 && (v & (v - 1)) === 0;
 }
 
-/** Reads and checks the headers and section table. */
-export function readHeaders(src: ByteSource): PeHeaders {
+/**
+ * The DOS header's pointer and the COFF file header: what a file is (its
+ * machine, a DLL or a program) before anything else is read.
+ */
+export interface FileHeader {
+  /** `e_lfanew`: file offset of the "PE\0\0" signature. */
+  peOffset: number;
+  /** IMAGE_FILE_MACHINE_* value, e.g. 0x8664 for x64. */
+  machine: number;
+  /** NumberOfSections. */
+  numberOfSections: number;
+  /** COFF TimeDateStamp. */
+  timeDateStamp: number;
+  /** File offset of the COFF symbol table, or 0. */
+  pointerToSymbolTable: number;
+  /** Number of COFF symbols. */
+  numberOfSymbols: number;
+  /** SizeOfOptionalHeader. */
+  sizeOfOptionalHeader: number;
+  /** IMAGE_FILE_* characteristics. */
+  characteristics: number;
+}
+
+/**
+ * Reads and checks the DOS header and the COFF file header only: enough
+ * to tell a DLL from a program and its machine, from the first bytes of a
+ * file or of a mapped image. {@linkcode readHeaders} checks everything.
+ */
+export function readFileHeader(src: ByteSource): FileHeader {
   const dos = need(src, 0, 64, "IMAGE_DOS_HEADER");
   if (dos[0] !== 0x4d || dos[1] !== 0x5a) {
     throw new PeFormatError("IMAGE_DOS_HEADER.e_magic", 0, "not MZ");
@@ -144,14 +171,31 @@ export function readHeaders(src: ByteSource): PeHeaders {
       "not PE\\0\\0",
     );
   }
+  return {
+    peOffset,
+    machine: u16(nt, 4),
+    numberOfSections: u16(nt, 6),
+    timeDateStamp: u32(nt, 8),
+    pointerToSymbolTable: u32(nt, 12),
+    numberOfSymbols: u32(nt, 16),
+    sizeOfOptionalHeader: u16(nt, 20),
+    characteristics: u16(nt, 22),
+  };
+}
+
+/** Reads and checks the headers and section table. */
+export function readHeaders(src: ByteSource): PeHeaders {
+  const {
+    peOffset,
+    machine,
+    numberOfSections,
+    timeDateStamp,
+    pointerToSymbolTable,
+    numberOfSymbols,
+    sizeOfOptionalHeader,
+    characteristics,
+  } = readFileHeader(src);
   const coff = peOffset + 4;
-  const machine = u16(nt, 4);
-  const numberOfSections = u16(nt, 6);
-  const timeDateStamp = u32(nt, 8);
-  const pointerToSymbolTable = u32(nt, 12);
-  const numberOfSymbols = u32(nt, 16);
-  const sizeOfOptionalHeader = u16(nt, 20);
-  const characteristics = u16(nt, 22);
   const opt = coff + 20;
   if (numberOfSections === 0) {
     throw new PeFormatError(
@@ -366,7 +410,7 @@ export function readHeaders(src: ByteSource): PeHeaders {
 }
 
 /** True when the image is a DLL rather than an executable. */
-export function isDll(h: PeHeaders): boolean {
+export function isDll(h: Pick<FileHeader, "characteristics">): boolean {
   return (h.characteristics & IMAGE_FILE_DLL) !== 0;
 }
 

@@ -93,26 +93,89 @@ interface DescriptorTable {
   table: Uint8Array;
 }
 
+/** A data directory's data as an {@linkcode ImageLocator} finds it. */
+export interface LocatedDirectory {
+  /** File offset of the data. */
+  offset: number;
+  /** File-backed bytes from `offset` on (the table may not run past them). */
+  available: number;
+}
+
+/**
+ * Where the import readers find a file's data: its format and image base,
+ * the import and delay-load directories, and the file offset of each RVA.
+ * {@linkcode headerLocator} takes them from the file's own headers and
+ * section table (what {@linkcode readImports} does); {@linkcode
+ * readAllImports} also takes another locator, such as Windows' dbghelp
+ * image helpers, so the two can be compared with one decoder.
+ */
+export interface ImageLocator {
+  /** `PE32` or `PE32+`: the size of a thunk. */
+  format: "PE32" | "PE32+";
+  /** The preferred image base (old delay-load descriptors hold VAs). */
+  imageBase: bigint;
+  /**
+   * Data directory `index` (`DIR.IMPORT`, `DIR.DELAY_IMPORT`), or
+   * `undefined` when the file has none. `entry` is the size of one
+   * descriptor, which must fit at its start; `field` names it for errors.
+   */
+  directory(
+    index: number,
+    table: { entry: number; field: string },
+  ): LocatedDirectory | undefined;
+  /**
+   * The file offset of `length` bytes at `rva`; throws a PeFormatError
+   * naming `field` (read at `fieldOffset`) when they are not in the file.
+   */
+  map(rva: number, length: number, field: string, fieldOffset?: number): number;
+  /** File-backed bytes from `rva` on (0 when it is not in the file). */
+  bytesAt(rva: number): number;
+}
+
+/** The locator of the file's own headers and section table. */
+export function headerLocator(h: PeHeaders): ImageLocator {
+  return {
+    format: h.format,
+    imageBase: h.imageBase,
+    directory(index, table) {
+      const dir = directory(h, index);
+      if (dir.rva === 0) return undefined;
+      return {
+        offset: mapRva(
+          h,
+          dir.rva,
+          table.entry,
+          table.field,
+          h.dataDirectoryOffset + index * 8,
+        ),
+        available: bytesAtRva(h, dir.rva),
+      };
+    },
+    map: (rva, length, field, fieldOffset) =>
+      mapRva(h, rva, length, field, fieldOffset),
+    bytesAt: (rva) => bytesAtRva(h, rva),
+  };
+}
+
 /**
  * The bytes of the descriptor table of `kind` (at most MAX_DLLS + 1
  * entries, up to the end of its section), or `undefined` without one.
  */
 function descriptorTable(
   src: ByteSource,
-  h: PeHeaders,
+  at: ImageLocator,
   kind: TableKind,
 ): DescriptorTable | undefined {
-  const dir = directory(h, kind.index);
-  if (dir.rva === 0) return undefined;
-  const base = mapRva(
-    h,
-    dir.rva,
-    kind.size,
-    `${kind.field}[0]`,
-    h.dataDirectoryOffset + kind.index * 8,
-  );
-  const avail = Math.min(bytesAtRva(h, dir.rva), (MAX_DLLS + 1) * kind.size);
-  return { base, table: src.read(base, avail - (avail % kind.size)) };
+  const dir = at.directory(kind.index, {
+    entry: kind.size,
+    field: `${kind.field}[0]`,
+  });
+  if (!dir) return undefined;
+  const avail = Math.min(dir.available, (MAX_DLLS + 1) * kind.size);
+  return {
+    base: dir.offset,
+    table: src.read(dir.offset, avail - (avail % kind.size)),
+  };
 }
 
 /** Offset of entry `i` in `t`; throws when the table ends before it. */
@@ -138,13 +201,13 @@ interface ThunksAt {
 
 function readThunks(
   src: ByteSource,
-  h: PeHeaders,
+  loc: ImageLocator,
   thunks: ThunksAt & { budget: ReadBudget },
 ): ImportedSymbol[] {
   const { rva, field, budget } = thunks;
-  const size = h.format === "PE32+" ? 8 : 4;
-  const off = mapRva(h, rva, size, field);
-  const avail = bytesAtRva(h, rva);
+  const size = loc.format === "PE32+" ? 8 : 4;
+  const off = loc.map(rva, size, field);
+  const avail = loc.bytesAt(rva);
   const limit = Math.min(avail - (avail % size), (MAX_SYMBOLS + 1) * size);
   const out: ImportedSymbol[] = [];
   // Read in small chunks: most DLLs import a handful of functions.
@@ -193,8 +256,8 @@ function readThunks(
       }
     } else {
       const f = hintNameField(field, at / size);
-      const hn = mapRva(h, lo, 3, f, off + at);
-      const max = Math.min(4096, bytesAtRva(h, lo + 2));
+      const hn = loc.map(lo, 3, f, off + at);
+      const max = Math.min(4096, loc.bytesAt(lo + 2));
       entry = {
         hint: u16(need(src, hn, 2, f), 0),
         // Cached by RVA here (hintNames), not by offset again.
@@ -221,12 +284,12 @@ interface NameAt {
 
 function dllName(
   src: ByteSource,
-  h: PeHeaders,
+  loc: ImageLocator,
   at: NameAt & { budget: ReadBudget },
 ): string {
   const { rva, field, fieldOffset } = at;
-  const off = mapRva(h, rva, 1, field, fieldOffset);
-  const max = Math.min(260, bytesAtRva(h, rva) - 1);
+  const off = loc.map(rva, 1, field, fieldOffset);
+  const max = Math.min(260, loc.bytesAt(rva) - 1);
   const name = at.budget.name(src, { offset: off, field, max });
   if (name === "") throw new PeFormatError(field, off, "empty DLL name");
   return name;
@@ -241,7 +304,37 @@ export function readImports(
   h: PeHeaders,
   options: ReadImportsOptions = {},
 ): ImportedDll[] {
-  const t = descriptorTable(src, h, IMPORT_TABLE);
+  return importsAt(src, headerLocator(h), options);
+}
+
+/** Reads the delay-load import directory. */
+export function readDelayImports(
+  src: ByteSource,
+  h: PeHeaders,
+  options: ReadImportsOptions = {},
+): ImportedDll[] {
+  return delayImportsAt(src, headerLocator(h), options);
+}
+
+/**
+ * The import directory in load order, then the delay-load directory, of
+ * the file `src` as `loc` locates its data, with one budget.
+ */
+export function readAllImports(
+  src: ByteSource,
+  loc: ImageLocator,
+  options: ReadImportsOptions = {},
+): ImportedDll[] {
+  const opts = { ...options, budget: options.budget ?? new ReadBudget() };
+  return [...importsAt(src, loc, opts), ...delayImportsAt(src, loc, opts)];
+}
+
+function importsAt(
+  src: ByteSource,
+  loc: ImageLocator,
+  options: ReadImportsOptions = {},
+): ImportedDll[] {
+  const t = descriptorTable(src, loc, IMPORT_TABLE);
   if (!t) return [];
   const budget = options.budget ?? new ReadBudget();
   const { base, table } = t;
@@ -255,22 +348,22 @@ export function readImports(
     const nameRva = u32(table, at + 12);
     const iatRva = u32(table, at + 16);
     if (nameRva === 0 || iatRva === 0) break;
-    const dll = dllName(src, h, {
+    const dll = dllName(src, loc, {
       rva: nameRva,
       field: `${f}.Name`,
       fieldOffset: base + at + 12,
       budget,
     });
     // The IAT must exist in the file even when the lookup table is used.
-    mapRva(h, iatRva, 1, `${f}.FirstThunk`, base + at + 16);
+    loc.map(iatRva, 1, `${f}.FirstThunk`, base + at + 16);
     let symbols: ImportedSymbol[] = [];
     if (options.symbols !== false) {
-      symbols = readThunks(src, h, {
+      symbols = readThunks(src, loc, {
         rva: lookupRva || iatRva,
         field: lookupRva ? `${f}.OriginalFirstThunk` : `${f}.FirstThunk`,
         budget,
       });
-      checkForwarderChain(src, h, {
+      checkForwarderChain(src, loc, {
         timeDateStamp,
         forwarderChain,
         iatRva,
@@ -297,7 +390,7 @@ export function readImports(
 // loader, so it is a format error.
 function checkForwarderChain(
   src: ByteSource,
-  h: PeHeaders,
+  loc: ImageLocator,
   c: {
     timeDateStamp: number;
     forwarderChain: number;
@@ -311,7 +404,7 @@ function checkForwarderChain(
     c.timeDateStamp === 0 || c.timeDateStamp === 0xffffffff ||
     c.forwarderChain === 0xffffffff || c.forwarderChain === 0
   ) return;
-  const size = h.format === "PE32+" ? 8 : 4;
+  const size = loc.format === "PE32+" ? 8 : 4;
   const seen = new Set<number>();
   let index = c.forwarderChain;
   while (index !== 0xffffffff) {
@@ -322,18 +415,17 @@ function checkForwarderChain(
       throw new PeFormatError(c.field, c.offset, `loop at index ${index}`);
     }
     seen.add(index);
-    const off = mapRva(h, c.iatRva + index * size, 4, c.field, c.offset);
+    const off = loc.map(c.iatRva + index * size, 4, c.field, c.offset);
     index = u32(src.read(off, 4), 0);
   }
 }
 
-/** Reads the delay-load import directory. */
-export function readDelayImports(
+function delayImportsAt(
   src: ByteSource,
-  h: PeHeaders,
+  loc: ImageLocator,
   options: ReadImportsOptions = {},
 ): ImportedDll[] {
-  const t = descriptorTable(src, h, DELAY_TABLE);
+  const t = descriptorTable(src, loc, DELAY_TABLE);
   if (!t) return [];
   const budget = options.budget ?? new ReadBudget();
   const { base, table } = t;
@@ -348,8 +440,8 @@ export function readDelayImports(
     let lookupRva = u32(table, at + 16);
     // Attributes bit 0 clear: the old Visual C++ 6 layout with VAs.
     if ((attributes & 1) === 0) {
-      const base32 = Number(h.imageBase & 0xffffffffn);
-      if (h.format === "PE32+") {
+      const base32 = Number(loc.imageBase & 0xffffffffn);
+      if (loc.format === "PE32+") {
         throw new PeFormatError(
           `${f}.Attributes`,
           base + at,
@@ -360,7 +452,7 @@ export function readDelayImports(
       iatRva = iatRva ? (iatRva - base32) >>> 0 : 0;
       lookupRva = lookupRva ? (lookupRva - base32) >>> 0 : 0;
     }
-    const dll = dllName(src, h, {
+    const dll = dllName(src, loc, {
       rva: nameRva,
       field: `${f}.DllNameRVA`,
       fieldOffset: base + at + 4,
@@ -368,7 +460,7 @@ export function readDelayImports(
     });
     let symbols: ImportedSymbol[] = [];
     if (options.symbols !== false && lookupRva !== 0) {
-      symbols = readThunks(src, h, {
+      symbols = readThunks(src, loc, {
         rva: lookupRva,
         field: `${f}.ImportNameTableRVA`,
         budget,

@@ -10,7 +10,9 @@ import { type Exports, readExports } from "./exports.ts";
 import { type PeHeaders, readHeaders } from "./headers.ts";
 import {
   type BoundImport,
+  headerLocator,
   type ImportedDll,
+  readAllImports,
   readBoundImports,
   readDelayImports,
   readImports,
@@ -114,13 +116,9 @@ export function imports(
   options: ReadOptions = {},
 ): Promise<ImportedDll[]> {
   return Promise.resolve().then(() =>
-    withSource(file, (src) => {
-      const h = readHeaders(src);
-      const opts = { ...options, budget: options.budget ?? new ReadBudget() };
-      return [
-        ...readImports(src, h, opts),
-        ...readDelayImports(src, h, opts),
-      ];
-    })
+    withSource(
+      file,
+      (src) => readAllImports(src, headerLocator(readHeaders(src)), options),
+    )
   );
 }

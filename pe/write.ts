@@ -408,7 +408,7 @@ async function apply(exe: string, how: FileEdit): Promise<PatchReport> {
  *
  * @example Patch a program in place, keeping a backup
  * ```ts
- * import { patchImports } from "@heapshift/heapshift";
+ * import { patchImports } from "@heapshift/heapshift/pe";
  * const r = await patchImports("game.exe", { inPlace: true });
  * console.log(r.action, r.imports[0], r.backup); // added heapshift.dll game.exe.bak
  * for (const w of r.warnings) console.warn(w);
@@ -416,7 +416,7 @@ async function apply(exe: string, how: FileEdit): Promise<PatchReport> {
  *
  * @example See what would be done, writing nothing (minject `--list`)
  * ```ts
- * import { patchImports } from "@heapshift/heapshift";
+ * import { patchImports } from "@heapshift/heapshift/pe";
  * const r = await patchImports("game.exe", { list: true, postfix: "-debug" });
  * console.log(`${r.dll}: ${r.action}`); // heapshift-debug.dll: added
  * ```
@@ -442,7 +442,7 @@ export function patchImports(
  *
  * @example Undo a patch in place
  * ```ts
- * import { removeImport } from "@heapshift/heapshift";
+ * import { removeImport } from "@heapshift/heapshift/pe";
  * const r = await removeImport("game.exe", { inPlace: true });
  * if (r.changed) console.log(`${r.dll} removed; now ${r.imports.join(", ")}`);
  * ```

@@ -30,9 +30,10 @@
  */
 
 import $ from "dax";
-import { ARCH_MACHINE } from "../arch.ts";
+import { ARCH_MACHINE } from "../src/arch.ts";
 import { FileSource, imports as peImports, readHeaders } from "../pe/mod.ts";
 import { type Arch, ARCHES, compile, isStale } from "./toolchain.ts";
+import { copyNotice } from "./notice.ts";
 import {
   exists,
   isWindows,
@@ -279,6 +280,7 @@ export async function buildDll(
       "--toolchain msvc needs Windows with Visual Studio; here use --toolchain mingw (the default)",
     );
   }
+  await copyNotice(`${root}/build`); // mimalloc's license ships with the DLL
   const { c, all } = dllSources(root);
   const msize = options.msize ?? "exact";
   const version = await mimallocVersion(mi);

@@ -175,6 +175,19 @@ async function main(args: string[]): Promise<number> {
     : "";
   const rest = args.filter((a) => a !== "--unit" && a !== "--win");
   await Deno.mkdir(`${repoRoot()}/${RESULTS}`, { recursive: true });
+  // One run per checkout at a time: runs share build/ (fixtures, the DLL)
+  // and the result files, and a second run would replace the first one's
+  // heap report log under it.
+  using lock = await Deno.open(`${repoRoot()}/${RESULTS}/.lock`, {
+    create: true,
+    write: true,
+  });
+  if (!(await lock.tryLock(true))) {
+    console.error(
+      "[test] another `deno task test` runs in this checkout: waiting for it…",
+    );
+    await lock.lock(true);
+  }
   for (const f of ["unit.xml", "win.xml"]) {
     await Deno.remove(`${repoRoot()}/${RESULTS}/${f}`).catch(() => {});
   }

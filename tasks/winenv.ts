@@ -14,6 +14,9 @@
  * @module
  */
 
+import { isWindows } from "../ffi/mod.ts";
+import { exists } from "../src/_paths.ts";
+import { repoRoot } from "../src/_repo.ts";
 import $ from "dax";
 import {
   HEAP_BARRIER,
@@ -23,6 +26,8 @@ import {
 } from "./heap_reports.ts";
 
 export { HEAP_BARRIER, HEAP_REPORT, HEAP_WINEDEBUG, heapReports };
+// The tasks take these from here; each is defined once, below tasks/.
+export { exists, isWindows, repoRoot };
 
 /** The Windows Deno we run under Wine, pinned. */
 export const DENO_WIN_VERSION = "2.9.5";
@@ -67,9 +72,6 @@ export class WinEnvError extends Error {
   override name = "WinEnvError";
 }
 
-/** True when running natively on Windows (no Wine environment needed). */
-export const isWindows: boolean = Deno.build.os === "windows";
-
 // debootstrap, chroot and unshare live in the system directories, which a
 // user's PATH may lack (root tools; `sudo` keeps a secure_path).
 if (!isWindows) {
@@ -97,16 +99,6 @@ export function rootfsDir(): string {
 export function mimallocDir(): string {
   return Deno.env.get("HEAPSHIFT_MIMALLOC") ||
     (isWindows ? "" : `${rootfsDir()}${IN_ENV.mimalloc}`);
-}
-
-/** Whether a file or directory exists at `path`. */
-export function exists(path: string): boolean {
-  try {
-    Deno.statSync(path);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 function marker(step: string): string {
@@ -594,12 +586,6 @@ function syncHostCertificates(): string | undefined {
     Deno.renameSync(`${copy}.tmp`, copy);
   }
   return "Z:\\opt\\heapshift\\host-ca.pem";
-}
-
-/** The checkout's root (the directory holding deno.json). */
-export function repoRoot(): string {
-  return new URL("..", import.meta.url).pathname.replace(/\/$/, "") ||
-    Deno.cwd();
 }
 
 async function main(args: string[]): Promise<number> {

@@ -8,7 +8,7 @@ import {
   waitForProcess,
 } from "../../mod.ts";
 import { Win32Error } from "../../ffi/mod.ts";
-import { processError, unsupportedMachine } from "../../target.ts";
+import { processError, unsupportedMachine } from "../../src/_target.ts";
 import { assert, assertEquals, assertRejects } from "./assert.ts";
 import { fixture, startTarget, test } from "./harness.ts";
 

@@ -1,9 +1,9 @@
 // The DLL checks on real files built by tasks/fixtures.ts. (The pure parts
 // of the API, such as quoteArg and parseStats, are unit-tested beside their
 // modules and run on every OS.)
-import { checkDll, firstExportOrdinal } from "../../dll_file.ts";
+import { checkDll, firstExportOrdinal } from "../../src/_dll_file.ts";
 import { HeapshiftError } from "../../mod.ts";
-import { peKind } from "../../pe_image.ts";
+import { peKind } from "../../src/_image_kind.ts";
 import { assertEquals, assertThrows } from "./assert.ts";
 import { fixture, test } from "./harness.ts";
 

@@ -637,6 +637,20 @@ test("cli: doctor checks the system, the DLL and a program", async () => {
       x.check === "DLL format" && !x.ok && /not a DLL/.test(x.detail)
     ),
   );
+  // A DLL whose initialisation fails: the loader's verdict, from a real
+  // process started with it.
+  const initFail = await cli([
+    "doctor",
+    "--dll",
+    fixture("api_initfail.dll"),
+    "--json",
+  ]);
+  assertEquals(initFail.code, 1, initFail.stderr);
+  const loads = JSON.parse(initFail.stdout).checks.find((
+    x: { check: string },
+  ) => x.check === "DLL loads");
+  assertEquals(loads?.ok, false, initFail.stdout);
+  assert(/api_initfail\.dll/.test(loads.detail), loads.detail);
   const human = await cli([
     "doctor",
     fixture("sleeper.exe"),

@@ -1,17 +1,16 @@
 // Shared helpers for the Windows suite: paths of built fixtures and the
 // lifecycle of a target process.
-import { readLines } from "../../cli/lines.ts";
-import type { Arch } from "../../arch.ts";
+import { readLines } from "../../src/_lines.ts";
+import type { Arch } from "../../src/arch.ts";
 import { outputDebugString } from "../../ffi/mod.ts";
+import { repoPath } from "../../src/_repo.ts";
 import { HEAP_REPORT } from "../../tasks/heap_reports.ts";
 
-export { readLines };
+export { readLines, repoPath };
 export type { Arch };
 
 /** The architectures the DLL tests run for, x64 first. */
 export const ARCHES: readonly Arch[] = ["x64", "x86"];
-
-const ROOT = new URL("../../", import.meta.url);
 
 /** Watches Wine's heap reports between {@linkcode heapWatch} and `check`. */
 export interface HeapWatch {
@@ -112,13 +111,6 @@ export function testArches(
   fn: (arch: Arch, t: Deno.TestContext) => unknown,
 ): void {
   for (const arch of ARCHES) test(`${name} [${arch}]`, (t) => fn(arch, t));
-}
-
-/** Absolute Windows path of a file relative to the checkout. */
-export function repoPath(rel: string): string {
-  const p = decodeURIComponent(new URL(rel, ROOT).pathname);
-  // file:///Z:/work/main/x → Z:\work\main\x
-  return p.replace(/^\/([A-Za-z]:)/, "$1").replaceAll("/", "\\");
 }
 
 /**

@@ -1,0 +1,72 @@
+/**
+ * Arguments shared by the command modules: the command line being run,
+ * the parsers of common values and the help's examples.
+ *
+ * @module
+ */
+
+import { InvalidArgumentError } from "@commander-js/extra-typings";
+
+let currentArgsList: string[] = [];
+
+/** The command line being run. */
+export function currentArgs(): string[] {
+  return [...currentArgsList];
+}
+
+/** Records the command line being run (forwarded as is to the Windows half). */
+export function setCurrentArgs(args: string[]): void {
+  currentArgsList = args;
+}
+
+/** What a command's action reports: its exit code. */
+export type SetCode = (code: number) => void;
+
+/** Parses a pid argument. */
+export function parsePid(value: string): number {
+  if (
+    !/^\d+$/.test(value) || Number(value) <= 0 || Number(value) > 0xffffffff
+  ) {
+    throw new InvalidArgumentError(
+      "expected a process id (a positive integer)",
+    );
+  }
+  return Number(value);
+}
+
+/** Parses a path option (`--dll PATH`): an empty one is a usage error. */
+export function parsePath(value: string): string {
+  if (value.trim() === "") throw new InvalidArgumentError("expected a path");
+  return value;
+}
+
+/** A parser of numbers > 0; `what` names them in the error ("seconds"). */
+function positive(what?: string): (value: string) => number {
+  return (value) => {
+    const n = Number(value);
+    if (!Number.isFinite(n) || n <= 0) {
+      throw new InvalidArgumentError(
+        `expected a number${what ? ` of ${what}` : ""} > 0`,
+      );
+    }
+    return n;
+  };
+}
+
+/** Parses a number of seconds > 0. */
+export const parseSeconds: (value: string) => number = positive("seconds");
+
+/** Parses a number > 0. */
+export const parsePositive: (value: string) => number = positive();
+
+/** Collects a repeatable option's values. */
+export function collect(value: string, previous: string[] = []): string[] {
+  return [...previous, value];
+}
+
+/** Builds an "Example(s):" help block. */
+export function example(...lines: string[]): string {
+  return `\nExample${lines.length > 1 ? "s" : ""}:\n${
+    lines.map((l) => `  $ ${l}`).join("\n")
+  }\n`;
+}

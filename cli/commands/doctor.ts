@@ -1,0 +1,291 @@
+/**
+ * `heapshift doctor [exe]`: what this machine, the hook DLL and a program
+ * need for a takeover, checked one by one.
+ *
+ * @module
+ */
+
+import type { Command } from "@commander-js/extra-typings";
+import { type Arch, archName, archOf } from "../../src/arch.ts";
+import {
+  FileSource,
+  imports as peImports,
+  isDll,
+  PeFileError,
+  readHeaders,
+} from "../../pe/mod.ts";
+import { example, parsePath, type SetCode } from "../args.ts";
+import { buildArgs, builtDll, canBuild, fileArch, HOOK_DLL } from "../dll.ts";
+import { embeddedDll, extractDll } from "../embed.ts";
+import { launch } from "../api.ts";
+import { c, printJson } from "../output.ts";
+import { bridgeOptions, forward } from "../windows_side.ts";
+import { isWindows } from "../../ffi/mod.ts";
+import { underWine, which, windowsDenoCandidates } from "../wine_bridge.ts";
+
+/** One line of the report: `ok` is null for information only. */
+export interface Check {
+  check: string;
+  ok: boolean | null;
+  detail: string;
+}
+
+/** How a program uses the C runtime, from its imports. */
+export interface CrtUse {
+  /** `ucrt` (dynamic UCRT: can be taken over), `msvcrt`, `static`. */
+  kind: "ucrt" | "msvcrt" | "static";
+  /** The CRT DLLs it imports. */
+  dlls: string[];
+}
+
+/** Classifies a program's C runtime from the names of the DLLs it imports. */
+export function crtUse(dlls: string[]): CrtUse {
+  const ucrt = dlls.filter((d) =>
+    /^ucrtbase\.dll$/i.test(d) || /^api-ms-win-crt-heap-/i.test(d)
+  );
+  if (ucrt.length) return { kind: "ucrt", dlls: ucrt };
+  const old = dlls.filter((d) => /^msvcr(t|\d+)\.dll$/i.test(d));
+  if (old.length) return { kind: "msvcrt", dlls: old };
+  return { kind: "static", dlls: [] };
+}
+
+/** Checks an executable: x64 or x86, and which C runtime it uses. */
+export async function checkExe(exe: string): Promise<Check[]> {
+  const out: Check[] = [];
+  let machine = 0;
+  let format = "";
+  try {
+    using src = FileSource.open(exe);
+    const h = readHeaders(src);
+    machine = h.machine;
+    format = h.format;
+  } catch (e) {
+    return [{ check: "program", ok: false, detail: unreadable(exe, e) }];
+  }
+  const arch = archOf(machine);
+  const ok = arch !== undefined &&
+    format === (arch === "x64" ? "PE32+" : "PE32");
+  out.push({
+    check: "program",
+    ok,
+    detail: ok
+      ? `${exe}: ${archName(arch)}, takes ${HOOK_DLL[arch]}`
+      : `${exe}: ${format} for machine 0x${
+        machine.toString(16)
+      } — heapshift supports only x64 and x86 programs`,
+  });
+  const list = await peImports(exe, { symbols: false });
+  const use = crtUse(list.map((d) => d.dll));
+  out.push({
+    check: "C runtime",
+    ok: use.kind === "ucrt",
+    detail: use.kind === "ucrt"
+      ? `uses the UCRT dynamically (${
+        use.dlls.join(", ")
+      }): heapshift can take over its allocator`
+      : use.kind === "msvcrt"
+      ? `uses the old C runtime (${
+        use.dlls.join(", ")
+      }), not the UCRT: heapshift hooks only the UCRT, so it cannot take this program over`
+      : "links its C runtime statically (it imports neither ucrtbase.dll nor api-ms-win-crt-heap): its malloc lives inside the program and heapshift cannot take it over",
+  });
+  return out;
+}
+
+/**
+ * Why `path` is not a DLL for `arch` (x64 or x86) programs, or undefined
+ * when it is one.
+ */
+export function dllFormat(
+  path: string,
+  arch: Arch = "x64",
+): string | undefined {
+  try {
+    using src = FileSource.open(path);
+    const h = readHeaders(src);
+    if (!isDll(h)) return `${path} is not a DLL`;
+    const own = archOf(h.machine);
+    if (!own || h.format !== (own === "x64" ? "PE32+" : "PE32")) {
+      return `${path} is neither an x64 nor an x86 DLL`;
+    }
+    if (own !== arch) {
+      return `${path} is a ${archName(own)} DLL but the program is ${
+        archName(arch)
+      }: it needs ${HOOK_DLL[arch]}`;
+    }
+    return undefined;
+  } catch (e) {
+    return unreadable(path, e);
+  }
+}
+
+/** Why the PE file `path` cannot be read, naming the path once. */
+function unreadable(path: string, e: unknown): string {
+  // A PeFileError's message names the path already; a format error's not.
+  return e instanceof PeFileError
+    ? e.message
+    : `${path}: ${(e as Error).message}`;
+}
+
+function fileInfo(path: string): string | undefined {
+  try {
+    const st = Deno.statSync(path);
+    return st.isFile ? `${path} (${st.size} bytes)` : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Starts this very program (`deno.exe`, or the compiled CLI) with the DLL
+ * loaded before its own code and HEAPSHIFT_DISABLE=1 (it loads, patches
+ * nothing), asking only for `--version`: the loader's verdict on the DLL in
+ * a real process, which works the same from a compiled binary.
+ */
+async function loadsInProcess(dll: string): Promise<Check> {
+  try {
+    using proc = await launch(Deno.execPath(), {
+      args: ["--version"],
+      env: { HEAPSHIFT_DISABLE: "1" },
+      dlls: [dll],
+      stdio: "none",
+    });
+    await proc.wait({ timeout: 30_000 });
+    return {
+      check: "DLL loads",
+      ok: true,
+      detail: "a program started with it loaded and ran (HEAPSHIFT_DISABLE=1)",
+    };
+  } catch (e) {
+    return {
+      check: "DLL loads",
+      ok: false,
+      detail: `it does not load: ${(e as Error).message}`,
+    };
+  }
+}
+
+/** Runs every check. */
+export async function doctor(
+  exe: string | undefined,
+  dllOpt?: string,
+): Promise<Check[]> {
+  const checks: Check[] = [];
+  const wine = underWine();
+  checks.push({
+    check: "system",
+    ok: null,
+    detail: `${Deno.build.os} ${Deno.build.arch}${
+      wine ? ` (Wine ${wine})` : ""
+    }, ${Deno.osRelease()}`,
+  });
+  checks.push({
+    check: "deno",
+    ok: true,
+    detail: `${Deno.version.deno} (${Deno.build.target})`,
+  });
+  if (!isWindows) {
+    const deno = windowsDenoCandidates().find((p) => fileInfo(p));
+    checks.push({
+      check: "windows deno",
+      ok: deno !== undefined,
+      detail: deno ??
+        "missing: `deno task env provision` fetches it (needed to reach Windows programs under Wine)",
+    });
+    const wine = Deno.env.get("WINE") ?? which("wine") ?? which("wine64");
+    checks.push({
+      check: "wine",
+      ok: null,
+      detail: wine
+        ? `${wine} (for programs in your prefixes: --prefix DIR, default $WINEPREFIX)`
+        : "not installed on this system: --prefix needs Wine 10+; --wine-env uses the project's own Wine environment",
+    });
+  }
+  // The program's bitness picks the DLL (x64 when there is no program).
+  const arch = (exe && fileArch(exe)) || "x64";
+  let dll = dllOpt;
+  const emb = arch === "x64" ? embeddedDll() : undefined;
+  if (!dll && emb) dll = (await extractDll(emb)).path;
+  dll ??= builtDll(arch);
+  const info = fileInfo(dll);
+  checks.push({
+    check: "hook DLL",
+    ok: info !== undefined,
+    detail: info ??
+      `${dll} is missing: ${
+        canBuild()
+          ? `run \`${["deno task build-dll", ...buildArgs(arch)].join(" ")}\``
+          : "it is built from a checkout of heapshift (tasks/build_dll.ts), and there is none here"
+      }`,
+  });
+  if (info) {
+    const format = dllFormat(dll, arch);
+    checks.push({
+      check: "DLL format",
+      ok: format === undefined,
+      detail: format ?? `${arch} DLL`,
+    });
+    if (arch === "x86" && format === undefined) {
+      checks.push({
+        check: "DLL loads",
+        ok: null,
+        detail:
+          "a 32-bit DLL cannot be loaded by the 64-bit Deno: it is checked when injected",
+      });
+    } else if (isWindows && format === undefined) {
+      checks.push(await loadsInProcess(dll));
+    } else if (!isWindows) {
+      checks.push({
+        check: "DLL loads",
+        ok: null,
+        detail:
+          "checked on Windows only (run doctor with --wine-env default to check it under Wine)",
+      });
+    }
+  }
+  if (exe) checks.push(...await checkExe(exe));
+  return checks;
+}
+
+/** Registers `doctor`. */
+export function doctorCommand(program: Command, setCode: SetCode): void {
+  const command = program.command("doctor")
+    .description(
+      "Check this system, the hook DLL, and (given an exe) whether a program can be taken over.",
+    )
+    .argument("[exe]", "a program to check")
+    .option(
+      "--dll <path>",
+      "the DLL to check (default build/heapshift.dll, or build/heapshift32.dll for a 32-bit program)",
+      parsePath,
+    )
+    .option("--json", "machine-readable output");
+  bridgeOptions(command).addHelpText(
+    "after",
+    example(
+      "deno run -A cli.ts doctor",
+      "deno run -A cli.ts doctor game.exe --json",
+    ),
+  ).action(async (exe, opts) => {
+    // Natively on Linux unless a prefix is named: it checks this system.
+    if (opts.prefix !== undefined || opts.wineEnv !== undefined) {
+      const fwd = await forward(opts);
+      if (fwd !== undefined) return setCode(fwd);
+    }
+    const checks = await doctor(exe, opts.dll);
+    const failed = checks.some((x) => x.ok === false);
+    if (opts.json) {
+      printJson({ ok: !failed, checks });
+    } else {
+      for (const x of checks) {
+        const mark = x.ok === null
+          ? c.dim("·")
+          : x.ok
+          ? c.green("✓")
+          : c.red("✗");
+        console.log(`${mark} ${x.check.padEnd(13)} ${x.detail}`);
+      }
+    }
+    setCode(failed ? 1 : 0);
+  });
+}

@@ -1,0 +1,103 @@
+// doctor on Linux (file checks only): a 32-bit program is supported, takes
+// heapshift32.dll, and a DLL of the other bitness is named as such.
+import assert from "node:assert/strict";
+import { checkExe, dllFormat, doctor } from "./doctor.ts";
+import { buildPe, type SyntheticOptions } from "../../pe/_test_pe.ts";
+
+async function writePe(
+  path: string,
+  options: SyntheticOptions & { dll?: boolean },
+): Promise<string> {
+  const bytes = buildPe(options);
+  if (options.dll) {
+    const v = new DataView(bytes.buffer);
+    const pe = v.getUint32(0x3c, true);
+    v.setUint16(pe + 22, v.getUint16(pe + 22, true) | 0x2000, true);
+  }
+  await Deno.writeFile(path, bytes);
+  return path;
+}
+
+Deno.test("doctor: x86 programs take heapshift32.dll; a mismatched --dll names both", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "heapshift-doctor-" });
+  try {
+    const exe32 = await writePe(`${dir}/game32.exe`, { format: "PE32" });
+    const exe64 = await writePe(`${dir}/game64.exe`, { format: "PE32+" });
+    const dll64 = await writePe(`${dir}/h64.dll`, { dll: true });
+    const dll32 = await writePe(`${dir}/h32.dll`, {
+      dll: true,
+      format: "PE32",
+    });
+
+    const [program32, crt] = await checkExe(exe32);
+    assert.deepEqual(program32, {
+      check: "program",
+      ok: true,
+      detail: `${exe32}: 32-bit (x86), takes heapshift32.dll`,
+    });
+    assert.equal(crt.ok, true);
+    assert.equal(
+      (await checkExe(exe64))[0].detail,
+      `${exe64}: 64-bit (x64), takes heapshift.dll`,
+    );
+
+    assert.equal(dllFormat(dll32, "x86"), undefined);
+    assert.equal(dllFormat(dll64), undefined);
+    assert.equal(
+      dllFormat(dll64, "x86"),
+      `${dll64} is a 64-bit (x64) DLL but the program is 32-bit (x86): it needs heapshift32.dll`,
+    );
+    assert.equal(
+      dllFormat(dll32, "x64"),
+      `${dll32} is a 32-bit (x86) DLL but the program is 64-bit (x64): it needs heapshift.dll`,
+    );
+
+    const by = async (exe: string, dll?: string) => {
+      const checks = await doctor(exe, dll);
+      return (name: string) => checks.find((c) => c.check === name)!;
+    };
+    const mismatch = await by(exe32, dll64);
+    assert.equal(mismatch("DLL format").ok, false);
+    assert.match(mismatch("DLL format").detail, /needs heapshift32\.dll/);
+    const matched = await by(exe32, dll32);
+    assert.equal(matched("DLL format").ok, true);
+    // Without --dll, a 32-bit program's default is the checkout's x86 DLL.
+    const byDefault = await by(exe32);
+    assert.match(byDefault("hook DLL").detail, /[\\/]heapshift32\.dll\b/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("doctor names a path it cannot read once, and a broken file's path", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "heapshift-doctor-" });
+  try {
+    const missing = `${dir}/none.exe`;
+    assert.deepEqual(await checkExe(missing), [{
+      check: "program",
+      ok: false,
+      detail: `Cannot read ${missing}: no such file`,
+    }]);
+    assert.equal(
+      dllFormat(`${dir}/none.dll`),
+      `Cannot read ${dir}/none.dll: no such file`,
+    );
+    const text = `${dir}/text.exe`;
+    await Deno.writeTextFile(
+      text,
+      "not a program, but long enough to hold a DOS header…".repeat(2),
+    );
+    const [bad] = await checkExe(text);
+    assert.equal(bad.ok, false);
+    assert.match(
+      bad.detail,
+      new RegExp(`^${RegExp.escape(text)}: IMAGE_DOS_HEADER`),
+    );
+    assert.match(
+      dllFormat(text)!,
+      new RegExp(`^${RegExp.escape(text)}: IMAGE_DOS_HEADER`),
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -1,0 +1,52 @@
+/**
+ * `heapshift eject`: unloads a module from a process (heapshift.dll pins itself
+ * and stays).
+ *
+ * @module
+ */
+
+import type { Command } from "@commander-js/extra-typings";
+import { example, parsePid, type SetCode } from "../args.ts";
+import { c, printJson } from "../output.ts";
+import {
+  parseProcessArg,
+  PID_HELP,
+  PROCESS_HELP,
+  targetPid,
+} from "../process_arg.ts";
+import { bridgeOptions, onWindows } from "../windows_side.ts";
+
+/** Registers `eject`. */
+export function ejectCommand(program: Command, setCode: SetCode): void {
+  const command = program.command("eject")
+    .description(
+      "Unload a module from a process (heapshift.dll pins itself and stays).",
+    )
+    .argument("<process>", PROCESS_HELP, parseProcessArg)
+    .argument("<module>", "module file name or path")
+    .option("--pid <pid>", PID_HELP, parsePid)
+    .option("--json", "machine-readable output");
+  bridgeOptions(command).addHelpText(
+    "after",
+    example(
+      "deno run -A cli.ts eject 1234 probe.dll",
+      "deno run -A cli.ts eject game.exe probe.dll",
+    ),
+  )
+    .action(async (target, module, opts) => {
+      setCode(await onWindows(opts, () => doEject(target, module, opts)));
+    });
+}
+
+async function doEject(
+  target: string,
+  module: string,
+  opts: { pid?: number; json?: boolean },
+): Promise<number> {
+  const api = await import("../api.ts");
+  const pid = await targetPid(target, opts.pid);
+  await api.eject(pid, module);
+  if (opts.json) printJson({ pid, module, ejected: true });
+  else console.log(`${c.green("ejected")} ${module} from pid ${pid}`);
+  return 0;
+}

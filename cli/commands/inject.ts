@@ -1,0 +1,162 @@
+/**
+ * `heapshift inject`: loads the hook DLL into a running program, waits for one to start,
+ * or launches an executable with it.
+ *
+ * @module
+ */
+
+import type { Command } from "@commander-js/extra-typings";
+import { baseName, isFile } from "../../src/_paths.ts";
+import {
+  example,
+  parsePath,
+  parsePid,
+  parseSeconds,
+  type SetCode,
+} from "../args.ts";
+import { dllForTarget, fileArch, resolveDll } from "../dll.ts";
+import { c, CliError, hex, printJson } from "../output.ts";
+import { parseProcessArg, pickProcess, PID_HELP } from "../process_arg.ts";
+import { bridgeOptions, onWindows } from "../windows_side.ts";
+
+async function doInject(
+  target: string,
+  opts: {
+    pid?: number;
+    wait?: number | boolean;
+    dll?: string;
+    timeout: number;
+    json?: boolean;
+  },
+): Promise<number> {
+  const api = await import("../api.ts");
+  const picked = pickProcess(target, {
+    find: api.findProcesses,
+    pid: opts.pid,
+  });
+  if (picked) {
+    const dll = await dllForTarget(opts.dll, () => api.processArch(picked.pid));
+    const name = picked.name ??
+      api.processes().find((p) => p.pid === picked.pid)?.name ?? target;
+    return await injectPid(picked.pid, name, dll, opts);
+  }
+  const name = baseName(target);
+  if (opts.wait !== undefined && opts.wait !== false) {
+    const seconds = typeof opts.wait === "number" ? opts.wait : 60;
+    // On stderr also with --json (stdout stays JSON only): a script can
+    // start the program once the CLI is waiting for it.
+    console.error(c.dim(`waiting up to ${seconds} s for ${name} to start…`));
+    // A --dll must exist before the wait; the default one depends on
+    // the bitness of the process that appears.
+    if (opts.dll) await resolveDll(opts.dll);
+    const p = await api.waitForProcess(name, { timeout: seconds * 1000 });
+    const dll = await dllForTarget(opts.dll, () => api.processArch(p.pid));
+    return await injectPid(p.pid, p.name, dll, opts);
+  }
+  if (isFile(target)) {
+    const dll = await dllForTarget(opts.dll, () => fileArch(target));
+    const t0 = performance.now();
+    const launched = await api.launch(target, { dlls: [dll], stdio: "none" });
+    const ms = performance.now() - t0;
+    launched.close();
+    return report({
+      pid: launched.pid,
+      name,
+      launched: true,
+      dll,
+      ms,
+      json: opts.json,
+    });
+  }
+  throw new CliError(
+    `No process named ${name} is running (use --wait to wait for it, or give the path of the executable to launch it)`,
+  );
+}
+
+async function injectPid(
+  pid: number,
+  name: string,
+  dll: string,
+  opts: { timeout: number; json?: boolean },
+): Promise<number> {
+  const api = await import("../api.ts");
+  const t0 = performance.now();
+  const mod = await api.inject(pid, dll, { timeout: opts.timeout * 1000 });
+  const ms = performance.now() - t0;
+  return report({ pid, name, dll, ms, module: mod, json: opts.json });
+}
+
+function report(r: {
+  pid: number;
+  name: string;
+  dll: string;
+  ms: number;
+  launched?: boolean;
+  module?: { name: string; path: string; base: bigint; size: number };
+  json?: boolean;
+}): number {
+  if (r.json) {
+    printJson({
+      pid: r.pid,
+      process: r.name,
+      launched: r.launched ?? false,
+      dll: r.dll,
+      module: r.module,
+      ms: Math.round(r.ms * 10) / 10,
+    });
+    return 0;
+  }
+  const verb = r.launched ? "launched" : "injected";
+  console.log(
+    `${c.green(verb)} ${baseName(r.dll)} ${r.launched ? "with" : "into"} ${
+      c.bold(r.name)
+    } (pid ${r.pid})`,
+  );
+  const rows: string[][] = [];
+  if (r.module) rows.push(["module base", hex(r.module.base)]);
+  rows.push(["dll", r.module?.path ?? r.dll]);
+  rows.push(["took", `${r.ms.toFixed(1)} ms`]);
+  for (const [k, v] of rows) console.log(`  ${k.padEnd(12)} ${v}`);
+  return 0;
+}
+
+/** Registers `inject`. */
+export function injectCommand(program: Command, setCode: SetCode): void {
+  const command = program.command("inject")
+    .description(
+      "Inject the hook DLL into a running program (pid, process name, or an executable to launch).",
+    )
+    .argument(
+      "<target>",
+      "pid, process name (game.exe) or path of an executable",
+      parseProcessArg,
+    )
+    .option("--pid <pid>", PID_HELP, parsePid)
+    .option(
+      "--wait [seconds]",
+      "wait for the process to start (default 60 s), then inject at once",
+      parseSeconds,
+    )
+    .option(
+      "--dll <path>",
+      "the DLL to inject (default build/heapshift.dll, or build/heapshift32.dll for a 32-bit program)",
+      parsePath,
+    )
+    .option(
+      "--timeout <seconds>",
+      "how long the remote load may take",
+      parseSeconds,
+      10,
+    )
+    .option("--json", "machine-readable output");
+  bridgeOptions(command).addHelpText(
+    "after",
+    example(
+      "deno run -A cli.ts inject game.exe",
+      "deno run -A cli.ts inject 1234 --json",
+      "deno run -A cli.ts inject game.exe --wait 120",
+    ),
+  ).action(async (target, opts) => {
+    setCode(await onWindows(opts, () => doInject(target, opts)));
+  });
+}

@@ -1,0 +1,86 @@
+/**
+ * `heapshift launch`: starts a program with DLLs loaded before any of its own code.
+ *
+ * @module
+ */
+
+import type { Command } from "@commander-js/extra-typings";
+import { baseName, isFile } from "../../src/_paths.ts";
+import { collect, example, parsePath, type SetCode } from "../args.ts";
+import { fileArch, resolveDll } from "../dll.ts";
+import { c, CliError, toJson } from "../output.ts";
+import { bridgeOptions, onWindows } from "../windows_side.ts";
+
+/** Registers `launch`. */
+export function launchCommand(program: Command, setCode: SetCode): void {
+  const command = program.command("launch")
+    .description(
+      "Start a program with DLLs loaded before any of its own code runs.",
+    )
+    .argument("<exe>", "the executable")
+    .argument("[args...]", "its arguments (after --)")
+    .option(
+      "--dll <path>",
+      "a DLL to load (repeatable; default build/heapshift.dll, or build/heapshift32.dll for a 32-bit program)",
+      (v: string, prev?: string[]) => collect(parsePath(v), prev),
+    )
+    .option("--cwd <dir>", "working directory")
+    .option(
+      "--wait-exit",
+      "wait for the program to end and exit with its code (its stdin, stdout and stderr are ours; the report goes to stderr)",
+    )
+    .option("--json", "machine-readable output");
+  bridgeOptions(command).addHelpText(
+    "after",
+    example(
+      "deno run -A cli.ts launch game.exe -- -windowed",
+      "deno run -A cli.ts launch app.exe --dll build/heapshift.dll --dll extra.dll",
+    ),
+  ).action(async (exe, args, opts) => {
+    setCode(await onWindows(opts, () => doLaunch(exe, args, opts)));
+  });
+}
+
+async function doLaunch(
+  exe: string,
+  args: string[],
+  opts: { dll?: string[]; cwd?: string; waitExit?: boolean; json?: boolean },
+): Promise<number> {
+  if (!isFile(exe)) throw new CliError(`No executable at ${exe}`);
+  const api = await import("../api.ts");
+  const dlls = opts.dll?.length
+    ? await Promise.all(opts.dll.map((d) => resolveDll(d)))
+    : [await resolveDll(undefined, { arch: fileArch(exe) })];
+  const t0 = performance.now();
+  // Without --wait-exit the program outlives us: it must not hold our
+  // stdout open (a script reading it would wait for the program's end).
+  const launched = await api.launch(exe, {
+    args,
+    cwd: opts.cwd,
+    dlls,
+    stdio: opts.waitExit ? "inherit" : "none",
+  });
+  const ms = performance.now() - t0;
+  const code = opts.waitExit ? await api.waitExit(launched) : undefined;
+  // With --wait-exit the program had our standard streams: the report
+  // goes to stderr, once it has ended, so neither is mixed into the other.
+  const say = opts.waitExit ? console.error : console.log;
+  if (opts.json) {
+    say(toJson({
+      pid: launched.pid,
+      exe,
+      args,
+      dlls,
+      ms: Math.round(ms * 10) / 10,
+      ...(code === undefined ? {} : { exitCode: code }),
+    }));
+  } else {
+    say(
+      `${c.green("launched")} ${c.bold(baseName(exe))} (pid ${launched.pid})`,
+    );
+    for (const d of dlls) say(`  dll   ${d}`);
+    say(`  took  ${ms.toFixed(1)} ms`);
+    if (code !== undefined) say(`  exit  ${code}`);
+  }
+  return code ?? 0;
+}

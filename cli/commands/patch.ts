@@ -1,0 +1,127 @@
+/**
+ * `heapshift patch`: puts the hook DLL first in an executable's import table, as
+ * mimalloc's minject does, or takes it out again. Pure TypeScript (pe/).
+ *
+ * @module
+ */
+
+import type { Command } from "@commander-js/extra-typings";
+import {
+  patchImports,
+  PeError,
+  removeImport,
+  resolveDllName,
+} from "../../pe/mod.ts";
+import { baseName } from "../../src/_paths.ts";
+import { example, type SetCode } from "../args.ts";
+import { fileArch, HOOK_DLL } from "../dll.ts";
+import { c, printJson, UsageError } from "../output.ts";
+
+/**
+ * Checks `patch`'s `--dll NAME` and `--postfix TEXT` before any file is
+ * read: a name the import table cannot hold is a usage error.
+ */
+export function checkDllName(opts: { dll?: string; postfix?: string }): void {
+  try {
+    resolveDllName({ dll: opts.dll, postfix: opts.postfix });
+  } catch (e) {
+    if (!(e instanceof PeError)) throw e;
+    throw new UsageError(
+      `${
+        opts.postfix !== undefined ? "--dll/--postfix" : "--dll"
+      }: ${e.message}`,
+    );
+  }
+}
+
+/** Registers `patch`. */
+export function patchCommand(program: Command, setCode: SetCode): void {
+  program.command("patch")
+    .description(
+      "Make an executable load the hook DLL first, by patching its import table (as minject).",
+    )
+    .argument("<exe>", "the executable")
+    .option("-l, --list", "only show the imports and what would change")
+    .option(
+      "-i, --inplace",
+      "patch the file itself (keeps <exe>.bak, or .bak.1, … if taken)",
+    )
+    .option("-f, --force", "overwrite an existing output file")
+    .option("--postfix <text>", "DLL name postfix: heapshift<postfix>.dll")
+    .option("-o, --out <path>", "output file (default <name>.heapshift.exe)")
+    .option("--remove", "remove the DLL from the import table instead")
+    .option(
+      "--allow-foreign",
+      "with --remove: remove it even if heapshift did not add it",
+    )
+    .option("--dll <name>", "DLL file name to import (default heapshift.dll)")
+    .option("--json", "machine-readable output")
+    .addHelpText(
+      "after",
+      example(
+        "deno run -A cli.ts patch game.exe            # writes game.heapshift.exe",
+        "deno run -A cli.ts patch game.exe --inplace",
+        "deno run -A cli.ts patch game.exe --remove --inplace",
+      ),
+    )
+    .action(async (exe, opts) => {
+      checkDllName(opts);
+      if (opts.inplace && opts.out) {
+        throw new UsageError("--inplace and --out cannot be used together");
+      }
+      const common = {
+        list: opts.list,
+        inPlace: opts.inplace,
+        force: opts.force,
+        output: opts.out,
+        postfix: opts.postfix,
+        dll: opts.dll,
+      };
+      const rep = opts.remove
+        ? await removeImport(exe, {
+          ...common,
+          allowForeign: opts.allowForeign,
+        })
+        : await patchImports(exe, common);
+      if (opts.json) {
+        printJson(rep);
+        return setCode(0);
+      }
+      const what = opts.list ? "would be" : "";
+      const verb = {
+        added: `${rep.dll} ${what || ""} added first`,
+        moved: `${rep.dll} ${what || ""} moved first`,
+        removed: `${rep.dll} ${what || ""} removed`,
+        unchanged: opts.remove
+          ? `${rep.dll} is not imported: nothing to do`
+          : `${rep.dll} is already first: nothing to do`,
+      }[rep.action].replace(/\s+/g, " ");
+      console.log(
+        `${c.bold(baseName(exe))}: ${rep.changed ? c.green(verb) : verb}`,
+      );
+      if (rep.output) console.log(`  written  ${rep.output}`);
+      if (rep.backup) console.log(`  backup   ${rep.backup}`);
+      const shown = rep.imports.slice(0, 3).join(", ");
+      console.log(
+        `  imports  ${shown}${
+          rep.imports.length > 3 ? `, … (${rep.imports.length} DLLs)` : ""
+        }`,
+      );
+      for (const w of rep.warnings) console.log(c.yellow(`  warning  ${w}`));
+      if (rep.changed && !opts.list && !opts.remove) {
+        // The DLL must match the program's bitness, whatever its import name.
+        const arch = fileArch(exe) ?? "x64";
+        const copy = HOOK_DLL[arch] === rep.dll.toLowerCase()
+          ? "there"
+          : `there as ${rep.dll}`;
+        console.log(
+          c.dim(
+            `  the loader looks for ${rep.dll} next to the executable: copy build/${
+              HOOK_DLL[arch]
+            } ${copy}${arch === "x86" ? " (the program is 32-bit)" : ""}`,
+          ),
+        );
+      }
+      setCode(0);
+    });
+}

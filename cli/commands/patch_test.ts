@@ -1,0 +1,148 @@
+// The `patch` and `imports` commands on Linux: the README's round trip,
+// what -f and --allow-foreign mean, links, and one-line errors that name
+// the path for what is not a regular file or cannot be written.
+import assert from "node:assert/strict";
+import { imports } from "../../pe/mod.ts";
+import { buildPe } from "../../pe/_test_pe.ts";
+import { posixTest, withDir } from "../../pe/_test_dir.ts";
+import { runCli as cli } from "../_test_utils.ts";
+
+const names = async (p: string) =>
+  (await imports(p, { symbols: false })).map((d) => d.dll.toLowerCase());
+
+/** Asserts a failed run with exit code 1 and one error line matching `re`. */
+function oneLineError(
+  r: { code: number; stdout: string; stderr: string },
+  re: RegExp,
+): void {
+  assert.equal(r.code, 1, r.stdout + r.stderr);
+  const lines = r.stderr.trim().split("\n");
+  assert.equal(lines.length, 1, r.stderr);
+  assert.match(lines[0], re);
+}
+
+Deno.test("patch -i, then patch --remove -i, as the README shows", async () => {
+  await withDir(async (dir) => {
+    const exe = `${dir}/game.exe`;
+    const original = buildPe();
+    await Deno.writeFile(exe, original);
+    const p = await cli(["patch", exe, "--inplace"]);
+    assert.equal(p.code, 0, p.stderr);
+    assert.match(p.stdout, /heapshift\.dll added first/);
+    assert.ok(p.stdout.includes(`backup   ${exe}.bak\n`), p.stdout);
+    const r = await cli(["patch", exe, "--remove", "--inplace"]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /heapshift\.dll removed/);
+    assert.ok(r.stdout.includes(`backup   ${exe}.bak.1\n`), r.stdout);
+    assert.deepEqual(await Deno.readFile(exe), original);
+  });
+});
+
+Deno.test("patch --remove of a DLL heapshift did not add needs --allow-foreign, not -f", async () => {
+  await withDir(async (dir) => {
+    const exe = `${dir}/game.exe`;
+    await Deno.writeFile(exe, buildPe());
+    const args = ["patch", exe, "--remove", "--dll", "WS2_32.dll"];
+    for (const extra of [[], ["--force"]]) {
+      oneLineError(
+        await cli([...args, ...extra]),
+        /^error: .*not added by heapshift.*--allow-foreign/,
+      );
+    }
+    assert.equal([...Deno.readDirSync(dir)].length, 1, "nothing written");
+    const ok = await cli([...args, "--allow-foreign", "--json"]);
+    assert.equal(ok.code, 0, ok.stderr);
+    const rep = JSON.parse(ok.stdout);
+    assert.equal(rep.action, "removed");
+    assert.equal(rep.machine, 0x8664);
+    const left = await names(rep.output);
+    assert.ok(!left.includes("ws2_32.dll") && left.includes("kernel32.dll"));
+  });
+});
+
+posixTest(
+  "patch -i of a symbolic link patches its target and says so",
+  async (dir) => {
+    await Deno.writeFile(`${dir}/real.exe`, buildPe());
+    await Deno.symlink("real.exe", `${dir}/link.exe`);
+    const r = await cli(["patch", `${dir}/link.exe`, "-i"]);
+    assert.equal(r.code, 0, r.stderr);
+    const real = await Deno.realPath(`${dir}/real.exe`);
+    assert.ok(r.stdout.includes(`written  ${real}\n`), r.stdout);
+    assert.match(
+      r.stdout,
+      /warning {2}.*link\.exe is a symbolic link: the file it points to, .*real\.exe, is the one written/,
+    );
+    assert.ok((await Deno.lstat(`${dir}/link.exe`)).isSymlink);
+    assert.equal((await names(`${dir}/real.exe`))[0], "heapshift.dll");
+  },
+);
+
+posixTest(
+  "patch -i of a file with hard links is refused with the reason",
+  async (dir) => {
+    const exe = `${dir}/game.exe`;
+    await Deno.writeFile(exe, buildPe());
+    await Deno.link(exe, `${dir}/copy.exe`);
+    oneLineError(
+      await cli(["patch", exe, "-i"]),
+      new RegExp(
+        `^error: Cannot replace ${
+          RegExp.escape(exe)
+        }: it has 2 hard links, and a new file under this name would leave the other 1 with the old bytes`,
+      ),
+    );
+    assert.deepEqual((await names(exe))[0], "kernel32.dll");
+  },
+);
+
+posixTest(
+  "what is not a regular file is refused up front, naming the path",
+  async (dir) => {
+    const fifo = `${dir}/pipe.exe`;
+    await new Deno.Command("mkfifo", { args: [fifo] }).output();
+    const cases: [string[], string][] = [
+      [
+        ["patch", "/dev/zero"],
+        "Cannot read /dev/zero: it is a character device, not a regular file",
+      ],
+      [
+        ["imports", fifo],
+        `Cannot read ${fifo}: it is a FIFO (named pipe), not a regular file`,
+      ],
+      [
+        ["imports", dir, "-s"],
+        `Cannot read ${dir}: it is a directory, not a regular file`,
+      ],
+      [
+        ["imports", `${dir}/none.exe`],
+        `Cannot read ${dir}/none.exe: no such file`,
+      ],
+    ];
+    for (const [args, msg] of cases) {
+      oneLineError(
+        await cli(args),
+        new RegExp(`^error: ${RegExp.escape(msg)}$`),
+      );
+    }
+  },
+);
+
+Deno.test("a failed write names the output path", async () => {
+  await withDir(async (dir) => {
+    const exe = `${dir}/game.exe`;
+    await Deno.writeFile(exe, buildPe());
+    const out = `${dir}/missing/out.exe`;
+    oneLineError(
+      await cli(["patch", exe, "-o", out]),
+      new RegExp(
+        `^error: Cannot write ${
+          RegExp.escape(out)
+        }: its directory does not exist$`,
+      ),
+    );
+    assert.deepEqual([...Deno.readDirSync(dir)].map((e) => e.name), [
+      "game.exe",
+    ]);
+  });
+});

@@ -1,0 +1,51 @@
+/**
+ * `heapshift ps`: running processes, all or those with a name.
+ *
+ * @module
+ */
+
+import type { Command } from "@commander-js/extra-typings";
+import { example, type SetCode } from "../args.ts";
+import { CliError, printJson, table } from "../output.ts";
+import { bridgeOptions, onWindows } from "../windows_side.ts";
+
+/** Registers `ps`. */
+export function psCommand(program: Command, setCode: SetCode): void {
+  const command = program.command("ps")
+    .description("List running processes (optionally only those named NAME).")
+    .argument("[name]", "process name, e.g. game.exe")
+    .option("--json", "machine-readable output");
+  bridgeOptions(command).addHelpText(
+    "after",
+    example("deno run -A cli.ts ps", "deno run -A cli.ts ps game.exe --json"),
+  ).action(async (name, opts) => {
+    setCode(await onWindows(opts, () => listProcesses(name, opts)));
+  });
+}
+
+async function listProcesses(
+  name: string | undefined,
+  opts: { json?: boolean },
+): Promise<number> {
+  const api = await import("../api.ts");
+  const list = name ? api.findProcesses(name) : api.processes();
+  if (opts.json) {
+    printJson(list);
+    return 0;
+  }
+  if (name && list.length === 0) {
+    throw new CliError(`No process named ${name} is running`);
+  }
+  console.log(table(
+    [
+      { header: "PID", align: "right" },
+      { header: "PPID", align: "right" },
+      { header: "THREADS", align: "right" },
+      { header: "NAME" },
+    ],
+    list.map((
+      p,
+    ) => [String(p.pid), String(p.parentPid), String(p.threads), p.name]),
+  ));
+  return 0;
+}

@@ -1,0 +1,177 @@
+/**
+ * `heapshift specialk`: registers the hook DLL as a Special K plug-in.
+ *
+ * @module
+ */
+
+import { type Command, Option } from "@commander-js/extra-typings";
+import { example, parsePath, type SetCode } from "../args.ts";
+import { checkDllFor, fileArch, resolveDll } from "../dll.ts";
+import { c, CliError, printJson, UsageError } from "../output.ts";
+import { isWindows } from "../../ffi/mod.ts";
+import { linkExists } from "../../src/_paths.ts";
+import { toWinePath } from "../wine_bridge.ts";
+import { applyToFile } from "../specialk_file.ts";
+import {
+  checkEntry,
+  findSpecialK,
+  globalIni,
+  profileIni,
+  profiles,
+  specialKDirs,
+  specialKDirsInPrefix,
+} from "../specialk_ini.ts";
+
+// A UsageError rather than commander's InvalidArgumentError, whose message
+// would quote the raw value, line breaks and all.
+function parseName(value: string): string {
+  try {
+    checkEntry({ name: value, filename: "" });
+  } catch (e) {
+    throw new UsageError(`--name: ${(e as Error).message}`);
+  }
+  return value;
+}
+
+/** Registers `specialk`. */
+export function specialkCommand(program: Command, setCode: SetCode): void {
+  program.command("specialk")
+    .description(
+      "Add (or update, or remove) heapshift as a Special K plug-in: an [Import.heapshift] entry loaded early, in the global defaults or a game's profile.",
+    )
+    .option("--ini <path>", "the Special K ini to edit")
+    .option("--game <name>", "a game's profile (Profiles/<name>/SpecialK.ini)")
+    .option(
+      "--global",
+      "the defaults new game profiles start from (Global/default_SpecialK.ini; the default)",
+    )
+    .option(
+      "--sk-dir <dir>",
+      "Special K's install folder (found automatically)",
+    )
+    .option(
+      "--dll <path>",
+      "the DLL to register (default build/heapshift.dll, or build/heapshift32.dll with --arch x86)",
+      parsePath,
+    )
+    .addOption(
+      new Option(
+        "--arch <arch>",
+        "the game's bitness: x86 registers the 32-bit DLL as Architecture=Win32 (default: the --dll's, else x64)",
+      ).choices(["x64", "x86"] as const),
+    )
+    .option(
+      "--name <name>",
+      "the plug-in's name: [Import.<name>]",
+      parseName,
+      "heapshift",
+    )
+    .addOption(
+      new Option("--when <when>", "when Special K loads it").choices(
+        ["Early", "PlugIn", "Lazy"] as const,
+      ).default("Early" as const),
+    )
+    .option("--remove", "remove the entry instead")
+    .option("--create", "create the ini if it does not exist")
+    .option(
+      "--prefix <dir>",
+      "on Linux: the Wine/Proton prefix Special K is installed in",
+    )
+    .option("--json", "machine-readable output")
+    .addHelpText(
+      "after",
+      example(
+        'deno run -A cli.ts specialk --game "Elden Ring"',
+        "deno run -A cli.ts specialk --global",
+        "deno run -A cli.ts specialk --ini ./SpecialK.ini --dll C:\\tools\\heapshift.dll",
+        'deno run -A cli.ts specialk --game "Elden Ring" --remove',
+      ),
+    )
+    .action(async (opts) => {
+      const picked = [opts.ini, opts.game, opts.global].filter((x) =>
+        x !== undefined
+      );
+      if (picked.length > 1) {
+        throw new UsageError("choose one of --ini, --game and --global");
+      }
+      let ini = opts.ini;
+      let create = !!opts.create;
+      if (!ini) {
+        const prefix = opts.prefix ??
+          (isWindows ? undefined : Deno.env.get("WINEPREFIX"));
+        const candidates = opts.skDir
+          ? [opts.skDir]
+          : isWindows
+          ? specialKDirs()
+          : prefix
+          ? specialKDirsInPrefix(prefix)
+          : [];
+        const sk = findSpecialK(candidates);
+        if (!sk) {
+          throw new CliError(
+            candidates.length
+              ? `Special K is not installed in any of: ${
+                candidates.join("; ")
+              } (pass --sk-dir DIR or --ini PATH)`
+              : "Cannot find Special K from Linux without a Wine prefix: pass --prefix DIR, --sk-dir DIR or --ini PATH",
+          );
+        }
+        if (opts.game) {
+          ini = profileIni(sk, opts.game);
+          if (!ini) {
+            const all = profiles(sk);
+            throw new CliError(
+              `Special K has no profile for ${opts.game} in ${sk}/Profiles (start the game once with Special K)${
+                all.length ? `; profiles: ${all.join(", ")}` : ""
+              }`,
+            );
+          }
+        } else {
+          ini = globalIni(sk);
+          create = true; // the global defaults file is optional
+        }
+      }
+      // Anything there, even a dangling link: applyToFile says what it is.
+      if (!linkExists(ini) && !create) {
+        throw new CliError(
+          `No ini file at ${ini} (pass --create to create it)`,
+        );
+      }
+      let edit;
+      if (opts.remove) {
+        edit = await applyToFile(ini, { remove: opts.name });
+      } else {
+        const arch = opts.arch ??
+          (opts.dll ? fileArch(opts.dll) : undefined) ?? "x64";
+        const dll = await resolveDll(opts.dll, { arch });
+        checkDllFor(dll, arch, `the game (--arch ${arch})`);
+        const filename = isWindows ? dll : toWinePath(dll, opts.prefix);
+        edit = await applyToFile(ini, {
+          upsert: {
+            name: opts.name,
+            filename,
+            when: opts.when,
+            architecture: arch === "x86" ? "Win32" : "x64",
+          },
+        }, { create });
+      }
+      if (opts.json) {
+        printJson(edit);
+        return setCode(0);
+      }
+      const section = `[Import.${opts.name}]`;
+      const msg = {
+        added: `${c.green("added")} ${section} to ${edit.path}`,
+        updated: `${c.green("updated")} ${section} in ${edit.path}`,
+        unchanged: `${section} in ${edit.path} is already up to date`,
+        removed: `${c.green("removed")} ${section} from ${edit.path}`,
+        absent: `${section} is not in ${edit.path}: nothing to remove`,
+      }[edit.action];
+      console.log(msg);
+      if (edit.target) {
+        console.log(`  edited  ${edit.target} (the link's target)`);
+      }
+      if (edit.backup) console.log(`  backup  ${edit.backup}`);
+      setCode(0);
+    });
+}

@@ -1,0 +1,167 @@
+/**
+ * `heapshift stats <pid>`: the hook DLL's counters, once or live.
+ *
+ * @module
+ */
+
+import type { Command } from "@commander-js/extra-typings";
+import { InvalidArgumentError } from "@commander-js/extra-typings";
+import { example, parsePid, type SetCode } from "../args.ts";
+import {
+  parseProcessArg,
+  PID_HELP,
+  PROCESS_HELP,
+  targetPid,
+} from "../process_arg.ts";
+import { c, count, printJson, toJson, useColour } from "../output.ts";
+import type { Stats } from "../api.ts";
+import { bridgeOptions, onWindows } from "../windows_side.ts";
+
+const COUNTERS: [keyof Stats["counters"], string][] = [
+  ["allocs", "allocations"],
+  ["frees", "frees"],
+  ["freesOld", "frees of old blocks"],
+  ["migrations", "migrations"],
+  ["migratedBytes", "bytes migrated"],
+  ["expandRejects", "_expand rejections"],
+];
+
+/** Renders a stats snapshot (with per-second rates when `prev` is given). */
+export function renderStats(
+  s: Stats,
+  prev?: { stats: Stats; at: number },
+  at: number = performance.now(),
+): string {
+  const why = [s.reason, s.error ? `Win32 error ${s.error}` : ""]
+    .filter(Boolean).join(", ");
+  const state = s.state === "live"
+    ? c.green("live") + (why ? c.yellow(` (but: ${why})`) : "")
+    : s.state === "failed"
+    ? c.red(`failed (${why || "no reason given"})`)
+    : c.yellow(s.state);
+  const since = s.liveSince
+    ? ` since ${s.liveSince.toISOString().replace("T", " ").slice(0, 19)} UTC`
+    : "";
+  const names = s.hooked.length > 6
+    ? `${s.hooked.slice(0, 6).join(" ")} …`
+    : s.hooked.join(" ");
+  const lines = [
+    `${c.bold(`heapshift ${s.dllVersion}`)} in pid ${s.pid}: ${state}${since}`,
+    `  ${"mimalloc".padEnd(20)} ${s.mimallocVersion}`,
+    `  ${
+      "hooked".padEnd(20)
+    } ${s.hooked.length} functions at ${s.patchSites} sites (${names})`,
+  ];
+  const secs = prev ? (at - prev.at) / 1000 : 0;
+  for (const [key, label] of COUNTERS) {
+    const v = s.counters[key];
+    let rate = "";
+    if (prev && secs > 0) {
+      const d = v - prev.stats.counters[key];
+      if (d !== 0) rate = c.dim(`  ${d > 0 ? "+" : ""}${count(d / secs)}/s`);
+    }
+    lines.push(`  ${label.padEnd(20)} ${count(v).padStart(15)}${rate}`);
+  }
+  return lines.join("\n");
+}
+
+function parseInterval(value: string): number {
+  const n = Number(value);
+  if (!Number.isFinite(n) || n < 0.05) {
+    throw new InvalidArgumentError("expected seconds (at least 0.05)");
+  }
+  return n;
+}
+
+function parseCount(value: string): number {
+  if (!/^\d+$/.test(value) || Number(value) < 1) {
+    throw new InvalidArgumentError("expected a positive integer");
+  }
+  return Number(value);
+}
+
+/** Registers `stats`. */
+export function statsCommand(program: Command, setCode: SetCode): void {
+  const command = program.command("stats")
+    .description(
+      "Show the hook DLL's counters in a process: allocations served by mimalloc, frees of old blocks, migrations.",
+    )
+    .argument("<process>", PROCESS_HELP, parseProcessArg)
+    .option("--pid <pid>", PID_HELP, parsePid)
+    .option(
+      "-w, --watch",
+      "redraw every interval until the process ends or Ctrl+C",
+    )
+    .option(
+      "--interval <seconds>",
+      "refresh interval with --watch",
+      parseInterval,
+      1,
+    )
+    .option("-n, --count <n>", "with --watch: stop after N samples", parseCount)
+    .option(
+      "--json",
+      "machine-readable output (one JSON object per sample with --watch)",
+    );
+  bridgeOptions(command).addHelpText(
+    "after",
+    example(
+      "deno run -A cli.ts stats 1234",
+      "deno run -A cli.ts stats game.exe --watch",
+      "deno run -A cli.ts stats 1234 --json",
+    ),
+  ).action(async (target, opts) => {
+    setCode(await onWindows(opts, () => showStats(target, opts)));
+  });
+}
+
+/** Options of `stats`. */
+interface StatsOptions {
+  pid?: number;
+  watch?: boolean;
+  interval: number;
+  count?: number;
+  json?: boolean;
+}
+
+async function showStats(target: string, opts: StatsOptions): Promise<number> {
+  const api = await import("../api.ts");
+  const pid = await targetPid(target, opts.pid);
+  if (!opts.watch) {
+    const s = await api.stats(pid);
+    if (opts.json) printJson(s);
+    else console.log(renderStats(s));
+    return 0;
+  }
+  let prev: { stats: Stats; at: number } | undefined;
+  let drawn = 0;
+  const enc = new TextEncoder();
+  for (let i = 0; opts.count === undefined || i < opts.count; i++) {
+    if (i > 0) {
+      await new Promise((r) => setTimeout(r, opts.interval * 1000));
+    }
+    let s: Stats;
+    try {
+      s = await api.stats(pid);
+    } catch (e) {
+      if (i > 0 && !api.processes().some((p) => p.pid === pid)) {
+        if (!opts.json) console.error(c.dim(`process ${pid} has ended`));
+        return 0;
+      }
+      throw e;
+    }
+    const at = performance.now();
+    if (opts.json) {
+      console.log(toJson(s).replace(/\n\s*/g, " "));
+    } else {
+      const text = renderStats(s, prev, at);
+      if (useColour() && drawn > 0) {
+        Deno.stdout.writeSync(enc.encode(`\x1b[${drawn}F\x1b[J`));
+      } else if (drawn > 0) console.log("");
+      console.log(text);
+      drawn = text.split("\n").length;
+    }
+    prev = { stats: s, at };
+  }
+  return 0;
+}

@@ -1,0 +1,305 @@
+/**
+ * Special K plug-in registration: an `[Import.<name>]` section in a Special
+ * K ini (`Architecture`, `Role`, `When`, `Filename`) makes Special K load a
+ * DLL into every game it injects into (global defaults) or into one game
+ * (its profile). Editing keeps everything else in the file byte for byte:
+ * its encoding (Special K writes UTF-16LE with a BOM), its line endings,
+ * its other sections and keys.
+ *
+ * @module
+ */
+
+import { isDir } from "../src/_paths.ts";
+import { CliError } from "./output.ts";
+
+/** The plug-in entry heapshift writes. */
+export interface PluginEntry {
+  /** Section suffix: `[Import.<name>]`. */
+  name: string;
+  /** Absolute Windows path of the DLL. */
+  filename: string;
+  /** `x64` (default) or `Win32`. */
+  architecture?: string;
+  /** `ThirdParty` (default). */
+  role?: string;
+  /** `Early` (default): loaded before the game's own code runs. */
+  when?: string;
+}
+
+/** Result of an edit: the new text and whether anything changed. */
+export interface IniEdit {
+  text: string;
+  changed: boolean;
+}
+
+/** A line and the line break that ends it ("" for a last line without one). */
+interface Line {
+  text: string;
+  eol: string;
+}
+
+// A header, optionally followed by a comment: `[Import.heapshift] ; note`.
+const SECTION = /^\s*\[([^\]]*)\]\s*(?:[;#].*)?$/;
+
+function splitLines(text: string): Line[] {
+  const lines: Line[] = [];
+  const re = /\r?\n/g;
+  let at = 0;
+  for (let m; (m = re.exec(text));) {
+    lines.push({ text: text.slice(at, m.index), eol: m[0] });
+    at = m.index + m[0].length;
+  }
+  if (at < text.length) lines.push({ text: text.slice(at), eol: "" });
+  return lines;
+}
+
+function joinLines(lines: Line[]): string {
+  return lines.map((l) => l.text + l.eol).join("");
+}
+
+/** The line break new lines get: the last one in the file, else CRLF. */
+function lineBreak(lines: Line[]): string {
+  return lines.findLast((l) => l.eol)?.eol ?? "\r\n";
+}
+
+/** Every `[section]` (case-insensitive) as [header index, end index), last first. */
+function sectionRanges(lines: Line[], section: string): [number, number][] {
+  const want = section.toLowerCase();
+  const out: [number, number][] = [];
+  for (let i = 0; i < lines.length; i++) {
+    const m = SECTION.exec(lines[i].text);
+    if (!m || m[1].trim().toLowerCase() !== want) continue;
+    let end = i + 1;
+    while (end < lines.length && !SECTION.test(lines[end].text)) end++;
+    out.unshift([i, end]);
+  }
+  return out;
+}
+
+function isComment(line: string): boolean {
+  return /^\s*[;#]/.test(line);
+}
+
+function keyOf(line: string): string | undefined {
+  const i = line.indexOf("=");
+  return i > 0 && !isComment(line) ? line.slice(0, i).trim() : undefined;
+}
+
+// Control characters (CR and LF above all) would start new lines, `[` and
+// `]` new sections.
+// deno-lint-ignore no-control-regex
+const UNSAFE = /[\x00-\x1f\x7f]/;
+
+/** Throws when a plug-in name or value cannot be written as one ini line. */
+export function checkEntry(entry: PluginEntry): void {
+  if (
+    !entry.name.trim() || UNSAFE.test(entry.name) || /[[\]]/.test(entry.name)
+  ) {
+    throw new CliError(
+      `invalid plug-in name ${
+        JSON.stringify(entry.name)
+      }: it must be non-empty, on one line, without [ or ]`,
+      2,
+    );
+  }
+  for (const [key, value] of entryKeys(entry)) {
+    if (UNSAFE.test(value)) {
+      throw new CliError(
+        `invalid ${key} ${
+          JSON.stringify(value)
+        }: control characters (a line break) cannot be written in an ini`,
+        2,
+      );
+    }
+  }
+}
+
+/** The keys of `[Import.<name>]` in order, with heapshift's defaults. */
+export function entryKeys(entry: PluginEntry): [string, string][] {
+  return [
+    ["Architecture", entry.architecture ?? "x64"],
+    ["Role", entry.role ?? "ThirdParty"],
+    ["When", entry.when ?? "Early"],
+    ["Filename", entry.filename],
+  ];
+}
+
+/**
+ * Inserts `line` after index `after`, moving a missing final line break to
+ * the new last line.
+ */
+function insertAfter(lines: Line[], after: number, text: string): void {
+  const prev = lines[after];
+  const eol = lineBreak(lines);
+  const line = { text, eol: prev.eol ? eol : "" };
+  if (!prev.eol) prev.eol = eol;
+  lines.splice(after + 1, 0, line);
+}
+
+/** Updates the managed keys of one section; returns whether it changed. */
+function updateSection(
+  lines: Line[],
+  [start, end]: [number, number],
+  keys: [string, string][],
+): boolean {
+  let changed = false;
+  for (const [key, value] of keys) {
+    const want = `${key}=${value}`;
+    let found = false;
+    for (let i = start + 1; i < end; i++) {
+      if (keyOf(lines[i].text)?.toLowerCase() !== key.toLowerCase()) continue;
+      found = true;
+      const current = lines[i].text.slice(lines[i].text.indexOf("=") + 1);
+      if (current.trim() !== value) {
+        lines[i].text = want;
+        changed = true;
+      }
+    }
+    if (!found) {
+      // After the section's last non-empty line.
+      let at = end - 1;
+      while (at > start && lines[at].text.trim() === "") at--;
+      insertAfter(lines, at, want);
+      end++;
+      changed = true;
+    }
+  }
+  return changed;
+}
+
+/**
+ * Adds or updates the `[Import.<name>]` section (every one, if the file
+ * has it more than once). Keys it does not manage (e.g. `Blacklist`) are
+ * kept; a file that already holds the entry is returned unchanged. A new
+ * section is appended after a blank line, so that {@linkcode removePlugin}
+ * gives back the original text exactly: when the file does not end with
+ * a line break, neither does the section.
+ */
+export function upsertPlugin(text: string, entry: PluginEntry): IniEdit {
+  checkEntry(entry);
+  const lines = splitLines(text);
+  const keys = entryKeys(entry);
+  const ranges = sectionRanges(lines, `Import.${entry.name}`);
+  if (ranges.length) {
+    let changed = false;
+    // Last first: an insertion does not move the sections before it.
+    for (const range of ranges) {
+      changed = updateSection(lines, range, keys) || changed;
+    }
+    return changed ? { text: joinLines(lines), changed } : { text, changed };
+  }
+  const eol = lineBreak(lines);
+  const last = lines.at(-1);
+  const noFinalBreak = last !== undefined && last.eol === "";
+  if (last) {
+    last.eol ||= eol;
+    lines.push({ text: "", eol });
+  }
+  const added = [`[Import.${entry.name}]`, ...keys.map(([k, v]) => `${k}=${v}`)]
+    .map((t) => ({ text: t, eol }));
+  if (noFinalBreak) added[added.length - 1].eol = "";
+  return { text: joinLines([...lines, ...added]), changed: true };
+}
+
+/**
+ * Removes every `[Import.<name>]` section. One at the end of the file
+ * takes the blank line before it too and leaves the file ending as it
+ * ended (with or without a line break): the exact inverse of
+ * {@linkcode upsertPlugin} adding it.
+ */
+export function removePlugin(text: string, name: string): IniEdit {
+  const lines = splitLines(text);
+  const ranges = sectionRanges(lines, `Import.${name}`);
+  if (!ranges.length) return { text, changed: false };
+  for (const [start, end] of ranges) {
+    const atEnd = end === lines.length;
+    const noFinalBreak = atEnd && lines[end - 1].eol === "";
+    lines.splice(start, end - start);
+    if (!atEnd) continue;
+    if (start > 0 && lines[start - 1].text === "") lines.splice(start - 1, 1);
+    if (noFinalBreak && lines.length) lines[lines.length - 1].eol = "";
+  }
+  return { text: joinLines(lines), changed: true };
+}
+
+/** Reads the keys of `[Import.<name>]` (merged, if it appears more than once). */
+export function readPlugin(
+  text: string,
+  name: string,
+): Record<string, string> | undefined {
+  const lines = splitLines(text);
+  const ranges = sectionRanges(lines, `Import.${name}`);
+  if (!ranges.length) return undefined;
+  const out: Record<string, string> = {};
+  for (const [start, end] of ranges.reverse()) {
+    for (const l of lines.slice(start + 1, end)) {
+      const key = keyOf(l.text);
+      if (key) out[key] = l.text.slice(l.text.indexOf("=") + 1).trim();
+    }
+  }
+  return out;
+}
+
+/** Where Special K may be installed, newest layout first. */
+export function specialKDirs(
+  env: (k: string) => string | undefined = (k) => Deno.env.get(k),
+): string[] {
+  const out: string[] = [];
+  const local = env("LOCALAPPDATA");
+  const pf = env("ProgramFiles") ?? env("PROGRAMFILES");
+  const profile = env("USERPROFILE");
+  if (local) out.push(`${local}\\Programs\\Special K`);
+  if (pf) out.push(`${pf}\\Special K`);
+  if (profile) out.push(`${profile}\\Documents\\My Mods\\SpecialK`);
+  return out;
+}
+
+/** Special K install dirs inside a Wine prefix (seen from Linux). */
+export function specialKDirsInPrefix(prefix: string): string[] {
+  const out: string[] = [];
+  const users = `${prefix}/drive_c/users`;
+  let names: string[] = [];
+  try {
+    names = [...Deno.readDirSync(users)].filter((e) => e.isDirectory).map((e) =>
+      e.name
+    );
+  } catch { /* no users dir */ }
+  for (const u of names) {
+    out.push(`${users}/${u}/AppData/Local/Programs/Special K`);
+  }
+  out.push(`${prefix}/drive_c/Program Files/Special K`);
+  for (const u of names) {
+    out.push(`${users}/${u}/Documents/My Mods/SpecialK`);
+  }
+  return out;
+}
+
+/** The first existing Special K install among `candidates`. */
+export function findSpecialK(candidates: string[]): string | undefined {
+  return candidates.find((d) => isDir(d) && isDir(`${d}/Profiles`)) ??
+    candidates.find(isDir);
+}
+
+/** The global defaults file of an install: `Global/default_SpecialK.ini`. */
+export function globalIni(skDir: string): string {
+  return `${skDir}/Global/default_SpecialK.ini`;
+}
+
+/** The game profiles of an install (directory names under `Profiles/`). */
+export function profiles(skDir: string): string[] {
+  try {
+    return [...Deno.readDirSync(`${skDir}/Profiles`)].filter((e) =>
+      e.isDirectory
+    ).map((e) => e.name).sort((a, b) => a.localeCompare(b));
+  } catch {
+    return [];
+  }
+}
+
+/** A game's profile ini, matching the profile name case-insensitively. */
+export function profileIni(skDir: string, game: string): string | undefined {
+  const want = game.toLowerCase();
+  const name = profiles(skDir).find((p) => p.toLowerCase() === want) ??
+    profiles(skDir).find((p) => p.toLowerCase().includes(want));
+  return name ? `${skDir}/Profiles/${name}/SpecialK.ini` : undefined;
+}

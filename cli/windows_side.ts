@@ -1,0 +1,58 @@
+/**
+ * The commands that act on Windows programs (`inject`, `launch`, `ps`,
+ * `modules`, `eject`, `stats`, and `doctor` and `demo` when asked): on
+ * Windows they run here; on Linux they take `--prefix` / `--wine-env` and
+ * run this same command line with the Windows Deno under Wine
+ * (cli/wine_bridge.ts).
+ *
+ * @module
+ */
+
+import type { Command, OptionValues } from "@commander-js/extra-typings";
+import { isWindows } from "../ffi/mod.ts";
+import { currentArgs } from "./args.ts";
+import { runWindowsHalf } from "./wine_bridge.ts";
+
+/** Help of `--prefix` (the Linux bridge to the user's Wine prefix). */
+export const PREFIX_HELP =
+  "on Linux: the Wine/Proton prefix the program runs in (default $WINEPREFIX)";
+/** Help of `--wine-env` (the Linux bridge to the project's environment). */
+export const WINE_ENV_HELP =
+  "on Linux: run in the project's Wine environment, prefix NAME";
+
+/** The bridge options (used on Linux only). */
+export interface BridgeOpts {
+  prefix?: string;
+  wineEnv?: string;
+}
+
+/** Adds the bridge options, `--prefix DIR` and `--wine-env NAME`. */
+export function bridgeOptions<
+  A extends unknown[],
+  O extends OptionValues,
+  G extends OptionValues,
+>(command: Command<A, O, G>) {
+  return command
+    .option("--prefix <dir>", PREFIX_HELP)
+    .option("--wine-env <name>", WINE_ENV_HELP);
+}
+
+/**
+ * On Linux, runs this same command line with the Windows Deno under Wine
+ * and returns its exit code; on Windows returns undefined (run it here).
+ */
+export async function forward(opts: BridgeOpts): Promise<number | undefined> {
+  if (isWindows) return undefined;
+  return await runWindowsHalf(currentArgs(), {
+    prefix: opts.prefix,
+    wineEnv: opts.wineEnv,
+  });
+}
+
+/** Runs `run` here on Windows, the forwarded command line on Linux. */
+export async function onWindows(
+  opts: BridgeOpts,
+  run: () => Promise<number>,
+): Promise<number> {
+  return (await forward(opts)) ?? await run();
+}

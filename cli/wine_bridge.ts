@@ -1,0 +1,173 @@
+/**
+ * Where the CLI runs and how it reaches Windows programs: natively on
+ * Windows, and from Linux through the Windows Deno under Wine — either in
+ * the user's Wine/Proton prefix (`--prefix`, default `$WINEPREFIX`) or in
+ * the project's own Wine environment (`--wine-env NAME`).
+ *
+ * @module
+ */
+
+import { wineInfo } from "../ffi/mod.ts";
+import { exists } from "../src/_paths.ts";
+import { repoRoot } from "../src/_repo.ts";
+import { runTask } from "./run_task.ts";
+import { CliError } from "./output.ts";
+
+let wineVersion: string | null | undefined;
+
+/** Wine's version when running under Wine, `null` on real Windows or elsewhere. */
+export function underWine(): string | null {
+  if (wineVersion === undefined) {
+    try {
+      wineVersion = wineInfo()?.version ?? null;
+    } catch {
+      wineVersion = null;
+    }
+  }
+  return wineVersion;
+}
+
+/** Converts a Linux path to the Windows path Wine gives it (`Z:\…`). */
+export function toWinePath(path: string, prefix?: string): string {
+  if (/^[A-Za-z]:[\\/]/.test(path)) return path.replaceAll("/", "\\");
+  if (prefix) {
+    const driveC = `${prefix.replace(/\/$/, "")}/drive_c/`;
+    if (path.startsWith(driveC)) {
+      return `C:\\${path.slice(driveC.length).replaceAll("/", "\\")}`;
+    }
+  }
+  return `Z:${path.replaceAll("/", "\\")}`;
+}
+
+/** The first `cmd` on PATH (Linux). */
+export function which(cmd: string): string | undefined {
+  for (const dir of (Deno.env.get("PATH") ?? "").split(":")) {
+    if (dir && exists(`${dir}/${cmd}`)) return `${dir}/${cmd}`;
+  }
+  return undefined;
+}
+
+/** Where the Windows Deno may be, in order of preference. */
+export function windowsDenoCandidates(): string[] {
+  const env = Deno.env.get("HEAPSHIFT_WINDENO");
+  const xdg = Deno.env.get("XDG_CACHE_HOME");
+  const cache = `${
+    xdg || `${Deno.env.get("HOME") ?? "/root"}/.cache`
+  }/heapshift`;
+  return [
+    ...(env ? [env] : []),
+    `${cache}/rootfs/opt/heapshift/deno.exe`,
+    `${cache}/deno-win/deno.exe`,
+  ];
+}
+
+/** How the Linux CLI runs its Windows half. */
+export interface WindowsHalf {
+  /** `prefix`: the user's Wine prefix with the host's wine; `env`: the project's environment. */
+  mode: "prefix" | "env";
+  /** Command line, beginning with the program. */
+  argv: string[];
+  /** Environment for the command. */
+  env: Record<string, string>;
+  /** Wine prefix directory (mode `prefix`) or environment prefix name (mode `env`). */
+  prefix: string;
+}
+
+/** Options of the Linux-to-Windows bridge. */
+export interface BridgeOptions {
+  /** The user's Wine prefix (a directory). */
+  prefix?: string;
+  /** A prefix name in the project's Wine environment. */
+  wineEnv?: string;
+}
+
+/**
+ * Works out the command that runs `cli.ts <args>` with the Windows Deno.
+ * Throws a {@linkcode CliError} that says what is missing.
+ */
+export function planWindowsHalf(
+  args: string[],
+  options: BridgeOptions,
+): WindowsHalf {
+  const cli = `${repoRoot()}/cli.ts`;
+  if (options.wineEnv !== undefined) {
+    return {
+      mode: "env",
+      argv: ["windeno", "run", "-A", cli, ...args],
+      env: {},
+      prefix: options.wineEnv,
+    };
+  }
+  const home = Deno.env.get("HOME") ?? "/root";
+  const prefix = options.prefix ?? Deno.env.get("WINEPREFIX") ??
+    `${home}/.wine`;
+  const wine = Deno.env.get("WINE") ?? which("wine") ?? which("wine64");
+  if (!wine) {
+    throw new CliError(
+      "This command reaches Windows programs, which on Linux run under Wine or Proton: install Wine 10 or newer (`apt-get install wine`) and pass the program's prefix with --prefix DIR (default $WINEPREFIX), or use the project's Wine environment with --wine-env default",
+    );
+  }
+  if (!exists(`${prefix}/system.reg`)) {
+    throw new CliError(
+      `No Wine prefix at ${prefix}: pass the prefix the program runs in with --prefix DIR (for a Proton game: ~/.steam/steam/steamapps/compatdata/<appid>/pfx)`,
+    );
+  }
+  const deno = windowsDenoCandidates().find(exists);
+  if (!deno) {
+    throw new CliError(
+      `The Windows build of Deno is needed to run inside the prefix: run \`deno task env provision\`, or \`npm pack @deno/win32-x64\` and extract package/deno.exe to ${
+        windowsDenoCandidates().at(-1)
+      } (or set HEAPSHIFT_WINDENO)`,
+    );
+  }
+  return {
+    mode: "prefix",
+    argv: [wine, deno, "run", "-A", toWinePath(cli, prefix), ...args],
+    env: { WINEPREFIX: prefix, WINEDEBUG: Deno.env.get("WINEDEBUG") ?? "-all" },
+    prefix,
+  };
+}
+
+/** Removes the bridge's own options from an argument list. */
+export function stripBridgeOptions(args: string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i];
+    if (a === "--") {
+      out.push(...args.slice(i));
+      break;
+    }
+    if (a === "--prefix" || a === "--wine-env") {
+      i++;
+      continue;
+    }
+    if (a.startsWith("--prefix=") || a.startsWith("--wine-env=")) continue;
+    out.push(a);
+  }
+  return out;
+}
+
+/** Runs the Windows half and returns its exit code. */
+export async function runWindowsHalf(
+  args: string[],
+  options: BridgeOptions,
+): Promise<number> {
+  const plan = planWindowsHalf(stripBridgeOptions(args), options);
+  if (plan.mode === "env") {
+    // The project's environment belongs to the task layer: `deno task env
+    // run`, from here (relative paths in `args` are ours).
+    return await runTask(
+      "winenv.ts",
+      ["run", `--prefix=${plan.prefix}`, "--", ...plan.argv],
+      { cwd: Deno.cwd() },
+    );
+  }
+  const child = new Deno.Command(plan.argv[0], {
+    args: plan.argv.slice(1),
+    env: plan.env,
+    stdin: "inherit",
+    stdout: "inherit",
+    stderr: "inherit",
+  }).spawn();
+  return (await child.status).code;
+}

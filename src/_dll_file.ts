@@ -1,0 +1,113 @@
+/**
+ * Checks that a path names an x64 or x86 Windows DLL, of the target's
+ * architecture, before a target process is asked to load it, and resolves
+ * it to the absolute path the target needs. Pure TypeScript: works on
+ * every OS.
+ *
+ * @module
+ */
+
+import { resolve, win32 } from "node:path";
+import { aMachine, type Arch, archName, archOf } from "./arch.ts";
+import { HeapshiftError } from "./heapshift_error.ts";
+import { peKind, readFailure, readHead } from "./_image_kind.ts";
+import {
+  FileSource,
+  PeFormatError,
+  readExports,
+  readHeaders,
+} from "../pe/mod.ts";
+
+/** Absolute form of `path` (a Windows path on Windows). */
+export function absolutePath(path: string): string {
+  return Deno.build.os === "windows" ? win32.resolve(path) : resolve(path);
+}
+
+/** A DLL checked by {@linkcode readDll}. */
+export interface DllFile {
+  /** Its absolute path. */
+  path: string;
+  /** Its architecture. */
+  arch: Arch;
+}
+
+/**
+ * Returns the absolute path of `path` after checking it is a readable
+ * x64 or x86 DLL; throws a `bad-dll` {@linkcode HeapshiftError} otherwise.
+ */
+export function checkDll(path: string): string {
+  return readDll(path).path;
+}
+
+/** Like {@linkcode checkDll}, and says which architecture the DLL is. */
+export function readDll(path: string): DllFile {
+  const abs = absolutePath(path);
+  let head: Uint8Array;
+  try {
+    head = readHead(abs);
+  } catch (e) {
+    const why = readFailure(abs, e);
+    throw new HeapshiftError("bad-dll", `Cannot use DLL ${abs}: ${why}`, {
+      cause: e,
+    });
+  }
+  const bad = (why: string) =>
+    new HeapshiftError("bad-dll", `Cannot use DLL ${abs}: ${why}`);
+  const kind = peKind(head);
+  if (!kind) throw bad("not a DLL (not a Windows PE file)");
+  if (!kind.dll) throw bad("not a DLL (it is an executable)");
+  const arch = archOf(kind.machine);
+  if (!arch) {
+    throw bad(
+      `it is ${
+        aMachine(kind.machine)
+      } DLL; only x64 and x86 DLLs and targets are supported`,
+    );
+  }
+  return { path: abs, arch };
+}
+
+/** Who is to load a DLL, for {@linkcode checkDllArch}'s message. */
+export interface DllTarget {
+  /** The target's architecture. */
+  arch: Arch;
+  /** `process` or `program`. */
+  noun: string;
+  /** What was being done, e.g. `inject probe.dll into process 1234`. */
+  doing: string;
+}
+
+/**
+ * Throws a `bad-dll` {@linkcode HeapshiftError} naming both architectures
+ * unless `dll` is of the target's: a process loads only DLLs of its own.
+ */
+export function checkDllArch(dll: DllFile, target: DllTarget): void {
+  if (dll.arch === target.arch) return;
+  throw new HeapshiftError(
+    "bad-dll",
+    `Cannot ${target.doing}: the DLL is ${
+      archName(dll.arch)
+    } but the ${target.noun} is ${
+      archName(target.arch)
+    }; a ${target.noun} can only load DLLs of its own architecture`,
+  );
+}
+
+/**
+ * The lowest ordinal the DLL at `path` exports (what an import table entry
+ * for it can name), or `undefined` when it exports nothing. Reads only the
+ * headers and the export directory.
+ */
+export function firstExportOrdinal(path: string): number | undefined {
+  try {
+    using src = FileSource.open(path);
+    return readExports(src, readHeaders(src))?.symbols[0]?.ordinal;
+  } catch (e) {
+    if (!(e instanceof PeFormatError)) throw e;
+    throw new HeapshiftError(
+      "bad-dll",
+      `Cannot use DLL ${path}: corrupt export table (${e.message})`,
+      { cause: e },
+    );
+  }
+}

@@ -1,0 +1,118 @@
+/**
+ * Opening a target process with errors people understand (internal).
+ *
+ * @module
+ */
+
+import { type Arch, archOf } from "./arch.ts";
+import { HeapshiftError } from "./heapshift_error.ts";
+import {
+  ERROR,
+  type Handle,
+  MACHINE,
+  openProcess,
+  processMachine,
+  Win32Error,
+} from "../ffi/mod.ts";
+
+/** A process heapshift works on: its pid, a handle and its architecture. */
+export interface TargetProcess {
+  pid: number;
+  process: Handle;
+  arch: Arch;
+}
+
+/** A {@linkcode TargetProcess} whose handle `using` closes. */
+export interface OpenTarget extends TargetProcess, Disposable {}
+
+const ELEVATION_HINT =
+  "it may belong to another user or run elevated; run heapshift from an elevated (Administrator) prompt";
+
+/** Maps a Win32Error about process `pid` to a {@linkcode HeapshiftError}. */
+export function processError(
+  e: unknown,
+  context: { pid: number; doing: string },
+): unknown {
+  const { pid, doing } = context;
+  if (!(e instanceof Win32Error)) return e;
+  if (e.code === ERROR.INVALID_PARAMETER) {
+    return new HeapshiftError(
+      "not-found",
+      `Cannot ${doing} process ${pid}: no such process`,
+      { cause: e },
+    );
+  }
+  if (e.code === ERROR.ACCESS_DENIED) {
+    return new HeapshiftError(
+      "access-denied",
+      `Cannot ${doing} process ${pid}: access denied (${ELEVATION_HINT})`,
+      { cause: e },
+    );
+  }
+  return new HeapshiftError(
+    "failed",
+    `Cannot ${doing} process ${pid}: ${e.message}`,
+    { cause: e },
+  );
+}
+
+/** The error for a target whose machine heapshift does not support. */
+export function unsupportedMachine(
+  pid: number,
+  machine: number,
+): HeapshiftError {
+  const what = machine === MACHINE.ARM64
+    ? "an ARM64 process"
+    : `a process of machine type 0x${machine.toString(16)}`;
+  return new HeapshiftError(
+    "unsupported",
+    `Process ${pid} is ${what}: heapshift supports only x64 and x86 targets`,
+  );
+}
+
+/** Throws a `not-found` HeapshiftError unless `pid` can be a process id. */
+export function checkPid(pid: number, doing: string): void {
+  if (!Number.isInteger(pid) || pid <= 0 || pid > 0xffff_ffff) {
+    throw new HeapshiftError(
+      "not-found",
+      `Cannot ${doing} process ${pid}: not a valid process id`,
+    );
+  }
+}
+
+/** The architecture of the process behind `process`, if supported. */
+export function processArchOf(process: Handle, pid: number): Arch {
+  const m = processMachine(process).process;
+  const arch = archOf(m);
+  if (!arch) throw unsupportedMachine(pid, m);
+  return arch;
+}
+
+/**
+ * Opens `pid` with `access` (which must include a query right) and finds
+ * its architecture, x64 or x86. `using` closes the handle.
+ */
+export function openTarget(
+  pid: number,
+  options: { access: number; doing: string },
+): OpenTarget {
+  const { access, doing } = options;
+  checkPid(pid, doing);
+  let h: Handle;
+  try {
+    h = openProcess(pid, access);
+  } catch (e) {
+    throw processError(e, { pid, doing });
+  }
+  try {
+    return {
+      pid,
+      process: h,
+      arch: processArchOf(h, pid),
+      [Symbol.dispose]: () => h.close(),
+    };
+  } catch (e) {
+    h.close();
+    throw processError(e, { pid, doing });
+  }
+}

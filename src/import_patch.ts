@@ -1,0 +1,78 @@
+/**
+ * The import-table patcher of pe/ (mimalloc's minject, in TypeScript) with
+ * the API's errors: what pe/ throws comes out as a {@linkcode
+ * HeapshiftError} whose `cause` is pe/'s typed error.
+ *
+ * @module
+ */
+
+import {
+  type PatchFileOptions,
+  patchImports as pePatchImports,
+  type PatchReport,
+  type RemoveFileOptions,
+  removeImport as peRemoveImport,
+} from "../pe/mod.ts";
+import { guardAsync } from "./_error_kinds.ts";
+
+/**
+ * Makes `exe` load a DLL (default `heapshift.dll`) before all its other
+ * imports. Without `inPlace` it writes a new file next to it; with it, the
+ * file is replaced atomically after a backup is written. A file that
+ * already loads the DLL first is left alone (`changed: false`). The file
+ * is read once, in pieces, and never held whole in memory.
+ *
+ * Nothing is written when it fails, with a {@linkcode HeapshiftError} of
+ * kind `bad-pe` (a malformed file), `cannot-patch`, `exists` (the output
+ * exists without `force`), `not-found`, `access-denied` or `bad-path`.
+ *
+ * @example Patch a program in place, keeping a backup
+ * ```ts
+ * import { patchImports } from "@heapshift/heapshift";
+ * const r = await patchImports("game.exe", { inPlace: true });
+ * console.log(r.action, r.imports[0], r.backup); // added heapshift.dll game.exe.bak
+ * for (const w of r.warnings) console.warn(w);
+ * ```
+ *
+ * @example Ask before overwriting an output file
+ * ```ts
+ * import { HeapshiftError, patchImports } from "@heapshift/heapshift";
+ * try {
+ *   await patchImports("game.exe", { output: "game.patched.exe" });
+ * } catch (e) {
+ *   if (!(e instanceof HeapshiftError && e.kind === "exists")) throw e;
+ *   if (confirm("game.patched.exe exists. Overwrite?")) {
+ *     await patchImports("game.exe", { output: "game.patched.exe", force: true });
+ *   }
+ * }
+ * ```
+ */
+export function patchImports(
+  exe: string,
+  options: PatchFileOptions = {},
+): Promise<PatchReport> {
+  return guardAsync(() => pePatchImports(exe, options));
+}
+
+/**
+ * Undoes {@linkcode patchImports}: removes the DLL from the import table of
+ * `exe`, dropping heapshift's section when it is the last one (which gives
+ * back the original bytes). Without `inPlace` the result goes next to it
+ * (`game.exe` gives `game.unpatched.exe`). A file that does not import the
+ * DLL is left alone (`changed: false`); removing a DLL heapshift did not
+ * add needs `allowForeign` (else a `cannot-patch` {@linkcode
+ * HeapshiftError}).
+ *
+ * @example Undo a patch in place
+ * ```ts
+ * import { removeImport } from "@heapshift/heapshift";
+ * const r = await removeImport("game.exe", { inPlace: true });
+ * if (r.changed) console.log(`${r.dll} removed; now ${r.imports.join(", ")}`);
+ * ```
+ */
+export function removeImport(
+  exe: string,
+  options: RemoveFileOptions = {},
+): Promise<PatchReport> {
+  return guardAsync(() => peRemoveImport(exe, options));
+}

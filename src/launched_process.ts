@@ -1,0 +1,101 @@
+/**
+ * A program started by {@linkcode launch}: wait for it, read its exit
+ * code, kill it, release it.
+ *
+ * @module
+ */
+
+import type { Arch } from "./arch.ts";
+import { HeapshiftError } from "./heapshift_error.ts";
+import {
+  ERROR,
+  type Handle,
+  isSignaled,
+  processExitCode,
+  terminateProcess,
+  waitSignaled,
+  Win32Error,
+} from "../ffi/mod.ts";
+import type { TargetProcess } from "./_target.ts";
+import { guard, guardAsync, heapshiftError } from "./_error_kinds.ts";
+
+/** Each LaunchedProcess as a target (its handle), for launch's own checks. */
+const targets = new WeakMap<LaunchedProcess, TargetProcess>();
+
+/** The target behind a {@linkcode LaunchedProcess} (internal). */
+export function launchedTarget(launched: LaunchedProcess): TargetProcess {
+  return targets.get(launched)!;
+}
+
+/**
+ * A program started by {@linkcode launch}.
+ *
+ * @example Wait with a deadline, then kill
+ * ```ts
+ * import { HeapshiftError, launch } from "@heapshift/heapshift";
+ * using proc = await launch("C:\\tools\\job.exe", { dlls: ["build/heapshift.dll"] });
+ * try {
+ *   console.log("exit code", await proc.wait({ timeout: 60_000 }));
+ * } catch (e) {
+ *   if (e instanceof HeapshiftError && e.kind === "timeout") proc.kill();
+ *   else throw e;
+ * }
+ * ```
+ */
+export class LaunchedProcess implements Disposable {
+  /** Its process id. */
+  readonly pid: number;
+  #process: Handle;
+
+  /** @internal Wraps a process handle (use {@linkcode launch}). */
+  constructor(pid: number, process: Handle, arch: Arch = "x64") {
+    this.pid = pid;
+    this.#process = process;
+    targets.set(this, { pid, process, arch });
+  }
+
+  /**
+   * Waits for the program to exit and returns its exit code. With a
+   * `timeout` (ms), throws a `timeout` HeapshiftError if it is still running.
+   */
+  wait(options: { timeout?: number } = {}): Promise<number> {
+    return guardAsync(async () => {
+      if (!(await waitSignaled(this.#process, options.timeout ?? Infinity))) {
+        throw new HeapshiftError(
+          "timeout",
+          `Process ${this.pid} did not exit within ${options.timeout} ms`,
+        );
+      }
+      return processExitCode(this.#process);
+    });
+  }
+
+  /** The exit code, or `undefined` while the program runs. */
+  exitCode(): number | undefined {
+    return guard(() =>
+      isSignaled(this.#process) ? processExitCode(this.#process) : undefined
+    );
+  }
+
+  /** Terminates the program (no effect once it has exited). */
+  kill(exitCode = 1): void {
+    if (this.exitCode() !== undefined) return;
+    try {
+      terminateProcess(this.#process, exitCode);
+    } catch (e) {
+      // Already exited: TerminateProcess says access denied.
+      if (e instanceof Win32Error && e.code === ERROR.ACCESS_DENIED) return;
+      throw heapshiftError(e);
+    }
+  }
+
+  /** Releases the process handle (the program keeps running). */
+  close(): void {
+    guard(() => this.#process.close());
+  }
+
+  /** Same as {@linkcode LaunchedProcess.close}. */
+  [Symbol.dispose](): void {
+    this.close();
+  }
+}

@@ -1,0 +1,234 @@
+/**
+ * Starting a program with DLLs that load before any of its own code:
+ * the process is created suspended, the DLLs are put first in the
+ * in-memory import table of its executable (the method of Detours'
+ * DetourCreateProcessWithDlls), then it is resumed. The loader then maps
+ * and initialises them as static imports, before the program's TLS
+ * callbacks, CRT initialisation and `main`. {@linkcode launch} returns once
+ * a remote thread (which can only run after process initialisation) has
+ * seen them loaded, or reports the loader's failure.
+ *
+ * @module
+ */
+
+import { aMachine, archName, archOf } from "./arch.ts";
+import {
+  absolutePath,
+  checkDllArch,
+  firstExportOrdinal,
+  readDll,
+} from "./_dll_file.ts";
+import { baseName } from "./_paths.ts";
+import { HeapshiftError } from "./heapshift_error.ts";
+import {
+  createProcess,
+  ERROR,
+  RemoteMemory,
+  resumeThread,
+  terminateProcess,
+  Win32Error,
+} from "../ffi/mod.ts";
+import type { FirstImport } from "../pe/mod.ts";
+import { peKind, readFailure, readHead } from "./_image_kind.ts";
+import { processArchOf } from "./_target.ts";
+import { mergeEnv, quoteArg } from "./command_line.ts";
+import { LaunchedProcess } from "./launched_process.ts";
+import { addImports, findExeImage } from "./_first_imports.ts";
+import { confirmLoaded } from "./_load_check.ts";
+import { guardAsync } from "./_error_kinds.ts";
+
+/**
+ * Options for {@linkcode launch}.
+ *
+ * @example Arguments, directory, environment and DLLs
+ * ```ts
+ * import { launch } from "@heapshift/heapshift";
+ * using proc = await launch("C:\\games\\game.exe", {
+ *   args: ["--level", "2"],
+ *   cwd: "C:\\games",
+ *   env: { MIMALLOC_VERBOSE: "1" },
+ *   dlls: ["build/heapshift.dll"],
+ * });
+ * ```
+ */
+export interface LaunchOptions {
+  /** Arguments after the program name. */
+  args?: string[];
+  /** Working directory (default: the current one). */
+  cwd?: string;
+  /** Variables added to (or replacing those of) the current environment. */
+  env?: Record<string, string>;
+  /** DLLs to load before the program's own code, in this order. */
+  dlls?: string[];
+  /**
+   * Milliseconds to wait for the program's loader to load and initialise
+   * the DLLs (default 10000). A DLL that fails to load is reported as a
+   * `load-failed` error; on timeout the program is stopped.
+   */
+  timeout?: number;
+  /**
+   * `inherit` (default): the program's stdin, stdout and stderr are ours;
+   * `none`: it has none, so it does not hold our pipes open once we end.
+   */
+  stdio?: "inherit" | "none";
+}
+function launchError(exe: string, e: unknown): unknown {
+  if (!(e instanceof Win32Error)) return e;
+  const why = e.code === ERROR.FILE_NOT_FOUND
+    ? ["not-found", "no such file"] as const
+    : e.code === ERROR.BAD_EXE_FORMAT
+    ? ["unsupported", "not a valid Windows program (x64 or x86)"] as const
+    : e.code === ERROR.ACCESS_DENIED || e.code === 740
+    ? [
+      "access-denied",
+      "access denied (it may need elevation: run heapshift from an elevated prompt)",
+    ] as const
+    : ["failed", e.message] as const;
+  return new HeapshiftError(why[0], `Cannot launch ${exe}: ${why[1]}`, {
+    cause: e,
+  });
+}
+/**
+ * Starts `exe` suspended, makes `options.dlls` load before any of its own
+ * code (TLS callbacks, CRT initialisation, `main`) by putting them first in
+ * its in-memory import table, then resumes it. Each DLL must export at
+ * least one function (it is imported by ordinal). A 32-bit (x86) program
+ * takes 32-bit DLLs; a DLL of the other architecture is a `bad-dll` error,
+ * before anything is started.
+ *
+ * @example Run a program with heapshift from its first allocation
+ * ```ts
+ * import { launch } from "@heapshift/heapshift";
+ * using proc = await launch("C:\\games\\game.exe", {
+ *   args: ["--windowed"],
+ *   dlls: ["build/heapshift.dll"],
+ * });
+ * console.log(`pid ${proc.pid} exited with ${await proc.wait()}`);
+ * ```
+ */
+export function launch(
+  exe: string,
+  options: LaunchOptions = {},
+): Promise<LaunchedProcess> {
+  return guardAsync(() => start(exe, options));
+}
+
+async function start(
+  exe: string,
+  options: LaunchOptions,
+): Promise<LaunchedProcess> {
+  const { launched, dlls } = launchSuspendedAndResume(exe, options);
+  try {
+    await confirmLoaded(launched, {
+      dlls,
+      timeout: options.timeout ?? 10_000,
+    });
+  } catch (e) {
+    launched.close();
+    throw e;
+  }
+  return launched;
+}
+
+function launchSuspendedAndResume(
+  exe: string,
+  options: LaunchOptions,
+): { launched: LaunchedProcess; dlls: string[] } {
+  const path = absolutePath(exe);
+  let head: Uint8Array;
+  try {
+    head = readHead(path);
+  } catch (e) {
+    throw new HeapshiftError(
+      e instanceof Deno.errors.NotFound ? "not-found" : "failed",
+      `Cannot launch ${path}: ${readFailure(path, e)}`,
+      { cause: e },
+    );
+  }
+  const kind = peKind(head);
+  if (!kind || kind.dll) {
+    throw new HeapshiftError(
+      "unsupported",
+      `Cannot launch ${path}: not a Windows program (.exe)`,
+    );
+  }
+  const arch = archOf(kind.machine);
+  if (!arch) {
+    throw new HeapshiftError(
+      "unsupported",
+      `Cannot launch ${path}: it is ${
+        aMachine(kind.machine)
+      } program; heapshift supports only x64 and x86 programs`,
+    );
+  }
+  const imports: FirstImport[] = (options.dlls ?? []).map((d) => {
+    const file = readDll(d);
+    const dll = file.path;
+    checkDllArch(file, {
+      arch,
+      noun: "program",
+      doing: `launch ${path} with ${baseName(dll)}`,
+    });
+    if (!/^[\x20-\x7e]+$/.test(dll)) {
+      throw new HeapshiftError(
+        "bad-dll",
+        `Cannot use DLL ${dll} with launch: import names are ANSI, so the path must be plain ASCII (copy the DLL to such a path)`,
+      );
+    }
+    const ordinal = firstExportOrdinal(dll);
+    if (ordinal === undefined) {
+      throw new HeapshiftError(
+        "bad-dll",
+        `Cannot use DLL ${dll} with launch: it exports nothing, and a DLL added to the import table must export at least one function`,
+      );
+    }
+    return { path: dll, ordinal };
+  });
+
+  const commandLine = [path, ...(options.args ?? [])].map(quoteArg).join(" ");
+  let created;
+  try {
+    created = createProcess(path, commandLine, {
+      cwd: options.cwd === undefined ? undefined : absolutePath(options.cwd),
+      env: options.env ? mergeEnv(options.env) : undefined,
+      suspended: true,
+      stdio: options.stdio,
+    });
+  } catch (e) {
+    throw launchError(path, e);
+  }
+  const { process, thread, pid } = created;
+  try {
+    // The file said so; the process must agree (an image swapped meanwhile).
+    const running = processArchOf(process, pid);
+    if (running !== arch) {
+      throw new HeapshiftError(
+        "failed",
+        `Cannot launch ${path}: the file is ${
+          archName(arch)
+        } but process ${pid} runs as ${archName(running)}`,
+      );
+    }
+    if (imports.length > 0) {
+      const memory = new RemoteMemory(process);
+      addImports(memory, {
+        exe: path,
+        base: findExeImage(memory, path),
+        dlls: imports,
+      });
+    }
+    resumeThread(thread);
+  } catch (e) {
+    try {
+      terminateProcess(process, 1);
+    } catch { /* already gone */ }
+    process.close();
+    throw e instanceof HeapshiftError ? e : launchError(path, e);
+  } finally {
+    thread.close();
+  }
+  return {
+    launched: new LaunchedProcess(pid, process, arch),
+    dlls: imports.map((i) => i.path),
+  };
+}

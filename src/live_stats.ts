@@ -1,0 +1,119 @@
+/**
+ * Reading heapshift's live statistics from a process it runs in.
+ *
+ * @module
+ */
+
+import { HeapshiftError } from "./heapshift_error.ts";
+import {
+  ERROR,
+  openProcess,
+  PROCESS,
+  processCreationTime,
+  readSharedMemory,
+  Win32Error,
+} from "../ffi/mod.ts";
+import { processes } from "./processes.ts";
+import { guard } from "./_error_kinds.ts";
+import {
+  type HeapshiftStats,
+  parseStats,
+  STATS_MAX_SIZE,
+  statsOwner,
+} from "./stats_block.ts";
+
+/**
+ * The name of the stats block of process `pid`. With the process's creation
+ * time: the name heapshift.dll falls back to when a dead process with the
+ * same pid left a block it cannot use under the plain one (dll/STATS.md).
+ */
+export function statsName(pid: number, created?: bigint): string {
+  const plain = `Local\\heapshift-${pid}`;
+  return created === undefined
+    ? plain
+    : `${plain}-${created.toString(16).padStart(16, "0")}`;
+}
+
+/** When process `pid` was created, if it can be asked. */
+function creationTime(pid: number): bigint | undefined {
+  try {
+    using process = openProcess(pid, PROCESS.QUERY_LIMITED_INFORMATION);
+    return processCreationTime(process);
+  } catch {
+    return undefined;
+  }
+}
+
+function accessDenied(pid: number, cause: unknown): HeapshiftError {
+  return new HeapshiftError(
+    "access-denied",
+    `Cannot read heapshift's stats of process ${pid}: access denied (it may run elevated; run heapshift from an elevated prompt)`,
+    { cause },
+  );
+}
+
+/**
+ * Reads the statistics heapshift.dll publishes in process `pid` (shared
+ * memory `Local\heapshift-<pid>`): its state, the hooked functions and the
+ * allocation counters. A block left behind by a dead process with the same
+ * pid is not taken for this one's. Throws a `no-heapshift` HeapshiftError
+ * when the process runs without heapshift, `not-found` when there is no
+ * such process.
+ *
+ * @example Print how many allocations mimalloc served
+ * ```ts
+ * import { stats } from "@heapshift/heapshift";
+ * const s = stats(1234);
+ * console.log(s.state, s.counters.allocs, s.counters.migrations);
+ * ```
+ */
+export function stats(pid: number): HeapshiftStats {
+  return guard(() => readStats(pid));
+}
+
+function readStats(pid: number): HeapshiftStats {
+  const created = creationTime(pid);
+  const names = created === undefined
+    ? [statsName(pid)]
+    : [statsName(pid), statsName(pid, created)];
+  let unreadable: unknown;
+  let notFound: unknown;
+  for (const name of names) {
+    let block: Uint8Array;
+    try {
+      block = readSharedMemory(name, STATS_MAX_SIZE);
+    } catch (e) {
+      if (e instanceof Win32Error && e.code === ERROR.FILE_NOT_FOUND) {
+        notFound ??= e;
+        continue;
+      }
+      if (e instanceof Win32Error && e.code === ERROR.ACCESS_DENIED) {
+        throw accessDenied(pid, e);
+      }
+      throw e;
+    }
+    const owner = statsOwner(block);
+    // A dead process's block, still held open by some reader.
+    if (created !== undefined && owner !== 0n && owner !== created) continue;
+    try {
+      return parseStats(pid, block);
+    } catch (e) {
+      unreadable ??= e; // perhaps an older block: the other name may do
+    }
+  }
+  if (unreadable) throw unreadable;
+  if (!processes().some((p) => p.pid === pid)) {
+    throw new HeapshiftError(
+      "not-found",
+      `Cannot read heapshift's stats of process ${pid}: no such process`,
+      { cause: notFound },
+    );
+  }
+  throw new HeapshiftError(
+    "no-heapshift",
+    `Process ${pid} has no heapshift loaded (no stats block ${
+      statsName(pid)
+    }); inject or launch it with heapshift.dll first`,
+    { cause: notFound },
+  );
+}

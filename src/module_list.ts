@@ -1,0 +1,95 @@
+/**
+ * The modules (EXE and DLLs) loaded in a process.
+ *
+ * @module
+ */
+
+import {
+  LIST_MODULES,
+  moduleEntries,
+  PROCESS,
+  processModules,
+} from "../ffi/mod.ts";
+import { openTarget, processError, type TargetProcess } from "./_target.ts";
+import { guard } from "./_error_kinds.ts";
+
+/**
+ * A module (EXE or DLL) loaded in a process.
+ *
+ * @example Print a module map
+ * ```ts
+ * import { modules } from "@heapshift/heapshift";
+ * for (const m of modules(1234)) {
+ *   console.log(`0x${m.base.toString(16)} ${m.size} ${m.path}`);
+ * }
+ * ```
+ */
+export interface ModuleInfo {
+  /** File name, e.g. `KERNEL32.DLL`. */
+  name: string;
+  /** Full path of the file. */
+  path: string;
+  /** Base address in the process. */
+  base: bigint;
+  /** Size of the mapped image in bytes. */
+  size: number;
+}
+
+/** Access {@linkcode modules} needs to read a module list. */
+const LIST_ACCESS = PROCESS.QUERY_INFORMATION | PROCESS.VM_READ;
+
+/**
+ * Lists the modules loaded in process `pid`: name, path, base and size,
+ * the program first. For a 32-bit process these are its 32-bit modules.
+ *
+ * @example Is a DLL loaded?
+ * ```ts
+ * import { modules } from "@heapshift/heapshift";
+ * const pid = 1234;
+ * const loaded = modules(pid).some((m) => m.name.toLowerCase() === "heapshift.dll");
+ * ```
+ */
+export function modules(pid: number): ModuleInfo[] {
+  return guard(() => {
+    using target = openTarget(pid, {
+      access: LIST_ACCESS,
+      doing: "list the modules of",
+    });
+    return targetModules(target);
+  });
+}
+
+/**
+ * The modules of an opened target (with QUERY_INFORMATION and VM_READ):
+ * toolhelp for x64; psapi's 32-bit list for x86, because toolhelp cannot
+ * list a WOW64 process's modules under Wine (error 998) and lists only
+ * its 64-bit ones by default on Windows.
+ */
+export function targetModules(target: TargetProcess): ModuleInfo[] {
+  try {
+    return target.arch === "x86"
+      ? processModules(target.process, LIST_MODULES.BIT32)
+      : moduleEntries(target.pid);
+  } catch (e) {
+    throw processError(e, { pid: target.pid, doing: "list the modules of" });
+  }
+}
+
+/** The module in `list` whose name or path is `nameOrPath` (any case). */
+export function moduleNamed(
+  list: ModuleInfo[],
+  nameOrPath: string,
+): ModuleInfo | undefined {
+  const want = nameOrPath.toLowerCase();
+  return list.find((m) =>
+    m.name.toLowerCase() === want || m.path.toLowerCase() === want
+  );
+}
+
+/** The module of `pid` whose name or path matches `nameOrPath`, if any. */
+export function findModule(
+  pid: number,
+  nameOrPath: string,
+): ModuleInfo | undefined {
+  return moduleNamed(modules(pid), nameOrPath);
+}

@@ -1,0 +1,185 @@
+/**
+ * The processes of the system: listed, found by name, waited for, and
+ * their architecture.
+ *
+ * @module
+ */
+
+import type { Arch } from "./arch.ts";
+import { HeapshiftError } from "./heapshift_error.ts";
+import { PROCESS, processEntries } from "../ffi/mod.ts";
+import { openTarget } from "./_target.ts";
+import { guard } from "./_error_kinds.ts";
+
+/**
+ * A running process.
+ *
+ * @example Print the process tree roots
+ * ```ts
+ * import { processes } from "@heapshift/heapshift";
+ * const all = processes();
+ * const pids = new Set(all.map((p) => p.pid));
+ * for (const p of all) if (!pids.has(p.parentPid)) console.log(p.pid, p.name);
+ * ```
+ */
+export interface ProcessInfo {
+  /** Process id. */
+  pid: number;
+  /** Id of the process that created it. */
+  parentPid: number;
+  /** Executable file name, e.g. `notepad.exe`. */
+  name: string;
+  /** Number of threads. */
+  threads: number;
+}
+
+/**
+ * Lists the processes running on the system.
+ *
+ * @example List every process
+ * ```ts
+ * import { processes } from "@heapshift/heapshift";
+ * for (const p of processes()) console.log(p.pid, p.name);
+ * ```
+ */
+export function processes(): ProcessInfo[] {
+  return guard(() =>
+    processEntries().map((e) => ({
+      pid: e.pid,
+      parentPid: e.parentPid,
+      name: e.exeFile,
+      threads: e.threads,
+    }))
+  );
+}
+
+function sameName(exeFile: string, name: string): boolean {
+  const a = exeFile.toLowerCase();
+  const b = name.toLowerCase();
+  return a === b || a === `${b}.exe`;
+}
+
+/**
+ * Lists the processes whose executable is named `name` (case-insensitive,
+ * `.exe` optional). An empty array when there is none.
+ *
+ * @example Find every notepad
+ * ```ts
+ * import { findProcesses } from "@heapshift/heapshift";
+ * const pids = findProcesses("notepad").map((p) => p.pid);
+ * ```
+ */
+export function findProcesses(name: string): ProcessInfo[] {
+  return processes().filter((p) => sameName(p.name, name));
+}
+
+/**
+ * The one running process named `name`. Throws a `not-found`
+ * HeapshiftError when there is none, and a `failed` one naming the pids
+ * when several match (pass a pid then).
+ *
+ * @example Resolve a name given on a command line
+ * ```ts
+ * import { findProcess, inject } from "@heapshift/heapshift";
+ * await inject(findProcess("game.exe").pid, "build/heapshift.dll");
+ * ```
+ */
+export function findProcess(name: string): ProcessInfo {
+  const found = findProcesses(name);
+  if (found.length === 0) {
+    throw new HeapshiftError(
+      "not-found",
+      `No process named ${name} is running`,
+    );
+  }
+  if (found.length > 1) {
+    throw new HeapshiftError(
+      "failed",
+      `Several processes named ${name} are running (pids ${
+        found.map((p) => p.pid).join(", ")
+      }): pass a pid instead`,
+    );
+  }
+  return found[0];
+}
+
+/**
+ * Options for {@linkcode waitForProcess}.
+ *
+ * @example Wait for the next instance only
+ * ```ts
+ * import { waitForProcess } from "@heapshift/heapshift";
+ * const next = await waitForProcess("game.exe", {
+ *   newOnly: true,
+ *   timeout: 120_000,
+ *   signal: AbortSignal.timeout(130_000),
+ * });
+ * ```
+ */
+export interface WaitForProcessOptions {
+  /** Give up after this many milliseconds (default 30000). */
+  timeout?: number;
+  /** Polling interval in milliseconds (default 50). */
+  interval?: number;
+  /** Ignore processes that are already running when the wait starts. */
+  newOnly?: boolean;
+  /** Aborts the wait. */
+  signal?: AbortSignal;
+}
+
+/**
+ * Waits until a process named `name` runs and returns it (at once when one
+ * already runs, unless `newOnly`). Throws a `timeout` HeapshiftError when
+ * none appears in time.
+ *
+ * @example Wait for a game to start, then inject into it
+ * ```ts
+ * import { inject, waitForProcess } from "@heapshift/heapshift";
+ * const game = await waitForProcess("game.exe", { timeout: 60_000 });
+ * await inject(game.pid, "build/heapshift.dll");
+ * ```
+ */
+export async function waitForProcess(
+  name: string,
+  options: WaitForProcessOptions = {},
+): Promise<ProcessInfo> {
+  const timeout = options.timeout ?? 30_000;
+  const interval = options.interval ?? 50;
+  const deadline = Date.now() + timeout;
+  const before = options.newOnly
+    ? new Set(findProcesses(name).map((p) => p.pid))
+    : new Set<number>();
+  for (;;) {
+    options.signal?.throwIfAborted();
+    const found = findProcesses(name).find((p) => !before.has(p.pid));
+    if (found) return found;
+    if (Date.now() >= deadline) {
+      throw new HeapshiftError(
+        "timeout",
+        `No process named ${name} appeared within ${timeout} ms`,
+      );
+    }
+    await new Promise((r) => setTimeout(r, interval));
+  }
+}
+
+/**
+ * The architecture of process `pid`: `x64`, or `x86` for a 32-bit program
+ * (run under WOW64). Throws an `unsupported` HeapshiftError for others
+ * (ARM64), `not-found` when there is no such process.
+ *
+ * @example Is it a 32-bit program?
+ * ```ts
+ * import { processArch } from "@heapshift/heapshift";
+ * if (processArch(1234) === "x86") console.log("needs heapshift32.dll");
+ * ```
+ */
+export function processArch(pid: number): Arch {
+  return guard(() => {
+    using target = openTarget(pid, {
+      access: PROCESS.QUERY_LIMITED_INFORMATION,
+      doing: "query the architecture of",
+    });
+    return target.arch;
+  });
+}

@@ -1,0 +1,230 @@
+/**
+ * Decoding the hook DLL's stats block, layout v1 (documented in
+ * dll/heapshift.h and dll/STATS.md). Pure TypeScript.
+ *
+ * @module
+ */
+
+import { HeapshiftError } from "./heapshift_error.ts";
+
+/** "SHST": the block's magic number. */
+export const STATS_MAGIC = 0x5453_4853;
+/** The layout version this reader understands. */
+export const STATS_LAYOUT = 1;
+/** The size of the block heapshift.dll writes (readers use the header's). */
+export const STATS_SIZE = 69_632;
+/** The most of a block a reader maps. */
+export const STATS_MAX_SIZE = 1 << 20;
+
+/**
+ * What the hook DLL is doing in the process.
+ *
+ * @example Is heapshift running?
+ * ```ts
+ * import { stats } from "@heapshift/heapshift";
+ * if (stats(1234).state !== "live") console.error("heapshift is not active");
+ * ```
+ */
+export type HeapshiftState = "loading" | "live" | "disabled" | "failed";
+
+const STATES: HeapshiftState[] = ["loading", "live", "disabled", "failed"];
+
+/**
+ * Why heapshift is not live, or what went wrong while its hooks went in
+ * (dll/STATS.md): heapshift's own reason, apart from the Win32 error of
+ * the call that failed.
+ */
+export type HeapshiftReason =
+  | "no-ucrt"
+  | "no-room"
+  | "shared-site"
+  | "overlapping-sites"
+  | "too-many-sites"
+  | "thread-in-site"
+  | "readback"
+  | "protect"
+  | "thread-open"
+  | "thread-suspend"
+  | "thread-context"
+  | "too-many-threads"
+  | "thread-snapshot"
+  | "tls"
+  | "unsafe-site"
+  | "restore"
+  | `reason-${number}`;
+
+/** heapshift.dll's reason codes (header offset 72), from 1. */
+const REASONS: HeapshiftReason[] = [
+  "no-ucrt",
+  "no-room",
+  "shared-site",
+  "overlapping-sites",
+  "too-many-sites",
+  "thread-in-site",
+  "readback",
+  "protect",
+  "thread-open",
+  "thread-suspend",
+  "thread-context",
+  "too-many-threads",
+  "thread-snapshot",
+  "tls",
+  "unsafe-site",
+  "restore",
+];
+
+/**
+ * Allocation counters, summed over all threads.
+ *
+ * @example Share of frees that went to the old heap
+ * ```ts
+ * import { stats } from "@heapshift/heapshift";
+ * const { frees, freesOld } = stats(1234).counters;
+ * console.log(`${((100 * freesOld) / Math.max(frees, 1)).toFixed(1)}% old`);
+ * ```
+ */
+export interface HeapshiftCounters {
+  /** Blocks handed out by the hooks (every kind). */
+  allocs: number;
+  /** Blocks released through the hooks (every kind). */
+  frees: number;
+  /** Of those, blocks from the old (pre-takeover) heap. */
+  freesOld: number;
+  /** Old blocks moved into mimalloc by a realloc-kind call. */
+  migrations: number;
+  /** Bytes copied by those migrations. */
+  migratedBytes: number;
+  /** `_expand` calls that returned NULL (no room). */
+  expandRejects: number;
+}
+
+/**
+ * The stats of heapshift in one process.
+ *
+ * @example Summarise
+ * ```ts
+ * import { stats } from "@heapshift/heapshift";
+ * const s = stats(1234);
+ * console.log(`${s.state} since ${s.liveSince?.toISOString()}, mimalloc ${s.mimallocVersion}`);
+ * console.log(`${s.hooked.length} functions hooked at ${s.patchSites} sites`);
+ * ```
+ */
+export interface HeapshiftStats {
+  /** The process id the block belongs to. */
+  pid: number;
+  /** Loading, live (hooks in), disabled, or failed. */
+  state: HeapshiftState;
+  /**
+   * heapshift's reason when `state` is `failed` (or, with `live`, what went
+   * wrong while the hooks went in: `readback`); `null` when nothing did.
+   */
+  reason: HeapshiftReason | null;
+  /** The Win32 error of the call that failed (0 when none did). */
+  error: number;
+  /** mimalloc's version, e.g. `2.1.2`. */
+  mimallocVersion: string;
+  /** heapshift.dll's version, e.g. `0.1.0`. */
+  dllVersion: string;
+  /** The hooked UCRT exports. */
+  hooked: string[];
+  /** Number of distinct code sites patched. */
+  patchSites: number;
+  /** When the hooks went in (`null` before). */
+  liveSince: Date | null;
+  /** Allocation counters. */
+  counters: HeapshiftCounters;
+}
+
+/**
+ * `MI_MALLOC_VERSION` as text: v1/v2 write major + 2 digits of minor with
+ * one of patch (212 = 2.1.2), v3 major + 2 digits minor + 2 digits patch
+ * (30401 = 3.4.1).
+ */
+export function mimallocVersion(n: number): string {
+  return n >= 10000
+    ? `${Math.floor(n / 10000)}.${Math.floor(n / 100) % 100}.${n % 100}`
+    : `${Math.floor(n / 100)}.${Math.floor(n / 10) % 10}.${n % 10}`;
+}
+
+/** Decodes a stats block of process `pid` (for messages). */
+export function parseStats(pid: number, block: Uint8Array): HeapshiftStats {
+  const bad = (why: string) =>
+    new HeapshiftError(
+      "failed",
+      `Cannot read heapshift's stats of process ${pid}: ${why}`,
+    );
+  if (block.byteLength < 128) throw bad("the block is truncated");
+  const v = new DataView(block.buffer, block.byteOffset, block.byteLength);
+  const u32 = (o: number) => v.getUint32(o, true);
+  if (u32(0) !== STATS_MAGIC) {
+    throw bad("the block is not initialised (heapshift may still be loading)");
+  }
+  if (u32(4) !== STATS_LAYOUT) {
+    throw bad(
+      `the block has layout v${
+        u32(4)
+      }, this heapshift reads v${STATS_LAYOUT} (update heapshift)`,
+    );
+  }
+  const size = Math.min(u32(8), block.byteLength);
+  const stripeCount = u32(36);
+  const stripeOffset = u32(40);
+  const namesOffset = u32(44);
+  const namesSize = u32(48);
+  if (
+    stripeOffset + 64 * stripeCount > size || namesOffset + namesSize > size
+  ) {
+    throw bad("the block's offsets are out of range");
+  }
+  const hooked: string[] = [];
+  let at = namesOffset;
+  const namesEnd = namesOffset + namesSize;
+  while (at < namesEnd && block[at] !== 0 && hooked.length < u32(28)) {
+    let end = at;
+    while (end < namesEnd && block[end] !== 0) end++;
+    hooked.push(new TextDecoder().decode(block.subarray(at, end)));
+    at = end + 1;
+  }
+  const sum = (index: number): number => {
+    let total = 0n;
+    for (let s = 0; s < stripeCount; s++) {
+      total += v.getBigInt64(stripeOffset + 64 * s + 8 * index, true);
+    }
+    return Number(total);
+  };
+  const version = (n: number) =>
+    `${(n >> 16) & 0xff}.${(n >> 8) & 0xff}.${n & 0xff}`;
+  const mi = u32(20);
+  const liveMs = Number(v.getBigUint64(56, true));
+  const reason = u32(72);
+  return {
+    pid: u32(16),
+    state: STATES[u32(12)] ?? "failed",
+    reason: reason === 0 ? null : REASONS[reason - 1] ?? `reason-${reason}`,
+    error: u32(52),
+    mimallocVersion: mimallocVersion(mi),
+    dllVersion: version(u32(24)),
+    hooked,
+    patchSites: u32(32),
+    liveSince: liveMs ? new Date(liveMs) : null,
+    counters: {
+      allocs: sum(0),
+      frees: sum(1),
+      freesOld: sum(2),
+      migrations: sum(3),
+      migratedBytes: sum(4),
+      expandRejects: sum(5),
+    },
+  };
+}
+
+/**
+ * The creation time (FILETIME) of the process that wrote a block, 0 when
+ * the block does not say: with the pid it tells a live process's block
+ * from one a dead process with the same pid left behind.
+ */
+export function statsOwner(block: Uint8Array): bigint {
+  if (block.byteLength < 128) return 0n;
+  return new DataView(block.buffer, block.byteOffset, block.byteLength)
+    .getBigUint64(80, true);
+}

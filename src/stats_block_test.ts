@@ -1,0 +1,126 @@
+import assert from "node:assert/strict";
+import { HeapshiftError } from "./heapshift_error.ts";
+import {
+  mimallocVersion,
+  parseStats,
+  STATS_MAGIC,
+  STATS_SIZE,
+  statsOwner,
+} from "./stats_block.ts";
+
+function block(edit: (v: DataView) => void): Uint8Array {
+  const b = new Uint8Array(STATS_SIZE);
+  const v = new DataView(b.buffer);
+  v.setUint32(0, STATS_MAGIC, true);
+  v.setUint32(4, 1, true);
+  v.setUint32(8, STATS_SIZE, true);
+  v.setUint32(36, 1024, true);
+  v.setUint32(40, 4096, true);
+  v.setUint32(44, 128, true);
+  v.setUint32(48, 4096 - 128, true);
+  edit(v);
+  return b;
+}
+
+/** Asserts `fn` throws a HeapshiftError whose message includes `text`. */
+function throwsHeapshift(fn: () => unknown, text: string): HeapshiftError {
+  try {
+    fn();
+  } catch (e) {
+    assert.ok(e instanceof HeapshiftError, `expected HeapshiftError, got ${e}`);
+    assert.ok(e.message.includes(text), `${e.message} lacks ${text}`);
+    return e;
+  }
+  throw new assert.AssertionError({ message: "expected a HeapshiftError" });
+}
+
+Deno.test("parseStats: states, versions and refusals", () => {
+  const s = parseStats(
+    9,
+    block((v) => {
+      v.setUint32(12, 3, true);
+      v.setUint32(72, 10, true);
+      v.setUint32(52, 156, true);
+      v.setUint32(20, 212, true);
+      v.setUint32(24, 0x010203, true);
+    }),
+  );
+  assert.equal(s.state, "failed");
+  assert.equal(s.reason, "thread-suspend");
+  assert.equal(s.error, 156);
+  assert.equal(s.mimallocVersion, "2.1.2");
+  assert.equal(s.dllVersion, "1.2.3");
+  assert.equal(s.liveSince, null);
+  assert.deepEqual(s.hooked, []);
+  assert.equal(s.counters.allocs, 0);
+
+  const e = throwsHeapshift(
+    () => parseStats(9, block((v) => v.setUint32(0, 0, true))),
+    "Cannot read heapshift's stats of process 9: the block is not initialised",
+  );
+  assert.equal(e.kind, "failed");
+  throwsHeapshift(
+    () => parseStats(9, block((v) => v.setUint32(4, 2, true))),
+    "the block has layout v2, this heapshift reads v1",
+  );
+  throwsHeapshift(
+    () => parseStats(9, block((v) => v.setUint32(40, 8000, true))),
+    "offsets are out of range",
+  );
+  assert.ok(parseStats(9, block(() => {})).state === "loading");
+});
+
+Deno.test("parseStats: heapshift's reasons apart from Win32 errors", () => {
+  const at = (reason: number, error: number, state = 3) =>
+    parseStats(
+      9,
+      block((v) => {
+        v.setUint32(12, state, true);
+        v.setUint32(72, reason, true);
+        v.setUint32(52, error, true);
+      }),
+    );
+  // Reason 6 is no ERROR_INVALID_HANDLE (6); error 6 is no reason.
+  assert.deepEqual([at(6, 0).reason, at(6, 0).error], ["thread-in-site", 0]);
+  assert.deepEqual([at(0, 6).reason, at(0, 6).error], [null, 6]);
+  assert.equal(at(8, 5).reason, "protect");
+  assert.equal(at(14, 0).reason, "tls");
+  assert.equal(at(15, 0).reason, "unsafe-site");
+  assert.deepEqual([at(16, 5, 1).reason, at(16, 5, 1).error], ["restore", 5]);
+  assert.equal(at(99, 0).reason, "reason-99");
+  // Live, with a problem on the way (hooks live after a failed read-back).
+  const live = at(7, 0, 1);
+  assert.deepEqual([live.state, live.reason], ["live", "readback"]);
+  assert.equal(parseStats(9, block(() => {})).reason, null);
+});
+
+Deno.test("parseStats: blocks of other sizes; the owner's creation time", () => {
+  // An 8 KiB block with 64 stripes (what heapshift 0.1.0 wrote) still reads.
+  const small = new Uint8Array(8192);
+  const v = new DataView(small.buffer);
+  v.setUint32(0, STATS_MAGIC, true);
+  v.setUint32(4, 1, true);
+  v.setUint32(8, 8192, true);
+  v.setUint32(36, 64, true);
+  v.setUint32(40, 4096, true);
+  v.setUint32(44, 128, true);
+  v.setUint32(48, 4096 - 128, true);
+  for (let s = 0; s < 64; s++) v.setBigInt64(4096 + 64 * s, 2n, true);
+  assert.equal(parseStats(9, small).counters.allocs, 128);
+  assert.equal(statsOwner(small), 0n);
+  // Stripe +56 is the owner's thread id, not a counter.
+  const owned = block((v) => {
+    v.setBigInt64(4096 + 56, 0x1234n, true);
+    v.setBigInt64(4096 + 64 * 1023, 5n, true);
+    v.setBigUint64(80, 133_000_000_000_000_000n, true);
+  });
+  assert.equal(parseStats(9, owned).counters.allocs, 5);
+  assert.equal(statsOwner(owned), 133_000_000_000_000_000n);
+  assert.equal(statsOwner(new Uint8Array(64)), 0n);
+});
+
+Deno.test("mimallocVersion() reads v2's and v3's version numbers", () => {
+  assert.equal(mimallocVersion(212), "2.1.2");
+  assert.equal(mimallocVersion(30401), "3.4.1");
+  assert.equal(mimallocVersion(31005), "3.10.5");
+});

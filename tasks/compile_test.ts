@@ -1,0 +1,92 @@
+// `deno task compile` cannot run here (Deno's runtime archive is not
+// reachable), so this tests what it builds on: the generated entry point,
+// run with `deno run`, embeds the DLL and extracts it to a hashed cache path.
+import assert from "node:assert/strict";
+import { compileArgs, generate, isDownloadFailure, TARGET } from "./compile.ts";
+import { NOTICE_FILE, sha256Hex } from "../cli/embed.ts";
+
+function fakeDll(n: number): Uint8Array {
+  const b = new Uint8Array(n);
+  for (let i = 0; i < n; i++) b[i] = (i * 7 + 3) & 0xff;
+  b.set([0x4d, 0x5a]);
+  return b;
+}
+
+async function denoDir(): Promise<string> {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["info", "--json"],
+  }).output();
+  return JSON.parse(new TextDecoder().decode(out.stdout)).denoDir;
+}
+
+Deno.test("the generated entry point extracts the embedded DLL once, by hash", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const dll = fakeDll(150_000);
+    const gen = await generate(dll, `${dir}/gen`);
+    assert.equal(gen.sha256, await sha256Hex(dll));
+    assert.equal(gen.size, dll.length);
+    const cache = `${dir}/cache`;
+    const run = async () => {
+      const out = await new Deno.Command(Deno.execPath(), {
+        args: [
+          "run",
+          "-A",
+          "--config",
+          new URL("../deno.json", import.meta.url).pathname,
+          gen.entry,
+          "doctor",
+          "--json",
+        ],
+        env: {
+          XDG_CACHE_HOME: cache,
+          DENO_DIR: await denoDir(),
+          NO_COLOR: "1",
+        },
+        stdin: "null",
+      }).output();
+      const j = JSON.parse(new TextDecoder().decode(out.stdout));
+      return j.checks.find((c: { check: string }) => c.check === "hook DLL");
+    };
+    const first = await run();
+    const path = `${cache}/heapshift/dll/heapshift-${
+      gen.sha256.slice(0, 16)
+    }.dll`;
+    assert.equal(first.ok, true);
+    assert.ok(first.detail.startsWith(path), first.detail);
+    assert.deepEqual(await Deno.readFile(path), dll);
+    // mimalloc's license ships with the DLL: beside it, as in build/.
+    assert.equal(
+      await Deno.readTextFile(`${cache}/heapshift/dll/${NOTICE_FILE}`),
+      await Deno.readTextFile(new URL(`../${NOTICE_FILE}`, import.meta.url)),
+    );
+    const mtime = (await Deno.stat(path)).mtime;
+    await run();
+    assert.deepEqual(
+      (await Deno.stat(path)).mtime,
+      mtime,
+      "reused, not rewritten",
+    );
+    assert.deepEqual(
+      [...Deno.readDirSync(`${cache}/heapshift/dll`)].map((e) => e.name)
+        .sort(),
+      [NOTICE_FILE, `heapshift-${gen.sha256.slice(0, 16)}.dll`].sort(),
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("compile arguments and download-failure detection", () => {
+  const args = compileArgs("build/compile/main.ts", "build/heapshift.exe");
+  assert.deepEqual(args.slice(0, 2), ["compile", "-A"]);
+  assert.equal(args[args.indexOf("--target") + 1], TARGET);
+  assert.equal(TARGET, "x86_64-pc-windows-msvc");
+  assert.equal(args.at(-1), "build/compile/main.ts");
+  assert.ok(
+    isDownloadFailure(
+      "Caused by:\n 0: Setting up base binary.\n 1: error sending request for url (https://example/denort-x86_64-pc-windows-msvc.zip): dns error",
+    ),
+  );
+  assert.ok(!isDownloadFailure('error: Module not found "file:///x.ts".'));
+});
