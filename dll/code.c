@@ -66,8 +66,14 @@ BOOL hs_code_contains(const hs_code* m, const uint8_t* p, size_t n) {
   return end != NULL && (size_t)(end - p) >= n;
 }
 
+BOOL hs_code_contains_data(const hs_code* m, const uint8_t* p, size_t n) {
+  size_t size = m->nt->OptionalHeader.SizeOfImage;
+  return p >= m->base && (size_t)(p - m->base) <= size &&
+         size - (size_t)(p - m->base) >= n;
+}
+
 /* Decodes at p, never reading past its section's end. */
-static BOOL decode_at(const hs_code* m, const uint8_t* p, hs_insn* in) {
+BOOL hs_code_decode(const hs_code* m, const uint8_t* p, hs_insn* in) {
   const uint8_t* end = code_end(m, p);
   if (end == NULL) return FALSE;
   if (end - p < 16) {
@@ -317,7 +323,7 @@ size_t hs_code_room(const hs_code* m, const uint8_t* entry, BOOL* known) {
   const uint8_t* p = entry;
   hs_insn in;
   while (p < cap) {
-    if (!decode_at(m, p, &in)) return (size_t)(p - entry);
+    if (!hs_code_decode(m, p, &in)) return (size_t)(p - entry);
     p += in.len;
     if (p == next && extent_at(m, p, &b, &e)) {
       *known = TRUE; /* falls through into a known extent: the same function */
@@ -369,7 +375,7 @@ static const uint8_t* decode_range(const hs_code* m, const uint8_t* from,
   const uint8_t* p = from;
   while (p != NULL && p < to) {
     hs_insn in;
-    if (!decode_at(m, p, &in)) {
+    if (!hs_code_decode(m, p, &in)) {
       if (failed == NULL) failed = p;
       p = boundary(m, p, TRUE);
       continue;

@@ -448,6 +448,11 @@ typedef struct hs_code {
 void hs_code_open(hs_code* m, HMODULE h);
 /* [p, p + n) lies in one executable section. */
 BOOL hs_code_contains(const hs_code* m, const uint8_t* p, size_t n);
+/* [p, p + n) lies in the module's image. */
+BOOL hs_code_contains_data(const hs_code* m, const uint8_t* p, size_t n);
+/* hs_insn_decode at p, FALSE if p is not code; never reads past the end of
+ * p's section. */
+BOOL hs_code_decode(const hs_code* m, const uint8_t* p, hs_insn* in);
 /* Bytes from `entry` that belong to its function (or padding after it),
  * bounded by the next function start or export; *known when a function
  * extent (.pdata, .eh_frame) says so rather than decoding. */

@@ -241,6 +241,8 @@ BOOL hs_insn_decode(const uint8_t* p, hs_insn* out) {
       if (reg == 7) ok = FALSE;
     } else if (op == 0xFE && ((c.modrm >> 3) & 7) > 1) {
       ok = FALSE;
+    } else if (op == 0x8F && ((c.modrm >> 3) & 7) != 0) {
+      ok = FALSE; /* XOP (AMD), not pop r/m */
     }
   }
   if (!ok || c.p - c.at > 15) return FALSE;

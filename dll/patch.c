@@ -47,6 +47,7 @@
 #define MAX_PAGES (2 * MAX_SITES)
 #define BUDGET_MS 250 /* every attempt together, loader lock held */
 #define JUMP_MAX 16
+#define FORWARDER_MAX 48 /* bytes a forwarding wrapper's decoding reads */
 
 /* How a site's jump is written. */
 typedef enum form {
@@ -216,16 +217,18 @@ static hs_code code;
  * code. */
 static uint8_t* decode(uint8_t* p) {
   for (int hops = 0; hops < 8; hops++) {
-    if (!hs_code_contains(&code, p, 16)) return NULL;
+    if (!hs_code_contains(&code, p, 1)) return NULL;
     hs_insn in;
     uint8_t* to;
-    if (!hs_insn_decode(p, &in)) return p;
+    if (!hs_code_decode(&code, p, &in)) return p;
     if (in.kind == HS_INSN_JMP) {
       p = (uint8_t*)in.target;
     } else if (in.kind == HS_INSN_JMP_IND && in.mem != NULL &&
-               in.modrm_reg == 4) {
+               in.modrm_reg == 4 &&
+               hs_code_contains_data(&code, in.mem, sizeof(void*))) {
       p = *(uint8_t* const*)in.mem; /* jmp [rip+x] / jmp [abs32] */
-    } else if ((to = forwarded(p)) != NULL) {
+    } else if (hs_code_contains(&code, p, FORWARDER_MAX) &&
+               (to = forwarded(p)) != NULL) {
       p = to;
     } else {
       return p;
@@ -258,9 +261,7 @@ static BOOL read_overwritten(const shape* s, uint8_t* e, uint32_t* returns) {
   const uint8_t* p = e;
   while (p < end) {
     hs_insn in;
-    if (!hs_code_contains(&code, p, 1) || !hs_insn_decode(p, &in)) {
-      return FALSE;
-    }
+    if (!hs_code_decode(&code, p, &in)) return FALSE;
     p += in.len;
     if ((in.kind == HS_INSN_CALL || in.kind == HS_INSN_CALL_IND) &&
         p < end) {
@@ -286,7 +287,8 @@ static const shape* choose(uint8_t* e, uint32_t landings,
                            uint32_t* returns, const char** why) {
   BOOL known;
   size_t room = hs_code_room(&code, e, &known);
-  if (hs_faults.branch_in_site != 0) {
+  if (hs_faults.branch_in_site != 0 &&
+      hs_faults.branch_in_site < 32 - HS_LANDING_BEFORE) {
     landings |= 1u << (HS_LANDING_BEFORE + hs_faults.branch_in_site);
   }
   *why = NO_ROOM;
