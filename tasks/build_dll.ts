@@ -312,7 +312,6 @@ export async function buildDll(
     }
     built.push(out);
   }
-  for (const out of built) console.log(out);
   return built;
 }
 
@@ -368,7 +367,10 @@ function parseArgs(args: string[]): BuildDllOptions {
 
 if (import.meta.main) {
   try {
-    await buildDll(parseArgs(Deno.args));
+    // The paths on stdout, for scripts (the steps went to stderr); not
+    // from buildDll() itself, whose callers have stdouts of their own
+    // (`deno task demo --json`).
+    for (const out of await buildDll(parseArgs(Deno.args))) console.log(out);
   } catch (e) {
     $.logError("error:", (e as Error).message);
     Deno.exit(1);
