@@ -27,15 +27,15 @@
 #include "heapshift.h"
 
 #include <bcrypt.h>
-#include <psapi.h>
 
-/* mimalloc LoadLibrary()s bcrypt.dll (random seeds, during init) and
- * psapi.dll. Importing one function of each makes the loader map and
- * initialise them before our entry point runs, so mimalloc's LoadLibrary
- * inside our DLL_PROCESS_ATTACH only bumps a reference count instead of
- * running another DLL's initialisation under the loader lock. */
-void* volatile hs_preloaded_imports[] = {(void*)BCryptGenRandom,
-                                         (void*)GetProcessMemoryInfo};
+/* mimalloc LoadLibrary()s bcrypt.dll (random seeds, during init).
+ * Importing one of its functions makes the loader map and initialise it
+ * before our entry point runs, so mimalloc's LoadLibrary inside our
+ * DLL_PROCESS_ATTACH only bumps a reference count instead of running
+ * another DLL's initialisation under the loader lock. (mimalloc loads
+ * psapi.dll only to print its statistics, mi_stats_print, which heapshift
+ * never calls.) */
+void* volatile hs_preloaded_imports[] = {(void*)BCryptGenRandom};
 
 BOOL hs_verbose;
 static volatile LONG state = HS_STATE_LOADING;
@@ -90,6 +90,14 @@ static void read_faults(void) {
     } else if (strcmp(item, "snapshot-rendezvous") == 0) {
       hs_faults.snapshot_rendezvous = TRUE;
     } else if (strcmp(item, "stripes") == 0) hs_faults.stripes = value;
+    else if (strcmp(item, "branch-in-site") == 0) {
+      hs_faults.branch_in_site = value;
+    } else if (strcmp(item, "restore") == 0) hs_faults.restore = TRUE;
+    else if (strcmp(item, "foreign-thread") == 0) {
+      hs_faults.foreign_thread = value;
+    } else if (strcmp(item, "suspend-refused") == 0) {
+      hs_faults.suspend_refused = colon ? value : ~0u;
+    } else if (strcmp(item, "retry-sleep") == 0) hs_faults.retry_sleep = value;
     if (*item) {
       hs_log("test fault: %s%s%s", item, colon ? ":" : "",
              colon ? colon + 1 : "");
@@ -176,7 +184,8 @@ static void install(HINSTANCE inst) {
     return;
   }
   if (r.reason != HS_R_NONE) {
-    hs_log("hooks live, but: %s (reason %u)", r.error, r.reason);
+    hs_log("hooks live, but: %s (reason %u, Win32 error %lu)", r.error,
+           r.reason, r.win32_error);
   }
   size_t used = 0;
   for (unsigned i = 0; i < r.names; i++) {
@@ -186,7 +195,7 @@ static void install(HINSTANCE inst) {
     used += n;
   }
   hs_stats_set_names(r.names_list, r.names);
-  hs_stats_mark_live(r.sites, r.reason);
+  hs_stats_mark_live(r.sites, r.reason, r.win32_error);
   InterlockedExchange(&state, HS_STATE_LIVE);
   hs_log("hooks live: %u names over %u code sites", r.names, r.sites);
 }

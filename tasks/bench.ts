@@ -182,6 +182,7 @@ async function buildHookDlls(
     {
       what: "the hook DLL with _msize usable",
       o: {
+        arch: "x64" as const,
         mimalloc: explicit,
         msize: "usable" as const,
         outDir: `${root}/${OUT_DIR}/dll-usable`,
@@ -191,6 +192,7 @@ async function buildHookDlls(
       ? [{
         what: `the hook DLL with mimalloc ${trees.other.major}`,
         o: {
+          arch: "x64" as const,
           mimalloc: trees.other.host,
           outDir: `${root}/${OUT_DIR}/dll-other`,
         },

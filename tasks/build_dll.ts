@@ -1,16 +1,20 @@
 /**
- * Builds the hook DLL, `build/heapshift.dll` (x64), from `dll/*.c` and
- * mimalloc's source.
+ * Builds the hook DLL from `dll/*.c` and mimalloc's source:
+ * `build/heapshift.dll` (x64) and `build/heapshift32.dll` (x86, for 32-bit
+ * programs), the same sources for both.
  *
  * Usage:
- *   deno task build-dll [--toolchain msvc|mingw] [--mimalloc-version 2|3]
- *                       [--mimalloc DIR] [--msize exact|usable]
- *                       [--out-dir DIR] [--force]
+ *   deno task build-dll [--arch x64|x86|all] [--toolchain msvc|mingw]
+ *                       [--mimalloc-version 2|3] [--mimalloc DIR]
+ *                       [--msize exact|usable] [--out-dir DIR] [--force]
  *
- * - `mingw` (the default off Windows): x86_64-w64-mingw32ucrt-gcc in the Wine
- *   environment, statically linked, custom entry point, no CRT start files.
+ * - `--arch`: which DLL(s) to build; `all` (the default) builds both.
+ * - `mingw` (the default off Windows): x86_64-w64-mingw32ucrt-gcc (x64) or
+ *   i686-w64-mingw32-gcc (x86) in the Wine environment, statically linked,
+ *   custom entry point, no CRT start files.
  * - `msvc` (the default on Windows when vswhere finds Visual Studio): cl.exe
- *   from the x64 developer environment, `/O2 /MT`, `/ENTRY:heapshift_entry`.
+ *   from the x64 or x86 developer environment, `/O2 /MT`,
+ *   `/ENTRY:heapshift_entry`.
  * - `--mimalloc-version 2|3`: the Wine environment's mimalloc v2.1.2
  *   (`/opt/heapshift/mimalloc`) or v3.4.1 (`/opt/heapshift/mimalloc3`);
  *   default `$HEAPSHIFT_MIMALLOC_VERSION`, else {@linkcode MIMALLOC_DEFAULT}
@@ -18,29 +22,42 @@
  * - `--mimalloc DIR` (or `$HEAPSHIFT_MIMALLOC`): a mimalloc source tree
  *   (include/ and src/static.c, v2.x or v3.x) instead; it must be of the
  *   major version `--mimalloc-version` names, if given.
- * - `--out-dir DIR`: where the DLL goes (default `build/`), e.g. the
- *   bench's other builds.
+ * - `--out-dir DIR`: where the DLLs go (default `build/`), e.g. the bench's
+ *   other builds.
  * - `--msize`: what `_msize` reports for mimalloc blocks. `exact` (the
  *   default) is the size asked for, as UCRT's HeapSize, kept in mimalloc's
  *   8-byte padding (`MI_PADDING=1`); `usable` is the block's usable size,
  *   no padding (what mimalloc-redirect does). See dll/README.md.
  *
- * Each step is printed; the output path is printed last. The build is
- * skipped when the DLL is newer than every input (same toolchain and
- * mimalloc), unless `--force`. The result is checked to import nothing but
- * system DLLs.
+ * Each step is printed; the output paths are printed last, one a line. A
+ * build is skipped when its DLL is newer than every input (same toolchain
+ * and mimalloc), unless `--force`. Each result is checked to be of its
+ * architecture and to import nothing but system DLLs.
  *
  * @module
  */
 
 import $ from "dax";
-import { imports as peImports } from "../pe/mod.ts";
-import { compile, isStale } from "./toolchain.ts";
+import { ARCH_MACHINE } from "../src/arch.ts";
+import { FileSource, imports as peImports, readHeaders } from "../pe/mod.ts";
+import { type Arch, ARCHES, compile, isStale } from "./toolchain.ts";
 import { copyNotice } from "./notice.ts";
 import { exists, IN_ENV, isWindows, repoRoot, rootfsDir } from "./winenv.ts";
 
-/** Where the DLL goes, relative to the checkout. */
-export const DLL_OUT = "build/heapshift.dll";
+/** Where each architecture's DLL goes, relative to the checkout. */
+export const DLL_OUT: Readonly<Record<Arch, string>> = {
+  x64: "build/heapshift.dll",
+  x86: "build/heapshift32.dll",
+};
+
+/**
+ * The DLL's entry point as the linker knows it: `heapshift_entry` is
+ * `WINAPI` (`__stdcall`), which x86 decorates with its argument bytes.
+ */
+const ENTRY: Readonly<Record<Arch, string>> = {
+  x64: "heapshift_entry",
+  x86: "_heapshift_entry@12",
+};
 
 /** What `_msize` reports for mimalloc blocks (dll/README.md). */
 export type MsizeMode = "exact" | "usable";
@@ -59,7 +76,7 @@ function defines(msize: MsizeMode): string[] {
 
 /** DLLs the result may import (lower case; api-ms-win-crt-* is the UCRT). */
 const SYSTEM_DLLS =
-  /^(kernel32|ntdll|advapi32|bcrypt|psapi|user32|api-ms-win-[a-z0-9-]+)\.dll$/;
+  /^(kernel32|ntdll|advapi32|bcrypt|user32|api-ms-win-[a-z0-9-]+)\.dll$/;
 
 /** The mimalloc major versions the Wine environment provides. */
 export type MimallocVersion = 2 | 3;
@@ -95,12 +112,37 @@ export function mimallocSource(
   return `${rootfsDir()}${MIMALLOC_IN_ENV[v]}`;
 }
 
+/**
+ * Why `dll/mimalloc_unit.c` cannot compile this mimalloc, or null.
+ * For v2 it includes static.c's sources one by one (its "hs-static" block,
+ * so that three of mimalloc's calls reach heapshift first): they must be
+ * exactly the ones static.c lists, in its order. `staticC` and `unit` are
+ * the two files' text.
+ */
+export function staticLayoutMismatch(
+  staticC: string,
+  unit: string,
+): string | null {
+  const includes = (text: string) =>
+    [...text.matchAll(/^\s*#\s*include\s+"([^"]+)"/gm)].map((m) =>
+      m[1].replace(/^src\//, "")
+    );
+  const block = /hs-static begin[^\n]*\n([\s\S]*?)hs-static end/.exec(unit);
+  if (!block) return "dll/mimalloc_unit.c has no hs-static block";
+  const want = includes(block[1]).join(", ");
+  const have = includes(staticC).join(", ");
+  return want === have ? null : `its src/static.c includes ${have}; ` +
+    `dll/mimalloc_unit.c (hs-static) includes ${want}`;
+}
+
 /** Options of {@linkcode buildDll}. */
 export interface BuildDllOptions {
   /** The environment's mimalloc v2 or v3 (see {@linkcode mimallocSource}). */
   mimallocVersion?: MimallocVersion;
-  /** Where the DLL goes (host path; default the checkout's `build/`). */
+  /** Where the DLLs go (host path; default the checkout's `build/`). */
   outDir?: string;
+  /** Which DLL(s): `x64`, `x86` or `all` (the default). */
+  arch?: Arch | "all";
   toolchain?: "msvc" | "mingw";
   /** mimalloc source tree (host path). */
   mimalloc?: string;
@@ -141,41 +183,23 @@ async function mimallocForEnv(dir: string, root: string): Promise<string> {
   return copy;
 }
 
-/**
- * Why `dll/mimalloc_unit.c` cannot compile this mimalloc, or null.
- * For v2 it includes static.c's sources one by one (its "hs-static" block,
- * so that three of mimalloc's calls reach heapshift first): they must be
- * exactly the ones static.c lists, in its order. `staticC` and `unit` are
- * the two files' text.
- */
-export function staticLayoutMismatch(
-  staticC: string,
-  unit: string,
-): string | null {
-  const includes = (text: string) =>
-    [...text.matchAll(/^\s*#\s*include\s+"([^"]+)"/gm)].map((m) =>
-      m[1].replace(/^src\//, "")
-    );
-  const block = /hs-static begin[^\n]*\n([\s\S]*?)hs-static end/.exec(unit);
-  if (!block) return "dll/mimalloc_unit.c has no hs-static block";
-  const want = includes(block[1]).join(", ");
-  const have = includes(staticC).join(", ");
-  return want === have ? null : `its src/static.c includes ${have}; ` +
-    `dll/mimalloc_unit.c (hs-static) includes ${want}`;
-}
-
 async function mimallocVersion(dir: string): Promise<string> {
   const h = await Deno.readTextFile(`${dir}/include/mimalloc.h`);
   return h.match(/#define\s+MI_MALLOC_VERSION\s+(\d+)/)?.[1] ?? "unknown";
 }
 
-async function buildMingw(
-  root: string,
-  mi: string,
-  sources: string[],
-  out: string,
-  defs: string[],
-): Promise<void> {
+/** What one DLL build needs. */
+interface Job {
+  arch: Arch;
+  root: string;
+  mi: string;
+  sources: string[];
+  out: string;
+  defs: string[];
+}
+
+async function buildMingw(job: Job): Promise<void> {
+  const { arch, root, mi, sources, out, defs } = job;
   const miEnv = isWindows ? mi : await mimallocForEnv(mi, root);
   const flags = [
     `-I${root}/dll`,
@@ -184,20 +208,28 @@ async function buildMingw(
     `-I${miEnv}`, // mimalloc_unit.c names v2's sources as src/*.c
     ...defs.map((d) => `-D${d}`),
     "-fno-stack-protector",
-    "-Wno-array-bounds", // NtCurrentTeb() reads gs:[0x30]
+    "-Wno-array-bounds", // NtCurrentTeb() reads gs:[0x30] (x86: fs:[0x18])
     "-nostartfiles",
-    "-Wl,-e,heapshift_entry",
+    `-Wl,-e,${ENTRY[arch]}`,
     "-Wl,--no-insert-timestamp",
-    "-lpsapi",
     "-ladvapi32",
     "-lbcrypt",
     "-lkernel32",
   ];
-  $.logStep("Compiling", `${sources.length} sources with mingw-w64 (UCRT)`);
-  await compile({ sources, out, kind: "dll", flags });
+  $.logStep(
+    "Compiling",
+    `${sources.length} sources with mingw-w64 (UCRT, ${arch})`,
+  );
+  await compile({ sources, out, kind: "dll", arch, flags });
 }
 
-async function findVcvars(): Promise<string> {
+/** The developer environment script of each architecture. */
+const VCVARS: Readonly<Record<Arch, string>> = {
+  x64: "vcvars64.bat",
+  x86: "vcvars32.bat",
+};
+
+async function findVcvars(arch: Arch): Promise<string> {
   const pf = Deno.env.get("ProgramFiles(x86)") ?? "C:\\Program Files (x86)";
   const vswhere = `${pf}\\Microsoft Visual Studio\\Installer\\vswhere.exe`;
   if (!exists(vswhere)) {
@@ -208,27 +240,24 @@ async function findVcvars(): Promise<string> {
   const install =
     (await $`${vswhere} -latest -products * -requires Microsoft.VisualStudio.Component.VC.Tools.x86.x64 -property installationPath`
       .text()).trim();
-  const vcvars = `${install}\\VC\\Auxiliary\\Build\\vcvars64.bat`;
+  const vcvars = `${install}\\VC\\Auxiliary\\Build\\${VCVARS[arch]}`;
   if (!install || !exists(vcvars)) {
     throw new Error(
-      "Visual Studio has no x64 C++ tools (vcvars64.bat): add the 'MSVC x64/x86 build tools' component, or use --toolchain mingw",
+      `Visual Studio has no ${arch} C++ tools (${
+        VCVARS[arch]
+      }): add the 'MSVC x64/x86 build tools' component, or use --toolchain mingw`,
     );
   }
   return vcvars;
 }
 
-async function buildMsvc(
-  root: string,
-  mi: string,
-  sources: string[],
-  out: string,
-  defs: string[],
-): Promise<void> {
+async function buildMsvc(job: Job): Promise<void> {
+  const { arch, root, mi, sources, out, defs } = job;
   $.logStep("Locating", "Visual Studio with vswhere");
-  const vcvars = await findVcvars();
+  const vcvars = await findVcvars(arch);
   $.logLight(`  ${vcvars}`);
   const win = (p: string) => p.replaceAll("/", "\\");
-  const objDir = win(`${root}/build/obj-msvc`);
+  const objDir = win(`${root}/build/obj-msvc-${arch}`);
   await Deno.mkdir(objDir, { recursive: true });
   const cl = [
     "cl",
@@ -249,12 +278,14 @@ async function buildMsvc(
     "/link",
     "/DLL",
     "/ENTRY:heapshift_entry",
-    "psapi.lib",
     "advapi32.lib",
     "bcrypt.lib",
     "kernel32.lib",
   ].join(" ");
-  $.logStep("Compiling", `${sources.length} sources with MSVC (x64, /O2 /MT)`);
+  $.logStep(
+    "Compiling",
+    `${sources.length} sources with MSVC (${arch}, /O2 /MT)`,
+  );
   const script = `${objDir}\\build.cmd`;
   await Deno.writeTextFile(
     script,
@@ -265,8 +296,40 @@ async function buildMsvc(
   if (!res.success) throw new Error(`cl.exe failed (exit ${res.code})`);
 }
 
-/** Builds build/heapshift.dll; returns its path. */
-export async function buildDll(options: BuildDllOptions = {}): Promise<string> {
+/** The architectures `arch` names (`all`: both, x64 first). */
+export function archesOf(arch: Arch | "all" = "all"): Arch[] {
+  return arch === "all" ? [...ARCHES] : [arch];
+}
+
+/** Checks a built DLL: its machine, and no non-system imports. */
+async function checkDll(out: string, arch: Arch): Promise<void> {
+  $.logStep("Checking", `${out.slice(out.lastIndexOf("/") + 1)}`);
+  let machine: number;
+  {
+    using src = FileSource.open(out);
+    machine = readHeaders(src).machine;
+  }
+  const imports = (await peImports(out)).map((d) => d.dll);
+  const bad = imports.filter((d) => !SYSTEM_DLLS.test(d.toLowerCase()));
+  $.logLight(`  ${imports.join(", ")}`);
+  const problem = machine !== ARCH_MACHINE[arch]
+    ? `is not an ${arch} DLL (machine 0x${machine.toString(16)})`
+    : bad.length > 0
+    ? `would need non-system DLLs at run time: ${bad.join(", ")}`
+    : "";
+  if (problem) {
+    await Deno.remove(out).catch(() => {});
+    throw new Error(`${out} ${problem}`);
+  }
+}
+
+/**
+ * Builds the hook DLL for each architecture `options.arch` names (both by
+ * default); returns their paths, x64 first.
+ */
+export async function buildDll(
+  options: BuildDllOptions = {},
+): Promise<string[]> {
   const root = repoRoot();
   const toolchain = options.toolchain ?? (isWindows ? "msvc" : "mingw");
   const mi = mimallocSource(options);
@@ -301,43 +364,38 @@ export async function buildDll(options: BuildDllOptions = {}): Promise<string> {
     }
   }
   const outDir = options.outDir ?? `${root}/build`;
-  const out = `${outDir}/${DLL_OUT.slice(DLL_OUT.lastIndexOf("/") + 1)}`;
   await Deno.mkdir(outDir, { recursive: true });
   await copyNotice(outDir); // mimalloc's license ships with the DLL
   const { c, all } = dllSources(root);
-  const stampFile = `${outDir}/.heapshift-dll.stamp`;
   const msize = options.msize ?? "exact";
   const stamp = `${toolchain}\n${mi}\n${version}\n${msize}\n`;
-  const oldStamp = await Deno.readTextFile(stampFile).catch(() => "");
-  $.logStep(
-    "Building",
-    `heapshift.dll (${toolchain}, mimalloc ${version} from ${mi}, _msize ${msize})`,
-  );
-  if (
-    !options.force && oldStamp === stamp &&
-    !isStale(out, [...all, new URL(import.meta.url).pathname])
-  ) {
-    $.logLight("  up to date");
-    console.log(out);
-    return out;
-  }
-  if (toolchain === "msvc") await buildMsvc(root, mi, c, out, defines(msize));
-  else await buildMingw(root, mi, c, out, defines(msize));
-
-  $.logStep("Checking", "imports");
-  const imports = (await peImports(out)).map((d) => d.dll);
-  const bad = imports.filter((d) => !SYSTEM_DLLS.test(d.toLowerCase()));
-  $.logLight(`  ${imports.join(", ")}`);
-  if (bad.length > 0) {
-    await Deno.remove(out).catch(() => {});
-    throw new Error(
-      `heapshift.dll would need non-system DLLs at run time: ${bad.join(", ")}`,
+  const built: string[] = [];
+  for (const arch of archesOf(options.arch)) {
+    const name = DLL_OUT[arch].slice(DLL_OUT[arch].lastIndexOf("/") + 1);
+    const out = `${outDir}/${name}`;
+    const stampFile = `${outDir}/.${name}.stamp`;
+    const oldStamp = await Deno.readTextFile(stampFile).catch(() => "");
+    $.logStep(
+      "Building",
+      `${name} (${arch}, ${toolchain}, mimalloc ${version} from ${mi}, _msize ${msize})`,
     );
+    if (
+      !options.force && oldStamp === stamp &&
+      !isStale(out, [...all, new URL(import.meta.url).pathname])
+    ) {
+      $.logLight("  up to date");
+    } else {
+      await Deno.remove(stampFile).catch(() => {});
+      const job = { arch, root, mi, sources: c, out, defs: defines(msize) };
+      if (toolchain === "msvc") await buildMsvc(job);
+      else await buildMingw(job);
+      await checkDll(out, arch);
+      await Deno.writeTextFile(stampFile, stamp);
+      $.logStep("Built", out);
+    }
+    built.push(out);
   }
-  await Deno.writeTextFile(stampFile, stamp);
-  $.logStep("Built", out);
-  console.log(out);
-  return out;
+  return built;
 }
 
 function parseArgs(args: string[]): BuildDllOptions {
@@ -346,6 +404,14 @@ function parseArgs(args: string[]): BuildDllOptions {
     const [flag, inline] = args[i].split("=", 2);
     const value = () => inline ?? args[++i];
     switch (flag) {
+      case "--arch": {
+        const v = value();
+        if (v !== "x64" && v !== "x86" && v !== "all") {
+          throw new Error(`--arch must be x64, x86 or all, not '${v}'`);
+        }
+        o.arch = v;
+        break;
+      }
       case "--toolchain": {
         const v = value();
         if (v !== "msvc" && v !== "mingw") {
@@ -377,7 +443,7 @@ function parseArgs(args: string[]): BuildDllOptions {
       case "-h":
       case "--help":
         console.log(
-          "usage: deno task build-dll [--toolchain msvc|mingw] [--mimalloc-version 2|3] [--mimalloc DIR] [--msize exact|usable] [--out-dir DIR] [--force]",
+          "usage: deno task build-dll [--arch x64|x86|all] [--toolchain msvc|mingw] [--mimalloc-version 2|3] [--mimalloc DIR] [--msize exact|usable] [--out-dir DIR] [--force]",
         );
         Deno.exit(0);
         break;
@@ -390,7 +456,10 @@ function parseArgs(args: string[]): BuildDllOptions {
 
 if (import.meta.main) {
   try {
-    await buildDll(parseArgs(Deno.args));
+    // The paths on stdout, for scripts (the steps went to stderr); not
+    // from buildDll() itself, whose callers have stdouts of their own
+    // (`deno task demo --json`).
+    for (const out of await buildDll(parseArgs(Deno.args))) console.log(out);
   } catch (e) {
     $.logError("error:", (e as Error).message);
     Deno.exit(1);

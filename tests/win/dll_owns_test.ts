@@ -5,20 +5,23 @@
 // heap. A test that reads a header dies of an access violation. See
 // tests/fixtures/dll_owns.c.
 import { assertEquals } from "./assert.ts";
-import { fixture, hookDll, runFixture, test } from "./harness.ts";
+import { fixture, hookDll, runFixture, testArches } from "./harness.ts";
 
-test("ownership reads no segment of mimalloc's (headers made unreadable)", async () => {
-  const { lines, code } = await runFixture(fixture("dll_owns.exe"), [
-    hookDll(),
-  ]);
-  const all = lines.join("\n");
-  assertEquals(code, 0, all);
-  assertEquals(lines, [
-    "live=1",
-    "hidden=1",
-    "blocks=7",
-    "probes=ok",
-    "old_blocks=7",
-    "done",
-  ], all);
-});
+testArches(
+  "ownership reads no segment of mimalloc's (headers made unreadable)",
+  async (arch) => {
+    const { lines, code } = await runFixture(fixture("dll_owns.exe", arch), [
+      hookDll(arch),
+    ], { arch });
+    const all = lines.join("\n");
+    assertEquals(code, 0, all);
+    assertEquals(lines, [
+      "live=1",
+      "hidden=1",
+      "blocks=7",
+      "probes=ok",
+      "old_blocks=7",
+      "done",
+    ], all);
+  },
+);
