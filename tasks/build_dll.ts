@@ -82,7 +82,7 @@ const SYSTEM_DLLS =
 export type MimallocVersion = 2 | 3;
 
 /** The version built when nothing else is asked for (dll/README.md: why). */
-export const MIMALLOC_DEFAULT: MimallocVersion = 2;
+export const MIMALLOC_DEFAULT: MimallocVersion = 3;
 
 /** The environment's source tree of each version (inside the chroot). */
 const MIMALLOC_IN_ENV: Readonly<Record<MimallocVersion, string>> = {
