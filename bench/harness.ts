@@ -5,20 +5,23 @@
  * task `tasks/bench.ts` builds the workloads and starts it.
  *
  *   deno run -A bench/harness.ts [--reps N] [--scale F] [--threads N]
- *     [--workloads a,b] [--variants 1,2,3,4,5] [--dll PATH]
- *     [--no-migrate-env NAME=VALUE] [--budget SECONDS] [--self-load]
- *     [--quick] [--metric wall|cpu] [--start auto|import-table|loadlibrary]
+ *     [--thread-counts 1,2,4,8,16,64|none] [--workloads a,b]
+ *     [--variants 1,2,…,12] [--dll PATH] [--no-migrate-env NAME=VALUE]
+ *     [--budget SECONDS] [--self-load] [--quick] [--metric wall|cpu]
+ *     [--start auto|import-table|loadlibrary] [--main-msize exact|usable]
  *     [--out DIR]
  *   deno run -A bench/harness.ts --render bench/results/bench.json
  *     [--metric wall|cpu] [--out DIR]     (re-renders, on any OS)
  *
- * Variant 2 runs `build/bench/imports/workload-ucrt.exe` when it exists: a
- * copy whose import table lists heapshift.dll first (written by
- * tasks/bench.ts with pe/), so the DLL loads before the CRT initialises;
- * otherwise the workload calls LoadLibrary as the first thing in `main`.
+ * What each variant runs is `files()` below (bench/README.md lists them):
+ * the at-start variants (2, 6, 7) run a copy of the program whose import
+ * table lists heapshift.dll first (written by tasks/bench.ts with pe/), so
+ * the DLL loads before the CRT initialises, or, without one, the workload
+ * calls LoadLibrary as the first thing in `main`; x86 loads with
+ * LoadLibrary.
  *
  * Each run is one process that prints `warm <pid>` after its warm-up and
- * waits; for the late variants (3, 5) the DLL is injected then, with
+ * waits; for the late variants (3, 5, 8, 12) the DLL is injected then, with
  * mod.ts `inject` (a remote LoadLibraryW) — or, with `--self-load`, by the
  * workload itself (`--late-load`). After the timed phase it prints `done`
  * and waits again while the DLL's stats are read (mod.ts `stats`).
@@ -84,7 +87,7 @@ function parseArgs(args: string[]): Options {
     variants: VARIANTS.map((v) => v.id),
     dll: repoPath("build/heapshift.dll"),
     noMigrate: ["HEAPSHIFT_NO_MIGRATE", "1"],
-    budget: 420,
+    budget: 900,
     selfLoad: false,
     out: repoPath("bench/results"),
     timeoutMs: 60_000,

@@ -11,7 +11,7 @@
  * Harness options (see bench/harness.ts): `--reps N` (default 11),
  * `--metric wall|cpu` (default wall), `--start auto|import-table|loadlibrary`,
  * `--scale F`, `--threads N`, `--workloads a,b`, `--variants 1,2,3,4,5`,
- * `--budget SECONDS` (default 420: fewer reps run when a rep is slow),
+ * `--budget SECONDS` (default 900: fewer reps run when a rep is slow),
  * `--quick` (2 reps at half scale), `--self-load`,
  * `--no-migrate-env NAME=VALUE`, `--dll PATH`, `--out DIR`.
  *
