@@ -75,6 +75,45 @@ function run(
   };
 }
 
+/** A report of these runs, summarized as the harness does. */
+function reportOf(
+  runs: RunRecord[],
+  workloads: string[],
+  variants: VariantId[],
+  extra: {
+    config?: Partial<BenchReport["config"]>;
+    cpuShare?: number;
+    notes?: string[];
+  } = {},
+): BenchReport {
+  const cells = summarize(runs, [...new Set(runs.map(seriesOf))], variants);
+  return {
+    schema: 1,
+    date: "2026-11-26T03:00:00.000Z",
+    platform: "Wine 10.0 on Linux (not native Windows)",
+    cpus: 2,
+    config: {
+      reps: 1,
+      scale: 1,
+      threads: 4,
+      workloads,
+      variants,
+      dll: null,
+      injection: null,
+      start: "import-table",
+      metric: "wall",
+      noMigrateSwitch: "HEAPSHIFT_NO_MIGRATE=1",
+      ...extra.config,
+    },
+    totalSeconds: 12,
+    cpuShare: extra.cpuShare ?? 1,
+    cells,
+    targets: checkTargets(cells, runs, workloads),
+    notes: extra.notes ?? [],
+    runs,
+  };
+}
+
 Deno.test("median, quantile and spread", () => {
   assert.equal(median([]), null);
   assert.equal(median([3, 1, 2]), 2);
@@ -164,31 +203,11 @@ Deno.test("markdown and SVG renderings", () => {
   ];
   const workloads = ["churn", "percall"];
   const variants: VariantId[] = [1, 2, 4];
-  const cells = summarize(runs, workloads, variants);
-  const report: BenchReport = {
-    schema: 1,
-    date: "2026-11-26T03:00:00.000Z",
-    platform: "Wine 10.0 on Linux (not native Windows)",
-    cpus: 2,
-    config: {
-      reps: 1,
-      scale: 1,
-      threads: 4,
-      workloads,
-      variants,
-      dll: "build/heapshift.dll",
-      injection: null,
-      start: "import-table",
-      metric: "wall",
-      noMigrateSwitch: "HEAPSHIFT_NO_MIGRATE=1",
-    },
-    totalSeconds: 12,
+  const report = reportOf(runs, workloads, variants, {
+    config: { dll: "build/heapshift.dll" },
     cpuShare: 0.5,
-    cells,
-    targets: checkTargets(cells, runs, workloads),
     notes: ["a note"],
-    runs,
-  };
+  });
   const md = renderMarkdown(report);
   assert.match(
     md,
@@ -293,34 +312,13 @@ Deno.test("markdown: scaling, mimalloc and _msize sections", () => {
   }
   const workloads = ["mt-churn", "percall"];
   const variants: VariantId[] = [1, 2, 4, 6, 7, 9];
-  const cells = summarize(runs, [...workloads, "mt-churn@16"], variants);
-  const md = renderMarkdown({
-    schema: 1,
-    date: "2026-12-02T03:00:00.000Z",
-    platform: "Wine",
-    cpus: 2,
+  const md = renderMarkdown(reportOf(runs, workloads, variants, {
     config: {
-      reps: 1,
-      scale: 1,
-      threads: 4,
-      workloads,
-      variants,
-      dll: null,
-      injection: null,
-      start: "import-table",
-      metric: "wall",
-      noMigrateSwitch: "HEAPSHIFT_NO_MIGRATE=1",
       mimalloc: { main: "2.1.2", other: "3.4.1" },
       msize: "exact",
       threadCounts: [4, 16],
     },
-    totalSeconds: 1,
-    cpuShare: 1,
-    cells,
-    targets: [],
-    notes: [],
-    runs,
-  });
+  }));
   assert.match(md, /## Threads: mt-churn at each thread count/);
   assert.match(md, /\| 16 threads \| 900 ms/);
   assert.match(md, /## mimalloc 2\.1\.2 and 3\.4\.1 side by side/);
