@@ -841,7 +841,7 @@ function msizeSection(r: BenchReport, L: string[]): void {
     "(`MI_PADDING=1`, the default build); usable: the block's usable size, no",
     "padding (`deno task build-dll --msize usable`).",
     "",
-    "| workload | exact | usable | exact ÷ usable time | peak working set exact − usable | per live block |",
+    "| workload | exact | usable | exact ÷ usable time | peak working set exact − usable | per live block (8,000 or more) |",
     "| --- | ---: | ---: | ---: | ---: | ---: |",
   );
   for (const w of r.config.workloads) {
@@ -850,7 +850,9 @@ function msizeSection(r: BenchReport, L: string[]): void {
     const dws = e.peakWorkingSetMB !== null && u.peakWorkingSetMB !== null
       ? e.peakWorkingSetMB - u.peakWorkingSetMB
       : null;
-    const perBlock = dws !== null && e.liveBlocks
+    // per block only where blocks are many: a few hundred live blocks
+    // leave the difference in the working set's noise
+    const perBlock = dws !== null && e.liveBlocks && e.liveBlocks >= 8000
       ? `${((dws * 2 ** 20) / e.liveBlocks).toFixed(1)} B`
       : "–";
     L.push(
