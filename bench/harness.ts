@@ -5,20 +5,23 @@
  * task `tasks/bench.ts` builds the workloads and starts it.
  *
  *   deno run -A bench/harness.ts [--reps N] [--scale F] [--threads N]
- *     [--workloads a,b] [--variants 1,2,3,4,5] [--dll PATH]
- *     [--no-migrate-env NAME=VALUE] [--budget SECONDS] [--self-load]
- *     [--quick] [--metric wall|cpu] [--start auto|import-table|loadlibrary]
+ *     [--thread-counts 1,2,4,8,16,64|none] [--workloads a,b]
+ *     [--variants 1,2,…,12] [--dll PATH] [--no-migrate-env NAME=VALUE]
+ *     [--budget SECONDS] [--self-load] [--quick] [--metric wall|cpu]
+ *     [--start auto|import-table|loadlibrary] [--main-msize exact|usable]
  *     [--out DIR]
  *   deno run -A bench/harness.ts --render bench/results/bench.json
  *     [--metric wall|cpu] [--out DIR]     (re-renders, on any OS)
  *
- * Variant 2 runs `build/bench/imports/workload-ucrt.exe` when it exists: a
- * copy whose import table lists heapshift.dll first (written by
- * tasks/bench.ts with pe/), so the DLL loads before the CRT initialises;
- * otherwise the workload calls LoadLibrary as the first thing in `main`.
+ * What each variant runs is `files()` below (bench/README.md lists them):
+ * the at-start variants (2, 6, 7) run a copy of the program whose import
+ * table lists heapshift.dll first (written by tasks/bench.ts with pe/), so
+ * the DLL loads before the CRT initialises, or, without one, the workload
+ * calls LoadLibrary as the first thing in `main`; x86 loads with
+ * LoadLibrary.
  *
  * Each run is one process that prints `warm <pid>` after its warm-up and
- * waits; for the late variants (3, 5) the DLL is injected then, with
+ * waits; for the late variants (3, 5, 8, 12) the DLL is injected then, with
  * mod.ts `inject` (a remote LoadLibraryW) — or, with `--self-load`, by the
  * workload itself (`--late-load`). After the timed phase it prints `done`
  * and waits again while the DLL's stats are read (mod.ts `stats`).
@@ -39,7 +42,10 @@ import {
   renderMarkdown,
   renderSvg,
   type RunRecord,
+  runsWorkload,
+  seriesOf,
   summarize,
+  THREAD_COUNTS,
   type VariantId,
   VARIANTS,
   type WorkloadResult,
@@ -60,6 +66,10 @@ interface Options {
   timeoutMs: number;
   metric: Metric;
   start: "auto" | "import-table" | "loadlibrary";
+  /** mt-churn's thread counts for the scaling table. */
+  threadCounts: number[];
+  /** _msize of the main DLL (tasks/bench.ts knows how it was built). */
+  msize: string;
   /** Re-render an earlier bench.json instead of running. */
   render?: string;
 }
@@ -77,12 +87,14 @@ function parseArgs(args: string[]): Options {
     variants: VARIANTS.map((v) => v.id),
     dll: repoPath("build/heapshift.dll"),
     noMigrate: ["HEAPSHIFT_NO_MIGRATE", "1"],
-    budget: 420,
+    budget: 900,
     selfLoad: false,
     out: repoPath("bench/results"),
     timeoutMs: 60_000,
     metric: "wall",
     start: "auto",
+    threadCounts: THREAD_COUNTS,
+    msize: "exact",
   };
   for (let i = 0; i < args.length; i++) {
     const a = args[i];
@@ -144,12 +156,24 @@ function parseArgs(args: string[]): Options {
         o.start = m;
         break;
       }
+      case "--thread-counts":
+        {
+          const counts = val();
+          o.threadCounts = counts === "none"
+            ? []
+            : counts.split(",").map(Number).filter((n) => n >= 1);
+        }
+        break;
+      case "--main-msize":
+        o.msize = val();
+        break;
       case "--render":
         o.render = val();
         break;
       case "--quick":
         o.reps = 2;
         o.scale = 0.5;
+        o.threadCounts = [1, 4, 16];
         break;
       case "--self-load":
         o.selfLoad = true;
@@ -185,76 +209,137 @@ interface Plan {
   env: Record<string, string>;
   /** Inject remotely at `warm`. */
   inject: boolean;
+  /** What to inject. */
+  injectDll?: string;
   /** Read the DLL's stats at `done`. */
   dll: boolean;
 }
 
-/** The import-patched workload, when tasks/bench.ts made one. */
-function importsExe(): string | null {
-  const exe = repoPath("build/bench/imports/workload-ucrt.exe");
-  return isFile(exe) && isFile(repoPath("build/bench/imports/heapshift.dll"))
-    ? exe
+/** What each variant runs: the program, the DLL, how the DLL gets in. */
+interface VariantFiles {
+  exe: string;
+  /** The DLL to load or inject (none: the plain or linked program). */
+  dll?: string;
+  /** The import-patched copy of the program (at-start variants). */
+  imports?: string;
+  how: "plain" | "start" | "late";
+  noMigrate?: boolean;
+}
+
+function files(o: Options, v: VariantId): VariantFiles {
+  const b = (p: string) => repoPath(`build/bench/${p}`);
+  const ucrt = b("workload-ucrt.exe");
+  const ucrt32 = b("workload-ucrt32.exe");
+  const own = o.dll === repoPath("build/heapshift.dll");
+  const usable = b("dll-usable/heapshift.dll");
+  const other = b("dll-other/heapshift.dll");
+  const dll32 = repoPath("build/heapshift32.dll");
+  switch (v) {
+    case 1:
+      return { exe: ucrt, how: "plain" };
+    case 2:
+      return {
+        exe: ucrt,
+        dll: o.dll,
+        // the patched copy carries build/heapshift.dll, not a --dll of choice
+        imports: own ? b("imports/workload-ucrt.exe") : undefined,
+        how: "start",
+      };
+    case 3:
+      return { exe: ucrt, dll: o.dll, how: "late" };
+    case 4:
+      return { exe: b("workload-mimalloc.exe"), how: "plain" };
+    case 5:
+      return { exe: ucrt, dll: o.dll, how: "late", noMigrate: true };
+    case 6:
+      return {
+        exe: ucrt,
+        dll: usable,
+        imports: b("imports-usable/workload-ucrt.exe"),
+        how: "start",
+      };
+    case 7:
+      return {
+        exe: ucrt,
+        dll: other,
+        imports: b("imports-other/workload-ucrt.exe"),
+        how: "start",
+      };
+    case 8:
+      return { exe: ucrt, dll: other, how: "late" };
+    case 9:
+      return { exe: b("workload-mimalloc-other.exe"), how: "plain" };
+    case 10:
+      return { exe: ucrt32, how: "plain" };
+    case 11:
+      return { exe: ucrt32, dll: dll32, how: "start" };
+    case 12:
+      return { exe: ucrt32, dll: dll32, how: "late" };
+  }
+}
+
+/** Why variant `v` cannot run here (its files are missing), or null. */
+function missing(o: Options, v: VariantId): string | null {
+  const f = files(o, v);
+  if (!isFile(f.exe)) return `${f.exe} was not built`;
+  if (f.dll && !isFile(f.dll)) return `${f.dll} was not built`;
+  return null;
+}
+
+/** The import-patched copy of variant `v`'s program, if it was made. */
+function importsExe(f: VariantFiles): string | null {
+  const dll = f.imports?.replace(/workload-ucrt\.exe$/, "heapshift.dll");
+  return f.imports && isFile(f.imports) && dll && isFile(dll)
+    ? f.imports
     : null;
 }
 
 function startMode(o: Options): "import-table" | "loadlibrary" {
   if (o.start !== "auto") return o.start;
-  // the patched copy carries build/heapshift.dll, not a --dll of choice
-  const own = o.dll === repoPath("build/heapshift.dll");
-  return own && importsExe() ? "import-table" : "loadlibrary";
+  return importsExe(files(o, 2)) ? "import-table" : "loadlibrary";
 }
 
 function plan(
   o: Options,
-  workload: string,
+  run: { workload: string; threads: number },
   v: VariantId,
   remote: boolean,
 ): Plan {
-  const ucrt = repoPath("build/bench/workload-ucrt.exe");
-  const mi = repoPath("build/bench/workload-mimalloc.exe");
+  const f = files(o, v);
   const base = [
-    workload,
+    run.workload,
     "--wait",
     "--scale",
     String(o.scale),
     "--threads",
-    String(o.threads),
+    String(run.threads),
   ];
-  const late = remote ? [] : ["--late-load", o.dll];
-  switch (v) {
-    case 1:
-      return { exe: ucrt, args: base, env: {}, inject: false, dll: false };
-    case 2: {
-      const patched = startMode(o) === "import-table" ? importsExe() : null;
-      return patched
-        ? { exe: patched, args: base, env: {}, inject: false, dll: true }
-        : {
-          exe: ucrt,
-          args: [...base, "--load", o.dll],
-          env: {},
-          inject: false,
-          dll: true,
-        };
-    }
-    case 3:
-      return {
-        exe: ucrt,
-        args: [...base, ...late],
-        env: {},
-        inject: remote,
-        dll: true,
-      };
-    case 4:
-      return { exe: mi, args: base, env: {}, inject: false, dll: false };
-    case 5:
-      return {
-        exe: ucrt,
-        args: [...base, ...late],
-        env: { [o.noMigrate[0]]: o.noMigrate[1] },
-        inject: remote,
+  const env: Record<string, string> = f.noMigrate
+    ? { [o.noMigrate[0]]: o.noMigrate[1] }
+    : {};
+  if (f.how === "plain" || !f.dll) {
+    return { exe: f.exe, args: base, env, inject: false, dll: false };
+  }
+  if (f.how === "start") {
+    const patched = startMode(o) === "import-table" ? importsExe(f) : null;
+    return patched
+      ? { exe: patched, args: base, env, inject: false, dll: true }
+      : {
+        exe: f.exe,
+        args: [...base, "--load", f.dll],
+        env,
+        inject: false,
         dll: true,
       };
   }
+  return {
+    exe: f.exe,
+    args: remote ? base : [...base, "--late-load", f.dll],
+    env,
+    inject: remote,
+    injectDll: f.dll,
+    dll: true,
+  };
 }
 
 /** mod.ts `stats()` flattened to the report's keys. */
@@ -288,18 +373,25 @@ function readStats(pid: number): Record<string, unknown> | undefined {
   }
 }
 
-async function runOne(
-  o: Options,
-  workload: string,
-  variant: VariantId,
-  rep: number,
-): Promise<RunRecord> {
+/** One run to make: a workload (at a thread count) in a variant. */
+interface Job {
+  workload: string;
+  threads: number;
+  /** Set for the scaling table's thread counts other than o.threads. */
+  scaling: boolean;
+  variant: VariantId;
+}
+
+async function runOne(o: Options, job: Job, rep: number): Promise<RunRecord> {
+  const { workload, variant } = job;
   const remote = !o.selfLoad;
-  const p = plan(o, workload, variant, remote);
+  const p = plan(o, job, variant, remote);
   const rec: RunRecord = { workload, variant, rep, ok: false, wallMs: 0 };
-  if (variant === 3 || variant === 5) {
+  if (job.scaling) rec.threads = job.threads;
+  const how = files(o, variant).how;
+  if (how === "late") {
     rec.injection = remote ? "remote" : "self-load";
-  } else if (variant === 2) {
+  } else if (how === "start") {
     rec.injection = startMode(o);
   }
   const t0 = performance.now();
@@ -327,7 +419,7 @@ async function runOne(
         if (p.inject) {
           const s = performance.now(), wall = Date.now();
           try {
-            await inject(pid, o.dll, { timeout: 20_000 });
+            await inject(pid, p.injectDll!, { timeout: 20_000 });
             rec.injectMs = Math.round((performance.now() - s) * 10) / 10;
             // hooks live: the DLL stamps the moment in its stats block
             // (wall clock, ms); wait for it briefly if it is not there yet
@@ -355,6 +447,11 @@ async function runOne(
       } else if (line === "done") {
         if (p.dll) rec.dllStats = readStats(child.pid);
         await writer.write(new TextEncoder().encode("quit\n"));
+      } else if (line.startsWith("module ") || line.startsWith("phase ")) {
+        // HEAPSHIFT_BENCH_MODULES=1: where a profiler finds the modules
+        log(
+          `${workload} variant ${variant} rep ${rep} pid ${child.pid}: ${line}`,
+        );
       } else if (line.startsWith("result ")) {
         rec.result = JSON.parse(line.slice(7)) as WorkloadResult;
       }
@@ -388,6 +485,9 @@ async function runOne(
   return rec;
 }
 
+/** The variants without heapshift (the plain and the linked programs). */
+const PLAIN: VariantId[] = [1, 4, 9, 10];
+
 /** Cross-run checks the workloads cannot make alone. */
 function crossCheck(runs: RunRecord[], notes: string[]): void {
   // Single-threaded workloads are deterministic: every variant must end
@@ -410,7 +510,7 @@ function crossCheck(runs: RunRecord[], notes: string[]): void {
   // from mimalloc: one found on the UCRT heap is an allocation the hooks
   // missed.
   for (const r of runs) {
-    if (r.variant === 1 || r.variant === 4 || !r.ok || !r.result) continue;
+    if (PLAIN.includes(r.variant) || !r.ok || !r.result) continue;
     const n = r.result.new_in_ucrt_heap ?? 0;
     if (n > 0 && r.result.heapwalk_ok) {
       r.ok = false;
@@ -434,7 +534,7 @@ function crossCheck(runs: RunRecord[], notes: string[]): void {
       `variant 5 still migrated old blocks in ${moved.length} of ${v5.length} runs: the DLL ignores the migration-off switch, so variant 5 measured the same thing as variant 3`,
     );
   }
-  const dllRuns = runs.filter((r) => r.variant !== 1 && r.variant !== 4);
+  const dllRuns = runs.filter((r) => !PLAIN.includes(r.variant));
   if (dllRuns.length && !dllRuns.some((r) => r.dllStats)) {
     notes.push(
       "the DLL's stats block (Local\\heapshift-<pid>) could not be read: no migration counters, and injection latency is the inject() call's duration",
@@ -485,14 +585,41 @@ export function toJson(report: BenchReport): string {
 async function rerender(o: Options, file: string): Promise<number> {
   const old = JSON.parse(await Deno.readTextFile(file)) as BenchReport;
   const { workloads, variants } = old.config;
-  const cells = summarize(old.runs, workloads, variants, o.metric);
+  const series = [...new Set(old.runs.map(seriesOf))];
+  const cells = summarize(old.runs, series, variants, o.metric);
   await writeReport(o, {
     ...old,
     config: { ...old.config, metric: o.metric },
     cells,
-    targets: checkTargets(cells, old.runs, workloads),
+    targets: checkTargets(cells, old.runs, workloads, {
+      threadCounts: old.config.threadCounts,
+      threads: old.config.threads,
+    }),
   });
   return 0;
+}
+
+/**
+ * What a rep runs, one list per series (a row of a table), each run of a
+ * series in every variant that runs its workload: every workload at
+ * o.threads, then mt-churn at the other thread counts of the scaling
+ * table.
+ */
+function planJobs(o: Options): Job[][] {
+  const jobs: Job[][] = [];
+  const series = (workload: string, threads: number, scaling: boolean) => {
+    const vs = o.variants.filter((v) => runsWorkload(v, workload));
+    if (vs.length) {
+      jobs.push(vs.map((variant) => ({ workload, threads, scaling, variant })));
+    }
+  };
+  for (const w of o.workloads) series(w, o.threads, false);
+  if (o.workloads.includes("mt-churn")) {
+    for (const n of o.threadCounts) {
+      if (n !== o.threads) series("mt-churn", n, true);
+    }
+  }
+  return jobs;
 }
 
 /** Runs the bench and writes the results; returns the process exit code. */
@@ -512,26 +639,14 @@ export async function main(args: string[]): Promise<number> {
     log(`error: ${ucrtExe} is missing: run deno task bench (it builds it)`);
     return 2;
   }
-  if (!isFile(repoPath("build/bench/workload-mimalloc.exe"))) {
-    o.variants = o.variants.filter((v) => v !== 4);
-    notes.push(
-      "variant 4 skipped: build/bench/workload-mimalloc.exe was not built (no mimalloc source)",
-    );
+  const skipped = o.variants
+    .map((v) => ({ v, why: missing(o, v) }))
+    .filter((x) => x.why !== null);
+  o.variants = o.variants.filter((v) => !skipped.some((x) => x.v === v));
+  for (const x of skipped) {
+    notes.push(`variant ${x.v} skipped: ${x.why}`);
   }
   const haveDll = isFile(o.dll);
-  if (!haveDll) {
-    const skipped: VariantId[] = o.variants.filter((v) =>
-      v === 2 || v === 3 || v === 5
-    );
-    o.variants = o.variants.filter((v) => !skipped.includes(v));
-    if (skipped.length) {
-      notes.push(
-        `variants ${
-          skipped.join(", ")
-        } skipped: ${o.dll} does not exist (deno task build-dll)`,
-      );
-    }
-  }
   const lateVariants = o.variants.some((v) => v === 3 || v === 5);
   if (lateVariants && o.selfLoad) {
     notes.push(
@@ -545,23 +660,30 @@ export async function main(args: string[]): Promise<number> {
     }; up to ${o.reps} reps; budget ${o.budget} s`,
   );
 
+  const jobs = planJobs(o);
   const runs: RunRecord[] = [];
   let reps = o.reps;
   for (let rep = 1; rep <= reps; rep++) {
     const repStart = performance.now();
-    for (const w of o.workloads) {
+    for (const series of jobs) {
       const row: RunRecord[] = [];
       // Rotate the variant order each rep so no variant always runs first.
-      const order = o.variants.map((_, i, a) => a[(i + rep - 1) % a.length]);
-      for (const v of order) {
-        const r = await runOne(o, w, v, rep);
+      const order = series.map((_, i, a) => a[(i + rep - 1) % a.length]);
+      for (const job of order) {
+        const r = await runOne(o, job, rep);
         runs.push(r);
         row.push(r);
-        if (!r.ok) log(`  ${w} variant ${v} rep ${rep} FAILED: ${r.error}`);
+        if (!r.ok) {
+          log(
+            `  ${
+              seriesOf(r)
+            } variant ${job.variant} rep ${rep} FAILED: ${r.error}`,
+          );
+        }
       }
       row.sort((a, b) => a.variant - b.variant);
       log(
-        `rep ${rep}/${reps} ${w.padEnd(8)} ${
+        `rep ${rep}/${reps} ${seriesOf(row[0]).padEnd(8)} ${
           row.map((r) => fmtCell(r, o.metric)).join("  ")
         }`,
       );
@@ -605,7 +727,11 @@ export async function main(args: string[]): Promise<number> {
       }% of a CPU (CPU time / wall time, median), so wall times are noisy; rerun on a quiet machine, or compare with --metric cpu (10–16 ms granularity)`,
     );
   }
-  const cells = summarize(runs, o.workloads, o.variants, o.metric);
+  const series = [...new Set(runs.map(seriesOf))];
+  const cells = summarize(runs, series, o.variants, o.metric);
+  const version = (v: VariantId) =>
+    runs.find((r) => r.variant === v && r.dllStats?.mimalloc_version)
+      ?.dllStats?.mimalloc_version as string | undefined ?? null;
   const report: BenchReport = {
     schema: 1,
     date: new Date().toISOString(),
@@ -622,13 +748,22 @@ export async function main(args: string[]): Promise<number> {
       noMigrateSwitch: `${o.noMigrate[0]}=${o.noMigrate[1]}`,
       start: o.variants.includes(2) ? startMode(o) : null,
       metric: o.metric,
+      mimalloc: {
+        main: version(2) ?? version(3),
+        other: version(7) ?? version(8),
+      },
+      msize: o.msize,
+      threadCounts: o.threadCounts,
     },
     totalSeconds: (performance.now() - started) / 1000,
     cpuShare,
     hooked: (runs.find((r) => Array.isArray(r.dllStats?.hooked))?.dllStats
       ?.hooked as string[] | undefined) ?? [],
     cells,
-    targets: checkTargets(cells, runs, o.workloads),
+    targets: checkTargets(cells, runs, o.workloads, {
+      threadCounts: o.threadCounts,
+      threads: o.threads,
+    }),
     notes,
     runs,
   };

@@ -4,13 +4,19 @@ import {
   checkTargets,
   median,
   quantile,
+  README_MARKERS,
   renderMarkdown,
   renderSvg,
+  renderTimeTable,
   type RunRecord,
+  seriesOf,
+  spliceReadme,
   spreadPct,
   statOf,
   summarize,
   type VariantId,
+  variantOf,
+  workingSetRatio,
   type WorkloadResult,
 } from "./report.ts";
 
@@ -66,6 +72,45 @@ function run(
     wallMs: ms + 50,
     result: result(workload, ms, res),
     ...extra,
+  };
+}
+
+/** A report of these runs, summarized as the harness does. */
+function reportOf(
+  runs: RunRecord[],
+  workloads: string[],
+  variants: VariantId[],
+  extra: {
+    config?: Partial<BenchReport["config"]>;
+    cpuShare?: number;
+    notes?: string[];
+  } = {},
+): BenchReport {
+  const cells = summarize(runs, [...new Set(runs.map(seriesOf))], variants);
+  return {
+    schema: 1,
+    date: "2026-11-26T03:00:00.000Z",
+    platform: "Wine 10.0 on Linux (not native Windows)",
+    cpus: 2,
+    config: {
+      reps: 1,
+      scale: 1,
+      threads: 4,
+      workloads,
+      variants,
+      dll: null,
+      injection: null,
+      start: "import-table",
+      metric: "wall",
+      noMigrateSwitch: "HEAPSHIFT_NO_MIGRATE=1",
+      ...extra.config,
+    },
+    totalSeconds: 12,
+    cpuShare: extra.cpuShare ?? 1,
+    cells,
+    targets: checkTargets(cells, runs, workloads),
+    notes: extra.notes ?? [],
+    runs,
   };
 }
 
@@ -158,31 +203,11 @@ Deno.test("markdown and SVG renderings", () => {
   ];
   const workloads = ["churn", "percall"];
   const variants: VariantId[] = [1, 2, 4];
-  const cells = summarize(runs, workloads, variants);
-  const report: BenchReport = {
-    schema: 1,
-    date: "2026-11-26T03:00:00.000Z",
-    platform: "Wine 10.0 on Linux (not native Windows)",
-    cpus: 2,
-    config: {
-      reps: 1,
-      scale: 1,
-      threads: 4,
-      workloads,
-      variants,
-      dll: "build/heapshift.dll",
-      injection: null,
-      start: "import-table",
-      metric: "wall",
-      noMigrateSwitch: "HEAPSHIFT_NO_MIGRATE=1",
-    },
-    totalSeconds: 12,
+  const report = reportOf(runs, workloads, variants, {
+    config: { dll: "build/heapshift.dll" },
     cpuShare: 0.5,
-    cells,
-    targets: checkTargets(cells, runs, workloads),
     notes: ["a note"],
-    runs,
-  };
+  });
   const md = renderMarkdown(report);
   assert.match(
     md,
@@ -201,4 +226,117 @@ Deno.test("markdown and SVG renderings", () => {
     1 + 3 + runs.length, // background, legend, one bar per run
   );
   assert.ok(!svg.includes("NaN"));
+});
+
+Deno.test("summarize: each variant against its own base and linked variant", () => {
+  const runs = [
+    run("churn", 1, 400),
+    run("churn", 4, 100),
+    run("churn", 7, 125),
+    run("churn", 9, 100),
+    run("churn", 10, 800),
+    run("churn", 11, 200),
+  ];
+  const cells = summarize(runs, ["churn"], [1, 4, 7, 9, 10, 11]);
+  const c = (v: VariantId) => cells.find((x) => x.variant === v)!;
+  assert.equal(c(7).vsUcrt, 400 / 125);
+  assert.equal(c(7).vsMimalloc, 100 / 125); // the other mimalloc's linked
+  assert.equal(c(11).vsUcrt, 800 / 200); // x86 against the x86 UCRT heap
+  assert.equal(c(11).vsMimalloc, null);
+});
+
+Deno.test("scaling runs are their own series; no thread count behind UCRT is checked", () => {
+  const runs = [
+    run("mt-churn", 1, 300),
+    run("mt-churn", 2, 100),
+    run("mt-churn", 1, 200, { threads: 64 }),
+    run("mt-churn", 2, 250, { threads: 64 }),
+  ];
+  assert.equal(seriesOf(runs[2]), "mt-churn@64");
+  const cells = summarize(runs, ["mt-churn", "mt-churn@64"], [1, 2]);
+  assert.equal(cells.length, 4);
+  const t = checkTargets(cells, runs, ["mt-churn"], {
+    threadCounts: [4, 64],
+    threads: 4,
+  }).find((x) => x.target.startsWith("no thread count"))!;
+  assert.equal(t.met, false);
+  assert.match(t.detail, /behind at mt-churn@64 variant 2/);
+});
+
+Deno.test("late injection within 5% of at start, working set late ÷ plain", () => {
+  const ws = (mb: number) => ({ peak_working_set: mb * 2 ** 20 });
+  const runs = [
+    run("churn", 1, 400, {}, ws(10)),
+    run("churn", 2, 100, {}, ws(12)),
+    run("churn", 3, 104, {}, ws(11)),
+    run("game", 1, 400, {}, ws(20)),
+    run("game", 2, 100, {}, ws(20)),
+    run("game", 3, 110, {}, ws(30)),
+    run("migrate", 2, 10),
+    run("migrate", 3, 40),
+  ];
+  const workloads = ["churn", "game", "migrate"];
+  const cells = summarize(runs, workloads, [1, 2, 3]);
+  assert.equal(workingSetRatio(cells, "game"), 1.5);
+  assert.equal(workingSetRatio(cells, "churn"), 1.1);
+  assert.equal(workingSetRatio(cells, "migrate"), null);
+  const t = checkTargets(cells, runs, workloads);
+  const late = t.find((x) => x.target.startsWith("injected late"))!;
+  assert.equal(late.met, false); // game 1.10
+  assert.match(late.detail, /churn 1\.04, game 1\.10; worst game/);
+  const mem = t.find((x) => x.target.startsWith("late-injected peak"))!;
+  assert.equal(mem.met, false);
+  assert.match(mem.detail, /churn 1\.10×, game 1\.50×/);
+  const table = renderTimeTable(
+    cells,
+    ["game"],
+    ([1, 3] as VariantId[]).map(variantOf),
+    {
+      workingSet: true,
+      lateToPlain: true,
+    },
+  );
+  assert.match(table[0], /late ÷ plain working set \|$/);
+  assert.match(table[2], /^\| game \| 400 ms ±0%<br>20\.0 MB \| 110 ms/);
+  assert.match(table[2], /30\.0 MB \| 1\.50× \|$/);
+});
+
+Deno.test("markdown: scaling, mimalloc and _msize sections", () => {
+  const runs: RunRecord[] = [];
+  for (
+    const [v, ms] of [[1, 300], [2, 100], [4, 90], [6, 95], [7, 110], [9, 100]]
+  ) {
+    runs.push(run("percall", v as VariantId, ms, {}, { ops: 1_000_000 }));
+    runs.push(run("mt-churn", v as VariantId, ms * 2));
+    runs.push(run("mt-churn", v as VariantId, ms * 3, { threads: 16 }));
+  }
+  const workloads = ["mt-churn", "percall"];
+  const variants: VariantId[] = [1, 2, 4, 6, 7, 9];
+  const md = renderMarkdown(reportOf(runs, workloads, variants, {
+    config: {
+      mimalloc: { main: "2.1.2", other: "3.4.1" },
+      msize: "exact",
+      threadCounts: [4, 16],
+    },
+  }));
+  assert.match(md, /## Threads: mt-churn at each thread count/);
+  assert.match(md, /\| 16 threads \| 900 ms/);
+  assert.match(md, /## mimalloc 2\.1\.2 and 3\.4\.1 side by side/);
+  assert.match(md, /7 at start, mimalloc 3\.4\.1/);
+  assert.match(md, /## _msize exact or usable/);
+  assert.match(md, /exact 100\.0 ns, usable 95\.0 ns: exactness costs 5\.0 ns/);
+});
+
+Deno.test("spliceReadme replaces only what lies between the markers", () => {
+  const [begin, end] = README_MARKERS;
+  const readme = `# x\n\n${begin}\nold\n${end}\n\n## after\n`;
+  const out = spliceReadme(
+    readme,
+    "# heapshift bench\n\nMeasured.\n\n## Time\n\n| a |\n",
+  );
+  assert.equal(
+    out,
+    `# x\n\n${begin}\n\nMeasured.\n\n#### Time\n\n| a |\n\n${end}\n\n## after\n`,
+  );
+  assert.equal(spliceReadme("no markers", "# t\n"), "no markers");
 });

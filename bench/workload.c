@@ -38,6 +38,7 @@
 #include <psapi.h>
 #include <process.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -361,7 +362,7 @@ static void churn_free(void) {
  * operation in eight hands a block over through a shared mailbox, where
  * another thread frees it (cross-thread frees)                       */
 
-#define MT_MAXT 16
+#define MT_MAXT 64
 #define MT_LOCAL 4096
 #define MT_SHARED 1024
 static void *volatile mt_shared[MT_SHARED];
@@ -951,6 +952,19 @@ int main(int argc, char **argv) {
   for (int i = 0; i < argc; i++) /* heapshift at start: before anything else */
     if (!strcmp(argv[i], "--load") && i + 1 < argc) load_ms = load_dll(load = argv[i + 1]);
 #ifdef BENCH_MIMALLOC
+#if MI_MALLOC_VERSION >= 213
+  /* mimalloc 2.1.3+ and v3 leave their "preloading" state only in their
+   * loader hook, registered on Windows with MSVC-only TLS-callback pragmas
+   * that GCC ignores (v2.1.2 used a GCC constructor). Left preloading, v3
+   * creates no arenas and takes every page straight from the OS, and reads
+   * no MIMALLOC_ options: 6x slower on game. The hook DLL calls the same
+   * hook (dll/mimalloc_unit.c hs_mi_load). */
+  {
+    extern bool _mi_preloading(void);
+    extern void _mi_auto_process_init(void);
+    if (_mi_preloading()) _mi_auto_process_init();
+  }
+#endif
   mi_process_init(); /* GCC ignores mimalloc's MSVC TLS-callback init */
 #endif
   const workload_t *w = NULL;
@@ -981,14 +995,6 @@ int main(int argc, char **argv) {
   }
   g_workload = w->name;
   uint64_t r = g_seed;
-  if (GetEnvironmentVariableA("HEAPSHIFT_BENCH_MODULES", NULL, 0)) {
-    /* for profilers: where the allocator's modules are mapped */
-    const char *mods[] = {"heapshift.dll", "ucrtbase.dll", "kernel32.dll",
-                          "ntdll.dll", NULL};
-    for (int i = 0; mods[i]; i++)
-      outf("module %s %p\n", mods[i], (void *)GetModuleHandleA(mods[i]));
-  }
-
   w->warm(&r);
 
   double late_ms = -1;
@@ -1010,10 +1016,25 @@ int main(int argc, char **argv) {
     late_ms = load_dll(late);
   }
 
+  int profiling = GetEnvironmentVariableA("HEAPSHIFT_BENCH_MODULES", NULL, 0) != 0;
+  if (profiling) {
+    /* for profilers: where the allocator's modules are mapped (printed
+     * after a late load, right before the timed phase) */
+    const char *mods[] = {"heapshift.dll", "ucrtbase.dll", "kernel32.dll",
+                          "ntdll.dll", "workload-ucrt.exe", "workload-mimalloc.exe",
+                          "workload-mimalloc-other.exe", NULL};
+    for (int i = 0; mods[i]; i++)
+      outf("module %s %p\n", mods[i], (void *)GetModuleHandleA(mods[i]));
+  }
+
   double c0 = cpu_ms(), t0 = now_ms();
   w->run(&r);
-  R.ms = now_ms() - t0;
+  double t1 = now_ms();
+  R.ms = t1 - t0;
   R.cpu_ms = cpu_ms() - c0;
+  /* The timed phase on the performance counter's clock, in ns (Wine's is
+   * CLOCK_MONOTONIC_RAW: `perf record -k monotonic_raw` shares it). */
+  if (profiling) outf("phase %.0f %.0f\n", t0 * 1e6, t1 * 1e6);
 
   PROCESS_MEMORY_COUNTERS pmc;
   memset(&pmc, 0, sizeof pmc);

@@ -379,17 +379,25 @@ static inline void hs_store64(volatile int64_t* c, int64_t v) {
  * writes there; the stripe's address is in the thread's TLS slot
  * `hs_count_slot`, so the hot path is one TEB read and one add. The
  * thread gives its stripe back on DLL_THREAD_DETACH (the counts stay; the
- * next owner keeps adding). Threads for which no stripe is free count in a
- * private stripe, published into the last stripe with atomic adds every
- * 1024 counts, when a stripe becomes free, and at thread exit. A thread's
- * counts after its DLL_THREAD_DETACH (other DLLs' detach code runs after
- * ours) go to the last stripe directly. See stats.c. */
+ * next owner keeps adding). Threads for which no stripe is free count the
+ * same way into a private stripe, published into the last stripe with
+ * atomic adds off the hot path (hs_count_heartbeat: every 1024 counts,
+ * into a stripe of its own once one is free) and at thread exit. A
+ * thread's counts after its DLL_THREAD_DETACH (other DLLs' detach code runs
+ * after ours) go to the last stripe directly. See stats.c. */
 #define HS_STATS_SHARED_STRIPE (HS_STATS_STRIPES - 1u)
 extern DWORD hs_count_slot; /* mimalloc_unit.c: the hooks' unit */
+/* The thread's mimalloc heap, cached by the hooks (mimalloc_unit.c). */
+extern DWORD hs_heap_slot;
 void hs_count_slow(hs_counter which, int64_t n);
 /* DLL_THREAD_DETACH: gives the stripe back, publishes private counts. */
 void hs_count_thread_done(void);
-/* The TLS slots counting needs; FALSE when there are none left. */
+/* A thread counting privately publishes (or moves into a stripe of its
+ * own). Called from mimalloc's deferred-free heartbeat, which the
+ * thread's allocation slow path runs (mimalloc_unit.c). */
+void hs_count_heartbeat(void);
+/* The TLS slots the hooks need (counting, the heap cache); FALSE when
+ * there are none left. */
 BOOL hs_count_init(void);
 
 static inline void hs_count(hs_counter which, int64_t n) {

@@ -136,9 +136,8 @@ static HS_NOINLINE void* alloc_block_retry(size_t n, BOOL zero) {
       set_errno(ENOMEM);
       return NULL;
     }
-    void* p = zero ? mi_zalloc(n) : mi_malloc(n);
+    void* p = hs_mi_alloc(n, zero);
     if (p != NULL) {
-      hs_mi_note(p);
       hs_count(HS_C_ALLOCS, 1);
       return p;
     }
@@ -160,9 +159,8 @@ static HS_NOINLINE void* alloc_exiting(size_t n, BOOL zero) {
 
 static HS_ALWAYS_INLINE void* alloc_block(size_t n, BOOL zero) {
   if (PROCESS_ENDING()) return alloc_exiting(n, zero);
-  void* p = zero ? mi_zalloc(n) : mi_malloc(n);
+  void* p = hs_mi_alloc(n, zero);
   if (HS_LIKELY(p != NULL)) {
-    hs_mi_note(p);
     hs_count(HS_C_ALLOCS, 1);
     return p;
   }
@@ -184,7 +182,7 @@ static HS_NOINLINE BOOL release_old_block(void* p) {
 static HS_ALWAYS_INLINE void release_mi(void* p) {
   if (PROCESS_ENDING()) return;
   hs_count(HS_C_FREES, 1); /* first: mi_free becomes a tail call */
-  hs_mi_release(p);
+  mi_free(p);
 }
 
 /* Releases any block; TRUE if it was an old-heap block. */

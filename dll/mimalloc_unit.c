@@ -1,9 +1,10 @@
-/* The one translation unit that compiles mimalloc (its src/static.c), so the
- * glue below may use mimalloc's internals.
+/* The one translation unit that compiles mimalloc (v3: its src/static.c;
+ * v2: static.c's sources one by one, see below), so the glue below may use
+ * mimalloc's internals.
  *
  * The hooks (hooks.c) and the old-heap helpers (migrate.c) are #included
  * at the end rather than compiled on their own, so that mimalloc's fast
- * paths (mi_malloc, mi_free, the ownership bitmap) inline into the hooks
+ * paths (mi_malloc, mi_free, the ownership lookup) inline into the hooks
  * (tasks/build_dll.ts leaves them out of the source list).
  *
  * Built with MI_PADDING=1 (the default, see tasks/build_dll.ts --msize):
@@ -44,23 +45,79 @@ static inline BOOL hs_mi_no_fls_free(DWORD index) {
 #define FlsAlloc hs_mi_no_fls_alloc
 #define FlsSetValue hs_mi_no_fls_set
 #define FlsFree hs_mi_no_fls_free
+#include "mimalloc.h"
+#if MI_MALLOC_VERSION < 300
+/* mimalloc v2: static.c's sources one by one, in its order, so that three
+ * of its calls reach heapshift first (below: "v2's segments" and "v2's
+ * retired pages"). They are named from mimalloc's root (the build passes
+ * -I for it), since dll/ has a stats.c of its own. A function-like macro
+ * around exactly the file that
+ * makes the call renames the call and nothing else (its declaration and
+ * definition live in other files). Both ways this can go wrong fail the
+ * build: tasks/build_dll.ts checks that the mimalloc being built lists
+ * exactly these files in its static.c (between the hs-static markers), and
+ * a wrapper no call reaches is an unused static function, an error where
+ * they are defined (HS_WRAPPERS_BEGIN). */
+#include "mimalloc/internal.h"
+static void hs_mi_page_retire(mi_page_t* page);
+static void hs_mi_segment_allocated(const mi_segment_t* segment);
+static void hs_mi_segment_freed(const mi_segment_t* segment);
+/* hs-static begin: static.c's includes, in order */
+#include "mimalloc.h"
+#include "mimalloc/internal.h"
+#define _mi_page_retire(page) hs_mi_page_retire(page)
+#include "src/alloc.c"          // includes alloc-override.c
+#undef _mi_page_retire
+#include "src/alloc-aligned.c"
+#include "src/alloc-posix.c"
+#include "src/arena.c"
+#include "src/bitmap.c"
+#include "src/heap.c"
+#include "src/init.c"
+#include "src/options.c"
+#include "src/os.c"
+#include "src/page.c"           // includes page-queue.c
+#include "src/random.c"
+#define _mi_segment_map_allocated_at(segment) hs_mi_segment_allocated(segment)
+#define _mi_segment_map_freed_at(segment) hs_mi_segment_freed(segment)
+#include "src/segment.c"
+#undef _mi_segment_map_freed_at
+#undef _mi_segment_map_allocated_at
+#include "src/segment-map.c"
+#include "src/stats.c"
+#include "src/prim/prim.c"
+#if MI_OSX_ZONE
+#include "src/prim/osx/alloc-override-zone.c"
+#endif
+/* hs-static end */
+
+#else
 #include "static.c"
+#endif
 #undef FlsFree
 #undef FlsSetValue
 #undef FlsAlloc
 #undef atexit
 
-/* The counters' TLS index (heapshift.h hs_count), here in the hooks' unit so
- * the hot path reaches it without an indirection. */
+/* The hooks' TLS indexes (heapshift.h: hs_count, hs_thread_heap), here in
+ * the hooks' unit so the hot path reaches them without an indirection. */
 DWORD hs_count_slot = TLS_OUT_OF_INDEXES;
+DWORD hs_heap_slot = TLS_OUT_OF_INDEXES;
 
 #include "heapshift.h"
-
-static inline BOOL hs_mi_owns_fast(const void* p);
 
 int hs_mi_atexit_ignored(void(__cdecl* fn)(void)) {
   (void)fn;
   return 0;
+}
+
+/* mimalloc's deferred-free hook, the heartbeat of a thread's allocation
+ * slow path: private counts are published from there, off the hot path. */
+static void hs_mi_heartbeat(bool force, unsigned long long beat, void* arg) {
+  (void)force;
+  (void)beat;
+  (void)arg;
+  hs_count_heartbeat();
 }
 
 void hs_mi_load(void) {
@@ -79,6 +136,7 @@ void hs_mi_load(void) {
 #endif
   }
   mi_process_init();
+  mi_register_deferred_free(hs_mi_heartbeat, NULL);
 #if MI_MALLOC_VERSION < 300
   /* v2 makes the thread that initialises it the "main" thread (its TEB
    * address in _mi_heap_main.thread_id) and never abandons the main heap
@@ -94,143 +152,175 @@ void hs_mi_load(void) {
 #endif
 }
 
-/* ---- v2: segments past the segment map -----------------------------------
- * v2's segment map (what mi_is_in_heap_region reads, besides its arena
- * list) ends at 40 TiB (v2.1; 48 TiB in v2.2). A segment the OS put higher
- * that is not in an arena is invisible to it, and mimalloc takes blocks
- * over 1 GiB straight from the OS, wherever it puts them: under Wine near
- * 128 TiB. So each block the hooks hand out past that line marks its
- * segment here, and a marked segment is checked against its header, read
- * with ReadProcessMemory: a mark can outlive its segment (mimalloc frees
- * segments without telling us), and a dead one reads as unmapped or fails
- * the cookie. A huge segment, one block, is unmarked when that block is
- * freed. v3's page map covers the whole address space. */
+/* ---- v2's segments: ownership from a map that is never released ---------
+ * Every v2 block lies in a segment, which starts on an MI_SEGMENT_SIZE
+ * boundary. mimalloc's own segment map has a bit per such slot (up to
+ * 40 TiB in v2.1) and, to tell where a segment ends, reads the segment's
+ * header, as did heapshift's fast path. But mimalloc clears the bit and
+ * then releases the segment (or an arena later decommits it), so a free or
+ * _msize of an OLD block that races the release of a segment just below it
+ * would read memory that is gone (a crash on Windows).
+ *
+ * So heapshift keeps a map of its own: per slot of the whole user address
+ * space, the length in slices of the segment that starts there (0: none).
+ * It is written when mimalloc allocates a segment, before any block of it
+ * is handed out, and cleared when mimalloc frees one, before its memory
+ * goes (segment.c's calls into segment-map.c reach the wrappers below
+ * first). Two levels: a static top array of leaves, each leaf a 64 KiB
+ * VirtualAlloc made on first use and never freed, so a lookup reads only
+ * heapshift's own, always mapped memory: the top entry, the leaf entry. It
+ * also covers what v2's map does not: segments above 40 TiB (blocks over
+ * 1 GiB come straight from the OS, under Wine near 128 TiB). */
 #if MI_MALLOC_VERSION < 300
-#if defined(MI_MAX_ADDRESS) /* v2.1 */
-#define HS_MI_MAP_END ((uintptr_t)MI_MAX_ADDRESS)
-#else /* v2.2 */
-#define HS_MI_MAP_END ((uintptr_t)MI_SEGMENT_MAP_MAX_ADDRESS)
+#if defined(__GNUC__)
+#define HS_WRAPPERS_BEGIN \
+  _Pragma("GCC diagnostic push") \
+      _Pragma("GCC diagnostic error \"-Wunused-function\"")
+#define HS_WRAPPERS_END _Pragma("GCC diagnostic pop")
+#else /* MSVC: C4505, unreferenced function with internal linkage */
+#define HS_WRAPPERS_BEGIN \
+  __pragma(warning(push)) __pragma(warning(error : 4505))
+#define HS_WRAPPERS_END __pragma(warning(pop))
 #endif
-/* User space ends at 128 TiB on x64; a 32-bit program under WOW64 has 4 GiB
- * when it is large-address-aware, and v2's 32-bit map stops at 2 GiB. */
-#if HS_X64
-#define HS_USER_SPACE_END ((uint64_t)1 << 47)
-#define HS_MAP_OR(w, b) InterlockedOr64((volatile LONG64*)(w), (LONG64)(b))
-#define HS_MAP_AND(w, b) InterlockedAnd64((volatile LONG64*)(w), (LONG64)(b))
+
+#if MI_INTPTR_SIZE == 8
+#define HS_ADDRESS_BITS 47 /* x64 user space: 128 TiB */
 #else
-#define HS_USER_SPACE_END ((uint64_t)1 << 32)
-#define HS_MAP_OR(w, b) InterlockedOr((volatile LONG*)(w), (LONG)(b))
-#define HS_MAP_AND(w, b) InterlockedAnd((volatile LONG*)(w), (LONG)(b))
+#define HS_ADDRESS_BITS 32 /* x86: 4 GiB with /LARGEADDRESSAWARE on WOW64 */
 #endif
-#define HS_WORD_BITS (8 * sizeof(uintptr_t))
-#define HS_HIGH_SEGMENTS ((HS_USER_SPACE_END - HS_MI_MAP_END) / MI_SEGMENT_SIZE)
-static volatile uintptr_t hs_high_map[HS_HIGH_SEGMENTS / HS_WORD_BITS + 1];
+#define HS_SLOT_BITS (HS_ADDRESS_BITS - MI_SEGMENT_SHIFT)
+#define HS_LEAF_BITS (HS_SLOT_BITS < 14 ? HS_SLOT_BITS : 14)
+#define HS_LEAF_SLOTS ((uintptr_t)1 << HS_LEAF_BITS)
+#define HS_LEAVES ((uintptr_t)1 << (HS_SLOT_BITS - HS_LEAF_BITS))
+static uint32_t* volatile hs_seg_leaves[HS_LEAVES];
 
-_Static_assert(offsetof(mi_segment_t, segment_slices) ==
-                   offsetof(mi_segment_t, cookie) + sizeof(uintptr_t),
-               "the ownership check reads cookie and segment_slices at once");
-
-static inline BOOL hs_high_slot(const void* p, size_t* word, uintptr_t* bit) {
-  uintptr_t seg = (uintptr_t)_mi_ptr_segment(p);
-  if (seg < HS_MI_MAP_END || (uint64_t)seg >= HS_USER_SPACE_END) return FALSE;
-  size_t i = (seg - HS_MI_MAP_END) / MI_SEGMENT_SIZE;
-  *word = i / HS_WORD_BITS;
-  *bit = (uintptr_t)1 << (i % HS_WORD_BITS);
-  return TRUE;
+/* The leaf of `slot`; made when `create` (NULL only if that fails). */
+static uint32_t* hs_seg_leaf(uintptr_t slot, BOOL create) {
+  uint32_t* volatile* top = &hs_seg_leaves[slot >> HS_LEAF_BITS];
+  uint32_t* leaf = *top;
+  if (leaf != NULL || !create) return leaf;
+  leaf = VirtualAlloc(NULL, HS_LEAF_SLOTS * sizeof *leaf,
+                      MEM_RESERVE | MEM_COMMIT, PAGE_READWRITE);
+  if (leaf == NULL) return NULL;
+  uint32_t* had = InterlockedCompareExchangePointer((void* volatile*)top,
+                                                    leaf, NULL);
+  if (had == NULL) return leaf;
+  VirtualFree(leaf, 0, MEM_RELEASE); /* another thread was first */
+  return had;
 }
 
-static HS_NOINLINE void hs_high_mark(const void* p) {
-  size_t w;
-  uintptr_t b;
-  if (hs_high_slot(p, &w, &b) && !(hs_high_map[w] & b)) {
-    HS_MAP_OR(&hs_high_map[w], b);
+HS_WRAPPERS_BEGIN
+static void hs_mi_segment_allocated(const mi_segment_t* segment) {
+  uintptr_t slot = (uintptr_t)segment >> MI_SEGMENT_SHIFT;
+  uint32_t* leaf = hs_seg_leaf(slot, TRUE);
+  if (leaf == NULL) {
+    /* 64 KiB could not be committed: rather than hand out blocks that
+     * free() would take for old ones (HeapFree of a mimalloc block, fatal
+     * on Windows), stop here. */
+    hs_log("out of memory for the ownership map: fail-fast");
+    RaiseFailFastException(NULL, NULL, 0);
+  }
+  /* segment_slices is set later, by mi_segment_init; segment_size now */
+  InterlockedExchange((volatile LONG*)&leaf[slot & (HS_LEAF_SLOTS - 1)],
+                      (LONG)(segment->segment_size / MI_SEGMENT_SLICE_SIZE));
+  _mi_segment_map_allocated_at(segment);
+}
+
+static void hs_mi_segment_freed(const mi_segment_t* segment) {
+  _mi_segment_map_freed_at(segment);
+  uintptr_t slot = (uintptr_t)segment >> MI_SEGMENT_SHIFT;
+  uint32_t* leaf = hs_seg_leaf(slot, FALSE);
+  if (leaf != NULL) {
+    InterlockedExchange((volatile LONG*)&leaf[slot & (HS_LEAF_SLOTS - 1)], 0);
   }
 }
 
-static HS_NOINLINE void hs_high_unmark(const void* p) {
-  size_t w;
-  uintptr_t b;
-  if (hs_high_slot(p, &w, &b) &&
-      _mi_ptr_segment(p)->kind == MI_SEGMENT_HUGE) {
-    HS_MAP_AND(&hs_high_map[w], ~b);
-  }
+/* ---- v2's retired pages ------------------------------------------------
+ * When a free empties a page, v2.1 "retires" it: if it is the only page
+ * of its size class it is kept (for 16 more rounds of the allocation slow
+ * path) instead of freed. That bookkeeping runs on every free that empties
+ * the page again, which is every free of a program that allocates and
+ * frees one block at a time in an empty heap: the state of every heap
+ * right after a late injection (a quarter of percall's time there).
+ * mimalloc 3.2.7 stopped re-retiring a page that is already retired
+ * (upstream commit 6b06e83, issue #1104); this is the same check. */
+static void hs_mi_page_retire(mi_page_t* page) {
+  if (page->retire_expire == 0) _mi_page_retire(page);
 }
-
-static BOOL hs_high_owns(const void* p) {
-  size_t w;
-  uintptr_t b;
-  if (!hs_high_slot(p, &w, &b) || !(hs_high_map[w] & b)) return FALSE;
-  uintptr_t seg = (uintptr_t)_mi_ptr_segment(p);
-  struct {
-    uintptr_t cookie;
-    size_t slices;
-  } h;
-  DWORD last_error = GetLastError();
-  BOOL read = ReadProcessMemory(GetCurrentProcess(),
-                                (uint8_t*)seg + offsetof(mi_segment_t, cookie),
-                                &h, sizeof h, NULL);
-  SetLastError(last_error);
-  return read && h.cookie == _mi_ptr_cookie((void*)seg) &&
-         (uintptr_t)p < seg + h.slices * MI_SEGMENT_SLICE_SIZE;
-}
+HS_WRAPPERS_END
 #endif
 
-/* Every block the hooks hand out passes here. */
-static HS_ALWAYS_INLINE void hs_mi_note(const void* p) {
+/* Ownership, inlined into the hooks (same unit). Never reads mimalloc's
+ * memory: only maps that are never released. */
+static HS_ALWAYS_INLINE BOOL hs_mi_owns_fast(const void* p) {
 #if MI_MALLOC_VERSION < 300
-  if (HS_LIKELY((uintptr_t)p < HS_MI_MAP_END)) return;
-  hs_high_mark(p);
+  uintptr_t seg = (uintptr_t)_mi_ptr_segment(p);
+  uintptr_t slot = seg >> MI_SEGMENT_SHIFT;
+#if HS_ADDRESS_BITS < 8 * MI_INTPTR_SIZE
+  if (!HS_LIKELY(slot < ((uintptr_t)1 << HS_SLOT_BITS))) return FALSE;
+#endif
+  const uint32_t* leaf = hs_seg_leaves[slot >> HS_LEAF_BITS];
+  if (!HS_LIKELY(leaf != NULL)) return FALSE;
+  uintptr_t slices = *(const volatile uint32_t*)&leaf[slot & (HS_LEAF_SLOTS - 1)];
+  /* p > seg always: _mi_ptr_segment rounds p - 1 down */
+  return (uintptr_t)p - seg < slices * MI_SEGMENT_SLICE_SIZE;
+#elif MI_MALLOC_VERSION >= 340 && !MI_PAGE_MAP_FLAT
+  /* v3.4's two-level page map (which is never released), looked up as its
+   * _mi_safe_ptr_page does, inline: the top level is committed in parts,
+   * whose bits say which may be read. */
+  if (!HS_LIKELY(p < mi_page_map_max_address)) return FALSE;
+  size_t sub_idx;
+  const size_t idx = _mi_page_map_index(p, &sub_idx);
+  if (!HS_LIKELY(mi_page_map_is_committed(idx, NULL))) return FALSE;
+  mi_submap_t const sub = _mi_page_map_at(idx);
+  return sub != NULL && sub[sub_idx] != NULL;
 #else
-  (void)p;
-#endif
-}
-
-/* Frees a block of ours (hs_mi_owns). */
-static HS_ALWAYS_INLINE void hs_mi_release(void* p) {
-#if MI_MALLOC_VERSION < 300
-  if mi_unlikely((uintptr_t)p >= HS_MI_MAP_END) hs_high_unmark(p);
-#endif
-  mi_free(p);
-}
-
-/* Ownership, inlined into the hooks (same unit). */
-static inline BOOL hs_mi_owns_fast(const void* p) {
-#if MI_MALLOC_VERSION >= 210 && MI_MALLOC_VERSION < 213 /* v2.1.0-v2.1.2 */
-  /* The fast path of v2.1's _mi_segment_of (segment-map.c, compiled into
-   * this unit): one bit per MI_SEGMENT_SIZE of address space, set where a
-   * segment starts. Any block of a small/medium/large page hits it; huge
-   * blocks past their first segment size and foreign pointers take the
-   * full check below. Unlike _mi_segment_of, a set bit is not taken on
-   * trust: a huge segment can be shorter than MI_SEGMENT_SIZE, and the
-   * rest of its region may belong to someone else (the old heap), so p
-   * must also lie inside the segment (whose header is mapped: its bit is
-   * set). */
-  uintptr_t seg = (uintptr_t)_mi_ptr_segment(p);
-  if (HS_LIKELY(seg < MI_MAX_ADDRESS)) {
-    uintptr_t index = seg / MI_SEGMENT_SIZE;
-    uintptr_t mask = mi_atomic_load_relaxed(
-        &mi_segment_map[index / MI_INTPTR_BITS]);
-    if (HS_LIKELY(mask & ((uintptr_t)1 << (index % MI_INTPTR_BITS)))) {
-      if (HS_LIKELY((uintptr_t)p <
-                    seg + mi_segment_size((mi_segment_t*)seg))) {
-        return TRUE;
-      }
-      return _mi_arena_contains(p) ? TRUE : FALSE;
-    }
-  }
-#endif
-  return hs_mi_owns(p);
-}
-
-BOOL hs_mi_owns(const void* p) {
-#if MI_MALLOC_VERSION >= 340
-  return mi_any_heap_contains(p) ? TRUE : FALSE;
-#elif MI_MALLOC_VERSION >= 300
+  /* v3's page map: of its own, never released */
   return mi_is_in_heap_region(p) ? TRUE : FALSE;
-#else
-  return mi_is_in_heap_region(p) || hs_high_owns(p);
 #endif
 }
+
+BOOL hs_mi_owns(const void* p) { return hs_mi_owns_fast(p); }
+
+/* ---- the thread's heap ----------------------------------------------------
+ * mimalloc finds the thread's default heap in a `__thread` variable, which
+ * mingw GCC compiles to emulated TLS: a call (tls.c) on every allocation.
+ * v2's hooks keep the heap in a TLS slot of their own instead, read from
+ * the TEB inline. The slot is set once the thread has a heap of its own
+ * and cleared in hs_mi_thread_done, the one place a thread's heap goes
+ * away in this build (mimalloc's FLS callback and atexit are compiled
+ * out). v3 keeps its thread heap in a Win32 TLS slot of its own already. */
+#if MI_MALLOC_VERSION < 300
+static HS_NOINLINE mi_heap_t* hs_thread_heap_slow(void) {
+  mi_heap_t* heap = mi_prim_get_default_heap();
+  if (mi_heap_is_initialized(heap)) {
+    DWORD last_error = GetLastError();
+    TlsSetValue(hs_heap_slot, heap);
+    SetLastError(last_error);
+  }
+  return heap; /* an empty heap sets the thread up on its first allocation */
+}
+
+static HS_ALWAYS_INLINE mi_heap_t* hs_thread_heap(void) {
+  mi_heap_t* heap = (mi_heap_t*)hs_tls_slot(hs_heap_slot);
+  return HS_LIKELY(heap != NULL) ? heap : hs_thread_heap_slow();
+}
+
+/* A new block of n bytes (zeroed when `zero`), or NULL. */
+static HS_ALWAYS_INLINE void* hs_mi_alloc(size_t n, BOOL zero) {
+  mi_heap_t* heap = hs_thread_heap();
+  return zero ? mi_heap_zalloc(heap, n) : mi_heap_malloc(heap, n);
+}
+#elif MI_MALLOC_VERSION >= 340
+static HS_ALWAYS_INLINE void* hs_mi_alloc(size_t n, BOOL zero) {
+  /* mi_malloc's body, its small-block fast path forced inline */
+  return _mi_theap_malloc_zero_ex(_mi_theap_default(), n, zero, 0, NULL);
+}
+#else
+static HS_ALWAYS_INLINE void* hs_mi_alloc(size_t n, BOOL zero) {
+  return zero ? mi_zalloc(n) : mi_malloc(n);
+}
+#endif
 
 #if MI_PADDING
 /* The padding mimalloc writes right after a block's capacity: a canary
@@ -265,7 +355,10 @@ size_t hs_mi_size(void* p) {
 size_t hs_mi_capacity(void* p) { return mi_page_block_size(_mi_ptr_page(p)); }
 
 
-void hs_mi_thread_done(void) { mi_thread_done(); }
+void hs_mi_thread_done(void) {
+  if (hs_heap_slot != TLS_OUT_OF_INDEXES) TlsSetValue(hs_heap_slot, NULL);
+  mi_thread_done();
+}
 
 void hs_mi_collect(void) {
   mi_collect(true);

@@ -134,10 +134,17 @@ void hs_stats_mark_live(uint32_t patch_sites, uint32_t reason,
   header->state = HS_STATE_LIVE;
 }
 
-/* ---- counting (see hs_count in heapshift.h) ----------------------------- */
+/* ---- counting (see hs_count in heapshift.h) -----------------------------
+ * A thread's TLS slot `hs_count_slot` points at the stripe its counts go
+ * to, so every count, whatever the number of threads, is one TEB read and
+ * one plain add: to a stripe of its own in the shared block, or, when none
+ * is free, to a private stripe (also in `private_slot`). Private counts are
+ * published into the shared last stripe with atomic adds, never on the hot
+ * path: from mimalloc's deferred-free heartbeat (called on the thread's
+ * allocation slow path) once 1024 of them are pending, also moving them to
+ * a stripe of its own once one is free, and at thread exit. */
 
-#define PUBLISH_EVERY 1024 /* private counts between publications */
-#define PRIVATE_CALLS 7    /* a private stripe's c[7]: counts since then */
+#define PUBLISH_EVERY 1024 /* pending private allocs + frees */
 
 static DWORD private_slot = TLS_OUT_OF_INDEXES; /* the thread's private stripe */
 static unsigned ownable;            /* stripes a thread may own */
@@ -146,13 +153,15 @@ static volatile LONG stripes_free; /* of those, how many nobody holds */
 BOOL hs_count_init(void) {
   if (hs_count_slot == TLS_OUT_OF_INDEXES) hs_count_slot = TlsAlloc();
   if (private_slot == TLS_OUT_OF_INDEXES) private_slot = TlsAlloc();
+  if (hs_heap_slot == TLS_OUT_OF_INDEXES) hs_heap_slot = TlsAlloc();
   ownable = HS_STATS_SHARED_STRIPE;
   if (hs_faults.stripes != 0 && hs_faults.stripes < ownable) {
     ownable = hs_faults.stripes;
   }
   stripes_free = (LONG)ownable;
   return hs_count_slot != TLS_OUT_OF_INDEXES &&
-         private_slot != TLS_OUT_OF_INDEXES;
+         private_slot != TLS_OUT_OF_INDEXES &&
+         hs_heap_slot != TLS_OUT_OF_INDEXES;
 }
 
 /* A free stripe for thread `tid`, the lowest (so few pages are touched). */
@@ -179,7 +188,6 @@ static void publish(hs_stripe* from, hs_stripe* to, BOOL atomic) {
     else hs_store64(&to->c[k], to->c[k] + v);
     from->c[k] = 0;
   }
-  from->c[PRIVATE_CALLS] = 0;
 }
 
 void hs_count_slow(hs_counter which, int64_t n) {
@@ -194,29 +202,35 @@ void hs_count_slow(hs_counter which, int64_t n) {
     SetLastError(last_error);
     return;
   }
-  hs_stripe* mine = (hs_stripe*)hs_tls_slot(private_slot);
+  hs_stripe* to = claim(hs_thread_id());
+  if (to == NULL) {
+    to = hs_private_alloc(sizeof *to);
+    if (to == NULL) {
+      InterlockedExchangeAdd64((volatile LONG64*)&shared->c[which], n);
+      SetLastError(last_error);
+      return;
+    }
+    TlsSetValue(private_slot, to);
+  }
+  hs_store64(&to->c[which], to->c[which] + n);
+  TlsSetValue(hs_count_slot, to); /* the fast path counts there from now */
+  SetLastError(last_error);
+}
+
+void hs_count_heartbeat(void) {
+  hs_stripe* mine = private_slot == TLS_OUT_OF_INDEXES
+                        ? NULL
+                        : (hs_stripe*)hs_tls_slot(private_slot);
+  if (mine == NULL) return; /* a stripe of its own: nothing to do */
+  DWORD last_error = GetLastError();
   hs_stripe* own = claim(hs_thread_id());
   if (own != NULL) {
-    if (mine != NULL) {
-      publish(mine, own, FALSE);
-      TlsSetValue(private_slot, NULL);
-      hs_private_free(mine);
-    }
-    hs_store64(&own->c[which], own->c[which] + n);
+    publish(mine, own, FALSE);
     TlsSetValue(hs_count_slot, own);
-  } else {
-    if (mine == NULL) {
-      mine = hs_private_alloc(sizeof *mine);
-      if (mine == NULL) {
-        InterlockedExchangeAdd64((volatile LONG64*)&shared->c[which], n);
-        SetLastError(last_error);
-        return;
-      }
-      TlsSetValue(private_slot, mine);
-    }
-    mine->c[which] = mine->c[which] + n;
-    mine->c[PRIVATE_CALLS] = mine->c[PRIVATE_CALLS] + 1;
-    if (mine->c[PRIVATE_CALLS] >= PUBLISH_EVERY) publish(mine, shared, TRUE);
+    TlsSetValue(private_slot, NULL);
+    hs_private_free(mine);
+  } else if (mine->c[HS_C_ALLOCS] + mine->c[HS_C_FREES] >= PUBLISH_EVERY) {
+    publish(mine, &stripes[HS_STATS_SHARED_STRIPE], TRUE);
   }
   SetLastError(last_error);
 }
@@ -224,13 +238,15 @@ void hs_count_slow(hs_counter which, int64_t n) {
 void hs_count_thread_done(void) {
   if (hs_count_slot == TLS_OUT_OF_INDEXES) return;
   hs_stripe* own = (hs_stripe*)hs_tls_slot(hs_count_slot);
+  hs_stripe* mine = (hs_stripe*)hs_tls_slot(private_slot);
   if (own != NULL) {
     TlsSetValue(hs_count_slot, NULL);
-    /* Release: our counts are stored before the stripe looks free. */
-    InterlockedExchange64((volatile LONG64*)&own->c[HS_STRIPE_OWNER], 0);
-    InterlockedIncrement(&stripes_free);
+    if (own != mine) {
+      /* Release: our counts are stored before the stripe looks free. */
+      InterlockedExchange64((volatile LONG64*)&own->c[HS_STRIPE_OWNER], 0);
+      InterlockedIncrement(&stripes_free);
+    }
   }
-  hs_stripe* mine = (hs_stripe*)hs_tls_slot(private_slot);
   if (mine != NULL) {
     publish(mine, &stripes[HS_STATS_SHARED_STRIPE], TRUE);
     TlsSetValue(private_slot, NULL);

@@ -11,7 +11,7 @@
  * Harness options (see bench/harness.ts): `--reps N` (default 11),
  * `--metric wall|cpu` (default wall), `--start auto|import-table|loadlibrary`,
  * `--scale F`, `--threads N`, `--workloads a,b`, `--variants 1,2,3,4,5`,
- * `--budget SECONDS` (default 420: fewer reps run when a rep is slow),
+ * `--budget SECONDS` (default 900: fewer reps run when a rep is slow),
  * `--quick` (2 reps at half scale), `--self-load`,
  * `--no-migrate-env NAME=VALUE`, `--dll PATH`, `--out DIR`.
  *
@@ -21,110 +21,208 @@
  * @module
  */
 
-import { buildDll } from "./build_dll.ts";
+import { buildDll, mimallocSource, type MimallocVersion } from "./build_dll.ts";
 import { compile, isStale } from "./toolchain.ts";
+import {
+  type BenchReport,
+  isCompleteRun,
+  spliceReadme,
+} from "../bench/report.ts";
 import {
   exists,
   IN_ENV,
   isWindows,
-  mimallocDir,
   provision,
   repoRoot,
   runHeapChecked,
 } from "./winenv.ts";
 
 const OUT_DIR = "build/bench";
+/** Wine prefix of the bench's runs, unless HEAPSHIFT_WINE_PREFIX names one. */
 const PREFIX = "bench";
 
 function log(msg: string): void {
   console.error(`[bench] ${msg}`);
 }
 
-/** Host and compiler-side paths of mimalloc's source, or null. */
-function mimallocPaths(
-  explicit: string | undefined,
-): { host: string; cc: string } | null {
-  const dir = explicit ?? Deno.env.get("HEAPSHIFT_MIMALLOC");
-  if (dir) return exists(`${dir}/src/static.c`) ? { host: dir, cc: dir } : null;
-  if (isWindows) return null;
-  const host = mimallocDir();
-  return exists(`${host}/src/static.c`) ? { host, cc: IN_ENV.mimalloc } : null;
+/** A mimalloc tree: its host path and the path the compiler sees. */
+interface MiTree {
+  host: string;
+  cc: string;
+  major: MimallocVersion;
 }
 
-/** Builds the two workload executables when stale. */
-async function buildWorkloads(mimalloc: string | undefined): Promise<void> {
-  const root = repoRoot();
-  const src = `${root}/bench/workload.c`;
-  const ucrt = `${root}/${OUT_DIR}/workload-ucrt.exe`;
-  const common = ["-lpsapi"];
-  if (isStale(ucrt, [src])) {
-    log("building workload-ucrt.exe (plain UCRT heap)");
-    await compile({ sources: [src], out: ucrt, flags: common });
-  }
-  const mi = mimallocPaths(mimalloc);
-  const miExe = `${root}/${OUT_DIR}/workload-mimalloc.exe`;
-  if (!mi) {
-    log(
-      "no mimalloc source (--mimalloc DIR or HEAPSHIFT_MIMALLOC): variant 4 is skipped",
+async function majorOf(dir: string): Promise<MimallocVersion> {
+  const h = await Deno.readTextFile(`${dir}/include/mimalloc.h`);
+  const v = Number(/#define\s+MI_MALLOC_VERSION\s+(\d+)/.exec(h)?.[1] ?? 0);
+  return v >= 300 ? 3 : 2;
+}
+
+/**
+ * The main mimalloc (what build-dll builds by default, or `--mimalloc DIR`
+ * / HEAPSHIFT_MIMALLOC) and the other major version of the environment
+ * (variants 7–9), when there is one.
+ */
+async function mimallocTrees(
+  explicit: string | undefined,
+): Promise<{ main: MiTree | null; other: MiTree | null }> {
+  const tree = async (host: string, cc: string) =>
+    exists(`${host}/src/static.c`)
+      ? { host, cc, major: await majorOf(host) }
+      : null;
+  const dir = explicit ?? mimallocSource();
+  const inEnv = (v: MimallocVersion) =>
+    v === 3 ? IN_ENV.mimalloc3 : IN_ENV.mimalloc;
+  const envDir = (v: MimallocVersion) => mimallocSource({ mimallocVersion: v });
+  const main = explicit || Deno.env.get("HEAPSHIFT_MIMALLOC") || isWindows
+    ? await tree(dir, dir)
+    : await tree(
+      dir,
+      dir.endsWith(IN_ENV.mimalloc3) ? IN_ENV.mimalloc3 : IN_ENV.mimalloc,
     );
-    await Deno.remove(miExe).catch(() => {});
+  if (isWindows || !main) return { main, other: null };
+  const v: MimallocVersion = main.major === 3 ? 2 : 3;
+  // an explicit tree of the default's major keeps the environment's other
+  return { main, other: await tree(envDir(v), inEnv(v)) };
+}
+
+/** Builds a program linked with mimalloc (variants 4 and 9) when stale. */
+async function buildLinked(mi: MiTree | null, exe: string): Promise<void> {
+  const root = repoRoot();
+  if (!mi) {
+    await Deno.remove(exe).catch(() => {});
     return;
   }
+  const src = `${root}/bench/workload.c`;
   const tls = `${root}/bench/fast_tls.c`;
+  const stamp = `${exe}.src`;
   const inputs = [
     src,
     tls,
     `${root}/bench/mi_direct.h`,
     `${mi.host}/src/static.c`,
   ];
-  if (isStale(miExe, inputs)) {
-    log("building workload-mimalloc.exe (mimalloc linked in, ~20 s)");
-    await compile({
-      // fast_tls.c: mingw has no native TLS; without it every mi_malloc
-      // pays libgcc's emulated TLS, which the hook DLL avoids (dll/tls.c)
-      sources: [src, tls, `${mi.cc}/src/static.c`],
-      out: miExe,
-      flags: [
-        "-DBENCH_MIMALLOC",
-        "-DNDEBUG", // mimalloc's release mode (MI_DEBUG=0)
-        `-I${mi.cc}/include`,
-        `-I${root}/bench`,
-        "-Wno-array-bounds", // mingw's NtCurrentTeb inlined into mimalloc
-        ...common,
-        "-ladvapi32",
-      ],
-    });
-  }
+  const same = await Deno.readTextFile(stamp).catch(() => "") === mi.host;
+  if (same && !isStale(exe, inputs)) return;
+  log(
+    `building ${
+      exe.slice(exe.lastIndexOf("/") + 1)
+    } (mimalloc ${mi.major} linked in, ~20 s)`,
+  );
+  await compile({
+    // fast_tls.c: mingw has no native TLS; without it every mi_malloc
+    // pays libgcc's emulated TLS, which the hook DLL avoids (dll/tls.c)
+    sources: [src, tls, `${mi.cc}/src/static.c`],
+    out: exe,
+    flags: [
+      "-DBENCH_MIMALLOC",
+      "-DNDEBUG", // mimalloc's release mode (MI_DEBUG=0)
+      `-I${mi.cc}/include`,
+      `-I${root}/bench`,
+      "-Wno-array-bounds", // mingw's NtCurrentTeb inlined into mimalloc
+      "-lpsapi",
+      "-ladvapi32",
+    ],
+  });
+  await Deno.writeTextFile(stamp, mi.host);
 }
 
-/** Builds the hook DLL (incremental); false when it fails. */
-async function buildHookDll(): Promise<boolean> {
-  log("building the hook DLL (deno task build-dll)");
-  try {
-    await buildDll();
-    return true;
-  } catch (e) {
+/** Builds the workload executables when stale. */
+async function buildWorkloads(
+  trees: { main: MiTree | null; other: MiTree | null },
+): Promise<void> {
+  const root = repoRoot();
+  const src = `${root}/bench/workload.c`;
+  const ucrt = `${root}/${OUT_DIR}/workload-ucrt.exe`;
+  if (isStale(ucrt, [src])) {
+    log("building workload-ucrt.exe (plain UCRT heap)");
+    await compile({ sources: [src], out: ucrt, flags: ["-lpsapi"] });
+  }
+  const ucrt32 = `${root}/${OUT_DIR}/workload-ucrt32.exe`;
+  if (isStale(ucrt32, [src])) {
+    log("building workload-ucrt32.exe (x86, plain UCRT heap)");
+    await compile({
+      sources: [src],
+      out: ucrt32,
+      arch: "x86",
+      flags: ["-lpsapi"],
+    })
+      .catch((e) =>
+        log(
+          `no x86 workload (${
+            (e as Error).message
+          }): variants 10-12 are skipped`,
+        )
+      );
+  }
+  if (!trees.main) {
     log(
-      `build-dll failed (${
-        (e as Error).message
-      }): variants 2, 3 and 5 use build/heapshift.dll only if an older build exists`,
+      "no mimalloc source (--mimalloc DIR or HEAPSHIFT_MIMALLOC): variant 4 is skipped",
     );
-    return false;
+  }
+  await buildLinked(trees.main, `${root}/${OUT_DIR}/workload-mimalloc.exe`);
+  await buildLinked(
+    trees.other,
+    `${root}/${OUT_DIR}/workload-mimalloc-other.exe`,
+  );
+}
+
+/**
+ * Builds the hook DLLs (incremental): the main one (build/heapshift.dll),
+ * the same with `_msize` usable (variant 6) and with the other mimalloc
+ * (variants 7, 8) under build/bench/. A failed build skips its variants.
+ */
+async function buildHookDlls(
+  trees: { main: MiTree | null; other: MiTree | null },
+  explicit: string | undefined,
+): Promise<void> {
+  const root = repoRoot();
+  const builds = [
+    { what: "the hook DLL (deno task build-dll)", o: { mimalloc: explicit } },
+    {
+      what: "the hook DLL with _msize usable",
+      o: {
+        arch: "x64" as const,
+        mimalloc: explicit,
+        msize: "usable" as const,
+        outDir: `${root}/${OUT_DIR}/dll-usable`,
+      },
+    },
+    ...(trees.other
+      ? [{
+        what: `the hook DLL with mimalloc ${trees.other.major}`,
+        o: {
+          arch: "x64" as const,
+          mimalloc: trees.other.host,
+          outDir: `${root}/${OUT_DIR}/dll-other`,
+        },
+      }]
+      : []),
+  ];
+  for (const b of builds) {
+    log(`building ${b.what}`);
+    try {
+      await buildDll(b.o);
+    } catch (e) {
+      log(
+        `that build failed (${
+          (e as Error).message
+        }): its variants use an older build if one exists`,
+      );
+    }
   }
 }
 
 /**
- * Variant 2's program: a copy of workload-ucrt.exe whose import table lists
- * heapshift.dll first (pe/ `patchImportsBytes`, the minject method), next
- * to a copy of the DLL, so the loader maps the DLL before the CRT starts.
- * Removed (variant 2 then uses LoadLibrary at the top of `main`) when
- * there is no DLL or pe/ cannot patch.
+ * Variant 2's program (and 6's, 7's): a copy of workload-ucrt.exe whose
+ * import table lists heapshift.dll first (pe/ `patchImportsBytes`, the
+ * minject method), next to a copy of the DLL, so the loader maps the DLL
+ * before the CRT starts. Removed (the variant then uses LoadLibrary at the
+ * top of `main`) when there is no DLL or pe/ cannot patch.
  */
-async function patchImportsCopy(): Promise<void> {
+async function patchImportsCopy(dll: string, dir: string): Promise<void> {
   const root = repoRoot();
-  const dir = `${root}/${OUT_DIR}/imports`;
   await Deno.remove(dir, { recursive: true }).catch(() => {});
-  const dll = `${root}/build/heapshift.dll`;
   if (!exists(dll)) return;
   try {
     // Computed specifier: pe/ is developed alongside; the bench only needs
@@ -141,25 +239,54 @@ async function patchImportsCopy(): Promise<void> {
     await Deno.mkdir(dir, { recursive: true });
     await Deno.writeFile(`${dir}/workload-ucrt.exe`, res.bytes);
     await Deno.copyFile(dll, `${dir}/heapshift.dll`);
-    log(`variant 2: heapshift.dll ${res.action} first in the import table`);
+    log(
+      `${
+        dir.slice(root.length + 1)
+      }: heapshift.dll ${res.action} first in the import table`,
+    );
   } catch (e) {
     await Deno.remove(dir, { recursive: true }).catch(() => {});
     log(
       `cannot patch the workload's imports (${
         (e as Error).message
-      }): variant 2 loads the DLL with LoadLibrary in main`,
+      }): the at-start variants load the DLL with LoadLibrary in main`,
     );
   }
+}
+
+/**
+ * Puts a complete run's results (bench/results/bench.md) into the README
+ * between its markers, so the README quotes the last full `deno task
+ * bench`; a partial run (some workloads, --quick, …) leaves it alone.
+ */
+async function updateReadme(): Promise<void> {
+  const root = repoRoot();
+  const report = JSON.parse(
+    await Deno.readTextFile(`${root}/bench/results/bench.json`),
+  ) as BenchReport;
+  if (!isCompleteRun(report)) {
+    log("a partial run: README.md keeps its results");
+    return;
+  }
+  const readme = await Deno.readTextFile(`${root}/README.md`);
+  const md = await Deno.readTextFile(`${root}/bench/results/bench.md`);
+  const next = spliceReadme(readme, md);
+  if (next === readme) return;
+  await Deno.writeTextFile(`${root}/README.md.tmp`, next);
+  await Deno.rename(`${root}/README.md.tmp`, `${root}/README.md`);
+  log("README.md: results updated from bench/results/bench.md");
 }
 
 async function main(args: string[]): Promise<number> {
   const t0 = performance.now();
   let mimalloc: string | undefined;
   let dll = true;
+  let readme = true;
   const pass: string[] = [];
   for (let i = 0; i < args.length; i++) {
     const a = args[i];
     if (a === "--no-build-dll") dll = false;
+    else if (a === "--no-readme") readme = false;
     else if (a === "--mimalloc") mimalloc = args[++i];
     else if (a.startsWith("--mimalloc=")) mimalloc = a.slice(11);
     else if (a === "--help" || a === "-h") {
@@ -170,14 +297,24 @@ async function main(args: string[]): Promise<number> {
     } else pass.push(a);
   }
   if (!isWindows) await provision();
+  const trees = await mimallocTrees(mimalloc);
   try {
-    await buildWorkloads(mimalloc);
+    await buildWorkloads(trees);
   } catch (e) {
     log(`error: ${(e as Error).message}`);
     return 1;
   }
-  if (dll) await buildHookDll();
-  await patchImportsCopy();
+  if (dll) await buildHookDlls(trees, mimalloc);
+  const root = repoRoot();
+  for (
+    const [from, to] of [
+      ["build/heapshift.dll", "imports"],
+      [`${OUT_DIR}/dll-usable/heapshift.dll`, "imports-usable"],
+      [`${OUT_DIR}/dll-other/heapshift.dll`, "imports-other"],
+    ]
+  ) {
+    await patchImportsCopy(`${root}/${from}`, `${root}/${OUT_DIR}/${to}`);
+  }
   log(
     `built in ${((performance.now() - t0) / 1000).toFixed(0)} s; running ${
       isWindows ? "natively" : "under Wine"
@@ -195,9 +332,10 @@ async function main(args: string[]): Promise<number> {
   } else {
     code = await runHeapChecked(["windeno", ...harness], {
       cwd: repoRoot(),
-      prefix: PREFIX,
+      prefix: Deno.env.get("HEAPSHIFT_WINE_PREFIX") || PREFIX,
     });
   }
+  if (code === 0 && readme) await updateReadme();
   log(
     `deno task bench: ${code === 0 ? "done" : `failed (exit ${code})`} in ${
       ((performance.now() - t0) / 1000).toFixed(0)

@@ -5,7 +5,8 @@
  *
  * Usage:
  *   deno task build-dll [--arch x64|x86|all] [--toolchain msvc|mingw]
- *                       [--mimalloc DIR] [--msize exact|usable] [--force]
+ *                       [--mimalloc-version 2|3] [--mimalloc DIR]
+ *                       [--msize exact|usable] [--out-dir DIR] [--force]
  *
  * - `--arch`: which DLL(s) to build; `all` (the default) builds both.
  * - `mingw` (the default off Windows): x86_64-w64-mingw32ucrt-gcc (x64) or
@@ -14,8 +15,15 @@
  * - `msvc` (the default on Windows when vswhere finds Visual Studio): cl.exe
  *   from the x64 or x86 developer environment, `/O2 /MT`,
  *   `/ENTRY:heapshift_entry`.
- * - `--mimalloc DIR`: a mimalloc source tree (include/ and src/static.c,
- *   v2.x or v3.x). Default: the Wine environment's copy (v2.1.2).
+ * - `--mimalloc-version 2|3`: the Wine environment's mimalloc v2.1.2
+ *   (`/opt/heapshift/mimalloc`) or v3.4.1 (`/opt/heapshift/mimalloc3`);
+ *   default `$HEAPSHIFT_MIMALLOC_VERSION`, else {@linkcode MIMALLOC_DEFAULT}
+ *   (so `HEAPSHIFT_MIMALLOC_VERSION=3 deno task test` tests the v3 build).
+ * - `--mimalloc DIR` (or `$HEAPSHIFT_MIMALLOC`): a mimalloc source tree
+ *   (include/ and src/static.c, v2.x or v3.x) instead; it must be of the
+ *   major version `--mimalloc-version` names, if given.
+ * - `--out-dir DIR`: where the DLLs go (default `build/`), e.g. the bench's
+ *   other builds.
  * - `--msize`: what `_msize` reports for mimalloc blocks. `exact` (the
  *   default) is the size asked for, as UCRT's HeapSize, kept in mimalloc's
  *   8-byte padding (`MI_PADDING=1`); `usable` is the block's usable size,
@@ -34,13 +42,7 @@ import { ARCH_MACHINE } from "../src/arch.ts";
 import { FileSource, imports as peImports, readHeaders } from "../pe/mod.ts";
 import { type Arch, ARCHES, compile, isStale } from "./toolchain.ts";
 import { copyNotice } from "./notice.ts";
-import {
-  exists,
-  isWindows,
-  mimallocDir,
-  repoRoot,
-  rootfsDir,
-} from "./winenv.ts";
+import { exists, IN_ENV, isWindows, repoRoot, rootfsDir } from "./winenv.ts";
 
 /** Where each architecture's DLL goes, relative to the checkout. */
 export const DLL_OUT: Readonly<Record<Arch, string>> = {
@@ -76,8 +78,69 @@ function defines(msize: MsizeMode): string[] {
 const SYSTEM_DLLS =
   /^(kernel32|ntdll|advapi32|bcrypt|user32|api-ms-win-[a-z0-9-]+)\.dll$/;
 
+/** The mimalloc major versions the Wine environment provides. */
+export type MimallocVersion = 2 | 3;
+
+/** The version built when nothing else is asked for (dll/README.md: why). */
+export const MIMALLOC_DEFAULT: MimallocVersion = 3;
+
+/** The environment's source tree of each version (inside the chroot). */
+const MIMALLOC_IN_ENV: Readonly<Record<MimallocVersion, string>> = {
+  2: IN_ENV.mimalloc,
+  3: IN_ENV.mimalloc3,
+};
+
+function parseMimallocVersion(v: string | undefined): MimallocVersion {
+  if (v === "2" || v === "3") return Number(v) as MimallocVersion;
+  throw new Error(`the mimalloc version must be 2 or 3, not '${v}'`);
+}
+
+/**
+ * The mimalloc source tree a build uses (host path): `options.mimalloc`,
+ * else `$HEAPSHIFT_MIMALLOC`, else the environment's copy of
+ * `options.mimallocVersion` (else `$HEAPSHIFT_MIMALLOC_VERSION`, else the
+ * default); "" on Windows without a tree.
+ */
+export function mimallocSource(
+  options: Pick<BuildDllOptions, "mimalloc" | "mimallocVersion"> = {},
+): string {
+  const dir = options.mimalloc ?? (Deno.env.get("HEAPSHIFT_MIMALLOC") || "");
+  if (dir || isWindows) return dir;
+  const env = Deno.env.get("HEAPSHIFT_MIMALLOC_VERSION");
+  const v = options.mimallocVersion ??
+    (env ? parseMimallocVersion(env) : MIMALLOC_DEFAULT);
+  return `${rootfsDir()}${MIMALLOC_IN_ENV[v]}`;
+}
+
+/**
+ * Why `dll/mimalloc_unit.c` cannot compile this mimalloc, or null.
+ * For v2 it includes static.c's sources one by one (its "hs-static" block,
+ * so that three of mimalloc's calls reach heapshift first): they must be
+ * exactly the ones static.c lists, in its order. `staticC` and `unit` are
+ * the two files' text.
+ */
+export function staticLayoutMismatch(
+  staticC: string,
+  unit: string,
+): string | null {
+  const includes = (text: string) =>
+    [...text.matchAll(/^\s*#\s*include\s+"([^"]+)"/gm)].map((m) =>
+      m[1].replace(/^src\//, "")
+    );
+  const block = /hs-static begin[^\n]*\n([\s\S]*?)hs-static end/.exec(unit);
+  if (!block) return "dll/mimalloc_unit.c has no hs-static block";
+  const want = includes(block[1]).join(", ");
+  const have = includes(staticC).join(", ");
+  return want === have ? null : `its src/static.c includes ${have}; ` +
+    `dll/mimalloc_unit.c (hs-static) includes ${want}`;
+}
+
 /** Options of {@linkcode buildDll}. */
 export interface BuildDllOptions {
+  /** The environment's mimalloc v2 or v3 (see {@linkcode mimallocSource}). */
+  mimallocVersion?: MimallocVersion;
+  /** Where the DLLs go (host path; default the checkout's `build/`). */
+  outDir?: string;
   /** Which DLL(s): `x64`, `x86` or `all` (the default). */
   arch?: Arch | "all";
   toolchain?: "msvc" | "mingw";
@@ -142,6 +205,7 @@ async function buildMingw(job: Job): Promise<void> {
     `-I${root}/dll`,
     `-I${miEnv}/include`,
     `-I${miEnv}/src`,
+    `-I${miEnv}`, // mimalloc_unit.c names v2's sources as src/*.c
     ...defs.map((d) => `-D${d}`),
     "-fno-stack-protector",
     "-Wno-array-bounds", // NtCurrentTeb() reads gs:[0x30] (x86: fs:[0x18])
@@ -207,6 +271,7 @@ async function buildMsvc(job: Job): Promise<void> {
     `/I"${win(`${root}/dll`)}"`,
     `/I"${win(`${mi}/include`)}"`,
     `/I"${win(`${mi}/src`)}"`,
+    `/I"${win(mi)}"`,
     `/Fo"${objDir}\\\\"`,
     ...sources.map((s) => `"${win(s)}"`),
     `/Fe"${win(out)}"`,
@@ -267,7 +332,7 @@ export async function buildDll(
 ): Promise<string[]> {
   const root = repoRoot();
   const toolchain = options.toolchain ?? (isWindows ? "msvc" : "mingw");
-  const mi = options.mimalloc ?? mimallocDir();
+  const mi = mimallocSource(options);
   if (!mi || !exists(`${mi}/src/static.c`)) {
     throw new Error(
       `No mimalloc source at '${mi}' (expected include/ and src/static.c): pass --mimalloc DIR or set HEAPSHIFT_MIMALLOC${
@@ -280,16 +345,35 @@ export async function buildDll(
       "--toolchain msvc needs Windows with Visual Studio; here use --toolchain mingw (the default)",
     );
   }
-  await copyNotice(`${root}/build`); // mimalloc's license ships with the DLL
+  const version = await mimallocVersion(mi);
+  const major = Number(version) >= 300 ? 3 : 2;
+  if (options.mimallocVersion && options.mimallocVersion !== major) {
+    throw new Error(
+      `mimalloc at ${mi} is version ${version}, not a v${options.mimallocVersion} (--mimalloc-version ${options.mimallocVersion}): drop --mimalloc / HEAPSHIFT_MIMALLOC or pass a v${options.mimallocVersion} tree`,
+    );
+  }
+  if (major === 2) {
+    const mismatch = staticLayoutMismatch(
+      await Deno.readTextFile(`${mi}/src/static.c`),
+      await Deno.readTextFile(`${root}/dll/mimalloc_unit.c`),
+    );
+    if (mismatch) {
+      throw new Error(
+        `mimalloc ${version} at ${mi} lays out its sources differently from the v2.1 that dll/mimalloc_unit.c compiles file by file: ${mismatch}`,
+      );
+    }
+  }
+  const outDir = options.outDir ?? `${root}/build`;
+  await Deno.mkdir(outDir, { recursive: true });
+  await copyNotice(outDir); // mimalloc's license ships with the DLL
   const { c, all } = dllSources(root);
   const msize = options.msize ?? "exact";
-  const version = await mimallocVersion(mi);
   const stamp = `${toolchain}\n${mi}\n${version}\n${msize}\n`;
   const built: string[] = [];
   for (const arch of archesOf(options.arch)) {
-    const out = `${root}/${DLL_OUT[arch]}`;
-    const name = out.slice(out.lastIndexOf("/") + 1);
-    const stampFile = `${root}/build/.${name}.stamp`;
+    const name = DLL_OUT[arch].slice(DLL_OUT[arch].lastIndexOf("/") + 1);
+    const out = `${outDir}/${name}`;
+    const stampFile = `${outDir}/.${name}.stamp`;
     const oldStamp = await Deno.readTextFile(stampFile).catch(() => "");
     $.logStep(
       "Building",
@@ -301,7 +385,6 @@ export async function buildDll(
     ) {
       $.logLight("  up to date");
     } else {
-      await Deno.mkdir(`${root}/build`, { recursive: true });
       await Deno.remove(stampFile).catch(() => {});
       const job = { arch, root, mi, sources: c, out, defs: defines(msize) };
       if (toolchain === "msvc") await buildMsvc(job);
@@ -340,6 +423,12 @@ function parseArgs(args: string[]): BuildDllOptions {
       case "--mimalloc":
         o.mimalloc = value()?.replace(/\/$/, "");
         break;
+      case "--mimalloc-version":
+        o.mimallocVersion = parseMimallocVersion(value());
+        break;
+      case "--out-dir":
+        o.outDir = value()?.replace(/\/$/, "");
+        break;
       case "--msize": {
         const v = value();
         if (v !== "exact" && v !== "usable") {
@@ -354,7 +443,7 @@ function parseArgs(args: string[]): BuildDllOptions {
       case "-h":
       case "--help":
         console.log(
-          "usage: deno task build-dll [--arch x64|x86|all] [--toolchain msvc|mingw] [--mimalloc DIR] [--msize exact|usable] [--force]",
+          "usage: deno task build-dll [--arch x64|x86|all] [--toolchain msvc|mingw] [--mimalloc-version 2|3] [--mimalloc DIR] [--msize exact|usable] [--out-dir DIR] [--force]",
         );
         Deno.exit(0);
         break;
