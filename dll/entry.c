@@ -26,16 +26,15 @@
 
 #include "heapshift.h"
 
-#include <bcrypt.h>
 #include <psapi.h>
 
-/* mimalloc LoadLibrary()s bcrypt.dll (random seeds, during init) and
- * psapi.dll. Importing one function of each makes the loader map and
- * initialise them before our entry point runs, so mimalloc's LoadLibrary
- * inside our DLL_PROCESS_ATTACH only bumps a reference count instead of
- * running another DLL's initialisation under the loader lock. */
-void* volatile hs_preloaded_imports[] = {(void*)BCryptGenRandom,
-                                         (void*)GetProcessMemoryInfo};
+/* mimalloc LoadLibrary()s psapi.dll. Importing one of its functions makes
+ * the loader map and initialise it before our entry point runs, so
+ * mimalloc's LoadLibrary inside our DLL_PROCESS_ATTACH only bumps a
+ * reference count instead of running another DLL's initialisation under
+ * the loader lock. (Its random seeds come from advapi32's RtlGenRandom,
+ * MI_USE_RTLGENRANDOM, a static import: no bcrypt.dll.) */
+void* volatile hs_preloaded_imports[] = {(void*)GetProcessMemoryInfo};
 
 BOOL hs_verbose;
 static volatile LONG state = HS_STATE_LOADING;

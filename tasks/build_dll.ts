@@ -52,12 +52,15 @@ function defines(msize: MsizeMode): string[] {
     // mimalloc >= 2.1.3: no process constructor / TLS callback of its own;
     // the entry point initialises it (ignored by 2.1.2).
     "MI_PRIM_HAS_PROCESS_ATTACH=1",
+    // random seeds from advapi32's RtlGenRandom (imported anyway), not
+    // bcrypt.dll: under Wine bcrypt brings up gnutls, ~3 MB resident
+    "MI_USE_RTLGENRANDOM=1",
   ];
 }
 
 /** DLLs the result may import (lower case; api-ms-win-crt-* is the UCRT). */
 const SYSTEM_DLLS =
-  /^(kernel32|ntdll|advapi32|bcrypt|psapi|user32|api-ms-win-[a-z0-9-]+)\.dll$/;
+  /^(kernel32|ntdll|advapi32|psapi|user32|api-ms-win-[a-z0-9-]+)\.dll$/;
 
 /** Options of {@linkcode buildDll}. */
 export interface BuildDllOptions {
@@ -120,13 +123,13 @@ async function buildMingw(
     `-I${miEnv}/src`,
     ...defs.map((d) => `-D${d}`),
     "-fno-stack-protector",
+    "-Wno-unknown-pragmas", // mimalloc's MSVC #pragma comment(lib, …)
     "-Wno-array-bounds", // NtCurrentTeb() reads gs:[0x30]
     "-nostartfiles",
     "-Wl,-e,heapshift_entry",
     "-Wl,--no-insert-timestamp",
     "-lpsapi",
     "-ladvapi32",
-    "-lbcrypt",
     "-lkernel32",
   ];
   $.logStep("Compiling", `${sources.length} sources with mingw-w64 (UCRT)`);
@@ -186,7 +189,6 @@ async function buildMsvc(
     "/ENTRY:heapshift_entry",
     "psapi.lib",
     "advapi32.lib",
-    "bcrypt.lib",
     "kernel32.lib",
   ].join(" ");
   $.logStep("Compiling", `${sources.length} sources with MSVC (x64, /O2 /MT)`);
