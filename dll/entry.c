@@ -89,6 +89,7 @@ static void read_faults(void) {
     } else if (strcmp(item, "snapshot-rendezvous") == 0) {
       hs_faults.snapshot_rendezvous = TRUE;
     } else if (strcmp(item, "stripes") == 0) hs_faults.stripes = value;
+    else if (strcmp(item, "trim-optimize") == 0) hs_faults.trim_optimize = TRUE;
     if (*item) {
       hs_log("test fault: %s%s%s", item, colon ? ":" : "",
              colon ? colon + 1 : "");
@@ -103,6 +104,7 @@ static BOOL env_flag(const wchar_t* name) {
   DWORD n = GetEnvironmentVariableW(name, v, 16);
   return n > 0 && n < 16 && !(v[0] == L'0' && v[1] == 0);
 }
+BOOL hs_env_flag(const wchar_t* name) { return env_flag(name); }
 
 /* heapshift-<pid>.log next to the target's executable. */
 static void open_log(void) {
@@ -188,6 +190,7 @@ static void install(HINSTANCE inst) {
   hs_stats_mark_live(r.sites, r.reason);
   InterlockedExchange(&state, HS_STATE_LIVE);
   hs_log("hooks live: %u names over %u code sites", r.names, r.sites);
+  hs_trim_start(); /* trim.c: the old heap's free pages, from a thread */
 }
 
 /* HEAPSHIFT_VERBOSE=1: paints the unused stack below us, installs, and

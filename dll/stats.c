@@ -132,6 +132,17 @@ void hs_stats_mark_live(uint32_t patch_sites, uint32_t reason) {
   header->state = HS_STATE_LIVE;
 }
 
+volatile hs_trim_stats* hs_stats_trim(void) { return &header->trim; }
+
+/* Every stripe's count (owners' plain stores are never torn). */
+int64_t hs_stats_total(hs_counter which) {
+  int64_t total = 0;
+  for (unsigned i = 0; i < HS_STATS_STRIPES; i++) {
+    total += stripes[i].c[which];
+  }
+  return total;
+}
+
 /* ---- counting (see hs_count in heapshift.h) ----------------------------- */
 
 #define PUBLISH_EVERY 1024 /* private counts between publications */
