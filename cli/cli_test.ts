@@ -353,6 +353,16 @@ Deno.test("the demo parses the sample's lines and summarises them", () => {
       migratedBytes: 12345,
       expandRejects: 0,
     },
+    trim: {
+      state: "walk",
+      error: 0,
+      passes: 3,
+      resetBytes: 1 << 20,
+      chunks: 4,
+      holdMaxUs: 100,
+      busyKiB: 10,
+      freeKiB: 20,
+    },
   });
   assert.equal(s.before.rate, 100);
   assert.equal(s.after?.rate, 300);
