@@ -23,7 +23,8 @@
  * `old` counts live blocks allocated before heapshift.dll appeared in the
  * process (polled every 20 ms): they drain as the program frees or
  * reallocates them — a realloc of an old block is what the hook DLL
- * migrates into mimalloc. `hooked` says whether heapshift.dll is loaded.
+ * migrates into mimalloc. `hooked` says whether heapshift.dll is loaded
+ * (heapshift32.dll in the 32-bit build).
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -241,7 +242,11 @@ int main(int argc, char **argv) {
   for (;;) {
     ULONGLONG next = last + (ULONGLONG)interval;
     while (GetTickCount64() < next && !g_quit) {
-      if (!g_hooked && GetModuleHandleW(L"heapshift.dll")) g_hooked = 1;
+      if (!g_hooked && GetModuleHandleW(sizeof(void*) == 8
+                                             ? L"heapshift.dll"
+                                             : L"heapshift32.dll")) {
+        g_hooked = 1;
+      }
       Sleep(20);
     }
     ULONGLONG now = GetTickCount64();

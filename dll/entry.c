@@ -26,15 +26,11 @@
 
 #include "heapshift.h"
 
-#include <psapi.h>
-
-/* mimalloc LoadLibrary()s psapi.dll. Importing one of its functions makes
- * the loader map and initialise it before our entry point runs, so
- * mimalloc's LoadLibrary inside our DLL_PROCESS_ATTACH only bumps a
- * reference count instead of running another DLL's initialisation under
- * the loader lock. (Its random seeds come from advapi32's RtlGenRandom,
- * MI_USE_RTLGENRANDOM, a static import: no bcrypt.dll.) */
-void* volatile hs_preloaded_imports[] = {(void*)GetProcessMemoryInfo};
+/* mimalloc's random seeds come from advapi32's RtlGenRandom
+ * (MI_USE_RTLGENRANDOM), a static import: it never LoadLibrary()s
+ * bcrypt.dll during init (under Wine that brings up gnutls, ~3 MB
+ * resident). (It loads psapi.dll only to print its statistics,
+ * mi_stats_print, which heapshift never calls.) */
 
 BOOL hs_verbose;
 static volatile LONG state = HS_STATE_LOADING;
@@ -89,6 +85,14 @@ static void read_faults(void) {
     } else if (strcmp(item, "snapshot-rendezvous") == 0) {
       hs_faults.snapshot_rendezvous = TRUE;
     } else if (strcmp(item, "stripes") == 0) hs_faults.stripes = value;
+    else if (strcmp(item, "branch-in-site") == 0) {
+      hs_faults.branch_in_site = value;
+    } else if (strcmp(item, "restore") == 0) hs_faults.restore = TRUE;
+    else if (strcmp(item, "foreign-thread") == 0) {
+      hs_faults.foreign_thread = value;
+    } else if (strcmp(item, "suspend-refused") == 0) {
+      hs_faults.suspend_refused = colon ? value : ~0u;
+    } else if (strcmp(item, "retry-sleep") == 0) hs_faults.retry_sleep = value;
     else if (strcmp(item, "trim-optimize") == 0) hs_faults.trim_optimize = TRUE;
     if (*item) {
       hs_log("test fault: %s%s%s", item, colon ? ":" : "",
@@ -177,7 +181,8 @@ static void install(HINSTANCE inst) {
     return;
   }
   if (r.reason != HS_R_NONE) {
-    hs_log("hooks live, but: %s (reason %u)", r.error, r.reason);
+    hs_log("hooks live, but: %s (reason %u, Win32 error %lu)", r.error,
+           r.reason, r.win32_error);
   }
   size_t used = 0;
   for (unsigned i = 0; i < r.names; i++) {
@@ -187,7 +192,7 @@ static void install(HINSTANCE inst) {
     used += n;
   }
   hs_stats_set_names(r.names_list, r.names);
-  hs_stats_mark_live(r.sites, r.reason);
+  hs_stats_mark_live(r.sites, r.reason, r.win32_error);
   InterlockedExchange(&state, HS_STATE_LIVE);
   hs_log("hooks live: %u names over %u code sites", r.names, r.sites);
   hs_trim_start(); /* trim.c: the old heap's free pages, from a thread */

@@ -11,6 +11,9 @@
 #include <stdint.h>
 #include <string.h>
 #include <windows.h>
+#if defined(_MSC_VER) && defined(_M_IX86) && !defined(__clang__)
+#include <emmintrin.h> /* hs_store64 */
+#endif
 
 #define HEAPSHIFT_VERSION_MAJOR 0
 #define HEAPSHIFT_VERSION_MINOR 1
@@ -126,8 +129,9 @@ typedef struct hs_crt {
   int(__cdecl* query_new_mode)(void);
   int(__cdecl* callnewh)(size_t);
   /* Header layout of OLD `_aligned_*` blocks, probed once before patching:
-   * UCRT's (header = 8 + gap + max(align, 8) - 1) or Wine's
-   * (header = max(align, 8) + 8, whatever the offset). */
+   * UCRT's (header = P + gap + max(align, P) - 1) or Wine's
+   * (header = max(align, P) + P, whatever the offset); P is the pointer
+   * size. */
   BOOL old_aligned_wine_layout;
 } hs_crt;
 extern hs_crt hs_target;
@@ -176,9 +180,11 @@ BOOL hs_old_free(void* p);               /* HeapFree */
 void* hs_old_shrink(void* p, size_t n);  /* HeapReAlloc in place, or NULL */
 void* hs_old_alloc(size_t n);            /* HeapAlloc (HEAPSHIFT_NO_MIGRATE) */
 void* hs_old_realloc(void* p, size_t n); /* HeapReAlloc, may move */
-/* Reads the raw block pointer of a UCRT `_aligned_*` block. */
+/* Reads the raw block pointer of a UCRT `_aligned_*` block: the pointer-
+ * sized word below the block rounded down to a pointer's alignment. */
 static inline void* hs_aligned_raw(void* p) {
-  return *(void**)((((uintptr_t)p) & ~(uintptr_t)7) - 8);
+  const uintptr_t w = sizeof(uintptr_t);
+  return *(void**)((((uintptr_t)p) & ~(w - 1)) - w);
 }
 
 /* ------------------------------------------------------------------------
@@ -262,7 +268,10 @@ enum hs_reason {
   HS_R_THREAD_CONTEXT = 11,  /* a thread's registers could not be read */
   HS_R_TOO_MANY_THREADS = 12,
   HS_R_THREAD_SNAPSHOT = 13, /* the thread snapshot failed */
-  HS_R_TLS = 14              /* no TLS index for heapshift's own state */
+  HS_R_TLS = 14,             /* no TLS index for heapshift's own state */
+  HS_R_UNSAFE_SITE = 15,     /* a branch lands inside a site, or its code
+                                cannot be decoded */
+  HS_R_RESTORE = 16          /* a page's protection could not be restored */
 };
 
 /* ---- trimming the old heap (trim.c) -------------------------------------
@@ -343,7 +352,7 @@ typedef struct hs_stripe {
   volatile int64_t c[8];
 } hs_stripe;
 
-/* ---- x64 thread environment block (the x86 port swaps these) ----------- */
+/* ---- the architecture: x64 or x86 (32-bit, WOW64) ---------------------- */
 
 #if defined(_MSC_VER) && !defined(__clang__)
 #define HS_LIKELY(x) (x)
@@ -351,17 +360,64 @@ typedef struct hs_stripe {
 #define HS_LIKELY(x) __builtin_expect(!!(x), 1)
 #endif
 
+#if defined(_M_X64) || defined(__x86_64__)
+#define HS_X64 1
+#define HS_X86 0
+#elif defined(_M_IX86) || defined(__i386__)
+#define HS_X64 0
+#define HS_X86 1
+#else
+#error "heapshift builds for x64 and x86 only"
+#endif
+
+/* _HEAP_MAXREQ: the largest request UCRT passes to the heap. */
+#if HS_X64
+#define HS_HEAP_MAXREQ ((size_t)0xFFFFFFFFFFFFFFE0ull)
+#else
+#define HS_HEAP_MAXREQ ((size_t)0xFFFFFFE0u)
+#endif
+
+/* The TEB (x64 at gs:, x86 at fs:): ClientId.UniqueThread, TlsSlots[64],
+ * TlsExpansionSlots. */
+#if HS_X64
+#define HS_TEB_READ(off) __readgsqword(off)
+#define HS_TEB_THREAD_ID 0x48
+#define HS_TEB_TLS_SLOTS 0x1480
+#define HS_TEB_TLS_EXPANSION 0x1780
+#else
+#define HS_TEB_READ(off) __readfsdword(off)
+#define HS_TEB_THREAD_ID 0x24
+#define HS_TEB_TLS_SLOTS 0xE10
+#define HS_TEB_TLS_EXPANSION 0xF94
+#endif
+
 /* GetCurrentThreadId() without the call: TEB.ClientId.UniqueThread. */
 static inline uint32_t hs_thread_id(void) {
-  return (uint32_t)__readgsqword(0x48);
+  return (uint32_t)HS_TEB_READ(HS_TEB_THREAD_ID);
 }
 
 /* TlsGetValue(index) without the call (which also clears the last-error
  * value): TEB.TlsSlots[index], or TEB.TlsExpansionSlots[index - 64]. */
 static inline void* hs_tls_slot(DWORD index) {
-  if (HS_LIKELY(index < 64)) return (void*)__readgsqword(0x1480 + 8 * index);
-  void** expansion = (void**)__readgsqword(0x1780);
+  if (HS_LIKELY(index < 64)) {
+    return (void*)HS_TEB_READ(HS_TEB_TLS_SLOTS + sizeof(void*) * index);
+  }
+  void** expansion = (void**)HS_TEB_READ(HS_TEB_TLS_EXPANSION);
   return expansion ? expansion[index - 64] : NULL;
+}
+
+/* One 8-byte store, never two 4-byte halves: a reader in another process
+ * (the 64-bit tool reading a 32-bit target's stats) must not see a torn
+ * counter. x64: a plain aligned store; i686 GCC: SSE2 movq or x87
+ * fild/fistp, both single 8-byte accesses. */
+static inline void hs_store64(volatile int64_t* c, int64_t v) {
+#if !defined(_MSC_VER) || defined(__clang__)
+  __atomic_store_n(c, v, __ATOMIC_RELAXED);
+#elif HS_X64
+  *c = v;
+#else
+  _mm_storel_epi64((__m128i*)c, _mm_loadl_epi64((const __m128i*)&v));
+#endif
 }
 
 /* Counting. Every thread that counts owns a stripe of its own in the shared
@@ -387,7 +443,7 @@ static inline void hs_count(hs_counter which, int64_t n) {
   hs_stripe* s = (hs_stripe*)hs_tls_slot(hs_count_slot);
   if (HS_LIKELY(s != NULL)) {
     volatile int64_t* c = &s->c[which];
-    *c = *c + n; /* one aligned 8-byte store: readers never see it torn */
+    hs_store64(c, *c + n); /* readers never see it torn */
     return;
   }
   hs_count_slow(which, n);
@@ -399,7 +455,68 @@ int64_t hs_stats_total(hs_counter which);
 BOOL hs_stats_open(void);
 void hs_stats_set_names(const char* const* names, unsigned count);
 void hs_stats_set_state(enum hs_state state, uint32_t reason, DWORD error);
-void hs_stats_mark_live(uint32_t patch_sites, uint32_t reason);
+void hs_stats_mark_live(uint32_t patch_sites, uint32_t reason,
+                        DWORD error);
+
+/* ------------------------------------------------------------------------
+ * Instructions (insn.c): lengths and control flow of x64 or x86 code (the
+ * architecture this DLL is built for).
+ * ---------------------------------------------------------------------- */
+typedef enum hs_insn_kind {
+  HS_INSN_NEXT,     /* falls through to the next instruction */
+  HS_INSN_JCC,      /* conditional relative branch (loop, jcxz too) */
+  HS_INSN_JMP,      /* relative jmp: no fall-through */
+  HS_INSN_CALL,     /* call rel32 */
+  HS_INSN_CALL_IND, /* call r/m, call far */
+  HS_INSN_JMP_IND,  /* jmp r/m, no fall-through */
+  HS_INSN_END       /* ret, int3, ud2, hlt, jmp far: no fall-through */
+} hs_insn_kind;
+
+typedef struct hs_insn {
+  unsigned len;
+  hs_insn_kind kind;
+  const uint8_t* target; /* JCC, JMP, CALL: where it goes */
+  const uint8_t* mem;    /* a disp32-only operand's address (x64: RIP+) */
+  uint8_t modrm_reg;     /* the ModRM reg field (0 without ModRM) */
+} hs_insn;
+
+/* FALSE (len 0) for what it does not decode: the bytes are then unproven. */
+BOOL hs_insn_decode(const uint8_t* p, hs_insn* out);
+
+/* ------------------------------------------------------------------------
+ * A loaded module's code (code.c): function extents (.pdata, .eh_frame,
+ * else decoding), room to patch, and where direct branches land.
+ * ---------------------------------------------------------------------- */
+typedef struct hs_code {
+  uint8_t* base;
+  IMAGE_NT_HEADERS* nt;
+  const uint8_t* eh_frame; /* a DWARF .eh_frame, recognised by parsing */
+  size_t eh_frame_size;
+} hs_code;
+
+void hs_code_open(hs_code* m, HMODULE h);
+/* [p, p + n) lies in one executable section. */
+BOOL hs_code_contains(const hs_code* m, const uint8_t* p, size_t n);
+/* [p, p + n) lies in the module's image. */
+BOOL hs_code_contains_data(const hs_code* m, const uint8_t* p, size_t n);
+/* hs_insn_decode at p, FALSE if p is not code; never reads past the end of
+ * p's section. */
+BOOL hs_code_decode(const hs_code* m, const uint8_t* p, hs_insn* in);
+/* Bytes from `entry` that belong to its function (or padding after it),
+ * bounded by the next function start or export; *known when a function
+ * extent (.pdata, .eh_frame) says so rather than decoding. */
+size_t hs_code_room(const hs_code* m, const uint8_t* entry, BOOL* known);
+/* [p, p + n) is int3 or nop padding between functions: one byte repeated,
+ * in no function extent, no function start or export in it. */
+BOOL hs_code_is_padding(const hs_code* m, const uint8_t* p, size_t n);
+/* For each entry, bit k of masks[i] is set when a direct jmp/jcc/call or
+ * an absolute address in the module lands at entries[i] - 8 + k. Where the
+ * code within a rel8 branch's reach could not be decoded,
+ * undecoded[2i] (before the entry) / undecoded[2i+1] (from it on) says
+ * where (NULL: all decoded). */
+void hs_code_landings(const hs_code* m, uint8_t* const entries[], unsigned n,
+                      uint32_t masks[], const uint8_t* undecoded[]);
+#define HS_LANDING_BEFORE 8 /* bit 0 of a landing mask: entry - 8 */
 
 /* ------------------------------------------------------------------------
  * Patching (patch.c).
@@ -461,6 +578,14 @@ typedef struct hs_test_faults {
   BOOL readback_sticky;     /* ... nor does the rollback */
   BOOL snapshot_rendezvous; /* after the thread snapshot: signal, wait */
   unsigned stripes;         /* fewer ownable counter stripes */
+  unsigned branch_in_site;  /* a branch lands at each entry + N */
+  BOOL restore;             /* VirtualProtect cannot restore a page */
+  DWORD foreign_thread;     /* the snapshot lists this id (another
+                               process's thread) as one of ours */
+  unsigned suspend_refused; /* SuspendThread refuses in the first N
+                               attempts (a thread in its kernel exit) */
+  unsigned retry_sleep;     /* ms between attempts (Windows: Sleep(1) is
+                               ~15.6 ms at the default timer resolution) */
   BOOL trim_optimize;       /* the trimmer uses Windows' way under Wine */
 } hs_test_faults;
 extern hs_test_faults hs_faults;

@@ -20,8 +20,7 @@
 hs_crt hs_target;
 BOOL hs_no_migrate;
 
-/* _HEAP_MAXREQ on x64. */
-#define HS_HEAP_MAXREQ ((size_t)0xFFFFFFFFFFFFFFE0ull)
+/* HS_HEAP_MAXREQ (_HEAP_MAXREQ) is the architecture's: heapshift.h. */
 #define PTR_SZ sizeof(uintptr_t)
 /* align.cpp's test: 0 is not a power of two. */
 #define IS_2_POW_N(x) ((x) != 0 && ((x) & ((x)-1)) == 0)
@@ -60,7 +59,8 @@ BOOL hs_crt_resolve(void) {
     void* p = amalloc(1, 16);
     if (p != NULL) {
       size_t total = HeapSize(hs_target.heap, 0, hs_aligned_raw(p));
-      hs_target.old_aligned_wine_layout = total == 1 + 16 + 8;
+      /* Wine: size + max(align, PTR_SZ) + PTR_SZ; UCRT: one byte less. */
+      hs_target.old_aligned_wine_layout = total == 1 + 16 + PTR_SZ;
       afree(p);
     }
   }

@@ -111,7 +111,17 @@ void hs_mi_load(void) {
 #else /* v2.2 */
 #define HS_MI_MAP_END ((uintptr_t)MI_SEGMENT_MAP_MAX_ADDRESS)
 #endif
-#define HS_USER_SPACE_END ((uintptr_t)1 << 47) /* x64 user space: 128 TiB */
+/* User space ends at 128 TiB on x64; a 32-bit program under WOW64 has 4 GiB
+ * when it is large-address-aware, and v2's 32-bit map stops at 2 GiB. */
+#if HS_X64
+#define HS_USER_SPACE_END ((uint64_t)1 << 47)
+#define HS_MAP_OR(w, b) InterlockedOr64((volatile LONG64*)(w), (LONG64)(b))
+#define HS_MAP_AND(w, b) InterlockedAnd64((volatile LONG64*)(w), (LONG64)(b))
+#else
+#define HS_USER_SPACE_END ((uint64_t)1 << 32)
+#define HS_MAP_OR(w, b) InterlockedOr((volatile LONG*)(w), (LONG)(b))
+#define HS_MAP_AND(w, b) InterlockedAnd((volatile LONG*)(w), (LONG)(b))
+#endif
 #define HS_WORD_BITS (8 * sizeof(uintptr_t))
 #define HS_HIGH_SEGMENTS ((HS_USER_SPACE_END - HS_MI_MAP_END) / MI_SEGMENT_SIZE)
 static volatile uintptr_t hs_high_map[HS_HIGH_SEGMENTS / HS_WORD_BITS + 1];
@@ -122,7 +132,7 @@ _Static_assert(offsetof(mi_segment_t, segment_slices) ==
 
 static inline BOOL hs_high_slot(const void* p, size_t* word, uintptr_t* bit) {
   uintptr_t seg = (uintptr_t)_mi_ptr_segment(p);
-  if (seg < HS_MI_MAP_END || seg >= HS_USER_SPACE_END) return FALSE;
+  if (seg < HS_MI_MAP_END || (uint64_t)seg >= HS_USER_SPACE_END) return FALSE;
   size_t i = (seg - HS_MI_MAP_END) / MI_SEGMENT_SIZE;
   *word = i / HS_WORD_BITS;
   *bit = (uintptr_t)1 << (i % HS_WORD_BITS);
@@ -133,7 +143,7 @@ static HS_NOINLINE void hs_high_mark(const void* p) {
   size_t w;
   uintptr_t b;
   if (hs_high_slot(p, &w, &b) && !(hs_high_map[w] & b)) {
-    InterlockedOr64((volatile LONG64*)&hs_high_map[w], (LONG64)b);
+    HS_MAP_OR(&hs_high_map[w], b);
   }
 }
 
@@ -142,7 +152,7 @@ static HS_NOINLINE void hs_high_unmark(const void* p) {
   uintptr_t b;
   if (hs_high_slot(p, &w, &b) &&
       _mi_ptr_segment(p)->kind == MI_SEGMENT_HUGE) {
-    InterlockedAnd64((volatile LONG64*)&hs_high_map[w], ~(LONG64)b);
+    HS_MAP_AND(&hs_high_map[w], ~b);
   }
 }
 

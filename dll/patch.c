@@ -1,30 +1,42 @@
 /* Installing the hooks: every entry of HS_HOOKS is resolved in the loaded
  * ucrtbase, wrappers are decoded down to the code that does the work, each
- * code site gets one absolute jump to its hook.
+ * code site gets one jump to its hook.
  *
- * - `jmp rel32/rel8` and `jmp [rip+x]` at an export are followed (UCRT's
- *   `_msize` is `jmp _msize_base`); a `sub rsp,N; call X; add rsp,N; ret`
- *   wrapper is decoded to X. That reaches the non-exported `_base` bodies the
+ * - Wrappers: `jmp rel32/rel8` and `jmp [mem]` at an export are followed
+ *   (UCRT's `_msize` is `jmp _msize_base`), and so are wrappers that only
+ *   forward their arguments to one call (x64 `sub rsp,N; call X; add rsp,N;
+ *   ret`; x86 `push ebp; mov ebp,esp; push [ebp+8+4k]...; call X; ...; ret`
+ *   or `pop ebp; jmp X`). That reaches the non-exported `_base` bodies the
  *   CRT calls directly.
- * - Room: a site's patch may not run past its function. The function's end
- *   comes from the .pdata entry covering it, else the next function start or
- *   export; a 14-byte jump where it fits, else 12 bytes, else the entry is
- *   refused. A required entry refused → nothing is patched at all.
+ * - The jump (the "x64"/"x86" blocks below): x64 `jmp [rip+0]; dq hook`
+ *   (14 bytes) or `mov rax, hook; jmp rax` (12); x86 a hot-patch (a function
+ *   that starts with `mov edi,edi` after 5 bytes of padding gets `jmp rel32`
+ *   in the padding and `jmp $-5` over the `mov edi,edi`: 2 bytes of the
+ *   function change) or `jmp rel32` at the entry (5 bytes).
+ * - A form is taken only if its bytes stay inside the function (its extent
+ *   from .pdata/.eh_frame, else decoding, bounded by the next function or
+ *   export: code.c), the instructions it overwrites decode, and no direct
+ *   branch, call or absolute code address in the module lands inside the
+ *   bytes it overwrites (only the entry itself may be a target). Else the
+ *   next form; none → the entry is refused. A required entry refused →
+ *   nothing is patched at all.
  * - Pages: each page the sites touch is made writable once and given back
- *   its own protection once (several sites share pages).
- * - Threads (fail closed): every other thread is opened from a toolhelp
- *   snapshot and suspended; one that cannot be opened, suspended or
- *   inspected fails the installation, unless it has really ended. An
- *   attempt in which a thread is inside a site's bytes, or has a return
- *   address into them on its stack, is given up with nothing changed and
- *   repeated after 1 ms (up to ATTEMPTS times). Only an attempt that
- *   commits writes the jumps, checks they read back (else rolls them
- *   back) and moves the threads found exactly at a site entry to the hook.
- *   Nothing here allocates while threads are suspended (one may hold the
- *   process-heap lock): buffers are static or on the stack.
- *
- * The x64-only parts (jump encodings, RIP/RSP, call decoding) are the
- * "x64" block below: the x86 port replaces that block. */
+ *   its own protection once (several sites share pages); a protection that
+ *   cannot be put back is reported (reason `restore`).
+ * - Threads (fail closed): every other thread of this process is opened
+ *   from a toolhelp snapshot (a thread id the snapshot listed that now
+ *   belongs to another process is not ours: skipped) and suspended; one that
+ *   cannot be opened fails the installation, unless it has ended. An attempt
+ *   in which a thread is inside a site's bytes, has a return address into
+ *   them on its stack, or cannot be suspended or inspected yet (a thread in
+ *   its kernel exit may refuse before its handle is signalled) is given up
+ *   with nothing changed and repeated, for at most BUDGET_MS in all
+ *   (measured, not counted: Sleep(1) is 15.6 ms at Windows' default timer
+ *   resolution). Only an attempt that commits writes the jumps, checks they
+ *   read back (else rolls them back) and moves the threads found exactly at
+ *   a site entry to the hook. Nothing here allocates while threads are
+ *   suspended (one may hold the process-heap lock): buffers are static or on
+ *   the stack. */
 #include "heapshift.h"
 
 #include <stdio.h>
@@ -33,20 +45,34 @@
 #define MAX_SITES 64
 #define MAX_THREADS 4096
 #define MAX_PAGES (2 * MAX_SITES)
-#define ATTEMPTS 200
+#define BUDGET_MS 250 /* every attempt together, loader lock held */
 #define JUMP_MAX 16
+#define FORWARDER_MAX 48 /* bytes a forwarding wrapper's decoding reads */
+
+/* How a site's jump is written. */
+typedef enum form {
+  FORM_ABS14,    /* x64 jmp [rip+0]; dq hook */
+  FORM_ABS12,    /* x64 mov rax, hook; jmp rax (rax is free at an entry) */
+  FORM_HOTPATCH, /* x86 jmp rel32 in the 5 bytes before; jmp $-5 at entry */
+  FORM_REL5      /* x86 jmp rel32 at the entry */
+} form;
+
+typedef struct shape {
+  form f;
+  int from;     /* first byte written, relative to the entry */
+  unsigned len; /* bytes written */
+} shape;
 
 /* ---- x64 ---------------------------------------------------------------- */
+#if HS_X64
 
-/* `jmp [rip+0]; dq hook` (14 bytes) or `mov rax, hook; jmp rax` (12; rax
- * is free at a function's entry); 0 if neither fits. */
-static unsigned jump_len(size_t room) {
-  return room >= 14 ? 14 : room >= 12 ? 12 : 0;
-}
+static const shape shapes[] = {{FORM_ABS14, 0, 14}, {FORM_ABS12, 0, 12}};
 
-static void jump_encode(uint8_t* out, unsigned len, const void* hook) {
+static void jump_encode(uint8_t* out, form f, const uint8_t* entry,
+                        const void* hook) {
+  (void)entry;
   uint64_t to = (uint64_t)(uintptr_t)hook;
-  if (len == 14) {
+  if (f == FORM_ABS14) {
     static const uint8_t op[6] = {0xFF, 0x25, 0, 0, 0, 0};
     memcpy(out, op, 6);
     memcpy(out + 6, &to, 8);
@@ -65,45 +91,93 @@ static void ctx_set_pc(CONTEXT* c, const void* pc) {
 }
 static uintptr_t ctx_sp(const CONTEXT* c) { return (uintptr_t)c->Rsp; }
 
-/* Length of `call r/m64` (FF /2) from its ModRM byte on, REX excluded. */
-static unsigned ff2_len(const uint8_t* p) {
-  unsigned mod = p[1] >> 6, rm = p[1] & 7, len = 2;
-  if (mod != 3 && rm == 4) {
-    len++;
-    if (mod == 0 && (p[2] & 7) == 5) len += 4;
+/* `sub rsp,N; call X; add rsp,N; ret` → X. */
+static uint8_t* forwarded(uint8_t* p) {
+  if (p[0] == 0x48 && p[1] == 0x83 && p[2] == 0xEC && p[4] == 0xE8 &&
+      p[9] == 0x48 && p[10] == 0x83 && p[11] == 0xC4 && p[12] == p[3] &&
+      p[13] == 0xC3) {
+    return p + 9 + *(int32_t*)(p + 5);
   }
-  if (mod == 1) len += 1;
-  else if (mod == 2 || (mod == 0 && rm == 5)) len += 4;
-  return len;
+  return NULL;
 }
 
-/* Whether a call instruction lying in [lo, end) ends exactly at `end`:
- * `call rel32` or `call r/m64` (with or without REX). A thread inside that
- * call's callee has `end` on its stack as a return address. */
-static BOOL call_ends_at(const uint8_t* lo, const uint8_t* end) {
-  if (end - lo >= 5 && end[-5] == 0xE8) return TRUE;
-  for (unsigned k = 2; k <= 8 && (size_t)(end - lo) >= k; k++) {
-    const uint8_t* p = end - k;
-    if (p[0] == 0xFF && ((p[1] >> 3) & 7) == 2 && ff2_len(p) == k) {
-      return TRUE;
-    }
-    if ((p[0] & 0xF0) == 0x40 && p[1] == 0xFF && ((p[2] >> 3) & 7) == 2 &&
-        1 + ff2_len(p + 1) == k) {
-      return TRUE;
+static BOOL shape_fits(const hs_code* m, const shape* s, const uint8_t* e) {
+  (void)m, (void)s, (void)e;
+  return TRUE;
+}
+
+/* ---- x86 ---------------------------------------------------------------- */
+#else
+
+static const shape shapes[] = {{FORM_HOTPATCH, -5, 7}, {FORM_REL5, 0, 5}};
+
+static void jump_encode(uint8_t* out, form f, const uint8_t* entry,
+                        const void* hook) {
+  /* jmp rel32 from the first byte written, ending at `end`. */
+  const uint8_t* end = f == FORM_HOTPATCH ? entry : entry + 5;
+  int32_t rel = (int32_t)((uintptr_t)hook - (uintptr_t)end);
+  out[0] = 0xE9;
+  memcpy(out + 1, &rel, 4);
+  if (f == FORM_HOTPATCH) {
+    out[5] = 0xEB; /* jmp $-5: back to the jmp rel32 in the padding */
+    out[6] = 0xF9;
+  }
+}
+
+static uintptr_t ctx_pc(const CONTEXT* c) { return (uintptr_t)c->Eip; }
+static void ctx_set_pc(CONTEXT* c, const void* pc) {
+  c->Eip = (DWORD)(uintptr_t)pc;
+}
+static uintptr_t ctx_sp(const CONTEXT* c) { return (uintptr_t)c->Esp; }
+
+/* A __cdecl wrapper that only forwards its arguments, in order, to one
+ * function: `[mov edi,edi] push ebp; mov ebp,esp;` then `pop ebp; jmp X`,
+ * or `push [ebp+8+4(n-1)] ... push [ebp+8]; call X; pop ecx (n times) |
+ * add esp,4n; pop ebp; ret` → X. */
+static uint8_t* forwarded(uint8_t* p) {
+  if (p[0] == 0x8B && p[1] == 0xFF) p += 2;
+  if (!(p[0] == 0x55 && p[1] == 0x8B && p[2] == 0xEC)) return NULL;
+  p += 3;
+  if (p[0] == 0x5D && p[1] == 0xE9) return p + 6 + *(int32_t*)(p + 2);
+  if (p[0] == 0x5D && p[1] == 0xEB) return p + 3 + *(int8_t*)(p + 2);
+  unsigned n = 0;
+  while (p[3 * n] == 0xFF && p[3 * n + 1] == 0x75 && n < 8) n++;
+  for (unsigned k = 0; k < n; k++) {
+    if (p[3 * k + 2] != 8 + 4 * (n - 1 - k)) return NULL;
+  }
+  p += 3 * n;
+  if (n == 0 || p[0] != 0xE8) return NULL;
+  uint8_t* to = p + 5 + *(int32_t*)(p + 1);
+  p += 5;
+  if (p[0] == 0x83 && p[1] == 0xC4 && p[2] == 4 * n) {
+    p += 3;
+  } else {
+    for (unsigned k = 0; k < n; k++, p++) {
+      if (*p != 0x59) return NULL;
     }
   }
-  return FALSE;
+  return p[0] == 0x5D && p[1] == 0xC3 ? to : NULL;
 }
+
+/* A hot-patch needs `mov edi,edi` at the entry and padding before it. */
+static BOOL shape_fits(const hs_code* m, const shape* s, const uint8_t* e) {
+  if (s->f != FORM_HOTPATCH) return TRUE;
+  return e[0] == 0x8B && e[1] == 0xFF && hs_code_is_padding(m, e - 5, 5);
+}
+
+#endif
 
 /* ---- sites -------------------------------------------------------------- */
 
 typedef struct site {
-  uint8_t* target;
+  uint8_t* entry; /* the function's first instruction */
+  uint8_t* start; /* first byte written (entry, or 5 before for a hot-patch) */
   void* hook;
+  form f;
   unsigned len;
   uint8_t original[JUMP_MAX];
-  /* Bit k set: a return address target + k (0 < k < len) would land inside
-   * the jump (a call in the original bytes ends there). */
+  /* Bit k set: a return address start + k (a call in the original bytes
+   * ends there) lies inside the bytes written. */
   uint32_t returns;
 } site;
 
@@ -115,7 +189,7 @@ typedef struct page {
 typedef struct thread {
   HANDLE h;
   DWORD id;
-  site* at_entry; /* its pc is exactly at this site: moved at commit */
+  site* at_entry; /* its pc is exactly at this site's entry: moved at commit */
 } thread;
 
 static site sites[MAX_SITES];
@@ -135,47 +209,27 @@ typedef struct entry {
 #define HS_ENTRY(name, hook, flags) {#name, (void*)hook, flags},
 static const entry table[] = {HS_HOOKS(HS_ENTRY)};
 #undef HS_ENTRY
+#define TABLE_SIZE (sizeof table / sizeof table[0])
 
-static uint8_t* image;
-static IMAGE_NT_HEADERS* nt;
+static hs_code code;
 
-static BOOL in_image(const uint8_t* p) {
-  return p >= image && p < image + nt->OptionalHeader.SizeOfImage;
-}
-
-static IMAGE_SECTION_HEADER* section_of(const uint8_t* p) {
-  IMAGE_SECTION_HEADER* s = IMAGE_FIRST_SECTION(nt);
-  DWORD rva = (DWORD)(p - image);
-  for (unsigned i = 0; i < nt->FileHeader.NumberOfSections; i++, s++) {
-    DWORD size = s->Misc.VirtualSize ? s->Misc.VirtualSize : s->SizeOfRawData;
-    if (rva >= s->VirtualAddress && rva < s->VirtualAddress + size) return s;
-  }
-  return NULL;
-}
-
-static BOOL is_code(const uint8_t* p) {
-  IMAGE_SECTION_HEADER* s = in_image(p) ? section_of(p) : NULL;
-  return s != NULL && (s->Characteristics & IMAGE_SCN_MEM_EXECUTE);
-}
-
-/* Follows jumps and decodes short call wrappers; NULL if it leaves the
- * module's code. */
+/* Follows jumps and forwarding wrappers; NULL if it leaves the module's
+ * code. */
 static uint8_t* decode(uint8_t* p) {
   for (int hops = 0; hops < 8; hops++) {
-    if (!is_code(p)) return NULL;
-    if (p[0] == 0xE9) {
-      p = p + 5 + *(int32_t*)(p + 1);
-    } else if (p[0] == 0xEB) {
-      p = p + 2 + *(int8_t*)(p + 1);
-    } else if (p[0] == 0xFF && p[1] == 0x25) {
-      p = *(uint8_t**)(p + 6 + *(int32_t*)(p + 2));
-    } else if (p[0] == 0x48 && p[1] == 0xFF && p[2] == 0x25) {
-      p = *(uint8_t**)(p + 7 + *(int32_t*)(p + 3));
-    } else if (p[0] == 0x48 && p[1] == 0x83 && p[2] == 0xEC &&
-               p[4] == 0xE8 && p[9] == 0x48 && p[10] == 0x83 &&
-               p[11] == 0xC4 && p[12] == p[3] && p[13] == 0xC3) {
-      /* sub rsp,N; call X; add rsp,N; ret */
-      p = p + 9 + *(int32_t*)(p + 5);
+    if (!hs_code_contains(&code, p, 1)) return NULL;
+    hs_insn in;
+    uint8_t* to;
+    if (!hs_code_decode(&code, p, &in)) return p;
+    if (in.kind == HS_INSN_JMP) {
+      p = (uint8_t*)in.target;
+    } else if (in.kind == HS_INSN_JMP_IND && in.mem != NULL &&
+               in.modrm_reg == 4 &&
+               hs_code_contains_data(&code, in.mem, sizeof(void*))) {
+      p = *(uint8_t* const*)in.mem; /* jmp [rip+x] / jmp [abs32] */
+    } else if (hs_code_contains(&code, p, FORWARDER_MAX) &&
+               (to = forwarded(p)) != NULL) {
+      p = to;
     } else {
       return p;
     }
@@ -183,42 +237,9 @@ static uint8_t* decode(uint8_t* p) {
   return NULL;
 }
 
-/* Bytes from p to the end of its function (or the next function/export). */
-static size_t room_at(const uint8_t* p) {
-  DWORD rva = (DWORD)(p - image);
-  size_t room = 64;
-  IMAGE_SECTION_HEADER* s = section_of(p);
-  DWORD send = s->VirtualAddress +
-               (s->Misc.VirtualSize ? s->Misc.VirtualSize : s->SizeOfRawData);
-  if (send - rva < room) room = send - rva;
-  IMAGE_DATA_DIRECTORY* d =
-      &nt->OptionalHeader.DataDirectory[IMAGE_DIRECTORY_ENTRY_EXCEPTION];
-  if (d->VirtualAddress != 0) {
-    RUNTIME_FUNCTION* rf = (RUNTIME_FUNCTION*)(image + d->VirtualAddress);
-    size_t n = d->Size / sizeof(RUNTIME_FUNCTION);
-    for (size_t i = 0; i < n; i++) {
-      if (rf[i].BeginAddress <= rva && rva < rf[i].EndAddress) {
-        if (rf[i].EndAddress - rva < room) room = rf[i].EndAddress - rva;
-      } else if (rf[i].BeginAddress > rva && rf[i].BeginAddress - rva < room) {
-        room = rf[i].BeginAddress - rva;
-      }
-    }
-  }
-  d = &nt->OptionalHeader.DataDirectory[IMAGE_DIRECTORY_ENTRY_EXPORT];
-  if (d->VirtualAddress != 0) {
-    IMAGE_EXPORT_DIRECTORY* ex =
-        (IMAGE_EXPORT_DIRECTORY*)(image + d->VirtualAddress);
-    DWORD* funcs = (DWORD*)(image + ex->AddressOfFunctions);
-    for (DWORD i = 0; i < ex->NumberOfFunctions; i++) {
-      if (funcs[i] > rva && funcs[i] - rva < room) room = funcs[i] - rva;
-    }
-  }
-  return room;
-}
-
-static site* find_site(uint8_t* target) {
+static site* find_site(uint8_t* e) {
   for (unsigned i = 0; i < site_count; i++) {
-    if (sites[i].target == target) return &sites[i];
+    if (sites[i].entry == e) return &sites[i];
   }
   return NULL;
 }
@@ -231,51 +252,168 @@ static BOOL fail(hs_patch_result* r, const char* what, uint32_t reason,
   return FALSE;
 }
 
-/* A new site: its original bytes and where return addresses would land
- * inside its jump. */
-static void add_site(site* s, uint8_t* t, void* hook, unsigned len) {
-  s->target = t;
-  s->hook = hook;
-  s->len = len;
-  memcpy(s->original, t, len);
-  s->returns = 0;
-  for (unsigned k = 1; k < len; k++) {
-    if (call_ends_at(t, t + k) ||
-        (hs_faults.call_in_site != 0 && k == hs_faults.call_in_site)) {
-      s->returns |= 1u << k;
-      hs_log("patch: site %p: a call inside it returns to +%u", t, k);
-      if (returns_lo == 0 || (uintptr_t)(t + k) < returns_lo) {
-        returns_lo = (uintptr_t)(t + k);
-      }
-      if ((uintptr_t)(t + k) > returns_hi) returns_hi = (uintptr_t)(t + k);
+/* What the overwritten instructions of shape s at e hold: FALSE when they
+ * do not decode, or run into something other than padding after the
+ * function's last instruction; *returns gets the calls ending inside. */
+static BOOL read_overwritten(const shape* s, uint8_t* e, uint32_t* returns) {
+  *returns = 0;
+  const uint8_t* end = e + s->from + s->len;
+  const uint8_t* p = e;
+  while (p < end) {
+    hs_insn in;
+    if (!hs_code_decode(&code, p, &in)) return FALSE;
+    p += in.len;
+    if ((in.kind == HS_INSN_CALL || in.kind == HS_INSN_CALL_IND) &&
+        p < end) {
+      *returns |= 1u << (p - (e + s->from));
     }
+    if (in.kind == HS_INSN_JMP || in.kind == HS_INSN_JMP_IND ||
+        in.kind == HS_INSN_END) {
+      for (; p < end; p++) {
+        if (*p != 0xCC && *p != 0x90) return FALSE;
+      }
+    }
+  }
+  return TRUE;
+}
+
+static const char NO_ROOM[] = "no room";
+
+/* Chooses the jump for the function at e: the first shape that fits its
+ * room, decodes, and has no landing inside (`landings`: bit k is a landing
+ * at e - HS_LANDING_BEFORE + k). NULL and *why when none does. */
+static const shape* choose(uint8_t* e, uint32_t landings,
+                           const uint8_t* const undecoded[2],
+                           uint32_t* returns, const char** why) {
+  BOOL known;
+  size_t room = hs_code_room(&code, e, &known);
+  if (hs_faults.branch_in_site != 0 &&
+      hs_faults.branch_in_site < 32 - HS_LANDING_BEFORE) {
+    landings |= 1u << (HS_LANDING_BEFORE + hs_faults.branch_in_site);
+  }
+  *why = NO_ROOM;
+  for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
+    const shape* s = &shapes[i];
+    unsigned after = (unsigned)(s->from + (int)s->len); /* bytes from e on */
+    if (room < after || !shape_fits(&code, s, e)) continue;
+    /* The code from the entry on must decode at least as far as a rel8
+     * branch could reach back into the site from inside the function. */
+    const uint8_t* gap = undecoded[1];
+    if ((gap != NULL && gap < e + after) ||
+        !read_overwritten(s, e, returns)) {
+      *why = "its code cannot be decoded";
+      continue;
+    }
+    if (known && gap != NULL && gap < e + room) {
+      *why = "its code cannot be decoded";
+      continue;
+    }
+    /* Every byte written but the entry itself must be no target. */
+    uint32_t inside = 0;
+    for (unsigned k = 0; k < s->len; k++) {
+      int at = s->from + (int)k;
+      if (at != 0) inside |= 1u << (HS_LANDING_BEFORE + at);
+    }
+    if (landings & inside) {
+      *why = "a branch lands inside the bytes its jump would overwrite";
+      continue;
+    }
+    if (hs_faults.call_in_site != 0) {
+      int k = hs_faults.call_in_site - s->from;
+      if (k > 0 && (unsigned)k < s->len) *returns |= 1u << k;
+    }
+    return s;
+  }
+  return NULL;
+}
+
+static const char* const FORM_NAMES[] = {"jmp [rip]", "mov rax; jmp rax",
+                                         "hot-patch", "jmp rel32"};
+
+/* A new site of shape s at e; its returns noted for the stack scan. */
+static void add_site(site* st, uint8_t* e, void* hook, const shape* s,
+                     uint32_t returns) {
+  hs_log("patch: site %p: %s, %u bytes from %p", e, FORM_NAMES[s->f],
+         s->len, e + s->from);
+  st->entry = e;
+  st->start = e + s->from;
+  st->hook = hook;
+  st->f = s->f;
+  st->len = s->len;
+  st->returns = returns;
+  memcpy(st->original, st->start, s->len);
+  for (unsigned k = 1; k < s->len; k++) {
+    if (!((returns >> k) & 1)) continue;
+    uintptr_t a = (uintptr_t)(st->start + k);
+    hs_log("patch: site %p: a call inside it returns to %p", e, (void*)a);
+    if (returns_lo == 0 || a < returns_lo) returns_lo = a;
+    if (a > returns_hi) returns_hi = a;
   }
 }
 
+/* What each table entry resolves to, and how its code site is patched. */
+typedef struct planned {
+  uint8_t* target;    /* decoded code site, NULL if absent */
+  const shape* shape; /* NULL: refused */
+  const char* why;
+  uint32_t returns;
+} planned;
+
+static planned plans[TABLE_SIZE];
+
 /* Resolves every entry into sites; nothing is written. */
 static BOOL plan(hs_patch_result* r) {
-  for (size_t i = 0; i < sizeof table / sizeof table[0]; i++) {
+  static uint8_t* targets[TABLE_SIZE];
+  static uint32_t landings[TABLE_SIZE];
+  static const uint8_t* undecoded[2 * TABLE_SIZE];
+  unsigned n = 0;
+  for (size_t i = 0; i < TABLE_SIZE; i++) {
     const entry* e = &table[i];
-    BOOL required = (e->flags & HS_REQUIRED) != 0;
     uint8_t* exp = (uint8_t*)GetProcAddress(hs_target.ucrtbase, e->name);
-    if (exp == NULL) {
-      if (required) return fail(r, e->name, HS_R_NO_UCRT, 0);
-      continue;
+    plans[i].target = exp ? decode(exp) : NULL;
+    plans[i].shape = NULL;
+    plans[i].why = NO_ROOM; /* not code (or not exported) */
+    if (exp == NULL && (e->flags & HS_REQUIRED)) {
+      return fail(r, e->name, HS_R_NO_UCRT, 0);
     }
-    uint8_t* t = decode(exp);
-    size_t room = t ? room_at(t) : 0;
-    unsigned len = jump_len(room);
-    if (t != exp) {
-      hs_log("patch: %s at %p decodes to %p (room %u)", e->name, exp, t,
-             (unsigned)room);
+    if (plans[i].target != NULL && plans[i].target != exp) {
+      hs_log("patch: %s at %p decodes to %p", e->name, exp, plans[i].target);
     }
-    if (len == 0) {
-      hs_log("patch: %s: no room to patch (%u bytes)", e->name,
-             (unsigned)room);
-      if (required) return fail(r, e->name, HS_R_NO_ROOM, 0);
-      continue;
+    BOOL seen = plans[i].target == NULL;
+    for (unsigned k = 0; k < n && !seen; k++) seen = targets[k] == plans[i].target;
+    if (!seen) targets[n++] = plans[i].target;
+  }
+  memset(landings, 0, sizeof landings);
+  hs_code_landings(&code, targets, n, landings, undecoded);
+  for (unsigned k = 0; k < n; k++) {
+    if (undecoded[2 * k] != NULL) {
+      hs_log("patch: site %p: code before it (from %p) could not be decoded "
+             "for rel8 branches",
+             targets[k], undecoded[2 * k]);
     }
-    site* s = find_site(t);
+    uint32_t returns = 0;
+    const char* why = NULL;
+    const shape* s = choose(targets[k], landings[k], &undecoded[2 * k],
+                            &returns, &why);
+    for (size_t i = 0; i < TABLE_SIZE; i++) {
+      if (plans[i].target != targets[k]) continue;
+      plans[i].shape = s;
+      plans[i].why = why;
+      plans[i].returns = returns;
+    }
+  }
+  for (size_t i = 0; i < TABLE_SIZE; i++) {
+    const entry* e = &table[i];
+    planned* p = &plans[i];
+    BOOL required = (e->flags & HS_REQUIRED) != 0;
+    if (p->target == NULL && !required) continue;
+    if (p->shape == NULL) {
+      hs_log("patch: %s at %p: refused: %s", e->name, p->target, p->why);
+      if (!required) continue;
+      return fail(r, e->name,
+                  p->why == NO_ROOM ? HS_R_NO_ROOM : HS_R_UNSAFE_SITE, 0);
+    }
+    site* s = find_site(p->target);
     if (s != NULL) {
       if (s->hook != e->hook) {
         hs_log("patch: %s shares code with another hook", e->name);
@@ -283,10 +421,11 @@ static BOOL plan(hs_patch_result* r) {
         continue;
       }
     } else {
+      uint8_t* from = p->target + p->shape->from;
       BOOL overlaps = FALSE;
       for (unsigned k = 0; k < site_count; k++) {
-        overlaps |= t < sites[k].target + sites[k].len &&
-                    sites[k].target < t + len;
+        overlaps |= from < sites[k].start + sites[k].len &&
+                    sites[k].start < from + p->shape->len;
       }
       if (overlaps) {
         if (required) return fail(r, e->name, HS_R_OVERLAP, 0);
@@ -295,7 +434,8 @@ static BOOL plan(hs_patch_result* r) {
       if (site_count == MAX_SITES) {
         return fail(r, "too many sites", HS_R_TOO_MANY_SITES, 0);
       }
-      add_site(&sites[site_count++], t, e->hook, len);
+      add_site(&sites[site_count++], p->target, e->hook, p->shape,
+               p->returns);
     }
     if (r->names < sizeof r->names_list / sizeof r->names_list[0]) {
       r->names_list[r->names++] = e->name;
@@ -306,12 +446,26 @@ static BOOL plan(hs_patch_result* r) {
 
 /* ---- page protection ----------------------------------------------------- */
 
-static void restore_pages(void) {
+/* Gives every page back its own protection; FALSE (and r says so) if one
+ * cannot be: that page stays writable, which must not go unreported. */
+static BOOL restore_pages(hs_patch_result* r) {
+  BOOL ok = TRUE;
   for (unsigned i = page_count; i-- > 0;) {
     DWORD ignored;
-    VirtualProtect(pages[i].base, 1, pages[i].protect, &ignored);
+    BOOL done = !hs_faults.restore &&
+                VirtualProtect(pages[i].base, 1, pages[i].protect, &ignored);
+    if (!done && ok) {
+      ok = FALSE;
+      DWORD err = hs_faults.restore ? ERROR_ACCESS_DENIED : GetLastError();
+      hs_log("patch: the protection of page %p could not be restored "
+             "(error %lu)",
+             pages[i].base, err);
+      fail(r, "a page's protection could not be restored", HS_R_RESTORE,
+           err);
+    }
   }
   page_count = 0;
+  return ok;
 }
 
 /* Each page under a site, once: the protection VirtualProtect reports is
@@ -322,22 +476,25 @@ static BOOL unprotect_pages(hs_patch_result* r) {
   uintptr_t size = si.dwPageSize;
   page_count = 0;
   for (unsigned k = 0; k < site_count; k++) {
-    uintptr_t first = (uintptr_t)sites[k].target & ~(size - 1);
-    uintptr_t last = ((uintptr_t)sites[k].target + sites[k].len - 1) &
+    uintptr_t first = (uintptr_t)sites[k].start & ~(size - 1);
+    uintptr_t last = ((uintptr_t)sites[k].start + sites[k].len - 1) &
                      ~(size - 1);
     for (uintptr_t p = first; p <= last; p += size) {
       BOOL seen = FALSE;
-      for (unsigned i = 0; i < page_count; i++) seen |= pages[i].base == (uint8_t*)p;
+      for (unsigned i = 0; i < page_count; i++) {
+        seen |= pages[i].base == (uint8_t*)p;
+      }
       if (seen) continue;
       page* pg = &pages[page_count];
       pg->base = (uint8_t*)p;
       if (!VirtualProtect(pg->base, 1, PAGE_EXECUTE_READWRITE, &pg->protect)) {
         DWORD err = GetLastError();
-        restore_pages();
         /* Arbitrary Code Guard and similar policies refuse this. */
-        return fail(r, "cannot make ucrtbase code writable (code integrity "
-                       "or Arbitrary Code Guard policy?)",
-                    HS_R_PROTECT, err);
+        fail(r, "cannot make ucrtbase code writable (code integrity or "
+                "Arbitrary Code Guard policy?)",
+             HS_R_PROTECT, err);
+        restore_pages(r);
+        return FALSE;
       }
       page_count++;
     }
@@ -384,6 +541,43 @@ static void snapshot_rendezvous(void) {
   if (resume) CloseHandle(resume);
 }
 
+/* Opens one thread the snapshot listed for this process. FALSE (and r
+ * says why) when it cannot be held; a thread that has ended, or whose id
+ * now names another process's thread, is skipped. */
+static BOOL take_thread(hs_patch_result* r, DWORD tid, unsigned max) {
+  HANDLE h = NULL;
+  if (hs_faults.open) SetLastError(ERROR_ACCESS_DENIED);
+  else {
+    h = OpenThread(THREAD_SUSPEND_RESUME | THREAD_GET_CONTEXT |
+                       THREAD_SET_CONTEXT | THREAD_QUERY_INFORMATION |
+                       SYNCHRONIZE,
+                   FALSE, tid);
+  }
+  if (h == NULL) {
+    DWORD err = GetLastError();
+    if (id_has_ended(tid)) return TRUE;
+    return fail(r, "a thread cannot be opened", HS_R_THREAD_OPEN, err);
+  }
+  /* The id may have been reused by another process since the snapshot:
+   * that thread is not ours to suspend, inspect or move. */
+  DWORD owner = GetProcessIdOfThread(h);
+  if (owner != GetCurrentProcessId()) {
+    hs_log("patch: thread %lu belongs to process %lu now: skipped", tid,
+           owner);
+    CloseHandle(h);
+    return TRUE;
+  }
+  if (thread_count == max) {
+    CloseHandle(h);
+    return fail(r, "more threads than the installer can hold",
+                HS_R_TOO_MANY_THREADS, 0);
+  }
+  threads[thread_count].h = h;
+  threads[thread_count].id = tid;
+  thread_count++;
+  return TRUE;
+}
+
 /* Opens every other thread of the process (before any is suspended). */
 static BOOL take_threads(hs_patch_result* r) {
   thread_count = 0;
@@ -400,30 +594,13 @@ static BOOL take_threads(hs_patch_result* r) {
   for (BOOL more = Thread32First(snap, &te); more && ok;
        more = Thread32Next(snap, &te)) {
     if (te.th32OwnerProcessID != pid || te.th32ThreadID == self) continue;
-    HANDLE h = NULL;
-    if (hs_faults.open) SetLastError(ERROR_ACCESS_DENIED);
-    else {
-      h = OpenThread(THREAD_SUSPEND_RESUME | THREAD_GET_CONTEXT |
-                         THREAD_SET_CONTEXT | THREAD_QUERY_INFORMATION |
-                         SYNCHRONIZE,
-                     FALSE, te.th32ThreadID);
-    }
-    if (h == NULL) {
-      DWORD err = GetLastError();
-      if (!id_has_ended(te.th32ThreadID)) {
-        ok = fail(r, "a thread cannot be opened", HS_R_THREAD_OPEN, err);
-      }
-    } else if (thread_count == max) {
-      CloseHandle(h);
-      ok = fail(r, "more threads than the installer can hold",
-                HS_R_TOO_MANY_THREADS, 0);
-    } else {
-      threads[thread_count].h = h;
-      threads[thread_count].id = te.th32ThreadID;
-      thread_count++;
-    }
+    ok = take_thread(r, te.th32ThreadID, max);
   }
   CloseHandle(snap);
+  /* Test-only: a thread id the snapshot listed for us, now another's. */
+  if (ok && hs_faults.foreign_thread != 0) {
+    ok = take_thread(r, hs_faults.foreign_thread, max);
+  }
   if (ok && hs_faults.snapshot_rendezvous) snapshot_rendezvous();
   return ok;
 }
@@ -438,7 +615,7 @@ static void resume_threads(void) HS_NO_ALLOC {
 static BOOL is_return_into_site(uintptr_t w) HS_NO_ALLOC {
   if (w < returns_lo || w > returns_hi) return FALSE;
   for (unsigned k = 0; k < site_count; k++) {
-    uintptr_t t = (uintptr_t)sites[k].target;
+    uintptr_t t = (uintptr_t)sites[k].start;
     if (w > t && w < t + sites[k].len && (sites[k].returns >> (w - t)) & 1) {
       return TRUE;
     }
@@ -459,7 +636,8 @@ static BOOL stack_returns_into_site(uintptr_t sp) HS_NO_ALLOC {
       (m.Protect & PAGE_GUARD)) {
     return TRUE;
   }
-  const uintptr_t* w = (const uintptr_t*)(sp & ~(uintptr_t)7);
+  const uintptr_t* w =
+      (const uintptr_t*)(sp & ~(uintptr_t)(sizeof(uintptr_t) - 1));
   const uintptr_t* end =
       (const uintptr_t*)((uintptr_t)m.BaseAddress + m.RegionSize);
   for (; w < end; w++) {
@@ -468,36 +646,58 @@ static BOOL stack_returns_into_site(uintptr_t sp) HS_NO_ALLOC {
   return FALSE;
 }
 
-/* With every other thread suspended: is any in a site's way? Records the
- * ones exactly at a site entry. FALSE (and *failed) when a thread's
- * registers cannot be read. */
-static BOOL threads_in_the_way(hs_patch_result* r, BOOL* failed) HS_NO_ALLOC {
+typedef enum attempt_result {
+  ATTEMPT_COMMITTED,
+  ATTEMPT_GIVEN_UP, /* nothing changed; try again */
+  ATTEMPT_FAILED    /* nothing changed; r says why */
+} attempt_result;
+
+typedef struct attempt_log {
+  unsigned suspended, ended, moved;
+  HANDLE wait_on; /* a thread that refused: the pause waits on it */
+} attempt_log;
+
+/* A thread that refused SuspendThread or GetThreadContext: ended (its
+ * handle is signalled) → forgotten, FALSE; else TRUE: the attempt is given
+ * up, and r keeps why in case no later attempt gets past it either. */
+static BOOL refused(hs_patch_result* r, thread* t, attempt_log* log,
+                    uint32_t reason, DWORD err) HS_NO_ALLOC {
+  if (has_ended(t->h)) {
+    CloseHandle(t->h);
+    t->h = NULL;
+    log->ended++;
+    return FALSE;
+  }
+  fail(r,
+       reason == HS_R_THREAD_SUSPEND ? "a thread cannot be suspended"
+                                     : "a thread's registers cannot be read",
+       reason, err);
+  log->wait_on = t->h;
+  return TRUE;
+}
+
+/* With every other thread suspended: is any in a site's way, or not to be
+ * inspected yet? Records the ones exactly at a site entry. */
+static BOOL threads_in_the_way(hs_patch_result* r,
+                               attempt_log* log) HS_NO_ALLOC {
   BOOL busy = FALSE;
-  for (unsigned i = 0; i < thread_count; i++) {
+  for (unsigned i = 0; i < thread_count && !busy; i++) {
     thread* t = &threads[i];
     t->at_entry = NULL;
     if (t->h == NULL) continue;
     CONTEXT ctx;
     memset(&ctx, 0, sizeof ctx);
     ctx.ContextFlags = CONTEXT_CONTROL;
-    BOOL got = !hs_faults.context && GetThreadContext(t->h, &ctx);
-    if (!got) {
+    if (hs_faults.context || !GetThreadContext(t->h, &ctx)) {
       DWORD err = hs_faults.context ? ERROR_ACCESS_DENIED : GetLastError();
-      if (has_ended(t->h)) {
-        CloseHandle(t->h);
-        t->h = NULL;
-        continue;
-      }
-      *failed = TRUE;
-      fail(r, "a thread's registers cannot be read", HS_R_THREAD_CONTEXT,
-           err);
-      return TRUE;
+      busy = refused(r, t, log, HS_R_THREAD_CONTEXT, err);
+      continue;
     }
     uintptr_t pc = ctx_pc(&ctx);
     for (unsigned k = 0; k < site_count; k++) {
-      uintptr_t s = (uintptr_t)sites[k].target;
-      if (pc == s) t->at_entry = &sites[k];
-      else if (pc > s && pc < s + sites[k].len) busy = TRUE;
+      uintptr_t s = (uintptr_t)sites[k].start;
+      if (pc == (uintptr_t)sites[k].entry) t->at_entry = &sites[k];
+      else if (pc >= s && pc < s + sites[k].len) busy = TRUE;
     }
     if (!busy && returns_hi != 0 && stack_returns_into_site(ctx_sp(&ctx))) {
       busy = TRUE;
@@ -506,17 +706,20 @@ static BOOL threads_in_the_way(hs_patch_result* r, BOOL* failed) HS_NO_ALLOC {
   return busy;
 }
 
-/* Writes every jump; TRUE if they all read back. */
+/* Writes every jump; TRUE if they all read back. A hot-patch's long jump
+ * (in the padding) goes in before the short one that leads to it. */
 static BOOL write_jumps(void) HS_NO_ALLOC {
   for (unsigned k = 0; k < site_count; k++) {
-    jump_encode(sites[k].target, sites[k].len, sites[k].hook);
+    uint8_t j[JUMP_MAX];
+    jump_encode(j, sites[k].f, sites[k].entry, sites[k].hook);
+    memcpy(sites[k].start, j, sites[k].len);
   }
   FlushInstructionCache(GetCurrentProcess(), NULL, 0);
   BOOL ok = !hs_faults.readback;
   for (unsigned k = 0; k < site_count; k++) {
     uint8_t want[JUMP_MAX];
-    jump_encode(want, sites[k].len, sites[k].hook);
-    ok &= memcmp(sites[k].target, want, sites[k].len) == 0;
+    jump_encode(want, sites[k].f, sites[k].entry, sites[k].hook);
+    ok &= memcmp(sites[k].start, want, sites[k].len) == 0;
   }
   return ok;
 }
@@ -526,12 +729,12 @@ static BOOL roll_back(void) HS_NO_ALLOC {
   /* readback-sticky: as if these writes did not stick either. */
   if (hs_faults.readback_sticky) return FALSE;
   for (unsigned k = 0; k < site_count; k++) {
-    memcpy(sites[k].target, sites[k].original, sites[k].len);
+    memcpy(sites[k].start, sites[k].original, sites[k].len);
   }
   FlushInstructionCache(GetCurrentProcess(), NULL, 0);
   BOOL ok = TRUE;
   for (unsigned k = 0; k < site_count; k++) {
-    ok &= memcmp(sites[k].target, sites[k].original, sites[k].len) == 0;
+    ok &= memcmp(sites[k].start, sites[k].original, sites[k].len) == 0;
   }
   return ok;
 }
@@ -553,45 +756,32 @@ static unsigned move_threads(void) HS_NO_ALLOC {
   return moved;
 }
 
-typedef enum attempt_result {
-  ATTEMPT_COMMITTED,
-  ATTEMPT_GIVEN_UP, /* nothing changed; try again */
-  ATTEMPT_FAILED    /* nothing changed; r says why */
-} attempt_result;
-
-typedef struct attempt_log {
-  unsigned suspended, ended, moved;
-} attempt_log;
-
 /* One attempt: suspend all, look, and either commit or change nothing. */
 static attempt_result attempt(hs_patch_result* r, unsigned n,
                               attempt_log* log) HS_NO_ALLOC {
   log->suspended = 0;
+  log->wait_on = NULL;
+  r->error = NULL;
+  r->reason = HS_R_NONE;
+  r->win32_error = 0;
   for (unsigned i = 0; i < thread_count; i++) {
     thread* t = &threads[i];
     if (t->h == NULL) continue;
-    if (SuspendThread(t->h) != (DWORD)-1) {
+    BOOL refuse = n < hs_faults.suspend_refused;
+    if (!refuse && SuspendThread(t->h) != (DWORD)-1) {
       log->suspended++;
       continue;
     }
-    DWORD err = GetLastError();
-    if (has_ended(t->h)) {
-      CloseHandle(t->h);
-      t->h = NULL;
-      log->ended++;
-      continue;
-    }
+    DWORD err = refuse ? ERROR_ACCESS_DENIED : GetLastError();
+    if (!refused(r, t, log, HS_R_THREAD_SUSPEND, err)) continue; /* ended */
     for (unsigned j = 0; j < i; j++) {
       if (threads[j].h != NULL) ResumeThread(threads[j].h);
     }
-    fail(r, "a thread cannot be suspended", HS_R_THREAD_SUSPEND, err);
-    return ATTEMPT_FAILED;
+    return ATTEMPT_GIVEN_UP;
   }
-  BOOL failed = FALSE;
-  BOOL busy = threads_in_the_way(r, &failed) || n < hs_faults.busy;
-  if (failed || busy) {
+  if (threads_in_the_way(r, log) || n < hs_faults.busy) {
     resume_threads();
-    return failed ? ATTEMPT_FAILED : ATTEMPT_GIVEN_UP;
+    return ATTEMPT_GIVEN_UP;
   }
   if (!write_jumps()) {
     if (roll_back()) {
@@ -609,36 +799,83 @@ static attempt_result attempt(hs_patch_result* r, unsigned n,
   return ATTEMPT_COMMITTED;
 }
 
+static double now_ms(void) {
+  LARGE_INTEGER t, f;
+  QueryPerformanceCounter(&t);
+  QueryPerformanceFrequency(&f);
+  return (double)t.QuadPart * 1000.0 / (double)f.QuadPart;
+}
+
+/* Attempts until one commits or fails for good, for at most BUDGET_MS. */
+static attempt_result attempts(hs_patch_result* r, unsigned* n,
+                               attempt_log* log) {
+  double start = now_ms();
+  for (*n = 0;;) {
+    attempt_result res = attempt(r, (*n)++, log);
+    if (res != ATTEMPT_GIVEN_UP) return res;
+    if (now_ms() - start >= BUDGET_MS) break;
+    /* The pause lets threads leave the sites (and a thread that refused to
+     * stop, in its kernel exit, end). */
+    DWORD pause = hs_faults.retry_sleep ? hs_faults.retry_sleep : 1;
+    if (log->wait_on != NULL) WaitForSingleObject(log->wait_on, pause);
+    else Sleep(pause);
+  }
+  /* r holds why a thread refused, if that is what stopped the last one. */
+  if (r->reason != HS_R_THREAD_SUSPEND && r->reason != HS_R_THREAD_CONTEXT) {
+    fail(r, "a thread stayed inside (or returns into) a patch site",
+         HS_R_THREAD_IN_SITE, 0);
+  }
+  return ATTEMPT_FAILED;
+}
+
 BOOL hs_patch_all(hs_patch_result* r) {
   memset(r, 0, sizeof *r);
   site_count = 0;
   returns_lo = returns_hi = 0;
-  image = (uint8_t*)hs_target.ucrtbase;
-  nt = (IMAGE_NT_HEADERS*)(image + ((IMAGE_DOS_HEADER*)image)->e_lfanew);
-  if (!plan(r)) return FALSE;
+  double t0 = now_ms();
+  hs_code_open(&code, hs_target.ucrtbase);
+  hs_log("patch: ucrtbase at %p: function extents from %s",
+         (void*)code.base,
+         HS_X64 ? ".pdata" : code.eh_frame ? ".eh_frame" : "decoding only");
+  BOOL planned = plan(r);
+  hs_log("patch: planned in %.1f ms", now_ms() - t0);
+  if (!planned) return FALSE;
   if (!unprotect_pages(r)) return FALSE;
 
   attempt_result res = ATTEMPT_FAILED;
-  attempt_log log = {0, 0, 0};
+  attempt_log log = {0, 0, 0, NULL};
   unsigned n = 0;
-  if (take_threads(r)) {
-    while (n < ATTEMPTS) {
-      res = attempt(r, n++, &log);
-      if (res != ATTEMPT_GIVEN_UP) break;
-      Sleep(1);
-    }
-    if (res == ATTEMPT_GIVEN_UP) {
-      fail(r, "a thread stayed inside (or returns into) a patch site",
-           HS_R_THREAD_IN_SITE, 0);
-    }
-  }
+  if (take_threads(r)) res = attempts(r, &n, &log);
   unsigned held = thread_count, touched = page_count;
   release_threads();
-  restore_pages();
+  BOOL restored = restore_pages(r);
   hs_log("patch: %u sites on %u pages, %u threads suspended (of %u held; %u "
          "ended meanwhile, %u moved), %u attempts",
          site_count, touched, log.suspended, held, log.ended, log.moved, n);
   if (res != ATTEMPT_COMMITTED) return FALSE;
+  (void)restored; /* live either way; r says when a page stayed writable */
   r->sites = site_count;
   return TRUE;
+}
+
+/* Test-only export (dll/README.md): how a function anywhere in the process
+ * would be patched: the bytes its jump writes at the entry and after it
+ * (14 or 12 on x64, 5 on x86; 2 for an x86 hot-patch), 0 if refused. */
+__declspec(dllexport) int heapshift_plan_site(void* fn);
+__declspec(dllexport) int heapshift_plan_site(void* fn) {
+  HMODULE h = NULL;
+  if (!GetModuleHandleExW(GET_MODULE_HANDLE_EX_FLAG_FROM_ADDRESS |
+                              GET_MODULE_HANDLE_EX_FLAG_UNCHANGED_REFCOUNT,
+                          (LPCWSTR)fn, &h)) {
+    return 0;
+  }
+  hs_code_open(&code, h);
+  uint8_t* e = (uint8_t*)fn;
+  uint32_t landing = 0, returns;
+  const uint8_t* undecoded[2];
+  const char* why;
+  hs_code_landings(&code, &e, 1, &landing, undecoded);
+  const shape* s = choose(e, landing, undecoded, &returns, &why);
+  hs_log("plan_site %p: %s", fn, s ? "patchable" : why);
+  return s ? s->from + (int)s->len : 0;
 }

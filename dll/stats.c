@@ -120,12 +120,14 @@ void hs_stats_set_state(enum hs_state state, uint32_t reason, DWORD error) {
   header->state = state;
 }
 
-void hs_stats_mark_live(uint32_t patch_sites, uint32_t reason) {
+void hs_stats_mark_live(uint32_t patch_sites, uint32_t reason,
+                        DWORD error) {
   FILETIME ft;
   GetSystemTimeAsFileTime(&ft);
   uint64_t t = filetime(ft);
   header->patch_sites = patch_sites;
   header->reason = reason;
+  header->error = error;
   header->hooks_live_filetime = t;
   header->hooks_live_unix_ms = (t - 116444736000000000ull) / 10000u;
   MemoryBarrier();
@@ -185,7 +187,7 @@ static void publish(hs_stripe* from, hs_stripe* to, BOOL atomic) {
     int64_t v = from->c[k];
     if (v == 0) continue;
     if (atomic) InterlockedExchangeAdd64((volatile LONG64*)&to->c[k], v);
-    else to->c[k] = to->c[k] + v;
+    else hs_store64(&to->c[k], to->c[k] + v);
     from->c[k] = 0;
   }
   from->c[PRIVATE_CALLS] = 0;
@@ -211,7 +213,7 @@ void hs_count_slow(hs_counter which, int64_t n) {
       TlsSetValue(private_slot, NULL);
       hs_private_free(mine);
     }
-    own->c[which] = own->c[which] + n;
+    hs_store64(&own->c[which], own->c[which] + n);
     TlsSetValue(hs_count_slot, own);
   } else {
     if (mine == NULL) {

@@ -132,10 +132,12 @@ void* __emutls_get_address(void* object) {
   return emutls_get_slow(obj);
 }
 
-void __emutls_register_common(void* object, unsigned long long size,
-                              unsigned long long align, void* templ);
-void __emutls_register_common(void* object, unsigned long long size,
-                              unsigned long long align, void* templ) {
+/* libgcc's signature: size and align are a machine word (`mode(word)`):
+ * 64 bits on x64, 32 on x86. */
+void __emutls_register_common(void* object, uintptr_t size, uintptr_t align,
+                              void* templ);
+void __emutls_register_common(void* object, uintptr_t size, uintptr_t align,
+                              void* templ) {
   emutls_object* obj = object;
   if (obj->size < size) {
     obj->size = size;

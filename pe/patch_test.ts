@@ -256,6 +256,20 @@ Deno.test("removeImportBytes() refuses a DLL heapshift did not add unless allowe
   checksumOk(r.bytes);
 });
 
+Deno.test("removeImportBytes() of a patched file still refuses the DLLs it had before", () => {
+  for (const format of ["PE32", "PE32+"] as const) {
+    const patched = patchImportsBytes(buildPe({ format })).bytes;
+    for (const dll of ["KERNEL32.dll", "WS2_32.dll"]) {
+      assert.throws(
+        () => removeImportBytes(patched, { dll }),
+        PePatchError,
+        `${format}: ${dll}`,
+      );
+    }
+    assert.equal(removeImportBytes(patched).action, "removed");
+  }
+});
+
 Deno.test("removeImportBytes() takes out an added DLL that is no longer last", () => {
   const once = patchImportsBytes(buildPe()).bytes;
   const twice = patchImportsBytes(once, { dll: "other.dll" }).bytes;

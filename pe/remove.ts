@@ -88,8 +88,11 @@ export function planRemove(
     imports: rest,
   };
   const d = info.imports[idx];
+  // A DLL we added has its import address table in one of our sections:
+  // the program's code calls through the tables of the DLLs it had, so
+  // those never move (their names may: the patch copies them).
   const ours = h.sections.find((s) =>
-    markerVersion(src, s) > 0 && rvaIn(s, d.nameRva)
+    markerVersion(src, s) > 0 && rvaIn(s, d.iatRva)
   );
   if (!ours && !options.allowForeign) {
     throw new PePatchError(

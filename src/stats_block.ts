@@ -49,6 +49,8 @@ export type HeapshiftReason =
   | "too-many-threads"
   | "thread-snapshot"
   | "tls"
+  | "unsafe-site"
+  | "restore"
   | `reason-${number}`;
 
 /** heapshift.dll's reason codes (header offset 72), from 1. */
@@ -67,6 +69,8 @@ const REASONS: HeapshiftReason[] = [
   "too-many-threads",
   "thread-snapshot",
   "tls",
+  "unsafe-site",
+  "restore",
 ];
 
 /**

@@ -1,15 +1,19 @@
 /**
- * Builds the hook DLL, `build/heapshift.dll` (x64), from `dll/*.c` and
- * mimalloc's source.
+ * Builds the hook DLL from `dll/*.c` and mimalloc's source:
+ * `build/heapshift.dll` (x64) and `build/heapshift32.dll` (x86, for 32-bit
+ * programs), the same sources for both.
  *
  * Usage:
- *   deno task build-dll [--toolchain msvc|mingw] [--mimalloc DIR]
- *                       [--msize exact|usable] [--force]
+ *   deno task build-dll [--arch x64|x86|all] [--toolchain msvc|mingw]
+ *                       [--mimalloc DIR] [--msize exact|usable] [--force]
  *
- * - `mingw` (the default off Windows): x86_64-w64-mingw32ucrt-gcc in the Wine
- *   environment, statically linked, custom entry point, no CRT start files.
+ * - `--arch`: which DLL(s) to build; `all` (the default) builds both.
+ * - `mingw` (the default off Windows): x86_64-w64-mingw32ucrt-gcc (x64) or
+ *   i686-w64-mingw32-gcc (x86) in the Wine environment, statically linked,
+ *   custom entry point, no CRT start files.
  * - `msvc` (the default on Windows when vswhere finds Visual Studio): cl.exe
- *   from the x64 developer environment, `/O2 /MT`, `/ENTRY:heapshift_entry`.
+ *   from the x64 or x86 developer environment, `/O2 /MT`,
+ *   `/ENTRY:heapshift_entry`.
  * - `--mimalloc DIR`: a mimalloc source tree (include/ and src/static.c,
  *   v2.x or v3.x). Default: the Wine environment's copy (v2.1.2).
  * - `--msize`: what `_msize` reports for mimalloc blocks. `exact` (the
@@ -17,17 +21,18 @@
  *   8-byte padding (`MI_PADDING=1`); `usable` is the block's usable size,
  *   no padding (what mimalloc-redirect does). See dll/README.md.
  *
- * Each step is printed; the output path is printed last. The build is
- * skipped when the DLL is newer than every input (same toolchain and
- * mimalloc), unless `--force`. The result is checked to import nothing but
- * system DLLs.
+ * Each step is printed; the output paths are printed last, one a line. A
+ * build is skipped when its DLL is newer than every input (same toolchain
+ * and mimalloc), unless `--force`. Each result is checked to be of its
+ * architecture and to import nothing but system DLLs.
  *
  * @module
  */
 
 import $ from "dax";
-import { imports as peImports } from "../pe/mod.ts";
-import { compile, isStale } from "./toolchain.ts";
+import { ARCH_MACHINE } from "../src/arch.ts";
+import { FileSource, imports as peImports, readHeaders } from "../pe/mod.ts";
+import { type Arch, ARCHES, compile, isStale } from "./toolchain.ts";
 import { copyNotice } from "./notice.ts";
 import {
   exists,
@@ -37,8 +42,20 @@ import {
   rootfsDir,
 } from "./winenv.ts";
 
-/** Where the DLL goes, relative to the checkout. */
-export const DLL_OUT = "build/heapshift.dll";
+/** Where each architecture's DLL goes, relative to the checkout. */
+export const DLL_OUT: Readonly<Record<Arch, string>> = {
+  x64: "build/heapshift.dll",
+  x86: "build/heapshift32.dll",
+};
+
+/**
+ * The DLL's entry point as the linker knows it: `heapshift_entry` is
+ * `WINAPI` (`__stdcall`), which x86 decorates with its argument bytes.
+ */
+const ENTRY: Readonly<Record<Arch, string>> = {
+  x64: "heapshift_entry",
+  x86: "_heapshift_entry@12",
+};
 
 /** What `_msize` reports for mimalloc blocks (dll/README.md). */
 export type MsizeMode = "exact" | "usable";
@@ -60,10 +77,12 @@ function defines(msize: MsizeMode): string[] {
 
 /** DLLs the result may import (lower case; api-ms-win-crt-* is the UCRT). */
 const SYSTEM_DLLS =
-  /^(kernel32|ntdll|advapi32|psapi|user32|api-ms-win-[a-z0-9-]+)\.dll$/;
+  /^(kernel32|ntdll|advapi32|user32|api-ms-win-[a-z0-9-]+)\.dll$/;
 
 /** Options of {@linkcode buildDll}. */
 export interface BuildDllOptions {
+  /** Which DLL(s): `x64`, `x86` or `all` (the default). */
+  arch?: Arch | "all";
   toolchain?: "msvc" | "mingw";
   /** mimalloc source tree (host path). */
   mimalloc?: string;
@@ -109,13 +128,18 @@ async function mimallocVersion(dir: string): Promise<string> {
   return h.match(/#define\s+MI_MALLOC_VERSION\s+(\d+)/)?.[1] ?? "unknown";
 }
 
-async function buildMingw(
-  root: string,
-  mi: string,
-  sources: string[],
-  out: string,
-  defs: string[],
-): Promise<void> {
+/** What one DLL build needs. */
+interface Job {
+  arch: Arch;
+  root: string;
+  mi: string;
+  sources: string[];
+  out: string;
+  defs: string[];
+}
+
+async function buildMingw(job: Job): Promise<void> {
+  const { arch, root, mi, sources, out, defs } = job;
   const miEnv = isWindows ? mi : await mimallocForEnv(mi, root);
   const flags = [
     `-I${root}/dll`,
@@ -124,19 +148,27 @@ async function buildMingw(
     ...defs.map((d) => `-D${d}`),
     "-fno-stack-protector",
     "-Wno-unknown-pragmas", // mimalloc's MSVC #pragma comment(lib, …)
-    "-Wno-array-bounds", // NtCurrentTeb() reads gs:[0x30]
+    "-Wno-array-bounds", // NtCurrentTeb() reads gs:[0x30] (x86: fs:[0x18])
     "-nostartfiles",
-    "-Wl,-e,heapshift_entry",
+    `-Wl,-e,${ENTRY[arch]}`,
     "-Wl,--no-insert-timestamp",
-    "-lpsapi",
     "-ladvapi32",
     "-lkernel32",
   ];
-  $.logStep("Compiling", `${sources.length} sources with mingw-w64 (UCRT)`);
-  await compile({ sources, out, kind: "dll", flags });
+  $.logStep(
+    "Compiling",
+    `${sources.length} sources with mingw-w64 (UCRT, ${arch})`,
+  );
+  await compile({ sources, out, kind: "dll", arch, flags });
 }
 
-async function findVcvars(): Promise<string> {
+/** The developer environment script of each architecture. */
+const VCVARS: Readonly<Record<Arch, string>> = {
+  x64: "vcvars64.bat",
+  x86: "vcvars32.bat",
+};
+
+async function findVcvars(arch: Arch): Promise<string> {
   const pf = Deno.env.get("ProgramFiles(x86)") ?? "C:\\Program Files (x86)";
   const vswhere = `${pf}\\Microsoft Visual Studio\\Installer\\vswhere.exe`;
   if (!exists(vswhere)) {
@@ -147,27 +179,24 @@ async function findVcvars(): Promise<string> {
   const install =
     (await $`${vswhere} -latest -products * -requires Microsoft.VisualStudio.Component.VC.Tools.x86.x64 -property installationPath`
       .text()).trim();
-  const vcvars = `${install}\\VC\\Auxiliary\\Build\\vcvars64.bat`;
+  const vcvars = `${install}\\VC\\Auxiliary\\Build\\${VCVARS[arch]}`;
   if (!install || !exists(vcvars)) {
     throw new Error(
-      "Visual Studio has no x64 C++ tools (vcvars64.bat): add the 'MSVC x64/x86 build tools' component, or use --toolchain mingw",
+      `Visual Studio has no ${arch} C++ tools (${
+        VCVARS[arch]
+      }): add the 'MSVC x64/x86 build tools' component, or use --toolchain mingw`,
     );
   }
   return vcvars;
 }
 
-async function buildMsvc(
-  root: string,
-  mi: string,
-  sources: string[],
-  out: string,
-  defs: string[],
-): Promise<void> {
+async function buildMsvc(job: Job): Promise<void> {
+  const { arch, root, mi, sources, out, defs } = job;
   $.logStep("Locating", "Visual Studio with vswhere");
-  const vcvars = await findVcvars();
+  const vcvars = await findVcvars(arch);
   $.logLight(`  ${vcvars}`);
   const win = (p: string) => p.replaceAll("/", "\\");
-  const objDir = win(`${root}/build/obj-msvc`);
+  const objDir = win(`${root}/build/obj-msvc-${arch}`);
   await Deno.mkdir(objDir, { recursive: true });
   const cl = [
     "cl",
@@ -187,11 +216,13 @@ async function buildMsvc(
     "/link",
     "/DLL",
     "/ENTRY:heapshift_entry",
-    "psapi.lib",
     "advapi32.lib",
     "kernel32.lib",
   ].join(" ");
-  $.logStep("Compiling", `${sources.length} sources with MSVC (x64, /O2 /MT)`);
+  $.logStep(
+    "Compiling",
+    `${sources.length} sources with MSVC (${arch}, /O2 /MT)`,
+  );
   const script = `${objDir}\\build.cmd`;
   await Deno.writeTextFile(
     script,
@@ -202,8 +233,40 @@ async function buildMsvc(
   if (!res.success) throw new Error(`cl.exe failed (exit ${res.code})`);
 }
 
-/** Builds build/heapshift.dll; returns its path. */
-export async function buildDll(options: BuildDllOptions = {}): Promise<string> {
+/** The architectures `arch` names (`all`: both, x64 first). */
+export function archesOf(arch: Arch | "all" = "all"): Arch[] {
+  return arch === "all" ? [...ARCHES] : [arch];
+}
+
+/** Checks a built DLL: its machine, and no non-system imports. */
+async function checkDll(out: string, arch: Arch): Promise<void> {
+  $.logStep("Checking", `${out.slice(out.lastIndexOf("/") + 1)}`);
+  let machine: number;
+  {
+    using src = FileSource.open(out);
+    machine = readHeaders(src).machine;
+  }
+  const imports = (await peImports(out)).map((d) => d.dll);
+  const bad = imports.filter((d) => !SYSTEM_DLLS.test(d.toLowerCase()));
+  $.logLight(`  ${imports.join(", ")}`);
+  const problem = machine !== ARCH_MACHINE[arch]
+    ? `is not an ${arch} DLL (machine 0x${machine.toString(16)})`
+    : bad.length > 0
+    ? `would need non-system DLLs at run time: ${bad.join(", ")}`
+    : "";
+  if (problem) {
+    await Deno.remove(out).catch(() => {});
+    throw new Error(`${out} ${problem}`);
+  }
+}
+
+/**
+ * Builds the hook DLL for each architecture `options.arch` names (both by
+ * default); returns their paths, x64 first.
+ */
+export async function buildDll(
+  options: BuildDllOptions = {},
+): Promise<string[]> {
   const root = repoRoot();
   const toolchain = options.toolchain ?? (isWindows ? "msvc" : "mingw");
   const mi = options.mimalloc ?? mimallocDir();
@@ -219,47 +282,39 @@ export async function buildDll(options: BuildDllOptions = {}): Promise<string> {
       "--toolchain msvc needs Windows with Visual Studio; here use --toolchain mingw (the default)",
     );
   }
-  const out = `${root}/${DLL_OUT}`;
   await copyNotice(`${root}/build`); // mimalloc's license ships with the DLL
   const { c, all } = dllSources(root);
-  const stampFile = `${root}/build/.heapshift-dll.stamp`;
   const msize = options.msize ?? "exact";
-  const stamp = `${toolchain}\n${mi}\n${await mimallocVersion(
-    mi,
-  )}\n${msize}\n`;
-  const oldStamp = await Deno.readTextFile(stampFile).catch(() => "");
-  $.logStep(
-    "Building",
-    `heapshift.dll (${toolchain}, mimalloc ${await mimallocVersion(
-      mi,
-    )} from ${mi}, _msize ${msize})`,
-  );
-  if (
-    !options.force && oldStamp === stamp &&
-    !isStale(out, [...all, new URL(import.meta.url).pathname])
-  ) {
-    $.logLight("  up to date");
-    console.log(out);
-    return out;
-  }
-  await Deno.mkdir(`${root}/build`, { recursive: true });
-  if (toolchain === "msvc") await buildMsvc(root, mi, c, out, defines(msize));
-  else await buildMingw(root, mi, c, out, defines(msize));
-
-  $.logStep("Checking", "imports");
-  const imports = (await peImports(out)).map((d) => d.dll);
-  const bad = imports.filter((d) => !SYSTEM_DLLS.test(d.toLowerCase()));
-  $.logLight(`  ${imports.join(", ")}`);
-  if (bad.length > 0) {
-    await Deno.remove(out).catch(() => {});
-    throw new Error(
-      `heapshift.dll would need non-system DLLs at run time: ${bad.join(", ")}`,
+  const version = await mimallocVersion(mi);
+  const stamp = `${toolchain}\n${mi}\n${version}\n${msize}\n`;
+  const built: string[] = [];
+  for (const arch of archesOf(options.arch)) {
+    const out = `${root}/${DLL_OUT[arch]}`;
+    const name = out.slice(out.lastIndexOf("/") + 1);
+    const stampFile = `${root}/build/.${name}.stamp`;
+    const oldStamp = await Deno.readTextFile(stampFile).catch(() => "");
+    $.logStep(
+      "Building",
+      `${name} (${arch}, ${toolchain}, mimalloc ${version} from ${mi}, _msize ${msize})`,
     );
+    if (
+      !options.force && oldStamp === stamp &&
+      !isStale(out, [...all, new URL(import.meta.url).pathname])
+    ) {
+      $.logLight("  up to date");
+    } else {
+      await Deno.mkdir(`${root}/build`, { recursive: true });
+      await Deno.remove(stampFile).catch(() => {});
+      const job = { arch, root, mi, sources: c, out, defs: defines(msize) };
+      if (toolchain === "msvc") await buildMsvc(job);
+      else await buildMingw(job);
+      await checkDll(out, arch);
+      await Deno.writeTextFile(stampFile, stamp);
+      $.logStep("Built", out);
+    }
+    built.push(out);
   }
-  await Deno.writeTextFile(stampFile, stamp);
-  $.logStep("Built", out);
-  console.log(out);
-  return out;
+  return built;
 }
 
 function parseArgs(args: string[]): BuildDllOptions {
@@ -268,6 +323,14 @@ function parseArgs(args: string[]): BuildDllOptions {
     const [flag, inline] = args[i].split("=", 2);
     const value = () => inline ?? args[++i];
     switch (flag) {
+      case "--arch": {
+        const v = value();
+        if (v !== "x64" && v !== "x86" && v !== "all") {
+          throw new Error(`--arch must be x64, x86 or all, not '${v}'`);
+        }
+        o.arch = v;
+        break;
+      }
       case "--toolchain": {
         const v = value();
         if (v !== "msvc" && v !== "mingw") {
@@ -293,7 +356,7 @@ function parseArgs(args: string[]): BuildDllOptions {
       case "-h":
       case "--help":
         console.log(
-          "usage: deno task build-dll [--toolchain msvc|mingw] [--mimalloc DIR] [--msize exact|usable] [--force]",
+          "usage: deno task build-dll [--arch x64|x86|all] [--toolchain msvc|mingw] [--mimalloc DIR] [--msize exact|usable] [--force]",
         );
         Deno.exit(0);
         break;
@@ -306,7 +369,10 @@ function parseArgs(args: string[]): BuildDllOptions {
 
 if (import.meta.main) {
   try {
-    await buildDll(parseArgs(Deno.args));
+    // The paths on stdout, for scripts (the steps went to stderr); not
+    // from buildDll() itself, whose callers have stdouts of their own
+    // (`deno task demo --json`).
+    for (const out of await buildDll(parseArgs(Deno.args))) console.log(out);
   } catch (e) {
     $.logError("error:", (e as Error).message);
     Deno.exit(1);

@@ -133,7 +133,7 @@ async function main(args: string[]): Promise<number> {
     dllPath = `${root}/build/heapshift.dll`;
     console.error("[compile] building the hook DLL…");
     try {
-      await buildDll();
+      await buildDll({ arch: "x64" }); // the binary embeds the x64 DLL only
     } catch (e) {
       console.error(
         `error: building the hook DLL failed: ${(e as Error).message}`,

@@ -6,13 +6,15 @@
  * with progress, if needed).
  *
  * Arguments are passed to `cli.ts demo` (`--before S`, `--after S`,
- * `--threads N`, `--json`).
+ * `--threads N`, `--json`, `--arch x86`). With `--arch x86` the 32-bit
+ * sample (`build/demo/sample32.exe`) and `build/heapshift32.dll` are built
+ * and used: the 64-bit tool takes over a 32-bit program.
  *
  * @module
  */
 
-import { buildDll } from "./build_dll.ts";
-import { compile, isStale } from "./toolchain.ts";
+import { buildDll, DLL_OUT } from "./build_dll.ts";
+import { type Arch, compile, isStale } from "./toolchain.ts";
 import {
   exists,
   isProvisioned,
@@ -24,8 +26,25 @@ import {
 
 const root = repoRoot();
 const SAMPLE_SRC = `${root}/demo/sample.c`;
-const SAMPLE_EXE = `${root}/build/demo/sample.exe`;
-const DLL = `${root}/build/heapshift.dll`;
+/** The sample's build for each architecture (cli/demo.ts's defaults). */
+const SAMPLE_EXE: Record<Arch, string> = {
+  x64: `${root}/build/demo/sample.exe`,
+  x86: `${root}/build/demo/sample32.exe`,
+};
+
+/** The `--arch` of the demo's arguments (x64 without one). */
+export function demoArch(args: string[]): Arch {
+  const i = args.findIndex((a) => a === "--arch" || a.startsWith("--arch="));
+  const v = i < 0
+    ? "x64"
+    : args[i].includes("=")
+    ? args[i].slice("--arch=".length)
+    : args[i + 1];
+  if (v !== "x64" && v !== "x86") {
+    throw new Error(`--arch must be x64 or x86, not '${v}'`);
+  }
+  return v;
+}
 
 function step(msg: string): void {
   console.error(`[demo] ${msg}`);
@@ -37,22 +56,24 @@ export async function demoTask(args: string[]): Promise<number> {
     step("preparing the Wine environment (first run: a few minutes)…");
     await provision();
   }
+  const arch = demoArch(args);
   step(
-    exists(DLL)
+    exists(`${root}/${DLL_OUT[arch]}`)
       ? "checking the hook DLL is up to date…"
       : "building the hook DLL…",
   );
   try {
-    await buildDll();
+    await buildDll({ arch });
   } catch (e) {
     console.error(
       `error: building the hook DLL failed: ${(e as Error).message}`,
     );
     return 1;
   }
-  if (isStale(SAMPLE_EXE, [SAMPLE_SRC])) {
-    step("building the sample program (demo/sample.c)…");
-    await compile({ sources: [SAMPLE_SRC], out: SAMPLE_EXE, kind: "exe" });
+  const sample = SAMPLE_EXE[arch];
+  if (isStale(sample, [SAMPLE_SRC])) {
+    step(`building the sample program (demo/sample.c, ${arch})…`);
+    await compile({ sources: [SAMPLE_SRC], out: sample, kind: "exe", arch });
   }
   const cli = ["run", "-A", `${root}/cli.ts`, "demo", ...args];
   if (isWindows) {

@@ -2,7 +2,8 @@
  * Builds the Windows test fixtures from source: `tests/fixtures/NAME.c`
  * becomes `build/fixtures/NAME.exe`, `tests/fixtures/NAME.dll.c` becomes
  * `build/fixtures/NAME.dll`. A line `// cflags: …` in a source adds flags
- * (libraries, defines). A line `// arch: x64 x86` builds it for both
+ * (libraries, defines), `// cflags-x86: …` (or `-x64`) flags for one
+ * architecture's build only. A line `// arch: x64 x86` builds it for both
  * architectures: the x86 build is `NAME32.exe` / `NAME32.dll`, compiled
  * with `-DARCH_SUFFIX="32"` (`""` for x64) so a fixture can name its
  * companions. Without it a fixture is x64 only. Only stale outputs are
@@ -65,7 +66,11 @@ export function fixtureBuilds(fileName: string, text: string): FixtureBuild[] {
       out: `${name}${suffix}.${kind}`,
       kind,
       arch,
-      flags: [...directive(text, "cflags"), `-DARCH_SUFFIX="${suffix}"`],
+      flags: [
+        ...directive(text, "cflags"),
+        ...directive(text, `cflags-${arch}`),
+        `-DARCH_SUFFIX="${suffix}"`,
+      ],
     };
   });
 }

@@ -36,3 +36,18 @@ Deno.test("an unknown architecture in a fixture is an error naming it", () => {
     /a\.c: unknown architecture 'arm64'/,
   );
 });
+
+Deno.test("// cflags-x86: adds flags to the x86 build only", () => {
+  const text =
+    "// cflags: -lpsapi\n// cflags-x86: -Wl,--large-address-aware\n// arch: x64 x86\n";
+  assert.deepEqual(
+    fixtureBuilds("huge.c", text).map((b) => [b.out, b.flags]),
+    [
+      ["huge.exe", ["-lpsapi", '-DARCH_SUFFIX=""']],
+      [
+        "huge32.exe",
+        ["-lpsapi", "-Wl,--large-address-aware", '-DARCH_SUFFIX="32"'],
+      ],
+    ],
+  );
+});

@@ -7,7 +7,7 @@
  * @module
  */
 
-import type { Command } from "@commander-js/extra-typings";
+import { type Command, Option } from "@commander-js/extra-typings";
 import {
   currentArgs,
   example,
@@ -15,11 +15,12 @@ import {
   parsePositive,
   type SetCode,
 } from "../args.ts";
-import { builtDll } from "../dll.ts";
+import { type Arch, builtDll } from "../dll.ts";
 import { c, CliError, count, printJson, table } from "../output.ts";
 import { readLines } from "../../src/_lines.ts";
 import { isWindows } from "../../ffi/mod.ts";
 import { repoPath } from "../../src/_repo.ts";
+import { baseName } from "../../src/_paths.ts";
 import { runTask } from "../run_task.ts";
 import type { Stats } from "../api.ts";
 import { bridgeOptions, onWindows } from "../windows_side.ts";
@@ -211,8 +212,16 @@ export function summaryTable(s: DemoSummary): string {
   );
 }
 
+/** The sample program each architecture's demo runs (tasks/demo.ts builds it). */
+export const SAMPLE: Readonly<Record<Arch, string>> = {
+  x64: "build/demo/sample.exe",
+  x86: "build/demo/sample32.exe",
+};
+
 /** Options of the demo. */
 export interface DemoOptions {
+  /** The sample's architecture: which sample and DLL are the defaults. */
+  arch?: Arch;
   sample?: string;
   dll?: string;
   before: number;
@@ -224,7 +233,8 @@ export interface DemoOptions {
 /** Runs the demo; returns the exit code. */
 export async function runDemo(opts: DemoOptions): Promise<number> {
   const api = await import("../api.ts");
-  const sample = opts.sample ?? repoPath("build/demo/sample.exe");
+  const arch = opts.arch ?? "x64";
+  const sample = opts.sample ?? repoPath(SAMPLE[arch]);
   try {
     Deno.statSync(sample);
   } catch {
@@ -232,7 +242,7 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
       `The sample program is not built (${sample}): run \`deno task demo\`, which builds it`,
     );
   }
-  let dll: string | undefined = opts.dll ?? builtDll();
+  let dll: string | undefined = opts.dll ?? builtDll(arch);
   let skipped: string | undefined;
   try {
     Deno.statSync(dll);
@@ -274,7 +284,7 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
       `${
         c.bold("heapshift demo")
       }: ${opts.threads} threads of malloc/calloc/realloc/free in ${
-        c.bold("sample.exe")
+        c.bold(baseName(sample))
       } (pid ${pid})`,
     );
     log(c.dim(
@@ -338,7 +348,7 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
         injectMs = performance.now() - t0;
         injectedAt = tick.t;
         log(c.cyan(
-          `  >>> heapshift.dll loaded at 0x${mod.base.toString(16)} in ${
+          `  >>> ${mod.name} loaded at 0x${mod.base.toString(16)} in ${
             injectMs.toFixed(0)
           } ms: malloc now goes to mimalloc; old blocks drain as they are freed or reallocated`,
         ));
@@ -388,12 +398,18 @@ export function demoCommand(program: Command, setCode: SetCode): void {
     )
     .option(
       "--sample <exe>",
-      "the sample program (default build/demo/sample.exe)",
+      "the sample program (default build/demo/sample.exe, x86: sample32.exe)",
     )
     .option(
       "--dll <path>",
-      "the hook DLL (default build/heapshift.dll)",
+      "the hook DLL (default build/heapshift.dll, x86: heapshift32.dll)",
       parsePath,
+    )
+    .addOption(
+      new Option(
+        "--arch <arch>",
+        "x64, or x86 for the 32-bit sample with heapshift32.dll",
+      ).choices(["x64", "x86"] as const).default("x64" as const),
     )
     .option(
       "--before <seconds>",

@@ -17,6 +17,7 @@ import {
 import { example, parsePath, type SetCode } from "../args.ts";
 import { buildArgs, builtDll, canBuild, fileArch, HOOK_DLL } from "../dll.ts";
 import { embeddedDll, extractDll } from "../embed.ts";
+import { launch } from "../api.ts";
 import { c, printJson } from "../output.ts";
 import { bridgeOptions, forward } from "../windows_side.ts";
 import { isWindows } from "../../ffi/mod.ts";
@@ -135,28 +136,33 @@ function fileInfo(path: string): string | undefined {
   }
 }
 
+/**
+ * Starts this very program (`deno.exe`, or the compiled CLI) with the DLL
+ * loaded before its own code and HEAPSHIFT_DISABLE=1 (it loads, patches
+ * nothing), asking only for `--version`: the loader's verdict on the DLL in
+ * a real process, which works the same from a compiled binary.
+ */
 async function loadsInProcess(dll: string): Promise<Check> {
-  // Load it in a child Deno with HEAPSHIFT_DISABLE=1 (loads, patches nothing).
-  const ffi = new URL("../../ffi/mod.ts", import.meta.url).href;
-  const code = `const { loadLibrary } = await import(${
-    JSON.stringify(ffi)
-  }); try { loadLibrary(${
-    JSON.stringify(dll)
-  }); } catch (e) { console.error(e.message); Deno.exit(1); }`;
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["eval", code],
-    env: { HEAPSHIFT_DISABLE: "1" },
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const err = new TextDecoder().decode(out.stderr).trim().split("\n")[0];
-  return {
-    check: "DLL loads",
-    ok: out.code === 0,
-    detail: out.code === 0
-      ? "LoadLibrary succeeded (with HEAPSHIFT_DISABLE=1)"
-      : `LoadLibrary failed: ${err || `exit ${out.code}`}`,
-  };
+  try {
+    using proc = await launch(Deno.execPath(), {
+      args: ["--version"],
+      env: { HEAPSHIFT_DISABLE: "1" },
+      dlls: [dll],
+      stdio: "none",
+    });
+    await proc.wait({ timeout: 30_000 });
+    return {
+      check: "DLL loads",
+      ok: true,
+      detail: "a program started with it loaded and ran (HEAPSHIFT_DISABLE=1)",
+    };
+  } catch (e) {
+    return {
+      check: "DLL loads",
+      ok: false,
+      detail: `it does not load: ${(e as Error).message}`,
+    };
+  }
 }
 
 /** Runs every check. */

@@ -9,6 +9,8 @@ import {
   repoPath,
   startTarget,
   test,
+  testArches,
+  uniqueCopy,
 } from "./harness.ts";
 import { type CliRun, runCli as cli } from "../../cli/_test_utils.ts";
 
@@ -32,30 +34,6 @@ function oneLineError(
     `${what}: stderr starts with "error:": ${r.stderr}`,
   );
   assert(pattern.test(r.stderr), `${what}: ${r.stderr} matches ${pattern}`);
-}
-
-/** A copy of a fixture under a unique name, so name lookups find only ours. */
-async function uniqueCopy(
-  name: string,
-): Promise<{ path: string; exe: string } & AsyncDisposable> {
-  const dir = await Deno.makeTempDir();
-  const exe = `cli_${crypto.randomUUID().slice(0, 8)}.exe`;
-  const path = `${dir}\\${exe}`;
-  await Deno.copyFile(fixture(name), path);
-  return {
-    path,
-    exe,
-    async [Symbol.asyncDispose]() {
-      for (let i = 0; i < 20; i++) {
-        try {
-          await Deno.remove(dir, { recursive: true });
-          return;
-        } catch {
-          await new Promise((r) => setTimeout(r, 100)); // the exe may still be closing
-        }
-      }
-    },
-  };
 }
 
 interface Mod {
@@ -473,93 +451,97 @@ test("cli: launch --wait-exit of a console program keeps its stdin, stdout, stde
   );
 });
 
-test("cli: heapshift.dll in a busy program: stats, stats --watch, pinned eject", async () => {
-  await using t = await startTarget(fixture("cli_sample.exe"), {
-    args: ["--interval", "200", "--threads", "1"],
-  });
-  oneLineError(
-    await cli(["stats", String(t.pid)]),
-    1,
-    /heapshift/i,
-    "stats before injection",
-  );
-  const inj = await json<{ module: Mod }>([
-    "inject",
-    String(t.pid),
-    "--dll",
-    hookDll(),
-  ]);
-  assertEquals(inj.module.name.toLowerCase(), "heapshift.dll");
-  type Stats = {
-    pid: number;
-    state: string;
-    hooked: string[];
-    counters: Record<string, number>;
-  };
-  // Live as soon as inject returns; wait for the busy program's first
-  // allocations and frees through the hooks.
-  let s = await json<Stats>(["stats", String(t.pid)]);
-  for (
-    const until = Date.now() + 30_000;
-    !(s.counters.allocs > 0 && s.counters.frees > 0) && Date.now() < until;
-  ) {
-    s = await json<Stats>(["stats", String(t.pid)]);
-  }
-  assertEquals(s.pid, t.pid);
-  assertEquals(s.state, "live");
-  assert(s.hooked.includes("malloc"), "malloc is hooked");
-  assert(
-    s.counters.allocs > 0 && s.counters.frees > 0,
-    JSON.stringify(s.counters),
-  );
+testArches(
+  "cli: the hook DLL in a busy program: stats, stats --watch, pinned eject",
+  async (arch) => {
+    await using t = await startTarget(fixture("cli_sample.exe", arch), {
+      args: ["--interval", "200", "--threads", "1"],
+    });
+    const name = arch === "x86" ? "heapshift32.dll" : "heapshift.dll";
+    oneLineError(
+      await cli(["stats", String(t.pid)]),
+      1,
+      /heapshift/i,
+      "stats before injection",
+    );
+    // No --dll: the CLI picks the DLL of the program's architecture.
+    const inj = await json<{ module: Mod; dll: string }>([
+      "inject",
+      String(t.pid),
+    ]);
+    assertEquals(inj.dll, hookDll(arch));
+    assertEquals(inj.module.name.toLowerCase(), name);
+    type Stats = {
+      pid: number;
+      state: string;
+      hooked: string[];
+      counters: Record<string, number>;
+    };
+    // Live as soon as inject returns; wait for the busy program's first
+    // allocations and frees through the hooks.
+    let s = await json<Stats>(["stats", String(t.pid)]);
+    for (
+      const until = Date.now() + 30_000;
+      !(s.counters.allocs > 0 && s.counters.frees > 0) && Date.now() < until;
+    ) {
+      s = await json<Stats>(["stats", String(t.pid)]);
+    }
+    assertEquals(s.pid, t.pid);
+    assertEquals(s.state, "live");
+    assert(s.hooked.includes("malloc"), "malloc is hooked");
+    assert(
+      s.counters.allocs > 0 && s.counters.frees > 0,
+      JSON.stringify(s.counters),
+    );
 
-  const watch = await cli([
-    "stats",
-    String(t.pid),
-    "--watch",
-    "--interval",
-    "0.3",
-    "--count",
-    "3",
-    "--json",
-  ]);
-  assertEquals(watch.code, 0, watch.stderr);
-  const samples = watch.stdout.trim().split("\n").map((l) => JSON.parse(l));
-  assertEquals(samples.length, 3);
-  // The program allocates all the time: each sample sees more than the last.
-  assert(
-    samples[0].counters.allocs < samples[1].counters.allocs &&
-      samples[1].counters.allocs < samples[2].counters.allocs,
-    JSON.stringify(samples.map((x) => x.counters.allocs)),
-  );
+    const watch = await cli([
+      "stats",
+      String(t.pid),
+      "--watch",
+      "--interval",
+      "0.3",
+      "--count",
+      "3",
+      "--json",
+    ]);
+    assertEquals(watch.code, 0, watch.stderr);
+    const samples = watch.stdout.trim().split("\n").map((l) => JSON.parse(l));
+    assertEquals(samples.length, 3);
+    // The program allocates all the time: each sample sees more than the last.
+    assert(
+      samples[0].counters.allocs < samples[1].counters.allocs &&
+        samples[1].counters.allocs < samples[2].counters.allocs,
+      JSON.stringify(samples.map((x) => x.counters.allocs)),
+    );
 
-  const human = await cli(["stats", String(t.pid)]);
-  assert(/allocations\s+[\d,]+/.test(human.stdout), human.stdout);
-  assert(/migrations\s+[\d,]+/.test(human.stdout));
+    const human = await cli(["stats", String(t.pid)]);
+    assert(/allocations\s+[\d,]+/.test(human.stdout), human.stdout);
+    assert(/migrations\s+[\d,]+/.test(human.stdout));
 
-  oneLineError(
-    await cli(["eject", String(t.pid), "heapshift.dll"]),
-    1,
-    /pinned/i,
-    "eject heapshift.dll",
-  );
-  // The program keeps running correctly after all that: asked to stop, it
-  // finishes its work (every tick since it started undamaged, the last ones
-  // hooked) and exits 0.
-  const w = t.child.stdin.getWriter();
-  await w.write(new TextEncoder().encode("stop\n"));
-  await w.close();
-  const ticks: string[] = [];
-  let done = "";
-  for (let l = await t.lines.next(); !l.done; l = await t.lines.next()) {
-    if (l.value.startsWith("done ")) done = l.value;
-    else if (l.value.startsWith("tick ")) ticks.push(l.value);
-  }
-  assert(/ corrupt=0$/.test(done), `done line: ${done}`);
-  assert(ticks.every((l) => / corrupt=0$/.test(l)), ticks.join("\n"));
-  assert(/ hooked=1 /.test(ticks.at(-1) ?? ""), ticks.join("\n"));
-  assertEquals((await t.child.status).code, 0);
-});
+    oneLineError(
+      await cli(["eject", String(t.pid), name]),
+      1,
+      /pinned/i,
+      "eject heapshift.dll",
+    );
+    // The program keeps running correctly after all that: asked to stop, it
+    // finishes its work (every tick since it started undamaged, the last ones
+    // hooked) and exits 0.
+    const w = t.child.stdin.getWriter();
+    await w.write(new TextEncoder().encode("stop\n"));
+    await w.close();
+    const ticks: string[] = [];
+    let done = "";
+    for (let l = await t.lines.next(); !l.done; l = await t.lines.next()) {
+      if (l.value.startsWith("done ")) done = l.value;
+      else if (l.value.startsWith("tick ")) ticks.push(l.value);
+    }
+    assert(/ corrupt=0$/.test(done), `done line: ${done}`);
+    assert(ticks.every((l) => / corrupt=0$/.test(l)), ticks.join("\n"));
+    assert(/ hooked=1 /.test(ticks.at(-1) ?? ""), ticks.join("\n"));
+    assertEquals((await t.child.status).code, 0);
+  },
+);
 
 test("cli: imports and patch on a copy of a fixture", async () => {
   const dir = await Deno.makeTempDir();
@@ -655,6 +637,20 @@ test("cli: doctor checks the system, the DLL and a program", async () => {
       x.check === "DLL format" && !x.ok && /not a DLL/.test(x.detail)
     ),
   );
+  // A DLL whose initialisation fails: the loader's verdict, from a real
+  // process started with it.
+  const initFail = await cli([
+    "doctor",
+    "--dll",
+    fixture("api_initfail.dll"),
+    "--json",
+  ]);
+  assertEquals(initFail.code, 1, initFail.stderr);
+  const loads = JSON.parse(initFail.stdout).checks.find((
+    x: { check: string },
+  ) => x.check === "DLL loads");
+  assertEquals(loads?.ok, false, initFail.stdout);
+  assert(/api_initfail\.dll/.test(loads.detail), loads.detail);
   const human = await cli([
     "doctor",
     fixture("sleeper.exe"),
@@ -737,35 +733,38 @@ test("cli: specialk registers the DLL in a sample ini, idempotently", async () =
   }
 });
 
-test("cli: demo injects into the sample and reports the takeover", async () => {
-  const r = await json<{
-    summary: {
-      injected: boolean;
-      corrupt: number;
-      before: { rate: number; old: number };
-      after: { rate: number; old: number; migrations: number };
-    };
-    ticks: unknown[];
-  }>([
-    "demo",
-    "--sample",
-    fixture("cli_sample.exe"),
-    "--dll",
-    hookDll(),
-    "--before",
-    "1.5",
-    "--after",
-    "3",
-  ]);
-  assertEquals(r.summary.injected, true);
-  assertEquals(r.summary.corrupt, 0);
-  assert(r.summary.before.rate > 0 && r.summary.after.rate > 0);
-  assert(r.summary.before.old > 1000, "old blocks before");
-  assert(r.summary.after.old < r.summary.before.old, "old blocks drain");
-  assert(r.summary.after.migrations > 0, "migrations happened");
-  // Ticks from both sides of the takeover, every one without damage: the
-  // summary above is made of them (how many depends on the machine's pace).
-  const ticks = r.ticks as { hooked: boolean; corrupt: number }[];
-  assert(ticks.some((t) => !t.hooked) && ticks.some((t) => t.hooked));
-  assert(ticks.every((t) => t.corrupt === 0), JSON.stringify(ticks));
-});
+testArches(
+  "cli: demo injects into the sample and reports the takeover",
+  async (arch) => {
+    const r = await json<{
+      summary: {
+        injected: boolean;
+        corrupt: number;
+        before: { rate: number; old: number };
+        after: { rate: number; old: number; migrations: number };
+      };
+      ticks: unknown[];
+    }>([
+      "demo",
+      "--arch",
+      arch,
+      "--sample",
+      fixture("cli_sample.exe", arch),
+      "--before",
+      "1.5",
+      "--after",
+      "3",
+    ]);
+    assertEquals(r.summary.injected, true);
+    assertEquals(r.summary.corrupt, 0);
+    assert(r.summary.before.rate > 0 && r.summary.after.rate > 0);
+    assert(r.summary.before.old > 1000, "old blocks before");
+    assert(r.summary.after.old < r.summary.before.old, "old blocks drain");
+    assert(r.summary.after.migrations > 0, "migrations happened");
+    // Ticks from both sides of the takeover, every one without damage: the
+    // summary above is made of them (how many depends on the machine's pace).
+    const ticks = r.ticks as { hooked: boolean; corrupt: number }[];
+    assert(ticks.some((t) => !t.hooked) && ticks.some((t) => t.hooked));
+    assert(ticks.every((t) => t.corrupt === 0), JSON.stringify(ticks));
+  },
+);

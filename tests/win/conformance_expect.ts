@@ -6,7 +6,10 @@
 // Where neither settles what Windows gives (the answer hangs on the Win32
 // heap's undocumented in-place resizing, or on a last-error value nobody
 // set), the line is `unverified`: the hooked run is checked against
-// heapshift's own rule, and the test names it as unverified.
+// heapshift's own rule, and the test names it as unverified. Below them,
+// what heapshift's own `hs.` lines must say in a run with the hooks live.
+import { assert, assertEquals } from "./assert.ts";
+import type { Arch } from "./harness.ts";
 
 /** One line's expectation. */
 export interface Expectation {
@@ -350,6 +353,37 @@ export const UCRT: Record<string, Expectation> = {
   },
 };
 
+/**
+ * Where a 32-bit (x86) UCRT gives something else, because a size or limit
+ * is the architecture's: the x64 expectation is replaced field by field.
+ */
+export const UCRT_X86: Record<string, Partial<Expectation>> = {
+  "expand_grow_big": {
+    wine: {
+      value: "NULL errno=0",
+      reason:
+        "Wine's 32-bit heap refuses to grow the 100-byte block in place (its 64-bit heap grew it); its _expand sets no errno",
+    },
+  },
+  "malloc13.msize": {
+    expect: "13 align8=1",
+    ucrt:
+      "HeapSize is the requested size; x86 heap blocks are 8-aligned (MEMORY_ALLOCATION_ALIGNMENT)",
+  },
+};
+
+/** Every line's expectation for `arch`. */
+export function expectations(
+  arch: "x64" | "x86" = "x64",
+): Record<string, Expectation> {
+  if (arch === "x64") return UCRT;
+  const out: Record<string, Expectation> = { ...UCRT };
+  for (const [k, e] of Object.entries(UCRT_X86)) {
+    out[k] = { ...UCRT[k], ...e };
+  }
+  return out;
+}
+
 /** The fixture's lines as key → value (`ready`, `inject-now`, `done` left out). */
 export function values(lines: string[]): Map<string, string> {
   const out = new Map<string, string>();
@@ -362,16 +396,19 @@ export function values(lines: string[]): Map<string, string> {
 }
 
 /**
- * Mismatches between a run's lines and the oracle: `wine` for the plain
- * run on Wine's ucrtbase, `hooked` for a run with the hooks live (under
- * Wine). Keys starting with `hs.` are heapshift's own, checked elsewhere.
+ * Mismatches between a run's lines and the oracle of `arch`: `wine` for
+ * the plain run on Wine's ucrtbase, `hooked` for a run with the hooks live
+ * (under Wine). Keys starting with `hs.` are heapshift's own, checked
+ * elsewhere.
  */
 export function mismatches(
   got: Map<string, string>,
   run: "wine" | "hooked",
+  arch: "x64" | "x86" = "x64",
 ): string[] {
   const out: string[] = [];
-  for (const [key, e] of Object.entries(UCRT)) {
+  const oracle = expectations(arch);
+  for (const [key, e] of Object.entries(oracle)) {
     const want = run === "wine"
       ? (e.wine !== undefined ? e.wine.value : e.expect)
       : (e.dllOnWine?.value ?? e.expect);
@@ -384,7 +421,7 @@ export function mismatches(
     }
   }
   for (const key of got.keys()) {
-    if (!key.startsWith("hs.") && !(key in UCRT)) {
+    if (!key.startsWith("hs.") && !(key in oracle)) {
       out.push(`${key}: a line the oracle does not know`);
     }
   }
@@ -395,4 +432,100 @@ export function mismatches(
 export function unverified(): string[] {
   return Object.entries(UCRT).filter(([, e]) => e.unverified)
     .map(([k, e]) => `${k}: ${e.unverified}`);
+}
+
+// ---- runs with the hooks live -------------------------------------------
+
+/** One run of tests/fixtures/dll_conformance.c. */
+export interface Run {
+  mode: string;
+  arch: Arch;
+  lines: string[];
+  code: number;
+  v: Map<string, string>;
+}
+
+/** A run ended well: exit code 0, "done" last. */
+export function assertFinished(run: Run): void {
+  const all = run.lines.join("\n");
+  assertEquals(run.code, 0, `${run.mode}: exit code ${run.code}\n${all}`);
+  assertEquals(run.lines.at(-1), "done", `${run.mode}: did not finish\n${all}`);
+}
+
+/** Every line of a run is what UCRT gives (`wine`: as Wine's differs). */
+export function assertUcrt(run: Run, as: "wine" | "hooked"): void {
+  assertEquals(mismatches(run.v, as, run.arch), [], `${run.mode}: not UCRT`);
+}
+
+/** `hs.X=a:1 b:2` → {a: 1, b: 2}. */
+export function fields(run: Run, key: string): Record<string, number> {
+  const line = run.v.get(key);
+  assert(line !== undefined, `${run.mode}: no ${key} line`);
+  const out: Record<string, number> = {};
+  for (const m of line.matchAll(/(\w+):(\w+)/g)) {
+    out[m[1]] = m[1] === "magic" ? parseInt(m[2], 16) : Number(m[2]);
+  }
+  return out;
+}
+
+/** A line's value as a number. */
+export function num(run: Run, key: string): number {
+  const v = run.v.get(key);
+  assert(v !== undefined, `${run.mode}: no ${key} line`);
+  return Number(v);
+}
+
+/** Old blocks released in the old-block section: five families × 2000. */
+export const OLD_RELEASES = 5 * 2000;
+
+/** heapshift's own lines of a run with the hooks live. */
+export function assertHooked(run: Run, oldBlocks: "old" | "new"): void {
+  assertEquals(run.v.get("hs.state"), "1");
+  assertEquals(run.v.get("hs.malloc_is_mimalloc"), "1");
+  assertEquals(
+    run.v.get("hs.old_block_is_mimalloc"),
+    oldBlocks === "old" ? "0" : "1",
+  );
+  // Every hooked family ends in mimalloc, patched or not.
+  const owned = [...run.v].filter(([k]) => k.startsWith("hs.owned."));
+  assert(owned.length >= 37, `families: ${owned.length}`);
+  for (const [k, v] of owned) {
+    const optional = k.startsWith("hs.owned._o_");
+    assert(v === "1" || (optional && v === "absent"), `${k}=${v}`);
+  }
+  assertEquals(run.v.get("hs.owned._o_malloc"), "1");
+  // _heapmin reaches mimalloc: the freed huge block's memory goes back.
+  assertEquals(run.v.get("hs.heapmin.before"), "committed");
+  assert(
+    ["reserved", "free"].includes(run.v.get("hs.heapmin.after") ?? ""),
+    `after _heapmin: ${run.v.get("hs.heapmin.after")}`,
+  );
+  assertEquals(run.v.get("hs.freelibrary.still_loaded"), "1");
+  assertEquals(run.v.get("hs.freelibrary.malloc_works"), "1");
+  // Exactly the _expand calls that returned NULL on a valid block count
+  // as rejects: expand_grow_big and old.expand.grow.
+  assertEquals(num(run, "hs.expand_nulls"), 2);
+  assertEquals(fields(run, "hs.run.counters").expand_rejects, 2);
+  const s = fields(run, "hs.stats");
+  assertEquals(s.magic, 0x54534853);
+  assertEquals(s.layout, 1);
+  assertEquals(s.state, 1);
+  assert(s.names >= 20, `hooked names: ${s.names}`);
+  assert(s.live_ms > 1_600_000_000_000, `live_ms ${s.live_ms}`);
+}
+
+/** The old-block section's counters when every old block is migrated. */
+export function assertMigrated(run: Run): void {
+  const reallocs = num(run, "old.reallocs");
+  assertEquals(num(run, "hs.old.reallocs_owned"), reallocs);
+  // Each realloc kind allocates one mimalloc block, releases its old block
+  // and later frees the new one; the other old blocks are freed directly.
+  assertEquals(fields(run, "hs.old.counters"), {
+    allocs: reallocs,
+    frees: reallocs + OLD_RELEASES,
+    frees_old: OLD_RELEASES,
+    migrations: reallocs,
+    migrated_bytes: num(run, "hs.old.carried_bytes"),
+    expand_rejects: 0,
+  });
 }

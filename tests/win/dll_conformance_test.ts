@@ -4,201 +4,150 @@
 // blocks are live. Every line is checked against what Microsoft's UCRT
 // gives (conformance_expect.ts), the plain run against the listed ways
 // Wine's ucrtbase differs; heapshift's own `hs.` lines against exact
-// counts.
+// counts. Each test runs for an x64 and an x86 (32-bit) program.
 import { assert, assertEquals } from "./assert.ts";
-import { fixture, hookDll, runFixture, test } from "./harness.ts";
-import { mismatches, unverified, values } from "./conformance_expect.ts";
-
-const CONFORMANCE = fixture("dll_conformance.exe");
-
-interface Run {
-  mode: string;
-  lines: string[];
-  code: number;
-  v: Map<string, string>;
-}
+import {
+  type Arch,
+  fixture,
+  hookDll,
+  runFixture,
+  testArches,
+} from "./harness.ts";
+import {
+  assertFinished,
+  assertHooked,
+  assertMigrated,
+  assertUcrt,
+  fields,
+  num,
+  OLD_RELEASES,
+  type Run,
+  unverified,
+  values,
+} from "./conformance_expect.ts";
 
 async function runConformance(
+  arch: Arch,
   mode: string,
   env: Record<string, string> = {},
 ): Promise<Run> {
   const run = await runFixture(
-    CONFORMANCE,
-    mode === "none" ? [mode] : [mode, hookDll()],
-    { env },
+    fixture("dll_conformance.exe", arch),
+    mode === "none" ? [mode] : [mode, hookDll(arch)],
+    { env, arch },
   );
-  return { mode, ...run, v: values(run.lines) };
+  return { mode, arch, ...run, v: values(run.lines) };
 }
 
-function assertFinished(run: Run): void {
-  const all = run.lines.join("\n");
-  assertEquals(run.code, 0, `${run.mode}: exit code ${run.code}\n${all}`);
-  assertEquals(run.lines.at(-1), "done", `${run.mode}: did not finish\n${all}`);
-}
+testArches(
+  "conformance: plain Wine ucrtbase differs from UCRT only where listed",
+  async (arch) => {
+    const run = await runConformance(arch, "none");
+    assertFinished(run);
+    assertUcrt(run, "wine");
+    assertEquals([...run.v.keys()].filter((k) => k.startsWith("hs.")), []);
+    console.log(
+      `unverified (Windows' value not settled; heapshift's rule checked):\n  ${
+        unverified().join("\n  ")
+      }`,
+    );
+  },
+);
 
-function assertUcrt(run: Run, as: "wine" | "hooked"): void {
-  assertEquals(mismatches(run.v, as), [], `${run.mode}: not UCRT`);
-}
-
-/** `hs.X=a:1 b:2` → {a: 1, b: 2}. */
-function fields(run: Run, key: string): Record<string, number> {
-  const line = run.v.get(key);
-  assert(line !== undefined, `${run.mode}: no ${key} line`);
-  const out: Record<string, number> = {};
-  for (const m of line.matchAll(/(\w+):(\w+)/g)) {
-    out[m[1]] = m[1] === "magic" ? parseInt(m[2], 16) : Number(m[2]);
-  }
-  return out;
-}
-
-function num(run: Run, key: string): number {
-  const v = run.v.get(key);
-  assert(v !== undefined, `${run.mode}: no ${key} line`);
-  return Number(v);
-}
-
-/** Old blocks released in the old-block section: five families × 2000. */
-const OLD_RELEASES = 5 * 2000;
-
-/** heapshift's own lines of a run with the hooks live. */
-function assertHooked(run: Run, oldBlocks: "old" | "new"): void {
-  assertEquals(run.v.get("hs.state"), "1");
-  assertEquals(run.v.get("hs.malloc_is_mimalloc"), "1");
-  assertEquals(
-    run.v.get("hs.old_block_is_mimalloc"),
-    oldBlocks === "old" ? "0" : "1",
-  );
-  // Every hooked family ends in mimalloc, patched or not.
-  const owned = [...run.v].filter(([k]) => k.startsWith("hs.owned."));
-  assert(owned.length >= 37, `families: ${owned.length}`);
-  for (const [k, v] of owned) {
-    const optional = k.startsWith("hs.owned._o_");
-    assert(v === "1" || (optional && v === "absent"), `${k}=${v}`);
-  }
-  assertEquals(run.v.get("hs.owned._o_malloc"), "1");
-  // _heapmin reaches mimalloc: the freed huge block's memory goes back.
-  assertEquals(run.v.get("hs.heapmin.before"), "committed");
-  assert(
-    ["reserved", "free"].includes(run.v.get("hs.heapmin.after") ?? ""),
-    `after _heapmin: ${run.v.get("hs.heapmin.after")}`,
-  );
-  assertEquals(run.v.get("hs.freelibrary.still_loaded"), "1");
-  assertEquals(run.v.get("hs.freelibrary.malloc_works"), "1");
-  // Exactly the _expand calls that returned NULL on a valid block count
-  // as rejects: expand_grow_big and old.expand.grow.
-  assertEquals(num(run, "hs.expand_nulls"), 2);
-  assertEquals(fields(run, "hs.run.counters").expand_rejects, 2);
-  const s = fields(run, "hs.stats");
-  assertEquals(s.magic, 0x54534853);
-  assertEquals(s.layout, 1);
-  assertEquals(s.state, 1);
-  assert(s.names >= 20, `hooked names: ${s.names}`);
-  assert(s.live_ms > 1_600_000_000_000, `live_ms ${s.live_ms}`);
-}
-
-/** The old-block section's counters when every old block is migrated. */
-function assertMigrated(run: Run): void {
-  const reallocs = num(run, "old.reallocs");
-  assertEquals(num(run, "hs.old.reallocs_owned"), reallocs);
-  // Each realloc kind allocates one mimalloc block, releases its old block
-  // and later frees the new one; the other old blocks are freed directly.
-  assertEquals(fields(run, "hs.old.counters"), {
-    allocs: reallocs,
-    frees: reallocs + OLD_RELEASES,
-    frees_old: OLD_RELEASES,
-    migrations: reallocs,
-    migrated_bytes: num(run, "hs.old.carried_bytes"),
-    expand_rejects: 0,
-  });
-}
-
-test("conformance: plain Wine ucrtbase differs from UCRT only where listed", async () => {
-  const run = await runConformance("none");
-  assertFinished(run);
-  assertUcrt(run, "wine");
-  assertEquals([...run.v.keys()].filter((k) => k.startsWith("hs.")), []);
-  console.log(
-    `unverified (Windows' value not settled; heapshift's rule checked):\n  ${
-      unverified().join("\n  ")
-    }`,
-  );
-});
-
-test("conformance: DLL loaded first gives UCRT's results", async () => {
-  const run = await runConformance("first");
-  assertFinished(run);
-  assertUcrt(run, "hooked");
-  assertHooked(run, "new");
-  // The "old" blocks were made after the load: nothing to migrate, and
-  // each of the 10,000 original blocks is released once.
-  const c = fields(run, "hs.old.counters");
-  assertEquals(
-    [c.frees_old, c.migrations, c.migrated_bytes, c.expand_rejects],
-    [0, 0, 0, 0],
-  );
-  assertEquals(c.frees - c.allocs, OLD_RELEASES);
-});
-
-for (const mode of ["midrun", "inject"]) {
-  test(`conformance: DLL ${mode} with live old blocks gives UCRT's results`, async () => {
-    const run = await runConformance(mode);
+testArches(
+  "conformance: DLL loaded first gives UCRT's results",
+  async (arch) => {
+    const run = await runConformance(arch, "first");
     assertFinished(run);
     assertUcrt(run, "hooked");
-    assertHooked(run, "old");
-    assertMigrated(run);
-  });
+    assertHooked(run, "new");
+    // The "old" blocks were made after the load: nothing to migrate, and
+    // each of the 10,000 original blocks is released once.
+    const c = fields(run, "hs.old.counters");
+    assertEquals(
+      [c.frees_old, c.migrations, c.migrated_bytes, c.expand_rejects],
+      [0, 0, 0, 0],
+    );
+    assertEquals(c.frees - c.allocs, OLD_RELEASES);
+  },
+);
+
+for (const mode of ["midrun", "inject"]) {
+  testArches(
+    `conformance: DLL ${mode} with live old blocks gives UCRT's results`,
+    async (arch) => {
+      const run = await runConformance(arch, mode);
+      assertFinished(run);
+      assertUcrt(run, "hooked");
+      assertHooked(run, "old");
+      assertMigrated(run);
+    },
+  );
 }
 
-test("conformance: HEAPSHIFT_NO_MIGRATE=1 resizes old blocks on the old heap", async () => {
-  const run = await runConformance("midrun", { HEAPSHIFT_NO_MIGRATE: "1" });
-  assertFinished(run);
-  // Same UCRT results: every old block's data survived its realloc /
-  // _recalloc / _aligned_realloc / _aligned_offset_realloc with the exact
-  // new size, alignment and offset...
-  assertUcrt(run, "hooked");
-  assertHooked(run, "old");
-  // ...none of the results is a mimalloc block, and the old-heap resizes
-  // count nothing: only the final frees of the old blocks.
-  assertEquals(num(run, "hs.old.reallocs_owned"), 0);
-  assertEquals(fields(run, "hs.old.counters"), {
-    allocs: 0,
-    frees: OLD_RELEASES,
-    frees_old: OLD_RELEASES,
-    migrations: 0,
-    migrated_bytes: 0,
-    expand_rejects: 0,
-  });
-});
+testArches(
+  "conformance: HEAPSHIFT_NO_MIGRATE=1 resizes old blocks on the old heap",
+  async (arch) => {
+    const run = await runConformance(arch, "midrun", {
+      HEAPSHIFT_NO_MIGRATE: "1",
+    });
+    assertFinished(run);
+    // Same UCRT results: every old block's data survived its realloc /
+    // _recalloc / _aligned_realloc / _aligned_offset_realloc with the exact
+    // new size, alignment and offset...
+    assertUcrt(run, "hooked");
+    assertHooked(run, "old");
+    // ...none of the results is a mimalloc block, and the old-heap resizes
+    // count nothing: only the final frees of the old blocks.
+    assertEquals(num(run, "hs.old.reallocs_owned"), 0);
+    assertEquals(fields(run, "hs.old.counters"), {
+      allocs: 0,
+      frees: OLD_RELEASES,
+      frees_old: OLD_RELEASES,
+      migrations: 0,
+      migrated_bytes: 0,
+      expand_rejects: 0,
+    });
+  },
+);
 
-test("conformance: HEAPSHIFT_DISABLE=1 loads without patching", async () => {
-  const run = await runConformance("first", { HEAPSHIFT_DISABLE: "1" });
-  assertFinished(run);
-  assertEquals(run.v.get("hs.state"), "2");
-  assertEquals(run.v.get("hs.malloc_is_mimalloc"), "0");
-  // Wine's own ucrtbase answers, unchanged.
-  assertUcrt(run, "wine");
-});
+testArches(
+  "conformance: HEAPSHIFT_DISABLE=1 loads without patching",
+  async (arch) => {
+    const run = await runConformance(arch, "first", { HEAPSHIFT_DISABLE: "1" });
+    assertFinished(run);
+    assertEquals(run.v.get("hs.state"), "2");
+    assertEquals(run.v.get("hs.malloc_is_mimalloc"), "0");
+    // Wine's own ucrtbase answers, unchanged.
+    assertUcrt(run, "wine");
+  },
+);
 
-test("HEAPSHIFT_VERBOSE=1 logs each step next to the target, injected install stays shallow", async () => {
-  const run = await runConformance("inject", { HEAPSHIFT_VERBOSE: "1" });
-  assertFinished(run);
-  const pid = Number(/^ready (\d+)/.exec(run.lines[0])?.[1]);
-  const log = fixture(`heapshift-${pid}.log`);
-  const text = await Deno.readTextFile(log);
-  await Deno.remove(log);
-  for (
-    const step of [
-      "loading (version",
-      "stats: shared memory",
-      "mimalloc initialised",
-      "threads suspended",
-      "hooks live:",
-    ]
-  ) {
-    assert(text.includes(step), `log lacks '${step}':\n${text}`);
-  }
-  // The injected thread is a foreign one: the whole installation (mimalloc
-  // init included) must fit in a small part of any thread's stack.
-  const kb = Number(/installation used (\d+) KB of stack/.exec(text)?.[1]);
-  assert(kb > 0 && kb < 64, `installation used ${kb} KB of stack`);
-});
+testArches(
+  "HEAPSHIFT_VERBOSE=1 logs each step next to the target, injected install stays shallow",
+  async (arch) => {
+    const run = await runConformance(arch, "inject", {
+      HEAPSHIFT_VERBOSE: "1",
+    });
+    assertFinished(run);
+    const pid = Number(/^ready (\d+)/.exec(run.lines[0])?.[1]);
+    const log = fixture(`heapshift-${pid}.log`);
+    const text = await Deno.readTextFile(log);
+    await Deno.remove(log);
+    for (
+      const step of [
+        "loading (version",
+        "stats: shared memory",
+        "mimalloc initialised",
+        "threads suspended",
+        "hooks live:",
+      ]
+    ) {
+      assert(text.includes(step), `log lacks '${step}':\n${text}`);
+    }
+    // The injected thread is a foreign one: the whole installation (mimalloc
+    // init included) must fit in a small part of any thread's stack.
+    const kb = Number(/installation used (\d+) KB of stack/.exec(text)?.[1]);
+    assert(kb > 0 && kb < 64, `installation used ${kb} KB of stack`);
+  },
+);

@@ -3,21 +3,24 @@
 // stripes handed over at thread exit all add up to what the program did.
 // See tests/fixtures/dll_counters.c.
 import { assertEquals } from "./assert.ts";
-import { fixture, hookDll, test } from "./harness.ts";
+import { fixture, hookDll, testArches } from "./harness.ts";
 
-test("counters: exact with 80 live threads, 400 short-lived ones and the main thread", async () => {
-  const out = await new Deno.Command(fixture("dll_counters.exe"), {
-    args: [hookDll()],
-    stdout: "piped",
-    stderr: "inherit",
-  }).output();
-  const lines = new TextDecoder().decode(out.stdout).trim().split(/\r?\n/);
-  assertEquals(out.code, 0, lines.join("\n"));
-  assertEquals(lines.at(-1), "done", lines.join("\n"));
-  assertEquals(lines[0], "live=1");
-  assertEquals(lines.includes("expand_not_null=0"), true, lines.join("\n"));
-  const m = lines.map((l) => /^expected=(\d+) counted=(-?\d+)$/.exec(l))
-    .find((x) => x);
-  assertEquals(m?.[2], m?.[1], lines.join("\n"));
-  assertEquals(Number(m?.[1]), 80 * 5000 + 400 * 5000 + 3 * 5000);
-});
+testArches(
+  "counters: exact with 80 live threads, 400 short-lived ones and the main thread",
+  async (arch) => {
+    const out = await new Deno.Command(fixture("dll_counters.exe", arch), {
+      args: [hookDll(arch)],
+      stdout: "piped",
+      stderr: "inherit",
+    }).output();
+    const lines = new TextDecoder().decode(out.stdout).trim().split(/\r?\n/);
+    assertEquals(out.code, 0, lines.join("\n"));
+    assertEquals(lines.at(-1), "done", lines.join("\n"));
+    assertEquals(lines[0], "live=1");
+    assertEquals(lines.includes("expand_not_null=0"), true, lines.join("\n"));
+    const m = lines.map((l) => /^expected=(\d+) counted=(-?\d+)$/.exec(l))
+      .find((x) => x);
+    assertEquals(m?.[2], m?.[1], lines.join("\n"));
+    assertEquals(Number(m?.[1]), 80 * 5000 + 400 * 5000 + 3 * 5000);
+  },
+);

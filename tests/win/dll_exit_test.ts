@@ -5,7 +5,13 @@
 // heapshift, must not wait for the dead. 200 runs, each must be gone within
 // 2 s of calling exit(0), with exit code 0.
 import { assertEquals } from "./assert.ts";
-import { fixture, hookDll, readLines, test } from "./harness.ts";
+import {
+  type Arch,
+  fixture,
+  hookDll,
+  readLines,
+  testArches,
+} from "./harness.ts";
 
 const RUNS = 200;
 const EXIT_BOUND_MS = 2_000;
@@ -19,9 +25,12 @@ interface ExitRun {
   code: number;
 }
 
-async function exitRun(order: "before" | "after"): Promise<ExitRun> {
-  const child = new Deno.Command(fixture("dll_exit.exe"), {
-    args: [hookDll(), order],
+async function exitRun(
+  arch: Arch,
+  order: "before" | "after",
+): Promise<ExitRun> {
+  const child = new Deno.Command(fixture("dll_exit.exe", arch), {
+    args: [hookDll(arch), order],
     stdout: "piped",
     stderr: "inherit",
   }).spawn();
@@ -64,29 +73,32 @@ async function exitRun(order: "before" | "after"): Promise<ExitRun> {
   };
 }
 
-test(`exit(0) while 8 threads allocate: ${RUNS} runs, each gone within 2 s`, async () => {
-  for (let i = 0; i < RUNS; i++) {
-    const order = i % 2 ? "after" : "before";
-    const run = await exitRun(order);
-    const what = `run ${i} (late DLL loaded ${order} heapshift): ${
-      run.lines.join(" | ")
-    }`;
-    const ready = /^ready \d+ live=1 late=1 mimalloc=(\d+)$/.exec(
-      run.lines[0] ?? "",
-    );
-    assertEquals(ready !== null, true, what);
-    // mimalloc v2: a thread parked inside the abandoned-segment reader
-    // window is killed by the exit; v3 has no such window to force.
-    assertEquals(
-      run.lines.slice(1),
-      [Number(ready![1]) >= 300 ? "parked=not-v2" : "parked=1", "exiting"],
-      what,
-    );
-    assertEquals(
-      run.exitMs >= 0 && run.exitMs <= EXIT_BOUND_MS,
-      true,
-      `${what}: still running ${run.exitMs} ms after exit(0)`,
-    );
-    assertEquals(run.code, 0, what);
-  }
-});
+testArches(
+  `exit(0) while 8 threads allocate: ${RUNS} runs, each gone within 2 s`,
+  async (arch) => {
+    for (let i = 0; i < RUNS; i++) {
+      const order = i % 2 ? "after" : "before";
+      const run = await exitRun(arch, order);
+      const what = `run ${i} (late DLL loaded ${order} heapshift): ${
+        run.lines.join(" | ")
+      }`;
+      const ready = /^ready \d+ live=1 late=1 mimalloc=(\d+)$/.exec(
+        run.lines[0] ?? "",
+      );
+      assertEquals(ready !== null, true, what);
+      // mimalloc v2: a thread parked inside the abandoned-segment reader
+      // window is killed by the exit; v3 has no such window to force.
+      assertEquals(
+        run.lines.slice(1),
+        [Number(ready![1]) >= 300 ? "parked=not-v2" : "parked=1", "exiting"],
+        what,
+      );
+      assertEquals(
+        run.exitMs >= 0 && run.exitMs <= EXIT_BOUND_MS,
+        true,
+        `${what}: still running ${run.exitMs} ms after exit(0)`,
+      );
+      assertEquals(run.code, 0, what);
+    }
+  },
+);

@@ -5,7 +5,7 @@
 // ucrtbase.dll with its protection. Conditions the suite cannot provoke
 // for real are made to look real with HEAPSHIFT_TEST_FAULTS (dll/README.md).
 import { assert } from "./assert.ts";
-import { hookDll, test } from "./harness.ts";
+import { type Arch, hookDll, testArches } from "./harness.ts";
 import { assertValues, runValues, type Values } from "./fixture_values.ts";
 
 /** heapshift's own reason codes (dll/STATS.md). */
@@ -16,11 +16,14 @@ const REASON = {
   threadSuspend: 10,
   threadContext: 11,
   tooManyThreads: 12,
+  unsafeSite: 15,
+  restore: 16,
 };
 
-function run(mode: string, faults = ""): Promise<Values> {
-  return runValues("dll_install.exe", [mode, hookDll()], {
-    HEAPSHIFT_TEST_FAULTS: faults,
+function run(arch: Arch, mode: string, faults = ""): Promise<Values> {
+  return runValues("dll_install.exe", [mode, hookDll(arch)], {
+    env: { HEAPSHIFT_TEST_FAULTS: faults },
+    arch,
   });
 }
 
@@ -42,30 +45,43 @@ function assertUntouched(
   });
 }
 
-test("install: every page of ucrtbase.dll keeps its protection", async () => {
-  const r = await run("plain");
-  assertValues(r, { "state": 1, "pages.changed": 0, "malloc.is_mimalloc": 1 });
-  assert(Number(r.get("pages")) > 16, r.text);
-  assert(Number(r.get("code.changed")) > 0, r.text);
-});
+testArches(
+  "install: every page of ucrtbase.dll keeps its protection",
+  async (arch) => {
+    const r = await run(arch, "plain");
+    assertValues(r, {
+      "state": 1,
+      "pages.changed": 0,
+      "malloc.is_mimalloc": 1,
+    });
+    assert(Number(r.get("pages")) > 16, r.text);
+    assert(Number(r.get("code.changed")) > 0, r.text);
+  },
+);
 
-test("install: a given-up attempt redirects no thread (one parked at malloc runs the CRT's malloc)", async () => {
-  assertUntouched(await run("parked", "busy"), REASON.threadInSite, {
-    "parked.rip_at_site": 1,
-    "parked.rip_in_heapshift": 0,
-    // A mimalloc block here would be HeapFree'd by the unpatched free.
-    "parked.got_mimalloc": 0,
-  });
-});
+testArches(
+  "install: a given-up attempt redirects no thread (one parked at malloc runs the CRT's malloc)",
+  async (arch) => {
+    assertUntouched(await run(arch, "parked", "busy"), REASON.threadInSite, {
+      "parked.rip_at_site": 1,
+      "parked.rip_in_heapshift": 0,
+      // A mimalloc block here would be HeapFree'd by the unpatched free.
+      "parked.got_mimalloc": 0,
+    });
+  },
+);
 
-test("install: a committed attempt moves a thread parked at malloc into the hook", async () => {
-  assertValues(await run("parked", "busy:3"), {
-    "state": 1,
-    "parked.rip_in_heapshift": 1,
-    "parked.got_mimalloc": 1,
-    "pages.changed": 0,
-  });
-});
+testArches(
+  "install: a committed attempt moves a thread parked at malloc into the hook",
+  async (arch) => {
+    assertValues(await run(arch, "parked", "busy:3"), {
+      "state": 1,
+      "parked.rip_in_heapshift": 1,
+      "parked.got_mimalloc": 1,
+      "pages.changed": 0,
+    });
+  },
+);
 
 /** Threads that cannot be stopped and inspected: [what, mode, faults,
  * reason, more expected values]. */
@@ -98,37 +114,148 @@ const FAILS_CLOSED: [string, string, string, number, Record<string, number>][] =
   ];
 
 for (const [what, mode, faults, reason, more] of FAILS_CLOSED) {
-  test(`install: a thread that ${what} fails it cleanly`, async () => {
-    assertUntouched(await run(mode, faults), reason, more);
-  });
+  testArches(
+    `install: a thread that ${what} fails it cleanly`,
+    async (arch) => {
+      assertUntouched(await run(arch, mode, faults), reason, more);
+    },
+  );
 }
 
-test("install: a thread that ended after the thread snapshot is not in the way", async () => {
-  assertValues(await run("exited", "snapshot-rendezvous"), {
-    "victim.terminated": 1,
-    "state": 1,
-    "malloc.is_mimalloc": 1,
-  });
-});
+testArches(
+  "install: a thread that ended after the thread snapshot is not in the way",
+  async (arch) => {
+    assertValues(await run(arch, "exited", "snapshot-rendezvous"), {
+      "victim.terminated": 1,
+      "state": 1,
+      "malloc.is_mimalloc": 1,
+    });
+  },
+);
 
-test("install: a return address inside a site makes the installer back off", async () => {
-  assertUntouched(
-    await run("retaddr", "call-in-site:5"),
-    REASON.threadInSite,
-  );
-  // The same word where no call ends is no return address.
-  assertValues(await run("retaddr", "call-in-site:6"), { "state": 1 });
-});
+/** A return address inside malloc's site: its 14 bytes (x64), 5 (x86). */
+const INSIDE: Record<Arch, number> = { x64: 5, x86: 3 };
 
-test("install: a jump that does not read back is rolled back: failed, nothing live", async () => {
-  assertUntouched(await run("plain", "readback"), REASON.readback);
-});
+testArches(
+  "install: a return address inside a site makes the installer back off",
+  async (arch) => {
+    const k = INSIDE[arch];
+    assertUntouched(
+      await run(arch, `retaddr:${k}`, `call-in-site:${k}`),
+      REASON.threadInSite,
+    );
+    // The same word where no call ends is no return address.
+    assertValues(await run(arch, `retaddr:${k}`, `call-in-site:${k + 1}`), {
+      "state": 1,
+    });
+  },
+);
 
-test("install: a rollback that does not read back either reports live hooks", async () => {
-  assertValues(await run("plain", "readback-sticky"), {
-    "state": 1,
-    "stats.state": 1,
-    "stats.reason": REASON.readback,
-    "malloc.is_mimalloc": 1,
-  });
-});
+testArches(
+  "install: a jump that does not read back is rolled back: failed, nothing live",
+  async (arch) => {
+    assertUntouched(await run(arch, "plain", "readback"), REASON.readback);
+  },
+);
+
+testArches(
+  "install: a rollback that does not read back either reports live hooks",
+  async (arch) => {
+    assertValues(await run(arch, "plain", "readback-sticky"), {
+      "state": 1,
+      "stats.state": 1,
+      "stats.reason": REASON.readback,
+      "malloc.is_mimalloc": 1,
+    });
+  },
+);
+
+testArches(
+  "install: a thread id the snapshot listed that now names another process's thread is skipped",
+  async (arch) => {
+    // That thread is suspended 127 times: suspending it once more would fail
+    // the installation (thread-suspend), so a live state proves it was left
+    // alone.
+    assertValues(await run(arch, "foreign"), {
+      "foreign.count": 127,
+      "state": 1,
+      "stats.reason": 0,
+      "malloc.is_mimalloc": 1,
+    });
+  },
+);
+
+testArches(
+  "install: a thread that refuses SuspendThread for a while (its kernel exit) is retried, not fatal",
+  async (arch) => {
+    assertValues(await run(arch, "threads:2", "suspend-refused:3"), {
+      "state": 1,
+      "stats.reason": 0,
+      "malloc.is_mimalloc": 1,
+    });
+    // One that keeps refusing fails it, with the error it gave.
+    assertUntouched(
+      await run(arch, "threads:2", "suspend-refused"),
+      REASON.threadSuspend,
+      { "stats.error": 5 },
+    );
+  },
+);
+
+testArches(
+  "install: the attempts are bounded in time, not in number (Sleep(1) is 15.6 ms on Windows)",
+  async (arch) => {
+    // Every attempt finds a site busy, and each pause lasts 16 ms as on
+    // Windows: 200 attempts would hold the loader lock over 3 s.
+    const r = await run(arch, "plain", "busy,retry-sleep:16");
+    assertUntouched(r, REASON.threadInSite);
+    const ms = Number(r.get("load.ms"));
+    assert(ms < 1500, `LoadLibrary took ${ms} ms\n${r.text}`);
+  },
+);
+
+testArches(
+  "install: a page whose protection cannot be restored is reported",
+  async (arch) => {
+    // Committed: hooks live, and the writable page is not kept quiet.
+    assertValues(await run(arch, "plain", "restore"), {
+      "state": 1,
+      "stats.state": 1,
+      "stats.reason": REASON.restore,
+      "stats.error": 5,
+      "malloc.is_mimalloc": 1,
+    });
+    // Given up: nothing patched, but the page is still not as it was.
+    const r = await run(arch, "plain", "busy,restore");
+    assertValues(r, {
+      "state": 3,
+      "stats.reason": REASON.restore,
+      "stats.error": 5,
+      "code.changed": 0,
+    });
+    assert(Number(r.get("pages.changed")) > 0, r.text);
+  },
+);
+
+/** Landings (test-only) inside malloc's jump, and what is then written. */
+const LANDINGS: Record<Arch, [number, number | "refused", string][]> = {
+  // x64: at +13 only the 12-byte form (mov rax; jmp rax) is left; at +5
+  // neither.
+  x64: [[13, 1, "48b8"], [5, "refused", ""]],
+  // x86: malloc has no hot-patch prologue under Wine: jmp rel32 or nothing.
+  x86: [[3, "refused", ""], [1, "refused", ""]],
+};
+
+testArches(
+  "install: a branch that lands inside a site's bytes makes it choose a shorter jump or refuse",
+  async (arch) => {
+    for (const [at, state, code] of LANDINGS[arch]) {
+      const r = await run(arch, "plain", `branch-in-site:${at}`);
+      if (state === "refused") {
+        assertUntouched(r, REASON.unsafeSite);
+      } else {
+        assertValues(r, { "state": 1, "code.malloc": code });
+      }
+    }
+  },
+);

@@ -2,11 +2,11 @@
 // the site it is moved to the hook; inside the site's bytes the installer
 // gives up and patches nothing (state failed, reason 6).
 import { assertEquals } from "./assert.ts";
-import { fixture, hookDll, test } from "./harness.ts";
+import { type Arch, fixture, hookDll, testArches } from "./harness.ts";
 
-async function run(mode: string): Promise<Map<string, string>> {
-  const out = await new Deno.Command(fixture("dll_sites.exe"), {
-    args: [mode, hookDll()],
+async function run(arch: Arch, mode: string): Promise<Map<string, string>> {
+  const out = await new Deno.Command(fixture("dll_sites.exe", arch), {
+    args: [mode, hookDll(arch)],
     stdout: "piped",
     stderr: "inherit",
     env: { HEAPSHIFT_VERBOSE: "" },
@@ -23,17 +23,23 @@ async function run(mode: string): Promise<Map<string, string>> {
   );
 }
 
-test("sites: a thread right at a patch site is moved to the hook", async () => {
-  const r = await run("at");
-  assertEquals(r.get("state"), "1");
-  assertEquals(r.get("thread.rip_at_site"), "0");
-  assertEquals(r.get("thread.rip_in_heapshift"), "1");
-  assertEquals(r.get("malloc.is_mimalloc"), "1");
-});
+testArches(
+  "sites: a thread right at a patch site is moved to the hook",
+  async (arch) => {
+    const r = await run(arch, "at");
+    assertEquals(r.get("state"), "1");
+    assertEquals(r.get("thread.rip_at_site"), "0");
+    assertEquals(r.get("thread.rip_in_heapshift"), "1");
+    assertEquals(r.get("malloc.is_mimalloc"), "1");
+  },
+);
 
-test("sites: a thread inside a patch site makes the installer back off", async () => {
-  const r = await run("inside");
-  assertEquals(r.get("state"), "3");
-  assertEquals(r.get("thread.rip_inside_site"), "1");
-  assertEquals(r.get("malloc.is_mimalloc"), "0");
-});
+testArches(
+  "sites: a thread inside a patch site makes the installer back off",
+  async (arch) => {
+    const r = await run(arch, "inside");
+    assertEquals(r.get("state"), "3");
+    assertEquals(r.get("thread.rip_inside_site"), "1");
+    assertEquals(r.get("malloc.is_mimalloc"), "0");
+  },
+);

@@ -3,7 +3,7 @@
 // another DLL allocates in its DLL_THREAD_DETACH after heapshift's, and
 // how live threads count.
 import { assert, assertEquals } from "./assert.ts";
-import { fixture, hookDll, test } from "./harness.ts";
+import { type Arch, fixture, hookDll, testArches } from "./harness.ts";
 import { assertValues, runValues, type Values } from "./fixture_values.ts";
 
 // Wine's own bookkeeping makes committed private memory grow by 2-3 MiB
@@ -14,29 +14,38 @@ import { assertValues, runValues, type Values } from "./fixture_values.ts";
 const MARGIN = 4 << 20;
 
 async function run(
+  arch: Arch,
   args: string[],
   options: { faults?: string; disable?: boolean } = {},
 ): Promise<Values> {
   const r = await runValues("dll_threads.exe", args, {
-    HEAPSHIFT_TEST_FAULTS: options.faults ?? "",
-    HEAPSHIFT_DISABLE: options.disable ? "1" : "",
+    env: {
+      HEAPSHIFT_TEST_FAULTS: options.faults ?? "",
+      HEAPSHIFT_DISABLE: options.disable ? "1" : "",
+    },
+    arch,
   });
   assertValues(r, { live: options.disable ? 0 : 1 });
   return r;
 }
 
-let baseline: Promise<number> | undefined;
+const baselines = new Map<Arch, Promise<number>>();
 /** Growth over 2,000 ended threads with heapshift loaded but disabled. */
-function baselineGrowth(): Promise<number> {
-  baseline ??= run(["exit", hookDll()], { disable: true }).then((r) =>
-    Number(r.get("private.growth"))
-  );
-  return baseline;
+function baselineGrowth(arch: Arch): Promise<number> {
+  if (!baselines.has(arch)) {
+    baselines.set(
+      arch,
+      run(arch, ["exit", hookDll(arch)], { disable: true }).then((r) =>
+        Number(r.get("private.growth"))
+      ),
+    );
+  }
+  return baselines.get(arch)!;
 }
 
-async function assertFlat(r: Values) {
+async function assertFlat(arch: Arch, r: Values) {
   const growth = Number(r.get("private.growth"));
-  const base = await baselineGrowth();
+  const base = await baselineGrowth(arch);
   assert(
     growth < base + MARGIN,
     `private memory grew by ${growth} bytes (baseline ${base})\n${r.text}`,
@@ -44,40 +53,62 @@ async function assertFlat(r: Values) {
   assertValues(r, { "stripes.dead_owners": 0 });
 }
 
-test("threads: 2,000 ended threads leave private memory flat and no stripe held", async () => {
-  await assertFlat(await run(["exit", hookDll()]));
-});
+testArches(
+  "threads: 2,000 ended threads leave private memory flat and no stripe held",
+  async (arch) => {
+    await assertFlat(arch, await run(arch, ["exit", hookDll(arch)]));
+  },
+);
 
-test("threads: allocations in a DLL's thread detach after heapshift's leave private memory flat", async () => {
-  const r = await run(["late", hookDll(), fixture("dll_threads_late.dll")]);
-  // Every thread's exit allocated after heapshift's detach, from mimalloc.
-  assert(Number(r.get("late.calls")) >= 2200, r.text);
-  assertEquals(r.get("late.mimalloc"), r.get("late.calls"), r.text);
-  await assertFlat(r);
-});
+testArches(
+  "threads: allocations in a DLL's thread detach after heapshift's leave private memory flat",
+  async (arch) => {
+    const r = await run(arch, [
+      "late",
+      hookDll(arch),
+      fixture("dll_threads_late.dll", arch),
+    ]);
+    // Every thread's exit allocated after heapshift's detach, from mimalloc.
+    assert(Number(r.get("late.calls")) >= 2200, r.text);
+    assertEquals(r.get("late.mimalloc"), r.get("late.calls"), r.text);
+    await assertFlat(arch, r);
+  },
+);
 
-test("threads: hooks live after a failed read-back still release each thread's heap", async () => {
-  await assertFlat(
-    await run(["exit", hookDll()], { faults: "readback-sticky" }),
-  );
-});
+testArches(
+  "threads: hooks live after a failed read-back still release each thread's heap",
+  async (arch) => {
+    await assertFlat(
+      arch,
+      await run(arch, ["exit", hookDll(arch)], { faults: "readback-sticky" }),
+    );
+  },
+);
 
-test("threads: each of 40 live threads counts on a stripe of its own, exactly", async () => {
-  assertValues(await run(["live:40", hookDll()]), {
-    "stripes.owned_by_workers": 40,
-    "counted": 20000,
-    "counted.after_exit": 20000,
-    "stripes.dead_owners": 0,
-  });
-});
+testArches(
+  "threads: each of 40 live threads counts on a stripe of its own, exactly",
+  async (arch) => {
+    assertValues(await run(arch, ["live:40", hookDll(arch)]), {
+      "stripes.owned_by_workers": 40,
+      "counted": 20000,
+      "counted.after_exit": 20000,
+      "stripes.dead_owners": 0,
+    });
+  },
+);
 
-test("threads: threads beyond the stripes count privately, exactly once they end", async () => {
-  const r = await run(["live:8", hookDll()], { faults: "stripes:4" });
-  assertValues(r, {
-    // The main thread counted first (its calloc) and holds one of the 4.
-    "stripes.owned_by_workers": 3,
-    "counted.after_exit": 4000,
-    "stripes.dead_owners": 0,
-  });
-  assert(Number(r.get("counted")) <= 4000, r.text);
-});
+testArches(
+  "threads: threads beyond the stripes count privately, exactly once they end",
+  async (arch) => {
+    const r = await run(arch, ["live:8", hookDll(arch)], {
+      faults: "stripes:4",
+    });
+    assertValues(r, {
+      // The main thread counted first (its calloc) and holds one of the 4.
+      "stripes.owned_by_workers": 3,
+      "counted.after_exit": 4000,
+      "stripes.dead_owners": 0,
+    });
+    assert(Number(r.get("counted")) <= 4000, r.text);
+  },
+);

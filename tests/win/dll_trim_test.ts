@@ -10,11 +10,16 @@
 // (HeapValidate's findings among them) and the harness fails the test on
 // it, but the heap is the ordinary one.
 import { assert, assertEquals } from "./assert.ts";
-import { fixture, hookDll, runFixture, test } from "./harness.ts";
+import {
+  type Arch,
+  fixture,
+  hookDll,
+  runFixture,
+  test,
+  testArches,
+} from "./harness.ts";
 
 const TRIMMING = { WINEDEBUG: "-all,+pid,err+heap" };
-/** tests/fixtures/dll_trim_detach.dll: uses the heap at process detach. */
-const DETACH_DLL = fixture("dll_trim_detach.dll");
 
 /** The trimmer's states (dll/heapshift.h enum hs_trim_state). */
 const WALK = "1", OPTIMIZE = "2", OFF = "3", DEBUG_HEAP = "4", SMALL = "8";
@@ -27,12 +32,13 @@ interface Run {
 
 async function trimRun(
   args: string[],
-  env: Record<string, string> = {},
+  options: { env?: Record<string, string>; arch?: Arch } = {},
 ): Promise<Run> {
-  const { lines, code } = await runFixture(fixture("dll_trim.exe"), [
-    hookDll(),
+  const arch = options.arch ?? "x64";
+  const { lines, code } = await runFixture(fixture("dll_trim.exe", arch), [
+    hookDll(arch),
     ...args,
-  ], { env });
+  ], { env: options.env, arch });
   const text = lines.join("\n");
   assertEquals(code, 0, text);
   assertEquals(lines.at(-1), "done", text);
@@ -63,29 +69,31 @@ const HEAP_OK = {
   heap_valid: 1,
 };
 
-test("trim: after a takeover moves most old blocks, the old heap's free pages go back and the heap keeps working", async () => {
-  const r = await trimRun(["trim"], TRIMMING);
-  expect(r, {
-    live: 1,
-    trim_state_at_start: WALK,
-    "trim.state": WALK,
-    trimmed: 1,
-    ...HEAP_OK,
-  });
-  // ~38 MiB of 40–60 KiB blocks left the old heap (the ~6 MiB of small
-  // ones sit in Wine's low-fragmentation groups, which a walk leaves
-  // alone): at least half of it must leave the working set.
-  const big = r.num("freed_big_mib");
-  assert(big > 30, r.text);
-  assert(r.num("drop_mib") >= big / 2, `working set drop:\n${r.text}`);
-  assert(r.num("trim.reset_mib") >= big / 2, r.text);
-  assertEquals(r.num("trim.error"), 0, r.text);
-});
+testArches(
+  "trim: after a takeover moves most old blocks, the old heap's free pages go back and the heap keeps working",
+  async (arch) => {
+    const r = await trimRun(["trim"], { env: TRIMMING, arch });
+    expect(r, {
+      live: 1,
+      trim_state_at_start: WALK,
+      "trim.state": WALK,
+      trimmed: 1,
+      ...HEAP_OK,
+    });
+    // ~38 MiB of 40–60 KiB blocks left the old heap (the ~6 MiB of small
+    // ones sit in Wine's low-fragmentation groups, which a walk leaves
+    // alone): at least half of it must leave the working set.
+    const big = r.num("freed_big_mib");
+    assert(big > 30, r.text);
+    assert(r.num("drop_mib") >= big / 2, `working set drop:\n${r.text}`);
+    assert(r.num("trim.reset_mib") >= big / 2, r.text);
+    assertEquals(r.num("trim.error"), 0, r.text);
+  },
+);
 
 test("trim: with HEAPSHIFT_NO_TRIM=1 the pages stay (the drop is the trimmer's)", async () => {
   const r = await trimRun(["trim"], {
-    ...TRIMMING,
-    HEAPSHIFT_NO_TRIM: "1",
+    env: { ...TRIMMING, HEAPSHIFT_NO_TRIM: "1" },
   });
   expect(r, { live: 1, "trim.state": OFF, trimmed: 0, ...HEAP_OK });
   assert(r.num("drop_mib") < r.num("freed_big_mib") / 8, r.text);
@@ -107,7 +115,7 @@ test("trim: a heap that checks its free blocks (strict heap checks) is left alon
 });
 
 test("trim: no thread for a heap that never grew past a few MiB", async () => {
-  const r = await trimRun(["small"], TRIMMING);
+  const r = await trimRun(["small"], { env: TRIMMING });
   expect(r, {
     live: 1,
     trim_state_at_start: SMALL,
@@ -118,8 +126,7 @@ test("trim: no thread for a heap that never grew past a few MiB", async () => {
 
 test("trim: _heapmin asks for a pass; Windows' way (HeapOptimizeResources) runs and leaves the heap whole", async () => {
   const r = await trimRun(["trim", "heapmin"], {
-    ...TRIMMING,
-    HEAPSHIFT_TEST_FAULTS: "trim-optimize",
+    env: { ...TRIMMING, HEAPSHIFT_TEST_FAULTS: "trim-optimize" },
   });
   // Wine accepts HeapOptimizeResources and does nothing; its HeapCompact
   // says 0, so _heapmin answers -1 as UCRT would.
@@ -133,32 +140,40 @@ test("trim: _heapmin asks for a pass; Windows' way (HeapOptimizeResources) runs 
   });
 });
 
-test("trim: waiting for the heap lock, the trimmer holds no other lock (a holder that needs the loader lock goes on)", async () => {
-  const r = await trimRun(["loader"], TRIMMING);
-  expect(r, {
-    live: 1,
-    "trim.state": WALK,
-    holder_got_loader_lock: 1,
-    loader_free_after: 1,
-    trimmed_after: 1,
-    heap_valid: 1,
-  });
-  assertEquals(r.get("deadlock"), undefined, r.text);
-});
+testArches(
+  "trim: waiting for the heap lock, the trimmer holds no other lock (a holder that needs the loader lock goes on)",
+  async (arch) => {
+    const r = await trimRun(["loader"], { env: TRIMMING, arch });
+    expect(r, {
+      live: 1,
+      "trim.state": WALK,
+      holder_got_loader_lock: 1,
+      loader_free_after: 1,
+      trimmed_after: 1,
+      heap_valid: 1,
+    });
+    assertEquals(r.get("deadlock"), undefined, r.text);
+  },
+);
 
-test("trim: the process exits promptly while the trimmer walks (ExitProcess, and returning from main)", async () => {
-  for (let i = 0; i < 10; i++) {
-    const how = i % 2 ? ["direct"] : [];
-    const started = Date.now();
-    const { lines, code } = await runFixture(fixture("dll_trim.exe"), [
-      hookDll(),
-      "exit",
-      DETACH_DLL,
-      ...how,
-    ], { env: TRIMMING });
-    assertEquals(code, 0, `run ${i}:\n${lines.join("\n")}`);
-    // The harness kills a fixture after two minutes; a hang at exit would
-    // take that long.
-    assert(Date.now() - started < 60_000, `run ${i} took too long`);
-  }
-});
+testArches(
+  "trim: the process exits promptly while the trimmer walks (ExitProcess, and returning from main)",
+  async (arch) => {
+    // dll_trim_detach.dll uses the heap at process detach.
+    const detach = fixture("dll_trim_detach.dll", arch);
+    for (let i = 0; i < 10; i++) {
+      const how = i % 2 ? ["direct"] : [];
+      const started = Date.now();
+      const { lines, code } = await runFixture(fixture("dll_trim.exe", arch), [
+        hookDll(arch),
+        "exit",
+        detach,
+        ...how,
+      ], { env: TRIMMING, arch });
+      assertEquals(code, 0, `run ${i}:\n${lines.join("\n")}`);
+      // The harness kills a fixture after two minutes; a hang at exit would
+      // take that long.
+      assert(Date.now() - started < 60_000, `run ${i} took too long`);
+    }
+  },
+);

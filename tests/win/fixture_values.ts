@@ -1,7 +1,7 @@
 // Running a DLL fixture that prints key=value lines and "done", and checking
 // what it printed.
 import { assertEquals } from "./assert.ts";
-import { fixture } from "./harness.ts";
+import { type Arch, fixture } from "./harness.ts";
 
 /** What a fixture printed: its key=value pairs (first wins) and the text. */
 export interface Values {
@@ -9,17 +9,26 @@ export interface Values {
   text: string;
 }
 
+/** Options of {@linkcode runValues}. */
+export interface RunValuesOptions {
+  /** Added to the environment. */
+  env?: Record<string, string>;
+  /** Which build of the fixture (default x64). */
+  arch?: Arch;
+}
+
 /**
- * Runs `build/fixtures/<exe>` to its end with `env` added, asserts it
- * exited 0 with "done" last, and collects every `key=value` (several may
- * share a line; values are integers or words).
+ * Runs `build/fixtures/<exe>` (its `arch` build) to its end with `env`
+ * added, asserts it exited 0 with "done" last, and collects every
+ * `key=value` (several may share a line; values are integers or words).
  */
 export async function runValues(
   exe: string,
   args: string[],
-  env: Record<string, string> = {},
+  options: RunValuesOptions = {},
 ): Promise<Values> {
-  const out = await new Deno.Command(fixture(exe), {
+  const env = options.env ?? {};
+  const out = await new Deno.Command(fixture(exe, options.arch), {
     args,
     stdout: "piped",
     stderr: "inherit",

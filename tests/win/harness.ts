@@ -1,11 +1,16 @@
 // Shared helpers for the Windows suite: paths of built fixtures and the
 // lifecycle of a target process.
 import { readLines } from "../../src/_lines.ts";
+import type { Arch } from "../../src/arch.ts";
 import { outputDebugString } from "../../ffi/mod.ts";
 import { repoPath } from "../../src/_repo.ts";
 import { HEAP_REPORT } from "../../tasks/heap_reports.ts";
 
 export { readLines, repoPath };
+export type { Arch };
+
+/** The architectures the DLL tests run for, x64 first. */
+export const ARCHES: readonly Arch[] = ["x64", "x86"];
 
 /** Watches Wine's heap reports between {@linkcode heapWatch} and `check`. */
 export interface HeapWatch {
@@ -97,14 +102,57 @@ export function test(
   });
 }
 
-/** Path of a fixture built by tasks/fixtures.ts (e.g. `sleeper.exe`). */
-export function fixture(name: string): string {
-  return repoPath(`build/fixtures/${name}`);
+/**
+ * {@linkcode test} once per architecture (`NAME [x64]`, `NAME [x86]`):
+ * the body gets the architecture whose fixtures and hook DLL it uses.
+ */
+export function testArches(
+  name: string,
+  fn: (arch: Arch, t: Deno.TestContext) => unknown,
+): void {
+  for (const arch of ARCHES) test(`${name} [${arch}]`, (t) => fn(arch, t));
 }
 
-/** Path of the hook DLL built by `deno task build-dll`. */
-export function hookDll(): string {
-  return repoPath("build/heapshift.dll");
+/**
+ * Path of a fixture built by tasks/fixtures.ts (e.g. `sleeper.exe`); for
+ * `x86`, its 32-bit build (`sleeper32.exe`).
+ */
+export function fixture(name: string, arch: Arch = "x64"): string {
+  const file = arch === "x86" ? name.replace(/(\.\w+)$/, "32$1") : name;
+  return repoPath(`build/fixtures/${file}`);
+}
+
+/** Path of the hook DLL built by `deno task build-dll` for `arch`. */
+export function hookDll(arch: Arch = "x64"): string {
+  return repoPath(`build/${arch === "x86" ? "heapshift32" : "heapshift"}.dll`);
+}
+
+/**
+ * A copy of a fixture (its `arch` build) under a unique name in a temporary
+ * directory, so name lookups find only ours; removed at scope end.
+ */
+export async function uniqueCopy(
+  name: string,
+  arch: Arch = "x64",
+): Promise<{ path: string; exe: string } & AsyncDisposable> {
+  const dir = await Deno.makeTempDir();
+  const exe = `cli_${crypto.randomUUID().slice(0, 8)}.exe`;
+  const path = `${dir}\\${exe}`;
+  await Deno.copyFile(fixture(name, arch), path);
+  return {
+    path,
+    exe,
+    async [Symbol.asyncDispose]() {
+      for (let i = 0; i < 20; i++) {
+        try {
+          await Deno.remove(dir, { recursive: true });
+          return;
+        } catch {
+          await new Promise((r) => setTimeout(r, 100)); // the exe may still be closing
+        }
+      }
+    },
+  };
 }
 
 /** A running fixture process; `await using` kills it at scope end. */
@@ -191,13 +239,14 @@ export interface FixtureRun {
 
 /**
  * Runs a fixture to its end (killed after two minutes). When it prints
- * `inject-now`, the hook DLL is injected by a remote thread
- * (build/fixtures/dll_inject.exe) and the fixture is told to go on.
+ * `inject-now`, the hook DLL of `arch` is injected by a remote thread
+ * (build/fixtures/dll_inject.exe, or dll_inject32.exe for an x86 target,
+ * whose own LoadLibraryW is the target's) and the fixture is told to go on.
  */
 export async function runFixture(
   exe: string,
   args: string[],
-  options: { env?: Record<string, string> } = {},
+  options: { env?: Record<string, string>; arch?: Arch } = {},
 ): Promise<FixtureRun> {
   const child = new Deno.Command(exe, {
     args,
@@ -206,6 +255,7 @@ export async function runFixture(
     stdout: "piped",
     stderr: "inherit",
   }).spawn();
+  const arch = options.arch ?? "x64";
   const lines: string[] = [];
   const timer = setTimeout(() => {
     try {
@@ -217,8 +267,8 @@ export async function runFixture(
       lines.push(line);
       if (line !== "inject-now") continue;
       const pid = /^ready (\d+)/.exec(lines[0])?.[1];
-      const inj = await new Deno.Command(fixture("dll_inject.exe"), {
-        args: [String(pid), hookDll()],
+      const inj = await new Deno.Command(fixture("dll_inject.exe", arch), {
+        args: [String(pid), hookDll(arch)],
         stdout: "null",
         stderr: "piped",
       }).output();

@@ -1,0 +1,454 @@
+/* Reading a loaded module's code: where its functions begin and end, how
+ * much of a function may be overwritten, and which direct branches land
+ * where (patch.c decides with these what to patch, and how).
+ *
+ * Function extents come from the unwind data the module carries: `.pdata`
+ * (x64) or, where it has one, a DWARF `.eh_frame` (GCC builds, such as
+ * Wine's x86 ucrtbase: its name is not in the loaded image, so the section
+ * is recognised by parsing). x86 modules built by MSVC have neither; then a
+ * function's extent is what can be decoded from its entry up to the first
+ * instruction that does not fall through, and export addresses bound it.
+ *
+ * Landings (a direct branch, call or absolute code address that targets a
+ * byte near a site) are searched three ways, so that a branch from anywhere
+ * in the module (a split-off cold chunk too) is seen:
+ *   - every rel32 jmp/jcc/call in the module's executable sections, by a
+ *     scan of every byte offset (a complete search; the chance that data
+ *     bytes mimic a rel32 landing in a 32-byte window is about 10^-5 for a
+ *     whole ucrtbase);
+ *   - rel8 (and rel32) branches within reach (about 128 bytes either side),
+ *     by decoding the code there from known instruction boundaries (function
+ *     starts, exports, the site itself);
+ *   - absolute addresses the module holds (switch tables, function
+ *     pointers), from its base relocations. */
+#include "heapshift.h"
+
+#define WINDOW_BEFORE HS_LANDING_BEFORE
+#define REL8_REACH 130  /* a rel8 branch reaches 128 bytes past its 2-3 bytes */
+#define BACKWARD_MAX (64 * 1024) /* decode at most this far to reach a site */
+
+static void find_eh_frame(hs_code* m);
+
+void hs_code_open(hs_code* m, HMODULE h) {
+  memset(m, 0, sizeof *m);
+  m->base = (uint8_t*)h;
+  m->nt = (IMAGE_NT_HEADERS*)(m->base +
+                              ((IMAGE_DOS_HEADER*)m->base)->e_lfanew);
+  find_eh_frame(m);
+}
+
+static IMAGE_SECTION_HEADER* section_of(const hs_code* m, const uint8_t* p) {
+  if (p < m->base || p >= m->base + m->nt->OptionalHeader.SizeOfImage) {
+    return NULL;
+  }
+  IMAGE_SECTION_HEADER* s = IMAGE_FIRST_SECTION(m->nt);
+  DWORD rva = (DWORD)(p - m->base);
+  for (unsigned i = 0; i < m->nt->FileHeader.NumberOfSections; i++, s++) {
+    DWORD size = s->Misc.VirtualSize ? s->Misc.VirtualSize : s->SizeOfRawData;
+    if (rva >= s->VirtualAddress && rva < s->VirtualAddress + size) return s;
+  }
+  return NULL;
+}
+
+static DWORD section_size(const IMAGE_SECTION_HEADER* s) {
+  return s->Misc.VirtualSize ? s->Misc.VirtualSize : s->SizeOfRawData;
+}
+
+/* End of p's executable section, or NULL if p is not code. */
+static const uint8_t* code_end(const hs_code* m, const uint8_t* p) {
+  IMAGE_SECTION_HEADER* s = section_of(m, p);
+  if (s == NULL || !(s->Characteristics & IMAGE_SCN_MEM_EXECUTE)) return NULL;
+  return m->base + s->VirtualAddress + section_size(s);
+}
+
+BOOL hs_code_contains(const hs_code* m, const uint8_t* p, size_t n) {
+  const uint8_t* end = code_end(m, p);
+  return end != NULL && (size_t)(end - p) >= n;
+}
+
+BOOL hs_code_contains_data(const hs_code* m, const uint8_t* p, size_t n) {
+  size_t size = m->nt->OptionalHeader.SizeOfImage;
+  return p >= m->base && (size_t)(p - m->base) <= size &&
+         size - (size_t)(p - m->base) >= n;
+}
+
+/* Decodes at p, never reading past its section's end. */
+BOOL hs_code_decode(const hs_code* m, const uint8_t* p, hs_insn* in) {
+  const uint8_t* end = code_end(m, p);
+  if (end == NULL) return FALSE;
+  if (end - p < 16) {
+    /* Near the end: decode a copy padded with int3. */
+    uint8_t buf[16];
+    memset(buf, 0xCC, sizeof buf);
+    memcpy(buf, p, (size_t)(end - p));
+    if (!hs_insn_decode(buf, in) || in->len > (size_t)(end - p)) return FALSE;
+    if (in->target) in->target = p + (in->target - buf);
+    if (in->mem && HS_X64) in->mem = p + (in->mem - buf);
+    return TRUE;
+  }
+  return hs_insn_decode(p, in);
+}
+
+/* ---- .eh_frame --------------------------------------------------------- */
+
+static const uint8_t* uleb(const uint8_t* p, const uint8_t* end,
+                           uint64_t* v) {
+  *v = 0;
+  for (unsigned shift = 0; p < end && shift < 64; shift += 7) {
+    uint8_t b = *p++;
+    *v |= (uint64_t)(b & 0x7F) << shift;
+    if (!(b & 0x80)) return p;
+  }
+  return NULL;
+}
+
+/* A pointer in DWARF encoding `enc` at *p (advanced); FALSE for an
+ * encoding not handled (indirect, datarel, ...). */
+static BOOL encoded(const uint8_t** p, const uint8_t* end, uint8_t enc,
+                    uintptr_t* v) {
+  const uint8_t* at = *p;
+  int64_t x;
+  switch (enc & 0x0F) {
+    case 0x00: x = (int64_t)(sizeof(void*) == 8 ? *(const uint64_t*)at
+                                                 : *(const uint32_t*)at);
+      *p += sizeof(void*); break;
+    case 0x02: x = *(const uint16_t*)at; *p += 2; break;
+    case 0x03: x = *(const uint32_t*)at; *p += 4; break;
+    case 0x04: x = (int64_t)*(const uint64_t*)at; *p += 8; break;
+    case 0x0A: x = *(const int16_t*)at; *p += 2; break;
+    case 0x0B: x = *(const int32_t*)at; *p += 4; break;
+    case 0x0C: x = *(const int64_t*)at; *p += 8; break;
+    default: return FALSE;
+  }
+  if (*p > end) return FALSE;
+  switch (enc & 0x70) {
+    case 0x00: *v = (uintptr_t)x; return TRUE;
+    case 0x10: *v = (uintptr_t)at + (uintptr_t)x; return TRUE;
+  }
+  return FALSE;
+}
+
+/* A CIE's FDE pointer encoding (its 'R' augmentation), 0xFF if unknown. */
+static uint8_t cie_encoding(const uint8_t* cie, const uint8_t* end) {
+  const uint8_t* p = cie + 8; /* length, id */
+  if (p >= end) return 0xFF;
+  uint8_t version = *p++;
+  const char* aug = (const char*)p;
+  while (p < end && *p) p++;
+  if (p++ >= end) return 0xFF;
+  if (aug[0] != 'z') return aug[0] == 0 ? 0x00 : 0xFF;
+  uint64_t skip;
+  if (!(p = uleb(p, end, &skip))) return 0xFF; /* code alignment */
+  if (!(p = uleb(p, end, &skip))) return 0xFF; /* data alignment (sleb) */
+  if (version == 1) p++;                        /* return register */
+  else if (!(p = uleb(p, end, &skip))) return 0xFF;
+  if (!(p = uleb(p, end, &skip))) return 0xFF; /* augmentation length */
+  for (const char* a = aug + 1; *a && p < end; a++) {
+    if (*a == 'R') return *p;
+    if (*a == 'L') p++;
+    else if (*a == 'P') {
+      uint8_t enc = *p++;
+      uintptr_t ignored;
+      if (!encoded(&p, end, enc & 0x7F, &ignored)) return 0xFF;
+    } else if (*a != 'S' && *a != 'B') {
+      return 0xFF;
+    }
+  }
+  return 0xFF;
+}
+
+/* The FDE at rec (already known not to be a CIE) of the .eh_frame
+ * [start, end): its code range. */
+static BOOL fde_range(const uint8_t* start, const uint8_t* rec,
+                      const uint8_t* end, uintptr_t* b, uintptr_t* e) {
+  uint32_t id = *(const uint32_t*)(rec + 4);
+  if (id > (uint32_t)(rec + 4 - start)) return FALSE;
+  const uint8_t* cie = rec + 4 - id;
+  uint8_t enc = cie_encoding(cie, end);
+  if (enc == 0xFF) return FALSE;
+  const uint8_t* p = rec + 8;
+  uintptr_t range;
+  if (!encoded(&p, end, enc, b)) return FALSE;
+  if (!encoded(&p, end, enc & 0x0F, &range)) return FALSE;
+  *e = *b + range;
+  return TRUE;
+}
+
+/* Walks a candidate .eh_frame: TRUE when every record parses, the first is
+ * a CIE and every FDE covers code of this module. */
+static BOOL is_eh_frame(const hs_code* m, const uint8_t* p, size_t size) {
+  const uint8_t* start = p;
+  const uint8_t* end = p + size;
+  unsigned fdes = 0;
+  BOOL first = TRUE;
+  while (end - p >= 4) {
+    uint32_t len = *(const uint32_t*)p;
+    if (len == 0) break; /* terminator (the rest is padding) */
+    if (len == 0xFFFFFFFFu || len < 4 || (size_t)(end - p - 4) < len) {
+      return FALSE;
+    }
+    uint32_t id = *(const uint32_t*)(p + 4);
+    if (first && id != 0) return FALSE;
+    first = FALSE;
+    if (id != 0) {
+      uintptr_t b, e;
+      if (!fde_range(start, p, end, &b, &e) || e < b ||
+          !hs_code_contains(m, (const uint8_t*)b, e - b)) {
+        return FALSE;
+      }
+      fdes++;
+    } else if (cie_encoding(p, p + 4 + len) == 0xFF) {
+      return FALSE;
+    }
+    p += 4 + len;
+  }
+  return fdes > 0;
+}
+
+static void find_eh_frame(hs_code* m) {
+  IMAGE_SECTION_HEADER* s = IMAGE_FIRST_SECTION(m->nt);
+  for (unsigned i = 0; i < m->nt->FileHeader.NumberOfSections; i++, s++) {
+    DWORD c = s->Characteristics;
+    if ((c & IMAGE_SCN_MEM_EXECUTE) || !(c & IMAGE_SCN_MEM_READ) ||
+        (c & IMAGE_SCN_MEM_WRITE) || !(c & IMAGE_SCN_CNT_INITIALIZED_DATA) ||
+        s->SizeOfRawData == 0) {
+      continue;
+    }
+    size_t size = section_size(s);
+    if (size > s->SizeOfRawData) size = s->SizeOfRawData;
+    const uint8_t* p = m->base + s->VirtualAddress;
+    if (is_eh_frame(m, p, size)) {
+      m->eh_frame = p;
+      m->eh_frame_size = size;
+      return;
+    }
+  }
+}
+
+/* ---- extents and boundaries --------------------------------------------- */
+
+/* Iterates the function extents: .pdata entries, then .eh_frame FDEs. */
+typedef struct extent_it {
+  size_t i;           /* next .pdata entry */
+  const uint8_t* rec; /* next .eh_frame record */
+} extent_it;
+
+static BOOL extent_next(const hs_code* m, extent_it* it, uintptr_t* b,
+                        uintptr_t* e) {
+#if HS_X64
+  IMAGE_DATA_DIRECTORY* d =
+      &m->nt->OptionalHeader.DataDirectory[IMAGE_DIRECTORY_ENTRY_EXCEPTION];
+  size_t n = d->VirtualAddress ? d->Size / sizeof(RUNTIME_FUNCTION) : 0;
+  if (it->i < n) {
+    RUNTIME_FUNCTION* rf =
+        (RUNTIME_FUNCTION*)(m->base + d->VirtualAddress) + it->i++;
+    *b = (uintptr_t)m->base + rf->BeginAddress;
+    *e = (uintptr_t)m->base + rf->EndAddress;
+    return TRUE;
+  }
+#endif
+  if (m->eh_frame == NULL) return FALSE;
+  const uint8_t* end = m->eh_frame + m->eh_frame_size;
+  if (it->rec == NULL) it->rec = m->eh_frame;
+  while (end - it->rec >= 8) {
+    const uint8_t* rec = it->rec;
+    uint32_t len = *(const uint32_t*)rec;
+    if (len == 0) break;
+    it->rec += 4 + len;
+    if (*(const uint32_t*)(rec + 4) != 0 &&
+        fde_range(m->eh_frame, rec, end, b, e)) {
+      return TRUE;
+    }
+  }
+  it->rec = end;
+  return FALSE;
+}
+
+/* The extent containing p, if any. */
+static BOOL extent_at(const hs_code* m, const uint8_t* p, uintptr_t* b,
+                      uintptr_t* e) {
+  extent_it it = {0, NULL};
+  while (extent_next(m, &it, b, e)) {
+    if (*b <= (uintptr_t)p && (uintptr_t)p < *e) return TRUE;
+  }
+  return FALSE;
+}
+
+/* Every export that is code, one at a time (*i from 0). */
+static const uint8_t* export_next(const hs_code* m, DWORD* i) {
+  IMAGE_DATA_DIRECTORY* d =
+      &m->nt->OptionalHeader.DataDirectory[IMAGE_DIRECTORY_ENTRY_EXPORT];
+  if (d->VirtualAddress == 0) return NULL;
+  IMAGE_EXPORT_DIRECTORY* ex =
+      (IMAGE_EXPORT_DIRECTORY*)(m->base + d->VirtualAddress);
+  DWORD* funcs = (DWORD*)(m->base + ex->AddressOfFunctions);
+  while (*i < ex->NumberOfFunctions) {
+    const uint8_t* f = m->base + funcs[(*i)++];
+    if (code_end(m, f) != NULL) return f;
+  }
+  return NULL;
+}
+
+/* The nearest known instruction boundary (a function start or an export)
+ * above `after` (forward) or at or below it (backward), or NULL. */
+static const uint8_t* boundary(const hs_code* m, const uint8_t* after,
+                               BOOL forward) {
+  uintptr_t best = forward ? UINTPTR_MAX : 0, b, e, a = (uintptr_t)after;
+  extent_it it = {0, NULL};
+  while (extent_next(m, &it, &b, &e)) {
+    if (forward ? b > a && b < best : b <= a && b > best) best = b;
+  }
+  DWORD i = 0;
+  for (const uint8_t* f; (f = export_next(m, &i)) != NULL;) {
+    b = (uintptr_t)f;
+    if (forward ? b > a && b < best : b <= a && b > best) best = b;
+  }
+  return best == 0 || best == UINTPTR_MAX ? NULL : (const uint8_t*)best;
+}
+
+static BOOL is_padding(uint8_t b) { return b == 0xCC || b == 0x90; }
+
+size_t hs_code_room(const hs_code* m, const uint8_t* entry, BOOL* known) {
+  const uint8_t* end = code_end(m, entry);
+  if (end == NULL) return 0;
+  const uint8_t* cap = end;
+  const uint8_t* next = boundary(m, entry, TRUE);
+  if (next != NULL && next < cap) cap = next;
+  uintptr_t b, e;
+  *known = extent_at(m, entry, &b, &e);
+  if (*known) return (size_t)((e < (uintptr_t)cap ? e : (uintptr_t)cap) -
+                              (uintptr_t)entry);
+  /* No extent: what runs straight on from the entry (into the extent it
+   * falls through to, if any), then padding. */
+  const uint8_t* p = entry;
+  hs_insn in;
+  while (p < cap) {
+    if (!hs_code_decode(m, p, &in)) return (size_t)(p - entry);
+    p += in.len;
+    if (p == next && extent_at(m, p, &b, &e)) {
+      *known = TRUE; /* falls through into a known extent: the same function */
+      const uint8_t* fend = (const uint8_t*)e;
+      next = boundary(m, p, TRUE);
+      cap = next != NULL && next < end ? next : end;
+      return (size_t)((fend < cap ? fend : cap) - entry);
+    }
+    if (in.kind == HS_INSN_JMP || in.kind == HS_INSN_JMP_IND ||
+        in.kind == HS_INSN_END) {
+      while (p < cap && is_padding(*p)) p++;
+      break;
+    }
+  }
+  return (size_t)((p < cap ? p : cap) - entry);
+}
+
+BOOL hs_code_is_padding(const hs_code* m, const uint8_t* p, size_t n) {
+  if (!hs_code_contains(m, p, n)) return FALSE;
+  for (size_t k = 0; k < n; k++) {
+    uintptr_t b, e;
+    if (p[k] != p[0] || !is_padding(p[k]) || extent_at(m, p + k, &b, &e)) {
+      return FALSE;
+    }
+  }
+  const uint8_t* next = boundary(m, p - 1, TRUE);
+  return next == NULL || next >= p + n;
+}
+
+/* ---- landings ---------------------------------------------------------- */
+
+static void land(const uint8_t* t, uint8_t* const entries[], unsigned n,
+                 uint32_t masks[]) {
+  for (unsigned k = 0; k < n; k++) {
+    const uint8_t* w = entries[k] - WINDOW_BEFORE;
+    if (t >= w && t < w + 32) masks[k] |= 1u << (t - w);
+  }
+}
+
+/* Decodes [from, to) for branches, restarting at the next known boundary
+ * after anything it cannot decode. Returns where decoding failed first, or
+ * NULL; with `exact`, an instruction that ends past `to` (the decoding was
+ * not in step with the code) counts as a failure at `to`. */
+static const uint8_t* decode_range(const hs_code* m, const uint8_t* from,
+                                   const uint8_t* to, BOOL exact,
+                                   uint8_t* const entries[], unsigned n,
+                                   uint32_t masks[]) {
+  const uint8_t* failed = NULL;
+  const uint8_t* p = from;
+  while (p != NULL && p < to) {
+    hs_insn in;
+    if (!hs_code_decode(m, p, &in)) {
+      if (failed == NULL) failed = p;
+      p = boundary(m, p, TRUE);
+      continue;
+    }
+    if (in.target != NULL) land(in.target, entries, n, masks);
+    p += in.len;
+  }
+  if (exact && p != to && failed == NULL) failed = to;
+  return failed;
+}
+
+void hs_code_landings(const hs_code* m, uint8_t* const entries[], unsigned n,
+                      uint32_t masks[], const uint8_t* undecoded[]) {
+  if (n == 0) return;
+  uintptr_t lo = UINTPTR_MAX, hi = 0;
+  for (unsigned k = 0; k < n; k++) {
+    uintptr_t w = (uintptr_t)entries[k] - WINDOW_BEFORE;
+    if (w < lo) lo = w;
+    if (w + 32 > hi) hi = w + 32;
+  }
+  /* rel32 jmp/jcc/call anywhere in the module's code. */
+  IMAGE_SECTION_HEADER* s = IMAGE_FIRST_SECTION(m->nt);
+  for (unsigned i = 0; i < m->nt->FileHeader.NumberOfSections; i++, s++) {
+    if (!(s->Characteristics & IMAGE_SCN_MEM_EXECUTE)) continue;
+    const uint8_t* p = m->base + s->VirtualAddress;
+    const uint8_t* end = p + section_size(s);
+    for (; end - p >= 6; p++) {
+      const uint8_t* t;
+      if (p[0] == 0xE8 || p[0] == 0xE9) t = p + 5 + *(const int32_t*)(p + 1);
+      else if (p[0] == 0x0F && (p[1] & 0xF0) == 0x80) {
+        t = p + 6 + *(const int32_t*)(p + 2);
+      } else {
+        continue;
+      }
+      if ((uintptr_t)t >= lo && (uintptr_t)t < hi) land(t, entries, n, masks);
+    }
+  }
+  /* Absolute addresses the module holds (they all have base relocations). */
+  IMAGE_DATA_DIRECTORY* d =
+      &m->nt->OptionalHeader.DataDirectory[IMAGE_DIRECTORY_ENTRY_BASERELOC];
+  const uint8_t* r = d->VirtualAddress ? m->base + d->VirtualAddress : NULL;
+  const uint8_t* rend = r ? r + d->Size : NULL;
+  while (r != NULL && rend - r >= 8) {
+    const IMAGE_BASE_RELOCATION* blk = (const IMAGE_BASE_RELOCATION*)r;
+    if (blk->SizeOfBlock < 8 || blk->SizeOfBlock > (size_t)(rend - r)) break;
+    const uint16_t* e = (const uint16_t*)(r + 8);
+    for (size_t k = 0; k < (blk->SizeOfBlock - 8) / 2; k++) {
+      unsigned type = e[k] >> 12;
+      const uint8_t* at = m->base + blk->VirtualAddress + (e[k] & 0xFFF);
+      uintptr_t v;
+      if (type == IMAGE_REL_BASED_HIGHLOW) v = *(const uint32_t*)at;
+      else if (type == IMAGE_REL_BASED_DIR64) v = (uintptr_t)*(const uint64_t*)at;
+      else continue;
+      if (v >= lo && v < hi) land((const uint8_t*)v, entries, n, masks);
+    }
+    r += blk->SizeOfBlock;
+  }
+  /* rel8 (and rel32) within reach of each site, decoded: from the entry on,
+   * and from a known boundary before it up to the entry. */
+  for (unsigned k = 0; k < n; k++) {
+    uint8_t* entry = entries[k];
+    const uint8_t* w = entry - WINDOW_BEFORE;
+    const uint8_t* end = code_end(m, entry);
+    const uint8_t* to = w + 32 + REL8_REACH < end ? w + 32 + REL8_REACH : end;
+    undecoded[2 * k + 1] =
+        decode_range(m, entry, to, FALSE, entries, n, masks);
+    const uint8_t* from = boundary(m, w - REL8_REACH, FALSE);
+    if (from == NULL || entry - from > BACKWARD_MAX || from >= entry) {
+      from = boundary(m, entry - 1, FALSE);
+    }
+    undecoded[2 * k] =
+        from == NULL || from >= entry
+            ? entry - 1
+            : decode_range(m, from, entry, TRUE, entries, n, masks);
+  }
+}
