@@ -267,11 +267,11 @@ export function renderPrograms(
     const mine = late.filter((r) => r.program === name);
     if (!mine.length) continue;
     L.push(
-      `- ${name} injected late: ${
+      `- ${name} injected late (medians): old blocks migrated ${
         median(mine.map((r) => r.migrations ?? 0))
-      } old blocks migrated, ${
+      }, old blocks freed ${
         median(mine.map((r) => r.freesOld ?? 0))
-      } old blocks freed (medians); trimmer ${mine[0].trimState}, ${
+      }; trimmer ${mine[0].trimState}, ${
         median(mine.map((r) => r.trimResetMB ?? 0))?.toFixed(1)
       } MB of the old heap's free pages reset.`,
     );

@@ -53,7 +53,7 @@ Deno.test("renderPrograms: medians, speed against plain, peak working set, failu
   ]);
   assert.match(
     md,
-    /lua injected late: 7 old blocks migrated, 9 old blocks freed/,
+    /lua injected late \(medians\): old blocks migrated 7, old blocks freed 9/,
   );
   assert.match(md, /trimmer walk, 2\.0 MB/);
 });

@@ -279,7 +279,9 @@ export async function heapCheckedPass(
   args: string[],
   options: { prefix: string },
 ): Promise<number> {
-  log(`heap-checked pass of ${script}: one rep, Wine's heap reports on`);
+  console.error(
+    `[bench] heap-checked pass of ${script}: one rep, Wine's heap reports on`,
+  );
   const code = await runHeapChecked([
     "sh",
     "-c",
