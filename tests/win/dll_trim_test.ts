@@ -141,6 +141,16 @@ test("trim: _heapmin asks for a pass; Windows' way (HeapOptimizeResources) runs 
 });
 
 testArches(
+  "trim: four threads using the CRT heap while the trimmer walks it twenty times lose no byte",
+  async (arch) => {
+    const r = await trimRun(["stress"], { env: TRIMMING, arch });
+    expect(r, { live: 1, "trim.state": WALK, stress_bad: 0, ...HEAP_OK });
+    assert(r.num("stress_passes") >= 20, r.text);
+    assert(r.num("stress_ops") > 1000, r.text);
+  },
+);
+
+testArches(
   "trim: waiting for the heap lock, the trimmer holds no other lock (a holder that needs the loader lock goes on)",
   async (arch) => {
     const r = await trimRun(["loader"], { env: TRIMMING, arch });
