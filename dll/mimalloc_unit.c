@@ -44,7 +44,17 @@ static inline BOOL hs_mi_no_fls_free(DWORD index) {
 #define FlsAlloc hs_mi_no_fls_alloc
 #define FlsSetValue hs_mi_no_fls_set
 #define FlsFree hs_mi_no_fls_free
+/* No static advapi32 import: advapi.h. */
+#include "advapi.h"
+#define SystemFunction036 hs_advapi_random
+#define OpenProcessToken hs_advapi_open_process_token
+#define LookupPrivilegeValueA hs_advapi_lookup_privilege_value
+#define AdjustTokenPrivileges hs_advapi_adjust_token_privileges
 #include "static.c"
+#undef AdjustTokenPrivileges
+#undef LookupPrivilegeValueA
+#undef OpenProcessToken
+#undef SystemFunction036
 #undef FlsFree
 #undef FlsSetValue
 #undef FlsAlloc
