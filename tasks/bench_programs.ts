@@ -293,8 +293,10 @@ export async function heapCheckedPass(
     "--out",
     `${BENCH_DIR}/checked`,
   ], { cwd: repoRoot(), prefix: options.prefix });
-  log(
-    `heap-checked pass of ${script}: ${code === 0 ? "no reports" : "FAILED"}`,
+  console.error(
+    `[bench] heap-checked pass of ${script}: ${
+      code === 0 ? "no reports" : "FAILED"
+    }`,
   );
   return code;
 }
