@@ -95,22 +95,28 @@ BOOLEAN NTAPI hs_advapi_random(PVOID buffer, ULONG length) {
 
 /* ---- large-page privileges ---------------------------------------------- */
 
+/* The body of a forwarder: advapi32's `name` called with `args`, as type
+ * `fn`, or FALSE with ERROR_NOT_SUPPORTED when advapi32 is not loaded. */
+#define FORWARD(fn, name, args)                          \
+  FARPROC f = loaded(L"advapi32.dll", name);             \
+  if (f == NULL) return not_supported();                 \
+  fn call;                                               \
+  memcpy(&call, &f, sizeof f);                           \
+  return call args
+
+typedef BOOL(WINAPI* open_token_fn)(HANDLE, DWORD, PHANDLE);
+typedef BOOL(WINAPI* lookup_fn)(LPCSTR, LPCSTR, PLUID);
+typedef BOOL(WINAPI* adjust_fn)(HANDLE, BOOL, PTOKEN_PRIVILEGES, DWORD,
+                                PTOKEN_PRIVILEGES, PDWORD);
+
 BOOL WINAPI hs_advapi_open_process_token(HANDLE process, DWORD access,
                                          PHANDLE token) {
-  FARPROC f = loaded(L"advapi32.dll", "OpenProcessToken");
-  if (f == NULL) return not_supported();
-  BOOL(WINAPI * call)(HANDLE, DWORD, PHANDLE);
-  memcpy(&call, &f, sizeof f);
-  return call(process, access, token);
+  FORWARD(open_token_fn, "OpenProcessToken", (process, access, token));
 }
 
 BOOL WINAPI hs_advapi_lookup_privilege_value(LPCSTR system, LPCSTR name,
                                              PLUID luid) {
-  FARPROC f = loaded(L"advapi32.dll", "LookupPrivilegeValueA");
-  if (f == NULL) return not_supported();
-  BOOL(WINAPI * call)(LPCSTR, LPCSTR, PLUID);
-  memcpy(&call, &f, sizeof f);
-  return call(system, name, luid);
+  FORWARD(lookup_fn, "LookupPrivilegeValueA", (system, name, luid));
 }
 
 BOOL WINAPI hs_advapi_adjust_token_privileges(HANDLE token, BOOL disable_all,
@@ -118,10 +124,6 @@ BOOL WINAPI hs_advapi_adjust_token_privileges(HANDLE token, BOOL disable_all,
                                               DWORD length,
                                               PTOKEN_PRIVILEGES previous,
                                               PDWORD returned) {
-  FARPROC f = loaded(L"advapi32.dll", "AdjustTokenPrivileges");
-  if (f == NULL) return not_supported();
-  BOOL(WINAPI * call)
-  (HANDLE, BOOL, PTOKEN_PRIVILEGES, DWORD, PTOKEN_PRIVILEGES, PDWORD);
-  memcpy(&call, &f, sizeof f);
-  return call(token, disable_all, state, length, previous, returned);
+  FORWARD(adjust_fn, "AdjustTokenPrivileges",
+          (token, disable_all, state, length, previous, returned));
 }
