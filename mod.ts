@@ -73,4 +73,6 @@ export type {
   HeapshiftReason,
   HeapshiftState,
   HeapshiftStats,
+  HeapshiftTrim,
+  HeapshiftTrimState,
 } from "./src/stats_block.ts";

@@ -17,7 +17,7 @@ import {
 } from "./wine_bridge.ts";
 import { readPlugin } from "./specialk_ini.ts";
 import { decodeIni } from "./specialk_encoding.ts";
-import { runCli as cli } from "./_test_utils.ts";
+import { runCli as cli, sampleStats } from "./_test_utils.ts";
 
 const CLI = new URL("../cli.ts", import.meta.url).pathname;
 
@@ -335,25 +335,7 @@ Deno.test("the demo parses the sample's lines and summarises them", () => {
       corrupt: 0,
     });
   }
-  const s = summarise(7, ticks, 4000, {
-    pid: 7,
-    state: "live",
-    reason: null,
-    error: 0,
-    mimallocVersion: "2.1.2",
-    dllVersion: "0.1.0",
-    hooked: ["malloc", "free"],
-    patchSites: 2,
-    liveSince: new Date(0),
-    counters: {
-      allocs: 9000,
-      frees: 8000,
-      freesOld: 700,
-      migrations: 500,
-      migratedBytes: 12345,
-      expandRejects: 0,
-    },
-  });
+  const s = summarise(7, ticks, 4000, sampleStats());
   assert.equal(s.before.rate, 100);
   assert.equal(s.after?.rate, 300);
   assert.equal(s.speedup, 3);

@@ -26,16 +26,11 @@
 
 #include "heapshift.h"
 
-#include <bcrypt.h>
-
-/* mimalloc LoadLibrary()s bcrypt.dll (random seeds, during init).
- * Importing one of its functions makes the loader map and initialise it
- * before our entry point runs, so mimalloc's LoadLibrary inside our
- * DLL_PROCESS_ATTACH only bumps a reference count instead of running
- * another DLL's initialisation under the loader lock. (mimalloc loads
- * psapi.dll only to print its statistics, mi_stats_print, which heapshift
- * never calls.) */
-void* volatile hs_preloaded_imports[] = {(void*)BCryptGenRandom};
+/* mimalloc's random seeds come from advapi32's RtlGenRandom
+ * (MI_USE_RTLGENRANDOM), a static import: it never LoadLibrary()s
+ * bcrypt.dll during init (under Wine that brings up gnutls, ~3 MB
+ * resident). (It loads psapi.dll only to print its statistics,
+ * mi_stats_print, which heapshift never calls.) */
 
 BOOL hs_verbose;
 static volatile LONG state = HS_STATE_LOADING;
@@ -98,6 +93,7 @@ static void read_faults(void) {
     } else if (strcmp(item, "suspend-refused") == 0) {
       hs_faults.suspend_refused = colon ? value : ~0u;
     } else if (strcmp(item, "retry-sleep") == 0) hs_faults.retry_sleep = value;
+    else if (strcmp(item, "trim-optimize") == 0) hs_faults.trim_optimize = TRUE;
     if (*item) {
       hs_log("test fault: %s%s%s", item, colon ? ":" : "",
              colon ? colon + 1 : "");
@@ -112,6 +108,7 @@ static BOOL env_flag(const wchar_t* name) {
   DWORD n = GetEnvironmentVariableW(name, v, 16);
   return n > 0 && n < 16 && !(v[0] == L'0' && v[1] == 0);
 }
+BOOL hs_env_flag(const wchar_t* name) { return env_flag(name); }
 
 /* heapshift-<pid>.log next to the target's executable. */
 static void open_log(void) {
@@ -198,6 +195,7 @@ static void install(HINSTANCE inst) {
   hs_stats_mark_live(r.sites, r.reason, r.win32_error);
   InterlockedExchange(&state, HS_STATE_LIVE);
   hs_log("hooks live: %u names over %u code sites", r.names, r.sites);
+  hs_trim_start(); /* trim.c: the old heap's free pages, from a thread */
 }
 
 /* HEAPSHIFT_VERBOSE=1: paints the unused stack below us, installs, and

@@ -213,7 +213,15 @@ static inline void* hs_aligned_raw(void* p) {
  *  76  u32 reserved
  *  80  u64 process_created the process's creation time (FILETIME): tells
  *                          this process's block from a dead one's
- *  88  ... reserved (zero) up to 128
+ *  88  trim fields (hs_trim_stats, written by trim.c's thread only):
+ *   88  u32 trim_state     enum hs_trim_state
+ *   92  u32 trim_error     Win32 error of the trimmer's last failed call
+ *   96  u64 trim_passes    passes over the old heap completed
+ *  104  u64 trim_reset_bytes  bytes of whole free pages reset (Wine's walk)
+ *  112  u32 trim_chunks    times the heap lock was taken for a chunk
+ *  116  u32 trim_hold_max_us  longest of those holds, microseconds
+ *  120  u32 trim_busy_kib  the CRT heap's busy blocks at the last walk, KiB
+ *  124  u32 trim_free_kib  its free blocks at the last walk, KiB
  * 128  names: NUL-terminated ASCII export names, one after the other,
  *      ended by an empty name
  * 4096 stripes[1024], 64 bytes each, eight u64; a reader sums the
@@ -266,6 +274,43 @@ enum hs_reason {
   HS_R_RESTORE = 16          /* a page's protection could not be restored */
 };
 
+/* ---- trimming the old heap (trim.c) -------------------------------------
+ * A thread started once the hooks are live gives the CRT heap's free pages
+ * back while old blocks leave it (Wine: MEM_RESET of whole pages inside
+ * free blocks under the heap lock; Windows: HeapOptimizeResources). */
+enum hs_trim_state {
+  HS_TRIM_NONE = 0,         /* not started (hooks not live) */
+  HS_TRIM_WALK = 1,         /* running: walks the heap's free blocks */
+  HS_TRIM_OPTIMIZE = 2,     /* running: HeapOptimizeResources */
+  HS_TRIM_OFF = 3,          /* HEAPSHIFT_NO_TRIM=1 */
+  HS_TRIM_DEBUG_HEAP = 4,   /* refused: the heap checks its free blocks */
+  HS_TRIM_UNKNOWN_HEAP = 5, /* refused: not laid out as Wine's heap */
+  HS_TRIM_UNSUPPORTED = 6,  /* HeapOptimizeResources refused (error) */
+  HS_TRIM_FAILED = 7,       /* the thread could not be started (error) */
+  HS_TRIM_SMALL_HEAP = 8    /* not started: the heap is too small to pay */
+};
+
+typedef struct hs_trim_stats {
+  uint32_t state;
+  uint32_t error;
+  uint64_t passes;
+  uint64_t reset_bytes;
+  uint32_t chunks;
+  uint32_t hold_max_us;
+  uint32_t busy_kib;
+  uint32_t free_kib;
+} hs_trim_stats;
+
+/* Once the hooks are live (entry.c): starts the trimmer, or records why
+ * not. */
+void hs_trim_start(void);
+/* Asks for a pass now (_heapmin); never waits. */
+void hs_trim_request(void);
+/* The stats header's trim fields (stats.c). */
+volatile hs_trim_stats* hs_stats_trim(void);
+/* A switch set in the environment, and not "0" (entry.c). */
+BOOL hs_env_flag(const wchar_t* name);
+
 typedef struct hs_stats_header {
   uint32_t magic;
   uint32_t layout_version;
@@ -286,8 +331,10 @@ typedef struct hs_stats_header {
   uint32_t reason;
   uint32_t reserved0;
   uint64_t process_created;
-  uint8_t reserved[40];
+  hs_trim_stats trim;
 } hs_stats_header;
+_Static_assert(sizeof(hs_stats_header) == HS_STATS_NAMES_OFFSET,
+               "the header fills 128 bytes");
 
 typedef enum hs_counter {
   HS_C_ALLOCS = 0,
@@ -373,6 +420,20 @@ static inline void hs_store64(volatile int64_t* c, int64_t v) {
 #endif
 }
 
+/* One 8-byte load, the reading side of hs_store64 (another thread's
+ * stripe, never torn on x86). */
+static inline int64_t hs_load64(const volatile int64_t* c) {
+#if !defined(_MSC_VER) || defined(__clang__)
+  return __atomic_load_n(c, __ATOMIC_RELAXED);
+#elif HS_X64
+  return *c;
+#else
+  int64_t v;
+  _mm_storel_epi64((__m128i*)&v, _mm_loadl_epi64((const __m128i*)c));
+  return v;
+#endif
+}
+
 /* Counting. Every thread that counts owns a stripe of its own in the shared
  * block (claimed on its first count, any free one; owner id at +56) and
  * adds to it with plain stores, which is exact because no other thread
@@ -410,6 +471,8 @@ static inline void hs_count(hs_counter which, int64_t n) {
   hs_count_slow(which, n);
 }
 
+/* A counter summed over every stripe (stats.c; for the trimmer's pacing). */
+int64_t hs_stats_total(hs_counter which);
 /* FALSE if another heapshift copy already took this process over. */
 BOOL hs_stats_open(void);
 void hs_stats_set_names(const char* const* names, unsigned count);
@@ -545,6 +608,7 @@ typedef struct hs_test_faults {
                                attempts (a thread in its kernel exit) */
   unsigned retry_sleep;     /* ms between attempts (Windows: Sleep(1) is
                                ~15.6 ms at the default timer resolution) */
+  BOOL trim_optimize;       /* the trimmer uses Windows' way under Wine */
 } hs_test_faults;
 extern hs_test_faults hs_faults;
 

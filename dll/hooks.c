@@ -509,5 +509,6 @@ void* __cdecl hs_aligned_recalloc(void* block, size_t count, size_t size,
  * holds unused first. */
 int __cdecl hs_heapmin(void) {
   if (!PROCESS_ENDING()) hs_mi_collect();
+  hs_trim_request(); /* the old heap's free pages: trim.c, not waited for */
   return HeapCompact(hs_target.heap, 0) != 0 ? 0 : -1;
 }

@@ -45,6 +45,12 @@ static inline BOOL hs_mi_no_fls_free(DWORD index) {
 #define FlsAlloc hs_mi_no_fls_alloc
 #define FlsSetValue hs_mi_no_fls_set
 #define FlsFree hs_mi_no_fls_free
+/* No static advapi32 import: advapi.h. */
+#include "advapi.h"
+#define SystemFunction036 hs_advapi_random
+#define OpenProcessToken hs_advapi_open_process_token
+#define LookupPrivilegeValueA hs_advapi_lookup_privilege_value
+#define AdjustTokenPrivileges hs_advapi_adjust_token_privileges
 #include "mimalloc.h"
 #if MI_MALLOC_VERSION < 300
 /* mimalloc v2: static.c's sources one by one, in its order, so that three
@@ -94,6 +100,10 @@ static void hs_mi_segment_freed(const mi_segment_t* segment);
 #else
 #include "static.c"
 #endif
+#undef AdjustTokenPrivileges
+#undef LookupPrivilegeValueA
+#undef OpenProcessToken
+#undef SystemFunction036
 #undef FlsFree
 #undef FlsSetValue
 #undef FlsAlloc

@@ -134,6 +134,18 @@ void hs_stats_mark_live(uint32_t patch_sites, uint32_t reason,
   header->state = HS_STATE_LIVE;
 }
 
+volatile hs_trim_stats* hs_stats_trim(void) { return &header->trim; }
+
+/* Every shared stripe's count (private stripes' pending counts are not
+ * seen until published: a pacing signal, not an exact total). */
+int64_t hs_stats_total(hs_counter which) {
+  int64_t total = 0;
+  for (unsigned i = 0; i < HS_STATS_STRIPES; i++) {
+    total += hs_load64(&stripes[i].c[which]);
+  }
+  return total;
+}
+
 /* ---- counting (see hs_count in heapshift.h) -----------------------------
  * A thread's TLS slot `hs_count_slot` points at the stripe its counts go
  * to, so every count, whatever the number of threads, is one TEB read and

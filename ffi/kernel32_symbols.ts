@@ -134,6 +134,11 @@ export const KERNEL32_SYMBOLS = {
     parameters: ["pointer", "buffer", "u32", "buffer", "u32"],
     result: "i32",
   },
+  K32GetProcessMemoryInfo: {
+    // Process, ppsmemCounters (PROCESS_MEMORY_COUNTERS), cb
+    parameters: ["pointer", "buffer", "u32"],
+    result: "i32",
+  },
   K32GetModuleBaseNameW: {
     parameters: ["pointer", "usize", "buffer", "u32"],
     result: "u32",

@@ -2,6 +2,7 @@
  * The modules of a process through psapi (`K32EnumProcessModulesEx`, in
  * kernel32): unlike toolhelp it can be asked for the 32-bit modules of a
  * WOW64 process, and under Wine it is the only list of them that works.
+ * Also its memory counters (`K32GetProcessMemoryInfo`).
  *
  * @module
  */
@@ -94,4 +95,37 @@ export function processModules(
     throw new Win32Error("K32GetModuleInformation", lastError);
   }
   return out;
+}
+
+/** A process's memory counters (`PROCESS_MEMORY_COUNTERS`), in bytes. */
+export interface ProcessMemory {
+  workingSet: number;
+  peakWorkingSet: number;
+  /** Committed private memory (`PagefileUsage`). */
+  privateBytes: number;
+  peakPrivateBytes: number;
+}
+
+/**
+ * The memory counters of `process` (opened with QUERY_LIMITED_INFORMATION
+ * and VM_READ).
+ */
+export function processMemory(process: Handle): ProcessMemory {
+  // PROCESS_MEMORY_COUNTERS (x64): cb 0, PageFaultCount 4, then SIZE_Ts:
+  // PeakWorkingSetSize 8, WorkingSetSize 16, quota fields 24-48,
+  // PagefileUsage 56, PeakPagefileUsage 64.
+  const buf = new Uint8Array(72);
+  const view = new DataView(buf.buffer);
+  view.setUint32(0, buf.length, true);
+  const k = kernel32();
+  if (!k.K32GetProcessMemoryInfo(process.raw, buf, buf.length)) {
+    throw new Win32Error("K32GetProcessMemoryInfo", k.GetLastError());
+  }
+  const size = (o: number) => Number(view.getBigUint64(o, true));
+  return {
+    peakWorkingSet: size(8),
+    workingSet: size(16),
+    privateBytes: size(56),
+    peakPrivateBytes: size(64),
+  };
 }

@@ -99,6 +99,66 @@ export interface HeapshiftCounters {
 }
 
 /**
+ * What heapshift's trimmer does with the old (CRT) heap's free pages
+ * (dll/STATS.md): `walk` resets the whole pages inside its free blocks
+ * (Wine), `optimize` asks the heap itself (Windows'
+ * `HeapOptimizeResources`); the others say why it does not run.
+ */
+export type HeapshiftTrimState =
+  | "none"
+  | "walk"
+  | "optimize"
+  | "off"
+  | "debug-heap"
+  | "unknown-heap"
+  | "unsupported"
+  | "failed"
+  | "small-heap"
+  | `state-${number}`;
+
+/** heapshift.dll's trim states (header offset 88), from 0. */
+const TRIM_STATES: HeapshiftTrimState[] = [
+  "none",
+  "walk",
+  "optimize",
+  "off",
+  "debug-heap",
+  "unknown-heap",
+  "unsupported",
+  "failed",
+  "small-heap",
+];
+
+/**
+ * The trimmer's state and counters.
+ *
+ * @example Pages given back
+ * ```ts
+ * import { stats } from "@heapshift/heapshift";
+ * const { trim } = stats(1234);
+ * console.log(`${trim.state}: ${(trim.resetBytes / 2 ** 20).toFixed(1)} MiB reset`);
+ * ```
+ */
+export interface HeapshiftTrim {
+  /** Running (`walk`, `optimize`), or why not. */
+  state: HeapshiftTrimState;
+  /** Win32 error of the trimmer's last failed call (0 when none failed). */
+  error: number;
+  /** Passes over the old heap completed. */
+  passes: number;
+  /** Bytes of whole free pages reset, over all passes (`walk`). */
+  resetBytes: number;
+  /** Times the heap lock was taken for a chunk of a walk. */
+  chunks: number;
+  /** The longest of those holds, in microseconds. */
+  holdMaxUs: number;
+  /** The old heap's busy blocks at the last walk, in KiB. */
+  busyKiB: number;
+  /** Its free blocks at the last walk, in KiB. */
+  freeKiB: number;
+}
+
+/**
  * The stats of heapshift in one process.
  *
  * @example Summarise
@@ -133,6 +193,8 @@ export interface HeapshiftStats {
   liveSince: Date | null;
   /** Allocation counters. */
   counters: HeapshiftCounters;
+  /** The old heap's trimmer. */
+  trim: HeapshiftTrim;
 }
 
 /**
@@ -214,6 +276,16 @@ export function parseStats(pid: number, block: Uint8Array): HeapshiftStats {
       migrations: sum(3),
       migratedBytes: sum(4),
       expandRejects: sum(5),
+    },
+    trim: {
+      state: TRIM_STATES[u32(88)] ?? `state-${u32(88)}`,
+      error: u32(92),
+      passes: Number(v.getBigUint64(96, true)),
+      resetBytes: Number(v.getBigUint64(104, true)),
+      chunks: u32(112),
+      holdMaxUs: u32(116),
+      busyKiB: u32(120),
+      freeKiB: u32(124),
     },
   };
 }

@@ -124,3 +124,38 @@ Deno.test("mimallocVersion() reads v2's and v3's version numbers", () => {
   assert.equal(mimallocVersion(30401), "3.4.1");
   assert.equal(mimallocVersion(31005), "3.10.5");
 });
+
+Deno.test("parseStats: the trimmer's state and counters (offsets 88–127)", () => {
+  const s = parseStats(
+    9,
+    block((v) => {
+      v.setUint32(88, 1, true);
+      v.setUint32(92, 87, true);
+      v.setBigUint64(96, 12n, true);
+      v.setBigUint64(104, 5n * 2n ** 32n, true);
+      v.setUint32(112, 40, true);
+      v.setUint32(116, 900, true);
+      v.setUint32(120, 2048, true);
+      v.setUint32(124, 512, true);
+    }),
+  );
+  assert.deepEqual(s.trim, {
+    state: "walk",
+    error: 87,
+    passes: 12,
+    resetBytes: 5 * 2 ** 32,
+    chunks: 40,
+    holdMaxUs: 900,
+    busyKiB: 2048,
+    freeKiB: 512,
+  });
+  const state = (n: number) =>
+    parseStats(9, block((v) => v.setUint32(88, n, true))).trim.state;
+  assert.deepEqual([0, 2, 4, 8, 99].map(state), [
+    "none",
+    "optimize",
+    "debug-heap",
+    "small-heap",
+    "state-99",
+  ]);
+});

@@ -3,7 +3,9 @@
  * a plain UCRT program and with mimalloc linked in), builds the hook DLL,
  * then runs bench/harness.ts on Windows — natively, or with the Windows
  * Deno under Wine in the provisioned environment on Linux — which writes
- * `bench/results/bench.{md,json,svg}` and prints the markdown table.
+ * `bench/results/bench.{md,json,svg}` and prints the markdown table. Under
+ * Wine the timed runs use Wine's ordinary heap and a second, untimed pass
+ * (one rep) runs with Wine's heap reports on.
  *
  * Usage:
  *   deno task bench [--no-build-dll] [--mimalloc DIR] [harness options…]
@@ -21,6 +23,7 @@
  * @module
  */
 
+import { benchPrograms, heapCheckedPass } from "./bench_programs.ts";
 import { buildDll, mimallocSource, type MimallocVersion } from "./build_dll.ts";
 import { compile, isStale } from "./toolchain.ts";
 import {
@@ -34,7 +37,7 @@ import {
   isWindows,
   provision,
   repoRoot,
-  runHeapChecked,
+  runInEnv,
 } from "./winenv.ts";
 
 const OUT_DIR = "build/bench";
@@ -321,6 +324,7 @@ async function main(args: string[]): Promise<number> {
     }`,
   );
   const harness = ["run", "-A", "bench/harness.ts", ...pass];
+  const prefix = Deno.env.get("HEAPSHIFT_WINE_PREFIX") || PREFIX;
   let code: number;
   if (isWindows) {
     code = (await new Deno.Command(Deno.execPath(), {
@@ -330,11 +334,19 @@ async function main(args: string[]): Promise<number> {
       stderr: "inherit",
     }).output()).code;
   } else {
-    code = await runHeapChecked(["windeno", ...harness], {
+    // Timed on Wine's ordinary heap, the reports in a pass of their own
+    // (heapCheckedPass says why).
+    code = await runInEnv(["windeno", ...harness], {
       cwd: repoRoot(),
-      prefix: Deno.env.get("HEAPSHIFT_WINE_PREFIX") || PREFIX,
+      prefix,
     });
+    const checked = await heapCheckedPass("bench/harness.ts", pass, {
+      prefix,
+    });
+    if (code === 0) code = checked;
   }
+  const programs = await benchPrograms(pass, prefix);
+  if (code === 0) code = programs;
   if (code === 0 && readme) await updateReadme();
   log(
     `deno task bench: ${code === 0 ? "done" : `failed (exit ${code})`} in ${

@@ -38,6 +38,7 @@
  */
 
 import $ from "dax";
+import { resolve } from "node:path";
 import { ARCH_MACHINE } from "../src/arch.ts";
 import { FileSource, imports as peImports, readHeaders } from "../pe/mod.ts";
 import { type Arch, ARCHES, compile, isStale } from "./toolchain.ts";
@@ -71,12 +72,15 @@ function defines(msize: MsizeMode): string[] {
     // mimalloc >= 2.1.3: no process constructor / TLS callback of its own;
     // the entry point initialises it (ignored by 2.1.2).
     "MI_PRIM_HAS_PROCESS_ATTACH=1",
+    // random seeds from advapi32's RtlGenRandom (imported anyway), not
+    // bcrypt.dll: under Wine bcrypt brings up gnutls, ~3 MB resident
+    "MI_USE_RTLGENRANDOM=1",
   ];
 }
 
 /** DLLs the result may import (lower case; api-ms-win-crt-* is the UCRT). */
 const SYSTEM_DLLS =
-  /^(kernel32|ntdll|advapi32|bcrypt|user32|api-ms-win-[a-z0-9-]+)\.dll$/;
+  /^(kernel32|ntdll|advapi32|user32|api-ms-win-[a-z0-9-]+)\.dll$/;
 
 /** The mimalloc major versions the Wine environment provides. */
 export type MimallocVersion = 2 | 3;
@@ -208,12 +212,12 @@ async function buildMingw(job: Job): Promise<void> {
     `-I${miEnv}`, // mimalloc_unit.c names v2's sources as src/*.c
     ...defs.map((d) => `-D${d}`),
     "-fno-stack-protector",
+    "-Wno-unknown-pragmas", // mimalloc's MSVC #pragma comment(lib, …)
     "-Wno-array-bounds", // NtCurrentTeb() reads gs:[0x30] (x86: fs:[0x18])
     "-nostartfiles",
     `-Wl,-e,${ENTRY[arch]}`,
     "-Wl,--no-insert-timestamp",
     "-ladvapi32",
-    "-lbcrypt",
     "-lkernel32",
   ];
   $.logStep(
@@ -279,7 +283,6 @@ async function buildMsvc(job: Job): Promise<void> {
     "/DLL",
     "/ENTRY:heapshift_entry",
     "advapi32.lib",
-    "bcrypt.lib",
     "kernel32.lib",
   ].join(" ");
   $.logStep(
@@ -363,7 +366,7 @@ export async function buildDll(
       );
     }
   }
-  const outDir = options.outDir ?? `${root}/build`;
+  const outDir = options.outDir ? resolve(options.outDir) : `${root}/build`;
   await Deno.mkdir(outDir, { recursive: true });
   await copyNotice(outDir); // mimalloc's license ships with the DLL
   const { c, all } = dllSources(root);
@@ -386,16 +389,42 @@ export async function buildDll(
       $.logLight("  up to date");
     } else {
       await Deno.remove(stampFile).catch(() => {});
-      const job = { arch, root, mi, sources: c, out, defs: defines(msize) };
+      // Off Windows the compiler runs in the Wine environment's chroot,
+      // which sees the checkout only: a DLL for elsewhere is built under
+      // build/ and copied out.
+      const outside = !isWindows && !insideCheckout(out, root);
+      const made = outside ? `${root}/build/.out-dir/${arch}/${name}` : out;
+      const job = {
+        arch,
+        root,
+        mi,
+        sources: c,
+        out: made,
+        defs: defines(msize),
+      };
       if (toolchain === "msvc") await buildMsvc(job);
       else await buildMingw(job);
-      await checkDll(out, arch);
+      await checkDll(made, arch);
+      if (outside) await Deno.copyFile(made, out);
       await Deno.writeTextFile(stampFile, stamp);
       $.logStep("Built", out);
     }
     built.push(out);
   }
   return built;
+}
+
+function insideCheckout(path: string, root: string): boolean {
+  const real = (p: string) => {
+    try {
+      return Deno.realPathSync(p);
+    } catch {
+      return p;
+    }
+  };
+  const dir = real(path.slice(0, path.lastIndexOf("/")) || "/");
+  const top = real(root);
+  return dir === top || dir.startsWith(`${top}/`);
 }
 
 function parseArgs(args: string[]): BuildDllOptions {

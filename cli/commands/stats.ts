@@ -26,6 +26,18 @@ const COUNTERS: [keyof Stats["counters"], string][] = [
   ["expandRejects", "_expand rejections"],
 ];
 
+/** The old heap's trimmer: what it does, and what it gave back. */
+function trimLine(t: Stats["trim"]): string {
+  const done = t.state === "walk"
+    ? `: ${(t.resetBytes / 2 ** 20).toFixed(1)} MiB of free pages reset, ${
+      count(t.passes)
+    } passes`
+    : t.state === "optimize"
+    ? `: ${count(t.passes)} passes`
+    : "";
+  return `  ${"old heap trimmer".padEnd(20)} ${t.state}${done}`;
+}
+
 /** Renders a stats snapshot (with per-second rates when `prev` is given). */
 export function renderStats(
   s: Stats,
@@ -62,6 +74,7 @@ export function renderStats(
     }
     lines.push(`  ${label.padEnd(20)} ${count(v).padStart(15)}${rate}`);
   }
+  lines.push(trimLine(s.trim));
   return lines.join("\n");
 }
 

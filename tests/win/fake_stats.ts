@@ -23,5 +23,15 @@ export function fakeStats(pid: number): HeapshiftStats {
       migratedBytes: 700,
       expandRejects: 0,
     },
+    trim: {
+      state: "none",
+      error: 0,
+      passes: 0,
+      resetBytes: 0,
+      chunks: 0,
+      holdMaxUs: 0,
+      busyKiB: 0,
+      freeKiB: 0,
+    },
   };
 }

@@ -1,0 +1,59 @@
+import assert from "node:assert/strict";
+import { checkOutputs, type ProgramRun, renderPrograms } from "./programs.ts";
+
+function run(
+  variant: 1 | 2 | 3 | 4,
+  rep: number,
+  more: Partial<ProgramRun> = {},
+): ProgramRun {
+  return {
+    program: "lua",
+    variant,
+    rep,
+    ok: true,
+    ms: 100 * variant + rep,
+    peakWorkingSetMB: 10 + variant,
+    output: "same",
+    ...more,
+  };
+}
+
+Deno.test("checkOutputs: a run that printed something else than the plain program fails", () => {
+  const runs = [
+    run(1, 1),
+    run(1, 2),
+    run(2, 1),
+    run(3, 1, { output: "other" }),
+  ];
+  checkOutputs(runs);
+  assert.deepEqual(runs.map((r) => r.ok), [true, true, true, false]);
+  assert.match(runs[3].error!, /output differs from the plain program's/);
+});
+
+Deno.test("renderPrograms: medians, speed against plain, peak working set, failures", () => {
+  const runs = [
+    run(1, 1),
+    run(1, 2),
+    run(3, 1, {
+      migrations: 7,
+      freesOld: 9,
+      trimState: "walk",
+      trimResetMB: 2,
+    }),
+    run(4, 1, { ok: false, error: "exit code 3" }),
+  ];
+  const md = renderPrograms(runs, ["lua"], "head");
+  const row = md.split("\n").find((l) => l.startsWith("| lua |"))!;
+  const cells = row.split("|").map((c) => c.trim()).slice(2, 6);
+  assert.deepEqual(cells, [
+    "102 ms ±1%<br>11.0 MB",
+    "–",
+    "301 ms ±0%, 0.34×<br>13.0 MB",
+    "FAILED",
+  ]);
+  assert.match(
+    md,
+    /lua injected late \(medians\): old blocks migrated 7, old blocks freed 9/,
+  );
+  assert.match(md, /trimmer walk, 2\.0 MB/);
+});

@@ -1,0 +1,28 @@
+import assert from "node:assert/strict";
+import { setColour } from "../output.ts";
+import type { Stats } from "../api.ts";
+import { renderStats } from "./stats.ts";
+import { sampleStats } from "../_test_utils.ts";
+
+function stats(trim: Partial<Stats["trim"]>): Stats {
+  const base = sampleStats();
+  return sampleStats({ trim: { ...base.trim, state: "none", ...trim } });
+}
+
+Deno.test("stats: the old heap's trimmer, what it gave back or why it does not run", () => {
+  setColour(false);
+  const line = (t: Partial<Stats["trim"]>) =>
+    renderStats(stats(t)).split("\n").at(-1);
+  assert.equal(
+    line({ state: "walk", passes: 1234, resetBytes: 40 * 2 ** 20 }),
+    "  old heap trimmer     walk: 40.0 MiB of free pages reset, 1,234 passes",
+  );
+  assert.equal(
+    line({ state: "optimize", passes: 3 }),
+    "  old heap trimmer     optimize: 3 passes",
+  );
+  assert.equal(
+    line({ state: "debug-heap" }),
+    "  old heap trimmer     debug-heap",
+  );
+});

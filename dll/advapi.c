@@ -1,0 +1,129 @@
+/* What mimalloc would import from advapi32.dll, without the import (see
+ * advapi.h): each call goes to the real function when the program has
+ * advapi32 (or, for random bytes, bcrypt) loaded already. Nothing is ever
+ * loaded here: these run during mimalloc's initialisation, inside our
+ * DLL_PROCESS_ATTACH, where loading a DLL would run its DllMain under the
+ * loader lock. */
+#include "advapi.h"
+
+#include <stdint.h>
+#include <string.h>
+
+#if defined(_MSC_VER) && !defined(__clang__)
+#include <immintrin.h>
+#include <intrin.h>
+#else
+#include <cpuid.h>
+#include <immintrin.h>
+#endif
+
+/* `name` from `module` if the program loaded that module, else NULL. */
+static FARPROC loaded(const wchar_t* module, const char* name) {
+  HMODULE m = GetModuleHandleW(module);
+  return m ? GetProcAddress(m, name) : NULL;
+}
+
+static BOOL not_supported(void) {
+  SetLastError(ERROR_NOT_SUPPORTED);
+  return FALSE;
+}
+
+/* ---- random bytes ------------------------------------------------------- */
+
+#if defined(_MSC_VER) && !defined(__clang__)
+static BOOL cpu_has_rdrand(void) {
+  int r[4];
+  __cpuid(r, 1);
+  return (r[2] >> 30) & 1;
+}
+#define RDRAND_TARGET
+#else
+static BOOL cpu_has_rdrand(void) {
+  unsigned a, b, c, d;
+  return __get_cpuid(1, &a, &b, &c, &d) && (c & bit_RDRND) != 0;
+}
+#define RDRAND_TARGET __attribute__((target("rdrnd")))
+#endif
+
+/* One word from RDRAND, retried as Intel advises (it may briefly run dry). */
+static RDRAND_TARGET BOOL rdrand_word(uintptr_t* out) {
+  for (int i = 0; i < 10; i++) {
+#if defined(_WIN64)
+    unsigned long long v;
+    if (_rdrand64_step(&v)) {
+      *out = (uintptr_t)v;
+      return TRUE;
+    }
+#else
+    unsigned int v;
+    if (_rdrand32_step(&v)) {
+      *out = (uintptr_t)v;
+      return TRUE;
+    }
+#endif
+  }
+  return FALSE;
+}
+
+static BOOL rdrand_fill(uint8_t* buffer, ULONG length) {
+  if (!cpu_has_rdrand()) return FALSE;
+  for (ULONG at = 0; at < length; at += sizeof(uintptr_t)) {
+    uintptr_t word;
+    if (!rdrand_word(&word)) return FALSE;
+    ULONG n = length - at < sizeof word ? length - at : sizeof word;
+    memcpy(buffer + at, &word, n);
+  }
+  return TRUE;
+}
+
+BOOLEAN NTAPI hs_advapi_random(PVOID buffer, ULONG length) {
+  FARPROC f = loaded(L"advapi32.dll", "SystemFunction036");
+  if (f != NULL) {
+    BOOLEAN(NTAPI * gen)(PVOID, ULONG);
+    memcpy(&gen, &f, sizeof f);
+    return gen(buffer, length);
+  }
+  f = loaded(L"bcrypt.dll", "BCryptGenRandom");
+  if (f != NULL) {
+    LONG(WINAPI * gen)(void*, PUCHAR, ULONG, ULONG);
+    memcpy(&gen, &f, sizeof f);
+    /* BCRYPT_USE_SYSTEM_PREFERRED_RNG */
+    return gen(NULL, buffer, length, 0x00000002) >= 0;
+  }
+  return (BOOLEAN)rdrand_fill(buffer, length);
+}
+
+/* ---- large-page privileges ---------------------------------------------- */
+
+/* The body of a forwarder: advapi32's `name` called with `args`, as type
+ * `fn`, or FALSE with ERROR_NOT_SUPPORTED when advapi32 is not loaded. */
+#define FORWARD(fn, name, args)                          \
+  FARPROC f = loaded(L"advapi32.dll", name);             \
+  if (f == NULL) return not_supported();                 \
+  fn call;                                               \
+  memcpy(&call, &f, sizeof f);                           \
+  return call args
+
+typedef BOOL(WINAPI* open_token_fn)(HANDLE, DWORD, PHANDLE);
+typedef BOOL(WINAPI* lookup_fn)(LPCSTR, LPCSTR, PLUID);
+typedef BOOL(WINAPI* adjust_fn)(HANDLE, BOOL, PTOKEN_PRIVILEGES, DWORD,
+                                PTOKEN_PRIVILEGES, PDWORD);
+
+BOOL WINAPI hs_advapi_open_process_token(HANDLE process, DWORD access,
+                                         PHANDLE token) {
+  FORWARD(open_token_fn, "OpenProcessToken", (process, access, token));
+}
+
+BOOL WINAPI hs_advapi_lookup_privilege_value(LPCSTR system, LPCSTR name,
+                                             PLUID luid) {
+  FORWARD(lookup_fn, "LookupPrivilegeValueA", (system, name, luid));
+}
+
+BOOL WINAPI hs_advapi_adjust_token_privileges(HANDLE token, BOOL disable_all,
+                                              PTOKEN_PRIVILEGES state,
+                                              DWORD length,
+                                              PTOKEN_PRIVILEGES previous,
+                                              PDWORD returned) {
+  FORWARD(adjust_fn, "AdjustTokenPrivileges",
+          (token, disable_all, state, length, previous, returned));
+}

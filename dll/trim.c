@@ -1,0 +1,329 @@
+/* Giving the old heap's freed pages back.
+ *
+ * After the takeover, old blocks leave the CRT heap (`_get_heap_handle()`)
+ * one by one as the program frees or reallocates them, but the heap keeps
+ * the pages they lived in: a late-injected program would carry the old
+ * heap's high-water mark beside mimalloc's memory for the rest of its life.
+ * A thread of ours (started once the hooks are live, so it runs after
+ * DllMain has returned, never inside a hook) hands those pages back while
+ * old blocks are being freed:
+ *
+ * - Wine ("walk"): Wine's heap never decommits free space inside a
+ *   subheap (HeapCompact is a stub returning 0; HeapSetInformation's
+ *   HeapOptimizeResources is accepted and ignored). So, with the heap
+ *   locked, the thread walks it (HeapWalk) and resets (VirtualAlloc
+ *   MEM_RESET: contents no longer of interest, pages stay committed and
+ *   usable) the whole pages inside each free block. Wine keeps a free
+ *   block's own data before lpData (header and free-list links) and a
+ *   back pointer in its last 8 bytes; a margin is kept on both sides.
+ *   Busy entries (LFH groups included), uncommitted ranges and regions are
+ *   never touched. Refused when the heap checks its free blocks
+ *   (HEAP_FREE_CHECKING_ENABLED: Wine's `warn+heap` channel, NtGlobalFlag
+ *   heap checks): there a free block must keep its fill pattern, which a
+ *   reset page (zeros) would break.
+ * - Windows ("optimize"): the NT heap already decommits large free ranges
+ *   as blocks are freed (HeapCompact's documentation), and free blocks and
+ *   LFH subsegments hold its own metadata (free lists, and the debug
+ *   heap's fill patterns), so nothing outside the heap may reset them.
+ *   The heap's own HeapSetInformation(HeapOptimizeResources) (Windows 8.1
+ *   and later) releases what its caches and LFH hold instead.
+ *
+ * Pacing: the thread sums the `frees_old` counter (stats.c) every 10 ms
+ * while old blocks are being freed, backing off to once a second when
+ * none are; a pass runs when the count moved (or `_heapmin` asked). Hooks
+ * pay nothing: the counter already exists. Wine: the thread is started
+ * only for a heap that grew past a few MiB (a thread costs Wine about
+ * 1 MiB resident).
+ *
+ * Locks: a walk holds the heap lock (HeapLock) and nothing else, in
+ * bounded chunks (4,096 entries or 64 resets) with the lock let go in
+ * between. A walk cannot go on across an unlock (the entry it would
+ * continue from may be gone), so a chunk starts again at the region
+ * (subheap) it stopped in, skipping the entries it already saw. It takes
+ * no other lock, allocates nothing and calls nothing that takes the
+ * loader lock: waiting for the heap lock it blocks nobody else, and a
+ * thread that holds the heap lock and needs the loader lock cannot wait
+ * on it. Killed at exit while it holds the heap lock, it leaves the heap
+ * as it was (a walk and a reset change no heap structure); Wine no longer
+ * waits for a held lock once the process is shutting down, Windows' heap
+ * then fails calls with ERROR_POSSIBLE_DEADLOCK as it does for any thread
+ * killed inside a heap call.
+ *
+ * Switch: HEAPSHIFT_NO_TRIM=1 (read at load). State and counters: the
+ * stats header's `trim` fields (STATS.md). */
+#include "heapshift.h"
+
+#define FAST_MS 10      /* polling while old blocks are being freed */
+#define SLOW_MS 1000    /* polling when none are */
+#define QUIET_POLLS 8   /* unchanged polls before backing off */
+#define OPTIMIZE_MS 100 /* least time between two HeapOptimizeResources */
+#define CHUNK_STEPS 4096
+#define CHUNK_RESETS 64
+#define MARGIN_HEAD 16 /* bytes past lpData kept (Wine: none needed) */
+#define MARGIN_TAIL 32 /* bytes before the end kept (Wine: 8, back pointer) */
+#define SEEN_SLOTS 4096
+#define MIN_NEWEST_REGION (4u << 20) /* Wine: the heap grew past ~8 MiB */
+#define FULL_PASS_EVERY 16 /* passes between two that reset everything */
+
+#ifndef HEAP_FREE_CHECKING_ENABLED
+#define HEAP_FREE_CHECKING_ENABLED 0x40
+#endif
+#define NT_HEAP_SIGNATURE 0xFFEEFFEEu
+/* HeapOptimizeResources (Windows 8.1+; the headers hide it below 0x0603). */
+#define HEAP_CLASS_OPTIMIZE_RESOURCES ((HEAP_INFORMATION_CLASS)3)
+typedef struct optimize_info {
+  DWORD version; /* 1, the only one */
+  DWORD flags;
+} optimize_info;
+
+/* A free range reset in an earlier pass: identical ranges are not reset
+ * again in the next pass (the syscall per range is what a pass costs). */
+typedef struct seen_range {
+  uintptr_t lo, hi;
+  uint32_t pass;
+} seen_range;
+
+static volatile hs_trim_stats* out;
+static HANDLE heap;
+static HANDLE wake;
+static size_t page;
+static seen_range* seen;
+static uint32_t pass_no;
+
+static void set_state(uint32_t state, DWORD error) {
+  out->error = error;
+  MemoryBarrier();
+  out->state = state;
+}
+
+static BOOL running_on_wine(void) {
+  HMODULE ntdll = GetModuleHandleW(L"ntdll.dll");
+  return ntdll != NULL && GetProcAddress(ntdll, "wine_get_version") != NULL;
+}
+
+/* Wine keeps the NT heap's header layout (debuggers read it): the segment
+ * signature, then the heap's flags. */
+static BOOL heap_field(size_t offset, uint32_t* value) {
+  return ReadProcessMemory(GetCurrentProcess(), (uint8_t*)heap + offset, value,
+                           sizeof *value, NULL);
+}
+
+static uint32_t walk_refusal(void) {
+  uint32_t signature, flags;
+  size_t sig_at = 2 * sizeof(void*), flags_at = sizeof(void*) == 8 ? 0x70 : 0x40;
+  if (!heap_field(sig_at, &signature) || signature != NT_HEAP_SIGNATURE ||
+      !heap_field(flags_at, &flags)) {
+    return HS_TRIM_UNKNOWN_HEAP;
+  }
+  return (flags & HEAP_FREE_CHECKING_ENABLED) ? HS_TRIM_DEBUG_HEAP : 0;
+}
+
+static uint64_t now_us(void) {
+  static LARGE_INTEGER freq;
+  LARGE_INTEGER t;
+  if (freq.QuadPart == 0) QueryPerformanceFrequency(&freq);
+  QueryPerformanceCounter(&t);
+  return (uint64_t)(t.QuadPart * 1000000 / freq.QuadPart);
+}
+
+/* TRUE if [lo, hi) was reset in the previous pass with the same extent. */
+static BOOL seen_before(uintptr_t lo, uintptr_t hi) {
+  seen_range* s = &seen[(lo / page * 2654435761u) % SEEN_SLOTS];
+  BOOL again = s->lo == lo && s->hi == hi && s->pass + 1 == pass_no &&
+               pass_no % FULL_PASS_EVERY != 0;
+  s->lo = lo;
+  s->hi = hi;
+  s->pass = pass_no;
+  return again;
+}
+
+/* Resets the whole pages inside a free block; 1 if a reset was made. */
+static unsigned reset_free(const PROCESS_HEAP_ENTRY* e) {
+  uintptr_t data = (uintptr_t)e->lpData;
+  if (e->cbData <= MARGIN_HEAD + MARGIN_TAIL) return 0;
+  uintptr_t lo = (data + MARGIN_HEAD + page - 1) & ~(page - 1);
+  uintptr_t hi = (data + e->cbData - MARGIN_TAIL) & ~(page - 1);
+  if (hi <= lo) return 0;
+  if (seen != NULL && seen_before(lo, hi)) return 0;
+  if (VirtualAlloc((void*)lo, hi - lo, MEM_RESET, PAGE_READWRITE) == NULL) {
+    out->error = GetLastError();
+    return 0;
+  }
+  out->reset_bytes += hi - lo;
+  return 1;
+}
+
+/* One walk over the heap, in chunks; FALSE if it had to give up. */
+static BOOL walk_pass(void) {
+  PROCESS_HEAP_ENTRY e, region;
+  BOOL have_region = FALSE;
+  unsigned done_in_region = 0, restarts = 0;
+  uint64_t used_bytes = 0, free_bytes = 0;
+  pass_no++;
+  for (;;) {
+    if (!HeapLock(heap)) return FALSE;
+    uint64_t t0 = now_us();
+    unsigned steps = 0, resets = 0, skip = done_in_region;
+    BOOL end = FALSE, lost = FALSE;
+    if (have_region) {
+      e = region;
+    } else {
+      memset(&e, 0, sizeof e);
+    }
+    while (steps < CHUNK_STEPS && resets < CHUNK_RESETS) {
+      if (!HeapWalk(heap, &e)) {
+        end = GetLastError() == ERROR_NO_MORE_ITEMS;
+        lost = !end;
+        break;
+      }
+      if (e.wFlags & PROCESS_HEAP_REGION) {
+        region = e;
+        have_region = TRUE;
+        done_in_region = skip = 0;
+        continue;
+      }
+      if (skip > 0) { /* seen before this chunk began */
+        skip--;
+        continue;
+      }
+      done_in_region++;
+      steps++;
+      if (e.wFlags == 0) {
+        free_bytes += e.cbData;
+        resets += reset_free(&e);
+      } else if (e.wFlags & PROCESS_HEAP_ENTRY_BUSY) {
+        used_bytes += e.cbData;
+      }
+    }
+    HeapUnlock(heap);
+    uint64_t held = now_us() - t0;
+    out->chunks++;
+    if (held > out->hold_max_us) out->hold_max_us = (uint32_t)held;
+    if (end) {
+      out->busy_kib = (uint32_t)(used_bytes >> 10);
+      out->free_kib = (uint32_t)(free_bytes >> 10);
+      return TRUE;
+    }
+    if (lost) {
+      /* The region to continue in went away (an empty subheap is
+       * released): start over. */
+      if (++restarts > 3) return FALSE;
+      have_region = FALSE;
+      done_in_region = 0;
+      used_bytes = free_bytes = 0;
+    }
+    SwitchToThread();
+  }
+}
+
+/* Wine lists the newest subheap first, and a heap grows by subheaps of
+ * twice the size each time (1 MiB up to 16 MiB): the first region's size,
+ * one O(1) HeapWalk call, says how far the heap has grown. A thread costs
+ * Wine about 1 MiB of resident memory (its kernel stack, measured), more
+ * than a heap that never grew past its first subheaps could give back. */
+static BOOL heap_worth_a_thread(void) {
+  PROCESS_HEAP_ENTRY e;
+  memset(&e, 0, sizeof e);
+  if (!HeapWalk(heap, &e) || !(e.wFlags & PROCESS_HEAP_REGION)) return TRUE;
+  return (SIZE_T)e.Region.dwCommittedSize + e.Region.dwUnCommittedSize >=
+         MIN_NEWEST_REGION;
+}
+
+static BOOL optimize_pass(void) {
+  optimize_info info = {1, 0};
+  if (HeapSetInformation(heap, HEAP_CLASS_OPTIMIZE_RESOURCES, &info,
+                         sizeof info)) {
+    return TRUE;
+  }
+  set_state(HS_TRIM_UNSUPPORTED, GetLastError());
+  return FALSE;
+}
+
+static int64_t old_frees(void) { return hs_stats_total(HS_C_FREES_OLD); }
+
+static DWORD WINAPI trim_thread(void* arg) {
+  BOOL walk = arg != NULL;
+  DWORD interval = FAST_MS;
+  unsigned quiet = 0;
+  int64_t seen_frees = -1;
+  uint64_t last_optimize = 0;
+  for (;;) {
+    DWORD woke = WaitForSingleObject(wake, interval);
+    int64_t frees = old_frees();
+    BOOL asked = woke == WAIT_OBJECT_0;
+    if (!asked && frees == seen_frees) {
+      if (++quiet >= QUIET_POLLS && interval < SLOW_MS) {
+        interval = interval * 2 > SLOW_MS ? SLOW_MS : interval * 2;
+      }
+      continue;
+    }
+    quiet = 0;
+    interval = FAST_MS;
+    if (walk) {
+      if (walk_refusal() != 0) {
+        set_state(walk_refusal(), 0);
+        return 0;
+      }
+      /* A walk that had to give up is tried again at the next poll. */
+      seen_frees = walk_pass() ? frees : -1;
+      if (seen_frees < 0) continue;
+    } else {
+      if (!asked && now_us() - last_optimize < OPTIMIZE_MS * 1000u) continue;
+      seen_frees = frees;
+      last_optimize = now_us();
+      if (!optimize_pass()) return 0;
+    }
+    out->passes++;
+  }
+}
+
+void hs_trim_start(void) {
+  out = hs_stats_trim();
+  if (hs_env_flag(L"HEAPSHIFT_NO_TRIM")) {
+    hs_log("trim: HEAPSHIFT_NO_TRIM is set: the old heap keeps its pages");
+    set_state(HS_TRIM_OFF, 0);
+    return;
+  }
+  heap = hs_target.heap;
+  SYSTEM_INFO si;
+  GetSystemInfo(&si);
+  page = si.dwPageSize;
+  BOOL walk = running_on_wine() && !hs_faults.trim_optimize;
+  if (walk && walk_refusal() != 0) {
+    hs_log("trim: the CRT heap %s: its pages stay",
+           walk_refusal() == HS_TRIM_DEBUG_HEAP
+               ? "checks its free blocks (a debug heap)"
+               : "is not laid out as Wine's heap");
+    set_state(walk_refusal(), 0);
+    return;
+  }
+  if (walk && !heap_worth_a_thread()) {
+    hs_log("trim: the CRT heap never grew past a few MiB: no thread");
+    set_state(HS_TRIM_SMALL_HEAP, 0);
+    return;
+  }
+  if (walk) {
+    seen = VirtualAlloc(NULL, SEEN_SLOTS * sizeof *seen,
+                        MEM_RESERVE | MEM_COMMIT, PAGE_READWRITE);
+  }
+  wake = CreateEventW(NULL, FALSE, FALSE, NULL);
+  /* Created here, under the loader lock: it starts running once DllMain
+   * has returned. */
+  HANDLE t = wake ? CreateThread(NULL, 64 * 1024, trim_thread,
+                                 walk ? (void*)1 : NULL,
+                                 STACK_SIZE_PARAM_IS_A_RESERVATION, NULL)
+                  : NULL;
+  if (t == NULL) {
+    set_state(HS_TRIM_FAILED, GetLastError());
+    return;
+  }
+  SetThreadPriority(t, THREAD_PRIORITY_BELOW_NORMAL);
+  CloseHandle(t);
+  set_state(walk ? HS_TRIM_WALK : HS_TRIM_OPTIMIZE, 0);
+  hs_log("trim: %s", walk ? "walking the CRT heap's free blocks (Wine)"
+                          : "HeapOptimizeResources on the CRT heap");
+}
+
+void hs_trim_request(void) {
+  if (wake != NULL) SetEvent(wake);
+}

@@ -1,0 +1,319 @@
+/**
+ * The real programs of `deno task bench` (the host half): fetches their
+ * sources into the cache (verified by SHA-256), builds them with the
+ * mingw-w64 UCRT compiler — as they are, with mimalloc linked in, and as a
+ * copy with heapshift.dll first in the import table — and runs
+ * bench/programs.ts on Windows (under Wine on Linux).
+ *
+ * - Lua 5.4.7: `lua5.4_5.4.7.orig.tar.gz` from Debian's source pool (its
+ *   .dsc gives the hash); `lua.exe` is every file of src/ but luac.c.
+ * - SQLite 3.44.2: `sqlite-autoconf-3440200.tar.gz` (the amalgamation and
+ *   the shell, `shell.c`) inside the npm package `sqlite3@5.1.7`, fetched
+ *   with `npm pack`; `sqlite3.exe` is sqlite3.c + shell.c.
+ *
+ * Nothing of theirs enters the checkout: the archives stay in
+ * `<cache>/downloads`, the sources in `<cache>/rootfs/opt/heapshift/sources`
+ * (where the environment's compiler sees them as /opt/heapshift/sources;
+ * `<cache>/sources` on Windows), the builds in build/programs.
+ *
+ * @module
+ */
+
+import $ from "dax";
+import { patchImportsBytes } from "../pe/mod.ts";
+import { mimallocSource } from "./build_dll.ts";
+import { compile, isStale } from "./toolchain.ts";
+import {
+  cacheDir,
+  exists,
+  IN_ENV,
+  isWindows,
+  repoRoot,
+  rootfsDir,
+  runHeapChecked,
+  runInEnv,
+} from "./winenv.ts";
+
+/** An archive the programs are built from. */
+interface Archive {
+  /** File name in the download cache. */
+  file: string;
+  sha256: string;
+  /** Fetches it to `dest`. */
+  fetch(dest: string): Promise<void>;
+}
+
+const LUA_ARCHIVE: Archive = {
+  file: "lua5.4_5.4.7.orig.tar.gz",
+  sha256: "9fbf5e28ef86c69858f6d3d34eccc32e911c1a28b4120ff3e84aaa70cfbf1e30",
+  async fetch(dest) {
+    const url =
+      "http://deb.debian.org/debian/pool/main/l/lua5.4/lua5.4_5.4.7.orig.tar.gz";
+    const res = await fetch(url);
+    if (!res.ok) throw new Error(`${url}: HTTP ${res.status}`);
+    await Deno.writeFile(dest, new Uint8Array(await res.arrayBuffer()));
+  },
+};
+
+const SQLITE_PACKAGE: Archive = {
+  file: "sqlite3-5.1.7.tgz",
+  sha256: "44cc9bdee02705a7b636f76968d745e21c1d0b2f1c62810c678bc3b0ececab1b",
+  async fetch(dest) {
+    const dir = dest.slice(0, dest.lastIndexOf("/"));
+    await $`npm pack sqlite3@5.1.7 --pack-destination ${dir}`.quiet();
+  },
+};
+
+/** The amalgamation's tarball inside the npm package. */
+const SQLITE_INNER = {
+  path: "package/deps/sqlite-autoconf-3440200.tar.gz",
+  sha256: "1c6719a148bc41cf0f2bbbe3926d7ce3f5ca09d878f1246fcc20767b175bb407",
+};
+
+const LUA_DIR = "lua-5.4.7";
+const SQLITE_DIR = "sqlite-autoconf-3440200";
+const OUT = "build/programs";
+const BENCH_DIR = "build/bench";
+
+function log(msg: string): void {
+  console.error(`[programs] ${msg}`);
+}
+
+async function sha256File(path: string): Promise<string> {
+  const d = await crypto.subtle.digest("SHA-256", await Deno.readFile(path));
+  return [...new Uint8Array(d)].map((b) => b.toString(16).padStart(2, "0"))
+    .join("");
+}
+
+/** Host path of the sources, and where the compiler sees it. */
+function sourcesDir(): { host: string; cc: string } {
+  return isWindows
+    ? { host: `${cacheDir()}/sources`, cc: `${cacheDir()}/sources` }
+    : {
+      host: `${rootfsDir()}/opt/heapshift/sources`,
+      cc: "/opt/heapshift/sources",
+    };
+}
+
+/** The archive in the download cache, fetched if missing, hash checked. */
+async function cached(a: Archive): Promise<string> {
+  const dir = `${cacheDir()}/downloads`;
+  const path = `${dir}/${a.file}`;
+  if (!exists(path)) {
+    await Deno.mkdir(dir, { recursive: true });
+    log(`fetching ${a.file}`);
+    await a.fetch(path);
+  }
+  const got = await sha256File(path);
+  if (got !== a.sha256) {
+    await Deno.remove(path);
+    throw new Error(
+      `${a.file} has SHA-256 ${got}, expected ${a.sha256}: removed, not used`,
+    );
+  }
+  return path;
+}
+
+/** Both source trees, extracted once. */
+async function ensureSources(): Promise<void> {
+  const src = sourcesDir().host;
+  await Deno.mkdir(src, { recursive: true });
+  if (!exists(`${src}/${LUA_DIR}/src/lua.c`)) {
+    await $`tar -xzf ${await cached(LUA_ARCHIVE)} -C ${src}`;
+  }
+  if (!exists(`${src}/${SQLITE_DIR}/shell.c`)) {
+    const tmp = await Deno.makeTempDir();
+    try {
+      await $`tar -xzf ${await cached(
+        SQLITE_PACKAGE,
+      )} -C ${tmp} ${SQLITE_INNER.path}`;
+      const inner = `${tmp}/${SQLITE_INNER.path}`;
+      if ((await sha256File(inner)) !== SQLITE_INNER.sha256) {
+        throw new Error(`${SQLITE_INNER.path}: unexpected SHA-256`);
+      }
+      await $`tar -xzf ${inner} -C ${src} ${SQLITE_DIR}/sqlite3.c ${SQLITE_DIR}/sqlite3.h ${SQLITE_DIR}/sqlite3ext.h ${SQLITE_DIR}/shell.c`;
+    } finally {
+      await Deno.remove(tmp, { recursive: true });
+    }
+  }
+}
+
+/** A build: its sources (compiler paths) and extra flags. */
+interface Build {
+  exe: string;
+  sources: string[];
+  flags: string[];
+}
+
+function builds(mimalloc: { host: string; cc: string } | null): Build[] {
+  const src = sourcesDir();
+  const lua = [...Deno.readDirSync(`${src.host}/${LUA_DIR}/src`)]
+    .map((e) => e.name)
+    .filter((n) => n.endsWith(".c") && n !== "luac.c")
+    .sort()
+    .map((n) => `${src.cc}/${LUA_DIR}/src/${n}`);
+  const sqlite = [
+    `${src.cc}/${SQLITE_DIR}/sqlite3.c`,
+    `${src.cc}/${SQLITE_DIR}/shell.c`,
+  ];
+  const sqliteFlags = [`-I${src.cc}/${SQLITE_DIR}`];
+  const plain: Build[] = [
+    { exe: "lua.exe", sources: lua, flags: [] },
+    { exe: "sqlite3.exe", sources: sqlite, flags: sqliteFlags },
+  ];
+  if (!mimalloc) return plain;
+  // As bench/workload.c's variant 4: the program's own malloc family
+  // redirected to mimalloc at compile time, its TLS on a fast path.
+  const root = repoRoot();
+  const mi = [
+    `${mimalloc.cc}/src/static.c`,
+    `${root}/bench/fast_tls.c`,
+    `${root}/bench/programs/mi_init.c`,
+  ];
+  const miFlags = [
+    "-DNDEBUG",
+    `-I${mimalloc.cc}/include`,
+    "-include",
+    `${root}/bench/mi_direct.h`,
+    "-Wno-array-bounds",
+    "-ladvapi32",
+  ];
+  return [
+    ...plain,
+    ...plain.map((b) => ({
+      exe: b.exe.replace(/\.exe$/, "-mimalloc.exe"),
+      sources: [...b.sources, ...mi],
+      flags: [...b.flags, ...miFlags],
+    })),
+  ];
+}
+
+/** Host path of a compiler path (sources live in the rootfs on Linux). */
+function hostPath(cc: string): string {
+  return !isWindows && cc.startsWith("/opt/heapshift/")
+    ? `${rootfsDir()}${cc}`
+    : cc;
+}
+
+/** The copy with heapshift.dll first in its import table (pe/). */
+async function importTableCopy(exe: string): Promise<void> {
+  const root = repoRoot();
+  const dir = `${root}/${OUT}/start`;
+  const dll = `${root}/build/heapshift.dll`;
+  const name = exe.slice(exe.lastIndexOf("/") + 1);
+  if (!exists(dll)) return;
+  await Deno.mkdir(dir, { recursive: true });
+  const res = patchImportsBytes(await Deno.readFile(exe), {
+    dll: "heapshift.dll",
+  });
+  await Deno.writeFile(`${dir}/${name}`, res.bytes);
+  await Deno.copyFile(dll, `${dir}/heapshift.dll`);
+}
+
+/** Fetches, extracts and builds what is missing or stale. */
+export async function buildPrograms(): Promise<void> {
+  await ensureSources();
+  const root = repoRoot();
+  // The same mimalloc the hook DLL embeds (build-dll's default or choice).
+  const miHost = mimallocSource();
+  const miEnv = miHost.endsWith(IN_ENV.mimalloc3)
+    ? IN_ENV.mimalloc3
+    : IN_ENV.mimalloc;
+  const mimalloc = exists(`${miHost}/src/static.c`)
+    ? {
+      host: miHost,
+      cc: isWindows || !miHost.startsWith(rootfsDir()) ? miHost : miEnv,
+    }
+    : null;
+  for (const b of builds(mimalloc)) {
+    const out = `${root}/${OUT}/${b.exe}`;
+    const inputs = b.sources.map(hostPath).filter((f) => exists(f));
+    // The stamp catches another mimalloc tree (older files, same names).
+    const stamp = `${out}.src`;
+    const recipe = [...b.sources, ...b.flags].join("\n");
+    const same = await Deno.readTextFile(stamp).catch(() => "") === recipe;
+    if (same && !isStale(out, inputs)) continue;
+    log(`building ${b.exe}`);
+    await compile({ sources: b.sources, out, flags: b.flags });
+    await Deno.writeTextFile(stamp, recipe);
+  }
+  for (const exe of ["lua.exe", "sqlite3.exe"]) {
+    await importTableCopy(`${root}/${OUT}/${exe}`);
+  }
+}
+
+/**
+ * Builds the programs and runs bench/programs.ts: timed on Wine's ordinary
+ * heap, then (under Wine) one untimed rep with Wine's heap reports on.
+ * `args`: the bench's own options; `--reps N`, `--quick` and `--out DIR`
+ * are used. Returns the exit code.
+ */
+export async function benchPrograms(
+  args: string[],
+  prefix: string,
+): Promise<number> {
+  try {
+    await buildPrograms();
+  } catch (e) {
+    log(`error: cannot build the programs: ${(e as Error).message}`);
+    return 1;
+  }
+  const pass: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    if (args[i] === "--reps" || args[i] === "--out") {
+      pass.push(args[i], args[i + 1]);
+    } else if (args[i] === "--quick") pass.push("--quick");
+  }
+  const run = ["run", "-A", "bench/programs.ts", ...pass];
+  if (isWindows) {
+    return (await new Deno.Command(Deno.execPath(), {
+      args: run,
+      cwd: repoRoot(),
+    }).output()).code;
+  }
+  const code = await runInEnv(["windeno", ...run], { cwd: repoRoot(), prefix });
+  const checked = await heapCheckedPass("bench/programs.ts", [], { prefix });
+  return code || checked;
+}
+
+/**
+ * Under Wine: one untimed rep of a Windows-side bench script
+ * (bench/harness.ts, bench/programs.ts) with Wine's heap reports on, its
+ * tables written to build/bench/checked instead of the console. A report
+ * fails it: on Windows the program would have died there. The timed runs
+ * go without them: the channel also makes every heap a checking debug heap
+ * (fill patterns on free and alloc, tail checks, delayed frees), which
+ * slowed the UCRT heap down up to 2.5× and which heapshift's trimmer
+ * leaves alone.
+ */
+export async function heapCheckedPass(
+  script: string,
+  args: string[],
+  options: { prefix: string },
+): Promise<number> {
+  console.error(
+    `[bench] heap-checked pass of ${script}: one rep, Wine's heap reports on`,
+  );
+  const code = await runHeapChecked([
+    "sh",
+    "-c",
+    `exec windeno run -A ${script} "$@" >/dev/null`,
+    "sh",
+    ...args,
+    "--reps",
+    "1",
+    "--out",
+    `${BENCH_DIR}/checked`,
+  ], { cwd: repoRoot(), prefix: options.prefix });
+  console.error(
+    `[bench] heap-checked pass of ${script}: ${
+      code === 0 ? "no reports" : "FAILED"
+    }`,
+  );
+  return code;
+}
+
+if (import.meta.main) {
+  const prefix = Deno.env.get("HEAPSHIFT_WINE_PREFIX") || "bench";
+  Deno.exit(await benchPrograms(Deno.args, prefix));
+}
