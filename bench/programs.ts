@@ -218,6 +218,23 @@ export function checkOutputs(runs: ProgramRun[]): void {
   }
 }
 
+/**
+ * Whether `runs` are what the README quotes: every program in every
+ * variant it can run, 5 or more good runs each (the default, not --quick).
+ */
+export function isCompleteProgramsRun(
+  runs: ProgramRun[],
+  names: string[],
+): boolean {
+  return names.length > 0 &&
+    names.every((name) =>
+      PROGRAM_VARIANTS.every((v) =>
+        runs.filter((r) => r.program === name && r.variant === v.id && r.ok)
+          .length >= 5
+      )
+    );
+}
+
 /** The results as a markdown table: time, speed, peak working set. */
 export function renderPrograms(
   runs: ProgramRun[],
@@ -263,6 +280,7 @@ export function renderPrograms(
     "Median wall time of the timed phase ± spread (interquartile range, or max − min under 4 runs, over the median), × = speed relative to the plain program; below it the median peak working set. Each run's output is compared with the plain program's: a difference fails the run (FAILED).",
   );
   const late = runs.filter((r) => r.variant === 3 && r.ok);
+  if (late.length) L.push("");
   for (const name of names) {
     const mine = late.filter((r) => r.program === name);
     if (!mine.length) continue;

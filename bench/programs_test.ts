@@ -1,5 +1,10 @@
 import assert from "node:assert/strict";
-import { checkOutputs, type ProgramRun, renderPrograms } from "./programs.ts";
+import {
+  checkOutputs,
+  isCompleteProgramsRun,
+  type ProgramRun,
+  renderPrograms,
+} from "./programs.ts";
 
 function run(
   variant: 1 | 2 | 3 | 4,
@@ -56,4 +61,16 @@ Deno.test("renderPrograms: medians, speed against plain, peak working set, failu
     /lua injected late \(medians\): old blocks migrated 7, old blocks freed 9/,
   );
   assert.match(md, /trimmer walk, 2\.0 MB/);
+});
+
+Deno.test("isCompleteProgramsRun: 5 good runs of every variant, or the README keeps its table", () => {
+  const full = [1, 2, 3, 4].flatMap((v) =>
+    [1, 2, 3, 4, 5].map((rep) => run(v as 1 | 2 | 3 | 4, rep))
+  );
+  assert.equal(isCompleteProgramsRun(full, ["lua"]), true);
+  assert.equal(isCompleteProgramsRun(full, ["lua", "sqlite"]), false);
+  assert.equal(isCompleteProgramsRun(full.slice(1), ["lua"]), false);
+  const failed = full.map((r, i) => i === 7 ? { ...r, ok: false } : r);
+  assert.equal(isCompleteProgramsRun(failed, ["lua"]), false);
+  assert.equal(isCompleteProgramsRun([], []), false);
 });

@@ -1191,11 +1191,13 @@ export function renderSvg(r: BenchReport): string {
   return o.join("\n") + "\n";
 }
 
-/** The README's markers around the results `deno task bench` writes. */
-export const README_MARKERS = [
-  "<!-- bench-results: begin (deno task bench writes this part) -->",
-  "<!-- bench-results: end -->",
-] as const;
+/** The README's markers around a part `deno task bench` writes. */
+export function readmeMarkers(part: "results" | "programs"): [string, string] {
+  return [
+    `<!-- bench-${part}: begin (deno task bench writes this part) -->`,
+    `<!-- bench-${part}: end -->`,
+  ];
+}
 
 /**
  * Whether a report covers everything the README quotes: every workload and
@@ -1212,15 +1214,20 @@ export function isCompleteRun(r: BenchReport): boolean {
 }
 
 /**
- * `readme` with the part between {@linkcode README_MARKERS} replaced by the
- * bench's markdown report (its title dropped, its headings moved down to
- * the README's fourth level); unchanged if the markers are missing.
+ * `readme` with the part between {@linkcode readmeMarkers} (of `part`)
+ * replaced by a markdown report of the bench (its title dropped, its
+ * headings moved down to the README's fourth level); unchanged if the
+ * markers are missing.
  */
-export function spliceReadme(readme: string, benchMd: string): string {
-  const [begin, end] = README_MARKERS;
+export function spliceReadme(
+  readme: string,
+  md: string,
+  options: { part?: "results" | "programs" } = {},
+): string {
+  const [begin, end] = readmeMarkers(options.part ?? "results");
   const a = readme.indexOf(begin), b = readme.indexOf(end);
   if (a < 0 || b < a) return readme;
-  const body = benchMd.replace(/^# [^\n]*\n+/, "")
+  const body = md.replace(/^# [^\n]*\n+/, "")
     .replace(/^## /gm, "#### ").trim();
   return `${readme.slice(0, a + begin.length)}\n\n${body}\n\n${
     readme.slice(b)

@@ -4,7 +4,7 @@ import {
   checkTargets,
   median,
   quantile,
-  README_MARKERS,
+  readmeMarkers,
   renderMarkdown,
   renderSvg,
   renderTimeTable,
@@ -328,15 +328,21 @@ Deno.test("markdown: scaling, mimalloc and _msize sections", () => {
 });
 
 Deno.test("spliceReadme replaces only what lies between the markers", () => {
-  const [begin, end] = README_MARKERS;
-  const readme = `# x\n\n${begin}\nold\n${end}\n\n## after\n`;
+  const [begin, end] = readmeMarkers("results");
+  const [pBegin, pEnd] = readmeMarkers("programs");
+  const readme =
+    `# x\n\n${begin}\nold\n${end}\n\n${pBegin}\nold\n${pEnd}\n\n## after\n`;
   const out = spliceReadme(
     readme,
     "# heapshift bench\n\nMeasured.\n\n## Time\n\n| a |\n",
   );
   assert.equal(
     out,
-    `# x\n\n${begin}\n\nMeasured.\n\n#### Time\n\n| a |\n\n${end}\n\n## after\n`,
+    `# x\n\n${begin}\n\nMeasured.\n\n#### Time\n\n| a |\n\n${end}\n\n${pBegin}\nold\n${pEnd}\n\n## after\n`,
+  );
+  assert.equal(
+    spliceReadme(readme, "# Real programs\n\n| p |\n", { part: "programs" }),
+    `# x\n\n${begin}\nold\n${end}\n\n${pBegin}\n\n| p |\n\n${pEnd}\n\n## after\n`,
   );
   assert.equal(spliceReadme("no markers", "# t\n"), "no markers");
 });

@@ -26,6 +26,7 @@
 import { benchPrograms, heapCheckedPass } from "./bench_programs.ts";
 import { buildDll, mimallocSource, type MimallocVersion } from "./build_dll.ts";
 import { compile, isStale } from "./toolchain.ts";
+import { isCompleteProgramsRun, type ProgramRun } from "../bench/programs.ts";
 import {
   type BenchReport,
   isCompleteRun,
@@ -262,22 +263,44 @@ async function patchImportsCopy(dll: string, dir: string): Promise<void> {
  * between its markers, so the README quotes the last full `deno task
  * bench`; a partial run (some workloads, --quick, …) leaves it alone.
  */
+/**
+ * Writes a complete run's reports into README.md between their markers:
+ * the harness's (bench/results/bench.md) and the real programs'
+ * (bench/results/programs.md); a partial one leaves its part alone.
+ */
 async function updateReadme(): Promise<void> {
   const root = repoRoot();
-  const report = JSON.parse(
-    await Deno.readTextFile(`${root}/bench/results/bench.json`),
-  ) as BenchReport;
-  if (!isCompleteRun(report)) {
-    log("a partial run: README.md keeps its results");
-    return;
-  }
+  const results = `${root}/bench/results`;
+  const readJson = async <T>(file: string): Promise<T | null> =>
+    JSON.parse(
+      await Deno.readTextFile(`${results}/${file}`).catch(() => "null"),
+    );
   const readme = await Deno.readTextFile(`${root}/README.md`);
-  const md = await Deno.readTextFile(`${root}/bench/results/bench.md`);
-  const next = spliceReadme(readme, md);
+  let next = readme;
+  const report = await readJson<BenchReport>("bench.json");
+  if (report && isCompleteRun(report)) {
+    next = spliceReadme(next, await Deno.readTextFile(`${results}/bench.md`));
+  } else log("a partial run: README.md keeps its results");
+  const programs = await readJson<{ runs: ProgramRun[] }>("programs.json");
+  const names = [...new Set(programs?.runs.map((r) => r.program))];
+  if (programs && isCompleteProgramsRun(programs.runs, names)) {
+    next = spliceReadme(
+      next,
+      await Deno.readTextFile(`${results}/programs.md`),
+      { part: "programs" },
+    );
+  } else log("a partial programs run: README.md keeps its programs table");
   if (next === readme) return;
   await Deno.writeTextFile(`${root}/README.md.tmp`, next);
   await Deno.rename(`${root}/README.md.tmp`, `${root}/README.md`);
-  log("README.md: results updated from bench/results/bench.md");
+  // As `deno fmt` lays it out, so the checkout stays `deno fmt --check` clean.
+  await new Deno.Command(Deno.execPath(), {
+    args: ["fmt", "README.md"],
+    cwd: root,
+    stdout: "null",
+    stderr: "null",
+  }).output();
+  log("README.md: results updated from bench/results/");
 }
 
 async function main(args: string[]): Promise<number> {
