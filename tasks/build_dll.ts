@@ -94,7 +94,8 @@ const MIMALLOC_IN_ENV: Readonly<Record<MimallocVersion, string>> = {
   3: IN_ENV.mimalloc3,
 };
 
-function parseMimallocVersion(v: string | undefined): MimallocVersion {
+/** `2` or `3`, or an error naming the choices. */
+export function parseMimallocVersion(v: string | undefined): MimallocVersion {
   if (v === "2" || v === "3") return Number(v) as MimallocVersion;
   throw new Error(`the mimalloc version must be 2 or 3, not '${v}'`);
 }

@@ -8,7 +8,13 @@
  * 3. The Windows suite (`tests/win/`) with the Windows Deno: under Wine in
  *    the provisioned environment on Linux, natively on Windows.
  *
- * Both suites always run; the Windows one is never skipped. Arguments:
+ * 4. The hook DLL's own tests (`tests/win/dll_*_test.ts`) again, against
+ *    the DLL built with the other mimalloc version (build/mimalloc<N>/):
+ *    both are supported (`deno task build-dll --mimalloc-version 2|3`), so
+ *    both are tested. Off Windows the environment holds both trees; on
+ *    Windows this pass runs when `HEAPSHIFT_MIMALLOC_OTHER` names one.
+ *
+ * Every suite always runs; the Windows one is never skipped. Arguments:
  * `--unit` or `--win` runs one suite only; other arguments are test files
  * or `--filter` patterns handed to `deno test`. Either way the environment
  * is provisioned and the fixtures built first: no test finds a
@@ -23,7 +29,13 @@
  * @module
  */
 
-import { buildDll } from "./build_dll.ts";
+import {
+  buildDll,
+  MIMALLOC_DEFAULT,
+  mimallocSource,
+  type MimallocVersion,
+  parseMimallocVersion,
+} from "./build_dll.ts";
 import { buildFixtures } from "./fixtures.ts";
 import {
   heapReports,
@@ -123,15 +135,49 @@ async function buildAll(): Promise<void> {
   await buildDll();
 }
 
-async function runWin(extra: string[]): Promise<Counts> {
-  const files = extra.some((a) => a.endsWith(".ts")) ? [] : winTestFiles();
-  if (files.length === 0 && !extra.some((a) => a.endsWith(".ts"))) {
+/** The mimalloc version the default build does not use. */
+function otherMimalloc(): MimallocVersion {
+  const env = Deno.env.get("HEAPSHIFT_MIMALLOC_VERSION");
+  const main = env ? parseMimallocVersion(env) : MIMALLOC_DEFAULT;
+  return main === 3 ? 2 : 3;
+}
+
+/**
+ * Builds the hook DLLs with the other mimalloc into build/mimalloc<N>/;
+ * returns that directory, or null when there is no such tree (Windows
+ * without HEAPSHIFT_MIMALLOC_OTHER, or HEAPSHIFT_MIMALLOC naming the main
+ * one).
+ */
+async function buildOtherDll(): Promise<string | null> {
+  const v = otherMimalloc();
+  const dir = `build/mimalloc${v}`;
+  const other = Deno.env.get("HEAPSHIFT_MIMALLOC_OTHER");
+  if (!other && (isWindows || Deno.env.get("HEAPSHIFT_MIMALLOC"))) return null;
+  await buildDll({
+    ...(other ? { mimalloc: other } : { mimallocVersion: v }),
+    outDir: `${repoRoot()}/${dir}`,
+  });
+  return dir;
+}
+
+async function runWin(
+  extra: string[],
+  options: { suite?: string; dllDir?: string; files?: string[] } = {},
+): Promise<Counts> {
+  const named = extra.some((a) => a.endsWith(".ts"));
+  const files = named ? [] : options.files ?? winTestFiles();
+  if (files.length === 0 && !named) {
     throw new Error(`No Windows tests found in ${WIN_DIR}/`);
   }
-  const junit = `${RESULTS}/win.xml`;
+  const suite = options.suite ?? "windows";
+  const junit = `${RESULTS}/${suite.replace(/\W+/g, "-")}.xml`;
+  // tests/win/harness.ts's hookDll() takes the DLLs from there.
+  const env: Record<string, string> = options.dllDir
+    ? { HEAPSHIFT_TEST_DLL_DIR: options.dllDir }
+    : {};
   const args = ["test", "-A", `--junit-path=${junit}`, ...files, ...extra];
   console.error(
-    `\n[test] Windows suite (${isWindows ? "native" : "Wine"}): deno ${
+    `\n[test] ${suite} suite (${isWindows ? "native" : "Wine"}): deno ${
       args.join(" ")
     }`,
   );
@@ -144,7 +190,7 @@ async function runWin(extra: string[]): Promise<Counts> {
   if (isWindows) {
     code = await runInEnv(["windeno", ...warm], { cwd: repoRoot() });
     if (code === 0) {
-      code = await runInEnv(["windeno", ...args], { cwd: repoRoot() });
+      code = await runInEnv(["windeno", ...args], { cwd: repoRoot(), env });
     }
   } else {
     code = await runInEnv([
@@ -153,11 +199,11 @@ async function runWin(extra: string[]): Promise<Counts> {
       `windeno ${warm.join(" ")} && exec windeno "$@"`,
       "sh",
       ...args,
-    ], { cwd: repoRoot(), heapLog });
+    ], { cwd: repoRoot(), heapLog, env });
   }
   const reports = heapReports(heapLog);
   return {
-    suite: "windows",
+    suite,
     ...readJunitFile(`${repoRoot()}/${junit}`),
     code,
     problems: reports.length === 0 ? [] : [
@@ -188,8 +234,10 @@ async function main(args: string[]): Promise<number> {
     );
     await lock.lock(true);
   }
-  for (const f of ["unit.xml", "win.xml"]) {
-    await Deno.remove(`${repoRoot()}/${RESULTS}/${f}`).catch(() => {});
+  for (const e of Deno.readDirSync(`${repoRoot()}/${RESULTS}`)) {
+    if (e.name.endsWith(".xml")) {
+      await Deno.remove(`${repoRoot()}/${RESULTS}/${e.name}`);
+    }
   }
   const results: Counts[] = [];
   // First, so the unit tests that read real PE files (the fixtures, the
@@ -198,6 +246,23 @@ async function main(args: string[]): Promise<number> {
   await buildAll();
   if (only !== "win") results.push(await runUnit(only ? rest : []));
   if (only !== "unit") results.push(await runWin(only ? rest : []));
+  // The other mimalloc: in a whole run, or `--win` without files/filters.
+  if (only !== "unit" && (only === "" || rest.length === 0)) {
+    const dllDir = await buildOtherDll();
+    if (dllDir) {
+      results.push(
+        await runWin([], {
+          suite: `windows, mimalloc ${otherMimalloc()}`,
+          dllDir,
+          files: winTestFiles().filter((f) => f.includes("/dll_")),
+        }),
+      );
+    } else {
+      console.error(
+        "[test] no second mimalloc tree (HEAPSHIFT_MIMALLOC_OTHER): the DLL tests ran with one mimalloc only",
+      );
+    }
+  }
   console.log("");
   const ci = Deno.env.get("CI") === "true";
   let ok = true;

@@ -124,7 +124,9 @@ export function fixture(name: string, arch: Arch = "x64"): string {
 
 /** Path of the hook DLL built by `deno task build-dll` for `arch`. */
 export function hookDll(arch: Arch = "x64"): string {
-  return repoPath(`build/${arch === "x86" ? "heapshift32" : "heapshift"}.dll`);
+  // tasks/test.ts points it at the DLLs built with the other mimalloc.
+  const dir = Deno.env.get("HEAPSHIFT_TEST_DLL_DIR") || "build";
+  return repoPath(`${dir}/${arch === "x86" ? "heapshift32" : "heapshift"}.dll`);
 }
 
 /**
