@@ -109,8 +109,9 @@ static void hs_mi_segment_freed(const mi_segment_t* segment);
 #undef FlsAlloc
 #undef atexit
 
-/* The hooks' TLS indexes (heapshift.h: hs_count, hs_thread_heap), here in
- * the hooks' unit so the hot path reaches them without an indirection. */
+/* The hooks' TLS indexes (hs_count in heapshift.h, hs_thread_heap below),
+ * here in the hooks' unit so the hot path reaches them without an
+ * indirection. */
 DWORD hs_count_slot = TLS_OUT_OF_INDEXES;
 DWORD hs_heap_slot = TLS_OUT_OF_INDEXES;
 
