@@ -264,21 +264,6 @@ void hs_mi_collect(void);
 unsigned hs_mi_version(void);
 
 /* ------------------------------------------------------------------------
- * Old-heap blocks (migrate.c).
- * ---------------------------------------------------------------------- */
-size_t hs_old_size(void* p);             /* HeapSize, (size_t)-1 on error */
-BOOL hs_old_free(void* p);               /* HeapFree */
-void* hs_old_shrink(void* p, size_t n);  /* HeapReAlloc in place, or NULL */
-void* hs_old_alloc(size_t n);            /* HeapAlloc (HEAPSHIFT_NO_MIGRATE) */
-void* hs_old_realloc(void* p, size_t n); /* HeapReAlloc, may move */
-/* Reads the raw block pointer of a UCRT `_aligned_*` block: the pointer-
- * sized word below the block rounded down to a pointer's alignment. */
-static inline void* hs_aligned_raw(void* p) {
-  const uintptr_t w = sizeof(uintptr_t);
-  return *(void**)((((uintptr_t)p) & ~(w - 1)) - w);
-}
-
-/* ------------------------------------------------------------------------
  * Stats (stats.c): the shared block (its layout: heapshift_stats.h) and
  * the counters.
  * ---------------------------------------------------------------------- */

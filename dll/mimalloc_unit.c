@@ -2,10 +2,10 @@
  * v2: static.c's sources one by one, see below), so the glue below may use
  * mimalloc's internals.
  *
- * The hooks (hooks.c) and the old-heap helpers (migrate.c) are #included
- * at the end rather than compiled on their own, so that mimalloc's fast
- * paths (mi_malloc, mi_free, the ownership lookup) inline into the hooks
- * (tasks/build_dll.ts leaves them out of the source list).
+ * The hooks (hooks.c) are #included at the end rather than compiled on
+ * their own, so that mimalloc's fast paths (mi_malloc, mi_free, the
+ * ownership lookup) inline into them (tasks/build_dll.ts leaves hooks.c out
+ * of the source list).
  *
  * Built with MI_PADDING=1 (the default, see tasks/build_dll.ts --msize):
  * every block records its exact requested size, so _msize reports what the
@@ -417,4 +417,3 @@ BOOL hs_mi_resize_in_place(void* p, size_t size, BOOL realloc_policy) {
 
 /* One unit with mimalloc (see the top of this file). */
 #include "hooks.c"
-#include "migrate.c"

@@ -160,7 +160,7 @@ export interface BuildDllOptions {
  * mimalloc, so its fast paths inline into the hooks): not compiled on
  * their own.
  */
-const INCLUDED_SOURCES = new Set(["hooks.c", "migrate.c"]);
+const INCLUDED_SOURCES = new Set(["hooks.c"]);
 
 function dllSources(root: string): { c: string[]; all: string[] } {
   const c: string[] = [];
