@@ -117,13 +117,12 @@ static inline int64_t hs_load64(const volatile int64_t* c) {
  * The hooked surface.
  *
  * X(name, hook, flags): `name` is the ucrtbase export, `hook` our
- * replacement, `flags` a combination of
- *   HS_REQUIRED  installation is refused (nothing is patched) unless this
- *                entry can be patched;
- *   HS_BASE      the export is a wrapper over a non-exported `_base`
- *                implementation (`_msize_base`, `_expand_base`,
- *                `_recalloc_base`) that the CRT calls directly: the wrapper
- *                is decoded and the implementation patched as well.
+ * replacement, `flags` HS_REQUIRED (installation is refused, nothing is
+ * patched, unless this entry can be patched) or 0.
+ * Each export is decoded down to the code that does the work (patch.c:
+ * `jmp`s and forwarding wrappers are followed), which is where the jump
+ * goes: for `_msize`, `_expand` and `_recalloc`, the non-exported `_base`
+ * implementations the CRT also calls directly.
  * Exports the loaded ucrtbase lacks (the `_o_` variants, say) are skipped.
  * Several names may reach the same code (aliases, `jmp` wrappers): each code
  * site is patched once. Functions whose UCRT code only calls entry points
@@ -131,54 +130,53 @@ static inline int64_t hs_load64(const volatile int64_t* c) {
  * environment lock), so their blocks still come from mimalloc.
  * ---------------------------------------------------------------------- */
 #define HS_REQUIRED 1u
-#define HS_BASE 2u
 
-#define HS_HOOKS(X)                                                  \
-  X(malloc, hs_malloc, HS_REQUIRED)                                  \
-  X(calloc, hs_calloc, HS_REQUIRED)                                  \
-  X(realloc, hs_realloc, HS_REQUIRED)                                \
-  X(free, hs_free, HS_REQUIRED)                                      \
-  X(_malloc_base, hs_malloc, HS_REQUIRED)                            \
-  X(_calloc_base, hs_calloc, HS_REQUIRED)                            \
-  X(_realloc_base, hs_realloc, HS_REQUIRED)                          \
-  X(_free_base, hs_free, HS_REQUIRED)                                \
-  X(_msize, hs_msize, HS_REQUIRED | HS_BASE)                         \
-  X(_expand, hs_expand, HS_REQUIRED | HS_BASE)                       \
-  X(_recalloc, hs_recalloc, HS_REQUIRED | HS_BASE)                   \
-  X(_strdup, hs_strdup, 0)                                           \
-  X(_wcsdup, hs_wcsdup, 0)                                           \
-  X(_mbsdup, hs_strdup, 0) /* same semantics; Wine aliases them */                                           \
-  X(_aligned_malloc, hs_aligned_malloc, 0)                           \
-  X(_aligned_realloc, hs_aligned_realloc, 0)                         \
-  X(_aligned_recalloc, hs_aligned_recalloc, 0)                       \
-  X(_aligned_msize, hs_aligned_msize, 0)                             \
-  X(_aligned_free, hs_aligned_free, 0)                               \
-  X(_aligned_offset_malloc, hs_aligned_offset_malloc, 0)             \
-  X(_aligned_offset_realloc, hs_aligned_offset_realloc, 0)           \
-  X(_aligned_offset_recalloc, hs_aligned_offset_recalloc, 0)         \
-  X(_heapmin, hs_heapmin, 0)                                         \
-  X(_o_malloc, hs_malloc, 0)                                         \
-  X(_o_calloc, hs_calloc, 0)                                         \
-  X(_o_realloc, hs_realloc, 0)                                       \
-  X(_o_free, hs_free, 0)                                             \
-  X(_o__malloc_base, hs_malloc, 0)                                   \
-  X(_o__calloc_base, hs_calloc, 0)                                   \
-  X(_o__realloc_base, hs_realloc, 0)                                 \
-  X(_o__free_base, hs_free, 0)                                       \
-  X(_o__msize, hs_msize, HS_BASE)                                    \
-  X(_o__expand, hs_expand, HS_BASE)                                  \
-  X(_o__recalloc, hs_recalloc, HS_BASE)                              \
-  X(_o__strdup, hs_strdup, 0)                                        \
-  X(_o__wcsdup, hs_wcsdup, 0)                                        \
-  X(_o__mbsdup, hs_strdup, 0)                                        \
-  X(_o__aligned_malloc, hs_aligned_malloc, 0)                        \
-  X(_o__aligned_realloc, hs_aligned_realloc, 0)                      \
-  X(_o__aligned_recalloc, hs_aligned_recalloc, 0)                    \
-  X(_o__aligned_msize, hs_aligned_msize, 0)                          \
-  X(_o__aligned_free, hs_aligned_free, 0)                            \
-  X(_o__aligned_offset_malloc, hs_aligned_offset_malloc, 0)          \
-  X(_o__aligned_offset_realloc, hs_aligned_offset_realloc, 0)        \
-  X(_o__aligned_offset_recalloc, hs_aligned_offset_recalloc, 0)     \
+#define HS_HOOKS(X)                                                   \
+  X(malloc, hs_malloc, HS_REQUIRED)                                   \
+  X(calloc, hs_calloc, HS_REQUIRED)                                   \
+  X(realloc, hs_realloc, HS_REQUIRED)                                 \
+  X(free, hs_free, HS_REQUIRED)                                       \
+  X(_malloc_base, hs_malloc, HS_REQUIRED)                             \
+  X(_calloc_base, hs_calloc, HS_REQUIRED)                             \
+  X(_realloc_base, hs_realloc, HS_REQUIRED)                           \
+  X(_free_base, hs_free, HS_REQUIRED)                                 \
+  X(_msize, hs_msize, HS_REQUIRED)                                    \
+  X(_expand, hs_expand, HS_REQUIRED)                                  \
+  X(_recalloc, hs_recalloc, HS_REQUIRED)                              \
+  X(_strdup, hs_strdup, 0)                                            \
+  X(_wcsdup, hs_wcsdup, 0)                                            \
+  X(_mbsdup, hs_strdup, 0) /* same semantics; Wine aliases them */    \
+  X(_aligned_malloc, hs_aligned_malloc, 0)                            \
+  X(_aligned_realloc, hs_aligned_realloc, 0)                          \
+  X(_aligned_recalloc, hs_aligned_recalloc, 0)                        \
+  X(_aligned_msize, hs_aligned_msize, 0)                              \
+  X(_aligned_free, hs_aligned_free, 0)                                \
+  X(_aligned_offset_malloc, hs_aligned_offset_malloc, 0)              \
+  X(_aligned_offset_realloc, hs_aligned_offset_realloc, 0)            \
+  X(_aligned_offset_recalloc, hs_aligned_offset_recalloc, 0)          \
+  X(_heapmin, hs_heapmin, 0)                                          \
+  X(_o_malloc, hs_malloc, 0)                                          \
+  X(_o_calloc, hs_calloc, 0)                                          \
+  X(_o_realloc, hs_realloc, 0)                                        \
+  X(_o_free, hs_free, 0)                                              \
+  X(_o__malloc_base, hs_malloc, 0)                                    \
+  X(_o__calloc_base, hs_calloc, 0)                                    \
+  X(_o__realloc_base, hs_realloc, 0)                                  \
+  X(_o__free_base, hs_free, 0)                                        \
+  X(_o__msize, hs_msize, 0)                                           \
+  X(_o__expand, hs_expand, 0)                                         \
+  X(_o__recalloc, hs_recalloc, 0)                                     \
+  X(_o__strdup, hs_strdup, 0)                                         \
+  X(_o__wcsdup, hs_wcsdup, 0)                                         \
+  X(_o__mbsdup, hs_strdup, 0)                                         \
+  X(_o__aligned_malloc, hs_aligned_malloc, 0)                         \
+  X(_o__aligned_realloc, hs_aligned_realloc, 0)                       \
+  X(_o__aligned_recalloc, hs_aligned_recalloc, 0)                     \
+  X(_o__aligned_msize, hs_aligned_msize, 0)                           \
+  X(_o__aligned_free, hs_aligned_free, 0)                             \
+  X(_o__aligned_offset_malloc, hs_aligned_offset_malloc, 0)           \
+  X(_o__aligned_offset_realloc, hs_aligned_offset_realloc, 0)         \
+  X(_o__aligned_offset_recalloc, hs_aligned_offset_recalloc, 0)       \
   X(_o__heapmin, hs_heapmin, 0)
 
 /* The replacements (hooks.c). Exact UCRT semantics; see the comments there. */
@@ -191,7 +189,6 @@ void* __cdecl hs_expand(void* block, size_t size);
 void* __cdecl hs_recalloc(void* block, size_t count, size_t size);
 char* __cdecl hs_strdup(const char* s);
 wchar_t* __cdecl hs_wcsdup(const wchar_t* s);
-unsigned char* __cdecl hs_mbsdup(const unsigned char* s);
 void* __cdecl hs_aligned_malloc(size_t size, size_t align);
 void* __cdecl hs_aligned_realloc(void* block, size_t size, size_t align);
 void* __cdecl hs_aligned_recalloc(void* block, size_t count, size_t size,
@@ -429,7 +426,6 @@ void hs_private_free(void* p);
 void hs_thread_late_release(void);
 
 /* Logging (entry.c): HEAPSHIFT_VERBOSE=1. */
-extern BOOL hs_verbose;
 void hs_log(const char* fmt, ...);
 /* A switch set in the environment, and not "0" (entry.c). */
 BOOL hs_env_flag(const wchar_t* name);
@@ -461,8 +457,5 @@ typedef struct hs_test_faults {
   BOOL trim_optimize;       /* the trimmer uses Windows' way under Wine */
 } hs_test_faults;
 extern hs_test_faults hs_faults;
-
-/* Runs while other threads are suspended: must not allocate. */
-#define HS_NO_ALLOC
 
 #endif

@@ -388,10 +388,6 @@ wchar_t* __cdecl hs_wcsdup(const wchar_t* s) {
   return p;
 }
 
-unsigned char* __cdecl hs_mbsdup(const unsigned char* s) {
-  return (unsigned char*)hs_strdup((const char*)s);
-}
-
 /* ---- _aligned_* (UCRT align.cpp, on top of the primitives) --------------
  * Layout, new blocks and old alike: raw = malloc(8 + gap + a + size) with
  * a = max(align, 8) - 1 and gap = (-offset) & 7; the result p satisfies
