@@ -250,9 +250,11 @@ size_t hs_mi_size(void* p);
 /* Every byte of the block, padding included: what a move carries over, so
  * writes past the requested size inside the block survive it. */
 size_t hs_mi_capacity(void* p);
-/* Resizes a mimalloc block in place when the new size fits its capacity
- * (and wastes at most half of it); returns FALSE when it does not. */
-BOOL hs_mi_resize_in_place(void* p, size_t size, BOOL allow_shrink_waste);
+/* Resizes a mimalloc block in place when the new size fits its capacity;
+ * returns FALSE when it does not. With `limit_waste` (realloc) a size under
+ * half the capacity is refused too, so the block moves to a smaller one
+ * (_expand keeps any shrink in place). */
+BOOL hs_mi_resize_in_place(void* p, size_t size, BOOL limit_waste);
 void hs_mi_thread_done(void);
 /* This thread has a mimalloc heap (mi_thread_done would release it). */
 BOOL hs_mi_thread_active(void);

@@ -394,7 +394,7 @@ BOOL hs_mi_thread_active(void) {
 
 unsigned hs_mi_version(void) { return (unsigned)MI_MALLOC_VERSION; }
 
-BOOL hs_mi_resize_in_place(void* p, size_t size, BOOL realloc_policy) {
+BOOL hs_mi_resize_in_place(void* p, size_t size, BOOL limit_waste) {
   /* The capacity is the page's usable block size (without the padding). */
 #if MI_PADDING
   mi_page_t* page = _mi_ptr_page(p);
@@ -403,7 +403,7 @@ BOOL hs_mi_resize_in_place(void* p, size_t size, BOOL realloc_policy) {
   size_t cap = mi_usable_size(p);
 #endif
   if (size > cap) return FALSE;
-  if (realloc_policy && size < cap / 2) return FALSE;
+  if (limit_waste && size < cap / 2) return FALSE;
 #if MI_PADDING
   /* The new exact size goes into the padding, with a fresh canary: an
    * earlier overrun's damage is repaired. */
