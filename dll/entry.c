@@ -11,7 +11,8 @@
  *      points (errno, new-handler, heap handle), then mimalloc
  *      (mi_process_load + mi_process_init), all before a single jump is
  *      written;
- *   4. the patches (patch.c), with the other threads suspended.
+ *   4. the patches (patch.c), with the other threads suspended;
+ *   5. once the hooks are live, the old heap's trimmer (trim.c).
  * DLL_THREAD_DETACH (whatever the state): mi_thread_done, then the
  * thread's TLS blocks, then its counter stripe (stats.c); counts and
  * allocations on the thread after that (other DLLs' detach code) are
@@ -25,12 +26,6 @@
 #include <stdlib.h>
 
 #include "heapshift.h"
-
-/* mimalloc's random seeds come from advapi32's RtlGenRandom
- * (MI_USE_RTLGENRANDOM), a static import: it never LoadLibrary()s
- * bcrypt.dll during init (under Wine that brings up gnutls, ~3 MB
- * resident). (It loads psapi.dll only to print its statistics,
- * mi_stats_print, which heapshift never calls.) */
 
 static BOOL verbose;
 static volatile LONG state = HS_STATE_LOADING;
