@@ -11,7 +11,8 @@
  *      points (errno, new-handler, heap handle), then mimalloc
  *      (mi_process_load + mi_process_init), all before a single jump is
  *      written;
- *   4. the patches (patch.c), with the other threads suspended.
+ *   4. the patches (patch.c), with the other threads suspended;
+ *   5. once the hooks are live, the old heap's trimmer (trim.c).
  * DLL_THREAD_DETACH (whatever the state): mi_thread_done, then the
  * thread's TLS blocks, then its counter stripe (stats.c); counts and
  * allocations on the thread after that (other DLLs' detach code) are
@@ -26,19 +27,13 @@
 
 #include "heapshift.h"
 
-/* mimalloc's random seeds come from advapi32's RtlGenRandom
- * (MI_USE_RTLGENRANDOM), a static import: it never LoadLibrary()s
- * bcrypt.dll during init (under Wine that brings up gnutls, ~3 MB
- * resident). (It loads psapi.dll only to print its statistics,
- * mi_stats_print, which heapshift never calls.) */
-
-BOOL hs_verbose;
+static BOOL verbose;
 static volatile LONG state = HS_STATE_LOADING;
 static HANDLE log_file = INVALID_HANDLE_VALUE;
 static char hooked_names[HS_STATS_NAMES_SIZE];
 
 void hs_log(const char* fmt, ...) {
-  if (!hs_verbose) return;
+  if (!verbose) return;
   char buf[600];
   int n = snprintf(buf, sizeof buf, "[heapshift %lu:%lu] ",
                    GetCurrentProcessId(), GetCurrentThreadId());
@@ -103,12 +98,11 @@ static void read_faults(void) {
   }
 }
 
-static BOOL env_flag(const wchar_t* name) {
+BOOL hs_env_flag(const wchar_t* name) {
   wchar_t v[16];
   DWORD n = GetEnvironmentVariableW(name, v, 16);
   return n > 0 && n < 16 && !(v[0] == L'0' && v[1] == 0);
 }
-BOOL hs_env_flag(const wchar_t* name) { return env_flag(name); }
 
 /* heapshift-<pid>.log next to the target's executable. */
 static void open_log(void) {
@@ -137,8 +131,8 @@ static void install(HINSTANCE inst) {
   GetModuleHandleExW(GET_MODULE_HANDLE_EX_FLAG_PIN |
                          GET_MODULE_HANDLE_EX_FLAG_FROM_ADDRESS,
                      (LPCWSTR)(void*)inst, &pinned);
-  hs_verbose = env_flag(L"HEAPSHIFT_VERBOSE");
-  if (hs_verbose) open_log();
+  verbose = hs_env_flag(L"HEAPSHIFT_VERBOSE");
+  if (verbose) open_log();
   hs_log("loading (version %d.%d.%d, mimalloc %u)", HEAPSHIFT_VERSION_MAJOR,
          HEAPSHIFT_VERSION_MINOR, HEAPSHIFT_VERSION_PATCH, hs_mi_version());
   read_faults();
@@ -160,12 +154,12 @@ static void install(HINSTANCE inst) {
   hs_log("ucrtbase at %p, CRT heap %p, old aligned layout: %s",
          (void*)hs_target.ucrtbase, hs_target.heap,
          hs_target.old_aligned_wine_layout ? "Wine" : "UCRT");
-  if (env_flag(L"HEAPSHIFT_DISABLE")) {
+  if (hs_env_flag(L"HEAPSHIFT_DISABLE")) {
     hs_log("HEAPSHIFT_DISABLE is set: loaded without patching");
     set_state(HS_STATE_DISABLED, 0, 0);
     return;
   }
-  hs_no_migrate = env_flag(L"HEAPSHIFT_NO_MIGRATE");
+  hs_no_migrate = hs_env_flag(L"HEAPSHIFT_NO_MIGRATE");
   if (hs_no_migrate) {
     hs_log("HEAPSHIFT_NO_MIGRATE is set: old blocks are resized on the old "
            "heap, never moved into mimalloc");
@@ -252,7 +246,7 @@ BOOL WINAPI heapshift_entry(HINSTANCE inst, DWORD reason, LPVOID reserved) {
         InterlockedExchange(&state, HS_STATE_FAILED);
         return TRUE;
       }
-      if (env_flag(L"HEAPSHIFT_VERBOSE")) {
+      if (hs_env_flag(L"HEAPSHIFT_VERBOSE")) {
         install_measuring_stack(inst);
       } else {
         install(inst);

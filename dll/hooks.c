@@ -3,10 +3,11 @@
  *
  * Ownership decides everything: a pointer mimalloc owns (O(1) check) is
  * mimalloc's; anything else is an old block from before the takeover and
- * is handled with the Win32 heap API on `_get_heap_handle()`. The realloc
- * family migrates old blocks into mimalloc (allocate, copy, free old), or,
- * with HEAPSHIFT_NO_MIGRATE=1, resizes them on the old heap (UCRT's own
- * HeapReAlloc route), so they never reach mimalloc.
+ * is handled with the Win32 heap API on `_get_heap_handle()` (never
+ * through the hooked CRT functions, nor a trampoline to their original
+ * code). The realloc family migrates old blocks into mimalloc (allocate,
+ * copy, free old), or, with HEAPSHIFT_NO_MIGRATE=1, resizes them on the
+ * old heap (UCRT's own HeapReAlloc route), so they never reach mimalloc.
  *
  * Compiled as part of mimalloc_unit.c (#included at its end), so the
  * mimalloc fast paths and the ownership check inline into the hooks.
@@ -26,6 +27,35 @@ BOOL hs_no_migrate;
 #define IS_2_POW_N(x) ((x) != 0 && ((x) & ((x)-1)) == 0)
 
 static void watch_exit(HMODULE ucrt);
+
+/* ---- old-heap blocks: the Win32 heap API on _get_heap_handle() ---------- */
+
+/* HeapSize, (size_t)-1 on error. */
+static size_t hs_old_size(void* p) { return HeapSize(hs_target.heap, 0, p); }
+
+static BOOL hs_old_free(void* p) { return HeapFree(hs_target.heap, 0, p); }
+
+/* HeapReAlloc in place, or NULL. */
+static void* hs_old_shrink(void* p, size_t n) {
+  return HeapReAlloc(hs_target.heap, HEAP_REALLOC_IN_PLACE_ONLY, p, n);
+}
+
+/* HEAPSHIFT_NO_MIGRATE: old blocks stay on the old heap for good. */
+static void* hs_old_alloc(size_t n) { return HeapAlloc(hs_target.heap, 0, n); }
+
+/* HeapReAlloc, may move (HEAPSHIFT_NO_MIGRATE). */
+static void* hs_old_realloc(void* p, size_t n) {
+  return HeapReAlloc(hs_target.heap, 0, p, n);
+}
+
+/* The raw block pointer of a UCRT `_aligned_*` block, new or old: the
+ * pointer-sized word below the block rounded down to a pointer's
+ * alignment. Old aligned blocks keep their alignment and offset when they
+ * move (the `_aligned_*` section below). */
+static inline void* hs_aligned_raw(void* p) {
+  const uintptr_t w = sizeof(uintptr_t);
+  return *(void**)((((uintptr_t)p) & ~(w - 1)) - w);
+}
 
 BOOL hs_crt_resolve(void) {
   HMODULE m = GetModuleHandleW(L"ucrtbase.dll");
@@ -356,10 +386,6 @@ wchar_t* __cdecl hs_wcsdup(const wchar_t* s) {
   wchar_t* p = hs_malloc(n);
   if (p != NULL) memcpy(p, s, n);
   return p;
-}
-
-unsigned char* __cdecl hs_mbsdup(const unsigned char* s) {
-  return (unsigned char*)hs_strdup((const char*)s);
 }
 
 /* ---- _aligned_* (UCRT align.cpp, on top of the primitives) --------------

@@ -2,10 +2,10 @@
  * v2: static.c's sources one by one, see below), so the glue below may use
  * mimalloc's internals.
  *
- * The hooks (hooks.c) and the old-heap helpers (migrate.c) are #included
- * at the end rather than compiled on their own, so that mimalloc's fast
- * paths (mi_malloc, mi_free, the ownership lookup) inline into the hooks
- * (tasks/build_dll.ts leaves them out of the source list).
+ * The hooks (hooks.c) are #included at the end rather than compiled on
+ * their own, so that mimalloc's fast paths (mi_malloc, mi_free, the
+ * ownership lookup) inline into them (tasks/build_dll.ts leaves hooks.c out
+ * of the source list).
  *
  * Built with MI_PADDING=1 (the default, see tasks/build_dll.ts --msize):
  * every block records its exact requested size, so _msize reports what the
@@ -109,8 +109,9 @@ static void hs_mi_segment_freed(const mi_segment_t* segment);
 #undef FlsAlloc
 #undef atexit
 
-/* The hooks' TLS indexes (heapshift.h: hs_count, hs_thread_heap), here in
- * the hooks' unit so the hot path reaches them without an indirection. */
+/* The hooks' TLS indexes (hs_count in heapshift.h, hs_thread_heap below),
+ * here in the hooks' unit so the hot path reaches them without an
+ * indirection. */
 DWORD hs_count_slot = TLS_OUT_OF_INDEXES;
 DWORD hs_heap_slot = TLS_OUT_OF_INDEXES;
 
@@ -393,7 +394,7 @@ BOOL hs_mi_thread_active(void) {
 
 unsigned hs_mi_version(void) { return (unsigned)MI_MALLOC_VERSION; }
 
-BOOL hs_mi_resize_in_place(void* p, size_t size, BOOL realloc_policy) {
+BOOL hs_mi_resize_in_place(void* p, size_t size, BOOL limit_waste) {
   /* The capacity is the page's usable block size (without the padding). */
 #if MI_PADDING
   mi_page_t* page = _mi_ptr_page(p);
@@ -402,7 +403,7 @@ BOOL hs_mi_resize_in_place(void* p, size_t size, BOOL realloc_policy) {
   size_t cap = mi_usable_size(p);
 #endif
   if (size > cap) return FALSE;
-  if (realloc_policy && size < cap / 2) return FALSE;
+  if (limit_waste && size < cap / 2) return FALSE;
 #if MI_PADDING
   /* The new exact size goes into the padding, with a fresh canary: an
    * earlier overrun's damage is repaired. */
@@ -416,4 +417,3 @@ BOOL hs_mi_resize_in_place(void* p, size_t size, BOOL realloc_policy) {
 
 /* One unit with mimalloc (see the top of this file). */
 #include "hooks.c"
-#include "migrate.c"

@@ -605,14 +605,19 @@ static BOOL take_threads(hs_patch_result* r) {
   return ok;
 }
 
-static void resume_threads(void) HS_NO_ALLOC {
+/* ---- with the other threads suspended -----------------------------------
+ * From here to attempt(): code that runs while every other thread is
+ * suspended, one of which may hold the process-heap lock. None of it
+ * allocates: buffers are static or on the stack. */
+
+static void resume_threads(void) {
   for (unsigned i = 0; i < thread_count; i++) {
     if (threads[i].h != NULL) ResumeThread(threads[i].h);
   }
 }
 
 /* A word on the stack that is a return address into a site's jump. */
-static BOOL is_return_into_site(uintptr_t w) HS_NO_ALLOC {
+static BOOL is_return_into_site(uintptr_t w) {
   if (w < returns_lo || w > returns_hi) return FALSE;
   for (unsigned k = 0; k < site_count; k++) {
     uintptr_t t = (uintptr_t)sites[k].start;
@@ -626,7 +631,7 @@ static BOOL is_return_into_site(uintptr_t w) HS_NO_ALLOC {
 /* Scans the live part of a suspended thread's stack (sp up to the end of
  * its committed region) for return addresses into a site. A stack that
  * cannot be read counts as holding one: we cannot tell. */
-static BOOL stack_returns_into_site(uintptr_t sp) HS_NO_ALLOC {
+static BOOL stack_returns_into_site(uintptr_t sp) {
   MEMORY_BASIC_INFORMATION m;
   if (VirtualQuery((void*)sp, &m, sizeof m) != sizeof m) return TRUE;
   DWORD readable = PAGE_READONLY | PAGE_READWRITE | PAGE_WRITECOPY |
@@ -661,7 +666,7 @@ typedef struct attempt_log {
  * handle is signalled) → forgotten, FALSE; else TRUE: the attempt is given
  * up, and r keeps why in case no later attempt gets past it either. */
 static BOOL refused(hs_patch_result* r, thread* t, attempt_log* log,
-                    uint32_t reason, DWORD err) HS_NO_ALLOC {
+                    uint32_t reason, DWORD err) {
   if (has_ended(t->h)) {
     CloseHandle(t->h);
     t->h = NULL;
@@ -678,8 +683,7 @@ static BOOL refused(hs_patch_result* r, thread* t, attempt_log* log,
 
 /* With every other thread suspended: is any in a site's way, or not to be
  * inspected yet? Records the ones exactly at a site entry. */
-static BOOL threads_in_the_way(hs_patch_result* r,
-                               attempt_log* log) HS_NO_ALLOC {
+static BOOL threads_in_the_way(hs_patch_result* r, attempt_log* log) {
   BOOL busy = FALSE;
   for (unsigned i = 0; i < thread_count && !busy; i++) {
     thread* t = &threads[i];
@@ -708,7 +712,7 @@ static BOOL threads_in_the_way(hs_patch_result* r,
 
 /* Writes every jump; TRUE if they all read back. A hot-patch's long jump
  * (in the padding) goes in before the short one that leads to it. */
-static BOOL write_jumps(void) HS_NO_ALLOC {
+static BOOL write_jumps(void) {
   for (unsigned k = 0; k < site_count; k++) {
     uint8_t j[JUMP_MAX];
     jump_encode(j, sites[k].f, sites[k].entry, sites[k].hook);
@@ -725,7 +729,7 @@ static BOOL write_jumps(void) HS_NO_ALLOC {
 }
 
 /* Puts the original bytes back; TRUE if they read back. */
-static BOOL roll_back(void) HS_NO_ALLOC {
+static BOOL roll_back(void) {
   /* readback-sticky: as if these writes did not stick either. */
   if (hs_faults.readback_sticky) return FALSE;
   for (unsigned k = 0; k < site_count; k++) {
@@ -741,7 +745,7 @@ static BOOL roll_back(void) HS_NO_ALLOC {
 
 /* The threads found at a site entry continue in its hook. One that cannot
  * be moved runs the jump now at that entry: the same place. */
-static unsigned move_threads(void) HS_NO_ALLOC {
+static unsigned move_threads(void) {
   unsigned moved = 0;
   for (unsigned i = 0; i < thread_count; i++) {
     thread* t = &threads[i];
@@ -758,7 +762,7 @@ static unsigned move_threads(void) HS_NO_ALLOC {
 
 /* One attempt: suspend all, look, and either commit or change nothing. */
 static attempt_result attempt(hs_patch_result* r, unsigned n,
-                              attempt_log* log) HS_NO_ALLOC {
+                              attempt_log* log) {
   log->suspended = 0;
   log->wait_on = NULL;
   r->error = NULL;

@@ -1,6 +1,7 @@
-/* The stats block (named shared memory, layout v1: heapshift.h, STATS.md)
- * and the counters' slow path. The block is created before any hook goes
- * in; if it cannot be created the counters go to a private block. */
+/* The stats block (named shared memory, layout v1: heapshift_stats.h,
+ * STATS.md) and the counters' slow path. The block is created before any
+ * hook goes in; if it cannot be created the counters go to a private
+ * block. */
 #include <stdio.h>
 
 #include "heapshift.h"

@@ -4,8 +4,8 @@
  * (`__emutls_get_address`). libgcc's version keeps each thread's variables
  * in blocks from the CRT's calloc/realloc, through winpthread keys: once
  * calloc is hooked, a thread's first allocation asks mimalloc for its heap,
- * the TLS lookup calls calloc, which is the hook again... (the stack
- * overflow a naive prototype hit). This file replaces libgcc's emutls: the
+ * the TLS lookup calls calloc, which is the hook again... (a stack
+ * overflow on any thread's first allocation). This file replaces libgcc's emutls: the
  * per-thread array hangs off a Win32 TLS slot read straight from the TEB
  * (TlsGetValue would clobber the caller's last-error value) and its memory
  * comes from a private Win32 heap, so a TLS access never reaches the CRT.

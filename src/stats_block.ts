@@ -1,6 +1,6 @@
 /**
- * Decoding the hook DLL's stats block, layout v1 (documented in
- * dll/heapshift.h and dll/STATS.md). Pure TypeScript.
+ * Decoding the hook DLL's stats block, layout v1 (declared in
+ * dll/heapshift_stats.h, documented in dll/STATS.md). Pure TypeScript.
  *
  * @module
  */

@@ -1,8 +1,10 @@
 import assert from "node:assert/strict";
 import { HeapshiftError } from "./heapshift_error.ts";
 import {
+  type HeapshiftStats,
   mimallocVersion,
   parseStats,
+  STATS_LAYOUT,
   STATS_MAGIC,
   STATS_SIZE,
   statsOwner,
@@ -158,4 +160,127 @@ Deno.test("parseStats: the trimmer's state and counters (offsets 88–127)", () 
     "small-heap",
     "state-99",
   ]);
+});
+
+/** The C side of the layout: the hook DLL's dll/heapshift_stats.h. */
+const C_HEADER = Deno.readTextFileSync(
+  new URL("../dll/heapshift_stats.h", import.meta.url),
+);
+
+/** The members of `enum name` in the C header, with their values. */
+function cEnum(name: string): [string, number][] {
+  const body = new RegExp(`enum ${name} \\{([^}]*)\\}`).exec(C_HEADER)?.[1];
+  assert.ok(body, `dll/heapshift_stats.h declares enum ${name}`);
+  let next = 0;
+  return body.replace(/\/\*[\s\S]*?\*\//g, "").split(",")
+    .map((m) => m.trim()).filter((m) => m !== "")
+    .map((m) => {
+      const [id, value] = m.split("=").map((x) => x.trim());
+      if (value !== undefined) next = Number(value);
+      return [id, next++];
+    });
+}
+
+/** `#define name value` in the C header, as a number. */
+function cDefine(name: string): number {
+  const value = new RegExp(`#define ${name} (\\w+)`).exec(C_HEADER)?.[1];
+  assert.ok(value, `dll/heapshift_stats.h defines ${name}`);
+  return Number(value.replace(/u$/, ""));
+}
+
+/** The header's field offsets, from the header's HS_STATS_AT checks. */
+const C_OFFSETS = new Map(
+  [...C_HEADER.matchAll(/^HS_STATS_AT\(([\w.]+), (\d+)\);/gm)]
+    .map((m) => [m[1], Number(m[2])]),
+);
+
+function cOffset(field: string): number {
+  const off = C_OFFSETS.get(field);
+  assert.ok(off !== undefined, `dll/heapshift_stats.h places ${field}`);
+  return off;
+}
+
+const kebab = (id: string, prefix: string) =>
+  id.slice(prefix.length).toLowerCase().replaceAll("_", "-");
+
+Deno.test("parseStats reads the layout dll/heapshift_stats.h declares", () => {
+  assert.equal(cDefine("HS_STATS_MAGIC"), STATS_MAGIC);
+  assert.equal(cDefine("HS_STATS_LAYOUT"), STATS_LAYOUT);
+  assert.equal(
+    cDefine("HS_STATS_STRIPE_OFFSET") + 64 * cDefine("HS_STATS_STRIPES"),
+    STATS_SIZE,
+  );
+  const read = (field: string, value: number) =>
+    parseStats(9, block((v) => v.setUint32(cOffset(field), value, true)));
+
+  for (const [id, n] of cEnum("hs_state")) {
+    assert.equal(read("state", n).state, kebab(id, "HS_STATE_"), id);
+  }
+  // Every reason and trim state has its name, and none more than the C.
+  const renamed: Record<string, string> = { HS_R_OVERLAP: "overlapping-sites" };
+  const reasons = cEnum("hs_reason").filter(([, n]) => n !== 0);
+  for (const [id, n] of reasons) {
+    const want = renamed[id] ?? kebab(id, "HS_R_");
+    assert.equal(read("reason", n).reason, want, id);
+  }
+  const pastReasons = reasons.length + 1;
+  assert.equal(read("reason", pastReasons).reason, `reason-${pastReasons}`);
+  const trims = cEnum("hs_trim_state");
+  for (const [id, n] of trims) {
+    assert.equal(read("trim.state", n).trim.state, kebab(id, "HS_TRIM_"), id);
+  }
+  assert.equal(
+    read("trim.state", trims.length).trim.state,
+    `state-${trims.length}`,
+  );
+
+  // The counters, in the C enum's order, at +8 * index in each stripe.
+  const counters = cEnum("hs_counter").filter(([id]) => id !== "HS_C_COUNT_");
+  const s = parseStats(
+    9,
+    block((v) => {
+      for (const [, n] of counters) {
+        v.setBigInt64(
+          cDefine("HS_STATS_STRIPE_OFFSET") + 8 * n,
+          BigInt(n + 1),
+          true,
+        );
+      }
+    }),
+  );
+  const camel = (id: string) =>
+    kebab(id, "HS_C_").replace(/-(\w)/g, (_, c: string) => c.toUpperCase());
+  assert.deepEqual(
+    Object.entries(s.counters),
+    counters.map(([id, n]) => [camel(id), n + 1]),
+  );
+
+  // The numeric fields at the C header's offsets.
+  const u64 = new Set(["trim.passes", "trim.reset_bytes"]);
+  const fields: [string, (s: HeapshiftStats) => number][] = [
+    ["pid", (s) => s.pid],
+    ["error", (s) => s.error],
+    ["patch_sites", (s) => s.patchSites],
+    ["trim.error", (s) => s.trim.error],
+    ["trim.passes", (s) => s.trim.passes],
+    ["trim.reset_bytes", (s) => s.trim.resetBytes],
+    ["trim.chunks", (s) => s.trim.chunks],
+    ["trim.hold_max_us", (s) => s.trim.holdMaxUs],
+    ["trim.busy_kib", (s) => s.trim.busyKiB],
+    ["trim.free_kib", (s) => s.trim.freeKiB],
+  ];
+  const all = parseStats(
+    9,
+    block((v) =>
+      fields.forEach(([field], k) =>
+        u64.has(field)
+          ? v.setBigUint64(cOffset(field), BigInt(1000 + k), true)
+          : v.setUint32(cOffset(field), 1000 + k, true)
+      )
+    ),
+  );
+  assert.deepEqual(
+    fields.map(([field, get]) => [field, get(all)]),
+    fields.map(([field], k) => [field, 1000 + k]),
+  );
 });

@@ -72,8 +72,9 @@ function defines(msize: MsizeMode): string[] {
     // mimalloc >= 2.1.3: no process constructor / TLS callback of its own;
     // the entry point initialises it (ignored by 2.1.2).
     "MI_PRIM_HAS_PROCESS_ATTACH=1",
-    // random seeds from advapi32's RtlGenRandom (imported anyway), not
-    // bcrypt.dll: under Wine bcrypt brings up gnutls, ~3 MB resident
+    // random seeds through RtlGenRandom, which dll/advapi.c provides
+    // without importing advapi32, not bcrypt.dll: under Wine bcrypt brings
+    // up gnutls, ~3 MB resident
     "MI_USE_RTLGENRANDOM=1",
   ];
 }
@@ -161,7 +162,7 @@ export interface BuildDllOptions {
  * mimalloc, so its fast paths inline into the hooks): not compiled on
  * their own.
  */
-const INCLUDED_SOURCES = new Set(["hooks.c", "migrate.c"]);
+const INCLUDED_SOURCES = new Set(["hooks.c"]);
 
 function dllSources(root: string): { c: string[]; all: string[] } {
   const c: string[] = [];

@@ -21,7 +21,7 @@ import {
 
 const TRIMMING = { WINEDEBUG: "-all,+pid,err+heap" };
 
-/** The trimmer's states (dll/heapshift.h enum hs_trim_state). */
+/** The trimmer's states (dll/heapshift_stats.h enum hs_trim_state). */
 const WALK = "1", OPTIMIZE = "2", OFF = "3", DEBUG_HEAP = "4", SMALL = "8";
 
 interface Run {
