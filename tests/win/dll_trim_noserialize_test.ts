@@ -1,0 +1,36 @@
+// The trimmer (dll/trim.c, Wine's walk) and a program that uses the CRT
+// heap with HEAP_NO_SERIALIZE from its one heap-using thread
+// (tests/fixtures/dll_trim_noserialize.c). The trimmer's only guard is the
+// heap lock, which HEAP_NO_SERIALIZE calls skip: a free block it walked
+// can be handed to the program and written before the trimmer resets its
+// pages. The same program without the trimmer loses nothing.
+import { assert, assertEquals } from "./assert.ts";
+import { fixture, hookDll, runFixture, testArches } from "./harness.ts";
+
+const TRIMMING = { WINEDEBUG: "-all,+pid,err+heap" };
+
+async function run(arch: "x64" | "x86", env: Record<string, string>) {
+  const { lines, code } = await runFixture(
+    fixture("dll_trim_noserialize.exe", arch),
+    [hookDll(arch)],
+    { env, arch },
+  );
+  const text = lines.join("\n");
+  assertEquals(code, 0, text);
+  assertEquals(lines.at(-1), "done", text);
+  const get = (k: string) => new RegExp(`${k}=(\\d+)`).exec(text)?.[1];
+  return { text, get };
+}
+
+testArches(
+  "trim: a program's HEAP_NO_SERIALIZE blocks on the CRT heap keep their bytes while the trimmer walks",
+  async (arch) => {
+    const control = await run(arch, { ...TRIMMING, HEAPSHIFT_NO_TRIM: "1" });
+    assertEquals(control.get("bad"), "0", control.text);
+    const r = await run(arch, TRIMMING);
+    assertEquals(r.get("trim_state"), "1", r.text); // walking
+    assert(Number(r.get("passes")) > 0, r.text);
+    assertEquals(r.get("bad"), "0", r.text);
+    assertEquals(r.get("heap_valid"), "1", r.text);
+  },
+);
