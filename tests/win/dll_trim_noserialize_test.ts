@@ -1,9 +1,9 @@
 // The trimmer (dll/trim.c, Wine's walk) and a program that uses the CRT
 // heap with HEAP_NO_SERIALIZE from its one heap-using thread
-// (tests/fixtures/dll_trim_noserialize.c). The trimmer's only guard is the
-// heap lock, which HEAP_NO_SERIALIZE calls skip: a free block it walked
-// can be handed to the program and written before the trimmer resets its
-// pages. The same program without the trimmer loses nothing.
+// (tests/fixtures/dll_trim_review.c, mode noserialize). The trimmer's
+// only guard is the heap lock, which HEAP_NO_SERIALIZE calls skip: a free
+// block it walked can be split by the program before the trimmer resets
+// its pages. The same program without the trimmer loses nothing.
 import { assert, assertEquals } from "./assert.ts";
 import { fixture, hookDll, runFixture, testArches } from "./harness.ts";
 
@@ -11,8 +11,8 @@ const TRIMMING = { WINEDEBUG: "-all,+pid,err+heap" };
 
 async function run(arch: "x64" | "x86", env: Record<string, string>) {
   const { lines, code } = await runFixture(
-    fixture("dll_trim_noserialize.exe", arch),
-    [hookDll(arch)],
+    fixture("dll_trim_review.exe", arch),
+    [hookDll(arch), "noserialize"],
     { env, arch },
   );
   const text = lines.join("\n");
