@@ -287,7 +287,8 @@ enum hs_trim_state {
   HS_TRIM_UNKNOWN_HEAP = 5, /* refused: not laid out as Wine's heap */
   HS_TRIM_UNSUPPORTED = 6,  /* HeapOptimizeResources refused (error) */
   HS_TRIM_FAILED = 7,       /* the thread could not be started (error) */
-  HS_TRIM_SMALL_HEAP = 8    /* not started: the heap is too small to pay */
+  HS_TRIM_SMALL_HEAP = 8,   /* not started: the heap is too small to pay */
+  HS_TRIM_WALK_OFF = 9      /* Wine without HEAPSHIFT_TRIM_WALK=1 */
 };
 
 typedef struct hs_trim_stats {
@@ -306,6 +307,9 @@ typedef struct hs_trim_stats {
 void hs_trim_start(void);
 /* Asks for a pass now (_heapmin); never waits. */
 void hs_trim_request(void);
+/* exit() has begun (hooks.c): the trimmer makes no more heap calls, and
+ * this returns once it is out of the one it may be in. */
+void hs_trim_stop(void);
 /* The stats header's trim fields (stats.c). */
 volatile hs_trim_stats* hs_stats_trim(void);
 /* A switch set in the environment, and not "0" (entry.c). */

@@ -13,7 +13,7 @@ test("trim: a free block just below a subheap's committed end makes the trimmer 
   const { lines, code } = await runFixture(fixture("dll_trim_review.exe"), [
     hookDll(),
     "tail",
-  ], { env: { WINEDEBUG: "-all,+pid,err+heap" } });
+  ], { env: { WINEDEBUG: "-all,+pid,err+heap", HEAPSHIFT_TRIM_WALK: "1" } });
   const text = lines.join("\n");
   assertEquals(code, 0, text);
   assertEquals(lines.at(-1), "done", text);
