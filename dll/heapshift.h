@@ -326,6 +326,9 @@ static inline void hs_count(hs_counter which, int64_t n) {
 void hs_trim_start(void);
 /* Asks for a pass now (_heapmin); never waits. */
 void hs_trim_request(void);
+/* exit() has begun (hooks.c): the trimmer makes no more heap calls, and
+ * this returns once it is out of the one it may be in. */
+void hs_trim_stop(void);
 
 /* ------------------------------------------------------------------------
  * Instructions (insn.c): lengths and control flow of x64 or x86 code (the

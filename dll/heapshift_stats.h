@@ -111,7 +111,8 @@ enum hs_trim_state {
   HS_TRIM_UNKNOWN_HEAP = 5, /* refused: not laid out as Wine's heap */
   HS_TRIM_UNSUPPORTED = 6,  /* HeapOptimizeResources refused (error) */
   HS_TRIM_FAILED = 7,       /* the thread could not be started (error) */
-  HS_TRIM_SMALL_HEAP = 8    /* not started: the heap is too small to pay */
+  HS_TRIM_SMALL_HEAP = 8,   /* not started: the heap is too small to pay */
+  HS_TRIM_WALK_OFF = 9      /* Wine without HEAPSHIFT_TRIM_WALK=1 */
 };
 
 /* Header offsets 88-127, written by trim.c's thread only. */

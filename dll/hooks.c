@@ -132,6 +132,7 @@ static BOOLEAN(NTAPI* shutdown_in_progress)(void);
 
 static void __cdecl on_exit_begun(void) {
   InterlockedCompareExchange(&exit_state, EXIT_BEGUN, RUNNING);
+  hs_trim_stop(); /* before ExitProcess can kill it inside a heap call */
 }
 
 void hs_process_detach(void) { exit_state = THREADS_GONE; }

@@ -8,8 +8,8 @@
  * DllMain has returned, never inside a hook) hands those pages back while
  * old blocks are being freed:
  *
- * - Wine ("walk"): Wine's heap never decommits free space inside a
- *   subheap (HeapCompact is a stub returning 0; HeapSetInformation's
+ * - Wine ("walk", only with HEAPSHIFT_TRIM_WALK=1): Wine's heap never
+ *   decommits free space inside a subheap (HeapCompact is a stub returning 0; HeapSetInformation's
  *   HeapOptimizeResources is accepted and ignored). So, with the heap
  *   locked, the thread walks it (HeapWalk) and resets (VirtualAlloc
  *   MEM_RESET: contents no longer of interest, pages stay committed and
@@ -20,7 +20,13 @@
  *   never touched. Refused when the heap checks its free blocks
  *   (HEAP_FREE_CHECKING_ENABLED: Wine's `warn+heap` channel, NtGlobalFlag
  *   heap checks): there a free block must keep its fill pattern, which a
- *   reset page (zeros) would break.
+ *   reset page (zeros) would break. Opt-in because the heap lock is its
+ *   only guard: a program that calls the CRT heap with HEAP_NO_SERIALIZE
+ *   (Microsoft says not to on the process heap, and code does) can split
+ *   a free block between the walk and the reset, and the reset zeroes the
+ *   new block's header: Wine's heap then crashes (tests/win/
+ *   dll_trim_noserialize_test.ts). Without it, under Wine, the old heap
+ *   keeps its pages (state "walk-off").
  * - Windows ("optimize"): the NT heap already decommits large free ranges
  *   as blocks are freed (HeapCompact's documentation), and free blocks and
  *   LFH subsegments hold its own metadata (free lists, and the debug
@@ -43,11 +49,17 @@
  * no other lock, allocates nothing and calls nothing that takes the
  * loader lock: waiting for the heap lock it blocks nobody else, and a
  * thread that holds the heap lock and needs the loader lock cannot wait
- * on it. Killed at exit while it holds the heap lock, it leaves the heap
- * as it was (a walk and a reset change no heap structure); Wine no longer
- * waits for a held lock once the process is shutting down, Windows' heap
- * then fails calls with ERROR_POSSIBLE_DEADLOCK as it does for any thread
- * killed inside a heap call.
+ * on it.
+ *
+ * Exit: ExitProcess kills the thread wherever it is, and on Windows a
+ * heap lock left held by a killed thread makes every later call on that
+ * heap fail (ERROR_POSSIBLE_DEADLOCK) while DLLs unload. So once exit()
+ * begins (hooks.c's atexit entry, hs_trim_stop), the thread makes no more
+ * heap calls, and exit waits until it is out of the one it may be in
+ * (a flag each side sets before reading the other's, so one of them
+ * always sees the other). ExitProcess called directly skips atexit: the
+ * window is then one HeapSetInformation call at most every 100 ms, run
+ * only while old blocks are being freed.
  *
  * Switch: HEAPSHIFT_NO_TRIM=1 (read at load). State and counters: the
  * stats header's `trim` fields (STATS.md). */
@@ -84,6 +96,8 @@ typedef struct seen_range {
 } seen_range;
 
 static volatile hs_trim_stats* out;
+static volatile LONG stopping; /* exit has begun: no more heap calls */
+static volatile LONG in_heap;  /* the thread is in a heap call */
 static HANDLE heap;
 static HANDLE wake;
 static size_t page;
@@ -123,7 +137,26 @@ static uint64_t now_us(void) {
   LARGE_INTEGER t;
   if (freq.QuadPart == 0) QueryPerformanceFrequency(&freq);
   QueryPerformanceCounter(&t);
-  return (uint64_t)(t.QuadPart * 1000000 / freq.QuadPart);
+  /* Split so that QuadPart * 10^6 cannot overflow (10 days at 10 MHz). */
+  uint64_t ticks = (uint64_t)t.QuadPart, f = (uint64_t)freq.QuadPart;
+  return ticks / f * 1000000u + ticks % f * 1000000u / f;
+}
+
+/* Before a heap call: FALSE once exit has begun (the call is not made). */
+static BOOL enter_heap(void) {
+  InterlockedExchange(&in_heap, 1); /* full barrier before reading */
+  if (stopping) {
+    InterlockedExchange(&in_heap, 0);
+    return FALSE;
+  }
+  return TRUE;
+}
+
+static void leave_heap(void) { InterlockedExchange(&in_heap, 0); }
+
+/* A 64-bit stats field written whole (a 32-bit target's reader is 64-bit). */
+static void add64(volatile uint64_t* field, uint64_t n) {
+  hs_store64((volatile int64_t*)field, (int64_t)(*field + n));
 }
 
 /* TRUE if [lo, hi) was reset in the previous pass with the same extent. */
@@ -137,20 +170,31 @@ static BOOL seen_before(uintptr_t lo, uintptr_t hi) {
   return again;
 }
 
-/* Resets the whole pages inside a free block; 1 if a reset was made. */
-static unsigned reset_free(const PROCESS_HEAP_ENTRY* e) {
+/* Resets the whole pages inside a free block of a region whose committed
+ * part ends at `end`; 1 if a reset was made. Wine reports the last free
+ * block of a subheap as `commit_end - 64 - lpData` bytes, which wraps to
+ * ~4 GiB in the DWORD when it starts less than 88 bytes before that end:
+ * nothing past the region's committed end is ever reset. */
+static unsigned reset_free(const PROCESS_HEAP_ENTRY* e, uintptr_t end) {
   uintptr_t data = (uintptr_t)e->lpData;
-  if (e->cbData <= MARGIN_HEAD + MARGIN_TAIL) return 0;
+  if (e->cbData <= MARGIN_HEAD + MARGIN_TAIL || data >= end) return 0;
+  uintptr_t size = end - data < e->cbData ? end - data : e->cbData;
+  if (size <= MARGIN_HEAD + MARGIN_TAIL) return 0;
   uintptr_t lo = (data + MARGIN_HEAD + page - 1) & ~(page - 1);
-  uintptr_t hi = (data + e->cbData - MARGIN_TAIL) & ~(page - 1);
+  uintptr_t hi = (data + size - MARGIN_TAIL) & ~(page - 1);
   if (hi <= lo) return 0;
   if (seen != NULL && seen_before(lo, hi)) return 0;
   if (VirtualAlloc((void*)lo, hi - lo, MEM_RESET, PAGE_READWRITE) == NULL) {
     out->error = GetLastError();
     return 0;
   }
-  out->reset_bytes += hi - lo;
+  add64(&out->reset_bytes, hi - lo);
   return 1;
+}
+
+/* Where a region's committed part ends. */
+static uintptr_t region_end(const PROCESS_HEAP_ENTRY* r) {
+  return (uintptr_t)r->lpData + r->Region.dwCommittedSize;
 }
 
 /* One walk over the heap, in chunks; FALSE if it had to give up. */
@@ -161,7 +205,11 @@ static BOOL walk_pass(void) {
   uint64_t used_bytes = 0, free_bytes = 0;
   pass_no++;
   for (;;) {
-    if (!HeapLock(heap)) return FALSE;
+    if (!enter_heap()) return FALSE;
+    if (!HeapLock(heap)) {
+      leave_heap();
+      return FALSE;
+    }
     uint64_t t0 = now_us();
     unsigned steps = 0, resets = 0, skip = done_in_region;
     BOOL end = FALSE, lost = FALSE;
@@ -190,12 +238,13 @@ static BOOL walk_pass(void) {
       steps++;
       if (e.wFlags == 0) {
         free_bytes += e.cbData;
-        resets += reset_free(&e);
+        resets += have_region ? reset_free(&e, region_end(&region)) : 0;
       } else if (e.wFlags & PROCESS_HEAP_ENTRY_BUSY) {
         used_bytes += e.cbData;
       }
     }
     HeapUnlock(heap);
+    leave_heap();
     uint64_t held = now_us() - t0;
     out->chunks++;
     if (held > out->hold_max_us) out->hold_max_us = (uint32_t)held;
@@ -231,11 +280,14 @@ static BOOL heap_worth_a_thread(void) {
 
 static BOOL optimize_pass(void) {
   optimize_info info = {1, 0};
-  if (HeapSetInformation(heap, HEAP_CLASS_OPTIMIZE_RESOURCES, &info,
-                         sizeof info)) {
-    return TRUE;
-  }
-  set_state(HS_TRIM_UNSUPPORTED, GetLastError());
+  if (!enter_heap()) return FALSE;
+  BOOL ok = HeapSetInformation(heap, HEAP_CLASS_OPTIMIZE_RESOURCES, &info,
+                               sizeof info);
+  DWORD error = GetLastError();
+  leave_heap();
+  if (ok) return TRUE;
+  if (stopping) return FALSE;
+  set_state(HS_TRIM_UNSUPPORTED, error);
   return FALSE;
 }
 
@@ -249,6 +301,7 @@ static DWORD WINAPI trim_thread(void* arg) {
   uint64_t last_optimize = 0;
   for (;;) {
     DWORD woke = WaitForSingleObject(wake, interval);
+    if (stopping) return 0;
     int64_t frees = old_frees();
     BOOL asked = woke == WAIT_OBJECT_0;
     if (!asked && frees == seen_frees) {
@@ -266,6 +319,7 @@ static DWORD WINAPI trim_thread(void* arg) {
       }
       /* A walk that had to give up is tried again at the next poll. */
       seen_frees = walk_pass() ? frees : -1;
+      if (stopping) return 0;
       if (seen_frees < 0) continue;
     } else {
       if (!asked && now_us() - last_optimize < OPTIMIZE_MS * 1000u) continue;
@@ -273,7 +327,7 @@ static DWORD WINAPI trim_thread(void* arg) {
       last_optimize = now_us();
       if (!optimize_pass()) return 0;
     }
-    out->passes++;
+    add64(&out->passes, 1);
   }
 }
 
@@ -289,6 +343,12 @@ void hs_trim_start(void) {
   GetSystemInfo(&si);
   page = si.dwPageSize;
   BOOL walk = running_on_wine() && !hs_faults.trim_optimize;
+  if (walk && !hs_env_flag(L"HEAPSHIFT_TRIM_WALK")) {
+    hs_log("trim: under Wine only with HEAPSHIFT_TRIM_WALK=1 (the walk is "
+           "unsafe for programs that call the heap with HEAP_NO_SERIALIZE)");
+    set_state(HS_TRIM_WALK_OFF, 0);
+    return;
+  }
   if (walk && walk_refusal() != 0) {
     hs_log("trim: the CRT heap %s: its pages stay",
            walk_refusal() == HS_TRIM_DEBUG_HEAP
@@ -326,4 +386,12 @@ void hs_trim_start(void) {
 
 void hs_trim_request(void) {
   if (wake != NULL) SetEvent(wake);
+}
+
+void hs_trim_stop(void) {
+  InterlockedExchange(&stopping, 1); /* full barrier before reading */
+  if (wake != NULL) SetEvent(wake);
+  /* Out of its heap call within one call's time; bounded all the same. */
+  for (int i = 0; i < 2000 && in_heap; i++) Sleep(1);
+  if (in_heap) hs_log("trim: still in a heap call after 2 s at exit");
 }

@@ -114,6 +114,7 @@ export type HeapshiftTrimState =
   | "unsupported"
   | "failed"
   | "small-heap"
+  | "walk-off"
   | `state-${number}`;
 
 /** heapshift.dll's trim states (header offset 88), from 0. */
@@ -127,6 +128,7 @@ const TRIM_STATES: HeapshiftTrimState[] = [
   "unsupported",
   "failed",
   "small-heap",
+  "walk-off",
 ];
 
 /**

@@ -153,11 +153,12 @@ Deno.test("parseStats: the trimmer's state and counters (offsets 88–127)", () 
   });
   const state = (n: number) =>
     parseStats(9, block((v) => v.setUint32(88, n, true))).trim.state;
-  assert.deepEqual([0, 2, 4, 8, 99].map(state), [
+  assert.deepEqual([0, 2, 4, 8, 9, 99].map(state), [
     "none",
     "optimize",
     "debug-heap",
     "small-heap",
+    "walk-off",
     "state-99",
   ]);
 });

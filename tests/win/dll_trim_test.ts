@@ -19,10 +19,15 @@ import {
   testArches,
 } from "./harness.ts";
 
-const TRIMMING = { WINEDEBUG: "-all,+pid,err+heap" };
+// Under Wine the walk is opt-in (dll/trim.c says why).
+const TRIMMING = {
+  WINEDEBUG: "-all,+pid,err+heap",
+  HEAPSHIFT_TRIM_WALK: "1",
+};
 
 /** The trimmer's states (dll/heapshift_stats.h enum hs_trim_state). */
 const WALK = "1", OPTIMIZE = "2", OFF = "3", DEBUG_HEAP = "4", SMALL = "8";
+const WALK_OFF = "9";
 
 interface Run {
   get(key: string): string | undefined;
@@ -102,8 +107,8 @@ test("trim: with HEAPSHIFT_NO_TRIM=1 the pages stay (the drop is the trimmer's)"
 
 test("trim: a heap that checks its free blocks (strict heap checks) is left alone", async () => {
   // The suite's own environment: Wine's warn+heap makes the CRT heap a
-  // free-checking heap.
-  const r = await trimRun(["trim"]);
+  // free-checking heap. The walk is asked for: the check refuses it.
+  const r = await trimRun(["trim"], { env: { HEAPSHIFT_TRIM_WALK: "1" } });
   expect(r, {
     live: 1,
     trim_state_at_start: DEBUG_HEAP,
@@ -185,5 +190,23 @@ testArches(
       // take that long.
       assert(Date.now() - started < 60_000, `run ${i} took too long`);
     }
+  },
+);
+
+testArches(
+  "trim: under Wine the walk runs only when asked for (HEAPSHIFT_TRIM_WALK=1)",
+  async (arch) => {
+    const { HEAPSHIFT_TRIM_WALK: _, ...env } = TRIMMING;
+    const r = await trimRun(["trim"], { env, arch });
+    expect(r, { live: 1, "trim.state": WALK_OFF, trimmed: 0, ...HEAP_OK });
+  },
+);
+
+testArches(
+  "trim: once exit() has begun the trimmer makes no more heap calls (old blocks freed by atexit code)",
+  async (arch) => {
+    const r = await trimRun(["atexit"], { env: TRIMMING, arch });
+    expect(r, { live: 1, passes_before_exit: 1, atexit_passes: 0 });
+    assert(r.num("atexit_freed") > 1000, r.text);
   },
 );
