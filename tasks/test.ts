@@ -32,7 +32,6 @@
 import {
   buildDll,
   MIMALLOC_DEFAULT,
-  mimallocSource,
   type MimallocVersion,
   parseMimallocVersion,
 } from "./build_dll.ts";
