@@ -59,7 +59,8 @@
  * (a flag each side sets before reading the other's, so one of them
  * always sees the other). ExitProcess called directly skips atexit: the
  * window is then one HeapSetInformation call at most every 100 ms, run
- * only while old blocks are being freed.
+ * only while old blocks are being freed (Windows' way), or one chunk under
+ * the heap lock (the opt-in walk).
  *
  * Switch: HEAPSHIFT_NO_TRIM=1 (read at load). State and counters: the
  * stats header's `trim` fields (STATS.md). */
@@ -177,6 +178,14 @@ static BOOL seen_before(uintptr_t lo, uintptr_t hi) {
  * nothing past the region's committed end is ever reset. */
 static unsigned reset_free(const PROCESS_HEAP_ENTRY* e, uintptr_t end) {
   uintptr_t data = (uintptr_t)e->lpData;
+  /* The region entry may be from an earlier chunk: the memory's own
+   * committed extent bounds it too. */
+  MEMORY_BASIC_INFORMATION m;
+  if (VirtualQuery((void*)data, &m, sizeof m) == 0 || m.State != MEM_COMMIT) {
+    return 0;
+  }
+  uintptr_t committed = (uintptr_t)m.BaseAddress + m.RegionSize;
+  if (committed < end) end = committed;
   if (e->cbData <= MARGIN_HEAD + MARGIN_TAIL || data >= end) return 0;
   uintptr_t size = end - data < e->cbData ? end - data : e->cbData;
   if (size <= MARGIN_HEAD + MARGIN_TAIL) return 0;
@@ -391,7 +400,9 @@ void hs_trim_request(void) {
 void hs_trim_stop(void) {
   InterlockedExchange(&stopping, 1); /* full barrier before reading */
   if (wake != NULL) SetEvent(wake);
-  /* Out of its heap call within one call's time; bounded all the same. */
-  for (int i = 0; i < 2000 && in_heap; i++) Sleep(1);
+  /* Out of its heap call within one call's time; bounded all the same
+   * (by time: a Sleep(1) lasts a 15.6 ms tick on Windows). */
+  uint64_t t0 = now_us();
+  while (in_heap && now_us() - t0 < 2000000u) Sleep(1);
   if (in_heap) hs_log("trim: still in a heap call after 2 s at exit");
 }

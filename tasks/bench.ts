@@ -26,7 +26,11 @@
 import { benchPrograms, heapCheckedPass } from "./bench_programs.ts";
 import { buildDll, mimallocSource, type MimallocVersion } from "./build_dll.ts";
 import { compile, isStale } from "./toolchain.ts";
-import { isCompleteProgramsRun, type ProgramRun } from "../bench/programs.ts";
+import {
+  isCompleteProgramsRun,
+  type ProgramRun,
+  programs as programNamesOf,
+} from "../bench/programs.ts";
 import {
   type BenchReport,
   isCompleteRun,
@@ -282,7 +286,7 @@ async function updateReadme(): Promise<void> {
     next = spliceReadme(next, await Deno.readTextFile(`${results}/bench.md`));
   } else log("a partial run: README.md keeps its results");
   const programs = await readJson<{ runs: ProgramRun[] }>("programs.json");
-  const names = [...new Set(programs?.runs.map((r) => r.program))];
+  const names = programNamesOf().map((p) => p.name);
   if (programs && isCompleteProgramsRun(programs.runs, names)) {
     next = spliceReadme(
       next,
@@ -322,6 +326,8 @@ async function main(args: string[]): Promise<number> {
       return 0;
     } else pass.push(a);
   }
+  // The README quotes bench/results/: results written elsewhere stay there.
+  if (pass.some((a) => a === "--out" || a.startsWith("--out="))) readme = false;
   if (!isWindows) await provision();
   const trees = await mimallocTrees(mimalloc);
   try {
@@ -368,7 +374,9 @@ async function main(args: string[]): Promise<number> {
     });
     if (code === 0) code = checked;
   }
-  const programs = await benchPrograms(pass, prefix);
+  const programs = await benchPrograms(pass, prefix, {
+    mimalloc: trees.main,
+  });
   if (code === 0) code = programs;
   if (code === 0 && readme) await updateReadme();
   log(

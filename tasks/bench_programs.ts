@@ -26,7 +26,6 @@ import { compile, isStale } from "./toolchain.ts";
 import {
   cacheDir,
   exists,
-  IN_ENV,
   isWindows,
   repoRoot,
   rootfsDir,
@@ -210,24 +209,44 @@ async function importTableCopy(exe: string): Promise<void> {
   await Deno.copyFile(dll, `${dir}/heapshift.dll`);
 }
 
-/** Fetches, extracts and builds what is missing or stale. */
-export async function buildPrograms(): Promise<void> {
+/** A mimalloc tree: its host path and the compiler's path to it. */
+export interface MimallocTree {
+  host: string;
+  cc: string;
+}
+
+/**
+ * The tree the hook DLL embeds by default (build-dll's choice), when the
+ * bench does not name one.
+ */
+function defaultTree(): MimallocTree | null {
+  const host = mimallocSource().replace(/\/+$/, "");
+  if (!exists(`${host}/src/static.c`)) return null;
+  const root = rootfsDir();
+  const inEnv = !isWindows && host.startsWith(`${root}/`);
+  return { host, cc: inEnv ? host.slice(root.length) : host };
+}
+
+/**
+ * Fetches, extracts and builds what is missing or stale; `mimalloc` is the
+ * tree the "mimalloc linked" builds use (the hook DLL's).
+ */
+export async function buildPrograms(
+  options: { mimalloc?: MimallocTree | null } = {},
+): Promise<void> {
   await ensureSources();
   const root = repoRoot();
-  // The same mimalloc the hook DLL embeds (build-dll's default or choice).
-  const miHost = mimallocSource();
-  const miEnv = miHost.endsWith(IN_ENV.mimalloc3)
-    ? IN_ENV.mimalloc3
-    : IN_ENV.mimalloc;
-  const mimalloc = exists(`${miHost}/src/static.c`)
-    ? {
-      host: miHost,
-      cc: isWindows || !miHost.startsWith(rootfsDir()) ? miHost : miEnv,
-    }
-    : null;
+  const mimalloc = options.mimalloc === undefined
+    ? defaultTree()
+    : options.mimalloc;
   for (const b of builds(mimalloc)) {
     const out = `${root}/${OUT}/${b.exe}`;
-    const inputs = b.sources.map(hostPath).filter((f) => exists(f));
+    const inputs = [
+      ...b.sources.map(hostPath),
+      ...(mimalloc && b.exe.includes("-mimalloc")
+        ? [`${root}/bench/mi_direct.h`, `${mimalloc.host}/include/mimalloc.h`]
+        : []),
+    ].filter((f) => exists(f));
     // The stamp catches another mimalloc tree (older files, same names).
     const stamp = `${out}.src`;
     const recipe = [...b.sources, ...b.flags].join("\n");
@@ -251,9 +270,10 @@ export async function buildPrograms(): Promise<void> {
 export async function benchPrograms(
   args: string[],
   prefix: string,
+  options: { mimalloc?: MimallocTree | null } = {},
 ): Promise<number> {
   try {
-    await buildPrograms();
+    await buildPrograms(options);
   } catch (e) {
     log(`error: cannot build the programs: ${(e as Error).message}`);
     return 1;

@@ -171,9 +171,8 @@ async function runWin(
   const suite = options.suite ?? "windows";
   const junit = `${RESULTS}/${suite.replace(/\W+/g, "-")}.xml`;
   // tests/win/harness.ts's hookDll() takes the DLLs from there.
-  const env: Record<string, string> = options.dllDir
-    ? { HEAPSHIFT_TEST_DLL_DIR: options.dllDir }
-    : {};
+  // (Always set: one exported in the caller's shell would pass through.)
+  const env = { HEAPSHIFT_TEST_DLL_DIR: options.dllDir ?? "build" };
   const args = ["test", "-A", `--junit-path=${junit}`, ...files, ...extra];
   console.error(
     `\n[test] ${suite} suite (${isWindows ? "native" : "Wine"}): deno ${
