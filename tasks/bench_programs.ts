@@ -25,6 +25,7 @@ import { mimallocSource } from "./build_dll.ts";
 import { compile, isStale } from "./toolchain.ts";
 import {
   cacheDir,
+  envPath,
   exists,
   isWindows,
   repoRoot,
@@ -222,9 +223,7 @@ export interface MimallocTree {
 function defaultTree(): MimallocTree | null {
   const host = mimallocSource().replace(/\/+$/, "");
   if (!exists(`${host}/src/static.c`)) return null;
-  const root = rootfsDir();
-  const inEnv = !isWindows && host.startsWith(`${root}/`);
-  return { host, cc: inEnv ? host.slice(root.length) : host };
+  return { host, cc: (!isWindows && envPath(host)) || host };
 }
 
 /**

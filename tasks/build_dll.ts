@@ -43,7 +43,14 @@ import { ARCH_MACHINE } from "../src/arch.ts";
 import { FileSource, imports as peImports, readHeaders } from "../pe/mod.ts";
 import { type Arch, ARCHES, compile, isStale } from "./toolchain.ts";
 import { copyNotice } from "./notice.ts";
-import { exists, IN_ENV, isWindows, repoRoot, rootfsDir } from "./winenv.ts";
+import {
+  envPath,
+  exists,
+  IN_ENV,
+  isWindows,
+  repoRoot,
+  rootfsDir,
+} from "./winenv.ts";
 
 /** Where each architecture's DLL goes, relative to the checkout. */
 export const DLL_OUT: Readonly<Record<Arch, string>> = {
@@ -178,8 +185,8 @@ function dllSources(root: string): { c: string[]; all: string[] } {
 
 /** A host path the mingw compiler inside the environment can read. */
 async function mimallocForEnv(dir: string, root: string): Promise<string> {
-  const rootfs = rootfsDir();
-  if (dir.startsWith(`${rootfs}/`)) return dir.slice(rootfs.length);
+  const inEnv = envPath(dir);
+  if (inEnv) return inEnv;
   if (dir.startsWith(`${root}/`)) return dir;
   // Anywhere else: copy it into the checkout's build directory.
   const copy = `${root}/build/mimalloc-src`;

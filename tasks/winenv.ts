@@ -93,6 +93,17 @@ export function rootfsDir(): string {
 }
 
 /**
+ * The path inside the chroot of a host path under it (the rootfs), or null
+ * for any other path.
+ */
+export function envPath(hostPath: string): string | null {
+  const rootfs = rootfsDir();
+  return hostPath.startsWith(`${rootfs}/`)
+    ? hostPath.slice(rootfs.length)
+    : null;
+}
+
+/**
  * Host path of mimalloc's source tree (include/ and src/):
  * `$HEAPSHIFT_MIMALLOC`, else the environment's copy (none on Windows).
  */
