@@ -37,6 +37,7 @@ import {
   spliceReadme,
 } from "../bench/report.ts";
 import {
+  envPath,
   exists,
   IN_ENV,
   isWindows,
@@ -82,12 +83,9 @@ async function mimallocTrees(
   const inEnv = (v: MimallocVersion) =>
     v === 3 ? IN_ENV.mimalloc3 : IN_ENV.mimalloc;
   const envDir = (v: MimallocVersion) => mimallocSource({ mimallocVersion: v });
-  const main = explicit || Deno.env.get("HEAPSHIFT_MIMALLOC") || isWindows
-    ? await tree(dir, dir)
-    : await tree(
-      dir,
-      dir.endsWith(IN_ENV.mimalloc3) ? IN_ENV.mimalloc3 : IN_ENV.mimalloc,
-    );
+  // the compiler runs in the environment: it sees the rootfs's trees at
+  // their in-chroot paths (any other tree: where it is)
+  const main = await tree(dir, (!isWindows && envPath(dir)) || dir);
   if (isWindows || !main) return { main, other: null };
   const v: MimallocVersion = main.major === 3 ? 2 : 3;
   // an explicit tree of the default's major keeps the environment's other
