@@ -291,7 +291,7 @@ export function renderPrograms(
         median(mine.map((r) => r.freesOld ?? 0))
       }; trimmer ${mine[0].trimState}, ${
         median(mine.map((r) => r.trimResetMB ?? 0))?.toFixed(1)
-      } MB of the old heap's free pages reset.`,
+      } MB of the old heap's pages reset.`,
     );
   }
   return L.join("\n") + "\n";

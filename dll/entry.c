@@ -89,6 +89,9 @@ static void read_faults(void) {
       hs_faults.suspend_refused = colon ? value : ~0u;
     } else if (strcmp(item, "retry-sleep") == 0) hs_faults.retry_sleep = value;
     else if (strcmp(item, "trim-optimize") == 0) hs_faults.trim_optimize = TRUE;
+    else if (strcmp(item, "trim-walk-only") == 0) {
+      hs_faults.trim_walk_only = TRUE;
+    }
     if (*item) {
       hs_log("test fault: %s%s%s", item, colon ? ":" : "",
              colon ? colon + 1 : "");

@@ -326,6 +326,10 @@ static inline void hs_count(hs_counter which, int64_t n) {
 void hs_trim_start(void);
 /* Asks for a pass now (_heapmin); never waits. */
 void hs_trim_request(void);
+/* Wine (set once the hooks are live): the hooks reset an old block's
+ * whole pages before they free it, hs_trim_block(block, its HeapSize). */
+extern BOOL hs_trim_on_free;
+void hs_trim_block(void* block, size_t n);
 /* exit() has begun (hooks.c): the trimmer makes no more heap calls, and
  * this returns once it is out of the one it may be in. */
 void hs_trim_stop(void);
@@ -460,6 +464,7 @@ typedef struct hs_test_faults {
   unsigned retry_sleep;     /* ms between attempts (Windows: Sleep(1) is
                                ~15.6 ms at the default timer resolution) */
   BOOL trim_optimize;       /* the trimmer uses Windows' way under Wine */
+  BOOL trim_walk_only;      /* Wine: the walk alone, no resets in free */
 } hs_test_faults;
 extern hs_test_faults hs_faults;
 

@@ -40,7 +40,8 @@
  *   88  u32 trim_state     enum hs_trim_state
  *   92  u32 trim_error     Win32 error of the trimmer's last failed call
  *   96  u64 trim_passes    passes over the old heap completed
- *  104  u64 trim_reset_bytes  bytes of whole free pages reset (Wine's walk)
+ *  104  u64 trim_reset_bytes  bytes of whole pages reset (Wine: the walk, and
+ *                              old blocks as the hooks free them)
  *  112  u32 trim_chunks    times the heap lock was taken for a chunk
  *  116  u32 trim_hold_max_us  longest of those holds, microseconds
  *  120  u32 trim_busy_kib  the CRT heap's busy blocks at the last walk, KiB
@@ -112,7 +113,8 @@ enum hs_trim_state {
   HS_TRIM_UNSUPPORTED = 6,  /* HeapOptimizeResources refused (error) */
   HS_TRIM_FAILED = 7,       /* the thread could not be started (error) */
   HS_TRIM_SMALL_HEAP = 8,   /* not started: the heap is too small to pay */
-  HS_TRIM_WALK_OFF = 9      /* Wine without HEAPSHIFT_TRIM_WALK=1 */
+  HS_TRIM_FREE_RESET = 9    /* Wine without HEAPSHIFT_TRIM_WALK=1: no
+                             * thread; old blocks' pages reset as freed */
 };
 
 /* Header offsets 88-127, written by trim.c's thread only. */

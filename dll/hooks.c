@@ -198,8 +198,13 @@ static HS_ALWAYS_INLINE void* alloc_block(size_t n, BOOL zero) {
   return alloc_block_retry(n, zero);
 }
 
-/* Releases an old-heap block (HeapFree); TRUE when it was released. */
-static HS_NOINLINE BOOL release_old_block(void* p) {
+/* Releases an old-heap block (HeapFree); TRUE when it was released. `n` is
+ * its HeapSize when the caller has it, else (size_t)-1. Under Wine its
+ * whole pages are reset first (trim.c): the block is still the program's,
+ * so nothing of the heap's is touched, and a HeapSize that answers proves
+ * it is a block of this heap. */
+static HS_NOINLINE BOOL release_old_block(void* p, size_t n) {
+  if (hs_trim_on_free) hs_trim_block(p, n != (size_t)-1 ? n : hs_old_size(p));
   if (!hs_old_free(p)) {
     errno_from_os(GetLastError());
     return FALSE;
@@ -210,20 +215,26 @@ static HS_NOINLINE BOOL release_old_block(void* p) {
 }
 
 /* Releases a mimalloc block, unless the process is ending. */
-static HS_ALWAYS_INLINE void release_mi(void* p) {
+static HS_ALWAYS_INLINE void release_owned(void* p, hs_mi_owner owner) {
   if (PROCESS_ENDING()) return;
-  hs_count(HS_C_FREES, 1); /* first: mi_free becomes a tail call */
-  mi_free(p);
+  hs_count(HS_C_FREES, 1); /* first: the free can be a tail call */
+  hs_mi_free_owned(p, owner);
 }
 
-/* Releases any block; TRUE if it was an old-heap block. */
-static HS_ALWAYS_INLINE BOOL release_block(void* p) {
-  if (HS_LIKELY(hs_mi_owns_fast(p))) {
-    release_mi(p);
+/* Releases any block; TRUE if it was an old-heap block. `old_size`: an
+ * old block's HeapSize if known, else (size_t)-1. */
+static HS_ALWAYS_INLINE BOOL release_sized(void* p, size_t old_size) {
+  hs_mi_owner owner = hs_mi_owner_of(p);
+  if (HS_LIKELY(owner)) {
+    release_owned(p, owner);
     return FALSE;
   }
-  release_old_block(p);
+  release_old_block(p, old_size);
   return TRUE;
+}
+
+static HS_ALWAYS_INLINE BOOL release_block(void* p) {
+  return release_sized(p, (size_t)-1);
 }
 
 /* HEAPSHIFT_NO_MIGRATE: _realloc_base on the old heap (HeapReAlloc, the
@@ -296,13 +307,14 @@ void* __cdecl hs_realloc(void* block, size_t size) {
     set_errno(ENOMEM);
     return NULL;
   }
-  if (hs_mi_owns_fast(block)) {
+  hs_mi_owner owner = hs_mi_owner_of(block);
+  if (owner) {
     if (hs_mi_resize_in_place(block, size, TRUE)) return block;
     size_t old = hs_mi_capacity(block);
     void* p = alloc_block(size, FALSE);
     if (p == NULL) return NULL;
     memcpy(p, block, old < size ? old : size);
-    release_mi(block);
+    release_owned(block, owner);
     return p;
   }
   if (hs_no_migrate) return old_realloc(block, size);
@@ -316,7 +328,7 @@ void* __cdecl hs_realloc(void* block, size_t size) {
   if (p == NULL) return NULL;
   size_t copied = old < size ? old : size;
   memcpy(p, block, copied);
-  release_block(block);
+  release_old_block(block, old);
   hs_count(HS_C_MIGRATIONS, 1);
   hs_count(HS_C_MIGRATED_BYTES, (int64_t)copied);
   return p;
@@ -496,7 +508,7 @@ void* __cdecl hs_aligned_offset_realloc(void* block, size_t size, size_t align,
   if (p == 0) return NULL;
   uintptr_t ret = ((p + PTR_SZ + gap + align + offset) & ~align) - offset;
   memcpy((void*)ret, block, movsz);
-  if (release_block((void*)raw)) {
+  if (release_sized((void*)raw, avail)) {
     hs_count(HS_C_MIGRATIONS, 1);
     hs_count(HS_C_MIGRATED_BYTES, (int64_t)movsz);
   }

@@ -261,6 +261,41 @@ static void hs_mi_page_retire(mi_page_t* page) {
 HS_WRAPPERS_END
 #endif
 
+/* Ownership and free in one lookup. A free asks who owns its block and
+ * then frees it; with v3.4's page map the answer (the block's page) is
+ * what mi_free would look up again, so the hooks hand it to mimalloc's
+ * inlined free path instead (hs_mi_free_owned). Elsewhere the owner is
+ * just TRUE and the free is mi_free. */
+#if MI_MALLOC_VERSION >= 340 && !MI_PAGE_MAP_FLAT
+typedef mi_page_t* hs_mi_owner;
+/* v3.4's two-level page map (which is never released), looked up as its
+ * _mi_safe_ptr_page does, inline: the top level is committed in parts,
+ * whose bits say which may be read. NULL: not mimalloc's. */
+static HS_ALWAYS_INLINE hs_mi_owner hs_mi_owner_of(const void* p) {
+  if (!HS_LIKELY(p < mi_page_map_max_address)) return NULL;
+  size_t sub_idx;
+  const size_t idx = _mi_page_map_index(p, &sub_idx);
+  if (!HS_LIKELY(mi_page_map_is_committed(idx, NULL))) return NULL;
+  mi_submap_t const sub = _mi_page_map_at(idx);
+  return sub != NULL ? sub[sub_idx] : NULL;
+}
+
+static HS_ALWAYS_INLINE void hs_mi_free_owned(void* p, hs_mi_owner page) {
+  mi_free_ex(p, NULL, page); /* mi_free's body, given the page */
+}
+#else
+typedef BOOL hs_mi_owner;
+static HS_ALWAYS_INLINE BOOL hs_mi_owns_fast(const void* p);
+static HS_ALWAYS_INLINE hs_mi_owner hs_mi_owner_of(const void* p) {
+  return hs_mi_owns_fast(p);
+}
+
+static HS_ALWAYS_INLINE void hs_mi_free_owned(void* p, hs_mi_owner owner) {
+  (void)owner;
+  mi_free(p);
+}
+#endif
+
 /* Ownership, inlined into the hooks (same unit). Never reads mimalloc's
  * memory: only maps that are never released. */
 static HS_ALWAYS_INLINE BOOL hs_mi_owns_fast(const void* p) {
@@ -276,15 +311,7 @@ static HS_ALWAYS_INLINE BOOL hs_mi_owns_fast(const void* p) {
   /* p > seg always: _mi_ptr_segment rounds p - 1 down */
   return (uintptr_t)p - seg < slices * MI_SEGMENT_SLICE_SIZE;
 #elif MI_MALLOC_VERSION >= 340 && !MI_PAGE_MAP_FLAT
-  /* v3.4's two-level page map (which is never released), looked up as its
-   * _mi_safe_ptr_page does, inline: the top level is committed in parts,
-   * whose bits say which may be read. */
-  if (!HS_LIKELY(p < mi_page_map_max_address)) return FALSE;
-  size_t sub_idx;
-  const size_t idx = _mi_page_map_index(p, &sub_idx);
-  if (!HS_LIKELY(mi_page_map_is_committed(idx, NULL))) return FALSE;
-  mi_submap_t const sub = _mi_page_map_at(idx);
-  return sub != NULL && sub[sub_idx] != NULL;
+  return hs_mi_owner_of(p) != NULL;
 #else
   /* v3's page map: of its own, never released */
   return mi_is_in_heap_region(p) ? TRUE : FALSE;

@@ -160,6 +160,28 @@ static void add64(volatile uint64_t* field, uint64_t n) {
   hs_store64((volatile int64_t*)field, (int64_t)(*field + n));
 }
 
+/* reset_bytes has writers in every thread that frees old blocks. */
+static void add_reset_bytes(uint64_t n) {
+  InterlockedExchangeAdd64((volatile LONG64*)&out->reset_bytes, (LONG64)n);
+}
+
+BOOL hs_trim_on_free;
+
+void hs_trim_block(void* block, size_t n) {
+  if (n == (size_t)-1 || n < page) return;
+  /* The heap writes its free-list links at the block's start and (Wine) a
+   * back pointer at its end when it takes the block back: those pages
+   * would fault straight in again. */
+  uintptr_t lo = ((uintptr_t)block + MARGIN_HEAD + page - 1) & ~(page - 1);
+  uintptr_t hi = ((uintptr_t)block + n - MARGIN_TAIL) & ~(page - 1);
+  if (hi <= lo) return;
+  if (VirtualAlloc((void*)lo, hi - lo, MEM_RESET, PAGE_READWRITE) == NULL) {
+    out->error = GetLastError();
+    return;
+  }
+  add_reset_bytes(hi - lo);
+}
+
 /* TRUE if [lo, hi) was reset in the previous pass with the same extent. */
 static BOOL seen_before(uintptr_t lo, uintptr_t hi) {
   seen_range* s = &seen[(lo / page * 2654435761u) % SEEN_SLOTS];
@@ -197,7 +219,7 @@ static unsigned reset_free(const PROCESS_HEAP_ENTRY* e, uintptr_t end) {
     out->error = GetLastError();
     return 0;
   }
-  add64(&out->reset_bytes, hi - lo);
+  add_reset_bytes(hi - lo);
   return 1;
 }
 
@@ -352,18 +374,21 @@ void hs_trim_start(void) {
   GetSystemInfo(&si);
   page = si.dwPageSize;
   BOOL walk = running_on_wine() && !hs_faults.trim_optimize;
-  if (walk && !hs_env_flag(L"HEAPSHIFT_TRIM_WALK")) {
-    hs_log("trim: under Wine only with HEAPSHIFT_TRIM_WALK=1 (the walk is "
-           "unsafe for programs that call the heap with HEAP_NO_SERIALIZE)");
-    set_state(HS_TRIM_WALK_OFF, 0);
-    return;
-  }
   if (walk && walk_refusal() != 0) {
     hs_log("trim: the CRT heap %s: its pages stay",
            walk_refusal() == HS_TRIM_DEBUG_HEAP
                ? "checks its free blocks (a debug heap)"
                : "is not laid out as Wine's heap");
     set_state(walk_refusal(), 0);
+    return;
+  }
+  /* the hooks' part (hs_trim_block) */
+  if (walk && !hs_faults.trim_walk_only) hs_trim_on_free = TRUE;
+  if (walk && !hs_env_flag(L"HEAPSHIFT_TRIM_WALK")) {
+    hs_log("trim: old blocks' whole pages reset as they are freed; no walk "
+           "without HEAPSHIFT_TRIM_WALK=1 (unsafe for programs that call "
+           "the heap with HEAP_NO_SERIALIZE)");
+    set_state(HS_TRIM_FREE_RESET, 0);
     return;
   }
   if (walk && !heap_worth_a_thread()) {

@@ -102,7 +102,9 @@ export interface HeapshiftCounters {
  * What heapshift's trimmer does with the old (CRT) heap's free pages
  * (dll/STATS.md): `walk` resets the whole pages inside its free blocks
  * (Wine), `optimize` asks the heap itself (Windows'
- * `HeapOptimizeResources`); the others say why it does not run.
+ * `HeapOptimizeResources`), `free-reset` has no thread but the hooks reset
+ * each old block's whole pages as they free it (Wine's default); the
+ * others say why it does not run.
  */
 export type HeapshiftTrimState =
   | "none"
@@ -114,7 +116,7 @@ export type HeapshiftTrimState =
   | "unsupported"
   | "failed"
   | "small-heap"
-  | "walk-off"
+  | "free-reset"
   | `state-${number}`;
 
 /** heapshift.dll's trim states (header offset 88), from 0. */
@@ -128,7 +130,7 @@ const TRIM_STATES: HeapshiftTrimState[] = [
   "unsupported",
   "failed",
   "small-heap",
-  "walk-off",
+  "free-reset",
 ];
 
 /**

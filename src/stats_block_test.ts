@@ -158,7 +158,7 @@ Deno.test("parseStats: the trimmer's state and counters (offsets 88–127)", () 
     "optimize",
     "debug-heap",
     "small-heap",
-    "walk-off",
+    "free-reset",
     "state-99",
   ]);
 });

@@ -32,6 +32,8 @@ function trimLine(t: Stats["trim"]): string {
     ? `: ${(t.resetBytes / 2 ** 20).toFixed(1)} MiB of free pages reset, ${
       count(t.passes)
     } passes`
+    : t.state === "free-reset"
+    ? `: ${(t.resetBytes / 2 ** 20).toFixed(1)} MiB of old blocks' pages reset`
     : t.state === "optimize"
     ? `: ${count(t.passes)} passes`
     : "";

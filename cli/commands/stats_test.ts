@@ -22,6 +22,10 @@ Deno.test("stats: the old heap's trimmer, what it gave back or why it does not r
     "  old heap trimmer     optimize: 3 passes",
   );
   assert.equal(
+    line({ state: "free-reset", resetBytes: 12.5 * 2 ** 20 }),
+    "  old heap trimmer     free-reset: 12.5 MiB of old blocks' pages reset",
+  );
+  assert.equal(
     line({ state: "debug-heap" }),
     "  old heap trimmer     debug-heap",
   );

@@ -27,7 +27,7 @@ const TRIMMING = {
 
 /** The trimmer's states (dll/heapshift_stats.h enum hs_trim_state). */
 const WALK = "1", OPTIMIZE = "2", OFF = "3", DEBUG_HEAP = "4", SMALL = "8";
-const WALK_OFF = "9";
+const FREE_RESET = "9";
 
 interface Run {
   get(key: string): string | undefined;
@@ -77,7 +77,11 @@ const HEAP_OK = {
 testArches(
   "trim: after a takeover moves most old blocks, the old heap's free pages go back and the heap keeps working",
   async (arch) => {
-    const r = await trimRun(["trim"], { env: TRIMMING, arch });
+    // the walk's own part: no resets as the hooks free old blocks
+    const r = await trimRun(["trim"], {
+      env: { ...TRIMMING, HEAPSHIFT_TEST_FAULTS: "trim-walk-only" },
+      arch,
+    });
     expect(r, {
       live: 1,
       trim_state_at_start: WALK,
@@ -193,14 +197,57 @@ testArches(
   },
 );
 
+// Wine's heap by default: no walk, no thread; the hooks reset the whole
+// pages of each old block as they free it.
+const { HEAPSHIFT_TRIM_WALK: _, ...FREE_RESETS } = TRIMMING;
+
 testArches(
   "trim: under Wine the walk runs only when asked for (HEAPSHIFT_TRIM_WALK=1)",
   async (arch) => {
-    const { HEAPSHIFT_TRIM_WALK: _, ...env } = TRIMMING;
-    const r = await trimRun(["trim"], { env, arch });
-    expect(r, { live: 1, "trim.state": WALK_OFF, trimmed: 0, ...HEAP_OK });
+    const r = await trimRun(["trim"], { env: FREE_RESETS, arch });
+    expect(r, { live: 1, "trim.state": FREE_RESET, trimmed: 0, ...HEAP_OK });
+    assertEquals(r.num("trim.passes"), 0, r.text);
   },
 );
+
+testArches(
+  "trim: under Wine an old block's whole pages leave the working set as it is freed or moved (no walk, no thread)",
+  async (arch) => {
+    const r = await trimRun(["free"], { env: FREE_RESETS, arch });
+    expect(r, {
+      live: 1,
+      trim_state_at_start: FREE_RESET,
+      "trim.state": FREE_RESET,
+      "trim.passes": 0,
+      ...HEAP_OK,
+    });
+    assertEquals(r.get("lost_before_free"), undefined, r.text);
+    // ~38 MiB of 40–60 KiB old blocks left, half of them copied into
+    // mimalloc: at least half of what left must leave the working set.
+    const big = r.num("freed_big_mib"), moved = r.num("moved_mib");
+    assert(big > 30, r.text);
+    assert(r.num("grow_mib") < moved - big / 2, `working set:\n${r.text}`);
+    assert(r.num("trim.reset_mib") >= big / 2, r.text);
+    assertEquals(r.num("trim.error"), 0, r.text);
+  },
+);
+
+test("trim: with HEAPSHIFT_NO_TRIM=1 freed old blocks keep their pages (the drop is the hooks')", async () => {
+  const r = await trimRun(["free"], {
+    env: { ...FREE_RESETS, HEAPSHIFT_NO_TRIM: "1" },
+  });
+  expect(r, { live: 1, "trim.state": OFF, ...HEAP_OK });
+  const big = r.num("freed_big_mib"), moved = r.num("moved_mib");
+  assert(r.num("grow_mib") > moved - big / 8, `working set:\n${r.text}`);
+  assertEquals(r.num("trim.reset_mib"), 0, r.text);
+});
+
+test("trim: a heap that checks its free blocks gets no resets as blocks are freed either", async () => {
+  // The suite's environment (warn+heap: free blocks keep a fill pattern).
+  const r = await trimRun(["free"]);
+  expect(r, { live: 1, "trim.state": DEBUG_HEAP, ...HEAP_OK });
+  assertEquals(r.num("trim.reset_mib"), 0, r.text);
+});
 
 testArches(
   "trim: once exit() has begun the trimmer makes no more heap calls (old blocks freed by atexit code)",
