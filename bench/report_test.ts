@@ -284,6 +284,9 @@ Deno.test("late injection within 5% of at start, working set late ÷ plain", () 
   const late = t.find((x) => x.target.startsWith("injected late"))!;
   assert.equal(late.met, false); // game 1.10
   assert.match(late.detail, /churn 1\.04, game 1\.10; worst game/);
+  // 10 ms more over the 10 + 90 old blocks that left; churn is within 5%
+  assert.match(late.detail, /timed phase: game 100\.0 µs × 100 \(its free/);
+  assert.doesNotMatch(late.detail, /churn \d+\.\d µs/);
   const mem = t.find((x) => x.target.startsWith("late-injected peak"))!;
   assert.equal(mem.met, false);
   assert.match(mem.detail, /churn 1\.10×, game 1\.50×/);

@@ -36,7 +36,8 @@
  *  76  u32 reserved
  *  80  u64 process_created the process's creation time (FILETIME): tells
  *                          this process's block from a dead one's
- *  88  trim fields (hs_trim_stats, written by trim.c's thread only):
+ *  88  trim fields (hs_trim_stats, written by trim.c: its thread, and
+ *      under Wine the hooks too, trim_reset_bytes atomically):
  *   88  u32 trim_state     enum hs_trim_state
  *   92  u32 trim_error     Win32 error of the trimmer's last failed call
  *   96  u64 trim_passes    passes over the old heap completed
@@ -117,7 +118,8 @@ enum hs_trim_state {
                              * thread; old blocks' pages reset as freed */
 };
 
-/* Header offsets 88-127, written by trim.c's thread only. */
+/* Header offsets 88-127, written by trim.c (its thread; reset_bytes and
+ * error also by the hooks under Wine). */
 typedef struct hs_trim_stats {
   uint32_t state;
   uint32_t error;

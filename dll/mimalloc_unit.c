@@ -281,7 +281,14 @@ static HS_ALWAYS_INLINE hs_mi_owner hs_mi_owner_of(const void* p) {
 }
 
 static HS_ALWAYS_INLINE void hs_mi_free_owned(void* p, hs_mi_owner page) {
-  mi_free_ex(p, NULL, page); /* mi_free's body, given the page */
+#if MI_MALLOC_VERSION >= 30400 && MI_MALLOC_VERSION < 30500
+  /* 3.4.x's mi_free is exactly that lookup and mi_free_ex (checked); any
+   * other version keeps calling mi_free */
+  mi_free_ex(p, NULL, page);
+#else
+  (void)page;
+  mi_free(p);
+#endif
 }
 #else
 typedef BOOL hs_mi_owner;

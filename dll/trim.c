@@ -6,7 +6,15 @@
  * heap's high-water mark beside mimalloc's memory for the rest of its life.
  * A thread of ours (started once the hooks are live, so it runs after
  * DllMain has returned, never inside a hook) hands those pages back while
- * old blocks are being freed:
+ * old blocks are being freed, and under Wine the hooks reset a dying old
+ * block's own pages themselves:
+ *
+ * - Wine, the hooks (hs_trim_block; state "free-reset" when the walk is
+ *   not asked for, and under every other running state too): before an old
+ *   block of 16 KiB or more goes back to the heap, its whole pages are
+ *   reset. The block is still the program's then, so no heap metadata is
+ *   touched and no lock is needed. This is what Windows' NT heap does
+ *   itself (it decommits large free ranges as they are freed).
  *
  * - Wine ("walk", only with HEAPSHIFT_TRIM_WALK=1): Wine's heap never
  *   decommits free space inside a subheap (HeapCompact is a stub returning 0; HeapSetInformation's
@@ -25,8 +33,8 @@
  *   (Microsoft says not to on the process heap, and code does) can split
  *   a free block between the walk and the reset, and the reset zeroes the
  *   new block's header: Wine's heap then crashes (tests/win/
- *   dll_trim_noserialize_test.ts). Without it, under Wine, the old heap
- *   keeps its pages (state "walk-off").
+ *   dll_trim_noserialize_test.ts). Without it, under Wine, only the
+ *   hooks' resets give pages back (state "free-reset").
  * - Windows ("optimize"): the NT heap already decommits large free ranges
  *   as blocks are freed (HeapCompact's documentation), and free blocks and
  *   LFH subsegments hold its own metadata (free lists, and the debug
@@ -36,8 +44,8 @@
  *
  * Pacing: the thread sums the `frees_old` counter (stats.c) every 10 ms
  * while old blocks are being freed, backing off to once a second when
- * none are; a pass runs when the count moved (or `_heapmin` asked). Hooks
- * pay nothing: the counter already exists. Wine: the thread is started
+ * none are; a pass runs when the count moved (or `_heapmin` asked). The
+ * pacing costs the hooks nothing: the counter already exists. Wine: the thread is started
  * only for a heap that grew past a few MiB (a thread costs Wine about
  * 1 MiB resident).
  *
@@ -77,6 +85,13 @@
 #define SEEN_SLOTS 4096
 #define MIN_NEWEST_REGION (4u << 20) /* Wine: the heap grew past ~8 MiB */
 #define FULL_PASS_EVERY 16 /* passes between two that reset everything */
+/* Old blocks whose pages the hooks reset as they free them: from 16 KiB,
+ * past the sizes Windows' low-fragmentation heap serves (which keeps a
+ * freed block's bytes; a program that reads a block it just freed reads
+ * them there, and here too). Below Wine's separate mappings for large
+ * blocks (x64: 1020 KiB and up; x86: 508 KiB): HeapFree releases those. */
+#define FREE_RESET_MIN (16u << 10)
+#define FREE_RESET_MAX (sizeof(void*) == 8 ? 0xFF000u : 0x7F000u)
 
 #ifndef HEAP_FREE_CHECKING_ENABLED
 #define HEAP_FREE_CHECKING_ENABLED 0x40
@@ -167,19 +182,25 @@ static void add_reset_bytes(uint64_t n) {
 
 BOOL hs_trim_on_free;
 
+static BOOL worth_a_reset(size_t n) {
+  return n != (size_t)-1 && n >= FREE_RESET_MIN && n < FREE_RESET_MAX;
+}
+
 void hs_trim_block(void* block, size_t n) {
-  if (n == (size_t)-1 || n < page) return;
+  if (!worth_a_reset(n)) return;
   /* The heap writes its free-list links at the block's start and (Wine) a
    * back pointer at its end when it takes the block back: those pages
    * would fault straight in again. */
   uintptr_t lo = ((uintptr_t)block + MARGIN_HEAD + page - 1) & ~(page - 1);
   uintptr_t hi = ((uintptr_t)block + n - MARGIN_TAIL) & ~(page - 1);
   if (hi <= lo) return;
+  DWORD last_error = GetLastError(); /* free() leaves it alone */
   if (VirtualAlloc((void*)lo, hi - lo, MEM_RESET, PAGE_READWRITE) == NULL) {
     out->error = GetLastError();
-    return;
+  } else {
+    add_reset_bytes(hi - lo);
   }
-  add_reset_bytes(hi - lo);
+  SetLastError(last_error);
 }
 
 /* TRUE if [lo, hi) was reset in the previous pass with the same extent. */

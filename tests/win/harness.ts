@@ -248,7 +248,8 @@ export interface FixtureRun {
 export async function runFixture(
   exe: string,
   args: string[],
-  options: { env?: Record<string, string>; arch?: Arch } = {},
+  options: { env?: Record<string, string>; arch?: Arch; timeoutMs?: number } =
+    {},
 ): Promise<FixtureRun> {
   const child = new Deno.Command(exe, {
     args,
@@ -259,21 +260,38 @@ export async function runFixture(
   }).spawn();
   const arch = options.arch ?? "x64";
   const lines: string[] = [];
-  const timer = setTimeout(() => {
-    try {
-      child.kill();
-    } catch { /* gone */ }
-  }, 120_000);
-  try {
+  const timeoutMs = options.timeoutMs ?? 120_000;
+  const name = exe.replace(/^.*[\\/]/, "");
+  let injector: Deno.ChildProcess | null = null;
+  // Past the timeout the fixture (and an injector still running) is killed
+  // and the run fails; if they are not gone 15 s later it fails all the
+  // same, rather than hold the suite.
+  let expired = false;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const gone = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      expired = true;
+      for (const p of [child, injector]) {
+        try {
+          p?.kill();
+        } catch { /* gone */ }
+      }
+      timer = setTimeout(() => reject(new Error("still running")), 15_000);
+    }, timeoutMs);
+  });
+  gone.catch(() => {}); // raced below
+  const run = async () => {
     for await (const line of readLines(child.stdout)) {
       lines.push(line);
       if (line !== "inject-now") continue;
       const pid = /^ready (\d+)/.exec(lines[0])?.[1];
-      const inj = await new Deno.Command(fixture("dll_inject.exe", arch), {
+      injector = new Deno.Command(fixture("dll_inject.exe", arch), {
         args: [String(pid), hookDll(arch)],
         stdout: "null",
         stderr: "piped",
-      }).output();
+      }).spawn();
+      const inj = await injector.output();
+      injector = null;
       if (inj.code !== 0) {
         child.kill();
         throw new Error(
@@ -284,10 +302,24 @@ export async function runFixture(
       await w.write(new TextEncoder().encode("go\n"));
       await w.close();
     }
+    return await child.status;
+  };
+  let status: Deno.CommandStatus;
+  try {
+    status = await Promise.race([run(), gone]);
+  } catch (e) {
+    if (!expired) throw e;
+    status = { success: false, code: -1, signal: null };
   } finally {
     clearTimeout(timer);
   }
-  const status = await child.status;
+  if (expired) {
+    throw new Error(
+      `${name} timed out after ${timeoutMs / 1000} s (killed${
+        status.code === -1 ? ", but still running 15 s later" : ""
+      }); its output:\n${lines.join("\n")}`,
+    );
+  }
   try {
     await child.stdin.close();
   } catch { /* closed already */ }

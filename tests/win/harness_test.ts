@@ -1,0 +1,22 @@
+// The Windows suite's own harness (harness.ts).
+import { assert, assertEquals } from "./assert.ts";
+import { fixture, runFixture, test } from "./harness.ts";
+
+test("harness: a fixture that outlives its timeout is killed and its test fails with its output", async () => {
+  const started = Date.now();
+  let error: Error | null = null;
+  try {
+    // sleeper.exe idles until killed
+    await runFixture(fixture("sleeper.exe"), [], { timeoutMs: 3000 });
+  } catch (e) {
+    error = e as Error;
+  }
+  assert(error !== null, "runFixture returned");
+  assert(
+    /^sleeper\.exe timed out after 3 s \(killed\); its output:\nready \d+/
+      .test(error.message),
+    error.message,
+  );
+  assertEquals(/still running/.test(error.message), false, error.message);
+  assert(Date.now() - started < 20_000, "the kill took too long");
+});
