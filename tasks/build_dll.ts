@@ -86,9 +86,12 @@ function defines(msize: MsizeMode): string[] {
   ];
 }
 
-/** DLLs the result may import (lower case; api-ms-win-crt-* is the UCRT). */
-const SYSTEM_DLLS =
-  /^(kernel32|ntdll|advapi32|user32|api-ms-win-[a-z0-9-]+)\.dll$/;
+/**
+ * DLLs the result may import (lower case; api-ms-win-crt-* is the UCRT).
+ * Not advapi32 (dll/advapi.c), nor bcrypt: each costs a program that does
+ * not load it already about a megabyte under Wine.
+ */
+const SYSTEM_DLLS = /^(kernel32|ntdll|api-ms-win-[a-z0-9-]+)\.dll$/;
 
 /** The mimalloc major versions the Wine environment provides. */
 export type MimallocVersion = 2 | 3;
@@ -226,7 +229,6 @@ async function buildMingw(job: Job): Promise<void> {
     "-nostartfiles",
     `-Wl,-e,${ENTRY[arch]}`,
     "-Wl,--no-insert-timestamp",
-    "-ladvapi32",
     "-lkernel32",
   ];
   $.logStep(
@@ -291,7 +293,6 @@ async function buildMsvc(job: Job): Promise<void> {
     "/link",
     "/DLL",
     "/ENTRY:heapshift_entry",
-    "advapi32.lib",
     "kernel32.lib",
   ].join(" ");
   $.logStep(
