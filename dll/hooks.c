@@ -199,10 +199,10 @@ static HS_ALWAYS_INLINE void* alloc_block(size_t n, BOOL zero) {
 }
 
 /* Releases an old-heap block (HeapFree); TRUE when it was released. `n` is
- * its HeapSize when the caller has it, else (size_t)-1. Under Wine its
- * whole pages are reset first (trim.c): the block is still the program's,
- * so nothing of the heap's is touched, and a HeapSize that answers proves
- * it is a block of this heap. */
+ * its HeapSize when the caller has it, else (size_t)-1. Under Wine a large
+ * one's whole pages are reset first (trim.c): the block is still the
+ * program's, so nothing of the heap's is touched, and HeapSize answers only
+ * for what the heap takes for a busy block, as HeapFree would. */
 static HS_NOINLINE BOOL release_old_block(void* p, size_t n) {
   if (hs_trim_on_free) hs_trim_block(p, n != (size_t)-1 ? n : hs_old_size(p));
   if (!hs_old_free(p)) {
