@@ -403,7 +403,12 @@ export async function buildDll(
       // which sees the checkout only: a DLL for elsewhere is built under
       // build/ and copied out.
       const outside = !isWindows && !insideCheckout(out, root);
-      const made = outside ? `${root}/build/.out-dir/${arch}/${name}` : out;
+      // a staging directory of this build's own: builds can run at once
+      if (outside) await Deno.mkdir(`${root}/build`, { recursive: true });
+      const staging = outside
+        ? await Deno.makeTempDir({ dir: `${root}/build`, prefix: ".out-dir-" })
+        : null;
+      const made = staging ? `${staging}/${name}` : out;
       const job = {
         arch,
         root,
@@ -412,10 +417,14 @@ export async function buildDll(
         out: made,
         defs: defines(msize),
       };
-      if (toolchain === "msvc") await buildMsvc(job);
-      else await buildMingw(job);
-      await checkDll(made, arch);
-      if (outside) await Deno.copyFile(made, out);
+      try {
+        if (toolchain === "msvc") await buildMsvc(job);
+        else await buildMingw(job);
+        await checkDll(made, arch);
+        if (staging) await Deno.copyFile(made, out);
+      } finally {
+        if (staging) await Deno.remove(staging, { recursive: true });
+      }
       await Deno.writeTextFile(stampFile, stamp);
       $.logStep("Built", out);
     }

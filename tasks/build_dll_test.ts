@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { staticLayoutMismatch } from "./build_dll.ts";
+import { buildDll, staticLayoutMismatch } from "./build_dll.ts";
 import { IN_ENV, repoRoot, rootfsDir } from "./winenv.ts";
 
 const unit = () => Deno.readTextFile(`${repoRoot()}/dll/mimalloc_unit.c`);
@@ -29,4 +29,29 @@ Deno.test("a v2 static.c that lists other sources is refused, naming both lists"
     staticLayoutMismatch(await staticC(IN_ENV.mimalloc3), await unit()),
     null,
   );
+});
+
+Deno.test("two builds for directories outside the checkout at once each get their own DLL", async () => {
+  const root = repoRoot();
+  const [a, b] = [await Deno.makeTempDir(), await Deno.makeTempDir()];
+  try {
+    // exact and usable _msize: different DLLs from the same sources
+    await Promise.all([
+      buildDll({ arch: "x64", outDir: a, force: true }),
+      buildDll({ arch: "x64", outDir: b, force: true, msize: "usable" }),
+    ]);
+    const [da, db] = await Promise.all(
+      [a, b].map((d) => Deno.readFile(`${d}/heapshift.dll`)),
+    );
+    assert.equal(String.fromCharCode(da[0], da[1]), "MZ");
+    assert.equal(String.fromCharCode(db[0], db[1]), "MZ");
+    assert.notDeepEqual(da, db);
+    // what the builds staged in the checkout is gone
+    const staged = [...Deno.readDirSync(`${root}/build`)]
+      .filter((e) => e.name.startsWith(".out-dir"));
+    assert.deepEqual(staged, []);
+  } finally {
+    await Deno.remove(a, { recursive: true });
+    await Deno.remove(b, { recursive: true });
+  }
 });
