@@ -45,9 +45,9 @@
  * Pacing: the thread sums the `frees_old` counter (stats.c) every 10 ms
  * while old blocks are being freed, backing off to once a second when
  * none are; a pass runs when the count moved (or `_heapmin` asked). The
- * pacing costs the hooks nothing: the counter already exists. Wine: the thread is started
- * only for a heap that grew past a few MiB (a thread costs Wine about
- * 1 MiB resident).
+ * pacing costs the hooks nothing: the counter already exists. Wine: the
+ * thread is started only for a heap that grew past a few MiB (a thread
+ * costs Wine about 1 MiB resident).
  *
  * Locks: a walk holds the heap lock (HeapLock) and nothing else, in
  * bounded chunks (4,096 entries or 64 resets) with the lock let go in

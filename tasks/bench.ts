@@ -23,7 +23,12 @@
  * @module
  */
 
-import { benchPrograms, heapCheckedPass } from "./bench_programs.ts";
+import {
+  benchPrograms,
+  heapCheckedPass,
+  type MimallocTree,
+  mimallocTreeAt,
+} from "./bench_programs.ts";
 import { buildDll, mimallocSource, type MimallocVersion } from "./build_dll.ts";
 import { compile, isStale } from "./toolchain.ts";
 import {
@@ -36,15 +41,7 @@ import {
   isCompleteRun,
   spliceReadme,
 } from "../bench/report.ts";
-import {
-  envPath,
-  exists,
-  IN_ENV,
-  isWindows,
-  provision,
-  repoRoot,
-  runInEnv,
-} from "./winenv.ts";
+import { exists, isWindows, provision, repoRoot, runInEnv } from "./winenv.ts";
 
 const OUT_DIR = "build/bench";
 /** Wine prefix of the bench's runs, unless HEAPSHIFT_WINE_PREFIX names one. */
@@ -54,10 +51,8 @@ function log(msg: string): void {
   console.error(`[bench] ${msg}`);
 }
 
-/** A mimalloc tree: its host path and the path the compiler sees. */
-interface MiTree {
-  host: string;
-  cc: string;
+/** A mimalloc tree (host and compiler paths) and its major version. */
+interface MiTree extends MimallocTree {
   major: MimallocVersion;
 }
 
@@ -75,21 +70,15 @@ async function majorOf(dir: string): Promise<MimallocVersion> {
 async function mimallocTrees(
   explicit: string | undefined,
 ): Promise<{ main: MiTree | null; other: MiTree | null }> {
-  const tree = async (host: string, cc: string) =>
-    exists(`${host}/src/static.c`)
-      ? { host, cc, major: await majorOf(host) }
-      : null;
-  const dir = explicit ?? mimallocSource();
-  const inEnv = (v: MimallocVersion) =>
-    v === 3 ? IN_ENV.mimalloc3 : IN_ENV.mimalloc;
-  const envDir = (v: MimallocVersion) => mimallocSource({ mimallocVersion: v });
-  // the compiler runs in the environment: it sees the rootfs's trees at
-  // their in-chroot paths (any other tree: where it is)
-  const main = await tree(dir, (!isWindows && envPath(dir)) || dir);
+  const tree = async (host: string) => {
+    const t = mimallocTreeAt(host);
+    return t ? { ...t, major: await majorOf(t.host) } : null;
+  };
+  const main = await tree(explicit ?? mimallocSource());
   if (isWindows || !main) return { main, other: null };
   const v: MimallocVersion = main.major === 3 ? 2 : 3;
   // an explicit tree of the default's major keeps the environment's other
-  return { main, other: await tree(envDir(v), inEnv(v)) };
+  return { main, other: await tree(mimallocSource({ mimallocVersion: v })) };
 }
 
 /** Builds a program linked with mimalloc (variants 4 and 9) when stale. */

@@ -217,11 +217,12 @@ export interface MimallocTree {
 }
 
 /**
- * The tree the hook DLL embeds by default (build-dll's choice), when the
- * bench does not name one.
+ * The mimalloc tree at `host`, or null when there is none. The compiler
+ * runs in the environment: it sees the rootfs's trees at their in-chroot
+ * paths (any other tree: where it is).
  */
-function defaultTree(): MimallocTree | null {
-  const host = mimallocSource().replace(/\/+$/, "");
+export function mimallocTreeAt(host: string): MimallocTree | null {
+  host = host.replace(/\/+$/, "");
   if (!exists(`${host}/src/static.c`)) return null;
   return { host, cc: (!isWindows && envPath(host)) || host };
 }
@@ -235,8 +236,9 @@ export async function buildPrograms(
 ): Promise<void> {
   await ensureSources();
   const root = repoRoot();
+  // by default the tree the hook DLL embeds (build-dll's choice)
   const mimalloc = options.mimalloc === undefined
-    ? defaultTree()
+    ? mimallocTreeAt(mimallocSource())
     : options.mimalloc;
   for (const b of builds(mimalloc)) {
     const out = `${root}/${OUT}/${b.exe}`;

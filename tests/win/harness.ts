@@ -304,19 +304,18 @@ export async function runFixture(
     }
     return await child.status;
   };
-  let status: Deno.CommandStatus;
+  let status: Deno.CommandStatus | null = null; // null: still running
   try {
     status = await Promise.race([run(), gone]);
   } catch (e) {
     if (!expired) throw e;
-    status = { success: false, code: -1, signal: null };
   } finally {
     clearTimeout(timer);
   }
-  if (expired) {
+  if (expired || !status) {
     throw new Error(
       `${name} timed out after ${timeoutMs / 1000} s (killed${
-        status.code === -1 ? ", but still running 15 s later" : ""
+        status ? "" : ", but still running 15 s later"
       }); its output:\n${lines.join("\n")}`,
     );
   }
