@@ -41,7 +41,15 @@ import {
   isCompleteRun,
   spliceReadme,
 } from "../bench/report.ts";
-import { exists, isWindows, provision, repoRoot, runInEnv } from "./winenv.ts";
+import { basename, resolve } from "node:path";
+import {
+  exists,
+  insideCheckout,
+  isWindows,
+  provision,
+  repoRoot,
+  runInEnv,
+} from "./winenv.ts";
 
 const OUT_DIR = "build/bench";
 /** Wine prefix of the bench's runs, unless HEAPSHIFT_WINE_PREFIX names one. */
@@ -294,6 +302,72 @@ async function updateReadme(): Promise<void> {
   log("README.md: results updated from bench/results/");
 }
 
+/**
+ * Under Wine the bench's Windows side sees the host only through the
+ * checkout: a `--dll` outside it is copied in, and an `--out` outside it
+ * is written inside (a directory of this run's own under build/bench) and
+ * copied out by `finish`. Inside the checkout, and on Windows, the
+ * arguments pass as given.
+ */
+export async function hostPathArgs(
+  args: string[],
+  root: string,
+): Promise<{ args: string[]; finish: () => Promise<void> }> {
+  const out = [...args];
+  let staging: string | null = null;
+  let outTo: string | null = null;
+  const stage = async () => {
+    if (staging === null) {
+      await Deno.mkdir(`${root}/${OUT_DIR}`, { recursive: true });
+      staging = await Deno.makeTempDir({
+        dir: `${root}/${OUT_DIR}`,
+        prefix: ".args-",
+      });
+    }
+    return staging;
+  };
+  for (let i = 0; i < out.length; i++) {
+    const [flag, inline] = out[i].split(/=(.*)/s, 2);
+    if (flag !== "--out" && flag !== "--dll") continue;
+    const at = inline === undefined ? ++i : i;
+    const given = inline ?? out[at];
+    if (given === undefined) continue;
+    const abs = resolve(given);
+    const inside = flag === "--out" ? `${abs}/bench.json` : abs;
+    if (isWindows || insideCheckout(inside, root)) continue;
+    let mapped: string;
+    if (flag === "--out") {
+      outTo = abs;
+      mapped = `${await stage()}/out`;
+    } else {
+      mapped = `${await stage()}/${basename(abs)}`;
+      await Deno.copyFile(abs, mapped).catch(async (e) => {
+        await Deno.remove(staging!, { recursive: true });
+        throw new Error(`Cannot read --dll ${given}: ${(e as Error).message}`);
+      });
+    }
+    out[at] = inline === undefined ? mapped : `${flag}=${mapped}`;
+  }
+  return {
+    args: out,
+    finish: async () => {
+      if (staging === null) return;
+      if (outTo !== null && exists(`${staging}/out`)) {
+        await Deno.mkdir(outTo, { recursive: true });
+        for await (const e of Deno.readDir(`${staging}/out`)) {
+          if (e.isFile) {
+            await Deno.copyFile(
+              `${staging}/out/${e.name}`,
+              `${outTo}/${e.name}`,
+            );
+          }
+        }
+      }
+      await Deno.remove(staging, { recursive: true });
+    },
+  };
+}
+
 async function main(args: string[]): Promise<number> {
   const t0 = performance.now();
   let mimalloc: string | undefined;
@@ -313,6 +387,31 @@ async function main(args: string[]): Promise<number> {
       return 0;
     } else pass.push(a);
   }
+  let given;
+  try {
+    given = await hostPathArgs(pass, repoRoot());
+  } catch (e) {
+    log(`error: ${(e as Error).message}`);
+    return 1;
+  }
+  try {
+    return await run(given.args, { mimalloc, dll, readme, t0 });
+  } finally {
+    await given.finish();
+  }
+}
+
+async function run(
+  pass: string[],
+  options: {
+    mimalloc: string | undefined;
+    dll: boolean;
+    readme: boolean;
+    t0: number;
+  },
+): Promise<number> {
+  const { mimalloc, dll, t0 } = options;
+  let { readme } = options;
   // The README quotes bench/results/: results written elsewhere stay there.
   if (pass.some((a) => a === "--out" || a.startsWith("--out="))) readme = false;
   if (!isWindows) await provision();

@@ -47,6 +47,7 @@ import {
   envPath,
   exists,
   IN_ENV,
+  insideCheckout,
   isWindows,
   repoRoot,
   rootfsDir,
@@ -431,19 +432,6 @@ export async function buildDll(
     built.push(out);
   }
   return built;
-}
-
-function insideCheckout(path: string, root: string): boolean {
-  const real = (p: string) => {
-    try {
-      return Deno.realPathSync(p);
-    } catch {
-      return p;
-    }
-  };
-  const dir = real(path.slice(0, path.lastIndexOf("/")) || "/");
-  const top = real(root);
-  return dir === top || dir.startsWith(`${top}/`);
 }
 
 function parseArgs(args: string[]): BuildDllOptions {

@@ -104,6 +104,24 @@ export function envPath(hostPath: string): string | null {
 }
 
 /**
+ * Whether the directory `path` is in lies inside the checkout `root`: what
+ * the environment's commands see of the host (the checkout is bind-mounted
+ * at its own path; any other path is the environment's own).
+ */
+export function insideCheckout(path: string, root: string): boolean {
+  const real = (p: string) => {
+    try {
+      return Deno.realPathSync(p);
+    } catch {
+      return p;
+    }
+  };
+  const dir = real(path.slice(0, path.lastIndexOf("/")) || "/");
+  const top = real(root);
+  return dir === top || dir.startsWith(`${top}/`);
+}
+
+/**
  * Host path of mimalloc's source tree (include/ and src/):
  * `$HEAPSHIFT_MIMALLOC`, else the environment's copy (none on Windows).
  */
