@@ -594,6 +594,7 @@ async function rerender(o: Options, file: string): Promise<number> {
     targets: checkTargets(cells, old.runs, workloads, {
       threadCounts: old.config.threadCounts,
       threads: old.config.threads,
+      metric: o.metric,
     }),
   });
   return 0;
@@ -763,6 +764,7 @@ export async function main(args: string[]): Promise<number> {
     targets: checkTargets(cells, runs, o.workloads, {
       threadCounts: o.threadCounts,
       threads: o.threads,
+      metric: o.metric,
     }),
     notes,
     runs,

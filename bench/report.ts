@@ -7,6 +7,13 @@
  * @module
  */
 
+import {
+  type MedianInterval,
+  type PairableRun,
+  pairedGeomean,
+  pairedRatio,
+} from "./paired.ts";
+
 /**
  * The ways each workload runs. `group` says which table a variant belongs
  * to: `main` (the default DLL: what the README's main table shows), `msize`
@@ -257,10 +264,17 @@ export interface Cell {
    * runs or more, else max − min. */
   spreadPct: number | null;
   nsPerOp: number | null;
-  /** median(variant 1) / median(this): > 1 is faster than the UCRT heap. */
+  /** Speed against the variant's base (1: the UCRT heap): > 1 is faster.
+   * The median over reps of base time ÷ this time in the same rep (the
+   * variants of a workload run back to back in each rep: paired.ts), or
+   * median ÷ median under 3 such pairs. */
   vsUcrt: number | null;
-  /** median(variant 4) / median(this): 1 is as fast as mimalloc linked in. */
+  /** The same against the program linked with the same mimalloc ("mi"): 1
+   * is as fast as mimalloc linked in. */
   vsMimalloc: number | null;
+  /** The paired ratios' medians and 95% intervals (null: not paired). */
+  vsUcrtPaired: MedianInterval | null;
+  vsMimallocPaired: MedianInterval | null;
   peakWorkingSetMB: number | null;
   peakCommitMB: number | null;
   /** Live blocks at the end of the timed phase (median). */
@@ -431,6 +445,8 @@ export function summarize(
         ),
         vsUcrt: null,
         vsMimalloc: null,
+        vsUcrtPaired: null,
+        vsMimallocPaired: null,
         peakWorkingSetMB: medianOf(
           good,
           (r) => r.result!.peak_working_set / 2 ** 20,
@@ -460,17 +476,50 @@ export function summarize(
     }
     const med = (id: VariantId | null) =>
       id === null ? null : row.find((c) => c.variant === id)?.medianMs ?? null;
+    const timed = (id: VariantId | null) =>
+      id === null ? [] : pairable(
+        runs.filter((r) => seriesOf(r) === w && r.variant === id),
+        metric,
+      );
     for (const c of row) {
       const v = variantOf(c.variant);
       const base = med(v.base), mi = med(v.linked);
       if (c.medianMs) {
-        c.vsUcrt = base ? base / c.medianMs : null;
-        c.vsMimalloc = mi ? mi / c.medianMs : null;
+        const mine = timed(c.variant);
+        c.vsUcrtPaired = v.base === null
+          ? null
+          : pairedRatio(timed(v.base), mine);
+        c.vsMimallocPaired = v.linked === null
+          ? null
+          : pairedRatio(timed(v.linked), mine);
+        c.vsUcrt = c.vsUcrtPaired?.median ?? (base ? base / c.medianMs : null);
+        c.vsMimalloc = c.vsMimallocPaired?.median ??
+          (mi ? mi / c.medianMs : null);
       }
     }
     cells.push(...row);
   }
   return cells;
+}
+
+/** Runs as paired.ts takes them: rep and time (null when failed). */
+function pairable(runs: RunRecord[], metric: Metric): PairableRun[] {
+  return runs.map((r) => ({
+    rep: r.rep,
+    ms: r.ok && r.result
+      ? (metric === "cpu" && r.result.cpu_ms >= 0
+        ? r.result.cpu_ms
+        : r.result.ms)
+      : null,
+  }));
+}
+
+/** "1.10 (1.01–1.21, 98%)": a paired ratio, its interval and the
+ * interval's coverage. */
+function fpaired(p: MedianInterval, digits = 2): string {
+  return `${p.median.toFixed(digits)} (${p.lo.toFixed(digits)}–${
+    p.hi.toFixed(digits)
+  }, ${Math.floor(p.level * 100)}%)`;
 }
 
 function cell(cells: Cell[], w: string, v: VariantId): Cell | undefined {
@@ -521,12 +570,12 @@ export function workingSetRatio(
  * the other mimalloc's). */
 function linkedTarget(
   cells: Cell[],
-  workloads: string[],
+  runs: RunRecord[],
   variant: VariantId,
-  what: string,
+  options: { workloads: string[]; what: string; metric: Metric },
 ): TargetCheck {
-  const target = `hooked ≥ 0.95× direct mimalloc${what}`;
-  const hooked = ALLOCATION_WORKLOADS(workloads)
+  const target = `hooked ≥ 0.95× direct mimalloc${options.what}`;
+  const hooked = ALLOCATION_WORKLOADS(options.workloads)
     .map((w) => ({ w, c: cell(cells, w, variant) }))
     .filter((x) => x.c?.vsMimalloc != null);
   if (!hooked.length) {
@@ -535,16 +584,29 @@ function linkedTarget(
   const worst = hooked.reduce((a, b) =>
     a.c!.vsMimalloc! <= b.c!.vsMimalloc! ? a : b
   );
-  const gm = geomean(hooked.map((x) => x.c!.vsMimalloc!))!;
-  const linked = variantOf(variant).linked;
+  const linked = variantOf(variant).linked!;
+  const of = (w: string, v: VariantId) =>
+    pairable(
+      runs.filter((r) => seriesOf(r) === w && r.variant === v),
+      options.metric,
+    );
+  // Rep by rep: the geometric mean of that rep's linked ÷ hooked times.
+  const paired = pairedGeomean(
+    hooked.map((x) => ({ num: of(x.w, linked), den: of(x.w, variant) })),
+  );
+  const gm = paired?.median ?? geomean(hooked.map((x) => x.c!.vsMimalloc!))!;
   return {
     target,
     met: gm >= 0.95,
-    detail: `geometric mean ${fx(gm)} over ${
+    detail: `geometric mean ${paired ? `${fpaired(paired)}×` : fx(gm)} over ${
       hooked.map((x) => x.w).join(", ")
     }; worst ${worst.w} ${
       fx(worst.c!.vsMimalloc)
-    } (variant ${variant} vs ${linked}, median times)`,
+    } (variant ${variant} vs ${linked}, ${
+      paired
+        ? `median over ${paired.n} reps of each rep's geometric mean, with its confidence interval`
+        : "median times"
+    })`,
   };
 }
 
@@ -553,12 +615,19 @@ export function checkTargets(
   cells: Cell[],
   runs: RunRecord[],
   workloads: string[],
-  options: { threadCounts?: number[]; threads?: number } = {},
+  options: { threadCounts?: number[]; threads?: number; metric?: Metric } = {},
 ): TargetCheck[] {
-  const out: TargetCheck[] = [linkedTarget(cells, workloads, 2, "")];
+  const metric = options.metric ?? "wall";
+  const out: TargetCheck[] = [
+    linkedTarget(cells, runs, 2, { workloads, what: "", metric }),
+  ];
   if (cells.some((c) => c.variant === 7)) {
     out.push(
-      linkedTarget(cells, workloads, 7, " (the other mimalloc version)"),
+      linkedTarget(cells, runs, 7, {
+        workloads,
+        what: " (the other mimalloc version)",
+        metric,
+      }),
     );
   }
   // Late injection as fast as loading at start. migrate is left out: at
@@ -568,21 +637,39 @@ export function checkTargets(
     .map((w) => ({ w, s: cell(cells, w, 2), l: cell(cells, w, 3) }))
     .filter((x) => x.s?.medianMs && x.l?.medianMs);
   if (pairs.length) {
-    const ratio = (x: typeof pairs[number]) => x.l!.medianMs! / x.s!.medianMs!;
+    const of = (w: string, v: VariantId) =>
+      pairable(
+        runs.filter((r) => seriesOf(r) === w && r.variant === v),
+        metric,
+      );
+    const paired = new Map(
+      pairs.map((x) => [x.w, pairedRatio(of(x.w, 3), of(x.w, 2))]),
+    );
+    const ratio = (x: typeof pairs[number]) =>
+      paired.get(x.w)?.median ?? x.l!.medianMs! / x.s!.medianMs!;
+    const show = (x: typeof pairs[number]) => {
+      const p = paired.get(x.w);
+      return p ? fpaired(p) : ratio(x).toFixed(2);
+    };
     const worst = pairs.reduce((a, b) => ratio(a) >= ratio(b) ? a : b);
     // What late costs more, per old block that left the old heap in the
     // timed phase (realloc'd or freed): work an at-start run never has.
     const perOld = pairs.flatMap((x) => {
       const left = (x.l!.oldReallocs ?? 0) + (x.l!.oldFrees ?? 0);
       if (ratio(x) <= 1.05 || left < 100) return [];
-      const us = (x.l!.medianMs! - x.s!.medianMs!) * 1000 / left;
+      const us = (ratio(x) - 1) * x.s!.medianMs! * 1000 / left;
       return [`${x.w} ${us.toFixed(1)} µs × ${left.toLocaleString("en-US")}`];
     });
+    const allPaired = pairs.every((x) => paired.get(x.w));
     out.push({
       target: "injected late within 5% of loaded at start",
       met: pairs.every((x) => ratio(x) <= 1.05),
-      detail: `late / at start (median times): ${
-        pairs.map((x) => `${x.w} ${ratio(x).toFixed(2)}`).join(", ")
+      detail: `late / at start (${
+        allPaired
+          ? "median of each rep's ratio, with its confidence interval"
+          : "median times"
+      }): ${
+        pairs.map((x) => `${x.w} ${show(x)}`).join(", ")
       }; worst ${worst.w} (migrate left out: late it migrates old blocks)${
         perOld.length
           ? `. Where late is behind, the difference per old block that left the old heap in the timed phase: ${
@@ -838,7 +925,11 @@ function mimallocSection(r: BenchReport, L: string[]): void {
     "",
   );
   for (const [id, version] of [[2, m?.main], [7, m?.other]] as const) {
-    const t = linkedTarget(r.cells, r.config.workloads, id, "");
+    const t = linkedTarget(r.cells, r.runs, id, {
+      workloads: r.config.workloads,
+      what: "",
+      metric: r.config.metric ?? "wall",
+    });
     if (t.met !== null) {
       L.push(`- mimalloc ${version}, at start / linked: ${t.detail}.`);
     }
@@ -950,7 +1041,7 @@ export function renderMarkdown(r: BenchReport): string {
     `Measured ${
       r.date.slice(0, 16).replace("T", " ")
     } UTC on ${r.platform}, ${r.cpus} CPUs; ` +
-      `${r.config.reps} runs per cell (median ± spread: interquartile range, or max − min under 4 runs, over the median), ` +
+      `${r.config.reps} runs per cell (median ± spread: interquartile range, or max − min under 4 runs, over the median; × is the median over reps of the ratio to the run of the same rep), ` +
       `${
         r.config.metric === "cpu"
           ? "CPU time (user + kernel, all threads)"
