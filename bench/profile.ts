@@ -150,6 +150,10 @@ async function main(args: string[]): Promise<number> {
       "-A",
       repoPath("tasks/bench.ts"),
       ...pass,
+      // A profiled run is slowed by perf: its tables stay with the profile,
+      // out of bench/results/ and the README.
+      "--out",
+      `${out}/bench`,
     ],
     env: { HEAPSHIFT_BENCH_MODULES: "1" },
     stderr: "piped",
