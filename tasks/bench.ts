@@ -47,6 +47,7 @@ import {
   insideCheckout,
   isWindows,
   provision,
+  realPathOf,
   repoRoot,
   runInEnv,
 } from "./winenv.ts";
@@ -316,6 +317,10 @@ export async function hostPathArgs(
   const out = [...args];
   let staging: string | null = null;
   let outTo: string | null = null;
+  const removeStaging = async () => {
+    if (staging !== null) await Deno.remove(staging, { recursive: true });
+    staging = null;
+  };
   const stage = async () => {
     if (staging === null) {
       await Deno.mkdir(`${root}/${OUT_DIR}`, { recursive: true });
@@ -331,10 +336,21 @@ export async function hostPathArgs(
     if (flag !== "--out" && flag !== "--dll") continue;
     const at = inline === undefined ? ++i : i;
     const given = inline ?? out[at];
-    if (given === undefined) continue;
+    if (given === undefined) continue; // the harness says it needs a value
+    if (given === "") {
+      await removeStaging();
+      throw new Error(`${flag} needs a path`);
+    }
+    // The Windows side runs in the checkout: a relative path is this
+    // directory's, not the checkout's.
     const abs = resolve(given);
     const inside = flag === "--out" ? `${abs}/bench.json` : abs;
-    if (isWindows || insideCheckout(inside, root)) continue;
+    if (isWindows || insideCheckout(inside, root)) {
+      // as the environment sees it: the checkout at its real path
+      const real = isWindows ? abs : realPathOf(abs);
+      out[at] = inline === undefined ? real : `${flag}=${real}`;
+      continue;
+    }
     let mapped: string;
     if (flag === "--out") {
       outTo = abs;
@@ -342,7 +358,7 @@ export async function hostPathArgs(
     } else {
       mapped = `${await stage()}/${basename(abs)}`;
       await Deno.copyFile(abs, mapped).catch(async (e) => {
-        await Deno.remove(staging!, { recursive: true });
+        await removeStaging();
         throw new Error(`Cannot read --dll ${given}: ${(e as Error).message}`);
       });
     }
@@ -353,17 +369,26 @@ export async function hostPathArgs(
     finish: async () => {
       if (staging === null) return;
       if (outTo !== null && exists(`${staging}/out`)) {
-        await Deno.mkdir(outTo, { recursive: true });
-        for await (const e of Deno.readDir(`${staging}/out`)) {
-          if (e.isFile) {
-            await Deno.copyFile(
-              `${staging}/out/${e.name}`,
-              `${outTo}/${e.name}`,
-            );
+        try {
+          await Deno.mkdir(outTo, { recursive: true });
+          for await (const e of Deno.readDir(`${staging}/out`)) {
+            if (e.isFile) {
+              await Deno.copyFile(
+                `${staging}/out/${e.name}`,
+                `${outTo}/${e.name}`,
+              );
+            }
           }
+        } catch (e) {
+          // the results stay where they are, and the message says where
+          throw new Error(
+            `Cannot copy the results to ${outTo}: ${
+              (e as Error).message
+            }; they are in ${staging}/out`,
+          );
         }
       }
-      await Deno.remove(staging, { recursive: true });
+      await removeStaging();
     },
   };
 }
@@ -394,11 +419,16 @@ async function main(args: string[]): Promise<number> {
     log(`error: ${(e as Error).message}`);
     return 1;
   }
+  let code = 1;
   try {
-    return await run(given.args, { mimalloc, dll, readme, t0 });
+    code = await run(given.args, { mimalloc, dll, readme, t0 });
   } finally {
-    await given.finish();
+    await given.finish().catch((e) => {
+      log(`error: ${(e as Error).message}`);
+      code = 1;
+    });
   }
+  return code;
 }
 
 async function run(

@@ -281,9 +281,10 @@ export async function benchPrograms(
   }
   const pass: string[] = [];
   for (let i = 0; i < args.length; i++) {
-    if (args[i] === "--reps" || args[i] === "--out") {
-      pass.push(args[i], args[i + 1]);
-    } else if (args[i] === "--quick") pass.push("--quick");
+    const [flag, inline] = args[i].split(/=(.*)/s, 2);
+    if (flag === "--reps" || flag === "--out") {
+      pass.push(flag, inline ?? args[++i]);
+    } else if (flag === "--quick") pass.push("--quick");
   }
   const run = ["run", "-A", "bench/programs.ts", ...pass];
   if (isWindows) {

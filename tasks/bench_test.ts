@@ -2,6 +2,12 @@ import assert from "node:assert/strict";
 import { hostPathArgs } from "./bench.ts";
 import { exists, isWindows, repoRoot } from "./winenv.ts";
 
+const staged = (root: string) =>
+  new Set(
+    [...Deno.readDirSync(`${root}/build/bench`)]
+      .filter((e) => e.name.startsWith(".args-")).map((e) => e.name),
+  );
+
 // Under Wine the bench's Windows side sees only the checkout of the host:
 // an --out elsewhere landed in the environment's own /tmp before.
 Deno.test({
@@ -10,7 +16,10 @@ Deno.test({
   fn: async () => {
     const root = repoRoot();
     const outside = await Deno.makeTempDir({ prefix: "heapshift-bench-" });
+    const link = `${root}/build/bench/.test-link-${Deno.pid}`;
     try {
+      await Deno.mkdir(`${root}/build/bench`, { recursive: true });
+      const before = staged(root);
       const dll = `${outside}/my.dll`;
       await Deno.writeTextFile(dll, "MZ");
       const given = await hostPathArgs(
@@ -29,21 +38,28 @@ Deno.test({
       assert.equal(await Deno.readTextFile(`${outside}/res/bench.json`), "{}");
       assert.ok(!exists(out), "the staging directory is removed");
 
-      const inside = await hostPathArgs(
-        ["--out", `${root}/build/bench/mine`],
-        root,
-      );
+      // inside the checkout: as the environment sees it, absolute
+      const inside = await hostPathArgs(["--out", "build/bench/mine"], root);
       assert.deepEqual(inside.args, ["--out", `${root}/build/bench/mine`]);
       await inside.finish();
+
+      // a path inside the checkout that leads out through a symlink
+      await Deno.symlink(outside, link);
+      const through = await hostPathArgs([`--out=${link}/new`], root);
+      assert.ok(through.args[0].startsWith(`--out=${root}/build/bench/.args-`));
+      await through.finish();
 
       await assert.rejects(
         hostPathArgs(["--dll", `${outside}/none.dll`], root),
         /Cannot read --dll .*none\.dll/,
       );
-      const left = [...Deno.readDirSync(`${root}/build/bench`)]
-        .filter((e) => e.name.startsWith(".args-"));
-      assert.deepEqual(left, [], "no staging directory is left behind");
+      await assert.rejects(
+        hostPathArgs(["--out="], root),
+        /--out needs a path/,
+      );
+      assert.deepEqual(staged(root), before, "no staging directory is left");
     } finally {
+      await Deno.remove(link).catch(() => {});
       await Deno.remove(outside, { recursive: true });
     }
   },

@@ -109,16 +109,22 @@ export function envPath(hostPath: string): string | null {
  * at its own path; any other path is the environment's own).
  */
 export function insideCheckout(path: string, root: string): boolean {
-  const real = (p: string) => {
-    try {
-      return Deno.realPathSync(p);
-    } catch {
-      return p;
-    }
-  };
-  const dir = real(path.slice(0, path.lastIndexOf("/")) || "/");
-  const top = real(root);
+  const dir = realPathOf(path.slice(0, path.lastIndexOf("/")) || "/");
+  const top = realPathOf(root);
   return dir === top || dir.startsWith(`${top}/`);
+}
+
+/**
+ * `path` with its nearest existing ancestor resolved (symlinks followed):
+ * a path that does not exist yet can still lead through a symlink.
+ */
+export function realPathOf(path: string): string {
+  try {
+    return Deno.realPathSync(path);
+  } catch {
+    const up = path.slice(0, path.lastIndexOf("/")) || "/";
+    return up === path ? path : `${realPathOf(up)}${path.slice(up.length)}`;
+  }
 }
 
 /**
