@@ -3,10 +3,10 @@
  *
  * The harness runs every variant of a workload back to back in each rep
  * (bench/harness.ts), so two runs of the same rep saw the same machine. On
- * a shared VM the machine's speed moves by up to 2× between reps (seen
+ * a shared VM the machine's speed moves by more than 2× between reps (seen
  * here: the same cell at 56 and 143 ms in one run), which a ratio of two
- * medians carries in full; the median of the per-rep ratios cancels what
- * both runs of a rep shared. Its confidence interval comes from order
+ * medians carries; the median of the per-rep ratios cancels what both runs
+ * of a rep shared (not all of the noise: runs a second apart still differ). Its confidence interval comes from order
  * statistics (no assumption about the distribution), so a miss can be told
  * apart from noise.
  *

@@ -515,10 +515,10 @@ function pairable(runs: RunRecord[], metric: Metric): PairableRun[] {
 }
 
 /** "1.10 (1.01–1.21, 98%)": a paired ratio, its interval and the
- * interval's coverage. */
-function fpaired(p: MedianInterval, digits = 2): string {
-  return `${p.median.toFixed(digits)} (${p.lo.toFixed(digits)}–${
-    p.hi.toFixed(digits)
+ * interval's coverage; `unit` follows the median ("0.86× (…)"). */
+function fpaired(p: MedianInterval, unit = ""): string {
+  return `${p.median.toFixed(2)}${unit} (${p.lo.toFixed(2)}–${
+    p.hi.toFixed(2)
   }, ${Math.floor(p.level * 100)}%)`;
 }
 
@@ -598,14 +598,14 @@ function linkedTarget(
   return {
     target,
     met: gm >= 0.95,
-    detail: `geometric mean ${paired ? `${fpaired(paired)}×` : fx(gm)} over ${
+    detail: `geometric mean ${paired ? fpaired(paired, "×") : fx(gm)} over ${
       hooked.map((x) => x.w).join(", ")
     }; worst ${worst.w} ${
       fx(worst.c!.vsMimalloc)
     } (variant ${variant} vs ${linked}, ${
       paired
         ? `median over ${paired.n} reps of each rep's geometric mean, with its confidence interval`
-        : "median times"
+        : "the cells' ratios: under 3 reps had every workload in both"
     })`,
   };
 }
@@ -649,7 +649,7 @@ export function checkTargets(
       paired.get(x.w)?.median ?? x.l!.medianMs! / x.s!.medianMs!;
     const show = (x: typeof pairs[number]) => {
       const p = paired.get(x.w);
-      return p ? fpaired(p) : ratio(x).toFixed(2);
+      return p ? fpaired(p) : `${ratio(x).toFixed(2)} (ratio of medians)`;
     };
     const worst = pairs.reduce((a, b) => ratio(a) >= ratio(b) ? a : b);
     // What late costs more, per old block that left the old heap in the
@@ -660,23 +660,19 @@ export function checkTargets(
       const us = (ratio(x) - 1) * x.s!.medianMs! * 1000 / left;
       return [`${x.w} ${us.toFixed(1)} µs × ${left.toLocaleString("en-US")}`];
     });
-    const allPaired = pairs.every((x) => paired.get(x.w));
     out.push({
       target: "injected late within 5% of loaded at start",
       met: pairs.every((x) => ratio(x) <= 1.05),
-      detail: `late / at start (${
-        allPaired
-          ? "median of each rep's ratio, with its confidence interval"
-          : "median times"
-      }): ${
-        pairs.map((x) => `${x.w} ${show(x)}`).join(", ")
-      }; worst ${worst.w} (migrate left out: late it migrates old blocks)${
-        perOld.length
-          ? `. Where late is behind, the difference per old block that left the old heap in the timed phase: ${
-            perOld.join(", ")
-          } (its free on the old heap, fresh pages for what replaces it)`
-          : ""
-      }`,
+      detail:
+        `late / at start (median of each rep's ratio, with its confidence interval): ${
+          pairs.map((x) => `${x.w} ${show(x)}`).join(", ")
+        }; worst ${worst.w} (migrate left out: late it migrates old blocks)${
+          perOld.length
+            ? `. Where late is behind, the difference per old block that left the old heap in the timed phase: ${
+              perOld.join(", ")
+            } (its free on the old heap, fresh pages for what replaces it)`
+            : ""
+        }`,
     });
   } else {
     out.push({
@@ -942,6 +938,7 @@ function mimallocSection(r: BenchReport, L: string[]): void {
 function msizeSection(r: BenchReport, L: string[]): void {
   const vs = ran(r, [2, 6]);
   if (vs.length < 2) return;
+  const metric = r.config.metric ?? "wall";
   L.push(
     "## _msize exact or usable (heapshift at start)",
     "",
@@ -966,9 +963,20 @@ function msizeSection(r: BenchReport, L: string[]): void {
     L.push(
       `| ${w} | ${fms(e.medianMs)}<br>${fmb(e.peakWorkingSetMB)} | ${
         fms(u.medianMs)
-      }<br>${fmb(u.peakWorkingSetMB)} | ${fx(e.medianMs / u.medianMs)} | ${
-        dws === null ? "–" : `${dws.toFixed(1)} MB`
-      } | ${perBlock} |`,
+      }<br>${fmb(u.peakWorkingSetMB)} | ${
+        fx(
+          pairedRatio(
+            pairable(
+              r.runs.filter((x) => seriesOf(x) === w && x.variant === 2),
+              metric,
+            ),
+            pairable(
+              r.runs.filter((x) => seriesOf(x) === w && x.variant === 6),
+              metric,
+            ),
+          )?.median ?? e.medianMs / u.medianMs,
+        )
+      } | ${dws === null ? "–" : `${dws.toFixed(1)} MB`} | ${perBlock} |`,
     );
   }
   const pe = cell(r.cells, "percall", 2)?.nsPerOp ?? null;
@@ -1041,7 +1049,7 @@ export function renderMarkdown(r: BenchReport): string {
     `Measured ${
       r.date.slice(0, 16).replace("T", " ")
     } UTC on ${r.platform}, ${r.cpus} CPUs; ` +
-      `${r.config.reps} runs per cell (median ± spread: interquartile range, or max − min under 4 runs, over the median; × is the median over reps of the ratio to the run of the same rep), ` +
+      `${r.config.reps} runs per cell (median ± spread: interquartile range, or max − min under 4 runs, over the median; × is the median over reps of the ratio to the run of the same rep, or the ratio of the medians where fewer than 3 reps have both), ` +
       `${
         r.config.metric === "cpu"
           ? "CPU time (user + kernel, all threads)"
@@ -1182,8 +1190,8 @@ function esc(s: string): string {
 
 /**
  * The SVG chart: per workload, one bar per variant showing its speed
- * relative to the UCRT heap (median; whiskers from the fastest and slowest
- * run).
+ * relative to the UCRT heap (the cells' paired ratio; whiskers: its
+ * confidence interval, or the interquartile range when not paired).
  */
 export function renderSvg(r: BenchReport): string {
   const vs = VARIANTS.filter((v) =>
@@ -1207,10 +1215,12 @@ export function renderSvg(r: BenchReport): string {
     const base = cell(r.cells, w, 1)?.medianMs;
     for (const v of vs) {
       const c = cell(r.cells, w, v.id);
-      if (!c?.medianMs || !base) continue;
-      const x = base / c.medianMs;
-      const lo = c.q3Ms ? base / c.q3Ms : x;
-      const hi = c.q1Ms ? base / c.q1Ms : x;
+      if (!c?.medianMs || !base || c.vsUcrt === null) continue;
+      // the table's ratio; whiskers: its interval when paired
+      const x = c.vsUcrt;
+      const p = c.vsUcrtPaired;
+      const lo = p ? p.lo : c.q3Ms ? base / c.q3Ms : x;
+      const hi = p ? p.hi : c.q1Ms ? base / c.q1Ms : x;
       maxX = Math.max(maxX, x);
       bars.push({ w, v, x, lo, hi });
     }
@@ -1234,7 +1244,7 @@ export function renderSvg(r: BenchReport): string {
       esc(
         `${
           r.config.metric === "cpu" ? "CPU" : "wall-clock"
-        } time, median of ${r.config.reps} runs; whiskers: interquartile range`,
+        } time, ${r.config.reps} runs: median of each rep's ratio; whiskers: its confidence interval`,
       )
     }</text>`,
   );
