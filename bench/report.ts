@@ -196,6 +196,10 @@ export interface WorkloadResult {
   allocator: string;
   ok: boolean;
   ms: number;
+  /** Wall time of the timed phase's second half (single-threaded
+   * workloads; -1 or absent otherwise): late, most old blocks have left
+   * the old heap by then. */
+  second_half_ms?: number;
   cpu_ms: number;
   ops: number;
   ns_per_op: number;
@@ -502,15 +506,21 @@ export function summarize(
   return cells;
 }
 
-/** Runs as paired.ts takes them: rep and time (null when failed). */
-function pairable(runs: RunRecord[], metric: Metric): PairableRun[] {
+/** Runs as paired.ts takes them: rep and time (null when failed). The
+ * "second-half" metric is the wall time of the timed phase's second half. */
+function pairable(
+  runs: RunRecord[],
+  metric: Metric | "second-half",
+): PairableRun[] {
+  const time = (x: WorkloadResult) =>
+    metric === "second-half"
+      ? x.second_half_ms ?? null
+      : metric === "cpu" && x.cpu_ms >= 0
+      ? x.cpu_ms
+      : x.ms;
   return runs.map((r) => ({
     rep: r.rep,
-    ms: r.ok && r.result
-      ? (metric === "cpu" && r.result.cpu_ms >= 0
-        ? r.result.cpu_ms
-        : r.result.ms)
-      : null,
+    ms: r.ok && r.result ? time(r.result) : null,
   }));
 }
 
@@ -637,10 +647,10 @@ export function checkTargets(
     .map((w) => ({ w, s: cell(cells, w, 2), l: cell(cells, w, 3) }))
     .filter((x) => x.s?.medianMs && x.l?.medianMs);
   if (pairs.length) {
-    const of = (w: string, v: VariantId) =>
+    const of = (w: string, v: VariantId, m: Metric | "second-half" = metric) =>
       pairable(
         runs.filter((r) => seriesOf(r) === w && r.variant === v),
-        metric,
+        m,
       );
     const paired = new Map(
       pairs.map((x) => [x.w, pairedRatio(of(x.w, 3), of(x.w, 2))]),
@@ -652,6 +662,15 @@ export function checkTargets(
       return p ? fpaired(p) : `${ratio(x).toFixed(2)} (ratio of medians)`;
     };
     const worst = pairs.reduce((a, b) => ratio(a) >= ratio(b) ? a : b);
+    // The same comparison in the second half of the timed phase: what late
+    // costs per call, apart from what each old block costs once.
+    const secondHalf = pairs.flatMap((x) => {
+      const p = pairedRatio(
+        of(x.w, 3, "second-half"),
+        of(x.w, 2, "second-half"),
+      );
+      return p ? [`${x.w} ${fpaired(p)}`] : [];
+    });
     // What late costs more, per old block that left the old heap in the
     // timed phase (realloc'd or freed): work an at-start run never has.
     const perOld = pairs.flatMap((x) => {
@@ -671,6 +690,12 @@ export function checkTargets(
             ? `. Where late is behind, the difference per old block that left the old heap in the timed phase: ${
               perOld.join(", ")
             } (its free on the old heap, fresh pages for what replaces it)`
+            : ""
+        }${
+          secondHalf.length
+            ? `. In the timed phase's second half, once most old blocks have left: ${
+              secondHalf.join(", ")
+            }`
             : ""
         }`,
     });
