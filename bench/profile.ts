@@ -4,7 +4,12 @@
  * run and symbolizes the hook DLL and the workload from their own COFF
  * symbol tables (Wine relocates the DLL; perf cannot read PE symbols).
  *
- *   deno run -A bench/profile.ts [--top N] [--out DIR] [bench options…]
+ *   deno run -A bench/profile.ts [--top N] [--out DIR] [--annotate FUNC]
+ *                                [bench options…]
+ *
+ * `--annotate FUNC` (a name as the table prints it, e.g. `hs_malloc` or
+ * `workload-mimalloc.exe!mi_free`) also prints where in that function the
+ * samples fell: offsets and image RVAs, for `objdump -d --start-address`.
  *
  * Needs Linux `perf` on the host (Debian: `apt-get install linux-perf`); it
  * is a developer's tool, not part of `deno task bench` or the tests. The
@@ -78,14 +83,15 @@ export function exportFunctions(bytes: Uint8Array): Sym[] {
     .sort((a, b) => (a.addr < b.addr ? -1 : a.addr > b.addr ? 1 : 0));
 }
 
-function lookup(syms: Sym[], addr: bigint): string {
+/** The function symbol at or below `addr`, if any. */
+function lookup(syms: Sym[], addr: bigint): Sym | null {
   let lo = 0, hi = syms.length;
   while (lo < hi) {
     const mid = (lo + hi) >> 1;
     if (syms[mid].addr <= addr) lo = mid + 1;
     else hi = mid;
   }
-  return lo > 0 ? syms[lo - 1].name : "?";
+  return lo > 0 ? syms[lo - 1] : null;
 }
 
 /** The runs the harness logged (module bases and timed phases). */
@@ -116,10 +122,12 @@ export function parseRuns(log: string): Run[] {
 
 async function main(args: string[]): Promise<number> {
   let top = 15;
+  let annotate: string | null = null;
   let out = repoPath("build/profile");
   const pass: string[] = [];
   for (let i = 0; i < args.length; i++) {
     if (args[i] === "--top") top = Number(args[++i]);
+    else if (args[i] === "--annotate") annotate = args[++i];
     else if (args[i] === "--out") out = args[++i];
     else pass.push(args[i]);
   }
@@ -206,6 +214,9 @@ async function main(args: string[]): Promise<number> {
   const counts = new Map<string, Map<string, number>>();
   const totals = new Map<string, number>();
   const perRun = new Map<Run, number>();
+  // --annotate: per run key, samples by RVA inside the function
+  const hot = new Map<string, Map<bigint, number>>();
+  let hotStart = 0n;
   for (const line of dec.decode(script.stdout).split("\n")) {
     const m = /^\s*(workload-\S*)\s+([\d.]+):\s+([0-9a-f]+)\s+(\S*)\s*\((.*)\)/
       .exec(line);
@@ -225,8 +236,16 @@ async function main(args: string[]): Promise<number> {
     }
     if (best) {
       const image = best[0] === "heapshift.dll" ? dllOf(run.variant) : best[0];
-      name = lookup(images[image] ?? images[best[0]], ip - best[1]);
+      const sym = lookup(images[image] ?? images[best[0]], ip - best[1]);
+      name = sym?.name ?? "?";
       if (best[0] !== "heapshift.dll") name = `${best[0]}!${name}`;
+      if (sym && name === annotate) {
+        const h = hot.get(run.key) ?? new Map<bigint, number>();
+        hot.set(run.key, h);
+        const rva = ip - best[1];
+        h.set(rva, (h.get(rva) ?? 0) + 1);
+        hotStart = sym.addr;
+      }
     }
     const c = counts.get(run.key) ?? new Map<string, number>();
     counts.set(run.key, c);
@@ -244,6 +263,15 @@ async function main(args: string[]): Promise<number> {
         cpu.join(" ")
       } (median ${cpu[cpu.length >> 1]})`,
     );
+    const h = hot.get(key);
+    if (h) {
+      console.log(`  ${annotate}: samples by instruction (rva, +offset)`);
+      for (const [rva, n] of [...h].sort((a, b) => b[1] - a[1]).slice(0, top)) {
+        console.log(
+          `    0x${rva.toString(16)} +0x${(rva - hotStart).toString(16)}  ${n}`,
+        );
+      }
+    }
     for (const [name, n] of [...c].sort((a, b) => b[1] - a[1]).slice(0, top)) {
       console.log(
         `  ${(100 * n / total).toFixed(1).padStart(5)}%  ${
