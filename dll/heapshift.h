@@ -304,11 +304,20 @@ void hs_count_heartbeat(void);
  * there are none left. */
 BOOL hs_count_init(void);
 
+/* The stripe this thread counts in, or NULL (count with hs_count_slow). */
+static inline hs_stripe* hs_count_stripe(void) {
+  return (hs_stripe*)hs_tls_slot(hs_count_slot);
+}
+
+static inline void hs_count_in(hs_stripe* s, hs_counter which, int64_t n) {
+  volatile int64_t* c = &s->c[which];
+  hs_store64(c, *c + n); /* readers never see it torn */
+}
+
 static inline void hs_count(hs_counter which, int64_t n) {
-  hs_stripe* s = (hs_stripe*)hs_tls_slot(hs_count_slot);
+  hs_stripe* s = hs_count_stripe();
   if (HS_LIKELY(s != NULL)) {
-    volatile int64_t* c = &s->c[which];
-    hs_store64(c, *c + n); /* readers never see it torn */
+    hs_count_in(s, which, n);
     return;
   }
   hs_count_slow(which, n);

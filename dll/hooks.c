@@ -188,7 +188,8 @@ static HS_NOINLINE void* alloc_exiting(size_t n, BOOL zero) {
   return p;
 }
 
-static HS_ALWAYS_INLINE void* alloc_block(size_t n, BOOL zero) {
+/* alloc_block once the process may be ending. */
+static HS_NOINLINE void* alloc_block_slow(size_t n, BOOL zero) {
   if (PROCESS_ENDING()) return alloc_exiting(n, zero);
   void* p = hs_mi_alloc(n, zero);
   if (HS_LIKELY(p != NULL)) {
@@ -196,6 +197,27 @@ static HS_ALWAYS_INLINE void* alloc_block(size_t n, BOOL zero) {
     return p;
   }
   return alloc_block_retry(n, zero);
+}
+
+/* Counts a new block for a thread without a stripe yet. */
+static HS_NOINLINE void* alloc_counted_slow(void* p) {
+  hs_count(HS_C_ALLOCS, 1);
+  return p;
+}
+
+/* The fast path makes no call of its own (every other way out is a tail
+ * call), so the compiler gives the hooks no stack frame for it. The stripe
+ * is read after the allocation: mimalloc's slow path runs the counters'
+ * heartbeat, which can move the thread to another stripe and free the
+ * private one. */
+static HS_ALWAYS_INLINE void* alloc_block(size_t n, BOOL zero) {
+  if (!HS_LIKELY(exit_state == RUNNING)) return alloc_block_slow(n, zero);
+  void* p = hs_mi_alloc(n, zero);
+  if (!HS_LIKELY(p != NULL)) return alloc_block_retry(n, zero);
+  hs_stripe* s = hs_count_stripe();
+  if (!HS_LIKELY(s != NULL)) return alloc_counted_slow(p);
+  hs_count_in(s, HS_C_ALLOCS, 1);
+  return p;
 }
 
 /* Releases an old-heap block (HeapFree); TRUE when it was released. `n` is
@@ -214,10 +236,23 @@ static HS_NOINLINE BOOL release_old_block(void* p, size_t n) {
   return TRUE;
 }
 
-/* Releases a mimalloc block, unless the process is ending. */
-static HS_ALWAYS_INLINE void release_owned(void* p, hs_mi_owner owner) {
+/* release_owned off its fast path: the process may be ending, or the
+ * thread has no stripe yet. */
+static HS_NOINLINE void release_owned_slow(void* p, hs_mi_owner owner) {
   if (PROCESS_ENDING()) return;
-  hs_count(HS_C_FREES, 1); /* first: the free can be a tail call */
+  hs_count(HS_C_FREES, 1);
+  hs_mi_free_owned(p, owner);
+}
+
+/* Releases a mimalloc block, unless the process is ending. Counted first,
+ * so the free can be a tail call; the fast path makes no other call. */
+static HS_ALWAYS_INLINE void release_owned(void* p, hs_mi_owner owner) {
+  hs_stripe* s = hs_count_stripe();
+  if (!HS_LIKELY(exit_state == RUNNING && s != NULL)) {
+    release_owned_slow(p, owner);
+    return;
+  }
+  hs_count_in(s, HS_C_FREES, 1);
   hs_mi_free_owned(p, owner);
 }
 
