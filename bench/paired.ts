@@ -6,9 +6,10 @@
  * a shared VM the machine's speed moves by more than 2× between reps (seen
  * here: the same cell at 56 and 143 ms in one run), which a ratio of two
  * medians carries; the median of the per-rep ratios cancels what both runs
- * of a rep shared (not all of the noise: runs a second apart still differ). Its confidence interval comes from order
- * statistics (no assumption about the distribution), so a miss can be told
- * apart from noise.
+ * of a rep shared (not all of the noise: runs a second apart still
+ * differ). Its confidence interval comes from order statistics (no
+ * assumption about the distribution), so a miss can be told apart from
+ * noise.
  *
  * @module
  */

@@ -419,8 +419,7 @@ export function summarize(
   variants: VariantId[],
   metric: Metric = "wall",
 ): Cell[] {
-  const time = (r: WorkloadResult) =>
-    metric === "cpu" && r.cpu_ms >= 0 ? r.cpu_ms : r.ms;
+  const time = (r: WorkloadResult) => timeOf(r, metric);
   const cells: Cell[] = [];
   for (const w of workloads) {
     const row: Cell[] = [];
@@ -480,11 +479,7 @@ export function summarize(
     }
     const med = (id: VariantId | null) =>
       id === null ? null : row.find((c) => c.variant === id)?.medianMs ?? null;
-    const timed = (id: VariantId | null) =>
-      id === null ? [] : pairable(
-        runs.filter((r) => seriesOf(r) === w && r.variant === id),
-        metric,
-      );
+    const timed = (id: VariantId) => pairable(runs, w, id, metric);
     for (const c of row) {
       const v = variantOf(c.variant);
       const base = med(v.base), mi = med(v.linked);
@@ -506,22 +501,30 @@ export function summarize(
   return cells;
 }
 
-/** Runs as paired.ts takes them: rep and time (null when failed). The
- * "second-half" metric is the wall time of the timed phase's second half. */
+/** A result's time in `metric`: CPU time when asked and measured, else
+ * wall time. */
+function timeOf(x: WorkloadResult, metric: Metric): number {
+  return metric === "cpu" && x.cpu_ms >= 0 ? x.cpu_ms : x.ms;
+}
+
+/** The runs of one series and variant as paired.ts takes them: rep and
+ * time (null when failed). "second-half": the wall time of the timed
+ * phase's second half. */
 function pairable(
   runs: RunRecord[],
+  series: string,
+  variant: VariantId,
   metric: Metric | "second-half",
 ): PairableRun[] {
-  const time = (x: WorkloadResult) =>
-    metric === "second-half"
-      ? x.second_half_ms ?? null
-      : metric === "cpu" && x.cpu_ms >= 0
-      ? x.cpu_ms
-      : x.ms;
-  return runs.map((r) => ({
-    rep: r.rep,
-    ms: r.ok && r.result ? time(r.result) : null,
-  }));
+  return runs.filter((r) => seriesOf(r) === series && r.variant === variant)
+    .map((r) => ({
+      rep: r.rep,
+      ms: !r.ok || !r.result
+        ? null
+        : metric === "second-half"
+        ? r.result.second_half_ms ?? null
+        : timeOf(r.result, metric),
+    }));
 }
 
 /** "1.10 (1.01–1.21, 98%)": a paired ratio, its interval and the
@@ -595,11 +598,7 @@ function linkedTarget(
     a.c!.vsMimalloc! <= b.c!.vsMimalloc! ? a : b
   );
   const linked = variantOf(variant).linked!;
-  const of = (w: string, v: VariantId) =>
-    pairable(
-      runs.filter((r) => seriesOf(r) === w && r.variant === v),
-      options.metric,
-    );
+  const of = (w: string, v: VariantId) => pairable(runs, w, v, options.metric);
   // Rep by rep: the geometric mean of that rep's linked ÷ hooked times.
   const paired = pairedGeomean(
     hooked.map((x) => ({ num: of(x.w, linked), den: of(x.w, variant) })),
@@ -648,10 +647,7 @@ export function checkTargets(
     .filter((x) => x.s?.medianMs && x.l?.medianMs);
   if (pairs.length) {
     const of = (w: string, v: VariantId, m: Metric | "second-half" = metric) =>
-      pairable(
-        runs.filter((r) => seriesOf(r) === w && r.variant === v),
-        m,
-      );
+      pairable(runs, w, v, m);
     const paired = new Map(
       pairs.map((x) => [x.w, pairedRatio(of(x.w, 3), of(x.w, 2))]),
     );
@@ -991,14 +987,8 @@ function msizeSection(r: BenchReport, L: string[]): void {
       }<br>${fmb(u.peakWorkingSetMB)} | ${
         fx(
           pairedRatio(
-            pairable(
-              r.runs.filter((x) => seriesOf(x) === w && x.variant === 2),
-              metric,
-            ),
-            pairable(
-              r.runs.filter((x) => seriesOf(x) === w && x.variant === 6),
-              metric,
-            ),
+            pairable(r.runs, w, 2, metric),
+            pairable(r.runs, w, 6, metric),
           )?.median ?? e.medianMs / u.medianMs,
         )
       } | ${dws === null ? "–" : `${dws.toFixed(1)} MB`} | ${perBlock} |`,
