@@ -57,6 +57,22 @@ Deno.test({
         hostPathArgs(["--out="], root),
         /--out needs a path/,
       );
+
+      // results that cannot be copied out stay staged, and the message
+      // says where they are
+      await Deno.writeTextFile(`${outside}/a-file`, "");
+      const blocked = await hostPathArgs(["--out", `${outside}/a-file`], root);
+      const kept = blocked.args[1];
+      await Deno.mkdir(kept, { recursive: true });
+      await Deno.writeTextFile(`${kept}/bench.json`, "{}");
+      await assert.rejects(
+        blocked.finish(),
+        new RegExp(
+          `Cannot copy the results to ${outside}/a-file: .*; they are in ${kept}$`,
+        ),
+      );
+      assert.equal(await Deno.readTextFile(`${kept}/bench.json`), "{}");
+      await Deno.remove(kept.slice(0, -"/out".length), { recursive: true });
       assert.deepEqual(staged(root), before, "no staging directory is left");
     } finally {
       await Deno.remove(link).catch(() => {});
