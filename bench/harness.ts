@@ -59,6 +59,8 @@ interface Options {
   workloads: string[];
   variants: VariantId[];
   dll: string;
+  /** what the report names as the DLL, when `dll` is a staged copy */
+  dllAs?: string;
   noMigrate: [string, string];
   budget: number;
   selfLoad: boolean;
@@ -133,6 +135,9 @@ function parseArgs(args: string[]): Options {
         break;
       case "--dll":
         o.dll = val();
+        break;
+      case "--dll-as": // what config.dll records (tasks/bench.ts: a staged copy)
+        o.dllAs = val();
         break;
       case "--no-migrate-env": {
         const [k, v] = val().split("=");
@@ -744,7 +749,7 @@ export async function main(args: string[]): Promise<number> {
       threads: o.threads,
       workloads: o.workloads,
       variants: o.variants,
-      dll: haveDll ? o.dll : null,
+      dll: haveDll ? o.dllAs ?? o.dll : null,
       injection: lateVariants ? (o.selfLoad ? "self-load" : "remote") : null,
       noMigrateSwitch: `${o.noMigrate[0]}=${o.noMigrate[1]}`,
       start: o.variants.includes(2) ? startMode(o) : null,

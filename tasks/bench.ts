@@ -331,6 +331,7 @@ export async function hostPathArgs(
     }
     return staging;
   };
+  const extra: string[] = [];
   for (let i = 0; i < out.length; i++) {
     const [flag, inline] = out[i].split(/=(.*)/s, 2);
     if (flag !== "--out" && flag !== "--dll") continue;
@@ -361,11 +362,13 @@ export async function hostPathArgs(
         await removeStaging();
         throw new Error(`Cannot read --dll ${given}: ${(e as Error).message}`);
       });
+      // the copy is gone after the run: the results name the original
+      extra.push(`--dll-as=${abs}`);
     }
     out[at] = inline === undefined ? mapped : `${flag}=${mapped}`;
   }
   return {
-    args: out,
+    args: [...out, ...extra],
     finish: async () => {
       if (staging === null) return;
       if (outTo !== null && exists(`${staging}/out`)) {

@@ -26,11 +26,13 @@ Deno.test({
         ["--reps", "3", "--out", `${outside}/res`, `--dll=${dll}`],
         root,
       );
-      const [, , , out, dllArg] = given.args;
+      const [, , , out, dllArg, dllAs] = given.args;
       assert.equal(given.args[1], "3");
       assert.ok(out.startsWith(`${root}/build/bench/.args-`), out);
       assert.ok(dllArg.startsWith(`--dll=${root}/build/bench/.args-`));
       assert.equal(await Deno.readTextFile(dllArg.slice(6)), "MZ");
+      // the results name the DLL asked for, not its staged copy
+      assert.equal(dllAs, `--dll-as=${dll}`);
       // what the Windows side writes there reaches the place asked for
       await Deno.mkdir(out, { recursive: true });
       await Deno.writeTextFile(`${out}/bench.json`, "{}");
