@@ -26,13 +26,14 @@ export interface MedianInterval {
   n: number;
 }
 
-/** P(B ≤ k) for B ~ Binomial(n, 1/2). */
+/** P(B ≤ k) for B ~ Binomial(n, 1/2). The terms are carried as
+ * logarithms: 2^-n alone underflows past n = 1074. */
 function binomialHalfCdf(n: number, k: number): number {
-  let term = 2 ** -n; // C(n, 0) / 2^n
-  let sum = term;
+  let logTerm = -n * Math.LN2; // ln(C(n, 0) / 2^n)
+  let sum = Math.exp(logTerm);
   for (let i = 1; i <= k; i++) {
-    term = (term * (n - i + 1)) / i;
-    sum += term;
+    logTerm += Math.log(n - i + 1) - Math.log(i);
+    sum += Math.exp(logTerm);
   }
   return sum;
 }

@@ -23,6 +23,14 @@ Deno.test("medianInterval: order statistics that cover the median at 95%", () =>
   assert.deepEqual([five.median, five.lo, five.hi], [3, 1, 5]);
   assert.ok(five.level < 0.95);
   assert.equal(medianInterval([4, 1, 3, 2])!.median, 2.5);
+  // 2^-n underflows past n = 1074: the interval must still narrow there.
+  // n = 2001: the 95% interval is x(957)..x(1045) (normal approximation:
+  // 1000.5 − 1.96·√2001/2 ≈ 956.7).
+  const many = medianInterval(Array.from({ length: 2001 }, (_, i) => i))!;
+  assert.equal(many.median, 1000);
+  assert.ok(many.lo > 940 && many.lo < 970, `lo ${many.lo}`);
+  assert.equal(many.hi, 2000 - many.lo);
+  assert.ok(many.level >= 0.95 && many.level < 0.96, `level ${many.level}`);
 });
 
 Deno.test("pairedRatio: what the runs of a rep share cancels out", () => {
