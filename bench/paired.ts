@@ -95,7 +95,18 @@ export function pairedRatio(
   const ratios = [...a].filter(([rep]) => b.has(rep)).map(([rep, t]) =>
     t / b.get(rep)!
   );
-  return ratios.length >= MIN_PAIRS ? medianInterval(ratios) : null;
+  return ratios.length >= MIN_PAIRS ? ratioInterval(ratios) : null;
+}
+
+/** {@linkcode medianInterval} of ratios, whose median with an even count is
+ * the geometric mean of the middle two (not their average), so that a ÷ b
+ * comes out as exactly 1 / (b ÷ a); the interval's order statistics are
+ * the same either way. */
+function ratioInterval(ratios: number[]): MedianInterval | null {
+  const m = medianInterval(ratios);
+  if (m === null || m.n % 2) return m;
+  const v = ratios.filter((x) => Number.isFinite(x)).sort((a, b) => a - b);
+  return { ...m, median: Math.sqrt(v[m.n / 2 - 1] * v[m.n / 2]) };
 }
 
 /**
@@ -121,5 +132,5 @@ export function pairedGeomean(
         maps.length,
     )
   );
-  return g.length >= MIN_PAIRS ? medianInterval(g) : null;
+  return g.length >= MIN_PAIRS ? ratioInterval(g) : null;
 }

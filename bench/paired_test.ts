@@ -59,6 +59,16 @@ Deno.test("pairedRatio: only reps where both ran, and at least 3 of them", () =>
   assert.equal(pairedRatio(twice, runs([10, 10, 10]))!.median, 3);
 });
 
+Deno.test("pairedRatio: a ÷ b is exactly the inverse of b ÷ a, also with an even number of reps", () => {
+  const a = runs([10, 12, 9, 20]), b = runs([10, 10, 10, 10]);
+  const ab = pairedRatio(a, b)!, ba = pairedRatio(b, a)!;
+  // the middle two of 4 ratios, 1.0 and 1.2: their geometric mean
+  assert.ok(Math.abs(ab.median - Math.sqrt(1.2)) < 1e-12, `${ab.median}`);
+  assert.ok(Math.abs(ab.median * ba.median - 1) < 1e-12);
+  assert.ok(Math.abs(ab.lo * ba.hi - 1) < 1e-12);
+  assert.ok(Math.abs(ab.hi * ba.lo - 1) < 1e-12);
+});
+
 Deno.test("pairedGeomean: per rep across comparisons, reps missing one are left out", () => {
   const g = pairedGeomean([
     { num: runs([10, 10, 10, 10]), den: runs([20, 20, 20, null]) },
