@@ -167,7 +167,11 @@ static void install(HINSTANCE inst) {
     hs_log("HEAPSHIFT_NO_MIGRATE is set: old blocks are resized on the old "
            "heap, never moved into mimalloc");
   }
-  hs_mi_load();
+  if (!hs_mi_load()) {
+    hs_log("no TLS index left for mimalloc: not hooking");
+    set_state(HS_STATE_FAILED, HS_R_TLS, GetLastError());
+    return;
+  }
   hs_log("mimalloc initialised");
   static hs_patch_result r;
   if (!hs_patch_all(&r)) {

@@ -238,9 +238,11 @@ void hs_process_detach(void);
  * mimalloc glue (mimalloc_unit.c, the one translation unit that includes
  * mimalloc's static.c, so it may use mimalloc's internals).
  * ---------------------------------------------------------------------- */
-/* mi_process_load() + mi_process_init(). Idempotent. (mimalloc never takes
- * an FLS index in this build; thread exit is DLL_THREAD_DETACH's.) */
-void hs_mi_load(void);
+/* mi_process_load() + mi_process_init(). Idempotent. FALSE (last error
+ * ERROR_NO_MORE_ITEMS) when mimalloc could not get its TLS indexes: it
+ * was not initialised, and nothing may call it. (mimalloc never takes an
+ * FLS index in this build; thread exit is DLL_THREAD_DETACH's.) */
+BOOL hs_mi_load(void);
 /* Ownership: O(1), never touches foreign memory. */
 BOOL hs_mi_owns(const void* p);
 /* Size of a mimalloc block, what _msize reports: the exact size

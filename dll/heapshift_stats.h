@@ -96,7 +96,7 @@ enum hs_reason {
   HS_R_THREAD_CONTEXT = 11,  /* a thread's registers could not be read */
   HS_R_TOO_MANY_THREADS = 12,
   HS_R_THREAD_SNAPSHOT = 13, /* the thread snapshot failed */
-  HS_R_TLS = 14,             /* no TLS index for heapshift's own state */
+  HS_R_TLS = 14,             /* no TLS index for heapshift or mimalloc */
   HS_R_UNSAFE_SITE = 15,     /* a branch lands inside a site, or its code
                                 cannot be decoded */
   HS_R_RESTORE = 16          /* a page's protection could not be restored */

@@ -131,9 +131,43 @@ static void hs_mi_heartbeat(bool force, unsigned long long beat, void* arg) {
   hs_count_heartbeat();
 }
 
-void hs_mi_load(void) {
-  static volatile LONG loaded = 0;
-  if (InterlockedCompareExchange(&loaded, 1, 0) != 0) return;
+#if MI_MALLOC_VERSION >= 300 && MI_TLS_MODEL_DYNAMIC_WIN32
+/* v3 keeps the thread's theap in two TLS indexes of its own, taken on
+ * first use. One it cannot get (none left, or one past what the TEB's
+ * expansion slots reach) it reports only as a message and records as TEB
+ * slot 0: every later read and write of the thread's theap then goes to
+ * NT_TIB.ExceptionList (x86: fs:[0], the head of the SEH chain; the next
+ * exception crashes the process). So the indexes are taken here, before
+ * mimalloc initialises, and a missing one fails the installation. */
+static BOOL mi_tls_ready(void) {
+  mi_tls_slots_init();
+  if (mi_tls_raw_index_default != TLS_OUT_OF_INDEXES &&
+      mi_tls_raw_index_cached != TLS_OUT_OF_INDEXES) {
+    return TRUE;
+  }
+  mi_tls_slots_done();
+  /* mimalloc's initial slots: the last expansion entry, which reads NULL
+   * (no theap) on every thread, so thread exit finds nothing to release. */
+  _mi_theap_default_slot = _mi_theap_cached_slot = MI_TLS_INITIAL_SLOT;
+  _mi_theap_default_expansion_slot = MI_TLS_INITIAL_EXPANSION_SLOT;
+  _mi_theap_cached_expansion_slot = MI_TLS_INITIAL_EXPANSION_SLOT;
+  SetLastError(ERROR_NO_MORE_ITEMS);
+  return FALSE;
+}
+#else
+static BOOL mi_tls_ready(void) { return TRUE; }
+#endif
+
+/* 0 not yet, 1 loading or loaded, 2 refused (mimalloc never initialised) */
+static volatile LONG loaded = 0;
+
+BOOL hs_mi_load(void) {
+  LONG was = InterlockedCompareExchange(&loaded, 1, 0);
+  if (was != 0) return was == 1;
+  if (!mi_tls_ready()) {
+    InterlockedExchange(&loaded, 2);
+    return FALSE;
+  }
   /* A CRT-initialised build (MSVC /MT calling _DllMainCRTStartup) may have
    * run mi_process_load already through its initialiser section. */
   if (_mi_preloading()) {
@@ -161,6 +195,7 @@ void hs_mi_load(void) {
   _mi_heap_main.thread_id = 1;
   _mi_heap_set_default_direct((mi_heap_t*)&_mi_heap_empty);
 #endif
+  return TRUE;
 }
 
 /* ---- v2's segments: ownership from a map that is never released ---------
@@ -415,6 +450,9 @@ void hs_mi_collect(void) {
 }
 
 BOOL hs_mi_thread_active(void) {
+  /* Before mimalloc initialises, its TLS slots are placeholders: the
+   * v3 one reads an expansion entry that a program may have taken. */
+  if (loaded != 1) return FALSE;
 #if MI_MALLOC_VERSION >= 300
   /* v3 keeps the thread's heap in a Win32 TLS slot of its own. */
   return mi_theap_is_initialized(_mi_theap_default()) ? TRUE : FALSE;

@@ -7,10 +7,12 @@
 import { assert } from "./assert.ts";
 import { type Arch, hookDll, testArches } from "./harness.ts";
 import { assertValues, runValues, type Values } from "./fixture_values.ts";
+import { builtMimallocVersion } from "./built_dll.ts";
 
 /** heapshift's own reason codes (dll/STATS.md). */
 const REASON = {
   threadInSite: 6,
+  tls: 14,
   readback: 7,
   threadOpen: 9,
   threadSuspend: 10,
@@ -256,6 +258,44 @@ testArches(
       } else {
         assertValues(r, { "state": 1, "code.malloc": code });
       }
+    }
+  },
+);
+
+testArches(
+  "install: with too few TLS indexes left the DLL fails closed, and the thread's TEB is left alone (x86: the SEH chain)",
+  async (arch) => {
+    // heapshift's own indexes come first (4), then mimalloc 3's (2), which
+    // must lie below 1086 (the TEB's expansion slots, less the one mimalloc
+    // keeps): with the highest indexes free, up to two are no use to it.
+    // mimalloc 2 needs none of its own.
+    const low = builtMimallocVersion(arch).startsWith("3.") ? 6 : 4;
+    const most = { low, high: low + 2 };
+    for (const end of ["low", "high"] as const) {
+      let live: number | null = null; // the fewest free that hooked
+      for (let free = 0; free <= 9; free++) {
+        const r = await runValues(
+          "dll_tls.exe",
+          [hookDll(arch), `${free}`, end],
+          { arch },
+        );
+        const at = `${free} free (${end}):\n${r.text}`;
+        assertValues(r, { allocs_ok: 1, teb0_same: 1 });
+        if (r.get("state") === "1") {
+          assert(r.get("owned") === "1", at);
+          live ??= free;
+        } else {
+          // failed closed, and only while too few were free
+          assert(live === null && r.get("state") === "3", at);
+          assert(r.get("owned") === "0", at);
+          // the first index is taken before the stats block exists
+          assertValues(r, { "stats.reason": free ? REASON.tls : -1 });
+        }
+      }
+      assert(
+        live !== null && live >= low && live <= most[end],
+        `${end}: ${live}`,
+      );
     }
   },
 );
