@@ -160,14 +160,28 @@ static void watch_exit(HMODULE ucrt) {
 
 /* ---- primitives (counted) --------------------------------------------- */
 
-/* The new-handler loop of _malloc_base, after a first failed attempt. */
+/* A block from the CRT heap (to the hooks, an old block); NULL without
+ * one, errno untouched. */
+static void* alloc_old(size_t n, BOOL zero) {
+  void* p = HeapAlloc(hs_target.heap, zero ? HEAP_ZERO_MEMORY : 0, n);
+  if (p != NULL) hs_count(HS_C_ALLOCS, 1);
+  return p;
+}
+
+/* mimalloc could not serve `n` bytes: the CRT heap, then _malloc_base's
+ * new-handler loop with both. The old heap's free space is the program's
+ * too (UCRT would serve from it), and a 32-bit program taken over late
+ * keeps much of its address space there: what mimalloc cannot map may
+ * still fit. Blocks from there are old blocks to every hook. */
 static HS_NOINLINE void* alloc_block_retry(size_t n, BOOL zero) {
   for (;;) {
+    void* p = alloc_old(n, zero);
+    if (p != NULL) return p;
     if (hs_target.query_new_mode() == 0 || !hs_target.callnewh(n)) {
       set_errno(ENOMEM);
       return NULL;
     }
-    void* p = hs_mi_alloc(n, zero);
+    p = hs_mi_alloc(n, zero);
     if (p != NULL) {
       hs_count(HS_C_ALLOCS, 1);
       return p;
@@ -175,16 +189,10 @@ static HS_NOINLINE void* alloc_block_retry(size_t n, BOOL zero) {
   }
 }
 
-/* A new mimalloc block of exactly `n` (> 0) bytes. Inlined into each hook
- * with mimalloc's own fast path. */
 /* Once the process is ending: a block from the CRT heap. */
 static HS_NOINLINE void* alloc_exiting(size_t n, BOOL zero) {
-  void* p = HeapAlloc(hs_target.heap, zero ? HEAP_ZERO_MEMORY : 0, n);
-  if (p == NULL) {
-    set_errno(ENOMEM);
-    return NULL;
-  }
-  hs_count(HS_C_ALLOCS, 1);
+  void* p = alloc_old(n, zero);
+  if (p == NULL) set_errno(ENOMEM);
   return p;
 }
 
@@ -272,8 +280,9 @@ static HS_ALWAYS_INLINE BOOL release_block(void* p) {
   return release_sized(p, (size_t)-1);
 }
 
-/* HEAPSHIFT_NO_MIGRATE: _realloc_base on the old heap (HeapReAlloc, the
- * new-handler loop, ENOMEM). The block stays old; nothing is counted. */
+/* _realloc_base on the old heap (HeapReAlloc, the new-handler loop,
+ * ENOMEM) for HEAPSHIFT_NO_MIGRATE, or when mimalloc cannot take the
+ * block. The block stays old; nothing is counted. */
 static void* old_realloc(void* block, size_t size) {
   for (;;) {
     void* p = hs_old_realloc(block, size);
@@ -353,14 +362,18 @@ void* __cdecl hs_realloc(void* block, size_t size) {
     return p;
   }
   if (hs_no_migrate) return old_realloc(block, size);
-  /* An old block: migrate it. */
+  /* An old block: migrate it, unless mimalloc cannot take it or the
+   * process is ending; then it is resized where it is, as UCRT would
+   * (HeapReAlloc may grow it in place). */
   size_t old = hs_old_size(block);
   if (old == (size_t)-1) {
     set_errno(ENOMEM);
     return NULL;
   }
-  void* p = alloc_block(size, FALSE);
-  if (p == NULL) return NULL;
+  if (PROCESS_ENDING()) return old_realloc(block, size);
+  void* p = hs_mi_alloc(size, FALSE);
+  if (p == NULL) return old_realloc(block, size);
+  hs_count(HS_C_ALLOCS, 1);
   size_t copied = old < size ? old : size;
   memcpy(p, block, copied);
   release_old_block(block, old);
@@ -453,6 +466,41 @@ static int aligned_args_valid(size_t size, size_t align, size_t offset) {
   return 1;
 }
 
+/* Where the user block of an aligned block in raw block `raw` starts
+ * (`align`: max(alignment, 8) - 1). A raw block on the old heap under Wine
+ * (served there when mimalloc could not, or at exit) takes Wine's own
+ * layout, which the old-block branch of _aligned_msize reads back. */
+static uintptr_t aligned_user(uintptr_t raw, size_t align, size_t gap,
+                              size_t offset) {
+  if (hs_target.old_aligned_wine_layout && !hs_mi_owns_fast((void*)raw)) {
+    return ((raw + align + 1 + PTR_SZ + offset) & ~align) - offset;
+  }
+  return ((raw + PTR_SZ + gap + align + offset) & ~align) - offset;
+}
+
+/* The raw block's size in Wine's layout for one UCRT's makes `total`
+ * bytes: size + max(align, 8) + 8 whatever the offset (UCRT's adds the
+ * gap, less one), which the old-block branch of _aligned_msize counts on. */
+static size_t wine_total(size_t total, size_t gap) {
+  return total - gap + 1 > total - gap ? total - gap + 1 : total;
+}
+
+/* A raw block of `total` bytes for an aligned one (0 without one). One
+ * the old heap served under Wine is resized to Wine's layout there. */
+static uintptr_t aligned_raw_alloc(size_t total, size_t gap) {
+  void* raw = hs_malloc(total);
+  if (raw == NULL || !hs_target.old_aligned_wine_layout ||
+      hs_mi_owns_fast(raw) || wine_total(total, gap) == total) {
+    return (uintptr_t)raw;
+  }
+  void* more = hs_old_realloc(raw, wine_total(total, gap));
+  if (more == NULL) {
+    hs_free(raw);
+    set_errno(ENOMEM);
+  }
+  return (uintptr_t)more;
+}
+
 void* __cdecl hs_aligned_offset_malloc(size_t size, size_t align,
                                        size_t offset) {
   if (!aligned_args_valid(size, align, offset)) return NULL;
@@ -464,9 +512,9 @@ void* __cdecl hs_aligned_offset_malloc(size_t size, size_t align,
     set_errno(ENOMEM);
     return NULL;
   }
-  uintptr_t raw = (uintptr_t)hs_malloc(total);
+  uintptr_t raw = aligned_raw_alloc(total, gap);
   if (raw == 0) return NULL;
-  uintptr_t p = ((raw + nonuser + offset) & ~align) - offset;
+  uintptr_t p = aligned_user(raw, align, gap, offset);
   ((uintptr_t*)(p - gap))[-1] = raw;
   return (void*)p;
 }
@@ -517,31 +565,22 @@ void* __cdecl hs_aligned_offset_realloc(void* block, size_t size, size_t align,
   }
   if (hs_no_migrate && !hs_mi_owns_fast((void*)raw)) {
     /* An old block that must stay old: a new raw block on the old heap in
-     * the old blocks' layout (what the old-block branch of _aligned_msize
-     * reads back), copy, release the old raw block. Nothing is counted. */
-    size_t total = reqsz;
-    if (hs_target.old_aligned_wine_layout) {
-      total = size + align + 1 + PTR_SZ; /* Wine: size + max(align,8) + 8 */
-      if (size > total) {
-        set_errno(ENOMEM);
-        return NULL;
-      }
-    }
+     * the old blocks' layout, copy, release the old raw block. Nothing is
+     * counted. */
+    size_t total =
+        hs_target.old_aligned_wine_layout ? wine_total(reqsz, gap) : reqsz;
     uintptr_t q = (uintptr_t)old_alloc(total);
     if (q == 0) return NULL;
-    uintptr_t ret =
-        hs_target.old_aligned_wine_layout
-            ? ((q + align + 1 + PTR_SZ + offset) & ~align) - offset
-            : ((q + PTR_SZ + gap + align + offset) & ~align) - offset;
+    uintptr_t ret = aligned_user(q, align, gap, offset);
     memcpy((void*)ret, block, movsz);
     ((uintptr_t*)(ret - gap))[-1] = q;
     if (!hs_old_free((void*)raw)) errno_from_os(GetLastError());
     return (void*)ret;
   }
   /* UCRT may _expand in place first; a fresh block is always correct. */
-  uintptr_t p = (uintptr_t)hs_malloc(reqsz);
+  uintptr_t p = aligned_raw_alloc(reqsz, gap);
   if (p == 0) return NULL;
-  uintptr_t ret = ((p + PTR_SZ + gap + align + offset) & ~align) - offset;
+  uintptr_t ret = aligned_user(p, align, gap, offset);
   memcpy((void*)ret, block, movsz);
   if (release_sized((void*)raw, avail)) {
     hs_count(HS_C_MIGRATIONS, 1);

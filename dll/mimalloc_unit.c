@@ -168,6 +168,12 @@ BOOL hs_mi_load(void) {
     InterlockedExchange(&loaded, 2);
     return FALSE;
   }
+#if MI_MALLOC_VERSION >= 300
+  /* Out of memory, v3 sleeps and retries a commit for up to 400 ms; the
+   * hooks turn to the CRT heap instead (hooks.c, alloc_block_retry), as
+   * UCRT would, without waiting. MIMALLOC_RETRY_ON_OOM still sets it. */
+  mi_option_set_default(mi_option_retry_on_oom, 0);
+#endif
   /* A CRT-initialised build (MSVC /MT calling _DllMainCRTStartup) may have
    * run mi_process_load already through its initialiser section. */
   if (_mi_preloading()) {
