@@ -421,10 +421,11 @@ void hs_trim_start(void) {
   }
   wake = CreateEventW(NULL, FALSE, FALSE, NULL);
   /* Created here, under the loader lock: it starts running once DllMain
-   * has returned. */
-  HANDLE t = wake ? CreateThread(NULL, 64 * 1024, trim_thread,
-                                 walk ? (void*)1 : NULL,
-                                 STACK_SIZE_PARAM_IS_A_RESERVATION, NULL)
+   * has returned. The program's default stack: every DLL's thread attach
+   * and detach code runs on it too, and Windows gives a thread no more than
+   * it asks for (Wine at least 1 MiB). */
+  HANDLE t = wake ? CreateThread(NULL, 0, trim_thread, walk ? (void*)1 : NULL,
+                                 0, NULL)
                   : NULL;
   if (t == NULL) {
     set_state(HS_TRIM_FAILED, GetLastError());
