@@ -11,7 +11,8 @@
  *
  * - Wine, the hooks (hs_trim_block; state "free-reset" when the walk is
  *   not asked for, and under every other running state too): before an old
- *   block goes back to the heap, the whole pages inside it are reset. The block is still the program's then, so no heap metadata is
+ *   block of 16 KiB or more goes back to the heap, its whole pages are
+ *   reset. The block is still the program's then, so no heap metadata is
  *   touched and no lock is needed. This is what Windows' NT heap does
  *   itself (it decommits large free ranges as they are freed).
  *
@@ -84,11 +85,12 @@
 #define SEEN_SLOTS 4096
 #define MIN_NEWEST_REGION (4u << 20) /* Wine: the heap grew past ~8 MiB */
 #define FULL_PASS_EVERY 16 /* passes between two that reset everything */
-/* Old blocks whose pages the hooks reset as they free them: any with a
- * whole page inside past the kept margins (smaller ones have none), up to
- * Wine's separate mappings for large blocks (x64: 1020 KiB and up; x86:
- * 508 KiB): HeapFree releases those. */
-#define FREE_RESET_MIN (4096u + MARGIN_HEAD + MARGIN_TAIL)
+/* Old blocks whose pages the hooks reset as they free them: from 16 KiB,
+ * past the sizes Windows' low-fragmentation heap serves (which keeps a
+ * freed block's bytes; a program that reads a block it just freed reads
+ * them there, and here too). Below Wine's separate mappings for large
+ * blocks (x64: 1020 KiB and up; x86: 508 KiB): HeapFree releases those. */
+#define FREE_RESET_MIN (16u << 10)
 #define FREE_RESET_MAX (sizeof(void*) == 8 ? 0xFF000u : 0x7F000u)
 
 #ifndef HEAP_FREE_CHECKING_ENABLED
