@@ -582,7 +582,9 @@ void* __cdecl hs_aligned_offset_realloc(void* block, size_t size, size_t align,
   if (p == 0) return NULL;
   uintptr_t ret = aligned_user(p, align, gap, offset);
   memcpy((void*)ret, block, movsz);
-  if (release_sized((void*)raw, avail)) {
+  /* a migration: an old raw block's data now in mimalloc (not in a block
+   * the CRT heap served because mimalloc could not) */
+  if (release_sized((void*)raw, avail) && hs_mi_owns_fast((void*)p)) {
     hs_count(HS_C_MIGRATIONS, 1);
     hs_count(HS_C_MIGRATED_BYTES, (int64_t)movsz);
   }

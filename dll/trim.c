@@ -423,11 +423,14 @@ void hs_trim_start(void) {
   }
   wake = CreateEventW(NULL, FALSE, FALSE, NULL);
   /* Created here, under the loader lock: it starts running once DllMain
-   * has returned. The program's default stack: every DLL's thread attach
-   * and detach code runs on it too, and Windows gives a thread no more than
-   * it asks for (Wine at least 1 MiB). */
-  HANDLE t = wake ? CreateThread(NULL, 0, trim_thread, walk ? (void*)1 : NULL,
-                                 0, NULL)
+   * has returned. 1 MiB reserved (MSVC's default): every DLL's thread
+   * attach and detach code runs on it too, and Windows gives a thread no
+   * more than it asks for (Wine at least 1 MiB); not the program's own
+   * default, which some ask tens of MiB for, out of a 32-bit program's
+   * address space. */
+  HANDLE t = wake ? CreateThread(NULL, 1u << 20, trim_thread,
+                                 walk ? (void*)1 : NULL,
+                                 STACK_SIZE_PARAM_IS_A_RESERVATION, NULL)
                   : NULL;
   if (t == NULL) {
     set_state(HS_TRIM_FAILED, GetLastError());
