@@ -147,11 +147,13 @@ static void install(HINSTANCE inst) {
   if (!hs_count_init()) {
     hs_log("no TLS index left for the counters: not hooking");
     set_state(HS_STATE_FAILED, HS_R_TLS, GetLastError());
+    hs_count_release();
     return;
   }
   if (!hs_crt_resolve()) {
     hs_log("ucrtbase.dll is not loaded or lacks heap exports: not hooking");
     set_state(HS_STATE_FAILED, HS_R_NO_UCRT, 0);
+    hs_count_release();
     return;
   }
   hs_log("ucrtbase at %p, CRT heap %p, old aligned layout: %s",
@@ -160,6 +162,7 @@ static void install(HINSTANCE inst) {
   if (hs_env_flag(L"HEAPSHIFT_DISABLE")) {
     hs_log("HEAPSHIFT_DISABLE is set: loaded without patching");
     set_state(HS_STATE_DISABLED, 0, 0);
+    hs_count_release();
     return;
   }
   hs_no_migrate = hs_env_flag(L"HEAPSHIFT_NO_MIGRATE");
@@ -170,6 +173,7 @@ static void install(HINSTANCE inst) {
   if (!hs_mi_load()) {
     hs_log("no TLS index left for mimalloc: not hooking");
     set_state(HS_STATE_FAILED, HS_R_TLS, GetLastError());
+    hs_count_release();
     return;
   }
   hs_log("mimalloc initialised");

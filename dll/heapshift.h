@@ -302,9 +302,11 @@ void hs_count_thread_done(void);
  * own). Called from mimalloc's deferred-free heartbeat, which the
  * thread's allocation slow path runs (mimalloc_unit.c). */
 void hs_count_heartbeat(void);
-/* The TLS slots the hooks need (counting, the heap cache); FALSE when
- * there are none left. */
+/* The TLS slots the hooks need (counting, mimalloc 2's heap cache); FALSE
+ * when there are none left. */
 BOOL hs_count_init(void);
+/* Gives those slots back (an installation that does not go live). */
+void hs_count_release(void);
 
 /* The stripe this thread counts in, or NULL (count with hs_count_slow). */
 static inline hs_stripe* hs_count_stripe(void) {

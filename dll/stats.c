@@ -166,7 +166,10 @@ static volatile LONG stripes_free; /* of those, how many nobody holds */
 BOOL hs_count_init(void) {
   if (hs_count_slot == TLS_OUT_OF_INDEXES) hs_count_slot = TlsAlloc();
   if (private_slot == TLS_OUT_OF_INDEXES) private_slot = TlsAlloc();
-  if (hs_heap_slot == TLS_OUT_OF_INDEXES) hs_heap_slot = TlsAlloc();
+  /* mimalloc 2's thread heap, cached (mimalloc 3 keeps its own) */
+  if (hs_heap_slot == TLS_OUT_OF_INDEXES && hs_mi_version() < 300) {
+    hs_heap_slot = TlsAlloc();
+  }
   ownable = HS_STATS_SHARED_STRIPE;
   if (hs_faults.stripes != 0 && hs_faults.stripes < ownable) {
     ownable = hs_faults.stripes;
@@ -174,7 +177,18 @@ BOOL hs_count_init(void) {
   stripes_free = (LONG)ownable;
   return hs_count_slot != TLS_OUT_OF_INDEXES &&
          private_slot != TLS_OUT_OF_INDEXES &&
-         hs_heap_slot != TLS_OUT_OF_INDEXES;
+         (hs_heap_slot != TLS_OUT_OF_INDEXES || hs_mi_version() >= 300);
+}
+
+static void release_slot(DWORD* slot) {
+  if (*slot != TLS_OUT_OF_INDEXES) TlsFree(*slot);
+  *slot = TLS_OUT_OF_INDEXES;
+}
+
+void hs_count_release(void) {
+  release_slot(&hs_count_slot);
+  release_slot(&private_slot);
+  release_slot(&hs_heap_slot);
 }
 
 /* A free stripe for thread `tid`, the lowest (so few pages are touched). */

@@ -265,11 +265,12 @@ testArches(
 testArches(
   "install: with too few TLS indexes left the DLL fails closed, and the thread's TEB is left alone (x86: the SEH chain)",
   async (arch) => {
-    // heapshift's own indexes come first (4), then mimalloc 3's (2), which
-    // must lie below 1086 (the TEB's expansion slots, less the one mimalloc
-    // keeps): with the highest indexes free, up to two are no use to it.
-    // mimalloc 2 needs none of its own.
-    const low = builtMimallocVersion(arch).startsWith("3.") ? 6 : 4;
+    // heapshift's own indexes come first (emulated TLS, two for the
+    // counters, and with mimalloc 2 its heap cache), then mimalloc 3's (2),
+    // which must lie below 1087 (the TEB's expansion slots, less the one
+    // mimalloc keeps): with the highest indexes free, up to two are no use
+    // to it. mimalloc 2 needs none of its own.
+    const low = builtMimallocVersion(arch).startsWith("3.") ? 5 : 4;
     const most = { low, high: low + 2 };
     for (const end of ["low", "high"] as const) {
       let live: number | null = null; // the fewest free that hooked
@@ -290,6 +291,8 @@ testArches(
           assert(r.get("owned") === "0", at);
           // the first index is taken before the stats block exists
           assertValues(r, { "stats.reason": free ? REASON.tls : -1 });
+          // every index but that first one is given back
+          assertValues(r, { free_after: Math.max(free - 1, 0) });
         }
       }
       assert(
