@@ -482,7 +482,8 @@ static uintptr_t aligned_user(uintptr_t raw, size_t align, size_t gap,
  * bytes: size + max(align, 8) + 8 whatever the offset (UCRT's adds the
  * gap, less one), which the old-block branch of _aligned_msize counts on. */
 static size_t wine_total(size_t total, size_t gap) {
-  return total - gap + 1 > total - gap ? total - gap + 1 : total;
+  size_t wine = total - gap + 1;
+  return wine != 0 ? wine : total; /* 0: wrapped (HeapAlloc refuses both) */
 }
 
 /* A raw block of `total` bytes for an aligned one (0 without one). One

@@ -167,7 +167,8 @@ BOOL hs_count_init(void) {
   if (hs_count_slot == TLS_OUT_OF_INDEXES) hs_count_slot = TlsAlloc();
   if (private_slot == TLS_OUT_OF_INDEXES) private_slot = TlsAlloc();
   /* mimalloc 2's thread heap, cached (mimalloc 3 keeps its own) */
-  if (hs_heap_slot == TLS_OUT_OF_INDEXES && hs_mi_version() < 300) {
+  BOOL heap_cache = hs_mi_version() < 300;
+  if (hs_heap_slot == TLS_OUT_OF_INDEXES && heap_cache) {
     hs_heap_slot = TlsAlloc();
   }
   ownable = HS_STATS_SHARED_STRIPE;
@@ -177,7 +178,7 @@ BOOL hs_count_init(void) {
   stripes_free = (LONG)ownable;
   return hs_count_slot != TLS_OUT_OF_INDEXES &&
          private_slot != TLS_OUT_OF_INDEXES &&
-         (hs_heap_slot != TLS_OUT_OF_INDEXES || hs_mi_version() >= 300);
+         (hs_heap_slot != TLS_OUT_OF_INDEXES || !heap_cache);
 }
 
 static void release_slot(DWORD* slot) {
