@@ -207,6 +207,15 @@ static HS_NOINLINE void* alloc_block_slow(size_t n, BOOL zero) {
   return alloc_block_retry(n, zero);
 }
 
+/* A block from mimalloc or else the CRT heap, without the new-handler;
+ * NULL without one, errno untouched. */
+static void* alloc_quiet(size_t n) {
+  void* p = PROCESS_ENDING() ? NULL : hs_mi_alloc(n, FALSE);
+  if (p == NULL) return alloc_old(n, FALSE);
+  hs_count(HS_C_ALLOCS, 1);
+  return p;
+}
+
 /* Counts a new block for a thread without a stripe yet. */
 static HS_NOINLINE void* alloc_counted_slow(void* p) {
   hs_count(HS_C_ALLOCS, 1);
@@ -355,7 +364,17 @@ void* __cdecl hs_realloc(void* block, size_t size) {
   if (owner) {
     if (hs_mi_resize_in_place(block, size, TRUE)) return block;
     size_t old = hs_mi_capacity(block);
-    void* p = alloc_block(size, FALSE);
+    void* p = NULL;
+    if (size < old) {
+      /* A shrink that would waste half the block moves, if a block can be
+       * had; if not, it stays (UCRT's HeapReAlloc shrinks in place): no
+       * new-handler, no ENOMEM. */
+      p = alloc_quiet(size);
+      if (p == NULL && hs_mi_resize_in_place(block, size, FALSE)) {
+        return block;
+      }
+    }
+    if (p == NULL) p = alloc_block(size, FALSE);
     if (p == NULL) return NULL;
     memcpy(p, block, old < size ? old : size);
     release_owned(block, owner);

@@ -17,11 +17,19 @@ test("oom: with the address space used up, the old heap's free space still serve
     zeroed: 1,
     aligned: 1,
     kept: 1,
+    exhausted: 1,
+    shrunk: 1,
     heap_ok: 1,
   });
   // the CRT heap did serve: a good part of what came after
   assert(Number(hooked.get("from_old_heap")) > 1000, hooked.text);
-  assertValues(plain, { state: -1, kept: 1, heap_ok: 1 });
+  assertValues(plain, {
+    state: -1,
+    kept: 1,
+    exhausted: 1,
+    shrunk: 1,
+    heap_ok: 1,
+  });
   const before = Number(plain.get("after_mib"));
   const after = Number(hooked.get("after_mib"));
   assert(before > 500, `plain:\n${plain.text}`);
