@@ -164,7 +164,7 @@ Deno.test("patch of a 32-bit program says to copy heapshift32.dll under the impo
     assert.equal(r32.code, 0, r32.stderr);
     assert.match(
       r32.stdout,
-      /the loader looks for heapshift\.dll next to the executable: copy build\/heapshift32\.dll there as heapshift\.dll \(the program is 32-bit\)/,
+      /the loader looks for heapshift\.dll next to a32\.heapshift\.exe: copy build\/heapshift32\.dll there as heapshift\.dll \(the program is 32-bit\)/,
     );
     const named = await runCli([
       "patch",
@@ -178,7 +178,7 @@ Deno.test("patch of a 32-bit program says to copy heapshift32.dll under the impo
     const r64 = await runCli(["patch", `${dir}/a64.exe`]);
     assert.match(
       r64.stdout,
-      /the loader looks for heapshift\.dll next to the executable: copy build\/heapshift\.dll there\n/,
+      /the loader looks for heapshift\.dll next to a64\.heapshift\.exe: copy build\/heapshift\.dll there\n/,
     );
   });
 });

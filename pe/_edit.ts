@@ -47,7 +47,9 @@ export function setDir(
 ): void {
   if (dir.index >= h.dataDirectories.length) {
     if (dir.rva === 0 && dir.size === 0) return;
-    throw new PePatchError(`the header has no data directory ${dir.index}`);
+    throw new PePatchError(
+      `its optional header has ${h.dataDirectories.length} data directories (NumberOfRvaAndSizes), too few for directory ${dir.index}; a normal Windows program has 16`,
+    );
   }
   out.put32(h.dataDirectoryOffset + dir.index * 8, dir.rva);
   out.put32(h.dataDirectoryOffset + dir.index * 8 + 4, dir.size);

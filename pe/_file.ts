@@ -1,7 +1,7 @@
 // File-system checks shared by the readers and writers (internal): only
 // regular files are read, and errors name the path the caller gave.
 
-import { PeFileError } from "./errors.ts";
+import { PeFileError, PeFormatError, PePatchError } from "./errors.ts";
 
 /**
  * The reason of a Deno file-system error in a few words, without paths.
@@ -60,4 +60,29 @@ export function statRegular(
     });
   }
   return info;
+}
+
+/**
+ * `e` with the file named: a PeFormatError from reading `file` says it is
+ * not a valid executable, and with `action` a PePatchError says which file
+ * could not be edited ("Cannot patch game.exe: …").
+ */
+export function namingFile(
+  e: unknown,
+  file: string | URL,
+  action?: string,
+): unknown {
+  const name = pathText(file);
+  if (e instanceof PeFormatError && e.file === undefined) {
+    return new PeFormatError(e.field, e.offset, e.problem, {
+      file: name,
+      cause: e,
+    });
+  }
+  if (action !== undefined && e instanceof PePatchError) {
+    return new PePatchError(`Cannot ${action} ${name}: ${e.message}`, {
+      cause: e,
+    });
+  }
+  return e;
 }

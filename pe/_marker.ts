@@ -3,7 +3,9 @@
 // a copy of the original headers and debug-entry offsets, and a hash of the
 // patched headers to tell whether they were edited since.
 
-import type { Section } from "./headers.ts";
+import type { PeHeaders, Section } from "./headers.ts";
+import type { ImportedDll } from "./imports.ts";
+import { rvaIn } from "./_edit.ts";
 import type { ByteSource } from "./source.ts";
 import { put32, u32 } from "./_read.ts";
 
@@ -101,4 +103,19 @@ export function headerHash(b: Uint8Array, checksumAt: number): number {
     h = Math.imul(h ^ v, 0x01000193);
   }
   return h >>> 0;
+}
+
+/**
+ * The section of ours that holds `d`'s import address table, if heapshift
+ * added `d` (the program's code calls through the tables of the DLLs it
+ * had, so those never move into our section).
+ */
+export function addedBy(
+  src: ByteSource,
+  h: PeHeaders,
+  d: ImportedDll,
+): Section | undefined {
+  return h.sections.find((s) =>
+    markerVersion(src, s) > 0 && rvaIn(s, d.iatRva)
+  );
 }

@@ -48,16 +48,34 @@ export class PeFormatError extends PeError {
   readonly field: string;
   /** File offset of the faulty field, or -1 when there is none. */
   readonly offset: number;
+  /** What is wrong there, in words. */
+  readonly problem: string;
+  /** The file it was read from, when the reader was given a path. */
+  readonly file?: string;
 
-  /** Builds the error; the message names the field and the offset. */
-  constructor(field: string, offset: number, problem: string) {
+  /**
+   * Builds the error; the message names the field and the offset, and the
+   * file when `options.file` gives one.
+   */
+  constructor(
+    field: string,
+    offset: number,
+    problem: string,
+    options?: ErrorOptions & { file?: string },
+  ) {
+    const where = `${field}${
+      offset >= 0 ? ` at 0x${offset.toString(16)}` : ""
+    }: ${problem}`;
     super(
-      `${field}${
-        offset >= 0 ? ` at 0x${offset.toString(16)}` : ""
-      }: ${problem}`,
+      options?.file === undefined
+        ? where
+        : `Cannot read ${options.file}: not a valid Windows executable or DLL (${where})`,
+      options,
     );
     this.field = field;
     this.offset = offset;
+    this.problem = problem;
+    if (options?.file !== undefined) this.file = options.file;
   }
 }
 
@@ -106,7 +124,9 @@ export class OutputExistsError extends PeError {
 
   /** Builds the error for `path`. */
   constructor(path: string) {
-    super(`${path} already exists (use force to overwrite)`);
+    super(
+      `Cannot write ${path}: it already exists (pass force, or --force on the command line, to overwrite it)`,
+    );
     this.path = path;
   }
 }

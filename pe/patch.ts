@@ -10,6 +10,7 @@ import {
   DIR,
   directory,
   endOfSectionData,
+  isDll,
   OPT,
   type PeHeaders,
   type Section,
@@ -27,7 +28,7 @@ import {
   setDir,
 } from "./_edit.ts";
 import { planImportSection } from "./_import_section.ts";
-import { headerHash, writeMarker } from "./_marker.ts";
+import { addedBy, headerHash, writeMarker } from "./_marker.ts";
 import { Output } from "./_output.ts";
 import { type EditPlan, renderPlan } from "./_plan.ts";
 import { alignUp, put32, u32 } from "./_read.ts";
@@ -65,6 +66,12 @@ export interface PatchBytesOptions extends DllOptions {
   symbol?: string | number;
   /** Name of the added section, at most 8 bytes (default `.hsimp`). */
   sectionName?: string;
+  /**
+   * Add the DLL even when the file already loads another DLL that
+   * heapshift added (refused by default: both files would have to be next
+   * to the program, and only the first to load takes over).
+   */
+  allowSecond?: boolean;
 }
 
 /** What a patch did. */
@@ -153,6 +160,11 @@ export function planPatch(
   const h = info.headers;
   checkServable(src, h);
   const warnings: string[] = [];
+  if (isDll(h)) {
+    warnings.push(
+      `this is a DLL, not a program: ${dll} loads when it does, which may be after the program's first allocations (those blocks stay on the CRT heap until freed)`,
+    );
+  }
   const names = info.imports.map((d) => d.dll);
   const base = { dll, machine: h.machine, warnings };
   const idx = info.imports.findIndex((d) => sameDll(d.dll, dll));
@@ -170,6 +182,15 @@ export function planPatch(
       action: "moved",
       imports: [names[idx], ...names.filter((_, i) => i !== idx)],
     };
+  }
+  // One hook DLL: a second one under another name would need both files
+  // next to the program, and only the first to load would take over.
+  const other = !options.allowSecond &&
+    info.imports.find((d) => addedBy(src, h, d));
+  if (other) {
+    throw new PePatchError(
+      `it already loads ${other.dll}, which heapshift added; remove that first (--remove --dll ${other.dll} on the command line), or patch with that name`,
+    );
   }
   const output = addSection(src, info, { dll, options, warnings });
   return {

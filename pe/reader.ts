@@ -27,6 +27,7 @@ import {
   type SymbolTable,
 } from "./layout.ts";
 import { type ByteSource, bytesSource, FileSource } from "./source.ts";
+import { namingFile } from "./_file.ts";
 
 /** Everything the reader knows about a PE file. */
 export interface PeInfo {
@@ -86,7 +87,11 @@ function withSource<T>(
 ): T {
   if (file instanceof Uint8Array) return fn(bytesSource(file));
   using src = FileSource.open(file);
-  return fn(src);
+  try {
+    return fn(src);
+  } catch (e) {
+    throw namingFile(e, file);
+  }
 }
 
 /**

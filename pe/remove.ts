@@ -21,11 +21,11 @@ import {
   editableCopy,
   finish,
   moveFileOffsets,
-  rvaIn,
   sameDll,
   setDir,
 } from "./_edit.ts";
 import {
+  addedBy,
   headerHash,
   type Marker,
   markerSize,
@@ -88,12 +88,9 @@ export function planRemove(
     imports: rest,
   };
   const d = info.imports[idx];
-  // A DLL we added has its import address table in one of our sections:
-  // the program's code calls through the tables of the DLLs it had, so
-  // those never move (their names may: the patch copies them).
-  const ours = h.sections.find((s) =>
-    markerVersion(src, s) > 0 && rvaIn(s, d.iatRva)
-  );
+  // A DLL we added has its import address table in one of our sections
+  // (the names of the others may be there: the patch copies them).
+  const ours = addedBy(src, h, d);
   if (!ours && !options.allowForeign) {
     throw new PePatchError(
       `${dll} was not added by heapshift; removing it may break the program (pass allowForeign, or --allow-foreign on the command line, to remove it anyway)`,

@@ -22,7 +22,7 @@ import {
 import { planRemove, type RemoveBytesOptions } from "./remove.ts";
 import { imports, readPe } from "./reader.ts";
 import { FileSource } from "./source.ts";
-import { fileProblem, statRegular } from "./_file.ts";
+import { fileProblem, namingFile, statRegular } from "./_file.ts";
 import { Output } from "./_output.ts";
 import type { EditPlan } from "./_plan.ts";
 
@@ -124,6 +124,22 @@ async function lstatOrNone(path: string): Promise<Deno.FileInfo | undefined> {
       action: "use",
       reason: fileProblem(e),
     }, { cause: e });
+  }
+}
+
+/** Whether `a` and `b` name the same file (links followed). */
+async function sameFile(a: string, b: string): Promise<boolean> {
+  try {
+    const [x, y] = await Promise.all([Deno.stat(a), Deno.stat(b)]);
+    if (x.ino !== null && y.ino !== null && x.ino !== 0 && y.ino !== 0) {
+      return x.dev === y.dev && x.ino === y.ino;
+    }
+    const [ra, rb] = await Promise.all([Deno.realPath(a), Deno.realPath(b)]);
+    return Deno.build.os === "windows"
+      ? ra.toLowerCase() === rb.toLowerCase()
+      : ra === rb;
+  } catch {
+    return false;
   }
 }
 
@@ -253,6 +269,19 @@ async function replaceable(path: string, warnings: string[]): Promise<string> {
     );
   }
   const info = statRegular(target, "write");
+  // Replacing goes through a rename, which needs only the directory to be
+  // writable: the file's own permission (a read-only file, another user's)
+  // is asked for here.
+  try {
+    (await Deno.open(target, { write: true })).close();
+  } catch (e) {
+    throw new PeFileError(path, {
+      action: "replace",
+      reason: e instanceof Deno.errors.PermissionDenied
+        ? "permission denied (the file is read-only or not yours to write); make it writable first"
+        : fileProblem(e),
+    }, { cause: e });
+  }
   if (info.nlink !== null && info.nlink > 1) {
     throw new PeFileError(path, {
       action: "replace",
@@ -329,6 +358,8 @@ interface FileEdit {
   options: FileOptions;
   /** `heapshift` or `unpatched`, for the default output path. */
   tag: string;
+  /** What errors call the edit: "Cannot patch game.exe: …". */
+  action: string;
   plan: (src: FileSource) => EditPlan;
 }
 
@@ -337,7 +368,12 @@ async function apply(exe: string, how: FileEdit): Promise<PatchReport> {
   // Only regular files: checked before anything is opened.
   using src = FileSource.open(exe);
   // Planned fully before touching the disk: bad input writes nothing.
-  const plan = how.plan(src);
+  let plan: EditPlan;
+  try {
+    plan = how.plan(src);
+  } catch (e) {
+    throw namingFile(e, exe, how.action);
+  }
   const report: PatchReport = {
     input: exe,
     action: plan.action,
@@ -360,7 +396,21 @@ async function apply(exe: string, how: FileEdit): Promise<PatchReport> {
     target = await replaceable(exe, report.warnings);
   } else {
     target = options.output ?? defaultOutputPath(exe, tag);
-    if (await lstatOrNone(target)) {
+    const there = await lstatOrNone(target);
+    if (there) {
+      if (await sameFile(exe, target)) {
+        throw new PeFileError(target, {
+          action: "write",
+          reason:
+            `it is ${exe} itself; to change that file, keeping a backup, edit it in place (inPlace, --inplace on the command line)`,
+        });
+      }
+      if (there.isDirectory) {
+        throw new PeFileError(target, {
+          action: "write",
+          reason: "it is a directory, not a regular file",
+        });
+      }
       if (!options.force) throw new OutputExistsError(target);
       target = await replaceable(target, report.warnings);
     } else replacing = false;
@@ -428,6 +478,7 @@ export function patchImports(
   return apply(exe, {
     options,
     tag: "heapshift",
+    action: "patch",
     plan: (src) => planPatch(src, options),
   });
 }
@@ -454,6 +505,7 @@ export function removeImport(
   return apply(exe, {
     options,
     tag: "unpatched",
+    action: "unpatch",
     plan: (src) => planRemove(src, options),
   });
 }

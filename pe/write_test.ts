@@ -146,7 +146,7 @@ posixTest(
     const out = `${dir}/out.exe`;
     await Deno.writeFile(`${dir}/real/out.exe`, new Uint8Array(1));
     await Deno.symlink("real/out.exe", out);
-    await patchImports(real, {
+    await patchImports(`${real}.bak`, {
       output: out,
       force: true,
       dll: "other.dll",
@@ -281,8 +281,143 @@ Deno.test("a malformed input writes no output and leaves no temp file", async ()
     );
     await assert.rejects(() => removeImport(exe), PeFormatError);
     assert.deepEqual(await listDir(dir), ["bad.exe"]);
+    // The message says which file, and that it is not an executable.
+    const text = `${dir}/notes.exe`;
+    await Deno.writeTextFile(text, "hello\n");
+    for (const run of [() => patchImports(text), () => imports(text)]) {
+      await assert.rejects(
+        run,
+        (e) =>
+          e instanceof PeFormatError && e.file === text &&
+          e.message.startsWith(
+            `Cannot read ${text}: not a valid Windows executable or DLL (IMAGE_DOS_HEADER at 0x0: `,
+          ),
+      );
+    }
   });
 });
+
+Deno.test("an output that is the input itself is refused, and the input stays as it was", async () => {
+  await withDir(async (dir) => {
+    const exe = `${dir}/game.exe`;
+    const original = buildPe();
+    await Deno.writeFile(exe, original);
+    for (const output of [exe, `${dir}/./game.exe`]) {
+      for (const force of [false, true]) {
+        await assert.rejects(
+          () => patchImports(exe, { output, force }),
+          (e) =>
+            e instanceof PeFileError &&
+            e.message ===
+              `Cannot write ${output}: it is ${exe} itself; to change that file, keeping a backup, edit it in place (inPlace, --inplace on the command line)`,
+        );
+      }
+    }
+    assert.deepEqual(await Deno.readFile(exe), original);
+    assert.deepEqual(await listDir(dir), ["game.exe"]);
+  });
+});
+
+posixTest(
+  "an output that is a link to the input is refused too",
+  async (dir) => {
+    const exe = `${dir}/game.exe`;
+    const original = buildPe();
+    await Deno.writeFile(exe, original);
+    await Deno.symlink("game.exe", `${dir}/soft.exe`);
+    await Deno.link(exe, `${dir}/hard.exe`);
+    for (const output of [`${dir}/soft.exe`, `${dir}/hard.exe`]) {
+      await assert.rejects(
+        () => patchImports(exe, { output, force: true }),
+        (e) => e instanceof PeFileError && /itself/.test(e.message),
+      );
+    }
+    assert.deepEqual(await Deno.readFile(exe), original);
+    assert.deepEqual(await listDir(dir), ["game.exe", "hard.exe", "soft.exe"]);
+  },
+);
+
+posixTest(
+  "a file its user may not write is not replaced (in place, or as an output with force)",
+  async (dir) => {
+    // As root every file is writable: the user is then `nobody`.
+    const asNobody = Deno.uid() === 0;
+    const nobody = 65534;
+    await Deno.chmod(dir, 0o777); // the directory is writable: a rename works
+    const original = buildPe();
+    const readOnly = `${dir}/ro.exe`; // the user's own, mode 0444
+    const others = `${dir}/other.exe`; // someone else's, mode 0644
+    await Deno.writeFile(readOnly, original, { mode: 0o444 });
+    await Deno.chmod(readOnly, 0o444);
+    await Deno.writeFile(others, original, { mode: 0o644 });
+    if (asNobody) await Deno.chown(readOnly, nobody, nobody);
+    else {
+      // not root: a file of someone else's cannot be made here
+      await Deno.remove(others);
+    }
+    const script = `${dir}/run.ts`;
+    await Deno.writeTextFile(
+      script,
+      `import { patchImports } from ${
+        JSON.stringify(new URL("./write.ts", import.meta.url).href)
+      };
+const [exe, out] = Deno.args;
+try {
+  await patchImports(out ? Deno.args[2] : exe, out ? { output: exe, force: true } : { inPlace: true });
+  console.log("patched");
+} catch (e) {
+  console.log(e.message);
+}`,
+    );
+    const cases: [string, string[]][] = [[readOnly, [readOnly]]];
+    if (asNobody) {
+      cases.push([others, [others]]);
+      await Deno.writeFile(`${dir}/src.exe`, original, { mode: 0o644 });
+      cases.push([others, [others, "out", `${dir}/src.exe`]]);
+    }
+    for (const [file, args] of cases) {
+      const cmd = asNobody
+        ? [
+          "setpriv",
+          `--reuid=${nobody}`,
+          `--regid=${nobody}`,
+          "--clear-groups",
+        ]
+        : [];
+      const deno = Deno.execPath();
+      const run = new Deno.Command(cmd[0] ?? deno, {
+        args: [
+          ...cmd.slice(1),
+          ...(asNobody ? [deno] : []),
+          "run",
+          "--no-config",
+          "--allow-read",
+          "--allow-write",
+          script,
+          ...args,
+        ],
+        env: { DENO_DIR: `${dir}/.deno`, DENO_NO_UPDATE_CHECK: "1" },
+        stdout: "piped",
+        stderr: "piped",
+      });
+      const r = await run.output();
+      const said = new TextDecoder().decode(r.stdout).trim();
+      assert.equal(
+        said,
+        `Cannot replace ${file}: permission denied (the file is read-only or not yours to write); make it writable first`,
+        new TextDecoder().decode(r.stderr),
+      );
+      assert.deepEqual(await Deno.readFile(file), original, file);
+    }
+    const left = (await listDir(dir)).filter((f) => f !== ".deno");
+    assert.deepEqual(
+      left,
+      asNobody
+        ? ["other.exe", "ro.exe", "run.ts", "src.exe"]
+        : ["ro.exe", "run.ts"],
+    );
+  },
+);
 
 Deno.test("writeFileAtomic() never clobbers without overwrite", async () => {
   await withDir(async (dir) => {

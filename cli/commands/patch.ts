@@ -116,9 +116,11 @@ export function patchCommand(program: Command, setCode: SetCode): void {
           : `there as ${rep.dll}`;
         console.log(
           c.dim(
-            `  the loader looks for ${rep.dll} next to the executable: copy build/${
-              HOOK_DLL[arch]
-            } ${copy}${arch === "x86" ? " (the program is 32-bit)" : ""}`,
+            `  the loader looks for ${rep.dll} next to ${
+              baseName(rep.output ?? exe)
+            }: copy build/${HOOK_DLL[arch]} ${copy}${
+              arch === "x86" ? " (the program is 32-bit)" : ""
+            }`,
           ),
         );
       }
