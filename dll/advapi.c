@@ -17,10 +17,16 @@
 #include <immintrin.h>
 #endif
 
-/* `name` from `module` if the program loaded that module, else NULL. */
+/* `name` from `module` if the program loaded that module, else NULL. The
+ * last-error value is the program's: a thread's first allocation seeds its
+ * heap through here, and a module that is not there sets
+ * ERROR_MOD_NOT_FOUND. */
 static FARPROC loaded(const wchar_t* module, const char* name) {
+  DWORD err = GetLastError();
   HMODULE m = GetModuleHandleW(module);
-  return m ? GetProcAddress(m, name) : NULL;
+  FARPROC f = m ? GetProcAddress(m, name) : NULL;
+  SetLastError(err);
+  return f;
 }
 
 static BOOL not_supported(void) {
