@@ -505,10 +505,11 @@ static size_t wine_total(size_t total, size_t gap) {
   return wine != 0 ? wine : total; /* 0: wrapped (HeapAlloc refuses both) */
 }
 
-/* A raw block of `total` bytes for an aligned one (0 without one). One
- * the old heap served under Wine is resized to Wine's layout there. */
-static uintptr_t aligned_raw_alloc(size_t total, size_t gap) {
-  void* raw = hs_malloc(total);
+/* A raw block of `total` bytes for an aligned one (0 without one); `quiet`:
+ * without the new-handler or errno (alloc_quiet). One the old heap served
+ * under Wine is resized to Wine's layout there. */
+static uintptr_t aligned_raw_alloc(size_t total, size_t gap, BOOL quiet) {
+  void* raw = quiet ? alloc_quiet(total) : hs_malloc(total);
   if (raw == NULL || !hs_target.old_aligned_wine_layout ||
       hs_mi_owns_fast(raw) || wine_total(total, gap) == total) {
     return (uintptr_t)raw;
@@ -516,9 +517,20 @@ static uintptr_t aligned_raw_alloc(size_t total, size_t gap) {
   void* more = hs_old_realloc(raw, wine_total(total, gap));
   if (more == NULL) {
     hs_free(raw);
-    set_errno(ENOMEM);
+    if (!quiet) set_errno(ENOMEM);
   }
   return (uintptr_t)more;
+}
+
+/* An aligned block whose raw block (mimalloc's) was resized in place: its
+ * data moves to where the layout puts it for this alignment and offset
+ * (UCRT's memmove after _expand), and the raw pointer is stored again. */
+static void* aligned_in_place(uintptr_t raw, void* block, size_t movsz,
+                              size_t align, size_t gap, size_t offset) {
+  uintptr_t ret = aligned_user(raw, align, gap, offset);
+  if (ret != (uintptr_t)block) memmove((void*)ret, block, movsz);
+  ((uintptr_t*)(ret - gap))[-1] = raw;
+  return (void*)ret;
 }
 
 void* __cdecl hs_aligned_offset_malloc(size_t size, size_t align,
@@ -532,7 +544,7 @@ void* __cdecl hs_aligned_offset_malloc(size_t size, size_t align,
     set_errno(ENOMEM);
     return NULL;
   }
-  uintptr_t raw = aligned_raw_alloc(total, gap);
+  uintptr_t raw = aligned_raw_alloc(total, gap, FALSE);
   if (raw == 0) return NULL;
   uintptr_t p = aligned_user(raw, align, gap, offset);
   ((uintptr_t*)(p - gap))[-1] = raw;
@@ -597,8 +609,24 @@ void* __cdecl hs_aligned_offset_realloc(void* block, size_t size, size_t align,
     if (!hs_old_free((void*)raw)) errno_from_os(GetLastError());
     return (void*)ret;
   }
-  /* UCRT may _expand in place first; a fresh block is always correct. */
-  uintptr_t p = aligned_raw_alloc(reqsz, gap);
+  /* UCRT first resizes the raw block in place (_expand) when the data lies
+   * within the new layout's header room. Here a mimalloc raw block does,
+   * within mimalloc's waste limit; a shrink past it moves when another
+   * block can be had, and otherwise stays. An old raw block moves (a
+   * migration). */
+  BOOL stays = hs_mi_owns_fast((void*)raw) &&
+               raw + PTR_SZ + gap + align >= (uintptr_t)block;
+  if (stays && hs_mi_resize_in_place((void*)raw, reqsz, TRUE)) {
+    return aligned_in_place(raw, block, movsz, align, gap, offset);
+  }
+  uintptr_t p = 0;
+  if (stays && reqsz < avail) {
+    p = aligned_raw_alloc(reqsz, gap, TRUE);
+    if (p == 0 && hs_mi_resize_in_place((void*)raw, reqsz, FALSE)) {
+      return aligned_in_place(raw, block, movsz, align, gap, offset);
+    }
+  }
+  if (p == 0) p = aligned_raw_alloc(reqsz, gap, FALSE);
   if (p == 0) return NULL;
   uintptr_t ret = aligned_user(p, align, gap, offset);
   memcpy((void*)ret, block, movsz);
