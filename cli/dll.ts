@@ -85,7 +85,11 @@ export async function resolveDll(
 ): Promise<string> {
   if (explicit) {
     if (!isFile(explicit)) {
-      throw new CliError(`No DLL at ${explicit}`);
+      throw new CliError(
+        isDirectory(explicit)
+          ? `Cannot use DLL ${explicit}: it is a directory; give the DLL file (for example build/heapshift.dll)`
+          : `No DLL at ${explicit}`,
+      );
     }
     return absolute(explicit);
   }
@@ -170,3 +174,11 @@ function absolute(path: string): string {
 }
 
 export { absolute as absolutePath };
+
+function isDirectory(path: string): boolean {
+  try {
+    return Deno.statSync(path).isDirectory;
+  } catch {
+    return false;
+  }
+}

@@ -115,6 +115,16 @@ Deno.test("dllForTarget asks for the architecture only without --dll", async () 
   const e = await dllForTarget("/no/such/x.dll", arch).catch((e) => e);
   assert.match(e.message, /No DLL at \/no\/such\/x\.dll/);
   assert.equal(asked, 0);
+  const dir = await Deno.makeTempDir();
+  try {
+    const d = await dllForTarget(dir, arch).catch((e) => e);
+    assert.equal(
+      d.message,
+      `Cannot use DLL ${dir}: it is a directory; give the DLL file (for example build/heapshift.dll)`,
+    );
+  } finally {
+    await Deno.remove(dir);
+  }
 });
 
 Deno.test("specialk registers a 32-bit DLL as Architecture=Win32", async () => {

@@ -99,9 +99,20 @@ export function checkDllArch(dll: DllFile, target: DllTarget): void {
  * headers and the export directory.
  */
 export function firstExportOrdinal(path: string): number | undefined {
+  using src = FileSource.open(path);
+  let headers;
   try {
-    using src = FileSource.open(path);
-    return readExports(src, readHeaders(src))?.symbols[0]?.ordinal;
+    headers = readHeaders(src);
+  } catch (e) {
+    if (!(e instanceof PeFormatError)) throw e;
+    throw new HeapshiftError(
+      "bad-dll",
+      `Cannot use DLL ${path}: not a valid DLL, or cut short (${e.message}); build it again (deno task build-dll) or copy it whole`,
+      { cause: e },
+    );
+  }
+  try {
+    return readExports(src, headers)?.symbols[0]?.ordinal;
   } catch (e) {
     if (!(e instanceof PeFormatError)) throw e;
     throw new HeapshiftError(

@@ -112,6 +112,14 @@ Deno.test("firstExportOrdinal: the lowest ordinal, or undefined", async () => {
       () => firstExportOrdinal(`${dir}/bad.dll`),
       isBadDll(`Cannot use DLL ${dir}/bad.dll: corrupt export table`),
     );
+    // A DLL cut short (a copy that did not finish) says so.
+    await Deno.writeFile(`${dir}/cut.dll`, bytes.slice(0, 0x100));
+    assert.throws(
+      () => firstExportOrdinal(`${dir}/cut.dll`),
+      isBadDll(
+        `Cannot use DLL ${dir}/cut.dll: not a valid DLL, or cut short (`,
+      ),
+    );
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

@@ -171,6 +171,7 @@ test("stacked patches fill the headers, move section data, and all undo", async 
         dll,
         inPlace: true,
         backup: false,
+        allowSecond: true,
       });
       assertEquals(rep.action, "added");
       moved = rep.warnings.some((w) => /moved down/.test(w));
