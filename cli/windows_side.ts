@@ -12,6 +12,8 @@ import type { Command, OptionValues } from "@commander-js/extra-typings";
 import { isWindows } from "../ffi/mod.ts";
 import { currentArgs } from "./args.ts";
 import { runWindowsHalf } from "./wine_bridge.ts";
+import { CliError } from "./output.ts";
+import { repoRoot } from "../src/_repo.ts";
 
 /** Help of `--prefix` (the Linux bridge to the user's Wine prefix). */
 export const PREFIX_HELP =
@@ -49,10 +51,34 @@ export async function forward(opts: BridgeOpts): Promise<number | undefined> {
   });
 }
 
-/** Runs `run` here on Windows, the forwarded command line on Linux. */
+/**
+ * Runs `run` here on Windows, the forwarded command line on Linux.
+ * `options.files`: paths the Windows half will open; in the project's Wine
+ * environment, which sees only the checkout, one outside it is refused
+ * here with what to do.
+ */
 export async function onWindows(
   opts: BridgeOpts,
   run: () => Promise<number>,
+  options: { files?: (string | undefined)[] } = {},
 ): Promise<number> {
+  if (!isWindows && opts.wineEnv !== undefined) {
+    for (const f of options.files ?? []) if (f) checkSeenByEnv(f);
+  }
   return (await forward(opts)) ?? await run();
+}
+
+/** Throws unless the project's Wine environment sees the host file `path`. */
+export function checkSeenByEnv(path: string): void {
+  let real: string;
+  try {
+    real = Deno.realPathSync(path);
+  } catch {
+    return; // not a host file: the Windows half says what it is
+  }
+  const root = Deno.realPathSync(repoRoot());
+  if (real === root || real.startsWith(`${root}/`)) return;
+  throw new CliError(
+    `Cannot use ${path} in the project's Wine environment: it sees only the checkout, ${root}; copy the file under it, or use your own Wine prefix (--prefix DIR)`,
+  );
 }

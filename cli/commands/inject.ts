@@ -157,6 +157,10 @@ export function injectCommand(program: Command, setCode: SetCode): void {
       "deno run -A cli.ts inject game.exe --wait 120",
     ),
   ).action(async (target, opts) => {
-    setCode(await onWindows(opts, () => doInject(target, opts)));
+    setCode(
+      await onWindows(opts, () => doInject(target, opts), {
+        files: [opts.dll],
+      }),
+    );
   });
 }

@@ -37,7 +37,11 @@ export function launchCommand(program: Command, setCode: SetCode): void {
       "deno run -A cli.ts launch app.exe --dll build/heapshift.dll --dll extra.dll",
     ),
   ).action(async (exe, args, opts) => {
-    setCode(await onWindows(opts, () => doLaunch(exe, args, opts)));
+    setCode(
+      await onWindows(opts, () => doLaunch(exe, args, opts), {
+        files: [exe, ...(opts.dll ?? [])],
+      }),
+    );
   });
 }
 

@@ -1,0 +1,25 @@
+import assert from "node:assert/strict";
+import { repoRoot } from "../src/_repo.ts";
+import { checkSeenByEnv } from "./windows_side.ts";
+
+Deno.test("checkSeenByEnv: a host file outside the checkout is refused with what to do", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const outside = `${dir}/game.exe`;
+    await Deno.writeFile(outside, new Uint8Array(1));
+    assert.throws(
+      () => checkSeenByEnv(outside),
+      (e: Error) =>
+        e.message ===
+          `Cannot use ${outside} in the project's Wine environment: it sees only the checkout, ${
+            Deno.realPathSync(repoRoot())
+          }; copy the file under it, or use your own Wine prefix (--prefix DIR)`,
+    );
+    // inside the checkout, or not a host file at all: left to the Windows half
+    checkSeenByEnv(`${repoRoot()}/deno.json`);
+    checkSeenByEnv(`${dir}/missing.exe`);
+    checkSeenByEnv("C:\\games\\game.exe");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
