@@ -24,6 +24,10 @@ export const KERNEL32_SYMBOLS = {
   OpenProcess: { parameters: ["u32", "i32", "u32"], result: "pointer" },
   TerminateProcess: { parameters: ["pointer", "u32"], result: "i32" },
   GetExitCodeProcess: { parameters: ["pointer", "buffer"], result: "i32" },
+  CheckRemoteDebuggerPresent: {
+    parameters: ["pointer", "buffer"],
+    result: "i32",
+  },
   GetProcessId: { parameters: ["pointer"], result: "u32" },
   GetProcessTimes: {
     parameters: ["pointer", "buffer", "buffer", "buffer", "buffer"],

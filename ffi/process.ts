@@ -97,6 +97,16 @@ export function processExitCode(process: Handle): number {
   return code[0];
 }
 
+/** `CheckRemoteDebuggerPresent`: whether a debugger is attached. */
+export function isBeingDebugged(process: Handle): boolean {
+  const flag = new Int32Array(1);
+  checkBool(
+    "CheckRemoteDebuggerPresent",
+    kernel32().CheckRemoteDebuggerPresent(process.raw, flag),
+  );
+  return flag[0] !== 0;
+}
+
 /** `TerminateProcess`. */
 export function terminateProcess(process: Handle, exitCode = 1): void {
   checkBool(

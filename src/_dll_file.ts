@@ -64,6 +64,18 @@ export function readDll(path: string): DllFile {
       } DLL; only x64 and x86 DLLs and targets are supported`,
     );
   }
+  // A copy that did not finish (pe/'s header reader checks that every
+  // section's data is in the file): caught here, before a target's loader
+  // says only "Bad EXE format".
+  try {
+    using src = FileSource.open(abs);
+    readHeaders(src);
+  } catch (e) {
+    if (!(e instanceof PeFormatError)) throw e;
+    throw bad(
+      `not a valid DLL, or cut short (${e.message}); build it again (deno task build-dll) or copy it whole`,
+    );
+  }
   return { path: abs, arch };
 }
 

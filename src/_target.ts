@@ -11,7 +11,9 @@ import {
   type Handle,
   MACHINE,
   openProcess,
+  processExitCode,
   processMachine,
+  STILL_ACTIVE,
   Win32Error,
 } from "../ffi/mod.ts";
 
@@ -49,10 +51,40 @@ export function processError(
       { cause: e },
     );
   }
+  if (e.code === ERROR.NOACCESS) {
+    // Toolhelp and the module enumeration read the target's loader data,
+    // which a process created suspended does not have yet.
+    return new HeapshiftError(
+      "failed",
+      `Cannot ${doing} process ${pid}: its loader data cannot be read yet (${e.message}); a process created suspended has not started: resume it first, or start it with heapshift's launch`,
+      { cause: e },
+    );
+  }
   return new HeapshiftError(
     "failed",
     `Cannot ${doing} process ${pid}: ${e.message}`,
     { cause: e },
+  );
+}
+
+/**
+ * The error for a process that has ended (its exit code read through
+ * `process`), or undefined while it runs (or when that cannot be told).
+ */
+export function exitedError(
+  target: { pid: number; process: Handle },
+  doing: string,
+): HeapshiftError | undefined {
+  let code: number;
+  try {
+    code = processExitCode(target.process);
+  } catch {
+    return undefined;
+  }
+  if (code === STILL_ACTIVE) return undefined;
+  return new HeapshiftError(
+    "not-found",
+    `Cannot ${doing} process ${target.pid}: the process exited (code ${code}) meanwhile`,
   );
 }
 

@@ -70,6 +70,11 @@ export type HeapshiftErrorKind =
    * `not-found`, a refused one `access-denied`.)
    */
   | "bad-path"
+  /**
+   * An argument out of range, e.g. a timeout that is not a positive
+   * number of milliseconds.
+   */
+  | "bad-argument"
   /** Any other failure; `cause` holds the Win32Error. */
   | "failed";
 

@@ -14,13 +14,21 @@ import {
   ERROR,
   formatMessage,
   INJECT_ACCESS,
+  isBeingDebugged,
   type RemoteResult,
   RemoteTimeoutError,
   wideBytes,
 } from "../ffi/mod.ts";
 import { exportAddress } from "./_remote_exports.ts";
+import { imports as peImports } from "../pe/mod.ts";
 import { type ModuleInfo, moduleNamed, targetModules } from "./module_list.ts";
-import { openTarget, processError, type TargetProcess } from "./_target.ts";
+import {
+  exitedError,
+  openTarget,
+  processError,
+  type TargetProcess,
+} from "./_target.ts";
+import { hasHeapshift, isHeapshiftDll } from "./_heapshift_presence.ts";
 import { guardAsync } from "./_error_kinds.ts";
 
 /**
@@ -35,6 +43,28 @@ import { guardAsync } from "./_error_kinds.ts";
 export interface InjectOptions {
   /** Milliseconds to wait for the remote call (default 10000). */
   timeout?: number;
+}
+
+/**
+ * Whether the program at `exePath` imports `dll` statically (UCRT's API
+ * sets count as ucrtbase.dll); false when its file cannot be read.
+ */
+async function importedByProgram(
+  exePath: string,
+  dll: string,
+): Promise<boolean> {
+  let names: string[];
+  try {
+    names = (await peImports(exePath, { symbols: false }))
+      .filter((d) => d.kind === "static")
+      .map((d) => d.dll.toLowerCase());
+  } catch {
+    return false;
+  }
+  const want = dll.toLowerCase();
+  return names.includes(want) ||
+    (want === "ucrtbase.dll" &&
+      names.some((n) => n.startsWith("api-ms-win-crt-")));
 }
 
 /** Modules no process survives losing. */
@@ -76,17 +106,46 @@ export async function callKernel32(
         : { arg, timeout, machine },
     );
   } catch (e) {
+    // A target that ended during the call fails it with access errors.
+    const gone = exitedError(target, doing);
+    if (gone) throw gone;
     if (e instanceof RemoteTimeoutError) {
+      const hints = [
+        ...(call.stuckHint ? [call.stuckHint] : []),
+        ...(debugged(target)
+          ? ["a debugger is attached to it and may be holding its threads"]
+          : []),
+      ];
       throw new HeapshiftError(
         "timeout",
         `Cannot ${doing} process ${pid}: ${fn} did not return within ${timeout} ms${
-          call.stuckHint ? ` (${call.stuckHint})` : ""
-        }`,
+          hints.length ? ` (${hints.join("; ")})` : ""
+        }; the call goes on in the target and may still finish: check with \`modules ${pid}\``,
         { cause: e },
       );
     }
     throw processError(e, { pid, doing });
   }
+}
+
+function debugged(target: TargetProcess): boolean {
+  try {
+    return isBeingDebugged(target.process);
+  } catch {
+    return false;
+  }
+}
+
+/** The timeout of `options` in ms: a positive finite number. */
+function timeoutOf(options: InjectOptions, doing: string): number {
+  const timeout = options.timeout ?? 10_000;
+  if (!(Number.isFinite(timeout) && timeout > 0)) {
+    throw new HeapshiftError(
+      "bad-argument",
+      `Cannot ${doing}: the timeout must be a positive number of milliseconds, not ${timeout}`,
+    );
+  }
+  return timeout;
 }
 
 /**
@@ -121,14 +180,27 @@ async function loadInto(
 ): Promise<ModuleInfo> {
   const file = readDll(dllPath);
   const dll = file.path;
-  const timeout = options.timeout ?? 10_000;
   const doing = `inject ${baseName(dll)} into`;
+  const timeout = timeoutOf(options, `${doing} process ${pid}`);
   using target = openTarget(pid, { access: INJECT_ACCESS, doing });
   checkDllArch(file, {
     arch: target.arch,
     noun: "process",
     doing: `${doing} process ${pid}`,
   });
+  // Loaded already: another LoadLibraryW would only add a reference, which
+  // a later eject could not take back.
+  const before = targetModules(target);
+  const already = moduleNamed(before, dll);
+  if (already) return already;
+  // A second heapshift (a copy under another name) would stay idle, pinned
+  // for good.
+  if (isHeapshiftDll(dll) && hasHeapshift(pid)) {
+    throw new HeapshiftError(
+      "unsupported",
+      `Cannot ${doing} process ${pid}: heapshift is loaded in it already (\`stats ${pid}\` shows it); a second copy would stay idle and could never be unloaded`,
+    );
+  }
   const result = await callKernel32(target, {
     fn: "LoadLibraryW",
     arg: wideBytes(dll),
@@ -201,8 +273,8 @@ async function unloadFrom(
   moduleName: string,
   options: InjectOptions,
 ): Promise<void> {
-  const timeout = options.timeout ?? 10_000;
   const doing = `eject ${baseName(moduleName)} from`;
+  const timeout = timeoutOf(options, `${doing} process ${pid}`);
   using target = openTarget(pid, { access: INJECT_ACCESS, doing });
   const all = targetModules(target);
   const mod = moduleNamed(all, moduleName);
@@ -218,6 +290,12 @@ async function unloadFrom(
       `Cannot ${doing} process ${pid}: ${mod.name} is ${
         mod === all[0] ? "the program itself" : "a core system DLL"
       }, which cannot be unloaded`,
+    );
+  }
+  if (await importedByProgram(all[0].path, mod.name)) {
+    throw new HeapshiftError(
+      "unsupported",
+      `Cannot ${doing} process ${pid}: the program imports ${mod.name}, so it was loaded with the program, whose code calls into it; unloading it would crash the program`,
     );
   }
   const result = await callKernel32(target, {

@@ -1,5 +1,6 @@
 // Every failure of the API has a clear message (issue 4's error list).
 import {
+  eject,
   findProcess,
   HeapshiftError,
   inject,
@@ -192,6 +193,72 @@ test("inject times out on a DLL that does not finish loading", async () => {
     `Cannot inject api_slow.dll into process ${target.readyPid}: LoadLibraryW did not return within 300 ms`,
   );
   assertEquals(e.kind, "timeout");
+  // the call is not over: the message says so, and where to look
+  assert(
+    e.message.endsWith(
+      `; the call goes on in the target and may still finish: check with \`modules ${target.readyPid}\``,
+    ),
+    e.message,
+  );
+});
+
+test("a timeout that is not a positive number of milliseconds is refused before anything is done", async () => {
+  for (const timeout of [0, -5, NaN, Infinity]) {
+    const e = await assertRejects(
+      () => inject(NO_PID, fixture("probe.dll"), { timeout }),
+      HeapshiftError,
+      `Cannot inject probe.dll into process ${NO_PID}: the timeout must be a positive number of milliseconds, not ${timeout}`,
+    );
+    assertEquals(e.kind, "bad-argument");
+    await assertRejects(
+      () => eject(NO_PID, "probe.dll", { timeout }),
+      HeapshiftError,
+      "the timeout must be a positive number of milliseconds",
+    );
+  }
+});
+
+test("a target that exits while its DLL loads is reported as exited, not as access denied", async () => {
+  await using target = await startTarget(fixture("sleeper.exe"));
+  const e = await assertRejects(
+    () => inject(target.readyPid, fixture("api_exitload.dll")),
+    HeapshiftError,
+    `Cannot inject api_exitload.dll into process ${target.readyPid}: the process exited (code 3) meanwhile`,
+  );
+  assertEquals(e.kind, "not-found");
+});
+
+test("a DLL cut short is refused before the target is touched", async () => {
+  await using target = await startTarget(fixture("sleeper.exe"));
+  const dir = await Deno.makeTempDir({ prefix: "heapshift-err-" });
+  try {
+    const bytes = await Deno.readFile(fixture("probe.dll"));
+    const cut = `${dir}\\cut.dll`;
+    await Deno.writeFile(cut, bytes.slice(0, Math.floor(bytes.length * 0.6)));
+    const e = await assertRejects(
+      () => inject(target.readyPid, cut),
+      HeapshiftError,
+      "cut.dll: not a valid DLL, or cut short (",
+    );
+    assertEquals(e.kind, "bad-dll");
+    assert(!modules(target.readyPid).some((m) => m.name === "cut.dll"));
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+test("a process created suspended: its loader data cannot be read yet, and the message says what to do", () => {
+  const e = processError(new Win32Error("CreateToolhelp32Snapshot", 998), {
+    pid: 1234,
+    doing: "list the modules of",
+  });
+  assert(e instanceof HeapshiftError);
+  assert(
+    e.message.includes(
+      "a process created suspended has not started: resume it first, or start it with heapshift's launch",
+    ),
+    e.message,
+  );
 });
 
 test("a directory is neither a program nor a DLL", async () => {

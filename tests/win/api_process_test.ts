@@ -11,7 +11,7 @@ import {
   waitForProcess,
 } from "../../mod.ts";
 import { assert, assertEquals, assertRejects } from "./assert.ts";
-import { fixture, startTarget, test } from "./harness.ts";
+import { fixture, hookDll, startTarget, test } from "./harness.ts";
 
 const has = (pid: number, name: string) =>
   modules(pid).some((m) => m.name.toLowerCase() === name);
@@ -91,6 +91,44 @@ test("eject unloads an injected DLL", async () => {
     HeapshiftError,
     "is a core system DLL, which cannot be unloaded",
   );
+});
+
+test("inject of a DLL loaded already adds no reference: one eject unloads it", async () => {
+  await using target = await startTarget(fixture("sleeper.exe"));
+  const pid = target.readyPid;
+  const first = await inject(pid, fixture("probe.dll"));
+  const again = await inject(pid, fixture("probe.dll"));
+  assertEquals(again.base, first.base);
+  await eject(pid, "probe.dll");
+  assert(!has(pid, "probe.dll"), "probe.dll is gone after one eject");
+});
+
+test("a second heapshift under another name is refused; a DLL the program imports is not ejected", async () => {
+  await using target = await startTarget(fixture("sleeper.exe"));
+  const pid = target.readyPid;
+  await inject(pid, hookDll());
+  const dir = await Deno.makeTempDir({ prefix: "heapshift-copy-" });
+  try {
+    const copy = `${dir}\\hs_copy.dll`;
+    await Deno.copyFile(hookDll(), copy);
+    const e = await assertRejects(
+      () => inject(pid, copy),
+      HeapshiftError,
+      `Cannot inject hs_copy.dll into process ${pid}: heapshift is loaded in it already`,
+    );
+    assertEquals(e.kind, "unsupported");
+    assert(!has(pid, "hs_copy.dll"));
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+  // sleeper.exe imports the UCRT through its API sets: ucrtbase.dll
+  const e = await assertRejects(
+    () => eject(pid, "ucrtbase.dll"),
+    HeapshiftError,
+    `Cannot eject ucrtbase.dll from process ${pid}: the program imports ucrtbase.dll, so it was loaded with the program`,
+  );
+  assertEquals(e.kind, "unsupported");
+  assert(has(pid, "ucrtbase.dll"));
 });
 
 test("eject reports a pinned module", async () => {
