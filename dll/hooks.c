@@ -26,7 +26,7 @@ BOOL hs_no_migrate;
 /* align.cpp's test: 0 is not a power of two. */
 #define IS_2_POW_N(x) ((x) != 0 && ((x) & ((x)-1)) == 0)
 
-static void watch_exit(HMODULE ucrt);
+static void resolve_exit_watch(HMODULE ucrt);
 
 /* ---- old-heap blocks: the Win32 heap API on _get_heap_handle() ---------- */
 
@@ -78,12 +78,19 @@ BOOL hs_crt_resolve(void) {
   memcpy(&get_heap, &f, sizeof f);
   hs_target.heap = (HANDLE)get_heap();
   if (hs_target.heap == NULL) return FALSE;
-  /* Probe the original _aligned_malloc (not yet hooked) for its layout. */
+  /* The layout of old aligned blocks: Microsoft's ucrtbase has UCRT's, and
+   * never gets called here (another allocator may have redirected its
+   * _aligned_malloc already, and HeapSize on that block would end the
+   * process on Windows). Wine's builtin one, which marks itself after the
+   * DOS header, is probed: its original _aligned_malloc, not yet hooked. */
   void*(__cdecl * amalloc)(size_t, size_t);
   void(__cdecl * afree)(void*);
   FARPROC fm = GetProcAddress(m, "_aligned_malloc");
   FARPROC ff = GetProcAddress(m, "_aligned_free");
-  if (fm != NULL && ff != NULL) {
+  static const char wine_builtin[] = "Wine builtin DLL";
+  BOOL wine_ucrt = memcmp((const char*)m + sizeof(IMAGE_DOS_HEADER),
+                          wine_builtin, sizeof wine_builtin - 1) == 0;
+  if (wine_ucrt && fm != NULL && ff != NULL) {
     memcpy(&amalloc, &fm, sizeof fm);
     memcpy(&afree, &ff, sizeof ff);
     void* p = amalloc(1, 16);
@@ -94,7 +101,7 @@ BOOL hs_crt_resolve(void) {
       afree(p);
     }
   }
-  watch_exit(m);
+  resolve_exit_watch(m);
   return TRUE;
 }
 
@@ -147,15 +154,40 @@ static HS_NOINLINE BOOL threads_gone(void) {
 /* TRUE once mimalloc must not be called any more. */
 #define PROCESS_ENDING() (!HS_LIKELY(exit_state == RUNNING) && threads_gone())
 
-/* Arms the check above (exit() runs the target CRT's atexit table). */
-static void watch_exit(HMODULE ucrt) {
+static int(__cdecl* crt_atexit)(void(__cdecl*)(void));
+
+static void resolve_exit_watch(HMODULE ucrt) {
   FARPROC f = GetProcAddress(GetModuleHandleW(L"ntdll.dll"),
                              "RtlDllShutdownInProgress");
   memcpy(&shutdown_in_progress, &f, sizeof f);
-  int(__cdecl * crt_atexit)(void(__cdecl*)(void));
   FARPROC a = GetProcAddress(ucrt, "_crt_atexit");
   memcpy(&crt_atexit, &a, sizeof a);
-  if (crt_atexit != NULL) crt_atexit(on_exit_begun);
+}
+
+static DWORD WINAPI exit_watch_thread(void* arg) {
+  (void)arg;
+  crt_atexit(on_exit_begun);
+  return 0;
+}
+
+/* Arms the check above (exit() runs the target CRT's atexit table) once the
+ * hooks are live. _crt_atexit takes the CRT's exit lock, which exit() holds
+ * while the handlers run, and a handler may wait for the loader lock
+ * (FreeLibrary, LoadLibrary, a thread join): from DllMain, under the loader
+ * lock, that is a deadlock when the load lands during exit(). So only a
+ * load at process start (the loader's static imports: no exit yet) asks
+ * from DllMain; a load mid-run asks from a thread of ours that nobody waits
+ * for. If exit() comes first, the entry simply runs no more: our
+ * DLL_PROCESS_DETACH still marks the other threads gone. */
+void hs_watch_exit(BOOL at_start) {
+  if (crt_atexit == NULL) return;
+  if (at_start) {
+    crt_atexit(on_exit_begun);
+    return;
+  }
+  HANDLE t = CreateThread(NULL, 1u << 20, exit_watch_thread, NULL,
+                          STACK_SIZE_PARAM_IS_A_RESERVATION, NULL);
+  if (t != NULL) CloseHandle(t);
 }
 
 /* ---- primitives (counted) --------------------------------------------- */
