@@ -17,13 +17,65 @@
 #include <immintrin.h>
 #endif
 
-/* `name` from `module` if the program loaded that module, else NULL. The
- * last-error value is the program's: a thread's first allocation seeds its
- * heap through here, and a module that is not there sets
- * ERROR_MOD_NOT_FOUND. */
+/* The forwarder string of export `name` of the mapped module `m`
+ * ("CRYPTBASE.SystemFunction036"), or NULL when it is exported in `m`
+ * itself or not at all. */
+static const char* forwarder(HMODULE m, const char* name) {
+  const uint8_t* base = (const uint8_t*)m;
+  const IMAGE_DOS_HEADER* dos = (const IMAGE_DOS_HEADER*)base;
+  const IMAGE_NT_HEADERS* nt =
+      (const IMAGE_NT_HEADERS*)(base + dos->e_lfanew);
+  const IMAGE_DATA_DIRECTORY* d =
+      &nt->OptionalHeader.DataDirectory[IMAGE_DIRECTORY_ENTRY_EXPORT];
+  if (nt->OptionalHeader.NumberOfRvaAndSizes <= IMAGE_DIRECTORY_ENTRY_EXPORT ||
+      d->VirtualAddress == 0) {
+    return NULL;
+  }
+  const IMAGE_EXPORT_DIRECTORY* e =
+      (const IMAGE_EXPORT_DIRECTORY*)(base + d->VirtualAddress);
+  const DWORD* names = (const DWORD*)(base + e->AddressOfNames);
+  const WORD* ordinals = (const WORD*)(base + e->AddressOfNameOrdinals);
+  const DWORD* functions = (const DWORD*)(base + e->AddressOfFunctions);
+  for (DWORD i = 0; i < e->NumberOfNames; i++) {
+    if (strcmp((const char*)(base + names[i]), name) != 0) continue;
+    DWORD rva = functions[ordinals[i]];
+    /* an RVA inside the export directory is a forwarder string */
+    return rva >= d->VirtualAddress && rva < d->VirtualAddress + d->Size
+               ? (const char*)(base + rva)
+               : NULL;
+  }
+  return NULL;
+}
+
+/* `name` from `module` if the program loaded that module, else NULL. An
+ * export forwarded to another module is followed only into one that is
+ * loaded already: GetProcAddress would load it (and its imports), inside
+ * our DllMain at install, and inside a thread's first malloc with
+ * mimalloc 2 (advapi32's SystemFunction036 forwards to cryptbase on
+ * Windows). The last-error value is the program's: a module that is not
+ * there sets ERROR_MOD_NOT_FOUND. */
 static FARPROC loaded(const wchar_t* module, const char* name) {
   DWORD err = GetLastError();
   HMODULE m = GetModuleHandleW(module);
+  char fname[128];
+  for (int hops = 0; m != NULL && hops < 4; hops++) {
+    const char* fw = forwarder(m, name);
+    if (fw == NULL) break;
+    /* "MODULE.name": MODULE.dll must be loaded; by ordinal: not followed */
+    const char* dot = strrchr(fw, '.');
+    size_t len = dot != NULL ? (size_t)(dot - fw) : 0;
+    if (len == 0 || len + 5 > 64 || dot[1] == '#' ||
+        strlen(dot + 1) >= sizeof fname) {
+      m = NULL;
+      break;
+    }
+    wchar_t wmod[64];
+    for (size_t k = 0; k < len; k++) wmod[k] = (wchar_t)(uint8_t)fw[k];
+    memcpy(wmod + len, L".dll", 5 * sizeof(wchar_t));
+    strcpy(fname, dot + 1);
+    name = fname;
+    m = GetModuleHandleW(wmod);
+  }
   FARPROC f = m ? GetProcAddress(m, name) : NULL;
   SetLastError(err);
   return f;

@@ -26,3 +26,40 @@ testArches(
     assertEquals(lines.includes("live=1"), true, text);
   },
 );
+
+testArches(
+  "footprint: a forwarded SystemFunction036 is followed only into a module that is loaded already",
+  async (arch) => {
+    // Windows' advapi32 forwards it to cryptbase; GetProcAddress on a
+    // forwarder loads the target, inside DllMain. Here a stand-in advapi32
+    // forwards it to hs_fwd_target.dll, which is not loaded.
+    const dir = await Deno.makeTempDir({ prefix: "heapshift-fwd-" });
+    try {
+      await Deno.copyFile(
+        fixture("fwd_advapi.dll", arch),
+        `${dir}\\advapi32.dll`,
+      );
+      await Deno.copyFile(
+        fixture("fwd_target.dll", arch),
+        `${dir}\\hs_fwd_target.dll`,
+      );
+      const out = await new Deno.Command(fixture("dll_footprint.exe", arch), {
+        args: [hookDll(arch), `${dir}\\advapi32.dll`],
+        cwd: dir,
+        stdout: "piped",
+        stderr: "inherit",
+      }).output();
+      const text = new TextDecoder().decode(out.stdout);
+      assertEquals(out.code, 0, text);
+      const lines = text.split(/\r?\n/).filter(Boolean);
+      assertEquals(
+        lines.filter((l) => l.startsWith("new=")),
+        [`new=${arch === "x86" ? "heapshift32.dll" : "heapshift.dll"}`],
+        text,
+      );
+      assertEquals(lines.includes("live=1"), true, text);
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+);
