@@ -10,11 +10,14 @@ import {
   openProcess,
   PROCESS,
   processCreationTime,
+  processExitCode,
   readSharedMemory,
+  STILL_ACTIVE,
   Win32Error,
 } from "../ffi/mod.ts";
 import { processes } from "./processes.ts";
 import { guard } from "./_error_kinds.ts";
+import { checkPid } from "./_target.ts";
 import {
   type HeapshiftStats,
   parseStats,
@@ -34,10 +37,14 @@ export function statsName(pid: number, created?: bigint): string {
     : `${plain}-${created.toString(16).padStart(16, "0")}`;
 }
 
-/** When process `pid` was created, if it can be asked. */
-function creationTime(pid: number): bigint | undefined {
+/**
+ * When process `pid` was created, if it can be asked; "ended" for one that
+ * has exited (a handle held somewhere keeps its pid and its stats block).
+ */
+function creationTime(pid: number): bigint | "ended" | undefined {
   try {
     using process = openProcess(pid, PROCESS.QUERY_LIMITED_INFORMATION);
+    if (processExitCode(process) !== STILL_ACTIVE) return "ended";
     return processCreationTime(process);
   } catch {
     return undefined;
@@ -72,7 +79,22 @@ export function stats(pid: number): HeapshiftStats {
 }
 
 function readStats(pid: number): HeapshiftStats {
-  const created = creationTime(pid);
+  checkPid(pid, "read heapshift's stats of");
+  const asked = creationTime(pid);
+  // A process that has ended can leave its block behind, held open by a
+  // reader; without its creation time the owner cannot be checked.
+  if (
+    asked === "ended" ||
+    (asked === undefined && !processes().some((p) => p.pid === pid))
+  ) {
+    throw new HeapshiftError(
+      "not-found",
+      `Cannot read heapshift's stats of process ${pid}: ${
+        asked === "ended" ? "the process has ended" : "no such process"
+      }`,
+    );
+  }
+  const created = asked;
   const names = created === undefined
     ? [statsName(pid)]
     : [statsName(pid), statsName(pid, created)];

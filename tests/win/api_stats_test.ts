@@ -10,6 +10,10 @@ import {
 import { assert, assertEquals, assertRejects } from "./assert.ts";
 import { fixture, hookDll, startTarget, test } from "./harness.ts";
 import { fakeStats } from "./fake_stats.ts";
+import { Handle } from "../../ffi/handle.ts";
+import { kernel32 } from "../../ffi/library.ts";
+import { wide } from "../../ffi/strings.ts";
+import { statsName } from "../../src/live_stats.ts";
 
 const NO_PID = 0x7fff_fff0;
 
@@ -35,6 +39,47 @@ test("stats of a process without heapshift, and of no process", async () => {
     `Cannot read heapshift's stats of process ${NO_PID}: no such process`,
   );
   assertEquals(e2.kind, "not-found");
+});
+
+test({
+  name:
+    "stats of a process that ended is not-found, even while its block is held open elsewhere",
+  async fn() {
+    using proc = await launch(fixture("sleeper.exe"), { dlls: [hookDll()] });
+    const pid = proc.pid;
+    let s: HeapshiftStats | undefined;
+    for (let i = 0; i < 200 && s?.state !== "live"; i++) {
+      try {
+        s = stats(pid);
+      } catch (e) {
+        if (!(e instanceof HeapshiftError && e.kind === "no-heapshift")) {
+          throw e;
+        }
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    }
+    assertEquals(s?.state, "live");
+    // a reader (another tool, a second heapshift) keeps the block alive
+    const raw = kernel32().OpenFileMappingW(4, 0, wide(statsName(pid)));
+    assert(raw !== null, "the block can be opened");
+    using held = new Handle(raw);
+    proc.kill();
+    await proc.wait({ timeout: 10_000 });
+    const e = await assertRejects(
+      () => Promise.resolve().then(() => stats(pid)),
+      HeapshiftError,
+      `Cannot read heapshift's stats of process ${pid}: the process has ended`,
+    );
+    assertEquals(e.kind, "not-found");
+    assert(held.raw !== null);
+    for (const bad of [-1, 1.5, NaN]) {
+      await assertRejects(
+        () => Promise.resolve().then(() => stats(bad)),
+        HeapshiftError,
+        "not a valid process id",
+      );
+    }
+  },
 });
 
 test({
