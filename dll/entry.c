@@ -129,10 +129,6 @@ static uintptr_t stack_limit(void) {
   return (uintptr_t)((NT_TIB*)NtCurrentTeb())->StackLimit;
 }
 
-/* DllMain's `reserved` was not NULL: loaded with the program (a static
- * import), not by LoadLibrary. */
-static BOOL loaded_at_start;
-
 static void install(HINSTANCE inst) {
   HMODULE pinned;
   GetModuleHandleExW(GET_MODULE_HANDLE_EX_FLAG_PIN |
@@ -204,7 +200,6 @@ static void install(HINSTANCE inst) {
   hs_stats_mark_live(r.sites, r.reason, r.win32_error);
   InterlockedExchange(&state, HS_STATE_LIVE);
   hs_log("hooks live: %u names over %u code sites", r.names, r.sites);
-  hs_watch_exit(loaded_at_start);
   hs_trim_start(); /* trim.c: the old heap's free pages, from a thread */
 }
 
@@ -258,7 +253,6 @@ BOOL WINAPI heapshift_entry(HINSTANCE inst, DWORD reason, LPVOID reserved) {
   switch (reason) {
     case DLL_PROCESS_ATTACH:
       CRT_STARTUP(inst, reason, reserved);
-      loaded_at_start = reserved != NULL;
       if (!hs_tls_process_init()) {
         InterlockedExchange(&state, HS_STATE_FAILED);
         return TRUE;

@@ -231,8 +231,6 @@ extern BOOL hs_no_migrate;
 /* Resolves hs_target from the loaded ucrtbase; FALSE if it is not there.
  * Also registers an atexit entry there (see "process exit" in hooks.c). */
 BOOL hs_crt_resolve(void);
-/* Arms the hooks' exit check (hooks.c); `at_start`: loaded with the program. */
-void hs_watch_exit(BOOL at_start);
 /* DLL_PROCESS_DETACH: every other thread is gone, mimalloc is off limits. */
 void hs_process_detach(void);
 

@@ -26,7 +26,7 @@ BOOL hs_no_migrate;
 /* align.cpp's test: 0 is not a power of two. */
 #define IS_2_POW_N(x) ((x) != 0 && ((x) & ((x)-1)) == 0)
 
-static void resolve_exit_watch(HMODULE ucrt);
+static void watch_exit(HMODULE ucrt);
 
 /* ---- old-heap blocks: the Win32 heap API on _get_heap_handle() ---------- */
 
@@ -101,7 +101,7 @@ BOOL hs_crt_resolve(void) {
       afree(p);
     }
   }
-  resolve_exit_watch(m);
+  watch_exit(m);
   return TRUE;
 }
 
@@ -154,40 +154,22 @@ static HS_NOINLINE BOOL threads_gone(void) {
 /* TRUE once mimalloc must not be called any more. */
 #define PROCESS_ENDING() (!HS_LIKELY(exit_state == RUNNING) && threads_gone())
 
-static int(__cdecl* crt_atexit)(void(__cdecl*)(void));
-
-static void resolve_exit_watch(HMODULE ucrt) {
+/* Arms the check above (exit() runs the target CRT's atexit table).
+ * Known gap: _crt_atexit takes the CRT's exit lock, which exit() holds while
+ * the handlers run, so a load that lands during exit() (an injection at the
+ * wrong moment) waits here, under the loader lock, for exit() to end; a
+ * handler that needs the loader lock then hangs the process. Registering
+ * from a thread of ours instead raced a Wine exit() that releases that lock
+ * before ExitProcess (the thread was killed inside the registration and
+ * ucrtbase's detach then crashed): dll/README.md. */
+static void watch_exit(HMODULE ucrt) {
   FARPROC f = GetProcAddress(GetModuleHandleW(L"ntdll.dll"),
                              "RtlDllShutdownInProgress");
   memcpy(&shutdown_in_progress, &f, sizeof f);
+  int(__cdecl * crt_atexit)(void(__cdecl*)(void));
   FARPROC a = GetProcAddress(ucrt, "_crt_atexit");
   memcpy(&crt_atexit, &a, sizeof a);
-}
-
-static DWORD WINAPI exit_watch_thread(void* arg) {
-  (void)arg;
-  crt_atexit(on_exit_begun);
-  return 0;
-}
-
-/* Arms the check above (exit() runs the target CRT's atexit table) once the
- * hooks are live. _crt_atexit takes the CRT's exit lock, which exit() holds
- * while the handlers run, and a handler may wait for the loader lock
- * (FreeLibrary, LoadLibrary, a thread join): from DllMain, under the loader
- * lock, that is a deadlock when the load lands during exit(). So only a
- * load at process start (the loader's static imports: no exit yet) asks
- * from DllMain; a load mid-run asks from a thread of ours that nobody waits
- * for. If exit() comes first, the entry simply runs no more: our
- * DLL_PROCESS_DETACH still marks the other threads gone. */
-void hs_watch_exit(BOOL at_start) {
-  if (crt_atexit == NULL) return;
-  if (at_start) {
-    crt_atexit(on_exit_begun);
-    return;
-  }
-  HANDLE t = CreateThread(NULL, 1u << 20, exit_watch_thread, NULL,
-                          STACK_SIZE_PARAM_IS_A_RESERVATION, NULL);
-  if (t != NULL) CloseHandle(t);
+  if (crt_atexit != NULL) crt_atexit(on_exit_begun);
 }
 
 /* ---- primitives (counted) --------------------------------------------- */
