@@ -231,6 +231,8 @@ extern BOOL hs_no_migrate;
 /* Resolves hs_target from the loaded ucrtbase; FALSE if it is not there.
  * Also registers an atexit entry there (see "process exit" in hooks.c). */
 BOOL hs_crt_resolve(void);
+/* DllMain's `reserved` was not NULL: loaded with the program (hooks.c). */
+extern BOOL hs_loaded_at_start;
 /* DLL_PROCESS_DETACH: every other thread is gone, mimalloc is off limits. */
 void hs_process_detach(void);
 

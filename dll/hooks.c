@@ -132,20 +132,71 @@ static void errno_from_os(DWORD err) {
  * "Gone" is ntdll's RtlDllShutdownInProgress, set before the first DLL is
  * detached. The hot path only tests exit_state: an atexit entry of ours
  * (exit() runs it while every thread still lives) arms the ntdll check,
- * and our DLL_PROCESS_DETACH (ExitProcess called directly) sets "gone". */
-enum { RUNNING = 0, EXIT_BEGUN = 1, THREADS_GONE = 2 };
+ * and our DLL_PROCESS_DETACH (ExitProcess called directly) sets "gone".
+ *
+ * The atexit entry (_crt_atexit) takes the CRT's exit lock, which exit()
+ * holds while the handlers run, and a handler may need the loader lock
+ * (FreeLibrary, LoadLibrary, a thread join). So it is asked for from
+ * DllMain only by a load at start (a static import: no exit() yet); a load
+ * mid-run (an injection, which may land during exit()) leaves the state
+ * UNARMED, which sends every hook to its slow path, where the first call
+ * made outside the loader lock asks for it. */
+enum {
+  RUNNING = 0,
+  EXIT_BEGUN = 1,
+  THREADS_GONE = 2,
+  UNARMED = 3, /* the atexit entry is yet to be asked for */
+  ARMING = 4   /* a thread is asking for it */
+};
 static volatile LONG exit_state;
 static BOOLEAN(NTAPI* shutdown_in_progress)(void);
+static int(__cdecl* crt_atexit)(void(__cdecl*)(void));
+BOOL hs_loaded_at_start;
 
 static void __cdecl on_exit_begun(void) {
-  InterlockedCompareExchange(&exit_state, EXIT_BEGUN, RUNNING);
+  /* from any state but "gone": an ARMING thread must not undo it */
+  for (;;) {
+    LONG s = exit_state;
+    if (s == THREADS_GONE ||
+        InterlockedCompareExchange(&exit_state, EXIT_BEGUN, s) == s) {
+      break;
+    }
+  }
   hs_trim_stop(); /* before ExitProcess can kill it inside a heap call */
 }
 
 void hs_process_detach(void) { exit_state = THREADS_GONE; }
 
+/* Whether this thread holds the loader lock (PEB.LoaderLock); TRUE when
+ * that cannot be told. */
+static BOOL loader_lock_held(void) {
+#if defined(_WIN64)
+  uint8_t* peb = (uint8_t*)__readgsqword(0x60);
+  CRITICAL_SECTION* cs = *(CRITICAL_SECTION**)(peb + 0x110);
+#else
+  uint8_t* peb = (uint8_t*)__readfsdword(0x30);
+  CRITICAL_SECTION* cs = *(CRITICAL_SECTION**)(peb + 0xA0);
+#endif
+  return cs == NULL ||
+         (DWORD)(uintptr_t)cs->OwningThread == GetCurrentThreadId();
+}
+
+/* UNARMED: asks for the atexit entry, unless this thread holds the loader
+ * lock (a later call will). */
+static void arm_exit_watch(void) {
+  if (loader_lock_held()) return;
+  if (InterlockedCompareExchange(&exit_state, ARMING, UNARMED) != UNARMED) {
+    return;
+  }
+  DWORD err = GetLastError();
+  crt_atexit(on_exit_begun);
+  SetLastError(err);
+  InterlockedCompareExchange(&exit_state, RUNNING, ARMING);
+}
+
 static HS_NOINLINE BOOL threads_gone(void) {
   if (exit_state == THREADS_GONE) return TRUE;
+  if (exit_state == UNARMED) arm_exit_watch();
   if (shutdown_in_progress == NULL || !shutdown_in_progress()) return FALSE;
   exit_state = THREADS_GONE;
   return TRUE;
@@ -154,22 +205,20 @@ static HS_NOINLINE BOOL threads_gone(void) {
 /* TRUE once mimalloc must not be called any more. */
 #define PROCESS_ENDING() (!HS_LIKELY(exit_state == RUNNING) && threads_gone())
 
-/* Arms the check above (exit() runs the target CRT's atexit table).
- * Known gap: _crt_atexit takes the CRT's exit lock, which exit() holds while
- * the handlers run, so a load that lands during exit() (an injection at the
- * wrong moment) waits here, under the loader lock, for exit() to end; a
- * handler that needs the loader lock then hangs the process. Registering
- * from a thread of ours instead raced a Wine exit() that releases that lock
- * before ExitProcess (the thread was killed inside the registration and
- * ucrtbase's detach then crashed): dll/README.md. */
+/* Arms the check above: at once for a load at start, else from a later
+ * hook call (UNARMED). */
 static void watch_exit(HMODULE ucrt) {
   FARPROC f = GetProcAddress(GetModuleHandleW(L"ntdll.dll"),
                              "RtlDllShutdownInProgress");
   memcpy(&shutdown_in_progress, &f, sizeof f);
-  int(__cdecl * crt_atexit)(void(__cdecl*)(void));
   FARPROC a = GetProcAddress(ucrt, "_crt_atexit");
   memcpy(&crt_atexit, &a, sizeof a);
-  if (crt_atexit != NULL) crt_atexit(on_exit_begun);
+  if (crt_atexit == NULL) return;
+  if (hs_loaded_at_start) {
+    crt_atexit(on_exit_begun);
+  } else {
+    exit_state = UNARMED;
+  }
 }
 
 /* ---- primitives (counted) --------------------------------------------- */
