@@ -3,28 +3,35 @@
 // an advapi32 (or bcrypt) the program loaded itself, or to the CPU's
 // RDRAND (dll/advapi.c). Under Wine advapi32 would bring sechost and
 // msvcrt (~1 MB resident) and bcrypt gnutls (~3 MB), into every process.
+import { type Arch, fixture, hookDll, testArches } from "./harness.ts";
 import { assertEquals } from "./assert.ts";
-import { fixture, hookDll, testArches } from "./harness.ts";
+
+/** Runs dll_footprint (PRELOAD first, if given): only heapshift is new, live. */
+async function assertOnlyHeapshift(
+  arch: Arch,
+  options: { preload?: string; cwd?: string } = {},
+): Promise<void> {
+  const out = await new Deno.Command(fixture("dll_footprint.exe", arch), {
+    args: [hookDll(arch), ...(options.preload ? [options.preload] : [])],
+    cwd: options.cwd,
+    stdout: "piped",
+    stderr: "inherit",
+  }).output();
+  const text = new TextDecoder().decode(out.stdout);
+  assertEquals(out.code, 0, text);
+  const lines = text.split(/\r?\n/).filter(Boolean);
+  assertEquals(lines.at(-1), "done", text);
+  assertEquals(
+    lines.filter((l) => l.startsWith("new=")),
+    [`new=${arch === "x86" ? "heapshift32.dll" : "heapshift.dll"}`],
+    text,
+  );
+  assertEquals(lines.includes("live=1"), true, text);
+}
 
 testArches(
   "footprint: loading heapshift brings in no other DLL",
-  async (arch) => {
-    const out = await new Deno.Command(fixture("dll_footprint.exe", arch), {
-      args: [hookDll(arch)],
-      stdout: "piped",
-      stderr: "inherit",
-    }).output();
-    const text = new TextDecoder().decode(out.stdout);
-    assertEquals(out.code, 0, text);
-    const lines = text.split(/\r?\n/).filter(Boolean);
-    assertEquals(lines.at(-1), "done", text);
-    assertEquals(
-      lines.filter((l) => l.startsWith("new=")),
-      [`new=${arch === "x86" ? "heapshift32.dll" : "heapshift.dll"}`],
-      text,
-    );
-    assertEquals(lines.includes("live=1"), true, text);
-  },
+  (arch) => assertOnlyHeapshift(arch),
 );
 
 testArches(
@@ -35,29 +42,13 @@ testArches(
     // forwards it to hs_fwd_target.dll, which is not loaded.
     const dir = await Deno.makeTempDir({ prefix: "heapshift-fwd-" });
     try {
-      await Deno.copyFile(
-        fixture("fwd_advapi.dll", arch),
-        `${dir}\\advapi32.dll`,
-      );
+      const advapi = `${dir}\\advapi32.dll`;
+      await Deno.copyFile(fixture("fwd_advapi.dll", arch), advapi);
       await Deno.copyFile(
         fixture("fwd_target.dll", arch),
         `${dir}\\hs_fwd_target.dll`,
       );
-      const out = await new Deno.Command(fixture("dll_footprint.exe", arch), {
-        args: [hookDll(arch), `${dir}\\advapi32.dll`],
-        cwd: dir,
-        stdout: "piped",
-        stderr: "inherit",
-      }).output();
-      const text = new TextDecoder().decode(out.stdout);
-      assertEquals(out.code, 0, text);
-      const lines = text.split(/\r?\n/).filter(Boolean);
-      assertEquals(
-        lines.filter((l) => l.startsWith("new=")),
-        [`new=${arch === "x86" ? "heapshift32.dll" : "heapshift.dll"}`],
-        text,
-      );
-      assertEquals(lines.includes("live=1"), true, text);
+      await assertOnlyHeapshift(arch, { preload: advapi, cwd: dir });
     } finally {
       await Deno.remove(dir, { recursive: true });
     }
