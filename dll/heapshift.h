@@ -46,17 +46,21 @@
 #endif
 
 /* The TEB (x64 at gs:, x86 at fs:): ClientId.UniqueThread, TlsSlots[64],
- * TlsExpansionSlots. */
+ * TlsExpansionSlots, ProcessEnvironmentBlock; and the PEB's LoaderLock. */
 #if HS_X64
 #define HS_TEB_READ(off) __readgsqword(off)
 #define HS_TEB_THREAD_ID 0x48
 #define HS_TEB_TLS_SLOTS 0x1480
 #define HS_TEB_TLS_EXPANSION 0x1780
+#define HS_TEB_PEB 0x60
+#define HS_PEB_LOADER_LOCK 0x110
 #else
 #define HS_TEB_READ(off) __readfsdword(off)
 #define HS_TEB_THREAD_ID 0x24
 #define HS_TEB_TLS_SLOTS 0xE10
 #define HS_TEB_TLS_EXPANSION 0xF94
+#define HS_TEB_PEB 0x30
+#define HS_PEB_LOADER_LOCK 0xA0
 #endif
 
 /* GetCurrentThreadId() without the call: TEB.ClientId.UniqueThread. */
@@ -229,7 +233,8 @@ extern hs_crt hs_target;
 extern BOOL hs_no_migrate;
 
 /* Resolves hs_target from the loaded ucrtbase; FALSE if it is not there.
- * Also registers an atexit entry there (see "process exit" in hooks.c). */
+ * Also arms the exit watch: an atexit entry there at once for a load at
+ * start, from a later hook call otherwise (see "process exit" in hooks.c). */
 BOOL hs_crt_resolve(void);
 /* DllMain's `reserved` was not NULL: loaded with the program (hooks.c). */
 extern BOOL hs_loaded_at_start;

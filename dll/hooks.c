@@ -170,15 +170,9 @@ void hs_process_detach(void) { exit_state = THREADS_GONE; }
 /* Whether this thread holds the loader lock (PEB.LoaderLock); TRUE when
  * that cannot be told. */
 static BOOL loader_lock_held(void) {
-#if defined(_WIN64)
-  uint8_t* peb = (uint8_t*)__readgsqword(0x60);
-  CRITICAL_SECTION* cs = *(CRITICAL_SECTION**)(peb + 0x110);
-#else
-  uint8_t* peb = (uint8_t*)__readfsdword(0x30);
-  CRITICAL_SECTION* cs = *(CRITICAL_SECTION**)(peb + 0xA0);
-#endif
-  return cs == NULL ||
-         (DWORD)(uintptr_t)cs->OwningThread == GetCurrentThreadId();
+  uint8_t* peb = (uint8_t*)HS_TEB_READ(HS_TEB_PEB);
+  CRITICAL_SECTION* cs = *(CRITICAL_SECTION**)(peb + HS_PEB_LOADER_LOCK);
+  return cs == NULL || (uintptr_t)cs->OwningThread == hs_thread_id();
 }
 
 /* UNARMED: asks for the atexit entry, unless this thread holds the loader
