@@ -12,7 +12,7 @@ import { FileSource, readHeaders } from "../pe/mod.ts";
 import { embeddedDll, extractDll } from "./embed.ts";
 import { c, CliError, progress } from "./output.ts";
 import { isWindows } from "../ffi/mod.ts";
-import { isFile } from "../src/_paths.ts";
+import { isDir, isFile } from "../src/_paths.ts";
 import { repoPath } from "../src/_repo.ts";
 import { runTask } from "./run_task.ts";
 import { underWine } from "./wine_bridge.ts";
@@ -86,7 +86,7 @@ export async function resolveDll(
   if (explicit) {
     if (!isFile(explicit)) {
       throw new CliError(
-        isDirectory(explicit)
+        isDir(explicit)
           ? `Cannot use DLL ${explicit}: it is a directory; give the DLL file (for example build/heapshift.dll)`
           : `No DLL at ${explicit}`,
       );
@@ -174,11 +174,3 @@ function absolute(path: string): string {
 }
 
 export { absolute as absolutePath };
-
-function isDirectory(path: string): boolean {
-  try {
-    return Deno.statSync(path).isDirectory;
-  } catch {
-    return false;
-  }
-}

@@ -14,6 +14,7 @@ import { peKind, readFailure, readHead } from "./_image_kind.ts";
 import {
   FileSource,
   PeFormatError,
+  type PeHeaders,
   readExports,
   readHeaders,
 } from "../pe/mod.ts";
@@ -64,19 +65,29 @@ export function readDll(path: string): DllFile {
       } DLL; only x64 and x86 DLLs and targets are supported`,
     );
   }
-  // A copy that did not finish (pe/'s header reader checks that every
-  // section's data is in the file): caught here, before a target's loader
-  // says only "Bad EXE format".
+  // A copy that did not finish: caught here, before a target's loader says
+  // only "Bad EXE format".
+  using src = FileSource.open(abs);
+  dllHeaders(src, abs);
+  return { path: abs, arch };
+}
+
+/**
+ * The headers of the DLL at `path`; a `bad-dll` HeapshiftError when they
+ * do not parse (pe/'s header reader also checks that every section's data
+ * is in the file, so a copy cut short fails here).
+ */
+function dllHeaders(src: FileSource, path: string): PeHeaders {
   try {
-    using src = FileSource.open(abs);
-    readHeaders(src);
+    return readHeaders(src);
   } catch (e) {
     if (!(e instanceof PeFormatError)) throw e;
-    throw bad(
-      `not a valid DLL, or cut short (${e.message}); build it again (deno task build-dll) or copy it whole`,
+    throw new HeapshiftError(
+      "bad-dll",
+      `Cannot use DLL ${path}: not a valid DLL, or cut short (${e.message}); build it again (deno task build-dll) or copy it whole`,
+      { cause: e },
     );
   }
-  return { path: abs, arch };
 }
 
 /** Who is to load a DLL, for {@linkcode checkDllArch}'s message. */
@@ -112,17 +123,7 @@ export function checkDllArch(dll: DllFile, target: DllTarget): void {
  */
 export function firstExportOrdinal(path: string): number | undefined {
   using src = FileSource.open(path);
-  let headers;
-  try {
-    headers = readHeaders(src);
-  } catch (e) {
-    if (!(e instanceof PeFormatError)) throw e;
-    throw new HeapshiftError(
-      "bad-dll",
-      `Cannot use DLL ${path}: not a valid DLL, or cut short (${e.message}); build it again (deno task build-dll) or copy it whole`,
-      { cause: e },
-    );
-  }
+  const headers = dllHeaders(src, path);
   try {
     return readExports(src, headers)?.symbols[0]?.ordinal;
   } catch (e) {

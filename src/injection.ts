@@ -190,8 +190,7 @@ async function loadInto(
   });
   // Loaded already: another LoadLibraryW would only add a reference, which
   // a later eject could not take back.
-  const before = targetModules(target);
-  const already = moduleNamed(before, dll);
+  const already = moduleNamed(targetModules(target), dll);
   if (already) return already;
   // A second heapshift (a copy under another name) would stay idle, pinned
   // for good.
