@@ -274,8 +274,11 @@ Deno.test("removeImportBytes() takes out an added DLL that is no longer last", (
   const once = patchImportsBytes(buildPe()).bytes;
   assert.throws(
     () => patchImportsBytes(once, { dll: "other.dll" }),
-    PePatchError,
-    "it already loads heapshift.dll, which heapshift added; remove that first",
+    (e) =>
+      e instanceof PePatchError &&
+      e.message.startsWith(
+        "it already loads heapshift.dll, which heapshift added; remove that first",
+      ),
   );
   const twice = patchImportsBytes(once, { dll: "other.dll", allowSecond: true })
     .bytes;
@@ -376,4 +379,24 @@ Deno.test("the checksum is updated for what changed: right stays right, wrong st
   const tiny = base.slice();
   put32(tiny, at, 1);
   assert.equal(checksumError(patchImportsBytes(tiny).bytes), 0);
+});
+
+Deno.test("planPatch: a DLL gets a warning, and a header without an import directory slot says so", () => {
+  const dll = buildPe();
+  const h = info(dll).headers;
+  const at = h.optionalHeaderOffset - 2; // IMAGE_FILE_HEADER.Characteristics
+  dll[at + 1] |= 0x20; // IMAGE_FILE_DLL (0x2000)
+  assert.match(
+    patchImportsBytes(dll).warnings.join("\n"),
+    /this is a DLL, not a program: heapshift\.dll loads when it does/,
+  );
+  const one = buildPe();
+  put32(one, info(one).headers.dataDirectoryOffset - 4, 1); // NumberOfRvaAndSizes
+  assert.throws(
+    () => patchImportsBytes(one),
+    (e) =>
+      e instanceof PePatchError &&
+      e.message ===
+        "its optional header has 1 data directories (NumberOfRvaAndSizes), too few for directory 1; a normal Windows program has 16",
+  );
 });
