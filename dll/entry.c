@@ -91,6 +91,9 @@ static void read_faults(void) {
     else if (strcmp(item, "trim-optimize") == 0) hs_faults.trim_optimize = TRUE;
     else if (strcmp(item, "trim-walk-only") == 0) {
       hs_faults.trim_walk_only = TRUE;
+    } else if (strcmp(item, "refuse-site") == 0 && colon &&
+               strlen(colon + 1) < sizeof hs_faults.refuse_site) {
+      strcpy(hs_faults.refuse_site, colon + 1);
     }
     if (*item) {
       hs_log("test fault: %s%s%s", item, colon ? ":" : "",

@@ -121,8 +121,17 @@ static inline int64_t hs_load64(const volatile int64_t* c) {
  * The hooked surface.
  *
  * X(name, hook, flags): `name` is the ucrtbase export, `hook` our
- * replacement, `flags` HS_REQUIRED (installation is refused, nothing is
- * patched, unless this entry can be patched) or 0.
+ * replacement, `flags`:
+ * - HS_REQUIRED: installation is refused, nothing is patched, unless
+ *   ucrtbase exports this entry and it can be patched;
+ * - HS_TAKES_BLOCK: it frees, sizes or resizes a block the program hands
+ *   it. If ucrtbase exports it, it must be patched, or nothing is: left as
+ *   it was, it would take mimalloc's blocks for the CRT heap's, and
+ *   HeapFree or HeapSize of a foreign pointer ends a Windows process.
+ *   (Microsoft's build may inline _free_base's HeapFree into any of them.)
+ * - 0: left alone when it cannot be patched (an allocation there comes
+ *   from the CRT heap, or through a hooked entry, and is an old block to
+ *   every hook).
  * Each export is decoded down to the code that does the work (patch.c:
  * `jmp`s and forwarding wrappers are followed), which is where the jump
  * goes: for `_msize`, `_expand` and `_recalloc`, the non-exported `_base`
@@ -134,53 +143,55 @@ static inline int64_t hs_load64(const volatile int64_t* c) {
  * environment lock), so their blocks still come from mimalloc.
  * ---------------------------------------------------------------------- */
 #define HS_REQUIRED 1u
+#define HS_TAKES_BLOCK 2u
+#define HS_R_TB (HS_REQUIRED | HS_TAKES_BLOCK)
 
-#define HS_HOOKS(X)                                                   \
-  X(malloc, hs_malloc, HS_REQUIRED)                                   \
-  X(calloc, hs_calloc, HS_REQUIRED)                                   \
-  X(realloc, hs_realloc, HS_REQUIRED)                                 \
-  X(free, hs_free, HS_REQUIRED)                                       \
-  X(_malloc_base, hs_malloc, HS_REQUIRED)                             \
-  X(_calloc_base, hs_calloc, HS_REQUIRED)                             \
-  X(_realloc_base, hs_realloc, HS_REQUIRED)                           \
-  X(_free_base, hs_free, HS_REQUIRED)                                 \
-  X(_msize, hs_msize, HS_REQUIRED)                                    \
-  X(_expand, hs_expand, HS_REQUIRED)                                  \
-  X(_recalloc, hs_recalloc, HS_REQUIRED)                              \
-  X(_strdup, hs_strdup, 0)                                            \
-  X(_wcsdup, hs_wcsdup, 0)                                            \
-  X(_mbsdup, hs_strdup, 0) /* same semantics; Wine aliases them */    \
-  X(_aligned_malloc, hs_aligned_malloc, 0)                            \
-  X(_aligned_realloc, hs_aligned_realloc, 0)                          \
-  X(_aligned_recalloc, hs_aligned_recalloc, 0)                        \
-  X(_aligned_msize, hs_aligned_msize, 0)                              \
-  X(_aligned_free, hs_aligned_free, 0)                                \
-  X(_aligned_offset_malloc, hs_aligned_offset_malloc, 0)              \
-  X(_aligned_offset_realloc, hs_aligned_offset_realloc, 0)            \
-  X(_aligned_offset_recalloc, hs_aligned_offset_recalloc, 0)          \
-  X(_heapmin, hs_heapmin, 0)                                          \
-  X(_o_malloc, hs_malloc, 0)                                          \
-  X(_o_calloc, hs_calloc, 0)                                          \
-  X(_o_realloc, hs_realloc, 0)                                        \
-  X(_o_free, hs_free, 0)                                              \
-  X(_o__malloc_base, hs_malloc, 0)                                    \
-  X(_o__calloc_base, hs_calloc, 0)                                    \
-  X(_o__realloc_base, hs_realloc, 0)                                  \
-  X(_o__free_base, hs_free, 0)                                        \
-  X(_o__msize, hs_msize, 0)                                           \
-  X(_o__expand, hs_expand, 0)                                         \
-  X(_o__recalloc, hs_recalloc, 0)                                     \
-  X(_o__strdup, hs_strdup, 0)                                         \
-  X(_o__wcsdup, hs_wcsdup, 0)                                         \
-  X(_o__mbsdup, hs_strdup, 0)                                         \
-  X(_o__aligned_malloc, hs_aligned_malloc, 0)                         \
-  X(_o__aligned_realloc, hs_aligned_realloc, 0)                       \
-  X(_o__aligned_recalloc, hs_aligned_recalloc, 0)                     \
-  X(_o__aligned_msize, hs_aligned_msize, 0)                           \
-  X(_o__aligned_free, hs_aligned_free, 0)                             \
-  X(_o__aligned_offset_malloc, hs_aligned_offset_malloc, 0)           \
-  X(_o__aligned_offset_realloc, hs_aligned_offset_realloc, 0)         \
-  X(_o__aligned_offset_recalloc, hs_aligned_offset_recalloc, 0)       \
+#define HS_HOOKS(X)                                                          \
+  X(malloc, hs_malloc, HS_REQUIRED)                                          \
+  X(calloc, hs_calloc, HS_REQUIRED)                                          \
+  X(realloc, hs_realloc, HS_R_TB)                                            \
+  X(free, hs_free, HS_R_TB)                                                  \
+  X(_malloc_base, hs_malloc, HS_REQUIRED)                                    \
+  X(_calloc_base, hs_calloc, HS_REQUIRED)                                    \
+  X(_realloc_base, hs_realloc, HS_R_TB)                                      \
+  X(_free_base, hs_free, HS_R_TB)                                            \
+  X(_msize, hs_msize, HS_R_TB)                                               \
+  X(_expand, hs_expand, HS_R_TB)                                             \
+  X(_recalloc, hs_recalloc, HS_R_TB)                                         \
+  X(_strdup, hs_strdup, 0)                                                   \
+  X(_wcsdup, hs_wcsdup, 0)                                                   \
+  X(_mbsdup, hs_strdup, 0) /* same semantics; Wine aliases them */           \
+  X(_aligned_malloc, hs_aligned_malloc, 0)                                   \
+  X(_aligned_realloc, hs_aligned_realloc, HS_TAKES_BLOCK)                    \
+  X(_aligned_recalloc, hs_aligned_recalloc, HS_TAKES_BLOCK)                  \
+  X(_aligned_msize, hs_aligned_msize, HS_TAKES_BLOCK)                        \
+  X(_aligned_free, hs_aligned_free, HS_TAKES_BLOCK)                          \
+  X(_aligned_offset_malloc, hs_aligned_offset_malloc, 0)                     \
+  X(_aligned_offset_realloc, hs_aligned_offset_realloc, HS_TAKES_BLOCK)      \
+  X(_aligned_offset_recalloc, hs_aligned_offset_recalloc, HS_TAKES_BLOCK)    \
+  X(_heapmin, hs_heapmin, 0)                                                 \
+  X(_o_malloc, hs_malloc, 0)                                                 \
+  X(_o_calloc, hs_calloc, 0)                                                 \
+  X(_o_realloc, hs_realloc, HS_TAKES_BLOCK)                                  \
+  X(_o_free, hs_free, HS_TAKES_BLOCK)                                        \
+  X(_o__malloc_base, hs_malloc, 0)                                           \
+  X(_o__calloc_base, hs_calloc, 0)                                           \
+  X(_o__realloc_base, hs_realloc, HS_TAKES_BLOCK)                            \
+  X(_o__free_base, hs_free, HS_TAKES_BLOCK)                                  \
+  X(_o__msize, hs_msize, HS_TAKES_BLOCK)                                     \
+  X(_o__expand, hs_expand, HS_TAKES_BLOCK)                                   \
+  X(_o__recalloc, hs_recalloc, HS_TAKES_BLOCK)                               \
+  X(_o__strdup, hs_strdup, 0)                                                \
+  X(_o__wcsdup, hs_wcsdup, 0)                                                \
+  X(_o__mbsdup, hs_strdup, 0)                                                \
+  X(_o__aligned_malloc, hs_aligned_malloc, 0)                                \
+  X(_o__aligned_realloc, hs_aligned_realloc, HS_TAKES_BLOCK)                 \
+  X(_o__aligned_recalloc, hs_aligned_recalloc, HS_TAKES_BLOCK)               \
+  X(_o__aligned_msize, hs_aligned_msize, HS_TAKES_BLOCK)                     \
+  X(_o__aligned_free, hs_aligned_free, HS_TAKES_BLOCK)                       \
+  X(_o__aligned_offset_malloc, hs_aligned_offset_malloc, 0)                  \
+  X(_o__aligned_offset_realloc, hs_aligned_offset_realloc, HS_TAKES_BLOCK)   \
+  X(_o__aligned_offset_recalloc, hs_aligned_offset_recalloc, HS_TAKES_BLOCK) \
   X(_o__heapmin, hs_heapmin, 0)
 
 /* The replacements (hooks.c). Exact UCRT semantics; see the comments there. */
@@ -485,6 +496,7 @@ typedef struct hs_test_faults {
                                ~15.6 ms at the default timer resolution) */
   BOOL trim_optimize;       /* the trimmer uses Windows' way under Wine */
   BOOL trim_walk_only;      /* Wine: the walk alone, no resets in free */
+  char refuse_site[40];     /* the site this export decodes to is refused */
 } hs_test_faults;
 extern hs_test_faults hs_faults;
 

@@ -353,6 +353,7 @@ static void add_site(site* st, uint8_t* e, void* hook, const shape* s,
 
 /* What each table entry resolves to, and how its code site is patched. */
 typedef struct planned {
+  BOOL exported;      /* ucrtbase exports the name */
   uint8_t* target;    /* decoded code site, NULL if absent */
   const shape* shape; /* NULL: refused */
   const char* why;
@@ -370,6 +371,7 @@ static BOOL plan(hs_patch_result* r) {
   for (size_t i = 0; i < TABLE_SIZE; i++) {
     const entry* e = &table[i];
     uint8_t* exp = (uint8_t*)GetProcAddress(hs_target.ucrtbase, e->name);
+    plans[i].exported = exp != NULL;
     plans[i].target = exp ? decode(exp) : NULL;
     plans[i].shape = NULL;
     plans[i].why = NO_ROOM; /* not code (or not exported) */
@@ -385,6 +387,12 @@ static BOOL plan(hs_patch_result* r) {
   }
   memset(landings, 0, sizeof landings);
   hs_code_landings(&code, targets, n, landings, undecoded);
+  uint8_t* refused = NULL; /* test fault refuse-site:NAME */
+  if (hs_faults.refuse_site[0] != 0) {
+    uint8_t* exp = (uint8_t*)GetProcAddress(hs_target.ucrtbase,
+                                            hs_faults.refuse_site);
+    refused = exp ? decode(exp) : NULL;
+  }
   for (unsigned k = 0; k < n; k++) {
     if (undecoded[2 * k] != NULL) {
       hs_log("patch: site %p: code before it (from %p) could not be decoded "
@@ -395,6 +403,10 @@ static BOOL plan(hs_patch_result* r) {
     const char* why = NULL;
     const shape* s = choose(targets[k], landings[k], &undecoded[2 * k],
                             &returns, &why);
+    if (targets[k] == refused) {
+      s = NULL;
+      why = "refused by a test fault";
+    }
     for (size_t i = 0; i < TABLE_SIZE; i++) {
       if (plans[i].target != targets[k]) continue;
       plans[i].shape = s;
@@ -405,7 +417,8 @@ static BOOL plan(hs_patch_result* r) {
   for (size_t i = 0; i < TABLE_SIZE; i++) {
     const entry* e = &table[i];
     planned* p = &plans[i];
-    BOOL required = (e->flags & HS_REQUIRED) != 0;
+    BOOL required = (e->flags & HS_REQUIRED) != 0 ||
+                    ((e->flags & HS_TAKES_BLOCK) != 0 && p->exported);
     if (p->target == NULL && !required) continue;
     if (p->shape == NULL) {
       hs_log("patch: %s at %p: refused: %s", e->name, p->target, p->why);

@@ -263,6 +263,31 @@ testArches(
 );
 
 testArches(
+  "install: an export that takes blocks and cannot be patched fails the installation; one that only allocates is left alone",
+  async (arch) => {
+    // Left as it was, _aligned_free (or _msize, an _o_ twin ...) would hand
+    // mimalloc's blocks to the CRT heap: HeapFree of a foreign pointer ends
+    // a Windows process. Under Wine every export of the surface can be
+    // patched, so a test fault refuses the one site.
+    for (const name of ["_aligned_free", "_aligned_msize", "_o__msize"]) {
+      assertUntouched(
+        await run(arch, "plain", `refuse-site:${name}`),
+        REASON.unsafeSite,
+      );
+    }
+    // _strdup and _heapmin unpatched: their code allocates through the
+    // hooked malloc, or asks the CRT heap; the rest goes live.
+    for (const name of ["_strdup", "_heapmin"]) {
+      assertValues(await run(arch, "plain", `refuse-site:${name}`), {
+        "state": 1,
+        "stats.state": 1,
+        "malloc.is_mimalloc": 1,
+      });
+    }
+  },
+);
+
+testArches(
   "install: with too few TLS indexes left the DLL fails closed, and the thread's TEB is left alone (x86: the SEH chain)",
   async (arch) => {
     // heapshift's own indexes come first (emulated TLS, two for the
