@@ -5,7 +5,7 @@
  * @module
  */
 
-import { checkBool } from "./win32_error.ts";
+import { checkBool, ERROR, Win32Error } from "./win32_error.ts";
 import { kernel32 } from "./library.ts";
 
 /** An open kernel handle (process, thread, snapshot, mapping). */
@@ -17,9 +17,16 @@ export class Handle implements Disposable {
     this.#raw = raw;
   }
 
-  /** The raw handle (ffi/ internal); throws once closed. */
+  /**
+   * The raw handle (ffi/ internal); once closed, a Win32Error with
+   * ERROR_INVALID_HANDLE, as the system gives for a closed handle.
+   */
   get raw(): Deno.PointerObject {
-    if (!this.#raw) throw new Error("handle already closed");
+    if (!this.#raw) {
+      throw new Win32Error("Handle", ERROR.INVALID_HANDLE, {
+        text: "the handle was already closed",
+      });
+    }
     return this.#raw;
   }
 

@@ -16,33 +16,78 @@ import {
   wideBytes,
 } from "../ffi/mod.ts";
 import { exportAddress } from "./_remote_exports.ts";
+import { moduleNamed, targetModules } from "./module_list.ts";
 import { processError, type TargetProcess } from "./_target.ts";
 import { missingDependencies } from "./_missing_dependencies.ts";
 import { type LaunchedProcess, launchedTarget } from "./launched_process.ts";
 
+/** The loader did not get as far as kernel32 in time; `cause`: why not. */
+class NotStartedError extends Error {
+  override name = "NotStartedError";
+}
+
 /**
- * `GetModuleHandleW` as the launched program calls it, or `undefined` when
- * it exited first. An x86 program's 32-bit kernel32 is mapped by its own
- * loader after the resume: this waits (until `deadline`) for it to be
- * listed.
+ * `GetModuleHandleW` as the launched program calls it, once its loader has
+ * mapped kernel32, or `undefined` when it exited first. Until then its
+ * main thread has not begun process initialisation, and Windows runs that
+ * (every DLL's `DllMain`, TLS callbacks) on whichever of the process's
+ * threads gets there first: a remote thread created earlier could be the
+ * one, and a short-lived foreign thread would then initialise the
+ * program's DLLs, heapshift's among them. (An x86 program's 32-bit
+ * kernel32 also has to be listed before its exports can be read.)
  */
 async function moduleHandleFunction(
   target: TargetProcess,
   deadline: number,
 ): Promise<bigint | undefined> {
   const want = { dll: "kernel32.dll", fn: "GetModuleHandleW" };
+  let last: unknown;
   for (;;) {
     if (isSignaled(target.process)) return undefined;
+    let listed = false;
     try {
-      return exportAddress(target, want);
+      // (a process still initialising may not be listable yet)
+      listed = moduleNamed(targetModules(target), want.dll) !== undefined;
     } catch (e) {
-      if (target.arch === "x64") throw e;
-      if (Date.now() >= deadline) {
-        throw new RemoteTimeoutError(0);
+      last = e;
+    }
+    if (listed) {
+      try {
+        return exportAddress(target, want);
+      } catch (e) {
+        if (target.arch === "x64") throw e;
+        last = e;
       }
+    }
+    if (Date.now() >= deadline) {
+      throw new NotStartedError("kernel32.dll not listed", { cause: last });
     }
     await new Promise((r) => setTimeout(r, 10));
   }
+}
+
+/**
+ * What the check saw, as a verdict: `loaded` (a non-zero module handle
+ * proves it, whatever the program did next, including exiting with a code
+ * that looks like a loader's), a loader failure (no proof, and the process
+ * ended with a loader status), `ran` (no proof, but the program ended with
+ * any other code: it got past its loader), `not-loaded` (running, and the
+ * DLL is not there) or `unknown` (running, no answer).
+ */
+export function loadVerdict(
+  seen: { handle: bigint | undefined; exitCode: number | undefined },
+):
+  | "loaded"
+  | "ran"
+  | "not-loaded"
+  | "unknown"
+  | { failure: string; code: number } {
+  if (seen.handle !== undefined && seen.handle !== 0n) return "loaded";
+  if (seen.exitCode !== undefined) {
+    const why = LOADER_FAILURES[seen.exitCode];
+    return why ? { failure: why, code: seen.exitCode } : "ran";
+  }
+  return seen.handle === 0n ? "not-loaded" : "unknown";
 }
 
 /** NTSTATUS exit codes of a process whose loader gave up, and why. */
@@ -57,9 +102,9 @@ const LOADER_FAILURES: Record<number, string> = {
 
 /**
  * Waits until the program's loader has initialised every added DLL: a
- * remote thread calls `GetModuleHandleW(dll)`; a new thread only runs once
- * process initialisation is over, so its answer proves the DLLs loaded and
- * initialised. If the process ends instead, an exit with a loader status
+ * remote thread calls `GetModuleHandleW(dll)`. It is created once the main
+ * thread has begun process initialisation, so it waits for that to end,
+ * and its answer proves the DLLs loaded and initialised. If the process ends instead, an exit with a loader status
  * means a DLL failed to load; any other exit means the program ran (so the
  * DLLs had loaded).
  */
@@ -87,11 +132,14 @@ export async function confirmLoaded(
         : undefined;
     }
   } catch (e) {
-    if (e instanceof RemoteTimeoutError) {
+    if (e instanceof RemoteTimeoutError || e instanceof NotStartedError) {
       launched.kill();
+      const last = e instanceof NotStartedError && e.cause instanceof Error
+        ? ` (last error: ${e.cause.message})`
+        : "";
       throw new HeapshiftError(
         "timeout",
-        `Cannot launch with ${names}: the program did not finish loading them within ${options.timeout} ms (it was stopped)`,
+        `Cannot launch with ${names}: the program did not finish loading them within ${options.timeout} ms (it was stopped)${last}`,
         { cause: e },
       );
     }
@@ -103,10 +151,9 @@ export async function confirmLoaded(
       });
     }
   }
-  const code = launched.exitCode();
-  if (code !== undefined) {
-    const why = LOADER_FAILURES[code];
-    if (!why) return;
+  const verdict = loadVerdict({ handle, exitCode: launched.exitCode() });
+  if (typeof verdict === "object") {
+    const { failure: why, code } = verdict;
     const missing = code === 0xc0000135
       ? [
         ...new Set(
@@ -123,7 +170,7 @@ export async function confirmLoaded(
       }: ${why}${missing.length ? `; missing: ${missing.join(", ")}` : ""}`,
     );
   }
-  if (handle === 0n) {
+  if (verdict === "not-loaded") {
     launched.kill();
     throw new HeapshiftError(
       "load-failed",

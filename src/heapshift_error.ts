@@ -72,7 +72,8 @@ export type HeapshiftErrorKind =
   | "bad-path"
   /**
    * An argument out of range, e.g. a timeout that is not a positive
-   * number of milliseconds.
+   * number of milliseconds, an argument or environment value with a NUL
+   * in it, or a `LaunchedProcess` used after `close()`.
    */
   | "bad-argument"
   /** Any other failure; `cause` holds the Win32Error. */

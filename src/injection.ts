@@ -9,6 +9,7 @@ import { checkDllArch, readDll } from "./_dll_file.ts";
 import { baseName } from "./_paths.ts";
 import { HeapshiftError } from "./heapshift_error.ts";
 import { missingDependencies } from "./_missing_dependencies.ts";
+import { timeoutMs } from "./_timeout.ts";
 import {
   callRemote,
   ERROR,
@@ -136,18 +137,6 @@ function debugged(target: TargetProcess): boolean {
   }
 }
 
-/** The timeout of `options` in ms: a positive finite number. */
-function timeoutOf(options: InjectOptions, doing: string): number {
-  const timeout = options.timeout ?? 10_000;
-  if (!(Number.isFinite(timeout) && timeout > 0)) {
-    throw new HeapshiftError(
-      "bad-argument",
-      `Cannot ${doing}: the timeout must be a positive number of milliseconds, not ${timeout}`,
-    );
-  }
-  return timeout;
-}
-
 /**
  * Loads the DLL at `dllPath` into the running process `pid` with a remote
  * `LoadLibraryW`, and returns the module as the target lists it. Success is
@@ -181,7 +170,10 @@ async function loadInto(
   const file = readDll(dllPath);
   const dll = file.path;
   const doing = `inject ${baseName(dll)} into`;
-  const timeout = timeoutOf(options, `${doing} process ${pid}`);
+  const timeout = timeoutMs(options.timeout, {
+    fallback: 10_000,
+    doing: `${doing} process ${pid}`,
+  });
   using target = openTarget(pid, { access: INJECT_ACCESS, doing });
   checkDllArch(file, {
     arch: target.arch,
@@ -273,7 +265,10 @@ async function unloadFrom(
   options: InjectOptions,
 ): Promise<void> {
   const doing = `eject ${baseName(moduleName)} from`;
-  const timeout = timeoutOf(options, `${doing} process ${pid}`);
+  const timeout = timeoutMs(options.timeout, {
+    fallback: 10_000,
+    doing: `${doing} process ${pid}`,
+  });
   using target = openTarget(pid, { access: INJECT_ACCESS, doing });
   const all = targetModules(target);
   const mod = moduleNamed(all, moduleName);

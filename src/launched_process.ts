@@ -18,6 +18,7 @@ import {
 } from "../ffi/mod.ts";
 import type { TargetProcess } from "./_target.ts";
 import { guard, guardAsync, heapshiftError } from "./_error_kinds.ts";
+import { timeoutMs } from "./_timeout.ts";
 
 /** Each LaunchedProcess as a target (its handle), for launch's own checks. */
 const targets = new WeakMap<LaunchedProcess, TargetProcess>();
@@ -60,7 +61,13 @@ export class LaunchedProcess implements Disposable {
    */
   wait(options: { timeout?: number } = {}): Promise<number> {
     return guardAsync(async () => {
-      if (!(await waitSignaled(this.#process, options.timeout ?? Infinity))) {
+      const timeout = timeoutMs(options.timeout, {
+        fallback: Infinity,
+        allowInfinite: true,
+        doing: `wait for process ${this.pid}`,
+      });
+      this.#open("wait for");
+      if (!(await waitSignaled(this.#process, timeout))) {
         throw new HeapshiftError(
           "timeout",
           `Process ${this.pid} did not exit within ${options.timeout} ms`,
@@ -72,20 +79,46 @@ export class LaunchedProcess implements Disposable {
 
   /** The exit code, or `undefined` while the program runs. */
   exitCode(): number | undefined {
-    return guard(() =>
-      isSignaled(this.#process) ? processExitCode(this.#process) : undefined
-    );
+    return guard(() => {
+      this.#open("read the exit code of");
+      return isSignaled(this.#process)
+        ? processExitCode(this.#process)
+        : undefined;
+    });
   }
 
-  /** Terminates the program (no effect once it has exited). */
+  /**
+   * Terminates the program (no effect once it has exited). `exitCode` is
+   * its exit code: 0 to 0xFFFFFFFF, or a negative 32-bit one (-1 is
+   * 0xFFFFFFFF).
+   */
   kill(exitCode = 1): void {
+    if (
+      !Number.isInteger(exitCode) || exitCode < -(2 ** 31) ||
+      exitCode >= 2 ** 32
+    ) {
+      throw new HeapshiftError(
+        "bad-argument",
+        `Cannot kill process ${this.pid}: the exit code must be a 32-bit integer, not ${exitCode}`,
+      );
+    }
     if (this.exitCode() !== undefined) return;
     try {
-      terminateProcess(this.#process, exitCode);
+      terminateProcess(this.#process, exitCode >>> 0);
     } catch (e) {
       // Already exited: TerminateProcess says access denied.
       if (e instanceof Win32Error && e.code === ERROR.ACCESS_DENIED) return;
       throw heapshiftError(e);
+    }
+  }
+
+  /** Throws a `bad-argument` error once the handle is released. */
+  #open(doing: string): void {
+    if (this.#process.closed) {
+      throw new HeapshiftError(
+        "bad-argument",
+        `Cannot ${doing} process ${this.pid}: this LaunchedProcess was closed (close() or the end of its using block); keep it open while you need it`,
+      );
     }
   }
 

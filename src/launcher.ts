@@ -5,8 +5,9 @@
  * DetourCreateProcessWithDlls), then it is resumed. The loader then maps
  * and initialises them as static imports, before the program's TLS
  * callbacks, CRT initialisation and `main`. {@linkcode launch} returns once
- * a remote thread (which can only run after process initialisation) has
- * seen them loaded, or reports the loader's failure.
+ * a remote thread has seen them loaded (created only once the main thread
+ * has begun initialising the process, so it runs after that), or reports
+ * the loader's failure.
  *
  * @module
  */
@@ -36,6 +37,7 @@ import { LaunchedProcess } from "./launched_process.ts";
 import { addImports, findExeImage } from "./_first_imports.ts";
 import { confirmLoaded } from "./_load_check.ts";
 import { guardAsync } from "./_error_kinds.ts";
+import { timeoutMs } from "./_timeout.ts";
 
 /**
  * Options for {@linkcode launch}.
@@ -72,8 +74,18 @@ export interface LaunchOptions {
    */
   stdio?: "inherit" | "none";
 }
-function launchError(exe: string, e: unknown): unknown {
+/** ERROR_DIRECTORY: CreateProcessW's answer for a working directory that is not one. */
+const ERROR_DIRECTORY = 267;
+
+function launchError(exe: string, e: unknown, cwd?: string): unknown {
   if (!(e instanceof Win32Error)) return e;
+  if (e.code === ERROR_DIRECTORY && cwd !== undefined) {
+    return new HeapshiftError(
+      "not-found",
+      `Cannot launch ${exe}: its working directory ${cwd} does not exist or is not a directory`,
+      { cause: e },
+    );
+  }
   const why = e.code === ERROR.FILE_NOT_FOUND
     ? ["not-found", "no such file"] as const
     : e.code === ERROR.BAD_EXE_FORMAT
@@ -117,17 +129,57 @@ async function start(
   exe: string,
   options: LaunchOptions,
 ): Promise<LaunchedProcess> {
+  const timeout = timeoutMs(options.timeout, {
+    fallback: 10_000,
+    doing: `launch ${exe}`,
+  });
+  checkStrings(exe, options);
   const { launched, dlls } = launchSuspendedAndResume(exe, options);
   try {
-    await confirmLoaded(launched, {
-      dlls,
-      timeout: options.timeout ?? 10_000,
-    });
+    await confirmLoaded(launched, { dlls, timeout });
   } catch (e) {
+    // Not known to have its DLLs: the caller gets no process, so none is
+    // left running.
+    try {
+      launched.kill();
+    } catch { /* it has exited */ }
     launched.close();
     throw e;
   }
   return launched;
+}
+
+/**
+ * Arguments and environment that a command line or an environment block
+ * can carry: a NUL would end the string there (and drop what follows),
+ * `=` in a name would split it.
+ */
+function checkStrings(exe: string, options: LaunchOptions): void {
+  const bad = (what: string) =>
+    new HeapshiftError("bad-argument", `Cannot launch ${exe}: ${what}`);
+  (options.args ?? []).forEach((a, i) => {
+    if (a.includes("\0")) {
+      throw bad(
+        `argument ${
+          i + 1
+        } contains a NUL character, which would end the command line there`,
+      );
+    }
+  });
+  for (const [k, v] of Object.entries(options.env ?? {})) {
+    if (k === "" || k.includes("\0") || k.indexOf("=", 1) !== -1) {
+      throw bad(
+        `${
+          JSON.stringify(k)
+        } is not an environment variable name (no "=" or NUL, not empty)`,
+      );
+    }
+    if (v.includes("\0")) {
+      throw bad(
+        `the value of ${k} contains a NUL character, which would end it there`,
+      );
+    }
+  }
 }
 
 function launchSuspendedAndResume(
@@ -195,7 +247,7 @@ function launchSuspendedAndResume(
       stdio: options.stdio,
     });
   } catch (e) {
-    throw launchError(path, e);
+    throw launchError(path, e, options.cwd);
   }
   const { process, thread, pid } = created;
   try {

@@ -1,7 +1,13 @@
 // launch(): DLLs added to the suspended program's import table initialise
 // before any of its own code (TLS callback, CRT start-up, main).
-import { HeapshiftError, launch, modules } from "../../mod.ts";
-import { assert, assertEquals, assertRejects } from "./assert.ts";
+import {
+  HeapshiftError,
+  launch,
+  type LaunchOptions,
+  modules,
+  processes,
+} from "../../mod.ts";
+import { assert, assertEquals, assertRejects, assertThrows } from "./assert.ts";
 import { fixture, test } from "./harness.ts";
 
 test("launch loads the DLL before the program's own code", async () => {
@@ -87,4 +93,82 @@ test("launch returns once the DLL is in a long-running program", async () => {
     proc.kill();
     assertEquals(await proc.wait({ timeout: 10_000 }), 1);
   }
+});
+
+test("launch refuses arguments, environment and timeouts it cannot pass on, before starting anything", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "heapshift-launch-" });
+  try {
+    // A copy under a name of its own, so a started process would show.
+    const exe = `${dir}\\hs-badarg-sleeper.exe`;
+    await Deno.copyFile(fixture("sleeper.exe"), exe);
+    const cases: [LaunchOptions, string][] = [
+      [{ args: ["a\0b", "c"] }, "argument 1 contains a NUL character"],
+      [{ env: { "A=B": "c" } }, '"A=B" is not an environment variable name'],
+      [{ env: { "": "c" } }, '"" is not an environment variable name'],
+      [{ env: { TAG: "x\0y" } }, "the value of TAG contains a NUL character"],
+      [{ timeout: 0 }, "the timeout must be a positive number"],
+      [{ timeout: -1 }, "the timeout must be a positive number"],
+      [{ timeout: NaN }, "the timeout must be a positive number"],
+    ];
+    for (const [options, text] of cases) {
+      const e = await assertRejects(
+        () => launch(exe, { ...options, dlls: [fixture("probe.dll")] }),
+        HeapshiftError,
+        text,
+      );
+      assertEquals(e.kind, "bad-argument", e.message);
+    }
+    assert(
+      !processes().some((p) =>
+        p.name.toLowerCase() === "hs-badarg-sleeper.exe"
+      ),
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+test("launch names a working directory that does not exist", async () => {
+  const cwd = "C:\\no\\such\\heapshift\\dir";
+  const e = await assertRejects(
+    () => launch(fixture("sleeper.exe"), { cwd }),
+    HeapshiftError,
+    `its working directory ${cwd} does not exist or is not a directory`,
+  );
+  assertEquals(e.kind, "not-found");
+});
+
+test("a LaunchedProcess: wait checks its timeout, kill takes signed codes, and use after close is a HeapshiftError", async () => {
+  const proc = await launch(fixture("sleeper.exe"), { stdio: "none" });
+  try {
+    const bad = await assertRejects(
+      () => proc.wait({ timeout: -5 }),
+      HeapshiftError,
+      "the timeout must be a positive number",
+    );
+    assertEquals(bad.kind, "bad-argument");
+    // 0 polls once: still running
+    await assertRejects(() => proc.wait({ timeout: 0 }), HeapshiftError);
+    assertThrows(() => proc.kill(1.5), HeapshiftError, "32-bit integer");
+    assertThrows(() => proc.kill(2 ** 32), HeapshiftError, "32-bit integer");
+    proc.kill(-1);
+    assertEquals(await proc.wait({ timeout: 10_000 }), 0xffffffff);
+  } finally {
+    proc.close();
+  }
+  for (
+    const use of [
+      () => proc.exitCode(),
+      () => proc.kill(),
+    ]
+  ) {
+    const e = assertThrows(use, HeapshiftError, "was closed");
+    assertEquals(e.kind, "bad-argument");
+  }
+  const e = await assertRejects(
+    () => proc.wait(),
+    HeapshiftError,
+    "was closed",
+  );
+  assertEquals(e.kind, "bad-argument");
 });

@@ -71,7 +71,8 @@ test("Handle closes once and refuses use afterwards", () => {
   h.close();
   h.close();
   assert(h.closed);
-  assertThrows(() => h.raw, Error, "handle already closed");
+  const e = assertThrows(() => h.raw, Win32Error, "already closed");
+  assertEquals(e.code, 6); // ERROR_INVALID_HANDLE, as the system says
 });
 
 test("wide strings round-trip", () => {
