@@ -34,6 +34,7 @@ export async function runCli(
 export function sampleStats(more: Partial<Stats> = {}): Stats {
   return {
     pid: 7,
+    processStarted: new Date(1_700_000_000_000),
     state: "live",
     reason: null,
     error: 0,

@@ -31,17 +31,65 @@ static uint64_t process_created(void) {
   return filetime(created);
 }
 
+/* Whether all of [view, view + HS_STATS_SIZE) is committed memory. A
+ * mapping of that name made by someone else with SEC_RESERVE maps, but its
+ * pages stay reserved until committed, and on Windows reading or writing
+ * them is an access violation (inside DllMain, in the target). */
+static BOOL committed(const uint8_t* view) {
+  for (size_t at = 0; at < HS_STATS_SIZE;) {
+    MEMORY_BASIC_INFORMATION mbi;
+    if (VirtualQuery(view + at, &mbi, sizeof mbi) == 0 ||
+        mbi.State != MEM_COMMIT) {
+      return FALSE;
+    }
+    at = (size_t)((const uint8_t*)mbi.BaseAddress + mbi.RegionSize - view);
+  }
+  return TRUE;
+}
+
 /* Maps the named block at our size (the mapping handle stays open for the
  * process's life); NULL if that cannot be done, e.g. an older, smaller
- * block of that name exists. */
+ * block of that name exists, or one whose pages are not committed. */
 static uint8_t* map_block(const wchar_t* name, BOOL* existed) {
   HANDLE m = CreateFileMappingW(INVALID_HANDLE_VALUE, NULL, PAGE_READWRITE, 0,
                                 HS_STATS_SIZE, name);
   *existed = m != NULL && GetLastError() == ERROR_ALREADY_EXISTS;
   uint8_t* view =
       m ? MapViewOfFile(m, FILE_MAP_ALL_ACCESS, 0, 0, HS_STATS_SIZE) : NULL;
+  if (view != NULL && *existed && !committed(view)) {
+    hs_log("stats: %ls is not committed memory: not used", name);
+    UnmapViewOfFile(view);
+    view = NULL;
+  }
   if (view == NULL && m != NULL) CloseHandle(m);
   return view;
+}
+
+/* Whether `view` is the live block of a heapshift in this very process
+ * (same pid, same creation time): another copy (another path) owns it. */
+static BOOL live_here(const uint8_t* view, DWORD pid, uint64_t created) {
+  const hs_stats_header* h = (const hs_stats_header*)view;
+  return h->magic == HS_STATS_MAGIC && h->pid == pid && created != 0 &&
+         h->process_created == created &&
+         (h->state == HS_STATE_LIVE || h->state == HS_STATE_LOADING);
+}
+
+/* Whether another copy of heapshift in this process publishes under the
+ * name beside the plain one (it found the plain name taken then). */
+static BOOL other_copy_beside(const wchar_t* name, DWORD pid,
+                              uint64_t created) {
+  HANDLE m = OpenFileMappingW(FILE_MAP_READ, FALSE, name);
+  if (m == NULL) return FALSE;
+  const uint8_t* view = MapViewOfFile(m, FILE_MAP_READ, 0, 0, 0);
+  MEMORY_BASIC_INFORMATION mbi;
+  BOOL other = view != NULL &&
+               VirtualQuery(view, &mbi, sizeof mbi) != 0 &&
+               mbi.State == MEM_COMMIT &&
+               mbi.RegionSize >= sizeof(hs_stats_header) &&
+               live_here(view, pid, created);
+  if (view != NULL) UnmapViewOfFile(view);
+  CloseHandle(m);
+  return other;
 }
 
 BOOL hs_stats_open(void) {
@@ -52,16 +100,18 @@ BOOL hs_stats_open(void) {
   uint64_t created = process_created();
   wchar_t name[80];
   _snwprintf(name, 80, L"Local\\heapshift-%lu", pid);
+  wchar_t beside[80]; /* the name beside it, with the creation time */
+  _snwprintf(beside, 80, L"Local\\heapshift-%lu-%016llx", pid,
+             (unsigned long long)created);
+  if (other_copy_beside(beside, pid, created)) {
+    hs_log("stats: %ls belongs to another heapshift in this process", beside);
+    return FALSE;
+  }
   BOOL existed;
   uint8_t* view = map_block(name, &existed);
   if (view != NULL && existed) {
     hs_stats_header* h = (hs_stats_header*)view;
-    /* A live block of this very process (same pid, same creation time; an
-     * unknown creation time is taken as this one): another copy of
-     * heapshift (another path) owns it. */
-    if (h->magic == HS_STATS_MAGIC && h->pid == pid &&
-        (h->process_created == created || h->process_created == 0) &&
-        (h->state == HS_STATE_LIVE || h->state == HS_STATE_LOADING)) {
+    if (live_here(view, pid, created)) {
       UnmapViewOfFile(view);
       hs_log("stats: %ls belongs to another heapshift in this process", name);
       return FALSE;
@@ -74,8 +124,7 @@ BOOL hs_stats_open(void) {
     hs_log("stats: %ls was left by an earlier process: reused", name);
   } else if (view == NULL) {
     /* One we cannot map at our size: our own name beside it. */
-    _snwprintf(name, 80, L"Local\\heapshift-%lu-%016llx", pid,
-               (unsigned long long)created);
+    memcpy(name, beside, sizeof name);
     view = map_block(name, &existed);
   }
   hs_log("stats: shared memory %ls %s", name, view ? "mapped" : "FAILED");

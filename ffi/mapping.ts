@@ -11,10 +11,15 @@ import { wide } from "./strings.ts";
 
 const FILE_MAP_READ = 0x4;
 
+const MEM_COMMIT = 0x1000;
+
 /**
  * Opens the named file mapping `name` read-only and returns a copy of its
- * first `maxBytes` bytes (fewer if the view is smaller). Throws a
- * Win32Error from `OpenFileMappingW` (2 when no such mapping exists).
+ * first `maxBytes` bytes: fewer if the view is smaller, or only as many as
+ * are committed from its start (none for a mapping made with SEC_RESERVE
+ * whose first page was never committed: reading such a page is an access
+ * violation). Throws a Win32Error from `OpenFileMappingW` (2 when no such
+ * mapping exists).
  */
 export function readSharedMemory(name: string, maxBytes: number): Uint8Array {
   const k = kernel32();
@@ -24,17 +29,34 @@ export function readSharedMemory(name: string, maxBytes: number): Uint8Array {
   const view = k.MapViewOfFile(mapping.raw, FILE_MAP_READ, 0, 0, 0n);
   if (view === null) fail("MapViewOfFile");
   try {
-    // MEMORY_BASIC_INFORMATION: RegionSize at 24.
+    // MEMORY_BASIC_INFORMATION: RegionSize at 24, State at 32.
     const mbi = new Uint8Array(48);
     if (Number(k.VirtualQuery(view, mbi, BigInt(mbi.length))) === 0) {
       fail("VirtualQuery");
     }
-    const region = Number(new DataView(mbi.buffer).getBigUint64(24, true));
-    const size = Math.min(region, maxBytes);
-    return new Uint8Array(
-      Deno.UnsafePointerView.getArrayBuffer(view, size).slice(0),
-    );
+    const info = new DataView(mbi.buffer);
+    const region = Number(info.getBigUint64(24, true));
+    const committed = info.getUint32(32, true) === MEM_COMMIT;
+    const size = committed ? Math.min(region, maxBytes) : 0;
+    if (size === 0) return new Uint8Array(0);
+    return copyWords(Deno.UnsafePointerView.getArrayBuffer(view, size));
   } finally {
     k.UnmapViewOfFile(view);
   }
+}
+
+/**
+ * A copy of `live` made 8 aligned bytes at a time: another process writes
+ * its 64-bit counters with single 8-byte stores (a 32-bit one too), and a
+ * plain copy (memcpy) promises no access size, so a counter could be read
+ * half old, half new.
+ */
+function copyWords(live: ArrayBuffer): Uint8Array {
+  const out = new Uint8Array(live.byteLength);
+  const words = Math.floor(live.byteLength / 8);
+  const from = new BigInt64Array(live, 0, words);
+  const to = new BigInt64Array(out.buffer, 0, words);
+  for (let i = 0; i < words; i++) to[i] = from[i];
+  out.set(new Uint8Array(live, words * 8), words * 8);
+  return out;
 }

@@ -100,6 +100,10 @@ function readStats(pid: number): HeapshiftStats {
     : [statsName(pid), statsName(pid, created)];
   let unreadable: unknown;
   let notFound: unknown;
+  // A block that does not say whose it is (creation time 0: a block of an
+  // older build, or anyone's), used only when no block says it is this
+  // process's.
+  let unowned: Uint8Array | undefined;
   for (const name of names) {
     let block: Uint8Array;
     try {
@@ -115,12 +119,22 @@ function readStats(pid: number): HeapshiftStats {
       throw e;
     }
     const owner = statsOwner(block);
-    // A dead process's block, still held open by some reader.
-    if (created !== undefined && owner !== 0n && owner !== created) continue;
+    if (created !== undefined && owner !== created) {
+      // A dead process's block, still held open by some reader.
+      if (owner === 0n) unowned ??= block;
+      continue;
+    }
     try {
       return parseStats(pid, block);
     } catch (e) {
       unreadable ??= e; // perhaps an older block: the other name may do
+    }
+  }
+  if (unowned) {
+    try {
+      return parseStats(pid, unowned);
+    } catch (e) {
+      unreadable ??= e;
     }
   }
   if (unreadable) throw unreadable;

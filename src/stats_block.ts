@@ -176,6 +176,12 @@ export interface HeapshiftTrim {
 export interface HeapshiftStats {
   /** The process id the block belongs to. */
   pid: number;
+  /**
+   * When that process was created, as the block records it (`null` when it
+   * does not): with `pid` it names one process, so a pid the system gave
+   * to a new process shows as another start.
+   */
+  processStarted: Date | null;
   /** Loading, live (hooks in), disabled, or failed. */
   state: HeapshiftState;
   /**
@@ -211,6 +217,9 @@ export function mimallocVersion(n: number): string {
     ? `${Math.floor(n / 10000)}.${Math.floor(n / 100) % 100}.${n % 100}`
     : `${Math.floor(n / 100)}.${Math.floor(n / 10) % 10}.${n % 10}`;
 }
+
+/** 1970-01-01 as a FILETIME (100 ns units since 1601). */
+const FILETIME_UNIX_EPOCH = 116_444_736_000_000_000n;
 
 /** Decodes a stats block of process `pid` (for messages). */
 export function parseStats(pid: number, block: Uint8Array): HeapshiftStats {
@@ -263,8 +272,12 @@ export function parseStats(pid: number, block: Uint8Array): HeapshiftStats {
   const mi = u32(20);
   const liveMs = Number(v.getBigUint64(56, true));
   const reason = u32(72);
+  const created = v.getBigUint64(80, true);
   return {
     pid: u32(16),
+    processStarted: created > FILETIME_UNIX_EPOCH
+      ? new Date(Number((created - FILETIME_UNIX_EPOCH) / 10_000n))
+      : null,
     state: STATES[u32(12)] ?? "failed",
     reason: reason === 0 ? null : REASONS[reason - 1] ?? `reason-${reason}`,
     error: u32(52),

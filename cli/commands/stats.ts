@@ -139,6 +139,15 @@ interface StatsOptions {
   json?: boolean;
 }
 
+/**
+ * Whether `next` is still the process `first` came from: the same pid may
+ * name a new process once the watched one has ended.
+ */
+export function sameProcess(first: Stats, next: Stats): boolean {
+  return first.pid === next.pid &&
+    first.processStarted?.getTime() === next.processStarted?.getTime();
+}
+
 async function showStats(target: string, opts: StatsOptions): Promise<number> {
   const api = await import("../api.ts");
   const pid = await targetPid(target, opts.pid);
@@ -155,16 +164,25 @@ async function showStats(target: string, opts: StatsOptions): Promise<number> {
     if (i > 0) {
       await new Promise((r) => setTimeout(r, opts.interval * 1000));
     }
+    const ended = () => {
+      if (!opts.json) console.error(c.dim(`process ${pid} has ended`));
+      return 0;
+    };
     let s: Stats;
     try {
       s = await api.stats(pid);
     } catch (e) {
-      if (i > 0 && !api.processes().some((p) => p.pid === pid)) {
-        if (!opts.json) console.error(c.dim(`process ${pid} has ended`));
-        return 0;
+      // heapshift, once in, stays: a pid without it now is another process
+      if (
+        i > 0 && (!api.processes().some((p) => p.pid === pid) ||
+          (e instanceof api.HeapshiftError &&
+            (e.kind === "no-heapshift" || e.kind === "not-found")))
+      ) {
+        return ended();
       }
       throw e;
     }
+    if (prev && !sameProcess(prev.stats, s)) return ended();
     const at = performance.now();
     if (opts.json) {
       console.log(toJson(s).replace(/\n\s*/g, " "));

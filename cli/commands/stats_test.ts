@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { setColour } from "../output.ts";
 import type { Stats } from "../api.ts";
-import { renderStats } from "./stats.ts";
+import { renderStats, sameProcess } from "./stats.ts";
 import { sampleStats } from "../_test_utils.ts";
 
 function stats(trim: Partial<Stats["trim"]>): Stats {
@@ -29,4 +29,16 @@ Deno.test("stats: the old heap's trimmer, what it gave back or why it does not r
     line({ state: "debug-heap" }),
     "  old heap trimmer     debug-heap",
   );
+});
+
+Deno.test("stats --watch: a pid that now names a process started at another time is not the watched one", () => {
+  const first = sampleStats();
+  assert.ok(sameProcess(first, sampleStats({ counters: first.counters })));
+  assert.ok(
+    !sameProcess(
+      first,
+      sampleStats({ processStarted: new Date(1_700_000_123_000) }),
+    ),
+  );
+  assert.ok(!sameProcess(first, sampleStats({ processStarted: null })));
 });

@@ -41,3 +41,42 @@ test("stale stats block: a process without heapshift is not taken for the dead o
   );
   assertEquals(e.kind, "no-heapshift");
 });
+
+// Blocks under the name that do not say whose they are, or that cannot be
+// read: the child still installs, and stats() reads the child's own block.
+for (const kind of ["zero", "old8k", "reserved"]) {
+  test(`stats block under the pid's name (${kind}): the child installs and stats() reads its own block`, async () => {
+    await using target = await startTarget(fixture("dll_stale.exe"), {
+      args: [kind, hookDll()],
+    });
+    // zero: a live-looking block without a creation time is nobody's live
+    // copy of heapshift (it was refused as one: state 3)
+    assertEquals(await childState(target.lines), "1");
+    const s = stats(target.readyPid);
+    assertEquals(s.state, "live");
+    assert(s.hooked.length > 0, s.hooked.join(","));
+    assert(s.counters.allocs >= 100, `allocs ${s.counters.allocs}`);
+    assert(s.counters.allocs !== 4242, "the dead process's counters");
+    assert(s.processStarted !== null);
+  });
+}
+
+test("a second copy of heapshift sees the first one's block beside the pid's name", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "heapshift-copy-" });
+  try {
+    const copy = `${dir}\\hs_copy.dll`;
+    await Deno.copyFile(hookDll(), copy);
+    await using target = await startTarget(fixture("dll_stale.exe"), {
+      args: ["double", hookDll(), copy],
+    });
+    assertEquals(await childState(target.lines), "1");
+    const second = await target.lines.next();
+    assertEquals(second.value, "child.state2=3");
+    const s = stats(target.readyPid);
+    assertEquals(s.state, "live");
+    assertEquals(s.reason, null);
+    assert(s.counters.allocs >= 200, `allocs ${s.counters.allocs}`);
+  } finally {
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
+  }
+});

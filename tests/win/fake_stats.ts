@@ -7,6 +7,7 @@ import type { HeapshiftStats } from "../../mod.ts";
 export function fakeStats(pid: number): HeapshiftStats {
   return {
     pid,
+    processStarted: null, // the block records no creation time
     state: "live",
     reason: null,
     error: 0,
