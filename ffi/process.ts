@@ -273,7 +273,10 @@ export function createProcess(
     wide(commandLine), // must be writable: it is our own copy
     null,
     null,
-    1,
+    // none: nothing to pass, so no handle of ours is inherited (one Deno
+    // inherited itself, marked inheritable, such as its parent's pipe,
+    // would otherwise stay open in the child)
+    options.stdio === "none" ? 0 : 1,
     flags,
     env,
     options.cwd === undefined ? null : wide(options.cwd),

@@ -172,3 +172,39 @@ test("a LaunchedProcess: wait checks its timeout, kill takes signed codes, and u
   );
   assertEquals(e.kind, "bad-argument");
 });
+
+test("launch with stdio none passes the program none of our inheritable handles", async () => {
+  // An inheritable handle in this process, as one Deno itself inherited
+  // (a parent's pipe) would be: with stdio inherit it reaches the child.
+  const lib = Deno.dlopen("kernel32.dll", {
+    CreateEventW: {
+      parameters: ["buffer", "i32", "i32", "pointer"],
+      result: "pointer",
+    },
+    CloseHandle: { parameters: ["pointer"], result: "i32" },
+  });
+  const sa = new Uint8Array(24); // SECURITY_ATTRIBUTES: nLength, lpSD, bInherit
+  new DataView(sa.buffer).setUint32(0, 24, true);
+  new DataView(sa.buffer).setUint32(16, 1, true);
+  const event = lib.symbols.CreateEventW(sa, 1, 0, null);
+  const dir = await Deno.makeTempDir({ prefix: "heapshift-launch-" });
+  try {
+    assert(event !== null);
+    const value = Deno.UnsafePointer.value(event);
+    const seen = async (stdio: "none" | "inherit") => {
+      const out = `${dir}\\${stdio}.txt`;
+      using proc = await launch(fixture("api_launchee.exe"), {
+        args: [out, `--handle=${value}`],
+        stdio,
+      });
+      assertEquals(await proc.wait({ timeout: 30_000 }), 7);
+      return (await Deno.readTextFile(out)).match(/handle_open=(\d)/)?.[1];
+    };
+    assertEquals(await seen("inherit"), "1"); // the test sees what it checks
+    assertEquals(await seen("none"), "0");
+  } finally {
+    if (event) lib.symbols.CloseHandle(event);
+    lib.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
