@@ -327,6 +327,9 @@ static const shape* choose(uint8_t* e, uint32_t landings,
   return NULL;
 }
 
+/* plans[].why of an export whose jumps lead out of ucrtbase */
+static const char FOREIGN[] = "it jumps out of ucrtbase.dll (another hook)";
+
 static const char* const FORM_NAMES[] = {"jmp [rip]", "mov rax; jmp rax",
                                          "hot-patch", "jmp rel32"};
 
@@ -374,7 +377,9 @@ static BOOL plan(hs_patch_result* r) {
     plans[i].exported = exp != NULL;
     plans[i].target = exp ? decode(exp) : NULL;
     plans[i].shape = NULL;
-    plans[i].why = NO_ROOM; /* not code (or not exported) */
+    /* not code (or not exported), or its jumps leave ucrtbase */
+    plans[i].why = exp != NULL && hs_code_contains(&code, exp, 1) ? FOREIGN
+                                                                   : NO_ROOM;
     if (exp == NULL && (e->flags & HS_REQUIRED)) {
       return fail(r, e->name, HS_R_NO_UCRT, 0);
     }
@@ -424,7 +429,10 @@ static BOOL plan(hs_patch_result* r) {
       hs_log("patch: %s at %p: refused: %s", e->name, p->target, p->why);
       if (!required) continue;
       return fail(r, e->name,
-                  p->why == NO_ROOM ? HS_R_NO_ROOM : HS_R_UNSAFE_SITE, 0);
+                  p->why == NO_ROOM   ? HS_R_NO_ROOM
+                  : p->why == FOREIGN ? HS_R_FOREIGN_HOOK
+                                      : HS_R_UNSAFE_SITE,
+                  0);
     }
     site* s = find_site(p->target);
     if (s != NULL) {

@@ -31,12 +31,12 @@ static uint64_t process_created(void) {
   return filetime(created);
 }
 
-/* Whether all of [view, view + HS_STATS_SIZE) is committed memory. A
- * mapping of that name made by someone else with SEC_RESERVE maps, but its
- * pages stay reserved until committed, and on Windows reading or writing
- * them is an access violation (inside DllMain, in the target). */
-static BOOL committed(const uint8_t* view) {
-  for (size_t at = 0; at < HS_STATS_SIZE;) {
+/* Whether all of [view, view + size) is committed memory. A mapping of
+ * that name made by someone else with SEC_RESERVE maps, but its pages stay
+ * reserved until committed, and on Windows reading or writing them is an
+ * access violation (inside DllMain, in the target). */
+static BOOL committed(const uint8_t* view, size_t size) {
+  for (size_t at = 0; at < size;) {
     MEMORY_BASIC_INFORMATION mbi;
     if (VirtualQuery(view + at, &mbi, sizeof mbi) == 0 ||
         mbi.State != MEM_COMMIT) {
@@ -56,7 +56,7 @@ static uint8_t* map_block(const wchar_t* name, BOOL* existed) {
   *existed = m != NULL && GetLastError() == ERROR_ALREADY_EXISTS;
   uint8_t* view =
       m ? MapViewOfFile(m, FILE_MAP_ALL_ACCESS, 0, 0, HS_STATS_SIZE) : NULL;
-  if (view != NULL && *existed && !committed(view)) {
+  if (view != NULL && *existed && !committed(view, HS_STATS_SIZE)) {
     hs_log("stats: %ls is not committed memory: not used", name);
     UnmapViewOfFile(view);
     view = NULL;
@@ -80,16 +80,21 @@ static BOOL other_copy_beside(const wchar_t* name, DWORD pid,
                               uint64_t created) {
   HANDLE m = OpenFileMappingW(FILE_MAP_READ, FALSE, name);
   if (m == NULL) return FALSE;
-  const uint8_t* view = MapViewOfFile(m, FILE_MAP_READ, 0, 0, 0);
-  MEMORY_BASIC_INFORMATION mbi;
-  BOOL other = view != NULL &&
-               VirtualQuery(view, &mbi, sizeof mbi) != 0 &&
-               mbi.State == MEM_COMMIT &&
-               mbi.RegionSize >= sizeof(hs_stats_header) &&
+  /* the header only: a section of any size may have the name */
+  const uint8_t* view =
+      MapViewOfFile(m, FILE_MAP_READ, 0, 0, sizeof(hs_stats_header));
+  BOOL other = view != NULL && committed(view, sizeof(hs_stats_header)) &&
                live_here(view, pid, created);
   if (view != NULL) UnmapViewOfFile(view);
   CloseHandle(m);
   return other;
+}
+
+/* Clears a block someone else left, magic first: readers check it first. */
+static void wipe(uint8_t* view) {
+  ((hs_stats_header*)view)->magic = 0;
+  MemoryBarrier();
+  memset(view + sizeof(uint32_t), 0, HS_STATS_SIZE - sizeof(uint32_t));
 }
 
 BOOL hs_stats_open(void) {
@@ -110,7 +115,6 @@ BOOL hs_stats_open(void) {
   BOOL existed;
   uint8_t* view = map_block(name, &existed);
   if (view != NULL && existed) {
-    hs_stats_header* h = (hs_stats_header*)view;
     if (live_here(view, pid, created)) {
       UnmapViewOfFile(view);
       hs_log("stats: %ls belongs to another heapshift in this process", name);
@@ -118,14 +122,14 @@ BOOL hs_stats_open(void) {
     }
     /* Left by a dead process with the same pid and held open by a reader
      * (or a failed attempt of ours): start over. */
-    h->magic = 0;
-    MemoryBarrier();
-    memset(view + sizeof h->magic, 0, HS_STATS_SIZE - sizeof h->magic);
+    wipe(view);
     hs_log("stats: %ls was left by an earlier process: reused", name);
   } else if (view == NULL) {
-    /* One we cannot map at our size: our own name beside it. */
+    /* One we cannot map at our size: our own name beside it (a block
+     * there is not a live copy's, checked above: a failed attempt's). */
     memcpy(name, beside, sizeof name);
     view = map_block(name, &existed);
+    if (view != NULL && existed) wipe(view);
   }
   hs_log("stats: shared memory %ls %s", name, view ? "mapped" : "FAILED");
   if (view == NULL) return TRUE; /* counters go to the private block */

@@ -56,7 +56,7 @@ function copyWords(live: ArrayBuffer): Uint8Array {
   const words = Math.floor(live.byteLength / 8);
   const from = new BigInt64Array(live, 0, words);
   const to = new BigInt64Array(out.buffer, 0, words);
-  for (let i = 0; i < words; i++) to[i] = from[i];
+  for (let i = 0; i < words; i++) to[i] = Atomics.load(from, i);
   out.set(new Uint8Array(live, words * 8), words * 8);
   return out;
 }

@@ -125,15 +125,16 @@ export async function confirmLoaded(
         timeout: Math.max(deadline - Date.now(), 1),
         machine: ARCH_MACHINE[target.arch],
       });
-      // Without the stub only 32 bits are known: 0 proves nothing then on
-      // x64; a 32-bit handle is all there is on x86.
-      handle = result.complete || target.arch === "x86"
+      // Without the stub only 32 bits are known: on x64 a handle may have
+      // them all 0, so only a non-zero value proves anything; a 32-bit
+      // handle is all there is on x86.
+      handle = result.complete || target.arch === "x86" || result.value !== 0n
         ? result.value
         : undefined;
     }
   } catch (e) {
     if (e instanceof RemoteTimeoutError || e instanceof NotStartedError) {
-      launched.kill();
+      // (the caller stops the program)
       const last = e instanceof NotStartedError && e.cause instanceof Error
         ? ` (last error: ${e.cause.message})`
         : "";
@@ -171,7 +172,6 @@ export async function confirmLoaded(
     );
   }
   if (verdict === "not-loaded") {
-    launched.kill();
     throw new HeapshiftError(
       "load-failed",
       `Cannot launch with ${names}: the program started without loading it (it was stopped)`,

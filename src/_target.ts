@@ -27,7 +27,7 @@ export interface TargetProcess {
 /** A {@linkcode TargetProcess} whose handle `using` closes. */
 export interface OpenTarget extends TargetProcess, Disposable {}
 
-const ELEVATION_HINT =
+export const ELEVATION_HINT =
   "it may belong to another user or run elevated; run heapshift from an elevated (Administrator) prompt";
 
 /** Maps a Win32Error about process `pid` to a {@linkcode HeapshiftError}. */

@@ -9,17 +9,24 @@ import { HeapshiftError } from "./heapshift_error.ts";
 
 /**
  * `value` (or `fallback` when it is undefined) as a number of milliseconds:
- * finite and positive, or (with `allowInfinite`) also 0 and Infinity; a
- * `bad-argument` error naming what was being done otherwise.
+ * positive and finite, or also Infinity (`infinite`: no limit) and 0
+ * (`zero`: look once); a `bad-argument` error naming what was being done
+ * otherwise.
  */
 export function timeoutMs(
   value: number | undefined,
-  options: { fallback: number; doing: string; allowInfinite?: boolean },
+  options: {
+    fallback: number;
+    doing: string;
+    infinite?: boolean;
+    zero?: boolean;
+  },
 ): number {
   const ms = value ?? options.fallback;
-  const ok = options.allowInfinite
-    ? typeof ms === "number" && ms >= 0 && !Number.isNaN(ms)
-    : Number.isFinite(ms) && ms > 0;
+  const ok = typeof ms === "number" &&
+    (Number.isFinite(ms)
+      ? ms > 0 || (ms === 0 && !!options.zero)
+      : ms === Infinity && !!options.infinite);
   if (!ok) {
     throw new HeapshiftError(
       "bad-argument",

@@ -63,11 +63,19 @@ export class LaunchedProcess implements Disposable {
     return guardAsync(async () => {
       const timeout = timeoutMs(options.timeout, {
         fallback: Infinity,
-        allowInfinite: true,
+        infinite: true,
+        zero: true,
         doing: `wait for process ${this.pid}`,
       });
       this.#open("wait for");
-      if (!(await waitSignaled(this.#process, timeout))) {
+      let exited: boolean;
+      try {
+        exited = await waitSignaled(this.#process, timeout);
+      } catch (e) {
+        this.#open("wait for"); // closed meanwhile: say so
+        throw e;
+      }
+      if (!exited) {
         throw new HeapshiftError(
           "timeout",
           `Process ${this.pid} did not exit within ${options.timeout} ms`,

@@ -74,12 +74,13 @@ export interface LaunchOptions {
    */
   stdio?: "inherit" | "none";
 }
-/** ERROR_DIRECTORY: CreateProcessW's answer for a working directory that is not one. */
-const ERROR_DIRECTORY = 267;
+/** CreateProcessW's limit on the command line, its NUL included. */
+const MAX_COMMAND_LINE = 32_768;
 
 function launchError(exe: string, e: unknown, cwd?: string): unknown {
   if (!(e instanceof Win32Error)) return e;
-  if (e.code === ERROR_DIRECTORY && cwd !== undefined) {
+  // CreateProcessW's answer for a working directory that is not one
+  if (e.code === ERROR.DIRECTORY && cwd !== undefined) {
     return new HeapshiftError(
       "not-found",
       `Cannot launch ${exe}: its working directory ${cwd} does not exist or is not a directory`,
@@ -132,6 +133,7 @@ async function start(
   const timeout = timeoutMs(options.timeout, {
     fallback: 10_000,
     doing: `launch ${exe}`,
+    infinite: true,
   });
   checkStrings(exe, options);
   const { launched, dlls } = launchSuspendedAndResume(exe, options);
@@ -179,6 +181,11 @@ function checkStrings(exe: string, options: LaunchOptions): void {
         `the value of ${k} contains a NUL character, which would end it there`,
       );
     }
+  }
+  if (options.cwd?.includes("\0")) {
+    throw bad(
+      "its working directory contains a NUL character, which would end it there",
+    );
   }
 }
 
@@ -238,6 +245,14 @@ function launchSuspendedAndResume(
   });
 
   const commandLine = [path, ...(options.args ?? [])].map(quoteArg).join(" ");
+  if (commandLine.length >= MAX_COMMAND_LINE) {
+    throw new HeapshiftError(
+      "bad-argument",
+      `Cannot launch ${path}: its command line would be ${commandLine.length} characters, and Windows takes at most ${
+        MAX_COMMAND_LINE - 1
+      } (pass long data in a file or through the environment)`,
+    );
+  }
   let created;
   try {
     created = createProcess(path, commandLine, {

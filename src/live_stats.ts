@@ -17,7 +17,7 @@ import {
 } from "../ffi/mod.ts";
 import { processes } from "./processes.ts";
 import { guard } from "./_error_kinds.ts";
-import { checkPid } from "./_target.ts";
+import { checkPid, ELEVATION_HINT } from "./_target.ts";
 import {
   type HeapshiftStats,
   parseStats,
@@ -54,7 +54,7 @@ function creationTime(pid: number): bigint | "ended" | undefined {
 function accessDenied(pid: number, cause: unknown): HeapshiftError {
   return new HeapshiftError(
     "access-denied",
-    `Cannot read heapshift's stats of process ${pid}: access denied (it may run elevated; run heapshift from an elevated prompt)`,
+    `Cannot read heapshift's stats of process ${pid}: access denied (${ELEVATION_HINT})`,
     { cause },
   );
 }

@@ -51,6 +51,7 @@ export type HeapshiftReason =
   | "tls"
   | "unsafe-site"
   | "restore"
+  | "foreign-hook"
   | `reason-${number}`;
 
 /** heapshift.dll's reason codes (header offset 72), from 1. */
@@ -71,6 +72,7 @@ const REASONS: HeapshiftReason[] = [
   "tls",
   "unsafe-site",
   "restore",
+  "foreign-hook",
 ];
 
 /**

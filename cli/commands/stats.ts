@@ -141,11 +141,13 @@ interface StatsOptions {
 
 /**
  * Whether `next` is still the process `first` came from: the same pid may
- * name a new process once the watched one has ended.
+ * name a new process once the watched one has ended. A block that records
+ * no start (an older heapshift's) cannot tell, and counts as the same.
  */
 export function sameProcess(first: Stats, next: Stats): boolean {
-  return first.pid === next.pid &&
-    first.processStarted?.getTime() === next.processStarted?.getTime();
+  if (first.pid !== next.pid) return false;
+  const [a, b] = [first.processStarted, next.processStarted];
+  return a === null || b === null || a.getTime() === b.getTime();
 }
 
 async function showStats(target: string, opts: StatsOptions): Promise<number> {

@@ -8,6 +8,7 @@ import {
   processes,
 } from "../../mod.ts";
 import { assert, assertEquals, assertRejects, assertThrows } from "./assert.ts";
+import { openProcess, PROCESS, terminateProcess } from "../../ffi/mod.ts";
 import { fixture, test } from "./harness.ts";
 
 test("launch loads the DLL before the program's own code", async () => {
@@ -109,6 +110,8 @@ test("launch refuses arguments, environment and timeouts it cannot pass on, befo
       [{ timeout: 0 }, "the timeout must be a positive number"],
       [{ timeout: -1 }, "the timeout must be a positive number"],
       [{ timeout: NaN }, "the timeout must be a positive number"],
+      [{ cwd: "C:\\Windows\0x" }, "its working directory contains a NUL"],
+      [{ args: ["x".repeat(40_000)] }, "Windows takes at most 32767"],
     ];
     for (const [options, text] of cases) {
       const e = await assertRejects(
@@ -171,6 +174,26 @@ test("a LaunchedProcess: wait checks its timeout, kill takes signed codes, and u
     "was closed",
   );
   assertEquals(e.kind, "bad-argument");
+});
+
+test("launch takes an unlimited timeout; a wait pending when the handle is closed says so", async () => {
+  const proc = await launch(fixture("sleeper.exe"), {
+    stdio: "none",
+    dlls: [fixture("probe.dll")],
+    timeout: Infinity,
+  });
+  const pid = proc.pid;
+  try {
+    const pending = proc.wait();
+    proc.close();
+    const e = await assertRejects(() => pending, HeapshiftError, "was closed");
+    assertEquals(e.kind, "bad-argument");
+  } finally {
+    proc.close();
+    // the program, by pid: its handle is gone
+    using p = openProcess(pid, PROCESS.TERMINATE);
+    terminateProcess(p, 1);
+  }
 });
 
 test("launch with stdio none passes the program none of our inheritable handles", async () => {
