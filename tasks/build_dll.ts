@@ -15,8 +15,8 @@
  * - `msvc` (the default on Windows when vswhere finds Visual Studio): cl.exe
  *   from the x64 or x86 developer environment, `/O2 /MT`,
  *   `/ENTRY:heapshift_entry`.
- * - `--mimalloc-version 2|3`: the Wine environment's mimalloc v2.1.2
- *   (`/opt/heapshift/mimalloc`) or v3.4.1 (`/opt/heapshift/mimalloc3`);
+ * - `--mimalloc-version 2|3`: mimalloc v2.1.2 or v3.4.1, the copies in
+ *   `third_party/` (third_party/README.md);
  *   default `$HEAPSHIFT_MIMALLOC_VERSION`, else {@linkcode MIMALLOC_DEFAULT}
  *   (so `HEAPSHIFT_MIMALLOC_VERSION=3 deno task test` tests the v3 build).
  * - `--mimalloc DIR` (or `$HEAPSHIFT_MIMALLOC`): a mimalloc source tree
@@ -46,11 +46,9 @@ import { copyNotice } from "./notice.ts";
 import {
   envPath,
   exists,
-  IN_ENV,
   insideCheckout,
   isWindows,
   repoRoot,
-  rootfsDir,
 } from "./winenv.ts";
 
 /** Where each architecture's DLL goes, relative to the checkout. */
@@ -94,16 +92,16 @@ function defines(msize: MsizeMode): string[] {
  */
 const SYSTEM_DLLS = /^(kernel32|ntdll|api-ms-win-[a-z0-9-]+)\.dll$/;
 
-/** The mimalloc major versions the Wine environment provides. */
+/** The mimalloc major versions heapshift builds with (third_party/). */
 export type MimallocVersion = 2 | 3;
 
 /** The version built when nothing else is asked for (dll/README.md: why). */
 export const MIMALLOC_DEFAULT: MimallocVersion = 3;
 
-/** The environment's source tree of each version (inside the chroot). */
-const MIMALLOC_IN_ENV: Readonly<Record<MimallocVersion, string>> = {
-  2: IN_ENV.mimalloc,
-  3: IN_ENV.mimalloc3,
+/** The checkout's source tree of each version (third_party/README.md). */
+export const MIMALLOC_TREES: Readonly<Record<MimallocVersion, string>> = {
+  2: "third_party/mimalloc-2.1.2",
+  3: "third_party/mimalloc-3.4.1",
 };
 
 /** `2` or `3`, or an error naming the choices. */
@@ -114,19 +112,19 @@ export function parseMimallocVersion(v: string | undefined): MimallocVersion {
 
 /**
  * The mimalloc source tree a build uses (host path): `options.mimalloc`,
- * else `$HEAPSHIFT_MIMALLOC`, else the environment's copy of
+ * else `$HEAPSHIFT_MIMALLOC`, else the checkout's copy of
  * `options.mimallocVersion` (else `$HEAPSHIFT_MIMALLOC_VERSION`, else the
- * default); "" on Windows without a tree.
+ * default).
  */
 export function mimallocSource(
   options: Pick<BuildDllOptions, "mimalloc" | "mimallocVersion"> = {},
 ): string {
   const dir = options.mimalloc ?? (Deno.env.get("HEAPSHIFT_MIMALLOC") || "");
-  if (dir || isWindows) return dir;
+  if (dir) return dir;
   const env = Deno.env.get("HEAPSHIFT_MIMALLOC_VERSION");
   const v = options.mimallocVersion ??
     (env ? parseMimallocVersion(env) : MIMALLOC_DEFAULT);
-  return `${rootfsDir()}${MIMALLOC_IN_ENV[v]}`;
+  return `${repoRoot()}/${MIMALLOC_TREES[v]}`;
 }
 
 /**
@@ -349,9 +347,7 @@ export async function buildDll(
   const mi = mimallocSource(options);
   if (!mi || !exists(`${mi}/src/static.c`)) {
     throw new Error(
-      `No mimalloc source at '${mi}' (expected include/ and src/static.c): pass --mimalloc DIR or set HEAPSHIFT_MIMALLOC${
-        isWindows ? "" : " or run `deno task env provision`"
-      }`,
+      `No mimalloc source at '${mi}' (expected include/ and src/static.c): pass --mimalloc DIR or set HEAPSHIFT_MIMALLOC to a mimalloc tree (the checkout's are in third_party/)`,
     );
   }
   if (toolchain === "msvc" && !isWindows) {

@@ -1,7 +1,8 @@
 /**
  * The Windows userland that builds and tests heapshift on Linux: a Debian
- * trixie chroot with Wine 10, the mingw-w64 UCRT compiler, the Windows build
- * of Deno and mimalloc's C source, cached outside the checkout.
+ * trixie chroot with Wine 10, the mingw-w64 UCRT compiler and the Windows
+ * build of Deno, cached outside the checkout (mimalloc's C source is the
+ * checkout's own: third_party/).
  *
  * On Windows none of this is needed: {@linkcode runInEnv} runs commands
  * natively and {@linkcode provision} does nothing.
@@ -52,20 +53,16 @@ const LAYOUT = 1;
 /** Space a first provisioning needs: rootfs (~2 GB) plus downloads. */
 const NEEDED_BYTES = 4 * 1024 ** 3;
 
-/** Inside the chroot: where the Windows deno.exe and mimalloc live. */
+/** Inside the chroot: where the Windows deno.exe and the compilers live. */
 export const IN_ENV = {
   denoExe: "/opt/heapshift/deno.exe",
-  /** mimalloc v2.1.2 (Debian trixie's emscripten). */
-  mimalloc: "/opt/heapshift/mimalloc",
-  /** mimalloc v3.4.1 (Debian sid's emscripten). */
-  mimalloc3: "/opt/heapshift/mimalloc3",
   cc: "x86_64-w64-mingw32ucrt-gcc",
   cc32: "i686-w64-mingw32-gcc",
   objdump: "x86_64-w64-mingw32ucrt-objdump",
 } as const;
 
 /** Every provisioning step, in order; each leaves a marker when done. */
-const STEPS = ["packages", "i386", "deno", "mimalloc", "mimalloc3", "prefix"];
+const STEPS = ["packages", "i386", "deno", "prefix"];
 
 /** Raised when the environment cannot be provisioned or used. */
 export class WinEnvError extends Error {
@@ -125,15 +122,6 @@ export function realPathOf(path: string): string {
     const up = path.slice(0, path.lastIndexOf("/")) || "/";
     return up === path ? path : `${realPathOf(up)}${path.slice(up.length)}`;
   }
-}
-
-/**
- * Host path of mimalloc's source tree (include/ and src/):
- * `$HEAPSHIFT_MIMALLOC`, else the environment's copy (none on Windows).
- */
-export function mimallocDir(): string {
-  return Deno.env.get("HEAPSHIFT_MIMALLOC") ||
-    (isWindows ? "" : `${rootfsDir()}${IN_ENV.mimalloc}`);
 }
 
 function marker(step: string): string {
@@ -311,9 +299,9 @@ async function provisionSteps(): Promise<void> {
     `installing ${PACKAGES.join(", ")} in the chroot`,
     () =>
       unshared(chrootScript(
-        `chroot "$R" sh -c 'export DEBIAN_FRONTEND=noninteractive; apt-get update -qq && apt-get install -y -qq --no-install-recommends ${
+        `chroot "$R" sh -c 'export DEBIAN_FRONTEND=noninteractive; dpkg --configure -a >/dev/null 2>&1; apt-get update -qq && apt-get install -y -qq --no-install-recommends ${
           PACKAGES.join(" ")
-        } >/dev/null'`,
+        } >/dev/null && apt-get clean'`,
       )),
   );
 
@@ -322,9 +310,9 @@ async function provisionSteps(): Promise<void> {
     `installing ${PACKAGES_I386.join(", ")} in the chroot (x86 targets)`,
     () =>
       unshared(chrootScript(
-        `chroot "$R" sh -c 'export DEBIAN_FRONTEND=noninteractive; dpkg --add-architecture i386 && apt-get update -qq && apt-get install -y -qq --no-install-recommends ${
+        `chroot "$R" sh -c 'export DEBIAN_FRONTEND=noninteractive; dpkg --configure -a >/dev/null 2>&1; dpkg --add-architecture i386 && apt-get update -qq && apt-get install -y -qq --no-install-recommends ${
           PACKAGES_I386.join(" ")
-        } >/dev/null'`,
+        } >/dev/null && apt-get clean'`,
       )),
   );
 
@@ -336,49 +324,21 @@ async function provisionSteps(): Promise<void> {
       await Deno.mkdir(dl, { recursive: true });
       const tgz = `${dl}/deno-win32-x64-${DENO_WIN_VERSION}.tgz`;
       if (!exists(tgz)) {
-        await $`npm pack @deno/win32-x64@${DENO_WIN_VERSION} --silent`.cwd(dl)
-          .quiet();
+        // packed into a directory of its own and moved when whole: a run
+        // killed mid-download leaves no truncated archive to trust later
+        const part = await Deno.makeTempDir({ dir: dl, prefix: "part-" });
+        try {
+          await $`npm pack @deno/win32-x64@${DENO_WIN_VERSION} --silent`.cwd(
+            part,
+          ).quiet();
+          await Deno.rename(`${part}/${tgz.slice(dl.length + 1)}`, tgz);
+        } finally {
+          await Deno.remove(part, { recursive: true }).catch(() => {});
+        }
       }
       await Deno.mkdir(`${r}/opt/heapshift`, { recursive: true });
       await $`tar -xzf ${tgz} -C ${r}/opt/heapshift --strip-components=1 package/deno.exe`;
     },
-  );
-
-  await step(
-    "mimalloc",
-    "extracting mimalloc source (Debian emscripten package)",
-    () =>
-      unshared(chrootScript(`
-rm -rf "$R/var/tmp/emdl" && mkdir -p "$R/var/tmp/emdl"
-chroot "$R" sh -c 'cd /var/tmp/emdl && apt-get download -qq emscripten'
-deb=$(ls "$R"/var/tmp/emdl/emscripten_*.deb)
-rm -rf "$R${IN_ENV.mimalloc}" "$R/var/tmp/emx" && mkdir -p "$R/var/tmp/emx"
-dpkg-deb --fsys-tarfile "$deb" | tar -x -C "$R/var/tmp/emx" ./usr/share/emscripten/system/lib/mimalloc
-mv "$R/var/tmp/emx/usr/share/emscripten/system/lib/mimalloc" "$R${IN_ENV.mimalloc}"
-rm -rf "$R/var/tmp/emdl" "$R/var/tmp/emx"
-test -f "$R${IN_ENV.mimalloc}/src/static.c"
-`)),
-  );
-
-  // mimalloc v3: only Debian's unstable suite ships it (emscripten 6.x).
-  // A private sources list and lists directory: the chroot's apt setup for
-  // trixie stays untouched.
-  await step(
-    "mimalloc3",
-    "extracting mimalloc v3 source (Debian sid's emscripten package)",
-    () =>
-      unshared(chrootScript(`
-rm -rf "$R/var/tmp/sid" && mkdir -p "$R/var/tmp/sid/lists/partial" "$R/var/tmp/sid/dl"
-echo 'deb ${MIRROR} sid main' > "$R/var/tmp/sid/sources.list"
-chroot "$R" sh -c 'O="-o Acquire::Check-Valid-Until=false -o Dir::Etc::SourceList=/var/tmp/sid/sources.list -o Dir::Etc::SourceParts=/dev/null -o Dir::State::Lists=/var/tmp/sid/lists"; apt-get $O update -qq && cd /var/tmp/sid/dl && apt-get $O download -qq emscripten'
-deb=$(ls "$R"/var/tmp/sid/dl/emscripten_*.deb)
-rm -rf "$R${IN_ENV.mimalloc3}" "$R/var/tmp/emx3" && mkdir -p "$R/var/tmp/emx3"
-dpkg-deb --fsys-tarfile "$deb" | tar -x -C "$R/var/tmp/emx3" ./usr/share/emscripten/system/lib/mimalloc
-mv "$R/var/tmp/emx3/usr/share/emscripten/system/lib/mimalloc" "$R${IN_ENV.mimalloc3}"
-rm -rf "$R/var/tmp/sid" "$R/var/tmp/emx3"
-test -f "$R${IN_ENV.mimalloc3}/src/static.c"
-grep -q 'MI_MALLOC_VERSION *3' "$R${IN_ENV.mimalloc3}/include/mimalloc.h"
-`)),
   );
 
   if (!prefixIsWow64()) {
@@ -655,7 +615,6 @@ async function main(args: string[]): Promise<number> {
           {
             cache: cacheDir(),
             rootfs: rootfsDir(),
-            mimalloc: mimallocDir(),
             provisioned: isProvisioned(),
             denoWin: DENO_WIN_VERSION,
           },
