@@ -43,6 +43,7 @@ export {
   findProcess,
   findProcesses,
   processArch,
+  processPath,
   processes,
   type ProcessInfo,
   waitForProcess,

@@ -19,6 +19,7 @@ export {
   processArch,
   processes,
   type ProcessInfo,
+  processPath,
   stats,
   waitForProcess,
 } from "../mod.ts";

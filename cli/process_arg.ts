@@ -1,13 +1,15 @@
 /**
  * A process named on the command line, the same way by every command that
- * acts on one (`inject`, `modules`, `eject`, `stats`): a pid, or a process
- * name (an executable's path stands for its file name). When several
- * processes have the name, `--pid` picks one.
+ * acts on one (`inject`, `modules`, `eject`, `stats`): a pid, a process
+ * name, or an executable's path (then only a process running that very
+ * file). When several processes match, `--pid` picks one. The CLI's own
+ * process never matches.
  *
  * @module
  */
 
 import { InvalidArgumentError } from "@commander-js/extra-typings";
+import { resolve } from "node:path";
 import { baseName } from "../src/_paths.ts";
 import { parsePid } from "./args.ts";
 import { CliError, UsageError } from "./output.ts";
@@ -37,8 +39,55 @@ export interface PickedProcess {
 export interface PickOptions {
   /** The running processes with a name (`findProcesses` of mod.ts). */
   find: (name: string) => { pid: number; name: string }[];
+  /**
+   * The executable path of a process (`processPath` of mod.ts), asked only
+   * when the target is a path; throws when it cannot be read.
+   */
+  pathOf?: (pid: number) => string;
   /** `--pid`: which of several processes with the name. */
   pid?: number;
+  /** This process, never a target (default `Deno.pid`). */
+  self?: number;
+}
+
+/** Whether `target` names a file by path rather than by name alone. */
+export function isPathTarget(target: string): boolean {
+  return /[\\/]/.test(target);
+}
+
+/** A path as Windows compares it: absolute, backslashes, any case. */
+function comparable(path: string): string {
+  return resolve(path).replaceAll("/", "\\").toLowerCase();
+}
+
+/**
+ * The processes of `found` that run the file at `path`. One whose path
+ * cannot be read might be it: an error names them, rather than leave the
+ * command to take a path for a program that is not running.
+ */
+function runningFile(
+  found: { pid: number; name: string }[],
+  path: string,
+  pathOf: (pid: number) => string,
+): { pid: number; name: string }[] {
+  const want = comparable(path);
+  const unreadable: number[] = [];
+  const same = found.filter((p) => {
+    try {
+      return comparable(pathOf(p.pid)) === want;
+    } catch {
+      unreadable.push(p.pid);
+      return false;
+    }
+  });
+  if (same.length === 0 && unreadable.length > 0) {
+    throw new CliError(
+      `Cannot tell whether ${path} is the program running as ${
+        unreadable.join(", ")
+      }: its path cannot be read (access denied?); give the pid instead`,
+    );
+  }
+  return same;
 }
 
 /**
@@ -59,7 +108,11 @@ export function pickProcess(
     return { pid: Number(target) };
   }
   const name = baseName(target);
-  const found = options.find(name);
+  const self = options.self ?? Deno.pid;
+  let found = options.find(name).filter((p) => p.pid !== self);
+  if (isPathTarget(target) && options.pathOf) {
+    found = runningFile(found, target, options.pathOf);
+  }
   if (options.pid !== undefined) {
     const p = found.find((p) => p.pid === options.pid);
     if (!p) throw new CliError(`Process ${options.pid} is not named ${name}`);
@@ -81,7 +134,11 @@ export function pickProcess(
  */
 export async function targetPid(target: string, pid?: number): Promise<number> {
   const api = await import("./api.ts");
-  const picked = pickProcess(target, { find: api.findProcesses, pid });
+  const picked = pickProcess(target, {
+    find: api.findProcesses,
+    pathOf: api.processPath,
+    pid,
+  });
   if (!picked) {
     throw new CliError(`No process named ${baseName(target)} is running`);
   }

@@ -48,3 +48,36 @@ Deno.test("parseProcessArg: names pass, bad pids and empty names are usage error
     );
   }
 });
+
+Deno.test("pickProcess: a path matches only processes running that file; the CLI's own process never matches", () => {
+  const paths: Record<number, string> = {
+    10: "/games/a/game.exe",
+    11: "/games/b/Game.exe",
+    20: "/bin/tool.exe",
+  };
+  const pathOf = (pid: number) => {
+    if (!(pid in paths)) throw new Error("access denied");
+    return paths[pid];
+  };
+  // the other game.exe is left alone; a copy elsewhere is not running
+  assert.deepEqual(
+    pickProcess("/games/b/game.exe", { find, pathOf }),
+    RUNNING[1],
+  );
+  assert.equal(
+    pickProcess("/elsewhere/tool.exe", { find, pathOf }),
+    undefined,
+  );
+  // a path that cannot be read might be the one: say so
+  delete paths[20];
+  assert.throws(
+    () => pickProcess("/bin/tool.exe", { find, pathOf }),
+    (e) =>
+      e instanceof CliError &&
+      /Cannot tell whether \/bin\/tool\.exe is the program running as 20/
+        .test(e.message),
+  );
+  // a name: every process with it but this one
+  assert.deepEqual(pickProcess("tool.exe", { find, self: 20 }), undefined);
+  assert.deepEqual(pickProcess("game.exe", { find, self: 10 }), RUNNING[1]);
+});

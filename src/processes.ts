@@ -7,7 +7,7 @@
 
 import type { Arch } from "./arch.ts";
 import { HeapshiftError } from "./heapshift_error.ts";
-import { PROCESS, processEntries } from "../ffi/mod.ts";
+import { PROCESS, processEntries, processImagePath } from "../ffi/mod.ts";
 import { openTarget } from "./_target.ts";
 import { guard } from "./_error_kinds.ts";
 
@@ -181,5 +181,26 @@ export function processArch(pid: number): Arch {
       doing: "query the architecture of",
     });
     return target.arch;
+  });
+}
+
+/**
+ * The full path of the executable process `pid` runs, as Windows names it
+ * (e.g. `C:\games\game.exe`). Throws a `not-found` HeapshiftError for no
+ * such process, `access-denied` when it cannot be asked.
+ *
+ * @example Tell two programs with the same file name apart
+ * ```ts
+ * import { findProcesses, processPath } from "@heapshift/heapshift";
+ * for (const p of findProcesses("game.exe")) console.log(p.pid, processPath(p.pid));
+ * ```
+ */
+export function processPath(pid: number): string {
+  return guard(() => {
+    using target = openTarget(pid, {
+      access: PROCESS.QUERY_LIMITED_INFORMATION,
+      doing: "read the executable path of",
+    });
+    return processImagePath(target.process);
   });
 }

@@ -32,6 +32,7 @@ async function doInject(
   const api = await import("../api.ts");
   const picked = pickProcess(target, {
     find: api.findProcesses,
+    pathOf: api.processPath,
     pid: opts.pid,
   });
   if (picked) {

@@ -13,6 +13,7 @@ import {
   uniqueCopy,
 } from "./harness.ts";
 import { type CliRun, runCli as cli } from "../../cli/_test_utils.ts";
+import { openProcess, PROCESS, terminateProcess } from "../../ffi/mod.ts";
 
 const CLI = repoPath("cli.ts");
 
@@ -208,6 +209,45 @@ test("cli: inject by name; several matches need --pid; missing names fail", asyn
     /No DLL at/,
     "missing dll",
   );
+});
+
+test("cli: inject with a path launches that file when another program of the same name runs", async () => {
+  await using copy = await uniqueCopy("sleeper.exe");
+  await using a = await startTarget(copy.path);
+  // The same file name in another directory: not the running program.
+  const dir = await Deno.makeTempDir();
+  const other = `${dir}\\${copy.exe}`;
+  await Deno.copyFile(copy.path, other);
+  try {
+    const r = await json<{ pid: number; launched: boolean }>([
+      "inject",
+      other,
+      "--dll",
+      fixture("probe.dll"),
+    ]);
+    assert(r.launched, JSON.stringify(r));
+    assert(r.pid !== a.pid, "the running program of that name was taken");
+    await json(["eject", String(r.pid), "probe.dll"]).catch(() => {});
+    using p = openProcess(r.pid, PROCESS.TERMINATE);
+    terminateProcess(p, 1);
+    // and the path of the running one is the running one
+    const same = await json<{ pid: number; launched: boolean }>([
+      "inject",
+      copy.path,
+      "--dll",
+      fixture("probe.dll"),
+    ]);
+    assertEquals([same.pid, same.launched], [a.pid, false]);
+  } finally {
+    for (let i = 0; i < 20; i++) {
+      try {
+        await Deno.remove(dir, { recursive: true });
+        break;
+      } catch {
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    }
+  }
 });
 
 test("cli: modules, eject and stats take a process name too; several need --pid", async () => {
