@@ -51,8 +51,14 @@ export function canBuild(): boolean {
   return isFile(repoPath("tasks/build_dll.ts"));
 }
 
-/** Runs `deno task build-dll` (tasks/build_dll.ts) with this Deno. */
-export async function buildDll(args: string[] = []): Promise<number> {
+/**
+ * Runs `deno task build-dll` (tasks/build_dll.ts) with this Deno; its
+ * output on our stdout, or (`stdout: "stderr"`) on stderr.
+ */
+export async function buildDll(
+  args: string[] = [],
+  options: { stdout?: "inherit" | "stderr" } = {},
+): Promise<number> {
   if (!canBuild()) {
     throw new CliError(
       "The hook DLL is built from a checkout of heapshift (tasks/build_dll.ts), and there is none here: pass --dll PATH",
@@ -63,7 +69,10 @@ export async function buildDll(args: string[] = []): Promise<number> {
       "The hook DLL is built on the Linux side (the mingw-w64 compiler lives in the Wine environment, not inside Wine): run `deno task build-dll` there first",
     );
   }
-  return await runTask("build_dll.ts", args, { stdin: "null" });
+  return await runTask("build_dll.ts", args, {
+    stdin: "null",
+    stdout: options.stdout,
+  });
 }
 
 /** Options for {@linkcode resolveDll}. */
@@ -108,7 +117,10 @@ export async function resolveDll(
     );
   }
   progress(`building the ${BITS[arch]} hook DLL (${dll})…`);
-  const code = await (options.builder ?? buildDll)(buildArgs(arch));
+  // built on the side of another command: on stderr, its stdout is its
+  // result (--json)
+  const code = await (options.builder ??
+    ((args) => buildDll(args, { stdout: "stderr" })))(buildArgs(arch));
   if (code !== 0 || !isFile(dll)) {
     throw new CliError(
       `Building the ${

@@ -14,6 +14,12 @@ export interface TaskOptions {
   stdin?: "inherit" | "null";
   /** Its directory (default the checkout's root). */
   cwd?: string;
+  /**
+   * Where its standard output goes: ours (default), or our standard error,
+   * for work done on the side of a command whose stdout is its result
+   * (`--json`).
+   */
+  stdout?: "inherit" | "stderr";
 }
 
 /** Runs `tasks/<script>` with `args`; returns its exit code. */
@@ -26,8 +32,11 @@ export async function runTask(
     args: ["run", "-A", repoPath(`tasks/${script}`), ...args],
     cwd: options.cwd ?? repoRoot(),
     stdin: options.stdin ?? "inherit",
-    stdout: "inherit",
+    stdout: options.stdout === "stderr" ? "piped" : "inherit",
     stderr: "inherit",
   }).spawn();
+  if (options.stdout === "stderr") {
+    await child.stdout.pipeTo(Deno.stderr.writable, { preventClose: true });
+  }
   return (await child.status).code;
 }

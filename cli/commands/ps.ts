@@ -29,13 +29,14 @@ async function listProcesses(
 ): Promise<number> {
   const api = await import("../api.ts");
   const list = name ? api.findProcesses(name) : api.processes();
+  const none = name !== undefined && list.length === 0;
   if (opts.json) {
+    // `[]`, and the same exit code as without --json
     printJson(list);
-    return 0;
+    if (none) console.error(`No process named ${name} is running`);
+    return none ? 1 : 0;
   }
-  if (name && list.length === 0) {
-    throw new CliError(`No process named ${name} is running`);
-  }
+  if (none) throw new CliError(`No process named ${name} is running`);
   console.log(table(
     [
       { header: "PID", align: "right" },

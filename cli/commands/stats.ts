@@ -80,10 +80,15 @@ export function renderStats(
   return lines.join("\n");
 }
 
-function parseInterval(value: string): number {
+/** The longest interval a timer takes (2^31 - 1 ms), in seconds. */
+const MAX_INTERVAL = Math.floor((2 ** 31 - 1) / 1000);
+
+export function parseInterval(value: string): number {
   const n = Number(value);
-  if (!Number.isFinite(n) || n < 0.05) {
-    throw new InvalidArgumentError("expected seconds (at least 0.05)");
+  if (!Number.isFinite(n) || n < 0.05 || n > MAX_INTERVAL) {
+    throw new InvalidArgumentError(
+      `expected seconds (at least 0.05, at most ${MAX_INTERVAL})`,
+    );
   }
   return n;
 }

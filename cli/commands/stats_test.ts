@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { setColour } from "../output.ts";
 import type { Stats } from "../api.ts";
-import { renderStats, sameProcess } from "./stats.ts";
+import { parseInterval, renderStats, sameProcess } from "./stats.ts";
 import { sampleStats } from "../_test_utils.ts";
 
 function stats(trim: Partial<Stats["trim"]>): Stats {
@@ -43,4 +43,12 @@ Deno.test("stats --watch: a pid that now names a process started at another time
   // an older heapshift's block records no start: it cannot tell
   assert.ok(sameProcess(first, sampleStats({ processStarted: null })));
   assert.ok(!sameProcess(first, sampleStats({ pid: 8 })));
+});
+
+Deno.test("stats --interval: a timer's range (a longer one would fire at once, every millisecond)", () => {
+  assert.equal(parseInterval("0.05"), 0.05);
+  assert.equal(parseInterval("2147483"), 2147483);
+  for (const bad of ["3000000", "0.01", "x", "Infinity"]) {
+    assert.throws(() => parseInterval(bad), /at least 0\.05, at most 2147483/);
+  }
 });
