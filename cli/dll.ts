@@ -103,8 +103,8 @@ export async function resolveDll(
     return absolute(explicit);
   }
   const arch = options.arch ?? "x64";
-  // A compiled binary embeds the x64 DLL only.
-  const emb = arch === "x64" ? embeddedDll() : undefined;
+  // A compiled binary embeds both (one of them if built with --dll)
+  const emb = embeddedDll(arch);
   if (emb) return (await extractDll(emb)).path;
   const dll = builtDll(arch, options.dir);
   if (isFile(dll)) return dll;

@@ -7,6 +7,8 @@
  * @module
  */
 
+import type { Arch } from "../src/arch.ts";
+
 /** The name of the third-party notice that ships with the DLL. */
 export const NOTICE_FILE = "THIRD_PARTY_NOTICES.txt";
 
@@ -23,16 +25,23 @@ export interface EmbeddedDll {
   notice?: string;
 }
 
-let embedded: EmbeddedDll | undefined;
+const embedded: Partial<Record<Arch, EmbeddedDll>> = {};
 
-/** Registers the embedded DLL (done by the compiled binary's entry point). */
-export function setEmbeddedDll(dll: EmbeddedDll | undefined): void {
-  embedded = dll;
+/**
+ * Registers the embedded DLL for targets of `arch` (done by the compiled
+ * binary's entry point: heapshift.dll for x64, heapshift32.dll for x86).
+ */
+export function setEmbeddedDll(
+  dll: EmbeddedDll | undefined,
+  arch: Arch = "x64",
+): void {
+  if (dll) embedded[arch] = dll;
+  else delete embedded[arch];
 }
 
-/** The embedded DLL, when running as a compiled binary. */
-export function embeddedDll(): EmbeddedDll | undefined {
-  return embedded;
+/** The embedded DLL for `arch`, when running as a compiled binary. */
+export function embeddedDll(arch: Arch = "x64"): EmbeddedDll | undefined {
+  return embedded[arch];
 }
 
 /** Lower-case hex SHA-256 of `bytes`. */

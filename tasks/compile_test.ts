@@ -4,6 +4,7 @@
 import assert from "node:assert/strict";
 import { compileArgs, generate, isDownloadFailure, TARGET } from "./compile.ts";
 import { NOTICE_FILE, sha256Hex } from "../cli/embed.ts";
+import { buildPe } from "../pe/_test_pe.ts";
 
 function fakeDll(n: number): Uint8Array {
   const b = new Uint8Array(n);
@@ -27,7 +28,7 @@ Deno.test("the generated entry point extracts the embedded DLL once, by hash", a
     assert.equal(gen.sha256, await sha256Hex(dll));
     assert.equal(gen.size, dll.length);
     const cache = `${dir}/cache`;
-    const run = async () => {
+    const run = async (exe?: string) => {
       const out = await new Deno.Command(Deno.execPath(), {
         args: [
           "run",
@@ -36,6 +37,7 @@ Deno.test("the generated entry point extracts the embedded DLL once, by hash", a
           new URL("../deno.json", import.meta.url).pathname,
           gen.entry,
           "doctor",
+          ...(exe ? [exe] : []),
           "--json",
         ],
         env: {
@@ -71,6 +73,52 @@ Deno.test("the generated entry point extracts the embedded DLL once, by hash", a
       [...Deno.readDirSync(`${cache}/heapshift/dll`)].map((e) => e.name)
         .sort(),
       [NOTICE_FILE, `heapshift-${gen.sha256.slice(0, 16)}.dll`].sort(),
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("the binary embeds the x86 DLL too: a 32-bit program gets it, a 64-bit one the x64 DLL", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const [dll, dll32] = [fakeDll(90_000), fakeDll(70_000)];
+    const gen = await generate(dll, `${dir}/gen`, { dll32 });
+    assert.equal(gen.sha256x86, await sha256Hex(dll32));
+    await Deno.writeFile(`${dir}/app32.exe`, buildPe({ format: "PE32" }));
+    await Deno.writeFile(`${dir}/app64.exe`, buildPe());
+    const cache = `${dir}/cache`;
+    const hookDll = async (exe: string) => {
+      const out = await new Deno.Command(Deno.execPath(), {
+        args: [
+          "run",
+          "-A",
+          "--config",
+          new URL("../deno.json", import.meta.url).pathname,
+          gen.entry,
+          "doctor",
+          exe,
+          "--json",
+        ],
+        env: {
+          XDG_CACHE_HOME: cache,
+          DENO_DIR: await denoDir(),
+          NO_COLOR: "1",
+        },
+        stdin: "null",
+      }).output();
+      const j = JSON.parse(new TextDecoder().decode(out.stdout));
+      return j.checks.find((c: { check: string }) => c.check === "hook DLL");
+    };
+    const x86 = await hookDll(`${dir}/app32.exe`);
+    assert.ok(
+      x86.detail.includes(`heapshift-${gen.sha256x86!.slice(0, 16)}.dll`),
+      x86.detail,
+    );
+    const x64 = await hookDll(`${dir}/app64.exe`);
+    assert.ok(
+      x64.detail.includes(`heapshift-${gen.sha256.slice(0, 16)}.dll`),
+      x64.detail,
     );
   } finally {
     await Deno.remove(dir, { recursive: true });

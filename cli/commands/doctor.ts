@@ -204,7 +204,7 @@ export async function doctor(
   // The program's bitness picks the DLL (x64 when there is no program).
   const arch = (exe && fileArch(exe)) || "x64";
   let dll = dllOpt;
-  const emb = arch === "x64" ? embeddedDll() : undefined;
+  const emb = embeddedDll(arch);
   if (!dll && emb) dll = (await extractDll(emb)).path;
   dll ??= builtDll(arch);
   const info = fileInfo(dll);
