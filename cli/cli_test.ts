@@ -11,6 +11,7 @@ import {
 } from "./commands/demo.ts";
 import { setColour, stripAnsi, table } from "./output.ts";
 import {
+  hostPathsForWine,
   planWindowsHalf,
   stripBridgeOptions,
   toWinePath,
@@ -364,4 +365,40 @@ Deno.test("tables align, ignoring colour codes", () => {
   setColour(undefined);
   const lines = stripAnsi(t).split("\n");
   assert.deepEqual(lines, ["A     N", "xx    1", "y   100"]);
+});
+
+Deno.test("--prefix: host paths before -- reach the Windows half as Wine paths", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const prefix = `${dir}/pfx`;
+    await Deno.mkdir(`${prefix}/drive_c/games`, { recursive: true });
+    const game = `${prefix}/drive_c/games/game.exe`;
+    const dll = `${dir}/heapshift.dll`;
+    await Deno.writeTextFile(game, "");
+    await Deno.writeTextFile(dll, "");
+    assert.deepEqual(
+      hostPathsForWine(
+        ["inject", game, "--dll", dll, `--cwd=${dir}`, "name.exe", "/no/such"],
+        prefix,
+      ),
+      [
+        "inject",
+        "C:\\games\\game.exe",
+        "--dll",
+        toWinePath(dll),
+        `--cwd=${toWinePath(dir)}`,
+        "name.exe",
+        "/no/such", // not a file here: as given
+      ],
+    );
+    // after --: the program's own arguments, untouched
+    assert.deepEqual(hostPathsForWine(["launch", "a.exe", "--", dll], prefix), [
+      "launch",
+      "a.exe",
+      "--",
+      dll,
+    ]);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });

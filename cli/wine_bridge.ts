@@ -39,6 +39,28 @@ export function toWinePath(path: string, prefix?: string): string {
   return `Z:${path.replaceAll("/", "\\")}`;
 }
 
+/**
+ * `args` for the CLI inside a prefix: each one before `--` that is an
+ * absolute path on this host (also as `--opt=/path`) becomes the Windows
+ * path Wine gives it. Inside Wine a bare `/work/x` would be read on the
+ * current drive (`C:\work\x` from under drive_c), not as this file.
+ */
+export function hostPathsForWine(args: string[], prefix: string): string[] {
+  const convert = (a: string) =>
+    a.startsWith("/") && exists(a) ? toWinePath(a, prefix) : a;
+  const out: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i];
+    if (a === "--") {
+      out.push(...args.slice(i));
+      break;
+    }
+    const eq = /^(--[\w-]+=)(\/.*)$/.exec(a);
+    out.push(eq ? eq[1] + convert(eq[2]) : convert(a));
+  }
+  return out;
+}
+
 /** The first `cmd` on PATH (Linux). */
 export function which(cmd: string): string | undefined {
   for (const dir of (Deno.env.get("PATH") ?? "").split(":")) {
@@ -122,7 +144,14 @@ export function planWindowsHalf(
   }
   return {
     mode: "prefix",
-    argv: [wine, deno, "run", "-A", toWinePath(cli, prefix), ...args],
+    argv: [
+      wine,
+      deno,
+      "run",
+      "-A",
+      toWinePath(cli, prefix),
+      ...hostPathsForWine(args, prefix),
+    ],
     env: { WINEPREFIX: prefix, WINEDEBUG: Deno.env.get("WINEDEBUG") ?? "-all" },
     prefix,
   };
