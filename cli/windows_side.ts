@@ -63,9 +63,23 @@ export async function onWindows(
   options: { files?: (string | undefined)[] } = {},
 ): Promise<number> {
   if (!isWindows && opts.wineEnv !== undefined) {
+    checkCwdSeenByEnv(Deno.cwd());
     for (const f of options.files ?? []) if (f) checkSeenByEnv(f);
   }
   return (await forward(opts)) ?? await run();
+}
+
+/**
+ * Throws unless the project's Wine environment sees the directory `cwd`,
+ * where the command runs there (relative paths are read from it).
+ */
+export function checkCwdSeenByEnv(cwd: string): void {
+  const root = Deno.realPathSync(repoRoot());
+  const real = Deno.realPathSync(cwd);
+  if (real === root || real.startsWith(`${root}/`)) return;
+  throw new CliError(
+    `Cannot run in the project's Wine environment from ${cwd}: it sees only the checkout, ${root}; run the command from inside it, or use your own Wine prefix (--prefix DIR)`,
+  );
 }
 
 /** Throws unless the project's Wine environment sees the host file `path`. */

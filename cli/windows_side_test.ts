@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { repoRoot } from "../src/_repo.ts";
-import { checkSeenByEnv } from "./windows_side.ts";
+import { checkCwdSeenByEnv, checkSeenByEnv } from "./windows_side.ts";
+import { CliError } from "./output.ts";
 
 Deno.test("checkSeenByEnv: a host file outside the checkout is refused with what to do", async () => {
   const dir = await Deno.makeTempDir();
@@ -21,5 +22,22 @@ Deno.test("checkSeenByEnv: a host file outside the checkout is refused with what
     checkSeenByEnv("C:\\games\\game.exe");
   } finally {
     await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("checkCwdSeenByEnv: a working directory outside the checkout is refused with what to do", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    assert.throws(
+      () => checkCwdSeenByEnv(dir),
+      (e) =>
+        e instanceof CliError &&
+        /Cannot run in the project's Wine environment from .*: it sees only the checkout/
+          .test(e.message),
+    );
+    checkCwdSeenByEnv(repoRoot());
+    checkCwdSeenByEnv(`${repoRoot()}/cli`);
+  } finally {
+    await Deno.remove(dir);
   }
 });
