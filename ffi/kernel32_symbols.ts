@@ -34,6 +34,7 @@ export const KERNEL32_SYMBOLS = {
     result: "i32",
   },
   IsWow64Process: { parameters: ["pointer", "buffer"], result: "i32" },
+  ProcessIdToSessionId: { parameters: ["u32", "buffer"], result: "i32" },
   IsWow64Process2: {
     parameters: ["pointer", "buffer", "buffer"],
     result: "i32",

@@ -138,6 +138,16 @@ export function processCreationTime(process: Handle): bigint {
   return created[0];
 }
 
+/**
+ * The Terminal Services session process `pid` runs in (0: services; a
+ * logged-on user's desktop: 1 or more).
+ */
+export function processSessionId(pid: number): number {
+  const out = new Uint32Array(1);
+  checkBool("ProcessIdToSessionId", kernel32().ProcessIdToSessionId(pid, out));
+  return out[0];
+}
+
 /** WaitForSingleObject results. */
 export const WAIT = {
   OBJECT_0: 0,

@@ -11,6 +11,7 @@ import {
   PROCESS,
   processCreationTime,
   processExitCode,
+  processSessionId,
   readSharedMemory,
   STILL_ACTIVE,
   Win32Error,
@@ -29,12 +30,34 @@ import {
  * The name of the stats block of process `pid`. With the process's creation
  * time: the name heapshift.dll falls back to when a dead process with the
  * same pid left a block it cannot use under the plain one (dll/STATS.md).
+ * The DLL names it in its own session's namespace (`Local\`); a reader in
+ * another session finds a service's (session 0) as `Global\`.
  */
-export function statsName(pid: number, created?: bigint): string {
-  const plain = `Local\\heapshift-${pid}`;
+export function statsName(
+  pid: number,
+  created?: bigint,
+  options: { namespace?: "Local" | "Global" } = {},
+): string {
+  const plain = `${options.namespace ?? "Local"}\\heapshift-${pid}`;
   return created === undefined
     ? plain
     : `${plain}-${created.toString(16).padStart(16, "0")}`;
+}
+
+/**
+ * Where the block of a process in session `target` is seen from session
+ * `own`: the same session's `Local\`, session 0's (services) as
+ * `Global\`; `undefined` for another user session, whose names no other
+ * session sees.
+ */
+export function statsNamespace(
+  target: number | undefined,
+  own: number | undefined,
+): "Local" | "Global" | undefined {
+  if (target === undefined || own === undefined || target === own) {
+    return "Local";
+  }
+  return target === 0 ? "Global" : undefined;
 }
 
 /**
@@ -95,9 +118,27 @@ function readStats(pid: number): HeapshiftStats {
     );
   }
   const created = asked;
+  const session = (p: number) => {
+    try {
+      return processSessionId(p);
+    } catch {
+      return undefined;
+    }
+  };
+  const targetSession = session(pid);
+  const namespace = statsNamespace(targetSession, session(Deno.pid));
+  if (namespace === undefined) {
+    throw new HeapshiftError(
+      "access-denied",
+      `Cannot read heapshift's stats of process ${pid}: it runs in another user's session (${targetSession}), whose names this one does not see; run heapshift in that session`,
+    );
+  }
   const names = created === undefined
-    ? [statsName(pid)]
-    : [statsName(pid), statsName(pid, created)];
+    ? [statsName(pid, undefined, { namespace })]
+    : [
+      statsName(pid, undefined, { namespace }),
+      statsName(pid, created, { namespace }),
+    ];
   let unreadable: unknown;
   let notFound: unknown;
   // A block that does not say whose it is (creation time 0: a block of an

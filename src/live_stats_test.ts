@@ -1,0 +1,19 @@
+import assert from "node:assert/strict";
+import { statsName, statsNamespace } from "./live_stats.ts";
+
+Deno.test("statsNamespace: a service's block (session 0) is Global\\ from a user's session; another user's session is out of sight", () => {
+  assert.equal(statsNamespace(1, 1), "Local");
+  assert.equal(statsNamespace(0, 0), "Local");
+  assert.equal(statsNamespace(0, 1), "Global");
+  assert.equal(statsNamespace(2, 1), undefined);
+  // a session that cannot be asked: the reader's own namespace
+  assert.equal(statsNamespace(undefined, 1), "Local");
+});
+
+Deno.test("statsName: plain, beside it with the creation time, in either namespace", () => {
+  assert.equal(statsName(1234), "Local\\heapshift-1234");
+  assert.equal(
+    statsName(1234, 0x1dc0ffeen, { namespace: "Global" }),
+    "Global\\heapshift-1234-000000001dc0ffee",
+  );
+});
