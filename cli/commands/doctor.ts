@@ -201,8 +201,10 @@ export async function doctor(
         : "not installed on this system: --prefix needs Wine 10+; --wine-env uses the project's own Wine environment",
     });
   }
-  // The program's bitness picks the DLL (x64 when there is no program).
-  const arch = (exe && fileArch(exe)) || "x64";
+  // The program's bitness picks the DLL; without a program, the --dll's
+  // own (else x64).
+  const arch = (exe && fileArch(exe)) || (dllOpt && fileArch(dllOpt)) ||
+    "x64";
   let dll = dllOpt;
   const emb = embeddedDll(arch);
   if (!dll && emb) dll = (await extractDll(emb)).path;

@@ -52,7 +52,7 @@ Deno.test("doctor: x86 programs take heapshift32.dll; a mismatched --dll names b
       `${dll32} is a 32-bit (x86) DLL but the program is 64-bit (x64): it needs heapshift.dll`,
     );
 
-    const by = async (exe: string, dll?: string) => {
+    const by = async (exe: string | undefined, dll?: string) => {
       const checks = await doctor(exe, dll);
       return (name: string) => checks.find((c) => c.check === name)!;
     };
@@ -61,6 +61,9 @@ Deno.test("doctor: x86 programs take heapshift32.dll; a mismatched --dll names b
     assert.match(mismatch("DLL format").detail, /needs heapshift32\.dll/);
     const matched = await by(exe32, dll32);
     assert.equal(matched("DLL format").ok, true);
+    // Without a program, a 32-bit --dll is checked as one.
+    const alone = await by(undefined, dll32);
+    assert.equal(alone("DLL format").ok, true, alone("DLL format").detail);
     // Without --dll, a 32-bit program's default is the checkout's x86 DLL.
     const byDefault = await by(exe32);
     assert.match(byDefault("hook DLL").detail, /[\\/]heapshift32\.dll\b/);
