@@ -34,7 +34,71 @@ export { exists, isWindows, repoRoot };
 export const DENO_WIN_VERSION = "2.9.5";
 /** Debian suite of the chroot: bookworm's Wine 8 cannot run Deno's V8. */
 const SUITE = "trixie";
-const MIRROR = "http://deb.debian.org/debian";
+/** Debian's own archive: the mirror when the host names none. */
+const DEFAULT_MIRROR = "http://deb.debian.org/debian";
+
+/**
+ * The Debian archive to bootstrap from, out of the host's apt sources
+ * (`texts`: the files of /etc/apt/sources.list and sources.list.d, one-line
+ * or deb822): the first `deb` source of Debian's main archive (not its
+ * security archive, not a third-party repository with its own suites),
+ * since a host that reaches Debian only through a mirror or proxy of its
+ * own says so there. `undefined` when none qualifies.
+ */
+export function hostDebianMirror(texts: string[]): string | undefined {
+  const debianSuite =
+    /^(buster|bullseye|bookworm|trixie|forky|sid|unstable|testing|stable|oldstable)(-updates|-backports)?$/;
+  const isArchive = (uri: string, suites: string[]) =>
+    /^https?:\/\//.test(uri) && suites.some((s) => debianSuite.test(s));
+  for (const text of texts) {
+    // deb822 stanzas
+    for (const stanza of text.split(/\n\s*\n/)) {
+      const field = (name: string) =>
+        new RegExp(`^${name}:\\s*(.+)$`, "mi").exec(stanza)?.[1].trim()
+          .split(/\s+/) ?? [];
+      if (!field("Types").includes("deb")) continue;
+      if (/^Enabled:\s*no/mi.test(stanza)) continue;
+      const uri = field("URIs")[0];
+      if (uri && isArchive(uri, field("Suites"))) return uri.replace(/\/$/, "");
+    }
+    // one-line entries
+    for (const line of text.split("\n")) {
+      const m = /^\s*deb\s+(?:\[[^\]]*\]\s+)?(\S+)\s+(\S+)/.exec(line);
+      if (m && isArchive(m[1], [m[2]])) return m[1].replace(/\/$/, "");
+    }
+  }
+  return undefined;
+}
+
+/** The host's apt source files, as text (none readable: empty). */
+function hostAptSources(): string[] {
+  const files = ["/etc/apt/sources.list"];
+  try {
+    for (const e of Deno.readDirSync("/etc/apt/sources.list.d")) {
+      if (/\.(list|sources)$/.test(e.name)) {
+        files.push(`/etc/apt/sources.list.d/${e.name}`);
+      }
+    }
+  } catch { /* no such directory */ }
+  return files.flatMap((f) => {
+    try {
+      return [Deno.readTextFileSync(f)];
+    } catch {
+      return [];
+    }
+  });
+}
+
+let mirrorFound: string | undefined;
+
+/**
+ * The Debian mirror: `$HEAPSHIFT_DEBIAN_MIRROR`, else the host's own (its
+ * apt sources), else Debian's. Read when first needed.
+ */
+function mirror(): string {
+  return mirrorFound ??= Deno.env.get("HEAPSHIFT_DEBIAN_MIRROR") ||
+    hostDebianMirror(hostAptSources()) || DEFAULT_MIRROR;
+}
 const PACKAGES = [
   "wine",
   "wine64",
@@ -176,7 +240,7 @@ export function diagnose(facts: HostFacts): string | undefined {
     } GiB. Free some space or set XDG_CACHE_HOME to a larger disk.`;
   }
   if (facts.archive !== true) {
-    return `Cannot reach the Debian archive at ${MIRROR} (${facts.archive}): the first provisioning downloads Debian ${SUITE}, Wine and mingw-w64 from it. Check the network or proxy settings and try again.`;
+    return `Cannot reach the Debian archive at ${mirror()} (${facts.archive}): the first provisioning downloads Debian ${SUITE}, Wine and mingw-w64 from it. Check the network or proxy settings, or set HEAPSHIFT_DEBIAN_MIRROR to a Debian mirror that has ${SUITE}, and try again.`;
   }
   return undefined;
 }
@@ -187,7 +251,7 @@ async function hostFacts(): Promise<HostFacts> {
   const availKb = Number(df.trim().split("\n").at(-1)?.split(/\s+/)[3]);
   let archive: true | string = true;
   try {
-    const res = await fetch(`${MIRROR}/dists/${SUITE}/Release`, {
+    const res = await fetch(`${mirror()}/dists/${SUITE}/Release`, {
       method: "HEAD",
       signal: AbortSignal.timeout(20_000),
     });
@@ -283,8 +347,9 @@ async function provisionSteps(): Promise<void> {
     progress(`bootstrapping Debian ${SUITE} into ${r} (about 2 minutes)…`);
     const tmp = `${r}.tmp`;
     await Deno.remove(tmp, { recursive: true }).catch(() => {});
-    const res = await $`debootstrap --variant=minbase ${SUITE} ${tmp} ${MIRROR}`
-      .quiet().noThrow();
+    const res =
+      await $`debootstrap --variant=minbase ${SUITE} ${tmp} ${mirror()}`
+        .quiet().noThrow();
     if (res.code !== 0) {
       throw new WinEnvError(
         `debootstrap failed (exit ${res.code}):\n${res.stderr.slice(-2000)}`,

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { diagnose, type HostFacts } from "./winenv.ts";
+import { diagnose, hostDebianMirror, type HostFacts } from "./winenv.ts";
 
 const good: HostFacts = {
   uid: 0,
@@ -31,5 +31,40 @@ Deno.test("diagnose reports an unreachable Debian archive", () => {
   assert.match(
     msg,
     /Cannot reach the Debian archive .*connection refused.*network/,
+  );
+});
+
+Deno.test("hostDebianMirror: the host's own Debian archive, from deb822 or one-line sources", () => {
+  const deb822 = `Types: deb
+# a comment
+URIs: http://mirror.example.org/debian/
+Suites: bookworm bookworm-updates
+Components: main
+Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+
+Types: deb
+URIs: http://mirror.example.org/debian-security
+Suites: bookworm-security
+Components: main`;
+  assert.equal(hostDebianMirror([deb822]), "http://mirror.example.org/debian");
+  // third-party repositories and security archives are passed over
+  const thirdParty = `Types: deb
+URIs: https://deb.nodesource.com/node_20.x
+Suites: nodistro
+Components: main`;
+  const oneLine = [
+    "deb https://packages.cloud.google.com/apt cloud-sdk-bookworm main",
+    "deb http://security.debian.org/debian-security bookworm-security main",
+    "# deb http://commented.example/debian bookworm main",
+    "deb [arch=amd64 signed-by=/k.gpg] http://proxy.lan:3142/debian trixie main",
+  ].join("\n");
+  assert.equal(
+    hostDebianMirror([thirdParty, oneLine]),
+    "http://proxy.lan:3142/debian",
+  );
+  assert.equal(hostDebianMirror([thirdParty]), undefined);
+  assert.equal(
+    hostDebianMirror([deb822.replace("Types: deb", "Types: deb\nEnabled: no")]),
+    undefined,
   );
 });
