@@ -125,8 +125,26 @@ export const IN_ENV = {
   objdump: "x86_64-w64-mingw32ucrt-objdump",
 } as const;
 
-/** Every provisioning step, in order; each leaves a marker when done. */
-const STEPS = ["packages", "i386", "deno", "prefix"];
+/**
+ * Every provisioning step, in order, with what it installs: each leaves a
+ * marker when done, named after those inputs, so a changed package list
+ * or Deno version runs the step again on a machine that has run it.
+ */
+const STEPS: Readonly<Record<string, string>> = {
+  packages: PACKAGES.join(" "),
+  i386: PACKAGES_I386.join(" "),
+  deno: DENO_WIN_VERSION,
+  prefix: DENO_WIN_VERSION, // it runs that deno.exe once
+};
+
+/** FNV-1a of `text`, as 8 hex digits: a short name for a step's inputs. */
+export function inputsTag(text: string): string {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) {
+    h = Math.imul(h ^ text.charCodeAt(i), 0x01000193) >>> 0;
+  }
+  return h.toString(16).padStart(8, "0");
+}
 
 /** Raised when the environment cannot be provisioned or used. */
 export class WinEnvError extends Error {
@@ -189,13 +207,15 @@ export function realPathOf(path: string): string {
 }
 
 function marker(step: string): string {
-  return `${rootfsDir()}/.heapshift-${step}-v${LAYOUT}`;
+  return `${rootfsDir()}/.heapshift-${step}-v${LAYOUT}-${
+    inputsTag(STEPS[step] ?? "")
+  }`;
 }
 
 /** Whether every provisioning step has completed. */
 export function isProvisioned(): boolean {
   return isWindows ||
-    (STEPS.every((s) => exists(marker(s))) && prefixIsWow64());
+    (Object.keys(STEPS).every((s) => exists(marker(s))) && prefixIsWow64());
 }
 
 /**

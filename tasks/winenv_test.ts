@@ -1,5 +1,10 @@
 import assert from "node:assert/strict";
-import { diagnose, hostDebianMirror, type HostFacts } from "./winenv.ts";
+import {
+  diagnose,
+  hostDebianMirror,
+  type HostFacts,
+  inputsTag,
+} from "./winenv.ts";
 
 const good: HostFacts = {
   uid: 0,
@@ -67,4 +72,11 @@ Components: main`;
     hostDebianMirror([deb822.replace("Types: deb", "Types: deb\nEnabled: no")]),
     undefined,
   );
+});
+
+Deno.test("inputsTag: a step's marker changes with what it installs", () => {
+  assert.equal(inputsTag("2.9.5"), inputsTag("2.9.5"));
+  assert.notEqual(inputsTag("2.9.5"), inputsTag("2.9.6"));
+  assert.notEqual(inputsTag("wine wine64"), inputsTag("wine wine64 gdb"));
+  assert.match(inputsTag(""), /^[0-9a-f]{8}$/);
 });
