@@ -114,8 +114,8 @@ const PACKAGES_I386 = [
 ];
 /** Bumped whenever what a step installs changes, so caches refresh. */
 const LAYOUT = 1;
-/** Space a first provisioning needs: rootfs (~2 GB) plus downloads. */
-const NEEDED_BYTES = 4 * 1024 ** 3;
+/** Space a first provisioning needs: rootfs and prefix (~5 GB), with room. */
+const NEEDED_BYTES = 8 * 1024 ** 3;
 
 /** Inside the chroot: where the Windows deno.exe and the compilers live. */
 export const IN_ENV = {
@@ -242,6 +242,8 @@ export interface HostFacts {
   archive: true | string;
   /** Whether the chroot's base system is already there. */
   haveBase: boolean;
+  /** Whether the cache lies inside the checkout. */
+  cacheInCheckout?: boolean;
 }
 
 /**
@@ -251,6 +253,9 @@ export interface HostFacts {
 export function diagnose(facts: HostFacts): string | undefined {
   if (facts.uid !== 0) {
     return "Cannot provision the Wine environment: it needs root (debootstrap, chroot and mount). Run the command as root, e.g. with sudo.";
+  }
+  if (facts.cacheInCheckout) {
+    return `Cannot provision the Wine environment in ${cacheDir()}: it is inside the checkout, where formatting, linting, type checks and test discovery would walk its 5 GB. Set XDG_CACHE_HOME to a directory outside ${repoRoot()}.`;
   }
   if (!facts.haveBase && facts.freeBytes < NEEDED_BYTES) {
     return `Cannot provision the Wine environment: ${cacheDir()} has ${
@@ -285,6 +290,10 @@ async function hostFacts(): Promise<HostFacts> {
     freeBytes: availKb * 1024,
     archive,
     haveBase: exists(`${rootfsDir()}/.heapshift-base`),
+    cacheInCheckout: insideCheckout(
+      realPathOf(cacheDir()),
+      realPathOf(repoRoot()),
+    ),
   };
 }
 

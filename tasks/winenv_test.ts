@@ -23,7 +23,7 @@ Deno.test("diagnose asks for root", () => {
 
 Deno.test("diagnose reports a full disk with the space needed", () => {
   const msg = diagnose({ ...good, freeBytes: 1024 ** 3 })!;
-  assert.match(msg, /1\.0 GiB free and it needs 4 GiB/);
+  assert.match(msg, /1\.0 GiB free and it needs 8 GiB/);
   assert.match(msg, /XDG_CACHE_HOME/);
 });
 
@@ -79,4 +79,18 @@ Deno.test("inputsTag: a step's marker changes with what it installs", () => {
   assert.notEqual(inputsTag("2.9.5"), inputsTag("2.9.6"));
   assert.notEqual(inputsTag("wine wine64"), inputsTag("wine wine64 gdb"));
   assert.match(inputsTag(""), /^[0-9a-f]{8}$/);
+});
+
+Deno.test("diagnose: a cache inside the checkout is refused, saying where to put it", () => {
+  const why = diagnose({
+    uid: 0,
+    freeBytes: 100 * 1024 ** 3,
+    archive: true,
+    haveBase: false,
+    cacheInCheckout: true,
+  });
+  assert.match(
+    why ?? "",
+    /inside the checkout.*Set XDG_CACHE_HOME to a directory outside/,
+  );
 });
