@@ -43,9 +43,9 @@ export {
   findProcess,
   findProcesses,
   processArch,
-  processPath,
   processes,
   type ProcessInfo,
+  processPath,
   waitForProcess,
   type WaitForProcessOptions,
 } from "./src/processes.ts";

@@ -40,16 +40,20 @@ const DEFAULT_MIRROR = "http://deb.debian.org/debian";
 /**
  * The Debian archive to bootstrap from, out of the host's apt sources
  * (`texts`: the files of /etc/apt/sources.list and sources.list.d, one-line
- * or deb822): the first `deb` source of Debian's main archive (not its
- * security archive, not a third-party repository with its own suites),
- * since a host that reaches Debian only through a mirror or proxy of its
- * own says so there. `undefined` when none qualifies.
+ * or deb822): the first `deb` source of Debian's main archive, a URI
+ * whose path ends in `/debian` with a Debian suite (not its security
+ * archive, not archive.debian.org's retired releases, not a third-party
+ * repository that names its suites `stable` or `bookworm`), since a host
+ * that reaches Debian only through a mirror or proxy of its own says so
+ * there. `undefined` when none qualifies.
  */
 export function hostDebianMirror(texts: string[]): string | undefined {
   const debianSuite =
     /^(buster|bullseye|bookworm|trixie|forky|sid|unstable|testing|stable|oldstable)(-updates|-backports)?$/;
-  const isArchive = (uri: string, suites: string[]) =>
-    /^https?:\/\//.test(uri) && suites.some((s) => debianSuite.test(s));
+  const isArchive = (uri: string, suites: string[], components: string[]) =>
+    /^https?:\/\/[^/]+(\/.*)?\/debian\/?$/.test(uri) &&
+    !/\/\/archive\.debian\.org\//.test(uri) &&
+    suites.some((s) => debianSuite.test(s)) && components.includes("main");
   for (const text of texts) {
     // deb822 stanzas
     for (const stanza of text.split(/\n\s*\n/)) {
@@ -59,12 +63,16 @@ export function hostDebianMirror(texts: string[]): string | undefined {
       if (!field("Types").includes("deb")) continue;
       if (/^Enabled:\s*no/mi.test(stanza)) continue;
       const uri = field("URIs")[0];
-      if (uri && isArchive(uri, field("Suites"))) return uri.replace(/\/$/, "");
+      if (uri && isArchive(uri, field("Suites"), field("Components"))) {
+        return uri.replace(/\/$/, "");
+      }
     }
-    // one-line entries
+    // one-line entries: deb [options] URI suite component…
     for (const line of text.split("\n")) {
-      const m = /^\s*deb\s+(?:\[[^\]]*\]\s+)?(\S+)\s+(\S+)/.exec(line);
-      if (m && isArchive(m[1], [m[2]])) return m[1].replace(/\/$/, "");
+      const m = /^\s*deb\s+(?:\[[^\]]*\]\s+)?(\S+)\s+(\S+)\s+(.*)$/.exec(line);
+      if (m && isArchive(m[1], [m[2]], m[3].trim().split(/\s+/))) {
+        return m[1].replace(/\/$/, "");
+      }
     }
   }
   return undefined;
@@ -206,10 +214,33 @@ export function realPathOf(path: string): string {
   }
 }
 
+/**
+ * What each step installed when markers were named `-v1` alone (until
+ * 2026-12-03): such a marker still counts while the step's inputs are
+ * these, so a warm cache needs no network to go on.
+ */
+const LEGACY_INPUTS: Readonly<Record<string, string>> = {
+  packages:
+    "wine wine64 gcc-mingw-w64-ucrt64 binutils-mingw-w64-x86-64 ca-certificates",
+  i386: "wine32:i386 gcc-mingw-w64-i686-win32 binutils-mingw-w64-i686",
+  deno: "2.9.5",
+  prefix: "2.9.5",
+};
+
 function marker(step: string): string {
-  return `${rootfsDir()}/.heapshift-${step}-v${LAYOUT}-${
+  const path = `${rootfsDir()}/.heapshift-${step}-v${LAYOUT}-${
     inputsTag(STEPS[step] ?? "")
   }`;
+  const legacy = `${rootfsDir()}/.heapshift-${step}-v1`;
+  if (
+    !exists(path) && LAYOUT === 1 && LEGACY_INPUTS[step] === STEPS[step] &&
+    exists(legacy)
+  ) {
+    try {
+      Deno.renameSync(legacy, path);
+    } catch { /* not ours to rename: the step runs again */ }
+  }
+  return path;
 }
 
 /** Whether every provisioning step has completed. */
@@ -274,16 +305,27 @@ async function hostFacts(): Promise<HostFacts> {
   await Deno.mkdir(cacheDir(), { recursive: true });
   const df = await $`df -Pk ${cacheDir()}`.text();
   const availKb = Number(df.trim().split("\n").at(-1)?.split(/\s+/)[3]);
-  let archive: true | string = true;
-  try {
-    const res = await fetch(`${mirror()}/dists/${SUITE}/Release`, {
-      method: "HEAD",
-      signal: AbortSignal.timeout(20_000),
-    });
-    await res.body?.cancel();
-    if (!res.ok) archive = `HTTP ${res.status}`;
-  } catch (e) {
-    archive = (e as Error).message;
+  const reach = async (uri: string): Promise<true | string> => {
+    try {
+      const res = await fetch(`${uri}/dists/${SUITE}/Release`, {
+        method: "HEAD",
+        signal: AbortSignal.timeout(20_000),
+      });
+      await res.body?.cancel();
+      return res.ok ? true : `HTTP ${res.status}`;
+    } catch (e) {
+      return (e as Error).message;
+    }
+  };
+  let archive = await reach(mirror());
+  // The host's own mirror may not carry the chroot's suite: Debian's may.
+  if (
+    archive !== true && mirror() !== DEFAULT_MIRROR &&
+    !Deno.env.get("HEAPSHIFT_DEBIAN_MIRROR") &&
+    await reach(DEFAULT_MIRROR) === true
+  ) {
+    mirrorFound = DEFAULT_MIRROR;
+    archive = true;
   }
   return {
     uid: Deno.uid() ?? 0,

@@ -4,6 +4,8 @@ import {
   hostDebianMirror,
   type HostFacts,
   inputsTag,
+  isProvisioned,
+  rootfsDir,
 } from "./winenv.ts";
 
 const good: HostFacts = {
@@ -93,4 +95,48 @@ Deno.test("diagnose: a cache inside the checkout is refused, saying where to put
     why ?? "",
     /inside the checkout.*Set XDG_CACHE_HOME to a directory outside/,
   );
+});
+
+Deno.test("hostDebianMirror: third-party repositories with Debian-like suites are not Debian's archive", () => {
+  const chrome =
+    "deb [arch=amd64] https://dl.google.com/linux/chrome/deb/ stable main";
+  const docker = `Types: deb
+URIs: https://download.docker.com/linux/debian
+Suites: bookworm
+Components: stable`;
+  const vscode = `Types: deb
+URIs: https://packages.microsoft.com/repos/code
+Suites: stable
+Components: main`;
+  const retired = "deb http://archive.debian.org/debian buster main";
+  const debian = `Types: deb
+URIs: http://deb.debian.org/debian
+Suites: bookworm
+Components: main`;
+  assert.equal(
+    hostDebianMirror([chrome, vscode, retired, docker, debian]),
+    "http://deb.debian.org/debian",
+  );
+  assert.equal(hostDebianMirror([chrome, vscode, retired]), undefined);
+});
+
+Deno.test("markers named the old way still count for the inputs they were made with", async () => {
+  const dir = await Deno.makeTempDir();
+  const saved = Deno.env.get("XDG_CACHE_HOME");
+  try {
+    Deno.env.set("XDG_CACHE_HOME", dir);
+    const root = rootfsDir();
+    await Deno.mkdir(root, { recursive: true });
+    for (const step of ["packages", "i386", "deno", "prefix"]) {
+      await Deno.writeTextFile(`${root}/.heapshift-${step}-v1`, "old\n");
+    }
+    isProvisioned(); // no prefix here: false, but the markers are adopted
+    const names = [...Deno.readDirSync(root)].map((e) => e.name).sort();
+    assert.equal(names.length, 4, names.join(" "));
+    assert.ok(names.every((n) => /^\.heapshift-\w+-v1-[0-9a-f]{8}$/.test(n)));
+  } finally {
+    if (saved === undefined) Deno.env.delete("XDG_CACHE_HOME");
+    else Deno.env.set("XDG_CACHE_HOME", saved);
+    await Deno.remove(dir, { recursive: true });
+  }
 });
