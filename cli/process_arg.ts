@@ -55,9 +55,19 @@ export function isPathTarget(target: string): boolean {
   return /[\\/]/.test(target);
 }
 
-/** A path as Windows compares it: absolute, backslashes, any case. */
+/**
+ * A path as Windows compares it: the file's final path where it exists
+ * (8.3 names, junctions, symlinks, subst drives resolved), else absolute;
+ * backslashes, any case.
+ */
 function comparable(path: string): string {
-  return resolve(path).replaceAll("/", "\\").toLowerCase();
+  let full: string;
+  try {
+    full = Deno.realPathSync(path);
+  } catch {
+    full = resolve(path);
+  }
+  return full.replace(/^\\\\\?\\/, "").replaceAll("/", "\\").toLowerCase();
 }
 
 /**
@@ -68,16 +78,17 @@ function comparable(path: string): string {
 function runningFile(
   found: { pid: number; name: string }[],
   path: string,
-  pathOf: (pid: number) => string,
+  options: { pathOf: (pid: number) => string; pid?: number },
 ): { pid: number; name: string }[] {
   const want = comparable(path);
   const unreadable: number[] = [];
   const same = found.filter((p) => {
     try {
-      return comparable(pathOf(p.pid)) === want;
+      return comparable(options.pathOf(p.pid)) === want;
     } catch {
       unreadable.push(p.pid);
-      return false;
+      // --pid named it: take the user's word for what it runs
+      return p.pid === options.pid;
     }
   });
   if (same.length === 0 && unreadable.length > 0) {
@@ -111,7 +122,10 @@ export function pickProcess(
   const self = options.self ?? Deno.pid;
   let found = options.find(name).filter((p) => p.pid !== self);
   if (isPathTarget(target) && options.pathOf) {
-    found = runningFile(found, target, options.pathOf);
+    found = runningFile(found, target, {
+      pathOf: options.pathOf,
+      pid: options.pid,
+    });
   }
   if (options.pid !== undefined) {
     const p = found.find((p) => p.pid === options.pid);
@@ -139,8 +153,25 @@ export async function targetPid(target: string, pid?: number): Promise<number> {
     pathOf: api.processPath,
     pid,
   });
-  if (!picked) {
-    throw new CliError(`No process named ${baseName(target)} is running`);
-  }
+  if (!picked) throw new CliError(notRunning(target, api.findProcesses));
   return picked.pid;
+}
+
+/**
+ * Why no process matches `target`: for a path, also which processes run a
+ * file of that name from elsewhere.
+ */
+export function notRunning(
+  target: string,
+  find: (name: string) => { pid: number }[],
+): string {
+  const name = baseName(target);
+  const elsewhere = isPathTarget(target)
+    ? find(name).filter((p) => p.pid !== Deno.pid)
+    : [];
+  return elsewhere.length === 0
+    ? `No process named ${name} is running`
+    : `No process runs ${target}; ${name} runs from another path as ${
+      elsewhere.map((p) => p.pid).join(", ")
+    } (give its pid to act on it)`;
 }

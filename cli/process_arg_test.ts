@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { CliError, UsageError } from "./output.ts";
-import { parseProcessArg, pickProcess } from "./process_arg.ts";
+import { notRunning, parseProcessArg, pickProcess } from "./process_arg.ts";
 
 const RUNNING = [
   { pid: 10, name: "game.exe" },
@@ -80,4 +80,23 @@ Deno.test("pickProcess: a path matches only processes running that file; the CLI
   // a name: every process with it but this one
   assert.deepEqual(pickProcess("tool.exe", { find, self: 20 }), undefined);
   assert.deepEqual(pickProcess("game.exe", { find, self: 10 }), RUNNING[1]);
+});
+
+Deno.test("pickProcess: --pid with a path whose process cannot be read takes the pid; no match names the others", () => {
+  const pathOf = (pid: number): string => {
+    if (pid === 11) throw new Error("access denied");
+    return "/games/a/game.exe";
+  };
+  assert.deepEqual(
+    pickProcess("/games/b/game.exe", { find, pathOf, pid: 11 }),
+    RUNNING[1],
+  );
+  assert.equal(
+    notRunning("/elsewhere/game.exe", find),
+    "No process runs /elsewhere/game.exe; game.exe runs from another path as 10, 11 (give its pid to act on it)",
+  );
+  assert.equal(
+    notRunning("game2.exe", find),
+    "No process named game2.exe is running",
+  );
 });

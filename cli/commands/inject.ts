@@ -16,7 +16,12 @@ import {
 } from "../args.ts";
 import { dllForTarget, fileArch, resolveDll } from "../dll.ts";
 import { c, CliError, hex, printJson } from "../output.ts";
-import { parseProcessArg, pickProcess, PID_HELP } from "../process_arg.ts";
+import {
+  isPathTarget,
+  parseProcessArg,
+  pickProcess,
+  PID_HELP,
+} from "../process_arg.ts";
 import { bridgeOptions, onWindows } from "../windows_side.ts";
 
 async function doInject(
@@ -50,7 +55,14 @@ async function doInject(
     // A --dll must exist before the wait; the default one depends on
     // the bitness of the process that appears.
     if (opts.dll) await resolveDll(opts.dll);
-    const p = await api.waitForProcess(name, { timeout: seconds * 1000 });
+    // A path waits for that very file; a name for a process that is new
+    // (none has it now, but this CLI may, as deno.exe)
+    const p = isPathTarget(target)
+      ? await waitForFile(target, seconds, api)
+      : await api.waitForProcess(name, {
+        timeout: seconds * 1000,
+        newOnly: true,
+      });
     const dll = await dllForTarget(opts.dll, () => api.processArch(p.pid));
     return await injectPid(p.pid, p.name, dll, opts);
   }
@@ -72,6 +84,26 @@ async function doInject(
   throw new CliError(
     `No process named ${name} is running (use --wait to wait for it, or give the path of the executable to launch it)`,
   );
+}
+
+/** The first process that runs the file at `path`, within `seconds`. */
+async function waitForFile(
+  path: string,
+  seconds: number,
+  api: typeof import("../api.ts"),
+): Promise<{ pid: number; name: string }> {
+  const deadline = Date.now() + seconds * 1000;
+  for (;;) {
+    const p = pickProcess(path, {
+      find: api.findProcesses,
+      pathOf: api.processPath,
+    });
+    if (p) return { pid: p.pid, name: p.name ?? baseName(path) };
+    if (Date.now() >= deadline) {
+      throw new CliError(`No process ran ${path} within ${seconds} s`);
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
 }
 
 async function injectPid(

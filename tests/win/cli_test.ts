@@ -233,6 +233,18 @@ test("cli: inject with a path launches that file when another program of the sam
     await json(["eject", String(r.pid), "probe.dll"]).catch(() => {});
     using p = openProcess(r.pid, PROCESS.TERMINATE);
     terminateProcess(p, 1);
+    // --wait on that path waits for that file, not for the running one
+    const waited = await cli([
+      "inject",
+      other,
+      "--wait",
+      "1",
+      "--dll",
+      fixture("probe.dll"),
+      "--json",
+    ]);
+    assertEquals(waited.code, 1, waited.stderr);
+    assert(/No process ran .* within 1 s/.test(waited.stderr), waited.stderr);
     // and the path of the running one is the running one
     const same = await json<{ pid: number; launched: boolean }>([
       "inject",
