@@ -11,6 +11,7 @@ import { wineInfo } from "../ffi/mod.ts";
 import { exists } from "../src/_paths.ts";
 import { repoRoot } from "../src/_repo.ts";
 import { runTask } from "./run_task.ts";
+import { ignoringInterrupts } from "./interrupts.ts";
 import { CliError } from "./output.ts";
 
 let wineVersion: string | null | undefined;
@@ -185,10 +186,12 @@ export async function runWindowsHalf(
   if (plan.mode === "env") {
     // The project's environment belongs to the task layer: `deno task env
     // run`, from here (relative paths in `args` are ours).
-    return await runTask(
-      "winenv.ts",
-      ["run", `--prefix=${plan.prefix}`, "--", ...plan.argv],
-      { cwd: Deno.cwd() },
+    return await ignoringInterrupts(() =>
+      runTask(
+        "winenv.ts",
+        ["run", `--prefix=${plan.prefix}`, "--", ...plan.argv],
+        { cwd: Deno.cwd() },
+      )
     );
   }
   const child = new Deno.Command(plan.argv[0], {
@@ -198,5 +201,7 @@ export async function runWindowsHalf(
     stdout: "inherit",
     stderr: "inherit",
   }).spawn();
-  return (await child.status).code;
+  // Ctrl+C reaches the Windows half too (our process group): it decides,
+  // and we report what it decided
+  return (await ignoringInterrupts(() => child.status)).code;
 }

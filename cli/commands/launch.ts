@@ -4,7 +4,7 @@
  * @module
  */
 
-import { ignoringInterrupts } from "../interrupts.ts";
+import { ignoringInterrupts, isConsoleProgram } from "../interrupts.ts";
 import type { Command } from "@commander-js/extra-typings";
 import { baseName, isFile } from "../../src/_paths.ts";
 import { collect, example, parsePath, type SetCode } from "../args.ts";
@@ -66,11 +66,15 @@ async function doLaunch(
     stdio: opts.waitExit ? "inherit" : "none",
   });
   const ms = performance.now() - t0;
-  // Ctrl+C reaches the program too (it shares our console): it decides,
-  // and we stay to report its exit code, as a shell would
-  const code = opts.waitExit
-    ? await ignoringInterrupts(() => api.waitExit(launched))
-    : undefined;
+  // Ctrl+C reaches a console program too (it shares our console): it
+  // decides, and we stay to report its exit code, as a shell would. A GUI
+  // program never gets it: then Ctrl+C is ours.
+  const wait = () => api.waitExit(launched);
+  const code = !opts.waitExit
+    ? undefined
+    : isConsoleProgram(exe)
+    ? await ignoringInterrupts(wait)
+    : await wait();
   // With --wait-exit the program had our standard streams: the report
   // goes to stderr, once it has ended, so neither is mixed into the other.
   const say = opts.waitExit ? console.error : console.log;
