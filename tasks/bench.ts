@@ -73,8 +73,8 @@ async function majorOf(dir: string): Promise<MimallocVersion> {
 
 /**
  * The main mimalloc (what build-dll builds by default, or `--mimalloc DIR`
- * / HEAPSHIFT_MIMALLOC) and the other major version of the environment
- * (variants 7–9), when there is one.
+ * / HEAPSHIFT_MIMALLOC) and the other major version in third_party/
+ * (variants 7–9).
  */
 async function mimallocTrees(
   explicit: string | undefined,
@@ -84,9 +84,9 @@ async function mimallocTrees(
     return t ? { ...t, major: await majorOf(t.host) } : null;
   };
   const main = await tree(explicit ?? mimallocSource());
-  if (isWindows || !main) return { main, other: null };
+  if (!main) return { main, other: null };
   const v: MimallocVersion = main.major === 3 ? 2 : 3;
-  // an explicit tree of the default's major keeps the environment's other
+  // an explicit tree of the default's major keeps the checkout's other
   return { main, other: await tree(mimallocSource({ mimallocVersion: v })) };
 }
 

@@ -11,8 +11,8 @@
  * 4. The hook DLL's own tests (`tests/win/dll_*_test.ts`) again, against
  *    the DLL built with the other mimalloc version (build/mimalloc<N>/):
  *    both are supported (`deno task build-dll --mimalloc-version 2|3`), so
- *    both are tested. Off Windows the environment holds both trees; on
- *    Windows this pass runs when `HEAPSHIFT_MIMALLOC_OTHER` names one.
+ *    both are tested, from the checkout's trees (third_party/), or
+ *    `HEAPSHIFT_MIMALLOC_OTHER` naming another.
  *
  * Every suite always runs; the Windows one is never skipped. Arguments:
  * `--unit` or `--win` runs one suite only; other arguments are test files
@@ -143,15 +143,15 @@ function otherMimalloc(): MimallocVersion {
 
 /**
  * Builds the hook DLLs with the other mimalloc into build/mimalloc<N>/;
- * returns that directory, or null when there is no such tree (Windows
- * without HEAPSHIFT_MIMALLOC_OTHER, or HEAPSHIFT_MIMALLOC naming the main
- * one).
+ * returns that directory, or null when there is no such tree
+ * (HEAPSHIFT_MIMALLOC naming the main one, without
+ * HEAPSHIFT_MIMALLOC_OTHER).
  */
 async function buildOtherDll(): Promise<string | null> {
   const v = otherMimalloc();
   const dir = `build/mimalloc${v}`;
   const other = Deno.env.get("HEAPSHIFT_MIMALLOC_OTHER");
-  if (!other && (isWindows || Deno.env.get("HEAPSHIFT_MIMALLOC"))) return null;
+  if (!other && Deno.env.get("HEAPSHIFT_MIMALLOC")) return null;
   await buildDll({
     ...(other ? { mimalloc: other } : { mimallocVersion: v }),
     outDir: `${repoRoot()}/${dir}`,
