@@ -170,10 +170,16 @@ async function main(args: string[]): Promise<number> {
     try {
       await buildDll({ arch });
     } catch (e) {
+      const why = (e as Error).message;
+      if (arch === "x64") {
+        console.error(`error: building the x64 hook DLL failed: ${why}`);
+        return 1;
+      }
+      // (a Windows host without the i686 compiler, say): x64 programs only
       console.error(
-        `error: building the ${arch} hook DLL failed: ${(e as Error).message}`,
+        `warning: building the x86 hook DLL failed (${why}): the binary serves x64 programs only; 32-bit ones will need --dll`,
       );
-      return 1;
+      dll32Path = undefined;
     }
   }
   const read = async (path: string) => {
