@@ -49,17 +49,14 @@ export function toWinePath(path: string, prefix?: string): string {
 export function hostPathsForWine(args: string[], prefix: string): string[] {
   const convert = (a: string) =>
     a.startsWith("/") && exists(a) ? toWinePath(a, prefix) : a;
-  const out: string[] = [];
-  for (let i = 0; i < args.length; i++) {
-    const a = args[i];
-    if (a === "--") {
-      out.push(...args.slice(i));
-      break;
-    }
-    const eq = /^(--[\w-]+=)(\/.*)$/.exec(a);
-    out.push(eq ? eq[1] + convert(eq[2]) : convert(a));
-  }
-  return out;
+  const end = args.includes("--") ? args.indexOf("--") : args.length;
+  return [
+    ...args.slice(0, end).map((a) => {
+      const eq = /^(--[\w-]+=)(\/.*)$/.exec(a);
+      return eq ? eq[1] + convert(eq[2]) : convert(a);
+    }),
+    ...args.slice(end),
+  ];
 }
 
 /** The first `cmd` on PATH (Linux). */

@@ -20,6 +20,33 @@ async function denoDir(): Promise<string> {
   return JSON.parse(new TextDecoder().decode(out.stdout)).denoDir;
 }
 
+/** The "hook DLL" check of `doctor [exe] --json` run by a generated entry. */
+async function hookDllCheck(
+  entry: string,
+  options: { cache: string; exe?: string },
+): Promise<{ ok: boolean; detail: string }> {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "-A",
+      "--config",
+      new URL("../deno.json", import.meta.url).pathname,
+      entry,
+      "doctor",
+      ...(options.exe ? [options.exe] : []),
+      "--json",
+    ],
+    env: {
+      XDG_CACHE_HOME: options.cache,
+      DENO_DIR: await denoDir(),
+      NO_COLOR: "1",
+    },
+    stdin: "null",
+  }).output();
+  const j = JSON.parse(new TextDecoder().decode(out.stdout));
+  return j.checks.find((c: { check: string }) => c.check === "hook DLL");
+}
+
 Deno.test("the generated entry point extracts the embedded DLL once, by hash", async () => {
   const dir = await Deno.makeTempDir();
   try {
@@ -28,28 +55,7 @@ Deno.test("the generated entry point extracts the embedded DLL once, by hash", a
     assert.equal(gen.sha256, await sha256Hex(dll));
     assert.equal(gen.size, dll.length);
     const cache = `${dir}/cache`;
-    const run = async (exe?: string) => {
-      const out = await new Deno.Command(Deno.execPath(), {
-        args: [
-          "run",
-          "-A",
-          "--config",
-          new URL("../deno.json", import.meta.url).pathname,
-          gen.entry,
-          "doctor",
-          ...(exe ? [exe] : []),
-          "--json",
-        ],
-        env: {
-          XDG_CACHE_HOME: cache,
-          DENO_DIR: await denoDir(),
-          NO_COLOR: "1",
-        },
-        stdin: "null",
-      }).output();
-      const j = JSON.parse(new TextDecoder().decode(out.stdout));
-      return j.checks.find((c: { check: string }) => c.check === "hook DLL");
-    };
+    const run = () => hookDllCheck(gen.entry, { cache });
     const first = await run();
     const path = `${cache}/heapshift/dll/heapshift-${
       gen.sha256.slice(0, 16)
@@ -88,28 +94,7 @@ Deno.test("the binary embeds the x86 DLL too: a 32-bit program gets it, a 64-bit
     await Deno.writeFile(`${dir}/app32.exe`, buildPe({ format: "PE32" }));
     await Deno.writeFile(`${dir}/app64.exe`, buildPe());
     const cache = `${dir}/cache`;
-    const hookDll = async (exe: string) => {
-      const out = await new Deno.Command(Deno.execPath(), {
-        args: [
-          "run",
-          "-A",
-          "--config",
-          new URL("../deno.json", import.meta.url).pathname,
-          gen.entry,
-          "doctor",
-          exe,
-          "--json",
-        ],
-        env: {
-          XDG_CACHE_HOME: cache,
-          DENO_DIR: await denoDir(),
-          NO_COLOR: "1",
-        },
-        stdin: "null",
-      }).output();
-      const j = JSON.parse(new TextDecoder().decode(out.stdout));
-      return j.checks.find((c: { check: string }) => c.check === "hook DLL");
-    };
+    const hookDll = (exe: string) => hookDllCheck(gen.entry, { cache, exe });
     const x86 = await hookDll(`${dir}/app32.exe`);
     assert.ok(
       x86.detail.includes(`heapshift-${gen.sha256x86!.slice(0, 16)}.dll`),
