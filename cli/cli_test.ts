@@ -61,6 +61,8 @@ Deno.test("usage errors exit 2 with a one-line reason", async () => {
       ["eject", "12"],
       ["stats", "-5"],
       ["stats", "12", "--interval", "0"],
+      ["stats", "12", "--interval", "2"], // without --watch
+      ["stats", "12", "--count", "3"],
       ["inject", "game.exe", "--pid", "x"],
       ["specialk", "--when", "Sometimes"],
       ["specialk", "--ini", "a.ini", "--global"],

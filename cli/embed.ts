@@ -131,7 +131,48 @@ export async function extractDll(
     );
   }
   if (dll.notice !== undefined) await writeNotice(dir, dll.notice);
-  return await writeDll(dll, dir);
+  const extracted = await writeDll(dll, dir);
+  await pruneExtracted(dir, { keep: extracted.path });
+  return extracted;
+}
+
+/** How long an extracted DLL of another build is kept after its last use. */
+const KEEP_MS = 30 * 24 * 3600 * 1000;
+
+/**
+ * Removes what earlier binaries extracted to `dir` and no run has used for
+ * 30 days: DLLs of other builds, and temporary files a killed run left.
+ * One still loaded in a program cannot be removed on Windows and stays.
+ */
+export async function pruneExtracted(
+  dir: string,
+  options: { keep: string; now?: number },
+): Promise<void> {
+  const now = options.now ?? Date.now();
+  const keep = options.keep.slice(options.keep.search(/[^\\/]*$/));
+  let entries: Deno.DirEntry[];
+  try {
+    entries = [...Deno.readDirSync(dir)];
+  } catch {
+    return;
+  }
+  for (const e of entries) {
+    if (!e.isFile || e.name === keep) continue;
+    if (
+      !/^heapshift-[0-9a-f]{16}(-[0-9a-f]{8})?\.dll(\..*\.tmp)?$/.test(e.name)
+    ) {
+      continue;
+    }
+    const path = join(dir, e.name);
+    try {
+      const st = await Deno.stat(path);
+      const used = Math.max(
+        st.mtime?.getTime() ?? now,
+        st.atime?.getTime() ?? 0,
+      );
+      if (now - used > KEEP_MS) await Deno.remove(path);
+    } catch { /* loaded in a program, or gone: left */ }
+  }
 }
 
 /** Writes `text` as the notice in `dir` unless it is there already. */
@@ -146,7 +187,13 @@ async function writeNotice(dir: string, text: string): Promise<void> {
 
 async function writeDll(dll: EmbeddedDll, dir: string): Promise<Extracted> {
   const path = join(dir, extractedName(dll.sha256));
-  if (await matches(path, dll)) return { path, written: false };
+  if (await matches(path, dll)) {
+    // its access time is its last use (set here, whatever the volume
+    // does): pruneExtracted keeps what is in use; the bytes' time stays
+    const st = await Deno.stat(path).catch(() => undefined);
+    if (st?.mtime) await Deno.utime(path, new Date(), st.mtime).catch(() => {});
+    return { path, written: false };
+  }
   await Deno.mkdir(dir, { recursive: true });
   const tmp = `${path}.${Deno.pid}-${crypto.randomUUID().slice(0, 8)}.tmp`;
   await Deno.writeFile(tmp, dll.bytes);

@@ -5,6 +5,7 @@ import {
   extractedName,
   fromBase64,
   NOTICE_FILE,
+  pruneExtracted,
   setEmbeddedDll,
   sha256Hex,
   toBase64,
@@ -151,6 +152,34 @@ Deno.test("the notice is written beside the extracted DLL", async () => {
     await Deno.writeTextFile(`${dir}/${NOTICE_FILE}`, "changed");
     await extractDll(dll, dir);
     assert.equal(await Deno.readTextFile(`${dir}/${NOTICE_FILE}`), notice);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("pruneExtracted: other builds' DLLs and leftovers unused for 30 days go; the current one, recent ones and other files stay", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const old = new Date(Date.now() - 40 * 24 * 3600 * 1000);
+    const files = {
+      current: "heapshift-0123456789abcdef.dll",
+      stale: "heapshift-fedcba9876543210.dll",
+      staleAlt: "heapshift-fedcba9876543210-1a2b3c4d.dll",
+      leftover: "heapshift-fedcba9876543210.dll.99-abcd1234.tmp",
+      recent: "heapshift-1111111111111111.dll",
+      notice: NOTICE_FILE,
+      foreign: "other.dll",
+    };
+    for (const name of Object.values(files)) {
+      await Deno.writeTextFile(`${dir}/${name}`, "x");
+      if (name !== files.recent) await Deno.utime(`${dir}/${name}`, old, old);
+    }
+    await pruneExtracted(dir, { keep: `${dir}/${files.current}` });
+    const left = [...Deno.readDirSync(dir)].map((e) => e.name).sort();
+    assert.deepEqual(
+      left,
+      [files.current, files.foreign, files.notice, files.recent].sort(),
+    );
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

@@ -13,7 +13,14 @@ import {
   PROCESS_HELP,
   targetPid,
 } from "../process_arg.ts";
-import { c, count, printJson, toJson, useColour } from "../output.ts";
+import {
+  c,
+  count,
+  printJson,
+  toJson,
+  UsageError,
+  useColour,
+} from "../output.ts";
 import type { Stats } from "../api.ts";
 import { bridgeOptions, onWindows } from "../windows_side.ts";
 
@@ -131,6 +138,14 @@ export function statsCommand(program: Command, setCode: SetCode): void {
       "deno run -A cli.ts stats 1234 --json",
     ),
   ).action(async (target, opts) => {
+    const given = (o: string) => command.getOptionValueSource(o) === "cli";
+    if (!opts.watch && (given("count") || given("interval"))) {
+      throw new UsageError(
+        `${
+          given("count") ? "--count" : "--interval"
+        } applies with --watch: add --watch, or leave it out for one sample`,
+      );
+    }
     setCode(await onWindows(opts, () => showStats(target, opts)));
   });
 }
