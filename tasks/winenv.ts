@@ -120,6 +120,20 @@ const PACKAGES_I386 = [
   "gcc-mingw-w64-i686-win32",
   "binutils-mingw-w64-i686",
 ];
+/**
+ * apt's network and lock patience: a slow mirror is retried, a stuck one
+ * gives up instead of holding the run, a lock held by apt-daily is waited
+ * for.
+ */
+const APT_OPTS = [
+  "-o",
+  "Acquire::Retries=3",
+  "-o",
+  "Acquire::http::Timeout=60",
+  "-o",
+  "DPkg::Lock::Timeout=600",
+];
+
 /** Bumped whenever what a step installs changes, so caches refresh. */
 const LAYOUT = 1;
 /** Space a first provisioning needs: rootfs and prefix (~5 GB), with room. */
@@ -412,18 +426,26 @@ async function provisionSteps(): Promise<void> {
   if (!exists(`${r}/.heapshift-base`)) {
     if ((await $`which debootstrap`.noThrow().quiet()).code !== 0) {
       progress("installing debootstrap (apt-get)…");
-      await $`apt-get update -qq`.quiet("stdout");
-      await $`apt-get install -y -qq debootstrap`.quiet("stdout");
+      // the host's apt may be busy right after boot (apt-daily): wait for
+      // its lock rather than fail at once
+      await $`apt-get ${APT_OPTS} update -qq`.quiet("stdout");
+      await $`apt-get ${APT_OPTS} install -y -qq debootstrap`.env({
+        DEBIAN_FRONTEND: "noninteractive",
+      }).quiet("stdout");
     }
     progress(`bootstrapping Debian ${SUITE} into ${r} (about 2 minutes)…`);
     const tmp = `${r}.tmp`;
     await Deno.remove(tmp, { recursive: true }).catch(() => {});
     const res =
-      await $`debootstrap --variant=minbase ${SUITE} ${tmp} ${mirror()}`
+      await $`timeout 1800 debootstrap --variant=minbase ${SUITE} ${tmp} ${mirror()}`
         .quiet().noThrow();
     if (res.code !== 0) {
       throw new WinEnvError(
-        `debootstrap failed (exit ${res.code}):\n${res.stderr.slice(-2000)}`,
+        `debootstrap failed (exit ${res.code}${
+          res.code === 124 ? ": no progress for 30 minutes" : ""
+        }; mirror ${mirror()}, HEAPSHIFT_DEBIAN_MIRROR picks another):\n${
+          res.stderr.slice(-2000)
+        }`,
       );
     }
     await Deno.writeTextFile(`${tmp}/.heapshift-base`, "");
@@ -435,7 +457,11 @@ async function provisionSteps(): Promise<void> {
     `installing ${PACKAGES.join(", ")} in the chroot`,
     () =>
       unshared(chrootScript(
-        `chroot "$R" sh -c 'export DEBIAN_FRONTEND=noninteractive; dpkg --configure -a >/dev/null 2>&1; apt-get update -qq && apt-get install -y -qq --no-install-recommends ${
+        `chroot "$R" sh -c 'export DEBIAN_FRONTEND=noninteractive; dpkg --configure -a >/dev/null 2>&1; apt-get ${
+          APT_OPTS.join(" ")
+        } update -qq && apt-get ${
+          APT_OPTS.join(" ")
+        } install -y -qq --no-install-recommends ${
           PACKAGES.join(" ")
         } >/dev/null && apt-get clean'`,
       )),
@@ -446,7 +472,11 @@ async function provisionSteps(): Promise<void> {
     `installing ${PACKAGES_I386.join(", ")} in the chroot (x86 targets)`,
     () =>
       unshared(chrootScript(
-        `chroot "$R" sh -c 'export DEBIAN_FRONTEND=noninteractive; dpkg --configure -a >/dev/null 2>&1; dpkg --add-architecture i386 && apt-get update -qq && apt-get install -y -qq --no-install-recommends ${
+        `chroot "$R" sh -c 'export DEBIAN_FRONTEND=noninteractive; dpkg --configure -a >/dev/null 2>&1; dpkg --add-architecture i386 && apt-get ${
+          APT_OPTS.join(" ")
+        } update -qq && apt-get ${
+          APT_OPTS.join(" ")
+        } install -y -qq --no-install-recommends ${
           PACKAGES_I386.join(" ")
         } >/dev/null && apt-get clean'`,
       )),
