@@ -1,7 +1,7 @@
 /* heapshift: takes over a running program's UCRT allocator and hands it to
  * mimalloc. Shared declarations of the hook DLL: the compiler and the
- * architecture first, then the hooked surface (listed ONCE, in HS_HOOKS),
- * then each file's interface. The stats block's layout, which readers
+ * architecture first, then the hooked surface (listed ONCE, in HS_SURFACE;
+ * HS_HOOKS adds each function's `_o_` twin), then each file's interface. The stats block's layout, which readers
  * outside the DLL decode, is heapshift_stats.h's. */
 #ifndef HEAPSHIFT_H
 #define HEAPSHIFT_H
@@ -146,53 +146,39 @@ static inline int64_t hs_load64(const volatile int64_t* c) {
 #define HS_TAKES_BLOCK 2u
 #define HS_R_TB (HS_REQUIRED | HS_TAKES_BLOCK)
 
-#define HS_HOOKS(X)                                                          \
-  X(malloc, hs_malloc, HS_REQUIRED)                                          \
-  X(calloc, hs_calloc, HS_REQUIRED)                                          \
-  X(realloc, hs_realloc, HS_R_TB)                                            \
-  X(free, hs_free, HS_R_TB)                                                  \
-  X(_malloc_base, hs_malloc, HS_REQUIRED)                                    \
-  X(_calloc_base, hs_calloc, HS_REQUIRED)                                    \
-  X(_realloc_base, hs_realloc, HS_R_TB)                                      \
-  X(_free_base, hs_free, HS_R_TB)                                            \
-  X(_msize, hs_msize, HS_R_TB)                                               \
-  X(_expand, hs_expand, HS_R_TB)                                             \
-  X(_recalloc, hs_recalloc, HS_R_TB)                                         \
-  X(_strdup, hs_strdup, 0)                                                   \
-  X(_wcsdup, hs_wcsdup, 0)                                                   \
-  X(_mbsdup, hs_strdup, 0) /* same semantics; Wine aliases them */           \
-  X(_aligned_malloc, hs_aligned_malloc, 0)                                   \
-  X(_aligned_realloc, hs_aligned_realloc, HS_TAKES_BLOCK)                    \
-  X(_aligned_recalloc, hs_aligned_recalloc, HS_TAKES_BLOCK)                  \
-  X(_aligned_msize, hs_aligned_msize, HS_TAKES_BLOCK)                        \
-  X(_aligned_free, hs_aligned_free, HS_TAKES_BLOCK)                          \
-  X(_aligned_offset_malloc, hs_aligned_offset_malloc, 0)                     \
-  X(_aligned_offset_realloc, hs_aligned_offset_realloc, HS_TAKES_BLOCK)      \
-  X(_aligned_offset_recalloc, hs_aligned_offset_recalloc, HS_TAKES_BLOCK)    \
-  X(_heapmin, hs_heapmin, 0)                                                 \
-  X(_o_malloc, hs_malloc, 0)                                                 \
-  X(_o_calloc, hs_calloc, 0)                                                 \
-  X(_o_realloc, hs_realloc, HS_TAKES_BLOCK)                                  \
-  X(_o_free, hs_free, HS_TAKES_BLOCK)                                        \
-  X(_o__malloc_base, hs_malloc, 0)                                           \
-  X(_o__calloc_base, hs_calloc, 0)                                           \
-  X(_o__realloc_base, hs_realloc, HS_TAKES_BLOCK)                            \
-  X(_o__free_base, hs_free, HS_TAKES_BLOCK)                                  \
-  X(_o__msize, hs_msize, HS_TAKES_BLOCK)                                     \
-  X(_o__expand, hs_expand, HS_TAKES_BLOCK)                                   \
-  X(_o__recalloc, hs_recalloc, HS_TAKES_BLOCK)                               \
-  X(_o__strdup, hs_strdup, 0)                                                \
-  X(_o__wcsdup, hs_wcsdup, 0)                                                \
-  X(_o__mbsdup, hs_strdup, 0)                                                \
-  X(_o__aligned_malloc, hs_aligned_malloc, 0)                                \
-  X(_o__aligned_realloc, hs_aligned_realloc, HS_TAKES_BLOCK)                 \
-  X(_o__aligned_recalloc, hs_aligned_recalloc, HS_TAKES_BLOCK)               \
-  X(_o__aligned_msize, hs_aligned_msize, HS_TAKES_BLOCK)                     \
-  X(_o__aligned_free, hs_aligned_free, HS_TAKES_BLOCK)                       \
-  X(_o__aligned_offset_malloc, hs_aligned_offset_malloc, 0)                  \
-  X(_o__aligned_offset_realloc, hs_aligned_offset_realloc, HS_TAKES_BLOCK)   \
-  X(_o__aligned_offset_recalloc, hs_aligned_offset_recalloc, HS_TAKES_BLOCK) \
-  X(_o__heapmin, hs_heapmin, 0)
+/* The surface once: Y(X, name, hook, flags) for each function. */
+#define HS_SURFACE(Y, X)                                                      \
+  Y(X, malloc, hs_malloc, HS_REQUIRED)                                        \
+  Y(X, calloc, hs_calloc, HS_REQUIRED)                                        \
+  Y(X, realloc, hs_realloc, HS_R_TB)                                          \
+  Y(X, free, hs_free, HS_R_TB)                                                \
+  Y(X, _malloc_base, hs_malloc, HS_REQUIRED)                                  \
+  Y(X, _calloc_base, hs_calloc, HS_REQUIRED)                                  \
+  Y(X, _realloc_base, hs_realloc, HS_R_TB)                                    \
+  Y(X, _free_base, hs_free, HS_R_TB)                                          \
+  Y(X, _msize, hs_msize, HS_R_TB)                                             \
+  Y(X, _expand, hs_expand, HS_R_TB)                                           \
+  Y(X, _recalloc, hs_recalloc, HS_R_TB)                                       \
+  Y(X, _strdup, hs_strdup, 0)                                                 \
+  Y(X, _wcsdup, hs_wcsdup, 0)                                                 \
+  Y(X, _mbsdup, hs_strdup, 0) /* same semantics; Wine aliases them */         \
+  Y(X, _aligned_malloc, hs_aligned_malloc, 0)                                 \
+  Y(X, _aligned_realloc, hs_aligned_realloc, HS_TAKES_BLOCK)                  \
+  Y(X, _aligned_recalloc, hs_aligned_recalloc, HS_TAKES_BLOCK)                \
+  Y(X, _aligned_msize, hs_aligned_msize, HS_TAKES_BLOCK)                      \
+  Y(X, _aligned_free, hs_aligned_free, HS_TAKES_BLOCK)                        \
+  Y(X, _aligned_offset_malloc, hs_aligned_offset_malloc, 0)                   \
+  Y(X, _aligned_offset_realloc, hs_aligned_offset_realloc, HS_TAKES_BLOCK)    \
+  Y(X, _aligned_offset_recalloc, hs_aligned_offset_recalloc, HS_TAKES_BLOCK)  \
+  Y(X, _heapmin, hs_heapmin, 0)
+
+/* Each function as itself, and as its `_o_` twin (`_o_malloc`,
+ * `_o__msize` …: the same code in ucrtbase's `_o_` exports, which only some
+ * builds have): the same hook and flags, never required. */
+#define HS_PLAIN(X, name, hook, flags) X(name, hook, flags)
+#define HS_O_TWIN(X, name, hook, flags) \
+  X(_o_##name, hook, (flags) & ~HS_REQUIRED)
+#define HS_HOOKS(X) HS_SURFACE(HS_PLAIN, X) HS_SURFACE(HS_O_TWIN, X)
 
 /* The replacements (hooks.c). Exact UCRT semantics; see the comments there. */
 void* __cdecl hs_malloc(size_t size);
