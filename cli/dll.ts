@@ -8,7 +8,7 @@
  */
 
 import { type Arch, archName, archOf } from "../src/arch.ts";
-import { FileSource, readHeaders } from "../pe/mod.ts";
+import { FileSource, type PeHeaders, readHeaders } from "../pe/mod.ts";
 import { embeddedDll, extractDll } from "./embed.ts";
 import { c, CliError, progress } from "./output.ts";
 import { isWindows } from "../ffi/mod.ts";
@@ -152,9 +152,27 @@ export async function dllForTarget(
  * then reports that itself).
  */
 export function fileArch(path: string): Arch | undefined {
+  const h = fileHeaders(path);
+  return h && archOf(h.machine);
+}
+
+/** IMAGE_SUBSYSTEM_WINDOWS_CUI: a program that runs in a console. */
+const CONSOLE_SUBSYSTEM = 3;
+
+/**
+ * Whether the executable at `path` is a console program (its PE header's
+ * subsystem): one that gets our console's Ctrl+C. A GUI program (a game)
+ * never does, so the CLI must stay interruptible while it waits for one.
+ */
+export function isConsoleProgram(path: string): boolean {
+  return fileHeaders(path)?.subsystem === CONSOLE_SUBSYSTEM;
+}
+
+/** The PE headers of the file at `path`; undefined if it has none. */
+function fileHeaders(path: string): PeHeaders | undefined {
   try {
     using src = FileSource.open(path);
-    return archOf(readHeaders(src).machine);
+    return readHeaders(src);
   } catch {
     return undefined;
   }

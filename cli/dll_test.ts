@@ -8,6 +8,7 @@ import {
   dllForTarget,
   fileArch,
   HOOK_DLL,
+  isConsoleProgram,
   resolveDll,
 } from "./dll.ts";
 import { CliError } from "./output.ts";
@@ -191,4 +192,22 @@ Deno.test("patch of a 32-bit program says to copy heapshift32.dll under the impo
       /the loader looks for heapshift\.dll next to a64\.heapshift\.exe: copy build\/heapshift\.dll there\n/,
     );
   });
+});
+
+Deno.test("isConsoleProgram: a console program gets our Ctrl+C, a GUI one does not", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const pe = buildPe(); // subsystem 3: console
+    await Deno.writeFile(`${dir}/cui.exe`, pe);
+    const gui = pe.slice();
+    const view = new DataView(gui.buffer);
+    const opt = view.getUint32(0x3c, true) + 24; // the optional header
+    view.setUint16(opt + 68, 2, true); // IMAGE_SUBSYSTEM_WINDOWS_GUI
+    await Deno.writeFile(`${dir}/gui.exe`, gui);
+    assert.equal(isConsoleProgram(`${dir}/cui.exe`), true);
+    assert.equal(isConsoleProgram(`${dir}/gui.exe`), false);
+    assert.equal(isConsoleProgram(`${dir}/none.exe`), false);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });

@@ -8,6 +8,7 @@
  */
 
 import type { Arch } from "../src/arch.ts";
+import { baseName } from "../src/_paths.ts";
 
 /** The name of the third-party notice that ships with the DLL. */
 export const NOTICE_FILE = "THIRD_PARTY_NOTICES.txt";
@@ -149,7 +150,7 @@ export async function pruneExtracted(
   options: { keep: string; now?: number },
 ): Promise<void> {
   const now = options.now ?? Date.now();
-  const keep = options.keep.slice(options.keep.search(/[^\\/]*$/));
+  const keep = baseName(options.keep);
   let entries: Deno.DirEntry[];
   try {
     entries = [...Deno.readDirSync(dir)];

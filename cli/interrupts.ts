@@ -7,28 +7,9 @@
  * @module
  */
 
-import { FileSource, readHeaders } from "../pe/mod.ts";
-
 /** The interrupt signals of this system. */
 function interrupts(): Deno.Signal[] {
   return Deno.build.os === "windows" ? ["SIGINT", "SIGBREAK"] : ["SIGINT"];
-}
-
-/** IMAGE_SUBSYSTEM_WINDOWS_CUI: a program that runs in a console. */
-const CONSOLE_SUBSYSTEM = 3;
-
-/**
- * Whether the executable at `path` is a console program (its PE header's
- * subsystem): one that gets our console's Ctrl+C. A GUI program (a game)
- * never does, so the CLI must stay interruptible while it waits for one.
- */
-export function isConsoleProgram(path: string): boolean {
-  try {
-    using src = FileSource.open(path);
-    return readHeaders(src).subsystem === CONSOLE_SUBSYSTEM;
-  } catch {
-    return false;
-  }
 }
 
 /** Runs `fn` with Ctrl+C (and Ctrl+Break) ignored by this process. */

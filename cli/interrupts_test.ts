@@ -1,6 +1,4 @@
 import assert from "node:assert/strict";
-import { isConsoleProgram } from "./interrupts.ts";
-import { buildPe } from "../pe/_test_pe.ts";
 
 Deno.test({
   name:
@@ -37,22 +35,4 @@ Deno.test({
     assert.doesNotMatch(out, /not interrupted/);
     assert.equal(status.success, false);
   },
-});
-
-Deno.test("isConsoleProgram: a console program gets our Ctrl+C, a GUI one does not", async () => {
-  const dir = await Deno.makeTempDir();
-  try {
-    const pe = buildPe(); // subsystem 3: console
-    await Deno.writeFile(`${dir}/cui.exe`, pe);
-    const gui = pe.slice();
-    const view = new DataView(gui.buffer);
-    const opt = view.getUint32(0x3c, true) + 24; // the optional header
-    view.setUint16(opt + 68, 2, true); // IMAGE_SUBSYSTEM_WINDOWS_GUI
-    await Deno.writeFile(`${dir}/gui.exe`, gui);
-    assert.equal(isConsoleProgram(`${dir}/cui.exe`), true);
-    assert.equal(isConsoleProgram(`${dir}/gui.exe`), false);
-    assert.equal(isConsoleProgram(`${dir}/none.exe`), false);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
 });

@@ -147,14 +147,25 @@ export function pickProcess(
  * {@linkcode pickProcess}); a name no process has is an error.
  */
 export async function targetPid(target: string, pid?: number): Promise<number> {
+  const picked = await pickRunning(target, pid);
+  if (!picked) {
+    const api = await import("./api.ts");
+    throw new CliError(notRunning(target, api.findProcesses));
+  }
+  return picked.pid;
+}
+
+/** {@linkcode pickProcess} among the running processes (mod.ts's lists). */
+export async function pickRunning(
+  target: string,
+  pid?: number,
+): Promise<PickedProcess | undefined> {
   const api = await import("./api.ts");
-  const picked = pickProcess(target, {
+  return pickProcess(target, {
     find: api.findProcesses,
     pathOf: api.processPath,
     pid,
   });
-  if (!picked) throw new CliError(notRunning(target, api.findProcesses));
-  return picked.pid;
 }
 
 /**

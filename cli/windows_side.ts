@@ -70,13 +70,22 @@ export async function onWindows(
 }
 
 /**
+ * The checkout's real path when the host path `real` (resolved) lies
+ * outside it, where the project's Wine environment cannot see it;
+ * `undefined` inside.
+ */
+function outsideCheckout(real: string): string | undefined {
+  const root = Deno.realPathSync(repoRoot());
+  return real === root || real.startsWith(`${root}/`) ? undefined : root;
+}
+
+/**
  * Throws unless the project's Wine environment sees the directory `cwd`,
  * where the command runs there (relative paths are read from it).
  */
 export function checkCwdSeenByEnv(cwd: string): void {
-  const root = Deno.realPathSync(repoRoot());
-  const real = Deno.realPathSync(cwd);
-  if (real === root || real.startsWith(`${root}/`)) return;
+  const root = outsideCheckout(Deno.realPathSync(cwd));
+  if (root === undefined) return;
   throw new CliError(
     `Cannot run in the project's Wine environment from ${cwd}: it sees only the checkout, ${root}; run the command from inside it, or use your own Wine prefix (--prefix DIR)`,
   );
@@ -90,8 +99,8 @@ export function checkSeenByEnv(path: string): void {
   } catch {
     return; // not a host file: the Windows half says what it is
   }
-  const root = Deno.realPathSync(repoRoot());
-  if (real === root || real.startsWith(`${root}/`)) return;
+  const root = outsideCheckout(real);
+  if (root === undefined) return;
   throw new CliError(
     `Cannot use ${path} in the project's Wine environment: it sees only the checkout, ${root}; copy the file under it, or use your own Wine prefix (--prefix DIR)`,
   );

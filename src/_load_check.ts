@@ -16,7 +16,7 @@ import {
   wideBytes,
 } from "../ffi/mod.ts";
 import { exportAddress } from "./_remote_exports.ts";
-import { moduleNamed, targetModules } from "./module_list.ts";
+import { type ModuleInfo, moduleNamed, targetModules } from "./module_list.ts";
 import { processError, type TargetProcess } from "./_target.ts";
 import { missingDependencies } from "./_missing_dependencies.ts";
 import { type LaunchedProcess, launchedTarget } from "./launched_process.ts";
@@ -44,16 +44,16 @@ async function moduleHandleFunction(
   let last: unknown;
   for (;;) {
     if (isSignaled(target.process)) return undefined;
-    let listed = false;
+    let modules: ModuleInfo[] | undefined;
     try {
       // (a process still initialising may not be listable yet)
-      listed = moduleNamed(targetModules(target), want.dll) !== undefined;
+      modules = targetModules(target);
     } catch (e) {
       last = e;
     }
-    if (listed) {
+    if (modules && moduleNamed(modules, want.dll)) {
       try {
-        return exportAddress(target, want);
+        return exportAddress(target, want, { modules });
       } catch (e) {
         if (target.arch === "x64") throw e;
         last = e;
@@ -104,9 +104,9 @@ const LOADER_FAILURES: Record<number, string> = {
  * Waits until the program's loader has initialised every added DLL: a
  * remote thread calls `GetModuleHandleW(dll)`. It is created once the main
  * thread has begun process initialisation, so it waits for that to end,
- * and its answer proves the DLLs loaded and initialised. If the process ends instead, an exit with a loader status
- * means a DLL failed to load; any other exit means the program ran (so the
- * DLLs had loaded).
+ * and its answer proves the DLLs loaded and initialised. If the process
+ * ends instead, an exit with a loader status means a DLL failed to load;
+ * any other exit means the program ran (so the DLLs had loaded).
  */
 export async function confirmLoaded(
   launched: LaunchedProcess,

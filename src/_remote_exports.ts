@@ -31,11 +31,13 @@ const MAX_FORWARDS = 4;
 
 /**
  * The address of `want.fn` of `want.dll` as code in `target` calls it. The
- * target must be opened with VM_READ; for x86 the DLL must be loaded in it.
+ * target must be opened with VM_READ; for x86 the DLL must be loaded in it
+ * (`options.modules`: its module list, when the caller has just read it).
  */
 export function exportAddress(
   target: TargetProcess,
   want: ExportName,
+  options: { modules?: ModuleInfo[] } = {},
 ): bigint {
   if (target.arch === "x64") {
     try {
@@ -46,7 +48,7 @@ export function exportAddress(
   }
   const memory = new RemoteMemory(target.process);
   try {
-    return findExport(targetModules(target), want, {
+    return findExport(options.modules ?? targetModules(target), want, {
       image: (m) =>
         mappedSource((rva, length) =>
           memory.read(m.base + BigInt(rva), length)

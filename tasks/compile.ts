@@ -155,15 +155,16 @@ function flag(args: string[], name: string): string | undefined {
 async function main(args: string[]): Promise<number> {
   const root = repoRoot();
   const given = flag(args, "--dll");
-  let dll32Path = flag(args, "--dll32");
+  const given32 = flag(args, "--dll32");
   const out = flag(args, "--out") ?? `${root}/build/heapshift.exe`;
   const target = flag(args, "--target") ?? TARGET;
   const dllPath = given ?? `${root}/build/heapshift.dll`;
-  // Without --dll both are built; with it, an x86 one only when given.
-  if (!given) dll32Path ??= `${root}/build/heapshift32.dll`;
+  // What is not given is built, except an x86 DLL beside a --dll
+  let dll32Path = given32 ??
+    (given ? undefined : `${root}/build/heapshift32.dll`);
   const build = [
     ...(given ? [] : ["x64" as const]),
-    ...(flag(args, "--dll32") || given ? [] : ["x86" as const]),
+    ...(given32 || given ? [] : ["x86" as const]),
   ];
   for (const arch of build) {
     console.error(`[compile] building the ${arch} hook DLL…`);

@@ -19,7 +19,7 @@ import { c, CliError, hex, printJson } from "../output.ts";
 import {
   isPathTarget,
   parseProcessArg,
-  pickProcess,
+  pickRunning,
   PID_HELP,
 } from "../process_arg.ts";
 import { bridgeOptions, onWindows } from "../windows_side.ts";
@@ -35,11 +35,7 @@ async function doInject(
   },
 ): Promise<number> {
   const api = await import("../api.ts");
-  const picked = pickProcess(target, {
-    find: api.findProcesses,
-    pathOf: api.processPath,
-    pid: opts.pid,
-  });
+  const picked = await pickRunning(target, opts.pid);
   if (picked) {
     const dll = await dllForTarget(opts.dll, () => api.processArch(picked.pid));
     const name = picked.name ??
@@ -58,7 +54,7 @@ async function doInject(
     // A path waits for that very file; a name for a process that is new
     // (none has it now, but this CLI may, as deno.exe)
     const p = isPathTarget(target)
-      ? await waitForFile(target, seconds, api)
+      ? await waitForFile(target, seconds)
       : await api.waitForProcess(name, {
         timeout: seconds * 1000,
         newOnly: true,
@@ -90,14 +86,10 @@ async function doInject(
 async function waitForFile(
   path: string,
   seconds: number,
-  api: typeof import("../api.ts"),
 ): Promise<{ pid: number; name: string }> {
   const deadline = Date.now() + seconds * 1000;
   for (;;) {
-    const p = pickProcess(path, {
-      find: api.findProcesses,
-      pathOf: api.processPath,
-    });
+    const p = await pickRunning(path);
     if (p) return { pid: p.pid, name: p.name ?? baseName(path) };
     if (Date.now() >= deadline) {
       throw new CliError(`No process ran ${path} within ${seconds} s`);

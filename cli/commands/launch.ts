@@ -4,11 +4,11 @@
  * @module
  */
 
-import { ignoringInterrupts, isConsoleProgram } from "../interrupts.ts";
+import { ignoringInterrupts } from "../interrupts.ts";
 import type { Command } from "@commander-js/extra-typings";
 import { baseName, isFile } from "../../src/_paths.ts";
 import { collect, example, parsePath, type SetCode } from "../args.ts";
-import { fileArch, resolveDll } from "../dll.ts";
+import { fileArch, isConsoleProgram, resolveDll } from "../dll.ts";
 import { c, CliError, toJson } from "../output.ts";
 import { bridgeOptions, onWindows } from "../windows_side.ts";
 

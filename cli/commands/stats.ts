@@ -179,6 +179,10 @@ async function showStats(target: string, opts: StatsOptions): Promise<number> {
     else console.log(renderStats(s));
     return 0;
   }
+  const ended = () => {
+    if (!opts.json) console.error(c.dim(`process ${pid} has ended`));
+    return 0;
+  };
   let prev: { stats: Stats; at: number } | undefined;
   let drawn = 0;
   const enc = new TextEncoder();
@@ -186,10 +190,6 @@ async function showStats(target: string, opts: StatsOptions): Promise<number> {
     if (i > 0) {
       await new Promise((r) => setTimeout(r, opts.interval * 1000));
     }
-    const ended = () => {
-      if (!opts.json) console.error(c.dim(`process ${pid} has ended`));
-      return 0;
-    };
     let s: Stats;
     try {
       s = await api.stats(pid);
