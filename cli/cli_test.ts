@@ -85,6 +85,17 @@ Deno.test("usage errors exit 2 with a one-line reason", async () => {
   }
 });
 
+Deno.test("stats: --count and --interval without --watch say what they need", async () => {
+  for (const [flag, value] of [["--count", "3"], ["--interval", "2"]]) {
+    const r = await cli(["stats", "12", flag, value]);
+    assert.equal(r.code, 2, r.stderr);
+    assert.equal(
+      r.stderr,
+      `error: ${flag} applies with --watch: add --watch, or leave it out for one sample\n`,
+    );
+  }
+});
+
 Deno.test("no arguments: the help on stderr, exit 2 (a usage error)", async () => {
   const r = await cli([]);
   assert.equal(r.code, 2, r.stderr);
