@@ -12,22 +12,90 @@ export interface CliRun {
 
 const CLI = new URL("../cli.ts", import.meta.url).href;
 
+/** How long one program a test runs may take before the test fails: a run
+ * under Wine that hangs (seen once: a `deno.exe` spinning at exit) then fails
+ * its test instead of holding the suite until CI's limit. */
+export const RUN_TIMEOUT_MS = 180_000;
+
 /** Runs the CLI with this Deno, colour off, no standard input. */
-export async function runCli(
+export function runCli(
   args: string[],
   env: Record<string, string> = {},
+  options: { timeoutMs?: number } = {},
 ): Promise<CliRun> {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", CLI, ...args],
+  return runProgram(Deno.execPath(), ["run", "-A", CLI, ...args], {
     env: { NO_COLOR: "1", ...env },
+    timeoutMs: options.timeoutMs,
+  });
+}
+
+/** How {@linkcode runProgram} runs a program. */
+export interface RunOptions {
+  env?: Record<string, string>;
+  cwd?: string;
+  /** `"inherit"`: the program's stderr goes to the test's (`stderr` is ""). */
+  stderr?: "piped" | "inherit";
+  /** Default {@linkcode RUN_TIMEOUT_MS}. */
+  timeoutMs?: number;
+}
+
+/**
+ * Runs a program to its end with no standard input and collects its output.
+ * Past the time limit it is killed and the call rejects with what it printed
+ * so far (all the same if it is not gone 15 s later).
+ */
+export async function runProgram(
+  cmd: string,
+  args: string[],
+  options: RunOptions = {},
+): Promise<CliRun> {
+  const timeoutMs = options.timeoutMs ?? RUN_TIMEOUT_MS;
+  const child = new Deno.Command(cmd, {
+    args,
+    env: options.env,
+    cwd: options.cwd,
     stdin: "null",
-  }).output();
+    stdout: "piped",
+    stderr: options.stderr ?? "piped",
+  }).spawn();
   const dec = new TextDecoder();
-  return {
-    code: out.code,
-    stdout: dec.decode(out.stdout),
-    stderr: dec.decode(out.stderr),
+  const out = { stdout: "", stderr: "" };
+  const drain = async (s: ReadableStream<Uint8Array>, k: keyof typeof out) => {
+    for await (const chunk of s) out[k] += dec.decode(chunk, { stream: true });
   };
+  const drained = Promise.all([
+    drain(child.stdout, "stdout"),
+    options.stderr === "inherit" ? null : drain(child.stderr, "stderr"),
+  ]);
+  drained.catch(() => {}); // awaited below unless the run is cut short
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const expired = new Promise<"expired">((resolve) => {
+    timer = setTimeout(() => resolve("expired"), timeoutMs);
+  });
+  try {
+    const first = await Promise.race([child.status, expired]);
+    if (first !== "expired") {
+      await drained;
+      return { code: first.code, ...out };
+    }
+    try {
+      child.kill("SIGKILL");
+    } catch { /* gone meanwhile */ }
+    const gone = new Promise<"still">((resolve) => {
+      timer = setTimeout(() => resolve("still"), 15_000);
+    });
+    const after = await Promise.race([child.status, gone]);
+    const name = cmd.replace(/^.*[\\/]/, "");
+    throw new Error(
+      `${name} ${args.join(" ")}: still running after ${
+        timeoutMs / 1000
+      } s (killed${
+        after === "still" ? ", and still there 15 s later" : ""
+      }); its output:\n${out.stdout}\n${out.stderr}`,
+    );
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 /** A live process's stats for the CLI's renderers, with `more` on top. */

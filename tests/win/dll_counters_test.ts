@@ -3,17 +3,18 @@
 // stripes handed over at thread exit all add up to what the program did.
 // See tests/fixtures/dll_counters.c.
 import { assertEquals } from "./assert.ts";
+import { runProgram } from "../../cli/_test_utils.ts";
 import { fixture, hookDll, testArches } from "./harness.ts";
 
 testArches(
   "counters: exact with 80 live threads, 400 short-lived ones and the main thread",
   async (arch) => {
-    const out = await new Deno.Command(fixture("dll_counters.exe", arch), {
-      args: [hookDll(arch)],
-      stdout: "piped",
-      stderr: "inherit",
-    }).output();
-    const lines = new TextDecoder().decode(out.stdout).trim().split(/\r?\n/);
+    const out = await runProgram(
+      fixture("dll_counters.exe", arch),
+      [hookDll(arch)],
+      { stderr: "inherit" },
+    );
+    const lines = out.stdout.trim().split(/\r?\n/);
     assertEquals(out.code, 0, lines.join("\n"));
     assertEquals(lines.at(-1), "done", lines.join("\n"));
     assertEquals(lines[0], "live=1");

@@ -5,6 +5,7 @@
 // lock), and the process hung (tests/fixtures/dll_exit_inject.c).
 import { assert, assertEquals } from "./assert.ts";
 import { fixture, heapWatch, hookDll, testArches } from "./harness.ts";
+import { runProgram } from "../../cli/_test_utils.ts";
 
 const STUCK_MS = 30_000;
 
@@ -12,21 +13,14 @@ testArches(
   "exit: heapshift loaded while exit() runs atexit handlers that need the loader: no hang",
   async (arch) => {
     const w = heapWatch();
-    const child = new Deno.Command(fixture("dll_exit_inject.exe", arch), {
-      args: [hookDll(arch)],
-      stdout: "piped",
-      stderr: "inherit",
-    }).spawn();
-    let stuck = false;
-    const timer = setTimeout(() => {
-      stuck = true;
-      child.kill();
-    }, STUCK_MS);
-    const out = await child.output();
-    clearTimeout(timer);
+    // Past STUCK_MS it is killed and the test fails with its output.
+    const out = await runProgram(
+      fixture("dll_exit_inject.exe", arch),
+      [hookDll(arch)],
+      { stderr: "inherit", timeoutMs: STUCK_MS },
+    );
     await w.check();
-    const text = new TextDecoder().decode(out.stdout);
-    assert(!stuck, `still running after ${STUCK_MS} ms:\n${text}`);
+    const text = out.stdout;
     assertEquals(out.code, 0, text);
     assert(text.includes("loaded=1 state=1"), text);
     assert(text.includes("handler_done=1"), text);

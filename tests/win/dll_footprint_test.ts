@@ -5,19 +5,19 @@
 // msvcrt (~1 MB resident) and bcrypt gnutls (~3 MB), into every process.
 import { type Arch, fixture, hookDll, testArches } from "./harness.ts";
 import { assertEquals } from "./assert.ts";
+import { runProgram } from "../../cli/_test_utils.ts";
 
 /** Runs dll_footprint (PRELOAD first, if given): only heapshift is new, live. */
 async function assertOnlyHeapshift(
   arch: Arch,
   options: { preload?: string; cwd?: string } = {},
 ): Promise<void> {
-  const out = await new Deno.Command(fixture("dll_footprint.exe", arch), {
-    args: [hookDll(arch), ...(options.preload ? [options.preload] : [])],
-    cwd: options.cwd,
-    stdout: "piped",
-    stderr: "inherit",
-  }).output();
-  const text = new TextDecoder().decode(out.stdout);
+  const out = await runProgram(
+    fixture("dll_footprint.exe", arch),
+    [hookDll(arch), ...(options.preload ? [options.preload] : [])],
+    { cwd: options.cwd, stderr: "inherit" },
+  );
+  const text = out.stdout;
   assertEquals(out.code, 0, text);
   const lines = text.split(/\r?\n/).filter(Boolean);
   assertEquals(lines.at(-1), "done", text);

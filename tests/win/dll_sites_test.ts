@@ -3,15 +3,14 @@
 // gives up and patches nothing (state failed, reason 6).
 import { assertEquals } from "./assert.ts";
 import { type Arch, fixture, hookDll, testArches } from "./harness.ts";
+import { runProgram } from "../../cli/_test_utils.ts";
 
 async function run(arch: Arch, mode: string): Promise<Map<string, string>> {
-  const out = await new Deno.Command(fixture("dll_sites.exe", arch), {
-    args: [mode, hookDll(arch)],
-    stdout: "piped",
-    stderr: "inherit",
-    env: { HEAPSHIFT_VERBOSE: "" },
-  }).output();
-  const text = new TextDecoder().decode(out.stdout);
+  const out = await runProgram(fixture("dll_sites.exe", arch), [
+    mode,
+    hookDll(arch),
+  ], { stderr: "inherit", env: { HEAPSHIFT_VERBOSE: "" } });
+  const text = out.stdout;
   assertEquals(out.code, 0, text);
   const lines = text.split(/\r?\n/).filter(Boolean);
   assertEquals(lines.at(-1), "done", text);

@@ -23,6 +23,7 @@ import {
 } from "../../ffi/mod.ts";
 import { assert, assertEquals, assertThrows } from "./assert.ts";
 import { fixture, startTarget, test } from "./harness.ts";
+import { runProgram } from "../../cli/_test_utils.ts";
 
 const NO_PID = 0x7fff_fff0;
 
@@ -157,13 +158,14 @@ test("the libraries are opened lazily", async () => {
         `console.log(typeof m.inject);\n` +
         `try { m.processes(); } catch (e) { console.log((e as Error).name); }\n`,
     );
-    const out = await new Deno.Command(Deno.execPath(), {
-      args: ["run", "--no-prompt", "--allow-read", `${dir}\\lazy.ts`],
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
-    const stdout = new TextDecoder().decode(out.stdout);
-    assertEquals(out.code, 0, new TextDecoder().decode(out.stderr));
+    const out = await runProgram(Deno.execPath(), [
+      "run",
+      "--no-prompt",
+      "--allow-read",
+      `${dir}\\lazy.ts`,
+    ]);
+    const stdout = out.stdout;
+    assertEquals(out.code, 0, out.stderr);
     assertEquals(stdout.trim().split(/\r?\n/), ["function", "NotCapable"]);
   } finally {
     await Deno.remove(dir, { recursive: true });

@@ -2,6 +2,7 @@
 // what it printed.
 import { assertEquals } from "./assert.ts";
 import { type Arch, fixture } from "./harness.ts";
+import { runProgram } from "../../cli/_test_utils.ts";
 
 /** What a fixture printed: its key=value pairs (first wins) and the text. */
 export interface Values {
@@ -28,13 +29,11 @@ export async function runValues(
   options: RunValuesOptions = {},
 ): Promise<Values> {
   const env = options.env ?? {};
-  const out = await new Deno.Command(fixture(exe, options.arch), {
-    args,
-    stdout: "piped",
+  const out = await runProgram(fixture(exe, options.arch), args, {
     stderr: "inherit",
     env,
-  }).output();
-  const text = new TextDecoder().decode(out.stdout);
+  });
+  const text = out.stdout;
   assertEquals(out.code, 0, text);
   const lines = text.split(/\r?\n/).filter(Boolean);
   assertEquals(lines.at(-1), "done", text);

@@ -10,6 +10,7 @@ import {
 } from "../../pe/mod.ts";
 import { assert, assertEquals, assertRejects } from "./assert.ts";
 import { fixture, test } from "./harness.ts";
+import { runProgram } from "../../cli/_test_utils.ts";
 
 const EXE = "pe_first_import.exe";
 
@@ -17,12 +18,8 @@ async function run(
   exe: string,
   args: string[] = [],
 ): Promise<{ code: number; out: string }> {
-  const r = await new Deno.Command(exe, {
-    args,
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  return { code: r.code, out: new TextDecoder().decode(r.stdout) };
+  const r = await runProgram(exe, args);
+  return { code: r.code, out: r.stdout };
 }
 
 async function withCopy(
