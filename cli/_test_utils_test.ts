@@ -10,7 +10,9 @@ Deno.test("runProgram: a run past its time limit is killed and fails with its ou
       { timeoutMs: 1_000 },
     ),
     (e: Error) =>
-      /^deno(\.exe)? eval .* still running after 1 s \(killed\)/.test(e.message) &&
+      /^deno(\.exe)? eval .* still running after 1 s \(killed\)/.test(
+        e.message,
+      ) &&
       e.message.includes("started"),
   );
   assert(Date.now() - started < 20_000, "the run was not cut short");
