@@ -22,3 +22,22 @@ export async function ignoringInterrupts<T>(fn: () => Promise<T>): Promise<T> {
     for (const s of interrupts()) Deno.removeSignalListener(s, ignore);
   }
 }
+
+/**
+ * Runs `fn` with a signal that Ctrl+C (or Ctrl+Break) aborts, with an
+ * `AbortError` as its reason, instead of ending this process: what `fn` has
+ * started can then be undone (a program launched halfway is stopped).
+ */
+export async function abortingOnInterrupt<T>(
+  fn: (signal: AbortSignal) => Promise<T>,
+): Promise<T> {
+  const controller = new AbortController();
+  const abort = () =>
+    controller.abort(new DOMException("interrupted (Ctrl+C)", "AbortError"));
+  for (const s of interrupts()) Deno.addSignalListener(s, abort);
+  try {
+    return await fn(controller.signal);
+  } finally {
+    for (const s of interrupts()) Deno.removeSignalListener(s, abort);
+  }
+}

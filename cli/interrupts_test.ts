@@ -1,5 +1,30 @@
 import assert from "node:assert/strict";
 
+/** Reads until `text` has appeared; fails if the output ends first. */
+async function readUntil(
+  reader: ReadableStreamDefaultReader<string>,
+  out: { text: string },
+  text: string,
+): Promise<void> {
+  while (!out.text.includes(text)) {
+    const r = await reader.read();
+    if (r.done) assert.fail(`output ended before "${text}": ${out.text}`);
+    out.text += r.value;
+  }
+}
+
+/** The rest of the output, to its end. */
+async function readAll(
+  reader: ReadableStreamDefaultReader<string>,
+  out: { text: string },
+): Promise<void> {
+  for (;;) {
+    const r = await reader.read();
+    if (r.done) return;
+    out.text += r.value;
+  }
+}
+
 Deno.test({
   name:
     "ignoringInterrupts: Ctrl+C while waiting leaves the wait to finish, and afterwards ends the process as usual",
@@ -9,8 +34,10 @@ Deno.test({
       args: [
         "eval",
         `import { ignoringInterrupts } from "./cli/interrupts.ts";
-         console.log("waiting");
-         const v = await ignoringInterrupts(() => new Promise((r) => setTimeout(() => r(7), 1500)));
+         const v = await ignoringInterrupts(() => new Promise((r) => {
+           setTimeout(() => console.log("waiting"), 200); // listening by then
+           setTimeout(() => r(7), 1500);
+         }));
          console.log("done " + v);
          await new Promise((r) => setTimeout(r, 5000));
          console.log("not interrupted");`,
@@ -20,19 +47,54 @@ Deno.test({
     }).spawn();
     const reader = child.stdout.pipeThrough(new TextDecoderStream())
       .getReader();
-    let out = "";
-    while (!out.includes("waiting")) out += (await reader.read()).value ?? "";
+    const out = { text: "" };
+    await readUntil(reader, out, "waiting");
     child.kill("SIGINT"); // during the wait: ignored
-    while (!out.includes("done")) out += (await reader.read()).value ?? "";
+    await readUntil(reader, out, "done");
     child.kill("SIGINT"); // after it: the default, the process ends
-    for (;;) {
-      const r = await reader.read();
-      if (r.done) break;
-      out += r.value;
-    }
+    await readAll(reader, out);
     const status = await child.status;
-    assert.match(out, /done 7/);
-    assert.doesNotMatch(out, /not interrupted/);
+    assert.match(out.text, /done 7/);
+    assert.doesNotMatch(out.text, /not interrupted/);
+    assert.equal(status.success, false);
+  },
+});
+
+Deno.test({
+  name:
+    "abortingOnInterrupt: Ctrl+C aborts the signal handed to the work, which ends as it decides; afterwards Ctrl+C ends the process as usual",
+  ignore: Deno.build.os === "windows", // SIGINT cannot be sent to a process there
+  fn: async () => {
+    const child = new Deno.Command(Deno.execPath(), {
+      args: [
+        "eval",
+        `import { abortingOnInterrupt } from "./cli/interrupts.ts";
+         const v = await abortingOnInterrupt((signal) => new Promise((r) => {
+           setTimeout(() => console.log("waiting"), 200); // listening by then
+           const t = setTimeout(() => r("timed out"), 10000);
+           signal.addEventListener("abort", () => {
+             clearTimeout(t);
+             r("aborted: " + (signal.reason instanceof DOMException ? signal.reason.name : "?"));
+           });
+         }));
+         console.log("done " + v);
+         await new Promise((r) => setTimeout(r, 5000));
+         console.log("not interrupted");`,
+      ],
+      cwd: new URL("..", import.meta.url).pathname,
+      stdout: "piped",
+    }).spawn();
+    const reader = child.stdout.pipeThrough(new TextDecoderStream())
+      .getReader();
+    const out = { text: "" };
+    await readUntil(reader, out, "waiting");
+    child.kill("SIGINT"); // during the work: aborts its signal
+    await readUntil(reader, out, "done");
+    child.kill("SIGINT"); // after it: the default, the process ends
+    await readAll(reader, out);
+    const status = await child.status;
+    assert.match(out.text, /done aborted: AbortError/);
+    assert.doesNotMatch(out.text, /not interrupted/);
     assert.equal(status.success, false);
   },
 });

@@ -73,6 +73,13 @@ export interface LaunchOptions {
    * `none`: it has none, so it does not hold our pipes open once we end.
    */
   stdio?: "inherit" | "none";
+  /**
+   * Cancels the launch: aborted before the call, nothing is started;
+   * aborted while launch waits for the DLLs, the program (which has run no
+   * further than its loader) is stopped. Either way launch rejects with the
+   * signal's reason. Once launch has returned, the signal has no effect.
+   */
+  signal?: AbortSignal;
 }
 /** CreateProcessW's limit on the command line, its NUL included. */
 const MAX_COMMAND_LINE = 32_768;
@@ -136,9 +143,12 @@ async function start(
     infinite: true,
   });
   checkStrings(exe, options);
+  const signal = options.signal;
+  signal?.throwIfAborted();
   const { launched, dlls } = launchSuspendedAndResume(exe, options);
   try {
-    await confirmLoaded(launched, { dlls, timeout });
+    const check = confirmLoaded(launched, { dlls, timeout });
+    await (signal ? untilAborted(check, signal) : check);
   } catch (e) {
     // Not known to have its DLLs: the caller gets no process, so none is
     // left running.
@@ -149,6 +159,28 @@ async function start(
     throw e;
   }
   return launched;
+}
+
+/**
+ * `work`, or the signal's reason if it is aborted first (then `work` is left
+ * to fail on its own: the caller stops what it waits for).
+ */
+async function untilAborted<T>(
+  work: Promise<T>,
+  signal: AbortSignal,
+): Promise<T> {
+  work.catch(() => {});
+  let onAbort = () => {};
+  const stop = new Promise<never>((_, reject) => {
+    onAbort = () => reject(signal.reason);
+  });
+  signal.addEventListener("abort", onAbort, { once: true });
+  try {
+    signal.throwIfAborted();
+    return await Promise.race([work, stop]);
+  } finally {
+    signal.removeEventListener("abort", onAbort);
+  }
 }
 
 /**

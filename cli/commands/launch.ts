@@ -4,7 +4,7 @@
  * @module
  */
 
-import { ignoringInterrupts } from "../interrupts.ts";
+import { abortingOnInterrupt, ignoringInterrupts } from "../interrupts.ts";
 import type { Command } from "@commander-js/extra-typings";
 import { baseName, isFile } from "../../src/_paths.ts";
 import { collect, example, parsePath, type SetCode } from "../args.ts";
@@ -59,11 +59,24 @@ async function doLaunch(
   const t0 = performance.now();
   // Without --wait-exit the program outlives us: it must not hold our
   // stdout open (a script reading it would wait for the program's end).
-  const launched = await api.launch(exe, {
-    args,
-    cwd: opts.cwd,
-    dlls,
-    stdio: opts.waitExit ? "inherit" : "none",
+  // Ctrl+C before the DLLs are confirmed stops the program instead of
+  // leaving it behind, suspended or unchecked.
+  const launched = await abortingOnInterrupt((signal) =>
+    api.launch(exe, {
+      args,
+      cwd: opts.cwd,
+      dlls,
+      stdio: opts.waitExit ? "inherit" : "none",
+      signal,
+    })
+  ).catch((e) => {
+    if (e instanceof DOMException && e.name === "AbortError") {
+      throw new CliError(
+        `Launch of ${baseName(exe)} interrupted: the program was stopped`,
+        130,
+      );
+    }
+    throw e;
   });
   const ms = performance.now() - t0;
   // Ctrl+C reaches a console program too (it shares our console): it

@@ -81,6 +81,41 @@ test("launch reports a DLL that cannot load in the program", async () => {
   }
 });
 
+test("launch with an aborted signal stops the program and rejects with the signal's reason", async () => {
+  const running = () =>
+    processes().filter((p) => p.name.toLowerCase() === "sleeper.exe")
+      .map((p) => p.pid);
+  const before = new Set(running());
+  // Its DLL takes 5 s to initialise: the abort lands while launch checks.
+  const ac = new AbortController();
+  const started = Date.now();
+  const pending = launch(fixture("sleeper.exe"), {
+    dlls: [fixture("api_slow.dll")],
+    signal: ac.signal,
+  });
+  const reason = new Error("the user pressed Ctrl+C");
+  setTimeout(() => ac.abort(reason), 500);
+  const e = await assertRejects(() => pending, Error, "pressed Ctrl+C");
+  assert(e === reason, `rejected with ${e}`);
+  assert(Date.now() - started < 4_000, "launch waited for the DLL anyway");
+  // The program it started is gone (waited for: the kill is asynchronous).
+  for (let i = 0; running().some((p) => !before.has(p)); i++) {
+    assert(i < 100, "the launched program is still running");
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  // Aborted before the call: nothing is started.
+  await assertRejects(
+    () =>
+      launch(fixture("sleeper.exe"), {
+        dlls: [fixture("probe.dll")],
+        signal: AbortSignal.abort(reason),
+      }),
+    Error,
+    "pressed Ctrl+C",
+  );
+  assertEquals(running().filter((p) => !before.has(p)), []);
+});
+
 test("launch returns once the DLL is in a long-running program", async () => {
   using proc = await launch(fixture("sleeper.exe"), {
     dlls: [fixture("probe.dll")],
