@@ -13,11 +13,13 @@ import {
   isDll,
   OPT,
   type PeHeaders,
+  readHeaders,
   type Section,
 } from "./headers.ts";
 import type { ImportedDll } from "./imports.ts";
 import { type PeInfo, readPe } from "./reader.ts";
-import { type ByteSource, bytesSource } from "./source.ts";
+import { type ByteSource, bytesSource, FileSource } from "./source.ts";
+import { readExports } from "./exports.ts";
 import {
   ascii,
   certificatePlan,
@@ -38,6 +40,20 @@ import { mapRva } from "./_rva.ts";
 export const DEFAULT_DLL = "heapshift.dll";
 /** The harmless export of heapshift.dll that the new import names. */
 export const DEFAULT_SYMBOL = "heapshift_anchor";
+/**
+ * Whether the DLL at `path` is heapshift's hook DLL: it exports
+ * {@linkcode DEFAULT_SYMBOL} (false when it cannot be read).
+ */
+export function isHeapshiftDll(path: string): boolean {
+  try {
+    using src = FileSource.open(path);
+    const exported = readExports(src, readHeaders(src))?.symbols ?? [];
+    return exported.some((s) => s.name === DEFAULT_SYMBOL);
+  } catch {
+    return false;
+  }
+}
+
 /** Name of the section the patcher adds. */
 export const SECTION_NAME = ".hsimp";
 

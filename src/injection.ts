@@ -21,7 +21,7 @@ import {
   wideBytes,
 } from "../ffi/mod.ts";
 import { exportAddress } from "./_remote_exports.ts";
-import { imports as peImports } from "../pe/mod.ts";
+import { imports as peImports, isHeapshiftDll } from "../pe/mod.ts";
 import { type ModuleInfo, moduleNamed, targetModules } from "./module_list.ts";
 import {
   exitedError,
@@ -29,7 +29,7 @@ import {
   processError,
   type TargetProcess,
 } from "./_target.ts";
-import { hasHeapshift, isHeapshiftDll } from "./_heapshift_presence.ts";
+import { hasHeapshift } from "./_heapshift_presence.ts";
 import { guardAsync } from "./_error_kinds.ts";
 
 /**

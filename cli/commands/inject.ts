@@ -5,6 +5,7 @@
  * @module
  */
 
+import { checkTakeover } from "../takeover.ts";
 import type { Command } from "@commander-js/extra-typings";
 import { baseName, isFile } from "../../src/_paths.ts";
 import {
@@ -68,12 +69,17 @@ async function doInject(
     const launched = await api.launch(target, { dlls: [dll], stdio: "none" });
     const ms = performance.now() - t0;
     launched.close();
+    const state = await checkTakeover({ pid: launched.pid, name, dll }, {
+      timeoutMs: opts.timeout * 1000,
+      stats: api.stats,
+    });
     return report({
       pid: launched.pid,
       name,
       launched: true,
       dll,
       ms,
+      state,
       json: opts.json,
     });
   }
@@ -108,7 +114,12 @@ async function injectPid(
   const t0 = performance.now();
   const mod = await api.inject(pid, dll, { timeout: opts.timeout * 1000 });
   const ms = performance.now() - t0;
-  return report({ pid, name, dll, ms, module: mod, json: opts.json });
+  // The load is not the takeover: heapshift may have refused to patch.
+  const state = await checkTakeover({ pid, name, dll }, {
+    timeoutMs: Math.max(opts.timeout * 1000 - ms, 1000),
+    stats: api.stats,
+  });
+  return report({ pid, name, dll, ms, module: mod, state, json: opts.json });
 }
 
 function report(r: {
@@ -118,6 +129,8 @@ function report(r: {
   ms: number;
   launched?: boolean;
   module?: { name: string; path: string; base: bigint; size: number };
+  /** heapshift's state, for heapshift's DLL. */
+  state?: "live";
   json?: boolean;
 }): number {
   if (r.json) {
@@ -127,6 +140,7 @@ function report(r: {
       launched: r.launched ?? false,
       dll: r.dll,
       module: r.module,
+      ...(r.state ? { state: r.state } : {}),
       ms: Math.round(r.ms * 10) / 10,
     });
     return 0;
@@ -140,6 +154,7 @@ function report(r: {
   const rows: string[][] = [];
   if (r.module) rows.push(["module base", hex(r.module.base)]);
   rows.push(["dll", r.module?.path ?? r.dll]);
+  if (r.state) rows.push(["state", r.state]);
   rows.push(["took", `${r.ms.toFixed(1)} ms`]);
   for (const [k, v] of rows) console.log(`  ${k.padEnd(12)} ${v}`);
   return 0;

@@ -10,6 +10,8 @@ import { baseName, isFile } from "../../src/_paths.ts";
 import { collect, example, parsePath, type SetCode } from "../args.ts";
 import { fileArch, isConsoleProgram, resolveDll } from "../dll.ts";
 import { c, CliError, toJson } from "../output.ts";
+import { checkTakeover } from "../takeover.ts";
+import type { LaunchedProcess } from "../api.ts";
 import { bridgeOptions, onWindows } from "../windows_side.ts";
 
 /** Registers `launch`. */
@@ -79,6 +81,11 @@ async function doLaunch(
     throw e;
   });
   const ms = performance.now() - t0;
+  const state = await takeover(launched, {
+    exe,
+    dlls,
+    waitExit: opts.waitExit,
+  });
   // Ctrl+C reaches a console program too (it shares our console): it
   // decides, and we stay to report its exit code, as a shell would. A GUI
   // program never gets it: then Ctrl+C is ours.
@@ -98,6 +105,7 @@ async function doLaunch(
       args,
       dlls,
       ms: Math.round(ms * 10) / 10,
+      ...(state ? { state } : {}),
       ...(code === undefined ? {} : { exitCode: code }),
     }));
   } else {
@@ -105,8 +113,37 @@ async function doLaunch(
       `${c.green("launched")} ${c.bold(baseName(exe))} (pid ${launched.pid})`,
     );
     for (const d of dlls) say(`  dll   ${d}`);
+    if (state) say(`  state ${state}`);
     say(`  took  ${ms.toFixed(1)} ms`);
     if (code !== undefined) say(`  exit  ${code}`);
   }
   return code ?? 0;
+}
+
+/**
+ * heapshift's state once the program runs, if one of `dlls` is heapshift's
+ * and the program has not ended yet. A failed takeover is an error; with
+ * `--wait-exit` (the program is running with our streams) a warning.
+ */
+async function takeover(
+  launched: LaunchedProcess,
+  options: { exe: string; dlls: string[]; waitExit?: boolean },
+): Promise<"live" | undefined> {
+  const api = await import("../api.ts");
+  for (const dll of options.dlls) {
+    if (launched.exitCode() !== undefined) return undefined;
+    try {
+      const state = await checkTakeover({
+        pid: launched.pid,
+        name: baseName(options.exe),
+        dll,
+      }, { timeoutMs: 10_000, stats: api.stats });
+      if (state) return state;
+    } catch (e) {
+      if (!(e instanceof CliError) || !options.waitExit) throw e;
+      console.error(`warning: ${e.message}`);
+      return undefined;
+    }
+  }
+  return undefined;
 }

@@ -4,6 +4,7 @@
  * @module
  */
 
+import { explainReason } from "../takeover.ts";
 import type { Command } from "@commander-js/extra-typings";
 import { InvalidArgumentError } from "@commander-js/extra-typings";
 import { example, parsePid, type SetCode } from "../args.ts";
@@ -53,7 +54,10 @@ export function renderStats(
   prev?: { stats: Stats; at: number },
   at: number = performance.now(),
 ): string {
-  const why = [s.reason, s.error ? `Win32 error ${s.error}` : ""]
+  const why = [
+    s.reason && explainReason(s.reason),
+    s.error ? `Win32 error ${s.error}` : "",
+  ]
     .filter(Boolean).join(", ");
   const state = s.state === "live"
     ? c.green("live") + (why ? c.yellow(` (but: ${why})`) : "")

@@ -52,3 +52,21 @@ Deno.test("stats --interval: a timer's range (a longer one would fire at once, e
     assert.throws(() => parseInterval(bad), /at least 0\.05, at most 2147483/);
   }
 });
+
+Deno.test("stats: a failed takeover's reason says what it means", () => {
+  setColour(false);
+  const first = (s: Partial<Stats>) =>
+    renderStats(sampleStats(s)).split("\n")[0];
+  assert.match(
+    first({ state: "failed", reason: "foreign-hook", error: 0 }),
+    /failed \(foreign-hook: another tool hooks the CRT's allocator already\)/,
+  );
+  assert.match(
+    first({ state: "failed", reason: "protect", error: 5 }),
+    /failed \(protect: the program forbids changes to its code \(code integrity or Arbitrary Code Guard\), Win32 error 5\)/,
+  );
+  assert.match(
+    first({ state: "failed", reason: "reason-99", error: 0 }),
+    /failed \(reason-99\)/,
+  );
+});

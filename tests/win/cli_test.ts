@@ -115,6 +115,33 @@ test("cli: ps and modules list a running fixture (--json parsed back)", async ()
   );
 });
 
+test("cli: inject fails, saying why, when heapshift loads but does not take over", async () => {
+  // A thread that never leaves a patch site (test fault): the DLL loads,
+  // and refuses to patch.
+  await using busy = await startTarget(fixture("sleeper.exe"), {
+    env: { HEAPSHIFT_TEST_FAULTS: "busy" },
+  });
+  const failed =
+    /heapshift\.dll is loaded in sleeper\.exe \(pid \d+\) but did not take over \(thread-in-site: a thread stayed inside a function to be patched\)/;
+  const r = await cli(["inject", String(busy.pid)]);
+  oneLineError(r, 1, failed, "inject, takeover failed");
+  assert(r.stderr.includes("restart it to try again"), r.stderr);
+  // Again: the DLL is there already, and still not live.
+  const again = await cli(["inject", String(busy.pid), "--json"]);
+  oneLineError(again, 1, failed, "inject again");
+  assertEquals(again.stdout, "");
+
+  await using off = await startTarget(fixture("sleeper.exe"), {
+    env: { HEAPSHIFT_DISABLE: "1" },
+  });
+  oneLineError(
+    await cli(["inject", String(off.pid)]),
+    1,
+    /heapshift\.dll is loaded in sleeper\.exe \(pid \d+\) but disabled: HEAPSHIFT_DISABLE is set in the program's environment/,
+    "inject, disabled",
+  );
+});
+
 test("cli: inject by pid, then eject (probe.dll)", async () => {
   await using t = await startTarget(fixture("sleeper.exe"));
   const r = await json<
@@ -281,7 +308,13 @@ test("cli: modules, eject and stats take a process name too; several need --pid"
     "probe.dll",
   ]);
   assertEquals([ej.pid, ej.ejected], [a.pid, true]);
-  await json(["inject", copy.exe, "--dll", hookDll()]);
+  const inj = await json<{ state: string }>([
+    "inject",
+    copy.exe,
+    "--dll",
+    hookDll(),
+  ]);
+  assertEquals(inj.state, "live");
   const s = await json<{ pid: number; state: string }>(["stats", copy.exe]);
   assertEquals([s.pid, s.state], [a.pid, "live"]);
 

@@ -1,0 +1,99 @@
+/**
+ * Whether heapshift took over once its DLL is loaded: loading the DLL is
+ * not the takeover. It may refuse to patch (a thread inside a function to
+ * patch, code it cannot patch safely, another tool's hooks) and then stays
+ * loaded, idle: `inject` and `launch` must say so, not "injected".
+ *
+ * @module
+ */
+
+import type { HeapshiftReason, HeapshiftStats } from "../mod.ts";
+import { isHeapshiftDll } from "../pe/mod.ts";
+import { CliError } from "./output.ts";
+
+/** What each reason means to the user of a program. */
+const REASON_TEXT: Partial<Record<HeapshiftReason, string>> = {
+  "no-ucrt":
+    "the program does not use the Universal CRT (ucrtbase.dll) or lacks its heap functions",
+  "no-room": "this ucrtbase.dll's code cannot be patched safely",
+  "unsafe-site": "this ucrtbase.dll's code cannot be patched safely",
+  "shared-site": "this ucrtbase.dll's code cannot be patched safely",
+  "overlapping-sites": "this ucrtbase.dll's code cannot be patched safely",
+  "too-many-sites": "this ucrtbase.dll's code cannot be patched safely",
+  "readback": "a written jump did not read back",
+  "thread-in-site": "a thread stayed inside a function to be patched",
+  "protect":
+    "the program forbids changes to its code (code integrity or Arbitrary Code Guard)",
+  "thread-open": "its threads could not all be paused",
+  "thread-suspend": "its threads could not all be paused",
+  "thread-context": "its threads could not all be paused",
+  "too-many-threads": "it has more threads than heapshift can pause",
+  "thread-snapshot": "its threads could not be listed",
+  "tls": "no thread-local storage slot was left",
+  "foreign-hook": "another tool hooks the CRT's allocator already",
+};
+
+/** The reason, with what it means when known. */
+export function explainReason(reason: HeapshiftReason | null): string {
+  if (reason === null) return "no reason given";
+  const text = REASON_TEXT[reason];
+  return text ? `${reason}: ${text}` : reason;
+}
+
+/**
+ * Waits (at most `timeoutMs`) until heapshift's DLL, just loaded in `pid`,
+ * has left `loading`, and returns `"live"`; throws a {@linkcode CliError}
+ * saying why when it did not take over. `undefined` for a DLL that is not
+ * heapshift, or when its state cannot be read (then a warning says so).
+ */
+export async function checkTakeover(
+  target: { pid: number; name: string; dll: string },
+  options: {
+    timeoutMs: number;
+    stats: (pid: number) => HeapshiftStats;
+  },
+): Promise<"live" | undefined> {
+  if (!isHeapshiftDll(target.dll)) return undefined;
+  const { pid, name } = target;
+  const dll = target.dll.replace(/^.*[\\/]/, "");
+  const where = `${dll} is loaded in ${name} (pid ${pid})`;
+  const deadline = Date.now() + options.timeoutMs;
+  for (;;) {
+    let s: HeapshiftStats | undefined;
+    let error: unknown;
+    try {
+      s = options.stats(pid);
+    } catch (e) {
+      error = e;
+    }
+    if (s && s.state === "live") return "live";
+    if (s && s.state === "failed") {
+      throw new CliError(
+        `${where} but did not take over (${
+          explainReason(s.reason)
+        }). The program runs on as before, on its CRT heap; heapshift stays loaded there, idle, until the program ends (restart it to try again; \`stats ${pid}\` shows more)`,
+      );
+    }
+    if (s && s.state === "disabled") {
+      throw new CliError(
+        `${where} but disabled: HEAPSHIFT_DISABLE is set in the program's environment, so it runs on its CRT heap (restart it without that variable)`,
+      );
+    }
+    if (Date.now() >= deadline) {
+      if (s) {
+        throw new CliError(
+          `${where} but still initialising after ${
+            options.timeoutMs / 1000
+          } s (\`stats ${pid}\` shows when it is live)`,
+        );
+      }
+      console.error(
+        `warning: ${where}, but its state cannot be read: ${
+          error instanceof Error ? error.message : String(error)
+        }`,
+      );
+      return undefined;
+    }
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
