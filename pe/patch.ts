@@ -88,6 +88,13 @@ export interface PatchBytesOptions extends DllOptions {
    * to the program, and only the first to load takes over).
    */
   allowSecond?: boolean;
+  /**
+   * Add the DLL even when the file carries data after its sections (an
+   * installer's payload, a .NET single-file bundle): the new section moves
+   * it further into the file, which breaks a program that finds it by its
+   * file offset. Refused by default; allowed, a warning says where it went.
+   */
+  allowOverlay?: boolean;
 }
 
 /** What a patch did. */
@@ -187,6 +194,7 @@ export function planPatch(
   if (idx === 0) {
     return { ...base, changed: false, action: "unchanged", imports: names };
   }
+  checkChangeable(info);
   if (idx > 0) {
     const out = editableCopy(src, { info, warnings });
     moveToFront(src, { out, imports: info.imports, index: idx });
@@ -216,6 +224,27 @@ export function planPatch(
     action: "added",
     imports: [dll, ...names],
   };
+}
+
+/** DLLs that take over the CRT's allocator themselves. */
+const ALLOCATOR_OVERRIDES = /^mimalloc-(redirect|redirect32|override)\.dll$/i;
+const DLLCHARACTERISTICS_FORCE_INTEGRITY = 0x80;
+
+// What no change to the file may break: a program Windows starts only with
+// a valid signature, and one whose allocator another DLL takes over.
+function checkChangeable(info: PeInfo): void {
+  const h = info.headers;
+  if (h.dllCharacteristics & DLLCHARACTERISTICS_FORCE_INTEGRITY) {
+    throw new PePatchError(
+      "the program demands a valid signature (FORCE_INTEGRITY): any change to the file invalidates it, and Windows would refuse to start the patched copy; load heapshift with launch or inject instead, which leave the file as it is",
+    );
+  }
+  const other = info.imports.find((d) => ALLOCATOR_OVERRIDES.test(d.dll));
+  if (other) {
+    throw new PePatchError(
+      `it loads ${other.dll}, mimalloc's own override of the CRT's allocator: two takeovers in one process would each free the other's blocks; remove that one first`,
+    );
+  }
 }
 
 const MACHINES: Record<number, string> = {
@@ -285,6 +314,47 @@ function checkOptions(options: PatchBytesOptions): {
     throw new PePatchError(`invalid symbol ${JSON.stringify(symbol)}`);
   }
   return { sectionName, symbol };
+}
+
+/** Where data after the sections starts, past a COFF symbol table there. */
+function payloadStart(info: PeInfo, endSec: number): number {
+  const t = info.symbolTable;
+  return t && t.offset <= endSec + 8 && t.offset >= endSec
+    ? t.offset + t.size
+    : endSec;
+}
+
+/**
+ * How many bytes of data after the sections are a payload, up to its last
+ * non-zero byte: not the COFF symbol table right after them, not a
+ * certificate table (it goes or stays as the signature plan says), and not
+ * zero padding (0 when there is none).
+ */
+function payloadSize(
+  src: ByteSource,
+  info: PeInfo,
+  range: { from: number; to: number },
+): number {
+  const start = payloadStart(info, range.from);
+  const cert = info.certificate;
+  let end = range.to;
+  // Read from the end in chunks, skipping the certificate table.
+  while (end > start) {
+    if (cert && end > cert.offset && end <= cert.offset + cert.size) {
+      end = cert.offset;
+      continue;
+    }
+    const floor = cert && end > cert.offset + cert.size
+      ? Math.max(start, cert.offset + cert.size)
+      : start;
+    const n = Math.min(end - floor, 1 << 20);
+    const chunk = src.read(end - n, n);
+    let i = n;
+    while (i > 0 && chunk[i - 1] === 0) i--;
+    if (i > 0) return end - n + i - start;
+    end -= n;
+  }
+  return 0;
 }
 
 /** Where section data starts in the file (or ends, when there is none). */
@@ -370,6 +440,7 @@ function addSection(
   const keepEnd = certificatePlan(info, warnings);
   const rawPtr = alignUp(endSec + shift, fa);
   const overlaySize = keepEnd - endSec;
+  const payload = payloadSize(src, info, { from: endSec, to: keepEnd });
   let maxEnd = 0;
   for (const s of h.sections) maxEnd = Math.max(maxEnd, sectionEnd(s));
   const va = Math.max(alignUp(maxEnd, sa), alignUp(h.sizeOfImage, sa));
@@ -381,6 +452,24 @@ function addSection(
       }: a new section would end at 0x${
         sizeOfImage.toString(16)
       }, at or above 2 GiB, where its addresses would read as import ordinals`,
+    );
+  }
+  if (payload > 0) {
+    const to = rawPtr + rawSize + (payloadStart(info, endSec) - endSec);
+    const from = payloadStart(info, endSec);
+    if (!add.options.allowOverlay) {
+      throw new PePatchError(
+        `it carries ${payload} bytes of data after its sections and COFF symbols (from 0x${
+          from.toString(16)
+        }: an installer's payload, a .NET single-file bundle, …), which the new section would move to 0x${
+          to.toString(16)
+        }; a program that finds such data by its file offset then breaks. Load heapshift with launch or inject instead, which leave the file as it is, or allow the move (allowOverlay; --allow-overlay on the command line)`,
+      );
+    }
+    warnings.push(
+      `the data after the sections (${payload} bytes) moved from 0x${
+        from.toString(16)
+      } to 0x${to.toString(16)}`,
     );
   }
   const total = rawPtr + rawSize + Math.max(0, overlaySize);

@@ -45,7 +45,7 @@ for (const [label, opts] of VARIANTS) {
   Deno.test(`patchImportsBytes() adds heapshift.dll first and undoes it: ${label}`, async () => {
     const original = buildPe(opts);
     const before = info(original);
-    const r = patchImportsBytes(original);
+    const r = patchImportsBytes(original, { allowOverlay: true });
     assert.equal(r.action, "added");
     assert.equal(r.changed, true);
     const after = info(r.bytes);
@@ -113,7 +113,7 @@ for (const [label, opts] of VARIANTS) {
     }
 
     // Idempotent.
-    const again = patchImportsBytes(r.bytes);
+    const again = patchImportsBytes(r.bytes, { allowOverlay: true });
     assert.equal(again.action, "unchanged");
     assert.equal(again.bytes, r.bytes);
 
@@ -184,7 +184,7 @@ Deno.test("patchImportsBytes() strips an Authenticode signature with a warning",
     overlay: new Uint8Array(8).fill(1),
   });
   for (const dll of ["heapshift.dll", "WS2_32.dll"]) {
-    const r = patchImportsBytes(original, { dll });
+    const r = patchImportsBytes(original, { dll, allowOverlay: true });
     assert.equal(r.warnings.filter((w) => /signature/.test(w)).length, 1);
     const after = info(r.bytes);
     assert.equal(after.certificate, undefined);
@@ -366,19 +366,26 @@ Deno.test("the checksum is updated for what changed: right stays right, wrong st
   put32(odd, last.headerOffset + 16, last.sizeOfRawData - 1);
   put32(odd, at, peChecksum(odd, at));
   for (const [label, original] of [["even", base], ["odd", odd]] as const) {
-    const r = patchImportsBytes(original);
+    const r = patchImportsBytes(original, { allowOverlay: true });
     assert.equal(checksumError(r.bytes), 0, `${label}: right stays right`);
     const moved = patchImportsBytes(original, { dll: "WS2_32.dll" });
     assert.equal(checksumError(moved.bytes), 0, `${label}: moved`);
     // A stale checksum (as Wine's builtins have) is off by as much after.
     const stale = original.slice();
     put32(stale, at, u32(stale, at) + 1234);
-    assert.equal(checksumError(patchImportsBytes(stale).bytes), 1234, label);
+    assert.equal(
+      checksumError(patchImportsBytes(stale, { allowOverlay: true }).bytes),
+      1234,
+      label,
+    );
   }
   // One that cannot be right (below the file's length) is made anew.
   const tiny = base.slice();
   put32(tiny, at, 1);
-  assert.equal(checksumError(patchImportsBytes(tiny).bytes), 0);
+  assert.equal(
+    checksumError(patchImportsBytes(tiny, { allowOverlay: true }).bytes),
+    0,
+  );
 });
 
 Deno.test("planPatch: a DLL gets a warning, and a header without an import directory slot says so", () => {
@@ -399,4 +406,76 @@ Deno.test("planPatch: a DLL gets a warning, and a header without an import direc
       e.message ===
         "its optional header has 1 data directories (NumberOfRvaAndSizes), too few for directory 1; a normal Windows program has 16",
   );
+});
+
+Deno.test("patchImportsBytes() refuses to move data appended after the sections unless allowed", () => {
+  // A payload found by its file offset (a .NET single-file bundle, an
+  // installer's archive) breaks when the new section pushes it back.
+  const payload = new Uint8Array(333).fill(0xab);
+  const original = buildPe({ overlay: payload, symbols: 2 });
+  const at = info(original).overlay!.offset;
+  assert.throws(
+    () => patchImportsBytes(original),
+    (e: Error) =>
+      e instanceof PePatchError &&
+      e.message.includes(
+        "it carries 333 bytes of data after its sections and COFF symbols",
+      ) &&
+      e.message.includes("launch or inject") &&
+      e.message.includes("allowOverlay"),
+  );
+  const r = patchImportsBytes(original, { allowOverlay: true });
+  const moved = r.warnings.find((w) => w.includes("data after the sections"));
+  assert.ok(moved, r.warnings.join("\n"));
+  const now = info(r.bytes).symbolTable!;
+  const end = now.offset + now.size;
+  assert.ok(moved.includes(`0x${end.toString(16)}`), moved);
+  assert.deepEqual(r.bytes.subarray(end), payload);
+  assert.ok(end > at);
+  // Not a payload: COFF symbols, zero padding, a signature (stripped).
+  for (
+    const o of [
+      { symbols: 2 },
+      { overlay: new Uint8Array(512) },
+      { certificate: 256 },
+    ]
+  ) {
+    assert.equal(patchImportsBytes(buildPe(o)).action, "added");
+  }
+  // Moving a descriptor moves no file data.
+  const imported = buildPe({
+    overlay: payload,
+    imports: [...DEFAULT_IMPORTS, { dll: "heapshift.dll", symbols: [1] }],
+  });
+  assert.equal(patchImportsBytes(imported).action, "moved");
+});
+
+Deno.test("patchImportsBytes() refuses a program that demands a valid signature (FORCE_INTEGRITY)", () => {
+  for (const o of [{}, { certificate: 256 }]) {
+    const b = buildPe(o);
+    const flags = info(b).headers.optionalHeaderOffset + 70;
+    b[flags] |= 0x80;
+    assert.throws(
+      () => patchImportsBytes(b),
+      (e: Error) =>
+        e instanceof PePatchError &&
+        e.message.includes("FORCE_INTEGRITY") &&
+        e.message.includes("Windows would refuse to start"),
+    );
+  }
+});
+
+Deno.test("patchImportsBytes() refuses a program that another allocator override takes over", () => {
+  for (const dll of ["mimalloc-redirect.dll", "MIMALLOC-OVERRIDE.DLL"]) {
+    const b = buildPe({
+      imports: [...DEFAULT_IMPORTS, { dll, symbols: [1] }],
+    });
+    assert.throws(
+      () => patchImportsBytes(b),
+      (e: Error) =>
+        e instanceof PePatchError &&
+        e.message.includes(`it loads ${dll}`) &&
+        e.message.includes("mimalloc"),
+    );
+  }
 });

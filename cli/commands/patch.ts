@@ -55,6 +55,10 @@ export function patchCommand(program: Command, setCode: SetCode): void {
       "with --remove: remove it even if heapshift did not add it",
     )
     .option("--dll <name>", "DLL file name to import (default heapshift.dll)")
+    .option(
+      "--allow-overlay",
+      "patch even when data appended after the sections (an installer's payload, a .NET bundle) has to move",
+    )
     .option("--json", "machine-readable output")
     .addHelpText(
       "after",
@@ -82,7 +86,10 @@ export function patchCommand(program: Command, setCode: SetCode): void {
           ...common,
           allowForeign: opts.allowForeign,
         })
-        : await patchImports(exe, common);
+        : await patchImports(exe, {
+          ...common,
+          allowOverlay: opts.allowOverlay,
+        });
       if (opts.json) {
         printJson(rep);
         return setCode(0);

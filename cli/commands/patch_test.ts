@@ -38,6 +38,26 @@ Deno.test("patch -i, then patch --remove -i, as the README shows", async () => {
   });
 });
 
+Deno.test("patch refuses to move appended data without --allow-overlay, and writes nothing", async () => {
+  await withDir(async (dir) => {
+    const exe = `${dir}/setup.exe`;
+    const original = buildPe({ overlay: new Uint8Array(100).fill(3) });
+    await Deno.writeFile(exe, original);
+    oneLineError(
+      await cli(["patch", exe, "--inplace"]),
+      /^error: Cannot patch .*setup\.exe: it carries 100 bytes of data after its sections .*--allow-overlay/,
+    );
+    assert.deepEqual(await Deno.readFile(exe), original);
+    assert.equal([...Deno.readDirSync(dir)].length, 1, "nothing written");
+    const ok = await cli(["patch", exe, "--allow-overlay"]);
+    assert.equal(ok.code, 0, ok.stderr);
+    assert.match(
+      ok.stdout,
+      /warning {2}the data after the sections \(100 bytes\) moved from 0x/,
+    );
+  });
+});
+
 Deno.test("patch --remove of a DLL heapshift did not add needs --allow-foreign, not -f", async () => {
   await withDir(async (dir) => {
     const exe = `${dir}/game.exe`;
