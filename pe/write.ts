@@ -186,6 +186,10 @@ async function writeAtomic(
   }
   try {
     try {
+      // open() narrows the mode by the umask; the copy keeps the original's.
+      if (options.mode !== undefined && Deno.build.os !== "windows") {
+        await Deno.chmod(tmp, options.mode);
+      }
       await write(file);
       if (options.flush !== false) await file.sync();
     } finally {

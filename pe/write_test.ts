@@ -63,7 +63,11 @@ Deno.test("patchImports({ inPlace }) keeps a backup; removeImport() restores", a
     });
     await Deno.writeFile(exe, original);
     if (Deno.build.os !== "windows") await Deno.chmod(exe, 0o751);
-    const r = await patchImports(exe, { inPlace: true, postfix: "-debug" });
+    const r = await patchImports(exe, {
+      inPlace: true,
+      postfix: "-debug",
+      allowOverlay: true,
+    });
     assert.equal(r.output, exe);
     assert.equal(r.backup, `${exe}.bak`);
     assert.deepEqual(await Deno.readFile(`${exe}.bak`), original);
@@ -446,8 +450,9 @@ Deno.test("the file written is the bytes patchImportsBytes() gives", async () =>
       await Deno.writeFile(exe, original);
       for (const dll of ["heapshift.dll", "WS2_32.dll"]) {
         const out = `${dir}/out.exe`;
-        await patchImports(exe, { output: out, dll });
-        const want = patchImportsBytes(original, { dll }).bytes;
+        await patchImports(exe, { output: out, dll, allowOverlay: true });
+        const want = patchImportsBytes(original, { dll, allowOverlay: true })
+          .bytes;
         assert.deepEqual(await Deno.readFile(out), want, `${i} ${dll}`);
         const undo = { dll, allowForeign: true };
         await removeImport(out, { ...undo, inPlace: true, backup: false });
@@ -458,3 +463,20 @@ Deno.test("the file written is the bytes patchImportsBytes() gives", async () =>
     }
   });
 });
+
+posixTest(
+  "patchImports({ inPlace }) keeps the file's mode under a narrow umask",
+  async (dir) => {
+    const exe = `${dir}/game.exe`;
+    await Deno.writeFile(exe, buildPe());
+    await Deno.chmod(exe, 0o755);
+    const old = Deno.umask(0o077);
+    try {
+      await patchImports(exe, { inPlace: true });
+    } finally {
+      Deno.umask(old);
+    }
+    assert.equal((await Deno.stat(exe)).mode! & 0o777, 0o755);
+    assert.equal((await Deno.stat(`${exe}.bak`)).mode! & 0o777, 0o755);
+  },
+);
