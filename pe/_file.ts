@@ -15,6 +15,11 @@ export function fileProblem(e: unknown, writing = false): string {
   if (e instanceof Deno.errors.IsADirectory) return "it is a directory";
   if (e instanceof Deno.errors.AlreadyExists) return "it already exists";
   const msg = e instanceof Error ? e.message : String(e);
+  // Windows' ERROR_SHARING_VIOLATION / ERROR_LOCK_VIOLATION: another process
+  // has the file open, most often the program itself, running.
+  if (/\(os error (32|33)\)/.test(msg)) {
+    return "it is in use by another process (is the program running? close it and retry)";
+  }
   // Deno appends "(os error N): <op> '<path>'": keep the words only.
   const words = msg.replace(/\s*\(os error \d+\).*$/s, "");
   return words.charAt(0).toLowerCase() + words.slice(1);

@@ -9,7 +9,7 @@ import {
   removeImport,
 } from "../../pe/mod.ts";
 import { assert, assertEquals, assertRejects } from "./assert.ts";
-import { fixture, test } from "./harness.ts";
+import { fixture, startTarget, test } from "./harness.ts";
 import { runProgram } from "../../cli/_test_utils.ts";
 
 const EXE = "pe_first_import.exe";
@@ -208,5 +208,22 @@ test("a directory or a missing file is refused with its path", async () => {
       PeFileError,
       `Cannot write ${out}: its directory does not exist`,
     );
+  });
+});
+
+test("patching a running program in place says it is in use, and leaves it and no backup", async () => {
+  await withCopy(async (dir) => {
+    const sleeper = `${dir}\\sleeper.exe`;
+    await Deno.copyFile(fixture("sleeper.exe"), sleeper);
+    const before = await Deno.readFile(sleeper);
+    await using _running = await startTarget(sleeper);
+    await assertRejects(
+      () => patchImports(sleeper, { inPlace: true }),
+      PeFileError,
+      "it is in use by another process (is the program running? close it and retry)",
+    );
+    assertEquals(await Deno.readFile(sleeper), before);
+    const left = [...Deno.readDirSync(dir)].map((e) => e.name).sort();
+    assertEquals(left, ["game.exe", "heapshift.dll", "sleeper.exe"]);
   });
 });
