@@ -54,12 +54,14 @@ async function doInject(
     if (opts.dll) await resolveDll(opts.dll);
     // A path waits for that very file; a name for a process that is new
     // (none has it now, but this CLI may, as deno.exe)
+    const deadline = Date.now() + seconds * 1000;
     const p = isPathTarget(target)
       ? await waitForFile(target, seconds)
       : await api.waitForProcess(name, {
         timeout: seconds * 1000,
         newOnly: true,
       });
+    await untilInitialising(p, deadline);
     const dll = await dllForTarget(opts.dll, () => api.processArch(p.pid));
     return await injectPid(p.pid, p.name, dll, opts);
   }
@@ -86,6 +88,28 @@ async function doInject(
   throw new CliError(
     `No process named ${name} is running (use --wait to wait for it, or give the path of the executable to launch it)`,
   );
+}
+
+/**
+ * Waits until a process just seen has begun its initialisation: its loader
+ * has listed kernel32 (the 32-bit one for an x86 program). Before that
+ * (created suspended by a launcher, or a moment after its creation) there
+ * is nothing to load a DLL with, and a remote thread would be the one to
+ * initialise the program, running every DLL's start-up on it.
+ */
+async function untilInitialising(
+  p: { pid: number; name: string },
+  deadline: number,
+): Promise<void> {
+  const api = await import("../api.ts");
+  for (;;) {
+    try {
+      const mods = api.modules(p.pid);
+      if (mods.some((m) => m.name.toLowerCase() === "kernel32.dll")) return;
+    } catch { /* not listable yet, or gone: the injection says which */ }
+    if (Date.now() >= deadline) return; // the injection says why
+    await new Promise((r) => setTimeout(r, 20));
+  }
 }
 
 /** The first process that runs the file at `path`, within `seconds`. */

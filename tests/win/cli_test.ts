@@ -13,7 +13,14 @@ import {
   uniqueCopy,
 } from "./harness.ts";
 import { type CliRun, runCli as cli } from "../../cli/_test_utils.ts";
-import { openProcess, PROCESS, terminateProcess } from "../../ffi/mod.ts";
+import {
+  createProcess,
+  openProcess,
+  PROCESS,
+  resumeThread,
+  terminateProcess,
+} from "../../ffi/mod.ts";
+import { quoteArg } from "../../mod.ts";
 
 const CLI = repoPath("cli.ts");
 
@@ -403,6 +410,67 @@ test("cli: inject --wait injects into a program started afterwards", async () =>
   assertEquals(r.pid, t.pid);
   assertEquals(r.module.name.toLowerCase(), "probe.dll");
 });
+
+testArches(
+  "cli: inject --wait of a program created suspended waits until it has begun initialising",
+  async (arch) => {
+    await using copy = await uniqueCopy("sleeper.exe", arch);
+    const child = new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", CLI, "inject", copy.exe, "--wait", "60", "--json"],
+      env: { NO_COLOR: "1" },
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    const errLines = readLines(child.stderr);
+    const said: string[] = [];
+    for (let l = await errLines.next(); !l.done; l = await errLines.next()) {
+      said.push(l.value);
+      if (/waiting up to 60 s for /.test(l.value)) break;
+    }
+    // As a launcher does: created suspended, resumed a while later. Until
+    // then its loader has not run, and a remote thread would be the one to
+    // initialise it.
+    const created = createProcess(copy.path, quoteArg(copy.path), {
+      suspended: true,
+      stdio: "none",
+    });
+    try {
+      let early: Deno.CommandStatus | undefined;
+      child.status.then((s) => early = s);
+      await new Promise((r) => setTimeout(r, 2_000));
+      if (early) {
+        for (
+          let l = await errLines.next();
+          !l.done;
+          l = await errLines.next()
+        ) {
+          said.push(l.value);
+        }
+      }
+      assertEquals(
+        early,
+        undefined,
+        `the CLI did not wait: ${said.join("\n")}`,
+      );
+      resumeThread(created.thread);
+      const [status, stdout] = await Promise.all([
+        child.status,
+        new Response(child.stdout).text(),
+      ]);
+      for (let l = await errLines.next(); !l.done; l = await errLines.next()) {
+        said.push(l.value);
+      }
+      assertEquals(status.code, 0, said.join("\n"));
+      const r = JSON.parse(stdout);
+      assertEquals([r.pid, r.state], [created.pid, "live"]);
+    } finally {
+      terminateProcess(created.process, 1);
+      created.process.close();
+      created.thread.close();
+    }
+  },
+);
 
 test("cli: launch loads the DLLs early", async () => {
   await using copy = await uniqueCopy("sleeper.exe");
