@@ -16,12 +16,14 @@ import {
   formatMessage,
   INJECT_ACCESS,
   isBeingDebugged,
+  processExitCode,
   type RemoteResult,
   RemoteTimeoutError,
+  STILL_ACTIVE,
   wideBytes,
 } from "../ffi/mod.ts";
 import { exportAddress } from "./_remote_exports.ts";
-import { imports as peImports, isHeapshiftDll } from "../pe/mod.ts";
+import { isHeapshiftDll } from "../pe/mod.ts";
 import { type ModuleInfo, moduleNamed, targetModules } from "./module_list.ts";
 import {
   exitedError,
@@ -31,6 +33,8 @@ import {
 } from "./_target.ts";
 import { hasHeapshift } from "./_heapshift_presence.ts";
 import { guardAsync } from "./_error_kinds.ts";
+import { crashStatus } from "./_exit_status.ts";
+import { importersOf } from "./_importers.ts";
 
 /**
  * Options for {@linkcode inject} and {@linkcode eject}.
@@ -44,28 +48,6 @@ import { guardAsync } from "./_error_kinds.ts";
 export interface InjectOptions {
   /** Milliseconds to wait for the remote call (default 10000). */
   timeout?: number;
-}
-
-/**
- * Whether the program at `exePath` imports `dll` statically (UCRT's API
- * sets count as ucrtbase.dll); false when its file cannot be read.
- */
-async function importedByProgram(
-  exePath: string,
-  dll: string,
-): Promise<boolean> {
-  let names: string[];
-  try {
-    names = (await peImports(exePath, { symbols: false }))
-      .filter((d) => d.kind === "static")
-      .map((d) => d.dll.toLowerCase());
-  } catch {
-    return false;
-  }
-  const want = dll.toLowerCase();
-  return names.includes(want) ||
-    (want === "ucrtbase.dll" &&
-      names.some((n) => n.startsWith("api-ms-win-crt-")));
 }
 
 /** Modules no process survives losing. */
@@ -108,7 +90,7 @@ export async function callKernel32(
     );
   } catch (e) {
     // A target that ended during the call fails it with access errors.
-    const gone = exitedError(target, doing);
+    const gone = crashedError(target, call) ?? exitedError(target, doing);
     if (gone) throw gone;
     if (e instanceof RemoteTimeoutError) {
       const hints = [
@@ -127,6 +109,28 @@ export async function callKernel32(
     }
     throw processError(e, { pid, doing });
   }
+}
+
+/**
+ * The error for a target that crashed (ended with an NTSTATUS error code)
+ * while `call` ran, or undefined when it runs or exited normally.
+ */
+function crashedError(
+  target: TargetProcess,
+  call: Kernel32Call,
+): HeapshiftError | undefined {
+  let code: number;
+  try {
+    code = processExitCode(target.process);
+  } catch {
+    return undefined;
+  }
+  const crash = code === STILL_ACTIVE ? undefined : crashStatus(code);
+  if (!crash) return undefined;
+  return new HeapshiftError(
+    "failed",
+    `Cannot ${call.doing} process ${call.pid}: the process crashed (${crash}) while ${call.fn} ran`,
+  );
 }
 
 function debugged(target: TargetProcess): boolean {
@@ -286,10 +290,22 @@ async function unloadFrom(
       }, which cannot be unloaded`,
     );
   }
-  if (await importedByProgram(all[0].path, mod.name)) {
+  const importers = await importersOf(all, mod);
+  if (importers[0] === all[0]) {
     throw new HeapshiftError(
       "unsupported",
       `Cannot ${doing} process ${pid}: the program imports ${mod.name}, so it was loaded with the program, whose code calls into it; unloading it would crash the program`,
+    );
+  }
+  if (importers.length) {
+    // FreeLibrary would drop the reference the importer's load took: the
+    // DLL is unmapped while the importer's import table still points in.
+    const list = nameList(importers.map((m) => m.name));
+    throw new HeapshiftError(
+      "unsupported",
+      importers.length === 1
+        ? `Cannot ${doing} process ${pid}: ${list} imports it, so unloading it would crash the program when ${list} calls it; eject ${list} first`
+        : `Cannot ${doing} process ${pid}: ${list} import it, so unloading it would crash the program when one of them calls it; eject them first`,
     );
   }
   const result = await callKernel32(target, {
@@ -313,4 +329,14 @@ async function unloadFrom(
       `Cannot ${doing} process ${pid}: it stays loaded after FreeLibrary; the module is pinned (heapshift.dll pins itself so its hooks are never unmapped) or was loaded more than once`,
     );
   }
+}
+
+/** `a`, `a and b`, `a, b and c`; past five, `a, b, c, d, e and 3 others`. */
+function nameList(names: string[]): string {
+  const shown = names.length > 5
+    ? [...names.slice(0, 5), `${names.length - 5} others`]
+    : names;
+  return shown.length === 1
+    ? shown[0]
+    : `${shown.slice(0, -1).join(", ")} and ${shown.at(-1)}`;
 }

@@ -143,3 +143,47 @@ test("eject reports a pinned module", async () => {
   assertEquals(e.kind, "pinned");
   assert(has(pid, "api_pinned.dll"));
 });
+
+test("eject refuses a DLL another loaded module imports, and unloads it after its importer", async () => {
+  await using target = await startTarget(fixture("sleeper.exe"));
+  const pid = target.readyPid;
+  // Both DLLs in one directory: the loader finds api_adep.dll next to
+  // api_missingdep.dll, which imports it.
+  const dir = await Deno.makeTempDir({ prefix: "heapshift-eject-" });
+  try {
+    for (const f of ["api_missingdep.dll", "api_adep.dll"]) {
+      await Deno.copyFile(fixture(f), `${dir}\\${f}`);
+    }
+    await inject(pid, `${dir}\\api_missingdep.dll`);
+    assert(has(pid, "api_adep.dll"), "the dependency came with it");
+    const e = await assertRejects(
+      () => eject(pid, "api_adep.dll"),
+      HeapshiftError,
+      `Cannot eject api_adep.dll from process ${pid}: api_missingdep.dll imports it, so unloading it would crash the program when api_missingdep.dll calls it; eject api_missingdep.dll first`,
+    );
+    assertEquals(e.kind, "unsupported");
+    assert(has(pid, "api_adep.dll"), "api_adep.dll stays after the refusal");
+    // The importer first: its unload drops the only reference to
+    // api_adep.dll (the loader's), so that goes with it.
+    await eject(pid, "api_missingdep.dll");
+    assert(!has(pid, "api_missingdep.dll"));
+    assert(!has(pid, "api_adep.dll"), "the dependency went with its importer");
+    // Loaded on its own, nothing imports it: eject unloads it.
+    await inject(pid, `${dir}\\api_adep.dll`);
+    await eject(pid, "api_adep.dll");
+    assert(!has(pid, "api_adep.dll"));
+  } finally {
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
+  }
+});
+
+test("inject reports a target that crashes while the DLL loads", async () => {
+  await using target = await startTarget(fixture("sleeper.exe"));
+  const pid = target.readyPid;
+  const e = await assertRejects(
+    () => inject(pid, fixture("api_crash.dll")),
+    HeapshiftError,
+    `Cannot inject api_crash.dll into process ${pid}: the process crashed (0xC0000409, stack buffer overrun / fail-fast) while LoadLibraryW ran`,
+  );
+  assertEquals(e.kind, "failed");
+});

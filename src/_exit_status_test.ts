@@ -1,0 +1,25 @@
+import assert from "node:assert/strict";
+import { crashStatus } from "./_exit_status.ts";
+
+Deno.test("crashStatus names the usual crash codes", () => {
+  assert.equal(crashStatus(0xC0000005), "0xC0000005, access violation");
+  assert.equal(
+    crashStatus(3221226505),
+    "0xC0000409, stack buffer overrun / fail-fast",
+  );
+  assert.equal(crashStatus(0xC0000374), "0xC0000374, heap corruption");
+  assert.equal(crashStatus(0xC00000FD), "0xC00000FD, stack overflow");
+});
+
+Deno.test("crashStatus gives other NTSTATUS errors in hex", () => {
+  assert.equal(crashStatus(0xC0000142), "0xC0000142");
+  assert.equal(crashStatus(0xFFFFFFFF), "0xFFFFFFFF");
+  // A signed reading of the same code.
+  assert.equal(crashStatus(-1073741819), "0xC0000005, access violation");
+});
+
+Deno.test("crashStatus leaves ordinary exit codes alone", () => {
+  for (const code of [0, 1, 3, 259, 0x7FFFFFFF, 0x80000003, 0xBFFFFFFF]) {
+    assert.equal(crashStatus(code), undefined);
+  }
+});

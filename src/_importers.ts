@@ -1,0 +1,44 @@
+/**
+ * Which modules loaded in a process import a given one (internal): eject
+ * must not unload a DLL from under the code that calls it.
+ *
+ * @module
+ */
+
+import { type ImportedDll, imports as peImports } from "../pe/mod.ts";
+import type { ModuleInfo } from "./module_list.ts";
+
+/** Whether the import-table name `dll` loads the file named `want` (lower case). */
+function names(dll: string, want: string): boolean {
+  const n = dll.toLowerCase();
+  // The loader adds `.dll` to a name without an extension.
+  const file = n.includes(".") ? n : `${n}.dll`;
+  // Other API sets resolve to core system DLLs, which eject refuses anyway.
+  return file === want ||
+    (want === "ucrtbase.dll" && file.startsWith("api-ms-win-crt-"));
+}
+
+/**
+ * The modules of `loaded` whose files import `mod`, statically or
+ * delay-loaded, in list order (the program first). Only headers and import
+ * directories are read; a module whose file cannot be read counts as
+ * importing nothing.
+ */
+export async function importersOf(
+  loaded: ModuleInfo[],
+  mod: ModuleInfo,
+): Promise<ModuleInfo[]> {
+  const want = mod.name.toLowerCase();
+  const found: ModuleInfo[] = [];
+  for (const m of loaded) {
+    if (m.base === mod.base) continue;
+    let dlls: ImportedDll[];
+    try {
+      dlls = await peImports(m.path, { symbols: false });
+    } catch {
+      continue;
+    }
+    if (dlls.some((d) => names(d.dll, want))) found.push(m);
+  }
+  return found;
+}

@@ -1,0 +1,61 @@
+import assert from "node:assert/strict";
+import { importersOf } from "./_importers.ts";
+import type { ModuleInfo } from "./module_list.ts";
+import { buildPe } from "../pe/_test_pe.ts";
+
+Deno.test("importersOf finds static and delay-load importers, in any case", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "heapshift-importers-" });
+  try {
+    const files: Record<string, Uint8Array> = {
+      "prog.exe": buildPe({
+        imports: [{ dll: "api-ms-win-crt-heap-l1-1-0.dll", symbols: ["free"] }],
+      }),
+      "static.dll": buildPe({
+        imports: [{ dll: "DEP.DLL", symbols: ["f"] }],
+      }),
+      "delay.dll": buildPe({
+        imports: [{ dll: "KERNEL32.dll", symbols: ["Sleep"] }],
+        delayImports: [{ dll: "Dep", symbols: ["f"] }],
+      }),
+      "other.dll": buildPe({
+        imports: [{ dll: "dep.dll.bak", symbols: ["f"] }],
+      }),
+      "dep.dll": buildPe({
+        imports: [{ dll: "dep.dll", symbols: ["f"] }],
+      }),
+    };
+    const loaded: ModuleInfo[] = Object.keys(files).map((name, i) => ({
+      name,
+      path: `${dir}/${name}`,
+      base: BigInt(i + 1) << 20n,
+      size: 0x4000,
+    }));
+    for (const [name, bytes] of Object.entries(files)) {
+      await Deno.writeFile(`${dir}/${name}`, bytes);
+    }
+    // A module whose file is gone imports nothing.
+    loaded.push({
+      name: "gone.dll",
+      path: `${dir}/gone.dll`,
+      base: 1n,
+      size: 1,
+    });
+    const names = async (mod: string) =>
+      (await importersOf(loaded, loaded.find((m) => m.name === mod)!))
+        .map((m) => m.name);
+    // dep.dll's own import of itself does not count.
+    assert.deepEqual(await names("dep.dll"), ["static.dll", "delay.dll"]);
+    assert.deepEqual(await names("static.dll"), []);
+    assert.deepEqual(
+      await importersOf(loaded, {
+        name: "UCRTBASE.DLL",
+        path: "C:\\windows\\system32\\ucrtbase.dll",
+        base: 2n,
+        size: 1,
+      }).then((l) => l.map((m) => m.name)),
+      ["prog.exe"],
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
