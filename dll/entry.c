@@ -91,7 +91,8 @@ static void read_faults(void) {
     else if (strcmp(item, "trim-optimize") == 0) hs_faults.trim_optimize = TRUE;
     else if (strcmp(item, "trim-walk-only") == 0) {
       hs_faults.trim_walk_only = TRUE;
-    } else if (strcmp(item, "refuse-site") == 0 && colon &&
+    } else if (strcmp(item, "not-wine") == 0) hs_faults.not_wine = TRUE;
+    else if (strcmp(item, "refuse-site") == 0 && colon &&
                strlen(colon + 1) < sizeof hs_faults.refuse_site) {
       strcpy(hs_faults.refuse_site, colon + 1);
     }
@@ -108,6 +109,11 @@ BOOL hs_env_flag(const wchar_t* name) {
   wchar_t v[16];
   DWORD n = GetEnvironmentVariableW(name, v, 16);
   return n > 0 && n < 16 && !(v[0] == L'0' && v[1] == 0);
+}
+
+BOOL hs_on_wine(void) {
+  HMODULE ntdll = GetModuleHandleW(L"ntdll.dll");
+  return ntdll != NULL && GetProcAddress(ntdll, "wine_get_version") != NULL;
 }
 
 /* heapshift-<pid>.log next to the target's executable. */

@@ -144,6 +144,12 @@ static inline int64_t hs_load64(const volatile int64_t* c) {
  * ---------------------------------------------------------------------- */
 #define HS_REQUIRED 1u
 #define HS_TAKES_BLOCK 2u
+/* - HS_WRAPS_BASE: Microsoft's ucrtbase implements it as a wrapper around a
+ *   non-exported `_base` function that the CRT also calls directly. Outside
+ *   Wine (whose functions do the work themselves) it must decode to another
+ *   function, or nothing is patched: the CRT's own calls to the `_base` one
+ *   would reach HeapSize with mimalloc's blocks (reason unsafe-site). */
+#define HS_WRAPS_BASE 4u
 #define HS_R_TB (HS_REQUIRED | HS_TAKES_BLOCK)
 
 /* The surface once: Y(X, name, hook, flags) for each function. */
@@ -156,9 +162,9 @@ static inline int64_t hs_load64(const volatile int64_t* c) {
   Y(X, _calloc_base, hs_calloc, HS_REQUIRED)                                  \
   Y(X, _realloc_base, hs_realloc, HS_R_TB)                                    \
   Y(X, _free_base, hs_free, HS_R_TB)                                          \
-  Y(X, _msize, hs_msize, HS_R_TB)                                             \
-  Y(X, _expand, hs_expand, HS_R_TB)                                           \
-  Y(X, _recalloc, hs_recalloc, HS_R_TB)                                       \
+  Y(X, _msize, hs_msize, HS_R_TB | HS_WRAPS_BASE)                             \
+  Y(X, _expand, hs_expand, HS_R_TB | HS_WRAPS_BASE)                           \
+  Y(X, _recalloc, hs_recalloc, HS_R_TB | HS_WRAPS_BASE)                       \
   Y(X, _strdup, hs_strdup, 0)                                                 \
   Y(X, _wcsdup, hs_wcsdup, 0)                                                 \
   Y(X, _mbsdup, hs_strdup, 0) /* same semantics; Wine aliases them */         \
@@ -174,10 +180,11 @@ static inline int64_t hs_load64(const volatile int64_t* c) {
 
 /* Each function as itself, and as its `_o_` twin (`_o_malloc`,
  * `_o__msize` …: the same code in ucrtbase's `_o_` exports, which only some
- * builds have): the same hook and flags, never required. */
+ * builds have): the same hook and flags, never required (and a twin may
+ * lead to its `_base` function through the plain export). */
 #define HS_PLAIN(X, name, hook, flags) X(name, hook, flags)
 #define HS_O_TWIN(X, name, hook, flags) \
-  X(_o_##name, hook, (flags) & ~HS_REQUIRED)
+  X(_o_##name, hook, (flags) & ~(HS_REQUIRED | HS_WRAPS_BASE))
 #define HS_HOOKS(X) HS_SURFACE(HS_PLAIN, X) HS_SURFACE(HS_O_TWIN, X)
 
 /* The replacements (hooks.c). Exact UCRT semantics; see the comments there. */
@@ -455,6 +462,8 @@ void hs_thread_late_release(void);
 void hs_log(const char* fmt, ...);
 /* A switch set in the environment, and not "0" (entry.c). */
 BOOL hs_env_flag(const wchar_t* name);
+/* Whether this process runs under Wine (its ntdll says so; entry.c). */
+BOOL hs_on_wine(void);
 
 /* ------------------------------------------------------------------------
  * Test-only fault switches (entry.c reads HEAPSHIFT_TEST_FAULTS at load;
@@ -483,6 +492,7 @@ typedef struct hs_test_faults {
   BOOL trim_optimize;       /* the trimmer uses Windows' way under Wine */
   BOOL trim_walk_only;      /* Wine: the walk alone, no resets in free */
   char refuse_site[40];     /* the site this export decodes to is refused */
+  BOOL not_wine;            /* ucrtbase is taken for Microsoft's, not Wine's */
 } hs_test_faults;
 extern hs_test_faults hs_faults;
 

@@ -383,6 +383,13 @@ static BOOL plan(hs_patch_result* r) {
     if (exp == NULL && (e->flags & HS_REQUIRED)) {
       return fail(r, e->name, HS_R_NO_UCRT, 0);
     }
+    if (exp != NULL && plans[i].target == exp && (e->flags & HS_WRAPS_BASE) &&
+        (hs_faults.not_wine || !hs_on_wine())) {
+      hs_log("patch: %s at %p forwards to no _base function: the CRT's own "
+             "calls to that one could not be hooked",
+             e->name, exp);
+      return fail(r, e->name, HS_R_UNSAFE_SITE, 0);
+    }
     if (plans[i].target != NULL && plans[i].target != exp) {
       hs_log("patch: %s at %p decodes to %p", e->name, exp, plans[i].target);
     }

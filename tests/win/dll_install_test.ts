@@ -291,6 +291,17 @@ testArches(
 );
 
 testArches(
+  "install: outside Wine, a _msize, _expand or _recalloc that forwards to no _base function fails the installation as unsafe-site",
+  async (arch) => {
+    // Microsoft's wrap non-exported _base functions that the CRT also calls
+    // directly (_recalloc_base -> _msize_base): hooking only the export
+    // would leave those calls to size mimalloc's blocks with HeapSize.
+    // Wine's do the work themselves, so taken for Microsoft's they fail.
+    assertUntouched(await run(arch, "plain", "not-wine"), REASON.unsafeSite);
+  },
+);
+
+testArches(
   "install: an export another tool already hooked (it jumps out of ucrtbase) fails the installation as foreign-hook",
   async (arch) => {
     // Its jump would take mimalloc's blocks to code that believes in the
