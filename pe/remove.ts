@@ -93,7 +93,7 @@ export function planRemove(
   const ours = addedBy(src, h, d);
   if (!ours && !options.allowForeign) {
     throw new PePatchError(
-      `${dll} was not added by heapshift; removing it may break the program (pass allowForeign, or --allow-foreign on the command line, to remove it anyway)`,
+      `${dll} was not added by heapshift: the program imports it itself (if \`patch --dll\` moved it first, the backup of that patch has the original order), and removing it may break the program (pass allowForeign, or --allow-foreign on the command line, to remove it anyway)`,
     );
   }
   const imp = directory(h, DIR.IMPORT);

@@ -115,7 +115,8 @@ export function patchCommand(program: Command, setCode: SetCode): void {
         }`,
       );
       for (const w of rep.warnings) console.log(c.yellow(`  warning  ${w}`));
-      if (rep.changed && !opts.list && !opts.remove) {
+      // Only an added DLL needs its file: a moved one is the program's own.
+      if (rep.action === "added" && !opts.list) {
         // The DLL must match the program's bitness, whatever its import name.
         const arch = fileArch(exe) ?? "x64";
         const copy = HOOK_DLL[arch] === rep.dll.toLowerCase()

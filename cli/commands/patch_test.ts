@@ -58,6 +58,22 @@ Deno.test("patch refuses to move appended data without --allow-overlay, and writ
   });
 });
 
+Deno.test("patch --dll of a DLL the program imports moves it first and gives no copy hint; --remove says where the original order is", async () => {
+  await withDir(async (dir) => {
+    const exe = `${dir}/game.exe`;
+    await Deno.writeFile(exe, buildPe());
+    const m = await cli(["patch", exe, "--dll", "WS2_32.dll", "--inplace"]);
+    assert.equal(m.code, 0, m.stderr);
+    assert.match(m.stdout, /WS2_32\.dll moved first/);
+    // Copying heapshift.dll over a DLL the program needs would break it.
+    assert.doesNotMatch(m.stdout, /copy build/);
+    oneLineError(
+      await cli(["patch", exe, "--remove", "--dll", "WS2_32.dll"]),
+      /^error: .*WS2_32\.dll was not added by heapshift: the program imports it itself .*backup.*--allow-foreign/,
+    );
+  });
+});
+
 Deno.test("patch --remove of a DLL heapshift did not add needs --allow-foreign, not -f", async () => {
   await withDir(async (dir) => {
     const exe = `${dir}/game.exe`;
