@@ -58,26 +58,28 @@ export async function runProgram(
     stdout: "piped",
     stderr: options.stderr ?? "piped",
   }).spawn();
-  const dec = new TextDecoder();
   const out = { stdout: "", stderr: "" };
+  // A decoder per stream, flushed at its end.
   const drain = async (s: ReadableStream<Uint8Array>, k: keyof typeof out) => {
+    const dec = new TextDecoder();
     for await (const chunk of s) out[k] += dec.decode(chunk, { stream: true });
+    out[k] += dec.decode();
   };
-  const drained = Promise.all([
+  // Both streams to their end: a program's own children may hold them open
+  // after it has exited, so that counts against the time limit too.
+  const done = Promise.all([
+    child.status,
     drain(child.stdout, "stdout"),
     options.stderr === "inherit" ? null : drain(child.stderr, "stderr"),
   ]);
-  drained.catch(() => {}); // awaited below unless the run is cut short
+  done.catch(() => {}); // raced below
   let timer: ReturnType<typeof setTimeout> | undefined;
   const expired = new Promise<"expired">((resolve) => {
     timer = setTimeout(() => resolve("expired"), timeoutMs);
   });
   try {
-    const first = await Promise.race([child.status, expired]);
-    if (first !== "expired") {
-      await drained;
-      return { code: first.code, ...out };
-    }
+    const first = await Promise.race([done, expired]);
+    if (first !== "expired") return { code: first[0].code, ...out };
     try {
       child.kill("SIGKILL");
     } catch { /* gone meanwhile */ }
