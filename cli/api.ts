@@ -14,6 +14,7 @@ export {
   inject,
   launch,
   type LaunchedProcess,
+  type LaunchOptions,
   type ModuleInfo,
   modules,
   processArch,

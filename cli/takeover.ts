@@ -44,7 +44,8 @@ export function explainReason(reason: HeapshiftReason | null): string {
  * Waits (at most `timeoutMs`) until heapshift's DLL, just loaded in `pid`,
  * has left `loading`, and returns `"live"`; throws a {@linkcode CliError}
  * saying why when it did not take over. `undefined` for a DLL that is not
- * heapshift, or when its state cannot be read (then a warning says so).
+ * heapshift, when the process has ended meanwhile, or when its state cannot
+ * be read (then a warning says so).
  */
 export async function checkTakeover(
   target: { pid: number; name: string; dll: string },
@@ -54,6 +55,17 @@ export async function checkTakeover(
   },
 ): Promise<"live" | undefined> {
   if (!isHeapshiftDll(target.dll)) return undefined;
+  return await awaitTakeover(target, options);
+}
+
+/** {@linkcode checkTakeover} for a DLL known to be heapshift's. */
+export async function awaitTakeover(
+  target: { pid: number; name: string; dll: string },
+  options: {
+    timeoutMs: number;
+    stats: (pid: number) => HeapshiftStats;
+  },
+): Promise<"live" | undefined> {
   const { pid, name } = target;
   const dll = target.dll.replace(/^.*[\\/]/, "");
   const where = `${dll} is loaded in ${name} (pid ${pid})`;
@@ -66,6 +78,9 @@ export async function checkTakeover(
     } catch (e) {
       error = e;
     }
+    const kind = (error as { kind?: string } | undefined)?.kind;
+    // Ended meanwhile: nothing to say about a program that is gone.
+    if (kind === "not-found") return undefined;
     if (s && s.state === "live") return "live";
     if (s && s.state === "failed") {
       throw new CliError(
@@ -79,7 +94,8 @@ export async function checkTakeover(
         `${where} but disabled: HEAPSHIFT_DISABLE is set in the program's environment, so it runs on its CRT heap (restart it without that variable)`,
       );
     }
-    if (Date.now() >= deadline) {
+    // Waiting does not help an error that is not about timing.
+    if (Date.now() >= deadline || kind === "access-denied") {
       if (s) {
         throw new CliError(
           `${where} but still initialising after ${

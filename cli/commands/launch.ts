@@ -11,7 +11,7 @@ import { collect, example, parsePath, type SetCode } from "../args.ts";
 import { fileArch, isConsoleProgram, resolveDll } from "../dll.ts";
 import { c, CliError, toJson } from "../output.ts";
 import { checkTakeover } from "../takeover.ts";
-import type { LaunchedProcess } from "../api.ts";
+import type { LaunchedProcess, LaunchOptions } from "../api.ts";
 import { bridgeOptions, onWindows } from "../windows_side.ts";
 
 /** Registers `launch`. */
@@ -63,25 +63,14 @@ async function doLaunch(
   // stdout open (a script reading it would wait for the program's end).
   // Ctrl+C before the DLLs are confirmed stops the program instead of
   // leaving it behind, suspended or unchecked.
-  const launched = await abortingOnInterrupt((signal) =>
-    api.launch(exe, {
-      args,
-      cwd: opts.cwd,
-      dlls,
-      stdio: opts.waitExit ? "inherit" : "none",
-      signal,
-    })
-  ).catch((e) => {
-    if (e instanceof DOMException && e.name === "AbortError") {
-      throw new CliError(
-        `Launch of ${baseName(exe)} interrupted: the program was stopped`,
-        130,
-      );
-    }
-    throw e;
+  const launched = await launchInterruptibly(exe, {
+    args,
+    cwd: opts.cwd,
+    dlls,
+    stdio: opts.waitExit ? "inherit" : "none",
   });
   const ms = performance.now() - t0;
-  const state = await takeover(launched, {
+  const { state, warning } = await takeover(launched, {
     exe,
     dlls,
     waitExit: opts.waitExit,
@@ -117,33 +106,59 @@ async function doLaunch(
     say(`  took  ${ms.toFixed(1)} ms`);
     if (code !== undefined) say(`  exit  ${code}`);
   }
+  if (warning) console.error(c.yellow(`warning: ${warning}`));
   return code ?? 0;
+}
+
+/**
+ * `launch()` with Ctrl+C turned into its abort: a program interrupted before
+ * its DLLs are confirmed is stopped, not left behind suspended or
+ * unchecked (exit code 130).
+ */
+export async function launchInterruptibly(
+  exe: string,
+  options: Omit<LaunchOptions, "signal">,
+): Promise<LaunchedProcess> {
+  const api = await import("../api.ts");
+  try {
+    return await abortingOnInterrupt((signal) =>
+      api.launch(exe, { ...options, signal })
+    );
+  } catch (e) {
+    if (e instanceof DOMException && e.name === "AbortError") {
+      throw new CliError(
+        `Launch of ${baseName(exe)} interrupted: the program was stopped`,
+        130,
+      );
+    }
+    throw e;
+  }
 }
 
 /**
  * heapshift's state once the program runs, if one of `dlls` is heapshift's
  * and the program has not ended yet. A failed takeover is an error; with
- * `--wait-exit` (the program is running with our streams) a warning.
+ * `--wait-exit` (the program is running with our streams) a warning, said
+ * once the program has ended.
  */
 async function takeover(
   launched: LaunchedProcess,
   options: { exe: string; dlls: string[]; waitExit?: boolean },
-): Promise<"live" | undefined> {
+): Promise<{ state?: "live"; warning?: string }> {
   const api = await import("../api.ts");
   for (const dll of options.dlls) {
-    if (launched.exitCode() !== undefined) return undefined;
+    if (launched.exitCode() !== undefined) return {};
     try {
       const state = await checkTakeover({
         pid: launched.pid,
         name: baseName(options.exe),
         dll,
       }, { timeoutMs: 10_000, stats: api.stats });
-      if (state) return state;
+      if (state) return { state };
     } catch (e) {
       if (!(e instanceof CliError) || !options.waitExit) throw e;
-      console.error(`warning: ${e.message}`);
-      return undefined;
+      return { warning: e.message };
     }
   }
-  return undefined;
+  return {};
 }

@@ -1,0 +1,78 @@
+import assert from "node:assert/strict";
+import { HeapshiftError } from "../mod.ts";
+import { awaitTakeover } from "./takeover.ts";
+import { CliError } from "./output.ts";
+import { sampleStats } from "./_test_utils.ts";
+import type { Stats } from "./api.ts";
+
+const target = { pid: 7, name: "game.exe", dll: "C:\\hs\\heapshift.dll" };
+
+/** A stats() that gives `answers` in turn (the last one from then on). */
+function replay(answers: (Partial<Stats> | Error)[]): () => Stats {
+  let i = 0;
+  return () => {
+    const a = answers[Math.min(i++, answers.length - 1)];
+    if (a instanceof Error) throw a;
+    return sampleStats(a);
+  };
+}
+
+Deno.test("awaitTakeover: live after loading", async () => {
+  const stats = replay([{ state: "loading" }, { state: "loading" }, {
+    state: "live",
+  }]);
+  assert.equal(
+    await awaitTakeover(target, { timeoutMs: 5_000, stats }),
+    "live",
+  );
+});
+
+Deno.test("awaitTakeover: a refusal or HEAPSHIFT_DISABLE is an error that says why", async () => {
+  await assert.rejects(
+    awaitTakeover(target, {
+      timeoutMs: 5_000,
+      stats: replay([{ state: "failed", reason: "foreign-hook" }]),
+    }),
+    (e: Error) =>
+      e instanceof CliError &&
+      e.message.startsWith(
+        "heapshift.dll is loaded in game.exe (pid 7) but did not take over (foreign-hook: another tool hooks the CRT's allocator already)",
+      ),
+  );
+  await assert.rejects(
+    awaitTakeover(target, {
+      timeoutMs: 5_000,
+      stats: replay([{ state: "disabled" }]),
+    }),
+    /but disabled: HEAPSHIFT_DISABLE is set/,
+  );
+});
+
+Deno.test("awaitTakeover: a program that ended meanwhile is left alone at once; an error that waiting cannot fix is not waited on", async () => {
+  const started = Date.now();
+  const gone = new HeapshiftError("not-found", "process 7 has ended");
+  assert.equal(
+    await awaitTakeover(target, {
+      timeoutMs: 60_000,
+      stats: replay([{ state: "loading" }, gone]),
+    }),
+    undefined,
+  );
+  const denied = new HeapshiftError("access-denied", "access denied");
+  const warn = console.error;
+  const said: string[] = [];
+  console.error = (m: string) => said.push(m);
+  try {
+    assert.equal(
+      await awaitTakeover(target, {
+        timeoutMs: 60_000,
+        stats: replay([denied]),
+      }),
+      undefined,
+    );
+  } finally {
+    console.error = warn;
+  }
+  assert.match(said.join("\n"), /its state cannot be read: access denied/);
+  assert(Date.now() - started < 5_000, "waited for the deadline");
+});
