@@ -6,6 +6,7 @@
  */
 
 import { checkTakeover } from "../takeover.ts";
+import { launchInterruptibly } from "./launch.ts";
 import type { Command } from "@commander-js/extra-typings";
 import { baseName, isFile } from "../../src/_paths.ts";
 import {
@@ -54,21 +55,23 @@ async function doInject(
     if (opts.dll) await resolveDll(opts.dll);
     // A path waits for that very file; a name for a process that is new
     // (none has it now, but this CLI may, as deno.exe)
-    const deadline = Date.now() + seconds * 1000;
     const p = isPathTarget(target)
       ? await waitForFile(target, seconds)
       : await api.waitForProcess(name, {
         timeout: seconds * 1000,
         newOnly: true,
       });
-    await untilInitialising(p, deadline);
+    await untilInitialising(p, opts.timeout);
     const dll = await dllForTarget(opts.dll, () => api.processArch(p.pid));
     return await injectPid(p.pid, p.name, dll, opts);
   }
   if (isFile(target)) {
     const dll = await dllForTarget(opts.dll, () => fileArch(target));
     const t0 = performance.now();
-    const launched = await api.launch(target, { dlls: [dll], stdio: "none" });
+    const launched = await launchInterruptibly(target, {
+      dlls: [dll],
+      stdio: "none",
+    });
     const ms = performance.now() - t0;
     launched.close();
     const state = await checkTakeover({ pid: launched.pid, name, dll }, {
@@ -99,15 +102,28 @@ async function doInject(
  */
 async function untilInitialising(
   p: { pid: number; name: string },
-  deadline: number,
+  seconds: number,
 ): Promise<void> {
   const api = await import("../api.ts");
+  const deadline = Date.now() + seconds * 1000;
   for (;;) {
     try {
       const mods = api.modules(p.pid);
       if (mods.some((m) => m.name.toLowerCase() === "kernel32.dll")) return;
-    } catch { /* not listable yet, or gone: the injection says which */ }
-    if (Date.now() >= deadline) return; // the injection says why
+    } catch (e) {
+      // Gone (a launcher that starts its real program and exits): its pid
+      // may soon name another process, which must not get the DLL.
+      if ((e as { kind?: string }).kind === "not-found") {
+        throw new CliError(
+          `${p.name} (pid ${p.pid}) exited before it began initialising; nothing was injected`,
+        );
+      }
+    }
+    if (Date.now() >= deadline) {
+      throw new CliError(
+        `${p.name} (pid ${p.pid}) did not begin initialising within ${seconds} s (created suspended, and not resumed?); nothing was injected (--timeout sets how long to wait)`,
+      );
+    }
     await new Promise((r) => setTimeout(r, 20));
   }
 }
@@ -208,7 +224,7 @@ export function injectCommand(program: Command, setCode: SetCode): void {
     )
     .option(
       "--timeout <seconds>",
-      "how long the remote load may take",
+      "how long the remote load may take (with --wait, also how long the program found may take to begin initialising)",
       parseSeconds,
       10,
     )
