@@ -194,7 +194,7 @@ export function planPatch(
   if (idx === 0) {
     return { ...base, changed: false, action: "unchanged", imports: names };
   }
-  checkChangeable(info);
+  checkSignatureDemand(h);
   if (idx > 0) {
     const out = editableCopy(src, { info, warnings });
     moveToFront(src, { out, imports: info.imports, index: idx });
@@ -216,6 +216,7 @@ export function planPatch(
       `it already loads ${other.dll}, which heapshift added; remove that first (--remove --dll ${other.dll} on the command line), or patch with that name`,
     );
   }
+  checkNoOtherOverride(info, warnings);
   const output = addSection(src, info, { dll, options, warnings });
   return {
     ...base,
@@ -230,19 +231,29 @@ export function planPatch(
 const ALLOCATOR_OVERRIDES = /^mimalloc-(redirect|redirect32|override)\.dll$/i;
 const DLLCHARACTERISTICS_FORCE_INTEGRITY = 0x80;
 
-// What no change to the file may break: a program Windows starts only with
-// a valid signature, and one whose allocator another DLL takes over.
-function checkChangeable(info: PeInfo): void {
-  const h = info.headers;
+// Any change to the file invalidates its signature: a program that Windows
+// starts only with a valid one would not start.
+function checkSignatureDemand(h: PeHeaders): void {
   if (h.dllCharacteristics & DLLCHARACTERISTICS_FORCE_INTEGRITY) {
     throw new PePatchError(
       "the program demands a valid signature (FORCE_INTEGRITY): any change to the file invalidates it, and Windows would refuse to start the patched copy; load heapshift with launch or inject instead, which leave the file as it is",
     );
   }
+}
+
+// A DLL added first takes over the CRT's allocator: not beside another
+// DLL that does (each would free the other's blocks).
+function checkNoOtherOverride(info: PeInfo, warnings: string[]): void {
   const other = info.imports.find((d) => ALLOCATOR_OVERRIDES.test(d.dll));
   if (other) {
     throw new PePatchError(
       `it loads ${other.dll}, mimalloc's own override of the CRT's allocator: two takeovers in one process would each free the other's blocks; remove that one first`,
+    );
+  }
+  const mi = info.imports.find((d) => /^mimalloc(32)?\.dll$/i.test(d.dll));
+  if (mi) {
+    warnings.push(
+      `it loads ${mi.dll}: if that is mimalloc's override build (with mimalloc-redirect.dll beside it), it takes over the CRT's allocator too, and the two would each free the other's blocks`,
     );
   }
 }

@@ -465,7 +465,7 @@ Deno.test("patchImportsBytes() refuses a program that demands a valid signature 
   }
 });
 
-Deno.test("patchImportsBytes() refuses a program that another allocator override takes over", () => {
+Deno.test("patchImportsBytes() refuses to add a DLL beside another allocator override, warns beside mimalloc.dll", () => {
   for (const dll of ["mimalloc-redirect.dll", "MIMALLOC-OVERRIDE.DLL"]) {
     const b = buildPe({
       imports: [...DEFAULT_IMPORTS, { dll, symbols: [1] }],
@@ -478,4 +478,19 @@ Deno.test("patchImportsBytes() refuses a program that another allocator override
         e.message.includes("mimalloc"),
     );
   }
+  // Moving an import first adds no takeover.
+  const moved = buildPe({
+    imports: [...DEFAULT_IMPORTS, {
+      dll: "mimalloc-redirect.dll",
+      symbols: [1],
+    }],
+  });
+  assert.equal(patchImportsBytes(moved, { dll: "WS2_32.dll" }).action, "moved");
+  const linked = buildPe({
+    imports: [...DEFAULT_IMPORTS, { dll: "mimalloc.dll", symbols: [1] }],
+  });
+  assert.match(
+    patchImportsBytes(linked).warnings.join("\n"),
+    /it loads mimalloc\.dll: if that is mimalloc's override build/,
+  );
 });
