@@ -111,11 +111,6 @@ BOOL hs_env_flag(const wchar_t* name) {
   return n > 0 && n < 16 && !(v[0] == L'0' && v[1] == 0);
 }
 
-BOOL hs_on_wine(void) {
-  HMODULE ntdll = GetModuleHandleW(L"ntdll.dll");
-  return ntdll != NULL && GetProcAddress(ntdll, "wine_get_version") != NULL;
-}
-
 /* heapshift-<pid>.log next to the target's executable. */
 static void open_log(void) {
   wchar_t path[MAX_PATH + 64];

@@ -145,10 +145,11 @@ static inline int64_t hs_load64(const volatile int64_t* c) {
 #define HS_REQUIRED 1u
 #define HS_TAKES_BLOCK 2u
 /* - HS_WRAPS_BASE: Microsoft's ucrtbase implements it as a wrapper around a
- *   non-exported `_base` function that the CRT also calls directly. Outside
- *   Wine (whose functions do the work themselves) it must decode to another
- *   function, or nothing is patched: the CRT's own calls to the `_base` one
- *   would reach HeapSize with mimalloc's blocks (reason unsafe-site). */
+ *   non-exported `_base` function that the CRT also calls directly. In any
+ *   ucrtbase but Wine's builtin one (whose functions do the work themselves)
+ *   it must decode to another function, or nothing is patched: the CRT's
+ *   own calls to the `_base` one would reach HeapSize with mimalloc's
+ *   blocks (reason unsafe-site). */
 #define HS_WRAPS_BASE 4u
 #define HS_R_TB (HS_REQUIRED | HS_TAKES_BLOCK)
 
@@ -462,8 +463,6 @@ void hs_thread_late_release(void);
 void hs_log(const char* fmt, ...);
 /* A switch set in the environment, and not "0" (entry.c). */
 BOOL hs_env_flag(const wchar_t* name);
-/* Whether this process runs under Wine (its ntdll says so; entry.c). */
-BOOL hs_on_wine(void);
 
 /* ------------------------------------------------------------------------
  * Test-only fault switches (entry.c reads HEAPSHIFT_TEST_FAULTS at load;
@@ -492,7 +491,7 @@ typedef struct hs_test_faults {
   BOOL trim_optimize;       /* the trimmer uses Windows' way under Wine */
   BOOL trim_walk_only;      /* Wine: the walk alone, no resets in free */
   char refuse_site[40];     /* the site this export decodes to is refused */
-  BOOL not_wine;            /* ucrtbase is taken for Microsoft's, not Wine's */
+  BOOL not_wine;            /* Wine's ucrtbase is taken for Microsoft's */
 } hs_test_faults;
 extern hs_test_faults hs_faults;
 

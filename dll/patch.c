@@ -354,6 +354,17 @@ static void add_site(site* st, uint8_t* e, void* hook, const shape* s,
   }
 }
 
+/* Whether the loaded ucrtbase is Wine's builtin one (whose `_msize`,
+ * `_expand` and `_recalloc` do the work themselves): Wine marks its builtin
+ * DLLs in the DOS stub. Under Wine a program may load Microsoft's
+ * ucrtbase instead (a native override), which must be treated as such. */
+static BOOL ucrtbase_is_wines(void) {
+  static const char mark[] = "Wine builtin DLL";
+  if (hs_faults.not_wine) return FALSE;
+  return memcmp((const uint8_t*)hs_target.ucrtbase + 0x40, mark,
+                sizeof mark - 1) == 0;
+}
+
 /* What each table entry resolves to, and how its code site is patched. */
 typedef struct planned {
   BOOL exported;      /* ucrtbase exports the name */
@@ -384,7 +395,7 @@ static BOOL plan(hs_patch_result* r) {
       return fail(r, e->name, HS_R_NO_UCRT, 0);
     }
     if (exp != NULL && plans[i].target == exp && (e->flags & HS_WRAPS_BASE) &&
-        (hs_faults.not_wine || !hs_on_wine())) {
+        !ucrtbase_is_wines()) {
       hs_log("patch: %s at %p forwards to no _base function: the CRT's own "
              "calls to that one could not be hooked",
              e->name, exp);

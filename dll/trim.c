@@ -126,6 +126,11 @@ static void set_state(uint32_t state, DWORD error) {
   out->state = state;
 }
 
+static BOOL running_on_wine(void) {
+  HMODULE ntdll = GetModuleHandleW(L"ntdll.dll");
+  return ntdll != NULL && GetProcAddress(ntdll, "wine_get_version") != NULL;
+}
+
 /* Wine keeps the NT heap's header layout (debuggers read it): the segment
  * signature, then the heap's flags. */
 static BOOL heap_field(size_t offset, uint32_t* value) {
@@ -389,7 +394,7 @@ void hs_trim_start(void) {
   SYSTEM_INFO si;
   GetSystemInfo(&si);
   page = si.dwPageSize;
-  BOOL walk = hs_on_wine() && !hs_faults.trim_optimize;
+  BOOL walk = running_on_wine() && !hs_faults.trim_optimize;
   if (walk && walk_refusal() != 0) {
     hs_log("trim: the CRT heap %s: its pages stay",
            walk_refusal() == HS_TRIM_DEBUG_HEAP
