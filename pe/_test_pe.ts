@@ -33,7 +33,12 @@ export interface SyntheticOptions {
   format?: "PE32" | "PE32+";
   imports?: SyntheticDll[];
   delayImports?: SyntheticDll[];
-  exports?: { dll: string; names: string[] };
+  /** `forwarders`: names exported as forwarders, to `DLL.function`. */
+  exports?: {
+    dll: string;
+    names: string[];
+    forwarders?: Record<string, string>;
+  };
   /** Bytes after the sections. */
   overlay?: Uint8Array;
   /** Adds a COFF symbol table with this many symbols before the overlay. */
@@ -170,7 +175,8 @@ export function buildPe(o: SyntheticOptions = {}): Uint8Array {
     put32(rdata.bytes, dir + 32, rdata.rva + nameTable);
     put32(rdata.bytes, dir + 36, rdata.rva + ords);
     names.forEach((n, i) => {
-      put32(rdata.bytes, fns + i * 4, textRva);
+      const to = o.exports!.forwarders?.[n];
+      put32(rdata.bytes, fns + i * 4, to ? rdata.str(to) : textRva);
       put32(rdata.bytes, nameTable + i * 4, rdata.str(n));
       put16(rdata.bytes, ords + i * 2, i);
     });

@@ -5,7 +5,13 @@
  * @module
  */
 
-import { type ImportedDll, imports as peImports } from "../pe/mod.ts";
+import {
+  FileSource,
+  type ImportedDll,
+  imports as peImports,
+  readExports,
+  readHeaders,
+} from "../pe/mod.ts";
 import type { ModuleInfo } from "./module_list.ts";
 
 /** Whether the import-table name `dll` loads the file named `want` (lower case). */
@@ -13,16 +19,26 @@ function names(dll: string, want: string): boolean {
   const n = dll.toLowerCase();
   // The loader adds `.dll` to a name without an extension.
   const file = n.includes(".") ? n : `${n}.dll`;
-  // Other API sets resolve to core system DLLs, which eject refuses anyway.
+  // Other API sets resolve to system DLLs, which eject refuses anyway.
   return file === want ||
     (want === "ucrtbase.dll" && file.startsWith("api-ms-win-crt-"));
 }
 
+/** The DLLs the exports of the module at `path` forward to. */
+function forwardedTo(path: string): string[] {
+  using src = FileSource.open(path);
+  const symbols = readExports(src, readHeaders(src))?.symbols ?? [];
+  return symbols.flatMap((s) =>
+    s.forwarder ? [s.forwarder.slice(0, s.forwarder.lastIndexOf("."))] : []
+  );
+}
+
 /**
  * The modules of `loaded` whose files import `mod`, statically or
- * delay-loaded, in list order (the program first). Only headers and import
- * directories are read; a module whose file cannot be read counts as
- * importing nothing.
+ * delay-loaded, or forward exports to it (whoever imported those got its
+ * addresses), in list order (the program first). Only headers, import and
+ * export directories are read; a module whose file cannot be read counts
+ * as importing nothing.
  */
 export async function importersOf(
   loaded: ModuleInfo[],
@@ -33,12 +49,17 @@ export async function importersOf(
   for (const m of loaded) {
     if (m.base === mod.base) continue;
     let dlls: ImportedDll[];
+    let forwards: string[];
     try {
       dlls = await peImports(m.path, { symbols: false });
+      forwards = forwardedTo(m.path);
     } catch {
       continue;
     }
-    if (dlls.some((d) => names(d.dll, want))) found.push(m);
+    if (
+      dlls.some((d) => names(d.dll, want)) ||
+      forwards.some((d) => names(d, want))
+    ) found.push(m);
   }
   return found;
 }

@@ -23,6 +23,15 @@ Deno.test("importersOf finds static and delay-load importers, in any case", asyn
       "dep.dll": buildPe({
         imports: [{ dll: "dep.dll", symbols: ["f"] }],
       }),
+      // Its importers get dep.dll's f in their import tables.
+      "fwd.dll": buildPe({
+        imports: [],
+        exports: {
+          dll: "fwd.dll",
+          names: ["f", "g"],
+          forwarders: { f: "DEP.f" },
+        },
+      }),
     };
     const loaded: ModuleInfo[] = Object.keys(files).map((name, i) => ({
       name,
@@ -44,7 +53,11 @@ Deno.test("importersOf finds static and delay-load importers, in any case", asyn
       (await importersOf(loaded, loaded.find((m) => m.name === mod)!))
         .map((m) => m.name);
     // dep.dll's own import of itself does not count.
-    assert.deepEqual(await names("dep.dll"), ["static.dll", "delay.dll"]);
+    assert.deepEqual(await names("dep.dll"), [
+      "static.dll",
+      "delay.dll",
+      "fwd.dll",
+    ]);
     assert.deepEqual(await names("static.dll"), []);
     assert.deepEqual(
       await importersOf(loaded, {

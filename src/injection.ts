@@ -308,6 +308,12 @@ async function unloadFrom(
         : `Cannot ${doing} process ${pid}: ${list} import it, so unloading it would crash the program when one of them calls it; eject them first`,
     );
   }
+  if (isSystemModule(mod.path)) {
+    throw new HeapshiftError(
+      "unsupported",
+      `Cannot ${doing} process ${pid}: ${mod.name} is a system DLL (${mod.path}), which Windows and the program load for each other, also through API sets and forwarders; unloading it could crash the program`,
+    );
+  }
   const result = await callKernel32(target, {
     fn: "FreeLibrary",
     arg: mod.base,
@@ -329,6 +335,16 @@ async function unloadFrom(
       `Cannot ${doing} process ${pid}: it stays loaded after FreeLibrary; the module is pinned (heapshift.dll pins itself so its hooks are never unmapped) or was loaded more than once`,
     );
   }
+}
+
+/** Whether `path` lies in the Windows directory (System32, SysWOW64, WinSxS …). */
+function isSystemModule(path: string): boolean {
+  let root = "C:\\Windows";
+  try {
+    root = Deno.env.get("SystemRoot") ?? root;
+  } catch { /* no env permission: the default */ }
+  const dir = root.replace(/[\\/]+$/, "").toLowerCase() + "\\";
+  return path.replaceAll("/", "\\").toLowerCase().startsWith(dir);
 }
 
 /** `a`, `a and b`, `a, b and c`; past five, `a, b, c, d, e and 3 others`. */

@@ -177,6 +177,22 @@ test("eject refuses a DLL another loaded module imports, and unloads it after it
   }
 });
 
+test("eject refuses a system DLL, whoever loaded it", async () => {
+  await using target = await startTarget(fixture("sleeper.exe"));
+  const pid = target.readyPid;
+  // Windows' own DLLs are loaded for the program or for each other, also
+  // through API sets and forwarders no import table names.
+  const root = Deno.env.get("SystemRoot") ?? "C:\\windows";
+  await inject(pid, `${root}\\system32\\version.dll`);
+  const e = await assertRejects(
+    () => eject(pid, "version.dll"),
+    HeapshiftError,
+    `Cannot eject version.dll from process ${pid}: version.dll is a system DLL`,
+  );
+  assertEquals(e.kind, "unsupported");
+  assert(has(pid, "version.dll"));
+});
+
 test("inject reports a target that crashes while the DLL loads", async () => {
   await using target = await startTarget(fixture("sleeper.exe"));
   const pid = target.readyPid;
