@@ -472,6 +472,56 @@ testArches(
   },
 );
 
+test("cli: inject --wait of a program that never begins initialising fails after --timeout, injecting nothing", async () => {
+  await using copy = await uniqueCopy("sleeper.exe");
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "-A",
+      CLI,
+      "inject",
+      copy.exe,
+      "--wait",
+      "60",
+      "--timeout",
+      "2",
+    ],
+    env: { NO_COLOR: "1" },
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const errLines = readLines(child.stderr);
+  const said: string[] = [];
+  for (let l = await errLines.next(); !l.done; l = await errLines.next()) {
+    said.push(l.value);
+    if (/waiting up to 60 s for /.test(l.value)) break;
+  }
+  const created = createProcess(copy.path, quoteArg(copy.path), {
+    suspended: true,
+    stdio: "none",
+  });
+  try {
+    const status = await child.status;
+    await child.stdout.cancel();
+    for (let l = await errLines.next(); !l.done; l = await errLines.next()) {
+      said.push(l.value);
+    }
+    assertEquals(status.code, 1, said.join("\n"));
+    assert(
+      said.some((l) =>
+        /^error: .* \(pid \d+\) did not begin initialising within 2 s .*nothing was injected/
+          .test(l)
+      ),
+      said.join("\n"),
+    );
+  } finally {
+    terminateProcess(created.process, 1);
+    created.process.close();
+    created.thread.close();
+  }
+});
+
 test("cli: launch loads the DLLs early", async () => {
   await using copy = await uniqueCopy("sleeper.exe");
   const r = await json<{ pid: number; dlls: string[] }>([
