@@ -143,6 +143,32 @@ async function sameFile(a: string, b: string): Promise<boolean> {
   }
 }
 
+/** How old a temporary file of ours must be to count as left behind. */
+const STALE_MS = 60 * 60_000;
+
+/**
+ * Removes the temporary files of writes to `base` in `dir` that a killed
+ * process left behind (an hour old or more: a write still running is not
+ * that slow). Best effort: what cannot be listed or removed stays.
+ */
+async function removeStaleTemporaries(
+  dir: string,
+  base: string,
+): Promise<void> {
+  const esc = base.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+  const ours = new RegExp(`^\\.${esc}\\.[0-9a-f]{8}\\.tmp$`);
+  try {
+    for await (const e of Deno.readDir(dir)) {
+      if (!e.isFile || !ours.test(e.name)) continue;
+      const p = `${dir}/${e.name}`;
+      const info = await Deno.lstat(p);
+      if (Date.now() - (info.mtime?.getTime() ?? Date.now()) >= STALE_MS) {
+        await Deno.remove(p);
+      }
+    }
+  } catch { /* best effort */ }
+}
+
 /** Writes to a new file: all of it, flushed, or throws. */
 type Writer = (file: Deno.FsFile) => void | Promise<void>;
 
@@ -173,6 +199,7 @@ async function writeAtomic(
       { cause: e },
     );
   const { dir, base } = splitPath(path);
+  await removeStaleTemporaries(dir, base);
   const tmp = `${dir}/.${base}.${crypto.randomUUID().slice(0, 8)}.tmp`;
   let file: Deno.FsFile;
   try {

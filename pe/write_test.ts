@@ -480,3 +480,24 @@ posixTest(
     assert.equal((await Deno.stat(`${exe}.bak`)).mode! & 0o777, 0o755);
   },
 );
+
+Deno.test("a write removes the temporary files a killed write to the same file left behind, not fresh or others'", async () => {
+  await withDir(async (dir) => {
+    const exe = `${dir}/game.exe`;
+    await Deno.writeFile(exe, buildPe());
+    const stale = `${dir}/.game.exe.0123abcd.tmp`;
+    const fresh = `${dir}/.game.exe.89abcdef.tmp`;
+    const other = `${dir}/.other.exe.0123abcd.tmp`;
+    const hoursAgo = new Date(Date.now() - 2 * 3600_000);
+    for (const f of [stale, fresh, other]) await Deno.writeTextFile(f, "x");
+    for (const f of [stale, other]) await Deno.utime(f, hoursAgo, hoursAgo);
+    await patchImports(exe, { inPlace: true });
+    const left = [...Deno.readDirSync(dir)].map((e) => e.name).sort();
+    assert.deepEqual(left, [
+      ".game.exe.89abcdef.tmp",
+      ".other.exe.0123abcd.tmp",
+      "game.exe",
+      "game.exe.bak",
+    ]);
+  });
+});
