@@ -62,6 +62,11 @@ export function setDir(
  */
 export function certificatePlan(info: PeInfo, warnings: string[]): number {
   const cert = info.certificate;
+  if (info.damagedCertificate) {
+    warnings.push(
+      "the signature entry does not fit the file (damaged or cut short); it was removed",
+    );
+  }
   if (!cert) return info.headers.fileSize;
   warnings.push(
     "the file was signed (Authenticode); patching invalidates the signature, so it was removed — re-sign the output if needed",

@@ -494,3 +494,32 @@ Deno.test("patchImportsBytes() refuses to add a DLL beside another allocator ove
     /it loads mimalloc\.dll: if that is mimalloc's override build/,
   );
 });
+
+Deno.test("a cut or emptied signature entry, which Windows ignores, does not stop a patch", () => {
+  const signed = buildPe({ certificate: 256 });
+  const h = info(signed).headers;
+  const sec = h.dataDirectoryOffset + DIR.SECURITY * 8;
+  // Cut inside the certificate (an interrupted download).
+  const cut = signed.slice(0, signed.length - 100);
+  put32(cut, h.optionalHeaderOffset + 64, 0);
+  // An offset with size 0.
+  const empty = signed.slice();
+  put32(empty, sec + 4, 0);
+  for (const [label, b] of [["cut", cut], ["empty", empty]] as const) {
+    const before = info(b);
+    assert.equal(before.certificate, undefined, label);
+    assert.ok(before.damagedCertificate, label);
+    const r = patchImportsBytes(b);
+    assert.match(
+      r.warnings.join("\n"),
+      /the signature entry does not fit the file \(damaged or cut short\); it was removed/,
+      label,
+    );
+    const after = info(r.bytes);
+    assert.deepEqual(after.headers.dataDirectories[DIR.SECURITY], {
+      rva: 0,
+      size: 0,
+    });
+    assert.equal(after.imports[0].dll, "heapshift.dll", label);
+  }
+});

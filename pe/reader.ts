@@ -7,7 +7,8 @@
 
 import { ReadBudget } from "./budget.ts";
 import { type Exports, readExports } from "./exports.ts";
-import { type PeHeaders, readHeaders } from "./headers.ts";
+import { DIR, type PeHeaders, readHeaders } from "./headers.ts";
+import { PeFormatError } from "./errors.ts";
 import {
   type BoundImport,
   headerLocator,
@@ -47,6 +48,12 @@ export interface PeInfo {
   symbolTable?: SymbolTable;
   /** The Authenticode certificate table, if any. */
   certificate?: FileRange;
+  /**
+   * A certificate table entry that does not fit the file (a signature cut
+   * short, or an offset with size 0): Windows ignores it when it runs the
+   * program, so it is no reason to refuse the file.
+   */
+  damagedCertificate?: FileRange;
   /** Debug directory entries. */
   debug: DebugEntry[];
 }
@@ -76,8 +83,16 @@ export function readPe(src: ByteSource, options: ReadOptions = {}): PeInfo {
   if (overlay) info.overlay = overlay;
   const symbolTable = readSymbolTable(src, headers);
   if (symbolTable) info.symbolTable = symbolTable;
-  const certificate = readCertificate(headers);
-  if (certificate) info.certificate = certificate;
+  // The loader does not read it: a damaged signature entry does not stop
+  // the program.
+  try {
+    const certificate = readCertificate(headers);
+    if (certificate) info.certificate = certificate;
+  } catch (e) {
+    if (!(e instanceof PeFormatError)) throw e;
+    const dir = headers.dataDirectories[DIR.SECURITY];
+    info.damagedCertificate = { offset: dir.rva, size: dir.size };
+  }
   return info;
 }
 
