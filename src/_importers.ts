@@ -37,8 +37,8 @@ function forwardedTo(path: string): string[] {
  * The modules of `loaded` whose files import `mod`, statically or
  * delay-loaded, or forward exports to it (whoever imported those got its
  * addresses), in list order (the program first). Only headers, import and
- * export directories are read; a module whose file cannot be read counts
- * as importing nothing.
+ * export directories are read; what cannot be read counts as importing
+ * (or forwarding) nothing.
  */
 export async function importersOf(
   loaded: ModuleInfo[],
@@ -48,14 +48,16 @@ export async function importersOf(
   const found: ModuleInfo[] = [];
   for (const m of loaded) {
     if (m.base === mod.base) continue;
-    let dlls: ImportedDll[];
-    let forwards: string[];
+    // Each read on its own: an export table that cannot be read (a packed
+    // DLL's) must not hide the module's imports.
+    let dlls: ImportedDll[] = [];
+    let forwards: string[] = [];
     try {
       dlls = await peImports(m.path, { symbols: false });
+    } catch { /* imports nothing we can see */ }
+    try {
       forwards = forwardedTo(m.path);
-    } catch {
-      continue;
-    }
+    } catch { /* forwards nothing we can see */ }
     if (
       dlls.some((d) => names(d.dll, want)) ||
       forwards.some((d) => names(d, want))

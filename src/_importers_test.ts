@@ -2,6 +2,17 @@ import assert from "node:assert/strict";
 import { importersOf } from "./_importers.ts";
 import type { ModuleInfo } from "./module_list.ts";
 import { buildPe } from "../pe/_test_pe.ts";
+import { DIR, readHeaders } from "../pe/headers.ts";
+import { bytesSource } from "../pe/source.ts";
+import { put32 } from "../pe/_read.ts";
+
+/** `b` with an export directory that points outside the image. */
+function brokenExports(b: Uint8Array): Uint8Array {
+  const h = readHeaders(bytesSource(b));
+  put32(b, h.dataDirectoryOffset + DIR.EXPORT * 8, 0x7fff0000);
+  put32(b, h.dataDirectoryOffset + DIR.EXPORT * 8 + 4, 0x100);
+  return b;
+}
 
 Deno.test("importersOf finds static and delay-load importers, in any case", async () => {
   const dir = await Deno.makeTempDir({ prefix: "heapshift-importers-" });
@@ -10,9 +21,9 @@ Deno.test("importersOf finds static and delay-load importers, in any case", asyn
       "prog.exe": buildPe({
         imports: [{ dll: "api-ms-win-crt-heap-l1-1-0.dll", symbols: ["free"] }],
       }),
-      "static.dll": buildPe({
+      "static.dll": brokenExports(buildPe({
         imports: [{ dll: "DEP.DLL", symbols: ["f"] }],
-      }),
+      })),
       "delay.dll": buildPe({
         imports: [{ dll: "KERNEL32.dll", symbols: ["Sleep"] }],
         delayImports: [{ dll: "Dep", symbols: ["f"] }],

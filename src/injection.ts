@@ -35,6 +35,7 @@ import { hasHeapshift } from "./_heapshift_presence.ts";
 import { guardAsync } from "./_error_kinds.ts";
 import { crashStatus } from "./_exit_status.ts";
 import { importersOf } from "./_importers.ts";
+import { isSystemDll } from "./_system_dll.ts";
 
 /**
  * Options for {@linkcode inject} and {@linkcode eject}.
@@ -337,14 +338,13 @@ async function unloadFrom(
   }
 }
 
-/** Whether `path` lies in the Windows directory (System32, SysWOW64, WinSxS …). */
+/** Whether `path` is one of Windows' own DLLs ({@linkcode isSystemDll}). */
 function isSystemModule(path: string): boolean {
   let root = "C:\\Windows";
   try {
     root = Deno.env.get("SystemRoot") ?? root;
   } catch { /* no env permission: the default */ }
-  const dir = root.replace(/[\\/]+$/, "").toLowerCase() + "\\";
-  return path.replaceAll("/", "\\").toLowerCase().startsWith(dir);
+  return isSystemDll(path, root);
 }
 
 /** `a`, `a and b`, `a, b and c`; past five, `a, b, c, d, e and 3 others`. */
