@@ -62,10 +62,15 @@ export function setDir(
  */
 export function certificatePlan(info: PeInfo, warnings: string[]): number {
   const cert = info.certificate;
-  if (info.damagedCertificate) {
+  const damaged = info.damagedCertificate;
+  if (damaged) {
     warnings.push(
-      "the signature entry does not fit the file (damaged or cut short); it was removed",
+      damaged.cutShort
+        ? "the file's signature was cut short (an interrupted download?); it was removed"
+        : "the signature entry does not fit the file; it was cleared (the bytes it pointed to stay)",
     );
+    // A cut signature ends the file, as a whole one would.
+    if (damaged.cutShort) return damaged.offset;
   }
   if (!cert) return info.headers.fileSize;
   warnings.push(

@@ -347,12 +347,7 @@ function payloadSize(
   range: { from: number; to: number },
 ): number {
   const start = payloadStart(info, range.from);
-  // A damaged signature's bytes are its own, up to the end of the file.
-  const damaged = info.damagedCertificate;
-  const cert = info.certificate ??
-    (damaged && damaged.offset >= range.from && damaged.offset < range.to
-      ? { offset: damaged.offset, size: range.to - damaged.offset }
-      : undefined);
+  const cert = info.certificate;
   let end = range.to;
   // Read from the end in chunks, skipping the certificate table.
   while (end > start) {

@@ -495,31 +495,47 @@ Deno.test("patchImportsBytes() refuses to add a DLL beside another allocator ove
   );
 });
 
-Deno.test("a cut or emptied signature entry, which Windows ignores, does not stop a patch", () => {
+Deno.test("a signature cut short, or an entry of size 0, which Windows ignores, does not make a file unreadable", () => {
   const signed = buildPe({ certificate: 256 });
   const h = info(signed).headers;
   const sec = h.dataDirectoryOffset + DIR.SECURITY * 8;
-  // Cut inside the certificate (an interrupted download).
+  // Cut inside the certificate (an interrupted download): its bytes go.
   const cut = signed.slice(0, signed.length - 100);
   put32(cut, h.optionalHeaderOffset + 64, 0);
-  // An offset with size 0.
-  const empty = signed.slice();
-  put32(empty, sec + 4, 0);
-  for (const [label, b] of [["cut", cut], ["empty", empty]] as const) {
-    const before = info(b);
-    assert.equal(before.certificate, undefined, label);
-    assert.ok(before.damagedCertificate, label);
-    const r = patchImportsBytes(b);
-    assert.match(
-      r.warnings.join("\n"),
-      /the signature entry does not fit the file \(damaged or cut short\); it was removed/,
-      label,
-    );
-    const after = info(r.bytes);
-    assert.deepEqual(after.headers.dataDirectories[DIR.SECURITY], {
-      rva: 0,
-      size: 0,
-    });
-    assert.equal(after.imports[0].dll, "heapshift.dll", label);
-  }
+  const before = info(cut);
+  assert.equal(before.certificate, undefined);
+  assert.equal(before.damagedCertificate?.cutShort, true);
+  const r = patchImportsBytes(cut);
+  assert.match(r.warnings.join("\n"), /signature was cut short .*removed/);
+  const after = info(r.bytes);
+  assert.deepEqual(after.headers.dataDirectories[DIR.SECURITY], {
+    rva: 0,
+    size: 0,
+  });
+  assert.equal(after.imports[0].dll, "heapshift.dll");
+  assert.equal(after.overlay, undefined, "the cut signature's bytes are gone");
+  // Undone: the signature does not come back, and the file patches again.
+  const back = removeImportBytes(r.bytes);
+  assert.match(back.warnings.join(), /signature .* cannot come back/);
+  assert.equal(patchImportsBytes(back.bytes).action, "added");
+  assert.equal(
+    patchImportsBytes(r.bytes, { dll: "other.dll", allowSecond: true }).action,
+    "added",
+  );
+  // An offset with size 0: nothing says what lies there, so it is data,
+  // and data after the sections is not moved unasked.
+  const payload = buildPe({ overlay: new Uint8Array(5000).fill(0xab) });
+  const p = info(payload);
+  put32(payload, sec, p.overlay!.offset);
+  put32(payload, sec + 4, 0);
+  assert.equal(info(payload).damagedCertificate?.cutShort, false);
+  assert.throws(
+    () => patchImportsBytes(payload),
+    /it carries 5000 bytes of data after its sections/,
+  );
+  const moved = patchImportsBytes(payload, { allowOverlay: true });
+  assert.match(
+    moved.warnings.join("\n"),
+    /the signature entry does not fit the file; it was cleared/,
+  );
 });

@@ -7,7 +7,12 @@
 
 import { ReadBudget } from "./budget.ts";
 import { type Exports, readExports } from "./exports.ts";
-import { DIR, type PeHeaders, readHeaders } from "./headers.ts";
+import {
+  DIR,
+  endOfSectionData,
+  type PeHeaders,
+  readHeaders,
+} from "./headers.ts";
 import { PeFormatError } from "./errors.ts";
 import {
   type BoundImport,
@@ -53,9 +58,19 @@ export interface PeInfo {
    * short, or an offset with size 0): Windows ignores it when it runs the
    * program, so it is no reason to refuse the file.
    */
-  damagedCertificate?: FileRange;
+  damagedCertificate?: DamagedCertificate;
   /** Debug directory entries. */
   debug: DebugEntry[];
+}
+
+/** A certificate table entry that does not fit the file. */
+export interface DamagedCertificate extends FileRange {
+  /**
+   * Whether the file ends inside the certificate it points to (a
+   * WIN_CERTIFICATE header is there, longer than what is left): a signed
+   * file cut short, whose remaining bytes are the signature's.
+   */
+  cutShort: boolean;
 }
 
 /** Options for {@linkcode readPe} and {@linkcode imports}. */
@@ -91,9 +106,26 @@ export function readPe(src: ByteSource, options: ReadOptions = {}): PeInfo {
   } catch (e) {
     if (!(e instanceof PeFormatError)) throw e;
     const dir = headers.dataDirectories[DIR.SECURITY];
-    info.damagedCertificate = { offset: dir.rva, size: dir.size };
+    info.damagedCertificate = {
+      offset: dir.rva,
+      size: dir.size,
+      cutShort: cutSignature(src, headers, dir.rva),
+    };
   }
   return info;
+}
+
+// WIN_CERTIFICATE: dwLength, wRevision (1.0 or 2.0), wCertificateType (1-4).
+function cutSignature(src: ByteSource, h: PeHeaders, at: number): boolean {
+  const left = h.fileSize - at;
+  if (at < endOfSectionData(h) || left < 8) return false;
+  const b = src.read(at, 8);
+  const v = new DataView(b.buffer, b.byteOffset, 8);
+  const length = v.getUint32(0, true);
+  const revision = v.getUint16(4, true);
+  const type = v.getUint16(6, true);
+  return length > left && (revision === 0x100 || revision === 0x200) &&
+    type >= 1 && type <= 4;
 }
 
 function withSource<T>(
