@@ -40,12 +40,19 @@ export function explainReason(reason: HeapshiftReason | null): string {
   return text ? `${reason}: ${text}` : reason;
 }
 
+/** What became of heapshift once its DLL was loaded. */
+export interface Takeover {
+  /** `live`: it took over; `ended`: the program ended before that was seen. */
+  state?: "live" | "ended";
+  /** What stopped the check from telling (its state cannot be read). */
+  warning?: string;
+}
+
 /**
  * Waits (at most `timeoutMs`) until heapshift's DLL, just loaded in `pid`,
- * has left `loading`, and returns `"live"`; throws a {@linkcode CliError}
- * saying why when it did not take over. `undefined` for a DLL that is not
- * heapshift, when the process has ended meanwhile, or when its state cannot
- * be read (then a warning says so).
+ * has left `loading`; throws a {@linkcode CliError} saying why when it did
+ * not take over. Nothing is printed: the caller says the warning when it
+ * suits its output. `{}` for a DLL that is not heapshift.
  */
 export async function checkTakeover(
   target: { pid: number; name: string; dll: string },
@@ -53,8 +60,8 @@ export async function checkTakeover(
     timeoutMs: number;
     stats: (pid: number) => HeapshiftStats;
   },
-): Promise<"live" | undefined> {
-  if (!isHeapshiftDll(target.dll)) return undefined;
+): Promise<Takeover> {
+  if (!isHeapshiftDll(target.dll)) return {};
   return await awaitTakeover(target, options);
 }
 
@@ -65,7 +72,7 @@ export async function awaitTakeover(
     timeoutMs: number;
     stats: (pid: number) => HeapshiftStats;
   },
-): Promise<"live" | undefined> {
+): Promise<Takeover> {
   const { pid, name } = target;
   const dll = target.dll.replace(/^.*[\\/]/, "");
   const where = `${dll} is loaded in ${name} (pid ${pid})`;
@@ -79,9 +86,8 @@ export async function awaitTakeover(
       error = e;
     }
     const kind = (error as { kind?: string } | undefined)?.kind;
-    // Ended meanwhile: nothing to say about a program that is gone.
-    if (kind === "not-found") return undefined;
-    if (s && s.state === "live") return "live";
+    if (kind === "not-found") return { state: "ended" };
+    if (s && s.state === "live") return { state: "live" };
     if (s && s.state === "failed") {
       throw new CliError(
         `${where} but did not take over (${
@@ -103,12 +109,11 @@ export async function awaitTakeover(
           } s (\`stats ${pid}\` shows when it is live)`,
         );
       }
-      console.error(
-        `warning: ${where}, but its state cannot be read: ${
+      return {
+        warning: `${where}, but its state cannot be read: ${
           error instanceof Error ? error.message : String(error)
         }`,
-      );
-      return undefined;
+      };
     }
     await new Promise((r) => setTimeout(r, 20));
   }

@@ -73,18 +73,26 @@ async function doInject(
       stdio: "none",
     });
     const ms = performance.now() - t0;
-    launched.close();
-    const state = await checkTakeover({ pid: launched.pid, name, dll }, {
-      timeoutMs: opts.timeout * 1000,
-      stats: api.stats,
-    });
+    let outcome;
+    let exitCode: number | undefined;
+    try {
+      outcome = await checkTakeover({ pid: launched.pid, name, dll }, {
+        timeoutMs: opts.timeout * 1000,
+        stats: api.stats,
+      });
+      exitCode = launched.exitCode(); // a program that ended at once
+    } finally {
+      launched.close();
+    }
+    if (outcome.warning) console.error(c.yellow(`warning: ${outcome.warning}`));
     return report({
       pid: launched.pid,
       name,
       launched: true,
       dll,
       ms,
-      state,
+      state: outcome.state === "live" ? "live" : undefined,
+      exitCode,
       json: opts.json,
     });
   }
@@ -106,22 +114,28 @@ async function untilInitialising(
 ): Promise<void> {
   const api = await import("../api.ts");
   const deadline = Date.now() + seconds * 1000;
+  let last = "";
   for (;;) {
     try {
       const mods = api.modules(p.pid);
       if (mods.some((m) => m.name.toLowerCase() === "kernel32.dll")) return;
+      last = "";
     } catch (e) {
+      const kind = (e as { kind?: string }).kind;
       // Gone (a launcher that starts its real program and exits): its pid
       // may soon name another process, which must not get the DLL.
-      if ((e as { kind?: string }).kind === "not-found") {
+      if (kind === "not-found") {
         throw new CliError(
           `${p.name} (pid ${p.pid}) exited before it began initialising; nothing was injected`,
         );
       }
+      // Waiting does not open a process we may not open.
+      if (kind === "access-denied" || kind === "unsupported") throw e;
+      last = e instanceof Error ? ` (last error: ${e.message})` : "";
     }
     if (Date.now() >= deadline) {
       throw new CliError(
-        `${p.name} (pid ${p.pid}) did not begin initialising within ${seconds} s (created suspended, and not resumed?); nothing was injected (--timeout sets how long to wait)`,
+        `${p.name} (pid ${p.pid}) did not begin initialising within ${seconds} s (created suspended, and not resumed?); nothing was injected (--timeout sets how long to wait)${last}`,
       );
     }
     await new Promise((r) => setTimeout(r, 20));
@@ -155,10 +169,19 @@ async function injectPid(
   const mod = await api.inject(pid, dll, { timeout: opts.timeout * 1000 });
   const ms = performance.now() - t0;
   // The load is not the takeover: heapshift may have refused to patch.
-  const state = await checkTakeover({ pid, name, dll }, {
+  const outcome = await checkTakeover({ pid, name, dll }, {
     timeoutMs: Math.max(opts.timeout * 1000 - ms, 1000),
     stats: api.stats,
   });
+  if (outcome.state === "ended") {
+    throw new CliError(
+      `${
+        baseName(dll)
+      } was injected into ${name} (pid ${pid}), but the program ended before heapshift's takeover could be seen (did it crash? its own output or the system's event log may say)`,
+    );
+  }
+  if (outcome.warning) console.error(c.yellow(`warning: ${outcome.warning}`));
+  const state = outcome.state;
   return report({ pid, name, dll, ms, module: mod, state, json: opts.json });
 }
 
@@ -171,6 +194,8 @@ function report(r: {
   module?: { name: string; path: string; base: bigint; size: number };
   /** heapshift's state, for heapshift's DLL. */
   state?: "live";
+  /** A launched program that has already ended: its exit code. */
+  exitCode?: number;
   json?: boolean;
 }): number {
   if (r.json) {
@@ -181,6 +206,7 @@ function report(r: {
       dll: r.dll,
       module: r.module,
       ...(r.state ? { state: r.state } : {}),
+      ...(r.exitCode === undefined ? {} : { exitCode: r.exitCode }),
       ms: Math.round(r.ms * 10) / 10,
     });
     return 0;
@@ -195,6 +221,7 @@ function report(r: {
   if (r.module) rows.push(["module base", hex(r.module.base)]);
   rows.push(["dll", r.module?.path ?? r.dll]);
   if (r.state) rows.push(["state", r.state]);
+  if (r.exitCode !== undefined) rows.push(["exit", `${r.exitCode} (ended)`]);
   rows.push(["took", `${r.ms.toFixed(1)} ms`]);
   for (const [k, v] of rows) console.log(`  ${k.padEnd(12)} ${v}`);
   return 0;

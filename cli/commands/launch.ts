@@ -70,18 +70,23 @@ async function doLaunch(
     stdio: opts.waitExit ? "inherit" : "none",
   });
   const ms = performance.now() - t0;
+  const console_ = isConsoleProgram(exe);
   const { state, warning } = await takeover(launched, {
     exe,
     dlls,
     waitExit: opts.waitExit,
   });
+  // A console program shares our stderr while it runs: its warning waits
+  // for its end. A GUI program's is said now (Ctrl+C may end our wait).
+  const later = opts.waitExit && console_ ? warning : undefined;
+  if (warning && !later) console.error(c.yellow(`warning: ${warning}`));
   // Ctrl+C reaches a console program too (it shares our console): it
   // decides, and we stay to report its exit code, as a shell would. A GUI
   // program never gets it: then Ctrl+C is ours.
   const wait = () => api.waitExit(launched);
   const code = !opts.waitExit
-    ? undefined
-    : isConsoleProgram(exe)
+    ? launched.exitCode() // one that has ended already says so
+    : console_
     ? await ignoringInterrupts(wait)
     : await wait();
   // With --wait-exit the program had our standard streams: the report
@@ -106,8 +111,8 @@ async function doLaunch(
     say(`  took  ${ms.toFixed(1)} ms`);
     if (code !== undefined) say(`  exit  ${code}`);
   }
-  if (warning) console.error(c.yellow(`warning: ${warning}`));
-  return code ?? 0;
+  if (later) console.error(c.yellow(`warning: ${later}`));
+  return opts.waitExit ? code ?? 0 : 0;
 }
 
 /**
@@ -138,8 +143,7 @@ export async function launchInterruptibly(
 /**
  * heapshift's state once the program runs, if one of `dlls` is heapshift's
  * and the program has not ended yet. A failed takeover is an error; with
- * `--wait-exit` (the program is running with our streams) a warning, said
- * once the program has ended.
+ * `--wait-exit` (the program is running with our streams) a warning.
  */
 async function takeover(
   launched: LaunchedProcess,
@@ -149,12 +153,15 @@ async function takeover(
   for (const dll of options.dlls) {
     if (launched.exitCode() !== undefined) return {};
     try {
-      const state = await checkTakeover({
+      const outcome = await checkTakeover({
         pid: launched.pid,
         name: baseName(options.exe),
         dll,
       }, { timeoutMs: 10_000, stats: api.stats });
-      if (state) return { state };
+      if (outcome.state === "live") return { state: "live" };
+      if (outcome.state === "ended" || outcome.warning) {
+        return { warning: outcome.warning };
+      }
     } catch (e) {
       if (!(e instanceof CliError) || !options.waitExit) throw e;
       return { warning: e.message };
