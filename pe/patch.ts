@@ -196,6 +196,12 @@ export function planPatch(
   }
   checkSignatureDemand(h);
   if (idx > 0) {
+    const override = info.imports.find((d) => ALLOCATOR_OVERRIDES.test(d.dll));
+    if (override) {
+      warnings.push(
+        `it loads ${override.dll}, mimalloc's own override of the CRT's allocator: if ${dll} takes it over too, the two would each free the other's blocks`,
+      );
+    }
     const out = editableCopy(src, { info, warnings });
     moveToFront(src, { out, imports: info.imports, index: idx });
     finish(out, h);

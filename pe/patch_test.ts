@@ -485,7 +485,9 @@ Deno.test("patchImportsBytes() refuses to add a DLL beside another allocator ove
       symbols: [1],
     }],
   });
-  assert.equal(patchImportsBytes(moved, { dll: "WS2_32.dll" }).action, "moved");
+  const m = patchImportsBytes(moved, { dll: "WS2_32.dll" });
+  assert.equal(m.action, "moved");
+  assert.match(m.warnings.join("\n"), /it loads mimalloc-redirect\.dll/);
   const linked = buildPe({
     imports: [...DEFAULT_IMPORTS, { dll: "mimalloc.dll", symbols: [1] }],
   });
