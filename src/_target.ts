@@ -4,6 +4,7 @@
  * @module
  */
 
+import { crashStatus } from "./_exit_status.ts";
 import { type Arch, archOf } from "./arch.ts";
 import { HeapshiftError } from "./heapshift_error.ts";
 import {
@@ -69,11 +70,13 @@ export function processError(
 
 /**
  * The error for a process that has ended (its exit code read through
- * `process`), or undefined while it runs (or when that cannot be told).
+ * `process`), or undefined while it runs (or when that cannot be told): it
+ * crashed (an NTSTATUS error code, kind `failed`, `during` the call named),
+ * or exited (kind `not-found`).
  */
 export function exitedError(
   target: { pid: number; process: Handle },
-  doing: string,
+  call: { doing: string; during?: string },
 ): HeapshiftError | undefined {
   let code: number;
   try {
@@ -82,9 +85,19 @@ export function exitedError(
     return undefined;
   }
   if (code === STILL_ACTIVE) return undefined;
+  const what = `Cannot ${call.doing} process ${target.pid}`;
+  const crash = crashStatus(code);
+  if (crash) {
+    return new HeapshiftError(
+      "failed",
+      `${what}: the process crashed (${crash})${
+        call.during ? ` while ${call.during} ran` : " meanwhile"
+      }`,
+    );
+  }
   return new HeapshiftError(
     "not-found",
-    `Cannot ${doing} process ${target.pid}: the process exited (code ${code}) meanwhile`,
+    `${what}: the process exited (code ${code}) meanwhile`,
   );
 }
 

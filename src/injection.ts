@@ -16,10 +16,8 @@ import {
   formatMessage,
   INJECT_ACCESS,
   isBeingDebugged,
-  processExitCode,
   type RemoteResult,
   RemoteTimeoutError,
-  STILL_ACTIVE,
   wideBytes,
 } from "../ffi/mod.ts";
 import { exportAddress } from "./_remote_exports.ts";
@@ -33,7 +31,6 @@ import {
 } from "./_target.ts";
 import { hasHeapshift } from "./_heapshift_presence.ts";
 import { guardAsync } from "./_error_kinds.ts";
-import { crashStatus } from "./_exit_status.ts";
 import { importersOf } from "./_importers.ts";
 import { isSystemDll } from "./_system_dll.ts";
 
@@ -91,7 +88,7 @@ export async function callKernel32(
     );
   } catch (e) {
     // A target that ended during the call fails it with access errors.
-    const gone = crashedError(target, call) ?? exitedError(target, doing);
+    const gone = exitedError(target, { doing, during: call.fn });
     if (gone) throw gone;
     if (e instanceof RemoteTimeoutError) {
       const hints = [
@@ -110,28 +107,6 @@ export async function callKernel32(
     }
     throw processError(e, { pid, doing });
   }
-}
-
-/**
- * The error for a target that crashed (ended with an NTSTATUS error code)
- * while `call` ran, or undefined when it runs or exited normally.
- */
-function crashedError(
-  target: TargetProcess,
-  call: Kernel32Call,
-): HeapshiftError | undefined {
-  let code: number;
-  try {
-    code = processExitCode(target.process);
-  } catch {
-    return undefined;
-  }
-  const crash = code === STILL_ACTIVE ? undefined : crashStatus(code);
-  if (!crash) return undefined;
-  return new HeapshiftError(
-    "failed",
-    `Cannot ${call.doing} process ${call.pid}: the process crashed (${crash}) while ${call.fn} ran`,
-  );
 }
 
 function debugged(target: TargetProcess): boolean {

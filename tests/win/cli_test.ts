@@ -369,27 +369,29 @@ test("cli: modules, eject and stats take a process name too; several need --pid"
   );
 });
 
-test("cli: inject --wait injects into a program started afterwards", async () => {
-  await using copy = await uniqueCopy("sleeper.exe");
+/** A CLI run of `inject … --wait 60` that has said it is waiting. */
+interface WaitingInject {
+  /** Its exit status, stdout and every stderr line, once it has ended. */
+  end(): Promise<{ code: number; stdout: string; said: string[] }>;
+  /** Whether it has ended yet. */
+  ended(): boolean;
+}
+
+/**
+ * Starts `inject EXE --wait 60 …extra` and returns once it says it is
+ * waiting, so that the program can be started only then.
+ */
+async function waitingInject(
+  exe: string,
+  extra: string[],
+): Promise<WaitingInject> {
   const child = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "-A",
-      CLI,
-      "inject",
-      copy.exe,
-      "--wait",
-      "60",
-      "--dll",
-      fixture("probe.dll"),
-      "--json",
-    ],
+    args: ["run", "-A", CLI, "inject", exe, "--wait", "60", ...extra],
     env: { NO_COLOR: "1" },
     stdin: "null",
     stdout: "piped",
     stderr: "piped",
   }).spawn();
-  // Start the program only once the CLI says it is waiting for it.
   const errLines = readLines(child.stderr);
   const said: string[] = [];
   for (let l = await errLines.next(); !l.done; l = await errLines.next()) {
@@ -397,15 +399,33 @@ test("cli: inject --wait injects into a program started afterwards", async () =>
     if (/waiting up to 60 s for /.test(l.value)) break;
   }
   assert(/waiting up to 60 s for /.test(said.at(-1) ?? ""), said.join("\n"));
-  await using t = await startTarget(copy.path);
-  const [status, stdout] = await Promise.all([
-    child.status,
-    new Response(child.stdout).text(),
+  let done = false;
+  child.status.then(() => done = true);
+  return {
+    ended: () => done,
+    async end() {
+      const [status, stdout] = await Promise.all([
+        child.status,
+        new Response(child.stdout).text(),
+      ]);
+      for (let l = await errLines.next(); !l.done; l = await errLines.next()) {
+        said.push(l.value);
+      }
+      return { code: status.code, stdout, said };
+    },
+  };
+}
+
+test("cli: inject --wait injects into a program started afterwards", async () => {
+  await using copy = await uniqueCopy("sleeper.exe");
+  const run = await waitingInject(copy.exe, [
+    "--dll",
+    fixture("probe.dll"),
+    "--json",
   ]);
-  for (let l = await errLines.next(); !l.done; l = await errLines.next()) {
-    said.push(l.value);
-  }
-  assertEquals(status.code, 0, said.join("\n"));
+  await using t = await startTarget(copy.path);
+  const { code, stdout, said } = await run.end();
+  assertEquals(code, 0, said.join("\n"));
   const r = JSON.parse(stdout);
   assertEquals(r.pid, t.pid);
   assertEquals(r.module.name.toLowerCase(), "probe.dll");
@@ -415,19 +435,7 @@ testArches(
   "cli: inject --wait of a program created suspended waits until it has begun initialising",
   async (arch) => {
     await using copy = await uniqueCopy("sleeper.exe", arch);
-    const child = new Deno.Command(Deno.execPath(), {
-      args: ["run", "-A", CLI, "inject", copy.exe, "--wait", "60", "--json"],
-      env: { NO_COLOR: "1" },
-      stdin: "null",
-      stdout: "piped",
-      stderr: "piped",
-    }).spawn();
-    const errLines = readLines(child.stderr);
-    const said: string[] = [];
-    for (let l = await errLines.next(); !l.done; l = await errLines.next()) {
-      said.push(l.value);
-      if (/waiting up to 60 s for /.test(l.value)) break;
-    }
+    const run = await waitingInject(copy.exe, ["--json"]);
     // As a launcher does: created suspended, resumed a while later. Until
     // then its loader has not run, and a remote thread would be the one to
     // initialise it.
@@ -436,32 +444,13 @@ testArches(
       stdio: "none",
     });
     try {
-      let early: Deno.CommandStatus | undefined;
-      child.status.then((s) => early = s);
       await new Promise((r) => setTimeout(r, 2_000));
-      if (early) {
-        for (
-          let l = await errLines.next();
-          !l.done;
-          l = await errLines.next()
-        ) {
-          said.push(l.value);
-        }
+      if (run.ended()) {
+        assert(false, `the CLI did not wait: ${(await run.end()).said}`);
       }
-      assertEquals(
-        early,
-        undefined,
-        `the CLI did not wait: ${said.join("\n")}`,
-      );
       resumeThread(created.thread);
-      const [status, stdout] = await Promise.all([
-        child.status,
-        new Response(child.stdout).text(),
-      ]);
-      for (let l = await errLines.next(); !l.done; l = await errLines.next()) {
-        said.push(l.value);
-      }
-      assertEquals(status.code, 0, said.join("\n"));
+      const { code, stdout, said } = await run.end();
+      assertEquals(code, 0, said.join("\n"));
       const r = JSON.parse(stdout);
       assertEquals([r.pid, r.state], [created.pid, "live"]);
     } finally {
@@ -474,40 +463,14 @@ testArches(
 
 test("cli: inject --wait of a program that never begins initialising fails after --timeout, injecting nothing", async () => {
   await using copy = await uniqueCopy("sleeper.exe");
-  const child = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "-A",
-      CLI,
-      "inject",
-      copy.exe,
-      "--wait",
-      "60",
-      "--timeout",
-      "2",
-    ],
-    env: { NO_COLOR: "1" },
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  const errLines = readLines(child.stderr);
-  const said: string[] = [];
-  for (let l = await errLines.next(); !l.done; l = await errLines.next()) {
-    said.push(l.value);
-    if (/waiting up to 60 s for /.test(l.value)) break;
-  }
+  const run = await waitingInject(copy.exe, ["--timeout", "2"]);
   const created = createProcess(copy.path, quoteArg(copy.path), {
     suspended: true,
     stdio: "none",
   });
   try {
-    const status = await child.status;
-    await child.stdout.cancel();
-    for (let l = await errLines.next(); !l.done; l = await errLines.next()) {
-      said.push(l.value);
-    }
-    assertEquals(status.code, 1, said.join("\n"));
+    const { code, said } = await run.end();
+    assertEquals(code, 1, said.join("\n"));
     assert(
       said.some((l) =>
         /^error: .* \(pid \d+\) did not begin initialising within 2 s .*nothing was injected/
