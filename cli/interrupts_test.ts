@@ -25,38 +25,50 @@ async function readAll(
   }
 }
 
+/**
+ * Runs `work` (an expression awaited in a child Deno, which prints
+ * "waiting" once it listens), interrupts it once while it runs and once
+ * after: what it printed, and whether it ended well.
+ */
+async function interruptTwice(
+  work: string,
+): Promise<{ text: string; success: boolean }> {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [
+      "eval",
+      `import * as i from "./cli/interrupts.ts";
+       const v = await ${work};
+       console.log("done " + v);
+       await new Promise((r) => setTimeout(r, 5000));
+       console.log("not interrupted");`,
+    ],
+    cwd: new URL("..", import.meta.url).pathname,
+    stdout: "piped",
+  }).spawn();
+  const reader = child.stdout.pipeThrough(new TextDecoderStream())
+    .getReader();
+  const out = { text: "" };
+  await readUntil(reader, out, "waiting");
+  child.kill("SIGINT"); // during the work
+  await readUntil(reader, out, "done");
+  child.kill("SIGINT"); // after it: the default, the process ends
+  await readAll(reader, out);
+  return { text: out.text, success: (await child.status).success };
+}
+
 Deno.test({
   name:
     "ignoringInterrupts: Ctrl+C while waiting leaves the wait to finish, and afterwards ends the process as usual",
   ignore: Deno.build.os === "windows", // SIGINT cannot be sent to a process there
   fn: async () => {
-    const child = new Deno.Command(Deno.execPath(), {
-      args: [
-        "eval",
-        `import { ignoringInterrupts } from "./cli/interrupts.ts";
-         const v = await ignoringInterrupts(() => new Promise((r) => {
-           setTimeout(() => console.log("waiting"), 200); // listening by then
-           setTimeout(() => r(7), 1500);
-         }));
-         console.log("done " + v);
-         await new Promise((r) => setTimeout(r, 5000));
-         console.log("not interrupted");`,
-      ],
-      cwd: new URL("..", import.meta.url).pathname,
-      stdout: "piped",
-    }).spawn();
-    const reader = child.stdout.pipeThrough(new TextDecoderStream())
-      .getReader();
-    const out = { text: "" };
-    await readUntil(reader, out, "waiting");
-    child.kill("SIGINT"); // during the wait: ignored
-    await readUntil(reader, out, "done");
-    child.kill("SIGINT"); // after it: the default, the process ends
-    await readAll(reader, out);
-    const status = await child.status;
-    assert.match(out.text, /done 7/);
-    assert.doesNotMatch(out.text, /not interrupted/);
-    assert.equal(status.success, false);
+    const r = await interruptTwice(`i.ignoringInterrupts(() =>
+      new Promise((r) => {
+        setTimeout(() => console.log("waiting"), 200); // listening by then
+        setTimeout(() => r(7), 1500);
+      }))`);
+    assert.match(r.text, /done 7/);
+    assert.doesNotMatch(r.text, /not interrupted/);
+    assert.equal(r.success, false);
   },
 });
 
@@ -65,36 +77,17 @@ Deno.test({
     "abortingOnInterrupt: Ctrl+C aborts the signal handed to the work, which ends as it decides; afterwards Ctrl+C ends the process as usual",
   ignore: Deno.build.os === "windows", // SIGINT cannot be sent to a process there
   fn: async () => {
-    const child = new Deno.Command(Deno.execPath(), {
-      args: [
-        "eval",
-        `import { abortingOnInterrupt } from "./cli/interrupts.ts";
-         const v = await abortingOnInterrupt((signal) => new Promise((r) => {
-           setTimeout(() => console.log("waiting"), 200); // listening by then
-           const t = setTimeout(() => r("timed out"), 10000);
-           signal.addEventListener("abort", () => {
-             clearTimeout(t);
-             r("aborted: " + (signal.reason instanceof DOMException ? signal.reason.name : "?"));
-           });
-         }));
-         console.log("done " + v);
-         await new Promise((r) => setTimeout(r, 5000));
-         console.log("not interrupted");`,
-      ],
-      cwd: new URL("..", import.meta.url).pathname,
-      stdout: "piped",
-    }).spawn();
-    const reader = child.stdout.pipeThrough(new TextDecoderStream())
-      .getReader();
-    const out = { text: "" };
-    await readUntil(reader, out, "waiting");
-    child.kill("SIGINT"); // during the work: aborts its signal
-    await readUntil(reader, out, "done");
-    child.kill("SIGINT"); // after it: the default, the process ends
-    await readAll(reader, out);
-    const status = await child.status;
-    assert.match(out.text, /done aborted: AbortError/);
-    assert.doesNotMatch(out.text, /not interrupted/);
-    assert.equal(status.success, false);
+    const r = await interruptTwice(`i.abortingOnInterrupt((signal) =>
+      new Promise((r) => {
+        setTimeout(() => console.log("waiting"), 200); // listening by then
+        const t = setTimeout(() => r("timed out"), 10000);
+        signal.addEventListener("abort", () => {
+          clearTimeout(t);
+          r("aborted: " + (signal.reason instanceof DOMException ? signal.reason.name : "?"));
+        });
+      }))`);
+    assert.match(r.text, /done aborted: AbortError/);
+    assert.doesNotMatch(r.text, /not interrupted/);
+    assert.equal(r.success, false);
   },
 });
