@@ -66,6 +66,7 @@ Deno.test("usage errors exit 2 with a one-line reason", async () => {
       ["inject", "game.exe", "--pid", "x"],
       ["specialk", "--when", "Sometimes"],
       ["specialk", "--ini", "a.ini", "--global"],
+      ["specialk", "--game", ""],
       ["patch", "x.exe", "--inplace", "--out", "y.exe"],
       ["patch", "x.exe", "--dll", "a/b.dll"],
       ["patch", "x.exe", "--dll", ""],
@@ -155,6 +156,37 @@ Deno.test("specialk edits a sample ini end to end, --json parsed back", async ()
     const again = await cli(["specialk", "--ini", ini, "--dll", dll]);
     assert.equal(again.code, 0);
     assert.match(again.stdout, /already up to date/);
+    // The 32-bit DLL gets an entry of its own beside the 64-bit one, and
+    // the backup stays the file as it was before heapshift.
+    const x86 = await cli([
+      "specialk",
+      "--ini",
+      ini,
+      "--dll",
+      dll,
+      "--arch",
+      "x86",
+      "--json",
+    ]);
+    assert.equal(x86.code, 0, x86.stderr);
+    const text = decodeIni(await Deno.readFile(ini)).text;
+    assert.equal(readPlugin(text, "heapshift")?.Architecture, "x64");
+    assert.equal(readPlugin(text, "heapshift32")?.Architecture, "Win32");
+    assert.deepEqual(
+      await Deno.readFile(`${ini}.heapshift-backup`),
+      await Deno.readFile(
+        new URL("../tests/fixtures/cli_specialk.ini", import.meta.url),
+      ),
+    );
+    const rm32 = await cli([
+      "specialk",
+      "--ini",
+      ini,
+      "--remove",
+      "--arch",
+      "x86",
+    ]);
+    assert.equal(rm32.code, 0, rm32.stderr);
     const rm = await cli(["specialk", "--ini", ini, "--remove", "--json"]);
     assert.equal(JSON.parse(rm.stdout).action, "removed");
     const missing = await cli([

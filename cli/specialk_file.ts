@@ -137,10 +137,20 @@ async function writeKeepingMode(
   }
 }
 
+/** Whether a regular file (not a link) is at `path`. */
+async function isRegularFile(path: string): Promise<boolean> {
+  try {
+    return (await Deno.lstat(path)).isFile;
+  } catch {
+    return false;
+  }
+}
+
 /**
  * Applies an edit to an ini file: reads it (or starts empty, UTF-16LE, when
  * `create` is set and it is missing), writes a backup of the old contents
- * next to it (`<file>.heapshift-backup`), then the new contents
+ * next to it (`<file>.heapshift-backup`, once: later runs keep the first,
+ * the file as it was before heapshift changed it), then the new contents
  * atomically. A file that is not text in an encoding it can be written
  * back in unchanged is refused and left alone.
  */
@@ -182,8 +192,12 @@ export async function applyToFile(
   if (target !== path) result.target = target;
   if (!edit.changed) return result;
   if (bytes) {
+    // The first backup is the file as it was before heapshift changed it:
+    // later runs keep it (a symbolic link there is not one of ours).
     result.backup = `${target}.heapshift-backup`;
-    await writeKeepingMode(result.backup, bytes, mode);
+    if (!(await isRegularFile(result.backup))) {
+      await writeKeepingMode(result.backup, bytes, mode);
+    }
   }
   await writeKeepingMode(
     target,

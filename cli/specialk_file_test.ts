@@ -46,6 +46,9 @@ Deno.test("applyToFile: writes a backup, keeps UTF-16, is idempotent, removes", 
       upsert: { name: "heapshift", filename: "D:\\heapshift.dll" },
     });
     assert.equal(moved.action, "updated");
+    // The backup is still the file as it was before heapshift.
+    assert.equal(moved.backup, first.backup);
+    assert.deepEqual(await Deno.readFile(first.backup!), original);
 
     const gone = await applyToFile(ini, { remove: "heapshift" });
     assert.equal(gone.action, "removed");
@@ -234,6 +237,8 @@ posixTest(
     await Deno.writeTextFile(ini, "[A]\nk=1\n");
     for (const mode of [0o600, 0o664, 0o640]) {
       await Deno.chmod(ini, mode);
+      // (a backup there is kept as it is: the first one)
+      await Deno.remove(`${ini}.heapshift-backup`).catch(() => {});
       await applyToFile(ini, ADD);
       assert.equal((await Deno.stat(ini)).mode! & 0o777, mode);
       assert.equal(

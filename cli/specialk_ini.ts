@@ -296,10 +296,20 @@ export function profiles(skDir: string): string[] {
   }
 }
 
-/** A game's profile ini, matching the profile name case-insensitively. */
-export function profileIni(skDir: string, game: string): string | undefined {
+/**
+ * A game's profile ini: the profile of that name (case-insensitively), or
+ * the only one whose name contains it. Several that contain it are
+ * `ambiguous` (none is picked: "Dark Souls" is not "Dark Souls II").
+ */
+export function profileIni(
+  skDir: string,
+  game: string,
+): { path?: string; ambiguous?: string[] } {
   const want = game.toLowerCase();
-  const name = profiles(skDir).find((p) => p.toLowerCase() === want) ??
-    profiles(skDir).find((p) => p.toLowerCase().includes(want));
-  return name ? `${skDir}/Profiles/${name}/SpecialK.ini` : undefined;
+  const all = profiles(skDir);
+  const exact = all.find((p) => p.toLowerCase() === want);
+  const near = all.filter((p) => p.toLowerCase().includes(want));
+  const name = exact ?? (near.length === 1 ? near[0] : undefined);
+  if (name) return { path: `${skDir}/Profiles/${name}/SpecialK.ini` };
+  return near.length > 1 ? { ambiguous: near } : {};
 }

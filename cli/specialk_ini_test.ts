@@ -140,15 +140,23 @@ Deno.test("finds Special K, its profiles and global ini inside a Wine prefix", a
     const found = findSpecialK(specialKDirsInPrefix(prefix));
     assert.equal(found, sk);
     assert.equal(globalIni(sk), `${sk}/Global/default_SpecialK.ini`);
-    assert.equal(
-      profileIni(sk, "elden ring"),
-      `${sk}/Profiles/Elden Ring/SpecialK.ini`,
-    );
-    assert.equal(
-      profileIni(sk, "elden"),
-      `${sk}/Profiles/Elden Ring/SpecialK.ini`,
-    );
-    assert.equal(profileIni(sk, "nope"), undefined);
+    assert.deepEqual(profileIni(sk, "elden ring"), {
+      path: `${sk}/Profiles/Elden Ring/SpecialK.ini`,
+    });
+    assert.deepEqual(profileIni(sk, "elden"), {
+      path: `${sk}/Profiles/Elden Ring/SpecialK.ini`,
+    });
+    assert.deepEqual(profileIni(sk, "nope"), {});
+    // Part of several names picks none; a whole name picks its own.
+    for (const g of ["Dark Souls II", "Dark Souls III"]) {
+      await Deno.mkdir(`${sk}/Profiles/${g}`, { recursive: true });
+    }
+    assert.deepEqual(profileIni(sk, "dark souls"), {
+      ambiguous: ["Dark Souls II", "Dark Souls III"],
+    });
+    assert.deepEqual(profileIni(sk, "dark souls ii"), {
+      path: `${sk}/Profiles/Dark Souls II/SpecialK.ini`,
+    });
   } finally {
     await Deno.remove(prefix, { recursive: true });
   }

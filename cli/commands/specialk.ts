@@ -62,9 +62,8 @@ export function specialkCommand(program: Command, setCode: SetCode): void {
     )
     .option(
       "--name <name>",
-      "the plug-in's name: [Import.<name>]",
+      "the plug-in's name: [Import.<name>] (default heapshift, heapshift32 for --arch x86, so that both can be registered)",
       parseName,
-      "heapshift",
     )
     .addOption(
       new Option("--when <when>", "when Special K loads it").choices(
@@ -94,6 +93,7 @@ export function specialkCommand(program: Command, setCode: SetCode): void {
       if (picked.length > 1) {
         throw new UsageError("choose one of --ini, --game and --global");
       }
+      if (opts.game === "") throw new UsageError("--game needs a profile name");
       let ini = opts.ini;
       let create = !!opts.create;
       if (!ini) {
@@ -116,8 +116,16 @@ export function specialkCommand(program: Command, setCode: SetCode): void {
               : "Cannot find Special K from Linux without a Wine prefix: pass --prefix DIR, --sk-dir DIR or --ini PATH",
           );
         }
-        if (opts.game) {
-          ini = profileIni(sk, opts.game);
+        if (opts.game !== undefined) {
+          const found = profileIni(sk, opts.game);
+          if (found.ambiguous) {
+            throw new CliError(
+              `Several Special K profiles match ${opts.game}: ${
+                found.ambiguous.join(", ")
+              } (give the whole name)`,
+            );
+          }
+          ini = found.path;
           if (!ini) {
             const all = profiles(sk);
             throw new CliError(
@@ -137,18 +145,20 @@ export function specialkCommand(program: Command, setCode: SetCode): void {
           `No ini file at ${ini} (pass --create to create it)`,
         );
       }
+      const arch = opts.arch ??
+        (opts.dll ? fileArch(opts.dll) : undefined) ?? "x64";
+      // One entry per bitness: the defaults serve 32- and 64-bit games.
+      const name = opts.name ?? (arch === "x86" ? "heapshift32" : "heapshift");
       let edit;
       if (opts.remove) {
-        edit = await applyToFile(ini, { remove: opts.name });
+        edit = await applyToFile(ini, { remove: name });
       } else {
-        const arch = opts.arch ??
-          (opts.dll ? fileArch(opts.dll) : undefined) ?? "x64";
         const dll = await resolveDll(opts.dll, { arch });
         checkDllFor(dll, arch, `the game (--arch ${arch})`);
         const filename = isWindows ? dll : toWinePath(dll, opts.prefix);
         edit = await applyToFile(ini, {
           upsert: {
-            name: opts.name,
+            name,
             filename,
             when: opts.when,
             architecture: arch === "x86" ? "Win32" : "x64",
@@ -159,7 +169,7 @@ export function specialkCommand(program: Command, setCode: SetCode): void {
         printJson(edit);
         return setCode(0);
       }
-      const section = `[Import.${opts.name}]`;
+      const section = `[Import.${name}]`;
       const msg = {
         added: `${c.green("added")} ${section} to ${edit.path}`,
         updated: `${c.green("updated")} ${section} in ${edit.path}`,
