@@ -150,12 +150,38 @@ async function loadsInProcess(dll: string): Promise<Check> {
       dlls: [dll],
       stdio: "none",
     });
-    await proc.wait({ timeout: 30_000 });
-    return {
-      check: "DLL loads",
-      ok: true,
-      detail: "a program started with it loaded and ran (HEAPSHIFT_DISABLE=1)",
-    };
+    let code: number;
+    try {
+      code = await proc.wait({ timeout: 30_000 });
+    } catch (e) {
+      try {
+        proc.kill();
+      } catch { /* ended meanwhile */ }
+      return {
+        check: "DLL loads",
+        ok: false,
+        detail:
+          `it loaded, but the program started with it (deno --version) did not end within 30 s and was stopped: ${
+            (e as Error).message
+          }`,
+      };
+    }
+    // `deno --version` ends with 0: anything else is the DLL's doing.
+    return code === 0
+      ? {
+        check: "DLL loads",
+        ok: true,
+        detail:
+          "a program started with it loaded and ran (HEAPSHIFT_DISABLE=1)",
+      }
+      : {
+        check: "DLL loads",
+        ok: false,
+        detail:
+          `a program started with it (deno --version) ended with code ${code} (0x${
+            (code >>> 0).toString(16).toUpperCase()
+          }) instead of 0`,
+      };
   } catch (e) {
     return {
       check: "DLL loads",

@@ -820,6 +820,20 @@ test("cli: doctor checks the system, the DLL and a program", async () => {
   ) => x.check === "DLL loads");
   assertEquals(loads?.ok, false, initFail.stdout);
   assert(/api_initfail\.dll/.test(loads.detail), loads.detail);
+  // A DLL that ends the process that loads it (exit code 3): the program
+  // never ran, which is no pass.
+  const exits = await cli([
+    "doctor",
+    "--dll",
+    fixture("api_exitload.dll"),
+    "--json",
+  ]);
+  assertEquals(exits.code, 1, exits.stdout);
+  const ended = JSON.parse(exits.stdout).checks.find((
+    x: { check: string },
+  ) => x.check === "DLL loads");
+  assertEquals(ended?.ok, false, exits.stdout);
+  assert(/ended with code 3\b/.test(ended.detail), ended.detail);
   const human = await cli([
     "doctor",
     fixture("sleeper.exe"),
