@@ -128,7 +128,7 @@ Deno.test("dllForTarget asks for the architecture only without --dll", async () 
   }
 });
 
-Deno.test("specialk registers a 32-bit DLL as Architecture=Win32", async () => {
+Deno.test("specialk registers a 32-bit DLL as Architecture=Win32, under a name of its own", async () => {
   await withDir(async (dir) => {
     const dll32 = `${dir}/h32.dll`;
     const dll64 = `${dir}/h64.dll`;
@@ -148,7 +148,7 @@ Deno.test("specialk registers a 32-bit DLL as Architecture=Win32", async () => {
     // Special K's own encoding: UTF-16LE with a BOM.
     const bytes = await Deno.readFile(ini);
     const text = new TextDecoder("utf-16le").decode(bytes);
-    assert.match(text, /\[Import\.heapshift\]\r?\nArchitecture=Win32\r?\n/);
+    assert.match(text, /\[Import\.heapshift32\]\r?\nArchitecture=Win32\r?\n/);
     const bad = await runCli([
       "specialk",
       "--ini",

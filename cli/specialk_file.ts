@@ -137,6 +137,26 @@ async function writeKeepingMode(
   }
 }
 
+/**
+ * Refuses a file its user may not write: replacing it by rename would need
+ * only the directory's permission, and would undo a read-only flag set to
+ * keep it as it is (Special K's own ini, locked against its rewrites).
+ */
+async function checkWritable(path: string, target: string): Promise<void> {
+  const refuse = () =>
+    new CliError(
+      `Cannot edit ${path}: it is read-only or not yours to write (make it writable first if it is to change)`,
+    );
+  // No write bit for anyone: read-only even to root, who may open it.
+  const mode = (await Deno.stat(target)).mode;
+  if (mode !== null && (mode & 0o222) === 0) throw refuse();
+  try {
+    (await Deno.open(target, { write: true })).close();
+  } catch (e) {
+    if (e instanceof Deno.errors.PermissionDenied) throw refuse();
+  }
+}
+
 /** Whether a regular file (not a link) is at `path`. */
 async function isRegularFile(path: string): Promise<boolean> {
   try {
@@ -191,6 +211,7 @@ export async function applyToFile(
   };
   if (target !== path) result.target = target;
   if (!edit.changed) return result;
+  if (bytes) await checkWritable(path, target);
   if (bytes) {
     // The first backup is the file as it was before heapshift changed it:
     // later runs keep it (a symbolic link there is not one of ours).

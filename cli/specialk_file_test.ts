@@ -298,3 +298,21 @@ Deno.test("a file far larger than any Special K ini is refused without reading i
     assert.equal((await Deno.stat(ini)).size, 17 << 20);
   });
 });
+
+posixTest(
+  "a read-only ini is refused and left as it is, with no backup",
+  async (dir) => {
+    const ini = `${dir}/SpecialK.ini`;
+    await Deno.writeTextFile(ini, "[A]\nk=1\n");
+    await Deno.chmod(ini, 0o444);
+    await assert.rejects(
+      applyToFile(ini, ADD),
+      /Cannot edit .*SpecialK\.ini: it is read-only or not yours to write/,
+    );
+    assert.equal(await Deno.readTextFile(ini), "[A]\nk=1\n");
+    assert.equal((await Deno.stat(ini)).mode! & 0o777, 0o444);
+    assert.deepEqual([...Deno.readDirSync(dir)].map((e) => e.name), [
+      "SpecialK.ini",
+    ]);
+  },
+);
