@@ -9,7 +9,7 @@
 
 import { type Arch, archName, archOf } from "../src/arch.ts";
 import { FileSource, type PeHeaders, readHeaders } from "../pe/mod.ts";
-import { embeddedDll, extractDll } from "./embed.ts";
+import { embeddedDll, extractDll, keptCopy } from "./embed.ts";
 import { c, CliError, progress } from "./output.ts";
 import { isWindows } from "../ffi/mod.ts";
 import { isDir, isFile } from "../src/_paths.ts";
@@ -85,6 +85,11 @@ export interface ResolveOptions {
   dir?: string;
   /** Runs the build (default {@linkcode buildDll}); for tests. */
   builder?: (args: string[]) => Promise<number>;
+  /**
+   * The path is to be written down for later (a Special K ini): a DLL
+   * extracted from a compiled binary is copied where no prune removes it.
+   */
+  lasting?: boolean;
 }
 
 /** Returns the absolute path of the hook DLL to use. */
@@ -105,7 +110,10 @@ export async function resolveDll(
   const arch = options.arch ?? "x64";
   // A compiled binary embeds both (one of them if built with --dll)
   const emb = embeddedDll(arch);
-  if (emb) return (await extractDll(emb)).path;
+  if (emb) {
+    const path = absolute((await extractDll(emb)).path);
+    return options.lasting ? absolute(await keptCopy(path)) : path;
+  }
   const dll = builtDll(arch, options.dir);
   if (isFile(dll)) return dll;
   const task = ["deno task build-dll", ...buildArgs(arch)].join(" ");

@@ -4,6 +4,7 @@ import {
   extractDll,
   extractedName,
   fromBase64,
+  keptCopy,
   NOTICE_FILE,
   pruneExtracted,
   setEmbeddedDll,
@@ -182,5 +183,32 @@ Deno.test("pruneExtracted: other builds' DLLs and leftovers unused for 30 days g
     );
   } finally {
     await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("a kept copy (for a Special K ini) outlives the pruning of the build that extracted it", async () => {
+  const root = await Deno.makeTempDir();
+  try {
+    const dir = `${root}/heapshift/dll`;
+    const a = fakeDll(1000);
+    const b = fakeDll(1001);
+    const old = await extractDll({ bytes: a, sha256: await sha256Hex(a) }, dir);
+    const kept = await keptCopy(old.path, dir);
+    assert.equal(
+      kept,
+      `${root}/heapshift/kept/${extractedName(await sha256Hex(a))}`,
+    );
+    assert.deepEqual(await Deno.readFile(kept), a);
+    assert.equal(await keptCopy(old.path, dir), kept, "written once");
+    // A later build, 31 days on: the old extraction goes, the kept copy stays.
+    const now = await extractDll({ bytes: b, sha256: await sha256Hex(b) }, dir);
+    await pruneExtracted(dir, {
+      keep: now.path,
+      now: Date.now() + 31 * 24 * 3600 * 1000,
+    });
+    await assert.rejects(Deno.stat(old.path), Deno.errors.NotFound);
+    assert.deepEqual(await Deno.readFile(kept), a);
+  } finally {
+    await Deno.remove(root, { recursive: true });
   }
 });

@@ -153,7 +153,8 @@ export function specialkCommand(program: Command, setCode: SetCode): void {
       if (opts.remove) {
         edit = await applyToFile(ini, { remove: name });
       } else {
-        const dll = await resolveDll(opts.dll, { arch });
+        // Written into the ini for later: a copy no prune removes.
+        const dll = await resolveDll(opts.dll, { arch, lasting: true });
         checkDllFor(dll, arch, `the game (--arch ${arch})`);
         const filename = isWindows ? dll : toWinePath(dll, opts.prefix);
         edit = await applyToFile(ini, {
