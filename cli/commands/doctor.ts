@@ -191,6 +191,56 @@ async function loadsInProcess(dll: string): Promise<Check> {
   }
 }
 
+/** `wine --version`'s answer (`wine-10.0`), or undefined. */
+async function wineVersion(wine: string): Promise<string | undefined> {
+  try {
+    const out = await new Deno.Command(wine, {
+      args: ["--version"],
+      stdout: "piped",
+      stderr: "null",
+      signal: AbortSignal.timeout(15_000),
+    }).output();
+    return new TextDecoder().decode(out.stdout).trim() || undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The host's Wine, for `--prefix` (informational: `--wine-env` brings its
+ * own): Deno for Windows needs Wine 10 or newer, so an older one is said to
+ * be of no use (Debian 12's own is Wine 8).
+ */
+export function wineCheck(
+  wine: string | undefined,
+  version: string | undefined,
+): Check {
+  if (!wine) {
+    return {
+      check: "wine",
+      ok: null,
+      detail:
+        "not installed on this system: --prefix needs Wine 10+; --wine-env uses the project's own Wine environment",
+    };
+  }
+  const major = Number(/^wine-(\d+)\./.exec(version ?? "")?.[1]);
+  if (Number.isFinite(major) && major < 10) {
+    return {
+      check: "wine",
+      ok: null,
+      detail:
+        `${wine} is ${version}, too old for --prefix (Deno for Windows needs Wine 10 or newer); --wine-env uses the project's own Wine environment`,
+    };
+  }
+  return {
+    check: "wine",
+    ok: null,
+    detail: `${wine}${
+      version ? ` (${version})` : ""
+    } (for programs in your prefixes: --prefix DIR, default $WINEPREFIX)`,
+  };
+}
+
 /** Runs every check. */
 export async function doctor(
   exe: string | undefined,
@@ -219,13 +269,7 @@ export async function doctor(
         "missing: `deno task env provision` fetches it (needed to reach Windows programs under Wine)",
     });
     const wine = Deno.env.get("WINE") ?? which("wine") ?? which("wine64");
-    checks.push({
-      check: "wine",
-      ok: null,
-      detail: wine
-        ? `${wine} (for programs in your prefixes: --prefix DIR, default $WINEPREFIX)`
-        : "not installed on this system: --prefix needs Wine 10+; --wine-env uses the project's own Wine environment",
-    });
+    checks.push(wineCheck(wine, wine ? await wineVersion(wine) : undefined));
   }
   // The program's bitness picks the DLL; without a program, the --dll's
   // own (else x64).

@@ -1,7 +1,7 @@
 // doctor on Linux (file checks only): a 32-bit program is supported, takes
 // heapshift32.dll, and a DLL of the other bitness is named as such.
 import assert from "node:assert/strict";
-import { checkExe, dllFormat, doctor } from "./doctor.ts";
+import { checkExe, dllFormat, doctor, wineCheck } from "./doctor.ts";
 import { buildPe, type SyntheticOptions } from "../../pe/_test_pe.ts";
 
 async function writePe(
@@ -103,4 +103,16 @@ Deno.test("doctor names a path it cannot read once, and a broken file's path", a
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test("doctor: a host Wine older than 10 is said to be of no use for --prefix", () => {
+  assert.match(
+    wineCheck("/usr/bin/wine", "wine-8.0 (Debian 8.0~repack-4)").detail,
+    /is wine-8\.0 .*too old for --prefix \(Deno for Windows needs Wine 10 or newer\)/,
+  );
+  assert.match(
+    wineCheck("/usr/bin/wine", "wine-10.0").detail,
+    /^\/usr\/bin\/wine \(wine-10\.0\) \(for programs in your prefixes/,
+  );
+  assert.match(wineCheck(undefined, undefined).detail, /not installed/);
 });
