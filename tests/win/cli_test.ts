@@ -808,32 +808,22 @@ test("cli: doctor checks the system, the DLL and a program", async () => {
   );
   // A DLL whose initialisation fails: the loader's verdict, from a real
   // process started with it.
-  const initFail = await cli([
-    "doctor",
-    "--dll",
-    fixture("api_initfail.dll"),
-    "--json",
-  ]);
-  assertEquals(initFail.code, 1, initFail.stderr);
-  const loads = JSON.parse(initFail.stdout).checks.find((
-    x: { check: string },
-  ) => x.check === "DLL loads");
-  assertEquals(loads?.ok, false, initFail.stdout);
-  assert(/api_initfail\.dll/.test(loads.detail), loads.detail);
+  /** doctor --dll DLL fails, and its "DLL loads" check says why. */
+  const failedLoad = async (dll: string) => {
+    const r = await cli(["doctor", "--dll", fixture(dll), "--json"]);
+    assertEquals(r.code, 1, r.stderr);
+    const loads = JSON.parse(r.stdout).checks.find((
+      x: { check: string },
+    ) => x.check === "DLL loads");
+    assertEquals(loads?.ok, false, r.stdout);
+    return loads.detail as string;
+  };
+  const initFail = await failedLoad("api_initfail.dll");
+  assert(/api_initfail\.dll/.test(initFail), initFail);
   // A DLL that ends the process that loads it (exit code 3): the program
   // never ran, which is no pass.
-  const exits = await cli([
-    "doctor",
-    "--dll",
-    fixture("api_exitload.dll"),
-    "--json",
-  ]);
-  assertEquals(exits.code, 1, exits.stdout);
-  const ended = JSON.parse(exits.stdout).checks.find((
-    x: { check: string },
-  ) => x.check === "DLL loads");
-  assertEquals(ended?.ok, false, exits.stdout);
-  assert(/ended with code 3\b/.test(ended.detail), ended.detail);
+  const ended = await failedLoad("api_exitload.dll");
+  assert(/ended with code 3\b/.test(ended), ended);
   const human = await cli([
     "doctor",
     fixture("sleeper.exe"),
