@@ -379,11 +379,40 @@ function chrootScript(inner: string, repo?: string): string {
   return lines.join("\n");
 }
 
+/**
+ * Runs a provisioning command to its end: its exit code, the signal that
+ * killed it (dax reports a child killed by a signal as exit 0, which would
+ * mark a step done that never finished) and, with `quiet`, its stderr.
+ */
+export async function runChecked(
+  cmd: string,
+  args: string[],
+  options: { quiet?: boolean } = {},
+): Promise<{ ok: boolean; why: string; stderr: string }> {
+  const out = await new Deno.Command(cmd, {
+    args,
+    stdin: "null",
+    stdout: options.quiet ? "null" : "inherit",
+    stderr: options.quiet ? "piped" : "inherit",
+  }).output();
+  return {
+    ok: out.success,
+    why: out.signal ? `killed by ${out.signal}` : `exit ${out.code}`,
+    stderr: options.quiet ? new TextDecoder().decode(out.stderr) : "",
+  };
+}
+
 async function unshared(script: string): Promise<void> {
-  const res = await $`unshare -m --propagation private sh -c ${script}`
-    .noThrow();
-  if (res.code !== 0) {
-    throw new WinEnvError(`Provisioning step failed (exit ${res.code}).`);
+  const res = await runChecked("unshare", [
+    "-m",
+    "--propagation",
+    "private",
+    "sh",
+    "-c",
+    script,
+  ]);
+  if (!res.ok) {
+    throw new WinEnvError(`Provisioning step failed (${res.why}).`);
   }
 }
 
@@ -436,13 +465,18 @@ async function provisionSteps(): Promise<void> {
     progress(`bootstrapping Debian ${SUITE} into ${r} (about 2 minutes)…`);
     const tmp = `${r}.tmp`;
     await Deno.remove(tmp, { recursive: true }).catch(() => {});
-    const res =
-      await $`timeout 1800 debootstrap --variant=minbase ${SUITE} ${tmp} ${mirror()}`
-        .quiet().noThrow();
-    if (res.code !== 0) {
+    const res = await runChecked("timeout", [
+      "1800",
+      "debootstrap",
+      "--variant=minbase",
+      SUITE,
+      tmp,
+      mirror(),
+    ], { quiet: true });
+    if (!res.ok) {
       throw new WinEnvError(
-        `debootstrap failed (exit ${res.code}${
-          res.code === 124 ? ": no progress for 30 minutes" : ""
+        `debootstrap failed (${res.why}${
+          res.why === "exit 124" ? ": no progress for 30 minutes" : ""
         }; mirror ${mirror()}, HEAPSHIFT_DEBIAN_MIRROR picks another):\n${
           res.stderr.slice(-2000)
         }`,

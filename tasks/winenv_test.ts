@@ -6,6 +6,7 @@ import {
   inputsTag,
   isProvisioned,
   rootfsDir,
+  runChecked,
 } from "./winenv.ts";
 
 const good: HostFacts = {
@@ -139,4 +140,25 @@ Deno.test("markers named the old way still count for the inputs they were made w
     else Deno.env.set("XDG_CACHE_HOME", saved);
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test({
+  name:
+    "runChecked: a provisioning command killed by a signal is a failure, not exit 0",
+  ignore: Deno.build.os === "windows",
+  fn: async () => {
+    const killed = await runChecked("sh", ["-c", "kill -TERM $$"], {
+      quiet: true,
+    });
+    assert.deepEqual([killed.ok, killed.why], [false, "killed by SIGTERM"]);
+    const failed = await runChecked("sh", ["-c", "echo oops >&2; exit 3"], {
+      quiet: true,
+    });
+    assert.deepEqual([failed.ok, failed.why, failed.stderr], [
+      false,
+      "exit 3",
+      "oops\n",
+    ]);
+    assert.equal((await runChecked("true", [], { quiet: true })).ok, true);
+  },
 });
