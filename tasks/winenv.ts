@@ -387,10 +387,11 @@ function chrootScript(inner: string, repo?: string): string {
 export async function runChecked(
   cmd: string,
   args: string[],
-  options: { quiet?: boolean } = {},
+  options: { quiet?: boolean; cwd?: string } = {},
 ): Promise<{ ok: boolean; why: string; stderr: string }> {
   const out = await new Deno.Command(cmd, {
     args,
+    cwd: options.cwd,
     stdin: "null",
     stdout: options.quiet ? "null" : "inherit",
     stderr: options.quiet ? "piped" : "inherit",
@@ -528,16 +529,39 @@ async function provisionSteps(): Promise<void> {
         // killed mid-download leaves no truncated archive to trust later
         const part = await Deno.makeTempDir({ dir: dl, prefix: "part-" });
         try {
-          await $`npm pack @deno/win32-x64@${DENO_WIN_VERSION} --silent`.cwd(
-            part,
-          ).quiet();
+          const packed = await runChecked("npm", [
+            "pack",
+            `@deno/win32-x64@${DENO_WIN_VERSION}`,
+            "--silent",
+          ], { quiet: true, cwd: part });
+          if (!packed.ok) {
+            throw new WinEnvError(
+              `npm pack @deno/win32-x64@${DENO_WIN_VERSION} failed (${packed.why}):\n${
+                packed.stderr.slice(-2000)
+              }`,
+            );
+          }
           await Deno.rename(`${part}/${tgz.slice(dl.length + 1)}`, tgz);
         } finally {
           await Deno.remove(part, { recursive: true }).catch(() => {});
         }
       }
       await Deno.mkdir(`${r}/opt/heapshift`, { recursive: true });
-      await $`tar -xzf ${tgz} -C ${r}/opt/heapshift --strip-components=1 package/deno.exe`;
+      const untar = await runChecked("tar", [
+        "-xzf",
+        tgz,
+        "-C",
+        `${r}/opt/heapshift`,
+        "--strip-components=1",
+        "package/deno.exe",
+      ], { quiet: true });
+      if (!untar.ok) {
+        // A damaged archive is fetched again next time.
+        await Deno.remove(tgz).catch(() => {});
+        throw new WinEnvError(
+          `Cannot unpack ${tgz} (${untar.why}):\n${untar.stderr.slice(-2000)}`,
+        );
+      }
     },
   );
 
