@@ -7,8 +7,8 @@
 
 import {
   FileSource,
-  type ImportedDll,
-  imports as peImports,
+  headerLocator,
+  readAllImports,
   readExports,
   readHeaders,
 } from "../pe/mod.ts";
@@ -24,13 +24,28 @@ function names(dll: string, want: string): boolean {
     (want === "ucrtbase.dll" && file.startsWith("api-ms-win-crt-"));
 }
 
-/** The DLLs the exports of the module at `path` forward to. */
-function forwardedTo(path: string): string[] {
+/**
+ * The DLLs the module at `path` imports (static and delay-load) and
+ * forwards exports to, from one read of its headers. Each directory is read
+ * on its own: an export table that cannot be read (a packed DLL's) must not
+ * hide the module's imports.
+ */
+function linkedTo(path: string): string[] {
   using src = FileSource.open(path);
-  const symbols = readExports(src, readHeaders(src))?.symbols ?? [];
-  return symbols.flatMap((s) =>
-    s.forwarder ? [s.forwarder.slice(0, s.forwarder.lastIndexOf("."))] : []
-  );
+  const h = readHeaders(src);
+  const dlls: string[] = [];
+  try {
+    const imported = readAllImports(src, headerLocator(h), { symbols: false });
+    dlls.push(...imported.map((d) => d.dll));
+  } catch { /* imports nothing we can see */ }
+  try {
+    for (const s of readExports(src, h)?.symbols ?? []) {
+      if (s.forwarder) {
+        dlls.push(s.forwarder.slice(0, s.forwarder.lastIndexOf(".")));
+      }
+    }
+  } catch { /* forwards nothing we can see */ }
+  return dlls;
 }
 
 /**
@@ -40,28 +55,17 @@ function forwardedTo(path: string): string[] {
  * export directories are read; what cannot be read counts as importing
  * (or forwarding) nothing.
  */
-export async function importersOf(
+export function importersOf(
   loaded: ModuleInfo[],
   mod: ModuleInfo,
-): Promise<ModuleInfo[]> {
+): ModuleInfo[] {
   const want = mod.name.toLowerCase();
-  const found: ModuleInfo[] = [];
-  for (const m of loaded) {
-    if (m.base === mod.base) continue;
-    // Each read on its own: an export table that cannot be read (a packed
-    // DLL's) must not hide the module's imports.
-    let dlls: ImportedDll[] = [];
-    let forwards: string[] = [];
+  return loaded.filter((m) => {
+    if (m.base === mod.base) return false;
     try {
-      dlls = await peImports(m.path, { symbols: false });
-    } catch { /* imports nothing we can see */ }
-    try {
-      forwards = forwardedTo(m.path);
-    } catch { /* forwards nothing we can see */ }
-    if (
-      dlls.some((d) => names(d.dll, want)) ||
-      forwards.some((d) => names(d, want))
-    ) found.push(m);
-  }
-  return found;
+      return linkedTo(m.path).some((d) => names(d, want));
+    } catch {
+      return false; // its file or headers cannot be read
+    }
+  });
 }

@@ -60,23 +60,23 @@ Deno.test("importersOf finds static and delay-load importers, in any case", asyn
       base: 1n,
       size: 1,
     });
-    const names = async (mod: string) =>
-      (await importersOf(loaded, loaded.find((m) => m.name === mod)!))
+    const names = (mod: string) =>
+      importersOf(loaded, loaded.find((m) => m.name === mod)!)
         .map((m) => m.name);
     // dep.dll's own import of itself does not count.
-    assert.deepEqual(await names("dep.dll"), [
+    assert.deepEqual(names("dep.dll"), [
       "static.dll",
       "delay.dll",
       "fwd.dll",
     ]);
-    assert.deepEqual(await names("static.dll"), []);
+    assert.deepEqual(names("static.dll"), []);
     assert.deepEqual(
-      await importersOf(loaded, {
+      importersOf(loaded, {
         name: "UCRTBASE.DLL",
         path: "C:\\windows\\system32\\ucrtbase.dll",
         base: 2n,
         size: 1,
-      }).then((l) => l.map((m) => m.name)),
+      }).map((m) => m.name),
       ["prog.exe"],
     );
   } finally {

@@ -266,7 +266,7 @@ async function unloadFrom(
       }, which cannot be unloaded`,
     );
   }
-  const importers = await importersOf(all, mod);
+  const importers = importersOf(all, mod);
   if (importers[0] === all[0]) {
     throw new HeapshiftError(
       "unsupported",
