@@ -48,6 +48,19 @@ export interface Takeover {
   warning?: string;
 }
 
+/** The process a DLL was just loaded into, and that DLL's path. */
+export interface TakeoverTarget {
+  pid: number;
+  name: string;
+  dll: string;
+}
+
+/** How {@linkcode checkTakeover} waits and reads heapshift's state. */
+export interface TakeoverOptions {
+  timeoutMs: number;
+  stats: (pid: number) => HeapshiftStats;
+}
+
 /**
  * Waits (at most `timeoutMs`) until heapshift's DLL, just loaded in `pid`,
  * has left `loading`; throws a {@linkcode CliError} saying why when it did
@@ -55,11 +68,8 @@ export interface Takeover {
  * suits its output. `{}` for a DLL that is not heapshift.
  */
 export async function checkTakeover(
-  target: { pid: number; name: string; dll: string },
-  options: {
-    timeoutMs: number;
-    stats: (pid: number) => HeapshiftStats;
-  },
+  target: TakeoverTarget,
+  options: TakeoverOptions,
 ): Promise<Takeover> {
   if (!isHeapshiftDll(target.dll)) return {};
   return await awaitTakeover(target, options);
@@ -67,11 +77,8 @@ export async function checkTakeover(
 
 /** {@linkcode checkTakeover} for a DLL known to be heapshift's. */
 export async function awaitTakeover(
-  target: { pid: number; name: string; dll: string },
-  options: {
-    timeoutMs: number;
-    stats: (pid: number) => HeapshiftStats;
-  },
+  target: TakeoverTarget,
+  options: TakeoverOptions,
 ): Promise<Takeover> {
   const { pid, name } = target;
   const dll = target.dll.replace(/^.*[\\/]/, "");

@@ -6,7 +6,7 @@
  */
 
 import { checkTakeover } from "../takeover.ts";
-import { launchInterruptibly } from "./launch.ts";
+import { launchInterruptibly, takeover } from "./launch.ts";
 import type { Command } from "@commander-js/extra-typings";
 import { baseName, isFile } from "../../src/_paths.ts";
 import {
@@ -76,9 +76,10 @@ async function doInject(
     let outcome;
     let exitCode: number | undefined;
     try {
-      outcome = await checkTakeover({ pid: launched.pid, name, dll }, {
+      outcome = await takeover(launched, {
+        exe: target,
+        dlls: [dll],
         timeoutMs: opts.timeout * 1000,
-        stats: api.stats,
       });
       exitCode = launched.exitCode(); // a program that ended at once
     } finally {
@@ -91,7 +92,7 @@ async function doInject(
       launched: true,
       dll,
       ms,
-      state: outcome.state === "live" ? "live" : undefined,
+      state: outcome.state,
       exitCode,
       json: opts.json,
     });

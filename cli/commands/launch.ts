@@ -142,12 +142,18 @@ export async function launchInterruptibly(
 
 /**
  * heapshift's state once the program runs, if one of `dlls` is heapshift's
- * and the program has not ended yet. A failed takeover is an error; with
- * `--wait-exit` (the program is running with our streams) a warning.
+ * and the program has not ended yet (waiting at most `timeoutMs`, default
+ * 10 s). A failed takeover is an error; with `--wait-exit` (the program is
+ * running with our streams) a warning.
  */
-async function takeover(
+export async function takeover(
   launched: LaunchedProcess,
-  options: { exe: string; dlls: string[]; waitExit?: boolean },
+  options: {
+    exe: string;
+    dlls: string[];
+    waitExit?: boolean;
+    timeoutMs?: number;
+  },
 ): Promise<{ state?: "live"; warning?: string }> {
   const api = await import("../api.ts");
   for (const dll of options.dlls) {
@@ -157,7 +163,7 @@ async function takeover(
         pid: launched.pid,
         name: baseName(options.exe),
         dll,
-      }, { timeoutMs: 10_000, stats: api.stats });
+      }, { timeoutMs: options.timeoutMs ?? 10_000, stats: api.stats });
       if (outcome.state === "live") return { state: "live" };
       if (outcome.state === "ended" || outcome.warning) {
         return { warning: outcome.warning };
