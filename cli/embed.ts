@@ -180,27 +180,17 @@ export async function pruneExtracted(
  * A copy of the extracted DLL at `path` that no prune removes, for a
  * registration that outlives this binary (a Special K ini names it, and
  * Special K loading it counts as no use here): `kept/` beside `dir`, under
- * the same hash-named file name, written once.
+ * its hash-named file name, written once.
  */
 export async function keptCopy(
   path: string,
   dir: string = defaultExtractDir(),
 ): Promise<string> {
   const keptDir = join(dir.replace(/[\\/]+dll[\\/]*$/, ""), "kept");
-  const kept = join(keptDir, baseName(path));
   const bytes = await Deno.readFile(path);
-  try {
-    const old = await Deno.readFile(kept);
-    if (
-      old.length === bytes.length &&
-      (await sha256Hex(old)) === (await sha256Hex(bytes))
-    ) return kept;
-  } catch { /* not there yet */ }
-  await Deno.mkdir(keptDir, { recursive: true });
-  const tmp = `${kept}.${crypto.randomUUID().slice(0, 8)}.tmp`;
-  await Deno.writeFile(tmp, bytes);
-  await Deno.rename(tmp, kept);
-  return kept;
+  // Written as an extraction is: under its hash, reused while identical.
+  return (await writeDll({ bytes, sha256: await sha256Hex(bytes) }, keptDir))
+    .path;
 }
 
 /** Writes `text` as the notice in `dir` unless it is there already. */
