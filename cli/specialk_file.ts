@@ -142,14 +142,17 @@ async function writeKeepingMode(
  * only the directory's permission, and would undo a read-only flag set to
  * keep it as it is (Special K's own ini, locked against its rewrites).
  */
-async function checkWritable(path: string, target: string): Promise<void> {
+async function checkWritable(
+  path: string,
+  file: { target: string; mode?: number },
+): Promise<void> {
+  const { target, mode } = file;
   const refuse = () =>
     new CliError(
       `Cannot edit ${path}: it is read-only or not yours to write (make it writable first if it is to change)`,
     );
   // No write bit for anyone: read-only even to root, who may open it.
-  const mode = (await Deno.stat(target)).mode;
-  if (mode !== null && (mode & 0o222) === 0) throw refuse();
+  if (mode !== undefined && (mode & 0o222) === 0) throw refuse();
   try {
     (await Deno.open(target, { write: true })).close();
   } catch (e) {
@@ -211,7 +214,7 @@ export async function applyToFile(
   };
   if (target !== path) result.target = target;
   if (!edit.changed) return result;
-  if (bytes) await checkWritable(path, target);
+  if (bytes) await checkWritable(path, { target, mode });
   if (bytes) {
     // The first backup is the file as it was before heapshift changed it:
     // later runs keep it (a symbolic link there is not one of ours).

@@ -143,6 +143,11 @@ function fileInfo(path: string): string | undefined {
  * a real process, which works the same from a compiled binary.
  */
 async function loadsInProcess(dll: string): Promise<Check> {
+  const loads = (ok: boolean, detail: string) => ({
+    check: "DLL loads",
+    ok,
+    detail,
+  });
   try {
     using proc = await launch(Deno.execPath(), {
       args: ["--version"],
@@ -157,37 +162,27 @@ async function loadsInProcess(dll: string): Promise<Check> {
       try {
         proc.kill();
       } catch { /* ended meanwhile */ }
-      return {
-        check: "DLL loads",
-        ok: false,
-        detail:
-          `it loaded, but the program started with it (deno --version) did not end within 30 s and was stopped: ${
-            (e as Error).message
-          }`,
-      };
+      return loads(
+        false,
+        `it loaded, but the program started with it (deno --version) did not end within 30 s and was stopped: ${
+          (e as Error).message
+        }`,
+      );
     }
     // `deno --version` ends with 0: anything else is the DLL's doing.
     return code === 0
-      ? {
-        check: "DLL loads",
-        ok: true,
-        detail:
-          "a program started with it loaded and ran (HEAPSHIFT_DISABLE=1)",
-      }
-      : {
-        check: "DLL loads",
-        ok: false,
-        detail:
-          `a program started with it (deno --version) ended with code ${code} (0x${
-            (code >>> 0).toString(16).toUpperCase()
-          }) instead of 0`,
-      };
+      ? loads(
+        true,
+        "a program started with it loaded and ran (HEAPSHIFT_DISABLE=1)",
+      )
+      : loads(
+        false,
+        `a program started with it (deno --version) ended with code ${code} (0x${
+          (code >>> 0).toString(16).toUpperCase()
+        }) instead of 0`,
+      );
   } catch (e) {
-    return {
-      check: "DLL loads",
-      ok: false,
-      detail: `it does not load: ${(e as Error).message}`,
-    };
+    return loads(false, `it does not load: ${(e as Error).message}`);
   }
 }
 
