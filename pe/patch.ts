@@ -342,8 +342,8 @@ function payloadStart(info: PeInfo, endSec: number): number {
 }
 
 /**
- * How many bytes of data after the sections are a payload, up to its last
- * non-zero byte: not the COFF symbol table right after them, not a
+ * How many bytes from `range.from` (past the sections and a COFF symbol
+ * table there) are a payload, up to its last non-zero byte: not a
  * certificate table (it goes or stays as the signature plan says), and not
  * zero padding (0 when there is none).
  */
@@ -352,7 +352,7 @@ function payloadSize(
   info: PeInfo,
   range: { from: number; to: number },
 ): number {
-  const start = payloadStart(info, range.from);
+  const start = range.from;
   const cert = info.certificate;
   let end = range.to;
   // Read from the end in chunks, skipping the certificate table.
@@ -457,7 +457,8 @@ function addSection(
   const keepEnd = certificatePlan(info, warnings);
   const rawPtr = alignUp(endSec + shift, fa);
   const overlaySize = keepEnd - endSec;
-  const payload = payloadSize(src, info, { from: endSec, to: keepEnd });
+  const from = payloadStart(info, endSec);
+  const payload = payloadSize(src, info, { from, to: keepEnd });
   let maxEnd = 0;
   for (const s of h.sections) maxEnd = Math.max(maxEnd, sectionEnd(s));
   const va = Math.max(alignUp(maxEnd, sa), alignUp(h.sizeOfImage, sa));
@@ -472,8 +473,7 @@ function addSection(
     );
   }
   if (payload > 0) {
-    const to = rawPtr + rawSize + (payloadStart(info, endSec) - endSec);
-    const from = payloadStart(info, endSec);
+    const to = rawPtr + rawSize + (from - endSec);
     if (!add.options.allowOverlay) {
       throw new PePatchError(
         `it carries ${payload} bytes of data after its sections and COFF symbols (from 0x${

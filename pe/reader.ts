@@ -14,6 +14,7 @@ import {
   readHeaders,
 } from "./headers.ts";
 import { PeFormatError } from "./errors.ts";
+import { u16, u32 } from "./_read.ts";
 import {
   type BoundImport,
   headerLocator,
@@ -120,10 +121,9 @@ function cutSignature(src: ByteSource, h: PeHeaders, at: number): boolean {
   const left = h.fileSize - at;
   if (at < endOfSectionData(h) || left < 8) return false;
   const b = src.read(at, 8);
-  const v = new DataView(b.buffer, b.byteOffset, 8);
-  const length = v.getUint32(0, true);
-  const revision = v.getUint16(4, true);
-  const type = v.getUint16(6, true);
+  const length = u32(b, 0);
+  const revision = u16(b, 4);
+  const type = u16(b, 6);
   return length > left && (revision === 0x100 || revision === 0x200) &&
     type >= 1 && type <= 4;
 }
