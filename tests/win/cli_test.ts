@@ -431,6 +431,27 @@ test("cli: inject --wait injects into a program started afterwards", async () =>
   assertEquals(r.module.name.toLowerCase(), "probe.dll");
 });
 
+/**
+ * `exe` created suspended, as a launcher does; at scope end it is stopped
+ * and its handles are closed.
+ */
+function createdSuspended(exe: string) {
+  const created = createProcess(exe, quoteArg(exe), {
+    suspended: true,
+    stdio: "none",
+  });
+  return {
+    ...created,
+    [Symbol.dispose]() {
+      try {
+        terminateProcess(created.process, 1);
+      } catch { /* ended already */ }
+      created.process.close();
+      created.thread.close();
+    },
+  };
+}
+
 testArches(
   "cli: inject --wait of a program created suspended waits until it has begun initialising",
   async (arch) => {
@@ -439,50 +460,32 @@ testArches(
     // As a launcher does: created suspended, resumed a while later. Until
     // then its loader has not run, and a remote thread would be the one to
     // initialise it.
-    const created = createProcess(copy.path, quoteArg(copy.path), {
-      suspended: true,
-      stdio: "none",
-    });
-    try {
-      await new Promise((r) => setTimeout(r, 2_000));
-      if (run.ended()) {
-        assert(false, `the CLI did not wait: ${(await run.end()).said}`);
-      }
-      resumeThread(created.thread);
-      const { code, stdout, said } = await run.end();
-      assertEquals(code, 0, said.join("\n"));
-      const r = JSON.parse(stdout);
-      assertEquals([r.pid, r.state], [created.pid, "live"]);
-    } finally {
-      terminateProcess(created.process, 1);
-      created.process.close();
-      created.thread.close();
+    using created = createdSuspended(copy.path);
+    await new Promise((r) => setTimeout(r, 2_000));
+    if (run.ended()) {
+      assert(false, `the CLI did not wait: ${(await run.end()).said}`);
     }
+    resumeThread(created.thread);
+    const { code, stdout, said } = await run.end();
+    assertEquals(code, 0, said.join("\n"));
+    const r = JSON.parse(stdout);
+    assertEquals([r.pid, r.state], [created.pid, "live"]);
   },
 );
 
 test("cli: inject --wait of a program that never begins initialising fails after --timeout, injecting nothing", async () => {
   await using copy = await uniqueCopy("sleeper.exe");
   const run = await waitingInject(copy.exe, ["--timeout", "2"]);
-  const created = createProcess(copy.path, quoteArg(copy.path), {
-    suspended: true,
-    stdio: "none",
-  });
-  try {
-    const { code, said } = await run.end();
-    assertEquals(code, 1, said.join("\n"));
-    assert(
-      said.some((l) =>
-        /^error: .* \(pid \d+\) did not begin initialising within 2 s .*nothing was injected/
-          .test(l)
-      ),
-      said.join("\n"),
-    );
-  } finally {
-    terminateProcess(created.process, 1);
-    created.process.close();
-    created.thread.close();
-  }
+  using _created = createdSuspended(copy.path);
+  const { code, said } = await run.end();
+  assertEquals(code, 1, said.join("\n"));
+  assert(
+    said.some((l) =>
+      /^error: .* \(pid \d+\) did not begin initialising within 2 s .*nothing was injected/
+        .test(l)
+    ),
+    said.join("\n"),
+  );
 });
 
 test("cli: launch loads the DLLs early", async () => {
