@@ -10,7 +10,12 @@ import {
   PROCESS,
   processModules,
 } from "../ffi/mod.ts";
-import { openTarget, processError, type TargetProcess } from "./_target.ts";
+import {
+  exitedError,
+  openTarget,
+  processError,
+  type TargetProcess,
+} from "./_target.ts";
 import { guard } from "./_error_kinds.ts";
 
 /**
@@ -71,7 +76,11 @@ export function targetModules(target: TargetProcess): ModuleInfo[] {
       ? processModules(target.process, LIST_MODULES.BIT32)
       : moduleEntries(target.pid);
   } catch (e) {
-    throw processError(e, { pid: target.pid, doing: "list the modules of" });
+    // An ended process (its handle held open by someone) has no module
+    // list: Wine says access denied, Windows a partial copy.
+    const doing = "list the modules of";
+    throw exitedError(target, { doing }) ??
+      processError(e, { pid: target.pid, doing });
   }
 }
 

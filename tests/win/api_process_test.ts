@@ -8,9 +8,15 @@ import {
   inject,
   modules,
   processes,
+  quoteArg,
   waitForProcess,
 } from "../../mod.ts";
-import { assert, assertEquals, assertRejects } from "./assert.ts";
+import {
+  createProcess,
+  terminateProcess,
+  waitSignaled,
+} from "../../ffi/mod.ts";
+import { assert, assertEquals, assertRejects, assertThrows } from "./assert.ts";
 import { fixture, hookDll, startTarget, test } from "./harness.ts";
 
 const has = (pid: number, name: string) =>
@@ -202,4 +208,22 @@ test("inject reports a target that crashes while the DLL loads", async () => {
     `Cannot inject api_crash.dll into process ${pid}: the process crashed (0xC0000409, stack buffer overrun / fail-fast) while LoadLibraryW ran`,
   );
   assertEquals(e.kind, "failed");
+});
+
+test("modules of a process that has exited, its handle still held, says it exited", async () => {
+  const exe = fixture("sleeper.exe");
+  const created = createProcess(exe, quoteArg(exe), { stdio: "none" });
+  try {
+    terminateProcess(created.process, 7);
+    await waitSignaled(created.process, 10_000);
+    const e = assertThrows(
+      () => modules(created.pid),
+      HeapshiftError,
+      `Cannot list the modules of process ${created.pid}: the process exited (code 7) meanwhile`,
+    );
+    assertEquals(e.kind, "not-found");
+  } finally {
+    created.process.close();
+    created.thread.close();
+  }
 });

@@ -488,6 +488,23 @@ test("cli: inject --wait of a program that never begins initialising fails after
   );
 });
 
+test("cli: inject --wait of a program that exits before it begins initialising fails, injecting nothing", async () => {
+  await using copy = await uniqueCopy("sleeper.exe");
+  const run = await waitingInject(copy.exe, ["--timeout", "30"]);
+  using created = createdSuspended(copy.path);
+  await new Promise((r) => setTimeout(r, 1_000));
+  terminateProcess(created.process, 1);
+  const { code, said } = await run.end();
+  assertEquals(code, 1, said.join("\n"));
+  assert(
+    said.some((l) =>
+      /^error: .* \(pid \d+\) exited before it began initialising; nothing was injected$/
+        .test(l)
+    ),
+    said.join("\n"),
+  );
+});
+
 test("cli: launch loads the DLLs early", async () => {
   await using copy = await uniqueCopy("sleeper.exe");
   const r = await json<{ pid: number; dlls: string[] }>([
@@ -903,6 +920,37 @@ test("cli: specialk registers the DLL in a sample ini, idempotently", async () =
       1,
       /no profile for Other.*Sample Game/,
       "unknown game",
+    );
+    // Two profiles containing the name: neither is picked, both are named.
+    await Deno.mkdir(`${sk}\\Profiles\\Sample Game II`, { recursive: true });
+    await Deno.writeTextFile(
+      `${sk}\\Profiles\\Sample Game II\\SpecialK.ini`,
+      "[SpecialK.System]\r\n",
+    );
+    oneLineError(
+      await cli([
+        "specialk",
+        "--sk-dir",
+        sk,
+        "--game",
+        "sample",
+        "--dll",
+        hookDll(),
+      ]),
+      1,
+      /^error: Several Special K profiles match sample: Sample Game, Sample Game II \(give the whole name\)\n$/,
+      "ambiguous game",
+    );
+    assertEquals(
+      await Deno.readTextFile(`${sk}\\Profiles\\Sample Game II\\SpecialK.ini`),
+      "[SpecialK.System]\r\n",
+      "an ambiguous name edits nothing",
+    );
+    oneLineError(
+      await cli(["specialk", "--sk-dir", sk, "--game", "", "--dll", hookDll()]),
+      2,
+      /^error: --game needs a profile name\n$/,
+      "empty game",
     );
   } finally {
     await Deno.remove(dir, { recursive: true });
