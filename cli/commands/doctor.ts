@@ -21,6 +21,7 @@ import { launch } from "../api.ts";
 import { c, printJson } from "../output.ts";
 import { bridgeOptions, forward } from "../windows_side.ts";
 import { isWindows } from "../../ffi/mod.ts";
+import { baseName } from "../../src/_paths.ts";
 import { underWine, which, windowsDenoCandidates } from "../wine_bridge.ts";
 
 /** One line of the report: `ok` is null for information only. */
@@ -32,21 +33,95 @@ export interface Check {
 
 /** How a program uses the C runtime, from its imports. */
 export interface CrtUse {
-  /** `ucrt` (dynamic UCRT: can be taken over), `msvcrt`, `static`. */
-  kind: "ucrt" | "msvcrt" | "static";
+  /**
+   * `ucrt` (dynamic UCRT: can be taken over), `debug-ucrt` (ucrtbased.dll),
+   * `msvcrt`, or `static` (no C runtime DLL: linked in, or none).
+   */
+  kind: "ucrt" | "debug-ucrt" | "msvcrt" | "static";
   /** The CRT DLLs it imports. */
   dlls: string[];
+  /** The module that imports them, when it is not the program itself. */
+  via?: string;
 }
 
-/** Classifies a program's C runtime from the names of the DLLs it imports. */
+/** Classifies a module's C runtime from the names of the DLLs it imports. */
 export function crtUse(dlls: string[]): CrtUse {
-  const ucrt = dlls.filter((d) =>
-    /^ucrtbase\.dll$/i.test(d) || /^api-ms-win-crt-heap-/i.test(d)
-  );
+  const of = (re: RegExp) => dlls.filter((d) => re.test(d));
+  const ucrt = of(/^(ucrtbase\.dll|api-ms-win-crt-heap-.*)$/i);
   if (ucrt.length) return { kind: "ucrt", dlls: ucrt };
-  const old = dlls.filter((d) => /^msvcr(t|\d+)\.dll$/i.test(d));
+  const debug = of(/^ucrtbased\.dll$/i);
+  if (debug.length) return { kind: "debug-ucrt", dlls: debug };
+  const old = of(/^msvcr(t|\d+)\.dll$/i);
   if (old.length) return { kind: "msvcrt", dlls: old };
   return { kind: "static", dlls: [] };
+}
+
+/** Modules read at most when following a program's own DLLs. */
+const MAX_MODULES = 64;
+
+/**
+ * The C runtime of a program, or of the DLLs it brings: a program whose
+ * code lives in DLLs beside it (a stub exe, an engine DLL) uses their
+ * runtime. Follows imports (static and delay-loaded) to DLLs in the
+ * program's directory, where the loader looks first; the first module
+ * found using the UCRT decides, else the program's own kind.
+ */
+export async function programCrtUse(exe: string): Promise<CrtUse> {
+  // With its separator: "" for a bare name, "/" for the root.
+  const dir = exe.slice(0, exe.length - baseName(exe).length);
+  let beside: Map<string, string> | undefined;
+  const seen = new Set([baseName(exe).toLowerCase()]);
+  const queue = [exe];
+  let found: CrtUse | undefined;
+  for (let i = 0; i < queue.length && i < MAX_MODULES; i++) {
+    let names: string[];
+    try {
+      names = (await peImports(queue[i], { symbols: false })).map((d) => d.dll);
+    } catch (e) {
+      if (i === 0) throw e;
+      continue; // not a module the loader could map either
+    }
+    const use = crtUse(names);
+    if (i > 0) use.via = baseName(queue[i]);
+    if (use.kind === "ucrt") return use;
+    if (use.kind !== "static") found ??= use;
+    beside ??= filesIn(dir || ".");
+    for (const n of names) {
+      const file = beside.get(n.toLowerCase());
+      if (file && !seen.has(file.toLowerCase())) {
+        seen.add(file.toLowerCase());
+        queue.push(`${dir}${file}`);
+      }
+    }
+  }
+  return found ?? { kind: "static", dlls: [] };
+}
+
+/** The files in `dir` by their lower-case names (none if unreadable). */
+function filesIn(dir: string): Map<string, string> {
+  const out = new Map<string, string>();
+  try {
+    for (const e of Deno.readDirSync(dir)) {
+      if (e.isFile || e.isSymlink) out.set(e.name.toLowerCase(), e.name);
+    }
+  } catch { /* the program's own imports decide */ }
+  return out;
+}
+
+/** What the C runtime check says of a {@linkcode CrtUse}. */
+function crtDetail(use: CrtUse): string {
+  const through = use.via ? ` through ${use.via}` : "";
+  const dlls = use.dlls.join(", ");
+  switch (use.kind) {
+    case "ucrt":
+      return `uses the UCRT dynamically${through} (${dlls}): heapshift can take over its allocator`;
+    case "debug-ucrt":
+      return `uses the debug UCRT${through} (${dlls}), a debug build's runtime: heapshift hooks only the release UCRT (ucrtbase.dll), so it cannot take this program over`;
+    case "msvcrt":
+      return `uses the old C runtime${through} (${dlls}), not the UCRT: heapshift hooks only the UCRT, so it cannot take this program over`;
+    case "static":
+      return "imports no C runtime DLL (neither it nor the DLLs beside it import ucrtbase.dll or api-ms-win-crt-heap): it links its C runtime statically, or uses none, so heapshift has no allocator to take over";
+  }
 }
 
 /** Checks an executable: x64 or x86, and which C runtime it uses. */
@@ -74,20 +149,11 @@ export async function checkExe(exe: string): Promise<Check[]> {
         machine.toString(16)
       } — heapshift supports only x64 and x86 programs`,
   });
-  const list = await peImports(exe, { symbols: false });
-  const use = crtUse(list.map((d) => d.dll));
+  const use = await programCrtUse(exe);
   out.push({
     check: "C runtime",
     ok: use.kind === "ucrt",
-    detail: use.kind === "ucrt"
-      ? `uses the UCRT dynamically (${
-        use.dlls.join(", ")
-      }): heapshift can take over its allocator`
-      : use.kind === "msvcrt"
-      ? `uses the old C runtime (${
-        use.dlls.join(", ")
-      }), not the UCRT: heapshift hooks only the UCRT, so it cannot take this program over`
-      : "links its C runtime statically (it imports neither ucrtbase.dll nor api-ms-win-crt-heap): its malloc lives inside the program and heapshift cannot take it over",
+    detail: crtDetail(use),
   });
   return out;
 }

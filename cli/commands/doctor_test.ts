@@ -116,3 +116,52 @@ Deno.test("doctor: a host Wine older than 10 is said to be of no use for --prefi
   );
   assert.match(wineCheck(undefined, undefined).detail, /not installed/);
 });
+
+Deno.test("doctor finds the C runtime of a program's own DLLs beside it", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "heapshift-doctor-" });
+  const k32 = { dll: "KERNEL32.dll", symbols: ["ExitProcess"] };
+  const pe = (name: string, imports: string[], dll = true) =>
+    writePe(`${dir}/${name}`, {
+      dll,
+      imports: [k32, ...imports.map((d) => ({ dll: d, symbols: ["f"] }))],
+    });
+  const crt = async (exe: string) => (await checkExe(exe))[1];
+  try {
+    // A stub: the program imports its engine (another case), which
+    // imports the code that uses the UCRT; a cycle is followed once.
+    const stub = await pe("stub.exe", ["ENGINE.DLL"], false);
+    await pe("engine.dll", ["core.dll", "stub.exe"]);
+    await pe("core.dll", ["api-ms-win-crt-heap-l1-1-0.dll", "engine.dll"]);
+    assert.deepEqual(await crt(stub), {
+      check: "C runtime",
+      ok: true,
+      detail:
+        "uses the UCRT dynamically through core.dll (api-ms-win-crt-heap-l1-1-0.dll): heapshift can take over its allocator",
+    });
+    // Nothing that uses a C runtime DLL, also among the DLLs beside it.
+    const none = await pe("none.exe", ["plain.dll", "missing.dll"], false);
+    await pe("plain.dll", []);
+    assert.deepEqual(await crt(none), {
+      check: "C runtime",
+      ok: false,
+      detail:
+        "imports no C runtime DLL (neither it nor the DLLs beside it import ucrtbase.dll or api-ms-win-crt-heap): it links its C runtime statically, or uses none, so heapshift has no allocator to take over",
+    });
+    const debug = await pe("debug.exe", ["ucrtbased.dll"], false);
+    assert.equal(
+      (await crt(debug)).detail,
+      "uses the debug UCRT (ucrtbased.dll), a debug build's runtime: heapshift hooks only the release UCRT (ucrtbase.dll), so it cannot take this program over",
+    );
+    // The old runtime in the program, the UCRT in its DLL: the DLL's
+    // allocations can be taken over.
+    const mixed = await pe("mixed.exe", ["msvcrt.dll", "core.dll"], false);
+    assert.equal((await crt(mixed)).ok, true);
+    const old = await pe("old.exe", ["msvcrt.dll", "plain.dll"], false);
+    assert.match(
+      (await crt(old)).detail,
+      /^uses the old C runtime \(msvcrt\.dll\)/,
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
