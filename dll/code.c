@@ -31,6 +31,7 @@ static void find_eh_frame(hs_code* m);
 
 void hs_code_open(hs_code* m, HMODULE h) {
   memset(m, 0, sizeof *m);
+  m->file = INVALID_HANDLE_VALUE;
   m->base = (uint8_t*)h;
   m->nt = (IMAGE_NT_HEADERS*)(m->base +
                               ((IMAGE_DOS_HEADER*)m->base)->e_lfanew);
@@ -451,4 +452,141 @@ void hs_code_landings(const hs_code* m, uint8_t* const entries[], unsigned n,
             ? entry - 1
             : decode_range(m, from, entry, TRUE, entries, n, masks);
   }
+}
+
+/* ---- the module's file: its code as it was before anyone patched it ------
+ * An export another tool has hooked (with a jump form decode() cannot tell
+ * from code: `mov rax, imm64; jmp rax`, `push imm32; ret`, an indirect jump
+ * through a slot of its own) differs from the module's file on disk. The
+ * file is compared only when it is the image that was mapped (same time
+ * stamp, size of image, checksum and entry point); the loaded bytes differ
+ * from it where base relocations applied, which are applied to the file's
+ * bytes before comparing. */
+
+#define FILE_WINDOW 8 /* relocations may start this far before a span */
+
+void hs_code_file_open(hs_code* m) {
+  m->file = INVALID_HANDLE_VALUE;
+  static wchar_t path[1024];
+  DWORD n = GetModuleFileNameW((HMODULE)m->base, path, 1024);
+  if (n == 0 || n >= 1024) return;
+  HANDLE h = CreateFileW(path, GENERIC_READ,
+                         FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE,
+                         NULL, OPEN_EXISTING, 0, NULL);
+  if (h == INVALID_HANDLE_VALUE) return;
+  IMAGE_DOS_HEADER dos;
+  IMAGE_NT_HEADERS nt;
+  DWORD got;
+  OVERLAPPED at = {0};
+  const IMAGE_NT_HEADERS* mem = m->nt;
+  if (!ReadFile(h, &dos, sizeof dos, &got, &at) || got != sizeof dos ||
+      dos.e_magic != IMAGE_DOS_SIGNATURE) {
+    CloseHandle(h);
+    return;
+  }
+  at.Offset = (DWORD)dos.e_lfanew;
+  if (!ReadFile(h, &nt, sizeof nt, &got, &at) || got != sizeof nt ||
+      nt.Signature != IMAGE_NT_SIGNATURE ||
+      nt.FileHeader.Machine != mem->FileHeader.Machine ||
+      nt.FileHeader.TimeDateStamp != mem->FileHeader.TimeDateStamp ||
+      nt.FileHeader.NumberOfSections != mem->FileHeader.NumberOfSections ||
+      nt.OptionalHeader.Magic != mem->OptionalHeader.Magic ||
+      nt.OptionalHeader.SizeOfImage != mem->OptionalHeader.SizeOfImage ||
+      nt.OptionalHeader.CheckSum != mem->OptionalHeader.CheckSum ||
+      nt.OptionalHeader.AddressOfEntryPoint !=
+          mem->OptionalHeader.AddressOfEntryPoint) {
+    CloseHandle(h); /* another version replaced it on disk, or not a PE */
+    return;
+  }
+  m->file = h;
+  m->delta = (uintptr_t)m->base - (uintptr_t)nt.OptionalHeader.ImageBase;
+}
+
+void hs_code_file_close(hs_code* m) {
+  if (m->file != INVALID_HANDLE_VALUE) CloseHandle(m->file);
+  m->file = INVALID_HANDLE_VALUE;
+}
+
+/* The file's bytes of [rva, rva + n), inside one section: FALSE if unread. */
+static BOOL file_read(const hs_code* m, const IMAGE_SECTION_HEADER* s,
+                      DWORD rva, uint8_t* out, DWORD n) {
+  DWORD in = rva - s->VirtualAddress; /* offset in the section */
+  DWORD raw = in < s->SizeOfRawData ? s->SizeOfRawData - in : 0;
+  DWORD take = n < raw ? n : raw;
+  memset(out + take, 0, n - take); /* past the raw data: zero-filled */
+  if (take == 0) return TRUE;
+  OVERLAPPED at = {0};
+  at.Offset = s->PointerToRawData + in;
+  DWORD got;
+  return ReadFile(m->file, out, take, &got, &at) && got == take;
+}
+
+/* Applies the relocations inside [rva, rva + n) to `buf` (the file's
+ * bytes there); FALSE for a kind it does not apply there. */
+static BOOL file_relocate(const hs_code* m, DWORD rva, uint8_t* buf, DWORD n) {
+  if (m->delta == 0) return TRUE;
+  const IMAGE_DATA_DIRECTORY* d =
+      &m->nt->OptionalHeader.DataDirectory[IMAGE_DIRECTORY_ENTRY_BASERELOC];
+  if (d->VirtualAddress == 0 || d->Size == 0) return TRUE;
+  if (!hs_code_contains_data(m, m->base + d->VirtualAddress, d->Size)) {
+    return FALSE;
+  }
+  const uint8_t* p = m->base + d->VirtualAddress;
+  const uint8_t* end = p + d->Size;
+  while (end - p >= (ptrdiff_t)sizeof(IMAGE_BASE_RELOCATION)) {
+    const IMAGE_BASE_RELOCATION* b = (const IMAGE_BASE_RELOCATION*)p;
+    if (b->SizeOfBlock < sizeof *b || b->SizeOfBlock > (size_t)(end - p)) {
+      break;
+    }
+    const WORD* e = (const WORD*)(b + 1);
+    size_t count = (b->SizeOfBlock - sizeof *b) / sizeof(WORD);
+    if (b->VirtualAddress + 0x1000 + 8 > rva &&
+        b->VirtualAddress < rva + n) {
+      for (size_t i = 0; i < count; i++) {
+        unsigned type = e[i] >> 12;
+        DWORD at = b->VirtualAddress + (e[i] & 0xFFF);
+        unsigned width = type == IMAGE_REL_BASED_DIR64     ? 8
+                         : type == IMAGE_REL_BASED_HIGHLOW ? 4
+                         : type == IMAGE_REL_BASED_ABSOLUTE ? 0
+                                                             : 16;
+        if (width == 0 || at + 8 <= rva || at >= rva + n) continue;
+        if (width == 16) return FALSE;
+        /* one across the window's edge: the window's margin keeps it out
+         * of the span compared */
+        if (at < rva || at + width > rva + n) continue;
+        uint8_t* v = buf + (at - rva);
+        if (width == 8) {
+          uint64_t x;
+          memcpy(&x, v, 8);
+          x += (uint64_t)m->delta;
+          memcpy(v, &x, 8);
+        } else {
+          uint32_t x;
+          memcpy(&x, v, 4);
+          x += (uint32_t)m->delta;
+          memcpy(v, &x, 4);
+        }
+      }
+    }
+    p += b->SizeOfBlock;
+  }
+  return TRUE;
+}
+
+int hs_code_file_same(const hs_code* m, const uint8_t* p, size_t n) {
+  if (m->file == INVALID_HANDLE_VALUE || n == 0 || n > 64) return -1;
+  const IMAGE_SECTION_HEADER* s = section_of(m, p);
+  if (s == NULL) return -1;
+  DWORD rva = (DWORD)(p - m->base);
+  DWORD lo = rva - s->VirtualAddress >= FILE_WINDOW ? rva - FILE_WINDOW
+                                                    : s->VirtualAddress;
+  DWORD hi = s->VirtualAddress + section_size(s);
+  if (rva + n > hi) return -1;
+  if (hi > rva + n + FILE_WINDOW) hi = (DWORD)(rva + n + FILE_WINDOW);
+  uint8_t buf[64 + 2 * FILE_WINDOW];
+  if (!file_read(m, s, lo, buf, hi - lo) ||
+      !file_relocate(m, lo, buf, hi - lo)) {
+    return -1;
+  }
+  return memcmp(buf + (rva - lo), p, n) == 0;
 }

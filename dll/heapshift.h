@@ -393,9 +393,18 @@ typedef struct hs_code {
   IMAGE_NT_HEADERS* nt;
   const uint8_t* eh_frame; /* a DWARF .eh_frame, recognised by parsing */
   size_t eh_frame_size;
+  HANDLE file;      /* the file it was mapped from (hs_code_file_open) */
+  uintptr_t delta;  /* its base minus the file's ImageBase */
 } hs_code;
 
 void hs_code_open(hs_code* m, HMODULE h);
+/* Opens the module's file when it is the image that was mapped (else
+ * hs_code_file_same answers -1); hs_code_file_close closes it. */
+void hs_code_file_open(hs_code* m);
+void hs_code_file_close(hs_code* m);
+/* Whether [p, p + n) (n <= 64, in one section) holds the file's bytes,
+ * relocated: 1 yes, 0 no (someone wrote there), -1 cannot be told. */
+int hs_code_file_same(const hs_code* m, const uint8_t* p, size_t n);
 /* [p, p + n) lies in one executable section. */
 BOOL hs_code_contains(const hs_code* m, const uint8_t* p, size_t n);
 /* [p, p + n) lies in the module's image. */
@@ -435,6 +444,10 @@ typedef struct hs_patch_result {
  * written jumps did not read back and neither did their rollback. FALSE:
  * nothing was changed (no code, no page protection, no thread). */
 BOOL hs_patch_all(hs_patch_result* result);
+/* Whether ucrtbase's exports `names` (NULL-ended) are its own code, as far
+ * as can be told: no jump out of it, no jump's shape, and (when its file is
+ * the mapped image) the file's bytes at each entry. */
+BOOL hs_patch_exports_untouched(const char* const* names);
 
 /* ------------------------------------------------------------------------
  * Thread-local storage for GCC builds (tls.c): our own emutls, so that no

@@ -82,7 +82,8 @@ BOOL hs_crt_resolve(void) {
    * never gets called here (another allocator may have redirected its
    * _aligned_malloc already, and HeapSize on that block would end the
    * process on Windows). Wine's builtin one, which marks itself after the
-   * DOS header, is probed: its original _aligned_malloc, not yet hooked. */
+   * DOS header, is probed: its original _aligned_malloc, not yet hooked by
+   * us, nor by another tool (then the installation fails as foreign-hook). */
   void*(__cdecl * amalloc)(size_t, size_t);
   void(__cdecl * afree)(void*);
   FARPROC fm = GetProcAddress(m, "_aligned_malloc");
@@ -90,7 +91,10 @@ BOOL hs_crt_resolve(void) {
   static const char wine_builtin[] = "Wine builtin DLL";
   BOOL wine_ucrt = memcmp((const char*)m + sizeof(IMAGE_DOS_HEADER),
                           wine_builtin, sizeof wine_builtin - 1) == 0;
-  if (wine_ucrt && fm != NULL && ff != NULL) {
+  static const char* const probed[] = {"_aligned_malloc", "_aligned_free",
+                                       "malloc", "free", NULL};
+  if (wine_ucrt && fm != NULL && ff != NULL &&
+      hs_patch_exports_untouched(probed)) {
     memcpy(&amalloc, &fm, sizeof fm);
     memcpy(&afree, &ff, sizeof ff);
     void* p = amalloc(1, 16);

@@ -329,6 +329,47 @@ static const shape* choose(uint8_t* e, uint32_t landings,
 
 /* plans[].why of an export whose jumps lead out of ucrtbase */
 static const char FOREIGN[] = "it jumps out of ucrtbase.dll (another hook)";
+/* ... or whose code another tool rewrote */
+static const char CHANGED[] =
+    "its code differs from ucrtbase.dll's file (another hook)";
+
+/* Whether the code at p is shaped like another tool's jump, whatever the
+ * file says: an indirect jump decode() did not follow (its slot is not
+ * ucrtbase's), `push imm32; ret`, `mov reg, imm; jmp reg`. */
+static BOOL hook_shaped(const uint8_t* p) {
+  hs_insn in;
+  if (!hs_code_contains(&code, p, 16)) return FALSE;
+  if (hs_code_decode(&code, p, &in) && in.kind == HS_INSN_JMP_IND) return TRUE;
+  if (p[0] == 0x68 && p[5] == 0xC3) return TRUE;
+#if HS_X64
+  if ((p[0] == 0x48 || p[0] == 0x49) && (p[1] & 0xF8) == 0xB8) {
+    uint8_t r = p[1] & 7;
+    const uint8_t* q = p + 10;
+    if (p[0] == 0x49) { /* r8-r15: the jump needs REX.B too */
+      if (q[0] != 0x41) return FALSE;
+      q++;
+    }
+    return q[0] == 0xFF && q[1] == (0xE0 | r);
+  }
+#else
+  if ((p[0] & 0xF8) == 0xB8) return p[5] == 0xFF && p[6] == (0xE0 | (p[0] & 7));
+#endif
+  return FALSE;
+}
+
+/* Whether the n bytes at p are not what ucrtbase's file holds there
+ * (FALSE when that cannot be told). */
+static BOOL changed(const uint8_t* p, size_t n) {
+  return hs_code_file_same(&code, p, n) == 0;
+}
+
+/* The first instruction at an export (at least 5 bytes: the shortest jump
+ * another tool writes there), or at a site, as ucrtbase's file has it. */
+static BOOL entry_changed(const uint8_t* p) {
+  hs_insn in;
+  size_t n = hs_code_decode(&code, p, &in) && in.len > 5 ? in.len : 5;
+  return changed(p, n);
+}
 
 static const char* const FORM_NAMES[] = {"jmp [rip]", "mov rax; jmp rax",
                                          "hot-patch", "jmp rel32"};
@@ -430,6 +471,13 @@ static BOOL plan(hs_patch_result* r) {
       s = NULL;
       why = "refused by a test fault";
     }
+    /* another tool's hook that decodes as code: its bytes tell */
+    if (hook_shaped(targets[k]) ||
+        (s != NULL ? changed(targets[k] + s->from, s->len)
+                   : entry_changed(targets[k]))) {
+      s = NULL;
+      why = CHANGED;
+    }
     for (size_t i = 0; i < TABLE_SIZE; i++) {
       if (plans[i].target != targets[k]) continue;
       plans[i].shape = s;
@@ -437,19 +485,33 @@ static BOOL plan(hs_patch_result* r) {
       plans[i].returns = returns;
     }
   }
+  /* ... and so do the exports' own entries on the way to the sites */
+  for (size_t i = 0; i < TABLE_SIZE; i++) {
+    uint8_t* exp = (uint8_t*)GetProcAddress(hs_target.ucrtbase, table[i].name);
+    if (exp != NULL && plans[i].target != NULL && plans[i].target != exp &&
+        hs_code_contains(&code, exp, 1) && entry_changed(exp)) {
+      plans[i].shape = NULL;
+      plans[i].why = CHANGED;
+    }
+  }
   for (size_t i = 0; i < TABLE_SIZE; i++) {
     const entry* e = &table[i];
     planned* p = &plans[i];
     BOOL required = (e->flags & HS_REQUIRED) != 0 ||
                     ((e->flags & HS_TAKES_BLOCK) != 0 && p->exported);
-    if (p->target == NULL && !required) continue;
+    if (p->target == NULL && !required && !(p->why == FOREIGN && p->exported)) {
+      continue;
+    }
     if (p->shape == NULL) {
       hs_log("patch: %s at %p: refused: %s", e->name, p->target, p->why);
-      if (!required) continue;
+      /* Another allocator's hook on any of them: its blocks would reach
+       * ours (and the Win32 heap API), whichever function it is. */
+      BOOL foreign = p->why == FOREIGN || p->why == CHANGED;
+      if (!required && !(foreign && p->exported)) continue;
       return fail(r, e->name,
-                  p->why == NO_ROOM   ? HS_R_NO_ROOM
-                  : p->why == FOREIGN ? HS_R_FOREIGN_HOOK
-                                      : HS_R_UNSAFE_SITE,
+                  p->why == NO_ROOM ? HS_R_NO_ROOM
+                  : foreign         ? HS_R_FOREIGN_HOOK
+                                    : HS_R_UNSAFE_SITE,
                   0);
     }
     site* s = find_site(p->target);
@@ -877,10 +939,15 @@ BOOL hs_patch_all(hs_patch_result* r) {
   returns_lo = returns_hi = 0;
   double t0 = now_ms();
   hs_code_open(&code, hs_target.ucrtbase);
-  hs_log("patch: ucrtbase at %p: function extents from %s",
+  hs_code_file_open(&code);
+  hs_log("patch: ucrtbase at %p: function extents from %s; its file %s",
          (void*)code.base,
-         HS_X64 ? ".pdata" : code.eh_frame ? ".eh_frame" : "decoding only");
+         HS_X64 ? ".pdata" : code.eh_frame ? ".eh_frame" : "decoding only",
+         code.file != INVALID_HANDLE_VALUE
+             ? "is the mapped image: sites are compared with it"
+             : "cannot be compared (not the mapped image, or unreadable)");
   BOOL planned = plan(r);
+  hs_code_file_close(&code);
   hs_log("patch: planned in %.1f ms", now_ms() - t0);
   if (!planned) return FALSE;
   if (!unprotect_pages(r)) return FALSE;
@@ -899,6 +966,20 @@ BOOL hs_patch_all(hs_patch_result* r) {
   (void)restored; /* live either way; r says when a page stayed writable */
   r->sites = site_count;
   return TRUE;
+}
+
+BOOL hs_patch_exports_untouched(const char* const* names) {
+  hs_code_open(&code, hs_target.ucrtbase);
+  hs_code_file_open(&code);
+  BOOL ok = TRUE;
+  for (; ok && *names != NULL; names++) {
+    uint8_t* exp = (uint8_t*)GetProcAddress(hs_target.ucrtbase, *names);
+    uint8_t* to = exp ? decode(exp) : NULL;
+    ok = to != NULL && !hook_shaped(to) && !entry_changed(to) &&
+         (to == exp || !entry_changed(exp));
+  }
+  hs_code_file_close(&code);
+  return ok;
 }
 
 /* Test-only export (dll/README.md): how a function anywhere in the process
@@ -921,4 +1002,22 @@ __declspec(dllexport) int heapshift_plan_site(void* fn) {
   const shape* s = choose(e, landing, undecoded, &returns, &why);
   hs_log("plan_site %p: %s", fn, s ? "patchable" : why);
   return s ? s->from + (int)s->len : 0;
+}
+
+/* Test-only export (dll/README.md): whether the n bytes at p (any loaded
+ * module's) are its file's, relocated: 1 yes, 0 no, -1 cannot be told. */
+__declspec(dllexport) int heapshift_file_same(const void* p, size_t n);
+__declspec(dllexport) int heapshift_file_same(const void* p, size_t n) {
+  HMODULE h = NULL;
+  if (!GetModuleHandleExW(GET_MODULE_HANDLE_EX_FLAG_FROM_ADDRESS |
+                              GET_MODULE_HANDLE_EX_FLAG_UNCHANGED_REFCOUNT,
+                          (LPCWSTR)p, &h)) {
+    return -1;
+  }
+  hs_code m;
+  hs_code_open(&m, h);
+  hs_code_file_open(&m);
+  int same = hs_code_file_same(&m, (const uint8_t*)p, n);
+  hs_code_file_close(&m);
+  return same;
 }

@@ -5,7 +5,7 @@
 // ucrtbase.dll with its protection. Conditions the suite cannot provoke
 // for real are made to look real with HEAPSHIFT_TEST_FAULTS (dll/README.md).
 import { assert } from "./assert.ts";
-import { type Arch, hookDll, testArches } from "./harness.ts";
+import { type Arch, fixture, hookDll, testArches } from "./harness.ts";
 import { assertValues, runValues, type Values } from "./fixture_values.ts";
 import { builtMimallocVersion } from "./built_dll.ts";
 
@@ -314,6 +314,51 @@ testArches(
         { prehooked: 1 },
       );
     }
+  },
+);
+
+testArches(
+  "install: another tool's hook in a form that does not jump out where decoded, or looks like code, fails the installation as foreign-hook",
+  async (arch) => {
+    // Each would otherwise be taken for ucrtbase's own code and written
+    // over: the other tool's blocks would then reach HeapFree (a crash on
+    // Windows). "pushmov" decodes as plain code: only ucrtbase's file,
+    // compared byte for byte (relocated), tells it.
+    const forms = arch === "x64"
+      ? ["movrax", "pushmov"]
+      : ["pushret", "absind"];
+    for (const form of forms) {
+      for (const name of ["free", "_aligned_free"]) {
+        assertUntouched(
+          await run(arch, `prehooked:${name}:${form}`),
+          REASON.foreignHook,
+          { prehooked: 1 },
+        );
+      }
+    }
+  },
+);
+
+testArches(
+  "install: a module's code is compared with its file with the base relocations applied (a DLL loaded away from its preferred base)",
+  async (arch) => {
+    // On Windows ASLR relocates ucrtbase in every process; under Wine it
+    // sits at its preferred base, so a fixture DLL stands in for it.
+    const r = await runValues(
+      "dll_reloc.exe",
+      [hookDll(arch), fixture("dll_reloc.dll", arch)],
+      { arch },
+    );
+    assertValues(r, {
+      "squatted": 1,
+      "relocated": 1,
+      "table.points_in": 1,
+      "table.same": 1,
+      "table.tail.same": 1,
+      "code.same": 1,
+      "table.changed.same": 0,
+      "table.restored.same": 1,
+    });
   },
 );
 
