@@ -35,7 +35,7 @@ static size_t hs_old_size(void* p) { return HeapSize(hs_target.heap, 0, p); }
 
 static BOOL hs_old_free(void* p) { return HeapFree(hs_target.heap, 0, p); }
 
-/* HeapReAlloc in place, or NULL. */
+/* HeapReAlloc in place (a shrink, or a growth for _expand), or NULL. */
 static void* hs_old_shrink(void* p, size_t n) {
   return HeapReAlloc(hs_target.heap, HEAP_REALLOC_IN_PLACE_ONLY, p, n);
 }
@@ -78,6 +78,7 @@ BOOL hs_crt_resolve(void) {
   memcpy(&get_heap, &f, sizeof f);
   hs_target.heap = (HANDLE)get_heap();
   if (hs_target.heap == NULL) return FALSE;
+
   /* The layout of old aligned blocks: Microsoft's ucrtbase has UCRT's, and
    * never gets called here (another allocator may have redirected its
    * _aligned_malloc already, and HeapSize on that block would end the
@@ -474,6 +475,19 @@ size_t __cdecl hs_msize(void* block) {
  * the seed rule: growing → NULL (forces the moving route), shrinking a
  * block of at most 0x4000 bytes → the same pointer, otherwise an in-place
  * HeapReAlloc. */
+/* _expand_base's is_contraction_possible: the low-fragmentation heap
+ * cannot shrink its blocks (up to 16 KiB) in place; asked each time, as
+ * UCRT does (a heap turns LFH on as it goes). */
+static BOOL contraction_possible(size_t old) {
+  if (old > 0x4000) return TRUE;
+  ULONG type = 0;
+  if (!HeapQueryInformation(hs_target.heap, HeapCompatibilityInformation,
+                            &type, sizeof type, NULL)) {
+    return TRUE;
+  }
+  return type != 2;
+}
+
 void* __cdecl hs_expand(void* block, size_t size) {
   if (block == NULL) {
     invalid_parameter(EINVAL);
@@ -486,16 +500,22 @@ void* __cdecl hs_expand(void* block, size_t size) {
   size_t n = size == 0 ? 1 : size;
   if (hs_mi_owns_fast(block)) {
     if (hs_mi_resize_in_place(block, n, FALSE)) return block;
-  } else {
-    size_t old = hs_old_size(block);
-    if (old != (size_t)-1 && n <= old) {
-      if (old <= 0x4000) return block;
-      void* p = hs_old_shrink(block, n);
-      if (p != NULL) return p;
-    }
+    hs_count(HS_C_EXPAND_REJECTS, 1);
+    set_errno(ENOMEM);
+    return NULL;
+  }
+  /* _expand_base: the heap first, growing too; a refused shrink of a block
+   * the low-fragmentation heap holds (it cannot contract those) keeps the
+   * block as it is. */
+  size_t old = hs_old_size(block);
+  void* p = hs_old_shrink(block, n);
+  if (p != NULL) return p;
+  DWORD err = GetLastError();
+  if (old != (size_t)-1 && n <= old && !contraction_possible(old)) {
+    return block;
   }
   hs_count(HS_C_EXPAND_REJECTS, 1);
-  set_errno(ENOMEM);
+  errno_from_os(err);
   return NULL;
 }
 

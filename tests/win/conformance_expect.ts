@@ -332,6 +332,11 @@ export const UCRT: Record<string, Expectation> = {
       reason: "Wine's heap refuses the in-place shrink; no LFH fallback",
     },
   },
+  "old.expand.shrink_mid": {
+    expect: "same msize=100",
+    unverified:
+      "_expand_base asks the heap first (HeapReAlloc in place): where it shrinks the 4000-byte block, _msize says 100; where the LFH refuses, UCRT returns the block, which keeps 4000",
+  },
   "old.expand.grow": {
     expect: "NULL errno=12",
     unverified:
