@@ -6,6 +6,8 @@
 
 #include "heapshift.h"
 
+#include <winternl.h> /* PEB, LDR_DATA_TABLE_ENTRY */
+
 #if defined(_MSC_VER) && !defined(__clang__)
 #define ALIGN64 __declspec(align(64))
 #else
@@ -65,13 +67,39 @@ static uint8_t* map_block(const wchar_t* name, BOOL* existed) {
   return view;
 }
 
+/* Whether another heapshift DLL in this process is live or installing: a
+ * loaded module other than this one whose heapshift_state() says so. (The
+ * loader lock is held: DllMain.) */
+static BOOL other_copy_loaded(void) {
+  extern IMAGE_DOS_HEADER __ImageBase;
+  PEB* peb = NtCurrentTeb()->ProcessEnvironmentBlock;
+  if (peb == NULL || peb->Ldr == NULL) return FALSE;
+  LIST_ENTRY* head = &peb->Ldr->InMemoryOrderModuleList;
+  for (LIST_ENTRY* e = head->Flink; e != NULL && e != head; e = e->Flink) {
+    LDR_DATA_TABLE_ENTRY* m =
+        CONTAINING_RECORD(e, LDR_DATA_TABLE_ENTRY, InMemoryOrderLinks);
+    if (m->DllBase == NULL || m->DllBase == (void*)&__ImageBase) continue;
+    FARPROC f = GetProcAddress((HMODULE)m->DllBase, "heapshift_state");
+    if (f == NULL) continue;
+    int (*state)(void);
+    memcpy(&state, &f, sizeof f);
+    int s = state();
+    if (s == HS_STATE_LIVE || s == HS_STATE_LOADING) return TRUE;
+  }
+  return FALSE;
+}
+
 /* Whether `view` is the live block of a heapshift in this very process
- * (same pid, same creation time): another copy (another path) owns it. */
+ * (same pid, same creation time), and one is loaded: another copy (another
+ * path) owns it. Any process may create the name first, with any header
+ * (the pid and creation time are public), so the header alone proves
+ * nothing: a forged one is wiped like a stale one. */
 static BOOL live_here(const uint8_t* view, DWORD pid, uint64_t created) {
   const hs_stats_header* h = (const hs_stats_header*)view;
   return h->magic == HS_STATS_MAGIC && h->pid == pid && created != 0 &&
          h->process_created == created &&
-         (h->state == HS_STATE_LIVE || h->state == HS_STATE_LOADING);
+         (h->state == HS_STATE_LIVE || h->state == HS_STATE_LOADING) &&
+         other_copy_loaded();
 }
 
 /* Whether another copy of heapshift in this process publishes under the

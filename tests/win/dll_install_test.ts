@@ -340,6 +340,21 @@ testArches(
 );
 
 testArches(
+  "install: a stats block another process created first under heapshift's name, saying it is live here, does not stop the takeover",
+  async (arch) => {
+    // Anyone may create Local\\heapshift-PID first (the pid and creation
+    // time are public): only a heapshift loaded in the process owns it.
+    const r = await run(arch, "squatted");
+    assertValues(r, {
+      "squatted": 1,
+      "state": 1,
+      "stats.state": 1,
+      "malloc.is_mimalloc": 1,
+    });
+  },
+);
+
+testArches(
   "install: a module's code is compared with its file with the base relocations applied (a DLL loaded away from its preferred base)",
   async (arch) => {
     // On Windows ASLR relocates ucrtbase in every process; under Wine it
