@@ -907,16 +907,11 @@ test("cli: specialk registers the DLL in a sample ini, idempotently", async () =
     ]);
     assertEquals(game.action, "added");
     assert(game.path.endsWith("SpecialK.ini"));
+    /** specialk --game NAME in that install. */
+    const forGame = (name: string) =>
+      cli(["specialk", "--sk-dir", sk, "--game", name, "--dll", hookDll()]);
     oneLineError(
-      await cli([
-        "specialk",
-        "--sk-dir",
-        sk,
-        "--game",
-        "Other",
-        "--dll",
-        hookDll(),
-      ]),
+      await forGame("Other"),
       1,
       /no profile for Other.*Sample Game/,
       "unknown game",
@@ -928,15 +923,7 @@ test("cli: specialk registers the DLL in a sample ini, idempotently", async () =
       "[SpecialK.System]\r\n",
     );
     oneLineError(
-      await cli([
-        "specialk",
-        "--sk-dir",
-        sk,
-        "--game",
-        "sample",
-        "--dll",
-        hookDll(),
-      ]),
+      await forGame("sample"),
       1,
       /^error: Several Special K profiles match sample: Sample Game, Sample Game II \(give the whole name\)\n$/,
       "ambiguous game",
@@ -947,7 +934,7 @@ test("cli: specialk registers the DLL in a sample ini, idempotently", async () =
       "an ambiguous name edits nothing",
     );
     oneLineError(
-      await cli(["specialk", "--sk-dir", sk, "--game", "", "--dll", hookDll()]),
+      await forGame(""),
       2,
       /^error: --game needs a profile name\n$/,
       "empty game",
