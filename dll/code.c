@@ -465,8 +465,41 @@ void hs_code_landings(const hs_code* m, uint8_t* const entries[], unsigned n,
 
 #define FILE_WINDOW 8 /* relocations may start this far before a span */
 
+/* Whether the loader may rewrite the image's code beyond its base
+ * relocations: a dynamic value relocation table (function overrides by CPU
+ * feature, retpoline and import-call rewrites, ARM64X) or CHPE metadata in
+ * its load config. Then its file says nothing about a site. */
+static BOOL rewritten_at_load(const hs_code* m) {
+  const IMAGE_DATA_DIRECTORY* d =
+      &m->nt->OptionalHeader.DataDirectory[IMAGE_DIRECTORY_ENTRY_LOAD_CONFIG];
+  if (d->VirtualAddress == 0 || d->Size < sizeof(DWORD)) return FALSE;
+  const uint8_t* lc = m->base + d->VirtualAddress;
+  if (!hs_code_contains_data(m, lc, sizeof(DWORD))) return TRUE;
+  DWORD size = *(const DWORD*)lc;
+  if (!hs_code_contains_data(m, lc, size)) return TRUE;
+  /* DynamicValueRelocTable, CHPEMetadataPointer, DynamicValueRelocTableOffset
+   * (IMAGE_LOAD_CONFIG_DIRECTORY64 / 32) */
+  static const struct {
+    uint16_t at, width;
+  } fields[] = {
+#if HS_X64
+      {192, 8}, {200, 8}, {224, 4}
+#else
+      {120, 4}, {124, 4}, {136, 4}
+#endif
+  };
+  for (unsigned i = 0; i < sizeof fields / sizeof fields[0]; i++) {
+    if (size < (DWORD)fields[i].at + fields[i].width) continue;
+    uint64_t v = 0;
+    memcpy(&v, lc + fields[i].at, fields[i].width);
+    if (v != 0) return TRUE;
+  }
+  return FALSE;
+}
+
 void hs_code_file_open(hs_code* m) {
   m->file = INVALID_HANDLE_VALUE;
+  if (rewritten_at_load(m)) return;
   static wchar_t path[1024];
   DWORD n = GetModuleFileNameW((HMODULE)m->base, path, 1024);
   if (n == 0 || n >= 1024) return;

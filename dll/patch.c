@@ -499,15 +499,14 @@ static BOOL plan(hs_patch_result* r) {
     planned* p = &plans[i];
     BOOL required = (e->flags & HS_REQUIRED) != 0 ||
                     ((e->flags & HS_TAKES_BLOCK) != 0 && p->exported);
-    if (p->target == NULL && !required && !(p->why == FOREIGN && p->exported)) {
-      continue;
-    }
+    if (p->target == NULL && !required) continue;
     if (p->shape == NULL) {
       hs_log("patch: %s at %p: refused: %s", e->name, p->target, p->why);
-      /* Another allocator's hook on any of them: its blocks would reach
-       * ours (and the Win32 heap API), whichever function it is. */
+      /* An entry that only allocates stays as it is, also when it jumps
+       * elsewhere: Windows' hotpatching does that too, and its code reaches
+       * the hooked _base functions. */
       BOOL foreign = p->why == FOREIGN || p->why == CHANGED;
-      if (!required && !(foreign && p->exported)) continue;
+      if (!required) continue;
       return fail(r, e->name,
                   p->why == NO_ROOM ? HS_R_NO_ROOM
                   : foreign         ? HS_R_FOREIGN_HOOK
@@ -945,7 +944,8 @@ BOOL hs_patch_all(hs_patch_result* r) {
          HS_X64 ? ".pdata" : code.eh_frame ? ".eh_frame" : "decoding only",
          code.file != INVALID_HANDLE_VALUE
              ? "is the mapped image: sites are compared with it"
-             : "cannot be compared (not the mapped image, or unreadable)");
+             : "cannot be compared (not the mapped image, rewritten at load, "
+               "or unreadable)");
   BOOL planned = plan(r);
   hs_code_file_close(&code);
   hs_log("patch: planned in %.1f ms", now_ms() - t0);
