@@ -6,7 +6,7 @@
 
 #include "heapshift.h"
 
-#include <winternl.h> /* PEB, LDR_DATA_TABLE_ENTRY */
+#include <psapi.h> /* K32EnumProcessModules */
 
 #if defined(_MSC_VER) && !defined(__clang__)
 #define ALIGN64 __declspec(align(64))
@@ -67,24 +67,30 @@ static uint8_t* map_block(const wchar_t* name, BOOL* existed) {
   return view;
 }
 
-/* Whether another heapshift DLL in this process is live or installing: a
- * loaded module other than this one whose heapshift_state() says so. (The
- * loader lock is held: DllMain.) */
+/* Whether another heapshift DLL in this process is live: a loaded module
+ * other than this one whose heapshift_state() says so. (Only live: a copy
+ * mapped without its DllMain run says "loading" for ever, and two copies'
+ * installations never overlap: DllMain holds the loader lock.) The module
+ * list comes from K32EnumProcessModules, and each export from
+ * GetProcAddress, which checks the handle against the loader's own list:
+ * no walk of the PEB's lists, which the parallel loader changes under a
+ * lock of its own. */
 static BOOL other_copy_loaded(void) {
   extern IMAGE_DOS_HEADER __ImageBase;
-  PEB* peb = NtCurrentTeb()->ProcessEnvironmentBlock;
-  if (peb == NULL || peb->Ldr == NULL) return FALSE;
-  LIST_ENTRY* head = &peb->Ldr->InMemoryOrderModuleList;
-  for (LIST_ENTRY* e = head->Flink; e != NULL && e != head; e = e->Flink) {
-    LDR_DATA_TABLE_ENTRY* m =
-        CONTAINING_RECORD(e, LDR_DATA_TABLE_ENTRY, InMemoryOrderLinks);
-    if (m->DllBase == NULL || m->DllBase == (void*)&__ImageBase) continue;
-    FARPROC f = GetProcAddress((HMODULE)m->DllBase, "heapshift_state");
+  static HMODULE mods[1024]; /* DllMain: one thread at a time */
+  DWORD bytes = 0;
+  if (!K32EnumProcessModules(GetCurrentProcess(), mods, sizeof mods, &bytes)) {
+    return FALSE;
+  }
+  DWORD n = bytes / sizeof(HMODULE);
+  if (n > 1024) n = 1024;
+  for (DWORD i = 0; i < n; i++) {
+    if (mods[i] == (HMODULE)&__ImageBase) continue;
+    FARPROC f = GetProcAddress(mods[i], "heapshift_state");
     if (f == NULL) continue;
     int (*state)(void);
     memcpy(&state, &f, sizeof f);
-    int s = state();
-    if (s == HS_STATE_LIVE || s == HS_STATE_LOADING) return TRUE;
+    if (state() == HS_STATE_LIVE) return TRUE;
   }
   return FALSE;
 }
