@@ -118,11 +118,50 @@ static void invalid_parameter(int e) {
   hs_target.invalid_parameter_noinfo();
 }
 
-/* HeapFree failure → errno, like __acrt_errno_from_os_error. */
+/* A heap call's last error → errno: UCRT's __acrt_errno_from_os_error
+ * (errno.cpp), whose table this is. */
 static void errno_from_os(DWORD err) {
-  set_errno(err == ERROR_NOT_ENOUGH_MEMORY || err == ERROR_OUTOFMEMORY
-                ? ENOMEM
-                : EINVAL);
+  static const struct {
+    uint16_t os;
+    uint8_t e;
+  } table[] = {
+      {ERROR_INVALID_FUNCTION, EINVAL},  {ERROR_FILE_NOT_FOUND, ENOENT},
+      {ERROR_PATH_NOT_FOUND, ENOENT},    {ERROR_TOO_MANY_OPEN_FILES, EMFILE},
+      {ERROR_ACCESS_DENIED, EACCES},     {ERROR_INVALID_HANDLE, EBADF},
+      {ERROR_ARENA_TRASHED, ENOMEM},     {ERROR_NOT_ENOUGH_MEMORY, ENOMEM},
+      {ERROR_INVALID_BLOCK, ENOMEM},     {ERROR_BAD_ENVIRONMENT, E2BIG},
+      {ERROR_BAD_FORMAT, ENOEXEC},       {ERROR_INVALID_ACCESS, EINVAL},
+      {ERROR_INVALID_DATA, EINVAL},      {ERROR_INVALID_DRIVE, ENOENT},
+      {ERROR_CURRENT_DIRECTORY, EACCES}, {ERROR_NOT_SAME_DEVICE, EXDEV},
+      {ERROR_NO_MORE_FILES, ENOENT},     {ERROR_LOCK_VIOLATION, EACCES},
+      {ERROR_BAD_NETPATH, ENOENT},       {ERROR_NETWORK_ACCESS_DENIED, EACCES},
+      {ERROR_BAD_NET_NAME, ENOENT},      {ERROR_FILE_EXISTS, EEXIST},
+      {ERROR_CANNOT_MAKE, EACCES},       {ERROR_FAIL_I24, EACCES},
+      {ERROR_INVALID_PARAMETER, EINVAL}, {ERROR_NO_PROC_SLOTS, EAGAIN},
+      {ERROR_DRIVE_LOCKED, EACCES},      {ERROR_BROKEN_PIPE, EPIPE},
+      {ERROR_DISK_FULL, ENOSPC},         {ERROR_INVALID_TARGET_HANDLE, EBADF},
+      {ERROR_WAIT_NO_CHILDREN, ECHILD},  {ERROR_CHILD_NOT_COMPLETE, ECHILD},
+      {ERROR_DIRECT_ACCESS_HANDLE, EBADF}, {ERROR_NEGATIVE_SEEK, EINVAL},
+      {ERROR_SEEK_ON_DEVICE, EACCES},    {ERROR_DIR_NOT_EMPTY, ENOTEMPTY},
+      {ERROR_NOT_LOCKED, EACCES},        {ERROR_BAD_PATHNAME, ENOENT},
+      {ERROR_MAX_THRDS_REACHED, EAGAIN}, {ERROR_LOCK_FAILED, EACCES},
+      {ERROR_ALREADY_EXISTS, EEXIST},    {ERROR_FILENAME_EXCED_RANGE, ENOENT},
+      {ERROR_NESTING_NOT_ALLOWED, EAGAIN}, {ERROR_NOT_ENOUGH_QUOTA, ENOMEM},
+  };
+  for (size_t i = 0; i < sizeof table / sizeof table[0]; i++) {
+    if (table[i].os == err) {
+      set_errno(table[i].e);
+      return;
+    }
+  }
+  if (err >= ERROR_WRITE_PROTECT && err <= ERROR_SHARING_BUFFER_EXCEEDED) {
+    set_errno(EACCES);
+  } else if (err >= ERROR_INVALID_STARTING_CODESEG &&
+             err <= ERROR_INFLOOP_IN_RELOC_CHAIN) {
+    set_errno(ENOEXEC);
+  } else {
+    set_errno(EINVAL);
+  }
 }
 
 /* ---- process exit ---------------------------------------------------------
