@@ -40,8 +40,12 @@ export interface CrtUse {
   kind: "ucrt" | "debug-ucrt" | "msvcrt" | "static";
   /** The CRT DLLs it imports. */
   dlls: string[];
-  /** The module that imports them, when it is not the program itself. */
+  /**
+   * The module that imports them, when it is not the program itself (whose
+   * own kind is then `own`).
+   */
   via?: string;
+  own?: "debug-ucrt" | "msvcrt" | "static";
 }
 
 /** Classifies a module's C runtime from the names of the DLLs it imports. */
@@ -62,39 +66,47 @@ const MAX_MODULES = 64;
 /**
  * The C runtime of a program, or of the DLLs it brings: a program whose
  * code lives in DLLs beside it (a stub exe, an engine DLL) uses their
- * runtime. Follows imports (static and delay-loaded) to DLLs in the
- * program's directory, where the loader looks first; the first module
- * found using the UCRT decides, else the program's own kind.
+ * runtime. Follows static imports (delay-loaded ones may never load) to
+ * DLLs in the program's directory, where the loader looks first, but not
+ * from a program in Windows' own directories; the first module found using
+ * the UCRT decides, else the program's own kind.
  */
 export async function programCrtUse(exe: string): Promise<CrtUse> {
   // With its separator: "" for a bare name, "/" for the root.
   const dir = exe.slice(0, exe.length - baseName(exe).length);
+  const system = /[\\/](system32|syswow64)[\\/]$/i.test(dir);
   let beside: Map<string, string> | undefined;
   const seen = new Set([baseName(exe).toLowerCase()]);
   const queue = [exe];
+  let own: CrtUse | undefined;
   let found: CrtUse | undefined;
   for (let i = 0; i < queue.length && i < MAX_MODULES; i++) {
-    let names: string[];
+    let list;
     try {
-      names = (await peImports(queue[i], { symbols: false })).map((d) => d.dll);
+      list = await peImports(queue[i], { symbols: false });
     } catch (e) {
       if (i === 0) throw e;
       continue; // not a module the loader could map either
     }
-    const use = crtUse(names);
-    if (i > 0) use.via = baseName(queue[i]);
+    const use = crtUse(list.map((d) => d.dll));
+    own ??= use;
+    if (i > 0) {
+      use.via = baseName(queue[i]);
+      use.own = own.kind as CrtUse["own"];
+    }
     if (use.kind === "ucrt") return use;
     if (use.kind !== "static") found ??= use;
+    if (system) break;
     beside ??= filesIn(dir || ".");
-    for (const n of names) {
-      const file = beside.get(n.toLowerCase());
+    for (const d of list) {
+      const file = d.kind === "static" && beside.get(d.dll.toLowerCase());
       if (file && !seen.has(file.toLowerCase())) {
         seen.add(file.toLowerCase());
         queue.push(`${dir}${file}`);
       }
     }
   }
-  return found ?? { kind: "static", dlls: [] };
+  return found ?? own!;
 }
 
 /** The files in `dir` by their lower-case names (none if unreadable). */
@@ -108,13 +120,24 @@ function filesIn(dir: string): Map<string, string> {
   return out;
 }
 
+/** What the program's own code uses, when a DLL of its uses the UCRT. */
+const OWN = {
+  "debug-ucrt": "uses the debug UCRT",
+  msvcrt: "uses the old C runtime",
+  static: "imports no C runtime DLL",
+};
+
 /** What the C runtime check says of a {@linkcode CrtUse}. */
 function crtDetail(use: CrtUse): string {
   const through = use.via ? ` through ${use.via}` : "";
   const dlls = use.dlls.join(", ");
   switch (use.kind) {
     case "ucrt":
-      return `uses the UCRT dynamically${through} (${dlls}): heapshift can take over its allocator`;
+      return use.via
+        ? `uses the UCRT dynamically only through ${use.via} (${dlls}): heapshift can take over the allocations made there, not those of the program's own code, which ${
+          OWN[use.own ?? "static"]
+        }`
+        : `uses the UCRT dynamically (${dlls}): heapshift can take over its allocator`;
     case "debug-ucrt":
       return `uses the debug UCRT${through} (${dlls}), a debug build's runtime: heapshift hooks only the release UCRT (ucrtbase.dll), so it cannot take this program over`;
     case "msvcrt":

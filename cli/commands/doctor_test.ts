@@ -136,8 +136,15 @@ Deno.test("doctor finds the C runtime of a program's own DLLs beside it", async 
       check: "C runtime",
       ok: true,
       detail:
-        "uses the UCRT dynamically through core.dll (api-ms-win-crt-heap-l1-1-0.dll): heapshift can take over its allocator",
+        "uses the UCRT dynamically only through core.dll (api-ms-win-crt-heap-l1-1-0.dll): heapshift can take over the allocations made there, not those of the program's own code, which imports no C runtime DLL",
     });
+    // A DLL it only delay-loads may never load: not followed.
+    const lazy = `${dir}/lazy.exe`;
+    await writePe(lazy, {
+      imports: [k32],
+      delayImports: [{ dll: "core.dll", symbols: ["f"] }],
+    });
+    assert.equal((await crt(lazy)).ok, false);
     // Nothing that uses a C runtime DLL, also among the DLLs beside it.
     const none = await pe("none.exe", ["plain.dll", "missing.dll"], false);
     await pe("plain.dll", []);
@@ -156,6 +163,10 @@ Deno.test("doctor finds the C runtime of a program's own DLLs beside it", async 
     // allocations can be taken over.
     const mixed = await pe("mixed.exe", ["msvcrt.dll", "core.dll"], false);
     assert.equal((await crt(mixed)).ok, true);
+    assert.match(
+      (await crt(mixed)).detail,
+      /own code, which uses the old C runtime$/,
+    );
     const old = await pe("old.exe", ["msvcrt.dll", "plain.dll"], false);
     assert.match(
       (await crt(old)).detail,
