@@ -70,21 +70,23 @@ static uint8_t* map_block(const wchar_t* name, BOOL* existed) {
 /* Whether another heapshift DLL in this process is live: a loaded module
  * other than this one whose heapshift_state() says so. (Only live: a copy
  * mapped without its DllMain run says "loading" for ever, and two copies'
- * installations never overlap: DllMain holds the loader lock.) The module
- * list comes from K32EnumProcessModules, and each export from
- * GetProcAddress, which checks the handle against the loader's own list:
- * no walk of the PEB's lists, which the parallel loader changes under a
- * lock of its own. */
+ * installations never overlap: DllMain holds the loader lock.) The list is
+ * K32EnumProcessModules', which may fail or be torn while another thread
+ * loads a DLL (the parallel loader changes the lists under a lock of its
+ * own): then, and when there are more modules than fit, the answer is yes,
+ * as wiping a live copy's block would be worse than not hooking. */
 static BOOL other_copy_loaded(void) {
   extern IMAGE_DOS_HEADER __ImageBase;
   static HMODULE mods[1024]; /* DllMain: one thread at a time */
   DWORD bytes = 0;
-  if (!K32EnumProcessModules(GetCurrentProcess(), mods, sizeof mods, &bytes)) {
-    return FALSE;
+  BOOL listed = FALSE;
+  for (int tries = 0; tries < 3 && !listed; tries++) {
+    listed = K32EnumProcessModules(GetCurrentProcess(), mods, sizeof mods,
+                                   &bytes) &&
+             bytes <= sizeof mods;
   }
-  DWORD n = bytes / sizeof(HMODULE);
-  if (n > 1024) n = 1024;
-  for (DWORD i = 0; i < n; i++) {
+  if (!listed) return TRUE;
+  for (DWORD i = 0; i < bytes / sizeof(HMODULE); i++) {
     if (mods[i] == (HMODULE)&__ImageBase) continue;
     FARPROC f = GetProcAddress(mods[i], "heapshift_state");
     if (f == NULL) continue;
