@@ -46,6 +46,8 @@ export interface CrtUse {
    */
   via?: string;
   own?: "debug-ucrt" | "msvcrt" | "static";
+  /** The DLLs beside it were not looked into (a program in System32). */
+  unfollowed?: boolean;
 }
 
 /** Classifies a module's C runtime from the names of the DLLs it imports. */
@@ -106,7 +108,9 @@ export async function programCrtUse(exe: string): Promise<CrtUse> {
       }
     }
   }
-  return found ?? own!;
+  const use = found ?? own!;
+  if (system) use.unfollowed = true;
+  return use;
 }
 
 /** The files in `dir` by their lower-case names (none if unreadable). */
@@ -143,7 +147,11 @@ function crtDetail(use: CrtUse): string {
     case "msvcrt":
       return `uses the old C runtime${through} (${dlls}), not the UCRT: heapshift hooks only the UCRT, so it cannot take this program over`;
     case "static":
-      return "imports no C runtime DLL (neither it nor the DLLs beside it import ucrtbase.dll or api-ms-win-crt-heap): it links its C runtime statically, or uses none, so heapshift has no allocator to take over";
+      return `imports no C runtime DLL (${
+        use.unfollowed
+          ? "it does not import ucrtbase.dll or api-ms-win-crt-heap, and the DLLs beside a program in Windows' own directories are not looked into"
+          : "neither it nor the DLLs it imports at start from beside it import ucrtbase.dll or api-ms-win-crt-heap; delay-loaded ones are not looked into"
+      }): it links its C runtime statically, or uses none, so heapshift has no allocator to take over`;
   }
 }
 

@@ -152,8 +152,16 @@ Deno.test("doctor finds the C runtime of a program's own DLLs beside it", async 
       check: "C runtime",
       ok: false,
       detail:
-        "imports no C runtime DLL (neither it nor the DLLs beside it import ucrtbase.dll or api-ms-win-crt-heap): it links its C runtime statically, or uses none, so heapshift has no allocator to take over",
+        "imports no C runtime DLL (neither it nor the DLLs it imports at start from beside it import ucrtbase.dll or api-ms-win-crt-heap; delay-loaded ones are not looked into): it links its C runtime statically, or uses none, so heapshift has no allocator to take over",
     });
+    // In Windows' own directory the DLLs beside it are Windows', not its.
+    await Deno.mkdir(`${dir}/System32`);
+    await pe("System32/core.dll", ["api-ms-win-crt-heap-l1-1-0.dll"]);
+    const sys = await pe("System32/tool.exe", ["core.dll"], false);
+    assert.match(
+      (await crt(sys)).detail,
+      /the DLLs beside a program in Windows' own directories are not looked into/,
+    );
     const debug = await pe("debug.exe", ["ucrtbased.dll"], false);
     assert.equal(
       (await crt(debug)).detail,
