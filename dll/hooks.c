@@ -35,8 +35,8 @@ static size_t hs_old_size(void* p) { return HeapSize(hs_target.heap, 0, p); }
 
 static BOOL hs_old_free(void* p) { return HeapFree(hs_target.heap, 0, p); }
 
-/* HeapReAlloc in place (a shrink, or a growth for _expand), or NULL. */
-static void* hs_old_shrink(void* p, size_t n) {
+/* HeapReAlloc in place (shrinking or growing), or NULL. */
+static void* hs_old_resize_in_place(void* p, size_t n) {
   return HeapReAlloc(hs_target.heap, HEAP_REALLOC_IN_PLACE_ONLY, p, n);
 }
 
@@ -511,10 +511,6 @@ size_t __cdecl hs_msize(void* block) {
   return block_size(block);
 }
 
-/* _expand: mimalloc blocks resize within their capacity; old blocks follow
- * the seed rule: growing → NULL (forces the moving route), shrinking a
- * block of at most 0x4000 bytes → the same pointer, otherwise an in-place
- * HeapReAlloc. */
 /* _expand_base's is_contraction_possible: the low-fragmentation heap
  * cannot shrink its blocks (up to 16 KiB) in place; asked each time, as
  * UCRT does (a heap turns LFH on as it goes). */
@@ -528,6 +524,8 @@ static BOOL contraction_possible(size_t old) {
   return type != 2;
 }
 
+/* _expand: mimalloc blocks resize within their capacity; old blocks as
+ * UCRT's _expand_base does it (below). */
 void* __cdecl hs_expand(void* block, size_t size) {
   if (block == NULL) {
     invalid_parameter(EINVAL);
@@ -548,7 +546,7 @@ void* __cdecl hs_expand(void* block, size_t size) {
    * the low-fragmentation heap holds (it cannot contract those) keeps the
    * block as it is. */
   size_t old = hs_old_size(block);
-  void* p = hs_old_shrink(block, n);
+  void* p = hs_old_resize_in_place(block, n);
   if (p != NULL) return p;
   DWORD err = GetLastError();
   if (old != (size_t)-1 && n <= old && !contraction_possible(old)) {
