@@ -408,7 +408,7 @@ static BOOL ucrtbase_is_wines(void) {
 
 /* What each table entry resolves to, and how its code site is patched. */
 typedef struct planned {
-  BOOL exported;      /* ucrtbase exports the name */
+  uint8_t* entry;     /* where ucrtbase exports it, NULL if it does not */
   uint8_t* target;    /* decoded code site, NULL if absent */
   const shape* shape; /* NULL: refused */
   const char* why;
@@ -426,7 +426,7 @@ static BOOL plan(hs_patch_result* r) {
   for (size_t i = 0; i < TABLE_SIZE; i++) {
     const entry* e = &table[i];
     uint8_t* exp = (uint8_t*)GetProcAddress(hs_target.ucrtbase, e->name);
-    plans[i].exported = exp != NULL;
+    plans[i].entry = exp;
     plans[i].target = exp ? decode(exp) : NULL;
     plans[i].shape = NULL;
     /* not code (or not exported), or its jumps leave ucrtbase */
@@ -487,7 +487,7 @@ static BOOL plan(hs_patch_result* r) {
   }
   /* ... and so do the exports' own entries on the way to the sites */
   for (size_t i = 0; i < TABLE_SIZE; i++) {
-    uint8_t* exp = (uint8_t*)GetProcAddress(hs_target.ucrtbase, table[i].name);
+    uint8_t* exp = plans[i].entry;
     if (exp != NULL && plans[i].target != NULL && plans[i].target != exp &&
         hs_code_contains(&code, exp, 1) && entry_changed(exp)) {
       plans[i].shape = NULL;
@@ -498,15 +498,15 @@ static BOOL plan(hs_patch_result* r) {
     const entry* e = &table[i];
     planned* p = &plans[i];
     BOOL required = (e->flags & HS_REQUIRED) != 0 ||
-                    ((e->flags & HS_TAKES_BLOCK) != 0 && p->exported);
+                    ((e->flags & HS_TAKES_BLOCK) != 0 && p->entry != NULL);
     if (p->target == NULL && !required) continue;
     if (p->shape == NULL) {
       hs_log("patch: %s at %p: refused: %s", e->name, p->target, p->why);
       /* An entry that only allocates stays as it is, also when it jumps
        * elsewhere: Windows' hotpatching does that too, and its code reaches
        * the hooked _base functions. */
-      BOOL foreign = p->why == FOREIGN || p->why == CHANGED;
       if (!required) continue;
+      BOOL foreign = p->why == FOREIGN || p->why == CHANGED;
       return fail(r, e->name,
                   p->why == NO_ROOM ? HS_R_NO_ROOM
                   : foreign         ? HS_R_FOREIGN_HOOK
