@@ -13,6 +13,9 @@ const CRASH_NAMES: ReadonlyMap<number, string> = new Map([
   [0xC0000409, "stack buffer overrun / fail-fast"],
   [0xC0000374, "heap corruption"],
   [0xC00000FD, "stack overflow"],
+  [0xC0000135, "a DLL it needs was not found"],
+  [0xC0000142, "a DLL failed to initialise"],
+  [0xC000007B, "a DLL of the wrong architecture or a corrupt one"],
 ]);
 
 /**
@@ -30,4 +33,27 @@ export function crashStatus(code: number): string | undefined {
   const hex = `0x${status.toString(16).toUpperCase().padStart(8, "0")}`;
   const name = CRASH_NAMES.get(status);
   return name ? `${hex}, ${name}` : hex;
+}
+
+/**
+ * The cause of a HeapshiftError about a process that had ended: its exit
+ * code, and the crash behind it ({@linkcode crashStatus}) if any.
+ */
+export class ProcessEndedError extends Error {
+  override name = "ProcessEndedError";
+  readonly code: number;
+  readonly crash: string | undefined;
+
+  constructor(code: number) {
+    const crash = crashStatus(code);
+    super(crash ? `crashed (${crash})` : `exited (code ${code})`);
+    this.code = code;
+    this.crash = crash;
+  }
+}
+
+/** The ProcessEndedError behind `e` (its cause), if there is one. */
+export function processEnded(e: unknown): ProcessEndedError | undefined {
+  const cause = e instanceof Error ? e.cause : undefined;
+  return cause instanceof ProcessEndedError ? cause : undefined;
 }

@@ -1,5 +1,9 @@
 import assert from "node:assert/strict";
-import { crashStatus } from "./_exit_status.ts";
+import {
+  crashStatus,
+  processEnded,
+  ProcessEndedError,
+} from "./_exit_status.ts";
 
 Deno.test("crashStatus names the usual crash codes", () => {
   assert.equal(crashStatus(0xC0000005), "0xC0000005, access violation");
@@ -9,10 +13,14 @@ Deno.test("crashStatus names the usual crash codes", () => {
   );
   assert.equal(crashStatus(0xC0000374), "0xC0000374, heap corruption");
   assert.equal(crashStatus(0xC00000FD), "0xC00000FD, stack overflow");
+  assert.equal(
+    crashStatus(0xC0000135),
+    "0xC0000135, a DLL it needs was not found",
+  );
 });
 
 Deno.test("crashStatus gives other NTSTATUS errors in hex", () => {
-  assert.equal(crashStatus(0xC0000142), "0xC0000142");
+  assert.equal(crashStatus(0xC0000022), "0xC0000022");
   // A signed reading of the same code.
   assert.equal(crashStatus(-1073741819), "0xC0000005, access violation");
 });
@@ -36,4 +44,19 @@ Deno.test("crashStatus leaves ordinary exit codes alone", () => {
   ) {
     assert.equal(crashStatus(code), undefined);
   }
+});
+
+Deno.test("processEnded finds the ended process behind an error", () => {
+  const crashed = new Error("Cannot x process 1", {
+    cause: new ProcessEndedError(0xC0000005),
+  });
+  assert.equal(processEnded(crashed)?.crash, "0xC0000005, access violation");
+  const exited = processEnded(
+    new Error("y", { cause: new ProcessEndedError(3) }),
+  );
+  assert.equal(exited?.code, 3);
+  assert.equal(exited?.crash, undefined);
+  assert.equal(exited?.message, "exited (code 3)");
+  assert.equal(processEnded(new Error("z")), undefined);
+  assert.equal(processEnded("not an error"), undefined);
 });

@@ -4,7 +4,7 @@
  * @module
  */
 
-import { crashStatus } from "./_exit_status.ts";
+import { ProcessEndedError } from "./_exit_status.ts";
 import { type Arch, archOf } from "./arch.ts";
 import { HeapshiftError } from "./heapshift_error.ts";
 import {
@@ -86,18 +86,20 @@ export function exitedError(
   }
   if (code === STILL_ACTIVE) return undefined;
   const what = `Cannot ${call.doing} process ${target.pid}`;
-  const crash = crashStatus(code);
-  if (crash) {
+  const ended = new ProcessEndedError(code);
+  if (ended.crash) {
     return new HeapshiftError(
       "failed",
-      `${what}: the process crashed (${crash})${
+      `${what}: the process crashed (${ended.crash})${
         call.during ? ` while ${call.during} ran` : " meanwhile"
       }`,
+      { cause: ended },
     );
   }
   return new HeapshiftError(
     "not-found",
     `${what}: the process exited (code ${code}) meanwhile`,
+    { cause: ended },
   );
 }
 

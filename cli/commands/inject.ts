@@ -9,6 +9,7 @@ import { checkTakeover } from "../takeover.ts";
 import { launchInterruptibly, takeover } from "./launch.ts";
 import type { Command } from "@commander-js/extra-typings";
 import { baseName, isFile } from "../../src/_paths.ts";
+import { processEnded } from "../../src/_exit_status.ts";
 import {
   example,
   parsePath,
@@ -124,10 +125,15 @@ async function untilInitialising(
     } catch (e) {
       const kind = (e as { kind?: string }).kind;
       // Gone (a launcher that starts its real program and exits): its pid
-      // may soon name another process, which must not get the DLL.
-      if (kind === "not-found") {
+      // may soon name another process, which must not get the DLL. One
+      // that crashed (a missing DLL ends it with 0xC0000135) stays listed
+      // while its parent holds a handle to it.
+      const crash = processEnded(e)?.crash;
+      if (kind === "not-found" || crash) {
         throw new CliError(
-          `${p.name} (pid ${p.pid}) exited before it began initialising; nothing was injected`,
+          `${p.name} (pid ${p.pid}) ${
+            crash ? `crashed (${crash})` : "exited"
+          } before it began initialising; nothing was injected`,
         );
       }
       // Waiting does not open a process we may not open.

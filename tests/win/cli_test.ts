@@ -505,6 +505,26 @@ test("cli: inject --wait of a program that exits before it begins initialising f
   );
 });
 
+test("cli: inject --wait of a program that crashes before it begins initialising fails at once, injecting nothing", async () => {
+  await using copy = await uniqueCopy("sleeper.exe");
+  const run = await waitingInject(copy.exe, ["--timeout", "60"]);
+  // The handle held here keeps the ended process listed, as a parent's does.
+  using created = createdSuspended(copy.path);
+  await new Promise((r) => setTimeout(r, 1_000));
+  const t0 = Date.now();
+  terminateProcess(created.process, 0xC0000135); // STATUS_DLL_NOT_FOUND
+  const { code, said } = await run.end();
+  assertEquals(code, 1, said.join("\n"));
+  assert(
+    said.some((l) =>
+      /^error: .* \(pid \d+\) crashed \(0xC0000135, a DLL it needs was not found\) before it began initialising; nothing was injected$/
+        .test(l)
+    ),
+    said.join("\n"),
+  );
+  assert(Date.now() - t0 < 30_000, "it did not wait out --timeout");
+});
+
 test("cli: launch loads the DLLs early", async () => {
   await using copy = await uniqueCopy("sleeper.exe");
   const r = await json<{ pid: number; dlls: string[] }>([
