@@ -204,7 +204,6 @@ static void install(HINSTANCE inst) {
   hs_stats_mark_live(r.sites, r.reason, r.win32_error);
   InterlockedExchange(&state, HS_STATE_LIVE);
   hs_log("hooks live: %u names over %u code sites", r.names, r.sites);
-  hs_exit_watch_arm(); /* hooks.c: a load mid-run registers from a thread */
   hs_trim_start(); /* trim.c: the old heap's free pages, from a thread */
 }
 

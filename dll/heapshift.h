@@ -239,12 +239,8 @@ extern BOOL hs_no_migrate;
 
 /* Resolves hs_target from the loaded ucrtbase; FALSE if it is not there.
  * Also arms the exit watch: an atexit entry there at once for a load at
- * start, else from hs_exit_watch_arm's thread (see "process exit" in
- * hooks.c). */
+ * start, from a later hook call otherwise (see "process exit" in hooks.c). */
 BOOL hs_crt_resolve(void);
-/* Once the hooks are live (entry.c), a load mid-run: starts the thread that
- * registers the atexit entry. */
-void hs_exit_watch_arm(void);
 /* DllMain's `reserved` was not NULL: loaded with the program (hooks.c). */
 extern BOOL hs_loaded_at_start;
 /* DLL_PROCESS_DETACH: every other thread is gone, mimalloc is off limits. */

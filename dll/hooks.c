@@ -180,39 +180,35 @@ static void errno_from_os(DWORD err) {
  * and our DLL_PROCESS_DETACH (ExitProcess called directly) sets "gone".
  *
  * The atexit entry (_crt_atexit) takes the CRT's exit lock, which exit()
- * holds while the handlers run. From DllMain that is a deadlock when a load
- * lands during exit() and a handler needs the loader lock (FreeLibrary,
- * LoadLibrary, a thread join); from a hooked call, when the caller holds
- * something a handler waits for (a lock of the program's, or the handler
- * joins the caller's thread). So only a load at start (a static import: no
- * exit() yet) asks from DllMain. A load mid-run asks from a thread of ours
- * that holds nothing else; until it is done the state is UNARMED, which
- * sends every hook to its slow path (the ntdll check on each call). The
- * first hooked call made outside the loader lock, or our atexit entry if
- * exit() comes first, waits for that thread to end (ARM_WAIT_MS at most:
- * it may be waiting for an exit() in progress), and the hooked call then
- * arms the hot path: under 32-bit Wine a process that exits while a thread
- * is still ending crashes now and then (a plain program that starts a
- * thread and returns from main: one run in four). What remains: a load
- * that lands just before or during exit(); the thread may then register
- * after the handlers and be killed by ExitProcess while it holds the exit
- * lock (dll/README.md). */
+ * holds while the handlers run, and a handler may need the loader lock
+ * (FreeLibrary, LoadLibrary, a thread join). So it is asked for from
+ * DllMain only by a load at start (a static import: no exit() yet); a load
+ * mid-run (an injection, which may land during exit()) leaves the state
+ * UNARMED, which sends every hook to its slow path, where the first call
+ * made outside the loader lock asks for it. */
 enum {
   RUNNING = 0,
   EXIT_BEGUN = 1,
   THREADS_GONE = 2,
-  UNARMED = 3 /* the atexit entry is yet to be registered */
+  UNARMED = 3, /* the atexit entry is yet to be asked for */
+  ARMING = 4   /* a thread is asking for it */
 };
-#define ARM_WAIT_MS 100
 static volatile LONG exit_state;
 static BOOLEAN(NTAPI* shutdown_in_progress)(void);
 static int(__cdecl* crt_atexit)(void(__cdecl*)(void));
 BOOL hs_loaded_at_start;
-static HANDLE arm_thread;      /* the registering thread (a load mid-run) */
-static DWORD arm_thread_id;
-static volatile LONG arm_done; /* it has registered */
-static volatile LONG arm_waiter; /* a hooked call has begun waiting for it */
-static volatile LONG arm_waited; /* ...and stopped */
+
+static void __cdecl on_exit_begun(void) {
+  /* from any state but "gone": an ARMING thread must not undo it */
+  for (;;) {
+    LONG s = exit_state;
+    if (s == THREADS_GONE ||
+        InterlockedCompareExchange(&exit_state, EXIT_BEGUN, s) == s) {
+      break;
+    }
+  }
+  hs_trim_stop(); /* before ExitProcess can kill it inside a heap call */
+}
 
 void hs_process_detach(void) { exit_state = THREADS_GONE; }
 
@@ -224,46 +220,22 @@ static BOOL loader_lock_held(void) {
   return cs == NULL || (uintptr_t)cs->OwningThread == hs_thread_id();
 }
 
-/* Waits, once and ARM_WAIT_MS at most, for the registering thread to end;
- * not on that thread, nor under the loader lock (its end needs it). */
-static void await_arm_thread(void) {
-  if (arm_thread == NULL || arm_waited) return;
-  if (hs_thread_id() == arm_thread_id || loader_lock_held() ||
-      InterlockedCompareExchange(&arm_waiter, 1, 0) != 0) {
+/* UNARMED: asks for the atexit entry, unless this thread holds the loader
+ * lock (a later call will). */
+static void arm_exit_watch(void) {
+  if (loader_lock_held()) return;
+  if (InterlockedCompareExchange(&exit_state, ARMING, UNARMED) != UNARMED) {
     return;
   }
   DWORD err = GetLastError();
-  WaitForSingleObject(arm_thread, ARM_WAIT_MS);
+  crt_atexit(on_exit_begun);
   SetLastError(err);
-  InterlockedExchange(&arm_waited, 1);
-}
-
-/* UNARMED, from a hooked call: the hot path is armed once the thread has
- * registered and a caller has waited for it. Without a thread it stays
- * unarmed: correct, only slower. */
-static void settle_arming(void) {
-  await_arm_thread();
-  if (arm_done && arm_waited) {
-    InterlockedCompareExchange(&exit_state, RUNNING, UNARMED);
-  }
-}
-
-static void __cdecl on_exit_begun(void) {
-  /* from any state but "gone" */
-  for (;;) {
-    LONG s = exit_state;
-    if (s == THREADS_GONE ||
-        InterlockedCompareExchange(&exit_state, EXIT_BEGUN, s) == s) {
-      break;
-    }
-  }
-  await_arm_thread(); /* registered, maybe still ending (32-bit Wine) */
-  hs_trim_stop(); /* before ExitProcess can kill it inside a heap call */
+  InterlockedCompareExchange(&exit_state, RUNNING, ARMING);
 }
 
 static HS_NOINLINE BOOL threads_gone(void) {
   if (exit_state == THREADS_GONE) return TRUE;
-  if (exit_state == UNARMED) settle_arming();
+  if (exit_state == UNARMED) arm_exit_watch();
   if (shutdown_in_progress == NULL || !shutdown_in_progress()) return FALSE;
   exit_state = THREADS_GONE;
   return TRUE;
@@ -272,7 +244,8 @@ static HS_NOINLINE BOOL threads_gone(void) {
 /* TRUE once mimalloc must not be called any more. */
 #define PROCESS_ENDING() (!HS_LIKELY(exit_state == RUNNING) && threads_gone())
 
-/* Resolves the check above; a load at start arms it at once. */
+/* Arms the check above: at once for a load at start, else from a later
+ * hook call (UNARMED). */
 static void watch_exit(HMODULE ucrt) {
   FARPROC f = GetProcAddress(GetModuleHandleW(L"ntdll.dll"),
                              "RtlDllShutdownInProgress");
@@ -284,27 +257,6 @@ static void watch_exit(HMODULE ucrt) {
     crt_atexit(on_exit_begun);
   } else {
     exit_state = UNARMED;
-  }
-}
-
-static DWORD WINAPI register_exit_entry(void* arg) {
-  (void)arg;
-  crt_atexit(on_exit_begun);
-  InterlockedExchange(&arm_done, 1);
-  return 0;
-}
-
-/* A load mid-run, once the hooks are live: the thread that registers the
- * atexit entry. Created under the loader lock, it starts once DllMain has
- * returned. */
-void hs_exit_watch_arm(void) {
-  if (exit_state != UNARMED) return;
-  arm_thread = CreateThread(NULL, 1u << 20, register_exit_entry, NULL,
-                            STACK_SIZE_PARAM_IS_A_RESERVATION, &arm_thread_id);
-  if (arm_thread == NULL) {
-    hs_log("exit watch: no thread (Win32 error %lu): the hooks check ntdll "
-           "on every call",
-           GetLastError());
   }
 }
 
