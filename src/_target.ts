@@ -85,20 +85,14 @@ export function exitedError(
     return undefined;
   }
   if (code === STILL_ACTIVE) return undefined;
-  const what = `Cannot ${call.doing} process ${target.pid}`;
+  // ProcessEndedError words how it ended; a crash names the call it cut.
   const ended = new ProcessEndedError(code);
-  if (ended.crash) {
-    return new HeapshiftError(
-      "failed",
-      `${what}: the process crashed (${ended.crash})${
-        call.during ? ` while ${call.during} ran` : " meanwhile"
-      }`,
-      { cause: ended },
-    );
-  }
+  const when = ended.crash && call.during
+    ? ` while ${call.during} ran`
+    : " meanwhile";
   return new HeapshiftError(
-    "not-found",
-    `${what}: the process exited (code ${code}) meanwhile`,
+    ended.crash ? "failed" : "not-found",
+    `Cannot ${call.doing} process ${target.pid}: the process ${ended.message}${when}`,
     { cause: ended },
   );
 }

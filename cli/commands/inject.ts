@@ -128,11 +128,11 @@ async function untilInitialising(
       // may soon name another process, which must not get the DLL. One
       // that crashed (a missing DLL ends it with 0xC0000135) stays listed
       // while its parent holds a handle to it.
-      const crash = processEnded(e)?.crash;
-      if (kind === "not-found" || crash) {
+      const ended = processEnded(e);
+      if (kind === "not-found" || ended?.crash) {
         throw new CliError(
           `${p.name} (pid ${p.pid}) ${
-            crash ? `crashed (${crash})` : "exited"
+            ended?.crash ? ended.message : "exited"
           } before it began initialising; nothing was injected`,
         );
       }
