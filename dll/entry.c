@@ -300,6 +300,19 @@ __declspec(dllexport) const char* heapshift_hooked_names(void) {
   return hooked_names;
 }
 
+/* Called by heapshift's injector on a remote thread of its own right after
+ * a mid-run load: asks for the atexit entry (hooks.c, "process exit") from
+ * a thread that no program code waits for, so that waiting for an exit()
+ * in progress hangs nothing. 1 if it asked now, 0 if there was nothing to
+ * ask (see hs_arm_exit_watch). cdecl with one ignored argument: the
+ * injector's stub restores the stack after the call, and a direct thread
+ * start (a target forbidding dynamic code, which heapshift cannot patch
+ * anyway) never returns to its caller's frame. */
+__declspec(dllexport) int heapshift_arm_exit_watch(void* unused) {
+  (void)unused;
+  return state == HS_STATE_LIVE ? hs_arm_exit_watch() : 0;
+}
+
 /* Whether mimalloc owns p (for tests and diagnostics). */
 __declspec(dllexport) int heapshift_owns(const void* p) {
   return p != NULL && hs_mi_owns(p);

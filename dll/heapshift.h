@@ -245,6 +245,14 @@ BOOL hs_crt_resolve(void);
 extern BOOL hs_loaded_at_start;
 /* DLL_PROCESS_DETACH: every other thread is gone, mimalloc is off limits. */
 void hs_process_detach(void);
+/* The event heapshift's injector holds while it loads the DLL mid-run (by
+ * pid; src/injection.ts names it too): the atexit entry is then left to
+ * its heapshift_arm_exit_watch call. */
+#define HS_ARM_EVENT_FORMAT L"Local\\heapshift-arm-%lu"
+/* Asks for the exit watch's atexit entry if nobody has: 1 if this call got
+ * it, else 0 (armed already, loaded at start, or exiting). Waits while
+ * exit() runs on another thread. */
+int hs_arm_exit_watch(void);
 
 /* ------------------------------------------------------------------------
  * mimalloc glue (mimalloc_unit.c, the one translation unit that includes

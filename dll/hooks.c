@@ -183,15 +183,21 @@ static void errno_from_os(DWORD err) {
  * holds while the handlers run, and a handler may need the loader lock
  * (FreeLibrary, LoadLibrary, a thread join). So it is asked for from
  * DllMain only by a load at start (a static import: no exit() yet); a load
- * mid-run (an injection, which may land during exit()) leaves the state
- * UNARMED, which sends every hook to its slow path, where the first call
- * made outside the loader lock asks for it. */
+ * mid-run (an injection, which may land during exit()) leaves it to a
+ * thread no program code waits for: heapshift's injector creates the event
+ * HS_ARM_EVENT_FORMAT before its LoadLibraryW and then calls
+ * heapshift_arm_exit_watch on a remote thread of its own (AWAIT_ARM until
+ * then). Any other load mid-run (the program's own LoadLibrary, an injector
+ * whose event we cannot see) is UNARMED: the first hook call made outside
+ * the loader lock asks for it, and waits if exit() is running on another
+ * thread. Both states send every hook to its slow path. */
 enum {
   RUNNING = 0,
   EXIT_BEGUN = 1,
   THREADS_GONE = 2,
-  UNARMED = 3, /* the atexit entry is yet to be asked for */
-  ARMING = 4   /* a thread is asking for it */
+  UNARMED = 3,   /* the atexit entry is yet to be asked for */
+  ARMING = 4,    /* a thread is asking for it */
+  AWAIT_ARM = 5  /* the injector will ask for it; hooks never do */
 };
 static volatile LONG exit_state;
 static BOOLEAN(NTAPI* shutdown_in_progress)(void);
@@ -220,22 +226,39 @@ static BOOL loader_lock_held(void) {
   return cs == NULL || (uintptr_t)cs->OwningThread == hs_thread_id();
 }
 
-/* UNARMED: asks for the atexit entry, unless this thread holds the loader
- * lock (a later call will). */
-static void arm_exit_watch(void) {
-  if (loader_lock_held()) return;
-  if (InterlockedCompareExchange(&exit_state, ARMING, UNARMED) != UNARMED) {
-    return;
+/* Longer than registering takes, unless exit() held the lock (ms; Windows'
+ * tick is 15.6 ms). Wrong the other way it costs only the slow path. */
+#define ARM_WAITED_MS 100
+
+/* In state `from`: asks for the atexit entry, unless this thread holds the
+ * loader lock (a later call will). TRUE if this call got it. */
+static BOOL arm_exit_watch(LONG from) {
+  if (loader_lock_held()) return FALSE;
+  if (InterlockedCompareExchange(&exit_state, ARMING, from) != from) {
+    return FALSE;
   }
   DWORD err = GetLastError();
+  ULONGLONG asked = GetTickCount64();
   crt_atexit(on_exit_begun);
   SetLastError(err);
-  InterlockedCompareExchange(&exit_state, RUNNING, ARMING);
+  if (GetTickCount64() - asked > ARM_WAITED_MS) {
+    /* It probably waited for exit() to let the lock go: the entry went into
+     * a table already run. Act as if it ran (the hooks keep checking). */
+    on_exit_begun();
+  } else {
+    InterlockedCompareExchange(&exit_state, RUNNING, ARMING);
+  }
+  return TRUE;
+}
+
+int hs_arm_exit_watch(void) {
+  LONG s = exit_state;
+  return (s == UNARMED || s == AWAIT_ARM) && arm_exit_watch(s);
 }
 
 static HS_NOINLINE BOOL threads_gone(void) {
   if (exit_state == THREADS_GONE) return TRUE;
-  if (exit_state == UNARMED) arm_exit_watch();
+  if (exit_state == UNARMED) arm_exit_watch(UNARMED);
   if (shutdown_in_progress == NULL || !shutdown_in_progress()) return FALSE;
   exit_state = THREADS_GONE;
   return TRUE;
@@ -244,8 +267,19 @@ static HS_NOINLINE BOOL threads_gone(void) {
 /* TRUE once mimalloc must not be called any more. */
 #define PROCESS_ENDING() (!HS_LIKELY(exit_state == RUNNING) && threads_gone())
 
-/* Arms the check above: at once for a load at start, else from a later
- * hook call (UNARMED). */
+/* Whether heapshift's injector is loading us (its event exists). */
+static BOOL injector_will_arm(void) {
+  wchar_t name[64];
+  _snwprintf(name, 64, HS_ARM_EVENT_FORMAT, GetCurrentProcessId());
+  HANDLE e = OpenEventW(SYNCHRONIZE, FALSE, name);
+  /* an elevated injector's event: there, but not ours to open */
+  if (e == NULL) return GetLastError() == ERROR_ACCESS_DENIED;
+  CloseHandle(e);
+  return TRUE;
+}
+
+/* Arms the check above: at once for a load at start, else by the injector
+ * (AWAIT_ARM) or from a later hook call (UNARMED). */
 static void watch_exit(HMODULE ucrt) {
   FARPROC f = GetProcAddress(GetModuleHandleW(L"ntdll.dll"),
                              "RtlDllShutdownInProgress");
@@ -256,7 +290,7 @@ static void watch_exit(HMODULE ucrt) {
   if (hs_loaded_at_start) {
     crt_atexit(on_exit_begun);
   } else {
-    exit_state = UNARMED;
+    exit_state = injector_will_arm() ? AWAIT_ARM : UNARMED;
   }
 }
 

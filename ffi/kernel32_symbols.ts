@@ -157,6 +157,11 @@ export const KERNEL32_SYMBOLS = {
     result: "i32",
   },
   OpenFileMappingW: { parameters: ["u32", "i32", "buffer"], result: "pointer" },
+  CreateEventW: {
+    // lpEventAttributes, bManualReset, bInitialState, lpName
+    parameters: ["pointer", "i32", "i32", "buffer"],
+    result: "pointer",
+  },
   MapViewOfFile: {
     parameters: ["pointer", "u32", "u32", "u32", "usize"],
     result: "pointer",

@@ -19,4 +19,5 @@ export * from "./wine.ts";
 export * from "./remote_call.ts";
 export * from "./dbghelp.ts";
 export * from "./mapping.ts";
+export * from "./event.ts";
 export * from "./psapi.ts";

@@ -45,10 +45,17 @@ export const DEFAULT_SYMBOL = "heapshift_anchor";
  * {@linkcode DEFAULT_SYMBOL} (false when it cannot be read).
  */
 export function isHeapshiftDll(path: string): boolean {
+  return exportsSymbol(path, DEFAULT_SYMBOL);
+}
+
+/**
+ * Whether the DLL at `path` exports `name` (false when it cannot be read).
+ */
+export function exportsSymbol(path: string, name: string): boolean {
   try {
     using src = FileSource.open(path);
     const exported = readExports(src, readHeaders(src))?.symbols ?? [];
-    return exported.some((s) => s.name === DEFAULT_SYMBOL);
+    return exported.some((s) => s.name === name);
   } catch {
     return false;
   }

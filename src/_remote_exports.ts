@@ -46,14 +46,28 @@ export function exportAddress(
       throw processError(e, { pid: target.pid, doing: `find ${want.fn} for` });
     }
   }
+  return loadedExportAddress(target, want, options);
+}
+
+/**
+ * The address of `want.fn` of `want.dll` (a name or the full path of a
+ * module loaded in `target`), read from the target's own memory: the module
+ * as it is mapped there. The target must be opened with VM_READ.
+ */
+export function loadedExportAddress(
+  target: TargetProcess,
+  want: ExportName,
+  options: { modules?: ModuleInfo[] } = {},
+): bigint {
   const memory = new RemoteMemory(target.process);
+  const bits = target.arch === "x86" ? "32-bit " : "";
   try {
     return findExport(options.modules ?? targetModules(target), want, {
       image: (m) =>
         mappedSource((rva, length) =>
           memory.read(m.base + BigInt(rva), length)
         ),
-      process: `32-bit process ${target.pid}`,
+      process: `${bits}process ${target.pid}`,
     });
   } catch (e) {
     if (e instanceof HeapshiftError) throw e;

@@ -12,16 +12,19 @@ import { missingDependencies } from "./_missing_dependencies.ts";
 import { timeoutMs } from "./_timeout.ts";
 import {
   callRemote,
+  createNamedEvent,
   ERROR,
   formatMessage,
+  type Handle,
   INJECT_ACCESS,
   isBeingDebugged,
   type RemoteResult,
   RemoteTimeoutError,
+  waitSignaled,
   wideBytes,
 } from "../ffi/mod.ts";
-import { exportAddress } from "./_remote_exports.ts";
-import { isHeapshiftDll } from "../pe/mod.ts";
+import { exportAddress, loadedExportAddress } from "./_remote_exports.ts";
+import { exportsSymbol, isHeapshiftDll } from "../pe/mod.ts";
 import { type ModuleInfo, moduleNamed, targetModules } from "./module_list.ts";
 import {
   exitedError,
@@ -31,6 +34,7 @@ import {
 } from "./_target.ts";
 import { hasHeapshift } from "./_heapshift_presence.ts";
 import { guardAsync } from "./_error_kinds.ts";
+import { namespaceOf } from "./live_stats.ts";
 import { importersOf } from "./_importers.ts";
 import { isSystemDll } from "./_system_dll.ts";
 
@@ -44,7 +48,10 @@ import { isSystemDll } from "./_system_dll.ts";
  * ```
  */
 export interface InjectOptions {
-  /** Milliseconds to wait for the remote call (default 10000). */
+  /**
+   * Milliseconds to wait for the remote call (default 10000). Injecting
+   * heapshift makes a second call, which waits at most 2 s more.
+   */
   timeout?: number;
 }
 
@@ -53,7 +60,8 @@ const SYSTEM_CORE = new Set(["ntdll.dll", "kernel32.dll", "kernelbase.dll"]);
 
 /** One remote call of a kernel32 function, for {@linkcode callKernel32}. */
 interface Kernel32Call {
-  /** The kernel32 export to call, e.g. `LoadLibraryW`. */
+  /** The kernel32 export to call, e.g. `LoadLibraryW` (or, for messages,
+   * the function at the address called). */
   fn: string;
   /** Its argument: an address (number) or bytes copied into the target. */
   arg: bigint | Uint8Array;
@@ -71,12 +79,21 @@ interface Kernel32Call {
  * process) and maps failures to HeapshiftErrors (a `timeout` one when it
  * does not return in time).
  */
-export async function callKernel32(
+export function callKernel32(
   target: TargetProcess,
   call: Kernel32Call,
 ): Promise<RemoteResult> {
+  const address = exportAddress(target, { dll: "kernel32.dll", fn: call.fn });
+  return callInTarget(target, address, call);
+}
+
+/** {@linkcode callKernel32} of the function at `address` in `target`. */
+async function callInTarget(
+  target: TargetProcess,
+  address: bigint,
+  call: Kernel32Call,
+): Promise<RemoteResult> {
   const { fn, arg, timeout, pid, doing } = call;
-  const address = exportAddress(target, { dll: "kernel32.dll", fn });
   const machine = ARCH_MACHINE[target.arch];
   try {
     return await callRemote(
@@ -160,18 +177,27 @@ async function loadInto(
     noun: "process",
     doing: `${doing} process ${pid}`,
   });
+  const heapshift = isHeapshiftDll(dll);
+  const arm = { pid, doing, timeout, exported: exportsSymbol(dll, ARM_EXPORT) };
   // Loaded already: another LoadLibraryW would only add a reference, which
-  // a later eject could not take back.
+  // a later eject could not take back. (An earlier call may have timed out
+  // before it armed heapshift's exit watch: asking again does no harm.)
   const already = moduleNamed(targetModules(target), dll);
-  if (already) return already;
+  if (already) {
+    if (heapshift) await armExitWatch(target, already, arm);
+    return already;
+  }
   // A second heapshift (a copy under another name) would stay idle, pinned
   // for good.
-  if (isHeapshiftDll(dll) && hasHeapshift(pid)) {
+  if (heapshift && hasHeapshift(pid)) {
     throw new HeapshiftError(
       "unsupported",
       `Cannot ${doing} process ${pid}: heapshift is loaded in it already (\`stats ${pid}\` shows it); a second copy would stay idle and could never be unloaded`,
     );
   }
+  // While it exists, heapshift loading mid-run leaves its atexit entry to
+  // armExitWatch below.
+  using _armEvent = heapshift ? armEvent(pid) : undefined;
   const result = await callKernel32(target, {
     fn: "LoadLibraryW",
     arg: wideBytes(dll),
@@ -181,6 +207,12 @@ async function loadInto(
     stuckHint: "the DLL's initialisation may be stuck",
   });
   if (result.complete && result.value === 0n) {
+    // No error at all: ExitProcess ended the thread before the stub stored
+    // what LoadLibraryW returned.
+    if (result.lastError === 0) {
+      const gone = await endedError(target, doing);
+      if (gone) throw gone;
+    }
     let hint = "";
     if (result.lastError === ERROR.MOD_NOT_FOUND) {
       const missing = await missingDependencies(dll, targetModules(target));
@@ -207,6 +239,9 @@ async function loadInto(
       ? loaded.find((m) => base(m) === result.value)
       : undefined) ?? moduleNamed(loaded, dll);
   if (!mod) {
+    // A process in ExitProcess may list no modules any more.
+    const gone = result.complete ? await endedError(target, doing) : undefined;
+    if (gone) throw gone;
     throw new HeapshiftError(
       "load-failed",
       result.complete
@@ -216,7 +251,76 @@ async function loadInto(
         : `Cannot ${doing} process ${pid}: LoadLibraryW failed in the target; it forbids dynamic code (Arbitrary Code Guard), so the loader's error cannot be read`,
     );
   }
+  if (heapshift) await armExitWatch(target, mod, arm);
   return mod;
+}
+
+/**
+ * The event that tells a heapshift DLL loading into process `pid` that
+ * {@linkcode armExitWatch} follows (`HS_ARM_EVENT_FORMAT` in
+ * dll/heapshift.h names it too, as `Local\`: a service's, in session 0, is
+ * `Global\` from another session). Undefined when it cannot be made (a
+ * target in another user's session, or a squatter holding the name as
+ * another kind of object): heapshift then arms itself, as it does when the
+ * program loads it.
+ */
+function armEvent(pid: number): Handle | undefined {
+  const { namespace } = namespaceOf(pid);
+  if (!namespace) return undefined;
+  try {
+    return createNamedEvent(`${namespace}\\heapshift-arm-${pid}`);
+  } catch {
+    return undefined;
+  }
+}
+
+const ARM_EXPORT = "heapshift_arm_exit_watch";
+
+/** How long {@linkcode armExitWatch} waits for its call (ms). */
+const ARM_WAIT_MS = 2_000;
+
+/**
+ * Has the heapshift DLL loaded into `target` ask for its exit watch's
+ * atexit entry (dll/README.md, "Exit never waits for the dead") on a remote
+ * thread of ours. Asking takes the CRT's exit lock, so it waits while
+ * `exit()` runs in the target; from a hook call it could be made by a
+ * thread that an atexit handler waits for, and both would wait forever. No
+ * code of the program waits for our thread: a call still waiting after
+ * {@linkcode ARM_WAIT_MS} finishes when `exit()` lets the lock go, or ends
+ * with the process. The load stands whatever happens here: unarmed, the
+ * hooks keep checking for the process's end on every call (slower, never
+ * wrong), and a DLL whose file lacks the export (an older build) arms
+ * itself. Only
+ * a process that ended meanwhile is an error, as anywhere in `inject()`.
+ */
+async function armExitWatch(
+  target: TargetProcess,
+  mod: ModuleInfo,
+  call: { pid: number; doing: string; timeout: number; exported: boolean },
+): Promise<void> {
+  if (!call.exported) return;
+  try {
+    const fn = ARM_EXPORT;
+    const address = loadedExportAddress(target, { dll: mod.path, fn });
+    const timeout = Math.min(call.timeout, ARM_WAIT_MS);
+    await callInTarget(target, address, { ...call, fn, arg: 0n, timeout });
+  } catch {
+    // Refused or cut short by ExitProcess, which may not have ended it yet.
+    const gone = await endedError(target, call.doing);
+    if (gone) throw gone;
+  }
+}
+
+/**
+ * {@linkcode exitedError} once `target` has ended, if it does within a
+ * second: a process in `ExitProcess` fails calls before it has ended.
+ */
+async function endedError(
+  target: TargetProcess,
+  doing: string,
+): Promise<HeapshiftError | undefined> {
+  if (!(await waitSignaled(target.process, 1000))) return undefined;
+  return exitedError(target, { doing });
 }
 
 /**

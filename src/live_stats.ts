@@ -61,6 +61,28 @@ export function statsNamespace(
 }
 
 /**
+ * The namespace in which this process sees the `Local\` names of process
+ * `pid` ({@linkcode statsNamespace}), and `pid`'s session when known.
+ */
+export function namespaceOf(pid: number): {
+  namespace: "Local" | "Global" | undefined;
+  session: number | undefined;
+} {
+  const session = (p: number) => {
+    try {
+      return processSessionId(p);
+    } catch {
+      return undefined;
+    }
+  };
+  const target = session(pid);
+  return {
+    namespace: statsNamespace(target, session(Deno.pid)),
+    session: target,
+  };
+}
+
+/**
  * When process `pid` was created, if it can be asked; "ended" for one that
  * has exited (a handle held somewhere keeps its pid and its stats block).
  */
@@ -118,15 +140,7 @@ function readStats(pid: number): HeapshiftStats {
     );
   }
   const created = asked;
-  const session = (p: number) => {
-    try {
-      return processSessionId(p);
-    } catch {
-      return undefined;
-    }
-  };
-  const targetSession = session(pid);
-  const namespace = statsNamespace(targetSession, session(Deno.pid));
+  const { namespace, session: targetSession } = namespaceOf(pid);
   if (namespace === undefined) {
     throw new HeapshiftError(
       "access-denied",

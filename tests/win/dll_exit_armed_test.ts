@@ -1,0 +1,74 @@
+// A DLL injected mid-run must not take the CRT's exit lock from a hook:
+// when exit() already runs on another thread and one of its atexit
+// handlers waits for the thread making that hook call, both would wait
+// forever. inject() has heapshift ask for its atexit entry on a remote
+// thread of its own instead (tests/fixtures/dll_exit_armed.c): the worker's
+// malloc returns, whether the program was idle when injected and closed
+// later, or was already in exit() when the injection landed.
+import { assert, assertEquals } from "./assert.ts";
+import {
+  fixture,
+  heapWatch,
+  hookDll,
+  startTarget,
+  type Target,
+  testArches,
+} from "./harness.ts";
+import { HeapshiftError, inject } from "../../mod.ts";
+
+/** The rest of the target's output, and how it ended. */
+async function finish(target: Target): Promise<{ text: string; code: number }> {
+  const lines: string[] = [];
+  for (
+    let r = await target.lines.next();
+    !r.done;
+    r = await target.lines.next()
+  ) {
+    lines.push(r.value);
+  }
+  return { text: lines.join("\n"), code: (await target.child.status).code };
+}
+
+testArches(
+  "exit: a program injected while idle and closed later, whose atexit handler waits for the first hooked call: no hang",
+  async (arch) => {
+    const w = heapWatch();
+    await using target = await startTarget(
+      fixture("dll_exit_armed.exe", arch),
+      { args: ["idle"] },
+    );
+    await inject(target.pid, hookDll(arch));
+    const stdin = target.child.stdin.getWriter();
+    await stdin.write(new TextEncoder().encode("go\n"));
+    await stdin.close();
+    const { text, code } = await finish(target);
+    await w.check();
+    // Armed by inject(): asking again finds nothing to do.
+    assert(text.includes("arm=0"), text);
+    assert(text.includes("handler_done=1"), text);
+    assertEquals(code, 0, text);
+  },
+);
+
+testArches(
+  "exit: a program injected while exit() waits for a thread that then makes the first hooked call: no hang",
+  async (arch) => {
+    const w = heapWatch();
+    await using target = await startTarget(
+      fixture("dll_exit_armed.exe", arch),
+      { args: ["in-exit"] },
+    );
+    const next = await target.lines.next();
+    assertEquals(next.value, "in-exit");
+    // The process may end before inject() has seen all it wanted to.
+    await inject(target.pid, hookDll(arch)).catch((e) => {
+      if (!(e instanceof HeapshiftError && /exited|ended/.test(e.message))) {
+        throw e;
+      }
+    });
+    const { text, code } = await finish(target);
+    await w.check();
+    assert(text.includes("handler_done=1"), text);
+    assertEquals(code, 0, text);
+  },
+);
