@@ -239,7 +239,8 @@ extern BOOL hs_no_migrate;
 
 /* Resolves hs_target from the loaded ucrtbase; FALSE if it is not there.
  * Also arms the exit watch: an atexit entry there at once for a load at
- * start, from a later hook call otherwise (see "process exit" in hooks.c). */
+ * start; for a load mid-run, heapshift_arm_exit_watch (the injector's call)
+ * or a later hook call (see "process exit" in hooks.c). */
 BOOL hs_crt_resolve(void);
 /* DllMain's `reserved` was not NULL: loaded with the program (hooks.c). */
 extern BOOL hs_loaded_at_start;

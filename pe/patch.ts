@@ -45,19 +45,19 @@ export const DEFAULT_SYMBOL = "heapshift_anchor";
  * {@linkcode DEFAULT_SYMBOL} (false when it cannot be read).
  */
 export function isHeapshiftDll(path: string): boolean {
-  return exportsSymbol(path, DEFAULT_SYMBOL);
+  return exportedNames(path).has(DEFAULT_SYMBOL);
 }
 
 /**
- * Whether the DLL at `path` exports `name` (false when it cannot be read).
+ * The names the DLL at `path` exports (none when it cannot be read).
  */
-export function exportsSymbol(path: string, name: string): boolean {
+export function exportedNames(path: string): Set<string> {
   try {
     using src = FileSource.open(path);
     const exported = readExports(src, readHeaders(src))?.symbols ?? [];
-    return exported.some((s) => s.name === name);
+    return new Set(exported.flatMap((s) => s.name ?? []));
   } catch {
-    return false;
+    return new Set();
   }
 }
 

@@ -24,7 +24,7 @@ import {
   wideBytes,
 } from "../ffi/mod.ts";
 import { exportAddress, loadedExportAddress } from "./_remote_exports.ts";
-import { exportsSymbol, isHeapshiftDll } from "../pe/mod.ts";
+import { DEFAULT_SYMBOL, exportedNames } from "../pe/mod.ts";
 import { type ModuleInfo, moduleNamed, targetModules } from "./module_list.ts";
 import {
   exitedError,
@@ -177,14 +177,18 @@ async function loadInto(
     noun: "process",
     doing: `${doing} process ${pid}`,
   });
-  const heapshift = isHeapshiftDll(dll);
-  const arm = { pid, doing, timeout, exported: exportsSymbol(dll, ARM_EXPORT) };
+  const exported = exportedNames(dll);
+  const heapshift = exported.has(DEFAULT_SYMBOL);
+  // A heapshift that takes its exit watch's arming from us (older builds
+  // arm it themselves).
+  const arms = exported.has(ARM_EXPORT);
+  const arm = { pid, doing, timeout };
   // Loaded already: another LoadLibraryW would only add a reference, which
   // a later eject could not take back. (An earlier call may have timed out
   // before it armed heapshift's exit watch: asking again does no harm.)
   const already = moduleNamed(targetModules(target), dll);
   if (already) {
-    if (heapshift) await armExitWatch(target, already, arm);
+    if (arms) await armExitWatch(target, already, arm);
     return already;
   }
   // A second heapshift (a copy under another name) would stay idle, pinned
@@ -197,7 +201,7 @@ async function loadInto(
   }
   // While it exists, heapshift loading mid-run leaves its atexit entry to
   // armExitWatch below.
-  using _armEvent = heapshift ? armEvent(pid) : undefined;
+  using _armEvent = arms ? armEvent(pid) : undefined;
   const result = await callKernel32(target, {
     fn: "LoadLibraryW",
     arg: wideBytes(dll),
@@ -251,7 +255,7 @@ async function loadInto(
         : `Cannot ${doing} process ${pid}: LoadLibraryW failed in the target; it forbids dynamic code (Arbitrary Code Guard), so the loader's error cannot be read`,
     );
   }
-  if (heapshift) await armExitWatch(target, mod, arm);
+  if (arms) await armExitWatch(target, mod, arm);
   return mod;
 }
 
@@ -289,16 +293,14 @@ const ARM_WAIT_MS = 2_000;
  * {@linkcode ARM_WAIT_MS} finishes when `exit()` lets the lock go, or ends
  * with the process. The load stands whatever happens here: unarmed, the
  * hooks keep checking for the process's end on every call (slower, never
- * wrong), and a DLL whose file lacks the export (an older build) arms
- * itself. Only
- * a process that ended meanwhile is an error, as anywhere in `inject()`.
+ * wrong). Only a process that ended meanwhile is an error, as anywhere in
+ * `inject()`.
  */
 async function armExitWatch(
   target: TargetProcess,
   mod: ModuleInfo,
-  call: { pid: number; doing: string; timeout: number; exported: boolean },
+  call: { pid: number; doing: string; timeout: number },
 ): Promise<void> {
-  if (!call.exported) return;
   try {
     const fn = ARM_EXPORT;
     const address = loadedExportAddress(target, { dll: mod.path, fn });
