@@ -16,14 +16,19 @@
 
 /* ---- the compiler ----------------------------------------------------- */
 
+/* HS_CALLER(): the return address of the function it is written in, or,
+ * written in an always-inline one, of the function that took it in. */
 #if defined(_MSC_VER) && !defined(__clang__)
+#include <intrin.h>
 #define HS_LIKELY(x) (x)
 #define HS_NOINLINE __declspec(noinline)
 #define HS_ALWAYS_INLINE __forceinline
+#define HS_CALLER() _ReturnAddress()
 #else
 #define HS_LIKELY(x) __builtin_expect(!!(x), 1)
 #define HS_NOINLINE __attribute__((noinline))
 #define HS_ALWAYS_INLINE inline __attribute__((always_inline))
+#define HS_CALLER() __builtin_return_address(0)
 #endif
 
 /* ---- the architecture: x64 or x86 (32-bit, WOW64) ---------------------- */

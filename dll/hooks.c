@@ -176,8 +176,9 @@ static void errno_from_os(DWORD err) {
  * heap, as UCRT's would (to the hooks they are old blocks).
  * "Gone" is ntdll's RtlDllShutdownInProgress, set before the first DLL is
  * detached. The hot path only tests exit_state: an atexit entry of ours
- * (exit() runs it while every thread still lives) arms the ntdll check,
- * and our DLL_PROCESS_DETACH (ExitProcess called directly) sets "gone".
+ * (exit() runs it while every thread still lives; an at_quick_exit one
+ * for quick_exit()) arms the ntdll check, and our DLL_PROCESS_DETACH
+ * (ExitProcess or _exit called directly) sets "gone".
  *
  * The atexit entry (_crt_atexit) takes the CRT's exit lock, which exit()
  * holds while the handlers run, and a handler may need the loader lock
@@ -188,9 +189,13 @@ static void errno_from_os(DWORD err) {
  * HS_ARM_EVENT_FORMAT before its LoadLibraryW and then calls
  * heapshift_arm_exit_watch on a remote thread of its own (AWAIT_ARM until
  * then). Any other load mid-run (the program's own LoadLibrary, an injector
- * whose event we cannot see) is UNARMED: the first hook call made outside
- * the loader lock asks for it, and waits if exit() is running on another
- * thread. Both states send every hook to its slow path. */
+ * whose event we cannot see) is UNARMED: the first malloc or free the
+ * program itself makes outside the loader lock asks for it, and waits if
+ * exit() is running on another thread. Never one the CRT makes: it may
+ * hold its exit lock in the middle of changing the table (growing it with
+ * _recalloc_base in _register_onexit_function, freeing it after running
+ * it), and the recursive lock would let our request change it under it.
+ * Both states send every hook to its slow path. */
 enum {
   RUNNING = 0,
   EXIT_BEGUN = 1,
@@ -202,6 +207,7 @@ enum {
 static volatile LONG exit_state;
 static BOOLEAN(NTAPI* shutdown_in_progress)(void);
 static int(__cdecl* crt_atexit)(void(__cdecl*)(void));
+static int(__cdecl* crt_at_quick_exit)(void(__cdecl*)(void));
 BOOL hs_loaded_at_start;
 
 static void __cdecl on_exit_begun(void) {
@@ -230,6 +236,13 @@ static BOOL loader_lock_held(void) {
  * tick is 15.6 ms). Wrong the other way it costs only the slow path. */
 #define ARM_WAITED_MS 100
 
+/* Registers on_exit_begun for exit() and quick_exit(); FALSE if a table
+ * could not take it (it would never run). */
+static BOOL register_exit_entries(void) {
+  if (crt_atexit(on_exit_begun) != 0) return FALSE;
+  return crt_at_quick_exit == NULL || crt_at_quick_exit(on_exit_begun) == 0;
+}
+
 /* In state `from`: asks for the atexit entry, unless this thread holds the
  * loader lock (a later call will). TRUE if this call got it. */
 static BOOL arm_exit_watch(LONG from) {
@@ -239,11 +252,12 @@ static BOOL arm_exit_watch(LONG from) {
   }
   DWORD err = GetLastError();
   ULONGLONG asked = GetTickCount64();
-  crt_atexit(on_exit_begun);
+  BOOL registered = register_exit_entries();
   SetLastError(err);
-  if (GetTickCount64() - asked > ARM_WAITED_MS) {
+  if (!registered || GetTickCount64() - asked > ARM_WAITED_MS) {
     /* It probably waited for exit() to let the lock go: the entry went into
-     * a table already run. Act as if it ran (the hooks keep checking). */
+     * a table already run (or no table took it). Act as if it ran (the
+     * hooks keep checking). */
     on_exit_begun();
   } else {
     InterlockedCompareExchange(&exit_state, RUNNING, ARMING);
@@ -256,9 +270,29 @@ int hs_arm_exit_watch(void) {
   return (s == UNARMED || s == AWAIT_ARM) && arm_exit_watch(s);
 }
 
+/* Whether `p` lies in the image mapped at `m`. */
+static BOOL in_image(HMODULE m, const void* p) {
+  const uint8_t* base = (const uint8_t*)m;
+  const IMAGE_NT_HEADERS* nt =
+      (const IMAGE_NT_HEADERS*)(base + ((const IMAGE_DOS_HEADER*)m)->e_lfanew);
+  return (const uint8_t*)p >= base &&
+         (const uint8_t*)p < base + nt->OptionalHeader.SizeOfImage;
+}
+
+/* UNARMED: arms from a call the program made (`caller`, a hook's return
+ * address), never from one the CRT made, nor where the caller is unknown
+ * (an address in this DLL: a hook's code reached from another hook). */
+static HS_NOINLINE void arm_from(const void* caller) {
+  extern IMAGE_DOS_HEADER __ImageBase;
+  if (in_image(hs_target.ucrtbase, caller) ||
+      in_image((HMODULE)&__ImageBase, caller)) {
+    return;
+  }
+  arm_exit_watch(UNARMED);
+}
+
 static HS_NOINLINE BOOL threads_gone(void) {
   if (exit_state == THREADS_GONE) return TRUE;
-  if (exit_state == UNARMED) arm_exit_watch(UNARMED);
   if (shutdown_in_progress == NULL || !shutdown_in_progress()) return FALSE;
   exit_state = THREADS_GONE;
   return TRUE;
@@ -286,9 +320,11 @@ static void watch_exit(HMODULE ucrt) {
   memcpy(&shutdown_in_progress, &f, sizeof f);
   FARPROC a = GetProcAddress(ucrt, "_crt_atexit");
   memcpy(&crt_atexit, &a, sizeof a);
+  FARPROC q = GetProcAddress(ucrt, "_crt_at_quick_exit");
+  memcpy(&crt_at_quick_exit, &q, sizeof q);
   if (crt_atexit == NULL) return;
   if (hs_loaded_at_start) {
-    crt_atexit(on_exit_begun);
+    if (!register_exit_entries()) exit_state = EXIT_BEGUN; /* keep checking */
   } else {
     exit_state = injector_will_arm() ? AWAIT_ARM : UNARMED;
   }
@@ -332,8 +368,11 @@ static HS_NOINLINE void* alloc_exiting(size_t n, BOOL zero) {
   return p;
 }
 
-/* alloc_block once the process may be ending. */
-static HS_NOINLINE void* alloc_block_slow(size_t n, BOOL zero) {
+/* alloc_block once the process may be ending, or the exit watch is not
+ * armed; `caller`: the hook's return address. */
+static HS_NOINLINE void* alloc_block_slow(size_t n, BOOL zero,
+                                          const void* caller) {
+  if (exit_state == UNARMED) arm_from(caller);
   if (PROCESS_ENDING()) return alloc_exiting(n, zero);
   void* p = hs_mi_alloc(n, zero);
   if (HS_LIKELY(p != NULL)) {
@@ -364,7 +403,9 @@ static HS_NOINLINE void* alloc_counted_slow(void* p) {
  * heartbeat, which can move the thread to another stripe and free the
  * private one. */
 static HS_ALWAYS_INLINE void* alloc_block(size_t n, BOOL zero) {
-  if (!HS_LIKELY(exit_state == RUNNING)) return alloc_block_slow(n, zero);
+  if (!HS_LIKELY(exit_state == RUNNING)) {
+    return alloc_block_slow(n, zero, HS_CALLER());
+  }
   void* p = hs_mi_alloc(n, zero);
   if (!HS_LIKELY(p != NULL)) return alloc_block_retry(n, zero);
   hs_stripe* s = hs_count_stripe();
@@ -389,9 +430,12 @@ static HS_NOINLINE BOOL release_old_block(void* p, size_t n) {
   return TRUE;
 }
 
-/* release_owned off its fast path: the process may be ending, or the
- * thread has no stripe yet. */
-static HS_NOINLINE void release_owned_slow(void* p, hs_mi_owner owner) {
+/* release_owned off its fast path: the process may be ending, the exit
+ * watch is not armed, or the thread has no stripe yet. `caller`: the
+ * hook's return address. */
+static HS_NOINLINE void release_owned_slow(void* p, hs_mi_owner owner,
+                                           const void* caller) {
+  if (exit_state == UNARMED) arm_from(caller);
   if (PROCESS_ENDING()) return;
   hs_count(HS_C_FREES, 1);
   hs_mi_free_owned(p, owner);
@@ -402,7 +446,7 @@ static HS_NOINLINE void release_owned_slow(void* p, hs_mi_owner owner) {
 static HS_ALWAYS_INLINE void release_owned(void* p, hs_mi_owner owner) {
   hs_stripe* s = hs_count_stripe();
   if (!HS_LIKELY(exit_state == RUNNING && s != NULL)) {
-    release_owned_slow(p, owner);
+    release_owned_slow(p, owner, HS_CALLER());
     return;
   }
   hs_count_in(s, HS_C_FREES, 1);
@@ -553,7 +597,7 @@ static BOOL contraction_possible(size_t old) {
   ULONG type = 0;
   if (!HeapQueryInformation(hs_target.heap, HeapCompatibilityInformation,
                             &type, sizeof type, NULL)) {
-    return TRUE;
+    return FALSE;
   }
   return type != 2;
 }

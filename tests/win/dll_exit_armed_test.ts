@@ -10,6 +10,7 @@ import {
   fixture,
   heapWatch,
   hookDll,
+  runFixture,
   startTarget,
   type Target,
   testArches,
@@ -70,5 +71,38 @@ testArches(
     await w.check();
     assert(text.includes("handler_done=1"), text);
     assertEquals(code, 0, text);
+  },
+);
+
+/** Entries registered before the load: the table fills at every count. */
+const NESTED_MAX_ENTRIES = 40;
+
+testArches(
+  `exit: a program's own mid-run LoadLibrary, then the CRT's own realloc of its atexit table as the first hooked call (0..${NESTED_MAX_ENTRIES} entries before): no nested registration`,
+  async (arch) => {
+    const counts = Array.from(
+      { length: NESTED_MAX_ENTRIES + 1 },
+      (_, k) => k,
+    );
+    // four at a time: each run is a short process
+    for (let i = 0; i < counts.length; i += 4) {
+      await Promise.all(
+        counts.slice(i, i + 4).map(async (k) => {
+          const run = await runFixture(
+            fixture("dll_arm_nested.exe", arch),
+            [hookDll(arch), String(k)],
+            { timeoutMs: 30_000 },
+          );
+          const what = `${k} entries before: ${run.lines.join(" | ")}`;
+          // Armed from the program's own malloc, not from the CRT's realloc.
+          assertEquals(
+            run.lines,
+            ["loaded state=1 arm=0", `ran=${k + 1}`],
+            what,
+          );
+          assertEquals(run.code, 0, what);
+        }),
+      );
+    }
   },
 );

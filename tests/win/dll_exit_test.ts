@@ -3,7 +3,7 @@
 // abandoned segment, its reader count raised, while eight others allocate),
 // and the frees that run after it, in DLLs detached before and after
 // heapshift, must not wait for the dead. 200 runs, each must be gone within
-// 2 s of calling exit(0), with exit code 0.
+// 2 s of calling exit(0), with exit code 0; and 20 of quick_exit(0).
 import { assertEquals } from "./assert.ts";
 import {
   type Arch,
@@ -14,6 +14,7 @@ import {
 } from "./harness.ts";
 
 const RUNS = 200;
+const QUICK_RUNS = 20;
 const EXIT_BOUND_MS = 2_000;
 /** A run still alive this long after exit(0) is stuck (killed, reported). */
 const STUCK_MS = 15_000;
@@ -28,9 +29,10 @@ interface ExitRun {
 async function exitRun(
   arch: Arch,
   order: "before" | "after",
+  how: "exit" | "quick_exit" = "exit",
 ): Promise<ExitRun> {
   const child = new Deno.Command(fixture("dll_exit.exe", arch), {
-    args: [hookDll(arch), order],
+    args: [hookDll(arch), order, how],
     stdout: "piped",
     stderr: "inherit",
   }).spawn();
@@ -73,32 +75,41 @@ async function exitRun(
   };
 }
 
+/** `runs` runs of the fixture ending with `how`, alternating the order. */
+async function exitRuns(arch: Arch, how: "exit" | "quick_exit", runs: number) {
+  for (let i = 0; i < runs; i++) {
+    const order = i % 2 ? "after" : "before";
+    const run = await exitRun(arch, order, how);
+    const what = `run ${i} (late DLL loaded ${order} heapshift): ${
+      run.lines.join(" | ")
+    }`;
+    const ready = /^ready \d+ live=1 late=1 mimalloc=(\d+)$/.exec(
+      run.lines[0] ?? "",
+    );
+    assertEquals(ready !== null, true, what);
+    // mimalloc v2: a thread parked inside the abandoned-segment reader
+    // window is killed by the exit; v3 has no such window to force.
+    assertEquals(
+      run.lines.slice(1),
+      [Number(ready![1]) >= 300 ? "parked=not-v2" : "parked=1", "exiting"],
+      what,
+    );
+    assertEquals(
+      run.exitMs >= 0 && run.exitMs <= EXIT_BOUND_MS,
+      true,
+      `${what}: still running ${run.exitMs} ms after ${how}(0)`,
+    );
+    assertEquals(run.code, 0, what);
+  }
+}
+
 testArches(
   `exit(0) while 8 threads allocate: ${RUNS} runs, each gone within 2 s`,
-  async (arch) => {
-    for (let i = 0; i < RUNS; i++) {
-      const order = i % 2 ? "after" : "before";
-      const run = await exitRun(arch, order);
-      const what = `run ${i} (late DLL loaded ${order} heapshift): ${
-        run.lines.join(" | ")
-      }`;
-      const ready = /^ready \d+ live=1 late=1 mimalloc=(\d+)$/.exec(
-        run.lines[0] ?? "",
-      );
-      assertEquals(ready !== null, true, what);
-      // mimalloc v2: a thread parked inside the abandoned-segment reader
-      // window is killed by the exit; v3 has no such window to force.
-      assertEquals(
-        run.lines.slice(1),
-        [Number(ready![1]) >= 300 ? "parked=not-v2" : "parked=1", "exiting"],
-        what,
-      );
-      assertEquals(
-        run.exitMs >= 0 && run.exitMs <= EXIT_BOUND_MS,
-        true,
-        `${what}: still running ${run.exitMs} ms after exit(0)`,
-      );
-      assertEquals(run.code, 0, what);
-    }
-  },
+  (arch) => exitRuns(arch, "exit", RUNS),
+);
+
+// quick_exit runs its own table (at_quick_exit), not atexit's.
+testArches(
+  `quick_exit(0) while 8 threads allocate: ${QUICK_RUNS} runs, each gone within 2 s`,
+  (arch) => exitRuns(arch, "quick_exit", QUICK_RUNS),
 );
