@@ -77,6 +77,21 @@ Deno.test("usage errors exit 2 with a one-line reason", async () => {
       ["launch", "x.exe", "--dll", ""],
       ["specialk", "--dll", ""],
       ["doctor", "--dll", ""],
+      // Empty paths, as arguments and as options.
+      ["patch", ""],
+      ["patch", "x.exe", "-o", ""],
+      ["imports", ""],
+      ["launch", ""],
+      ["launch", "x.exe", "--cwd", ""],
+      ["doctor", ""],
+      ["demo", "--sample", ""],
+      ["specialk", "--ini", ""],
+      ["specialk", "--sk-dir", ""],
+      ["specialk", "--prefix", ""],
+      ["ps", "--prefix", ""],
+      // An option of the other half of patch.
+      ["patch", "x.exe", "--allow-foreign"],
+      ["patch", "x.exe", "--remove", "--allow-overlay"],
     ]
   ) {
     const r = await cli(args);
@@ -446,4 +461,37 @@ Deno.test("--prefix: host paths before -- reach the Windows half as Wine paths",
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test({
+  name: "colour on stderr only when stderr is a terminal, whatever stdout is",
+  // `script` runs the CLI on a pseudo-terminal (util-linux).
+  ignore: Deno.build.os === "windows" ||
+    !(await new Deno.Command("sh", { args: ["-c", "command -v script"] })
+      .output()).success,
+  fn: async () => {
+    const dir = await Deno.makeTempDir();
+    try {
+      const cmd = `${Deno.execPath()} run -A ${CLI} imports ${dir}/none.exe`;
+      const onTerminal = (redirect: string) =>
+        new Deno.Command("script", {
+          args: ["-qec", `${cmd} ${redirect}`, "/dev/null"],
+          env: { NO_COLOR: "" },
+          stdin: "null",
+        }).output();
+      // stdout on the terminal, stderr to a file: no colour in the file.
+      await onTerminal(`2>${dir}/err`);
+      assert.equal(
+        await Deno.readTextFile(`${dir}/err`),
+        `error: Cannot read ${dir}/none.exe: no such file\n`,
+      );
+      // stderr on the terminal: colour there.
+      const r = await onTerminal(`>${dir}/out`);
+      assert.ok(
+        new TextDecoder().decode(r.stdout).includes("\x1b[31merror:"),
+      );
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
 });

@@ -10,7 +10,7 @@
 import { type Arch, archName, archOf } from "../src/arch.ts";
 import { FileSource, type PeHeaders, readHeaders } from "../pe/mod.ts";
 import { embeddedDll, extractDll, keptCopy } from "./embed.ts";
-import { c, CliError, progress } from "./output.ts";
+import { cErr, CliError, progress } from "./output.ts";
 import { isWindows } from "../ffi/mod.ts";
 import { isDir, isFile } from "../src/_paths.ts";
 import { repoPath } from "../src/_repo.ts";
@@ -138,7 +138,7 @@ export async function resolveDll(
       }); see the build output above`,
     );
   }
-  progress(c.green(`built ${dll}`));
+  progress(cErr.green(`built ${dll}`));
   return dll;
 }
 

@@ -2,10 +2,13 @@
  * Ctrl+C while the CLI waits for a program that shares its console: the
  * program gets the interrupt too, and decides for itself; the CLI stays to
  * report what it decided (its exit code), as a shell does while it runs a
- * program.
+ * program. Ctrl+C during work that must be undone (a launch, a file being
+ * written) aborts it, and the CLI exits with 130 once it is undone.
  *
  * @module
  */
+
+import { CliError } from "./output.ts";
 
 /** The interrupt signals of this system. */
 function interrupts(): Deno.Signal[] {
@@ -39,5 +42,23 @@ export async function abortingOnInterrupt<T>(
     return await fn(controller.signal);
   } finally {
     for (const s of interrupts()) Deno.removeSignalListener(s, abort);
+  }
+}
+
+/**
+ * {@linkcode abortingOnInterrupt}, its abort reported as a failure with the
+ * exit code of an interrupted program (130): `said` tells what was undone.
+ */
+export async function interruptible<T>(
+  fn: (signal: AbortSignal) => Promise<T>,
+  said: string,
+): Promise<T> {
+  try {
+    return await abortingOnInterrupt(fn);
+  } catch (e) {
+    if (e instanceof DOMException && e.name === "AbortError") {
+      throw new CliError(said, 130);
+    }
+    throw e;
   }
 }

@@ -24,42 +24,61 @@ export class UsageError extends CliError {
   }
 }
 
-function isTty(): boolean {
+/** The standard streams colour may go to. */
+type Stream = "stdout" | "stderr";
+
+function isTty(stream: Stream): boolean {
   try {
-    return Deno.stdout.isTerminal() &&
-      !Deno.env.get("NO_COLOR");
+    return Deno[stream].isTerminal() && !Deno.env.get("NO_COLOR");
   } catch {
     return false;
   }
 }
 
-let colourOn: boolean | undefined;
+const colourOn: Partial<Record<Stream, boolean>> = {};
 
-/** Whether colour is used: only when stdout is a terminal and NO_COLOR is unset. */
-export function useColour(): boolean {
-  colourOn ??= isTty();
-  return colourOn;
+/**
+ * Whether colour is used on `stream` (default stdout): only when it is a
+ * terminal and NO_COLOR is unset.
+ */
+export function useColour(stream: Stream = "stdout"): boolean {
+  colourOn[stream] ??= isTty(stream);
+  return colourOn[stream];
 }
 
-/** Forces colour on or off (tests). */
+/** Forces colour on or off on both streams (tests). */
 export function setColour(on: boolean | undefined): void {
-  colourOn = on;
+  colourOn.stdout = colourOn.stderr = on;
 }
 
-function sgr(code: string): (s: string) => string {
-  return (s) => useColour() ? `\x1b[${code}m${s}\x1b[0m` : s;
+/** Colour helpers: each wraps its text in a colour, or leaves it plain. */
+type Colours = Record<
+  "bold" | "dim" | "red" | "green" | "yellow" | "blue" | "cyan",
+  (s: string) => string
+>;
+
+function palette(stream: Stream): Colours {
+  const sgr = (code: string) => (s: string) =>
+    useColour(stream) ? `\x1b[${code}m${s}\x1b[0m` : s;
+  return {
+    bold: sgr("1"),
+    dim: sgr("2"),
+    red: sgr("31"),
+    green: sgr("32"),
+    yellow: sgr("33"),
+    blue: sgr("34"),
+    cyan: sgr("36"),
+  };
 }
 
-/** Colour helpers; plain text when not on a terminal. */
-export const c = {
-  bold: sgr("1"),
-  dim: sgr("2"),
-  red: sgr("31"),
-  green: sgr("32"),
-  yellow: sgr("33"),
-  blue: sgr("34"),
-  cyan: sgr("36"),
-};
+/** Colour helpers for stdout; plain text when it is not a terminal. */
+export const c: Colours = palette("stdout");
+
+/**
+ * Colour helpers for stderr (errors, warnings, progress); plain text when
+ * it is not a terminal, whatever stdout is.
+ */
+export const cErr: Colours = palette("stderr");
 
 /** Strips ANSI colour sequences (for width computations). */
 export function stripAnsi(s: string): string {
@@ -133,5 +152,5 @@ export function count(n: number): string {
 
 /** A progress line on stderr (never on stdout, so JSON stays clean). */
 export function progress(msg: string): void {
-  console.error(c.dim(msg));
+  console.error(cErr.dim(msg));
 }

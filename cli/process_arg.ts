@@ -143,6 +143,23 @@ export function pickProcess(
 }
 
 /**
+ * The name of process `pid` among the `running` ones (`processes` of
+ * mod.ts); a pid none of them has is an error that says so.
+ */
+export function runningName(
+  pid: number,
+  running: { pid: number; name: string }[],
+): string {
+  const p = running.find((p) => p.pid === pid);
+  if (!p) {
+    throw new CliError(
+      `No process ${pid} is running (\`heapshift ps\` lists those that are)`,
+    );
+  }
+  return p.name;
+}
+
+/**
  * The pid of the running process `target` designates (see
  * {@linkcode pickProcess}); a name no process has is an error.
  */

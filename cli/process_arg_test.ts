@@ -1,6 +1,11 @@
 import assert from "node:assert/strict";
 import { CliError, UsageError } from "./output.ts";
-import { notRunning, parseProcessArg, pickProcess } from "./process_arg.ts";
+import {
+  notRunning,
+  parseProcessArg,
+  pickProcess,
+  runningName,
+} from "./process_arg.ts";
 
 const RUNNING = [
   { pid: 10, name: "game.exe" },
@@ -98,5 +103,16 @@ Deno.test("pickProcess: --pid with a path whose process cannot be read takes the
   assert.equal(
     notRunning("game2.exe", find),
     "No process named game2.exe is running",
+  );
+});
+
+Deno.test("runningName: a pid no process has is said so, with where to look", () => {
+  assert.equal(runningName(20, RUNNING), "tool.exe");
+  assert.throws(
+    () => runningName(99999, RUNNING),
+    (e) =>
+      e instanceof CliError && e.exitCode === 1 &&
+      e.message ===
+        "No process 99999 is running (`heapshift ps` lists those that are)",
   );
 });

@@ -11,7 +11,7 @@ import denoJson from "../deno.json" with { type: "json" };
 import { HeapshiftError } from "../mod.ts";
 import { PeError } from "../pe/mod.ts";
 import { example, type SetCode, setCurrentArgs } from "./args.ts";
-import { c, CliError } from "./output.ts";
+import { cErr, CliError } from "./output.ts";
 import { buildDllCommand } from "./commands/build_dll.ts";
 import { demoCommand } from "./commands/demo.ts";
 import { doctorCommand } from "./commands/doctor.ts";
@@ -101,7 +101,7 @@ export function reportError(e: unknown): number {
   } else if (e instanceof Error) {
     msg = `${e.name}: ${e.message}`;
   } else msg = String(e);
-  console.error(`${c.red("error:")} ${msg.split("\n")[0]}`);
+  console.error(`${cErr.red("error:")} ${msg.split("\n")[0]}`);
   if (Deno.env.get("HEAPSHIFT_DEBUG") && e instanceof Error) {
     console.error(e.stack);
   }

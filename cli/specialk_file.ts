@@ -4,12 +4,16 @@
  * symbolic link is edited at its target, the old contents go to a backup
  * and the new ones replace the file atomically, both through temporary
  * files created exclusively (never through a symlink), with the file's
- * permissions.
+ * permissions and owner.
  *
  * @module
  */
 
-import { writeFileAtomic } from "../pe/mod.ts";
+import {
+  fileAttributes,
+  type WriteAtomicOptions,
+  writeFileAtomic,
+} from "../pe/mod.ts";
 import { CliError } from "./output.ts";
 import {
   checkEntry,
@@ -72,13 +76,16 @@ function checkRegular(path: string, info: Deno.FileInfo): void {
   }
 }
 
+/** What a rewrite keeps of the file: its permission bits and owner. */
+type Kept = Pick<WriteAtomicOptions, "mode" | "owner">;
+
 /**
- * The file to edit for `path` (its target when it is a symbolic link) and
- * its contents; no contents when it does not exist.
+ * The file to edit for `path` (its target when it is a symbolic link), its
+ * contents and what a rewrite keeps; no contents when it does not exist.
  */
 async function readTarget(
   path: string,
-): Promise<{ target: string; bytes?: Uint8Array; mode?: number }> {
+): Promise<{ target: string; bytes?: Uint8Array; kept?: Kept }> {
   let info = await lstatOrUndefined(path);
   let target = path;
   if (info?.isSymlink) {
@@ -108,7 +115,7 @@ async function readTarget(
   return {
     target,
     bytes: bytes.subarray(0, done),
-    mode: opened.mode === null ? undefined : opened.mode & 0o777,
+    kept: fileAttributes(opened),
   };
 }
 
@@ -123,13 +130,17 @@ function decodeOrRefuse(path: string, bytes: Uint8Array): IniText {
   }
 }
 
-/** Writes `bytes` atomically with exactly `mode` (the umask aside). */
-async function writeKeepingMode(
+/**
+ * Writes `bytes` atomically with exactly the mode `kept` gives (the umask
+ * aside) and its owner where that can be set.
+ */
+async function writeKeeping(
   path: string,
   bytes: Uint8Array,
-  mode: number | undefined,
+  kept: Kept = {},
 ): Promise<void> {
-  await writeFileAtomic(path, bytes, { overwrite: true, mode });
+  await writeFileAtomic(path, bytes, { ...kept, overwrite: true });
+  const { mode } = kept;
   if (mode === undefined) return;
   const info = await Deno.lstat(path);
   if (info.isFile && info.mode !== null && (info.mode & 0o777) !== mode) {
@@ -183,7 +194,7 @@ export async function applyToFile(
   options: { create?: boolean } = {},
 ): Promise<FileEdit> {
   if ("upsert" in op) checkEntry(op.upsert);
-  const { target, bytes, mode } = await readTarget(path);
+  const { target, bytes, kept } = await readTarget(path);
   if (!bytes && !options.create) {
     throw new Deno.errors.NotFound(`No ini file at ${path}`);
   }
@@ -214,19 +225,19 @@ export async function applyToFile(
   };
   if (target !== path) result.target = target;
   if (!edit.changed) return result;
-  if (bytes) await checkWritable(path, { target, mode });
+  if (bytes) await checkWritable(path, { target, mode: kept?.mode });
   if (bytes) {
     // The first backup is the file as it was before heapshift changed it:
     // later runs keep it (a symbolic link there is not one of ours).
     result.backup = `${target}.heapshift-backup`;
     if (!(await isRegularFile(result.backup))) {
-      await writeKeepingMode(result.backup, bytes, mode);
+      await writeKeeping(result.backup, bytes, kept);
     }
   }
-  await writeKeepingMode(
+  await writeKeeping(
     target,
     encodeIni({ text: edit.text, encoding: ini.encoding }),
-    mode,
+    kept,
   );
   return result;
 }

@@ -252,6 +252,23 @@ posixTest(
 );
 
 posixTest(
+  "the ini's owner is kept (and the backup's is the same) when run as root",
+  async (dir) => {
+    // Only root can give a file away; others get their own files, as before.
+    const owner = Deno.uid() === 0 ? 65534 : Deno.uid();
+    const group = Deno.uid() === 0 ? 65534 : Deno.gid();
+    const ini = `${dir}/SpecialK.ini`;
+    await Deno.writeTextFile(ini, "[A]\nk=1\n");
+    await Deno.chown(ini, owner, group);
+    await applyToFile(ini, ADD);
+    for (const f of [ini, `${ini}.heapshift-backup`]) {
+      const info = await Deno.stat(f);
+      assert.deepEqual([info.uid, info.gid], [owner, group], f);
+    }
+  },
+);
+
+posixTest(
   "a symlinked ini is edited at its target and stays a link; hard links and non-files are refused",
   async (dir) => {
     await Deno.mkdir(`${dir}/real`);

@@ -10,7 +10,7 @@
 
 import type { Command, OptionValues } from "@commander-js/extra-typings";
 import { isWindows } from "../ffi/mod.ts";
-import { currentArgs } from "./args.ts";
+import { currentArgs, parsePath } from "./args.ts";
 import { runWindowsHalf } from "./wine_bridge.ts";
 import { CliError } from "./output.ts";
 import { repoRoot } from "../src/_repo.ts";
@@ -35,7 +35,7 @@ export function bridgeOptions<
   G extends OptionValues,
 >(command: Command<A, O, G>) {
   return command
-    .option("--prefix <dir>", PREFIX_HELP)
+    .option("--prefix <dir>", PREFIX_HELP, parsePath)
     .option("--wine-env <name>", WINE_ENV_HELP);
 }
 

@@ -17,7 +17,11 @@ export function need(
     throw new PeFormatError(
       field,
       offset,
-      `needs ${length} bytes but the file ends at 0x${src.size.toString(16)}`,
+      src.size === 0
+        ? "the file is empty"
+        : `needs ${length} bytes but the file ends at 0x${
+          src.size.toString(16)
+        }`,
     );
   }
   return src.read(offset, length);

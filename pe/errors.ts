@@ -153,6 +153,8 @@ export class PeFileError extends PeError {
   override name = "PeFileError";
   /** The path at fault. */
   readonly path: string;
+  /** What could not be done to it, e.g. `write`. */
+  readonly action: string;
   /** What went wrong, in words, e.g. `no such file`. */
   readonly reason: string;
 
@@ -166,6 +168,7 @@ export class PeFileError extends PeError {
   ) {
     super(`Cannot ${what.action} ${path}: ${what.reason}`, options);
     this.path = path;
+    this.action = what.action;
     this.reason = what.reason;
   }
 }

@@ -102,6 +102,17 @@ Deno.test("readHeaders() names the field and offset of malformed headers", () =>
   formatError(b, /PointerToSymbolTable/);
 });
 
+Deno.test("an empty file is said to be empty, a short one where it ends", () => {
+  assert.equal(
+    formatError(new Uint8Array(0), /IMAGE_DOS_HEADER/).message,
+    "IMAGE_DOS_HEADER at 0x0: the file is empty",
+  );
+  assert.equal(
+    formatError(new Uint8Array(10), /IMAGE_DOS_HEADER/).message,
+    "IMAGE_DOS_HEADER at 0x0: needs 64 bytes but the file ends at 0xa",
+  );
+});
+
 Deno.test("readHeaders() rejects overlapping sections", () => {
   const b = buildPe();
   const h = headersOf(b);

@@ -464,6 +464,11 @@ function addSection(
   const keepEnd = certificatePlan(info, warnings);
   const rawPtr = alignUp(endSec + shift, fa);
   const overlaySize = keepEnd - endSec;
+  // Before the payload is looked for: that reads the whole overlay.
+  const total = rawPtr + rawSize + Math.max(0, overlaySize);
+  if (total > 0xffffffff) {
+    throw new PePatchError("the patched file would exceed 4 GiB");
+  }
   const from = payloadStart(info, endSec);
   const payload = payloadSize(src, info, { from, to: keepEnd });
   let maxEnd = 0;
@@ -495,10 +500,6 @@ function addSection(
         from.toString(16)
       } to 0x${to.toString(16)}`,
     );
-  }
-  const total = rawPtr + rawSize + Math.max(0, overlaySize);
-  if (total > 0xffffffff) {
-    throw new PePatchError("the patched file would exceed 4 GiB");
   }
 
   // Headers, section data (maybe moved), our section, then the overlay.

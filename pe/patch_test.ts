@@ -1,7 +1,12 @@
 import assert from "node:assert/strict";
 import { PePatchError } from "./errors.ts";
 import { DIR } from "./headers.ts";
-import { patchImportsBytes, resolveDllName, SECTION_NAME } from "./patch.ts";
+import {
+  patchImportsBytes,
+  planPatch,
+  resolveDllName,
+  SECTION_NAME,
+} from "./patch.ts";
 import { removeImportBytes } from "./remove.ts";
 import { readPe } from "./reader.ts";
 import { peChecksum } from "./checksum.ts";
@@ -292,6 +297,28 @@ Deno.test("removeImportBytes() takes out an added DLL that is no longer last", (
   assert.deepEqual(r2.bytes, once);
 });
 
+Deno.test("removeImportBytes() without a name takes out the one DLL heapshift added under another name", () => {
+  const original = buildPe();
+  const dbg = patchImportsBytes(original, { postfix: "-dbg" }).bytes;
+  const r = removeImportBytes(dbg);
+  assert.equal(r.action, "removed");
+  assert.equal(r.dll, "heapshift-dbg.dll");
+  assert.deepEqual(r.bytes, original);
+  // Two of them: which one is for the caller to say.
+  const two = patchImportsBytes(dbg, { dll: "other.dll", allowSecond: true })
+    .bytes;
+  assert.throws(
+    () => removeImportBytes(two),
+    (e) =>
+      e instanceof PePatchError &&
+      e.message ===
+        "it does not import heapshift.dll, and heapshift added 2 other DLLs: other.dll, heapshift-dbg.dll; name the one to remove (dll, or --dll <name> on the command line)",
+  );
+  assert.deepEqual(removeImportBytes(two, { dll: "other.dll" }).bytes, dbg);
+  // A name given is the one looked for.
+  assert.equal(removeImportBytes(dbg, { dll: "heapshift.dll" }).changed, false);
+});
+
 Deno.test("remove gives back the exact bytes: CheckSum 0, bound size without RVA, garbage offsets", () => {
   for (const extraSections of [0, 12]) {
     // 12 extra sections fill the headers: the patch moves the data down.
@@ -540,4 +567,26 @@ Deno.test("a signature cut short, or an entry of size 0, which Windows ignores, 
     moved.warnings.join("\n"),
     /the signature entry does not fit the file; it was cleared/,
   );
+});
+
+Deno.test("a file too large to patch is refused before its appended data is read", () => {
+  // 5 GiB: the program, then zeros (as a sparse file reads).
+  const head = buildPe();
+  let read = 0;
+  const src = {
+    size: 5 * 2 ** 30,
+    read(offset: number, length: number) {
+      read += length;
+      const b = new Uint8Array(length);
+      if (offset < head.length) b.set(head.subarray(offset, offset + length));
+      return b;
+    },
+  };
+  assert.throws(
+    () => planPatch(src),
+    (e) =>
+      e instanceof PePatchError &&
+      e.message === "the patched file would exceed 4 GiB",
+  );
+  assert.ok(read < 1 << 20, `${read} bytes read`);
 });

@@ -53,7 +53,10 @@ export interface RemoveBytesOptions extends DllOptions {
  * end of the file, which cannot come back). Otherwise the patch is undone
  * field by field, or the DLL's descriptor is taken out of the table in
  * place. Removing a DLL that heapshift did not add needs `allowForeign`. A
- * file that does not import the DLL is returned unchanged.
+ * file that does not import the DLL is returned unchanged. Without `dll`
+ * or `postfix`, a file that does not import `heapshift.dll` but imports one
+ * DLL that heapshift added (a patch with a postfix or a `dll`) has that one
+ * removed; several such DLLs need `dll` to say which.
  */
 export function removeImportBytes(
   input: Uint8Array,
@@ -70,11 +73,11 @@ export function planRemove(
   src: ByteSource,
   options: RemoveBytesOptions = {},
 ): EditPlan {
-  const dll = resolveDllName(options);
   const info = readPe(src);
   const h = info.headers;
   const warnings: string[] = [];
   const names = info.imports.map((d) => d.dll);
+  const dll = dllToRemove(src, { info, options });
   const base = { dll, machine: h.machine, warnings };
   const idx = info.imports.findIndex((d) => sameDll(d.dll, dll));
   if (idx < 0) {
@@ -119,6 +122,32 @@ export function planRemove(
   if (!ours) warnings.push(`${d.dll} was not added by heapshift`);
   finish(out, h);
   return { ...result, output: out };
+}
+
+/**
+ * The DLL to remove: the one `options` names, or by default
+ * `heapshift.dll`, else the one DLL heapshift added under another name.
+ */
+function dllToRemove(
+  src: ByteSource,
+  file: { info: PeInfo; options: RemoveBytesOptions },
+): string {
+  const { info, options } = file;
+  const dll = resolveDllName(options);
+  if (
+    options.dll !== undefined || options.postfix ||
+    info.imports.some((d) => sameDll(d.dll, dll))
+  ) return dll;
+  const ours = info.imports.filter((d) => addedBy(src, info.headers, d))
+    .map((d) => d.dll);
+  if (ours.length > 1) {
+    throw new PePatchError(
+      `it does not import ${dll}, and heapshift added ${ours.length} other DLLs: ${
+        ours.join(", ")
+      }; name the one to remove (dll, or --dll <name> on the command line)`,
+    );
+  }
+  return ours[0] ?? dll;
 }
 
 /** What dropping our section moves where (in patched-file offsets). */

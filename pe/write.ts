@@ -13,6 +13,7 @@
  * @module
  */
 
+import { basename, dirname } from "node:path";
 import { OutputExistsError, PeError, PeFileError } from "./errors.ts";
 import {
   type PatchBytesOptions,
@@ -23,7 +24,7 @@ import { planRemove, type RemoveBytesOptions } from "./remove.ts";
 import { imports, readPe } from "./reader.ts";
 import { FileSource } from "./source.ts";
 import { fileProblem, namingFile, statRegular } from "./_file.ts";
-import { Output } from "./_output.ts";
+import { Output, writeAll } from "./_output.ts";
 import type { EditPlan } from "./_plan.ts";
 
 /** Options shared by {@linkcode patchImports} and {@linkcode removeImport}. */
@@ -53,6 +54,13 @@ export interface FileOptions {
    * `game.unpatched.exe` (remove).
    */
   output?: string;
+  /**
+   * Abandons the edit (Ctrl+C, say): a write under way stops, its
+   * temporary file and a backup written for it are removed, the file is
+   * left as it was, and the call rejects with the signal's reason. Once
+   * the new file is in place the edit is done and the signal is ignored.
+   */
+  signal?: AbortSignal;
 }
 
 /** Options for {@linkcode patchImports}. */
@@ -86,19 +94,60 @@ export interface PatchReport {
   warnings: string[];
 }
 
+/** Who owns a file (POSIX user and group ids). */
+export interface FileOwner {
+  /** The user id. */
+  uid: number;
+  /** The group id. */
+  gid: number;
+}
+
 /** Options for {@linkcode writeFileAtomic}. */
 export interface WriteAtomicOptions {
   /** Replace an existing file (otherwise OutputExistsError). */
   overwrite?: boolean;
   /** Permission bits for the new file (POSIX only). */
   mode?: number;
+  /**
+   * Owner of the new file (POSIX only). Best effort: set where this
+   * process may (as root may), else the file is the writer's, as any new
+   * file is.
+   */
+  owner?: FileOwner;
+  /**
+   * Stops the write: the temporary file is removed, nothing is changed,
+   * and the call rejects with the signal's reason.
+   */
+  signal?: AbortSignal;
 }
 
+/**
+ * The permission bits and owner of the file `info` describes, as
+ * {@linkcode writeFileAtomic} takes them to give a new file what the one
+ * it replaces had (nothing on Windows, where a new file inherits them).
+ *
+ * @example Rewrite a file, keeping its permissions and owner
+ * ```ts ignore
+ * import { fileAttributes, writeFileAtomic } from "@heapshift/heapshift/pe";
+ * const kept = fileAttributes(await Deno.stat("game.ini"));
+ * await writeFileAtomic("game.ini", bytes, { overwrite: true, ...kept });
+ * ```
+ */
+export function fileAttributes(
+  info: Deno.FileInfo,
+): Pick<WriteAtomicOptions, "mode" | "owner"> {
+  if (Deno.build.os === "windows") return {};
+  return {
+    mode: info.mode === null ? undefined : info.mode & 0o777,
+    owner: info.uid === null || info.gid === null
+      ? undefined
+      : { uid: info.uid, gid: info.gid },
+  };
+}
+
+/** The directory and file name of `path`, by this system's separators. */
 function splitPath(path: string): { dir: string; base: string } {
-  const i = Math.max(path.lastIndexOf("/"), path.lastIndexOf("\\"));
-  return i < 0
-    ? { dir: ".", base: path }
-    : { dir: path.slice(0, i) || "/", base: path.slice(i + 1) };
+  return { dir: dirname(path), base: basename(path) };
 }
 
 /**
@@ -169,8 +218,11 @@ async function removeStaleTemporaries(
   } catch { /* best effort */ }
 }
 
-/** Writes to a new file: all of it, flushed, or throws. */
-type Writer = (file: Deno.FsFile) => void | Promise<void>;
+/** Writes to a new file: all of it, or throws (stopping when aborted). */
+type Writer = (
+  file: Deno.FsFile,
+  signal?: AbortSignal,
+) => void | Promise<void>;
 
 /**
  * Writes a file so that readers see either the old one or the whole new
@@ -189,15 +241,19 @@ async function writeAtomic(
     flush?: boolean;
   } = {},
 ): Promise<void> {
+  const { signal } = options;
+  signal?.throwIfAborted();
   if (!options.overwrite && await lstatOrNone(path)) {
     throw new OutputExistsError(path);
   }
   const fail = (e: unknown) =>
-    e instanceof PeError ? e : new PeFileError(
-      path,
-      { action: "write", reason: fileProblem(e, true) },
-      { cause: e },
-    );
+    e instanceof PeError || (signal?.aborted && e === signal.reason)
+      ? e
+      : new PeFileError(
+        path,
+        { action: "write", reason: fileProblem(e, true) },
+        { cause: e },
+      );
   const { dir, base } = splitPath(path);
   await removeStaleTemporaries(dir, base);
   const tmp = `${dir}/.${base}.${crypto.randomUUID().slice(0, 8)}.tmp`;
@@ -213,15 +269,18 @@ async function writeAtomic(
   }
   try {
     try {
+      // Before the chmod: a chown may clear mode bits.
+      if (options.owner) await chownIfAllowed(tmp, options.owner);
       // open() narrows the mode by the umask; the copy keeps the original's.
       if (options.mode !== undefined && Deno.build.os !== "windows") {
         await Deno.chmod(tmp, options.mode);
       }
-      await write(file);
+      await write(file, signal);
       if (options.flush !== false) await file.sync();
     } finally {
       file.close();
     }
+    signal?.throwIfAborted();
     options.beforeCommit?.(tmp);
     if (options.overwrite) {
       await Deno.rename(tmp, path);
@@ -251,9 +310,16 @@ async function writeAtomic(
   }
 }
 
-function writeAll(file: Deno.FsFile, bytes: Uint8Array): void {
-  for (let done = 0; done < bytes.length;) {
-    done += file.writeSync(bytes.subarray(done));
+/**
+ * Gives `path` to `owner` where this process may; a file it may not give
+ * away stays the writer's (best effort, as `cp -p` does).
+ */
+async function chownIfAllowed(path: string, owner: FileOwner): Promise<void> {
+  if (Deno.build.os === "windows") return;
+  try {
+    await Deno.chown(path, owner.uid, owner.gid);
+  } catch (e) {
+    if (!(e instanceof Deno.errors.PermissionDenied)) throw e;
   }
 }
 
@@ -270,12 +336,6 @@ export function writeFileAtomic(
   options: WriteAtomicOptions = {},
 ): Promise<void> {
   return writeAtomic(path, (f) => writeAll(f, bytes), options);
-}
-
-async function modeOf(path: string): Promise<number | undefined> {
-  if (Deno.build.os === "windows") return undefined;
-  const mode = (await Deno.stat(path)).mode;
-  return mode === null ? undefined : mode & 0o777;
 }
 
 /**
@@ -329,7 +389,7 @@ async function replaceable(path: string, warnings: string[]): Promise<string> {
 function copyOf(src: FileSource): Writer {
   const whole = new Output();
   whole.copy(0, src.size);
-  return (f) => whole.writeTo(src, f);
+  return (f, signal) => whole.writeTo(src, f, { signal });
 }
 
 /** Whether the file at `path` holds the same bytes as `src`. */
@@ -350,30 +410,45 @@ function sameBytes(path: string, src: FileSource): boolean {
 
 const MAX_BACKUPS = 100;
 
-/** Writes (or finds) the backup of `file` for an in-place edit. */
+/** A backup of an in-place edit; `created` when this edit made it. */
+interface Backup {
+  path: string;
+  created: boolean;
+}
+
+/**
+ * Writes (or finds) the backup of `file` for an in-place edit, written
+ * with `b.write` (the file's attributes, the edit's signal).
+ */
 async function backUp(
   src: FileSource,
-  b: { file: string; path?: string; force?: boolean; mode?: number },
-): Promise<string> {
-  const { file, mode } = b;
+  b: {
+    file: string;
+    path?: string;
+    force?: boolean;
+    write: WriteAtomicOptions;
+  },
+): Promise<Backup> {
+  const { file } = b;
   if (b.path !== undefined) {
-    await writeAtomic(b.path, copyOf(src), { overwrite: b.force, mode });
-    return b.path;
+    const created = !(await lstatOrNone(b.path));
+    await writeAtomic(b.path, copyOf(src), { ...b.write, overwrite: b.force });
+    return { path: b.path, created };
   }
   for (let i = 0; i < MAX_BACKUPS; i++) {
     const path = i === 0 ? `${file}.bak` : `${file}.bak.${i}`;
     const info = await lstatOrNone(path);
     if (!info) {
       try {
-        await writeAtomic(path, copyOf(src), { mode });
-        return path;
+        await writeAtomic(path, copyOf(src), b.write);
+        return { path, created: true };
       } catch (e) {
         if (e instanceof OutputExistsError) continue; // created meanwhile
         throw e;
       }
     }
     if (info.isFile && info.size === src.size && sameBytes(path, src)) {
-      return path;
+      return { path, created: false };
     }
   }
   throw new PeFileError(file, {
@@ -446,32 +521,85 @@ async function apply(exe: string, how: FileEdit): Promise<PatchReport> {
       target = await replaceable(target, report.warnings);
     } else replacing = false;
   }
-  const mode = await modeOf(exe);
+  const { signal } = options;
+  // The new file (and the backup) get the input's permissions and owner:
+  // patching as root must not leave the user a program of root's.
+  const kept = fileAttributes(await Deno.stat(exe));
+  let backup: Backup | undefined;
   if (options.inPlace && options.backup !== false) {
-    report.backup = await backUp(src, {
+    backup = await backUp(src, {
       file: target,
       path: options.backup,
       force: options.force,
-      mode,
+      write: { ...kept, signal },
     });
+    report.backup = backup.path;
   }
-  await writeAtomic(target, (f) => output.writeTo(src, f), {
-    overwrite: options.inPlace || options.force,
-    mode,
-    // A file that replaces another is on disk before the rename, so that a
-    // crash leaves one of them whole; a new file is not (as `cp` does not):
-    // flushing 100 MB would double the time of the patch.
-    flush: replacing,
-    beforeCommit: (tmp) => {
-      // Windows does not replace a file that is open.
-      src.close();
-      // What is about to replace a program must parse.
-      using written = FileSource.open(tmp);
-      readPe(written, { symbols: false });
-    },
-  });
+  try {
+    await writeOutput(src, { target, output, replacing, options, kept });
+  } catch (e) {
+    throw backup ? await dropBackup(e, { file: target, backup }) : e;
+  }
   report.output = target;
   return report;
+}
+
+/**
+ * The error of an in-place write that failed, the file being as it was:
+ * a backup made for it is removed (or named, when that fails too).
+ */
+async function dropBackup(
+  e: unknown,
+  failed: { file: string; backup: Backup },
+): Promise<unknown> {
+  const { file, backup } = failed;
+  let left = "";
+  if (backup.created) {
+    try {
+      await Deno.remove(backup.path);
+    } catch {
+      left = `; its copy ${backup.path} is left over`;
+    }
+  }
+  if (!(e instanceof PeFileError)) return e;
+  return new PeFileError(e.path, {
+    action: e.action,
+    reason: `${e.reason}; ${file} is unchanged${left}`,
+  }, { cause: e.cause });
+}
+
+/** Writes the edited file over (or next to) the input. */
+async function writeOutput(
+  src: FileSource,
+  out: {
+    target: string;
+    output: Output;
+    replacing: boolean;
+    options: FileOptions;
+    kept: WriteAtomicOptions;
+  },
+): Promise<void> {
+  const { options, replacing } = out;
+  await writeAtomic(
+    out.target,
+    (f, signal) => out.output.writeTo(src, f, { signal }),
+    {
+      ...out.kept,
+      signal: options.signal,
+      overwrite: options.inPlace || options.force,
+      // A file that replaces another is on disk before the rename, so that a
+      // crash leaves one of them whole; a new file is not (as `cp` does not):
+      // flushing 100 MB would double the time of the patch.
+      flush: replacing,
+      beforeCommit: (tmp) => {
+        // Windows does not replace a file that is open.
+        src.close();
+        // What is about to replace a program must parse.
+        using written = FileSource.open(tmp);
+        readPe(written, { symbols: false });
+      },
+    },
+  );
 }
 
 /**

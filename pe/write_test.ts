@@ -24,8 +24,30 @@ Deno.test("defaultOutputPath() puts the tag before the extension", () => {
     defaultOutputPath("game.exe", "unpatched"),
     "game.unpatched.exe",
   );
-  assert.equal(defaultOutputPath("C:\\x.y\\game"), "C:\\x.y\\game.heapshift");
+  if (Deno.build.os === "windows") {
+    assert.equal(defaultOutputPath("C:\\x.y\\game"), "C:\\x.y\\game.heapshift");
+  } else {
+    // A backslash is part of a POSIX file name, not a separator.
+    assert.equal(
+      defaultOutputPath("/a/back\\slash.exe"),
+      "/a/back\\slash.heapshift.exe",
+    );
+  }
 });
+
+posixTest(
+  "a file name with a backslash is patched next to itself on POSIX",
+  async (dir) => {
+    const exe = `${dir}/back\\slash.exe`;
+    await Deno.writeFile(exe, buildPe());
+    const r = await patchImports(exe);
+    assert.equal(r.output, `${dir}/back\\slash.heapshift.exe`);
+    assert.deepEqual(await listDir(dir), [
+      "back\\slash.exe",
+      "back\\slash.heapshift.exe",
+    ]);
+  },
+);
 
 Deno.test("patchImports() writes a new file next to the original", async () => {
   await withDir(async (dir) => {
@@ -465,6 +487,30 @@ Deno.test("the file written is the bytes patchImportsBytes() gives", async () =>
 });
 
 posixTest(
+  "patching as root keeps the owner of the file, its backup and a new output",
+  async (dir) => {
+    // Only root can give a file away; others get their own files, as before.
+    const root = Deno.uid() === 0;
+    const owner = root ? 65534 : Deno.uid();
+    const group = root ? 65534 : Deno.gid();
+    const exe = `${dir}/game.exe`;
+    await Deno.writeFile(exe, buildPe());
+    await Deno.chown(exe, owner, group);
+    await Deno.chmod(exe, 0o750);
+    await patchImports(exe, { output: `${dir}/new.exe` });
+    await patchImports(exe, { inPlace: true });
+    for (const f of [exe, `${exe}.bak`, `${dir}/new.exe`]) {
+      const info = await Deno.stat(f);
+      assert.deepEqual([info.uid, info.gid, info.mode! & 0o777], [
+        owner,
+        group,
+        0o750,
+      ], f);
+    }
+  },
+);
+
+posixTest(
   "patchImports({ inPlace }) keeps the file's mode under a narrow umask",
   async (dir) => {
     const exe = `${dir}/game.exe`;
@@ -499,5 +545,77 @@ Deno.test("a write removes the temporary files a killed write to the same file l
       "game.exe",
       "game.exe.bak",
     ]);
+  });
+});
+
+Deno.test({
+  name:
+    "an in-place write that fails after the backup removes the backup and says the file is unchanged",
+  // A full disk needs a small file system: a tmpfs, which root can mount.
+  ignore: Deno.build.os !== "linux" || Deno.uid() !== 0,
+  fn: () =>
+    withDir(async (dir) => {
+      const mount = (args: string[]) =>
+        new Deno.Command(args[0], { args: args.slice(1) }).output();
+      const m = await mount([
+        "mount",
+        "-t",
+        "tmpfs",
+        "-o",
+        "size=1m",
+        "x",
+        dir,
+      ]);
+      assert.equal(m.code, 0, new TextDecoder().decode(m.stderr));
+      try {
+        // Room for the backup, not for the patched copy too.
+        const exe = `${dir}/game.exe`;
+        const original = buildPe({ overlay: new Uint8Array(400_000) });
+        await Deno.writeFile(exe, original);
+        await assert.rejects(
+          () => patchImports(exe, { inPlace: true }),
+          (e) =>
+            e instanceof PeFileError &&
+            e.message ===
+              `Cannot write ${exe}: no space left on device; ${exe} is unchanged`,
+        );
+        assert.deepEqual(await listDir(dir), ["game.exe"]);
+        assert.deepEqual(await Deno.readFile(exe), original);
+      } finally {
+        await mount(["umount", dir]);
+      }
+    }),
+});
+
+Deno.test("an aborted patch removes its temporary file and backup, and rejects with the reason", async () => {
+  await withDir(async (dir) => {
+    const exe = `${dir}/game.exe`;
+    const original = buildPe({ overlay: new Uint8Array(64 << 20) });
+    await Deno.writeFile(exe, original);
+    const stop = new AbortController();
+    // Aborted while the patched copy (not the backup) is being written.
+    const poll = setInterval(() => {
+      listDir(dir).then((names) => {
+        if (names.some((f) => /^\.game\.exe\.\w+\.tmp$/.test(f))) {
+          stop.abort(new Error("stopped"));
+        }
+      }).catch(() => {});
+    }, 1);
+    try {
+      await assert.rejects(
+        () => patchImports(exe, { inPlace: true, signal: stop.signal }),
+        (e) => e === stop.signal.reason,
+      );
+    } finally {
+      clearInterval(poll);
+    }
+    assert.deepEqual(await listDir(dir), ["game.exe"]);
+    assert.deepEqual(await Deno.readFile(exe), original);
+    // Aborted before it starts: nothing is written at all.
+    await assert.rejects(
+      () => patchImports(exe, { signal: AbortSignal.abort() }),
+      DOMException,
+    );
+    assert.deepEqual(await listDir(dir), ["game.exe"]);
   });
 });

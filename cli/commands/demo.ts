@@ -399,6 +399,7 @@ export function demoCommand(program: Command, setCode: SetCode): void {
     .option(
       "--sample <exe>",
       "the sample program (default build/demo/sample.exe, x86: sample32.exe)",
+      parsePath,
     )
     .option(
       "--dll <path>",

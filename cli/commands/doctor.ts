@@ -417,7 +417,7 @@ export function doctorCommand(program: Command, setCode: SetCode): void {
     .description(
       "Check this system, the hook DLL, and (given an exe) whether a program can be taken over.",
     )
-    .argument("[exe]", "a program to check")
+    .argument("[exe]", "a program to check", parsePath)
     .option(
       "--dll <path>",
       "the DLL to check (default build/heapshift.dll, or build/heapshift32.dll for a 32-bit program)",

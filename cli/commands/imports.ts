@@ -7,14 +7,14 @@
 
 import type { Command } from "@commander-js/extra-typings";
 import { imports as peImports } from "../../pe/mod.ts";
-import { example, type SetCode } from "../args.ts";
+import { example, parsePath, type SetCode } from "../args.ts";
 import { c, printJson } from "../output.ts";
 
 /** Registers `imports`. */
 export function importsCommand(program: Command, setCode: SetCode): void {
   program.command("imports")
     .description("List the DLLs an executable imports, in load order.")
-    .argument("<exe>", "the executable or DLL")
+    .argument("<exe>", "the executable or DLL", parsePath)
     .option("-s, --symbols", "list the imported functions too")
     .option("--json", "machine-readable output")
     .addHelpText(

@@ -18,12 +18,13 @@ import {
   type SetCode,
 } from "../args.ts";
 import { dllForTarget, fileArch, resolveDll } from "../dll.ts";
-import { c, CliError, hex, printJson } from "../output.ts";
+import { c, cErr, CliError, hex, printJson } from "../output.ts";
 import {
   isPathTarget,
   parseProcessArg,
   pickRunning,
   PID_HELP,
+  runningName,
 } from "../process_arg.ts";
 import { bridgeOptions, onWindows } from "../windows_side.ts";
 
@@ -40,9 +41,9 @@ async function doInject(
   const api = await import("../api.ts");
   const picked = await pickRunning(target, opts.pid);
   if (picked) {
+    // A pid no process has is said so before anything is asked of it.
+    const name = picked.name ?? runningName(picked.pid, api.processes());
     const dll = await dllForTarget(opts.dll, () => api.processArch(picked.pid));
-    const name = picked.name ??
-      api.processes().find((p) => p.pid === picked.pid)?.name ?? target;
     return await injectPid(picked.pid, name, dll, opts);
   }
   const name = baseName(target);
@@ -50,7 +51,7 @@ async function doInject(
     const seconds = typeof opts.wait === "number" ? opts.wait : 60;
     // On stderr also with --json (stdout stays JSON only): a script can
     // start the program once the CLI is waiting for it.
-    console.error(c.dim(`waiting up to ${seconds} s for ${name} to start…`));
+    console.error(cErr.dim(`waiting up to ${seconds} s for ${name} to start…`));
     // A --dll must exist before the wait; the default one depends on
     // the bitness of the process that appears.
     if (opts.dll) await resolveDll(opts.dll);
@@ -58,10 +59,7 @@ async function doInject(
     // (none has it now, but this CLI may, as deno.exe)
     const p = isPathTarget(target)
       ? await waitForFile(target, seconds)
-      : await api.waitForProcess(name, {
-        timeout: seconds * 1000,
-        newOnly: true,
-      });
+      : await waitForNew(name, { seconds, wait: api.waitForProcess });
     await untilInitialising(p, opts.timeout);
     const dll = await dllForTarget(opts.dll, () => api.processArch(p.pid));
     return await injectPid(p.pid, p.name, dll, opts);
@@ -86,7 +84,9 @@ async function doInject(
     } finally {
       launched.close();
     }
-    if (outcome.warning) console.error(c.yellow(`warning: ${outcome.warning}`));
+    if (outcome.warning) {
+      console.error(cErr.yellow(`warning: ${outcome.warning}`));
+    }
     return report({
       pid: launched.pid,
       name,
@@ -149,6 +149,32 @@ async function untilInitialising(
   }
 }
 
+/**
+ * The first new process named `name` (see `waitForProcess` of mod.ts, the
+ * `wait` given), within `seconds`: a timeout is said in seconds, as the
+ * user gave it.
+ */
+export async function waitForNew(
+  name: string,
+  options: {
+    seconds: number;
+    wait: (
+      name: string,
+      options: { timeout: number; newOnly: boolean },
+    ) => Promise<{ pid: number; name: string }>;
+  },
+): Promise<{ pid: number; name: string }> {
+  const { seconds } = options;
+  try {
+    return await options.wait(name, { timeout: seconds * 1000, newOnly: true });
+  } catch (e) {
+    if ((e as { kind?: string }).kind !== "timeout") throw e;
+    throw new CliError(
+      `No process named ${name} started within ${seconds} s (--wait SECONDS waits longer)`,
+    );
+  }
+}
+
 /** The first process that runs the file at `path`, within `seconds`. */
 async function waitForFile(
   path: string,
@@ -187,7 +213,9 @@ async function injectPid(
       } was injected into ${name} (pid ${pid}), but the program ended before heapshift's takeover could be seen (did it crash? its own output or the system's event log may say)`,
     );
   }
-  if (outcome.warning) console.error(c.yellow(`warning: ${outcome.warning}`));
+  if (outcome.warning) {
+    console.error(cErr.yellow(`warning: ${outcome.warning}`));
+  }
   const state = outcome.state;
   return report({ pid, name, dll, ms, module: mod, state, json: opts.json });
 }

@@ -4,12 +4,12 @@
  * @module
  */
 
-import { abortingOnInterrupt, ignoringInterrupts } from "../interrupts.ts";
+import { ignoringInterrupts, interruptible } from "../interrupts.ts";
 import type { Command } from "@commander-js/extra-typings";
 import { baseName, isFile } from "../../src/_paths.ts";
 import { collect, example, parsePath, type SetCode } from "../args.ts";
 import { fileArch, isConsoleProgram, resolveDll } from "../dll.ts";
-import { c, CliError, toJson } from "../output.ts";
+import { c, cErr, CliError, toJson } from "../output.ts";
 import { checkTakeover } from "../takeover.ts";
 import type { LaunchedProcess, LaunchOptions } from "../api.ts";
 import { bridgeOptions, onWindows } from "../windows_side.ts";
@@ -20,14 +20,14 @@ export function launchCommand(program: Command, setCode: SetCode): void {
     .description(
       "Start a program with DLLs loaded before any of its own code runs.",
     )
-    .argument("<exe>", "the executable")
+    .argument("<exe>", "the executable", parsePath)
     .argument("[args...]", "its arguments (after --)")
     .option(
       "--dll <path>",
       "a DLL to load (repeatable; default build/heapshift.dll, or build/heapshift32.dll for a 32-bit program)",
       (v: string, prev?: string[]) => collect(parsePath(v), prev),
     )
-    .option("--cwd <dir>", "working directory")
+    .option("--cwd <dir>", "working directory", parsePath)
     .option(
       "--wait-exit",
       "wait for the program to end and exit with its code (its stdin, stdout and stderr are ours; the report goes to stderr)",
@@ -79,7 +79,7 @@ async function doLaunch(
   // A console program shares our stderr while it runs: its warning waits
   // for its end. A GUI program's is said now (Ctrl+C may end our wait).
   const later = opts.waitExit && console_ ? warning : undefined;
-  if (warning && !later) console.error(c.yellow(`warning: ${warning}`));
+  if (warning && !later) console.error(cErr.yellow(`warning: ${warning}`));
   // Ctrl+C reaches a console program too (it shares our console): it
   // decides, and we stay to report its exit code, as a shell would. A GUI
   // program never gets it: then Ctrl+C is ours.
@@ -92,6 +92,7 @@ async function doLaunch(
   // With --wait-exit the program had our standard streams: the report
   // goes to stderr, once it has ended, so neither is mixed into the other.
   const say = opts.waitExit ? console.error : console.log;
+  const colour = opts.waitExit ? cErr : c;
   if (opts.json) {
     say(toJson({
       pid: launched.pid,
@@ -104,14 +105,16 @@ async function doLaunch(
     }));
   } else {
     say(
-      `${c.green("launched")} ${c.bold(baseName(exe))} (pid ${launched.pid})`,
+      `${colour.green("launched")} ${
+        colour.bold(baseName(exe))
+      } (pid ${launched.pid})`,
     );
     for (const d of dlls) say(`  dll   ${d}`);
     if (state) say(`  state ${state}`);
     say(`  took  ${ms.toFixed(1)} ms`);
     if (code !== undefined) say(`  exit  ${code}`);
   }
-  if (later) console.error(c.yellow(`warning: ${later}`));
+  if (later) console.error(cErr.yellow(`warning: ${later}`));
   return opts.waitExit ? code ?? 0 : 0;
 }
 
@@ -125,19 +128,10 @@ export async function launchInterruptibly(
   options: Omit<LaunchOptions, "signal">,
 ): Promise<LaunchedProcess> {
   const api = await import("../api.ts");
-  try {
-    return await abortingOnInterrupt((signal) =>
-      api.launch(exe, { ...options, signal })
-    );
-  } catch (e) {
-    if (e instanceof DOMException && e.name === "AbortError") {
-      throw new CliError(
-        `Launch of ${baseName(exe)} interrupted: the program was stopped`,
-        130,
-      );
-    }
-    throw e;
-  }
+  return await interruptible(
+    (signal) => api.launch(exe, { ...options, signal }),
+    `Launch of ${baseName(exe)} interrupted: the program was stopped`,
+  );
 }
 
 /**

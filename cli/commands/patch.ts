@@ -6,15 +6,16 @@
  */
 
 import type { Command } from "@commander-js/extra-typings";
+import { basename } from "node:path";
 import {
   patchImports,
   PeError,
   removeImport,
   resolveDllName,
 } from "../../pe/mod.ts";
-import { baseName } from "../../src/_paths.ts";
-import { example, type SetCode } from "../args.ts";
+import { example, parsePath, type SetCode } from "../args.ts";
 import { fileArch, HOOK_DLL } from "../dll.ts";
+import { interruptible } from "../interrupts.ts";
 import { c, printJson, UsageError } from "../output.ts";
 
 /**
@@ -34,13 +35,32 @@ export function checkDllName(opts: { dll?: string; postfix?: string }): void {
   }
 }
 
+/**
+ * Refuses an option of `patch` that does not apply to what it was asked to
+ * do (adding the DLL, or removing it), rather than ignore it.
+ */
+function checkApplies(
+  opts: { remove?: boolean; allowForeign?: boolean; allowOverlay?: boolean },
+): void {
+  if (opts.allowForeign && !opts.remove) {
+    throw new UsageError(
+      "--allow-foreign applies with --remove: add --remove, or leave it out",
+    );
+  }
+  if (opts.allowOverlay && opts.remove) {
+    throw new UsageError(
+      "--allow-overlay applies to adding the DLL, not with --remove: leave it out",
+    );
+  }
+}
+
 /** Registers `patch`. */
 export function patchCommand(program: Command, setCode: SetCode): void {
   program.command("patch")
     .description(
       "Make an executable load the hook DLL first, by patching its import table (as minject).",
     )
-    .argument("<exe>", "the executable")
+    .argument("<exe>", "the executable", parsePath)
     .option("-l, --list", "only show the imports and what would change")
     .option(
       "-i, --inplace",
@@ -48,7 +68,11 @@ export function patchCommand(program: Command, setCode: SetCode): void {
     )
     .option("-f, --force", "overwrite an existing output file")
     .option("--postfix <text>", "DLL name postfix: heapshift<postfix>.dll")
-    .option("-o, --out <path>", "output file (default <name>.heapshift.exe)")
+    .option(
+      "-o, --out <path>",
+      "output file (default <name>.heapshift.exe)",
+      parsePath,
+    )
     .option("--remove", "remove the DLL from the import table instead")
     .option(
       "--allow-foreign",
@@ -57,7 +81,7 @@ export function patchCommand(program: Command, setCode: SetCode): void {
     .option("--dll <name>", "DLL file name to import (default heapshift.dll)")
     .option(
       "--allow-overlay",
-      "patch even when data appended after the sections (an installer's payload, a .NET bundle) has to move",
+      "without --remove: patch even when data appended after the sections (an installer's payload, a .NET bundle) has to move",
     )
     .option("--json", "machine-readable output")
     .addHelpText(
@@ -70,26 +94,31 @@ export function patchCommand(program: Command, setCode: SetCode): void {
     )
     .action(async (exe, opts) => {
       checkDllName(opts);
+      checkApplies(opts);
       if (opts.inplace && opts.out) {
         throw new UsageError("--inplace and --out cannot be used together");
       }
-      const common = {
-        list: opts.list,
-        inPlace: opts.inplace,
-        force: opts.force,
-        output: opts.out,
-        postfix: opts.postfix,
-        dll: opts.dll,
-      };
-      const rep = opts.remove
-        ? await removeImport(exe, {
-          ...common,
-          allowForeign: opts.allowForeign,
-        })
-        : await patchImports(exe, {
-          ...common,
-          allowOverlay: opts.allowOverlay,
-        });
+      const name = basename(exe);
+      // Ctrl+C while a file is written removes it; the program stays as it was.
+      const rep = await interruptible(
+        (signal) => {
+          const common = {
+            list: opts.list,
+            inPlace: opts.inplace,
+            force: opts.force,
+            output: opts.out,
+            postfix: opts.postfix,
+            dll: opts.dll,
+            signal,
+          };
+          return opts.remove
+            ? removeImport(exe, { ...common, allowForeign: opts.allowForeign })
+            : patchImports(exe, { ...common, allowOverlay: opts.allowOverlay });
+        },
+        `${
+          opts.remove ? "Removal" : "Patch"
+        } of ${name} interrupted: nothing was changed`,
+      );
       if (opts.json) {
         printJson(rep);
         return setCode(0);
@@ -104,7 +133,7 @@ export function patchCommand(program: Command, setCode: SetCode): void {
           : `${rep.dll} is already first: nothing to do`,
       }[rep.action].replace(/\s+/g, " ");
       console.log(
-        `${c.bold(baseName(exe))}: ${rep.changed ? c.green(verb) : verb}`,
+        `${c.bold(name)}: ${rep.changed ? c.green(verb) : verb}`,
       );
       if (rep.output) console.log(`  written  ${rep.output}`);
       if (rep.backup) console.log(`  backup   ${rep.backup}`);
@@ -125,7 +154,7 @@ export function patchCommand(program: Command, setCode: SetCode): void {
         console.log(
           c.dim(
             `  the loader looks for ${rep.dll} next to ${
-              baseName(rep.output ?? exe)
+              basename(rep.output ?? exe)
             }: copy build/${HOOK_DLL[arch]} ${copy}${
               arch === "x86" ? " (the program is 32-bit)" : ""
             }`,

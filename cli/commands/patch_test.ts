@@ -7,6 +7,12 @@ import { buildPe } from "../../pe/_test_pe.ts";
 import { posixTest, withDir } from "../../pe/_test_dir.ts";
 import { runCli as cli } from "../_test_utils.ts";
 
+const CLI = new URL("../../cli.ts", import.meta.url).pathname;
+
+async function listDir(dir: string): Promise<string[]> {
+  return (await Array.fromAsync(Deno.readDir(dir))).map((e) => e.name).sort();
+}
+
 const names = async (p: string) =>
   (await imports(p, { symbols: false })).map((d) => d.dll.toLowerCase());
 
@@ -182,3 +188,84 @@ Deno.test("a failed write names the output path", async () => {
     ]);
   });
 });
+
+Deno.test("patch --remove takes out the DLL a --postfix patch added", async () => {
+  await withDir(async (dir) => {
+    const exe = `${dir}/game.exe`;
+    const original = buildPe();
+    await Deno.writeFile(exe, original);
+    const p = await cli(["patch", exe, "-i", "--postfix", "-dbg"]);
+    assert.equal(p.code, 0, p.stderr);
+    const r = await cli(["patch", exe, "--remove", "-i"]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /^game\.exe: heapshift-dbg\.dll removed\n/);
+    assert.deepEqual(await Deno.readFile(exe), original);
+  });
+});
+
+Deno.test("patch refuses an option of the other half of the command (exit 2)", async () => {
+  const cases: [string[], string][] = [
+    [
+      ["--allow-foreign"],
+      "--allow-foreign applies with --remove: add --remove, or leave it out",
+    ],
+    [
+      ["--remove", "--allow-overlay"],
+      "--allow-overlay applies to adding the DLL, not with --remove: leave it out",
+    ],
+  ];
+  for (const [args, msg] of cases) {
+    const r = await cli(["patch", "game.exe", ...args]);
+    assert.deepEqual([r.code, r.stderr], [2, `error: ${msg}\n`]);
+  }
+});
+
+posixTest(
+  "a backslash in a file name is part of the name on POSIX",
+  async (dir) => {
+    const exe = `${dir}/back\\slash.exe`;
+    await Deno.writeFile(exe, buildPe());
+    const r = await cli(["patch", exe]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /^back\\slash\.exe: heapshift\.dll added first\n/);
+    assert.ok(r.stdout.includes(`written  ${dir}/back\\slash.heapshift.exe\n`));
+  },
+);
+
+posixTest(
+  "Ctrl+C while patch -i writes removes what it wrote and exits 130",
+  async (dir) => {
+    const exe = `${dir}/big.exe`;
+    const head = buildPe();
+    await Deno.writeFile(exe, head);
+    // Zeros after the sections are padding, not a payload: the patch copies
+    // them, which takes long enough to be interrupted.
+    await Deno.truncate(exe, 1500 << 20);
+    const before = await Deno.stat(exe);
+    const child = new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", CLI, "patch", exe, "-i"],
+      env: { NO_COLOR: "1" },
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    // The backup is written first: wait for the new file's own temporary.
+    const temporary = /^\.big\.exe\.[0-9a-f]{8}\.tmp$/;
+    while (!(await listDir(dir)).some((f) => temporary.test(f))) {
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    child.kill("SIGINT");
+    const r = await child.output();
+    assert.equal(r.code, 130, new TextDecoder().decode(r.stderr));
+    assert.equal(
+      new TextDecoder().decode(r.stderr),
+      "error: Patch of big.exe interrupted: nothing was changed\n",
+    );
+    assert.deepEqual(await listDir(dir), ["big.exe"]);
+    const after = await Deno.stat(exe);
+    assert.deepEqual([after.ino, after.size], [before.ino, before.size]);
+    using f = await Deno.open(exe);
+    const start = new Uint8Array(head.length);
+    await f.read(start);
+    assert.deepEqual(start, head);
+  },
+);

@@ -39,7 +39,7 @@ export function specialkCommand(program: Command, setCode: SetCode): void {
     .description(
       "Add (or update, or remove) heapshift as a Special K plug-in: an [Import.heapshift] entry loaded early, in the global defaults or a game's profile.",
     )
-    .option("--ini <path>", "the Special K ini to edit")
+    .option("--ini <path>", "the Special K ini to edit", parsePath)
     .option("--game <name>", "a game's profile (Profiles/<name>/SpecialK.ini)")
     .option(
       "--global",
@@ -48,6 +48,7 @@ export function specialkCommand(program: Command, setCode: SetCode): void {
     .option(
       "--sk-dir <dir>",
       "Special K's install folder (found automatically)",
+      parsePath,
     )
     .option(
       "--dll <path>",
@@ -75,6 +76,7 @@ export function specialkCommand(program: Command, setCode: SetCode): void {
     .option(
       "--prefix <dir>",
       "on Linux: the Wine/Proton prefix Special K is installed in",
+      parsePath,
     )
     .option("--json", "machine-readable output")
     .addHelpText(

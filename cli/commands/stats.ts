@@ -16,6 +16,7 @@ import {
 } from "../process_arg.ts";
 import {
   c,
+  cErr,
   count,
   printJson,
   toJson,
@@ -184,7 +185,7 @@ async function showStats(target: string, opts: StatsOptions): Promise<number> {
     return 0;
   }
   const ended = () => {
-    if (!opts.json) console.error(c.dim(`process ${pid} has ended`));
+    if (!opts.json) console.error(cErr.dim(`process ${pid} has ended`));
     return 0;
   };
   let prev: { stats: Stats; at: number } | undefined;

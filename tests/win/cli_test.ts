@@ -120,6 +120,12 @@ test("cli: ps and modules list a running fixture (--json parsed back)", async ()
     /no such process/i,
     "modules bad pid",
   );
+  oneLineError(
+    await cli(["inject", "4000000000"]),
+    1,
+    /^error: No process 4000000000 is running/,
+    "inject bad pid",
+  );
 });
 
 test("cli: inject fails, saying why, when heapshift loads but does not take over", async () => {
