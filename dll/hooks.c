@@ -188,7 +188,8 @@ static void errno_from_os(DWORD err) {
  * thread no program code waits for: heapshift's injector creates the event
  * HS_ARM_EVENT_FORMAT before its LoadLibraryW and then calls
  * heapshift_arm_exit_watch on a remote thread of its own (AWAIT_ARM until
- * then). Any other load mid-run (the program's own LoadLibrary, an injector
+ * then; an injector gone without calling, killed or timed out, takes its
+ * event along, and the state becomes UNARMED). Any other load mid-run (the program's own LoadLibrary, an injector
  * whose event we cannot see) is UNARMED: the first malloc or free the
  * program itself makes outside the loader lock asks for it, and waits if
  * exit() is running on another thread. Never one the CRT makes: it may
@@ -202,7 +203,7 @@ enum {
   THREADS_GONE = 2,
   UNARMED = 3,   /* the atexit entry is yet to be asked for */
   ARMING = 4,    /* a thread is asking for it */
-  AWAIT_ARM = 5  /* the injector will ask for it; hooks never do */
+  AWAIT_ARM = 5  /* the injector will ask for it; hooks wait for that */
 };
 static volatile LONG exit_state;
 static BOOLEAN(NTAPI* shutdown_in_progress)(void);
@@ -279,11 +280,35 @@ static BOOL in_image(HMODULE m, const void* p) {
          (const uint8_t*)p < base + nt->OptionalHeader.SizeOfImage;
 }
 
+static BOOL injector_will_arm(void);
+
+/* How often AWAIT_ARM looks for the injector's event (ms). */
+#define INJECTOR_CHECK_MS 100
+
+/* AWAIT_ARM: whether the injector is gone without arming (killed, or its
+ * LoadLibraryW timed out): its event no longer exists. Looked at every
+ * INJECTOR_CHECK_MS at most. */
+static BOOL injector_gone(void) {
+  static volatile ULONGLONG next_check;
+  ULONGLONG now = GetTickCount64();
+  if (now < next_check) return FALSE;
+  next_check = now + INJECTOR_CHECK_MS;
+  DWORD err = GetLastError();
+  BOOL gone = !injector_will_arm();
+  SetLastError(err);
+  return gone;
+}
+
 /* UNARMED: arms from a call the program made (`caller`, a hook's return
  * address), never from one the CRT made, nor where the caller is unknown
- * (an address in this DLL: a hook's code reached from another hook). */
+ * (an address in this DLL: a hook's code reached from another hook).
+ * AWAIT_ARM whose injector is gone becomes UNARMED first. */
 static HS_NOINLINE void arm_from(const void* caller) {
   extern IMAGE_DOS_HEADER __ImageBase;
+  if (exit_state == AWAIT_ARM) {
+    if (!injector_gone()) return;
+    InterlockedCompareExchange(&exit_state, UNARMED, AWAIT_ARM);
+  }
   if (in_image(hs_target.ucrtbase, caller) ||
       in_image((HMODULE)&__ImageBase, caller)) {
     return;
@@ -372,7 +397,7 @@ static HS_NOINLINE void* alloc_exiting(size_t n, BOOL zero) {
  * armed; `caller`: the hook's return address. */
 static HS_NOINLINE void* alloc_block_slow(size_t n, BOOL zero,
                                           const void* caller) {
-  if (exit_state == UNARMED) arm_from(caller);
+  if (exit_state == UNARMED || exit_state == AWAIT_ARM) arm_from(caller);
   if (PROCESS_ENDING()) return alloc_exiting(n, zero);
   void* p = hs_mi_alloc(n, zero);
   if (HS_LIKELY(p != NULL)) {
@@ -435,7 +460,7 @@ static HS_NOINLINE BOOL release_old_block(void* p, size_t n) {
  * hook's return address. */
 static HS_NOINLINE void release_owned_slow(void* p, hs_mi_owner owner,
                                            const void* caller) {
-  if (exit_state == UNARMED) arm_from(caller);
+  if (exit_state == UNARMED || exit_state == AWAIT_ARM) arm_from(caller);
   if (PROCESS_ENDING()) return;
   hs_count(HS_C_FREES, 1);
   hs_mi_free_owned(p, owner);

@@ -106,3 +106,16 @@ testArches(
     }
   },
 );
+
+testArches(
+  "exit: a load whose injector went away without arming (killed, timed out): the program's own malloc arms the exit watch",
+  async (arch) => {
+    const run = await runFixture(
+      fixture("dll_arm_orphan.exe", arch),
+      [hookDll(arch)],
+      { timeoutMs: 30_000 },
+    );
+    assertEquals(run.lines, ["state=1 arm=0"], run.lines.join(" | "));
+    assertEquals(run.code, 0);
+  },
+);
