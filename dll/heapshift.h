@@ -509,6 +509,7 @@ typedef struct hs_test_faults {
   unsigned stripes;         /* fewer ownable counter stripes */
   unsigned branch_in_site;  /* a branch lands at each entry + N */
   BOOL restore;             /* VirtualProtect cannot restore a page */
+  BOOL site_changed;        /* a site's bytes differ from the plan */
   DWORD foreign_thread;     /* the snapshot lists this id (another
                                process's thread) as one of ours */
   unsigned suspend_refused; /* SuspendThread refuses in the first N

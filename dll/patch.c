@@ -20,9 +20,18 @@
  *   bytes it overwrites (only the entry itself may be a target). Else the
  *   next form; none → the entry is refused. A required entry refused →
  *   nothing is patched at all.
- * - Pages: each page the sites touch is made writable once and given back
- *   its own protection once (several sites share pages); a protection that
- *   cannot be put back is reported (reason `restore`).
+ * - Pages: each page the sites touch (several sites share pages) is made
+ *   writable only while every other thread is suspended, in the attempt
+ *   that commits, and given back the protection it had then before they
+ *   resume: no code of the program runs while it is writable, and another
+ *   tool's VirtualProtect of the same page cannot come between ours and
+ *   the writes (it restored the read-only protection under a write of ours
+ *   that then faulted inside DllMain, or took ours for the page's own and
+ *   left it writable). A page that cannot be made writable (reason
+ *   `protect`) fails that attempt, with nothing written; a protection that
+ *   cannot be put back is reported (reason `restore`). The sites' bytes are compared with the plan in the same
+ *   window: another tool's patch since then fails the installation
+ *   (reason `foreign-hook`), rather than be overwritten.
  * - Threads (fail closed): every other thread of this process is opened
  *   from a toolhelp snapshot (a thread id the snapshot listed that now
  *   belongs to another process is not ours: skipped) and suspended; one that
@@ -544,33 +553,12 @@ static BOOL plan(hs_patch_result* r) {
   return TRUE;
 }
 
-/* ---- page protection ----------------------------------------------------- */
+/* ---- page protection -----------------------------------------------------
+ * Also called with the other threads suspended: VirtualProtect is a
+ * system call, and nothing here allocates or logs. */
 
-/* Gives every page back its own protection; FALSE (and r says so) if one
- * cannot be: that page stays writable, which must not go unreported. */
-static BOOL restore_pages(hs_patch_result* r) {
-  BOOL ok = TRUE;
-  for (unsigned i = page_count; i-- > 0;) {
-    DWORD ignored;
-    BOOL done = !hs_faults.restore &&
-                VirtualProtect(pages[i].base, 1, pages[i].protect, &ignored);
-    if (!done && ok) {
-      ok = FALSE;
-      DWORD err = hs_faults.restore ? ERROR_ACCESS_DENIED : GetLastError();
-      hs_log("patch: the protection of page %p could not be restored "
-             "(error %lu)",
-             pages[i].base, err);
-      fail(r, "a page's protection could not be restored", HS_R_RESTORE,
-           err);
-    }
-  }
-  page_count = 0;
-  return ok;
-}
-
-/* Each page under a site, once: the protection VirtualProtect reports is
- * then the page's own, not one we set for a site before. */
-static BOOL unprotect_pages(hs_patch_result* r) {
+/* Each page under a site, once. */
+static void collect_pages(void) {
   SYSTEM_INFO si;
   GetSystemInfo(&si);
   uintptr_t size = si.dwPageSize;
@@ -584,22 +572,53 @@ static BOOL unprotect_pages(hs_patch_result* r) {
       for (unsigned i = 0; i < page_count; i++) {
         seen |= pages[i].base == (uint8_t*)p;
       }
-      if (seen) continue;
-      page* pg = &pages[page_count];
-      pg->base = (uint8_t*)p;
-      if (!VirtualProtect(pg->base, 1, PAGE_EXECUTE_READWRITE, &pg->protect)) {
-        DWORD err = GetLastError();
-        /* Arbitrary Code Guard and similar policies refuse this. */
-        fail(r, "cannot make ucrtbase code writable (code integrity or "
-                "Arbitrary Code Guard policy?)",
-             HS_R_PROTECT, err);
-        restore_pages(r);
-        return FALSE;
-      }
-      page_count++;
+      if (!seen) pages[page_count++].base = (uint8_t*)p;
     }
   }
-  return TRUE;
+}
+
+/* Gives every page back the protection it had before pages_writable;
+ * the Win32 error of one that cannot be (it stays writable), else 0. */
+static DWORD pages_restored(void) {
+  DWORD err = 0;
+  for (unsigned i = page_count; i-- > 0;) {
+    DWORD ignored;
+    BOOL done = !hs_faults.restore &&
+                VirtualProtect(pages[i].base, 1, pages[i].protect, &ignored);
+    if (!done && err == 0) {
+      err = hs_faults.restore ? ERROR_ACCESS_DENIED : GetLastError();
+    }
+  }
+  return err;
+}
+
+/* Makes every page writable, noting the protection each had; on failure
+ * its Win32 error, with the pages done so far given back. */
+static DWORD pages_writable(void) {
+  for (unsigned i = 0; i < page_count; i++) {
+    if (!VirtualProtect(pages[i].base, 1, PAGE_EXECUTE_READWRITE,
+                        &pages[i].protect)) {
+      DWORD err = GetLastError();
+      unsigned done = page_count;
+      page_count = i;
+      pages_restored();
+      page_count = done;
+      return err;
+    }
+  }
+  return 0;
+}
+
+/* Arbitrary Code Guard and similar policies refuse VirtualProtect. */
+static void fail_protect(hs_patch_result* r, DWORD err) {
+  fail(r,
+       "cannot make ucrtbase code writable (code integrity or Arbitrary Code "
+       "Guard policy?)",
+       HS_R_PROTECT, err);
+}
+
+static void fail_restore(hs_patch_result* r, DWORD err) {
+  fail(r, "a page's protection could not be restored", HS_R_RESTORE, err);
 }
 
 /* ---- threads ------------------------------------------------------------- */
@@ -661,6 +680,12 @@ static BOOL take_thread(hs_patch_result* r, DWORD tid, unsigned max) {
   /* The id may have been reused by another process since the snapshot:
    * that thread is not ours to suspend, inspect or move. */
   DWORD owner = GetProcessIdOfThread(h);
+  if (owner == 0) {
+    /* whose it is cannot be told: skipped, one of ours could run on */
+    DWORD err = GetLastError();
+    CloseHandle(h);
+    return fail(r, "a thread cannot be opened", HS_R_THREAD_OPEN, err);
+  }
   if (owner != GetCurrentProcessId()) {
     hs_log("patch: thread %lu belongs to process %lu now: skipped", tid,
            owner);
@@ -810,6 +835,18 @@ static BOOL threads_in_the_way(hs_patch_result* r, attempt_log* log) {
   return busy;
 }
 
+/* Whether the bytes under every site are still those planned: a patch
+ * another tool made since would be overwritten (and its unhooking later
+ * would put back code under one of our jumps). */
+static BOOL sites_as_planned(void) {
+  for (unsigned k = 0; k < site_count; k++) {
+    if (memcmp(sites[k].start, sites[k].original, sites[k].len) != 0) {
+      return FALSE;
+    }
+  }
+  return !hs_faults.site_changed;
+}
+
 /* Writes every jump; TRUE if they all read back. A hot-patch's long jump
  * (in the padding) goes in before the short one that leads to it. */
 static BOOL write_jumps(void) {
@@ -887,20 +924,39 @@ static attempt_result attempt(hs_patch_result* r, unsigned n,
     resume_threads();
     return ATTEMPT_GIVEN_UP;
   }
+  DWORD err = pages_writable();
+  if (err != 0) {
+    resume_threads();
+    fail_protect(r, err);
+    return ATTEMPT_FAILED;
+  }
+  if (!sites_as_planned()) {
+    err = pages_restored();
+    resume_threads();
+    fail(r, "a function to be patched changed while heapshift installed "
+            "(another tool hooking ucrtbase at the same time?)",
+         HS_R_FOREIGN_HOOK, 0);
+    if (err != 0) fail_restore(r, err);
+    return ATTEMPT_FAILED;
+  }
+  attempt_result res = ATTEMPT_COMMITTED;
   if (!write_jumps()) {
     if (roll_back()) {
-      resume_threads();
       fail(r, "a written jump did not read back (rolled back)",
            HS_R_READBACK, 0);
-      return ATTEMPT_FAILED;
+      res = ATTEMPT_FAILED;
+    } else {
+      /* Some jumps may be live: the hooks must be treated as live. */
+      r->error = "a written jump did not read back, nor did its rollback";
+      r->reason = HS_R_READBACK;
     }
-    /* Some jumps may be live: the hooks must be treated as live. */
-    r->error = "a written jump did not read back, nor did its rollback";
-    r->reason = HS_R_READBACK;
   }
-  log->moved = move_threads();
+  if (res == ATTEMPT_COMMITTED) log->moved = move_threads();
+  err = pages_restored();
   resume_threads();
-  return ATTEMPT_COMMITTED;
+  /* live either way; r says a page stayed writable */
+  if (err != 0 && r->reason == HS_R_NONE) fail_restore(r, err);
+  return res;
 }
 
 static double now_ms(void) {
@@ -950,7 +1006,10 @@ BOOL hs_patch_all(hs_patch_result* r) {
   hs_code_file_close(&code);
   hs_log("patch: planned in %.1f ms", now_ms() - t0);
   if (!planned) return FALSE;
-  if (!unprotect_pages(r)) return FALSE;
+  /* Made writable only in the attempt that commits: a probe before the
+   * threads are suspended raced another tool's VirtualProtect of the page
+   * too, and left it writable for good. */
+  collect_pages();
 
   attempt_result res = ATTEMPT_FAILED;
   attempt_log log = {0, 0, 0, NULL};
@@ -958,12 +1017,14 @@ BOOL hs_patch_all(hs_patch_result* r) {
   if (take_threads(r)) res = attempts(r, &n, &log);
   unsigned held = thread_count, touched = page_count;
   release_threads();
-  BOOL restored = restore_pages(r);
+  if (r->reason == HS_R_RESTORE) {
+    hs_log("patch: a page's protection could not be restored (error %lu)",
+           (unsigned long)r->win32_error);
+  }
   hs_log("patch: %u sites on %u pages, %u threads suspended (of %u held; %u "
          "ended meanwhile, %u moved), %u attempts",
          site_count, touched, log.suspended, held, log.ended, log.moved, n);
   if (res != ATTEMPT_COMMITTED) return FALSE;
-  (void)restored; /* live either way; r says when a page stayed writable */
   r->sites = site_count;
   return TRUE;
 }
