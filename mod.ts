@@ -50,7 +50,12 @@ export {
   type WaitForProcessOptions,
 } from "./src/processes.ts";
 export { type ModuleInfo, modules } from "./src/module_list.ts";
-export { eject, inject, type InjectOptions } from "./src/injection.ts";
+export {
+  eject,
+  type EjectOptions,
+  inject,
+  type InjectOptions,
+} from "./src/injection.ts";
 export { launch, type LaunchOptions } from "./src/launcher.ts";
 export { LaunchedProcess } from "./src/launched_process.ts";
 export { quoteArg } from "./src/command_line.ts";

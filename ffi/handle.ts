@@ -53,3 +53,30 @@ export function isInvalidHandle(p: Deno.PointerValue): boolean {
   return p === null ||
     BigInt(Deno.UnsafePointer.value(p)) === 0xffff_ffff_ffff_ffffn;
 }
+
+const DUPLICATE_SAME_ACCESS = 2;
+
+/**
+ * `DuplicateHandle` of our `handle` into the process behind `process`
+ * (opened with PROCESS_DUP_HANDLE), with the same access: the object then
+ * lives as long as that process keeps the copy. Returns the copy's value
+ * there (a number in that process, not a handle here). Throws a
+ * Win32Error from `DuplicateHandle`.
+ */
+export function duplicateHandleInto(handle: Handle, process: Handle): bigint {
+  const k = kernel32();
+  const out = new BigUint64Array(1);
+  checkBool(
+    "DuplicateHandle",
+    k.DuplicateHandle(
+      k.GetCurrentProcess(),
+      handle.raw,
+      process.raw,
+      out,
+      0,
+      0,
+      DUPLICATE_SAME_ACCESS,
+    ),
+  );
+  return out[0];
+}

@@ -162,6 +162,19 @@ export const KERNEL32_SYMBOLS = {
     parameters: ["pointer", "i32", "i32", "buffer"],
     result: "pointer",
   },
+  OpenEventW: {
+    // dwDesiredAccess, bInheritHandle, lpName
+    parameters: ["u32", "i32", "buffer"],
+    result: "pointer",
+  },
+  SetEvent: { parameters: ["pointer"], result: "i32" },
+  ResetEvent: { parameters: ["pointer"], result: "i32" },
+  CreateMutexW: {
+    // lpMutexAttributes, bInitialOwner, lpName
+    parameters: ["pointer", "i32", "buffer"],
+    result: "pointer",
+  },
+  ReleaseMutex: { parameters: ["pointer"], result: "i32" },
   MapViewOfFile: {
     parameters: ["pointer", "u32", "u32", "u32", "usize"],
     result: "pointer",

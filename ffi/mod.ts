@@ -20,4 +20,5 @@ export * from "./remote_call.ts";
 export * from "./dbghelp.ts";
 export * from "./mapping.ts";
 export * from "./event.ts";
+export * from "./mutex.ts";
 export * from "./psapi.ts";

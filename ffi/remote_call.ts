@@ -122,16 +122,23 @@ function stub32({ fn, arg, result }: StubParts): Uint8Array {
   return Uint8Array.from(code);
 }
 
-/** Throws unless `address` is reachable from 32-bit code. */
-function check32(address: bigint, what: string): void {
+/**
+ * Throws a {@linkcode Win32Error} for `call` unless `address` is reachable
+ * from 32-bit code: ERROR_NOT_ENOUGH_MEMORY, as there is none below 4 GiB
+ * where it was needed.
+ */
+function check32(address: bigint, what: { call: string; is: string }): void {
   if (address >= 0x1_0000_0000n) {
-    throw new Error(
-      `${what} 0x${
+    throw new Win32Error(what.call, ERROR.NOT_ENOUGH_MEMORY, {
+      text: `the ${what.is} is at 0x${
         address.toString(16)
-      } is beyond 4 GiB: not reachable from the 32-bit target`,
-    );
+      }, beyond 4 GiB: not reachable from the 32-bit target`,
+    });
   }
 }
+
+const FUNCTION = { call: "CreateRemoteThread", is: "function" };
+const BLOCK = { call: "VirtualAllocEx", is: "remote block" };
 
 /**
  * Calls `fn(arg)` in `process` on a new remote thread and waits for it.
@@ -147,7 +154,7 @@ export async function callRemote(
   const size = DATA_OFFSET + data.byteLength;
   const memory = new RemoteMemory(process);
   const x86 = options.machine === MACHINE.I386;
-  if (x86) check32(fn, "function");
+  if (x86) check32(fn, FUNCTION);
   if (options.stub === false) {
     return await callDirect(memory, { process, fn, ...options });
   }
@@ -161,7 +168,7 @@ export async function callRemote(
   }
   let keep = false;
   try {
-    if (x86) check32(block + BigInt(size), "remote block");
+    if (x86) check32(block + BigInt(size), BLOCK);
     const arg = options.data
       ? block + BigInt(DATA_OFFSET) + (options.arg ?? 0n)
       : options.arg ?? 0n;
@@ -210,7 +217,7 @@ async function callDirect(
   const block = call.data ? memory.alloc(call.data.byteLength) : 0n;
   let keep = false;
   try {
-    if (call.machine === MACHINE.I386) check32(block, "remote block");
+    if (call.machine === MACHINE.I386) check32(block, BLOCK);
     if (call.data) memory.write(block, call.data);
     using thread = createRemoteThread(call.process, call.fn, {
       parameter: call.data ? block + (call.arg ?? 0n) : call.arg ?? 0n,

@@ -47,6 +47,9 @@ function snapshot(flags: number, pid: number): Handle {
     const code = k.GetLastError();
     // ERROR_BAD_LENGTH: the module list changed while being read; retry.
     if (code === ERROR.BAD_LENGTH && attempt < 10) continue;
+    // ERROR_PARTIAL_COPY: the loader was changing what it reads (a DLL
+    // loading); lasting, in a process created suspended, not started yet.
+    if (code === ERROR.PARTIAL_COPY && attempt < 3) continue;
     throw new Win32Error("CreateToolhelp32Snapshot", code);
   }
 }

@@ -6,11 +6,14 @@
  */
 
 import {
+  type ByteSource,
   FileSource,
   headerLocator,
+  type PeHeaders,
   readAllImports,
   readExports,
   readHeaders,
+  readMappedHeaders,
 } from "../pe/mod.ts";
 import type { ModuleInfo } from "./module_list.ts";
 
@@ -25,19 +28,14 @@ function names(dll: string, want: string): boolean {
 }
 
 /**
- * The DLLs the module at `path` imports (static and delay-load) and
- * forwards exports to, from one read of its headers. Each directory is read
- * on its own: an export table that cannot be read (a packed DLL's) must not
- * hide the module's imports.
+ * The DLLs an image imports (static and delay-load) and forwards exports
+ * to, from one read of its headers `h`. Throws when its headers or imports
+ * cannot be read. An export table that cannot be read (a packed DLL's)
+ * forwards nothing: it must not hide the module's imports.
  */
-function linkedTo(path: string): string[] {
-  using src = FileSource.open(path);
-  const h = readHeaders(src);
-  const dlls: string[] = [];
-  try {
-    const imported = readAllImports(src, headerLocator(h), { symbols: false });
-    dlls.push(...imported.map((d) => d.dll));
-  } catch { /* imports nothing we can see */ }
+function linkedTo(src: ByteSource, h: PeHeaders): string[] {
+  const imported = readAllImports(src, headerLocator(h), { symbols: false });
+  const dlls = imported.map((d) => d.dll);
   try {
     for (const s of readExports(src, h)?.symbols ?? []) {
       if (s.forwarder) {
@@ -48,24 +46,57 @@ function linkedTo(path: string): string[] {
   return dlls;
 }
 
+/** {@linkcode linkedTo} of the file at `path`. */
+function fileLinks(path: string): string[] {
+  using src = FileSource.open(path);
+  return linkedTo(src, readHeaders(src));
+}
+
+/** What {@linkcode importersOf} found. */
+export interface Importers {
+  /** The modules that import the module (or forward to it), in list order. */
+  importers: ModuleInfo[];
+  /** Those whose imports could be read neither from file nor from memory. */
+  unreadable: ModuleInfo[];
+}
+
 /**
- * The modules of `loaded` whose files import `mod`, statically or
+ * The modules of `loaded` whose images import `mod`, statically or
  * delay-loaded, or forward exports to it (whoever imported those got its
  * addresses), in list order (the program first). Only headers, import and
- * export directories are read; what cannot be read counts as importing
- * (or forwarding) nothing.
+ * export directories are read: from each module's file, or, when that
+ * cannot be read (renamed or deleted since it was loaded), from its image
+ * as `options.image` reads it in the process. One readable neither way is
+ * `unreadable`: it may import `mod`.
  */
 export function importersOf(
   loaded: ModuleInfo[],
   mod: ModuleInfo,
-): ModuleInfo[] {
+  options: { image?: (m: ModuleInfo) => ByteSource } = {},
+): Importers {
   const want = mod.name.toLowerCase();
-  return loaded.filter((m) => {
-    if (m.base === mod.base) return false;
-    try {
-      return linkedTo(m.path).some((d) => names(d, want));
-    } catch {
-      return false; // its file or headers cannot be read
-    }
-  });
+  const found: Importers = { importers: [], unreadable: [] };
+  for (const m of loaded) {
+    if (m.base === mod.base) continue;
+    const links = linksOf(m, options.image);
+    if (!links) found.unreadable.push(m);
+    else if (links.some((d) => names(d, want))) found.importers.push(m);
+  }
+  return found;
+}
+
+function linksOf(
+  m: ModuleInfo,
+  image: ((m: ModuleInfo) => ByteSource) | undefined,
+): string[] | undefined {
+  try {
+    return fileLinks(m.path);
+  } catch { /* read its image */ }
+  if (!image) return undefined;
+  try {
+    const src = image(m);
+    return linkedTo(src, readMappedHeaders(src));
+  } catch {
+    return undefined;
+  }
 }

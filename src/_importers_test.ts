@@ -4,6 +4,8 @@ import type { ModuleInfo } from "./module_list.ts";
 import { buildPe } from "../pe/_test_pe.ts";
 import { DIR, readHeaders } from "../pe/headers.ts";
 import { bytesSource } from "../pe/source.ts";
+import { mappedSource } from "../pe/mapped.ts";
+import { imageReader, mapImage } from "../pe/_test_mapped.ts";
 import { put32 } from "../pe/_read.ts";
 
 /** `b` with an export directory that points outside the image. */
@@ -53,21 +55,32 @@ Deno.test("importersOf finds static and delay-load importers, in any case", asyn
     for (const [name, bytes] of Object.entries(files)) {
       await Deno.writeFile(`${dir}/${name}`, bytes);
     }
-    // A module whose file is gone imports nothing.
-    loaded.push({
+    // A module whose file is gone (renamed or deleted after it was
+    // loaded): its imports are read from its image in the process, and
+    // without one it may import anything.
+    const gone: ModuleInfo = {
       name: "gone.dll",
       path: `${dir}/gone.dll`,
       base: 1n,
       size: 1,
-    });
+    };
+    loaded.push(gone);
+    const goneImage = mapImage(buildPe({
+      imports: [{ dll: "dep.dll", symbols: ["f"] }],
+    }));
+    const find = (mod: string) => loaded.find((m) => m.name === mod)!;
+    const image = (m: ModuleInfo) => {
+      if (m !== gone) throw new Error(`only gone.dll's file is missing`);
+      return mappedSource(imageReader(goneImage));
+    };
     const names = (mod: string) =>
-      importersOf(loaded, loaded.find((m) => m.name === mod)!)
-        .map((m) => m.name);
+      importersOf(loaded, find(mod), { image }).importers.map((m) => m.name);
     // dep.dll's own import of itself does not count.
     assert.deepEqual(names("dep.dll"), [
       "static.dll",
       "delay.dll",
       "fwd.dll",
+      "gone.dll",
     ]);
     assert.deepEqual(names("static.dll"), []);
     assert.deepEqual(
@@ -76,9 +89,24 @@ Deno.test("importersOf finds static and delay-load importers, in any case", asyn
         path: "C:\\windows\\system32\\ucrtbase.dll",
         base: 2n,
         size: 1,
-      }).map((m) => m.name),
+      }, { image }).importers.map((m) => m.name),
       ["prog.exe"],
     );
+    // Without its image it is unreadable: eject must not count it out.
+    for (
+      const image of [undefined, () =>
+        mappedSource(() => {
+          throw new Error("no such memory");
+        })]
+    ) {
+      const found = importersOf(loaded, find("dep.dll"), { image });
+      assert.deepEqual(found.importers.map((m) => m.name), [
+        "static.dll",
+        "delay.dll",
+        "fwd.dll",
+      ]);
+      assert.deepEqual(found.unreadable.map((m) => m.name), ["gone.dll"]);
+    }
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

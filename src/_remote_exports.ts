@@ -59,14 +59,10 @@ export function loadedExportAddress(
   want: ExportName,
   options: { modules?: ModuleInfo[] } = {},
 ): bigint {
-  const memory = new RemoteMemory(target.process);
   const bits = target.arch === "x86" ? "32-bit " : "";
   try {
     return findExport(options.modules ?? targetModules(target), want, {
-      image: (m) =>
-        mappedSource((rva, length) =>
-          memory.read(m.base + BigInt(rva), length)
-        ),
+      image: (m) => moduleImage(target, m),
       process: `${bits}process ${target.pid}`,
     });
   } catch (e) {
@@ -76,6 +72,20 @@ export function loadedExportAddress(
       doing: `read the exports of ${want.dll} in`,
     });
   }
+}
+
+/**
+ * The image of `mod` as it is mapped in `target` (opened with VM_READ),
+ * read from there by RVA: a {@linkcode mappedSource}.
+ */
+export function moduleImage(
+  target: TargetProcess,
+  mod: ModuleInfo,
+): ByteSource {
+  const memory = new RemoteMemory(target.process);
+  return mappedSource((rva, length) =>
+    memory.read(mod.base + BigInt(rva), length)
+  );
 }
 
 /** Where {@linkcode findExport} reads, and how it names the process. */

@@ -31,6 +31,14 @@ export interface OpenTarget extends TargetProcess, Disposable {}
 export const ELEVATION_HINT =
   "it may belong to another user or run elevated; run heapshift from an elevated (Administrator) prompt";
 
+/** The calls that read a process's module list from its loader data. */
+const MODULE_LIST_CALLS = new Set([
+  "CreateToolhelp32Snapshot",
+  "Module32FirstW",
+  "Module32NextW",
+  "K32EnumProcessModulesEx",
+]);
+
 /** Maps a Win32Error about process `pid` to a {@linkcode HeapshiftError}. */
 export function processError(
   e: unknown,
@@ -52,9 +60,14 @@ export function processError(
       { cause: e },
     );
   }
-  if (e.code === ERROR.NOACCESS) {
+  if (
+    e.code === ERROR.NOACCESS ||
+    (e.code === ERROR.PARTIAL_COPY && MODULE_LIST_CALLS.has(e.call))
+  ) {
     // Toolhelp and the module enumeration read the target's loader data,
-    // which a process created suspended does not have yet.
+    // which a process created suspended does not have yet: Wine says
+    // ERROR_NOACCESS, Windows ERROR_PARTIAL_COPY (which elsewhere means a
+    // read that crossed into unreadable memory).
     return new HeapshiftError(
       "failed",
       `Cannot ${doing} process ${pid}: its loader data cannot be read yet (${e.message}); a process created suspended has not started: resume it first, or start it with heapshift's launch`,

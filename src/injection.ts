@@ -23,7 +23,11 @@ import {
   waitSignaled,
   wideBytes,
 } from "../ffi/mod.ts";
-import { exportAddress, loadedExportAddress } from "./_remote_exports.ts";
+import {
+  exportAddress,
+  loadedExportAddress,
+  moduleImage,
+} from "./_remote_exports.ts";
 import { DEFAULT_SYMBOL, exportedNames } from "../pe/mod.ts";
 import { type ModuleInfo, moduleNamed, targetModules } from "./module_list.ts";
 import {
@@ -34,8 +38,10 @@ import {
 } from "./_target.ts";
 import { hasHeapshift } from "./_heapshift_presence.ts";
 import { guardAsync } from "./_error_kinds.ts";
-import { namespaceOf } from "./live_stats.ts";
+import { targetNamed } from "./live_stats.ts";
 import { importersOf } from "./_importers.ts";
+import { lockTarget } from "./_inject_lock.ts";
+import { loadedByHeapshift, markLoaded, markUnloaded } from "./_load_marker.ts";
 import { isSystemDll } from "./_system_dll.ts";
 
 /**
@@ -50,9 +56,29 @@ import { isSystemDll } from "./_system_dll.ts";
 export interface InjectOptions {
   /**
    * Milliseconds to wait for the remote call (default 10000). Injecting
-   * heapshift makes a second call, which waits at most 2 s more.
+   * heapshift makes a second call, which waits at most 2 s more. Another
+   * injection into the same process (by heapshift, from any process) is
+   * waited for first, as long again at most.
    */
   timeout?: number;
+}
+
+/**
+ * Options for {@linkcode eject}.
+ *
+ * @example Unload a DLL heapshift did not load
+ * ```ts
+ * import { eject } from "@heapshift/heapshift";
+ * await eject(1234, "probe.dll", { force: true });
+ * ```
+ */
+export interface EjectOptions extends InjectOptions {
+  /**
+   * Unload the module even though heapshift did not load it (the program
+   * may have loaded it itself and still call it), or though the imports
+   * of another module, which might call it, cannot be read. Default false.
+   */
+  force?: boolean;
 }
 
 /** Modules no process survives losing. */
@@ -183,10 +209,13 @@ async function loadInto(
   // arm it themselves).
   const arms = exported.has(ARM_EXPORT);
   const arm = { pid, doing, timeout };
+  // From the check to the arming, so that a second injector sees our load.
+  using _lock = await lockTarget(pid, { timeout, doing });
   // Loaded already: another LoadLibraryW would only add a reference, which
   // a later eject could not take back. (An earlier call may have timed out
   // before it armed heapshift's exit watch: asking again does no harm.)
-  const already = moduleNamed(targetModules(target), dll);
+  const already = moduleNamed(targetModules(target), dll) &&
+    await initialised(target, { dll, pid, doing, timeout });
   if (already) {
     if (arms) await armExitWatch(target, already, arm);
     return already;
@@ -255,8 +284,40 @@ async function loadInto(
         : `Cannot ${doing} process ${pid}: LoadLibraryW failed in the target; it forbids dynamic code (Arbitrary Code Guard), so the loader's error cannot be read`,
     );
   }
+  markLoaded(pid, mod);
   if (arms) await armExitWatch(target, mod, arm);
   return mod;
+}
+
+/**
+ * The module `call.dll`, listed in `target`, once its initialisation has
+ * ended: a module is listed before its `DllMain` returns. A remote
+ * `GetModuleHandleW` answers only then (a new thread waits for the loader
+ * lock, which the `DllMain` holds). Undefined when it is gone meanwhile
+ * (its initialisation failed); a `timeout` error while it still runs.
+ */
+async function initialised(
+  target: TargetProcess,
+  call: { dll: string; pid: number; doing: string; timeout: number },
+): Promise<ModuleInfo | undefined> {
+  const { dll, pid, doing, timeout } = call;
+  try {
+    await callKernel32(target, {
+      fn: "GetModuleHandleW",
+      arg: wideBytes(dll),
+      timeout,
+      pid,
+      doing,
+    });
+  } catch (e) {
+    if (!(e instanceof HeapshiftError) || e.kind !== "timeout") throw e;
+    throw new HeapshiftError(
+      "timeout",
+      `Cannot ${doing} process ${pid}: it is loaded but still initialising (its DllMain has not returned within ${timeout} ms); try again once it has, and check with \`modules ${pid}\``,
+      { cause: e },
+    );
+  }
+  return moduleNamed(targetModules(target), dll);
 }
 
 /**
@@ -269,13 +330,8 @@ async function loadInto(
  * program loads it.
  */
 function armEvent(pid: number): Handle | undefined {
-  const { namespace } = namespaceOf(pid);
-  if (!namespace) return undefined;
-  try {
-    return createNamedEvent(`${namespace}\\heapshift-arm-${pid}`);
-  } catch {
-    return undefined;
-  }
+  const name = `heapshift-arm-${pid}`;
+  return targetNamed(pid, { name, create: createNamedEvent });
 }
 
 const ARM_EXPORT = "heapshift_arm_exit_watch";
@@ -327,9 +383,11 @@ async function endedError(
 
 /**
  * Unloads the module `moduleName` (file name or full path) from process
- * `pid` with a remote `FreeLibrary`, and checks it is gone. A pinned module
- * (heapshift.dll pins itself: its hooks must never be unmapped) stays, and
- * is reported as a `pinned` error.
+ * `pid` with a remote `FreeLibrary`, and checks it is gone. Only a module
+ * heapshift loaded ({@linkcode inject}, or `dlls` of `launch`) is unloaded
+ * unless `options.force` is given: the program may have loaded it itself
+ * and still call it. A pinned module (heapshift.dll pins itself: its hooks
+ * must never be unmapped) stays, and is reported as a `pinned` error.
  *
  * @example Unload a DLL that was injected earlier
  * ```ts
@@ -340,7 +398,7 @@ async function endedError(
 export function eject(
   pid: number,
   moduleName: string,
-  options: InjectOptions = {},
+  options: EjectOptions = {},
 ): Promise<void> {
   return guardAsync(() => unloadFrom(pid, moduleName, options));
 }
@@ -348,7 +406,7 @@ export function eject(
 async function unloadFrom(
   pid: number,
   moduleName: string,
-  options: InjectOptions,
+  options: EjectOptions,
 ): Promise<void> {
   const doing = `eject ${baseName(moduleName)} from`;
   const timeout = timeoutMs(options.timeout, {
@@ -356,6 +414,8 @@ async function unloadFrom(
     doing: `${doing} process ${pid}`,
   });
   using target = openTarget(pid, { access: INJECT_ACCESS, doing });
+  // Not while heapshift loads it (and marks it loaded) elsewhere.
+  using _lock = await lockTarget(pid, { timeout, doing });
   const all = targetModules(target);
   const mod = moduleNamed(all, moduleName);
   if (!mod) {
@@ -372,7 +432,10 @@ async function unloadFrom(
       }, which cannot be unloaded`,
     );
   }
-  const importers = importersOf(all, mod);
+  const force = options.force === true;
+  const { importers, unreadable } = importersOf(all, mod, {
+    image: (m) => moduleImage(target, m),
+  });
   if (importers[0] === all[0]) {
     throw new HeapshiftError(
       "unsupported",
@@ -390,10 +453,31 @@ async function unloadFrom(
         : `Cannot ${doing} process ${pid}: ${list} import it, so unloading it would crash the program when one of them calls it; eject them first`,
     );
   }
+  if (unreadable.length && !force) {
+    const list = nameList(unreadable.map((m) => m.name));
+    throw new HeapshiftError(
+      "unsupported",
+      `Cannot ${doing} process ${pid}: the imports of ${list} cannot be read (neither from ${
+        unreadable.length === 1
+          ? "its file nor its image"
+          : "their files nor their images"
+      } in the process), so ${
+        unreadable.length === 1 ? "it" : "one of them"
+      } may import ${mod.name} and crash the program when it calls it; eject ${
+        unreadable.length === 1 ? "it" : "them"
+      } first, or pass force: true (--force on the command line) to unload ${mod.name} anyway`,
+    );
+  }
   if (isSystemModule(mod.path)) {
     throw new HeapshiftError(
       "unsupported",
       `Cannot ${doing} process ${pid}: ${mod.name} is a system DLL (${mod.path}), which Windows and the program load for each other, also through API sets and forwarders; unloading it could crash the program`,
+    );
+  }
+  if (!force && !loadedByHeapshift(pid, mod)) {
+    throw new HeapshiftError(
+      "unsupported",
+      `Cannot ${doing} process ${pid}: heapshift did not load ${mod.name} (or has unloaded it already): the program may have loaded it itself and still call it, so unloading it could crash the program; pass force: true (--force on the command line) to unload it anyway`,
     );
   }
   const result = await callKernel32(target, {
@@ -411,6 +495,9 @@ async function unloadFrom(
       } (error ${result.lastError})`,
     );
   }
+  // Our reference is given back, even when the module stays (pinned, or
+  // loaded by the program too): another FreeLibrary could free its own.
+  markUnloaded(pid, mod);
   if (targetModules(target).some((m) => m.base === mod.base)) {
     throw new HeapshiftError(
       "pinned",

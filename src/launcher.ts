@@ -33,7 +33,9 @@ import type { FirstImport } from "../pe/mod.ts";
 import { peKind, readFailure, readHead } from "./_image_kind.ts";
 import { processArchOf } from "./_target.ts";
 import { mergeEnv, quoteArg } from "./command_line.ts";
-import { LaunchedProcess } from "./launched_process.ts";
+import { LaunchedProcess, launchedTarget } from "./launched_process.ts";
+import { markLoaded } from "./_load_marker.ts";
+import { moduleNamed, targetModules } from "./module_list.ts";
 import { addImports, findExeImage } from "./_first_imports.ts";
 import { confirmLoaded } from "./_load_check.ts";
 import { guardAsync } from "./_error_kinds.ts";
@@ -149,6 +151,7 @@ async function start(
   try {
     const check = confirmLoaded(launched, { dlls, timeout });
     await (signal ? untilAborted(check, signal) : check);
+    markLaunchLoads(launched, dlls);
   } catch (e) {
     // Not known to have its DLLs: the caller gets no process, so none is
     // left running.
@@ -159,6 +162,25 @@ async function start(
     throw e;
   }
   return launched;
+}
+
+/**
+ * Marks the DLLs `launched` loaded for us as heapshift's loads, so that
+ * eject unloads them without `force`. Best effort, as the marks are: a
+ * program that ended meanwhile lists nothing.
+ */
+function markLaunchLoads(launched: LaunchedProcess, dlls: string[]): void {
+  if (dlls.length === 0) return;
+  let loaded;
+  try {
+    loaded = targetModules(launchedTarget(launched));
+  } catch {
+    return;
+  }
+  for (const dll of dlls) {
+    const mod = moduleNamed(loaded, dll);
+    if (mod) markLoaded(launched.pid, mod);
+  }
 }
 
 /**

@@ -83,6 +83,25 @@ export function namespaceOf(pid: number): {
 }
 
 /**
+ * `options.create` of the name `Local\<options.name>` as this process sees
+ * it for process `pid` ({@linkcode namespaceOf}), or undefined when it
+ * cannot be made: a process in another user's session, whose names this one
+ * does not see, or a name held as another kind of object.
+ */
+export function targetNamed<T>(
+  pid: number,
+  options: { name: string; create: (name: string) => T },
+): T | undefined {
+  const { namespace } = namespaceOf(pid);
+  if (!namespace) return undefined;
+  try {
+    return options.create(`${namespace}\\${options.name}`);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
  * When process `pid` was created, if it can be asked; "ended" for one that
  * has exited (a handle held somewhere keeps its pid and its stats block).
  */

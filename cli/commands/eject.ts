@@ -1,6 +1,6 @@
 /**
- * `heapshift eject`: unloads a module from a process (heapshift.dll pins itself
- * and stays).
+ * `heapshift eject`: unloads a module heapshift loaded from a process
+ * (heapshift.dll pins itself and stays); `--force` unloads another one.
  *
  * @module
  */
@@ -20,17 +20,22 @@ import { bridgeOptions, onWindows } from "../windows_side.ts";
 export function ejectCommand(program: Command, setCode: SetCode): void {
   const command = program.command("eject")
     .description(
-      "Unload a module from a process (heapshift.dll pins itself and stays).",
+      "Unload a module heapshift loaded from a process (heapshift.dll pins itself and stays).",
     )
     .argument("<process>", PROCESS_HELP, parseProcessArg)
     .argument("<module>", "module file name or path")
     .option("--pid <pid>", PID_HELP, parsePid)
+    .option(
+      "--force",
+      "unload it even though heapshift did not load it (the program may still call it)",
+    )
     .option("--json", "machine-readable output");
   bridgeOptions(command).addHelpText(
     "after",
     example(
       "deno run -A cli.ts eject 1234 probe.dll",
       "deno run -A cli.ts eject game.exe probe.dll",
+      "deno run -A cli.ts eject 1234 other.dll --force",
     ),
   )
     .action(async (target, module, opts) => {
@@ -41,11 +46,11 @@ export function ejectCommand(program: Command, setCode: SetCode): void {
 async function doEject(
   target: string,
   module: string,
-  opts: { pid?: number; json?: boolean },
+  opts: { pid?: number; force?: boolean; json?: boolean },
 ): Promise<number> {
   const api = await import("../api.ts");
   const pid = await targetPid(target, opts.pid);
-  await api.eject(pid, module);
+  await api.eject(pid, module, { force: opts.force === true });
   if (opts.json) printJson({ pid, module, ejected: true });
   else console.log(`${c.green("ejected")} ${module} from pid ${pid}`);
   return 0;

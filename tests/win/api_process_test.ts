@@ -150,37 +150,68 @@ test("eject reports a pinned module", async () => {
   assert(has(pid, "api_pinned.dll"));
 });
 
+/**
+ * api_missingdep.dll and api_adep.dll, which it imports, in one temporary
+ * directory (the loader finds the dependency next to its importer); removed
+ * at scope end.
+ */
+async function depPair(): Promise<{ dir: string } & AsyncDisposable> {
+  const dir = await Deno.makeTempDir({ prefix: "heapshift-eject-" });
+  for (const f of ["api_missingdep.dll", "api_adep.dll"]) {
+    await Deno.copyFile(fixture(f), `${dir}\\${f}`);
+  }
+  return {
+    dir,
+    [Symbol.asyncDispose]: () =>
+      Deno.remove(dir, { recursive: true }).catch(() => {}),
+  };
+}
+
 test("eject refuses a DLL another loaded module imports, and unloads it after its importer", async () => {
   await using target = await startTarget(fixture("sleeper.exe"));
   const pid = target.readyPid;
-  // Both DLLs in one directory: the loader finds api_adep.dll next to
-  // api_missingdep.dll, which imports it.
-  const dir = await Deno.makeTempDir({ prefix: "heapshift-eject-" });
-  try {
-    for (const f of ["api_missingdep.dll", "api_adep.dll"]) {
-      await Deno.copyFile(fixture(f), `${dir}\\${f}`);
-    }
-    await inject(pid, `${dir}\\api_missingdep.dll`);
-    assert(has(pid, "api_adep.dll"), "the dependency came with it");
-    const e = await assertRejects(
-      () => eject(pid, "api_adep.dll"),
-      HeapshiftError,
-      `Cannot eject api_adep.dll from process ${pid}: api_missingdep.dll imports it, so unloading it would crash the program when api_missingdep.dll calls it; eject api_missingdep.dll first`,
-    );
-    assertEquals(e.kind, "unsupported");
-    assert(has(pid, "api_adep.dll"), "api_adep.dll stays after the refusal");
-    // The importer first: its unload drops the only reference to
-    // api_adep.dll (the loader's), so that goes with it.
-    await eject(pid, "api_missingdep.dll");
-    assert(!has(pid, "api_missingdep.dll"));
-    assert(!has(pid, "api_adep.dll"), "the dependency went with its importer");
-    // Loaded on its own, nothing imports it: eject unloads it.
-    await inject(pid, `${dir}\\api_adep.dll`);
-    await eject(pid, "api_adep.dll");
-    assert(!has(pid, "api_adep.dll"));
-  } finally {
-    await Deno.remove(dir, { recursive: true }).catch(() => {});
-  }
+  await using pair = await depPair();
+  const { dir } = pair;
+  await inject(pid, `${dir}\\api_missingdep.dll`);
+  assert(has(pid, "api_adep.dll"), "the dependency came with it");
+  const e = await assertRejects(
+    () => eject(pid, "api_adep.dll"),
+    HeapshiftError,
+    `Cannot eject api_adep.dll from process ${pid}: api_missingdep.dll imports it, so unloading it would crash the program when api_missingdep.dll calls it; eject api_missingdep.dll first`,
+  );
+  assertEquals(e.kind, "unsupported");
+  assert(has(pid, "api_adep.dll"), "api_adep.dll stays after the refusal");
+  // The importer first: its unload drops the only reference to
+  // api_adep.dll (the loader's), so that goes with it.
+  await eject(pid, "api_missingdep.dll");
+  assert(!has(pid, "api_missingdep.dll"));
+  assert(!has(pid, "api_adep.dll"), "the dependency went with its importer");
+  // Loaded on its own, nothing imports it: eject unloads it.
+  await inject(pid, `${dir}\\api_adep.dll`);
+  await eject(pid, "api_adep.dll");
+  assert(!has(pid, "api_adep.dll"));
+});
+
+test("eject reads the imports of a module whose file is gone from its image in the process", async () => {
+  await using target = await startTarget(fixture("sleeper.exe"));
+  const pid = target.readyPid;
+  await using pair = await depPair();
+  const { dir } = pair;
+  // Ours, then imported by api_missingdep.dll, whose file is then renamed
+  // (a loaded DLL may be).
+  await inject(pid, `${dir}\\api_adep.dll`);
+  await inject(pid, `${dir}\\api_missingdep.dll`);
+  await Deno.rename(`${dir}\\api_missingdep.dll`, `${dir}\\api_missingdep.old`);
+  const e = await assertRejects(
+    () => eject(pid, "api_adep.dll"),
+    HeapshiftError,
+    `Cannot eject api_adep.dll from process ${pid}: api_missingdep.dll imports it, so unloading it would crash the program when api_missingdep.dll calls it; eject api_missingdep.dll first`,
+  );
+  assertEquals(e.kind, "unsupported");
+  // It still holds its importer's reference and ours: both unload.
+  await eject(pid, "api_missingdep.dll");
+  await eject(pid, "api_adep.dll");
+  assert(!has(pid, "api_adep.dll"), "api_adep.dll is gone");
 });
 
 test("eject refuses a system DLL, whoever loaded it", async () => {

@@ -1,0 +1,52 @@
+/**
+ * Named mutexes: one holder at a time across processes. A mutex belongs to
+ * the thread that took it (every FFI call here runs on the main thread), and
+ * is released by the system when that thread's process ends.
+ *
+ * @module
+ */
+
+import { checkBool, fail } from "./win32_error.ts";
+import { Handle } from "./handle.ts";
+import { kernel32 } from "./library.ts";
+import { wide } from "./strings.ts";
+import { WAIT } from "./process.ts";
+
+/**
+ * Creates (or opens, when it exists already) the mutex `name`, not owned.
+ * Throws a Win32Error from `CreateMutexW`.
+ */
+export function createNamedMutex(name: string): Handle {
+  const raw = kernel32().CreateMutexW(null, 0, wide(name));
+  if (raw === null) fail("CreateMutexW");
+  return new Handle(raw);
+}
+
+/** WAIT_ABANDONED: the previous owner ended without releasing the mutex. */
+const WAIT_ABANDONED = 0x80;
+
+/**
+ * Takes `mutex`, polling so the event loop keeps running: `true` once this
+ * thread owns it (also when its previous owner ended holding it), `false`
+ * after `timeoutMs`. Throws a Win32Error from `WaitForSingleObject`.
+ */
+export async function acquireMutex(
+  mutex: Handle,
+  timeoutMs: number,
+): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  let delay = 1;
+  for (;;) {
+    const r = kernel32().WaitForSingleObject(mutex.raw, 0);
+    if (r === WAIT.OBJECT_0 || r === WAIT_ABANDONED) return true;
+    if (r === WAIT.FAILED) fail("WaitForSingleObject");
+    if (Date.now() >= deadline) return false;
+    await new Promise((res) => setTimeout(res, delay));
+    delay = Math.min(delay * 2, 25);
+  }
+}
+
+/** Releases `mutex`, which this thread owns (`ReleaseMutex`). */
+export function releaseMutex(mutex: Handle): void {
+  checkBool("ReleaseMutex", kernel32().ReleaseMutex(mutex.raw));
+}

@@ -1,0 +1,84 @@
+/**
+ * Which modules heapshift loaded (internal): eject unloads only those
+ * unless forced, since a DLL the program loaded itself may still be called
+ * by it. Each load of ours leaves a named event
+ * `Local\heapshift-loaded-<pid>-<base hex>-<name>` (`Global\` as
+ * {@linkcode namespaceOf} says) duplicated into the target, so it lives as
+ * long as the target does, and no longer: no pid reuse can find it.
+ * Unsignalled, it says our reference is held; eject signals it once it has
+ * given the reference back. (The handle in the target is not closed: its
+ * value would have to be kept somewhere, and the event is small. Signalled,
+ * it misleads no one; reset, it is reused by our next load of that module
+ * at that base.)
+ *
+ * @module
+ */
+
+import {
+  duplicateHandleInto,
+  isSignaled,
+  openNamedEvent,
+  openOrCreateEvent,
+  openProcess,
+  PROCESS,
+  resetEvent,
+  setEvent,
+} from "../ffi/mod.ts";
+import { namespaceOf } from "./live_stats.ts";
+import type { ModuleInfo } from "./module_list.ts";
+
+/**
+ * The marker's name for `mod` in process `pid`, or undefined when this
+ * process cannot see that process's names (another user's session). The
+ * name is there as well as the base: another DLL may be mapped at a freed
+ * base later.
+ */
+function markerName(pid: number, mod: ModuleInfo): string | undefined {
+  const { namespace } = namespaceOf(pid);
+  if (!namespace) return undefined;
+  // An object name cannot hold a backslash; a module name has none.
+  const name = mod.name.toLowerCase();
+  return `${namespace}\\heapshift-loaded-${pid}-${
+    mod.base.toString(16)
+  }-${name}`;
+}
+
+/**
+ * Records that heapshift took a reference to `mod` in process `pid`. Best
+ * effort: without a marker eject asks for `force`, which is safe.
+ */
+export function markLoaded(pid: number, mod: ModuleInfo): void {
+  const name = markerName(pid, mod);
+  if (!name) return;
+  try {
+    const { handle, existed } = openOrCreateEvent(name);
+    using _event = handle;
+    // Only the target holds it between our calls: an earlier load of ours
+    // at that base, ejected since.
+    if (existed) return resetEvent(handle);
+    using process = openProcess(pid, PROCESS.DUP_HANDLE);
+    duplicateHandleInto(handle, process);
+  } catch { /* no marker: eject will need force */ }
+}
+
+/** Whether heapshift holds a reference to `mod` in `pid` it took itself. */
+export function loadedByHeapshift(pid: number, mod: ModuleInfo): boolean {
+  const name = markerName(pid, mod);
+  if (!name) return false;
+  try {
+    using event = openNamedEvent(name);
+    return event !== undefined && !isSignaled(event);
+  } catch {
+    return false;
+  }
+}
+
+/** Records that heapshift's reference to `mod` in `pid` was given back. */
+export function markUnloaded(pid: number, mod: ModuleInfo): void {
+  const name = markerName(pid, mod);
+  if (!name) return;
+  try {
+    using event = openNamedEvent(name);
+    if (event) setEvent(event);
+  } catch { /* then a later eject may free a reference that is not ours */ }
+}

@@ -1,0 +1,167 @@
+// eject unloads only what heapshift loaded; inject does not return a DLL
+// still initialising, nor load a second heapshift when injectors race.
+// (eject's reading of imports: api_process_test.ts.)
+import { eject, HeapshiftError, inject, launch, modules } from "../../mod.ts";
+import { runCli } from "../../cli/_test_utils.ts";
+import { assert, assertEquals, assertRejects } from "./assert.ts";
+import { fixture, hookDll, startTarget, type Target, test } from "./harness.ts";
+
+const has = (pid: number, name: string) =>
+  modules(pid).some((m) => m.name.toLowerCase() === name);
+
+/** Whether `target` is still running and printing ticks. */
+async function stillTicking(target: Target): Promise<boolean> {
+  for (let seen = 0; seen < 3;) {
+    const next = await Promise.race([
+      target.lines.next(),
+      new Promise<"silent">((r) => setTimeout(() => r("silent"), 2000)),
+    ]);
+    if (next === "silent" || next.done) return false;
+    if (next.value.startsWith("tick ")) seen++;
+  }
+  return true;
+}
+
+test("eject refuses a DLL the program loaded itself and still calls; force unloads one it does not call", async () => {
+  // The program calls api_adep_value every 20 ms: unloading it would crash it.
+  await using calls = await startTarget(fixture("api_dynuser.exe"), {
+    args: [fixture("api_adep.dll"), "api_adep_value"],
+  });
+  const pid = calls.readyPid;
+  const e = await assertRejects(
+    () => eject(pid, "api_adep.dll"),
+    HeapshiftError,
+    `Cannot eject api_adep.dll from process ${pid}: heapshift did not load api_adep.dll (or has unloaded it already): the program may have loaded it itself and still call it, so unloading it could crash the program; pass force: true (--force on the command line) to unload it anyway`,
+  );
+  assertEquals(e.kind, "unsupported");
+  assert(has(pid, "api_adep.dll"), "api_adep.dll stays");
+  // Injected now, it is loaded already: inject takes no reference of its
+  // own, so there is none for eject to give back.
+  await inject(pid, fixture("api_adep.dll"));
+  await assertRejects(
+    () => eject(pid, "api_adep.dll"),
+    HeapshiftError,
+    "heapshift did not load api_adep.dll",
+  );
+  assert(await stillTicking(calls), "the program runs on, calling it");
+
+  // Loaded by the program, never called: force unloads it.
+  await using idle = await startTarget(fixture("api_dynuser.exe"), {
+    args: [fixture("probe.dll")],
+  });
+  await assertRejects(
+    () => eject(idle.readyPid, "probe.dll"),
+    HeapshiftError,
+    "heapshift did not load probe.dll",
+  );
+  // The CLI says how to force it, and forces it.
+  const pid2 = String(idle.readyPid);
+  const refused = await runCli(["eject", pid2, "probe.dll"]);
+  assertEquals(refused.code, 1, refused.stderr);
+  assert(
+    refused.stderr.includes("(--force on the command line)"),
+    refused.stderr,
+  );
+  const forced = await runCli(["eject", pid2, "probe.dll", "--force"]);
+  assertEquals(forced.code, 0, forced.stderr);
+  assert(!has(idle.readyPid, "probe.dll"), "forced: probe.dll is gone");
+  // Then injected, ejected, injected and ejected again: each load of ours
+  // is ejected without force, and only once.
+  for (let i = 0; i < 2; i++) {
+    await inject(idle.readyPid, fixture("probe.dll"));
+    await eject(idle.readyPid, "probe.dll");
+    assert(!has(idle.readyPid, "probe.dll"), `cycle ${i}: probe.dll is gone`);
+  }
+});
+
+test("a DLL launch loaded is heapshift's: eject does not ask for force", async () => {
+  using proc = await launch(fixture("sleeper.exe"), {
+    dlls: [fixture("probe.dll")],
+    stdio: "none",
+  });
+  try {
+    // Loaded as an import of the program's in-memory import table, which no
+    // code of the program calls; the loader keeps a program's imports.
+    const e = await assertRejects(
+      () => eject(proc.pid, "probe.dll"),
+      HeapshiftError,
+      `Cannot eject probe.dll from process ${proc.pid}: it stays loaded after FreeLibrary`,
+    );
+    assertEquals(e.kind, "pinned");
+  } finally {
+    proc.kill();
+  }
+});
+
+test("inject of a DLL listed but still initialising says so instead of returning it", async () => {
+  await using target = await startTarget(fixture("sleeper.exe"));
+  const pid = target.readyPid;
+  // api_slow.dll's DllMain sleeps 5 s: listed meanwhile, not initialised.
+  await assertRejects(
+    () => inject(pid, fixture("api_slow.dll"), { timeout: 300 }),
+    HeapshiftError,
+    "LoadLibraryW did not return within 300 ms",
+  );
+  const e = await assertRejects(
+    () => inject(pid, fixture("api_slow.dll"), { timeout: 300 }),
+    HeapshiftError,
+    `Cannot inject api_slow.dll into process ${pid}: it is loaded but still initialising (its DllMain has not returned within 300 ms); try again once it has`,
+  );
+  assertEquals(e.kind, "timeout");
+  // Once it has, the module is returned.
+  const mod = await inject(pid, fixture("api_slow.dll"), { timeout: 10_000 });
+  assertEquals(mod.name.toLowerCase(), "api_slow.dll");
+});
+
+test("injectors at once load one heapshift: the others wait and see the first copy", async () => {
+  await using target = await startTarget(fixture("sleeper.exe"));
+  const pid = target.readyPid;
+  const dir = await Deno.makeTempDir({ prefix: "heapshift-race-" });
+  try {
+    const copies = ["hs_a.dll", "hs_b.dll"].map((n) => `${dir}\\${n}`);
+    for (const c of copies) await Deno.copyFile(hookDll(), c);
+    // While api_slow.dll's DllMain holds the loader lock for 5 s, no
+    // heapshift can initialise (and publish its stats block): every
+    // injector would check, find none, and load.
+    const slow = inject(pid, fixture("api_slow.dll"), { timeout: 20_000 });
+    await new Promise((r) => setTimeout(r, 300));
+    const runs = await Promise.allSettled([
+      inject(pid, hookDll(), { timeout: 20_000 }),
+      inject(pid, copies[0], { timeout: 20_000 }),
+      // From another process: the lock is the target's, not ours.
+      runCli(["inject", String(pid), "--dll", copies[1], "--json"]).then(
+        (r) => {
+          if (r.code !== 0) throw new Error(r.stderr);
+        },
+      ),
+    ]);
+    await slow;
+    const loaded = modules(pid).filter((m) =>
+      ["heapshift.dll", "hs_a.dll", "hs_b.dll"].includes(m.name.toLowerCase())
+    );
+    assertEquals(loaded.length, 1, loaded.map((m) => m.path).join(", "));
+    const failures = runs.flatMap((r) =>
+      r.status === "rejected" ? [String(r.reason?.message)] : []
+    );
+    assertEquals(failures.length, 2, JSON.stringify(failures));
+    for (const f of failures) {
+      assert(f.includes("heapshift is loaded in it already"), f);
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
+  }
+});
+
+test("a stats block inject cannot read counts as a heapshift loaded", async () => {
+  await using target = await startTarget(fixture("sleeper.exe"));
+  const pid = target.readyPid;
+  // Another build's block (layout 99): a heapshift is there all the same.
+  await inject(pid, fixture("api_badstats.dll"));
+  const e = await assertRejects(
+    () => inject(pid, hookDll()),
+    HeapshiftError,
+    `Cannot inject heapshift.dll into process ${pid}: heapshift is loaded in it already`,
+  );
+  assertEquals(e.kind, "unsupported");
+  assert(!has(pid, "heapshift.dll"));
+});
