@@ -190,7 +190,7 @@ static void errno_from_os(DWORD err) {
  * heapshift_arm_exit_watch on a remote thread of its own (AWAIT_ARM until
  * then; an injector gone without calling, killed or timed out, takes its
  * event along, and the state becomes UNARMED). Any other load mid-run (the program's own LoadLibrary, an injector
- * whose event we cannot see) is UNARMED: the first malloc or free the
+ * whose event we cannot see) is UNARMED: the first malloc, free or realloc the
  * program itself makes outside the loader lock asks for it, and waits if
  * exit() is running on another thread. Never one the CRT makes: it may
  * hold its exit lock in the middle of changing the table (growing it with
@@ -443,8 +443,12 @@ static HS_ALWAYS_INLINE void* alloc_block(size_t n, BOOL zero) {
  * its HeapSize when the caller has it, else (size_t)-1. Under Wine a large
  * one's whole pages are reset first (trim.c): the block is still the
  * program's, so nothing of the heap's is touched, and HeapSize answers only
- * for what the heap takes for a busy block, as HeapFree would. */
-static HS_NOINLINE BOOL release_old_block(void* p, size_t n) {
+ * for what the heap takes for a busy block, as HeapFree would. `caller`:
+ * the hook's return address (a program that only frees or moves its old
+ * blocks arms the exit watch here). */
+static HS_NOINLINE BOOL release_old_block(void* p, size_t n,
+                                          const void* caller) {
+  if (exit_state == UNARMED || exit_state == AWAIT_ARM) arm_from(caller);
   if (hs_trim_on_free) hs_trim_block(p, n != (size_t)-1 ? n : hs_old_size(p));
   if (!hs_old_free(p)) {
     errno_from_os(GetLastError());
@@ -486,7 +490,7 @@ static HS_ALWAYS_INLINE BOOL release_sized(void* p, size_t old_size) {
     release_owned(p, owner);
     return FALSE;
   }
-  release_old_block(p, old_size);
+  release_old_block(p, old_size, HS_CALLER());
   return TRUE;
 }
 
@@ -600,7 +604,7 @@ void* __cdecl hs_realloc(void* block, size_t size) {
   hs_count(HS_C_ALLOCS, 1);
   size_t copied = old < size ? old : size;
   memcpy(p, block, copied);
-  release_old_block(block, old);
+  release_old_block(block, old, HS_CALLER());
   hs_count(HS_C_MIGRATIONS, 1);
   hs_count(HS_C_MIGRATED_BYTES, (int64_t)copied);
   return p;
