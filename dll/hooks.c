@@ -189,10 +189,11 @@ static void errno_from_os(DWORD err) {
  * HS_ARM_EVENT_FORMAT before its LoadLibraryW and then calls
  * heapshift_arm_exit_watch on a remote thread of its own (AWAIT_ARM until
  * then; an injector gone without calling, killed or timed out, takes its
- * event along, and the state becomes UNARMED). Any other load mid-run (the program's own LoadLibrary, an injector
- * whose event we cannot see) is UNARMED: the first malloc, free or realloc the
- * program itself makes outside the loader lock asks for it, and waits if
- * exit() is running on another thread. Never one the CRT makes: it may
+ * event along, and the state becomes UNARMED). Any other load mid-run
+ * (the program's own LoadLibrary, an injector whose event we cannot see)
+ * is UNARMED: the first malloc, free or realloc the program itself makes
+ * outside the loader lock asks for it, and waits if exit() is running on
+ * another thread. Never one the CRT makes: it may
  * hold its exit lock in the middle of changing the table (growing it with
  * _recalloc_base in _register_onexit_function, freeing it after running
  * it), and the recursive lock would let our request change it under it.
