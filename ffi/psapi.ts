@@ -60,6 +60,18 @@ function moduleName(
 }
 
 /**
+ * The full path of the module loaded at `base` in `process` (opened with
+ * QUERY_INFORMATION and VM_READ), from the loader's own Unicode string:
+ * long paths whole; `undefined` when it cannot be read (unloaded meanwhile).
+ */
+export function moduleFilePath(
+  process: Handle,
+  base: bigint,
+): string | undefined {
+  return moduleName(process, base, "K32GetModuleFileNameExW");
+}
+
+/**
  * The modules of `process` (opened with QUERY_INFORMATION and VM_READ)
  * that `filter` selects ({@linkcode LIST_MODULES}), program first. A
  * module unloaded while the list is read is left out.

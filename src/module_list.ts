@@ -7,6 +7,8 @@
 import {
   LIST_MODULES,
   moduleEntries,
+  type ModuleEntry,
+  moduleFilePath,
   PROCESS,
   processModules,
 } from "../ffi/mod.ts";
@@ -74,7 +76,7 @@ export function targetModules(target: TargetProcess): ModuleInfo[] {
   try {
     return target.arch === "x86"
       ? processModules(target.process, LIST_MODULES.BIT32)
-      : moduleEntries(target.pid);
+      : moduleEntries(target.pid).map((m) => wholePath(target, m));
   } catch (e) {
     // An ended process (its handle held open by someone) has no module
     // list: Wine says access denied, Windows a partial copy.
@@ -82,6 +84,20 @@ export function targetModules(target: TargetProcess): ModuleInfo[] {
     throw exitedError(target, { doing }) ??
       processError(e, { pid: target.pid, doing });
   }
+}
+
+/**
+ * Toolhelp's path of `m`, or the loader's where toolhelp's may have lost
+ * something: toolhelp keeps 259 characters, and on Windows goes through
+ * the ANSI code page ('?' for what it cannot hold; no file name has one).
+ * psapi reads the loader's Unicode string, one module at a time (slower:
+ * only where needed).
+ */
+function wholePath(target: TargetProcess, m: ModuleEntry): ModuleEntry {
+  if (m.path.length < 255 && !m.path.includes("?")) return m;
+  const path = moduleFilePath(target.process, m.base);
+  if (path === undefined) return m;
+  return { ...m, path, name: path.slice(path.lastIndexOf("\\") + 1) };
 }
 
 /** The module in `list` whose name or path is `nameOrPath` (any case). */

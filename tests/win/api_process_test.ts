@@ -109,6 +109,31 @@ test("inject of a DLL loaded already adds no reference: one eject unloads it", a
   assert(!has(pid, "probe.dll"), "probe.dll is gone after one eject");
 });
 
+test("a DLL under a path longer than MAX_PATH: its whole path, and a second inject adds no reference", async () => {
+  await using target = await startTarget(fixture("sleeper.exe"));
+  const pid = target.readyPid;
+  const top = await Deno.makeTempDir({ prefix: "heapshift-long-" });
+  try {
+    let dir = top;
+    while (dir.length < 300) dir += "\\" + "d".repeat(50);
+    await Deno.mkdir(dir, { recursive: true });
+    const dll = `${dir}\\probe.dll`;
+    await Deno.copyFile(fixture("probe.dll"), dll);
+    // toolhelp's module list cut such paths at 259 characters
+    const first = await inject(pid, dll);
+    assertEquals(first.path.toLowerCase(), dll.toLowerCase());
+    const listed = modules(pid).find((m) => m.base === first.base);
+    assertEquals(listed?.path.toLowerCase(), dll.toLowerCase());
+    await inject(pid, dll);
+    await eject(pid, dll);
+    assert(!has(pid, "probe.dll"), "probe.dll is gone after one eject");
+  } finally {
+    // a DLL still mapped cannot be deleted: the target goes first
+    await target[Symbol.asyncDispose]();
+    await Deno.remove(top, { recursive: true }).catch(() => {});
+  }
+});
+
 test("a second heapshift under another name is refused; a DLL the program imports is not ejected", async () => {
   await using target = await startTarget(fixture("sleeper.exe"));
   const pid = target.readyPid;
