@@ -281,7 +281,9 @@ static BOOL in_image(HMODULE m, const void* p) {
          (const uint8_t*)p < base + nt->OptionalHeader.SizeOfImage;
 }
 
-static BOOL injector_will_arm(void);
+/* Whether the injector's event exists: TRUE, FALSE, or (neither can be
+ * told) `unknown`. */
+static BOOL injector_event(BOOL unknown);
 
 /* How often AWAIT_ARM looks for the injector's event (ms). */
 #define INJECTOR_CHECK_MS 100
@@ -295,7 +297,7 @@ static BOOL injector_gone(void) {
   if (now < next_check) return FALSE;
   next_check = now + INJECTOR_CHECK_MS;
   DWORD err = GetLastError();
-  BOOL gone = !injector_will_arm();
+  BOOL gone = !injector_event(TRUE);
   SetLastError(err);
   return gone;
 }
@@ -327,15 +329,20 @@ static HS_NOINLINE BOOL threads_gone(void) {
 /* TRUE once mimalloc must not be called any more. */
 #define PROCESS_ENDING() (!HS_LIKELY(exit_state == RUNNING) && threads_gone())
 
-/* Whether heapshift's injector is loading us (its event exists). */
-static BOOL injector_will_arm(void) {
-  wchar_t name[64];
-  _snwprintf(name, 64, HS_ARM_EVENT_FORMAT, GetCurrentProcessId());
-  HANDLE e = OpenEventW(SYNCHRONIZE, FALSE, name);
+/* The injector's event name, made in DllMain: a hook calls no CRT code. */
+static wchar_t arm_event_name[64];
+
+static BOOL injector_event(BOOL unknown) {
+  HANDLE e = OpenEventW(SYNCHRONIZE, FALSE, arm_event_name);
+  if (e != NULL) {
+    CloseHandle(e);
+    return TRUE;
+  }
+  DWORD err = GetLastError();
   /* an elevated injector's event: there, but not ours to open */
-  if (e == NULL) return GetLastError() == ERROR_ACCESS_DENIED;
-  CloseHandle(e);
-  return TRUE;
+  if (err == ERROR_ACCESS_DENIED) return TRUE;
+  if (err == ERROR_FILE_NOT_FOUND || err == ERROR_PATH_NOT_FOUND) return FALSE;
+  return unknown;
 }
 
 /* Arms the check above: at once for a load at start, else by the injector
@@ -352,7 +359,8 @@ static void watch_exit(HMODULE ucrt) {
   if (hs_loaded_at_start) {
     if (!register_exit_entries()) exit_state = EXIT_BEGUN; /* keep checking */
   } else {
-    exit_state = injector_will_arm() ? AWAIT_ARM : UNARMED;
+    _snwprintf(arm_event_name, 64, HS_ARM_EVENT_FORMAT, GetCurrentProcessId());
+    exit_state = injector_event(FALSE) ? AWAIT_ARM : UNARMED;
   }
 }
 
