@@ -193,11 +193,11 @@ static void errno_from_os(DWORD err) {
  * (the program's own LoadLibrary, an injector whose event we cannot see)
  * is UNARMED: the first malloc, free or realloc the program itself makes
  * outside the loader lock asks for it, and waits if exit() is running on
- * another thread. Never one the CRT makes: it may
- * hold its exit lock in the middle of changing the table (growing it with
- * _recalloc_base in _register_onexit_function, freeing it after running
- * it), and the recursive lock would let our request change it under it.
- * Both states send every hook to its slow path. */
+ * another thread. Never one the CRT makes: it may hold its exit lock in
+ * the middle of changing the table (growing it with _recalloc_base in
+ * _register_onexit_function, freeing it after running it), and the
+ * recursive lock would let our request change it under it. Both states
+ * send every hook to its slow path. */
 enum {
   RUNNING = 0,
   EXIT_BEGUN = 1,
@@ -267,9 +267,13 @@ static BOOL arm_exit_watch(LONG from) {
   return TRUE;
 }
 
+/* Whether the atexit entry is still to be asked for, by a hook or by the
+ * injector. */
+static BOOL unarmed(LONG s) { return s == UNARMED || s == AWAIT_ARM; }
+
 int hs_arm_exit_watch(void) {
   LONG s = exit_state;
-  return (s == UNARMED || s == AWAIT_ARM) && arm_exit_watch(s);
+  return unarmed(s) && arm_exit_watch(s);
 }
 
 /* Whether `p` lies in the image mapped at `m`. */
@@ -317,6 +321,12 @@ static HS_NOINLINE void arm_from(const void* caller) {
     return;
   }
   arm_exit_watch(UNARMED);
+}
+
+/* The slow paths' way in: arm_from while the entry is still to be asked
+ * for. */
+static inline void arm_if_unarmed(const void* caller) {
+  if (unarmed(exit_state)) arm_from(caller);
 }
 
 static HS_NOINLINE BOOL threads_gone(void) {
@@ -406,7 +416,7 @@ static HS_NOINLINE void* alloc_exiting(size_t n, BOOL zero) {
  * armed; `caller`: the hook's return address. */
 static HS_NOINLINE void* alloc_block_slow(size_t n, BOOL zero,
                                           const void* caller) {
-  if (exit_state == UNARMED || exit_state == AWAIT_ARM) arm_from(caller);
+  arm_if_unarmed(caller);
   if (PROCESS_ENDING()) return alloc_exiting(n, zero);
   void* p = hs_mi_alloc(n, zero);
   if (HS_LIKELY(p != NULL)) {
@@ -457,7 +467,7 @@ static HS_ALWAYS_INLINE void* alloc_block(size_t n, BOOL zero) {
  * blocks arms the exit watch here). */
 static HS_NOINLINE BOOL release_old_block(void* p, size_t n,
                                           const void* caller) {
-  if (exit_state == UNARMED || exit_state == AWAIT_ARM) arm_from(caller);
+  arm_if_unarmed(caller);
   if (hs_trim_on_free) hs_trim_block(p, n != (size_t)-1 ? n : hs_old_size(p));
   if (!hs_old_free(p)) {
     errno_from_os(GetLastError());
@@ -473,7 +483,7 @@ static HS_NOINLINE BOOL release_old_block(void* p, size_t n,
  * hook's return address. */
 static HS_NOINLINE void release_owned_slow(void* p, hs_mi_owner owner,
                                            const void* caller) {
-  if (exit_state == UNARMED || exit_state == AWAIT_ARM) arm_from(caller);
+  arm_if_unarmed(caller);
   if (PROCESS_ENDING()) return;
   hs_count(HS_C_FREES, 1);
   hs_mi_free_owned(p, owner);

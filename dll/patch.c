@@ -29,9 +29,10 @@
  *   that then faulted inside DllMain, or took ours for the page's own and
  *   left it writable). A page that cannot be made writable (reason
  *   `protect`) fails that attempt, with nothing written; a protection that
- *   cannot be put back is reported (reason `restore`). The sites' bytes are compared with the plan in the same
- *   window: another tool's patch since then fails the installation
- *   (reason `foreign-hook`), rather than be overwritten.
+ *   cannot be put back is reported (reason `restore`). The sites' bytes
+ *   are compared with the plan in the same window: another tool's patch
+ *   since then fails the installation (reason `foreign-hook`), rather than
+ *   be overwritten.
  * - Threads (fail closed): every other thread of this process is opened
  *   from a toolhelp snapshot (a thread id the snapshot listed that now
  *   belongs to another process is not ours: skipped) and suspended; one that
@@ -577,11 +578,12 @@ static void collect_pages(void) {
   }
 }
 
-/* Gives every page back the protection it had before pages_writable;
- * the Win32 error of one that cannot be (it stays writable), else 0. */
-static DWORD pages_restored(void) {
+/* Gives the first n pages back the protection they had before
+ * pages_writable; the Win32 error of one that cannot be (it stays
+ * writable), else 0. */
+static DWORD pages_restored(unsigned n) {
   DWORD err = 0;
-  for (unsigned i = page_count; i-- > 0;) {
+  for (unsigned i = n; i-- > 0;) {
     DWORD ignored;
     BOOL done = !hs_faults.restore &&
                 VirtualProtect(pages[i].base, 1, pages[i].protect, &ignored);
@@ -599,10 +601,7 @@ static DWORD pages_writable(void) {
     if (!VirtualProtect(pages[i].base, 1, PAGE_EXECUTE_READWRITE,
                         &pages[i].protect)) {
       DWORD err = GetLastError();
-      unsigned done = page_count;
-      page_count = i;
-      pages_restored();
-      page_count = done;
+      pages_restored(i);
       return err;
     }
   }
@@ -931,7 +930,7 @@ static attempt_result attempt(hs_patch_result* r, unsigned n,
     return ATTEMPT_FAILED;
   }
   if (!sites_as_planned()) {
-    err = pages_restored();
+    err = pages_restored(page_count);
     resume_threads();
     fail(r, "a function to be patched changed while heapshift installed "
             "(another tool hooking ucrtbase at the same time?)",
@@ -952,7 +951,7 @@ static attempt_result attempt(hs_patch_result* r, unsigned n,
     }
   }
   if (res == ATTEMPT_COMMITTED) log->moved = move_threads();
-  err = pages_restored();
+  err = pages_restored(page_count);
   resume_threads();
   /* live either way; r says a page stayed writable */
   if (err != 0 && r->reason == HS_R_NONE) fail_restore(r, err);
