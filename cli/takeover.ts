@@ -31,6 +31,7 @@ const REASON_TEXT: Partial<Record<HeapshiftReason, string>> = {
   "thread-snapshot": "its threads could not be listed",
   "tls": "no thread-local storage slot was left",
   "foreign-hook": "another tool hooks the CRT's allocator already",
+  "page-map": "mimalloc could not commit its page map (out of memory?)",
 };
 
 /** The reason, with what it means when known. */

@@ -93,6 +93,7 @@ static void read_faults(void) {
     else if (strcmp(item, "trim-walk-only") == 0) {
       hs_faults.trim_walk_only = TRUE;
     } else if (strcmp(item, "not-wine") == 0) hs_faults.not_wine = TRUE;
+    else if (strcmp(item, "page-map") == 0) hs_faults.page_map = TRUE;
     else if (strcmp(item, "refuse-site") == 0 && colon &&
                strlen(colon + 1) < sizeof hs_faults.refuse_site) {
       strcpy(hs_faults.refuse_site, colon + 1);
@@ -175,9 +176,13 @@ static void install(HINSTANCE inst) {
     hs_log("HEAPSHIFT_NO_MIGRATE is set: old blocks are resized on the old "
            "heap, never moved into mimalloc");
   }
-  if (!hs_mi_load()) {
-    hs_log("no TLS index left for mimalloc: not hooking");
-    set_state(HS_STATE_FAILED, HS_R_TLS, GetLastError());
+  unsigned refused = hs_mi_load();
+  if (refused != HS_R_NONE) {
+    DWORD err = refused == HS_R_TLS ? GetLastError() : 0;
+    hs_log(refused == HS_R_TLS
+               ? "no TLS index left for mimalloc: not hooking"
+               : "mimalloc's page map could not be committed: not hooking");
+    set_state(HS_STATE_FAILED, refused, err);
     hs_count_release();
     return;
   }

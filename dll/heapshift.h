@@ -264,11 +264,13 @@ int hs_arm_exit_watch(void);
  * mimalloc glue (mimalloc_unit.c, the one translation unit that includes
  * mimalloc's static.c, so it may use mimalloc's internals).
  * ---------------------------------------------------------------------- */
-/* mi_process_load() + mi_process_init(). Idempotent. FALSE (last error
- * ERROR_NO_MORE_ITEMS) when mimalloc could not get its TLS indexes: it
- * was not initialised, and nothing may call it. (mimalloc never takes an
- * FLS index in this build; thread exit is DLL_THREAD_DETACH's.) */
-BOOL hs_mi_load(void);
+/* mi_process_load() + mi_process_init(). Idempotent. HS_R_NONE, or why
+ * nothing may call mimalloc: HS_R_TLS (last error ERROR_NO_MORE_ITEMS)
+ * when it could not get its TLS indexes (it was not initialised),
+ * HS_R_PAGE_MAP when its page map could not be committed whole for the
+ * hooks' lookup. (mimalloc never takes an FLS index in this build; thread
+ * exit is DLL_THREAD_DETACH's.) */
+unsigned hs_mi_load(void);
 /* Ownership: O(1), never touches foreign memory. */
 BOOL hs_mi_owns(const void* p);
 /* Size of a mimalloc block, what _msize reports: the exact size
@@ -520,6 +522,7 @@ typedef struct hs_test_faults {
   BOOL trim_walk_only;      /* Wine: the walk alone, no resets in free */
   char refuse_site[40];     /* the site this export decodes to is refused */
   BOOL not_wine;            /* Wine's ucrtbase is taken for Microsoft's */
+  BOOL page_map;            /* mimalloc's page map cannot be committed */
 } hs_test_faults;
 extern hs_test_faults hs_faults;
 

@@ -100,7 +100,8 @@ enum hs_reason {
   HS_R_UNSAFE_SITE = 15,     /* a branch lands inside a site, or its code
                                 cannot be decoded */
   HS_R_RESTORE = 16,         /* a page's protection could not be restored */
-  HS_R_FOREIGN_HOOK = 17     /* another tool hooks an export already */
+  HS_R_FOREIGN_HOOK = 17,    /* another tool hooks an export already */
+  HS_R_PAGE_MAP = 18         /* mimalloc's page map could not be committed */
 };
 
 /* The header's `trim_state`: what the trimmer (trim.c) does with the old

@@ -158,21 +158,61 @@ static BOOL mi_tls_ready(void) {
 static BOOL mi_tls_ready(void) { return TRUE; }
 #endif
 
-/* 0 not yet, 1 loading or loaded, 2 refused (mimalloc never initialised) */
-static volatile LONG loaded = 0;
-
-BOOL hs_mi_load(void) {
-  LONG was = InterlockedCompareExchange(&loaded, 1, 0);
-  if (was != 0) return was == 1;
-  if (!mi_tls_ready()) {
-    InterlockedExchange(&loaded, 2);
+#if MI_MALLOC_VERSION >= 340 && !MI_PAGE_MAP_FLAT
+/* v3.4's two-level page map, as the hooks read it (hs_mi_owner_of): its
+ * top level covers every address below HS_PAGE_MAP_LIMIT and is committed
+ * whole, so a lookup needs neither the bound nor the commit bits, two
+ * loads of mimalloc's globals, on every free (percall 7%, churn 2%).
+ * mimalloc commits it in 64 parts as they are first used; here, at load,
+ * what it has not is committed (2 MiB at most, pages untouched) and its
+ * commit bits set, as mi_page_map_ensure_committed does for one part.
+ * FALSE: a lookup could read past what is committed. */
+#define HS_PAGE_MAP_LIMIT ((const void*)(MI_PU(1) << MI_MAX_VABITS))
+static BOOL page_map_whole(void) {
+  if (hs_faults.page_map) return FALSE;
+  /* a bound other than the one its size is computed for: a mimalloc set up
+   * before the option below (MIMALLOC_MAX_VABITS, MSVC's CRT init) */
+  if (_mi_page_map == NULL || mi_page_map_max_address != HS_PAGE_MAP_LIMIT) {
     return FALSE;
+  }
+  const size_t part = MI_PAGE_MAP_ENTRIES_PER_CBIT;
+  for (size_t bit = 0; bit * part < MI_PAGE_MAP_COUNT; bit++) {
+    if (mi_page_map_is_committed(bit * part, NULL)) continue;
+    if (!_mi_os_commit(&_mi_page_map[bit * part], part * sizeof(mi_submap_t),
+                       NULL)) {
+      return FALSE;
+    }
+    mi_atomic_or_acq_rel(&mi_page_map_commit, MI_ZU(1) << bit);
+  }
+  return TRUE;
+}
+#else
+static BOOL page_map_whole(void) { return !hs_faults.page_map; }
+#endif
+
+/* 0 not yet, 1 loading or loaded, 2 refused */
+static volatile LONG loaded = 0;
+static unsigned refused_for = HS_R_NONE;
+/* mimalloc is set up and its page map may be read (hs_mi_owns) */
+static volatile BOOL ready = FALSE;
+
+unsigned hs_mi_load(void) {
+  LONG was = InterlockedCompareExchange(&loaded, 1, 0);
+  if (was != 0) return was == 1 ? HS_R_NONE : refused_for;
+  if (!mi_tls_ready()) {
+    refused_for = HS_R_TLS;
+    InterlockedExchange(&loaded, 2);
+    return refused_for;
   }
 #if MI_MALLOC_VERSION >= 300
   /* Out of memory, v3 sleeps and retries a commit for up to 400 ms; the
    * hooks turn to the CRT heap instead (hooks.c, alloc_block_retry), as
    * UCRT would, without waiting. MIMALLOC_RETRY_ON_OOM still sets it. */
   mi_option_set_default(mi_option_retry_on_oom, 0);
+#endif
+#if MI_MALLOC_VERSION >= 340 && !MI_PAGE_MAP_FLAT
+  /* the page map's size and the hooks' bound agree (page_map_whole) */
+  mi_option_set(mi_option_max_vabits, MI_MAX_VABITS);
 #endif
   /* A CRT-initialised build (MSVC /MT calling _DllMainCRTStartup) may have
    * run mi_process_load already through its initialiser section. */
@@ -187,6 +227,12 @@ BOOL hs_mi_load(void) {
 #endif
   }
   mi_process_init();
+  if (!page_map_whole()) {
+    /* nothing was allocated from mimalloc yet, and nothing will be */
+    refused_for = HS_R_PAGE_MAP;
+    InterlockedExchange(&loaded, 2);
+    return refused_for;
+  }
   mi_register_deferred_free(hs_mi_heartbeat, NULL);
 #if MI_MALLOC_VERSION < 300
   /* v2 makes the thread that initialises it the "main" thread (its TEB
@@ -201,7 +247,8 @@ BOOL hs_mi_load(void) {
   _mi_heap_main.thread_id = 1;
   _mi_heap_set_default_direct((mi_heap_t*)&_mi_heap_empty);
 #endif
-  return TRUE;
+  ready = TRUE;
+  return HS_R_NONE;
 }
 
 /* ---- v2's segments: ownership from a map that is never released ---------
@@ -310,13 +357,13 @@ HS_WRAPPERS_END
 #if MI_MALLOC_VERSION >= 340 && !MI_PAGE_MAP_FLAT
 typedef mi_page_t* hs_mi_owner;
 /* v3.4's two-level page map (which is never released), looked up as its
- * _mi_safe_ptr_page does, inline: the top level is committed in parts,
- * whose bits say which may be read. NULL: not mimalloc's. */
+ * _mi_safe_ptr_page does, inline, but with the bound a constant and no
+ * commit bits: hs_mi_load has committed the whole top level
+ * (page_map_whole). NULL: not mimalloc's. */
 static HS_ALWAYS_INLINE hs_mi_owner hs_mi_owner_of(const void* p) {
-  if (!HS_LIKELY(p < mi_page_map_max_address)) return NULL;
+  if (!HS_LIKELY(p < HS_PAGE_MAP_LIMIT)) return NULL;
   size_t sub_idx;
   const size_t idx = _mi_page_map_index(p, &sub_idx);
-  if (!HS_LIKELY(mi_page_map_is_committed(idx, NULL))) return NULL;
   mi_submap_t const sub = _mi_page_map_at(idx);
   return sub != NULL ? sub[sub_idx] : NULL;
 }
@@ -366,7 +413,9 @@ static HS_ALWAYS_INLINE BOOL hs_mi_owns_fast(const void* p) {
 #endif
 }
 
-BOOL hs_mi_owns(const void* p) { return hs_mi_owns_fast(p); }
+/* The hooks run only once mimalloc is set up; an export may ask before,
+ * or after it was refused (page_map_whole). */
+BOOL hs_mi_owns(const void* p) { return ready && hs_mi_owns_fast(p); }
 
 /* ---- the thread's heap ----------------------------------------------------
  * mimalloc finds the thread's default heap in a `__thread` variable, which

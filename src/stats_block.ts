@@ -52,6 +52,7 @@ export type HeapshiftReason =
   | "unsafe-site"
   | "restore"
   | "foreign-hook"
+  | "page-map"
   | `reason-${number}`;
 
 /** heapshift.dll's reason codes (header offset 72), from 1. */
@@ -73,6 +74,7 @@ const REASONS: HeapshiftReason[] = [
   "unsafe-site",
   "restore",
   "foreign-hook",
+  "page-map",
 ];
 
 /**

@@ -21,6 +21,7 @@ const REASON = {
   unsafeSite: 15,
   restore: 16,
   foreignHook: 17,
+  pageMap: 18,
 };
 
 function run(arch: Arch, mode: string, faults = ""): Promise<Values> {
@@ -115,6 +116,13 @@ const FAILS_CLOSED: [string, string, string, number, Record<string, number>][] =
       "stats.error": 156,
     }],
   ];
+
+testArches(
+  "install: a page map mimalloc cannot commit whole for the hooks' lookup fails it cleanly",
+  async (arch) => {
+    assertUntouched(await run(arch, "plain", "page-map"), REASON.pageMap);
+  },
+);
 
 for (const [what, mode, faults, reason, more] of FAILS_CLOSED) {
   testArches(
