@@ -31,7 +31,8 @@ const REASON_TEXT: Partial<Record<HeapshiftReason, string>> = {
   "thread-snapshot": "its threads could not be listed",
   "tls": "no thread-local storage slot was left",
   "foreign-hook": "another tool hooks the CRT's allocator already",
-  "page-map": "mimalloc could not commit its page map (out of memory?)",
+  "page-map":
+    "mimalloc's page map could not be set up for heapshift (the system's commit limit, or MIMALLOC_MAX_VABITS)",
 };
 
 /** The reason, with what it means when known. */

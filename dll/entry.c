@@ -178,10 +178,11 @@ static void install(HINSTANCE inst) {
   }
   unsigned refused = hs_mi_load();
   if (refused != HS_R_NONE) {
-    DWORD err = refused == HS_R_TLS ? GetLastError() : 0;
-    hs_log(refused == HS_R_TLS
-               ? "no TLS index left for mimalloc: not hooking"
-               : "mimalloc's page map could not be committed: not hooking");
+    DWORD err = GetLastError();
+    hs_log(refused == HS_R_TLS ? "no TLS index left for mimalloc: not hooking"
+           : err != 0 ? "mimalloc's page map could not be committed: not hooking"
+                      : "mimalloc's page map was set up for another address "
+                        "range (MIMALLOC_MAX_VABITS?): not hooking");
     set_state(HS_STATE_FAILED, refused, err);
     hs_count_release();
     return;

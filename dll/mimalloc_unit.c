@@ -139,22 +139,28 @@ static void hs_mi_heartbeat(bool force, unsigned long long beat, void* arg) {
  * NT_TIB.ExceptionList (x86: fs:[0], the head of the SEH chain; the next
  * exception crashes the process). So the indexes are taken here, before
  * mimalloc initialises, and a missing one fails the installation. */
-static BOOL mi_tls_ready(void) {
-  mi_tls_slots_init();
-  if (mi_tls_raw_index_default != TLS_OUT_OF_INDEXES &&
-      mi_tls_raw_index_cached != TLS_OUT_OF_INDEXES) {
-    return TRUE;
-  }
+/* Gives mimalloc's indexes back when it may not be used after all. */
+static void mi_tls_give_back(void) {
   mi_tls_slots_done();
   /* mimalloc's initial slots: the last expansion entry, which reads NULL
    * (no theap) on every thread, so thread exit finds nothing to release. */
   _mi_theap_default_slot = _mi_theap_cached_slot = MI_TLS_INITIAL_SLOT;
   _mi_theap_default_expansion_slot = MI_TLS_INITIAL_EXPANSION_SLOT;
   _mi_theap_cached_expansion_slot = MI_TLS_INITIAL_EXPANSION_SLOT;
+}
+
+static BOOL mi_tls_ready(void) {
+  mi_tls_slots_init();
+  if (mi_tls_raw_index_default != TLS_OUT_OF_INDEXES &&
+      mi_tls_raw_index_cached != TLS_OUT_OF_INDEXES) {
+    return TRUE;
+  }
+  mi_tls_give_back();
   SetLastError(ERROR_NO_MORE_ITEMS);
   return FALSE;
 }
 #else
+static void mi_tls_give_back(void) {}
 static BOOL mi_tls_ready(void) { return TRUE; }
 #endif
 
@@ -166,12 +172,16 @@ static BOOL mi_tls_ready(void) { return TRUE; }
  * mimalloc commits it in 64 parts as they are first used; here, at load,
  * what it has not is committed (2 MiB at most, pages untouched) and its
  * commit bits set, as mi_page_map_ensure_committed does for one part.
- * FALSE: a lookup could read past what is committed. */
+ * FALSE: a lookup could read past what is committed; the last error is
+ * the commit's, or 0 when the map is not the size the bound needs. */
 #define HS_PAGE_MAP_LIMIT ((const void*)(MI_PU(1) << MI_MAX_VABITS))
 static BOOL page_map_whole(void) {
+  SetLastError(0);
   if (hs_faults.page_map) return FALSE;
-  /* a bound other than the one its size is computed for: a mimalloc set up
-   * before the option below (MIMALLOC_MAX_VABITS, MSVC's CRT init) */
+  /* sized for another bound: mimalloc was set up before hs_mi_load could
+   * fix it (MSVC: mimalloc's TLS callback runs before the entry point),
+   * for fewer bits (MIMALLOC_MAX_VABITS, a program that is not large
+   * address aware) */
   if (_mi_page_map == NULL || mi_page_map_max_address != HS_PAGE_MAP_LIMIT) {
     return FALSE;
   }
@@ -187,7 +197,10 @@ static BOOL page_map_whole(void) {
   return TRUE;
 }
 #else
-static BOOL page_map_whole(void) { return !hs_faults.page_map; }
+static BOOL page_map_whole(void) {
+  SetLastError(0);
+  return !hs_faults.page_map;
+}
 #endif
 
 /* 0 not yet, 1 loading or loaded, 2 refused */
@@ -214,8 +227,10 @@ unsigned hs_mi_load(void) {
   /* the page map's size and the hooks' bound agree (page_map_whole) */
   mi_option_set(mi_option_max_vabits, MI_MAX_VABITS);
 #endif
-  /* A CRT-initialised build (MSVC /MT calling _DllMainCRTStartup) may have
-   * run mi_process_load already through its initialiser section. */
+  /* An MSVC build's mimalloc may have started itself already: 3.4 (and
+   * 2.1.3+) register a TLS callback with MSVC-only pragmas, which the
+   * loader runs before the entry point (GCC ignores them); options set
+   * above come too late there. */
   if (_mi_preloading()) {
 #if MI_MALLOC_VERSION >= 213
     /* Later v2 and v3: the loader hook is public and renamed; the build
@@ -229,6 +244,9 @@ unsigned hs_mi_load(void) {
   mi_process_init();
   if (!page_map_whole()) {
     /* nothing was allocated from mimalloc yet, and nothing will be */
+    DWORD err = GetLastError();
+    mi_tls_give_back();
+    SetLastError(err);
     refused_for = HS_R_PAGE_MAP;
     InterlockedExchange(&loaded, 2);
     return refused_for;
