@@ -40,6 +40,12 @@ export function parsePath(value: string): string {
   return value;
 }
 
+/** Parses a name (`ps NAME`, a module): an empty one is a usage error. */
+export function parseName(value: string): string {
+  if (value.trim() === "") throw new InvalidArgumentError("expected a name");
+  return value;
+}
+
 /** A parser of numbers > 0; `what` names them in the error ("seconds"). */
 function positive(what?: string): (value: string) => number {
   return (value) => {

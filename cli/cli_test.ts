@@ -89,6 +89,11 @@ Deno.test("usage errors exit 2 with a one-line reason", async () => {
       ["specialk", "--sk-dir", ""],
       ["specialk", "--prefix", ""],
       ["ps", "--prefix", ""],
+      // Empty names.
+      ["eject", "12", ""],
+      ["eject", "12", " "],
+      ["ps", ""],
+      ["ps", " "],
       // An option of the other half of patch.
       ["patch", "x.exe", "--allow-foreign"],
       ["patch", "x.exe", "--remove", "--allow-overlay"],

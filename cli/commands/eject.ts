@@ -6,7 +6,7 @@
  */
 
 import type { Command } from "@commander-js/extra-typings";
-import { example, parsePid, type SetCode } from "../args.ts";
+import { example, parseName, parsePid, type SetCode } from "../args.ts";
 import { c, printJson } from "../output.ts";
 import {
   parseProcessArg,
@@ -23,7 +23,7 @@ export function ejectCommand(program: Command, setCode: SetCode): void {
       "Unload a module heapshift loaded from a process (heapshift.dll pins itself and stays).",
     )
     .argument("<process>", PROCESS_HELP, parseProcessArg)
-    .argument("<module>", "module file name or path")
+    .argument("<module>", "module file name or path", parseName)
     .option("--pid <pid>", PID_HELP, parsePid)
     .option(
       "--force",

@@ -5,7 +5,7 @@
  */
 
 import type { Command } from "@commander-js/extra-typings";
-import { example, type SetCode } from "../args.ts";
+import { example, parseName, type SetCode } from "../args.ts";
 import { CliError, printJson, table } from "../output.ts";
 import { bridgeOptions, onWindows } from "../windows_side.ts";
 
@@ -13,7 +13,7 @@ import { bridgeOptions, onWindows } from "../windows_side.ts";
 export function psCommand(program: Command, setCode: SetCode): void {
   const command = program.command("ps")
     .description("List running processes (optionally only those named NAME).")
-    .argument("[name]", "process name, e.g. game.exe")
+    .argument("[name]", "process name, e.g. game.exe", parseName)
     .option("--json", "machine-readable output");
   bridgeOptions(command).addHelpText(
     "after",
