@@ -152,6 +152,36 @@ test("injectors at once load one heapshift: the others wait and see the first co
   }
 });
 
+test("an injection that waits past its timeout for another into the same target says so, from this process and from another", async () => {
+  await using target = await startTarget(fixture("sleeper.exe"));
+  const pid = target.readyPid;
+  // api_slow.dll's DllMain holds its injection (and the target's lock) 5 s.
+  const slow = inject(pid, fixture("api_slow.dll"), { timeout: 20_000 });
+  await new Promise((r) => setTimeout(r, 300));
+  const waited =
+    "another injection into it (by heapshift, from this or another process) did not end within";
+  // This process's own queue.
+  const e = await assertRejects(
+    () => inject(pid, fixture("probe.dll"), { timeout: 500 }),
+    HeapshiftError,
+    `Cannot inject probe.dll into process ${pid}: ${waited} 500 ms; try again once it has`,
+  );
+  assertEquals(e.kind, "timeout");
+  // Another process: the target's named mutex.
+  const r = await runCli([
+    "inject",
+    String(pid),
+    "--dll",
+    fixture("probe.dll"),
+    "--timeout",
+    "1",
+  ]);
+  assertEquals(r.code, 1, r.stderr);
+  assert(r.stderr.includes(`${waited} 1000 ms`), r.stderr);
+  await slow;
+  assert(!has(pid, "probe.dll"), "neither loaded probe.dll");
+});
+
 test("a stats block inject cannot read counts as a heapshift loaded", async () => {
   await using target = await startTarget(fixture("sleeper.exe"));
   const pid = target.readyPid;
