@@ -11,7 +11,7 @@
 #include <string.h>
 #include <windows.h>
 #if defined(_MSC_VER) && defined(_M_IX86) && !defined(__clang__)
-#include <emmintrin.h> /* hs_store64 */
+#include <emmintrin.h> /* hs_store64, hs_count_in */
 #endif
 
 /* ---- the compiler ----------------------------------------------------- */
@@ -85,8 +85,7 @@ static inline void* hs_tls_slot(DWORD index) {
 
 /* One 8-byte store, never two 4-byte halves: a reader in another process
  * (the 64-bit tool reading a 32-bit target's stats) must not see a torn
- * counter. x64: a plain aligned store; i686 GCC: SSE2 movq or x87
- * fild/fistp, both single 8-byte accesses. */
+ * counter. x64: a plain aligned store; x86: SSE2 movq (built -msse2). */
 static inline void hs_store64(volatile int64_t* c, int64_t v) {
 #if !defined(_MSC_VER) || defined(__clang__)
   __atomic_store_n(c, v, __ATOMIC_RELAXED);
@@ -343,7 +342,27 @@ static inline hs_stripe* hs_count_stripe(void) {
 
 static inline void hs_count_in(hs_stripe* s, hs_counter which, int64_t n) {
   volatile int64_t* c = &s->c[which];
+#if HS_X64
   hs_store64(c, *c + n); /* readers never see it torn */
+#elif defined(__GNUC__)
+  /* x86: the 8-byte add in an SSE2 register, loaded and stored whole (a
+   * 64-bit add in two 32-bit registers goes through the stack to be
+   * stored in one piece: a stalled store on every call). In asm: an
+   * __m128i variable would make GCC realign the hooks' stack. One call's
+   * count is below 4 GiB on x86 (a size_t). */
+  uint32_t add = (uint32_t)n;
+  __asm__("movq %1, %%xmm0\n\t"
+          "movd %2, %%xmm1\n\t"
+          "paddq %%xmm1, %%xmm0\n\t"
+          "movq %%xmm0, %0"
+          : "=m"(*c)
+          : "m"(*c), "r"(add)
+          : "xmm0", "xmm1");
+#else
+  __m128i v = _mm_loadl_epi64((const __m128i*)c);
+  v = _mm_add_epi64(v, _mm_cvtsi32_si128((int)(uint32_t)n));
+  _mm_storel_epi64((__m128i*)c, v);
+#endif
 }
 
 static inline void hs_count(hs_counter which, int64_t n) {

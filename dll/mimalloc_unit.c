@@ -196,6 +196,17 @@ static BOOL page_map_whole(void) {
   }
   return TRUE;
 }
+#elif MI_MALLOC_VERSION >= 340 && MI_INTPTR_SIZE == 4
+/* 32 bits: v3.4's flat page map, a byte per 32 KiB slice below its bound
+ * (2 or 4 GiB: 64 or 128 KiB), which mimalloc commits whole when it starts
+ * (under 1 MiB: no commit bits), so the hooks read it with the bound but
+ * no commit check. FALSE (last error 0): not so. */
+static BOOL page_map_whole(void) {
+  SetLastError(0);
+  if (hs_faults.page_map) return FALSE;
+  return _mi_page_map != NULL && mi_page_map_commit == NULL &&
+         mi_page_map_memid.initially_committed;
+}
 #else
 static BOOL page_map_whole(void) {
   SetLastError(0);
@@ -372,8 +383,19 @@ HS_WRAPPERS_END
  * what mi_free would look up again, so the hooks hand it to mimalloc's
  * inlined free path instead (hs_mi_free_owned). Elsewhere the owner is
  * just TRUE and the free is mi_free. */
-#if MI_MALLOC_VERSION >= 340 && !MI_PAGE_MAP_FLAT
+#if MI_MALLOC_VERSION >= 340 && \
+    (!MI_PAGE_MAP_FLAT || MI_INTPTR_SIZE == 4)
+#define HS_MI_OWNER_IS_PAGE 1
 typedef mi_page_t* hs_mi_owner;
+#if MI_PAGE_MAP_FLAT
+/* 32 bits: v3.4's flat page map, looked up as its _mi_safe_ptr_page does,
+ * inline, without the commit bits: the map is committed whole
+ * (page_map_whole). NULL: not mimalloc's. */
+static HS_ALWAYS_INLINE hs_mi_owner hs_mi_owner_of(const void* p) {
+  if (!HS_LIKELY(p < mi_page_map_max_address)) return NULL;
+  return _mi_checked_ptr_page(p);
+}
+#else
 /* v3.4's two-level page map (which is never released), looked up as its
  * _mi_safe_ptr_page does, inline, but with the bound a constant and no
  * commit bits: hs_mi_load has committed the whole top level
@@ -385,6 +407,7 @@ static HS_ALWAYS_INLINE hs_mi_owner hs_mi_owner_of(const void* p) {
   mi_submap_t const sub = _mi_page_map_at(idx);
   return sub != NULL ? sub[sub_idx] : NULL;
 }
+#endif
 
 static HS_ALWAYS_INLINE void hs_mi_free_owned(void* p, hs_mi_owner page) {
 #if MI_MALLOC_VERSION >= 30400 && MI_MALLOC_VERSION < 30500
@@ -423,7 +446,7 @@ static HS_ALWAYS_INLINE BOOL hs_mi_owns_fast(const void* p) {
   uintptr_t slices = *(const volatile uint32_t*)&leaf[slot & (HS_LEAF_SLOTS - 1)];
   /* p > seg always: _mi_ptr_segment rounds p - 1 down */
   return (uintptr_t)p - seg < slices * MI_SEGMENT_SLICE_SIZE;
-#elif MI_MALLOC_VERSION >= 340 && !MI_PAGE_MAP_FLAT
+#elif HS_MI_OWNER_IS_PAGE
   return hs_mi_owner_of(p) != NULL;
 #else
   /* v3's page map: of its own, never released */

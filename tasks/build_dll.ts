@@ -223,6 +223,10 @@ async function buildMingw(job: Job): Promise<void> {
     `-I${miEnv}`, // mimalloc_unit.c names v2's sources as src/*.c
     ...defs.map((d) => `-D${d}`),
     "-fno-stack-protector",
+    // x86: SSE2, which MSVC assumes too (/arch:SSE2 is its default) and
+    // every CPU WOW64 runs on has: a counter's 8-byte store is one movq,
+    // not x87 fild/fistp through the stack
+    ...(arch === "x86" ? ["-msse2"] : []),
     "-Wno-unknown-pragmas", // mimalloc's MSVC #pragma comment(lib, …)
     "-Wno-array-bounds", // NtCurrentTeb() reads gs:[0x30] (x86: fs:[0x18])
     "-nostartfiles",
