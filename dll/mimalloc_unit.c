@@ -173,11 +173,10 @@ static BOOL mi_tls_ready(void) { return TRUE; }
  * what it has not is committed (2 MiB at most, pages untouched) and its
  * commit bits set, as mi_page_map_ensure_committed does for one part.
  * FALSE: a lookup could read past what is committed; the last error is
- * the commit's, or 0 when the map is not the size the bound needs. */
+ * the commit's, or left as it was when the map is not the size the bound
+ * needs. */
 #define HS_PAGE_MAP_LIMIT ((const void*)(MI_PU(1) << MI_MAX_VABITS))
 static BOOL page_map_whole(void) {
-  SetLastError(0);
-  if (hs_faults.page_map) return FALSE;
   /* sized for another bound: mimalloc was set up before hs_mi_load could
    * fix it (MSVC: mimalloc's TLS callback runs before the entry point),
    * for fewer bits (MIMALLOC_MAX_VABITS, a program that is not large
@@ -200,18 +199,13 @@ static BOOL page_map_whole(void) {
 /* 32 bits: v3.4's flat page map, a byte per 32 KiB slice below its bound
  * (2 or 4 GiB: 64 or 128 KiB), which mimalloc commits whole when it starts
  * (under 1 MiB: no commit bits), so the hooks read it with the bound but
- * no commit check. FALSE (last error 0): not so. */
+ * no commit check. FALSE: not so. */
 static BOOL page_map_whole(void) {
-  SetLastError(0);
-  if (hs_faults.page_map) return FALSE;
   return _mi_page_map != NULL && mi_page_map_commit == NULL &&
          mi_page_map_memid.initially_committed;
 }
 #else
-static BOOL page_map_whole(void) {
-  SetLastError(0);
-  return !hs_faults.page_map;
-}
+static BOOL page_map_whole(void) { return TRUE; }
 #endif
 
 /* 0 not yet, 1 loading or loaded, 2 refused */
@@ -253,7 +247,8 @@ unsigned hs_mi_load(void) {
 #endif
   }
   mi_process_init();
-  if (!page_map_whole()) {
+  SetLastError(0); /* a refusal's error: the commit's, else none */
+  if (hs_faults.page_map || !page_map_whole()) {
     /* nothing was allocated from mimalloc yet, and nothing will be */
     DWORD err = GetLastError();
     mi_tls_give_back();
