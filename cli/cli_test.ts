@@ -117,6 +117,24 @@ Deno.test("stats: --count and --interval without --watch say what they need", as
   }
 });
 
+Deno.test("an empty process name or module says a name is expected", async () => {
+  for (
+    const [args, what] of [
+      [["ps", ""], "name"],
+      [["eject", "12", " "], "module"],
+    ] as const
+  ) {
+    const r = await cli([...args]);
+    assert.equal(r.code, 2, r.stderr);
+    assert.equal(
+      r.stderr,
+      `error: command-argument value '${
+        args.at(-1)
+      }' is invalid for argument '${what}'. expected a name\n(run with --help for usage)\n`,
+    );
+  }
+});
+
 Deno.test("no arguments: the help on stderr, exit 2 (a usage error)", async () => {
   const r = await cli([]);
   assert.equal(r.code, 2, r.stderr);

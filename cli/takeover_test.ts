@@ -42,6 +42,17 @@ Deno.test("awaitTakeover: a refusal or HEAPSHIFT_DISABLE is an error that says w
   await assert.rejects(
     awaitTakeover(target, {
       timeoutMs: 5_000,
+      stats: replay([{ state: "failed", reason: "page-map" }]),
+    }),
+    (e: Error) =>
+      e instanceof CliError &&
+      e.message.startsWith(
+        "heapshift.dll is loaded in game.exe (pid 7) but did not take over (page-map: mimalloc's page map could not be set up for heapshift (the system's commit limit, or MIMALLOC_MAX_VABITS))",
+      ),
+  );
+  await assert.rejects(
+    awaitTakeover(target, {
+      timeoutMs: 5_000,
       stats: replay([{ state: "disabled" }]),
     }),
     /but disabled: HEAPSHIFT_DISABLE is set/,
