@@ -39,7 +39,9 @@ static void watch_exit(HMODULE ucrt);
 /* ---- old-heap blocks: the Win32 heap API on _get_heap_handle() ---------- */
 
 /* HeapSize, (size_t)-1 on error. */
-static size_t hs_old_size(void* p) { return HeapSize(hs_target.heap, 0, p); }
+static size_t hs_old_size(void* p) {
+  return HeapSize(hs_target.heap, hs_target.old_size_flags, p);
+}
 
 static BOOL hs_old_free(void* p) { return HeapFree(hs_target.heap, 0, p); }
 
@@ -65,6 +67,28 @@ static inline void* hs_aligned_raw(void* p) {
   return *(void**)((((uintptr_t)p) & ~(w - 1)) - w);
 }
 
+/* Wine 10's HeapSize finds the block without the heap's lock (a critical
+ * section) and takes the lock only to read the block's header, which for a
+ * busy block of the caller's nothing else changes (a neighbour's free
+ * rewrites it with the same size). Skipping the lock spares the threads that
+ * free old blocks at the same time a queue on it: Wine's HeapFree of a small
+ * block takes none (mt-churn at 64 threads, injected late: bench/README).
+ * Never on Windows, whose HeapSize must decode the header under the lock
+ * that a neighbour's free rewrites it under. */
+static DWORD old_size_flags(void) {
+  HMODULE ntdll = GetModuleHandleW(L"ntdll.dll");
+  FARPROC f = ntdll != NULL ? GetProcAddress(ntdll, "wine_get_version") : NULL;
+  if (f == NULL) return 0;
+  const char*(__cdecl * wine_version)(void);
+  memcpy(&wine_version, &f, sizeof f);
+  const char* v = wine_version();
+  unsigned major = 0;
+  for (int i = 0; v != NULL && i < 4 && v[i] >= '0' && v[i] <= '9'; i++) {
+    major = major * 10 + (unsigned)(v[i] - '0');
+  }
+  return major >= 10 ? HEAP_NO_SERIALIZE : 0;
+}
+
 BOOL hs_crt_resolve(void) {
   HMODULE m = GetModuleHandleW(L"ucrtbase.dll");
   if (m == NULL) return FALSE;
@@ -86,6 +110,7 @@ BOOL hs_crt_resolve(void) {
   memcpy(&get_heap, &f, sizeof f);
   hs_target.heap = (HANDLE)get_heap();
   if (hs_target.heap == NULL) return FALSE;
+  hs_target.old_size_flags = old_size_flags();
 
   /* The layout of old aligned blocks: Microsoft's ucrtbase has UCRT's, and
    * never gets called here (another allocator may have redirected its
