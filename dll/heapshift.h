@@ -234,8 +234,8 @@ typedef struct hs_crt {
    * (header = max(align, P) + P, whatever the offset); P is the pointer
    * size. */
   BOOL old_aligned_wine_layout;
-  /* HeapSize's flags for old blocks: HEAP_NO_SERIALIZE under Wine 10 and
-   * later, else 0 (hs_crt_resolve says why). */
+  /* HeapSize's flags for old blocks: HEAP_NO_SERIALIZE under Wine 10.x,
+   * else 0 (hooks.c's old_size_flags says why). */
   DWORD old_size_flags;
 } hs_crt;
 extern hs_crt hs_target;

@@ -67,26 +67,35 @@ static inline void* hs_aligned_raw(void* p) {
   return *(void**)((((uintptr_t)p) & ~(w - 1)) - w);
 }
 
-/* Wine 10's HeapSize finds the block without the heap's lock (a critical
+/* Wine 10.x's HeapSize finds the block without the heap's lock (a critical
  * section) and takes the lock only to read the block's header, which for a
  * busy block of the caller's nothing else changes (a neighbour's free
- * rewrites it with the same size). Skipping the lock spares the threads that
- * free old blocks at the same time a queue on it: Wine's HeapFree of a small
- * block takes none (mt-churn at 64 threads, injected late: bench/README).
- * Never on Windows, whose HeapSize must decode the header under the lock
- * that a neighbour's free rewrites it under. */
-static DWORD old_size_flags(void) {
+ * rewrites its size with the same value). Skipping the lock spares the
+ * threads that free old blocks at the same time a queue on it: Wine's
+ * HeapFree of a low-fragmentation block takes none (mt-churn at 64 threads,
+ * injected late: bench/README). Not for a heap created with HEAP_VALIDATE,
+ * whose pointer check walks the heap's lists under that lock; not for a
+ * Wine whose heap.c was not read (other majors); never on Windows, whose
+ * HeapSize decodes the header under the lock a neighbour's free rewrites it
+ * under. */
+#define HEAP_VALIDATE_ON_CREATE 0x10000000u
+static DWORD old_size_flags(HANDLE heap) {
   HMODULE ntdll = GetModuleHandleW(L"ntdll.dll");
   FARPROC f = ntdll != NULL ? GetProcAddress(ntdll, "wine_get_version") : NULL;
   if (f == NULL) return 0;
   const char*(__cdecl * wine_version)(void);
   memcpy(&wine_version, &f, sizeof f);
   const char* v = wine_version();
-  unsigned major = 0;
-  for (int i = 0; v != NULL && i < 4 && v[i] >= '0' && v[i] <= '9'; i++) {
-    major = major * 10 + (unsigned)(v[i] - '0');
+  if (v == NULL || strncmp(v, "10.", 3) != 0) return 0;
+  /* The flags Wine keeps where Windows does (trim.c reads them too). */
+  DWORD flags = 0;
+  size_t flags_at = sizeof(void*) == 8 ? 0x70 : 0x40;
+  if (!ReadProcessMemory(GetCurrentProcess(), (uint8_t*)heap + flags_at,
+                         &flags, sizeof flags, NULL) ||
+      (flags & HEAP_VALIDATE_ON_CREATE) != 0) {
+    return 0;
   }
-  return major >= 10 ? HEAP_NO_SERIALIZE : 0;
+  return HEAP_NO_SERIALIZE;
 }
 
 BOOL hs_crt_resolve(void) {
@@ -110,7 +119,7 @@ BOOL hs_crt_resolve(void) {
   memcpy(&get_heap, &f, sizeof f);
   hs_target.heap = (HANDLE)get_heap();
   if (hs_target.heap == NULL) return FALSE;
-  hs_target.old_size_flags = old_size_flags();
+  hs_target.old_size_flags = old_size_flags(hs_target.heap);
 
   /* The layout of old aligned blocks: Microsoft's ucrtbase has UCRT's, and
    * never gets called here (another allocator may have redirected its
