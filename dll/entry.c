@@ -308,7 +308,8 @@ __declspec(dllexport) const char* heapshift_hooked_names(void) {
 }
 
 /* Called by heapshift's injector on a remote thread of its own right after
- * a mid-run load: asks for the atexit entry (hooks.c, "process exit") from
+ * a mid-run load (the one that ran LoadLibraryW, once it has returned):
+ * asks for the atexit entry (hooks.c, "process exit") from
  * a thread that no program code waits for, so that waiting for an exit()
  * in progress hangs nothing. 1 if it asked now, 0 if there was nothing to
  * ask (see hs_arm_exit_watch). cdecl with one ignored argument: the

@@ -2,7 +2,8 @@
  * Calling a function inside another process: a tiny stub, written into
  * the target, calls `fn(arg)` on a remote thread and stores the full
  * result and the thread's `GetLastError` where we can read them (the
- * thread exit code would only give 32 bits and no error). x64 targets get
+ * thread exit code would only give 32 bits and no error); asked to, it
+ * then calls an export of the module `fn` returned, on the same thread. x64 targets get
  * x64 code; 32-bit (WOW64) targets get x86 code, started at a 32-bit
  * address like any thread of theirs.
  *
@@ -12,7 +13,7 @@
 import type { Handle } from "./handle.ts";
 import { PAGE, RemoteMemory } from "./memory.ts";
 import { procAddress } from "./loader.ts";
-import { MACHINE, waitSignaled } from "./process.ts";
+import { isSignaled, MACHINE, waitSignaled } from "./process.ts";
 import { createRemoteThread, threadExitCode } from "./thread.ts";
 import { ERROR, Win32Error } from "./win32_error.ts";
 import { kernel32 } from "./library.ts";
@@ -29,6 +30,34 @@ export interface RemoteResult {
    * thread's exit code) and `lastError` is 0 (unknown).
    */
   complete: boolean;
+  /** With {@linkcode CallOptions.then}: what became of the second call. */
+  then?: ThenResult;
+}
+
+/** The second call of {@linkcode CallOptions.then}. */
+export interface ThenResult {
+  /** The module exports the function, and the thread called it. */
+  called: boolean;
+  /** It returned within its time (`value` is then its result). */
+  returned: boolean;
+  /** What it returned (64-bit on x64; 32-bit on x86). */
+  value: bigint;
+}
+
+/**
+ * {@linkcode CallOptions.then}: once `fn` has returned a module handle
+ * (not 0), the same thread looks up `symbol` in that module
+ * (`GetProcAddress`) and calls it with 0 as its one argument (a thread
+ * procedure's shape; `__stdcall` or `__cdecl` on x86).
+ */
+export interface ThenCall {
+  /** The export, at most 63 ASCII characters. */
+  symbol: string;
+  /** The target's `GetProcAddress` (its 32-bit one in a WOW64 process). */
+  getProcAddress: bigint;
+  /** Milliseconds it may take, counted from `fn`'s return (instead of the
+   * call's `timeout`). */
+  timeout: number;
 }
 
 /** Raised when the remote thread did not finish in time. */
@@ -58,38 +87,85 @@ export interface CallOptions {
    * function of one argument, e.g. the 32-bit kernel32's `LoadLibraryW`).
    */
   machine?: number;
+  /**
+   * A second call on the same thread (one thread less in the target; under
+   * Wine each costs about 1 MiB): see {@linkcode ThenCall}. Made only with
+   * the stub: without one (`stub: false`, Arbitrary Code Guard) the result
+   * has no `then`, and the caller makes that call itself.
+   */
+  then?: ThenCall;
 }
 
-const CODE_SIZE = 80;
+const CODE_SIZE = 192;
 const RESULT_OFFSET = CODE_SIZE;
-const DATA_OFFSET = CODE_SIZE + 16;
+/** value (8), last error (4), stage (4), the second call's value (8). */
+const RESULT_SIZE = 32;
+const SYMBOL_OFFSET = RESULT_OFFSET + RESULT_SIZE;
+const SYMBOL_SIZE = 64;
+const DATA_OFFSET = SYMBOL_OFFSET + SYMBOL_SIZE;
+
+/** How far the stub got (the result's third field). */
+const STAGE = { IN_FN: 0, FN_RETURNED: 1, IN_THEN: 2, THEN_RETURNED: 3 };
 
 interface StubParts {
   fn: bigint;
   arg: bigint;
   result: bigint;
+  /** The second call: where its name is, and GetProcAddress. */
+  then?: { symbol: bigint; getProcAddress: bigint };
 }
 
-/** x64: `result[0] = fn(arg); result[8] = GetLastError()`. */
+/**
+ * x64: `result[0] = fn(arg); result[8] = GetLastError()`, the stage, then
+ * (with `then`) the export's call. RBX, callee-saved, keeps fn's result.
+ */
 function stub64(
-  { fn, arg, result, getLastError }: StubParts & { getLastError: bigint },
+  { fn, arg, result, then, getLastError }: StubParts & {
+    getLastError: bigint;
+  },
 ): Uint8Array {
   const code: number[] = [];
   const imm64 = (v: bigint) => {
     for (let i = 0n; i < 8n; i++) code.push(Number((v >> (8n * i)) & 0xffn));
   };
-  code.push(0x48, 0x83, 0xec, 0x28); // sub rsp, 0x28 (shadow space, align)
+  const stage = (n: number) => {
+    code.push(0x48, 0xb9), imm64(result); // mov rcx, result
+    code.push(0xc7, 0x41, 0x0c, n, 0, 0, 0); // mov dword [rcx+12], n
+  };
+  const jzDone: number[] = [];
+  code.push(0x53); // push rbx
+  code.push(0x48, 0x83, 0xec, 0x20); // sub rsp, 0x20 (shadow space, align)
   code.push(0x48, 0xb9), imm64(arg); // mov rcx, arg
   code.push(0x48, 0xb8), imm64(fn); // mov rax, fn
   code.push(0xff, 0xd0); // call rax
-  code.push(0x48, 0xb9), imm64(result); // mov rcx, result
-  code.push(0x48, 0x89, 0x01); // mov [rcx], rax
+  code.push(0x48, 0x89, 0xc3); // mov rbx, rax
   code.push(0x48, 0xb8), imm64(getLastError); // mov rax, GetLastError
   code.push(0xff, 0xd0); // call rax
   code.push(0x48, 0xb9), imm64(result); // mov rcx, result
+  code.push(0x48, 0x89, 0x19); // mov [rcx], rbx
   code.push(0x89, 0x41, 0x08); // mov [rcx+8], eax
+  stage(STAGE.FN_RETURNED);
+  if (then) {
+    code.push(0x48, 0x85, 0xdb); // test rbx, rbx
+    code.push(0x74, 0), jzDone.push(code.length - 1); // jz done
+    code.push(0x48, 0x89, 0xd9); // mov rcx, rbx
+    code.push(0x48, 0xba), imm64(then.symbol); // mov rdx, symbol
+    code.push(0x48, 0xb8), imm64(then.getProcAddress); // mov rax, GetProcAddress
+    code.push(0xff, 0xd0); // call rax
+    code.push(0x48, 0x85, 0xc0); // test rax, rax
+    code.push(0x74, 0), jzDone.push(code.length - 1); // jz done
+    code.push(0x48, 0x89, 0xc3); // mov rbx, rax
+    stage(STAGE.IN_THEN);
+    code.push(0x31, 0xc9); // xor ecx, ecx
+    code.push(0xff, 0xd3); // call rbx
+    code.push(0x48, 0xb9), imm64(result); // mov rcx, result
+    code.push(0x48, 0x89, 0x41, 0x10); // mov [rcx+16], rax
+    code.push(0xc7, 0x41, 0x0c, STAGE.THEN_RETURNED, 0, 0, 0); // stage
+  }
+  for (const at of jzDone) code[at] = code.length - (at + 1); // done:
   code.push(0x31, 0xc0); // xor eax, eax
-  code.push(0x48, 0x83, 0xc4, 0x28); // add rsp, 0x28
+  code.push(0x48, 0x83, 0xc4, 0x20); // add rsp, 0x20
+  code.push(0x5b); // pop rbx
   code.push(0xc3); // ret
   if (code.length > CODE_SIZE) throw new Error("remote stub too large");
   return Uint8Array.from(code);
@@ -97,28 +173,60 @@ function stub64(
 
 /**
  * x86 thread procedure (`__stdcall`, one parameter, ignored): the same
- * stores. ESP is restored from EBP, so `fn` may be `__stdcall` or
- * `__cdecl`; the error is read from the 32-bit TEB (`LastErrorValue` at
- * fs:[0x34]), so no 32-bit `GetLastError` has to be found.
+ * stores. ESP is restored from EBP after each call, so `fn` and the second
+ * call may be `__stdcall` or `__cdecl`; the error is read from the 32-bit
+ * TEB (`LastErrorValue` at fs:[0x34]), so no 32-bit `GetLastError` has to
+ * be found. EBX, callee-saved, keeps fn's result.
  */
-function stub32({ fn, arg, result }: StubParts): Uint8Array {
+function stub32({ fn, arg, result, then }: StubParts): Uint8Array {
   const code: number[] = [];
   const imm32 = (v: bigint) => {
     for (let i = 0n; i < 4n; i++) code.push(Number((v >> (8n * i)) & 0xffn));
   };
+  const resetEsp = () => code.push(0x8d, 0x65, 0xfc); // lea esp, [ebp-4]
+  const stage = (n: number) => {
+    code.push(0xb9), imm32(result); // mov ecx, result
+    code.push(0xc7, 0x41, 0x0c, n, 0, 0, 0); // mov dword [ecx+12], n
+  };
+  const jzDone: number[] = [];
   code.push(0x55); // push ebp
   code.push(0x89, 0xe5); // mov ebp, esp
+  code.push(0x53); // push ebx
   code.push(0x68), imm32(arg); // push arg
   code.push(0xb8), imm32(fn); // mov eax, fn
   code.push(0xff, 0xd0); // call eax
+  resetEsp();
+  code.push(0x89, 0xc3); // mov ebx, eax
   code.push(0x64, 0x8b, 0x15), imm32(0x34n); // mov edx, fs:[0x34]
-  code.push(0x89, 0xec); // mov esp, ebp
-  code.push(0x5d); // pop ebp
   code.push(0xb9), imm32(result); // mov ecx, result
   code.push(0x89, 0x01); // mov [ecx], eax (the high half stays 0)
   code.push(0x89, 0x51, 0x08); // mov [ecx+8], edx
+  stage(STAGE.FN_RETURNED);
+  if (then) {
+    code.push(0x85, 0xdb); // test ebx, ebx
+    code.push(0x74, 0), jzDone.push(code.length - 1); // jz done
+    code.push(0x68), imm32(then.symbol); // push symbol
+    code.push(0x53); // push ebx
+    code.push(0xb8), imm32(then.getProcAddress); // mov eax, GetProcAddress
+    code.push(0xff, 0xd0); // call eax
+    resetEsp();
+    code.push(0x85, 0xc0); // test eax, eax
+    code.push(0x74, 0), jzDone.push(code.length - 1); // jz done
+    code.push(0x89, 0xc3); // mov ebx, eax
+    stage(STAGE.IN_THEN);
+    code.push(0x6a, 0x00); // push 0
+    code.push(0xff, 0xd3); // call ebx
+    resetEsp();
+    code.push(0xb9), imm32(result); // mov ecx, result
+    code.push(0x89, 0x41, 0x10); // mov [ecx+16], eax
+    code.push(0xc7, 0x41, 0x0c, STAGE.THEN_RETURNED, 0, 0, 0); // stage
+  }
+  for (const at of jzDone) code[at] = code.length - (at + 1); // done:
+  code.push(0x5b); // pop ebx
+  code.push(0x5d); // pop ebp
   code.push(0x31, 0xc0); // xor eax, eax
   code.push(0xc2, 0x04, 0x00); // ret 4
+  if (code.length > CODE_SIZE) throw new Error("remote stub too large");
   return Uint8Array.from(code);
 }
 
@@ -173,7 +281,26 @@ export async function callRemote(
       ? block + BigInt(DATA_OFFSET) + (options.arg ?? 0n)
       : options.arg ?? 0n;
     const image = new Uint8Array(size);
-    const parts = { fn, arg, result: block + BigInt(RESULT_OFFSET) };
+    const then = options.then;
+    if (then) {
+      const name = new TextEncoder().encode(then.symbol);
+      if (name.byteLength >= SYMBOL_SIZE || /[^\x20-\x7e]/.test(then.symbol)) {
+        throw new RangeError(
+          `export name too long or not ASCII: ${then.symbol}`,
+        );
+      }
+      image.set(name, SYMBOL_OFFSET);
+      if (x86) check32(then.getProcAddress, FUNCTION);
+    }
+    const parts = {
+      fn,
+      arg,
+      result: block + BigInt(RESULT_OFFSET),
+      then: then && {
+        symbol: block + BigInt(SYMBOL_OFFSET),
+        getProcAddress: then.getProcAddress,
+      },
+    };
     image.set(
       x86 ? stub32(parts) : stub64({
         ...parts,
@@ -185,21 +312,70 @@ export async function callRemote(
     memory.flush(block, CODE_SIZE);
     using thread = createRemoteThread(process, block);
     const timeout = options.timeout ?? Infinity;
-    if (!(await waitSignaled(thread, timeout))) {
-      keep = true;
+    const read = () =>
+      new DataView(
+        memory.read(block + BigInt(RESULT_OFFSET), RESULT_SIZE).buffer,
+      );
+    const ended = await waitStub(thread, {
+      timeout,
+      then: then &&
+        { timeout: then.timeout, stage: () => read().getUint32(12, true) },
+    });
+    if (!ended) keep = true;
+    const out = read();
+    const stage = out.getUint32(12, true);
+    // (A thread that ended before it stored anything was ended from
+    // outside, ExitProcess: value and error read as 0.)
+    if (!ended && stage < STAGE.FN_RETURNED) {
       throw new RemoteTimeoutError(timeout);
     }
-    const out = new DataView(
-      memory.read(block + BigInt(RESULT_OFFSET), 16).buffer,
-    );
     return {
       value: out.getBigUint64(0, true),
       lastError: out.getUint32(8, true),
       complete: true,
+      ...(then
+        ? {
+          then: {
+            called: stage >= STAGE.IN_THEN,
+            returned: stage === STAGE.THEN_RETURNED,
+            value: stage === STAGE.THEN_RETURNED
+              ? out.getBigUint64(16, true)
+              : 0n,
+          },
+        }
+        : {}),
     };
   } finally {
     if (!keep) freeQuietly(memory, block);
   }
+}
+
+/**
+ * Waits for the stub's thread: TRUE once it has ended. With `then`, once
+ * `fn` has returned (the stage the stub stores) the wait ends at most
+ * `then.timeout` ms later, instead of after `timeout`.
+ */
+async function waitStub(
+  thread: Handle,
+  wait: { timeout: number; then?: { timeout: number; stage: () => number } },
+): Promise<boolean> {
+  if (!wait.then) return await waitSignaled(thread, wait.timeout);
+  const deadline = Date.now() + wait.timeout;
+  let thenDeadline = Infinity;
+  let delay = 1;
+  while (!isSignaled(thread)) {
+    if (
+      thenDeadline === Infinity && wait.then.stage() >= STAGE.FN_RETURNED
+    ) {
+      thenDeadline = Date.now() + wait.then.timeout;
+    }
+    if (Date.now() >= (thenDeadline < Infinity ? thenDeadline : deadline)) {
+      return false;
+    }
+    await new Promise((r) => setTimeout(r, delay));
+    delay = Math.min(delay * 2, 25);
+  }
+  return true;
 }
 
 /** Best-effort cleanup: the target may have exited meanwhile. */

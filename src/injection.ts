@@ -98,6 +98,11 @@ interface Kernel32Call {
   doing: string;
   /** Added to the timeout message, e.g. why the call may hang. */
   stuckHint?: string;
+  /**
+   * An export of the module `fn` returns, called next on the same thread
+   * (with 0 as its argument), given this many ms.
+   */
+  then?: { symbol: string; timeout: number };
 }
 
 /**
@@ -121,13 +126,20 @@ async function callInTarget(
 ): Promise<RemoteResult> {
   const { fn, arg, timeout, pid, doing } = call;
   const machine = ARCH_MACHINE[target.arch];
+  const then = call.then && {
+    ...call.then,
+    getProcAddress: exportAddress(target, {
+      dll: "kernel32.dll",
+      fn: "GetProcAddress",
+    }),
+  };
   try {
     return await callRemote(
       target.process,
       address,
       arg instanceof Uint8Array
-        ? { data: arg, timeout, machine }
-        : { arg, timeout, machine },
+        ? { data: arg, timeout, machine, then }
+        : { arg, timeout, machine, then },
     );
   } catch (e) {
     // A target that ended during the call fails it with access errors.
@@ -231,6 +243,8 @@ async function loadInto(
   // While it exists, heapshift loading mid-run leaves its atexit entry to
   // armExitWatch below.
   using _armEvent = arms ? armEvent(pid) : undefined;
+  // The same remote thread arms the exit watch once LoadLibraryW returns:
+  // under Wine every thread costs the target about 1 MiB.
   const result = await callKernel32(target, {
     fn: "LoadLibraryW",
     arg: wideBytes(dll),
@@ -238,6 +252,9 @@ async function loadInto(
     pid,
     doing,
     stuckHint: "the DLL's initialisation may be stuck",
+    then: arms
+      ? { symbol: ARM_EXPORT, timeout: Math.min(timeout, ARM_WAIT_MS) }
+      : undefined,
   });
   if (result.complete && result.value === 0n) {
     // No error at all: ExitProcess ended the thread before the stub stored
@@ -285,7 +302,12 @@ async function loadInto(
     );
   }
   markLoaded(pid, mod);
-  if (arms) await armExitWatch(target, mod, arm);
+  if (arms && !result.then?.called) await armExitWatch(target, mod, arm);
+  else if (arms && !result.then?.returned) {
+    // Still asking (exit() holds the lock): as armExitWatch's wait ends.
+    const gone = await endedError(target, doing);
+    if (gone) throw gone;
+  }
   return mod;
 }
 

@@ -146,6 +146,40 @@ test("remote memory and remote calls in a target", async () => {
   );
 });
 
+test("a remote call's second call runs on the same thread: found, missing, ended in it", async () => {
+  await using target = await startTarget(fixture("sleeper.exe"));
+  using process = openProcess(target.readyPid, INJECT_ACCESS);
+  const getModule = procAddress("kernel32.dll", "GetModuleHandleW");
+  const getProcAddress = procAddress("kernel32.dll", "GetProcAddress");
+  const kernel32Base = moduleEntries(target.readyPid).find((m) =>
+    m.name.toLowerCase() === "kernel32.dll"
+  )?.base;
+  const call = (symbol: string) =>
+    callRemote(process, getModule, {
+      data: new Uint8Array(wide("kernel32.dll").buffer),
+      then: { symbol, getProcAddress, timeout: 5_000 },
+    });
+  // GetModuleHandleW(kernel32), then its GetCurrentThreadId: the stub's
+  // thread's id.
+  const found = await call("GetCurrentThreadId");
+  assertEquals(found.value, kernel32Base);
+  assert(found.then?.called && found.then.returned, Deno.inspect(found));
+  assert(found.then.value !== 0n);
+  const missing = await call("heapshift_no_such_export");
+  assertEquals(missing.value, kernel32Base);
+  assertEquals(missing.then, { called: false, returned: false, value: 0n });
+  // ExitThread(0) ends the thread inside the second call.
+  const ended = await call("ExitThread");
+  assertEquals(ended.then, { called: true, returned: false, value: 0n });
+  // Without a module (0 from the first call) there is no second call.
+  const none = await callRemote(process, getModule, {
+    data: new Uint8Array(wide("heapshift-missing.dll").buffer),
+    then: { symbol: "GetCurrentThreadId", getProcAddress, timeout: 5_000 },
+  });
+  assertEquals(none.value, 0n);
+  assertEquals(none.then, { called: false, returned: false, value: 0n });
+});
+
 test("the libraries are opened lazily", async () => {
   // Importing mod.ts without FFI permission must work: nothing is opened
   // at import time. The first Windows call then opens kernel32.
