@@ -88,8 +88,8 @@ export interface CallOptions {
    */
   machine?: number;
   /**
-   * A second call on the same thread (one thread less in the target; under
-   * Wine each costs about 1 MiB): see {@linkcode ThenCall}. Made only with
+   * A second call on the same thread, which goes on whether or not the
+   * caller still waits: see {@linkcode ThenCall}. Made only with
    * the stub: without one (`stub: false`, Arbitrary Code Guard) the result
    * has no `then`, and the caller makes that call itself.
    */

@@ -243,8 +243,8 @@ async function loadInto(
   // While it exists, heapshift loading mid-run leaves its atexit entry to
   // armExitWatch below.
   using _armEvent = arms ? armEvent(pid) : undefined;
-  // The same remote thread arms the exit watch once LoadLibraryW returns:
-  // under Wine every thread costs the target about 1 MiB.
+  // The same remote thread arms the exit watch once LoadLibraryW returns,
+  // even if we have given up waiting by then (a slow DllMain) or are gone.
   const result = await callKernel32(target, {
     fn: "LoadLibraryW",
     arg: wideBytes(dll),

@@ -45,7 +45,7 @@ testArches(
     const { text, code } = await finish(target);
     await w.check();
     // Armed by inject(): asking again finds nothing to do. The load and the
-    // arming ran on one remote thread (each thread costs Wine about 1 MiB).
+    // arming ran on one remote thread.
     assert(text.includes("arm=0"), text);
     assert(text.includes("threads_started=1"), text);
     assert(text.includes("handler_done=1"), text);
@@ -71,6 +71,37 @@ testArches(
     });
     const { text, code } = await finish(target);
     await w.check();
+    assert(text.includes("handler_done=1"), text);
+    assertEquals(code, 0, text);
+  },
+);
+
+testArches(
+  "exit: an injection that timed out while the DLL was still loading arms its exit watch once the load ends (the same remote thread)",
+  async (arch) => {
+    const w = heapWatch();
+    // One busy attempt, then a second after 1 s: DllMain takes about 1 s.
+    await using target = await startTarget(
+      fixture("dll_exit_armed.exe", arch),
+      {
+        args: ["idle"],
+        env: { HEAPSHIFT_TEST_FAULTS: "busy:1,retry-sleep:1000" },
+      },
+    );
+    const e = await inject(target.pid, hookDll(arch), { timeout: 300 }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    assert(e instanceof HeapshiftError && e.kind === "timeout", String(e));
+    await new Promise((r) => setTimeout(r, 3_000)); // the load ends meanwhile
+    const stdin = target.child.stdin.getWriter();
+    await stdin.write(new TextEncoder().encode("go\n"));
+    await stdin.close();
+    const { text, code } = await finish(target);
+    await w.check();
+    // Armed by the injector's thread: the program's own call finds nothing
+    // to do (a separate arming call would never have come).
+    assert(text.includes("arm=0"), text);
     assert(text.includes("handler_done=1"), text);
     assertEquals(code, 0, text);
   },
