@@ -229,8 +229,9 @@ static void errno_from_os(DWORD err) {
  * mid-run (an injection, which may land during exit()) leaves it to a
  * thread no program code waits for: heapshift's injector creates the event
  * HS_ARM_EVENT_FORMAT before its LoadLibraryW and then calls
- * heapshift_arm_exit_watch on a remote thread of its own (AWAIT_ARM until
- * then; an injector gone without calling, killed or timed out, takes its
+ * heapshift_arm_exit_watch on a remote thread of its own, the one that ran
+ * LoadLibraryW, once that returns (AWAIT_ARM until then; an injector gone
+ * without calling, one without that stub killed or timed out, takes its
  * event along, and the state becomes UNARMED). Any other load mid-run
  * (the program's own LoadLibrary, an injector whose event we cannot see)
  * is UNARMED: the first malloc, free or realloc the program itself makes

@@ -36,11 +36,15 @@ export interface RemoteResult {
 
 /** The second call of {@linkcode CallOptions.then}. */
 export interface ThenResult {
-  /** The module exports the function, and the thread called it. */
+  /**
+   * The module exports the function and the thread called it, or is still
+   * on its way to (it may then find no such export).
+   */
   called: boolean;
   /** It returned within its time (`value` is then its result). */
   returned: boolean;
-  /** What it returned (64-bit on x64; 32-bit on x86). */
+  /** What it returned: RAX on x64 (only its low half for an `int`), EAX on
+   * x86. */
   value: bigint;
 }
 
@@ -316,14 +320,18 @@ export async function callRemote(
       new DataView(
         memory.read(block + BigInt(RESULT_OFFSET), RESULT_SIZE).buffer,
       );
+    // Kept unless the thread is known to have ended, also if a read fails.
+    keep = true;
     const ended = await waitStub(thread, {
       timeout,
-      then: then &&
-        { timeout: then.timeout, stage: () => read().getUint32(12, true) },
+      then: then && { timeout: then.timeout, stage: () => stageOf(read()) },
     });
-    if (!ended) keep = true;
-    const out = read();
-    const stage = out.getUint32(12, true);
+    keep = !ended;
+    let out = read();
+    const stage = stageOf(out);
+    // The stub stores the stage after what it describes: read again, so
+    // that no copy shows the stage without the value.
+    if (stage >= STAGE.FN_RETURNED) out = read();
     // (A thread that ended before it stored anything was ended from
     // outside, ExitProcess: value and error read as 0.)
     if (!ended && stage < STAGE.FN_RETURNED) {
@@ -336,7 +344,10 @@ export async function callRemote(
       ...(then
         ? {
           then: {
-            called: stage >= STAGE.IN_THEN,
+            // A thread still on its way (in GetProcAddress) will call it.
+            called: stage >= STAGE.IN_THEN ||
+              (!ended && stage === STAGE.FN_RETURNED &&
+                out.getBigUint64(0, true) !== 0n),
             returned: stage === STAGE.THEN_RETURNED,
             value: stage === STAGE.THEN_RETURNED
               ? out.getBigUint64(16, true)
@@ -348,6 +359,10 @@ export async function callRemote(
   } finally {
     if (!keep) freeQuietly(memory, block);
   }
+}
+
+function stageOf(out: DataView): number {
+  return out.getUint32(12, true);
 }
 
 /**
@@ -365,7 +380,8 @@ async function waitStub(
   let delay = 1;
   while (!isSignaled(thread)) {
     if (
-      thenDeadline === Infinity && wait.then.stage() >= STAGE.FN_RETURNED
+      thenDeadline === Infinity &&
+      stageOrUnknown(wait.then.stage) >= STAGE.FN_RETURNED
     ) {
       thenDeadline = Date.now() + wait.then.timeout;
     }
@@ -376,6 +392,16 @@ async function waitStub(
     delay = Math.min(delay * 2, 25);
   }
   return true;
+}
+
+/** The stub's stage, or -1 if the target cannot be read (it may be ending:
+ * the thread's end then says more). */
+function stageOrUnknown(stage: () => number): number {
+  try {
+    return stage();
+  } catch {
+    return -1;
+  }
 }
 
 /** Best-effort cleanup: the target may have exited meanwhile. */

@@ -20,6 +20,7 @@ import {
   isBeingDebugged,
   type RemoteResult,
   RemoteTimeoutError,
+  type ThenCall,
   waitSignaled,
   wideBytes,
 } from "../ffi/mod.ts";
@@ -126,13 +127,7 @@ async function callInTarget(
 ): Promise<RemoteResult> {
   const { fn, arg, timeout, pid, doing } = call;
   const machine = ARCH_MACHINE[target.arch];
-  const then = call.then && {
-    ...call.then,
-    getProcAddress: exportAddress(target, {
-      dll: "kernel32.dll",
-      fn: "GetProcAddress",
-    }),
-  };
+  const then = call.then && thenCall(target, call.then);
   try {
     return await callRemote(
       target.process,
@@ -161,6 +156,23 @@ async function callInTarget(
       );
     }
     throw processError(e, { pid, doing });
+  }
+}
+
+/** `then` with the target's GetProcAddress; undefined if that cannot be
+ * found (the caller then makes the second call itself). */
+function thenCall(
+  target: TargetProcess,
+  then: { symbol: string; timeout: number },
+): ThenCall | undefined {
+  try {
+    const fn = "GetProcAddress";
+    return {
+      ...then,
+      getProcAddress: exportAddress(target, { dll: "kernel32.dll", fn }),
+    };
+  } catch {
+    return undefined;
   }
 }
 
