@@ -30,6 +30,21 @@ async function finish(target: Target): Promise<{ text: string; code: number }> {
   return { text: lines.join("\n"), code: (await target.child.status).code };
 }
 
+/** Sends the idle target its line, then reads the rest of its output. */
+async function go(target: Target): Promise<{ text: string; code: number }> {
+  const stdin = target.child.stdin.getWriter();
+  await stdin.write(new TextEncoder().encode("go\n"));
+  await stdin.close();
+  return await finish(target);
+}
+
+/** The idle target found its exit watch armed and exited cleanly. */
+function assertArmed({ text, code }: { text: string; code: number }): void {
+  assert(text.includes("arm=0"), text);
+  assert(text.includes("handler_done=1"), text);
+  assertEquals(code, 0, text);
+}
+
 testArches(
   "exit: a program injected while idle and closed later, whose atexit handler waits for the first hooked call: no hang",
   async (arch) => {
@@ -39,17 +54,12 @@ testArches(
       { args: ["idle"] },
     );
     await inject(target.pid, hookDll(arch));
-    const stdin = target.child.stdin.getWriter();
-    await stdin.write(new TextEncoder().encode("go\n"));
-    await stdin.close();
-    const { text, code } = await finish(target);
+    const run = await go(target);
     await w.check();
     // Armed by inject(): asking again finds nothing to do. The load and the
     // arming ran on one remote thread.
-    assert(text.includes("arm=0"), text);
-    assert(text.includes("threads_started=1"), text);
-    assert(text.includes("handler_done=1"), text);
-    assertEquals(code, 0, text);
+    assertArmed(run);
+    assert(run.text.includes("threads_started=1"), run.text);
   },
 );
 
@@ -94,16 +104,11 @@ testArches(
     );
     assert(e instanceof HeapshiftError && e.kind === "timeout", String(e));
     await new Promise((r) => setTimeout(r, 3_000)); // the load ends meanwhile
-    const stdin = target.child.stdin.getWriter();
-    await stdin.write(new TextEncoder().encode("go\n"));
-    await stdin.close();
-    const { text, code } = await finish(target);
+    const run = await go(target);
     await w.check();
     // Armed by the injector's thread: the program's own call finds nothing
     // to do (a separate arming call would never have come).
-    assert(text.includes("arm=0"), text);
-    assert(text.includes("handler_done=1"), text);
-    assertEquals(code, 0, text);
+    assertArmed(run);
   },
 );
 
