@@ -231,8 +231,8 @@ static void errno_from_os(DWORD err) {
  * HS_ARM_EVENT_FORMAT before its LoadLibraryW and then calls
  * heapshift_arm_exit_watch on a remote thread of its own, the one that ran
  * LoadLibraryW, once that returns (AWAIT_ARM until then; an injector gone
- * without calling, one without that stub killed or timed out, takes its
- * event along, and the state becomes UNARMED). Any other load mid-run
+ * without calling takes its event along, and once the loading thread has
+ * ended too the state becomes UNARMED). Any other load mid-run
  * (the program's own LoadLibrary, an injector whose event we cannot see)
  * is UNARMED: the first malloc, free or realloc the program itself makes
  * outside the loader lock asks for it, and waits if exit() is running on
@@ -335,8 +335,14 @@ static BOOL injector_event(BOOL unknown);
 /* How often AWAIT_ARM looks for the injector's event (ms). */
 #define INJECTOR_CHECK_MS 100
 
-/* AWAIT_ARM: whether the injector is gone without arming (killed, or its
- * LoadLibraryW timed out): its event no longer exists. Looked at every
+/* AWAIT_ARM: the thread that loaded us (SYNCHRONIZE), or NULL. The
+ * injector's stub arms from that thread once its LoadLibraryW returns, and
+ * it goes on doing so after the injector gave up waiting or is gone. */
+static HANDLE loading_thread;
+
+/* AWAIT_ARM: whether the injector is gone without arming: its event no
+ * longer exists (killed, or it gave up waiting) and the thread that loaded
+ * us, which would arm next, has ended too (or is not known). Looked at every
  * INJECTOR_CHECK_MS at most. */
 static BOOL injector_gone(void) {
   static volatile ULONGLONG next_check;
@@ -344,7 +350,9 @@ static BOOL injector_gone(void) {
   if (now < next_check) return FALSE;
   next_check = now + INJECTOR_CHECK_MS;
   DWORD err = GetLastError();
-  BOOL gone = !injector_event(TRUE);
+  BOOL gone = !injector_event(TRUE) &&
+              (loading_thread == NULL ||
+               WaitForSingleObject(loading_thread, 0) != WAIT_TIMEOUT);
   SetLastError(err);
   return gone;
 }
@@ -413,7 +421,13 @@ static void watch_exit(HMODULE ucrt) {
     if (!register_exit_entries()) exit_state = EXIT_BEGUN; /* keep checking */
   } else {
     _snwprintf(arm_event_name, 64, HS_ARM_EVENT_FORMAT, GetCurrentProcessId());
-    exit_state = injector_event(FALSE) ? AWAIT_ARM : UNARMED;
+    if (injector_event(FALSE)) {
+      /* kept for the process's life: one handle */
+      loading_thread = OpenThread(SYNCHRONIZE, FALSE, GetCurrentThreadId());
+      exit_state = AWAIT_ARM;
+    } else {
+      exit_state = UNARMED;
+    }
   }
 }
 

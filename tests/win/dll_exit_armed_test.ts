@@ -145,15 +145,26 @@ testArches(
   },
 );
 
-testArches(
-  "exit: a load whose injector went away without arming (killed, timed out): the program's own malloc arms the exit watch",
-  async (arch) => {
-    const run = await runFixture(
-      fixture("dll_arm_orphan.exe", arch),
-      [hookDll(arch)],
-      { timeoutMs: 30_000 },
-    );
-    assertEquals(run.lines, ["state=1 arm=0"], run.lines.join(" | "));
-    assertEquals(run.code, 0);
-  },
-);
+for (
+  const [mode, arm, what] of [
+    ["ended", 0, "the program's own malloc arms the exit watch"],
+    [
+      "waiting",
+      1,
+      "while the loading thread lives (a stub on its way to arming), the program's malloc leaves it",
+    ],
+  ] as const
+) {
+  testArches(
+    `exit: a load whose injector went away without arming, its loading thread ${mode}: ${what}`,
+    async (arch) => {
+      const run = await runFixture(
+        fixture("dll_arm_orphan.exe", arch),
+        [hookDll(arch), mode],
+        { timeoutMs: 30_000 },
+      );
+      assertEquals(run.lines, [`state=1 arm=${arm}`], run.lines.join(" | "));
+      assertEquals(run.code, 0);
+    },
+  );
+}
