@@ -24,6 +24,9 @@ import {
 import { assert, assertEquals, assertThrows } from "./assert.ts";
 import { fixture, startTarget, test } from "./harness.ts";
 import { runProgram } from "../../cli/_test_utils.ts";
+import { exportAddress } from "../../src/_remote_exports.ts";
+import { openTarget } from "../../src/_target.ts";
+import { targetModules } from "../../src/module_list.ts";
 
 const NO_PID = 0x7fff_fff0;
 
@@ -146,39 +149,45 @@ test("remote memory and remote calls in a target", async () => {
   );
 });
 
-test("a remote call's second call runs on the same thread: found, missing, ended in it", async () => {
-  await using target = await startTarget(fixture("sleeper.exe"));
-  using process = openProcess(target.readyPid, INJECT_ACCESS);
-  const getModule = procAddress("kernel32.dll", "GetModuleHandleW");
-  const getProcAddress = procAddress("kernel32.dll", "GetProcAddress");
-  const kernel32Base = moduleEntries(target.readyPid).find((m) =>
-    m.name.toLowerCase() === "kernel32.dll"
-  )?.base;
-  const call = (symbol: string) =>
-    callRemote(process, getModule, {
-      data: new Uint8Array(wide("kernel32.dll").buffer),
-      then: { symbol, getProcAddress, timeout: 5_000 },
+for (const arch of ["x64", "x86"] as const) {
+  test(`a remote call's second call runs on the same thread: found, missing, ended in it [${arch}]`, async () => {
+    await using target = await startTarget(fixture("sleeper.exe", arch));
+    using opened = openTarget(target.readyPid, {
+      access: INJECT_ACCESS,
+      doing: "call into",
     });
-  // GetModuleHandleW(kernel32), then its GetCurrentThreadId: the stub's
-  // thread's id.
-  const found = await call("GetCurrentThreadId");
-  assertEquals(found.value, kernel32Base);
-  assert(found.then?.called && found.then.returned, Deno.inspect(found));
-  assert(found.then.value !== 0n);
-  const missing = await call("heapshift_no_such_export");
-  assertEquals(missing.value, kernel32Base);
-  assertEquals(missing.then, { called: false, returned: false, value: 0n });
-  // ExitThread(0) ends the thread inside the second call.
-  const ended = await call("ExitThread");
-  assertEquals(ended.then, { called: true, returned: false, value: 0n });
-  // Without a module (0 from the first call) there is no second call.
-  const none = await callRemote(process, getModule, {
-    data: new Uint8Array(wide("heapshift-missing.dll").buffer),
-    then: { symbol: "GetCurrentThreadId", getProcAddress, timeout: 5_000 },
+    const k32 = (fn: string) =>
+      exportAddress(opened, { dll: "kernel32.dll", fn });
+    const getModule = k32("GetModuleHandleW");
+    const getProcAddress = k32("GetProcAddress");
+    const machine = arch === "x86" ? MACHINE.I386 : MACHINE.AMD64;
+    const kernel32Base = targetModules(opened).find((m) =>
+      m.name.toLowerCase() === "kernel32.dll"
+    )?.base;
+    const call = (dll: string, symbol: string) =>
+      callRemote(opened.process, getModule, {
+        data: new Uint8Array(wide(dll).buffer),
+        machine,
+        then: { symbol, getProcAddress, timeout: 5_000 },
+      });
+    // GetModuleHandleW(kernel32), then its GetCurrentThreadId: the stub's
+    // thread's id.
+    const found = await call("kernel32.dll", "GetCurrentThreadId");
+    assertEquals(found.value, kernel32Base);
+    assert(found.then?.called && found.then.returned, Deno.inspect(found));
+    assert(found.then.value !== 0n);
+    const missing = await call("kernel32.dll", "heapshift_no_such_export");
+    assertEquals(missing.value, kernel32Base);
+    assertEquals(missing.then, { called: false, returned: false, value: 0n });
+    // ExitThread(0) ends the thread inside the second call.
+    const ended = await call("kernel32.dll", "ExitThread");
+    assertEquals(ended.then, { called: true, returned: false, value: 0n });
+    // Without a module (0 from the first call) there is no second call.
+    const none = await call("heapshift-missing.dll", "GetCurrentThreadId");
+    assertEquals(none.value, 0n);
+    assertEquals(none.then, { called: false, returned: false, value: 0n });
   });
-  assertEquals(none.value, 0n);
-  assertEquals(none.then, { called: false, returned: false, value: 0n });
-});
+}
 
 test("the libraries are opened lazily", async () => {
   // Importing mod.ts without FFI permission must work: nothing is opened
