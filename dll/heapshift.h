@@ -393,6 +393,11 @@ void hs_trim_request(void);
  * whole pages before they free it, hs_trim_block(block, its HeapSize). */
 extern BOOL hs_trim_on_free;
 void hs_trim_block(void* block, size_t n);
+/* ntdll's wine_get_version(): Wine's version, e.g. "10.0"; NULL off Wine. */
+const char* hs_wine_version(void);
+/* The flags of `heap` if it is laid out as the NT heap (Wine keeps that
+ * layout: debuggers read it), else FALSE. */
+BOOL hs_nt_heap_flags(HANDLE heap, uint32_t* flags);
 /* exit() has begun (hooks.c): the trimmer makes no more heap calls, and
  * this returns once it is out of the one it may be in. */
 void hs_trim_stop(void);

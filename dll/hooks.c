@@ -80,18 +80,10 @@ static inline void* hs_aligned_raw(void* p) {
  * under. */
 #define HEAP_VALIDATE_ON_CREATE 0x10000000u
 static DWORD old_size_flags(HANDLE heap) {
-  HMODULE ntdll = GetModuleHandleW(L"ntdll.dll");
-  FARPROC f = ntdll != NULL ? GetProcAddress(ntdll, "wine_get_version") : NULL;
-  if (f == NULL) return 0;
-  const char*(__cdecl * wine_version)(void);
-  memcpy(&wine_version, &f, sizeof f);
-  const char* v = wine_version();
-  if (v == NULL || strncmp(v, "10.", 3) != 0) return 0;
-  /* The flags Wine keeps where Windows does (trim.c reads them too). */
-  DWORD flags = 0;
-  size_t flags_at = sizeof(void*) == 8 ? 0x70 : 0x40;
-  if (!ReadProcessMemory(GetCurrentProcess(), (uint8_t*)heap + flags_at,
-                         &flags, sizeof flags, NULL) ||
+  const char* v = hs_wine_version();
+  uint32_t flags;
+  if (v == NULL || strncmp(v, "10.", 3) != 0 ||
+      !hs_nt_heap_flags(heap, &flags) ||
       (flags & HEAP_VALIDATE_ON_CREATE) != 0) {
     return 0;
   }

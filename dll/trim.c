@@ -126,25 +126,34 @@ static void set_state(uint32_t state, DWORD error) {
   out->state = state;
 }
 
-static BOOL running_on_wine(void) {
+const char* hs_wine_version(void) {
   HMODULE ntdll = GetModuleHandleW(L"ntdll.dll");
-  return ntdll != NULL && GetProcAddress(ntdll, "wine_get_version") != NULL;
+  FARPROC f = ntdll != NULL ? GetProcAddress(ntdll, "wine_get_version") : NULL;
+  if (f == NULL) return NULL;
+  const char*(__cdecl * version)(void);
+  memcpy(&version, &f, sizeof f);
+  return version();
 }
 
-/* Wine keeps the NT heap's header layout (debuggers read it): the segment
- * signature, then the heap's flags. */
-static BOOL heap_field(size_t offset, uint32_t* value) {
-  return ReadProcessMemory(GetCurrentProcess(), (uint8_t*)heap + offset, value,
+static BOOL running_on_wine(void) { return hs_wine_version() != NULL; }
+
+/* A field of the heap's header, read without faulting. */
+static BOOL heap_field(HANDLE h, size_t offset, uint32_t* value) {
+  return ReadProcessMemory(GetCurrentProcess(), (uint8_t*)h + offset, value,
                            sizeof *value, NULL);
 }
 
-static uint32_t walk_refusal(void) {
-  uint32_t signature, flags;
+/* The NT heap's header: the segment signature, then the heap's flags. */
+BOOL hs_nt_heap_flags(HANDLE h, uint32_t* flags) {
+  uint32_t signature;
   size_t sig_at = 2 * sizeof(void*), flags_at = sizeof(void*) == 8 ? 0x70 : 0x40;
-  if (!heap_field(sig_at, &signature) || signature != NT_HEAP_SIGNATURE ||
-      !heap_field(flags_at, &flags)) {
-    return HS_TRIM_UNKNOWN_HEAP;
-  }
+  return heap_field(h, sig_at, &signature) && signature == NT_HEAP_SIGNATURE &&
+         heap_field(h, flags_at, flags);
+}
+
+static uint32_t walk_refusal(void) {
+  uint32_t flags;
+  if (!hs_nt_heap_flags(heap, &flags)) return HS_TRIM_UNKNOWN_HEAP;
   return (flags & HEAP_FREE_CHECKING_ENABLED) ? HS_TRIM_DEBUG_HEAP : 0;
 }
 
