@@ -163,6 +163,15 @@ export function isSignaled(handle: Handle): boolean {
   return r === WAIT.OBJECT_0;
 }
 
+/** Options for {@linkcode waitSignaled}. */
+export interface WaitOptions {
+  /**
+   * Asked before each look: a deadline (a `Date.now()` time) that replaces
+   * the one `timeoutMs` set, or undefined to keep it.
+   */
+  until?: () => number | undefined;
+}
+
 /**
  * Waits until a process or thread handle is signaled, polling so the event
  * loop keeps running. Resolves `true` when signaled, `false` on timeout.
@@ -170,11 +179,12 @@ export function isSignaled(handle: Handle): boolean {
 export async function waitSignaled(
   handle: Handle,
   timeoutMs: number = Infinity,
+  options: WaitOptions = {},
 ): Promise<boolean> {
   const deadline = Date.now() + timeoutMs;
   let delay = 1;
   while (!isSignaled(handle)) {
-    if (Date.now() >= deadline) return false;
+    if (Date.now() >= (options.until?.() ?? deadline)) return false;
     await new Promise((r) => setTimeout(r, delay));
     delay = Math.min(delay * 2, 25);
   }

@@ -13,7 +13,7 @@
 import type { Handle } from "./handle.ts";
 import { PAGE, RemoteMemory } from "./memory.ts";
 import { procAddress } from "./loader.ts";
-import { isSignaled, MACHINE, waitSignaled } from "./process.ts";
+import { MACHINE, waitSignaled } from "./process.ts";
 import { createRemoteThread, threadExitCode } from "./thread.ts";
 import { ERROR, Win32Error } from "./win32_error.ts";
 import { kernel32 } from "./library.ts";
@@ -374,24 +374,19 @@ async function waitStub(
   thread: Handle,
   wait: { timeout: number; then?: { timeout: number; stage: () => number } },
 ): Promise<boolean> {
-  if (!wait.then) return await waitSignaled(thread, wait.timeout);
-  const deadline = Date.now() + wait.timeout;
-  let thenDeadline = Infinity;
-  let delay = 1;
-  while (!isSignaled(thread)) {
-    if (
-      thenDeadline === Infinity &&
-      stageOrUnknown(wait.then.stage) >= STAGE.FN_RETURNED
-    ) {
-      thenDeadline = Date.now() + wait.then.timeout;
-    }
-    if (Date.now() >= (thenDeadline < Infinity ? thenDeadline : deadline)) {
-      return false;
-    }
-    await new Promise((r) => setTimeout(r, delay));
-    delay = Math.min(delay * 2, 25);
-  }
-  return true;
+  const then = wait.then;
+  let thenDeadline: number | undefined;
+  return await waitSignaled(thread, wait.timeout, {
+    until: then && (() => {
+      if (
+        thenDeadline === undefined &&
+        stageOrUnknown(then.stage) >= STAGE.FN_RETURNED
+      ) {
+        thenDeadline = Date.now() + then.timeout;
+      }
+      return thenDeadline;
+    }),
+  });
 }
 
 /** The stub's stage, or -1 if the target cannot be read (it may be ending:
