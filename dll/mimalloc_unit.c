@@ -68,6 +68,8 @@ static inline BOOL hs_mi_no_fls_free(DWORD index) {
 static void hs_mi_page_retire(mi_page_t* page);
 static void hs_mi_segment_allocated(const mi_segment_t* segment);
 static void hs_mi_segment_freed(const mi_segment_t* segment);
+static void hs_mi_await_yield(_Atomic(size_t) * readers);
+static BOOL threads_gone(void); /* hooks.c */
 /* hs-static begin: static.c's includes, in order */
 #include "mimalloc.h"
 #include "mimalloc/internal.h"
@@ -86,7 +88,10 @@ static void hs_mi_segment_freed(const mi_segment_t* segment);
 #include "src/random.c"
 #define _mi_segment_map_allocated_at(segment) hs_mi_segment_allocated(segment)
 #define _mi_segment_map_freed_at(segment) hs_mi_segment_freed(segment)
+/* its one yield: the wait for the abandoned list's readers */
+#define mi_atomic_yield() hs_mi_await_yield(&abandoned_readers)
 #include "src/segment.c"
+#undef mi_atomic_yield
 #undef _mi_segment_map_freed_at
 #undef _mi_segment_map_allocated_at
 #include "src/segment-map.c"
@@ -369,6 +374,23 @@ static void hs_mi_segment_freed(const mi_segment_t* segment) {
  * (upstream commit 6b06e83, issue #1104); this is the same check. */
 static void hs_mi_page_retire(mi_page_t* page) {
   if (page->retire_expire == 0) _mi_page_retire(page);
+}
+
+/* ---- v2's wait for the abandoned list's readers ------------------------
+ * Before it frees a segment, v2 waits until no thread is popping a segment
+ * off the abandoned list (a reader count, raised around the pop).
+ * ExitProcess kills the other threads wherever they are, also inside that
+ * window, and the count then never falls: after a direct _exit or
+ * ExitProcess (no exit table runs, so the hooks still call mimalloc) a DLL
+ * detached before heapshift that freed a block emptying its segment waited
+ * forever (dll_exit_test.ts). Once the loader's shutdown has begun, every
+ * other thread is gone, and the count is a dead thread's: the wait ends. */
+static void hs_mi_await_yield(_Atomic(size_t) * readers) {
+  if (threads_gone()) {
+    mi_atomic_store_release(readers, 0);
+  } else {
+    mi_atomic_yield();
+  }
 }
 HS_WRAPPERS_END
 #endif

@@ -3,7 +3,10 @@
 // abandoned segment, its reader count raised, while eight others allocate),
 // and the frees that run after it, in DLLs detached before and after
 // heapshift, must not wait for the dead. 200 runs, each must be gone within
-// 2 s of calling exit(0), with exit code 0; and 20 of quick_exit(0).
+// 2 s of calling exit(0), with exit code 0; 20 of quick_exit(0); and 20
+// each of _exit(0) and ExitProcess(0), which run no exit table: only the
+// loader's shutdown tells the threads are gone, and the DLL detached before
+// heapshift frees into mimalloc with a dead thread's reader count raised.
 import { assertEquals } from "./assert.ts";
 import {
   type Arch,
@@ -15,9 +18,13 @@ import {
 
 const RUNS = 200;
 const QUICK_RUNS = 20;
+const DIRECT_RUNS = 20;
 const EXIT_BOUND_MS = 2_000;
 /** A run still alive this long after exit(0) is stuck (killed, reported). */
 const STUCK_MS = 15_000;
+
+/** How the fixture ends its process. */
+type How = "exit" | "quick_exit" | "_exit" | "ExitProcess";
 
 interface ExitRun {
   lines: string[];
@@ -29,7 +36,7 @@ interface ExitRun {
 async function exitRun(
   arch: Arch,
   order: "before" | "after",
-  how: "exit" | "quick_exit" = "exit",
+  how: How = "exit",
 ): Promise<ExitRun> {
   const child = new Deno.Command(fixture("dll_exit.exe", arch), {
     args: [hookDll(arch), order, how],
@@ -76,7 +83,7 @@ async function exitRun(
 }
 
 /** `runs` runs of the fixture ending with `how`, alternating the order. */
-async function exitRuns(arch: Arch, how: "exit" | "quick_exit", runs: number) {
+async function exitRuns(arch: Arch, how: How, runs: number) {
   for (let i = 0; i < runs; i++) {
     const order = i % 2 ? "after" : "before";
     const run = await exitRun(arch, order, how);
@@ -113,3 +120,14 @@ testArches(
   `quick_exit(0) while 8 threads allocate: ${QUICK_RUNS} runs, each gone within 2 s`,
   (arch) => exitRuns(arch, "quick_exit", QUICK_RUNS),
 );
+
+// No exit table runs: heapshift learns of the end only from the loader
+// (RtlDllShutdownInProgress), and the late DLL loaded after it is detached
+// before it, its frees reaching mimalloc (with v2, a segment freed waits
+// for the parked reader, which the exit killed).
+for (const how of ["_exit", "ExitProcess"] as const) {
+  testArches(
+    `${how}(0) while 8 threads allocate: ${DIRECT_RUNS} runs, each gone within 2 s`,
+    (arch) => exitRuns(arch, how, DIRECT_RUNS),
+  );
+}
