@@ -68,7 +68,7 @@ static inline BOOL hs_mi_no_fls_free(DWORD index) {
 static void hs_mi_page_retire(mi_page_t* page);
 static void hs_mi_segment_allocated(const mi_segment_t* segment);
 static void hs_mi_segment_freed(const mi_segment_t* segment);
-static void hs_mi_await_yield(_Atomic(size_t) * readers);
+static BOOL hs_mi_readers_dead(void);
 static BOOL threads_gone(void); /* hooks.c */
 /* hs-static begin: static.c's includes, in order */
 #include "mimalloc.h"
@@ -88,8 +88,12 @@ static BOOL threads_gone(void); /* hooks.c */
 #include "src/random.c"
 #define _mi_segment_map_allocated_at(segment) hs_mi_segment_allocated(segment)
 #define _mi_segment_map_freed_at(segment) hs_mi_segment_freed(segment)
-/* its one yield: the wait for the abandoned list's readers */
-#define mi_atomic_yield() hs_mi_await_yield(&abandoned_readers)
+/* its one yield, in the wait for the abandoned list's readers: the wait
+ * ends there once they are dead (the inner mi_atomic_yield is mimalloc's:
+ * a macro does not expand itself) */
+#define mi_atomic_yield() \
+  if (hs_mi_readers_dead()) break; \
+  else mi_atomic_yield()
 #include "src/segment.c"
 #undef mi_atomic_yield
 #undef _mi_segment_map_freed_at
@@ -383,15 +387,11 @@ static void hs_mi_page_retire(mi_page_t* page) {
  * window, and the count then never falls: after a direct _exit or
  * ExitProcess (no exit table runs, so the hooks still call mimalloc) a DLL
  * detached before heapshift that freed a block emptying its segment waited
- * forever (dll_exit_test.ts). Once the loader's shutdown has begun, every
- * other thread is gone, and the count is a dead thread's: the wait ends. */
-static void hs_mi_await_yield(_Atomic(size_t) * readers) {
-  if (threads_gone()) {
-    mi_atomic_store_release(readers, 0);
-  } else {
-    mi_atomic_yield();
-  }
-}
+ * forever (dll_exit_test.ts). Once the loader's shutdown has begun the
+ * other threads have been told to end and a new one waits for the loader
+ * lock before any code of its own: a reader still counted is one that
+ * never comes back, and the wait ends (the count is left as it is). */
+static BOOL hs_mi_readers_dead(void) { return threads_gone(); }
 HS_WRAPPERS_END
 #endif
 
