@@ -74,6 +74,7 @@ export type {
   RemoveFileOptions,
 } from "./pe/mod.ts";
 export { stats } from "./src/live_stats.ts";
+export { reasonMayPass } from "./src/stats_block.ts";
 export type {
   HeapshiftCounters,
   HeapshiftReason,

@@ -7,7 +7,11 @@
  * @module
  */
 
-import type { HeapshiftReason, HeapshiftStats } from "../mod.ts";
+import {
+  type HeapshiftReason,
+  type HeapshiftStats,
+  reasonMayPass,
+} from "../mod.ts";
 import { isHeapshiftDll } from "../pe/mod.ts";
 import { CliError } from "./output.ts";
 
@@ -98,10 +102,13 @@ export async function awaitTakeover(
     if (kind === "not-found") return { state: "ended" };
     if (s && s.state === "live") return { state: "live" };
     if (s && s.state === "failed") {
+      const again = reasonMayPass(s.reason)
+        ? `this may pass: \`inject ${pid}\` tries again`
+        : "restart it to try again";
       throw new CliError(
         `${where} but did not take over (${
           explainReason(s.reason)
-        }). The program runs on as before, on its CRT heap; heapshift stays loaded there, idle, until the program ends (restart it to try again; \`stats ${pid}\` shows more)`,
+        }). The program runs on as before, on its CRT heap; heapshift stays loaded there, idle, until the program ends (${again}; \`stats ${pid}\` shows more)`,
       );
     }
     if (s && s.state === "disabled") {

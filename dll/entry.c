@@ -94,6 +94,9 @@ static void read_faults(void) {
       hs_faults.trim_walk_only = TRUE;
     } else if (strcmp(item, "not-wine") == 0) hs_faults.not_wine = TRUE;
     else if (strcmp(item, "page-map") == 0) hs_faults.page_map = TRUE;
+    else if (strcmp(item, "busy-takeovers") == 0) {
+      hs_faults.busy_takeovers = value;
+    }
     else if (strcmp(item, "refuse-site") == 0 && colon &&
                strlen(colon + 1) < sizeof hs_faults.refuse_site) {
       strcpy(hs_faults.refuse_site, colon + 1);
@@ -125,15 +128,22 @@ static void open_log(void) {
                          NULL, OPEN_ALWAYS, FILE_ATTRIBUTE_NORMAL, NULL);
 }
 
+/* The reason given with the state (HS_R_*): why a takeover failed. */
+static uint32_t last_reason;
+
 static void set_state(LONG s, uint32_t reason, DWORD error) {
   hs_stats_set_state((enum hs_state)s, reason, error);
+  last_reason = reason;
   InterlockedExchange(&state, s);
 }
+
 
 /* Lowest committed address of this thread's stack (NT_TIB.StackLimit). */
 static uintptr_t stack_limit(void) {
   return (uintptr_t)((NT_TIB*)NtCurrentTeb())->StackLimit;
 }
+
+static void take_over(void);
 
 static void install(HINSTANCE inst) {
   HMODULE pinned;
@@ -188,6 +198,13 @@ static void install(HINSTANCE inst) {
     return;
   }
   hs_log("mimalloc initialised");
+  take_over();
+}
+
+/* The patches, and what follows once they are in; state FAILED (with the
+ * reason) when they did not go in. With the loader lock held: in DllMain,
+ * or taken by heapshift_retry. */
+static void take_over(void) {
   static hs_patch_result r;
   if (!hs_patch_all(&r)) {
     hs_log("patching failed: %s (reason %u, Win32 error %lu); nothing was "
@@ -319,6 +336,65 @@ __declspec(dllexport) const char* heapshift_hooked_names(void) {
 __declspec(dllexport) int heapshift_arm_exit_watch(void* unused) {
   (void)unused;
   return state == HS_STATE_LIVE ? hs_arm_exit_watch() : 0;
+}
+
+/* Reasons a takeover may fail for only a moment: a thread inside a site,
+ * threads that could not all be listed, opened, paused or read. Nothing
+ * was changed, and everything the patches need was set up. */
+static BOOL may_pass(uint32_t reason) {
+  switch (reason) {
+    case HS_R_THREAD_IN_SITE:
+    case HS_R_THREAD_OPEN:
+    case HS_R_THREAD_SUSPEND:
+    case HS_R_THREAD_CONTEXT:
+    case HS_R_TOO_MANY_THREADS:
+    case HS_R_THREAD_SNAPSHOT:
+      return TRUE;
+    default:
+      return FALSE;
+  }
+}
+
+/* Called by heapshift's injector on a remote thread when the DLL is loaded
+ * already and its takeover failed for a reason that may pass (may_pass):
+ * tries the patches once more and, once live, asks for the exit watch's
+ * atexit entry as heapshift_arm_exit_watch does. The loader lock is taken
+ * for the patches as DllMain had it: a thread created meanwhile then waits
+ * in its start-up for the lock rather than run code the patches change.
+ * Unlike DllMain's thread, this one does not own a load: nothing in
+ * take_over may load a DLL (Windows' loader would wait for the load's
+ * owner, which may wait for the lock held here); nothing does.
+ * Returns the state (heapshift_state). cdecl with one ignored argument, as
+ * heapshift_arm_exit_watch. */
+__declspec(dllexport) int heapshift_retry(void* unused) {
+  (void)unused;
+  if (state != HS_STATE_FAILED || !may_pass(last_reason)) return (int)state;
+  typedef LONG(NTAPI * lock_fn)(ULONG, ULONG*, ULONG_PTR*);
+  typedef LONG(NTAPI * unlock_fn)(ULONG, ULONG_PTR);
+  HMODULE ntdll = GetModuleHandleW(L"ntdll.dll");
+  FARPROC l = GetProcAddress(ntdll, "LdrLockLoaderLock");
+  FARPROC u = GetProcAddress(ntdll, "LdrUnlockLoaderLock");
+  lock_fn lock;
+  unlock_fn unlock;
+  memcpy(&lock, &l, sizeof l);
+  memcpy(&unlock, &u, sizeof u);
+  ULONG disposition = 0;
+  ULONG_PTR cookie = 0;
+  if (lock == NULL || unlock == NULL || lock(0, &disposition, &cookie) < 0) {
+    return (int)state;
+  }
+  /* one retry at a time (another may have failed for good meanwhile); the
+   * hooks are not live, nothing else moves the state */
+  if (may_pass(last_reason) &&
+      InterlockedCompareExchange(&state, HS_STATE_LOADING, HS_STATE_FAILED) ==
+          HS_STATE_FAILED) {
+    hs_stats_set_state(HS_STATE_LOADING, 0, 0);
+    hs_log("retrying the takeover");
+    take_over();
+  }
+  unlock(0, cookie);
+  if (state == HS_STATE_LIVE) hs_arm_exit_watch();
+  return (int)state;
 }
 
 /* Whether mimalloc owns p (for tests and diagnostics). */

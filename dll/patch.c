@@ -896,6 +896,10 @@ static unsigned move_threads(void) {
   return moved;
 }
 
+/* Test fault busy-takeovers: this takeover's every attempt finds a site
+ * busy. */
+static BOOL all_busy;
+
 /* One attempt: suspend all, look, and either commit or change nothing. */
 static attempt_result attempt(hs_patch_result* r, unsigned n,
                               attempt_log* log) {
@@ -919,7 +923,7 @@ static attempt_result attempt(hs_patch_result* r, unsigned n,
     }
     return ATTEMPT_GIVEN_UP;
   }
-  if (threads_in_the_way(r, log) || n < hs_faults.busy) {
+  if (threads_in_the_way(r, log) || n < hs_faults.busy || all_busy) {
     resume_threads();
     return ATTEMPT_GIVEN_UP;
   }
@@ -988,6 +992,8 @@ static attempt_result attempts(hs_patch_result* r, unsigned* n,
 }
 
 BOOL hs_patch_all(hs_patch_result* r) {
+  static unsigned takeovers;
+  all_busy = takeovers++ < hs_faults.busy_takeovers;
   memset(r, 0, sizeof *r);
   site_count = 0;
   returns_lo = returns_hi = 0;

@@ -39,7 +39,8 @@ import {
 } from "./_target.ts";
 import { hasHeapshift } from "./_heapshift_presence.ts";
 import { guardAsync } from "./_error_kinds.ts";
-import { targetNamed } from "./live_stats.ts";
+import { stats, targetNamed } from "./live_stats.ts";
+import { reasonMayPass } from "./stats_block.ts";
 import { importersOf } from "./_importers.ts";
 import { lockTarget } from "./_inject_lock.ts";
 import { loadedByHeapshift, markLoaded, markUnloaded } from "./_load_marker.ts";
@@ -57,7 +58,9 @@ import { isSystemDll } from "./_system_dll.ts";
 export interface InjectOptions {
   /**
    * Milliseconds to wait for the remote call (default 10000). Injecting
-   * heapshift makes a second call, which waits at most 2 s more. Another
+   * heapshift makes a second call, which waits at most 2 s more; injecting
+   * a heapshift loaded already whose takeover failed for a reason that may
+   * pass has it try again, with as long again at most. Another
    * injection into the same process (by heapshift, from any process) is
    * waited for first, as long again at most.
    */
@@ -192,6 +195,10 @@ function debugged(target: TargetProcess): boolean {
  * example a missing dependency). A 32-bit (x86) process takes a 32-bit
  * DLL, loaded by its own 32-bit `LoadLibraryW`; a DLL of the other
  * architecture is a `bad-dll` error, before the process is touched.
+ * Injecting a DLL that is loaded already loads nothing more; heapshift's,
+ * when its takeover failed for a reason that may pass
+ * ({@linkcode reasonMayPass}), is asked to try once more, and
+ * {@linkcode stats} tells how that went.
  *
  * @example Inject heapshift into a running program
  * ```ts
@@ -241,6 +248,7 @@ async function loadInto(
   const already = moduleNamed(targetModules(target), dll) &&
     await initialised(target, { dll, pid, doing, timeout });
   if (already) {
+    if (exported.has(RETRY_EXPORT)) await retryTakeover(target, already, arm);
     if (arms) await armExitWatch(target, already, arm);
     return already;
   }
@@ -369,6 +377,8 @@ function armEvent(pid: number): Handle | undefined {
 }
 
 const ARM_EXPORT = "heapshift_arm_exit_watch";
+/** heapshift's export that tries a failed takeover again. */
+const RETRY_EXPORT = "heapshift_retry";
 
 /** How long {@linkcode armExitWatch} waits for its call (ms). */
 const ARM_WAIT_MS = 2_000;
@@ -400,6 +410,48 @@ async function armExitWatch(
     // Refused or cut short by ExitProcess, which may not have ended it yet.
     const gone = await endedError(target, call.doing);
     if (gone) throw gone;
+  }
+}
+
+/**
+ * heapshift loaded already, whose takeover failed for a reason that may
+ * pass (a thread inside a function to patch, threads that could not all be
+ * paused): asks it to try once more (its export `heapshift_retry`), on a
+ * remote thread, holding the arm event as a load does, so that the program
+ * leaves the exit watch's arming to that call. Whatever comes of it is the
+ * state `stats()` reads.
+ */
+async function retryTakeover(
+  target: TargetProcess,
+  mod: ModuleInfo,
+  call: { pid: number; doing: string; timeout: number },
+): Promise<void> {
+  let s;
+  try {
+    s = stats(call.pid);
+  } catch {
+    return; // no stats block to tell: nothing to retry
+  }
+  if (s.state !== "failed" || !reasonMayPass(s.reason)) return;
+  const fn = RETRY_EXPORT;
+  let address;
+  try {
+    address = loadedExportAddress(target, { dll: mod.path, fn });
+  } catch {
+    return; // an older heapshift.dll, loaded before this one was built
+  }
+  using _armEvent = armEvent(call.pid);
+  try {
+    await callInTarget(target, address, { ...call, fn, arg: 0n });
+  } catch (e) {
+    const gone = await endedError(target, call.doing);
+    if (gone) throw gone;
+    if (!(e instanceof HeapshiftError) || e.kind !== "timeout") throw e;
+    throw new HeapshiftError(
+      "timeout",
+      `Cannot ${call.doing} process ${call.pid}: heapshift's retry of its takeover did not return within ${call.timeout} ms (it waits for the program's loader lock, which another of its threads holds); it goes on in the target and may still finish: check with \`stats ${call.pid}\``,
+      { cause: e },
+    );
   }
 }
 

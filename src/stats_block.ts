@@ -17,7 +17,8 @@ export const STATS_SIZE = 69_632;
 export const STATS_MAX_SIZE = 1 << 20;
 
 /**
- * What the hook DLL is doing in the process.
+ * What the hook DLL is doing in the process. `failed` goes back to
+ * `loading` while a takeover is tried again ({@linkcode reasonMayPass}).
  *
  * @example Is heapshift running?
  * ```ts
@@ -76,6 +77,34 @@ const REASONS: HeapshiftReason[] = [
   "foreign-hook",
   "page-map",
 ];
+
+/**
+ * Whether a takeover that failed for `reason` may succeed if tried again
+ * (`inject` asks heapshift to, dll/README.md): a thread was inside a
+ * function to patch, or the threads could not all be listed, opened,
+ * paused or read. heapshift.dll's `may_pass` has the same list.
+ *
+ * @example Inject again when the takeover may still succeed
+ * ```ts
+ * import { inject, reasonMayPass, stats } from "@heapshift/heapshift";
+ * const dll = "build/heapshift.dll";
+ * await inject(1234, dll);
+ * const s = stats(1234);
+ * if (s.state === "failed" && reasonMayPass(s.reason)) await inject(1234, dll);
+ * ```
+ */
+export function reasonMayPass(reason: HeapshiftReason | null): boolean {
+  return reason !== null && TRANSIENT.has(reason);
+}
+
+const TRANSIENT = new Set<HeapshiftReason>([
+  "thread-in-site",
+  "thread-open",
+  "thread-suspend",
+  "thread-context",
+  "too-many-threads",
+  "thread-snapshot",
+]);
 
 /**
  * Allocation counters, summed over all threads.

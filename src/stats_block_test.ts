@@ -4,6 +4,7 @@ import {
   type HeapshiftStats,
   mimallocVersion,
   parseStats,
+  reasonMayPass,
   STATS_LAYOUT,
   STATS_MAGIC,
   STATS_SIZE,
@@ -286,4 +287,27 @@ Deno.test("parseStats reads the layout dll/heapshift_stats.h declares", () => {
     fields.map(([field, get]) => [field, get(all)]),
     fields.map(([field], k) => [field, 1000 + k]),
   );
+});
+
+Deno.test("reasonMayPass: the reasons the hook DLL's may_pass retries, no more", () => {
+  // dll/entry.c's may_pass lists the HS_R_ codes heapshift_retry tries again.
+  const entry = Deno.readTextFileSync(
+    new URL("../dll/entry.c", import.meta.url),
+  );
+  const body = /static BOOL may_pass\(uint32_t reason\) \{([\s\S]*?)\n\}/
+    .exec(entry)?.[1];
+  assert.ok(body, "dll/entry.c defines may_pass");
+  const retried = new Set(
+    [...body.matchAll(/case (HS_R_\w+):/g)].map((m) => m[1]),
+  );
+  assert.ok(retried.has("HS_R_THREAD_IN_SITE"));
+  const renamed: Record<string, string> = { HS_R_OVERLAP: "overlapping-sites" };
+  for (const [id, n] of cEnum("hs_reason")) {
+    const reason = n === 0 ? null : parseStats(
+      9,
+      block((v) => v.setUint32(cOffset("reason"), n, true)),
+    ).reason;
+    assert.equal(reasonMayPass(reason), retried.has(id), id);
+    assert.ok(n === 0 || reason === (renamed[id] ?? kebab(id, "HS_R_")), id);
+  }
 });

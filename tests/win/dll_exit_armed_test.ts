@@ -15,7 +15,7 @@ import {
   type Target,
   testArches,
 } from "./harness.ts";
-import { HeapshiftError, inject } from "../../mod.ts";
+import { HeapshiftError, inject, stats } from "../../mod.ts";
 
 /** The rest of the target's output, and how it ended. */
 async function finish(target: Target): Promise<{ text: string; code: number }> {
@@ -60,6 +60,26 @@ testArches(
     // arming ran on one remote thread.
     assertArmed(run);
     assert(run.text.includes("threads_started=1"), run.text);
+  },
+);
+
+testArches(
+  "exit: a takeover tried again by a second inject() arms the exit watch too: no hang",
+  async (arch) => {
+    const w = heapWatch();
+    // The first takeover finds a site busy on every attempt (test fault).
+    await using target = await startTarget(
+      fixture("dll_exit_armed.exe", arch),
+      { args: ["idle"], env: { HEAPSHIFT_TEST_FAULTS: "busy-takeovers:1" } },
+    );
+    await inject(target.pid, hookDll(arch));
+    assertEquals(stats(target.pid).state, "failed");
+    await inject(target.pid, hookDll(arch)); // heapshift_retry
+    assertEquals(stats(target.pid).state, "live");
+    // Armed by the retry: unarmed, the program's own call would ask (arm=1)
+    // and the worker's first hooked call, inside exit(), hang.
+    assertArmed(await go(target));
+    await w.check();
   },
 );
 
