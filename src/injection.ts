@@ -280,8 +280,7 @@ async function loadInto(
     // No error at all: ExitProcess ended the thread before the stub stored
     // what LoadLibraryW returned.
     if (result.lastError === 0) {
-      const gone = await endedError(target, doing);
-      if (gone) throw gone;
+      await throwIfEnded(target, doing);
     }
     let hint = "";
     if (result.lastError === ERROR.MOD_NOT_FOUND) {
@@ -310,8 +309,7 @@ async function loadInto(
       : undefined) ?? moduleNamed(loaded, dll);
   if (!mod) {
     // A process in ExitProcess may list no modules any more.
-    const gone = result.complete ? await endedError(target, doing) : undefined;
-    if (gone) throw gone;
+    if (result.complete) await throwIfEnded(target, doing);
     throw new HeapshiftError(
       "load-failed",
       result.complete
@@ -325,8 +323,7 @@ async function loadInto(
   if (arms && !result.then?.called) await armExitWatch(target, mod, arm);
   else if (arms && !result.then?.returned) {
     // Still asking (exit() holds the lock): as armExitWatch's wait ends.
-    const gone = await endedError(target, doing);
-    if (gone) throw gone;
+    await throwIfEnded(target, doing);
   }
   return mod;
 }
@@ -408,8 +405,7 @@ async function armExitWatch(
     await callInTarget(target, address, { ...call, fn, arg: 0n, timeout });
   } catch {
     // Refused or cut short by ExitProcess, which may not have ended it yet.
-    const gone = await endedError(target, call.doing);
-    if (gone) throw gone;
+    await throwIfEnded(target, call.doing);
   }
 }
 
@@ -444,8 +440,7 @@ async function retryTakeover(
   try {
     await callInTarget(target, address, { ...call, fn, arg: 0n });
   } catch (e) {
-    const gone = await endedError(target, call.doing);
-    if (gone) throw gone;
+    await throwIfEnded(target, call.doing);
     if (!(e instanceof HeapshiftError) || e.kind !== "timeout") throw e;
     throw new HeapshiftError(
       "timeout",
@@ -456,15 +451,16 @@ async function retryTakeover(
 }
 
 /**
- * {@linkcode exitedError} once `target` has ended, if it does within a
- * second: a process in `ExitProcess` fails calls before it has ended.
+ * Throws {@linkcode exitedError} once `target` has ended, if it does within
+ * a second: a process in `ExitProcess` fails calls before it has ended.
  */
-async function endedError(
+async function throwIfEnded(
   target: TargetProcess,
   doing: string,
-): Promise<HeapshiftError | undefined> {
-  if (!(await waitSignaled(target.process, 1000))) return undefined;
-  return exitedError(target, { doing });
+): Promise<void> {
+  if (!(await waitSignaled(target.process, 1000))) return;
+  const gone = exitedError(target, { doing });
+  if (gone) throw gone;
 }
 
 /**

@@ -148,6 +148,26 @@ test("cli: inject fails, saying why, when heapshift loads but does not take over
   oneLineError(again, 1, failed, "inject again");
   assertEquals(again.stdout, "");
 
+  // A reason that does not pass (test fault: the sites' bytes changed
+  // under the installer, as another tool's hook would): restart, not retry.
+  await using hooked = await startTarget(fixture("sleeper.exe"), {
+    env: { HEAPSHIFT_TEST_FAULTS: "site-changed" },
+  });
+  const foreign =
+    /did not take over \(foreign-hook: another tool hooks the CRT's allocator already\)\. .*\(restart it to try again; `stats \d+` shows more\)/;
+  oneLineError(
+    await cli(["inject", String(hooked.pid)]),
+    1,
+    foreign,
+    "inject, foreign hook",
+  );
+  oneLineError(
+    await cli(["inject", String(hooked.pid)]),
+    1,
+    foreign,
+    "inject again, foreign hook",
+  );
+
   await using off = await startTarget(fixture("sleeper.exe"), {
     env: { HEAPSHIFT_DISABLE: "1" },
   });
