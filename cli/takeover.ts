@@ -39,6 +39,11 @@ const REASON_TEXT: Partial<Record<HeapshiftReason, string>> = {
     "mimalloc's page map could not be set up for heapshift (the system's commit limit, or MIMALLOC_MAX_VABITS)",
 };
 
+/** `path`, in double quotes when it holds a space. */
+function quoted(path: string): string {
+  return path.includes(" ") ? `"${path}"` : path;
+}
+
 /** The reason, with what it means when known. */
 export function explainReason(reason: HeapshiftReason | null): string {
   if (reason === null) return "no reason given";
@@ -59,6 +64,8 @@ export interface TakeoverTarget {
   pid: number;
   name: string;
   dll: string;
+  /** `dll` came from `--dll` (a retry must name it too), not the default. */
+  explicitDll?: boolean;
 }
 
 /** How {@linkcode checkTakeover} waits and reads heapshift's state. */
@@ -102,8 +109,9 @@ export async function awaitTakeover(
     if (kind === "not-found") return { state: "ended" };
     if (s && s.state === "live") return { state: "live" };
     if (s && s.state === "failed") {
+      const dllArg = target.explicitDll ? ` --dll ${quoted(target.dll)}` : "";
       const again = reasonMayPass(s.reason)
-        ? `this may pass: \`inject ${pid}\` tries again`
+        ? `this may pass: \`inject ${pid}${dllArg}\` tries again`
         : "restart it to try again";
       throw new CliError(
         `${where} but did not take over (${

@@ -77,3 +77,36 @@ Deno.test("awaitTakeover: a program that ended meanwhile is said at once; an err
   assert.match(r.warning ?? "", /its state cannot be read: access denied/);
   assert(Date.now() - started < 5_000, "waited for the deadline");
 });
+
+Deno.test("awaitTakeover: a reason that may pass says inject tries again, naming a --dll", async () => {
+  const failed = [{
+    state: "failed" as const,
+    reason: "thread-in-site" as const,
+  }];
+  await assert.rejects(
+    awaitTakeover(target, { timeoutMs: 5_000, stats: replay(failed) }),
+    (e: Error) =>
+      e instanceof CliError &&
+      e.message.includes(
+        "(thread-in-site: a thread stayed inside a function to be patched)",
+      ) &&
+      e.message.includes("(this may pass: `inject 7` tries again;"),
+  );
+  const spaced = "C:\\my tools\\heapshift.dll";
+  await assert.rejects(
+    awaitTakeover({ ...target, dll: spaced, explicitDll: true }, {
+      timeoutMs: 5_000,
+      stats: replay(failed),
+    }),
+    (e: Error) =>
+      e.message.includes(`\`inject 7 --dll "${spaced}"\` tries again`),
+  );
+  // One that does not pass: restart.
+  await assert.rejects(
+    awaitTakeover(target, {
+      timeoutMs: 5_000,
+      stats: replay([{ state: "failed", reason: "protect" }]),
+    }),
+    /\(restart it to try again; `stats 7` shows more\)/,
+  );
+});

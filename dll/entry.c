@@ -96,8 +96,7 @@ static void read_faults(void) {
     else if (strcmp(item, "page-map") == 0) hs_faults.page_map = TRUE;
     else if (strcmp(item, "busy-takeovers") == 0) {
       hs_faults.busy_takeovers = value;
-    }
-    else if (strcmp(item, "refuse-site") == 0 && colon &&
+    } else if (strcmp(item, "refuse-site") == 0 && colon &&
                strlen(colon + 1) < sizeof hs_faults.refuse_site) {
       strcpy(hs_faults.refuse_site, colon + 1);
     }
@@ -136,7 +135,6 @@ static void set_state(LONG s, uint32_t reason, DWORD error) {
   last_reason = reason;
   InterlockedExchange(&state, s);
 }
-
 
 /* Lowest committed address of this thread's stack (NT_TIB.StackLimit). */
 static uintptr_t stack_limit(void) {
@@ -226,6 +224,7 @@ static void take_over(void) {
   }
   hs_stats_set_names(r.names_list, r.names);
   hs_stats_mark_live(r.sites, r.reason, r.win32_error);
+  last_reason = r.reason;
   InterlockedExchange(&state, HS_STATE_LIVE);
   hs_log("hooks live: %u names over %u code sites", r.names, r.sites);
   hs_trim_start(); /* trim.c: the old heap's free pages, from a thread */

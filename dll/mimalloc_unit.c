@@ -91,9 +91,11 @@ static BOOL threads_gone(void); /* hooks.c */
 /* its one yield, in the wait for the abandoned list's readers: the wait
  * ends there once they are dead (the inner mi_atomic_yield is mimalloc's:
  * a macro does not expand itself) */
-#define mi_atomic_yield() \
-  if (hs_mi_readers_dead()) break; \
-  else mi_atomic_yield()
+#define mi_atomic_yield()           \
+  {                                 \
+    if (hs_mi_readers_dead()) break; \
+    mi_atomic_yield();              \
+  }
 #include "src/segment.c"
 #undef mi_atomic_yield
 #undef _mi_segment_map_freed_at
@@ -389,8 +391,8 @@ static void hs_mi_page_retire(mi_page_t* page) {
  * detached before heapshift that freed a block emptying its segment waited
  * forever (dll_exit_test.ts). Once the loader's shutdown has begun the
  * other threads have been told to end and a new one waits for the loader
- * lock before any code of its own: a reader still counted is one that
- * never comes back, and the wait ends (the count is left as it is). */
+ * lock before any code of its own: the wait ends without them (the count
+ * is left as it is). */
 static BOOL hs_mi_readers_dead(void) { return threads_gone(); }
 HS_WRAPPERS_END
 #endif

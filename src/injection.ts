@@ -248,8 +248,10 @@ async function loadInto(
   const already = moduleNamed(targetModules(target), dll) &&
     await initialised(target, { dll, pid, doing, timeout });
   if (already) {
-    if (exported.has(RETRY_EXPORT)) await retryTakeover(target, already, arm);
-    if (arms) await armExitWatch(target, already, arm);
+    // A retry that went live armed the exit watch itself (under our event).
+    const retried = exported.has(RETRY_EXPORT) &&
+      await retryTakeover(target, already, arm);
+    if (arms && !retried) await armExitWatch(target, already, arm);
     return already;
   }
   // A second heapshift (a copy under another name) would stay idle, pinned
@@ -414,27 +416,28 @@ async function armExitWatch(
  * pass (a thread inside a function to patch, threads that could not all be
  * paused): asks it to try once more (its export `heapshift_retry`), on a
  * remote thread, holding the arm event as a load does, so that the program
- * leaves the exit watch's arming to that call. Whatever comes of it is the
- * state `stats()` reads.
+ * leaves the exit watch's arming to that call, which arms it once live.
+ * Whatever comes of it is the state `stats()` reads. Whether the call was
+ * made.
  */
 async function retryTakeover(
   target: TargetProcess,
   mod: ModuleInfo,
   call: { pid: number; doing: string; timeout: number },
-): Promise<void> {
+): Promise<boolean> {
   let s;
   try {
     s = stats(call.pid);
   } catch {
-    return; // no stats block to tell: nothing to retry
+    return false; // no stats block to tell: nothing to retry
   }
-  if (s.state !== "failed" || !reasonMayPass(s.reason)) return;
+  if (s.state !== "failed" || !reasonMayPass(s.reason)) return false;
   const fn = RETRY_EXPORT;
   let address;
   try {
     address = loadedExportAddress(target, { dll: mod.path, fn });
   } catch {
-    return; // an older heapshift.dll, loaded before this one was built
+    return false; // an older heapshift.dll, loaded before this one was built
   }
   using _armEvent = armEvent(call.pid);
   try {
@@ -442,12 +445,16 @@ async function retryTakeover(
   } catch (e) {
     await throwIfEnded(target, call.doing);
     if (!(e instanceof HeapshiftError) || e.kind !== "timeout") throw e;
+    const why = debugged(target)
+      ? "a debugger is attached to it and may be holding its threads"
+      : "it waits for the program's loader lock, which another of its threads holds";
     throw new HeapshiftError(
       "timeout",
-      `Cannot ${call.doing} process ${call.pid}: heapshift's retry of its takeover did not return within ${call.timeout} ms (it waits for the program's loader lock, which another of its threads holds); it goes on in the target and may still finish: check with \`stats ${call.pid}\``,
+      `Cannot ${call.doing} process ${call.pid}: heapshift's retry of its takeover did not return within ${call.timeout} ms (${why}); it goes on in the target and may still finish: check with \`stats ${call.pid}\``,
       { cause: e },
     );
   }
+  return true;
 }
 
 /**

@@ -44,7 +44,10 @@ async function doInject(
     // A pid no process has is said so before anything is asked of it.
     const name = picked.name ?? runningName(picked.pid, api.processes());
     const dll = await dllForTarget(opts.dll, () => api.processArch(picked.pid));
-    return await injectPid(picked.pid, name, dll, opts);
+    return await injectPid(picked.pid, name, dll, {
+      ...opts,
+      explicitDll: opts.dll !== undefined,
+    });
   }
   const name = baseName(target);
   if (opts.wait !== undefined && opts.wait !== false) {
@@ -62,7 +65,10 @@ async function doInject(
       : await waitForNew(name, { seconds, wait: api.waitForProcess });
     await untilInitialising(p, opts.timeout);
     const dll = await dllForTarget(opts.dll, () => api.processArch(p.pid));
-    return await injectPid(p.pid, p.name, dll, opts);
+    return await injectPid(p.pid, p.name, dll, {
+      ...opts,
+      explicitDll: opts.dll !== undefined,
+    });
   }
   if (isFile(target)) {
     const dll = await dllForTarget(opts.dll, () => fileArch(target));
@@ -78,6 +84,7 @@ async function doInject(
       outcome = await takeover(launched, {
         exe: target,
         dlls: [dll],
+        explicitDll: opts.dll !== undefined,
         timeoutMs: opts.timeout * 1000,
       });
       exitCode = launched.exitCode(); // a program that ended at once
@@ -195,14 +202,19 @@ async function injectPid(
   pid: number,
   name: string,
   dll: string,
-  opts: { timeout: number; json?: boolean },
+  opts: { timeout: number; json?: boolean; explicitDll?: boolean },
 ): Promise<number> {
   const api = await import("../api.ts");
   const t0 = performance.now();
   const mod = await api.inject(pid, dll, { timeout: opts.timeout * 1000 });
   const ms = performance.now() - t0;
   // The load is not the takeover: heapshift may have refused to patch.
-  const outcome = await checkTakeover({ pid, name, dll }, {
+  const outcome = await checkTakeover({
+    pid,
+    name,
+    dll,
+    explicitDll: opts.explicitDll,
+  }, {
     timeoutMs: Math.max(opts.timeout * 1000 - ms, 1000),
     stats: api.stats,
   });

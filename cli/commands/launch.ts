@@ -74,6 +74,7 @@ async function doLaunch(
   const { state, warning } = await takeover(launched, {
     exe,
     dlls,
+    explicitDll: Boolean(opts.dll?.length),
     waitExit: opts.waitExit,
   });
   // A console program shares our stderr while it runs: its warning waits
@@ -145,6 +146,8 @@ export async function takeover(
   options: {
     exe: string;
     dlls: string[];
+    /** The DLLs came from `--dll`, not the default. */
+    explicitDll?: boolean;
     waitExit?: boolean;
     timeoutMs?: number;
   },
@@ -157,6 +160,7 @@ export async function takeover(
         pid: launched.pid,
         name: baseName(options.exe),
         dll,
+        explicitDll: options.explicitDll,
       }, { timeoutMs: options.timeoutMs ?? 10_000, stats: api.stats });
       if (outcome.state === "live") return { state: "live" };
       if (outcome.state === "ended" || outcome.warning) {
