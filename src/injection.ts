@@ -102,6 +102,8 @@ interface Kernel32Call {
   doing: string;
   /** Added to the timeout message, e.g. why the call may hang. */
   stuckHint?: string;
+  /** The CLI command a timeout message points to (default `modules`). */
+  checkWith?: string;
   /**
    * An export of the module `fn` returns, called next on the same thread
    * (with 0 as its argument), given this many ms.
@@ -154,7 +156,9 @@ async function callInTarget(
         "timeout",
         `Cannot ${doing} process ${pid}: ${fn} did not return within ${timeout} ms${
           hints.length ? ` (${hints.join("; ")})` : ""
-        }; the call goes on in the target and may still finish: check with \`modules ${pid}\``,
+        }; the call goes on in the target and may still finish: check with \`${
+          call.checkWith ?? "modules"
+        } ${pid}\``,
         { cause: e },
       );
     }
@@ -441,18 +445,17 @@ async function retryTakeover(
   }
   using _armEvent = armEvent(call.pid);
   try {
-    await callInTarget(target, address, { ...call, fn, arg: 0n });
+    await callInTarget(target, address, {
+      ...call,
+      fn,
+      arg: 0n,
+      stuckHint:
+        "heapshift's retry waits for the program's loader lock, which another of its threads may hold",
+      checkWith: "stats",
+    });
   } catch (e) {
     await throwIfEnded(target, call.doing);
-    if (!(e instanceof HeapshiftError) || e.kind !== "timeout") throw e;
-    const why = debugged(target)
-      ? "a debugger is attached to it and may be holding its threads"
-      : "it waits for the program's loader lock, which another of its threads holds";
-    throw new HeapshiftError(
-      "timeout",
-      `Cannot ${call.doing} process ${call.pid}: heapshift's retry of its takeover did not return within ${call.timeout} ms (${why}); it goes on in the target and may still finish: check with \`stats ${call.pid}\``,
-      { cause: e },
-    );
+    throw e;
   }
   return true;
 }

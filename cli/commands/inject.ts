@@ -44,10 +44,7 @@ async function doInject(
     // A pid no process has is said so before anything is asked of it.
     const name = picked.name ?? runningName(picked.pid, api.processes());
     const dll = await dllForTarget(opts.dll, () => api.processArch(picked.pid));
-    return await injectPid(picked.pid, name, dll, {
-      ...opts,
-      explicitDll: opts.dll !== undefined,
-    });
+    return await injectPid(picked.pid, name, dll, opts);
   }
   const name = baseName(target);
   if (opts.wait !== undefined && opts.wait !== false) {
@@ -65,10 +62,7 @@ async function doInject(
       : await waitForNew(name, { seconds, wait: api.waitForProcess });
     await untilInitialising(p, opts.timeout);
     const dll = await dllForTarget(opts.dll, () => api.processArch(p.pid));
-    return await injectPid(p.pid, p.name, dll, {
-      ...opts,
-      explicitDll: opts.dll !== undefined,
-    });
+    return await injectPid(p.pid, p.name, dll, opts);
   }
   if (isFile(target)) {
     const dll = await dllForTarget(opts.dll, () => fileArch(target));
@@ -202,7 +196,8 @@ async function injectPid(
   pid: number,
   name: string,
   dll: string,
-  opts: { timeout: number; json?: boolean; explicitDll?: boolean },
+  // opts.dll: the --dll given, if any (`dll` is the path it resolved to)
+  opts: { timeout: number; json?: boolean; dll?: string },
 ): Promise<number> {
   const api = await import("../api.ts");
   const t0 = performance.now();
@@ -213,7 +208,7 @@ async function injectPid(
     pid,
     name,
     dll,
-    explicitDll: opts.explicitDll,
+    explicitDll: opts.dll !== undefined,
   }, {
     timeoutMs: Math.max(opts.timeout * 1000 - ms, 1000),
     stats: api.stats,
