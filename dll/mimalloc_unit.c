@@ -27,6 +27,11 @@
  * nothing: no index, mi_fls_key stays FLS_OUT_OF_INDEXES. (<windows.h> is
  * included first, so the system's declarations keep their names.) */
 #include <windows.h>
+#if defined(__GNUC__) && !defined(__clang__)
+/* v3 marks its internal functions visibility("hidden"), which a PE target
+ * has no notion of: GCC warns once per function at the end of the unit. */
+#pragma GCC diagnostic ignored "-Wattributes"
+#endif
 int hs_mi_atexit_ignored(void(__cdecl* fn)(void));
 static inline DWORD hs_mi_no_fls_alloc(PFLS_CALLBACK_FUNCTION callback) {
   (void)callback;
