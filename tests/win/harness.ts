@@ -5,6 +5,7 @@ import type { Arch } from "../../src/arch.ts";
 import { outputDebugString } from "../../ffi/mod.ts";
 import { repoPath } from "../../src/_repo.ts";
 import { HEAP_REPORT } from "../../tasks/heap_reports.ts";
+import { stallDump } from "./stall_dump.ts";
 
 export { readLines, repoPath };
 export type { Arch };
@@ -267,10 +268,13 @@ export async function runFixture(
   // and the run fails; if they are not gone 15 s later it fails all the
   // same, rather than hold the suite.
   let expired = false;
+  let dump = "";
   let timer: ReturnType<typeof setTimeout> | undefined;
   const gone = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => {
+    timer = setTimeout(async () => {
       expired = true;
+      // where its threads wait, before they are gone
+      dump = await stallDump(name, { timeoutMs: 10_000 });
       for (const p of [child, injector]) {
         try {
           p?.kill();
@@ -316,7 +320,9 @@ export async function runFixture(
     throw new Error(
       `${name} timed out after ${timeoutMs / 1000} s (killed${
         status ? "" : ", but still running 15 s later"
-      }); its output:\n${lines.join("\n")}`,
+      }); its output:\n${lines.join("\n")}${
+        dump ? `\nits threads when it timed out (Linux /proc):\n${dump}` : ""
+      }`,
     );
   }
   try {

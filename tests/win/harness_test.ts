@@ -18,5 +18,17 @@ test("harness: a fixture that outlives its timeout is killed and its test fails 
     error.message,
   );
   assertEquals(/still running/.test(error.message), false, error.message);
+  if (Deno.env.get("WINEPREFIX") !== undefined) {
+    // Under Wine: where each of its Linux threads waited (tests/win/stall_dump.ts)
+    assert(
+      /\nits threads when it timed out \(Linux \/proc\):\nprocess \d+:\n {2}task \d+ sleeper\.exe state=\S.* syscall=/
+        .test(error.message),
+      error.message,
+    );
+    assert(
+      /code mappings:\n(?:.*\n)*.*ntdll\.so/.test(error.message),
+      error.message,
+    );
+  }
   assert(Date.now() - started < 20_000, "the kill took too long");
 });
