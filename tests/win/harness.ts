@@ -252,6 +252,9 @@ export async function runFixture(
   options: { env?: Record<string, string>; arch?: Arch; timeoutMs?: number } =
     {},
 ): Promise<FixtureRun> {
+  // a dump takes no process of that name started before (stall_dump.ts);
+  // with slack: /proc's boot time is in whole seconds
+  const startedAfter = Date.now() - 5000;
   const child = new Deno.Command(exe, {
     args,
     env: options.env,
@@ -271,10 +274,11 @@ export async function runFixture(
   let dump = "";
   let timer: ReturnType<typeof setTimeout> | undefined;
   const gone = new Promise<never>((_, reject) => {
-    timer = setTimeout(async () => {
+    timer = setTimeout(() => {
       expired = true;
-      // where its threads wait, before they are gone
-      dump = await stallDump(name, { timeoutMs: 10_000 });
+      // where its threads wait, before they are gone (synchronous: the
+      // kill below comes in the same turn)
+      dump = stallDump(name, { startedAfter, timeoutMs: 10_000 });
       for (const p of [child, injector]) {
         try {
           p?.kill();

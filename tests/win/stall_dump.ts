@@ -3,27 +3,34 @@
 // through Wine's Z: drive) tells where each one waits without a thread in
 // the stuck process: a debugger needs one, and a process stuck while a
 // thread holds the loader lock cannot start it.
+//
+// Synchronous on purpose: it runs in runFixture's timeout, which must kill
+// the fixture in the same turn, and leaves no read pending for Deno's test
+// sanitizers to pin on a later test. What it cannot see: the stack words
+// need ptrace access to the process (root here, or Yama's ptrace_scope 0),
+// and Wine runs syscalls on a stack of its own, so the Windows frames show
+// only where Wine saved them there.
 
 /** Modules whose mappings let a dump's program counters be placed. */
 const MODULES = /ntdll|kernelbase|kernel32|ucrtbase|heapshift|win32u|\.exe/i;
 
-async function read(path: string): Promise<string> {
-  try {
-    return (await Deno.readTextFile(path)).trim();
-  } catch {
-    return "?";
+/** Stops reading once this much time has gone, keeping what it has. */
+class Budget {
+  #end: number;
+  constructor(ms: number) {
+    this.#end = Date.now() + ms;
+  }
+  get over(): boolean {
+    return Date.now() > this.#end;
   }
 }
 
-/** The Linux pids whose command name is `exe` (truncated as Linux does). */
-async function pidsNamed(proc: string, exe: string): Promise<string[]> {
-  const comm = exe.slice(0, 15);
-  const pids: string[] = [];
-  for await (const e of Deno.readDir(proc)) {
-    if (!/^\d+$/.test(e.name)) continue;
-    if (await read(`${proc}\\${e.name}\\comm`) === comm) pids.push(e.name);
+function read(path: string): string {
+  try {
+    return Deno.readTextFileSync(path).trim();
+  } catch {
+    return "?";
   }
-  return pids;
 }
 
 interface Mapping {
@@ -63,68 +70,70 @@ function place(maps: Mapping[], v: number): string | null {
     : `anon@${m.start.toString(16)}+0x${(v - m.start).toString(16)}`;
 }
 
-/** The values on a thread's stack from `sp` up that point into code:
+/** The words on a thread's stack from `sp` up that point into code:
  * return addresses, most of them, innermost first (up to 32 KiB, and 24
- * of them). */
-async function stackCode(
-  mem: string,
-  maps: Mapping[],
-  sp: number,
-): Promise<string[]> {
+ * of them). A 32-bit process (old-style WoW64: every mapping below 4 GiB)
+ * has 4-byte words. */
+function stackCode(mem: string, maps: Mapping[], sp: number): string[] {
   const region = maps.find((m) => sp >= m.start && sp < m.end);
   if (!region) return [];
+  const word = maps.every((m) => m.end <= 2 ** 32) ? 4 : 8;
   const n = Math.min(32 * 1024, region.end - sp) & ~7;
   const buf = new Uint8Array(n);
+  let got = 0;
   try {
-    using f = await Deno.open(mem);
-    await f.seek(sp, Deno.SeekMode.Start);
-    let got = 0;
+    using f = Deno.openSync(mem);
+    f.seekSync(sp, Deno.SeekMode.Start);
     while (got < n) {
-      const r = await f.read(buf.subarray(got));
+      const r = f.readSync(buf.subarray(got));
       if (r === null || r === 0) break;
       got += r;
     }
-    const view = new DataView(buf.buffer, 0, got & ~7);
-    const found: string[] = [];
-    for (let i = 0; i < view.byteLength && found.length < 24; i += 8) {
-      const at = place(maps, Number(view.getBigUint64(i, true)));
-      if (at) found.push(at);
-    }
-    return found;
   } catch {
-    return [];
+    if (got === 0) return [];
   }
+  const view = new DataView(buf.buffer, 0, got - (got % word));
+  const found: string[] = [];
+  for (let i = 0; i < view.byteLength && found.length < 24; i += word) {
+    const v = word === 4
+      ? view.getUint32(i, true)
+      : Number(view.getBigUint64(i, true));
+    const at = place(maps, v);
+    if (at) found.push(at);
+  }
+  return found;
 }
 
-async function dumpProcess(proc: string, pid: string): Promise<string> {
-  const out = [`process ${pid}:`];
-  const maps = parseMaps(await read(`${proc}\\${pid}\\maps`));
-  const tasks: string[] = [];
+function dumpProcess(dir: string, budget: Budget): string[] {
+  const out: string[] = [];
+  const maps = parseMaps(read(`${dir}\\maps`));
+  let tasks: string[] = [];
   try {
-    for await (const t of Deno.readDir(`${proc}\\${pid}\\task`)) {
-      tasks.push(t.name);
-    }
+    tasks = [...Deno.readDirSync(`${dir}\\task`)].map((t) => t.name);
   } catch {
-    return `process ${pid}: gone`;
+    return ["  gone"];
   }
   for (const tid of tasks.sort((a, b) => Number(a) - Number(b))) {
-    const dir = `${proc}\\${pid}\\task\\${tid}`;
-    const state = /^State:\s*(.*)$/m.exec(await read(`${dir}\\status`));
+    if (budget.over) {
+      out.push("  (out of time)");
+      break;
+    }
+    const t = `${dir}\\task\\${tid}`;
+    const state = /^State:\s*(.*)$/m.exec(read(`${t}\\status`));
+    const syscall = read(`${t}\\syscall`);
     out.push(
-      `  task ${tid} ${await read(`${dir}\\comm`)} state=${
-        state?.[1] ?? "?"
-      } wchan=${await read(`${dir}\\wchan`)} syscall=${await read(
-        `${dir}\\syscall`,
-      )}`,
+      `  task ${tid} ${read(`${t}\\comm`)} state=${state?.[1] ?? "?"} wchan=${
+        read(`${t}\\wchan`)
+      } syscall=${syscall}`,
     );
-    const stack = await read(`${dir}\\stack`);
+    const stack = read(`${t}\\stack`);
     if (stack !== "?" && stack !== "") {
       out.push(...stack.split("\n").slice(0, 6).map((l) => `    ${l}`));
     }
     // "nr args… sp pc" while in a syscall
-    const sp = (await read(`${dir}\\syscall`)).split(" ").at(-2);
+    const sp = syscall.split(" ").at(-2);
     if (sp?.startsWith("0x")) {
-      const code = await stackCode(`${proc}\\${pid}\\mem`, maps, Number(sp));
+      const code = stackCode(`${dir}\\mem`, maps, Number(sp));
       if (code.length) out.push(`    stack: ${code.join(" ")}`);
     }
   }
@@ -137,41 +146,47 @@ async function dumpProcess(proc: string, pid: string): Promise<string> {
         } ${m.name || "(unnamed)"}`,
     ),
   );
-  return out.join("\n");
+  return out;
 }
 
-async function dumpAll(proc: string, exe: string): Promise<string> {
-  try {
-    const pids = await pidsNamed(proc, exe);
-    const dumps = await Promise.all(pids.map((p) => dumpProcess(proc, p)));
-    return dumps.join("\n");
-  } catch {
-    return "";
-  }
+/** When process `dir` started (ms since the epoch), or NaN. */
+function startedAt(proc: string, dir: string): number {
+  const boot = /^btime (\d+)$/m.exec(read(`${proc}\\stat`))?.[1];
+  // stat's field 22 (after the parenthesised name): clock ticks since boot,
+  // 100 a second on Linux
+  const ticks = read(`${dir}\\stat`).replace(/^.*\) /s, "").split(" ")[19];
+  return Number(boot) * 1000 + Number(ticks) * 10;
 }
 
 /**
- * Under Wine, each Linux thread of the processes named `exe` (state, kernel
- * wait channel, current syscall with its stack and program counters, the
- * kernel stack) and where the main modules' code is mapped; "" where there
- * is no /proc to read (Windows), no such process, or no answer within
- * `timeoutMs`.
+ * Under Wine, each Linux thread of the fixture (state, kernel wait channel,
+ * current syscall with its stack and program counters, the kernel stack,
+ * the code addresses on its stack) and where the main modules' code is
+ * mapped; "" where there is no /proc to read (Windows) or no such process.
+ * The fixture is a process named `exe` that started at `startedAfter` (ms
+ * since the epoch) or later, so a leftover of an earlier run is not taken
+ * for it. Stops reading after `timeoutMs`.
  */
-export async function stallDump(
+export function stallDump(
   exe: string,
-  options: { timeoutMs: number },
-): Promise<string> {
+  options: { startedAfter: number; timeoutMs: number },
+): string {
   const proc = "Z:\\proc";
   if (Deno.build.os !== "windows" || Deno.env.get("WINEPREFIX") === undefined) {
     return "";
   }
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const late = new Promise<string>((r) => {
-    timer = setTimeout(() => r(""), options.timeoutMs);
-  });
+  const budget = new Budget(options.timeoutMs);
   try {
-    return await Promise.race([dumpAll(proc, exe), late]);
-  } finally {
-    clearTimeout(timer);
+    const comm = exe.slice(0, 15); // Linux truncates it so
+    const out: string[] = [];
+    for (const e of Deno.readDirSync(proc)) {
+      const dir = `${proc}\\${e.name}`;
+      if (!/^\d+$/.test(e.name) || read(`${dir}\\comm`) !== comm) continue;
+      if (!(startedAt(proc, dir) >= options.startedAfter)) continue;
+      out.push(`process ${e.name}:`, ...dumpProcess(dir, budget));
+    }
+    return out.join("\n");
+  } catch {
+    return "";
   }
 }
