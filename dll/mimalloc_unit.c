@@ -123,11 +123,15 @@ static BOOL threads_gone(void); /* hooks.c */
  * hs_mi_canary) goes through this macro. */
 #include "mimalloc.h"
 #include "mimalloc/internal.h"
+#if MI_MALLOC_VERSION >= 30400 && MI_MALLOC_VERSION < 30500
+/* 3.4.x, read: alloc.c writes the canary and free.c decodes it with this
+ * function and nothing else; another tree (--mimalloc DIR) keeps its own */
 static inline uint32_t hs_mi_address_canary(const void* p) {
   /* the low byte 0, as mimalloc's (a string overrun stops at it) */
   return ((uint32_t)((uintptr_t)p >> 4) * 0x9E3779B1u) & 0xFFFFFF00u;
 }
 #define mi_ptr_encode_canary(page, p, keys) hs_mi_address_canary(p)
+#endif
 #if defined(__GNUC__)
 #pragma GCC diagnostic push
 /* free.c's decoding still loads the keys it no longer uses */
@@ -557,7 +561,7 @@ static HS_ALWAYS_INLINE void* hs_mi_alloc(size_t n, BOOL zero) {
  * keyed by page and block, then the distance back to the requested size. */
 static inline uint32_t hs_mi_canary(const mi_page_t* page, const void* block) {
 #if MI_MALLOC_VERSION >= 300
-  return mi_ptr_encode_canary(page, block, page->keys); /* the address's */
+  return mi_ptr_encode_canary(page, block, page->keys); /* 3.4: the macro */
 #else
   return (uint32_t)mi_ptr_encode(page, block, page->keys);
 #endif
