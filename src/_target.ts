@@ -10,6 +10,7 @@ import { HeapshiftError } from "./heapshift_error.ts";
 import {
   ERROR,
   type Handle,
+  isSignaled,
   MACHINE,
   openProcess,
   processExitCode,
@@ -82,6 +83,20 @@ export function processError(
 }
 
 /**
+ * Whether the process behind `process` has ended, for an exit code of
+ * STILL_ACTIVE (259), which a process can also exit with: its handle is
+ * signaled once it has. FALSE when that cannot be asked (a handle without
+ * SYNCHRONIZE access).
+ */
+export function hasEnded(process: Handle): boolean {
+  try {
+    return isSignaled(process);
+  } catch {
+    return false;
+  }
+}
+
+/**
  * The error for a process that has ended (its exit code read through
  * `process`), or undefined while it runs (or when that cannot be told): it
  * crashed (an NTSTATUS error code, kind `failed`, `during` the call named),
@@ -97,7 +112,7 @@ export function exitedError(
   } catch {
     return undefined;
   }
-  if (code === STILL_ACTIVE) return undefined;
+  if (code === STILL_ACTIVE && !hasEnded(target.process)) return undefined;
   // ProcessEndedError words how it ended; a crash names the call it cut.
   const ended = new ProcessEndedError(code);
   const when = ended.crash && call.during

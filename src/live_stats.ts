@@ -7,6 +7,7 @@
 import { HeapshiftError } from "./heapshift_error.ts";
 import {
   ERROR,
+  type Handle,
   openProcess,
   PROCESS,
   processCreationTime,
@@ -18,7 +19,7 @@ import {
 } from "../ffi/mod.ts";
 import { processes } from "./processes.ts";
 import { guard } from "./_error_kinds.ts";
-import { checkPid, ELEVATION_HINT } from "./_target.ts";
+import { checkPid, ELEVATION_HINT, hasEnded } from "./_target.ts";
 import {
   type HeapshiftStats,
   parseStats,
@@ -107,11 +108,23 @@ export function targetNamed<T>(
  */
 function creationTime(pid: number): bigint | "ended" | undefined {
   try {
-    using process = openProcess(pid, PROCESS.QUERY_LIMITED_INFORMATION);
-    if (processExitCode(process) !== STILL_ACTIVE) return "ended";
+    using process = openQuery(pid);
+    const code = processExitCode(process);
+    if (code !== STILL_ACTIVE || hasEnded(process)) return "ended";
     return processCreationTime(process);
   } catch {
     return undefined;
+  }
+}
+
+/** The process for queries, and for waits where that is granted too (an
+ * exit code of STILL_ACTIVE is told apart by the wait). */
+function openQuery(pid: number): Handle {
+  const query = PROCESS.QUERY_LIMITED_INFORMATION;
+  try {
+    return openProcess(pid, query | PROCESS.SYNCHRONIZE);
+  } catch {
+    return openProcess(pid, query);
   }
 }
 

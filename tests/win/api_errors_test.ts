@@ -6,6 +6,7 @@ import {
   inject,
   launch,
   modules,
+  stats,
   waitForProcess,
 } from "../../mod.ts";
 import { Win32Error } from "../../ffi/mod.ts";
@@ -226,6 +227,25 @@ test("a target that exits while its DLL loads is reported as exited, not as acce
     `Cannot inject api_exitload.dll into process ${target.readyPid}: the process exited (code 3) meanwhile`,
   );
   assertEquals(e.kind, "not-found");
+});
+
+test("a process that exited with code 259, STILL_ACTIVE's value, counts as ended", async () => {
+  using proc = await launch(fixture("sleeper.exe"));
+  proc.kill(259);
+  assertEquals(await proc.wait({ timeout: 10_000 }), 259);
+  // this handle keeps its pid and its process object
+  const e = await assertRejects(
+    () => inject(proc.pid, fixture("probe.dll")),
+    HeapshiftError,
+    `of process ${proc.pid}: the process exited (code 259) meanwhile`,
+  );
+  assertEquals(e.kind, "not-found");
+  const s = await assertRejects(
+    async () => await stats(proc.pid),
+    HeapshiftError,
+    `Cannot read heapshift's stats of process ${proc.pid}: the process has ended`,
+  );
+  assertEquals(s.kind, "not-found");
 });
 
 test("a DLL cut short is refused before the target is touched", async () => {
