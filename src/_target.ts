@@ -83,16 +83,19 @@ export function processError(
 }
 
 /**
- * Whether the process behind `process` has ended, for an exit code of
- * STILL_ACTIVE (259), which a process can also exit with: its handle is
- * signaled once it has. FALSE when that cannot be asked (a handle without
- * SYNCHRONIZE access).
+ * The exit code of the process behind `process` once it has ended, else
+ * undefined: it runs, or that cannot be told. An exit code of STILL_ACTIVE
+ * (259), which a process can also exit with, is decided by the handle's
+ * wait (signaled once it has ended), where the handle allows one. Throws a
+ * Win32Error when the exit code cannot be read.
  */
-export function hasEnded(process: Handle): boolean {
+export function endedCode(process: Handle): number | undefined {
+  const code = processExitCode(process); // throws as that does
+  if (code !== STILL_ACTIVE) return code;
   try {
-    return isSignaled(process);
+    return isSignaled(process) ? code : undefined;
   } catch {
-    return false;
+    return undefined; // no SYNCHRONIZE access
   }
 }
 
@@ -106,13 +109,13 @@ export function exitedError(
   target: { pid: number; process: Handle },
   call: { doing: string; during?: string },
 ): HeapshiftError | undefined {
-  let code: number;
+  let code: number | undefined;
   try {
-    code = processExitCode(target.process);
+    code = endedCode(target.process);
   } catch {
     return undefined;
   }
-  if (code === STILL_ACTIVE && !hasEnded(target.process)) return undefined;
+  if (code === undefined) return undefined;
   // ProcessEndedError words how it ended; a crash names the call it cut.
   const ended = new ProcessEndedError(code);
   const when = ended.crash && call.during

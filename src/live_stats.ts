@@ -11,15 +11,13 @@ import {
   openProcess,
   PROCESS,
   processCreationTime,
-  processExitCode,
   processSessionId,
   readSharedMemory,
-  STILL_ACTIVE,
   Win32Error,
 } from "../ffi/mod.ts";
 import { processes } from "./processes.ts";
 import { guard } from "./_error_kinds.ts";
-import { checkPid, ELEVATION_HINT, hasEnded } from "./_target.ts";
+import { checkPid, ELEVATION_HINT, endedCode } from "./_target.ts";
 import {
   type HeapshiftStats,
   parseStats,
@@ -109,8 +107,7 @@ export function targetNamed<T>(
 function creationTime(pid: number): bigint | "ended" | undefined {
   try {
     using process = openQuery(pid);
-    const code = processExitCode(process);
-    if (code !== STILL_ACTIVE || hasEnded(process)) return "ended";
+    if (endedCode(process) !== undefined) return "ended";
     return processCreationTime(process);
   } catch {
     return undefined;
