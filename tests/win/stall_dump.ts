@@ -14,17 +14,6 @@
 /** Modules whose mappings let a dump's program counters be placed. */
 const MODULES = /ntdll|kernelbase|kernel32|ucrtbase|heapshift|win32u|\.exe/i;
 
-/** Stops reading once this much time has gone, keeping what it has. */
-class Budget {
-  #end: number;
-  constructor(ms: number) {
-    this.#end = Date.now() + ms;
-  }
-  get over(): boolean {
-    return Date.now() > this.#end;
-  }
-}
-
 function read(path: string): string {
   try {
     return Deno.readTextFileSync(path).trim();
@@ -104,7 +93,8 @@ function stackCode(mem: string, maps: Mapping[], sp: number): string[] {
   return found;
 }
 
-function dumpProcess(dir: string, budget: Budget): string[] {
+/** `deadline` (ms since the epoch): stops reading there, keeping what it has. */
+function dumpProcess(dir: string, deadline: number): string[] {
   const out: string[] = [];
   const maps = parseMaps(read(`${dir}\\maps`));
   let tasks: string[] = [];
@@ -114,7 +104,7 @@ function dumpProcess(dir: string, budget: Budget): string[] {
     return ["  gone"];
   }
   for (const tid of tasks.sort((a, b) => Number(a) - Number(b))) {
-    if (budget.over) {
+    if (Date.now() > deadline) {
       out.push("  (out of time)");
       break;
     }
@@ -175,7 +165,7 @@ export function stallDump(
   if (Deno.build.os !== "windows" || Deno.env.get("WINEPREFIX") === undefined) {
     return "";
   }
-  const budget = new Budget(options.timeoutMs);
+  const deadline = Date.now() + options.timeoutMs;
   try {
     const comm = exe.slice(0, 15); // Linux truncates it so
     const out: string[] = [];
@@ -183,7 +173,7 @@ export function stallDump(
       const dir = `${proc}\\${e.name}`;
       if (!/^\d+$/.test(e.name) || read(`${dir}\\comm`) !== comm) continue;
       if (!(startedAt(proc, dir) >= options.startedAfter)) continue;
-      out.push(`process ${e.name}:`, ...dumpProcess(dir, budget));
+      out.push(`process ${e.name}:`, ...dumpProcess(dir, deadline));
     }
     return out.join("\n");
   } catch {
