@@ -281,6 +281,9 @@ BOOL WINAPI heapshift_entry(HINSTANCE inst, DWORD reason, LPVOID reserved) {
     case DLL_PROCESS_ATTACH:
       CRT_STARTUP(inst, reason, reserved);
       hs_loaded_at_start = reserved != NULL;
+      /* Mid-run, most likely on an injector's new thread: before the hooks
+       * go live and the program's allocations add to its working set. */
+      if (!hs_loaded_at_start) hs_stack_release();
       if (!hs_tls_process_init()) {
         InterlockedExchange(&state, HS_STATE_FAILED);
         return TRUE;
@@ -334,7 +337,9 @@ __declspec(dllexport) const char* heapshift_hooked_names(void) {
  * anyway) never returns to its caller's frame. */
 __declspec(dllexport) int heapshift_arm_exit_watch(void* unused) {
   (void)unused;
-  return state == HS_STATE_LIVE ? hs_arm_exit_watch() : 0;
+  int asked = state == HS_STATE_LIVE ? hs_arm_exit_watch() : 0;
+  hs_stack_release(); /* the thread's last call into the DLL */
+  return asked;
 }
 
 /* Reasons a takeover may fail for only a moment: a thread inside a site,
@@ -393,6 +398,7 @@ __declspec(dllexport) int heapshift_retry(void* unused) {
   }
   unlock(0, cookie);
   if (state == HS_STATE_LIVE) hs_arm_exit_watch();
+  hs_stack_release();
   return (int)state;
 }
 

@@ -401,6 +401,11 @@ BOOL hs_nt_heap_flags(HANDLE heap, uint32_t* flags);
 /* exit() has begun (hooks.c): the trimmer makes no more heap calls, and
  * this returns once it is out of the one it may be in. */
 void hs_trim_stop(void);
+/* Under Wine: gives back the pages of the calling thread's stack below its
+ * frame. Called where heapshift's own threads begin or end their work: a
+ * mid-run load's DllMain (most likely on an injector's new thread), the
+ * exports the injector calls last, the trimmer's start. */
+void hs_stack_release(void);
 
 /* ------------------------------------------------------------------------
  * Instructions (insn.c): lengths and control flow of x64 or x86 code (the

@@ -137,6 +137,26 @@ const char* hs_wine_version(void) {
 
 static BOOL running_on_wine(void) { return hs_wine_version() != NULL; }
 
+/* Wine's start of every thread clears 960 KiB of its stack (ntdll's
+ * signal_start_thread), all of it resident then, and an exited thread's
+ * stack stays mapped until another thread exits: ~1 MB for good for a
+ * thread that used a few KiB. Nothing lives below a thread's stack
+ * pointer (no red zone on Windows), and a reset page reads as zeros at its
+ * next use; the margin keeps the reset's own call clear of what it
+ * resets. Windows touches a stack only as it grows, so this is Wine's. */
+void hs_stack_release(void) {
+  if (!running_on_wine()) return;
+  const size_t margin = 16u * 1024u, pg = 4096u;
+  const NT_TIB* tib = (const NT_TIB*)NtCurrentTeb();
+  volatile char here = 0;
+  uintptr_t sp = (uintptr_t)&here;
+  uintptr_t lo = ((uintptr_t)tib->StackLimit + pg - 1) & ~(uintptr_t)(pg - 1);
+  /* not on the thread's own stack (a fiber's, a coroutine's): left alone */
+  if (sp <= lo + margin || sp > (uintptr_t)tib->StackBase) return;
+  uintptr_t hi = (sp - margin) & ~(uintptr_t)(pg - 1);
+  if (hi > lo) VirtualAlloc((void*)lo, hi - lo, MEM_RESET, PAGE_READWRITE);
+}
+
 /* A field of the heap's header, read without faulting. */
 static BOOL heap_field(HANDLE h, size_t offset, uint32_t* value) {
   return ReadProcessMemory(GetCurrentProcess(), (uint8_t*)h + offset, value,
@@ -355,6 +375,7 @@ static BOOL optimize_pass(void) {
 static int64_t old_frees(void) { return hs_stats_total(HS_C_FREES_OLD); }
 
 static DWORD WINAPI trim_thread(void* arg) {
+  hs_stack_release();
   BOOL walk = arg != NULL;
   DWORD interval = FAST_MS;
   unsigned quiet = 0;
