@@ -908,33 +908,48 @@ static const workload_t WORKLOADS[] = {
     {"percall", percall_warm, percall_run, percall_account, percall_free},
 };
 
-/* Watches the first bytes of ucrtbase's malloc/free/realloc and records
- * when they change: the moment the hooks went live, seen from inside. */
-static volatile LONG g_watch_stop;
-static volatile double g_hook_seen_ms = -1;
+/* Watches the first bytes of ucrtbase's malloc/free/realloc for the
+ * moment they change: the hooks going live, seen from inside. From the
+ * main thread, while it waits for the harness's "go": a thread of its own
+ * would cost the late variants ~1 MB under Wine, which the plain program
+ * does not pay (every new thread's start clears 960 KiB of its stack, and
+ * the last thread to have exited keeps its stack mapped). */
+static double g_hook_seen_ms = -1;
 static double g_warm_ms;
+static const unsigned char *g_watched[3];
+static unsigned char g_watched_bytes[3][16];
 
-static DWORD WINAPI watcher(LPVOID arg) {
-  (void)arg;
+static void watch_start(void) {
   HMODULE u = GetModuleHandleA("ucrtbase.dll");
   const char *names[] = {"malloc", "free", "realloc"};
-  const unsigned char *fn[3] = {0};
-  unsigned char snap[3][16];
-  if (!u) return 0;
-  for (int i = 0; i < 3; i++) {
-    fn[i] = (const unsigned char *)GetProcAddress(u, names[i]);
-    if (fn[i]) memcpy(snap[i], fn[i], 16);
+  g_warm_ms = now_ms();
+  for (int i = 0; u && i < 3; i++) {
+    g_watched[i] = (const unsigned char *)GetProcAddress(u, names[i]);
+    if (g_watched[i]) memcpy(g_watched_bytes[i], g_watched[i], 16);
   }
-  for (;;) {
-    int stop = g_watch_stop; /* one last look after the stop signal */
-    for (int i = 0; i < 3; i++)
-      if (fn[i] && memcmp(snap[i], fn[i], 16) != 0) {
-        g_hook_seen_ms = now_ms() - g_warm_ms;
-        return 0;
-      }
-    if (stop) return 0;
+}
+
+static void watch_look(void) {
+  if (g_hook_seen_ms >= 0) return;
+  for (int i = 0; i < 3; i++)
+    if (g_watched[i] && memcmp(g_watched_bytes[i], g_watched[i], 16) != 0) {
+      g_hook_seen_ms = now_ms() - g_warm_ms;
+      return;
+    }
+}
+
+/* read_line, looking at the watched bytes every millisecond until a line
+ * has begun to arrive (stdin a pipe, as the harness gives it; any other
+ * stdin is read at once, unwatched). */
+static void read_line_watching(char *buf, size_t cap) {
+  HANDLE in = GetStdHandle(STD_INPUT_HANDLE);
+  DWORD avail = 0;
+  while (PeekNamedPipe(in, NULL, 0, NULL, &avail, NULL) && avail == 0) {
+    watch_look();
     Sleep(1);
   }
+  watch_look();
+  read_line(buf, cap);
 }
 
 /* User + kernel time of the whole process (all threads), in ms. */
@@ -1013,18 +1028,12 @@ int main(int argc, char **argv) {
   double late_ms = -1;
   if (wait) {
     char line[64];
-    g_warm_ms = now_ms();
-    HANDLE wt = CreateThread(NULL, 0, watcher, NULL, 0, NULL);
+    watch_start();
     outf("warm %lu %llu\n", GetCurrentProcessId(), (unsigned long long)R.old_blocks);
-    read_line(line, sizeof line);
+    read_line_watching(line, sizeof line);
     if (strcmp(line, "go")) fail("expected \"go\" on stdin, got \"%s\"", line);
     if (late) late_ms = load_dll(late);
-    if (wt) {
-      if (late) Sleep(5); /* let the watcher see our own patch */
-      g_watch_stop = 1;
-      WaitForSingleObject(wt, INFINITE);
-      CloseHandle(wt);
-    }
+    watch_look(); /* our own load's patch, or one that came with the line */
   } else if (late) {
     late_ms = load_dll(late);
   }
