@@ -281,9 +281,10 @@ BOOL WINAPI heapshift_entry(HINSTANCE inst, DWORD reason, LPVOID reserved) {
     case DLL_PROCESS_ATTACH:
       CRT_STARTUP(inst, reason, reserved);
       hs_loaded_at_start = reserved != NULL;
-      /* Mid-run, most likely on an injector's new thread: before the hooks
-       * go live and the program's allocations add to its working set. */
-      if (!hs_loaded_at_start) hs_stack_release();
+      /* On the injector's own thread (never a program's, whose stack may
+       * hold more than its frames): before the hooks go live and the
+       * program's allocations add to its working set. */
+      if (hs_injector_loading()) hs_stack_release();
       if (!hs_tls_process_init()) {
         InterlockedExchange(&state, HS_STATE_FAILED);
         return TRUE;
@@ -370,8 +371,15 @@ static BOOL may_pass(uint32_t reason) {
  * owner, which may wait for the lock held here); nothing does.
  * Returns the state (heapshift_state). cdecl with one ignored argument, as
  * heapshift_arm_exit_watch. */
+static int retry(void);
 __declspec(dllexport) int heapshift_retry(void* unused) {
   (void)unused;
+  int s = retry();
+  hs_stack_release(); /* the thread's last call into the DLL */
+  return s;
+}
+
+static int retry(void) {
   if (state != HS_STATE_FAILED || !may_pass(last_reason)) return (int)state;
   typedef LONG(NTAPI * lock_fn)(ULONG, ULONG*, ULONG_PTR*);
   typedef LONG(NTAPI * unlock_fn)(ULONG, ULONG_PTR);
@@ -398,7 +406,6 @@ __declspec(dllexport) int heapshift_retry(void* unused) {
   }
   unlock(0, cookie);
   if (state == HS_STATE_LIVE) hs_arm_exit_watch();
-  hs_stack_release();
   return (int)state;
 }
 

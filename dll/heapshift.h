@@ -257,6 +257,9 @@ void hs_process_detach(void);
  * pid; src/injection.ts names it too): the atexit entry is then left to
  * its heapshift_arm_exit_watch call. */
 #define HS_ARM_EVENT_FORMAT L"Local\\heapshift-arm-%lu"
+/* A mid-run load by heapshift's injector (its event is there): DllMain runs
+ * on the injector's own remote thread. */
+BOOL hs_injector_loading(void);
 /* Asks for the exit watch's atexit entry if nobody has: 1 if this call got
  * it, else 0 (armed already, loaded at start, or exiting). Waits while
  * exit() runs on another thread. */
@@ -402,8 +405,8 @@ BOOL hs_nt_heap_flags(HANDLE heap, uint32_t* flags);
  * this returns once it is out of the one it may be in. */
 void hs_trim_stop(void);
 /* Under Wine: gives back the pages of the calling thread's stack below its
- * frame. Called where heapshift's own threads begin or end their work: a
- * mid-run load's DllMain (most likely on an injector's new thread), the
+ * frame. Called only on heapshift's own threads, where they begin or end
+ * their work: DllMain on the injector's thread (hs_injector_loading), the
  * exports the injector calls last, the trimmer's start. */
 void hs_stack_release(void);
 

@@ -386,6 +386,9 @@ static HS_NOINLINE BOOL threads_gone(void) {
 static wchar_t arm_event_name[64];
 
 static BOOL injector_event(BOOL unknown) {
+  if (arm_event_name[0] == 0) {
+    _snwprintf(arm_event_name, 64, HS_ARM_EVENT_FORMAT, GetCurrentProcessId());
+  }
   HANDLE e = OpenEventW(SYNCHRONIZE, FALSE, arm_event_name);
   if (e != NULL) {
     CloseHandle(e);
@@ -396,6 +399,10 @@ static BOOL injector_event(BOOL unknown) {
   if (err == ERROR_ACCESS_DENIED) return TRUE;
   if (err == ERROR_FILE_NOT_FOUND || err == ERROR_PATH_NOT_FOUND) return FALSE;
   return unknown;
+}
+
+BOOL hs_injector_loading(void) {
+  return !hs_loaded_at_start && injector_event(FALSE);
 }
 
 /* Arms the check above: at once for a load at start, else by the injector
@@ -412,7 +419,6 @@ static void watch_exit(HMODULE ucrt) {
   if (hs_loaded_at_start) {
     if (!register_exit_entries()) exit_state = EXIT_BEGUN; /* keep checking */
   } else {
-    _snwprintf(arm_event_name, 64, HS_ARM_EVENT_FORMAT, GetCurrentProcessId());
     if (injector_event(FALSE)) {
       /* kept for the process's life: one handle */
       loading_thread = OpenThread(SYNCHRONIZE, FALSE, GetCurrentThreadId());

@@ -138,23 +138,30 @@ const char* hs_wine_version(void) {
 static BOOL running_on_wine(void) { return hs_wine_version() != NULL; }
 
 /* Wine's start of every thread clears 960 KiB of its stack (ntdll's
- * signal_start_thread), all of it resident then, and an exited thread's
- * stack stays mapped until another thread exits: ~1 MB for good for a
+ * signal_start_thread), all of it resident then, and the last thread to
+ * have exited keeps its stack mapped until another exits: ~1 MB for a
  * thread that used a few KiB. Nothing lives below a thread's stack
- * pointer (no red zone on Windows), and a reset page reads as zeros at its
- * next use; the margin keeps the reset's own call clear of what it
- * resets. Windows touches a stack only as it grows, so this is Wine's. */
+ * pointer on heapshift's own threads (no red zone on Windows), and a reset
+ * page reads as zeros at its next use; the margin keeps the reset's own
+ * call clear of what it resets. Windows touches a stack only as it grows,
+ * so this is Wine's. The thread's last error is kept. */
 void hs_stack_release(void) {
-  if (!running_on_wine()) return;
+  static volatile LONG wine = -1; /* not known yet */
+  if (wine < 0) InterlockedExchange(&wine, running_on_wine());
+  if (!wine) return;
+  DWORD error = GetLastError();
   const size_t margin = 16u * 1024u, pg = 4096u;
   const NT_TIB* tib = (const NT_TIB*)NtCurrentTeb();
   volatile char here = 0;
   uintptr_t sp = (uintptr_t)&here;
   uintptr_t lo = ((uintptr_t)tib->StackLimit + pg - 1) & ~(uintptr_t)(pg - 1);
-  /* not on the thread's own stack (a fiber's, a coroutine's): left alone */
-  if (sp <= lo + margin || sp > (uintptr_t)tib->StackBase) return;
-  uintptr_t hi = (sp - margin) & ~(uintptr_t)(pg - 1);
-  if (hi > lo) VirtualAlloc((void*)lo, hi - lo, MEM_RESET, PAGE_READWRITE);
+  /* only inside the stack the TEB describes (not one switched to without
+   * telling it) */
+  if (sp > lo + margin && sp <= (uintptr_t)tib->StackBase) {
+    uintptr_t hi = (sp - margin) & ~(uintptr_t)(pg - 1);
+    if (hi > lo) VirtualAlloc((void*)lo, hi - lo, MEM_RESET, PAGE_READWRITE);
+  }
+  SetLastError(error);
 }
 
 /* A field of the heap's header, read without faulting. */
