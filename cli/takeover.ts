@@ -37,6 +37,8 @@ const REASON_TEXT: Partial<Record<HeapshiftReason, string>> = {
   "foreign-hook": "another tool hooks the CRT's allocator already",
   "page-map":
     "mimalloc's page map could not be set up for heapshift (the system's commit limit, or MIMALLOC_MAX_VABITS)",
+  "pin":
+    "heapshift.dll could not pin itself in memory, so an unload could remove the code its hooks jump to",
 };
 
 /** `path`, in double quotes when it holds a space. */

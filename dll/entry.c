@@ -2,12 +2,13 @@
  *
  * DLL_PROCESS_ATTACH (loader lock held; possibly on a foreign, short-lived
  * injected thread):
- *   1. our TLS (tls.c) and a pin (GetModuleHandleExW ..._PIN: FreeLibrary
- *      can never unmap the code the jumps point to);
+ *   1. our TLS (tls.c);
  *   2. HEAPSHIFT_VERBOSE / HEAPSHIFT_DISABLE / HEAPSHIFT_NO_MIGRATE and
  *      the test-only HEAPSHIFT_TEST_FAULTS (Win32 environment, not the
  *      CRT);
- *   3. the stats block and the counters' TLS slots, the target's CRT entry
+ *   3. the stats block, a pin (GetModuleHandleExW ..._PIN: FreeLibrary can
+ *      never unmap the code the jumps point to; without it nothing is
+ *      patched), the counters' TLS slots, the target's CRT entry
  *      points (errno, new-handler, heap handle), then mimalloc
  *      (mi_process_load + mi_process_init), all before a single jump is
  *      written;
@@ -94,6 +95,7 @@ static void read_faults(void) {
       hs_faults.trim_walk_only = TRUE;
     } else if (strcmp(item, "not-wine") == 0) hs_faults.not_wine = TRUE;
     else if (strcmp(item, "page-map") == 0) hs_faults.page_map = TRUE;
+    else if (strcmp(item, "pin") == 0) hs_faults.pin = TRUE;
     else if (strcmp(item, "busy-takeovers") == 0) {
       hs_faults.busy_takeovers = value;
     } else if (strcmp(item, "refuse-site") == 0 && colon &&
@@ -144,10 +146,6 @@ static uintptr_t stack_limit(void) {
 static void take_over(void);
 
 static void install(HINSTANCE inst) {
-  HMODULE pinned;
-  GetModuleHandleExW(GET_MODULE_HANDLE_EX_FLAG_PIN |
-                         GET_MODULE_HANDLE_EX_FLAG_FROM_ADDRESS,
-                     (LPCWSTR)(void*)inst, &pinned);
   verbose = hs_env_flag(L"HEAPSHIFT_VERBOSE");
   if (verbose) open_log();
   hs_log("loading (version %d.%d.%d, mimalloc %u)", HEAPSHIFT_VERSION_MAJOR,
@@ -156,6 +154,18 @@ static void install(HINSTANCE inst) {
   if (!hs_stats_open()) {
     hs_log("another heapshift DLL already owns this process: not hooking");
     InterlockedExchange(&state, HS_STATE_FAILED);
+    return;
+  }
+  /* The jumps will point into this image: no FreeLibrary may unmap it. */
+  HMODULE pinned;
+  BOOL pin = !hs_faults.pin &&
+             GetModuleHandleExW(GET_MODULE_HANDLE_EX_FLAG_PIN |
+                                    GET_MODULE_HANDLE_EX_FLAG_FROM_ADDRESS,
+                                (LPCWSTR)(void*)inst, &pinned);
+  if (!pin) {
+    DWORD err = hs_faults.pin ? 0 : GetLastError();
+    hs_log("the DLL could not pin itself in memory: not hooking");
+    set_state(HS_STATE_FAILED, HS_R_PIN, err);
     return;
   }
   if (!hs_count_init()) {

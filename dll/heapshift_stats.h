@@ -101,7 +101,8 @@ enum hs_reason {
                                 cannot be decoded */
   HS_R_RESTORE = 16,         /* a page's protection could not be restored */
   HS_R_FOREIGN_HOOK = 17,    /* another tool hooks an export already */
-  HS_R_PAGE_MAP = 18         /* mimalloc's page map could not be committed */
+  HS_R_PAGE_MAP = 18,        /* mimalloc's page map could not be committed */
+  HS_R_PIN = 19              /* the DLL could not pin itself in memory */
 };
 
 /* The header's `trim_state`: what the trimmer (trim.c) does with the old

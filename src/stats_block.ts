@@ -54,6 +54,7 @@ export type HeapshiftReason =
   | "restore"
   | "foreign-hook"
   | "page-map"
+  | "pin"
   | `reason-${number}`;
 
 /** heapshift.dll's reason codes (header offset 72), from 1. */
@@ -76,6 +77,7 @@ const REASONS: HeapshiftReason[] = [
   "restore",
   "foreign-hook",
   "page-map",
+  "pin",
 ];
 
 /**

@@ -92,6 +92,7 @@ Deno.test("parseStats: heapshift's reasons apart from Win32 errors", () => {
   assert.deepEqual([at(16, 5, 1).reason, at(16, 5, 1).error], ["restore", 5]);
   assert.equal(at(17, 0).reason, "foreign-hook");
   assert.equal(at(18, 0).reason, "page-map");
+  assert.equal(at(19, 8).reason, "pin");
   assert.equal(at(99, 0).reason, "reason-99");
   // Live, with a problem on the way (hooks live after a failed read-back).
   const live = at(7, 0, 1);

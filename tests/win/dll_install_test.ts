@@ -22,6 +22,7 @@ const REASON = {
   restore: 16,
   foreignHook: 17,
   pageMap: 18,
+  pin: 19,
 };
 
 function run(arch: Arch, mode: string, faults = ""): Promise<Values> {
@@ -121,6 +122,13 @@ testArches(
   "install: a page map mimalloc cannot commit whole for the hooks' lookup fails it cleanly",
   async (arch) => {
     assertUntouched(await run(arch, "plain", "page-map"), REASON.pageMap);
+  },
+);
+
+testArches(
+  "install: a DLL that cannot pin itself in memory (an unload would remove the code the jumps point to) patches nothing",
+  async (arch) => {
+    assertUntouched(await run(arch, "plain", "pin"), REASON.pin);
   },
 );
 
