@@ -38,7 +38,7 @@ const REASON_TEXT: Partial<Record<HeapshiftReason, string>> = {
   "page-map":
     "mimalloc's page map could not be set up for heapshift (the system's commit limit, or MIMALLOC_MAX_VABITS)",
   "pin":
-    "heapshift.dll could not pin itself in memory, so an unload could remove the code its hooks jump to",
+    "heapshift.dll could not pin itself in memory, which it needs before it changes any code",
 };
 
 /** `path`, in double quotes when it holds a space. */

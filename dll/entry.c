@@ -2,13 +2,13 @@
  *
  * DLL_PROCESS_ATTACH (loader lock held; possibly on a foreign, short-lived
  * injected thread):
- *   1. our TLS (tls.c);
+ *   1. our TLS (tls.c) and a pin (GetModuleHandleExW ..._PIN: FreeLibrary
+ *      can never unmap the code the jumps point to; without it nothing is
+ *      patched);
  *   2. HEAPSHIFT_VERBOSE / HEAPSHIFT_DISABLE / HEAPSHIFT_NO_MIGRATE and
  *      the test-only HEAPSHIFT_TEST_FAULTS (Win32 environment, not the
  *      CRT);
- *   3. the stats block, a pin (GetModuleHandleExW ..._PIN: FreeLibrary can
- *      never unmap the code the jumps point to; without it nothing is
- *      patched), the counters' TLS slots, the target's CRT entry
+ *   3. the stats block and the counters' TLS slots, the target's CRT entry
  *      points (errno, new-handler, heap handle), then mimalloc
  *      (mi_process_load + mi_process_init), all before a single jump is
  *      written;
@@ -146,6 +146,13 @@ static uintptr_t stack_limit(void) {
 static void take_over(void);
 
 static void install(HINSTANCE inst) {
+  /* First, so that every way out leaves the DLL pinned (a failed one stays
+   * loaded, idle; an unload would run none of a static CRT's detach). */
+  HMODULE pinned;
+  BOOL pin = GetModuleHandleExW(GET_MODULE_HANDLE_EX_FLAG_PIN |
+                                    GET_MODULE_HANDLE_EX_FLAG_FROM_ADDRESS,
+                                (LPCWSTR)(void*)inst, &pinned);
+  DWORD pin_error = pin ? 0 : GetLastError();
   verbose = hs_env_flag(L"HEAPSHIFT_VERBOSE");
   if (verbose) open_log();
   hs_log("loading (version %d.%d.%d, mimalloc %u)", HEAPSHIFT_VERSION_MAJOR,
@@ -157,15 +164,9 @@ static void install(HINSTANCE inst) {
     return;
   }
   /* The jumps will point into this image: no FreeLibrary may unmap it. */
-  HMODULE pinned;
-  BOOL pin = !hs_faults.pin &&
-             GetModuleHandleExW(GET_MODULE_HANDLE_EX_FLAG_PIN |
-                                    GET_MODULE_HANDLE_EX_FLAG_FROM_ADDRESS,
-                                (LPCWSTR)(void*)inst, &pinned);
-  if (!pin) {
-    DWORD err = hs_faults.pin ? 0 : GetLastError();
+  if (!pin || hs_faults.pin) {
     hs_log("the DLL could not pin itself in memory: not hooking");
-    set_state(HS_STATE_FAILED, HS_R_PIN, err);
+    set_state(HS_STATE_FAILED, HS_R_PIN, pin_error);
     return;
   }
   if (!hs_count_init()) {
@@ -294,7 +295,7 @@ BOOL WINAPI heapshift_entry(HINSTANCE inst, DWORD reason, LPVOID reserved) {
       /* On the injector's own thread (never a program's, whose stack may
        * hold more than its frames): before the hooks go live and the
        * program's allocations add to its working set. */
-      if (hs_injector_loading()) hs_stack_release();
+      if (hs_injector_loading()) hs_injector_stack_release();
       if (!hs_tls_process_init()) {
         InterlockedExchange(&state, HS_STATE_FAILED);
         return TRUE;
@@ -349,7 +350,7 @@ __declspec(dllexport) const char* heapshift_hooked_names(void) {
 __declspec(dllexport) int heapshift_arm_exit_watch(void* unused) {
   (void)unused;
   int asked = state == HS_STATE_LIVE ? hs_arm_exit_watch() : 0;
-  hs_stack_release(); /* the thread's last call into the DLL */
+  hs_injector_stack_release(); /* the thread's last call into the DLL */
   return asked;
 }
 
@@ -385,7 +386,7 @@ static int retry(void);
 __declspec(dllexport) int heapshift_retry(void* unused) {
   (void)unused;
   int s = retry();
-  hs_stack_release(); /* the thread's last call into the DLL */
+  hs_injector_stack_release(); /* the thread's last call into the DLL */
   return s;
 }
 

@@ -405,10 +405,13 @@ BOOL hs_nt_heap_flags(HANDLE heap, uint32_t* flags);
  * this returns once it is out of the one it may be in. */
 void hs_trim_stop(void);
 /* Under Wine: gives back the pages of the calling thread's stack below its
- * frame. Called only on heapshift's own threads, where they begin or end
- * their work: DllMain on the injector's thread (hs_injector_loading), the
- * exports the injector calls last, the trimmer's start. */
+ * frame, on heapshift's own threads only: the trimmer's as it starts, and
+ * (hs_injector_stack_release) the injector's, in DllMain (with
+ * hs_injector_loading) and the exports it calls last. */
 void hs_stack_release(void);
+/* The same on the injector's thread only: one that began in private
+ * memory, where its stub is (a program's threads begin in an image). */
+void hs_injector_stack_release(void);
 
 /* ------------------------------------------------------------------------
  * Instructions (insn.c): lengths and control flow of x64 or x86 code (the

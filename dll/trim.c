@@ -144,12 +144,8 @@ static BOOL running_on_wine(void) { return hs_wine_version() != NULL; }
  * pointer on heapshift's own threads (no red zone on Windows), and a reset
  * page reads as zeros at its next use; the margin keeps the reset's own
  * call clear of what it resets. Windows touches a stack only as it grows,
- * so this is Wine's. The thread's last error is kept. */
-void hs_stack_release(void) {
-  static volatile LONG wine = -1; /* not known yet */
-  if (wine < 0) InterlockedExchange(&wine, running_on_wine());
-  if (!wine) return;
-  DWORD error = GetLastError();
+ * so this is Wine's. */
+static void reset_below_frame(void) {
   const size_t margin = 16u * 1024u, pg = 4096u;
   const NT_TIB* tib = (const NT_TIB*)NtCurrentTeb();
   volatile char here = 0;
@@ -157,10 +153,42 @@ void hs_stack_release(void) {
   uintptr_t lo = ((uintptr_t)tib->StackLimit + pg - 1) & ~(uintptr_t)(pg - 1);
   /* only inside the stack the TEB describes (not one switched to without
    * telling it) */
-  if (sp > lo + margin && sp <= (uintptr_t)tib->StackBase) {
-    uintptr_t hi = (sp - margin) & ~(uintptr_t)(pg - 1);
-    if (hi > lo) VirtualAlloc((void*)lo, hi - lo, MEM_RESET, PAGE_READWRITE);
-  }
+  if (sp <= lo + margin || sp > (uintptr_t)tib->StackBase) return;
+  uintptr_t hi = (sp - margin) & ~(uintptr_t)(pg - 1);
+  if (hi > lo) VirtualAlloc((void*)lo, hi - lo, MEM_RESET, PAGE_READWRITE);
+}
+
+static BOOL on_wine(void) {
+  static volatile LONG wine = -1; /* not known yet */
+  if (wine < 0) InterlockedExchange(&wine, running_on_wine());
+  return wine != 0;
+}
+
+/* The thread began in private memory (ThreadQuerySetWin32StartAddress). */
+static BOOL started_in_private_memory(void) {
+  typedef LONG(NTAPI * query_fn)(HANDLE, ULONG, void*, ULONG, ULONG*);
+  FARPROC f = GetProcAddress(GetModuleHandleW(L"ntdll.dll"),
+                             "NtQueryInformationThread");
+  query_fn query;
+  memcpy(&query, &f, sizeof f);
+  void* start = NULL;
+  MEMORY_BASIC_INFORMATION mbi;
+  return query != NULL &&
+         query(GetCurrentThread(), 9, &start, sizeof start, NULL) >= 0 &&
+         VirtualQuery(start, &mbi, sizeof mbi) == sizeof mbi &&
+         mbi.Type == MEM_PRIVATE;
+}
+
+/* Both keep the thread's last error. */
+void hs_stack_release(void) {
+  DWORD error = GetLastError();
+  if (on_wine()) reset_below_frame();
+  SetLastError(error);
+}
+
+void hs_injector_stack_release(void) {
+  DWORD error = GetLastError();
+  if (on_wine() && started_in_private_memory()) reset_below_frame();
   SetLastError(error);
 }
 
