@@ -171,10 +171,12 @@ static BOOL started_in_private_memory(void) {
                              "NtQueryInformationThread");
   query_fn query;
   memcpy(&query, &f, sizeof f);
+  const ULONG win32_start_address = 9; /* ThreadQuerySetWin32StartAddress */
   void* start = NULL;
   MEMORY_BASIC_INFORMATION mbi;
   return query != NULL &&
-         query(GetCurrentThread(), 9, &start, sizeof start, NULL) >= 0 &&
+         query(GetCurrentThread(), win32_start_address, &start, sizeof start,
+               NULL) >= 0 &&
          VirtualQuery(start, &mbi, sizeof mbi) == sizeof mbi &&
          mbi.Type == MEM_PRIVATE;
 }

@@ -34,21 +34,24 @@ function run(arch: Arch, args: string[] = [], env = {}): Promise<Values> {
 }
 
 testArches(
-  "stacks: the injector's thread, loading heapshift and calling heapshift_arm_exit_watch, leaves its stack's pages below its frame out of the working set",
+  "stacks: the injector's thread, loading heapshift and calling heapshift_arm_exit_watch or heapshift_retry, leaves its stack's pages below its frame out of the working set (and its last error as it was)",
   async (arch) => {
     const r = await run(arch);
     assertEquals(r.get("live"), "1", r.text);
-    assert(stack(r, "load") <= FEW, r.text);
-    assert(stack(r, "arm") <= FEW, r.text);
+    for (const name of ["load", "arm", "retry"]) {
+      assert(stack(r, name) <= FEW, `${name}\n${r.text}`);
+    }
+    assertEquals(r.get("arm.error_kept"), "1", r.text);
+    assertEquals(r.get("retry.error_kept"), "1", r.text);
   },
 );
 
 testArches(
-  "stacks: a program's own threads that load heapshift or call heapshift_arm_exit_watch keep their stacks as they were",
+  "stacks: a program's own threads that load heapshift or call heapshift_arm_exit_watch or heapshift_retry keep their stacks as they were",
   async (arch) => {
     const r = await run(arch, ["program"]);
     assertEquals(r.get("live"), "1", r.text);
-    for (const name of ["load", "arm"]) {
+    for (const name of ["load", "arm", "retry"]) {
       const below = stack(r, name);
       // what Wine cleared is still there: heapshift reset none of it
       if (r.get("wine") === "1") assert(below > 64, `${name}\n${r.text}`);
