@@ -135,7 +135,12 @@ const char* hs_wine_version(void) {
   return version();
 }
 
-static BOOL running_on_wine(void) { return hs_wine_version() != NULL; }
+/* Asked once: the stack resets may come on any thread. */
+static BOOL running_on_wine(void) {
+  static volatile LONG wine = -1; /* not known yet */
+  if (wine < 0) InterlockedExchange(&wine, hs_wine_version() != NULL);
+  return wine != 0;
+}
 
 /* Wine's start of every thread clears 960 KiB of its stack (ntdll's
  * signal_start_thread), all of it resident then, and the last thread to
@@ -158,12 +163,6 @@ static void reset_below_frame(void) {
   if (hi > lo) VirtualAlloc((void*)lo, hi - lo, MEM_RESET, PAGE_READWRITE);
 }
 
-static BOOL on_wine(void) {
-  static volatile LONG wine = -1; /* not known yet */
-  if (wine < 0) InterlockedExchange(&wine, running_on_wine());
-  return wine != 0;
-}
-
 /* The thread began in private memory (ThreadQuerySetWin32StartAddress). */
 static BOOL started_in_private_memory(void) {
   typedef LONG(NTAPI * query_fn)(HANDLE, ULONG, void*, ULONG, ULONG*);
@@ -184,13 +183,13 @@ static BOOL started_in_private_memory(void) {
 /* Both keep the thread's last error. */
 void hs_stack_release(void) {
   DWORD error = GetLastError();
-  if (on_wine()) reset_below_frame();
+  if (running_on_wine()) reset_below_frame();
   SetLastError(error);
 }
 
 void hs_injector_stack_release(void) {
   DWORD error = GetLastError();
-  if (on_wine() && started_in_private_memory()) reset_below_frame();
+  if (running_on_wine() && started_in_private_memory()) reset_below_frame();
   SetLastError(error);
 }
 
