@@ -53,6 +53,17 @@ Deno.test("awaitTakeover: a refusal or HEAPSHIFT_DISABLE is an error that says w
   await assert.rejects(
     awaitTakeover(target, {
       timeoutMs: 5_000,
+      stats: replay([{ state: "failed", reason: "pin" }]),
+    }),
+    (e: Error) =>
+      e instanceof CliError &&
+      e.message.startsWith(
+        "heapshift.dll is loaded in game.exe (pid 7) but did not take over (pin: heapshift.dll could not pin itself in memory, which it needs before it changes any code). The program runs on as before",
+      ),
+  );
+  await assert.rejects(
+    awaitTakeover(target, {
+      timeoutMs: 5_000,
       stats: replay([{ state: "disabled" }]),
     }),
     /but disabled: HEAPSHIFT_DISABLE is set/,
