@@ -28,6 +28,7 @@
 #define BACKWARD_MAX (64 * 1024) /* decode at most this far to reach a site */
 
 static void find_eh_frame(hs_code* m);
+static void find_xfg_table(hs_code* m);
 
 void hs_code_open(hs_code* m, HMODULE h) {
   memset(m, 0, sizeof *m);
@@ -36,6 +37,7 @@ void hs_code_open(hs_code* m, HMODULE h) {
   m->nt = (IMAGE_NT_HEADERS*)(m->base +
                               ((IMAGE_DOS_HEADER*)m->base)->e_lfanew);
   find_eh_frame(m);
+  find_xfg_table(m);
 }
 
 static IMAGE_SECTION_HEADER* section_of(const hs_code* m, const uint8_t* p) {
@@ -354,6 +356,71 @@ BOOL hs_code_is_padding(const hs_code* m, const uint8_t* p, size_t n) {
   return next == NULL || next >= p + n;
 }
 
+/* ---- XFG type hashes -----------------------------------------------------
+ * MSVC's eXtended Flow Guard (/guard:xfg, Microsoft's x64 ucrtbase since
+ * Windows 11) puts an 8-byte type hash right before every function an
+ * indirect call may reach; the guard checks it at the target minus 8. It is
+ * data between two functions: decoded as code it reads as anything (in
+ * ucrtbase 10.0.22621, `jno` back into the next-but-one function's first
+ * bytes), so decoding steps over it. Which functions carry one is in the
+ * load config's CFG function table: an entry's flags byte has
+ * IMAGE_GUARD_FLAG_FID_XFG. */
+
+#define GUARD_XFG_ENABLED 0x00800000u    /* IMAGE_GUARD_XFG_ENABLED */
+#define GUARD_TABLE_SIZE_SHIFT 28        /* ..._FUNCTION_TABLE_SIZE_SHIFT */
+#define GUARD_FID_XFG 0x08u              /* IMAGE_GUARD_FLAG_FID_XFG */
+#define XFG_HASH_SIZE 8
+
+static void find_xfg_table(hs_code* m) {
+  const IMAGE_DATA_DIRECTORY* d =
+      &m->nt->OptionalHeader.DataDirectory[IMAGE_DIRECTORY_ENTRY_LOAD_CONFIG];
+  const uint8_t* lc = m->base + d->VirtualAddress;
+  if (d->VirtualAddress == 0 || !hs_code_contains_data(m, lc, sizeof(DWORD))) {
+    return;
+  }
+  /* GuardCFFunctionTable, GuardCFFunctionCount, GuardFlags
+   * (IMAGE_LOAD_CONFIG_DIRECTORY64 / 32) */
+#if HS_X64
+  enum { TABLE = 128, COUNT = 136, FLAGS = 144, WIDTH = 8 };
+#else
+  enum { TABLE = 80, COUNT = 84, FLAGS = 88, WIDTH = 4 };
+#endif
+  DWORD size = *(const DWORD*)lc;
+  if (size < FLAGS + 4 || !hs_code_contains_data(m, lc, size)) return;
+  uintptr_t table = 0, count = 0;
+  DWORD flags;
+  memcpy(&table, lc + TABLE, WIDTH);
+  memcpy(&count, lc + COUNT, WIDTH);
+  memcpy(&flags, lc + FLAGS, 4);
+  DWORD stride = 4 + (flags >> GUARD_TABLE_SIZE_SHIFT);
+  if (!(flags & GUARD_XFG_ENABLED) || stride < 5 || table == 0 ||
+      count == 0 || count > MAXDWORD / stride ||
+      !hs_code_contains_data(m, (const uint8_t*)table, count * stride)) {
+    return;
+  }
+  m->xfg_table = (const uint8_t*)table;
+  m->xfg_count = (DWORD)count;
+  m->xfg_stride = stride;
+}
+
+/* Whether p is where a function's XFG hash begins (the table is sorted by
+ * RVA, as the loader requires). */
+static BOOL xfg_hash_at(const hs_code* m, const uint8_t* p) {
+  if (m->xfg_table == NULL || p < m->base) return FALSE;
+  uintptr_t want = (uintptr_t)(p - m->base) + XFG_HASH_SIZE;
+  DWORD lo = 0, hi = m->xfg_count;
+  while (lo < hi) {
+    DWORD mid = lo + (hi - lo) / 2;
+    const uint8_t* e = m->xfg_table + (size_t)mid * m->xfg_stride;
+    DWORD rva;
+    memcpy(&rva, e, 4);
+    if (rva == want) return (e[4] & GUARD_FID_XFG) != 0;
+    if (rva < want) lo = mid + 1;
+    else hi = mid;
+  }
+  return FALSE;
+}
+
 /* ---- landings ---------------------------------------------------------- */
 
 static void land(const uint8_t* t, uint8_t* const entries[], unsigned n,
@@ -376,6 +443,10 @@ static const uint8_t* decode_range(const hs_code* m, const uint8_t* from,
   const uint8_t* p = from;
   while (p != NULL && p < to) {
     hs_insn in;
+    if (xfg_hash_at(m, p)) {
+      p += XFG_HASH_SIZE;
+      continue;
+    }
     if (!hs_code_decode(m, p, &in)) {
       if (failed == NULL) failed = p;
       p = boundary(m, p, TRUE);

@@ -449,6 +449,12 @@ typedef struct hs_code {
   size_t eh_frame_size;
   HANDLE file;      /* the file it was mapped from (hs_code_file_open) */
   uintptr_t delta;  /* its base minus the file's ImageBase */
+  /* its Control Flow Guard function table when it carries XFG type hashes
+   * (8 data bytes before each flagged function): entries of `xfg_stride`
+   * bytes, an RVA and then flags */
+  const uint8_t* xfg_table;
+  DWORD xfg_count;
+  DWORD xfg_stride;
 } hs_code;
 
 void hs_code_open(hs_code* m, HMODULE h);

@@ -15,6 +15,8 @@ const PLANS: Record<Arch, Record<string, number>> = {
     "plan.f_loop2": 0,
     "plan.f_loop13": 12,
     "plan.f_cold": 0,
+    "plan.f_xfg": 14,
+    "plan.f_unflagged": 0,
   },
   x86: {
     "plan.f_plain": 5,
