@@ -404,9 +404,14 @@ static void find_xfg_table(hs_code* m) {
 }
 
 /* Whether p is where a function's XFG hash begins (the table is sorted by
- * RVA, as the loader requires). */
+ * RVA, as the loader requires). Bytes some function's unwind extent
+ * covers are code, whatever the table says. */
 static BOOL xfg_hash_at(const hs_code* m, const uint8_t* p) {
-  if (m->xfg_table == NULL || p < m->base) return FALSE;
+  uintptr_t b, e;
+  if (m->xfg_table == NULL || p < m->base || extent_at(m, p, &b, &e) ||
+      extent_at(m, p + XFG_HASH_SIZE - 1, &b, &e)) {
+    return FALSE;
+  }
   uintptr_t want = (uintptr_t)(p - m->base) + XFG_HASH_SIZE;
   DWORD lo = 0, hi = m->xfg_count;
   while (lo < hi) {
