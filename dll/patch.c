@@ -116,6 +116,12 @@ static BOOL shape_fits(const hs_code* m, const shape* s, const uint8_t* e) {
   return TRUE;
 }
 
+/* x64 has one convention. */
+static uint8_t* register_forwarded(uint8_t* p, void* hook, void** adapter) {
+  (void)p, (void)hook, (void)adapter;
+  return NULL;
+}
+
 /* ---- x86 ---------------------------------------------------------------- */
 #else
 
@@ -166,6 +172,109 @@ static uint8_t* forwarded(uint8_t* p) {
       if (*p != 0x59) return NULL;
     }
   }
+  return p[0] == 0x5D && p[1] == 0xC3 ? to : NULL;
+}
+
+/* Microsoft's x86 ucrtbase (LTCG) passes the arguments of its non-exported
+ * `_msize_base`, `_expand_base` and `_recalloc_base` in registers: the
+ * exports load them and jump or call (`mov ecx, [ebp+8]; pop ebp; jmp X`).
+ * Those `_base` functions get an adapter that takes the arguments where the
+ * convention puts them, calls the __cdecl hook, and keeps every register
+ * but eax (the convention's callers might rely on more than __cdecl's
+ * callee-saved ones; the caller cleans any stack argument, as the
+ * wrapper's own `pop ecx` after its call shows). */
+void hs_msize_ecx(void);
+void hs_expand_ecx_edx(void);
+void hs_recalloc_ecx_edx_stack(void);
+__asm__(
+    ".text\n"
+    ".p2align 4\n"
+    "_hs_msize_ecx:\n"
+    "  push %ecx\n"
+    "  push %edx\n"
+    "  push %ecx\n"
+    "  call _hs_msize\n"
+    "  add $4, %esp\n"
+    "  pop %edx\n"
+    "  pop %ecx\n"
+    "  ret\n"
+    ".p2align 4\n"
+    "_hs_expand_ecx_edx:\n"
+    "  push %ecx\n"
+    "  push %edx\n"
+    "  push %edx\n"
+    "  push %ecx\n"
+    "  call _hs_expand\n"
+    "  add $8, %esp\n"
+    "  pop %edx\n"
+    "  pop %ecx\n"
+    "  ret\n"
+    ".p2align 4\n"
+    "_hs_recalloc_ecx_edx_stack:\n"
+    "  push %ecx\n"
+    "  push %edx\n"
+    "  push 12(%esp)\n" /* the stack argument, past the two saved */
+    "  push %edx\n"
+    "  push %ecx\n"
+    "  call _hs_recalloc\n"
+    "  add $12, %esp\n"
+    "  pop %edx\n"
+    "  pop %ecx\n"
+    "  ret\n");
+
+/* The register conventions taken: the first argument in ecx, the second in
+ * edx, a third on the stack. */
+static const struct {
+  void* hook;
+  unsigned args;
+  void* adapter;
+} adapters[] = {
+    {(void*)hs_msize, 1, (void*)hs_msize_ecx},
+    {(void*)hs_expand, 2, (void*)hs_expand_ecx_edx},
+    {(void*)hs_recalloc, 3, (void*)hs_recalloc_ecx_edx_stack},
+};
+
+/* A __cdecl wrapper that hands its arguments on in registers: `[mov
+ * edi,edi] push ebp; mov ebp,esp;` then loads of the first into ecx and the
+ * second into edx (`mov ecx, [ebp+8]`, `mov edx, [ebp+12]`, either order)
+ * and a push of a third (`push [ebp+16]`, first), then `pop ebp; jmp X`
+ * (no push), or `call X; pop ecx | add esp,4; pop ebp; ret`. X, and the
+ * adapter for `hook`, when the arguments are exactly the ones its
+ * convention takes; NULL otherwise. */
+static uint8_t* register_forwarded(uint8_t* p, void* hook, void** adapter) {
+  unsigned want = 0;
+  for (unsigned i = 0; i < sizeof adapters / sizeof adapters[0]; i++) {
+    if (adapters[i].hook == hook) {
+      want = adapters[i].args;
+      *adapter = adapters[i].adapter;
+    }
+  }
+  if (want == 0) return NULL;
+  if (p[0] == 0x8B && p[1] == 0xFF) p += 2;
+  if (!(p[0] == 0x55 && p[1] == 0x8B && p[2] == 0xEC)) return NULL;
+  p += 3;
+  BOOL pushed = FALSE, ecx = FALSE, edx = FALSE;
+  if (want == 3 && p[0] == 0xFF && p[1] == 0x75 && p[2] == 16) {
+    pushed = TRUE;
+    p += 3;
+  }
+  for (int k = 0; k < 2 && p[0] == 0x8B; k++, p += 3) {
+    if (p[1] == 0x4D && p[2] == 8 && !ecx) ecx = TRUE;
+    else if (p[1] == 0x55 && p[2] == 12 && !edx && want >= 2) edx = TRUE;
+    else return NULL;
+  }
+  if (!ecx || edx != (want >= 2) || pushed != (want == 3)) return NULL;
+  if (!pushed) {
+    if (p[0] == 0x5D && p[1] == 0xE9) return p + 6 + *(int32_t*)(p + 2);
+    if (p[0] == 0x5D && p[1] == 0xEB) return p + 3 + *(int8_t*)(p + 2);
+    return NULL;
+  }
+  if (p[0] != 0xE8) return NULL;
+  uint8_t* to = p + 5 + *(int32_t*)(p + 1);
+  p += 5;
+  if (p[0] == 0x59) p += 1;
+  else if (p[0] == 0x83 && p[1] == 0xC4 && p[2] == 4) p += 3;
+  else return NULL;
   return p[0] == 0x5D && p[1] == 0xC3 ? to : NULL;
 }
 
@@ -420,6 +529,7 @@ static BOOL ucrtbase_is_wines(void) {
 typedef struct planned {
   uint8_t* entry;     /* where ucrtbase exports it, NULL if it does not */
   uint8_t* target;    /* decoded code site, NULL if absent */
+  void* hook;         /* the entry's hook, or its register adapter (x86) */
   const shape* shape; /* NULL: refused */
   const char* why;
   uint32_t returns;
@@ -438,7 +548,20 @@ static BOOL plan(hs_patch_result* r) {
     uint8_t* exp = (uint8_t*)GetProcAddress(hs_target.ucrtbase, e->name);
     plans[i].entry = exp;
     plans[i].target = exp ? decode(exp) : NULL;
+    plans[i].hook = e->hook;
     plans[i].shape = NULL;
+    uint8_t* to;
+    void* adapter;
+    if (plans[i].target != NULL && (e->flags & HS_WRAPS_BASE) &&
+        hs_code_contains(&code, plans[i].target, FORWARDER_MAX) &&
+        (to = register_forwarded(plans[i].target, e->hook, &adapter)) !=
+            NULL &&
+        hs_code_contains(&code, to, 1)) {
+      hs_log("patch: %s at %p hands its arguments on in registers to %p",
+             e->name, plans[i].target, to);
+      plans[i].target = to;
+      plans[i].hook = adapter;
+    }
     /* not code (or not exported), or its jumps leave ucrtbase */
     plans[i].why = exp != NULL && hs_code_contains(&code, exp, 1) ? FOREIGN
                                                                    : NO_ROOM;
@@ -525,7 +648,7 @@ static BOOL plan(hs_patch_result* r) {
     }
     site* s = find_site(p->target);
     if (s != NULL) {
-      if (s->hook != e->hook) {
+      if (s->hook != p->hook) {
         hs_log("patch: %s shares code with another hook", e->name);
         if (required) return fail(r, e->name, HS_R_SHARED_SITE, 0);
         continue;
@@ -544,7 +667,7 @@ static BOOL plan(hs_patch_result* r) {
       if (site_count == MAX_SITES) {
         return fail(r, "too many sites", HS_R_TOO_MANY_SITES, 0);
       }
-      add_site(&sites[site_count++], p->target, e->hook, p->shape,
+      add_site(&sites[site_count++], p->target, p->hook, p->shape,
                p->returns);
     }
     if (r->names < sizeof r->names_list / sizeof r->names_list[0]) {
@@ -1068,6 +1191,35 @@ __declspec(dllexport) int heapshift_plan_site(void* fn) {
   const shape* s = choose(e, landing, undecoded, &returns, &why);
   hs_log("plan_site %p: %s", fn, s ? "patchable" : why);
   return s ? s->from + (int)s->len : 0;
+}
+
+/* Test-only export (dll/README.md): where a wrapper of the entry `name`
+ * (`_msize`, `_expand`, `_recalloc`) that hands its arguments on in
+ * registers leads (x86, Microsoft's ucrtbase), and the adapter its target
+ * would be patched with; NULL when it is no such wrapper (always on x64). */
+__declspec(dllexport) void* heapshift_plan_wrapper(void* fn, const char* name,
+                                                  void** adapter);
+__declspec(dllexport) void* heapshift_plan_wrapper(void* fn, const char* name,
+                                                  void** adapter) {
+  HMODULE h = NULL;
+  *adapter = NULL;
+  if (!GetModuleHandleExW(GET_MODULE_HANDLE_EX_FLAG_FROM_ADDRESS |
+                              GET_MODULE_HANDLE_EX_FLAG_UNCHANGED_REFCOUNT,
+                          (LPCWSTR)fn, &h)) {
+    return NULL;
+  }
+  hs_code_open(&code, h);
+  for (size_t i = 0; i < TABLE_SIZE; i++) {
+    if (strcmp(table[i].name, name) != 0 ||
+        !(table[i].flags & HS_WRAPS_BASE) ||
+        !hs_code_contains(&code, fn, FORWARDER_MAX)) {
+      continue;
+    }
+    uint8_t* to = register_forwarded((uint8_t*)fn, table[i].hook, adapter);
+    if (to == NULL) *adapter = NULL;
+    return to;
+  }
+  return NULL;
 }
 
 /* Test-only export (dll/README.md): whether the n bytes at p (any loaded
