@@ -153,7 +153,9 @@ static inline int64_t hs_load64(const volatile int64_t* c) {
  *   ucrtbase but Wine's builtin one (whose functions do the work themselves)
  *   it must decode to another function, or nothing is patched: the CRT's
  *   own calls to the `_base` one would reach HeapSize with mimalloc's
- *   blocks (reason unsafe-site). */
+ *   blocks (reason unsafe-site). On x86 the wrapper may hand the `_base`
+ *   function its arguments in registers; its site then gets a register
+ *   adapter (patch.c). */
 #define HS_WRAPS_BASE 4u
 #define HS_R_TB (HS_REQUIRED | HS_TAKES_BLOCK)
 

@@ -183,6 +183,47 @@ static uint8_t* forwarded(uint8_t* p) {
  * but eax (the convention's callers might rely on more than __cdecl's
  * callee-saved ones; the caller cleans any stack argument, as the
  * wrapper's own `pop ecx` after its call shows). */
+#if defined(_MSC_VER) && !defined(__clang__)
+__declspec(naked) static void hs_msize_ecx(void) {
+  __asm {
+    push ecx
+    push edx
+    push ecx
+    call hs_msize
+    add esp, 4
+    pop edx
+    pop ecx
+    ret
+  }
+}
+__declspec(naked) static void hs_expand_ecx_edx(void) {
+  __asm {
+    push ecx
+    push edx
+    push edx
+    push ecx
+    call hs_expand
+    add esp, 8
+    pop edx
+    pop ecx
+    ret
+  }
+}
+__declspec(naked) static void hs_recalloc_ecx_edx_stack(void) {
+  __asm {
+    push ecx
+    push edx
+    push dword ptr [esp + 12] /* the stack argument, past the two saved */
+    push edx
+    push ecx
+    call hs_recalloc
+    add esp, 12
+    pop edx
+    pop ecx
+    ret
+  }
+}
+#else
 void hs_msize_ecx(void);
 void hs_expand_ecx_edx(void);
 void hs_recalloc_ecx_edx_stack(void);
@@ -221,6 +262,7 @@ __asm__(
     "  pop %edx\n"
     "  pop %ecx\n"
     "  ret\n");
+#endif
 
 /* The register conventions taken: the first argument in ecx, the second in
  * edx, a third on the stack. */
