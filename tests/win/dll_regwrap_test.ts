@@ -19,11 +19,14 @@ test("x86 register wrappers: Microsoft's shapes lead to their _base functions, o
       "wrap.w_recalloc_tail": "none",
       "wrap.w_msize_as_expand": "none",
       "wrap.w_msize_as_malloc": "none",
+      "wrap.w_expand_ecx_first": "base",
+      "wrap.w_recalloc_add": "base",
+      "wrap.w_expand_fnptr": "none",
     },
   );
 });
 
-test("x86 register adapters: arguments from ecx, edx and the stack reach the hooks, ecx and edx kept", async () => {
+test("x86 register adapters: arguments from ecx, edx and the stack reach the hooks, every register but eax kept", async () => {
   const r = await runValues("dll_regwrap.exe", [hookDll("x86")], {
     arch: "x86",
   });
