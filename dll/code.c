@@ -405,23 +405,27 @@ static void find_xfg_table(hs_code* m) {
 
 /* Whether p is where a function's XFG hash begins (the table is sorted by
  * RVA, as the loader requires). Bytes some function's unwind extent
- * covers are code, whatever the table says. */
+ * covers are code, whatever the table says (asked only on a hit: the
+ * extents are searched one by one, and this runs for every instruction
+ * decoded). */
 static BOOL xfg_hash_at(const hs_code* m, const uint8_t* p) {
-  uintptr_t b, e;
-  if (m->xfg_table == NULL || p < m->base || extent_at(m, p, &b, &e) ||
-      extent_at(m, p + XFG_HASH_SIZE - 1, &b, &e)) {
-    return FALSE;
-  }
+  if (m->xfg_table == NULL || p < m->base) return FALSE;
   uintptr_t want = (uintptr_t)(p - m->base) + XFG_HASH_SIZE;
   DWORD lo = 0, hi = m->xfg_count;
   while (lo < hi) {
     DWORD mid = lo + (hi - lo) / 2;
-    const uint8_t* e = m->xfg_table + (size_t)mid * m->xfg_stride;
+    const uint8_t* entry = m->xfg_table + (size_t)mid * m->xfg_stride;
     DWORD rva;
-    memcpy(&rva, e, 4);
-    if (rva == want) return (e[4] & GUARD_FID_XFG) != 0;
-    if (rva < want) lo = mid + 1;
-    else hi = mid;
+    memcpy(&rva, entry, 4);
+    if (rva < want) {
+      lo = mid + 1;
+    } else if (rva > want) {
+      hi = mid;
+    } else {
+      uintptr_t b, e;
+      return (entry[4] & GUARD_FID_XFG) != 0 && !extent_at(m, p, &b, &e) &&
+             !extent_at(m, p + XFG_HASH_SIZE - 1, &b, &e);
+    }
   }
   return FALSE;
 }
