@@ -281,14 +281,15 @@ static const struct {
  * second into edx (`mov ecx, [ebp+8]`, `mov edx, [ebp+12]`, either order)
  * and a push of a third (`push [ebp+16]`, first), then `pop ebp; jmp X`
  * (no push), or `call X; pop ecx | add esp,4; pop ebp; ret`. X, and the
- * adapter for `hook`, when the arguments are exactly the ones its
- * convention takes; NULL otherwise. */
+ * adapter for `hook` in *adapter, when the arguments are exactly the ones
+ * its convention takes; NULL otherwise (*adapter untouched). */
 static uint8_t* register_forwarded(uint8_t* p, void* hook, void** adapter) {
   unsigned want = 0;
+  void* found = NULL;
   for (unsigned i = 0; i < sizeof adapters / sizeof adapters[0]; i++) {
     if (adapters[i].hook == hook) {
       want = adapters[i].args;
-      *adapter = adapters[i].adapter;
+      found = adapters[i].adapter;
     }
   }
   if (want == 0) return NULL;
@@ -306,18 +307,20 @@ static uint8_t* register_forwarded(uint8_t* p, void* hook, void** adapter) {
     else return NULL;
   }
   if (!ecx || edx != (want >= 2) || pushed != (want == 3)) return NULL;
+  uint8_t* to = NULL;
   if (!pushed) {
-    if (p[0] == 0x5D && p[1] == 0xE9) return p + 6 + *(int32_t*)(p + 2);
-    if (p[0] == 0x5D && p[1] == 0xEB) return p + 3 + *(int8_t*)(p + 2);
-    return NULL;
+    if (p[0] == 0x5D && p[1] == 0xE9) to = p + 6 + *(int32_t*)(p + 2);
+    if (p[0] == 0x5D && p[1] == 0xEB) to = p + 3 + *(int8_t*)(p + 2);
+  } else if (p[0] == 0xE8) {
+    to = p + 5 + *(int32_t*)(p + 1);
+    p += 5;
+    if (p[0] == 0x59) p += 1;
+    else if (p[0] == 0x83 && p[1] == 0xC4 && p[2] == 4) p += 3;
+    else to = NULL;
+    if (!(p[0] == 0x5D && p[1] == 0xC3)) to = NULL;
   }
-  if (p[0] != 0xE8) return NULL;
-  uint8_t* to = p + 5 + *(int32_t*)(p + 1);
-  p += 5;
-  if (p[0] == 0x59) p += 1;
-  else if (p[0] == 0x83 && p[1] == 0xC4 && p[2] == 4) p += 3;
-  else return NULL;
-  return p[0] == 0x5D && p[1] == 0xC3 ? to : NULL;
+  if (to != NULL) *adapter = found;
+  return to;
 }
 
 /* A hot-patch needs `mov edi,edi` at the entry and padding before it. */
@@ -1213,18 +1216,25 @@ BOOL hs_patch_exports_untouched(const char* const* names) {
   return ok;
 }
 
+/* Opens the code of the module that holds p (for the test-only exports
+ * below, which plan any module's functions); FALSE if none does. */
+static BOOL open_module_of(const void* p, hs_code* m) {
+  HMODULE h = NULL;
+  if (!GetModuleHandleExW(GET_MODULE_HANDLE_EX_FLAG_FROM_ADDRESS |
+                              GET_MODULE_HANDLE_EX_FLAG_UNCHANGED_REFCOUNT,
+                          (LPCWSTR)p, &h)) {
+    return FALSE;
+  }
+  hs_code_open(m, h);
+  return TRUE;
+}
+
 /* Test-only export (dll/README.md): how a function anywhere in the process
  * would be patched: the bytes its jump writes at the entry and after it
  * (14 or 12 on x64, 5 on x86; 2 for an x86 hot-patch), 0 if refused. */
 __declspec(dllexport) int heapshift_plan_site(void* fn);
 __declspec(dllexport) int heapshift_plan_site(void* fn) {
-  HMODULE h = NULL;
-  if (!GetModuleHandleExW(GET_MODULE_HANDLE_EX_FLAG_FROM_ADDRESS |
-                              GET_MODULE_HANDLE_EX_FLAG_UNCHANGED_REFCOUNT,
-                          (LPCWSTR)fn, &h)) {
-    return 0;
-  }
-  hs_code_open(&code, h);
+  if (!open_module_of(fn, &code)) return 0;
   uint8_t* e = (uint8_t*)fn;
   uint32_t landing = 0, returns;
   const uint8_t* undecoded[2];
@@ -1243,23 +1253,15 @@ __declspec(dllexport) void* heapshift_plan_wrapper(void* fn, const char* name,
                                                   void** adapter);
 __declspec(dllexport) void* heapshift_plan_wrapper(void* fn, const char* name,
                                                   void** adapter) {
-  HMODULE h = NULL;
   *adapter = NULL;
-  if (!GetModuleHandleExW(GET_MODULE_HANDLE_EX_FLAG_FROM_ADDRESS |
-                              GET_MODULE_HANDLE_EX_FLAG_UNCHANGED_REFCOUNT,
-                          (LPCWSTR)fn, &h)) {
+  if (!open_module_of(fn, &code) ||
+      !hs_code_contains(&code, fn, FORWARDER_MAX)) {
     return NULL;
   }
-  hs_code_open(&code, h);
   for (size_t i = 0; i < TABLE_SIZE; i++) {
-    if (strcmp(table[i].name, name) != 0 ||
-        !(table[i].flags & HS_WRAPS_BASE) ||
-        !hs_code_contains(&code, fn, FORWARDER_MAX)) {
-      continue;
+    if (strcmp(table[i].name, name) == 0 && (table[i].flags & HS_WRAPS_BASE)) {
+      return register_forwarded((uint8_t*)fn, table[i].hook, adapter);
     }
-    uint8_t* to = register_forwarded((uint8_t*)fn, table[i].hook, adapter);
-    if (to == NULL) *adapter = NULL;
-    return to;
   }
   return NULL;
 }
@@ -1268,14 +1270,8 @@ __declspec(dllexport) void* heapshift_plan_wrapper(void* fn, const char* name,
  * module's) are its file's, relocated: 1 yes, 0 no, -1 cannot be told. */
 __declspec(dllexport) int heapshift_file_same(const void* p, size_t n);
 __declspec(dllexport) int heapshift_file_same(const void* p, size_t n) {
-  HMODULE h = NULL;
-  if (!GetModuleHandleExW(GET_MODULE_HANDLE_EX_FLAG_FROM_ADDRESS |
-                              GET_MODULE_HANDLE_EX_FLAG_UNCHANGED_REFCOUNT,
-                          (LPCWSTR)p, &h)) {
-    return -1;
-  }
   hs_code m;
-  hs_code_open(&m, h);
+  if (!open_module_of(p, &m)) return -1;
   hs_code_file_open(&m);
   int same = hs_code_file_same(&m, (const uint8_t*)p, n);
   hs_code_file_close(&m);
