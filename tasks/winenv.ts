@@ -32,6 +32,21 @@ export { exists, isWindows, repoRoot };
 
 /** The Windows Deno we run under Wine, pinned. */
 export const DENO_WIN_VERSION = "2.9.5";
+/**
+ * Microsoft's own x64 ucrtbase.dll, for the pass of the Windows tests that
+ * runs heapshift on it under Wine (tasks/test.ts): Wine's ucrtbase is a
+ * reimplementation, and what Microsoft's CRT does around the heap (its
+ * wrappers, errno, the new-handler loop, the aligned layout, exit) is what
+ * the hooks replace on Windows. No Microsoft download is reachable here; the
+ * npm package obs-studio-node deploys the UCRT app-locally (for Windows
+ * 7) and carries this one. Pinned by version and hash.
+ */
+export const MS_UCRT = {
+  npm: "obs-studio-node@0.10.10",
+  file: "package/ucrtbase.dll",
+  version: "10.0.17134.12",
+  sha256: "8a91052ef261b5fbf3223ae9ce789af73dfe1e9b0ba5bdbc4d564870a24f2bae",
+} as const;
 /** Debian suite of the chroot: bookworm's Wine 8 cannot run Deno's V8. */
 const SUITE = "trixie";
 /** Debian's own archive: the mirror when the host names none. */
@@ -142,6 +157,8 @@ const NEEDED_BYTES = 8 * 1024 ** 3;
 /** Inside the chroot: where the Windows deno.exe and the compilers live. */
 export const IN_ENV = {
   denoExe: "/opt/heapshift/deno.exe",
+  /** Microsoft's x64 ucrtbase.dll ({@linkcode MS_UCRT}). */
+  msUcrtDir: "/opt/heapshift/ms-ucrt/x64",
   cc: "x86_64-w64-mingw32ucrt-gcc",
   cc32: "i686-w64-mingw32-gcc",
   objdump: "x86_64-w64-mingw32ucrt-objdump",
@@ -157,6 +174,7 @@ const STEPS: Readonly<Record<string, string>> = {
   i386: PACKAGES_I386.join(" "),
   deno: DENO_WIN_VERSION,
   prefix: DENO_WIN_VERSION, // it runs that deno.exe once
+  msucrt: MS_UCRT.sha256,
 };
 
 /** FNV-1a of `text`, as 8 hex digits: a short name for a step's inputs. */
@@ -450,7 +468,6 @@ export async function provision(): Promise<void> {
 }
 
 async function provisionSteps(): Promise<void> {
-  const cache = cacheDir();
   const r = rootfsDir();
 
   if (!exists(`${r}/.heapshift-base`)) {
@@ -521,45 +538,27 @@ async function provisionSteps(): Promise<void> {
     "deno",
     `fetching Windows Deno ${DENO_WIN_VERSION} (npm)`,
     async () => {
-      const dl = `${cache}/downloads`;
-      await Deno.mkdir(dl, { recursive: true });
-      const tgz = `${dl}/deno-win32-x64-${DENO_WIN_VERSION}.tgz`;
-      if (!exists(tgz)) {
-        // packed into a directory of its own and moved when whole: a run
-        // killed mid-download leaves no truncated archive to trust later
-        const part = await Deno.makeTempDir({ dir: dl, prefix: "part-" });
-        try {
-          const packed = await runChecked("npm", [
-            "pack",
-            `@deno/win32-x64@${DENO_WIN_VERSION}`,
-            "--silent",
-          ], { quiet: true, cwd: part });
-          if (!packed.ok) {
-            throw new WinEnvError(
-              `npm pack @deno/win32-x64@${DENO_WIN_VERSION} failed (${packed.why}):\n${
-                packed.stderr.slice(-2000)
-              }`,
-            );
-          }
-          await Deno.rename(`${part}/${tgz.slice(dl.length + 1)}`, tgz);
-        } finally {
-          await Deno.remove(part, { recursive: true }).catch(() => {});
-        }
-      }
       await Deno.mkdir(`${r}/opt/heapshift`, { recursive: true });
-      const untar = await runChecked("tar", [
-        "-xzf",
-        tgz,
-        "-C",
-        `${r}/opt/heapshift`,
-        "--strip-components=1",
+      await unpackFromNpm(
+        `@deno/win32-x64@${DENO_WIN_VERSION}`,
         "package/deno.exe",
-      ], { quiet: true });
-      if (!untar.ok) {
-        // A damaged archive is fetched again next time.
-        await Deno.remove(tgz).catch(() => {});
+        `${r}${IN_ENV.denoExe}`,
+      );
+    },
+  );
+
+  await step(
+    "msucrt",
+    `fetching Microsoft's ucrtbase.dll ${MS_UCRT.version} (npm: ${MS_UCRT.npm})`,
+    async () => {
+      const dll = `${r}${IN_ENV.msUcrtDir}/ucrtbase.dll`;
+      await Deno.mkdir(`${r}${IN_ENV.msUcrtDir}`, { recursive: true });
+      await unpackFromNpm(MS_UCRT.npm, MS_UCRT.file, dll, { keep: false });
+      const sum = await sha256(dll);
+      if (sum !== MS_UCRT.sha256) {
+        await Deno.remove(dll);
         throw new WinEnvError(
-          `Cannot unpack ${tgz} (${untar.why}):\n${untar.stderr.slice(-2000)}`,
+          `${MS_UCRT.npm}'s ${MS_UCRT.file} is not the ucrtbase.dll ${MS_UCRT.version} expected (SHA-256 ${sum}, want ${MS_UCRT.sha256})`,
         );
       }
     },
@@ -589,6 +588,78 @@ async function provisionSteps(): Promise<void> {
   });
 }
 
+/**
+ * Extracts `member` of the npm package `spec` to `dest`. The package is
+ * fetched with `npm pack` (which checks the registry's integrity hash)
+ * into the cache's downloads, packed into a directory of its own and moved
+ * when whole: a run killed mid-download leaves no truncated archive to
+ * trust later. `keep: false` deletes the archive once unpacked (a large
+ * package of which one file is used).
+ */
+async function unpackFromNpm(
+  spec: string,
+  member: string,
+  dest: string,
+  options: { keep?: boolean } = {},
+): Promise<void> {
+  const dl = `${cacheDir()}/downloads`;
+  await Deno.mkdir(dl, { recursive: true });
+  const at = spec.lastIndexOf("@");
+  const tgz = `${dl}/${spec.slice(0, at).replace(/^@/, "").replace("/", "-")}-${
+    spec.slice(at + 1)
+  }.tgz`;
+  if (!exists(tgz)) {
+    const part = await Deno.makeTempDir({ dir: dl, prefix: "part-" });
+    try {
+      const packed = await runChecked("npm", ["pack", spec, "--silent"], {
+        quiet: true,
+        cwd: part,
+      });
+      if (!packed.ok) {
+        throw new WinEnvError(
+          `npm pack ${spec} failed (${packed.why}):\n${
+            packed.stderr.slice(-2000)
+          }`,
+        );
+      }
+      await Deno.rename(`${part}/${tgz.slice(dl.length + 1)}`, tgz);
+    } finally {
+      await Deno.remove(part, { recursive: true }).catch(() => {});
+    }
+  }
+  const dir = dest.slice(0, dest.lastIndexOf("/"));
+  const untar = await runChecked("tar", [
+    "-xzf",
+    tgz,
+    "-C",
+    dir,
+    `--strip-components=${member.split("/").length - 1}`,
+    member,
+  ], { quiet: true });
+  if (!untar.ok) {
+    // A damaged archive is fetched again next time.
+    await Deno.remove(tgz).catch(() => {});
+    throw new WinEnvError(
+      `Cannot unpack ${member} from ${tgz} (${untar.why}):\n${
+        untar.stderr.slice(-2000)
+      }`,
+    );
+  }
+  const got = `${dir}/${member.slice(member.lastIndexOf("/") + 1)}`;
+  if (got !== dest) await Deno.rename(got, dest);
+  if (options.keep === false) await Deno.remove(tgz);
+}
+
+/** SHA-256 of a file, as hex. */
+async function sha256(path: string): Promise<string> {
+  const digest = await crypto.subtle.digest(
+    "SHA-256",
+    await Deno.readFile(path),
+  );
+  return [...new Uint8Array(digest)]
+    .map((b) => b.toString(16).padStart(2, "0")).join("");
+}
+
 function envAssignments(prefix: string): string[] {
   return [
     "HOME=/root",
@@ -596,6 +667,9 @@ function envAssignments(prefix: string): string[] {
     "XDG_RUNTIME_DIR=/tmp/xdg",
     `WINEPREFIX=/root/wine-${prefix}`,
     "WINEDLLOVERRIDES=mscoree,mshtml=",
+    `HEAPSHIFT_MS_UCRT=Z:${
+      IN_ENV.msUcrtDir.replaceAll("/", "\\")
+    }\\ucrtbase.dll`,
     "DISPLAY=",
     "LANG=C.UTF-8",
     "PATH=/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin",
