@@ -13,9 +13,18 @@
  *    both are supported (`deno task build-dll --mimalloc-version 2|3`), so
  *    both are tested, from the checkout's trees (third_party/), or
  *    `HEAPSHIFT_MIMALLOC_OTHER` naming another.
+ * 5. Under Wine, the Windows tests that exercise the CRT's side
+ *    ({@linkcode MS_UCRT_FILES}) again, for x64, on Microsoft's own
+ *    ucrtbase.dll (provisioned with the environment: tasks/winenv.ts's
+ *    `MS_UCRT`) instead of Wine's reimplementation: the fixtures are
+ *    copied beside it into build/fixtures-msucrt/ and Wine is told to
+ *    load the DLL it finds there. On Windows the main pass ran on
+ *    Microsoft's already.
  *
  * Every suite always runs; the Windows one is never skipped. Arguments:
- * `--unit` or `--win` runs one suite only; other arguments are test files
+ * `--unit` or `--win` runs one suite only (`--win`: with the other passes
+ * of the Windows tests, unless files or filters are named), `--ms-ucrt`
+ * only the pass on Microsoft's ucrtbase; other arguments are test files
  * or `--filter` patterns handed to `deno test`. Either way the environment
  * is provisioned and the fixtures built first: no test finds a
  * prerequisite missing.
@@ -38,9 +47,11 @@ import {
 import { buildFixtures } from "./fixtures.ts";
 import {
   heapReports,
+  IN_ENV,
   isWindows,
   provision,
   repoRoot,
+  rootfsDir,
   runInEnv,
 } from "./winenv.ts";
 
@@ -159,9 +170,63 @@ async function buildOtherDll(): Promise<string | null> {
   return dir;
 }
 
+/**
+ * The Windows tests that run again on Microsoft's ucrtbase (x64, under
+ * Wine): those whose fixtures exercise what the CRT does around the heap
+ * and what heapshift finds in it (the patch sites, its wrappers, errno
+ * and the new-handler, exit() and its locks, threads and their CRT data,
+ * old blocks). The others test heapshift's own parts (the injector, the
+ * PE tools, the CLI) or Wine's ucrtbase as such: dll_install and
+ * dll_sites park threads at the first instruction of Wine's malloc,
+ * dll_lasterror compares against Wine's plain run.
+ */
+export const MS_UCRT_FILES = [
+  "dll_conformance_test.ts",
+  "dll_counters_test.ts",
+  "dll_exit_armed_test.ts",
+  "dll_exit_inject_test.ts",
+  "dll_exit_test.ts",
+  "dll_fls_test.ts",
+  "dll_huge_test.ts",
+  "dll_inject_api_test.ts",
+  "dll_mainheap_test.ts",
+  "dll_oldsize_test.ts",
+  "dll_oom_test.ts",
+  "dll_overrun_test.ts",
+  "dll_owns_test.ts",
+  "dll_stale_test.ts",
+  "dll_stress_test.ts",
+  "dll_threads_test.ts",
+  "dll_trim_test.ts",
+].map((f) => `${WIN_DIR}/${f}`);
+
+/**
+ * build/fixtures-msucrt/: the fixtures beside Microsoft's ucrtbase.dll,
+ * for {@linkcode MS_UCRT_FILES}'s pass (tests/win/harness.ts's
+ * `fixture()` takes them from there).
+ */
+async function placeMsUcrtFixtures(): Promise<void> {
+  const from = `${repoRoot()}/build/fixtures`;
+  const dir = `${repoRoot()}/build/fixtures-msucrt`;
+  await Deno.remove(dir, { recursive: true }).catch(() => {});
+  await Deno.mkdir(dir, { recursive: true });
+  for (const e of Deno.readDirSync(from)) {
+    if (e.isFile) await Deno.copyFile(`${from}/${e.name}`, `${dir}/${e.name}`);
+  }
+  await Deno.copyFile(
+    `${rootfsDir()}${IN_ENV.msUcrtDir}/ucrtbase.dll`,
+    `${dir}/ucrtbase.dll`,
+  );
+}
+
 async function runWin(
   extra: string[],
-  options: { suite?: string; dllDir?: string; files?: string[] } = {},
+  options: {
+    suite?: string;
+    dllDir?: string;
+    files?: string[];
+    env?: Record<string, string>;
+  } = {},
 ): Promise<Counts> {
   const named = extra.some((a) => a.endsWith(".ts"));
   const files = named ? [] : options.files ?? winTestFiles();
@@ -172,7 +237,11 @@ async function runWin(
   const junit = `${RESULTS}/${suite.replace(/\W+/g, "-")}.xml`;
   // tests/win/harness.ts's hookDll() takes the DLLs from there.
   // (Always set: one exported in the caller's shell would pass through.)
-  const env = { HEAPSHIFT_TEST_DLL_DIR: options.dllDir ?? "build" };
+  const env = {
+    HEAPSHIFT_TEST_DLL_DIR: options.dllDir ?? "build",
+    HEAPSHIFT_TEST_UCRT: "",
+    ...options.env,
+  };
   const args = ["test", "-A", `--junit-path=${junit}`, ...files, ...extra];
   console.error(
     `\n[test] ${suite} suite (${isWindows ? "native" : "Wine"}): deno ${
@@ -216,8 +285,12 @@ async function main(args: string[]): Promise<number> {
     ? "unit"
     : args.includes("--win")
     ? "win"
+    : args.includes("--ms-ucrt")
+    ? "ms-ucrt"
     : "";
-  const rest = args.filter((a) => a !== "--unit" && a !== "--win");
+  const rest = args.filter((a) =>
+    a !== "--unit" && a !== "--win" && a !== "--ms-ucrt"
+  );
   await Deno.mkdir(`${repoRoot()}/${RESULTS}`, { recursive: true });
   // One run per checkout at a time: runs share build/ (fixtures, the DLL)
   // and the result files, and a second run would replace the first one's
@@ -242,10 +315,14 @@ async function main(args: string[]): Promise<number> {
   // Windows deno.exe, objdump) find them on a fresh machine too.
   if (!isWindows) await provision();
   await buildAll();
-  if (only !== "win") results.push(await runUnit(only ? rest : []));
-  if (only !== "unit") results.push(await runWin(only ? rest : []));
+  if (only === "" || only === "unit") {
+    results.push(await runUnit(only ? rest : []));
+  }
+  if (only === "" || only === "win") {
+    results.push(await runWin(only ? rest : []));
+  }
   // The other mimalloc: in a whole run, or `--win` without files/filters.
-  if (only !== "unit" && (only === "" || rest.length === 0)) {
+  if (only === "" || (only === "win" && rest.length === 0)) {
     const dllDir = await buildOtherDll();
     if (dllDir) {
       results.push(
@@ -260,6 +337,25 @@ async function main(args: string[]): Promise<number> {
         "[test] no second mimalloc tree (HEAPSHIFT_MIMALLOC_OTHER): the DLL tests ran with one mimalloc only",
       );
     }
+  }
+  // Microsoft's ucrtbase: in a whole run, `--win` without files/filters,
+  // or `--ms-ucrt` (with any).
+  if (
+    !isWindows && (only === "" || only === "ms-ucrt" ||
+      (only === "win" && rest.length === 0))
+  ) {
+    await placeMsUcrtFixtures();
+    results.push(
+      await runWin(only === "ms-ucrt" ? rest : [], {
+        suite: "windows, Microsoft ucrtbase",
+        files: MS_UCRT_FILES,
+        env: {
+          HEAPSHIFT_TEST_UCRT: "microsoft",
+          // native first: the ucrtbase.dll beside the program, if any
+          WINEDLLOVERRIDES: "mscoree,mshtml=;ucrtbase=n,b",
+        },
+      }),
+    );
   }
   console.log("");
   const ci = Deno.env.get("CI") === "true";

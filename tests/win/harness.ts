@@ -10,8 +10,26 @@ import { stallDump } from "./stall_dump.ts";
 export { readLines, repoPath };
 export type { Arch };
 
-/** The architectures the DLL tests run for, x64 first. */
-export const ARCHES: readonly Arch[] = ["x64", "x86"];
+/**
+ * The ucrtbase the fixtures run on: Microsoft's on Windows, and under Wine
+ * in the suite's pass on Microsoft's ucrtbase (`deno task test` sets
+ * `HEAPSHIFT_TEST_UCRT=microsoft`, lets Wine load a native ucrtbase and
+ * puts the x64 fixtures beside Microsoft's in build/fixtures-msucrt/);
+ * Wine's own otherwise.
+ */
+export const UCRT_UNDER_TEST: "wine" | "microsoft" =
+  Deno.env.get("WINEPREFIX") === undefined ||
+    Deno.env.get("HEAPSHIFT_TEST_UCRT") === "microsoft"
+    ? "microsoft"
+    : "wine";
+const MS_UCRT_PASS = Deno.env.get("WINEPREFIX") !== undefined &&
+  UCRT_UNDER_TEST === "microsoft";
+
+/**
+ * The architectures the DLL tests run for, x64 first (x64 only on
+ * Microsoft's ucrtbase under Wine: the only copy we have is x64).
+ */
+export const ARCHES: readonly Arch[] = MS_UCRT_PASS ? ["x64"] : ["x64", "x86"];
 
 /** Watches Wine's heap reports between {@linkcode heapWatch} and `check`. */
 export interface HeapWatch {
@@ -120,7 +138,8 @@ export function testArches(
  */
 export function fixture(name: string, arch: Arch = "x64"): string {
   const file = arch === "x86" ? name.replace(/(\.\w+)$/, "32$1") : name;
-  return repoPath(`build/fixtures/${file}`);
+  const dir = MS_UCRT_PASS && arch === "x64" ? "fixtures-msucrt" : "fixtures";
+  return repoPath(`build/${dir}/${file}`);
 }
 
 /** Path of the hook DLL built by `deno task build-dll` for `arch`. */
