@@ -539,11 +539,10 @@ async function provisionSteps(): Promise<void> {
     `fetching Windows Deno ${DENO_WIN_VERSION} (npm)`,
     async () => {
       await Deno.mkdir(`${r}/opt/heapshift`, { recursive: true });
-      await unpackFromNpm(
-        `@deno/win32-x64@${DENO_WIN_VERSION}`,
-        "package/deno.exe",
-        `${r}${IN_ENV.denoExe}`,
-      );
+      await unpackFromNpm(`@deno/win32-x64@${DENO_WIN_VERSION}`, {
+        member: "package/deno.exe",
+        to: `${r}${IN_ENV.denoExe}`,
+      });
     },
   );
 
@@ -551,16 +550,14 @@ async function provisionSteps(): Promise<void> {
     "msucrt",
     `fetching Microsoft's ucrtbase.dll ${MS_UCRT.version} (npm: ${MS_UCRT.npm})`,
     async () => {
-      const dll = `${r}${IN_ENV.msUcrtDir}/ucrtbase.dll`;
+      const dll = msUcrtPath();
       await Deno.mkdir(`${r}${IN_ENV.msUcrtDir}`, { recursive: true });
-      await unpackFromNpm(MS_UCRT.npm, MS_UCRT.file, dll, { keep: false });
-      const sum = await sha256(dll);
-      if (sum !== MS_UCRT.sha256) {
-        await Deno.remove(dll);
-        throw new WinEnvError(
-          `${MS_UCRT.npm}'s ${MS_UCRT.file} is not the ucrtbase.dll ${MS_UCRT.version} expected (SHA-256 ${sum}, want ${MS_UCRT.sha256})`,
-        );
-      }
+      await unpackFromNpm(MS_UCRT.npm, {
+        member: MS_UCRT.file,
+        to: dll,
+        keep: false,
+      });
+      await checkMsUcrt(dll);
     },
   );
 
@@ -589,21 +586,28 @@ async function provisionSteps(): Promise<void> {
 }
 
 /**
- * Extracts `member` of the npm package `spec` to `dest`. The package is
- * fetched with `npm pack` (which checks the registry's integrity hash)
- * into the cache's downloads, packed into a directory of its own and moved
- * when whole: a run killed mid-download leaves no truncated archive to
- * trust later. `keep: false` deletes the archive once unpacked (a large
- * package of which one file is used).
+ * Extracts one file (`member`) of the npm package `spec` to `to`. The
+ * package is fetched with `npm pack` (which checks the registry's
+ * integrity hash, with an npm cache of its own that goes with it) into the
+ * cache's downloads, packed into a directory of its own and moved when
+ * whole: a run killed mid-download leaves no truncated archive to trust
+ * later (and its directory is removed by the next). `keep: false` deletes
+ * the archive once unpacked (a large package of which one file is used).
+ * The file is left 0644 whatever the archive says.
  */
 async function unpackFromNpm(
   spec: string,
-  member: string,
-  dest: string,
-  options: { keep?: boolean } = {},
+  options: { member: string; to: string; keep?: boolean },
 ): Promise<void> {
+  const { member, to } = options;
   const dl = `${cacheDir()}/downloads`;
   await Deno.mkdir(dl, { recursive: true });
+  // provisioning holds the cache's lock: a part-* here is a killed run's
+  for await (const e of Deno.readDir(dl)) {
+    if (e.name.startsWith("part-")) {
+      await Deno.remove(`${dl}/${e.name}`, { recursive: true });
+    }
+  }
   const at = spec.lastIndexOf("@");
   const tgz = `${dl}/${spec.slice(0, at).replace(/^@/, "").replace("/", "-")}-${
     spec.slice(at + 1)
@@ -611,10 +615,13 @@ async function unpackFromNpm(
   if (!exists(tgz)) {
     const part = await Deno.makeTempDir({ dir: dl, prefix: "part-" });
     try {
-      const packed = await runChecked("npm", ["pack", spec, "--silent"], {
-        quiet: true,
-        cwd: part,
-      });
+      const packed = await runChecked("npm", [
+        "pack",
+        spec,
+        "--silent",
+        "--cache",
+        `${part}/npm-cache`,
+      ], { quiet: true, cwd: part });
       if (!packed.ok) {
         throw new WinEnvError(
           `npm pack ${spec} failed (${packed.why}):\n${
@@ -627,12 +634,14 @@ async function unpackFromNpm(
       await Deno.remove(part, { recursive: true }).catch(() => {});
     }
   }
-  const dir = dest.slice(0, dest.lastIndexOf("/"));
+  const dir = to.slice(0, to.lastIndexOf("/"));
   const untar = await runChecked("tar", [
     "-xzf",
     tgz,
     "-C",
     dir,
+    "--no-same-owner",
+    "--no-same-permissions",
     `--strip-components=${member.split("/").length - 1}`,
     member,
   ], { quiet: true });
@@ -646,8 +655,28 @@ async function unpackFromNpm(
     );
   }
   const got = `${dir}/${member.slice(member.lastIndexOf("/") + 1)}`;
-  if (got !== dest) await Deno.rename(got, dest);
+  if (got !== to) await Deno.rename(got, to);
+  await Deno.chmod(to, 0o644);
   if (options.keep === false) await Deno.remove(tgz);
+}
+
+/** The host path of the pinned Microsoft ucrtbase.dll in the environment. */
+export function msUcrtPath(): string {
+  return `${rootfsDir()}${IN_ENV.msUcrtDir}/ucrtbase.dll`;
+}
+
+/**
+ * Throws unless `dll` is the pinned Microsoft ucrtbase.dll (deleting it: a
+ * changed copy is fetched again).
+ */
+export async function checkMsUcrt(dll: string): Promise<void> {
+  const sum = await sha256(dll);
+  if (sum !== MS_UCRT.sha256) {
+    await Deno.remove(dll).catch(() => {});
+    throw new WinEnvError(
+      `${dll} is not Microsoft's ucrtbase.dll ${MS_UCRT.version} from ${MS_UCRT.npm} (SHA-256 ${sum}, want ${MS_UCRT.sha256}): run \`deno task env provision\` to fetch it again`,
+    );
+  }
 }
 
 /** SHA-256 of a file, as hex. */
@@ -667,9 +696,6 @@ function envAssignments(prefix: string): string[] {
     "XDG_RUNTIME_DIR=/tmp/xdg",
     `WINEPREFIX=/root/wine-${prefix}`,
     "WINEDLLOVERRIDES=mscoree,mshtml=",
-    `HEAPSHIFT_MS_UCRT=Z:${
-      IN_ENV.msUcrtDir.replaceAll("/", "\\")
-    }\\ucrtbase.dll`,
     "DISPLAY=",
     "LANG=C.UTF-8",
     "PATH=/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin",

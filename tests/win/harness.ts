@@ -10,6 +10,9 @@ import { stallDump } from "./stall_dump.ts";
 export { readLines, repoPath };
 export type { Arch };
 
+/** The suite runs under Wine (not natively on Windows). */
+export const UNDER_WINE = Deno.env.get("WINEPREFIX") !== undefined;
+
 /**
  * The ucrtbase the fixtures run on: Microsoft's on Windows, and under Wine
  * in the suite's pass on Microsoft's ucrtbase (`deno task test` sets
@@ -17,17 +20,15 @@ export type { Arch };
  * puts the x64 fixtures beside Microsoft's in build/fixtures-msucrt/);
  * Wine's own otherwise.
  */
-export const UCRT_UNDER_TEST: "wine" | "microsoft" =
-  Deno.env.get("WINEPREFIX") === undefined ||
+export const UCRT_UNDER_TEST: "wine" | "microsoft" = !UNDER_WINE ||
     Deno.env.get("HEAPSHIFT_TEST_UCRT") === "microsoft"
-    ? "microsoft"
-    : "wine";
-const MS_UCRT_PASS = Deno.env.get("WINEPREFIX") !== undefined &&
-  UCRT_UNDER_TEST === "microsoft";
+  ? "microsoft"
+  : "wine";
+const MS_UCRT_PASS = UNDER_WINE && UCRT_UNDER_TEST === "microsoft";
 
 /**
  * The architectures the DLL tests run for, x64 first (x64 only on
- * Microsoft's ucrtbase under Wine: the only copy we have is x64).
+ * Microsoft's ucrtbase under Wine: tasks/test.ts's MS_UCRT_ENV says why).
  */
 export const ARCHES: readonly Arch[] = MS_UCRT_PASS ? ["x64"] : ["x64", "x86"];
 
@@ -52,7 +53,7 @@ export interface HeapWatch {
 export function heapWatch(): HeapWatch {
   const log = Deno.env.get("HEAPSHIFT_HEAP_LOG");
   if (!log) {
-    if (Deno.env.get("WINEPREFIX") !== undefined) {
+    if (UNDER_WINE) {
       throw new Error(
         "The Windows suite under Wine needs its heap reports: run it with `deno task test`",
       );
