@@ -48,7 +48,7 @@ import {
 import { buildFixtures } from "./fixtures.ts";
 import { bytesSource } from "../pe/source.ts";
 import { readFileHeader } from "../pe/headers.ts";
-import { type Arch, archName, archOf } from "../src/arch.ts";
+import { archName, archOf } from "../src/arch.ts";
 import {
   checkMsUcrt,
   heapReports,
