@@ -205,10 +205,10 @@ export const MS_UCRT_FILES = [
 
 /**
  * Another Microsoft x64 ucrtbase.dll to run that pass on (a host path)
- * instead of the pinned one. (x86: a 32-bit program that Windows Deno
- * starts under Wine with Microsoft's x86 ucrtbase 10.0.17763 beside it
- * writes nothing to its stdout pipe, though it does from a shell; not
- * diagnosed, so there is no x86 pass.)
+ * instead of the pinned one. (No x86 pass: a 32-bit Microsoft CRT reads
+ * the inherited-handle block Windows Deno hands its children with 4-byte
+ * handles where Deno wrote 8-byte ones, and its stdout reaches no pipe;
+ * dll/README.md, "Checked against Microsoft's ucrtbase".)
  */
 const MS_UCRT_ENV = "HEAPSHIFT_MS_UCRT";
 
