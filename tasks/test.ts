@@ -210,7 +210,39 @@ export const MS_UCRT_FILES = [
  * handles where Deno wrote 8-byte ones, and its stdout reaches no pipe;
  * dll/README.md, "Checked against Microsoft's ucrtbase".)
  */
-const MS_UCRT_ENV = "HEAPSHIFT_MS_UCRT";
+export const MS_UCRT_ENV = "HEAPSHIFT_MS_UCRT";
+
+/**
+ * The ucrtbase.dll for that pass: the one {@linkcode MS_UCRT_ENV} names,
+ * which must be an x64 PE file, else the pinned one, which must still be
+ * that. Throws, saying which and why, otherwise.
+ */
+export async function msUcrtToRun(): Promise<string> {
+  const named = Deno.env.get(MS_UCRT_ENV);
+  if (!named) {
+    const dll = msUcrtPath();
+    await checkMsUcrt(dll);
+    return dll;
+  }
+  let machine: number;
+  try {
+    machine = readFileHeader(bytesSource(await Deno.readFile(named))).machine;
+  } catch (e) {
+    throw new Error(
+      `${MS_UCRT_ENV}=${named} cannot be read as a PE file: ${
+        e instanceof Error ? e.message : e
+      }`,
+    );
+  }
+  if (archOf(machine) !== "x64") {
+    throw new Error(
+      `${MS_UCRT_ENV}=${named} is not an x64 DLL (machine 0x${
+        machine.toString(16)
+      }): name a ${archName("x64")} ucrtbase.dll`,
+    );
+  }
+  return named;
+}
 
 /**
  * build/fixtures-msucrt/: the fixtures beside Microsoft's ucrtbase.dll, for
@@ -218,21 +250,7 @@ const MS_UCRT_ENV = "HEAPSHIFT_MS_UCRT";
  * them from there).
  */
 async function placeMsUcrtFixtures(): Promise<void> {
-  const named = Deno.env.get(MS_UCRT_ENV);
-  const dll = named || msUcrtPath();
-  if (named) {
-    const machine = readFileHeader(bytesSource(await Deno.readFile(dll)))
-      .machine;
-    if (archOf(machine) !== "x64") {
-      throw new Error(
-        `${MS_UCRT_ENV}=${dll} is not an x64 DLL (machine 0x${
-          machine.toString(16)
-        }): name a ${archName("x64")} ucrtbase.dll`,
-      );
-    }
-  } else {
-    await checkMsUcrt(dll); // the pinned one, still
-  }
+  const dll = await msUcrtToRun();
   const from = `${repoRoot()}/build/fixtures`;
   const dir = `${repoRoot()}/build/fixtures-msucrt`;
   await Deno.remove(dir, { recursive: true }).catch(() => {});
@@ -363,25 +381,18 @@ async function main(args: string[]): Promise<number> {
     }
   }
   // Microsoft's ucrtbase: in a whole run, `--win` without files/filters,
-  // or `--ms-ucrt` (with any). Natively the main pass ran on it; asked
-  // for, its files run again there.
-  if (isWindows && only === "ms-ucrt") {
-    results.push(
-      await runWin(rest, {
-        suite: "windows, Microsoft ucrtbase",
-        files: MS_UCRT_FILES,
-      }),
-    );
-  } else if (
-    !isWindows && (only === "" || only === "ms-ucrt" ||
-      (only === "win" && rest.length === 0))
+  // or `--ms-ucrt` (with any). Natively the main pass ran on it already;
+  // asked for, its files run again there.
+  if (
+    only === "ms-ucrt" ||
+    (!isWindows && (only === "" || (only === "win" && rest.length === 0)))
   ) {
-    await placeMsUcrtFixtures();
+    if (!isWindows) await placeMsUcrtFixtures();
     results.push(
       await runWin(only === "ms-ucrt" ? rest : [], {
         suite: "windows, Microsoft ucrtbase",
         files: MS_UCRT_FILES,
-        env: {
+        env: isWindows ? {} : {
           HEAPSHIFT_TEST_UCRT: "microsoft",
           // native first: the ucrtbase.dll beside the program, if any
           WINEDLLOVERRIDES: "mscoree,mshtml=;ucrtbase=n,b",
