@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { readJunit } from "./test.ts";
+import { MS_UCRT_ENV, msUcrtToRun, readJunit } from "./test.ts";
+import { craftPe, exportsBody } from "../pe/_test_crafted.ts";
 
 // A report as `deno test --junit-path` writes it (Deno 2.9).
 const XML = `<?xml version="1.0" encoding="UTF-8"?>
@@ -32,4 +33,49 @@ Deno.test("readJunit() of a report without a summary counts nothing", () => {
     ignored: 0,
     ignoredNames: [],
   });
+});
+
+Deno.test("msUcrtToRun: HEAPSHIFT_MS_UCRT naming no file or no x64 DLL is refused, saying which", async () => {
+  const dir = await Deno.makeTempDir();
+  const saved = Deno.env.get(MS_UCRT_ENV);
+  try {
+    Deno.env.set(MS_UCRT_ENV, `${dir}/missing.dll`);
+    await assert.rejects(msUcrtToRun(), (e: Error) => {
+      assert.match(
+        e.message,
+        /^HEAPSHIFT_MS_UCRT=.*missing\.dll cannot be read as a PE file: /,
+      );
+      return true;
+    });
+    const x86 = `${dir}/ucrtbase32.dll`;
+    await Deno.writeFile(
+      x86,
+      craftPe({
+        body: exportsBody({ count: 1, nameLength: 6 }),
+        machine: 0x14c,
+      }),
+    );
+    Deno.env.set(MS_UCRT_ENV, x86);
+    await assert.rejects(msUcrtToRun(), (e: Error) => {
+      assert.match(
+        e.message,
+        /ucrtbase32\.dll is not an x64 DLL \(machine 0x14c\): name a 64-bit \(x64\) ucrtbase\.dll$/,
+      );
+      return true;
+    });
+    const x64 = `${dir}/ucrtbase.dll`;
+    await Deno.writeFile(
+      x64,
+      craftPe({
+        body: exportsBody({ count: 1, nameLength: 6 }),
+        machine: 0x8664,
+      }),
+    );
+    Deno.env.set(MS_UCRT_ENV, x64);
+    assert.equal(await msUcrtToRun(), x64);
+  } finally {
+    if (saved === undefined) Deno.env.delete(MS_UCRT_ENV);
+    else Deno.env.set(MS_UCRT_ENV, saved);
+    await Deno.remove(dir, { recursive: true });
+  }
 });

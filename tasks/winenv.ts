@@ -666,13 +666,15 @@ export function msUcrtPath(): string {
 }
 
 /**
- * Throws unless `dll` is the pinned Microsoft ucrtbase.dll (deleting it: a
- * changed copy is fetched again).
+ * Throws unless `dll` is the pinned Microsoft ucrtbase.dll; a missing or
+ * changed copy is removed with its step's marker, so the next provisioning
+ * fetches it again.
  */
 export async function checkMsUcrt(dll: string): Promise<void> {
-  const sum = await sha256(dll);
+  const sum = await sha256(dll).catch(() => "none (missing)");
   if (sum !== MS_UCRT.sha256) {
     await Deno.remove(dll).catch(() => {});
+    await Deno.remove(marker("msucrt")).catch(() => {});
     throw new WinEnvError(
       `${dll} is not Microsoft's ucrtbase.dll ${MS_UCRT.version} from ${MS_UCRT.npm} (SHA-256 ${sum}, want ${MS_UCRT.sha256}): run \`deno task env provision\` to fetch it again`,
     );

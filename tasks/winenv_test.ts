@@ -1,10 +1,13 @@
 import assert from "node:assert/strict";
 import {
+  checkMsUcrt,
   diagnose,
   hostDebianMirror,
   type HostFacts,
   inputsTag,
   isProvisioned,
+  MS_UCRT,
+  msUcrtPath,
   rootfsDir,
   runChecked,
 } from "./winenv.ts";
@@ -161,4 +164,42 @@ Deno.test({
     ]);
     assert.equal((await runChecked("true", [], { quiet: true })).ok, true);
   },
+});
+
+Deno.test("checkMsUcrt: a changed or missing copy is removed with its marker, and the message says how to get it back", async () => {
+  const dir = await Deno.makeTempDir();
+  const saved = Deno.env.get("XDG_CACHE_HOME");
+  try {
+    Deno.env.set("XDG_CACHE_HOME", dir);
+    const dll = msUcrtPath();
+    await Deno.mkdir(dll.slice(0, dll.lastIndexOf("/")), { recursive: true });
+    await Deno.writeTextFile(dll, "not Microsoft's");
+    const markers = () =>
+      [...Deno.readDirSync(rootfsDir())].filter((e) =>
+        e.name.startsWith(".heapshift-msucrt-")
+      ).length;
+    await Deno.writeTextFile(
+      `${rootfsDir()}/.heapshift-msucrt-v1-${inputsTag(MS_UCRT.sha256)}`,
+      "done\n",
+    );
+    assert.equal(markers(), 1);
+    await assert.rejects(checkMsUcrt(dll), (e: Error) => {
+      assert.equal(e.name, "WinEnvError");
+      assert.match(
+        e.message,
+        /is not Microsoft's ucrtbase\.dll 10\.0\.17134\.12 from obs-studio-node@0\.10\.10 \(SHA-256 [0-9a-f]{64}, want 8a91052e[0-9a-f]{56}\): run `deno task env provision` to fetch it again$/,
+      );
+      return true;
+    });
+    assert.equal(await Deno.stat(dll).catch(() => null), null);
+    assert.equal(markers(), 0);
+    await assert.rejects(
+      checkMsUcrt(dll),
+      /\(SHA-256 none \(missing\), want /,
+    );
+  } finally {
+    if (saved === undefined) Deno.env.delete("XDG_CACHE_HOME");
+    else Deno.env.set("XDG_CACHE_HOME", saved);
+    await Deno.remove(dir, { recursive: true });
+  }
 });
