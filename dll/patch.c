@@ -629,11 +629,19 @@ static BOOL plan(hs_patch_result* r) {
   }
   memset(landings, 0, sizeof landings);
   hs_code_landings(&code, targets, n, landings, undecoded);
-  uint8_t* refused = NULL; /* test fault refuse-site:NAME */
+  /* test fault refuse-site:NAME: the site NAME was planned on (a register
+   * adapter's _base function on Microsoft's x86 ucrtbase), else where the
+   * export decodes to */
+  uint8_t* refused = NULL;
   if (hs_faults.refuse_site[0] != 0) {
     uint8_t* exp = (uint8_t*)GetProcAddress(hs_target.ucrtbase,
                                             hs_faults.refuse_site);
     refused = exp ? decode(exp) : NULL;
+    for (size_t i = 0; i < TABLE_SIZE; i++) {
+      if (strcmp(table[i].name, hs_faults.refuse_site) == 0) {
+        refused = plans[i].target;
+      }
+    }
   }
   for (unsigned k = 0; k < n; k++) {
     if (undecoded[2 * k] != NULL) {
