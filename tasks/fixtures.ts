@@ -7,7 +7,8 @@
  * architectures: the x86 build is `NAME32.exe` / `NAME32.dll`, compiled
  * with `-DARCH_SUFFIX="32"` (`""` for x64) so a fixture can name its
  * companions. Without it a fixture is x64 only. Only stale outputs are
- * rebuilt: older than their source or a file it `#include "…"`s.
+ * rebuilt: older than their source or a file it `#include "…"`s. Every
+ * program also links `tests/fixtures/support/std_fds.c` (why: there).
  *
  * @module
  */
@@ -79,6 +80,7 @@ export function fixtureBuilds(fileName: string, text: string): FixtureBuild[] {
 export async function buildFixtures(): Promise<string[]> {
   const root = repoRoot();
   const src = `${root}/tests/fixtures`;
+  const stdFds = `${src}/support/std_fds.c`;
   const built: string[] = [];
   for (
     const entry of [...Deno.readDirSync(src)].sort((a, b) =>
@@ -90,9 +92,10 @@ export async function buildFixtures(): Promise<string[]> {
     const text = Deno.readTextFileSync(source);
     for (const b of fixtureBuilds(entry.name, text)) {
       const out = `${root}/${FIXTURE_DIR}/${b.out}`;
-      if (!isStale(out, [source, ...localIncludes(source)])) continue;
+      const sources = b.kind === "exe" ? [source, stdFds] : [source];
+      if (!isStale(out, [...sources, ...localIncludes(source)])) continue;
       await compile({
-        sources: [source],
+        sources,
         out,
         kind: b.kind,
         arch: b.arch,

@@ -1,6 +1,6 @@
 // The Windows suite's own harness (harness.ts).
 import { assert, assertEquals } from "./assert.ts";
-import { fixture, runFixture, test } from "./harness.ts";
+import { fixture, runFixture, test, testArches } from "./harness.ts";
 
 test("harness: a fixture that outlives its timeout is killed and its test fails with its output", async () => {
   const started = Date.now();
@@ -32,3 +32,26 @@ test("harness: a fixture that outlives its timeout is killed and its test fails 
   }
   assert(Date.now() - started < 20_000, "the kill took too long");
 });
+
+testArches(
+  "harness: a fixture's stdout and stderr reach the pipes Deno gave it",
+  async (arch) => {
+    // Deno hands a child 8-byte handles in the CRT's inherited-handle block;
+    // a 32-bit CRT reads 4-byte ones (tests/fixtures/support/std_fds.c)
+    const out = await new Deno.Command(fixture("harness_stdio.exe", arch), {
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const text = (b: Uint8Array) =>
+      new TextDecoder().decode(b).replaceAll("\r\n", "\n");
+    assertEquals(
+      { code: out.code, stdout: text(out.stdout), stderr: text(out.stderr) },
+      {
+        code: 0,
+        stdout: "fd0=std\nfd1=std\nfd2=std\n",
+        stderr: "to-stderr\n",
+      },
+    );
+  },
+);
