@@ -1,9 +1,9 @@
 /* What mimalloc would import from advapi32.dll, without the import (see
- * advapi.h): each call goes to the real function when the program has
- * advapi32 (or, for random bytes, bcrypt) loaded already. Nothing is ever
- * loaded here: these run during mimalloc's initialisation, inside our
- * DLL_PROCESS_ATTACH, where loading a DLL would run its DllMain under the
- * loader lock. */
+ * advapi.h): the privilege calls go to the real functions when the program
+ * has advapi32 loaded already; random bytes come from the CPU alone.
+ * Nothing is ever loaded here: these run during mimalloc's initialisation,
+ * inside our DLL_PROCESS_ATTACH, where loading a DLL would run its DllMain
+ * under the loader lock. */
 #include "advapi.h"
 
 #include <stdint.h>
@@ -50,10 +50,9 @@ static const char* forwarder(HMODULE m, const char* name) {
 /* `name` from `module` if the program loaded that module, else NULL. An
  * export forwarded to another module is followed only into one that is
  * loaded already: GetProcAddress would load it (and its imports), inside
- * our DllMain at install, and inside a thread's first malloc with
- * mimalloc 2 (advapi32's SystemFunction036 forwards to cryptbase on
- * Windows). The last-error value is the program's: a module that is not
- * there sets ERROR_MOD_NOT_FOUND. */
+ * our DllMain at install (Windows' advapi32 forwards many exports to
+ * kernelbase, sechost and cryptbase). The last-error value is the
+ * program's: a module that is not there sets ERROR_MOD_NOT_FOUND. */
 static FARPROC loaded(const wchar_t* module, const char* name) {
   DWORD err = GetLastError();
   HMODULE m = GetModuleHandleW(module);
@@ -134,20 +133,16 @@ static BOOL rdrand_fill(uint8_t* buffer, ULONG length) {
   return TRUE;
 }
 
+/* No system source: they are all other modules' code, and mimalloc asks
+ * inside our DllMain (with mimalloc 2, also in each thread's first
+ * allocation). Loaded with the program, heapshift's DllMain runs before
+ * the program's own advapi32, cryptbase and bcrypt are initialised, even
+ * though GetModuleHandle finds them mapped: Windows' bcryptprimitives
+ * faults when called then (mimalloc #623, #1185), and BCryptGenRandom can
+ * load its provider under the loader lock. The seed needs no more than the
+ * CPU gives: mimalloc's keys here guard against nothing an attacker
+ * controls (its secure mode is not built). */
 BOOLEAN NTAPI hs_advapi_random(PVOID buffer, ULONG length) {
-  FARPROC f = loaded(L"advapi32.dll", "SystemFunction036");
-  if (f != NULL) {
-    BOOLEAN(NTAPI * gen)(PVOID, ULONG);
-    memcpy(&gen, &f, sizeof f);
-    return gen(buffer, length);
-  }
-  f = loaded(L"bcrypt.dll", "BCryptGenRandom");
-  if (f != NULL) {
-    LONG(WINAPI * gen)(void*, PUCHAR, ULONG, ULONG);
-    memcpy(&gen, &f, sizeof f);
-    /* BCRYPT_USE_SYSTEM_PREFERRED_RNG */
-    return gen(NULL, buffer, length, 0x00000002) >= 0;
-  }
   return (BOOLEAN)rdrand_fill(buffer, length);
 }
 

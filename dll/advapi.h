@@ -1,7 +1,8 @@
 /* What mimalloc would import from advapi32.dll (advapi.c): its random
- * seeds (RtlGenRandom, with MI_USE_RTLGENRANDOM) and the privilege calls
- * of its large-page support, resolved at run time from an advapi32 the
- * program loaded itself, so the DLL has no static import of it (under Wine
+ * seeds (RtlGenRandom, with MI_USE_RTLGENRANDOM: from the CPU here) and the
+ * privilege calls of its large-page support, resolved at run time from an
+ * advapi32 the program loaded itself, so the DLL has no static import of
+ * it (under Wine
  * advapi32 brings sechost and msvcrt: about 1 MB resident in a program
  * that does not load them otherwise). mimalloc_unit.c renames mimalloc's
  * calls to these while it compiles mimalloc. */
@@ -10,9 +11,8 @@
 
 #include <windows.h>
 
-/* advapi32's RtlGenRandom if loaded, else bcrypt's BCryptGenRandom if
- * loaded, else the CPU's RDRAND; FALSE if none (mimalloc then seeds from
- * the time and addresses). */
+/* The CPU's RDRAND, never another module; FALSE without it (mimalloc then
+ * seeds from the time and addresses). */
 BOOLEAN NTAPI hs_advapi_random(PVOID buffer, ULONG length);
 /* advapi32's own when it is loaded; else FALSE, ERROR_NOT_SUPPORTED. */
 BOOL WINAPI hs_advapi_open_process_token(HANDLE process, DWORD access,

@@ -1,21 +1,58 @@
 // Loading heapshift.dll brings no other module into a program that does
-// not have it already: mimalloc's random seeds and large-page calls go to
-// an advapi32 (or bcrypt) the program loaded itself, or to the CPU's
-// RDRAND (dll/advapi.c). Under Wine advapi32 would bring sechost and
-// msvcrt (~1 MB resident) and bcrypt gnutls (~3 MB), into every process.
-import { type Arch, fixture, hookDll, testArches } from "./harness.ts";
+// not have it already: mimalloc's large-page calls go to an advapi32 the
+// program loaded itself, its random seeds to the CPU's RDRAND
+// (dll/advapi.c). Under Wine advapi32 would bring sechost and msvcrt (~1
+// MB resident) and bcrypt gnutls (~3 MB), into every process.
+import {
+  type Arch,
+  fixture,
+  hookDll,
+  testArches,
+  UNDER_WINE,
+} from "./harness.ts";
 import { assertEquals } from "./assert.ts";
 import { runProgram } from "../../cli/_test_utils.ts";
 
-/** Runs dll_footprint (PRELOAD first, if given): only heapshift is new, live. */
+async function reg(args: string[]): Promise<void> {
+  const out = await new Deno.Command("reg", { args, stdout: "null" })
+    .output();
+  assertEquals(out.code, 0, `reg ${args.join(" ")}`);
+}
+
+/**
+ * Runs `fn` with Wine loading the DLL file dll_footprint (of `arch`) names
+ * by its path for each of `names` (a stand-in advapi32.dll), where it
+ * would load its own builtin of that name. Windows loads the file already.
+ */
+async function withNative(
+  arch: Arch,
+  names: string[],
+  fn: () => Promise<void>,
+) {
+  if (!UNDER_WINE) return await fn();
+  const exe = fixture("dll_footprint.exe", arch).replace(/^.*[\\/]/, "");
+  const key = `HKCU\\Software\\Wine\\AppDefaults\\${exe}`;
+  for (const n of names) {
+    await reg(["add", `${key}\\DllOverrides`, "/v", n, "/d", "native", "/f"]);
+  }
+  try {
+    await fn();
+  } finally {
+    await reg(["delete", key, "/f"]);
+  }
+}
+
+/** Runs dll_footprint (PRELOAD first, if given): only heapshift is new, live.
+ * Returns its output lines. */
 async function assertOnlyHeapshift(
   arch: Arch,
-  options: { preload?: string; cwd?: string } = {},
-): Promise<void> {
+  options: { preload?: string; cwd?: string; env?: Record<string, string> } =
+    {},
+): Promise<string[]> {
   const out = await runProgram(
     fixture("dll_footprint.exe", arch),
     [hookDll(arch), ...(options.preload ? [options.preload] : [])],
-    { cwd: options.cwd, stderr: "inherit" },
+    { cwd: options.cwd, env: options.env, stderr: "inherit" },
   );
   const text = out.stdout;
   assertEquals(out.code, 0, text);
@@ -27,6 +64,12 @@ async function assertOnlyHeapshift(
     text,
   );
   assertEquals(lines.includes("live=1"), true, text);
+  return lines;
+}
+
+/** The program loaded the test's stand-in, not the system's DLL. */
+function assertStandIn(lines: string[]) {
+  assertEquals(lines.includes("stand_in=1"), true, lines.join("\n"));
 }
 
 testArches(
@@ -35,11 +78,12 @@ testArches(
 );
 
 testArches(
-  "footprint: a forwarded SystemFunction036 is followed only into a module that is loaded already",
+  "footprint: a forwarded advapi32 export is followed only into a module that is loaded already",
   async (arch) => {
-    // Windows' advapi32 forwards it to cryptbase; GetProcAddress on a
-    // forwarder loads the target, inside DllMain. Here a stand-in advapi32
-    // forwards it to hs_fwd_target.dll, which is not loaded.
+    // GetProcAddress on a forwarder loads the target, inside DllMain. Here
+    // a stand-in advapi32 forwards OpenProcessToken, which mimalloc's
+    // large-page support calls at initialisation, to hs_fwd_target.dll,
+    // which is not loaded.
     const dir = await Deno.makeTempDir({ prefix: "heapshift-fwd-" });
     try {
       const advapi = `${dir}\\advapi32.dll`;
@@ -48,7 +92,44 @@ testArches(
         fixture("fwd_target.dll", arch),
         `${dir}\\hs_fwd_target.dll`,
       );
-      await assertOnlyHeapshift(arch, { preload: advapi, cwd: dir });
+      await withNative(arch, ["advapi32"], async () => {
+        const lines = await assertOnlyHeapshift(arch, {
+          preload: advapi,
+          cwd: dir,
+          env: { MIMALLOC_LARGE_OS_PAGES: "1" },
+        });
+        assertStandIn(lines);
+      });
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+);
+
+testArches(
+  "footprint: mimalloc's random seed is asked of no other module, not even one the program loaded",
+  async (arch) => {
+    // Loaded at start, heapshift's DllMain may run before the program's
+    // advapi32, cryptbase or bcrypt are initialised: calling into them then
+    // crashes on Windows (mimalloc #623, #1185). A spy stands in for each.
+    const dir = await Deno.makeTempDir({ prefix: "heapshift-rng-" });
+    try {
+      for (const name of ["advapi32.dll", "bcrypt.dll"]) {
+        const spy = `${dir}\\${name}`;
+        await Deno.copyFile(fixture("rng_spy.dll", arch), spy);
+        await withNative(arch, [name.replace(".dll", "")], async () => {
+          const lines = await assertOnlyHeapshift(arch, {
+            preload: spy,
+            cwd: dir,
+          });
+          assertStandIn(lines);
+          assertEquals(
+            lines.filter((l) => l.startsWith("spy_calls=")),
+            ["spy_calls=0"],
+            `${name}:\n${lines.join("\n")}`,
+          );
+        });
+      }
     } finally {
       await Deno.remove(dir, { recursive: true });
     }
