@@ -143,6 +143,24 @@ export async function resolveDll(
 }
 
 /**
+ * Builds the checkout's default hook DLLs that are missing, both
+ * architectures (the target's is not known yet), and returns their paths.
+ * On Linux a command's Windows half runs under Wine, where nothing can be
+ * built, so the Linux side calls this before it hands a command that takes
+ * the default DLL over.
+ */
+export async function buildMissingDlls(
+  options: Pick<ResolveOptions, "dir" | "builder"> = {},
+): Promise<string[]> {
+  const built: string[] = [];
+  for (const arch of ["x64", "x86"] as const) {
+    if (isFile(builtDll(arch, options.dir))) continue;
+    built.push(await resolveDll(undefined, { ...options, arch }));
+  }
+  return built;
+}
+
+/**
  * The hook DLL for a target: `explicit` (`--dll`) as given, else the
  * default for the architecture `arch()` finds (asked only then: finding it
  * may open the target).

@@ -4,6 +4,7 @@
 import assert from "node:assert/strict";
 import {
   buildArgs,
+  buildMissingDlls,
   builtDll,
   dllForTarget,
   fileArch,
@@ -64,6 +65,29 @@ Deno.test("a missing x86 DLL is built with --arch x86", async () => {
     });
     assert.equal(dll, `${dir}/heapshift32.dll`);
     assert.deepEqual(calls, [["--arch", "x86"]]);
+  });
+});
+
+Deno.test("buildMissingDlls builds each missing default DLL, and only those", async () => {
+  await withDir(async (dir) => {
+    const calls: string[][] = [];
+    const builder = async (args: string[]) => {
+      calls.push(args);
+      const name = args.includes("x86") ? "heapshift32.dll" : "heapshift.dll";
+      await Deno.writeFile(`${dir}/${name}`, new Uint8Array(1));
+      return 0;
+    };
+    assert.deepEqual(await buildMissingDlls({ dir, builder }), [
+      `${dir}/heapshift.dll`,
+      `${dir}/heapshift32.dll`,
+    ]);
+    assert.deepEqual(calls, [[], ["--arch", "x86"]]);
+    await Deno.remove(`${dir}/heapshift32.dll`);
+    assert.deepEqual(await buildMissingDlls({ dir, builder }), [
+      `${dir}/heapshift32.dll`,
+    ]);
+    assert.deepEqual(await buildMissingDlls({ dir, builder }), []);
+    assert.deepEqual(calls, [[], ["--arch", "x86"], ["--arch", "x86"]]);
   });
 });
 

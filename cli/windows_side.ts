@@ -14,10 +14,11 @@ import { currentArgs, parsePath } from "./args.ts";
 import { runWindowsHalf } from "./wine_bridge.ts";
 import { CliError } from "./output.ts";
 import { repoRoot } from "../src/_repo.ts";
+import { buildMissingDlls, canBuild } from "./dll.ts";
 
 /** Help of `--prefix` (the Linux bridge to the user's Wine prefix). */
 export const PREFIX_HELP =
-  "on Linux: the Wine/Proton prefix the program runs in (default $WINEPREFIX)";
+  "on Linux: the Wine/Proton prefix the program runs in (default $WINEPREFIX, else ~/.wine)";
 /** Help of `--wine-env` (the Linux bridge to the project's environment). */
 export const WINE_ENV_HELP =
   "on Linux: run in the project's Wine environment, prefix NAME";
@@ -28,14 +29,18 @@ export interface BridgeOpts {
   wineEnv?: string;
 }
 
-/** Adds the bridge options, `--prefix DIR` and `--wine-env NAME`. */
+/**
+ * Adds the bridge options, `--prefix DIR` and `--wine-env NAME`.
+ * `options.prefixHelp`: the help of `--prefix` for a command that does
+ * something else on Linux without either (`doctor`, `demo`).
+ */
 export function bridgeOptions<
   A extends unknown[],
   O extends OptionValues,
   G extends OptionValues,
->(command: Command<A, O, G>) {
+>(command: Command<A, O, G>, options: { prefixHelp?: string } = {}) {
   return command
-    .option("--prefix <dir>", PREFIX_HELP, parsePath)
+    .option("--prefix <dir>", options.prefixHelp ?? PREFIX_HELP, parsePath)
     .option("--wine-env <name>", WINE_ENV_HELP);
 }
 
@@ -55,16 +60,21 @@ export async function forward(opts: BridgeOpts): Promise<number | undefined> {
  * Runs `run` here on Windows, the forwarded command line on Linux.
  * `options.files`: paths the Windows half will open; in the project's Wine
  * environment, which sees only the checkout, one outside it is refused
- * here with what to do.
+ * here with what to do. `options.defaultDll`: the command takes the
+ * checkout's hook DLL (no `--dll`); on Linux a missing one is built here
+ * first, since the Windows half cannot build it under Wine.
  */
 export async function onWindows(
   opts: BridgeOpts,
   run: () => Promise<number>,
-  options: { files?: (string | undefined)[] } = {},
+  options: { files?: (string | undefined)[]; defaultDll?: boolean } = {},
 ): Promise<number> {
   if (!isWindows && opts.wineEnv !== undefined) {
     checkCwdSeenByEnv(Deno.cwd());
     for (const f of options.files ?? []) if (f) checkSeenByEnv(f);
+  }
+  if (!isWindows && options.defaultDll && canBuild()) {
+    await buildMissingDlls();
   }
   return (await forward(opts)) ?? await run();
 }

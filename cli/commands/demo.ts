@@ -421,7 +421,10 @@ export function demoCommand(program: Command, setCode: SetCode): void {
     .option("--after <seconds>", "time after the injection", parsePositive, 6)
     .option("--threads <n>", "worker threads of the sample", parsePositive, 2)
     .option("--json", "machine-readable output");
-  bridgeOptions(command).addHelpText(
+  bridgeOptions(command, {
+    prefixHelp:
+      "on Linux: run in this Wine/Proton prefix (without it or --wine-env: in the project's Wine environment, as `deno task demo`)",
+  }).addHelpText(
     "after",
     example(
       "deno task demo",

@@ -424,7 +424,10 @@ export function doctorCommand(program: Command, setCode: SetCode): void {
       parsePath,
     )
     .option("--json", "machine-readable output");
-  bridgeOptions(command).addHelpText(
+  bridgeOptions(command, {
+    prefixHelp:
+      "on Linux: check under Wine, in this Wine/Proton prefix (without it or --wine-env: this Linux system)",
+  }).addHelpText(
     "after",
     example(
       "deno run -A cli.ts doctor",

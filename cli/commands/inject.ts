@@ -309,6 +309,7 @@ export function injectCommand(program: Command, setCode: SetCode): void {
     setCode(
       await onWindows(opts, () => doInject(target, opts), {
         files: [opts.dll],
+        defaultDll: !opts.dll,
       }),
     );
   });

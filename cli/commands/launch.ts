@@ -43,6 +43,7 @@ export function launchCommand(program: Command, setCode: SetCode): void {
     setCode(
       await onWindows(opts, () => doLaunch(exe, args, opts), {
         files: [exe, ...(opts.dll ?? [])],
+        defaultDll: !opts.dll?.length,
       }),
     );
   });
