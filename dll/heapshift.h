@@ -392,7 +392,8 @@ static inline void hs_count(hs_counter which, int64_t n) {
 /* Once the hooks are live (entry.c): starts the trimmer, or records why
  * not. */
 void hs_trim_start(void);
-/* Asks for a pass now (_heapmin); never waits. */
+/* _heapmin: wakes the walk's thread (never waits for it), or runs Windows'
+ * way (HeapOptimizeResources) here, on the caller's thread. */
 void hs_trim_request(void);
 /* Wine (set once the hooks are live): the hooks reset an old block's
  * whole pages before they free it, hs_trim_block(block, its HeapSize). */

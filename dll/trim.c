@@ -40,14 +40,20 @@
  *   LFH subsegments hold its own metadata (free lists, and the debug
  *   heap's fill patterns), so nothing outside the heap may reset them.
  *   The heap's own HeapSetInformation(HeapOptimizeResources) (Windows 8.1
- *   and later) releases what its caches and LFH hold instead.
+ *   and later) releases what its caches and LFH hold instead, when the
+ *   program calls _heapmin, on its thread, beside UCRT's HeapCompact: no
+ *   thread of ours. That call holds the process heap's lock, which every
+ *   Win32 API shares; on a thread of ours it would stall them all while
+ *   that thread is preempted, and killed there by ExitProcess it would
+ *   leave the lock held for every DLL's detach code (Windows then ends
+ *   the process at the first that takes it).
  *
- * Pacing: the thread sums the `frees_old` counter (stats.c) every 10 ms
- * while old blocks are being freed, backing off to once a second when
- * none are; a pass runs when the count moved (or `_heapmin` asked). The
- * pacing costs the hooks nothing: the counter already exists. Wine: the
- * thread is started only for a heap that grew past a few MiB (a thread
- * costs Wine about 1 MiB resident).
+ * Pacing (the walk's thread): it sums the `frees_old` counter (stats.c)
+ * every 10 ms while old blocks are being freed, backing off to once a
+ * second when none are; a pass runs when the count moved (or `_heapmin`
+ * asked). The pacing costs the hooks nothing: the counter already exists.
+ * The thread is started only for a heap that grew past a few MiB (a
+ * thread costs Wine about 1 MiB resident).
  *
  * Locks: a walk holds the heap lock (HeapLock) and nothing else, in
  * bounded chunks (4,096 entries or 64 resets) with the lock let go in
@@ -66,9 +72,7 @@
  * heap calls, and exit waits until it is out of the one it may be in
  * (a flag each side sets before reading the other's, so one of them
  * always sees the other). ExitProcess called directly skips atexit: the
- * window is then one HeapSetInformation call at most every 100 ms, run
- * only while old blocks are being freed (Windows' way), or one chunk under
- * the heap lock (the opt-in walk).
+ * window is then one chunk under the heap lock (the opt-in walk).
  *
  * Switch: HEAPSHIFT_NO_TRIM=1 (read at load). State and counters: the
  * stats header's `trim` fields (STATS.md). */
@@ -77,7 +81,6 @@
 #define FAST_MS 10      /* polling while old blocks are being freed */
 #define SLOW_MS 1000    /* polling when none are */
 #define QUIET_POLLS 8   /* unchanged polls before backing off */
-#define OPTIMIZE_MS 100 /* least time between two HeapOptimizeResources */
 #define CHUNK_STEPS 4096
 #define CHUNK_RESETS 64
 #define MARGIN_HEAD 16 /* bytes past lpData kept (Wine: none needed) */
@@ -395,28 +398,28 @@ static BOOL heap_worth_a_thread(void) {
          MIN_NEWEST_REGION;
 }
 
-static BOOL optimize_pass(void) {
+/* Windows' way, from _heapmin on the program's thread. */
+static BOOL optimize_inline;
+
+static void optimize_now(void) {
+  if (out->state == HS_TRIM_UNSUPPORTED) return;
   optimize_info info = {1, 0};
-  if (!enter_heap()) return FALSE;
-  BOOL ok = HeapSetInformation(heap, HEAP_CLASS_OPTIMIZE_RESOURCES, &info,
-                               sizeof info);
-  DWORD error = GetLastError();
-  leave_heap();
-  if (ok) return TRUE;
-  if (stopping) return FALSE;
-  set_state(HS_TRIM_UNSUPPORTED, error);
-  return FALSE;
+  if (HeapSetInformation(heap, HEAP_CLASS_OPTIMIZE_RESOURCES, &info,
+                         sizeof info)) {
+    InterlockedExchangeAdd64((volatile LONG64*)&out->passes, 1);
+  } else {
+    set_state(HS_TRIM_UNSUPPORTED, GetLastError());
+  }
 }
 
 static int64_t old_frees(void) { return hs_stats_total(HS_C_FREES_OLD); }
 
 static DWORD WINAPI trim_thread(void* arg) {
+  (void)arg;
   hs_stack_release();
-  BOOL walk = arg != NULL;
   DWORD interval = FAST_MS;
   unsigned quiet = 0;
   int64_t seen_frees = -1;
-  uint64_t last_optimize = 0;
   for (;;) {
     DWORD woke = WaitForSingleObject(wake, interval);
     if (stopping) return 0;
@@ -430,21 +433,14 @@ static DWORD WINAPI trim_thread(void* arg) {
     }
     quiet = 0;
     interval = FAST_MS;
-    if (walk) {
-      if (walk_refusal() != 0) {
-        set_state(walk_refusal(), 0);
-        return 0;
-      }
-      /* A walk that had to give up is tried again at the next poll. */
-      seen_frees = walk_pass() ? frees : -1;
-      if (stopping) return 0;
-      if (seen_frees < 0) continue;
-    } else {
-      if (!asked && now_us() - last_optimize < OPTIMIZE_MS * 1000u) continue;
-      seen_frees = frees;
-      last_optimize = now_us();
-      if (!optimize_pass()) return 0;
+    if (walk_refusal() != 0) {
+      set_state(walk_refusal(), 0);
+      return 0;
     }
+    /* A walk that had to give up is tried again at the next poll. */
+    seen_frees = walk_pass() ? frees : -1;
+    if (stopping) return 0;
+    if (seen_frees < 0) continue;
     add64(&out->passes, 1);
   }
 }
@@ -460,8 +456,14 @@ void hs_trim_start(void) {
   SYSTEM_INFO si;
   GetSystemInfo(&si);
   page = si.dwPageSize;
-  BOOL walk = running_on_wine() && !hs_faults.trim_optimize;
-  if (walk && walk_refusal() != 0) {
+  if (!running_on_wine() || hs_faults.trim_optimize) {
+    optimize_inline = TRUE;
+    set_state(HS_TRIM_OPTIMIZE, 0);
+    hs_log("trim: HeapOptimizeResources on the CRT heap when the program "
+           "calls _heapmin");
+    return;
+  }
+  if (walk_refusal() != 0) {
     hs_log("trim: the CRT heap %s: its pages stay",
            walk_refusal() == HS_TRIM_DEBUG_HEAP
                ? "checks its free blocks (a debug heap)"
@@ -470,23 +472,21 @@ void hs_trim_start(void) {
     return;
   }
   /* the hooks' part (hs_trim_block) */
-  if (walk && !hs_faults.trim_walk_only) hs_trim_on_free = TRUE;
-  if (walk && !hs_env_flag(L"HEAPSHIFT_TRIM_WALK")) {
+  if (!hs_faults.trim_walk_only) hs_trim_on_free = TRUE;
+  if (!hs_env_flag(L"HEAPSHIFT_TRIM_WALK")) {
     hs_log("trim: old blocks' whole pages reset as they are freed; no walk "
            "without HEAPSHIFT_TRIM_WALK=1 (unsafe for programs that call "
            "the heap with HEAP_NO_SERIALIZE)");
     set_state(HS_TRIM_FREE_RESET, 0);
     return;
   }
-  if (walk && !heap_worth_a_thread()) {
+  if (!heap_worth_a_thread()) {
     hs_log("trim: the CRT heap never grew past a few MiB: no thread");
     set_state(HS_TRIM_SMALL_HEAP, 0);
     return;
   }
-  if (walk) {
-    seen = VirtualAlloc(NULL, SEEN_SLOTS * sizeof *seen,
-                        MEM_RESERVE | MEM_COMMIT, PAGE_READWRITE);
-  }
+  seen = VirtualAlloc(NULL, SEEN_SLOTS * sizeof *seen,
+                      MEM_RESERVE | MEM_COMMIT, PAGE_READWRITE);
   wake = CreateEventW(NULL, FALSE, FALSE, NULL);
   /* Created here, under the loader lock: it starts running once DllMain
    * has returned. 1 MiB reserved (MSVC's default): every DLL's thread
@@ -494,8 +494,7 @@ void hs_trim_start(void) {
    * more than it asks for (Wine at least 1 MiB); not the program's own
    * default, which some ask tens of MiB for, out of a 32-bit program's
    * address space. */
-  HANDLE t = wake ? CreateThread(NULL, 1u << 20, trim_thread,
-                                 walk ? (void*)1 : NULL,
+  HANDLE t = wake ? CreateThread(NULL, 1u << 20, trim_thread, NULL,
                                  STACK_SIZE_PARAM_IS_A_RESERVATION, NULL)
                   : NULL;
   if (t == NULL) {
@@ -504,13 +503,16 @@ void hs_trim_start(void) {
   }
   SetThreadPriority(t, THREAD_PRIORITY_BELOW_NORMAL);
   CloseHandle(t);
-  set_state(walk ? HS_TRIM_WALK : HS_TRIM_OPTIMIZE, 0);
-  hs_log("trim: %s", walk ? "walking the CRT heap's free blocks (Wine)"
-                          : "HeapOptimizeResources on the CRT heap");
+  set_state(HS_TRIM_WALK, 0);
+  hs_log("trim: walking the CRT heap's free blocks (Wine)");
 }
 
 void hs_trim_request(void) {
-  if (wake != NULL) SetEvent(wake);
+  if (optimize_inline) {
+    if (!stopping) optimize_now();
+  } else if (wake != NULL) {
+    SetEvent(wake);
+  }
 }
 
 void hs_trim_stop(void) {

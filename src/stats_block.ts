@@ -136,7 +136,7 @@ export interface HeapshiftCounters {
 /**
  * What heapshift's trimmer does with the old (CRT) heap's free pages
  * (dll/STATS.md): `walk` resets the whole pages inside its free blocks
- * (Wine), `optimize` asks the heap itself (Windows'
+ * (Wine), `optimize` asks the heap itself at each `_heapmin` (Windows'
  * `HeapOptimizeResources`), `free-reset` has no thread but the hooks reset
  * each old block's whole pages as they free it (Wine's default); the
  * others say why it does not run.

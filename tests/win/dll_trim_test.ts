@@ -149,6 +149,25 @@ test("trim: _heapmin asks for a pass; Windows' way (HeapOptimizeResources) runs 
   });
 });
 
+test("trim: Windows' way runs only when _heapmin asks, on the caller's thread: no thread of ours holds the process heap's lock", async () => {
+  // A thread of ours in HeapSetInformation holds the heap lock: at a low
+  // priority it stalled every thread using the process heap while it was
+  // preempted, and killed there by ExitProcess it left the lock held for
+  // every DLL's detach code (review).
+  const r = await trimRun(["trim"], {
+    env: { ...TRIMMING, HEAPSHIFT_TEST_FAULTS: "trim-optimize" },
+  });
+  expect(r, {
+    live: 1,
+    trim_state_at_start: OPTIMIZE,
+    "trim.state": OPTIMIZE,
+    passes_while_locked: 0,
+    trimmed: 0,
+    "trim.passes": 0,
+    ...HEAP_OK,
+  });
+});
+
 testArches(
   "trim: four threads using the CRT heap while the trimmer walks it twenty times lose no byte",
   async (arch) => {
