@@ -19,8 +19,9 @@
  *    `MS_UCRT`) instead of Wine's reimplementation: the fixtures are
  *    copied beside it into build/fixtures-msucrt/ and Wine is told to
  *    load the DLL it finds there. {@linkcode MS_UCRT_ENV} names another
- *    x64 build. On Windows the main pass ran on Microsoft's
- *    already.
+ *    x64 build; {@linkcode MS_UCRT32_ENV} adds x86 on a 32-bit one
+ *    (build/fixtures-msucrt32/). On Windows the main pass ran on
+ *    Microsoft's already.
  *
  * Every suite always runs; the Windows one is never skipped. Arguments:
  * `--unit` or `--win` runs one suite only (`--win`: with the other passes
@@ -48,7 +49,7 @@ import {
 import { buildFixtures } from "./fixtures.ts";
 import { bytesSource } from "../pe/source.ts";
 import { readFileHeader } from "../pe/headers.ts";
-import { archName, archOf } from "../src/arch.ts";
+import { type Arch, archName, archOf } from "../src/arch.ts";
 import {
   checkMsUcrt,
   heapReports,
@@ -175,11 +176,12 @@ async function buildOtherDll(): Promise<string | null> {
 }
 
 /**
- * The Windows tests that run again on Microsoft's ucrtbase (x64, under
- * Wine): those whose fixtures exercise what the CRT does around the heap
- * and what heapshift finds in it (the patch sites, its wrappers, errno
- * and the new-handler, exit() and its locks, threads and their CRT data,
- * old blocks). The others test heapshift's own parts (the injector, the
+ * The Windows tests that run again on Microsoft's ucrtbase (under Wine):
+ * those whose fixtures exercise what the CRT does around the heap and what
+ * heapshift finds in it (the patch sites, its wrappers, errno and the
+ * new-handler, exit() and its locks, threads and their CRT data, old
+ * blocks), and the harness's own (a fixture's output reaches its pipes on
+ * that CRT too). The others test heapshift's own parts (the injector, the
  * PE tools, the CLI) or Wine's ucrtbase as such: dll_install and
  * dll_sites park threads at the first instruction of Wine's malloc,
  * dll_lasterror compares against Wine's plain run.
@@ -201,16 +203,43 @@ export const MS_UCRT_FILES = [
   "dll_stress_test.ts",
   "dll_threads_test.ts",
   "dll_trim_test.ts",
+  "harness_test.ts",
 ].map((f) => `${WIN_DIR}/${f}`);
 
 /**
  * Another Microsoft x64 ucrtbase.dll to run that pass on (a host path)
- * instead of the pinned one. (No x86 pass: a 32-bit Microsoft CRT reads
- * the inherited-handle block Windows Deno hands its children with 4-byte
- * handles where Deno wrote 8-byte ones, and its stdout reaches no pipe;
- * dll/README.md, "Checked against Microsoft's ucrtbase".)
+ * instead of the pinned one.
  */
 export const MS_UCRT_ENV = "HEAPSHIFT_MS_UCRT";
+
+/**
+ * A Microsoft x86 ucrtbase.dll (a host path): that pass then runs its
+ * files for x86 too. None is provisioned: no package this project can
+ * reach carries one.
+ */
+export const MS_UCRT32_ENV = "HEAPSHIFT_MS_UCRT32";
+
+/** Refuses a DLL the variable `name` names unless it is a PE file for
+ * `arch`. */
+async function checkNamed(name: string, path: string, arch: Arch) {
+  let machine: number;
+  try {
+    machine = readFileHeader(bytesSource(await Deno.readFile(path))).machine;
+  } catch (e) {
+    throw new Error(
+      `${name}=${path} cannot be read as a PE file: ${
+        e instanceof Error ? e.message : e
+      }`,
+    );
+  }
+  if (archOf(machine) !== arch) {
+    throw new Error(
+      `${name}=${path} is not an ${arch} DLL (machine 0x${
+        machine.toString(16)
+      }): name a ${archName(arch)} ucrtbase.dll`,
+    );
+  }
+}
 
 /**
  * The ucrtbase.dll for that pass: the one {@linkcode MS_UCRT_ENV} names,
@@ -224,41 +253,47 @@ export async function msUcrtToRun(): Promise<string> {
     await checkMsUcrt(dll);
     return dll;
   }
-  let machine: number;
-  try {
-    machine = readFileHeader(bytesSource(await Deno.readFile(named))).machine;
-  } catch (e) {
-    throw new Error(
-      `${MS_UCRT_ENV}=${named} cannot be read as a PE file: ${
-        e instanceof Error ? e.message : e
-      }`,
-    );
-  }
-  if (archOf(machine) !== "x64") {
-    throw new Error(
-      `${MS_UCRT_ENV}=${named} is not an x64 DLL (machine 0x${
-        machine.toString(16)
-      }): name a ${archName("x64")} ucrtbase.dll`,
-    );
-  }
+  await checkNamed(MS_UCRT_ENV, named, "x64");
+  return named;
+}
+
+/** The x86 ucrtbase.dll {@linkcode MS_UCRT32_ENV} names, checked, or null. */
+export async function msUcrt32ToRun(): Promise<string | null> {
+  const named = Deno.env.get(MS_UCRT32_ENV);
+  if (!named) return null;
+  await checkNamed(MS_UCRT32_ENV, named, "x86");
   return named;
 }
 
 /**
- * build/fixtures-msucrt/: the fixtures beside Microsoft's ucrtbase.dll, for
- * {@linkcode MS_UCRT_FILES}'s pass (tests/win/harness.ts's `fixture()` takes
- * them from there).
+ * build/fixtures-msucrt/ (and, for x86, build/fixtures-msucrt32/): the
+ * fixtures beside Microsoft's ucrtbase.dll, for {@linkcode MS_UCRT_FILES}'s
+ * pass (tests/win/harness.ts's `fixture()` takes them from there). Returns
+ * the architectures the pass runs for.
  */
-async function placeMsUcrtFixtures(): Promise<void> {
-  const dll = await msUcrtToRun();
+async function placeMsUcrtFixtures(): Promise<Arch[]> {
+  const dlls: [Arch, string | null][] = [
+    ["x64", await msUcrtToRun()],
+    ["x86", await msUcrt32ToRun()],
+  ];
   const from = `${repoRoot()}/build/fixtures`;
-  const dir = `${repoRoot()}/build/fixtures-msucrt`;
-  await Deno.remove(dir, { recursive: true }).catch(() => {});
-  await Deno.mkdir(dir, { recursive: true });
-  for await (const e of Deno.readDir(from)) {
-    if (e.isFile) await Deno.copyFile(`${from}/${e.name}`, `${dir}/${e.name}`);
+  const arches: Arch[] = [];
+  for (const [arch, dll] of dlls) {
+    const dir = `${repoRoot()}/build/fixtures-msucrt${
+      arch === "x86" ? "32" : ""
+    }`;
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
+    if (dll === null) continue;
+    await Deno.mkdir(dir, { recursive: true });
+    for await (const e of Deno.readDir(from)) {
+      if (e.isFile) {
+        await Deno.copyFile(`${from}/${e.name}`, `${dir}/${e.name}`);
+      }
+    }
+    await Deno.copyFile(dll, `${dir}/ucrtbase.dll`);
+    arches.push(arch);
   }
-  await Deno.copyFile(dll, `${dir}/ucrtbase.dll`);
+  return arches;
 }
 
 async function runWin(
@@ -282,6 +317,7 @@ async function runWin(
   const env = {
     HEAPSHIFT_TEST_DLL_DIR: options.dllDir ?? "build",
     HEAPSHIFT_TEST_UCRT: "",
+    HEAPSHIFT_TEST_ARCHES: "",
     ...options.env,
   };
   const args = ["test", "-A", `--junit-path=${junit}`, ...files, ...extra];
@@ -387,13 +423,16 @@ async function main(args: string[]): Promise<number> {
     only === "ms-ucrt" ||
     (!isWindows && (only === "" || (only === "win" && rest.length === 0)))
   ) {
-    if (!isWindows) await placeMsUcrtFixtures();
+    const arches = isWindows ? [] : await placeMsUcrtFixtures();
     results.push(
       await runWin(only === "ms-ucrt" ? rest : [], {
-        suite: "windows, Microsoft ucrtbase",
+        suite: `windows, Microsoft ucrtbase${
+          arches.length > 1 ? ` (${arches.join(", ")})` : ""
+        }`,
         files: MS_UCRT_FILES,
         env: isWindows ? {} : {
           HEAPSHIFT_TEST_UCRT: "microsoft",
+          HEAPSHIFT_TEST_ARCHES: arches.join(","),
           // native first: the ucrtbase.dll beside the program, if any
           WINEDLLOVERRIDES: "mscoree,mshtml=;ucrtbase=n,b",
         },

@@ -392,6 +392,10 @@ export const UCRT_X86: Record<string, Partial<Expectation>> = {
       reason:
         "Wine's 32-bit heap refuses to grow the 100-byte block in place (its 64-bit heap grew it); its _expand sets no errno",
     },
+    wineHeap: {
+      reason:
+        "Wine's 32-bit heap refuses to grow it, so Microsoft's x86 ucrtbase gives the oracle's answer",
+    },
   },
   "malloc13.msize": {
     expect: "13 align8=1",

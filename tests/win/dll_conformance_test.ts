@@ -135,7 +135,11 @@ testArches(
     });
     assertFinished(run);
     const pid = Number(/^ready (\d+)/.exec(run.lines[0])?.[1]);
-    const log = fixture(`heapshift-${pid}.log`);
+    // next to the program, wherever this pass keeps it
+    const exe = fixture("dll_conformance.exe", arch);
+    const log = `${
+      exe.slice(0, exe.search(/[\\/][^\\/]*$/))
+    }/heapshift-${pid}.log`;
     const text = await Deno.readTextFile(log);
     await Deno.remove(log);
     for (

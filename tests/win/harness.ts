@@ -17,8 +17,9 @@ export const UNDER_WINE = Deno.env.get("WINEPREFIX") !== undefined;
  * The ucrtbase the fixtures run on: Microsoft's on Windows, and under Wine
  * in the suite's pass on Microsoft's ucrtbase (`deno task test` sets
  * `HEAPSHIFT_TEST_UCRT=microsoft`, lets Wine load a native ucrtbase and
- * puts the x64 fixtures beside Microsoft's in build/fixtures-msucrt/);
- * Wine's own otherwise.
+ * puts the fixtures beside Microsoft's in build/fixtures-msucrt/, and the
+ * x86 ones in build/fixtures-msucrt32/ when it has a 32-bit one); Wine's
+ * own otherwise.
  */
 export const UCRT_UNDER_TEST: "wine" | "microsoft" = !UNDER_WINE ||
     Deno.env.get("HEAPSHIFT_TEST_UCRT") === "microsoft"
@@ -27,10 +28,15 @@ export const UCRT_UNDER_TEST: "wine" | "microsoft" = !UNDER_WINE ||
 const MS_UCRT_PASS = UNDER_WINE && UCRT_UNDER_TEST === "microsoft";
 
 /**
- * The architectures the DLL tests run for, x64 first (x64 only on
- * Microsoft's ucrtbase under Wine: tasks/test.ts's MS_UCRT_ENV says why).
+ * The architectures the DLL tests run for, x64 first (on Microsoft's
+ * ucrtbase under Wine, those it has a ucrtbase.dll for: tasks/test.ts's
+ * MS_UCRT32_ENV).
  */
-export const ARCHES: readonly Arch[] = MS_UCRT_PASS ? ["x64"] : ["x64", "x86"];
+export const ARCHES: readonly Arch[] = MS_UCRT_PASS
+  ? (["x64", "x86"] as const).filter((a) =>
+    (Deno.env.get("HEAPSHIFT_TEST_ARCHES") ?? "").split(",").includes(a)
+  )
+  : ["x64", "x86"];
 
 /** Watches Wine's heap reports between {@linkcode heapWatch} and `check`. */
 export interface HeapWatch {
@@ -139,7 +145,11 @@ export function testArches(
  */
 export function fixture(name: string, arch: Arch = "x64"): string {
   const file = arch === "x86" ? name.replace(/(\.\w+)$/, "32$1") : name;
-  const dir = MS_UCRT_PASS && arch === "x64" ? "fixtures-msucrt" : "fixtures";
+  const dir = !MS_UCRT_PASS
+    ? "fixtures"
+    : arch === "x86"
+    ? "fixtures-msucrt32"
+    : "fixtures-msucrt";
   return repoPath(`build/${dir}/${file}`);
 }
 
