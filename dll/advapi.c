@@ -1,9 +1,9 @@
-/* What mimalloc would import from advapi32.dll, without the import (see
- * advapi.h): the privilege calls go to the real functions when the program
- * has advapi32 loaded already; random bytes come from the CPU alone.
- * Nothing is ever loaded here: these run during mimalloc's initialisation,
- * inside our DLL_PROCESS_ATTACH, where loading a DLL would run its DllMain
- * under the loader lock. */
+/* What mimalloc would import from advapi32.dll, without advapi32 (see
+ * advapi.h): random bytes from the CPU, the privilege calls from ntdll.
+ * These run during mimalloc's initialisation, inside our
+ * DLL_PROCESS_ATTACH: no other module is loaded or called there, since a
+ * module the program loaded may not be initialised yet, and loading one
+ * would run its DllMain under the loader lock. */
 #include "advapi.h"
 
 #include <stdint.h>
@@ -16,69 +16,6 @@
 #include <cpuid.h>
 #include <immintrin.h>
 #endif
-
-/* The forwarder string of export `name` of the mapped module `m`
- * ("CRYPTBASE.SystemFunction036"), or NULL when it is exported in `m`
- * itself or not at all. */
-static const char* forwarder(HMODULE m, const char* name) {
-  const uint8_t* base = (const uint8_t*)m;
-  const IMAGE_DOS_HEADER* dos = (const IMAGE_DOS_HEADER*)base;
-  const IMAGE_NT_HEADERS* nt =
-      (const IMAGE_NT_HEADERS*)(base + dos->e_lfanew);
-  const IMAGE_DATA_DIRECTORY* d =
-      &nt->OptionalHeader.DataDirectory[IMAGE_DIRECTORY_ENTRY_EXPORT];
-  if (nt->OptionalHeader.NumberOfRvaAndSizes <= IMAGE_DIRECTORY_ENTRY_EXPORT ||
-      d->VirtualAddress == 0) {
-    return NULL;
-  }
-  const IMAGE_EXPORT_DIRECTORY* e =
-      (const IMAGE_EXPORT_DIRECTORY*)(base + d->VirtualAddress);
-  const DWORD* names = (const DWORD*)(base + e->AddressOfNames);
-  const WORD* ordinals = (const WORD*)(base + e->AddressOfNameOrdinals);
-  const DWORD* functions = (const DWORD*)(base + e->AddressOfFunctions);
-  for (DWORD i = 0; i < e->NumberOfNames; i++) {
-    if (strcmp((const char*)(base + names[i]), name) != 0) continue;
-    DWORD rva = functions[ordinals[i]];
-    /* an RVA inside the export directory is a forwarder string */
-    return rva >= d->VirtualAddress && rva < d->VirtualAddress + d->Size
-               ? (const char*)(base + rva)
-               : NULL;
-  }
-  return NULL;
-}
-
-/* `name` from `module` if the program loaded that module, else NULL. An
- * export forwarded to another module is followed only into one that is
- * loaded already: GetProcAddress would load it (and its imports), inside
- * our DllMain at install (Windows' advapi32 forwards many exports to
- * kernelbase, sechost and cryptbase). The last-error value is the
- * program's: a module that is not there sets ERROR_MOD_NOT_FOUND. */
-static FARPROC loaded(const wchar_t* module, const char* name) {
-  DWORD err = GetLastError();
-  HMODULE m = GetModuleHandleW(module);
-  char fname[128];
-  for (int hops = 0; m != NULL && hops < 4; hops++) {
-    const char* fw = forwarder(m, name);
-    if (fw == NULL) break;
-    /* "MODULE.name": MODULE.dll must be loaded; by ordinal: not followed */
-    const char* dot = strrchr(fw, '.');
-    size_t len = dot != NULL ? (size_t)(dot - fw) : 0;
-    if (len == 0 || len + 5 > 64 || dot[1] == '#' ||
-        strlen(dot + 1) >= sizeof fname) {
-      m = NULL;
-      break;
-    }
-    wchar_t wmod[64];
-    for (size_t k = 0; k < len; k++) wmod[k] = (wchar_t)(uint8_t)fw[k];
-    memcpy(wmod + len, L".dll", 5 * sizeof(wchar_t));
-    strcpy(fname, dot + 1);
-    name = fname;
-    m = GetModuleHandleW(wmod);
-  }
-  FARPROC f = m ? GetProcAddress(m, name) : NULL;
-  SetLastError(err);
-  return f;
-}
 
 static BOOL not_supported(void) {
   SetLastError(ERROR_NOT_SUPPORTED);
@@ -146,30 +83,60 @@ BOOLEAN NTAPI hs_advapi_random(PVOID buffer, ULONG length) {
   return (BOOLEAN)rdrand_fill(buffer, length);
 }
 
-/* ---- large-page privileges ---------------------------------------------- */
+/* ---- large-page privileges ----------------------------------------------
+ * mimalloc enables SeLockMemoryPrivilege (only with MIMALLOC_LARGE_OS_PAGES
+ * or MIMALLOC_RESERVE_HUGE_OS_PAGES) through advapi32's token calls, inside
+ * our DllMain. advapi32 goes on to sechost and an LSA lookup: modules that
+ * may not be initialised yet when heapshift loads with the program, and
+ * calls that do not belong under the loader lock. ntdll, initialised
+ * before any other module, does the same with no lookup: the privilege's
+ * LUID is a constant. */
 
-/* The body of a forwarder: advapi32's `name` called with `args`, as type
- * `fn`, or FALSE with ERROR_NOT_SUPPORTED when advapi32 is not loaded. */
-#define FORWARD(fn, name, args)                          \
-  FARPROC f = loaded(L"advapi32.dll", name);             \
-  if (f == NULL) return not_supported();                 \
-  fn call;                                               \
-  memcpy(&call, &f, sizeof f);                           \
-  return call args
+static FARPROC ntdll_fn(const char* name) {
+  return GetProcAddress(GetModuleHandleW(L"ntdll.dll"), name);
+}
 
-typedef BOOL(WINAPI* open_token_fn)(HANDLE, DWORD, PHANDLE);
-typedef BOOL(WINAPI* lookup_fn)(LPCSTR, LPCSTR, PLUID);
-typedef BOOL(WINAPI* adjust_fn)(HANDLE, BOOL, PTOKEN_PRIVILEGES, DWORD,
-                                PTOKEN_PRIVILEGES, PDWORD);
+#define STATUS_NOT_ALL_ASSIGNED 0x00000106L
+
+/* A Win32 result from an NTSTATUS, as kernelbase makes it: an error below
+ * 0; STATUS_NOT_ALL_ASSIGNED succeeds with ERROR_NOT_ALL_ASSIGNED. */
+static BOOL nt_result(LONG status) {
+  if (status >= 0) {
+    SetLastError(status == STATUS_NOT_ALL_ASSIGNED ? ERROR_NOT_ALL_ASSIGNED
+                                                   : ERROR_SUCCESS);
+    return TRUE;
+  }
+  ULONG(NTAPI * to_error)(LONG);
+  FARPROC f = ntdll_fn("RtlNtStatusToDosError");
+  DWORD error = ERROR_NOT_SUPPORTED;
+  if (f != NULL) {
+    memcpy(&to_error, &f, sizeof f);
+    error = to_error(status);
+  }
+  SetLastError(error);
+  return FALSE;
+}
 
 BOOL WINAPI hs_advapi_open_process_token(HANDLE process, DWORD access,
                                          PHANDLE token) {
-  FORWARD(open_token_fn, "OpenProcessToken", (process, access, token));
+  LONG(NTAPI * open)(HANDLE, ACCESS_MASK, PHANDLE);
+  FARPROC f = ntdll_fn("NtOpenProcessToken");
+  if (f == NULL) return not_supported();
+  memcpy(&open, &f, sizeof f);
+  return nt_result(open(process, access, token));
 }
 
 BOOL WINAPI hs_advapi_lookup_privilege_value(LPCSTR system, LPCSTR name,
                                              PLUID luid) {
-  FORWARD(lookup_fn, "LookupPrivilegeValueA", (system, name, luid));
+  /* the one mimalloc asks for (winnt.h: SE_LOCK_MEMORY_PRIVILEGE) */
+  if (system == NULL && name != NULL &&
+      _stricmp(name, "SeLockMemoryPrivilege") == 0) {
+    luid->LowPart = 4;
+    luid->HighPart = 0;
+    return TRUE;
+  }
+  SetLastError(ERROR_NO_SUCH_PRIVILEGE);
+  return FALSE;
 }
 
 BOOL WINAPI hs_advapi_adjust_token_privileges(HANDLE token, BOOL disable_all,
@@ -177,6 +144,12 @@ BOOL WINAPI hs_advapi_adjust_token_privileges(HANDLE token, BOOL disable_all,
                                               DWORD length,
                                               PTOKEN_PRIVILEGES previous,
                                               PDWORD returned) {
-  FORWARD(adjust_fn, "AdjustTokenPrivileges",
-          (token, disable_all, state, length, previous, returned));
+  LONG(NTAPI * adjust)
+  (HANDLE, BOOLEAN, PTOKEN_PRIVILEGES, ULONG, PTOKEN_PRIVILEGES, PULONG);
+  FARPROC f = ntdll_fn("NtAdjustPrivilegesToken");
+  if (f == NULL) return not_supported();
+  memcpy(&adjust, &f, sizeof f);
+  return nt_result(
+      adjust(token, (BOOLEAN)(disable_all != 0), state, length, previous,
+             returned));
 }

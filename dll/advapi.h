@@ -1,11 +1,10 @@
 /* What mimalloc would import from advapi32.dll (advapi.c): its random
- * seeds (RtlGenRandom, with MI_USE_RTLGENRANDOM: from the CPU here) and the
- * privilege calls of its large-page support, resolved at run time from an
- * advapi32 the program loaded itself, so the DLL has no static import of
- * it (under Wine
- * advapi32 brings sechost and msvcrt: about 1 MB resident in a program
- * that does not load them otherwise). mimalloc_unit.c renames mimalloc's
- * calls to these while it compiles mimalloc. */
+ * seeds (RtlGenRandom, with MI_USE_RTLGENRANDOM) and the privilege calls
+ * of its large-page support, answered without advapi32: the DLL has no
+ * import of it and calls no copy the program loaded (under Wine advapi32
+ * brings sechost and msvcrt: about 1 MB resident in a program that does
+ * not load them otherwise). mimalloc_unit.c renames mimalloc's calls to
+ * these while it compiles mimalloc. */
 #ifndef HEAPSHIFT_ADVAPI_H
 #define HEAPSHIFT_ADVAPI_H
 
@@ -14,7 +13,8 @@
 /* The CPU's RDRAND, never another module; FALSE without it (mimalloc then
  * seeds from the time and addresses). */
 BOOLEAN NTAPI hs_advapi_random(PVOID buffer, ULONG length);
-/* advapi32's own when it is loaded; else FALSE, ERROR_NOT_SUPPORTED. */
+/* ntdll's NtOpenProcessToken and NtAdjustPrivilegesToken, as advapi32's
+ * would call them; the lookup knows SeLockMemoryPrivilege only. */
 BOOL WINAPI hs_advapi_open_process_token(HANDLE process, DWORD access,
                                          PHANDLE token);
 BOOL WINAPI hs_advapi_lookup_privilege_value(LPCSTR system, LPCSTR name,
