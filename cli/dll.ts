@@ -143,17 +143,18 @@ export async function resolveDll(
 }
 
 /**
- * Builds the checkout's default hook DLLs that are missing, both
- * architectures (the target's is not known yet), and returns their paths.
- * On Linux a command's Windows half runs under Wine, where nothing can be
- * built, so the Linux side calls this before it hands a command that takes
- * the default DLL over.
+ * Builds the checkout's default hook DLLs for `arches` that are missing
+ * and returns their paths. On Linux a command's Windows half runs under
+ * Wine, where nothing can be built, so the Linux side calls this before it
+ * hands over a command that takes the default DLL: for the target's
+ * architecture when the command line tells it (an exe path), else both.
  */
 export async function buildMissingDlls(
+  arches: readonly Arch[],
   options: Pick<ResolveOptions, "dir" | "builder"> = {},
 ): Promise<string[]> {
   const built: string[] = [];
-  for (const arch of ["x64", "x86"] as const) {
+  for (const arch of arches) {
     if (isFile(builtDll(arch, options.dir))) continue;
     built.push(await resolveDll(undefined, { ...options, arch }));
   }

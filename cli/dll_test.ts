@@ -77,17 +77,20 @@ Deno.test("buildMissingDlls builds each missing default DLL, and only those", as
       await Deno.writeFile(`${dir}/${name}`, new Uint8Array(1));
       return 0;
     };
-    assert.deepEqual(await buildMissingDlls({ dir, builder }), [
+    const both = ["x64", "x86"] as const;
+    assert.deepEqual(await buildMissingDlls(["x86"], { dir, builder }), [
+      `${dir}/heapshift32.dll`,
+    ]);
+    assert.deepEqual(await buildMissingDlls(both, { dir, builder }), [
       `${dir}/heapshift.dll`,
-      `${dir}/heapshift32.dll`,
     ]);
-    assert.deepEqual(calls, [[], ["--arch", "x86"]]);
+    assert.deepEqual(calls, [["--arch", "x86"], []]);
     await Deno.remove(`${dir}/heapshift32.dll`);
-    assert.deepEqual(await buildMissingDlls({ dir, builder }), [
+    assert.deepEqual(await buildMissingDlls(["x64"], { dir, builder }), []);
+    assert.deepEqual(await buildMissingDlls(both, { dir, builder }), [
       `${dir}/heapshift32.dll`,
     ]);
-    assert.deepEqual(await buildMissingDlls({ dir, builder }), []);
-    assert.deepEqual(calls, [[], ["--arch", "x86"], ["--arch", "x86"]]);
+    assert.deepEqual(calls, [["--arch", "x86"], [], ["--arch", "x86"]]);
   });
 });
 

@@ -14,7 +14,7 @@ import { currentArgs, parsePath } from "./args.ts";
 import { runWindowsHalf } from "./wine_bridge.ts";
 import { CliError } from "./output.ts";
 import { repoRoot } from "../src/_repo.ts";
-import { buildMissingDlls, canBuild } from "./dll.ts";
+import { type Arch, buildMissingDlls, canBuild, fileArch } from "./dll.ts";
 
 /** Help of `--prefix` (the Linux bridge to the user's Wine prefix). */
 export const PREFIX_HELP =
@@ -45,6 +45,15 @@ export function bridgeOptions<
 }
 
 /**
+ * The architectures whose default hook DLL a command acting on `exe` may
+ * take: the program's own when `exe` is a file it can read, else both.
+ */
+export function archesFor(exe: string | undefined): Arch[] {
+  const arch = exe !== undefined ? fileArch(exe) : undefined;
+  return arch ? [arch] : ["x64", "x86"];
+}
+
+/**
  * On Linux, runs this same command line with the Windows Deno under Wine
  * and returns its exit code; on Windows returns undefined (run it here).
  */
@@ -60,21 +69,25 @@ export async function forward(opts: BridgeOpts): Promise<number | undefined> {
  * Runs `run` here on Windows, the forwarded command line on Linux.
  * `options.files`: paths the Windows half will open; in the project's Wine
  * environment, which sees only the checkout, one outside it is refused
- * here with what to do. `options.defaultDll`: the command takes the
- * checkout's hook DLL (no `--dll`); on Linux a missing one is built here
- * first, since the Windows half cannot build it under Wine.
+ * here with what to do. `options.defaultDlls`: the command takes the
+ * checkout's hook DLL (no `--dll`) for these architectures; on Linux a
+ * missing one is built here first, since the Windows half cannot build it
+ * under Wine.
  */
 export async function onWindows(
   opts: BridgeOpts,
   run: () => Promise<number>,
-  options: { files?: (string | undefined)[]; defaultDll?: boolean } = {},
+  options: {
+    files?: (string | undefined)[];
+    defaultDlls?: readonly Arch[];
+  } = {},
 ): Promise<number> {
   if (!isWindows && opts.wineEnv !== undefined) {
     checkCwdSeenByEnv(Deno.cwd());
     for (const f of options.files ?? []) if (f) checkSeenByEnv(f);
   }
-  if (!isWindows && options.defaultDll && canBuild()) {
-    await buildMissingDlls();
+  if (!isWindows && options.defaultDlls?.length && canBuild()) {
+    await buildMissingDlls(options.defaultDlls);
   }
   return (await forward(opts)) ?? await run();
 }

@@ -124,7 +124,7 @@ export function planWindowsHalf(
   const wine = Deno.env.get("WINE") ?? which("wine") ?? which("wine64");
   if (!wine) {
     throw new CliError(
-      "This command reaches Windows programs, which on Linux run under Wine or Proton: install Wine 10 or newer (`apt-get install wine`) and pass the program's prefix with --prefix DIR (default $WINEPREFIX), or use the project's Wine environment with --wine-env default",
+      "This command reaches Windows programs, which on Linux run under Wine or Proton: install Wine 10 or newer (`apt-get install wine`) and pass the program's prefix with --prefix DIR (default $WINEPREFIX, else ~/.wine), or use the project's Wine environment with --wine-env default",
     );
   }
   if (!exists(`${prefix}/system.reg`)) {

@@ -329,7 +329,7 @@ export function wineCheck(
     ok: null,
     detail: `${wine}${
       version ? ` (${version})` : ""
-    } (for programs in your prefixes: --prefix DIR, default $WINEPREFIX)`,
+    } (for programs in your prefixes: --prefix DIR, default $WINEPREFIX, else ~/.wine)`,
   };
 }
 

@@ -26,7 +26,7 @@ import {
   PID_HELP,
   runningName,
 } from "../process_arg.ts";
-import { bridgeOptions, onWindows } from "../windows_side.ts";
+import { archesFor, bridgeOptions, onWindows } from "../windows_side.ts";
 
 async function doInject(
   target: string,
@@ -309,7 +309,7 @@ export function injectCommand(program: Command, setCode: SetCode): void {
     setCode(
       await onWindows(opts, () => doInject(target, opts), {
         files: [opts.dll],
-        defaultDll: !opts.dll,
+        defaultDlls: opts.dll ? [] : archesFor(target),
       }),
     );
   });

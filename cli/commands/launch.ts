@@ -12,7 +12,7 @@ import { fileArch, isConsoleProgram, resolveDll } from "../dll.ts";
 import { c, cErr, CliError, toJson } from "../output.ts";
 import { checkTakeover } from "../takeover.ts";
 import type { LaunchedProcess, LaunchOptions } from "../api.ts";
-import { bridgeOptions, onWindows } from "../windows_side.ts";
+import { archesFor, bridgeOptions, onWindows } from "../windows_side.ts";
 
 /** Registers `launch`. */
 export function launchCommand(program: Command, setCode: SetCode): void {
@@ -43,7 +43,7 @@ export function launchCommand(program: Command, setCode: SetCode): void {
     setCode(
       await onWindows(opts, () => doLaunch(exe, args, opts), {
         files: [exe, ...(opts.dll ?? [])],
-        defaultDll: !opts.dll?.length,
+        defaultDlls: opts.dll?.length ? [] : archesFor(exe),
       }),
     );
   });

@@ -33,10 +33,19 @@ const MS_UCRT_PASS = UNDER_WINE && UCRT_UNDER_TEST === "microsoft";
  * MS_UCRT32_ENV).
  */
 export const ARCHES: readonly Arch[] = MS_UCRT_PASS
-  ? (["x64", "x86"] as const).filter((a) =>
-    (Deno.env.get("HEAPSHIFT_TEST_ARCHES") ?? "").split(",").includes(a)
-  )
+  ? msUcrtArches(Deno.env.get("HEAPSHIFT_TEST_ARCHES"))
   : ["x64", "x86"];
+
+/** The pass's arches from tasks/test.ts's list; x64 when it gave none. */
+function msUcrtArches(list: string | undefined): Arch[] {
+  const named = (list ?? "").split(",").filter(Boolean);
+  for (const a of named) {
+    if (a !== "x64" && a !== "x86") {
+      throw new Error(`HEAPSHIFT_TEST_ARCHES names no architecture: ${a}`);
+    }
+  }
+  return named.length ? named as Arch[] : ["x64"];
+}
 
 /** Watches Wine's heap reports between {@linkcode heapWatch} and `check`. */
 export interface HeapWatch {
