@@ -1,5 +1,11 @@
 import assert from "node:assert/strict";
-import { MS_UCRT_ENV, msUcrtToRun, readJunit } from "./test.ts";
+import {
+  MS_UCRT32_ENV,
+  MS_UCRT_ENV,
+  msUcrt32ToRun,
+  msUcrtToRun,
+  readJunit,
+} from "./test.ts";
 import { craftPe, exportsBody } from "../pe/_test_crafted.ts";
 
 // A report as `deno test --junit-path` writes it (Deno 2.9).
@@ -76,6 +82,45 @@ Deno.test("msUcrtToRun: HEAPSHIFT_MS_UCRT naming no file or no x64 DLL is refuse
   } finally {
     if (saved === undefined) Deno.env.delete(MS_UCRT_ENV);
     else Deno.env.set(MS_UCRT_ENV, saved);
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("msUcrt32ToRun: HEAPSHIFT_MS_UCRT32 is optional and must name an x86 DLL", async () => {
+  const dir = await Deno.makeTempDir();
+  const saved = Deno.env.get(MS_UCRT32_ENV);
+  try {
+    Deno.env.delete(MS_UCRT32_ENV);
+    assert.equal(await msUcrt32ToRun(), null);
+    const x64 = `${dir}/ucrtbase.dll`;
+    await Deno.writeFile(
+      x64,
+      craftPe({
+        body: exportsBody({ count: 1, nameLength: 6 }),
+        machine: 0x8664,
+      }),
+    );
+    Deno.env.set(MS_UCRT32_ENV, x64);
+    await assert.rejects(msUcrt32ToRun(), (e: Error) => {
+      assert.match(
+        e.message,
+        /^HEAPSHIFT_MS_UCRT32=.*ucrtbase\.dll is not an x86 DLL \(machine 0x8664\): name a 32-bit \(x86\) ucrtbase\.dll$/,
+      );
+      return true;
+    });
+    const x86 = `${dir}/ucrtbase32.dll`;
+    await Deno.writeFile(
+      x86,
+      craftPe({
+        body: exportsBody({ count: 1, nameLength: 6 }),
+        machine: 0x14c,
+      }),
+    );
+    Deno.env.set(MS_UCRT32_ENV, x86);
+    assert.equal(await msUcrt32ToRun(), x86);
+  } finally {
+    if (saved === undefined) Deno.env.delete(MS_UCRT32_ENV);
+    else Deno.env.set(MS_UCRT32_ENV, saved);
     await Deno.remove(dir, { recursive: true });
   }
 });
