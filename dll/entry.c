@@ -98,7 +98,8 @@ static void read_faults(void) {
     else if (strcmp(item, "pin") == 0) hs_faults.pin = TRUE;
     else if (strcmp(item, "busy-takeovers") == 0) {
       hs_faults.busy_takeovers = value;
-    } else if (strcmp(item, "refuse-site") == 0 && colon &&
+    } else if (strcmp(item, "tls-oom") == 0) hs_faults.tls_oom = TRUE;
+    else if (strcmp(item, "refuse-site") == 0 && colon &&
                strlen(colon + 1) < sizeof hs_faults.refuse_site) {
       strcpy(hs_faults.refuse_site, colon + 1);
     }

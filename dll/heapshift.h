@@ -574,6 +574,7 @@ typedef struct hs_test_faults {
   unsigned busy_takeovers;  /* every attempt of the first N takeovers (the
                                load's, then each heapshift_retry) finds a
                                site busy */
+  BOOL tls_oom;             /* the private heap of TLS blocks cannot grow */
 } hs_test_faults;
 extern hs_test_faults hs_faults;
 

@@ -54,12 +54,40 @@ static inline emutls_array* tls_get(void) {
   return (emutls_array*)hs_tls_slot(tls_index);
 }
 
+/* When the private heap cannot grow (a 32-bit program out of address
+ * space), TLS blocks come from here: __emutls_get_address has no way to
+ * fail, while mimalloc, whose variables it serves, copes with no memory
+ * (the hooks then use the CRT heap). Bump-allocated, zero (.bss), never
+ * reused: some 80 threads' first allocations after the heap ran out. */
+#define RESERVE_BYTES (32u * 1024u)
+static uint8_t reserve[RESERVE_BYTES] __attribute__((aligned(16)));
+static volatile LONG reserve_used;
+
+static BOOL in_reserve(const void* p) {
+  const uint8_t* b = p;
+  return b >= reserve && b < reserve + RESERVE_BYTES;
+}
+
+static void* reserve_alloc(size_t size) {
+  if (size > RESERVE_BYTES) return NULL;
+  LONG n = (LONG)((size + 15) & ~(size_t)15);
+  LONG end = InterlockedExchangeAdd(&reserve_used, n) + n;
+  return end <= (LONG)RESERVE_BYTES ? reserve + (end - n) : NULL;
+}
+
 static void* tls_alloc(size_t size, BOOL zero) {
-  return HeapAlloc(tls_heap, zero ? HEAP_ZERO_MEMORY : 0, size);
+  void* p = hs_faults.tls_oom
+                ? NULL
+                : HeapAlloc(tls_heap, zero ? HEAP_ZERO_MEMORY : 0, size);
+  return p != NULL ? p : reserve_alloc(size);
+}
+
+static void tls_free(void* p) {
+  if (!in_reserve(p)) HeapFree(tls_heap, 0, p);
 }
 
 void* hs_private_alloc(size_t size) { return tls_alloc(size, TRUE); }
-void hs_private_free(void* p) { HeapFree(tls_heap, 0, p); }
+void hs_private_free(void* p) { tls_free(p); }
 
 static void* emutls_alloc(emutls_object* obj) {
   size_t align = obj->align < sizeof(void*) ? sizeof(void*) : obj->align;
@@ -99,12 +127,20 @@ static HS_NOINLINE void* emutls_get_slow(emutls_object* obj) {
   if (arr == NULL || off > arr->count) {
     uintptr_t count = off + 16;
     size_t bytes = sizeof(emutls_array) + count * sizeof(void*);
-    emutls_array* grown =
-        arr == NULL ? tls_alloc(bytes, TRUE)
-                    : HeapReAlloc(tls_heap, HEAP_ZERO_MEMORY, arr, bytes);
+    emutls_array* grown = arr == NULL || in_reserve(arr) || hs_faults.tls_oom
+                              ? NULL
+                              : HeapReAlloc(tls_heap, HEAP_ZERO_MEMORY, arr,
+                                            bytes);
     if (grown == NULL) {
-      /* Out of memory for a TLS block: nothing sensible is left to do. */
-      RaiseFailFastException(NULL, NULL, 0);
+      grown = tls_alloc(bytes, TRUE);
+      if (grown == NULL) {
+        /* Not even the reserve: nothing sensible is left to do. */
+        RaiseFailFastException(NULL, NULL, 0);
+      }
+      if (arr != NULL) {
+        memcpy(grown->data, arr->data, arr->count * sizeof(void*));
+        tls_free(arr);
+      }
     }
     grown->count = count;
     grown->late = late;
@@ -166,9 +202,9 @@ void hs_tls_thread_done(void) {
   TlsSetValue(tls_index, &late_marker);
   if (arr != NULL && arr != &late_marker) {
     for (uintptr_t i = 0; i < arr->count; i++) {
-      if (arr->data[i]) HeapFree(tls_heap, 0, ((void**)arr->data[i])[-1]);
+      if (arr->data[i]) tls_free(((void**)arr->data[i])[-1]);
     }
-    HeapFree(tls_heap, 0, arr);
+    tls_free(arr);
   }
   SetLastError(last_error);
 }

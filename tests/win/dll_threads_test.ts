@@ -108,6 +108,23 @@ function crtPerThread(r: Values) {
 }
 
 testArches(
+  "threads: with no memory for TLS blocks, 40 new threads still allocate and count exactly (no fail-fast)",
+  async (arch) => {
+    // A 32-bit program out of address space: the private heap heapshift
+    // keeps each thread's TLS blocks in cannot grow (test fault tls-oom).
+    const r = await run(arch, ["live:40", hookDll(arch)], {
+      faults: "tls-oom",
+    });
+    const crt = crtPerThread(r);
+    assertValues(r, {
+      "stripes.owned_by_workers": 40,
+      "counted": 40 * (500 + crt),
+      "counted.after_exit": 40 * (500 + crt),
+    });
+  },
+);
+
+testArches(
   "threads: each of 40 live threads counts on a stripe of its own, exactly",
   async (arch) => {
     const r = await run(arch, ["live:40", hookDll(arch)]);
