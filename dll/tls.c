@@ -71,8 +71,13 @@ static BOOL in_reserve(const void* p) {
 static void* reserve_alloc(size_t size) {
   if (size > RESERVE_BYTES) return NULL;
   LONG n = (LONG)((size + 15) & ~(size_t)15);
-  LONG end = InterlockedExchangeAdd(&reserve_used, n) + n;
-  return end <= (LONG)RESERVE_BYTES ? reserve + (end - n) : NULL;
+  for (;;) {
+    LONG used = reserve_used;
+    if (used + n > (LONG)RESERVE_BYTES) return NULL; /* and stays full */
+    if (InterlockedCompareExchange(&reserve_used, used + n, used) == used) {
+      return reserve + used;
+    }
+  }
 }
 
 static void* tls_alloc(size_t size, BOOL zero) {
