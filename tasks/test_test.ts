@@ -41,10 +41,30 @@ Deno.test("readJunit() of a report without a summary counts nothing", () => {
   });
 });
 
-Deno.test("msUcrtToRun: HEAPSHIFT_MS_UCRT naming no file or no x64 DLL is refused, saying which", async () => {
+/** A tiny DLL for `machine` (0x14c x86, 0x8664 x64) at `path`. */
+async function writeDll(path: string, machine: number): Promise<string> {
+  await Deno.writeFile(
+    path,
+    craftPe({ body: exportsBody({ count: 1, nameLength: 6 }), machine }),
+  );
+  return path;
+}
+
+/** Runs `fn` in a temporary directory; the variable `name` is restored. */
+async function withVar(name: string, fn: (dir: string) => Promise<void>) {
   const dir = await Deno.makeTempDir();
-  const saved = Deno.env.get(MS_UCRT_ENV);
+  const saved = Deno.env.get(name);
   try {
+    await fn(dir);
+  } finally {
+    if (saved === undefined) Deno.env.delete(name);
+    else Deno.env.set(name, saved);
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+Deno.test("msUcrtToRun: HEAPSHIFT_MS_UCRT naming no file or no x64 DLL is refused, saying which", async () => {
+  await withVar(MS_UCRT_ENV, async (dir) => {
     Deno.env.set(MS_UCRT_ENV, `${dir}/missing.dll`);
     await assert.rejects(msUcrtToRun(), (e: Error) => {
       assert.match(
@@ -53,15 +73,7 @@ Deno.test("msUcrtToRun: HEAPSHIFT_MS_UCRT naming no file or no x64 DLL is refuse
       );
       return true;
     });
-    const x86 = `${dir}/ucrtbase32.dll`;
-    await Deno.writeFile(
-      x86,
-      craftPe({
-        body: exportsBody({ count: 1, nameLength: 6 }),
-        machine: 0x14c,
-      }),
-    );
-    Deno.env.set(MS_UCRT_ENV, x86);
+    Deno.env.set(MS_UCRT_ENV, await writeDll(`${dir}/ucrtbase32.dll`, 0x14c));
     await assert.rejects(msUcrtToRun(), (e: Error) => {
       assert.match(
         e.message,
@@ -69,38 +81,17 @@ Deno.test("msUcrtToRun: HEAPSHIFT_MS_UCRT naming no file or no x64 DLL is refuse
       );
       return true;
     });
-    const x64 = `${dir}/ucrtbase.dll`;
-    await Deno.writeFile(
-      x64,
-      craftPe({
-        body: exportsBody({ count: 1, nameLength: 6 }),
-        machine: 0x8664,
-      }),
-    );
+    const x64 = await writeDll(`${dir}/ucrtbase.dll`, 0x8664);
     Deno.env.set(MS_UCRT_ENV, x64);
     assert.equal(await msUcrtToRun(), x64);
-  } finally {
-    if (saved === undefined) Deno.env.delete(MS_UCRT_ENV);
-    else Deno.env.set(MS_UCRT_ENV, saved);
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 });
 
 Deno.test("msUcrt32ToRun: HEAPSHIFT_MS_UCRT32 is optional and must name an x86 DLL", async () => {
-  const dir = await Deno.makeTempDir();
-  const saved = Deno.env.get(MS_UCRT32_ENV);
-  try {
+  await withVar(MS_UCRT32_ENV, async (dir) => {
     Deno.env.delete(MS_UCRT32_ENV);
     assert.equal(await msUcrt32ToRun(), null);
-    const x64 = `${dir}/ucrtbase.dll`;
-    await Deno.writeFile(
-      x64,
-      craftPe({
-        body: exportsBody({ count: 1, nameLength: 6 }),
-        machine: 0x8664,
-      }),
-    );
-    Deno.env.set(MS_UCRT32_ENV, x64);
+    Deno.env.set(MS_UCRT32_ENV, await writeDll(`${dir}/ucrtbase.dll`, 0x8664));
     await assert.rejects(msUcrt32ToRun(), (e: Error) => {
       assert.match(
         e.message,
@@ -108,19 +99,8 @@ Deno.test("msUcrt32ToRun: HEAPSHIFT_MS_UCRT32 is optional and must name an x86 D
       );
       return true;
     });
-    const x86 = `${dir}/ucrtbase32.dll`;
-    await Deno.writeFile(
-      x86,
-      craftPe({
-        body: exportsBody({ count: 1, nameLength: 6 }),
-        machine: 0x14c,
-      }),
-    );
+    const x86 = await writeDll(`${dir}/ucrtbase32.dll`, 0x14c);
     Deno.env.set(MS_UCRT32_ENV, x86);
     assert.equal(await msUcrt32ToRun(), x86);
-  } finally {
-    if (saved === undefined) Deno.env.delete(MS_UCRT32_ENV);
-    else Deno.env.set(MS_UCRT32_ENV, saved);
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 });
