@@ -128,9 +128,10 @@ BOOL WINAPI hs_advapi_open_process_token(HANDLE process, DWORD access,
 
 BOOL WINAPI hs_advapi_lookup_privilege_value(LPCSTR system, LPCSTR name,
                                              PLUID luid) {
-  /* the one mimalloc asks for (winnt.h: SE_LOCK_MEMORY_PRIVILEGE) */
+  /* the one mimalloc asks for (winnt.h: SE_LOCK_MEMORY_PRIVILEGE), by
+   * that name (no _stricmp: the program's locale, inside DllMain) */
   if (system == NULL && name != NULL &&
-      _stricmp(name, "SeLockMemoryPrivilege") == 0) {
+      strcmp(name, "SeLockMemoryPrivilege") == 0) {
     luid->LowPart = 4;
     luid->HighPart = 0;
     return TRUE;

@@ -57,27 +57,56 @@ static inline emutls_array* tls_get(void) {
 /* When the private heap cannot grow (a 32-bit program out of address
  * space), TLS blocks come from here: __emutls_get_address has no way to
  * fail, while mimalloc, whose variables it serves, copes with no memory
- * (the hooks then use the CRT heap). Bump-allocated, zero (.bss), never
- * reused: some 80 threads' first allocations after the heap ran out. */
+ * (the hooks then use the CRT heap). Each block has a 16-byte header with
+ * its size; a freed one goes on the list of its size, which the next
+ * thread's blocks (the same few sizes) take again, so threads that come
+ * and go never use it up; some 80 live threads' blocks fit. */
 #define RESERVE_BYTES (32u * 1024u)
+#define RESERVE_LISTS 64u /* sizes up to 1 KiB, in 16-byte steps */
 static uint8_t reserve[RESERVE_BYTES] __attribute__((aligned(16)));
-static volatile LONG reserve_used;
+static LONG reserve_used;        /* under reserve_lock */
+static void* reserve_free[RESERVE_LISTS];
+static volatile LONG reserve_lock; /* nothing allocates while it is held */
 
 static BOOL in_reserve(const void* p) {
   const uint8_t* b = p;
   return b >= reserve && b < reserve + RESERVE_BYTES;
 }
 
-static void* reserve_alloc(size_t size) {
-  if (size > RESERVE_BYTES) return NULL;
-  LONG n = (LONG)((size + 15) & ~(size_t)15);
-  for (;;) {
-    LONG used = reserve_used;
-    if (used + n > (LONG)RESERVE_BYTES) return NULL; /* and stays full */
-    if (InterlockedCompareExchange(&reserve_used, used + n, used) == used) {
-      return reserve + used;
-    }
+static void reserve_enter(void) {
+  while (InterlockedCompareExchange(&reserve_lock, 1, 0) != 0) {
+    YieldProcessor();
   }
+}
+
+static void reserve_leave(void) { InterlockedExchange(&reserve_lock, 0); }
+
+/* A zeroed block of `size` bytes, or NULL. */
+static void* reserve_alloc(size_t size) {
+  size_t n = (size + 15) & ~(size_t)15;
+  if (n == 0 || n / 16 > RESERVE_LISTS) return NULL;
+  uint8_t* b = NULL;
+  reserve_enter();
+  void** list = &reserve_free[n / 16 - 1];
+  if (*list != NULL) {
+    b = *list;
+    *list = *(void**)b;
+  } else if ((size_t)reserve_used + 16 + n <= RESERVE_BYTES) {
+    b = reserve + reserve_used + 16;
+    ((size_t*)b)[-2] = n;
+    reserve_used += (LONG)(16 + n);
+  }
+  reserve_leave();
+  if (b != NULL) memset(b, 0, n);
+  return b;
+}
+
+static void reserve_release(void* p) {
+  size_t n = ((size_t*)p)[-2];
+  reserve_enter();
+  *(void**)p = reserve_free[n / 16 - 1];
+  reserve_free[n / 16 - 1] = p;
+  reserve_leave();
 }
 
 static void* tls_alloc(size_t size, BOOL zero) {
@@ -88,7 +117,8 @@ static void* tls_alloc(size_t size, BOOL zero) {
 }
 
 static void tls_free(void* p) {
-  if (!in_reserve(p)) HeapFree(tls_heap, 0, p);
+  if (in_reserve(p)) reserve_release(p);
+  else HeapFree(tls_heap, 0, p);
 }
 
 void* hs_private_alloc(size_t size) { return tls_alloc(size, TRUE); }

@@ -61,9 +61,15 @@ async function assertFlat(arch: Arch, r: Values) {
 }
 
 testArches(
-  "threads: 2,000 ended threads leave private memory flat and no stripe held",
+  "threads: 2,000 ended threads leave private memory flat and no stripe held, also with no memory for heapshift's TLS blocks",
   async (arch) => {
     await assertFlat(arch, await run(arch, ["exit", hookDll(arch)]));
+    // tls-oom: their TLS blocks come from the DLL's reserve, which ended
+    // threads must give back, or it runs out (a fail-fast) after some 80
+    await assertFlat(
+      arch,
+      await run(arch, ["exit", hookDll(arch)], { faults: "tls-oom" }),
+    );
   },
 );
 
