@@ -12,6 +12,7 @@ import {
   toBase64,
 } from "./embed.ts";
 import { resolveDll } from "./dll.ts";
+import { withVar } from "../pe/_test_dir.ts";
 
 function fakeDll(n = 70_000): Uint8Array {
   const b = new Uint8Array(n);
@@ -120,22 +121,19 @@ Deno.test("an embedded DLL whose hash does not match is refused", async () => {
 });
 
 Deno.test("resolveDll uses the embedded DLL when the binary has one", async () => {
-  const dir = await Deno.makeTempDir();
-  const old = Deno.env.get("XDG_CACHE_HOME");
-  try {
+  await withVar("XDG_CACHE_HOME", async (dir) => {
     Deno.env.set("XDG_CACHE_HOME", dir);
-    const bytes = fakeDll();
-    setEmbeddedDll({ bytes, sha256: await sha256Hex(bytes) });
-    assert.ok(embeddedDll());
-    const path = await resolveDll();
-    assert.ok(path.startsWith(`${dir}/heapshift/dll/heapshift-`));
-    assert.deepEqual(await Deno.readFile(path), bytes);
-  } finally {
-    setEmbeddedDll(undefined);
-    if (old === undefined) Deno.env.delete("XDG_CACHE_HOME");
-    else Deno.env.set("XDG_CACHE_HOME", old);
-    await Deno.remove(dir, { recursive: true });
-  }
+    try {
+      const bytes = fakeDll();
+      setEmbeddedDll({ bytes, sha256: await sha256Hex(bytes) });
+      assert.ok(embeddedDll());
+      const path = await resolveDll();
+      assert.ok(path.startsWith(`${dir}/heapshift/dll/heapshift-`));
+      assert.deepEqual(await Deno.readFile(path), bytes);
+    } finally {
+      setEmbeddedDll(undefined);
+    }
+  });
 });
 
 Deno.test("the notice is written beside the extracted DLL", async () => {

@@ -13,6 +13,23 @@ export async function withDir(
 }
 
 /**
+ * Runs `fn` with a new temporary directory, removed afterwards; the
+ * environment variable `name`, which `fn` may set, is restored.
+ */
+export async function withVar(
+  name: string,
+  fn: (dir: string) => Promise<void>,
+): Promise<void> {
+  const saved = Deno.env.get(name);
+  try {
+    await withDir(fn);
+  } finally {
+    if (saved === undefined) Deno.env.delete(name);
+    else Deno.env.set(name, saved);
+  }
+}
+
+/**
  * A test of POSIX file kinds (symbolic and hard links, FIFOs, devices) in
  * a temporary directory; ignored on Windows.
  */

@@ -7,6 +7,7 @@ import {
   readJunit,
 } from "./test.ts";
 import { craftPe, exportsBody } from "../pe/_test_crafted.ts";
+import { withVar } from "../pe/_test_dir.ts";
 
 // A report as `deno test --junit-path` writes it (Deno 2.9).
 const XML = `<?xml version="1.0" encoding="UTF-8"?>
@@ -48,19 +49,6 @@ async function writeDll(path: string, machine: number): Promise<string> {
     craftPe({ body: exportsBody({ count: 1, nameLength: 6 }), machine }),
   );
   return path;
-}
-
-/** Runs `fn` in a temporary directory; the variable `name` is restored. */
-async function withVar(name: string, fn: (dir: string) => Promise<void>) {
-  const dir = await Deno.makeTempDir();
-  const saved = Deno.env.get(name);
-  try {
-    await fn(dir);
-  } finally {
-    if (saved === undefined) Deno.env.delete(name);
-    else Deno.env.set(name, saved);
-    await Deno.remove(dir, { recursive: true });
-  }
 }
 
 Deno.test("msUcrtToRun: HEAPSHIFT_MS_UCRT naming no file or no x64 DLL is refused, saying which", async () => {

@@ -11,6 +11,7 @@ import {
   rootfsDir,
   runChecked,
 } from "./winenv.ts";
+import { withVar } from "../pe/_test_dir.ts";
 
 const good: HostFacts = {
   uid: 0,
@@ -125,9 +126,7 @@ Components: main`;
 });
 
 Deno.test("markers named the old way still count for the inputs they were made with", async () => {
-  const dir = await Deno.makeTempDir();
-  const saved = Deno.env.get("XDG_CACHE_HOME");
-  try {
+  await withVar("XDG_CACHE_HOME", async (dir) => {
     Deno.env.set("XDG_CACHE_HOME", dir);
     const root = rootfsDir();
     await Deno.mkdir(root, { recursive: true });
@@ -138,11 +137,7 @@ Deno.test("markers named the old way still count for the inputs they were made w
     const names = [...Deno.readDirSync(root)].map((e) => e.name).sort();
     assert.equal(names.length, 4, names.join(" "));
     assert.ok(names.every((n) => /^\.heapshift-\w+-v1-[0-9a-f]{8}$/.test(n)));
-  } finally {
-    if (saved === undefined) Deno.env.delete("XDG_CACHE_HOME");
-    else Deno.env.set("XDG_CACHE_HOME", saved);
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 });
 
 Deno.test({
@@ -167,9 +162,7 @@ Deno.test({
 });
 
 Deno.test("checkMsUcrt: a changed or missing copy is removed with its marker, and the message says how to get it back", async () => {
-  const dir = await Deno.makeTempDir();
-  const saved = Deno.env.get("XDG_CACHE_HOME");
-  try {
+  await withVar("XDG_CACHE_HOME", async (dir) => {
     Deno.env.set("XDG_CACHE_HOME", dir);
     const dll = msUcrtPath();
     await Deno.mkdir(dll.slice(0, dll.lastIndexOf("/")), { recursive: true });
@@ -197,9 +190,5 @@ Deno.test("checkMsUcrt: a changed or missing copy is removed with its marker, an
       checkMsUcrt(dll),
       /\(SHA-256 none \(missing\), want /,
     );
-  } finally {
-    if (saved === undefined) Deno.env.delete("XDG_CACHE_HOME");
-    else Deno.env.set("XDG_CACHE_HOME", saved);
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 });
