@@ -148,6 +148,8 @@ export async function resolveDll(
  * Wine, where nothing can be built, so the Linux side calls this before it
  * hands over a command that takes the default DLL: for the target's
  * architecture when the command line tells it (an exe path), else both.
+ * With more than one (the target's is not known yet) a failed build is a
+ * warning: the Windows half reports the DLL the target needs, if missing.
  */
 export async function buildMissingDlls(
   arches: readonly Arch[],
@@ -156,7 +158,12 @@ export async function buildMissingDlls(
   const built: string[] = [];
   for (const arch of arches) {
     if (isFile(builtDll(arch, options.dir))) continue;
-    built.push(await resolveDll(undefined, { ...options, arch }));
+    try {
+      built.push(await resolveDll(undefined, { ...options, arch }));
+    } catch (e) {
+      if (arches.length === 1 || !(e instanceof CliError)) throw e;
+      progress(`warning: ${e.message}`);
+    }
   }
   return built;
 }

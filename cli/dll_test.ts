@@ -94,6 +94,24 @@ Deno.test("buildMissingDlls builds each missing default DLL, and only those", as
   });
 });
 
+Deno.test("buildMissingDlls: a failed build stops the command only when it was the one architecture asked for", async () => {
+  await withDir(async (dir) => {
+    const builder = async (args: string[]) => {
+      if (args.includes("x86")) return 1; // the 32-bit build fails
+      await Deno.writeFile(`${dir}/heapshift.dll`, new Uint8Array(1));
+      return 0;
+    };
+    assert.deepEqual(
+      await buildMissingDlls(["x64", "x86"], { dir, builder }),
+      [`${dir}/heapshift.dll`],
+    );
+    await assert.rejects(
+      buildMissingDlls(["x86"], { dir, builder }),
+      /Building the 32-bit hook DLL .* failed \(exit 1\)/,
+    );
+  });
+});
+
 Deno.test("a failed build is an error naming the DLL and the command", async () => {
   await withDir(async (dir) => {
     const e = await resolveDll(undefined, {

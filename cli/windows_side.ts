@@ -12,7 +12,7 @@ import type { Command, OptionValues } from "@commander-js/extra-typings";
 import { isWindows } from "../ffi/mod.ts";
 import { currentArgs, parsePath } from "./args.ts";
 import { runWindowsHalf } from "./wine_bridge.ts";
-import { CliError, progress } from "./output.ts";
+import { CliError } from "./output.ts";
 import { repoRoot } from "../src/_repo.ts";
 import { type Arch, buildMissingDlls, canBuild, fileArch } from "./dll.ts";
 
@@ -72,12 +72,10 @@ export async function forward(opts: BridgeOpts): Promise<number | undefined> {
  * here with what to do. `options.defaultDlls`: the command takes the
  * checkout's hook DLL (no `--dll`) for these architectures; in the
  * project's Wine environment (`--wine-env`) a missing one is built here
- * first, since the Windows half cannot build it under Wine. (Not for a
- * prefix of the user's: building needs that environment, which a first
- * build would set up, as root, ~5 GB; the Windows half says to run
- * `deno task build-dll`.) With more than one architecture (the target's
- * is not known yet) a failed build is a warning: the Windows half reports
- * the DLL the target needs, if it is missing.
+ * first (buildMissingDlls), since the Windows half cannot build it under
+ * Wine. (Not for a prefix of the user's: building needs that
+ * environment, which a first build would set up, as root, ~5 GB; the
+ * Windows half says to run `deno task build-dll`.)
  */
 export async function onWindows(
   opts: BridgeOpts,
@@ -93,14 +91,7 @@ export async function onWindows(
   }
   const arches = options.defaultDlls ?? [];
   if (!isWindows && opts.wineEnv !== undefined && arches.length && canBuild()) {
-    for (const arch of arches) {
-      try {
-        await buildMissingDlls([arch]);
-      } catch (e) {
-        if (arches.length === 1 || !(e instanceof CliError)) throw e;
-        progress(`warning: ${e.message}`);
-      }
-    }
+    await buildMissingDlls(arches);
   }
   return (await forward(opts)) ?? await run();
 }
