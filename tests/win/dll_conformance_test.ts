@@ -11,6 +11,7 @@ import { assert, assertEquals } from "./assert.ts";
 import {
   type Arch,
   fixture,
+  fixtureDirFile,
   hookDll,
   runFixture,
   testArches,
@@ -136,10 +137,7 @@ testArches(
     assertFinished(run);
     const pid = Number(/^ready (\d+)/.exec(run.lines[0])?.[1]);
     // next to the program, wherever this pass keeps it
-    const exe = fixture("dll_conformance.exe", arch);
-    const log = `${
-      exe.slice(0, exe.search(/[\\/][^\\/]*$/))
-    }/heapshift-${pid}.log`;
+    const log = fixtureDirFile(`heapshift-${pid}.log`, arch);
     const text = await Deno.readTextFile(log);
     await Deno.remove(log);
     for (

@@ -149,17 +149,25 @@ export function testArches(
 }
 
 /**
- * Path of a fixture built by tasks/fixtures.ts (e.g. `sleeper.exe`); for
- * `x86`, its 32-bit build (`sleeper32.exe`).
+ * Path of the file `name` in the directory the fixtures of `arch` run from
+ * in this pass (build/fixtures/, or beside Microsoft's ucrtbase).
  */
-export function fixture(name: string, arch: Arch = "x64"): string {
-  const file = arch === "x86" ? name.replace(/(\.\w+)$/, "32$1") : name;
+export function fixtureDirFile(name: string, arch: Arch = "x64"): string {
   const dir = !MS_UCRT_PASS
     ? "fixtures"
     : arch === "x86"
     ? "fixtures-msucrt32"
     : "fixtures-msucrt";
-  return repoPath(`build/${dir}/${file}`);
+  return repoPath(`build/${dir}/${name}`);
+}
+
+/**
+ * Path of a fixture built by tasks/fixtures.ts (e.g. `sleeper.exe`); for
+ * `x86`, its 32-bit build (`sleeper32.exe`).
+ */
+export function fixture(name: string, arch: Arch = "x64"): string {
+  const file = arch === "x86" ? name.replace(/(\.\w+)$/, "32$1") : name;
+  return fixtureDirFile(file, arch);
 }
 
 /** Path of the hook DLL built by `deno task build-dll` for `arch`. */
