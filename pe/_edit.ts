@@ -1,7 +1,13 @@
 // Helpers shared by the patch and remove edits (internal).
 
 import { PePatchError } from "./errors.ts";
-import { DIR, OPT, type PeHeaders, type Section } from "./headers.ts";
+import {
+  DIR,
+  directory,
+  OPT,
+  type PeHeaders,
+  type Section,
+} from "./headers.ts";
 import type { PeInfo } from "./reader.ts";
 import type { ByteSource } from "./source.ts";
 import { Output } from "./_output.ts";
@@ -16,6 +22,26 @@ export function ascii(s: string): Uint8Array {
 /** DLL names compare case-insensitively, as on Windows. */
 export function sameDll(a: string, b: string): boolean {
   return a.toLowerCase() === b.toLowerCase();
+}
+
+/**
+ * What Windows' loader makes writable while it binds an image that names
+ * no IAT directory: the whole section holding the import directory
+ * (matched by its raw size, sized by its virtual size or else its raw
+ * one, as ReactOS' LdrpSnapIAT does). An image whose import directory
+ * moves out of that section must name it as its IAT, or its IATs there
+ * (read-only ones too) are written unprotected. Undefined with an IAT
+ * directory, no imports, or no such section.
+ */
+export function loaderIatRange(
+  h: PeHeaders,
+): { rva: number; size: number } | undefined {
+  const imp = directory(h, DIR.IMPORT).rva;
+  if (directory(h, DIR.IAT).rva !== 0 || imp === 0) return undefined;
+  const s = h.sections.find((s) =>
+    imp >= s.virtualAddress && imp < s.virtualAddress + s.sizeOfRawData
+  );
+  return s && { rva: s.virtualAddress, size: s.virtualSize || s.sizeOfRawData };
 }
 
 /** Whether `rva` lies in section `s` in memory. */

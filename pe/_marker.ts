@@ -44,6 +44,11 @@ export interface Marker {
   debugOffset: number;
   /** Version 2: how many debug offsets are stored. */
   debugCount: number;
+  /**
+   * Version 2: 1 when the patch named an IAT directory the image did not
+   * have (`loaderIatRange`); 0 in records written before it could.
+   */
+  iatNamed: number;
 }
 
 const FIELDS: (Exclude<keyof Marker, "version">)[] = [
@@ -60,6 +65,7 @@ const FIELDS: (Exclude<keyof Marker, "version">)[] = [
   "copyOffset",
   "debugOffset",
   "debugCount",
+  "iatNamed", // the record's last free word, 0 in records before it
 ];
 const V1_FIELDS = 9;
 

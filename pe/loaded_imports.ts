@@ -12,6 +12,7 @@
 import { PeFormatError } from "./errors.ts";
 import { DIR, directory, OPT, type PeHeaders } from "./headers.ts";
 import { readMappedHeaders } from "./mapped.ts";
+import { loaderIatRange } from "./_edit.ts";
 import { alignUp, need, put32, put64, u32 } from "./_read.ts";
 import type { ByteSource } from "./source.ts";
 
@@ -134,21 +135,13 @@ export function planFirstImports(
 
     const headers = src.read(h.peOffset, headerEnd - h.peOffset).slice();
     const dir = (i: number) => h.dataDirectoryOffset - h.peOffset + 8 * i;
-    const importDir = directory(h, DIR.IMPORT);
     if (directory(h, DIR.IAT).rva === 0) {
       // The loader would look for the section holding the import
       // directory; ours is in none, so name an IAT (as Detours does): the
       // original import section, or with no imports before, the block.
-      const s = h.sections.find((s) =>
-        importDir.rva >= s.virtualAddress &&
-        importDir.rva < s.virtualAddress + s.virtualSize
-      );
-      put32(headers, dir(DIR.IAT), s && importDir.rva ? s.virtualAddress : rva);
-      put32(
-        headers,
-        dir(DIR.IAT) + 4,
-        s && importDir.rva ? s.virtualSize : size,
-      );
+      const iat = loaderIatRange(h) ?? { rva, size };
+      put32(headers, dir(DIR.IAT), iat.rva);
+      put32(headers, dir(DIR.IAT) + 4, iat.size);
     }
     put32(headers, dir(DIR.IMPORT), rva);
     put32(headers, dir(DIR.IMPORT) + 4, descBytes);

@@ -25,6 +25,7 @@ import {
   certificatePlan,
   editableCopy,
   finish,
+  loaderIatRange,
   moveFileOffsets,
   sameDll,
   setDir,
@@ -210,7 +211,10 @@ export function planPatch(
       );
     }
     const out = editableCopy(src, { info, warnings });
-    moveToFront(src, { out, imports: info.imports, index: idx });
+    moveToFront(src, { out, imports: info.imports, index: idx, warnings });
+    // A loader that walks the bound import directory loads in its order,
+    // not the descriptors': the binding goes, as when a DLL is added.
+    setDir(out, h, { index: DIR.BOUND_IMPORT, rva: 0, size: 0 });
     finish(out, h);
     return {
       ...base,
@@ -301,15 +305,33 @@ function checkServable(src: ByteSource, h: PeHeaders): void {
 }
 
 // Descriptors are contiguous, so a rotation of the first index+1 of them.
+// Bound ones are unbound (the loader resolves them from their names).
 function moveToFront(
   src: ByteSource,
-  move: { out: Output; imports: ImportedDll[]; index: number },
+  move: {
+    out: Output;
+    imports: ImportedDll[];
+    index: number;
+    warnings: string[];
+  },
 ): void {
   const { imports: list, index: idx } = move;
   const base = list[0].descriptorOffset;
-  const from = list[idx].descriptorOffset;
-  const table = src.read(base, (idx + 1) * 20).slice();
-  const moved = table.slice(from - base, from - base + 20);
+  const end = list[list.length - 1].descriptorOffset + 20;
+  const table = src.read(base, end - base).slice();
+  list.forEach((d) => {
+    if (d.timeDateStamp === 0) return;
+    if (d.lookupRva === 0) {
+      move.warnings.push(
+        `${d.dll} is bound but has no lookup table; it keeps its bound addresses`,
+      );
+      return;
+    }
+    put32(table, d.descriptorOffset - base + 4, 0); // TimeDateStamp
+    put32(table, d.descriptorOffset - base + 8, 0); // ForwarderChain
+  });
+  const from = list[idx].descriptorOffset - base;
+  const moved = table.slice(from, from + 20);
   table.copyWithin(20, 0, idx * 20);
   table.set(moved, 0);
   move.out.set(table, base);
@@ -558,6 +580,10 @@ function addSection(
   });
   setDir(out, h, { index: DIR.BOUND_IMPORT, rva: 0, size: 0 });
   setDir(out, h, { index: DIR.SECURITY, rva: 0, size: 0 });
+  // The import directory leaves its section: what the loader unprotected
+  // for it becomes the IAT directory (Detours' UpdateImports does so too).
+  const iat = loaderIatRange(h);
+  if (iat) setDir(out, h, { index: DIR.IAT, ...iat });
   finish(out, h);
   // Last: the record, with a hash of the headers as written.
   writeMarker(sec, {
@@ -574,6 +600,7 @@ function addSection(
     copyOffset,
     debugOffset,
     debugCount: info.debug.length,
+    iatNamed: iat ? 1 : 0,
   });
   return out;
 }

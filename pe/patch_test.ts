@@ -14,6 +14,7 @@ import { bytesSource } from "./source.ts";
 import { buildPe, DEFAULT_IMPORTS, type SyntheticOptions } from "./_test_pe.ts";
 import { objdumpImports } from "./_objdump_test_util.ts";
 import { put32, u32 } from "./_read.ts";
+import { craftPe, importsBody } from "./_test_crafted.ts";
 
 const info = (b: Uint8Array) => readPe(bytesSource(b));
 const names = (b: Uint8Array) => info(b).imports.map((d) => d.dll);
@@ -155,6 +156,91 @@ Deno.test("patchImportsBytes() moves an imported DLL to the front in place", asy
   {
     assert.equal((await objdumpImports(r.bytes)).dlls[0], "WS2_32.dll");
   }
+});
+
+// Windows makes writable, while it fills them in, the IATs the IAT
+// directory names; without one, the section holding the import directory
+// (matched by its raw size, sized by its virtual size: ReactOS' and the
+// NT loader's LdrpSnapIAT). Other IATs must be in writable sections.
+function iatWritable(b: Uint8Array, rva: number): boolean {
+  const h = info(b).headers;
+  const iat = h.dataDirectories[DIR.IAT];
+  let range = iat.rva !== 0 ? { rva: iat.rva, size: iat.size } : undefined;
+  if (!range) {
+    const imp = h.dataDirectories[DIR.IMPORT].rva;
+    const s = h.sections.find((s) =>
+      imp >= s.virtualAddress && imp < s.virtualAddress + s.sizeOfRawData
+    );
+    if (s) {
+      range = { rva: s.virtualAddress, size: s.virtualSize || s.sizeOfRawData };
+    }
+  }
+  if (range && rva >= range.rva && rva < range.rva + range.size) return true;
+  const s = h.sections.find((s) =>
+    rva >= s.virtualAddress &&
+    rva < s.virtualAddress + Math.max(s.virtualSize, s.sizeOfRawData)
+  );
+  return s !== undefined && (s.characteristics & 0x80000000) !== 0;
+}
+
+Deno.test("patchImportsBytes() keeps a read-only IAT writable for the loader when the image names no IAT directory", () => {
+  // The import directory and its IATs in one read-only section (as in
+  // .rdata), no IAT directory: Windows unprotects that section to bind.
+  const original = craftPe({
+    body: importsBody({
+      dll: "KERNEL32.dll",
+      dlls: 1,
+      thunks: 1,
+      name: "ExitProcess",
+    }),
+  });
+  const sec = info(original).headers.sections[0];
+  put32(original, sec.headerOffset + 36, 0x40000040); // read, no write
+  const before = info(original);
+  assert.equal(before.headers.dataDirectories[DIR.IAT].rva, 0);
+  assert.ok(iatWritable(original, before.imports[0].iatRva));
+
+  const r = patchImportsBytes(original);
+  for (const d of info(r.bytes).imports) {
+    assert.ok(iatWritable(r.bytes, d.iatRva), `${d.dll}'s IAT stays writable`);
+  }
+  assert.deepEqual(removeImportBytes(r.bytes).bytes, original);
+
+  // Undone field by field (headers edited since): no IAT directory again.
+  const edited = r.bytes.slice();
+  const opt = info(edited).headers.optionalHeaderOffset;
+  edited[opt + 40] = 10; // MajorOperatingSystemVersion
+  const u = removeImportBytes(edited);
+  assert.match(u.warnings.join(), /not byte-identical/);
+  assert.deepEqual(info(u.bytes).headers.dataDirectories[DIR.IAT], {
+    rva: 0,
+    size: 0,
+  });
+});
+
+Deno.test("patchImportsBytes() that moves a DLL first in a bound image drops the bound order", () => {
+  // A loader that walks the bound import directory loads in its order.
+  const original = buildPe({
+    bound: true,
+    imports: [
+      { dll: "KERNEL32.dll", symbols: ["ExitProcess"] },
+      { dll: "heapshift.dll", symbols: ["heapshift_anchor"] },
+    ],
+  });
+  assert.deepEqual(info(original).boundImports.map((b) => b.dll), [
+    "KERNEL32.dll",
+    "heapshift.dll",
+  ]);
+  const r = patchImportsBytes(original);
+  assert.equal(r.action, "moved");
+  const after = info(r.bytes);
+  assert.deepEqual(after.imports.map((d) => d.dll), [
+    "heapshift.dll",
+    "KERNEL32.dll",
+  ]);
+  assert.deepEqual(after.boundImports, []);
+  assert.deepEqual(after.imports.map((d) => d.timeDateStamp), [0, 0]);
+  checksumOk(r.bytes);
 });
 
 Deno.test("patchImportsBytes() imports by ordinal and applies the postfix", () => {

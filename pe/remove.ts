@@ -224,6 +224,7 @@ function dropSection(
     size: marker.boundSize,
   });
   setDir(out, h, { index: DIR.SECURITY, rva: 0, size: 0 });
+  if (marker.iatNamed) setDir(out, h, { index: DIR.IAT, rva: 0, size: 0 });
   finish(out, h);
   return out;
 }
