@@ -70,6 +70,7 @@ async function doInject(
     const launched = await launchInterruptibly(target, {
       dlls: [dll],
       stdio: "none",
+      timeout: opts.timeout * 1000,
     });
     const ms = performance.now() - t0;
     let outcome;
@@ -293,7 +294,7 @@ export function injectCommand(program: Command, setCode: SetCode): void {
     )
     .option(
       "--timeout <seconds>",
-      "how long the remote load may take (with --wait, also how long the program found may take to begin initialising)",
+      "how long the remote load may take (with --wait, also how long the program found may take to begin initialising; for an executable that is not running, how long its loader may take to load the DLL before the program is stopped)",
       parseSeconds,
       10,
     )

@@ -7,7 +7,13 @@
 import { ignoringInterrupts, interruptible } from "../interrupts.ts";
 import type { Command } from "@commander-js/extra-typings";
 import { baseName, isFile } from "../../src/_paths.ts";
-import { collect, example, parsePath, type SetCode } from "../args.ts";
+import {
+  collect,
+  example,
+  parsePath,
+  parseSeconds,
+  type SetCode,
+} from "../args.ts";
 import { fileArch, isConsoleProgram, resolveDll } from "../dll.ts";
 import { c, cErr, CliError, toJson } from "../output.ts";
 import { checkTakeover } from "../takeover.ts";
@@ -28,6 +34,12 @@ export function launchCommand(program: Command, setCode: SetCode): void {
       (v: string, prev?: string[]) => collect(parsePath(v), prev),
     )
     .option("--cwd <dir>", "working directory", parsePath)
+    .option(
+      "--timeout <seconds>",
+      "how long the program's loader may take to load and initialise the DLLs before the program is stopped",
+      parseSeconds,
+      10,
+    )
     .option(
       "--wait-exit",
       "wait for the program to end and exit with its code (its stdin, stdout and stderr are ours; the report goes to stderr)",
@@ -52,7 +64,13 @@ export function launchCommand(program: Command, setCode: SetCode): void {
 async function doLaunch(
   exe: string,
   args: string[],
-  opts: { dll?: string[]; cwd?: string; waitExit?: boolean; json?: boolean },
+  opts: {
+    dll?: string[];
+    cwd?: string;
+    timeout: number;
+    waitExit?: boolean;
+    json?: boolean;
+  },
 ): Promise<number> {
   if (!isFile(exe)) throw new CliError(`No executable at ${exe}`);
   const api = await import("../api.ts");
@@ -69,6 +87,7 @@ async function doLaunch(
     cwd: opts.cwd,
     dlls,
     stdio: opts.waitExit ? "inherit" : "none",
+    timeout: opts.timeout * 1000,
   });
   const ms = performance.now() - t0;
   const console_ = isConsoleProgram(exe);
@@ -77,6 +96,7 @@ async function doLaunch(
     dlls,
     explicitDll: Boolean(opts.dll?.length),
     waitExit: opts.waitExit,
+    timeoutMs: opts.timeout * 1000,
   });
   // A console program shares our stderr while it runs: its warning waits
   // for its end. A GUI program's is said now (Ctrl+C may end our wait).

@@ -614,6 +614,29 @@ test("cli: launch loads the DLLs early", async () => {
   );
 });
 
+test("cli: launch and inject of an executable give the load --timeout seconds, then stop the program", async () => {
+  // api_slow.dll's DllMain sleeps 5 s: over a 1 s --timeout.
+  await using copy = await uniqueCopy("sleeper.exe");
+  for (const command of ["launch", "inject"]) {
+    const t0 = Date.now();
+    const r = await cli([
+      command,
+      copy.path,
+      "--dll",
+      fixture("api_slow.dll"),
+      "--timeout",
+      "1",
+    ]);
+    oneLineError(
+      r,
+      1,
+      /did not finish loading them within 1000 ms \(it was stopped\)/,
+      `${command} --timeout 1`,
+    );
+    assert(Date.now() - t0 < 4_500, `${command} gave up before the DLL did`);
+  }
+});
+
 /** Runs a program with `input` on its stdin; collects its output and code. */
 async function runWithInput(
   exe: string,
