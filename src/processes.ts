@@ -10,6 +10,7 @@ import { HeapshiftError } from "./heapshift_error.ts";
 import { PROCESS, processEntries, processImagePath } from "../ffi/mod.ts";
 import { openTarget } from "./_target.ts";
 import { guard } from "./_error_kinds.ts";
+import { timeoutMs } from "./_timeout.ts";
 
 /**
  * A running process.
@@ -117,7 +118,10 @@ export function findProcess(name: string): ProcessInfo {
  * ```
  */
 export interface WaitForProcessOptions {
-  /** Give up after this many milliseconds (default 30000). */
+  /**
+   * Give up after this many milliseconds (default 30000; 0: look once,
+   * Infinity: never).
+   */
   timeout?: number;
   /** Polling interval in milliseconds (default 50). */
   interval?: number;
@@ -143,8 +147,21 @@ export async function waitForProcess(
   name: string,
   options: WaitForProcessOptions = {},
 ): Promise<ProcessInfo> {
-  const timeout = options.timeout ?? 30_000;
+  const doing = `wait for ${name}`;
+  const timeout = timeoutMs(options.timeout, {
+    fallback: 30_000,
+    doing,
+    infinite: true,
+    zero: true,
+  });
+  // A poll that never ends, or never sleeps, is no wait.
   const interval = options.interval ?? 50;
+  if (!(Number.isFinite(interval) && interval > 0)) {
+    throw new HeapshiftError(
+      "bad-argument",
+      `Cannot ${doing}: the polling interval must be a positive number of milliseconds, not ${interval}`,
+    );
+  }
   const deadline = Date.now() + timeout;
   const before = options.newOnly
     ? new Set(findProcesses(name).map((p) => p.pid))
