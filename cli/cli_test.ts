@@ -1,7 +1,6 @@
 // Platform-free tests of the CLI: usage errors, help, specialk end to end,
 // the Linux bridge's planning, the demo's parsing and summary.
 import assert from "node:assert/strict";
-import { crtUse } from "./commands/doctor.ts";
 import {
   median,
   parseTick,
@@ -375,17 +374,6 @@ Deno.test({
       await Deno.remove(dir, { recursive: true });
     }
   },
-});
-
-Deno.test("doctor classifies a program's C runtime from its imports", () => {
-  assert.equal(
-    crtUse(["KERNEL32.dll", "api-ms-win-crt-heap-l1-1-0.dll"]).kind,
-    "ucrt",
-  );
-  assert.equal(crtUse(["ucrtbase.dll"]).kind, "ucrt");
-  assert.equal(crtUse(["KERNEL32.dll", "msvcrt.dll"]).kind, "msvcrt");
-  assert.equal(crtUse(["KERNEL32.dll", "VCRUNTIME140.dll"]).kind, "static");
-  assert.equal(crtUse(["KERNEL32.dll"]).kind, "static");
 });
 
 Deno.test("the demo parses the sample's lines and summarises them", () => {

@@ -42,6 +42,7 @@ import { guardAsync } from "./_error_kinds.ts";
 import { stats, targetNamed } from "./live_stats.ts";
 import { reasonMayPass } from "./stats_block.ts";
 import { importersOf } from "./_importers.ts";
+import { type CrtUse, programCrtUse } from "./_crt_use.ts";
 import { lockTarget } from "./_inject_lock.ts";
 import { loadedByHeapshift, markLoaded, markUnloaded } from "./_load_marker.ts";
 import { isSystemDll } from "./_system_dll.ts";
@@ -266,6 +267,7 @@ async function loadInto(
       `Cannot ${doing} process ${pid}: heapshift is loaded in it already (\`stats ${pid}\` shows it); a second copy would stay idle and could never be unloaded`,
     );
   }
+  if (heapshift) await checkUsesUcrt(target, { pid, doing });
   // While it exists, heapshift loading mid-run leaves its atexit entry to
   // armExitWatch below.
   using _armEvent = arms ? armEvent(pid) : undefined;
@@ -596,6 +598,48 @@ async function unloadFrom(
       `Cannot ${doing} process ${pid}: it stays loaded after FreeLibrary; the module is pinned (heapshift.dll pins itself so its hooks are never unmapped) or was loaded more than once`,
     );
   }
+}
+
+/**
+ * heapshift takes over ucrtbase.dll's allocator. In a program whose own
+ * code runs on another C runtime it would load a UCRT for itself alone,
+ * hook it, and report the takeover live while nothing calls it. Refused
+ * unless the program's files (it and the DLLs it imports from beside it,
+ * read as doctor does: so also while its loader is still mapping them)
+ * use the UCRT, or a loaded module that is not Windows' own imports it (a
+ * plugin) or might (its imports cannot be read). Windows' own DLLs import
+ * it on their own.
+ */
+async function checkUsesUcrt(
+  target: TargetProcess,
+  at: { pid: number; doing: string },
+): Promise<void> {
+  const loaded = targetModules(target);
+  let use: CrtUse;
+  try {
+    use = await programCrtUse(loaded[0].path);
+  } catch {
+    return; // the program's file cannot be read: no telling
+  }
+  if (use.kind === "ucrt") return;
+  const ucrt = loaded.find((m) => m.name.toLowerCase() === "ucrtbase.dll");
+  if (ucrt) {
+    const { importers, unreadable } = importersOf(loaded, ucrt, {
+      image: (m) => moduleImage(target, m),
+    });
+    const users = [...importers, ...unreadable];
+    if (users.some((m) => !isSystemModule(m.path))) return;
+  }
+  const runtime = {
+    "msvcrt": `the old C runtime (${use.dlls.join(", ")})`,
+    "debug-ucrt": `the debug UCRT (${use.dlls.join(", ")}) of a debug build`,
+    "static": "a C runtime linked in statically (it imports none), or none",
+    "ucrt": "",
+  }[use.kind];
+  throw new HeapshiftError(
+    "unsupported",
+    `Cannot ${at.doing} process ${at.pid}: it uses ${runtime}, and none of its modules uses the UCRT (ucrtbase.dll), whose allocator heapshift takes over, so there would be nothing to take over; inject again once it has loaded a module that uses the UCRT`,
+  );
 }
 
 /** Whether `path` is one of Windows' own DLLs ({@linkcode isSystemDll}). */

@@ -7,13 +7,8 @@
 
 import type { Command } from "@commander-js/extra-typings";
 import { type Arch, archName, archOf } from "../../src/arch.ts";
-import {
-  FileSource,
-  imports as peImports,
-  isDll,
-  PeFileError,
-  readHeaders,
-} from "../../pe/mod.ts";
+import { FileSource, isDll, PeFileError, readHeaders } from "../../pe/mod.ts";
+import { type CrtUse, programCrtUse } from "../../src/_crt_use.ts";
 import { example, parsePath, type SetCode } from "../args.ts";
 import { buildArgs, builtDll, canBuild, fileArch, HOOK_DLL } from "../dll.ts";
 import { embeddedDll, extractDll } from "../embed.ts";
@@ -21,7 +16,6 @@ import { launch } from "../api.ts";
 import { c, printJson } from "../output.ts";
 import { bridgeOptions, forward } from "../windows_side.ts";
 import { isWindows } from "../../ffi/mod.ts";
-import { baseName } from "../../src/_paths.ts";
 import { underWine, which, windowsDenoCandidates } from "../wine_bridge.ts";
 
 /** One line of the report: `ok` is null for information only. */
@@ -29,99 +23,6 @@ export interface Check {
   check: string;
   ok: boolean | null;
   detail: string;
-}
-
-/** How a program uses the C runtime, from its imports. */
-export interface CrtUse {
-  /**
-   * `ucrt` (dynamic UCRT: can be taken over), `debug-ucrt` (ucrtbased.dll),
-   * `msvcrt`, or `static` (no C runtime DLL: linked in, or none).
-   */
-  kind: "ucrt" | "debug-ucrt" | "msvcrt" | "static";
-  /** The CRT DLLs it imports. */
-  dlls: string[];
-  /**
-   * The module that imports them, when it is not the program itself (whose
-   * own kind is then `own`).
-   */
-  via?: string;
-  own?: "debug-ucrt" | "msvcrt" | "static";
-  /** The DLLs beside it were not looked into (a program in System32). */
-  unfollowed?: boolean;
-}
-
-/** Classifies a module's C runtime from the names of the DLLs it imports. */
-export function crtUse(dlls: string[]): CrtUse {
-  const of = (re: RegExp) => dlls.filter((d) => re.test(d));
-  const ucrt = of(/^(ucrtbase\.dll|api-ms-win-crt-heap-.*)$/i);
-  if (ucrt.length) return { kind: "ucrt", dlls: ucrt };
-  const debug = of(/^ucrtbased\.dll$/i);
-  if (debug.length) return { kind: "debug-ucrt", dlls: debug };
-  const old = of(/^msvcr(t|\d+)\.dll$/i);
-  if (old.length) return { kind: "msvcrt", dlls: old };
-  return { kind: "static", dlls: [] };
-}
-
-/** Modules read at most when following a program's own DLLs. */
-const MAX_MODULES = 64;
-
-/**
- * The C runtime of a program, or of the DLLs it brings: a program whose
- * code lives in DLLs beside it (a stub exe, an engine DLL) uses their
- * runtime. Follows static imports (delay-loaded ones may never load) to
- * DLLs in the program's directory, where the loader looks first, but not
- * from a program in Windows' own directories; the first module found using
- * the UCRT decides, else the program's own kind.
- */
-export async function programCrtUse(exe: string): Promise<CrtUse> {
-  // With its separator: "" for a bare name, "/" for the root.
-  const dir = exe.slice(0, exe.length - baseName(exe).length);
-  const system = /[\\/](system32|syswow64)[\\/]$/i.test(dir);
-  let beside: Map<string, string> | undefined;
-  const seen = new Set([baseName(exe).toLowerCase()]);
-  const queue = [exe];
-  let own: CrtUse | undefined;
-  let found: CrtUse | undefined;
-  for (let i = 0; i < queue.length && i < MAX_MODULES; i++) {
-    let list;
-    try {
-      list = await peImports(queue[i], { symbols: false });
-    } catch (e) {
-      if (i === 0) throw e;
-      continue; // not a module the loader could map either
-    }
-    const use = crtUse(list.map((d) => d.dll));
-    own ??= use;
-    if (i > 0) {
-      use.via = baseName(queue[i]);
-      use.own = own.kind as CrtUse["own"];
-    }
-    if (use.kind === "ucrt") return use;
-    if (use.kind !== "static") found ??= use;
-    if (system) break;
-    beside ??= filesIn(dir || ".");
-    for (const d of list) {
-      const file = d.kind === "static" && beside.get(d.dll.toLowerCase());
-      if (file && !seen.has(file.toLowerCase())) {
-        seen.add(file.toLowerCase());
-        queue.push(`${dir}${file}`);
-      }
-    }
-  }
-  const use = found ?? own!;
-  if (system) use.unfollowed = true;
-  return use;
-}
-
-/** The files in `dir` by their lower-case names (none if unreadable). */
-function filesIn(dir: string): Map<string, string> {
-  const out = new Map<string, string>();
-  try {
-    for (const e of Deno.readDirSync(dir)) {
-      if (e.isFile || e.isSymlink) out.set(e.name.toLowerCase(), e.name);
-    }
-  } catch { /* the program's own imports decide */ }
-  return out;
 }
 
 /** What the program's own code uses, when a DLL of its uses the UCRT. */

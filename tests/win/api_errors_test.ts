@@ -12,7 +12,7 @@ import {
 import { Win32Error } from "../../ffi/mod.ts";
 import { processError, unsupportedMachine } from "../../src/_target.ts";
 import { assert, assertEquals, assertRejects } from "./assert.ts";
-import { fixture, startTarget, test } from "./harness.ts";
+import { fixture, hookDll, startTarget, test } from "./harness.ts";
 
 /** A pid no process has (pids are multiples of 4 well below this). */
 const NO_PID = 0x7fff_fff0;
@@ -118,6 +118,24 @@ test("ARM64 targets and DLLs are reported as not supported", async () => {
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+test("heapshift is not injected into a program on another C runtime", async () => {
+  // On msvcrt.dll: heapshift would load a UCRT of its own, hook it, see it
+  // called by nobody, and report the takeover live.
+  await using target = await startTarget(fixture("api_msvcrt.exe"));
+  const pid = target.readyPid;
+  const e = await assertRejects(
+    () => inject(pid, hookDll()),
+    HeapshiftError,
+    `Cannot inject heapshift.dll into process ${pid}: it uses the old C runtime (msvcrt.dll), and none of its modules uses the UCRT (ucrtbase.dll), whose allocator heapshift takes over, so there would be nothing to take over; inject again once it has loaded a module that uses the UCRT`,
+  );
+  assertEquals(e.kind, "unsupported");
+  const loaded = modules(pid).map((m) => m.name.toLowerCase());
+  assert(!loaded.includes("heapshift.dll"), loaded.join());
+  assert(!loaded.includes("ucrtbase.dll"), loaded.join());
+  // Other DLLs still go in.
+  await inject(pid, fixture("probe.dll"));
 });
 
 test("DLL path missing or not a DLL", async () => {
