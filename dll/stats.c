@@ -33,33 +33,41 @@ static uint64_t process_created(void) {
   return filetime(created);
 }
 
-/* Whether all of [view, view + size) is committed memory. A mapping of
- * that name made by someone else with SEC_RESERVE maps, but its pages stay
- * reserved until committed, and on Windows reading or writing them is an
- * access violation (inside DllMain, in the target). */
-static BOOL committed(const uint8_t* view, size_t size) {
+/* Whether [view, view + size) is a view of a plain section of the page
+ * file, committed and with protection `protect` throughout. Anyone in the
+ * session can make the name first, with any backing: with SEC_RESERVE its
+ * pages stay reserved (reading them is an access violation on Windows,
+ * inside DllMain); an image section's header page is read-only; a file's
+ * pages can fail to page in (EXCEPTION_IN_PAGE_ERROR, which would raise
+ * inside malloc: a lost network drive, a full disk). */
+static BOOL page_file_view(const uint8_t* view, size_t size, DWORD protect) {
   for (size_t at = 0; at < size;) {
     MEMORY_BASIC_INFORMATION mbi;
     if (VirtualQuery(view + at, &mbi, sizeof mbi) == 0 ||
-        mbi.State != MEM_COMMIT) {
+        mbi.State != MEM_COMMIT || mbi.Type != MEM_MAPPED ||
+        mbi.Protect != protect) {
       return FALSE;
     }
     at = (size_t)((const uint8_t*)mbi.BaseAddress + mbi.RegionSize - view);
   }
-  return TRUE;
+  wchar_t file[8]; /* any name at all: a file's section */
+  return K32GetMappedFileNameW(GetCurrentProcess(), (LPVOID)view, file, 8) ==
+         0;
 }
 
 /* Maps the named block at our size (the mapping handle stays open for the
  * process's life); NULL if that cannot be done, e.g. an older, smaller
- * block of that name exists, or one whose pages are not committed. */
+ * block of that name exists, or a section that is not one of the page
+ * file's with committed pages (page_file_view). */
 static uint8_t* map_block(const wchar_t* name, BOOL* existed) {
   HANDLE m = CreateFileMappingW(INVALID_HANDLE_VALUE, NULL, PAGE_READWRITE, 0,
                                 HS_STATS_SIZE, name);
   *existed = m != NULL && GetLastError() == ERROR_ALREADY_EXISTS;
   uint8_t* view =
       m ? MapViewOfFile(m, FILE_MAP_ALL_ACCESS, 0, 0, HS_STATS_SIZE) : NULL;
-  if (view != NULL && *existed && !committed(view, HS_STATS_SIZE)) {
-    hs_log("stats: %ls is not committed memory: not used", name);
+  if (view != NULL && *existed &&
+      !page_file_view(view, HS_STATS_SIZE, PAGE_READWRITE)) {
+    hs_log("stats: %ls is not committed page-file memory: not used", name);
     UnmapViewOfFile(view);
     view = NULL;
   }
@@ -119,7 +127,8 @@ static BOOL other_copy_beside(const wchar_t* name, DWORD pid,
   /* the header only: a section of any size may have the name */
   const uint8_t* view =
       MapViewOfFile(m, FILE_MAP_READ, 0, 0, sizeof(hs_stats_header));
-  BOOL other = view != NULL && committed(view, sizeof(hs_stats_header)) &&
+  BOOL other = view != NULL &&
+               page_file_view(view, sizeof(hs_stats_header), PAGE_READONLY) &&
                live_here(view, pid, created);
   if (view != NULL) UnmapViewOfFile(view);
   CloseHandle(m);

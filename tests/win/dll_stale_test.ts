@@ -64,6 +64,25 @@ for (const kind of ["zero", "old8k", "reserved"]) {
   });
 }
 
+// Any process in the session can make the predictable name first, with
+// any backing: only a plain section of the page file is used. An image
+// section's header page is read-only (writing the header there ended the
+// load inside DllMain); a file's pages can fail to page in, which would
+// raise inside malloc (Microsoft: "Reading and Writing From a File View").
+for (const [kind, head] of [["image", "00905a4d"], ["file", "00000000"]]) {
+  test(`a section of ${kind === "image" ? "an image" : "a file"} under the pid's name is left alone: the child installs beside it`, async () => {
+    await using target = await startTarget(fixture("dll_stale.exe"), {
+      args: [kind, hookDll()],
+    });
+    assertEquals(await childState(target.lines), "1");
+    const named = await target.lines.next();
+    assertEquals(named.value, `child.named=${head}`, "written into");
+    const s = stats(target.readyPid);
+    assertEquals(s.state, "live");
+    assert(s.counters.allocs >= 100, `allocs ${s.counters.allocs}`);
+  });
+}
+
 test("a second copy of heapshift sees the first one's block beside the pid's name", async () => {
   const dir = await Deno.makeTempDir({ prefix: "heapshift-copy-" });
   try {
