@@ -579,7 +579,7 @@ static BOOL rewritten_at_load(const hs_code* m) {
 
 void hs_code_file_open(hs_code* m) {
   m->file = INVALID_HANDLE_VALUE;
-  if (rewritten_at_load(m)) return;
+  if (rewritten_at_load(m) || hs_faults.no_file) return;
   static wchar_t path[1024];
   DWORD n = GetModuleFileNameW((HMODULE)m->base, path, 1024);
   if (n == 0 || n >= 1024) return;

@@ -575,6 +575,7 @@ typedef struct hs_test_faults {
                                load's, then each heapshift_retry) finds a
                                site busy */
   BOOL tls_oom;             /* the private heap of TLS blocks cannot grow */
+  BOOL no_file;             /* ucrtbase's file cannot be compared */
 } hs_test_faults;
 extern hs_test_faults hs_faults;
 

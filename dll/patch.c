@@ -498,14 +498,27 @@ static const char CHANGED[] =
     "its code differs from ucrtbase.dll's file (another hook)";
 
 /* Whether the code at p is shaped like another tool's jump, whatever the
- * file says: an indirect jump decode() did not follow (its slot is not
- * ucrtbase's), `push imm32; ret`, `mov reg, imm; jmp reg`. */
+ * file says (when the file cannot be compared, all that tells): an
+ * indirect jump decode() did not follow (its slot is not ucrtbase's),
+ * `push imm32; ret`, `mov reg, imm; jmp reg`, and on x64 subhook's
+ * `push imm32; mov dword [rsp+4], imm32; ret` and PolyHook's
+ * `push rax; mov rax, imm64; xchg [rsp], rax; ret`. No compiler makes
+ * these. */
 static BOOL hook_shaped(const uint8_t* p) {
   hs_insn in;
   if (!hs_code_contains(&code, p, 16)) return FALSE;
   if (hs_code_decode(&code, p, &in) && in.kind == HS_INSN_JMP_IND) return TRUE;
   if (p[0] == 0x68 && p[5] == 0xC3) return TRUE;
 #if HS_X64
+  static const uint8_t store_high[] = {0xC7, 0x44, 0x24, 0x04};
+  if (p[0] == 0x68 && memcmp(p + 5, store_high, 4) == 0 && p[13] == 0xC3) {
+    return TRUE;
+  }
+  static const uint8_t swap_ret[] = {0x48, 0x87, 0x04, 0x24, 0xC3};
+  if (p[0] == 0x50 && p[1] == 0x48 && p[2] == 0xB8 &&
+      memcmp(p + 11, swap_ret, 5) == 0) {
+    return TRUE;
+  }
   if ((p[0] == 0x48 || p[0] == 0x49) && (p[1] & 0xF8) == 0xB8) {
     uint8_t r = p[1] & 7;
     const uint8_t* q = p + 10;

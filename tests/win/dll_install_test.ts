@@ -384,6 +384,27 @@ testArches(
 );
 
 testArches(
+  "install: with ucrtbase's file out of reach, another tool's jumps that look like code are still told by their shape",
+  async (arch) => {
+    // The file comparison is off when the mapped image no longer matches
+    // its file (an app-local ucrtbase replaced on disk), the path is too
+    // long, or the file cannot be opened (a sandbox's token): then only
+    // the shape of the bytes tells. "pushmov" is subhook's x64 jump,
+    // "pushxchg" PolyHook's.
+    const forms = arch === "x64"
+      ? ["movrax", "pushmov", "pushxchg"]
+      : ["pushret"];
+    for (const form of forms) {
+      assertUntouched(
+        await run(arch, `prehooked:free:${form}`, "no-file"),
+        REASON.foreignHook,
+        { prehooked: 1 },
+      );
+    }
+  },
+);
+
+testArches(
   "install: a stats block another process created first under heapshift's name, saying it is live here, does not stop the takeover",
   async (arch) => {
     // Anyone may create Local\\heapshift-PID first (the pid and creation
