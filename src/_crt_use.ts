@@ -1,13 +1,13 @@
 /**
  * Which C runtime a program uses, from the import tables of its files
  * (internal): doctor reports it, inject refuses heapshift to a program
- * whose code does not use the UCRT.
+ * whose code does not use the UCRT. Imports nothing of src/ (cli/ uses
+ * it).
  *
  * @module
  */
 
 import { imports as peImports } from "../pe/mod.ts";
-import { baseName } from "./_paths.ts";
 
 /** How a program uses the C runtime, from its imports. */
 export interface CrtUse {
@@ -53,10 +53,13 @@ const MAX_MODULES = 64;
  */
 export async function programCrtUse(exe: string): Promise<CrtUse> {
   // With its separator: "" for a bare name, "/" for the root.
-  const dir = exe.slice(0, exe.length - baseName(exe).length);
+  const dir = exe.slice(
+    0,
+    Math.max(exe.lastIndexOf("\\"), exe.lastIndexOf("/")) + 1,
+  );
   const system = /[\\/](system32|syswow64)[\\/]$/i.test(dir);
   let beside: Map<string, string> | undefined;
-  const seen = new Set([baseName(exe).toLowerCase()]);
+  const seen = new Set([exe.slice(dir.length).toLowerCase()]);
   const queue = [exe];
   let own: CrtUse | undefined;
   let found: CrtUse | undefined;
@@ -71,7 +74,7 @@ export async function programCrtUse(exe: string): Promise<CrtUse> {
     const use = crtUse(list.map((d) => d.dll));
     own ??= use;
     if (i > 0) {
-      use.via = baseName(queue[i]);
+      use.via = queue[i].slice(dir.length); // all beside it
       use.own = own.kind as CrtUse["own"];
     }
     if (use.kind === "ucrt") return use;
