@@ -132,6 +132,10 @@ export const KERNEL32_SYMBOLS = {
   Process32NextW: { parameters: ["pointer", "buffer"], result: "i32" },
   Module32FirstW: { parameters: ["pointer", "buffer"], result: "i32" },
   Module32NextW: { parameters: ["pointer", "buffer"], result: "i32" },
+  Thread32First: { parameters: ["pointer", "buffer"], result: "i32" },
+  Thread32Next: { parameters: ["pointer", "buffer"], result: "i32" },
+  // dwDesiredAccess, bInheritHandle, dwThreadId
+  OpenThread: { parameters: ["u32", "i32", "u32"], result: "pointer" },
   // psapi, as kernel32 exports it: the only module list of a WOW64 process
   // that works under Wine (toolhelp fails there with error 998).
   K32EnumProcessModulesEx: {

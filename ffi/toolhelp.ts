@@ -11,6 +11,7 @@ import { kernel32 } from "./library.ts";
 import { readWide } from "./strings.ts";
 
 const TH32CS_SNAPPROCESS = 0x2;
+const TH32CS_SNAPTHREAD = 0x4;
 const TH32CS_SNAPMODULE = 0x8;
 
 /** One PROCESSENTRY32W. */
@@ -34,6 +35,9 @@ export interface ModuleEntry {
 // th32ParentProcessID 32, pcPriClassBase 36, dwFlags 40,
 // szExeFile[260] 44; sizeof 568.
 const PE32_SIZE = 568;
+// THREADENTRY32: dwSize 0, cntUsage 4, th32ThreadID 8,
+// th32OwnerProcessID 12, tpBasePri 16, tpDeltaPri 20, dwFlags 24; sizeof 28.
+const TE32_SIZE = 28;
 // MODULEENTRY32W on x64: dwSize 0, th32ModuleID 4, th32ProcessID 8,
 // GlblcntUsage 12, ProccntUsage 16, modBaseAddr 24, modBaseSize 32,
 // hModule 40, szModule[256] 48, szExePath[260] 560; sizeof 1080.
@@ -56,8 +60,8 @@ function snapshot(flags: number, pid: number): Handle {
 
 /** A toolhelp walk: its First/Next calls, entry size and decoder. */
 interface Walk<T> {
-  first: "Process32FirstW" | "Module32FirstW";
-  next: "Process32NextW" | "Module32NextW";
+  first: "Process32FirstW" | "Module32FirstW" | "Thread32First";
+  next: "Process32NextW" | "Module32NextW" | "Thread32Next";
   size: number;
   decode(view: DataView, bytes: Uint8Array): T;
 }
@@ -84,6 +88,13 @@ const MODULE_WALK: Walk<ModuleEntry> = {
     name: readWide(b, { offset: 48, maxChars: 256 }),
     path: readWide(b, { offset: 560, maxChars: 260 }),
   }),
+};
+
+const THREAD_WALK: Walk<{ tid: number; pid: number }> = {
+  first: "Thread32First",
+  next: "Thread32Next",
+  size: TE32_SIZE,
+  decode: (v) => ({ tid: v.getUint32(8, true), pid: v.getUint32(12, true) }),
 };
 
 /** Decodes every entry of `snap`, reusing one buffer. */
@@ -118,4 +129,11 @@ export function processEntries(): ProcessEntry[] {
 export function moduleEntries(pid: number): ModuleEntry[] {
   using snap = snapshot(TH32CS_SNAPMODULE, pid);
   return walk(snap, MODULE_WALK);
+}
+
+/** The ids of the threads of process `pid` (a snapshot: some may end). */
+export function threadIds(pid: number): number[] {
+  // A thread snapshot lists every process's threads, whatever pid says.
+  using snap = snapshot(TH32CS_SNAPTHREAD, 0);
+  return walk(snap, THREAD_WALK).filter((t) => t.pid === pid).map((t) => t.tid);
 }

@@ -5,8 +5,7 @@
  * @module
  */
 
-import { kernel32 } from "./library.ts";
-import { ansi, wide } from "./strings.ts";
+import { ntdllExport } from "./ntdll.ts";
 
 /** The Wine this process runs under. */
 export interface WineInfo {
@@ -14,12 +13,6 @@ export interface WineInfo {
   version: string;
   /** `wine_get_host_version()`: the host system and release, if known. */
   host?: string;
-}
-
-function ntdllExport(name: string): bigint {
-  const k = kernel32();
-  const ntdll = BigInt(k.GetModuleHandleW(wide("ntdll.dll")));
-  return ntdll === 0n ? 0n : BigInt(k.GetProcAddress(ntdll, ansi(name)));
 }
 
 function cString(p: Deno.PointerValue): string | undefined {

@@ -42,6 +42,7 @@ import { guardAsync } from "./_error_kinds.ts";
 import { stats, targetNamed } from "./live_stats.ts";
 import { reasonMayPass } from "./stats_block.ts";
 import { importersOf } from "./_importers.ts";
+import { threadsStartedIn } from "./_module_threads.ts";
 import { type CrtUse, programCrtUse } from "./_crt_use.ts";
 import { lockTarget } from "./_inject_lock.ts";
 import { loadedByHeapshift, markLoaded, markUnloaded } from "./_load_marker.ts";
@@ -572,6 +573,24 @@ async function unloadFrom(
     throw new HeapshiftError(
       "unsupported",
       `Cannot ${doing} process ${pid}: heapshift did not load ${mod.name} (or has unloaded it already): the program may have loaded it itself and still call it, so unloading it could crash the program; pass force: true (--force on the command line) to unload it anyway`,
+    );
+  }
+  // A DLL's own thread runs on in its code after FreeLibrary unmaps it
+  // (Microsoft: FreeLibraryAndExitThread): the program crashes.
+  const running = force ? [] : threadsStartedIn(pid, mod);
+  if (running.length) {
+    const ids = nameList(running.map(String));
+    throw new HeapshiftError(
+      "unsupported",
+      `Cannot ${doing} process ${pid}: ${
+        running.length === 1 ? "thread" : "threads"
+      } ${ids} began in ${mod.name} and ${
+        running.length === 1 ? "is" : "are"
+      } still running, so unloading it would crash the program when ${
+        running.length === 1 ? "it runs" : "they run"
+      } on in its code; have ${mod.name} end ${
+        running.length === 1 ? "it" : "them"
+      } first, or pass force: true (--force on the command line) to unload it anyway`,
     );
   }
   const result = await callKernel32(target, {

@@ -4,7 +4,14 @@
 import { eject, HeapshiftError, inject, launch, modules } from "../../mod.ts";
 import { runCli } from "../../cli/_test_utils.ts";
 import { assert, assertEquals, assertRejects } from "./assert.ts";
-import { fixture, hookDll, startTarget, type Target, test } from "./harness.ts";
+import {
+  fixture,
+  hookDll,
+  startTarget,
+  type Target,
+  test,
+  testArches,
+} from "./harness.ts";
 
 const has = (pid: number, name: string) =>
   modules(pid).some((m) => m.name.toLowerCase() === name);
@@ -21,6 +28,34 @@ async function stillTicking(target: Target): Promise<boolean> {
   }
   return true;
 }
+
+testArches(
+  "eject refuses a DLL heapshift loaded whose own thread still runs in it",
+  async (arch) => {
+    // api_worker.dll's DllMain starts a thread that loops in its code: an
+    // unload ended the program (0xC0000005) before eject looked.
+    await using target = await startTarget(fixture("sleeper.exe", arch));
+    const pid = target.readyPid;
+    await inject(pid, fixture("api_worker.dll", arch));
+    const name = arch === "x86" ? "api_worker32.dll" : "api_worker.dll";
+    const e = await assertRejects(
+      () => eject(pid, name),
+      HeapshiftError,
+      `Cannot eject ${name} from process ${pid}: thread `,
+    );
+    assertEquals(e.kind, "unsupported");
+    assert(
+      / began in api_worker(32)?\.dll and is still running, so unloading it would crash the program when it runs on in its code; have api_worker(32)?\.dll end it first, or pass force: true \(--force on the command line\) to unload it anyway$/
+        .test(e.message),
+      e.message,
+    );
+    await new Promise((r) => setTimeout(r, 300));
+    assert(has(pid, name), `${name} stays, and the program with it`);
+    // A DLL without threads of its own still goes.
+    await inject(pid, fixture("probe.dll", arch));
+    await eject(pid, arch === "x86" ? "probe32.dll" : "probe.dll");
+  },
+);
 
 test("eject refuses a DLL the program loaded itself and still calls; force unloads one it does not call", async () => {
   // The program calls api_adep_value every 20 ms: unloading it would crash it.

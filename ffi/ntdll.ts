@@ -1,0 +1,55 @@
+/**
+ * ntdll functions that kernel32 has no counterpart for, reached through
+ * kernel32's `GetProcAddress`: ntdll is always loaded, and no other
+ * library is opened.
+ *
+ * @module
+ */
+
+import { kernel32 } from "./library.ts";
+import { ansi, wide } from "./strings.ts";
+
+/** The address of ntdll's export `name`, or 0n when it has none. */
+export function ntdllExport(name: string): bigint {
+  const k = kernel32();
+  const ntdll = BigInt(k.GetModuleHandleW(wide("ntdll.dll")));
+  return ntdll === 0n ? 0n : BigInt(k.GetProcAddress(ntdll, ansi(name)));
+}
+
+let query:
+  | Deno.UnsafeFnPointer<{
+    parameters: ["pointer", "u32", "buffer", "u32", "pointer"];
+    result: "i32";
+  }>
+  | undefined;
+let toDos:
+  | Deno.UnsafeFnPointer<{
+    parameters: ["i32"];
+    result: "u32";
+  }>
+  | undefined;
+
+function fn<T extends Deno.ForeignFunction>(name: string, def: T) {
+  const at = ntdllExport(name);
+  if (at === 0n) throw new Error(`ntdll has no ${name}`);
+  return new Deno.UnsafeFnPointer(Deno.UnsafePointer.create(at)!, def);
+}
+
+/**
+ * `NtQueryInformationThread(thread, cls, buffer)`: 0 (STATUS_SUCCESS) or
+ * the Win32 error code `RtlNtStatusToDosError` gives for the failure.
+ */
+export function ntQueryInformationThread(
+  thread: Deno.PointerValue,
+  cls: number,
+  buffer: Uint8Array,
+): number {
+  query ??= fn("NtQueryInformationThread", {
+    parameters: ["pointer", "u32", "buffer", "u32", "pointer"],
+    result: "i32",
+  });
+  const status = query.call(thread, cls, buffer, buffer.length, null);
+  if (status === 0) return 0;
+  toDos ??= fn("RtlNtStatusToDosError", { parameters: ["i32"], result: "u32" });
+  return toDos.call(status);
+}
