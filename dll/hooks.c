@@ -572,10 +572,27 @@ static HS_ALWAYS_INLINE BOOL release_block(void* p) {
   return release_sized(p, (size_t)-1);
 }
 
+/* An old block moved into mimalloc block `p` (a migration): `old` (its
+ * HeapSize) or `size` bytes copied, the old block released, counted.
+ * `caller`: the hook's return address. */
+static void* migrate_to(void* p, void* block, size_t old, size_t size,
+                        const void* caller) {
+  hs_count(HS_C_ALLOCS, 1);
+  size_t copied = old < size ? old : size;
+  copy_bytes(p, block, copied);
+  release_old_block(block, old, caller);
+  hs_count(HS_C_MIGRATIONS, 1);
+  hs_count(HS_C_MIGRATED_BYTES, (int64_t)copied);
+  return p;
+}
+
 /* _realloc_base on the old heap (HeapReAlloc, the new-handler loop,
- * ENOMEM) for HEAPSHIFT_NO_MIGRATE, or when mimalloc cannot take the
- * block. The block stays old; nothing is counted. */
-static void* old_realloc(void* block, size_t size) {
+ * ENOMEM) for HEAPSHIFT_NO_MIGRATE, the process's end, or when mimalloc
+ * cannot take the block. UCRT retries its one heap after the handler; what
+ * the handler frees may be mimalloc's, so a block that may migrate (`old`:
+ * its HeapSize; (size_t)-1: it stays old) is offered to mimalloc again. */
+static void* old_realloc(void* block, size_t size, size_t old,
+                         const void* caller) {
   for (;;) {
     void* p = hs_old_realloc(block, size);
     if (p != NULL) return p;
@@ -583,6 +600,9 @@ static void* old_realloc(void* block, size_t size) {
       set_errno(ENOMEM);
       return NULL;
     }
+    if (old == (size_t)-1 || PROCESS_ENDING()) continue;
+    p = hs_mi_alloc(size, FALSE);
+    if (p != NULL) return migrate_to(p, block, old, size, caller);
   }
 }
 
@@ -663,7 +683,7 @@ void* __cdecl hs_realloc(void* block, size_t size) {
     release_owned(block, owner);
     return p;
   }
-  if (hs_no_migrate) return old_realloc(block, size);
+  if (hs_no_migrate) return old_realloc(block, size, (size_t)-1, NULL);
   /* An old block: migrate it, unless mimalloc cannot take it or the
    * process is ending; then it is resized where it is, as UCRT would
    * (HeapReAlloc may grow it in place). */
@@ -672,16 +692,10 @@ void* __cdecl hs_realloc(void* block, size_t size) {
     set_errno(ENOMEM);
     return NULL;
   }
-  if (PROCESS_ENDING()) return old_realloc(block, size);
+  if (PROCESS_ENDING()) return old_realloc(block, size, (size_t)-1, NULL);
   void* p = hs_mi_alloc(size, FALSE);
-  if (p == NULL) return old_realloc(block, size);
-  hs_count(HS_C_ALLOCS, 1);
-  size_t copied = old < size ? old : size;
-  copy_bytes(p, block, copied);
-  release_old_block(block, old, HS_CALLER());
-  hs_count(HS_C_MIGRATIONS, 1);
-  hs_count(HS_C_MIGRATED_BYTES, (int64_t)copied);
-  return p;
+  if (p == NULL) return old_realloc(block, size, old, HS_CALLER());
+  return migrate_to(p, block, old, size, HS_CALLER());
 }
 
 size_t __cdecl hs_msize(void* block) {
