@@ -35,6 +35,13 @@ export const KERNEL32_SYMBOLS = {
   },
   IsWow64Process: { parameters: ["pointer", "buffer"], result: "i32" },
   ProcessIdToSessionId: { parameters: ["u32", "buffer"], result: "i32" },
+  // hProcess, ProcessInformationClass, ProcessInformation, size
+  // (Windows 8 and later)
+  GetProcessInformation: {
+    parameters: ["pointer", "u32", "buffer", "u32"],
+    result: "i32",
+    optional: true,
+  },
   IsWow64Process2: {
     parameters: ["pointer", "buffer", "buffer"],
     result: "i32",

@@ -53,3 +53,26 @@ export function ntQueryInformationThread(
   toDos ??= fn("RtlNtStatusToDosError", { parameters: ["i32"], result: "u32" });
   return toDos.call(status);
 }
+
+let adjust:
+  | Deno.UnsafeFnPointer<{
+    parameters: ["u32", "u8", "u8", "buffer"];
+    result: "i32";
+  }>
+  | undefined;
+
+/** SeDebugPrivilege's LUID (its low part; the high part is 0). */
+export const SE_DEBUG_PRIVILEGE = 20;
+
+/**
+ * `RtlAdjustPrivilege(privilege, TRUE, FALSE)`: enables a privilege of
+ * this process's token; false when the token does not hold it (not
+ * elevated) or the call fails.
+ */
+export function enablePrivilege(privilege: number): boolean {
+  adjust ??= fn("RtlAdjustPrivilege", {
+    parameters: ["u32", "u8", "u8", "buffer"],
+    result: "i32",
+  });
+  return adjust.call(privilege, 1, 0, new Uint8Array(1)) === 0;
+}

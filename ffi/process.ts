@@ -1,6 +1,6 @@
 /**
- * Processes: open by pid, query architecture and image path, exit codes,
- * termination and waiting.
+ * Processes: open by pid, query architecture, image path and protection,
+ * exit codes, termination and waiting; this process's SeDebugPrivilege.
  *
  * @module
  */
@@ -9,6 +9,7 @@ import { checkBool, fail } from "./win32_error.ts";
 import { Handle, isInvalidHandle } from "./handle.ts";
 import { kernel32 } from "./library.ts";
 import { readWide, wide } from "./strings.ts";
+import { enablePrivilege, SE_DEBUG_PRIVILEGE } from "./ntdll.ts";
 
 /** Process access rights (winnt.h). */
 export const PROCESS = {
@@ -314,4 +315,42 @@ export function createProcess(
     pid: out.getUint32(16, true),
     tid: out.getUint32(20, true),
   };
+}
+
+/**
+ * Enables SeDebugPrivilege in this process's token, which an elevated
+ * administrator's holds, disabled: `OpenProcess` then grants any access to
+ * processes of other users and services (protected processes aside), as
+ * Process Explorer and System Informer do. False when the token does not
+ * hold it.
+ */
+export function enableDebugPrivilege(): boolean {
+  return enablePrivilege(SE_DEBUG_PRIVILEGE);
+}
+
+// PROCESS_INFORMATION_CLASS ProcessProtectionLevelInfo, and the level of
+// a process that is not protected.
+const PROCESS_PROTECTION_LEVEL_INFO = 7;
+const PROTECTION_LEVEL_NONE = 0xffff_fffe;
+
+/**
+ * Whether process `pid` is a protected process (or protected light):
+ * Windows lets no other program open it for reading or writing its
+ * memory, elevated or not. Undefined when that cannot be told (no such
+ * process, not even limited access, or Windows before 8).
+ */
+export function isProtectedProcess(pid: number): boolean | undefined {
+  const k = kernel32();
+  if (k.GetProcessInformation === null) return undefined;
+  const h = k.OpenProcess(PROCESS.QUERY_LIMITED_INFORMATION, 0, pid);
+  if (h === null) return undefined;
+  using process = new Handle(h);
+  const level = new Uint32Array(1);
+  const ok = k.GetProcessInformation(
+    process.raw,
+    PROCESS_PROTECTION_LEVEL_INFO,
+    new Uint8Array(level.buffer),
+    4,
+  );
+  return ok ? level[0] !== PROTECTION_LEVEL_NONE : undefined;
 }

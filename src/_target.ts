@@ -8,8 +8,10 @@ import { ProcessEndedError } from "./_exit_status.ts";
 import { type Arch, archOf } from "./arch.ts";
 import { HeapshiftError } from "./heapshift_error.ts";
 import {
+  enableDebugPrivilege,
   ERROR,
   type Handle,
+  isProtectedProcess,
   isSignaled,
   MACHINE,
   openProcess,
@@ -31,6 +33,29 @@ export interface OpenTarget extends TargetProcess, Disposable {}
 
 export const ELEVATION_HINT =
   "it may belong to another user or run elevated; run heapshift from an elevated (Administrator) prompt";
+
+/**
+ * Why `OpenProcess` was refused, as far as heapshift can tell: the target
+ * is a protected process; heapshift runs elevated with SeDebugPrivilege
+ * already (then something guards the process); or neither.
+ */
+export function accessDeniedMessage(
+  at: { pid: number; doing: string },
+  why: { protected?: boolean; debugPrivilege?: boolean },
+): string {
+  const head = `Cannot ${at.doing} process ${at.pid}: access denied`;
+  if (why.protected) {
+    return `${head}: it is a protected process, which Windows lets no other program open this way, elevated or not`;
+  }
+  if (why.debugPrivilege) {
+    return `${head}, though heapshift runs elevated with SeDebugPrivilege: security or anti-cheat software may be guarding it`;
+  }
+  return `${head} (${ELEVATION_HINT})`;
+}
+
+// Enabled at most once, on the first refusal (an elevated token holds it,
+// disabled): undefined until then.
+let debugPrivilege: boolean | undefined;
 
 /** The calls that read a process's module list from its loader data. */
 const MODULE_LIST_CALLS = new Set([
@@ -57,7 +82,7 @@ export function processError(
   if (e.code === ERROR.ACCESS_DENIED) {
     return new HeapshiftError(
       "access-denied",
-      `Cannot ${doing} process ${pid}: access denied (${ELEVATION_HINT})`,
+      accessDeniedMessage({ pid, doing }, {}),
       { cause: e },
     );
   }
@@ -174,7 +199,25 @@ export function openTarget(
   try {
     h = openProcess(pid, access);
   } catch (e) {
-    throw processError(e, { pid, doing });
+    if (!(e instanceof Win32Error && e.code === ERROR.ACCESS_DENIED)) {
+      throw processError(e, { pid, doing });
+    }
+    // Another user's process, or a service: an elevated heapshift opens it
+    // with SeDebugPrivilege, which its token holds disabled.
+    debugPrivilege ??= enableDebugPrivilege();
+    try {
+      if (!debugPrivilege) throw e;
+      h = openProcess(pid, access);
+    } catch {
+      throw new HeapshiftError(
+        "access-denied",
+        accessDeniedMessage({ pid, doing }, {
+          protected: isProtectedProcess(pid),
+          debugPrivilege,
+        }),
+        { cause: e },
+      );
+    }
   }
   try {
     return {

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { processError } from "./_target.ts";
+import { accessDeniedMessage, processError } from "./_target.ts";
 import { HeapshiftError } from "./heapshift_error.ts";
 import { Win32Error } from "../ffi/mod.ts";
 
@@ -24,6 +24,24 @@ Deno.test("processError: a module list that cannot be read yet says the process 
     assert.equal(e.message.includes(SUSPENDED), hint, `${call} ${code}`);
     assert.ok(
       e.message.startsWith("Cannot list the modules of process 1234: "),
+    );
+  }
+});
+
+Deno.test("accessDeniedMessage: a protected process, an elevated heapshift refused anyway, or the elevation hint", () => {
+  const at = { pid: 1234, doing: "inject x.dll into" };
+  assert.equal(
+    accessDeniedMessage(at, { protected: true, debugPrivilege: true }),
+    "Cannot inject x.dll into process 1234: access denied: it is a protected process, which Windows lets no other program open this way, elevated or not",
+  );
+  assert.equal(
+    accessDeniedMessage(at, { protected: false, debugPrivilege: true }),
+    "Cannot inject x.dll into process 1234: access denied, though heapshift runs elevated with SeDebugPrivilege: security or anti-cheat software may be guarding it",
+  );
+  for (const p of [false, undefined]) {
+    assert.match(
+      accessDeniedMessage(at, { protected: p, debugPrivilege: false }),
+      /^Cannot inject x\.dll into process 1234: access denied \(it may belong to another user or run elevated; run heapshift from an elevated \(Administrator\) prompt\)$/,
     );
   }
 });

@@ -2,14 +2,17 @@
 // calls, against this process and a fixture target.
 import {
   callRemote,
+  enableDebugPrivilege,
   formatMessage,
   Handle,
   INJECT_ACCESS,
+  isProtectedProcess,
   kernel32,
   MACHINE,
   MEM,
   moduleEntries,
   openProcess,
+  openThread,
   PAGE,
   procAddress,
   PROCESS,
@@ -18,6 +21,9 @@ import {
   processMachine,
   readWide,
   RemoteMemory,
+  THREAD,
+  threadIds,
+  threadStartAddress,
   wide,
   Win32Error,
 } from "../../ffi/mod.ts";
@@ -67,6 +73,33 @@ test("process queries: machine and image path", () => {
     processImagePath(self).toLowerCase(),
     Deno.execPath().toLowerCase(),
   );
+});
+
+test("threads: a process's thread ids, and where a thread began", async () => {
+  // sleeper.exe's one thread began at its entry point, inside its image.
+  await using target = await startTarget(fixture("sleeper.exe"));
+  const pid = target.readyPid;
+  const tids = threadIds(pid);
+  assert(tids.length >= 1, `threads of ${pid}: ${tids}`);
+  const exe = moduleEntries(pid)[0];
+  const starts = tids.map((tid) => {
+    using t = openThread(tid, THREAD.QUERY_INFORMATION);
+    return threadStartAddress(t);
+  });
+  assert(
+    starts.some((s) => s >= exe.base && s < exe.base + BigInt(exe.size)),
+    `a thread began in ${exe.name}: ${starts.map((s) => s.toString(16))}`,
+  );
+  assertThrows(
+    () => openThread(0x7fff_fff0, THREAD.QUERY_INFORMATION),
+    Win32Error,
+  );
+});
+
+test("SeDebugPrivilege can be enabled (Wine's token holds it, as an elevated one does); this process is not protected", () => {
+  assert(enableDebugPrivilege());
+  assert(isProtectedProcess(Deno.pid) !== true);
+  assertEquals(isProtectedProcess(NO_PID), undefined);
 });
 
 test("Handle closes once and refuses use afterwards", () => {
