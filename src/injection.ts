@@ -623,11 +623,13 @@ async function unloadFrom(
  * heapshift takes over ucrtbase.dll's allocator. In a program whose own
  * code runs on another C runtime it would load a UCRT for itself alone,
  * hook it, and report the takeover live while nothing calls it. Refused
- * unless the program's files (it and the DLLs it imports from beside it,
+ * when the program's files (it and the DLLs it imports from beside it,
  * read as doctor does: so also while its loader is still mapping them)
- * use the UCRT, or a loaded module that is not Windows' own imports it (a
- * plugin) or might (its imports cannot be read). Windows' own DLLs import
- * it on their own.
+ * name another C runtime DLL (msvcrt.dll, ucrtbased.dll) and no loaded
+ * module that is not Windows' own imports the UCRT (a plugin) or might
+ * (its imports cannot be read). Windows' own DLLs import it on their own.
+ * A program that imports no C runtime DLL is let be: a launcher or a .NET
+ * host with a static CRT loads the modules that use the UCRT later.
  */
 async function checkUsesUcrt(
   target: TargetProcess,
@@ -640,7 +642,7 @@ async function checkUsesUcrt(
   } catch {
     return; // the program's file cannot be read: no telling
   }
-  if (use.kind === "ucrt") return;
+  if (use.kind !== "msvcrt" && use.kind !== "debug-ucrt") return;
   const ucrt = loaded.find((m) => m.name.toLowerCase() === "ucrtbase.dll");
   if (ucrt) {
     const { importers, unreadable } = importersOf(loaded, ucrt, {
@@ -649,12 +651,9 @@ async function checkUsesUcrt(
     const users = [...importers, ...unreadable];
     if (users.some((m) => !isSystemModule(m.path))) return;
   }
-  const runtime = {
-    "msvcrt": `the old C runtime (${use.dlls.join(", ")})`,
-    "debug-ucrt": `the debug UCRT (${use.dlls.join(", ")}) of a debug build`,
-    "static": "a C runtime linked in statically (it imports none), or none",
-    "ucrt": "",
-  }[use.kind];
+  const runtime = use.kind === "msvcrt"
+    ? `the old C runtime (${use.dlls.join(", ")})`
+    : `the debug UCRT (${use.dlls.join(", ")}) of a debug build`;
   throw new HeapshiftError(
     "unsupported",
     `Cannot ${at.doing} process ${at.pid}: it uses ${runtime}, and none of its modules uses the UCRT (ucrtbase.dll), whose allocator heapshift takes over, so there would be nothing to take over; inject again once it has loaded a module that uses the UCRT`,
