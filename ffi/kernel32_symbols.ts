@@ -131,6 +131,7 @@ export const KERNEL32_SYMBOLS = {
   },
   WaitForSingleObject: { parameters: ["pointer", "u32"], result: "u32" },
   GetExitCodeThread: { parameters: ["pointer", "buffer"], result: "i32" },
+  GetProcessIdOfThread: { parameters: ["pointer"], result: "u32" },
   GetModuleHandleW: { parameters: ["buffer"], result: "usize" },
   LoadLibraryW: { parameters: ["buffer"], result: "usize" },
   GetProcAddress: { parameters: ["usize", "buffer"], result: "usize" },

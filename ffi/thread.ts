@@ -31,6 +31,13 @@ export function createRemoteThread(
   return new Handle(h);
 }
 
+/** `GetProcessIdOfThread`: the process a thread belongs to. */
+export function threadProcessId(thread: Handle): number {
+  const pid = kernel32().GetProcessIdOfThread(thread.raw);
+  if (pid === 0) fail("GetProcessIdOfThread");
+  return pid;
+}
+
 /** `GetExitCodeThread` (only 32 bits; 259 = still running). */
 export function threadExitCode(thread: Handle): number {
   const code = new Uint32Array(1);

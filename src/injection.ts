@@ -576,8 +576,11 @@ async function unloadFrom(
     );
   }
   // A DLL's own thread runs on in its code after FreeLibrary unmaps it
-  // (Microsoft: FreeLibraryAndExitThread): the program crashes.
-  const running = force ? [] : threadsStartedIn(pid, mod);
+  // (Microsoft: FreeLibraryAndExitThread): the program crashes. heapshift
+  // pins itself (its trimmer thread stays with it): FreeLibrary says so.
+  const running = force || isHeapshiftModule(mod)
+    ? []
+    : threadsStartedIn(pid, mod);
   if (running.length) {
     const ids = nameList(running.map(String));
     throw new HeapshiftError(
@@ -658,6 +661,15 @@ async function checkUsesUcrt(
     "unsupported",
     `Cannot ${at.doing} process ${at.pid}: it uses ${runtime}, and none of its modules uses the UCRT (ucrtbase.dll), whose allocator heapshift takes over, so there would be nothing to take over; inject again once it has loaded a module that uses the UCRT`,
   );
+}
+
+/** Whether `mod` is a heapshift DLL (whatever its name), as its file says. */
+function isHeapshiftModule(mod: ModuleInfo): boolean {
+  try {
+    return exportedNames(mod.path).has(DEFAULT_SYMBOL);
+  } catch {
+    return false;
+  }
 }
 
 /** Whether `path` is one of Windows' own DLLs ({@linkcode isSystemDll}). */

@@ -54,6 +54,14 @@ testArches(
     // A DLL without threads of its own still goes.
     await inject(pid, fixture("probe.dll", arch));
     await eject(pid, arch === "x86" ? "probe32.dll" : "probe.dll");
+    // So does one whose thread has ended, its handle still open.
+    await using ended = await startTarget(fixture("sleeper.exe", arch), {
+      env: { API_WORKER_MS: "50" },
+    });
+    await inject(ended.readyPid, fixture("api_worker.dll", arch));
+    await new Promise((r) => setTimeout(r, 500));
+    await eject(ended.readyPid, name);
+    assert(!has(ended.readyPid, name), `${name} is unloaded`);
   },
 );
 
