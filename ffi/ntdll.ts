@@ -65,14 +65,20 @@ let adjust:
 export const SE_DEBUG_PRIVILEGE = 20;
 
 /**
- * `RtlAdjustPrivilege(privilege, TRUE, FALSE)`: enables a privilege of
- * this process's token; false when the token does not hold it (not
- * elevated) or the call fails.
+ * `RtlAdjustPrivilege(privilege, enable, FALSE)`: enables or disables a
+ * privilege of this process's token. Whether it was enabled before, or
+ * undefined when the token does not hold it (not elevated) or the call
+ * fails.
  */
-export function enablePrivilege(privilege: number): boolean {
+export function adjustPrivilege(
+  privilege: number,
+  enable: boolean,
+): boolean | undefined {
   adjust ??= fn("RtlAdjustPrivilege", {
     parameters: ["u32", "u8", "u8", "buffer"],
     result: "i32",
   });
-  return adjust.call(privilege, 1, 0, new Uint8Array(1)) === 0;
+  const was = new Uint8Array(1);
+  const status = adjust.call(privilege, enable ? 1 : 0, 0, was);
+  return status === 0 ? was[0] !== 0 : undefined;
 }

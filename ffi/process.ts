@@ -9,7 +9,7 @@ import { checkBool, fail } from "./win32_error.ts";
 import { Handle, isInvalidHandle } from "./handle.ts";
 import { kernel32 } from "./library.ts";
 import { readWide, wide } from "./strings.ts";
-import { enablePrivilege, SE_DEBUG_PRIVILEGE } from "./ntdll.ts";
+import { adjustPrivilege, SE_DEBUG_PRIVILEGE } from "./ntdll.ts";
 
 /** Process access rights (winnt.h). */
 export const PROCESS = {
@@ -321,11 +321,18 @@ export function createProcess(
  * Enables SeDebugPrivilege in this process's token, which an elevated
  * administrator's holds, disabled: `OpenProcess` then grants any access to
  * processes of other users and services (protected processes aside), as
- * Process Explorer and System Informer do. False when the token does not
- * hold it.
+ * Process Explorer does. Set back as it was when the result is disposed
+ * (handles opened meanwhile keep their access); undefined when the token
+ * does not hold it.
  */
-export function enableDebugPrivilege(): boolean {
-  return enablePrivilege(SE_DEBUG_PRIVILEGE);
+export function debugPrivilege(): Disposable | undefined {
+  const was = adjustPrivilege(SE_DEBUG_PRIVILEGE, true);
+  if (was === undefined) return undefined;
+  return {
+    [Symbol.dispose]: () => {
+      if (!was) adjustPrivilege(SE_DEBUG_PRIVILEGE, false);
+    },
+  };
 }
 
 // PROCESS_INFORMATION_CLASS ProcessProtectionLevelInfo, and the level of

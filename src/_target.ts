@@ -8,7 +8,7 @@ import { ProcessEndedError } from "./_exit_status.ts";
 import { type Arch, archOf } from "./arch.ts";
 import { HeapshiftError } from "./heapshift_error.ts";
 import {
-  enableDebugPrivilege,
+  debugPrivilege,
   ERROR,
   type Handle,
   isProtectedProcess,
@@ -36,8 +36,8 @@ export const ELEVATION_HINT =
 
 /**
  * Why `OpenProcess` was refused, as far as heapshift can tell: the target
- * is a protected process; heapshift runs elevated with SeDebugPrivilege
- * already (then something guards the process); or neither.
+ * is a protected process; heapshift held SeDebugPrivilege (then something
+ * guards the process); or neither.
  */
 export function accessDeniedMessage(
   at: { pid: number; doing: string },
@@ -45,17 +45,13 @@ export function accessDeniedMessage(
 ): string {
   const head = `Cannot ${at.doing} process ${at.pid}: access denied`;
   if (why.protected) {
-    return `${head}: it is a protected process, which Windows lets no other program open this way, elevated or not`;
+    return `${head}: it is a protected process, which Windows lets no other program open this way, elevated or not; heapshift cannot take it over`;
   }
   if (why.debugPrivilege) {
-    return `${head}, though heapshift runs elevated with SeDebugPrivilege: security or anti-cheat software may be guarding it`;
+    return `${head}, though heapshift holds SeDebugPrivilege (it runs elevated): security or anti-cheat software may be guarding the process; start the program with heapshift's launch instead, if that software allows`;
   }
   return `${head} (${ELEVATION_HINT})`;
 }
-
-// Enabled at most once, on the first refusal (an elevated token holds it,
-// disabled): undefined until then.
-let debugPrivilege: boolean | undefined;
 
 /** The calls that read a process's module list from its loader data. */
 const MODULE_LIST_CALLS = new Set([
@@ -203,20 +199,26 @@ export function openTarget(
       throw processError(e, { pid, doing });
     }
     // Another user's process, or a service: an elevated heapshift opens it
-    // with SeDebugPrivilege, which its token holds disabled.
-    debugPrivilege ??= enableDebugPrivilege();
+    // with SeDebugPrivilege, which its token holds disabled; enabled for
+    // this open only (the handle keeps its access).
+    const privilege = debugPrivilege();
     try {
-      if (!debugPrivilege) throw e;
+      if (!privilege) throw e;
       h = openProcess(pid, access);
-    } catch {
+    } catch (again) {
+      const denied = again instanceof Win32Error &&
+        again.code === ERROR.ACCESS_DENIED;
+      if (!denied) throw processError(again, { pid, doing });
       throw new HeapshiftError(
         "access-denied",
         accessDeniedMessage({ pid, doing }, {
           protected: isProtectedProcess(pid),
-          debugPrivilege,
+          debugPrivilege: privilege !== undefined,
         }),
-        { cause: e },
+        { cause: again },
       );
+    } finally {
+      privilege?.[Symbol.dispose]();
     }
   }
   try {

@@ -32,11 +32,11 @@ Deno.test("accessDeniedMessage: a protected process, an elevated heapshift refus
   const at = { pid: 1234, doing: "inject x.dll into" };
   assert.equal(
     accessDeniedMessage(at, { protected: true, debugPrivilege: true }),
-    "Cannot inject x.dll into process 1234: access denied: it is a protected process, which Windows lets no other program open this way, elevated or not",
+    "Cannot inject x.dll into process 1234: access denied: it is a protected process, which Windows lets no other program open this way, elevated or not; heapshift cannot take it over",
   );
   assert.equal(
     accessDeniedMessage(at, { protected: false, debugPrivilege: true }),
-    "Cannot inject x.dll into process 1234: access denied, though heapshift runs elevated with SeDebugPrivilege: security or anti-cheat software may be guarding it",
+    "Cannot inject x.dll into process 1234: access denied, though heapshift holds SeDebugPrivilege (it runs elevated): security or anti-cheat software may be guarding the process; start the program with heapshift's launch instead, if that software allows",
   );
   for (const p of [false, undefined]) {
     assert.match(

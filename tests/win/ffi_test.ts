@@ -2,7 +2,7 @@
 // calls, against this process and a fixture target.
 import {
   callRemote,
-  enableDebugPrivilege,
+  debugPrivilege,
   formatMessage,
   Handle,
   INJECT_ACCESS,
@@ -28,7 +28,7 @@ import {
   Win32Error,
 } from "../../ffi/mod.ts";
 import { assert, assertEquals, assertThrows } from "./assert.ts";
-import { fixture, startTarget, test } from "./harness.ts";
+import { fixture, startTarget, test, UNDER_WINE } from "./harness.ts";
 import { runProgram } from "../../cli/_test_utils.ts";
 import { exportAddress } from "../../src/_remote_exports.ts";
 import { openTarget } from "../../src/_target.ts";
@@ -96,8 +96,13 @@ test("threads: a process's thread ids, and where a thread began", async () => {
   );
 });
 
-test("SeDebugPrivilege can be enabled (Wine's token holds it, as an elevated one does); this process is not protected", () => {
-  assert(enableDebugPrivilege());
+test("SeDebugPrivilege can be enabled, then set back (Wine's token holds it, as an elevated one does); this process is not protected", () => {
+  if (UNDER_WINE) {
+    using held = debugPrivilege();
+    assert(held !== undefined);
+    using again = debugPrivilege(); // enabled now: left so on dispose
+    assert(again !== undefined);
+  }
   assert(isProtectedProcess(Deno.pid) !== true);
   assertEquals(isProtectedProcess(NO_PID), undefined);
 });
