@@ -33,6 +33,26 @@ static uint64_t process_created(void) {
   return filetime(created);
 }
 
+/* Whether `view` maps a file: ntdll's name of the file behind it, which
+ * K32GetMappedFileNameW returns too but gives up on a long one (a file on
+ * a network share would pass for the page file), exists or did not fit.
+ * DllMain's thread only (one buffer). */
+static BOOL file_backed(const void* view) {
+  typedef LONG(NTAPI * query_fn)(HANDLE, PVOID, int, PVOID, SIZE_T, SIZE_T*);
+  FARPROC f =
+      GetProcAddress(GetModuleHandleW(L"ntdll.dll"), "NtQueryVirtualMemory");
+  if (f == NULL) return TRUE; /* no telling: not used */
+  query_fn query;
+  memcpy(&query, &f, sizeof f);
+  static uint64_t name[128]; /* a UNICODE_STRING and its characters */
+  const int mapped_filename_information = 2;
+  LONG status = query(GetCurrentProcess(), (PVOID)view,
+                      mapped_filename_information, name, sizeof name, NULL);
+  return status >= 0 || status == (LONG)0x80000005 /* BUFFER_OVERFLOW */ ||
+         status == (LONG)0xC0000004 /* INFO_LENGTH_MISMATCH */ ||
+         status == (LONG)0xC0000023 /* BUFFER_TOO_SMALL */;
+}
+
 /* Whether [view, view + size) is a view of a plain section of the page
  * file, committed and with protection `protect` throughout. Anyone in the
  * session can make the name first, with any backing: with SEC_RESERVE its
@@ -50,9 +70,7 @@ static BOOL page_file_view(const uint8_t* view, size_t size, DWORD protect) {
     }
     at = (size_t)((const uint8_t*)mbi.BaseAddress + mbi.RegionSize - view);
   }
-  wchar_t file[8]; /* any name at all: a file's section */
-  return K32GetMappedFileNameW(GetCurrentProcess(), (LPVOID)view, file, 8) ==
-         0;
+  return !file_backed(view);
 }
 
 /* Maps the named block at our size (the mapping handle stays open for the

@@ -69,8 +69,16 @@ for (const kind of ["zero", "old8k", "reserved"]) {
 // section's header page is read-only (writing the header there ended the
 // load inside DllMain); a file's pages can fail to page in, which would
 // raise inside malloc (Microsoft: "Reading and Writing From a File View").
-for (const [kind, head] of [["image", "00905a4d"], ["file", "00000000"]]) {
-  test(`a section of ${kind === "image" ? "an image" : "a file"} under the pid's name is left alone: the child installs beside it`, async () => {
+for (
+  const [kind, head] of [
+    ["image", "00905a4d"],
+    ["file", "00000000"],
+    ["longfile", "00000000"],
+  ]
+) {
+  test(`a section of ${
+    kind === "image" ? "an image" : `a file (${kind})`
+  } under the pid's name is left alone: the child installs beside it`, async () => {
     await using target = await startTarget(fixture("dll_stale.exe"), {
       args: [kind, hookDll()],
     });
