@@ -54,8 +54,11 @@ if (X86) {
 if (X86 && UCRT_UNDER_TEST === "microsoft") {
   test("oom: a new-handler that frees memory lets realloc of an old block succeed, as without heapshift [x86]", async () => {
     const env = { WINEDEBUG: "-all" };
-    const plain = await runValues("dll_oom.exe", [], { arch: "x86", env });
-    const hooked = await runValues("dll_oom.exe", [hookDll("x86")], {
+    const plain = await runValues("dll_oom.exe", ["-", "newh"], {
+      arch: "x86",
+      env,
+    });
+    const hooked = await runValues("dll_oom.exe", [hookDll("x86"), "newh"], {
       arch: "x86",
       env,
     });
