@@ -156,10 +156,10 @@ export async function waitForProcess(
   });
   // A poll that never ends, or never sleeps, is no wait.
   const interval = options.interval ?? 50;
-  if (!(Number.isFinite(interval) && interval > 0)) {
+  if (!(Number.isFinite(interval) && interval > 0 && interval <= 2 ** 31 - 1)) {
     throw new HeapshiftError(
       "bad-argument",
-      `Cannot ${doing}: the polling interval must be a positive number of milliseconds, not ${interval}`,
+      `Cannot ${doing}: the polling interval must be a positive number of milliseconds up to 2147483647 (a timer's limit), not ${interval}`,
     );
   }
   const deadline = Date.now() + timeout;

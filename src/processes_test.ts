@@ -11,10 +11,11 @@ Deno.test("waitForProcess() refuses a timeout or interval that is not a number o
     [{ timeout: -1 }, /the timeout must be .*, not -1/],
     [
       { interval: 0 },
-      /the polling interval must be a positive number of milliseconds, not 0/,
+      /the polling interval must be a positive number of milliseconds up to 2147483647 \(a timer.s limit\), not 0/,
     ],
     [{ interval: NaN }, /the polling interval must be .*, not NaN/],
     [{ interval: Infinity }, /the polling interval must be .*, not Infinity/],
+    [{ interval: 2 ** 31 }, /the polling interval must be .*, not 2147483648/],
   ];
   for (const [options, message] of bad) {
     await assert.rejects(
