@@ -37,11 +37,34 @@ export function checkDllName(opts: { dll?: string; postfix?: string }): void {
 
 /**
  * Refuses an option of `patch` that does not apply to what it was asked to
- * do (adding the DLL, or removing it), rather than ignore it.
+ * do (adding the DLL, or removing it; listing, which writes nothing),
+ * rather than ignore it.
  */
 function checkApplies(
-  opts: { remove?: boolean; allowForeign?: boolean; allowOverlay?: boolean },
+  opts: {
+    remove?: boolean;
+    allowForeign?: boolean;
+    allowOverlay?: boolean;
+    list?: boolean;
+    inplace?: boolean;
+    out?: string;
+    force?: boolean;
+  },
 ): void {
+  if (opts.list) {
+    const writing = [
+      ["--inplace", opts.inplace],
+      ["--out", opts.out !== undefined],
+      ["--force", opts.force],
+    ].find(([, given]) => given);
+    if (writing) {
+      throw new UsageError(
+        `${
+          writing[0]
+        } does not apply with --list, which writes nothing: leave one out`,
+      );
+    }
+  }
   if (opts.allowForeign && !opts.remove) {
     throw new UsageError(
       "--allow-foreign applies with --remove: add --remove, or leave it out",

@@ -203,7 +203,7 @@ Deno.test("patch --remove takes out the DLL a --postfix patch added", async () =
   });
 });
 
-Deno.test("patch refuses an option of the other half of the command (exit 2)", async () => {
+Deno.test("patch refuses an option that does not apply: of the other half of the command, or of writing with --list (exit 2)", async () => {
   const cases: [string[], string][] = [
     [
       ["--allow-foreign"],
@@ -212,6 +212,19 @@ Deno.test("patch refuses an option of the other half of the command (exit 2)", a
     [
       ["--remove", "--allow-overlay"],
       "--allow-overlay applies to adding the DLL, not with --remove: leave it out",
+    ],
+    // -l writes nothing: an option of what to write is not for it
+    [
+      ["-l", "-i"],
+      "--inplace does not apply with --list, which writes nothing: leave one out",
+    ],
+    [
+      ["--list", "-o", "out.exe"],
+      "--out does not apply with --list, which writes nothing: leave one out",
+    ],
+    [
+      ["-l", "--remove", "-f"],
+      "--force does not apply with --list, which writes nothing: leave one out",
     ],
   ];
   for (const [args, msg] of cases) {
