@@ -96,6 +96,13 @@ Deno.test("usage errors exit 2 with a one-line reason", async () => {
       // An option of the other half of patch.
       ["patch", "x.exe", "--allow-foreign"],
       ["patch", "x.exe", "--remove", "--allow-overlay"],
+      // Both bridges at once, or a prefix name the environment cannot have.
+      ["ps", "--prefix", "/p", "--wine-env", "x"],
+      ["doctor", "--wine-env=x", "--prefix=/p"],
+      ["demo", "--prefix", "/p", "--wine-env", "x"],
+      ["ps", "--wine-env", "a b"],
+      ["inject", "game.exe", "--wine-env", "../x"],
+      ["doctor", "--wine-env", ""],
     ]
   ) {
     const r = await cli(args);
@@ -114,6 +121,21 @@ Deno.test("stats: --count and --interval without --watch say what they need", as
       `error: ${flag} applies with --watch: add --watch, or leave it out for one sample\n`,
     );
   }
+});
+
+Deno.test("--prefix with --wine-env, and a bad --wine-env name, say what is wrong (exit 2)", async () => {
+  const both = await cli(["ps", "--prefix", "/p", "--wine-env", "x"]);
+  assert.equal(both.code, 2, both.stderr);
+  assert.match(
+    both.stderr,
+    /^error: option '--prefix <dir>' cannot be used with option '--wine-env <name>'\n/,
+  );
+  const bad = await cli(["stats", "12", "--wine-env", "a b"]);
+  assert.equal(bad.code, 2, bad.stderr);
+  assert.match(
+    bad.stderr,
+    /^error: option '--wine-env <name>' argument 'a b' is invalid\. expected a prefix name of letters, digits, '_', '\.' and '-', such as default\n/,
+  );
 });
 
 Deno.test("an empty process name or module says a name is expected", async () => {

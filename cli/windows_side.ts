@@ -8,9 +8,13 @@
  * @module
  */
 
-import type { Command, OptionValues } from "@commander-js/extra-typings";
+import {
+  type Command,
+  Option,
+  type OptionValues,
+} from "@commander-js/extra-typings";
 import { isWindows } from "../ffi/mod.ts";
-import { currentArgs, parsePath } from "./args.ts";
+import { currentArgs, parsePath, parseWineEnv } from "./args.ts";
 import { runWindowsHalf } from "./wine_bridge.ts";
 import { CliError } from "./output.ts";
 import { repoRoot } from "../src/_repo.ts";
@@ -30,9 +34,10 @@ export interface BridgeOpts {
 }
 
 /**
- * Adds the bridge options, `--prefix DIR` and `--wine-env NAME`.
- * `options.prefixHelp`: the help of `--prefix` for a command that does
- * something else on Linux without either (`doctor`, `demo`).
+ * Adds the bridge options, `--prefix DIR` and `--wine-env NAME`, one or
+ * the other (both at once is a usage error, as is a name the environment
+ * cannot have). `options.prefixHelp`: the help of `--prefix` for a command
+ * that does something else on Linux without either (`doctor`, `demo`).
  */
 export function bridgeOptions<
   A extends unknown[],
@@ -40,8 +45,14 @@ export function bridgeOptions<
   G extends OptionValues,
 >(command: Command<A, O, G>, options: { prefixHelp?: string } = {}) {
   return command
-    .option("--prefix <dir>", options.prefixHelp ?? PREFIX_HELP, parsePath)
-    .option("--wine-env <name>", WINE_ENV_HELP);
+    .addOption(
+      new Option("--prefix <dir>", options.prefixHelp ?? PREFIX_HELP)
+        .argParser(parsePath)
+        .conflicts("wineEnv"),
+    )
+    .addOption(
+      new Option("--wine-env <name>", WINE_ENV_HELP).argParser(parseWineEnv),
+    );
 }
 
 /**
