@@ -17,7 +17,7 @@ import {
 } from "./wine_bridge.ts";
 import { readPlugin } from "./specialk_ini.ts";
 import { decodeIni } from "./specialk_encoding.ts";
-import { runCli as cli, sampleStats } from "./_test_utils.ts";
+import { runCli as cli, runProgram, sampleStats } from "./_test_utils.ts";
 
 const CLI = new URL("../cli.ts", import.meta.url).pathname;
 
@@ -392,6 +392,65 @@ Deno.test({
       });
       assert.equal(noDeno.code, 1);
       assert.match(noDeno.stderr, /Windows build of Deno/);
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "--wine-env: every path a command is given is checked against what the environment sees, before anything runs",
+  ignore: Deno.build.os === "windows",
+  fn: async () => {
+    const dir = await Deno.makeTempDir();
+    const root = Deno.realPathSync(new URL("..", import.meta.url));
+    try {
+      const exe = `${dir}/prog.exe`;
+      const dll = `${dir}/h.dll`;
+      await Deno.writeFile(exe, new Uint8Array([0x4d, 0x5a]));
+      await Deno.writeFile(dll, new Uint8Array([0x4d, 0x5a]));
+      const run = (args: string[], cwd = root) =>
+        runProgram(Deno.execPath(), ["run", "-A", CLI, ...args], {
+          cwd,
+          env: { NO_COLOR: "1" },
+        });
+      const outside = (what: string, next: string) =>
+        `error: Cannot use ${what} in the project's Wine environment: it sees only the checkout, ${root}; ${next}, or use your own Wine prefix (--prefix DIR)\n`;
+      const file = (path: string) => outside(path, "copy the file under it");
+      const env = ["--wine-env", "cli"];
+      const cases: [string[], string][] = [
+        [["doctor", exe, ...env], file(exe)],
+        [["doctor", "--dll", dll, ...env], file(dll)],
+        [["inject", exe, ...env], file(exe)],
+        [
+          ["launch", "cli.ts", "--cwd", dir, ...env],
+          outside(
+            `the directory ${dir}`,
+            "use one under it",
+          ),
+        ],
+        [["demo", "--sample", exe, ...env], file(exe)],
+        [["demo", "--dll", dll, ...env], file(dll)],
+        // without a bridge the demo runs in the environment too
+        [["demo", "--sample", exe], file(exe)],
+      ];
+      for (const [args, stderr] of cases) {
+        const r = await run(args);
+        assert.deepEqual(
+          [r.code, r.stderr, r.stdout],
+          [1, stderr, ""],
+          args.join(" "),
+        );
+      }
+      // From a directory outside the checkout, a relative path cannot be
+      // read there either.
+      const r = await run(["doctor", "prog.exe", ...env], dir);
+      assert.equal(r.code, 1, r.stderr);
+      assert.equal(
+        r.stderr,
+        `error: Cannot run in the project's Wine environment from ${dir}: it sees only the checkout, ${root}; run the command from inside it, or use your own Wine prefix (--prefix DIR)\n`,
+      );
     } finally {
       await Deno.remove(dir, { recursive: true });
     }

@@ -31,6 +31,11 @@ export const WINE_ENV_HELP =
 export interface BridgeOpts {
   prefix?: string;
   wineEnv?: string;
+  /**
+   * A command's `--cwd` (launch): the directory the program runs in, which
+   * the project's Wine environment must see too.
+   */
+  cwd?: string;
 }
 
 /**
@@ -99,6 +104,7 @@ export async function onWindows(
   if (!isWindows && opts.wineEnv !== undefined) {
     checkCwdSeenByEnv(Deno.cwd());
     for (const f of options.files ?? []) if (f) checkSeenByEnv(f);
+    if (opts.cwd) checkSeenByEnv(opts.cwd, "directory");
   }
   const arches = options.defaultDlls ?? [];
   if (!isWindows && opts.wineEnv !== undefined && arches.length && canBuild()) {
@@ -129,17 +135,26 @@ export function checkCwdSeenByEnv(cwd: string): void {
   );
 }
 
-/** Throws unless the project's Wine environment sees the host file `path`. */
-export function checkSeenByEnv(path: string): void {
+/**
+ * Throws unless the project's Wine environment sees the host file `path`
+ * (or, `kind` "directory", the directory: launch --cwd).
+ */
+export function checkSeenByEnv(
+  path: string,
+  kind: "file" | "directory" = "file",
+): void {
   let real: string;
   try {
     real = Deno.realPathSync(path);
   } catch {
-    return; // not a host file: the Windows half says what it is
+    return; // not a host path: the Windows half says what it is
   }
   const root = outsideCheckout(real);
   if (root === undefined) return;
+  const [what, next] = kind === "file"
+    ? [path, "copy the file under it"]
+    : [`the directory ${path}`, "use one under it"];
   throw new CliError(
-    `Cannot use ${path} in the project's Wine environment: it sees only the checkout, ${root}; copy the file under it, or use your own Wine prefix (--prefix DIR)`,
+    `Cannot use ${what} in the project's Wine environment: it sees only the checkout, ${root}; ${next}, or use your own Wine prefix (--prefix DIR)`,
   );
 }

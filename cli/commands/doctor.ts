@@ -14,7 +14,7 @@ import { buildArgs, builtDll, canBuild, fileArch, HOOK_DLL } from "../dll.ts";
 import { embeddedDll, extractDll } from "../embed.ts";
 import { launch } from "../api.ts";
 import { c, printJson } from "../output.ts";
-import { bridgeOptions, forward } from "../windows_side.ts";
+import { bridgeOptions, onWindows } from "../windows_side.ts";
 import { isWindows } from "../../ffi/mod.ts";
 import { underWine, which, windowsDenoCandidates } from "../wine_bridge.ts";
 
@@ -336,24 +336,34 @@ export function doctorCommand(program: Command, setCode: SetCode): void {
     ),
   ).action(async (exe, opts) => {
     // Natively on Linux unless a prefix is named: it checks this system.
-    if (opts.prefix !== undefined || opts.wineEnv !== undefined) {
-      const fwd = await forward(opts);
-      if (fwd !== undefined) return setCode(fwd);
-    }
-    const checks = await doctor(exe, opts.dll);
-    const failed = checks.some((x) => x.ok === false);
-    if (opts.json) {
-      printJson({ ok: !failed, checks });
-    } else {
-      for (const x of checks) {
-        const mark = x.ok === null
-          ? c.dim("·")
-          : x.ok
-          ? c.green("✓")
-          : c.red("✗");
-        console.log(`${mark} ${x.check.padEnd(13)} ${x.detail}`);
-      }
-    }
-    setCode(failed ? 1 : 0);
+    const bridged = opts.prefix !== undefined || opts.wineEnv !== undefined;
+    const run = () => report(exe, opts);
+    setCode(
+      bridged
+        ? await onWindows(opts, run, { files: [exe, opts.dll] })
+        : await run(),
+    );
   });
+}
+
+/** Runs every check and prints them; returns the exit code. */
+async function report(
+  exe: string | undefined,
+  opts: { dll?: string; json?: boolean },
+): Promise<number> {
+  const checks = await doctor(exe, opts.dll);
+  const failed = checks.some((x) => x.ok === false);
+  if (opts.json) {
+    printJson({ ok: !failed, checks });
+  } else {
+    for (const x of checks) {
+      const mark = x.ok === null
+        ? c.dim("·")
+        : x.ok
+        ? c.green("✓")
+        : c.red("✗");
+      console.log(`${mark} ${x.check.padEnd(13)} ${x.detail}`);
+    }
+  }
+  return failed ? 1 : 0;
 }
