@@ -18,6 +18,7 @@ import {
 import { readPlugin } from "./specialk_ini.ts";
 import { decodeIni } from "./specialk_encoding.ts";
 import { runCli as cli, runProgram, sampleStats } from "./_test_utils.ts";
+import { buildPe } from "../pe/_test_pe.ts";
 
 const CLI = new URL("../cli.ts", import.meta.url).pathname;
 
@@ -195,7 +196,7 @@ Deno.test("specialk edits a sample ini end to end, --json parsed back", async ()
       ini,
     );
     const dll = `${dir}/heapshift.dll`;
-    await Deno.writeFile(dll, new Uint8Array([0x4d, 0x5a]));
+    await Deno.writeFile(dll, buildPe({ dll: true }));
     const r = await cli(["specialk", "--ini", ini, "--dll", dll, "--json"]);
     assert.equal(r.code, 0, r.stderr);
     const j = JSON.parse(r.stdout);
@@ -217,12 +218,14 @@ Deno.test("specialk edits a sample ini end to end, --json parsed back", async ()
     assert.match(again.stdout, /already up to date/);
     // The 32-bit DLL gets an entry of its own beside the 64-bit one, and
     // the backup stays the file as it was before heapshift.
+    const dll32 = `${dir}/heapshift32.dll`;
+    await Deno.writeFile(dll32, buildPe({ format: "PE32", dll: true }));
     const x86 = await cli([
       "specialk",
       "--ini",
       ini,
       "--dll",
-      dll,
+      dll32,
       "--arch",
       "x86",
       "--json",
@@ -267,7 +270,7 @@ Deno.test("specialk refuses a bad --name (2) and a binary ini (1), leaving the f
   try {
     const ini = `${dir}/SpecialK.ini`;
     const dll = `${dir}/heapshift.dll`;
-    await Deno.writeFile(dll, new Uint8Array([0x4d, 0x5a]));
+    await Deno.writeFile(dll, buildPe({ dll: true }));
     await Deno.writeTextFile(ini, "[A]\r\nk=1\r\n");
     const bad = await cli([
       "specialk",
@@ -292,6 +295,41 @@ Deno.test("specialk refuses a bad --name (2) and a binary ini (1), leaving the f
     assert.deepEqual(
       [...Deno.readDirSync(dir)].map((e) => e.name).sort(),
       ["SpecialK.ini", "heapshift.dll"],
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("specialk registers only a DLL of the game's bitness: anything else is refused, the ini unchanged", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const ini = `${dir}/SpecialK.ini`;
+    const text = "[A]\r\nk=1\r\n";
+    await Deno.writeTextFile(ini, text);
+    const exe = `${dir}/game.exe`;
+    const notPe = `${dir}/notpe.dll`;
+    await Deno.writeFile(exe, buildPe());
+    await Deno.writeTextFile(notPe, "MZ, but only text after it".repeat(10));
+    const cases: [string, RegExp][] = [
+      [
+        exe,
+        /^error: .*game\.exe is not a DLL: --dll takes the hook DLL, heapshift\.dll\n$/,
+      ],
+      [
+        notPe,
+        /^error: .*notpe\.dll: IMAGE_DOS_HEADER.*: --dll takes the hook DLL, heapshift\.dll\n$/,
+      ],
+    ];
+    for (const [dll, stderr] of cases) {
+      const r = await cli(["specialk", "--ini", ini, "--dll", dll]);
+      assert.equal(r.code, 1, r.stderr);
+      assert.match(r.stderr, stderr);
+      assert.equal(await Deno.readTextFile(ini), text, "the ini is unchanged");
+    }
+    assert.deepEqual(
+      [...Deno.readDirSync(dir)].map((e) => e.name).sort(),
+      ["SpecialK.ini", "game.exe", "notpe.dll"],
     );
   } finally {
     await Deno.remove(dir, { recursive: true });

@@ -6,11 +6,19 @@
  */
 
 import type { Command } from "@commander-js/extra-typings";
-import { type Arch, archName, archOf } from "../../src/arch.ts";
-import { FileSource, isDll, PeFileError, readHeaders } from "../../pe/mod.ts";
+import { archName, archOf } from "../../src/arch.ts";
+import { FileSource, readHeaders } from "../../pe/mod.ts";
 import { type CrtUse, programCrtUse } from "../../src/_crt_use.ts";
 import { example, parsePath, type SetCode } from "../args.ts";
-import { buildArgs, builtDll, canBuild, fileArch, HOOK_DLL } from "../dll.ts";
+import {
+  buildArgs,
+  builtDll,
+  canBuild,
+  dllFormat,
+  fileArch,
+  HOOK_DLL,
+  unreadablePe,
+} from "../dll.ts";
 import { embeddedDll, extractDll } from "../embed.ts";
 import { launch } from "../api.ts";
 import { c, printJson } from "../output.ts";
@@ -67,7 +75,7 @@ export async function checkExe(exe: string): Promise<Check[]> {
     machine = h.machine;
     format = h.format;
   } catch (e) {
-    return [{ check: "program", ok: false, detail: unreadable(exe, e) }];
+    return [{ check: "program", ok: false, detail: unreadablePe(exe, e) }];
   }
   const arch = archOf(machine);
   const ok = arch !== undefined &&
@@ -88,41 +96,6 @@ export async function checkExe(exe: string): Promise<Check[]> {
     detail: crtDetail(use),
   });
   return out;
-}
-
-/**
- * Why `path` is not a DLL for `arch` (x64 or x86) programs, or undefined
- * when it is one.
- */
-export function dllFormat(
-  path: string,
-  arch: Arch = "x64",
-): string | undefined {
-  try {
-    using src = FileSource.open(path);
-    const h = readHeaders(src);
-    if (!isDll(h)) return `${path} is not a DLL`;
-    const own = archOf(h.machine);
-    if (!own || h.format !== (own === "x64" ? "PE32+" : "PE32")) {
-      return `${path} is neither an x64 nor an x86 DLL`;
-    }
-    if (own !== arch) {
-      return `${path} is a ${archName(own)} DLL but the program is ${
-        archName(arch)
-      }: it needs ${HOOK_DLL[arch]}`;
-    }
-    return undefined;
-  } catch (e) {
-    return unreadable(path, e);
-  }
-}
-
-/** Why the PE file `path` cannot be read, naming the path once. */
-function unreadable(path: string, e: unknown): string {
-  // A PeFileError's message names the path already; a format error's not.
-  return e instanceof PeFileError
-    ? e.message
-    : `${path}: ${(e as Error).message}`;
 }
 
 function fileInfo(path: string): string | undefined {

@@ -1,20 +1,15 @@
 // doctor on Linux (file checks only): a 32-bit program is supported, takes
 // heapshift32.dll, and a DLL of the other bitness is named as such.
 import assert from "node:assert/strict";
-import { checkExe, dllFormat, doctor, wineCheck } from "./doctor.ts";
+import { checkExe, doctor, wineCheck } from "./doctor.ts";
+import { dllFormat } from "../dll.ts";
 import { buildPe, type SyntheticOptions } from "../../pe/_test_pe.ts";
 
 async function writePe(
   path: string,
-  options: SyntheticOptions & { dll?: boolean },
+  options: SyntheticOptions,
 ): Promise<string> {
-  const bytes = buildPe(options);
-  if (options.dll) {
-    const v = new DataView(bytes.buffer);
-    const pe = v.getUint32(0x3c, true);
-    v.setUint16(pe + 22, v.getUint16(pe + 22, true) | 0x2000, true);
-  }
-  await Deno.writeFile(path, bytes);
+  await Deno.writeFile(path, buildPe(options));
   return path;
 }
 
