@@ -336,6 +336,47 @@ Deno.test("specialk registers only a DLL of the game's bitness: anything else is
   }
 });
 
+Deno.test("specialk --global without Special K's Global folder: created to add, nothing to remove", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const sk = `${dir}/Special K`;
+    await Deno.mkdir(`${sk}/Profiles`, { recursive: true });
+    const dll = `${dir}/heapshift.dll`;
+    await Deno.writeFile(dll, buildPe({ dll: true }));
+    const ini = `${sk}/Global/default_SpecialK.ini`;
+    const rm = await cli(["specialk", "--sk-dir", sk, "--remove"]);
+    assert.equal(rm.code, 0, rm.stderr);
+    assert.equal(
+      rm.stdout,
+      `[Import.heapshift] is not in ${ini}: nothing to remove\n`,
+    );
+    assert.deepEqual([...Deno.readDirSync(sk)].map((e) => e.name), [
+      "Profiles",
+    ]);
+    const add = await cli([
+      "specialk",
+      "--sk-dir",
+      sk,
+      "--global",
+      "--dll",
+      dll,
+      "--json",
+    ]);
+    assert.equal(add.code, 0, add.stderr);
+    assert.deepEqual(
+      [JSON.parse(add.stdout).action, JSON.parse(add.stdout).created],
+      ["added", true],
+    );
+    assert.equal(
+      readPlugin(decodeIni(await Deno.readFile(ini)).text, "heapshift")
+        ?.Filename,
+      toWinePath(dll),
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("the Linux bridge strips its options and says what is missing", () => {
   assert.deepEqual(
     stripBridgeOptions([

@@ -182,7 +182,8 @@ async function isRegularFile(path: string): Promise<boolean> {
 
 /**
  * Applies an edit to an ini file: reads it (or starts empty, UTF-16LE, when
- * `create` is set and it is missing), writes a backup of the old contents
+ * `create` is set and it is missing: a removal is then `absent`, and
+ * nothing is written), writes a backup of the old contents
  * next to it (`<file>.heapshift-backup`, once: later runs keep the first,
  * the file as it was before heapshift changed it), then the new contents
  * atomically. A file that is not text in an encoding it can be written
@@ -221,7 +222,8 @@ export async function applyToFile(
     path,
     action,
     encoding: ini.encoding,
-    created: !bytes,
+    // a removal from a missing file creates none
+    created: !bytes && edit.changed,
   };
   if (target !== path) result.target = target;
   if (!edit.changed) return result;

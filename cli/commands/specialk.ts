@@ -126,6 +126,8 @@ export function specialkCommand(program: Command, setCode: SetCode): void {
       if (opts.game === "") throw new UsageError("--game needs a profile name");
       let ini = opts.ini;
       let create = !!opts.create;
+      // Special K's Global folder, made for the defaults file if missing.
+      let globalDir: string | undefined;
       if (!ini) {
         const prefix = opts.prefix ??
           (isWindows ? undefined : Deno.env.get("WINEPREFIX"));
@@ -166,7 +168,9 @@ export function specialkCommand(program: Command, setCode: SetCode): void {
           }
         } else {
           ini = globalIni(sk);
-          create = true; // the global defaults file is optional
+          // the global defaults file is optional, and so is its folder
+          create = true;
+          globalDir = `${sk}/Global`;
         }
       }
       // Anything there, even a dangling link: applyToFile says what it is.
@@ -181,11 +185,13 @@ export function specialkCommand(program: Command, setCode: SetCode): void {
       const name = opts.name ?? (arch === "x86" ? "heapshift32" : "heapshift");
       let edit;
       if (opts.remove) {
-        edit = await applyToFile(ini, { remove: name });
+        // no file where one may be missing: nothing to remove
+        edit = await applyToFile(ini, { remove: name }, { create });
       } else {
         const dll = await specialkDll(opts.dll, arch);
         checkDllFor(dll, arch, `the game (--arch ${arch})`);
         const filename = isWindows ? dll : toWinePath(dll, opts.prefix);
+        if (globalDir) await Deno.mkdir(globalDir, { recursive: true });
         edit = await applyToFile(ini, {
           upsert: {
             name,
