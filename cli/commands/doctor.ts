@@ -7,7 +7,7 @@
 
 import type { Command } from "@commander-js/extra-typings";
 import { archName, archOf } from "../../src/arch.ts";
-import { FileSource, readHeaders } from "../../pe/mod.ts";
+import { FileSource, PeFileError, readHeaders } from "../../pe/mod.ts";
 import { type CrtUse, programCrtUse } from "../../src/_crt_use.ts";
 import { example, parsePath, type SetCode } from "../args.ts";
 import {
@@ -96,6 +96,22 @@ export async function checkExe(exe: string): Promise<Check[]> {
     detail: crtDetail(use),
   });
   return out;
+}
+
+/**
+ * Why the user's `--dll` path, which is no regular file, is not checked:
+ * nothing there, or something else (a directory, a FIFO).
+ */
+function noDllAt(path: string): string {
+  try {
+    FileSource.open(path).close();
+    return `${path} changed while it was checked: run doctor again`;
+  } catch (e) {
+    if (!(e instanceof PeFileError)) throw e;
+    return e.cause instanceof Deno.errors.NotFound
+      ? `there is no DLL at ${path}: check the --dll path`
+      : `${e.message} (--dll takes the DLL file)`;
+  }
 }
 
 function fileInfo(path: string): string | undefined {
@@ -250,11 +266,13 @@ export async function doctor(
     check: "hook DLL",
     ok: info !== undefined,
     detail: info ??
-      `${dll} is missing: ${
-        canBuild()
-          ? `run \`${["deno task build-dll", ...buildArgs(arch)].join(" ")}\``
-          : "it is built from a checkout of heapshift (tasks/build_dll.ts), and there is none here"
-      }`,
+      (dllOpt
+        ? noDllAt(dllOpt)
+        : `${dll} is missing: ${
+          canBuild()
+            ? `run \`${["deno task build-dll", ...buildArgs(arch)].join(" ")}\``
+            : "it is built from a checkout of heapshift (tasks/build_dll.ts), and there is none here"
+        }`),
   });
   if (info) {
     const format = dllFormat(dll, arch);

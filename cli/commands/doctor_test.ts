@@ -100,6 +100,34 @@ Deno.test("doctor names a path it cannot read once, and a broken file's path", a
   }
 });
 
+Deno.test("doctor --dll of a path with no DLL says so, not to build one", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "heapshift-doctor-" });
+  try {
+    const hookDll = async (dll: string) =>
+      (await doctor(undefined, dll)).find((c) => c.check === "hook DLL")!;
+    const none = `${dir}/nope.dll`;
+    assert.deepEqual(await hookDll(none), {
+      check: "hook DLL",
+      ok: false,
+      detail: `there is no DLL at ${none}: check the --dll path`,
+    });
+    assert.equal(
+      (await hookDll(dir)).detail,
+      `Cannot read ${dir}: it is a directory, not a regular file (--dll takes the DLL file)`,
+    );
+    if (Deno.build.os !== "windows") {
+      const fifo = `${dir}/fifo.dll`;
+      await new Deno.Command("mkfifo", { args: [fifo] }).output();
+      assert.equal(
+        (await hookDll(fifo)).detail,
+        `Cannot read ${fifo}: it is a FIFO (named pipe), not a regular file (--dll takes the DLL file)`,
+      );
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("doctor: a host Wine older than 10 is said to be of no use for --prefix", () => {
   assert.match(
     wineCheck("/usr/bin/wine", "wine-8.0 (Debian 8.0~repack-4)").detail,
