@@ -119,6 +119,15 @@ async function readTarget(
   };
 }
 
+/** A read refused by the file's permissions as one line saying what to do. */
+function cannotRead(path: string, e: unknown): unknown {
+  return e instanceof Deno.errors.PermissionDenied
+    ? new CliError(
+      `Cannot read ${path}: permission denied (make it readable)`,
+    )
+    : e;
+}
+
 function decodeOrRefuse(path: string, bytes: Uint8Array): IniText {
   try {
     return decodeIni(bytes);
@@ -195,7 +204,9 @@ export async function applyToFile(
   options: { create?: boolean } = {},
 ): Promise<FileEdit> {
   if ("upsert" in op) checkEntry(op.upsert);
-  const { target, bytes, kept } = await readTarget(path);
+  const { target, bytes, kept } = await readTarget(path).catch((e) => {
+    throw cannotRead(path, e);
+  });
   if (!bytes && !options.create) {
     throw new Deno.errors.NotFound(`No ini file at ${path}`);
   }
