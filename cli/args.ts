@@ -46,6 +46,19 @@ export function parseName(value: string): string {
   return value;
 }
 
+/**
+ * Parses a prefix name of the project's Wine environment (`--wine-env`):
+ * what tasks/winenv.ts's runInEnv accepts, a usage error otherwise.
+ */
+export function parseWineEnv(value: string): string {
+  if (!/^[\w.-]+$/.test(value)) {
+    throw new InvalidArgumentError(
+      "expected a prefix name of letters, digits, '_', '.' and '-', such as default",
+    );
+  }
+  return value;
+}
+
 /** A parser of numbers > 0; `what` names them in the error ("seconds"). */
 function positive(what?: string): (value: string) => number {
   return (value) => {

@@ -17,7 +17,8 @@ import {
 } from "./wine_bridge.ts";
 import { readPlugin } from "./specialk_ini.ts";
 import { decodeIni } from "./specialk_encoding.ts";
-import { runCli as cli, sampleStats } from "./_test_utils.ts";
+import { runCli as cli, runProgram, sampleStats } from "./_test_utils.ts";
+import { buildPe } from "../pe/_test_pe.ts";
 
 const CLI = new URL("../cli.ts", import.meta.url).pathname;
 
@@ -96,6 +97,13 @@ Deno.test("usage errors exit 2 with a one-line reason", async () => {
       // An option of the other half of patch.
       ["patch", "x.exe", "--allow-foreign"],
       ["patch", "x.exe", "--remove", "--allow-overlay"],
+      // Both bridges at once, or a prefix name the environment cannot have.
+      ["ps", "--prefix", "/p", "--wine-env", "x"],
+      ["doctor", "--wine-env=x", "--prefix=/p"],
+      ["demo", "--prefix", "/p", "--wine-env", "x"],
+      ["ps", "--wine-env", "a b"],
+      ["inject", "game.exe", "--wine-env", "../x"],
+      ["doctor", "--wine-env", ""],
     ]
   ) {
     const r = await cli(args);
@@ -114,6 +122,21 @@ Deno.test("stats: --count and --interval without --watch say what they need", as
       `error: ${flag} applies with --watch: add --watch, or leave it out for one sample\n`,
     );
   }
+});
+
+Deno.test("--prefix with --wine-env, and a bad --wine-env name, say what is wrong (exit 2)", async () => {
+  const both = await cli(["ps", "--prefix", "/p", "--wine-env", "x"]);
+  assert.equal(both.code, 2, both.stderr);
+  assert.match(
+    both.stderr,
+    /^error: option '--prefix <dir>' cannot be used with option '--wine-env <name>'\n/,
+  );
+  const bad = await cli(["stats", "12", "--wine-env", "a b"]);
+  assert.equal(bad.code, 2, bad.stderr);
+  assert.match(
+    bad.stderr,
+    /^error: option '--wine-env <name>' argument 'a b' is invalid\. expected a prefix name of letters, digits, '_', '\.' and '-', such as default\n/,
+  );
 });
 
 Deno.test("an empty process name or module says a name is expected", async () => {
@@ -173,7 +196,7 @@ Deno.test("specialk edits a sample ini end to end, --json parsed back", async ()
       ini,
     );
     const dll = `${dir}/heapshift.dll`;
-    await Deno.writeFile(dll, new Uint8Array([0x4d, 0x5a]));
+    await Deno.writeFile(dll, buildPe({ dll: true }));
     const r = await cli(["specialk", "--ini", ini, "--dll", dll, "--json"]);
     assert.equal(r.code, 0, r.stderr);
     const j = JSON.parse(r.stdout);
@@ -195,12 +218,14 @@ Deno.test("specialk edits a sample ini end to end, --json parsed back", async ()
     assert.match(again.stdout, /already up to date/);
     // The 32-bit DLL gets an entry of its own beside the 64-bit one, and
     // the backup stays the file as it was before heapshift.
+    const dll32 = `${dir}/heapshift32.dll`;
+    await Deno.writeFile(dll32, buildPe({ format: "PE32", dll: true }));
     const x86 = await cli([
       "specialk",
       "--ini",
       ini,
       "--dll",
-      dll,
+      dll32,
       "--arch",
       "x86",
       "--json",
@@ -245,7 +270,7 @@ Deno.test("specialk refuses a bad --name (2) and a binary ini (1), leaving the f
   try {
     const ini = `${dir}/SpecialK.ini`;
     const dll = `${dir}/heapshift.dll`;
-    await Deno.writeFile(dll, new Uint8Array([0x4d, 0x5a]));
+    await Deno.writeFile(dll, buildPe({ dll: true }));
     await Deno.writeTextFile(ini, "[A]\r\nk=1\r\n");
     const bad = await cli([
       "specialk",
@@ -270,6 +295,82 @@ Deno.test("specialk refuses a bad --name (2) and a binary ini (1), leaving the f
     assert.deepEqual(
       [...Deno.readDirSync(dir)].map((e) => e.name).sort(),
       ["SpecialK.ini", "heapshift.dll"],
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("specialk registers only a DLL of the game's bitness: anything else is refused, the ini unchanged", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const ini = `${dir}/SpecialK.ini`;
+    const text = "[A]\r\nk=1\r\n";
+    await Deno.writeTextFile(ini, text);
+    const exe = `${dir}/game.exe`;
+    const notPe = `${dir}/notpe.dll`;
+    await Deno.writeFile(exe, buildPe());
+    await Deno.writeTextFile(notPe, "MZ, but only text after it".repeat(10));
+    const cases: [string, RegExp][] = [
+      [
+        exe,
+        /^error: .*game\.exe is not a DLL: --dll takes the hook DLL, heapshift\.dll\n$/,
+      ],
+      [
+        notPe,
+        /^error: .*notpe\.dll: IMAGE_DOS_HEADER.*: --dll takes the hook DLL, heapshift\.dll\n$/,
+      ],
+    ];
+    for (const [dll, stderr] of cases) {
+      const r = await cli(["specialk", "--ini", ini, "--dll", dll]);
+      assert.equal(r.code, 1, r.stderr);
+      assert.match(r.stderr, stderr);
+      assert.equal(await Deno.readTextFile(ini), text, "the ini is unchanged");
+    }
+    assert.deepEqual(
+      [...Deno.readDirSync(dir)].map((e) => e.name).sort(),
+      ["SpecialK.ini", "game.exe", "notpe.dll"],
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("specialk --global without Special K's Global folder: created to add, nothing to remove", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const sk = `${dir}/Special K`;
+    await Deno.mkdir(`${sk}/Profiles`, { recursive: true });
+    const dll = `${dir}/heapshift.dll`;
+    await Deno.writeFile(dll, buildPe({ dll: true }));
+    const ini = `${sk}/Global/default_SpecialK.ini`;
+    const rm = await cli(["specialk", "--sk-dir", sk, "--remove"]);
+    assert.equal(rm.code, 0, rm.stderr);
+    assert.equal(
+      rm.stdout,
+      `[Import.heapshift] is not in ${ini}: nothing to remove\n`,
+    );
+    assert.deepEqual([...Deno.readDirSync(sk)].map((e) => e.name), [
+      "Profiles",
+    ]);
+    const add = await cli([
+      "specialk",
+      "--sk-dir",
+      sk,
+      "--global",
+      "--dll",
+      dll,
+      "--json",
+    ]);
+    assert.equal(add.code, 0, add.stderr);
+    assert.deepEqual(
+      [JSON.parse(add.stdout).action, JSON.parse(add.stdout).created],
+      ["added", true],
+    );
+    assert.equal(
+      readPlugin(decodeIni(await Deno.readFile(ini)).text, "heapshift")
+        ?.Filename,
+      toWinePath(dll),
     );
   } finally {
     await Deno.remove(dir, { recursive: true });
@@ -370,6 +471,65 @@ Deno.test({
       });
       assert.equal(noDeno.code, 1);
       assert.match(noDeno.stderr, /Windows build of Deno/);
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "--wine-env: every path a command is given is checked against what the environment sees, before anything runs",
+  ignore: Deno.build.os === "windows",
+  fn: async () => {
+    const dir = await Deno.makeTempDir();
+    const root = Deno.realPathSync(new URL("..", import.meta.url));
+    try {
+      const exe = `${dir}/prog.exe`;
+      const dll = `${dir}/h.dll`;
+      await Deno.writeFile(exe, new Uint8Array([0x4d, 0x5a]));
+      await Deno.writeFile(dll, new Uint8Array([0x4d, 0x5a]));
+      const run = (args: string[], cwd = root) =>
+        runProgram(Deno.execPath(), ["run", "-A", CLI, ...args], {
+          cwd,
+          env: { NO_COLOR: "1" },
+        });
+      const outside = (what: string, next: string) =>
+        `error: Cannot use ${what} in the project's Wine environment: it sees only the checkout, ${root}; ${next}, or use your own Wine prefix (--prefix DIR)\n`;
+      const file = (path: string) => outside(path, "copy the file under it");
+      const env = ["--wine-env", "cli"];
+      const cases: [string[], string][] = [
+        [["doctor", exe, ...env], file(exe)],
+        [["doctor", "--dll", dll, ...env], file(dll)],
+        [["inject", exe, ...env], file(exe)],
+        [
+          ["launch", "cli.ts", "--cwd", dir, ...env],
+          outside(
+            `the directory ${dir}`,
+            "use one under it",
+          ),
+        ],
+        [["demo", "--sample", exe, ...env], file(exe)],
+        [["demo", "--dll", dll, ...env], file(dll)],
+        // without a bridge the demo runs in the environment too
+        [["demo", "--sample", exe], file(exe)],
+      ];
+      for (const [args, stderr] of cases) {
+        const r = await run(args);
+        assert.deepEqual(
+          [r.code, r.stderr, r.stdout],
+          [1, stderr, ""],
+          args.join(" "),
+        );
+      }
+      // From a directory outside the checkout, a relative path cannot be
+      // read there either.
+      const r = await run(["doctor", "prog.exe", ...env], dir);
+      assert.equal(r.code, 1, r.stderr);
+      assert.equal(
+        r.stderr,
+        `error: Cannot run in the project's Wine environment from ${dir}: it sees only the checkout, ${root}; run the command from inside it, or use your own Wine prefix (--prefix DIR)\n`,
+      );
     } finally {
       await Deno.remove(dir, { recursive: true });
     }

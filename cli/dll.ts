@@ -8,7 +8,13 @@
  */
 
 import { type Arch, archName, archOf } from "../src/arch.ts";
-import { FileSource, type PeHeaders, readHeaders } from "../pe/mod.ts";
+import {
+  FileSource,
+  isDll,
+  PeFileError,
+  type PeHeaders,
+  readHeaders,
+} from "../pe/mod.ts";
 import { embeddedDll, extractDll, keptCopy } from "./embed.ts";
 import { cErr, CliError, progress } from "./output.ts";
 import { isWindows } from "../ffi/mod.ts";
@@ -213,16 +219,69 @@ function fileHeaders(path: string): PeHeaders | undefined {
 }
 
 /**
- * Throws a {@linkcode CliError} naming both architectures unless the DLL
- * at `dll` is for `arch` (`what` names the target, e.g. `a 32-bit game`).
+ * What is wrong with `path` as the hook DLL for `arch` (x64 or x86)
+ * programs, `what` naming the target ("the program"); `otherArch` when it
+ * is a DLL of the other bitness (the reason says which one it needs).
  */
-export function checkDllFor(dll: string, arch: Arch, what: string): void {
-  const own = fileArch(dll);
-  if (own === undefined || own === arch) return; // other checks say why
-  throw new CliError(
-    `${dll} is a ${archName(own)} DLL but ${what} is ${
+function dllProblem(
+  path: string,
+  arch: Arch,
+  what: string,
+): { reason: string; otherArch?: boolean } | undefined {
+  let h: PeHeaders;
+  try {
+    using src = FileSource.open(path);
+    h = readHeaders(src);
+  } catch (e) {
+    return { reason: unreadablePe(path, e) };
+  }
+  if (!isDll(h)) return { reason: `${path} is not a DLL` };
+  const own = archOf(h.machine);
+  if (!own || h.format !== (own === "x64" ? "PE32+" : "PE32")) {
+    return { reason: `${path} is neither an x64 nor an x86 DLL` };
+  }
+  if (own === arch) return undefined;
+  return {
+    reason: `${path} is a ${archName(own)} DLL but ${what} is ${
       archName(arch)
     }: it needs ${HOOK_DLL[arch]}`,
+    otherArch: true,
+  };
+}
+
+/**
+ * Why `path` is not a DLL for `arch` (x64 or x86) programs, or undefined
+ * when it is one; `what` names the target in the reason.
+ */
+export function dllFormat(
+  path: string,
+  arch: Arch = "x64",
+  what = "the program",
+): string | undefined {
+  return dllProblem(path, arch, what)?.reason;
+}
+
+/** Why the PE file `path` cannot be read, naming the path once. */
+export function unreadablePe(path: string, e: unknown): string {
+  // A PeFileError's message names the path already; a format error's not.
+  return e instanceof PeFileError
+    ? e.message
+    : `${path}: ${(e as Error).message}`;
+}
+
+/**
+ * Throws a {@linkcode CliError} unless `dll` is a DLL for `arch` (`what`
+ * names the target, e.g. `a 32-bit game`): one of the other bitness is
+ * named with both, anything else (an EXE, not a PE file) with what
+ * `--dll` takes.
+ */
+export function checkDllFor(dll: string, arch: Arch, what: string): void {
+  const problem = dllProblem(dll, arch, what);
+  if (!problem) return;
+  throw new CliError(
+    problem.otherArch
+      ? problem.reason
+      : `${problem.reason}: --dll takes the hook DLL, ${HOOK_DLL[arch]}`,
   );
 }
 

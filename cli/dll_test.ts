@@ -177,8 +177,8 @@ Deno.test("specialk registers a 32-bit DLL as Architecture=Win32, under a name o
   await withDir(async (dir) => {
     const dll32 = `${dir}/h32.dll`;
     const dll64 = `${dir}/h64.dll`;
-    await Deno.writeFile(dll32, buildPe({ format: "PE32" }));
-    await Deno.writeFile(dll64, buildPe({ format: "PE32+" }));
+    await Deno.writeFile(dll32, buildPe({ format: "PE32", dll: true }));
+    await Deno.writeFile(dll64, buildPe({ format: "PE32+", dll: true }));
     const ini = `${dir}/SpecialK.ini`;
     const r = await runCli([
       "specialk",

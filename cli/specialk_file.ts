@@ -119,6 +119,15 @@ async function readTarget(
   };
 }
 
+/** A read refused by the file's permissions as one line saying what to do. */
+function cannotRead(path: string, e: unknown): unknown {
+  return e instanceof Deno.errors.PermissionDenied
+    ? new CliError(
+      `Cannot read ${path}: permission denied (make it readable)`,
+    )
+    : e;
+}
+
 function decodeOrRefuse(path: string, bytes: Uint8Array): IniText {
   try {
     return decodeIni(bytes);
@@ -182,7 +191,8 @@ async function isRegularFile(path: string): Promise<boolean> {
 
 /**
  * Applies an edit to an ini file: reads it (or starts empty, UTF-16LE, when
- * `create` is set and it is missing), writes a backup of the old contents
+ * `create` is set and it is missing: a removal is then `absent`, and
+ * nothing is written), writes a backup of the old contents
  * next to it (`<file>.heapshift-backup`, once: later runs keep the first,
  * the file as it was before heapshift changed it), then the new contents
  * atomically. A file that is not text in an encoding it can be written
@@ -194,7 +204,9 @@ export async function applyToFile(
   options: { create?: boolean } = {},
 ): Promise<FileEdit> {
   if ("upsert" in op) checkEntry(op.upsert);
-  const { target, bytes, kept } = await readTarget(path);
+  const { target, bytes, kept } = await readTarget(path).catch((e) => {
+    throw cannotRead(path, e);
+  });
   if (!bytes && !options.create) {
     throw new Deno.errors.NotFound(`No ini file at ${path}`);
   }
@@ -221,7 +233,8 @@ export async function applyToFile(
     path,
     action,
     encoding: ini.encoding,
-    created: !bytes,
+    // a removal from a missing file creates none
+    created: !bytes && edit.changed,
   };
   if (target !== path) result.target = target;
   if (!edit.changed) return result;

@@ -333,3 +333,56 @@ posixTest(
     ]);
   },
 );
+
+posixTest(
+  "an ini its user may not read is refused in one line that says to make it readable",
+  async (dir) => {
+    // As root every file is readable: the user is then `nobody`.
+    const asNobody = Deno.uid() === 0;
+    await Deno.chmod(dir, 0o777);
+    const ini = `${dir}/SpecialK.ini`;
+    await Deno.writeTextFile(ini, "[A]\nk=1\n");
+    await Deno.chmod(ini, 0o000);
+    const script = `${dir}/run.ts`;
+    await Deno.writeTextFile(
+      script,
+      `import { applyToFile } from ${
+        JSON.stringify(new URL("./specialk_file.ts", import.meta.url).href)
+      };
+try {
+  await applyToFile(Deno.args[0], { remove: "heapshift" });
+  console.log("read");
+} catch (e) {
+  console.log(\`\${e.name}: \${e.message}\`);
+}`,
+    );
+    const deno = Deno.execPath();
+    const nobody = [
+      "setpriv",
+      "--reuid=65534",
+      "--regid=65534",
+      "--clear-groups",
+    ];
+    const argv = [
+      ...(asNobody ? nobody : []),
+      deno,
+      "run",
+      "--no-config",
+      "--allow-read",
+      "--allow-write",
+      script,
+      ini,
+    ];
+    const r = await new Deno.Command(argv[0], {
+      args: argv.slice(1),
+      env: { DENO_DIR: `${dir}/.deno`, DENO_NO_UPDATE_CHECK: "1" },
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    assert.equal(
+      new TextDecoder().decode(r.stdout).trim(),
+      `CliError: Cannot read ${ini}: permission denied (make it readable)`,
+      new TextDecoder().decode(r.stderr),
+    );
+  },
+);

@@ -8,9 +8,13 @@
  * @module
  */
 
-import type { Command, OptionValues } from "@commander-js/extra-typings";
+import {
+  type Command,
+  Option,
+  type OptionValues,
+} from "@commander-js/extra-typings";
 import { isWindows } from "../ffi/mod.ts";
-import { currentArgs, parsePath } from "./args.ts";
+import { currentArgs, parsePath, parseWineEnv } from "./args.ts";
 import { runWindowsHalf } from "./wine_bridge.ts";
 import { CliError } from "./output.ts";
 import { repoRoot } from "../src/_repo.ts";
@@ -27,12 +31,18 @@ export const WINE_ENV_HELP =
 export interface BridgeOpts {
   prefix?: string;
   wineEnv?: string;
+  /**
+   * A command's `--cwd` (launch): the directory the program runs in, which
+   * the project's Wine environment must see too.
+   */
+  cwd?: string;
 }
 
 /**
- * Adds the bridge options, `--prefix DIR` and `--wine-env NAME`.
- * `options.prefixHelp`: the help of `--prefix` for a command that does
- * something else on Linux without either (`doctor`, `demo`).
+ * Adds the bridge options, `--prefix DIR` and `--wine-env NAME`, one or
+ * the other (both at once is a usage error, as is a name the environment
+ * cannot have). `options.prefixHelp`: the help of `--prefix` for a command
+ * that does something else on Linux without either (`doctor`, `demo`).
  */
 export function bridgeOptions<
   A extends unknown[],
@@ -40,8 +50,14 @@ export function bridgeOptions<
   G extends OptionValues,
 >(command: Command<A, O, G>, options: { prefixHelp?: string } = {}) {
   return command
-    .option("--prefix <dir>", options.prefixHelp ?? PREFIX_HELP, parsePath)
-    .option("--wine-env <name>", WINE_ENV_HELP);
+    .addOption(
+      new Option("--prefix <dir>", options.prefixHelp ?? PREFIX_HELP)
+        .argParser(parsePath)
+        .conflicts("wineEnv"),
+    )
+    .addOption(
+      new Option("--wine-env <name>", WINE_ENV_HELP).argParser(parseWineEnv),
+    );
 }
 
 /**
@@ -88,6 +104,7 @@ export async function onWindows(
   if (!isWindows && opts.wineEnv !== undefined) {
     checkCwdSeenByEnv(Deno.cwd());
     for (const f of options.files ?? []) if (f) checkSeenByEnv(f);
+    if (opts.cwd) checkSeenByEnv(opts.cwd, "directory");
   }
   const arches = options.defaultDlls ?? [];
   if (!isWindows && opts.wineEnv !== undefined && arches.length && canBuild()) {
@@ -118,17 +135,26 @@ export function checkCwdSeenByEnv(cwd: string): void {
   );
 }
 
-/** Throws unless the project's Wine environment sees the host file `path`. */
-export function checkSeenByEnv(path: string): void {
+/**
+ * Throws unless the project's Wine environment sees the host file `path`
+ * (or, `kind` "directory", the directory: launch --cwd).
+ */
+export function checkSeenByEnv(
+  path: string,
+  kind: "file" | "directory" = "file",
+): void {
   let real: string;
   try {
     real = Deno.realPathSync(path);
   } catch {
-    return; // not a host file: the Windows half says what it is
+    return; // not a host path: the Windows half says what it is
   }
   const root = outsideCheckout(real);
   if (root === undefined) return;
+  const [what, next] = kind === "file"
+    ? [path, "copy the file under it"]
+    : [`the directory ${path}`, "use one under it"];
   throw new CliError(
-    `Cannot use ${path} in the project's Wine environment: it sees only the checkout, ${root}; copy the file under it, or use your own Wine prefix (--prefix DIR)`,
+    `Cannot use ${what} in the project's Wine environment: it sees only the checkout, ${root}; ${next}, or use your own Wine prefix (--prefix DIR)`,
   );
 }

@@ -41,3 +41,22 @@ Deno.test("checkCwdSeenByEnv: a working directory outside the checkout is refuse
     await Deno.remove(dir);
   }
 });
+
+Deno.test("checkSeenByEnv: a directory outside the checkout (launch --cwd) is refused as one", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    assert.throws(
+      () => checkSeenByEnv(dir, "directory"),
+      (e: Error) =>
+        e instanceof CliError &&
+        e.message ===
+          `Cannot use the directory ${dir} in the project's Wine environment: it sees only the checkout, ${
+            Deno.realPathSync(repoRoot())
+          }; use one under it, or use your own Wine prefix (--prefix DIR)`,
+    );
+    checkSeenByEnv(`${repoRoot()}/cli`, "directory");
+    checkSeenByEnv(`${dir}/missing`, "directory");
+  } finally {
+    await Deno.remove(dir);
+  }
+});

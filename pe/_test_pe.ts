@@ -53,6 +53,8 @@ export interface SyntheticOptions {
   noLookupTable?: boolean;
   /** Adds a CodeView debug entry. */
   debug?: boolean;
+  /** Marks the image a DLL (IMAGE_FILE_DLL). */
+  dll?: boolean;
 }
 
 export const DEFAULT_IMPORTS: SyntheticDll[] = [
@@ -262,7 +264,7 @@ export function buildPe(o: SyntheticOptions = {}): Uint8Array {
     put32(out, peOffset + 16, o.symbols);
   }
   put16(out, peOffset + 20, optSize);
-  put16(out, peOffset + 22, is64 ? 0x22 : 0x102);
+  put16(out, peOffset + 22, (is64 ? 0x22 : 0x102) | (o.dll ? 0x2000 : 0));
   const opt = peOffset + 24;
   put16(out, opt, is64 ? 0x20b : 0x10b);
   put32(out, opt + 16, textRva);

@@ -362,7 +362,18 @@ async function replaceable(path: string, warnings: string[]): Promise<string> {
   const info = statRegular(target, "write");
   // Replacing goes through a rename, which needs only the directory to be
   // writable: the file's own permission (a read-only file, another user's)
-  // is asked for here.
+  // is asked for here. No write bit for anyone is read-only to root too,
+  // whom opening it would not stop (on Windows, where the mode is not
+  // known, the read-only attribute fails the open).
+  const { mode } = fileAttributes(info);
+  if (mode !== undefined && (mode & 0o222) === 0) {
+    throw new PeFileError(path, {
+      action: "replace",
+      reason: `it is read-only (mode ${
+        mode.toString(8).padStart(4, "0")
+      }); make it writable first (chmod u+w) if it is to change`,
+    });
+  }
   try {
     (await Deno.open(target, { write: true })).close();
   } catch (e) {

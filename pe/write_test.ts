@@ -364,6 +364,35 @@ posixTest(
 );
 
 posixTest(
+  "a read-only file (no write bit) is not replaced, even by root, who may open it for writing",
+  async (dir) => {
+    const original = buildPe();
+    const exe = `${dir}/ro.exe`;
+    const out = `${dir}/out.exe`;
+    await Deno.writeFile(exe, original);
+    await Deno.writeFile(out, original);
+    await Deno.chmod(exe, 0o444);
+    await Deno.chmod(out, 0o555);
+    for (
+      const [file, run] of [
+        [exe, () => patchImports(exe, { inPlace: true })],
+        [out, () => patchImports(exe, { output: out, force: true })],
+      ] as const
+    ) {
+      await assert.rejects(run, (e) =>
+        e instanceof PeFileError &&
+        e.message ===
+          `Cannot replace ${file}: it is read-only (mode ${
+            file === exe ? "0444" : "0555"
+          }); make it writable first (chmod u+w) if it is to change`);
+    }
+    assert.deepEqual(await Deno.readFile(exe), original);
+    assert.deepEqual(await Deno.readFile(out), original);
+    assert.deepEqual(await listDir(dir), ["out.exe", "ro.exe"]);
+  },
+);
+
+posixTest(
   "a file its user may not write is not replaced (in place, or as an output with force)",
   async (dir) => {
     // As root every file is writable: the user is then `nobody`.
@@ -430,7 +459,9 @@ try {
       const said = new TextDecoder().decode(r.stdout).trim();
       assert.equal(
         said,
-        `Cannot replace ${file}: permission denied (the file is read-only or not yours to write); make it writable first`,
+        file === readOnly
+          ? `Cannot replace ${file}: it is read-only (mode 0444); make it writable first (chmod u+w) if it is to change`
+          : `Cannot replace ${file}: permission denied (the file is read-only or not yours to write); make it writable first`,
         new TextDecoder().decode(r.stderr),
       );
       assert.deepEqual(await Deno.readFile(file), original, file);

@@ -32,6 +32,11 @@ const SAMPLE_EXE: Record<Arch, string> = {
   x86: `${root}/build/demo/sample32.exe`,
 };
 
+/** A bad argument of `deno task demo`: exit code 2. */
+export class DemoUsageError extends Error {
+  override name = "DemoUsageError";
+}
+
 /** The `--arch` of the demo's arguments (x64 without one). */
 export function demoArch(args: string[]): Arch {
   const i = args.findIndex((a) => a === "--arch" || a.startsWith("--arch="));
@@ -40,8 +45,11 @@ export function demoArch(args: string[]): Arch {
     : args[i].includes("=")
     ? args[i].slice("--arch=".length)
     : args[i + 1];
+  if (v === undefined || v === "" || v.startsWith("-")) {
+    throw new DemoUsageError("--arch needs a value, x64 or x86");
+  }
   if (v !== "x64" && v !== "x86") {
-    throw new Error(`--arch must be x64 or x86, not '${v}'`);
+    throw new DemoUsageError(`--arch must be x64 or x86, not '${v}'`);
   }
   return v;
 }
@@ -52,11 +60,12 @@ function step(msg: string): void {
 
 /** Runs the whole demo (what `deno task demo` does); returns the exit code. */
 export async function demoTask(args: string[]): Promise<number> {
+  // A bad --arch is said before a first run's minutes of provisioning.
+  const arch = demoArch(args);
   if (!isWindows && !isProvisioned()) {
     step("preparing the Wine environment (first run: a few minutes)…");
     await provision();
   }
-  const arch = demoArch(args);
   step(
     exists(`${root}/${DLL_OUT[arch]}`)
       ? "checking the hook DLL is up to date…"
@@ -94,6 +103,6 @@ if (import.meta.main) {
     Deno.exit(await demoTask(Deno.args));
   } catch (e) {
     console.error(`error: ${(e as Error).message}`);
-    Deno.exit(1);
+    Deno.exit(e instanceof DemoUsageError ? 2 : 1);
   }
 }

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { demoArch } from "./demo.ts";
+import { demoArch, DemoUsageError } from "./demo.ts";
 
 Deno.test("demoArch: --arch picks the sample's architecture, x64 by default", () => {
   assert.equal(demoArch([]), "x64");
@@ -9,5 +9,25 @@ Deno.test("demoArch: --arch picks the sample's architecture, x64 by default", ()
   assert.throws(
     () => demoArch(["--arch", "arm64"]),
     /--arch must be x64 or x86, not 'arm64'/,
+  );
+});
+
+Deno.test("deno task demo --arch without a value is a usage error (exit 2), said before anything is provisioned or built", async () => {
+  for (const args of [["--arch"], ["--arch", "--json"], ["--arch", "arm64"]]) {
+    assert.throws(() => demoArch(args), DemoUsageError, args.join(" "));
+  }
+  const r = await new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "-A",
+      new URL("./demo.ts", import.meta.url).pathname,
+      "--arch",
+    ],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  assert.deepEqual(
+    [r.code, new TextDecoder().decode(r.stderr), r.stdout.length],
+    [2, "error: --arch needs a value, x64 or x86\n", 0],
   );
 });

@@ -401,23 +401,32 @@ function chrootScript(inner: string, repo?: string): string {
  * Runs a provisioning command to its end: its exit code, the signal that
  * killed it (dax reports a child killed by a signal as exit 0, which would
  * mark a step done that never finished) and, with `quiet`, its stderr.
+ * Without `quiet` all its output goes to our stderr: provisioning happens
+ * on the first run of a command whose stdout is its result (`--json`).
  */
 export async function runChecked(
   cmd: string,
   args: string[],
   options: { quiet?: boolean; cwd?: string } = {},
 ): Promise<{ ok: boolean; why: string; stderr: string }> {
-  const out = await new Deno.Command(cmd, {
+  const child = new Deno.Command(cmd, {
     args,
     cwd: options.cwd,
     stdin: "null",
-    stdout: options.quiet ? "null" : "inherit",
+    stdout: options.quiet ? "null" : "piped",
     stderr: options.quiet ? "piped" : "inherit",
-  }).output();
+  }).spawn();
+  const [status, stderr] = await Promise.all([
+    child.status,
+    options.quiet ? new Response(child.stderr).text() : "",
+    options.quiet
+      ? undefined
+      : child.stdout.pipeTo(Deno.stderr.writable, { preventClose: true }),
+  ]);
   return {
-    ok: out.success,
-    why: out.signal ? `killed by ${out.signal}` : `exit ${out.code}`,
-    stderr: options.quiet ? new TextDecoder().decode(out.stderr) : "",
+    ok: status.success,
+    why: status.signal ? `killed by ${status.signal}` : `exit ${status.code}`,
+    stderr,
   };
 }
 

@@ -161,6 +161,29 @@ Deno.test({
   },
 });
 
+Deno.test({
+  name:
+    "runChecked: a provisioning command's output goes to stderr (stdout is a command's --json result on a first run)",
+  ignore: Deno.build.os === "windows",
+  fn: async () => {
+    const script = `import { runChecked } from ${
+      JSON.stringify(new URL("./winenv.ts", import.meta.url).href)
+    };
+const r = await runChecked("sh", ["-c", "echo out; echo err >&2"]);
+console.error(r.ok);`;
+    const r = await new Deno.Command(Deno.execPath(), {
+      args: ["eval", script],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    assert.equal(new TextDecoder().decode(r.stdout), "");
+    assert.deepEqual(
+      new TextDecoder().decode(r.stderr).trim().split("\n").sort(),
+      ["err", "out", "true"],
+    );
+  },
+});
+
 Deno.test("checkMsUcrt: a changed or missing copy is removed with its marker, and the message says how to get it back", async () => {
   await withVar("XDG_CACHE_HOME", async (dir) => {
     Deno.env.set("XDG_CACHE_HOME", dir);

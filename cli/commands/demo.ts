@@ -23,7 +23,7 @@ import { repoPath } from "../../src/_repo.ts";
 import { baseName } from "../../src/_paths.ts";
 import { runTask } from "../run_task.ts";
 import type { Stats } from "../api.ts";
-import { bridgeOptions, onWindows } from "../windows_side.ts";
+import { bridgeOptions, checkSeenByEnv, onWindows } from "../windows_side.ts";
 
 /** One `tick` line of the sample program. */
 export interface Tick {
@@ -438,11 +438,16 @@ export function demoCommand(program: Command, setCode: SetCode): void {
         // On Linux the demo runs in the project's Wine environment, built
         // and provisioned first: exactly `deno task demo`, which the task
         // layer runs (the CLI imports nothing of tasks/).
+        for (const f of [opts.sample, opts.dll]) if (f) checkSeenByEnv(f);
         const args = currentArgs();
         return setCode(
           await runTask("demo.ts", args.slice(args.indexOf("demo") + 1)),
         );
       }
-      setCode(await onWindows(opts, () => runDemo(opts)));
+      setCode(
+        await onWindows(opts, () => runDemo(opts), {
+          files: [opts.sample, opts.dll],
+        }),
+      );
     });
 }

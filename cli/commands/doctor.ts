@@ -6,15 +6,23 @@
  */
 
 import type { Command } from "@commander-js/extra-typings";
-import { type Arch, archName, archOf } from "../../src/arch.ts";
-import { FileSource, isDll, PeFileError, readHeaders } from "../../pe/mod.ts";
+import { archName, archOf } from "../../src/arch.ts";
+import { FileSource, PeFileError, readHeaders } from "../../pe/mod.ts";
 import { type CrtUse, programCrtUse } from "../../src/_crt_use.ts";
 import { example, parsePath, type SetCode } from "../args.ts";
-import { buildArgs, builtDll, canBuild, fileArch, HOOK_DLL } from "../dll.ts";
+import {
+  buildArgs,
+  builtDll,
+  canBuild,
+  dllFormat,
+  fileArch,
+  HOOK_DLL,
+  unreadablePe,
+} from "../dll.ts";
 import { embeddedDll, extractDll } from "../embed.ts";
 import { launch } from "../api.ts";
 import { c, printJson } from "../output.ts";
-import { bridgeOptions, forward } from "../windows_side.ts";
+import { bridgeOptions, onWindows } from "../windows_side.ts";
 import { isWindows } from "../../ffi/mod.ts";
 import { underWine, which, windowsDenoCandidates } from "../wine_bridge.ts";
 
@@ -67,7 +75,7 @@ export async function checkExe(exe: string): Promise<Check[]> {
     machine = h.machine;
     format = h.format;
   } catch (e) {
-    return [{ check: "program", ok: false, detail: unreadable(exe, e) }];
+    return [{ check: "program", ok: false, detail: unreadablePe(exe, e) }];
   }
   const arch = archOf(machine);
   const ok = arch !== undefined &&
@@ -91,38 +99,19 @@ export async function checkExe(exe: string): Promise<Check[]> {
 }
 
 /**
- * Why `path` is not a DLL for `arch` (x64 or x86) programs, or undefined
- * when it is one.
+ * Why the user's `--dll` path, which is no regular file, is not checked:
+ * nothing there, or something else (a directory, a FIFO).
  */
-export function dllFormat(
-  path: string,
-  arch: Arch = "x64",
-): string | undefined {
+function noDllAt(path: string): string {
   try {
-    using src = FileSource.open(path);
-    const h = readHeaders(src);
-    if (!isDll(h)) return `${path} is not a DLL`;
-    const own = archOf(h.machine);
-    if (!own || h.format !== (own === "x64" ? "PE32+" : "PE32")) {
-      return `${path} is neither an x64 nor an x86 DLL`;
-    }
-    if (own !== arch) {
-      return `${path} is a ${archName(own)} DLL but the program is ${
-        archName(arch)
-      }: it needs ${HOOK_DLL[arch]}`;
-    }
-    return undefined;
+    FileSource.open(path).close();
+    return `${path} changed while it was checked: run doctor again`;
   } catch (e) {
-    return unreadable(path, e);
+    if (!(e instanceof PeFileError)) throw e;
+    return e.cause instanceof Deno.errors.NotFound
+      ? `there is no DLL at ${path}: check the --dll path`
+      : `${e.message} (--dll takes the DLL file)`;
   }
-}
-
-/** Why the PE file `path` cannot be read, naming the path once. */
-function unreadable(path: string, e: unknown): string {
-  // A PeFileError's message names the path already; a format error's not.
-  return e instanceof PeFileError
-    ? e.message
-    : `${path}: ${(e as Error).message}`;
 }
 
 function fileInfo(path: string): string | undefined {
@@ -277,11 +266,13 @@ export async function doctor(
     check: "hook DLL",
     ok: info !== undefined,
     detail: info ??
-      `${dll} is missing: ${
-        canBuild()
-          ? `run \`${["deno task build-dll", ...buildArgs(arch)].join(" ")}\``
-          : "it is built from a checkout of heapshift (tasks/build_dll.ts), and there is none here"
-      }`,
+      (dllOpt
+        ? noDllAt(dllOpt)
+        : `${dll} is missing: ${
+          canBuild()
+            ? `run \`${["deno task build-dll", ...buildArgs(arch)].join(" ")}\``
+            : "it is built from a checkout of heapshift (tasks/build_dll.ts), and there is none here"
+        }`),
   });
   if (info) {
     const format = dllFormat(dll, arch);
@@ -336,24 +327,34 @@ export function doctorCommand(program: Command, setCode: SetCode): void {
     ),
   ).action(async (exe, opts) => {
     // Natively on Linux unless a prefix is named: it checks this system.
-    if (opts.prefix !== undefined || opts.wineEnv !== undefined) {
-      const fwd = await forward(opts);
-      if (fwd !== undefined) return setCode(fwd);
-    }
-    const checks = await doctor(exe, opts.dll);
-    const failed = checks.some((x) => x.ok === false);
-    if (opts.json) {
-      printJson({ ok: !failed, checks });
-    } else {
-      for (const x of checks) {
-        const mark = x.ok === null
-          ? c.dim("·")
-          : x.ok
-          ? c.green("✓")
-          : c.red("✗");
-        console.log(`${mark} ${x.check.padEnd(13)} ${x.detail}`);
-      }
-    }
-    setCode(failed ? 1 : 0);
+    const bridged = opts.prefix !== undefined || opts.wineEnv !== undefined;
+    const run = () => report(exe, opts);
+    setCode(
+      bridged
+        ? await onWindows(opts, run, { files: [exe, opts.dll] })
+        : await run(),
+    );
   });
+}
+
+/** Runs every check and prints them; returns the exit code. */
+async function report(
+  exe: string | undefined,
+  opts: { dll?: string; json?: boolean },
+): Promise<number> {
+  const checks = await doctor(exe, opts.dll);
+  const failed = checks.some((x) => x.ok === false);
+  if (opts.json) {
+    printJson({ ok: !failed, checks });
+  } else {
+    for (const x of checks) {
+      const mark = x.ok === null
+        ? c.dim("·")
+        : x.ok
+        ? c.green("✓")
+        : c.red("✗");
+      console.log(`${mark} ${x.check.padEnd(13)} ${x.detail}`);
+    }
+  }
+  return failed ? 1 : 0;
 }

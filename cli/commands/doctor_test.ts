@@ -1,20 +1,15 @@
 // doctor on Linux (file checks only): a 32-bit program is supported, takes
 // heapshift32.dll, and a DLL of the other bitness is named as such.
 import assert from "node:assert/strict";
-import { checkExe, dllFormat, doctor, wineCheck } from "./doctor.ts";
+import { checkExe, doctor, wineCheck } from "./doctor.ts";
+import { dllFormat } from "../dll.ts";
 import { buildPe, type SyntheticOptions } from "../../pe/_test_pe.ts";
 
 async function writePe(
   path: string,
-  options: SyntheticOptions & { dll?: boolean },
+  options: SyntheticOptions,
 ): Promise<string> {
-  const bytes = buildPe(options);
-  if (options.dll) {
-    const v = new DataView(bytes.buffer);
-    const pe = v.getUint32(0x3c, true);
-    v.setUint16(pe + 22, v.getUint16(pe + 22, true) | 0x2000, true);
-  }
-  await Deno.writeFile(path, bytes);
+  await Deno.writeFile(path, buildPe(options));
   return path;
 }
 
@@ -100,6 +95,34 @@ Deno.test("doctor names a path it cannot read once, and a broken file's path", a
       dllFormat(text)!,
       new RegExp(`^${RegExp.escape(text)}: IMAGE_DOS_HEADER`),
     );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("doctor --dll of a path with no DLL says so, not to build one", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "heapshift-doctor-" });
+  try {
+    const hookDll = async (dll: string) =>
+      (await doctor(undefined, dll)).find((c) => c.check === "hook DLL")!;
+    const none = `${dir}/nope.dll`;
+    assert.deepEqual(await hookDll(none), {
+      check: "hook DLL",
+      ok: false,
+      detail: `there is no DLL at ${none}: check the --dll path`,
+    });
+    assert.equal(
+      (await hookDll(dir)).detail,
+      `Cannot read ${dir}: it is a directory, not a regular file (--dll takes the DLL file)`,
+    );
+    if (Deno.build.os !== "windows") {
+      const fifo = `${dir}/fifo.dll`;
+      await new Deno.Command("mkfifo", { args: [fifo] }).output();
+      assert.equal(
+        (await hookDll(fifo)).detail,
+        `Cannot read ${fifo}: it is a FIFO (named pipe), not a regular file (--dll takes the DLL file)`,
+      );
+    }
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

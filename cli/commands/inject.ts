@@ -309,7 +309,8 @@ export function injectCommand(program: Command, setCode: SetCode): void {
   ).action(async (target, opts) => {
     setCode(
       await onWindows(opts, () => doInject(target, opts), {
-        files: [opts.dll],
+        // an executable to launch is read there too
+        files: [opts.dll, target],
         defaultDlls: opts.dll ? [] : archesFor(target),
       }),
     );

@@ -14,7 +14,9 @@ import {
   resolveDllName,
 } from "../../pe/mod.ts";
 import { example, parsePath, type SetCode } from "../args.ts";
-import { fileArch, HOOK_DLL } from "../dll.ts";
+import { type Arch, buildArgs, fileArch, HOOK_DLL } from "../dll.ts";
+import { embeddedDll, extractDll } from "../embed.ts";
+import { baseName } from "../../src/_paths.ts";
 import { interruptible } from "../interrupts.ts";
 import { c, printJson, UsageError } from "../output.ts";
 
@@ -37,11 +39,34 @@ export function checkDllName(opts: { dll?: string; postfix?: string }): void {
 
 /**
  * Refuses an option of `patch` that does not apply to what it was asked to
- * do (adding the DLL, or removing it), rather than ignore it.
+ * do (adding the DLL, or removing it; listing, which writes nothing),
+ * rather than ignore it.
  */
 function checkApplies(
-  opts: { remove?: boolean; allowForeign?: boolean; allowOverlay?: boolean },
+  opts: {
+    remove?: boolean;
+    allowForeign?: boolean;
+    allowOverlay?: boolean;
+    list?: boolean;
+    inplace?: boolean;
+    out?: string;
+    force?: boolean;
+  },
 ): void {
+  if (opts.list) {
+    const writing = [
+      ["--inplace", opts.inplace],
+      ["--out", opts.out !== undefined],
+      ["--force", opts.force],
+    ].find(([, given]) => given);
+    if (writing) {
+      throw new UsageError(
+        `${
+          writing[0]
+        } does not apply with --list, which writes nothing: leave one out`,
+      );
+    }
+  }
   if (opts.allowForeign && !opts.remove) {
     throw new UsageError(
       "--allow-foreign applies with --remove: add --remove, or leave it out",
@@ -52,6 +77,43 @@ function checkApplies(
       "--allow-overlay applies to adding the DLL, not with --remove: leave it out",
     );
   }
+}
+
+/**
+ * What to copy beside the patched program `exe` (for `arch`) for the
+ * loader to find the imported `dll`: the checkout's build/ DLL, or in a
+ * compiled binary (which has no build/) its embedded one, extracted.
+ */
+export async function copyHint(
+  dll: string,
+  arch: Arch,
+  exe: string,
+): Promise<string> {
+  const emb = embeddedDll(arch);
+  const compiled = emb ?? embeddedDll("x64") ?? embeddedDll("x86");
+  const source = emb
+    ? (await extractDll(emb)).path
+    : compiled
+    ? HOOK_DLL[arch]
+    : `build/${HOOK_DLL[arch]}`;
+  const notes = [
+    ...(arch === "x86" ? ["the program is 32-bit"] : []),
+    ...(compiled && !emb
+      ? [
+        `this binary embeds no ${
+          arch === "x86" ? "32" : "64"
+        }-bit DLL: build it from a checkout of heapshift with \`${
+          ["deno task build-dll", ...buildArgs(arch)].join(" ")
+        }\``,
+      ]
+      : []),
+  ];
+  const copy = baseName(source).toLowerCase() === dll.toLowerCase()
+    ? "there"
+    : `there as ${dll}`;
+  return `the loader looks for ${dll} next to ${
+    basename(exe)
+  }: copy ${source} ${copy}${notes.length ? ` (${notes.join("; ")})` : ""}`;
 }
 
 /** Registers `patch`. */
@@ -148,17 +210,8 @@ export function patchCommand(program: Command, setCode: SetCode): void {
       if (rep.action === "added" && !opts.list) {
         // The DLL must match the program's bitness, whatever its import name.
         const arch = fileArch(exe) ?? "x64";
-        const copy = HOOK_DLL[arch] === rep.dll.toLowerCase()
-          ? "there"
-          : `there as ${rep.dll}`;
         console.log(
-          c.dim(
-            `  the loader looks for ${rep.dll} next to ${
-              basename(rep.output ?? exe)
-            }: copy build/${HOOK_DLL[arch]} ${copy}${
-              arch === "x86" ? " (the program is 32-bit)" : ""
-            }`,
-          ),
+          c.dim(`  ${await copyHint(rep.dll, arch, rep.output ?? exe)}`),
         );
       }
       setCode(0);

@@ -4,8 +4,10 @@
 import assert from "node:assert/strict";
 import { imports } from "../../pe/mod.ts";
 import { buildPe } from "../../pe/_test_pe.ts";
-import { posixTest, withDir } from "../../pe/_test_dir.ts";
+import { posixTest, withDir, withVar } from "../../pe/_test_dir.ts";
 import { runCli as cli } from "../_test_utils.ts";
+import { copyHint } from "./patch.ts";
+import { embeddedDll, setEmbeddedDll, sha256Hex } from "../embed.ts";
 
 const CLI = new URL("../../cli.ts", import.meta.url).pathname;
 
@@ -203,7 +205,7 @@ Deno.test("patch --remove takes out the DLL a --postfix patch added", async () =
   });
 });
 
-Deno.test("patch refuses an option of the other half of the command (exit 2)", async () => {
+Deno.test("patch refuses an option that does not apply: of the other half of the command, or of writing with --list (exit 2)", async () => {
   const cases: [string[], string][] = [
     [
       ["--allow-foreign"],
@@ -212,6 +214,19 @@ Deno.test("patch refuses an option of the other half of the command (exit 2)", a
     [
       ["--remove", "--allow-overlay"],
       "--allow-overlay applies to adding the DLL, not with --remove: leave it out",
+    ],
+    // -l writes nothing: an option of what to write is not for it
+    [
+      ["-l", "-i"],
+      "--inplace does not apply with --list, which writes nothing: leave one out",
+    ],
+    [
+      ["--list", "-o", "out.exe"],
+      "--out does not apply with --list, which writes nothing: leave one out",
+    ],
+    [
+      ["-l", "--remove", "-f"],
+      "--force does not apply with --list, which writes nothing: leave one out",
     ],
   ];
   for (const [args, msg] of cases) {
@@ -269,3 +284,36 @@ posixTest(
     assert.deepEqual(start, head);
   },
 );
+
+Deno.test("patch in a compiled binary names the extracted DLL to copy, not build/ (which it has not)", async () => {
+  await withVar("XDG_CACHE_HOME", async (dir) => {
+    Deno.env.set("XDG_CACHE_HOME", dir);
+    const bytes = buildPe({ dll: true });
+    setEmbeddedDll({ bytes, sha256: await sha256Hex(bytes) });
+    try {
+      const hint = await copyHint("heapshift.dll", "x64", "/g/game.exe");
+      const m = new RegExp(
+        `^the loader looks for heapshift\\.dll next to game\\.exe: copy (${
+          RegExp.escape(dir)
+        }/heapshift/dll/heapshift-[0-9a-f]{16}\\.dll) there as heapshift\\.dll$`,
+      ).exec(hint);
+      assert.ok(m, hint);
+      assert.deepEqual(await Deno.readFile(m[1]), bytes);
+      // No embedded 32-bit DLL (a binary built with --dll): none to name.
+      assert.equal(embeddedDll("x86"), undefined);
+      assert.equal(
+        await copyHint("heapshift.dll", "x86", "/g/game32.exe"),
+        "the loader looks for heapshift.dll next to game32.exe: copy heapshift32.dll there as heapshift.dll (the program is 32-bit; this binary embeds no 32-bit DLL: build it from a checkout of heapshift with `deno task build-dll --arch x86`)",
+      );
+    } finally {
+      setEmbeddedDll(undefined);
+    }
+  });
+});
+
+Deno.test("patch from a checkout names build/'s DLL to copy", async () => {
+  assert.equal(
+    await copyHint("heapshift.dll", "x64", "/g/game.heapshift.exe"),
+    "the loader looks for heapshift.dll next to game.heapshift.exe: copy build/heapshift.dll there",
+  );
+});

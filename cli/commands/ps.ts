@@ -31,12 +31,11 @@ async function listProcesses(
   const list = name ? api.findProcesses(name) : api.processes();
   const none = name !== undefined && list.length === 0;
   if (opts.json) {
-    // `[]`, and the same exit code as without --json
+    // `[]`, and the same error (exit code 1) as without --json
     printJson(list);
-    if (none) console.error(`No process named ${name} is running`);
-    return none ? 1 : 0;
   }
   if (none) throw new CliError(`No process named ${name} is running`);
+  if (opts.json) return 0;
   console.log(table(
     [
       { header: "PID", align: "right" },

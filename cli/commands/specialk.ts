@@ -6,7 +6,13 @@
 
 import { type Command, Option } from "@commander-js/extra-typings";
 import { example, parsePath, type SetCode } from "../args.ts";
-import { checkDllFor, fileArch, resolveDll } from "../dll.ts";
+import {
+  type Arch,
+  checkDllFor,
+  fileArch,
+  resolveDll,
+  type ResolveOptions,
+} from "../dll.ts";
 import { c, CliError, printJson, UsageError } from "../output.ts";
 import { isWindows } from "../../ffi/mod.ts";
 import { linkExists } from "../../src/_paths.ts";
@@ -31,6 +37,28 @@ function parseName(value: string): string {
     throw new UsageError(`--name: ${(e as Error).message}`);
   }
   return value;
+}
+
+/**
+ * The DLL `specialk` registers: `explicit` (`--dll`), else the default
+ * for `arch`, as a copy no prune removes (the ini names it for later).
+ * A missing one is built on Windows only: on Linux the game runs in a
+ * prefix of the user's, and building would set up the project's Wine
+ * environment (as root, ~5 GB), so the error says to run `deno task
+ * build-dll` (as for `--prefix`, cli/windows_side.ts). `options`: where
+ * the built DLLs are and how to build one (tests).
+ */
+export async function specialkDll(
+  explicit: string | undefined,
+  arch: Arch,
+  options: Pick<ResolveOptions, "dir" | "builder"> = {},
+): Promise<string> {
+  return await resolveDll(explicit, {
+    ...options,
+    arch,
+    lasting: true,
+    build: isWindows,
+  });
 }
 
 /** Registers `specialk`. */
@@ -98,6 +126,8 @@ export function specialkCommand(program: Command, setCode: SetCode): void {
       if (opts.game === "") throw new UsageError("--game needs a profile name");
       let ini = opts.ini;
       let create = !!opts.create;
+      // Special K's Global folder, made for the defaults file if missing.
+      let globalDir: string | undefined;
       if (!ini) {
         const prefix = opts.prefix ??
           (isWindows ? undefined : Deno.env.get("WINEPREFIX"));
@@ -138,7 +168,9 @@ export function specialkCommand(program: Command, setCode: SetCode): void {
           }
         } else {
           ini = globalIni(sk);
-          create = true; // the global defaults file is optional
+          // the global defaults file is optional, and so is its folder
+          create = true;
+          globalDir = `${sk}/Global`;
         }
       }
       // Anything there, even a dangling link: applyToFile says what it is.
@@ -153,12 +185,13 @@ export function specialkCommand(program: Command, setCode: SetCode): void {
       const name = opts.name ?? (arch === "x86" ? "heapshift32" : "heapshift");
       let edit;
       if (opts.remove) {
-        edit = await applyToFile(ini, { remove: name });
+        // no file where one may be missing: nothing to remove
+        edit = await applyToFile(ini, { remove: name }, { create });
       } else {
-        // Written into the ini for later: a copy no prune removes.
-        const dll = await resolveDll(opts.dll, { arch, lasting: true });
+        const dll = await specialkDll(opts.dll, arch);
         checkDllFor(dll, arch, `the game (--arch ${arch})`);
         const filename = isWindows ? dll : toWinePath(dll, opts.prefix);
+        if (globalDir) await Deno.mkdir(globalDir, { recursive: true });
         edit = await applyToFile(ini, {
           upsert: {
             name,

@@ -107,6 +107,7 @@ test("cli: ps and modules list a running fixture (--json parsed back)", async ()
   // --json: `[]` on stdout, and the same exit code
   const noneJson = await cli(["ps", "no_such_program_xyz.exe", "--json"]);
   assertEquals([noneJson.code, JSON.parse(noneJson.stdout)], [1, []]);
+  oneLineError(noneJson, 1, /No process named/, "ps none --json");
 
   const mods = await json<Mod[]>(["modules", String(t.pid)]);
   assert(mods.some((m) => m.name.toLowerCase() === "sleeper.exe"));
