@@ -76,19 +76,22 @@ for (
     ["longfile", "00000000"],
   ]
 ) {
-  test(`a section of ${
-    kind === "image" ? "an image" : `a file (${kind})`
-  } under the pid's name is left alone: the child installs beside it`, async () => {
-    await using target = await startTarget(fixture("dll_stale.exe"), {
-      args: [kind, hookDll()],
-    });
-    assertEquals(await childState(target.lines), "1");
-    const named = await target.lines.next();
-    assertEquals(named.value, `child.named=${head}`, "written into");
-    const s = stats(target.readyPid);
-    assertEquals(s.state, "live");
-    assert(s.counters.allocs >= 100, `allocs ${s.counters.allocs}`);
-  });
+  test(
+    `a section of ${
+      kind === "image" ? "an image" : `a file (${kind})`
+    } under the pid's name is left alone: the child installs beside it`,
+    async () => {
+      await using target = await startTarget(fixture("dll_stale.exe"), {
+        args: [kind, hookDll()],
+      });
+      assertEquals(await childState(target.lines), "1");
+      const named = await target.lines.next();
+      assertEquals(named.value, `child.named=${head}`, "written into");
+      const s = stats(target.readyPid);
+      assertEquals(s.state, "live");
+      assert(s.counters.allocs >= 100, `allocs ${s.counters.allocs}`);
+    },
+  );
 }
 
 test("a second copy of heapshift sees the first one's block beside the pid's name", async () => {
