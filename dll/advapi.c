@@ -5,6 +5,7 @@
  * module the program loaded may not be initialised yet, and loading one
  * would run its DllMain under the loader lock. */
 #include "advapi.h"
+#include "heapshift.h"
 
 #include <stdint.h>
 #include <string.h>
@@ -92,10 +93,6 @@ BOOLEAN NTAPI hs_advapi_random(PVOID buffer, ULONG length) {
  * before any other module, does the same with no lookup: the privilege's
  * LUID is a constant. */
 
-static FARPROC ntdll_fn(const char* name) {
-  return GetProcAddress(GetModuleHandleW(L"ntdll.dll"), name);
-}
-
 #define STATUS_NOT_ALL_ASSIGNED 0x00000106L
 
 /* A Win32 result from an NTSTATUS, as kernelbase makes it: an error below
@@ -107,7 +104,7 @@ static BOOL nt_result(LONG status) {
     return TRUE;
   }
   ULONG(NTAPI * to_error)(LONG);
-  FARPROC f = ntdll_fn("RtlNtStatusToDosError");
+  FARPROC f = hs_ntdll_fn("RtlNtStatusToDosError");
   DWORD error = ERROR_NOT_SUPPORTED;
   if (f != NULL) {
     memcpy(&to_error, &f, sizeof f);
@@ -120,7 +117,7 @@ static BOOL nt_result(LONG status) {
 BOOL WINAPI hs_advapi_open_process_token(HANDLE process, DWORD access,
                                          PHANDLE token) {
   LONG(NTAPI * open)(HANDLE, ACCESS_MASK, PHANDLE);
-  FARPROC f = ntdll_fn("NtOpenProcessToken");
+  FARPROC f = hs_ntdll_fn("NtOpenProcessToken");
   if (f == NULL) return not_supported();
   memcpy(&open, &f, sizeof f);
   return nt_result(open(process, access, token));
@@ -147,7 +144,7 @@ BOOL WINAPI hs_advapi_adjust_token_privileges(HANDLE token, BOOL disable_all,
                                               PDWORD returned) {
   LONG(NTAPI * adjust)
   (HANDLE, BOOLEAN, PTOKEN_PRIVILEGES, ULONG, PTOKEN_PRIVILEGES, PULONG);
-  FARPROC f = ntdll_fn("NtAdjustPrivilegesToken");
+  FARPROC f = hs_ntdll_fn("NtAdjustPrivilegesToken");
   if (f == NULL) return not_supported();
   memcpy(&adjust, &f, sizeof f);
   return nt_result(

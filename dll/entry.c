@@ -396,9 +396,8 @@ static int retry(void) {
   if (state != HS_STATE_FAILED || !may_pass(last_reason)) return (int)state;
   typedef LONG(NTAPI * lock_fn)(ULONG, ULONG*, ULONG_PTR*);
   typedef LONG(NTAPI * unlock_fn)(ULONG, ULONG_PTR);
-  HMODULE ntdll = GetModuleHandleW(L"ntdll.dll");
-  FARPROC l = GetProcAddress(ntdll, "LdrLockLoaderLock");
-  FARPROC u = GetProcAddress(ntdll, "LdrUnlockLoaderLock");
+  FARPROC l = hs_ntdll_fn("LdrLockLoaderLock");
+  FARPROC u = hs_ntdll_fn("LdrUnlockLoaderLock");
   lock_fn lock;
   unlock_fn unlock;
   memcpy(&lock, &l, sizeof l);

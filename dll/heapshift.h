@@ -537,6 +537,14 @@ void hs_thread_late_release(void);
 
 /* Logging (entry.c): HEAPSHIFT_VERBOSE=1. */
 void hs_log(const char* fmt, ...);
+/* ntdll's export `name`, or NULL: calls kernel32 has no counterpart for,
+ * without an import of ntdll (Wine's builtins aside, ntdll is always
+ * loaded and initialised first). */
+static inline FARPROC hs_ntdll_fn(const char* name) {
+  HMODULE ntdll = GetModuleHandleW(L"ntdll.dll");
+  return ntdll != NULL ? GetProcAddress(ntdll, name) : NULL;
+}
+
 /* A switch set in the environment, and not "0" (entry.c). */
 BOOL hs_env_flag(const wchar_t* name);
 

@@ -408,8 +408,7 @@ BOOL hs_injector_loading(void) {
 /* Arms the check above: at once for a load at start, else by the injector
  * (AWAIT_ARM) or from a later hook call (UNARMED). */
 static void watch_exit(HMODULE ucrt) {
-  FARPROC f = GetProcAddress(GetModuleHandleW(L"ntdll.dll"),
-                             "RtlDllShutdownInProgress");
+  FARPROC f = hs_ntdll_fn("RtlDllShutdownInProgress");
   memcpy(&shutdown_in_progress, &f, sizeof f);
   FARPROC a = GetProcAddress(ucrt, "_crt_atexit");
   memcpy(&crt_atexit, &a, sizeof a);

@@ -39,8 +39,7 @@ static uint64_t process_created(void) {
  * DllMain's thread only (one buffer). */
 static BOOL file_backed(const void* view) {
   typedef LONG(NTAPI * query_fn)(HANDLE, PVOID, int, PVOID, SIZE_T, SIZE_T*);
-  FARPROC f =
-      GetProcAddress(GetModuleHandleW(L"ntdll.dll"), "NtQueryVirtualMemory");
+  FARPROC f = hs_ntdll_fn("NtQueryVirtualMemory");
   if (f == NULL) return TRUE; /* no telling: not used */
   query_fn query;
   memcpy(&query, &f, sizeof f);

@@ -130,8 +130,7 @@ static void set_state(uint32_t state, DWORD error) {
 }
 
 const char* hs_wine_version(void) {
-  HMODULE ntdll = GetModuleHandleW(L"ntdll.dll");
-  FARPROC f = ntdll != NULL ? GetProcAddress(ntdll, "wine_get_version") : NULL;
+  FARPROC f = hs_ntdll_fn("wine_get_version");
   if (f == NULL) return NULL;
   const char*(__cdecl * version)(void);
   memcpy(&version, &f, sizeof f);
@@ -169,8 +168,7 @@ static void reset_below_frame(void) {
 /* The thread began in private memory (ThreadQuerySetWin32StartAddress). */
 static BOOL started_in_private_memory(void) {
   typedef LONG(NTAPI * query_fn)(HANDLE, ULONG, void*, ULONG, ULONG*);
-  FARPROC f = GetProcAddress(GetModuleHandleW(L"ntdll.dll"),
-                             "NtQueryInformationThread");
+  FARPROC f = hs_ntdll_fn("NtQueryInformationThread");
   query_fn query;
   memcpy(&query, &f, sizeof f);
   const ULONG win32_start_address = 9; /* ThreadQuerySetWin32StartAddress */
