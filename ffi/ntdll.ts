@@ -16,24 +16,35 @@ export function ntdllExport(name: string): bigint {
   return ntdll === 0n ? 0n : BigInt(k.GetProcAddress(ntdll, ansi(name)));
 }
 
-let query:
-  | Deno.UnsafeFnPointer<{
-    parameters: ["pointer", "u32", "buffer", "u32", "pointer"];
-    result: "i32";
-  }>
-  | undefined;
-let toDos:
-  | Deno.UnsafeFnPointer<{
-    parameters: ["i32"];
-    result: "u32";
-  }>
-  | undefined;
-
-function fn<T extends Deno.ForeignFunction>(name: string, def: T) {
-  const at = ntdllExport(name);
-  if (at === 0n) throw new Error(`ntdll has no ${name}`);
-  return new Deno.UnsafeFnPointer(Deno.UnsafePointer.create(at)!, def);
+/**
+ * ntdll's export `name` as a function of signature `def`, found on the
+ * first call of the returned getter.
+ */
+function lazyFn<const T extends Deno.ForeignFunction>(
+  name: string,
+  def: T,
+): () => Deno.UnsafeFnPointer<T> {
+  let f: Deno.UnsafeFnPointer<T> | undefined;
+  return () => {
+    if (f) return f;
+    const at = ntdllExport(name);
+    if (at === 0n) throw new Error(`ntdll has no ${name}`);
+    return f = new Deno.UnsafeFnPointer(Deno.UnsafePointer.create(at)!, def);
+  };
 }
+
+const query = lazyFn("NtQueryInformationThread", {
+  parameters: ["pointer", "u32", "buffer", "u32", "pointer"],
+  result: "i32",
+});
+const toDos = lazyFn("RtlNtStatusToDosError", {
+  parameters: ["i32"],
+  result: "u32",
+});
+const adjust = lazyFn("RtlAdjustPrivilege", {
+  parameters: ["u32", "u8", "u8", "buffer"],
+  result: "i32",
+});
 
 /**
  * `NtQueryInformationThread(thread, cls, buffer)`: 0 (STATUS_SUCCESS) or
@@ -44,22 +55,9 @@ export function ntQueryInformationThread(
   cls: number,
   buffer: Uint8Array,
 ): number {
-  query ??= fn("NtQueryInformationThread", {
-    parameters: ["pointer", "u32", "buffer", "u32", "pointer"],
-    result: "i32",
-  });
-  const status = query.call(thread, cls, buffer, buffer.length, null);
-  if (status === 0) return 0;
-  toDos ??= fn("RtlNtStatusToDosError", { parameters: ["i32"], result: "u32" });
-  return toDos.call(status);
+  const status = query().call(thread, cls, buffer, buffer.length, null);
+  return status === 0 ? 0 : toDos().call(status);
 }
-
-let adjust:
-  | Deno.UnsafeFnPointer<{
-    parameters: ["u32", "u8", "u8", "buffer"];
-    result: "i32";
-  }>
-  | undefined;
 
 /** SeDebugPrivilege's LUID (its low part; the high part is 0). */
 export const SE_DEBUG_PRIVILEGE = 20;
@@ -74,11 +72,7 @@ export function adjustPrivilege(
   privilege: number,
   enable: boolean,
 ): boolean | undefined {
-  adjust ??= fn("RtlAdjustPrivilege", {
-    parameters: ["u32", "u8", "u8", "buffer"],
-    result: "i32",
-  });
   const was = new Uint8Array(1);
-  const status = adjust.call(privilege, enable ? 1 : 0, 0, was);
+  const status = adjust().call(privilege, enable ? 1 : 0, 0, was);
   return status === 0 ? was[0] !== 0 : undefined;
 }

@@ -349,9 +349,13 @@ const PROTECTION_LEVEL_NONE = 0xffff_fffe;
 export function isProtectedProcess(pid: number): boolean | undefined {
   const k = kernel32();
   if (k.GetProcessInformation === null) return undefined;
-  const h = k.OpenProcess(PROCESS.QUERY_LIMITED_INFORMATION, 0, pid);
-  if (h === null) return undefined;
-  using process = new Handle(h);
+  let process: Handle;
+  try {
+    process = openProcess(pid, PROCESS.QUERY_LIMITED_INFORMATION);
+  } catch {
+    return undefined;
+  }
+  using _ = process;
   const level = new Uint32Array(1);
   const ok = k.GetProcessInformation(
     process.raw,
