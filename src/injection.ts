@@ -29,7 +29,7 @@ import {
   loadedExportAddress,
   moduleImage,
 } from "./_remote_exports.ts";
-import { DEFAULT_SYMBOL, exportedNames } from "../pe/mod.ts";
+import { DEFAULT_SYMBOL, exportedNames, isHeapshiftDll } from "../pe/mod.ts";
 import { type ModuleInfo, moduleNamed, targetModules } from "./module_list.ts";
 import {
   exitedError,
@@ -578,22 +578,18 @@ async function unloadFrom(
   // A DLL's own thread runs on in its code after FreeLibrary unmaps it
   // (Microsoft: FreeLibraryAndExitThread): the program crashes. heapshift
   // pins itself (its trimmer thread stays with it): FreeLibrary says so.
-  const running = force || isHeapshiftModule(mod)
+  const running = force || isHeapshiftDll(mod.path)
     ? []
     : threadsStartedIn(pid, mod);
   if (running.length) {
-    const ids = nameList(running.map(String));
+    const [threads, are, they, them] = running.length === 1
+      ? ["thread", "is", "it runs", "it"]
+      : ["threads", "are", "they run", "them"];
     throw new HeapshiftError(
       "unsupported",
-      `Cannot ${doing} process ${pid}: ${
-        running.length === 1 ? "thread" : "threads"
-      } ${ids} began in ${mod.name} and ${
-        running.length === 1 ? "is" : "are"
-      } still running, so unloading it would crash the program when ${
-        running.length === 1 ? "it runs" : "they run"
-      } on in its code; have ${mod.name} end ${
-        running.length === 1 ? "it" : "them"
-      } first, or pass force: true (--force on the command line) to unload it anyway`,
+      `Cannot ${doing} process ${pid}: ${threads} ${
+        nameList(running.map(String))
+      } began in ${mod.name} and ${are} still running, so unloading it would crash the program when ${they} on in its code; have ${mod.name} end ${them} first, or pass force: true (--force on the command line) to unload it anyway`,
     );
   }
   const result = await callKernel32(target, {
@@ -661,15 +657,6 @@ async function checkUsesUcrt(
     "unsupported",
     `Cannot ${at.doing} process ${at.pid}: it uses ${runtime}, and none of its modules uses the UCRT (ucrtbase.dll), whose allocator heapshift takes over, so there would be nothing to take over; inject again once it has loaded a module that uses the UCRT`,
   );
-}
-
-/** Whether `mod` is a heapshift DLL (whatever its name), as its file says. */
-function isHeapshiftModule(mod: ModuleInfo): boolean {
-  try {
-    return exportedNames(mod.path).has(DEFAULT_SYMBOL);
-  } catch {
-    return false;
-  }
 }
 
 /** Whether `path` is one of Windows' own DLLs ({@linkcode isSystemDll}). */
