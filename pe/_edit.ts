@@ -8,9 +8,11 @@ import {
   type PeHeaders,
   type Section,
 } from "./headers.ts";
+import type { ImportedDll } from "./imports.ts";
 import type { PeInfo } from "./reader.ts";
 import type { ByteSource } from "./source.ts";
 import { Output } from "./_output.ts";
+import { put32 } from "./_read.ts";
 
 /** Bytes of a string of one-byte characters. */
 export function ascii(s: string): Uint8Array {
@@ -42,6 +44,30 @@ export function loaderIatRange(
     imp >= s.virtualAddress && imp < s.virtualAddress + s.sizeOfRawData
   );
   return s && { rva: s.virtualAddress, size: s.virtualSize || s.sizeOfRawData };
+}
+
+/**
+ * Unbinds import descriptor `d`, a copy of which is at `at` in `b`: its
+ * TimeDateStamp and ForwarderChain zeroed, the loader resolves it from its
+ * names (an edit that drops the bound import directory does). A bound one
+ * without a lookup table has lost its names: it keeps its bound addresses,
+ * with a warning.
+ */
+export function unbind(
+  b: Uint8Array,
+  at: number,
+  d: { descriptor: ImportedDll; warnings: string[] },
+): void {
+  const { descriptor, warnings } = d;
+  if (descriptor.timeDateStamp === 0) return;
+  if (descriptor.lookupRva === 0) {
+    warnings.push(
+      `${descriptor.dll} is bound but has no lookup table; it keeps its bound addresses`,
+    );
+    return;
+  }
+  put32(b, at + 4, 0); // TimeDateStamp
+  put32(b, at + 8, 0); // ForwarderChain
 }
 
 /** Whether `rva` lies in section `s` in memory. */

@@ -4,7 +4,7 @@
 
 import type { PeInfo } from "./reader.ts";
 import type { ByteSource } from "./source.ts";
-import { ascii } from "./_edit.ts";
+import { ascii, unbind } from "./_edit.ts";
 import { MARKER_SIZE } from "./_marker.ts";
 import { alignUp, put16, put32 } from "./_read.ts";
 
@@ -109,17 +109,8 @@ export function planImportSection(
           put32(sec, t, va + hn);
         });
       }
-      if (d.timeDateStamp !== 0) {
-        if (d.lookupRva !== 0) {
-          // Bound imports are cleared: make the loader resolve from names.
-          put32(sec, o + 4, 0);
-          put32(sec, o + 8, 0);
-        } else {
-          add.warnings.push(
-            `${d.dll} is bound but has no lookup table; it keeps its bound addresses`,
-          );
-        }
-      }
+      // Bound imports are cleared: the loader resolves from names.
+      unbind(sec, o, { descriptor: d, warnings: add.warnings });
     });
     if (typeof symbol === "string") {
       sec.set(ascii(symbol), hintNameOff + 2);

@@ -29,6 +29,7 @@ import {
   moveFileOffsets,
   sameDll,
   setDir,
+  unbind,
 } from "./_edit.ts";
 import { planImportSection } from "./_import_section.ts";
 import { addedBy, headerHash, writeMarker } from "./_marker.ts";
@@ -319,17 +320,12 @@ function moveToFront(
   const base = list[0].descriptorOffset;
   const end = list[list.length - 1].descriptorOffset + 20;
   const table = src.read(base, end - base).slice();
-  list.forEach((d) => {
-    if (d.timeDateStamp === 0) return;
-    if (d.lookupRva === 0) {
-      move.warnings.push(
-        `${d.dll} is bound but has no lookup table; it keeps its bound addresses`,
-      );
-      return;
-    }
-    put32(table, d.descriptorOffset - base + 4, 0); // TimeDateStamp
-    put32(table, d.descriptorOffset - base + 8, 0); // ForwarderChain
-  });
+  list.forEach((d) =>
+    unbind(table, d.descriptorOffset - base, {
+      descriptor: d,
+      warnings: move.warnings,
+    })
+  );
   const from = list[idx].descriptorOffset - base;
   const moved = table.slice(from, from + 20);
   table.copyWithin(20, 0, idx * 20);
