@@ -42,6 +42,95 @@ export interface ReadExportsOptions {
   budget?: ReadBudget;
 }
 
+/** The fields of IMAGE_EXPORT_DIRECTORY the readers use. */
+interface ExportDirectory {
+  /** File offset of the directory. */
+  off: number;
+  nameRva: number;
+  base: number;
+  nFunctions: number;
+  nNames: number;
+  functionsRva: number;
+  namesRva: number;
+  ordinalsRva: number;
+}
+
+const FIELD = "IMAGE_EXPORT_DIRECTORY";
+
+/** The export directory's header, checked; undefined when there is none. */
+function exportDirectory(
+  src: ByteSource,
+  h: PeHeaders,
+): ExportDirectory | undefined {
+  const dir = directory(h, DIR.EXPORT);
+  if (dir.rva === 0) return undefined;
+  const off = mapRva(
+    h,
+    dir.rva,
+    40,
+    FIELD,
+    h.dataDirectoryOffset + DIR.EXPORT * 8,
+  );
+  const d = need(src, off, 40, FIELD);
+  const e = {
+    off,
+    nameRva: u32(d, 12),
+    base: u32(d, 16),
+    nFunctions: u32(d, 20),
+    nNames: u32(d, 24),
+    functionsRva: u32(d, 28),
+    namesRva: u32(d, 32),
+    ordinalsRva: u32(d, 36),
+  };
+  if (e.nFunctions > MAX_EXPORTS) {
+    throw new PeFormatError(
+      `${FIELD}.NumberOfFunctions`,
+      off + 20,
+      `absurd count ${e.nFunctions}`,
+    );
+  }
+  if (e.nNames > e.nFunctions) {
+    throw new PeFormatError(
+      `${FIELD}.NumberOfNames`,
+      off + 24,
+      `${e.nNames} names for ${e.nFunctions} functions`,
+    );
+  }
+  return e;
+}
+
+/**
+ * Whether the image exports `name`, found as the loader's `GetProcAddress`
+ * finds it: by binary search of the sorted name table. Reads a few names,
+ * not the whole table (a module in another process is read a page at a
+ * time).
+ */
+export function exportsName(
+  src: ByteSource,
+  h: PeHeaders,
+  name: string,
+): boolean {
+  const e = exportDirectory(src, h);
+  if (!e?.nNames) return false;
+  const field = `${FIELD}.AddressOfNames`;
+  const nOff = mapRva(h, e.namesRva, e.nNames * 4, field, e.off + 32);
+  const budget = new ReadBudget();
+  const nameAt = (i: number): string => {
+    const rva = u32(need(src, nOff + i * 4, 4, field), 0);
+    const at = mapRva(h, rva, 1, `${field}[${i}]`, nOff + i * 4);
+    const max = Math.min(4096, bytesAtRva(h, rva) - 1);
+    return budget.name(src, { offset: at, field: `${field}[${i}]`, max });
+  };
+  for (let lo = 0, hi = e.nNames - 1; lo <= hi;) {
+    const mid = (lo + hi) >>> 1;
+    const at = nameAt(mid);
+    if (at === name) return true;
+    if (at < name) lo = mid + 1;
+    else hi = mid - 1;
+  }
+  return false;
+}
+
 /** Reads the export directory, or returns undefined when there is none. */
 export function readExports(
   src: ByteSource,
@@ -49,38 +138,20 @@ export function readExports(
   options: ReadExportsOptions = {},
 ): Exports | undefined {
   const budget = options.budget ?? new ReadBudget();
+  const e = exportDirectory(src, h);
+  if (!e) return undefined;
   const dir = directory(h, DIR.EXPORT);
-  if (dir.rva === 0) return undefined;
-  const field = "IMAGE_EXPORT_DIRECTORY";
-  const off = mapRva(
-    h,
-    dir.rva,
-    40,
-    field,
-    h.dataDirectoryOffset + DIR.EXPORT * 8,
-  );
-  const d = need(src, off, 40, field);
-  const nameRva = u32(d, 12);
-  const base = u32(d, 16);
-  const nFunctions = u32(d, 20);
-  const nNames = u32(d, 24);
-  const functionsRva = u32(d, 28);
-  const namesRva = u32(d, 32);
-  const ordinalsRva = u32(d, 36);
-  if (nFunctions > MAX_EXPORTS) {
-    throw new PeFormatError(
-      `${field}.NumberOfFunctions`,
-      off + 20,
-      `absurd count ${nFunctions}`,
-    );
-  }
-  if (nNames > nFunctions) {
-    throw new PeFormatError(
-      `${field}.NumberOfNames`,
-      off + 24,
-      `${nNames} names for ${nFunctions} functions`,
-    );
-  }
+  const field = FIELD;
+  const {
+    off,
+    nameRva,
+    base,
+    nFunctions,
+    nNames,
+    functionsRva,
+    namesRva,
+    ordinalsRva,
+  } = e;
   const str = (rva: number, f: string, at: number, max = 4096): string => {
     const o = mapRva(h, rva, 1, f, at);
     const limit = Math.min(max, bytesAtRva(h, rva) - 1);

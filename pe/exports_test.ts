@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
 import { PeFormatError } from "./errors.ts";
-import { readExports } from "./exports.ts";
+import { exportsName, readExports } from "./exports.ts";
 import { readHeaders } from "./headers.ts";
 import { put32 } from "./_read.ts";
-import { bytesSource } from "./source.ts";
+import { type ByteSource, bytesSource } from "./source.ts";
 import { buildPe } from "./_test_pe.ts";
 
 Deno.test("readExports() lists names and ordinals", () => {
@@ -47,4 +47,28 @@ Deno.test("readExports() rejects absurd counts and bad ordinals", () => {
   b[ordTable - h.sections[1].virtualAddress + h.sections[1].pointerToRawData] =
     9;
   assert.throws(() => readExports(bytesSource(b), h), PeFormatError);
+});
+
+Deno.test("exportsName() finds a name by binary search, reading few names", () => {
+  const names = Array.from({ length: 120 }, (_, i) => `fn_${1000 + i}`);
+  const pe = buildPe({ exports: { dll: "many.dll", names } });
+  let reads = 0;
+  const counted: ByteSource = {
+    size: pe.length,
+    read(offset, length) {
+      reads++;
+      return pe.subarray(offset, offset + length);
+    },
+  };
+  const h = readHeaders(counted);
+  for (const name of ["fn_1000", "fn_1057", "fn_1119"]) {
+    reads = 0;
+    assert.ok(exportsName(counted, h, name), name);
+    assert.ok(reads < 40, `${reads} reads for ${name}`);
+  }
+  for (const name of ["fn_0999", "fn_1120", "fn_12", "", "heapshift_state"]) {
+    assert.equal(exportsName(counted, h, name), false, name);
+  }
+  const none = bytesSource(buildPe());
+  assert.equal(exportsName(none, readHeaders(none), "a"), false);
 });
