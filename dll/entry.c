@@ -97,6 +97,7 @@ static void read_faults(void) {
     else if (strcmp(item, "page-map") == 0) hs_faults.page_map = TRUE;
     else if (strcmp(item, "pin") == 0) hs_faults.pin = TRUE;
     else if (strcmp(item, "no-file") == 0) hs_faults.no_file = TRUE;
+    else if (strcmp(item, "no-stats") == 0) hs_faults.no_stats = TRUE;
     else if (strcmp(item, "busy-takeovers") == 0) {
       hs_faults.busy_takeovers = value;
     } else if (strcmp(item, "tls-oom") == 0) hs_faults.tls_oom = TRUE;

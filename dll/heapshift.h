@@ -584,6 +584,8 @@ typedef struct hs_test_faults {
                                site busy */
   BOOL tls_oom;             /* the private heap of TLS blocks cannot grow */
   BOOL no_file;             /* ucrtbase's file cannot be compared */
+  BOOL no_stats;            /* no stats block can be made (the counters go
+                               to the private block) */
 } hs_test_faults;
 extern hs_test_faults hs_faults;
 

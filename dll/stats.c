@@ -170,6 +170,7 @@ BOOL hs_stats_open(void) {
   wchar_t beside[80]; /* the name beside it, with the creation time */
   _snwprintf(beside, 80, L"Local\\heapshift-%lu-%016llx", pid,
              (unsigned long long)created);
+  if (hs_faults.no_stats) return TRUE;
   if (other_copy_beside(beside, pid, created)) {
     hs_log("stats: %ls belongs to another heapshift in this process", beside);
     return FALSE;

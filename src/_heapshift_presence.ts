@@ -3,20 +3,48 @@
 
 import { HeapshiftError } from "./heapshift_error.ts";
 import { stats } from "./live_stats.ts";
+import { type ModuleInfo, targetModules } from "./module_list.ts";
+import { moduleImage } from "./_remote_exports.ts";
+import type { TargetProcess } from "./_target.ts";
+import { DEFAULT_SYMBOL, exportsName, readMappedHeaders } from "../pe/mod.ts";
+
+/** How a loaded heapshift was found. */
+export type Presence = { by: "stats" } | { by: "module"; module: ModuleInfo };
 
 /**
- * Whether process `pid` has heapshift loaded: its stats block exists, also
- * one that cannot be read (not initialised yet while heapshift loads, or
- * of another layout: another heapshift's). False when there is none, or
- * when that cannot be told.
+ * Whether `target` (opened with VM_READ) has heapshift loaded: its stats
+ * block exists, also one that cannot be read (not initialised yet while
+ * heapshift loads, or of another layout: another heapshift's); or, where
+ * no block can be seen (a process in another user's session, whose names
+ * this one does not see), a module of `options.modules` (default: its
+ * module list) other than Windows' own exports heapshift's anchor.
  */
-export function hasHeapshift(pid: number): boolean {
+export function heapshiftPresence(
+  target: TargetProcess,
+  options: { modules?: ModuleInfo[]; isSystem?: (path: string) => boolean } =
+    {},
+): Presence | undefined {
   try {
-    stats(pid);
-    return true;
+    stats(target.pid);
+    return { by: "stats" };
   } catch (e) {
     if (!(e instanceof HeapshiftError)) throw e;
     // `failed`: the block is there, but its contents are not readable.
-    return e.kind === "failed";
+    if (e.kind === "failed") return { by: "stats" };
+  }
+  const module = (options.modules ?? targetModules(target)).find((m) =>
+    !options.isSystem?.(m.path) && exportsAnchor(target, m)
+  );
+  return module && { by: "module", module };
+}
+
+/** Whether loaded module `m` exports heapshift's anchor (false when its
+ * image cannot be read: a module unloading as we look). */
+function exportsAnchor(target: TargetProcess, m: ModuleInfo): boolean {
+  try {
+    const src = moduleImage(target, m);
+    return exportsName(src, readMappedHeaders(src), DEFAULT_SYMBOL);
+  } catch {
+    return false;
   }
 }

@@ -37,7 +37,7 @@ import {
   processError,
   type TargetProcess,
 } from "./_target.ts";
-import { hasHeapshift } from "./_heapshift_presence.ts";
+import { heapshiftPresence } from "./_heapshift_presence.ts";
 import { guardAsync } from "./_error_kinds.ts";
 import { stats, targetNamed } from "./live_stats.ts";
 import { reasonMayPass } from "./stats_block.ts";
@@ -262,10 +262,16 @@ async function loadInto(
   }
   // A second heapshift (a copy under another name) would stay idle, pinned
   // for good.
-  if (heapshift && hasHeapshift(pid)) {
+  const present = heapshift
+    ? heapshiftPresence(target, { isSystem: isSystemModule })
+    : undefined;
+  if (present) {
+    const shown = present.by === "stats"
+      ? `\`stats ${pid}\` shows it`
+      : `as ${present.module.name}`;
     throw new HeapshiftError(
       "unsupported",
-      `Cannot ${doing} process ${pid}: heapshift is loaded in it already (\`stats ${pid}\` shows it); a second copy would stay idle and could never be unloaded`,
+      `Cannot ${doing} process ${pid}: heapshift is loaded in it already (${shown}); a second copy would stay idle and could never be unloaded`,
     );
   }
   if (heapshift) await checkUsesUcrt(target, { pid, doing });

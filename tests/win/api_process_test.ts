@@ -9,6 +9,7 @@ import {
   modules,
   processes,
   quoteArg,
+  stats,
   waitForProcess,
 } from "../../mod.ts";
 import {
@@ -160,6 +161,31 @@ test("a second heapshift under another name is refused; a DLL the program import
   );
   assertEquals(e.kind, "unsupported");
   assert(has(pid, "ucrtbase.dll"));
+});
+
+// A block this reader cannot see (a program in another user's session): the
+// loaded copy is found by its export instead.
+test("a second heapshift is refused when the first has no stats block this reader can see", async () => {
+  await using target = await startTarget(fixture("sleeper.exe"), {
+    env: { HEAPSHIFT_TEST_FAULTS: "no-stats" },
+  });
+  const pid = target.readyPid;
+  await inject(pid, hookDll());
+  assertThrows(() => stats(pid), HeapshiftError, "has no heapshift loaded");
+  const dir = await Deno.makeTempDir({ prefix: "heapshift-copy-" });
+  try {
+    const copy = `${dir}\\hs_copy.dll`;
+    await Deno.copyFile(hookDll(), copy);
+    await assertRejects(
+      () => inject(pid, copy),
+      HeapshiftError,
+      `Cannot inject hs_copy.dll into process ${pid}: heapshift is loaded in it already (as heapshift.dll)`,
+    );
+    assert(!has(pid, "hs_copy.dll"));
+  } finally {
+    await target[Symbol.asyncDispose]();
+    await Deno.remove(dir, { recursive: true });
+  }
 });
 
 test("eject reports a pinned module", async () => {
