@@ -49,3 +49,33 @@ export function baseName(path: string): string {
     Math.max(path.lastIndexOf("\\"), path.lastIndexOf("/")) + 1,
   );
 }
+
+/** Whether `path` is absolute on Windows or POSIX (`C:\…`, `\\server\…`, `/…`). */
+export function isAbsolute(path: string): boolean {
+  return /^([A-Za-z]:[\\/]|[\\/])/.test(path);
+}
+
+/**
+ * `args` with the values of the options `names` (e.g. `--sample`, as
+ * `--sample x` or `--sample=x`) made absolute against `base`: for a command
+ * that runs them from another directory.
+ */
+export function absoluteOptionPaths(
+  args: string[],
+  options: { names: string[]; base: string },
+): string[] {
+  const sep = options.base.includes("\\") ? "\\" : "/";
+  const abs = (p: string) =>
+    p === "" || isAbsolute(p)
+      ? p
+      : `${options.base.replace(/[\\/]+$/, "")}${sep}${p}`;
+  return args.map((a, i) => {
+    const eq = a.indexOf("=");
+    if (eq > 0 && options.names.includes(a.slice(0, eq))) {
+      return `${a.slice(0, eq + 1)}${abs(a.slice(eq + 1))}`;
+    }
+    return i > 0 && options.names.includes(args[i - 1]) && !a.startsWith("-")
+      ? abs(a)
+      : a;
+  });
+}

@@ -1,5 +1,12 @@
 import assert from "node:assert/strict";
-import { baseName, exists, isDir, isFile, linkExists } from "./_paths.ts";
+import {
+  absoluteOptionPaths,
+  baseName,
+  exists,
+  isDir,
+  isFile,
+  linkExists,
+} from "./_paths.ts";
 
 Deno.test("baseName takes Windows and POSIX paths", () => {
   assert.equal(baseName("C:\\dir\\heapshift.dll"), "heapshift.dll");
@@ -38,4 +45,26 @@ Deno.test("exists, isFile and isDir tell what is at a path", async () => {
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test("absoluteOptionPaths makes only the named options' relative values absolute", () => {
+  const names = ["--sample"];
+  assert.deepEqual(
+    absoluteOptionPaths(["--sample", "a.exe", "b.exe", "--x", "c"], {
+      names,
+      base: "/w",
+    }),
+    ["--sample", "/w/a.exe", "b.exe", "--x", "c"],
+  );
+  assert.deepEqual(
+    absoluteOptionPaths(["--sample", "--json", "--sample="], {
+      names,
+      base: "/w",
+    }),
+    ["--sample", "--json", "--sample="],
+  );
+  assert.deepEqual(
+    absoluteOptionPaths(["--sample=\\\\srv\\s.exe"], { names, base: "/w" }),
+    ["--sample=\\\\srv\\s.exe"],
+  );
 });

@@ -14,6 +14,7 @@
  */
 
 import { buildDll, DLL_OUT } from "./build_dll.ts";
+import { absoluteOptionPaths } from "../src/_paths.ts";
 import { type Arch, compile, isStale } from "./toolchain.ts";
 import {
   exists,
@@ -54,6 +55,16 @@ export function demoArch(args: string[]): Arch {
   return v;
 }
 
+/**
+ * The arguments the demo runs with: `--sample` and `--dll` made absolute
+ * against `cwd`, where the user started it, since it runs from the
+ * checkout's root (a `deno task` does too; its `INIT_CWD` says where it was
+ * started).
+ */
+export function demoArgs(args: string[], cwd: string): string[] {
+  return absoluteOptionPaths(args, { names: ["--sample", "--dll"], base: cwd });
+}
+
 function step(msg: string): void {
   console.error(`[demo] ${msg}`);
 }
@@ -84,7 +95,13 @@ export async function demoTask(args: string[]): Promise<number> {
     step(`building the sample program (demo/sample.c, ${arch})…`);
     await compile({ sources: [SAMPLE_SRC], out: sample, kind: "exe", arch });
   }
-  const cli = ["run", "-A", `${root}/cli.ts`, "demo", ...args];
+  const cli = [
+    "run",
+    "-A",
+    `${root}/cli.ts`,
+    "demo",
+    ...demoArgs(args, Deno.env.get("INIT_CWD") ?? Deno.cwd()),
+  ];
   if (isWindows) {
     const { code } = await new Deno.Command(Deno.execPath(), {
       args: cli,

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { demoArch, DemoUsageError } from "./demo.ts";
+import { demoArch, demoArgs, DemoUsageError } from "./demo.ts";
 
 Deno.test("demoArch: --arch picks the sample's architecture, x64 by default", () => {
   assert.equal(demoArch([]), "x64");
@@ -30,4 +30,33 @@ Deno.test("deno task demo --arch without a value is a usage error (exit 2), said
     [r.code, new TextDecoder().decode(r.stderr), r.stdout.length],
     [2, "error: --arch needs a value, x64 or x86\n", 0],
   );
+});
+
+Deno.test("demoArgs: --sample and --dll are made absolute against where the demo was started (it runs from the checkout's root)", () => {
+  assert.deepEqual(
+    demoArgs([
+      "--sample",
+      "my/sample.exe",
+      "--dll=hs.dll",
+      "--before",
+      "3",
+      "--json",
+    ], "/home/u/work"),
+    [
+      "--sample",
+      "/home/u/work/my/sample.exe",
+      "--dll=/home/u/work/hs.dll",
+      "--before",
+      "3",
+      "--json",
+    ],
+  );
+  assert.deepEqual(
+    demoArgs(["--sample", "/abs/s.exe", "--dll", "C:\\x\\hs.dll"], "/w"),
+    ["--sample", "/abs/s.exe", "--dll", "C:\\x\\hs.dll"],
+  );
+  assert.deepEqual(demoArgs(["--dll", "hs.dll"], "C:\\Users\\u\\"), [
+    "--dll",
+    "C:\\Users\\u\\hs.dll",
+  ]);
 });

@@ -20,7 +20,7 @@ import { c, CliError, count, printJson, table } from "../output.ts";
 import { readLines } from "../../src/_lines.ts";
 import { isWindows } from "../../ffi/mod.ts";
 import { repoPath } from "../../src/_repo.ts";
-import { baseName } from "../../src/_paths.ts";
+import { absoluteOptionPaths, baseName } from "../../src/_paths.ts";
 import { runTask } from "../run_task.ts";
 import type { Stats } from "../api.ts";
 import { bridgeOptions, checkSeenByEnv, onWindows } from "../windows_side.ts";
@@ -439,10 +439,14 @@ export function demoCommand(program: Command, setCode: SetCode): void {
         // and provisioned first: exactly `deno task demo`, which the task
         // layer runs (the CLI imports nothing of tasks/).
         for (const f of [opts.sample, opts.dll]) if (f) checkSeenByEnv(f);
+        // The task runs from the checkout's root: our relative paths are
+        // made absolute first.
         const args = currentArgs();
-        return setCode(
-          await runTask("demo.ts", args.slice(args.indexOf("demo") + 1)),
+        const demoArgs = absoluteOptionPaths(
+          args.slice(args.indexOf("demo") + 1),
+          { names: ["--sample", "--dll"], base: Deno.cwd() },
         );
+        return setCode(await runTask("demo.ts", demoArgs));
       }
       setCode(
         await onWindows(opts, () => runDemo(opts), {
