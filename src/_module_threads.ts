@@ -22,8 +22,9 @@ import type { ModuleInfo } from "./module_list.ts";
  * that has ended (its object kept by a handle still open), whose id now
  * names another process's thread, or whose start cannot be read, is not
  * listed; nor is one started through the CRT (`_beginthreadex`,
- * `std::thread`), whose start routine is the CRT's. A thread the module
- * starts after this look is not seen either.
+ * `std::thread`), whose start routine is the CRT's: the CRT holds a
+ * reference to the module while it runs, so FreeLibrary leaves the module
+ * mapped. A thread the module starts after this look is not seen.
  */
 export function threadsStartedIn(pid: number, mod: ModuleInfo): number[] {
   const end = mod.base + BigInt(mod.size);

@@ -35,7 +35,7 @@ export type HeapshiftErrorKind =
   | "bad-dll"
   /** The DLL was found but failed to load inside the target. */
   | "load-failed"
-  /** The module stays loaded after FreeLibrary (pinned). */
+  /** The module stays loaded after FreeLibrary (pinned, or held by another reference). */
   | "pinned"
   /** The process has no heapshift loaded (no stats block). */
   | "no-heapshift"

@@ -619,7 +619,7 @@ async function unloadFrom(
   if (targetModules(target).some((m) => m.base === mod.base)) {
     throw new HeapshiftError(
       "pinned",
-      `Cannot ${doing} process ${pid}: it stays loaded after FreeLibrary; the module is pinned (heapshift.dll pins itself so its hooks are never unmapped) or was loaded more than once`,
+      `Cannot ${doing} process ${pid}: it stays loaded after FreeLibrary, so something else holds it: a pin (heapshift.dll pins itself so its hooks are never unmapped), another load of it, or a thread started through the C runtime (_beginthreadex, std::thread) from its code, which holds it until the thread ends; heapshift's own reference is given back, so it unloads once those are released`,
     );
   }
 }

@@ -65,6 +65,33 @@ testArches(
   },
 );
 
+testArches(
+  "eject of a DLL whose thread was started through the CRT: the CRT's reference keeps it until the thread ends",
+  async (arch) => {
+    // _beginthreadex: the thread begins in the CRT's code, which holds a
+    // reference to the module of the routine while the thread runs
+    // (released by FreeLibraryAndExitThread when it ends).
+    await using target = await startTarget(fixture("sleeper.exe", arch), {
+      env: { API_WORKER_CRT: "1", API_WORKER_MS: "1500" },
+    });
+    const pid = target.readyPid;
+    await inject(pid, fixture("api_worker.dll", arch));
+    const name = arch === "x86" ? "api_worker32.dll" : "api_worker.dll";
+    const e = await assertRejects(
+      () => eject(pid, name),
+      HeapshiftError,
+      `Cannot eject ${name} from process ${pid}: it stays loaded after FreeLibrary, so something else holds it: a pin (heapshift.dll pins itself so its hooks are never unmapped), another load of it, or a thread started through the C runtime (_beginthreadex, std::thread) from its code, which holds it until the thread ends; heapshift's own reference is given back, so it unloads once those are released`,
+    );
+    assertEquals(e.kind, "pinned");
+    assert(has(pid, name), `${name} stays while its thread runs`);
+    const until = Date.now() + 10_000;
+    while (has(pid, name) && Date.now() < until) {
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    assert(!has(pid, name), `${name} is unloaded once its thread ended`);
+  },
+);
+
 test("eject refuses a DLL the program loaded itself and still calls; force unloads one it does not call", async () => {
   // The program calls api_adep_value every 20 ms: unloading it would crash it.
   await using calls = await startTarget(fixture("api_dynuser.exe"), {
