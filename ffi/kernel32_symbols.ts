@@ -86,6 +86,16 @@ export const KERNEL32_SYMBOLS = {
     result: "i32",
   },
   ResumeThread: { parameters: ["pointer"], result: "u32" },
+  SuspendThread: { parameters: ["pointer"], result: "u32" },
+  // Not in Wine's kernel32.
+  Wow64SuspendThread: {
+    parameters: ["pointer"],
+    result: "u32",
+    optional: true,
+  },
+  // hThread, lpContext (CONTEXT: 16-byte aligned; WOW64_CONTEXT)
+  GetThreadContext: { parameters: ["pointer", "buffer"], result: "i32" },
+  Wow64GetThreadContext: { parameters: ["pointer", "buffer"], result: "i32" },
   VirtualAllocEx: {
     // hProcess, lpAddress, dwSize, flAllocationType, flProtect
     parameters: ["pointer", "usize", "usize", "u32", "u32"],

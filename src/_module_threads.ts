@@ -1,44 +1,197 @@
 /**
- * The threads of a process that began in a given module (internal): eject
- * must not unmap a DLL whose own threads still run in it.
+ * The threads of a process that run in a given module (internal): eject
+ * must not unmap a DLL whose code a thread is still running, or will
+ * return to.
  *
  * @module
  */
 
 import {
   openThread,
+  RemoteMemory,
   STILL_ACTIVE,
+  suspendThread,
   THREAD,
   threadExitCode,
   threadIds,
+  threadPosition,
   threadProcessId,
   threadStartAddress,
 } from "../ffi/mod.ts";
+import { readMappedHeaders } from "../pe/mod.ts";
 import type { ModuleInfo } from "./module_list.ts";
+import { moduleImage } from "./_remote_exports.ts";
+import type { TargetProcess } from "./_target.ts";
+
+/** A thread found in a module, and how. */
+export interface ThreadInModule {
+  tid: number;
+  /**
+   * `began`: its start routine is in the module (`CreateThread` at one of
+   * its functions); `inside`: it is running the module's code now, or its
+   * stack holds a return into it (a thread-pool callback, a hook the
+   * module installed, a call the program made into it).
+   */
+  how: "began" | "inside";
+}
+
+/** IMAGE_SCN_MEM_EXECUTE. */
+const SCN_MEM_EXECUTE = 0x2000_0000;
+/** Most of a stack read, from the stack pointer up. */
+const STACK_READ_MAX = 1 << 20;
 
 /**
- * The ids of process `pid`'s running threads whose start routine lies in
- * `mod` (started with `CreateThread` at a function of the module). One
- * that has ended (its object kept by a handle still open), whose id now
- * names another process's thread, or whose start cannot be read, is not
+ * The running threads of `target` (opened with VM_READ) that run in `mod`
+ * ({@linkcode ThreadInModule}). Each is suspended while it is looked at.
+ * One that has ended (its object kept by a handle still open), whose id now
+ * names another process's thread, or that cannot be opened or read, is not
  * listed; nor is one started through the CRT (`_beginthreadex`,
- * `std::thread`), whose start routine is the CRT's: the CRT holds a
+ * `std::thread`) that is not in the module's code now: the CRT holds a
  * reference to the module while it runs, so FreeLibrary leaves the module
- * mapped. A thread the module starts after this look is not seen.
+ * mapped. A thread that enters the module after this look is not seen.
  */
-export function threadsStartedIn(pid: number, mod: ModuleInfo): number[] {
+export function threadsInModule(
+  target: TargetProcess,
+  mod: ModuleInfo,
+): ThreadInModule[] {
+  const { pid } = target;
   const end = mod.base + BigInt(mod.size);
-  return threadIds(pid).filter((tid) => {
+  const code = codeRanges(target, mod);
+  const found: ThreadInModule[] = [];
+  for (const tid of threadIds(pid)) {
     try {
-      using t = openThread(tid, THREAD.QUERY_INFORMATION);
-      if (threadProcessId(t) !== pid) return false;
+      using t = openThread(
+        tid,
+        THREAD.QUERY_INFORMATION | THREAD.SUSPEND_RESUME | THREAD.GET_CONTEXT,
+      );
+      if (threadProcessId(t) !== pid) continue;
       // An exit code of STILL_ACTIVE is a running thread's (or one that
       // ended with it: counted, to be safe).
-      if (threadExitCode(t) !== STILL_ACTIVE) return false;
+      if (threadExitCode(t) !== STILL_ACTIVE) continue;
       const start = threadStartAddress(t);
-      return start >= mod.base && start < end;
+      if (start >= mod.base && start < end) {
+        found.push({ tid, how: "began" });
+        continue;
+      }
+      const wow64 = target.arch === "x86";
+      using _suspended = suspendThread(t, { wow64 });
+      const at = threadPosition(t, { wow64 });
+      if (inCode(code, at.ip) || returnsInto(target, code, at.sp)) {
+        found.push({ tid, how: "inside" });
+      }
     } catch {
-      return false; // ended, or not ours to ask
+      // ended, or not ours to ask
     }
-  });
+  }
+  return found;
+}
+
+interface CodeRanges {
+  ranges: [bigint, bigint][];
+  /** The module's bytes at an address, as far as they can be read. */
+  bytes(address: bigint, length: number): Uint8Array | undefined;
+}
+
+/** The module's executable sections, as mapped in the target. */
+function codeRanges(target: TargetProcess, mod: ModuleInfo): CodeRanges {
+  const image = moduleImage(target, mod);
+  const ranges: [bigint, bigint][] = [];
+  try {
+    for (const s of readMappedHeaders(image).sections) {
+      if (!(s.characteristics & SCN_MEM_EXECUTE)) continue;
+      const from = mod.base + BigInt(s.virtualAddress);
+      ranges.push([from, from + BigInt(s.virtualSize)]);
+    }
+  } catch {
+    // headers unreadable: the whole image counts as code
+    ranges.push([mod.base, mod.base + BigInt(mod.size)]);
+  }
+  return {
+    ranges,
+    bytes(address, length) {
+      const rva = Number(address - mod.base);
+      if (rva < 0 || rva + length > mod.size) return undefined;
+      try {
+        return image.read(rva, length);
+      } catch {
+        return undefined;
+      }
+    },
+  };
+}
+
+function inCode(code: CodeRanges, address: bigint): boolean {
+  return code.ranges.some(([from, to]) => address >= from && address < to);
+}
+
+/**
+ * Whether the stack from `sp` up (to the end of its committed region)
+ * holds a return address into the module's code: a value that points
+ * there right after a call instruction. Stale values above the stack
+ * pointer can count too: a refusal that `force` overrides, never a crash.
+ */
+function returnsInto(
+  target: TargetProcess,
+  code: CodeRanges,
+  sp: bigint,
+): boolean {
+  const memory = new RemoteMemory(target.process);
+  const region = memory.query(sp);
+  if (!region) return false;
+  const top = region.base + region.size;
+  const length = Number(
+    top - sp > BigInt(STACK_READ_MAX) ? BigInt(STACK_READ_MAX) : top - sp,
+  );
+  if (length <= 0) return false;
+  const stack = memory.read(sp, length);
+  const view = new DataView(stack.buffer, stack.byteOffset, stack.byteLength);
+  const word = target.arch === "x86" ? 4 : 8;
+  for (let at = 0; at + word <= length; at += word) {
+    const value = word === 8
+      ? view.getBigUint64(at, true)
+      : BigInt(view.getUint32(at, true));
+    if (inCode(code, value) && afterCall(code, value)) return true;
+  }
+  return false;
+}
+
+/**
+ * Whether the instruction before `address` is a call: `E8 rel32`, or
+ * `FF /2` with its ModRM operand (register, memory, RIP-relative, SIB,
+ * displacements), with or without a REX prefix. A stack walker's test
+ * of a return address.
+ */
+export function afterCall(
+  code: { bytes(address: bigint, length: number): Uint8Array | undefined },
+  address: bigint,
+): boolean {
+  const b = code.bytes(address - 7n, 7);
+  if (!b) return false;
+  if (b[2] === 0xe8) return true;
+  for (let k = 2; k <= 7; k++) {
+    if (b[7 - k] !== 0xff) continue;
+    const modrm = b[7 - k + 1];
+    if (((modrm >> 3) & 7) !== 2) continue;
+    if (1 + modrmLength(b, 7 - k + 1) === k) return true;
+  }
+  return false;
+}
+
+/** Bytes of a ModRM operand at `b[at]`: ModRM, SIB, displacement. */
+function modrmLength(b: Uint8Array, at: number): number {
+  const modrm = b[at];
+  const mod = modrm >> 6;
+  const rm = modrm & 7;
+  if (mod === 3) return 1;
+  let n = 1;
+  if (rm === 4) {
+    n++;
+    const sib = at + 1 < b.length ? b[at + 1] : 0;
+    if (mod === 0 && (sib & 7) === 5) n += 4;
+  } else if (mod === 0 && rm === 5) {
+    n += 4;
+  }
+  if (mod === 1) n += 1;
+  if (mod === 2) n += 4;
+  return n;
 }

@@ -42,7 +42,7 @@ import { guardAsync } from "./_error_kinds.ts";
 import { stats, targetNamed } from "./live_stats.ts";
 import { reasonMayPass } from "./stats_block.ts";
 import { importersOf } from "./_importers.ts";
-import { threadsStartedIn } from "./_module_threads.ts";
+import { threadsInModule } from "./_module_threads.ts";
 import { type CrtUse, programCrtUse } from "./_crt_use.ts";
 import { lockTarget } from "./_inject_lock.ts";
 import { loadedByHeapshift, markLoaded, markUnloaded } from "./_load_marker.ts";
@@ -581,21 +581,31 @@ async function unloadFrom(
       `Cannot ${doing} process ${pid}: heapshift did not load ${mod.name} (or has unloaded it already): the program may have loaded it itself and still call it, so unloading it could crash the program; pass force: true (--force on the command line) to unload it anyway`,
     );
   }
-  // A DLL's own thread runs on in its code after FreeLibrary unmaps it
-  // (Microsoft: FreeLibraryAndExitThread): the program crashes. heapshift
-  // pins itself (its trimmer thread stays with it): FreeLibrary says so.
+  // A thread runs on in a DLL's code after FreeLibrary unmaps it, or
+  // returns there (Microsoft: FreeLibraryAndExitThread): the program
+  // crashes. heapshift pins itself (its trimmer thread stays with it):
+  // FreeLibrary says so.
   const running = force || isHeapshiftDll(mod.path)
     ? []
-    : threadsStartedIn(pid, mod);
+    : threadsInModule(target, mod);
   if (running.length) {
-    const [threads, are, they, them] = running.length === 1
+    const began = running.filter((t) => t.how === "began");
+    const shown = began.length ? began : running;
+    const [threads, are, they, them] = shown.length === 1
       ? ["thread", "is", "it runs", "it"]
       : ["threads", "are", "they run", "them"];
+    const where = began.length
+      ? `began in ${mod.name} and ${are} still running, so unloading it would crash the program when ${they} on in its code`
+      : `${are} running in ${mod.name}'s code (${
+        shown.length === 1 ? "its stack holds" : "their stacks hold"
+      } a return into it), so unloading it would crash the program when ${
+        shown.length === 1 ? "it returns" : "they return"
+      } there`;
     throw new HeapshiftError(
       "unsupported",
       `Cannot ${doing} process ${pid}: ${threads} ${
-        nameList(running.map(String))
-      } began in ${mod.name} and ${are} still running, so unloading it would crash the program when ${they} on in its code; have ${mod.name} end ${them} first, or pass force: true (--force on the command line) to unload it anyway`,
+        nameList(shown.map((t) => String(t.tid)))
+      } ${where}; have ${mod.name} end ${them} first, or pass force: true (--force on the command line) to unload it anyway`,
     );
   }
   const result = await callKernel32(target, {
@@ -619,7 +629,7 @@ async function unloadFrom(
   if (targetModules(target).some((m) => m.base === mod.base)) {
     throw new HeapshiftError(
       "pinned",
-      `Cannot ${doing} process ${pid}: it stays loaded after FreeLibrary, so something else holds it: a pin (heapshift.dll pins itself so its hooks are never unmapped), another load of it, or a thread started through the C runtime (_beginthreadex, std::thread) from its code, which holds it until the thread ends; heapshift's own reference is given back, so it unloads once those are released`,
+      `Cannot ${doing} process ${pid}: it stays loaded after FreeLibrary: it is pinned (heapshift.dll pins itself so its hooks are never unmapped) or held by another reference, from another load of it or from a thread the C runtime started in its code (_beginthreadex, std::thread) until that thread ends; heapshift's own reference is given back, so it unloads once the others are released`,
     );
   }
 }

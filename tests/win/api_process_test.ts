@@ -195,7 +195,7 @@ test("eject reports a pinned module", async () => {
   const e = await assertRejects(
     () => eject(pid, "api_pinned.dll"),
     HeapshiftError,
-    `Cannot eject api_pinned.dll from process ${pid}: it stays loaded after FreeLibrary, so something else holds it: a pin`,
+    `Cannot eject api_pinned.dll from process ${pid}: it stays loaded after FreeLibrary: it is pinned`,
   );
   assertEquals(e.kind, "pinned");
   assert(has(pid, "api_pinned.dll"));

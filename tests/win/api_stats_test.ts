@@ -128,7 +128,7 @@ test({
     const e = await assertRejects(
       () => eject(pid, "heapshift.dll"),
       HeapshiftError,
-      `Cannot eject heapshift.dll from process ${pid}: it stays loaded after FreeLibrary, so something else holds it: a pin`,
+      `Cannot eject heapshift.dll from process ${pid}: it stays loaded after FreeLibrary: it is pinned`,
     );
     assertEquals(e.kind, "pinned");
   },
