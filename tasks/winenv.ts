@@ -798,6 +798,27 @@ async function divertHeapLines(
   if (rest) emit(rest);
 }
 
+/**
+ * The shell lines (run with `$R` the rootfs, under `set -e`) that make the
+ * Wine prefix `prefix` ready for a run and hold it (fd 9) until the run
+ * ends.
+ */
+export function prefixScript(prefix: string): string[] {
+  const pfx = `/root/wine-${prefix}`;
+  return [
+    // One run per prefix at a time: a run ends by stopping the prefix's
+    // wineserver, which would kill the processes of another run in it.
+    // Taken first: two runs would make the same new prefix at once.
+    `exec 9>"$R${pfx}.lock"`,
+    `flock -n 9 || { echo "[env] waiting for Wine prefix ${prefix}, in use by another run…" >&2; flock 9; }`,
+    // A new prefix starts as a hard-linked copy of the provisioned one (it
+    // is 800 MB); the registry files Wine rewrites are real copies. A copy
+    // a killed run left half made (.tmp) is made again: `cp` would copy
+    // into it as a subdirectory.
+    `if [ ! -d "$R${pfx}" ]; then rm -rf "$R${pfx}.tmp" && cp -al "$R/root/wine-default" "$R${pfx}.tmp" && for f in "$R${pfx}.tmp"/*.reg; do cp --remove-destination "$R/root/wine-default/\${f##*/}" "$f"; done && mv "$R${pfx}.tmp" "$R${pfx}"; fi`,
+  ];
+}
+
 /** Variables passed through from the caller's environment. */
 const PASS_THROUGH = /^(HEAPSHIFT_|MIMALLOC_|CI$|NO_COLOR$|TERM$)/;
 
@@ -846,15 +867,7 @@ export async function runInEnv(
   }
   const quote = (s: string) => `'${s.replaceAll("'", `'\\''`)}'`;
   const pfx = `/root/wine-${prefix}`;
-  const wine = options.noWine ? [] : [
-    // A new prefix starts as a hard-linked copy of the provisioned one (it
-    // is 800 MB); the registry files Wine rewrites are real copies.
-    `if [ ! -d "$R${pfx}" ]; then cp -al "$R/root/wine-default" "$R${pfx}.tmp" && for f in "$R${pfx}.tmp"/*.reg; do cp --remove-destination "$R/root/wine-default/\${f##*/}" "$f"; done && mv "$R${pfx}.tmp" "$R${pfx}"; fi`,
-    // One run per prefix at a time: a run ends by stopping the prefix's
-    // wineserver, which would kill the processes of another run in it.
-    `exec 9>"$R${pfx}.lock"`,
-    `flock -n 9 || { echo "[env] waiting for Wine prefix ${prefix}, in use by another run…" >&2; flock 9; }`,
-  ];
+  const wine = options.noWine ? [] : prefixScript(prefix);
   const inner = [
     `mkdir -p "$R/tmp/xdg"`,
     ...wine,

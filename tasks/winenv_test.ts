@@ -8,6 +8,7 @@ import {
   isProvisioned,
   MS_UCRT,
   msUcrtPath,
+  prefixScript,
   rootfsDir,
   runChecked,
 } from "./winenv.ts";
@@ -214,4 +215,49 @@ Deno.test("checkMsUcrt: a changed or missing copy is removed with its marker, an
       /\(SHA-256 none \(missing\), want /,
     );
   });
+});
+
+Deno.test({
+  name:
+    "prefixScript: a prefix copy a killed run left half made is made again, not nested into or kept",
+  ignore: Deno.build.os === "windows",
+  fn: async () => {
+    const r = await Deno.makeTempDir({ prefix: "heapshift-pfx-" });
+    try {
+      const def = `${r}/root/wine-default`;
+      await Deno.mkdir(`${def}/drive_c/windows`, { recursive: true });
+      await Deno.writeTextFile(`${def}/system.reg`, "system");
+      await Deno.writeTextFile(`${def}/user.reg`, "user");
+      await Deno.writeTextFile(`${def}/drive_c/windows/kernel32.dll`, "k");
+      // what a run killed inside `cp -al` leaves: part of the copy
+      await Deno.mkdir(`${r}/root/wine-x.tmp`);
+      await Deno.link(`${def}/system.reg`, `${r}/root/wine-x.tmp/system.reg`);
+      const script = ["set -e", `R='${r}'`, ...prefixScript("x")].join("\n");
+      const res = await runChecked("sh", ["-c", script], { quiet: true });
+      assert.ok(res.ok, `${res.why}: ${res.stderr}`);
+      const names = (dir: string) =>
+        [...Deno.readDirSync(dir)].map((e) => e.name).sort();
+      assert.deepEqual(names(`${r}/root/wine-x`), [
+        "drive_c",
+        "system.reg",
+        "user.reg",
+      ]);
+      assert.ok(!names(`${r}/root`).includes("wine-x.tmp"));
+      // the registry files are copies of their own, the rest hard links
+      assert.equal(Deno.statSync(`${r}/root/wine-x/system.reg`).nlink, 1);
+      assert.equal(
+        Deno.statSync(`${r}/root/wine-x/drive_c/windows/kernel32.dll`).nlink,
+        2,
+      );
+      // a second run finds the prefix made and leaves it
+      await Deno.writeTextFile(`${r}/root/wine-x/user.reg`, "changed");
+      assert.ok((await runChecked("sh", ["-c", script], { quiet: true })).ok);
+      assert.equal(
+        await Deno.readTextFile(`${r}/root/wine-x/user.reg`),
+        "changed",
+      );
+    } finally {
+      await Deno.remove(r, { recursive: true });
+    }
+  },
 });
