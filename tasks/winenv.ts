@@ -491,8 +491,14 @@ async function provisionSteps(): Promise<void> {
     }
     progress(`bootstrapping Debian ${SUITE} into ${r} (about 2 minutes)…`);
     const tmp = `${r}.tmp`;
-    await Deno.remove(tmp, { recursive: true }).catch(() => {});
-    const res = await runChecked("timeout", [
+    await removeStale(tmp);
+    // In a mount namespace of its own: the /proc and /sys it mounts in the
+    // target go with it however it ends.
+    const res = await runChecked("unshare", [
+      "-m",
+      "--propagation",
+      "private",
+      "timeout",
       "1800",
       "debootstrap",
       "--variant=minbase",
@@ -592,6 +598,44 @@ async function provisionSteps(): Promise<void> {
       } sh -c 'wineboot -i >/dev/null 2>&1; wineserver -w; wine ${IN_ENV.denoExe} --version'`,
     ));
   });
+}
+
+/**
+ * The mount points at or under `dir` in a `/proc/self/mountinfo` text,
+ * deepest first (its paths octal-escape spaces and the like).
+ */
+export function mountsUnder(dir: string, mountinfo: string): string[] {
+  const unescape = (p: string) =>
+    p.replace(/\\([0-7]{3})/g, (_, o) => String.fromCharCode(parseInt(o, 8)));
+  return mountinfo.split("\n").map((l) => l.split(" ")[4])
+    .filter((p): p is string => p !== undefined).map(unescape)
+    .filter((p) => p === dir || p.startsWith(`${dir}/`))
+    .sort((a, b) => b.length - a.length);
+}
+
+/**
+ * Removes what an interrupted provisioning left at `dir`, unmounting
+ * first what is mounted inside it: a debootstrap killed (SIGKILL, a CI
+ * time limit) in its second stage leaves the target's /proc and /sys
+ * mounted, and a removal then stops at them half done.
+ */
+export async function removeStale(dir: string): Promise<void> {
+  const real = realPathOf(dir);
+  for (
+    const m of mountsUnder(real, Deno.readTextFileSync("/proc/self/mountinfo"))
+  ) {
+    await runChecked("umount", ["-l", m], { quiet: true });
+  }
+  try {
+    await Deno.remove(dir, { recursive: true });
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return;
+    throw new WinEnvError(
+      `Cannot remove ${dir}, left by an interrupted provisioning (${
+        (e as Error).message
+      }): unmount what is mounted under it (\`umount -R\`), remove it, and try again.`,
+    );
+  }
 }
 
 /**

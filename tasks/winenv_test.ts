@@ -9,6 +9,7 @@ import {
   MS_UCRT,
   msUcrtPath,
   prefixScript,
+  removeStale,
   rootfsDir,
   runChecked,
 } from "./winenv.ts";
@@ -258,6 +259,44 @@ Deno.test({
       );
     } finally {
       await Deno.remove(r, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "removeStale: a debootstrap killed mid-way left /proc mounted in its target; the next run unmounts it and removes the whole target",
+  // mounting needs root, as provisioning does
+  ignore: Deno.build.os === "windows" || Deno.uid() !== 0,
+  fn: async () => {
+    const base = await Deno.makeTempDir({ prefix: "heapshift stale " });
+    const tmp = `${base}/rootfs.tmp`;
+    const mounted = () =>
+      Deno.readTextFileSync("/proc/self/mountinfo").includes(
+        base.replaceAll(" ", "\\040"),
+      );
+    try {
+      await Deno.mkdir(`${tmp}/proc`, { recursive: true });
+      await Deno.mkdir(`${tmp}/etc`);
+      await Deno.writeTextFile(`${tmp}/etc/passwd`, "half");
+      const m = await runChecked(
+        "mount",
+        ["-t", "proc", "proc", `${tmp}/proc`],
+        {
+          quiet: true,
+        },
+      );
+      assert.ok(m.ok, m.stderr);
+      assert.ok(mounted());
+      await removeStale(tmp);
+      assert.ok(!mounted(), "the proc mount is gone");
+      assert.equal(await Deno.stat(tmp).catch(() => null), null);
+      await removeStale(tmp); // nothing there: nothing to do
+    } finally {
+      while (mounted()) {
+        await runChecked("umount", ["-l", `${tmp}/proc`], { quiet: true });
+      }
+      await Deno.remove(base, { recursive: true });
     }
   },
 });
