@@ -19,6 +19,8 @@ import { isWindows } from "../ffi/mod.ts";
 import { exists } from "../src/_paths.ts";
 import { repoRoot } from "../src/_repo.ts";
 import $ from "dax";
+import { homedir } from "node:os";
+import { isAbsolute } from "node:path";
 import {
   HEAP_BARRIER,
   HEAP_REPORT,
@@ -199,11 +201,16 @@ if (!isWindows) {
   if (missing.length) Deno.env.set("PATH", [...path, ...missing].join(":"));
 }
 
-/** Root of the cache: `$XDG_CACHE_HOME/heapshift` or `~/.cache/heapshift`. */
+/**
+ * Root of the cache: `$XDG_CACHE_HOME/heapshift` or `~/.cache/heapshift`.
+ * A relative XDG_CACHE_HOME is ignored, as the XDG spec says (the chroot
+ * and the tools run from other directories would each resolve it
+ * elsewhere); without HOME the home is the user's own (passwd), not root's.
+ */
 export function cacheDir(): string {
   const xdg = Deno.env.get("XDG_CACHE_HOME");
-  const home = Deno.env.get("HOME") ?? "/root";
-  return `${xdg || `${home}/.cache`}/heapshift`;
+  const home = Deno.env.get("HOME") || homedir();
+  return `${xdg && isAbsolute(xdg) ? xdg : `${home}/.cache`}/heapshift`;
 }
 
 /** The chroot's root directory on the host. */
@@ -372,6 +379,17 @@ async function hostFacts(): Promise<HostFacts> {
 }
 
 async function checkPrerequisites(): Promise<void> {
+  // Root first, before anything is made or fetched: without it the cache
+  // (root's, when HOME is unset) could not even be made, and that error
+  // would not say what to do.
+  const uid = Deno.uid() ?? 0;
+  const notRoot = diagnose({
+    uid,
+    freeBytes: Infinity,
+    archive: true,
+    haveBase: true,
+  });
+  if (notRoot) throw new WinEnvError(notRoot);
   const problem = diagnose(await hostFacts());
   if (problem) throw new WinEnvError(problem);
 }

@@ -1,5 +1,7 @@
 import assert from "node:assert/strict";
+import { homedir } from "node:os";
 import {
+  cacheDir,
   checkMsUcrt,
   diagnose,
   hostDebianMirror,
@@ -299,4 +301,26 @@ Deno.test({
       await Deno.remove(base, { recursive: true });
     }
   },
+});
+
+Deno.test("cacheDir: XDG_CACHE_HOME when absolute; a relative one is ignored (XDG), HOME unset is the user's own home, not /root", () => {
+  const saved = ["XDG_CACHE_HOME", "HOME"].map((k) => [k, Deno.env.get(k)]);
+  try {
+    Deno.env.set("HOME", "/home/someone");
+    Deno.env.set("XDG_CACHE_HOME", "/var/cache/x y");
+    assert.equal(cacheDir(), "/var/cache/x y/heapshift");
+    for (const relative of ["cache", "./cache", ""]) {
+      Deno.env.set("XDG_CACHE_HOME", relative);
+      assert.equal(cacheDir(), "/home/someone/.cache/heapshift", relative);
+    }
+    Deno.env.delete("XDG_CACHE_HOME");
+    Deno.env.delete("HOME");
+    assert.equal(cacheDir(), `${homedir()}/.cache/heapshift`);
+    assert.ok(cacheDir().startsWith("/"));
+  } finally {
+    for (const [k, v] of saved) {
+      if (v === undefined) Deno.env.delete(k!);
+      else Deno.env.set(k!, v);
+    }
+  }
 });
