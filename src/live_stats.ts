@@ -184,6 +184,11 @@ function readStats(pid: number): HeapshiftStats {
     ];
   let unreadable: unknown;
   let notFound: unknown;
+  // The plain name may be anyone's (it is predictable): a section that
+  // denies us, or another kind of object. heapshift.dll then publishes
+  // beside it, so an error there only counts when that name has nothing.
+  let denied: unknown;
+  let failed: { name: string; error: unknown } | undefined;
   // A block that does not say whose it is (creation time 0: a block of an
   // older build, or anyone's), used only when no block says it is this
   // process's.
@@ -198,9 +203,11 @@ function readStats(pid: number): HeapshiftStats {
         continue;
       }
       if (e instanceof Win32Error && e.code === ERROR.ACCESS_DENIED) {
-        throw accessDenied(pid, e);
+        denied ??= e;
+      } else {
+        failed ??= { name, error: e };
       }
-      throw e;
+      continue;
     }
     const owner = statsOwner(block);
     if (created !== undefined && owner !== created) {
@@ -222,6 +229,17 @@ function readStats(pid: number): HeapshiftStats {
     }
   }
   if (unreadable) throw unreadable;
+  if (denied) throw accessDenied(pid, denied);
+  if (failed) {
+    const { name, error } = failed;
+    throw new HeapshiftError(
+      "failed",
+      `Cannot read heapshift's stats of process ${pid}: ${name} cannot be read as a stats block (${
+        error instanceof Error ? error.message : error
+      }); another program may have taken that name`,
+      { cause: error },
+    );
+  }
   if (!processes().some((p) => p.pid === pid)) {
     throw new HeapshiftError(
       "not-found",

@@ -256,6 +256,16 @@ export function mimallocVersion(n: number): string {
 /** 1970-01-01 as a FILETIME (100 ns units since 1601). */
 const FILETIME_UNIX_EPOCH = 116_444_736_000_000_000n;
 
+/**
+ * The instant `ms` after 1970, or null when no Date can hold it (the
+ * block is damaged or forged: a Date past ±8.64e15 ms is invalid, and
+ * fails to print).
+ */
+function dateOrNull(ms: number): Date | null {
+  const d = new Date(ms);
+  return Number.isNaN(d.getTime()) ? null : d;
+}
+
 /** Decodes a stats block of process `pid` (for messages). */
 export function parseStats(pid: number, block: Uint8Array): HeapshiftStats {
   const bad = (why: string) =>
@@ -320,7 +330,7 @@ export function parseStats(pid: number, block: Uint8Array): HeapshiftStats {
     dllVersion: version(u32(24)),
     hooked,
     patchSites: u32(32),
-    liveSince: liveMs ? new Date(liveMs) : null,
+    liveSince: liveMs ? dateOrNull(liveMs) : null,
     counters: {
       allocs: sum(0),
       frees: sum(1),

@@ -312,3 +312,16 @@ Deno.test("reasonMayPass: the reasons the hook DLL's may_pass retries, no more",
     assert.ok(n === 0 || reason === (renamed[id] ?? kebab(id, "HS_R_")), id);
   }
 });
+
+Deno.test("parseStats: a time no Date can hold reads as none (a forged or damaged block), not an Invalid Date that fails to print", () => {
+  const s = parseStats(
+    9,
+    block((v) => v.setBigUint64(56, 0xffff_ffff_ffff_fff0n, true)),
+  );
+  assert.equal(s.liveSince, null);
+  const ok = parseStats(
+    9,
+    block((v) => v.setBigUint64(56, 1_700_000_000_000n, true)),
+  );
+  assert.equal(ok.liveSince?.getTime(), 1_700_000_000_000);
+});

@@ -58,6 +58,7 @@ import {
   provision,
   repoRoot,
   runInEnv,
+  WinEnvError,
 } from "./winenv.ts";
 
 const WIN_DIR = "tests/win";
@@ -472,4 +473,14 @@ async function main(args: string[]): Promise<number> {
   return ok ? 0 : 1;
 }
 
-if (import.meta.main) Deno.exit(await main(Deno.args));
+if (import.meta.main) {
+  try {
+    Deno.exit(await main(Deno.args));
+  } catch (e) {
+    // The environment could not be provisioned: its message says what to
+    // do, and a stack trace would bury it.
+    if (!(e instanceof WinEnvError)) throw e;
+    console.error(`error: ${e.message}`);
+    Deno.exit(1);
+  }
+}

@@ -19,6 +19,8 @@ import { isWindows } from "../ffi/mod.ts";
 import { exists } from "../src/_paths.ts";
 import { repoRoot } from "../src/_repo.ts";
 import $ from "dax";
+import { homedir } from "node:os";
+import { isAbsolute } from "node:path";
 import {
   HEAP_BARRIER,
   HEAP_REPORT,
@@ -199,11 +201,16 @@ if (!isWindows) {
   if (missing.length) Deno.env.set("PATH", [...path, ...missing].join(":"));
 }
 
-/** Root of the cache: `$XDG_CACHE_HOME/heapshift` or `~/.cache/heapshift`. */
+/**
+ * Root of the cache: `$XDG_CACHE_HOME/heapshift` or `~/.cache/heapshift`.
+ * A relative XDG_CACHE_HOME is ignored, as the XDG spec says (the chroot
+ * and the tools run from other directories would each resolve it
+ * elsewhere); without HOME the home is the user's own (passwd), not root's.
+ */
 export function cacheDir(): string {
   const xdg = Deno.env.get("XDG_CACHE_HOME");
-  const home = Deno.env.get("HOME") ?? "/root";
-  return `${xdg || `${home}/.cache`}/heapshift`;
+  const home = Deno.env.get("HOME") || homedir();
+  return `${xdg && isAbsolute(xdg) ? xdg : `${home}/.cache`}/heapshift`;
 }
 
 /** The chroot's root directory on the host. */
@@ -372,6 +379,17 @@ async function hostFacts(): Promise<HostFacts> {
 }
 
 async function checkPrerequisites(): Promise<void> {
+  // Root first, before anything is made or fetched: without it the cache
+  // (root's, when HOME is unset) could not even be made, and that error
+  // would not say what to do.
+  const uid = Deno.uid() ?? 0;
+  const notRoot = diagnose({
+    uid,
+    freeBytes: Infinity,
+    archive: true,
+    haveBase: true,
+  });
+  if (notRoot) throw new WinEnvError(notRoot);
   const problem = diagnose(await hostFacts());
   if (problem) throw new WinEnvError(problem);
 }
@@ -491,8 +509,14 @@ async function provisionSteps(): Promise<void> {
     }
     progress(`bootstrapping Debian ${SUITE} into ${r} (about 2 minutes)…`);
     const tmp = `${r}.tmp`;
-    await Deno.remove(tmp, { recursive: true }).catch(() => {});
-    const res = await runChecked("timeout", [
+    await removeStale(tmp);
+    // In a mount namespace of its own: the /proc and /sys it mounts in the
+    // target go with it however it ends.
+    const res = await runChecked("unshare", [
+      "-m",
+      "--propagation",
+      "private",
+      "timeout",
       "1800",
       "debootstrap",
       "--variant=minbase",
@@ -592,6 +616,44 @@ async function provisionSteps(): Promise<void> {
       } sh -c 'wineboot -i >/dev/null 2>&1; wineserver -w; wine ${IN_ENV.denoExe} --version'`,
     ));
   });
+}
+
+/**
+ * The mount points at or under `dir` in a `/proc/self/mountinfo` text,
+ * deepest first (its paths octal-escape spaces and the like).
+ */
+export function mountsUnder(dir: string, mountinfo: string): string[] {
+  const unescape = (p: string) =>
+    p.replace(/\\([0-7]{3})/g, (_, o) => String.fromCharCode(parseInt(o, 8)));
+  return mountinfo.split("\n").map((l) => l.split(" ")[4])
+    .filter((p): p is string => p !== undefined).map(unescape)
+    .filter((p) => p === dir || p.startsWith(`${dir}/`))
+    .sort((a, b) => b.length - a.length);
+}
+
+/**
+ * Removes what an interrupted provisioning left at `dir`, unmounting
+ * first what is mounted inside it: a debootstrap killed (SIGKILL, a CI
+ * time limit) in its second stage leaves the target's /proc and /sys
+ * mounted, and a removal then stops at them half done.
+ */
+export async function removeStale(dir: string): Promise<void> {
+  const real = realPathOf(dir);
+  for (
+    const m of mountsUnder(real, Deno.readTextFileSync("/proc/self/mountinfo"))
+  ) {
+    await runChecked("umount", ["-l", m], { quiet: true });
+  }
+  try {
+    await Deno.remove(dir, { recursive: true });
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return;
+    throw new WinEnvError(
+      `Cannot remove ${dir}, left by an interrupted provisioning (${
+        (e as Error).message
+      }): unmount what is mounted under it (\`umount -R\`), remove it, and try again.`,
+    );
+  }
 }
 
 /**
@@ -798,6 +860,27 @@ async function divertHeapLines(
   if (rest) emit(rest);
 }
 
+/**
+ * The shell lines (run with `$R` the rootfs, under `set -e`) that make the
+ * Wine prefix `prefix` ready for a run and hold it (fd 9) until the run
+ * ends.
+ */
+export function prefixScript(prefix: string): string[] {
+  const pfx = `/root/wine-${prefix}`;
+  return [
+    // One run per prefix at a time: a run ends by stopping the prefix's
+    // wineserver, which would kill the processes of another run in it.
+    // Taken first: two runs would make the same new prefix at once.
+    `exec 9>"$R${pfx}.lock"`,
+    `flock -n 9 || { echo "[env] waiting for Wine prefix ${prefix}, in use by another run…" >&2; flock 9; }`,
+    // A new prefix starts as a hard-linked copy of the provisioned one (it
+    // is 800 MB); the registry files Wine rewrites are real copies. A copy
+    // a killed run left half made (.tmp) is made again: `cp` would copy
+    // into it as a subdirectory.
+    `if [ ! -d "$R${pfx}" ]; then rm -rf "$R${pfx}.tmp" && cp -al "$R/root/wine-default" "$R${pfx}.tmp" && for f in "$R${pfx}.tmp"/*.reg; do cp --remove-destination "$R/root/wine-default/\${f##*/}" "$f"; done && mv "$R${pfx}.tmp" "$R${pfx}"; fi`,
+  ];
+}
+
 /** Variables passed through from the caller's environment. */
 const PASS_THROUGH = /^(HEAPSHIFT_|MIMALLOC_|CI$|NO_COLOR$|TERM$)/;
 
@@ -846,15 +929,7 @@ export async function runInEnv(
   }
   const quote = (s: string) => `'${s.replaceAll("'", `'\\''`)}'`;
   const pfx = `/root/wine-${prefix}`;
-  const wine = options.noWine ? [] : [
-    // A new prefix starts as a hard-linked copy of the provisioned one (it
-    // is 800 MB); the registry files Wine rewrites are real copies.
-    `if [ ! -d "$R${pfx}" ]; then cp -al "$R/root/wine-default" "$R${pfx}.tmp" && for f in "$R${pfx}.tmp"/*.reg; do cp --remove-destination "$R/root/wine-default/\${f##*/}" "$f"; done && mv "$R${pfx}.tmp" "$R${pfx}"; fi`,
-    // One run per prefix at a time: a run ends by stopping the prefix's
-    // wineserver, which would kill the processes of another run in it.
-    `exec 9>"$R${pfx}.lock"`,
-    `flock -n 9 || { echo "[env] waiting for Wine prefix ${prefix}, in use by another run…" >&2; flock 9; }`,
-  ];
+  const wine = options.noWine ? [] : prefixScript(prefix);
   const inner = [
     `mkdir -p "$R/tmp/xdg"`,
     ...wine,

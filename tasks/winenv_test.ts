@@ -1,5 +1,7 @@
 import assert from "node:assert/strict";
+import { homedir } from "node:os";
 import {
+  cacheDir,
   checkMsUcrt,
   diagnose,
   hostDebianMirror,
@@ -8,6 +10,8 @@ import {
   isProvisioned,
   MS_UCRT,
   msUcrtPath,
+  prefixScript,
+  removeStale,
   rootfsDir,
   runChecked,
 } from "./winenv.ts";
@@ -214,4 +218,109 @@ Deno.test("checkMsUcrt: a changed or missing copy is removed with its marker, an
       /\(SHA-256 none \(missing\), want /,
     );
   });
+});
+
+Deno.test({
+  name:
+    "prefixScript: a prefix copy a killed run left half made is made again, not nested into or kept",
+  ignore: Deno.build.os === "windows",
+  fn: async () => {
+    const r = await Deno.makeTempDir({ prefix: "heapshift-pfx-" });
+    try {
+      const def = `${r}/root/wine-default`;
+      await Deno.mkdir(`${def}/drive_c/windows`, { recursive: true });
+      await Deno.writeTextFile(`${def}/system.reg`, "system");
+      await Deno.writeTextFile(`${def}/user.reg`, "user");
+      await Deno.writeTextFile(`${def}/drive_c/windows/kernel32.dll`, "k");
+      // what a run killed inside `cp -al` leaves: part of the copy
+      await Deno.mkdir(`${r}/root/wine-x.tmp`);
+      await Deno.link(`${def}/system.reg`, `${r}/root/wine-x.tmp/system.reg`);
+      const script = ["set -e", `R='${r}'`, ...prefixScript("x")].join("\n");
+      const res = await runChecked("sh", ["-c", script], { quiet: true });
+      assert.ok(res.ok, `${res.why}: ${res.stderr}`);
+      const names = (dir: string) =>
+        [...Deno.readDirSync(dir)].map((e) => e.name).sort();
+      assert.deepEqual(names(`${r}/root/wine-x`), [
+        "drive_c",
+        "system.reg",
+        "user.reg",
+      ]);
+      assert.ok(!names(`${r}/root`).includes("wine-x.tmp"));
+      // the registry files are copies of their own, the rest hard links
+      assert.equal(Deno.statSync(`${r}/root/wine-x/system.reg`).nlink, 1);
+      assert.equal(
+        Deno.statSync(`${r}/root/wine-x/drive_c/windows/kernel32.dll`).nlink,
+        2,
+      );
+      // a second run finds the prefix made and leaves it
+      await Deno.writeTextFile(`${r}/root/wine-x/user.reg`, "changed");
+      assert.ok((await runChecked("sh", ["-c", script], { quiet: true })).ok);
+      assert.equal(
+        await Deno.readTextFile(`${r}/root/wine-x/user.reg`),
+        "changed",
+      );
+    } finally {
+      await Deno.remove(r, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "removeStale: a debootstrap killed mid-way left /proc mounted in its target; the next run unmounts it and removes the whole target",
+  // mounting needs root, as provisioning does
+  ignore: Deno.build.os === "windows" || Deno.uid() !== 0,
+  fn: async () => {
+    const base = await Deno.makeTempDir({ prefix: "heapshift stale " });
+    const tmp = `${base}/rootfs.tmp`;
+    const mounted = () =>
+      Deno.readTextFileSync("/proc/self/mountinfo").includes(
+        base.replaceAll(" ", "\\040"),
+      );
+    try {
+      await Deno.mkdir(`${tmp}/proc`, { recursive: true });
+      await Deno.mkdir(`${tmp}/etc`);
+      await Deno.writeTextFile(`${tmp}/etc/passwd`, "half");
+      const m = await runChecked(
+        "mount",
+        ["-t", "proc", "proc", `${tmp}/proc`],
+        {
+          quiet: true,
+        },
+      );
+      assert.ok(m.ok, m.stderr);
+      assert.ok(mounted());
+      await removeStale(tmp);
+      assert.ok(!mounted(), "the proc mount is gone");
+      assert.equal(await Deno.stat(tmp).catch(() => null), null);
+      await removeStale(tmp); // nothing there: nothing to do
+    } finally {
+      while (mounted()) {
+        await runChecked("umount", ["-l", `${tmp}/proc`], { quiet: true });
+      }
+      await Deno.remove(base, { recursive: true });
+    }
+  },
+});
+
+Deno.test("cacheDir: XDG_CACHE_HOME when absolute; a relative one is ignored (XDG), HOME unset is the user's own home, not /root", () => {
+  const saved = ["XDG_CACHE_HOME", "HOME"].map((k) => [k, Deno.env.get(k)]);
+  try {
+    Deno.env.set("HOME", "/home/someone");
+    Deno.env.set("XDG_CACHE_HOME", "/var/cache/x y");
+    assert.equal(cacheDir(), "/var/cache/x y/heapshift");
+    for (const relative of ["cache", "./cache", ""]) {
+      Deno.env.set("XDG_CACHE_HOME", relative);
+      assert.equal(cacheDir(), "/home/someone/.cache/heapshift", relative);
+    }
+    Deno.env.delete("XDG_CACHE_HOME");
+    Deno.env.delete("HOME");
+    assert.equal(cacheDir(), `${homedir()}/.cache/heapshift`);
+    assert.ok(cacheDir().startsWith("/"));
+  } finally {
+    for (const [k, v] of saved) {
+      if (v === undefined) Deno.env.delete(k!);
+      else Deno.env.set(k!, v);
+    }
+  }
 });

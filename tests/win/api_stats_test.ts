@@ -133,3 +133,26 @@ test({
     assertEquals(e.kind, "pinned");
   },
 });
+
+// The predictable name taken first by something heapshift.dll cannot use
+// (tests/fixtures/dll_stale.c): the DLL publishes beside it, under the name
+// with the process's creation time, and stats() must look there too rather
+// than stop at the plain name's error.
+for (
+  const [kind, what] of [
+    ["event", "an event"],
+    ["denied", "a section that grants nobody access"],
+  ]
+) {
+  test(`stats when the pid's name is ${what}: the block beside it is read`, async () => {
+    await using target = await startTarget(fixture("dll_stale.exe"), {
+      args: [kind, hookDll()],
+    });
+    const line = await target.lines.next();
+    assertEquals(line.value, "child.state=1");
+    const s = stats(target.readyPid);
+    assertEquals(s.state, "live");
+    assertEquals(s.pid, target.readyPid);
+    assert(s.counters.allocs >= 100, `allocs ${s.counters.allocs}`);
+  });
+}
