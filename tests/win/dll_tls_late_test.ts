@@ -1,5 +1,5 @@
 // heapshift's emulated TLS (dll/tls.c) where programs put it
-// (tests/fixtures/dll_tls_review.c): TLS indexes in the TEB's expansion
+// (tests/fixtures/dll_tls_late.c): TLS indexes in the TEB's expansion
 // slots, and threads that started before the takeover and end after it,
 // each with a DLL loaded before heapshift that allocates in its
 // DLL_THREAD_DETACH (after heapshift's).
@@ -12,7 +12,7 @@ import { assertValues, runValues } from "./fixture_values.ts";
 const MARGIN = 4 << 20;
 
 function run(arch: Arch, mode: string, disable = false) {
-  return runValues("dll_tls_review.exe", [
+  return runValues("dll_tls_late.exe", [
     mode,
     hookDll(arch),
     fixture("dll_threads_late.dll", arch),
