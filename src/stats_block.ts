@@ -305,6 +305,11 @@ export function parseStats(pid: number, block: Uint8Array): HeapshiftStats {
     hooked.push(new TextDecoder().decode(block.subarray(at, end)));
     at = end + 1;
   }
+  // Printed as they are: anything else (a forged block's terminal escape
+  // codes) says the block is not heapshift's.
+  if (!hooked.every((n) => /^[A-Za-z_][A-Za-z0-9_]*$/.test(n))) {
+    throw bad("the block's names of hooked functions are not function names");
+  }
   const sum = (index: number): number => {
     let total = 0n;
     for (let s = 0; s < stripeCount; s++) {

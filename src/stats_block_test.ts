@@ -325,3 +325,20 @@ Deno.test("parseStats: a time no Date can hold reads as none (a forged or damage
   );
   assert.equal(ok.liveSince?.getTime(), 1_700_000_000_000);
 });
+
+Deno.test("parseStats: names that are no C identifiers (a forged block's terminal escapes) make the block unreadable", () => {
+  const named = (text: string) =>
+    block((v) => {
+      v.setUint32(28, 2, true);
+      new Uint8Array(v.buffer).set(new TextEncoder().encode(text), 128);
+    });
+  assert.deepEqual(parseStats(9, named("malloc\0_aligned_free\0")).hooked, [
+    "malloc",
+    "_aligned_free",
+  ]);
+  const e = throwsHeapshift(
+    () => parseStats(9, named("malloc\0\x1b[2J\0")),
+    "the block's names of hooked functions are not function names",
+  );
+  assert.equal(e.kind, "failed");
+});
