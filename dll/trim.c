@@ -328,6 +328,12 @@ static BOOL walk_pass(void) {
       leave_heap();
       return FALSE;
     }
+    if (stopping) { /* exit began while we waited for the lock (and its
+                     * wait for us may have given up): no walk */
+      HeapUnlock(heap);
+      leave_heap();
+      return FALSE;
+    }
     uint64_t t0 = now_us();
     unsigned steps = 0, resets = 0, skip = done_in_region;
     BOOL end = FALSE, lost = FALSE;
@@ -431,8 +437,9 @@ static DWORD WINAPI trim_thread(void* arg) {
     }
     quiet = 0;
     interval = FAST_MS;
-    if (walk_refusal() != 0) {
-      set_state(walk_refusal(), 0);
+    uint32_t refusal = walk_refusal();
+    if (refusal != 0) {
+      set_state(refusal, 0);
       return 0;
     }
     /* A walk that had to give up is tried again at the next poll. */
@@ -461,12 +468,13 @@ void hs_trim_start(void) {
            "calls _heapmin");
     return;
   }
-  if (walk_refusal() != 0) {
+  uint32_t refusal = walk_refusal();
+  if (refusal != 0) {
     hs_log("trim: the CRT heap %s: its pages stay",
-           walk_refusal() == HS_TRIM_DEBUG_HEAP
+           refusal == HS_TRIM_DEBUG_HEAP
                ? "checks its free blocks (a debug heap)"
                : "is not laid out as Wine's heap");
-    set_state(walk_refusal(), 0);
+    set_state(refusal, 0);
     return;
   }
   /* the hooks' part (hs_trim_block) */
