@@ -139,6 +139,22 @@ async function start(
   exe: string,
   options: LaunchOptions,
 ): Promise<LaunchedProcess> {
+  if (typeof exe !== "string" || exe === "") {
+    throw new HeapshiftError(
+      "bad-argument",
+      `Cannot launch: the program must be the path of an executable, not ${
+        exe === "" ? "an empty string" : typeName(exe)
+      }`,
+    );
+  }
+  if (typeof options !== "object" || options === null) {
+    throw new HeapshiftError(
+      "bad-argument",
+      `Cannot launch ${exe}: the options must be an object, not ${
+        typeName(options)
+      }`,
+    );
+  }
   const timeout = timeoutMs(options.timeout, {
     fallback: 10_000,
     doing: `launch ${exe}`,
@@ -205,15 +221,33 @@ async function untilAborted<T>(
   }
 }
 
+/** What `value` is, for a message about an option of the wrong type. */
+function typeName(value: unknown): string {
+  if (value === null) return "null";
+  if (Array.isArray(value)) return "an array";
+  const t = typeof value;
+  return t === "object"
+    ? "an object"
+    : `${/^[aeiou]/.test(t) ? "an" : "a"} ${t}`;
+}
+
 /**
- * Arguments and environment that a command line or an environment block
+ * The options' types (a JavaScript caller's are not checked for it), and
+ * arguments and environment that a command line or an environment block
  * can carry: a NUL would end the string there (and drop what follows),
  * `=` in a name would split it.
  */
 function checkStrings(exe: string, options: LaunchOptions): void {
   const bad = (what: string) =>
     new HeapshiftError("bad-argument", `Cannot launch ${exe}: ${what}`);
-  (options.args ?? []).forEach((a, i) => {
+  const { args = [], env = {}, cwd, dlls = [], stdio, signal } = options;
+  if (!Array.isArray(args)) {
+    throw bad(`args must be an array of strings, not ${typeName(args)}`);
+  }
+  args.forEach((a: unknown, i) => {
+    if (typeof a !== "string") {
+      throw bad(`argument ${i + 1} is ${typeName(a)}, not a string`);
+    }
     if (a.includes("\0")) {
       throw bad(
         `argument ${
@@ -222,7 +256,14 @@ function checkStrings(exe: string, options: LaunchOptions): void {
       );
     }
   });
-  for (const [k, v] of Object.entries(options.env ?? {})) {
+  if (typeof env !== "object" || env === null || Array.isArray(env)) {
+    throw bad(
+      `env must be an object of strings ({ NAME: "value" }), not ${
+        typeName(env)
+      }`,
+    );
+  }
+  for (const [k, v] of Object.entries(env) as [string, unknown][]) {
     if (k === "" || k.includes("\0") || k.indexOf("=", 1) !== -1) {
       throw bad(
         `${
@@ -230,16 +271,40 @@ function checkStrings(exe: string, options: LaunchOptions): void {
         } is not an environment variable name (no "=" or NUL, not empty)`,
       );
     }
+    if (typeof v !== "string") {
+      throw bad(`the value of ${k} is ${typeName(v)}, not a string`);
+    }
     if (v.includes("\0")) {
       throw bad(
         `the value of ${k} contains a NUL character, which would end it there`,
       );
     }
   }
-  if (options.cwd?.includes("\0")) {
+  if (cwd !== undefined && typeof cwd !== "string") {
+    throw bad(`cwd must be a string, not ${typeName(cwd)}`);
+  }
+  if (cwd?.includes("\0")) {
     throw bad(
       "its working directory contains a NUL character, which would end it there",
     );
+  }
+  if (!Array.isArray(dlls)) {
+    throw bad(`dlls must be an array of DLL paths, not ${typeName(dlls)}`);
+  }
+  dlls.forEach((d: unknown, i) => {
+    if (typeof d !== "string") {
+      throw bad(`dll ${i + 1} is ${typeName(d)}, not a path`);
+    }
+  });
+  if (stdio !== undefined && stdio !== "inherit" && stdio !== "none") {
+    throw bad(
+      `stdio must be "inherit" or "none", not ${
+        typeof stdio === "string" ? JSON.stringify(stdio) : typeName(stdio)
+      }`,
+    );
+  }
+  if (signal !== undefined && !(signal instanceof AbortSignal)) {
+    throw bad(`signal must be an AbortSignal, not ${typeName(signal)}`);
   }
 }
 
