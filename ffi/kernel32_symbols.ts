@@ -187,6 +187,12 @@ export const KERNEL32_SYMBOLS = {
     result: "pointer",
   },
   ReleaseMutex: { parameters: ["pointer"], result: "i32" },
+  CreateFileW: {
+    // lpFileName, dwDesiredAccess, dwShareMode, lpSecurityAttributes,
+    // dwCreationDisposition, dwFlagsAndAttributes, hTemplateFile
+    parameters: ["buffer", "u32", "u32", "pointer", "u32", "u32", "pointer"],
+    result: "pointer",
+  },
   MapViewOfFile: {
     parameters: ["pointer", "u32", "u32", "u32", "usize"],
     result: "pointer",
