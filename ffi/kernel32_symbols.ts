@@ -187,6 +187,16 @@ export const KERNEL32_SYMBOLS = {
     result: "pointer",
   },
   ReleaseMutex: { parameters: ["pointer"], result: "i32" },
+  CreateJobObjectW: { parameters: ["pointer", "pointer"], result: "pointer" },
+  // hJob, JobObjectInformationClass, lpJobObjectInformation, cbLength
+  SetInformationJobObject: {
+    parameters: ["pointer", "u32", "buffer", "u32"],
+    result: "i32",
+  },
+  AssignProcessToJobObject: {
+    parameters: ["pointer", "pointer"],
+    result: "i32",
+  },
   CreateFileW: {
     // lpFileName, dwDesiredAccess, dwShareMode, lpSecurityAttributes,
     // dwCreationDisposition, dwFlagsAndAttributes, hTemplateFile

@@ -23,3 +23,4 @@ export * from "./event.ts";
 export * from "./mutex.ts";
 export * from "./psapi.ts";
 export * from "./file.ts";
+export * from "./job.ts";

@@ -24,6 +24,7 @@ import { HeapshiftError } from "./heapshift_error.ts";
 import {
   createProcess,
   ERROR,
+  KillOnExit,
   RemoteMemory,
   resumeThread,
   terminateProcess,
@@ -116,7 +117,10 @@ function launchError(exe: string, e: unknown, cwd?: string): unknown {
  * its in-memory import table, then resumes it. Each DLL must export at
  * least one function (it is imported by ordinal). A 32-bit (x86) program
  * takes 32-bit DLLs; a DLL of the other architecture is a `bad-dll` error,
- * before anything is started.
+ * before anything is started. Until the DLLs are confirmed the program is
+ * held in a job object that ends it if this process ends (Ctrl+C without a
+ * handler, a crash, being killed), so it is never left suspended or
+ * half-started; once `launch` resolves it may outlive this process.
  *
  * @example Run a program with heapshift from its first allocation
  * ```ts
@@ -163,17 +167,20 @@ async function start(
   checkStrings(exe, options);
   const signal = options.signal;
   signal?.throwIfAborted();
-  const { launched, dlls } = launchSuspendedAndResume(exe, options);
+  const { launched, dlls, hold } = launchSuspendedAndResume(exe, options);
   try {
     const check = confirmLoaded(launched, { dlls, timeout });
     await (signal ? untilAborted(check, signal) : check);
     markLaunchLoads(launched, dlls);
+    // Confirmed: from now on it may outlive us.
+    hold?.release();
   } catch (e) {
     // Not known to have its DLLs: the caller gets no process, so none is
     // left running.
     try {
       launched.kill();
     } catch { /* it has exited */ }
+    hold?.close();
     launched.close();
     throw e;
   }
@@ -311,7 +318,7 @@ function checkStrings(exe: string, options: LaunchOptions): void {
 function launchSuspendedAndResume(
   exe: string,
   options: LaunchOptions,
-): { launched: LaunchedProcess; dlls: string[] } {
+): { launched: LaunchedProcess; dlls: string[]; hold?: KillOnExit } {
   const path = absolutePath(exe);
   let head: Uint8Array;
   try {
@@ -384,6 +391,12 @@ function launchSuspendedAndResume(
     throw launchError(path, e, options.cwd);
   }
   const { process, thread, pid } = created;
+  // Until its DLLs are confirmed the program ends with us, however we end
+  // (Ctrl+C, a crash, being killed): never left suspended or half-started.
+  let hold: KillOnExit | undefined;
+  try {
+    hold = KillOnExit.hold(process);
+  } catch { /* (a job of ours that forbids it): without */ }
   try {
     // The file said so; the process must agree (an image swapped meanwhile).
     const running = processArchOf(process, pid);
@@ -408,6 +421,7 @@ function launchSuspendedAndResume(
     try {
       terminateProcess(process, 1);
     } catch { /* already gone */ }
+    hold?.close();
     process.close();
     throw e instanceof HeapshiftError ? e : launchError(path, e);
   } finally {
@@ -416,5 +430,6 @@ function launchSuspendedAndResume(
   return {
     launched: new LaunchedProcess(pid, process, arch),
     dlls: imports.map((i) => i.path),
+    hold,
   };
 }

@@ -9,7 +9,8 @@ import {
 } from "../../mod.ts";
 import { assert, assertEquals, assertRejects, assertThrows } from "./assert.ts";
 import { openProcess, PROCESS, terminateProcess } from "../../ffi/mod.ts";
-import { fixture, test } from "./harness.ts";
+import { pathToFileURL } from "node:url";
+import { fixture, repoPath, test, uniqueCopy } from "./harness.ts";
 
 test("launch loads the DLL before the program's own code", async () => {
   const dir = await Deno.makeTempDir({ prefix: "heapshift-launch-" });
@@ -263,6 +264,112 @@ test("launch with stdio none passes the program none of our inheritable handles"
   } finally {
     if (event) lib.symbols.CloseHandle(event);
     lib.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+test("a program whose DLLs are not yet confirmed ends with heapshift when heapshift is killed (no half-started program left behind)", async () => {
+  await using copy = await uniqueCopy("sleeper.exe");
+  const script = `${Deno.makeTempDirSync()}\\launcher.ts`;
+  // Its DLL takes 5 s to initialise: heapshift is killed while it waits.
+  await Deno.writeTextFile(
+    script,
+    `import { launch } from ${
+      JSON.stringify(pathToFileURL(repoPath("mod.ts")).href)
+    };\n` +
+      `await launch(${JSON.stringify(copy.path)}, { dlls: [${
+        JSON.stringify(fixture("api_slow.dll"))
+      }], stdio: "none", timeout: 60_000 });\n`,
+  );
+  const running = () =>
+    processes().filter((p) => p.name.toLowerCase() === copy.exe.toLowerCase());
+  const heapshift = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", "--no-check", script],
+    stdin: "null",
+    stdout: "null",
+    stderr: "null",
+  }).spawn();
+  try {
+    for (let i = 0; running().length === 0; i++) {
+      assert(i < 600, "the program was never started");
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    await new Promise((r) => setTimeout(r, 500));
+    assertEquals(running().length, 1);
+  } finally {
+    heapshift.kill("SIGKILL");
+    await heapshift.status;
+  }
+  try {
+    // gone well before its DLL would have finished initialising
+    for (let i = 0; running().length > 0; i++) {
+      assert(i < 40, "the launched program outlived heapshift");
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  } finally {
+    for (const p of running()) {
+      using h = openProcess(p.pid, PROCESS.TERMINATE);
+      terminateProcess(h, 1);
+    }
+    await Deno.remove(script.replace(/\\launcher\.ts$/, ""), {
+      recursive: true,
+    });
+  }
+});
+
+test("a launched program whose DLLs are confirmed outlives heapshift, killed or ended", async () => {
+  await using copy = await uniqueCopy("sleeper.exe");
+  const dir = Deno.makeTempDirSync();
+  const running = () =>
+    processes().filter((p) => p.name.toLowerCase() === copy.exe.toLowerCase());
+  try {
+    for (const end of ["killed", "exits"]) {
+      const script = `${dir}\\launcher_${end}.ts`;
+      await Deno.writeTextFile(
+        script,
+        `import { launch } from ${
+          JSON.stringify(pathToFileURL(repoPath("mod.ts")).href)
+        };\n` +
+          `await launch(${JSON.stringify(copy.path)}, { dlls: [${
+            JSON.stringify(fixture("probe.dll"))
+          }], stdio: "none" });\n` +
+          `console.log("launched");\n` +
+          (end === "killed" ? `setInterval(() => {}, 1000);\n` : ""),
+      );
+      const heapshift = new Deno.Command(Deno.execPath(), {
+        args: ["run", "-A", "--no-check", script],
+        stdin: "null",
+        stdout: "piped",
+        stderr: "inherit",
+      }).spawn();
+      const reader = heapshift.stdout.pipeThrough(new TextDecoderStream())
+        .getReader();
+      let out = "";
+      while (!out.includes("launched")) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        out += value;
+      }
+      reader.releaseLock();
+      assert(out.includes("launched"), out);
+      if (end === "killed") heapshift.kill("SIGKILL");
+      await heapshift.stdout.cancel().catch(() => {});
+      await heapshift.status;
+      await new Promise((r) => setTimeout(r, 500));
+      assertEquals(running().length, 1, `heapshift ${end}`);
+      for (const p of running()) {
+        using h = openProcess(p.pid, PROCESS.TERMINATE);
+        terminateProcess(h, 1);
+      }
+      for (let i = 0; running().length > 0 && i < 100; i++) {
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    }
+  } finally {
+    for (const p of running()) {
+      using h = openProcess(p.pid, PROCESS.TERMINATE);
+      terminateProcess(h, 1);
+    }
     await Deno.remove(dir, { recursive: true });
   }
 });
