@@ -373,3 +373,37 @@ test("a launched program whose DLLs are confirmed outlives heapshift, killed or 
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+test("launch passes hard arguments through unchanged, to a program whose path has spaces", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "heapshift launch " });
+  try {
+    const exe = `${dir}\\my program.exe`;
+    await Deno.copyFile(fixture("api_launchee.exe"), exe);
+    const out = `${dir}\\out file.txt`;
+    const args = [
+      "",
+      " ",
+      "\t",
+      "a\tb",
+      '"',
+      '""',
+      '\\"',
+      '\\\\"',
+      "\\",
+      "\\\\",
+      "a\\\\b c\\",
+      'x"y z"\\',
+      "'single' ^&|<>%PATH%",
+      "",
+    ];
+    using proc = await launch(exe, { args: [out, ...args] });
+    assertEquals(await proc.wait({ timeout: 30_000 }), 7);
+    const lines = (await Deno.readTextFile(out)).split(/\r?\n/);
+    assertEquals(
+      lines.filter((l) => l.startsWith("arg=")).map((l) => l.slice(4)),
+      args,
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
