@@ -196,12 +196,16 @@ test("a LaunchedProcess: wait checks its timeout, kill takes signed codes, and u
     proc.close();
   }
   for (
-    const use of [
-      () => proc.exitCode(),
-      () => proc.kill(),
-    ]
+    const [use, doing] of [
+      [() => proc.exitCode(), "read the exit code of"],
+      [() => proc.kill(), "kill"],
+    ] as const
   ) {
-    const e = assertThrows(use, HeapshiftError, "was closed");
+    const e = assertThrows(
+      use,
+      HeapshiftError,
+      `Cannot ${doing} process ${proc.pid}: this LaunchedProcess was closed`,
+    );
     assertEquals(e.kind, "bad-argument");
   }
   const e = await assertRejects(
