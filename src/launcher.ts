@@ -41,6 +41,7 @@ import { addImports, findExeImage } from "./_first_imports.ts";
 import { confirmLoaded } from "./_load_check.ts";
 import { guardAsync } from "./_error_kinds.ts";
 import { timeoutMs } from "./_timeout.ts";
+import { typeName } from "./_arguments.ts";
 
 /**
  * Options for {@linkcode launch}.
@@ -226,16 +227,6 @@ async function untilAborted<T>(
   } finally {
     signal.removeEventListener("abort", onAbort);
   }
-}
-
-/** What `value` is, for a message about an option of the wrong type. */
-function typeName(value: unknown): string {
-  if (value === null) return "null";
-  if (Array.isArray(value)) return "an array";
-  const t = typeof value;
-  return t === "object"
-    ? "an object"
-    : `${/^[aeiou]/.test(t) ? "an" : "a"} ${t}`;
 }
 
 /**
