@@ -70,6 +70,26 @@ export const KERNEL32_SYMBOLS = {
     result: "i32",
   },
   GetStdHandle: { parameters: ["u32"], result: "pointer" },
+  // lpAttributeList, dwAttributeCount, dwFlags, lpSize
+  InitializeProcThreadAttributeList: {
+    parameters: ["buffer", "u32", "u32", "buffer"],
+    result: "i32",
+  },
+  // lpAttributeList, dwFlags, Attribute, lpValue, cbSize, lpPreviousValue,
+  // lpReturnSize
+  UpdateProcThreadAttribute: {
+    parameters: [
+      "buffer",
+      "u32",
+      "usize",
+      "buffer",
+      "usize",
+      "pointer",
+      "pointer",
+    ],
+    result: "i32",
+  },
+  DeleteProcThreadAttributeList: { parameters: ["buffer"], result: "void" },
   GetCurrentProcess: { parameters: [], result: "pointer" },
   DuplicateHandle: {
     // hSourceProcess, hSource, hTargetProcess, lpTargetHandle,

@@ -236,9 +236,12 @@ test("launch takes an unlimited timeout; a wait pending when the handle is close
   }
 });
 
-test("launch with stdio none passes the program none of our inheritable handles", async () => {
+test("launch passes the program none of our inheritable handles but its standard ones, with stdio inherit or none", async () => {
   // An inheritable handle in this process, as one Deno itself inherited
-  // (a parent's pipe) would be: with stdio inherit it reaches the child.
+  // (a parent's pipe) would be, or a pipe end Deno.Command marks
+  // inheritable while it starts a process on another thread: a program
+  // that inherited it would hold that pipe open (a reader of it waits for
+  // the program's end).
   const lib = Deno.dlopen("kernel32.dll", {
     CreateEventW: {
       parameters: ["buffer", "i32", "i32", "pointer"],
@@ -263,7 +266,20 @@ test("launch with stdio none passes the program none of our inheritable handles"
       assertEquals(await proc.wait({ timeout: 30_000 }), 7);
       return (await Deno.readTextFile(out)).match(/handle_open=(\d)/)?.[1];
     };
-    assertEquals(await seen("inherit"), "1"); // the test sees what it checks
+    // the test sees what it checks: Deno.Command passes it on
+    const control = `${dir}\\control.txt`;
+    const direct = await new Deno.Command(fixture("api_launchee.exe"), {
+      args: [control, `--handle=${value}`],
+      stdin: "null",
+      stdout: "null",
+      stderr: "null",
+    }).output();
+    assertEquals(direct.code, 7);
+    assertEquals(
+      (await Deno.readTextFile(control)).match(/handle_open=(\d)/)?.[1],
+      "1",
+    );
+    assertEquals(await seen("inherit"), "0");
     assertEquals(await seen("none"), "0");
   } finally {
     if (event) lib.symbols.CloseHandle(event);
