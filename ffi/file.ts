@@ -8,7 +8,7 @@
 import { fail } from "./win32_error.ts";
 import { Handle, isInvalidHandle } from "./handle.ts";
 import { kernel32 } from "./library.ts";
-import { wide } from "./strings.ts";
+import { readWide, wide } from "./strings.ts";
 
 const GENERIC_READ = 0x8000_0000;
 const FILE_SHARE_READ = 0x1;
@@ -36,4 +36,16 @@ export function openDenyingWrites(path: string): Handle {
   );
   if (isInvalidHandle(h)) fail("CreateFileW");
   return new Handle(h!);
+}
+
+/**
+ * `GetShortPathNameW`: the 8.3 form of an existing path, or `undefined`
+ * when it has none (8.3 names are off on that volume, or it is missing):
+ * the volume keeps a long name's short alias in ASCII.
+ */
+export function shortPathName(path: string): string | undefined {
+  const buf = new Uint16Array(32768);
+  const n = kernel32().GetShortPathNameW(wide(path), buf, buf.length);
+  if (n === 0 || n >= buf.length) return undefined;
+  return readWide(new Uint8Array(buf.buffer), { maxChars: n });
 }

@@ -217,6 +217,8 @@ export const KERNEL32_SYMBOLS = {
     parameters: ["pointer", "pointer"],
     result: "i32",
   },
+  // lpszLongPath, lpszShortPath, cchBuffer
+  GetShortPathNameW: { parameters: ["buffer", "buffer", "u32"], result: "u32" },
   CreateFileW: {
     // lpFileName, dwDesiredAccess, dwShareMode, lpSecurityAttributes,
     // dwCreationDisposition, dwFlagsAndAttributes, hTemplateFile

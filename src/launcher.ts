@@ -27,6 +27,7 @@ import {
   KillOnExit,
   RemoteMemory,
   resumeThread,
+  shortPathName,
   terminateProcess,
   Win32Error,
 } from "../ffi/mod.ts";
@@ -306,6 +307,27 @@ function checkStrings(exe: string, options: LaunchOptions): void {
   }
 }
 
+const ASCII_PATH = /^[\x20-\x7e]+$/;
+
+/**
+ * `dll` as an import table can name it: plain ASCII (the loader reads
+ * import names in the ANSI code page, which is not known here). A folder
+ * whose name is not (a user profile's, where a compiled binary extracts
+ * its DLL) is named by its 8.3 alias, which is ASCII where the volume has
+ * 8.3 names; the file name itself must be ASCII, as it is the module's
+ * name. `undefined` when there is no such form.
+ */
+function importablePath(dll: string): string | undefined {
+  if (ASCII_PATH.test(dll)) return dll;
+  const cut = dll.lastIndexOf("\\");
+  const name = dll.slice(cut + 1);
+  if (cut < 0 || !ASCII_PATH.test(name)) return undefined;
+  const dir = shortPathName(dll.slice(0, cut));
+  return dir !== undefined && ASCII_PATH.test(dir)
+    ? `${dir.replace(/\\$/, "")}\\${name}`
+    : undefined;
+}
+
 function launchSuspendedAndResume(
   exe: string,
   options: LaunchOptions,
@@ -345,10 +367,11 @@ function launchSuspendedAndResume(
       noun: "program",
       doing: `launch ${path} with ${baseName(dll)}`,
     });
-    if (!/^[\x20-\x7e]+$/.test(dll)) {
+    const named = importablePath(dll);
+    if (named === undefined) {
       throw new HeapshiftError(
         "bad-dll",
-        `Cannot use DLL ${dll} with launch: import names are ANSI, so the path must be plain ASCII (copy the DLL to such a path)`,
+        `Cannot use DLL ${dll} with launch: import names are ANSI, so the path must be plain ASCII, and the folder has no 8.3 name that is (copy the DLL to such a path)`,
       );
     }
     const ordinal = firstExportOrdinal(dll);
@@ -358,7 +381,7 @@ function launchSuspendedAndResume(
         `Cannot use DLL ${dll} with launch: it exports nothing, and a DLL added to the import table must export at least one function`,
       );
     }
-    return { path: dll, ordinal };
+    return { path: named, ordinal };
   });
 
   const commandLine = [path, ...(options.args ?? [])].map(quoteArg).join(" ");

@@ -427,3 +427,27 @@ test("launch passes hard arguments through unchanged, to a program whose path ha
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+test("launch takes a DLL under a folder whose name is not ASCII (a compiled binary extracts it under the user's profile, which may be)", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "heapshift-José-" });
+  try {
+    const sub = `${dir}\\Müller Ünïcode`;
+    await Deno.mkdir(sub);
+    const dll = `${sub}\\probe.dll`;
+    await Deno.copyFile(fixture("probe.dll"), dll);
+    using proc = await launch(fixture("sleeper.exe"), {
+      stdio: "none",
+      dlls: [dll],
+    });
+    try {
+      assert(
+        modules(proc.pid).some((m) => m.name.toLowerCase() === "probe.dll"),
+      );
+    } finally {
+      proc.kill();
+      await proc.wait({ timeout: 10_000 });
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
