@@ -16,8 +16,9 @@ const EXTENDED_LIMIT_INFORMATION = 9;
 const EXTENDED_LIMIT_SIZE = 144;
 const LIMIT_FLAGS_OFFSET = 16;
 const KILL_ON_JOB_CLOSE = 0x2000;
-// the processes it starts are not in the job
-const SILENT_BREAKAWAY_OK = 0x1000;
+// the processes it starts are not in the job, and one it starts with
+// CREATE_BREAKAWAY_FROM_JOB is not refused (as it would be otherwise)
+const BREAKAWAY = 0x0800 | 0x1000; // BREAKAWAY_OK | SILENT_BREAKAWAY_OK
 
 function setLimitFlags(job: Handle, flags: number): void {
   const info = new Uint8Array(EXTENDED_LIMIT_SIZE);
@@ -58,7 +59,7 @@ export class KillOnExit implements Disposable {
     if (raw === null) fail("CreateJobObjectW");
     const job = new Handle(raw);
     try {
-      setLimitFlags(job, KILL_ON_JOB_CLOSE | SILENT_BREAKAWAY_OK);
+      setLimitFlags(job, KILL_ON_JOB_CLOSE | BREAKAWAY);
       checkBool(
         "AssignProcessToJobObject",
         kernel32().AssignProcessToJobObject(job.raw, process.raw),
@@ -77,7 +78,7 @@ export class KillOnExit implements Disposable {
    */
   release(): void {
     if (this.#job.closed) return;
-    setLimitFlags(this.#job, SILENT_BREAKAWAY_OK);
+    setLimitFlags(this.#job, BREAKAWAY);
     this.#job.close();
   }
 
