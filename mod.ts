@@ -14,8 +14,10 @@
  *
  * @example Inject heapshift into a running program
  * ```ts
- * import { findProcesses, inject } from "@heapshift/heapshift";
- * const [target] = findProcesses("game.exe");
+ * import { findProcess, inject } from "@heapshift/heapshift";
+ * // (a not-found HeapshiftError when it is not running, a failed one
+ * // naming the pids when several are)
+ * const target = findProcess("game.exe");
  * await inject(target.pid, "build/heapshift.dll");
  * ```
  *

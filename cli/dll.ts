@@ -120,6 +120,15 @@ export async function resolveDll(
     const path = absolute((await extractDll(emb)).path);
     return options.lasting ? absolute(await keptCopy(path)) : path;
   }
+  if (embeddedDll(otherArch(arch))) {
+    // A compiled binary: its checkout paths are inside the binary, and it
+    // cannot build
+    throw new CliError(
+      `This heapshift binary was compiled without the ${BITS[arch]} hook DLL (${
+        HOOK_DLL[arch]
+      }): pass --dll PATH to one, or compile it with both (deno task compile without --dll)`,
+    );
+  }
   const dll = builtDll(arch, options.dir);
   if (isFile(dll)) return dll;
   const task = ["deno task build-dll", ...buildArgs(arch)].join(" ");
@@ -297,3 +306,7 @@ function absolute(path: string): string {
 }
 
 export { absolute as absolutePath };
+
+function otherArch(arch: Arch): Arch {
+  return arch === "x64" ? "x86" : "x64";
+}

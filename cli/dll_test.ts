@@ -15,6 +15,7 @@ import {
 import { CliError } from "./output.ts";
 import { buildPe } from "../pe/_test_pe.ts";
 import { runCli } from "./_test_utils.ts";
+import { setEmbeddedDll, sha256Hex } from "./embed.ts";
 
 async function withDir(fn: (dir: string) => Promise<void>): Promise<void> {
   const dir = await Deno.makeTempDir({ prefix: "heapshift-cli-dll-" });
@@ -253,6 +254,35 @@ Deno.test("isConsoleProgram: a console program gets our Ctrl+C, a GUI one does n
     assert.equal(isConsoleProgram(`${dir}/gui.exe`), false);
     assert.equal(isConsoleProgram(`${dir}/none.exe`), false);
   } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("a binary compiled without the x86 DLL says so for a 32-bit program, and uses no checkout's DLL or build", async () => {
+  const dir = await Deno.makeTempDir();
+  const built: string[][] = [];
+  try {
+    // a checkout's build/ holding one: a compiled binary has none to use
+    await Deno.writeFile(`${dir}/heapshift32.dll`, new Uint8Array(100));
+    const bytes = new Uint8Array([0x4d, 0x5a, 1, 2]);
+    setEmbeddedDll({ bytes, sha256: await sha256Hex(bytes) });
+    await assert.rejects(
+      resolveDll(undefined, {
+        arch: "x86",
+        dir,
+        builder: (args) => {
+          built.push(args);
+          return Promise.resolve(0);
+        },
+      }),
+      (e: Error) =>
+        e instanceof CliError &&
+        e.message ===
+          "This heapshift binary was compiled without the 32-bit hook DLL (heapshift32.dll): pass --dll PATH to one, or compile it with both (deno task compile without --dll)",
+    );
+    assert.deepEqual(built, []);
+  } finally {
+    setEmbeddedDll(undefined);
     await Deno.remove(dir, { recursive: true });
   }
 });

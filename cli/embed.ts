@@ -9,6 +9,8 @@
 
 import type { Arch } from "../src/arch.ts";
 import { baseName } from "../src/_paths.ts";
+import { type Handle, isWindows, openDenyingWrites } from "../ffi/mod.ts";
+import { CliError } from "./output.ts";
 
 /** The name of the third-party notice that ships with the DLL. */
 export const NOTICE_FILE = "THIRD_PARTY_NOTICES.txt";
@@ -73,16 +75,45 @@ export function toBase64(bytes: Uint8Array): string {
 }
 
 /**
- * Where extracted DLLs go: `%LOCALAPPDATA%\heapshift\dll` on Windows,
- * `$XDG_CACHE_HOME/heapshift/dll` (or `~/.cache/heapshift/dll`) elsewhere.
+ * Where extracted DLLs go: `%LOCALAPPDATA%\heapshift\dll` on Windows (the
+ * user's own profile, which other users cannot write), else
+ * `%USERPROFILE%\AppData\Local\heapshift\dll`; never a shared directory
+ * (the temporary or the current one), where another user could have put a
+ * file of that name first. `$XDG_CACHE_HOME/heapshift/dll` (or
+ * `~/.cache/heapshift/dll`) elsewhere. A {@linkcode CliError} when the
+ * environment names no such directory.
  */
 export function defaultExtractDir(): string {
-  const env = (k: string) => Deno.env.get(k) || undefined;
-  if (Deno.build.os === "windows") {
-    const base = env("LOCALAPPDATA") ?? env("TEMP") ?? env("TMP") ?? ".";
-    return `${base}\\heapshift\\dll`;
+  return extractDirFor(
+    Deno.build.os === "windows" ? "windows" : "posix",
+    (k) => Deno.env.get(k),
+  );
+}
+
+/** {@linkcode defaultExtractDir} for an OS and an environment (for tests). */
+export function extractDirFor(
+  os: "windows" | "posix",
+  getEnv: (name: string) => string | undefined,
+): string {
+  const env = (k: string) => getEnv(k) || undefined;
+  if (os === "windows") {
+    const profile = env("USERPROFILE");
+    const base = env("LOCALAPPDATA") ??
+      (profile && `${profile.replace(/[\\/]+$/, "")}\\AppData\\Local`);
+    if (!base) {
+      throw new CliError(
+        "Cannot extract the embedded hook DLL: neither LOCALAPPDATA nor USERPROFILE is set, so there is no folder of this user's to write it to; set LOCALAPPDATA, or pass --dll PATH",
+      );
+    }
+    return `${base.replace(/[\\/]+$/, "")}\\heapshift\\dll`;
   }
-  const base = env("XDG_CACHE_HOME") ?? `${env("HOME") ?? "/tmp"}/.cache`;
+  const home = env("HOME");
+  const base = env("XDG_CACHE_HOME") ?? (home && `${home}/.cache`);
+  if (!base) {
+    throw new CliError(
+      "Cannot extract the embedded hook DLL: neither XDG_CACHE_HOME nor HOME is set; set one, or pass --dll PATH",
+    );
+  }
   return `${base}/heapshift/dll`;
 }
 
@@ -104,6 +135,37 @@ async function matches(path: string, dll: EmbeddedDll): Promise<boolean> {
   } catch {
     return false;
   }
+}
+
+/**
+ * The extracted DLLs this process holds open (Windows), by path: each was
+ * verified while held, and nobody can write, rename or delete it before
+ * this process ends, so a target loads the very bytes that were checked.
+ */
+const held = new Map<string, Handle>();
+
+/**
+ * Whether the file at `path` holds `dll`'s bytes, and (on Windows) will go
+ * on holding them: it is opened denying writes and deletes first, then
+ * verified, and kept open (see {@linkcode held}). Without that, a file
+ * verified here could be swapped (by another program of this user, or of
+ * another user where the folder is shared) before the target loads it.
+ */
+async function heldMatch(path: string, dll: EmbeddedDll): Promise<boolean> {
+  if (!isWindows) return await matches(path, dll);
+  if (held.has(path)) return true;
+  let handle: Handle;
+  try {
+    handle = openDenyingWrites(path);
+  } catch {
+    return false; // missing, or open for writing by someone
+  }
+  if (!(await matches(path, dll))) {
+    handle.close();
+    return false;
+  }
+  held.set(path, handle);
+  return true;
 }
 
 /** Result of {@linkcode extractDll}. */
@@ -131,7 +193,11 @@ export async function extractDll(
       "The embedded hook DLL is damaged (its SHA-256 does not match): rebuild the binary with `deno task compile`.",
     );
   }
-  if (dll.notice !== undefined) await writeNotice(dir, dll.notice);
+  if (dll.notice !== undefined) {
+    await writeNotice(dir, dll.notice).catch((e) => {
+      throw extractFailure(dir, e);
+    });
+  }
   const extracted = await writeDll(dll, dir);
   await pruneExtracted(dir, { keep: extracted.path });
   return extracted;
@@ -199,13 +265,34 @@ async function writeNotice(dir: string, text: string): Promise<void> {
   if ((await Deno.readTextFile(path).catch(() => undefined)) === text) return;
   await Deno.mkdir(dir, { recursive: true });
   const tmp = `${path}.${Deno.pid}-${crypto.randomUUID().slice(0, 8)}.tmp`;
-  await Deno.writeTextFile(tmp, text);
-  await Deno.rename(tmp, path);
+  try {
+    await Deno.writeTextFile(tmp, text, { createNew: true });
+    await Deno.rename(tmp, path);
+  } catch (e) {
+    await Deno.remove(tmp).catch(() => {});
+    throw e;
+  }
 }
 
 async function writeDll(dll: EmbeddedDll, dir: string): Promise<Extracted> {
+  try {
+    return await writeDllIn(dll, dir);
+  } catch (e) {
+    throw extractFailure(dir, e);
+  }
+}
+
+/** A failure to write into `dir` as a CliError that says what to do. */
+function extractFailure(dir: string, e: unknown): unknown {
+  if (e instanceof CliError || !(e instanceof Error)) return e;
+  return new CliError(
+    `Cannot write the embedded hook DLL to ${dir}: ${e.message}; make room there or make it writable by this user (or set LOCALAPPDATA to a folder of yours), or pass --dll PATH`,
+  );
+}
+
+async function writeDllIn(dll: EmbeddedDll, dir: string): Promise<Extracted> {
   const path = join(dir, extractedName(dll.sha256));
-  if (await matches(path, dll)) {
+  if (await heldMatch(path, dll)) {
     // its access time is its last use (set here, whatever the volume
     // does): pruneExtracted keeps what is in use; the bytes' time stays
     const st = await Deno.stat(path).catch(() => undefined);
@@ -214,18 +301,24 @@ async function writeDll(dll: EmbeddedDll, dir: string): Promise<Extracted> {
   }
   await Deno.mkdir(dir, { recursive: true });
   const tmp = `${path}.${Deno.pid}-${crypto.randomUUID().slice(0, 8)}.tmp`;
-  await Deno.writeFile(tmp, dll.bytes);
+  try {
+    await Deno.writeFile(tmp, dll.bytes, { createNew: true });
+  } catch (e) {
+    // (a full disk: what was written of it goes too)
+    await Deno.remove(tmp).catch(() => {});
+    throw e;
+  }
+  let written = path;
   try {
     await Deno.rename(tmp, path);
-    return { path, written: true };
   } catch (e) {
     // Another run may have won the race with the same bytes.
-    if (await matches(path, dll)) {
+    if (await heldMatch(path, dll)) {
       await Deno.remove(tmp).catch(() => {});
       return { path, written: false };
     }
     // A different, locked file holds the name: keep ours under a new name.
-    const alt = join(
+    written = join(
       dir,
       extractedName(dll.sha256).replace(
         /\.dll$/,
@@ -233,11 +326,18 @@ async function writeDll(dll: EmbeddedDll, dir: string): Promise<Extracted> {
       ),
     );
     try {
-      await Deno.rename(tmp, alt);
+      await Deno.rename(tmp, written);
     } catch {
       await Deno.remove(tmp).catch(() => {});
       throw e;
     }
-    return { path: alt, written: true };
   }
+  // Checked again once held: the file could have been replaced between
+  // the rename and now.
+  if (!(await heldMatch(written, dll))) {
+    throw new CliError(
+      `Cannot use the hook DLL extracted to ${written}: another program changed it as it was written; check who else can write to ${dir}, or pass --dll PATH`,
+    );
+  }
+  return { path: written, written: true };
 }

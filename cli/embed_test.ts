@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import {
   embeddedDll,
+  extractDirFor,
   extractDll,
   extractedName,
   fromBase64,
@@ -13,6 +14,7 @@ import {
 } from "./embed.ts";
 import { resolveDll } from "./dll.ts";
 import { withVar } from "../pe/_test_dir.ts";
+import { CliError } from "./output.ts";
 
 function fakeDll(n = 70_000): Uint8Array {
   const b = new Uint8Array(n);
@@ -208,5 +210,67 @@ Deno.test("a kept copy (for a Special K ini) outlives the pruning of the build t
     assert.deepEqual(await Deno.readFile(kept), a);
   } finally {
     await Deno.remove(root, { recursive: true });
+  }
+});
+
+Deno.test("the extraction folder is the user's own: never a shared temporary or the current directory", () => {
+  const env = (vars: Record<string, string>) => (k: string) => vars[k];
+  assert.equal(
+    extractDirFor(
+      "windows",
+      env({
+        LOCALAPPDATA: "C:\\Users\\u\\AppData\\Local",
+        TEMP: "C:\\Windows\\Temp",
+      }),
+    ),
+    "C:\\Users\\u\\AppData\\Local\\heapshift\\dll",
+  );
+  // without LOCALAPPDATA: the profile's, not TEMP (C:\Windows\Temp for a
+  // service, where every user may create folders) nor "."
+  assert.equal(
+    extractDirFor(
+      "windows",
+      env({ USERPROFILE: "C:\\Users\\u\\", TEMP: "C:\\Windows\\Temp" }),
+    ),
+    "C:\\Users\\u\\AppData\\Local\\heapshift\\dll",
+  );
+  assert.throws(
+    () => extractDirFor("windows", env({ TEMP: "C:\\Windows\\Temp" })),
+    (e: Error) =>
+      e instanceof CliError && /LOCALAPPDATA/.test(e.message) &&
+      /--dll PATH/.test(e.message),
+  );
+  assert.throws(
+    () => extractDirFor("posix", env({})),
+    (e: Error) => e instanceof CliError && /--dll PATH/.test(e.message),
+  );
+  assert.equal(
+    extractDirFor("posix", env({ HOME: "/home/u" })),
+    "/home/u/.cache/heapshift/dll",
+  );
+});
+
+Deno.test("a folder the DLL cannot be written to is a CliError naming it and saying what to do; nothing is left behind", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    // a file where the folder should be: no write under it succeeds (as
+    // root too, which a read-only folder would not stop)
+    const blocked = `${dir}/file`;
+    await Deno.writeTextFile(blocked, "x");
+    const bytes = fakeDll(1000);
+    const dll = { bytes, sha256: await sha256Hex(bytes), notice: "n" };
+    for (const d of [dll, { ...dll, notice: undefined }]) {
+      await assert.rejects(
+        extractDll(d, `${blocked}/dll`),
+        (e: Error) =>
+          e instanceof CliError &&
+          e.message.startsWith(
+            `Cannot write the embedded hook DLL to ${blocked}/dll: `,
+          ) && /--dll PATH/.test(e.message),
+      );
+    }
+    assert.deepEqual([...Deno.readDirSync(dir)].map((e) => e.name), ["file"]);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
   }
 });

@@ -70,6 +70,26 @@ export const KERNEL32_SYMBOLS = {
     result: "i32",
   },
   GetStdHandle: { parameters: ["u32"], result: "pointer" },
+  // lpAttributeList, dwAttributeCount, dwFlags, lpSize
+  InitializeProcThreadAttributeList: {
+    parameters: ["buffer", "u32", "u32", "buffer"],
+    result: "i32",
+  },
+  // lpAttributeList, dwFlags, Attribute, lpValue, cbSize, lpPreviousValue,
+  // lpReturnSize
+  UpdateProcThreadAttribute: {
+    parameters: [
+      "buffer",
+      "u32",
+      "usize",
+      "buffer",
+      "usize",
+      "pointer",
+      "pointer",
+    ],
+    result: "i32",
+  },
+  DeleteProcThreadAttributeList: { parameters: ["buffer"], result: "void" },
   GetCurrentProcess: { parameters: [], result: "pointer" },
   DuplicateHandle: {
     // hSourceProcess, hSource, hTargetProcess, lpTargetHandle,
@@ -197,6 +217,24 @@ export const KERNEL32_SYMBOLS = {
     result: "pointer",
   },
   ReleaseMutex: { parameters: ["pointer"], result: "i32" },
+  CreateJobObjectW: { parameters: ["pointer", "pointer"], result: "pointer" },
+  // hJob, JobObjectInformationClass, lpJobObjectInformation, cbLength
+  SetInformationJobObject: {
+    parameters: ["pointer", "u32", "buffer", "u32"],
+    result: "i32",
+  },
+  AssignProcessToJobObject: {
+    parameters: ["pointer", "pointer"],
+    result: "i32",
+  },
+  // lpszLongPath, lpszShortPath, cchBuffer
+  GetShortPathNameW: { parameters: ["buffer", "buffer", "u32"], result: "u32" },
+  CreateFileW: {
+    // lpFileName, dwDesiredAccess, dwShareMode, lpSecurityAttributes,
+    // dwCreationDisposition, dwFlagsAndAttributes, hTemplateFile
+    parameters: ["buffer", "u32", "u32", "pointer", "u32", "u32", "pointer"],
+    result: "pointer",
+  },
   MapViewOfFile: {
     parameters: ["pointer", "u32", "u32", "u32", "usize"],
     result: "pointer",

@@ -22,3 +22,5 @@ export * from "./mapping.ts";
 export * from "./event.ts";
 export * from "./mutex.ts";
 export * from "./psapi.ts";
+export * from "./file.ts";
+export * from "./job.ts";

@@ -5,7 +5,7 @@
  * @module
  */
 
-import { checkBool, fail } from "./win32_error.ts";
+import { checkBool, ERROR, fail } from "./win32_error.ts";
 import { Handle, isInvalidHandle } from "./handle.ts";
 import { kernel32 } from "./library.ts";
 import { readWide, wide } from "./strings.ts";
@@ -196,6 +196,7 @@ export async function waitSignaled(
 export const CREATE = {
   SUSPENDED: 0x4,
   UNICODE_ENVIRONMENT: 0x400,
+  EXTENDED_STARTUPINFO_PRESENT: 0x80000,
 } as const;
 
 /** Options for {@linkcode createProcess}. */
@@ -238,7 +239,10 @@ function environmentBlock(env: Record<string, string>): Uint16Array {
  * one that cannot be duplicated is passed as it is. Disposing closes the
  * duplicates.
  */
-function inheritableStdHandles(): { raw: bigint[] } & Disposable {
+function inheritableStdHandles(): {
+  raw: bigint[];
+  owned: bigint[];
+} & Disposable {
   const k = kernel32();
   const self = k.GetCurrentProcess();
   const owned: Handle[] = [];
@@ -256,14 +260,62 @@ function inheritableStdHandles(): { raw: bigint[] } & Disposable {
   });
   return {
     raw,
+    owned: owned.map((h) => BigInt(Deno.UnsafePointer.value(h.raw))),
     [Symbol.dispose]: () => owned.forEach((h) => h.close()),
+  };
+}
+
+const PROC_THREAD_ATTRIBUTE_HANDLE_LIST = 0x20002;
+
+/**
+ * A `PROC_THREAD_ATTRIBUTE_HANDLE_LIST` attribute list naming `handles`:
+ * a child created with it inherits those handles and no other of ours
+ * (not one Deno inherited itself, nor a pipe end another thread's
+ * `Deno.Command` has marked inheritable while it starts its process).
+ * Disposing deletes the list.
+ */
+function handleListAttribute(
+  handles: bigint[],
+): { list: Uint8Array; keep: BigUint64Array } & Disposable {
+  const k = kernel32();
+  const size = new BigUint64Array(1);
+  // (fails with ERROR_INSUFFICIENT_BUFFER, and says the size)
+  k.InitializeProcThreadAttributeList(null, 1, 0, size);
+  const list = new Uint8Array(Number(size[0]));
+  checkBool(
+    "InitializeProcThreadAttributeList",
+    k.InitializeProcThreadAttributeList(list, 1, 0, size),
+  );
+  const keep = BigUint64Array.from(handles);
+  try {
+    checkBool(
+      "UpdateProcThreadAttribute",
+      k.UpdateProcThreadAttribute(
+        list,
+        0,
+        BigInt(PROC_THREAD_ATTRIBUTE_HANDLE_LIST),
+        keep,
+        BigInt(keep.byteLength),
+        null,
+        null,
+      ),
+    );
+  } catch (e) {
+    k.DeleteProcThreadAttributeList(list);
+    throw e;
+  }
+  return {
+    list,
+    keep,
+    [Symbol.dispose]: () => k.DeleteProcThreadAttributeList(list),
   };
 }
 
 /**
  * `CreateProcessW` of `exe` with the full `commandLine`; the child's
  * standard handles are this process's (inherited, whatever they are:
- * console, pipe or file) unless `stdio` is `none`.
+ * console, pipe or file) unless `stdio` is `none`. It inherits no other
+ * handle of ours.
  */
 export function createProcess(
   exe: string,
@@ -271,40 +323,57 @@ export function createProcess(
   options: CreateProcessOptions = {},
 ): CreatedProcess {
   const k = kernel32();
-  // STARTUPINFOW (x64, 104 bytes): cb 0, dwFlags 60, hStdInput 80,
-  // hStdOutput 88, hStdError 96.
-  const si = new Uint8Array(104);
+  // STARTUPINFOEXW (x64, 112 bytes): STARTUPINFOW's cb 0, dwFlags 60,
+  // hStdInput 80, hStdOutput 88, hStdError 96; then lpAttributeList 104.
+  const si = new Uint8Array(112);
   const v = new DataView(si.buffer);
-  v.setUint32(0, si.length, true);
   const STARTF_USESTDHANDLES = 0x100;
   v.setUint32(60, STARTF_USESTDHANDLES, true);
   using std = options.stdio === "none"
-    ? { raw: [0n, 0n, 0n], [Symbol.dispose]: () => {} }
+    ? { raw: [0n, 0n, 0n], owned: [], [Symbol.dispose]: () => {} }
     : inheritableStdHandles();
   std.raw.forEach((h, i) => v.setBigUint64(80 + 8 * i, h, true));
+  // none: nothing is inherited at all; else only the duplicates (a
+  // standard handle that could not be duplicated is passed as it is)
+  const inherit = options.stdio !== "none";
+  using attrs = std.owned.length > 0
+    ? handleListAttribute(std.owned)
+    : undefined;
   // PROCESS_INFORMATION: hProcess 0, hThread 8, dwProcessId 16, dwThreadId 20.
   const pi = new Uint8Array(24);
-  let flags = options.suspended ? CREATE.SUSPENDED : 0;
   let env: Uint16Array | null = null;
+  let flags = options.suspended ? CREATE.SUSPENDED : 0;
   if (options.env) {
     flags |= CREATE.UNICODE_ENVIRONMENT;
     env = environmentBlock(options.env);
   }
-  const ok = k.CreateProcessW(
-    wide(exe),
-    wide(commandLine), // must be writable: it is our own copy
-    null,
-    null,
-    // none: nothing to pass, so no handle of ours is inherited (one Deno
-    // inherited itself, marked inheritable, such as its parent's pipe,
-    // would otherwise stay open in the child)
-    options.stdio === "none" ? 0 : 1,
-    flags,
-    env,
-    options.cwd === undefined ? null : wide(options.cwd),
-    si,
-    pi,
-  );
+  const create = (list: Uint8Array | undefined) => {
+    v.setUint32(0, list ? 112 : 104, true);
+    v.setBigUint64(
+      104,
+      list ? BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(list))) : 0n,
+      true,
+    );
+    return k.CreateProcessW(
+      wide(exe),
+      wide(commandLine), // must be writable: it is our own copy
+      null,
+      null,
+      inherit ? 1 : 0,
+      flags | (list ? CREATE.EXTENDED_STARTUPINFO_PRESENT : 0),
+      env,
+      options.cwd === undefined ? null : wide(options.cwd),
+      si,
+      pi,
+    );
+  };
+  let ok = create(attrs?.list);
+  // A standard handle the list cannot hold (a Windows that refuses a
+  // console handle there): as before the list, with all our inheritable
+  // handles.
+  if (!ok && attrs && k.GetLastError() === ERROR.INVALID_PARAMETER) {
+    ok = create(undefined);
+  }
   if (!ok) fail("CreateProcessW");
   const out = new DataView(pi.buffer);
   const ptr = (off: number) =>

@@ -5,6 +5,8 @@
  * @module
  */
 
+import { HeapshiftError } from "./heapshift_error.ts";
+
 /**
  * Quotes one argument the way the MSVC runtime splits command lines.
  *
@@ -16,6 +18,17 @@
  * ```
  */
 export function quoteArg(arg: string): string {
+  if (typeof arg !== "string") {
+    const what = arg === null
+      ? "null"
+      : Array.isArray(arg)
+      ? "an array"
+      : `a value of type ${typeof arg}`;
+    throw new HeapshiftError(
+      "bad-argument",
+      `Cannot quote an argument: it must be a string, not ${what}`,
+    );
+  }
   if (arg !== "" && !/[\s"]/.test(arg)) return arg;
   let out = '"';
   let slashes = 0;

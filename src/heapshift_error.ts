@@ -71,9 +71,10 @@ export type HeapshiftErrorKind =
    */
   | "bad-path"
   /**
-   * An argument out of range, e.g. a timeout that is not a positive
-   * number of milliseconds, an argument or environment value with a NUL
-   * in it, or a `LaunchedProcess` used after `close()`.
+   * An argument out of range or of the wrong type (from JavaScript), e.g.
+   * a timeout that is not a positive number of milliseconds, an argument
+   * or environment value with a NUL in it, `null` options, or a
+   * `LaunchedProcess` used after `close()`.
    */
   | "bad-argument"
   /** Any other failure; `cause` holds the Win32Error. */

@@ -6,6 +6,7 @@
  * @module
  */
 
+import { checkOptions, checkPath } from "./_arguments.ts";
 import {
   type PatchFileOptions,
   patchImports as pePatchImports,
@@ -51,7 +52,11 @@ export function patchImports(
   exe: string,
   options: PatchFileOptions = {},
 ): Promise<PatchReport> {
-  return guardAsync(() => pePatchImports(exe, options));
+  return guardAsync(() => {
+    checkPath(exe, "patch");
+    checkOptions(options, `patch ${exe}`);
+    return pePatchImports(exe, options);
+  });
 }
 
 /**
@@ -74,5 +79,9 @@ export function removeImport(
   exe: string,
   options: RemoveFileOptions = {},
 ): Promise<PatchReport> {
-  return guardAsync(() => peRemoveImport(exe, options));
+  return guardAsync(() => {
+    checkPath(exe, "remove an import");
+    checkOptions(options, `remove an import from ${exe}`);
+    return peRemoveImport(exe, options);
+  });
 }

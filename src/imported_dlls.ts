@@ -7,6 +7,7 @@
  */
 
 import { HeapshiftError } from "./heapshift_error.ts";
+import { checkOptions, checkPath, typeName } from "./_arguments.ts";
 import { dbghelpImage, isWindows, Win32Error } from "../ffi/mod.ts";
 import {
   bytesSource,
@@ -59,7 +60,17 @@ export async function imports(
   exePath: string,
   options: ImportsOptions = {},
 ): Promise<ImportedDll[]> {
+  checkPath(exePath, "read the imports");
+  checkOptions(options, `read the imports of ${exePath}`);
   const reader = options.reader ?? (isWindows ? "dbghelp" : "pe");
+  if (reader !== "pe" && reader !== "dbghelp") {
+    throw new HeapshiftError(
+      "bad-argument",
+      `Cannot read the imports of ${exePath}: reader must be "pe" or "dbghelp", not ${
+        typeof reader === "string" ? JSON.stringify(reader) : typeName(reader)
+      }`,
+    );
+  }
   try {
     // dbghelp's image helpers work on the bytes in memory; the pe/ reader
     // gets the path and reads only the pages it needs.

@@ -66,3 +66,47 @@ Deno.test("imports() of a missing file, a directory and a non-PE file", async ()
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("imports(), patchImports() and removeImport() refuse a path or options of the wrong type (a JavaScript caller's) as bad-argument", async () => {
+  const { patchImports, removeImport } = await import("./import_patch.ts");
+  const cases: [string, () => Promise<unknown>, RegExp][] = [
+    [
+      "imports null",
+      () => imports("x.exe", null as never),
+      /^Cannot read the imports of x\.exe: the options must be an object, not null$/,
+    ],
+    [
+      "imports reader",
+      () => imports("x.exe", { reader: "dbhelp" as never }),
+      /^Cannot read the imports of x\.exe: reader must be "pe" or "dbghelp", not "dbhelp"$/,
+    ],
+    [
+      "imports path",
+      () => imports(42 as never),
+      /^Cannot read the imports: the path must be a string, not a number$/,
+    ],
+    [
+      "patch null",
+      () => patchImports("x.exe", null as never),
+      /^Cannot patch x\.exe: the options must be an object, not null$/,
+    ],
+    [
+      "patch path",
+      () => patchImports(undefined as never),
+      /^Cannot patch: the path must be a string, not undefined$/,
+    ],
+    [
+      "remove null",
+      () => removeImport("x.exe", 7 as never),
+      /^Cannot remove an import from x\.exe: the options must be an object, not a number$/,
+    ],
+  ];
+  for (const [name, call, text] of cases) {
+    await assert.rejects(call, (e: unknown) => {
+      assert.ok(e instanceof HeapshiftError, `${name}: ${e}`);
+      assert.equal(e.kind, "bad-argument", name);
+      assert.match(e.message, text, name);
+      return true;
+    });
+  }
+});

@@ -110,6 +110,7 @@ export class LaunchedProcess implements Disposable {
         `Cannot kill process ${this.pid}: the exit code must be a 32-bit integer, not ${exitCode}`,
       );
     }
+    this.#open("kill");
     if (this.exitCode() !== undefined) return;
     try {
       terminateProcess(this.#process, exitCode >>> 0);

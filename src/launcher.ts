@@ -24,8 +24,10 @@ import { HeapshiftError } from "./heapshift_error.ts";
 import {
   createProcess,
   ERROR,
+  KillOnExit,
   RemoteMemory,
   resumeThread,
+  shortPathName,
   terminateProcess,
   Win32Error,
 } from "../ffi/mod.ts";
@@ -40,6 +42,7 @@ import { addImports, findExeImage } from "./_first_imports.ts";
 import { confirmLoaded } from "./_load_check.ts";
 import { guardAsync } from "./_error_kinds.ts";
 import { timeoutMs } from "./_timeout.ts";
+import { typeName } from "./_arguments.ts";
 
 /**
  * Options for {@linkcode launch}.
@@ -116,7 +119,10 @@ function launchError(exe: string, e: unknown, cwd?: string): unknown {
  * its in-memory import table, then resumes it. Each DLL must export at
  * least one function (it is imported by ordinal). A 32-bit (x86) program
  * takes 32-bit DLLs; a DLL of the other architecture is a `bad-dll` error,
- * before anything is started.
+ * before anything is started. Until the DLLs are confirmed the program is
+ * held in a job object that ends it if this process ends (Ctrl+C without a
+ * handler, a crash, being killed), so it is never left suspended or
+ * half-started; once `launch` resolves it may outlive this process.
  *
  * @example Run a program with heapshift from its first allocation
  * ```ts
@@ -139,6 +145,22 @@ async function start(
   exe: string,
   options: LaunchOptions,
 ): Promise<LaunchedProcess> {
+  if (typeof exe !== "string" || exe === "") {
+    throw new HeapshiftError(
+      "bad-argument",
+      `Cannot launch: the program must be the path of an executable, not ${
+        exe === "" ? "an empty string" : typeName(exe)
+      }`,
+    );
+  }
+  if (typeof options !== "object" || options === null) {
+    throw new HeapshiftError(
+      "bad-argument",
+      `Cannot launch ${exe}: the options must be an object, not ${
+        typeName(options)
+      }`,
+    );
+  }
   const timeout = timeoutMs(options.timeout, {
     fallback: 10_000,
     doing: `launch ${exe}`,
@@ -147,17 +169,20 @@ async function start(
   checkStrings(exe, options);
   const signal = options.signal;
   signal?.throwIfAborted();
-  const { launched, dlls } = launchSuspendedAndResume(exe, options);
+  const { launched, dlls, hold } = launchSuspendedAndResume(exe, options);
   try {
     const check = confirmLoaded(launched, { dlls, timeout });
     await (signal ? untilAborted(check, signal) : check);
     markLaunchLoads(launched, dlls);
+    // Confirmed: from now on it may outlive us.
+    hold?.release();
   } catch (e) {
     // Not known to have its DLLs: the caller gets no process, so none is
     // left running.
     try {
       launched.kill();
     } catch { /* it has exited */ }
+    hold?.close();
     launched.close();
     throw e;
   }
@@ -206,14 +231,22 @@ async function untilAborted<T>(
 }
 
 /**
- * Arguments and environment that a command line or an environment block
+ * The options' types (a JavaScript caller's are not checked for it), and
+ * arguments and environment that a command line or an environment block
  * can carry: a NUL would end the string there (and drop what follows),
  * `=` in a name would split it.
  */
 function checkStrings(exe: string, options: LaunchOptions): void {
   const bad = (what: string) =>
     new HeapshiftError("bad-argument", `Cannot launch ${exe}: ${what}`);
-  (options.args ?? []).forEach((a, i) => {
+  const { args = [], env = {}, cwd, dlls = [], stdio, signal } = options;
+  if (!Array.isArray(args)) {
+    throw bad(`args must be an array of strings, not ${typeName(args)}`);
+  }
+  args.forEach((a: unknown, i) => {
+    if (typeof a !== "string") {
+      throw bad(`argument ${i + 1} is ${typeName(a)}, not a string`);
+    }
     if (a.includes("\0")) {
       throw bad(
         `argument ${
@@ -222,7 +255,14 @@ function checkStrings(exe: string, options: LaunchOptions): void {
       );
     }
   });
-  for (const [k, v] of Object.entries(options.env ?? {})) {
+  if (typeof env !== "object" || env === null || Array.isArray(env)) {
+    throw bad(
+      `env must be an object of strings ({ NAME: "value" }), not ${
+        typeName(env)
+      }`,
+    );
+  }
+  for (const [k, v] of Object.entries(env) as [string, unknown][]) {
     if (k === "" || k.includes("\0") || k.indexOf("=", 1) !== -1) {
       throw bad(
         `${
@@ -230,23 +270,68 @@ function checkStrings(exe: string, options: LaunchOptions): void {
         } is not an environment variable name (no "=" or NUL, not empty)`,
       );
     }
+    if (typeof v !== "string") {
+      throw bad(`the value of ${k} is ${typeName(v)}, not a string`);
+    }
     if (v.includes("\0")) {
       throw bad(
         `the value of ${k} contains a NUL character, which would end it there`,
       );
     }
   }
-  if (options.cwd?.includes("\0")) {
+  if (cwd !== undefined && typeof cwd !== "string") {
+    throw bad(`cwd must be a string, not ${typeName(cwd)}`);
+  }
+  if (cwd?.includes("\0")) {
     throw bad(
       "its working directory contains a NUL character, which would end it there",
     );
   }
+  if (!Array.isArray(dlls)) {
+    throw bad(`dlls must be an array of DLL paths, not ${typeName(dlls)}`);
+  }
+  dlls.forEach((d: unknown, i) => {
+    if (typeof d !== "string") {
+      throw bad(`dll ${i + 1} is ${typeName(d)}, not a path`);
+    }
+  });
+  if (stdio !== undefined && stdio !== "inherit" && stdio !== "none") {
+    throw bad(
+      `stdio must be "inherit" or "none", not ${
+        typeof stdio === "string" ? JSON.stringify(stdio) : typeName(stdio)
+      }`,
+    );
+  }
+  if (signal !== undefined && !(signal instanceof AbortSignal)) {
+    throw bad(`signal must be an AbortSignal, not ${typeName(signal)}`);
+  }
+}
+
+const ASCII_PATH = /^[\x20-\x7e]+$/;
+
+/**
+ * `dll` as an import table can name it: plain ASCII (the loader reads
+ * import names in the ANSI code page, which is not known here). A folder
+ * whose name is not (a user profile's, where a compiled binary extracts
+ * its DLL) is named by its 8.3 alias, which is ASCII where the volume has
+ * 8.3 names; the file name itself must be ASCII, as it is the module's
+ * name. `undefined` when there is no such form.
+ */
+function importablePath(dll: string): string | undefined {
+  if (ASCII_PATH.test(dll)) return dll;
+  const cut = dll.lastIndexOf("\\");
+  const name = dll.slice(cut + 1);
+  if (cut < 0 || !ASCII_PATH.test(name)) return undefined;
+  const dir = shortPathName(dll.slice(0, cut));
+  return dir !== undefined && ASCII_PATH.test(dir)
+    ? `${dir.replace(/\\$/, "")}\\${name}`
+    : undefined;
 }
 
 function launchSuspendedAndResume(
   exe: string,
   options: LaunchOptions,
-): { launched: LaunchedProcess; dlls: string[] } {
+): { launched: LaunchedProcess; dlls: string[]; hold?: KillOnExit } {
   const path = absolutePath(exe);
   let head: Uint8Array;
   try {
@@ -282,10 +367,11 @@ function launchSuspendedAndResume(
       noun: "program",
       doing: `launch ${path} with ${baseName(dll)}`,
     });
-    if (!/^[\x20-\x7e]+$/.test(dll)) {
+    const named = importablePath(dll);
+    if (named === undefined) {
       throw new HeapshiftError(
         "bad-dll",
-        `Cannot use DLL ${dll} with launch: import names are ANSI, so the path must be plain ASCII (copy the DLL to such a path)`,
+        `Cannot use DLL ${dll} with launch: import names are ANSI, so the path must be plain ASCII, and the folder has no 8.3 name that is (copy the DLL to such a path)`,
       );
     }
     const ordinal = firstExportOrdinal(dll);
@@ -295,7 +381,7 @@ function launchSuspendedAndResume(
         `Cannot use DLL ${dll} with launch: it exports nothing, and a DLL added to the import table must export at least one function`,
       );
     }
-    return { path: dll, ordinal };
+    return { path: named, ordinal };
   });
 
   const commandLine = [path, ...(options.args ?? [])].map(quoteArg).join(" ");
@@ -319,6 +405,12 @@ function launchSuspendedAndResume(
     throw launchError(path, e, options.cwd);
   }
   const { process, thread, pid } = created;
+  // Until its DLLs are confirmed the program ends with us, however we end
+  // (Ctrl+C, a crash, being killed): never left suspended or half-started.
+  let hold: KillOnExit | undefined;
+  try {
+    hold = KillOnExit.hold(process);
+  } catch { /* (a job of ours that forbids it): without */ }
   try {
     // The file said so; the process must agree (an image swapped meanwhile).
     const running = processArchOf(process, pid);
@@ -343,6 +435,7 @@ function launchSuspendedAndResume(
     try {
       terminateProcess(process, 1);
     } catch { /* already gone */ }
+    hold?.close();
     process.close();
     throw e instanceof HeapshiftError ? e : launchError(path, e);
   } finally {
@@ -351,5 +444,6 @@ function launchSuspendedAndResume(
   return {
     launched: new LaunchedProcess(pid, process, arch),
     dlls: imports.map((i) => i.path),
+    hold,
   };
 }

@@ -11,6 +11,7 @@ import { PROCESS, processEntries, processImagePath } from "../ffi/mod.ts";
 import { openTarget } from "./_target.ts";
 import { guard } from "./_error_kinds.ts";
 import { timeoutMs } from "./_timeout.ts";
+import { typeName } from "./_arguments.ts";
 
 /**
  * A running process.
@@ -71,7 +72,19 @@ function sameName(exeFile: string, name: string): boolean {
  * ```
  */
 export function findProcesses(name: string): ProcessInfo[] {
+  checkName(name, "find");
   return processes().filter((p) => sameName(p.name, name));
+}
+
+/** Throws a `bad-argument` HeapshiftError unless `name` is a file name. */
+function checkName(name: unknown, doing: string): void {
+  if (typeof name === "string" && name !== "") return;
+  throw new HeapshiftError(
+    "bad-argument",
+    `Cannot ${doing} a process: the name must be an executable's file name such as game.exe, not ${
+      name === "" ? "an empty string" : typeName(name)
+    }`,
+  );
 }
 
 /**
@@ -147,7 +160,18 @@ export async function waitForProcess(
   name: string,
   options: WaitForProcessOptions = {},
 ): Promise<ProcessInfo> {
+  checkName(name, "wait for");
   const doing = `wait for ${name}`;
+  if (
+    options.signal !== undefined && !(options.signal instanceof AbortSignal)
+  ) {
+    throw new HeapshiftError(
+      "bad-argument",
+      `Cannot ${doing}: signal must be an AbortSignal, not ${
+        typeName(options.signal)
+      }`,
+    );
+  }
   const timeout = timeoutMs(options.timeout, {
     fallback: 30_000,
     doing,

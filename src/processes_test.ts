@@ -28,3 +28,28 @@ Deno.test("waitForProcess() refuses a timeout or interval that is not a number o
     );
   }
 });
+
+Deno.test("findProcesses, findProcess and waitForProcess refuse a name that is not a string, and a signal that is not an AbortSignal, before they look", async () => {
+  const { findProcess, findProcesses } = await import("./processes.ts");
+  const bad = (e: unknown, text: RegExp) =>
+    e instanceof HeapshiftError && e.kind === "bad-argument" &&
+    text.test(e.message);
+  for (const name of [5, null, undefined, ""]) {
+    const text =
+      /^Cannot (find|wait for) a process: the name must be an executable's file name such as game\.exe, not /;
+    assert.throws(() => findProcesses(name as never), (e) => bad(e, text));
+    assert.throws(() => findProcess(name as never), (e) => bad(e, text));
+    await assert.rejects(
+      waitForProcess(name as never),
+      (e) => bad(e, text),
+    );
+  }
+  await assert.rejects(
+    waitForProcess("game.exe", { signal: "stop" as never }),
+    (e) =>
+      bad(
+        e,
+        /^Cannot wait for game\.exe: signal must be an AbortSignal, not a string$/,
+      ),
+  );
+});

@@ -27,6 +27,7 @@ import { relative } from "node:path";
 import { sha256Hex, toBase64 } from "../cli/embed.ts";
 import { buildDll } from "./build_dll.ts";
 import { noticeText } from "./notice.ts";
+import { absoluteOptionPaths } from "../src/_paths.ts";
 import { repoRoot } from "./winenv.ts";
 
 /** The default compile target. */
@@ -152,8 +153,24 @@ function flag(args: string[], name: string): string | undefined {
   return eq?.slice(name.length + 1);
 }
 
-async function main(args: string[]): Promise<number> {
+/**
+ * `args` with the paths of `--dll`, `--dll32` and `--out` made absolute
+ * against `cwd`, where the user started the task (a `deno task` runs it
+ * from the checkout's root; its `INIT_CWD` says where it was started).
+ */
+export function compileTaskArgs(args: string[], cwd: string): string[] {
+  return absoluteOptionPaths(args, {
+    names: ["--dll", "--dll32", "--out"],
+    base: cwd,
+  });
+}
+
+async function main(taskArgs: string[]): Promise<number> {
   const root = repoRoot();
+  const args = compileTaskArgs(
+    taskArgs,
+    Deno.env.get("INIT_CWD") ?? Deno.cwd(),
+  );
   const given = flag(args, "--dll");
   const given32 = flag(args, "--dll32");
   const out = flag(args, "--out") ?? `${root}/build/heapshift.exe`;

@@ -123,3 +123,35 @@ Deno.test("compile arguments and download-failure detection", () => {
   );
   assert.ok(!isDownloadFailure('error: Module not found "file:///x.ts".'));
 });
+
+Deno.test("--dll, --dll32 and --out are paths from where the task was started (deno task runs it from the checkout's root)", async () => {
+  const here = await Deno.makeTempDir();
+  try {
+    await Deno.writeFile(`${here}/mine.dll`, fakeDll(300));
+    await Deno.writeFile(`${here}/mine32.dll`, fakeDll(301));
+    const root = new URL("../", import.meta.url).pathname;
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "-A",
+        `${root}tasks/compile.ts`,
+        "--dll",
+        "mine.dll",
+        "--dll32=mine32.dll",
+        "--generate-only",
+      ],
+      cwd: root,
+      env: { INIT_CWD: here, NO_COLOR: "1" },
+      stdin: "null",
+    }).output();
+    const stderr = new TextDecoder().decode(out.stderr);
+    assert.equal(out.code, 0, stderr);
+    assert.match(
+      stderr,
+      new RegExp(`embedded ${here}/mine\\.dll \\(300 bytes`),
+    );
+    assert.match(stderr, new RegExp(`and ${here}/mine32\\.dll`));
+  } finally {
+    await Deno.remove(here, { recursive: true });
+  }
+});

@@ -9,7 +9,8 @@ import {
 } from "../../mod.ts";
 import { assert, assertEquals, assertRejects, assertThrows } from "./assert.ts";
 import { openProcess, PROCESS, terminateProcess } from "../../ffi/mod.ts";
-import { fixture, test } from "./harness.ts";
+import { pathToFileURL } from "node:url";
+import { fixture, repoPath, test, uniqueCopy } from "./harness.ts";
 
 test("launch loads the DLL before the program's own code", async () => {
   const dir = await Deno.makeTempDir({ prefix: "heapshift-launch-" });
@@ -195,12 +196,16 @@ test("a LaunchedProcess: wait checks its timeout, kill takes signed codes, and u
     proc.close();
   }
   for (
-    const use of [
-      () => proc.exitCode(),
-      () => proc.kill(),
-    ]
+    const [use, doing] of [
+      [() => proc.exitCode(), "read the exit code of"],
+      [() => proc.kill(), "kill"],
+    ] as const
   ) {
-    const e = assertThrows(use, HeapshiftError, "was closed");
+    const e = assertThrows(
+      use,
+      HeapshiftError,
+      `Cannot ${doing} process ${proc.pid}: this LaunchedProcess was closed`,
+    );
     assertEquals(e.kind, "bad-argument");
   }
   const e = await assertRejects(
@@ -231,9 +236,12 @@ test("launch takes an unlimited timeout; a wait pending when the handle is close
   }
 });
 
-test("launch with stdio none passes the program none of our inheritable handles", async () => {
+test("launch passes the program none of our inheritable handles but its standard ones, with stdio inherit or none", async () => {
   // An inheritable handle in this process, as one Deno itself inherited
-  // (a parent's pipe) would be: with stdio inherit it reaches the child.
+  // (a parent's pipe) would be, or a pipe end Deno.Command marks
+  // inheritable while it starts a process on another thread: a program
+  // that inherited it would hold that pipe open (a reader of it waits for
+  // the program's end).
   const lib = Deno.dlopen("kernel32.dll", {
     CreateEventW: {
       parameters: ["buffer", "i32", "i32", "pointer"],
@@ -258,11 +266,188 @@ test("launch with stdio none passes the program none of our inheritable handles"
       assertEquals(await proc.wait({ timeout: 30_000 }), 7);
       return (await Deno.readTextFile(out)).match(/handle_open=(\d)/)?.[1];
     };
-    assertEquals(await seen("inherit"), "1"); // the test sees what it checks
+    // the test sees what it checks: Deno.Command passes it on
+    const control = `${dir}\\control.txt`;
+    const direct = await new Deno.Command(fixture("api_launchee.exe"), {
+      args: [control, `--handle=${value}`],
+      stdin: "null",
+      stdout: "null",
+      stderr: "null",
+    }).output();
+    assertEquals(direct.code, 7);
+    assertEquals(
+      (await Deno.readTextFile(control)).match(/handle_open=(\d)/)?.[1],
+      "1",
+    );
+    assertEquals(await seen("inherit"), "0");
     assertEquals(await seen("none"), "0");
   } finally {
     if (event) lib.symbols.CloseHandle(event);
     lib.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+test("a program whose DLLs are not yet confirmed ends with heapshift when heapshift is killed (no half-started program left behind)", async () => {
+  await using copy = await uniqueCopy("sleeper.exe");
+  const script = `${Deno.makeTempDirSync()}\\launcher.ts`;
+  // Its DLL takes 5 s to initialise: heapshift is killed while it waits.
+  await Deno.writeTextFile(
+    script,
+    `import { launch } from ${
+      JSON.stringify(pathToFileURL(repoPath("mod.ts")).href)
+    };\n` +
+      `await launch(${JSON.stringify(copy.path)}, { dlls: [${
+        JSON.stringify(fixture("api_slow.dll"))
+      }], stdio: "none", timeout: 60_000 });\n`,
+  );
+  const running = () =>
+    processes().filter((p) => p.name.toLowerCase() === copy.exe.toLowerCase());
+  const heapshift = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", "--no-check", script],
+    stdin: "null",
+    stdout: "null",
+    stderr: "null",
+  }).spawn();
+  try {
+    for (let i = 0; running().length === 0; i++) {
+      assert(i < 600, "the program was never started");
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    await new Promise((r) => setTimeout(r, 500));
+    assertEquals(running().length, 1);
+  } finally {
+    heapshift.kill("SIGKILL");
+    await heapshift.status;
+  }
+  try {
+    // gone well before its DLL would have finished initialising
+    for (let i = 0; running().length > 0; i++) {
+      assert(i < 40, "the launched program outlived heapshift");
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  } finally {
+    for (const p of running()) {
+      using h = openProcess(p.pid, PROCESS.TERMINATE);
+      terminateProcess(h, 1);
+    }
+    await Deno.remove(script.replace(/\\launcher\.ts$/, ""), {
+      recursive: true,
+    });
+  }
+});
+
+test("a launched program whose DLLs are confirmed outlives heapshift, killed or ended", async () => {
+  await using copy = await uniqueCopy("sleeper.exe");
+  const dir = Deno.makeTempDirSync();
+  const running = () =>
+    processes().filter((p) => p.name.toLowerCase() === copy.exe.toLowerCase());
+  try {
+    for (const end of ["killed", "exits"]) {
+      const script = `${dir}\\launcher_${end}.ts`;
+      await Deno.writeTextFile(
+        script,
+        `import { launch } from ${
+          JSON.stringify(pathToFileURL(repoPath("mod.ts")).href)
+        };\n` +
+          `await launch(${JSON.stringify(copy.path)}, { dlls: [${
+            JSON.stringify(fixture("probe.dll"))
+          }], stdio: "none" });\n` +
+          `console.log("launched");\n` +
+          (end === "killed" ? `setInterval(() => {}, 1000);\n` : ""),
+      );
+      const heapshift = new Deno.Command(Deno.execPath(), {
+        args: ["run", "-A", "--no-check", script],
+        stdin: "null",
+        stdout: "piped",
+        stderr: "inherit",
+      }).spawn();
+      const reader = heapshift.stdout.pipeThrough(new TextDecoderStream())
+        .getReader();
+      let out = "";
+      while (!out.includes("launched")) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        out += value;
+      }
+      reader.releaseLock();
+      assert(out.includes("launched"), out);
+      if (end === "killed") heapshift.kill("SIGKILL");
+      await heapshift.stdout.cancel().catch(() => {});
+      await heapshift.status;
+      await new Promise((r) => setTimeout(r, 500));
+      assertEquals(running().length, 1, `heapshift ${end}`);
+      for (const p of running()) {
+        using h = openProcess(p.pid, PROCESS.TERMINATE);
+        terminateProcess(h, 1);
+      }
+      for (let i = 0; running().length > 0 && i < 100; i++) {
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    }
+  } finally {
+    for (const p of running()) {
+      using h = openProcess(p.pid, PROCESS.TERMINATE);
+      terminateProcess(h, 1);
+    }
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+test("launch passes hard arguments through unchanged, to a program whose path has spaces", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "heapshift launch " });
+  try {
+    const exe = `${dir}\\my program.exe`;
+    await Deno.copyFile(fixture("api_launchee.exe"), exe);
+    const out = `${dir}\\out file.txt`;
+    const args = [
+      "",
+      " ",
+      "\t",
+      "a\tb",
+      '"',
+      '""',
+      '\\"',
+      '\\\\"',
+      "\\",
+      "\\\\",
+      "a\\\\b c\\",
+      'x"y z"\\',
+      "'single' ^&|<>%PATH%",
+      "",
+    ];
+    using proc = await launch(exe, { args: [out, ...args] });
+    assertEquals(await proc.wait({ timeout: 30_000 }), 7);
+    const lines = (await Deno.readTextFile(out)).split(/\r?\n/);
+    assertEquals(
+      lines.filter((l) => l.startsWith("arg=")).map((l) => l.slice(4)),
+      args,
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+test("launch takes a DLL under a folder whose name is not ASCII (a compiled binary extracts it under the user's profile, which may be)", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "heapshift-José-" });
+  try {
+    const sub = `${dir}\\Müller Ünïcode`;
+    await Deno.mkdir(sub);
+    const dll = `${sub}\\probe.dll`;
+    await Deno.copyFile(fixture("probe.dll"), dll);
+    using proc = await launch(fixture("sleeper.exe"), {
+      stdio: "none",
+      dlls: [dll],
+    });
+    try {
+      assert(
+        modules(proc.pid).some((m) => m.name.toLowerCase() === "probe.dll"),
+      );
+    } finally {
+      proc.kill();
+      await proc.wait({ timeout: 10_000 });
+    }
+  } finally {
     await Deno.remove(dir, { recursive: true });
   }
 });
