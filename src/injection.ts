@@ -38,6 +38,7 @@ import {
   type TargetProcess,
 } from "./_target.ts";
 import { heapshiftPresence } from "./_heapshift_presence.ts";
+import { checkOptions, checkPath } from "./_arguments.ts";
 import { guardAsync } from "./_error_kinds.ts";
 import { stats, targetNamed } from "./live_stats.ts";
 import { reasonMayPass } from "./stats_block.ts";
@@ -208,8 +209,8 @@ function debugged(target: TargetProcess): boolean {
  *
  * @example Inject heapshift into a running program
  * ```ts
- * import { findProcesses, inject } from "@heapshift/heapshift";
- * const [target] = findProcesses("game.exe");
+ * import { findProcess, inject } from "@heapshift/heapshift";
+ * const target = findProcess("game.exe");
  * const mod = await inject(target.pid, "build/heapshift.dll", { timeout: 5000 });
  * console.log(`loaded at 0x${mod.base.toString(16)}`);
  * ```
@@ -219,7 +220,11 @@ export function inject(
   dllPath: string,
   options: InjectOptions = {},
 ): Promise<ModuleInfo> {
-  return guardAsync(() => loadInto(pid, dllPath, options));
+  return guardAsync(() => {
+    checkPath(dllPath, `inject a DLL into process ${pid}`);
+    checkOptions(options, `inject ${baseName(dllPath)} into process ${pid}`);
+    return loadInto(pid, dllPath, options);
+  });
 }
 
 async function loadInto(
@@ -501,7 +506,11 @@ export function eject(
   moduleName: string,
   options: EjectOptions = {},
 ): Promise<void> {
-  return guardAsync(() => unloadFrom(pid, moduleName, options));
+  return guardAsync(() => {
+    checkPath(moduleName, `eject a module from process ${pid}`);
+    checkOptions(options, `eject ${baseName(moduleName)} from process ${pid}`);
+    return unloadFrom(pid, moduleName, options);
+  });
 }
 
 async function unloadFrom(
