@@ -1,5 +1,13 @@
 import assert from "node:assert/strict";
-import { buildDll, MIMALLOC_TREES, staticLayoutMismatch } from "./build_dll.ts";
+import $ from "dax";
+import {
+  buildDll,
+  dllInputFiles,
+  MIMALLOC_TREES,
+  msvcScript,
+  staticLayoutMismatch,
+  VSWHERE_ARGS,
+} from "./build_dll.ts";
 import { repoRoot } from "./winenv.ts";
 
 const unit = () => Deno.readTextFile(`${repoRoot()}/dll/mimalloc_unit.c`);
@@ -54,4 +62,99 @@ Deno.test("two builds for directories outside the checkout at once each get thei
     await Deno.remove(a, { recursive: true });
     await Deno.remove(b, { recursive: true });
   }
+});
+
+Deno.test("a changed mimalloc source or header rebuilds the DLL, even with an older time", async () => {
+  const root = repoRoot();
+  // a copy of the v3 tree inside the checkout (the compiler's chroot sees it)
+  const tmp = await Deno.makeTempDir({ dir: `${root}/build`, prefix: "mi-" });
+  const mi = `${tmp}/mimalloc`;
+  const outDir = `${tmp}/out`;
+  try {
+    await $`cp -r ${root}/${MIMALLOC_TREES[3]} ${mi}`;
+    const build = () => buildDll({ arch: "x64", mimalloc: mi, outDir });
+    const mtime = () => Deno.statSync(`${outDir}/heapshift.dll`).mtime;
+    await build();
+    const first = mtime();
+    await build();
+    assert.deepEqual(mtime(), first, "unchanged inputs: not rebuilt");
+    for (const f of ["src/page.c", "include/mimalloc/types.h"]) {
+      const path = `${mi}/${f}`;
+      const before = Deno.statSync(path);
+      await Deno.writeTextFile(path, "\n/* changed */\n", { append: true });
+      // as a copy or an unpacked archive would leave it: an old time
+      await Deno.utime(path, before.atime!, before.mtime!);
+      const was = mtime();
+      await build();
+      assert.notDeepEqual(mtime(), was, `${f} changed: rebuilt`);
+    }
+  } finally {
+    await Deno.remove(tmp, { recursive: true });
+  }
+});
+
+Deno.test("vswhere gets -products * as it is: dax's shell would expand the * into file names", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    await Deno.writeTextFile(`${dir}/README.md`, "");
+    const echoed = await $`echo ${VSWHERE_ARGS}`.cwd(dir).text();
+    assert.match(echoed, /-products \* -requires /);
+    // what the command text did before
+    const globbed = await $`echo -products * -requires`.cwd(dir).text();
+    assert.equal(globbed, "-products README.md -requires");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("the MSVC script: objects in the build's own directory, paths quoted, errors told apart", () => {
+  const script = msvcScript(
+    {
+      arch: "x86",
+      root: "C:/Users/A B/heapshift (copy)",
+      mi: "C:/Users/A B/heapshift (copy)/third_party/mimalloc-3.4.1",
+      sources: ["C:/Users/A B/heapshift (copy)/dll/entry.c"],
+      out: "C:/Users/A B/heapshift (copy)/build/.out-dir-1/heapshift32.dll",
+      defs: ["NDEBUG", "MI_PADDING=1"],
+      scratch: "C:/Users/A B/heapshift (copy)/build/.out-dir-1",
+    },
+    "C:\\Program Files (x86)\\Microsoft Visual Studio\\2022\\BuildTools\\VC\\Auxiliary\\Build\\vcvars32.bat",
+    "C:/Users/A B/heapshift (copy)/build/.out-dir-1",
+  );
+  const lines = script.split("\r\n");
+  assert.equal(
+    lines[1],
+    'call "C:\\Program Files (x86)\\Microsoft Visual Studio\\2022\\BuildTools\\VC\\Auxiliary\\Build\\vcvars32.bat" >nul || exit /b 1',
+  );
+  const cl = lines[2];
+  assert.ok(cl.startsWith("cl /nologo "), cl);
+  assert.ok(cl.endsWith(" || exit /b 2"), cl);
+  // a directory for /Fo ends in a backslash, doubled before the quote
+  assert.ok(
+    cl.includes(
+      '/Fo"C:\\Users\\A B\\heapshift (copy)\\build\\.out-dir-1\\\\" ',
+    ),
+    cl,
+  );
+  assert.ok(cl.includes('"C:\\Users\\A B\\heapshift (copy)\\dll\\entry.c"'));
+  assert.ok(cl.includes(" /DMI_PADDING=1 "));
+  assert.ok(cl.includes(" /link /DLL /ENTRY:heapshift_entry kernel32.lib"));
+});
+
+Deno.test("a DLL's inputs are its sources, mimalloc's headers and sources, and the task code", () => {
+  const root = repoRoot();
+  const mi = `${root}/${MIMALLOC_TREES[3]}`;
+  const files = dllInputFiles(root, mi);
+  for (
+    const f of [
+      `${root}/dll/heapshift.h`,
+      `${root}/dll/hooks.c`,
+      `${mi}/include/mimalloc.h`,
+      `${mi}/include/mimalloc/types.h`,
+      `${mi}/src/static.c`,
+      `${mi}/src/prim/windows/prim.c`,
+      `${root}/tasks/build_dll.ts`,
+      `${root}/tasks/toolchain.ts`,
+    ]
+  ) assert.ok(files.includes(f), f);
 });
