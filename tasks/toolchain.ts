@@ -36,15 +36,22 @@ export class CompileError extends Error {
   override name = "CompileError";
   /** The compiler's exit code. */
   code: number;
-  constructor(out: string, code: number, compiler = MINGW_CC) {
+  constructor(
+    out: string,
+    code: number,
+    compiler = MINGW_CC,
+    /** The whole message, instead of the one made of the others. */
+    message?: string,
+  ) {
     super(
-      code === 127
-        ? `Cannot build ${out}: the compiler ${compiler} was not found (${
-          isWindows
-            ? "install mingw-w64 with the UCRT runtime, e.g. MSYS2's ucrt64 gcc, and put its bin directory on PATH"
-            : "the Wine environment lacks it: run `deno task env provision`"
-        })`
-        : `Cannot build ${out}: the compiler exited with ${code} (its messages are above)`,
+      message ??
+        (code === 127
+          ? `Cannot build ${out}: the compiler ${compiler} was not found (${
+            isWindows
+              ? "install mingw-w64 with the UCRT runtime, e.g. MSYS2's ucrt64 gcc, and put its bin directory on PATH; the hook DLL also builds with Visual Studio's C++ tools"
+              : "the Wine environment lacks it: run `deno task env provision`"
+          })`
+          : `Cannot build ${out}: the compiler exited with ${code} (its messages are above)`),
     );
     this.code = code;
   }
@@ -91,8 +98,8 @@ export function mingwArgs(options: CompileOptions): string[] {
  * than its sources, where the next build would take it for up to date;
  * two builds of the same output at once each rename a whole file.
  */
-export async function compile(options: CompileOptions): Promise<void> {
-  await compileWith(options, runCompiler);
+export async function compile(options: CompileOptions): Promise<FileFacts> {
+  return await compileWith(options, runCompiler);
 }
 
 /** Runs a compiler command line; returns its exit code (127: not found). */
@@ -118,7 +125,7 @@ async function runCompiler(args: string[]): Promise<number> {
 export async function compileWith(
   options: CompileOptions,
   run: CompilerRunner,
-): Promise<void> {
+): Promise<FileFacts> {
   const out = options.out;
   const dir = dirOf(out);
   await Deno.mkdir(dir, { recursive: true });
@@ -130,7 +137,10 @@ export async function compileWith(
     if (options.verbose) console.error(`$ ${args.join(" ")}`);
     const code = await run(args);
     if (code !== 0) throw new CompileError(out, code, args[0]);
+    // what this build wrote (another may replace it right after)
+    const facts = fileFacts(made);
     await Deno.rename(made, out);
+    return facts;
   } finally {
     await Deno.remove(staging, { recursive: true }).catch(() => {});
   }
@@ -202,16 +212,26 @@ export function stampPath(out: string): string {
   return `${out.slice(0, i + 1)}.${out.slice(i + 1)}.stamp`;
 }
 
-interface Stamp {
-  inputs: string;
+/** A built file as its stamp knows it: a rename keeps both. */
+export interface FileFacts {
   size: number;
+  /** Modification time, ms. */
   mtime: number;
 }
 
-function outputFacts(out: string): { size: number; mtime: number } | null {
+interface Stamp extends FileFacts {
+  inputs: string;
+}
+
+/** `path`'s size and time; throws when it is not there. */
+export function fileFacts(path: string): FileFacts {
+  const st = Deno.statSync(path);
+  return { size: st.size, mtime: st.mtime?.getTime() ?? 0 };
+}
+
+function outputFacts(out: string): FileFacts | null {
   try {
-    const st = Deno.statSync(out);
-    return { size: st.size, mtime: st.mtime?.getTime() ?? 0 };
+    return fileFacts(out);
   } catch {
     return null;
   }
@@ -237,11 +257,18 @@ export async function isCurrent(out: string, inputs: string): Promise<boolean> {
 }
 
 /**
- * Records that `out` (as it is now) was built from inputs of digest
- * `inputs`; written whole (temporary file, then rename).
+ * Records that the file a build put at `out` (`built`: its facts as that
+ * build wrote it, before the rename; default: `out` as it is now) was
+ * built from inputs of digest `inputs`. If another build has replaced it
+ * since, the facts differ and the stamp does not hold. Written whole
+ * (temporary file, then rename).
  */
-export async function writeStamp(out: string, inputs: string): Promise<void> {
-  const facts = outputFacts(out);
+export async function writeStamp(
+  out: string,
+  inputs: string,
+  built?: FileFacts,
+): Promise<void> {
+  const facts = built ?? outputFacts(out);
   if (!facts) throw new Error(`no ${out} to record`);
   const path = stampPath(out);
   const tmp = `${path}.${crypto.randomUUID()}.tmp`;

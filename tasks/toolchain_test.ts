@@ -171,3 +171,25 @@ Deno.test("the compiler's identity: the environment's mingw-w64 packages", async
   const id = await mingwIdentity();
   if (id) assert.match(id, /^gcc-mingw-w64-ucrt64 /m);
 });
+
+Deno.test("a stamp written after another build replaced the output does not hold", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const out = `${dir}/a.dll`;
+    // build A renames its file into place ...
+    const a = await compileWith(
+      { sources: ["a.c"], out, kind: "dll" },
+      fakeCompiler("MZ variant A", 0),
+    );
+    // ... build B (another variant) replaces it before A records its stamp
+    await new Promise((r) => setTimeout(r, 5));
+    await compileWith(
+      { sources: ["a.c"], out, kind: "dll" },
+      fakeCompiler("MZ variant B", 0),
+    );
+    await writeStamp(out, "inputs of A", a);
+    assert.equal(await isCurrent(out, "inputs of A"), false);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
