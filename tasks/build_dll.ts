@@ -9,12 +9,14 @@
  *                       [--msize exact|usable] [--out-dir DIR] [--force]
  *
  * - `--arch`: which DLL(s) to build; `all` (the default) builds both.
- * - `mingw` (the default off Windows): x86_64-w64-mingw32ucrt-gcc (x64) or
- *   i686-w64-mingw32-gcc (x86) in the Wine environment, statically linked,
- *   custom entry point, no CRT start files.
- * - `msvc` (the default on Windows when vswhere finds Visual Studio): cl.exe
- *   from the x64 or x86 developer environment, `/O2 /MT`,
- *   `/ENTRY:heapshift_entry`.
+ * - `mingw` (the default off Windows, and on Windows without the Visual
+ *   Studio Installer): x86_64-w64-mingw32ucrt-gcc (x64) or
+ *   i686-w64-mingw32-gcc (x86) in the Wine environment (on Windows: on
+ *   PATH), statically linked, custom entry point, no CRT start files.
+ * - `msvc` (the default on Windows when the Visual Studio Installer's
+ *   vswhere.exe is there): cl.exe from the x64 or x86 developer
+ *   environment (the newest installation with the C++ tools, Build Tools
+ *   included), `/O2 /MT`, `/ENTRY:heapshift_entry`.
  * - `--mimalloc-version 2|3`: mimalloc v2.1.2 or v3.4.1, the copies in
  *   `third_party/` (third_party/README.md);
  *   default `$HEAPSHIFT_MIMALLOC_VERSION`, else {@linkcode MIMALLOC_DEFAULT}
@@ -50,6 +52,8 @@ import {
   type Arch,
   ARCHES,
   compile,
+  type FileFacts,
+  fileFacts,
   inputsDigest,
   isCurrent,
   mingwIdentity,
@@ -326,9 +330,25 @@ interface Msvc {
   identity: string;
 }
 
-async function findMsvc(arch: Arch): Promise<Msvc> {
+/** Where the Visual Studio Installer keeps vswhere.exe (any edition). */
+function vswherePath(): string {
   const pf = Deno.env.get("ProgramFiles(x86)") ?? "C:\\Program Files (x86)";
-  const vswhere = `${pf}\\Microsoft Visual Studio\\Installer\\vswhere.exe`;
+  return `${pf}\\Microsoft Visual Studio\\Installer\\vswhere.exe`;
+}
+
+/**
+ * The toolchain used when none is asked for: off Windows mingw; on
+ * Windows MSVC when the Visual Studio Installer is there, else mingw.
+ */
+export function defaultToolchain(
+  windows = isWindows,
+  hasVswhere = () => exists(vswherePath()),
+): "msvc" | "mingw" {
+  return windows && hasVswhere() ? "msvc" : "mingw";
+}
+
+async function findMsvc(arch: Arch): Promise<Msvc> {
+  const vswhere = vswherePath();
   if (!exists(vswhere)) {
     throw new Error(
       `vswhere.exe not found at ${vswhere}: install Visual Studio (Build Tools) with the C++ x64 tools, or use --toolchain mingw`,
@@ -454,7 +474,7 @@ export async function buildDll(
   options: BuildDllOptions = {},
 ): Promise<string[]> {
   const root = repoRoot();
-  const toolchain = options.toolchain ?? (isWindows ? "msvc" : "mingw");
+  const toolchain = options.toolchain ?? defaultToolchain();
   const mi = mimallocSource(options);
   if (!mi || !exists(`${mi}/src/static.c`)) {
     throw new Error(
@@ -534,6 +554,7 @@ export async function buildDll(
     // the inputs as this build read them (the compiler's identity after
     // a first provisioning, when it is known)
     let recorded = "";
+    let facts;
     try {
       const made = `${staging}/${name}`;
       const job = {
@@ -549,11 +570,11 @@ export async function buildDll(
       else await buildMingw(job);
       await checkDll(made, arch);
       recorded = await digest();
-      await install(made, out);
+      facts = await install(made, out);
     } finally {
       await Deno.remove(staging, { recursive: true }).catch(() => {});
     }
-    await writeStamp(out, recorded);
+    await writeStamp(out, recorded, facts);
     $.logStep("Built", out);
     built.push(out);
   }
@@ -564,16 +585,22 @@ export async function buildDll(
  * Puts the file `made` in place of `to` in one step: a rename, or, across
  * filesystems, a copy beside `to` renamed over it.
  */
-async function install(made: string, to: string): Promise<void> {
+async function install(made: string, to: string): Promise<FileFacts> {
+  // the facts of the file that lands at `to`, as it was before its rename
+  // (another build may replace it right after)
+  const facts = fileFacts(made);
   try {
     await Deno.rename(made, to);
+    return facts;
   } catch {
     const tmp = `${to.slice(0, to.lastIndexOf("/"))}/.${
       to.slice(to.lastIndexOf("/") + 1)
     }.${crypto.randomUUID()}.tmp`;
     try {
       await Deno.copyFile(made, tmp);
+      const copied = fileFacts(tmp);
       await Deno.rename(tmp, to);
+      return copied;
     } finally {
       await Deno.remove(tmp).catch(() => {});
     }

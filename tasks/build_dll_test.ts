@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import $ from "dax";
 import {
   buildDll,
+  defaultToolchain,
   dllInputFiles,
   MIMALLOC_TREES,
   msvcScript,
@@ -157,4 +158,10 @@ Deno.test("a DLL's inputs are its sources, mimalloc's headers and sources, and t
       `${root}/tasks/toolchain.ts`,
     ]
   ) assert.ok(files.includes(f), f);
+});
+
+Deno.test("the default toolchain: MSVC on Windows with the Visual Studio Installer, else mingw", () => {
+  assert.equal(defaultToolchain(false, () => true), "mingw");
+  assert.equal(defaultToolchain(true, () => true), "msvc");
+  assert.equal(defaultToolchain(true, () => false), "mingw");
 });
