@@ -47,14 +47,29 @@ export class CompileError extends Error {
       message ??
         (code === 127
           ? `Cannot build ${out}: the compiler ${compiler} was not found (${
-            isWindows
-              ? "install mingw-w64 with the UCRT runtime, e.g. MSYS2's ucrt64 gcc, and put its bin directory on PATH; the hook DLL also builds with Visual Studio's C++ tools"
-              : "the Wine environment lacks it: run `deno task env provision`"
+            missingCompilerHint(compiler)
           })`
           : `Cannot build ${out}: the compiler exited with ${code} (its messages are above)`),
     );
     this.code = code;
   }
+}
+
+/** Debian's package of each compiler the environment provisions. */
+const COMPILER_PACKAGES: Readonly<Record<string, string>> = {
+  "x86_64-w64-mingw32ucrt-gcc": "gcc-mingw-w64-ucrt64",
+  "i686-w64-mingw32-gcc": "gcc-mingw-w64-i686-win32",
+};
+
+/** What to do about a compiler that is not there. */
+function missingCompilerHint(compiler: string): string {
+  if (isWindows) {
+    return "install mingw-w64 with the UCRT runtime, e.g. MSYS2's ucrt64 gcc, and put its bin directory on PATH; the hook DLL also builds with Visual Studio's C++ tools";
+  }
+  const pkg = COMPILER_PACKAGES[compiler] ?? "its package";
+  // provisioning installs it, so it was removed from a provisioned
+  // environment (provision, which goes by its markers, does not repair)
+  return `the Wine environment at ${rootfsDir()} lacks it, though provisioned; put Debian's ${pkg} back: deno task env run -- sh -c 'apt-get update && apt-get install -y ${pkg}'`;
 }
 
 /** The mingw-w64 UCRT compiler's name (x64). */

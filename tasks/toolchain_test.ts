@@ -119,7 +119,7 @@ Deno.test("a compiler that is not there says so and what to do", async () => {
         { sources: ["a.c"], out: `${dir}/a.exe` },
         () => Promise.resolve(127),
       ),
-      /x86_64-w64-mingw32ucrt-gcc was not found.*(provision|PATH)/,
+      /x86_64-w64-mingw32ucrt-gcc was not found.*(gcc-mingw-w64-ucrt64|PATH)/,
     );
   } finally {
     await Deno.remove(dir, { recursive: true });
