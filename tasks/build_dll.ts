@@ -16,7 +16,8 @@
  * - `msvc` (the default on Windows when the Visual Studio Installer's
  *   vswhere.exe is there): cl.exe from the x64 or x86 developer
  *   environment (the newest installation with the C++ tools, Build Tools
- *   included), `/O2 /MT`, `/ENTRY:heapshift_entry`.
+ *   included), `/std:c17 /O2 /MT`, `/ENTRY:heapshift_entry` (Visual
+ *   Studio 2019 16.8 or later with a Windows SDK from 10.0.20348 on).
  * - `--mimalloc-version 2|3`: mimalloc v2.1.2 or v3.4.1, the copies in
  *   `third_party/` (third_party/README.md);
  *   default `$HEAPSHIFT_MIMALLOC_VERSION`, else {@linkcode MIMALLOC_DEFAULT}
@@ -386,6 +387,11 @@ export function msvcScript(
   const cl = [
     "cl",
     "/nologo",
+    // C17: dll/heapshift_stats.h's _Static_assert needs /std:c11 or later
+    // in cl's C mode (Microsoft's "_Static_assert keyword and static_assert
+    // macro (C11)"; VS 2019 16.8+, Windows SDK 10.0.20348+); the default
+    // C89/C99 hybrid rejects it
+    "/std:c17",
     "/O2",
     "/MT",
     "/LD",
@@ -420,7 +426,7 @@ async function buildMsvc(job: Job, msvc: Msvc, objDir: string): Promise<void> {
   $.logLight(`  ${msvc.vcvars}`);
   $.logStep(
     "Compiling",
-    `${sources.length} sources with MSVC (${arch}, /O2 /MT)`,
+    `${sources.length} sources with MSVC (${arch}, /std:c17 /O2 /MT)`,
   );
   const script = `${objDir}/build.cmd`.replaceAll("/", "\\");
   await Deno.writeTextFile(script, msvcScript(job, msvc.vcvars, objDir));

@@ -129,6 +129,8 @@ Deno.test("the MSVC script: objects in the build's own directory, paths quoted, 
   );
   const cl = lines[2];
   assert.ok(cl.startsWith("cl /nologo "), cl);
+  // dll/heapshift_stats.h's _Static_assert: C11 or later in cl's C mode
+  assert.ok(cl.includes(" /std:c17 "), cl);
   assert.ok(cl.endsWith(" || exit /b 2"), cl);
   // a directory for /Fo ends in a backslash, doubled before the quote
   assert.ok(
