@@ -62,6 +62,7 @@ import {
   writeStamp,
 } from "./toolchain.ts";
 import { copyNotice } from "./notice.ts";
+import { absoluteOptionPaths } from "../src/_paths.ts";
 import {
   envPath,
   exists,
@@ -589,31 +590,89 @@ export async function buildDll(
 
 /**
  * Puts the file `made` in place of `to` in one step: a rename, or, across
- * filesystems, a copy beside `to` renamed over it.
+ * filesystems, a copy beside `to` renamed over it. On Windows a DLL that a
+ * running program has loaded (heapshift pins itself: every program it was
+ * injected into holds it) can be renamed but not replaced: it is moved
+ * aside first (`.NAME.old-*`, removed by a later build once no program
+ * holds it). Returns the facts of the file that landed at `to`.
  */
 async function install(made: string, to: string): Promise<FileFacts> {
+  const dir = to.slice(0, to.lastIndexOf("/"));
+  const name = to.slice(to.lastIndexOf("/") + 1);
+  if (isWindows) await removeOld(dir, name);
+  const put = async (from: string) => {
+    try {
+      await Deno.rename(from, to);
+    } catch (e) {
+      if (!isWindows || !exists(to) || isCrossDevice(e)) throw e;
+      const aside = `${dir}/.${name}.old-${crypto.randomUUID()}`;
+      try {
+        await Deno.rename(to, aside);
+      } catch {
+        throw new Error(
+          `cannot replace ${to}: ${
+            (e as Error).message
+          } (a program that loaded it holds it; end it, or build with --out-dir elsewhere)`,
+        );
+      }
+      await Deno.rename(from, to);
+      await Deno.remove(aside).catch(() => {}); // fails while loaded
+    }
+  };
   // the facts of the file that lands at `to`, as it was before its rename
   // (another build may replace it right after)
   const facts = fileFacts(made);
   try {
-    await Deno.rename(made, to);
+    await put(made);
     return facts;
-  } catch {
-    const tmp = `${to.slice(0, to.lastIndexOf("/"))}/.${
-      to.slice(to.lastIndexOf("/") + 1)
-    }.${crypto.randomUUID()}.tmp`;
-    try {
-      await Deno.copyFile(made, tmp);
-      const copied = fileFacts(tmp);
-      await Deno.rename(tmp, to);
-      return copied;
-    } finally {
-      await Deno.remove(tmp).catch(() => {});
+  } catch (e) {
+    if (!(e instanceof Deno.errors.NotSupported) && !isCrossDevice(e)) {
+      throw e;
+    }
+  }
+  const tmp = `${dir}/.${name}.${crypto.randomUUID()}.tmp`;
+  try {
+    await Deno.copyFile(made, tmp);
+    const copied = fileFacts(tmp);
+    await put(tmp);
+    return copied;
+  } finally {
+    await Deno.remove(tmp).catch(() => {});
+  }
+}
+
+/**
+ * Whether a rename failed for crossing filesystems (EXDEV, 18; Windows:
+ * ERROR_NOT_SAME_DEVICE, 17).
+ */
+export function isCrossDevice(e: unknown): boolean {
+  return e instanceof Error &&
+    new RegExp(`cross-device|os error ${isWindows ? 17 : 18}\\b`, "i")
+      .test(e.message);
+}
+
+/** Removes DLLs moved aside by earlier builds that no program holds now. */
+async function removeOld(dir: string, name: string): Promise<void> {
+  for (const e of Deno.readDirSync(dir)) {
+    if (e.isFile && e.name.startsWith(`.${name}.old-`)) {
+      await Deno.remove(`${dir}/${e.name}`).catch(() => {});
     }
   }
 }
 
-function parseArgs(args: string[]): BuildDllOptions {
+/**
+ * The options of `deno task build-dll ARGS`; relative paths are taken
+ * from `cwd` (where the user was: `deno task` runs in the checkout's root
+ * and says where it was in `INIT_CWD`).
+ */
+export function parseArgs(
+  given: string[],
+  cwd = Deno.env.get("INIT_CWD") || Deno.cwd(),
+): BuildDllOptions {
+  const args = absoluteOptionPaths(given, {
+    names: ["--mimalloc", "--out-dir"],
+    base: cwd,
+  });
   const o: BuildDllOptions = {};
   for (let i = 0; i < args.length; i++) {
     const [flag, inline] = args[i].split("=", 2);
