@@ -58,6 +58,7 @@ import {
   inputsDigest,
   isCurrent,
   mingwIdentity,
+  removeAbandoned,
   removeStamp,
   writeStamp,
 } from "./toolchain.ts";
@@ -552,6 +553,7 @@ export async function buildDll(
     const outside = !isWindows && !insideCheckout(out, root);
     const stagingParent = outside ? `${root}/build` : outDir;
     await Deno.mkdir(stagingParent, { recursive: true });
+    await removeAbandoned(stagingParent, ".out-dir-");
     // this build's own directory (builds can run at once), beside the
     // output when it can be: the result is renamed into place, whole
     const staging = await Deno.makeTempDir({

@@ -165,12 +165,15 @@ export async function compileWith(
 const ABANDONED_MS = 24 * 3600 * 1000;
 
 /**
- * Removes the staging directories of builds killed in `dir` (a day old:
- * a build running now has a newer one).
+ * Removes the staging directories (`PREFIX*`) of builds killed in `dir`:
+ * those a day old (a build running now has a newer one).
  */
-async function removeAbandoned(dir: string): Promise<void> {
+export async function removeAbandoned(
+  dir: string,
+  prefix = ".build-",
+): Promise<void> {
   for (const e of Deno.readDirSync(dir)) {
-    if (!e.isDirectory || !e.name.startsWith(".build-")) continue;
+    if (!e.isDirectory || !e.name.startsWith(prefix)) continue;
     const p = `${dir}/${e.name}`;
     const t = Deno.statSync(p).mtime?.getTime() ?? Date.now();
     if (Date.now() - t > ABANDONED_MS) {

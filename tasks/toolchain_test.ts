@@ -7,6 +7,7 @@ import {
   mingwArgs,
   mingwIdentity,
   mingwPackages,
+  removeAbandoned,
   writeStamp,
 } from "./toolchain.ts";
 
@@ -189,6 +190,25 @@ Deno.test("a stamp written after another build replaced the output does not hold
     );
     await writeStamp(out, "inputs of A", a);
     assert.equal(await isCurrent(out, "inputs of A"), false);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("a killed build's staging directory goes once it is a day old, a running build's stays", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    await Deno.mkdir(`${dir}/.build-old/x`, { recursive: true });
+    await Deno.mkdir(`${dir}/.build-new`);
+    await Deno.mkdir(`${dir}/.out-dir-old`);
+    const dayAgo = (Date.now() - 25 * 3600 * 1000) / 1000;
+    await Deno.utime(`${dir}/.build-old`, dayAgo, dayAgo);
+    await Deno.utime(`${dir}/.out-dir-old`, dayAgo, dayAgo);
+    await removeAbandoned(dir);
+    await removeAbandoned(dir, ".out-dir-");
+    assert.deepEqual([...Deno.readDirSync(dir)].map((e) => e.name), [
+      ".build-new",
+    ]);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
