@@ -53,13 +53,13 @@ import {
   type Arch,
   ARCHES,
   compile,
+  CompileError,
   type FileFacts,
   fileFacts,
   inputsDigest,
   isCurrent,
   mingwIdentity,
   removeAbandoned,
-  removeStamp,
   writeStamp,
 } from "./toolchain.ts";
 import { copyNotice } from "./notice.ts";
@@ -439,7 +439,10 @@ async function buildMsvc(job: Job, msvc: Msvc, objDir: string): Promise<void> {
     windowsRawArguments: true,
   }).spawn().status;
   if (!res.success) {
-    throw new Error(
+    throw new CompileError(
+      out,
+      res.code,
+      "cl.exe",
       res.code === 1
         ? `the Visual Studio ${arch} developer environment (${msvc.vcvars}) failed: repair the installation or use --toolchain mingw`
         : `cl.exe could not build ${out} (exit ${res.code}): its messages are above`,
@@ -546,7 +549,6 @@ export async function buildDll(
       built.push(out);
       continue;
     }
-    await removeStamp(out);
     // Off Windows the compiler runs in the Wine environment's chroot,
     // which sees the checkout only: a DLL for elsewhere is built under
     // build/ and copied out.
@@ -575,8 +577,19 @@ export async function buildDll(
         defs: defines(msize),
         scratch: staging,
       };
-      if (msvc) await buildMsvc(job, msvc, staging);
-      else await buildMingw(job);
+      try {
+        if (msvc) await buildMsvc(job, msvc, staging);
+        else await buildMingw(job);
+      } catch (e) {
+        // named as the user knows it, not by this build's own directory
+        if (!(e instanceof CompileError)) throw e;
+        throw new CompileError(
+          out,
+          e.code,
+          undefined,
+          e.message.replaceAll(made, out),
+        );
+      }
       await checkDll(made, arch);
       recorded = await digest();
       facts = await install(made, out);

@@ -27,7 +27,6 @@ import {
   inputsDigest,
   isCurrent,
   mingwIdentity,
-  removeStamp,
   writeStamp,
 } from "./toolchain.ts";
 import { exists, repoRoot } from "./winenv.ts";
@@ -149,7 +148,6 @@ export async function buildFixtures(): Promise<string[]> {
           await identity(b.arch),
         ]);
       if (await isCurrent(out, await digest())) continue;
-      await removeStamp(out);
       let facts;
       try {
         facts = await compile({

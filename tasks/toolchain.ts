@@ -297,11 +297,6 @@ export async function writeStamp(
   await Deno.rename(tmp, path);
 }
 
-/** Forgets `out`'s stamp (before a build that may fail). */
-export async function removeStamp(out: string): Promise<void> {
-  await Deno.remove(stampPath(out)).catch(() => {});
-}
-
 /**
  * The mingw-w64 packages (name and version) in a Debian dpkg `status`
  * file: the compilers, binutils, headers and import libraries a build
