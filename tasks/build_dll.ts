@@ -596,7 +596,9 @@ export async function buildDll(
     } finally {
       await Deno.remove(staging, { recursive: true }).catch(() => {});
     }
-    await writeStamp(out, recorded, facts);
+    // first what the DLL was built from, as before, for the tests
+    // (tests/win/built_dll.ts reads the mimalloc version, line 3)
+    await writeStamp(out, recorded, facts, [toolchain, mi, version, msize]);
     $.logStep("Built", out);
     built.push(out);
   }

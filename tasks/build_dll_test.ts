@@ -57,6 +57,13 @@ Deno.test("two builds for directories outside the checkout at once each get thei
     assert.equal(String.fromCharCode(da[0], da[1]), "MZ");
     assert.equal(String.fromCharCode(db[0], db[1]), "MZ");
     assert.notDeepEqual(da, db);
+    // tests/win/built_dll.ts reads the mimalloc version from the stamp's
+    // third line (toolchain, tree, MI_MALLOC_VERSION, _msize)
+    const stamp = (await Deno.readTextFile(`${b}/.heapshift.dll.stamp`))
+      .split("\n");
+    assert.equal(stamp[0], "mingw");
+    assert.equal(stamp[2], "30401");
+    assert.equal(stamp[3], "usable");
     // what the builds staged in the checkout is gone
     const staged = [...Deno.readDirSync(`${root}/build`)]
       .filter((e) => e.name.startsWith(".out-dir"));

@@ -266,7 +266,9 @@ export async function isCurrent(out: string, inputs: string): Promise<boolean> {
   if (!facts) return false;
   let stamp: Stamp;
   try {
-    stamp = JSON.parse(await Deno.readTextFile(stampPath(out)));
+    // the record is the last line (lines of the caller's come first)
+    const lines = (await Deno.readTextFile(stampPath(out))).trim().split("\n");
+    stamp = JSON.parse(lines[lines.length - 1]);
   } catch {
     return false;
   }
@@ -285,6 +287,8 @@ export async function writeStamp(
   out: string,
   inputs: string,
   built?: FileFacts,
+  /** Lines for other readers, before the record (which is the last). */
+  header: readonly string[] = [],
 ): Promise<void> {
   const facts = built ?? outputFacts(out);
   if (!facts) throw new Error(`no ${out} to record`);
@@ -292,7 +296,8 @@ export async function writeStamp(
   const tmp = `${path}.${crypto.randomUUID()}.tmp`;
   await Deno.writeTextFile(
     tmp,
-    JSON.stringify({ inputs, ...facts } satisfies Stamp) + "\n",
+    [...header, JSON.stringify({ inputs, ...facts } satisfies Stamp), ""]
+      .join("\n"),
   );
   await Deno.rename(tmp, path);
 }
