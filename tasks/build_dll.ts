@@ -9,12 +9,15 @@
  *                       [--msize exact|usable] [--out-dir DIR] [--force]
  *
  * - `--arch`: which DLL(s) to build; `all` (the default) builds both.
- * - `mingw` (the default off Windows): x86_64-w64-mingw32ucrt-gcc (x64) or
- *   i686-w64-mingw32-gcc (x86) in the Wine environment, statically linked,
- *   custom entry point, no CRT start files.
- * - `msvc` (the default on Windows when vswhere finds Visual Studio): cl.exe
- *   from the x64 or x86 developer environment, `/O2 /MT`,
- *   `/ENTRY:heapshift_entry`.
+ * - `mingw` (the default off Windows, and on Windows without the Visual
+ *   Studio Installer): x86_64-w64-mingw32ucrt-gcc (x64) or
+ *   i686-w64-mingw32-gcc (x86) in the Wine environment (on Windows: on
+ *   PATH), statically linked, custom entry point, no CRT start files.
+ * - `msvc` (the default on Windows when the Visual Studio Installer's
+ *   vswhere.exe is there): cl.exe from the x64 or x86 developer
+ *   environment (the newest installation with the C++ tools, Build Tools
+ *   included), `/std:c17 /O2 /MT`, `/ENTRY:heapshift_entry` (Visual
+ *   Studio 2019 16.8 or later with a Windows SDK from 10.0.20348 on).
  * - `--mimalloc-version 2|3`: mimalloc v2.1.2 or v3.4.1, the copies in
  *   `third_party/` (third_party/README.md);
  *   default `$HEAPSHIFT_MIMALLOC_VERSION`, else {@linkcode MIMALLOC_DEFAULT}
@@ -30,9 +33,14 @@
  *   no padding (what mimalloc-redirect does). See dll/README.md.
  *
  * Each step is printed; the output paths are printed last, one a line. A
- * build is skipped when its DLL is newer than every input (same toolchain
- * and mimalloc), unless `--force`. Each result is checked to be of its
- * architecture and to import nothing but system DLLs.
+ * build is skipped, unless `--force`, when the DLL is the one a build
+ * recorded (`.NAME.stamp` beside it) from the same inputs: the contents of
+ * `dll/*.c|h`, of the mimalloc tree's `include/` and `src/`, and of this
+ * task's code, the options, and the compiler's identity (the environment's
+ * mingw-w64 package versions; MSVC's installation and tools version). Each
+ * result is checked to be of its architecture and to import nothing but
+ * system DLLs before it replaces the old one (a rename: a build that fails
+ * or is killed leaves the previous DLL, never a part of one).
  *
  * @module
  */
@@ -41,8 +49,21 @@ import $ from "dax";
 import { resolve } from "node:path";
 import { ARCH_MACHINE } from "../src/arch.ts";
 import { FileSource, imports as peImports, readHeaders } from "../pe/mod.ts";
-import { type Arch, ARCHES, compile, isStale } from "./toolchain.ts";
+import {
+  type Arch,
+  ARCHES,
+  compile,
+  CompileError,
+  type FileFacts,
+  fileFacts,
+  inputsDigest,
+  isCurrent,
+  mingwIdentity,
+  removeAbandoned,
+  writeStamp,
+} from "./toolchain.ts";
 import { copyNotice } from "./notice.ts";
+import { absoluteOptionPaths } from "../src/_paths.ts";
 import {
   envPath,
   exists,
@@ -185,15 +206,54 @@ function dllSources(root: string): { c: string[]; all: string[] } {
   return { c: c.sort(), all: all.sort() };
 }
 
-/** A host path the mingw compiler inside the environment can read. */
-async function mimallocForEnv(dir: string, root: string): Promise<string> {
+/** The regular files under `dir`, recursively, sorted (none if absent). */
+function filesUnder(dir: string): string[] {
+  const found: string[] = [];
+  let entries: Deno.DirEntry[];
+  try {
+    entries = [...Deno.readDirSync(dir)];
+  } catch {
+    return found;
+  }
+  for (const e of entries) {
+    const p = `${dir}/${e.name}`;
+    if (e.isDirectory) found.push(...filesUnder(p));
+    else if (e.isFile) found.push(p);
+  }
+  return found.sort();
+}
+
+/**
+ * Every file a DLL build reads, whose contents decide whether it is up to
+ * date: the DLL's sources and headers, the mimalloc tree's `include/` and
+ * `src/` (static.c includes the rest of src/), and the task code that
+ * holds the flags (this file, toolchain.ts).
+ */
+export function dllInputFiles(root: string, mi: string): string[] {
+  return [
+    ...dllSources(root).all,
+    ...filesUnder(`${mi}/include`),
+    ...filesUnder(`${mi}/src`),
+    new URL(import.meta.url).pathname,
+    new URL("./toolchain.ts", import.meta.url).pathname,
+  ];
+}
+
+/**
+ * A host path the mingw compiler inside the environment can read: `dir`
+ * itself, or a copy in `scratch` (this build's own directory, inside the
+ * checkout: builds from other trees may run at once).
+ */
+async function mimallocForEnv(
+  dir: string,
+  root: string,
+  scratch: string,
+): Promise<string> {
   const inEnv = envPath(dir);
   if (inEnv) return inEnv;
   if (dir.startsWith(`${root}/`)) return dir;
-  // Anywhere else: copy it into the checkout's build directory.
-  const copy = `${root}/build/mimalloc-src`;
+  const copy = `${scratch}/mimalloc-src`;
   $.logStep("Copying", `${dir} → ${copy}`);
-  await Deno.remove(copy, { recursive: true }).catch(() => {});
   await $`cp -r ${dir} ${copy}`;
   return copy;
 }
@@ -204,18 +264,20 @@ async function mimallocVersion(dir: string): Promise<string> {
 }
 
 /** What one DLL build needs. */
-interface Job {
+export interface Job {
   arch: Arch;
   root: string;
   mi: string;
   sources: string[];
   out: string;
   defs: string[];
+  /** This build's own directory, inside the checkout off Windows. */
+  scratch: string;
 }
 
 async function buildMingw(job: Job): Promise<void> {
-  const { arch, root, mi, sources, out, defs } = job;
-  const miEnv = isWindows ? mi : await mimallocForEnv(mi, root);
+  const { arch, root, mi, sources, out, defs, scratch } = job;
+  const miEnv = isWindows ? mi : await mimallocForEnv(mi, root, scratch);
   const flags = [
     `-I${root}/dll`,
     `-I${miEnv}/include`,
@@ -247,17 +309,56 @@ const VCVARS: Readonly<Record<Arch, string>> = {
   x86: "vcvars32.bat",
 };
 
-async function findVcvars(arch: Arch): Promise<string> {
+/**
+ * vswhere's arguments: the newest installation of any product (Build Tools
+ * too) with the x86/x64 C++ tools. Passed as an array so that dax, whose
+ * shell expands globs, hands `*` to vswhere as it is (written into the
+ * command text it became the names of the files in the current directory).
+ */
+export const VSWHERE_ARGS: readonly string[] = [
+  "-latest",
+  "-products",
+  "*",
+  "-requires",
+  "Microsoft.VisualStudio.Component.VC.Tools.x86.x64",
+  "-property",
+  "installationPath",
+  "-utf8",
+];
+
+/** The Visual Studio installation (its developer environment script). */
+interface Msvc {
+  vcvars: string;
+  /** What identifies the compiler: installation and tools version. */
+  identity: string;
+}
+
+/** Where the Visual Studio Installer keeps vswhere.exe (any edition). */
+function vswherePath(): string {
   const pf = Deno.env.get("ProgramFiles(x86)") ?? "C:\\Program Files (x86)";
-  const vswhere = `${pf}\\Microsoft Visual Studio\\Installer\\vswhere.exe`;
+  return `${pf}\\Microsoft Visual Studio\\Installer\\vswhere.exe`;
+}
+
+/**
+ * The toolchain used when none is asked for: off Windows mingw; on
+ * Windows MSVC when the Visual Studio Installer is there, else mingw.
+ */
+export function defaultToolchain(
+  windows = isWindows,
+  hasVswhere = () => exists(vswherePath()),
+): "msvc" | "mingw" {
+  return windows && hasVswhere() ? "msvc" : "mingw";
+}
+
+async function findMsvc(arch: Arch): Promise<Msvc> {
+  const vswhere = vswherePath();
   if (!exists(vswhere)) {
     throw new Error(
       `vswhere.exe not found at ${vswhere}: install Visual Studio (Build Tools) with the C++ x64 tools, or use --toolchain mingw`,
     );
   }
-  const install =
-    (await $`${vswhere} -latest -products * -requires Microsoft.VisualStudio.Component.VC.Tools.x86.x64 -property installationPath`
-      .text()).trim();
+  const install = (await $`${vswhere} ${VSWHERE_ARGS}`.text()).trim()
+    .split(/\r?\n/)[0] ?? "";
   const vcvars = `${install}\\VC\\Auxiliary\\Build\\${VCVARS[arch]}`;
   if (!install || !exists(vcvars)) {
     throw new Error(
@@ -266,20 +367,33 @@ async function findVcvars(arch: Arch): Promise<string> {
       }): add the 'MSVC x64/x86 build tools' component, or use --toolchain mingw`,
     );
   }
-  return vcvars;
+  // the MSVC version vcvars selects (VS 2017 and later)
+  const tools = await Deno.readTextFile(
+    `${install}\\VC\\Auxiliary\\Build\\Microsoft.VCToolsVersion.default.txt`,
+  ).catch(() => "");
+  return { vcvars, identity: `${install}\n${tools.trim()}` };
 }
 
-async function buildMsvc(job: Job): Promise<void> {
-  const { arch, root, mi, sources, out, defs } = job;
-  $.logStep("Locating", "Visual Studio with vswhere");
-  const vcvars = await findVcvars(arch);
-  $.logLight(`  ${vcvars}`);
+/**
+ * The lines of the `cmd` script that builds one DLL with MSVC: the
+ * developer environment, then cl, its objects in `objDir` (the build's
+ * own directory: builds of other variants may run at once).
+ */
+export function msvcScript(
+  job: Job,
+  vcvars: string,
+  objDir: string,
+): string {
+  const { root, mi, sources, out, defs } = job;
   const win = (p: string) => p.replaceAll("/", "\\");
-  const objDir = win(`${root}/build/obj-msvc-${arch}`);
-  await Deno.mkdir(objDir, { recursive: true });
   const cl = [
     "cl",
     "/nologo",
+    // C17: dll/heapshift_stats.h's _Static_assert needs /std:c11 or later
+    // in cl's C mode (Microsoft's "_Static_assert keyword and static_assert
+    // macro (C11)"; VS 2019 16.8+, Windows SDK 10.0.20348+); the default
+    // C89/C99 hybrid rejects it
+    "/std:c17",
     "/O2",
     "/MT",
     "/LD",
@@ -290,26 +404,50 @@ async function buildMsvc(job: Job): Promise<void> {
     `/I"${win(`${mi}/include`)}"`,
     `/I"${win(`${mi}/src`)}"`,
     `/I"${win(mi)}"`,
-    `/Fo"${objDir}\\\\"`,
+    // the directory, ending in a backslash: doubled before the quote, or
+    // the quote would be taken for a literal one
+    `/Fo"${win(objDir)}\\\\"`,
     ...sources.map((s) => `"${win(s)}"`),
     `/Fe"${win(out)}"`,
     "/link",
     "/DLL",
-    "/ENTRY:heapshift_entry",
+    `/ENTRY:${ENTRY.x64}`, // link.exe finds x86's _heapshift_entry@12 itself
     "kernel32.lib",
   ].join(" ");
+  return [
+    "@echo off",
+    // exit 1: the environment failed (buildMsvc says which), 2: cl did
+    `call "${vcvars}" >nul || exit /b 1`,
+    `${cl} || exit /b 2`,
+    "",
+  ].join("\r\n");
+}
+
+async function buildMsvc(job: Job, msvc: Msvc, objDir: string): Promise<void> {
+  const { arch, sources, out } = job;
+  $.logLight(`  ${msvc.vcvars}`);
   $.logStep(
     "Compiling",
-    `${sources.length} sources with MSVC (${arch}, /O2 /MT)`,
+    `${sources.length} sources with MSVC (${arch}, /std:c17 /O2 /MT)`,
   );
-  const script = `${objDir}\\build.cmd`;
-  await Deno.writeTextFile(
-    script,
-    `@echo off\r\ncall "${vcvars}" >nul || exit /b 1\r\n${cl}\r\n`,
-  );
-  const res = await new Deno.Command("cmd.exe", { args: ["/c", script] })
-    .spawn().status;
-  if (!res.success) throw new Error(`cl.exe failed (exit ${res.code})`);
+  const script = `${objDir}/build.cmd`.replaceAll("/", "\\");
+  await Deno.writeTextFile(script, msvcScript(job, msvc.vcvars, objDir));
+  // cmd /s /c ""script"": cmd strips the outer pair and runs the quoted
+  // path as it is, spaces and parentheses and all (`cmd /?`)
+  const res = await new Deno.Command("cmd.exe", {
+    args: ["/d", "/s", "/c", `""${script}""`],
+    windowsRawArguments: true,
+  }).spawn().status;
+  if (!res.success) {
+    throw new CompileError(
+      out,
+      res.code,
+      "cl.exe",
+      res.code === 1
+        ? `the Visual Studio ${arch} developer environment (${msvc.vcvars}) failed: repair the installation or use --toolchain mingw`
+        : `cl.exe could not build ${out} (exit ${res.code}): its messages are above`,
+    );
+  }
 }
 
 /** The architectures `arch` names (`all`: both, x64 first). */
@@ -347,7 +485,7 @@ export async function buildDll(
   options: BuildDllOptions = {},
 ): Promise<string[]> {
   const root = repoRoot();
-  const toolchain = options.toolchain ?? (isWindows ? "msvc" : "mingw");
+  const toolchain = options.toolchain ?? defaultToolchain();
   const mi = mimallocSource(options);
   if (!mi || !exists(`${mi}/src/static.c`)) {
     throw new Error(
@@ -380,36 +518,56 @@ export async function buildDll(
   const outDir = options.outDir ? resolve(options.outDir) : `${root}/build`;
   await Deno.mkdir(outDir, { recursive: true });
   await copyNotice(outDir); // mimalloc's license ships with the DLL
-  const { c, all } = dllSources(root);
+  const { c } = dllSources(root);
   const msize = options.msize ?? "exact";
-  const stamp = `${toolchain}\n${mi}\n${version}\n${msize}\n`;
+  const files = dllInputFiles(root, mi);
+  const sourcesDigest = await inputsDigest(files);
   const built: string[] = [];
   for (const arch of archesOf(options.arch)) {
     const name = DLL_OUT[arch].slice(DLL_OUT[arch].lastIndexOf("/") + 1);
     const out = `${outDir}/${name}`;
-    const stampFile = `${outDir}/.${name}.stamp`;
-    const oldStamp = await Deno.readTextFile(stampFile).catch(() => "");
     $.logStep(
       "Building",
       `${name} (${arch}, ${toolchain}, mimalloc ${version} from ${mi}, _msize ${msize})`,
     );
-    if (
-      !options.force && oldStamp === stamp &&
-      !isStale(out, [...all, new URL(import.meta.url).pathname])
-    ) {
+    if (toolchain === "msvc") {
+      $.logStep("Locating", "Visual Studio with vswhere");
+    }
+    const msvc = toolchain === "msvc" ? await findMsvc(arch) : null;
+    const digest = async () =>
+      await inputsDigest([], [
+        sourcesDigest,
+        toolchain,
+        arch,
+        version,
+        msize,
+        ...defines(msize),
+        msvc ? msvc.identity : await mingwIdentity(arch),
+      ]);
+    if (!options.force && await isCurrent(out, await digest())) {
       $.logLight("  up to date");
-    } else {
-      await Deno.remove(stampFile).catch(() => {});
-      // Off Windows the compiler runs in the Wine environment's chroot,
-      // which sees the checkout only: a DLL for elsewhere is built under
-      // build/ and copied out.
-      const outside = !isWindows && !insideCheckout(out, root);
-      // a staging directory of this build's own: builds can run at once
-      if (outside) await Deno.mkdir(`${root}/build`, { recursive: true });
-      const staging = outside
-        ? await Deno.makeTempDir({ dir: `${root}/build`, prefix: ".out-dir-" })
-        : null;
-      const made = staging ? `${staging}/${name}` : out;
+      built.push(out);
+      continue;
+    }
+    // Off Windows the compiler runs in the Wine environment's chroot,
+    // which sees the checkout only: a DLL for elsewhere is built under
+    // build/ and copied out.
+    const outside = !isWindows && !insideCheckout(out, root);
+    const stagingParent = outside ? `${root}/build` : outDir;
+    await Deno.mkdir(stagingParent, { recursive: true });
+    await removeAbandoned(stagingParent, ".out-dir-");
+    // this build's own directory (builds can run at once), beside the
+    // output when it can be: the result is renamed into place, whole
+    const staging = await Deno.makeTempDir({
+      dir: stagingParent,
+      prefix: ".out-dir-",
+    });
+    // the inputs as this build read them (the compiler's identity after
+    // a first provisioning, when it is known)
+    let recorded = "";
+    let facts;
+    try {
+      const made = `${staging}/${name}`;
       const job = {
         arch,
         root,
@@ -417,24 +575,121 @@ export async function buildDll(
         sources: c,
         out: made,
         defs: defines(msize),
+        scratch: staging,
       };
       try {
-        if (toolchain === "msvc") await buildMsvc(job);
+        if (msvc) await buildMsvc(job, msvc, staging);
         else await buildMingw(job);
-        await checkDll(made, arch);
-        if (staging) await Deno.copyFile(made, out);
-      } finally {
-        if (staging) await Deno.remove(staging, { recursive: true });
+      } catch (e) {
+        // named as the user knows it, not by this build's own directory
+        if (!(e instanceof CompileError)) throw e;
+        throw new CompileError(
+          out,
+          e.code,
+          undefined,
+          e.message.replaceAll(made, out),
+        );
       }
-      await Deno.writeTextFile(stampFile, stamp);
-      $.logStep("Built", out);
+      await checkDll(made, arch);
+      recorded = await digest();
+      facts = await install(made, out);
+    } finally {
+      await Deno.remove(staging, { recursive: true }).catch(() => {});
     }
+    // first what the DLL was built from, as before, for the tests
+    // (tests/win/built_dll.ts reads the mimalloc version, line 3)
+    await writeStamp(out, recorded, facts, [toolchain, mi, version, msize]);
+    $.logStep("Built", out);
     built.push(out);
   }
   return built;
 }
 
-function parseArgs(args: string[]): BuildDllOptions {
+/**
+ * Puts the file `made` in place of `to` in one step: a rename, or, across
+ * filesystems, a copy beside `to` renamed over it. On Windows a DLL that a
+ * running program has loaded (heapshift pins itself: every program it was
+ * injected into holds it) can be renamed but not replaced: it is moved
+ * aside first (`.NAME.old-*`, removed by a later build once no program
+ * holds it). Returns the facts of the file that landed at `to`.
+ */
+async function install(made: string, to: string): Promise<FileFacts> {
+  const dir = to.slice(0, to.lastIndexOf("/"));
+  const name = to.slice(to.lastIndexOf("/") + 1);
+  if (isWindows) await removeOld(dir, name);
+  const put = async (from: string) => {
+    try {
+      await Deno.rename(from, to);
+    } catch (e) {
+      if (!isWindows || !exists(to) || isCrossDevice(e)) throw e;
+      const aside = `${dir}/.${name}.old-${crypto.randomUUID()}`;
+      try {
+        await Deno.rename(to, aside);
+      } catch {
+        throw new Error(
+          `cannot replace ${to}: ${
+            (e as Error).message
+          } (a program that loaded it holds it; end it, or build with --out-dir elsewhere)`,
+        );
+      }
+      await Deno.rename(from, to);
+      await Deno.remove(aside).catch(() => {}); // fails while loaded
+    }
+  };
+  // the facts of the file that lands at `to`, as it was before its rename
+  // (another build may replace it right after)
+  const facts = fileFacts(made);
+  try {
+    await put(made);
+    return facts;
+  } catch (e) {
+    if (!(e instanceof Deno.errors.NotSupported) && !isCrossDevice(e)) {
+      throw e;
+    }
+  }
+  const tmp = `${dir}/.${name}.${crypto.randomUUID()}.tmp`;
+  try {
+    await Deno.copyFile(made, tmp);
+    const copied = fileFacts(tmp);
+    await put(tmp);
+    return copied;
+  } finally {
+    await Deno.remove(tmp).catch(() => {});
+  }
+}
+
+/**
+ * Whether a rename failed for crossing filesystems (EXDEV, 18; Windows:
+ * ERROR_NOT_SAME_DEVICE, 17).
+ */
+export function isCrossDevice(e: unknown): boolean {
+  return e instanceof Error &&
+    new RegExp(`cross-device|os error ${isWindows ? 17 : 18}\\b`, "i")
+      .test(e.message);
+}
+
+/** Removes DLLs moved aside by earlier builds that no program holds now. */
+async function removeOld(dir: string, name: string): Promise<void> {
+  for (const e of Deno.readDirSync(dir)) {
+    if (e.isFile && e.name.startsWith(`.${name}.old-`)) {
+      await Deno.remove(`${dir}/${e.name}`).catch(() => {});
+    }
+  }
+}
+
+/**
+ * The options of `deno task build-dll ARGS`; relative paths are taken
+ * from `cwd` (where the user was: `deno task` runs in the checkout's root
+ * and says where it was in `INIT_CWD`).
+ */
+export function parseArgs(
+  given: string[],
+  cwd = Deno.env.get("INIT_CWD") || Deno.cwd(),
+): BuildDllOptions {
+  const args = absoluteOptionPaths(given, {
+    names: ["--mimalloc", "--out-dir"],
+    base: cwd,
+  });
   const o: BuildDllOptions = {};
   for (let i = 0; i < args.length; i++) {
     const [flag, inline] = args[i].split("=", 2);
@@ -457,13 +712,14 @@ function parseArgs(args: string[]): BuildDllOptions {
         break;
       }
       case "--mimalloc":
-        o.mimalloc = value()?.replace(/\/$/, "");
+        // no trailing separator: `/I"C:\mi\"` would quote the rest
+        o.mimalloc = value()?.replace(/(?<=.)[\\/]+$/, "");
         break;
       case "--mimalloc-version":
         o.mimallocVersion = parseMimallocVersion(value());
         break;
       case "--out-dir":
-        o.outDir = value()?.replace(/\/$/, "");
+        o.outDir = value()?.replace(/(?<=.)[\\/]+$/, "");
         break;
       case "--msize": {
         const v = value();

@@ -1,5 +1,16 @@
 import assert from "node:assert/strict";
-import { buildDll, MIMALLOC_TREES, staticLayoutMismatch } from "./build_dll.ts";
+import $ from "dax";
+import {
+  buildDll,
+  defaultToolchain,
+  dllInputFiles,
+  isCrossDevice,
+  MIMALLOC_TREES,
+  msvcScript,
+  parseArgs,
+  staticLayoutMismatch,
+  VSWHERE_ARGS,
+} from "./build_dll.ts";
 import { repoRoot } from "./winenv.ts";
 
 const unit = () => Deno.readTextFile(`${repoRoot()}/dll/mimalloc_unit.c`);
@@ -46,6 +57,13 @@ Deno.test("two builds for directories outside the checkout at once each get thei
     assert.equal(String.fromCharCode(da[0], da[1]), "MZ");
     assert.equal(String.fromCharCode(db[0], db[1]), "MZ");
     assert.notDeepEqual(da, db);
+    // tests/win/built_dll.ts reads the mimalloc version from the stamp's
+    // third line (toolchain, tree, MI_MALLOC_VERSION, _msize)
+    const stamp = (await Deno.readTextFile(`${b}/.heapshift.dll.stamp`))
+      .split("\n");
+    assert.equal(stamp[0], "mingw");
+    assert.equal(stamp[2], "30401");
+    assert.equal(stamp[3], "usable");
     // what the builds staged in the checkout is gone
     const staged = [...Deno.readDirSync(`${root}/build`)]
       .filter((e) => e.name.startsWith(".out-dir"));
@@ -54,4 +72,133 @@ Deno.test("two builds for directories outside the checkout at once each get thei
     await Deno.remove(a, { recursive: true });
     await Deno.remove(b, { recursive: true });
   }
+});
+
+Deno.test("a changed mimalloc source rebuilds the DLL, even with an older time", async () => {
+  const root = repoRoot();
+  // a copy of the v3 tree inside the checkout (the compiler's chroot sees it)
+  const tmp = await Deno.makeTempDir({ dir: `${root}/build`, prefix: "mi-" });
+  const mi = `${tmp}/mimalloc`;
+  const outDir = `${tmp}/out`;
+  try {
+    await $`cp -r ${root}/${MIMALLOC_TREES[3]} ${mi}`;
+    const build = () => buildDll({ arch: "x64", mimalloc: mi, outDir });
+    const mtime = () => Deno.statSync(`${outDir}/heapshift.dll`).mtime;
+    await build();
+    const first = mtime();
+    await build();
+    assert.deepEqual(mtime(), first, "unchanged inputs: not rebuilt");
+    // (headers count the same way: "a DLL's inputs are …" below)
+    const path = `${mi}/src/page.c`;
+    const before = Deno.statSync(path);
+    await Deno.writeTextFile(path, "\n/* changed */\n", { append: true });
+    // as a copy or an unpacked archive would leave it: an old time
+    await Deno.utime(path, before.atime!, before.mtime!);
+    await build();
+    assert.notDeepEqual(mtime(), first, "src/page.c changed: rebuilt");
+  } finally {
+    await Deno.remove(tmp, { recursive: true });
+  }
+});
+
+Deno.test("vswhere gets -products * as it is: dax's shell would expand the * into file names", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    await Deno.writeTextFile(`${dir}/README.md`, "");
+    const echoed = await $`echo ${VSWHERE_ARGS}`.cwd(dir).text();
+    assert.match(echoed, /-products \* -requires /);
+    // what the command text did before
+    const globbed = await $`echo -products * -requires`.cwd(dir).text();
+    assert.equal(globbed, "-products README.md -requires");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("the MSVC script: objects in the build's own directory, paths quoted, errors told apart", () => {
+  const script = msvcScript(
+    {
+      arch: "x86",
+      root: "C:/Users/A B/heapshift (copy)",
+      mi: "C:/Users/A B/heapshift (copy)/third_party/mimalloc-3.4.1",
+      sources: ["C:/Users/A B/heapshift (copy)/dll/entry.c"],
+      out: "C:/Users/A B/heapshift (copy)/build/.out-dir-1/heapshift32.dll",
+      defs: ["NDEBUG", "MI_PADDING=1"],
+      scratch: "C:/Users/A B/heapshift (copy)/build/.out-dir-1",
+    },
+    "C:\\Program Files (x86)\\Microsoft Visual Studio\\2022\\BuildTools\\VC\\Auxiliary\\Build\\vcvars32.bat",
+    "C:/Users/A B/heapshift (copy)/build/.out-dir-1",
+  );
+  const lines = script.split("\r\n");
+  assert.equal(
+    lines[1],
+    'call "C:\\Program Files (x86)\\Microsoft Visual Studio\\2022\\BuildTools\\VC\\Auxiliary\\Build\\vcvars32.bat" >nul || exit /b 1',
+  );
+  const cl = lines[2];
+  assert.ok(cl.startsWith("cl /nologo "), cl);
+  // dll/heapshift_stats.h's _Static_assert: C11 or later in cl's C mode
+  assert.ok(cl.includes(" /std:c17 "), cl);
+  assert.ok(cl.endsWith(" || exit /b 2"), cl);
+  // a directory for /Fo ends in a backslash, doubled before the quote
+  assert.ok(
+    cl.includes(
+      '/Fo"C:\\Users\\A B\\heapshift (copy)\\build\\.out-dir-1\\\\" ',
+    ),
+    cl,
+  );
+  assert.ok(cl.includes('"C:\\Users\\A B\\heapshift (copy)\\dll\\entry.c"'));
+  assert.ok(cl.includes(" /DMI_PADDING=1 "));
+  assert.ok(cl.includes(" /link /DLL /ENTRY:heapshift_entry kernel32.lib"));
+});
+
+Deno.test("a DLL's inputs are its sources, mimalloc's headers and sources, and the task code", () => {
+  const root = repoRoot();
+  const mi = `${root}/${MIMALLOC_TREES[3]}`;
+  const files = dllInputFiles(root, mi);
+  for (
+    const f of [
+      `${root}/dll/heapshift.h`,
+      `${root}/dll/hooks.c`,
+      `${mi}/include/mimalloc.h`,
+      `${mi}/include/mimalloc/types.h`,
+      `${mi}/src/static.c`,
+      `${mi}/src/prim/windows/prim.c`,
+      `${root}/tasks/build_dll.ts`,
+      `${root}/tasks/toolchain.ts`,
+    ]
+  ) assert.ok(files.includes(f), f);
+});
+
+Deno.test("the default toolchain: MSVC on Windows with the Visual Studio Installer, else mingw", () => {
+  assert.equal(defaultToolchain(false, () => true), "mingw");
+  assert.equal(defaultToolchain(true, () => true), "msvc");
+  assert.equal(defaultToolchain(true, () => false), "mingw");
+});
+
+Deno.test("build-dll's relative paths are the user's, not the checkout's (deno task runs there)", () => {
+  const o = parseArgs(
+    ["--mimalloc", "../mi/", "--out-dir=out", "--arch", "x86"],
+    "/home/u/work",
+  );
+  assert.equal(o.mimalloc, "/home/u/work/../mi");
+  assert.equal(o.outDir, "/home/u/work/out");
+  assert.equal(o.arch, "x86");
+  // no trailing separator: cl's /I"C:\\mi\\" would quote the rest
+  assert.equal(
+    parseArgs(["--mimalloc", "C:\\mi\\"], "C:\\u").mimalloc,
+    "C:\\mi",
+  );
+});
+
+Deno.test("a rename across filesystems is told from other failures (the DLL is then copied beside its place and renamed)", () => {
+  assert.ok(
+    isCrossDevice(
+      new Error(
+        "Invalid cross-device link (os error 18): rename '/work/x/build/.out-dir-1/heapshift.dll' -> '/tmp/y/heapshift.dll'",
+      ),
+    ),
+  );
+  assert.ok(
+    !isCrossDevice(new Error("Permission denied (os error 13): rename …")),
+  );
 });

@@ -6,25 +6,60 @@
  * architecture's build only. A line `// arch: x64 x86` builds it for both
  * architectures: the x86 build is `NAME32.exe` / `NAME32.dll`, compiled
  * with `-DARCH_SUFFIX="32"` (`""` for x64) so a fixture can name its
- * companions. Without it a fixture is x64 only. Only stale outputs are
- * rebuilt: older than their source or a file it `#include "…"`s. Every
- * program also links `tests/fixtures/support/std_fds.c` (why: there).
+ * companions. Without it a fixture is x64 only. Only outputs whose inputs
+ * changed are rebuilt: the contents of the source and of every file it
+ * `#include "…"`s (and those include, and so on), its flags, and the
+ * compiler's identity, as recorded beside each output (`.NAME.exe.stamp`)
+ * by the build that wrote it; a build that fails or is killed leaves no
+ * output. Every program also links `tests/fixtures/support/std_fds.c`
+ * (why: there).
  *
  * @module
  */
 
-import { type Arch, ARCHES, compile, isStale } from "./toolchain.ts";
+import { dirname, normalize } from "node:path";
+import {
+  type Arch,
+  ARCHES,
+  baseArgs,
+  compile,
+  CompileError,
+  inputsDigest,
+  isCurrent,
+  mingwIdentity,
+  writeStamp,
+} from "./toolchain.ts";
 import { exists, repoRoot } from "./winenv.ts";
 
 /** Where built fixtures go, relative to the checkout. */
 export const FIXTURE_DIR = "build/fixtures";
 
-/** The files a source pulls in with `#include "…"`: they make it stale too. */
-function localIncludes(source: string): string[] {
-  const dir = source.slice(0, source.lastIndexOf("/"));
-  return [...Deno.readTextFileSync(source).matchAll(/^#include "([^"]+)"/gm)]
-    .map((m) => `${dir}/${m[1]}`)
-    .filter(exists);
+/**
+ * The files a source pulls in with `#include "…"`, and those they pull in,
+ * each once: found beside the file that includes it, else in one of
+ * `includeDirs` (the `-I` directories), as the compiler looks. A change to
+ * any of them rebuilds the source's outputs.
+ */
+export function localIncludes(
+  source: string,
+  includeDirs: readonly string[] = [],
+): string[] {
+  const found: string[] = [];
+  const seen = new Set([normalize(source)]);
+  const visit = (file: string) => {
+    const text = Deno.readTextFileSync(file);
+    for (const m of text.matchAll(/^\s*#\s*include\s*"([^"]+)"/gm)) {
+      const path = [dirname(file), ...includeDirs]
+        .map((d) => normalize(`${d}/${m[1]}`))
+        .find(exists);
+      if (!path || seen.has(path)) continue;
+      seen.add(path);
+      found.push(path);
+      visit(path);
+    }
+  };
+  visit(source);
+  return found;
 }
 
 /** The words of the source's `// KEY: …` line, or none. */
@@ -76,12 +111,21 @@ export function fixtureBuilds(fileName: string, text: string): FixtureBuild[] {
   });
 }
 
-/** Builds every fixture that is missing or older than its source. */
+/**
+ * Builds every fixture output that is missing or was built from other
+ * inputs (see the module's documentation); returns the paths built.
+ */
 export async function buildFixtures(): Promise<string[]> {
   const root = repoRoot();
   const src = `${root}/tests/fixtures`;
   const stdFds = `${src}/support/std_fds.c`;
   const built: string[] = [];
+  const identities = new Map<Arch, string>();
+  const identity = async (arch: Arch) => {
+    // "" before the environment is provisioned (the first compile does it)
+    if (!identities.get(arch)) identities.set(arch, await mingwIdentity(arch));
+    return identities.get(arch)!;
+  };
   for (
     const entry of [...Deno.readDirSync(src)].sort((a, b) =>
       a.name.localeCompare(b.name)
@@ -90,17 +134,39 @@ export async function buildFixtures(): Promise<string[]> {
     if (!entry.isFile || !entry.name.endsWith(".c")) continue;
     const source = `${src}/${entry.name}`;
     const text = Deno.readTextFileSync(source);
+    const includes = localIncludes(source, [src]);
     for (const b of fixtureBuilds(entry.name, text)) {
       const out = `${root}/${FIXTURE_DIR}/${b.out}`;
       const sources = b.kind === "exe" ? [source, stdFds] : [source];
-      if (!isStale(out, [...sources, ...localIncludes(source)])) continue;
-      await compile({
-        sources,
-        out,
-        kind: b.kind,
-        arch: b.arch,
-        flags: [`-I${src}`, ...b.flags],
-      });
+      const flags = [`-I${src}`, ...b.flags];
+      const files = await inputsDigest([...sources, ...includes]);
+      const digest = async () =>
+        await inputsDigest([], [
+          files,
+          ...baseArgs(b.kind, b.arch),
+          ...flags,
+          await identity(b.arch),
+        ]);
+      if (await isCurrent(out, await digest())) continue;
+      let facts;
+      try {
+        facts = await compile({
+          sources,
+          out,
+          kind: b.kind,
+          arch: b.arch,
+          flags,
+        });
+      } catch (e) {
+        if (!(e instanceof CompileError)) throw e;
+        throw new CompileError(
+          out,
+          e.code,
+          undefined,
+          `tests/fixtures/${entry.name} (${b.arch}): ${e.message}`,
+        );
+      }
+      await writeStamp(out, await digest(), facts);
       built.push(out);
     }
   }
@@ -108,8 +174,14 @@ export async function buildFixtures(): Promise<string[]> {
 }
 
 if (import.meta.main) {
-  const built = await buildFixtures();
-  console.error(
-    `[fixtures] built ${built.length} fixture(s) in ${FIXTURE_DIR}`,
-  );
+  try {
+    const built = await buildFixtures();
+    console.error(
+      `[fixtures] built ${built.length} fixture(s) in ${FIXTURE_DIR}`,
+    );
+  } catch (e) {
+    if (!(e instanceof CompileError)) throw e;
+    console.error(`error: ${e.message}`);
+    Deno.exit(1);
+  }
 }

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { fixtureBuilds } from "./fixtures.ts";
+import { fixtureBuilds, localIncludes } from "./fixtures.ts";
+import { repoRoot } from "./winenv.ts";
 
 Deno.test("a fixture without an arch line is built for x64 only", () => {
   assert.deepEqual(fixtureBuilds("sleeper.c", "int main(void){}\n"), [
@@ -49,5 +50,44 @@ Deno.test("// cflags-x86: adds flags to the x86 build only", () => {
         ["-lpsapi", "-Wl,--large-address-aware", '-DARCH_SUFFIX="32"'],
       ],
     ],
+  );
+});
+
+Deno.test("a fixture's inputs: what it includes, and what that includes, beside it or in the -I directory", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    await Deno.mkdir(`${dir}/support`);
+    await Deno.writeTextFile(
+      `${dir}/a.c`,
+      '#include "b.h"\n#include <windows.h>\n  # include "support/c.h"\n',
+    );
+    // b.h includes d.h, which lies in the -I directory only
+    await Deno.writeTextFile(`${dir}/b.h`, '#include "d.h"\n#include "b.h"\n');
+    await Deno.writeTextFile(`${dir}/support/c.h`, '#include "e.h"\n');
+    await Deno.writeTextFile(`${dir}/support/e.h`, "\n");
+    await Deno.mkdir(`${dir}/inc`);
+    await Deno.writeTextFile(`${dir}/inc/d.h`, "\n");
+    assert.deepEqual(localIncludes(`${dir}/a.c`, [`${dir}/inc`]), [
+      `${dir}/b.h`,
+      `${dir}/inc/d.h`,
+      `${dir}/support/c.h`,
+      `${dir}/support/e.h`,
+    ]);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("the checkout's fixtures: api_badstats sees what api_fakestats includes, dll_install the stats header", () => {
+  const src = `${repoRoot()}/tests/fixtures`;
+  assert.ok(
+    localIncludes(`${src}/api_badstats.dll.c`, [src]).includes(
+      `${src}/api_fakestats.dll.c`,
+    ),
+  );
+  assert.ok(
+    localIncludes(`${src}/dll_install.c`, [src]).includes(
+      `${repoRoot()}/dll/heapshift_stats.h`,
+    ),
   );
 });
