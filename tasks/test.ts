@@ -47,6 +47,7 @@ import {
   parseMimallocVersion,
 } from "./build_dll.ts";
 import { buildFixtures } from "./fixtures.ts";
+import { CompileError } from "./toolchain.ts";
 import { bytesSource } from "../pe/source.ts";
 import { readFileHeader } from "../pe/headers.ts";
 import { type Arch, archName, archOf } from "../src/arch.ts";
@@ -477,9 +478,10 @@ if (import.meta.main) {
   try {
     Deno.exit(await main(Deno.args));
   } catch (e) {
-    // The environment could not be provisioned: its message says what to
-    // do, and a stack trace would bury it.
-    if (!(e instanceof WinEnvError)) throw e;
+    // The environment could not be provisioned, or a DLL or fixture did
+    // not compile: the message says what to do (or shows the compiler's
+    // errors), and a stack trace would bury it.
+    if (!(e instanceof WinEnvError || e instanceof CompileError)) throw e;
     console.error(`error: ${e.message}`);
     Deno.exit(1);
   }
