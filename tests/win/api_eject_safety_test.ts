@@ -5,6 +5,7 @@ import { eject, HeapshiftError, inject, launch, modules } from "../../mod.ts";
 import { runCli } from "../../cli/_test_utils.ts";
 import { assert, assertEquals, assertRejects } from "./assert.ts";
 import {
+  type Arch,
   fixture,
   hookDll,
   startTarget,
@@ -29,28 +30,42 @@ async function stillTicking(target: Target): Promise<boolean> {
   return true;
 }
 
+/**
+ * Injects api_worker.dll into `target` (a sleeper) and has eject refuse it
+ * with a message ending in `reason`; the DLL stays, and the program with
+ * it. Returns the target's pid and the DLL's name.
+ */
+async function workerRefused(target: Target, arch: Arch, reason: RegExp) {
+  const pid = target.readyPid;
+  await inject(pid, fixture("api_worker.dll", arch));
+  const name = arch === "x86" ? "api_worker32.dll" : "api_worker.dll";
+  const e = await assertRejects(
+    () => eject(pid, name),
+    HeapshiftError,
+    `Cannot eject ${name} from process ${pid}: thread `,
+  );
+  assertEquals(e.kind, "unsupported");
+  assert(reason.test(e.message), e.message);
+  await new Promise((r) => setTimeout(r, 300));
+  assert(has(pid, name), `${name} stays, and the program with it`);
+  return { pid, name };
+}
+
+/** The refusal of a module a thread runs in, by its stack. */
+const RUNNING_IN =
+  / is running in api_worker(32)?\.dll's code \(its stack holds a return into it\), so unloading it would crash the program when it returns there; have api_worker(32)?\.dll end it first, or pass force: true \(--force on the command line\) to unload it anyway$/;
+
 testArches(
   "eject refuses a DLL heapshift loaded whose own thread still runs in it",
   async (arch) => {
     // api_worker.dll's DllMain starts a thread that loops in its code: an
     // unload ended the program (0xC0000005) before eject looked.
     await using target = await startTarget(fixture("sleeper.exe", arch));
-    const pid = target.readyPid;
-    await inject(pid, fixture("api_worker.dll", arch));
-    const name = arch === "x86" ? "api_worker32.dll" : "api_worker.dll";
-    const e = await assertRejects(
-      () => eject(pid, name),
-      HeapshiftError,
-      `Cannot eject ${name} from process ${pid}: thread `,
+    const { pid, name } = await workerRefused(
+      target,
+      arch,
+      / began in api_worker(32)?\.dll and is still running, so unloading it would crash the program when it runs on in its code; have api_worker(32)?\.dll end it first, or pass force: true \(--force on the command line\) to unload it anyway$/,
     );
-    assertEquals(e.kind, "unsupported");
-    assert(
-      / began in api_worker(32)?\.dll and is still running, so unloading it would crash the program when it runs on in its code; have api_worker(32)?\.dll end it first, or pass force: true \(--force on the command line\) to unload it anyway$/
-        .test(e.message),
-      e.message,
-    );
-    await new Promise((r) => setTimeout(r, 300));
-    assert(has(pid, name), `${name} stays, and the program with it`);
     // A DLL without threads of its own still goes.
     await inject(pid, fixture("probe.dll", arch));
     await eject(pid, arch === "x86" ? "probe32.dll" : "probe.dll");
@@ -74,22 +89,7 @@ testArches(
     await using target = await startTarget(fixture("sleeper.exe", arch), {
       env: { API_WORKER_POOL: "1" },
     });
-    const pid = target.readyPid;
-    await inject(pid, fixture("api_worker.dll", arch));
-    const name = arch === "x86" ? "api_worker32.dll" : "api_worker.dll";
-    const e = await assertRejects(
-      () => eject(pid, name),
-      HeapshiftError,
-      `Cannot eject ${name} from process ${pid}: thread `,
-    );
-    assertEquals(e.kind, "unsupported");
-    assert(
-      / is running in api_worker(32)?\.dll's code \(its stack holds a return into it\), so unloading it would crash the program when it returns there; have api_worker(32)?\.dll end it first, or pass force: true \(--force on the command line\) to unload it anyway$/
-        .test(e.message),
-      e.message,
-    );
-    await new Promise((r) => setTimeout(r, 300));
-    assert(has(pid, name), `${name} stays, and the program with it`);
+    await workerRefused(target, arch, RUNNING_IN);
   },
 );
 
@@ -102,15 +102,7 @@ testArches(
     await using target = await startTarget(fixture("sleeper.exe", arch), {
       env: { API_WORKER_CRT: "1", API_WORKER_MS: "1000" },
     });
-    const pid = target.readyPid;
-    await inject(pid, fixture("api_worker.dll", arch));
-    const name = arch === "x86" ? "api_worker32.dll" : "api_worker.dll";
-    await assertRejects(
-      () => eject(pid, name),
-      HeapshiftError,
-      `Cannot eject ${name} from process ${pid}: thread `,
-    );
-    assert(has(pid, name), `${name} stays while its thread runs`);
+    const { pid, name } = await workerRefused(target, arch, RUNNING_IN);
     await new Promise((r) => setTimeout(r, 2000));
     await eject(pid, name);
     assert(!has(pid, name), `${name} is unloaded once its thread ended`);
