@@ -19,6 +19,7 @@ import {
   threadStartAddress,
 } from "../ffi/mod.ts";
 import { readMappedHeaders } from "../pe/mod.ts";
+import type { MemoryRegion } from "../ffi/memory.ts";
 import type { ModuleInfo } from "./module_list.ts";
 import { moduleImage } from "./_remote_exports.ts";
 import type { TargetProcess } from "./_target.ts";
@@ -37,8 +38,11 @@ export interface ThreadInModule {
 
 /** IMAGE_SCN_MEM_EXECUTE. */
 const SCN_MEM_EXECUTE = 0x2000_0000;
-/** Most of a stack read, from the stack pointer up. */
+/** Most of a stack read at once. */
 const STACK_READ_MAX = 1 << 20;
+/** Most of a stack looked at, from the stack pointer up (a default stack
+ * is 1 MiB in all; a fiber's or coroutine's in a larger allocation). */
+const STACK_SCAN_MAX = 64 << 20;
 
 /**
  * The running threads of `target` (opened with VM_READ) that run in `mod`
@@ -76,7 +80,14 @@ export function threadsInModule(
       const wow64 = target.arch === "x86";
       using _suspended = suspendThread(t, { wow64 });
       const at = threadPosition(t, { wow64 });
-      if (inCode(code, at.ip) || returnsInto(target, code, at.sp)) {
+      if (
+        inCode(code, at.ip) || returnsInto(
+          new RemoteMemory(target.process),
+          code,
+          at.sp,
+          wow64 ? 4 : 8,
+        )
+      ) {
         found.push({ tid, how: "inside" });
       }
     } catch {
@@ -86,7 +97,7 @@ export function threadsInModule(
   return found;
 }
 
-interface CodeRanges {
+export interface CodeRanges {
   ranges: [bigint, bigint][];
   /** The module's bytes at an address, as far as they can be read. */
   bytes(address: bigint, length: number): Uint8Array | undefined;
@@ -124,33 +135,62 @@ function inCode(code: CodeRanges, address: bigint): boolean {
   return code.ranges.some(([from, to]) => address >= from && address < to);
 }
 
+/** What {@linkcode returnsInto} reads a stack through (a RemoteMemory). */
+export interface StackMemory {
+  query(address: bigint): MemoryRegion | null;
+  read(address: bigint, length: number): Uint8Array;
+}
+
+/** MEM_COMMIT; PAGE_NOACCESS, PAGE_GUARD. */
+const MEM_COMMIT = 0x1000;
+const PAGE_UNREADABLE = 0x01 | 0x100;
+
 /**
- * Whether the stack from `sp` up (to the end of its committed region)
- * holds a return address into the module's code: a value that points
- * there right after a call instruction. Stale values above the stack
- * pointer can count too: a refusal that `force` overrides, never a crash.
+ * Whether the stack from `sp` up holds a return address into the module's
+ * code: a value that points there right after a call instruction. The
+ * stack is read region by region up to the end of its allocation (at most
+ * {@linkcode STACK_SCAN_MAX}, a megabyte at a time); a guard page is never
+ * read (a read turns its guard off, and the stack could no longer grow:
+ * the program's next new stack page would be an access violation), nor a
+ * page that cannot be read. Stale values above the stack pointer can count
+ * too: a refusal that `force` overrides, never a crash.
  */
-function returnsInto(
-  target: TargetProcess,
+export function returnsInto(
+  memory: StackMemory,
   code: CodeRanges,
   sp: bigint,
+  word: 4 | 8,
 ): boolean {
-  const memory = new RemoteMemory(target.process);
-  const region = memory.query(sp);
-  if (!region) return false;
-  const top = region.base + region.size;
-  const length = Number(
-    top - sp > BigInt(STACK_READ_MAX) ? BigInt(STACK_READ_MAX) : top - sp,
-  );
-  if (length <= 0) return false;
-  const stack = memory.read(sp, length);
-  const view = new DataView(stack.buffer, stack.byteOffset, stack.byteLength);
-  const word = target.arch === "x86" ? 4 : 8;
-  for (let at = 0; at + word <= length; at += word) {
-    const value = word === 8
-      ? view.getBigUint64(at, true)
-      : BigInt(view.getUint32(at, true));
-    if (inCode(code, value) && afterCall(code, value)) return true;
+  const first = memory.query(sp);
+  if (!first) return false;
+  const chunk = BigInt(STACK_READ_MAX);
+  const last = sp + BigInt(STACK_SCAN_MAX);
+  for (let at = sp, region = first; at < last;) {
+    const top = region.base + region.size;
+    if (
+      region.state === MEM_COMMIT && !(region.protect & PAGE_UNREADABLE)
+    ) {
+      for (; at < top && at < last; at += chunk) {
+        const end = [top, last, at + chunk].reduce((x, y) => x < y ? x : y);
+        const stack = memory.read(at, Number(end - at));
+        const view = new DataView(
+          stack.buffer,
+          stack.byteOffset,
+          stack.byteLength,
+        );
+        for (let i = 0; i + word <= stack.length; i += word) {
+          const value = word === 8
+            ? view.getBigUint64(i, true)
+            : BigInt(view.getUint32(i, true));
+          if (inCode(code, value) && afterCall(code, value)) return true;
+        }
+      }
+    }
+    // Word-aligned as the stack pointer is, from the next region on.
+    at = top;
+    const next = memory.query(top);
+    if (!next || next.allocationBase !== first.allocationBase) return false;
+    region = next;
   }
   return false;
 }
