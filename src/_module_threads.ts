@@ -7,6 +7,7 @@
  */
 
 import {
+  type Handle,
   openThread,
   RemoteMemory,
   STILL_ACTIVE,
@@ -17,6 +18,7 @@ import {
   threadPosition,
   threadProcessId,
   threadStartAddress,
+  Win32Error,
 } from "../ffi/mod.ts";
 import { readMappedHeaders } from "../pe/mod.ts";
 import type { MemoryRegion } from "../ffi/memory.ts";
@@ -31,9 +33,13 @@ export interface ThreadInModule {
    * `began`: its start routine is in the module (`CreateThread` at one of
    * its functions); `inside`: it is running the module's code now, or its
    * stack holds a return into it (a thread-pool callback, a hook the
-   * module installed, a call the program made into it).
+   * module installed, a call the program made into it); `unknown`: it
+   * runs, but could not be opened or looked at (`why`), so it may be in
+   * the module.
    */
-  how: "began" | "inside";
+  how: "began" | "inside" | "unknown";
+  /** Why an `unknown` one could not be looked at. */
+  why?: string;
 }
 
 /** IMAGE_SCN_MEM_EXECUTE. */
@@ -47,27 +53,45 @@ const STACK_SCAN_MAX = 64 << 20;
 /**
  * The running threads of `target` (opened with VM_READ) that run in `mod`
  * ({@linkcode ThreadInModule}). Each is suspended while it is looked at.
- * One that has ended (its object kept by a handle still open), whose id now
- * names another process's thread, or that cannot be opened or read, is not
- * listed; nor is one started through the CRT (`_beginthreadex`,
- * `std::thread`) that is not in the module's code now: the CRT holds a
+ * One that has ended (its object kept by a handle still open), or whose id
+ * now names another process's thread, is not listed; one that runs but
+ * cannot be opened or looked at is, as `unknown`. Nor is one started
+ * through the CRT (`_beginthreadex`, `std::thread`) that is not in the
+ * module's code now: the CRT holds a
  * reference to the module while it runs, so FreeLibrary leaves the module
  * mapped. A thread that enters the module after this look is not seen.
  */
 export function threadsInModule(
   target: TargetProcess,
   mod: ModuleInfo,
+  look: ThreadLook = {},
 ): ThreadInModule[] {
   const { pid } = target;
   const end = mod.base + BigInt(mod.size);
   const code = codeRanges(target, mod);
+  const position = look.position ?? threadPosition;
   const found: ThreadInModule[] = [];
   for (const tid of threadIds(pid)) {
+    let t;
     try {
-      using t = openThread(
+      t = openThread(
         tid,
         THREAD.QUERY_INFORMATION | THREAD.SUSPEND_RESUME | THREAD.GET_CONTEXT,
       );
+    } catch (e) {
+      // ERROR_INVALID_PARAMETER: no such thread now (it ended since the
+      // list was taken). Any other failure leaves it unknown.
+      if (!(e instanceof Win32Error && e.code === 87)) {
+        found.push({
+          tid,
+          how: "unknown",
+          why: e instanceof Error ? e.message : String(e),
+        });
+      }
+      continue;
+    }
+    using _t = t;
+    try {
       if (threadProcessId(t) !== pid) continue;
       // An exit code of STILL_ACTIVE is a running thread's (or one that
       // ended with it: counted, to be safe).
@@ -79,7 +103,7 @@ export function threadsInModule(
       }
       const wow64 = target.arch === "x86";
       using _suspended = suspendThread(t, { wow64 });
-      const at = threadPosition(t, { wow64 });
+      const at = position(t, { wow64 });
       if (
         inCode(code, at.ip) || returnsInto(
           new RemoteMemory(target.process),
@@ -90,11 +114,32 @@ export function threadsInModule(
       ) {
         found.push({ tid, how: "inside" });
       }
-    } catch {
-      // ended, or not ours to ask
+    } catch (e) {
+      // One that ended as it was looked at runs nowhere; one still running
+      // that could not be looked at may be in the module.
+      if (!ended(t)) {
+        found.push({
+          tid,
+          how: "unknown",
+          why: e instanceof Error ? e.message : String(e),
+        });
+      }
     }
   }
   return found;
+}
+
+/** How {@linkcode threadsInModule} looks at a thread (tests replace it). */
+export interface ThreadLook {
+  position?: typeof threadPosition;
+}
+
+function ended(t: Handle): boolean {
+  try {
+    return threadExitCode(t) !== STILL_ACTIVE;
+  } catch {
+    return false;
+  }
 }
 
 export interface CodeRanges {

@@ -3,6 +3,9 @@
 // (eject's reading of imports: api_process_test.ts.)
 import { eject, HeapshiftError, inject, launch, modules } from "../../mod.ts";
 import { runCli } from "../../cli/_test_utils.ts";
+import { INJECT_ACCESS, Win32Error } from "../../ffi/mod.ts";
+import { threadsInModule } from "../../src/_module_threads.ts";
+import { openTarget } from "../../src/_target.ts";
 import { assert, assertEquals, assertRejects } from "./assert.ts";
 import {
   fixture,
@@ -114,6 +117,34 @@ testArches(
     await new Promise((r) => setTimeout(r, 2000));
     await eject(pid, name);
     assert(!has(pid, name), `${name} is unloaded once its thread ended`);
+  },
+);
+
+testArches(
+  "eject's look at threads: a running thread that could not be looked at counts as unknown, not as out of the module",
+  async (arch) => {
+    // GetThreadContext refused (as it may be on Windows for a thread it
+    // cannot read): the thread was left out, and eject went on to unload
+    // a module it could not tell was unused.
+    await using target = await startTarget(fixture("sleeper.exe", arch));
+    const pid = target.readyPid;
+    await inject(pid, fixture("probe.dll", arch));
+    const name = arch === "x86" ? "probe32.dll" : "probe.dll";
+    const mod = modules(pid).find((m) => m.name.toLowerCase() === name);
+    assert(mod, `${name} is loaded`);
+    using t = openTarget(pid, { access: INJECT_ACCESS, doing: "look at" });
+    assertEquals(threadsInModule(t, mod), []);
+    const refused = threadsInModule(t, mod, {
+      position: () => {
+        throw new Win32Error("GetThreadContext", 5);
+      },
+    });
+    assert(refused.length > 0, "the program's threads are listed");
+    for (const r of refused) {
+      assertEquals(r.how, "unknown");
+      assert(/GetThreadContext/.test(r.why ?? ""), r.why);
+    }
+    await eject(pid, name);
   },
 );
 
