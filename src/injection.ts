@@ -594,9 +594,17 @@ async function unloadFrom(
   // returns there (Microsoft: FreeLibraryAndExitThread): the program
   // crashes. heapshift pins itself (its trimmer thread stays with it):
   // FreeLibrary says so.
-  const running = force || isHeapshiftDll(mod.path)
-    ? []
-    : threadsInModule(target, mod);
+  const look = !force && !isHeapshiftDll(mod.path);
+  // The look suspends each thread in turn: in this process, that would be
+  // the thread looking too (never resumed), or one holding a lock this one
+  // then needs.
+  if (look && pid === Deno.pid) {
+    throw new HeapshiftError(
+      "unsupported",
+      `Cannot ${doing} process ${pid}: it is this process, whose threads eject cannot suspend to see whether one runs in ${mod.name} (it would stop itself); end ${mod.name}'s threads and pass force: true (--force on the command line) to unload it anyway`,
+    );
+  }
+  const running = look ? threadsInModule(target, mod) : [];
   const seen = running.filter((t) => t.how !== "unknown");
   if (seen.length) {
     const began = seen.filter((t) => t.how === "began");

@@ -148,6 +148,20 @@ testArches(
   },
 );
 
+test("eject from this process itself refuses the thread look instead of suspending its own thread (it hung)", async () => {
+  // The look suspends each thread of the target: in this process that
+  // included the thread doing the look, which then never resumed.
+  await inject(Deno.pid, fixture("probe.dll"));
+  await assertRejects(
+    () => eject(Deno.pid, "probe.dll"),
+    HeapshiftError,
+    `Cannot eject probe.dll from process ${Deno.pid}: it is this process`,
+  );
+  assert(has(Deno.pid, "probe.dll"), "probe.dll stays");
+  await eject(Deno.pid, "probe.dll", { force: true });
+  assert(!has(Deno.pid, "probe.dll"), "force unloads it");
+});
+
 test("eject refuses a DLL the program loaded itself and still calls; force unloads one it does not call", async () => {
   // The program calls api_adep_value every 20 ms: unloading it would crash it.
   await using calls = await startTarget(fixture("api_dynuser.exe"), {
