@@ -70,6 +70,7 @@ export function threadsInModule(
   const end = mod.base + BigInt(mod.size);
   const code = codeRanges(target, mod);
   const position = look.position ?? threadPosition;
+  const memory = new RemoteMemory(target.process);
   const found: ThreadInModule[] = [];
   for (const tid of threadIds(pid)) {
     let t;
@@ -102,16 +103,15 @@ export function threadsInModule(
         continue;
       }
       const wow64 = target.arch === "x86";
-      using _suspended = suspendThread(t, { wow64 });
-      const at = position(t, { wow64 });
-      if (
-        inCode(code, at.ip) || returnsInto(
-          new RemoteMemory(target.process),
-          code,
-          at.sp,
-          wow64 ? 4 : 8,
-        )
-      ) {
+      // Suspended only while its registers and stack are copied.
+      let ip: bigint, stack: Uint8Array[];
+      {
+        using _suspended = suspendThread(t, { wow64 });
+        const at = position(t, { wow64 });
+        ip = at.ip;
+        stack = inCode(code, ip) ? [] : readStack(memory, at.sp);
+      }
+      if (inCode(code, ip) || holdsReturn(stack, code, wow64 ? 4 : 8)) {
         found.push({ tid, how: "inside" });
       }
     } catch (e) {
@@ -192,13 +192,10 @@ const PAGE_UNREADABLE = 0x01 | 0x100;
 
 /**
  * Whether the stack from `sp` up holds a return address into the module's
- * code: a value that points there right after a call instruction. The
- * stack is read region by region up to the end of its allocation (at most
- * {@linkcode STACK_SCAN_MAX}, a megabyte at a time); a guard page is never
- * read (a read turns its guard off, and the stack could no longer grow:
- * the program's next new stack page would be an access violation), nor a
- * page that cannot be read. Stale values above the stack pointer can count
- * too: a refusal that `force` overrides, never a crash.
+ * code: a value that points there right after a call instruction
+ * ({@linkcode readStack}, then {@linkcode holdsReturn}). Stale values
+ * above the stack pointer can count too: a refusal that `force`
+ * overrides, never a crash.
  */
 export function returnsInto(
   memory: StackMemory,
@@ -206,8 +203,21 @@ export function returnsInto(
   sp: bigint,
   word: 4 | 8,
 ): boolean {
+  return holdsReturn(readStack(memory, sp), code, word);
+}
+
+/**
+ * A copy of the stack from `sp` up, read region by region up to the end of
+ * its allocation (at most {@linkcode STACK_SCAN_MAX}, a megabyte at a
+ * time), to be looked at once the thread runs again. A guard page is never
+ * read (a read turns its guard off, and the stack could no longer grow:
+ * the program's next new stack page would be an access violation), nor a
+ * page that cannot be read.
+ */
+export function readStack(memory: StackMemory, sp: bigint): Uint8Array[] {
+  const chunks: Uint8Array[] = [];
   const first = memory.query(sp);
-  if (!first) return false;
+  if (!first) return chunks;
   const chunk = BigInt(STACK_READ_MAX);
   const last = sp + BigInt(STACK_SCAN_MAX);
   for (let at = sp, region = first; at < last;) {
@@ -217,25 +227,32 @@ export function returnsInto(
     ) {
       for (; at < top && at < last; at += chunk) {
         const end = [top, last, at + chunk].reduce((x, y) => x < y ? x : y);
-        const stack = memory.read(at, Number(end - at));
-        const view = new DataView(
-          stack.buffer,
-          stack.byteOffset,
-          stack.byteLength,
-        );
-        for (let i = 0; i + word <= stack.length; i += word) {
-          const value = word === 8
-            ? view.getBigUint64(i, true)
-            : BigInt(view.getUint32(i, true));
-          if (inCode(code, value) && afterCall(code, value)) return true;
-        }
+        chunks.push(memory.read(at, Number(end - at)));
       }
     }
     // Word-aligned as the stack pointer is, from the next region on.
     at = top;
     const next = memory.query(top);
-    if (!next || next.allocationBase !== first.allocationBase) return false;
+    if (!next || next.allocationBase !== first.allocationBase) break;
     region = next;
+  }
+  return chunks;
+}
+
+/** Whether a word of `chunks` is a return address into the module's code. */
+export function holdsReturn(
+  chunks: Uint8Array[],
+  code: CodeRanges,
+  word: 4 | 8,
+): boolean {
+  for (const stack of chunks) {
+    const view = new DataView(stack.buffer, stack.byteOffset, stack.byteLength);
+    for (let i = 0; i + word <= stack.length; i += word) {
+      const value = word === 8
+        ? view.getBigUint64(i, true)
+        : BigInt(view.getUint32(i, true));
+      if (inCode(code, value) && afterCall(code, value)) return true;
+    }
   }
   return false;
 }
