@@ -233,7 +233,10 @@ export function readStack(memory: StackMemory, sp: bigint): Uint8Array[] {
     // Word-aligned as the stack pointer is, from the next region on.
     at = top;
     const next = memory.query(top);
-    if (!next || next.allocationBase !== first.allocationBase) break;
+    if (
+      !next || next.allocationBase !== first.allocationBase ||
+      next.base + next.size <= top
+    ) break;
     region = next;
   }
   return chunks;
