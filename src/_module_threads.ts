@@ -7,6 +7,7 @@
  */
 
 import {
+  type Handle,
   openThread,
   RemoteMemory,
   STILL_ACTIVE,
@@ -17,8 +18,10 @@ import {
   threadPosition,
   threadProcessId,
   threadStartAddress,
+  Win32Error,
 } from "../ffi/mod.ts";
 import { readMappedHeaders } from "../pe/mod.ts";
+import type { MemoryRegion } from "../ffi/memory.ts";
 import type { ModuleInfo } from "./module_list.ts";
 import { moduleImage } from "./_remote_exports.ts";
 import type { TargetProcess } from "./_target.ts";
@@ -30,40 +33,66 @@ export interface ThreadInModule {
    * `began`: its start routine is in the module (`CreateThread` at one of
    * its functions); `inside`: it is running the module's code now, or its
    * stack holds a return into it (a thread-pool callback, a hook the
-   * module installed, a call the program made into it).
+   * module installed, a call the program made into it); `unknown`: it
+   * runs, but could not be opened or looked at (`why`), so it may be in
+   * the module.
    */
-  how: "began" | "inside";
+  how: "began" | "inside" | "unknown";
+  /** Why an `unknown` one could not be looked at. */
+  why?: string;
 }
 
 /** IMAGE_SCN_MEM_EXECUTE. */
 const SCN_MEM_EXECUTE = 0x2000_0000;
-/** Most of a stack read, from the stack pointer up. */
+/** Most of a stack read at once. */
 const STACK_READ_MAX = 1 << 20;
+/** Most of a stack looked at, from the stack pointer up (a default stack
+ * is 1 MiB in all; a fiber's or coroutine's in a larger allocation). */
+const STACK_SCAN_MAX = 64 << 20;
 
 /**
  * The running threads of `target` (opened with VM_READ) that run in `mod`
  * ({@linkcode ThreadInModule}). Each is suspended while it is looked at.
- * One that has ended (its object kept by a handle still open), whose id now
- * names another process's thread, or that cannot be opened or read, is not
- * listed; nor is one started through the CRT (`_beginthreadex`,
- * `std::thread`) that is not in the module's code now: the CRT holds a
+ * One that has ended (its object kept by a handle still open), or whose id
+ * now names another process's thread, is not listed; one that runs but
+ * cannot be opened or looked at is, as `unknown`. Nor is one started
+ * through the CRT (`_beginthreadex`, `std::thread`) that is not in the
+ * module's code now: the CRT holds a
  * reference to the module while it runs, so FreeLibrary leaves the module
  * mapped. A thread that enters the module after this look is not seen.
  */
 export function threadsInModule(
   target: TargetProcess,
   mod: ModuleInfo,
+  look: ThreadLook = {},
 ): ThreadInModule[] {
   const { pid } = target;
   const end = mod.base + BigInt(mod.size);
   const code = codeRanges(target, mod);
+  const position = look.position ?? threadPosition;
+  const memory = new RemoteMemory(target.process);
   const found: ThreadInModule[] = [];
   for (const tid of threadIds(pid)) {
+    let t;
     try {
-      using t = openThread(
+      t = openThread(
         tid,
         THREAD.QUERY_INFORMATION | THREAD.SUSPEND_RESUME | THREAD.GET_CONTEXT,
       );
+    } catch (e) {
+      // ERROR_INVALID_PARAMETER: no such thread now (it ended since the
+      // list was taken). Any other failure leaves it unknown.
+      if (!(e instanceof Win32Error && e.code === 87)) {
+        found.push({
+          tid,
+          how: "unknown",
+          why: e instanceof Error ? e.message : String(e),
+        });
+      }
+      continue;
+    }
+    using _t = t;
+    try {
       if (threadProcessId(t) !== pid) continue;
       // An exit code of STILL_ACTIVE is a running thread's (or one that
       // ended with it: counted, to be safe).
@@ -74,19 +103,46 @@ export function threadsInModule(
         continue;
       }
       const wow64 = target.arch === "x86";
-      using _suspended = suspendThread(t, { wow64 });
-      const at = threadPosition(t, { wow64 });
-      if (inCode(code, at.ip) || returnsInto(target, code, at.sp)) {
+      // Suspended only while its registers and stack are copied.
+      let ip: bigint, stack: Uint8Array[];
+      {
+        using _suspended = suspendThread(t, { wow64 });
+        const at = position(t, { wow64 });
+        ip = at.ip;
+        stack = inCode(code, ip) ? [] : readStack(memory, at.sp);
+      }
+      if (inCode(code, ip) || holdsReturn(stack, code, wow64 ? 4 : 8)) {
         found.push({ tid, how: "inside" });
       }
-    } catch {
-      // ended, or not ours to ask
+    } catch (e) {
+      // One that ended as it was looked at runs nowhere; one still running
+      // that could not be looked at may be in the module.
+      if (!ended(t)) {
+        found.push({
+          tid,
+          how: "unknown",
+          why: e instanceof Error ? e.message : String(e),
+        });
+      }
     }
   }
   return found;
 }
 
-interface CodeRanges {
+/** How {@linkcode threadsInModule} looks at a thread (tests replace it). */
+export interface ThreadLook {
+  position?: typeof threadPosition;
+}
+
+function ended(t: Handle): boolean {
+  try {
+    return threadExitCode(t) !== STILL_ACTIVE;
+  } catch {
+    return false;
+  }
+}
+
+export interface CodeRanges {
   ranges: [bigint, bigint][];
   /** The module's bytes at an address, as far as they can be read. */
   bytes(address: bigint, length: number): Uint8Array | undefined;
@@ -124,33 +180,82 @@ function inCode(code: CodeRanges, address: bigint): boolean {
   return code.ranges.some(([from, to]) => address >= from && address < to);
 }
 
+/** What {@linkcode returnsInto} reads a stack through (a RemoteMemory). */
+export interface StackMemory {
+  query(address: bigint): MemoryRegion | null;
+  read(address: bigint, length: number): Uint8Array;
+}
+
+/** MEM_COMMIT; PAGE_NOACCESS, PAGE_GUARD. */
+const MEM_COMMIT = 0x1000;
+const PAGE_UNREADABLE = 0x01 | 0x100;
+
 /**
- * Whether the stack from `sp` up (to the end of its committed region)
- * holds a return address into the module's code: a value that points
- * there right after a call instruction. Stale values above the stack
- * pointer can count too: a refusal that `force` overrides, never a crash.
+ * Whether the stack from `sp` up holds a return address into the module's
+ * code: a value that points there right after a call instruction
+ * ({@linkcode readStack}, then {@linkcode holdsReturn}). Stale values
+ * above the stack pointer can count too: a refusal that `force`
+ * overrides, never a crash.
  */
-function returnsInto(
-  target: TargetProcess,
+export function returnsInto(
+  memory: StackMemory,
   code: CodeRanges,
   sp: bigint,
+  word: 4 | 8,
 ): boolean {
-  const memory = new RemoteMemory(target.process);
-  const region = memory.query(sp);
-  if (!region) return false;
-  const top = region.base + region.size;
-  const length = Number(
-    top - sp > BigInt(STACK_READ_MAX) ? BigInt(STACK_READ_MAX) : top - sp,
-  );
-  if (length <= 0) return false;
-  const stack = memory.read(sp, length);
-  const view = new DataView(stack.buffer, stack.byteOffset, stack.byteLength);
-  const word = target.arch === "x86" ? 4 : 8;
-  for (let at = 0; at + word <= length; at += word) {
-    const value = word === 8
-      ? view.getBigUint64(at, true)
-      : BigInt(view.getUint32(at, true));
-    if (inCode(code, value) && afterCall(code, value)) return true;
+  return holdsReturn(readStack(memory, sp), code, word);
+}
+
+/**
+ * A copy of the stack from `sp` up, read region by region up to the end of
+ * its allocation (at most {@linkcode STACK_SCAN_MAX}, a megabyte at a
+ * time), to be looked at once the thread runs again. A guard page is never
+ * read (a read turns its guard off, and the stack could no longer grow:
+ * the program's next new stack page would be an access violation), nor a
+ * page that cannot be read.
+ */
+export function readStack(memory: StackMemory, sp: bigint): Uint8Array[] {
+  const chunks: Uint8Array[] = [];
+  const first = memory.query(sp);
+  if (!first) return chunks;
+  const chunk = BigInt(STACK_READ_MAX);
+  const last = sp + BigInt(STACK_SCAN_MAX);
+  for (let at = sp, region = first; at < last;) {
+    const top = region.base + region.size;
+    if (
+      region.state === MEM_COMMIT && !(region.protect & PAGE_UNREADABLE)
+    ) {
+      for (; at < top && at < last; at += chunk) {
+        const end = [top, last, at + chunk].reduce((x, y) => x < y ? x : y);
+        chunks.push(memory.read(at, Number(end - at)));
+      }
+    }
+    // Word-aligned as the stack pointer is, from the next region on.
+    at = top;
+    const next = memory.query(top);
+    if (
+      !next || next.allocationBase !== first.allocationBase ||
+      next.base + next.size <= top
+    ) break;
+    region = next;
+  }
+  return chunks;
+}
+
+/** Whether a word of `chunks` is a return address into the module's code. */
+export function holdsReturn(
+  chunks: Uint8Array[],
+  code: CodeRanges,
+  word: 4 | 8,
+): boolean {
+  for (const stack of chunks) {
+    const view = new DataView(stack.buffer, stack.byteOffset, stack.byteLength);
+    for (let i = 0; i + word <= stack.length; i += word) {
+      const value = word === 8
+        ? view.getBigUint64(i, true)
+        : BigInt(view.getUint32(i, true));
+      if (inCode(code, value) && afterCall(code, value)) return true;
+    }
   }
   return false;
 }

@@ -65,10 +65,22 @@ export function absoluteOptionPaths(
   options: { names: string[]; base: string },
 ): string[] {
   const sep = options.base.includes("\\") ? "\\" : "/";
-  const abs = (p: string) =>
-    p === "" || isAbsolute(p)
-      ? p
-      : `${options.base.replace(/[\\/]+$/, "")}${sep}${p}`;
+  const base = options.base.replace(/[\\/]+$/, "");
+  const drive = /^[A-Za-z]:/.exec(base)?.[0];
+  const abs = (p: string) => {
+    if (p === "") return p;
+    // C:x is relative to drive C's current directory: the base's, when the
+    // base is on C (another drive's is not known here: left as given).
+    const relDrive = /^([A-Za-z]:)(?![\\/])/.exec(p)?.[1];
+    if (relDrive) {
+      return drive && relDrive.toUpperCase() === drive.toUpperCase()
+        ? `${base}${sep}${p.slice(2)}`
+        : p;
+    }
+    // \x and /x on Windows: the root of the current drive, the base's.
+    if (drive && /^[\\/](?![\\/])/.test(p)) return `${drive}${p}`;
+    return isAbsolute(p) ? p : `${base}${sep}${p}`;
+  };
   return args.map((a, i) => {
     const eq = a.indexOf("=");
     if (eq > 0 && options.names.includes(a.slice(0, eq))) {

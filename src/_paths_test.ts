@@ -68,3 +68,49 @@ Deno.test("absoluteOptionPaths makes only the named options' relative values abs
     ["--sample=\\\\srv\\s.exe"],
   );
 });
+
+Deno.test("absoluteOptionPaths: a Windows path relative to a drive (C:x) or to the drive's root (\\x) is made absolute against the base's drive", () => {
+  const names = ["--sample", "--dll"];
+  assert.deepEqual(
+    absoluteOptionPaths([
+      "--sample",
+      "C:foo.exe",
+      "--dll=c:x\\hs.dll",
+      "--sample",
+      "D:bar.exe",
+      "--dll",
+      "\\tools\\hs.dll",
+      "--dll",
+      "/tools/hs.dll",
+      "--dll",
+      "\\\\srv\\s\\hs.dll",
+      "--dll",
+      "\\\\?\\C:\\x.dll",
+      "--dll",
+      "C:\\abs\\hs.dll",
+    ], { names, base: "C:\\Users\\u" }),
+    [
+      "--sample",
+      "C:\\Users\\u\\foo.exe",
+      "--dll=C:\\Users\\u\\x\\hs.dll",
+      "--sample",
+      // Another drive's current directory is not known here: left as given.
+      "D:bar.exe",
+      "--dll",
+      "C:\\tools\\hs.dll",
+      "--dll",
+      "C:/tools/hs.dll",
+      "--dll",
+      "\\\\srv\\s\\hs.dll",
+      "--dll",
+      "\\\\?\\C:\\x.dll",
+      "--dll",
+      "C:\\abs\\hs.dll",
+    ],
+  );
+  // POSIX: / is absolute.
+  assert.deepEqual(
+    absoluteOptionPaths(["--dll", "/t/hs.dll"], { names, base: "/w" }),
+    ["--dll", "/t/hs.dll"],
+  );
+});

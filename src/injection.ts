@@ -594,12 +594,21 @@ async function unloadFrom(
   // returns there (Microsoft: FreeLibraryAndExitThread): the program
   // crashes. heapshift pins itself (its trimmer thread stays with it):
   // FreeLibrary says so.
-  const running = force || isHeapshiftDll(mod.path)
-    ? []
-    : threadsInModule(target, mod);
-  if (running.length) {
-    const began = running.filter((t) => t.how === "began");
-    const shown = began.length ? began : running;
+  const look = !force && !isHeapshiftDll(mod.path);
+  // The look suspends each thread in turn: in this process, that would be
+  // the thread looking too (never resumed), or one holding a lock this one
+  // then needs.
+  if (look && pid === Deno.pid) {
+    throw new HeapshiftError(
+      "unsupported",
+      `Cannot ${doing} process ${pid}: it is this process, whose threads eject cannot suspend to see whether one runs in ${mod.name} (it would stop itself); end ${mod.name}'s threads and pass force: true (--force on the command line) to unload it anyway`,
+    );
+  }
+  const running = look ? threadsInModule(target, mod) : [];
+  const seen = running.filter((t) => t.how !== "unknown");
+  if (seen.length) {
+    const began = seen.filter((t) => t.how === "began");
+    const shown = began.length ? began : seen;
     const [threads, are, they, them] = shown.length === 1
       ? ["thread", "is", "it runs", "it"]
       : ["threads", "are", "they run", "them"];
@@ -615,6 +624,20 @@ async function unloadFrom(
       `Cannot ${doing} process ${pid}: ${threads} ${
         nameList(shown.map((t) => String(t.tid)))
       } ${where}; have ${mod.name} end ${them} first, or pass force: true (--force on the command line) to unload it anyway`,
+    );
+  }
+  if (running.length) {
+    // Not seen is not safe: a thread we could not look at may be in it.
+    const [threads, are, they] = running.length === 1
+      ? ["thread", "is", "it is"]
+      : ["threads", "are", "they are"];
+    throw new HeapshiftError(
+      "unsupported",
+      `Cannot ${doing} process ${pid}: ${threads} ${
+        nameList(running.map((t) => String(t.tid)))
+      } ${are} running but could not be looked at (${
+        running[0].why
+      }), so whether ${they} in ${mod.name}'s code is not known, and unloading it could crash the program; pass force: true (--force on the command line) to unload it anyway`,
     );
   }
   const result = await callKernel32(target, {

@@ -3,6 +3,9 @@
 // (eject's reading of imports: api_process_test.ts.)
 import { eject, HeapshiftError, inject, launch, modules } from "../../mod.ts";
 import { runCli } from "../../cli/_test_utils.ts";
+import { INJECT_ACCESS, Win32Error } from "../../ffi/mod.ts";
+import { threadsInModule } from "../../src/_module_threads.ts";
+import { openTarget } from "../../src/_target.ts";
 import { assert, assertEquals, assertRejects } from "./assert.ts";
 import {
   type Arch,
@@ -108,6 +111,48 @@ testArches(
     assert(!has(pid, name), `${name} is unloaded once its thread ended`);
   },
 );
+
+testArches(
+  "eject's look at threads: a running thread that could not be looked at counts as unknown, not as out of the module",
+  async (arch) => {
+    // GetThreadContext refused (as it may be on Windows for a thread it
+    // cannot read): the thread was left out, and eject went on to unload
+    // a module it could not tell was unused.
+    await using target = await startTarget(fixture("sleeper.exe", arch));
+    const pid = target.readyPid;
+    await inject(pid, fixture("probe.dll", arch));
+    const name = arch === "x86" ? "probe32.dll" : "probe.dll";
+    const mod = modules(pid).find((m) => m.name.toLowerCase() === name);
+    assert(mod, `${name} is loaded`);
+    using t = openTarget(pid, { access: INJECT_ACCESS, doing: "look at" });
+    assertEquals(threadsInModule(t, mod), []);
+    const refused = threadsInModule(t, mod, {
+      position: () => {
+        throw new Win32Error("GetThreadContext", 5);
+      },
+    });
+    assert(refused.length > 0, "the program's threads are listed");
+    for (const r of refused) {
+      assertEquals(r.how, "unknown");
+      assert(/GetThreadContext/.test(r.why ?? ""), r.why);
+    }
+    await eject(pid, name);
+  },
+);
+
+test("eject from this process itself refuses the thread look instead of suspending its own thread (it hung)", async () => {
+  // The look suspends each thread of the target: in this process that
+  // included the thread doing the look, which then never resumed.
+  await inject(Deno.pid, fixture("probe.dll"));
+  await assertRejects(
+    () => eject(Deno.pid, "probe.dll"),
+    HeapshiftError,
+    `Cannot eject probe.dll from process ${Deno.pid}: it is this process`,
+  );
+  assert(has(Deno.pid, "probe.dll"), "probe.dll stays");
+  await eject(Deno.pid, "probe.dll", { force: true });
+  assert(!has(Deno.pid, "probe.dll"), "force unloads it");
+});
 
 test("eject refuses a DLL the program loaded itself and still calls; force unloads one it does not call", async () => {
   // The program calls api_adep_value every 20 ms: unloading it would crash it.
