@@ -227,15 +227,17 @@ function filesUnder(dir: string): string[] {
  * Every file a DLL build reads, whose contents decide whether it is up to
  * date: the DLL's sources and headers, the mimalloc tree's `include/` and
  * `src/` (static.c includes the rest of src/), and the task code that
- * holds the flags (this file, toolchain.ts).
+ * holds the flags (this file, toolchain.ts), named under `root` as the
+ * rest are (a module URL's path is no file path: it is percent-encoded,
+ * and on Windows it is `/C:/…`, which the file functions refuse).
  */
 export function dllInputFiles(root: string, mi: string): string[] {
   return [
     ...dllSources(root).all,
     ...filesUnder(`${mi}/include`),
     ...filesUnder(`${mi}/src`),
-    new URL(import.meta.url).pathname,
-    new URL("./toolchain.ts", import.meta.url).pathname,
+    `${root}/tasks/build_dll.ts`,
+    `${root}/tasks/toolchain.ts`,
   ];
 }
 

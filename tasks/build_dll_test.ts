@@ -11,7 +11,7 @@ import {
   staticLayoutMismatch,
   VSWHERE_ARGS,
 } from "./build_dll.ts";
-import { repoRoot } from "./winenv.ts";
+import { exists, repoRoot } from "./winenv.ts";
 
 const unit = () => Deno.readTextFile(`${repoRoot()}/dll/mimalloc_unit.c`);
 const staticC = (dir: string) =>
@@ -167,6 +167,22 @@ Deno.test("a DLL's inputs are its sources, mimalloc's headers and sources, and t
       `${root}/tasks/toolchain.ts`,
     ]
   ) assert.ok(files.includes(f), f);
+});
+
+Deno.test("a DLL's inputs are files that exist when the checkout's path has a space or a non-ASCII name (its module URL is percent-encoded)", async () => {
+  if (Deno.build.os === "windows") return; // (a symbolic link needs a privilege there)
+  const dir = await Deno.makeTempDir({ prefix: "hs inputs é " });
+  try {
+    const root = `${dir}/check out`;
+    await Deno.symlink(repoRoot(), root);
+    const url = new URL(`file://${root}/tasks/build_dll.ts`);
+    const moved: typeof import("./build_dll.ts") = await import(url.href);
+    const files = moved.dllInputFiles(root, `${root}/${MIMALLOC_TREES[3]}`);
+    for (const f of files) assert.ok(exists(f), f);
+    assert.ok(files.includes(`${root}/tasks/build_dll.ts`));
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });
 
 Deno.test("the default toolchain: MSVC on Windows with the Visual Studio Installer, else mingw", () => {
