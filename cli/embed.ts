@@ -9,7 +9,12 @@
 
 import type { Arch } from "../src/arch.ts";
 import { baseName } from "../src/_paths.ts";
-import { type Handle, isWindows, openDenyingWrites } from "../ffi/mod.ts";
+import {
+  type Handle,
+  isWindows,
+  openDenyingWrites,
+  setAccessTime,
+} from "../ffi/mod.ts";
 import { CliError } from "./output.ts";
 
 /** The name of the third-party notice that ships with the DLL. */
@@ -168,6 +173,23 @@ async function heldMatch(path: string, dll: EmbeddedDll): Promise<boolean> {
   return true;
 }
 
+/**
+ * Sets the access time of the extracted DLL at `path` to now, as its last
+ * use (whatever the volume does on reads): {@linkcode pruneExtracted}
+ * keeps what is in use; the bytes' time stays. On Windows through the
+ * handle that holds it: by its path the file would be opened for writing,
+ * which that handle, and any program that has the DLL loaded, refuses.
+ */
+async function recordUse(path: string): Promise<void> {
+  const handle = held.get(path);
+  if (handle) {
+    setAccessTime(handle, new Date());
+    return;
+  }
+  const st = await Deno.stat(path).catch(() => undefined);
+  if (st?.mtime) await Deno.utime(path, new Date(), st.mtime).catch(() => {});
+}
+
 /** Result of {@linkcode extractDll}. */
 export interface Extracted {
   /** The DLL's path on disk. */
@@ -293,10 +315,7 @@ function extractFailure(dir: string, e: unknown): unknown {
 async function writeDllIn(dll: EmbeddedDll, dir: string): Promise<Extracted> {
   const path = join(dir, extractedName(dll.sha256));
   if (await heldMatch(path, dll)) {
-    // its access time is its last use (set here, whatever the volume
-    // does): pruneExtracted keeps what is in use; the bytes' time stays
-    const st = await Deno.stat(path).catch(() => undefined);
-    if (st?.mtime) await Deno.utime(path, new Date(), st.mtime).catch(() => {});
+    await recordUse(path);
     return { path, written: false };
   }
   await Deno.mkdir(dir, { recursive: true });

@@ -5,12 +5,13 @@
  * @module
  */
 
-import { fail } from "./win32_error.ts";
+import { ERROR, fail } from "./win32_error.ts";
 import { Handle, isInvalidHandle } from "./handle.ts";
 import { kernel32 } from "./library.ts";
 import { readWide, wide } from "./strings.ts";
 
 const GENERIC_READ = 0x8000_0000;
+const FILE_WRITE_ATTRIBUTES = 0x100;
 const FILE_SHARE_READ = 0x1;
 const OPEN_EXISTING = 3;
 const FILE_ATTRIBUTE_NORMAL = 0x80;
@@ -23,19 +24,47 @@ const FILE_ATTRIBUTE_NORMAL = 0x80;
  * process and in all others; opens for reading and executing (a loader
  * mapping a DLL) go on. Throws a Win32Error (32: someone has it open for
  * writing or deleting now).
+ *
+ * The handle may also set the file's times ({@linkcode setAccessTime}) when
+ * the file's security allows it: `FILE_WRITE_ATTRIBUTES` is not an access
+ * that sharing weighs (only reading, writing data and deleting are), so
+ * it keeps no loader out, whereas setting the times by the path opens the
+ * file for writing, which this very handle (or a program that has the DLL
+ * loaded) refuses.
  */
 export function openDenyingWrites(path: string): Handle {
-  const h = kernel32().CreateFileW(
-    wide(path),
-    GENERIC_READ,
-    FILE_SHARE_READ,
-    null,
-    OPEN_EXISTING,
-    FILE_ATTRIBUTE_NORMAL,
-    null,
-  );
+  const open = (access: number) =>
+    kernel32().CreateFileW(
+      wide(path),
+      access,
+      FILE_SHARE_READ,
+      null,
+      OPEN_EXISTING,
+      FILE_ATTRIBUTE_NORMAL,
+      null,
+    );
+  let h = open((GENERIC_READ | FILE_WRITE_ATTRIBUTES) >>> 0);
+  if (isInvalidHandle(h) && kernel32().GetLastError() === ERROR.ACCESS_DENIED) {
+    h = open(GENERIC_READ); // (its times then stay as they are)
+  }
   if (isInvalidHandle(h)) fail("CreateFileW");
   return new Handle(h!);
+}
+
+/**
+ * `SetFileTime(file, NULL, when, NULL)`: sets the last-access time of the
+ * file `file` (opened with `FILE_WRITE_ATTRIBUTES`) and no other; false
+ * when it cannot be.
+ */
+export function setAccessTime(file: Handle, when: Date): boolean {
+  // FILETIME: 100 ns units since 1601-01-01 UTC
+  const ft = new Uint8Array(8);
+  new DataView(ft.buffer).setBigUint64(
+    0,
+    (BigInt(when.getTime()) + 11_644_473_600_000n) * 10_000n,
+    true,
+  );
+  return kernel32().SetFileTime(file.raw, null, ft, null) !== 0;
 }
 
 /**

@@ -235,6 +235,11 @@ export const KERNEL32_SYMBOLS = {
     parameters: ["buffer", "u32", "u32", "pointer", "u32", "u32", "pointer"],
     result: "pointer",
   },
+  // hFile, lpCreationTime, lpLastAccessTime, lpLastWriteTime
+  SetFileTime: {
+    parameters: ["pointer", "buffer", "buffer", "buffer"],
+    result: "i32",
+  },
   MapViewOfFile: {
     parameters: ["pointer", "u32", "u32", "u32", "usize"],
     result: "pointer",

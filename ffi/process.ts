@@ -333,12 +333,14 @@ export function createProcess(
     ? { raw: [0n, 0n, 0n], owned: [], [Symbol.dispose]: () => {} }
     : inheritableStdHandles();
   std.raw.forEach((h, i) => v.setBigUint64(80 + 8 * i, h, true));
-  // none: nothing is inherited at all; else only the duplicates (a
-  // standard handle that could not be duplicated is passed as it is)
-  const inherit = options.stdio !== "none";
   using attrs = std.owned.length > 0
     ? handleListAttribute(std.owned)
     : undefined;
+  // With the list, only the duplicates are inherited. Without one, nothing
+  // is (stdio none, or no standard handles of ours to give), unless a
+  // standard handle could not be duplicated and is passed as it is: then,
+  // as before the list, every inheritable handle of ours.
+  const asIs = std.raw.some((h) => h !== 0n && !std.owned.includes(h));
   // PROCESS_INFORMATION: hProcess 0, hThread 8, dwProcessId 16, dwThreadId 20.
   const pi = new Uint8Array(24);
   let env: Uint16Array | null = null;
@@ -347,7 +349,7 @@ export function createProcess(
     flags |= CREATE.UNICODE_ENVIRONMENT;
     env = environmentBlock(options.env);
   }
-  const create = (list: Uint8Array | undefined) => {
+  const create = (list: Uint8Array | undefined, inherit: boolean) => {
     v.setUint32(0, list ? 112 : 104, true);
     v.setBigUint64(
       104,
@@ -367,12 +369,12 @@ export function createProcess(
       pi,
     );
   };
-  let ok = create(attrs?.list);
+  let ok = create(attrs?.list, attrs !== undefined || asIs);
   // A standard handle the list cannot hold (a Windows that refuses a
   // console handle there): as before the list, with all our inheritable
   // handles.
   if (!ok && attrs && k.GetLastError() === ERROR.INVALID_PARAMETER) {
-    ok = create(undefined);
+    ok = create(undefined, true);
   }
   if (!ok) fail("CreateProcessW");
   const out = new DataView(pi.buffer);

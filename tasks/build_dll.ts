@@ -227,15 +227,17 @@ function filesUnder(dir: string): string[] {
  * Every file a DLL build reads, whose contents decide whether it is up to
  * date: the DLL's sources and headers, the mimalloc tree's `include/` and
  * `src/` (static.c includes the rest of src/), and the task code that
- * holds the flags (this file, toolchain.ts).
+ * holds the flags (this file, toolchain.ts), named under `root` as the
+ * rest are (a module URL's path is no file path: it is percent-encoded,
+ * and on Windows it is `/C:/…`, which the file functions refuse).
  */
 export function dllInputFiles(root: string, mi: string): string[] {
   return [
     ...dllSources(root).all,
     ...filesUnder(`${mi}/include`),
     ...filesUnder(`${mi}/src`),
-    new URL(import.meta.url).pathname,
-    new URL("./toolchain.ts", import.meta.url).pathname,
+    `${root}/tasks/build_dll.ts`,
+    `${root}/tasks/toolchain.ts`,
   ];
 }
 
@@ -375,15 +377,22 @@ async function findMsvc(arch: Arch): Promise<Msvc> {
 }
 
 /**
- * The lines of the `cmd` script that builds one DLL with MSVC: the
- * developer environment, then cl, its objects in `objDir` (the build's
- * own directory: builds of other variants may run at once).
+ * The `cmd` script that builds one DLL with MSVC (the developer
+ * environment, then cl, its objects in `objDir`, the build's own directory:
+ * builds of other variants may run at once), and the environment it runs
+ * with. The paths are in the environment, not in the script: cmd reads a
+ * script in the console's OEM code page, so a path that is not ASCII (a
+ * checkout under a user profile named Jürgen) written into it reaches cl
+ * garbled, and a `%` in one would be taken for a variable's; a
+ * variable's value is Unicode, and what it expands to is not expanded
+ * again (but on the `call` line, as `call` expands twice: a `%` in the
+ * Visual Studio installation's path, which is not to be expected).
  */
 export function msvcScript(
   job: Job,
   vcvars: string,
   objDir: string,
-): string {
+): { script: string; env: Record<string, string> } {
   const { root, mi, sources, out, defs } = job;
   const win = (p: string) => p.replaceAll("/", "\\");
   const cl = [
@@ -414,13 +423,14 @@ export function msvcScript(
     `/ENTRY:${ENTRY.x64}`, // link.exe finds x86's _heapshift_entry@12 itself
     "kernel32.lib",
   ].join(" ");
-  return [
+  const script = [
     "@echo off",
     // exit 1: the environment failed (buildMsvc says which), 2: cl did
-    `call "${vcvars}" >nul || exit /b 1`,
-    `${cl} || exit /b 2`,
+    'call "%HEAPSHIFT_VCVARS%" >nul || exit /b 1',
+    "%HEAPSHIFT_CL% || exit /b 2",
     "",
   ].join("\r\n");
+  return { script, env: { HEAPSHIFT_VCVARS: vcvars, HEAPSHIFT_CL: cl } };
 }
 
 async function buildMsvc(job: Job, msvc: Msvc, objDir: string): Promise<void> {
@@ -431,12 +441,14 @@ async function buildMsvc(job: Job, msvc: Msvc, objDir: string): Promise<void> {
     `${sources.length} sources with MSVC (${arch}, /std:c17 /O2 /MT)`,
   );
   const script = `${objDir}/build.cmd`.replaceAll("/", "\\");
-  await Deno.writeTextFile(script, msvcScript(job, msvc.vcvars, objDir));
+  const { script: text, env } = msvcScript(job, msvc.vcvars, objDir);
+  await Deno.writeTextFile(script, text);
   // cmd /s /c ""script"": cmd strips the outer pair and runs the quoted
   // path as it is, spaces and parentheses and all (`cmd /?`)
   const res = await new Deno.Command("cmd.exe", {
     args: ["/d", "/s", "/c", `""${script}""`],
     windowsRawArguments: true,
+    env,
   }).spawn().status;
   if (!res.success) {
     throw new CompileError(

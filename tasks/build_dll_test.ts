@@ -11,7 +11,7 @@ import {
   staticLayoutMismatch,
   VSWHERE_ARGS,
 } from "./build_dll.ts";
-import { repoRoot } from "./winenv.ts";
+import { exists, repoRoot } from "./winenv.ts";
 
 const unit = () => Deno.readTextFile(`${repoRoot()}/dll/mimalloc_unit.c`);
 const staticC = (dir: string) =>
@@ -116,7 +116,7 @@ Deno.test("vswhere gets -products * as it is: dax's shell would expand the * int
 });
 
 Deno.test("the MSVC script: objects in the build's own directory, paths quoted, errors told apart", () => {
-  const script = msvcScript(
+  const { script, env } = msvcScript(
     {
       arch: "x86",
       root: "C:/Users/A B/heapshift (copy)",
@@ -130,15 +130,16 @@ Deno.test("the MSVC script: objects in the build's own directory, paths quoted, 
     "C:/Users/A B/heapshift (copy)/build/.out-dir-1",
   );
   const lines = script.split("\r\n");
+  assert.equal(lines[1], 'call "%HEAPSHIFT_VCVARS%" >nul || exit /b 1');
+  assert.equal(lines[2], "%HEAPSHIFT_CL% || exit /b 2");
   assert.equal(
-    lines[1],
-    'call "C:\\Program Files (x86)\\Microsoft Visual Studio\\2022\\BuildTools\\VC\\Auxiliary\\Build\\vcvars32.bat" >nul || exit /b 1',
+    env.HEAPSHIFT_VCVARS,
+    "C:\\Program Files (x86)\\Microsoft Visual Studio\\2022\\BuildTools\\VC\\Auxiliary\\Build\\vcvars32.bat",
   );
-  const cl = lines[2];
+  const cl = env.HEAPSHIFT_CL;
   assert.ok(cl.startsWith("cl /nologo "), cl);
   // dll/heapshift_stats.h's _Static_assert: C11 or later in cl's C mode
   assert.ok(cl.includes(" /std:c17 "), cl);
-  assert.ok(cl.endsWith(" || exit /b 2"), cl);
   // a directory for /Fo ends in a backslash, doubled before the quote
   assert.ok(
     cl.includes(
@@ -148,7 +149,34 @@ Deno.test("the MSVC script: objects in the build's own directory, paths quoted, 
   );
   assert.ok(cl.includes('"C:\\Users\\A B\\heapshift (copy)\\dll\\entry.c"'));
   assert.ok(cl.includes(" /DMI_PADDING=1 "));
-  assert.ok(cl.includes(" /link /DLL /ENTRY:heapshift_entry kernel32.lib"));
+  assert.ok(cl.endsWith(" /link /DLL /ENTRY:heapshift_entry kernel32.lib"), cl);
+});
+
+Deno.test("the MSVC script is ASCII whatever the paths: cmd reads a script in the console's OEM code page, the environment in Unicode", () => {
+  const root = "C:/Users/Jürgen Müller/Документы/heapshift 100%";
+  const { script, env } = msvcScript(
+    {
+      arch: "x64",
+      root,
+      mi: `${root}/third_party/mimalloc-3.4.1`,
+      sources: [`${root}/dll/entry.c`],
+      out: `${root}/build/.out-dir-1/heapshift.dll`,
+      defs: ["NDEBUG"],
+      scratch: `${root}/build/.out-dir-1`,
+    },
+    "D:\\Visual Stüdio\\VC\\Auxiliary\\Build\\vcvars64.bat",
+    `${root}/build/.out-dir-1`,
+  );
+  assert.match(script, /^[\x20-\x7e\r\n]*$/, script);
+  assert.ok(
+    env.HEAPSHIFT_CL.includes(
+      '"C:\\Users\\Jürgen Müller\\Документы\\heapshift 100%\\dll\\entry.c"',
+    ),
+  );
+  assert.equal(
+    env.HEAPSHIFT_VCVARS,
+    "D:\\Visual Stüdio\\VC\\Auxiliary\\Build\\vcvars64.bat",
+  );
 });
 
 Deno.test("a DLL's inputs are its sources, mimalloc's headers and sources, and the task code", () => {
@@ -167,6 +195,22 @@ Deno.test("a DLL's inputs are its sources, mimalloc's headers and sources, and t
       `${root}/tasks/toolchain.ts`,
     ]
   ) assert.ok(files.includes(f), f);
+});
+
+Deno.test("a DLL's inputs are files that exist when the checkout's path has a space or a non-ASCII name (its module URL is percent-encoded)", async () => {
+  if (Deno.build.os === "windows") return; // (a symbolic link needs a privilege there)
+  const dir = await Deno.makeTempDir({ prefix: "hs inputs é " });
+  try {
+    const root = `${dir}/check out`;
+    await Deno.symlink(repoRoot(), root);
+    const url = new URL(`file://${root}/tasks/build_dll.ts`);
+    const moved: typeof import("./build_dll.ts") = await import(url.href);
+    const files = moved.dllInputFiles(root, `${root}/${MIMALLOC_TREES[3]}`);
+    for (const f of files) assert.ok(exists(f), f);
+    assert.ok(files.includes(`${root}/tasks/build_dll.ts`));
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });
 
 Deno.test("the default toolchain: MSVC on Windows with the Visual Studio Installer, else mingw", () => {

@@ -175,7 +175,12 @@ export async function removeAbandoned(
   for (const e of Deno.readDirSync(dir)) {
     if (!e.isDirectory || !e.name.startsWith(prefix)) continue;
     const p = `${dir}/${e.name}`;
-    const t = Deno.statSync(p).mtime?.getTime() ?? Date.now();
+    let t: number;
+    try {
+      t = Deno.statSync(p).mtime?.getTime() ?? Date.now();
+    } catch {
+      continue; // another build (of another output there) removed it first
+    }
     if (Date.now() - t > ABANDONED_MS) {
       await Deno.remove(p, { recursive: true }).catch(() => {});
     }

@@ -213,3 +213,28 @@ Deno.test("a killed build's staging directory goes once it is a day old, a runni
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("a killed build's staging directory that another build removes first is passed over (two builds at once)", async () => {
+  const dir = await Deno.makeTempDir();
+  const statSync = Deno.statSync;
+  try {
+    await Deno.mkdir(`${dir}/.build-old`);
+    await Deno.mkdir(`${dir}/.build-new`);
+    const dayAgo = (Date.now() - 25 * 3600 * 1000) / 1000;
+    await Deno.utime(`${dir}/.build-old`, dayAgo, dayAgo);
+    // the other build removes it between this one's listing and its look
+    Deno.statSync = (path: string | URL) => {
+      if (String(path).endsWith("/.build-old")) {
+        Deno.removeSync(path, { recursive: true });
+      }
+      return statSync(path);
+    };
+    await removeAbandoned(dir);
+    assert.deepEqual([...Deno.readDirSync(dir)].map((e) => e.name), [
+      ".build-new",
+    ]);
+  } finally {
+    Deno.statSync = statSync;
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -288,6 +288,52 @@ test("launch passes the program none of our inheritable handles but its standard
   }
 });
 
+test("launch passes the program none of our inheritable handles when we have no standard handles to give it (stdio inherit)", async () => {
+  // A process without standard handles (a GUI parent's child, a detached
+  // one): nothing to list, and the program must still not inherit every
+  // inheritable handle of ours.
+  const lib = Deno.dlopen("kernel32.dll", {
+    CreateEventW: {
+      parameters: ["buffer", "i32", "i32", "pointer"],
+      result: "pointer",
+    },
+    CloseHandle: { parameters: ["pointer"], result: "i32" },
+    GetStdHandle: { parameters: ["u32"], result: "pointer" },
+    SetStdHandle: { parameters: ["u32", "pointer"], result: "i32" },
+  });
+  const sa = new Uint8Array(24); // SECURITY_ATTRIBUTES: nLength, lpSD, bInherit
+  new DataView(sa.buffer).setUint32(0, 24, true);
+  new DataView(sa.buffer).setUint32(16, 1, true);
+  const event = lib.symbols.CreateEventW(sa, 1, 0, null);
+  const dir = await Deno.makeTempDir({ prefix: "heapshift-launch-" });
+  const ids = [-10, -11, -12].map((id) => id >>> 0);
+  const saved = ids.map((id) => lib.symbols.GetStdHandle(id));
+  try {
+    assert(event !== null);
+    const out = `${dir}\\nostd.txt`;
+    let launching;
+    try {
+      ids.forEach((id) => lib.symbols.SetStdHandle(id, null));
+      // (launch starts the program before its first await)
+      launching = launch(fixture("api_launchee.exe"), {
+        args: [out, `--handle=${Deno.UnsafePointer.value(event)}`],
+      });
+    } finally {
+      ids.forEach((id, i) => lib.symbols.SetStdHandle(id, saved[i]));
+    }
+    using proc = await launching;
+    assertEquals(await proc.wait({ timeout: 30_000 }), 7);
+    assertEquals(
+      (await Deno.readTextFile(out)).match(/handle_open=(\d)/)?.[1],
+      "0",
+    );
+  } finally {
+    if (event) lib.symbols.CloseHandle(event);
+    lib.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 test("a program whose DLLs are not yet confirmed ends with heapshift when heapshift is killed (no half-started program left behind)", async () => {
   await using copy = await uniqueCopy("sleeper.exe");
   const script = `${Deno.makeTempDirSync()}\\launcher.ts`;

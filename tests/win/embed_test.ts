@@ -42,3 +42,52 @@ test("an extracted DLL cannot be written, replaced or deleted while heapshift ma
     await Deno.remove(dir, { recursive: true }).catch(() => {});
   }
 });
+
+test("a reused extracted DLL's last use is recorded though it is held (a prune by another build keeps what is in use)", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "heapshift-embed-" });
+  try {
+    // a different DLL from the test above's: this one is not held yet
+    const bytes = await Deno.readFile(fixture("api_early.dll"));
+    const dll = { bytes, sha256: await sha256Hex(bytes) };
+    const { path } = await extractDll(dll, dir);
+    // as if extracted and last used 40 days ago (while not held: a copy)
+    const copyDir = await Deno.makeTempDir({ dir, prefix: "again-" });
+    const again = `${copyDir}\\${path.slice(path.lastIndexOf("\\") + 1)}`;
+    await Deno.copyFile(path, again);
+    // written 40 days ago, last used 2 hours ago (a volume that updates
+    // access times on reads leaves one newer than the write and younger
+    // than a day as it is: Linux's relatime, under Wine)
+    const old = new Date(Date.now() - 40 * 24 * 3600 * 1000);
+    await Deno.utime(again, new Date(Date.now() - 2 * 3600 * 1000), old);
+    // (Wine's volume updates the access time on the reads of the check
+    // itself, which NTFS by default does not: what counts here is that
+    // setting it was not refused)
+    const utime = Deno.utime;
+    const refused: unknown[] = [];
+    Deno.utime = async (...args: Parameters<typeof Deno.utime>) => {
+      try {
+        return await utime(...args);
+      } catch (e) {
+        refused.push(e);
+        throw e;
+      }
+    };
+    let reused;
+    try {
+      reused = await extractDll(dll, copyDir);
+    } finally {
+      Deno.utime = utime;
+    }
+    assertEquals(reused, { path: again, written: false });
+    assertEquals(refused.map(String), []);
+    const st = await Deno.stat(again);
+    // its bytes' time stays; its access time is now
+    assertEquals(st.mtime?.getTime(), old.getTime());
+    assert(
+      Date.now() - (st.atime?.getTime() ?? 0) < 10 * 60 * 1000,
+      `atime ${st.atime?.toISOString()}`,
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
+  }
+});
