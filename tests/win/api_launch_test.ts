@@ -236,26 +236,47 @@ test("launch takes an unlimited timeout; a wait pending when the handle is close
   }
 });
 
-test("launch passes the program none of our inheritable handles but its standard ones, with stdio inherit or none", async () => {
-  // An inheritable handle in this process, as one Deno itself inherited
-  // (a parent's pipe) would be, or a pipe end Deno.Command marks
-  // inheritable while it starts a process on another thread: a program
-  // that inherited it would hold that pipe open (a reader of it waits for
-  // the program's end).
+/**
+ * An inheritable event in this process, as a handle Deno itself inherited
+ * (a parent's pipe) would be, or a pipe end Deno.Command marks inheritable
+ * while it starts a process on another thread; and kernel32 with the
+ * standard-handle calls. Disposing closes both.
+ */
+function inheritableEvent() {
   const lib = Deno.dlopen("kernel32.dll", {
     CreateEventW: {
       parameters: ["buffer", "i32", "i32", "pointer"],
       result: "pointer",
     },
     CloseHandle: { parameters: ["pointer"], result: "i32" },
+    GetStdHandle: { parameters: ["u32"], result: "pointer" },
+    SetStdHandle: { parameters: ["u32", "pointer"], result: "i32" },
   });
   const sa = new Uint8Array(24); // SECURITY_ATTRIBUTES: nLength, lpSD, bInherit
   new DataView(sa.buffer).setUint32(0, 24, true);
   new DataView(sa.buffer).setUint32(16, 1, true);
   const event = lib.symbols.CreateEventW(sa, 1, 0, null);
+  assert(event !== null, "CreateEventW");
+  return {
+    lib,
+    event,
+    [Symbol.dispose]() {
+      lib.symbols.CloseHandle(event);
+      lib.close();
+    },
+  };
+}
+
+test("launch passes the program none of our inheritable handles but its standard ones, with stdio inherit or none", async () => {
+  // An inheritable handle in this process, as one Deno itself inherited
+  // (a parent's pipe) would be, or a pipe end Deno.Command marks
+  // inheritable while it starts a process on another thread: a program
+  // that inherited it would hold that pipe open (a reader of it waits for
+  // the program's end).
+  using handles = inheritableEvent();
+  const { event } = handles;
   const dir = await Deno.makeTempDir({ prefix: "heapshift-launch-" });
   try {
-    assert(event !== null);
     const value = Deno.UnsafePointer.value(event);
     const seen = async (stdio: "none" | "inherit") => {
       const out = `${dir}\\${stdio}.txt`;
@@ -282,8 +303,6 @@ test("launch passes the program none of our inheritable handles but its standard
     assertEquals(await seen("inherit"), "0");
     assertEquals(await seen("none"), "0");
   } finally {
-    if (event) lib.symbols.CloseHandle(event);
-    lib.close();
     await Deno.remove(dir, { recursive: true });
   }
 });
@@ -292,24 +311,12 @@ test("launch passes the program none of our inheritable handles when we have no 
   // A process without standard handles (a GUI parent's child, a detached
   // one): nothing to list, and the program must still not inherit every
   // inheritable handle of ours.
-  const lib = Deno.dlopen("kernel32.dll", {
-    CreateEventW: {
-      parameters: ["buffer", "i32", "i32", "pointer"],
-      result: "pointer",
-    },
-    CloseHandle: { parameters: ["pointer"], result: "i32" },
-    GetStdHandle: { parameters: ["u32"], result: "pointer" },
-    SetStdHandle: { parameters: ["u32", "pointer"], result: "i32" },
-  });
-  const sa = new Uint8Array(24); // SECURITY_ATTRIBUTES: nLength, lpSD, bInherit
-  new DataView(sa.buffer).setUint32(0, 24, true);
-  new DataView(sa.buffer).setUint32(16, 1, true);
-  const event = lib.symbols.CreateEventW(sa, 1, 0, null);
+  using handles = inheritableEvent();
+  const { event, lib } = handles;
   const dir = await Deno.makeTempDir({ prefix: "heapshift-launch-" });
   const ids = [-10, -11, -12].map((id) => id >>> 0);
   const saved = ids.map((id) => lib.symbols.GetStdHandle(id));
   try {
-    assert(event !== null);
     const out = `${dir}\\nostd.txt`;
     let launching;
     try {
@@ -328,8 +335,6 @@ test("launch passes the program none of our inheritable handles when we have no 
       "0",
     );
   } finally {
-    if (event) lib.symbols.CloseHandle(event);
-    lib.close();
     await Deno.remove(dir, { recursive: true });
   }
 });
