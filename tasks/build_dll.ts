@@ -595,12 +595,7 @@ export async function buildDll(
       } catch (e) {
         // named as the user knows it, not by this build's own directory
         if (!(e instanceof CompileError)) throw e;
-        throw new CompileError(
-          out,
-          e.code,
-          undefined,
-          e.message.replaceAll(made, out),
-        );
+        throw e.reworded(out, e.message.replaceAll(made, out));
       }
       await checkDll(made, arch);
       recorded = await digest();

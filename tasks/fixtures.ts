@@ -159,10 +159,8 @@ export async function buildFixtures(): Promise<string[]> {
         });
       } catch (e) {
         if (!(e instanceof CompileError)) throw e;
-        throw new CompileError(
+        throw e.reworded(
           out,
-          e.code,
-          undefined,
           `tests/fixtures/${entry.name} (${b.arch}): ${e.message}`,
         );
       }

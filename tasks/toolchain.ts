@@ -53,6 +53,11 @@ export class CompileError extends Error {
     );
     this.code = code;
   }
+
+  /** The same failure of the build of `out`, its message `message`. */
+  reworded(out: string, message: string): CompileError {
+    return new CompileError(out, this.code, undefined, message);
+  }
 }
 
 /** Debian's package of each compiler the environment provisions. */
