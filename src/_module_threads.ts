@@ -8,6 +8,7 @@
 
 import {
   type Handle,
+  type MemoryRegion,
   openThread,
   RemoteMemory,
   STILL_ACTIVE,
@@ -21,7 +22,6 @@ import {
   Win32Error,
 } from "../ffi/mod.ts";
 import { readMappedHeaders } from "../pe/mod.ts";
-import type { MemoryRegion } from "../ffi/memory.ts";
 import type { ModuleInfo } from "./module_list.ts";
 import { moduleImage } from "./_remote_exports.ts";
 import type { TargetProcess } from "./_target.ts";
