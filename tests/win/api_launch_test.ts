@@ -339,21 +339,45 @@ test("launch passes the program none of our inheritable handles when we have no 
   }
 });
 
-test("a program whose DLLs are not yet confirmed ends with heapshift when heapshift is killed (no half-started program left behind)", async () => {
-  await using copy = await uniqueCopy("sleeper.exe");
-  const script = `${Deno.makeTempDirSync()}\\launcher.ts`;
-  // Its DLL takes 5 s to initialise: heapshift is killed while it waits.
+/**
+ * Writes a script at `path` that launches `copy` with `dll` through
+ * mod.ts (`options` its extra launch options, `then` code after it), and
+ * returns that copy's running processes, and a kill of each, for checks.
+ */
+async function launcherScript(
+  path: string,
+  copy: { path: string; exe: string },
+  options: { dll: string; launch?: string; then?: string },
+) {
   await Deno.writeTextFile(
-    script,
+    path,
     `import { launch } from ${
       JSON.stringify(pathToFileURL(repoPath("mod.ts")).href)
     };\n` +
       `await launch(${JSON.stringify(copy.path)}, { dlls: [${
-        JSON.stringify(fixture("api_slow.dll"))
-      }], stdio: "none", timeout: 60_000 });\n`,
+        JSON.stringify(options.dll)
+      }], stdio: "none"${options.launch ?? ""} });\n` +
+      (options.then ?? ""),
   );
   const running = () =>
     processes().filter((p) => p.name.toLowerCase() === copy.exe.toLowerCase());
+  const killAll = () => {
+    for (const p of running()) {
+      using h = openProcess(p.pid, PROCESS.TERMINATE);
+      terminateProcess(h, 1);
+    }
+  };
+  return { running, killAll };
+}
+
+test("a program whose DLLs are not yet confirmed ends with heapshift when heapshift is killed (no half-started program left behind)", async () => {
+  await using copy = await uniqueCopy("sleeper.exe");
+  const script = `${Deno.makeTempDirSync()}\\launcher.ts`;
+  // Its DLL takes 5 s to initialise: heapshift is killed while it waits.
+  const { running, killAll } = await launcherScript(script, copy, {
+    dll: fixture("api_slow.dll"),
+    launch: ", timeout: 60_000",
+  });
   const heapshift = new Deno.Command(Deno.execPath(), {
     args: ["run", "-A", "--no-check", script],
     stdin: "null",
@@ -378,10 +402,7 @@ test("a program whose DLLs are not yet confirmed ends with heapshift when heapsh
       await new Promise((r) => setTimeout(r, 50));
     }
   } finally {
-    for (const p of running()) {
-      using h = openProcess(p.pid, PROCESS.TERMINATE);
-      terminateProcess(h, 1);
-    }
+    killAll();
     await Deno.remove(script.replace(/\\launcher\.ts$/, ""), {
       recursive: true,
     });
@@ -391,22 +412,17 @@ test("a program whose DLLs are not yet confirmed ends with heapshift when heapsh
 test("a launched program whose DLLs are confirmed outlives heapshift, killed or ended", async () => {
   await using copy = await uniqueCopy("sleeper.exe");
   const dir = Deno.makeTempDirSync();
-  const running = () =>
-    processes().filter((p) => p.name.toLowerCase() === copy.exe.toLowerCase());
+  let killAll = () => {};
   try {
     for (const end of ["killed", "exits"]) {
       const script = `${dir}\\launcher_${end}.ts`;
-      await Deno.writeTextFile(
-        script,
-        `import { launch } from ${
-          JSON.stringify(pathToFileURL(repoPath("mod.ts")).href)
-        };\n` +
-          `await launch(${JSON.stringify(copy.path)}, { dlls: [${
-            JSON.stringify(fixture("probe.dll"))
-          }], stdio: "none" });\n` +
-          `console.log("launched");\n` +
+      const launched = await launcherScript(script, copy, {
+        dll: fixture("probe.dll"),
+        then: `console.log("launched");\n` +
           (end === "killed" ? `setInterval(() => {}, 1000);\n` : ""),
-      );
+      });
+      const { running } = launched;
+      killAll = launched.killAll;
       const heapshift = new Deno.Command(Deno.execPath(), {
         args: ["run", "-A", "--no-check", script],
         stdin: "null",
@@ -428,19 +444,13 @@ test("a launched program whose DLLs are confirmed outlives heapshift, killed or 
       await heapshift.status;
       await new Promise((r) => setTimeout(r, 500));
       assertEquals(running().length, 1, `heapshift ${end}`);
-      for (const p of running()) {
-        using h = openProcess(p.pid, PROCESS.TERMINATE);
-        terminateProcess(h, 1);
-      }
+      killAll();
       for (let i = 0; running().length > 0 && i < 100; i++) {
         await new Promise((r) => setTimeout(r, 50));
       }
     }
   } finally {
-    for (const p of running()) {
-      using h = openProcess(p.pid, PROCESS.TERMINATE);
-      terminateProcess(h, 1);
-    }
+    killAll();
     await Deno.remove(dir, { recursive: true });
   }
 });
