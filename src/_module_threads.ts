@@ -104,14 +104,14 @@ export function threadsInModule(
       }
       const wow64 = target.arch === "x86";
       // Suspended only while its registers and stack are copied.
-      let ip: bigint, stack: Uint8Array[];
+      let running: boolean, stack: Uint8Array[];
       {
         using _suspended = suspendThread(t, { wow64 });
         const at = position(t, { wow64 });
-        ip = at.ip;
-        stack = inCode(code, ip) ? [] : readStack(memory, at.sp);
+        running = inCode(code, at.ip);
+        stack = running ? [] : readStack(memory, at.sp);
       }
-      if (inCode(code, ip) || holdsReturn(stack, code, wow64 ? 4 : 8)) {
+      if (running || holdsReturn(stack, code, wow64 ? 4 : 8)) {
         found.push({ tid, how: "inside" });
       }
     } catch (e) {
