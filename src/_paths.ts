@@ -50,6 +50,15 @@ export function baseName(path: string): string {
   );
 }
 
+/**
+ * Where the user started a `deno task`: the task runs in the checkout's
+ * root and says where it was in `INIT_CWD` (unset, or empty, when the
+ * script was run directly: then the current directory).
+ */
+export function userCwd(): string {
+  return Deno.env.get("INIT_CWD") || Deno.cwd();
+}
+
 /** Whether `path` is absolute on Windows or POSIX (`C:\…`, `\\server\…`, `/…`). */
 export function isAbsolute(path: string): boolean {
   return /^([A-Za-z]:[\\/]|[\\/])/.test(path);

@@ -6,6 +6,7 @@ import {
   isDir,
   isFile,
   linkExists,
+  userCwd,
 } from "./_paths.ts";
 
 Deno.test("baseName takes Windows and POSIX paths", () => {
@@ -113,4 +114,20 @@ Deno.test("absoluteOptionPaths: a Windows path relative to a drive (C:x) or to t
     absoluteOptionPaths(["--dll", "/t/hs.dll"], { names, base: "/w" }),
     ["--dll", "/t/hs.dll"],
   );
+});
+
+Deno.test("userCwd: INIT_CWD when a task set it, else the current directory", () => {
+  const saved = Deno.env.get("INIT_CWD");
+  try {
+    Deno.env.set("INIT_CWD", "/somewhere/else");
+    assert.equal(userCwd(), "/somewhere/else");
+    // Empty is unset (a shell's `INIT_CWD=` before a direct run).
+    Deno.env.set("INIT_CWD", "");
+    assert.equal(userCwd(), Deno.cwd());
+    Deno.env.delete("INIT_CWD");
+    assert.equal(userCwd(), Deno.cwd());
+  } finally {
+    if (saved === undefined) Deno.env.delete("INIT_CWD");
+    else Deno.env.set("INIT_CWD", saved);
+  }
 });

@@ -63,7 +63,7 @@ import {
   writeStamp,
 } from "./toolchain.ts";
 import { copyNotice } from "./notice.ts";
-import { absoluteOptionPaths } from "../src/_paths.ts";
+import { absoluteOptionPaths, userCwd } from "../src/_paths.ts";
 import {
   envPath,
   exists,
@@ -691,7 +691,7 @@ async function removeOld(dir: string, name: string): Promise<void> {
  */
 export function parseArgs(
   given: string[],
-  cwd = Deno.env.get("INIT_CWD") || Deno.cwd(),
+  cwd = userCwd(),
 ): BuildDllOptions {
   const args = absoluteOptionPaths(given, {
     names: ["--mimalloc", "--out-dir"],

@@ -27,7 +27,7 @@ import { relative } from "node:path";
 import { sha256Hex, toBase64 } from "../cli/embed.ts";
 import { buildDll } from "./build_dll.ts";
 import { noticeText } from "./notice.ts";
-import { absoluteOptionPaths } from "../src/_paths.ts";
+import { absoluteOptionPaths, userCwd } from "../src/_paths.ts";
 import { repoRoot } from "./winenv.ts";
 
 /** The default compile target. */
@@ -167,10 +167,7 @@ export function compileTaskArgs(args: string[], cwd: string): string[] {
 
 async function main(taskArgs: string[]): Promise<number> {
   const root = repoRoot();
-  const args = compileTaskArgs(
-    taskArgs,
-    Deno.env.get("INIT_CWD") ?? Deno.cwd(),
-  );
+  const args = compileTaskArgs(taskArgs, userCwd());
   const given = flag(args, "--dll");
   const given32 = flag(args, "--dll32");
   const out = flag(args, "--out") ?? `${root}/build/heapshift.exe`;

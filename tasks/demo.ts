@@ -14,7 +14,7 @@
  */
 
 import { buildDll, DLL_OUT } from "./build_dll.ts";
-import { absoluteOptionPaths } from "../src/_paths.ts";
+import { absoluteOptionPaths, userCwd } from "../src/_paths.ts";
 import { type Arch, compile, isStale } from "./toolchain.ts";
 import {
   exists,
@@ -100,7 +100,7 @@ export async function demoTask(args: string[]): Promise<number> {
     "-A",
     `${root}/cli.ts`,
     "demo",
-    ...demoArgs(args, Deno.env.get("INIT_CWD") ?? Deno.cwd()),
+    ...demoArgs(args, userCwd()),
   ];
   if (isWindows) {
     const { code } = await new Deno.Command(Deno.execPath(), {
