@@ -100,6 +100,27 @@ function exportDirectory(
 }
 
 /**
+ * The NUL-terminated name at `rva` (at most `max` bytes, and never past the
+ * section or image it is in); `field` and `at` (the file offset of the
+ * pointer to it) name it in an error.
+ */
+function nameAtRva(
+  src: ByteSource,
+  h: PeHeaders,
+  ref: {
+    rva: number;
+    field: string;
+    at: number;
+    max?: number;
+    budget: ReadBudget;
+  },
+): string {
+  const offset = mapRva(h, ref.rva, 1, ref.field, ref.at);
+  const max = Math.min(ref.max ?? 4096, bytesAtRva(h, ref.rva) - 1);
+  return ref.budget.name(src, { offset, field: ref.field, max });
+}
+
+/**
  * Whether the image exports `name`, found as the loader's `GetProcAddress`
  * finds it: by binary search of the sorted name table. Reads a few names,
  * not the whole table (a module in another process is read a page at a
@@ -115,12 +136,13 @@ export function exportsName(
   const field = `${FIELD}.AddressOfNames`;
   const nOff = mapRva(h, e.namesRva, e.nNames * 4, field, e.off + 32);
   const budget = new ReadBudget();
-  const nameAt = (i: number): string => {
-    const rva = u32(need(src, nOff + i * 4, 4, field), 0);
-    const at = mapRva(h, rva, 1, `${field}[${i}]`, nOff + i * 4);
-    const max = Math.min(4096, bytesAtRva(h, rva) - 1);
-    return budget.name(src, { offset: at, field: `${field}[${i}]`, max });
-  };
+  const nameAt = (i: number): string =>
+    nameAtRva(src, h, {
+      rva: u32(need(src, nOff + i * 4, 4, field), 0),
+      field: `${field}[${i}]`,
+      at: nOff + i * 4,
+      budget,
+    });
   for (let lo = 0, hi = e.nNames - 1; lo <= hi;) {
     const mid = (lo + hi) >>> 1;
     const at = nameAt(mid);
@@ -152,11 +174,8 @@ export function readExports(
     namesRva,
     ordinalsRva,
   } = e;
-  const str = (rva: number, f: string, at: number, max = 4096): string => {
-    const o = mapRva(h, rva, 1, f, at);
-    const limit = Math.min(max, bytesAtRva(h, rva) - 1);
-    return budget.name(src, { offset: o, field: f, max: limit });
-  };
+  const str = (rva: number, f: string, at: number, max?: number): string =>
+    nameAtRva(src, h, { rva, field: f, at, max, budget });
   const dll = nameRva ? str(nameRva, `${field}.Name`, off + 12, 260) : "";
   const fnOff = nFunctions
     ? mapRva(
