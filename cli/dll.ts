@@ -18,8 +18,9 @@ import {
 import { embeddedDll, extractDll, keptCopy } from "./embed.ts";
 import { cErr, CliError, progress } from "./output.ts";
 import { isWindows } from "../ffi/mod.ts";
-import { isDir, isFile } from "../src/_paths.ts";
-import { repoPath } from "../src/_repo.ts";
+import { exists, isDir, isFile } from "../src/_paths.ts";
+import { dllSourcesDigest } from "../src/_dll_sources.ts";
+import { repoPath, repoRoot } from "../src/_repo.ts";
 import { runTask } from "./run_task.ts";
 import { underWine } from "./wine_bridge.ts";
 
@@ -130,27 +131,41 @@ export async function resolveDll(
     );
   }
   const dll = builtDll(arch, options.dir);
-  if (isFile(dll)) return dll;
-  const task = ["deno task build-dll", ...buildArgs(arch)].join(" ");
-  if (options.build === false || !canBuild() || underWine()) {
+  const buildable = options.build !== false && canBuild() && !underWine();
+  const there = isFile(dll);
+  // (under Wine the Linux side has rebuilt a stale one before handing over)
+  const rebuild = !there ? buildArgs(arch) : buildable && await staleBuild(dll);
+  if (!rebuild) return dll;
+  const task = ["deno task build-dll", ...rebuild].join(" ");
+  if (!buildable) {
     throw new CliError(
       `The ${BITS[arch]} hook DLL is not built (${dll}): run \`${task}\`${
         isWindows && underWine() ? " on the Linux side" : ""
       }, or pass --dll PATH`,
     );
   }
-  progress(`building the ${BITS[arch]} hook DLL (${dll})…`);
+  progress(
+    there
+      ? `rebuilding the ${
+        BITS[arch]
+      } hook DLL (${dll}), as it was built: the checkout's sources changed since…`
+      : `building the ${BITS[arch]} hook DLL (${dll})…`,
+  );
   // built on the side of another command: on stderr, its stdout is its
   // result (--json)
   const code = await (options.builder ??
-    ((args) => buildDll(args, { stdout: "stderr" })))(buildArgs(arch));
+    ((args) => buildDll(args, { stdout: "stderr" })))(rebuild);
   if (code !== 0 || !isFile(dll)) {
     throw new CliError(
-      `Building the ${
+      `${there ? "Rebuilding" : "Building"} the ${
         BITS[arch]
       } hook DLL (${dll}) with \`${task}\` failed (exit ${code}${
         code === 0 ? `, but ${HOOK_DLL[arch]} is not there` : ""
-      }); see the build output above`,
+      }); see the build output above${
+        there
+          ? `, or pass --dll ${dll} to use it as it is (built from older sources)`
+          : ""
+      }`,
     );
   }
   progress(cErr.green(`built ${dll}`));
@@ -172,7 +187,8 @@ export async function buildMissingDlls(
 ): Promise<string[]> {
   const built: string[] = [];
   for (const arch of arches) {
-    if (isFile(builtDll(arch, options.dir))) continue;
+    const dll = builtDll(arch, options.dir);
+    if (isFile(dll) && !await staleBuild(dll)) continue;
     try {
       built.push(await resolveDll(undefined, { ...options, arch }));
     } catch (e) {
@@ -181,6 +197,27 @@ export async function buildMissingDlls(
     }
   }
   return built;
+}
+
+/**
+ * Warns of each of the checkout's default hook DLLs for `arches` that was
+ * built from other sources than the checkout's (a prefix of the user's:
+ * nothing is built for it, the Windows half uses the DLL as it is).
+ */
+export async function warnStaleDlls(
+  arches: readonly Arch[],
+  options: Pick<ResolveOptions, "dir"> = {},
+): Promise<void> {
+  for (const arch of arches) {
+    const dll = builtDll(arch, options.dir);
+    const args = isFile(dll) ? await staleBuild(dll) : undefined;
+    if (!args) continue;
+    progress(
+      `warning: ${dll} was built from other sources than the checkout's (after a git pull?): run \`${
+        ["deno task build-dll", ...args].join(" ")
+      }\` to rebuild it`,
+    );
+  }
 }
 
 /**
@@ -292,6 +329,49 @@ export function checkDllFor(dll: string, arch: Arch, what: string): void {
       ? problem.reason
       : `${problem.reason}: --dll takes the hook DLL, ${HOOK_DLL[arch]}`,
   );
+}
+
+/**
+ * `build-dll`'s arguments that rebuild the checkout's DLL `dll` as it was
+ * built (toolchain, mimalloc tree, `_msize`), when the record build-dll
+ * wrote beside it (`.NAME.stamp`) says it was built from sources other
+ * than the checkout's now (a `git pull`, an edit; or a record from before
+ * the sources were recorded); undefined when they are the same, or when
+ * there is no readable record (a DLL put there by hand is used as it is).
+ */
+export async function staleBuild(dll: string): Promise<string[] | undefined> {
+  const i = Math.max(dll.lastIndexOf("/"), dll.lastIndexOf("\\"));
+  let lines: string[];
+  try {
+    lines = (await Deno.readTextFile(
+      `${dll.slice(0, i + 1)}.${dll.slice(i + 1)}.stamp`,
+    )).split(/\r?\n/);
+  } catch {
+    return undefined;
+  }
+  const [toolchain, mi, version, msize, sources] = lines;
+  if (!/^(mingw|msvc)$/.test(toolchain) || !/^\d+$/.test(version)) {
+    return undefined;
+  }
+  const arch: Arch = dll.endsWith(HOOK_DLL.x86) ? "x86" : "x64";
+  const args = [
+    ...buildArgs(arch),
+    "--toolchain",
+    toolchain,
+    ...(/^(exact|usable)$/.test(msize) ? ["--msize", msize] : []),
+    ...(exists(`${mi}/src/static.c`)
+      ? ["--mimalloc", mi]
+      : ["--mimalloc-version", Number(version) >= 300 ? "3" : "2"]),
+  ];
+  const recorded = /^sources ([0-9a-f]{64})$/.exec(sources ?? "")?.[1];
+  if (!recorded || !exists(`${mi}/src/static.c`)) return args;
+  try {
+    return recorded === await dllSourcesDigest(repoRoot(), mi)
+      ? undefined
+      : args;
+  } catch {
+    return args; // (a source that cannot be read: the build says which)
+  }
 }
 
 function absolute(path: string): string {

@@ -11,7 +11,11 @@ import {
   HOOK_DLL,
   isConsoleProgram,
   resolveDll,
+  staleBuild,
+  warnStaleDlls,
 } from "./dll.ts";
+import { dllSourcesDigest } from "../src/_dll_sources.ts";
+import { repoRoot } from "../src/_repo.ts";
 import { CliError } from "./output.ts";
 import { buildPe } from "../pe/_test_pe.ts";
 import { runCli } from "./_test_utils.ts";
@@ -66,6 +70,139 @@ Deno.test("a missing x86 DLL is built with --arch x86", async () => {
     });
     assert.equal(dll, `${dir}/heapshift32.dll`);
     assert.deepEqual(calls, [["--arch", "x86"]]);
+  });
+});
+
+Deno.test("a checkout's DLL built from other sources than the checkout's is rebuilt as it was built; one without a record is used as it is", async () => {
+  await withDir(async (dir) => {
+    const root = repoRoot();
+    const mi = `${root}/third_party/mimalloc-3.4.1`;
+    const now = await dllSourcesDigest(root, mi);
+    const stamp = (name: string, lines: string[]) =>
+      Deno.writeTextFile(
+        `${dir}/.${name}.stamp`,
+        [...lines, '{"inputs":"x","size":1,"mtime":0}', ""].join("\n"),
+      );
+    const calls: string[][] = [];
+    const builder = (args: string[]) => {
+      calls.push(args);
+      return Promise.resolve(0);
+    };
+    await Deno.writeFile(`${dir}/heapshift.dll`, new Uint8Array(1));
+    await Deno.writeFile(`${dir}/heapshift32.dll`, new Uint8Array(1));
+    // put there by hand: no record
+    assert.equal(
+      await resolveDll(undefined, { dir, builder }),
+      `${dir}/heapshift.dll`,
+    );
+    assert.equal(await staleBuild(`${dir}/heapshift.dll`), undefined);
+    // built from these very sources
+    await stamp("heapshift.dll", [
+      "mingw",
+      mi,
+      "30401",
+      "exact",
+      `sources ${now}`,
+    ]);
+    assert.equal(await staleBuild(`${dir}/heapshift.dll`), undefined);
+    await resolveDll(undefined, { dir, builder });
+    assert.deepEqual(calls, []);
+    // from other sources: rebuilt with its toolchain, tree and _msize
+    await stamp("heapshift.dll", [
+      "mingw",
+      mi,
+      "30401",
+      "usable",
+      `sources ${"0".repeat(64)}`,
+    ]);
+    await resolveDll(undefined, { dir, builder });
+    assert.deepEqual(calls, [
+      ["--toolchain", "mingw", "--msize", "usable", "--mimalloc", mi],
+    ]);
+    // recorded before sources were (an older build-dll), its tree gone:
+    // rebuilt from the checkout's tree of that major version
+    calls.length = 0;
+    await stamp("heapshift32.dll", [
+      "mingw",
+      "/gone/mimalloc",
+      "212",
+      "exact",
+    ]);
+    assert.deepEqual(await buildMissingDlls(["x64", "x86"], { dir, builder }), [
+      `${dir}/heapshift.dll`,
+      `${dir}/heapshift32.dll`,
+    ]);
+    assert.deepEqual(calls, [
+      ["--toolchain", "mingw", "--msize", "usable", "--mimalloc", mi],
+      [
+        "--arch",
+        "x86",
+        "--toolchain",
+        "mingw",
+        "--msize",
+        "exact",
+        "--mimalloc-version",
+        "2",
+      ],
+    ]);
+    // no rebuild where none may run (build: false; under Wine)
+    calls.length = 0;
+    assert.equal(
+      await resolveDll(undefined, { dir, builder, build: false }),
+      `${dir}/heapshift.dll`,
+    );
+    assert.deepEqual(calls, []);
+    // a failed rebuild says how to use the DLL as it is
+    await assert.rejects(
+      resolveDll(undefined, { dir, builder: () => Promise.resolve(1) }),
+      (e: Error) =>
+        e instanceof CliError &&
+        e.message.includes(
+          `Rebuilding the 64-bit hook DLL (${dir}/heapshift.dll)`,
+        ) &&
+        e.message.includes(
+          `pass --dll ${dir}/heapshift.dll to use it as it is`,
+        ),
+    );
+  });
+});
+
+Deno.test("warnStaleDlls warns of a DLL built from other sources, for a prefix of the user's (nothing is built for one)", async () => {
+  await withDir(async (dir) => {
+    const mi = `${repoRoot()}/third_party/mimalloc-3.4.1`;
+    const sources = await dllSourcesDigest(repoRoot(), mi);
+    await Deno.writeFile(`${dir}/heapshift.dll`, new Uint8Array(1));
+    await Deno.writeFile(`${dir}/heapshift32.dll`, new Uint8Array(1));
+    for (
+      const [name, digest] of [["heapshift.dll", "f".repeat(64)], [
+        "heapshift32.dll",
+        sources,
+      ]]
+    ) {
+      await Deno.writeTextFile(
+        `${dir}/.${name}.stamp`,
+        ["mingw", mi, "30401", "exact", `sources ${digest}`, "{}", ""].join(
+          "\n",
+        ),
+      );
+    }
+    const said: string[] = [];
+    const error = console.error;
+    console.error = (m: string) => said.push(m);
+    try {
+      await warnStaleDlls(["x64", "x86"], { dir });
+    } finally {
+      console.error = error;
+    }
+    assert.equal(said.length, 1, said.join("\n"));
+    assert.match(
+      said[0],
+      /warning: .*heapshift\.dll was built from other sources than the checkout's/,
+    );
+    assert.match(
+      said[0],
+      /run `deno task build-dll --toolchain mingw --msize exact --mimalloc /,
+    );
   });
 });
 

@@ -18,7 +18,13 @@ import { currentArgs, parsePath, parseWineEnv } from "./args.ts";
 import { runWindowsHalf } from "./wine_bridge.ts";
 import { CliError } from "./output.ts";
 import { repoRoot } from "../src/_repo.ts";
-import { type Arch, buildMissingDlls, canBuild, fileArch } from "./dll.ts";
+import {
+  type Arch,
+  buildMissingDlls,
+  canBuild,
+  fileArch,
+  warnStaleDlls,
+} from "./dll.ts";
 
 /** Help of `--prefix` (the Linux bridge to the user's Wine prefix). */
 export const PREFIX_HELP =
@@ -109,6 +115,8 @@ export async function onWindows(
   const arches = options.defaultDlls ?? [];
   if (!isWindows && opts.wineEnv !== undefined && arches.length && canBuild()) {
     await buildMissingDlls(arches);
+  } else if (!isWindows && opts.prefix !== undefined && canBuild()) {
+    await warnStaleDlls(arches);
   }
   return (await forward(opts)) ?? await run();
 }

@@ -64,6 +64,7 @@ import {
 } from "./toolchain.ts";
 import { copyNotice } from "./notice.ts";
 import { absoluteOptionPaths, userCwd } from "../src/_paths.ts";
+import { dllSources, dllSourcesDigest } from "../src/_dll_sources.ts";
 import {
   envPath,
   exists,
@@ -185,60 +186,6 @@ export interface BuildDllOptions {
   /** What `_msize` reports: `exact` (default) or `usable`. */
   msize?: MsizeMode;
   force?: boolean;
-}
-
-/**
- * Sources `#include`d by `dll/mimalloc_unit.c` (one translation unit with
- * mimalloc, so its fast paths inline into the hooks): not compiled on
- * their own.
- */
-const INCLUDED_SOURCES = new Set(["hooks.c"]);
-
-function dllSources(root: string): { c: string[]; all: string[] } {
-  const c: string[] = [];
-  const all: string[] = [];
-  for (const e of Deno.readDirSync(`${root}/dll`)) {
-    if (!e.isFile) continue;
-    const p = `${root}/dll/${e.name}`;
-    if (e.name.endsWith(".c") && !INCLUDED_SOURCES.has(e.name)) c.push(p);
-    if (/\.(c|h)$/.test(e.name)) all.push(p);
-  }
-  return { c: c.sort(), all: all.sort() };
-}
-
-/** The regular files under `dir`, recursively, sorted (none if absent). */
-function filesUnder(dir: string): string[] {
-  const found: string[] = [];
-  let entries: Deno.DirEntry[];
-  try {
-    entries = [...Deno.readDirSync(dir)];
-  } catch {
-    return found;
-  }
-  for (const e of entries) {
-    const p = `${dir}/${e.name}`;
-    if (e.isDirectory) found.push(...filesUnder(p));
-    else if (e.isFile) found.push(p);
-  }
-  return found.sort();
-}
-
-/**
- * Every file a DLL build reads, whose contents decide whether it is up to
- * date: the DLL's sources and headers, the mimalloc tree's `include/` and
- * `src/` (static.c includes the rest of src/), and the task code that
- * holds the flags (this file, toolchain.ts), named under `root` as the
- * rest are (a module URL's path is no file path: it is percent-encoded,
- * and on Windows it is `/C:/…`, which the file functions refuse).
- */
-export function dllInputFiles(root: string, mi: string): string[] {
-  return [
-    ...dllSources(root).all,
-    ...filesUnder(`${mi}/include`),
-    ...filesUnder(`${mi}/src`),
-    `${root}/tasks/build_dll.ts`,
-    `${root}/tasks/toolchain.ts`,
-  ];
 }
 
 /**
@@ -532,8 +479,9 @@ export async function buildDll(
   await copyNotice(outDir); // mimalloc's license ships with the DLL
   const { c } = dllSources(root);
   const msize = options.msize ?? "exact";
-  const files = dllInputFiles(root, mi);
-  const sourcesDigest = await inputsDigest(files);
+  // (file names relative to the checkout and the tree: moving either
+  // alone does not make a build out of date)
+  const sourcesDigest = await dllSourcesDigest(root, mi);
   const built: string[] = [];
   for (const arch of archesOf(options.arch)) {
     const name = DLL_OUT[arch].slice(DLL_OUT[arch].lastIndexOf("/") + 1);
@@ -604,8 +552,16 @@ export async function buildDll(
       await Deno.remove(staging, { recursive: true }).catch(() => {});
     }
     // first what the DLL was built from, as before, for the tests
-    // (tests/win/built_dll.ts reads the mimalloc version, line 3)
-    await writeStamp(out, recorded, facts, [toolchain, mi, version, msize]);
+    // (tests/win/built_dll.ts reads the mimalloc version, line 3) and the
+    // CLI (cli/dll.ts: a DLL built from other sources than the
+    // checkout's is rebuilt with these options)
+    await writeStamp(out, recorded, facts, [
+      toolchain,
+      mi,
+      version,
+      msize,
+      `sources ${sourcesDigest}`,
+    ]);
     $.logStep("Built", out);
     built.push(out);
   }

@@ -3,7 +3,6 @@ import $ from "dax";
 import {
   buildDll,
   defaultToolchain,
-  dllInputFiles,
   isCrossDevice,
   MIMALLOC_TREES,
   msvcScript,
@@ -177,40 +176,6 @@ Deno.test("the MSVC script is ASCII whatever the paths: cmd reads a script in th
     env.HEAPSHIFT_VCVARS,
     "D:\\Visual Stüdio\\VC\\Auxiliary\\Build\\vcvars64.bat",
   );
-});
-
-Deno.test("a DLL's inputs are its sources, mimalloc's headers and sources, and the task code", () => {
-  const root = repoRoot();
-  const mi = `${root}/${MIMALLOC_TREES[3]}`;
-  const files = dllInputFiles(root, mi);
-  for (
-    const f of [
-      `${root}/dll/heapshift.h`,
-      `${root}/dll/hooks.c`,
-      `${mi}/include/mimalloc.h`,
-      `${mi}/include/mimalloc/types.h`,
-      `${mi}/src/static.c`,
-      `${mi}/src/prim/windows/prim.c`,
-      `${root}/tasks/build_dll.ts`,
-      `${root}/tasks/toolchain.ts`,
-    ]
-  ) assert.ok(files.includes(f), f);
-});
-
-Deno.test("a DLL's inputs are files that exist when the checkout's path has a space or a non-ASCII name (its module URL is percent-encoded)", async () => {
-  if (Deno.build.os === "windows") return; // (a symbolic link needs a privilege there)
-  const dir = await Deno.makeTempDir({ prefix: "hs inputs é " });
-  try {
-    const root = `${dir}/check out`;
-    await Deno.symlink(repoRoot(), root);
-    const url = new URL(`file://${root}/tasks/build_dll.ts`);
-    const moved: typeof import("./build_dll.ts") = await import(url.href);
-    const files = moved.dllInputFiles(root, `${root}/${MIMALLOC_TREES[3]}`);
-    for (const f of files) assert.ok(exists(f), f);
-    assert.ok(files.includes(`${root}/tasks/build_dll.ts`));
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
 });
 
 Deno.test("the default toolchain: MSVC on Windows with the Visual Studio Installer, else mingw", () => {

@@ -16,6 +16,8 @@ const CLI_FROM_SRC: Record<string, string> = {
   "src/_paths.ts": "what is at a path: no API meaning",
   "src/_lines.ts": "a child's output line by line: no API meaning",
   "src/_repo.ts": "where the checkout's build/ and tasks/ are",
+  "src/_dll_sources.ts":
+    "which sources a checkout's hook DLL is built from, shared with build-dll: no API meaning",
   "src/_crt_use.ts":
     "a program's C runtime from its files, which doctor words: pe/ reads it",
   "src/_exit_status.ts":
