@@ -112,9 +112,10 @@ export function findExport(
   const mod = moduleNamed(list, want.dll);
   if (!mod) {
     // Every program maps kernel32 first thing in its initialisation (an x86
-    // one its 32-bit copy, after the 64-bit side of WOW64 has run).
+    // one its 32-bit copy, after the 64-bit side of WOW64 has run); one in
+    // ExitProcess may list no module any more.
     const early = depth === 0 && want.dll.toLowerCase() === "kernel32.dll"
-      ? " yet: every program has it once its loader has begun initialising it, so this one has only just started (or was created suspended and resumed since); try again in a moment"
+      ? ": every running program has it, so this one has only just started (its loader has not got that far yet) or is ending; try again in a moment"
       : "";
     throw new HeapshiftError(
       "failed",
