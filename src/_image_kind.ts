@@ -7,9 +7,14 @@
 
 import {
   bytesSource,
+  DIR,
+  directory,
+  FileSource,
   isDll,
   PeFormatError,
   readFileHeader,
+  readHeaders,
+  rvaToOffset,
 } from "../pe/mod.ts";
 
 /** Machine and kind of a PE file, from its first bytes. */
@@ -28,6 +33,32 @@ export function peKind(head: Uint8Array): PeKind | undefined {
   } catch (e) {
     if (e instanceof PeFormatError) return undefined;
     throw e;
+  }
+}
+
+/** COMIMAGE_FLAGS_ILONLY: the CLR header's flag of a pure IL assembly. */
+const COMIMAGE_FLAGS_ILONLY = 0x1;
+
+/**
+ * Whether the program at `path` is an IL-only .NET assembly: its CLR
+ * header (IMAGE_COR20_HEADER, `Flags` at +16) says so. Such a file is PE32
+ * whatever CPU it runs on (a 64-bit process on 64-bit Windows unless it
+ * asks for 32 bits), and Windows' loader leaves its imports to the .NET
+ * runtime. False when the file cannot be read or has no such header.
+ */
+export function isIlOnlyAssembly(path: string): boolean {
+  try {
+    using src = FileSource.open(path);
+    const h = readHeaders(src);
+    const clr = directory(h, DIR.CLR);
+    if (clr.rva === 0 || clr.size < 20) return false;
+    const at = rvaToOffset(h, clr.rva, { length: 20 });
+    const header = src.read(at, 20);
+    const flags = new DataView(header.buffer, header.byteOffset, 20)
+      .getUint32(16, true);
+    return (flags & COMIMAGE_FLAGS_ILONLY) !== 0;
+  } catch {
+    return false;
   }
 }
 

@@ -111,9 +111,15 @@ export function findExport(
   const where = `${want.dll} of ${search.process}`;
   const mod = moduleNamed(list, want.dll);
   if (!mod) {
+    // Every program maps kernel32 first thing in its initialisation (an x86
+    // one its 32-bit copy, after the 64-bit side of WOW64 has run); one in
+    // ExitProcess may list no module any more.
+    const early = depth === 0 && want.dll.toLowerCase() === "kernel32.dll"
+      ? ": every running program has it, so this one has only just started (its loader has not got that far yet) or is ending; try again in a moment"
+      : "";
     throw new HeapshiftError(
       "failed",
-      `Cannot find ${want.fn}: ${want.dll} is not loaded in ${search.process}`,
+      `Cannot find ${want.fn}: ${want.dll} is not loaded in ${search.process}${early}`,
     );
   }
   const src = search.image(mod);

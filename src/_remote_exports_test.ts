@@ -96,6 +96,20 @@ Deno.test("findExport follows forwarders to another DLL and API sets to kernelba
   );
 });
 
+Deno.test("findExport: no kernel32 means the program has only just started or is ending, and says what to do", () => {
+  // A 32-bit program whose loader has listed itself and ntdll only: it has
+  // just started, or was created suspended and resumed a moment ago.
+  const early = LIST.filter((m) => /^(game\.exe|ntdll\.dll)$/i.test(m.name));
+  assert.throws(
+    () =>
+      findExport(early, { dll: "kernel32.dll", fn: "LoadLibraryW" }, search),
+    (e) =>
+      e instanceof HeapshiftError &&
+      e.message ===
+        "Cannot find LoadLibraryW: kernel32.dll is not loaded in 32-bit process 12: every running program has it, so this one has only just started (its loader has not got that far yet) or is ending; try again in a moment",
+  );
+});
+
 Deno.test("findExport names what it cannot find", () => {
   const fails = (fn: string, dll: string, message: string) =>
     assert.throws(

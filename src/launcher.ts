@@ -32,7 +32,12 @@ import {
   Win32Error,
 } from "../ffi/mod.ts";
 import type { FirstImport } from "../pe/mod.ts";
-import { peKind, readFailure, readHead } from "./_image_kind.ts";
+import {
+  isIlOnlyAssembly,
+  peKind,
+  readFailure,
+  readHead,
+} from "./_image_kind.ts";
 import { processArchOf } from "./_target.ts";
 import { mergeEnv, quoteArg } from "./command_line.ts";
 import { LaunchedProcess, launchedTarget } from "./launched_process.ts";
@@ -119,7 +124,9 @@ function launchError(exe: string, e: unknown, cwd?: string): unknown {
  * its in-memory import table, then resumes it. Each DLL must export at
  * least one function (it is imported by ordinal). A 32-bit (x86) program
  * takes 32-bit DLLs; a DLL of the other architecture is a `bad-dll` error,
- * before anything is started. Until the DLLs are confirmed the program is
+ * before anything is started; so is an IL-only .NET program with DLLs
+ * (`unsupported`: Windows leaves its imports to the .NET runtime). Until the
+ * DLLs are confirmed the program is
  * held in a job object that ends it if this process ends (Ctrl+C without a
  * handler, a crash, being killed), so it is never left suspended or
  * half-started; once `launch` resolves it may outlive this process.
@@ -359,7 +366,20 @@ function launchSuspendedAndResume(
       } program; heapshift supports only x64 and x86 programs`,
     );
   }
-  const imports: FirstImport[] = (options.dlls ?? []).map((d) => {
+  const dlls = options.dlls ?? [];
+  if (dlls.length > 0 && isIlOnlyAssembly(path)) {
+    // Windows' loader leaves an IL-only program's imports to the .NET
+    // runtime (Detours clears the flag to add DLLs, and converts an any-CPU
+    // PE32 image to PE32+): an added DLL is not loaded, and an any-CPU
+    // program, whose file is PE32, runs as a 64-bit process.
+    throw new HeapshiftError(
+      "unsupported",
+      `Cannot launch ${path} with ${
+        dlls.map((d) => baseName(String(d))).join(", ")
+      }: it is an IL-only .NET program, whose imports Windows leaves to the .NET runtime, so DLLs added to its import table would not be loaded (and built for any CPU it runs as a 64-bit program though its file is 32-bit); start it and inject the DLL instead`,
+    );
+  }
+  const imports: FirstImport[] = dlls.map((d) => {
     const file = readDll(d);
     const dll = file.path;
     checkDllArch(file, {

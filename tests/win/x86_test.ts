@@ -17,7 +17,8 @@ import {
   stats,
 } from "../../mod.ts";
 import { assert, assertEquals, assertRejects } from "./assert.ts";
-import { fixture, repoPath, startTarget, test } from "./harness.ts";
+import { fixture, repoPath, startTarget, test, uniqueCopy } from "./harness.ts";
+import { bytesSource, DIR, readHeaders, rvaToOffset } from "../../pe/mod.ts";
 import { fakeStats } from "./fake_stats.ts";
 import { runCli } from "../../cli/_test_utils.ts";
 
@@ -218,4 +219,43 @@ test("launch of a 32-bit program reports a DLL that fails to initialise", async 
     HeapshiftError,
     "Cannot launch with api_initfail32.dll: the program's loader stopped it with 0xC0000142",
   );
+});
+
+/**
+ * `exe` rewritten into a .NET assembly's shape as far as the loader's first
+ * look goes: a CLR header (IMAGE_COR20_HEADER, 72 bytes, `flags` at +16)
+ * over the start of its last section, and the CLR data directory pointing
+ * at it. Never meant to run.
+ */
+async function asDotNet(exe: string, flags: number): Promise<void> {
+  const bytes = await Deno.readFile(exe);
+  const h = readHeaders(bytesSource(bytes));
+  const rva = h.sections.at(-1)!.virtualAddress;
+  const at = rvaToOffset(h, rva, { length: 72 });
+  const view = new DataView(bytes.buffer);
+  bytes.fill(0, at, at + 72);
+  view.setUint32(at, 72, true); // cb
+  view.setUint16(at + 4, 2, true); // runtime 2.5
+  view.setUint16(at + 6, 5, true);
+  view.setUint32(at + 16, flags, true);
+  view.setUint32(h.dataDirectoryOffset + DIR.CLR * 8, rva, true);
+  view.setUint32(h.dataDirectoryOffset + DIR.CLR * 8 + 4, 72, true);
+  await Deno.writeFile(exe, bytes);
+}
+
+test("launch with DLLs of an IL-only .NET program (a 32-bit file) is refused before it starts, for any CPU and 32-bit alike", async () => {
+  // COMIMAGE_FLAGS_ILONLY, alone (any CPU: it runs as a 64-bit process)
+  // and with 32BITREQUIRED. Windows' loader leaves an IL-only program's
+  // imports to the .NET runtime (Detours clears the flag to add DLLs).
+  for (const flags of [0x1, 0x3]) {
+    await using copy = await uniqueCopy("sleeper32.exe", "x64");
+    await asDotNet(copy.path, flags);
+    const e = await assertRejects(
+      () => launch(copy.path, { dlls: [fixture("probe32.dll")] }),
+      HeapshiftError,
+      `Cannot launch ${copy.path} with probe32.dll: it is an IL-only .NET program`,
+    );
+    assertEquals(e.kind, "unsupported");
+    assertEquals(findProcesses(copy.exe), [], "nothing was started");
+  }
 });
