@@ -492,9 +492,57 @@ async function runOne(o: Options, job: Job, rep: number): Promise<RunRecord> {
 
 /** The variants without heapshift (the plain and the linked programs). */
 const PLAIN: VariantId[] = [1, 4, 9, 10];
+/** The programs linked with mimalloc. */
+const LINKED: VariantId[] = [4, 9];
+/** heapshift loaded before the workload's first allocation. */
+const AT_START: VariantId[] = [2, 6, 7, 11];
+/** heapshift injected after the warm-up. */
+const LATE: VariantId[] = [3, 5, 8, 12];
+
+/** Fails run `r` with `why`. */
+function fail(r: RunRecord, why: string): void {
+  r.ok = false;
+  r.error = why;
+}
+
+/**
+ * Whether each run measured what its variant's name says, from what the
+ * workload saw inside: a late run saw ucrtbase's malloc, free or realloc
+ * change while it waited after its warm-up (so the hooks were not there
+ * before, and were there before the timed phase); an at-start run, and a
+ * mimalloc-linked one, left no block of its own on the UCRT heap (the warm-
+ * up's included). These hold whether or not the DLL's stats can be read.
+ */
+export function checkVariants(runs: RunRecord[]): void {
+  for (const r of runs) {
+    const res = r.result;
+    if (!r.ok || !res) continue;
+    const onUcrt = res.heapwalk_ok && res.live_in_ucrt_heap > 0;
+    if (LATE.includes(r.variant) && !(res.hook_seen_ms >= 0)) {
+      fail(
+        r,
+        "the workload did not see ucrtbase's malloc, free or realloc change between its warm-up and its timed phase: this run did not measure a late injection",
+      );
+    } else if (AT_START.includes(r.variant) && onUcrt) {
+      fail(
+        r,
+        `${res.live_in_ucrt_heap} of ${res.live} live blocks are on the UCRT heap: heapshift was not in before the warm-up, so this run did not measure it at start`,
+      );
+    } else if (
+      LINKED.includes(r.variant) &&
+      (res.allocator !== "mimalloc-direct" || onUcrt)
+    ) {
+      fail(
+        r,
+        `allocator ${res.allocator}, ${res.live_in_ucrt_heap} of ${res.live} live blocks on the UCRT heap: this program is not the one linked with mimalloc`,
+      );
+    }
+  }
+}
 
 /** Cross-run checks the workloads cannot make alone. */
 function crossCheck(runs: RunRecord[], notes: string[]): void {
+  checkVariants(runs);
   // Single-threaded workloads are deterministic: every variant must end
   // with the same checksum as the plain UCRT run.
   for (const w of new Set(runs.map((r) => r.workload))) {
@@ -543,12 +591,6 @@ function crossCheck(runs: RunRecord[], notes: string[]): void {
   if (dllRuns.length && !dllRuns.some((r) => r.dllStats)) {
     notes.push(
       "the DLL's stats block (Local\\heapshift-<pid>) could not be read: no migration counters, and injection latency is the inject() call's duration",
-    );
-  }
-  const v2 = runs.filter((r) => r.variant === 2 && r.ok && r.result);
-  if (v2.some((r) => r.result!.live_in_ucrt_heap > 0)) {
-    notes.push(
-      "with heapshift loaded at start some workload blocks were still on the UCRT heap: the hooks did not catch every allocation",
     );
   }
 }
