@@ -204,13 +204,18 @@ export async function runProgram(
   return rec;
 }
 
-/** Every run's output must be the plain runs' (all of them alike). */
+/** Every run's output must be the plain runs' (all of them alike); with no
+ * good plain run, no run's output is known to be right, and each fails. */
 export function checkOutputs(runs: ProgramRun[]): void {
   for (const name of new Set(runs.map((r) => r.program))) {
-    const mine = runs.filter((r) => r.program === name && r.output);
-    const ref = mine.find((r) => r.variant === 1 && r.ok)?.output;
+    const mine = runs.filter((r) => r.program === name);
+    const ref = mine.find((r) => r.variant === 1 && r.ok && r.output)?.output;
     for (const r of mine) {
-      if (ref && r.output !== ref) {
+      if (!r.ok) continue;
+      if (ref === undefined) {
+        r.ok = false;
+        r.error = "no plain run to compare its output with (none passed)";
+      } else if (r.output !== ref) {
         r.ok = false;
         r.error = `its output differs from the plain program's`;
       }
