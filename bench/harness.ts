@@ -397,7 +397,9 @@ async function runOne(o: Options, job: Job, rep: number): Promise<RunRecord> {
   if (how === "late") {
     rec.injection = remote ? "remote" : "self-load";
   } else if (how === "start") {
-    rec.injection = startMode(o);
+    // how this variant's DLL got in: the patched copy or LoadLibrary in
+    // main (x86 always; 6 and 7 when their copy is missing)
+    rec.injection = p.args.includes("--load") ? "loadlibrary" : "import-table";
   }
   const t0 = performance.now();
   const child = new Deno.Command(p.exe, {

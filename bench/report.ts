@@ -1119,6 +1119,10 @@ function x86Section(r: BenchReport, L: string[]): void {
   L.push(
     "## x86 (32-bit programs, build/heapshift32.dll)",
     "",
+    "At start here is `LoadLibrary` first thing in `main`, after the CRT's",
+    "start-up (there is no import-patched x86 copy), before any of the",
+    "workload's allocations.",
+    "",
     ...renderTimeTable(
       r.cells,
       r.config.workloads.filter((w) => X86_WORKLOADS.includes(w)),
