@@ -304,6 +304,15 @@ function startMode(o: Options): "import-table" | "loadlibrary" {
   return importsExe(files(o, 2)) ? "import-table" : "loadlibrary";
 }
 
+/**
+ * Whether variant `v`'s `_msize` of a mimalloc block must be the size asked
+ * for: the main DLL's, when it was built so (7, 8, 11 and 12 use DLLs built
+ * elsewhere; they, and every other block, are held to "at least").
+ */
+function exactMsize(o: Options, v: VariantId): boolean {
+  return o.msize === "exact" && (v === 2 || v === 3 || v === 5);
+}
+
 function plan(
   o: Options,
   run: { workload: string; threads: number },
@@ -318,6 +327,7 @@ function plan(
     String(o.scale),
     "--threads",
     String(run.threads),
+    ...(exactMsize(o, v) ? ["--msize-exact"] : []),
   ];
   const env: Record<string, string> = f.noMigrate
     ? { [o.noMigrate[0]]: o.noMigrate[1] }
