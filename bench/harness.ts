@@ -44,6 +44,7 @@ import {
   type RunRecord,
   runsWorkload,
   seriesOf,
+  statOf,
   summarize,
   THREAD_COUNTS,
   type VariantId,
@@ -523,7 +524,8 @@ function fail(r: RunRecord, why: string): void {
  * change while it waited after its warm-up (so the hooks were not there
  * before, and were there before the timed phase); an at-start run, and a
  * mimalloc-linked one, left no block of its own on the UCRT heap (the warm-
- * up's included). These hold whether or not the DLL's stats can be read.
+ * up's included); a run of variant 5 moved no old block. These hold
+ * whether or not the DLL's stats can be read.
  */
 export function checkVariants(runs: RunRecord[]): void {
   for (const r of runs) {
@@ -539,6 +541,19 @@ export function checkVariants(runs: RunRecord[]): void {
       fail(
         r,
         `${res.live_in_ucrt_heap} of ${res.live} live blocks are on the UCRT heap: heapshift was not in before the warm-up, so this run did not measure it at start`,
+      );
+    } else if (
+      r.variant === 5 &&
+      ((res.heapwalk_ok && res.lineage_in_ucrt_heap < res.lineage_live) ||
+        (statOf(r.dllStats, "migrations") ?? 0) > 0)
+    ) {
+      fail(
+        r,
+        `old blocks were moved into mimalloc (${
+          res.lineage_live - res.lineage_in_ucrt_heap
+        } of ${res.lineage_live} realloc-touched ones off the UCRT heap, ${
+          statOf(r.dllStats, "migrations") ?? "?"
+        } migrations): the DLL ignored the migration-off switch, so this run measured variant 3`,
       );
     } else if (
       LINKED.includes(r.variant) &&
@@ -587,16 +602,6 @@ function crossCheck(runs: RunRecord[], notes: string[]): void {
   if (v1.some((r) => r.result!.live_in_ucrt_heap !== r.result!.live)) {
     notes.push(
       "HeapWalk did not find every UCRT block in variant 1: the old-heap check is unreliable on this system",
-    );
-  }
-  const v5 = runs.filter((r) => r.variant === 5 && r.ok && r.result);
-  const moved = v5.filter((r) =>
-    r.result!.lineage_live > 0 &&
-    r.result!.lineage_in_ucrt_heap < r.result!.lineage_live
-  );
-  if (moved.length) {
-    notes.push(
-      `variant 5 still migrated old blocks in ${moved.length} of ${v5.length} runs: the DLL ignores the migration-off switch, so variant 5 measured the same thing as variant 3`,
     );
   }
   const dllRuns = runs.filter((r) => !PLAIN.includes(r.variant));

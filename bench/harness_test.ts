@@ -35,7 +35,8 @@ function run(
       // ones the timed phase never touched
       live_in_ucrt_heap: [1, 10].includes(variant) ? 8192 : late ? 12 : 0,
       lineage_live: 100,
-      lineage_in_ucrt_heap: 0,
+      // no migration: the realloc-touched old blocks stay on the old heap
+      lineage_in_ucrt_heap: variant === 5 ? 100 : 0,
       new_live: 8000,
       new_in_ucrt_heap: 0,
       peak_working_set: 2 ** 24,
@@ -93,4 +94,21 @@ Deno.test("checkVariants: a run that failed already keeps its own error", () => 
   const r = { ...run(3, { hook_seen_ms: -1 }), ok: false, error: "exit 3" };
   checkVariants([r]);
   assert.equal(r.error, "exit 3");
+});
+
+Deno.test("checkVariants: a 'no migration' run that moved old blocks fails", () => {
+  // realloc-touched old blocks off the UCRT heap, or the DLL's own count
+  const moved = run(5, { lineage_live: 17, lineage_in_ucrt_heap: 0 });
+  const counted = {
+    ...run(5, { lineage_live: 17, lineage_in_ucrt_heap: 17 }),
+    dllStats: { migrations: 3 },
+  };
+  const stayed = {
+    ...run(5, { lineage_live: 17, lineage_in_ucrt_heap: 17 }),
+    dllStats: { migrations: 0 },
+  };
+  checkVariants([moved, counted, stayed]);
+  assert.match(moved.error!, /17 of 17 realloc-touched ones off the UCRT heap/);
+  assert.match(counted.error!, /3 migrations\): the DLL ignored/);
+  assert.equal(stayed.ok, true);
 });
