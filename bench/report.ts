@@ -623,7 +623,6 @@ function linkedTarget(
   variant: VariantId,
   options: { workloads: string[]; what: string; metric: Metric },
 ): TargetCheck {
-  const target = `hooked ≥ 0.95× direct mimalloc${options.what}`;
   const linked = variantOf(variant).linked!;
   const failed = failedRuns(runs, ALLOCATION_WORKLOADS(options.workloads), [
     variant,
