@@ -261,10 +261,15 @@ export function renderPrograms(
     );
     const ws = median(ok.map((r) => r.peakWorkingSetMB ?? NaN));
     const speed = plain && v !== 1 ? `, ${(plain / ms).toFixed(2)}×` : "";
+    // the median leaves failed runs out: the cell says so
+    const failed =
+      runs.filter((r) => r.program === name && r.variant === v && !r.ok).length;
     return `${ms.toFixed(0)} ms ±${
       spreadPct(ok.map((r) => r.ms!))
         ?.toFixed(0)
-    }%${speed}<br>${ws?.toFixed(1) ?? "?"} MB`;
+    }%${speed}<br>${ws?.toFixed(1) ?? "?"} MB${
+      failed ? `<br>${failed} FAILED` : ""
+    }`;
   };
   const L = [head, ""];
   L.push(
