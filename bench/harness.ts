@@ -44,6 +44,7 @@ import {
   type RunRecord,
   runsWorkload,
   seriesOf,
+  statOf,
   summarize,
   THREAD_COUNTS,
   type VariantId,
@@ -304,6 +305,15 @@ function startMode(o: Options): "import-table" | "loadlibrary" {
   return importsExe(files(o, 2)) ? "import-table" : "loadlibrary";
 }
 
+/**
+ * Whether variant `v`'s `_msize` of a mimalloc block must be the size asked
+ * for: the main DLL's, when it was built so (7, 8, 11 and 12 use DLLs built
+ * elsewhere; they, and every other block, are held to "at least").
+ */
+function exactMsize(o: Options, v: VariantId): boolean {
+  return o.msize === "exact" && (v === 2 || v === 3 || v === 5);
+}
+
 function plan(
   o: Options,
   run: { workload: string; threads: number },
@@ -318,6 +328,7 @@ function plan(
     String(o.scale),
     "--threads",
     String(run.threads),
+    ...(exactMsize(o, v) ? ["--msize-exact"] : []),
   ];
   const env: Record<string, string> = f.noMigrate
     ? { [o.noMigrate[0]]: o.noMigrate[1] }
@@ -397,7 +408,9 @@ async function runOne(o: Options, job: Job, rep: number): Promise<RunRecord> {
   if (how === "late") {
     rec.injection = remote ? "remote" : "self-load";
   } else if (how === "start") {
-    rec.injection = startMode(o);
+    // how this variant's DLL got in: the patched copy or LoadLibrary in
+    // main (x86 always; 6 and 7 when their copy is missing)
+    rec.injection = p.args.includes("--load") ? "loadlibrary" : "import-table";
   }
   const t0 = performance.now();
   const child = new Deno.Command(p.exe, {
@@ -492,9 +505,71 @@ async function runOne(o: Options, job: Job, rep: number): Promise<RunRecord> {
 
 /** The variants without heapshift (the plain and the linked programs). */
 const PLAIN: VariantId[] = [1, 4, 9, 10];
+/** The programs linked with mimalloc. */
+const LINKED: VariantId[] = [4, 9];
+/** heapshift loaded before the workload's first allocation. */
+const AT_START: VariantId[] = [2, 6, 7, 11];
+/** heapshift injected after the warm-up. */
+const LATE: VariantId[] = [3, 5, 8, 12];
+
+/** Fails run `r` with `why`. */
+function fail(r: RunRecord, why: string): void {
+  r.ok = false;
+  r.error = why;
+}
+
+/**
+ * Whether each run measured what its variant's name says, from what the
+ * workload saw inside: a late run saw ucrtbase's malloc, free or realloc
+ * change while it waited after its warm-up (so the hooks were not there
+ * before, and were there before the timed phase); an at-start run, and a
+ * mimalloc-linked one, left no block of its own on the UCRT heap (the warm-
+ * up's included); a run of variant 5 moved no old block. These hold
+ * whether or not the DLL's stats can be read.
+ */
+export function checkVariants(runs: RunRecord[]): void {
+  for (const r of runs) {
+    const res = r.result;
+    if (!r.ok || !res) continue;
+    const onUcrt = res.heapwalk_ok && res.live_in_ucrt_heap > 0;
+    if (LATE.includes(r.variant) && !(res.hook_seen_ms >= 0)) {
+      fail(
+        r,
+        "the workload did not see ucrtbase's malloc, free or realloc change between its warm-up and its timed phase: this run did not measure a late injection",
+      );
+    } else if (AT_START.includes(r.variant) && onUcrt) {
+      fail(
+        r,
+        `${res.live_in_ucrt_heap} of ${res.live} live blocks are on the UCRT heap: heapshift was not in before the warm-up, so this run did not measure it at start`,
+      );
+    } else if (
+      r.variant === 5 &&
+      ((res.heapwalk_ok && res.lineage_in_ucrt_heap < res.lineage_live) ||
+        (statOf(r.dllStats, "migrations") ?? 0) > 0)
+    ) {
+      fail(
+        r,
+        `old blocks were moved into mimalloc (${
+          res.lineage_live - res.lineage_in_ucrt_heap
+        } of ${res.lineage_live} realloc-touched ones off the UCRT heap, ${
+          statOf(r.dllStats, "migrations") ?? "?"
+        } migrations): the DLL ignored the migration-off switch, so this run measured variant 3`,
+      );
+    } else if (
+      LINKED.includes(r.variant) &&
+      (res.allocator !== "mimalloc-direct" || onUcrt)
+    ) {
+      fail(
+        r,
+        `allocator ${res.allocator}, ${res.live_in_ucrt_heap} of ${res.live} live blocks on the UCRT heap: this program is not the one linked with mimalloc`,
+      );
+    }
+  }
+}
 
 /** Cross-run checks the workloads cannot make alone. */
 function crossCheck(runs: RunRecord[], notes: string[]): void {
+  checkVariants(runs);
   // Single-threaded workloads are deterministic: every variant must end
   // with the same checksum as the plain UCRT run.
   for (const w of new Set(runs.map((r) => r.workload))) {
@@ -529,26 +604,10 @@ function crossCheck(runs: RunRecord[], notes: string[]): void {
       "HeapWalk did not find every UCRT block in variant 1: the old-heap check is unreliable on this system",
     );
   }
-  const v5 = runs.filter((r) => r.variant === 5 && r.ok && r.result);
-  const moved = v5.filter((r) =>
-    r.result!.lineage_live > 0 &&
-    r.result!.lineage_in_ucrt_heap < r.result!.lineage_live
-  );
-  if (moved.length) {
-    notes.push(
-      `variant 5 still migrated old blocks in ${moved.length} of ${v5.length} runs: the DLL ignores the migration-off switch, so variant 5 measured the same thing as variant 3`,
-    );
-  }
   const dllRuns = runs.filter((r) => !PLAIN.includes(r.variant));
   if (dllRuns.length && !dllRuns.some((r) => r.dllStats)) {
     notes.push(
       "the DLL's stats block (Local\\heapshift-<pid>) could not be read: no migration counters, and injection latency is the inject() call's duration",
-    );
-  }
-  const v2 = runs.filter((r) => r.variant === 2 && r.ok && r.result);
-  if (v2.some((r) => r.result!.live_in_ucrt_heap > 0)) {
-    notes.push(
-      "with heapshift loaded at start some workload blocks were still on the UCRT heap: the hooks did not catch every allocation",
     );
   }
 }

@@ -94,12 +94,16 @@ function lookup(syms: Sym[], addr: bigint): Sym | null {
   return lo > 0 ? syms[lo - 1] : null;
 }
 
-/** The runs the harness logged (module bases and timed phases). */
+/** The runs the harness logged (module bases and timed phases). Only the
+ * timed runs: the untimed heap-checked pass that follows them (Wine's
+ * checking debug heap) logs its reps under the same names. */
 export function parseRuns(log: string): Run[] {
   const runs = new Map<string, Run>();
   const re =
     /\[bench\] (\S+) variant (\d+) rep (\d+) pid \d+: (module (\S+) ([0-9A-Fa-f]+)|phase (\d+) (\d+))/;
-  for (const line of log.split("\n")) {
+  const checked = log.indexOf("[bench] heap-checked pass of");
+  const timed = checked < 0 ? log : log.slice(0, checked);
+  for (const line of timed.split("\n")) {
     const m = re.exec(line);
     if (!m) continue;
     const id = `${m[1]} v${m[2]} r${m[3]}`;

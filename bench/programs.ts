@@ -204,13 +204,18 @@ export async function runProgram(
   return rec;
 }
 
-/** Every run's output must be the plain runs' (all of them alike). */
+/** Every run's output must be the plain runs' (all of them alike); with no
+ * good plain run, no run's output is known to be right, and each fails. */
 export function checkOutputs(runs: ProgramRun[]): void {
   for (const name of new Set(runs.map((r) => r.program))) {
-    const mine = runs.filter((r) => r.program === name && r.output);
-    const ref = mine.find((r) => r.variant === 1 && r.ok)?.output;
+    const mine = runs.filter((r) => r.program === name);
+    const ref = mine.find((r) => r.variant === 1 && r.ok && r.output)?.output;
     for (const r of mine) {
-      if (ref && r.output !== ref) {
+      if (!r.ok) continue;
+      if (ref === undefined) {
+        r.ok = false;
+        r.error = "no plain run to compare its output with (none passed)";
+      } else if (r.output !== ref) {
         r.ok = false;
         r.error = `its output differs from the plain program's`;
       }
@@ -256,10 +261,15 @@ export function renderPrograms(
     );
     const ws = median(ok.map((r) => r.peakWorkingSetMB ?? NaN));
     const speed = plain && v !== 1 ? `, ${(plain / ms).toFixed(2)}×` : "";
+    // the median leaves failed runs out: the cell says so
+    const failed =
+      runs.filter((r) => r.program === name && r.variant === v && !r.ok).length;
     return `${ms.toFixed(0)} ms ±${
       spreadPct(ok.map((r) => r.ms!))
         ?.toFixed(0)
-    }%${speed}<br>${ws?.toFixed(1) ?? "?"} MB`;
+    }%${speed}<br>${ws?.toFixed(1) ?? "?"} MB${
+      failed ? `<br>${failed} FAILED` : ""
+    }`;
   };
   const L = [head, ""];
   L.push(

@@ -35,6 +35,21 @@ Deno.test("checkOutputs: a run that printed something else than the plain progra
   assert.match(runs[3].error!, /output differs from the plain program's/);
 });
 
+Deno.test("checkOutputs: with no good plain run there is nothing to compare with, and every run fails", () => {
+  const runs = [
+    run(1, 1, { ok: false, error: "exit code 3", output: "crashed" }),
+    run(2, 1),
+    run(3, 1, { output: "other" }),
+    run(4, 1),
+  ];
+  checkOutputs(runs);
+  assert.deepEqual(runs.map((r) => r.ok), [false, false, false, false]);
+  assert.equal(runs[0].error, "exit code 3");
+  for (const r of runs.slice(1)) {
+    assert.match(r.error!, /no plain run to compare its output with/);
+  }
+});
+
 Deno.test("renderPrograms: medians, speed against plain, peak working set, failures", () => {
   const runs = [
     run(1, 1),
@@ -61,6 +76,17 @@ Deno.test("renderPrograms: medians, speed against plain, peak working set, failu
     /lua injected late \(medians\): old blocks migrated 7, old blocks freed 9/,
   );
   assert.match(md, /trimmer walk, 2\.0 MB/);
+  // a cell whose median leaves a failed run out says so
+  const some = renderPrograms(
+    [...runs, run(2, 1), run(2, 2, { ok: false, error: "exit code 3" })],
+    ["lua"],
+    "head",
+  );
+  const row2 = some.split("\n").find((l) => l.startsWith("| lua |"))!;
+  assert.equal(
+    row2.split("|")[3].trim(),
+    "201 ms ±0%, 0.50×<br>12.0 MB<br>1 FAILED",
+  );
 });
 
 Deno.test("isCompleteProgramsRun: 5 good runs of every variant, or the README keeps its table", () => {

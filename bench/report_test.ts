@@ -350,16 +350,60 @@ Deno.test("targets compare the runs of one rep: a machine that slows down betwee
   const linked = t.find((x) => x.target === "hooked ≥ 0.95× direct mimalloc")!;
   assert.equal(linked.met, false); // the medians would have said met
   assert.match(linked.detail, /geometric mean 0\.90× \(0\.90–0\.90, 98%\)/);
-  // Hooked as fast as linked in every rep: met.
+  // Hooked as fast as linked in every rep: met, once no run failed.
   const even = runs.map((r) =>
-    r.variant === 4 && r.ok
-      ? run("game", 4, 100 * slow(r.rep), { rep: r.rep })
-      : r
+    r.variant === 4 ? run("game", 4, 100 * slow(r.rep), { rep: r.rep }) : r
   );
   const ok = checkTargets(summarize(even, ["game"], [1, 2, 3, 4]), even, [
     "game",
   ]).find((x) => x.target === "hooked ≥ 0.95× direct mimalloc")!;
   assert.equal(ok.met, true);
+  // With linked's two failed runs back, the same ratios do not meet it.
+  const someFailed = even.map((r, i) =>
+    r.variant === 4 && failed(r.rep) ? runs[i] : r
+  );
+  const not = checkTargets(
+    summarize(someFailed, ["game"], [1, 2, 3, 4]),
+    someFailed,
+    ["game"],
+  ).find((x) => x.target === "hooked ≥ 0.95× direct mimalloc")!;
+  assert.equal(not.met, false);
+  assert.match(not.detail, /^runs failed \(game variant 4: 2 of 9\)/);
+});
+
+Deno.test("a target is not met when a run it covers failed, even a whole workload's", () => {
+  // Late crashed in every rep of game: game has no late time at all, and
+  // churn alone is within 5%; so is every working set that ran.
+  const runs: RunRecord[] = [];
+  for (let rep = 1; rep <= 5; rep++) {
+    runs.push(
+      run("churn", 1, 200, { rep }),
+      run("churn", 2, 100, { rep }),
+      run("churn", 3, 101, { rep }),
+      run("game", 1, 200, { rep }),
+      run("game", 2, 100, { rep }),
+      run("game", 3, 1, { rep, ok: false, error: "exit code 3" }),
+    );
+  }
+  const workloads = ["churn", "game"];
+  const t = checkTargets(
+    summarize(runs, workloads, [1, 2, 3]),
+    runs,
+    workloads,
+  );
+  const target = (s: string) => t.find((x) => x.target.startsWith(s))!;
+  for (
+    const s of [
+      "injected late within 5%",
+      "late-injected peak working set",
+      "late injection moves every",
+    ]
+  ) {
+    assert.equal(target(s).met, false, s);
+    assert.match(target(s).detail, /runs failed \(game variant 3: 5 of 5\)/);
+  }
+  // a target over other variants is not touched by variant 3's failures
+  assert.equal(target("hooked ≥ 2×").met, null);
 });
 
 Deno.test("markdown: scaling, mimalloc and _msize sections", () => {

@@ -8,6 +8,7 @@
  *
  * usage: workload.exe NAME [--scale F] [--threads N] [--seed N]
  *                          [--load DLL] [--late-load DLL] [--wait]
+ *                          [--msize-exact]
  *   NAME         churn | mt-churn | realloc | aligned | game | migrate | percall
  *   --load       LoadLibrary(DLL) first thing in main (heapshift at start)
  *   --late-load  LoadLibrary(DLL) after the warm-up (self-injection, the
@@ -16,6 +17,9 @@
  *                line on stdin (the harness injects meanwhile); after the
  *                timed phase print "done" and wait for a "quit" line (the
  *                harness reads the DLL's stats meanwhile)
+ *   --msize-exact  every live mimalloc block's _msize after the timed phase
+ *                must be the size asked for (else, and on the UCRT heap, at
+ *                least that)
  *
  * Every workload first allocates a warm-up set of blocks that stay live
  * ("old" blocks: on the UCRT heap unless heapshift was loaded at start),
@@ -254,6 +258,27 @@ static int in_old_heap(const void *p) {
   return lo > 0 && a < g_ranges[lo - 1].hi;
 }
 
+/* An _msize is at least the size asked for; with --msize-exact (heapshift
+ * built with _msize exact) exactly that for a block off the UCRT heap
+ * (mimalloc's). The UCRT heap's own blocks are held to "at least": Wine's
+ * HeapSize gave 102 for a block reallocated to 86 bytes. Checked on every
+ * live block after the timed phase and the heap walk, so an _msize the
+ * program would trust wrongly fails the run. */
+static int g_msize_exact;
+
+static void check_msize(const void *p, size_t got, size_t asked, const char *fn) {
+  int exact = g_msize_exact && g_heapwalk_ok && !in_old_heap(p);
+  if (got == (size_t)-1 || got < asked || (exact && got != asked))
+    fail("%s(%p) is %zu for a block of %zu bytes%s", fn, p, got, asked,
+         exact ? " (exact expected of heapshift's _msize)" : "");
+}
+
+/* Checks a malloc-family block's tags and its _msize. */
+static void verify_sized(const void *p) {
+  uint64_t t = verify(p, 0);
+  check_msize(p, _msize((void *)p), tag_size(t), "_msize");
+}
+
 /* Called for each live block after the snapshot, with its origin. */
 static void account(const void *p, unsigned origin) {
   int in = in_old_heap(p);
@@ -361,7 +386,7 @@ static void churn_account(void) {
 
 static void churn_free(void) {
   for (size_t i = 0; i < CHURN_SLOTS; i++) {
-    verify(churn_slot[i], 0);
+    verify_sized(churn_slot[i]);
     free(churn_slot[i]);
   }
 }
@@ -477,12 +502,12 @@ static void mt_account(void) {
 static void mt_free(void) {
   for (int t = 0; t < mt_nt; t++)
     for (size_t i = 0; i < MT_LOCAL; i++) {
-      verify(mt_args[t].local[i], 0);
+      verify_sized(mt_args[t].local[i]);
       free(mt_args[t].local[i]);
     }
   for (size_t i = 0; i < MT_SHARED; i++)
     if (mt_shared[i]) {
-      verify(mt_shared[i], 0);
+      verify_sized(mt_shared[i]);
       free(mt_shared[i]);
     }
 }
@@ -580,6 +605,7 @@ static void realloc_account(void) {
 static void realloc_free(void) {
   for (size_t i = 0; i < BUILDERS; i++) {
     builder_check(&bld[i]);
+    if (bld[i].buf) check_msize(bld[i].buf, _msize(bld[i].buf), bld[i].cap, "_msize");
     free(bld[i].buf);
   }
 }
@@ -657,7 +683,12 @@ static void aligned_account(void) {
 }
 
 static void aligned_free(void) {
-  for (size_t i = 0; i < AL_SLOTS; i++) al_free_slot(&al[i]);
+  for (size_t i = 0; i < AL_SLOTS; i++) {
+    /* at least: the UCRT's _aligned_msize counts what the header left */
+    check_msize(al[i].p, _aligned_msize(al[i].p, al[i].align, al[i].off),
+                tag_size(head_tag(al[i].p)), "_aligned_msize");
+    al_free_slot(&al[i]);
+  }
 }
 
 /* ------------------------------------------------------------------ */
@@ -769,7 +800,7 @@ static void game_account(void) {
 
 static void game_free(void) {
   for (size_t i = 0; i < ASSETS; i++) {
-    verify(assets[i], 0);
+    verify_sized(assets[i]);
     free(assets[i]);
   }
 }
@@ -838,7 +869,12 @@ static void migrate_account(void) {
 
 static void migrate_free(void) {
   for (size_t i = 0; i < mig_n; i++) {
-    verify(mig[i].p, 0);
+    if (mig[i].kind == 3) {
+      uint64_t t = verify(mig[i].p, 0);
+      check_msize(mig[i].p, _aligned_msize(mig[i].p, 64, 0), tag_size(t), "_aligned_msize");
+    } else {
+      verify_sized(mig[i].p);
+    }
     if (mig[i].kind == 3) _aligned_free(mig[i].p);
     else free(mig[i].p);
   }
@@ -883,7 +919,7 @@ static void percall_account(void) {
 
 static void percall_free(void) {
   for (size_t i = 0; i < BALLAST; i++) {
-    verify(ballast[i], 0);
+    verify_sized(ballast[i]);
     free(ballast[i]);
   }
 }
@@ -1004,6 +1040,7 @@ int main(int argc, char **argv) {
     else if (!strcmp(a, "--load") && i + 1 < argc) i++;
     else if (!strcmp(a, "--late-load") && i + 1 < argc) late = argv[++i];
     else if (!strcmp(a, "--wait")) wait = 1;
+    else if (!strcmp(a, "--msize-exact")) g_msize_exact = 1;
     else if (a[0] != '-' && !w) {
       for (size_t k = 0; k < sizeof WORKLOADS / sizeof *WORKLOADS; k++)
         if (!strcmp(a, WORKLOADS[k].name)) w = &WORKLOADS[k];
