@@ -102,7 +102,26 @@ async function time(
     ms.push(performance.now() - t);
   }
   ms.sort((a, b) => a - b);
-  return { task, median: ms[Math.floor(ms.length / 2)], min: ms[0], runs };
+  const mid = ms.length >> 1;
+  // an even count: the mean of the middle two
+  const median = ms.length % 2 ? ms[mid] : (ms[mid - 1] + ms[mid]) / 2;
+  return { task, median, min: ms[0], runs };
+}
+
+/**
+ * `patch` as a timed task that fails the bench unless every run added the
+ * import (a patch that did nothing would be timed as one that wrote).
+ */
+function added<T extends { action: string }>(
+  patch: () => T | Promise<T>,
+): () => Promise<T> {
+  return async () => {
+    const r = await patch();
+    if (r.action !== "added") {
+      throw new Error(`a timed patch did not add the import: ${r.action}`);
+    }
+    return r;
+  };
 }
 
 /** Times pe/ and objdump on `exe`; returns one row per task. */
@@ -147,7 +166,7 @@ export async function benchPe(
       await time(
         "pe/ `patchImports()` to a new file",
         runs,
-        () => patchImports(copy, { output: out }),
+        added(() => patchImports(copy, { output: out })),
         fresh,
       ),
     );
@@ -158,7 +177,7 @@ export async function benchPe(
       await time(
         "pe/ `patchImports()` in place (with its backup)",
         runs,
-        () => patchImports(target, { inPlace: true }),
+        added(() => patchImports(target, { inPlace: true })),
         {
           before: async () => {
             await Deno.remove(`${target}.bak`).catch(() => {});
@@ -172,7 +191,7 @@ export async function benchPe(
       await time(
         "pe/ `patchImportsBytes()` in memory",
         runs,
-        () => Promise.resolve(patchImportsBytes(bytes)),
+        added(() => patchImportsBytes(bytes)),
       ),
     );
     if (objdump) {
@@ -219,7 +238,7 @@ export async function benchCrafted(runs: number): Promise<PeBenchRow[]> {
     await time(
       "patch a file of 60,001 sections",
       runs,
-      () => Promise.resolve(patchImportsBytes(many)),
+      added(() => patchImportsBytes(many)),
     ),
   );
   return rows;
