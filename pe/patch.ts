@@ -163,8 +163,9 @@ function checkDllName(dll: string): string {
  *
  * Throws `PeFormatError` for malformed input and `PePatchError` when the
  * file cannot be patched this way: no room for a section header, a new
- * section that would reach 2 GiB, an IL-only .NET assembly, or a machine
- * other than x64 and x86.
+ * section that would reach 2 GiB, an IL-only .NET assembly, a driver,
+ * native program or EFI image (which cannot load a Windows DLL), or a
+ * machine other than x64 and x86.
  *
  * @example
  * ```ts ignore
@@ -285,6 +286,19 @@ const MACHINES: Record<number, string> = {
   0x200: "Itanium",
 };
 
+// IMAGE_SUBSYSTEM_* values of images that Windows' user-mode loader never
+// runs: kernel-mode drivers and native programs (their imports are bound to
+// the kernel or ntdll), firmware and boot images.
+const NOT_WIN32: Record<number, string> = {
+  1: "a kernel-mode driver or a native program",
+  8: "a native Windows 9x driver",
+  10: "an EFI application",
+  11: "an EFI boot service driver",
+  12: "an EFI runtime driver",
+  13: "an EFI ROM image",
+  16: "a Windows boot application",
+};
+
 // The hook DLL exists for x64 and x86 programs whose native code calls the
 // UCRT; an IL-only .NET assembly has no such code (the CLR allocates).
 function checkServable(src: ByteSource, h: PeHeaders): void {
@@ -292,6 +306,12 @@ function checkServable(src: ByteSource, h: PeHeaders): void {
     const name = MACHINES[h.machine] ?? `0x${h.machine.toString(16)}`;
     throw new PePatchError(
       `the program is built for machine ${name}: heapshift's hook DLL exists for x64 and x86 programs only`,
+    );
+  }
+  const kind = NOT_WIN32[h.subsystem];
+  if (kind) {
+    throw new PePatchError(
+      `it is ${kind} (subsystem ${h.subsystem}), which cannot load heapshift.dll or any other Windows DLL: patched to import one, it would fail to load (a boot driver would stop Windows from starting)`,
     );
   }
   const clr = directory(h, DIR.CLR);

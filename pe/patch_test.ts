@@ -676,3 +676,31 @@ Deno.test("a file too large to patch is refused before its appended data is read
   );
   assert.ok(read < 1 << 20, `${read} bytes read`);
 });
+
+Deno.test("patchImportsBytes() refuses a driver, a native program or an EFI image, which cannot load a Windows DLL", () => {
+  // IMAGE_SUBSYSTEM_*: NATIVE, NATIVE_WINDOWS, EFI_APPLICATION, EFI boot
+  // and runtime drivers, EFI_ROM, WINDOWS_BOOT_APPLICATION.
+  for (const subsystem of [1, 8, 10, 11, 12, 13, 16]) {
+    for (const o of [{}, { dll: true }]) {
+      const b = buildPe(o);
+      const at = info(b).headers.optionalHeaderOffset + 68;
+      b[at] = subsystem;
+      assert.throws(
+        () => patchImportsBytes(b),
+        (e: Error) =>
+          e instanceof PePatchError &&
+          /cannot load heapshift\.dll/.test(e.message) &&
+          e.message.includes(`subsystem ${subsystem}`),
+        `subsystem ${subsystem}`,
+      );
+      // Taking a DLL out is still allowed: that is how a mistake is undone.
+      assert.equal(removeImportBytes(b).action, "unchanged");
+    }
+  }
+  // Windows GUI and console programs are patched.
+  for (const subsystem of [2, 3]) {
+    const b = buildPe();
+    b[info(b).headers.optionalHeaderOffset + 68] = subsystem;
+    assert.equal(patchImportsBytes(b).action, "added");
+  }
+});
