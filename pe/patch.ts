@@ -509,9 +509,16 @@ function addSection(
   }
   const from = payloadStart(info, endSec);
   const payload = payloadSize(src, info, { from, to: keepEnd });
+  // Windows maps sections back to back and refuses a gap: the new one
+  // starts where the last ends, although SizeOfImage may run on (by less
+  // than an alignment unit, in pages) and round up further. An image that
+  // claims more than that does not load on Windows; what it claims is kept
+  // clear.
   let maxEnd = 0;
   for (const s of h.sections) maxEnd = Math.max(maxEnd, sectionEnd(s));
-  const va = Math.max(alignUp(maxEnd, sa), alignUp(h.sizeOfImage, sa));
+  const va = alignUp(h.sizeOfImage, 0x1000) - alignUp(maxEnd, sa) < sa
+    ? alignUp(maxEnd, sa)
+    : alignUp(h.sizeOfImage, sa);
   const sizeOfImage = alignUp(va + size, sa);
   if (sizeOfImage >= MAX_RVA) {
     throw new PePatchError(

@@ -24,6 +24,41 @@ function checksumOk(b: Uint8Array): void {
   assert.equal(h.checksum, peChecksum(b, h.optionalHeaderOffset + 64));
 }
 
+/**
+ * The layout checks of Windows' image mapper (MiCreateImageFileMap): the
+ * headers, then each section in table order, follow one another in memory
+ * with no gap, a section spanning its VirtualSize (its SizeOfRawData when
+ * that is 0) rounded up to SectionAlignment; SizeOfImage ends less than a
+ * SectionAlignment after the last; the raw data lies inside the file. Wine
+ * maps images that break these rules; Windows refuses them as "not a valid
+ * Win32 application".
+ */
+function windowsMapsIt(b: Uint8Array): void {
+  const h = info(b).headers;
+  const sa = h.sectionAlignment;
+  const up = (v: number, a: number) => Math.ceil(v / a) * a;
+  assert.ok(h.sizeOfHeaders < h.sizeOfImage, "SizeOfHeaders < SizeOfImage");
+  let next = up(h.sizeOfHeaders, sa);
+  for (const s of h.sections) {
+    assert.equal(
+      s.virtualAddress,
+      next,
+      `section ${s.name} at 0x${s.virtualAddress.toString(16)}, not 0x${
+        next.toString(16)
+      } where the one before ends`,
+    );
+    next += up(s.virtualSize || s.sizeOfRawData, sa);
+    assert.ok(s.pointerToRawData + s.sizeOfRawData <= b.length);
+  }
+  const pages = up(h.sizeOfImage, 0x1000);
+  assert.ok(
+    pages >= next && pages - next < sa,
+    `SizeOfImage 0x${h.sizeOfImage.toString(16)} for sections ending at 0x${
+      next.toString(16)
+    }`,
+  );
+}
+
 const VARIANTS: [string, SyntheticOptions][] = [
   ["PE32+", {}],
   ["PE32", { format: "PE32" }],
@@ -83,6 +118,8 @@ for (const [label, opts] of VARIANTS) {
     const h = after.headers;
     const last = h.sections[h.sections.length - 1];
     assert.equal(last.name, SECTION_NAME);
+    windowsMapsIt(original);
+    windowsMapsIt(r.bytes);
     assert.equal(h.sections.length, before.headers.sections.length + 1);
     assert.equal(last.pointerToRawData % h.fileAlignment, 0);
     assert.equal(last.virtualAddress % h.sectionAlignment, 0);
@@ -702,5 +739,22 @@ Deno.test("patchImportsBytes() refuses a driver, a native program or an EFI imag
     const b = buildPe();
     b[info(b).headers.optionalHeaderOffset + 68] = subsystem;
     assert.equal(patchImportsBytes(b).action, "added");
+  }
+});
+
+Deno.test("the new section follows the last one with no gap, whatever SizeOfImage's rounding", () => {
+  // Windows maps an image whose SizeOfImage ends less than a
+  // SectionAlignment past its sections (a 64 KiB alignment, a size rounded
+  // to pages only); the new section must start where the last one ends,
+  // not past SizeOfImage rounded up, which would leave a gap.
+  const body = importsBody({ dlls: 1, thunks: 1, name: "f" });
+  const exact = craftPe({ body, sectionAlignment: 0x10000 });
+  const end = info(exact).headers.sizeOfImage;
+  for (const sizeOfImage of [end, end + 0x1000, end + 0xf000]) {
+    const b = craftPe({ body, sectionAlignment: 0x10000, sizeOfImage });
+    windowsMapsIt(b);
+    const r = patchImportsBytes(b);
+    windowsMapsIt(r.bytes);
+    assert.deepEqual(removeImportBytes(r.bytes).bytes, b);
   }
 });
