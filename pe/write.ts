@@ -13,9 +13,12 @@
  * @module
  */
 
-import { basename, dirname } from "node:path";
+import { basename, dirname, join } from "node:path";
 import { OutputExistsError, PeError, PeFileError } from "./errors.ts";
+import { readHeaders } from "./headers.ts";
+import { exportsName } from "./exports.ts";
 import {
+  DEFAULT_SYMBOL,
   type PatchBytesOptions,
   type PatchResult,
   planPatch,
@@ -478,6 +481,53 @@ interface FileEdit {
   /** What errors call the edit: "Cannot patch game.exe: …". */
   action: string;
   plan: (src: FileSource) => EditPlan;
+  /** The export an added DLL is imported by (patch only). */
+  symbol?: string | number;
+}
+
+const MACHINE_NAMES: Record<number, string> = {
+  0x14c: "x86",
+  0x8664: "x64",
+  0xaa64: "ARM64",
+};
+
+const machineName = (m: number) =>
+  MACHINE_NAMES[m] ?? `machine 0x${m.toString(16)}`;
+
+/**
+ * Why the DLL `plan` adds, found at `path` (beside the program, where the
+ * loader looks first), would stop the program from starting: it is built
+ * for another machine, or lacks the export imported from it. Nothing when
+ * there is no file there (the user is told to copy one) or it cannot be
+ * read as a PE file.
+ */
+function besideProblem(
+  path: string,
+  want: { machine: number; symbol: string | number },
+): string | undefined {
+  let machine: number;
+  let exported: boolean;
+  try {
+    using src = FileSource.open(path);
+    const h = readHeaders(src);
+    machine = h.machine;
+    exported = typeof want.symbol !== "string" ||
+      exportsName(src, h, want.symbol);
+  } catch {
+    return undefined;
+  }
+  const fix = `put heapshift's ${
+    want.machine === 0x14c ? "32-bit" : "64-bit"
+  } DLL there under that name`;
+  if (machine !== want.machine) {
+    return `${path} is built for ${machineName(machine)}, but the program is ${
+      machineName(want.machine)
+    }: Windows would not start the program with it; ${fix}`;
+  }
+  if (!exported) {
+    return `${path} does not export ${want.symbol}, which the program now imports from it: Windows would not start the program with it ("entry point not found"); ${fix}`;
+  }
+  return undefined;
 }
 
 async function apply(exe: string, how: FileEdit): Promise<PatchReport> {
@@ -501,6 +551,14 @@ async function apply(exe: string, how: FileEdit): Promise<PatchReport> {
     warnings: plan.warnings,
   };
   const output = plan.output;
+  if (plan.action === "added") {
+    const beside = join(dirname(options.output ?? exe), plan.dll);
+    const problem = besideProblem(beside, {
+      machine: plan.machine,
+      symbol: how.symbol ?? DEFAULT_SYMBOL,
+    });
+    if (problem) report.warnings.push(problem);
+  }
   if (options.list) {
     report.imports = (await imports(exe, { symbols: false }))
       .filter((d) => d.kind === "static").map((d) => d.dll);
@@ -650,6 +708,7 @@ export function patchImports(
     tag: "heapshift",
     action: "patch",
     plan: (src) => planPatch(src, options),
+    symbol: options.symbol,
   });
 }
 
