@@ -195,6 +195,45 @@ async function sameFile(a: string, b: string): Promise<boolean> {
   }
 }
 
+/** Pauses between tries at a file another process holds (Windows). */
+const BUSY_WAITS_MS = [50, 100, 200, 400, 800];
+
+/**
+ * Whether `e` says another process has the file open in a way that keeps
+ * this one out: Windows' sharing violation (32) or lock violation (33),
+ * or the access denied that renaming over a file being scanned gives.
+ */
+function isBusy(e: unknown): boolean {
+  return e instanceof Deno.errors.PermissionDenied ||
+    e instanceof Deno.errors.Busy ||
+    (e instanceof Error && /\(os error (32|33)\)/.test(e.message));
+}
+
+/**
+ * Runs `fn`, again a few times (over 1.5 s) while it fails because another
+ * process has the file open: on Windows a virus scanner or the search
+ * indexer opens a new or changed program for a moment, sharing it for
+ * reading only, and opening it for writing or renaming over it fails
+ * meanwhile. A program that runs holds its file for good: the last error
+ * stands. `signal` stops the waiting.
+ */
+async function whileBusy<T>(
+  fn: () => Promise<T>,
+  signal?: AbortSignal,
+): Promise<T> {
+  if (Deno.build.os !== "windows") return await fn();
+  for (const ms of BUSY_WAITS_MS) {
+    try {
+      return await fn();
+    } catch (e) {
+      if (!isBusy(e)) throw e;
+    }
+    await new Promise((resolve) => setTimeout(resolve, ms));
+    signal?.throwIfAborted();
+  }
+  return await fn();
+}
+
 /** How old a temporary file of ours must be to count as left behind. */
 const STALE_MS = 60 * 60_000;
 
@@ -286,17 +325,17 @@ async function writeAtomic(
     signal?.throwIfAborted();
     options.beforeCommit?.(tmp);
     if (options.overwrite) {
-      await Deno.rename(tmp, path);
+      await whileBusy(() => Deno.rename(tmp, path), signal);
     } else {
       try {
-        await Deno.link(tmp, path);
+        await whileBusy(() => Deno.link(tmp, path), signal);
       } catch (e) {
         if (e instanceof Deno.errors.AlreadyExists) {
           throw new OutputExistsError(path);
         }
         // Hard links unsupported here: fall back to a checked rename.
         if (await lstatOrNone(path)) throw new OutputExistsError(path);
-        await Deno.rename(tmp, path);
+        await whileBusy(() => Deno.rename(tmp, path), signal);
       }
     }
   } catch (e) {
@@ -347,7 +386,11 @@ export function writeFileAtomic(
  * file with several hard links: a new file under one name would leave the
  * others with the old bytes.
  */
-async function replaceable(path: string, warnings: string[]): Promise<string> {
+async function replaceable(
+  path: string,
+  warnings: string[],
+  signal?: AbortSignal,
+): Promise<string> {
   let target = path;
   if ((await lstatOrNone(path))?.isSymlink) {
     try {
@@ -378,8 +421,12 @@ async function replaceable(path: string, warnings: string[]): Promise<string> {
     });
   }
   try {
-    (await Deno.open(target, { write: true })).close();
+    await whileBusy(
+      async () => (await Deno.open(target, { write: true })).close(),
+      signal,
+    );
   } catch (e) {
+    if (signal?.aborted && e === signal.reason) throw e;
     throw new PeFileError(path, {
       action: "replace",
       reason: e instanceof Deno.errors.PermissionDenied
@@ -568,7 +615,7 @@ async function apply(exe: string, how: FileEdit): Promise<PatchReport> {
   let target: string;
   let replacing = true;
   if (options.inPlace) {
-    target = await replaceable(exe, report.warnings);
+    target = await replaceable(exe, report.warnings, options.signal);
   } else {
     target = options.output ?? defaultOutputPath(exe, tag);
     const there = await lstatOrNone(target);
@@ -587,7 +634,7 @@ async function apply(exe: string, how: FileEdit): Promise<PatchReport> {
         });
       }
       if (!options.force) throw new OutputExistsError(target);
-      target = await replaceable(target, report.warnings);
+      target = await replaceable(target, report.warnings, options.signal);
     } else replacing = false;
   }
   const { signal } = options;

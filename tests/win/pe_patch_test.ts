@@ -11,6 +11,7 @@ import {
 import { assert, assertEquals, assertRejects } from "./assert.ts";
 import { fixture, startTarget, test } from "./harness.ts";
 import { runProgram } from "../../cli/_test_utils.ts";
+import { openDenyingWrites } from "../../ffi/file.ts";
 
 const EXE = "pe_first_import.exe";
 
@@ -225,5 +226,25 @@ test("patching a running program in place says it is in use, and leaves it and n
     assertEquals(await Deno.readFile(sleeper), before);
     const left = [...Deno.readDirSync(dir)].map((e) => e.name).sort();
     assertEquals(left, ["game.exe", "heapshift.dll", "sleeper.exe"]);
+  });
+});
+
+test("a file a scanner holds for a moment is patched in place once it lets go", async () => {
+  await withCopy(async (dir, exe) => {
+    // A virus scanner or indexer opens a new or changed program briefly,
+    // sharing it for reading only: writing or renaming over it fails
+    // meanwhile with a sharing violation.
+    const held = openDenyingWrites(exe);
+    const release = setTimeout(() => held.close(), 300);
+    try {
+      const rep = await patchImports(exe, { inPlace: true });
+      assertEquals(rep.action, "added");
+    } finally {
+      clearTimeout(release);
+      held.close();
+    }
+    assertEquals((await imports(exe))[0].dll, "heapshift.dll");
+    const left = [...Deno.readDirSync(dir)].map((e) => e.name).sort();
+    assertEquals(left, ["game.exe", "game.exe.bak", "heapshift.dll"]);
   });
 });
