@@ -201,10 +201,11 @@ const BUSY_WAITS_MS = [50, 100, 200, 400, 800];
 /**
  * Whether `e` says another process has the file open in a way that keeps
  * this one out: Windows' sharing violation (32) or lock violation (33),
- * or the access denied that renaming over a file being scanned gives.
+ * or with `denied` also access denied, which renaming over a file being
+ * scanned gives (opening a read-only file gives it at once, for good).
  */
-function isBusy(e: unknown): boolean {
-  return e instanceof Deno.errors.PermissionDenied ||
+function isBusy(e: unknown, denied: boolean): boolean {
+  return (denied && e instanceof Deno.errors.PermissionDenied) ||
     e instanceof Deno.errors.Busy ||
     (e instanceof Error && /\(os error (32|33)\)/.test(e.message));
 }
@@ -219,14 +220,15 @@ function isBusy(e: unknown): boolean {
  */
 async function whileBusy<T>(
   fn: () => Promise<T>,
-  signal?: AbortSignal,
+  options: { signal?: AbortSignal; denied?: boolean } = {},
 ): Promise<T> {
+  const { signal, denied = false } = options;
   if (Deno.build.os !== "windows") return await fn();
   for (const ms of BUSY_WAITS_MS) {
     try {
       return await fn();
     } catch (e) {
-      if (!isBusy(e)) throw e;
+      if (!isBusy(e, denied)) throw e;
     }
     await new Promise((resolve) => setTimeout(resolve, ms));
     signal?.throwIfAborted();
@@ -325,17 +327,20 @@ async function writeAtomic(
     signal?.throwIfAborted();
     options.beforeCommit?.(tmp);
     if (options.overwrite) {
-      await whileBusy(() => Deno.rename(tmp, path), signal);
+      await whileBusy(() => Deno.rename(tmp, path), { signal, denied: true });
     } else {
       try {
-        await whileBusy(() => Deno.link(tmp, path), signal);
+        await whileBusy(() => Deno.link(tmp, path), { signal, denied: true });
       } catch (e) {
         if (e instanceof Deno.errors.AlreadyExists) {
           throw new OutputExistsError(path);
         }
         // Hard links unsupported here: fall back to a checked rename.
         if (await lstatOrNone(path)) throw new OutputExistsError(path);
-        await whileBusy(() => Deno.rename(tmp, path), signal);
+        await whileBusy(() => Deno.rename(tmp, path), {
+          signal,
+          denied: true,
+        });
       }
     }
   } catch (e) {
@@ -423,7 +428,7 @@ async function replaceable(
   try {
     await whileBusy(
       async () => (await Deno.open(target, { write: true })).close(),
-      signal,
+      { signal },
     );
   } catch (e) {
     if (signal?.aborted && e === signal.reason) throw e;

@@ -248,3 +248,43 @@ test("a file a scanner holds for a moment is patched in place once it lets go", 
     assertEquals(left, ["game.exe", "game.exe.bak", "heapshift.dll"]);
   });
 });
+
+test("a program under a non-ASCII path is patched in place and runs", async () => {
+  await withCopy(async (dir, exe) => {
+    const sub = `${dir}\\Spiele – ゲーム`;
+    await Deno.mkdir(sub);
+    const game = `${sub}\\spiel ü.exe`;
+    await Deno.rename(exe, game);
+    await Deno.copyFile(`${dir}\\heapshift.dll`, `${sub}\\heapshift.dll`);
+    const rep = await patchImports(game, { inPlace: true });
+    assertEquals(rep.backup, `${game}.bak`);
+    const r = await run(game);
+    assertEquals(r.code, 0, r.out);
+    assert(r.out.includes("first heapshift.dll yes"), r.out);
+  });
+});
+
+// Windows refuses to open a read-only file for writing, so the check
+// before the backup says so; Wine, run as root here, lets the open through
+// and refuses only the final rename: either way the file stays as it was.
+test("a read-only program is refused in place, and nothing is left behind", async () => {
+  await withCopy(async (dir, exe) => {
+    const before = await Deno.readFile(exe);
+    const attrib = (flag: string) =>
+      new Deno.Command("cmd.exe", { args: ["/c", "attrib", flag, exe] })
+        .output();
+    await attrib("+r");
+    try {
+      await assertRejects(
+        () => patchImports(exe, { inPlace: true }),
+        PeFileError,
+        "permission denied",
+      );
+    } finally {
+      await attrib("-r");
+    }
+    assertEquals(await Deno.readFile(exe), before);
+    const left = [...Deno.readDirSync(dir)].map((e) => e.name).sort();
+    assertEquals(left, ["game.exe", "heapshift.dll"]);
+  });
+});
