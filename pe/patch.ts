@@ -308,6 +308,15 @@ function checkServable(src: ByteSource, h: PeHeaders): void {
       `the program is built for machine ${name}: heapshift's hook DLL exists for x64 and x86 programs only`,
     );
   }
+  // The 32-bit header goes with x86, the 64-bit one with x64: Windows
+  // loads no other pairing, and the thunks written follow the header.
+  if ((h.machine === 0x8664) !== (h.format === "PE32+")) {
+    throw new PePatchError(
+      `its header is inconsistent: machine ${
+        MACHINES[h.machine]
+      } with a ${h.format} optional header, which Windows does not load`,
+    );
+  }
   const kind = NOT_WIN32[h.subsystem];
   if (kind) {
     throw new PePatchError(

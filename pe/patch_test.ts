@@ -729,3 +729,22 @@ Deno.test("the new section follows the last one with no gap, whatever SizeOfImag
     assert.deepEqual(removeImportBytes(r.bytes).bytes, b);
   }
 });
+
+Deno.test("patchImportsBytes() refuses a machine that does not match the optional header (x64 with PE32, x86 with PE32+)", () => {
+  for (
+    const [format, machine] of [["PE32+", 0x14c], ["PE32", 0x8664]] as const
+  ) {
+    const b = buildPe({ format });
+    const h = info(b).headers;
+    b[h.peOffset + 4] = machine & 0xff;
+    b[h.peOffset + 5] = machine >> 8;
+    assert.throws(
+      () => patchImportsBytes(b),
+      (e: Error) =>
+        e instanceof PePatchError &&
+        e.message.includes(`${format} optional header`) &&
+        /Windows does not load/.test(e.message),
+      format,
+    );
+  }
+});
