@@ -309,7 +309,16 @@ async function writeAtomic(
       mode: options.mode,
     });
   } catch (e) {
-    throw fail(e);
+    if (!(e instanceof Deno.errors.PermissionDenied)) throw fail(e);
+    // The file is made beside `path`: the directory is what refused.
+    throw new PeFileError(path, {
+      action: "write",
+      reason: `permission denied: this user may not create files in ${dir}${
+        Deno.build.os === "windows"
+          ? " (a folder such as Program Files needs a prompt run as administrator)"
+          : ""
+      }`,
+    }, { cause: e });
   }
   try {
     try {

@@ -703,3 +703,65 @@ Deno.test("patchImports() warns when the DLL beside the output would stop the pr
     assert.deepEqual(w, []);
   });
 });
+
+Deno.test({
+  name:
+    "a directory its user may not create files in: the error says so, and the file stays as it was",
+  // As root every directory is writable: the user is then `nobody`.
+  ignore: Deno.build.os === "windows" || Deno.uid() !== 0,
+  fn: () =>
+    withDir(async (dir) => {
+      const nobody = 65534;
+      await Deno.chmod(dir, 0o755); // root's: nobody may not create files
+      const exe = `${dir}/game.exe`;
+      const original = buildPe();
+      await Deno.writeFile(exe, original, { mode: 0o644 });
+      await Deno.chown(exe, nobody, nobody); // nobody's own, writable
+      const script = `${dir}/run.ts`;
+      await Deno.writeTextFile(
+        script,
+        `import { patchImports } from ${
+          JSON.stringify(new URL("./write.ts", import.meta.url).href)
+        };
+try {
+  await patchImports(Deno.args[0], Deno.args[1] ? {} : { inPlace: true });
+  console.log("patched");
+} catch (e) {
+  console.log(e.message);
+}`,
+      );
+      await Deno.mkdir(`${dir}/.deno`);
+      await Deno.chown(`${dir}/.deno`, nobody, nobody);
+      for (
+        const [args, path] of [[[exe], `${exe}.bak`], [
+          [exe, "out"],
+          `${dir}/game.heapshift.exe`,
+        ]] as const
+      ) {
+        const r = await new Deno.Command("setpriv", {
+          args: [
+            `--reuid=${nobody}`,
+            `--regid=${nobody}`,
+            "--clear-groups",
+            Deno.execPath(),
+            "run",
+            "--no-config",
+            "--allow-read",
+            "--allow-write",
+            script,
+            ...args,
+          ],
+          env: { DENO_DIR: `${dir}/.deno`, DENO_NO_UPDATE_CHECK: "1" },
+          stdout: "piped",
+          stderr: "piped",
+        }).output();
+        assert.equal(
+          new TextDecoder().decode(r.stdout).trim(),
+          `Cannot write ${path}: permission denied: this user may not create files in ${dir}`,
+          new TextDecoder().decode(r.stderr),
+        );
+        assert.deepEqual(await Deno.readFile(exe), original);
+        assert.deepEqual(await listDir(dir), [".deno", "game.exe", "run.ts"]);
+      }
+    }),
+});
