@@ -254,6 +254,12 @@ export function isConsoleProgram(path: string): boolean {
   return fileHeaders(path)?.subsystem === CONSOLE_SUBSYSTEM;
 }
 
+/** Whether the file at `path` is a DLL (false when it cannot be read). */
+export function isDllFile(path: string): boolean {
+  const h = fileHeaders(path);
+  return h !== undefined && isDll(h);
+}
+
 /** The PE headers of the file at `path`; undefined if it has none. */
 function fileHeaders(path: string): PeHeaders | undefined {
   try {

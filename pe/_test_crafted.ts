@@ -25,19 +25,22 @@ export interface CraftOptions {
   sizeOfImage?: number;
   /** Machine to store (default x64). */
   machine?: number;
+  /** SectionAlignment (default 0x1000). */
+  sectionAlignment?: number;
 }
 
 /** Builds a PE32+ image with `emptySections` empty sections and one data section. */
 export function craftPe(o: CraftOptions): Uint8Array {
   const empties = o.emptySections ?? 0;
+  const sa = o.sectionAlignment ?? SA;
   const peOffset = 0x80;
   const optSize = 112 + 16 * 8;
   const table = peOffset + 24 + optSize;
   const nSections = empties + 1;
   // One free header slot, so that the patcher can add its section.
   const sizeOfHeaders = alignUp(table + (nSections + 1) * 40, FA);
-  const firstRva = alignUp(sizeOfHeaders, SA);
-  const bodyRva = firstRva + empties * SA;
+  const firstRva = alignUp(sizeOfHeaders, sa);
+  const bodyRva = firstRva + empties * sa;
   const body = o.body(bodyRva);
   const rawSize = alignUp(Math.max(body.bytes.length, 1), FA);
   const out = new Uint8Array(sizeOfHeaders + rawSize);
@@ -51,11 +54,11 @@ export function craftPe(o: CraftOptions): Uint8Array {
   const opt = peOffset + 24;
   put16(out, opt, 0x20b);
   put64(out, opt + 24, 0x140000000n);
-  put32(out, opt + 32, SA);
+  put32(out, opt + 32, sa);
   put32(out, opt + 36, FA);
   put16(out, opt + 40, 6);
   put16(out, opt + 48, 6);
-  const end = bodyRva + alignUp(Math.max(body.bytes.length, 1), SA);
+  const end = bodyRva + alignUp(Math.max(body.bytes.length, 1), sa);
   put32(out, opt + 56, o.sizeOfImage ?? end);
   put32(out, opt + 60, sizeOfHeaders);
   put16(out, opt + 68, 3);
@@ -68,7 +71,7 @@ export function craftPe(o: CraftOptions): Uint8Array {
     const at = table + i * 40;
     out.set([0x2e, 0x65], at); // ".e"
     put32(out, at + 8, 1);
-    put32(out, at + 12, firstRva + i * SA);
+    put32(out, at + 12, firstRva + i * sa);
     put32(out, at + 36, 0x40000040);
   }
   const at = table + empties * 40;

@@ -4,6 +4,8 @@ import assert from "node:assert/strict";
 import { alignUp, put16, put32, put64 } from "./_read.ts";
 import { peChecksum } from "./checksum.ts";
 import { PeFormatError } from "./errors.ts";
+import { readHeaders } from "./headers.ts";
+import { bytesSource } from "./source.ts";
 
 /**
  * Runs `fn`, which must throw a PeFormatError whose field matches `field`,
@@ -320,4 +322,39 @@ export function buildPe(o: SyntheticOptions = {}): Uint8Array {
   }
   put32(out, opt + 64, peChecksum(out, opt + 64));
   return out;
+}
+
+/**
+ * The layout checks of Windows' image mapper (MiCreateImageFileMap): the
+ * headers, then each section in table order, follow one another in memory
+ * with no gap, a section spanning its VirtualSize (its SizeOfRawData when
+ * that is 0) rounded up to SectionAlignment; SizeOfImage ends less than a
+ * SectionAlignment after the last; the raw data lies inside the file. Wine
+ * maps images that break these rules; Windows refuses them as "not a valid
+ * Win32 application".
+ */
+export function windowsMapsIt(b: Uint8Array): void {
+  const h = readHeaders(bytesSource(b));
+  const sa = h.sectionAlignment;
+  const up = (v: number, a: number) => Math.ceil(v / a) * a;
+  assert.ok(h.sizeOfHeaders < h.sizeOfImage, "SizeOfHeaders < SizeOfImage");
+  let next = up(h.sizeOfHeaders, sa);
+  for (const s of h.sections) {
+    assert.equal(
+      s.virtualAddress,
+      next,
+      `section ${s.name} at 0x${s.virtualAddress.toString(16)}, not 0x${
+        next.toString(16)
+      } where the one before ends`,
+    );
+    next += up(s.virtualSize || s.sizeOfRawData, sa);
+    assert.ok(s.pointerToRawData + s.sizeOfRawData <= b.length);
+  }
+  const pages = up(h.sizeOfImage, 0x1000);
+  assert.ok(
+    pages >= next && pages - next < sa,
+    `SizeOfImage 0x${h.sizeOfImage.toString(16)} for sections ending at 0x${
+      next.toString(16)
+    }`,
+  );
 }

@@ -163,8 +163,9 @@ function checkDllName(dll: string): string {
  *
  * Throws `PeFormatError` for malformed input and `PePatchError` when the
  * file cannot be patched this way: no room for a section header, a new
- * section that would reach 2 GiB, an IL-only .NET assembly, or a machine
- * other than x64 and x86.
+ * section that would reach 2 GiB, an IL-only .NET assembly, a driver,
+ * native program or EFI image (which cannot load a Windows DLL), or a
+ * machine other than x64 and x86.
  *
  * @example
  * ```ts ignore
@@ -285,6 +286,19 @@ const MACHINES: Record<number, string> = {
   0x200: "Itanium",
 };
 
+// IMAGE_SUBSYSTEM_* values of images that Windows' user-mode loader never
+// runs: kernel-mode drivers and native programs (their imports are bound to
+// the kernel or ntdll), firmware and boot images.
+const NOT_WIN32: Record<number, string> = {
+  1: "a kernel-mode driver or a native program",
+  8: "a native Windows 9x driver",
+  10: "an EFI application",
+  11: "an EFI boot service driver",
+  12: "an EFI runtime driver",
+  13: "an EFI ROM image",
+  16: "a Windows boot application",
+};
+
 // The hook DLL exists for x64 and x86 programs whose native code calls the
 // UCRT; an IL-only .NET assembly has no such code (the CLR allocates).
 function checkServable(src: ByteSource, h: PeHeaders): void {
@@ -292,6 +306,21 @@ function checkServable(src: ByteSource, h: PeHeaders): void {
     const name = MACHINES[h.machine] ?? `0x${h.machine.toString(16)}`;
     throw new PePatchError(
       `the program is built for machine ${name}: heapshift's hook DLL exists for x64 and x86 programs only`,
+    );
+  }
+  // The 32-bit header goes with x86, the 64-bit one with x64: Windows
+  // loads no other pairing, and the thunks written follow the header.
+  if ((h.machine === 0x8664) !== (h.format === "PE32+")) {
+    throw new PePatchError(
+      `its header is inconsistent: machine ${
+        MACHINES[h.machine]
+      } with a ${h.format} optional header, which Windows does not load`,
+    );
+  }
+  const kind = NOT_WIN32[h.subsystem];
+  if (kind) {
+    throw new PePatchError(
+      `it is ${kind} (subsystem ${h.subsystem}), which cannot load heapshift.dll or any other Windows DLL: patched to import one, it would fail to load (a boot driver would stop Windows from starting)`,
     );
   }
   const clr = directory(h, DIR.CLR);
@@ -489,9 +518,16 @@ function addSection(
   }
   const from = payloadStart(info, endSec);
   const payload = payloadSize(src, info, { from, to: keepEnd });
+  // Windows maps sections back to back and refuses a gap: the new one
+  // starts where the last ends, although SizeOfImage may run on (by less
+  // than an alignment unit, in pages) and round up further. An image that
+  // claims more than that does not load on Windows; what it claims is kept
+  // clear.
   let maxEnd = 0;
   for (const s of h.sections) maxEnd = Math.max(maxEnd, sectionEnd(s));
-  const va = Math.max(alignUp(maxEnd, sa), alignUp(h.sizeOfImage, sa));
+  const va = alignUp(h.sizeOfImage, 0x1000) - alignUp(maxEnd, sa) < sa
+    ? alignUp(maxEnd, sa)
+    : alignUp(h.sizeOfImage, sa);
   const sizeOfImage = alignUp(va + size, sa);
   if (sizeOfImage >= MAX_RVA) {
     throw new PePatchError(

@@ -11,7 +11,12 @@ import { removeImportBytes } from "./remove.ts";
 import { readPe } from "./reader.ts";
 import { peChecksum } from "./checksum.ts";
 import { bytesSource } from "./source.ts";
-import { buildPe, DEFAULT_IMPORTS, type SyntheticOptions } from "./_test_pe.ts";
+import {
+  buildPe,
+  DEFAULT_IMPORTS,
+  type SyntheticOptions,
+  windowsMapsIt,
+} from "./_test_pe.ts";
 import { objdumpImports } from "./_objdump_test_util.ts";
 import { put32, u32 } from "./_read.ts";
 import { craftPe, importsBody } from "./_test_crafted.ts";
@@ -83,6 +88,8 @@ for (const [label, opts] of VARIANTS) {
     const h = after.headers;
     const last = h.sections[h.sections.length - 1];
     assert.equal(last.name, SECTION_NAME);
+    windowsMapsIt(original);
+    windowsMapsIt(r.bytes);
     assert.equal(h.sections.length, before.headers.sections.length + 1);
     assert.equal(last.pointerToRawData % h.fileAlignment, 0);
     assert.equal(last.virtualAddress % h.sectionAlignment, 0);
@@ -303,6 +310,7 @@ Deno.test("patchImportsBytes() moves section data when the header area is full",
   assert.equal(h0.sizeOfHeaders, 0x400);
   const r = patchImportsBytes(original);
   assert.match(r.warnings.join("\n"), /moved down/);
+  windowsMapsIt(r.bytes);
   const after = info(r.bytes);
   assert.equal(after.headers.sizeOfHeaders, 0x600);
   assert.equal(after.imports[0].dll, "heapshift.dll");
@@ -675,4 +683,68 @@ Deno.test("a file too large to patch is refused before its appended data is read
       e.message === "the patched file would exceed 4 GiB",
   );
   assert.ok(read < 1 << 20, `${read} bytes read`);
+});
+
+Deno.test("patchImportsBytes() refuses a driver, a native program or an EFI image, which cannot load a Windows DLL", () => {
+  // IMAGE_SUBSYSTEM_*: NATIVE, NATIVE_WINDOWS, EFI_APPLICATION, EFI boot
+  // and runtime drivers, EFI_ROM, WINDOWS_BOOT_APPLICATION.
+  for (const subsystem of [1, 8, 10, 11, 12, 13, 16]) {
+    for (const o of [{}, { dll: true }]) {
+      const b = buildPe(o);
+      const at = info(b).headers.optionalHeaderOffset + 68;
+      b[at] = subsystem;
+      assert.throws(
+        () => patchImportsBytes(b),
+        (e: Error) =>
+          e instanceof PePatchError &&
+          /cannot load heapshift\.dll/.test(e.message) &&
+          e.message.includes(`subsystem ${subsystem}`),
+        `subsystem ${subsystem}`,
+      );
+      // Taking a DLL out is still allowed: that is how a mistake is undone.
+      assert.equal(removeImportBytes(b).action, "unchanged");
+    }
+  }
+  // Windows GUI and console programs are patched.
+  for (const subsystem of [2, 3]) {
+    const b = buildPe();
+    b[info(b).headers.optionalHeaderOffset + 68] = subsystem;
+    assert.equal(patchImportsBytes(b).action, "added");
+  }
+});
+
+Deno.test("the new section follows the last one with no gap, whatever SizeOfImage's rounding", () => {
+  // Windows maps an image whose SizeOfImage ends less than a
+  // SectionAlignment past its sections (a 64 KiB alignment, a size rounded
+  // to pages only); the new section must start where the last one ends,
+  // not past SizeOfImage rounded up, which would leave a gap.
+  const body = importsBody({ dlls: 1, thunks: 1, name: "f" });
+  const exact = craftPe({ body, sectionAlignment: 0x10000 });
+  const end = info(exact).headers.sizeOfImage;
+  for (const sizeOfImage of [end, end + 0x1000, end + 0xf000]) {
+    const b = craftPe({ body, sectionAlignment: 0x10000, sizeOfImage });
+    windowsMapsIt(b);
+    const r = patchImportsBytes(b);
+    windowsMapsIt(r.bytes);
+    assert.deepEqual(removeImportBytes(r.bytes).bytes, b);
+  }
+});
+
+Deno.test("patchImportsBytes() refuses a machine that does not match the optional header (x64 with PE32, x86 with PE32+)", () => {
+  for (
+    const [format, machine] of [["PE32+", 0x14c], ["PE32", 0x8664]] as const
+  ) {
+    const b = buildPe({ format });
+    const h = info(b).headers;
+    b[h.peOffset + 4] = machine & 0xff;
+    b[h.peOffset + 5] = machine >> 8;
+    assert.throws(
+      () => patchImportsBytes(b),
+      (e: Error) =>
+        e instanceof PePatchError &&
+        e.message.includes(`${format} optional header`) &&
+        /Windows does not load/.test(e.message),
+      format,
+    );
+  }
 });

@@ -21,6 +21,7 @@ import {
   windowsDenoExe,
   wineBuiltins,
 } from "./_objdump_test_util.ts";
+import { windowsMapsIt } from "./_test_pe.ts";
 
 function realFiles(): string[] {
   return [...builtFixtures(), windowsDenoExe()];
@@ -45,6 +46,8 @@ Deno.test("patching the real PE files: objdump lists heapshift.dll first, the re
     const before = readPe(bytesSource(original));
     const r = patchImportsBytes(original);
     assert.equal(r.action, "added", file);
+    windowsMapsIt(original);
+    windowsMapsIt(r.bytes);
     const after = readPe(bytesSource(r.bytes));
     assert.equal(after.imports[0].dll, "heapshift.dll", file);
     assert.deepEqual(

@@ -13,9 +13,12 @@
  * @module
  */
 
-import { basename, dirname } from "node:path";
+import { basename, dirname, join } from "node:path";
 import { OutputExistsError, PeError, PeFileError } from "./errors.ts";
+import { readHeaders } from "./headers.ts";
+import { exportsName } from "./exports.ts";
 import {
+  DEFAULT_SYMBOL,
   type PatchBytesOptions,
   type PatchResult,
   planPatch,
@@ -192,6 +195,47 @@ async function sameFile(a: string, b: string): Promise<boolean> {
   }
 }
 
+/** Pauses between tries at a file another process holds (Windows). */
+const BUSY_WAITS_MS = [50, 100, 200, 400, 800];
+
+/**
+ * Whether `e` says another process has the file open in a way that keeps
+ * this one out: Windows' sharing violation (32) or lock violation (33),
+ * or with `denied` also access denied, which renaming over a file being
+ * scanned gives (opening a read-only file gives it at once, for good).
+ */
+function isBusy(e: unknown, denied: boolean): boolean {
+  return (denied && e instanceof Deno.errors.PermissionDenied) ||
+    e instanceof Deno.errors.Busy ||
+    (e instanceof Error && /\(os error (32|33)\)/.test(e.message));
+}
+
+/**
+ * Runs `fn`, again a few times (over 1.5 s) while it fails because another
+ * process has the file open: on Windows a virus scanner or the search
+ * indexer opens a new or changed program for a moment, sharing it for
+ * reading only, and opening it for writing or renaming over it fails
+ * meanwhile. A program that runs holds its file for good: the last error
+ * stands. `signal` stops the waiting.
+ */
+async function whileBusy<T>(
+  fn: () => Promise<T>,
+  options: { signal?: AbortSignal; denied?: boolean } = {},
+): Promise<T> {
+  const { signal, denied = false } = options;
+  if (Deno.build.os !== "windows") return await fn();
+  for (const ms of BUSY_WAITS_MS) {
+    try {
+      return await fn();
+    } catch (e) {
+      if (!isBusy(e, denied)) throw e;
+    }
+    await new Promise((resolve) => setTimeout(resolve, ms));
+    signal?.throwIfAborted();
+  }
+  return await fn();
+}
+
 /** How old a temporary file of ours must be to count as left behind. */
 const STALE_MS = 60 * 60_000;
 
@@ -265,7 +309,16 @@ async function writeAtomic(
       mode: options.mode,
     });
   } catch (e) {
-    throw fail(e);
+    if (!(e instanceof Deno.errors.PermissionDenied)) throw fail(e);
+    // The file is made beside `path`: the directory is what refused.
+    throw new PeFileError(path, {
+      action: "write",
+      reason: `permission denied: this user may not create files in ${dir}${
+        Deno.build.os === "windows"
+          ? " (a folder such as Program Files needs a prompt run as administrator)"
+          : ""
+      }`,
+    }, { cause: e });
   }
   try {
     try {
@@ -283,17 +336,20 @@ async function writeAtomic(
     signal?.throwIfAborted();
     options.beforeCommit?.(tmp);
     if (options.overwrite) {
-      await Deno.rename(tmp, path);
+      await whileBusy(() => Deno.rename(tmp, path), { signal, denied: true });
     } else {
       try {
-        await Deno.link(tmp, path);
+        await whileBusy(() => Deno.link(tmp, path), { signal, denied: true });
       } catch (e) {
         if (e instanceof Deno.errors.AlreadyExists) {
           throw new OutputExistsError(path);
         }
         // Hard links unsupported here: fall back to a checked rename.
         if (await lstatOrNone(path)) throw new OutputExistsError(path);
-        await Deno.rename(tmp, path);
+        await whileBusy(() => Deno.rename(tmp, path), {
+          signal,
+          denied: true,
+        });
       }
     }
   } catch (e) {
@@ -344,7 +400,11 @@ export function writeFileAtomic(
  * file with several hard links: a new file under one name would leave the
  * others with the old bytes.
  */
-async function replaceable(path: string, warnings: string[]): Promise<string> {
+async function replaceable(
+  path: string,
+  warnings: string[],
+  signal?: AbortSignal,
+): Promise<string> {
   let target = path;
   if ((await lstatOrNone(path))?.isSymlink) {
     try {
@@ -375,8 +435,12 @@ async function replaceable(path: string, warnings: string[]): Promise<string> {
     });
   }
   try {
-    (await Deno.open(target, { write: true })).close();
+    await whileBusy(
+      async () => (await Deno.open(target, { write: true })).close(),
+      { signal },
+    );
   } catch (e) {
+    if (signal?.aborted && e === signal.reason) throw e;
     throw new PeFileError(path, {
       action: "replace",
       reason: e instanceof Deno.errors.PermissionDenied
@@ -478,6 +542,53 @@ interface FileEdit {
   /** What errors call the edit: "Cannot patch game.exe: …". */
   action: string;
   plan: (src: FileSource) => EditPlan;
+  /** The export an added DLL is imported by (patch only). */
+  symbol?: string | number;
+}
+
+const MACHINE_NAMES: Record<number, string> = {
+  0x14c: "x86",
+  0x8664: "x64",
+  0xaa64: "ARM64",
+};
+
+const machineName = (m: number) =>
+  MACHINE_NAMES[m] ?? `machine 0x${m.toString(16)}`;
+
+/**
+ * Why the DLL `plan` adds, found at `path` (beside the program, where the
+ * loader looks first), would stop the program from starting: it is built
+ * for another machine, or lacks the export imported from it. Nothing when
+ * there is no file there (the user is told to copy one) or it cannot be
+ * read as a PE file.
+ */
+function besideProblem(
+  path: string,
+  want: { machine: number; symbol: string | number },
+): string | undefined {
+  let machine: number;
+  let exported: boolean;
+  try {
+    using src = FileSource.open(path);
+    const h = readHeaders(src);
+    machine = h.machine;
+    exported = typeof want.symbol !== "string" ||
+      exportsName(src, h, want.symbol);
+  } catch {
+    return undefined;
+  }
+  const fix = `put heapshift's ${
+    want.machine === 0x14c ? "32-bit" : "64-bit"
+  } DLL there under that name`;
+  if (machine !== want.machine) {
+    return `${path} is built for ${machineName(machine)}, but the program is ${
+      machineName(want.machine)
+    }: Windows would not start the program with it; ${fix}`;
+  }
+  if (!exported) {
+    return `${path} does not export ${want.symbol}, which the program now imports from it: Windows would not start the program with it ("entry point not found"); ${fix}`;
+  }
+  return undefined;
 }
 
 async function apply(exe: string, how: FileEdit): Promise<PatchReport> {
@@ -501,6 +612,14 @@ async function apply(exe: string, how: FileEdit): Promise<PatchReport> {
     warnings: plan.warnings,
   };
   const output = plan.output;
+  if (plan.action === "added") {
+    const beside = join(dirname(options.output ?? exe), plan.dll);
+    const problem = besideProblem(beside, {
+      machine: plan.machine,
+      symbol: how.symbol ?? DEFAULT_SYMBOL,
+    });
+    if (problem) report.warnings.push(problem);
+  }
   if (options.list) {
     report.imports = (await imports(exe, { symbols: false }))
       .filter((d) => d.kind === "static").map((d) => d.dll);
@@ -510,7 +629,7 @@ async function apply(exe: string, how: FileEdit): Promise<PatchReport> {
   let target: string;
   let replacing = true;
   if (options.inPlace) {
-    target = await replaceable(exe, report.warnings);
+    target = await replaceable(exe, report.warnings, options.signal);
   } else {
     target = options.output ?? defaultOutputPath(exe, tag);
     const there = await lstatOrNone(target);
@@ -529,7 +648,7 @@ async function apply(exe: string, how: FileEdit): Promise<PatchReport> {
         });
       }
       if (!options.force) throw new OutputExistsError(target);
-      target = await replaceable(target, report.warnings);
+      target = await replaceable(target, report.warnings, options.signal);
     } else replacing = false;
   }
   const { signal } = options;
@@ -650,6 +769,7 @@ export function patchImports(
     tag: "heapshift",
     action: "patch",
     plan: (src) => planPatch(src, options),
+    symbol: options.symbol,
   });
 }
 

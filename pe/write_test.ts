@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { join } from "node:path";
 import { OutputExistsError, PeFileError, PeFormatError } from "./errors.ts";
 import { imports } from "./reader.ts";
 import {
@@ -649,4 +650,118 @@ Deno.test("an aborted patch removes its temporary file and backup, and rejects w
     );
     assert.deepEqual(await listDir(dir), ["game.exe"]);
   });
+});
+
+Deno.test("patchImports() warns when the DLL beside the output would stop the program from starting", async () => {
+  await withDir(async (dir) => {
+    const exe = `${dir}/game.exe`;
+    await Deno.writeFile(exe, buildPe());
+    const anchor = { dll: "heapshift.dll", names: ["heapshift_anchor"] };
+    const beside = (w: string[]) =>
+      w.filter((s) => s.includes(join(dir, "heapshift.dll")));
+    // None there yet: the copy hint says what to do, no warning.
+    assert.deepEqual(
+      beside((await patchImports(exe, { list: true })).warnings),
+      [],
+    );
+    // A 32-bit DLL beside a 64-bit program.
+    await Deno.writeFile(
+      `${dir}/heapshift.dll`,
+      buildPe({ format: "PE32", dll: true, exports: anchor }),
+    );
+    let w = beside((await patchImports(exe, { list: true })).warnings);
+    assert.equal(w.length, 1, String(w));
+    assert.match(w[0], /is built for x86, but the program is x64/);
+    assert.match(w[0], /would not start/);
+    // The right bitness, but not heapshift's DLL (no anchor export).
+    await Deno.writeFile(
+      `${dir}/heapshift.dll`,
+      buildPe({ dll: true, exports: { dll: "other.dll", names: ["f"] } }),
+    );
+    w = beside((await patchImports(exe)).warnings);
+    assert.equal(w.length, 1, String(w));
+    assert.match(w[0], /does not export heapshift_anchor/);
+    // The output may go elsewhere: the DLL is looked for beside it.
+    await Deno.mkdir(`${dir}/out`);
+    await Deno.writeFile(
+      `${dir}/out/heapshift.dll`,
+      buildPe({ format: "PE32", dll: true, exports: anchor }),
+    );
+    const r = await patchImports(exe, { output: `${dir}/out/game.exe` });
+    assert.ok(
+      r.warnings.some((s) =>
+        s.includes(`${join(dir, "out", "heapshift.dll")} is built for x86`)
+      ),
+      String(r.warnings),
+    );
+    // heapshift's DLL for the program: nothing to say.
+    await Deno.writeFile(
+      `${dir}/heapshift.dll`,
+      buildPe({ dll: true, exports: anchor }),
+    );
+    w = beside((await patchImports(exe, { inPlace: true })).warnings);
+    assert.deepEqual(w, []);
+  });
+});
+
+Deno.test({
+  name:
+    "a directory its user may not create files in: the error says so, and the file stays as it was",
+  // As root every directory is writable: the user is then `nobody`.
+  ignore: Deno.build.os === "windows" || Deno.uid() !== 0,
+  fn: () =>
+    withDir(async (dir) => {
+      const nobody = 65534;
+      await Deno.chmod(dir, 0o755); // root's: nobody may not create files
+      const exe = `${dir}/game.exe`;
+      const original = buildPe();
+      await Deno.writeFile(exe, original, { mode: 0o644 });
+      await Deno.chown(exe, nobody, nobody); // nobody's own, writable
+      const script = `${dir}/run.ts`;
+      await Deno.writeTextFile(
+        script,
+        `import { patchImports } from ${
+          JSON.stringify(new URL("./write.ts", import.meta.url).href)
+        };
+try {
+  await patchImports(Deno.args[0], Deno.args[1] ? {} : { inPlace: true });
+  console.log("patched");
+} catch (e) {
+  console.log(e.message);
+}`,
+      );
+      await Deno.mkdir(`${dir}/.deno`);
+      await Deno.chown(`${dir}/.deno`, nobody, nobody);
+      for (
+        const [args, path] of [[[exe], `${exe}.bak`], [
+          [exe, "out"],
+          `${dir}/game.heapshift.exe`,
+        ]] as const
+      ) {
+        const r = await new Deno.Command("setpriv", {
+          args: [
+            `--reuid=${nobody}`,
+            `--regid=${nobody}`,
+            "--clear-groups",
+            Deno.execPath(),
+            "run",
+            "--no-config",
+            "--allow-read",
+            "--allow-write",
+            script,
+            ...args,
+          ],
+          env: { DENO_DIR: `${dir}/.deno`, DENO_NO_UPDATE_CHECK: "1" },
+          stdout: "piped",
+          stderr: "piped",
+        }).output();
+        assert.equal(
+          new TextDecoder().decode(r.stdout).trim(),
+          `Cannot write ${path}: permission denied: this user may not create files in ${dir}`,
+          new TextDecoder().decode(r.stderr),
+        );
+        assert.deepEqual(await Deno.readFile(exe), original);
+        assert.deepEqual(await listDir(dir), [".deno", "game.exe", "run.ts"]);
+      }
+    }),
 });

@@ -55,7 +55,8 @@ export type HeapshiftErrorKind =
   /**
    * A valid PE file that cannot be patched as asked (no room for the new
    * import table, a DLL heapshift did not add, a program of another
-   * machine or an IL-only .NET assembly); `cause` is pe/'s `PePatchError`.
+   * machine, an IL-only .NET assembly, or a driver, native program or EFI
+   * image); `cause` is pe/'s `PePatchError`.
    */
   | "cannot-patch"
   /**

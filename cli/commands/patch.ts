@@ -14,7 +14,7 @@ import {
   resolveDllName,
 } from "../../pe/mod.ts";
 import { example, parsePath, type SetCode } from "../args.ts";
-import { type Arch, buildArgs, fileArch, HOOK_DLL } from "../dll.ts";
+import { type Arch, buildArgs, fileArch, HOOK_DLL, isDllFile } from "../dll.ts";
 import { embeddedDll, extractDll } from "../embed.ts";
 import { baseName } from "../../src/_paths.ts";
 import { interruptible } from "../interrupts.ts";
@@ -82,7 +82,9 @@ function checkApplies(
 /**
  * What to copy beside the patched program `exe` (for `arch`) for the
  * loader to find the imported `dll`: the checkout's build/ DLL, or in a
- * compiled binary (which has no build/) its embedded one, extracted.
+ * compiled binary (which has no build/) its embedded one, extracted. A
+ * patched DLL's imports are looked for beside the program that loads it
+ * (the application's directory), not beside the DLL.
  */
 export async function copyHint(
   dll: string,
@@ -111,9 +113,14 @@ export async function copyHint(
   const copy = baseName(source).toLowerCase() === dll.toLowerCase()
     ? "there"
     : `there as ${dll}`;
-  return `the loader looks for ${dll} next to ${
-    basename(exe)
-  }: copy ${source} ${copy}${notes.length ? ` (${notes.join("; ")})` : ""}`;
+  const where = isDllFile(exe)
+    ? `beside the program that loads ${
+      basename(exe)
+    } (the application's directory), not beside ${basename(exe)}`
+    : `next to ${basename(exe)}`;
+  return `the loader looks for ${dll} ${where}: copy ${source} ${copy}${
+    notes.length ? ` (${notes.join("; ")})` : ""
+  }`;
 }
 
 /** Registers `patch`. */

@@ -317,3 +317,20 @@ Deno.test("patch from a checkout names build/'s DLL to copy", async () => {
     "the loader looks for heapshift.dll next to game.heapshift.exe: copy build/heapshift.dll there",
   );
 });
+
+Deno.test("patch of a DLL says its import is looked for beside the program that loads it, not beside the DLL", async () => {
+  await withDir(async (dir) => {
+    const plugin = `${dir}/plugin.dll`;
+    await Deno.writeFile(plugin, buildPe({ dll: true }));
+    const r = await cli(["patch", plugin, "--inplace"]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.doesNotMatch(
+      r.stdout,
+      /looks for heapshift\.dll next to plugin\.dll/,
+    );
+    assert.match(
+      r.stdout,
+      /looks for heapshift\.dll beside the program that loads plugin\.dll \(the application's directory\), not beside plugin\.dll: copy \S+ there/,
+    );
+  });
+});

@@ -11,6 +11,7 @@ import {
 import { assert, assertEquals, assertRejects } from "./assert.ts";
 import { fixture, startTarget, test } from "./harness.ts";
 import { runProgram } from "../../cli/_test_utils.ts";
+import { openDenyingWrites } from "../../ffi/file.ts";
 
 const EXE = "pe_first_import.exe";
 
@@ -225,5 +226,65 @@ test("patching a running program in place says it is in use, and leaves it and n
     assertEquals(await Deno.readFile(sleeper), before);
     const left = [...Deno.readDirSync(dir)].map((e) => e.name).sort();
     assertEquals(left, ["game.exe", "heapshift.dll", "sleeper.exe"]);
+  });
+});
+
+test("a file a scanner holds for a moment is patched in place once it lets go", async () => {
+  await withCopy(async (dir, exe) => {
+    // A virus scanner or indexer opens a new or changed program briefly,
+    // sharing it for reading only: writing or renaming over it fails
+    // meanwhile with a sharing violation.
+    const held = openDenyingWrites(exe);
+    const release = setTimeout(() => held.close(), 300);
+    try {
+      const rep = await patchImports(exe, { inPlace: true });
+      assertEquals(rep.action, "added");
+    } finally {
+      clearTimeout(release);
+      held.close();
+    }
+    assertEquals((await imports(exe))[0].dll, "heapshift.dll");
+    const left = [...Deno.readDirSync(dir)].map((e) => e.name).sort();
+    assertEquals(left, ["game.exe", "game.exe.bak", "heapshift.dll"]);
+  });
+});
+
+test("a program under a non-ASCII path is patched in place and runs", async () => {
+  await withCopy(async (dir, exe) => {
+    const sub = `${dir}\\Spiele – ゲーム`;
+    await Deno.mkdir(sub);
+    const game = `${sub}\\spiel ü.exe`;
+    await Deno.rename(exe, game);
+    await Deno.copyFile(`${dir}\\heapshift.dll`, `${sub}\\heapshift.dll`);
+    const rep = await patchImports(game, { inPlace: true });
+    assertEquals(rep.backup, `${game}.bak`);
+    const r = await run(game);
+    assertEquals(r.code, 0, r.out);
+    assert(r.out.includes("first heapshift.dll yes"), r.out);
+  });
+});
+
+// Windows refuses to open a read-only file for writing, so the check
+// before the backup says so; Wine, run as root here, lets the open through
+// and refuses only the final rename: either way the file stays as it was.
+test("a read-only program is refused in place, and nothing is left behind", async () => {
+  await withCopy(async (dir, exe) => {
+    const before = await Deno.readFile(exe);
+    const attrib = (flag: string) =>
+      new Deno.Command("cmd.exe", { args: ["/c", "attrib", flag, exe] })
+        .output();
+    await attrib("+r");
+    try {
+      await assertRejects(
+        () => patchImports(exe, { inPlace: true }),
+        PeFileError,
+        "permission denied",
+      );
+    } finally {
+      await attrib("-r");
+    }
+    assertEquals(await Deno.readFile(exe), before);
+    const left = [...Deno.readDirSync(dir)].map((e) => e.name).sort();
+    assertEquals(left, ["game.exe", "heapshift.dll"]);
   });
 });
