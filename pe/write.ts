@@ -595,6 +595,21 @@ async function apply(exe: string, how: FileEdit): Promise<PatchReport> {
   const { options, tag } = how;
   // Only regular files: checked before anything is opened.
   using src = FileSource.open(exe);
+  // The file as it is read: one another program rewrites or replaces
+  // meanwhile (an updater) is not overwritten with a mix of both.
+  const read = Deno.statSync(exe);
+  const unchanged = () => {
+    const now = Deno.statSync(exe);
+    if (
+      now.size !== read.size || now.mtime?.getTime() !== read.mtime?.getTime()
+    ) {
+      throw new PeFileError(exe, {
+        action: how.action,
+        reason:
+          "it changed while it was being read (another program wrote or replaced it: an updater, a launcher?); nothing was written over it: try again once that is done",
+      });
+    }
+  };
   // Planned fully before touching the disk: bad input writes nothing.
   let plan: EditPlan;
   try {
@@ -666,7 +681,14 @@ async function apply(exe: string, how: FileEdit): Promise<PatchReport> {
     report.backup = backup.path;
   }
   try {
-    await writeOutput(src, { target, output, replacing, options, kept });
+    await writeOutput(src, {
+      target,
+      output,
+      replacing,
+      options,
+      kept,
+      unchanged,
+    });
   } catch (e) {
     throw backup ? await dropBackup(e, { file: target, backup }) : e;
   }
@@ -707,6 +729,8 @@ async function writeOutput(
     replacing: boolean;
     options: FileOptions;
     kept: WriteAtomicOptions;
+    /** Throws when the input is no longer the file that was read. */
+    unchanged: () => void;
   },
 ): Promise<void> {
   const { options, replacing } = out;
@@ -724,6 +748,7 @@ async function writeOutput(
       beforeCommit: (tmp) => {
         // Windows does not replace a file that is open.
         src.close();
+        out.unchanged();
         // What is about to replace a program must parse.
         using written = FileSource.open(tmp);
         readPe(written, { symbols: false });

@@ -652,6 +652,34 @@ Deno.test("an aborted patch removes its temporary file and backup, and rejects w
   });
 });
 
+Deno.test("a program another process rewrites while it is patched is not written over, in place or beside it", async () => {
+  await withDir(async (dir) => {
+    const exe = `${dir}/game.exe`;
+    const original = buildPe({ overlay: new Uint8Array(1 << 20) });
+    for (const inPlace of [true, false]) {
+      await Deno.writeFile(exe, original);
+      // An updater's write lands while the patch is being written: the
+      // signal is looked at between the steps of the write.
+      const signal = new AbortController().signal;
+      let looks = 0;
+      Object.defineProperty(signal, "throwIfAborted", {
+        value: () => {
+          if (++looks === 2) Deno.utimeSync(exe, 1_000_000, 1_000_000);
+        },
+      });
+      await assert.rejects(
+        () => patchImports(exe, { inPlace, signal }),
+        (e) =>
+          e instanceof PeFileError &&
+          /changed while it was being read/.test(e.message),
+      );
+      assert.ok(looks >= 2);
+      assert.deepEqual(await listDir(dir), ["game.exe"], `inPlace ${inPlace}`);
+      assert.deepEqual(await Deno.readFile(exe), original);
+    }
+  });
+});
+
 Deno.test("patchImports() warns when the DLL beside the output would stop the program from starting", async () => {
   await withDir(async (dir) => {
     const exe = `${dir}/game.exe`;
