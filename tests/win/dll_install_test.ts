@@ -88,6 +88,30 @@ testArches(
   },
 );
 
+/** The bytes malloc's jump covers under Wine: x64 jmp [rip+0] with its
+ * slot, x86 jmp rel32 (its malloc has no hot-patch prologue). */
+const MALLOC_JUMP: Record<Arch, number> = { x64: 14, x86: 5 };
+
+testArches(
+  "install: a thread stopped inside a site's bytes fails the installation (no fault needed); one stopped past them does not",
+  async (arch) => {
+    // The check itself, not the `busy` test fault: a thread whose pc lies
+    // in the bytes a jump overwrites would resume in the middle of it.
+    const len = MALLOC_JUMP[arch];
+    for (const k of [1, len - 1]) {
+      const r = await run(arch, `inside:${k}`);
+      assertUntouched(r, REASON.threadInSite, { "stopped.at": k });
+    }
+    const r = await run(arch, `inside:${len}`);
+    assertValues(r, {
+      "state": 1,
+      "stopped.at": len,
+      "pages.changed": 0,
+      "malloc.is_mimalloc": 1,
+    });
+  },
+);
+
 /** Threads that cannot be stopped and inspected: [what, mode, faults,
  * reason, more expected values]. */
 const FAILS_CLOSED: [string, string, string, number, Record<string, number>][] =
