@@ -493,6 +493,10 @@ static const shape* choose(uint8_t* e, uint32_t landings,
 
 /* plans[].why of an export whose jumps lead out of ucrtbase */
 static const char FOREIGN[] = "it jumps out of ucrtbase.dll (another hook)";
+/* ... or that ucrtbase's export table sends out of its image */
+static const char EXPORTED_OUT[] =
+    "its export leads out of ucrtbase.dll (another tool rewrote the export "
+    "table)";
 /* ... or whose code another tool rewrote */
 static const char CHANGED[] =
     "its code differs from ucrtbase.dll's file (another hook)";
@@ -620,9 +624,17 @@ static BOOL plan(hs_patch_result* r) {
       plans[i].target = to;
       plans[i].hook = adapter;
     }
-    /* not code (or not exported), or its jumps leave ucrtbase */
-    plans[i].why = exp != NULL && hs_code_contains(&code, exp, 1) ? FOREIGN
-                                                                   : NO_ROOM;
+    /* not code (or not exported), or its jumps leave ucrtbase, or the
+     * export itself does (an export-table hook: GetProcAddress gives the
+     * other tool's code, while the program's imports still reach ucrtbase's
+     * own, which stays unpatched) */
+    if (exp != NULL && hs_code_contains(&code, exp, 1)) {
+      plans[i].why = FOREIGN;
+    } else if (exp != NULL && !hs_code_contains_data(&code, exp, 1)) {
+      plans[i].why = EXPORTED_OUT;
+    } else {
+      plans[i].why = NO_ROOM;
+    }
     if (exp == NULL && (e->flags & HS_REQUIRED)) {
       return fail(r, e->name, HS_R_NO_UCRT, 0);
     }
@@ -700,12 +712,14 @@ static BOOL plan(hs_patch_result* r) {
                     ((e->flags & HS_TAKES_BLOCK) != 0 && p->entry != NULL);
     if (p->target == NULL && !required) continue;
     if (p->shape == NULL) {
-      hs_log("patch: %s at %p: refused: %s", e->name, p->target, p->why);
+      hs_log("patch: %s at %p: refused: %s", e->name,
+             p->target != NULL ? p->target : p->entry, p->why);
       /* An entry that only allocates stays as it is, also when it jumps
        * elsewhere: Windows' hotpatching does that too, and its code reaches
        * the hooked _base functions. */
       if (!required) continue;
-      BOOL foreign = p->why == FOREIGN || p->why == CHANGED;
+      BOOL foreign =
+          p->why == FOREIGN || p->why == CHANGED || p->why == EXPORTED_OUT;
       return fail(r, e->name,
                   p->why == NO_ROOM ? HS_R_NO_ROOM
                   : foreign         ? HS_R_FOREIGN_HOOK

@@ -408,6 +408,22 @@ testArches(
 );
 
 testArches(
+  "install: another tool's export-table hook (the export leads out of ucrtbase's image) fails the installation as foreign-hook",
+  async (arch) => {
+    // GetProcAddress gives the other tool's stub, not ucrtbase's code: what
+    // the user must hear is that another tool hooks the allocator, not that
+    // this ucrtbase cannot be patched (no-room).
+    for (const name of ["free", "_aligned_free"]) {
+      assertUntouched(
+        await run(arch, `prehooked:${name}:eat`),
+        REASON.foreignHook,
+        { prehooked: 1 },
+      );
+    }
+  },
+);
+
+testArches(
   "install: with ucrtbase's file out of reach, another tool's jumps that look like code are still told by their shape",
   async (arch) => {
     // The file comparison is off when the mapped image no longer matches
