@@ -534,6 +534,110 @@ void hs_code_landings(const hs_code* m, uint8_t* const entries[], unsigned n,
   }
 }
 
+/* ---- imports ------------------------------------------------------------
+ * Where the module's own code calls a function it imports: every
+ * RIP-relative reference to the import's slot, found by treating each byte
+ * offset as the end of a disp32 (a call, jmp or load through the slot has
+ * no immediate after its displacement). Complete; data that mimics one
+ * costs at most a refused installation. */
+
+#define MAX_IMPORT_SLOTS 8
+
+#if HS_X64
+/* The slots (IAT entries) of the imports named, from whichever DLL. */
+static unsigned import_slots(const hs_code* m, const char* const names[],
+                             const uint8_t* slots[]) {
+  const IMAGE_DATA_DIRECTORY* d =
+      &m->nt->OptionalHeader.DataDirectory[IMAGE_DIRECTORY_ENTRY_IMPORT];
+  unsigned n = 0;
+  if (d->VirtualAddress == 0) return 0;
+  const IMAGE_IMPORT_DESCRIPTOR* imp =
+      (const IMAGE_IMPORT_DESCRIPTOR*)(m->base + d->VirtualAddress);
+  for (; hs_code_contains_data(m, (const uint8_t*)imp, sizeof *imp) &&
+         imp->Name != 0;
+       imp++) {
+    DWORD lookup = imp->OriginalFirstThunk ? imp->OriginalFirstThunk
+                                           : imp->FirstThunk;
+    const IMAGE_THUNK_DATA* t = (const IMAGE_THUNK_DATA*)(m->base + lookup);
+    for (size_t i = 0;
+         hs_code_contains_data(m, (const uint8_t*)&t[i], sizeof t[i]) &&
+         t[i].u1.AddressOfData != 0;
+         i++) {
+      if (IMAGE_SNAP_BY_ORDINAL(t[i].u1.Ordinal)) continue;
+      const IMAGE_IMPORT_BY_NAME* by =
+          (const IMAGE_IMPORT_BY_NAME*)(m->base + t[i].u1.AddressOfData);
+      for (const char* const* w = names; *w != NULL; w++) {
+        if (n < MAX_IMPORT_SLOTS && strcmp((const char*)by->Name, *w) == 0) {
+          slots[n++] = m->base + imp->FirstThunk + i * sizeof(IMAGE_THUNK_DATA);
+        }
+      }
+    }
+  }
+  return n;
+}
+
+/* The first address of the function holding p: its .pdata entry, followed
+ * through chained unwind data to the function it was split from; NULL in
+ * no entry. */
+static const uint8_t* function_of(const hs_code* m, const uint8_t* p) {
+  const IMAGE_DATA_DIRECTORY* d =
+      &m->nt->OptionalHeader.DataDirectory[IMAGE_DIRECTORY_ENTRY_EXCEPTION];
+  size_t n = d->VirtualAddress ? d->Size / sizeof(RUNTIME_FUNCTION) : 0;
+  const RUNTIME_FUNCTION* rf = (const RUNTIME_FUNCTION*)(m->base +
+                                                          d->VirtualAddress);
+  DWORD rva = (DWORD)(p - m->base);
+  const RUNTIME_FUNCTION* f = NULL;
+  for (size_t i = 0; i < n && f == NULL; i++) {
+    if (rf[i].BeginAddress <= rva && rva < rf[i].EndAddress) f = &rf[i];
+  }
+  for (int depth = 0; f != NULL && depth < 32; depth++) {
+    const uint8_t* u = m->base + f->UnwindData;
+    if (!hs_code_contains_data(m, u, 4)) return NULL;
+    if (!((u[0] >> 3) & UNW_FLAG_CHAININFO)) {
+      return m->base + f->BeginAddress;
+    }
+    const RUNTIME_FUNCTION* parent =
+        (const RUNTIME_FUNCTION*)(u + 4 + ((u[2] + 1u) & ~1u) * 2);
+    if (!hs_code_contains_data(m, (const uint8_t*)parent, sizeof *parent)) {
+      return NULL;
+    }
+    f = parent;
+  }
+  return NULL;
+}
+#endif
+
+const uint8_t* hs_code_import_use_outside(const hs_code* m,
+                                          const char* const names[],
+                                          uint8_t* const entries[],
+                                          unsigned n) {
+#if HS_X64
+  const uint8_t* slots[MAX_IMPORT_SLOTS];
+  unsigned count = import_slots(m, names, slots);
+  if (count == 0) return NULL;
+  const IMAGE_SECTION_HEADER* s = IMAGE_FIRST_SECTION(m->nt);
+  for (unsigned i = 0; i < m->nt->FileHeader.NumberOfSections; i++, s++) {
+    if (!(s->Characteristics & IMAGE_SCN_MEM_EXECUTE)) continue;
+    const uint8_t* p = m->base + s->VirtualAddress;
+    const uint8_t* end = p + section_size(s);
+    for (; end - p >= 4; p++) {
+      const uint8_t* t = p + 4 + *(const int32_t*)p;
+      BOOL hit = FALSE;
+      for (unsigned k = 0; k < count; k++) hit |= t == slots[k];
+      if (!hit) continue;
+      const uint8_t* f = function_of(m, p);
+      BOOL ours = FALSE;
+      for (unsigned k = 0; k < n && f != NULL; k++) ours |= f == entries[k];
+      if (!ours) return p;
+    }
+  }
+  return NULL;
+#else
+  (void)m, (void)names, (void)entries, (void)n;
+  return NULL;
+#endif
+}
+
 /* ---- the module's file: its code as it was before anyone patched it ------
  * An export another tool has hooked (with a jump form decode() cannot tell
  * from code: `mov rax, imm64; jmp rax`, `push imm32; ret`, an indirect jump

@@ -599,6 +599,31 @@ typedef struct planned {
 
 static planned plans[TABLE_SIZE];
 
+/* Whether every Win32 heap call that takes a block (HeapFree, HeapSize,
+ * HeapReAlloc) in Microsoft's ucrtbase lies in a function the sites
+ * replace: one elsewhere (a `_free_base` inlined into another CRT function,
+ * in a build not seen yet) would still run after the takeover and hand
+ * mimalloc's blocks to the heap, which ends a Windows process. In 10.0.17134
+ * and 10.0.22621 (x64) each of them is in `_free_base`, `_msize_base`,
+ * `_expand_base` or `_realloc_base`. Wine's own calls the heap from many
+ * places on blocks of its own (and its heap forgives), so it is not
+ * checked; nor is x86 (no .pdata to tell functions apart). */
+static BOOL heap_calls_covered(hs_patch_result* r) {
+  static const char* const heap_calls[] = {"HeapFree", "HeapSize",
+                                           "HeapReAlloc", NULL};
+  if (ucrtbase_is_wines() && !hs_faults.heap_calls) return TRUE;
+  uint8_t* entries[MAX_SITES];
+  for (unsigned k = 0; k < site_count; k++) entries[k] = sites[k].entry;
+  const uint8_t* at =
+      hs_code_import_use_outside(&code, heap_calls, entries, site_count);
+  if (at == NULL) return TRUE;
+  hs_log("patch: ucrtbase calls the Win32 heap at %p, outside every function "
+         "the jumps replace: a block of mimalloc's could reach it",
+         (const void*)at);
+  return fail(r, "a Win32 heap call outside the patched functions",
+              HS_R_UNSAFE_SITE, 0);
+}
+
 /* Resolves every entry into sites; nothing is written. */
 static BOOL plan(hs_patch_result* r) {
   static uint8_t* targets[TABLE_SIZE];
@@ -754,7 +779,7 @@ static BOOL plan(hs_patch_result* r) {
       r->names_list[r->names++] = e->name;
     }
   }
-  return TRUE;
+  return heap_calls_covered(r);
 }
 
 /* ---- page protection -----------------------------------------------------

@@ -112,6 +112,20 @@ testArches(
   },
 );
 
+testArches(
+  "install: a Win32 heap call outside the functions the jumps replace fails the installation (x64; x86 has no .pdata to tell)",
+  async (arch) => {
+    // Microsoft's x64 ucrtbase calls HeapFree, HeapSize and HeapReAlloc only
+    // in the _base functions it patches; one elsewhere would hand mimalloc's
+    // blocks to the heap after the takeover. Wine's calls the heap from many
+    // places (on blocks of its own): checked as Microsoft's is, it must be
+    // refused.
+    const r = await run(arch, "plain", "heap-calls");
+    if (arch === "x64") assertUntouched(r, REASON.unsafeSite);
+    else assertValues(r, { "state": 1, "malloc.is_mimalloc": 1 });
+  },
+);
+
 /** Threads that cannot be stopped and inspected: [what, mode, faults,
  * reason, more expected values]. */
 const FAILS_CLOSED: [string, string, string, number, Record<string, number>][] =
