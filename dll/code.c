@@ -543,7 +543,6 @@ void hs_code_landings(const hs_code* m, uint8_t* const entries[], unsigned n,
 
 #define MAX_IMPORT_SLOTS 8
 
-#if HS_X64
 /* The slots (IAT entries) of the imports named, from whichever DLL. */
 static unsigned import_slots(const hs_code* m, const char* const names[],
                              const uint8_t* slots[]) {
@@ -576,6 +575,7 @@ static unsigned import_slots(const hs_code* m, const char* const names[],
   return n;
 }
 
+#if HS_X64
 /* The first address of the function holding p: its .pdata entry, followed
  * through chained unwind data to the function it was split from; NULL in
  * no entry. */
@@ -607,6 +607,84 @@ static const uint8_t* function_of(const hs_code* m, const uint8_t* p) {
 }
 #endif
 
+#if !HS_X64
+/* x86 (no .pdata): the instructions each entry's function runs, found by
+ * decoding from it along fall-through and every direct jump or branch
+ * (calls are not followed: their targets are other functions), as far as
+ * a return or an indirect jump. A hash set of the RVAs of their first
+ * bytes, with each one's length. */
+#define REACH_SLOTS 32768u /* a power of two */
+#define REACH_MAX 16384u   /* instructions in all */
+static uint32_t reach_rva[REACH_SLOTS]; /* RVA + 1; 0: empty */
+static uint8_t reach_len[REACH_SLOTS];
+static unsigned reach_count;
+
+static BOOL reach_add(uint32_t rva, uint8_t len) {
+  for (uint32_t h = (rva * 2654435761u) & (REACH_SLOTS - 1);;
+       h = (h + 1) & (REACH_SLOTS - 1)) {
+    if (reach_rva[h] == rva + 1) return FALSE;
+    if (reach_rva[h] == 0) {
+      reach_rva[h] = rva + 1;
+      reach_len[h] = len;
+      reach_count++;
+      return TRUE;
+    }
+  }
+}
+
+/* Whether the instruction at rva was reached (its length, else 0). */
+static unsigned reach_at(uint32_t rva) {
+  for (uint32_t h = (rva * 2654435761u) & (REACH_SLOTS - 1);;
+       h = (h + 1) & (REACH_SLOTS - 1)) {
+    if (reach_rva[h] == rva + 1) return reach_len[h];
+    if (reach_rva[h] == 0) return 0;
+  }
+}
+
+/* FALSE when the code reached is more than the set holds (then nothing
+ * can be told). */
+static BOOL reach_from(const hs_code* m, uint8_t* const entries[], unsigned n) {
+  static const uint8_t* work[1024];
+  memset(reach_rva, 0, sizeof reach_rva);
+  reach_count = 0;
+  for (unsigned k = 0; k < n; k++) {
+    unsigned top = 0;
+    work[top++] = entries[k];
+    while (top > 0) {
+      const uint8_t* p = work[--top];
+      for (;;) {
+        hs_insn in;
+        if (reach_count >= REACH_MAX) return FALSE;
+        if (!hs_code_decode(m, p, &in)) break;
+        if (!reach_add((uint32_t)(p - m->base), (uint8_t)in.len)) break;
+        if ((in.kind == HS_INSN_JCC || in.kind == HS_INSN_JMP) &&
+            hs_code_contains(m, in.target, 1)) {
+          if (top == sizeof work / sizeof work[0]) return FALSE;
+          work[top++] = in.target;
+        }
+        if (in.kind == HS_INSN_JMP || in.kind == HS_INSN_JMP_IND ||
+            in.kind == HS_INSN_END) {
+          break;
+        }
+        p += in.len;
+      }
+    }
+  }
+  return TRUE;
+}
+
+/* Whether p lies in an instruction reach_from found (one starts at most
+ * 15 bytes before it). */
+static BOOL reached(const hs_code* m, const uint8_t* p) {
+  uint32_t rva = (uint32_t)(p - m->base);
+  for (uint32_t back = 0; back < 16 && back <= rva; back++) {
+    unsigned len = reach_at(rva - back);
+    if (len > back) return TRUE;
+  }
+  return FALSE;
+}
+#endif
+
 const uint8_t* hs_code_import_use_outside(const hs_code* m,
                                           const char* const names[],
                                           uint8_t* const entries[],
@@ -633,7 +711,30 @@ const uint8_t* hs_code_import_use_outside(const hs_code* m,
   }
   return NULL;
 #else
-  (void)m, (void)names, (void)entries, (void)n;
+  const uint8_t* slots[MAX_IMPORT_SLOTS];
+  unsigned count = import_slots(m, names, slots);
+  if (count == 0) return NULL;
+  BOOL complete = reach_from(m, entries, n);
+  /* Every absolute reference to a slot has a base relocation. */
+  const IMAGE_DATA_DIRECTORY* d =
+      &m->nt->OptionalHeader.DataDirectory[IMAGE_DIRECTORY_ENTRY_BASERELOC];
+  const uint8_t* r = d->VirtualAddress ? m->base + d->VirtualAddress : NULL;
+  const uint8_t* rend = r ? r + d->Size : NULL;
+  while (r != NULL && rend - r >= 8) {
+    const IMAGE_BASE_RELOCATION* blk = (const IMAGE_BASE_RELOCATION*)r;
+    if (blk->SizeOfBlock < 8 || blk->SizeOfBlock > (size_t)(rend - r)) break;
+    const uint16_t* e = (const uint16_t*)(r + 8);
+    for (size_t k = 0; k < (blk->SizeOfBlock - 8) / 2; k++) {
+      if ((e[k] >> 12) != IMAGE_REL_BASED_HIGHLOW) continue;
+      const uint8_t* at = m->base + blk->VirtualAddress + (e[k] & 0xFFF);
+      if (code_end(m, at) == NULL) continue;
+      uintptr_t v = *(const uint32_t*)at;
+      BOOL hit = FALSE;
+      for (unsigned j = 0; j < count; j++) hit |= v == (uintptr_t)slots[j];
+      if (hit && (!complete || !reached(m, at))) return at;
+    }
+    r += blk->SizeOfBlock;
+  }
   return NULL;
 #endif
 }

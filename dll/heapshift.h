@@ -494,8 +494,9 @@ void hs_code_landings(const hs_code* m, uint8_t* const entries[], unsigned n,
  * `names` (NULL-ended; `call [rip+x]`, `jmp [rip+x]`, a load of the slot)
  * outside every function that begins at one of `entries` (the function a
  * split-off part belongs to, by its chained unwind data; code in no .pdata
- * function counts as outside): the first such, or NULL. x86: NULL (no
- * extents to tell). */
+ * function counts as outside): the first such, or NULL. x86 (no .pdata): a
+ * reference to the slot (by its base relocation) in no instruction decoded
+ * from the entries along their jumps and branches. */
 const uint8_t* hs_code_import_use_outside(const hs_code* m,
                                           const char* const names[],
                                           uint8_t* const entries[],

@@ -605,9 +605,9 @@ static planned plans[TABLE_SIZE];
  * in a build not seen yet) would still run after the takeover and hand
  * mimalloc's blocks to the heap, which ends a Windows process. In 10.0.17134
  * and 10.0.22621 (x64) each of them is in `_free_base`, `_msize_base`,
- * `_expand_base` or `_realloc_base`. Wine's own calls the heap from many
- * places on blocks of its own (and its heap forgives), so it is not
- * checked; nor is x86 (no .pdata to tell functions apart). */
+ * `_expand_base` or `_realloc_base`, and in 10.0.17763 (x86). Wine's own
+ * calls the heap from many places on blocks of its own (and its heap
+ * forgives), so it is not checked. */
 static BOOL heap_calls_covered(hs_patch_result* r) {
   static const char* const heap_calls[] = {"HeapFree", "HeapSize",
                                            "HeapReAlloc", NULL};
