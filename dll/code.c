@@ -577,8 +577,9 @@ static unsigned import_slots(const hs_code* m, const char* const names[],
 
 #if HS_X64
 /* The first address of the function holding p: its .pdata entry, followed
- * through chained unwind data to the function it was split from; NULL in
- * no entry. */
+ * through chained unwind data (and indirect entries, as
+ * RtlLookupFunctionEntry follows them) to the function it was split from;
+ * NULL in no entry. */
 static const uint8_t* function_of(const hs_code* m, const uint8_t* p) {
   const IMAGE_DATA_DIRECTORY* d =
       &m->nt->OptionalHeader.DataDirectory[IMAGE_DIRECTORY_ENTRY_EXCEPTION];
@@ -591,6 +592,11 @@ static const uint8_t* function_of(const hs_code* m, const uint8_t* p) {
     if (rf[i].BeginAddress <= rva && rva < rf[i].EndAddress) f = &rf[i];
   }
   for (int depth = 0; f != NULL && depth < 32; depth++) {
+    if (f->UnwindData & 1) { /* RUNTIME_FUNCTION_INDIRECT: another entry */
+      f = (const RUNTIME_FUNCTION*)(m->base + f->UnwindData - 1);
+      if (!hs_code_contains_data(m, (const uint8_t*)f, sizeof *f)) return NULL;
+      continue;
+    }
     const uint8_t* u = m->base + f->UnwindData;
     if (!hs_code_contains_data(m, u, 4)) return NULL;
     if (!((u[0] >> 3) & UNW_FLAG_CHAININFO)) {
