@@ -534,6 +534,217 @@ void hs_code_landings(const hs_code* m, uint8_t* const entries[], unsigned n,
   }
 }
 
+/* ---- imports ------------------------------------------------------------
+ * Where the module's own code calls a function it imports: every
+ * RIP-relative reference to the import's slot, found by treating each byte
+ * offset as the end of a disp32 (a call, jmp or load through the slot has
+ * no immediate after its displacement). Complete; data that mimics one
+ * costs at most a refused installation. */
+
+#define MAX_IMPORT_SLOTS 8
+
+/* The slots (IAT entries) of the imports named, from whichever DLL. */
+static unsigned import_slots(const hs_code* m, const char* const names[],
+                             const uint8_t* slots[]) {
+  const IMAGE_DATA_DIRECTORY* d =
+      &m->nt->OptionalHeader.DataDirectory[IMAGE_DIRECTORY_ENTRY_IMPORT];
+  unsigned n = 0;
+  if (d->VirtualAddress == 0) return 0;
+  const IMAGE_IMPORT_DESCRIPTOR* imp =
+      (const IMAGE_IMPORT_DESCRIPTOR*)(m->base + d->VirtualAddress);
+  for (; hs_code_contains_data(m, (const uint8_t*)imp, sizeof *imp) &&
+         imp->Name != 0;
+       imp++) {
+    DWORD lookup = imp->OriginalFirstThunk ? imp->OriginalFirstThunk
+                                           : imp->FirstThunk;
+    const IMAGE_THUNK_DATA* t = (const IMAGE_THUNK_DATA*)(m->base + lookup);
+    for (size_t i = 0;
+         hs_code_contains_data(m, (const uint8_t*)&t[i], sizeof t[i]) &&
+         t[i].u1.AddressOfData != 0;
+         i++) {
+      if (IMAGE_SNAP_BY_ORDINAL(t[i].u1.Ordinal)) continue;
+      const IMAGE_IMPORT_BY_NAME* by =
+          (const IMAGE_IMPORT_BY_NAME*)(m->base + t[i].u1.AddressOfData);
+      for (const char* const* w = names; *w != NULL; w++) {
+        if (n < MAX_IMPORT_SLOTS && strcmp((const char*)by->Name, *w) == 0) {
+          slots[n++] = m->base + imp->FirstThunk + i * sizeof(IMAGE_THUNK_DATA);
+        }
+      }
+    }
+  }
+  return n;
+}
+
+#if HS_X64
+/* The first address of the function holding p: its .pdata entry, followed
+ * through chained unwind data (and indirect entries, as
+ * RtlLookupFunctionEntry follows them) to the function it was split from;
+ * NULL in no entry. */
+static const uint8_t* function_of(const hs_code* m, const uint8_t* p) {
+  const IMAGE_DATA_DIRECTORY* d =
+      &m->nt->OptionalHeader.DataDirectory[IMAGE_DIRECTORY_ENTRY_EXCEPTION];
+  size_t n = d->VirtualAddress ? d->Size / sizeof(RUNTIME_FUNCTION) : 0;
+  const RUNTIME_FUNCTION* rf = (const RUNTIME_FUNCTION*)(m->base +
+                                                          d->VirtualAddress);
+  DWORD rva = (DWORD)(p - m->base);
+  const RUNTIME_FUNCTION* f = NULL;
+  for (size_t i = 0; i < n && f == NULL; i++) {
+    if (rf[i].BeginAddress <= rva && rva < rf[i].EndAddress) f = &rf[i];
+  }
+  for (int depth = 0; f != NULL && depth < 32; depth++) {
+    if (f->UnwindData & 1) { /* RUNTIME_FUNCTION_INDIRECT: another entry */
+      f = (const RUNTIME_FUNCTION*)(m->base + f->UnwindData - 1);
+      if (!hs_code_contains_data(m, (const uint8_t*)f, sizeof *f)) return NULL;
+      continue;
+    }
+    const uint8_t* u = m->base + f->UnwindData;
+    if (!hs_code_contains_data(m, u, 4)) return NULL;
+    if (!((u[0] >> 3) & UNW_FLAG_CHAININFO)) {
+      return m->base + f->BeginAddress;
+    }
+    const RUNTIME_FUNCTION* parent =
+        (const RUNTIME_FUNCTION*)(u + 4 + ((u[2] + 1u) & ~1u) * 2);
+    if (!hs_code_contains_data(m, (const uint8_t*)parent, sizeof *parent)) {
+      return NULL;
+    }
+    f = parent;
+  }
+  return NULL;
+}
+#endif
+
+#if !HS_X64
+/* x86 (no .pdata): the instructions each entry's function runs, found by
+ * decoding from it along fall-through and every direct jump or branch
+ * (calls are not followed: their targets are other functions), as far as
+ * a return or an indirect jump. A hash set of the RVAs of their first
+ * bytes, with each one's length. */
+#define REACH_SLOTS 32768u /* a power of two */
+#define REACH_MAX 16384u   /* instructions in all */
+static uint32_t reach_rva[REACH_SLOTS]; /* RVA + 1; 0: empty */
+static uint8_t reach_len[REACH_SLOTS];
+static unsigned reach_count;
+
+static BOOL reach_add(uint32_t rva, uint8_t len) {
+  for (uint32_t h = (rva * 2654435761u) & (REACH_SLOTS - 1);;
+       h = (h + 1) & (REACH_SLOTS - 1)) {
+    if (reach_rva[h] == rva + 1) return FALSE;
+    if (reach_rva[h] == 0) {
+      reach_rva[h] = rva + 1;
+      reach_len[h] = len;
+      reach_count++;
+      return TRUE;
+    }
+  }
+}
+
+/* Whether the instruction at rva was reached (its length, else 0). */
+static unsigned reach_at(uint32_t rva) {
+  for (uint32_t h = (rva * 2654435761u) & (REACH_SLOTS - 1);;
+       h = (h + 1) & (REACH_SLOTS - 1)) {
+    if (reach_rva[h] == rva + 1) return reach_len[h];
+    if (reach_rva[h] == 0) return 0;
+  }
+}
+
+/* FALSE when the code reached is more than the set holds (then nothing
+ * can be told). */
+static BOOL reach_from(const hs_code* m, uint8_t* const entries[], unsigned n) {
+  static const uint8_t* work[1024];
+  memset(reach_rva, 0, sizeof reach_rva);
+  reach_count = 0;
+  for (unsigned k = 0; k < n; k++) {
+    unsigned top = 0;
+    work[top++] = entries[k];
+    while (top > 0) {
+      const uint8_t* p = work[--top];
+      for (;;) {
+        hs_insn in;
+        if (reach_count >= REACH_MAX) return FALSE;
+        if (!hs_code_decode(m, p, &in)) break;
+        if (!reach_add((uint32_t)(p - m->base), (uint8_t)in.len)) break;
+        if ((in.kind == HS_INSN_JCC || in.kind == HS_INSN_JMP) &&
+            hs_code_contains(m, in.target, 1)) {
+          if (top == sizeof work / sizeof work[0]) return FALSE;
+          work[top++] = in.target;
+        }
+        if (in.kind == HS_INSN_JMP || in.kind == HS_INSN_JMP_IND ||
+            in.kind == HS_INSN_END) {
+          break;
+        }
+        p += in.len;
+      }
+    }
+  }
+  return TRUE;
+}
+
+/* Whether p lies in an instruction reach_from found (one starts at most
+ * 15 bytes before it). */
+static BOOL reached(const hs_code* m, const uint8_t* p) {
+  uint32_t rva = (uint32_t)(p - m->base);
+  for (uint32_t back = 0; back < 16 && back <= rva; back++) {
+    unsigned len = reach_at(rva - back);
+    if (len > back) return TRUE;
+  }
+  return FALSE;
+}
+#endif
+
+const uint8_t* hs_code_import_use_outside(const hs_code* m,
+                                          const char* const names[],
+                                          uint8_t* const entries[],
+                                          unsigned n) {
+#if HS_X64
+  const uint8_t* slots[MAX_IMPORT_SLOTS];
+  unsigned count = import_slots(m, names, slots);
+  if (count == 0) return NULL;
+  const IMAGE_SECTION_HEADER* s = IMAGE_FIRST_SECTION(m->nt);
+  for (unsigned i = 0; i < m->nt->FileHeader.NumberOfSections; i++, s++) {
+    if (!(s->Characteristics & IMAGE_SCN_MEM_EXECUTE)) continue;
+    const uint8_t* p = m->base + s->VirtualAddress;
+    const uint8_t* end = p + section_size(s);
+    for (; end - p >= 4; p++) {
+      const uint8_t* t = p + 4 + *(const int32_t*)p;
+      BOOL hit = FALSE;
+      for (unsigned k = 0; k < count; k++) hit |= t == slots[k];
+      if (!hit) continue;
+      const uint8_t* f = function_of(m, p);
+      BOOL ours = FALSE;
+      for (unsigned k = 0; k < n && f != NULL; k++) ours |= f == entries[k];
+      if (!ours) return p;
+    }
+  }
+  return NULL;
+#else
+  const uint8_t* slots[MAX_IMPORT_SLOTS];
+  unsigned count = import_slots(m, names, slots);
+  if (count == 0) return NULL;
+  BOOL complete = reach_from(m, entries, n);
+  /* Every absolute reference to a slot has a base relocation. */
+  const IMAGE_DATA_DIRECTORY* d =
+      &m->nt->OptionalHeader.DataDirectory[IMAGE_DIRECTORY_ENTRY_BASERELOC];
+  const uint8_t* r = d->VirtualAddress ? m->base + d->VirtualAddress : NULL;
+  const uint8_t* rend = r ? r + d->Size : NULL;
+  while (r != NULL && rend - r >= 8) {
+    const IMAGE_BASE_RELOCATION* blk = (const IMAGE_BASE_RELOCATION*)r;
+    if (blk->SizeOfBlock < 8 || blk->SizeOfBlock > (size_t)(rend - r)) break;
+    const uint16_t* e = (const uint16_t*)(r + 8);
+    for (size_t k = 0; k < (blk->SizeOfBlock - 8) / 2; k++) {
+      if ((e[k] >> 12) != IMAGE_REL_BASED_HIGHLOW) continue;
+      const uint8_t* at = m->base + blk->VirtualAddress + (e[k] & 0xFFF);
+      if (code_end(m, at) == NULL) continue;
+      uintptr_t v = *(const uint32_t*)at;
+      BOOL hit = FALSE;
+      for (unsigned j = 0; j < count; j++) hit |= v == (uintptr_t)slots[j];
+      if (hit && (!complete || !reached(m, at))) return at;
+    }
+    r += blk->SizeOfBlock;
+  }
+  return NULL;
+#endif
+}
+
 /* ---- the module's file: its code as it was before anyone patched it ------
  * An export another tool has hooked (with a jump form decode() cannot tell
  * from code: `mov rax, imm64; jmp rax`, `push imm32; ret`, an indirect jump

@@ -94,6 +94,7 @@ static void read_faults(void) {
     else if (strcmp(item, "trim-walk-only") == 0) {
       hs_faults.trim_walk_only = TRUE;
     } else if (strcmp(item, "not-wine") == 0) hs_faults.not_wine = TRUE;
+    else if (strcmp(item, "heap-calls") == 0) hs_faults.heap_calls = TRUE;
     else if (strcmp(item, "page-map") == 0) hs_faults.page_map = TRUE;
     else if (strcmp(item, "pin") == 0) hs_faults.pin = TRUE;
     else if (strcmp(item, "no-file") == 0) hs_faults.no_file = TRUE;

@@ -490,6 +490,17 @@ BOOL hs_code_is_padding(const hs_code* m, const uint8_t* p, size_t n);
 void hs_code_landings(const hs_code* m, uint8_t* const entries[], unsigned n,
                       uint32_t masks[], const uint8_t* undecoded[]);
 #define HS_LANDING_BEFORE 8 /* bit 0 of a landing mask: entry - 8 */
+/* x64: an instruction that reads the module's import slot of one of
+ * `names` (NULL-ended; `call [rip+x]`, `jmp [rip+x]`, a load of the slot)
+ * outside every function that begins at one of `entries` (the function a
+ * split-off part belongs to, by its chained unwind data; code in no .pdata
+ * function counts as outside): the first such, or NULL. x86 (no .pdata): a
+ * reference to the slot (by its base relocation) in no instruction decoded
+ * from the entries along their jumps and branches. */
+const uint8_t* hs_code_import_use_outside(const hs_code* m,
+                                          const char* const names[],
+                                          uint8_t* const entries[],
+                                          unsigned n);
 
 /* ------------------------------------------------------------------------
  * Patching (patch.c).
@@ -577,6 +588,8 @@ typedef struct hs_test_faults {
   BOOL trim_walk_only;      /* Wine: the walk alone, no resets in free */
   char refuse_site[40];     /* the site this export decodes to is refused */
   BOOL not_wine;            /* Wine's ucrtbase is taken for Microsoft's */
+  BOOL heap_calls;          /* Wine's ucrtbase's Win32 heap calls are
+                               checked as Microsoft's are */
   BOOL page_map;            /* mimalloc's page map cannot be committed */
   BOOL pin;                 /* the DLL cannot pin itself */
   unsigned busy_takeovers;  /* every attempt of the first N takeovers (the

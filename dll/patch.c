@@ -493,6 +493,10 @@ static const shape* choose(uint8_t* e, uint32_t landings,
 
 /* plans[].why of an export whose jumps lead out of ucrtbase */
 static const char FOREIGN[] = "it jumps out of ucrtbase.dll (another hook)";
+/* ... or that ucrtbase's export table sends out of its image */
+static const char EXPORTED_OUT[] =
+    "its export leads out of ucrtbase.dll (another tool rewrote the export "
+    "table)";
 /* ... or whose code another tool rewrote */
 static const char CHANGED[] =
     "its code differs from ucrtbase.dll's file (another hook)";
@@ -595,6 +599,31 @@ typedef struct planned {
 
 static planned plans[TABLE_SIZE];
 
+/* Whether every Win32 heap call that takes a block (HeapFree, HeapSize,
+ * HeapReAlloc) in Microsoft's ucrtbase lies in a function the sites
+ * replace: one elsewhere (a `_free_base` inlined into another CRT function,
+ * in a build not seen yet) would still run after the takeover and hand
+ * mimalloc's blocks to the heap, which ends a Windows process. In 10.0.17134
+ * and 10.0.22621 (x64) each of them is in `_free_base`, `_msize_base`,
+ * `_expand_base` or `_realloc_base`, and in 10.0.17763 (x86). Wine's own
+ * calls the heap from many places on blocks of its own (and its heap
+ * forgives), so it is not checked. */
+static BOOL heap_calls_covered(hs_patch_result* r) {
+  static const char* const heap_calls[] = {"HeapFree", "HeapSize",
+                                           "HeapReAlloc", NULL};
+  if (ucrtbase_is_wines() && !hs_faults.heap_calls) return TRUE;
+  uint8_t* entries[MAX_SITES];
+  for (unsigned k = 0; k < site_count; k++) entries[k] = sites[k].entry;
+  const uint8_t* at =
+      hs_code_import_use_outside(&code, heap_calls, entries, site_count);
+  if (at == NULL) return TRUE;
+  hs_log("patch: ucrtbase calls the Win32 heap at %p, outside every function "
+         "the jumps replace: a block of mimalloc's could reach it",
+         (const void*)at);
+  return fail(r, "a Win32 heap call outside the patched functions",
+              HS_R_UNSAFE_SITE, 0);
+}
+
 /* Resolves every entry into sites; nothing is written. */
 static BOOL plan(hs_patch_result* r) {
   static uint8_t* targets[TABLE_SIZE];
@@ -620,9 +649,17 @@ static BOOL plan(hs_patch_result* r) {
       plans[i].target = to;
       plans[i].hook = adapter;
     }
-    /* not code (or not exported), or its jumps leave ucrtbase */
-    plans[i].why = exp != NULL && hs_code_contains(&code, exp, 1) ? FOREIGN
-                                                                   : NO_ROOM;
+    /* not code (or not exported), or its jumps leave ucrtbase, or the
+     * export itself does (an export-table hook: GetProcAddress gives the
+     * other tool's code, while the program's imports still reach ucrtbase's
+     * own, which stays unpatched) */
+    if (exp != NULL && hs_code_contains(&code, exp, 1)) {
+      plans[i].why = FOREIGN;
+    } else if (exp != NULL && !hs_code_contains_data(&code, exp, 1)) {
+      plans[i].why = EXPORTED_OUT;
+    } else {
+      plans[i].why = NO_ROOM;
+    }
     if (exp == NULL && (e->flags & HS_REQUIRED)) {
       return fail(r, e->name, HS_R_NO_UCRT, 0);
     }
@@ -700,12 +737,14 @@ static BOOL plan(hs_patch_result* r) {
                     ((e->flags & HS_TAKES_BLOCK) != 0 && p->entry != NULL);
     if (p->target == NULL && !required) continue;
     if (p->shape == NULL) {
-      hs_log("patch: %s at %p: refused: %s", e->name, p->target, p->why);
+      hs_log("patch: %s at %p: refused: %s", e->name,
+             p->target != NULL ? p->target : p->entry, p->why);
       /* An entry that only allocates stays as it is, also when it jumps
        * elsewhere: Windows' hotpatching does that too, and its code reaches
        * the hooked _base functions. */
       if (!required) continue;
-      BOOL foreign = p->why == FOREIGN || p->why == CHANGED;
+      BOOL foreign =
+          p->why == FOREIGN || p->why == CHANGED || p->why == EXPORTED_OUT;
       return fail(r, e->name,
                   p->why == NO_ROOM ? HS_R_NO_ROOM
                   : foreign         ? HS_R_FOREIGN_HOOK
@@ -740,7 +779,7 @@ static BOOL plan(hs_patch_result* r) {
       r->names_list[r->names++] = e->name;
     }
   }
-  return TRUE;
+  return heap_calls_covered(r);
 }
 
 /* ---- page protection -----------------------------------------------------

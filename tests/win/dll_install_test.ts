@@ -88,6 +88,43 @@ testArches(
   },
 );
 
+/** The bytes malloc's jump covers under Wine: x64 jmp [rip+0] with its
+ * slot, x86 jmp rel32 (its malloc has no hot-patch prologue). */
+const MALLOC_JUMP: Record<Arch, number> = { x64: 14, x86: 5 };
+
+testArches(
+  "install: a thread stopped inside a site's bytes fails the installation (no fault needed); one stopped past them does not",
+  async (arch) => {
+    // The check itself, not the `busy` test fault: a thread whose pc lies
+    // in the bytes a jump overwrites would resume in the middle of it.
+    const len = MALLOC_JUMP[arch];
+    for (const k of [1, len - 1]) {
+      const r = await run(arch, `inside:${k}`);
+      assertUntouched(r, REASON.threadInSite, { "stopped.at": k });
+    }
+    const r = await run(arch, `inside:${len}`);
+    assertValues(r, {
+      "state": 1,
+      "stopped.at": len,
+      "pages.changed": 0,
+      "malloc.is_mimalloc": 1,
+    });
+  },
+);
+
+testArches(
+  "install: a Win32 heap call outside the functions the jumps replace fails the installation",
+  async (arch) => {
+    // Microsoft's ucrtbase calls HeapFree, HeapSize and HeapReAlloc only in
+    // the _base functions it patches; one elsewhere would hand mimalloc's
+    // blocks to the heap after the takeover. Wine's calls the heap from many
+    // places (on blocks of its own): checked as Microsoft's is, it must be
+    // refused (x64: by .pdata functions; x86: by the code decoded from the
+    // sites).
+    assertUntouched(await run(arch, "plain", "heap-calls"), REASON.unsafeSite);
+  },
+);
+
 /** Threads that cannot be stopped and inspected: [what, mode, faults,
  * reason, more expected values]. */
 const FAILS_CLOSED: [string, string, string, number, Record<string, number>][] =
@@ -379,6 +416,22 @@ testArches(
         "state": 1,
         "malloc.is_mimalloc": 1,
       });
+    }
+  },
+);
+
+testArches(
+  "install: another tool's export-table hook (the export leads out of ucrtbase's image) fails the installation as foreign-hook",
+  async (arch) => {
+    // GetProcAddress gives the other tool's stub, not ucrtbase's code: what
+    // the user must hear is that another tool hooks the allocator, not that
+    // this ucrtbase cannot be patched (no-room).
+    for (const name of ["free", "_aligned_free"]) {
+      assertUntouched(
+        await run(arch, `prehooked:${name}:eat`),
+        REASON.foreignHook,
+        { prehooked: 1 },
+      );
     }
   },
 );

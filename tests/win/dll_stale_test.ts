@@ -113,3 +113,22 @@ test("a second copy of heapshift sees the first one's block beside the pid's nam
     await Deno.remove(dir, { recursive: true }).catch(() => {});
   }
 });
+
+test("a second copy of heapshift that cannot see the first one's block finds its jumps and patches nothing", async () => {
+  // No stats block (a name nobody could create): the second copy's only
+  // defence is the sites' bytes, which hold the first copy's jumps.
+  const dir = await Deno.makeTempDir({ prefix: "heapshift-copy-" });
+  try {
+    const copy = `${dir}\\hs_copy.dll`;
+    await Deno.copyFile(hookDll(), copy);
+    await using target = await startTarget(fixture("dll_stale.exe"), {
+      args: ["double", hookDll(), copy],
+      env: { HEAPSHIFT_TEST_FAULTS: "no-stats" },
+    });
+    assertEquals(await childState(target.lines), "1");
+    const second = await target.lines.next();
+    assertEquals(second.value, "child.state2=3");
+  } finally {
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
+  }
+});
