@@ -23,6 +23,7 @@ import {
   type ThenCall,
   waitSignaled,
   wideBytes,
+  Win32Error,
 } from "../ffi/mod.ts";
 import {
   exportAddress,
@@ -165,9 +166,30 @@ async function callInTarget(
         { cause: e },
       );
     }
+    if (
+      e instanceof Win32Error && e.code === ERROR.ACCESS_DENIED &&
+      REMOTE_CALL_STEPS.has(e.call)
+    ) {
+      // Refused on a handle that holds the right for it: not a matter of
+      // elevation but of the process's state (one in ExitProcess gets no
+      // new thread: STATUS_PROCESS_IS_TERMINATING) or of a guard.
+      await throwIfEnded(target, doing);
+      throw new HeapshiftError(
+        "access-denied",
+        `Cannot ${doing} process ${pid}: Windows refused ${e.call} in it (access denied) though heapshift opened it with the rights for that: the process is ending (a process in ExitProcess gets no new thread), or security software (anti-cheat) guards it; running elevated does not change this`,
+        { cause: e },
+      );
+    }
     throw processError(e, { pid, doing });
   }
 }
+
+/** The steps of a remote call, on a handle opened with the rights for them. */
+const REMOTE_CALL_STEPS = new Set([
+  "VirtualAllocEx",
+  "WriteProcessMemory",
+  "CreateRemoteThread",
+]);
 
 /** `then` with the target's GetProcAddress; undefined if that cannot be
  * found (the caller then makes the second call itself). */

@@ -332,3 +332,17 @@ test("launch of a missing program", async () => {
     `Cannot use DLL ${fixture("nope.dll")}: no such file`,
   );
 });
+
+test("a target in ExitProcess refuses new threads: said, not taken for access denied", async () => {
+  await using target = await startTarget(fixture("sleeper.exe"));
+  // ends the process after 200 ms, then holds it in ExitProcess for 10 s
+  await inject(target.readyPid, fixture("api_slowexit.dll"));
+  await new Promise((r) => setTimeout(r, 1000));
+  const e = await assertRejects(
+    () => inject(target.readyPid, fixture("probe.dll")),
+    HeapshiftError,
+    `Cannot inject probe.dll into process ${target.readyPid}: Windows refused CreateRemoteThread in it (access denied) though heapshift opened it with the rights for that: the process is ending`,
+  );
+  assertEquals(e.kind, "access-denied");
+  assert(!e.message.includes("elevated prompt"), e.message);
+});
