@@ -9,7 +9,7 @@ import {
   stats,
   waitForProcess,
 } from "../../mod.ts";
-import { Win32Error } from "../../ffi/mod.ts";
+import { createNamedEvent, setEvent, Win32Error } from "../../ffi/mod.ts";
 import { processError, unsupportedMachine } from "../../src/_target.ts";
 import { assert, assertEquals, assertRejects } from "./assert.ts";
 import { fixture, hookDll, startTarget, test } from "./harness.ts";
@@ -335,8 +335,12 @@ test("launch of a missing program", async () => {
 
 test("a target in ExitProcess refuses new threads: said, not taken for access denied", async () => {
   await using target = await startTarget(fixture("sleeper.exe"));
-  // ends the process after 200 ms, then holds it in ExitProcess for 10 s
+  // ends the process once told to, then holds it in ExitProcess for 10 s
   await inject(target.readyPid, fixture("api_slowexit.dll"));
+  {
+    using quit = createNamedEvent(`heapshift-slowexit-${target.readyPid}`);
+    setEvent(quit);
+  }
   await new Promise((r) => setTimeout(r, 1000));
   const e = await assertRejects(
     () => inject(target.readyPid, fixture("probe.dll")),
