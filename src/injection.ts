@@ -137,8 +137,9 @@ async function callInTarget(
   const { fn, arg, timeout, pid, doing } = call;
   const machine = ARCH_MACHINE[target.arch];
   const then = call.then && thenCall(target, call.then);
+  let result: RemoteResult;
   try {
-    return await callRemote(
+    result = await callRemote(
       target.process,
       address,
       arg instanceof Uint8Array
@@ -182,6 +183,17 @@ async function callInTarget(
     }
     throw processError(e, { pid, doing });
   }
+  if (!result.returned) {
+    // Its result reads as 0 with no error: not the function's answer.
+    await throwIfEnded(target, doing);
+    throw new HeapshiftError(
+      "failed",
+      `Cannot ${doing} process ${pid}: the thread heapshift started in it for ${fn} ended before ${fn} returned (the process is ending, or something in it ends threads it did not start, as security or anti-cheat software may), so what ${fn} did is not known: check with \`${
+        call.checkWith ?? "modules"
+      } ${pid}\``,
+    );
+  }
+  return result;
 }
 
 /** The steps of a remote call, on a handle opened with the rights for them. */
@@ -319,8 +331,8 @@ async function loadInto(
       : undefined,
   });
   if (result.complete && result.value === 0n) {
-    // No error at all: ExitProcess ended the thread before the stub stored
-    // what LoadLibraryW returned.
+    // No error at all from a LoadLibraryW that returned: a process ending
+    // meanwhile (a thread ended before it returned is callInTarget's).
     if (result.lastError === 0) {
       await throwIfEnded(target, doing);
     }

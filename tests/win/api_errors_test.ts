@@ -350,3 +350,15 @@ test("a target in ExitProcess refuses new threads: said, not taken for access de
   assertEquals(e.kind, "access-denied");
   assert(!e.message.includes("elevated prompt"), e.message);
 });
+
+test("a remote thread the target ends before LoadLibraryW returns is said, not reported as error 0", async () => {
+  await using target = await startTarget(fixture("sleeper.exe"));
+  await inject(target.readyPid, fixture("api_threadguard.dll"));
+  // (it ends inject's own threads from here on too)
+  const e = await assertRejects(
+    () => inject(target.readyPid, fixture("probe.dll")),
+    HeapshiftError,
+    `Cannot inject probe.dll into process ${target.readyPid}: the thread heapshift started in it for LoadLibraryW ended before LoadLibraryW returned (the process is ending, or something in it ends threads it did not start, as security or anti-cheat software may), so what LoadLibraryW did is not known: check with \`modules ${target.readyPid}\``,
+  );
+  assertEquals(e.kind, "failed");
+});

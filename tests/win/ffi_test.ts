@@ -167,6 +167,7 @@ test("remote memory and remote calls in a target", async () => {
     value: BigInt(target.readyPid),
     lastError: 0,
     complete: false,
+    returned: true,
   });
   const directData = await callRemote(
     process,
