@@ -185,7 +185,10 @@ async function callInTarget(
   }
   if (!result.returned) {
     // Its result reads as 0 with no error: not the function's answer.
-    await throwIfEnded(target, doing);
+    if (await waitSignaled(target.process, 1000)) {
+      const gone = exitedError(target, { doing, during: fn });
+      if (gone) throw gone;
+    }
     throw new HeapshiftError(
       "failed",
       `Cannot ${doing} process ${pid}: the thread heapshift started in it for ${fn} ended before ${fn} returned (the process is ending, or something in it ends threads it did not start, as security or anti-cheat software may), so what ${fn} did is not known: check with \`${
