@@ -30,6 +30,13 @@ export interface RemoteResult {
    * thread's exit code) and `lastError` is 0 (unknown).
    */
   complete: boolean;
+  /**
+   * `fn` returned: `false` when the thread ended before that (from
+   * outside: ExitProcess, or something in the target that ends threads it
+   * did not start), and `value` and `lastError` are then 0. Always `true`
+   * without the stub (only the thread's end is known).
+   */
+  returned: boolean;
   /** With {@linkcode CallOptions.then}: what became of the second call. */
   then?: ThenResult;
 }
@@ -333,7 +340,7 @@ export async function callRemote(
     // that no copy shows the stage without the value.
     if (stage >= STAGE.FN_RETURNED) out = read();
     // (A thread that ended before it stored anything was ended from
-    // outside, ExitProcess: value and error read as 0.)
+    // outside: value and error read as 0, and `returned` says so.)
     if (!ended && stage < STAGE.FN_RETURNED) {
       throw new RemoteTimeoutError(timeout);
     }
@@ -341,6 +348,7 @@ export async function callRemote(
       value: out.getBigUint64(0, true),
       lastError: out.getUint32(8, true),
       complete: true,
+      returned: stage >= STAGE.FN_RETURNED,
       ...(then
         ? {
           then: {
@@ -428,6 +436,7 @@ async function callDirect(
       value: BigInt(threadExitCode(thread)),
       lastError: 0,
       complete: false,
+      returned: true,
     };
   } finally {
     if (block !== 0n && !keep) freeQuietly(memory, block);

@@ -31,8 +31,25 @@ export const ERROR = {
   DYNAMIC_CODE_BLOCKED: 1655,
 } as const;
 
-/** The system's message for a Win32 error code, without trailing newline. */
-export function formatMessage(code: number): string {
+/** Options for {@linkcode formatMessage}. */
+export interface FormatMessageOptions {
+  /**
+   * What the message's inserts (`%1`, e.g. error 193's "%1 is not a valid
+   * Win32 application") stand for; default "the file", as the messages
+   * that have one name a file.
+   */
+  insert?: string;
+}
+
+/**
+ * The system's message for a Win32 error code, without trailing newline,
+ * its inserts filled ({@linkcode FormatMessageOptions.insert}): never a
+ * raw `%1`.
+ */
+export function formatMessage(
+  code: number,
+  options: FormatMessageOptions = {},
+): string {
   const buf = new Uint16Array(1024);
   const n = kernel32().FormatMessageW(
     FORMAT_MESSAGE_FROM_SYSTEM | FORMAT_MESSAGE_IGNORE_INSERTS,
@@ -44,7 +61,9 @@ export function formatMessage(code: number): string {
     null,
   );
   if (n === 0) return `unknown error ${code}`;
-  return readWide(new Uint8Array(buf.buffer), { maxChars: n }).trim();
+  const text = readWide(new Uint8Array(buf.buffer), { maxChars: n }).trim();
+  // (ignored inserts stay as %1 or %1!s! in the text)
+  return text.replace(/%[1-9][0-9]?(![^!]*!)?/g, options.insert ?? "the file");
 }
 
 /** A failed Win32 call: which call, its error code and the system's text. */

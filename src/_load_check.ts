@@ -127,8 +127,12 @@ export async function confirmLoaded(
       });
       // Without the stub only 32 bits are known: on x64 a handle may have
       // them all 0, so only a non-zero value proves anything; a 32-bit
-      // handle is all there is on x86.
-      handle = result.complete || target.arch === "x86" || result.value !== 0n
+      // handle is all there is on x86. A thread ended before it returned
+      // (something in the program ends threads it did not start) answered
+      // nothing: its 0 is no "not loaded".
+      handle = !result.returned
+        ? undefined
+        : result.complete || target.arch === "x86" || result.value !== 0n
         ? result.value
         : undefined;
     }

@@ -19,12 +19,12 @@ import {
   isSignaled,
   openNamedEvent,
   openOrCreateEvent,
-  openProcess,
   PROCESS,
   resetEvent,
   setEvent,
 } from "../ffi/mod.ts";
 import { namespaceOf } from "./live_stats.ts";
+import { openTarget } from "./_target.ts";
 import type { ModuleInfo } from "./module_list.ts";
 
 /**
@@ -56,8 +56,15 @@ export function markLoaded(pid: number, mod: ModuleInfo): void {
     // Only the target holds it between our calls: an earlier load of ours
     // at that base, ejected since.
     if (existed) return resetEvent(handle);
-    using process = openProcess(pid, PROCESS.DUP_HANDLE);
-    duplicateHandleInto(handle, process);
+    // As the target was opened: with SeDebugPrivilege if it takes that
+    // (another user's process, a service), which inject held only for its
+    // own open; without it such a target would get no marker, and eject
+    // would say heapshift had not loaded the module.
+    using target = openTarget(pid, {
+      access: PROCESS.DUP_HANDLE | PROCESS.QUERY_LIMITED_INFORMATION,
+      doing: "mark a load in",
+    });
+    duplicateHandleInto(handle, target.process);
   } catch { /* no marker: eject will need force */ }
 }
 

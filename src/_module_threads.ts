@@ -7,6 +7,8 @@
  */
 
 import {
+  debugPrivilege,
+  ERROR,
   type Handle,
   type MemoryRegion,
   openThread,
@@ -75,10 +77,7 @@ export function threadsInModule(
   for (const tid of threadIds(pid)) {
     let t;
     try {
-      t = openThread(
-        tid,
-        THREAD.QUERY_INFORMATION | THREAD.SUSPEND_RESUME | THREAD.GET_CONTEXT,
-      );
+      t = openForLook(tid);
     } catch (e) {
       // ERROR_INVALID_PARAMETER: no such thread now (it ended since the
       // list was taken). Any other failure leaves it unknown.
@@ -127,6 +126,26 @@ export function threadsInModule(
     }
   }
   return found;
+}
+
+const LOOK_ACCESS = THREAD.QUERY_INFORMATION | THREAD.SUSPEND_RESUME |
+  THREAD.GET_CONTEXT;
+
+/**
+ * Opens thread `tid` to look at it; when that is denied, once more with
+ * SeDebugPrivilege if the token holds it, as the process was opened
+ * (openTarget): the threads of another user's process or of a service
+ * are refused as the process is, and would all count as not seen.
+ */
+function openForLook(tid: number): Handle {
+  try {
+    return openThread(tid, LOOK_ACCESS);
+  } catch (e) {
+    if (!(e instanceof Win32Error && e.code === ERROR.ACCESS_DENIED)) throw e;
+    using privilege = debugPrivilege();
+    if (!privilege) throw e;
+    return openThread(tid, LOOK_ACCESS);
+  }
 }
 
 /** How {@linkcode threadsInModule} looks at a thread (tests replace it). */

@@ -23,6 +23,7 @@ import {
   type ThenCall,
   waitSignaled,
   wideBytes,
+  Win32Error,
 } from "../ffi/mod.ts";
 import {
   exportAddress,
@@ -136,8 +137,9 @@ async function callInTarget(
   const { fn, arg, timeout, pid, doing } = call;
   const machine = ARCH_MACHINE[target.arch];
   const then = call.then && thenCall(target, call.then);
+  let result: RemoteResult;
   try {
-    return await callRemote(
+    result = await callRemote(
       target.process,
       address,
       arg instanceof Uint8Array
@@ -165,9 +167,44 @@ async function callInTarget(
         { cause: e },
       );
     }
+    if (
+      e instanceof Win32Error && e.code === ERROR.ACCESS_DENIED &&
+      REMOTE_CALL_STEPS.has(e.call)
+    ) {
+      // Refused on a handle that holds the right for it: not a matter of
+      // elevation but of the process's state (one in ExitProcess gets no
+      // new thread: STATUS_PROCESS_IS_TERMINATING) or of a guard.
+      await throwIfEnded(target, doing);
+      throw new HeapshiftError(
+        "access-denied",
+        `Cannot ${doing} process ${pid}: Windows refused ${e.call} in it (access denied) though heapshift opened it with the rights for that: the process is ending (a process in ExitProcess gets no new thread), or security software (anti-cheat) guards it; running elevated does not change this`,
+        { cause: e },
+      );
+    }
     throw processError(e, { pid, doing });
   }
+  if (!result.returned) {
+    // Its result reads as 0 with no error: not the function's answer.
+    if (await waitSignaled(target.process, 1000)) {
+      const gone = exitedError(target, { doing, during: fn });
+      if (gone) throw gone;
+    }
+    throw new HeapshiftError(
+      "failed",
+      `Cannot ${doing} process ${pid}: the thread heapshift started in it for ${fn} ended before ${fn} returned (the process is ending, or something in it ends threads it did not start, as security or anti-cheat software may), so what ${fn} did is not known: check with \`${
+        call.checkWith ?? "modules"
+      } ${pid}\``,
+    );
+  }
+  return result;
 }
+
+/** The steps of a remote call, on a handle opened with the rights for them. */
+const REMOTE_CALL_STEPS = new Set([
+  "VirtualAllocEx",
+  "WriteProcessMemory",
+  "CreateRemoteThread",
+]);
 
 /** `then` with the target's GetProcAddress; undefined if that cannot be
  * found (the caller then makes the second call itself). */
@@ -297,8 +334,8 @@ async function loadInto(
       : undefined,
   });
   if (result.complete && result.value === 0n) {
-    // No error at all: ExitProcess ended the thread before the stub stored
-    // what LoadLibraryW returned.
+    // No error at all from a LoadLibraryW that returned: a process ending
+    // meanwhile (a thread ended before it returned is callInTarget's).
     if (result.lastError === 0) {
       await throwIfEnded(target, doing);
     }
@@ -311,10 +348,20 @@ async function loadInto(
         }, which the target cannot find (not loaded, not next to the DLL or the program, not in the system directory or on PATH)`
         : `; the DLL exists, so one of its dependencies is probably missing`;
     }
+    if (result.lastError === ERROR.BAD_EXE_FORMAT) {
+      // The DLL's own architecture was checked: what the loader refused is
+      // a dependency (Windows takes the first file of that name it finds;
+      // Wine skips one of another architecture), or a damaged file.
+      hint = `; ${
+        baseName(dll)
+      } is ${target.arch}: a DLL it needs was found as a file of another architecture before the right one, or one of them is damaged`;
+    }
     throw new HeapshiftError(
       "load-failed",
       `Cannot ${doing} process ${pid}: the target's loader reports: ${
-        formatMessage(result.lastError)
+        formatMessage(result.lastError, {
+          insert: `${baseName(dll)} or a DLL it needs`,
+        })
       } (error ${result.lastError})${hint}`,
     );
   }

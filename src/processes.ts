@@ -202,8 +202,25 @@ export async function waitForProcess(
         `No process named ${name} appeared within ${timeout} ms`,
       );
     }
-    await new Promise((r) => setTimeout(r, interval));
+    await pause(Math.min(interval, deadline - Date.now()), options.signal);
   }
+}
+
+/**
+ * Sleeps `ms`, or less once `signal` aborts: a wait that polls seldom still
+ * ends at its deadline and when it is aborted, not a whole interval later.
+ */
+function pause(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      signal?.removeEventListener("abort", done);
+      resolve();
+    };
+    const timer = setTimeout(done, Math.max(ms, 0));
+    signal?.addEventListener("abort", done, { once: true });
+    if (signal?.aborted) done();
+  });
 }
 
 /**

@@ -9,7 +9,7 @@ import {
   stats,
   waitForProcess,
 } from "../../mod.ts";
-import { Win32Error } from "../../ffi/mod.ts";
+import { createNamedEvent, setEvent, Win32Error } from "../../ffi/mod.ts";
 import { processError, unsupportedMachine } from "../../src/_target.ts";
 import { assert, assertEquals, assertRejects } from "./assert.ts";
 import { fixture, hookDll, startTarget, test } from "./harness.ts";
@@ -331,4 +331,34 @@ test("launch of a missing program", async () => {
     HeapshiftError,
     `Cannot use DLL ${fixture("nope.dll")}: no such file`,
   );
+});
+
+test("a target in ExitProcess refuses new threads: said, not taken for access denied", async () => {
+  await using target = await startTarget(fixture("sleeper.exe"));
+  // ends the process once told to, then holds it in ExitProcess for 10 s
+  await inject(target.readyPid, fixture("api_slowexit.dll"));
+  {
+    using quit = createNamedEvent(`heapshift-slowexit-${target.readyPid}`);
+    setEvent(quit);
+  }
+  await new Promise((r) => setTimeout(r, 1000));
+  const e = await assertRejects(
+    () => inject(target.readyPid, fixture("probe.dll")),
+    HeapshiftError,
+    `Cannot inject probe.dll into process ${target.readyPid}: Windows refused CreateRemoteThread in it (access denied) though heapshift opened it with the rights for that: the process is ending`,
+  );
+  assertEquals(e.kind, "access-denied");
+  assert(!e.message.includes("elevated prompt"), e.message);
+});
+
+test("a remote thread the target ends before LoadLibraryW returns is said, not reported as error 0", async () => {
+  await using target = await startTarget(fixture("sleeper.exe"));
+  await inject(target.readyPid, fixture("api_threadguard.dll"));
+  // (it ends inject's own threads from here on too)
+  const e = await assertRejects(
+    () => inject(target.readyPid, fixture("probe.dll")),
+    HeapshiftError,
+    `Cannot inject probe.dll into process ${target.readyPid}: the thread heapshift started in it for LoadLibraryW ended before LoadLibraryW returned (the process is ending, or something in it ends threads it did not start, as security or anti-cheat software may), so what LoadLibraryW did is not known: check with \`modules ${target.readyPid}\``,
+  );
+  assertEquals(e.kind, "failed");
 });

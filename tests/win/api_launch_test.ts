@@ -132,6 +132,26 @@ test("launch returns once the DLL is in a long-running program", async () => {
   }
 });
 
+test("launch of a program that ends threads it did not start: the check's thread ended is no failure, and the program runs on", async () => {
+  // api_threadguard.dll ends every later thread in its DLL_THREAD_ATTACH,
+  // also the one launch checks the DLLs with: the program, its imports
+  // loaded, runs on.
+  using proc = await launch(fixture("sleeper.exe"), {
+    dlls: [fixture("api_threadguard.dll")],
+  });
+  try {
+    assertEquals(proc.exitCode(), undefined);
+    assert(
+      modules(proc.pid).some((m) =>
+        m.name.toLowerCase() === "api_threadguard.dll"
+      ),
+    );
+  } finally {
+    proc.kill();
+    await proc.wait({ timeout: 10_000 });
+  }
+});
+
 test("launch refuses arguments, environment and timeouts it cannot pass on, before starting anything", async () => {
   const dir = await Deno.makeTempDir({ prefix: "heapshift-launch-" });
   try {

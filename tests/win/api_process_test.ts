@@ -75,6 +75,33 @@ test("waitForProcess newOnly ignores processes already running", async () => {
   }
 });
 
+test("waitForProcess keeps its timeout and its signal while it sleeps between looks", async () => {
+  const name = `never-${crypto.randomUUID().slice(0, 8)}.exe`;
+  let started = Date.now();
+  await assertRejects(
+    () => waitForProcess(name, { timeout: 300, interval: 20_000 }),
+    HeapshiftError,
+    `No process named ${name} appeared within 300 ms`,
+  );
+  const late = Date.now() - started;
+  assert(late < 5_000, `the timeout of 300 ms ended the wait after ${late} ms`);
+  started = Date.now();
+  await assertRejects(
+    () =>
+      waitForProcess(name, {
+        timeout: Infinity,
+        interval: 20_000,
+        signal: AbortSignal.timeout(300),
+      }),
+    DOMException,
+  );
+  const aborted = Date.now() - started;
+  assert(
+    aborted < 5_000,
+    `the abort at 300 ms ended the wait after ${aborted} ms`,
+  );
+});
+
 test("eject unloads an injected DLL", async () => {
   await using target = await startTarget(fixture("sleeper.exe"));
   const pid = target.readyPid;

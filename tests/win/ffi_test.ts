@@ -48,6 +48,12 @@ test("Win32Error carries the call, the code and the system's text", () => {
   assert(e.text.length > 0 && !e.text.endsWith("\n"));
   assertEquals(e.message, `OpenProcess failed: ${e.text} (error 87)`);
   assert(/denied/i.test(formatMessage(5)), formatMessage(5));
+  // ERROR_BAD_EXE_FORMAT's text has an insert ("%1 is not a valid Win32
+  // application", Wine's "Bad EXE format for %1."): filled, never shown raw.
+  assert(!formatMessage(193).includes("%"), formatMessage(193));
+  assert(formatMessage(193).includes("the file"), formatMessage(193));
+  const named = formatMessage(193, { insert: "x.dll" });
+  assert(named.includes("x.dll") && !named.includes("%"), named);
 });
 
 test("toolhelp: PROCESSENTRY32W and MODULEENTRY32W decode", () => {
@@ -161,6 +167,7 @@ test("remote memory and remote calls in a target", async () => {
     value: BigInt(target.readyPid),
     lastError: 0,
     complete: false,
+    returned: true,
   });
   const directData = await callRemote(
     process,
