@@ -578,6 +578,8 @@ typedef struct hs_test_faults {
   char refuse_site[40];     /* the site this export decodes to is refused */
   BOOL not_wine;            /* Wine's ucrtbase is taken for Microsoft's */
   BOOL page_map;            /* mimalloc's page map cannot be committed */
+  BOOL seg_map;             /* v2: no leaf of the ownership map can be
+                               committed */
   BOOL pin;                 /* the DLL cannot pin itself */
   unsigned busy_takeovers;  /* every attempt of the first N takeovers (the
                                load's, then each heapshift_retry) finds a
