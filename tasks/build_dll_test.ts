@@ -10,7 +10,7 @@ import {
   staticLayoutMismatch,
   VSWHERE_ARGS,
 } from "./build_dll.ts";
-import { exists, repoRoot } from "./winenv.ts";
+import { repoRoot } from "./winenv.ts";
 
 const unit = () => Deno.readTextFile(`${repoRoot()}/dll/mimalloc_unit.c`);
 const staticC = (dir: string) =>
