@@ -398,21 +398,28 @@ HS_WRAPPERS_BEGIN
  * memory goes back and mimalloc is out of memory, as it is when the
  * segment itself cannot be had: the hooks turn to the CRT heap. Its blocks
  * must never be handed out: free() would take them for old ones (HeapFree
- * of a mimalloc block, fatal on Windows). */
+ * of a mimalloc block, fatal on Windows).
+ * The thread's last error is left as it was, either way: mimalloc asks for
+ * its memory at a hinted address first (x64, 2 to 6 TiB) and, when
+ * something else lives there, anywhere next; the first call's error
+ * stayed behind a malloc that succeeded. (Failed, the hooks go on to the
+ * CRT heap, whose own failure sets it.) */
 static void* hs_mi_segment_reserve(size_t size, size_t alignment,
                                    size_t align_offset, bool commit,
                                    bool allow_large, mi_arena_id_t arena,
                                    mi_memid_t* memid, mi_os_tld_t* tld) {
+  DWORD last_error = GetLastError();
   void* segment = _mi_arena_alloc_aligned(size, alignment, align_offset,
                                           commit, allow_large, arena, memid,
                                           tld);
-  if (segment == NULL) return NULL;
-  if (hs_seg_leaf((uintptr_t)segment >> MI_SEGMENT_SHIFT, TRUE) != NULL) {
-    return segment;
+  if (segment != NULL &&
+      hs_seg_leaf((uintptr_t)segment >> MI_SEGMENT_SHIFT, TRUE) == NULL) {
+    /* as segment.c rolls back a segment whose header cannot be committed */
+    _mi_arena_free(segment, size, 0, *memid, tld->stats);
+    segment = NULL;
   }
-  /* as segment.c rolls back a segment whose header cannot be committed */
-  _mi_arena_free(segment, size, 0, *memid, tld->stats);
-  return NULL;
+  SetLastError(last_error);
+  return segment;
 }
 
 static void hs_mi_segment_allocated(const mi_segment_t* segment) {
