@@ -605,8 +605,13 @@ static void* old_realloc(void* block, size_t size, size_t old,
   }
 }
 
-/* HEAPSHIFT_NO_MIGRATE: a new raw block on the old heap (_malloc_base). */
+/* HEAPSHIFT_NO_MIGRATE: a new raw block on the old heap (_malloc_base:
+ * past _HEAP_MAXREQ, ENOMEM before the heap or the new-handler). */
 static void* old_alloc(size_t size) {
+  if (size > HS_HEAP_MAXREQ) {
+    set_errno(ENOMEM);
+    return NULL;
+  }
   for (;;) {
     void* p = hs_old_alloc(size);
     if (p != NULL) return p;
