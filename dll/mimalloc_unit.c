@@ -415,7 +415,8 @@ static void* hs_mi_segment_reserve(size_t size, size_t alignment,
   if (segment != NULL &&
       hs_seg_leaf((uintptr_t)segment >> MI_SEGMENT_SHIFT, TRUE) == NULL) {
     /* as segment.c rolls back a segment whose header cannot be committed */
-    _mi_arena_free(segment, size, 0, *memid, tld->stats);
+    _mi_arena_free(segment, size, memid->initially_committed ? size : 0,
+                   *memid, tld->stats);
     segment = NULL;
   }
   SetLastError(last_error);
