@@ -65,6 +65,9 @@ testArches(
       assertEquals(v.get(k), "ok data=1");
     }
     assertEquals(v.get("calloc"), "ok zero=1");
+    if (arch === "x64") {
+      assertEquals(v.get("calloc_fresh"), "ok untouched=1 zero=1", all);
+    }
     assertEquals(v.get("recalloc"), "ok zero=1");
     assertEquals(v.get("aligned_malloc"), "ok align=1");
     assertEquals(v.get("old_blocks"), "64");
