@@ -96,6 +96,7 @@ static void read_faults(void) {
     } else if (strcmp(item, "not-wine") == 0) hs_faults.not_wine = TRUE;
     else if (strcmp(item, "heap-calls") == 0) hs_faults.heap_calls = TRUE;
     else if (strcmp(item, "page-map") == 0) hs_faults.page_map = TRUE;
+    else if (strcmp(item, "seg-map") == 0) hs_faults.seg_map = TRUE;
     else if (strcmp(item, "pin") == 0) hs_faults.pin = TRUE;
     else if (strcmp(item, "no-file") == 0) hs_faults.no_file = TRUE;
     else if (strcmp(item, "no-stats") == 0) hs_faults.no_stats = TRUE;

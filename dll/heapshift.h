@@ -591,6 +591,8 @@ typedef struct hs_test_faults {
   BOOL heap_calls;          /* Wine's ucrtbase's Win32 heap calls are
                                checked as Microsoft's are */
   BOOL page_map;            /* mimalloc's page map cannot be committed */
+  BOOL seg_map;             /* v2: no leaf of the ownership map can be
+                               committed */
   BOOL pin;                 /* the DLL cannot pin itself */
   unsigned busy_takeovers;  /* every attempt of the first N takeovers (the
                                load's, then each heapshift_retry) finds a

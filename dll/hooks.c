@@ -605,8 +605,13 @@ static void* old_realloc(void* block, size_t size, size_t old,
   }
 }
 
-/* HEAPSHIFT_NO_MIGRATE: a new raw block on the old heap (_malloc_base). */
+/* HEAPSHIFT_NO_MIGRATE: a new raw block on the old heap (_malloc_base:
+ * past _HEAP_MAXREQ, ENOMEM before the heap or the new-handler). */
 static void* old_alloc(size_t size) {
+  if (size > HS_HEAP_MAXREQ) {
+    set_errno(ENOMEM);
+    return NULL;
+  }
   for (;;) {
     void* p = hs_old_alloc(size);
     if (p != NULL) return p;
@@ -615,6 +620,15 @@ static void* old_alloc(size_t size) {
       return NULL;
     }
   }
+}
+
+/* A mimalloc block `p` resized to `n` bytes where it is (nothing moves), or
+ * FALSE. A shrink by more than 4 GiB, which the padding cannot record (its
+ * distance back to the requested size is 32 bits), keeps the block as it
+ * is, its _msize too, as UCRT's _expand_base keeps a block its heap cannot
+ * contract. */
+static BOOL fit_in_place(void* p, size_t n) {
+  return hs_mi_resize_in_place(p, n, FALSE) || n <= hs_mi_size(p);
 }
 
 static size_t block_size(void* p) {
@@ -672,9 +686,7 @@ void* __cdecl hs_realloc(void* block, size_t size) {
        * had; if not, it stays (UCRT's HeapReAlloc shrinks in place): no
        * new-handler, no ENOMEM. */
       p = alloc_quiet(size);
-      if (p == NULL && hs_mi_resize_in_place(block, size, FALSE)) {
-        return block;
-      }
+      if (p == NULL && fit_in_place(block, size)) return block;
     }
     if (p == NULL) p = alloc_block(size, FALSE);
     if (p == NULL) return NULL;
@@ -731,7 +743,7 @@ void* __cdecl hs_expand(void* block, size_t size) {
   }
   size_t n = size == 0 ? 1 : size;
   if (hs_mi_owns_fast(block)) {
-    if (hs_mi_resize_in_place(block, n, FALSE)) return block;
+    if (fit_in_place(block, n)) return block;
     hs_count(HS_C_EXPAND_REJECTS, 1);
     set_errno(ENOMEM);
     return NULL;
@@ -935,7 +947,7 @@ void* __cdecl hs_aligned_offset_realloc(void* block, size_t size, size_t align,
   uintptr_t p = 0;
   if (stays && reqsz < avail) {
     p = aligned_raw_alloc(reqsz, gap, TRUE);
-    if (p == 0 && hs_mi_resize_in_place((void*)raw, reqsz, FALSE)) {
+    if (p == 0 && fit_in_place((void*)raw, reqsz)) {
       return aligned_in_place(raw, block, movsz, align, gap, offset);
     }
   }

@@ -58,9 +58,9 @@ static inline BOOL hs_mi_no_fls_free(DWORD index) {
 #define AdjustTokenPrivileges hs_advapi_adjust_token_privileges
 #include "mimalloc.h"
 #if MI_MALLOC_VERSION < 300
-/* mimalloc v2: static.c's sources one by one, in its order, so that three
- * of its calls reach heapshift first (below: "v2's segments" and "v2's
- * retired pages"). They are named from mimalloc's root (the build passes
+/* mimalloc v2: static.c's sources one by one, in its order, so that some
+ * of its calls reach heapshift first (below: "v2's segments", "v2's
+ * retired pages" and "v2's wait for the abandoned list's readers"). They are named from mimalloc's root (the build passes
  * -I for it), since dll/ has a stats.c of its own. A function-like macro
  * around exactly the file that
  * makes the call renames the call and nothing else (its declaration and
@@ -71,6 +71,10 @@ static inline BOOL hs_mi_no_fls_free(DWORD index) {
  * they are defined (HS_WRAPPERS_BEGIN). */
 #include "mimalloc/internal.h"
 static void hs_mi_page_retire(mi_page_t* page);
+static void* hs_mi_segment_reserve(size_t size, size_t alignment,
+                                   size_t align_offset, bool commit,
+                                   bool allow_large, mi_arena_id_t arena,
+                                   mi_memid_t* memid, mi_os_tld_t* tld);
 static void hs_mi_segment_allocated(const mi_segment_t* segment);
 static void hs_mi_segment_freed(const mi_segment_t* segment);
 static BOOL hs_mi_readers_dead(void);
@@ -79,7 +83,20 @@ static BOOL threads_gone(void); /* hooks.c */
 #include "mimalloc.h"
 #include "mimalloc/internal.h"
 #define _mi_page_retire(page) hs_mi_page_retire(page)
+/* its one zeroing, of a calloc'd block: skipped for a huge page (a block
+ * of its own, never reused) whose segment's memory came zero (fresh from
+ * the system, or an arena's never used). v2.1.2 zeroes it whole, touching
+ * every page of, say, a 1 GiB calloc that HeapAlloc's HEAP_ZERO_MEMORY
+ * leaves untouched (dll_huge_test.ts). */
+#define _mi_memzero_aligned(p, n)                 \
+  do {                                            \
+    const mi_segment_t* s = _mi_page_segment(page); \
+    if (s->kind != MI_SEGMENT_HUGE || !s->memid.initially_zero) { \
+      _mi_memzero_aligned(p, n);                  \
+    }                                             \
+  } while (0)
 #include "src/alloc.c"          // includes alloc-override.c
+#undef _mi_memzero_aligned
 #undef _mi_page_retire
 #include "src/alloc-aligned.c"
 #include "src/alloc-posix.c"
@@ -91,6 +108,9 @@ static BOOL threads_gone(void); /* hooks.c */
 #include "src/os.c"
 #include "src/page.c"           // includes page-queue.c
 #include "src/random.c"
+#define _mi_arena_alloc_aligned(size, al, off, commit, large, arena, memid, \
+                                tld)                                        \
+  hs_mi_segment_reserve(size, al, off, commit, large, arena, memid, tld)
 #define _mi_segment_map_allocated_at(segment) hs_mi_segment_allocated(segment)
 #define _mi_segment_map_freed_at(segment) hs_mi_segment_freed(segment)
 /* its one yield, in the wait for the abandoned list's readers: the wait
@@ -105,6 +125,7 @@ static BOOL threads_gone(void); /* hooks.c */
 #undef mi_atomic_yield
 #undef _mi_segment_map_freed_at
 #undef _mi_segment_map_allocated_at
+#undef _mi_arena_alloc_aligned
 #include "src/segment-map.c"
 #include "src/stats.c"
 #include "src/prim/prim.c"
@@ -340,7 +361,9 @@ unsigned hs_mi_load(void) {
  * is handed out, and cleared when mimalloc frees one, before its memory
  * goes (segment.c's calls into segment-map.c reach the wrappers below
  * first). Two levels: a static top array of leaves, each leaf a 64 KiB
- * VirtualAlloc made on first use and never freed, so a lookup reads only
+ * VirtualAlloc made on first use and never freed (made as segment.c gets
+ * the segment's memory, which goes back when there is no leaf for it: an
+ * allocation that fails, not a process that stops), so a lookup reads only
  * heapshift's own, always mapped memory: the top entry, the leaf entry. It
  * also covers what v2's map does not: segments above 40 TiB (blocks over
  * 1 GiB come straight from the OS, under Wine near 128 TiB). */
@@ -371,7 +394,7 @@ static uint32_t* volatile hs_seg_leaves[HS_LEAVES];
 static uint32_t* hs_seg_leaf(uintptr_t slot, BOOL create) {
   uint32_t* volatile* top = &hs_seg_leaves[slot >> HS_LEAF_BITS];
   uint32_t* leaf = *top;
-  if (leaf != NULL || !create) return leaf;
+  if (leaf != NULL || !create || hs_faults.seg_map) return leaf;
   leaf = VirtualAlloc(NULL, HS_LEAF_SLOTS * sizeof *leaf,
                       MEM_RESERVE | MEM_COMMIT, PAGE_READWRITE);
   if (leaf == NULL) return NULL;
@@ -383,14 +406,41 @@ static uint32_t* hs_seg_leaf(uintptr_t slot, BOOL create) {
 }
 
 HS_WRAPPERS_BEGIN
+/* The memory of a new segment, once the leaf its entry goes into exists.
+ * Without one (64 KiB could not be committed, at the commit limit) the
+ * memory goes back and mimalloc is out of memory, as it is when the
+ * segment itself cannot be had: the hooks turn to the CRT heap. Its blocks
+ * must never be handed out: free() would take them for old ones (HeapFree
+ * of a mimalloc block, fatal on Windows).
+ * The thread's last error is left as it was, either way: mimalloc asks for
+ * its memory at a hinted address first (x64, 2 to 6 TiB) and, when
+ * something else lives there, anywhere next; the first call's error
+ * stayed behind a malloc that succeeded. (Failed, the hooks go on to the
+ * CRT heap, whose own failure sets it.) */
+static void* hs_mi_segment_reserve(size_t size, size_t alignment,
+                                   size_t align_offset, bool commit,
+                                   bool allow_large, mi_arena_id_t arena,
+                                   mi_memid_t* memid, mi_os_tld_t* tld) {
+  DWORD last_error = GetLastError();
+  void* segment = _mi_arena_alloc_aligned(size, alignment, align_offset,
+                                          commit, allow_large, arena, memid,
+                                          tld);
+  if (segment != NULL &&
+      hs_seg_leaf((uintptr_t)segment >> MI_SEGMENT_SHIFT, TRUE) == NULL) {
+    /* as segment.c rolls back a segment whose header cannot be committed */
+    _mi_arena_free(segment, size, memid->initially_committed ? size : 0,
+                   *memid, tld->stats);
+    segment = NULL;
+  }
+  SetLastError(last_error);
+  return segment;
+}
+
 static void hs_mi_segment_allocated(const mi_segment_t* segment) {
   uintptr_t slot = (uintptr_t)segment >> MI_SEGMENT_SHIFT;
-  uint32_t* leaf = hs_seg_leaf(slot, TRUE);
+  uint32_t* leaf = hs_seg_leaf(slot, FALSE);
   if (leaf == NULL) {
-    /* 64 KiB could not be committed: rather than hand out blocks that
-     * free() would take for old ones (HeapFree of a mimalloc block, fatal
-     * on Windows), stop here. */
-    hs_log("out of memory for the ownership map: fail-fast");
+    /* made by hs_mi_segment_reserve, never freed: cannot happen */
     RaiseFailFastException(NULL, NULL, 0);
   }
   /* segment_slices is set later, by mi_segment_init; segment_size now */

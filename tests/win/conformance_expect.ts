@@ -332,6 +332,16 @@ export const UCRT: Record<string, Expectation> = {
     ucrt: "_recalloc zero-fills the growth",
   },
   "old.aligned.msize": { expect: "2000", ucrt: "_aligned_msize exact" },
+  "old.aligned.realloc_past_maxreq": {
+    expect: "NULL errno=12 calls=0 kept=1",
+    ucrt:
+      "align.cpp: malloc(reqsz) of a reqsz over _HEAP_MAXREQ is _malloc_base's ENOMEM, before any heap call or new-handler; the block untouched",
+    wine: {
+      value: "NULL errno=0 calls=0 kept=1",
+      reason:
+        "Wine's _aligned_offset_realloc has no _HEAP_MAXREQ check: it fails without setting errno",
+    },
+  },
   "old.aligned.realloc_or_free": {
     expect: "2000",
     ucrt: "alignment and data kept, exact size",

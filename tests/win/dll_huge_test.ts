@@ -54,10 +54,20 @@ testArches(
     assertEquals(v.get("realloc_old_to_1gib"), "ok kept=1");
     assertEquals(v.get("realloc_huge_shrink"), "ok same=1");
     assertEquals(v.get("expand_huge"), "ok same=1");
+    if (arch === "x64") {
+      assertEquals(
+        v.get("expand_shrink_by_4gib"),
+        "ok same=1 msize_kept=1",
+        all,
+      );
+    }
     for (const k of ["malloc_0", "malloc_1", "malloc_2"]) {
       assertEquals(v.get(k), "ok data=1");
     }
     assertEquals(v.get("calloc"), "ok zero=1");
+    if (arch === "x64") {
+      assertEquals(v.get("calloc_fresh"), "ok untouched=1 zero=1", all);
+    }
     assertEquals(v.get("recalloc"), "ok zero=1");
     assertEquals(v.get("aligned_malloc"), "ok align=1");
     assertEquals(v.get("old_blocks"), "64");

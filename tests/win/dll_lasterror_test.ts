@@ -18,3 +18,24 @@ testArches(
     assertValues(hooked, { state: 1, ...clean });
   },
 );
+
+testArches(
+  "last error: left alone when mimalloc's hinted address is taken and it asks the system again",
+  async (arch) => {
+    // mimalloc 2 asks for a new segment at a hinted address (2 to 6 TiB)
+    // first; when something else lives there that VirtualAlloc fails, the
+    // next one succeeds, and the failure's error stayed behind a malloc that
+    // succeeded. (x86 and mimalloc 3's segments take no hint.)
+    const hooked = await runValues(
+      "dll_lasterror.exe",
+      [hookDll(arch), "hints-taken"],
+      { arch },
+    );
+    assertValues(hooked, {
+      state: 1,
+      ...(arch === "x64" ? { hints_taken: 1 } : {}),
+      main_bad: 0,
+      thread_bad: 0,
+    });
+  },
+);

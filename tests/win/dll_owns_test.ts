@@ -6,6 +6,7 @@
 // tests/fixtures/dll_owns.c.
 import { assertEquals } from "./assert.ts";
 import { fixture, hookDll, runFixture, testArches } from "./harness.ts";
+import { assertValues, runValues } from "./fixture_values.ts";
 
 testArches(
   "ownership reads no segment of mimalloc's (headers made unreadable)",
@@ -23,5 +24,21 @@ testArches(
       "old_blocks=7",
       "done",
     ], all);
+  },
+);
+
+testArches(
+  "v2: an ownership-map leaf that cannot be committed costs mimalloc the segment, not the process",
+  async (arch) => {
+    // seg-map: no leaf can be committed (as at the commit limit). Every
+    // segment mimalloc gets is handed back before a block of it is given
+    // out, so the CRT heap serves everything, and the program runs to its
+    // end (it was a fail-fast). v3 has no such map: the fault changes
+    // nothing there.
+    const r = await runValues("dll_lasterror.exe", [hookDll(arch)], {
+      arch,
+      env: { HEAPSHIFT_TEST_FAULTS: "seg-map" },
+    });
+    assertValues(r, { state: 1, main_bad: 0, thread_bad: 0 });
   },
 );
