@@ -20,6 +20,7 @@ import {
 import { dllForTarget, fileArch, resolveDll } from "../dll.ts";
 import { c, cErr, CliError, hex, printJson } from "../output.ts";
 import {
+  decimalHint,
   isPathTarget,
   parseProcessArg,
   pickRunning,
@@ -101,7 +102,9 @@ async function doInject(
     });
   }
   throw new CliError(
-    `No process named ${name} is running (use --wait to wait for it, or give the path of the executable to launch it)`,
+    `No process named ${name} is running (use --wait to wait for it, or give the path of the executable to launch it)${
+      decimalHint(target)
+    }`,
   );
 }
 
