@@ -198,8 +198,20 @@ export function notRunning(
     ? find(name).filter((p) => p.pid !== Deno.pid)
     : [];
   return elsewhere.length === 0
-    ? `No process named ${name} is running`
+    ? `No process named ${name} is running${decimalHint(target)}`
     : `No process runs ${target}; ${name} runs from another path as ${
       elsewhere.map((p) => p.pid).join(", ")
     } (give its pid to act on it)`;
+}
+
+/**
+ * For a target that reads as a number in another notation (`0x10`, `1e3`),
+ * taken as a name: how to give it as a pid (" (… 16)"); else "".
+ */
+export function decimalHint(target: string): string {
+  if (!/^(0x[0-9a-f]+|\d+(\.\d+)?e\+?\d+|\d+\.\d+)$/i.test(target)) return "";
+  const n = Number(target);
+  return Number.isSafeInteger(n) && n > 0
+    ? ` (to give a pid, write it in decimal digits: ${n})`
+    : "";
 }

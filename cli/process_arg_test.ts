@@ -116,3 +116,17 @@ Deno.test("runningName: a pid no process has is said so, with where to look", ()
         "No process 99999 is running (`heapshift ps` lists those that are)",
   );
 });
+
+Deno.test("a pid written in hex or with an exponent, matching no name, is said to be one", () => {
+  const none = () => [];
+  assert.equal(
+    notRunning("0x10", none),
+    "No process named 0x10 is running (to give a pid, write it in decimal digits: 16)",
+  );
+  assert.equal(
+    notRunning("1e3", none),
+    "No process named 1e3 is running (to give a pid, write it in decimal digits: 1000)",
+  );
+  assert.equal(notRunning("12abc", none), "No process named 12abc is running");
+  assert.equal(notRunning("0x", none), "No process named 0x is running");
+});

@@ -7,6 +7,7 @@
 
 import type { Command } from "@commander-js/extra-typings";
 import { example, parseName, parsePid, type SetCode } from "../args.ts";
+import { ignoringInterrupts } from "../interrupts.ts";
 import { c, printJson } from "../output.ts";
 import {
   parseProcessArg,
@@ -50,8 +51,23 @@ async function doEject(
 ): Promise<number> {
   const api = await import("../api.ts");
   const pid = await targetPid(target, opts.pid);
-  await api.eject(pid, module, { force: opts.force === true });
+  await ejectUninterrupted(() =>
+    api.eject(pid, module, { force: opts.force === true })
+  );
   if (opts.json) printJson({ pid, module, ejected: true });
   else console.log(`${c.green("ejected")} ${module} from pid ${pid}`);
   return 0;
+}
+
+/**
+ * Runs an eject with Ctrl+C (and Ctrl+Break) held off until it ends (its
+ * timeout bounds it). Its look at the program's threads suspends each in
+ * turn, from this process; Windows' default Ctrl+C handler ends this
+ * process at once (ExitProcess), and a thread of the program suspended at
+ * that moment would stay suspended for good, hanging the program.
+ */
+export async function ejectUninterrupted<T>(
+  run: () => Promise<T>,
+): Promise<T> {
+  return await ignoringInterrupts(run);
 }

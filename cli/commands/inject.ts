@@ -20,6 +20,7 @@ import {
 import { dllForTarget, fileArch, resolveDll } from "../dll.ts";
 import { c, cErr, CliError, hex, printJson } from "../output.ts";
 import {
+  decimalHint,
   isPathTarget,
   parseProcessArg,
   pickRunning,
@@ -101,7 +102,9 @@ async function doInject(
     });
   }
   throw new CliError(
-    `No process named ${name} is running (use --wait to wait for it, or give the path of the executable to launch it)`,
+    `No process named ${name} is running (use --wait to wait for it, or give the path of the executable to launch it)${
+      decimalHint(target)
+    }`,
   );
 }
 
@@ -201,9 +204,13 @@ async function injectPid(
   opts: { timeout: number; json?: boolean; dll?: string },
 ): Promise<number> {
   const api = await import("../api.ts");
+  // inject() returns a module loaded already as it is, loading nothing
+  // more: the report must not say it was injected now.
+  const before = loadedBases(pid, api.modules);
   const t0 = performance.now();
   const mod = await api.inject(pid, dll, { timeout: opts.timeout * 1000 });
   const ms = performance.now() - t0;
+  const alreadyLoaded = before.has(mod.base);
   // The load is not the takeover: heapshift may have refused to patch.
   const outcome = await checkTakeover({
     pid,
@@ -225,7 +232,28 @@ async function injectPid(
     console.error(cErr.yellow(`warning: ${outcome.warning}`));
   }
   const state = outcome.state;
-  return report({ pid, name, dll, ms, module: mod, state, json: opts.json });
+  return report({
+    pid,
+    name,
+    dll,
+    ms,
+    module: mod,
+    alreadyLoaded,
+    state,
+    json: opts.json,
+  });
+}
+
+/** The bases of the modules loaded in `pid`; none when they cannot be listed. */
+function loadedBases(
+  pid: number,
+  modules: (pid: number) => { base: bigint }[],
+): Set<bigint> {
+  try {
+    return new Set(modules(pid).map((m) => m.base));
+  } catch {
+    return new Set(); // inject() says why it cannot reach the process
+  }
 }
 
 function report(r: {
@@ -234,6 +262,8 @@ function report(r: {
   dll: string;
   ms: number;
   launched?: boolean;
+  /** The DLL was loaded before `inject` asked for it: nothing more was. */
+  alreadyLoaded?: boolean;
   module?: { name: string; path: string; base: bigint; size: number };
   /** heapshift's state, for heapshift's DLL. */
   state?: "live";
@@ -246,6 +276,7 @@ function report(r: {
       pid: r.pid,
       process: r.name,
       launched: r.launched ?? false,
+      alreadyLoaded: r.alreadyLoaded ?? false,
       dll: r.dll,
       module: r.module,
       ...(r.state ? { state: r.state } : {}),
@@ -256,9 +287,13 @@ function report(r: {
   }
   const verb = r.launched ? "launched" : "injected";
   console.log(
-    `${c.green(verb)} ${baseName(r.dll)} ${r.launched ? "with" : "into"} ${
-      c.bold(r.name)
-    } (pid ${r.pid})`,
+    r.alreadyLoaded
+      ? `${baseName(r.dll)} was loaded in ${
+        c.bold(r.name)
+      } (pid ${r.pid}) already`
+      : `${c.green(verb)} ${baseName(r.dll)} ${r.launched ? "with" : "into"} ${
+        c.bold(r.name)
+      } (pid ${r.pid})`,
   );
   const rows: string[][] = [];
   if (r.module) rows.push(["module base", hex(r.module.base)]);

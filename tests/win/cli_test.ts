@@ -183,7 +183,13 @@ test("cli: inject fails, saying why, when heapshift loads but does not take over
 test("cli: inject by pid, then eject (probe.dll)", async () => {
   await using t = await startTarget(fixture("sleeper.exe"));
   const r = await json<
-    { pid: number; module: Mod; ms: number; launched: boolean }
+    {
+      pid: number;
+      module: Mod;
+      ms: number;
+      launched: boolean;
+      alreadyLoaded: boolean;
+    }
   >([
     "inject",
     String(t.pid),
@@ -192,7 +198,29 @@ test("cli: inject by pid, then eject (probe.dll)", async () => {
   ]);
   assertEquals(r.pid, t.pid);
   assertEquals(r.launched, false);
+  assertEquals(r.alreadyLoaded, false);
   assertEquals(r.module.name.toLowerCase(), "probe.dll");
+  // Again: nothing more is loaded, and the output says so.
+  const again = await json<{ alreadyLoaded: boolean; module: Mod }>([
+    "inject",
+    String(t.pid),
+    "--dll",
+    fixture("probe.dll"),
+  ]);
+  assertEquals([again.alreadyLoaded, again.module.base], [true, r.module.base]);
+  const twice = await cli([
+    "inject",
+    String(t.pid),
+    "--dll",
+    fixture("probe.dll"),
+  ]);
+  assertEquals(twice.code, 0, twice.stderr);
+  assert(
+    /^probe\.dll was loaded in sleeper\.exe \(pid \d+\) already\n/.test(
+      twice.stdout,
+    ),
+    twice.stdout,
+  );
   assert(/^0x[0-9a-f]+$/.test(r.module.base) && r.ms > 0);
   const mods = await json<Mod[]>(["modules", String(t.pid)]);
   assertEquals(
