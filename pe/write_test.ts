@@ -17,6 +17,48 @@ async function listDir(dir: string): Promise<string[]> {
   return (await Array.fromAsync(Deno.readDir(dir))).map((e) => e.name).sort();
 }
 
+/** The uid and gid of `nobody`, whom the tests run as when we are root. */
+const NOBODY = 65534;
+
+/**
+ * Runs the Deno script `script` (only reads and writes allowed) with
+ * `args`, as `nobody` when `asNobody` (setpriv); its output, trimmed, and
+ * its stderr. `dir` holds its DENO_DIR (`dir/.deno`).
+ */
+async function runScript(
+  script: string,
+  args: readonly string[],
+  options: { dir: string; asNobody: boolean },
+): Promise<{ said: string; stderr: string }> {
+  const deno = Deno.execPath();
+  const run = [
+    deno,
+    "run",
+    "--no-config",
+    "--allow-read",
+    "--allow-write",
+    script,
+    ...args,
+  ];
+  const cmd = options.asNobody
+    ? [
+      "setpriv",
+      `--reuid=${NOBODY}`,
+      `--regid=${NOBODY}`,
+      "--clear-groups",
+      ...run,
+    ]
+    : run;
+  const r = await new Deno.Command(cmd[0], {
+    args: cmd.slice(1),
+    env: { DENO_DIR: `${options.dir}/.deno`, DENO_NO_UPDATE_CHECK: "1" },
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const text = (b: Uint8Array) => new TextDecoder().decode(b);
+  return { said: text(r.stdout).trim(), stderr: text(r.stderr) };
+}
+
 const dllsOf = async (p: string) => (await imports(p)).map((d) => d.dll);
 
 Deno.test("defaultOutputPath() puts the tag before the extension", () => {
@@ -398,7 +440,6 @@ posixTest(
   async (dir) => {
     // As root every file is writable: the user is then `nobody`.
     const asNobody = Deno.uid() === 0;
-    const nobody = 65534;
     await Deno.chmod(dir, 0o777); // the directory is writable: a rename works
     const original = buildPe();
     const readOnly = `${dir}/ro.exe`; // the user's own, mode 0444
@@ -406,7 +447,7 @@ posixTest(
     await Deno.writeFile(readOnly, original, { mode: 0o444 });
     await Deno.chmod(readOnly, 0o444);
     await Deno.writeFile(others, original, { mode: 0o644 });
-    if (asNobody) await Deno.chown(readOnly, nobody, nobody);
+    if (asNobody) await Deno.chown(readOnly, NOBODY, NOBODY);
     else {
       // not root: a file of someone else's cannot be made here
       await Deno.remove(others);
@@ -432,38 +473,16 @@ try {
       cases.push([others, [others, "out", `${dir}/src.exe`]]);
     }
     for (const [file, args] of cases) {
-      const cmd = asNobody
-        ? [
-          "setpriv",
-          `--reuid=${nobody}`,
-          `--regid=${nobody}`,
-          "--clear-groups",
-        ]
-        : [];
-      const deno = Deno.execPath();
-      const run = new Deno.Command(cmd[0] ?? deno, {
-        args: [
-          ...cmd.slice(1),
-          ...(asNobody ? [deno] : []),
-          "run",
-          "--no-config",
-          "--allow-read",
-          "--allow-write",
-          script,
-          ...args,
-        ],
-        env: { DENO_DIR: `${dir}/.deno`, DENO_NO_UPDATE_CHECK: "1" },
-        stdout: "piped",
-        stderr: "piped",
+      const { said, stderr } = await runScript(script, args, {
+        dir,
+        asNobody,
       });
-      const r = await run.output();
-      const said = new TextDecoder().decode(r.stdout).trim();
       assert.equal(
         said,
         file === readOnly
           ? `Cannot replace ${file}: it is read-only (mode 0444); make it writable first (chmod u+w) if it is to change`
           : `Cannot replace ${file}: permission denied (the file is read-only or not yours to write); make it writable first`,
-        new TextDecoder().decode(r.stderr),
+        stderr,
       );
       assert.deepEqual(await Deno.readFile(file), original, file);
     }
@@ -739,12 +758,11 @@ Deno.test({
   ignore: Deno.build.os === "windows" || Deno.uid() !== 0,
   fn: () =>
     withDir(async (dir) => {
-      const nobody = 65534;
       await Deno.chmod(dir, 0o755); // root's: nobody may not create files
       const exe = `${dir}/game.exe`;
       const original = buildPe();
       await Deno.writeFile(exe, original, { mode: 0o644 });
-      await Deno.chown(exe, nobody, nobody); // nobody's own, writable
+      await Deno.chown(exe, NOBODY, NOBODY); // nobody's own, writable
       const script = `${dir}/run.ts`;
       await Deno.writeTextFile(
         script,
@@ -759,34 +777,21 @@ try {
 }`,
       );
       await Deno.mkdir(`${dir}/.deno`);
-      await Deno.chown(`${dir}/.deno`, nobody, nobody);
+      await Deno.chown(`${dir}/.deno`, NOBODY, NOBODY);
       for (
         const [args, path] of [[[exe], `${exe}.bak`], [
           [exe, "out"],
           `${dir}/game.heapshift.exe`,
         ]] as const
       ) {
-        const r = await new Deno.Command("setpriv", {
-          args: [
-            `--reuid=${nobody}`,
-            `--regid=${nobody}`,
-            "--clear-groups",
-            Deno.execPath(),
-            "run",
-            "--no-config",
-            "--allow-read",
-            "--allow-write",
-            script,
-            ...args,
-          ],
-          env: { DENO_DIR: `${dir}/.deno`, DENO_NO_UPDATE_CHECK: "1" },
-          stdout: "piped",
-          stderr: "piped",
-        }).output();
+        const { said, stderr } = await runScript(script, args, {
+          dir,
+          asNobody: true,
+        });
         assert.equal(
-          new TextDecoder().decode(r.stdout).trim(),
+          said,
           `Cannot write ${path}: permission denied: this user may not create files in ${dir}`,
-          new TextDecoder().decode(r.stderr),
+          stderr,
         );
         assert.deepEqual(await Deno.readFile(exe), original);
         assert.deepEqual(await listDir(dir), [".deno", "game.exe", "run.ts"]);
