@@ -78,6 +78,21 @@ export const parseSeconds: (value: string) => number = positive("seconds");
 /** Parses a number > 0. */
 export const parsePositive: (value: string) => number = positive();
 
+/**
+ * A parser of whole numbers from 1 to `max` written in decimal digits
+ * (`2.5`, `1e3` and `0x10` are refused).
+ */
+export function countUpTo(max: number): (value: string) => number {
+  return (value) => {
+    if (!/^\d+$/.test(value) || Number(value) < 1 || Number(value) > max) {
+      throw new InvalidArgumentError(
+        `expected a whole number from 1 to ${max}`,
+      );
+    }
+    return Number(value);
+  };
+}
+
 /** Collects a repeatable option's values. */
 export function collect(value: string, previous: string[] = []): string[] {
   return [...previous, value];

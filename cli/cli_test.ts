@@ -104,6 +104,11 @@ Deno.test("usage errors exit 2 with a one-line reason", async () => {
       ["ps", "--wine-env", "a b"],
       ["inject", "game.exe", "--wine-env", "../x"],
       ["doctor", "--wine-env", ""],
+      // A count is a whole number the program can run.
+      ["demo", "--threads", "2.5"],
+      ["demo", "--threads", "17"],
+      ["demo", "--threads", "0x2"],
+      ["stats", "12", "--watch", "--count", "1.5"],
     ]
   ) {
     const r = await cli(args);
@@ -111,6 +116,19 @@ Deno.test("usage errors exit 2 with a one-line reason", async () => {
     assert.match(r.stderr, /^error: .+\n/, args.join(" "));
     assert.equal(r.stdout, "");
   }
+});
+
+Deno.test("demo's thread limit is the sample's", async () => {
+  const sample = await Deno.readTextFile(
+    new URL("../demo/sample.c", import.meta.url),
+  );
+  const r = await cli(["demo", "--help"]);
+  const max = /#define MAX_THREADS (\d+)/.exec(sample)?.[1];
+  assert.ok(max);
+  assert.match(
+    r.stdout,
+    new RegExp(`worker threads of the sample \\(1 to ${max}\\)`),
+  );
 });
 
 Deno.test("stats: --count and --interval without --watch say what they need", async () => {

@@ -9,6 +9,7 @@
 
 import { type Command, Option } from "@commander-js/extra-typings";
 import {
+  countUpTo,
   currentArgs,
   example,
   parsePath,
@@ -24,6 +25,9 @@ import { absoluteOptionPaths, baseName } from "../../src/_paths.ts";
 import { runTask } from "../run_task.ts";
 import type { Stats } from "../api.ts";
 import { bridgeOptions, checkSeenByEnv, onWindows } from "../windows_side.ts";
+
+/** demo/sample.c's MAX_THREADS: it runs at most this many workers. */
+const SAMPLE_MAX_THREADS = 16;
 
 /** One `tick` line of the sample program. */
 export interface Tick {
@@ -419,7 +423,12 @@ export function demoCommand(program: Command, setCode: SetCode): void {
       4,
     )
     .option("--after <seconds>", "time after the injection", parsePositive, 6)
-    .option("--threads <n>", "worker threads of the sample", parsePositive, 2)
+    .option(
+      "--threads <n>",
+      `worker threads of the sample (1 to ${SAMPLE_MAX_THREADS})`,
+      countUpTo(SAMPLE_MAX_THREADS),
+      2,
+    )
     .option("--json", "machine-readable output");
   bridgeOptions(command, {
     prefixHelp:

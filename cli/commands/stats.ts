@@ -7,7 +7,7 @@
 import { explainReason } from "../takeover.ts";
 import type { Command } from "@commander-js/extra-typings";
 import { InvalidArgumentError } from "@commander-js/extra-typings";
-import { example, parsePid, type SetCode } from "../args.ts";
+import { countUpTo, example, parsePid, type SetCode } from "../args.ts";
 import {
   parseProcessArg,
   PID_HELP,
@@ -105,13 +105,6 @@ export function parseInterval(value: string): number {
   return n;
 }
 
-function parseCount(value: string): number {
-  if (!/^\d+$/.test(value) || Number(value) < 1) {
-    throw new InvalidArgumentError("expected a positive integer");
-  }
-  return Number(value);
-}
-
 /** Registers `stats`. */
 export function statsCommand(program: Command, setCode: SetCode): void {
   const command = program.command("stats")
@@ -130,7 +123,11 @@ export function statsCommand(program: Command, setCode: SetCode): void {
       parseInterval,
       1,
     )
-    .option("-n, --count <n>", "with --watch: stop after N samples", parseCount)
+    .option(
+      "-n, --count <n>",
+      "with --watch: stop after N samples",
+      countUpTo(Number.MAX_SAFE_INTEGER),
+    )
     .option(
       "--json",
       "machine-readable output (one JSON object per sample with --watch)",
