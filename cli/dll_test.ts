@@ -117,7 +117,31 @@ Deno.test("a checkout's DLL built from other sources than the checkout's is rebu
     ]);
     await resolveDll(undefined, { dir, builder });
     assert.deepEqual(calls, [
-      ["--toolchain", "mingw", "--msize", "usable", "--mimalloc", mi],
+      ["--toolchain", "mingw", "--msize", "usable", "--mimalloc-version", "3"],
+    ]);
+    // a tree of the user's (--mimalloc) is kept
+    const mine = `${dir}/my-mimalloc`;
+    await Deno.mkdir(`${mine}/src`, { recursive: true });
+    await Deno.writeTextFile(`${mine}/src/static.c`, "/* mine */\n");
+    const lines = ["mingw", mine, "30401", "exact"];
+    await stamp("heapshift.dll", [...lines, `sources ${"0".repeat(64)}`]);
+    assert.deepEqual(await staleBuild(`${dir}/heapshift.dll`), [
+      "--toolchain",
+      "mingw",
+      "--msize",
+      "exact",
+      "--mimalloc",
+      mine,
+    ]);
+    const digest = await dllSourcesDigest(root, mine);
+    await stamp("heapshift.dll", [...lines, `sources ${digest}`]);
+    assert.equal(await staleBuild(`${dir}/heapshift.dll`), undefined);
+    await stamp("heapshift.dll", [
+      "mingw",
+      mi,
+      "30401",
+      "usable",
+      `sources ${"0".repeat(64)}`,
     ]);
     // recorded before sources were (an older build-dll), its tree gone:
     // rebuilt from the checkout's tree of that major version
@@ -133,7 +157,7 @@ Deno.test("a checkout's DLL built from other sources than the checkout's is rebu
       `${dir}/heapshift32.dll`,
     ]);
     assert.deepEqual(calls, [
-      ["--toolchain", "mingw", "--msize", "usable", "--mimalloc", mi],
+      ["--toolchain", "mingw", "--msize", "usable", "--mimalloc-version", "3"],
       [
         "--arch",
         "x86",
@@ -164,6 +188,45 @@ Deno.test("a checkout's DLL built from other sources than the checkout's is rebu
           `pass --dll ${dir}/heapshift.dll to use it as it is`,
         ),
     );
+  });
+});
+
+Deno.test("a DLL built from the checkout's own mimalloc tree follows the checkout when it is moved, or its build/ copied from another checkout", async () => {
+  // build-dll names its inputs relative to the checkout and the tree, so a
+  // moved checkout's DLL is up to date for it (and build-dll leaves its
+  // record as it is): the record's tree path, gone or another checkout's,
+  // must not make every command run build-dll again, nor pin the build to
+  // another checkout's tree.
+  await withDir(async (dir) => {
+    const root = repoRoot();
+    const now = await dllSourcesDigest(
+      root,
+      `${root}/third_party/mimalloc-3.4.1`,
+    );
+    const other = `${dir}/other-checkout/third_party/mimalloc-3.4.1`;
+    await Deno.mkdir(`${other}/src`, { recursive: true });
+    await Deno.writeTextFile(`${other}/src/static.c`, "/* another tree */\n");
+    await Deno.writeFile(`${dir}/heapshift.dll`, new Uint8Array(1));
+    for (const mi of ["/gone/checkout/third_party/mimalloc-3.4.1", other]) {
+      const stamp = (sources: string) =>
+        Deno.writeTextFile(
+          `${dir}/.heapshift.dll.stamp`,
+          ["mingw", mi, "30401", "usable", `sources ${sources}`, "{}", ""]
+            .join("\n"),
+        );
+      await stamp(now);
+      assert.equal(await staleBuild(`${dir}/heapshift.dll`), undefined, mi);
+      // sources changed: rebuilt from this checkout's tree of that version
+      await stamp("0".repeat(64));
+      assert.deepEqual(await staleBuild(`${dir}/heapshift.dll`), [
+        "--toolchain",
+        "mingw",
+        "--msize",
+        "usable",
+        "--mimalloc-version",
+        "3",
+      ], mi);
+    }
   });
 });
 
@@ -201,7 +264,7 @@ Deno.test("warnStaleDlls warns of a DLL built from other sources, for a prefix o
     );
     assert.match(
       said[0],
-      /run `deno task build-dll --toolchain mingw --msize exact --mimalloc /,
+      /run `deno task build-dll --toolchain mingw --msize exact --mimalloc-version 3`/,
     );
   });
 });
