@@ -366,8 +366,10 @@ export async function staleBuild(dll: string): Promise<string[] | undefined> {
   // choice of the user's: its recorded path may be gone (the checkout was
   // moved: build-dll finds the DLL up to date and leaves the record) or be
   // another checkout's (build/ copied); this checkout's tree is the one.
-  const own = (mi ?? "").replaceAll("\\", "/")
-    .endsWith(`/${MIMALLOC_TREES[major]}`) || !exists(`${mi}/src/static.c`);
+  const path = (mi ?? "").replaceAll("\\", "/");
+  const tail = `/${MIMALLOC_TREES[major]}`;
+  const own = !exists(`${mi}/src/static.c`) || (path.endsWith(tail) &&
+    exists(`${path.slice(0, -tail.length)}/dll/mimalloc_unit.c`));
   const tree = own ? `${repoRoot()}/${MIMALLOC_TREES[major]}` : mi;
   const args = [
     ...buildArgs(arch),

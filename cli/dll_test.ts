@@ -119,8 +119,8 @@ Deno.test("a checkout's DLL built from other sources than the checkout's is rebu
     assert.deepEqual(calls, [
       ["--toolchain", "mingw", "--msize", "usable", "--mimalloc-version", "3"],
     ]);
-    // a tree of the user's (--mimalloc) is kept
-    const mine = `${dir}/my-mimalloc`;
+    // a tree of the user's (--mimalloc) is kept, whatever its name
+    const mine = `${dir}/patched/third_party/mimalloc-3.4.1`;
     await Deno.mkdir(`${mine}/src`, { recursive: true });
     await Deno.writeTextFile(`${mine}/src/static.c`, "/* mine */\n");
     const lines = ["mingw", mine, "30401", "exact"];
@@ -206,6 +206,8 @@ Deno.test("a DLL built from the checkout's own mimalloc tree follows the checkou
     const other = `${dir}/other-checkout/third_party/mimalloc-3.4.1`;
     await Deno.mkdir(`${other}/src`, { recursive: true });
     await Deno.writeTextFile(`${other}/src/static.c`, "/* another tree */\n");
+    await Deno.mkdir(`${dir}/other-checkout/dll`);
+    await Deno.writeTextFile(`${dir}/other-checkout/dll/mimalloc_unit.c`, "");
     await Deno.writeFile(`${dir}/heapshift.dll`, new Uint8Array(1));
     for (const mi of ["/gone/checkout/third_party/mimalloc-3.4.1", other]) {
       const stamp = (sources: string) =>
