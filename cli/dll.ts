@@ -200,6 +200,33 @@ export async function buildMissingDlls(
 }
 
 /**
+ * Rebuilds each of the checkout's default hook DLLs for `arches` that is
+ * there but built from other sources than the checkout's (a missing one is
+ * left to {@linkcode resolveDll}), before `inject --wait` waits: the
+ * program that appears is then injected at once, not after a build of a
+ * minute or more, while it runs on. A failed rebuild is a warning (the
+ * command says it again if that DLL is the one it needs).
+ */
+export async function rebuildStaleDlls(
+  arches: readonly Arch[],
+  options: Pick<ResolveOptions, "dir" | "builder"> = {},
+): Promise<string[]> {
+  const rebuilt: string[] = [];
+  if (!canBuild() || underWine()) return rebuilt;
+  for (const arch of arches) {
+    const dll = builtDll(arch, options.dir);
+    if (!isFile(dll) || !await staleBuild(dll)) continue;
+    try {
+      rebuilt.push(await resolveDll(undefined, { ...options, arch }));
+    } catch (e) {
+      if (!(e instanceof CliError)) throw e;
+      progress(`warning: ${e.message}`);
+    }
+  }
+  return rebuilt;
+}
+
+/**
  * Warns of each of the checkout's default hook DLLs for `arches` that was
  * built from other sources than the checkout's (a prefix of the user's:
  * nothing is built for it, the Windows half uses the DLL as it is).

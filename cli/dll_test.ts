@@ -10,6 +10,7 @@ import {
   fileArch,
   HOOK_DLL,
   isConsoleProgram,
+  rebuildStaleDlls,
   resolveDll,
   staleBuild,
   warnStaleDlls,
@@ -487,4 +488,51 @@ Deno.test("a binary compiled without the x86 DLL says so for a 32-bit program, a
     setEmbeddedDll(undefined);
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test("rebuildStaleDlls (before inject --wait) rebuilds the DLLs that are there but stale, and only those; a failure is a warning", async () => {
+  await withDir(async (dir) => {
+    const root = repoRoot();
+    const now = await dllSourcesDigest(
+      root,
+      `${root}/third_party/mimalloc-3.4.1`,
+    );
+    const mi = `${root}/third_party/mimalloc-3.4.1`;
+    const stamp = (name: string, sources: string) =>
+      Deno.writeTextFile(
+        `${dir}/.${name}.stamp`,
+        ["mingw", mi, "30401", "exact", `sources ${sources}`, "{}", ""]
+          .join("\n"),
+      );
+    const calls: string[][] = [];
+    const builder = (args: string[]) => {
+      calls.push(args);
+      return Promise.resolve(args.includes("x86") ? 1 : 0);
+    };
+    // x64 there and current: nothing; x86 missing: left for later
+    await Deno.writeFile(`${dir}/heapshift.dll`, new Uint8Array(1));
+    await stamp("heapshift.dll", now);
+    assert.deepEqual(
+      await rebuildStaleDlls(["x64", "x86"], { dir, builder }),
+      [],
+    );
+    assert.deepEqual(calls, []);
+    // both there and stale: both rebuilt; x86's failure is a warning
+    await Deno.writeFile(`${dir}/heapshift32.dll`, new Uint8Array(1));
+    await stamp("heapshift.dll", "0".repeat(64));
+    await stamp("heapshift32.dll", "0".repeat(64));
+    const said: string[] = [];
+    const error = console.error;
+    console.error = (m: string) => said.push(m);
+    try {
+      assert.deepEqual(
+        await rebuildStaleDlls(["x64", "x86"], { dir, builder }),
+        [`${dir}/heapshift.dll`],
+      );
+    } finally {
+      console.error = error;
+    }
+    assert.equal(calls.length, 2);
+    assert.ok(said.some((m) => /warning: Rebuilding the 32-bit/.test(m)));
+  });
 });
