@@ -6,7 +6,7 @@
  */
 
 import { checkTakeover } from "../takeover.ts";
-import { launchInterruptibly, takeover } from "./launch.ts";
+import { launchInterruptibly, refuseIlOnly, takeover } from "./launch.ts";
 import type { Command } from "@commander-js/extra-typings";
 import { baseName, isFile } from "../../src/_paths.ts";
 import { processEnded } from "../../src/_exit_status.ts";
@@ -73,6 +73,7 @@ async function doInject(
     return await injectPid(p.pid, p.name, dll, opts);
   }
   if (isFile(target)) {
+    refuseIlOnly(target, opts.dll ? [opts.dll] : undefined);
     const dll = await dllForTarget(opts.dll, () => fileArch(target));
     const t0 = performance.now();
     const launched = await launchInterruptibly(target, {

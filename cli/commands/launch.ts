@@ -53,18 +53,7 @@ export function launchCommand(program: Command, setCode: SetCode): void {
       "deno run -A cli.ts launch app.exe --dll build/heapshift.dll --dll extra.dll",
     ),
   ).action(async (exe, args, opts) => {
-    // Before a default DLL is picked (or built, here or for the Wine side)
-    // for a program that takes none: the API would refuse it only then.
-    if (isIlOnlyAssembly(exe)) {
-      throw new CliError(
-        ilOnlyRefusal(
-          exe,
-          opts.dll?.length
-            ? opts.dll.map(baseName)
-            : [HOOK_DLL[fileArch(exe) ?? "x64"]],
-        ),
-      );
-    }
+    refuseIlOnly(exe, opts.dll);
     setCode(
       await onWindows(opts, () => doLaunch(exe, args, opts), {
         files: [exe, ...(opts.dll ?? [])],
@@ -72,6 +61,22 @@ export function launchCommand(program: Command, setCode: SetCode): void {
       }),
     );
   });
+}
+
+/**
+ * Refuses to launch the IL-only .NET program `exe` with DLLs (`dlls`, else
+ * the default one), before a default DLL is picked (or built, here or for
+ * the Wine side) for a program that takes none: the API would refuse it
+ * only then.
+ */
+export function refuseIlOnly(exe: string, dlls?: readonly string[]): void {
+  if (!isIlOnlyAssembly(exe)) return;
+  throw new CliError(
+    ilOnlyRefusal(
+      exe,
+      dlls?.length ? dlls.map(baseName) : [HOOK_DLL[fileArch(exe) ?? "x64"]],
+    ),
+  );
 }
 
 async function doLaunch(
