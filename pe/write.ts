@@ -15,7 +15,7 @@
 
 import { basename, dirname, join } from "node:path";
 import { OutputExistsError, PeError, PeFileError } from "./errors.ts";
-import { readHeaders } from "./headers.ts";
+import { isDll, readHeaders } from "./headers.ts";
 import { exportsName } from "./exports.ts";
 import {
   DEFAULT_SYMBOL,
@@ -627,7 +627,9 @@ async function apply(exe: string, how: FileEdit): Promise<PatchReport> {
     warnings: plan.warnings,
   };
   const output = plan.output;
-  if (plan.action === "added") {
+  // A DLL's imports are looked for beside the program that loads it, which
+  // is not known here: only a program's directory is judged.
+  if (plan.action === "added" && !isDll(readHeaders(src))) {
     const beside = join(dirname(options.output ?? exe), plan.dll);
     const problem = besideProblem(beside, {
       machine: plan.machine,

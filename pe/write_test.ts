@@ -732,6 +732,29 @@ Deno.test("patchImports() warns when the DLL beside the output would stop the pr
   });
 });
 
+Deno.test("patchImports() of a DLL does not judge the DLL beside it: the loader looks for its imports beside the program that loads it", async () => {
+  // Windows resolves a loaded DLL's static imports from the application's
+  // directory (then the system's), not the importing DLL's: a wrong file
+  // in a plugins/ folder stops nothing, and is no reason to warn.
+  await withDir(async (dir) => {
+    const plugin = `${dir}/plugin.dll`;
+    await Deno.writeFile(plugin, buildPe({ dll: true }));
+    await Deno.writeFile(
+      `${dir}/heapshift.dll`,
+      buildPe({
+        format: "PE32",
+        dll: true,
+        exports: { dll: "heapshift.dll", names: ["heapshift_anchor"] },
+      }),
+    );
+    const r = await patchImports(plugin, { list: true });
+    assert.deepEqual(
+      r.warnings.filter((s) => s.includes(join(dir, "heapshift.dll"))),
+      [],
+    );
+  });
+});
+
 Deno.test({
   name:
     "a directory its user may not create files in: the error says so, and the file stays as it was",
