@@ -19,7 +19,7 @@ import { embeddedDll, extractDll, keptCopy } from "./embed.ts";
 import { cErr, CliError, progress } from "./output.ts";
 import { isWindows } from "../ffi/mod.ts";
 import { exists, isDir, isFile } from "../src/_paths.ts";
-import { dllSourcesDigest } from "../src/_dll_sources.ts";
+import { dllSourcesDigest, MIMALLOC_TREES } from "../src/_dll_sources.ts";
 import { repoPath, repoRoot } from "../src/_repo.ts";
 import { runTask } from "./run_task.ts";
 import { underWine } from "./wine_bridge.ts";
@@ -200,6 +200,33 @@ export async function buildMissingDlls(
 }
 
 /**
+ * Rebuilds each of the checkout's default hook DLLs for `arches` that is
+ * there but built from other sources than the checkout's (a missing one is
+ * left to {@linkcode resolveDll}), before `inject --wait` waits: the
+ * program that appears is then injected at once, not after a build of a
+ * minute or more, while it runs on. A failed rebuild is a warning (the
+ * command says it again if that DLL is the one it needs).
+ */
+export async function rebuildStaleDlls(
+  arches: readonly Arch[],
+  options: Pick<ResolveOptions, "dir" | "builder"> = {},
+): Promise<string[]> {
+  const rebuilt: string[] = [];
+  if (!canBuild() || underWine()) return rebuilt;
+  for (const arch of arches) {
+    const dll = builtDll(arch, options.dir);
+    if (!isFile(dll) || !await staleBuild(dll)) continue;
+    try {
+      rebuilt.push(await resolveDll(undefined, { ...options, arch }));
+    } catch (e) {
+      if (!(e instanceof CliError)) throw e;
+      progress(`warning: ${e.message}`);
+    }
+  }
+  return rebuilt;
+}
+
+/**
  * Warns of each of the checkout's default hook DLLs for `arches` that was
  * built from other sources than the checkout's (a prefix of the user's:
  * nothing is built for it, the Windows half uses the DLL as it is).
@@ -339,7 +366,8 @@ export function checkDllFor(dll: string, arch: Arch, what: string): void {
 
 /**
  * `build-dll`'s arguments that rebuild the checkout's DLL `dll` as it was
- * built (toolchain, mimalloc tree, `_msize`), when the record build-dll
+ * built (toolchain, a mimalloc tree of the user's or else the checkout's
+ * of that version, `_msize`), when the record build-dll
  * wrote beside it (`.NAME.stamp`) says it was built from sources other
  * than the checkout's now (a `git pull`, an edit; or a record from before
  * the sources were recorded); undefined when they are the same, or when
@@ -360,19 +388,27 @@ export async function staleBuild(dll: string): Promise<string[] | undefined> {
     return undefined;
   }
   const arch: Arch = dll.endsWith(HOOK_DLL.x86) ? "x86" : "x64";
+  const major = Number(version) >= 300 ? 3 : 2;
+  // A checkout's own tree (build-dll's default, --mimalloc-version) is no
+  // choice of the user's: its recorded path may be gone (the checkout was
+  // moved: build-dll finds the DLL up to date and leaves the record) or be
+  // another checkout's (build/ copied); this checkout's tree is the one.
+  const path = (mi ?? "").replaceAll("\\", "/");
+  const tail = `/${MIMALLOC_TREES[major]}`;
+  const own = !exists(`${mi}/src/static.c`) || (path.endsWith(tail) &&
+    exists(`${path.slice(0, -tail.length)}/dll/mimalloc_unit.c`));
+  const tree = own ? `${repoRoot()}/${MIMALLOC_TREES[major]}` : mi;
   const args = [
     ...buildArgs(arch),
     "--toolchain",
     toolchain,
     ...(/^(exact|usable)$/.test(msize) ? ["--msize", msize] : []),
-    ...(exists(`${mi}/src/static.c`)
-      ? ["--mimalloc", mi]
-      : ["--mimalloc-version", Number(version) >= 300 ? "3" : "2"]),
+    ...(own ? ["--mimalloc-version", String(major)] : ["--mimalloc", mi]),
   ];
   const recorded = /^sources ([0-9a-f]{64})$/.exec(sources ?? "")?.[1];
-  if (!recorded || !exists(`${mi}/src/static.c`)) return args;
+  if (!recorded || !exists(`${tree}/src/static.c`)) return args;
   try {
-    return recorded === await dllSourcesDigest(repoRoot(), mi)
+    return recorded === await dllSourcesDigest(repoRoot(), tree)
       ? undefined
       : args;
   } catch {

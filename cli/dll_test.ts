@@ -10,6 +10,7 @@ import {
   fileArch,
   HOOK_DLL,
   isConsoleProgram,
+  rebuildStaleDlls,
   resolveDll,
   staleBuild,
   warnStaleDlls,
@@ -117,7 +118,31 @@ Deno.test("a checkout's DLL built from other sources than the checkout's is rebu
     ]);
     await resolveDll(undefined, { dir, builder });
     assert.deepEqual(calls, [
-      ["--toolchain", "mingw", "--msize", "usable", "--mimalloc", mi],
+      ["--toolchain", "mingw", "--msize", "usable", "--mimalloc-version", "3"],
+    ]);
+    // a tree of the user's (--mimalloc) is kept, whatever its name
+    const mine = `${dir}/patched/third_party/mimalloc-3.4.1`;
+    await Deno.mkdir(`${mine}/src`, { recursive: true });
+    await Deno.writeTextFile(`${mine}/src/static.c`, "/* mine */\n");
+    const lines = ["mingw", mine, "30401", "exact"];
+    await stamp("heapshift.dll", [...lines, `sources ${"0".repeat(64)}`]);
+    assert.deepEqual(await staleBuild(`${dir}/heapshift.dll`), [
+      "--toolchain",
+      "mingw",
+      "--msize",
+      "exact",
+      "--mimalloc",
+      mine,
+    ]);
+    const digest = await dllSourcesDigest(root, mine);
+    await stamp("heapshift.dll", [...lines, `sources ${digest}`]);
+    assert.equal(await staleBuild(`${dir}/heapshift.dll`), undefined);
+    await stamp("heapshift.dll", [
+      "mingw",
+      mi,
+      "30401",
+      "usable",
+      `sources ${"0".repeat(64)}`,
     ]);
     // recorded before sources were (an older build-dll), its tree gone:
     // rebuilt from the checkout's tree of that major version
@@ -133,7 +158,7 @@ Deno.test("a checkout's DLL built from other sources than the checkout's is rebu
       `${dir}/heapshift32.dll`,
     ]);
     assert.deepEqual(calls, [
-      ["--toolchain", "mingw", "--msize", "usable", "--mimalloc", mi],
+      ["--toolchain", "mingw", "--msize", "usable", "--mimalloc-version", "3"],
       [
         "--arch",
         "x86",
@@ -164,6 +189,47 @@ Deno.test("a checkout's DLL built from other sources than the checkout's is rebu
           `pass --dll ${dir}/heapshift.dll to use it as it is`,
         ),
     );
+  });
+});
+
+Deno.test("a DLL built from the checkout's own mimalloc tree follows the checkout when it is moved, or its build/ copied from another checkout", async () => {
+  // build-dll names its inputs relative to the checkout and the tree, so a
+  // moved checkout's DLL is up to date for it (and build-dll leaves its
+  // record as it is): the record's tree path, gone or another checkout's,
+  // must not make every command run build-dll again, nor pin the build to
+  // another checkout's tree.
+  await withDir(async (dir) => {
+    const root = repoRoot();
+    const now = await dllSourcesDigest(
+      root,
+      `${root}/third_party/mimalloc-3.4.1`,
+    );
+    const other = `${dir}/other-checkout/third_party/mimalloc-3.4.1`;
+    await Deno.mkdir(`${other}/src`, { recursive: true });
+    await Deno.writeTextFile(`${other}/src/static.c`, "/* another tree */\n");
+    await Deno.mkdir(`${dir}/other-checkout/dll`);
+    await Deno.writeTextFile(`${dir}/other-checkout/dll/mimalloc_unit.c`, "");
+    await Deno.writeFile(`${dir}/heapshift.dll`, new Uint8Array(1));
+    for (const mi of ["/gone/checkout/third_party/mimalloc-3.4.1", other]) {
+      const stamp = (sources: string) =>
+        Deno.writeTextFile(
+          `${dir}/.heapshift.dll.stamp`,
+          ["mingw", mi, "30401", "usable", `sources ${sources}`, "{}", ""]
+            .join("\n"),
+        );
+      await stamp(now);
+      assert.equal(await staleBuild(`${dir}/heapshift.dll`), undefined, mi);
+      // sources changed: rebuilt from this checkout's tree of that version
+      await stamp("0".repeat(64));
+      assert.deepEqual(await staleBuild(`${dir}/heapshift.dll`), [
+        "--toolchain",
+        "mingw",
+        "--msize",
+        "usable",
+        "--mimalloc-version",
+        "3",
+      ], mi);
+    }
   });
 });
 
@@ -201,7 +267,7 @@ Deno.test("warnStaleDlls warns of a DLL built from other sources, for a prefix o
     );
     assert.match(
       said[0],
-      /run `deno task build-dll --toolchain mingw --msize exact --mimalloc /,
+      /run `deno task build-dll --toolchain mingw --msize exact --mimalloc-version 3`/,
     );
   });
 });
@@ -422,4 +488,51 @@ Deno.test("a binary compiled without the x86 DLL says so for a 32-bit program, a
     setEmbeddedDll(undefined);
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test("rebuildStaleDlls (before inject --wait) rebuilds the DLLs that are there but stale, and only those; a failure is a warning", async () => {
+  await withDir(async (dir) => {
+    const root = repoRoot();
+    const now = await dllSourcesDigest(
+      root,
+      `${root}/third_party/mimalloc-3.4.1`,
+    );
+    const mi = `${root}/third_party/mimalloc-3.4.1`;
+    const stamp = (name: string, sources: string) =>
+      Deno.writeTextFile(
+        `${dir}/.${name}.stamp`,
+        ["mingw", mi, "30401", "exact", `sources ${sources}`, "{}", ""]
+          .join("\n"),
+      );
+    const calls: string[][] = [];
+    const builder = (args: string[]) => {
+      calls.push(args);
+      return Promise.resolve(args.includes("x86") ? 1 : 0);
+    };
+    // x64 there and current: nothing; x86 missing: left for later
+    await Deno.writeFile(`${dir}/heapshift.dll`, new Uint8Array(1));
+    await stamp("heapshift.dll", now);
+    assert.deepEqual(
+      await rebuildStaleDlls(["x64", "x86"], { dir, builder }),
+      [],
+    );
+    assert.deepEqual(calls, []);
+    // both there and stale: both rebuilt; x86's failure is a warning
+    await Deno.writeFile(`${dir}/heapshift32.dll`, new Uint8Array(1));
+    await stamp("heapshift.dll", "0".repeat(64));
+    await stamp("heapshift32.dll", "0".repeat(64));
+    const said: string[] = [];
+    const error = console.error;
+    console.error = (m: string) => said.push(m);
+    try {
+      assert.deepEqual(
+        await rebuildStaleDlls(["x64", "x86"], { dir, builder }),
+        [`${dir}/heapshift.dll`],
+      );
+    } finally {
+      console.error = error;
+    }
+    assert.equal(calls.length, 2);
+    assert.ok(said.some((m) => /warning: Rebuilding the 32-bit/.test(m)));
+  });
 });

@@ -27,6 +27,34 @@ export async function ignoringInterrupts<T>(fn: () => Promise<T>): Promise<T> {
 }
 
 /**
+ * Runs `fn` with Ctrl+C (and Ctrl+Break) held off, for work that must not
+ * be cut short by Windows' default handler (ExitProcess at once, from its
+ * own thread): the first says `note` (on stderr), a second stops waiting
+ * for `fn` with a CliError (exit 130) that `gaveUp` words. A listener runs
+ * only between tasks, never within synchronous work (the look at a
+ * program's threads, which suspends each in turn): the process ends only
+ * once that is done.
+ */
+export async function holdingInterrupts<T>(
+  fn: () => Promise<T>,
+  text: { note: string; gaveUp: string },
+): Promise<T> {
+  let count = 0;
+  let stop!: (e: CliError) => void;
+  const stopped = new Promise<never>((_, reject) => stop = reject);
+  const listener = () => {
+    if (++count === 1) console.error(text.note);
+    else stop(new CliError(text.gaveUp, 130));
+  };
+  for (const s of interrupts()) Deno.addSignalListener(s, listener);
+  try {
+    return await Promise.race([fn(), stopped]);
+  } finally {
+    for (const s of interrupts()) Deno.removeSignalListener(s, listener);
+  }
+}
+
+/**
  * Runs `fn` with a signal that Ctrl+C (or Ctrl+Break) aborts, with an
  * `AbortError` as its reason, instead of ending this process: what `fn` has
  * started can then be undone (a program launched halfway is stopped).

@@ -63,7 +63,16 @@ export function formatMessage(
   if (n === 0) return `unknown error ${code}`;
   const text = readWide(new Uint8Array(buf.buffer), { maxChars: n }).trim();
   // (ignored inserts stay as %1 or %1!s! in the text)
-  return text.replace(/%[1-9][0-9]?(![^!]*!)?/g, options.insert ?? "the file");
+  return fillInserts(text, options.insert ?? "the file");
+}
+
+/**
+ * `text` with each insert (`%1`, `%1!s!`) replaced by `insert`, as it is:
+ * a file name may hold `$&` or `$'`, which a replacement string would
+ * expand (internal; exported for its test).
+ */
+export function fillInserts(text: string, insert: string): string {
+  return text.replace(/%[1-9][0-9]?(![^!]*!)?/g, () => insert);
 }
 
 /** A failed Win32 call: which call, its error code and the system's text. */

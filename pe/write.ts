@@ -15,7 +15,7 @@
 
 import { basename, dirname, join } from "node:path";
 import { OutputExistsError, PeError, PeFileError } from "./errors.ts";
-import { readHeaders } from "./headers.ts";
+import { isDll, readHeaders } from "./headers.ts";
 import { exportsName } from "./exports.ts";
 import {
   DEFAULT_SYMBOL,
@@ -560,11 +560,13 @@ const machineName = (m: number) =>
  * loader looks first), would stop the program from starting: it is built
  * for another machine, or lacks the export imported from it. Nothing when
  * there is no file there (the user is told to copy one) or it cannot be
- * read as a PE file.
+ * read as a PE file. Beside a patched DLL (`want.dll`, its name) it matters
+ * only to a program that loads that DLL with its folder searched first:
+ * Windows looks for a DLL's imports beside the program that loads it.
  */
 function besideProblem(
   path: string,
-  want: { machine: number; symbol: string | number },
+  want: { machine: number; symbol: string | number; dll?: string },
 ): string | undefined {
   let machine: number;
   let exported: boolean;
@@ -580,13 +582,17 @@ function besideProblem(
   const fix = `put heapshift's ${
     want.machine === 0x14c ? "32-bit" : "64-bit"
   } DLL there under that name`;
+  const patched = want.dll ?? "the program";
+  const fails = want.dll
+    ? `a program that loads ${want.dll} with its folder searched first (LoadLibraryEx with LOAD_WITH_ALTERED_SEARCH_PATH) would fail to load it`
+    : "Windows would not start the program with it";
   if (machine !== want.machine) {
-    return `${path} is built for ${machineName(machine)}, but the program is ${
+    return `${path} is built for ${machineName(machine)}, but ${patched} is ${
       machineName(want.machine)
-    }: Windows would not start the program with it; ${fix}`;
+    }: ${fails}; ${fix}`;
   }
   if (!exported) {
-    return `${path} does not export ${want.symbol}, which the program now imports from it: Windows would not start the program with it ("entry point not found"); ${fix}`;
+    return `${path} does not export ${want.symbol}, which ${patched} now imports from it: ${fails} ("entry point not found"); ${fix}`;
   }
   return undefined;
 }
@@ -628,10 +634,12 @@ async function apply(exe: string, how: FileEdit): Promise<PatchReport> {
   };
   const output = plan.output;
   if (plan.action === "added") {
-    const beside = join(dirname(options.output ?? exe), plan.dll);
+    const out = options.output ?? exe;
+    const beside = join(dirname(out), plan.dll);
     const problem = besideProblem(beside, {
       machine: plan.machine,
       symbol: how.symbol ?? DEFAULT_SYMBOL,
+      dll: isDll(readHeaders(src)) ? basename(out) : undefined,
     });
     if (problem) report.warnings.push(problem);
   }

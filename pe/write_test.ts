@@ -751,6 +751,33 @@ Deno.test("patchImports() warns when the DLL beside the output would stop the pr
   });
 });
 
+Deno.test("patchImports() of a DLL says a wrong DLL beside it matters only to a program that searches its folder", async () => {
+  // Windows resolves a loaded DLL's static imports from the application's
+  // directory (then the system's), not the importing DLL's, unless the
+  // program loads it with LOAD_WITH_ALTERED_SEARCH_PATH: a wrong file in a
+  // plugins/ folder does not stop "the program" from starting.
+  await withDir(async (dir) => {
+    const plugin = `${dir}/plugin.dll`;
+    await Deno.writeFile(plugin, buildPe({ dll: true }));
+    await Deno.writeFile(
+      `${dir}/heapshift.dll`,
+      buildPe({
+        format: "PE32",
+        dll: true,
+        exports: { dll: "heapshift.dll", names: ["heapshift_anchor"] },
+      }),
+    );
+    const r = await patchImports(plugin, { list: true });
+    const w = r.warnings.filter((s) => s.includes(join(dir, "heapshift.dll")));
+    assert.equal(w.length, 1, String(w));
+    assert.match(
+      w[0],
+      /is built for x86, but plugin\.dll is x64: a program that loads plugin\.dll with its folder searched first \(LoadLibraryEx with LOAD_WITH_ALTERED_SEARCH_PATH\) would fail to load it/,
+    );
+    assert.doesNotMatch(w[0], /would not start/);
+  });
+});
+
 Deno.test({
   name:
     "a directory its user may not create files in: the error says so, and the file stays as it was",

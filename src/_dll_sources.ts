@@ -8,6 +8,15 @@
  * @module
  */
 
+/** The mimalloc major versions heapshift builds with (third_party/). */
+export type MimallocVersion = 2 | 3;
+
+/** The checkout's source tree of each version (third_party/README.md). */
+export const MIMALLOC_TREES: Readonly<Record<MimallocVersion, string>> = {
+  2: "third_party/mimalloc-2.1.2",
+  3: "third_party/mimalloc-3.4.1",
+};
+
 /**
  * Sources `#include`d by `dll/mimalloc_unit.c` (one translation unit with
  * mimalloc, so its fast paths inline into the hooks): not compiled on

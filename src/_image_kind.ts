@@ -62,6 +62,16 @@ export function isIlOnlyAssembly(path: string): boolean {
   }
 }
 
+/**
+ * Why the IL-only program `path` is not launched with the DLLs `dlls`
+ * (their names): Windows' loader leaves its imports to the .NET runtime.
+ */
+export function ilOnlyRefusal(path: string, dlls: readonly string[]): string {
+  return `Cannot launch ${path} with ${
+    dlls.join(", ")
+  }: it is an IL-only .NET program, whose imports Windows leaves to the .NET runtime, so DLLs added to its import table would not be loaded (and built for any CPU it runs as a 64-bit program though its file is 32-bit); start it and inject the DLL instead`;
+}
+
 /** The first `size` bytes of a file. */
 export function readHead(path: string, size = 4096): Uint8Array {
   const file = Deno.openSync(path, { read: true });

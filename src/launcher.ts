@@ -33,6 +33,7 @@ import {
 } from "../ffi/mod.ts";
 import type { FirstImport } from "../pe/mod.ts";
 import {
+  ilOnlyRefusal,
   isIlOnlyAssembly,
   peKind,
   readFailure,
@@ -374,9 +375,7 @@ function launchSuspendedAndResume(
     // program, whose file is PE32, runs as a 64-bit process.
     throw new HeapshiftError(
       "unsupported",
-      `Cannot launch ${path} with ${
-        dlls.map((d) => baseName(String(d))).join(", ")
-      }: it is an IL-only .NET program, whose imports Windows leaves to the .NET runtime, so DLLs added to its import table would not be loaded (and built for any CPU it runs as a 64-bit program though its file is 32-bit); start it and inject the DLL instead`,
+      ilOnlyRefusal(path, dlls.map((d) => baseName(String(d)))),
     );
   }
   const imports: FirstImport[] = dlls.map((d) => {

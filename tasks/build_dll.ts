@@ -64,7 +64,12 @@ import {
 } from "./toolchain.ts";
 import { copyNotice } from "./notice.ts";
 import { absoluteOptionPaths, userCwd } from "../src/_paths.ts";
-import { dllSources, dllSourcesDigest } from "../src/_dll_sources.ts";
+import {
+  dllSources,
+  dllSourcesDigest,
+  MIMALLOC_TREES,
+  type MimallocVersion,
+} from "../src/_dll_sources.ts";
 import {
   envPath,
   exists,
@@ -114,17 +119,10 @@ function defines(msize: MsizeMode): string[] {
  */
 const SYSTEM_DLLS = /^(kernel32|ntdll|api-ms-win-[a-z0-9-]+)\.dll$/;
 
-/** The mimalloc major versions heapshift builds with (third_party/). */
-export type MimallocVersion = 2 | 3;
-
 /** The version built when nothing else is asked for (dll/README.md: why). */
 export const MIMALLOC_DEFAULT: MimallocVersion = 3;
 
-/** The checkout's source tree of each version (third_party/README.md). */
-export const MIMALLOC_TREES: Readonly<Record<MimallocVersion, string>> = {
-  2: "third_party/mimalloc-2.1.2",
-  3: "third_party/mimalloc-3.4.1",
-};
+export { MIMALLOC_TREES, type MimallocVersion };
 
 /** `2` or `3`, or an error naming the choices. */
 export function parseMimallocVersion(v: string | undefined): MimallocVersion {

@@ -18,6 +18,8 @@ const CLI_FROM_SRC: Record<string, string> = {
   "src/_repo.ts": "where the checkout's build/ and tasks/ are",
   "src/_dll_sources.ts":
     "which sources a checkout's hook DLL is built from, shared with build-dll: no API meaning",
+  "src/_image_kind.ts":
+    "whether launch can add DLLs to a program, before the CLI picks or builds one: the API refuses it later",
   "src/_crt_use.ts":
     "a program's C runtime from its files, which doctor words: pe/ reads it",
   "src/_exit_status.ts":

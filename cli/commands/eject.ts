@@ -7,7 +7,7 @@
 
 import type { Command } from "@commander-js/extra-typings";
 import { example, parseName, parsePid, type SetCode } from "../args.ts";
-import { ignoringInterrupts } from "../interrupts.ts";
+import { holdingInterrupts } from "../interrupts.ts";
 import { c, printJson } from "../output.ts";
 import {
   parseProcessArg,
@@ -51,8 +51,9 @@ async function doEject(
 ): Promise<number> {
   const api = await import("../api.ts");
   const pid = await targetPid(target, opts.pid);
-  await ejectUninterrupted(() =>
-    api.eject(pid, module, { force: opts.force === true })
+  await ejectUninterrupted(
+    () => api.eject(pid, module, { force: opts.force === true }),
+    pid,
   );
   if (opts.json) printJson({ pid, module, ejected: true });
   else console.log(`${c.green("ejected")} ${module} from pid ${pid}`);
@@ -61,13 +62,20 @@ async function doEject(
 
 /**
  * Runs an eject with Ctrl+C (and Ctrl+Break) held off until it ends (its
- * timeout bounds it). Its look at the program's threads suspends each in
+ * timeouts bound it). Its look at the program's threads suspends each in
  * turn, from this process; Windows' default Ctrl+C handler ends this
  * process at once (ExitProcess), and a thread of the program suspended at
- * that moment would stay suspended for good, hanging the program.
+ * that moment would stay suspended for good, hanging the program. A second
+ * Ctrl+C stops waiting, which happens only between the eject's steps.
  */
 export async function ejectUninterrupted<T>(
   run: () => Promise<T>,
+  pid: number,
 ): Promise<T> {
-  return await ignoringInterrupts(run);
+  return await holdingInterrupts(run, {
+    note:
+      "eject is finishing (stopping while it looks at the program's threads could leave one suspended); Ctrl+C again to stop waiting",
+    gaveUp:
+      `interrupted (Ctrl+C): stopped waiting for the eject, which may still complete in the program; see with \`modules ${pid}\` whether the module is gone`,
+  });
 }

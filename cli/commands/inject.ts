@@ -6,7 +6,7 @@
  */
 
 import { checkTakeover } from "../takeover.ts";
-import { launchInterruptibly, takeover } from "./launch.ts";
+import { launchInterruptibly, refuseIlOnly, takeover } from "./launch.ts";
 import type { Command } from "@commander-js/extra-typings";
 import { baseName, isFile } from "../../src/_paths.ts";
 import { processEnded } from "../../src/_exit_status.ts";
@@ -17,7 +17,12 @@ import {
   parseSeconds,
   type SetCode,
 } from "../args.ts";
-import { dllForTarget, fileArch, resolveDll } from "../dll.ts";
+import {
+  dllForTarget,
+  fileArch,
+  rebuildStaleDlls,
+  resolveDll,
+} from "../dll.ts";
 import { c, cErr, CliError, hex, printJson } from "../output.ts";
 import {
   decimalHint,
@@ -50,12 +55,14 @@ async function doInject(
   const name = baseName(target);
   if (opts.wait !== undefined && opts.wait !== false) {
     const seconds = typeof opts.wait === "number" ? opts.wait : 60;
+    // A --dll must exist before the wait; the default one depends on
+    // the bitness of the process that appears, and one built from older
+    // sources is rebuilt now, not once the program has started.
+    if (opts.dll) await resolveDll(opts.dll);
+    else await rebuildStaleDlls(archesFor(target));
     // On stderr also with --json (stdout stays JSON only): a script can
     // start the program once the CLI is waiting for it.
     console.error(cErr.dim(`waiting up to ${seconds} s for ${name} to start…`));
-    // A --dll must exist before the wait; the default one depends on
-    // the bitness of the process that appears.
-    if (opts.dll) await resolveDll(opts.dll);
     // A path waits for that very file; a name for a process that is new
     // (none has it now, but this CLI may, as deno.exe)
     const p = isPathTarget(target)
@@ -66,6 +73,7 @@ async function doInject(
     return await injectPid(p.pid, p.name, dll, opts);
   }
   if (isFile(target)) {
+    refuseIlOnly(target, opts.dll ? [opts.dll] : undefined);
     const dll = await dllForTarget(opts.dll, () => fileArch(target));
     const t0 = performance.now();
     const launched = await launchInterruptibly(target, {

@@ -14,7 +14,8 @@ import {
   parseSeconds,
   type SetCode,
 } from "../args.ts";
-import { fileArch, isConsoleProgram, resolveDll } from "../dll.ts";
+import { fileArch, HOOK_DLL, isConsoleProgram, resolveDll } from "../dll.ts";
+import { ilOnlyRefusal, isIlOnlyAssembly } from "../../src/_image_kind.ts";
 import { c, cErr, CliError, toJson } from "../output.ts";
 import { checkTakeover } from "../takeover.ts";
 import type { LaunchedProcess, LaunchOptions } from "../api.ts";
@@ -52,6 +53,7 @@ export function launchCommand(program: Command, setCode: SetCode): void {
       "deno run -A cli.ts launch app.exe --dll build/heapshift.dll --dll extra.dll",
     ),
   ).action(async (exe, args, opts) => {
+    refuseIlOnly(exe, opts.dll);
     setCode(
       await onWindows(opts, () => doLaunch(exe, args, opts), {
         files: [exe, ...(opts.dll ?? [])],
@@ -59,6 +61,22 @@ export function launchCommand(program: Command, setCode: SetCode): void {
       }),
     );
   });
+}
+
+/**
+ * Refuses to launch the IL-only .NET program `exe` with DLLs (`dlls`, else
+ * the default one), before a default DLL is picked (or built, here or for
+ * the Wine side) for a program that takes none: the API would refuse it
+ * only then.
+ */
+export function refuseIlOnly(exe: string, dlls?: readonly string[]): void {
+  if (!isIlOnlyAssembly(exe)) return;
+  throw new CliError(
+    ilOnlyRefusal(
+      exe,
+      dlls?.length ? dlls.map(baseName) : [HOOK_DLL[fileArch(exe) ?? "x64"]],
+    ),
+  );
 }
 
 async function doLaunch(
