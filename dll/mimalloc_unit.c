@@ -83,17 +83,22 @@ static BOOL threads_gone(void); /* hooks.c */
 #include "mimalloc.h"
 #include "mimalloc/internal.h"
 #define _mi_page_retire(page) hs_mi_page_retire(page)
-/* its one zeroing, of a calloc'd block: skipped for a huge page (a block
- * of its own, never reused) whose segment's memory came zero (fresh from
- * the system, or an arena's never used). v2.1.2 zeroes it whole, touching
+/* its one zeroing, of a calloc'd block. A huge page (a block of its own,
+ * never reused) is skipped when its segment's memory came zero (fresh from
+ * the system, or an arena's never used): v2.1.2 zeroes it whole, touching
  * every page of, say, a 1 GiB calloc that HeapAlloc's HEAP_ZERO_MEMORY
- * leaves untouched (dll_huge_test.ts). */
-#define _mi_memzero_aligned(p, n)                 \
-  do {                                            \
-    const mi_segment_t* s = _mi_page_segment(page); \
-    if (s->kind != MI_SEGMENT_HUGE || !s->memid.initially_zero) { \
-      _mi_memzero_aligned(p, n);                  \
-    }                                             \
+ * leaves untouched. Otherwise it is zeroed to its end: v2.1.2 zeroes
+ * xblock_size bytes, which for a huge page is capped at 2 GiB
+ * (MI_HUGE_BLOCK_SIZE), so past 2 GiB a block in memory an arena had
+ * handed out before kept its old bytes (dll_huge_test.ts, both). */
+#define _mi_memzero_aligned(p, n)                                   \
+  do {                                                              \
+    const mi_segment_t* s = _mi_page_segment(page);                 \
+    if (s->kind != MI_SEGMENT_HUGE) {                               \
+      _mi_memzero_aligned(p, n);                                    \
+    } else if (!s->memid.initially_zero) {                          \
+      _mi_memzero_aligned(p, mi_page_usable_block_size(page));      \
+    }                                                               \
   } while (0)
 #include "src/alloc.c"          // includes alloc-override.c
 #undef _mi_memzero_aligned

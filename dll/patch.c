@@ -608,9 +608,9 @@ static planned plans[TABLE_SIZE];
  * `_expand_base` or `_realloc_base`, and in 10.0.17763 (x86). Wine's own
  * calls the heap from many places on blocks of its own (and its heap
  * forgives), so it is not checked. */
+static const char* const heap_calls[] = {"HeapFree", "HeapSize",
+                                         "HeapReAlloc", NULL};
 static BOOL heap_calls_covered(hs_patch_result* r) {
-  static const char* const heap_calls[] = {"HeapFree", "HeapSize",
-                                           "HeapReAlloc", NULL};
   if (ucrtbase_is_wines() && !hs_faults.heap_calls) return TRUE;
   uint8_t* entries[MAX_SITES];
   for (unsigned k = 0; k < site_count; k++) entries[k] = sites[k].entry;
@@ -1324,6 +1324,19 @@ __declspec(dllexport) void* heapshift_plan_wrapper(void* fn, const char* name,
     }
   }
   return NULL;
+}
+
+/* Test-only export (dll/README.md): the Win32 heap call check on the
+ * module holding fns[0], as if the n functions at fns were the ones the
+ * jumps replace: the first use of its HeapFree, HeapSize or HeapReAlloc
+ * import outside them, or NULL. */
+__declspec(dllexport) const void* heapshift_plan_heap_calls(void* const fns[],
+                                                            unsigned n);
+__declspec(dllexport) const void* heapshift_plan_heap_calls(void* const fns[],
+                                                            unsigned n) {
+  if (n == 0 || n > MAX_SITES || !open_module_of(fns[0], &code)) return NULL;
+  return hs_code_import_use_outside(&code, heap_calls, (uint8_t* const*)fns,
+                                    n);
 }
 
 /* Test-only export (dll/README.md): whether the n bytes at p (any loaded

@@ -79,3 +79,29 @@ testArches(
     if (arch === "x86") assertEquals(v.get("small_high"), "1", all);
   },
 );
+
+testArches(
+  "calloc of a huge block in memory an arena had handed out already is zero to its end",
+  async (arch) => {
+    if (arch !== "x64") return; // no block over 2 GiB fits in 32 bits
+    // Arenas large enough for it, never purged: the freed block's bytes
+    // stay as written, and the calloc that reuses its range must zero all
+    // of it (mimalloc 2.1.2 zeroed the first 2 GiB: a huge page's size in
+    // 32 bits).
+    const { lines, code } = await runFixture(fixture("dll_huge.exe", arch), [
+      hookDll(arch),
+      "reuse",
+    ], {
+      arch,
+      env: { MIMALLOC_ARENA_RESERVE: "8GiB", MIMALLOC_PURGE_DELAY: "-1" },
+    });
+    const all = lines.join("\n");
+    assertEquals(code, 0, all);
+    assertEquals(lines.at(-1), "done", all);
+    assertEquals(
+      lines.find((l) => l.startsWith("calloc_reused=")),
+      "calloc_reused=ok written=1 same=1 zero=1",
+      all,
+    );
+  },
+);
