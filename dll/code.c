@@ -468,6 +468,41 @@ static const uint8_t* decode_range(const hs_code* m, const uint8_t* from,
   return failed;
 }
 
+/* The module's base relocations, one at a time (reloc_next gives where the
+ * next one applies and its type, NULL after the last): every absolute
+ * address the module holds has one. A malformed block ends the walk. */
+typedef struct reloc_cursor {
+  const uint8_t *r, *end;
+  size_t k;
+} reloc_cursor;
+
+static reloc_cursor relocs_of(const hs_code* m) {
+  const IMAGE_DATA_DIRECTORY* d =
+      &m->nt->OptionalHeader.DataDirectory[IMAGE_DIRECTORY_ENTRY_BASERELOC];
+  const uint8_t* r = d->VirtualAddress ? m->base + d->VirtualAddress : NULL;
+  return (reloc_cursor){r, r ? r + d->Size : NULL, 0};
+}
+
+static const uint8_t* reloc_next(const hs_code* m, reloc_cursor* c,
+                                 unsigned* type) {
+  while (c->r != NULL && c->end - c->r >= 8) {
+    const IMAGE_BASE_RELOCATION* blk = (const IMAGE_BASE_RELOCATION*)c->r;
+    if (blk->SizeOfBlock < 8 || blk->SizeOfBlock > (size_t)(c->end - c->r)) {
+      break;
+    }
+    const uint16_t* e = (const uint16_t*)(c->r + 8);
+    if (c->k < (blk->SizeOfBlock - 8) / 2) {
+      uint16_t v = e[c->k++];
+      *type = v >> 12;
+      return m->base + blk->VirtualAddress + (v & 0xFFF);
+    }
+    c->r += blk->SizeOfBlock;
+    c->k = 0;
+  }
+  c->r = NULL;
+  return NULL;
+}
+
 void hs_code_landings(const hs_code* m, uint8_t* const entries[], unsigned n,
                       uint32_t masks[], const uint8_t* undecoded[]) {
   if (n == 0) return;
@@ -495,24 +530,14 @@ void hs_code_landings(const hs_code* m, uint8_t* const entries[], unsigned n,
     }
   }
   /* Absolute addresses the module holds (they all have base relocations). */
-  IMAGE_DATA_DIRECTORY* d =
-      &m->nt->OptionalHeader.DataDirectory[IMAGE_DIRECTORY_ENTRY_BASERELOC];
-  const uint8_t* r = d->VirtualAddress ? m->base + d->VirtualAddress : NULL;
-  const uint8_t* rend = r ? r + d->Size : NULL;
-  while (r != NULL && rend - r >= 8) {
-    const IMAGE_BASE_RELOCATION* blk = (const IMAGE_BASE_RELOCATION*)r;
-    if (blk->SizeOfBlock < 8 || blk->SizeOfBlock > (size_t)(rend - r)) break;
-    const uint16_t* e = (const uint16_t*)(r + 8);
-    for (size_t k = 0; k < (blk->SizeOfBlock - 8) / 2; k++) {
-      unsigned type = e[k] >> 12;
-      const uint8_t* at = m->base + blk->VirtualAddress + (e[k] & 0xFFF);
-      uintptr_t v;
-      if (type == IMAGE_REL_BASED_HIGHLOW) v = *(const uint32_t*)at;
-      else if (type == IMAGE_REL_BASED_DIR64) v = (uintptr_t)*(const uint64_t*)at;
-      else continue;
-      if (v >= lo && v < hi) land((const uint8_t*)v, entries, n, masks);
-    }
-    r += blk->SizeOfBlock;
+  reloc_cursor c = relocs_of(m);
+  unsigned type;
+  for (const uint8_t* at; (at = reloc_next(m, &c, &type)) != NULL;) {
+    uintptr_t v;
+    if (type == IMAGE_REL_BASED_HIGHLOW) v = *(const uint32_t*)at;
+    else if (type == IMAGE_REL_BASED_DIR64) v = (uintptr_t)*(const uint64_t*)at;
+    else continue;
+    if (v >= lo && v < hi) land((const uint8_t*)v, entries, n, masks);
   }
   /* rel8 (and rel32) within reach of each site, decoded: from the entry on,
    * and from a known boundary before it up to the entry. */
@@ -543,7 +568,10 @@ void hs_code_landings(const hs_code* m, uint8_t* const entries[], unsigned n,
 
 #define MAX_IMPORT_SLOTS 8
 
-/* The slots (IAT entries) of the imports named, from whichever DLL. */
+/* The slots (IAT entries) of the imports named, from whichever DLL; or
+ * (unsigned)-1 when an import's name cannot be read: a descriptor without
+ * its lookup table (its IAT holds addresses by now, no names) or a name
+ * outside the image. */
 static unsigned import_slots(const hs_code* m, const char* const names[],
                              const uint8_t* slots[]) {
   const IMAGE_DATA_DIRECTORY* d =
@@ -555,18 +583,25 @@ static unsigned import_slots(const hs_code* m, const char* const names[],
   for (; hs_code_contains_data(m, (const uint8_t*)imp, sizeof *imp) &&
          imp->Name != 0;
        imp++) {
-    DWORD lookup = imp->OriginalFirstThunk ? imp->OriginalFirstThunk
-                                           : imp->FirstThunk;
-    const IMAGE_THUNK_DATA* t = (const IMAGE_THUNK_DATA*)(m->base + lookup);
+    if (imp->OriginalFirstThunk == 0) return (unsigned)-1;
+    const IMAGE_THUNK_DATA* t =
+        (const IMAGE_THUNK_DATA*)(m->base + imp->OriginalFirstThunk);
     for (size_t i = 0;
          hs_code_contains_data(m, (const uint8_t*)&t[i], sizeof t[i]) &&
          t[i].u1.AddressOfData != 0;
          i++) {
       if (IMAGE_SNAP_BY_ORDINAL(t[i].u1.Ordinal)) continue;
-      const IMAGE_IMPORT_BY_NAME* by =
-          (const IMAGE_IMPORT_BY_NAME*)(m->base + t[i].u1.AddressOfData);
+      if (t[i].u1.AddressOfData > m->nt->OptionalHeader.SizeOfImage) {
+        return (unsigned)-1;
+      }
+      const char* name =
+          (const char*)(m->base + t[i].u1.AddressOfData) +
+          offsetof(IMAGE_IMPORT_BY_NAME, Name);
       for (const char* const* w = names; *w != NULL; w++) {
-        if (n < MAX_IMPORT_SLOTS && strcmp((const char*)by->Name, *w) == 0) {
+        size_t len = strlen(*w) + 1; /* with its NUL */
+        if (n < MAX_IMPORT_SLOTS &&
+            hs_code_contains_data(m, (const uint8_t*)name, len) &&
+            memcmp(name, *w, len) == 0) {
           slots[n++] = m->base + imp->FirstThunk + i * sizeof(IMAGE_THUNK_DATA);
         }
       }
@@ -698,6 +733,7 @@ const uint8_t* hs_code_import_use_outside(const hs_code* m,
 #if HS_X64
   const uint8_t* slots[MAX_IMPORT_SLOTS];
   unsigned count = import_slots(m, names, slots);
+  if (count == (unsigned)-1) return m->base; /* cannot tell: refused */
   if (count == 0) return NULL;
   const IMAGE_SECTION_HEADER* s = IMAGE_FIRST_SECTION(m->nt);
   for (unsigned i = 0; i < m->nt->FileHeader.NumberOfSections; i++, s++) {
@@ -719,27 +755,18 @@ const uint8_t* hs_code_import_use_outside(const hs_code* m,
 #else
   const uint8_t* slots[MAX_IMPORT_SLOTS];
   unsigned count = import_slots(m, names, slots);
+  if (count == (unsigned)-1) return m->base; /* cannot tell: refused */
   if (count == 0) return NULL;
   BOOL complete = reach_from(m, entries, n);
   /* Every absolute reference to a slot has a base relocation. */
-  const IMAGE_DATA_DIRECTORY* d =
-      &m->nt->OptionalHeader.DataDirectory[IMAGE_DIRECTORY_ENTRY_BASERELOC];
-  const uint8_t* r = d->VirtualAddress ? m->base + d->VirtualAddress : NULL;
-  const uint8_t* rend = r ? r + d->Size : NULL;
-  while (r != NULL && rend - r >= 8) {
-    const IMAGE_BASE_RELOCATION* blk = (const IMAGE_BASE_RELOCATION*)r;
-    if (blk->SizeOfBlock < 8 || blk->SizeOfBlock > (size_t)(rend - r)) break;
-    const uint16_t* e = (const uint16_t*)(r + 8);
-    for (size_t k = 0; k < (blk->SizeOfBlock - 8) / 2; k++) {
-      if ((e[k] >> 12) != IMAGE_REL_BASED_HIGHLOW) continue;
-      const uint8_t* at = m->base + blk->VirtualAddress + (e[k] & 0xFFF);
-      if (code_end(m, at) == NULL) continue;
-      uintptr_t v = *(const uint32_t*)at;
-      BOOL hit = FALSE;
-      for (unsigned j = 0; j < count; j++) hit |= v == (uintptr_t)slots[j];
-      if (hit && (!complete || !reached(m, at))) return at;
-    }
-    r += blk->SizeOfBlock;
+  reloc_cursor c = relocs_of(m);
+  unsigned type;
+  for (const uint8_t* at; (at = reloc_next(m, &c, &type)) != NULL;) {
+    if (type != IMAGE_REL_BASED_HIGHLOW || code_end(m, at) == NULL) continue;
+    uintptr_t v = *(const uint32_t*)at;
+    BOOL hit = FALSE;
+    for (unsigned j = 0; j < count; j++) hit |= v == (uintptr_t)slots[j];
+    if (hit && (!complete || !reached(m, at))) return at;
   }
   return NULL;
 #endif

@@ -496,7 +496,8 @@ void hs_code_landings(const hs_code* m, uint8_t* const entries[], unsigned n,
  * split-off part belongs to, by its chained unwind data; code in no .pdata
  * function counts as outside): the first such, or NULL. x86 (no .pdata): a
  * reference to the slot (by its base relocation) in no instruction decoded
- * from the entries along their jumps and branches. */
+ * from the entries along their jumps and branches. The module's base when
+ * its imports cannot be read by name (then nothing tells). */
 const uint8_t* hs_code_import_use_outside(const hs_code* m,
                                           const char* const names[],
                                           uint8_t* const entries[],
