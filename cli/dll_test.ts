@@ -31,6 +31,17 @@ async function withDir(fn: (dir: string) => Promise<void>): Promise<void> {
   }
 }
 
+/**
+ * Writes the record build-dll keeps beside `dir/name`: its header lines
+ * (toolchain, mimalloc tree, version, _msize, sources) and a build record.
+ */
+function writeStamp(dir: string, name: string, lines: string[]) {
+  return Deno.writeTextFile(
+    `${dir}/.${name}.stamp`,
+    [...lines, '{"inputs":"x","size":1,"mtime":0}', ""].join("\n"),
+  );
+}
+
 Deno.test("the default DLL is heapshift.dll for x64, heapshift32.dll for x86", () => {
   assert.deepEqual(HOOK_DLL, { x64: "heapshift.dll", x86: "heapshift32.dll" });
   assert.match(builtDll(), /[\\/]build[\\/]heapshift\.dll$/);
@@ -80,10 +91,7 @@ Deno.test("a checkout's DLL built from other sources than the checkout's is rebu
     const mi = `${root}/third_party/mimalloc-3.4.1`;
     const now = await dllSourcesDigest(root, mi);
     const stamp = (name: string, lines: string[]) =>
-      Deno.writeTextFile(
-        `${dir}/.${name}.stamp`,
-        [...lines, '{"inputs":"x","size":1,"mtime":0}', ""].join("\n"),
-      );
+      writeStamp(dir, name, lines);
     const calls: string[][] = [];
     const builder = (args: string[]) => {
       calls.push(args);
@@ -212,11 +220,13 @@ Deno.test("a DLL built from the checkout's own mimalloc tree follows the checkou
     await Deno.writeFile(`${dir}/heapshift.dll`, new Uint8Array(1));
     for (const mi of ["/gone/checkout/third_party/mimalloc-3.4.1", other]) {
       const stamp = (sources: string) =>
-        Deno.writeTextFile(
-          `${dir}/.heapshift.dll.stamp`,
-          ["mingw", mi, "30401", "usable", `sources ${sources}`, "{}", ""]
-            .join("\n"),
-        );
+        writeStamp(dir, "heapshift.dll", [
+          "mingw",
+          mi,
+          "30401",
+          "usable",
+          `sources ${sources}`,
+        ]);
       await stamp(now);
       assert.equal(await staleBuild(`${dir}/heapshift.dll`), undefined, mi);
       // sources changed: rebuilt from this checkout's tree of that version
@@ -245,12 +255,13 @@ Deno.test("warnStaleDlls warns of a DLL built from other sources, for a prefix o
         sources,
       ]]
     ) {
-      await Deno.writeTextFile(
-        `${dir}/.${name}.stamp`,
-        ["mingw", mi, "30401", "exact", `sources ${digest}`, "{}", ""].join(
-          "\n",
-        ),
-      );
+      await writeStamp(dir, name, [
+        "mingw",
+        mi,
+        "30401",
+        "exact",
+        `sources ${digest}`,
+      ]);
     }
     const said: string[] = [];
     const error = console.error;
@@ -499,11 +510,13 @@ Deno.test("rebuildStaleDlls (before inject --wait) rebuilds the DLLs that are th
     );
     const mi = `${root}/third_party/mimalloc-3.4.1`;
     const stamp = (name: string, sources: string) =>
-      Deno.writeTextFile(
-        `${dir}/.${name}.stamp`,
-        ["mingw", mi, "30401", "exact", `sources ${sources}`, "{}", ""]
-          .join("\n"),
-      );
+      writeStamp(dir, name, [
+        "mingw",
+        mi,
+        "30401",
+        "exact",
+        `sources ${sources}`,
+      ]);
     const calls: string[][] = [];
     const builder = (args: string[]) => {
       calls.push(args);
