@@ -31,6 +31,12 @@ async function withDir(fn: (dir: string) => Promise<void>): Promise<void> {
   }
 }
 
+/** The checkout's mimalloc 3 tree and the digest of its DLL's sources now. */
+async function checkoutSources(): Promise<{ mi: string; now: string }> {
+  const mi = `${repoRoot()}/third_party/mimalloc-3.4.1`;
+  return { mi, now: await dllSourcesDigest(repoRoot(), mi) };
+}
+
 /**
  * Writes the record build-dll keeps beside `dir/name`: its header lines
  * (toolchain, mimalloc tree, version, _msize, sources) and a build record.
@@ -88,8 +94,7 @@ Deno.test("a missing x86 DLL is built with --arch x86", async () => {
 Deno.test("a checkout's DLL built from other sources than the checkout's is rebuilt as it was built; one without a record is used as it is", async () => {
   await withDir(async (dir) => {
     const root = repoRoot();
-    const mi = `${root}/third_party/mimalloc-3.4.1`;
-    const now = await dllSourcesDigest(root, mi);
+    const { mi, now } = await checkoutSources();
     const stamp = (name: string, lines: string[]) =>
       writeStamp(dir, name, lines);
     const calls: string[][] = [];
@@ -207,11 +212,7 @@ Deno.test("a DLL built from the checkout's own mimalloc tree follows the checkou
   // must not make every command run build-dll again, nor pin the build to
   // another checkout's tree.
   await withDir(async (dir) => {
-    const root = repoRoot();
-    const now = await dllSourcesDigest(
-      root,
-      `${root}/third_party/mimalloc-3.4.1`,
-    );
+    const { now } = await checkoutSources();
     const other = `${dir}/other-checkout/third_party/mimalloc-3.4.1`;
     await Deno.mkdir(`${other}/src`, { recursive: true });
     await Deno.writeTextFile(`${other}/src/static.c`, "/* another tree */\n");
@@ -245,8 +246,7 @@ Deno.test("a DLL built from the checkout's own mimalloc tree follows the checkou
 
 Deno.test("warnStaleDlls warns of a DLL built from other sources, for a prefix of the user's (nothing is built for one)", async () => {
   await withDir(async (dir) => {
-    const mi = `${repoRoot()}/third_party/mimalloc-3.4.1`;
-    const sources = await dllSourcesDigest(repoRoot(), mi);
+    const { mi, now: sources } = await checkoutSources();
     await Deno.writeFile(`${dir}/heapshift.dll`, new Uint8Array(1));
     await Deno.writeFile(`${dir}/heapshift32.dll`, new Uint8Array(1));
     for (
@@ -503,12 +503,7 @@ Deno.test("a binary compiled without the x86 DLL says so for a 32-bit program, a
 
 Deno.test("rebuildStaleDlls (before inject --wait) rebuilds the DLLs that are there but stale, and only those; a failure is a warning", async () => {
   await withDir(async (dir) => {
-    const root = repoRoot();
-    const now = await dllSourcesDigest(
-      root,
-      `${root}/third_party/mimalloc-3.4.1`,
-    );
-    const mi = `${root}/third_party/mimalloc-3.4.1`;
+    const { mi, now } = await checkoutSources();
     const stamp = (name: string, sources: string) =>
       writeStamp(dir, name, [
         "mingw",
