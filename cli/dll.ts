@@ -185,18 +185,11 @@ export async function buildMissingDlls(
   arches: readonly Arch[],
   options: Pick<ResolveOptions, "dir" | "builder"> = {},
 ): Promise<string[]> {
-  const built: string[] = [];
-  for (const arch of arches) {
-    const dll = builtDll(arch, options.dir);
-    if (isFile(dll) && !await staleBuild(dll)) continue;
-    try {
-      built.push(await resolveDll(undefined, { ...options, arch }));
-    } catch (e) {
-      if (arches.length === 1 || !(e instanceof CliError)) throw e;
-      progress(`warning: ${e.message}`);
-    }
-  }
-  return built;
+  return await buildEach(arches, {
+    ...options,
+    missing: true,
+    fatal: arches.length === 1,
+  });
 }
 
 /**
@@ -211,19 +204,35 @@ export async function rebuildStaleDlls(
   arches: readonly Arch[],
   options: Pick<ResolveOptions, "dir" | "builder"> = {},
 ): Promise<string[]> {
-  const rebuilt: string[] = [];
-  if (!canBuild() || underWine()) return rebuilt;
+  if (!canBuild() || underWine()) return [];
+  return await buildEach(arches, { ...options, missing: false, fatal: false });
+}
+
+/**
+ * Builds, through {@linkcode resolveDll}, each default DLL for `arches`
+ * that is stale (or, with `missing`, not there); the paths built. A
+ * failure is a warning unless `fatal`.
+ */
+async function buildEach(
+  arches: readonly Arch[],
+  options: Pick<ResolveOptions, "dir" | "builder"> & {
+    missing: boolean;
+    fatal: boolean;
+  },
+): Promise<string[]> {
+  const { missing, fatal, ...resolve } = options;
+  const built: string[] = [];
   for (const arch of arches) {
     const dll = builtDll(arch, options.dir);
-    if (!isFile(dll) || !await staleBuild(dll)) continue;
+    if (isFile(dll) ? !await staleBuild(dll) : !missing) continue;
     try {
-      rebuilt.push(await resolveDll(undefined, { ...options, arch }));
+      built.push(await resolveDll(undefined, { ...resolve, arch }));
     } catch (e) {
-      if (!(e instanceof CliError)) throw e;
+      if (fatal || !(e instanceof CliError)) throw e;
       progress(`warning: ${e.message}`);
     }
   }
-  return rebuilt;
+  return built;
 }
 
 /**
