@@ -129,6 +129,14 @@ Deno.test("demo's thread limit is the sample's", async () => {
     r.stdout,
     new RegExp(`worker threads of the sample \\(1 to ${max}\\)`),
   );
+  for (const bad of ["2.5", String(Number(max) + 1)]) {
+    const refused = await cli(["demo", "--threads", bad]);
+    assert.equal(refused.code, 2, refused.stderr);
+    assert.match(
+      refused.stderr,
+      new RegExp(`expected a whole number from 1 to ${max}`),
+    );
+  }
 });
 
 Deno.test("stats: --count and --interval without --watch say what they need", async () => {
