@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import {
   type BenchReport,
   checkTargets,
+  isCompleteRun,
   median,
   quantile,
   readmeMarkers,
@@ -18,6 +19,7 @@ import {
   variantOf,
   workingSetRatio,
   type WorkloadResult,
+  WORKLOADS,
 } from "./report.ts";
 
 function result(
@@ -450,4 +452,20 @@ Deno.test("spliceReadme replaces only what lies between the markers", () => {
     `# x\n\n${begin}\nold\n${end}\n\n${pBegin}\n\n| p |\n\n${pEnd}\n\n## after\n`,
   );
   assert.equal(spliceReadme("no markers", "# t\n"), "no markers");
+});
+
+Deno.test("isCompleteRun: every workload, variant and thread count at scale 1, and enough reps", () => {
+  const full = (config: Partial<BenchReport["config"]>) =>
+    reportOf([], WORKLOADS.map((w) => w.name), [1, 2, 3, 4, 5, 6, 7, 8, 9], {
+      config: { threadCounts: [1, 2, 4, 8, 16, 64], reps: 11, ...config },
+    });
+  assert.equal(isCompleteRun(full({})), true);
+  assert.equal(isCompleteRun(full({ scale: 0.5 })), false);
+  assert.equal(isCompleteRun(full({ threadCounts: [1, 2, 4] })), false);
+  assert.equal(isCompleteRun(full({ variants: [1, 2, 3, 4] })), false);
+  // a run the budget cut short has no interval worth quoting (with 4 reps
+  // min..max covers the median with 87.5% only)
+  assert.equal(isCompleteRun(full({ reps: 5 })), true);
+  assert.equal(isCompleteRun(full({ reps: 4 })), false);
+  assert.equal(isCompleteRun(full({ reps: 1 })), false);
 });
