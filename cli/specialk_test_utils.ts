@@ -14,3 +14,38 @@ export function utf16(
   }
   return out;
 }
+
+/**
+ * What Special K itself reads from an ini's `[section]`, modelled on its
+ * parser (SpecialKO/SpecialK src/ini.cpp, iSK_INI::parse and
+ * Process_Section), which is stricter than heapshift's reading: CRs are
+ * dropped; a header is a whole line `[name]` (no space before `[` or after
+ * `]`, no comment), matched case-sensitively, the first of a name wins; a
+ * section ends at the next line that starts with `[`; a key is everything
+ * from the end of the previous key's line up to `=` (untrimmed: a blank or
+ * comment line before it becomes part of its name), its value the rest of
+ * the line (untrimmed); the last of a key wins. Undefined: no such section.
+ */
+export function specialKView(
+  text: string,
+  section: string,
+): Record<string, string> | undefined {
+  const lines = text.replaceAll("\r", "").split("\n");
+  const at = lines.findIndex((l) => l === `[${section}]`);
+  if (at < 0) return undefined;
+  const out: Record<string, string> = {};
+  let pending: string[] = [];
+  for (const line of lines.slice(at + 1)) {
+    if (line.startsWith("[")) break;
+    // The first character of a key's first line is never taken for `=`.
+    const eq = line.indexOf("=", pending.length ? 0 : 1);
+    if (eq < 0) {
+      pending.push(line);
+      continue;
+    }
+    const key = [...pending, line.slice(0, eq)].join("\n");
+    out[key] = line.slice(eq + 1);
+    pending = [];
+  }
+  return out;
+}
