@@ -17,7 +17,6 @@ import {
 import { CliError } from "./output.ts";
 import {
   checkEntry,
-  entryKeys,
   type PluginEntry,
   readPlugin,
   removePlugin,
@@ -29,7 +28,7 @@ import {
   type IniEncoding,
   IniEncodingError,
   type IniText,
-  unencodable,
+  unreadableBySpecialK,
 } from "./specialk_encoding.ts";
 
 /** Larger than any Special K ini (they are a few hundred KB at most). */
@@ -196,7 +195,8 @@ async function isRegularFile(path: string): Promise<boolean> {
  * next to it (`<file>.heapshift-backup`, once: later runs keep the first,
  * the file as it was before heapshift changed it), then the new contents
  * atomically. A file that is not text in an encoding it can be written
- * back in unchanged is refused and left alone.
+ * back in unchanged is refused and left alone, and so is an entry added to
+ * one Special K does not read (an ANSI file).
  */
 export async function applyToFile(
   path: string,
@@ -215,12 +215,11 @@ export async function applyToFile(
     : { text: "", encoding: "utf16le" };
   const name = "upsert" in op ? op.upsert.name : op.remove;
   if ("upsert" in op) {
-    const added = [
-      `[Import.${name}]`,
-      ...entryKeys(op.upsert).map(([k, v]) => `${k}=${v}`),
-    ].join("\n");
-    const why = unencodable(ini, added);
-    if (why) throw new CliError(`Cannot edit ${path}: ${why}`);
+    // an entry it would never load is not "added" (removing one is fine)
+    const why = unreadableBySpecialK(ini);
+    if (why) {
+      throw new CliError(`Cannot edit ${path}: ${why}; it was left as it is`);
+    }
   }
   const existed = readPlugin(ini.text, name) !== undefined;
   const edit = "upsert" in op
