@@ -22,7 +22,11 @@ export interface PluginEntry {
   architecture?: string;
   /** `ThirdParty` (default). */
   role?: string;
-  /** `Early` (default): loaded before the game's own code runs. */
+  /**
+   * `Early` (default): loaded when the game starts its Direct3D or OpenGL
+   * renderer, never in a Vulkan game; `Lazy`: from Special K's start-up
+   * thread, in any game; `PlugIn`: once Special K hooks the renderer.
+   */
   when?: string;
 }
 

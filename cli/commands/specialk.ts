@@ -65,7 +65,7 @@ export async function specialkDll(
 export function specialkCommand(program: Command, setCode: SetCode): void {
   program.command("specialk")
     .description(
-      "Add (or update, or remove) heapshift as a Special K plug-in: an [Import.heapshift] entry loaded early, in the global defaults or a game's profile.",
+      "Add (or update, or remove) heapshift as a Special K plug-in: an [Import.heapshift] entry, in the global defaults or a game's profile.",
     )
     .option("--ini <path>", "the Special K ini to edit", parsePath)
     .option("--game <name>", "a game's profile (Profiles/<name>/SpecialK.ini)")
@@ -95,7 +95,10 @@ export function specialkCommand(program: Command, setCode: SetCode): void {
       parseName,
     )
     .addOption(
-      new Option("--when <when>", "when Special K loads it").choices(
+      new Option(
+        "--when <when>",
+        "when Special K loads it: Early (as the game starts Direct3D or OpenGL; never in a Vulkan game), Lazy (from Special K's start-up thread, any game) or PlugIn",
+      ).choices(
         ["Early", "PlugIn", "Lazy"] as const,
       ).default("Early" as const),
     )
