@@ -403,6 +403,43 @@ Deno.test("specialk --global without Special K's Global folder: created to add, 
   }
 });
 
+Deno.test("specialk --global --remove names the game profiles that copied the entry from the defaults", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const sk = `${dir}/Special K`;
+    await Deno.mkdir(`${sk}/Profiles`, { recursive: true });
+    const dll = `${dir}/heapshift.dll`;
+    await Deno.writeFile(dll, buildPe({ dll: true }));
+    const add = await cli(["specialk", "--sk-dir", sk, "--dll", dll]);
+    assert.equal(add.code, 0, add.stderr);
+    // Special K writes a new game's profile from the defaults: a copy
+    const global = await Deno.readFile(`${sk}/Global/default_SpecialK.ini`);
+    for (const game of ["Game A", "Game B", "Game C"]) {
+      await Deno.mkdir(`${sk}/Profiles/${game}`, { recursive: true });
+    }
+    await Deno.writeFile(`${sk}/Profiles/Game A/SpecialK.ini`, global);
+    await Deno.writeFile(`${sk}/Profiles/Game C/SpecialK.ini`, global);
+    await Deno.writeTextFile(
+      `${sk}/Profiles/Game B/SpecialK.ini`,
+      "[SpecialK.System]\nShowEULA=false\n",
+    );
+    const rm = await cli(["specialk", "--sk-dir", sk, "--remove"]);
+    assert.equal(rm.code, 0, rm.stderr);
+    assert.match(rm.stdout, /removed \[Import\.heapshift\]/);
+    assert.match(
+      rm.stdout,
+      /still in the profiles of Game A, Game C\b.*--game NAME --remove/,
+    );
+    const json = await cli(["specialk", "--sk-dir", sk, "--remove", "--json"]);
+    assert.deepEqual(JSON.parse(json.stdout).profilesWithEntry, [
+      "Game A",
+      "Game C",
+    ]);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("the Linux bridge strips its options and says what is missing", () => {
   assert.deepEqual(
     stripBridgeOptions([

@@ -18,6 +18,8 @@ import { CliError } from "./output.ts";
 import {
   checkEntry,
   type PluginEntry,
+  profileIniPath,
+  profiles,
   readPlugin,
   removePlugin,
   upsertPlugin,
@@ -252,4 +254,26 @@ export async function applyToFile(
     kept,
   );
   return result;
+}
+
+/**
+ * The game profiles of the Special K install `skDir` whose ini holds
+ * `[Import.<name>]`: Special K writes a new game's profile as a copy of
+ * the global defaults, so an entry removed from those stays in each
+ * profile made meanwhile. A profile that cannot be read is left out.
+ */
+export async function profilesWith(
+  skDir: string,
+  name: string,
+): Promise<string[]> {
+  const out: string[] = [];
+  for (const game of profiles(skDir)) {
+    try {
+      const { bytes } = await readTarget(profileIniPath(skDir, game));
+      if (bytes && readPlugin(decodeIni(bytes).text, name) !== undefined) {
+        out.push(game);
+      }
+    } catch { /* unreadable: not ours to judge */ }
+  }
+  return out;
 }

@@ -338,6 +338,11 @@ export function globalIni(skDir: string): string {
   return `${skDir}/Global/default_SpecialK.ini`;
 }
 
+/** The ini of the game profile `game` (a directory name under `Profiles/`). */
+export function profileIniPath(skDir: string, game: string): string {
+  return `${skDir}/Profiles/${game}/SpecialK.ini`;
+}
+
 /** The game profiles of an install (directory names under `Profiles/`). */
 export function profiles(skDir: string): string[] {
   try {
@@ -363,6 +368,6 @@ export function profileIni(
   const exact = all.find((p) => p.toLowerCase() === want);
   const near = all.filter((p) => p.toLowerCase().includes(want));
   const name = exact ?? (near.length === 1 ? near[0] : undefined);
-  if (name) return { path: `${skDir}/Profiles/${name}/SpecialK.ini` };
+  if (name) return { path: profileIniPath(skDir, name) };
   return near.length > 1 ? { ambiguous: near } : {};
 }

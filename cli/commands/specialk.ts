@@ -17,7 +17,7 @@ import { c, CliError, printJson, UsageError } from "../output.ts";
 import { isWindows } from "../../ffi/mod.ts";
 import { linkExists } from "../../src/_paths.ts";
 import { toWinePath } from "../wine_bridge.ts";
-import { applyToFile } from "../specialk_file.ts";
+import { applyToFile, profilesWith } from "../specialk_file.ts";
 import {
   checkEntry,
   findSpecialK,
@@ -131,6 +131,8 @@ export function specialkCommand(program: Command, setCode: SetCode): void {
       let create = !!opts.create;
       // Special K's Global folder, made for the defaults file if missing.
       let globalDir: string | undefined;
+      // The install whose defaults are edited (--global).
+      let globalOf: string | undefined;
       if (!ini) {
         const prefix = opts.prefix ??
           (isWindows ? undefined : Deno.env.get("WINEPREFIX"));
@@ -174,6 +176,7 @@ export function specialkCommand(program: Command, setCode: SetCode): void {
           // the global defaults file is optional, and so is its folder
           create = true;
           globalDir = `${sk}/Global`;
+          globalOf = sk;
         }
       }
       // Anything there, even a dangling link: applyToFile says what it is.
@@ -204,8 +207,14 @@ export function specialkCommand(program: Command, setCode: SetCode): void {
           },
         }, { create });
       }
+      // A profile made from the defaults while they held the entry keeps it.
+      const left = opts.remove && globalOf
+        ? await profilesWith(globalOf, name)
+        : [];
       if (opts.json) {
-        printJson(edit);
+        printJson(
+          globalOf && opts.remove ? { ...edit, profilesWithEntry: left } : edit,
+        );
         return setCode(0);
       }
       const section = `[Import.${name}]`;
@@ -221,6 +230,13 @@ export function specialkCommand(program: Command, setCode: SetCode): void {
         console.log(`  edited  ${edit.target} (the link's target)`);
       }
       if (edit.backup) console.log(`  backup  ${edit.backup}`);
+      if (left.length) {
+        console.log(
+          `  ${section} is still in the profiles of ${
+            left.join(", ")
+          } (Special K made them from the defaults): take it out of each with --game NAME --remove`,
+        );
+      }
       setCode(0);
     });
 }
