@@ -17,6 +17,7 @@ import {
 import { CliError } from "./output.ts";
 import {
   checkEntry,
+  looksLikeIni,
   type PluginEntry,
   profileIniPath,
   profiles,
@@ -217,6 +218,12 @@ export async function applyToFile(
     : { text: "", encoding: "utf16le" };
   const name = "upsert" in op ? op.upsert.name : op.remove;
   if ("upsert" in op) {
+    // a mistyped --ini (notes, a script) is not appended to
+    if (!looksLikeIni(ini.text)) {
+      throw new CliError(
+        `Cannot edit ${path}: it has no [section] line: it is not a Special K ini (check the path); it was left as it is`,
+      );
+    }
     // an entry it would never load is not "added" (removing one is fine)
     const why = unreadableBySpecialK(ini);
     if (why) {

@@ -389,3 +389,25 @@ try {
     );
   },
 );
+
+Deno.test("a text file that is not an ini (no [section] line) is refused, untouched", async () => {
+  await withDir(async (dir) => {
+    const notes = `${dir}/notes.txt`;
+    const text = "# My notes\n\nSee [the docs](https://example.com).\nx = 1\n";
+    await Deno.writeTextFile(notes, text);
+    await assert.rejects(
+      applyToFile(notes, ADD),
+      /Cannot edit .*notes\.txt: it has no \[section\] line: it is not a Special K ini/,
+    );
+    assert.equal(await Deno.readTextFile(notes), text);
+    assert.deepEqual(
+      [...Deno.readDirSync(dir)].map((e) => e.name),
+      ["notes.txt"],
+    );
+    // empty or blank: an ini with nothing in it yet
+    for (const blank of ["", "\r\n \n"]) {
+      await Deno.writeTextFile(notes, blank);
+      assert.equal((await applyToFile(notes, ADD)).action, "added");
+    }
+  });
+});

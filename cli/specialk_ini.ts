@@ -275,6 +275,14 @@ export function removePlugin(text: string, name: string): IniEdit {
   return { text: joinLines(lines), changed: true };
 }
 
+/**
+ * Whether `text` may be a Special K ini: empty (blank) or with at least one
+ * `[section]` line, as every ini Special K writes has.
+ */
+export function looksLikeIni(text: string): boolean {
+  return !text.trim() || splitLines(text).some((l) => SECTION.test(l.text));
+}
+
 /** Reads the keys of `[Import.<name>]` (merged, if it appears more than once). */
 export function readPlugin(
   text: string,
