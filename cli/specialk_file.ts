@@ -87,7 +87,9 @@ type Kept = Pick<WriteAtomicOptions, "mode" | "owner">;
  */
 async function readTarget(
   path: string,
-): Promise<{ target: string; bytes?: Uint8Array; kept?: Kept }> {
+): Promise<
+  { target: string; bytes?: Uint8Array; kept?: Kept; readOnly?: boolean }
+> {
   let info = await lstatOrUndefined(path);
   let target = path;
   if (info?.isSymlink) {
@@ -118,6 +120,9 @@ async function readTarget(
     target,
     bytes: bytes.subarray(0, done),
     kept: fileAttributes(opened),
+    // No write bit for anyone: on Windows, Deno's mode for a file with the
+    // read-only attribute (which the rename over it would fail on).
+    readOnly: opened.mode !== null && (opened.mode & 0o222) === 0,
   };
 }
 
@@ -166,15 +171,15 @@ async function writeKeeping(
  */
 async function checkWritable(
   path: string,
-  file: { target: string; mode?: number },
+  file: { target: string; readOnly?: boolean },
 ): Promise<void> {
-  const { target, mode } = file;
+  const { target, readOnly } = file;
   const refuse = () =>
     new CliError(
       `Cannot edit ${path}: it is read-only or not yours to write (make it writable first if it is to change)`,
     );
-  // No write bit for anyone: read-only even to root, who may open it.
-  if (mode !== undefined && (mode & 0o222) === 0) throw refuse();
+  // Read-only even to root (and under Wine as root), who may open it.
+  if (readOnly) throw refuse();
   try {
     (await Deno.open(target, { write: true })).close();
   } catch (e) {
@@ -207,9 +212,11 @@ export async function applyToFile(
   options: { create?: boolean } = {},
 ): Promise<FileEdit> {
   if ("upsert" in op) checkEntry(op.upsert);
-  const { target, bytes, kept } = await readTarget(path).catch((e) => {
-    throw cannotRead(path, e);
-  });
+  const { target, bytes, kept, readOnly } = await readTarget(path).catch(
+    (e) => {
+      throw cannotRead(path, e);
+    },
+  );
   if (!bytes && !options.create) {
     throw new Deno.errors.NotFound(`No ini file at ${path}`);
   }
@@ -246,7 +253,7 @@ export async function applyToFile(
   };
   if (target !== path) result.target = target;
   if (!edit.changed) return result;
-  if (bytes) await checkWritable(path, { target, mode: kept?.mode });
+  if (bytes) await checkWritable(path, { target, readOnly });
   if (bytes) {
     // The first backup is the file as it was before heapshift changed it:
     // later runs keep it (a symbolic link there is not one of ours).
