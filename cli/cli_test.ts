@@ -440,6 +440,32 @@ Deno.test("specialk --global --remove names the game profiles that copied the en
   }
 });
 
+Deno.test("specialk --sk-dir of a folder that is not Special K's is refused, nothing created in it", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const dll = `${dir}/heapshift.dll`;
+    await Deno.writeFile(dll, buildPe({ dll: true }));
+    const notSk = `${dir}/Downloads`;
+    await Deno.mkdir(notSk);
+    await Deno.writeTextFile(`${notSk}/readme.txt`, "hi");
+    const r = await cli(["specialk", "--sk-dir", notSk, "--dll", dll]);
+    assert.equal(r.code, 1, r.stdout);
+    assert.match(
+      r.stderr,
+      /^error: .*Downloads is not Special K's folder \(it has none of SpecialK64\.dll, SpecialK32\.dll, Profiles, Global\)/,
+    );
+    assert.deepEqual([...Deno.readDirSync(notSk)].map((e) => e.name), [
+      "readme.txt",
+    ]);
+    // One with just its DLLs (no game started yet) is.
+    await Deno.writeFile(`${notSk}/SpecialK64.dll`, new Uint8Array(2));
+    const ok = await cli(["specialk", "--sk-dir", notSk, "--dll", dll]);
+    assert.equal(ok.code, 0, ok.stderr);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("the Linux bridge strips its options and says what is missing", () => {
   assert.deepEqual(
     stripBridgeOptions([

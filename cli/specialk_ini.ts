@@ -9,7 +9,7 @@
  * @module
  */
 
-import { isDir } from "../src/_paths.ts";
+import { exists, isDir } from "../src/_paths.ts";
 import { CliError } from "./output.ts";
 
 /** The plug-in entry heapshift writes. */
@@ -335,10 +335,26 @@ export function specialKDirsInPrefix(prefix: string): string[] {
   return out;
 }
 
-/** The first existing Special K install among `candidates`. */
+/** What is in Special K's folder: its DLLs, or the folders it makes. */
+export const SPECIALK_MARKS = [
+  "SpecialK64.dll",
+  "SpecialK32.dll",
+  "Profiles",
+  "Global",
+] as const;
+
+/**
+ * Whether `dir` is Special K's folder: one with its DLLs or its folders in
+ * it (a leftover empty folder, or another one, would be given a `Global`).
+ */
+export function isSpecialKDir(dir: string): boolean {
+  return isDir(dir) && SPECIALK_MARKS.some((m) => exists(`${dir}/${m}`));
+}
+
+/** The first Special K install among `candidates`. */
 export function findSpecialK(candidates: string[]): string | undefined {
   return candidates.find((d) => isDir(d) && isDir(`${d}/Profiles`)) ??
-    candidates.find(isDir);
+    candidates.find(isSpecialKDir);
 }
 
 /** The global defaults file of an install: `Global/default_SpecialK.ini`. */

@@ -15,15 +15,17 @@ import {
 } from "../dll.ts";
 import { c, CliError, printJson, UsageError } from "../output.ts";
 import { isWindows } from "../../ffi/mod.ts";
-import { linkExists } from "../../src/_paths.ts";
+import { isDir, linkExists } from "../../src/_paths.ts";
 import { toWinePath } from "../wine_bridge.ts";
 import { applyToFile, profilesWith } from "../specialk_file.ts";
 import {
   checkEntry,
   findSpecialK,
   globalIni,
+  isSpecialKDir,
   profileIni,
   profiles,
+  SPECIALK_MARKS,
   specialKDirs,
   specialKDirsInPrefix,
 } from "../specialk_ini.ts";
@@ -143,6 +145,15 @@ export function specialkCommand(program: Command, setCode: SetCode): void {
           : prefix
           ? specialKDirsInPrefix(prefix)
           : [];
+        if (opts.skDir && !isSpecialKDir(opts.skDir)) {
+          throw new CliError(
+            isDir(opts.skDir)
+              ? `${opts.skDir} is not Special K's folder (it has none of ${
+                SPECIALK_MARKS.join(", ")
+              }): pass --sk-dir the folder Special K is installed in, or --ini PATH`
+              : `No folder at ${opts.skDir} (--sk-dir): pass the folder Special K is installed in, or --ini PATH`,
+          );
+        }
         const sk = findSpecialK(candidates);
         if (!sk) {
           throw new CliError(
