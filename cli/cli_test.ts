@@ -466,6 +466,42 @@ Deno.test("specialk --sk-dir of a folder that is not Special K's is refused, not
   }
 });
 
+Deno.test("specialk in the $WINEPREFIX names a DLL inside the prefix by its C: path, as with --prefix", async () => {
+  const prefix = await Deno.makeTempDir();
+  try {
+    const sk =
+      `${prefix}/drive_c/users/steamuser/AppData/Local/Programs/Special K`;
+    await Deno.mkdir(`${sk}/Profiles/Game`, { recursive: true });
+    await Deno.writeTextFile(`${sk}/Profiles/Game/SpecialK.ini`, "[A]\nk=1\n");
+    await Deno.mkdir(`${prefix}/drive_c/tools`);
+    const dll = `${prefix}/drive_c/tools/heapshift.dll`;
+    await Deno.writeFile(dll, buildPe({ dll: true }));
+    for (
+      const [how, args, env] of [
+        ["--prefix", ["--prefix", prefix], {}],
+        ["$WINEPREFIX", [], { WINEPREFIX: prefix }],
+      ] as const
+    ) {
+      const r = await cli(
+        ["specialk", "--game", "Game", "--dll", dll, ...args],
+        env,
+      );
+      assert.equal(r.code, 0, `${how}: ${r.stderr}`);
+      assert.equal(
+        readPlugin(
+          await Deno.readTextFile(`${sk}/Profiles/Game/SpecialK.ini`),
+          "heapshift",
+        )?.Filename,
+        "C:\\tools\\heapshift.dll",
+        how,
+      );
+      await cli(["specialk", "--game", "Game", "--remove", ...args], env);
+    }
+  } finally {
+    await Deno.remove(prefix, { recursive: true });
+  }
+});
+
 Deno.test("the Linux bridge strips its options and says what is missing", () => {
   assert.deepEqual(
     stripBridgeOptions([

@@ -131,13 +131,15 @@ export function specialkCommand(program: Command, setCode: SetCode): void {
       if (opts.game === "") throw new UsageError("--game needs a profile name");
       let ini = opts.ini;
       let create = !!opts.create;
+      // The prefix the game runs in (Linux), where a DLL in its drive_c is
+      // named by its C: path.
+      const prefix = opts.prefix ??
+        (isWindows ? undefined : Deno.env.get("WINEPREFIX"));
       // Special K's Global folder, made for the defaults file if missing.
       let globalDir: string | undefined;
       // The install whose defaults are edited (--global).
       let globalOf: string | undefined;
       if (!ini) {
-        const prefix = opts.prefix ??
-          (isWindows ? undefined : Deno.env.get("WINEPREFIX"));
         const candidates = opts.skDir
           ? [opts.skDir]
           : isWindows
@@ -207,7 +209,7 @@ export function specialkCommand(program: Command, setCode: SetCode): void {
       } else {
         const dll = await specialkDll(opts.dll, arch);
         checkDllFor(dll, arch, `the game (--arch ${arch})`);
-        const filename = isWindows ? dll : toWinePath(dll, opts.prefix);
+        const filename = isWindows ? dll : toWinePath(dll, prefix);
         if (globalDir) await Deno.mkdir(globalDir, { recursive: true });
         edit = await applyToFile(ini, {
           upsert: {
