@@ -502,6 +502,34 @@ Deno.test("specialk in the $WINEPREFIX names a DLL inside the prefix by its C: p
   }
 });
 
+Deno.test("specialk under WSL without a Wine prefix is refused: the game runs on Windows, which cannot load a Z: path", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const ini = `${dir}/SpecialK.ini`;
+    await Deno.writeTextFile(ini, "[A]\nk=1\n");
+    const dll = `${dir}/heapshift.dll`;
+    await Deno.writeFile(dll, buildPe({ dll: true }));
+    const r = await cli(["specialk", "--ini", ini, "--dll", dll], {
+      WSL_DISTRO_NAME: "Ubuntu",
+    });
+    assert.equal(r.code, 1, r.stdout);
+    assert.match(
+      r.stderr,
+      /^error: .*WSL.*run heapshift on Windows.*--prefix/,
+    );
+    assert.equal(await Deno.readTextFile(ini), "[A]\nk=1\n");
+    // a Wine prefix under WSL is Wine's: Z: is right there
+    await Deno.writeTextFile(`${dir}/system.reg`, "");
+    const wine = await cli(
+      ["specialk", "--ini", ini, "--dll", dll, "--prefix", dir],
+      { WSL_DISTRO_NAME: "Ubuntu" },
+    );
+    assert.equal(wine.code, 0, wine.stderr);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("the Linux bridge strips its options and says what is missing", () => {
   assert.deepEqual(
     stripBridgeOptions([

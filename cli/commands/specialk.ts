@@ -63,6 +63,11 @@ export async function specialkDll(
   });
 }
 
+/** Whether this Linux is WSL's, whose Windows is the real one (not Wine). */
+function underWsl(): boolean {
+  return !!(Deno.env.get("WSL_DISTRO_NAME") || Deno.env.get("WSL_INTEROP"));
+}
+
 /** Registers `specialk`. */
 export function specialkCommand(program: Command, setCode: SetCode): void {
   program.command("specialk")
@@ -207,6 +212,11 @@ export function specialkCommand(program: Command, setCode: SetCode): void {
         // no file where one may be missing: nothing to remove
         edit = await applyToFile(ini, { remove: name }, { create });
       } else {
+        if (!isWindows && !prefix && underWsl()) {
+          throw new CliError(
+            "Under WSL, a game with Special K runs on Windows, which cannot load the DLL by the Z: path Wine would give it: run heapshift on Windows (deno run -A cli.ts specialk … in a Windows shell, or heapshift.exe); for a game under Wine here, pass --prefix DIR",
+          );
+        }
         const dll = await specialkDll(opts.dll, arch);
         checkDllFor(dll, arch, `the game (--arch ${arch})`);
         const filename = isWindows ? dll : toWinePath(dll, prefix);
