@@ -25,7 +25,7 @@ export interface PluginEntry {
   /**
    * `Early` (default): loaded when the game starts its Direct3D or OpenGL
    * renderer, never in a Vulkan game; `Lazy`: from Special K's start-up
-   * thread, in any game; `PlugIn`: once Special K hooks the renderer.
+   * thread, in any game; `PlugIn`: once Special K has hooked Direct3D or OpenGL.
    */
   when?: string;
 }

@@ -104,7 +104,7 @@ export function specialkCommand(program: Command, setCode: SetCode): void {
     .addOption(
       new Option(
         "--when <when>",
-        "when Special K loads it: Early (as the game starts Direct3D or OpenGL; never in a Vulkan game), Lazy (from Special K's start-up thread, any game) or PlugIn",
+        "when Special K loads it: Early (as the game starts Direct3D or OpenGL; never in a Vulkan game), Lazy (from Special K's start-up thread, any game) or PlugIn (once it has hooked Direct3D or OpenGL)",
       ).choices(
         ["Early", "PlugIn", "Lazy"] as const,
       ).default("Early" as const),
