@@ -1,4 +1,5 @@
-// Shared by the Special K tests: UTF-16 bytes of a text.
+// Shared by the Special K tests: UTF-16 bytes of a text, and a model of what
+// Special K itself reads from an ini.
 
 /** `text` as UTF-16 in the given byte order, with a BOM unless told. */
 export function utf16(
