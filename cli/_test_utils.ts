@@ -24,7 +24,8 @@ export function runCli(
   options: { timeoutMs?: number } = {},
 ): Promise<CliRun> {
   return runProgram(Deno.execPath(), ["run", "-A", CLI, ...args], {
-    env: { NO_COLOR: "1", ...env },
+    // (not WSL's, even on a WSL machine: specialk refuses that, tested so)
+    env: { NO_COLOR: "1", WSL_DISTRO_NAME: "", WSL_INTEROP: "", ...env },
     timeoutMs: options.timeoutMs,
   });
 }

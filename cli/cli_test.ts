@@ -403,6 +403,133 @@ Deno.test("specialk --global without Special K's Global folder: created to add, 
   }
 });
 
+Deno.test("specialk --global --remove names the game profiles that copied the entry from the defaults", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const sk = `${dir}/Special K`;
+    await Deno.mkdir(`${sk}/Profiles`, { recursive: true });
+    const dll = `${dir}/heapshift.dll`;
+    await Deno.writeFile(dll, buildPe({ dll: true }));
+    const add = await cli(["specialk", "--sk-dir", sk, "--dll", dll]);
+    assert.equal(add.code, 0, add.stderr);
+    // Special K writes a new game's profile from the defaults: a copy
+    const global = await Deno.readFile(`${sk}/Global/default_SpecialK.ini`);
+    for (const game of ["Game A", "Game B", "Game C"]) {
+      await Deno.mkdir(`${sk}/Profiles/${game}`, { recursive: true });
+    }
+    await Deno.writeFile(`${sk}/Profiles/Game A/SpecialK.ini`, global);
+    await Deno.writeFile(`${sk}/Profiles/Game C/SpecialK.ini`, global);
+    await Deno.writeTextFile(
+      `${sk}/Profiles/Game B/SpecialK.ini`,
+      "[SpecialK.System]\nShowEULA=false\n",
+    );
+    const rm = await cli(["specialk", "--sk-dir", sk, "--remove"]);
+    assert.equal(rm.code, 0, rm.stderr);
+    assert.match(rm.stdout, /removed \[Import\.heapshift\]/);
+    assert.match(
+      rm.stdout,
+      /still in the profiles of Game A, Game C\b.*--game NAME --remove/,
+    );
+    const json = await cli(["specialk", "--sk-dir", sk, "--remove", "--json"]);
+    assert.deepEqual(JSON.parse(json.stdout).profilesWithEntry, [
+      "Game A",
+      "Game C",
+    ]);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("specialk --sk-dir of a folder that is not Special K's is refused, nothing created in it", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const dll = `${dir}/heapshift.dll`;
+    await Deno.writeFile(dll, buildPe({ dll: true }));
+    const notSk = `${dir}/Downloads`;
+    await Deno.mkdir(notSk);
+    await Deno.writeTextFile(`${notSk}/readme.txt`, "hi");
+    const r = await cli(["specialk", "--sk-dir", notSk, "--dll", dll]);
+    assert.equal(r.code, 1, r.stdout);
+    assert.match(
+      r.stderr,
+      /^error: .*Downloads is not Special K's folder \(it has none of SpecialK64\.dll, SpecialK32\.dll, Profiles, Global\)/,
+    );
+    assert.deepEqual([...Deno.readDirSync(notSk)].map((e) => e.name), [
+      "readme.txt",
+    ]);
+    // One with just its DLLs (no game started yet) is.
+    await Deno.writeFile(`${notSk}/SpecialK64.dll`, new Uint8Array(2));
+    const ok = await cli(["specialk", "--sk-dir", notSk, "--dll", dll]);
+    assert.equal(ok.code, 0, ok.stderr);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("specialk in the $WINEPREFIX names a DLL inside the prefix by its C: path, as with --prefix", async () => {
+  const prefix = await Deno.makeTempDir();
+  try {
+    const sk =
+      `${prefix}/drive_c/users/steamuser/AppData/Local/Programs/Special K`;
+    await Deno.mkdir(`${sk}/Profiles/Game`, { recursive: true });
+    await Deno.writeTextFile(`${sk}/Profiles/Game/SpecialK.ini`, "[A]\nk=1\n");
+    await Deno.mkdir(`${prefix}/drive_c/tools`);
+    const dll = `${prefix}/drive_c/tools/heapshift.dll`;
+    await Deno.writeFile(dll, buildPe({ dll: true }));
+    for (
+      const [how, args, env] of [
+        ["--prefix", ["--prefix", prefix], {}],
+        ["$WINEPREFIX", [], { WINEPREFIX: prefix }],
+      ] as const
+    ) {
+      const r = await cli(
+        ["specialk", "--game", "Game", "--dll", dll, ...args],
+        env,
+      );
+      assert.equal(r.code, 0, `${how}: ${r.stderr}`);
+      assert.equal(
+        readPlugin(
+          await Deno.readTextFile(`${sk}/Profiles/Game/SpecialK.ini`),
+          "heapshift",
+        )?.Filename,
+        "C:\\tools\\heapshift.dll",
+        how,
+      );
+      await cli(["specialk", "--game", "Game", "--remove", ...args], env);
+    }
+  } finally {
+    await Deno.remove(prefix, { recursive: true });
+  }
+});
+
+Deno.test("specialk under WSL without a Wine prefix is refused: the game runs on Windows, which cannot load a Z: path", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const ini = `${dir}/SpecialK.ini`;
+    await Deno.writeTextFile(ini, "[A]\nk=1\n");
+    const dll = `${dir}/heapshift.dll`;
+    await Deno.writeFile(dll, buildPe({ dll: true }));
+    const r = await cli(["specialk", "--ini", ini, "--dll", dll], {
+      WSL_DISTRO_NAME: "Ubuntu",
+    });
+    assert.equal(r.code, 1, r.stdout);
+    assert.match(
+      r.stderr,
+      /^error: .*WSL.*run heapshift on Windows.*--prefix/,
+    );
+    assert.equal(await Deno.readTextFile(ini), "[A]\nk=1\n");
+    // a Wine prefix under WSL is Wine's: Z: is right there
+    await Deno.writeTextFile(`${dir}/system.reg`, "");
+    const wine = await cli(
+      ["specialk", "--ini", ini, "--dll", dll, "--prefix", dir],
+      { WSL_DISTRO_NAME: "Ubuntu" },
+    );
+    assert.equal(wine.code, 0, wine.stderr);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("the Linux bridge strips its options and says what is missing", () => {
   assert.deepEqual(
     stripBridgeOptions([

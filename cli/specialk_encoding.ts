@@ -9,10 +9,10 @@
  */
 
 /**
- * Text encodings a Special K ini is accepted in. `ansi` is an 8-bit file
+ * Text encodings a Special K ini is decoded in. `ansi` is an 8-bit file
  * that is not UTF-8 (a Windows code page, which one is unknown): its text
- * holds one character per byte (U+0000–U+00FF) and only ASCII may be added
- * to it.
+ * holds one character per byte (U+0000–U+00FF); Special K does not read it
+ * ({@linkcode unreadableBySpecialK}), so an entry may only be removed.
  */
 export type IniEncoding = "utf16le" | "utf16be" | "utf8bom" | "utf8" | "ansi";
 
@@ -165,21 +165,16 @@ export function decodeIni(bytes: Uint8Array): IniText {
 }
 
 /**
- * Why `added` (text an edit puts in the file) cannot be written in the
- * ini's encoding, or undefined when it can: an ANSI file's code page is
- * unknown, so only ASCII can be added to it.
+ * Why Special K would not read the ini, or undefined when it would: it
+ * decodes a file without a UTF-16 BOM as UTF-8 only (MultiByteToWideChar
+ * with MB_ERR_INVALID_CHARS, src/ini.cpp), and one that is not (an ANSI
+ * code page) it copies to `.bak` and ignores, any entry in it too.
  */
-export function unencodable(ini: IniText, added: string): string | undefined {
+export function unreadableBySpecialK(ini: IniText): string | undefined {
   if (ini.encoding !== "ansi") return undefined;
-  const m = /[\u0080-\uffff]/.exec(added);
-  if (!m) return undefined;
-  return `it is not UTF-8 (byte ${
+  return `Special K reads an ini without a UTF-16 byte-order mark as UTF-8 only, and this one is not UTF-8 (byte ${
     hexByte(ini.text.charCodeAt(ini.notUtf8At ?? 0))
-  } at offset ${ini.notUtf8At}: an ANSI code page such as cp1252?) and the entry to write is not plain ASCII (${
-    JSON.stringify(m[0])
-  } in ${
-    JSON.stringify(added)
-  }), whose bytes in that code page are unknown: save the ini as UTF-8 or UTF-16 first`;
+  } at offset ${ini.notUtf8At}: an ANSI code page such as cp1252?), so it would ignore the entry: save it as UTF-16 LE (as Special K writes it) or UTF-8 first`;
 }
 
 /** Encodes ini text back in its encoding (with its BOM). */

@@ -17,8 +17,10 @@ import {
 import { CliError } from "./output.ts";
 import {
   checkEntry,
-  entryKeys,
+  looksLikeIni,
   type PluginEntry,
+  profileIniPath,
+  profiles,
   readPlugin,
   removePlugin,
   upsertPlugin,
@@ -29,7 +31,7 @@ import {
   type IniEncoding,
   IniEncodingError,
   type IniText,
-  unencodable,
+  unreadableBySpecialK,
 } from "./specialk_encoding.ts";
 
 /** Larger than any Special K ini (they are a few hundred KB at most). */
@@ -85,7 +87,9 @@ type Kept = Pick<WriteAtomicOptions, "mode" | "owner">;
  */
 async function readTarget(
   path: string,
-): Promise<{ target: string; bytes?: Uint8Array; kept?: Kept }> {
+): Promise<
+  { target: string; bytes?: Uint8Array; kept?: Kept; readOnly?: boolean }
+> {
   let info = await lstatOrUndefined(path);
   let target = path;
   if (info?.isSymlink) {
@@ -116,6 +120,9 @@ async function readTarget(
     target,
     bytes: bytes.subarray(0, done),
     kept: fileAttributes(opened),
+    // No write bit for anyone: on Windows, Deno's mode for a file with the
+    // read-only attribute (which the rename over it would fail on).
+    readOnly: opened.mode !== null && (opened.mode & 0o222) === 0,
   };
 }
 
@@ -164,15 +171,15 @@ async function writeKeeping(
  */
 async function checkWritable(
   path: string,
-  file: { target: string; mode?: number },
+  file: { target: string; readOnly?: boolean },
 ): Promise<void> {
-  const { target, mode } = file;
+  const { target, readOnly } = file;
   const refuse = () =>
     new CliError(
       `Cannot edit ${path}: it is read-only or not yours to write (make it writable first if it is to change)`,
     );
-  // No write bit for anyone: read-only even to root, who may open it.
-  if (mode !== undefined && (mode & 0o222) === 0) throw refuse();
+  // Read-only even to root (and under Wine as root), who may open it.
+  if (readOnly) throw refuse();
   try {
     (await Deno.open(target, { write: true })).close();
   } catch (e) {
@@ -196,7 +203,8 @@ async function isRegularFile(path: string): Promise<boolean> {
  * next to it (`<file>.heapshift-backup`, once: later runs keep the first,
  * the file as it was before heapshift changed it), then the new contents
  * atomically. A file that is not text in an encoding it can be written
- * back in unchanged is refused and left alone.
+ * back in unchanged is refused and left alone, and so is an entry added to
+ * one Special K does not read (an ANSI file).
  */
 export async function applyToFile(
   path: string,
@@ -204,9 +212,11 @@ export async function applyToFile(
   options: { create?: boolean } = {},
 ): Promise<FileEdit> {
   if ("upsert" in op) checkEntry(op.upsert);
-  const { target, bytes, kept } = await readTarget(path).catch((e) => {
-    throw cannotRead(path, e);
-  });
+  const { target, bytes, kept, readOnly } = await readTarget(path).catch(
+    (e) => {
+      throw cannotRead(path, e);
+    },
+  );
   if (!bytes && !options.create) {
     throw new Deno.errors.NotFound(`No ini file at ${path}`);
   }
@@ -215,12 +225,17 @@ export async function applyToFile(
     : { text: "", encoding: "utf16le" };
   const name = "upsert" in op ? op.upsert.name : op.remove;
   if ("upsert" in op) {
-    const added = [
-      `[Import.${name}]`,
-      ...entryKeys(op.upsert).map(([k, v]) => `${k}=${v}`),
-    ].join("\n");
-    const why = unencodable(ini, added);
-    if (why) throw new CliError(`Cannot edit ${path}: ${why}`);
+    // a mistyped --ini (notes, a script) is not appended to
+    if (!looksLikeIni(ini.text)) {
+      throw new CliError(
+        `Cannot edit ${path}: it has no [section] line: it is not a Special K ini (check the path); it was left as it is`,
+      );
+    }
+    // an entry it would never load is not "added" (removing one is fine)
+    const why = unreadableBySpecialK(ini);
+    if (why) {
+      throw new CliError(`Cannot edit ${path}: ${why}; it was left as it is`);
+    }
   }
   const existed = readPlugin(ini.text, name) !== undefined;
   const edit = "upsert" in op
@@ -238,7 +253,7 @@ export async function applyToFile(
   };
   if (target !== path) result.target = target;
   if (!edit.changed) return result;
-  if (bytes) await checkWritable(path, { target, mode: kept?.mode });
+  if (bytes) await checkWritable(path, { target, readOnly });
   if (bytes) {
     // The first backup is the file as it was before heapshift changed it:
     // later runs keep it (a symbolic link there is not one of ours).
@@ -253,4 +268,26 @@ export async function applyToFile(
     kept,
   );
   return result;
+}
+
+/**
+ * The game profiles of the Special K install `skDir` whose ini holds
+ * `[Import.<name>]`: Special K writes a new game's profile as a copy of
+ * the global defaults, so an entry removed from those stays in each
+ * profile made meanwhile. A profile that cannot be read is left out.
+ */
+export async function profilesWith(
+  skDir: string,
+  name: string,
+): Promise<string[]> {
+  const out: string[] = [];
+  for (const game of profiles(skDir)) {
+    try {
+      const { bytes } = await readTarget(profileIniPath(skDir, game));
+      if (bytes && readPlugin(decodeIni(bytes).text, name) !== undefined) {
+        out.push(game);
+      }
+    } catch { /* unreadable: not ours to judge */ }
+  }
+  return out;
 }

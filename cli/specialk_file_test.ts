@@ -182,7 +182,7 @@ Deno.test("strict decoding: binary, BOM-less UTF-16 and bad UTF-8/UTF-16 are ref
   });
 });
 
-Deno.test("a cp1252 file round-trips byte for byte with an ASCII entry, and is refused with a non-ASCII one", async () => {
+Deno.test("a cp1252 file, which Special K cannot read, is refused an entry (untouched) but an entry is removed from it byte for byte", async () => {
   await withDir(async (dir) => {
     const ini = `${dir}/SpecialK.ini`;
     // "[Game]\r\nName=Pokémon\r\n" in cp1252: é is the single byte 0xE9.
@@ -192,21 +192,24 @@ Deno.test("a cp1252 file round-trips byte for byte with an ASCII entry, and is r
       ...enc.encode("mon\r\n"),
     ]);
     await Deno.writeFile(ini, original);
-    assert.equal((await applyToFile(ini, ADD)).action, "added");
-    const added = await Deno.readFile(ini);
-    assert.deepEqual(added.subarray(0, original.length), original);
-    assert.ok(!added.includes(0xef), "no U+FFFD written");
-    assert.equal((await applyToFile(ini, REMOVE)).action, "removed");
-    assert.deepEqual(await Deno.readFile(ini), original);
+    // Special K decodes a BOM-less ini as UTF-8 only: this one it backs up
+    // and ignores, entry and all.
     await assert.rejects(
-      applyToFile(ini, {
-        upsert: {
-          name: "heapshift",
-          filename: "C:\\Users\\José\\heapshift.dll",
-        },
-      }),
-      /not UTF-8.*0xe9.*ASCII/i,
+      applyToFile(ini, ADD),
+      /Special K.*UTF-8.*0xE9 at offset 16.*save it as UTF-16/,
     );
+    assert.deepEqual(await Deno.readFile(ini), original);
+    assert.deepEqual(
+      [...Deno.readDirSync(dir)].map((e) => e.name),
+      ["SpecialK.ini"],
+      "no backup or temp file",
+    );
+    const withEntry = new Uint8Array([
+      ...original,
+      ...enc.encode(`\r\n[Import.heapshift]\r\nFilename=${DLL}\r\n`),
+    ]);
+    await Deno.writeFile(ini, withEntry);
+    assert.equal((await applyToFile(ini, REMOVE)).action, "removed");
     assert.deepEqual(await Deno.readFile(ini), original);
   });
 });
@@ -386,3 +389,25 @@ try {
     );
   },
 );
+
+Deno.test("a text file that is not an ini (no [section] line) is refused, untouched", async () => {
+  await withDir(async (dir) => {
+    const notes = `${dir}/notes.txt`;
+    const text = "# My notes\n\nSee [the docs](https://example.com).\nx = 1\n";
+    await Deno.writeTextFile(notes, text);
+    await assert.rejects(
+      applyToFile(notes, ADD),
+      /Cannot edit .*notes\.txt: it has no \[section\] line: it is not a Special K ini/,
+    );
+    assert.equal(await Deno.readTextFile(notes), text);
+    assert.deepEqual(
+      [...Deno.readDirSync(dir)].map((e) => e.name),
+      ["notes.txt"],
+    );
+    // empty or blank: an ini with nothing in it yet
+    for (const blank of ["", "\r\n \n"]) {
+      await Deno.writeTextFile(notes, blank);
+      assert.equal((await applyToFile(notes, ADD)).action, "added");
+    }
+  });
+});

@@ -9,7 +9,7 @@
  * @module
  */
 
-import { isDir } from "../src/_paths.ts";
+import { exists, isDir } from "../src/_paths.ts";
 import { CliError } from "./output.ts";
 
 /** The plug-in entry heapshift writes. */
@@ -22,7 +22,11 @@ export interface PluginEntry {
   architecture?: string;
   /** `ThirdParty` (default). */
   role?: string;
-  /** `Early` (default): loaded before the game's own code runs. */
+  /**
+   * `Early` (default): loaded when the game starts its Direct3D or OpenGL
+   * renderer, never in a Vulkan game; `Lazy`: from Special K's start-up
+   * thread, in any game; `PlugIn`: once Special K has hooked Direct3D or OpenGL.
+   */
   when?: string;
 }
 
@@ -70,10 +74,27 @@ function sectionRanges(lines: Line[], section: string): [number, number][] {
     const m = SECTION.exec(lines[i].text);
     if (!m || m[1].trim().toLowerCase() !== want) continue;
     let end = i + 1;
-    while (end < lines.length && !SECTION.test(lines[end].text)) end++;
+    while (end < lines.length && !startsSection(lines[end].text)) end++;
     out.unshift([i, end]);
   }
   return out;
+}
+
+/**
+ * Whether a line ends the section before it: a header to heapshift, or any
+ * line that starts with `[` (where Special K ends a section).
+ */
+function startsSection(line: string): boolean {
+  return SECTION.test(line) || line.startsWith("[");
+}
+
+/**
+ * Whether Special K reads a line as a key: it takes the text from the end
+ * of one key's line up to the next `=` as the next key's name, so that a
+ * line without one (blank, a comment) becomes part of the name that follows.
+ */
+function isKeyLine(line: string): boolean {
+  return line.indexOf("=") > 0;
 }
 
 function isComment(line: string): boolean {
@@ -136,30 +157,59 @@ function insertAfter(lines: Line[], after: number, text: string): void {
   lines.splice(after + 1, 0, line);
 }
 
-/** Updates the managed keys of one section; returns whether it changed. */
+/**
+ * Updates one `[Import.<name>]` section so that Special K reads the managed
+ * keys from it as heapshift means them; returns whether it changed. Its
+ * parser is stricter than heapshift's reading: the header must be exactly
+ * `[Import.<name>]` (no spaces, no comment; the name's case matters), a
+ * key and its value are not trimmed, and a line without `=` before a key
+ * becomes part of that key's name, so such lines go above the header.
+ */
 function updateSection(
   lines: Line[],
   [start, end]: [number, number],
-  keys: [string, string][],
+  entry: { name: string; keys: [string, string][] },
 ): boolean {
   let changed = false;
-  for (const [key, value] of keys) {
+  const header = `[Import.${entry.name}]`;
+  if (lines[start].text !== header) {
+    lines[start].text = header;
+    changed = true;
+  }
+  let lastKey = start;
+  for (let i = start + 1; i < end; i++) {
+    if (isKeyLine(lines[i].text)) lastKey = i;
+  }
+  const body = lines.slice(start + 1, lastKey + 1);
+  const stray = body.filter((l) => !isKeyLine(l.text));
+  if (stray.length) {
+    const keyLines = body.filter((l) => isKeyLine(l.text));
+    lines.splice(
+      start,
+      lastKey + 1 - start,
+      ...stray,
+      lines[start],
+      ...keyLines,
+    );
+    start += stray.length;
+    changed = true;
+  }
+  for (const [key, value] of entry.keys) {
     const want = `${key}=${value}`;
     let found = false;
     for (let i = start + 1; i < end; i++) {
       if (keyOf(lines[i].text)?.toLowerCase() !== key.toLowerCase()) continue;
       found = true;
-      const current = lines[i].text.slice(lines[i].text.indexOf("=") + 1);
-      if (current.trim() !== value) {
+      if (lines[i].text !== want) {
         lines[i].text = want;
         changed = true;
       }
     }
     if (!found) {
-      // After the section's last non-empty line.
-      let at = end - 1;
-      while (at > start && lines[at].text.trim() === "") at--;
-      insertAfter(lines, at, want);
+      // After the last key: a line without `=` after it would join the new
+      // key's name.
+      insertAfter(lines, lastKey, want);
+      lastKey++;
       end++;
       changed = true;
     }
@@ -169,8 +219,10 @@ function updateSection(
 
 /**
  * Adds or updates the `[Import.<name>]` section (every one, if the file
- * has it more than once). Keys it does not manage (e.g. `Blacklist`) are
- * kept; a file that already holds the entry is returned unchanged. A new
+ * has it more than once; found case-insensitively, with spaces or a comment
+ * around its header) until Special K reads the entry from it. Keys it does
+ * not manage (e.g. `Blacklist`) are kept; a file that already holds the
+ * entry as Special K reads it is returned unchanged. A new
  * section is appended after a blank line, so that {@linkcode removePlugin}
  * gives back the original text exactly: when the file does not end with
  * a line break, neither does the section.
@@ -184,7 +236,8 @@ export function upsertPlugin(text: string, entry: PluginEntry): IniEdit {
     let changed = false;
     // Last first: an insertion does not move the sections before it.
     for (const range of ranges) {
-      changed = updateSection(lines, range, keys) || changed;
+      changed = updateSection(lines, range, { name: entry.name, keys }) ||
+        changed;
     }
     return changed ? { text: joinLines(lines), changed } : { text, changed };
   }
@@ -220,6 +273,14 @@ export function removePlugin(text: string, name: string): IniEdit {
     if (noFinalBreak && lines.length) lines[lines.length - 1].eol = "";
   }
   return { text: joinLines(lines), changed: true };
+}
+
+/**
+ * Whether `text` may be a Special K ini: empty (blank) or with at least one
+ * `[section]` line, as every ini Special K writes has.
+ */
+export function looksLikeIni(text: string): boolean {
+  return !text.trim() || splitLines(text).some((l) => SECTION.test(l.text));
 }
 
 /** Reads the keys of `[Import.<name>]` (merged, if it appears more than once). */
@@ -274,15 +335,36 @@ export function specialKDirsInPrefix(prefix: string): string[] {
   return out;
 }
 
-/** The first existing Special K install among `candidates`. */
+/** What is in Special K's folder: its DLLs, or the folders it makes. */
+export const SPECIALK_MARKS = [
+  "SpecialK64.dll",
+  "SpecialK32.dll",
+  "Profiles",
+  "Global",
+] as const;
+
+/**
+ * Whether `dir` is Special K's folder: one with its DLLs or its folders in
+ * it (a leftover empty folder, or another one, would be given a `Global`).
+ */
+export function isSpecialKDir(dir: string): boolean {
+  return isDir(dir) && SPECIALK_MARKS.some((m) => exists(`${dir}/${m}`));
+}
+
+/** The first Special K install among `candidates`. */
 export function findSpecialK(candidates: string[]): string | undefined {
   return candidates.find((d) => isDir(d) && isDir(`${d}/Profiles`)) ??
-    candidates.find(isDir);
+    candidates.find(isSpecialKDir);
 }
 
 /** The global defaults file of an install: `Global/default_SpecialK.ini`. */
 export function globalIni(skDir: string): string {
   return `${skDir}/Global/default_SpecialK.ini`;
+}
+
+/** The ini of the game profile `game` (a directory name under `Profiles/`). */
+export function profileIniPath(skDir: string, game: string): string {
+  return `${skDir}/Profiles/${game}/SpecialK.ini`;
 }
 
 /** The game profiles of an install (directory names under `Profiles/`). */
@@ -310,6 +392,6 @@ export function profileIni(
   const exact = all.find((p) => p.toLowerCase() === want);
   const near = all.filter((p) => p.toLowerCase().includes(want));
   const name = exact ?? (near.length === 1 ? near[0] : undefined);
-  if (name) return { path: `${skDir}/Profiles/${name}/SpecialK.ini` };
+  if (name) return { path: profileIniPath(skDir, name) };
   return near.length > 1 ? { ambiguous: near } : {};
 }

@@ -8,6 +8,7 @@ import {
   specialKDirsInPrefix,
   upsertPlugin,
 } from "./specialk_ini.ts";
+import { specialKView } from "./specialk_test_utils.ts";
 
 const SAMPLE = new URL("../tests/fixtures/cli_specialk.ini", import.meta.url);
 const DLL = "C:\\tools\\heapshift\\heapshift.dll";
@@ -58,12 +59,14 @@ Deno.test("upsert updates changed keys in place and keeps unmanaged ones", () =>
   );
 });
 
-Deno.test("section names match case-insensitively", () => {
+Deno.test("a section named in another case is the entry, renamed as Special K reads it (case-sensitively)", () => {
   const text =
     `[import.HeapShift]\nArchitecture=x64\nRole=ThirdParty\nWhen=Early\nFilename=${DLL}\n`;
+  const r = upsertPlugin(text, { name: "heapshift", filename: DLL });
+  assert.equal(r.changed, true);
   assert.equal(
-    upsertPlugin(text, { name: "heapshift", filename: DLL }).changed,
-    false,
+    r.text,
+    text.replace("[import.HeapShift]", "[Import.heapshift]"),
   );
 });
 
@@ -89,12 +92,18 @@ Deno.test("remove takes the section out and restores the original text", () => {
   );
 });
 
-Deno.test("a section header with a comment is the section; duplicates are all updated and all removed", () => {
+Deno.test("a section header with a comment is the section (its header made one Special K reads); duplicates are all updated and all removed", () => {
   const commented =
     `[A]\nk=1\n\n[Import.heapshift] ; added by hand\nArchitecture=x64\nRole=ThirdParty\nWhen=PlugIn\nFilename=${DLL}\n`;
   const up = upsertPlugin(commented, { name: "heapshift", filename: DLL });
   assert.equal(up.changed, true);
-  assert.equal(up.text, commented.replace("When=PlugIn", "When=Early"));
+  assert.equal(
+    up.text,
+    commented.replace("When=PlugIn", "When=Early").replace(
+      " ; added by hand",
+      "",
+    ),
+  );
   assert.equal(readPlugin(commented, "heapshift")?.When, "PlugIn");
   assert.equal(
     removePlugin(commented, "heapshift").text,
@@ -159,5 +168,69 @@ Deno.test("finds Special K, its profiles and global ini inside a Wine prefix", a
     });
   } finally {
     await Deno.remove(prefix, { recursive: true });
+  }
+});
+
+const WANT = {
+  Architecture: "x64",
+  Role: "ThirdParty",
+  When: "Early",
+  Filename: DLL,
+};
+
+/** The managed keys as Special K reads them from `text`. */
+function skEntry(text: string): Record<string, string> | undefined {
+  const keys = specialKView(text, "Import.heapshift");
+  if (!keys) return undefined;
+  return Object.fromEntries(
+    Object.keys(WANT).filter((k) => k in keys).map((k) => [k, keys[k]]),
+  );
+}
+
+Deno.test("an entry Special K would not read is rewritten until it does, not called up to date", () => {
+  const entry =
+    `Architecture=x64\nRole=ThirdParty\nWhen=Early\nFilename=${DLL}\n`;
+  const cases: Record<string, string> = {
+    "lower-case section name": `[import.HeapShift]\n${entry}`,
+    "comment after the header": `[Import.heapshift] ; by hand\n${entry}`,
+    "space before the header": `  [Import.heapshift]\n${entry}`,
+    "space after the header": `[Import.heapshift]  \r\n${entry}`,
+    "spaces around =":
+      `[Import.heapshift]\nArchitecture = x64\nRole= ThirdParty\nWhen =Early\nFilename = ${DLL}\n`,
+    "lower-case keys":
+      `[Import.heapshift]\narchitecture=x64\nrole=ThirdParty\nwhen=Early\nfilename=${DLL}\n`,
+    "value with trailing space": `[Import.heapshift]\n${
+      entry.replace("When=Early", "When=Early ")
+    }`,
+    "comment inside":
+      `[Import.heapshift]\nArchitecture=x64\n; why\nRole=ThirdParty\n\nWhen=Early\nFilename=${DLL}\n`,
+  };
+  for (const [what, text] of Object.entries(cases)) {
+    const before = `[A]\nk=1\n\n${text}\n[B]\nx=2\n`;
+    assert.notDeepEqual(skEntry(before), WANT, `${what}: the case is real`);
+    const r = upsertPlugin(before, { name: "heapshift", filename: DLL });
+    assert.equal(r.changed, true, what);
+    assert.deepEqual(skEntry(r.text), WANT, `${what}:\n${r.text}`);
+    // the other sections as they were
+    assert.deepEqual(specialKView(r.text, "A"), { k: "1" }, what);
+    assert.deepEqual(specialKView(r.text, "B"), { x: "2" }, what);
+    const again = upsertPlugin(r.text, { name: "heapshift", filename: DLL });
+    assert.equal(again.changed, false, what);
+  }
+});
+
+Deno.test("what upsert writes, Special K reads (odd texts)", () => {
+  const texts = [
+    "",
+    "[A]\nk=1",
+    "[A]\r\nk=1\r\n",
+    "[A]\nk=1\n  ",
+    "; only a comment",
+    `[Import.heapshift]\nBlacklist=launcher.exe\n[B]\nx=1\n`,
+    `[Import.heapshift]\n\n\nBlacklist=a.exe\n\n[B]\nx=1\n`,
+  ];
+  for (const text of texts) {
+    const r = upsertPlugin(text, { name: "heapshift", filename: DLL });
+    assert.deepEqual(skEntry(r.text), WANT, JSON.stringify(text));
   }
 });

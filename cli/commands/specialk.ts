@@ -15,15 +15,17 @@ import {
 } from "../dll.ts";
 import { c, CliError, printJson, UsageError } from "../output.ts";
 import { isWindows } from "../../ffi/mod.ts";
-import { linkExists } from "../../src/_paths.ts";
+import { isDir, linkExists } from "../../src/_paths.ts";
 import { toWinePath } from "../wine_bridge.ts";
-import { applyToFile } from "../specialk_file.ts";
+import { applyToFile, profilesWith } from "../specialk_file.ts";
 import {
   checkEntry,
   findSpecialK,
   globalIni,
+  isSpecialKDir,
   profileIni,
   profiles,
+  SPECIALK_MARKS,
   specialKDirs,
   specialKDirsInPrefix,
 } from "../specialk_ini.ts";
@@ -61,11 +63,16 @@ export async function specialkDll(
   });
 }
 
+/** Whether this Linux is WSL's, whose Windows is the real one (not Wine). */
+function underWsl(): boolean {
+  return !!(Deno.env.get("WSL_DISTRO_NAME") || Deno.env.get("WSL_INTEROP"));
+}
+
 /** Registers `specialk`. */
 export function specialkCommand(program: Command, setCode: SetCode): void {
   program.command("specialk")
     .description(
-      "Add (or update, or remove) heapshift as a Special K plug-in: an [Import.heapshift] entry loaded early, in the global defaults or a game's profile.",
+      "Add (or update, or remove) heapshift as a Special K plug-in: an [Import.heapshift] entry, in the global defaults or a game's profile.",
     )
     .option("--ini <path>", "the Special K ini to edit", parsePath)
     .option("--game <name>", "a game's profile (Profiles/<name>/SpecialK.ini)")
@@ -95,7 +102,10 @@ export function specialkCommand(program: Command, setCode: SetCode): void {
       parseName,
     )
     .addOption(
-      new Option("--when <when>", "when Special K loads it").choices(
+      new Option(
+        "--when <when>",
+        "when Special K loads it: Early (as the game starts Direct3D or OpenGL; never in a Vulkan game), Lazy (from Special K's start-up thread, any game) or PlugIn (once it has hooked Direct3D or OpenGL)",
+      ).choices(
         ["Early", "PlugIn", "Lazy"] as const,
       ).default("Early" as const),
     )
@@ -126,11 +136,15 @@ export function specialkCommand(program: Command, setCode: SetCode): void {
       if (opts.game === "") throw new UsageError("--game needs a profile name");
       let ini = opts.ini;
       let create = !!opts.create;
+      // The prefix the game runs in (Linux), where a DLL in its drive_c is
+      // named by its C: path.
+      const prefix = opts.prefix ??
+        (isWindows ? undefined : Deno.env.get("WINEPREFIX"));
       // Special K's Global folder, made for the defaults file if missing.
       let globalDir: string | undefined;
+      // The install whose defaults are edited (--global).
+      let globalOf: string | undefined;
       if (!ini) {
-        const prefix = opts.prefix ??
-          (isWindows ? undefined : Deno.env.get("WINEPREFIX"));
         const candidates = opts.skDir
           ? [opts.skDir]
           : isWindows
@@ -138,6 +152,15 @@ export function specialkCommand(program: Command, setCode: SetCode): void {
           : prefix
           ? specialKDirsInPrefix(prefix)
           : [];
+        if (opts.skDir && !isSpecialKDir(opts.skDir)) {
+          throw new CliError(
+            isDir(opts.skDir)
+              ? `${opts.skDir} is not Special K's folder (it has none of ${
+                SPECIALK_MARKS.join(", ")
+              }): pass --sk-dir the folder Special K is installed in, or --ini PATH`
+              : `No folder at ${opts.skDir} (--sk-dir): pass the folder Special K is installed in, or --ini PATH`,
+          );
+        }
         const sk = findSpecialK(candidates);
         if (!sk) {
           throw new CliError(
@@ -171,6 +194,7 @@ export function specialkCommand(program: Command, setCode: SetCode): void {
           // the global defaults file is optional, and so is its folder
           create = true;
           globalDir = `${sk}/Global`;
+          globalOf = sk;
         }
       }
       // Anything there, even a dangling link: applyToFile says what it is.
@@ -188,9 +212,14 @@ export function specialkCommand(program: Command, setCode: SetCode): void {
         // no file where one may be missing: nothing to remove
         edit = await applyToFile(ini, { remove: name }, { create });
       } else {
+        if (!isWindows && !prefix && underWsl()) {
+          throw new CliError(
+            "Under WSL, a game with Special K runs on Windows, which cannot load the DLL by the Z: path Wine would give it: run heapshift on Windows (deno run -A cli.ts specialk … in a Windows shell, or heapshift.exe); for a game under Wine here, pass --prefix DIR",
+          );
+        }
         const dll = await specialkDll(opts.dll, arch);
         checkDllFor(dll, arch, `the game (--arch ${arch})`);
-        const filename = isWindows ? dll : toWinePath(dll, opts.prefix);
+        const filename = isWindows ? dll : toWinePath(dll, prefix);
         if (globalDir) await Deno.mkdir(globalDir, { recursive: true });
         edit = await applyToFile(ini, {
           upsert: {
@@ -201,8 +230,14 @@ export function specialkCommand(program: Command, setCode: SetCode): void {
           },
         }, { create });
       }
+      // A profile made from the defaults while they held the entry keeps it.
+      const left = opts.remove && globalOf
+        ? await profilesWith(globalOf, name)
+        : [];
       if (opts.json) {
-        printJson(edit);
+        printJson(
+          globalOf && opts.remove ? { ...edit, profilesWithEntry: left } : edit,
+        );
         return setCode(0);
       }
       const section = `[Import.${name}]`;
@@ -218,6 +253,13 @@ export function specialkCommand(program: Command, setCode: SetCode): void {
         console.log(`  edited  ${edit.target} (the link's target)`);
       }
       if (edit.backup) console.log(`  backup  ${edit.backup}`);
+      if (left.length) {
+        console.log(
+          `  ${section} is still in the profiles of ${
+            left.join(", ")
+          } (Special K made them from the defaults): take it out of each with --game NAME --remove`,
+        );
+      }
       setCode(0);
     });
 }

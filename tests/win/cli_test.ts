@@ -1002,6 +1002,31 @@ test("cli: doctor checks the system, the DLL and a program", async () => {
   );
 });
 
+test("cli: specialk refuses an ini with the read-only attribute, leaving it and making no backup", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const ini = `${dir}\\SpecialK.ini`;
+    const text = "[SpecialK.System]\r\nShowEULA=false\r\n";
+    await Deno.writeTextFile(ini, text);
+    // (how a user keeps Special K from rewriting its ini)
+    const attrib = await new Deno.Command("cmd.exe", {
+      args: ["/c", "attrib", "+r", ini],
+    }).output();
+    assertEquals(attrib.code, 0);
+    const r = await cli(["specialk", "--ini", ini, "--dll", hookDll()]);
+    oneLineError(r, 1, /read-only or not yours to write/, "read-only ini");
+    assertEquals(await Deno.readTextFile(ini), text);
+    assertEquals(
+      [...Deno.readDirSync(dir)].map((e) => e.name),
+      ["SpecialK.ini"],
+    );
+    await new Deno.Command("cmd.exe", { args: ["/c", "attrib", "-r", ini] })
+      .output();
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 test("cli: specialk registers the DLL in a sample ini, idempotently", async () => {
   const dir = await Deno.makeTempDir();
   try {
