@@ -122,6 +122,14 @@ export interface WriteAtomicOptions {
    * and the call rejects with the signal's reason.
    */
   signal?: AbortSignal;
+  /**
+   * The file as the caller read it (`Deno.stat`), or `null` when there was
+   * none. If, just before the new file takes its place, it no longer has
+   * that size and modification time (or now exists), another program wrote
+   * it meanwhile: nothing is written over that, and a
+   * {@linkcode PeFileError} says so.
+   */
+  unchangedSince?: Pick<Deno.FileInfo, "size" | "mtime"> | null;
 }
 
 /**
@@ -334,6 +342,9 @@ async function writeAtomic(
       file.close();
     }
     signal?.throwIfAborted();
+    if (options.unchangedSince !== undefined) {
+      refuseIfChanged(path, options.unchangedSince, "write");
+    }
     options.beforeCommit?.(tmp);
     if (options.overwrite) {
       await whileBusy(() => Deno.rename(tmp, path), { signal, denied: true });
@@ -364,6 +375,35 @@ async function writeAtomic(
   } catch {
     // best effort
   }
+}
+
+/**
+ * Throws a {@linkcode PeFileError} when the file at `path` is no longer the
+ * one `read` describes (`null`: none was there): another program wrote,
+ * replaced or created it since it was read.
+ */
+function refuseIfChanged(
+  path: string,
+  read: Pick<Deno.FileInfo, "size" | "mtime"> | null,
+  action: string,
+): void {
+  let now: Deno.FileInfo | null;
+  try {
+    now = Deno.statSync(path);
+  } catch (e) {
+    if (!(e instanceof Deno.errors.NotFound)) throw e;
+    now = null;
+  }
+  if (
+    now === null && read === null ||
+    now !== null && read !== null && now.size === read.size &&
+      now.mtime?.getTime() === read.mtime?.getTime()
+  ) return;
+  throw new PeFileError(path, {
+    action,
+    reason:
+      "it changed after it was read (another program wrote, replaced or created it meanwhile: an updater, a launcher, the program itself?); nothing was written over it: try again once that program is done",
+  });
 }
 
 /**
@@ -604,18 +644,7 @@ async function apply(exe: string, how: FileEdit): Promise<PatchReport> {
   // The file as it is read: one another program rewrites or replaces
   // meanwhile (an updater) is not overwritten with a mix of both.
   const read = Deno.statSync(exe);
-  const unchanged = () => {
-    const now = Deno.statSync(exe);
-    if (
-      now.size !== read.size || now.mtime?.getTime() !== read.mtime?.getTime()
-    ) {
-      throw new PeFileError(exe, {
-        action: how.action,
-        reason:
-          "it changed while it was being read (another program wrote or replaced it: an updater, a launcher?); nothing was written over it: try again once that is done",
-      });
-    }
-  };
+  const unchanged = () => refuseIfChanged(exe, read, how.action);
   // Planned fully before touching the disk: bad input writes nothing.
   let plan: EditPlan;
   try {

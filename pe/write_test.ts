@@ -690,7 +690,7 @@ Deno.test("a program another process rewrites while it is patched is not written
         () => patchImports(exe, { inPlace, signal }),
         (e) =>
           e instanceof PeFileError &&
-          /changed while it was being read/.test(e.message),
+          /changed after it was read/.test(e.message),
       );
       assert.ok(looks >= 2);
       assert.deepEqual(await listDir(dir), ["game.exe"], `inPlace ${inPlace}`);
@@ -824,4 +824,44 @@ try {
         assert.deepEqual(await listDir(dir), [".deno", "game.exe", "run.ts"]);
       }
     }),
+});
+
+Deno.test("writeFileAtomic() with unchangedSince writes nothing over a file another program changed or created meanwhile", async () => {
+  await withDir(async (dir) => {
+    const p = `${dir}/game.ini`;
+    await Deno.writeFile(p, new Uint8Array([1]));
+    const read = await Deno.stat(p);
+    // what Special K writes as it exits, between our read and our write
+    await Deno.writeFile(p, new Uint8Array([2, 2]));
+    await assert.rejects(
+      () =>
+        writeFileAtomic(p, new Uint8Array([3]), {
+          overwrite: true,
+          unchangedSince: read,
+        }),
+      (e: unknown) =>
+        e instanceof PeFileError && e.path === p &&
+        /changed after it was read/.test(e.message),
+    );
+    assert.deepEqual(await Deno.readFile(p), new Uint8Array([2, 2]));
+    assert.deepEqual(await listDir(dir), ["game.ini"]);
+    // none there when read, one there now
+    const q = `${dir}/new.ini`;
+    await Deno.writeFile(q, new Uint8Array([4]));
+    await assert.rejects(
+      () =>
+        writeFileAtomic(q, new Uint8Array([5]), {
+          overwrite: true,
+          unchangedSince: null,
+        }),
+      PeFileError,
+    );
+    assert.deepEqual(await Deno.readFile(q), new Uint8Array([4]));
+    // unchanged: written
+    await writeFileAtomic(p, new Uint8Array([6]), {
+      overwrite: true,
+      unchangedSince: await Deno.stat(p),
+    });
+    assert.deepEqual(await Deno.readFile(p), new Uint8Array([6]));
+  });
 });
