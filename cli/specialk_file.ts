@@ -88,7 +88,13 @@ type Kept = Pick<WriteAtomicOptions, "mode" | "owner">;
 async function readTarget(
   path: string,
 ): Promise<
-  { target: string; bytes?: Uint8Array; kept?: Kept; readOnly?: boolean }
+  {
+    target: string;
+    bytes?: Uint8Array;
+    kept?: Kept;
+    readOnly?: boolean;
+    read?: Deno.FileInfo;
+  }
 > {
   let info = await lstatOrUndefined(path);
   let target = path;
@@ -120,6 +126,7 @@ async function readTarget(
     target,
     bytes: bytes.subarray(0, done),
     kept: fileAttributes(opened),
+    read: opened,
     // No write bit for anyone: on Windows, Deno's mode for a file with the
     // read-only attribute (which the rename over it would fail on).
     readOnly: opened.mode !== null && (opened.mode & 0o222) === 0,
@@ -153,7 +160,7 @@ function decodeOrRefuse(path: string, bytes: Uint8Array): IniText {
 async function writeKeeping(
   path: string,
   bytes: Uint8Array,
-  kept: Kept = {},
+  kept: Kept & Pick<WriteAtomicOptions, "unchangedSince"> = {},
 ): Promise<void> {
   await writeFileAtomic(path, bytes, { ...kept, overwrite: true });
   const { mode } = kept;
@@ -209,10 +216,14 @@ async function isRegularFile(path: string): Promise<boolean> {
 export async function applyToFile(
   path: string,
   op: { upsert: PluginEntry } | { remove: string },
-  options: { create?: boolean } = {},
+  options: {
+    create?: boolean;
+    /** Runs just before the new contents are written (tests). */
+    beforeWrite?: () => void | Promise<void>;
+  } = {},
 ): Promise<FileEdit> {
   if ("upsert" in op) checkEntry(op.upsert);
-  const { target, bytes, kept, readOnly } = await readTarget(path).catch(
+  const { target, bytes, kept, readOnly, read } = await readTarget(path).catch(
     (e) => {
       throw cannotRead(path, e);
     },
@@ -254,19 +265,31 @@ export async function applyToFile(
   if (target !== path) result.target = target;
   if (!edit.changed) return result;
   if (bytes) await checkWritable(path, { target, readOnly });
+  let madeBackup = false;
   if (bytes) {
     // The first backup is the file as it was before heapshift changed it:
     // later runs keep it (a symbolic link there is not one of ours).
     result.backup = `${target}.heapshift-backup`;
     if (!(await isRegularFile(result.backup))) {
       await writeKeeping(result.backup, bytes, kept);
+      madeBackup = true;
     }
   }
-  await writeKeeping(
-    target,
-    encodeIni({ text: edit.text, encoding: ini.encoding }),
-    kept,
-  );
+  await options.beforeWrite?.();
+  try {
+    // Special K saves its config as a game exits: a save between our read
+    // and our write is not overwritten with the file as it was before it.
+    await writeKeeping(
+      target,
+      encodeIni({ text: edit.text, encoding: ini.encoding }),
+      { ...kept, unchangedSince: read ?? null },
+    );
+  } catch (e) {
+    // a backup of a file that is no longer there is not "the file before
+    // heapshift changed it" for the next run to keep
+    if (madeBackup) await Deno.remove(result.backup!).catch(() => {});
+    throw e;
+  }
   return result;
 }
 

@@ -411,3 +411,29 @@ Deno.test("a text file that is not an ini (no [section] line) is refused, untouc
     }
   });
 });
+
+Deno.test("applyToFile: an ini Special K rewrites between the read and the write is not overwritten, and the backup made for it is dropped", async () => {
+  await withDir(async (dir) => {
+    const ini = `${dir}/SpecialK.ini`;
+    await Deno.writeFile(ini, enc.encode("[SpecialK.System]\nVersion=1\n"));
+    // Special K saving its config as the game exits, mid-edit
+    const saved = enc.encode("[SpecialK.System]\nVersion=1\nSilent=true\n");
+    await assert.rejects(
+      () =>
+        applyToFile(ini, { upsert: { name: "heapshift", filename: DLL } }, {
+          beforeWrite: () => Deno.writeFile(ini, saved),
+        }),
+      /changed after it was read/,
+    );
+    assert.deepEqual(await Deno.readFile(ini), saved);
+    assert.deepEqual([...Deno.readDirSync(dir)].map((e) => e.name), [
+      "SpecialK.ini",
+    ]);
+    // run again: it edits what Special K saved
+    const ok = await applyToFile(ini, {
+      upsert: { name: "heapshift", filename: DLL },
+    });
+    assert.equal(ok.action, "added");
+    assert.deepEqual(await Deno.readFile(ok.backup!), saved);
+  });
+});
