@@ -222,7 +222,6 @@ posixTest(
     await Deno.writeTextFile(victim, "precious");
     await Deno.writeTextFile(ini, "[A]\nk=1\n");
     await Deno.symlink(victim, `${ini}.heapshift-backup`);
-    await Deno.symlink(victim, `${ini}.${Deno.pid}.tmp`);
     await applyToFile(ini, ADD);
     assert.equal(await Deno.readTextFile(victim), "precious");
     assert.equal(
@@ -230,6 +229,17 @@ posixTest(
       "[A]\nk=1\n",
     );
     assert.ok(!(await Deno.lstat(`${ini}.heapshift-backup`)).isSymlink);
+    // A link planted at the very name the temporary file gets (its random
+    // part made known): the write fails rather than follow it.
+    const uuid = crypto.randomUUID;
+    crypto.randomUUID = () => "0badc0de-0000-4000-8000-000000000000";
+    try {
+      await Deno.symlink(victim, `${dir}/.SpecialK.ini.0badc0de.tmp`);
+      await assert.rejects(() => applyToFile(ini, REMOVE));
+    } finally {
+      crypto.randomUUID = uuid;
+    }
+    assert.equal(await Deno.readTextFile(victim), "precious");
   },
 );
 
