@@ -26,6 +26,7 @@ import {
   HEAP_REPORT,
   HEAP_WINEDEBUG,
   heapReports,
+  sortStderrLine,
 } from "./heap_reports.ts";
 
 export { HEAP_BARRIER, HEAP_REPORT, HEAP_WINEDEBUG, heapReports };
@@ -838,19 +839,9 @@ async function divertHeapLines(
   const enc = new TextEncoder();
   let rest = "";
   const emit = (line: string) => {
-    const barrier = HEAP_BARRIER.exec(line);
-    if (barrier) {
-      file.writeSync(enc.encode(barrier[1] + "\n"));
-      return;
-    }
-    const report = HEAP_REPORT.test(line);
-    if (report) file.writeSync(enc.encode(line + "\n"));
-    // The channels are on for the reports and the barriers: the rest of
-    // what they print (failed allocations, other programs'
-    // OutputDebugString text) stays as quiet as it was.
-    if (report || !/^[0-9a-f]+:[0-9a-f]+:\w+:(heap|debugstr):/.test(line)) {
-      Deno.stderr.writeSync(enc.encode(line + "\n"));
-    }
+    const { log: logged, show } = sortStderrLine(line);
+    if (logged !== undefined) file.writeSync(enc.encode(logged + "\n"));
+    if (show) Deno.stderr.writeSync(enc.encode(line + "\n"));
   };
   for await (const chunk of from.pipeThrough(new TextDecoderStream())) {
     const parts = (rest + chunk).split("\n");
