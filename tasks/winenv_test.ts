@@ -16,6 +16,7 @@ import {
   runChecked,
 } from "./winenv.ts";
 import { withVar } from "../pe/_test_dir.ts";
+import { rootfs as peTestsRootfs } from "../pe/_objdump_test_util.ts";
 
 const good: HostFacts = {
   uid: 0,
@@ -317,6 +318,30 @@ Deno.test("cacheDir: XDG_CACHE_HOME when absolute; a relative one is ignored (XD
     Deno.env.delete("HOME");
     assert.equal(cacheDir(), `${homedir()}/.cache/heapshift`);
     assert.ok(cacheDir().startsWith("/"));
+  } finally {
+    for (const [k, v] of saved) {
+      if (v === undefined) Deno.env.delete(k!);
+      else Deno.env.set(k!, v);
+    }
+  }
+});
+
+Deno.test("the PE tests look for the environment's tools where provisioning put them, whatever XDG_CACHE_HOME and HOME say", () => {
+  const saved = ["XDG_CACHE_HOME", "HOME"].map((k) => [k, Deno.env.get(k)]);
+  try {
+    for (
+      const [xdg, home] of [
+        ["/var/cache/x", "/home/someone"],
+        ["relative", "/home/someone"],
+        [undefined, undefined],
+      ]
+    ) {
+      for (const [k, v] of [["XDG_CACHE_HOME", xdg], ["HOME", home]]) {
+        if (v === undefined) Deno.env.delete(k!);
+        else Deno.env.set(k!, v);
+      }
+      assert.equal(peTestsRootfs(), rootfsDir(), `${xdg} ${home}`);
+    }
   } finally {
     for (const [k, v] of saved) {
       if (v === undefined) Deno.env.delete(k!);
