@@ -27,7 +27,8 @@
  * `--unit` or `--win` runs one suite only (`--win`: with the other passes
  * of the Windows tests, unless files or filters are named), `--ms-ucrt`
  * only the pass on Microsoft's ucrtbase; other arguments are test files
- * or `--filter` patterns handed to `deno test`. Either way the environment
+ * or `--filter` patterns handed to `deno test` (test files without a flag
+ * pick their suite: {@linkcode parseTestArgs}). Either way the environment
  * is provisioned and the fixtures built first: no test finds a
  * prerequisite missing.
  *
@@ -51,6 +52,7 @@ import { CompileError } from "./toolchain.ts";
 import { bytesSource } from "../pe/source.ts";
 import { readFileHeader } from "../pe/headers.ts";
 import { type Arch, archName, archOf } from "../src/arch.ts";
+import { relative, resolve } from "node:path";
 import {
   checkMsUcrt,
   heapReports,
@@ -323,6 +325,46 @@ async function placeMsUcrtFixtures(): Promise<Arch[]> {
   return arches;
 }
 
+const SUITE_FLAGS = ["--unit", "--win", "--ms-ucrt"];
+
+/** What `deno task test` runs: every suite (""), or one. */
+export type Suites = "" | "unit" | "win" | "ms-ucrt";
+
+/** Raised for arguments `deno task test` cannot run as given. */
+export class TestArgsError extends Error {
+  override name = "TestArgsError";
+}
+
+/**
+ * `deno task test`'s arguments: the suite, and what goes to `deno test`.
+ * Files and filters need a suite: without a flag, files all in tests/win/
+ * are the Windows suite's and files all outside it the unit suite's;
+ * anything else is refused, saying what to add (they used to be dropped,
+ * and every suite ran, for 20 minutes).
+ */
+export function parseTestArgs(
+  args: string[],
+): { only: Suites; rest: string[] } {
+  const flags = args.filter((a) => SUITE_FLAGS.includes(a));
+  if (flags.length > 1) {
+    throw new TestArgsError(
+      `Give one of --unit, --win and --ms-ucrt, not ${flags.join(" and ")}`,
+    );
+  }
+  const rest = args.filter((a) => !SUITE_FLAGS.includes(a));
+  if (flags.length === 1) return { only: flags[0].slice(2) as Suites, rest };
+  if (rest.length === 0) return { only: "", rest };
+  const inWin = (f: string) =>
+    relative(repoRoot(), resolve(f)).replaceAll("\\", "/")
+      .startsWith(`${WIN_DIR}/`);
+  const files = rest.filter((a) => a.endsWith(".ts"));
+  if (files.length > 0 && files.every(inWin)) return { only: "win", rest };
+  if (files.length > 0 && !files.some(inWin)) return { only: "unit", rest };
+  throw new TestArgsError(
+    `${rest.join(" ")}: name the suite: --unit, --win or --ms-ucrt`,
+  );
+}
+
 async function runWin(
   extra: string[],
   options: {
@@ -386,16 +428,7 @@ async function runWin(
 }
 
 async function main(args: string[]): Promise<number> {
-  const only = args.includes("--unit")
-    ? "unit"
-    : args.includes("--win")
-    ? "win"
-    : args.includes("--ms-ucrt")
-    ? "ms-ucrt"
-    : "";
-  const rest = args.filter((a) =>
-    a !== "--unit" && a !== "--win" && a !== "--ms-ucrt"
-  );
+  const { only, rest } = parseTestArgs(args);
   await Deno.mkdir(`${repoRoot()}/${RESULTS}`, { recursive: true });
   // One run per checkout at a time: runs share build/ (fixtures, the DLL)
   // and the result files, and a second run would replace the first one's
@@ -505,7 +538,10 @@ if (import.meta.main) {
     // The environment could not be provisioned, or a DLL or fixture did
     // not compile: the message says what to do (or shows the compiler's
     // errors), and a stack trace would bury it.
-    if (!(e instanceof WinEnvError || e instanceof CompileError)) throw e;
+    if (
+      !(e instanceof WinEnvError || e instanceof CompileError ||
+        e instanceof TestArgsError)
+    ) throw e;
     console.error(`error: ${e.message}`);
     Deno.exit(1);
   }

@@ -6,6 +6,7 @@ import {
   msUcrt32ToRun,
   msUcrtToRun,
   NOT_ON_MS_UCRT,
+  parseTestArgs,
   readJunit,
 } from "./test.ts";
 import { craftPe, exportsBody } from "../pe/_test_crafted.ts";
@@ -111,5 +112,38 @@ Deno.test("every hook DLL test runs again on Microsoft's ucrtbase, or says why n
       Deno.statSync(new URL(f, dir)).isFile,
       `tests/win/${f} is listed but missing`,
     );
+  }
+});
+
+Deno.test("parseTestArgs: files or filters go to the suite they name, never dropped for a whole run", () => {
+  assert.deepEqual(parseTestArgs([]), { only: "", rest: [] });
+  assert.deepEqual(parseTestArgs(["--win", "--filter", "/x/"]), {
+    only: "win",
+    rest: ["--filter", "/x/"],
+  });
+  // without a suite flag, the files say which suite
+  const win = "tests/win/harness_test.ts";
+  assert.deepEqual(parseTestArgs([win, "--filter", "/x/"]), {
+    only: "win",
+    rest: [win, "--filter", "/x/"],
+  });
+  assert.deepEqual(parseTestArgs(["./tasks/test_test.ts"]), {
+    only: "unit",
+    rest: ["./tasks/test_test.ts"],
+  });
+  for (
+    const [args, why] of [
+      [
+        ["--filter", "/x/"],
+        /--filter \/x\/: name the suite: --unit, --win or --ms-ucrt/,
+      ],
+      [[win, "tasks/test_test.ts"], /name the suite/],
+      [
+        ["--unit", "--win"],
+        /one of --unit, --win and --ms-ucrt, not --unit and --win/,
+      ],
+    ] as const
+  ) {
+    assert.throws(() => parseTestArgs([...args]), why);
   }
 });
