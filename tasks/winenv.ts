@@ -315,6 +315,11 @@ export interface HostFacts {
   haveBase: boolean;
   /** Whether the cache lies inside the checkout. */
   cacheInCheckout?: boolean;
+  /**
+   * Whether `npm` can be run, or is not needed (the steps that fetch from
+   * the npm registry are done).
+   */
+  npm?: boolean;
 }
 
 /**
@@ -334,6 +339,9 @@ export function diagnose(facts: HostFacts): string | undefined {
     } GiB free and it needs ${
       NEEDED_BYTES / 1024 ** 3
     } GiB. Free some space or set XDG_CACHE_HOME to a larger disk.`;
+  }
+  if (facts.npm === false) {
+    return "Cannot provision the Wine environment: it fetches the Windows build of Deno and Microsoft's ucrtbase.dll from the npm registry with `npm`, which is not on PATH. Install npm (e.g. `apt-get install npm`) and try again.";
   }
   if (facts.archive !== true) {
     return `Cannot reach the Debian archive at ${mirror()} (${facts.archive}): the first provisioning downloads Debian ${SUITE}, Wine and mingw-w64 from it. Check the network or proxy settings, or set HEAPSHIFT_DEBIAN_MIRROR to a Debian mirror that has ${SUITE}, and try again.`;
@@ -376,7 +384,20 @@ async function hostFacts(): Promise<HostFacts> {
       realPathOf(cacheDir()),
       realPathOf(repoRoot()),
     ),
+    npm: ["deno", "msucrt"].every((s) => exists(marker(s))) || onPath("npm"),
   };
+}
+
+/** Whether an executable `name` is in a directory on PATH. */
+function onPath(name: string): boolean {
+  return (Deno.env.get("PATH") ?? "").split(":").filter(Boolean).some((d) => {
+    try {
+      const st = Deno.statSync(`${d}/${name}`);
+      return st.isFile && ((st.mode ?? 0) & 0o111) !== 0;
+    } catch {
+      return false;
+    }
+  });
 }
 
 async function checkPrerequisites(): Promise<void> {

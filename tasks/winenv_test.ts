@@ -43,6 +43,16 @@ Deno.test("diagnose ignores free space once the base system exists", () => {
   assert.equal(diagnose({ ...good, freeBytes: 0, haveBase: true }), undefined);
 });
 
+Deno.test("diagnose: without npm, which fetches the Windows Deno and Microsoft's ucrtbase.dll, says so before anything is downloaded", () => {
+  for (const haveBase of [false, true]) {
+    const msg = diagnose({ ...good, haveBase, npm: false });
+    assert.match(
+      msg ?? "",
+      /^Cannot provision the Wine environment: .*npm registry.*`npm`.*not on PATH.*Install npm/,
+    );
+  }
+});
+
 Deno.test("diagnose reports an unreachable Debian archive", () => {
   const msg = diagnose({ ...good, archive: "connection refused" })!;
   assert.match(
