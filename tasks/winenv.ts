@@ -283,10 +283,33 @@ function marker(step: string): string {
   return path;
 }
 
+/**
+ * Says why a chroot whose `/etc/os-release` reads `osRelease` is not the
+ * Debian release this checkout provisions ({@linkcode SUITE}): the
+ * markers name each step's packages, not the release they came from, so
+ * a cache bootstrapped for another one would pass for provisioned and the
+ * suite run on its Wine. Not removed here: another checkout may use it.
+ */
+export function staleBase(osRelease: string): string | undefined {
+  const codename = /^VERSION_CODENAME=(\S+)$/m.exec(osRelease)?.[1];
+  if (codename === undefined || codename === SUITE) return undefined;
+  return `The Wine environment at ${rootfsDir()} is Debian ${codename}, and this checkout's is ${SUITE}: remove it (\`rm -rf ${rootfsDir()}\`, or set XDG_CACHE_HOME to keep both) and run again.`;
+}
+
+/** {@linkcode staleBase} of the chroot there is. */
+function staleRootfs(): string | undefined {
+  try {
+    return staleBase(Deno.readTextFileSync(`${rootfsDir()}/etc/os-release`));
+  } catch {
+    return undefined; // no base yet
+  }
+}
+
 /** Whether every provisioning step has completed. */
 export function isProvisioned(): boolean {
   return isWindows ||
-    (Object.keys(STEPS).every((s) => exists(marker(s))) && prefixIsWow64());
+    (Object.keys(STEPS).every((s) => exists(marker(s))) && prefixIsWow64() &&
+      staleRootfs() === undefined);
 }
 
 /**
@@ -518,6 +541,8 @@ export async function provision(): Promise<void> {
 
 async function provisionSteps(): Promise<void> {
   const r = rootfsDir();
+  const stale = staleRootfs();
+  if (stale) throw new WinEnvError(stale);
 
   if (!exists(`${r}/.heapshift-base`)) {
     if ((await $`which debootstrap`.noThrow().quiet()).code !== 0) {

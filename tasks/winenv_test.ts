@@ -14,6 +14,7 @@ import {
   removeStale,
   rootfsDir,
   runChecked,
+  staleBase,
 } from "./winenv.ts";
 import { withVar } from "../pe/_test_dir.ts";
 import { rootfs as peTestsRootfs } from "../pe/_objdump_test_util.ts";
@@ -358,4 +359,18 @@ Deno.test("the PE tests look for the environment's tools where provisioning put 
       else Deno.env.set(k!, v);
     }
   }
+});
+
+Deno.test("staleBase: a chroot of another Debian release than the one provisioning installs is not taken as provisioned", () => {
+  const osRelease = (codename: string) =>
+    `PRETTY_NAME="Debian GNU/Linux"\nNAME="Debian GNU/Linux"\nVERSION_CODENAME=${codename}\nID=debian\n`;
+  assert.equal(staleBase(osRelease("trixie")), undefined);
+  const msg = staleBase(osRelease("bookworm"));
+  assert.ok(msg?.includes(rootfsDir()), msg);
+  assert.match(
+    msg ?? "",
+    /is Debian bookworm, and this checkout's is trixie: remove it .*rm -rf.* and run again/,
+  );
+  // unreadable or unnamed: provisioning's own base goes on as before
+  assert.equal(staleBase(""), undefined);
 });
