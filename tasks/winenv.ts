@@ -528,6 +528,9 @@ async function step(
  */
 export async function provision(): Promise<void> {
   if (isProvisioned()) return;
+  // before the host's checks: what to do is to remove it, whatever they say
+  const stale = staleRootfs();
+  if (stale) throw new WinEnvError(stale);
   await checkPrerequisites();
   // Two runs provisioning at once would debootstrap over each other.
   using lock = await Deno.open(`${cacheDir()}/.lock`, {
@@ -541,8 +544,6 @@ export async function provision(): Promise<void> {
 
 async function provisionSteps(): Promise<void> {
   const r = rootfsDir();
-  const stale = staleRootfs();
-  if (stale) throw new WinEnvError(stale);
 
   if (!exists(`${r}/.heapshift-base`)) {
     if ((await $`which debootstrap`.noThrow().quiet()).code !== 0) {
