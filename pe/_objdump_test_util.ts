@@ -6,14 +6,18 @@
 // prerequisites). A missing oracle is an error, never a skipped check.
 
 import { isFile } from "../src/_paths.ts";
+import { rootfsDir } from "../tasks/winenv.ts";
 
 const IN_ROOTFS = "usr/bin/x86_64-w64-mingw32ucrt-objdump";
 const ON_WINDOWS = ["x86_64-w64-mingw32-objdump.exe", "objdump.exe"];
 
-function rootfs(): string {
-  const xdg = Deno.env.get("XDG_CACHE_HOME");
-  const home = Deno.env.get("HOME") ?? "/root";
-  return `${xdg || `${home}/.cache`}/heapshift/rootfs`;
+/**
+ * The environment's root directory, where the PE tests look for it: where
+ * provisioning puts it (tasks/winenv.ts: a relative XDG_CACHE_HOME is
+ * ignored, no HOME is the user's own home).
+ */
+export function rootfs(): string {
+  return rootfsDir();
 }
 
 /** Thrown when a prerequisite of the PE tests is missing. */

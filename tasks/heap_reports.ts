@@ -23,6 +23,9 @@ export const HEAP_WINEDEBUG = "-all,+pid,warn+heap,err+heap,warn+debugstr";
 export const HEAP_REPORT =
   /^[0-9a-f]+:[0-9a-f]+:(warn|err):heap:(?!allocate_region Could not allocate )/;
 
+/** {@linkcode HEAP_REPORT} anywhere in a line. */
+const REPORT_IN_LINE = new RegExp(HEAP_REPORT.source.slice(1));
+
 /**
  * A barrier a test writes with `OutputDebugStringA` to mark where the
  * reports of its own processes begin and end: Wine prints it on the same
@@ -31,6 +34,33 @@ export const HEAP_REPORT =
  */
 export const HEAP_BARRIER =
   /debugstr:OutputDebugStringA "(@@heapshift-barrier [\w-]+ \w+)/;
+
+/** What becomes of one line of the Windows programs' stderr. */
+export interface StderrLine {
+  /** What goes into the heap log (a report or a barrier), if anything. */
+  log?: string;
+  /** Whether the line is shown on our stderr. */
+  show: boolean;
+}
+
+/**
+ * Sorts one line of the stderr every Wine process shares: a barrier is
+ * logged (and not shown), a heap report logged and shown; the rest of what
+ * the heap and debugger channels print (failed allocations, other
+ * programs' OutputDebugString text) stays as quiet as it was, and every
+ * other line is shown.
+ */
+export function sortStderrLine(line: string): StderrLine {
+  const barrier = HEAP_BARRIER.exec(line);
+  if (barrier) return { log: barrier[1], show: false };
+  // Not only at the line's start: every Wine process writes to the one
+  // stderr, and a program's write without its newline (a prompt, the
+  // first 4 KiB of a long message) puts the next report of any process on
+  // its line.
+  const at = line.search(REPORT_IN_LINE);
+  if (at >= 0) return { log: line.slice(at), show: true };
+  return { show: !/^[0-9a-f]+:[0-9a-f]+:\w+:(heap|debugstr):/.test(line) };
+}
 
 /** The heap reports in a log written by {@linkcode runInEnv}'s `heapLog`. */
 export function heapReports(log: string): string[] {

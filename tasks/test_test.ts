@@ -2,8 +2,11 @@ import assert from "node:assert/strict";
 import {
   MS_UCRT32_ENV,
   MS_UCRT_ENV,
+  MS_UCRT_FILES,
   msUcrt32ToRun,
   msUcrtToRun,
+  NOT_ON_MS_UCRT,
+  parseTestArgs,
   readJunit,
 } from "./test.ts";
 import { craftPe, exportsBody } from "../pe/_test_crafted.ts";
@@ -91,4 +94,56 @@ Deno.test("msUcrt32ToRun: HEAPSHIFT_MS_UCRT32 is optional and must name an x86 D
     Deno.env.set(MS_UCRT32_ENV, x86);
     assert.equal(await msUcrt32ToRun(), x86);
   });
+});
+
+Deno.test("every hook DLL test runs again on Microsoft's ucrtbase, or says why not", () => {
+  const dir = new URL("../tests/win/", import.meta.url);
+  const dllTests = [...Deno.readDirSync(dir)].map((e) => e.name)
+    .filter((n) => /^dll_.*_test\.ts$/.test(n)).sort();
+  const onMs = MS_UCRT_FILES.map((f) => f.replace(/^.*\//, ""));
+  assert.deepEqual(
+    dllTests.filter((n) => !onMs.includes(n) && !(n in NOT_ON_MS_UCRT)),
+    [],
+    "in neither MS_UCRT_FILES nor NOT_ON_MS_UCRT",
+  );
+  assert.deepEqual(onMs.filter((n) => n in NOT_ON_MS_UCRT), [], "in both");
+  for (const f of [...onMs, ...Object.keys(NOT_ON_MS_UCRT)]) {
+    assert.ok(
+      Deno.statSync(new URL(f, dir)).isFile,
+      `tests/win/${f} is listed but missing`,
+    );
+  }
+});
+
+Deno.test("parseTestArgs: files or filters go to the suite they name, never dropped for a whole run", () => {
+  assert.deepEqual(parseTestArgs([]), { only: "", rest: [] });
+  assert.deepEqual(parseTestArgs(["--win", "--filter", "/x/"]), {
+    only: "win",
+    rest: ["--filter", "/x/"],
+  });
+  // without a suite flag, the files say which suite
+  const win = "tests/win/harness_test.ts";
+  assert.deepEqual(parseTestArgs([win, "--filter", "/x/"]), {
+    only: "win",
+    rest: [win, "--filter", "/x/"],
+  });
+  assert.deepEqual(parseTestArgs(["./tasks/test_test.ts"]), {
+    only: "unit",
+    rest: ["./tasks/test_test.ts"],
+  });
+  for (
+    const [args, why] of [
+      [
+        ["--filter", "/x/"],
+        /--filter \/x\/: name the suite: --unit, --win or --ms-ucrt/,
+      ],
+      [[win, "tasks/test_test.ts"], /name the suite/],
+      [
+        ["--unit", "--win"],
+        /one of --unit, --win and --ms-ucrt, not --unit and --win/,
+      ],
+    ] as const
+  ) {
+    assert.throws(() => parseTestArgs([...args]), why);
+  }
 });

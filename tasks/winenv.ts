@@ -26,6 +26,7 @@ import {
   HEAP_REPORT,
   HEAP_WINEDEBUG,
   heapReports,
+  sortStderrLine,
 } from "./heap_reports.ts";
 
 export { HEAP_BARRIER, HEAP_REPORT, HEAP_WINEDEBUG, heapReports };
@@ -282,10 +283,33 @@ function marker(step: string): string {
   return path;
 }
 
+/**
+ * Says why a chroot whose `/etc/os-release` reads `osRelease` is not the
+ * Debian release this checkout provisions ({@linkcode SUITE}): the
+ * markers name each step's packages, not the release they came from, so
+ * a cache bootstrapped for another one would pass for provisioned and the
+ * suite run on its Wine. Not removed here: another checkout may use it.
+ */
+export function staleBase(osRelease: string): string | undefined {
+  const codename = /^VERSION_CODENAME=(\S+)$/m.exec(osRelease)?.[1];
+  if (codename === undefined || codename === SUITE) return undefined;
+  return `The Wine environment at ${rootfsDir()} is Debian ${codename}, and this checkout's is ${SUITE}: remove it (\`rm -rf ${rootfsDir()}\`, or set XDG_CACHE_HOME to keep both) and run again.`;
+}
+
+/** {@linkcode staleBase} of the chroot there is. */
+function staleRootfs(): string | undefined {
+  try {
+    return staleBase(Deno.readTextFileSync(`${rootfsDir()}/etc/os-release`));
+  } catch {
+    return undefined; // no base yet
+  }
+}
+
 /** Whether every provisioning step has completed. */
 export function isProvisioned(): boolean {
   return isWindows ||
-    (Object.keys(STEPS).every((s) => exists(marker(s))) && prefixIsWow64());
+    (Object.keys(STEPS).every((s) => exists(marker(s))) && prefixIsWow64() &&
+      staleRootfs() === undefined);
 }
 
 /**
@@ -314,6 +338,11 @@ export interface HostFacts {
   haveBase: boolean;
   /** Whether the cache lies inside the checkout. */
   cacheInCheckout?: boolean;
+  /**
+   * Whether `npm` can be run, or is not needed (the steps that fetch from
+   * the npm registry are done).
+   */
+  npm?: boolean;
 }
 
 /**
@@ -333,6 +362,9 @@ export function diagnose(facts: HostFacts): string | undefined {
     } GiB free and it needs ${
       NEEDED_BYTES / 1024 ** 3
     } GiB. Free some space or set XDG_CACHE_HOME to a larger disk.`;
+  }
+  if (facts.npm === false) {
+    return "Cannot provision the Wine environment: it fetches the Windows build of Deno and Microsoft's ucrtbase.dll from the npm registry with `npm`, which is not on PATH. Install npm (e.g. `apt-get install npm`) and try again.";
   }
   if (facts.archive !== true) {
     return `Cannot reach the Debian archive at ${mirror()} (${facts.archive}): the first provisioning downloads Debian ${SUITE}, Wine and mingw-w64 from it. Check the network or proxy settings, or set HEAPSHIFT_DEBIAN_MIRROR to a Debian mirror that has ${SUITE}, and try again.`;
@@ -375,7 +407,20 @@ async function hostFacts(): Promise<HostFacts> {
       realPathOf(cacheDir()),
       realPathOf(repoRoot()),
     ),
+    npm: ["deno", "msucrt"].every((s) => exists(marker(s))) || onPath("npm"),
   };
+}
+
+/** Whether an executable `name` is in a directory on PATH. */
+function onPath(name: string): boolean {
+  return (Deno.env.get("PATH") ?? "").split(":").filter(Boolean).some((d) => {
+    try {
+      const st = Deno.statSync(`${d}/${name}`);
+      return st.isFile && ((st.mode ?? 0) & 0o111) !== 0;
+    } catch {
+      return false;
+    }
+  });
 }
 
 async function checkPrerequisites(): Promise<void> {
@@ -483,6 +528,9 @@ async function step(
  */
 export async function provision(): Promise<void> {
   if (isProvisioned()) return;
+  // before the host's checks: what to do is to remove it, whatever they say
+  const stale = staleRootfs();
+  if (stale) throw new WinEnvError(stale);
   await checkPrerequisites();
   // Two runs provisioning at once would debootstrap over each other.
   using lock = await Deno.open(`${cacheDir()}/.lock`, {
@@ -838,19 +886,9 @@ async function divertHeapLines(
   const enc = new TextEncoder();
   let rest = "";
   const emit = (line: string) => {
-    const barrier = HEAP_BARRIER.exec(line);
-    if (barrier) {
-      file.writeSync(enc.encode(barrier[1] + "\n"));
-      return;
-    }
-    const report = HEAP_REPORT.test(line);
-    if (report) file.writeSync(enc.encode(line + "\n"));
-    // The channels are on for the reports and the barriers: the rest of
-    // what they print (failed allocations, other programs'
-    // OutputDebugString text) stays as quiet as it was.
-    if (report || !/^[0-9a-f]+:[0-9a-f]+:\w+:(heap|debugstr):/.test(line)) {
-      Deno.stderr.writeSync(enc.encode(line + "\n"));
-    }
+    const { log: logged, show } = sortStderrLine(line);
+    if (logged !== undefined) file.writeSync(enc.encode(logged + "\n"));
+    if (show) Deno.stderr.writeSync(enc.encode(line + "\n"));
   };
   for await (const chunk of from.pipeThrough(new TextDecoderStream())) {
     const parts = (rest + chunk).split("\n");

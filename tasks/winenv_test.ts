@@ -14,8 +14,10 @@ import {
   removeStale,
   rootfsDir,
   runChecked,
+  staleBase,
 } from "./winenv.ts";
 import { withVar } from "../pe/_test_dir.ts";
+import { rootfs as peTestsRootfs } from "../pe/_objdump_test_util.ts";
 
 const good: HostFacts = {
   uid: 0,
@@ -40,6 +42,16 @@ Deno.test("diagnose reports a full disk with the space needed", () => {
 
 Deno.test("diagnose ignores free space once the base system exists", () => {
   assert.equal(diagnose({ ...good, freeBytes: 0, haveBase: true }), undefined);
+});
+
+Deno.test("diagnose: without npm, which fetches the Windows Deno and Microsoft's ucrtbase.dll, says so before anything is downloaded", () => {
+  for (const haveBase of [false, true]) {
+    const msg = diagnose({ ...good, haveBase, npm: false });
+    assert.match(
+      msg ?? "",
+      /^Cannot provision the Wine environment: .*npm registry.*`npm`.*not on PATH.*Install npm/,
+    );
+  }
 });
 
 Deno.test("diagnose reports an unreachable Debian archive", () => {
@@ -323,4 +335,42 @@ Deno.test("cacheDir: XDG_CACHE_HOME when absolute; a relative one is ignored (XD
       else Deno.env.set(k!, v);
     }
   }
+});
+
+Deno.test("the PE tests look for the environment's tools where provisioning put them, whatever XDG_CACHE_HOME and HOME say", () => {
+  const saved = ["XDG_CACHE_HOME", "HOME"].map((k) => [k, Deno.env.get(k)]);
+  try {
+    for (
+      const [xdg, home] of [
+        ["/var/cache/x", "/home/someone"],
+        ["relative", "/home/someone"],
+        [undefined, undefined],
+      ]
+    ) {
+      for (const [k, v] of [["XDG_CACHE_HOME", xdg], ["HOME", home]]) {
+        if (v === undefined) Deno.env.delete(k!);
+        else Deno.env.set(k!, v);
+      }
+      assert.equal(peTestsRootfs(), rootfsDir(), `${xdg} ${home}`);
+    }
+  } finally {
+    for (const [k, v] of saved) {
+      if (v === undefined) Deno.env.delete(k!);
+      else Deno.env.set(k!, v);
+    }
+  }
+});
+
+Deno.test("staleBase: a chroot of another Debian release than the one provisioning installs is not taken as provisioned", () => {
+  const osRelease = (codename: string) =>
+    `PRETTY_NAME="Debian GNU/Linux"\nNAME="Debian GNU/Linux"\nVERSION_CODENAME=${codename}\nID=debian\n`;
+  assert.equal(staleBase(osRelease("trixie")), undefined);
+  const msg = staleBase(osRelease("bookworm"));
+  assert.ok(msg?.includes(rootfsDir()), msg);
+  assert.match(
+    msg ?? "",
+    /is Debian bookworm, and this checkout's is trixie: remove it .*rm -rf.* and run again/,
+  );
+  // unreadable or unnamed: provisioning's own base goes on as before
+  assert.equal(staleBase(""), undefined);
 });

@@ -29,8 +29,14 @@ function stack(r: Values, name: string): number {
   return below;
 }
 
-function run(arch: Arch, args: string[] = [], env = {}): Promise<Values> {
-  return runValues("dll_stack.exe", [hookDll(arch), ...args], { arch, env });
+async function run(arch: Arch, args: string[] = [], env = {}): Promise<Values> {
+  const r = await runValues("dll_stack.exe", [hookDll(arch), ...args], {
+    arch,
+    env,
+  });
+  // frees HeapFree refused (tests/fixtures/checked_free.h)
+  assertEquals(r.get("failed_frees"), "0", r.text);
+  return r;
 }
 
 testArches(

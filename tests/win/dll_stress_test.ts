@@ -24,7 +24,9 @@ for (const mode of ["midrun", "inject"]) {
 // The suite's warn+heap makes Wine's heap check its free blocks, which
 // turns off the hooks' resets of old blocks as they free them (dll/trim.c);
 // with the ordinary heap they run (3% of the blocks here are 16 KiB and
-// up), under the same load. err+heap still reports any corruption.
+// up), under the same load. err+heap still reports any corruption; a free
+// HeapFree refused, which only warn+heap reports, the fixture counts
+// (tests/fixtures/checked_free.h).
 testArches(
   "stress: takeover midrun under load with the old blocks' pages reset as they are freed, no corruption",
   async (arch) => {

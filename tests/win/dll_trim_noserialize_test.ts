@@ -20,6 +20,8 @@ async function run(arch: "x64" | "x86", env: Record<string, string>) {
   assertEquals(code, 0, text);
   assertEquals(lines.at(-1), "done", text);
   const get = (k: string) => new RegExp(`${k}=(\\d+)`).exec(text)?.[1];
+  // frees HeapFree refused (tests/fixtures/checked_free.h)
+  assertEquals(get("failed_frees"), "0", text);
   return { text, get };
 }
 

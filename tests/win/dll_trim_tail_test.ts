@@ -22,4 +22,6 @@ test("trim: a free block just below a subheap's committed end makes the trimmer 
   assertEquals(get("resized_in_place"), "1", text);
   assertEquals(get("heap_valid"), "1", text);
   assertEquals(get("trim.error"), "0", text);
+  // frees HeapFree refused (tests/fixtures/checked_free.h)
+  assertEquals(get("failed_frees"), "0", text);
 });
