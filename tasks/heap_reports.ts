@@ -35,6 +35,15 @@ const REPORT_IN_LINE = new RegExp(HEAP_REPORT.source.slice(1));
 export const HEAP_BARRIER =
   /debugstr:OutputDebugStringA "(@@heapshift-barrier [\w-]+ \w+)/;
 
+/**
+ * Wine's line for a program that died of an exception nothing handled
+ * (`wine: Unhandled page fault on read access to … (thread 0024), starting
+ * debugger...`), printed whatever `WINEDEBUG` says: on Windows the program
+ * is gone as well. A test whose program crashes on purpose says so (a
+ * `crashes` barrier, tests/win/harness.ts); any other such line fails it.
+ */
+export const CRASH_REPORT = /wine: Unhandled [^\n]*/;
+
 /** What becomes of one line of the Windows programs' stderr. */
 export interface StderrLine {
   /** What goes into the heap log (a report or a barrier), if anything. */
@@ -59,6 +68,8 @@ export function sortStderrLine(line: string): StderrLine {
   // its line.
   const at = line.search(REPORT_IN_LINE);
   if (at >= 0) return { log: line.slice(at), show: true };
+  const crash = CRASH_REPORT.exec(line);
+  if (crash) return { log: crash[0], show: true };
   return { show: !/^[0-9a-f]+:[0-9a-f]+:\w+:(heap|debugstr):/.test(line) };
 }
 
@@ -69,4 +80,27 @@ export function heapReports(log: string): string[] {
     text = Deno.readTextFileSync(log);
   } catch { /* nothing was written */ }
   return text.split("\n").filter((l) => HEAP_REPORT.test(l));
+}
+
+/**
+ * The crash lines ({@linkcode CRASH_REPORT}) in the text of a heap log that
+ * no test declared: outside every test's barriers, or inside those of a
+ * test that wrote no `crashes` barrier.
+ */
+export function unexpectedCrashes(log: string): string[] {
+  const out: string[] = [];
+  // Watches nest (a test of the harness itself watches inside its own
+  // test's watch): a line passes when any open one allows crashes.
+  const allowing = new Set<string>();
+  for (const line of log.split("\n")) {
+    const barrier = /^@@heapshift-barrier ([\w-]+) (\w+)$/.exec(line);
+    if (barrier) {
+      const [, id, what] = barrier;
+      if (what === "crashes") allowing.add(id);
+      else if (what === "end") allowing.delete(id);
+      continue;
+    }
+    if (CRASH_REPORT.test(line) && allowing.size === 0) out.push(line);
+  }
+  return out;
 }

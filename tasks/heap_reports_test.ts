@@ -1,9 +1,11 @@
 import assert from "node:assert/strict";
 import {
+  CRASH_REPORT,
   HEAP_BARRIER,
   HEAP_REPORT,
   heapReports,
   sortStderrLine,
+  unexpectedCrashes,
 } from "./heap_reports.ts";
 
 Deno.test("HEAP_REPORT: invalid-block reports count, failed allocations do not", () => {
@@ -66,4 +68,76 @@ Deno.test("sortStderrLine: a report that follows another process's unfinished ou
       await Deno.remove(log);
     }
   }
+});
+
+// What Wine's kernelbase prints (MESSAGE, whatever WINEDEBUG says) when a
+// program dies of an exception nothing handled: on Windows the same
+// program is gone too, and a test that does not look at its exit code
+// would pass.
+const CRASH =
+  "wine: Unhandled page fault on read access to 0000000000000000 at address 0000000140001536 (thread 0024), starting debugger...";
+
+Deno.test("CRASH_REPORT: Wine's unhandled-exception lines, whatever the exception", () => {
+  for (
+    const line of [
+      CRASH,
+      "wine: Unhandled exception 0xe06d7363 in thread 24 at address 00006FFFFFC8A2B4 (thread 0024), starting debugger...",
+      "wine: Unhandled stack overflow at address 0000000140001536 (thread 0024), starting debugger...",
+      "wine: Unhandled division by zero at address 0000000140001536 (thread 0024), starting debugger...",
+    ]
+  ) assert.match(line, CRASH_REPORT);
+  assert.doesNotMatch("Unhandled promise rejection", CRASH_REPORT);
+});
+
+Deno.test("sortStderrLine: a crash is logged and shown, on a line of its own or after unfinished output", () => {
+  assert.deepEqual(sortStderrLine(CRASH), { log: CRASH, show: true });
+  assert.deepEqual(sortStderrLine("progress: 50%" + CRASH), {
+    log: CRASH,
+    show: true,
+  });
+});
+
+Deno.test("unexpectedCrashes: a crash counts unless it falls in a test that said it crashes a program", () => {
+  const log = [
+    "@@heapshift-barrier a begin",
+    CRASH + " (a)",
+    "@@heapshift-barrier a end",
+    "@@heapshift-barrier b begin",
+    "@@heapshift-barrier b crashes",
+    CRASH + " (b: expected)",
+    "@@heapshift-barrier b end",
+    CRASH + " (between tests)",
+    "@@heapshift-barrier c begin",
+    "@@heapshift-barrier c end",
+  ].join("\n");
+  assert.deepEqual(unexpectedCrashes(log), [
+    CRASH + " (a)",
+    CRASH + " (between tests)",
+  ]);
+  // after the window that allowed it has ended, nothing is allowed
+  assert.deepEqual(
+    unexpectedCrashes(
+      [
+        "@@heapshift-barrier b begin",
+        "@@heapshift-barrier b crashes",
+        "@@heapshift-barrier b end",
+        CRASH,
+      ].join("\n"),
+    ),
+    [CRASH],
+  );
+  // a watch inside a test that allows crashes (the harness's own tests)
+  assert.deepEqual(
+    unexpectedCrashes(
+      [
+        "@@heapshift-barrier outer begin",
+        "@@heapshift-barrier outer crashes",
+        "@@heapshift-barrier inner begin",
+        CRASH,
+        "@@heapshift-barrier inner end",
+        "@@heapshift-barrier outer end",
+      ].join("\n"),
+    ),
+    [],
+  );
 });

@@ -48,6 +48,7 @@ import {
   parseMimallocVersion,
 } from "./build_dll.ts";
 import { buildFixtures } from "./fixtures.ts";
+import { unexpectedCrashes } from "./heap_reports.ts";
 import { CompileError } from "./toolchain.ts";
 import { bytesSource } from "../pe/source.ts";
 import { readFileHeader } from "../pe/headers.ts";
@@ -416,13 +417,22 @@ async function runWin(
     ], { cwd: repoRoot(), heapLog, env });
   }
   const reports = heapReports(heapLog);
+  const crashes = unexpectedCrashes(
+    await Deno.readTextFile(heapLog).catch(() => ""),
+  );
   return {
     suite,
     ...readJunitFile(`${repoRoot()}/${junit}`),
     code,
-    problems: reports.length === 0 ? [] : [
-      `Wine reported ${reports.length} invalid heap call(s), each a crash on Windows:`,
-      ...reports.slice(0, 20).map((l) => `  ${l}`),
+    problems: [
+      ...(reports.length === 0 ? [] : [
+        `Wine reported ${reports.length} invalid heap call(s), each a crash on Windows:`,
+        ...reports.slice(0, 20).map((l) => `  ${l}`),
+      ]),
+      ...(crashes.length === 0 ? [] : [
+        `${crashes.length} program(s) died of an exception nothing handled, in no test that meant it:`,
+        ...crashes.slice(0, 20).map((l) => `  ${l}`),
+      ]),
     ],
   };
 }

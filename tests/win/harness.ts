@@ -4,7 +4,7 @@ import { readLines } from "../../src/_lines.ts";
 import type { Arch } from "../../src/arch.ts";
 import { outputDebugString } from "../../ffi/mod.ts";
 import { repoPath } from "../../src/_repo.ts";
-import { HEAP_REPORT } from "../../tasks/heap_reports.ts";
+import { CRASH_REPORT, HEAP_REPORT } from "../../tasks/heap_reports.ts";
 import { stallDump } from "./stall_dump.ts";
 
 export { readLines, repoPath };
@@ -51,7 +51,9 @@ function msUcrtArches(list: string | undefined): Arch[] {
 export interface HeapWatch {
   /**
    * Throws, quoting them, if any process reported invalid heap use since
-   * the watch began: on Windows each such call kills the process.
+   * the watch began (on Windows each such call kills the process), or died
+   * of an exception nothing handled, unless the watch was told to expect
+   * that.
    */
   check(): Promise<void>;
 }
@@ -65,7 +67,12 @@ export interface HeapWatch {
  * checked, and reads what lies between. On Windows itself there is nothing to watch: the
  * process would have died.
  */
-export function heapWatch(): HeapWatch {
+export function heapWatch(
+  options: {
+    /** Why a program crashes on purpose in this test (crash lines pass). */
+    crashes?: string;
+  } = {},
+): HeapWatch {
   const log = Deno.env.get("HEAPSHIFT_HEAP_LOG");
   if (!log) {
     if (UNDER_WINE) {
@@ -79,6 +86,7 @@ export function heapWatch(): HeapWatch {
   const mark = (what: string) =>
     outputDebugString(`@@heapshift-barrier ${id} ${what}\n`);
   mark("begin");
+  if (options.crashes) mark("crashes");
   return {
     async check() {
       mark("end");
@@ -94,8 +102,18 @@ export function heapWatch(): HeapWatch {
         await new Promise((r) => setTimeout(r, 20));
       }
       const from = lines.indexOf(`@@heapshift-barrier ${id} begin`);
-      const reports = lines.slice(from + 1, lines.indexOf(end))
-        .filter((l) => HEAP_REPORT.test(l));
+      const window = lines.slice(from + 1, lines.indexOf(end));
+      const reports = window.filter((l) => HEAP_REPORT.test(l));
+      const crashes = options.crashes
+        ? []
+        : window.filter((l) => CRASH_REPORT.test(l));
+      if (crashes.length > 0) {
+        throw new Error(
+          `${crashes.length} program(s) died of an exception nothing handled (if the test means it, say why: test({ crashes })):\n${
+            crashes.slice(0, 20).join("\n")
+          }`,
+        );
+      }
       if (reports.length > 0) {
         throw new Error(
           `Wine reported ${reports.length} invalid heap call(s), each a crash on Windows:\n${
@@ -107,31 +125,40 @@ export function heapWatch(): HeapWatch {
   };
 }
 
+/** A Windows test: `Deno.test`'s definition, and `crashes` (see below). */
+export type WinTestDefinition = Omit<Deno.TestDefinition, "fn"> & {
+  fn: (t: Deno.TestContext) => unknown;
+  /**
+   * Why a program dies of an unhandled exception in this test, on purpose;
+   * without it any such death fails the test.
+   */
+  crashes?: string;
+};
+
 /**
  * `Deno.test` for the Windows suite: fails a test during which any process
- * made a heap call that Windows would have punished (see
- * {@linkcode heapWatch}).
+ * made a heap call that Windows would have punished, or died of an
+ * exception nothing handled (see {@linkcode heapWatch}).
  */
 export function test(name: string, fn: (t: Deno.TestContext) => unknown): void;
+export function test(def: WinTestDefinition): void;
 export function test(
-  def: Omit<Deno.TestDefinition, "fn"> & {
-    fn: (t: Deno.TestContext) => unknown;
-  },
-): void;
-export function test(
-  a:
-    | string
-    | (Omit<Deno.TestDefinition, "fn"> & {
-      fn: (t: Deno.TestContext) => unknown;
-    }),
+  a: string | WinTestDefinition,
   b?: (t: Deno.TestContext) => unknown,
 ): void {
-  const def = typeof a === "string" ? { name: a, fn: b! } : a;
+  const { crashes, ...def } = typeof a === "string" ? { name: a, fn: b! } : a;
   Deno.test({
     ...def,
     async fn(t) {
-      const watch = heapWatch();
-      await def.fn(t);
+      const watch = heapWatch({ crashes });
+      try {
+        await def.fn(t);
+      } catch (e) {
+        // its window is closed all the same (one that allows crashes must
+        // not stay open for the tests after it); the test's error wins
+        await watch.check().catch(() => {});
+        throw e;
+      }
       await watch.check();
     },
   });

@@ -1,6 +1,6 @@
 // The Windows suite's own harness (harness.ts).
 import { assert, assertEquals } from "./assert.ts";
-import { fixture, runFixture, test, testArches } from "./harness.ts";
+import { fixture, heapWatch, runFixture, test, testArches } from "./harness.ts";
 
 test("harness: a fixture that outlives its timeout is killed and its test fails with its output", async () => {
   const started = Date.now();
@@ -55,3 +55,35 @@ testArches(
     );
   },
 );
+
+test({
+  name:
+    "harness: a program that dies of an exception nothing handled fails the test, unless the test says it means it",
+  crashes: "sleeper.exe crash: what the watches inside must see",
+  async fn() {
+    const crash = () =>
+      new Deno.Command(fixture("sleeper.exe"), {
+        args: ["crash"],
+        stdout: "null",
+        stderr: "null",
+      }).output();
+    const unexpected = heapWatch();
+    const { code } = await crash();
+    assert(code !== 0, "sleeper crash exited 0");
+    let error: Error | null = null;
+    try {
+      await unexpected.check();
+    } catch (e) {
+      error = e as Error;
+    }
+    assert(error !== null, "a crash passed a watch that did not expect one");
+    assert(
+      /died of an exception nothing handled[^\n]*\nwine: Unhandled page fault/
+        .test(error.message),
+      error.message,
+    );
+    const meant = heapWatch({ crashes: "this test" });
+    await crash();
+    await meant.check();
+  },
+});
