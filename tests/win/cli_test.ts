@@ -1124,3 +1124,20 @@ testArches(
     assert(ticks.every((t) => t.corrupt === 0), JSON.stringify(ticks));
   },
 );
+
+test("cli: demo fails, saying why, when heapshift loads but does not take over", async () => {
+  // HEAPSHIFT_DISABLE reaches the sample (the demo starts it with its own
+  // environment): heapshift.dll loads there and patches nothing, so the
+  // sample never runs on mimalloc and the demo must not say it did.
+  const r = await cli([
+    "demo",
+    "--sample",
+    fixture("cli_sample.exe"),
+    "--before",
+    "1",
+    "--after",
+    "1",
+  ], { HEAPSHIFT_DISABLE: "1" });
+  oneLineError(r, 1, /disabled: HEAPSHIFT_DISABLE/, "demo, takeover disabled");
+  assert(!/malloc now goes to mimalloc/.test(r.stdout), r.stdout);
+});
