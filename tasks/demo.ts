@@ -14,6 +14,7 @@
  */
 
 import { buildDll, DLL_OUT } from "./build_dll.ts";
+import { buildProgram, reportError } from "../cli/program.ts";
 import { absoluteOptionPaths, userCwd } from "../src/_paths.ts";
 import { type Arch, compile, isStale } from "./toolchain.ts";
 import {
@@ -65,13 +66,35 @@ export function demoArgs(args: string[], cwd: string): string[] {
   return absoluteOptionPaths(args, { names: ["--sample", "--dll"], base: cwd });
 }
 
+/**
+ * Parses the arguments as `cli.ts demo` will, without running it: the
+ * exit code when that parse is the whole answer (`--help`: 0; a bad
+ * argument, said by the CLI: 2), else undefined. So a first run says
+ * either before its minutes of provisioning and building.
+ */
+export async function checkDemoArgs(
+  args: string[],
+): Promise<number | undefined> {
+  const program = buildProgram(() => {});
+  program.commands.find((c) => c.name() === "demo")!.action(() => {});
+  try {
+    await program.parseAsync(["demo", ...args], { from: "user" });
+    return undefined;
+  } catch (e) {
+    return reportError(e);
+  }
+}
+
 function step(msg: string): void {
   console.error(`[demo] ${msg}`);
 }
 
 /** Runs the whole demo (what `deno task demo` does); returns the exit code. */
 export async function demoTask(args: string[]): Promise<number> {
-  // A bad --arch is said before a first run's minutes of provisioning.
+  // Help, or a bad argument, is said before a first run's minutes of
+  // provisioning.
+  const early = await checkDemoArgs(args);
+  if (early !== undefined) return early;
   const arch = demoArch(args);
   if (!isWindows && !isProvisioned()) {
     step("preparing the Wine environment (first run: a few minutes)…");

@@ -26,9 +26,14 @@ Deno.test("deno task demo --arch without a value is a usage error (exit 2), said
     stdout: "piped",
     stderr: "piped",
   }).output();
+  // Said as `cli.ts demo --arch` says it.
   assert.deepEqual(
     [r.code, new TextDecoder().decode(r.stderr), r.stdout.length],
-    [2, "error: --arch needs a value, x64 or x86\n", 0],
+    [
+      2,
+      "error: option '--arch <arch>' argument missing\n(run with --help for usage)\n",
+      0,
+    ],
   );
 });
 
@@ -59,4 +64,47 @@ Deno.test("demoArgs: --sample and --dll are made absolute against where the demo
     "--dll",
     "C:\\Users\\u\\hs.dll",
   ]);
+});
+
+Deno.test({
+  name:
+    "deno task demo --help, or a bad --threads or --before, is answered before anything is provisioned or built",
+  ignore: Deno.build.os === "windows",
+  fn: async () => {
+    // A cache inside the checkout: provisioning, if it started, would stop
+    // at once (it refuses that place) instead of downloading 5 GB.
+    const root = new URL("../", import.meta.url).pathname;
+    const cache = `${root}build/demo-test-no-cache`;
+    try {
+      for (
+        const [args, code, out] of [
+          [["--help"], 0, /Usage: heapshift demo[\s\S]*--threads <n>/],
+          [["--threads", "17"], 2, /^$/],
+          [["--before", "x"], 2, /^$/],
+          [["--no-such-option"], 2, /^$/],
+        ] as const
+      ) {
+        const r = await new Deno.Command(Deno.execPath(), {
+          args: [
+            "run",
+            "-A",
+            new URL("./demo.ts", import.meta.url).pathname,
+            ...args,
+          ],
+          env: { XDG_CACHE_HOME: cache, HEAPSHIFT_WINE_PREFIX: "demo-test" },
+          stdout: "piped",
+          stderr: "piped",
+        }).output();
+        const [stdout, stderr] = [r.stdout, r.stderr].map((b) =>
+          new TextDecoder().decode(b)
+        );
+        assert.doesNotMatch(stderr, /\[demo\]|provision/, args.join(" "));
+        assert.equal(r.code, code, `${args.join(" ")}: ${stderr}`);
+        assert.match(stdout, out, args.join(" "));
+        if (code === 2) assert.match(stderr, /^error: /, args.join(" "));
+      }
+    } finally {
+      await Deno.remove(cache, { recursive: true }).catch(() => {});
+    }
+  },
 });
