@@ -274,7 +274,9 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
       "--threads",
       String(opts.threads),
       "--seconds",
-      String(Math.ceil(total) + 30),
+      // Past the demo's end by more than the injection and the takeover
+      // may take (20 s each), so that it never ends first on its own.
+      String(Math.ceil(total) + 60),
       "--interval",
       "500",
     ],
@@ -319,8 +321,8 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
     let injectMs: number | undefined;
     let stats: Stats | undefined;
     let full = 0;
-    // The sample runs 30 s past the demo's end: its output ending first
-    // means it died (a crash, perhaps heapshift's doing).
+    // The sample runs past the demo's end: its output ending first means
+    // it died (a crash, perhaps heapshift's doing).
     let died = false;
     for (;;) {
       const next = await it.next();
@@ -385,7 +387,8 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
         break;
       }
     }
-    const ending = died ? sampleEnding(await child.status) : "";
+    const status = died ? await child.status : undefined;
+    const ending = status ? sampleEnding(status) : "";
     if (ticks.length === 0) {
       throw new CliError(
         `The sample program ended without reporting${ending && `: ${ending}`}`,
@@ -409,15 +412,16 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
         `${summary.corrupt} blocks of the sample were damaged`,
       );
     }
-    if (died) {
+    if (status) {
+      const when = injectedAt === undefined
+        ? "before heapshift was injected"
+        : status.code === 0
+        ? "after heapshift was injected"
+        : "after heapshift was injected: heapshift must never end a program, please report this with the output above";
       throw new CliError(
         `The sample program (pid ${pid}) ${ending} after ${
           ((ticks.at(-1)?.t ?? 0) / 1000).toFixed(1)
-        } s, before the demo's end${
-          injectedAt === undefined
-            ? ", before heapshift was injected"
-            : ", after heapshift was injected: heapshift must never end a program, please report this with the output above"
-        }`,
+        } s, before the demo's end, ${when}`,
       );
     }
     return 0;
