@@ -15,6 +15,7 @@
 
 import { buildDll, DLL_OUT } from "./build_dll.ts";
 import { buildProgram, reportError } from "../cli/program.ts";
+import { ignoringInterrupts } from "../cli/interrupts.ts";
 import { absoluteOptionPaths, userCwd } from "../src/_paths.ts";
 import { type Arch, compile, isStale } from "./toolchain.ts";
 import {
@@ -125,17 +126,22 @@ export async function demoTask(args: string[]): Promise<number> {
     "demo",
     ...demoArgs(args, userCwd()),
   ];
-  if (isWindows) {
-    const { code } = await new Deno.Command(Deno.execPath(), {
-      args: cli,
-      cwd: root,
-      stdin: "inherit",
-    }).spawn().status;
-    return code;
-  }
-  const prefix = Deno.env.get("HEAPSHIFT_WINE_PREFIX") ?? "demo";
-  step("running the demo with the Windows Deno under Wine…");
-  return await runHeapChecked(["windeno", ...cli], { cwd: root, prefix });
+  // Ctrl+C reaches the demo itself (it shares the console, or the
+  // terminal's process group): it ends, and this waits for it and cleans up
+  // after it (under Wine, the heap log and the prefix's leftovers).
+  return await ignoringInterrupts(async () => {
+    if (isWindows) {
+      const { code } = await new Deno.Command(Deno.execPath(), {
+        args: cli,
+        cwd: root,
+        stdin: "inherit",
+      }).spawn().status;
+      return code;
+    }
+    const prefix = Deno.env.get("HEAPSHIFT_WINE_PREFIX") ?? "demo";
+    step("running the demo with the Windows Deno under Wine…");
+    return await runHeapChecked(["windeno", ...cli], { cwd: root, prefix });
+  });
 }
 
 if (import.meta.main) {

@@ -1,5 +1,7 @@
 import assert from "node:assert/strict";
 import { demoArch, demoArgs, DemoUsageError } from "./demo.ts";
+import { exists, rootfsDir } from "./winenv.ts";
+import { readLines } from "../src/_lines.ts";
 
 Deno.test("demoArch: --arch picks the sample's architecture, x64 by default", () => {
   assert.equal(demoArch([]), "x64");
@@ -108,3 +110,81 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name:
+    "deno task demo (and cli.ts demo) stopped with Ctrl+C leaves no process, no heap log in build/ and no copy of the Windows Deno in the Wine prefix",
+  // the Wine environment (chroot, mounts) needs root, as provisioning does
+  ignore: Deno.build.os === "windows" || Deno.uid() !== 0,
+  fn: async () => {
+    const root = new URL("../", import.meta.url).pathname;
+    const prefix = Deno.env.get("HEAPSHIFT_WINE_PREFIX") ?? "demo";
+    const copies =
+      `${rootfsDir()}/root/wine-${prefix}/drive_c/users/root/AppData/Local/deno/node_compat_bin`;
+    const left = () => [
+      ...[...Deno.readDirSync(`${root}build`)]
+        .filter((e) => e.name.startsWith("wine-heap-"))
+        .map((e) => `build/${e.name}`),
+      ...(exists(copies) ? [...Deno.readDirSync(copies)] : [])
+        .filter((e) => e.name.startsWith("node.exe.tmp-"))
+        .map((e) => `${copies}/${e.name}`),
+    ];
+    for (
+      const cmd of [
+        [new URL("./demo.ts", import.meta.url).pathname],
+        [new URL("../cli.ts", import.meta.url).pathname, "demo"],
+      ]
+    ) {
+      await interrupted(cmd, left);
+    }
+  },
+});
+
+/**
+ * Runs the demo with `cmd` (`deno run -A …`) and interrupts it once the
+ * sample runs; then no new `left()` and no process of its runs on.
+ */
+async function interrupted(cmd: string[], left: () => string[]) {
+  const before = new Set(left());
+  // In a session of its own, so that the interrupt goes to its whole
+  // process group, as a terminal's Ctrl+C does.
+  const child = new Deno.Command("setsid", {
+    args: [
+      Deno.execPath(),
+      "run",
+      "-A",
+      ...cmd,
+      "--before",
+      "120",
+    ],
+    env: { NO_COLOR: "1" },
+    stdout: "piped",
+    stderr: "null",
+  }).spawn();
+  const lines = readLines(child.stdout);
+  let seen = "";
+  for (let l = await lines.next(); !l.done; l = await lines.next()) {
+    seen += l.value + "\n";
+    if (/\d\.\ds\s+UCRT/.test(l.value)) break; // the sample runs
+  }
+  assert.match(seen, /UCRT/, "the demo ran");
+  await new Deno.Command("kill", { args: ["-INT", "--", `-${child.pid}`] })
+    .output();
+  while (!(await lines.next()).done) { /* to its end */ }
+  const { code } = await child.status;
+  assert.notEqual(code, 0, "an interrupted demo is no success");
+  // Nothing it started runs on (the sample, Wine's processes); an
+  // ended one its init has not reaped yet (a zombie) does not count.
+  const ps = await new Deno.Command("ps", {
+    args: ["-eo", "sid=,stat=,args="],
+    stdout: "piped",
+  }).output();
+  const running = new TextDecoder().decode(ps.stdout).split("\n").filter(
+    (l) => {
+      const [sid, stat] = l.trim().split(/\s+/);
+      return sid === String(child.pid) && !stat.startsWith("Z");
+    },
+  );
+  assert.deepEqual(running, []);
+  assert.deepEqual(left().filter((f) => !before.has(f)), []);
+}

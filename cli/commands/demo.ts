@@ -26,6 +26,7 @@ import { runTask } from "../run_task.ts";
 import type { Stats } from "../api.ts";
 import { bridgeOptions, checkSeenByEnv, onWindows } from "../windows_side.ts";
 import { checkTakeover } from "../takeover.ts";
+import { ignoringInterrupts } from "../interrupts.ts";
 import { DEFAULT_SYMBOL, isHeapshiftDll } from "../../pe/mod.ts";
 import { crashStatus } from "../../src/_exit_status.ts";
 
@@ -506,7 +507,11 @@ export function demoCommand(program: Command, setCode: SetCode): void {
           args.slice(args.indexOf("demo") + 1),
           { names: ["--sample", "--dll"], base: Deno.cwd() },
         );
-        return setCode(await runTask("demo.ts", demoArgs));
+        // Ctrl+C reaches the task too, which cleans up once the demo
+        // has ended: the prompt comes back after that, not before.
+        return setCode(
+          await ignoringInterrupts(() => runTask("demo.ts", demoArgs)),
+        );
       }
       setCode(
         await onWindows(opts, () => runDemo(opts), {
