@@ -7,6 +7,7 @@ import {
   hookDll,
   readLines,
   repoPath,
+  runFixture,
   startTarget,
   test,
   testArches,
@@ -1140,4 +1141,19 @@ test("cli: demo fails, saying why, when heapshift loads but does not take over",
   ], { HEAPSHIFT_DISABLE: "1" });
   oneLineError(r, 1, /disabled: HEAPSHIFT_DISABLE/, "demo, takeover disabled");
   assert(!/malloc now goes to mimalloc/.test(r.stdout), r.stdout);
+});
+
+test("demo's sample counts a block whose contents a realloc lost", async () => {
+  // Its realloc keeps a block's first 8 bytes only: the slot number and
+  // size survive, the rest of what the program wrote does not.
+  const run = await runFixture(fixture("cli_sample_badrealloc.exe"), [
+    "--seconds",
+    "1",
+    "--interval",
+    "200",
+  ]);
+  const done = run.lines.find((l) => l.startsWith("done ")) ?? "";
+  const corrupt = Number(/ corrupt=(\d+)/.exec(done)?.[1]);
+  assert(corrupt > 0, `done line: ${done}`);
+  assertEquals(run.code, 3, "a sample that saw damage exits 3");
 });
