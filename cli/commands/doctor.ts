@@ -89,7 +89,22 @@ export async function checkExe(exe: string): Promise<Check[]> {
         machine.toString(16)
       } — heapshift supports only x64 and x86 programs`,
   });
-  const use = await programCrtUse(exe);
+  let use: CrtUse;
+  try {
+    use = await programCrtUse(exe);
+  } catch (e) {
+    // Its headers read, its imports not: a failed check in the report,
+    // not the end of the report.
+    const why = (e as Error).message;
+    out.push({
+      check: "C runtime",
+      ok: false,
+      detail: `${
+        why.includes(exe) ? why : unreadablePe(exe, e)
+      }: its imports cannot be read, so which C runtime it uses cannot be told`,
+    });
+    return out;
+  }
   out.push({
     check: "C runtime",
     ok: use.kind === "ucrt",

@@ -207,3 +207,30 @@ Deno.test("doctor finds the C runtime of a program's own DLLs beside it", async 
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("doctor: a program whose import table cannot be read is a failed check, the others reported", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "heapshift-doctor-" });
+  try {
+    const bytes = buildPe({ format: "PE32+" });
+    const v = new DataView(bytes.buffer, bytes.byteOffset);
+    // The import directory (data directory 1) of the PE32+ optional
+    // header, sent past the end of the image.
+    const opt = v.getUint32(0x3c, true) + 24;
+    v.setUint32(opt + 112 + 8, 0x7fff_0000, true);
+    const exe = `${dir}/broken.exe`;
+    await Deno.writeFile(exe, bytes);
+    const checks = await checkExe(exe);
+    assert.deepEqual(checks.map((c) => [c.check, c.ok]), [
+      ["program", true],
+      ["C runtime", false],
+    ]);
+    assert.equal(checks[1].detail.split(exe).length, 2, "names it once");
+    assert.match(checks[1].detail, /imports cannot be read/);
+    // The whole report still comes (--json's shape), the failure in it.
+    const all = await doctor(exe);
+    assert.ok(all.some((c) => c.check === "hook DLL"));
+    assert.equal(all.find((c) => c.check === "C runtime")?.ok, false);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
