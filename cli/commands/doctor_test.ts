@@ -234,3 +234,25 @@ Deno.test("doctor: a program whose import table cannot be read is a failed check
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("doctor: a --dll that is not heapshift's fails, saying it would take nothing over", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "heapshift-doctor-" });
+  try {
+    const other = await writePe(`${dir}/other.dll`, { dll: true });
+    const hook = await writePe(`${dir}/heapshift.dll`, {
+      dll: true,
+      exports: { dll: "heapshift.dll", names: ["heapshift_anchor"] },
+    });
+    const check = async (dll: string) =>
+      (await doctor(undefined, dll)).find((c) => c.check === "heapshift DLL");
+    const refused = await check(other);
+    assert.equal(refused?.ok, false);
+    assert.match(
+      refused!.detail,
+      /other\.dll is not heapshift's hook DLL .*heapshift_anchor.*nothing/,
+    );
+    assert.equal((await check(hook))?.ok, true);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -955,6 +955,7 @@ test("cli: doctor checks the system, the DLL and a program", async () => {
   );
   const by = (n: string) => r.checks.find((x) => x.check === n);
   assertEquals(by("hook DLL")?.ok, true);
+  assertEquals(by("heapshift DLL")?.ok, true);
   assertEquals(by("DLL loads")?.ok, true, by("DLL loads")?.detail);
   assertEquals(by("C runtime")?.ok, true);
   assertEquals(r.ok, true);
