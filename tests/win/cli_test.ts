@@ -1158,3 +1158,37 @@ test("demo's sample counts a block whose contents a realloc lost", async () => {
   assert(corrupt > 0, `done line: ${done}`);
   assertEquals(run.code, 3, "a sample that saw damage exits 3");
 });
+
+testArches(
+  "cli: stats --watch --json of a program that ends mid-watch stops at its end with exit 0, JSON lines only",
+  async (arch) => {
+    await using t = await startTarget(fixture("cli_sample.exe", arch), {
+      args: ["--interval", "200", "--threads", "1"],
+    });
+    const inj = await cli(["inject", String(t.pid)]);
+    assertEquals(inj.code, 0, inj.stderr);
+    const watch = new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", CLI, "stats", String(t.pid), "--watch", "--json"],
+      env: { NO_COLOR: "1" },
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    const out = readLines(watch.stdout);
+    const first = await out.next();
+    assertEquals(JSON.parse(first.value ?? "{}").pid, t.pid);
+    // The program ends, asked to: the watch sees it at its next sample.
+    const w = t.child.stdin.getWriter();
+    await w.write(new TextEncoder().encode("stop\n"));
+    await w.close();
+    await t.child.status;
+    while (!(await out.next()).done) { /* the samples before its end */ }
+    const [status, stderr] = await Promise.all([
+      watch.status,
+      new Response(watch.stderr).text(),
+    ]);
+    assertEquals(status.code, 0, stderr);
+    // --json: nothing but JSON lines on stdout, and no message on stderr.
+    assertEquals(stderr, "");
+  },
+);
