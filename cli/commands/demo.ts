@@ -372,7 +372,11 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
         // disabled), and the sample then runs on the UCRT heap as before.
         const takeover = await checkTakeover(
           { pid, name: baseName(sample), dll, explicitDll: !!opts.dll },
-          { timeoutMs: 20_000, stats: api.stats },
+          {
+            timeoutMs: 20_000,
+            stats: api.stats,
+            again: "the demo has stopped the sample; run the demo again",
+          },
         );
         if (takeover.warning) console.error(`warning: ${takeover.warning}`);
         injectMs = performance.now() - t0;
