@@ -15,7 +15,8 @@
 
 import { buildDll, DLL_OUT } from "./build_dll.ts";
 import { buildProgram, reportError } from "../cli/program.ts";
-import { ignoringInterrupts } from "../cli/interrupts.ts";
+import { holdingInterrupts } from "../cli/interrupts.ts";
+import { CliError } from "../cli/output.ts";
 import { absoluteOptionPaths, userCwd } from "../src/_paths.ts";
 import { type Arch, compile, isStale } from "./toolchain.ts";
 import {
@@ -128,8 +129,14 @@ export async function demoTask(args: string[]): Promise<number> {
   ];
   // Ctrl+C reaches the demo itself (it shares the console, or the
   // terminal's process group): it ends, and this waits for it and cleans up
-  // after it (under Wine, the heap log and the prefix's leftovers).
-  return await ignoringInterrupts(async () => {
+  // after it (under Wine, the heap log and the prefix's leftovers). A
+  // second one leaves at once.
+  const interrupts = {
+    note: "[demo] stopping… (Ctrl+C again to leave without cleaning up)",
+    gaveUp:
+      "interrupted: the demo's Wine prefix and build/ were not cleaned up",
+  };
+  return await holdingInterrupts(async () => {
     if (isWindows) {
       const { code } = await new Deno.Command(Deno.execPath(), {
         args: cli,
@@ -141,7 +148,7 @@ export async function demoTask(args: string[]): Promise<number> {
     const prefix = Deno.env.get("HEAPSHIFT_WINE_PREFIX") ?? "demo";
     step("running the demo with the Windows Deno under Wine…");
     return await runHeapChecked(["windeno", ...cli], { cwd: root, prefix });
-  });
+  }, interrupts);
 }
 
 if (import.meta.main) {
@@ -149,6 +156,8 @@ if (import.meta.main) {
     Deno.exit(await demoTask(Deno.args));
   } catch (e) {
     console.error(`error: ${(e as Error).message}`);
-    Deno.exit(e instanceof DemoUsageError ? 2 : 1);
+    Deno.exit(
+      e instanceof DemoUsageError ? 2 : e instanceof CliError ? e.exitCode : 1,
+    );
   }
 }
