@@ -381,11 +381,14 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
         if (takeover.warning) console.error(`warning: ${takeover.warning}`);
         injectMs = performance.now() - t0;
         injectedAt = tick.t;
-        log(c.cyan(
-          `  >>> ${mod.name} loaded at 0x${mod.base.toString(16)} in ${
-            injectMs.toFixed(0)
-          } ms: malloc now goes to mimalloc; old blocks drain as they are freed or reallocated`,
-        ));
+        // (ended meanwhile: the end of its output says how, below)
+        if (takeover.state !== "ended") {
+          log(c.cyan(
+            `  >>> ${mod.name} loaded at 0x${mod.base.toString(16)} in ${
+              injectMs.toFixed(0)
+            } ms: malloc now goes to mimalloc; old blocks drain as they are freed or reallocated`,
+          ));
+        }
       } else if (
         injectedAt !== undefined && tick.t >= (opts.before + opts.after) * 1000
       ) {
