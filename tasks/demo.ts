@@ -43,7 +43,11 @@ export class DemoUsageError extends Error {
 
 /** The `--arch` of the demo's arguments (x64 without one). */
 export function demoArch(args: string[]): Arch {
-  const i = args.findIndex((a) => a === "--arch" || a.startsWith("--arch="));
+  // The last one, as commander takes it for cli.ts demo: the DLL and the
+  // sample built here must be the ones the demo then runs.
+  const i = args.findLastIndex((a) =>
+    a === "--arch" || a.startsWith("--arch=")
+  );
   const v = i < 0
     ? "x64"
     : args[i].includes("=")

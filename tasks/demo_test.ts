@@ -8,6 +8,9 @@ Deno.test("demoArch: --arch picks the sample's architecture, x64 by default", ()
   assert.equal(demoArch(["--before", "3"]), "x64");
   assert.equal(demoArch(["--arch", "x86", "--json"]), "x86");
   assert.equal(demoArch(["--arch=x86"]), "x86");
+  // Given twice, the last one counts, as it does for cli.ts demo.
+  assert.equal(demoArch(["--arch", "x86", "--arch=x64"]), "x64");
+  assert.equal(demoArch(["--arch=x64", "--arch", "x86"]), "x86");
   assert.throws(
     () => demoArch(["--arch", "arm64"]),
     /--arch must be x64 or x86, not 'arm64'/,
