@@ -74,6 +74,12 @@ export interface TakeoverTarget {
 export interface TakeoverOptions {
   timeoutMs: number;
   stats: (pid: number) => HeapshiftStats;
+  /**
+   * What to do to try again, said instead of inject's advice (restart the
+   * program, inject again, `stats PID`) by a caller that ends the program
+   * itself (the demo).
+   */
+  again?: string;
 }
 
 /**
@@ -110,6 +116,13 @@ export async function awaitTakeover(
     const kind = (error as { kind?: string } | undefined)?.kind;
     if (kind === "not-found") return { state: "ended" };
     if (s && s.state === "live") return { state: "live" };
+    if (s && s.state === "failed" && options.again) {
+      throw new CliError(
+        `${where} but did not take over (${
+          explainReason(s.reason)
+        }): ${options.again}`,
+      );
+    }
     if (s && s.state === "failed") {
       const dllArg = target.explicitDll ? ` --dll ${quoted(target.dll)}` : "";
       const again = reasonMayPass(s.reason)
@@ -123,7 +136,9 @@ export async function awaitTakeover(
     }
     if (s && s.state === "disabled") {
       throw new CliError(
-        `${where} but disabled: HEAPSHIFT_DISABLE is set in the program's environment, so it runs on its CRT heap (restart it without that variable)`,
+        `${where} but disabled: HEAPSHIFT_DISABLE is set in the program's environment, so it runs on its CRT heap (${
+          options.again ?? "restart it"
+        } without that variable)`,
       );
     }
     // Waiting does not help an error that is not about timing.

@@ -112,3 +112,30 @@ Deno.test("awaitTakeover: a reason that may pass says inject tries again, naming
     /\(restart it to try again; `stats 7` shows more\)/,
   );
 });
+
+Deno.test("awaitTakeover: a caller about to end the program (the demo) gives its own advice, not inject's", async () => {
+  const again = "the demo has stopped the sample; run the demo again";
+  const failed = replay([{ state: "failed", reason: "thread-in-site" }]);
+  await assert.rejects(
+    () => awaitTakeover(target, { timeoutMs: 5_000, stats: failed, again }),
+    (e: Error) => {
+      assert.ok(e instanceof CliError);
+      assert.equal(
+        e.message,
+        `heapshift.dll is loaded in game.exe (pid 7) but did not take over (thread-in-site: a thread stayed inside a function to be patched): ${again}`,
+      );
+      return true;
+    },
+  );
+  const disabled = replay([{ state: "disabled" }]);
+  await assert.rejects(
+    () => awaitTakeover(target, { timeoutMs: 5_000, stats: disabled, again }),
+    (e: Error) => {
+      assert.equal(
+        e.message,
+        `heapshift.dll is loaded in game.exe (pid 7) but disabled: HEAPSHIFT_DISABLE is set in the program's environment, so it runs on its CRT heap (${again} without that variable)`,
+      );
+      return true;
+    },
+  );
+});

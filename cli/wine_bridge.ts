@@ -7,6 +7,7 @@
  * @module
  */
 
+import { homedir } from "node:os";
 import { wineInfo } from "../ffi/mod.ts";
 import { exists } from "../src/_paths.ts";
 import { repoRoot } from "../src/_repo.ts";
@@ -70,10 +71,12 @@ export function which(cmd: string): string | undefined {
 /** Where the Windows Deno may be, in order of preference. */
 export function windowsDenoCandidates(): string[] {
   const env = Deno.env.get("HEAPSHIFT_WINDENO");
+  // Where provisioning puts it (tasks/winenv.ts's cacheDir): a relative
+  // XDG_CACHE_HOME is ignored (XDG), and without HOME the home is the
+  // user's own.
   const xdg = Deno.env.get("XDG_CACHE_HOME");
-  const cache = `${
-    xdg || `${Deno.env.get("HOME") ?? "/root"}/.cache`
-  }/heapshift`;
+  const home = Deno.env.get("HOME") || homedir();
+  const cache = `${xdg?.startsWith("/") ? xdg : `${home}/.cache`}/heapshift`;
   return [
     ...(env ? [env] : []),
     `${cache}/rootfs/opt/heapshift/deno.exe`,

@@ -17,8 +17,10 @@
  * them, so long-lived blocks stay around. Every operation picks a slot and
  * either replaces its block (free + malloc/calloc), grows
  * or shrinks it (realloc), or makes a short-lived temporary block. Every
- * block carries its slot number and a checksum, verified before each
- * realloc and free: `corrupt` counts blocks whose contents were lost.
+ * block carries its slot number and a checksum, and marks of its slot
+ * spread over its contents, verified before each realloc and free, and
+ * after each realloc up to the smaller size: `corrupt` counts blocks whose
+ * contents were lost (and calloc'd blocks that were not zeroed).
  *
  * `old` counts live blocks allocated before heapshift.dll appeared in the
  * process (polled every 20 ms): they drain as the program frees or
@@ -90,23 +92,67 @@ static uint32_t pick_size(uint64_t *rng) {
   }
 }
 
+/* Besides its header, a block of `size` bytes carries marks of its slot
+ * past the header: at its first byte after it, halfway through the rest,
+ * and at its last byte (sizes are at least 16: three distinct places). A
+ * realloc must keep the ones below the new size, so a move that copied
+ * only part of a block shows. */
+#define MARKS 3
+
+static void mark_places(uint32_t size, uint32_t at[MARKS], unsigned char v[MARKS],
+                        uint32_t slot) {
+  at[0] = sizeof(header_t);
+  at[1] = sizeof(header_t) + (size - sizeof(header_t) - 1) / 2;
+  at[2] = size - 1;
+  v[0] = (unsigned char)(slot ^ 0x3C);
+  v[1] = (unsigned char)(slot ^ 0xA5);
+  v[2] = (unsigned char)slot;
+}
+
 static void stamp(header_t *h, uint32_t slot, uint32_t size) {
+  uint32_t at[MARKS];
+  unsigned char v[MARKS];
   h->slot = slot;
   h->size = size;
   h->check = checksum(slot, size);
-  /* Touch the last byte too, as a real program would. */
-  ((unsigned char *)h)[size - 1] = (unsigned char)slot;
+  mark_places(size, at, v, slot);
+  for (int i = 0; i < MARKS; i++) ((unsigned char *)h)[at[i]] = v[i];
+}
+
+/* Whether the marks a block of `size` bytes had are still there in its
+ * first `kept` bytes. */
+static int marks_kept(const header_t *h, uint32_t slot, uint32_t size,
+                      uint32_t kept) {
+  uint32_t at[MARKS];
+  unsigned char v[MARKS];
+  mark_places(size, at, v, slot);
+  for (int i = 0; i < MARKS; i++)
+    if (at[i] < kept && ((const unsigned char *)h)[at[i]] != v[i]) return 0;
+  return 1;
 }
 
 static int intact(const header_t *h, uint32_t slot) {
   return h->slot == slot && h->check == checksum(slot, h->size) &&
-         ((const unsigned char *)h)[h->size - 1] == (unsigned char)slot;
+         marks_kept(h, slot, h->size, h->size);
+}
+
+/* Whether the places stamp() writes are zero in a calloc'd block. */
+static int zeroed_block(const header_t *h, uint32_t size) {
+  uint32_t at[MARKS];
+  unsigned char v[MARKS];
+  mark_places(size, at, v, 0);
+  if (h->slot || h->size || h->check) return 0;
+  for (int i = 0; i < MARKS; i++)
+    if (((const unsigned char *)h)[at[i]]) return 0;
+  return 1;
 }
 
 static header_t *fresh(worker_t *w, uint32_t slot, int zeroed) {
   uint32_t size = pick_size(&w->rng);
   header_t *h = zeroed ? calloc(1, size) : malloc(size);
-  if (h) stamp(h, slot, size);
+  if (!h) return h;
+  if (zeroed && !zeroed_block(h, size)) InterlockedIncrement64(&w->corrupt);
+  stamp(h, slot, size);
   return h;
 }
 
@@ -152,12 +198,15 @@ static DWORD WINAPI worker_main(LPVOID arg) {
             break;
           }
           if (!intact(s->p, slot)) InterlockedIncrement64(&w->corrupt);
+          uint32_t old_size = s->p->size;
           uint32_t size = pick_size(&w->rng);
           header_t *n = realloc(s->p, size);
           if (!n) break;
-          n->size = size;
-          n->check = checksum(slot, size);
-          ((unsigned char *)n)[size - 1] = (unsigned char)slot;
+          /* What it held up to the smaller size must have come along. */
+          if (n->slot != slot ||
+              !marks_kept(n, slot, old_size, size < old_size ? size : old_size))
+            InterlockedIncrement64(&w->corrupt);
+          stamp(n, slot, size);
           s->p = n;
           if (s->old && g_hooked) {
             s->old = 0;

@@ -14,6 +14,9 @@
  */
 
 import { buildDll, DLL_OUT } from "./build_dll.ts";
+import { buildProgram, reportError } from "../cli/program.ts";
+import { holdingInterrupts } from "../cli/interrupts.ts";
+import { CliError } from "../cli/output.ts";
 import { absoluteOptionPaths, userCwd } from "../src/_paths.ts";
 import { type Arch, compile, isStale } from "./toolchain.ts";
 import {
@@ -40,7 +43,11 @@ export class DemoUsageError extends Error {
 
 /** The `--arch` of the demo's arguments (x64 without one). */
 export function demoArch(args: string[]): Arch {
-  const i = args.findIndex((a) => a === "--arch" || a.startsWith("--arch="));
+  // The last one, as commander takes it for cli.ts demo: the DLL and the
+  // sample built here must be the ones the demo then runs.
+  const i = args.findLastIndex((a) =>
+    a === "--arch" || a.startsWith("--arch=")
+  );
   const v = i < 0
     ? "x64"
     : args[i].includes("=")
@@ -65,13 +72,35 @@ export function demoArgs(args: string[], cwd: string): string[] {
   return absoluteOptionPaths(args, { names: ["--sample", "--dll"], base: cwd });
 }
 
+/**
+ * Parses the arguments as `cli.ts demo` will, without running it: the
+ * exit code when that parse is the whole answer (`--help`: 0; a bad
+ * argument, said by the CLI: 2), else undefined. So a first run says
+ * either before its minutes of provisioning and building.
+ */
+export async function checkDemoArgs(
+  args: string[],
+): Promise<number | undefined> {
+  const program = buildProgram(() => {});
+  program.commands.find((c) => c.name() === "demo")!.action(() => {});
+  try {
+    await program.parseAsync(["demo", ...args], { from: "user" });
+    return undefined;
+  } catch (e) {
+    return reportError(e);
+  }
+}
+
 function step(msg: string): void {
   console.error(`[demo] ${msg}`);
 }
 
 /** Runs the whole demo (what `deno task demo` does); returns the exit code. */
 export async function demoTask(args: string[]): Promise<number> {
-  // A bad --arch is said before a first run's minutes of provisioning.
+  // Help, or a bad argument, is said before a first run's minutes of
+  // provisioning.
+  const early = await checkDemoArgs(args);
+  if (early !== undefined) return early;
   const arch = demoArch(args);
   if (!isWindows && !isProvisioned()) {
     step("preparing the Wine environment (first run: a few minutes)…");
@@ -102,17 +131,28 @@ export async function demoTask(args: string[]): Promise<number> {
     "demo",
     ...demoArgs(args, userCwd()),
   ];
-  if (isWindows) {
-    const { code } = await new Deno.Command(Deno.execPath(), {
-      args: cli,
-      cwd: root,
-      stdin: "inherit",
-    }).spawn().status;
-    return code;
-  }
-  const prefix = Deno.env.get("HEAPSHIFT_WINE_PREFIX") ?? "demo";
-  step("running the demo with the Windows Deno under Wine…");
-  return await runHeapChecked(["windeno", ...cli], { cwd: root, prefix });
+  // Ctrl+C reaches the demo itself (it shares the console, or the
+  // terminal's process group): it ends, and this waits for it and cleans up
+  // after it (under Wine, the heap log and the prefix's leftovers). A
+  // second one leaves at once.
+  const interrupts = {
+    note: "[demo] stopping… (Ctrl+C again to leave without cleaning up)",
+    gaveUp:
+      "interrupted: the demo's Wine prefix and build/ were not cleaned up",
+  };
+  return await holdingInterrupts(async () => {
+    if (isWindows) {
+      const { code } = await new Deno.Command(Deno.execPath(), {
+        args: cli,
+        cwd: root,
+        stdin: "inherit",
+      }).spawn().status;
+      return code;
+    }
+    const prefix = Deno.env.get("HEAPSHIFT_WINE_PREFIX") ?? "demo";
+    step("running the demo with the Windows Deno under Wine…");
+    return await runHeapChecked(["windeno", ...cli], { cwd: root, prefix });
+  }, interrupts);
 }
 
 if (import.meta.main) {
@@ -120,6 +160,8 @@ if (import.meta.main) {
     Deno.exit(await demoTask(Deno.args));
   } catch (e) {
     console.error(`error: ${(e as Error).message}`);
-    Deno.exit(e instanceof DemoUsageError ? 2 : 1);
+    Deno.exit(
+      e instanceof DemoUsageError ? 2 : e instanceof CliError ? e.exitCode : 1,
+    );
   }
 }

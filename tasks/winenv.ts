@@ -972,6 +972,9 @@ export async function runInEnv(
     `mkdir -p "$R/tmp/xdg"`,
     ...wine,
     `set +e`,
+    // Ctrl+C reaches the command itself (the terminal's process group):
+    // this shell waits for it to end and still cleans up below.
+    `trap : INT`,
     `chroot "$R" env ${
       env.map(quote).join(" ")
     } sh -c 'cd "$1" && shift && exec "$@"' sh ${

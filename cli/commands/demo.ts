@@ -25,6 +25,10 @@ import { absoluteOptionPaths, baseName } from "../../src/_paths.ts";
 import { runTask } from "../run_task.ts";
 import type { Stats } from "../api.ts";
 import { bridgeOptions, checkSeenByEnv, onWindows } from "../windows_side.ts";
+import { checkTakeover } from "../takeover.ts";
+import { ignoringInterrupts } from "../interrupts.ts";
+import { DEFAULT_SYMBOL, isHeapshiftDll } from "../../pe/mod.ts";
+import { crashStatus } from "../../src/_exit_status.ts";
 
 /** demo/sample.c's MAX_THREADS: it runs at most this many workers. */
 const SAMPLE_MAX_THREADS = 16;
@@ -255,6 +259,13 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
     skipped = `the hook DLL is not built (${dll}): run \`deno task build-dll\``;
     dll = undefined;
   }
+  // Any other DLL would load and take nothing over: the demo would show
+  // the UCRT heap's run as mimalloc's.
+  if (dll && !isHeapshiftDll(dll)) {
+    throw new CliError(
+      `${dll} is not heapshift's hook DLL (it does not export ${DEFAULT_SYMBOL}): the demo shows heapshift's takeover; leave out --dll, or give heapshift.dll (x86: heapshift32.dll)`,
+    );
+  }
   const log = (s: string) => {
     if (!opts.json) console.log(s);
   };
@@ -264,7 +275,9 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
       "--threads",
       String(opts.threads),
       "--seconds",
-      String(Math.ceil(total) + 30),
+      // Past the demo's end by more than the injection and the takeover
+      // may take (20 s each), so that it never ends first on its own.
+      String(Math.ceil(total) + 60),
       "--interval",
       "500",
     ],
@@ -309,9 +322,15 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
     let injectMs: number | undefined;
     let stats: Stats | undefined;
     let full = 0;
+    // The sample runs past the demo's end: its output ending first means
+    // it died (a crash, perhaps heapshift's doing).
+    let died = false;
     for (;;) {
       const next = await it.next();
-      if (next.done) break;
+      if (next.done) {
+        died = true;
+        break;
+      }
       const tick = parseTick(next.value);
       if (!tick) continue;
       ticks.push(tick);
@@ -349,21 +368,39 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
         log(c.cyan(`  >>> injecting ${dll} into pid ${pid}…`));
         const t0 = performance.now();
         const mod = await api.inject(pid, dll, { timeout: 20_000 });
+        // Loaded is not taken over: heapshift may refuse to patch (or be
+        // disabled), and the sample then runs on the UCRT heap as before.
+        const takeover = await checkTakeover(
+          { pid, name: baseName(sample), dll, explicitDll: !!opts.dll },
+          {
+            timeoutMs: 20_000,
+            stats: api.stats,
+            again: "the demo has stopped the sample; run the demo again",
+          },
+        );
+        if (takeover.warning) console.error(`warning: ${takeover.warning}`);
         injectMs = performance.now() - t0;
         injectedAt = tick.t;
-        log(c.cyan(
-          `  >>> ${mod.name} loaded at 0x${mod.base.toString(16)} in ${
-            injectMs.toFixed(0)
-          } ms: malloc now goes to mimalloc; old blocks drain as they are freed or reallocated`,
-        ));
+        // (ended meanwhile: the end of its output says how, below)
+        if (takeover.state !== "ended") {
+          log(c.cyan(
+            `  >>> ${mod.name} loaded at 0x${mod.base.toString(16)} in ${
+              injectMs.toFixed(0)
+            } ms: malloc now goes to mimalloc; old blocks drain as they are freed or reallocated`,
+          ));
+        }
       } else if (
         injectedAt !== undefined && tick.t >= (opts.before + opts.after) * 1000
       ) {
         break;
       }
     }
+    const status = died ? await child.status : undefined;
+    const ending = status ? sampleEnding(status) : "";
     if (ticks.length === 0) {
-      throw new CliError("The sample program ended without reporting");
+      throw new CliError(
+        `The sample program ended without reporting${ending && `: ${ending}`}`,
+      );
     }
     const summary = summarise(pid, ticks, injectedAt, stats);
     summary.injectMs = injectMs;
@@ -383,6 +420,18 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
         `${summary.corrupt} blocks of the sample were damaged`,
       );
     }
+    if (status) {
+      const when = injectedAt === undefined
+        ? "before heapshift was injected"
+        : status.code === 0
+        ? "after heapshift was injected"
+        : "after heapshift was injected: heapshift must never end a program, please report this with the output above";
+      throw new CliError(
+        `The sample program (pid ${pid}) ${ending} after ${
+          ((ticks.at(-1)?.t ?? 0) / 1000).toFixed(1)
+        } s, before the demo's end, ${when}`,
+      );
+    }
     return 0;
   } finally {
     try {
@@ -392,6 +441,16 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
     // Drain the rest of the output so the pipe is released.
     while (!(await it.next()).done) { /* discard */ }
   }
+}
+
+/** How the sample ended, for a message: its exit code, and any crash's name. */
+function sampleEnding(status: Deno.CommandStatus): string {
+  const crash = crashStatus(status.code);
+  return crash
+    ? `crashed (${crash})`
+    : status.signal
+    ? `was killed (${status.signal})`
+    : `ended with exit code ${status.code}`;
 }
 
 /** Registers the `demo` command (what `deno task demo` runs). */
@@ -455,7 +514,11 @@ export function demoCommand(program: Command, setCode: SetCode): void {
           args.slice(args.indexOf("demo") + 1),
           { names: ["--sample", "--dll"], base: Deno.cwd() },
         );
-        return setCode(await runTask("demo.ts", demoArgs));
+        // Ctrl+C reaches the task too, which cleans up once the demo
+        // has ended: the prompt comes back after that, not before.
+        return setCode(
+          await ignoringInterrupts(() => runTask("demo.ts", demoArgs)),
+        );
       }
       setCode(
         await onWindows(opts, () => runDemo(opts), {

@@ -7,7 +7,13 @@
 
 import type { Command } from "@commander-js/extra-typings";
 import { archName, archOf } from "../../src/arch.ts";
-import { FileSource, PeFileError, readHeaders } from "../../pe/mod.ts";
+import {
+  DEFAULT_SYMBOL,
+  FileSource,
+  isHeapshiftDll,
+  PeFileError,
+  readHeaders,
+} from "../../pe/mod.ts";
 import { type CrtUse, programCrtUse } from "../../src/_crt_use.ts";
 import { example, parsePath, type SetCode } from "../args.ts";
 import {
@@ -89,7 +95,22 @@ export async function checkExe(exe: string): Promise<Check[]> {
         machine.toString(16)
       } — heapshift supports only x64 and x86 programs`,
   });
-  const use = await programCrtUse(exe);
+  let use: CrtUse;
+  try {
+    use = await programCrtUse(exe);
+  } catch (e) {
+    // Its headers read, its imports not: a failed check in the report,
+    // not the end of the report.
+    const why = (e as Error).message;
+    out.push({
+      check: "C runtime",
+      ok: false,
+      detail: `${
+        why.includes(exe) ? why : unreadablePe(exe, e)
+      }: its imports cannot be read, so which C runtime it uses cannot be told`,
+    });
+    return out;
+  }
   out.push({
     check: "C runtime",
     ok: use.kind === "ucrt",
@@ -281,6 +302,18 @@ export async function doctor(
       ok: format === undefined,
       detail: format ?? `${arch} DLL`,
     });
+    // Any DLL injects; only heapshift's takes over (inject and launch then
+    // report no takeover, nor its absence).
+    if (format === undefined) {
+      const ours = isHeapshiftDll(dll);
+      checks.push({
+        check: "heapshift DLL",
+        ok: ours,
+        detail: ours
+          ? `exports ${DEFAULT_SYMBOL}`
+          : `${dll} is not heapshift's hook DLL (it does not export ${DEFAULT_SYMBOL}): injected or launched with, it would load and take nothing over`,
+      });
+    }
     if (arch === "x86" && format === undefined) {
       checks.push({
         check: "DLL loads",

@@ -207,3 +207,52 @@ Deno.test("doctor finds the C runtime of a program's own DLLs beside it", async 
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("doctor: a program whose import table cannot be read is a failed check, the others reported", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "heapshift-doctor-" });
+  try {
+    const bytes = buildPe({ format: "PE32+" });
+    const v = new DataView(bytes.buffer, bytes.byteOffset);
+    // The import directory (data directory 1) of the PE32+ optional
+    // header, sent past the end of the image.
+    const opt = v.getUint32(0x3c, true) + 24;
+    v.setUint32(opt + 112 + 8, 0x7fff_0000, true);
+    const exe = `${dir}/broken.exe`;
+    await Deno.writeFile(exe, bytes);
+    const checks = await checkExe(exe);
+    assert.deepEqual(checks.map((c) => [c.check, c.ok]), [
+      ["program", true],
+      ["C runtime", false],
+    ]);
+    assert.equal(checks[1].detail.split(exe).length, 2, "names it once");
+    assert.match(checks[1].detail, /imports cannot be read/);
+    // The whole report still comes (--json's shape), the failure in it.
+    const all = await doctor(exe);
+    assert.ok(all.some((c) => c.check === "hook DLL"));
+    assert.equal(all.find((c) => c.check === "C runtime")?.ok, false);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("doctor: a --dll that is not heapshift's fails, saying it would take nothing over", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "heapshift-doctor-" });
+  try {
+    const other = await writePe(`${dir}/other.dll`, { dll: true });
+    const hook = await writePe(`${dir}/heapshift.dll`, {
+      dll: true,
+      exports: { dll: "heapshift.dll", names: ["heapshift_anchor"] },
+    });
+    const check = async (dll: string) =>
+      (await doctor(undefined, dll)).find((c) => c.check === "heapshift DLL");
+    const refused = await check(other);
+    assert.equal(refused?.ok, false);
+    assert.match(
+      refused!.detail,
+      /other\.dll is not heapshift's hook DLL .*heapshift_anchor.*nothing/,
+    );
+    assert.equal((await check(hook))?.ok, true);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

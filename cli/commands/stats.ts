@@ -19,6 +19,7 @@ import {
   cErr,
   count,
   printJson,
+  stripAnsi,
   toJson,
   UsageError,
   useColour,
@@ -90,6 +91,30 @@ export function renderStats(
   }
   lines.push(trimLine(s.trim));
   return lines.join("\n");
+}
+
+/**
+ * What moves the cursor back to the first row of `text` as drawn on a
+ * terminal `columns` wide, and clears from there: a line wider than the
+ * terminal wraps onto more rows (the hooked names do at 80 columns), and
+ * going back over too few would leave a stale line at each redraw.
+ */
+export function redrawFrom(text: string, columns: number | undefined): string {
+  let rows = 0;
+  for (const line of text.split("\n")) {
+    const width = [...stripAnsi(line)].length;
+    rows += columns ? Math.max(1, Math.ceil(width / columns)) : 1;
+  }
+  return `\x1b[${rows}F\x1b[J`;
+}
+
+/** The terminal's width, if stdout is one that says. */
+function terminalColumns(): number | undefined {
+  try {
+    return Deno.consoleSize().columns || undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /** The longest interval a timer takes (2^31 - 1 ms), in seconds. */
@@ -186,7 +211,7 @@ async function showStats(target: string, opts: StatsOptions): Promise<number> {
     return 0;
   };
   let prev: { stats: Stats; at: number } | undefined;
-  let drawn = 0;
+  let drawn = "";
   const enc = new TextEncoder();
   for (let i = 0; opts.count === undefined || i < opts.count; i++) {
     if (i > 0) {
@@ -212,11 +237,13 @@ async function showStats(target: string, opts: StatsOptions): Promise<number> {
       console.log(toJson(s).replace(/\n\s*/g, " "));
     } else {
       const text = renderStats(s, prev, at);
-      if (useColour() && drawn > 0) {
-        Deno.stdout.writeSync(enc.encode(`\x1b[${drawn}F\x1b[J`));
-      } else if (drawn > 0) console.log("");
+      if (useColour() && drawn) {
+        Deno.stdout.writeSync(
+          enc.encode(redrawFrom(drawn, terminalColumns())),
+        );
+      } else if (drawn) console.log("");
       console.log(text);
-      drawn = text.split("\n").length;
+      drawn = text;
     }
     prev = { stats: s, at };
   }

@@ -1,7 +1,12 @@
 import assert from "node:assert/strict";
-import { setColour } from "../output.ts";
+import { setColour, stripAnsi } from "../output.ts";
 import type { Stats } from "../api.ts";
-import { parseInterval, renderStats, sameProcess } from "./stats.ts";
+import {
+  parseInterval,
+  redrawFrom,
+  renderStats,
+  sameProcess,
+} from "./stats.ts";
 import { sampleStats } from "../_test_utils.ts";
 
 function stats(trim: Partial<Stats["trim"]>): Stats {
@@ -69,4 +74,27 @@ Deno.test("stats: a failed takeover's reason says what it means", () => {
     first({ state: "failed", reason: "reason-99", error: 0 }),
     /failed \(reason-99\)/,
   );
+});
+
+Deno.test("stats --watch: a redraw goes back over the rows the last sample took, a wrapped line's too", () => {
+  setColour(true);
+  const hooked = [
+    "malloc",
+    "calloc",
+    "realloc",
+    "free",
+    "_malloc_base",
+    "_calloc_base",
+    "_recalloc",
+  ];
+  const text = renderStats(sampleStats({ hooked, patchSites: 23 }));
+  setColour(undefined);
+  const lines = text.split("\n");
+  const long = lines.filter((l) => stripAnsi(l).length > 80).length;
+  assert.ok(long > 0, "a line wider than 80 columns");
+  // At 80 columns each such line takes two rows; unknown, one row each.
+  assert.equal(redrawFrom(text, 80), `\x1b[${lines.length + long}F\x1b[J`);
+  assert.equal(redrawFrom(text, undefined), `\x1b[${lines.length}F\x1b[J`);
+  // Exactly as wide as the terminal: one row.
+  assert.equal(redrawFrom("x".repeat(80), 80), "\x1b[1F\x1b[J");
 });

@@ -7,6 +7,7 @@ import {
   hookDll,
   readLines,
   repoPath,
+  runFixture,
   startTarget,
   test,
   testArches,
@@ -954,6 +955,7 @@ test("cli: doctor checks the system, the DLL and a program", async () => {
   );
   const by = (n: string) => r.checks.find((x) => x.check === n);
   assertEquals(by("hook DLL")?.ok, true);
+  assertEquals(by("heapshift DLL")?.ok, true);
   assertEquals(by("DLL loads")?.ok, true, by("DLL loads")?.detail);
   assertEquals(by("C runtime")?.ok, true);
   assertEquals(r.ok, true);
@@ -1147,5 +1149,76 @@ testArches(
     const ticks = r.ticks as { hooked: boolean; corrupt: number }[];
     assert(ticks.some((t) => !t.hooked) && ticks.some((t) => t.hooked));
     assert(ticks.every((t) => t.corrupt === 0), JSON.stringify(ticks));
+  },
+);
+
+test("cli: demo fails, saying why, when heapshift loads but does not take over", async () => {
+  // HEAPSHIFT_DISABLE reaches the sample (the demo starts it with its own
+  // environment): heapshift.dll loads there and patches nothing, so the
+  // sample never runs on mimalloc and the demo must not say it did.
+  const r = await cli([
+    "demo",
+    "--sample",
+    fixture("cli_sample.exe"),
+    "--before",
+    "1",
+    "--after",
+    "1",
+  ], { HEAPSHIFT_DISABLE: "1" });
+  oneLineError(
+    r,
+    1,
+    /disabled: HEAPSHIFT_DISABLE.*run the demo again without that variable\)$/m,
+    "demo, takeover disabled",
+  );
+  assert(!/malloc now goes to mimalloc/.test(r.stdout), r.stdout);
+});
+
+test("demo's sample counts a block whose contents a realloc lost", async () => {
+  // Its realloc keeps a block's first 8 bytes only: the slot number and
+  // size survive, the rest of what the program wrote does not.
+  const run = await runFixture(fixture("cli_sample_badrealloc.exe"), [
+    "--seconds",
+    "1",
+    "--interval",
+    "200",
+  ]);
+  const done = run.lines.find((l) => l.startsWith("done ")) ?? "";
+  const corrupt = Number(/ corrupt=(\d+)/.exec(done)?.[1]);
+  assert(corrupt > 0, `done line: ${done}`);
+  assertEquals(run.code, 3, "a sample that saw damage exits 3");
+});
+
+testArches(
+  "cli: stats --watch --json of a program that ends mid-watch stops at its end with exit 0, JSON lines only",
+  async (arch) => {
+    await using t = await startTarget(fixture("cli_sample.exe", arch), {
+      args: ["--interval", "200", "--threads", "1"],
+    });
+    const inj = await cli(["inject", String(t.pid)]);
+    assertEquals(inj.code, 0, inj.stderr);
+    const watch = new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", CLI, "stats", String(t.pid), "--watch", "--json"],
+      env: { NO_COLOR: "1" },
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    const out = readLines(watch.stdout);
+    const first = await out.next();
+    assertEquals(JSON.parse(first.value ?? "{}").pid, t.pid);
+    // The program ends, asked to: the watch sees it at its next sample.
+    const w = t.child.stdin.getWriter();
+    await w.write(new TextEncoder().encode("stop\n"));
+    await w.close();
+    await t.child.status;
+    while (!(await out.next()).done) { /* the samples before its end */ }
+    const [status, stderr] = await Promise.all([
+      watch.status,
+      new Response(watch.stderr).text(),
+    ]);
+    assertEquals(status.code, 0, stderr);
+    // --json: nothing but JSON lines on stdout, and no message on stderr.
+    assertEquals(stderr, "");
   },
 );
