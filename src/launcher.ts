@@ -48,7 +48,7 @@ import { addImports, findExeImage } from "./_first_imports.ts";
 import { confirmLoaded } from "./_load_check.ts";
 import { guardAsync } from "./_error_kinds.ts";
 import { timeoutMs } from "./_timeout.ts";
-import { typeName } from "./_arguments.ts";
+import { checkOptions, typeName } from "./_arguments.ts";
 
 /**
  * Options for {@linkcode launch}.
@@ -161,14 +161,7 @@ async function start(
       }`,
     );
   }
-  if (typeof options !== "object" || options === null) {
-    throw new HeapshiftError(
-      "bad-argument",
-      `Cannot launch ${exe}: the options must be an object, not ${
-        typeName(options)
-      }`,
-    );
-  }
+  checkOptions(options, `launch ${exe}`);
   const timeout = timeoutMs(options.timeout, {
     fallback: 10_000,
     doing: `launch ${exe}`,
