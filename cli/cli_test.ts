@@ -692,3 +692,43 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name:
+    "on Linux, a HEAPSHIFT_WINDENO that names no file is an error naming it, not a silent fall back to the cached Windows Deno",
+  ignore: Deno.build.os === "windows",
+  fn: async () => {
+    const dir = await Deno.makeTempDir();
+    const saved = ["WINE", "HEAPSHIFT_WINDENO", "XDG_CACHE_HOME"].map((
+      k,
+    ) => [k, Deno.env.get(k)] as const);
+    try {
+      const prefix = `${dir}/pfx`;
+      await Deno.mkdir(prefix);
+      await Deno.writeTextFile(`${prefix}/system.reg`, "");
+      // The provisioned environment's deno.exe is there...
+      await Deno.mkdir(`${dir}/heapshift/deno-win`, { recursive: true });
+      await Deno.writeTextFile(`${dir}/heapshift/deno-win/deno.exe`, "");
+      Deno.env.set("XDG_CACHE_HOME", dir);
+      Deno.env.set("WINE", "/bin/true");
+      const plan = planWindowsHalf(["ps"], { prefix });
+      assert.equal(plan.argv[1], `${dir}/heapshift/deno-win/deno.exe`);
+      // ...but the user asked for another one.
+      Deno.env.set("HEAPSHIFT_WINDENO", `${dir}/mine/deno.exe`);
+      assert.throws(
+        () => planWindowsHalf(["ps"], { prefix }),
+        (e: unknown) =>
+          e instanceof Error &&
+          e.message.includes(
+            `HEAPSHIFT_WINDENO names ${dir}/mine/deno.exe, which does not exist`,
+          ),
+      );
+    } finally {
+      for (const [k, v] of saved) {
+        if (v === undefined) Deno.env.delete(k);
+        else Deno.env.set(k, v);
+      }
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});

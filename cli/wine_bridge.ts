@@ -74,8 +74,10 @@ export function windowsDenoCandidates(): string[] {
   const cache = `${
     xdg || `${Deno.env.get("HOME") ?? "/root"}/.cache`
   }/heapshift`;
+  // An override replaces the search: a wrong one must not quietly run
+  // another Deno.
+  if (env) return [env];
   return [
-    ...(env ? [env] : []),
     `${cache}/rootfs/opt/heapshift/deno.exe`,
     `${cache}/deno-win/deno.exe`,
   ];
@@ -133,6 +135,12 @@ export function planWindowsHalf(
     );
   }
   const deno = windowsDenoCandidates().find(exists);
+  const override = Deno.env.get("HEAPSHIFT_WINDENO");
+  if (!deno && override) {
+    throw new CliError(
+      `HEAPSHIFT_WINDENO names ${override}, which does not exist: point it at the Windows build of Deno (deno.exe), or unset it to use the one \`deno task env provision\` fetches`,
+    );
+  }
   if (!deno) {
     throw new CliError(
       `The Windows build of Deno is needed to run inside the prefix: run \`deno task env provision\`, or \`npm pack @deno/win32-x64\` and extract package/deno.exe to ${
