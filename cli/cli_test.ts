@@ -732,3 +732,50 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name:
+    "on Linux, $WINE is a path or a command on PATH; one that names nothing is an error naming $WINE, and an empty one is unset",
+  ignore: Deno.build.os === "windows",
+  fn: async () => {
+    const dir = await Deno.makeTempDir();
+    const saved = ["WINE", "HEAPSHIFT_WINDENO", "PATH"].map((
+      k,
+    ) => [k, Deno.env.get(k)] as const);
+    try {
+      const prefix = `${dir}/pfx`;
+      await Deno.mkdir(prefix);
+      await Deno.writeTextFile(`${prefix}/system.reg`, "");
+      await Deno.writeTextFile(`${dir}/deno.exe`, "");
+      await Deno.writeTextFile(`${dir}/wine`, "#!/bin/sh\n", { mode: 0o755 });
+      await Deno.writeTextFile(`${dir}/wine-staging`, "#!/bin/sh\n", {
+        mode: 0o755,
+      });
+      Deno.env.set("HEAPSHIFT_WINDENO", `${dir}/deno.exe`);
+      Deno.env.set("PATH", dir);
+      Deno.env.set("WINE", "");
+      assert.equal(planWindowsHalf(["ps"], { prefix }).argv[0], `${dir}/wine`);
+      Deno.env.set("WINE", "wine-staging");
+      assert.equal(
+        planWindowsHalf(["ps"], { prefix }).argv[0],
+        `${dir}/wine-staging`,
+      );
+      for (const wine of [`${dir}/nope/wine`, "no-such-wine"]) {
+        Deno.env.set("WINE", wine);
+        assert.throws(
+          () => planWindowsHalf(["ps"], { prefix }),
+          (e: unknown) =>
+            e instanceof Error &&
+            e.message.startsWith(`$WINE names ${wine}, which `),
+          wine,
+        );
+      }
+    } finally {
+      for (const [k, v] of saved) {
+        if (v === undefined) Deno.env.delete(k);
+        else Deno.env.set(k, v);
+      }
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});

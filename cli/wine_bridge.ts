@@ -67,6 +67,25 @@ export function which(cmd: string): string | undefined {
   return undefined;
 }
 
+/**
+ * The wine to run: `$WINE` (a path, or a command on PATH, as winetricks
+ * takes it; empty counts as unset), else `wine` or `wine64` on PATH.
+ * A `$WINE` that names nothing is an error saying so.
+ */
+function wineCommand(): string | undefined {
+  const named = Deno.env.get("WINE");
+  if (!named) return which("wine") ?? which("wine64");
+  const found = named.includes("/")
+    ? (exists(named) ? named : undefined)
+    : which(named);
+  if (found) return found;
+  throw new CliError(
+    `$WINE names ${named}, which ${
+      named.includes("/") ? "does not exist" : "is not a command on PATH"
+    }: point it at Wine 10 or newer, or unset it to use the wine on PATH`,
+  );
+}
+
 /** Where the Windows Deno may be, in order of preference. */
 export function windowsDenoCandidates(): string[] {
   const env = Deno.env.get("HEAPSHIFT_WINDENO");
@@ -123,7 +142,7 @@ export function planWindowsHalf(
   const home = Deno.env.get("HOME") ?? "/root";
   const prefix = options.prefix ?? Deno.env.get("WINEPREFIX") ??
     `${home}/.wine`;
-  const wine = Deno.env.get("WINE") ?? which("wine") ?? which("wine64");
+  const wine = wineCommand();
   if (!wine) {
     throw new CliError(
       "This command reaches Windows programs, which on Linux run under Wine or Proton: install Wine 10 or newer (`apt-get install wine`) and pass the program's prefix with --prefix DIR (default $WINEPREFIX, else ~/.wine), or use the project's Wine environment with --wine-env default",
