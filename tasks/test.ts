@@ -361,17 +361,46 @@ async function runWin(
   };
 }
 
+/** A command line `deno task test` cannot run as asked. */
+export class TestUsageError extends Error {
+  override name = "TestUsageError";
+}
+
+const SUITE_FLAGS: Record<string, "unit" | "win" | "ms-ucrt"> = {
+  "--unit": "unit",
+  "--win": "win",
+  "--ms-ucrt": "ms-ucrt",
+};
+
+/**
+ * The suite asked for (`""`: all of them) and the arguments passed to it
+ * (test files, `--filter`). Arguments without a suite flag, or two flags,
+ * are refused: they would be ignored (a whole run, 20 minutes, or only the
+ * first suite named).
+ */
+export function parseTestArgs(
+  args: string[],
+): { only: "" | "unit" | "win" | "ms-ucrt"; rest: string[] } {
+  const flags = args.filter((a) => a in SUITE_FLAGS);
+  const rest = args.filter((a) => !(a in SUITE_FLAGS));
+  if (flags.length > 1) {
+    throw new TestUsageError(
+      `${flags.join(" and ")}: give one suite (or none, for every suite)`,
+    );
+  }
+  if (flags.length === 0 && rest.length > 0) {
+    throw new TestUsageError(
+      `${
+        rest.join(" ")
+      } needs --unit, --win or --ms-ucrt: the suite it is for (\`deno task test\` alone runs every suite)`,
+    );
+  }
+  const only = flags.length ? SUITE_FLAGS[flags[0]] : "";
+  return { only, rest };
+}
+
 async function main(args: string[]): Promise<number> {
-  const only = args.includes("--unit")
-    ? "unit"
-    : args.includes("--win")
-    ? "win"
-    : args.includes("--ms-ucrt")
-    ? "ms-ucrt"
-    : "";
-  const rest = args.filter((a) =>
-    a !== "--unit" && a !== "--win" && a !== "--ms-ucrt"
-  );
+  const { only, rest } = parseTestArgs(args);
   await Deno.mkdir(`${repoRoot()}/${RESULTS}`, { recursive: true });
   // One run per checkout at a time: runs share build/ (fixtures, the DLL)
   // and the result files, and a second run would replace the first one's
@@ -481,6 +510,10 @@ if (import.meta.main) {
     // The environment could not be provisioned, or a DLL or fixture did
     // not compile: the message says what to do (or shows the compiler's
     // errors), and a stack trace would bury it.
+    if (e instanceof TestUsageError) {
+      console.error(`error: ${e.message}`);
+      Deno.exit(2);
+    }
     if (!(e instanceof WinEnvError || e instanceof CompileError)) throw e;
     console.error(`error: ${e.message}`);
     Deno.exit(1);

@@ -4,7 +4,9 @@ import {
   MS_UCRT_ENV,
   msUcrt32ToRun,
   msUcrtToRun,
+  parseTestArgs,
   readJunit,
+  TestUsageError,
 } from "./test.ts";
 import { craftPe, exportsBody } from "../pe/_test_crafted.ts";
 import { withVar } from "../pe/_test_dir.ts";
@@ -91,4 +93,35 @@ Deno.test("msUcrt32ToRun: HEAPSHIFT_MS_UCRT32 is optional and must name an x86 D
     Deno.env.set(MS_UCRT32_ENV, x86);
     assert.equal(await msUcrt32ToRun(), x86);
   });
+});
+
+Deno.test("parseTestArgs: files and --filter go with the suite flag they are for; without one, or with two, the run is refused before it starts instead of ignoring them", () => {
+  assert.deepEqual(parseTestArgs([]), { only: "", rest: [] });
+  assert.deepEqual(parseTestArgs(["--unit", "src/a_test.ts"]), {
+    only: "unit",
+    rest: ["src/a_test.ts"],
+  });
+  assert.deepEqual(
+    parseTestArgs(["tests/win/x_test.ts", "--win", "--filter", "/y/"]),
+    { only: "win", rest: ["tests/win/x_test.ts", "--filter", "/y/"] },
+  );
+  assert.deepEqual(parseTestArgs(["--ms-ucrt"]), { only: "ms-ucrt", rest: [] });
+  // `deno task test x_test.ts` ran the whole 20-minute suite, x_test.ts
+  // unused; `--unit --win` ran the unit suite only.
+  for (
+    const [args, text] of [
+      [
+        ["tests/win/x_test.ts"],
+        /tests\/win\/x_test\.ts needs --unit, --win or --ms-ucrt/,
+      ],
+      [["--filter", "/y/"], /--filter \/y\/ needs --unit, --win or --ms-ucrt/],
+      [["--unit", "--win"], /--unit and --win: give one suite/],
+    ] as const
+  ) {
+    assert.throws(
+      () => parseTestArgs([...args]),
+      (e: unknown) => e instanceof TestUsageError && text.test(e.message),
+      args.join(" "),
+    );
+  }
 });
