@@ -779,3 +779,15 @@ Deno.test({
     }
   },
 });
+
+Deno.test("--help of every command acting on a process says it takes a pid, a name or the path of its executable (README: the command line)", async () => {
+  for (const cmd of ["inject", "modules", "eject", "stats"]) {
+    const r = await cli([cmd, "--help"]);
+    assert.equal(r.code, 0);
+    assert.match(
+      r.stdout.replace(/\s+/g, " "),
+      /pid, process name \(game\.exe\) or path of (its|an) executable/,
+      cmd,
+    );
+  }
+});
