@@ -819,3 +819,102 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name:
+    "on Linux, a HEAPSHIFT_WINDENO that names no file is an error naming it, not a silent fall back to the cached Windows Deno",
+  ignore: Deno.build.os === "windows",
+  fn: async () => {
+    const dir = await Deno.makeTempDir();
+    const saved = ["WINE", "HEAPSHIFT_WINDENO", "XDG_CACHE_HOME"].map((
+      k,
+    ) => [k, Deno.env.get(k)] as const);
+    try {
+      const prefix = `${dir}/pfx`;
+      await Deno.mkdir(prefix);
+      await Deno.writeTextFile(`${prefix}/system.reg`, "");
+      // The provisioned environment's deno.exe is there...
+      await Deno.mkdir(`${dir}/heapshift/deno-win`, { recursive: true });
+      await Deno.writeTextFile(`${dir}/heapshift/deno-win/deno.exe`, "");
+      Deno.env.set("XDG_CACHE_HOME", dir);
+      Deno.env.set("WINE", "/bin/true");
+      const plan = planWindowsHalf(["ps"], { prefix });
+      assert.equal(plan.argv[1], `${dir}/heapshift/deno-win/deno.exe`);
+      // ...but the user asked for another one.
+      Deno.env.set("HEAPSHIFT_WINDENO", `${dir}/mine/deno.exe`);
+      assert.throws(
+        () => planWindowsHalf(["ps"], { prefix }),
+        (e: unknown) =>
+          e instanceof Error &&
+          e.message.includes(
+            `HEAPSHIFT_WINDENO names ${dir}/mine/deno.exe, which does not exist`,
+          ),
+      );
+    } finally {
+      for (const [k, v] of saved) {
+        if (v === undefined) Deno.env.delete(k);
+        else Deno.env.set(k, v);
+      }
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "on Linux, $WINE is a path or a command on PATH; one that names nothing is an error naming $WINE, and an empty one is unset",
+  ignore: Deno.build.os === "windows",
+  fn: async () => {
+    const dir = await Deno.makeTempDir();
+    const saved = ["WINE", "HEAPSHIFT_WINDENO", "PATH"].map((
+      k,
+    ) => [k, Deno.env.get(k)] as const);
+    try {
+      const prefix = `${dir}/pfx`;
+      await Deno.mkdir(prefix);
+      await Deno.writeTextFile(`${prefix}/system.reg`, "");
+      await Deno.writeTextFile(`${dir}/deno.exe`, "");
+      await Deno.writeTextFile(`${dir}/wine`, "#!/bin/sh\n", { mode: 0o755 });
+      await Deno.writeTextFile(`${dir}/wine-staging`, "#!/bin/sh\n", {
+        mode: 0o755,
+      });
+      Deno.env.set("HEAPSHIFT_WINDENO", `${dir}/deno.exe`);
+      Deno.env.set("PATH", dir);
+      Deno.env.set("WINE", "");
+      assert.equal(planWindowsHalf(["ps"], { prefix }).argv[0], `${dir}/wine`);
+      Deno.env.set("WINE", "wine-staging");
+      assert.equal(
+        planWindowsHalf(["ps"], { prefix }).argv[0],
+        `${dir}/wine-staging`,
+      );
+      for (const wine of [`${dir}/nope/wine`, "no-such-wine"]) {
+        Deno.env.set("WINE", wine);
+        assert.throws(
+          () => planWindowsHalf(["ps"], { prefix }),
+          (e: unknown) =>
+            e instanceof Error &&
+            e.message.startsWith(`$WINE names ${wine}, which `),
+          wine,
+        );
+      }
+    } finally {
+      for (const [k, v] of saved) {
+        if (v === undefined) Deno.env.delete(k);
+        else Deno.env.set(k, v);
+      }
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+Deno.test("--help of every command acting on a process says it takes a pid, a name or the path of its executable (README: the command line)", async () => {
+  for (const cmd of ["inject", "modules", "eject", "stats"]) {
+    const r = await cli([cmd, "--help"]);
+    assert.equal(r.code, 0);
+    assert.match(
+      r.stdout.replace(/\s+/g, " "),
+      /pid, process name \(game\.exe\) or path of (its|an) executable/,
+      cmd,
+    );
+  }
+});

@@ -15,7 +15,8 @@ import { parsePid } from "./args.ts";
 import { CliError, UsageError } from "./output.ts";
 
 /** Help of the process argument. */
-export const PROCESS_HELP = "pid or process name (game.exe)";
+export const PROCESS_HELP =
+  "pid, process name (game.exe) or path of its executable";
 /** Help of `--pid`. */
 export const PID_HELP = "which process, when several have that name";
 

@@ -68,6 +68,25 @@ export function which(cmd: string): string | undefined {
   return undefined;
 }
 
+/**
+ * The wine to run: `$WINE` (a path, or a command on PATH, as winetricks
+ * takes it; empty counts as unset), else `wine` or `wine64` on PATH.
+ * A `$WINE` that names nothing is an error saying so.
+ */
+function wineCommand(): string | undefined {
+  const named = Deno.env.get("WINE");
+  if (!named) return which("wine") ?? which("wine64");
+  const found = named.includes("/")
+    ? (exists(named) ? named : undefined)
+    : which(named);
+  if (found) return found;
+  throw new CliError(
+    `$WINE names ${named}, which ${
+      named.includes("/") ? "does not exist" : "is not a command on PATH"
+    }: point it at Wine 10 or newer, or unset it to use the wine on PATH`,
+  );
+}
+
 /** Where the Windows Deno may be, in order of preference. */
 export function windowsDenoCandidates(): string[] {
   const env = Deno.env.get("HEAPSHIFT_WINDENO");
@@ -77,8 +96,10 @@ export function windowsDenoCandidates(): string[] {
   const xdg = Deno.env.get("XDG_CACHE_HOME");
   const home = Deno.env.get("HOME") || homedir();
   const cache = `${xdg?.startsWith("/") ? xdg : `${home}/.cache`}/heapshift`;
+  // An override replaces the search: a wrong one must not quietly run
+  // another Deno.
+  if (env) return [env];
   return [
-    ...(env ? [env] : []),
     `${cache}/rootfs/opt/heapshift/deno.exe`,
     `${cache}/deno-win/deno.exe`,
   ];
@@ -124,7 +145,7 @@ export function planWindowsHalf(
   const home = Deno.env.get("HOME") ?? "/root";
   const prefix = options.prefix ?? Deno.env.get("WINEPREFIX") ??
     `${home}/.wine`;
-  const wine = Deno.env.get("WINE") ?? which("wine") ?? which("wine64");
+  const wine = wineCommand();
   if (!wine) {
     throw new CliError(
       "This command reaches Windows programs, which on Linux run under Wine or Proton: install Wine 10 or newer (`apt-get install wine`) and pass the program's prefix with --prefix DIR (default $WINEPREFIX, else ~/.wine), or use the project's Wine environment with --wine-env default",
@@ -136,6 +157,12 @@ export function planWindowsHalf(
     );
   }
   const deno = windowsDenoCandidates().find(exists);
+  const override = Deno.env.get("HEAPSHIFT_WINDENO");
+  if (!deno && override) {
+    throw new CliError(
+      `HEAPSHIFT_WINDENO names ${override}, which does not exist: point it at the Windows build of Deno (deno.exe), or unset it to use the one \`deno task env provision\` fetches`,
+    );
+  }
   if (!deno) {
     throw new CliError(
       `The Windows build of Deno is needed to run inside the prefix: run \`deno task env provision\`, or \`npm pack @deno/win32-x64\` and extract package/deno.exe to ${

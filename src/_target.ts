@@ -4,6 +4,7 @@
  * @module
  */
 
+import { typeName } from "./_arguments.ts";
 import { ProcessEndedError } from "./_exit_status.ts";
 import { type Arch, archOf } from "./arch.ts";
 import { HeapshiftError } from "./heapshift_error.ts";
@@ -163,8 +164,20 @@ export function unsupportedMachine(
   );
 }
 
-/** Throws a `not-found` HeapshiftError unless `pid` can be a process id. */
+/**
+ * Throws unless `pid` can be a process id: a `bad-argument` HeapshiftError
+ * for a value that is not a number (a JavaScript caller's), `not-found` for
+ * a number no process can have.
+ */
 export function checkPid(pid: number, doing: string): void {
+  if (typeof pid !== "number") {
+    throw new HeapshiftError(
+      "bad-argument",
+      `Cannot ${doing} a process: the process id must be a number, not ${
+        typeName(pid)
+      }`,
+    );
+  }
   if (!Number.isInteger(pid) || pid <= 0 || pid > 0xffff_ffff) {
     throw new HeapshiftError(
       "not-found",

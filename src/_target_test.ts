@@ -45,3 +45,51 @@ Deno.test("accessDeniedMessage: a protected process, an elevated heapshift refus
     );
   }
 });
+
+// From JavaScript (no type checks there): a pid that is not a number is a
+// bad-argument error naming its type, before anything is opened; a number
+// no process can have stays not-found.
+Deno.test("every function taking a pid refuses one that is not a number as bad-argument, and a number no process can have as not-found", async () => {
+  const { modules, stats, processArch, processPath, inject, eject } =
+    await import("../mod.ts");
+  const calls: [string, (pid: never) => unknown][] = [
+    ["modules", (pid) => modules(pid)],
+    ["stats", (pid) => stats(pid)],
+    ["processArch", (pid) => processArch(pid)],
+    ["processPath", (pid) => processPath(pid)],
+    ["inject", (pid) => inject(pid, "x.dll")],
+    ["eject", (pid) => eject(pid, "x.dll")],
+  ];
+  const kindOf = async (f: () => unknown) => {
+    try {
+      await f();
+    } catch (e) {
+      assert.ok(e instanceof HeapshiftError, String(e));
+      return [e.kind, e.message];
+    }
+    assert.fail("no error");
+  };
+  for (const [name, call] of calls) {
+    for (
+      const [pid, type] of [
+        [null, "null"],
+        ["1234", "a string"],
+        [{}, "an object"],
+        [1234n, "a bigint"],
+      ] as const
+    ) {
+      const [kind, message] = await kindOf(() => call(pid as never));
+      assert.equal(kind, "bad-argument", `${name}(${String(pid)}): ${message}`);
+      assert.match(
+        message,
+        new RegExp(`: the process id must be a number, not ${type}$`),
+        name,
+      );
+    }
+    for (const pid of [-3, 1.5, 0]) {
+      const [kind, message] = await kindOf(() => call(pid as never));
+      assert.equal(kind, "not-found", `${name}(${pid}): ${message}`);
+      assert.match(message, /not a valid process id$/);
+    }
+  }
+});

@@ -33,6 +33,7 @@ import {
 import { DEFAULT_SYMBOL, exportedNames, isHeapshiftDll } from "../pe/mod.ts";
 import { type ModuleInfo, moduleNamed, targetModules } from "./module_list.ts";
 import {
+  checkPid,
   exitedError,
   openTarget,
   processError,
@@ -260,6 +261,7 @@ export function inject(
   return guardAsync(() => {
     checkPath(dllPath, `inject a DLL into process ${pid}`);
     checkOptions(options, `inject ${baseName(dllPath)} into process ${pid}`);
+    checkPid(pid, `inject ${baseName(dllPath)} into`);
     return loadInto(pid, dllPath, options);
   });
 }
@@ -556,6 +558,7 @@ export function eject(
   return guardAsync(() => {
     checkPath(moduleName, `eject a module from process ${pid}`);
     checkOptions(options, `eject ${baseName(moduleName)} from process ${pid}`);
+    checkPid(pid, `eject ${baseName(moduleName)} from`);
     return unloadFrom(pid, moduleName, options);
   });
 }

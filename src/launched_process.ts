@@ -19,6 +19,7 @@ import {
 import type { TargetProcess } from "./_target.ts";
 import { guard, guardAsync, heapshiftError } from "./_error_kinds.ts";
 import { timeoutMs } from "./_timeout.ts";
+import { checkOptions } from "./_arguments.ts";
 
 /** Each LaunchedProcess as a target (its handle), for launch's own checks. */
 const targets = new WeakMap<LaunchedProcess, TargetProcess>();
@@ -61,6 +62,7 @@ export class LaunchedProcess implements Disposable {
    */
   wait(options: { timeout?: number } = {}): Promise<number> {
     return guardAsync(async () => {
+      checkOptions(options, `wait for process ${this.pid}`);
       const timeout = timeoutMs(options.timeout, {
         fallback: Infinity,
         infinite: true,

@@ -55,3 +55,13 @@ Deno.test("launch refuses a program that is not a path, and options that are not
     );
   }
 });
+
+Deno.test("launch refuses options that are an array, as inject, eject and imports do", async () => {
+  await assert.rejects(
+    launch("x.exe", [] as LaunchOptions),
+    (e: unknown) =>
+      e instanceof HeapshiftError && e.kind === "bad-argument" &&
+      /^Cannot launch x\.exe: the options must be an object, not an array$/
+        .test(e.message),
+  );
+});

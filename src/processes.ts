@@ -11,7 +11,7 @@ import { PROCESS, processEntries, processImagePath } from "../ffi/mod.ts";
 import { openTarget } from "./_target.ts";
 import { guard } from "./_error_kinds.ts";
 import { MAX_TIMER_MS, timeoutMs } from "./_timeout.ts";
-import { typeName } from "./_arguments.ts";
+import { checkOptions, typeName } from "./_arguments.ts";
 
 /**
  * A running process.
@@ -162,6 +162,7 @@ export async function waitForProcess(
 ): Promise<ProcessInfo> {
   checkName(name, "wait for");
   const doing = `wait for ${name}`;
+  checkOptions(options, doing);
   if (
     options.signal !== undefined && !(options.signal instanceof AbortSignal)
   ) {

@@ -53,3 +53,16 @@ Deno.test("findProcesses, findProcess and waitForProcess refuse a name that is n
       ),
   );
 });
+
+Deno.test("waitForProcess refuses options that are not an object (null, a number, an array) as bad-argument, before it looks", async () => {
+  for (const options of [null, 5, "x", []]) {
+    await assert.rejects(
+      waitForProcess("game.exe", options as never),
+      (e) =>
+        e instanceof HeapshiftError && e.kind === "bad-argument" &&
+        /^Cannot wait for game\.exe: the options must be an object, not /
+          .test(e.message),
+      JSON.stringify(options),
+    );
+  }
+});

@@ -553,6 +553,7 @@ if (import.meta.main) {
         e instanceof TestArgsError)
     ) throw e;
     console.error(`error: ${e.message}`);
-    Deno.exit(1);
+    // arguments it cannot run as given: a usage error, as the CLI's are
+    Deno.exit(e instanceof TestArgsError ? 2 : 1);
   }
 }

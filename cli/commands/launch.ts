@@ -7,6 +7,8 @@
 import { ignoringInterrupts, interruptible } from "../interrupts.ts";
 import type { Command } from "@commander-js/extra-typings";
 import { baseName, isFile } from "../../src/_paths.ts";
+import { crashStatus } from "../../src/_exit_status.ts";
+import { underWine } from "../wine_bridge.ts";
 import {
   collect,
   example,
@@ -155,7 +157,31 @@ async function doLaunch(
     if (code !== undefined) say(`  exit  ${code}`);
   }
   if (later) console.error(cErr.yellow(`warning: ${later}`));
+  const note = opts.waitExit && code !== undefined
+    ? exitStatusNote(code, { wine: underWine() !== null })
+    : undefined;
+  if (note) console.error(cErr.dim(`note: ${note}`));
   return opts.waitExit ? code ?? 0 : 0;
+}
+
+/**
+ * What the shell will not see of the exit code `code` that `--wait-exit`
+ * exits with: under Wine the Linux side gets only its low byte (a crash's
+ * 0xC0000005 arrives as 5), so a code that does not fit is said here.
+ * Undefined natively, or when it fits.
+ */
+export function exitStatusNote(
+  code: number,
+  options: { wine: boolean },
+): string | undefined {
+  const status = code >>> 0;
+  if (!options.wine || status <= 255) return undefined;
+  const crash = crashStatus(code);
+  return `the program's exit code ${code}${
+    crash ? ` (${crash})` : ""
+  } does not fit a Linux exit status: under Wine the shell sees ${
+    status & 0xff
+  } (its low byte)`;
 }
 
 /**

@@ -334,3 +334,38 @@ Deno.test("patch of a DLL says its import is looked for beside the program that 
     );
   });
 });
+
+Deno.test("patch warns when heapshift is added to a program on another C runtime (nothing to take over), in the report and in --json; not for a UCRT program", async () => {
+  await withDir(async (dir) => {
+    const exe = `${dir}/old.exe`;
+    await Deno.writeFile(
+      exe,
+      buildPe({
+        imports: [
+          { dll: "KERNEL32.dll", symbols: ["ExitProcess"] },
+          { dll: "msvcrt.dll", symbols: ["malloc", "free"] },
+        ],
+      }),
+    );
+    const warning =
+      /heapshift takes over the UCRT's allocator \(ucrtbase\.dll\), and old\.exe uses the old C runtime \(msvcrt\.dll\), none of its files the UCRT: heapshift\.dll would have nothing to take over \(launch and inject refuse it\)/;
+    const p = await cli(["patch", exe, "-l"]);
+    assert.equal(p.code, 0, p.stderr);
+    assert.match(p.stdout, warning);
+    const j = await cli(["patch", exe, "-l", "--json"]);
+    assert.equal(j.code, 0, j.stderr);
+    assert.ok(
+      JSON.parse(j.stdout).warnings.some((w: string) => warning.test(w)),
+      j.stdout,
+    );
+    // --dll names heapshift's DLL under another name (the copy hint says so)
+    const named = await cli(["patch", exe, "-l", "--dll", "hs.dll"]);
+    assert.equal(named.code, 0, named.stderr);
+    assert.match(named.stdout, /hs\.dll would have nothing to take over/);
+    const ucrt = `${dir}/new.exe`;
+    await Deno.writeFile(ucrt, buildPe());
+    const u = await cli(["patch", ucrt, "-l"]);
+    assert.equal(u.code, 0, u.stderr);
+    assert.doesNotMatch(u.stdout, /nothing to take over/);
+  });
+});

@@ -10,7 +10,7 @@ import {
 import { assert, assertEquals, assertRejects, assertThrows } from "./assert.ts";
 import { openProcess, PROCESS, terminateProcess } from "../../ffi/mod.ts";
 import { pathToFileURL } from "node:url";
-import { fixture, repoPath, test, uniqueCopy } from "./harness.ts";
+import { fixture, hookDll, repoPath, test, uniqueCopy } from "./harness.ts";
 
 test("launch loads the DLL before the program's own code", async () => {
   const dir = await Deno.makeTempDir({ prefix: "heapshift-launch-" });
@@ -530,5 +530,38 @@ test("launch takes a DLL under a folder whose name is not ASCII (a compiled bina
     }
   } finally {
     await Deno.remove(dir, { recursive: true });
+  }
+});
+
+test("launch refuses heapshift for a program on another C runtime before starting it, as inject does; other DLLs still go in", async () => {
+  // On msvcrt.dll: heapshift would load a UCRT of its own, hook it, see it
+  // called by nobody, and report the takeover live.
+  const exe = fixture("api_msvcrt.exe");
+  const before = new Set(
+    processes().filter((p) => p.name === "api_msvcrt.exe").map((p) => p.pid),
+  );
+  const e = await assertRejects(
+    () => launch(exe, { dlls: [hookDll()], stdio: "none" }),
+    HeapshiftError,
+    `Cannot launch ${exe} with heapshift.dll: it uses the old C runtime (msvcrt.dll), and none of its files uses the UCRT (ucrtbase.dll), whose allocator heapshift takes over, so there would be nothing to take over; start it and inject heapshift once it has loaded a module that uses the UCRT`,
+  );
+  assertEquals(e.kind, "unsupported");
+  assertEquals(
+    processes().filter((p) =>
+      p.name === "api_msvcrt.exe" && !before.has(p.pid)
+    ),
+    [],
+    "nothing was started",
+  );
+  using proc = await launch(exe, {
+    dlls: [fixture("probe.dll")],
+    stdio: "none",
+  });
+  try {
+    assert(
+      modules(proc.pid).some((m) => m.name.toLowerCase() === "probe.dll"),
+    );
+  } finally {
+    proc.kill();
   }
 });
