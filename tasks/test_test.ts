@@ -6,6 +6,7 @@ import {
   msUcrt32ToRun,
   msUcrtToRun,
   NOT_ON_MS_UCRT,
+  otherPassSkipped,
   parseTestArgs,
   readJunit,
 } from "./test.ts";
@@ -146,4 +147,13 @@ Deno.test("parseTestArgs: files or filters go to the suite they name, never drop
   ) {
     assert.throws(() => parseTestArgs([...args]), why);
   }
+});
+
+Deno.test("otherPassSkipped: under CI a pass of the other mimalloc that cannot run is a failed suite, not a note", () => {
+  assert.equal(otherPassSkipped({ ci: false }), null);
+  const r = otherPassSkipped({ ci: true })!;
+  assert.match(r.suite, /^windows, mimalloc [23]$/);
+  assert.equal(r.passed, 0); // a suite that passed nothing fails the run
+  assert.notEqual(r.code, 0);
+  assert.match(r.problems.join("\n"), /HEAPSHIFT_MIMALLOC_OTHER/);
 });
