@@ -75,9 +75,11 @@ export function renderStats(
   const lines = [
     `${c.bold(`heapshift ${s.dllVersion}`)} in pid ${s.pid}: ${state}${since}`,
     `  ${"mimalloc".padEnd(20)} ${s.mimallocVersion}`,
-    `  ${
-      "hooked".padEnd(20)
-    } ${s.hooked.length} functions at ${s.patchSites} sites (${names})`,
+    `  ${"hooked".padEnd(20)} ${
+      s.hooked.length === 0
+        ? "nothing"
+        : `${s.hooked.length} functions at ${s.patchSites} sites (${names})`
+    }`,
   ];
   const secs = prev ? (at - prev.at) / 1000 : 0;
   for (const [key, label] of COUNTERS) {

@@ -98,3 +98,13 @@ Deno.test("stats --watch: a redraw goes back over the rows the last sample took,
   // Exactly as wide as the terminal: one row.
   assert.equal(redrawFrom("x".repeat(80), 80), "\x1b[1F\x1b[J");
 });
+
+Deno.test("stats of a heapshift that hooked nothing says so, without an empty list", () => {
+  setColour(false);
+  const text = renderStats(
+    sampleStats({ state: "disabled", hooked: [], patchSites: 0 }),
+  );
+  setColour(undefined);
+  assert.match(text, /\n {2}hooked {15}nothing\n/);
+  assert.doesNotMatch(text, /\(\)/);
+});
