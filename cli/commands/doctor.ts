@@ -265,11 +265,14 @@ export async function doctor(
   });
   if (!isWindows) {
     const deno = windowsDenoCandidates().find((p) => fileInfo(p));
+    const named = Deno.env.get("HEAPSHIFT_WINDENO");
     checks.push({
       check: "windows deno",
       ok: deno !== undefined,
       detail: deno ??
-        "missing: `deno task env provision` fetches it (needed to reach Windows programs under Wine)",
+        (named
+          ? `HEAPSHIFT_WINDENO names ${named}, which does not exist: point it at the Windows deno.exe, or unset it`
+          : "missing: `deno task env provision` fetches it (needed to reach Windows programs under Wine)"),
     });
     const wine = Deno.env.get("WINE") ?? which("wine") ?? which("wine64");
     checks.push(wineCheck(wine, wine ? await wineVersion(wine) : undefined));

@@ -256,3 +256,26 @@ Deno.test("doctor: a --dll that is not heapshift's fails, saying it would take n
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test({
+  name:
+    "doctor: a HEAPSHIFT_WINDENO that names no file is the variable's fault, not a missing provisioning",
+  ignore: Deno.build.os === "windows",
+  async fn() {
+    const before = Deno.env.get("HEAPSHIFT_WINDENO");
+    Deno.env.set("HEAPSHIFT_WINDENO", "/nonexistent/deno.exe");
+    try {
+      const check = (await doctor(undefined)).find((c) =>
+        c.check === "windows deno"
+      )!;
+      assert.equal(check.ok, false);
+      assert.equal(
+        check.detail,
+        "HEAPSHIFT_WINDENO names /nonexistent/deno.exe, which does not exist: point it at the Windows deno.exe, or unset it",
+      );
+    } finally {
+      if (before === undefined) Deno.env.delete("HEAPSHIFT_WINDENO");
+      else Deno.env.set("HEAPSHIFT_WINDENO", before);
+    }
+  },
+});
