@@ -20,6 +20,8 @@ import { fileArch, HOOK_DLL, isConsoleProgram, resolveDll } from "../dll.ts";
 import { ilOnlyRefusal, isIlOnlyAssembly } from "../../src/_image_kind.ts";
 import { c, cErr, CliError, toJson } from "../output.ts";
 import { checkTakeover } from "../takeover.ts";
+import { otherRuntimeWarning } from "../crt_warning.ts";
+import { isHeapshiftDll } from "../../pe/mod.ts";
 import type { LaunchedProcess, LaunchOptions } from "../api.ts";
 import { archesFor, bridgeOptions, onWindows } from "../windows_side.ts";
 
@@ -97,6 +99,12 @@ async function doLaunch(
   const dlls = opts.dll?.length
     ? await Promise.all(opts.dll.map((d) => resolveDll(d)))
     : [await resolveDll(undefined, { arch: fileArch(exe) })];
+  // Not refused (a plugin it loads later may use the UCRT), but said:
+  // 'state live' alone would read as its allocations taken over.
+  const heapshift = dlls.find((d) => isHeapshiftDll(d));
+  const runtime = heapshift &&
+    await otherRuntimeWarning(exe, baseName(heapshift));
+  if (runtime) console.error(cErr.yellow(`warning: ${runtime}`));
   const t0 = performance.now();
   // Without --wait-exit the program outlives us: it must not hold our
   // stdout open (a script reading it would wait for the program's end).
