@@ -73,7 +73,7 @@ export function which(cmd: string): string | undefined {
  * takes it; empty counts as unset), else `wine` or `wine64` on PATH.
  * A `$WINE` that names nothing is an error saying so.
  */
-function wineCommand(): string | undefined {
+export function wineCommand(): string | undefined {
   const named = Deno.env.get("WINE");
   if (!named) return which("wine") ?? which("wine64");
   const found = named.includes("/")

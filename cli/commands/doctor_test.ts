@@ -256,3 +256,35 @@ Deno.test("doctor: a --dll that is not heapshift's fails, saying it would take n
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+// doctor's wine is the one the commands run ($WINE as wine_bridge takes it):
+// an empty $WINE counts as unset, a command name is looked up on PATH, and
+// one that names nothing is said (the commands refuse it).
+Deno.test("doctor: the wine check takes $WINE as the commands do", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "heapshift-doctor-wine-" });
+  const saved = { WINE: Deno.env.get("WINE"), PATH: Deno.env.get("PATH") };
+  try {
+    const fake = `${dir}/mywine`;
+    await Deno.writeTextFile(fake, "#!/bin/sh\necho wine-10.0\n");
+    await Deno.chmod(fake, 0o755);
+    const wineOf = async () =>
+      (await doctor(undefined)).find((c) => c.check === "wine")!.detail;
+    Deno.env.set("PATH", `${dir}:${saved.PATH ?? ""}`);
+    Deno.env.set("WINE", "mywine");
+    assert.match(await wineOf(), new RegExp(`^${fake} \\(wine-10\\.0\\)`));
+    Deno.env.set("WINE", `${dir}/nowine`);
+    assert.match(
+      await wineOf(),
+      new RegExp(`^\\$WINE names ${dir}/nowine, which does not exist`),
+    );
+    await Deno.rename(fake, `${dir}/wine`);
+    Deno.env.set("WINE", "");
+    assert.match(await wineOf(), new RegExp(`^${dir}/wine \\(wine-10\\.0\\)`));
+  } finally {
+    for (const [k, v] of Object.entries(saved)) {
+      if (v === undefined) Deno.env.delete(k);
+      else Deno.env.set(k, v);
+    }
+    await Deno.remove(dir, { recursive: true });
+  }
+});
