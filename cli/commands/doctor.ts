@@ -30,11 +30,7 @@ import { launch } from "../api.ts";
 import { c, printJson } from "../output.ts";
 import { bridgeOptions, onWindows } from "../windows_side.ts";
 import { isWindows } from "../../ffi/mod.ts";
-import {
-  underWine,
-  windowsDenoCandidates,
-  wineCommand,
-} from "../wine_bridge.ts";
+import { underWine, windowsDeno, wineCommand } from "../wine_bridge.ts";
 
 /** One line of the report: `ok` is null for information only. */
 export interface Check {
@@ -214,6 +210,25 @@ async function wineVersion(wine: string): Promise<string | undefined> {
 }
 
 /**
+ * The check of the Windows Deno the commands would run in a prefix (a
+ * `HEAPSHIFT_WINDENO` that is not a file fails with their error).
+ */
+function windowsDenoCheck(): Check {
+  try {
+    return { check: "windows deno", ok: true, detail: windowsDeno() };
+  } catch (e) {
+    const override = Deno.env.get("HEAPSHIFT_WINDENO");
+    return {
+      check: "windows deno",
+      ok: false,
+      detail: override
+        ? (e as Error).message
+        : "missing: `deno task env provision` fetches it (needed to reach Windows programs under Wine)",
+    };
+  }
+}
+
+/**
  * The check of the wine the commands would run (`$WINE` as they take it:
  * one that names nothing fails, as they would).
  */
@@ -282,13 +297,7 @@ export async function doctor(
     detail: `${Deno.version.deno} (${Deno.build.target})`,
   });
   if (!isWindows) {
-    const deno = windowsDenoCandidates().find((p) => fileInfo(p));
-    checks.push({
-      check: "windows deno",
-      ok: deno !== undefined,
-      detail: deno ??
-        "missing: `deno task env provision` fetches it (needed to reach Windows programs under Wine)",
-    });
+    checks.push(windowsDenoCheck());
     checks.push(await hostWineCheck());
   }
   // The program's bitness picks the DLL; without a program, the --dll's

@@ -288,3 +288,32 @@ Deno.test("doctor: the wine check takes $WINE as the commands do", async () => {
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+// A HEAPSHIFT_WINDENO that names no file is what the commands refuse
+// (wine_bridge): doctor names it, not the provisioning it replaces.
+Deno.test({
+  name:
+    "doctor: a HEAPSHIFT_WINDENO that names no file (or a folder) is named in the windows deno check",
+  ignore: Deno.build.os === "windows",
+  fn: async () => {
+    const dir = await Deno.makeTempDir({ prefix: "heapshift-doctor-deno-" });
+    const saved = Deno.env.get("HEAPSHIFT_WINDENO");
+    try {
+      for (const named of [`${dir}/mine/deno.exe`, dir]) {
+        Deno.env.set("HEAPSHIFT_WINDENO", named);
+        const check = (await doctor(undefined)).find((c) =>
+          c.check === "windows deno"
+        )!;
+        assert.equal(check.ok, false);
+        assert.match(
+          check.detail,
+          new RegExp(`^HEAPSHIFT_WINDENO names ${named}, which is not a file`),
+        );
+      }
+    } finally {
+      if (saved === undefined) Deno.env.delete("HEAPSHIFT_WINDENO");
+      else Deno.env.set("HEAPSHIFT_WINDENO", saved);
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
