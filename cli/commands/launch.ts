@@ -68,6 +68,22 @@ export function launchCommand(program: Command, setCode: SetCode): void {
 }
 
 /**
+ * Says (on stderr) when heapshift, among `dlls`, is launched with a
+ * program whose files use another C runtime: not refused (a plugin it
+ * loads later may use the UCRT), but 'state live' alone would read as its
+ * allocations taken over.
+ */
+export async function warnOtherRuntime(
+  exe: string,
+  dlls: readonly string[],
+): Promise<void> {
+  const heapshift = dlls.find((d) => isHeapshiftDll(d));
+  const runtime = heapshift &&
+    await otherRuntimeWarning(exe, baseName(heapshift));
+  if (runtime) console.error(cErr.yellow(`warning: ${runtime}`));
+}
+
+/**
  * Refuses to launch the IL-only .NET program `exe` with DLLs (`dlls`, else
  * the default one), before a default DLL is picked (or built, here or for
  * the Wine side) for a program that takes none: the API would refuse it
@@ -99,12 +115,7 @@ async function doLaunch(
   const dlls = opts.dll?.length
     ? await Promise.all(opts.dll.map((d) => resolveDll(d)))
     : [await resolveDll(undefined, { arch: fileArch(exe) })];
-  // Not refused (a plugin it loads later may use the UCRT), but said:
-  // 'state live' alone would read as its allocations taken over.
-  const heapshift = dlls.find((d) => isHeapshiftDll(d));
-  const runtime = heapshift &&
-    await otherRuntimeWarning(exe, baseName(heapshift));
-  if (runtime) console.error(cErr.yellow(`warning: ${runtime}`));
+  await warnOtherRuntime(exe, dlls);
   const t0 = performance.now();
   // Without --wait-exit the program outlives us: it must not hold our
   // stdout open (a script reading it would wait for the program's end).

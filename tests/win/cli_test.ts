@@ -667,6 +667,16 @@ test("cli: launch of a program on another C runtime goes ahead with a warning th
   } finally {
     Deno.kill(pid, "SIGKILL");
   }
+  // inject of an executable launches it: so with the same warning.
+  await using copy = await uniqueCopy("api_msvcrt.exe");
+  const i = await cli(["inject", copy.path, "--dll", hookDll(), "--json"]);
+  assertEquals(i.code, 0, i.stderr);
+  Deno.kill(JSON.parse(i.stdout).pid, "SIGKILL");
+  assert(
+    /warning: heapshift takes over the UCRT's allocator .* uses the old C runtime \(msvcrt\.dll\)/
+      .test(i.stderr),
+    i.stderr,
+  );
   // A UCRT program is not warned about.
   const u = await cli(["launch", fixture("sleeper.exe"), "--dll", hookDll()]);
   try {
