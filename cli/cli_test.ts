@@ -847,7 +847,7 @@ Deno.test({
         (e: unknown) =>
           e instanceof Error &&
           e.message.includes(
-            `HEAPSHIFT_WINDENO names ${dir}/mine/deno.exe, which does not exist`,
+            `HEAPSHIFT_WINDENO names ${dir}/mine/deno.exe, which is not a file`,
           ),
       );
     } finally {

@@ -9,7 +9,7 @@
 
 import { homedir } from "node:os";
 import { wineInfo } from "../ffi/mod.ts";
-import { exists } from "../src/_paths.ts";
+import { exists, isFile } from "../src/_paths.ts";
 import { repoRoot } from "../src/_repo.ts";
 import { runTask } from "./run_task.ts";
 import { ignoringInterrupts } from "./interrupts.ts";
@@ -73,7 +73,7 @@ export function which(cmd: string): string | undefined {
  * takes it; empty counts as unset), else `wine` or `wine64` on PATH.
  * A `$WINE` that names nothing is an error saying so.
  */
-function wineCommand(): string | undefined {
+export function wineCommand(): string | undefined {
   const named = Deno.env.get("WINE");
   if (!named) return which("wine") ?? which("wine64");
   const found = named.includes("/")
@@ -117,6 +117,27 @@ export interface WindowsHalf {
   prefix: string;
 }
 
+/**
+ * The Windows Deno to run in a prefix: `HEAPSHIFT_WINDENO`, else the one
+ * provisioning put in place. Throws a {@linkcode CliError} saying what to
+ * do when there is none (an override that is not a file is named).
+ */
+export function windowsDeno(): string {
+  const deno = windowsDenoCandidates().find(isFile);
+  if (deno) return deno;
+  const override = Deno.env.get("HEAPSHIFT_WINDENO");
+  if (override) {
+    throw new CliError(
+      `HEAPSHIFT_WINDENO names ${override}, which is not a file: point it at the Windows build of Deno (deno.exe), or unset it to use the one \`deno task env provision\` fetches`,
+    );
+  }
+  throw new CliError(
+    `The Windows build of Deno is needed to run inside the prefix: run \`deno task env provision\`, or \`npm pack @deno/win32-x64\` and extract package/deno.exe to ${
+      windowsDenoCandidates().at(-1)
+    } (or set HEAPSHIFT_WINDENO)`,
+  );
+}
+
 /** Options of the Linux-to-Windows bridge. */
 export interface BridgeOptions {
   /** The user's Wine prefix (a directory). */
@@ -156,20 +177,7 @@ export function planWindowsHalf(
       `No Wine prefix at ${prefix}: pass the prefix the program runs in with --prefix DIR (for a Proton game: ~/.steam/steam/steamapps/compatdata/<appid>/pfx)`,
     );
   }
-  const deno = windowsDenoCandidates().find(exists);
-  const override = Deno.env.get("HEAPSHIFT_WINDENO");
-  if (!deno && override) {
-    throw new CliError(
-      `HEAPSHIFT_WINDENO names ${override}, which does not exist: point it at the Windows build of Deno (deno.exe), or unset it to use the one \`deno task env provision\` fetches`,
-    );
-  }
-  if (!deno) {
-    throw new CliError(
-      `The Windows build of Deno is needed to run inside the prefix: run \`deno task env provision\`, or \`npm pack @deno/win32-x64\` and extract package/deno.exe to ${
-        windowsDenoCandidates().at(-1)
-      } (or set HEAPSHIFT_WINDENO)`,
-    );
-  }
+  const deno = windowsDeno();
   return {
     mode: "prefix",
     argv: [

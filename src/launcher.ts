@@ -31,8 +31,7 @@ import {
   terminateProcess,
   Win32Error,
 } from "../ffi/mod.ts";
-import { type FirstImport, isHeapshiftDll } from "../pe/mod.ts";
-import { programCrtUse } from "./_crt_use.ts";
+import type { FirstImport } from "../pe/mod.ts";
 import {
   ilOnlyRefusal,
   isIlOnlyAssembly,
@@ -127,10 +126,10 @@ function launchError(exe: string, e: unknown, cwd?: string): unknown {
  * least one function (it is imported by ordinal). A 32-bit (x86) program
  * takes 32-bit DLLs; a DLL of the other architecture is a `bad-dll` error,
  * before anything is started; so is an IL-only .NET program with DLLs
- * (`unsupported`: Windows leaves its imports to the .NET runtime), and
- * heapshift for a program whose files use another C runtime than the UCRT
- * (`unsupported`: there would be nothing to take over). Until the
- * DLLs are confirmed the program is
+ * (`unsupported`: Windows leaves its imports to the .NET runtime). A
+ * program whose files use another C runtime than the UCRT is not refused:
+ * heapshift takes over only what modules it loads later on the UCRT (a
+ * plugin) allocate. Until the DLLs are confirmed the program is
  * held in a job object that ends it if this process ends (Ctrl+C without a
  * handler, a crash, being killed), so it is never left suspended or
  * half-started; once `launch` resolves it may outlive this process.
@@ -173,7 +172,6 @@ async function start(
   checkStrings(exe, options);
   const signal = options.signal;
   signal?.throwIfAborted();
-  await checkUsesUcrt(exe, options.dlls ?? []);
   const { launched, dlls, hold } = launchSuspendedAndResume(exe, options);
   try {
     const check = confirmLoaded(launched, { dlls, timeout });
@@ -192,36 +190,6 @@ async function start(
     throw e;
   }
   return launched;
-}
-
-/**
- * heapshift takes over ucrtbase.dll's allocator: in a program whose files
- * use another C runtime (msvcrt.dll, a debug build's ucrtbased.dll) and
- * none the UCRT, it would load a UCRT for itself alone, hook it, and be
- * confirmed live while nothing calls it. Refused before anything starts,
- * as inject refuses it (injection.ts); other DLLs go in. A program whose
- * files cannot be read is left to the checks that name why.
- */
-async function checkUsesUcrt(exe: string, dlls: string[]): Promise<void> {
-  const heapshift = dlls.find((d) => isHeapshiftDll(absolutePath(d)));
-  if (heapshift === undefined) return;
-  const path = absolutePath(exe);
-  let use;
-  try {
-    use = await programCrtUse(path);
-  } catch {
-    return;
-  }
-  if (use.kind !== "msvcrt" && use.kind !== "debug-ucrt") return;
-  const runtime = use.kind === "msvcrt"
-    ? `the old C runtime (${use.dlls.join(", ")})`
-    : `the debug UCRT (${use.dlls.join(", ")}) of a debug build`;
-  throw new HeapshiftError(
-    "unsupported",
-    `Cannot launch ${path} with ${
-      baseName(heapshift)
-    }: it uses ${runtime}, and none of its files uses the UCRT (ucrtbase.dll), whose allocator heapshift takes over, so there would be nothing to take over; start it and inject heapshift once it has loaded a module that uses the UCRT`,
-  );
 }
 
 /**

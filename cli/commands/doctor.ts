@@ -30,7 +30,7 @@ import { launch } from "../api.ts";
 import { c, printJson } from "../output.ts";
 import { bridgeOptions, onWindows } from "../windows_side.ts";
 import { isWindows } from "../../ffi/mod.ts";
-import { underWine, which, windowsDenoCandidates } from "../wine_bridge.ts";
+import { underWine, windowsDeno, wineCommand } from "../wine_bridge.ts";
 
 /** One line of the report: `ok` is null for information only. */
 export interface Check {
@@ -210,6 +210,39 @@ async function wineVersion(wine: string): Promise<string | undefined> {
 }
 
 /**
+ * The check of the Windows Deno the commands would run in a prefix (a
+ * `HEAPSHIFT_WINDENO` that is not a file fails with their error).
+ */
+function windowsDenoCheck(): Check {
+  try {
+    return { check: "windows deno", ok: true, detail: windowsDeno() };
+  } catch (e) {
+    const override = Deno.env.get("HEAPSHIFT_WINDENO");
+    return {
+      check: "windows deno",
+      ok: false,
+      detail: override
+        ? (e as Error).message
+        : "missing: `deno task env provision` fetches it (needed to reach Windows programs under Wine)",
+    };
+  }
+}
+
+/**
+ * The check of the wine the commands would run (`$WINE` as they take it:
+ * one that names nothing fails, as they would).
+ */
+async function hostWineCheck(): Promise<Check> {
+  let wine: string | undefined;
+  try {
+    wine = wineCommand();
+  } catch (e) {
+    return { check: "wine", ok: false, detail: (e as Error).message };
+  }
+  return wineCheck(wine, wine ? await wineVersion(wine) : undefined);
+}
+
+/**
  * The host's Wine, for `--prefix` (informational: `--wine-env` brings its
  * own): Deno for Windows needs Wine 10 or newer, so an older one is said to
  * be of no use (Debian 12's own is Wine 8).
@@ -264,18 +297,8 @@ export async function doctor(
     detail: `${Deno.version.deno} (${Deno.build.target})`,
   });
   if (!isWindows) {
-    const deno = windowsDenoCandidates().find((p) => fileInfo(p));
-    const named = Deno.env.get("HEAPSHIFT_WINDENO");
-    checks.push({
-      check: "windows deno",
-      ok: deno !== undefined,
-      detail: deno ??
-        (named
-          ? `HEAPSHIFT_WINDENO names ${named}, which does not exist: point it at the Windows deno.exe, or unset it`
-          : "missing: `deno task env provision` fetches it (needed to reach Windows programs under Wine)"),
-    });
-    const wine = Deno.env.get("WINE") ?? which("wine") ?? which("wine64");
-    checks.push(wineCheck(wine, wine ? await wineVersion(wine) : undefined));
+    checks.push(windowsDenoCheck());
+    checks.push(await hostWineCheck());
   }
   // The program's bitness picks the DLL; without a program, the --dll's
   // own (else x64).

@@ -257,25 +257,63 @@ Deno.test("doctor: a --dll that is not heapshift's fails, saying it would take n
   }
 });
 
+// doctor's wine is the one the commands run ($WINE as wine_bridge takes it):
+// an empty $WINE counts as unset, a command name is looked up on PATH, and
+// one that names nothing is said (the commands refuse it).
+Deno.test("doctor: the wine check takes $WINE as the commands do", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "heapshift-doctor-wine-" });
+  const saved = { WINE: Deno.env.get("WINE"), PATH: Deno.env.get("PATH") };
+  try {
+    const fake = `${dir}/mywine`;
+    await Deno.writeTextFile(fake, "#!/bin/sh\necho wine-10.0\n");
+    await Deno.chmod(fake, 0o755);
+    const wineOf = async () =>
+      (await doctor(undefined)).find((c) => c.check === "wine")!.detail;
+    Deno.env.set("PATH", `${dir}:${saved.PATH ?? ""}`);
+    Deno.env.set("WINE", "mywine");
+    assert.match(await wineOf(), new RegExp(`^${fake} \\(wine-10\\.0\\)`));
+    Deno.env.set("WINE", `${dir}/nowine`);
+    assert.match(
+      await wineOf(),
+      new RegExp(`^\\$WINE names ${dir}/nowine, which does not exist`),
+    );
+    await Deno.rename(fake, `${dir}/wine`);
+    Deno.env.set("WINE", "");
+    assert.match(await wineOf(), new RegExp(`^${dir}/wine \\(wine-10\\.0\\)`));
+  } finally {
+    for (const [k, v] of Object.entries(saved)) {
+      if (v === undefined) Deno.env.delete(k);
+      else Deno.env.set(k, v);
+    }
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+// A HEAPSHIFT_WINDENO that names no file is what the commands refuse
+// (wine_bridge): doctor names it, not the provisioning it replaces.
 Deno.test({
   name:
-    "doctor: a HEAPSHIFT_WINDENO that names no file is the variable's fault, not a missing provisioning",
+    "doctor: a HEAPSHIFT_WINDENO that names no file (or a folder) is named in the windows deno check",
   ignore: Deno.build.os === "windows",
-  async fn() {
-    const before = Deno.env.get("HEAPSHIFT_WINDENO");
-    Deno.env.set("HEAPSHIFT_WINDENO", "/nonexistent/deno.exe");
+  fn: async () => {
+    const dir = await Deno.makeTempDir({ prefix: "heapshift-doctor-deno-" });
+    const saved = Deno.env.get("HEAPSHIFT_WINDENO");
     try {
-      const check = (await doctor(undefined)).find((c) =>
-        c.check === "windows deno"
-      )!;
-      assert.equal(check.ok, false);
-      assert.equal(
-        check.detail,
-        "HEAPSHIFT_WINDENO names /nonexistent/deno.exe, which does not exist: point it at the Windows deno.exe, or unset it",
-      );
+      for (const named of [`${dir}/mine/deno.exe`, dir]) {
+        Deno.env.set("HEAPSHIFT_WINDENO", named);
+        const check = (await doctor(undefined)).find((c) =>
+          c.check === "windows deno"
+        )!;
+        assert.equal(check.ok, false);
+        assert.match(
+          check.detail,
+          new RegExp(`^HEAPSHIFT_WINDENO names ${named}, which is not a file`),
+        );
+      }
     } finally {
-      if (before === undefined) Deno.env.delete("HEAPSHIFT_WINDENO");
-      else Deno.env.set("HEAPSHIFT_WINDENO", before);
+      if (saved === undefined) Deno.env.delete("HEAPSHIFT_WINDENO");
+      else Deno.env.set("HEAPSHIFT_WINDENO", saved);
+      await Deno.remove(dir, { recursive: true });
     }
   },
 });

@@ -6,7 +6,12 @@
  */
 
 import { checkTakeover } from "../takeover.ts";
-import { launchInterruptibly, refuseIlOnly, takeover } from "./launch.ts";
+import {
+  launchInterruptibly,
+  refuseIlOnly,
+  takeover,
+  warnOtherRuntime,
+} from "./launch.ts";
 import type { Command } from "@commander-js/extra-typings";
 import { baseName, isFile } from "../../src/_paths.ts";
 import { processEnded } from "../../src/_exit_status.ts";
@@ -75,6 +80,7 @@ async function doInject(
   if (isFile(target)) {
     refuseIlOnly(target, opts.dll ? [opts.dll] : undefined);
     const dll = await dllForTarget(opts.dll, () => fileArch(target));
+    await warnOtherRuntime(target, [dll]);
     const t0 = performance.now();
     const launched = await launchInterruptibly(target, {
       dlls: [dll],

@@ -20,6 +20,8 @@ import { fileArch, HOOK_DLL, isConsoleProgram, resolveDll } from "../dll.ts";
 import { ilOnlyRefusal, isIlOnlyAssembly } from "../../src/_image_kind.ts";
 import { c, cErr, CliError, toJson } from "../output.ts";
 import { checkTakeover } from "../takeover.ts";
+import { otherRuntimeWarning } from "../crt_warning.ts";
+import { isHeapshiftDll } from "../../pe/mod.ts";
 import type { LaunchedProcess, LaunchOptions } from "../api.ts";
 import { archesFor, bridgeOptions, onWindows } from "../windows_side.ts";
 
@@ -66,6 +68,22 @@ export function launchCommand(program: Command, setCode: SetCode): void {
 }
 
 /**
+ * Says (on stderr) when heapshift, among `dlls`, is launched with a
+ * program whose files use another C runtime: not refused (a plugin it
+ * loads later may use the UCRT), but 'state live' alone would read as its
+ * allocations taken over.
+ */
+export async function warnOtherRuntime(
+  exe: string,
+  dlls: readonly string[],
+): Promise<void> {
+  const heapshift = dlls.find((d) => isHeapshiftDll(d));
+  const runtime = heapshift &&
+    await otherRuntimeWarning(exe, baseName(heapshift));
+  if (runtime) console.error(cErr.yellow(`warning: ${runtime}`));
+}
+
+/**
  * Refuses to launch the IL-only .NET program `exe` with DLLs (`dlls`, else
  * the default one), before a default DLL is picked (or built, here or for
  * the Wine side) for a program that takes none: the API would refuse it
@@ -97,6 +115,7 @@ async function doLaunch(
   const dlls = opts.dll?.length
     ? await Promise.all(opts.dll.map((d) => resolveDll(d)))
     : [await resolveDll(undefined, { arch: fileArch(exe) })];
+  await warnOtherRuntime(exe, dlls);
   const t0 = performance.now();
   // Without --wait-exit the program outlives us: it must not hold our
   // stdout open (a script reading it would wait for the program's end).

@@ -17,7 +17,7 @@ import { example, parsePath, type SetCode } from "../args.ts";
 import { type Arch, buildArgs, fileArch, HOOK_DLL, isDllFile } from "../dll.ts";
 import { embeddedDll, extractDll } from "../embed.ts";
 import { baseName } from "../../src/_paths.ts";
-import { programCrtUse } from "../../src/_crt_use.ts";
+import { otherRuntimeWarning } from "../crt_warning.ts";
 import { interruptible } from "../interrupts.ts";
 import { c, printJson, UsageError } from "../output.ts";
 
@@ -124,33 +124,6 @@ export async function copyHint(
   }`;
 }
 
-/**
- * Why heapshift added to `exe` as `dll` would take nothing over: the
- * program's files use another C runtime and none the UCRT (launch and
- * inject refuse it there). A warning, not a refusal: the file is only
- * read, and doctor reads it the same way.
- */
-async function runtimeWarning(
-  exe: string,
-  dll: string,
-): Promise<string | undefined> {
-  let use;
-  try {
-    use = await programCrtUse(exe);
-  } catch {
-    return undefined; // the patch read it; a DLL beside it is not ours to judge
-  }
-  if (use.kind !== "msvcrt" && use.kind !== "debug-ucrt") return undefined;
-  const runtime = use.kind === "msvcrt"
-    ? "the old C runtime"
-    : "the debug UCRT of a debug build";
-  return `heapshift takes over the UCRT's allocator (ucrtbase.dll), and ${
-    basename(exe)
-  } uses ${runtime} (${
-    use.dlls.join(", ")
-  }), none of its files the UCRT: ${dll} would have nothing to take over (launch and inject refuse it)`;
-}
-
 /** Registers `patch`. */
 export function patchCommand(program: Command, setCode: SetCode): void {
   program.command("patch")
@@ -217,7 +190,7 @@ export function patchCommand(program: Command, setCode: SetCode): void {
         } of ${name} interrupted: nothing was changed`,
       );
       if (rep.action === "added") {
-        const warning = await runtimeWarning(exe, rep.dll);
+        const warning = await otherRuntimeWarning(exe, rep.dll);
         if (warning) rep.warnings.push(warning);
       }
       if (opts.json) {

@@ -6,6 +6,7 @@ import {
   type LaunchOptions,
   modules,
   processes,
+  stats,
 } from "../../mod.ts";
 import { assert, assertEquals, assertRejects, assertThrows } from "./assert.ts";
 import { openProcess, PROCESS, terminateProcess } from "../../ffi/mod.ts";
@@ -533,34 +534,28 @@ test("launch takes a DLL under a folder whose name is not ASCII (a compiled bina
   }
 });
 
-test("launch refuses heapshift for a program on another C runtime before starting it, as inject does; other DLLs still go in", async () => {
-  // On msvcrt.dll: heapshift would load a UCRT of its own, hook it, see it
-  // called by nobody, and report the takeover live.
-  const exe = fixture("api_msvcrt.exe");
-  const before = new Set(
-    processes().filter((p) => p.name === "api_msvcrt.exe").map((p) => p.pid),
-  );
-  const e = await assertRejects(
-    () => launch(exe, { dlls: [hookDll()], stdio: "none" }),
-    HeapshiftError,
-    `Cannot launch ${exe} with heapshift.dll: it uses the old C runtime (msvcrt.dll), and none of its files uses the UCRT (ucrtbase.dll), whose allocator heapshift takes over, so there would be nothing to take over; start it and inject heapshift once it has loaded a module that uses the UCRT`,
-  );
-  assertEquals(e.kind, "unsupported");
-  assertEquals(
-    processes().filter((p) =>
-      p.name === "api_msvcrt.exe" && !before.has(p.pid)
-    ),
-    [],
-    "nothing was started",
-  );
+test("launch takes heapshift into a program on another C runtime: a UCRT plugin it loads later is taken over from its first allocation", async () => {
+  // On msvcrt.dll, as rundll32, dllhost or a MinGW program: its own files
+  // use no UCRT, but nothing says that no module it loads ever will. One
+  // loaded by LoadLibrary allocates through the ucrtbase.dll heapshift hooked
+  // at the start (refusing it stopped a launch that works).
+  const exe = fixture("api_msvcrt_host.exe");
   using proc = await launch(exe, {
-    dlls: [fixture("probe.dll")],
+    args: [fixture("api_ucrt_plugin.dll"), "plugin_work"],
+    dlls: [hookDll()],
     stdio: "none",
   });
   try {
-    assert(
-      modules(proc.pid).some((m) => m.name.toLowerCase() === "probe.dll"),
-    );
+    const deadline = Date.now() + 10_000;
+    let allocs = 0;
+    while (Date.now() < deadline) {
+      const s = stats(proc.pid);
+      allocs = s?.counters.allocs ?? 0;
+      if (s?.state === "live" && allocs >= 20) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    assertEquals(stats(proc.pid)?.state, "live");
+    assert(allocs >= 20, `the plugin's mallocs reached heapshift: ${allocs}`);
   } finally {
     proc.kill();
   }

@@ -644,6 +644,50 @@ test("cli: launch loads the DLLs early", async () => {
   );
 });
 
+test("cli: launch of a program on another C runtime goes ahead with a warning that it may take nothing over; a UCRT plugin it loads is taken over", async () => {
+  const r = await cli([
+    "launch",
+    fixture("api_msvcrt_host.exe"),
+    "--dll",
+    hookDll(),
+    "--json",
+    "--",
+    fixture("api_ucrt_plugin.dll"),
+    "plugin_work",
+  ]);
+  assertEquals(r.code, 0, r.stderr);
+  const { pid, state } = JSON.parse(r.stdout);
+  try {
+    assertEquals(state, "live");
+    assert(
+      /warning: heapshift takes over the UCRT's allocator \(ucrtbase\.dll\), and api_msvcrt_host\.exe uses the old C runtime \(msvcrt\.dll\), none of its files the UCRT: heapshift\.dll would have nothing to take over unless the program loads a module that uses the UCRT \(a plugin\)/
+        .test(r.stderr),
+      r.stderr,
+    );
+  } finally {
+    Deno.kill(pid, "SIGKILL");
+  }
+  // inject of an executable launches it: so with the same warning.
+  await using copy = await uniqueCopy("api_msvcrt.exe");
+  const i = await cli(["inject", copy.path, "--dll", hookDll(), "--json"]);
+  assertEquals(i.code, 0, i.stderr);
+  Deno.kill(JSON.parse(i.stdout).pid, "SIGKILL");
+  assert(
+    /warning: heapshift takes over the UCRT's allocator .* uses the old C runtime \(msvcrt\.dll\)/
+      .test(i.stderr),
+    i.stderr,
+  );
+  // A UCRT program is not warned about.
+  const u = await cli(["launch", fixture("sleeper.exe"), "--dll", hookDll()]);
+  try {
+    assertEquals(u.code, 0, u.stderr);
+    assert(!/warning/.test(u.stderr), u.stderr);
+  } finally {
+    const m = /pid (\d+)/.exec(u.stdout);
+    if (m) Deno.kill(Number(m[1]), "SIGKILL");
+  }
+});
+
 test("cli: launch and inject of an executable give the load --timeout seconds, then stop the program", async () => {
   // api_slow.dll's DllMain sleeps 5 s: over a 1 s --timeout.
   await using copy = await uniqueCopy("sleeper.exe");
