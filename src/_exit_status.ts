@@ -11,6 +11,7 @@ const STATUS_CONTROL_C_EXIT = 0xC000013A;
 const CRASH_NAMES: ReadonlyMap<number, string> = new Map([
   [0xC0000005, "access violation"],
   [0xC0000409, "stack buffer overrun / fail-fast"],
+  [0xC0000602, "fail-fast"], // STATUS_FAIL_FAST_EXCEPTION
   [0xC0000374, "heap corruption"],
   [0xC00000FD, "stack overflow"],
   [0xC0000135, "a DLL it needs was not found"],

@@ -12,6 +12,8 @@ Deno.test("crashStatus names the usual crash codes", () => {
     "0xC0000409, stack buffer overrun / fail-fast",
   );
   assert.equal(crashStatus(0xC0000374), "0xC0000374, heap corruption");
+  // RaiseFailFastException (heapshift's own last resort, dll/tls.c)
+  assert.equal(crashStatus(0xC0000602), "0xC0000602, fail-fast");
   assert.equal(crashStatus(0xC00000FD), "0xC00000FD, stack overflow");
   assert.equal(
     crashStatus(0xC0000135),
