@@ -1,6 +1,13 @@
 // The Windows suite's own harness (harness.ts).
 import { assert, assertEquals } from "./assert.ts";
-import { fixture, heapWatch, runFixture, test, testArches } from "./harness.ts";
+import {
+  ARCHES,
+  fixture,
+  heapWatch,
+  runFixture,
+  test,
+  testArches,
+} from "./harness.ts";
 
 test("harness: a fixture that outlives its timeout is killed and its test fails with its output", async () => {
   const started = Date.now();
@@ -87,3 +94,35 @@ test({
     await meant.check();
   },
 });
+
+// A fail-fast (what Microsoft's CRT's abort() and invalid-parameter default
+// end in) skips the unhandled-exception filter, so Wine prints no
+// "wine: Unhandled" line for it: it must fail the test all the same.
+for (const arch of ARCHES) {
+  test({
+    name:
+      `harness: a program that ends in a fail-fast (0xC0000409) fails the test too [${arch}]`,
+    crashes: "sleeper fastfail: what the watch inside must see",
+    async fn() {
+      const unexpected = heapWatch();
+      const { code } = await new Deno.Command(fixture("sleeper.exe", arch), {
+        args: ["fastfail"],
+        stdout: "null",
+        stderr: "null",
+      }).output();
+      assertEquals(code >>> 0, 0xC0000409);
+      let error: Error | null = null;
+      try {
+        await unexpected.check();
+      } catch (e) {
+        error = e as Error;
+      }
+      assert(error !== null, "a fail-fast passed a watch");
+      assert(
+        /died of an exception nothing handled[^\n]*\n.*Unhandled exception code c0000409/
+          .test(error.message),
+        error.message,
+      );
+    },
+  });
+}
