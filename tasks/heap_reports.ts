@@ -11,11 +11,11 @@
  * `HeapReAlloc` of a pointer the heap did not hand out terminates the
  * process on Windows and returns FALSE under Wine. With these channels
  * Wine prints a line for each (`<pid>:<tid>:warn:heap:…`) on the unix
- * stderr that every process it starts inherits. `err+seh` is for the
- * crashes no handler sees ({@linkcode CRASH_REPORT}).
+ * stderr that every process it starts inherits. `err+seh` and `fixme+seh`
+ * are for the crashes no handler sees ({@linkcode CRASH_REPORT}).
  */
 export const HEAP_WINEDEBUG =
-  "-all,+pid,warn+heap,err+heap,warn+debugstr,err+seh";
+  "-all,+pid,warn+heap,err+heap,warn+debugstr,err+seh,fixme+seh";
 
 /**
  * A heap report of Wine's (with `+pid`: `0104:0108:warn:heap:…`), but for
@@ -49,11 +49,13 @@ export const HEAP_BARRIER =
  * skips that filter: Wine ends the process from NtRaiseException, saying
  * so on `err+seh` only (`<pid>:<tid>:err:seh:NtRaiseException Unhandled
  * exception code c0000409 …`; its other two errors there end the process
- * too). A test whose program crashes on purpose says so (a `crashes`
+ * too). RaiseFailFastException, with which heapshift.dll ends a program it
+ * cannot go on in (dll/tls.c), is a stub in Wine 10 that ends the process
+ * (0xC0000602) saying so on `fixme+seh` only. A test whose program crashes on purpose says so (a `crashes`
  * barrier, tests/win/harness.ts); any other such line fails it.
  */
 export const CRASH_REPORT =
-  /wine: [^\n]*? \(thread [0-9a-f]+\), starting debugger\.\.\.|[0-9a-f]+:[0-9a-f]+:err:seh:NtRaiseException [^\n]*/;
+  /wine: [^\n]*? \(thread [0-9a-f]+\), starting debugger\.\.\.|[0-9a-f]+:[0-9a-f]+:(err:seh:NtRaiseException|fixme:seh:RaiseFailFastException) [^\n]*/;
 
 /** What becomes of one line of the Windows programs' stderr. */
 export interface StderrLine {

@@ -202,3 +202,24 @@ Deno.test("CRASH_REPORT: a fail-fast, which no handler sees, counts too, and the
     [FASTFAIL],
   );
 });
+
+// RaiseFailFastException, with which heapshift.dll ends a program it cannot
+// go on in (dll/tls.c), is a stub in Wine 10's kernelbase: it ends the
+// process (0xC0000602) saying so on fixme+seh only (tried: `sleeper
+// failfast-api`). Windows ends the process as well.
+const FAILFAST_API =
+  "0120:0124:fixme:seh:RaiseFailFastException (0000000000000000, 0000000000000000, 0) stub";
+
+Deno.test("CRASH_REPORT: RaiseFailFastException, which Wine ends the process in quietly, counts too", () => {
+  assert.match(HEAP_WINEDEBUG, /(^|,)fixme\+seh(,|$)/);
+  assert.match(FAILFAST_API, CRASH_REPORT);
+  assert.deepEqual(sortStderrLine(FAILFAST_API), {
+    log: FAILFAST_API,
+    show: true,
+  });
+  // the channel's other fixmes stay quiet
+  assert.deepEqual(
+    sortStderrLine("0120:0124:fixme:seh:RtlWalkFrameChain stub"),
+    { show: false },
+  );
+});

@@ -131,4 +131,34 @@ if (UNDER_WINE) {
       },
     });
   }
+
+  // How heapshift.dll ends a program it cannot go on in (dll/tls.c): Wine's
+  // RaiseFailFastException ends the process quietly.
+  for (const arch of ARCHES) {
+    test({
+      name:
+        `harness: a program that calls RaiseFailFastException fails the test too [${arch}]`,
+      crashes: "sleeper failfast-api: what the watch inside must see",
+      async fn() {
+        const unexpected = heapWatch();
+        const { code } = await new Deno.Command(
+          fixture("sleeper.exe", arch),
+          { args: ["failfast-api"], stdout: "null", stderr: "null" },
+        ).output();
+        assertEquals(code >>> 0, 0xC0000602); // STATUS_FAIL_FAST_EXCEPTION
+        let error: Error | null = null;
+        try {
+          await unexpected.check();
+        } catch (e) {
+          error = e as Error;
+        }
+        assert(error !== null, "RaiseFailFastException passed a watch");
+        assert(
+          /died of an exception nothing handled[^\n]*\n.*RaiseFailFastException/
+            .test(error.message),
+          error.message,
+        );
+      },
+    });
+  }
 }
