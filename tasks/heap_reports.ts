@@ -51,8 +51,9 @@ export const HEAP_BARRIER =
  * exception code c0000409 …`; its other two errors there end the process
  * too). RaiseFailFastException, with which heapshift.dll ends a program it
  * cannot go on in (dll/tls.c), is a stub in Wine 10 that ends the process
- * (0xC0000602) saying so on `fixme+seh` only. A test whose program crashes on purpose says so (a `crashes`
- * barrier, tests/win/harness.ts); any other such line fails it.
+ * (0xC0000602) saying so on `fixme+seh` only. A test whose program
+ * crashes on purpose says so (a `crashes` barrier, tests/win/harness.ts);
+ * any other such line fails it.
  */
 export const CRASH_REPORT =
   /wine: [^\n]*? \(thread [0-9a-f]+\), starting debugger\.\.\.|[0-9a-f]+:[0-9a-f]+:(err:seh:NtRaiseException|fixme:seh:RaiseFailFastException) [^\n]*/;
