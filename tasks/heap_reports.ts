@@ -11,9 +11,11 @@
  * `HeapReAlloc` of a pointer the heap did not hand out terminates the
  * process on Windows and returns FALSE under Wine. With these channels
  * Wine prints a line for each (`<pid>:<tid>:warn:heap:…`) on the unix
- * stderr that every process it starts inherits.
+ * stderr that every process it starts inherits. `err+seh` and `fixme+seh`
+ * are for the crashes no handler sees ({@linkcode CRASH_REPORT}).
  */
-export const HEAP_WINEDEBUG = "-all,+pid,warn+heap,err+heap,warn+debugstr";
+export const HEAP_WINEDEBUG =
+  "-all,+pid,warn+heap,err+heap,warn+debugstr,err+seh,fixme+seh";
 
 /**
  * A heap report of Wine's (with `+pid`: `0104:0108:warn:heap:…`), but for
@@ -39,10 +41,22 @@ export const HEAP_BARRIER =
  * Wine's line for a program that died of an exception nothing handled
  * (`wine: Unhandled page fault on read access to … (thread 0024), starting
  * debugger...`), printed whatever `WINEDEBUG` says: on Windows the program
- * is gone as well. A test whose program crashes on purpose says so (a
- * `crashes` barrier, tests/win/harness.ts); any other such line fails it.
+ * is gone as well. kernelbase's start_debugger prints it for every kind,
+ * and not all begin with "Unhandled" (`wine: Unimplemented function …
+ * called`, `Assertion failed`, `Critical section … wait failed`): its
+ * fixed end is what is matched. A fail-fast (`__fastfail`, in which
+ * Microsoft's CRT's abort(), /GS checks and invalid-parameter default end)
+ * skips that filter: Wine ends the process from NtRaiseException, saying
+ * so on `err+seh` only (`<pid>:<tid>:err:seh:NtRaiseException Unhandled
+ * exception code c0000409 …`; its other two errors there end the process
+ * too). RaiseFailFastException, with which heapshift.dll ends a program it
+ * cannot go on in (dll/tls.c), is a stub in Wine 10 that ends the process
+ * (0xC0000602) saying so on `fixme+seh` only. A test whose program
+ * crashes on purpose says so (a `crashes` barrier, tests/win/harness.ts);
+ * any other such line fails it.
  */
-export const CRASH_REPORT = /wine: Unhandled [^\n]*/;
+export const CRASH_REPORT =
+  /wine: [^\n]*? \(thread [0-9a-f]+\), starting debugger\.\.\.|[0-9a-f]+:[0-9a-f]+:(err:seh:NtRaiseException|fixme:seh:RaiseFailFastException) [^\n]*/;
 
 /** What becomes of one line of the Windows programs' stderr. */
 export interface StderrLine {
@@ -54,10 +68,10 @@ export interface StderrLine {
 
 /**
  * Sorts one line of the stderr every Wine process shares: a barrier is
- * logged (and not shown), a heap report logged and shown; the rest of what
- * the heap and debugger channels print (failed allocations, other
- * programs' OutputDebugString text) stays as quiet as it was, and every
- * other line is shown.
+ * logged (and not shown), a heap report or a crash logged and shown; the
+ * rest of what the heap, debugger and exception channels print (failed
+ * allocations, other programs' OutputDebugString text) stays as quiet as
+ * it was, and every other line is shown.
  */
 export function sortStderrLine(line: string): StderrLine {
   const barrier = HEAP_BARRIER.exec(line);
@@ -70,7 +84,9 @@ export function sortStderrLine(line: string): StderrLine {
   if (at >= 0) return { log: line.slice(at), show: true };
   const crash = CRASH_REPORT.exec(line);
   if (crash) return { log: crash[0], show: true };
-  return { show: !/^[0-9a-f]+:[0-9a-f]+:\w+:(heap|debugstr):/.test(line) };
+  return {
+    show: !/^[0-9a-f]+:[0-9a-f]+:\w+:(heap|debugstr|seh):/.test(line),
+  };
 }
 
 /** The heap reports in a log written by {@linkcode runInEnv}'s `heapLog`. */

@@ -3,6 +3,7 @@ import {
   CRASH_REPORT,
   HEAP_BARRIER,
   HEAP_REPORT,
+  HEAP_WINEDEBUG,
   heapReports,
   sortStderrLine,
   unexpectedCrashes,
@@ -89,6 +90,30 @@ Deno.test("CRASH_REPORT: Wine's unhandled-exception lines, whatever the exceptio
   assert.doesNotMatch("Unhandled promise rejection", CRASH_REPORT);
 });
 
+// kernelbase's start_debugger prints every unhandled exception as
+// "wine: <what> (thread <tid>), starting debugger...", and for three kinds
+// <what> does not begin with "Unhandled" (format_exception_msg): a call to a
+// function Wine lacks, a Wine assertion and a deadlocked critical section.
+// The program is as dead after them.
+Deno.test("CRASH_REPORT: every line Wine prints as it starts the debugger for an unhandled exception", () => {
+  for (
+    const line of [
+      "wine: Unimplemented function api-ms-win-core-foo-l1-1-0.dll.Bar called at address 00006FFFFFC8A2B4 (thread 0024), starting debugger...",
+      "wine: Unimplemented function foo.dll.12 called at address 00006FFFFFC8A2B4 (thread 0024), starting debugger...",
+      "wine: Assertion failed at address 00006FFFFFC8A2B4 (thread 0024), starting debugger...",
+      "wine: Critical section 00006FFFFFD1C0A0 wait failed at address 00006FFFFFC8A2B4 (thread 0024), starting debugger...",
+    ]
+  ) {
+    assert.match(line, CRASH_REPORT);
+    assert.deepEqual(sortStderrLine(line), { log: line, show: true });
+  }
+  // a stub called, said at first chance: a handler may still catch it
+  assert.doesNotMatch(
+    "wine: Call from 00006FFFFFC8A2B4 to unimplemented function foo.dll.Bar, aborting",
+    CRASH_REPORT,
+  );
+});
+
 Deno.test("sortStderrLine: a crash is logged and shown, on a line of its own or after unfinished output", () => {
   assert.deepEqual(sortStderrLine(CRASH), { log: CRASH, show: true });
   assert.deepEqual(sortStderrLine("progress: 50%" + CRASH), {
@@ -139,5 +164,62 @@ Deno.test("unexpectedCrashes: a crash counts unless it falls in a test that said
       ].join("\n"),
     ),
     [],
+  );
+});
+
+// A fail-fast (__fastfail: what Microsoft's CRT's abort(), /GS checks and
+// invalid-parameter default end in; RaiseFailFastException) skips every
+// handler, the unhandled-exception filter among them: Wine prints no
+// "wine: …, starting debugger" line, only, on err+seh, the second-chance
+// end of NtRaiseException (Wine 10, tried: `sleeper fastfail`). Windows
+// ends the process as well.
+const FASTFAIL =
+  "0104:0108:err:seh:NtRaiseException Unhandled exception code c0000409 flags 1 addr 0x140002a30";
+
+Deno.test("CRASH_REPORT: a fail-fast, which no handler sees, counts too, and the channel it needs is on", () => {
+  assert.match(HEAP_WINEDEBUG, /(^|,)err\+seh(,|$)/);
+  for (
+    const line of [
+      FASTFAIL,
+      "0104:0108:err:seh:NtRaiseException Exception frame is not in stack limits => unable to dispatch exception.",
+      "0104:0108:err:seh:NtRaiseException Process attempted to continue execution after noncontinuable exception.",
+    ]
+  ) {
+    assert.match(line, CRASH_REPORT);
+    assert.deepEqual(sortStderrLine(line), { log: line, show: true });
+    assert.deepEqual(
+      sortStderrLine("progress: 50%" + line),
+      { log: line, show: true },
+    );
+  }
+  // the channel's other lines stay as quiet as before it was on
+  assert.deepEqual(
+    sortStderrLine("0104:0108:err:seh:call_stack_handlers invalid frame"),
+    { show: false },
+  );
+  assert.deepEqual(
+    unexpectedCrashes(["@@heapshift-barrier a begin", FASTFAIL].join("\n")),
+    [FASTFAIL],
+  );
+});
+
+// RaiseFailFastException, with which heapshift.dll ends a program it cannot
+// go on in (dll/tls.c), is a stub in Wine 10's kernelbase: it ends the
+// process (0xC0000602) saying so on fixme+seh only (tried: `sleeper
+// failfast-api`). Windows ends the process as well.
+const FAILFAST_API =
+  "0120:0124:fixme:seh:RaiseFailFastException (0000000000000000, 0000000000000000, 0) stub";
+
+Deno.test("CRASH_REPORT: RaiseFailFastException, which Wine ends the process in quietly, counts too", () => {
+  assert.match(HEAP_WINEDEBUG, /(^|,)fixme\+seh(,|$)/);
+  assert.match(FAILFAST_API, CRASH_REPORT);
+  assert.deepEqual(sortStderrLine(FAILFAST_API), {
+    log: FAILFAST_API,
+    show: true,
+  });
+  // the channel's other fixmes stay quiet
+  assert.deepEqual(
+    sortStderrLine("0120:0124:fixme:seh:RtlWalkFrameChain stub"),
+    { show: false },
   );
 });

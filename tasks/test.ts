@@ -36,7 +36,9 @@
  * (`CI=true`) an ignored test fails the run. The Windows suite runs with
  * Wine's heap reports on (`HEAP_WINEDEBUG`): each test fails on a report
  * made while it ran (tests/win/harness.ts), and any report at all fails
- * the run, since on Windows each is a crash.
+ * the run, since on Windows each is a crash; so does a program's death of
+ * an exception nothing handled (`CRASH_REPORT`), unless the test it fell
+ * in said it meant it (`test({ crashes })`).
  *
  * @module
  */

@@ -308,15 +308,19 @@ test("eject refuses a system DLL, whoever loaded it", async () => {
   assert(has(pid, "version.dll"));
 });
 
-test("inject reports a target that crashes while the DLL loads", async () => {
-  await using target = await startTarget(fixture("sleeper.exe"));
-  const pid = target.readyPid;
-  const e = await assertRejects(
-    () => inject(pid, fixture("api_crash.dll")),
-    HeapshiftError,
-    `Cannot inject api_crash.dll into process ${pid}: the process crashed (0xC0000409, stack buffer overrun / fail-fast) while LoadLibraryW ran`,
-  );
-  assertEquals(e.kind, "failed");
+test({
+  name: "inject reports a target that crashes while the DLL loads",
+  crashes: "api_crash.dll ends the target in a fail-fast, on purpose",
+  async fn() {
+    await using target = await startTarget(fixture("sleeper.exe"));
+    const pid = target.readyPid;
+    const e = await assertRejects(
+      () => inject(pid, fixture("api_crash.dll")),
+      HeapshiftError,
+      `Cannot inject api_crash.dll into process ${pid}: the process crashed (0xC0000409, stack buffer overrun / fail-fast) while LoadLibraryW ran`,
+    );
+    assertEquals(e.kind, "failed");
+  },
 });
 
 test("modules of a process that has exited, its handle still held, says it exited", async () => {

@@ -1,6 +1,14 @@
 // The Windows suite's own harness (harness.ts).
 import { assert, assertEquals } from "./assert.ts";
-import { fixture, heapWatch, runFixture, test, testArches } from "./harness.ts";
+import {
+  ARCHES,
+  fixture,
+  heapWatch,
+  runFixture,
+  test,
+  testArches,
+  UNDER_WINE,
+} from "./harness.ts";
 
 test("harness: a fixture that outlives its timeout is killed and its test fails with its output", async () => {
   const started = Date.now();
@@ -56,34 +64,101 @@ testArches(
   },
 );
 
-test({
-  name:
-    "harness: a program that dies of an exception nothing handled fails the test, unless the test says it means it",
-  crashes: "sleeper.exe crash: what the watches inside must see",
-  async fn() {
-    const crash = () =>
-      new Deno.Command(fixture("sleeper.exe"), {
-        args: ["crash"],
-        stdout: "null",
-        stderr: "null",
-      }).output();
-    const unexpected = heapWatch();
-    const { code } = await crash();
-    assert(code !== 0, "sleeper crash exited 0");
-    let error: Error | null = null;
-    try {
-      await unexpected.check();
-    } catch (e) {
-      error = e as Error;
-    }
-    assert(error !== null, "a crash passed a watch that did not expect one");
-    assert(
-      /died of an exception nothing handled[^\n]*\nwine: Unhandled page fault/
-        .test(error.message),
-      error.message,
-    );
-    const meant = heapWatch({ crashes: "this test" });
-    await crash();
-    await meant.check();
-  },
-});
+// Under Wine only: a watch reads Wine's lines, and on Windows there is
+// nothing to read (heapWatch's check passes at once: the process died, and
+// the test that ran it sees its exit code), so these would fail there.
+if (UNDER_WINE) {
+  test({
+    name:
+      "harness: a program that dies of an exception nothing handled fails the test, unless the test says it means it",
+    crashes: "sleeper.exe crash: what the watches inside must see",
+    async fn() {
+      const crash = () =>
+        new Deno.Command(fixture("sleeper.exe"), {
+          args: ["crash"],
+          stdout: "null",
+          stderr: "null",
+        }).output();
+      const unexpected = heapWatch();
+      const { code } = await crash();
+      assert(code !== 0, "sleeper crash exited 0");
+      let error: Error | null = null;
+      try {
+        await unexpected.check();
+      } catch (e) {
+        error = e as Error;
+      }
+      assert(error !== null, "a crash passed a watch that did not expect one");
+      assert(
+        /died of an exception nothing handled[^\n]*\nwine: Unhandled page fault/
+          .test(error.message),
+        error.message,
+      );
+      const meant = heapWatch({ crashes: "this test" });
+      await crash();
+      await meant.check();
+    },
+  });
+
+  // A fail-fast (what Microsoft's CRT's abort() and invalid-parameter default
+  // end in) skips the unhandled-exception filter, so Wine prints no
+  // "wine: Unhandled" line for it: it must fail the test all the same.
+  for (const arch of ARCHES) {
+    test({
+      name:
+        `harness: a program that ends in a fail-fast (0xC0000409) fails the test too [${arch}]`,
+      crashes: "sleeper fastfail: what the watch inside must see",
+      async fn() {
+        const unexpected = heapWatch();
+        const { code } = await new Deno.Command(fixture("sleeper.exe", arch), {
+          args: ["fastfail"],
+          stdout: "null",
+          stderr: "null",
+        }).output();
+        assertEquals(code >>> 0, 0xC0000409);
+        let error: Error | null = null;
+        try {
+          await unexpected.check();
+        } catch (e) {
+          error = e as Error;
+        }
+        assert(error !== null, "a fail-fast passed a watch");
+        assert(
+          /died of an exception nothing handled[^\n]*\n.*Unhandled exception code c0000409/
+            .test(error.message),
+          error.message,
+        );
+      },
+    });
+  }
+
+  // How heapshift.dll ends a program it cannot go on in (dll/tls.c): Wine's
+  // RaiseFailFastException ends the process quietly.
+  for (const arch of ARCHES) {
+    test({
+      name:
+        `harness: a program that calls RaiseFailFastException fails the test too [${arch}]`,
+      crashes: "sleeper failfast-api: what the watch inside must see",
+      async fn() {
+        const unexpected = heapWatch();
+        const { code } = await new Deno.Command(
+          fixture("sleeper.exe", arch),
+          { args: ["failfast-api"], stdout: "null", stderr: "null" },
+        ).output();
+        assertEquals(code >>> 0, 0xC0000602); // STATUS_FAIL_FAST_EXCEPTION
+        let error: Error | null = null;
+        try {
+          await unexpected.check();
+        } catch (e) {
+          error = e as Error;
+        }
+        assert(error !== null, "RaiseFailFastException passed a watch");
+        assert(
+          /died of an exception nothing handled[^\n]*\n.*RaiseFailFastException/
+            .test(error.message),
+          error.message,
+        );
+      },
+    });
+  }
+}
