@@ -19,6 +19,7 @@ import { readPlugin } from "./specialk_ini.ts";
 import { decodeIni } from "./specialk_encoding.ts";
 import { runCli as cli, runProgram, sampleStats } from "./_test_utils.ts";
 import { buildPe } from "../pe/_test_pe.ts";
+import { withVars } from "../pe/_test_dir.ts";
 
 const CLI = new URL("../cli.ts", import.meta.url).pathname;
 
@@ -824,12 +825,8 @@ Deno.test({
   name:
     "on Linux, a HEAPSHIFT_WINDENO that names no file is an error naming it, not a silent fall back to the cached Windows Deno",
   ignore: Deno.build.os === "windows",
-  fn: async () => {
-    const dir = await Deno.makeTempDir();
-    const saved = ["WINE", "HEAPSHIFT_WINDENO", "XDG_CACHE_HOME"].map((
-      k,
-    ) => [k, Deno.env.get(k)] as const);
-    try {
+  fn: () =>
+    withVars(["WINE", "HEAPSHIFT_WINDENO", "XDG_CACHE_HOME"], async (dir) => {
       const prefix = `${dir}/pfx`;
       await Deno.mkdir(prefix);
       await Deno.writeTextFile(`${prefix}/system.reg`, "");
@@ -850,26 +847,15 @@ Deno.test({
             `HEAPSHIFT_WINDENO names ${dir}/mine/deno.exe, which is not a file`,
           ),
       );
-    } finally {
-      for (const [k, v] of saved) {
-        if (v === undefined) Deno.env.delete(k);
-        else Deno.env.set(k, v);
-      }
-      await Deno.remove(dir, { recursive: true });
-    }
-  },
+    }),
 });
 
 Deno.test({
   name:
     "on Linux, $WINE is a path or a command on PATH; one that names nothing is an error naming $WINE, and an empty one is unset",
   ignore: Deno.build.os === "windows",
-  fn: async () => {
-    const dir = await Deno.makeTempDir();
-    const saved = ["WINE", "HEAPSHIFT_WINDENO", "PATH"].map((
-      k,
-    ) => [k, Deno.env.get(k)] as const);
-    try {
+  fn: () =>
+    withVars(["WINE", "HEAPSHIFT_WINDENO", "PATH"], async (dir) => {
       const prefix = `${dir}/pfx`;
       await Deno.mkdir(prefix);
       await Deno.writeTextFile(`${prefix}/system.reg`, "");
@@ -897,14 +883,7 @@ Deno.test({
           wine,
         );
       }
-    } finally {
-      for (const [k, v] of saved) {
-        if (v === undefined) Deno.env.delete(k);
-        else Deno.env.set(k, v);
-      }
-      await Deno.remove(dir, { recursive: true });
-    }
-  },
+    }),
 });
 
 Deno.test("--help of every command acting on a process says it takes a pid, a name or the path of its executable (README: the command line)", async () => {

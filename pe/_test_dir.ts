@@ -16,16 +16,26 @@ export async function withDir(
  * Runs `fn` with a new temporary directory, removed afterwards; the
  * environment variable `name`, which `fn` may set, is restored.
  */
-export async function withVar(
+export function withVar(
   name: string,
   fn: (dir: string) => Promise<void>,
 ): Promise<void> {
-  const saved = Deno.env.get(name);
+  return withVars([name], fn);
+}
+
+/** {@linkcode withVar} for several variables. */
+export async function withVars(
+  names: string[],
+  fn: (dir: string) => Promise<void>,
+): Promise<void> {
+  const saved = names.map((n) => [n, Deno.env.get(n)] as const);
   try {
     await withDir(fn);
   } finally {
-    if (saved === undefined) Deno.env.delete(name);
-    else Deno.env.set(name, saved);
+    for (const [n, v] of saved) {
+      if (v === undefined) Deno.env.delete(n);
+      else Deno.env.set(n, v);
+    }
   }
 }
 

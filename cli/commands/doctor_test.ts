@@ -4,6 +4,7 @@ import assert from "node:assert/strict";
 import { checkExe, doctor, wineCheck } from "./doctor.ts";
 import { dllFormat } from "../dll.ts";
 import { buildPe, type SyntheticOptions } from "../../pe/_test_pe.ts";
+import { withVars } from "../../pe/_test_dir.ts";
 
 async function writePe(
   path: string,
@@ -260,33 +261,31 @@ Deno.test("doctor: a --dll that is not heapshift's fails, saying it would take n
 // doctor's wine is the one the commands run ($WINE as wine_bridge takes it):
 // an empty $WINE counts as unset, a command name is looked up on PATH, and
 // one that names nothing is said (the commands refuse it).
-Deno.test("doctor: the wine check takes $WINE as the commands do", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "heapshift-doctor-wine-" });
-  const saved = { WINE: Deno.env.get("WINE"), PATH: Deno.env.get("PATH") };
-  try {
-    const fake = `${dir}/mywine`;
-    await Deno.writeTextFile(fake, "#!/bin/sh\necho wine-10.0\n");
-    await Deno.chmod(fake, 0o755);
-    const wineOf = async () =>
-      (await doctor(undefined)).find((c) => c.check === "wine")!.detail;
-    Deno.env.set("PATH", `${dir}:${saved.PATH ?? ""}`);
-    Deno.env.set("WINE", "mywine");
-    assert.match(await wineOf(), new RegExp(`^${fake} \\(wine-10\\.0\\)`));
-    Deno.env.set("WINE", `${dir}/nowine`);
-    assert.match(
-      await wineOf(),
-      new RegExp(`^\\$WINE names ${dir}/nowine, which does not exist`),
-    );
-    await Deno.rename(fake, `${dir}/wine`);
-    Deno.env.set("WINE", "");
-    assert.match(await wineOf(), new RegExp(`^${dir}/wine \\(wine-10\\.0\\)`));
-  } finally {
-    for (const [k, v] of Object.entries(saved)) {
-      if (v === undefined) Deno.env.delete(k);
-      else Deno.env.set(k, v);
-    }
-    await Deno.remove(dir, { recursive: true });
-  }
+Deno.test({
+  name: "doctor: the wine check takes $WINE as the commands do",
+  ignore: Deno.build.os === "windows",
+  fn: () =>
+    withVars(["WINE", "PATH"], async (dir) => {
+      const fake = `${dir}/mywine`;
+      await Deno.writeTextFile(fake, "#!/bin/sh\necho wine-10.0\n");
+      await Deno.chmod(fake, 0o755);
+      const wineOf = async () =>
+        (await doctor(undefined)).find((c) => c.check === "wine")!.detail;
+      Deno.env.set("PATH", `${dir}:${Deno.env.get("PATH") ?? ""}`);
+      Deno.env.set("WINE", "mywine");
+      assert.match(await wineOf(), new RegExp(`^${fake} \\(wine-10\\.0\\)`));
+      Deno.env.set("WINE", `${dir}/nowine`);
+      assert.match(
+        await wineOf(),
+        new RegExp(`^\\$WINE names ${dir}/nowine, which does not exist`),
+      );
+      await Deno.rename(fake, `${dir}/wine`);
+      Deno.env.set("WINE", "");
+      assert.match(
+        await wineOf(),
+        new RegExp(`^${dir}/wine \\(wine-10\\.0\\)`),
+      );
+    }),
 });
 
 // A HEAPSHIFT_WINDENO that names no file is what the commands refuse
@@ -295,10 +294,8 @@ Deno.test({
   name:
     "doctor: a HEAPSHIFT_WINDENO that names no file (or a folder) is named in the windows deno check",
   ignore: Deno.build.os === "windows",
-  fn: async () => {
-    const dir = await Deno.makeTempDir({ prefix: "heapshift-doctor-deno-" });
-    const saved = Deno.env.get("HEAPSHIFT_WINDENO");
-    try {
+  fn: () =>
+    withVars(["HEAPSHIFT_WINDENO"], async (dir) => {
       for (const named of [`${dir}/mine/deno.exe`, dir]) {
         Deno.env.set("HEAPSHIFT_WINDENO", named);
         const check = (await doctor(undefined)).find((c) =>
@@ -310,10 +307,5 @@ Deno.test({
           new RegExp(`^HEAPSHIFT_WINDENO names ${named}, which is not a file`),
         );
       }
-    } finally {
-      if (saved === undefined) Deno.env.delete("HEAPSHIFT_WINDENO");
-      else Deno.env.set("HEAPSHIFT_WINDENO", saved);
-      await Deno.remove(dir, { recursive: true });
-    }
-  },
+    }),
 });
