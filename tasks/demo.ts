@@ -140,7 +140,29 @@ export async function demoTask(args: string[]): Promise<number> {
     gaveUp:
       "interrupted: the demo's Wine prefix and build/ were not cleaned up",
   };
-  return await holdingInterrupts(async () => {
+  // A demo stopped with Ctrl+C is no success, whatever its Windows side
+  // managed to report as it was ended (under Wine that is sometimes 0).
+  let interrupted = false;
+  const signals: Deno.Signal[] = isWindows ? ["SIGINT", "SIGBREAK"] : [
+    "SIGINT",
+  ];
+  const mark = () => interrupted = true;
+  for (const s of signals) Deno.addSignalListener(s, mark);
+  try {
+    const code = await runDemoHeld(cli, root, interrupts);
+    return interrupted && code === 0 ? 130 : code;
+  } finally {
+    for (const s of signals) Deno.removeSignalListener(s, mark);
+  }
+}
+
+/** The demo's run, Ctrl+C held by this process until it ends. */
+function runDemoHeld(
+  cli: string[],
+  root: string,
+  interrupts: { note: string; gaveUp: string },
+): Promise<number> {
+  return holdingInterrupts(async () => {
     if (isWindows) {
       const { code } = await new Deno.Command(Deno.execPath(), {
         args: cli,
