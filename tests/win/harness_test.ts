@@ -10,15 +10,22 @@ import {
   UNDER_WINE,
 } from "./harness.ts";
 
+/** The error `p` rejects with, or null when it resolves. */
+async function rejection(p: Promise<unknown>): Promise<Error | null> {
+  try {
+    await p;
+    return null;
+  } catch (e) {
+    return e as Error;
+  }
+}
+
 test("harness: a fixture that outlives its timeout is killed and its test fails with its output", async () => {
   const started = Date.now();
-  let error: Error | null = null;
-  try {
-    // sleeper.exe idles until killed
-    await runFixture(fixture("sleeper.exe"), [], { timeoutMs: 3000 });
-  } catch (e) {
-    error = e as Error;
-  }
+  // sleeper.exe idles until killed
+  const error = await rejection(
+    runFixture(fixture("sleeper.exe"), [], { timeoutMs: 3000 }),
+  );
   assert(error !== null, "runFixture returned");
   assert(
     /^sleeper\.exe timed out after 3 s \(killed\); its output:\nready \d+/
@@ -82,12 +89,7 @@ if (UNDER_WINE) {
       const unexpected = heapWatch();
       const { code } = await crash();
       assert(code !== 0, "sleeper crash exited 0");
-      let error: Error | null = null;
-      try {
-        await unexpected.check();
-      } catch (e) {
-        error = e as Error;
-      }
+      const error = await rejection(unexpected.check());
       assert(error !== null, "a crash passed a watch that did not expect one");
       assert(
         /died of an exception nothing handled[^\n]*\nwine: Unhandled page fault/
@@ -116,12 +118,7 @@ if (UNDER_WINE) {
           stderr: "null",
         }).output();
         assertEquals(code >>> 0, 0xC0000409);
-        let error: Error | null = null;
-        try {
-          await unexpected.check();
-        } catch (e) {
-          error = e as Error;
-        }
+        const error = await rejection(unexpected.check());
         assert(error !== null, "a fail-fast passed a watch");
         assert(
           /died of an exception nothing handled[^\n]*\n.*Unhandled exception code c0000409/
@@ -146,12 +143,7 @@ if (UNDER_WINE) {
           { args: ["failfast-api"], stdout: "null", stderr: "null" },
         ).output();
         assertEquals(code >>> 0, 0xC0000602); // STATUS_FAIL_FAST_EXCEPTION
-        let error: Error | null = null;
-        try {
-          await unexpected.check();
-        } catch (e) {
-          error = e as Error;
-        }
+        const error = await rejection(unexpected.check());
         assert(error !== null, "RaiseFailFastException passed a watch");
         assert(
           /died of an exception nothing handled[^\n]*\n.*RaiseFailFastException/
