@@ -11,7 +11,7 @@
 import { CliError } from "./output.ts";
 
 /** The interrupt signals of this system. */
-function interrupts(): Deno.Signal[] {
+export function interrupts(): Deno.Signal[] {
   return Deno.build.os === "windows" ? ["SIGINT", "SIGBREAK"] : ["SIGINT"];
 }
 

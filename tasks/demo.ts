@@ -15,7 +15,7 @@
 
 import { buildDll, DLL_OUT } from "./build_dll.ts";
 import { buildProgram, reportError } from "../cli/program.ts";
-import { holdingInterrupts } from "../cli/interrupts.ts";
+import { holdingInterrupts, interrupts } from "../cli/interrupts.ts";
 import { CliError } from "../cli/output.ts";
 import { absoluteOptionPaths, userCwd } from "../src/_paths.ts";
 import { type Arch, compile, isStale } from "./toolchain.ts";
@@ -135,7 +135,7 @@ export async function demoTask(args: string[]): Promise<number> {
   // terminal's process group): it ends, and this waits for it and cleans up
   // after it (under Wine, the heap log and the prefix's leftovers). A
   // second one leaves at once.
-  const interrupts = {
+  const texts = {
     note: "[demo] stopping… (Ctrl+C again to leave without cleaning up)",
     gaveUp:
       "interrupted: the demo's Wine prefix and build/ were not cleaned up",
@@ -143,13 +143,11 @@ export async function demoTask(args: string[]): Promise<number> {
   // A demo stopped with Ctrl+C is no success, whatever its Windows side
   // managed to report as it was ended (under Wine that is sometimes 0).
   let interrupted = false;
-  const signals: Deno.Signal[] = isWindows ? ["SIGINT", "SIGBREAK"] : [
-    "SIGINT",
-  ];
+  const signals = interrupts();
   const mark = () => interrupted = true;
   for (const s of signals) Deno.addSignalListener(s, mark);
   try {
-    const code = await runDemoHeld(cli, root, interrupts);
+    const code = await runDemoHeld(cli, root, texts);
     return interrupted && code === 0 ? 130 : code;
   } finally {
     for (const s of signals) Deno.removeSignalListener(s, mark);
@@ -160,7 +158,7 @@ export async function demoTask(args: string[]): Promise<number> {
 function runDemoHeld(
   cli: string[],
   root: string,
-  interrupts: { note: string; gaveUp: string },
+  texts: { note: string; gaveUp: string },
 ): Promise<number> {
   return holdingInterrupts(async () => {
     if (isWindows) {
@@ -174,7 +172,7 @@ function runDemoHeld(
     const prefix = Deno.env.get("HEAPSHIFT_WINE_PREFIX") ?? "demo";
     step("running the demo with the Windows Deno under Wine…");
     return await runHeapChecked(["windeno", ...cli], { cwd: root, prefix });
-  }, interrupts);
+  }, texts);
 }
 
 if (import.meta.main) {
