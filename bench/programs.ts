@@ -107,14 +107,26 @@ export interface ProgramRun {
   trimResetMB?: number;
 }
 
+/** Where {@linkcode programExe} and {@linkcode runProgram} look. */
+export interface ProgramPlace {
+  /** The builds' directory (default: {@linkcode PROGRAMS_DIR} in the
+   * checkout); "heapshift at start" is its `start/`. */
+  dir?: string;
+}
+
 /** The executable of a program in a variant, or null if it was not built. */
-export function programExe(p: Program, v: ProgramVariant): string | null {
+export function programExe(
+  p: Program,
+  v: ProgramVariant,
+  options: ProgramPlace = {},
+): string | null {
+  const dir = options.dir ?? repoPath(PROGRAMS_DIR);
   const exe = v === 2
-    ? `${PROGRAMS_DIR}/start/${p.exe}`
+    ? `${dir}/start/${p.exe}`
     : v === 4
-    ? `${PROGRAMS_DIR}/${p.exe.replace(/\.exe$/, "-mimalloc.exe")}`
-    : `${PROGRAMS_DIR}/${p.exe}`;
-  return isFile(repoPath(exe)) ? repoPath(exe) : null;
+    ? `${dir}/${p.exe.replace(/\.exe$/, "-mimalloc.exe")}`
+    : `${dir}/${p.exe}`;
+  return isFile(exe) ? exe : null;
 }
 
 async function sha256(text: string): Promise<string> {
@@ -138,16 +150,18 @@ function peakWorkingSetMB(pid: number): number | undefined {
   }
 }
 
-/** Runs a program once in a variant. */
+/** Runs a program once in a variant: rep `rep` (default 1), injected late
+ * with `dll` (default build/heapshift.dll). */
 export async function runProgram(
   p: Program,
   v: ProgramVariant,
-  rep: number,
+  options: ProgramPlace & { rep?: number; dll?: string } = {},
 ): Promise<ProgramRun> {
+  const rep = options.rep ?? 1;
   const rec: ProgramRun = { program: p.name, variant: v, rep, ok: false };
-  const exe = programExe(p, v);
+  const exe = programExe(p, v, options);
   if (!exe) return { ...rec, error: "not built" };
-  const dll = repoPath("build/heapshift.dll");
+  const dll = options.dll ?? repoPath("build/heapshift.dll");
   const child = new Deno.Command(exe, {
     args: p.args,
     stdin: "piped",
@@ -351,7 +365,7 @@ export async function main(args: string[]): Promise<number> {
       );
       for (const v of order) {
         if (!programExe(p, v)) continue;
-        const r = await runProgram(p, v, rep);
+        const r = await runProgram(p, v, { rep });
         runs.push(r);
         console.error(
           `[programs] rep ${rep}/${o.reps} ${p.name} variant ${v}: ${

@@ -50,6 +50,7 @@ import {
   parseMimallocVersion,
 } from "./build_dll.ts";
 import { buildFixtures } from "./fixtures.ts";
+import { buildPrograms } from "./bench_programs.ts";
 import { unexpectedCrashes } from "./heap_reports.ts";
 import { CompileError } from "./toolchain.ts";
 import { bytesSource } from "../pe/source.ts";
@@ -151,10 +152,25 @@ async function runUnit(extra: string[]): Promise<Counts> {
   };
 }
 
-async function buildAll(): Promise<void> {
+async function buildAll(options: { programs: boolean }): Promise<void> {
   console.error("[test] building fixtures and the hook DLL…");
   await buildFixtures();
   await buildDll();
+  // the real programs of tests/win/programs_test.ts (after the DLL: their
+  // import-table copies take it), only the plain builds
+  if (!options.programs) return;
+  try {
+    await buildPrograms({ mimalloc: null });
+  } catch (e) {
+    if (e instanceof CompileError) throw e;
+    // a download that failed or did not match its hash: say which test
+    // needs it (the message names the file)
+    throw new WinEnvError(
+      `Cannot fetch the real programs' sources for tests/win/programs_test.ts: ${
+        (e as Error).message
+      }. Check the network (deb.debian.org and the npm registry), then rerun.`,
+    );
+  }
 }
 
 /** The mimalloc version the default build does not use. */
@@ -232,6 +248,7 @@ export const MS_UCRT_FILES = [
   "dll_tls_late_test.ts",
   "dll_trim_test.ts",
   "harness_test.ts",
+  "programs_test.ts",
 ].map((f) => `${WIN_DIR}/${f}`);
 
 /**
@@ -484,7 +501,7 @@ async function main(args: string[]): Promise<number> {
   // First, so the unit tests that read real PE files (the fixtures, the
   // Windows deno.exe, objdump) find them on a fresh machine too.
   if (!isWindows) await provision();
-  await buildAll();
+  await buildAll({ programs: only !== "unit" });
   if (only === "" || only === "unit") {
     results.push(await runUnit(only ? rest : []));
   }
