@@ -23,6 +23,7 @@
 
 import { inject, stats } from "../mod.ts";
 import { openProcess, PROCESS, processMemory, wineInfo } from "../ffi/mod.ts";
+import type { Arch } from "../src/arch.ts";
 import { readLines } from "../src/_lines.ts";
 import { isFile } from "../src/_paths.ts";
 import { repoPath } from "../src/_repo.ts";
@@ -30,6 +31,12 @@ import { median, spreadPct } from "./report.ts";
 
 /** Where tasks/bench_programs.ts puts the builds. */
 export const PROGRAMS_DIR = "build/programs";
+
+/** The builds' directory of `arch` in the checkout: the x86 ones (built for
+ * the tests only) in its `x86/`. */
+export function programsOut(arch: Arch): string {
+  return arch === "x86" ? `${PROGRAMS_DIR}/x86` : PROGRAMS_DIR;
+}
 
 /** A program and its workload. */
 export interface Program {

@@ -22,6 +22,8 @@
 import $ from "dax";
 import { patchImportsBytes } from "../pe/mod.ts";
 import { mimallocSource } from "./build_dll.ts";
+import { programsOut } from "../bench/programs.ts";
+import type { Arch } from "../src/arch.ts";
 import { compile, isStale } from "./toolchain.ts";
 import {
   cacheDir,
@@ -72,7 +74,6 @@ const SQLITE_INNER = {
 
 const LUA_DIR = "lua-5.4.7";
 const SQLITE_DIR = "sqlite-autoconf-3440200";
-const OUT = "build/programs";
 const BENCH_DIR = "build/bench";
 
 function log(msg: string): void {
@@ -196,11 +197,14 @@ function hostPath(cc: string): string {
     : cc;
 }
 
-/** The copy with heapshift.dll first in its import table (pe/). */
-async function importTableCopy(exe: string): Promise<void> {
+/** The copy with heapshift.dll first in its import table (pe/), beside the
+ * hook DLL of its architecture under that name. */
+async function importTableCopy(exe: string, arch: Arch): Promise<void> {
   const root = repoRoot();
-  const dir = `${root}/${OUT}/start`;
-  const dll = `${root}/build/heapshift.dll`;
+  const dir = `${root}/${programsOut(arch)}/start`;
+  const dll = `${root}/build/${
+    arch === "x86" ? "heapshift32" : "heapshift"
+  }.dll`;
   const name = exe.slice(exe.lastIndexOf("/") + 1);
   if (!exists(dll)) return;
   await Deno.mkdir(dir, { recursive: true });
@@ -233,34 +237,54 @@ export function mimallocTreeAt(host: string): MimallocTree | null {
  * tree the "mimalloc linked" builds use (the hook DLL's).
  */
 export async function buildPrograms(
-  options: { mimalloc?: MimallocTree | null } = {},
+  options: { mimalloc?: MimallocTree | null; arches?: Arch[] } = {},
 ): Promise<void> {
   await ensureSources();
-  const root = repoRoot();
   // by default the tree the hook DLL embeds (build-dll's choice)
   const mimalloc = options.mimalloc === undefined
     ? mimallocTreeAt(mimallocSource())
     : options.mimalloc;
-  for (const b of builds(mimalloc)) {
-    const out = `${root}/${OUT}/${b.exe}`;
-    const inputs = [
-      ...b.sources.map(hostPath),
-      ...(mimalloc && b.exe.includes("-mimalloc")
-        ? [`${root}/bench/mi_direct.h`, `${mimalloc.host}/include/mimalloc.h`]
-        : []),
-    ].filter((f) => exists(f));
-    // The stamp catches another mimalloc tree (older files, same names).
-    const stamp = `${out}.src`;
-    const recipe = [...b.sources, ...b.flags].join("\n");
-    const same = await Deno.readTextFile(stamp).catch(() => "") === recipe;
-    if (same && !isStale(out, inputs)) continue;
-    log(`building ${b.exe}`);
-    await compile({ sources: b.sources, out, flags: b.flags });
-    await Deno.writeTextFile(stamp, recipe);
+  // one compiler per CPU: each build is one compiler run
+  const jobs = (options.arches ?? ["x64"]).flatMap((arch) =>
+    builds(arch === "x64" ? mimalloc : null).map((b) => ({ b, arch }))
+  );
+  const workers = Math.max(1, Math.min(navigator.hardwareConcurrency, 4));
+  await Promise.all(
+    Array.from({ length: workers }, async () => {
+      for (let job = jobs.shift(); job; job = jobs.shift()) {
+        await buildOne(job.b, { arch: job.arch, mimalloc });
+      }
+    }),
+  );
+  for (const arch of options.arches ?? ["x64"]) {
+    for (const exe of ["lua.exe", "sqlite3.exe"]) {
+      await importTableCopy(`${repoRoot()}/${programsOut(arch)}/${exe}`, arch);
+    }
   }
-  for (const exe of ["lua.exe", "sqlite3.exe"]) {
-    await importTableCopy(`${root}/${OUT}/${exe}`);
-  }
+}
+
+/** Builds `b` unless its output is up to date. */
+async function buildOne(
+  b: Build,
+  options: { arch: Arch; mimalloc: MimallocTree | null },
+): Promise<void> {
+  const { arch, mimalloc } = options;
+  const root = repoRoot();
+  const out = `${root}/${programsOut(arch)}/${b.exe}`;
+  const inputs = [
+    ...b.sources.map(hostPath),
+    ...(mimalloc && b.exe.includes("-mimalloc")
+      ? [`${root}/bench/mi_direct.h`, `${mimalloc.host}/include/mimalloc.h`]
+      : []),
+  ].filter((f) => exists(f));
+  // The stamp catches another mimalloc tree (older files, same names).
+  const stamp = `${out}.src`;
+  const recipe = [...b.sources, ...b.flags].join("\n");
+  const same = await Deno.readTextFile(stamp).catch(() => "") === recipe;
+  if (same && !isStale(out, inputs)) return;
+  log(`building ${b.exe} (${arch})`);
+  await compile({ sources: b.sources, out, flags: b.flags, arch });
+  await Deno.writeTextFile(stamp, recipe);
 }
 
 /**

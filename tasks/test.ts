@@ -160,7 +160,7 @@ async function buildAll(options: { programs: boolean }): Promise<void> {
   // import-table copies take it), only the plain builds
   if (!options.programs) return;
   try {
-    await buildPrograms({ mimalloc: null });
+    await buildPrograms({ mimalloc: null, arches: ["x64", "x86"] });
   } catch (e) {
     if (e instanceof CompileError) throw e;
     // a download that failed or did not match its hash: say which test

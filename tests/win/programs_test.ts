@@ -6,14 +6,17 @@
 // plain run's byte for byte, heapshift must be live, the late takeover must
 // have freed or moved old blocks, and Wine must report no invalid heap call
 // (the harness's watch: on Windows each kills the process). On Microsoft's
-// ucrtbase pass they run beside that ucrtbase.dll.
+// ucrtbase pass they run beside that ucrtbase.dll. x64 and x86 builds.
 import {
   checkOutputs,
   type ProgramRun,
   programs,
+  programsOut,
   runProgram,
 } from "../../bench/programs.ts";
 import {
+  type Arch,
+  ARCHES,
   fixtureDirFile,
   hookDll,
   repoPath,
@@ -32,17 +35,20 @@ const LATE: Record<string, { migrations: number; freesOld: number }> = {
 };
 
 /**
- * The builds' directory for this pass: build/programs, or (on Microsoft's
- * ucrtbase under Wine) a copy of it with that ucrtbase.dll beside each
- * program, which Wine then loads instead of its own.
+ * The builds' directory of `arch` for this pass: build/programs (x86:
+ * its x86/), or (on Microsoft's ucrtbase under Wine) a copy of it with
+ * that ucrtbase.dll beside each program, which Wine then loads instead of
+ * its own.
  */
-async function programsDir(): Promise<{ dir: string } & AsyncDisposable> {
-  const built = repoPath("build/programs");
+async function programsDir(
+  arch: Arch,
+): Promise<{ dir: string } & AsyncDisposable> {
+  const built = repoPath(programsOut(arch));
   if (!(UNDER_WINE && UCRT_UNDER_TEST === "microsoft")) {
     return { dir: built, async [Symbol.asyncDispose]() {} };
   }
   const dir = await Deno.makeTempDir({ prefix: "hs-programs-" });
-  const ucrt = fixtureDirFile("ucrtbase.dll");
+  const ucrt = fixtureDirFile("ucrtbase.dll", arch);
   await Deno.mkdir(`${dir}/start`);
   for (const sub of ["", "/start"]) {
     for (const e of Deno.readDirSync(`${built}${sub}`)) {
@@ -67,21 +73,25 @@ function describe(r: ProgramRun): string {
   return `${r.program} variant ${r.variant}: ${r.ok ? "ok" : r.error}`;
 }
 
-for (const p of programs()) {
-  test(`${p.name}: plain, at start and injected late print the same, and late moved old blocks`, async () => {
-    await using place = await programsDir();
-    const runs: ProgramRun[] = [];
-    for (const v of [1, 2, 3] as const) {
-      runs.push(await runProgram(p, v, { dir: place.dir, dll: hookDll() }));
-    }
-    checkOutputs(runs);
-    assertEquals(runs.filter((r) => !r.ok).map(describe), []);
-    const late = runs[2];
-    const want = LATE[p.name];
-    assert(
-      (late.migrations ?? 0) >= want.migrations &&
-        (late.freesOld ?? 0) >= want.freesOld,
-      `${p.name} injected late: ${late.migrations} migrations, ${late.freesOld} old blocks freed; want at least ${want.migrations} and ${want.freesOld}`,
-    );
-  });
+for (const arch of ARCHES) {
+  for (const p of programs()) {
+    test(`${p.name} [${arch}]: plain, at start and injected late print the same, and late moved old blocks`, async () => {
+      await using place = await programsDir(arch);
+      const runs: ProgramRun[] = [];
+      for (const v of [1, 2, 3] as const) {
+        runs.push(
+          await runProgram(p, v, { dir: place.dir, dll: hookDll(arch) }),
+        );
+      }
+      checkOutputs(runs);
+      assertEquals(runs.filter((r) => !r.ok).map(describe), []);
+      const late = runs[2];
+      const want = LATE[p.name];
+      assert(
+        (late.migrations ?? 0) >= want.migrations &&
+          (late.freesOld ?? 0) >= want.freesOld,
+        `${p.name} injected late: ${late.migrations} migrations, ${late.freesOld} old blocks freed; want at least ${want.migrations} and ${want.freesOld}`,
+      );
+    });
+  }
 }
