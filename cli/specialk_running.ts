@@ -1,0 +1,183 @@
+/**
+ * Which running games would write a Special K ini back over an edit: as a
+ * game exits, Special K saves the config it loaded at start over its file
+ * when the file changed meanwhile (SpecialKO/SpecialK src/ini.cpp,
+ * iSK_INI::write, called from SK_ShutdownCore), so an edit made while the
+ * game runs is lost. It never writes a `default_*.ini` (the global
+ * defaults), which may be edited at any time.
+ *
+ * @module
+ */
+
+import { isWindows } from "../ffi/mod.ts";
+
+/** A running process in which Special K would write the ini being edited. */
+export interface SpecialKGame {
+  pid: number;
+  /** Its executable's file name. */
+  name: string;
+  /** The Special K DLL it has loaded. */
+  dll: string;
+}
+
+/** A process and the files of the modules it has loaded. */
+export interface LoadedFiles {
+  pid: number;
+  name: string;
+  paths: string[];
+}
+
+/** The DLLs of Special K's global install, whose profiles are its `Profiles`. */
+const GLOBAL_DLLS = ["specialk64.dll", "specialk32.dll"];
+
+/**
+ * Processes with Special K loaded that are never games: rundll32 hosts its
+ * global injection service (started by SKIF), which loads no profile.
+ */
+const NOT_GAMES = ["rundll32.exe"];
+
+/** A path in one spelling: backslashes, lower case, no trailing one. */
+function key(path: string): string {
+  return path.replaceAll("/", "\\").replace(/\\+/g, "\\").replace(/\\$/, "")
+    .toLowerCase();
+}
+
+function dirOf(path: string): string {
+  const i = path.lastIndexOf("\\");
+  return i < 0 ? "" : path.slice(0, i);
+}
+
+function baseOf(path: string): string {
+  return path.slice(path.lastIndexOf("\\") + 1);
+}
+
+/**
+ * The DLL files whose Special K writes `ini`: for a profile
+ * (`<install>\Profiles\<game>\SpecialK.ini`) the install's SpecialK64.dll
+ * and SpecialK32.dll (which game's profile a process uses depends on
+ * names Special K looks up, so any game of that install counts); for an
+ * ini beside a local copy (`dxgi.ini` next to the game's `dxgi.dll`), that
+ * DLL. None for the global defaults.
+ */
+export function writerDlls(ini: string): string[] {
+  const path = key(ini);
+  const base = baseOf(path);
+  if (base.startsWith("default_")) return [];
+  const dir = dirOf(path);
+  const out: string[] = [];
+  const profiles = dirOf(dir);
+  if (baseOf(profiles) === "profiles") {
+    out.push(...GLOBAL_DLLS.map((d) => `${dirOf(profiles)}\\${d}`));
+  }
+  if (base.endsWith(".ini")) out.push(`${dir}\\${base.slice(0, -4)}.dll`);
+  return out;
+}
+
+/** The processes in `list` whose Special K writes `ini` (see {@linkcode writerDlls}). */
+export function writersAmong(
+  ini: string,
+  list: LoadedFiles[],
+): SpecialKGame[] {
+  const dlls = new Set(writerDlls(ini));
+  const out: SpecialKGame[] = [];
+  if (!dlls.size) return out;
+  for (const p of list) {
+    if (NOT_GAMES.includes(p.name.toLowerCase())) continue;
+    const dll = p.paths.find((m) => dlls.has(key(m)));
+    if (dll) out.push({ pid: p.pid, name: p.name, dll });
+  }
+  return out;
+}
+
+/**
+ * Every process this user may read the modules of, with their files: on
+ * Windows from the module lists; on Linux (games under Wine or Proton)
+ * from /proc, where Wine maps each DLL from its file. A process that
+ * cannot be read (another user's, elevated, ended meanwhile) is left out.
+ */
+export async function loadedFiles(): Promise<LoadedFiles[]> {
+  if (isWindows) {
+    const api = await import("./api.ts");
+    const out: LoadedFiles[] = [];
+    for (const p of api.processes()) {
+      if (p.pid === 0 || p.pid === Deno.pid) continue;
+      try {
+        out.push({
+          pid: p.pid,
+          name: p.name,
+          paths: api.modules(p.pid).map((m) => m.path),
+        });
+      } catch { /* not ours to read, or gone */ }
+    }
+    return out;
+  }
+  return await procMaps();
+}
+
+/** Linux: each process's mapped files, named by its `comm`. */
+async function procMaps(): Promise<LoadedFiles[]> {
+  const out: LoadedFiles[] = [];
+  let entries: Deno.DirEntry[] = [];
+  try {
+    entries = [...Deno.readDirSync("/proc")];
+  } catch {
+    return out;
+  }
+  for (const e of entries) {
+    if (!/^\d+$/.test(e.name) || Number(e.name) === Deno.pid) continue;
+    try {
+      const maps = await Deno.readTextFile(`/proc/${e.name}/maps`);
+      const paths = new Set<string>();
+      for (const line of maps.split("\n")) {
+        const at = line.indexOf("/");
+        if (at > 0 && /\.dll$/i.test(line)) paths.add(line.slice(at));
+      }
+      if (!paths.size) continue;
+      out.push({
+        pid: Number(e.name),
+        name: await procName(e.name),
+        paths: [...paths],
+      });
+    } catch { /* not ours to read, or gone */ }
+  }
+  return out;
+}
+
+/**
+ * A process's program name: Wine sets its argv[0] to the Windows path of
+ * the program (`comm` keeps only 15 characters of it).
+ */
+async function procName(pid: string): Promise<string> {
+  const argv0 =
+    (await Deno.readTextFile(`/proc/${pid}/cmdline`)).split("\0")[0];
+  const name = argv0.slice(
+    Math.max(argv0.lastIndexOf("/"), argv0.lastIndexOf("\\")) + 1,
+  );
+  return name || (await Deno.readTextFile(`/proc/${pid}/comm`)).trim();
+}
+
+/**
+ * The running games whose Special K would write `ini` back over an edit
+ * (none for the global defaults).
+ */
+export async function specialKWriters(
+  ini: string,
+  options: { list?: () => Promise<LoadedFiles[]> } = {},
+): Promise<SpecialKGame[]> {
+  if (!writerDlls(ini).length) return [];
+  return writersAmong(
+    await realIni(ini),
+    await (options.list ?? loadedFiles)(),
+  );
+}
+
+/** `ini` with its folders' links resolved, as a loader names a DLL there. */
+async function realIni(ini: string): Promise<string> {
+  const sep = Math.max(ini.lastIndexOf("/"), ini.lastIndexOf("\\"));
+  if (sep < 0) return ini;
+  try {
+    return `${await Deno.realPath(ini.slice(0, sep))}${ini.slice(sep)}`;
+  } catch {
+    return ini;
+  }
+}
