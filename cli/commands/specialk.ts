@@ -29,6 +29,7 @@ import {
   SPECIALK_MARKS,
   specialKDirs,
   specialKDirsInPrefix,
+  specialKRegistry,
 } from "../specialk_ini.ts";
 
 // A UsageError rather than commander's InvalidArgumentError, whose message
@@ -165,7 +166,7 @@ export function specialkCommand(program: Command, setCode: SetCode): void {
         const candidates = opts.skDir
           ? [opts.skDir]
           : isWindows
-          ? specialKDirs()
+          ? specialKDirs(await specialKRegistry())
           : prefix
           ? specialKDirsInPrefix(prefix)
           : [];

@@ -22,6 +22,7 @@ import {
   terminateProcess,
 } from "../../ffi/mod.ts";
 import { quoteArg } from "../../mod.ts";
+import { regValues, valueNamed } from "../../cli/registry.ts";
 
 const CLI = repoPath("cli.ts");
 
@@ -1214,6 +1215,85 @@ test("cli: specialk refuses to edit a profile while a game with that Special K r
     ]);
     assertEquals(after.action, "added", "the game has ended");
   } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+test("cli: specialk finds Special K where the registry says: a moved Documents folder (OneDrive), Special K's Path", async () => {
+  const shell =
+    "HKCU\\Software\\Microsoft\\Windows\\CurrentVersion\\Explorer\\User Shell Folders";
+  const kaldaien = "HKCU\\Software\\Kaldaien\\Special K";
+  const reg = async (...args: string[]) => {
+    const r = await new Deno.Command("reg", { args, stdout: "null" }).output();
+    assertEquals(r.code, 0, `reg ${args.join(" ")}`);
+  };
+  const personal = valueNamed(await regValues(shell), "Personal");
+  const dir = await Deno.makeTempDir();
+  try {
+    /** A Special K install with a profile for `game`. */
+    const install = async (sk: string, game: string) => {
+      await Deno.mkdir(`${sk}\\Profiles\\${game}`, { recursive: true });
+      await Deno.writeTextFile(
+        `${sk}\\Profiles\\${game}\\SpecialK.ini`,
+        "[SpecialK.System]\r\n",
+      );
+    };
+    // Documents backed up by OneDrive: not under %USERPROFILE%\Documents.
+    const docs = `${dir}\\José\\OneDrive\\Documents`;
+    await install(`${docs}\\My Mods\\SpecialK`, "Sample Game");
+    await reg(
+      "add",
+      shell,
+      "/v",
+      "Personal",
+      "/t",
+      "REG_EXPAND_SZ",
+      "/d",
+      docs,
+      "/f",
+    );
+    const found = await json<{ path: string }>([
+      "specialk",
+      "--game",
+      "Sample Game",
+      "--dll",
+      hookDll(),
+    ]);
+    assertEquals(
+      found.path,
+      `${docs}\\My Mods\\SpecialK/Profiles/Sample Game/SpecialK.ini`,
+    );
+    // Special K's own Path (HKCU\Software\Kaldaien\Special K), as %VARS%.
+    const sk = `${dir}\\Elsewhere\\SK`;
+    await install(sk, "Other Game");
+    await reg("add", kaldaien, "/v", "Path", "/t", "REG_SZ", "/d", sk, "/f");
+    const other = await json<{ path: string }>([
+      "specialk",
+      "--game",
+      "Other Game",
+      "--dll",
+      hookDll(),
+    ]);
+    assertEquals(other.path, `${sk}/Profiles/Other Game/SpecialK.ini`);
+  } finally {
+    await new Deno.Command("reg", {
+      args: ["delete", kaldaien, "/f"],
+      stdout: "null",
+      stderr: "null",
+    }).output();
+    if (personal !== undefined) {
+      await reg(
+        "add",
+        shell,
+        "/v",
+        "Personal",
+        "/t",
+        "REG_EXPAND_SZ",
+        "/d",
+        personal,
+        "/f",
+      );
+    }
     await Deno.remove(dir, { recursive: true });
   }
 });
