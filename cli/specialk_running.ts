@@ -171,12 +171,18 @@ export async function specialKWriters(
   );
 }
 
-/** `ini` with its folders' links resolved, as a loader names a DLL there. */
+/**
+ * `ini` as the file system names it: absolute, links resolved (the file a
+ * link points to is the one edited), as a loader names a DLL beside it.
+ */
 async function realIni(ini: string): Promise<string> {
-  const sep = Math.max(ini.lastIndexOf("/"), ini.lastIndexOf("\\"));
-  if (sep < 0) return ini;
   try {
-    return `${await Deno.realPath(ini.slice(0, sep))}${ini.slice(sep)}`;
+    return await Deno.realPath(ini);
+  } catch { /* not there (yet): its folder then */ }
+  const sep = Math.max(ini.lastIndexOf("/"), ini.lastIndexOf("\\"));
+  try {
+    const dir = await Deno.realPath(sep < 0 ? "." : ini.slice(0, sep) || "/");
+    return `${dir}${isWindows ? "\\" : "/"}${ini.slice(sep + 1)}`;
   } catch {
     return ini;
   }

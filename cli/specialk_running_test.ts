@@ -70,3 +70,34 @@ Deno.test("specialk: the defaults are never checked against the running processe
   assert.deepEqual(games, []);
   assert.equal(listed, false);
 });
+
+Deno.test({
+  name:
+    "specialk: an ini named relatively or through a link is matched where it really is",
+  ignore: Deno.build.os === "windows",
+  fn: async () => {
+    const dir = await Deno.realPath(await Deno.makeTempDir());
+    const cwd = Deno.cwd();
+    try {
+      await Deno.writeTextFile(`${dir}/dxgi.ini`, "[Render.DXGI]\n");
+      await Deno.symlink(`${dir}/dxgi.ini`, `${dir}/link.ini`);
+      const list = () =>
+        Promise.resolve([{
+          pid: 40,
+          name: "game.exe",
+          paths: [`${dir}/dxgi.dll`],
+        }]);
+      Deno.chdir(dir);
+      assert.equal((await specialKWriters("dxgi.ini", { list })).length, 1);
+      // a link elsewhere edits the game's dxgi.ini
+      Deno.chdir(cwd);
+      assert.equal(
+        (await specialKWriters(`${dir}/link.ini`, { list })).length,
+        1,
+      );
+    } finally {
+      Deno.chdir(cwd);
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
