@@ -36,10 +36,13 @@ const GLOBAL_DLLS = ["specialk64.dll", "specialk32.dll"];
  */
 const NOT_GAMES = ["rundll32.exe"];
 
-/** A path in one spelling: backslashes, lower case, no trailing one. */
+/**
+ * A path in one spelling: backslashes, lower case, no trailing one, no
+ * `\\?\` (which a loader's or a resolved path may carry).
+ */
 function key(path: string): string {
-  return path.replaceAll("/", "\\").replace(/\\+/g, "\\").replace(/\\$/, "")
-    .toLowerCase();
+  return path.replaceAll("/", "\\").replace(/^\\\\\?\\/, "")
+    .replace(/\\+/g, "\\").replace(/\\$/, "").toLowerCase();
 }
 
 function dirOf(path: string): string {

@@ -27,6 +27,8 @@ Deno.test("specialk: a profile is written by a game with its install's Special K
     writersAmong(PROFILE, list).map((g) => [g.pid, g.name]),
     [[10, "eldenring.exe"], [11, "old32.exe"]],
   );
+  // the same as a resolved path may spell it
+  assert.equal(writersAmong(`\\\\?\\${PROFILE}`, list).length, 2);
   // the same with forward slashes (a path joined from --sk-dir)
   assert.deepEqual(
     writersAmong(`${SK}/Profiles/ELDEN RING/SpecialK.ini`, list).length,

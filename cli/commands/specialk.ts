@@ -76,7 +76,9 @@ function underWsl(): boolean {
  */
 function refuseWhileRunning(ini: string, games: SpecialKGame[]): void {
   if (!games.length) return;
-  const which = games.map((g) => `${g.name} (pid ${g.pid})`).join(", ");
+  // On Linux the game is a Wine process, named by its Linux pid (kill's).
+  const pid = isWindows ? "pid" : "Linux pid";
+  const which = games.map((g) => `${g.name} (${pid} ${g.pid})`).join(", ");
   throw new CliError(
     `Cannot edit ${ini} while Special K runs in ${which}: as the game exits, Special K writes the ini it loaded back over the file, and the edit would be lost; close the game, then run this again (--force edits it anyway)`,
   );

@@ -1161,63 +1161,67 @@ test("cli: specialk registers the DLL in a sample ini, idempotently", async () =
   }
 });
 
-test("cli: specialk refuses to edit a profile while a game with that Special K runs, and edits it once the game has ended", async () => {
-  const dir = await Deno.makeTempDir();
-  try {
-    const sk = `${dir}\\Special K`;
-    const profile = `${sk}\\Profiles\\Sample Game`;
-    const ini = `${profile}\\SpecialK.ini`;
-    const text = "[SpecialK.System]\r\nShowEULA=false\r\n";
-    await Deno.mkdir(profile, { recursive: true });
-    await Deno.writeTextFile(ini, text);
-    // A "game" with this install's Special K loaded (a DLL of that name).
-    const skDll = `${sk}\\SpecialK64.dll`;
-    await Deno.copyFile(fixture("probe.dll"), skDll);
-    const byGame = ["specialk", "--sk-dir", sk, "--game", "sample game"];
-    const byIni = ["specialk", "--ini", ini];
-    {
-      await using game = await startTarget(fixture("api_dynuser.exe"), {
-        args: [skDll],
-      });
-      const running = new RegExp(
-        `Special K runs in api_dynuser\\.exe \\(pid ${game.readyPid}\\).*close the game, then run this again`,
-      );
-      for (
-        const args of [
-          [...byGame, "--dll", hookDll()],
-          [...byIni, "--dll", hookDll()],
-          [...byGame, "--remove"],
-        ]
-      ) {
-        oneLineError(await cli(args), 1, running, args.join(" "));
-        assertEquals(await Deno.readTextFile(ini), text, args.join(" "));
-        assertEquals(
-          [...Deno.readDirSync(profile)].map((e) => e.name),
-          ["SpecialK.ini"],
-          `${args.join(" ")}: no backup`,
+testArches(
+  "cli: specialk refuses to edit a profile while a game with that Special K runs, and edits it once the game has ended",
+  async (arch) => {
+    const dir = await Deno.makeTempDir();
+    try {
+      const sk = `${dir}\\Special K`;
+      const profile = `${sk}\\Profiles\\Sample Game`;
+      const ini = `${profile}\\SpecialK.ini`;
+      const text = "[SpecialK.System]\r\nShowEULA=false\r\n";
+      await Deno.mkdir(profile, { recursive: true });
+      await Deno.writeTextFile(ini, text);
+      // A "game" with this install's Special K loaded (a DLL of that name).
+      const skDll = `${sk}\\SpecialK${arch === "x86" ? 32 : 64}.dll`;
+      await Deno.copyFile(fixture("probe.dll", arch), skDll);
+      const byGame = ["specialk", "--sk-dir", sk, "--game", "sample game"];
+      const byIni = ["specialk", "--ini", ini];
+      {
+        await using game = await startTarget(fixture("api_dynuser.exe", arch), {
+          args: [skDll],
+        });
+        const exe = arch === "x86" ? "api_dynuser32" : "api_dynuser";
+        const running = new RegExp(
+          `Special K runs in ${exe}\\.exe \\(pid ${game.readyPid}\\).*close the game, then run this again`,
         );
+        for (
+          const args of [
+            [...byGame, "--dll", hookDll()],
+            [...byIni, "--dll", hookDll()],
+            [...byGame, "--remove"],
+          ]
+        ) {
+          oneLineError(await cli(args), 1, running, args.join(" "));
+          assertEquals(await Deno.readTextFile(ini), text, args.join(" "));
+          assertEquals(
+            [...Deno.readDirSync(profile)].map((e) => e.name),
+            ["SpecialK.ini"],
+            `${args.join(" ")}: no backup`,
+          );
+        }
+        // Special K never writes its defaults: they may be edited meanwhile.
+        const global = await json<{ action: string }>([
+          "specialk",
+          "--sk-dir",
+          sk,
+          "--global",
+          "--dll",
+          hookDll(),
+        ]);
+        assertEquals(global.action, "added");
       }
-      // Special K never writes its defaults: they may be edited meanwhile.
-      const global = await json<{ action: string }>([
-        "specialk",
-        "--sk-dir",
-        sk,
-        "--global",
+      const after = await json<{ action: string }>([
+        ...byGame,
         "--dll",
         hookDll(),
       ]);
-      assertEquals(global.action, "added");
+      assertEquals(after.action, "added", "the game has ended");
+    } finally {
+      await Deno.remove(dir, { recursive: true });
     }
-    const after = await json<{ action: string }>([
-      ...byGame,
-      "--dll",
-      hookDll(),
-    ]);
-    assertEquals(after.action, "added", "the game has ended");
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-});
+  },
+);
 
 test("cli: specialk finds Special K where the registry says: a moved Documents folder (OneDrive), Special K's Path", async () => {
   const shell =
