@@ -306,7 +306,7 @@ export function readPlugin(
 export interface SpecialKRegistry {
   /** `HKCU\Software\Kaldaien\Special K` `Path`, the install Special K uses. */
   path?: string;
-  /** The installer's `InstallLocation` (HKCU, then HKLM). */
+  /** The installer's `InstallLocation` (HKCU, then HKLM, 64- then 32-bit). */
   installed?: string[];
   /**
    * The Documents folder (`User Shell Folders` `Personal`, unexpanded):
@@ -352,19 +352,21 @@ export function specialKDirs(
 
 /** Special K's installer (SKIF's, Inno Setup): its uninstall key's name. */
 const UNINSTALL_KEY =
-  "Software\\Microsoft\\Windows\\CurrentVersion\\Uninstall\\{F4A43527-9457-424A-90A6-17CF02ACF677}_is1";
+  "Microsoft\\Windows\\CurrentVersion\\Uninstall\\{F4A43527-9457-424A-90A6-17CF02ACF677}_is1";
 
 /** Reads {@linkcode SpecialKRegistry} (Windows: `reg export`). */
 export async function specialKRegistry(): Promise<SpecialKRegistry> {
-  const [sk, user, machine, shell] = await Promise.all([
+  const [sk, shell, ...uninstall] = await Promise.all([
     regValues("HKCU\\Software\\Kaldaien\\Special K"),
-    regValues(`HKCU\\${UNINSTALL_KEY}`),
-    regValues(`HKLM\\${UNINSTALL_KEY}`),
     regValues(
       "HKCU\\Software\\Microsoft\\Windows\\CurrentVersion\\Explorer\\User Shell Folders",
     ),
+    regValues(`HKCU\\Software\\${UNINSTALL_KEY}`),
+    regValues(`HKLM\\Software\\${UNINSTALL_KEY}`),
+    // a 32-bit installer's, as 64-bit reg.exe sees it
+    regValues(`HKLM\\Software\\WOW6432Node\\${UNINSTALL_KEY}`),
   ]);
-  const installed = [user, machine].map((v) => valueNamed(v, "InstallLocation"))
+  const installed = uninstall.map((v) => valueNamed(v, "InstallLocation"))
     .filter((d): d is string => !!d);
   return {
     path: valueNamed(sk, "Path"),
