@@ -1223,10 +1223,12 @@ testArches(
   },
 );
 
-test("cli: specialk finds Special K where the registry says: a moved Documents folder (OneDrive), Special K's Path", async () => {
+test("cli: specialk finds Special K where the registry says: a moved Documents folder (OneDrive), Special K's Path, its installer's InstallLocation", async () => {
   const shell =
     "HKCU\\Software\\Microsoft\\Windows\\CurrentVersion\\Explorer\\User Shell Folders";
   const kaldaien = "HKCU\\Software\\Kaldaien\\Special K";
+  const uninstall =
+    "HKLM\\Software\\WOW6432Node\\Microsoft\\Windows\\CurrentVersion\\Uninstall\\{F4A43527-9457-424A-90A6-17CF02ACF677}_is1";
   const reg = async (...args: string[]) => {
     const r = await new Deno.Command("reg", { args, stdout: "null" }).output();
     assertEquals(r.code, 0, `reg ${args.join(" ")}`);
@@ -1279,12 +1281,34 @@ test("cli: specialk finds Special K where the registry says: a moved Documents f
       hookDll(),
     ]);
     assertEquals(other.path, `${sk}/Profiles/Other Game/SpecialK.ini`);
+    // Installed elsewhere by a 32-bit installer: its uninstall entry, first.
+    const installed = `${dir}\\Custom\\Special K`;
+    await install(installed, "Third Game");
+    await reg(
+      "add",
+      uninstall,
+      "/v",
+      "InstallLocation",
+      "/d",
+      `${installed}\\`,
+      "/f",
+    );
+    const third = await json<{ path: string }>([
+      "specialk",
+      "--game",
+      "Third Game",
+      "--dll",
+      hookDll(),
+    ]);
+    assertEquals(third.path, `${installed}/Profiles/Third Game/SpecialK.ini`);
   } finally {
-    await new Deno.Command("reg", {
-      args: ["delete", kaldaien, "/f"],
-      stdout: "null",
-      stderr: "null",
-    }).output();
+    for (const key of [kaldaien, uninstall]) {
+      await new Deno.Command("reg", {
+        args: ["delete", key, "/f"],
+        stdout: "null",
+        stderr: "null",
+      }).output();
+    }
     if (personal !== undefined) {
       await reg(
         "add",
