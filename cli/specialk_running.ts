@@ -31,10 +31,16 @@ export interface LoadedFiles {
 const GLOBAL_DLLS = ["specialk64.dll", "specialk32.dll"];
 
 /**
- * Processes with Special K loaded that are never games: rundll32 hosts its
- * global injection service (started by SKIF), which loads no profile.
+ * Whether a process with Special K loaded is one of its injection tools,
+ * never a game, which loads no profile: SKIF and its service hosts
+ * (SKIFsvc32.exe, SKIFsvc64.exe), SKIM, and rundll32 (the older service).
+ * Special K's own test (SK_HostAppUtil::isInjectionTool, SpecialKO/SpecialK
+ * src/utility.cpp) is a name containing "SKIF" or "SKIM", or rundll32.
  */
-const NOT_GAMES = ["rundll32.exe"];
+function injectionTool(name: string): boolean {
+  const n = name.toLowerCase();
+  return n.includes("skif") || n.includes("skim") || n === "rundll32.exe";
+}
 
 /**
  * A path in one spelling: backslashes, lower case, no trailing one, no
@@ -85,7 +91,7 @@ export function writersAmong(
   const out: SpecialKGame[] = [];
   if (!dlls.size) return out;
   for (const p of list) {
-    if (NOT_GAMES.includes(p.name.toLowerCase())) continue;
+    if (injectionTool(p.name)) continue;
     const dll = p.paths.find((m) => dlls.has(key(m)));
     if (dll) out.push({ pid: p.pid, name: p.name, dll });
   }

@@ -20,8 +20,13 @@ Deno.test("specialk: a profile is written by a game with its install's Special K
     proc(11, "old32.exe", `${SK}/SpecialK32.dll`),
     proc(12, "other.exe", "D:\\Other Special K\\SpecialK64.dll"),
     proc(13, "notepad.exe"),
-    // SKIF's injection service: Special K loaded, no profile
+    // Special K's injection tools: Special K loaded, no profile (SKIF's
+    // service hosts, SKIM, the older rundll32 service)
     proc(14, "rundll32.exe", `${SK}\\SpecialK64.dll`),
+    proc(15, "SKIFsvc64.exe", `${SK}\\SpecialK64.dll`),
+    proc(16, "SKIFsvc32.exe", `${SK}\\SpecialK32.dll`),
+    proc(17, "SKIF.exe", `${SK}\\SpecialK64.dll`),
+    proc(18, "SKIM64.exe", `${SK}\\SpecialK64.dll`),
   ];
   assert.deepEqual(
     writersAmong(PROFILE, list).map((g) => [g.pid, g.name]),
