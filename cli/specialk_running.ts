@@ -9,22 +9,26 @@
  * @module
  */
 
-import { isWindows } from "../ffi/mod.ts";
+import { isWindows, openNamedEvent } from "../ffi/mod.ts";
 
 /** A running process in which Special K would write the ini being edited. */
 export interface SpecialKGame {
   pid: number;
   /** Its executable's file name. */
   name: string;
-  /** The Special K DLL it has loaded. */
-  dll: string;
+  /** The Special K DLL it has loaded (unknown: its modules cannot be read). */
+  dll?: string;
 }
 
-/** A process and the files of the modules it has loaded. */
+/**
+ * A process and the files of the modules it has loaded: none known when
+ * they cannot be read (a game running elevated, heapshift not), though
+ * Special K is known to be active in it.
+ */
 export interface LoadedFiles {
   pid: number;
   name: string;
-  paths: string[];
+  paths?: string[];
 }
 
 /** The DLLs of Special K's global install, whose profiles are its `Profiles`. */
@@ -92,35 +96,52 @@ export function writersAmong(
   if (!dlls.size) return out;
   for (const p of list) {
     if (injectionTool(p.name)) continue;
-    const dll = p.paths.find((m) => dlls.has(key(m)));
+    // Special K active where it cannot be told from which install: counted
+    if (!p.paths) out.push({ pid: p.pid, name: p.name });
+    const dll = p.paths?.find((m) => dlls.has(key(m)));
     if (dll) out.push({ pid: p.pid, name: p.name, dll });
   }
   return out;
 }
 
 /**
- * Every process this user may read the modules of, with their files: on
- * Windows from the module lists; on Linux (games under Wine or Proton)
- * from /proc, where Wine maps each DLL from its file. A process that
- * cannot be read (another user's, elevated, ended meanwhile) is left out.
+ * The processes in which Special K may be active, with their files. On
+ * Windows only those where it is: Special K creates the event
+ * `Local\SK_InjectedPid_<pid>` once it has taken a game on
+ * (SK_Inject_AcquireProcess, SpecialKO/SpecialK src/injection/injection.cpp),
+ * never in the programs its global hook merely reaches (explorer, a
+ * browser), where it stays loaded but idle. On Linux (games under Wine or
+ * Proton, where Special K is a local copy only the game loads) every
+ * process, from /proc, where Wine maps each DLL from its file. A process
+ * that cannot be read on Linux (another user's, ended meanwhile) is left out.
  */
 export async function loadedFiles(): Promise<LoadedFiles[]> {
-  if (isWindows) {
-    const api = await import("./api.ts");
-    const out: LoadedFiles[] = [];
-    for (const p of api.processes()) {
-      if (p.pid === 0 || p.pid === Deno.pid) continue;
-      try {
-        out.push({
-          pid: p.pid,
-          name: p.name,
-          paths: api.modules(p.pid).map((m) => m.path),
-        });
-      } catch { /* not ours to read, or gone */ }
-    }
-    return out;
+  if (!isWindows) return await procMaps();
+  const api = await import("./api.ts");
+  const out: LoadedFiles[] = [];
+  for (const p of api.processes()) {
+    if (p.pid === 0 || p.pid === Deno.pid || !specialKActive(p.pid)) continue;
+    let paths: string[] | undefined;
+    try {
+      paths = api.modules(p.pid).map((m) => m.path);
+    } catch { /* elevated, another user's: active all the same */ }
+    out.push({ pid: p.pid, name: p.name, paths });
   }
-  return await procMaps();
+  return out;
+}
+
+/**
+ * Whether Special K has taken the game `pid` on: its event exists (opened,
+ * or there but not ours to open).
+ */
+function specialKActive(pid: number): boolean {
+  try {
+    const event = openNamedEvent(`Local\\SK_InjectedPid_${pid}`);
+    event?.close();
+    return event !== undefined;
+  } catch {
+    return true;
+  }
 }
 
 /** Linux: each process's mapped files, named by its `comm`. */

@@ -41,6 +41,17 @@ Deno.test("specialk: a profile is written by a game with its install's Special K
   );
 });
 
+Deno.test("specialk: a game whose modules cannot be read (elevated), with Special K active, counts for any profile", () => {
+  const list = [{ pid: 50, name: "elevated.exe" }];
+  assert.deepEqual(writersAmong(PROFILE, list), [
+    { pid: 50, name: "elevated.exe" },
+  ]);
+  assert.deepEqual(
+    writersAmong(`${SK}\\Global\\default_SpecialK.ini`, list),
+    [],
+  );
+});
+
 Deno.test("specialk: the global defaults have no writer; a local copy writes the ini beside it", () => {
   assert.deepEqual(writerDlls(`${SK}\\Global\\default_SpecialK.ini`), []);
   const list = [

@@ -1172,11 +1172,30 @@ testArches(
       const text = "[SpecialK.System]\r\nShowEULA=false\r\n";
       await Deno.mkdir(profile, { recursive: true });
       await Deno.writeTextFile(ini, text);
-      // A "game" with this install's Special K loaded (a DLL of that name).
       const skDll = `${sk}\\SpecialK${arch === "x86" ? 32 : 64}.dll`;
-      await Deno.copyFile(fixture("probe.dll", arch), skDll);
       const byGame = ["specialk", "--sk-dir", sk, "--game", "sample game"];
       const byIni = ["specialk", "--ini", ini];
+      // Special K only sitting in a program (its global hook reaches every
+      // one): no game, nothing written back; the edit is made.
+      await Deno.copyFile(fixture("probe.dll", arch), skDll);
+      {
+        await using _idle = await startTarget(
+          fixture("api_dynuser.exe", arch),
+          { args: [skDll] },
+        );
+        const add = await json<{ action: string }>([
+          ...byGame,
+          "--dll",
+          hookDll(),
+        ]);
+        assertEquals(add.action, "added", "Special K loaded, not active");
+        const remove = await json<{ action: string }>([...byGame, "--remove"]);
+        assertEquals(remove.action, "removed");
+        await Deno.writeTextFile(ini, text);
+        await Deno.remove(`${ini}.heapshift-backup`);
+      }
+      // A "game" with this install's Special K active in it.
+      await Deno.copyFile(fixture("sk_stub.dll", arch), skDll);
       {
         await using game = await startTarget(fixture("api_dynuser.exe", arch), {
           args: [skDll],
