@@ -1219,6 +1219,13 @@ testArches(
             `${args.join(" ")}: no backup`,
           );
         }
+        // --force goes ahead (nothing to remove here: nothing written)
+        const forced = await json<{ action: string }>([
+          ...byGame,
+          "--remove",
+          "--force",
+        ]);
+        assertEquals(forced.action, "absent", "--force");
         // Special K never writes its defaults: they may be edited meanwhile.
         const global = await json<{ action: string }>([
           "specialk",
