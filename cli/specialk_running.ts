@@ -144,7 +144,7 @@ function specialKActive(pid: number): boolean {
   }
 }
 
-/** Linux: each process's mapped files, named by its `comm`. */
+/** Linux: each process's mapped DLL files, named by its program. */
 async function procMaps(): Promise<LoadedFiles[]> {
   const out: LoadedFiles[] = [];
   let entries: Deno.DirEntry[] = [];
