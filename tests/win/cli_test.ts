@@ -1335,8 +1335,9 @@ test("cli: specialk finds Special K where the registry says: a moved Documents f
         stderr: "null",
       }).output();
     }
-    if (personal !== undefined) {
-      await reg(
+    // the prefix's Documents as it was (no value: none)
+    await reg(
+      ...(personal === undefined ? ["delete", shell, "/v", "Personal", "/f"] : [
         "add",
         shell,
         "/v",
@@ -1346,8 +1347,8 @@ test("cli: specialk finds Special K where the registry says: a moved Documents f
         "/d",
         personal,
         "/f",
-      );
-    }
+      ]),
+    );
     await Deno.remove(dir, { recursive: true });
   }
 });
