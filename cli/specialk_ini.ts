@@ -11,6 +11,7 @@
 
 import { exists, isDir } from "../src/_paths.ts";
 import { CliError } from "./output.ts";
+import { expandVars, regValues, valueNamed } from "./registry.ts";
 
 /** The plug-in entry heapshift writes. */
 export interface PluginEntry {
@@ -301,18 +302,77 @@ export function readPlugin(
   return out;
 }
 
-/** Where Special K may be installed, newest layout first. */
+/** What the registry says about where Special K is (Windows). */
+export interface SpecialKRegistry {
+  /** `HKCU\Software\Kaldaien\Special K` `Path`, the install Special K uses. */
+  path?: string;
+  /** The installer's `InstallLocation` (HKCU, then HKLM, 64- then 32-bit). */
+  installed?: string[];
+  /**
+   * The Documents folder (`User Shell Folders` `Personal`, unexpanded):
+   * elsewhere than `%USERPROFILE%\Documents` when OneDrive backs it up.
+   */
+  documents?: string;
+}
+
+/**
+ * Where Special K may be installed on Windows: first SKIF's installs
+ * (where its installer put it, `%LOCALAPPDATA%\Programs\Special K`,
+ * `%ProgramFiles%\Special K`), whose global injection keeps profiles
+ * beside SpecialK64.dll; then where Special K itself looks when it is not
+ * loaded from there (SpecialKO/SpecialK src/core.cpp,
+ * SK_EstablishRootPath): `%SPECIALK_PATH%`, the registry's `Path`, and
+ * `My Mods\SpecialK` in the Documents folder Windows has for the user.
+ */
 export function specialKDirs(
+  reg: SpecialKRegistry = {},
   env: (k: string) => string | undefined = (k) => Deno.env.get(k),
 ): string[] {
   const out: string[] = [];
+  const add = (dir: string | undefined) => {
+    const d = dir?.trim().replace(/[\\/]+$/, "");
+    if (d && !out.some((o) => o.toLowerCase() === d.toLowerCase())) out.push(d);
+  };
+  for (const dir of reg.installed ?? []) add(expandVars(dir, env));
   const local = env("LOCALAPPDATA");
   const pf = env("ProgramFiles") ?? env("PROGRAMFILES");
   const profile = env("USERPROFILE");
-  if (local) out.push(`${local}\\Programs\\Special K`);
-  if (pf) out.push(`${pf}\\Special K`);
-  if (profile) out.push(`${profile}\\Documents\\My Mods\\SpecialK`);
+  if (local) add(`${local}\\Programs\\Special K`);
+  if (pf) add(`${pf}\\Special K`);
+  add(env("SPECIALK_PATH"));
+  add(reg.path && expandVars(reg.path, env));
+  const documents = reg.documents
+    ? expandVars(reg.documents, env)
+    : profile && `${profile}\\Documents`;
+  if (documents && !documents.includes("%")) {
+    add(`${documents}\\My Mods\\SpecialK`);
+  }
   return out;
+}
+
+/** Special K's installer (SKIF's, Inno Setup): its uninstall key's name. */
+const UNINSTALL_KEY =
+  "Microsoft\\Windows\\CurrentVersion\\Uninstall\\{F4A43527-9457-424A-90A6-17CF02ACF677}_is1";
+
+/** Reads {@linkcode SpecialKRegistry} (Windows: `reg export`). */
+export async function specialKRegistry(): Promise<SpecialKRegistry> {
+  const [sk, shell, ...uninstall] = await Promise.all([
+    regValues("HKCU\\Software\\Kaldaien\\Special K"),
+    regValues(
+      "HKCU\\Software\\Microsoft\\Windows\\CurrentVersion\\Explorer\\User Shell Folders",
+    ),
+    regValues(`HKCU\\Software\\${UNINSTALL_KEY}`),
+    regValues(`HKLM\\Software\\${UNINSTALL_KEY}`),
+    // a 32-bit installer's, as 64-bit reg.exe sees it
+    regValues(`HKLM\\Software\\WOW6432Node\\${UNINSTALL_KEY}`),
+  ]);
+  const installed = uninstall.map((v) => valueNamed(v, "InstallLocation"))
+    .filter((d): d is string => !!d);
+  return {
+    path: valueNamed(sk, "Path"),
+    installed,
+    documents: valueNamed(shell, "Personal"),
+  };
 }
 
 /** Special K install dirs inside a Wine prefix (seen from Linux). */

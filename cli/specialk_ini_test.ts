@@ -5,6 +5,7 @@ import {
   profileIni,
   readPlugin,
   removePlugin,
+  specialKDirs,
   specialKDirsInPrefix,
   upsertPlugin,
 } from "./specialk_ini.ts";
@@ -233,4 +234,37 @@ Deno.test("what upsert writes, Special K reads (odd texts)", () => {
     const r = upsertPlugin(text, { name: "heapshift", filename: DLL });
     assert.deepEqual(skEntry(r.text), WANT, JSON.stringify(text));
   }
+});
+
+Deno.test("specialKDirs: the installer's folder, SPECIALK_PATH, the registry's Path and the real Documents folder", () => {
+  const vars: Record<string, string> = {
+    LOCALAPPDATA: "C:\\Users\\Me\\AppData\\Local",
+    ProgramFiles: "C:\\Program Files",
+    USERPROFILE: "C:\\Users\\Me",
+    SPECIALK_PATH: "E:\\SK\\",
+  };
+  const env = (k: string) => vars[k];
+  assert.deepEqual(
+    specialKDirs({
+      installed: ["D:\\Tools\\Special K\\"],
+      path: "%USERPROFILE%\\SK",
+      // OneDrive backs up Documents: it is no longer in USERPROFILE
+      documents: "%USERPROFILE%\\OneDrive\\Documents",
+    }, env),
+    [
+      "D:\\Tools\\Special K",
+      "C:\\Users\\Me\\AppData\\Local\\Programs\\Special K",
+      "C:\\Program Files\\Special K",
+      "E:\\SK",
+      "C:\\Users\\Me\\SK",
+      "C:\\Users\\Me\\OneDrive\\Documents\\My Mods\\SpecialK",
+    ],
+  );
+  // Nothing in the registry: Documents in the user's profile.
+  assert.deepEqual(
+    specialKDirs({}, (k) => k === "USERPROFILE" ? "C:\\U" : undefined),
+    [
+      "C:\\U\\Documents\\My Mods\\SpecialK",
+    ],
+  );
 });

@@ -18,6 +18,7 @@ import { isWindows } from "../../ffi/mod.ts";
 import { isDir, linkExists } from "../../src/_paths.ts";
 import { toWinePath } from "../wine_bridge.ts";
 import { applyToFile, profilesWith } from "../specialk_file.ts";
+import { type SpecialKGame, specialKWriters } from "../specialk_running.ts";
 import {
   checkEntry,
   findSpecialK,
@@ -28,6 +29,7 @@ import {
   SPECIALK_MARKS,
   specialKDirs,
   specialKDirsInPrefix,
+  specialKRegistry,
 } from "../specialk_ini.ts";
 
 // A UsageError rather than commander's InvalidArgumentError, whose message
@@ -66,6 +68,20 @@ export async function specialkDll(
 /** Whether this Linux is WSL's, whose Windows is the real one (not Wine). */
 function underWsl(): boolean {
   return !!(Deno.env.get("WSL_DISTRO_NAME") || Deno.env.get("WSL_INTEROP"));
+}
+
+/**
+ * Refuses an edit that a running game's Special K would undo: as it exits
+ * it writes the ini it loaded back over the changed file.
+ */
+function refuseWhileRunning(ini: string, games: SpecialKGame[]): void {
+  if (!games.length) return;
+  // On Linux the game is a Wine process, named by its Linux pid (kill's).
+  const pid = isWindows ? "pid" : "Linux pid";
+  const which = games.map((g) => `${g.name} (${pid} ${g.pid})`).join(", ");
+  throw new CliError(
+    `Cannot edit ${ini} while Special K runs in ${which}: as the game exits, Special K writes the ini it loaded back over the file, and the edit would be lost; close the game, then run this again (--force edits it anyway)`,
+  );
 }
 
 /** Registers `specialk`. */
@@ -112,6 +128,10 @@ export function specialkCommand(program: Command, setCode: SetCode): void {
     .option("--remove", "remove the entry instead")
     .option("--create", "create the ini if it does not exist")
     .option(
+      "--force",
+      "edit a game's profile even while a game with that Special K runs (which writes its ini back as it exits, the edit lost)",
+    )
+    .option(
       "--prefix <dir>",
       "on Linux: the Wine/Proton prefix Special K is installed in",
       parsePath,
@@ -148,7 +168,7 @@ export function specialkCommand(program: Command, setCode: SetCode): void {
         const candidates = opts.skDir
           ? [opts.skDir]
           : isWindows
-          ? specialKDirs()
+          ? specialKDirs(await specialKRegistry())
           : prefix
           ? specialKDirsInPrefix(prefix)
           : [];
@@ -203,6 +223,7 @@ export function specialkCommand(program: Command, setCode: SetCode): void {
           `No ini file at ${ini} (pass --create to create it)`,
         );
       }
+      if (!opts.force) refuseWhileRunning(ini, await specialKWriters(ini));
       const arch = opts.arch ??
         (opts.dll ? fileArch(opts.dll) : undefined) ?? "x64";
       // One entry per bitness: the defaults serve 32- and 64-bit games.

@@ -22,6 +22,7 @@ import {
   terminateProcess,
 } from "../../ffi/mod.ts";
 import { quoteArg } from "../../mod.ts";
+import { regValues, valueNamed } from "../../cli/registry.ts";
 
 const CLI = repoPath("cli.ts");
 
@@ -1156,6 +1157,198 @@ test("cli: specialk registers the DLL in a sample ini, idempotently", async () =
       "empty game",
     );
   } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+testArches(
+  "cli: specialk refuses to edit a profile while a game with that Special K runs, and edits it once the game has ended",
+  async (arch) => {
+    const dir = await Deno.makeTempDir();
+    try {
+      const sk = `${dir}\\Special K`;
+      const profile = `${sk}\\Profiles\\Sample Game`;
+      const ini = `${profile}\\SpecialK.ini`;
+      const text = "[SpecialK.System]\r\nShowEULA=false\r\n";
+      await Deno.mkdir(profile, { recursive: true });
+      await Deno.writeTextFile(ini, text);
+      const skDll = `${sk}\\SpecialK${arch === "x86" ? 32 : 64}.dll`;
+      const byGame = ["specialk", "--sk-dir", sk, "--game", "sample game"];
+      const byIni = ["specialk", "--ini", ini];
+      // Special K only sitting in a program (its global hook reaches every
+      // one): no game, nothing written back; the edit is made.
+      await Deno.copyFile(fixture("probe.dll", arch), skDll);
+      {
+        await using _idle = await startTarget(
+          fixture("api_dynuser.exe", arch),
+          { args: [skDll] },
+        );
+        const add = await json<{ action: string }>([
+          ...byGame,
+          "--dll",
+          hookDll(),
+        ]);
+        assertEquals(add.action, "added", "Special K loaded, not active");
+        const remove = await json<{ action: string }>([...byGame, "--remove"]);
+        assertEquals(remove.action, "removed");
+        await Deno.writeTextFile(ini, text);
+        await Deno.remove(`${ini}.heapshift-backup`);
+      }
+      // A "game" with this install's Special K active in it.
+      await Deno.copyFile(fixture("sk_stub.dll", arch), skDll);
+      {
+        await using game = await startTarget(fixture("api_dynuser.exe", arch), {
+          args: [skDll],
+        });
+        const exe = arch === "x86" ? "api_dynuser32" : "api_dynuser";
+        const running = new RegExp(
+          `Special K runs in ${exe}\\.exe \\(pid ${game.readyPid}\\).*close the game, then run this again`,
+        );
+        for (
+          const args of [
+            [...byGame, "--dll", hookDll()],
+            [...byIni, "--dll", hookDll()],
+            [...byGame, "--remove"],
+          ]
+        ) {
+          oneLineError(await cli(args), 1, running, args.join(" "));
+          assertEquals(await Deno.readTextFile(ini), text, args.join(" "));
+          assertEquals(
+            [...Deno.readDirSync(profile)].map((e) => e.name),
+            ["SpecialK.ini"],
+            `${args.join(" ")}: no backup`,
+          );
+        }
+        // --force goes ahead (nothing to remove here: nothing written)
+        const forced = await json<{ action: string }>([
+          ...byGame,
+          "--remove",
+          "--force",
+        ]);
+        assertEquals(forced.action, "absent", "--force");
+        // Special K never writes its defaults: they may be edited meanwhile.
+        const global = await json<{ action: string }>([
+          "specialk",
+          "--sk-dir",
+          sk,
+          "--global",
+          "--dll",
+          hookDll(),
+        ]);
+        assertEquals(global.action, "added");
+      }
+      const after = await json<{ action: string }>([
+        ...byGame,
+        "--dll",
+        hookDll(),
+      ]);
+      assertEquals(after.action, "added", "the game has ended");
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+);
+
+test("cli: specialk finds Special K where the registry says: a moved Documents folder (OneDrive), Special K's Path, its installer's InstallLocation", async () => {
+  const shell =
+    "HKCU\\Software\\Microsoft\\Windows\\CurrentVersion\\Explorer\\User Shell Folders";
+  const kaldaien = "HKCU\\Software\\Kaldaien\\Special K";
+  const uninstall =
+    "HKLM\\Software\\WOW6432Node\\Microsoft\\Windows\\CurrentVersion\\Uninstall\\{F4A43527-9457-424A-90A6-17CF02ACF677}_is1";
+  const reg = async (...args: string[]) => {
+    const r = await new Deno.Command("reg", { args, stdout: "null" }).output();
+    assertEquals(r.code, 0, `reg ${args.join(" ")}`);
+  };
+  const personal = valueNamed(await regValues(shell), "Personal");
+  const dir = await Deno.makeTempDir();
+  try {
+    /** A Special K install with a profile for `game`. */
+    const install = async (sk: string, game: string) => {
+      await Deno.mkdir(`${sk}\\Profiles\\${game}`, { recursive: true });
+      await Deno.writeTextFile(
+        `${sk}\\Profiles\\${game}\\SpecialK.ini`,
+        "[SpecialK.System]\r\n",
+      );
+    };
+    // Documents backed up by OneDrive: not under %USERPROFILE%\Documents.
+    const docs = `${dir}\\José\\OneDrive\\Documents`;
+    await install(`${docs}\\My Mods\\SpecialK`, "Sample Game");
+    await reg(
+      "add",
+      shell,
+      "/v",
+      "Personal",
+      "/t",
+      "REG_EXPAND_SZ",
+      "/d",
+      docs,
+      "/f",
+    );
+    const found = await json<{ path: string }>([
+      "specialk",
+      "--game",
+      "Sample Game",
+      "--dll",
+      hookDll(),
+    ]);
+    assertEquals(
+      found.path,
+      `${docs}\\My Mods\\SpecialK/Profiles/Sample Game/SpecialK.ini`,
+    );
+    // Special K's own Path (HKCU\Software\Kaldaien\Special K), as %VARS%.
+    const sk = `${dir}\\Elsewhere\\SK`;
+    await install(sk, "Other Game");
+    await reg("add", kaldaien, "/v", "Path", "/t", "REG_SZ", "/d", sk, "/f");
+    const other = await json<{ path: string }>([
+      "specialk",
+      "--game",
+      "Other Game",
+      "--dll",
+      hookDll(),
+    ]);
+    assertEquals(other.path, `${sk}/Profiles/Other Game/SpecialK.ini`);
+    // Installed elsewhere by a 32-bit installer: its uninstall entry, first.
+    const installed = `${dir}\\Custom\\Special K`;
+    await install(installed, "Third Game");
+    await reg(
+      "add",
+      uninstall,
+      "/v",
+      "InstallLocation",
+      "/d",
+      `${installed}\\`,
+      "/f",
+    );
+    const third = await json<{ path: string }>([
+      "specialk",
+      "--game",
+      "Third Game",
+      "--dll",
+      hookDll(),
+    ]);
+    assertEquals(third.path, `${installed}/Profiles/Third Game/SpecialK.ini`);
+  } finally {
+    for (const key of [kaldaien, uninstall]) {
+      await new Deno.Command("reg", {
+        args: ["delete", key, "/f"],
+        stdout: "null",
+        stderr: "null",
+      }).output();
+    }
+    // the prefix's Documents as it was (no value: none)
+    await reg(
+      ...(personal === undefined ? ["delete", shell, "/v", "Personal", "/f"] : [
+        "add",
+        shell,
+        "/v",
+        "Personal",
+        "/t",
+        "REG_EXPAND_SZ",
+        "/d",
+        personal,
+        "/f",
+      ]),
+    );
     await Deno.remove(dir, { recursive: true });
   }
 });

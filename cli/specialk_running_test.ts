@@ -1,0 +1,121 @@
+// Which running processes would write a Special K ini back over an edit.
+import assert from "node:assert/strict";
+import {
+  type LoadedFiles,
+  specialKWriters,
+  writerDlls,
+  writersAmong,
+} from "./specialk_running.ts";
+
+const SK = "C:\\Users\\Me\\AppData\\Local\\Programs\\Special K";
+const PROFILE = `${SK}\\Profiles\\ELDEN RING\\SpecialK.ini`;
+
+function proc(pid: number, name: string, ...paths: string[]): LoadedFiles {
+  return { pid, name, paths: ["C:\\Windows\\System32\\ntdll.dll", ...paths] };
+}
+
+Deno.test("specialk: a profile is written by a game with its install's Special K loaded", () => {
+  const list = [
+    proc(10, "eldenring.exe", `${SK.toUpperCase()}\\SPECIALK64.DLL`),
+    proc(11, "old32.exe", `${SK}/SpecialK32.dll`),
+    proc(12, "other.exe", "D:\\Other Special K\\SpecialK64.dll"),
+    proc(13, "notepad.exe"),
+    // Special K's injection tools: Special K loaded, no profile (SKIF's
+    // service hosts, SKIM, the older rundll32 service)
+    proc(14, "rundll32.exe", `${SK}\\SpecialK64.dll`),
+    proc(15, "SKIFsvc64.exe", `${SK}\\SpecialK64.dll`),
+    proc(16, "SKIFsvc32.exe", `${SK}\\SpecialK32.dll`),
+    proc(17, "SKIF.exe", `${SK}\\SpecialK64.dll`),
+    proc(18, "SKIM64.exe", `${SK}\\SpecialK64.dll`),
+  ];
+  assert.deepEqual(
+    writersAmong(PROFILE, list).map((g) => [g.pid, g.name]),
+    [[10, "eldenring.exe"], [11, "old32.exe"]],
+  );
+  // the same as a resolved path may spell it
+  assert.equal(writersAmong(`\\\\?\\${PROFILE}`, list).length, 2);
+  // the same with forward slashes (a path joined from --sk-dir)
+  assert.deepEqual(
+    writersAmong(`${SK}/Profiles/ELDEN RING/SpecialK.ini`, list).length,
+    2,
+  );
+});
+
+Deno.test("specialk: a game whose modules cannot be read (elevated), with Special K active, counts for any profile", () => {
+  const list = [{ pid: 50, name: "elevated.exe" }];
+  assert.deepEqual(writersAmong(PROFILE, list), [
+    { pid: 50, name: "elevated.exe" },
+  ]);
+  assert.deepEqual(
+    writersAmong(`${SK}\\Global\\default_SpecialK.ini`, list),
+    [],
+  );
+});
+
+Deno.test("specialk: the global defaults have no writer; a local copy writes the ini beside it", () => {
+  assert.deepEqual(writerDlls(`${SK}\\Global\\default_SpecialK.ini`), []);
+  const list = [
+    proc(20, "game.exe", "D:\\Games\\Game\\dxgi.dll", `${SK}\\SpecialK64.dll`),
+  ];
+  assert.deepEqual(
+    writersAmong(`${SK}\\Global\\default_SpecialK.ini`, list),
+    [],
+  );
+  assert.deepEqual(
+    writersAmong("D:\\Games\\Game\\dxgi.ini", list),
+    [{ pid: 20, name: "game.exe", dll: "D:\\Games\\Game\\dxgi.dll" }],
+  );
+  assert.deepEqual(writersAmong("D:\\Games\\Game\\d3d11.ini", list), []);
+});
+
+Deno.test("specialk: under Wine a game's DLLs are Linux paths in a prefix", () => {
+  const sk = "/home/me/.wine/drive_c/users/me/AppData/Local/Programs/Special K";
+  const list = [proc(30, "game.exe", `${sk}/SpecialK64.dll`)];
+  assert.equal(
+    writersAmong(`${sk}/Profiles/Game/SpecialK.ini`, list).length,
+    1,
+  );
+});
+
+Deno.test("specialk: the defaults are never checked against the running processes", async () => {
+  let listed = false;
+  const games = await specialKWriters(`${SK}\\Global\\default_SpecialK.ini`, {
+    list: () => {
+      listed = true;
+      return Promise.resolve([]);
+    },
+  });
+  assert.deepEqual(games, []);
+  assert.equal(listed, false);
+});
+
+Deno.test({
+  name:
+    "specialk: an ini named relatively or through a link is matched where it really is",
+  ignore: Deno.build.os === "windows",
+  fn: async () => {
+    const dir = await Deno.realPath(await Deno.makeTempDir());
+    const cwd = Deno.cwd();
+    try {
+      await Deno.writeTextFile(`${dir}/dxgi.ini`, "[Render.DXGI]\n");
+      await Deno.symlink(`${dir}/dxgi.ini`, `${dir}/link.ini`);
+      const list = () =>
+        Promise.resolve([{
+          pid: 40,
+          name: "game.exe",
+          paths: [`${dir}/dxgi.dll`],
+        }]);
+      Deno.chdir(dir);
+      assert.equal((await specialKWriters("dxgi.ini", { list })).length, 1);
+      // a link elsewhere edits the game's dxgi.ini
+      Deno.chdir(cwd);
+      assert.equal(
+        (await specialKWriters(`${dir}/link.ini`, { list })).length,
+        1,
+      );
+    } finally {
+      Deno.chdir(cwd);
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
