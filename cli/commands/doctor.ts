@@ -46,6 +46,22 @@ const OWN = {
   static: "imports no C runtime DLL",
 };
 
+/**
+ * What heapshift does for a program on another C runtime DLL, which
+ * inject and launch do not refuse: a plugin it loads may use the UCRT.
+ */
+const PLUGIN_ONLY =
+  "so it cannot take over this program's own allocations, only those of a module it loads that uses the UCRT (a plugin); inject and launch go ahead with a warning";
+
+/**
+ * Whether the C runtime check of a {@linkcode CrtUse} passes: only for
+ * the UCRT; another C runtime DLL is said (inject and launch warn, a
+ * plugin may use the UCRT), no C runtime DLL at all fails.
+ */
+function crtOk(use: CrtUse): boolean | null {
+  return use.kind === "ucrt" ? true : use.kind === "static" ? false : null;
+}
+
 /** What the C runtime check says of a {@linkcode CrtUse}. */
 function crtDetail(use: CrtUse): string {
   const through = use.via ? ` through ${use.via}` : "";
@@ -58,9 +74,9 @@ function crtDetail(use: CrtUse): string {
         }`
         : `uses the UCRT dynamically (${dlls}): heapshift can take over its allocator`;
     case "debug-ucrt":
-      return `uses the debug UCRT${through} (${dlls}), a debug build's runtime: heapshift hooks only the release UCRT (ucrtbase.dll), so it cannot take this program over`;
+      return `uses the debug UCRT${through} (${dlls}), a debug build's runtime: heapshift hooks only the release UCRT (ucrtbase.dll), ${PLUGIN_ONLY}`;
     case "msvcrt":
-      return `uses the old C runtime${through} (${dlls}), not the UCRT: heapshift hooks only the UCRT, so it cannot take this program over`;
+      return `uses the old C runtime${through} (${dlls}), not the UCRT: heapshift hooks only the UCRT, ${PLUGIN_ONLY}`;
     case "static":
       return `imports no C runtime DLL (${
         use.unfollowed
@@ -113,7 +129,7 @@ export async function checkExe(exe: string): Promise<Check[]> {
   }
   out.push({
     check: "C runtime",
-    ok: use.kind === "ucrt",
+    ok: crtOk(use),
     detail: crtDetail(use),
   });
   return out;
