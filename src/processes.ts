@@ -10,7 +10,7 @@ import { HeapshiftError } from "./heapshift_error.ts";
 import { PROCESS, processEntries, processImagePath } from "../ffi/mod.ts";
 import { openTarget } from "./_target.ts";
 import { guard } from "./_error_kinds.ts";
-import { MAX_TIMER_MS, timeoutMs } from "./_timeout.ts";
+import { MAX_TIMER_MS, shown, timeoutMs } from "./_timeout.ts";
 import { checkOptions, typeName } from "./_arguments.ts";
 
 /**
@@ -180,13 +180,16 @@ export async function waitForProcess(
     zero: true,
   });
   // A poll that never ends, or never sleeps, is no wait.
-  const interval = options.interval ?? 50;
+  const interval = options.interval === undefined ? 50 : options.interval;
   if (
-    !(Number.isFinite(interval) && interval > 0 && interval <= MAX_TIMER_MS)
+    !(typeof interval === "number" && Number.isFinite(interval) &&
+      interval > 0 && interval <= MAX_TIMER_MS)
   ) {
     throw new HeapshiftError(
       "bad-argument",
-      `Cannot ${doing}: the polling interval must be a positive number of milliseconds up to ${MAX_TIMER_MS} (a timer's limit), not ${interval}`,
+      `Cannot ${doing}: the polling interval must be a positive number of milliseconds up to ${MAX_TIMER_MS} (a timer's limit), not ${
+        shown(interval)
+      }`,
     );
   }
   const deadline = Date.now() + timeout;
