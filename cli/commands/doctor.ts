@@ -293,6 +293,25 @@ export function wineCheck(
   };
 }
 
+/** The "DLL loads" check of a DLL of the right format, for `arch`. */
+async function loadCheck(dll: string, arch: "x64" | "x86"): Promise<Check> {
+  if (arch === "x86") {
+    return {
+      check: "DLL loads",
+      ok: null,
+      detail:
+        "a 32-bit DLL cannot be loaded by the 64-bit Deno: it is checked when injected",
+    };
+  }
+  if (isWindows) return await loadsInProcess(dll);
+  return {
+    check: "DLL loads",
+    ok: null,
+    detail:
+      "checked on Windows only (run doctor with --wine-env default to check it under Wine)",
+  };
+}
+
 /** Runs every check. */
 export async function doctor(
   exe: string | undefined,
@@ -356,23 +375,8 @@ export async function doctor(
           : `${dll} is not heapshift's hook DLL (it does not export ${DEFAULT_SYMBOL}): injected or launched with, it would load and take nothing over`,
       });
     }
-    if (arch === "x86" && format === undefined) {
-      checks.push({
-        check: "DLL loads",
-        ok: null,
-        detail:
-          "a 32-bit DLL cannot be loaded by the 64-bit Deno: it is checked when injected",
-      });
-    } else if (isWindows && format === undefined) {
-      checks.push(await loadsInProcess(dll));
-    } else if (!isWindows) {
-      checks.push({
-        check: "DLL loads",
-        ok: null,
-        detail:
-          "checked on Windows only (run doctor with --wine-env default to check it under Wine)",
-      });
-    }
+    // Nothing is said of the loading of a file whose format check failed.
+    if (format === undefined) checks.push(await loadCheck(dll, arch));
   }
   if (exe) checks.push(...await checkExe(exe));
   return checks;

@@ -315,3 +315,20 @@ Deno.test({
       }
     }),
 });
+
+Deno.test("doctor: a DLL whose format check failed gets no 'DLL loads' line (nothing is said of a DLL that is not one)", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "heapshift-doctor-" });
+  try {
+    // An executable, not a DLL: the format check fails.
+    const exe = await writePe(`${dir}/notadll.dll`, {});
+    const checks = await doctor(undefined, exe);
+    assert.equal(checks.find((c) => c.check === "DLL format")?.ok, false);
+    assert.deepEqual(
+      checks.filter((c) => c.check === "DLL loads"),
+      [],
+      JSON.stringify(checks),
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
