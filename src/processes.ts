@@ -230,7 +230,8 @@ function pause(ms: number, signal?: AbortSignal): Promise<void> {
 /**
  * The architecture of process `pid`: `x64`, or `x86` for a 32-bit program
  * (run under WOW64). Throws an `unsupported` HeapshiftError for others
- * (ARM64), `not-found` when there is no such process.
+ * (ARM64, and an x64 program that ARM64 Windows emulates), `not-found`
+ * when there is no such process.
  *
  * @example Is it a 32-bit program?
  * ```ts
