@@ -29,7 +29,13 @@ import { embeddedDll, extractDll } from "../embed.ts";
 import { launch } from "../api.ts";
 import { c, printJson } from "../output.ts";
 import { bridgeOptions, onWindows } from "../windows_side.ts";
-import { isWindows } from "../../ffi/mod.ts";
+import {
+  isWindows,
+  MACHINE,
+  openProcess,
+  PROCESS,
+  processMachine,
+} from "../../ffi/mod.ts";
 import { underWine, windowsDeno, wineCommand } from "../wine_bridge.ts";
 
 /** One line of the report: `ok` is null for information only. */
@@ -312,6 +318,31 @@ async function loadCheck(dll: string, arch: "x64" | "x86"): Promise<Check> {
   };
 }
 
+/**
+ * The check of Windows' own machine, on ARM64 Windows only: it runs x64
+ * programs emulated, which inject refuses (src/_target.ts).
+ */
+export function nativeCheck(native: number): Check | undefined {
+  // The 64-bit Deno runs on x64 and ARM64 Windows only.
+  if (native !== MACHINE.ARM64) return undefined;
+  return {
+    check: "windows",
+    ok: false,
+    detail:
+      "ARM64 Windows: heapshift refuses x64 programs here (they run emulated, and their ucrtbase.dll is ARM64X code it cannot patch), and it was never run here for x86 ones; it supports x64 and x86 programs on x64 Windows",
+  };
+}
+
+/** Windows' own machine (IMAGE_FILE_MACHINE_*), as this process sees it. */
+function nativeMachine(): number | undefined {
+  try {
+    using self = openProcess(Deno.pid, PROCESS.QUERY_LIMITED_INFORMATION);
+    return processMachine(self).native;
+  } catch {
+    return undefined; // the other checks still run
+  }
+}
+
 /** Runs every check. */
 export async function doctor(
   exe: string | undefined,
@@ -331,6 +362,9 @@ export async function doctor(
     ok: true,
     detail: `${Deno.version.deno} (${Deno.build.target})`,
   });
+  const native = isWindows ? nativeMachine() : undefined;
+  const arm = native === undefined ? undefined : nativeCheck(native);
+  if (arm) checks.push(arm);
   if (!isWindows) {
     checks.push(windowsDenoCheck());
     checks.push(await hostWineCheck());

@@ -1,7 +1,7 @@
 // doctor on Linux (file checks only): a 32-bit program is supported, takes
 // heapshift32.dll, and a DLL of the other bitness is named as such.
 import assert from "node:assert/strict";
-import { checkExe, doctor, wineCheck } from "./doctor.ts";
+import { checkExe, doctor, nativeCheck, wineCheck } from "./doctor.ts";
 import { dllFormat } from "../dll.ts";
 import { buildPe, type SyntheticOptions } from "../../pe/_test_pe.ts";
 import { withVars } from "../../pe/_test_dir.ts";
@@ -331,4 +331,14 @@ Deno.test("doctor: a DLL whose format check failed gets no 'DLL loads' line (not
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test("doctor: ARM64 Windows is said to be unsupported for x64 programs (emulated there, which inject refuses), x64 Windows is not mentioned", () => {
+  assert.equal(nativeCheck(0x8664), undefined);
+  assert.deepEqual(nativeCheck(0xaa64), {
+    check: "windows",
+    ok: false,
+    detail:
+      "ARM64 Windows: heapshift refuses x64 programs here (they run emulated, and their ucrtbase.dll is ARM64X code it cannot patch), and it was never run here for x86 ones; it supports x64 and x86 programs on x64 Windows",
+  });
 });
