@@ -1,12 +1,14 @@
 /**
- * The warning of `patch` and `launch` for heapshift added to a program
- * whose files use another C runtime than the UCRT.
+ * The warning of `patch`, `launch` and `inject` for heapshift added to a
+ * program whose files use another C runtime than the UCRT.
  *
  * @module
  */
 
-import { programCrtUse } from "../src/_crt_use.ts";
+import { type CrtUse, crtUse, programCrtUse } from "../src/_crt_use.ts";
 import { baseName } from "../src/_paths.ts";
+import { isSystemDll } from "../src/_system_dll.ts";
+import { imports } from "../pe/mod.ts";
 
 /**
  * Why heapshift given to `exe` as `dll` may take nothing over: the
@@ -27,12 +29,63 @@ export async function otherRuntimeWarning(
     return undefined; // its own checks say why it cannot be read
   }
   if (use.kind !== "msvcrt" && use.kind !== "debug-ucrt") return undefined;
-  const runtime = use.kind === "msvcrt"
-    ? "the old C runtime"
-    : "the debug UCRT of a debug build";
   return `heapshift takes over the UCRT's allocator (ucrtbase.dll), and ${
     baseName(exe)
-  } uses ${runtime} (${
-    use.dlls.join(", ")
-  }), none of its files the UCRT: ${dll} would have nothing to take over unless the program loads a module that uses the UCRT (a plugin), though it reports itself live (inject refuses it while no such module is loaded)`;
+  } uses ${
+    runtimeOf(use)
+  }, none of its files the UCRT: ${dll} would have nothing to take over unless the program loads a module that uses the UCRT (a plugin), though it reports itself live`;
+}
+
+/** The C runtime of `use` (msvcrt or debug-ucrt), in a warning. */
+function runtimeOf(use: CrtUse): string {
+  return `${
+    use.kind === "msvcrt"
+      ? "the old C runtime"
+      : "the debug UCRT of a debug build"
+  } (${use.dlls.join(", ")})`;
+}
+
+/**
+ * {@linkcode otherRuntimeWarning} for heapshift injected into a running
+ * program, given its loaded `modules` (the program first): undefined also
+ * when a loaded module that is not Windows' own (which import the UCRT on
+ * their own) uses the UCRT, or may (its file cannot be read): heapshift
+ * takes that module over.
+ */
+export async function loadedOtherRuntimeWarning(
+  modules: readonly { name: string; path: string }[],
+  dll: string,
+): Promise<string | undefined> {
+  if (modules.length === 0) return undefined;
+  let use;
+  try {
+    use = await programCrtUse(modules[0].path);
+  } catch {
+    return undefined; // inject says why it cannot reach the program
+  }
+  if (use.kind !== "msvcrt" && use.kind !== "debug-ucrt") return undefined;
+  const root = systemRoot();
+  for (const m of modules) {
+    if (isSystemDll(m.path, root)) continue;
+    try {
+      const list = await imports(m.path, { symbols: false });
+      if (crtUse(list.map((d) => d.dll)).kind === "ucrt") return undefined;
+    } catch {
+      return undefined; // it may use the UCRT
+    }
+  }
+  return `heapshift takes over the UCRT's allocator (ucrtbase.dll), and ${
+    modules[0].name
+  } uses ${
+    runtimeOf(use)
+  }, none of its loaded modules the UCRT yet: ${dll} takes over only the allocations of a module it loads later that uses the UCRT (a plugin), though it reports itself live`;
+}
+
+/** `%SystemRoot%`, where Windows' own DLLs are. */
+function systemRoot(): string {
+  try {
+    return Deno.env.get("SystemRoot") ?? "C:\\Windows";
+  } catch {
+    return "C:\\Windows"; // no env permission
+  }
 }

@@ -54,7 +54,9 @@ export interface ProcessMachine {
 
 /**
  * `IsWow64Process2` (falls back to `IsWow64Process`): which machine the
- * process runs as. A 64-bit process reports its native machine.
+ * process runs as. A 64-bit process reports its native machine, but on
+ * ARM64 Windows an x64 process is no WOW64 process either: there its
+ * machine type info (Windows 11) tells, see {@linkcode runningMachine}.
  */
 export function processMachine(process: Handle): ProcessMachine {
   const k = kernel32();
@@ -62,10 +64,9 @@ export function processMachine(process: Handle): ProcessMachine {
     const p = new Uint16Array(1);
     const n = new Uint16Array(1);
     checkBool("IsWow64Process2", k.IsWow64Process2(process.raw, p, n));
-    return {
-      process: p[0] === MACHINE.UNKNOWN ? n[0] : p[0],
-      native: n[0],
-    };
+    return runningMachine({ process: p[0], native: n[0] }, {
+      imageMachine: () => processImageMachine(process),
+    });
   }
   const wow = new Int32Array(1);
   checkBool("IsWow64Process", k.IsWow64Process(process.raw, wow));
@@ -73,6 +74,49 @@ export function processMachine(process: Handle): ProcessMachine {
     process: wow[0] ? MACHINE.I386 : MACHINE.AMD64,
     native: MACHINE.AMD64,
   };
+}
+
+/**
+ * The machine a process runs as, from what `IsWow64Process2` reported
+ * (`process` UNKNOWN: no WOW64 process): the native one, except on ARM64
+ * Windows, which runs x64 programs emulated but not under WOW64 (so
+ * `IsWow64Process2` reports them as it reports its own ARM64 programs):
+ * there the process's machine type info decides (`imageMachine`,
+ * undefined where Windows does not know the class: before Windows 11,
+ * which has no x64 emulation).
+ */
+export function runningMachine(
+  reported: ProcessMachine,
+  options: { imageMachine: () => number | undefined },
+): ProcessMachine {
+  const { process, native } = reported;
+  if (process !== MACHINE.UNKNOWN) return reported;
+  if (native === MACHINE.AMD64) return { process: native, native };
+  return { process: options.imageMachine() ?? native, native };
+}
+
+// PROCESS_INFORMATION_CLASS ProcessMachineTypeInfo, and the size of its
+// PROCESS_MACHINE_INFORMATION (USHORT ProcessMachine, USHORT Res0, ULONG
+// MachineAttributes).
+const PROCESS_MACHINE_TYPE_INFO = 9;
+const MACHINE_INFORMATION_SIZE = 8;
+
+/**
+ * `GetProcessInformation(ProcessMachineTypeInfo)` (Windows 11, build
+ * 22000): the IMAGE_FILE_MACHINE_* of the process's code. Undefined where
+ * Windows does not answer it (older versions).
+ */
+export function processImageMachine(process: Handle): number | undefined {
+  const k = kernel32();
+  if (k.GetProcessInformation === null) return undefined;
+  const info = new Uint8Array(MACHINE_INFORMATION_SIZE);
+  const ok = k.GetProcessInformation(
+    process.raw,
+    PROCESS_MACHINE_TYPE_INFO,
+    info,
+    info.length,
+  );
+  return ok ? new DataView(info.buffer).getUint16(0, true) : undefined;
 }
 
 /** `QueryFullProcessImageNameW`: the full Win32 path of the executable. */

@@ -1,6 +1,6 @@
 /**
  * Which C runtime a program uses, from the import tables of its files
- * (internal): doctor reports it, inject refuses heapshift to a program
+ * (internal): doctor reports it, inject and launch warn of a program
  * whose code does not use the UCRT. Imports nothing of src/ (cli/ uses
  * it).
  *

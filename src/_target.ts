@@ -150,11 +150,22 @@ export function exitedError(
   );
 }
 
-/** The error for a target whose machine heapshift does not support. */
+/**
+ * The error for a target whose machine heapshift does not support;
+ * `native`: the system's machine (an x64 process on ARM64 Windows is
+ * emulated).
+ */
 export function unsupportedMachine(
   pid: number,
   machine: number,
+  options: { native?: number } = {},
 ): HeapshiftError {
+  if (machine === MACHINE.AMD64 && options.native === MACHINE.ARM64) {
+    return new HeapshiftError(
+      "unsupported",
+      `Process ${pid} is an x64 process emulated on ARM64 Windows: heapshift does not support x64 emulation (the system's ucrtbase.dll there is ARM64X code, not x64 code it can patch); it supports x64 and x86 targets`,
+    );
+  }
   const what = machine === MACHINE.ARM64
     ? "an ARM64 process"
     : `a process of machine type 0x${machine.toString(16)}`;
@@ -188,9 +199,23 @@ export function checkPid(pid: number, doing: string): void {
 
 /** The architecture of the process behind `process`, if supported. */
 export function processArchOf(process: Handle, pid: number): Arch {
-  const m = processMachine(process).process;
-  const arch = archOf(m);
-  if (!arch) throw unsupportedMachine(pid, m);
+  return machineArch(pid, processMachine(process));
+}
+
+/**
+ * The architecture of process `pid` running as `machine`, if supported:
+ * x64 only on x64 Windows (ARM64 Windows emulates it, see
+ * {@linkcode unsupportedMachine}); x86 wherever WOW64 runs it.
+ */
+export function machineArch(
+  pid: number,
+  machine: { process: number; native: number },
+): Arch {
+  const arch = archOf(machine.process);
+  const emulated = arch === "x64" && machine.native !== MACHINE.AMD64;
+  if (!arch || emulated) {
+    throw unsupportedMachine(pid, machine.process, { native: machine.native });
+  }
   return arch;
 }
 

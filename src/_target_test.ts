@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { accessDeniedMessage, processError } from "./_target.ts";
+import { accessDeniedMessage, machineArch, processError } from "./_target.ts";
 import { HeapshiftError } from "./heapshift_error.ts";
 import { Win32Error } from "../ffi/mod.ts";
 
@@ -92,4 +92,29 @@ Deno.test("every function taking a pid refuses one that is not a number as bad-a
       assert.match(message, /not a valid process id$/);
     }
   }
+});
+
+Deno.test("machineArch: an x64 process emulated on ARM64 Windows is refused as what it is, not as an ARM64 process; x64 and x86 on x64 Windows are taken, x86 under WOW64 on ARM64 as before", () => {
+  const AMD64 = 0x8664, I386 = 0x14c, ARM64 = 0xaa64;
+  assert.equal(machineArch(1234, { process: AMD64, native: AMD64 }), "x64");
+  assert.equal(machineArch(1234, { process: I386, native: AMD64 }), "x86");
+  assert.equal(machineArch(1234, { process: I386, native: ARM64 }), "x86");
+  const refused = (machine: { process: number; native: number }) => {
+    try {
+      machineArch(1234, machine);
+    } catch (e) {
+      assert.ok(e instanceof HeapshiftError);
+      assert.equal(e.kind, "unsupported");
+      return e.message;
+    }
+    assert.fail("not refused");
+  };
+  assert.equal(
+    refused({ process: AMD64, native: ARM64 }),
+    "Process 1234 is an x64 process emulated on ARM64 Windows: heapshift does not support x64 emulation (the system's ucrtbase.dll there is ARM64X code, not x64 code it can patch); it supports x64 and x86 targets",
+  );
+  assert.equal(
+    refused({ process: ARM64, native: ARM64 }),
+    "Process 1234 is an ARM64 process: heapshift supports only x64 and x86 targets",
+  );
 });

@@ -46,7 +46,6 @@ import { stats, targetNamed } from "./live_stats.ts";
 import { reasonMayPass } from "./stats_block.ts";
 import { importersOf } from "./_importers.ts";
 import { threadsInModule } from "./_module_threads.ts";
-import { type CrtUse, programCrtUse } from "./_crt_use.ts";
 import { lockTarget } from "./_inject_lock.ts";
 import { loadedByHeapshift, markLoaded, markUnloaded } from "./_load_marker.ts";
 import { isSystemDll } from "./_system_dll.ts";
@@ -243,7 +242,11 @@ function debugged(target: TargetProcess): boolean {
  * Injecting a DLL that is loaded already loads nothing more; heapshift's,
  * when its takeover failed for a reason that may pass
  * ({@linkcode reasonMayPass}), is asked to try once more, and
- * {@linkcode stats} tells how that went.
+ * {@linkcode stats} tells how that went. heapshift goes into a program on
+ * another C runtime (msvcrt.dll, ucrtbased.dll) too, as `launch`
+ * takes it: it takes over only what modules on the UCRT (a plugin the
+ * program loads, before or after it) allocate, and reports itself live
+ * either way.
  *
  * @example Inject heapshift into a running program
  * ```ts
@@ -318,7 +321,6 @@ async function loadInto(
       `Cannot ${doing} process ${pid}: heapshift is loaded in it already (${shown}); a second copy would stay idle and could never be unloaded`,
     );
   }
-  if (heapshift) await checkUsesUcrt(target, { pid, doing });
   // While it exists, heapshift loading mid-run leaves its atexit entry to
   // armExitWatch below.
   using _armEvent = arms ? armEvent(pid) : undefined;
@@ -714,47 +716,6 @@ async function unloadFrom(
       `Cannot ${doing} process ${pid}: it stays loaded after FreeLibrary: it is pinned (heapshift.dll pins itself so its hooks are never unmapped) or held by another reference, from another load of it or from a thread the C runtime started in its code (_beginthreadex, std::thread) until that thread ends; heapshift's own reference is given back, so it unloads once the others are released`,
     );
   }
-}
-
-/**
- * heapshift takes over ucrtbase.dll's allocator. In a program whose own
- * code runs on another C runtime it would load a UCRT for itself alone,
- * hook it, and report the takeover live while nothing calls it. Refused
- * when the program's files (it and the DLLs it imports from beside it,
- * read as doctor does: so also while its loader is still mapping them)
- * name another C runtime DLL (msvcrt.dll, ucrtbased.dll) and no loaded
- * module that is not Windows' own imports the UCRT (a plugin) or might
- * (its imports cannot be read). Windows' own DLLs import it on their own.
- * A program that imports no C runtime DLL is let be: a launcher or a .NET
- * host with a static CRT loads the modules that use the UCRT later.
- */
-async function checkUsesUcrt(
-  target: TargetProcess,
-  at: { pid: number; doing: string },
-): Promise<void> {
-  const loaded = targetModules(target);
-  let use: CrtUse;
-  try {
-    use = await programCrtUse(loaded[0].path);
-  } catch {
-    return; // the program's file cannot be read: no telling
-  }
-  if (use.kind !== "msvcrt" && use.kind !== "debug-ucrt") return;
-  const ucrt = loaded.find((m) => m.name.toLowerCase() === "ucrtbase.dll");
-  if (ucrt) {
-    const { importers, unreadable } = importersOf(loaded, ucrt, {
-      image: (m) => moduleImage(target, m),
-    });
-    const users = [...importers, ...unreadable];
-    if (users.some((m) => !isSystemModule(m.path))) return;
-  }
-  const runtime = use.kind === "msvcrt"
-    ? `the old C runtime (${use.dlls.join(", ")})`
-    : `the debug UCRT (${use.dlls.join(", ")}) of a debug build`;
-  throw new HeapshiftError(
-    "unsupported",
-    `Cannot ${at.doing} process ${at.pid}: it uses ${runtime}, and none of its modules uses the UCRT (ucrtbase.dll), whose allocator heapshift takes over, so there would be nothing to take over; inject again once it has loaded a module that uses the UCRT`,
-  );
 }
 
 /** Whether `path` is one of Windows' own DLLs ({@linkcode isSystemDll}). */

@@ -58,7 +58,8 @@ export class LaunchedProcess implements Disposable {
 
   /**
    * Waits for the program to exit and returns its exit code. With a
-   * `timeout` (ms), throws a `timeout` HeapshiftError if it is still running.
+   * `timeout` (ms; 0: look once; default Infinity: no limit), throws a
+   * `timeout` HeapshiftError if it is still running.
    */
   wait(options: { timeout?: number } = {}): Promise<number> {
     return guardAsync(async () => {

@@ -75,7 +75,7 @@ export interface LaunchOptions {
   dlls?: string[];
   /**
    * Milliseconds to wait for the program's loader to load and initialise
-   * the DLLs (default 10000). A DLL that fails to load is reported as a
+   * the DLLs (default 10000; Infinity: no limit). A DLL that fails to load is reported as a
    * `load-failed` error; on timeout the program is stopped.
    */
   timeout?: number;

@@ -10,7 +10,7 @@ import { HeapshiftError } from "./heapshift_error.ts";
 import { PROCESS, processEntries, processImagePath } from "../ffi/mod.ts";
 import { openTarget } from "./_target.ts";
 import { guard } from "./_error_kinds.ts";
-import { MAX_TIMER_MS, timeoutMs } from "./_timeout.ts";
+import { MAX_TIMER_MS, shown, timeoutMs } from "./_timeout.ts";
 import { checkOptions, typeName } from "./_arguments.ts";
 
 /**
@@ -180,13 +180,16 @@ export async function waitForProcess(
     zero: true,
   });
   // A poll that never ends, or never sleeps, is no wait.
-  const interval = options.interval ?? 50;
+  const interval = options.interval === undefined ? 50 : options.interval;
   if (
-    !(Number.isFinite(interval) && interval > 0 && interval <= MAX_TIMER_MS)
+    !(typeof interval === "number" && Number.isFinite(interval) &&
+      interval > 0 && interval <= MAX_TIMER_MS)
   ) {
     throw new HeapshiftError(
       "bad-argument",
-      `Cannot ${doing}: the polling interval must be a positive number of milliseconds up to ${MAX_TIMER_MS} (a timer's limit), not ${interval}`,
+      `Cannot ${doing}: the polling interval must be a positive number of milliseconds up to ${MAX_TIMER_MS} (a timer's limit), not ${
+        shown(interval)
+      }`,
     );
   }
   const deadline = Date.now() + timeout;
@@ -227,7 +230,8 @@ function pause(ms: number, signal?: AbortSignal): Promise<void> {
 /**
  * The architecture of process `pid`: `x64`, or `x86` for a 32-bit program
  * (run under WOW64). Throws an `unsupported` HeapshiftError for others
- * (ARM64), `not-found` when there is no such process.
+ * (ARM64, and an x64 program that ARM64 Windows emulates), `not-found`
+ * when there is no such process.
  *
  * @example Is it a 32-bit program?
  * ```ts

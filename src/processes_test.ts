@@ -6,7 +6,7 @@ Deno.test("waitForProcess() refuses a timeout or interval that is not a number o
   const bad: [Parameters<typeof waitForProcess>[1], RegExp][] = [
     [
       { timeout: NaN },
-      /the timeout must be a positive number of milliseconds, not NaN/,
+      /the timeout must be a positive number of milliseconds, 0 \(look once\) or Infinity \(no limit\), not NaN/,
     ],
     [{ timeout: -1 }, /the timeout must be .*, not -1/],
     [
@@ -16,6 +16,16 @@ Deno.test("waitForProcess() refuses a timeout or interval that is not a number o
     [{ interval: NaN }, /the polling interval must be .*, not NaN/],
     [{ interval: Infinity }, /the polling interval must be .*, not Infinity/],
     [{ interval: 2 ** 31 }, /the polling interval must be .*, not 2147483648/],
+    // From JavaScript: a value of another type is named as such.
+    [
+      { interval: "50" as unknown as number },
+      /the polling interval must be .*, not a string \("50"\)$/,
+    ],
+    [{ interval: null as unknown as number }, /polling interval .*, not null$/],
+    [
+      { timeout: "1000" as unknown as number },
+      /the timeout must be a positive number of milliseconds, 0 \(look once\) or Infinity \(no limit\), not a string \("1000"\)$/,
+    ],
   ];
   for (const [options, message] of bad) {
     await assert.rejects(

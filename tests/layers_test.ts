@@ -22,6 +22,8 @@ const CLI_FROM_SRC: Record<string, string> = {
     "whether launch can add DLLs to a program, before the CLI picks or builds one: the API refuses it later",
   "src/_crt_use.ts":
     "a program's C runtime from its files, which doctor words: pe/ reads it",
+  "src/_system_dll.ts":
+    "which modules are Windows' own, for inject's warning about a program on another C runtime: a path test",
   "src/_exit_status.ts":
     "how a process ended, behind an error's message: the CLI words it",
 };

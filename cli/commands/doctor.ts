@@ -29,7 +29,13 @@ import { embeddedDll, extractDll } from "../embed.ts";
 import { launch } from "../api.ts";
 import { c, printJson } from "../output.ts";
 import { bridgeOptions, onWindows } from "../windows_side.ts";
-import { isWindows } from "../../ffi/mod.ts";
+import {
+  isWindows,
+  MACHINE,
+  openProcess,
+  PROCESS,
+  processMachine,
+} from "../../ffi/mod.ts";
 import { underWine, windowsDeno, wineCommand } from "../wine_bridge.ts";
 
 /** One line of the report: `ok` is null for information only. */
@@ -46,6 +52,22 @@ const OWN = {
   static: "imports no C runtime DLL",
 };
 
+/**
+ * What heapshift does for a program on another C runtime DLL, which
+ * inject and launch do not refuse: a plugin it loads may use the UCRT.
+ */
+const PLUGIN_ONLY =
+  "so it cannot take over this program's own allocations, only those of a module it loads that uses the UCRT (a plugin); inject and launch go ahead with a warning";
+
+/**
+ * Whether the C runtime check of a {@linkcode CrtUse} passes: only for
+ * the UCRT; another C runtime DLL is said (inject and launch warn, a
+ * plugin may use the UCRT), no C runtime DLL at all fails.
+ */
+function crtOk(use: CrtUse): boolean | null {
+  return use.kind === "ucrt" ? true : use.kind === "static" ? false : null;
+}
+
 /** What the C runtime check says of a {@linkcode CrtUse}. */
 function crtDetail(use: CrtUse): string {
   const through = use.via ? ` through ${use.via}` : "";
@@ -58,9 +80,9 @@ function crtDetail(use: CrtUse): string {
         }`
         : `uses the UCRT dynamically (${dlls}): heapshift can take over its allocator`;
     case "debug-ucrt":
-      return `uses the debug UCRT${through} (${dlls}), a debug build's runtime: heapshift hooks only the release UCRT (ucrtbase.dll), so it cannot take this program over`;
+      return `uses the debug UCRT${through} (${dlls}), a debug build's runtime: heapshift hooks only the release UCRT (ucrtbase.dll), ${PLUGIN_ONLY}`;
     case "msvcrt":
-      return `uses the old C runtime${through} (${dlls}), not the UCRT: heapshift hooks only the UCRT, so it cannot take this program over`;
+      return `uses the old C runtime${through} (${dlls}), not the UCRT: heapshift hooks only the UCRT, ${PLUGIN_ONLY}`;
     case "static":
       return `imports no C runtime DLL (${
         use.unfollowed
@@ -113,7 +135,7 @@ export async function checkExe(exe: string): Promise<Check[]> {
   }
   out.push({
     check: "C runtime",
-    ok: use.kind === "ucrt",
+    ok: crtOk(use),
     detail: crtDetail(use),
   });
   return out;
@@ -277,6 +299,50 @@ export function wineCheck(
   };
 }
 
+/** The "DLL loads" check of a DLL of the right format, for `arch`. */
+async function loadCheck(dll: string, arch: "x64" | "x86"): Promise<Check> {
+  if (arch === "x86") {
+    return {
+      check: "DLL loads",
+      ok: null,
+      detail:
+        "a 32-bit DLL cannot be loaded by the 64-bit Deno: it is checked when injected",
+    };
+  }
+  if (isWindows) return await loadsInProcess(dll);
+  return {
+    check: "DLL loads",
+    ok: null,
+    detail:
+      "checked on Windows only (run doctor with --wine-env default to check it under Wine)",
+  };
+}
+
+/**
+ * The check of Windows' own machine, on ARM64 Windows only: it runs x64
+ * programs emulated, which inject refuses (src/_target.ts).
+ */
+export function nativeCheck(native: number): Check | undefined {
+  // The 64-bit Deno runs on x64 and ARM64 Windows only.
+  if (native !== MACHINE.ARM64) return undefined;
+  return {
+    check: "windows",
+    ok: false,
+    detail:
+      "ARM64 Windows: heapshift refuses x64 programs here (they run emulated, and their ucrtbase.dll is ARM64X code it cannot patch), and it was never run here for x86 ones; it supports x64 and x86 programs on x64 Windows",
+  };
+}
+
+/** Windows' own machine (IMAGE_FILE_MACHINE_*), as this process sees it. */
+function nativeMachine(): number | undefined {
+  try {
+    using self = openProcess(Deno.pid, PROCESS.QUERY_LIMITED_INFORMATION);
+    return processMachine(self).native;
+  } catch {
+    return undefined; // the other checks still run
+  }
+}
+
 /** Runs every check. */
 export async function doctor(
   exe: string | undefined,
@@ -296,6 +362,9 @@ export async function doctor(
     ok: true,
     detail: `${Deno.version.deno} (${Deno.build.target})`,
   });
+  const native = isWindows ? nativeMachine() : undefined;
+  const arm = native === undefined ? undefined : nativeCheck(native);
+  if (arm) checks.push(arm);
   if (!isWindows) {
     checks.push(windowsDenoCheck());
     checks.push(await hostWineCheck());
@@ -340,23 +409,8 @@ export async function doctor(
           : `${dll} is not heapshift's hook DLL (it does not export ${DEFAULT_SYMBOL}): injected or launched with, it would load and take nothing over`,
       });
     }
-    if (arch === "x86" && format === undefined) {
-      checks.push({
-        check: "DLL loads",
-        ok: null,
-        detail:
-          "a 32-bit DLL cannot be loaded by the 64-bit Deno: it is checked when injected",
-      });
-    } else if (isWindows && format === undefined) {
-      checks.push(await loadsInProcess(dll));
-    } else if (!isWindows) {
-      checks.push({
-        check: "DLL loads",
-        ok: null,
-        detail:
-          "checked on Windows only (run doctor with --wine-env default to check it under Wine)",
-      });
-    }
+    // Nothing is said of the loading of a file whose format check failed.
+    if (format === undefined) checks.push(await loadCheck(dll, arch));
   }
   if (exe) checks.push(...await checkExe(exe));
   return checks;

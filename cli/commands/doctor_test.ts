@@ -1,7 +1,7 @@
 // doctor on Linux (file checks only): a 32-bit program is supported, takes
 // heapshift32.dll, and a DLL of the other bitness is named as such.
 import assert from "node:assert/strict";
-import { checkExe, doctor, wineCheck } from "./doctor.ts";
+import { checkExe, doctor, nativeCheck, wineCheck } from "./doctor.ts";
 import { dllFormat } from "../dll.ts";
 import { buildPe, type SyntheticOptions } from "../../pe/_test_pe.ts";
 import { withVars } from "../../pe/_test_dir.ts";
@@ -187,10 +187,14 @@ Deno.test("doctor finds the C runtime of a program's own DLLs beside it", async 
       /the DLLs beside a program in Windows' own directories are not looked into/,
     );
     const debug = await pe("debug.exe", ["ucrtbased.dll"], false);
-    assert.equal(
-      (await crt(debug)).detail,
-      "uses the debug UCRT (ucrtbased.dll), a debug build's runtime: heapshift hooks only the release UCRT (ucrtbase.dll), so it cannot take this program over",
-    );
+    // Not a failed check: inject and launch go ahead (with a warning), as
+    // a plugin it loads may use the UCRT.
+    assert.deepEqual(await crt(debug), {
+      check: "C runtime",
+      ok: null,
+      detail:
+        "uses the debug UCRT (ucrtbased.dll), a debug build's runtime: heapshift hooks only the release UCRT (ucrtbase.dll), so it cannot take over this program's own allocations, only those of a module it loads that uses the UCRT (a plugin); inject and launch go ahead with a warning",
+    });
     // The old runtime in the program, the UCRT in its DLL: the DLL's
     // allocations can be taken over.
     const mixed = await pe("mixed.exe", ["msvcrt.dll", "core.dll"], false);
@@ -200,10 +204,12 @@ Deno.test("doctor finds the C runtime of a program's own DLLs beside it", async 
       /own code, which uses the old C runtime$/,
     );
     const old = await pe("old.exe", ["msvcrt.dll", "plain.dll"], false);
-    assert.match(
-      (await crt(old)).detail,
-      /^uses the old C runtime \(msvcrt\.dll\)/,
-    );
+    assert.deepEqual(await crt(old), {
+      check: "C runtime",
+      ok: null,
+      detail:
+        "uses the old C runtime (msvcrt.dll), not the UCRT: heapshift hooks only the UCRT, so it cannot take over this program's own allocations, only those of a module it loads that uses the UCRT (a plugin); inject and launch go ahead with a warning",
+    });
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
@@ -308,4 +314,31 @@ Deno.test({
         );
       }
     }),
+});
+
+Deno.test("doctor: a DLL whose format check failed gets no 'DLL loads' line (nothing is said of a DLL that is not one)", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "heapshift-doctor-" });
+  try {
+    // An executable, not a DLL: the format check fails.
+    const exe = await writePe(`${dir}/notadll.dll`, {});
+    const checks = await doctor(undefined, exe);
+    assert.equal(checks.find((c) => c.check === "DLL format")?.ok, false);
+    assert.deepEqual(
+      checks.filter((c) => c.check === "DLL loads"),
+      [],
+      JSON.stringify(checks),
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("doctor: ARM64 Windows is said to be unsupported for x64 programs (emulated there, which inject refuses), x64 Windows is not mentioned", () => {
+  assert.equal(nativeCheck(0x8664), undefined);
+  assert.deepEqual(nativeCheck(0xaa64), {
+    check: "windows",
+    ok: false,
+    detail:
+      "ARM64 Windows: heapshift refuses x64 programs here (they run emulated, and their ucrtbase.dll is ARM64X code it cannot patch), and it was never run here for x86 ones; it supports x64 and x86 programs on x64 Windows",
+  });
 });

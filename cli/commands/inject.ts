@@ -6,6 +6,8 @@
  */
 
 import { checkTakeover } from "../takeover.ts";
+import { loadedOtherRuntimeWarning } from "../crt_warning.ts";
+import { isHeapshiftDll } from "../../pe/mod.ts";
 import {
   launchInterruptibly,
   refuseIlOnly,
@@ -220,7 +222,13 @@ async function injectPid(
   const api = await import("../api.ts");
   // inject() returns a module loaded already as it is, loading nothing
   // more: the report must not say it was injected now.
-  const before = loadedBases(pid, api.modules);
+  const loaded = loadedModules(pid, api.modules);
+  const before = new Set(loaded.map((m) => m.base));
+  // Not refused (a plugin it loads later may use the UCRT), but 'state
+  // live' alone would read as its allocations taken over.
+  const runtime = isHeapshiftDll(dll) &&
+    await loadedOtherRuntimeWarning(loaded, baseName(dll));
+  if (runtime) console.error(cErr.yellow(`warning: ${runtime}`));
   const t0 = performance.now();
   const mod = await api.inject(pid, dll, { timeout: opts.timeout * 1000 });
   const ms = performance.now() - t0;
@@ -258,15 +266,12 @@ async function injectPid(
   });
 }
 
-/** The bases of the modules loaded in `pid`; none when they cannot be listed. */
-function loadedBases(
-  pid: number,
-  modules: (pid: number) => { base: bigint }[],
-): Set<bigint> {
+/** The modules loaded in `pid`; none when they cannot be listed. */
+function loadedModules<M>(pid: number, modules: (pid: number) => M[]): M[] {
   try {
-    return new Set(modules(pid).map((m) => m.base));
+    return modules(pid);
   } catch {
-    return new Set(); // inject() says why it cannot reach the process
+    return []; // inject() says why it cannot reach the process
   }
 }
 

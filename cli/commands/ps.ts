@@ -12,7 +12,9 @@ import { bridgeOptions, onWindows } from "../windows_side.ts";
 /** Registers `ps`. */
 export function psCommand(program: Command, setCode: SetCode): void {
   const command = program.command("ps")
-    .description("List running processes (optionally only those named NAME).")
+    .description(
+      "List running processes (optionally only those named NAME: exit 1 when none is running, --json printing [] first).",
+    )
     .argument("[name]", "process name, e.g. game.exe", parseName)
     .option("--json", "machine-readable output");
   bridgeOptions(command).addHelpText(

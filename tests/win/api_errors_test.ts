@@ -120,22 +120,31 @@ test("ARM64 targets and DLLs are reported as not supported", async () => {
   }
 });
 
-test("heapshift is not injected into a program on another C runtime", async () => {
-  // On msvcrt.dll: heapshift would load a UCRT of its own, hook it, see it
-  // called by nobody, and report the takeover live.
-  await using target = await startTarget(fixture("api_msvcrt.exe"));
+test("heapshift goes into a program on another C runtime: a UCRT plugin it loads later is taken over", async () => {
+  // On msvcrt.dll, as rundll32, dllhost or a MinGW host: none of its
+  // modules uses the UCRT yet, but one it loads on demand (a plugin) will,
+  // through the ucrtbase.dll heapshift has hooked by then. Refusing it (as
+  // inject did) stopped a takeover that works; launch takes it too.
+  await using target = await startTarget(fixture("api_msvcrt_host.exe"), {
+    args: [fixture("api_ucrt_plugin.dll"), "plugin_work", "--on-input"],
+  });
   const pid = target.readyPid;
-  const e = await assertRejects(
-    () => inject(pid, hookDll()),
-    HeapshiftError,
-    `Cannot inject heapshift.dll into process ${pid}: it uses the old C runtime (msvcrt.dll), and none of its modules uses the UCRT (ucrtbase.dll), whose allocator heapshift takes over, so there would be nothing to take over; inject again once it has loaded a module that uses the UCRT`,
-  );
-  assertEquals(e.kind, "unsupported");
-  const loaded = modules(pid).map((m) => m.name.toLowerCase());
-  assert(!loaded.includes("heapshift.dll"), loaded.join());
-  assert(!loaded.includes("ucrtbase.dll"), loaded.join());
-  // Other DLLs still go in.
-  await inject(pid, fixture("probe.dll"));
+  await inject(pid, hookDll());
+  const deadline = Date.now() + 10_000;
+  while (stats(pid)?.state !== "live" && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  assertEquals(stats(pid)?.state, "live");
+  const w = target.child.stdin.getWriter();
+  await w.write(new TextEncoder().encode("load\n"));
+  w.releaseLock();
+  let allocs = 0;
+  while (Date.now() < deadline + 10_000) {
+    allocs = stats(pid)?.counters.allocs ?? 0;
+    if (allocs >= 20) break;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  assert(allocs >= 20, `the plugin's mallocs reached heapshift: ${allocs}`);
 });
 
 test("DLL path missing or not a DLL", async () => {

@@ -689,6 +689,27 @@ test("cli: launch of a program on another C runtime goes ahead with a warning th
   }
 });
 
+test("cli: inject into a running program on another C runtime goes ahead with a warning while none of its modules uses the UCRT, and without one once a plugin of its does", async () => {
+  // As launch: a plugin it loads later (rundll32, dllhost, a MinGW host)
+  // is taken over through the ucrtbase.dll heapshift hooked first.
+  await using old = await startTarget(fixture("api_msvcrt.exe"));
+  const r = await cli(["inject", String(old.readyPid), "--dll", hookDll()]);
+  assertEquals(r.code, 0, r.stderr);
+  assert(/state\s+live/.test(r.stdout), r.stdout);
+  assert(
+    /warning: heapshift takes over the UCRT's allocator \(ucrtbase\.dll\), and api_msvcrt\.exe uses the old C runtime \(msvcrt\.dll\), none of its loaded modules the UCRT yet: heapshift\.dll takes over only the allocations of a module it loads later that uses the UCRT \(a plugin\)/
+      .test(r.stderr),
+    r.stderr,
+  );
+  // Its plugin on the UCRT is loaded: heapshift takes that over, no warning.
+  await using host = await startTarget(fixture("api_msvcrt_host.exe"), {
+    args: [fixture("api_ucrt_plugin.dll"), "plugin_work"],
+  });
+  const h = await cli(["inject", String(host.readyPid), "--dll", hookDll()]);
+  assertEquals(h.code, 0, h.stderr);
+  assert(!/warning/.test(h.stderr), h.stderr);
+});
+
 test("cli: launch and inject of an executable give the load --timeout seconds, then stop the program", async () => {
   // api_slow.dll's DllMain sleeps 5 s: over a 1 s --timeout.
   await using copy = await uniqueCopy("sleeper.exe");

@@ -17,6 +17,7 @@ import {
   procAddress,
   PROCESS,
   processEntries,
+  processImageMachine,
   processImagePath,
   processMachine,
   readWide,
@@ -70,6 +71,15 @@ test("toolhelp: PROCESSENTRY32W and MODULEENTRY32W decode", () => {
     loadLibrary >= k32.base && loadLibrary < k32.base + BigInt(k32.size),
     "LoadLibraryW lies inside kernel32's image",
   );
+});
+
+test("process queries: the machine type info of an x64 and an x86 process (Windows 11's ProcessMachineTypeInfo, which Wine answers too)", async () => {
+  await using x86 = await startTarget(fixture("sleeper.exe", "x86"));
+  using self = openProcess(Deno.pid, PROCESS.QUERY_LIMITED_INFORMATION);
+  using other = openProcess(x86.readyPid, PROCESS.QUERY_LIMITED_INFORMATION);
+  assertEquals(processImageMachine(self), MACHINE.AMD64);
+  assertEquals(processImageMachine(other), MACHINE.I386);
+  assertEquals(processMachine(other).process, MACHINE.I386);
 });
 
 test("process queries: machine and image path", () => {
