@@ -190,6 +190,14 @@ function builds(mimalloc: { host: string; cc: string } | null): Build[] {
   ];
 }
 
+/**
+ * Linked into the x86 builds (the tests run them; the bench does not): a
+ * 64-bit Deno's spawn hands a 32-bit child 8-byte handles, which
+ * Microsoft's 32-bit CRT misreads, and the child's stdout went nowhere
+ * (the file says more; the fixtures link it too).
+ */
+const X86_STD_FDS = `${repoRoot()}/tests/fixtures/support/std_fds.c`;
+
 /** Host path of a compiler path (sources live in the rootfs on Linux). */
 function hostPath(cc: string): string {
   return !isWindows && cc.startsWith("/opt/heapshift/")
@@ -246,7 +254,10 @@ export async function buildPrograms(
     : options.mimalloc;
   // one compiler per CPU: each build is one compiler run
   const jobs = (options.arches ?? ["x64"]).flatMap((arch) =>
-    builds(arch === "x64" ? mimalloc : null).map((b) => ({ b, arch }))
+    builds(arch === "x64" ? mimalloc : null).map((b) => ({
+      b: arch === "x64" ? b : { ...b, sources: [...b.sources, X86_STD_FDS] },
+      arch,
+    }))
   );
   const workers = Math.max(1, Math.min(navigator.hardwareConcurrency, 4));
   await Promise.all(
