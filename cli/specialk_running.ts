@@ -110,17 +110,29 @@ export function writersAmong(
  * `Local\SK_InjectedPid_<pid>` once it has taken a game on
  * (SK_Inject_AcquireProcess, SpecialKO/SpecialK src/injection/injection.cpp),
  * never in the programs its global hook merely reaches (explorer, a
- * browser), where it stays loaded but idle. On Linux (games under Wine or
- * Proton, where Special K is a local copy only the game loads) every
- * process, from /proc, where Wine maps each DLL from its file. A process
- * that cannot be read on Linux (another user's, ended meanwhile) is left out.
+ * browser), where it stays loaded but idle. Special K before 25.12.2.1
+ * (December 2025) creates no such event: for the ini of a local copy
+ * (`dxgi.ini`), which only the game beside it loads, so do the programs
+ * in `ini`'s folder. On Linux (games under Wine or Proton, where Special K
+ * is a local copy only the game loads) every process, from /proc, where
+ * Wine maps each DLL from its file. A process that cannot be read on
+ * Linux (another user's, ended meanwhile) is left out.
  */
-export async function loadedFiles(): Promise<LoadedFiles[]> {
+export async function loadedFiles(ini?: string): Promise<LoadedFiles[]> {
   if (!isWindows) return await procMaps();
   const api = await import("./api.ts");
+  const local = ini && localCopyDir(ini);
+  const inLocal = (pid: number) => {
+    try {
+      return key(dirOf(api.processPath(pid))) === local;
+    } catch {
+      return false; // ended, or not ours to ask: not a game of the user's
+    }
+  };
   const out: LoadedFiles[] = [];
   for (const p of api.processes()) {
-    if (p.pid === 0 || p.pid === Deno.pid || !specialKActive(p.pid)) continue;
+    if (p.pid === 0 || p.pid === Deno.pid) continue;
+    if (!specialKActive(p.pid) && !(local && inLocal(p.pid))) continue;
     let paths: string[] | undefined;
     try {
       paths = api.modules(p.pid).map((m) => m.path);
@@ -128,6 +140,17 @@ export async function loadedFiles(): Promise<LoadedFiles[]> {
     out.push({ pid: p.pid, name: p.name, paths });
   }
   return out;
+}
+
+/**
+ * The folder of `ini` when it may be a local copy's (`dxgi.ini` beside
+ * the game and its `dxgi.dll`): not a profile, nor the defaults.
+ */
+function localCopyDir(ini: string): string | undefined {
+  const path = key(ini);
+  const dir = dirOf(path);
+  if (baseOf(path).startsWith("default_")) return undefined;
+  return baseOf(dirOf(dir)) === "profiles" ? undefined : dir;
 }
 
 /**
@@ -192,13 +215,11 @@ async function procName(pid: string): Promise<string> {
  */
 export async function specialKWriters(
   ini: string,
-  options: { list?: () => Promise<LoadedFiles[]> } = {},
+  options: { list?: (ini: string) => Promise<LoadedFiles[]> } = {},
 ): Promise<SpecialKGame[]> {
   if (!writerDlls(ini).length) return [];
-  return writersAmong(
-    await realIni(ini),
-    await (options.list ?? loadedFiles)(),
-  );
+  const real = await realIni(ini);
+  return writersAmong(real, await (options.list ?? loadedFiles)(real));
 }
 
 /**

@@ -1270,6 +1270,46 @@ testArches(
   },
 );
 
+testArches(
+  "cli: specialk refuses to edit a local copy's ini while its game runs, though that Special K marks no game active (before 25.12.2.1)",
+  async (arch) => {
+    // A local copy (dxgi.dll beside the game) is loaded by that game only;
+    // Special K before 25.12.2.1 (December 2025) creates no
+    // Local\SK_InjectedPid_<pid> event, which probe.dll stands in for.
+    await using game = await uniqueCopy("api_dynuser.exe", arch);
+    const dir = game.path.slice(0, game.path.lastIndexOf("\\"));
+    const ini = `${dir}\\dxgi.ini`;
+    const text = "[Render.DXGI]\r\n";
+    await Deno.writeTextFile(ini, text);
+    await Deno.copyFile(fixture("probe.dll", arch), `${dir}\\dxgi.dll`);
+    {
+      await using running = await startTarget(game.path, {
+        args: [`${dir}\\dxgi.dll`],
+      });
+      const args = ["specialk", "--ini", ini, "--dll", hookDll()];
+      oneLineError(
+        await cli(args),
+        1,
+        new RegExp(
+          `Special K runs in ${
+            game.exe.replace(".", "\\.")
+          } \\(pid ${running.readyPid}\\)`,
+        ),
+        "local copy, game running",
+      );
+      assertEquals(await Deno.readTextFile(ini), text);
+    }
+    const after = await json<{ action: string }>([
+      "specialk",
+      "--ini",
+      ini,
+      "--dll",
+      hookDll(),
+    ]);
+    assertEquals(after.action, "added", "the game has ended");
+  },
+);
+
 test("cli: specialk finds Special K where the registry says: a moved Documents folder (OneDrive), Special K's Path, its installer's InstallLocation", async () => {
   const shell =
     "HKCU\\Software\\Microsoft\\Windows\\CurrentVersion\\Explorer\\User Shell Folders";
