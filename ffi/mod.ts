@@ -24,3 +24,4 @@ export * from "./mutex.ts";
 export * from "./psapi.ts";
 export * from "./file.ts";
 export * from "./job.ts";
+export * from "./registry.ts";

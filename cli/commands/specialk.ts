@@ -168,7 +168,7 @@ export function specialkCommand(program: Command, setCode: SetCode): void {
         const candidates = opts.skDir
           ? [opts.skDir]
           : isWindows
-          ? specialKDirs(await specialKRegistry())
+          ? specialKDirs(specialKRegistry())
           : prefix
           ? specialKDirsInPrefix(prefix)
           : [];

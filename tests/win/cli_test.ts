@@ -18,11 +18,11 @@ import {
   createProcess,
   openProcess,
   PROCESS,
+  regString,
   resumeThread,
   terminateProcess,
 } from "../../ffi/mod.ts";
 import { quoteArg } from "../../mod.ts";
-import { regValues, valueNamed } from "../../cli/registry.ts";
 
 const CLI = repoPath("cli.ts");
 
@@ -1320,8 +1320,30 @@ test("cli: specialk finds Special K where the registry says: a moved Documents f
     const r = await new Deno.Command("reg", { args, stdout: "null" }).output();
     assertEquals(r.code, 0, `reg ${args.join(" ")}`);
   };
-  const personal = valueNamed(await regValues(shell), "Personal");
+  const keyExists = async (key: string) =>
+    (await new Deno.Command("reg", {
+      args: ["query", key],
+      stdout: "null",
+      stderr: "null",
+    }).output()).success;
+  // What the test changes, as the prefix had it: each value, and the
+  // outermost key the test's `reg add` creates when it is not there.
+  const saved = await Promise.all(
+    [
+      [shell, "Personal", "REG_EXPAND_SZ", shell],
+      [kaldaien, "Path", "REG_SZ", "HKCU\\Software\\Kaldaien"],
+      [uninstall, "InstallLocation", "REG_SZ", uninstall],
+    ].map(async ([key, name, type, outer]) => ({
+      key,
+      name,
+      type,
+      outer,
+      outerExisted: await keyExists(outer),
+      value: regString(key, name),
+    })),
+  );
   const dir = await Deno.makeTempDir();
+  let failure: unknown;
   try {
     /** A Special K install with a profile for `game`. */
     const install = async (sk: string, game: string) => {
@@ -1368,6 +1390,13 @@ test("cli: specialk finds Special K where the registry says: a moved Documents f
       hookDll(),
     ]);
     assertEquals(other.path, `${sk}/Profiles/Other Game/SpecialK.ini`);
+    // ... with no temporary folder to write in (TEMP gone, or not the user's)
+    const noTemp = `${dir}\\missing`;
+    const r = await cli(
+      ["specialk", "--game", "Other Game", "--dll", hookDll(), "--json"],
+      { TEMP: noTemp, TMP: noTemp },
+    );
+    assertEquals(r.code, 0, `TEMP missing: ${r.stderr}`);
     // Installed elsewhere by a 32-bit installer: its uninstall entry, first.
     const installed = `${dir}\\Custom\\Special K`;
     await install(installed, "Third Game");
@@ -1388,30 +1417,38 @@ test("cli: specialk finds Special K where the registry says: a moved Documents f
       hookDll(),
     ]);
     assertEquals(third.path, `${installed}/Profiles/Third Game/SpecialK.ini`);
-  } finally {
-    for (const key of [kaldaien, uninstall]) {
-      await new Deno.Command("reg", {
-        args: ["delete", key, "/f"],
-        stdout: "null",
-        stderr: "null",
-      }).output();
-    }
-    // the prefix's Documents as it was (no value: none)
-    await reg(
-      ...(personal === undefined ? ["delete", shell, "/v", "Personal", "/f"] : [
-        "add",
-        shell,
-        "/v",
-        "Personal",
-        "/t",
-        "REG_EXPAND_SZ",
-        "/d",
-        personal,
-        "/f",
-      ]),
-    );
-    await Deno.remove(dir, { recursive: true });
+  } catch (e) {
+    failure = e;
   }
+  // the prefix's registry as it was, even after a failure (then that failure
+  // is the one reported, a failed restore only printed)
+  const unrestored: string[] = [];
+  for (const v of saved) {
+    try {
+      if (!v.outerExisted) {
+        if (await keyExists(v.outer)) await reg("delete", v.outer, "/f");
+      } else if (v.value === undefined) {
+        if (regString(v.key, v.name) !== undefined) {
+          await reg("delete", v.key, "/v", v.name, "/f");
+        }
+      } else {
+        const { key, name, type, value } = v;
+        await reg("add", key, "/v", name, "/t", type, "/d", value, "/f");
+      }
+      const now = (await keyExists(v.outer)) && regString(v.key, v.name);
+      if (!v.outerExisted ? now !== false : now !== v.value) {
+        throw new Error(`is ${JSON.stringify(now)}`);
+      }
+    } catch (e) {
+      unrestored.push(`${v.key} ${v.name}: ${e}`);
+    }
+  }
+  await Deno.remove(dir, { recursive: true });
+  if (failure !== undefined) {
+    if (unrestored.length) console.error(`not restored: ${unrestored}`);
+    throw failure;
+  }
+  assertEquals(unrestored, [], "the registry restored");
 });
 
 testArches(
