@@ -122,9 +122,11 @@ export async function loadedFiles(ini?: string): Promise<LoadedFiles[]> {
   if (!isWindows) return await procMaps();
   const api = await import("./api.ts");
   const local = ini && localCopyDir(ini);
-  const inLocal = (pid: number) => {
+  const inLocal = async (pid: number) => {
     try {
-      return key(dirOf(api.processPath(pid))) === local;
+      // resolved as the ini is (the game started through a link)
+      const dir = dirOf(api.processPath(pid));
+      return key(dir) === local || key(await Deno.realPath(dir)) === local;
     } catch {
       return false; // ended, or not ours to ask: not a game of the user's
     }
@@ -132,7 +134,7 @@ export async function loadedFiles(ini?: string): Promise<LoadedFiles[]> {
   const out: LoadedFiles[] = [];
   for (const p of api.processes()) {
     if (p.pid === 0 || p.pid === Deno.pid) continue;
-    if (!specialKActive(p.pid) && !(local && inLocal(p.pid))) continue;
+    if (!specialKActive(p.pid) && !(local && await inLocal(p.pid))) continue;
     let paths: string[] | undefined;
     try {
       paths = api.modules(p.pid).map((m) => m.path);
@@ -219,7 +221,20 @@ export async function specialKWriters(
 ): Promise<SpecialKGame[]> {
   if (!writerDlls(ini).length) return [];
   const real = await realIni(ini);
-  return writersAmong(real, await (options.list ?? loadedFiles)(real));
+  const names = new Set(writerDlls(real).map(baseOf));
+  const list = await (options.list ?? loadedFiles)(real);
+  // A loader names a DLL by the path the game was started from, links
+  // (a game library moved by a junction, a subst drive) unresolved, as
+  // the ini's is: the few candidates are resolved to compare.
+  for (const p of list) {
+    if (!p.paths) continue;
+    p.paths = await Promise.all(
+      p.paths.map((m) =>
+        names.has(baseOf(key(m))) ? Deno.realPath(m).catch(() => m) : m
+      ),
+    );
+  }
+  return writersAmong(real, list);
 }
 
 /**

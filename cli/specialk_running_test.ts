@@ -119,3 +119,31 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name:
+    "specialk: a game that loaded its Special K through a link to the ini's folder (a library moved by a junction) counts",
+  ignore: Deno.build.os === "windows",
+  fn: async () => {
+    const dir = await Deno.realPath(await Deno.makeTempDir());
+    try {
+      await Deno.mkdir(`${dir}/real`);
+      await Deno.writeTextFile(`${dir}/real/dxgi.ini`, "[Render.DXGI]\n");
+      await Deno.writeTextFile(`${dir}/real/dxgi.dll`, "");
+      await Deno.symlink(`${dir}/real`, `${dir}/link`);
+      // the loader names a DLL by the path the game was started from
+      const list = () =>
+        Promise.resolve([{
+          pid: 41,
+          name: "game.exe",
+          paths: [`${dir}/link/dxgi.dll`, `${dir}/link/gone.dll`],
+        }]);
+      assert.equal(
+        (await specialKWriters(`${dir}/real/dxgi.ini`, { list })).length,
+        1,
+      );
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
