@@ -147,3 +147,48 @@ Deno.test({
     }
   },
 });
+
+/** A shared object of this Linux's, to map as a DLL. */
+const LIBM = Deno.build.os !== "linux" ? undefined : [
+  `/lib/${Deno.build.arch}-linux-gnu/libm.so.6`,
+  "/lib64/libm.so.6",
+  "/usr/lib/libm.so.6",
+].find((f) => {
+  try {
+    return Deno.statSync(f).isFile;
+  } catch {
+    return false;
+  }
+});
+
+Deno.test({
+  name:
+    "specialk: on Linux a process with the install's Special K mapped (as Wine maps a DLL) is found in /proc, named by its program",
+  ignore: LIBM === undefined,
+  fn: async () => {
+    const dir = await Deno.realPath(await Deno.makeTempDir());
+    // (LD_PRELOAD takes no space in a path)
+    const profile = `${dir}/SK/Profiles/Game/SpecialK.ini`;
+    await Deno.mkdir(`${dir}/SK/Profiles/Game`, { recursive: true });
+    await Deno.writeTextFile(profile, "[SpecialK.System]\n");
+    // any shared object, named as Special K's DLL, mapped by a program
+    const dll = `${dir}/SK/SpecialK64.dll`;
+    await Deno.copyFile(LIBM!, dll);
+    const child = new Deno.Command("sleep", {
+      args: ["30"],
+      env: { LD_PRELOAD: dll },
+    }).spawn();
+    try {
+      let games: Awaited<ReturnType<typeof specialKWriters>> = [];
+      for (let i = 0; i < 50 && !games.length; i++) {
+        await new Promise((r) => setTimeout(r, 20));
+        games = await specialKWriters(profile);
+      }
+      assert.deepEqual(games, [{ pid: child.pid, name: "sleep", dll }]);
+    } finally {
+      child.kill();
+      await child.status;
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
