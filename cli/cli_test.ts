@@ -897,3 +897,45 @@ Deno.test("--help of every command acting on a process says it takes a pid, a na
     );
   }
 });
+
+Deno.test("specialk --game looks for the profile in every Special K install found, in order, not only the first", async () => {
+  const prefix = await Deno.makeTempDir();
+  try {
+    const user = `${prefix}/drive_c/users/me`;
+    // SKIF's install, and an older one in Documents (a local copy's
+    // central profiles)
+    const skif = `${user}/AppData/Local/Programs/Special K`;
+    const docs = `${user}/Documents/My Mods/SpecialK`;
+    for (const [sk, game] of [[skif, "New Game"], [docs, "Old Game"]]) {
+      await Deno.mkdir(`${sk}/Profiles/${game}`, { recursive: true });
+      await Deno.writeTextFile(
+        `${sk}/Profiles/${game}/SpecialK.ini`,
+        "[SpecialK.System]\n",
+      );
+    }
+    const remove = (game: string) =>
+      cli([
+        "specialk",
+        "--prefix",
+        prefix,
+        "--game",
+        game,
+        "--remove",
+        "--json",
+      ]);
+    const old = await remove("old game");
+    assert.equal(old.code, 0, old.stderr);
+    assert.equal(
+      JSON.parse(old.stdout).path,
+      `${docs}/Profiles/Old Game/SpecialK.ini`,
+    );
+    const none = await remove("Nope");
+    assert.equal(none.code, 1);
+    assert.match(
+      none.stderr,
+      /Special K has no profile for Nope in .*Special K\/Profiles or .*SpecialK\/Profiles .*; profiles: New Game, Old Game$/m,
+    );
+  } finally {
+    await Deno.remove(prefix, { recursive: true });
+  }
+});

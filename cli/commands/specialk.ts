@@ -192,7 +192,15 @@ export function specialkCommand(program: Command, setCode: SetCode): void {
           );
         }
         if (opts.game !== undefined) {
-          const found = profileIni(sk, opts.game);
+          // Several installs (SKIF's, an older one in Documents whose
+          // profiles a local copy uses): the first with that profile.
+          const installs = opts.skDir ? [sk] : [
+            sk,
+            ...candidates.filter((d) => d !== sk && isDir(`${d}/Profiles`)),
+          ];
+          const each = installs.map((d) => profileIni(d, opts.game!));
+          const found = each.find((f) => f.path) ??
+            each.find((f) => f.ambiguous) ?? {};
           if (found.ambiguous) {
             throw new CliError(
               `Several Special K profiles match ${opts.game}: ${
@@ -202,9 +210,11 @@ export function specialkCommand(program: Command, setCode: SetCode): void {
           }
           ini = found.path;
           if (!ini) {
-            const all = profiles(sk);
+            const all = [...new Set(installs.flatMap(profiles))];
             throw new CliError(
-              `Special K has no profile for ${opts.game} in ${sk}/Profiles (start the game once with Special K)${
+              `Special K has no profile for ${opts.game} in ${
+                installs.map((d) => `${d}/Profiles`).join(" or ")
+              } (start the game once with Special K)${
                 all.length ? `; profiles: ${all.join(", ")}` : ""
               }`,
             );
