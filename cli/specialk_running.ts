@@ -124,13 +124,18 @@ export async function loadedFiles(ini?: string): Promise<LoadedFiles[]> {
   const local = ini && localCopyDir(ini);
   const inLocal = async (pid: number) => {
     try {
-      // resolved as the ini is (the game started through a link)
-      const dir = dirOf(api.processPath(pid));
-      return key(dir) === local || key(await Deno.realPath(dir)) === local;
+      const dir = key(dirOf(api.processPath(pid)));
+      if (dir === local) return true;
+      // Started through a link (a game library moved by a junction): the
+      // folder keeps its name; resolved only then (a process started from
+      // a network share that is gone would hold each look up).
+      return baseOf(dir) === baseOf(local!) &&
+        key(await Deno.realPath(dir)) === local;
     } catch {
       return false; // ended, or not ours to ask: not a game of the user's
     }
   };
+
   const out: LoadedFiles[] = [];
   for (const p of api.processes()) {
     if (p.pid === 0 || p.pid === Deno.pid) continue;
