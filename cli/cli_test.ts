@@ -531,6 +531,34 @@ Deno.test("specialk under WSL without a Wine prefix is refused: the game runs on
   }
 });
 
+Deno.test("specialk --remove under WSL warns that a game running on Windows is not seen (its Special K would write the ini back)", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const ini = `${dir}/Special K/Profiles/Game/SpecialK.ini`;
+    await Deno.mkdir(`${dir}/Special K/Profiles/Game`, { recursive: true });
+    await Deno.writeTextFile(ini, "[A]\nk=1\n");
+    const wsl = await cli(["specialk", "--ini", ini, "--remove"], {
+      WSL_DISTRO_NAME: "Ubuntu",
+    });
+    assert.equal(wsl.code, 0, wsl.stderr);
+    assert.match(
+      wsl.stderr,
+      /^warning: from WSL heapshift cannot see the programs running on Windows: .*if one runs, close the game, then run this again/,
+    );
+    // not for a game under Wine (--prefix), nor with --force
+    await Deno.writeTextFile(`${dir}/system.reg`, "");
+    for (const more of [["--prefix", dir], ["--force"]]) {
+      const r = await cli(["specialk", "--ini", ini, "--remove", ...more], {
+        WSL_DISTRO_NAME: "Ubuntu",
+      });
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(r.stderr, "", more.join(" "));
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("the Linux bridge strips its options and says what is missing", () => {
   assert.deepEqual(
     stripBridgeOptions([

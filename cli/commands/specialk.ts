@@ -13,12 +13,16 @@ import {
   resolveDll,
   type ResolveOptions,
 } from "../dll.ts";
-import { c, CliError, printJson, UsageError } from "../output.ts";
+import { c, cErr, CliError, printJson, UsageError } from "../output.ts";
 import { isWindows } from "../../ffi/mod.ts";
 import { isDir, linkExists } from "../../src/_paths.ts";
 import { toWinePath } from "../wine_bridge.ts";
 import { applyToFile, profilesWith } from "../specialk_file.ts";
-import { type SpecialKGame, specialKWriters } from "../specialk_running.ts";
+import {
+  type SpecialKGame,
+  specialKWriters,
+  writerDlls,
+} from "../specialk_running.ts";
 import {
   checkEntry,
   findSpecialK,
@@ -81,6 +85,19 @@ function refuseWhileRunning(ini: string, games: SpecialKGame[]): void {
   const which = games.map((g) => `${g.name} (${pid} ${g.pid})`).join(", ");
   throw new CliError(
     `Cannot edit ${ini} while Special K runs in ${which}: as the game exits, Special K writes the ini it loaded back over the file, and the edit would be lost; close the game, then run this again (--force edits it anyway)`,
+  );
+}
+
+/**
+ * Under WSL a game runs on Windows, whose processes heapshift cannot list
+ * from Linux: the running-game check saw none.
+ */
+function warnUnseenUnderWsl(ini: string): void {
+  if (!writerDlls(ini).length) return;
+  console.error(
+    cErr.yellow(
+      "warning: from WSL heapshift cannot see the programs running on Windows: a game running there with this Special K writes the ini it loaded back over this edit as it exits; if one runs, close the game, then run this again (heapshift run on Windows checks this itself)",
+    ),
   );
 }
 
@@ -240,6 +257,10 @@ export function specialkCommand(program: Command, setCode: SetCode): void {
       const name = opts.name ?? (arch === "x86" ? "heapshift32" : "heapshift");
       let edit;
       if (opts.remove) {
+        // (adding is refused there, below)
+        if (!opts.force && !isWindows && !prefix && underWsl()) {
+          warnUnseenUnderWsl(ini);
+        }
         // no file where one may be missing: nothing to remove
         edit = await applyToFile(ini, { remove: name }, { create });
       } else {
