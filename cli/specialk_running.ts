@@ -143,7 +143,7 @@ export async function loadedFiles(ini?: string): Promise<LoadedFiles[]> {
     let paths: string[] | undefined;
     try {
       paths = api.modules(p.pid).map((m) => m.path);
-    } catch { /* elevated, another user's: active all the same */ }
+    } catch { /* elevated, another user's: counted all the same */ }
     out.push({ pid: p.pid, name: p.name, paths });
   }
   return out;
