@@ -1,10 +1,56 @@
 /**
- * Registry values as Windows uses them: `%NAME%` references of an
- * expandable string (REG_EXPAND_SZ) expanded (the values are read with
- * `regString`, ffi/registry.ts).
+ * Reading registry values on Windows without binding advapi32: `reg
+ * export` writes a key as a .reg file in UTF-16LE, which keeps every
+ * character of a path (`reg query` prints in the console's code page,
+ * where a name outside it turns into `?`).
  *
  * @module
  */
+
+/** Undoes a .reg file's quoting of a name or string value. */
+function unquote(text: string): string {
+  return text.replace(/\\(.)/g, "$1");
+}
+
+/** A `hex(2):..` or `hex:..` value's bytes as UTF-16LE text, NULs dropped. */
+function hexText(hex: string): string {
+  const bytes = hex.split(",").map((b) => b.trim()).filter((b) => b).map((
+    b,
+  ) => parseInt(b, 16));
+  const text = new TextDecoder("utf-16le").decode(new Uint8Array(bytes));
+  return text.replace(/\0+$/, "");
+}
+
+/**
+ * The string values (REG_SZ, and REG_EXPAND_SZ unexpanded) of the key
+ * `key` itself in the text of a .reg file; its subkeys' values are not.
+ * Names are as written (compare them case-insensitively).
+ */
+export function regFileValues(
+  text: string,
+  key: string,
+): Record<string, string> {
+  // A long hex value goes on over several lines, each ending in `\`.
+  const lines = text.replace(/\\\r?\n\s*/g, "").split(/\r?\n/);
+  const header = `[${key}]`.toLowerCase();
+  const out: Record<string, string> = {};
+  let inKey = false;
+  for (const line of lines) {
+    if (line.startsWith("[")) {
+      inKey = line.trim().toLowerCase() === header;
+      continue;
+    }
+    if (!inKey) continue;
+    const m = /^"((?:[^"\\]|\\.)*)"=(.*)$/.exec(line);
+    if (!m) continue;
+    const [, name, value] = m;
+    const str = /^"((?:[^"\\]|\\.)*)"\s*$/.exec(value);
+    if (str) out[unquote(name)] = unquote(str[1]);
+    const exp = /^hex\(2\):(.*)$/.exec(value);
+    if (exp) out[unquote(name)] = hexText(exp[1]);
+  }
+  return out;
+}
 
 /** `%NAME%` references replaced by the environment's values (as Windows does). */
 export function expandVars(
@@ -12,4 +58,39 @@ export function expandVars(
   env: (name: string) => string | undefined = (k) => Deno.env.get(k),
 ): string {
   return text.replace(/%([^%]+)%/g, (all, name) => env(name) ?? all);
+}
+
+/**
+ * The string values of a registry key (e.g.
+ * `HKCU\Software\Kaldaien\Special K`), read with `reg export`; none when
+ * the key does not exist or cannot be read. Windows only.
+ */
+export async function regValues(key: string): Promise<Record<string, string>> {
+  const dir = await Deno.makeTempDir({ prefix: "heapshift-reg-" });
+  try {
+    const file = `${dir}\\key.reg`;
+    const r = await new Deno.Command("reg", {
+      args: ["export", key, file, "/y"],
+      stdout: "null",
+      stderr: "null",
+    }).output().catch(() => undefined);
+    if (!r?.success) return {};
+    const bytes = await Deno.readFile(file);
+    const full = key.replace(/^HKCU\\/i, "HKEY_CURRENT_USER\\").replace(
+      /^HKLM\\/i,
+      "HKEY_LOCAL_MACHINE\\",
+    );
+    return regFileValues(new TextDecoder("utf-16le").decode(bytes), full);
+  } finally {
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
+  }
+}
+
+/** The value `name` (any case) of `values`. */
+export function valueNamed(
+  values: Record<string, string>,
+  name: string,
+): string | undefined {
+  const want = name.toLowerCase();
+  return Object.entries(values).find(([k]) => k.toLowerCase() === want)?.[1];
 }

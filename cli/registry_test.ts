@@ -1,6 +1,46 @@
-// Registry values as Windows uses them.
+// Registry values read from `reg export`'s .reg text.
 import assert from "node:assert/strict";
-import { expandVars } from "./registry.ts";
+import { expandVars, regFileValues, valueNamed } from "./registry.ts";
+
+/** `text` as a .reg file's hex(2) bytes (UTF-16LE with its NUL). */
+function hex2(text: string): string {
+  const bytes: string[] = [];
+  for (const ch of text + "\0") {
+    const c = ch.charCodeAt(0);
+    bytes.push((c & 0xff).toString(16).padStart(2, "0"));
+    bytes.push((c >> 8).toString(16).padStart(2, "0"));
+  }
+  // reg export wraps long values: `\` at the end of each line
+  const lines: string[] = [];
+  for (let i = 0; i < bytes.length; i += 20) {
+    lines.push(bytes.slice(i, i + 20).join(","));
+  }
+  return `hex(2):${lines.join(",\\\r\n  ")}`;
+}
+
+Deno.test("registry: string and expandable values of the key itself, not its subkeys", () => {
+  const key = "HKEY_CURRENT_USER\\Software\\Kaldaien\\Special K";
+  const text = [
+    "Windows Registry Editor Version 5.00",
+    "",
+    `[${key}]`,
+    `"Path"="C:\\\\Games\\\\Special K \\"β\\""`,
+    `"Dword"=dword:00000001`,
+    `"Docs"=${hex2("%USERPROFILE%\\OneDrive - Contoso\\Documentos")}`,
+    "",
+    `[${key}\\Profiles]`,
+    `"Path"="elsewhere"`,
+    "",
+  ].join("\r\n");
+  const values = regFileValues(text, key);
+  assert.deepEqual(values, {
+    Path: 'C:\\Games\\Special K "β"',
+    Docs: "%USERPROFILE%\\OneDrive - Contoso\\Documentos",
+  });
+  assert.equal(valueNamed(values, "path"), 'C:\\Games\\Special K "β"');
+  assert.equal(valueNamed(values, "Missing"), undefined);
+  assert.deepEqual(regFileValues(text, "HKEY_CURRENT_USER\\Other"), {});
+});
 
 Deno.test("registry: %NAME% expands from the environment, an unknown one stays", () => {
   const env = (k: string) =>

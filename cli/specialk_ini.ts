@@ -11,8 +11,7 @@
 
 import { exists, isDir } from "../src/_paths.ts";
 import { CliError } from "./output.ts";
-import { expandVars } from "./registry.ts";
-import { regString } from "../ffi/mod.ts";
+import { expandVars, regValues, valueNamed } from "./registry.ts";
 
 /** The plug-in entry heapshift writes. */
 export interface PluginEntry {
@@ -355,33 +354,24 @@ export function specialKDirs(
 const UNINSTALL_KEY =
   "Microsoft\\Windows\\CurrentVersion\\Uninstall\\{F4A43527-9457-424A-90A6-17CF02ACF677}_is1";
 
-/**
- * The string value `name` of `key`; none where it cannot be read (the
- * key's permissions), as where it is not.
- */
-function regValue(key: string, name: string): string | undefined {
-  try {
-    return regString(key, name);
-  } catch {
-    return undefined;
-  }
-}
-
-/** Reads {@linkcode SpecialKRegistry} (Windows). */
-export function specialKRegistry(): SpecialKRegistry {
-  const installed = [
-    `HKCU\\Software\\${UNINSTALL_KEY}`,
-    `HKLM\\Software\\${UNINSTALL_KEY}`,
-    // a 32-bit installer's, named as a 64-bit program reaches it
-    `HKLM\\Software\\WOW6432Node\\${UNINSTALL_KEY}`,
-  ].map((k) => regValue(k, "InstallLocation")).filter((d): d is string => !!d);
-  return {
-    path: regValue("HKCU\\Software\\Kaldaien\\Special K", "Path"),
-    installed,
-    documents: regValue(
+/** Reads {@linkcode SpecialKRegistry} (Windows: `reg export`). */
+export async function specialKRegistry(): Promise<SpecialKRegistry> {
+  const [sk, shell, ...uninstall] = await Promise.all([
+    regValues("HKCU\\Software\\Kaldaien\\Special K"),
+    regValues(
       "HKCU\\Software\\Microsoft\\Windows\\CurrentVersion\\Explorer\\User Shell Folders",
-      "Personal",
     ),
+    regValues(`HKCU\\Software\\${UNINSTALL_KEY}`),
+    regValues(`HKLM\\Software\\${UNINSTALL_KEY}`),
+    // a 32-bit installer's, as 64-bit reg.exe sees it
+    regValues(`HKLM\\Software\\WOW6432Node\\${UNINSTALL_KEY}`),
+  ]);
+  const installed = uninstall.map((v) => valueNamed(v, "InstallLocation"))
+    .filter((d): d is string => !!d);
+  return {
+    path: valueNamed(sk, "Path"),
+    installed,
+    documents: valueNamed(shell, "Personal"),
   };
 }
 

@@ -6,7 +6,6 @@
  * @module
  */
 
-import { type Advapi32, ADVAPI32_SYMBOLS } from "./advapi32_symbols.ts";
 import { type Dbghelp, DBGHELP_SYMBOLS } from "./dbghelp_symbols.ts";
 import { type Kernel32, KERNEL32_SYMBOLS } from "./kernel32_symbols.ts";
 
@@ -22,7 +21,6 @@ export class NotWindowsError extends Error {
 
 let kernel32Lib: Kernel32 | undefined;
 let dbghelpLib: Dbghelp | undefined;
-let advapi32Lib: Advapi32 | undefined;
 
 /** Whether the Windows libraries can be used here. */
 export const isWindows: boolean = Deno.build.os === "windows";
@@ -37,11 +35,4 @@ export function kernel32(): Kernel32 {
 export function dbghelp(): Dbghelp {
   if (!isWindows) throw new NotWindowsError("dbghelp");
   return dbghelpLib ??= Deno.dlopen("dbghelp.dll", DBGHELP_SYMBOLS).symbols;
-}
-
-/** advapi32's symbols, opening the library on first use. */
-export function advapi32(): Advapi32 {
-  if (!isWindows) throw new NotWindowsError("advapi32");
-  return advapi32Lib ??= Deno.dlopen("advapi32.dll", ADVAPI32_SYMBOLS)
-    .symbols;
 }

@@ -24,4 +24,3 @@ export * from "./mutex.ts";
 export * from "./psapi.ts";
 export * from "./file.ts";
 export * from "./job.ts";
-export * from "./registry.ts";

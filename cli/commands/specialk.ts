@@ -185,7 +185,7 @@ export function specialkCommand(program: Command, setCode: SetCode): void {
         const candidates = opts.skDir
           ? [opts.skDir]
           : isWindows
-          ? specialKDirs(specialKRegistry())
+          ? specialKDirs(await specialKRegistry())
           : prefix
           ? specialKDirsInPrefix(prefix)
           : [];
