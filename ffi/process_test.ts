@@ -1,52 +1,33 @@
 import assert from "node:assert/strict";
 import { MACHINE, runningMachine } from "./process.ts";
 
+const { UNKNOWN, ARM64, AMD64, I386 } = MACHINE;
+
 Deno.test("runningMachine: an x64 process on ARM64 Windows, which IsWow64Process2 reports as no WOW64 process (UNKNOWN) on ARM64, runs as x64 by its machine type info", () => {
-  const asked: string[] = [];
-  const info = (m: number | undefined) => () => {
-    asked.push("info");
-    return m;
-  };
-  // x64 emulated on ARM64 (Windows 11): the machine type info tells.
-  assert.deepEqual(
-    runningMachine({ process: MACHINE.UNKNOWN, native: MACHINE.ARM64 }, {
-      imageMachine: info(MACHINE.AMD64),
-    }),
-    { process: MACHINE.AMD64, native: MACHINE.ARM64 },
-  );
-  // A native ARM64 process; and where the class is unknown, the native one.
-  assert.deepEqual(
-    runningMachine({ process: MACHINE.UNKNOWN, native: MACHINE.ARM64 }, {
-      imageMachine: info(MACHINE.ARM64),
-    }),
-    { process: MACHINE.ARM64, native: MACHINE.ARM64 },
-  );
-  assert.deepEqual(
-    runningMachine({ process: MACHINE.UNKNOWN, native: MACHINE.ARM64 }, {
-      imageMachine: info(undefined),
-    }),
-    { process: MACHINE.ARM64, native: MACHINE.ARM64 },
-  );
-  asked.length = 0;
-  // On x64 Windows nothing more is asked: x64 and WOW64's x86 as before.
-  assert.deepEqual(
-    runningMachine({ process: MACHINE.UNKNOWN, native: MACHINE.AMD64 }, {
-      imageMachine: info(MACHINE.ARM64),
-    }),
-    { process: MACHINE.AMD64, native: MACHINE.AMD64 },
-  );
-  assert.deepEqual(
-    runningMachine({ process: MACHINE.I386, native: MACHINE.AMD64 }, {
-      imageMachine: info(MACHINE.ARM64),
-    }),
-    { process: MACHINE.I386, native: MACHINE.AMD64 },
-  );
-  // x86 under WOW64 on ARM64: IsWow64Process2 says so itself.
-  assert.deepEqual(
-    runningMachine({ process: MACHINE.I386, native: MACHINE.ARM64 }, {
-      imageMachine: info(MACHINE.ARM64),
-    }),
-    { process: MACHINE.I386, native: MACHINE.ARM64 },
-  );
-  assert.deepEqual(asked, []);
+  // [IsWow64Process2's process and native machine, the machine type info,
+  //  the machine it runs as, whether the info is asked for]
+  const cases: [number, number, number | undefined, number, boolean][] = [
+    // x64 emulated on ARM64 (Windows 11): the machine type info tells.
+    [UNKNOWN, ARM64, AMD64, AMD64, true],
+    // a native ARM64 process; and where the info is unknown, the native one
+    [UNKNOWN, ARM64, ARM64, ARM64, true],
+    [UNKNOWN, ARM64, undefined, ARM64, true],
+    // on x64 Windows nothing more is asked: x64 and WOW64's x86 as before
+    [UNKNOWN, AMD64, ARM64, AMD64, false],
+    [I386, AMD64, ARM64, I386, false],
+    // x86 under WOW64 on ARM64: IsWow64Process2 says so itself
+    [I386, ARM64, ARM64, I386, false],
+  ];
+  for (const [process, native, info, runs, asks] of cases) {
+    let asked = false;
+    const got = runningMachine({ process, native }, {
+      imageMachine: () => {
+        asked = true;
+        return info;
+      },
+    });
+    const what = `process ${process}, native ${native}, info ${info}`;
+    assert.deepEqual(got, { process: runs, native }, what);
+    assert.equal(asked, asks, `${what}: info asked`);
+  }
 });
