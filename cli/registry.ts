@@ -63,17 +63,25 @@ export function expandVars(
 /**
  * The string values of a registry key (e.g.
  * `HKCU\Software\Kaldaien\Special K`), read with `reg export`; none when
- * the key does not exist or cannot be read. Windows only.
+ * the key does not exist or cannot be read. Windows only. `program`: reg.exe
+ * (tests name one that cannot be started).
  */
-export async function regValues(key: string): Promise<Record<string, string>> {
-  const dir = await Deno.makeTempDir({ prefix: "heapshift-reg-" });
+export async function regValues(
+  key: string,
+  options: { program?: string } = {},
+): Promise<Record<string, string>> {
+  const dir = await exportDir(key);
   try {
     const file = `${dir}\\key.reg`;
-    const r = await new Deno.Command("reg", {
-      args: ["export", key, file, "/y"],
-      stdout: "null",
-      stderr: "null",
-    }).output().catch(() => undefined);
+    // (a program that cannot be started throws at once, not in the promise)
+    const r = await (async () =>
+      await new Deno.Command(options.program ?? "reg", {
+        args: ["export", key, file, "/y"],
+        stdout: "null",
+        stderr: "null",
+      }).output())().catch(() =>
+        undefined
+      );
     if (!r?.success) return {};
     const bytes = await Deno.readFile(file);
     const full = key.replace(/^HKCU\\/i, "HKEY_CURRENT_USER\\").replace(
@@ -83,6 +91,30 @@ export async function regValues(key: string): Promise<Record<string, string>> {
     return regFileValues(new TextDecoder("utf-16le").decode(bytes), full);
   } finally {
     await Deno.remove(dir, { recursive: true }).catch(() => {});
+  }
+}
+
+/**
+ * A new folder for `reg export` to write in: in the temporary folder, or,
+ * where TEMP names none the user can write (gone, another user's), in
+ * LocalAppData. Throws, saying what to do, when neither can be had.
+ */
+async function exportDir(key: string): Promise<string> {
+  const prefix = "heapshift-reg-";
+  try {
+    return await Deno.makeTempDir({ prefix });
+  } catch (first) {
+    const local = Deno.env.get("LOCALAPPDATA");
+    if (local) {
+      try {
+        return await Deno.makeTempDir({ dir: local, prefix });
+      } catch { /* the error below */ }
+    }
+    throw new Error(
+      `Cannot read the registry key ${key}: no folder to export it to (${
+        (first as Error).message
+      }); set TEMP to a folder you can write to`,
+    );
   }
 }
 

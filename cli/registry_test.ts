@@ -1,6 +1,11 @@
 // Registry values read from `reg export`'s .reg text.
 import assert from "node:assert/strict";
-import { expandVars, regFileValues, valueNamed } from "./registry.ts";
+import {
+  expandVars,
+  regFileValues,
+  regValues,
+  valueNamed,
+} from "./registry.ts";
 
 /** `text` as a .reg file's hex(2) bytes (UTF-16LE with its NUL). */
 function hex2(text: string): string {
@@ -49,4 +54,12 @@ Deno.test("registry: %NAME% expands from the environment, an unknown one stays",
     expandVars("%USERPROFILE%\\OneDrive\\Documents %NOPE%", env),
     "C:\\Users\\José\\OneDrive\\Documents %NOPE%",
   );
+});
+
+Deno.test("regValues: a reg.exe that cannot be started (missing, blocked) reads as no values, not a crash", async () => {
+  // (Deno.Command throws at once for a program it cannot start)
+  const values = await regValues("HKCU\\Software", {
+    program: "heapshift-no-such-reg",
+  });
+  assert.deepEqual(values, {});
 });

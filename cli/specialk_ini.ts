@@ -313,6 +313,12 @@ export interface SpecialKRegistry {
    * elsewhere than `%USERPROFILE%\Documents` when OneDrive backs it up.
    */
   documents?: string;
+  /**
+   * reg.exe read nothing, not even `User Shell Folders`, which every
+   * Windows has: it is missing, or refused (a policy that disables the
+   * registry tools stops it reading too), and the values above are unknown.
+   */
+  unreadable?: boolean;
 }
 
 /**
@@ -354,17 +360,20 @@ export function specialKDirs(
 const UNINSTALL_KEY =
   "Microsoft\\Windows\\CurrentVersion\\Uninstall\\{F4A43527-9457-424A-90A6-17CF02ACF677}_is1";
 
-/** Reads {@linkcode SpecialKRegistry} (Windows: `reg export`). */
-export async function specialKRegistry(): Promise<SpecialKRegistry> {
+/** Reads {@linkcode SpecialKRegistry} (Windows: `reg export`; `read`: tests' stand-in). */
+export async function specialKRegistry(
+  options: { read?: (key: string) => Promise<Record<string, string>> } = {},
+): Promise<SpecialKRegistry> {
+  const read = options.read ?? ((key: string) => regValues(key));
   const [sk, shell, ...uninstall] = await Promise.all([
-    regValues("HKCU\\Software\\Kaldaien\\Special K"),
-    regValues(
+    read("HKCU\\Software\\Kaldaien\\Special K"),
+    read(
       "HKCU\\Software\\Microsoft\\Windows\\CurrentVersion\\Explorer\\User Shell Folders",
     ),
-    regValues(`HKCU\\Software\\${UNINSTALL_KEY}`),
-    regValues(`HKLM\\Software\\${UNINSTALL_KEY}`),
+    read(`HKCU\\Software\\${UNINSTALL_KEY}`),
+    read(`HKLM\\Software\\${UNINSTALL_KEY}`),
     // a 32-bit installer's, as 64-bit reg.exe sees it
-    regValues(`HKLM\\Software\\WOW6432Node\\${UNINSTALL_KEY}`),
+    read(`HKLM\\Software\\WOW6432Node\\${UNINSTALL_KEY}`),
   ]);
   const installed = uninstall.map((v) => valueNamed(v, "InstallLocation"))
     .filter((d): d is string => !!d);
@@ -372,6 +381,7 @@ export async function specialKRegistry(): Promise<SpecialKRegistry> {
     path: valueNamed(sk, "Path"),
     installed,
     documents: valueNamed(shell, "Personal"),
+    ...(Object.keys(shell).length === 0 ? { unreadable: true } : {}),
   };
 }
 

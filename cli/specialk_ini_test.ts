@@ -7,6 +7,7 @@ import {
   removePlugin,
   specialKDirs,
   specialKDirsInPrefix,
+  specialKRegistry,
   upsertPlugin,
 } from "./specialk_ini.ts";
 import { specialKView } from "./specialk_test_utils.ts";
@@ -267,4 +268,18 @@ Deno.test("specialKDirs: the installer's folder, SPECIALK_PATH, the registry's P
       "C:\\U\\Documents\\My Mods\\SpecialK",
     ],
   );
+});
+
+Deno.test("specialKRegistry: a registry reg.exe read nothing of, not even User Shell Folders, is unreadable; one it read is not", async () => {
+  const none = await specialKRegistry({ read: () => Promise.resolve({}) });
+  assert.equal(none.unreadable, true);
+  const shell: Record<string, string> = {
+    Personal: "%USERPROFILE%\\Documents",
+  };
+  const read = await specialKRegistry({
+    read: (key) =>
+      Promise.resolve(key.endsWith("User Shell Folders") ? shell : {}),
+  });
+  assert.equal(read.unreadable, undefined);
+  assert.equal(read.documents, "%USERPROFILE%\\Documents");
 });

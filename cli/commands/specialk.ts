@@ -33,6 +33,7 @@ import {
   SPECIALK_MARKS,
   specialKDirs,
   specialKDirsInPrefix,
+  type SpecialKRegistry,
   specialKRegistry,
 } from "../specialk_ini.ts";
 
@@ -86,6 +87,16 @@ function refuseWhileRunning(ini: string, games: SpecialKGame[]): void {
   throw new CliError(
     `Cannot edit ${ini} while Special K runs in ${which}: as the game exits, Special K writes the ini it loaded back over the file, and the edit would be lost; close the game, then run this again (--force edits it anyway)`,
   );
+}
+
+/** The registry, after a warning when reg.exe could not read it. */
+function warnUnreadable(registry: SpecialKRegistry): SpecialKRegistry {
+  if (registry.unreadable) {
+    console.error(cErr.yellow(
+      "warning: Cannot read the registry with reg.exe (missing, or refused: a policy that disables the registry tools stops it reading too): Special K is looked for in the default folders only; pass --sk-dir DIR if it is installed elsewhere",
+    ));
+  }
+  return registry;
 }
 
 /**
@@ -185,7 +196,7 @@ export function specialkCommand(program: Command, setCode: SetCode): void {
         const candidates = opts.skDir
           ? [opts.skDir]
           : isWindows
-          ? specialKDirs(await specialKRegistry())
+          ? specialKDirs(warnUnreadable(await specialKRegistry()))
           : prefix
           ? specialKDirsInPrefix(prefix)
           : [];

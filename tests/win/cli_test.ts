@@ -18,11 +18,11 @@ import {
   createProcess,
   openProcess,
   PROCESS,
-  regString,
   resumeThread,
   terminateProcess,
 } from "../../ffi/mod.ts";
 import { quoteArg } from "../../mod.ts";
+import { regValues, valueNamed } from "../../cli/registry.ts";
 
 const CLI = repoPath("cli.ts");
 
@@ -1339,7 +1339,7 @@ test("cli: specialk finds Special K where the registry says: a moved Documents f
       type,
       outer,
       outerExisted: await keyExists(outer),
-      value: regString(key, name),
+      value: valueNamed(await regValues(key), name),
     })),
   );
   const dir = await Deno.makeTempDir();
@@ -1428,14 +1428,15 @@ test("cli: specialk finds Special K where the registry says: a moved Documents f
       if (!v.outerExisted) {
         if (await keyExists(v.outer)) await reg("delete", v.outer, "/f");
       } else if (v.value === undefined) {
-        if (regString(v.key, v.name) !== undefined) {
+        if (valueNamed(await regValues(v.key), v.name) !== undefined) {
           await reg("delete", v.key, "/v", v.name, "/f");
         }
       } else {
         const { key, name, type, value } = v;
         await reg("add", key, "/v", name, "/t", type, "/d", value, "/f");
       }
-      const now = (await keyExists(v.outer)) && regString(v.key, v.name);
+      const now = (await keyExists(v.outer)) &&
+        valueNamed(await regValues(v.key), v.name);
       if (!v.outerExisted ? now !== false : now !== v.value) {
         throw new Error(`is ${JSON.stringify(now)}`);
       }
