@@ -405,6 +405,23 @@ export function parseTestArgs(
   );
 }
 
+/**
+ * Whether the run takes Lua and SQLite's builds (fetched and compiled on
+ * first use): a run of programs_test.ts, every Windows file or that one
+ * named. Any other Windows file must run without them (offline too).
+ */
+export function needsPrograms(
+  args: { only: Suites; rest: string[] },
+): boolean {
+  if (args.only === "unit") return false;
+  const files = args.rest.filter((a) => a.endsWith(".ts"));
+  return files.length === 0 ||
+    files.some((f) =>
+      relative(repoRoot(), resolve(f)).replaceAll("\\", "/") ===
+        `${WIN_DIR}/programs_test.ts`
+    );
+}
+
 async function runWin(
   extra: string[],
   options: {
@@ -501,7 +518,7 @@ async function main(args: string[]): Promise<number> {
   // First, so the unit tests that read real PE files (the fixtures, the
   // Windows deno.exe, objdump) find them on a fresh machine too.
   if (!isWindows) await provision();
-  await buildAll({ programs: only !== "unit" });
+  await buildAll({ programs: needsPrograms({ only, rest }) });
   if (only === "" || only === "unit") {
     results.push(await runUnit(only ? rest : []));
   }

@@ -5,6 +5,7 @@ import {
   MS_UCRT_FILES,
   msUcrt32ToRun,
   msUcrtToRun,
+  needsPrograms,
   NOT_ON_MS_UCRT,
   otherPassSkipped,
   parseTestArgs,
@@ -156,4 +157,32 @@ Deno.test("otherPassSkipped: under CI a pass of the other mimalloc that cannot r
   assert.equal(r.passed, 0); // a suite that passed nothing fails the run
   assert.notEqual(r.code, 0);
   assert.match(r.problems.join("\n"), /HEAPSHIFT_MIMALLOC_OTHER/);
+});
+
+Deno.test("needsPrograms: Lua and SQLite are fetched and built only for a run of programs_test.ts (all files, or that one named), not for every Windows test file", () => {
+  assert.equal(needsPrograms({ only: "", rest: [] }), true);
+  assert.equal(needsPrograms({ only: "unit", rest: [] }), false);
+  assert.equal(
+    needsPrograms({ only: "win", rest: ["--filter", "/x/"] }),
+    true,
+  );
+  assert.equal(needsPrograms({ only: "ms-ucrt", rest: [] }), true);
+  assert.equal(
+    needsPrograms({ only: "win", rest: ["tests/win/cli_test.ts"] }),
+    false,
+  );
+  assert.equal(
+    needsPrograms({
+      only: "win",
+      rest: ["tests/win/cli_test.ts", "./tests/win/programs_test.ts"],
+    }),
+    true,
+  );
+  assert.equal(
+    needsPrograms({
+      only: "ms-ucrt",
+      rest: ["tests/win/dll_trim_test.ts", "--filter", "/lua/"],
+    }),
+    false,
+  );
 });
