@@ -33,7 +33,19 @@ export async function otherRuntimeWarning(
     baseName(exe)
   } uses ${
     runtimeOf(use)
-  }, none of its files the UCRT: ${dll} would have nothing to take over unless the program loads a module that uses the UCRT (a plugin), though it reports itself live`;
+  }, none of its files the UCRT: ${dll} would have nothing to take over unless the program loads a module that uses the UCRT (a plugin), though it reports itself live; ${
+    freeRisk(baseName(exe))
+  }`;
+}
+
+/**
+ * The one way going ahead can end such a program: what a UCRT module
+ * allocates is mimalloc's once heapshift is live, and the program's own
+ * runtime frees on the Win32 heap, which Windows punishes for a pointer
+ * it did not hand out (until now both were the process heap).
+ */
+function freeRisk(program: string): string {
+  return `a block such a module allocates is mimalloc's: should ${program} free it with its own C runtime's free (memory a plugin hands over), Windows ends the program (dll/README.md, Known limits)`;
 }
 
 /** The C runtime of `use` (msvcrt or debug-ucrt), in a warning. */
@@ -78,7 +90,9 @@ export async function loadedOtherRuntimeWarning(
     modules[0].name
   } uses ${
     runtimeOf(use)
-  }, none of its loaded modules the UCRT yet: ${dll} takes over only the allocations of a module it loads later that uses the UCRT (a plugin), though it reports itself live`;
+  }, none of its loaded modules the UCRT yet: ${dll} takes over only the allocations of a module it loads later that uses the UCRT (a plugin), though it reports itself live; ${
+    freeRisk(modules[0].name)
+  }`;
 }
 
 /** `%SystemRoot%`, where Windows' own DLLs are. */
