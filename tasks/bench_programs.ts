@@ -131,8 +131,22 @@ async function cached(a: Archive): Promise<string> {
   return path;
 }
 
+/** A source archive could not be fetched, or its hash did not match. */
+export class ProgramSourcesError extends Error {
+  override name = "ProgramSourcesError";
+}
+
 /** Both source trees, extracted once. */
 async function ensureSources(): Promise<void> {
+  try {
+    await extractSources();
+  } catch (e) {
+    if (e instanceof ProgramSourcesError) throw e;
+    throw new ProgramSourcesError((e as Error).message, { cause: e });
+  }
+}
+
+async function extractSources(): Promise<void> {
   const src = sourcesDir().host;
   await Deno.mkdir(src, { recursive: true });
   await extractOnce(`${src}/${LUA_DIR}`, async (into) => {

@@ -50,7 +50,7 @@ import {
   parseMimallocVersion,
 } from "./build_dll.ts";
 import { buildFixtures } from "./fixtures.ts";
-import { buildPrograms } from "./bench_programs.ts";
+import { buildPrograms, ProgramSourcesError } from "./bench_programs.ts";
 import { unexpectedCrashes } from "./heap_reports.ts";
 import { CompileError } from "./toolchain.ts";
 import { bytesSource } from "../pe/source.ts";
@@ -162,15 +162,21 @@ async function buildAll(options: { programs: boolean }): Promise<void> {
   try {
     await buildPrograms({ mimalloc: null, arches: ["x64", "x86"] });
   } catch (e) {
-    if (e instanceof CompileError) throw e;
-    // a download that failed or did not match its hash: say which test
-    // needs it (the message names the file)
-    throw new WinEnvError(
-      `Cannot fetch the real programs' sources for tests/win/programs_test.ts: ${
-        (e as Error).message
-      }. Check the network (deb.debian.org and the npm registry), then rerun.`,
-    );
+    throw programsBuildError(e);
   }
+}
+
+/**
+ * What a failed build of the real programs reports: a download that
+ * failed or did not match its hash says which test needs it (the message
+ * names the file); anything else (a compile, copying the DLL beside the
+ * import-table copies) is no network matter and is itself.
+ */
+export function programsBuildError(e: unknown): unknown {
+  if (!(e instanceof ProgramSourcesError)) return e;
+  return new WinEnvError(
+    `Cannot fetch the real programs' sources for tests/win/programs_test.ts: ${e.message}. Check the network (deb.debian.org and the npm registry), then rerun.`,
+  );
 }
 
 /** The mimalloc version the default build does not use. */

@@ -9,8 +9,11 @@ import {
   NOT_ON_MS_UCRT,
   otherPassSkipped,
   parseTestArgs,
+  programsBuildError,
   readJunit,
 } from "./test.ts";
+import { ProgramSourcesError } from "./bench_programs.ts";
+import { WinEnvError } from "./winenv.ts";
 import { craftPe, exportsBody } from "../pe/_test_crafted.ts";
 import { withVar } from "../pe/_test_dir.ts";
 
@@ -185,4 +188,19 @@ Deno.test("needsPrograms: Lua and SQLite are fetched and built only for a run of
     }),
     false,
   );
+});
+
+Deno.test("programsBuildError: only a failed fetch of the real programs' sources is reported as one; any other failure (a DLL copy, a patch) is itself", () => {
+  const fetch = programsBuildError(
+    new ProgramSourcesError("http://x/lua.tar.gz: HTTP 503"),
+  );
+  assert.ok(fetch instanceof WinEnvError);
+  assert.match(
+    fetch.message,
+    /^Cannot fetch the real programs' sources for tests\/win\/programs_test\.ts: http:\/\/x\/lua\.tar\.gz: HTTP 503\. Check the network/,
+  );
+  const copy = new Deno.errors.PermissionDenied(
+    "Access is denied. (os error 5): copy 'build/heapshift.dll' -> 'build/programs/start/heapshift.dll'",
+  );
+  assert.equal(programsBuildError(copy), copy);
 });
