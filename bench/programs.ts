@@ -211,10 +211,16 @@ export async function runProgram(
     }
   } catch (e) {
     errors.push((e as Error).message);
+    // The run failed: a program stalled by it (an inject that timed out
+    // into a deadlocked one) would never exit on its own.
+    try {
+      child.kill();
+    } catch { /* gone */ }
   }
-  clearTimeout(timer);
   await input.close().catch(() => {});
+  // the limit holds until it has exited
   const status = await child.status;
+  clearTimeout(timer);
   const err = (await stderr).trim();
   if (status.code !== 0) errors.push(`exit code ${status.code}`);
   if (err) errors.push(err.split("\n").slice(-3).join(" / "));

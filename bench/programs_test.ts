@@ -2,8 +2,10 @@ import assert from "node:assert/strict";
 import {
   checkOutputs,
   isCompleteProgramsRun,
+  type Program,
   type ProgramRun,
   renderPrograms,
+  runProgram,
 } from "./programs.ts";
 
 function run(
@@ -99,4 +101,43 @@ Deno.test("isCompleteProgramsRun: 5 good runs of every variant, or the README ke
   const failed = full.map((r, i) => i === 7 ? { ...r, ok: false } : r);
   assert.equal(isCompleteProgramsRun(failed, ["lua"]), false);
   assert.equal(isCompleteProgramsRun([], []), false);
+});
+
+Deno.test({
+  name:
+    "runProgram: a program that stalls after a failed step (here inject, which fails off Windows) is killed, not waited on forever",
+  // a shell script stands in for the program
+  ignore: Deno.build.os === "windows",
+}, async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    // prints warm, then ignores its stdin (even its end) and hangs, as a
+    // program deadlocked by a bad takeover would
+    const exe = `${dir}/stall.exe`;
+    await Deno.writeTextFile(exe, "#!/bin/sh\necho warm\nexec sleep 600\n");
+    await Deno.chmod(exe, 0o755);
+    const p: Program = {
+      name: "stall",
+      about: "",
+      exe: "stall.exe",
+      args: [],
+      warm: "",
+      timed: "go\n",
+      quit: "quit\n",
+    };
+    const t0 = performance.now();
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const r = await Promise.race([
+      runProgram(p, 3, { dir, dll: `${dir}/none.dll` }),
+      new Promise<"hung">((ok) => timer = setTimeout(() => ok("hung"), 15_000)),
+    ]);
+    clearTimeout(timer);
+    assert.notEqual(r, "hung", "runProgram still waits for the program");
+    if (r === "hung") return;
+    assert.equal(r.ok, false);
+    assert.match(r.error!, /never printed done/);
+    assert.ok(performance.now() - t0 < 15_000);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });

@@ -8,6 +8,7 @@
 import { type CrtUse, crtUse, programCrtUse } from "../src/_crt_use.ts";
 import { baseName } from "../src/_paths.ts";
 import { isSystemDll } from "../src/_system_dll.ts";
+import { isIlOnlyAssembly } from "../src/_image_kind.ts";
 import { imports } from "../pe/mod.ts";
 
 /**
@@ -33,7 +34,22 @@ export async function otherRuntimeWarning(
     baseName(exe)
   } uses ${
     runtimeOf(use)
-  }, none of its files the UCRT: ${dll} would have nothing to take over unless the program loads a module that uses the UCRT (a plugin), though it reports itself live`;
+  }, none of its files the UCRT: ${dll} would have nothing to take over unless the program loads a module that uses the UCRT (a plugin), though it reports itself live; ${
+    freeRisk(baseName(exe))
+  }`;
+}
+
+/**
+ * The one way going ahead can end such a program: what a UCRT module
+ * allocates is mimalloc's once heapshift is live, and the program's own
+ * runtime frees on the Win32 heap, which Windows punishes for a pointer
+ * it did not hand out (until now both were the process heap).
+ */
+function freeRisk(
+  program: string,
+  free = "its own C runtime's free",
+): string {
+  return `a block such a module allocates is mimalloc's: should ${program} free it with ${free} (memory a plugin hands over), Windows ends the program (dll/README.md, Known limits)`;
 }
 
 /** The C runtime of `use` (msvcrt or debug-ucrt), in a warning. */
@@ -47,7 +63,8 @@ function runtimeOf(use: CrtUse): string {
 
 /**
  * {@linkcode otherRuntimeWarning} for heapshift injected into a running
- * program, given its loaded `modules` (the program first): undefined also
+ * program, given its loaded `modules` (the program first), which also
+ * warns of an IL-only .NET program (launch refuses those): undefined also
  * when a loaded module that is not Windows' own (which import the UCRT on
  * their own) uses the UCRT, or may (its file cannot be read): heapshift
  * takes that module over.
@@ -57,13 +74,8 @@ export async function loadedOtherRuntimeWarning(
   dll: string,
 ): Promise<string | undefined> {
   if (modules.length === 0) return undefined;
-  let use;
-  try {
-    use = await programCrtUse(modules[0].path);
-  } catch {
-    return undefined; // inject says why it cannot reach the program
-  }
-  if (use.kind !== "msvcrt" && use.kind !== "debug-ucrt") return undefined;
+  const runtime = await programRuntime(modules[0].path);
+  if (!runtime) return undefined;
   const root = systemRoot();
   for (const m of modules) {
     if (isSystemDll(m.path, root)) continue;
@@ -76,9 +88,35 @@ export async function loadedOtherRuntimeWarning(
   }
   return `heapshift takes over the UCRT's allocator (ucrtbase.dll), and ${
     modules[0].name
-  } uses ${
-    runtimeOf(use)
-  }, none of its loaded modules the UCRT yet: ${dll} takes over only the allocations of a module it loads later that uses the UCRT (a plugin), though it reports itself live`;
+  } ${runtime.what}, none of its loaded modules the UCRT yet: ${dll} takes over only the allocations of a module it loads later that uses the UCRT (a plugin), though it reports itself live; ${
+    freeRisk(modules[0].name, runtime.free)
+  }`;
+}
+
+/**
+ * What runs a program's own code when that is not the UCRT: another C
+ * runtime DLL, or (an IL-only .NET program, the .NET Framework's, which
+ * imports no C runtime itself) the .NET runtime; undefined for the UCRT,
+ * a static C runtime, or a file that cannot be read.
+ */
+async function programRuntime(
+  exe: string,
+): Promise<{ what: string; free: string } | undefined> {
+  if (isIlOnlyAssembly(exe)) {
+    return {
+      what:
+        "is an IL-only .NET program, whose runtime allocates through a C runtime of its own (ucrtbase_clr0400.dll, msvcr120_clr0400.dll), not ucrtbase.dll",
+      free: "Marshal.FreeHGlobal (LocalFree)",
+    };
+  }
+  let use;
+  try {
+    use = await programCrtUse(exe);
+  } catch {
+    return undefined; // inject says why it cannot reach the program
+  }
+  if (use.kind !== "msvcrt" && use.kind !== "debug-ucrt") return undefined;
+  return { what: `uses ${runtimeOf(use)}`, free: "its own C runtime's free" };
 }
 
 /** `%SystemRoot%`, where Windows' own DLLs are. */

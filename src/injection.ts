@@ -246,7 +246,8 @@ function debugged(target: TargetProcess): boolean {
  * another C runtime (msvcrt.dll, ucrtbased.dll) too, as `launch`
  * takes it: it takes over only what modules on the UCRT (a plugin the
  * program loads, before or after it) allocate, and reports itself live
- * either way.
+ * either way; should the program free such a module's block with its own
+ * runtime's `free`, Windows ends it (the block is mimalloc's).
  *
  * @example Inject heapshift into a running program
  * ```ts

@@ -129,7 +129,8 @@ function launchError(exe: string, e: unknown, cwd?: string): unknown {
  * (`unsupported`: Windows leaves its imports to the .NET runtime). A
  * program whose files use another C runtime than the UCRT is not refused:
  * heapshift takes over only what modules it loads later on the UCRT (a
- * plugin) allocate. Until the DLLs are confirmed the program is
+ * plugin) allocate, and the program's own `free` of such a block ends it
+ * on Windows (the block is mimalloc's). Until the DLLs are confirmed the program is
  * held in a job object that ends it if this process ends (Ctrl+C without a
  * handler, a crash, being killed), so it is never left suspended or
  * half-started; once `launch` resolves it may outlive this process.

@@ -24,7 +24,7 @@ import { patchImportsBytes } from "../pe/mod.ts";
 import { mimallocSource } from "./build_dll.ts";
 import { programsOut } from "../bench/programs.ts";
 import type { Arch } from "../src/arch.ts";
-import { compile, isStale } from "./toolchain.ts";
+import { compile, isStale, removeAbandoned } from "./toolchain.ts";
 import {
   cacheDir,
   envPath,
@@ -61,6 +61,7 @@ const SQLITE_PACKAGE: Archive = {
   file: "sqlite3-5.1.7.tgz",
   sha256: "44cc9bdee02705a7b636f76968d745e21c1d0b2f1c62810c678bc3b0ececab1b",
   async fetch(dest) {
+    // npm names it as `file` does, in dest's directory
     const dir = dest.slice(0, dest.lastIndexOf("/"));
     await $`npm pack sqlite3@5.1.7 --pack-destination ${dir}`.quiet();
   },
@@ -100,42 +101,104 @@ function sourcesDir(): { host: string; cc: string } {
 async function cached(a: Archive): Promise<string> {
   const dir = `${cacheDir()}/downloads`;
   const path = `${dir}/${a.file}`;
-  if (!exists(path)) {
-    await Deno.mkdir(dir, { recursive: true });
-    log(`fetching ${a.file}`);
-    await a.fetch(path);
-  }
-  const got = await sha256File(path);
-  if (got !== a.sha256) {
-    await Deno.remove(path);
+  if (exists(path)) {
+    const hash = await sha256File(path);
+    if (hash === a.sha256) return path;
+    await Deno.remove(path); // damaged since: fetched again next time
     throw new Error(
-      `${a.file} has SHA-256 ${got}, expected ${a.sha256}: removed, not used`,
+      `${a.file} has SHA-256 ${hash}, expected ${a.sha256}: removed, not used`,
     );
+  }
+  await Deno.mkdir(dir, { recursive: true });
+  log(`fetching ${a.file}`);
+  // Fetched into a directory of its own, put in place once checked: a
+  // killed fetch, or another run's still under way, is never taken whole.
+  await removeAbandoned(dir, PART);
+  const part = await Deno.makeTempDir({ dir, prefix: PART });
+  try {
+    const got = `${part}/${a.file}`;
+    await a.fetch(got);
+    const hash = await sha256File(got);
+    if (hash !== a.sha256) {
+      throw new Error(
+        `${a.file} has SHA-256 ${hash}, expected ${a.sha256}: not used`,
+      );
+    }
+    await Deno.rename(got, path);
+  } finally {
+    await Deno.remove(part, { recursive: true }).catch(() => {});
   }
   return path;
 }
 
+/** A source archive could not be fetched, or its hash did not match. */
+export class ProgramSourcesError extends Error {
+  override name = "ProgramSourcesError";
+}
+
 /** Both source trees, extracted once. */
 async function ensureSources(): Promise<void> {
+  try {
+    await extractSources();
+  } catch (e) {
+    if (e instanceof ProgramSourcesError) throw e;
+    throw new ProgramSourcesError((e as Error).message, { cause: e });
+  }
+}
+
+async function extractSources(): Promise<void> {
   const src = sourcesDir().host;
   await Deno.mkdir(src, { recursive: true });
-  if (!exists(`${src}/${LUA_DIR}/src/lua.c`)) {
-    await $`tar -xzf ${await cached(LUA_ARCHIVE)} -C ${src}`;
-  }
-  if (!exists(`${src}/${SQLITE_DIR}/shell.c`)) {
-    const tmp = await Deno.makeTempDir();
-    try {
-      await $`tar -xzf ${await cached(
-        SQLITE_PACKAGE,
-      )} -C ${tmp} ${SQLITE_INNER.path}`;
-      const inner = `${tmp}/${SQLITE_INNER.path}`;
-      if ((await sha256File(inner)) !== SQLITE_INNER.sha256) {
-        throw new Error(`${SQLITE_INNER.path}: unexpected SHA-256`);
-      }
-      await $`tar -xzf ${inner} -C ${src} ${SQLITE_DIR}/sqlite3.c ${SQLITE_DIR}/sqlite3.h ${SQLITE_DIR}/sqlite3ext.h ${SQLITE_DIR}/shell.c`;
-    } finally {
-      await Deno.remove(tmp, { recursive: true });
+  await extractOnce(`${src}/${LUA_DIR}`, async (into) => {
+    await $`tar -xzf ${await cached(LUA_ARCHIVE)} -C ${into}`;
+  });
+  await extractOnce(`${src}/${SQLITE_DIR}`, async (into) => {
+    await $`tar -xzf ${await cached(
+      SQLITE_PACKAGE,
+    )} -C ${into} ${SQLITE_INNER.path}`;
+    const inner = `${into}/${SQLITE_INNER.path}`;
+    if ((await sha256File(inner)) !== SQLITE_INNER.sha256) {
+      throw new Error(`${SQLITE_INNER.path}: unexpected SHA-256`);
     }
+    await $`tar -xzf ${inner} -C ${into} ${SQLITE_DIR}/sqlite3.c ${SQLITE_DIR}/sqlite3.h ${SQLITE_DIR}/sqlite3ext.h ${SQLITE_DIR}/shell.c`;
+  });
+}
+
+/** The prefix of a fetch's or an extraction's own directory (a killed
+ * run's is removed a day later). */
+const PART = ".programs-part-";
+
+/** Written into a source tree once all of it is there. */
+const COMPLETE = ".heapshift-complete";
+
+/**
+ * The source tree `tree`, made by `extract` (which puts it, under its
+ * name, into the directory it is given) unless it is complete already.
+ * Extracted beside it and moved into place whole: a killed extraction
+ * (tar writes lua.c before most of Lua, shell.c before sqlite3.h) left a
+ * tree that looked complete and failed every build after. A tree without
+ * the mark (cut short, or an earlier version's) is replaced.
+ */
+export async function extractOnce(
+  tree: string,
+  extract: (into: string) => Promise<void>,
+): Promise<void> {
+  if (exists(`${tree}/${COMPLETE}`)) return;
+  const parent = tree.slice(0, tree.lastIndexOf("/"));
+  const name = tree.slice(tree.lastIndexOf("/") + 1);
+  await removeAbandoned(parent, PART);
+  const part = await Deno.makeTempDir({ dir: parent, prefix: PART });
+  try {
+    await extract(part);
+    await Deno.writeTextFile(`${part}/${name}/${COMPLETE}`, "");
+    // another run may have put it in place meanwhile
+    if (exists(`${tree}/${COMPLETE}`)) return;
+    await Deno.remove(tree, { recursive: true }).catch(() => {});
+    await Deno.rename(`${part}/${name}`, tree).catch((e) => {
+      if (!exists(`${tree}/${COMPLETE}`)) throw e; // else another run's
+    });
+  } finally {
+    await Deno.remove(part, { recursive: true }).catch(() => {});
   }
 }
 

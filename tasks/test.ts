@@ -50,7 +50,7 @@ import {
   parseMimallocVersion,
 } from "./build_dll.ts";
 import { buildFixtures } from "./fixtures.ts";
-import { buildPrograms } from "./bench_programs.ts";
+import { buildPrograms, ProgramSourcesError } from "./bench_programs.ts";
 import { unexpectedCrashes } from "./heap_reports.ts";
 import { CompileError } from "./toolchain.ts";
 import { bytesSource } from "../pe/source.ts";
@@ -162,15 +162,21 @@ async function buildAll(options: { programs: boolean }): Promise<void> {
   try {
     await buildPrograms({ mimalloc: null, arches: ["x64", "x86"] });
   } catch (e) {
-    if (e instanceof CompileError) throw e;
-    // a download that failed or did not match its hash: say which test
-    // needs it (the message names the file)
-    throw new WinEnvError(
-      `Cannot fetch the real programs' sources for tests/win/programs_test.ts: ${
-        (e as Error).message
-      }. Check the network (deb.debian.org and the npm registry), then rerun.`,
-    );
+    throw programsBuildError(e);
   }
+}
+
+/**
+ * What a failed build of the real programs reports: a download that
+ * failed or did not match its hash says which test needs it (the message
+ * names the file); anything else (a compile, copying the DLL beside the
+ * import-table copies) is no network matter and is itself.
+ */
+export function programsBuildError(e: unknown): unknown {
+  if (!(e instanceof ProgramSourcesError)) return e;
+  return new WinEnvError(
+    `Cannot fetch the real programs' sources for tests/win/programs_test.ts: ${e.message}. Check the network (deb.debian.org and the npm registry), then rerun.`,
+  );
 }
 
 /** The mimalloc version the default build does not use. */
@@ -405,6 +411,23 @@ export function parseTestArgs(
   );
 }
 
+/**
+ * Whether the run takes Lua and SQLite's builds (fetched and compiled on
+ * first use): a run of programs_test.ts, every Windows file or that one
+ * named. Any other Windows file must run without them (offline too).
+ */
+export function needsPrograms(
+  args: { only: Suites; rest: string[] },
+): boolean {
+  if (args.only === "unit") return false;
+  const files = args.rest.filter((a) => a.endsWith(".ts"));
+  return files.length === 0 ||
+    files.some((f) =>
+      relative(repoRoot(), resolve(f)).replaceAll("\\", "/") ===
+        `${WIN_DIR}/programs_test.ts`
+    );
+}
+
 async function runWin(
   extra: string[],
   options: {
@@ -501,7 +524,7 @@ async function main(args: string[]): Promise<number> {
   // First, so the unit tests that read real PE files (the fixtures, the
   // Windows deno.exe, objdump) find them on a fresh machine too.
   if (!isWindows) await provision();
-  await buildAll({ programs: only !== "unit" });
+  await buildAll({ programs: needsPrograms({ only, rest }) });
   if (only === "" || only === "unit") {
     results.push(await runUnit(only ? rest : []));
   }

@@ -5,11 +5,15 @@ import {
   MS_UCRT_FILES,
   msUcrt32ToRun,
   msUcrtToRun,
+  needsPrograms,
   NOT_ON_MS_UCRT,
   otherPassSkipped,
   parseTestArgs,
+  programsBuildError,
   readJunit,
 } from "./test.ts";
+import { ProgramSourcesError } from "./bench_programs.ts";
+import { WinEnvError } from "./winenv.ts";
 import { craftPe, exportsBody } from "../pe/_test_crafted.ts";
 import { withVar } from "../pe/_test_dir.ts";
 
@@ -156,4 +160,47 @@ Deno.test("otherPassSkipped: under CI a pass of the other mimalloc that cannot r
   assert.equal(r.passed, 0); // a suite that passed nothing fails the run
   assert.notEqual(r.code, 0);
   assert.match(r.problems.join("\n"), /HEAPSHIFT_MIMALLOC_OTHER/);
+});
+
+Deno.test("needsPrograms: Lua and SQLite are fetched and built only for a run of programs_test.ts (all files, or that one named), not for every Windows test file", () => {
+  assert.equal(needsPrograms({ only: "", rest: [] }), true);
+  assert.equal(needsPrograms({ only: "unit", rest: [] }), false);
+  assert.equal(
+    needsPrograms({ only: "win", rest: ["--filter", "/x/"] }),
+    true,
+  );
+  assert.equal(needsPrograms({ only: "ms-ucrt", rest: [] }), true);
+  assert.equal(
+    needsPrograms({ only: "win", rest: ["tests/win/cli_test.ts"] }),
+    false,
+  );
+  assert.equal(
+    needsPrograms({
+      only: "win",
+      rest: ["tests/win/cli_test.ts", "./tests/win/programs_test.ts"],
+    }),
+    true,
+  );
+  assert.equal(
+    needsPrograms({
+      only: "ms-ucrt",
+      rest: ["tests/win/dll_trim_test.ts", "--filter", "/lua/"],
+    }),
+    false,
+  );
+});
+
+Deno.test("programsBuildError: only a failed fetch of the real programs' sources is reported as one; any other failure (a DLL copy, a patch) is itself", () => {
+  const fetch = programsBuildError(
+    new ProgramSourcesError("http://x/lua.tar.gz: HTTP 503"),
+  );
+  assert.ok(fetch instanceof WinEnvError);
+  assert.match(
+    fetch.message,
+    /^Cannot fetch the real programs' sources for tests\/win\/programs_test\.ts: http:\/\/x\/lua\.tar\.gz: HTTP 503\. Check the network/,
+  );
+  const copy = new Deno.errors.PermissionDenied(
+    "Access is denied. (os error 5): copy 'build/heapshift.dll' -> 'build/programs/start/heapshift.dll'",
+  );
+  assert.equal(programsBuildError(copy), copy);
 });

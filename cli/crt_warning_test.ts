@@ -1,0 +1,72 @@
+// The warnings of patch, launch and inject for a program on another C
+// runtime (msvcrt.dll, ucrtbased.dll): they go ahead, and say what that
+// means, including the one way it can end the program.
+import assert from "node:assert/strict";
+import {
+  loadedOtherRuntimeWarning,
+  otherRuntimeWarning,
+} from "./crt_warning.ts";
+import { buildPe } from "../pe/_test_pe.ts";
+import { dotnetImage } from "../pe/_test_crafted.ts";
+
+Deno.test("otherRuntimeWarning, loadedOtherRuntimeWarning: a program on msvcrt.dll is told what heapshift takes over and that a plugin's block freed by its own free ends it on Windows; none once a plugin on the UCRT is loaded", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "heapshift-crt-warning-" });
+  try {
+    const k32 = { dll: "KERNEL32.dll", symbols: ["ExitProcess"] };
+    const write = async (name: string, crt: string, dll: boolean) => {
+      const path = `${dir}/${name}`;
+      await Deno.writeFile(
+        path,
+        buildPe({ dll, imports: [k32, { dll: crt, symbols: ["free"] }] }),
+      );
+      return { name, path };
+    };
+    const host = await write("host.exe", "msvcrt.dll", false);
+    const plugin = await write(
+      "plugin.dll",
+      "api-ms-win-crt-heap-l1-1-0.dll",
+      true,
+    );
+    const risk =
+      /a block such a module allocates is mimalloc's: should host\.exe free it with its own C runtime's free \(memory a plugin hands over\), Windows ends the program \(dll\/README\.md, Known limits\)$/;
+    const launched = await otherRuntimeWarning(host.path, "heapshift.dll");
+    assert.match(launched!, /host\.exe uses the old C runtime \(msvcrt\.dll\)/);
+    assert.match(launched!, risk);
+    const injected = await loadedOtherRuntimeWarning([host], "heapshift.dll");
+    assert.match(injected!, /none of its loaded modules the UCRT yet/);
+    assert.match(injected!, risk);
+    assert.equal(
+      await loadedOtherRuntimeWarning([host, plugin], "heapshift.dll"),
+      undefined,
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("loadedOtherRuntimeWarning: an IL-only .NET program (the .NET Framework's: its runtime is not on the UCRT) is warned of as a program on msvcrt.dll is; not once a native module of its on the UCRT is loaded", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "heapshift-crt-warning-" });
+  try {
+    const app = { name: "tool.exe", path: `${dir}/tool.exe` };
+    await Deno.writeFile(app.path, dotnetImage());
+    const plugin = { name: "native.dll", path: `${dir}/native.dll` };
+    await Deno.writeFile(
+      plugin.path,
+      buildPe({
+        dll: true,
+        imports: [{ dll: "ucrtbase.dll", symbols: ["malloc"] }],
+      }),
+    );
+    const w = await loadedOtherRuntimeWarning([app], "heapshift.dll");
+    assert.match(
+      w ?? "",
+      /^heapshift takes over the UCRT's allocator \(ucrtbase\.dll\), and tool\.exe is an IL-only \.NET program, whose runtime allocates through a C runtime of its own \(ucrtbase_clr0400\.dll, msvcr120_clr0400\.dll\), not ucrtbase\.dll, none of its loaded modules the UCRT yet: heapshift\.dll takes over only the allocations of a module it loads later that uses the UCRT \(a plugin\), though it reports itself live; a block such a module allocates is mimalloc's/,
+    );
+    assert.equal(
+      await loadedOtherRuntimeWarning([app, plugin], "heapshift.dll"),
+      undefined,
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
