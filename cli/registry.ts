@@ -7,6 +7,8 @@
  * @module
  */
 
+import { interruptible } from "./interrupts.ts";
+
 /** Undoes a .reg file's quoting of a name or string value. */
 function unquote(text: string): string {
   return text.replace(/\\(.)/g, "$1");
@@ -70,29 +72,44 @@ export async function regValues(
   key: string,
   options: { program?: string } = {},
 ): Promise<Record<string, string>> {
-  const dir = await exportDir(key);
-  try {
-    const file = `${dir}\\key.reg`;
-    // (a program that cannot be started throws at once, not in the promise)
-    const r = await (async () =>
-      await new Deno.Command(options.program ?? "reg", {
-        args: ["export", key, file, "/y"],
-        stdout: "null",
-        stderr: "null",
-      }).output())().catch(() =>
-        undefined
+  // Ctrl+C would end this process with its folder left behind (in
+  // LocalAppData, for good), and a read cut short must not read as no
+  // values: the command would go on to edit an ini.
+  return await interruptible(async (signal) => {
+    const dir = await exportDir(key);
+    try {
+      const file = `${dir}\\key.reg`;
+      // (a program that cannot be started throws at once, not in the promise)
+      const r = await (async () =>
+        await new Deno.Command(options.program ?? "reg", {
+          args: ["export", key, file, "/y"],
+          stdout: "null",
+          stderr: "null",
+          signal,
+        }).output())().catch(() =>
+          undefined
+        );
+      signal.throwIfAborted();
+      // On Windows Ctrl+C reaches reg.exe too, which may end before this
+      // process hears of it.
+      if (r && r.code >>> 0 === STATUS_CONTROL_C_EXIT) {
+        throw new DOMException("interrupted (Ctrl+C)", "AbortError");
+      }
+      if (!r?.success) return {};
+      const bytes = await Deno.readFile(file);
+      const full = key.replace(/^HKCU\\/i, "HKEY_CURRENT_USER\\").replace(
+        /^HKLM\\/i,
+        "HKEY_LOCAL_MACHINE\\",
       );
-    if (!r?.success) return {};
-    const bytes = await Deno.readFile(file);
-    const full = key.replace(/^HKCU\\/i, "HKEY_CURRENT_USER\\").replace(
-      /^HKLM\\/i,
-      "HKEY_LOCAL_MACHINE\\",
-    );
-    return regFileValues(new TextDecoder("utf-16le").decode(bytes), full);
-  } finally {
-    await Deno.remove(dir, { recursive: true }).catch(() => {});
-  }
+      return regFileValues(new TextDecoder("utf-16le").decode(bytes), full);
+    } finally {
+      await Deno.remove(dir, { recursive: true }).catch(() => {});
+    }
+  }, `Reading the registry key ${key} interrupted: nothing was changed`);
 }
+
+/** The exit code of a Windows console program that Ctrl+C ended. */
+const STATUS_CONTROL_C_EXIT = 0xC000013A;
 
 /**
  * A new folder for `reg export` to write in: in the temporary folder, or,

@@ -63,3 +63,53 @@ Deno.test("regValues: a reg.exe that cannot be started (missing, blocked) reads 
   });
   assert.deepEqual(values, {});
 });
+
+Deno.test({
+  name:
+    "regValues: Ctrl+C while reg export runs stops it and removes its folder, and fails as interrupted (not read as no values, which would go on to edit)",
+  ignore: Deno.build.os === "windows", // SIGINT cannot be sent to a process there
+  fn: async () => {
+    const tmp = await Deno.makeTempDir();
+    try {
+      const temp = `${tmp}/temp`;
+      await Deno.mkdir(temp);
+      // a reg.exe that says it has started, then takes its time
+      const reg = `${tmp}/reg`;
+      await Deno.writeTextFile(
+        reg,
+        `#!/bin/sh\ntouch "${tmp}/started"\nexec sleep 5\n`,
+      );
+      await Deno.chmod(reg, 0o755);
+      const child = new Deno.Command(Deno.execPath(), {
+        args: [
+          "eval",
+          `import { regValues } from "./cli/registry.ts";
+           await regValues("HKCU\\\\Software", { program: ${
+            JSON.stringify(reg)
+          } }).then(
+             (v) => console.log("values " + JSON.stringify(v)),
+             (e) => console.log("error " + e.message + " " + e.exitCode),
+           );`,
+        ],
+        cwd: new URL("..", import.meta.url).pathname,
+        env: { TMPDIR: temp },
+        stdout: "piped",
+      }).spawn();
+      const text = new Response(child.stdout).text();
+      for (let i = 0; i < 200; i++) {
+        try {
+          Deno.statSync(`${tmp}/started`);
+          break;
+        } catch {
+          await new Promise((r) => setTimeout(r, 50));
+        }
+      }
+      child.kill("SIGINT");
+      await child.status;
+      assert.match(await text, /^error .*interrupted.* 130$/m);
+      assert.deepEqual([...Deno.readDirSync(temp)].map((e) => e.name), []);
+    } finally {
+      await Deno.remove(tmp, { recursive: true });
+    }
+  },
+});

@@ -365,7 +365,10 @@ export async function specialKRegistry(
   options: { read?: (key: string) => Promise<Record<string, string>> } = {},
 ): Promise<SpecialKRegistry> {
   const read = options.read ?? ((key: string) => regValues(key));
-  const [sk, shell, ...uninstall] = await Promise.all([
+  // Every read settled before one's failure is passed on: an interrupted
+  // one fails them all, and the CLI exits as it fails, cutting short the
+  // others' removal of their folders.
+  const settled = await Promise.allSettled([
     read("HKCU\\Software\\Kaldaien\\Special K"),
     read(
       "HKCU\\Software\\Microsoft\\Windows\\CurrentVersion\\Explorer\\User Shell Folders",
@@ -375,6 +378,11 @@ export async function specialKRegistry(
     // a 32-bit installer's, as 64-bit reg.exe sees it
     read(`HKLM\\Software\\WOW6432Node\\${UNINSTALL_KEY}`),
   ]);
+  const failed = settled.find((r) => r.status === "rejected");
+  if (failed) throw failed.reason;
+  const [sk, shell, ...uninstall] = settled.map((r) =>
+    r.status === "fulfilled" ? r.value : {}
+  );
   const installed = uninstall.map((v) => valueNamed(v, "InstallLocation"))
     .filter((d): d is string => !!d);
   return {

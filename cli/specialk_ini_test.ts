@@ -283,3 +283,17 @@ Deno.test("specialKRegistry: a registry reg.exe read nothing of, not even User S
   assert.equal(read.unreadable, undefined);
   assert.equal(read.documents, "%USERPROFILE%\\Documents");
 });
+
+Deno.test("specialKRegistry: a read that fails (Ctrl+C) fails it only once every other read has cleaned up (the CLI exits right after)", async () => {
+  let finished = 0;
+  const err = await specialKRegistry({
+    read: async (key) => {
+      if (key.includes("Kaldaien")) throw new Error("interrupted");
+      await new Promise((r) => setTimeout(r, 50)); // its folder removed
+      finished++;
+      return {};
+    },
+  }).catch((e: Error) => e);
+  assert.equal((err as Error).message, "interrupted");
+  assert.equal(finished, 4);
+});
