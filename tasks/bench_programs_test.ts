@@ -1,5 +1,9 @@
 import assert from "node:assert/strict";
-import { extractOnce } from "./bench_programs.ts";
+import {
+  buildPrograms,
+  extractOnce,
+  ProgramSourcesError,
+} from "./bench_programs.ts";
 
 Deno.test("extractOnce: a source tree cut short (a killed first run) is never taken for whole: extracted again, in place only once complete", async () => {
   const src = await Deno.makeTempDir();
@@ -34,5 +38,24 @@ Deno.test("extractOnce: a source tree cut short (a killed first run) is never ta
     assert.deepEqual(left, ["lua-5.4.7"]);
   } finally {
     await Deno.remove(src, { recursive: true });
+  }
+});
+
+Deno.test("buildPrograms: a source tree that cannot be made (no folder there, a full disk) is no failed fetch: the test task would say to check the network", async () => {
+  const saved = Deno.env.get("XDG_CACHE_HOME");
+  const cache = await Deno.makeTempDir();
+  try {
+    Deno.env.set("XDG_CACHE_HOME", cache);
+    // where the sources go (rootfs/opt/... here, sources on Windows): a file
+    await Deno.mkdir(`${cache}/heapshift`);
+    await Deno.writeTextFile(`${cache}/heapshift/rootfs`, "");
+    await Deno.writeTextFile(`${cache}/heapshift/sources`, "");
+    const e = await buildPrograms({ mimalloc: null }).catch((e) => e);
+    assert.ok(e instanceof Error);
+    assert.ok(!(e instanceof ProgramSourcesError), String(e));
+  } finally {
+    if (saved === undefined) Deno.env.delete("XDG_CACHE_HOME");
+    else Deno.env.set("XDG_CACHE_HOME", saved);
+    await Deno.remove(cache, { recursive: true });
   }
 });
