@@ -10,6 +10,7 @@ import { baseName } from "../src/_paths.ts";
 import { isSystemDll } from "../src/_system_dll.ts";
 import { isIlOnlyAssembly } from "../src/_image_kind.ts";
 import { imports } from "../pe/mod.ts";
+import { fileArch } from "./dll.ts";
 
 /**
  * Why heapshift given to `exe` as `dll` may take nothing over: the
@@ -35,7 +36,7 @@ export async function otherRuntimeWarning(
   } uses ${
     runtimeOf(use)
   }, none of its files the UCRT: ${dll} would have nothing to take over unless the program loads a module that uses the UCRT (a plugin), though it reports itself live; ${
-    freeRisk(baseName(exe))
+    freeRisk(baseName(exe), { bits32: fileArch(exe) === "x86" })
   }`;
 }
 
@@ -43,13 +44,20 @@ export async function otherRuntimeWarning(
  * The one way going ahead can end such a program: what a UCRT module
  * allocates is mimalloc's once heapshift is live, and the program's own
  * runtime frees on the Win32 heap, which Windows punishes for a pointer
- * it did not hand out (until now both were the process heap).
+ * it did not hand out (until now both were the process heap). A 32-bit
+ * process only with termination on heap corruption, which is on by default
+ * for a program whose header names Windows Vista (6.0) or later, or once
+ * it calls HeapSetInformation; else the HeapFree fails.
  */
 function freeRisk(
   program: string,
-  free = "its own C runtime's free",
+  options: { free?: string; bits32?: boolean } = {},
 ): string {
-  return `a block such a module allocates is mimalloc's: should ${program} free it with ${free} (memory a plugin hands over), Windows ends the program (dll/README.md, Known limits)`;
+  const free = options.free ?? "its own C runtime's free";
+  const ends = options.bits32
+    ? "Windows ends it if it runs with termination on heap corruption (a 32-bit program built for Windows Vista or later, or one that turned it on), else that free fails and the block stays allocated"
+    : "Windows ends the program";
+  return `a block such a module allocates is mimalloc's: should ${program} free it with ${free} (memory a plugin hands over), ${ends} (dll/README.md, Known limits)`;
 }
 
 /** The C runtime of `use` (msvcrt or debug-ucrt), in a warning. */
@@ -89,7 +97,7 @@ export async function loadedOtherRuntimeWarning(
   return `heapshift takes over the UCRT's allocator (ucrtbase.dll), and ${
     modules[0].name
   } ${runtime.what}, none of its loaded modules the UCRT yet: ${dll} takes over only the allocations of a module it loads later that uses the UCRT (a plugin), though it reports itself live; ${
-    freeRisk(modules[0].name, runtime.free)
+    freeRisk(modules[0].name, runtime)
   }`;
 }
 
@@ -101,7 +109,7 @@ export async function loadedOtherRuntimeWarning(
  */
 async function programRuntime(
   exe: string,
-): Promise<{ what: string; free: string } | undefined> {
+): Promise<{ what: string; free?: string; bits32?: boolean } | undefined> {
   if (isIlOnlyAssembly(exe)) {
     return {
       what:
@@ -116,7 +124,7 @@ async function programRuntime(
     return undefined; // inject says why it cannot reach the program
   }
   if (use.kind !== "msvcrt" && use.kind !== "debug-ucrt") return undefined;
-  return { what: `uses ${runtimeOf(use)}`, free: "its own C runtime's free" };
+  return { what: `uses ${runtimeOf(use)}`, bits32: fileArch(exe) === "x86" };
 }
 
 /** `%SystemRoot%`, where Windows' own DLLs are. */

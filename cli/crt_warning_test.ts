@@ -70,3 +70,32 @@ Deno.test("loadedOtherRuntimeWarning: an IL-only .NET program (the .NET Framewor
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("otherRuntimeWarning, loadedOtherRuntimeWarning: for a 32-bit program the free-risk is no certain end (Windows terminates a 32-bit process on a foreign HeapFree only with termination on heap corruption on)", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "heapshift-crt-warning-" });
+  try {
+    const path = `${dir}/old32.exe`;
+    await Deno.writeFile(
+      path,
+      buildPe({
+        format: "PE32",
+        imports: [{ dll: "msvcrt.dll", symbols: ["free"] }],
+      }),
+    );
+    const risk =
+      /should old32\.exe free it with its own C runtime's free \(memory a plugin hands over\), Windows ends it if it runs with termination on heap corruption \(a 32-bit program built for Windows Vista or later, or one that turned it on\), else that free fails and the block stays allocated \(dll\/README\.md, Known limits\)$/;
+    assert.match(
+      (await otherRuntimeWarning(path, "heapshift32.dll"))!,
+      risk,
+    );
+    assert.match(
+      (await loadedOtherRuntimeWarning(
+        [{ name: "old32.exe", path }],
+        "heapshift32.dll",
+      ))!,
+      risk,
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -247,7 +247,8 @@ function debugged(target: TargetProcess): boolean {
  * takes it: it takes over only what modules on the UCRT (a plugin the
  * program loads, before or after it) allocate, and reports itself live
  * either way; should the program free such a module's block with its own
- * runtime's `free`, Windows ends it (the block is mimalloc's).
+ * runtime's `free`, Windows ends it (the block is mimalloc's; a 32-bit
+ * program only with termination on heap corruption on, else the free fails).
  *
  * @example Inject heapshift into a running program
  * ```ts

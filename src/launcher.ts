@@ -130,7 +130,8 @@ function launchError(exe: string, e: unknown, cwd?: string): unknown {
  * program whose files use another C runtime than the UCRT is not refused:
  * heapshift takes over only what modules it loads later on the UCRT (a
  * plugin) allocate, and the program's own `free` of such a block ends it
- * on Windows (the block is mimalloc's). Until the DLLs are confirmed the program is
+ * on Windows (the block is mimalloc's; a 32-bit program only with
+ * termination on heap corruption on, else the free fails). Until the DLLs are confirmed the program is
  * held in a job object that ends it if this process ends (Ctrl+C without a
  * handler, a crash, being killed), so it is never left suspended or
  * half-started; once `launch` resolves it may outlive this process.
