@@ -132,7 +132,11 @@ async function cached(a: Archive): Promise<string> {
         `${a.file} has SHA-256 ${hash}, expected ${a.sha256}: not used`,
       );
     }
-    await Deno.rename(got, path);
+    await Deno.rename(got, path).catch((e) => {
+      // Another run put its copy there first (checked as this one was):
+      // Windows refuses to replace it while that run's tar reads it.
+      if (!exists(path)) throw e;
+    });
   } finally {
     await Deno.remove(part, { recursive: true }).catch(() => {});
   }
