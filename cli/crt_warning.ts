@@ -8,7 +8,7 @@
 import { type CrtUse, crtUse, programCrtUse } from "../src/_crt_use.ts";
 import { baseName } from "../src/_paths.ts";
 import { isSystemDll } from "../src/_system_dll.ts";
-import { isIlOnlyAssembly } from "../src/_image_kind.ts";
+import { ilOnlyRuns32Bit, isIlOnlyAssembly } from "../src/_image_kind.ts";
 import { imports } from "../pe/mod.ts";
 import { fileArch } from "./dll.ts";
 
@@ -115,6 +115,7 @@ async function programRuntime(
       what:
         "is an IL-only .NET program, whose runtime allocates through a C runtime of its own (ucrtbase_clr0400.dll, msvcr120_clr0400.dll), not ucrtbase.dll",
       free: "Marshal.FreeHGlobal (LocalFree)",
+      bits32: ilOnlyRuns32Bit(exe),
     };
   }
   let use;

@@ -99,3 +99,23 @@ Deno.test("otherRuntimeWarning, loadedOtherRuntimeWarning: for a 32-bit program 
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("loadedOtherRuntimeWarning: an IL-only .NET program that runs 32-bit (32BITREQUIRED, as Visual Studio's 'Prefer 32-bit' sets) gets the 32-bit free-risk; one for any CPU (64-bit) the certain end", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "heapshift-crt-warning-" });
+  try {
+    const app = { name: "tool.exe", path: `${dir}/tool.exe` };
+    // ILONLY | 32BITREQUIRED | 32BITPREFERRED
+    await Deno.writeFile(app.path, dotnetImage(0x1 | 0x2 | 0x20000));
+    assert.match(
+      (await loadedOtherRuntimeWarning([app], "heapshift32.dll"))!,
+      /\(LocalFree\) \(memory a plugin hands over\), Windows ends it if it runs with termination on heap corruption .*, else that free fails/,
+    );
+    await Deno.writeFile(app.path, dotnetImage(0x1));
+    assert.match(
+      (await loadedOtherRuntimeWarning([app], "heapshift.dll"))!,
+      /\(LocalFree\) \(memory a plugin hands over\), Windows ends the program \(dll/,
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -39,6 +39,27 @@ export function peKind(head: Uint8Array): PeKind | undefined {
 /** COMIMAGE_FLAGS_ILONLY: the CLR header's flag of a pure IL assembly. */
 const COMIMAGE_FLAGS_ILONLY = 0x1;
 
+/** COMIMAGE_FLAGS_32BITREQUIRED: it runs as a 32-bit process (with
+ * 32BITPREFERRED too: 'Prefer 32-bit', where Windows can run it so). */
+const COMIMAGE_FLAGS_32BITREQUIRED = 0x2;
+
+/** The CLR header's `Flags` (IMAGE_COR20_HEADER +16) of the file at
+ * `path`; undefined without one, or when it cannot be read. */
+function corFlags(path: string): number | undefined {
+  try {
+    using src = FileSource.open(path);
+    const h = readHeaders(src);
+    const clr = directory(h, DIR.CLR);
+    if (clr.rva === 0 || clr.size < 20) return undefined;
+    const at = rvaToOffset(h, clr.rva, { length: 20 });
+    const header = src.read(at, 20);
+    return new DataView(header.buffer, header.byteOffset, 20)
+      .getUint32(16, true);
+  } catch {
+    return undefined;
+  }
+}
+
 /**
  * Whether the program at `path` is an IL-only .NET assembly: its CLR
  * header (IMAGE_COR20_HEADER, `Flags` at +16) says so. Such a file is PE32
@@ -47,19 +68,15 @@ const COMIMAGE_FLAGS_ILONLY = 0x1;
  * runtime. False when the file cannot be read or has no such header.
  */
 export function isIlOnlyAssembly(path: string): boolean {
-  try {
-    using src = FileSource.open(path);
-    const h = readHeaders(src);
-    const clr = directory(h, DIR.CLR);
-    if (clr.rva === 0 || clr.size < 20) return false;
-    const at = rvaToOffset(h, clr.rva, { length: 20 });
-    const header = src.read(at, 20);
-    const flags = new DataView(header.buffer, header.byteOffset, 20)
-      .getUint32(16, true);
-    return (flags & COMIMAGE_FLAGS_ILONLY) !== 0;
-  } catch {
-    return false;
-  }
+  return ((corFlags(path) ?? 0) & COMIMAGE_FLAGS_ILONLY) !== 0;
+}
+
+/** Whether the IL-only program at `path` asks to run as a 32-bit process
+ * (its file says nothing of it otherwise: it is PE32 either way). */
+export function ilOnlyRuns32Bit(path: string): boolean {
+  const flags = corFlags(path) ?? 0;
+  return (flags & COMIMAGE_FLAGS_ILONLY) !== 0 &&
+    (flags & COMIMAGE_FLAGS_32BITREQUIRED) !== 0;
 }
 
 /**
