@@ -7,7 +7,7 @@
 
 import { type CrtUse, crtUse, programCrtUse } from "../src/_crt_use.ts";
 import { baseName } from "../src/_paths.ts";
-import { isSystemDll } from "../src/_system_dll.ts";
+import { isSystemDll, systemRoot } from "../src/_system_dll.ts";
 import { ilOnlyRuns32Bit, isIlOnlyAssembly } from "../src/_image_kind.ts";
 import { imports } from "../pe/mod.ts";
 import { fileArch } from "./dll.ts";
@@ -126,13 +126,4 @@ async function programRuntime(
   }
   if (use.kind !== "msvcrt" && use.kind !== "debug-ucrt") return undefined;
   return { what: `uses ${runtimeOf(use)}`, bits32: fileArch(exe) === "x86" };
-}
-
-/** `%SystemRoot%`, where Windows' own DLLs are. */
-function systemRoot(): string {
-  try {
-    return Deno.env.get("SystemRoot") ?? "C:\\Windows";
-  } catch {
-    return "C:\\Windows"; // no env permission
-  }
 }

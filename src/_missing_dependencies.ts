@@ -9,6 +9,7 @@ import { win32 } from "node:path";
 import { imports as peImports } from "../pe/mod.ts";
 import type { ModuleInfo } from "./module_list.ts";
 import { isFile } from "./_paths.ts";
+import { systemRoot } from "./_system_dll.ts";
 
 /**
  * The static imports of `dll` that are neither loaded in the target (its
@@ -29,7 +30,7 @@ export async function missingDependencies(
     return [];
   }
   const names = new Set(loaded.map((m) => m.name.toLowerCase()));
-  const system = `${Deno.env.get("SystemRoot") ?? "C:\\windows"}\\system32`;
+  const system = `${systemRoot()}\\system32`;
   const dirs = [
     win32.dirname(dll),
     ...(loaded[0] ? [win32.dirname(loaded[0].path)] : []),

@@ -21,3 +21,13 @@ export function isSystemDll(path: string, root: string): boolean {
   return dir === `${base}\\system32` || dir === `${base}\\syswow64` ||
     p.startsWith(`${base}\\winsxs\\`);
 }
+
+/** `%SystemRoot%`, where Windows' own DLLs are (`C:\Windows` when unset,
+ * or with no permission to read the environment). */
+export function systemRoot(): string {
+  try {
+    return Deno.env.get("SystemRoot") ?? "C:\\Windows";
+  } catch {
+    return "C:\\Windows";
+  }
+}

@@ -48,7 +48,7 @@ import { importersOf } from "./_importers.ts";
 import { threadsInModule } from "./_module_threads.ts";
 import { lockTarget } from "./_inject_lock.ts";
 import { loadedByHeapshift, markLoaded, markUnloaded } from "./_load_marker.ts";
-import { isSystemDll } from "./_system_dll.ts";
+import { isSystemDll, systemRoot } from "./_system_dll.ts";
 
 /**
  * Options for {@linkcode inject} and {@linkcode eject}.
@@ -722,11 +722,7 @@ async function unloadFrom(
 
 /** Whether `path` is one of Windows' own DLLs ({@linkcode isSystemDll}). */
 function isSystemModule(path: string): boolean {
-  let root = "C:\\Windows";
-  try {
-    root = Deno.env.get("SystemRoot") ?? root;
-  } catch { /* no env permission: the default */ }
-  return isSystemDll(path, root);
+  return isSystemDll(path, systemRoot());
 }
 
 /** `a`, `a and b`, `a, b and c`; past five, `a, b, c, d, e and 3 others`. */
