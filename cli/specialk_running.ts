@@ -10,6 +10,7 @@
  */
 
 import { isWindows, openNamedEvent } from "../ffi/mod.ts";
+import { baseName } from "../src/_paths.ts";
 
 /** A running process in which Special K would write the ini being edited. */
 export interface SpecialKGame {
@@ -60,10 +61,6 @@ function dirOf(path: string): string {
   return i < 0 ? "" : path.slice(0, i);
 }
 
-function baseOf(path: string): string {
-  return path.slice(path.lastIndexOf("\\") + 1);
-}
-
 /**
  * The DLL files whose Special K writes `ini`: for a profile
  * (`<install>\Profiles\<game>\SpecialK.ini`) the install's SpecialK64.dll
@@ -74,12 +71,12 @@ function baseOf(path: string): string {
  */
 export function writerDlls(ini: string): string[] {
   const path = key(ini);
-  const base = baseOf(path);
+  const base = baseName(path);
   if (base.startsWith("default_")) return [];
   const dir = dirOf(path);
   const out: string[] = [];
   const profiles = dirOf(dir);
-  if (baseOf(profiles) === "profiles") {
+  if (baseName(profiles) === "profiles") {
     out.push(...GLOBAL_DLLS.map((d) => `${dirOf(profiles)}\\${d}`));
   }
   if (base.endsWith(".ini")) out.push(`${dir}\\${base.slice(0, -4)}.dll`);
@@ -129,7 +126,7 @@ export async function loadedFiles(ini?: string): Promise<LoadedFiles[]> {
       // Started through a link (a game library moved by a junction): the
       // folder keeps its name; resolved only then (a process started from
       // a network share that is gone would hold each look up).
-      return baseOf(dir) === baseOf(local!) &&
+      return baseName(dir) === baseName(local!) &&
         key(await Deno.realPath(dir)) === local;
     } catch {
       return false; // ended, or not ours to ask: not a game of the user's
@@ -156,8 +153,8 @@ export async function loadedFiles(ini?: string): Promise<LoadedFiles[]> {
 function localCopyDir(ini: string): string | undefined {
   const path = key(ini);
   const dir = dirOf(path);
-  if (baseOf(path).startsWith("default_")) return undefined;
-  return baseOf(dirOf(dir)) === "profiles" ? undefined : dir;
+  if (baseName(path).startsWith("default_")) return undefined;
+  return baseName(dirOf(dir)) === "profiles" ? undefined : dir;
 }
 
 /**
@@ -210,9 +207,7 @@ async function procMaps(): Promise<LoadedFiles[]> {
 async function procName(pid: string): Promise<string> {
   const argv0 =
     (await Deno.readTextFile(`/proc/${pid}/cmdline`)).split("\0")[0];
-  const name = argv0.slice(
-    Math.max(argv0.lastIndexOf("/"), argv0.lastIndexOf("\\")) + 1,
-  );
+  const name = baseName(argv0);
   return name || (await Deno.readTextFile(`/proc/${pid}/comm`)).trim();
 }
 
@@ -226,7 +221,7 @@ export async function specialKWriters(
 ): Promise<SpecialKGame[]> {
   if (!writerDlls(ini).length) return [];
   const real = await realIni(ini);
-  const names = new Set(writerDlls(real).map(baseOf));
+  const names = new Set(writerDlls(real).map(baseName));
   const list = await (options.list ?? loadedFiles)(real);
   // A loader names a DLL by the path the game was started from, links
   // (a game library moved by a junction, a subst drive) unresolved, as
@@ -235,7 +230,7 @@ export async function specialKWriters(
     if (!p.paths) continue;
     p.paths = await Promise.all(
       p.paths.map((m) =>
-        names.has(baseOf(key(m))) ? Deno.realPath(m).catch(() => m) : m
+        names.has(baseName(key(m))) ? Deno.realPath(m).catch(() => m) : m
       ),
     );
   }

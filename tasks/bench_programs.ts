@@ -21,7 +21,7 @@
 
 import $ from "dax";
 import { patchImportsBytes } from "../pe/mod.ts";
-import { mimallocSource } from "./build_dll.ts";
+import { DLL_OUT, mimallocSource } from "./build_dll.ts";
 import { programsOut } from "../bench/programs.ts";
 import type { Arch } from "../src/arch.ts";
 import { compile, isStale, removeAbandoned } from "./toolchain.ts";
@@ -282,9 +282,7 @@ function hostPath(cc: string): string {
 async function importTableCopy(exe: string, arch: Arch): Promise<void> {
   const root = repoRoot();
   const dir = `${root}/${programsOut(arch)}/start`;
-  const dll = `${root}/build/${
-    arch === "x86" ? "heapshift32" : "heapshift"
-  }.dll`;
+  const dll = `${root}/${DLL_OUT[arch]}`;
   const name = exe.slice(exe.lastIndexOf("/") + 1);
   if (!exists(dll)) return;
   await Deno.mkdir(dir, { recursive: true });
