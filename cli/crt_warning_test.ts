@@ -8,10 +8,10 @@ import {
 } from "./crt_warning.ts";
 import { buildPe } from "../pe/_test_pe.ts";
 import { dotnetImage } from "../pe/_test_crafted.ts";
+import { withDir } from "../pe/_test_dir.ts";
 
 Deno.test("otherRuntimeWarning, loadedOtherRuntimeWarning: a program on msvcrt.dll is told what heapshift takes over and that a plugin's block freed by its own free ends it on Windows; none once a plugin on the UCRT is loaded", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "heapshift-crt-warning-" });
-  try {
+  await withDir(async (dir) => {
     const k32 = { dll: "KERNEL32.dll", symbols: ["ExitProcess"] };
     const write = async (name: string, crt: string, dll: boolean) => {
       const path = `${dir}/${name}`;
@@ -39,14 +39,11 @@ Deno.test("otherRuntimeWarning, loadedOtherRuntimeWarning: a program on msvcrt.d
       await loadedOtherRuntimeWarning([host, plugin], "heapshift.dll"),
       undefined,
     );
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 });
 
 Deno.test("loadedOtherRuntimeWarning: an IL-only .NET program (the .NET Framework's: its runtime is not on the UCRT) is warned of as a program on msvcrt.dll is; not once a native module of its on the UCRT is loaded", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "heapshift-crt-warning-" });
-  try {
+  await withDir(async (dir) => {
     const app = { name: "tool.exe", path: `${dir}/tool.exe` };
     await Deno.writeFile(app.path, dotnetImage());
     const plugin = { name: "native.dll", path: `${dir}/native.dll` };
@@ -66,14 +63,11 @@ Deno.test("loadedOtherRuntimeWarning: an IL-only .NET program (the .NET Framewor
       await loadedOtherRuntimeWarning([app, plugin], "heapshift.dll"),
       undefined,
     );
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 });
 
 Deno.test("otherRuntimeWarning, loadedOtherRuntimeWarning: for a 32-bit program the free-risk is no certain end (Windows terminates a 32-bit process on a foreign HeapFree only with termination on heap corruption on)", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "heapshift-crt-warning-" });
-  try {
+  await withDir(async (dir) => {
     const path = `${dir}/old32.exe`;
     await Deno.writeFile(
       path,
@@ -95,14 +89,11 @@ Deno.test("otherRuntimeWarning, loadedOtherRuntimeWarning: for a 32-bit program 
       ))!,
       risk,
     );
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 });
 
 Deno.test("loadedOtherRuntimeWarning: an IL-only .NET program that runs 32-bit (32BITREQUIRED, as Visual Studio's 'Prefer 32-bit' sets) gets the 32-bit free-risk; one for any CPU (64-bit) the certain end", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "heapshift-crt-warning-" });
-  try {
+  await withDir(async (dir) => {
     const app = { name: "tool.exe", path: `${dir}/tool.exe` };
     // ILONLY | 32BITREQUIRED | 32BITPREFERRED
     await Deno.writeFile(app.path, dotnetImage(0x1 | 0x2 | 0x20000));
@@ -115,7 +106,5 @@ Deno.test("loadedOtherRuntimeWarning: an IL-only .NET program that runs 32-bit (
       (await loadedOtherRuntimeWarning([app], "heapshift.dll"))!,
       /\(LocalFree\) \(memory a plugin hands over\), Windows ends the program \(dll/,
     );
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 });
