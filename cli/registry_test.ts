@@ -1,5 +1,6 @@
 // Registry values read from `reg export`'s .reg text.
 import assert from "node:assert/strict";
+import { withVars } from "../pe/_test_dir.ts";
 import {
   expandVars,
   regFileValues,
@@ -112,4 +113,19 @@ Deno.test({
       await Deno.remove(tmp, { recursive: true });
     }
   },
+});
+
+Deno.test("regValues: with no usable temporary folder it exports into LocalAppData (leaving nothing there), and with neither it says to set TEMP", async () => {
+  await withVars(["TMPDIR", "TEMP", "TMP", "LOCALAPPDATA"], async (dir) => {
+    for (const v of ["TMPDIR", "TEMP", "TMP"]) Deno.env.set(v, `${dir}/gone`);
+    Deno.env.set("LOCALAPPDATA", dir);
+    const reg = { program: "heapshift-no-such-reg" };
+    assert.deepEqual(await regValues("HKCU\\Software", reg), {});
+    assert.deepEqual([...Deno.readDirSync(dir)], []);
+    Deno.env.delete("LOCALAPPDATA");
+    await assert.rejects(
+      () => regValues("HKCU\\Software", reg),
+      /^Error: Cannot read the registry key HKCU\\Software: no folder to export it to \(.+\); set TEMP to a folder you can write to$/,
+    );
+  });
 });
