@@ -117,14 +117,14 @@ const STATUS_CONTROL_C_EXIT = 0xC000013A;
  * LocalAppData. Throws, saying what to do, when neither can be had.
  */
 async function exportDir(key: string): Promise<string> {
-  const prefix = "heapshift-reg-";
+  const prefix = EXPORT_PREFIX;
   try {
-    return await Deno.makeTempDir({ prefix });
+    return await swept(await Deno.makeTempDir({ prefix }));
   } catch (first) {
     const local = Deno.env.get("LOCALAPPDATA");
     if (local) {
       try {
-        return await Deno.makeTempDir({ dir: local, prefix });
+        return await swept(await Deno.makeTempDir({ dir: local, prefix }));
       } catch { /* the error below */ }
     }
     throw new Error(
@@ -133,6 +133,47 @@ async function exportDir(key: string): Promise<string> {
       }); set TEMP to a folder you can write to`,
     );
   }
+}
+
+const EXPORT_PREFIX = "heapshift-reg-";
+
+/** How old an export folder must be to be a killed read's (one takes
+ * seconds). */
+const ABANDONED_MS = 24 * 3600 * 1000;
+
+/**
+ * `own`, after removing the export folders beside it that reads killed
+ * outright left (SIGKILL, a closed console window: no handler runs). Only
+ * what is surely one: our name, nothing in it but `key.reg`, untouched for
+ * a day (a read under way is newer); anything else is left alone.
+ */
+async function swept(own: string): Promise<string> {
+  const cut = Math.max(own.lastIndexOf("/"), own.lastIndexOf("\\"));
+  const parent = own.slice(0, cut + 1);
+  try {
+    for (const e of Deno.readDirSync(parent)) {
+      const dir = parent + e.name;
+      if (!e.isDirectory || !e.name.startsWith(EXPORT_PREFIX)) continue;
+      if (dir === own) continue;
+      await removeAbandoned(dir).catch(() => {}); // in use, or not ours
+    }
+  } catch { /* the folder cannot be listed: nothing swept */ }
+  return own;
+}
+
+/** Removes the export folder `dir` if a killed read left it (see above). */
+async function removeAbandoned(dir: string): Promise<void> {
+  const inside = [...Deno.readDirSync(dir)];
+  if (!inside.every((f) => f.isFile && f.name === "key.reg")) return;
+  const files = inside.map((f) => `${dir}/${f.name}`);
+  const newest = Math.max(
+    ...[dir, ...files].map((p) =>
+      Deno.statSync(p).mtime?.getTime() ?? Infinity
+    ),
+  );
+  if (!(Date.now() - newest > ABANDONED_MS)) return;
+  for (const f of files) await Deno.remove(f);
+  await Deno.remove(dir); // (not recursive: fails if anything came since)
 }
 
 /** The value `name` (any case) of `values`. */

@@ -129,3 +129,37 @@ Deno.test("regValues: with no usable temporary folder it exports into LocalAppDa
     );
   });
 });
+
+Deno.test("regValues: the folders of reads killed outright (SIGKILL, a closed console: nothing runs to remove them) are removed by the next read once a day old; a newer one (a read under way), one holding anything but key.reg, or another name is left alone", async () => {
+  await withVars(["TMPDIR", "TEMP", "TMP"], async (dir) => {
+    for (const v of ["TMPDIR", "TEMP", "TMP"]) Deno.env.set(v, dir);
+    const old = new Date(Date.now() - 2 * 24 * 3600 * 1000);
+    const make = async (name: string, files: string[], time = old) => {
+      await Deno.mkdir(`${dir}/${name}`);
+      for (const f of files) {
+        await Deno.writeTextFile(`${dir}/${name}/${f}`, "x");
+        await Deno.utime(`${dir}/${name}/${f}`, time, time);
+      }
+      await Deno.utime(`${dir}/${name}`, time, time);
+    };
+    await make("heapshift-reg-0a1b2c3d", ["key.reg"]); // killed after reg
+    await make("heapshift-reg-4e5f6a7b", []); // killed before reg wrote
+    await make("heapshift-reg-11111111", ["key.reg"], new Date());
+    await make("heapshift-reg-22222222", ["key.reg", "notes.txt"]);
+    await make("heapshift-registry", []);
+    await make("other", ["key.reg"]);
+    assert.deepEqual(
+      await regValues("HKCU\\Software", { program: "heapshift-no-such-reg" }),
+      {},
+    );
+    assert.deepEqual(
+      [...Deno.readDirSync(dir)].map((e) => e.name).sort(),
+      [
+        "heapshift-reg-11111111",
+        "heapshift-reg-22222222",
+        "heapshift-registry",
+        "other",
+      ],
+    );
+  });
+});
