@@ -186,7 +186,8 @@ const COMPLETE = ".heapshift-complete";
  * Extracted beside it and moved into place whole: a killed extraction
  * (tar writes lua.c before most of Lua, shell.c before sqlite3.h) left a
  * tree that looked complete and failed every build after. A tree without
- * the mark (cut short, or an earlier version's) is replaced.
+ * the mark (cut short, or an earlier version's) is replaced. Another run
+ * extracting the same tree is waited for (a lock file beside it).
  */
 export async function extractOnce(
   tree: string,
@@ -195,16 +196,28 @@ export async function extractOnce(
   if (exists(`${tree}/${COMPLETE}`)) return;
   const parent = tree.slice(0, tree.lastIndexOf("/"));
   const name = tree.slice(tree.lastIndexOf("/") + 1);
+  // One extraction at a time (checkouts share the trees): a second one,
+  // finding none complete as the first was about to put its tree in
+  // place, removed that tree while the first's build read it. (The lock
+  // file stays: removing it would let a waiter and a newcomer hold two.)
+  using lock = await Deno.open(`${parent}/.${name}.lock`, {
+    create: true,
+    write: true,
+  });
+  if (!(await lock.tryLock(true))) {
+    log(`waiting for another run's extraction of ${name}…`);
+    await lock.lock(true);
+  }
+  if (exists(`${tree}/${COMPLETE}`)) return; // that run's
   await removeAbandoned(parent, PART);
   const part = await Deno.makeTempDir({ dir: parent, prefix: PART });
   try {
     await extract(part);
     await Deno.writeTextFile(`${part}/${name}/${COMPLETE}`, "");
-    // another run may have put it in place meanwhile
-    if (exists(`${tree}/${COMPLETE}`)) return;
     await Deno.remove(tree, { recursive: true }).catch(() => {});
     await Deno.rename(`${part}/${name}`, tree).catch((e) => {
-      if (!exists(`${tree}/${COMPLETE}`)) throw e; // else another run's
+      // a checkout of before the lock may have put its tree there
+      if (!exists(`${tree}/${COMPLETE}`)) throw e;
     });
   } finally {
     await Deno.remove(part, { recursive: true }).catch(() => {});

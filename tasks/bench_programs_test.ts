@@ -34,8 +34,37 @@ Deno.test("extractOnce: a source tree cut short (a killed first run) is never ta
       throw new Error("extracted again");
     });
     // no staging directory is left behind
-    const left = [...Deno.readDirSync(src)].map((e) => e.name);
+    const left = [...Deno.readDirSync(src)].filter((e) => e.isDirectory)
+      .map((e) => e.name);
     assert.deepEqual(left, ["lua-5.4.7"]);
+  } finally {
+    await Deno.remove(src, { recursive: true });
+  }
+});
+
+Deno.test("extractOnce: two runs at once (two checkouts sharing the cache) extract once: the second waits and takes the first's tree, never removing it while the first's build may read it", async () => {
+  const src = await Deno.makeTempDir();
+  try {
+    const tree = `${src}/lua-5.4.7`;
+    let calls = 0;
+    let open!: () => void;
+    const gate = new Promise<void>((r) => open = r);
+    const slow = async (into: string) => {
+      calls++;
+      await gate;
+      await Deno.mkdir(`${into}/lua-5.4.7/src`, { recursive: true });
+      await Deno.writeTextFile(`${into}/lua-5.4.7/src/lua.c`, "lua");
+    };
+    const both = Promise.all([
+      extractOnce(tree, slow),
+      extractOnce(tree, slow),
+    ]);
+    // time for both to start extracting, if nothing holds the second back
+    await new Promise((r) => setTimeout(r, 300));
+    open();
+    await both;
+    assert.equal(calls, 1);
+    assert.equal(await Deno.readTextFile(`${tree}/src/lua.c`), "lua");
   } finally {
     await Deno.remove(src, { recursive: true });
   }
