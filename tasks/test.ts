@@ -460,7 +460,8 @@ async function runWin(
   );
   // The CLI's npm packages are fetched once up front: tests start many
   // `deno run cli.ts` at once, and they must not all download them.
-  const warm = ["cache", "--quiet", "cli.ts", "mod.ts"];
+  // (tasks/winenv.ts: env_test runs it there, and it needs dax)
+  const warm = ["cache", "--quiet", "cli.ts", "mod.ts", "tasks/winenv.ts"];
   const heapLog = `${Deno.realPathSync(repoRoot())}/${RESULTS}/wine-heap.log`;
   await Deno.remove(heapLog).catch(() => {});
   let code: number;

@@ -937,13 +937,16 @@ export async function runInEnv(
     const [exe, ...args] = cmd[0] === "windeno"
       ? [Deno.execPath(), ...cmd.slice(1)]
       : cmd;
-    const out = await new Deno.Command(exe, {
+    // (spawn, not output(): that collects the output, unseen)
+    const { code } = await new Deno.Command(exe, {
       args,
       cwd,
       env: options.env,
       stdin: "inherit",
-    }).output();
-    return out.code;
+      stdout: "inherit",
+      stderr: "inherit",
+    }).spawn().status;
+    return code;
   }
   await provision();
   const repo = Deno.realPathSync(repoRoot());

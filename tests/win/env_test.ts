@@ -1,7 +1,7 @@
 // The Windows suite's ground: it runs on a Windows Deno (natively or under
 // Wine) and the fixtures built from tests/fixtures are real Windows programs.
 import { assert, assertEquals } from "./assert.ts";
-import { fixture, startTarget, test } from "./harness.ts";
+import { fixture, repoPath, startTarget, test } from "./harness.ts";
 
 test("the Windows suite runs on Windows Deno", () => {
   assertEquals(Deno.build.os, "windows");
@@ -12,4 +12,29 @@ test("a fixture program starts and reports its pid", async () => {
   await using target = await startTarget(fixture("sleeper.exe"));
   assert(target.pid > 0);
   assertEquals(target.readyPid, target.pid);
+});
+
+// Natively on Windows `deno task test`, the bench and `deno task env run`
+// run the Windows side with tasks/winenv.ts's runInEnv: what it prints
+// (a failed test's message) must reach the user.
+test("runInEnv on Windows: the command's stdout and stderr reach ours, not a pipe nobody reads", async () => {
+  const inner = `console.log("to-stdout"); console.error("to-stderr");`;
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: [
+      "eval",
+      `import { runInEnv } from "./tasks/winenv.ts";
+       Deno.exit(await runInEnv(["windeno", "eval", ${
+        JSON.stringify(inner)
+      }]));`,
+    ],
+    cwd: repoPath("."),
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const text = (b: Uint8Array) =>
+    new TextDecoder().decode(b).replaceAll("\r\n", "\n");
+  assertEquals(
+    { code: out.code, stdout: text(out.stdout), stderr: text(out.stderr) },
+    { code: 0, stdout: "to-stdout\n", stderr: "to-stderr\n" },
+  );
 });
