@@ -84,6 +84,14 @@ export function programs(): Program[] {
   ];
 }
 
+/**
+ * The name of tests/win/programs_test.ts's test of `program` on `arch`
+ * (tasks/test.ts reads a `--filter` against it).
+ */
+export function programTestName(program: string, arch: Arch): string {
+  return `${program} [${arch}]: plain, at start and injected late print the same, and late moved old blocks`;
+}
+
 /** The four ways a program runs. */
 export const PROGRAM_VARIANTS = [
   { id: 1, label: "plain" },

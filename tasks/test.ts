@@ -51,6 +51,7 @@ import {
 } from "./build_dll.ts";
 import { buildFixtures } from "./fixtures.ts";
 import { buildPrograms, ProgramSourcesError } from "./bench_programs.ts";
+import { programs, programTestName } from "../bench/programs.ts";
 import { unexpectedCrashes } from "./heap_reports.ts";
 import { CompileError } from "./toolchain.ts";
 import { bytesSource } from "../pe/source.ts";
@@ -414,18 +415,52 @@ export function parseTestArgs(
 /**
  * Whether the run takes Lua and SQLite's builds (fetched and compiled on
  * first use): a run of programs_test.ts, every Windows file or that one
- * named. Any other Windows file must run without them (offline too).
+ * named, unless a `--filter` selects none of its tests. Any other Windows
+ * test must run without them (offline too).
  */
 export function needsPrograms(
   args: { only: Suites; rest: string[] },
 ): boolean {
   if (args.only === "unit") return false;
   const files = args.rest.filter((a) => a.endsWith(".ts"));
-  return files.length === 0 ||
+  const named = files.length === 0 ||
     files.some((f) =>
       relative(repoRoot(), resolve(f)).replaceAll("\\", "/") ===
         `${WIN_DIR}/programs_test.ts`
     );
+  const filters = filterArgs(args.rest);
+  if (!named || filters.length === 0) return named;
+  const names = programs().flatMap((p) =>
+    (["x64", "x86"] as const).map((a) => programTestName(p.name, a))
+  );
+  return filters.some((f) => names.some((n) => filterSelects(f, n)));
+}
+
+/** The values of `--filter X` and `--filter=X` in `args`. */
+function filterArgs(args: string[]): string[] {
+  return args.flatMap((a, i) =>
+    a === "--filter"
+      ? args.slice(i + 1, i + 2)
+      : a.startsWith("--filter=")
+      ? [a.slice("--filter=".length)]
+      : []
+  );
+}
+
+/**
+ * Whether `deno test --filter filter` runs the test `name`: `/RE/` is a
+ * pattern, anything else a part of the name. A pattern JavaScript cannot
+ * read counts as selecting it (so the programs are there if it does).
+ */
+function filterSelects(filter: string, name: string): boolean {
+  if (filter.length < 2 || !filter.startsWith("/") || !filter.endsWith("/")) {
+    return name.includes(filter);
+  }
+  try {
+    return new RegExp(filter.slice(1, -1)).test(name);
+  } catch {
+    return true;
+  }
 }
 
 async function runWin(

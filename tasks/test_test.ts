@@ -190,6 +190,26 @@ Deno.test("needsPrograms: Lua and SQLite are fetched and built only for a run of
   );
 });
 
+Deno.test("needsPrograms: a --filter that selects none of programs_test.ts's tests (by name, as deno test reads it) needs no Lua and SQLite either: an offline run of other Windows tests must not fetch them", () => {
+  const win = (...rest: string[]) => needsPrograms({ only: "win", rest });
+  assert.equal(win("--filter", "/dll_trim/"), false);
+  assert.equal(win("--filter=harness:"), false);
+  assert.equal(win("--filter", "lua"), true);
+  assert.equal(win("--filter", "/^sqlite \\[x86\\]/"), true);
+  assert.equal(win("--filter=/late moved old blocks$/"), true);
+  // named, but filtered out
+  assert.equal(
+    win("tests/win/programs_test.ts", "--filter", "/harness/"),
+    false,
+  );
+  assert.equal(
+    needsPrograms({ only: "ms-ucrt", rest: ["--filter", "dll_"] }),
+    false,
+  );
+  // a pattern JavaScript cannot read: fetched, to be safe
+  assert.equal(win("--filter", "/(?<x/"), true);
+});
+
 Deno.test("programsBuildError: only a failed fetch of the real programs' sources is reported as one; any other failure (a DLL copy, a patch) is itself", () => {
   const fetch = programsBuildError(
     new ProgramSourcesError("http://x/lua.tar.gz: HTTP 503"),

@@ -12,6 +12,7 @@ import {
   type ProgramRun,
   programs,
   programsOut,
+  programTestName,
   runProgram,
 } from "../../bench/programs.ts";
 import {
@@ -75,7 +76,7 @@ function describe(r: ProgramRun): string {
 
 for (const arch of ARCHES) {
   for (const p of programs()) {
-    test(`${p.name} [${arch}]: plain, at start and injected late print the same, and late moved old blocks`, async () => {
+    test(programTestName(p.name, arch), async () => {
       await using place = await programsDir(arch);
       const runs: ProgramRun[] = [];
       for (const v of [1, 2, 3] as const) {
