@@ -58,6 +58,7 @@ import { bytesSource } from "../pe/source.ts";
 import { readFileHeader } from "../pe/headers.ts";
 import { type Arch, archName, archOf } from "../src/arch.ts";
 import { relative, resolve } from "node:path";
+import { userCwd } from "../src/_paths.ts";
 import {
   checkMsUcrt,
   heapReports,
@@ -390,8 +391,10 @@ export class TestArgsError extends Error {
  * and every suite ran, for 20 minutes).
  */
 export function parseTestArgs(
-  args: string[],
+  given: string[],
+  options: { cwd?: string } = {},
 ): { only: Suites; rest: string[] } {
+  const args = fromRoot(given, options.cwd ?? userCwd());
   const flags = args.filter((a) => SUITE_FLAGS.includes(a));
   if (flags.length > 1) {
     throw new TestArgsError(
@@ -404,12 +407,34 @@ export function parseTestArgs(
   const inWin = (f: string) =>
     relative(repoRoot(), resolve(f)).replaceAll("\\", "/")
       .startsWith(`${WIN_DIR}/`);
-  const files = rest.filter((a) => a.endsWith(".ts"));
+  const files = testFiles(rest);
   if (files.length > 0 && files.every(inWin)) return { only: "win", rest };
   if (files.length > 0 && !files.some(inWin)) return { only: "unit", rest };
   throw new TestArgsError(
     `${rest.join(" ")}: name the suite: --unit, --win or --ms-ucrt`,
   );
+}
+
+/**
+ * `args` with each test file (`.ts`, not a `--filter`'s value) named from
+ * the checkout's root, where `deno task` runs us: the user named it from
+ * `cwd`.
+ */
+function fromRoot(args: string[], cwd: string): string[] {
+  return args.map((a, i) =>
+    isTestFile(args, i)
+      ? relative(repoRoot(), resolve(cwd, a)).replaceAll("\\", "/")
+      : a
+  );
+}
+
+/** The test files `args` name (a `--filter x.ts` names none). */
+function testFiles(args: string[]): string[] {
+  return args.filter((_, i) => isTestFile(args, i));
+}
+
+function isTestFile(args: string[], i: number): boolean {
+  return args[i].endsWith(".ts") && args[i - 1] !== "--filter";
 }
 
 /**
@@ -422,7 +447,7 @@ export function needsPrograms(
   args: { only: Suites; rest: string[] },
 ): boolean {
   if (args.only === "unit") return false;
-  const files = args.rest.filter((a) => a.endsWith(".ts"));
+  const files = testFiles(args.rest);
   const named = files.length === 0 ||
     files.some((f) =>
       relative(repoRoot(), resolve(f)).replaceAll("\\", "/") ===
@@ -472,7 +497,7 @@ async function runWin(
     env?: Record<string, string>;
   } = {},
 ): Promise<Counts> {
-  const named = extra.some((a) => a.endsWith(".ts"));
+  const named = testFiles(extra).length > 0;
   const files = named ? [] : options.files ?? winTestFiles();
   if (files.length === 0 && !named) {
     throw new Error(`No Windows tests found in ${WIN_DIR}/`);

@@ -13,7 +13,7 @@ import {
   readJunit,
 } from "./test.ts";
 import { ProgramSourcesError } from "./bench_programs.ts";
-import { WinEnvError } from "./winenv.ts";
+import { repoRoot, WinEnvError } from "./winenv.ts";
 import { craftPe, exportsBody } from "../pe/_test_crafted.ts";
 import { withVar } from "../pe/_test_dir.ts";
 
@@ -134,7 +134,7 @@ Deno.test("parseTestArgs: files or filters go to the suite they name, never drop
   });
   assert.deepEqual(parseTestArgs(["./tasks/test_test.ts"]), {
     only: "unit",
-    rest: ["./tasks/test_test.ts"],
+    rest: ["tasks/test_test.ts"],
   });
   for (
     const [args, why] of [
@@ -151,6 +151,26 @@ Deno.test("parseTestArgs: files or filters go to the suite they name, never drop
   ) {
     assert.throws(() => parseTestArgs([...args]), why);
   }
+});
+
+Deno.test("parseTestArgs: a file named from a folder below the checkout (deno task runs from its root) is found: it is taken from where the user is", () => {
+  const cwd = `${repoRoot()}/tests/win`;
+  assert.deepEqual(
+    parseTestArgs(["harness_test.ts", "--filter", "x_test.ts"], { cwd }),
+    {
+      only: "win",
+      rest: ["tests/win/harness_test.ts", "--filter", "x_test.ts"],
+    },
+  );
+  assert.deepEqual(
+    parseTestArgs(["../../tasks/test_test.ts"], { cwd }),
+    { only: "unit", rest: ["tasks/test_test.ts"] },
+  );
+  // from the root, and absolute names, as before
+  assert.deepEqual(
+    parseTestArgs([`${cwd}/harness_test.ts`], { cwd: "/" }),
+    { only: "win", rest: ["tests/win/harness_test.ts"] },
+  );
 });
 
 Deno.test("otherPassSkipped: under CI a pass of the other mimalloc that cannot run is a failed suite, not a note", () => {
