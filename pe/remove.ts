@@ -175,15 +175,22 @@ function dropSection(
   const cutEnd = s.pointerToRawData + s.sizeOfRawData;
   const tableEnd = h.sectionTableOffset + (h.sections.length - 1) * 40;
   // The original headers (up to firstRaw) held the section table, and no
-  // debug entry lies in the bytes that go.
+  // debug entry lies in the bytes that go: our section, or the room the
+  // move made after the original headers (an entry there, or across
+  // firstRaw, has no place in the result).
   if (
     insertedAt > s.pointerToRawData || insertedAt < h.sizeOfHeaders ||
     firstRaw + shift > insertedAt || firstRaw < tableEnd ||
     info.debug.some((d) =>
-      d.entryOffset + 28 > insertedAt && d.entryOffset < cutEnd
+      d.entryOffset + 28 > insertedAt && d.entryOffset < cutEnd ||
+      d.entryOffset + 28 > firstRaw && d.entryOffset < firstRaw + shift
     )
   ) {
-    throw new PePatchError("the heapshift section marker is inconsistent");
+    throw new PePatchError(
+      `heapshift's record in its section ${
+        JSON.stringify(s.name)
+      } does not fit the file (damaged, or the file was edited since the patch), so the patch cannot be undone safely; restore the original from the backup the patch kept (<exe>.bak with --inplace)`,
+    );
   }
   const cut: Cut = {
     marker,

@@ -1,0 +1,62 @@
+// Removal of a patch whose record (heapshift's section) no longer fits the
+// file: a typed error naming the fix, never a crash of the editor.
+
+import assert from "node:assert/strict";
+import { PePatchError } from "./errors.ts";
+import { DIR, readHeaders } from "./headers.ts";
+import { patchImportsBytes } from "./patch.ts";
+import { removeImportBytes } from "./remove.ts";
+import { bytesSource } from "./source.ts";
+import { removeImport } from "./write.ts";
+import { put32 } from "./_read.ts";
+import { buildPe } from "./_test_pe.ts";
+import { withDir } from "./_test_dir.ts";
+
+/** The record's fields (after its 8-byte magic and version), by name. */
+const FIELD = { insertedAt: 4, headerShift: 7, firstRaw: 8 } as const;
+
+/** A patched file and the file offset of its record. */
+function patched(): { bytes: Uint8Array; record: number } {
+  const bytes = patchImportsBytes(buildPe()).bytes;
+  const h = readHeaders(bytesSource(bytes));
+  return { bytes, record: h.sections[h.sections.length - 1].pointerToRawData };
+}
+
+Deno.test("a record whose moved range takes a debug entry in the headers is refused, not a crash", async () => {
+  const { bytes, record } = patched();
+  const h = readHeaders(bytesSource(bytes));
+  // The record says the section data began right after the section table
+  // and moved to the end of the headers: the headers' tail, where a debug
+  // directory now lies, would be dropped with the move.
+  const tableEnd = h.sectionTableOffset + (h.sections.length - 1) * 40;
+  put32(bytes, record + 8 + FIELD.insertedAt * 4, h.sizeOfHeaders);
+  put32(bytes, record + 8 + FIELD.firstRaw * 4, tableEnd);
+  put32(
+    bytes,
+    record + 8 + FIELD.headerShift * 4,
+    h.sizeOfHeaders - tableEnd,
+  );
+  const entry = h.sizeOfHeaders - 0x100;
+  put32(bytes, h.dataDirectoryOffset + DIR.DEBUG * 8, entry);
+  put32(bytes, h.dataDirectoryOffset + DIR.DEBUG * 8 + 4, 28);
+  put32(bytes, entry + 12, 2); // CodeView
+  put32(bytes, entry + 16, 24);
+  put32(bytes, entry + 24, 0x200); // PointerToRawData, which would move
+  const refused = (e: unknown) =>
+    e instanceof PePatchError && /record/.test(e.message) &&
+    /backup/.test(e.message);
+  assert.throws(() => removeImportBytes(bytes), refused);
+  await withDir(async (dir) => {
+    const exe = `${dir}/game.exe`;
+    await Deno.writeFile(exe, bytes);
+    await assert.rejects(
+      () => removeImport(exe, { inPlace: true }),
+      (e) => e instanceof PePatchError && /game\.exe/.test(e.message),
+    );
+    assert.deepEqual(await Deno.readFile(exe), bytes, "the file is as it was");
+    assert.deepEqual(
+      [...Deno.readDirSync(dir)].map((e) => e.name),
+      ["game.exe"],
+    );
+  });
+});
