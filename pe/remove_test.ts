@@ -13,7 +13,12 @@ import { buildPe } from "./_test_pe.ts";
 import { withDir } from "./_test_dir.ts";
 
 /** The record's fields (after its 8-byte magic and version), by name. */
-const FIELD = { insertedAt: 4, headerShift: 7, firstRaw: 8 } as const;
+const FIELD = {
+  insertedAt: 4,
+  sizeOfImage: 5,
+  headerShift: 7,
+  firstRaw: 8,
+} as const;
 
 /** A patched file and the file offset of its record. */
 function patched(): { bytes: Uint8Array; record: number } {
@@ -52,6 +57,32 @@ Deno.test("a record whose moved range takes a debug entry in the headers is refu
     await assert.rejects(
       () => removeImport(exe, { inPlace: true }),
       (e) => e instanceof PePatchError && /game\.exe/.test(e.message),
+    );
+    assert.deepEqual(await Deno.readFile(exe), bytes, "the file is as it was");
+    assert.deepEqual(
+      [...Deno.readDirSync(dir)].map((e) => e.name),
+      ["game.exe"],
+    );
+  });
+});
+
+Deno.test("a record that undoes to a file that does not parse is a PePatchError naming the backup, not the input's format error", async () => {
+  const { bytes, record } = patched();
+  // Headers edited since the patch: undone field by field, with a
+  // SizeOfImage of 0 that no image can have.
+  const h = readHeaders(bytesSource(bytes));
+  bytes[h.optionalHeaderOffset + 40] = 10; // MajorOperatingSystemVersion
+  put32(bytes, record + 8 + FIELD.sizeOfImage * 4, 0);
+  const refused = (e: unknown) =>
+    e instanceof PePatchError && /not be a valid/.test(e.message) &&
+    /SizeOfImage/.test(e.message) && /backup/.test(e.message);
+  assert.throws(() => removeImportBytes(bytes), refused);
+  await withDir(async (dir) => {
+    const exe = `${dir}/game.exe`;
+    await Deno.writeFile(exe, bytes);
+    await assert.rejects(
+      () => removeImport(exe, { inPlace: true }),
+      (e) => refused(e) && /game\.exe/.test((e as Error).message),
     );
     assert.deepEqual(await Deno.readFile(exe), bytes, "the file is as it was");
     assert.deepEqual(

@@ -14,7 +14,12 @@
  */
 
 import { basename, dirname, join } from "node:path";
-import { OutputExistsError, PeError, PeFileError } from "./errors.ts";
+import {
+  OutputExistsError,
+  PeError,
+  PeFileError,
+  PePatchError,
+} from "./errors.ts";
 import { isDll, readHeaders } from "./headers.ts";
 import { exportsName } from "./exports.ts";
 import {
@@ -24,11 +29,11 @@ import {
   planPatch,
 } from "./patch.ts";
 import { planRemove, type RemoveBytesOptions } from "./remove.ts";
-import { imports, readPe } from "./reader.ts";
+import { imports } from "./reader.ts";
 import { FileSource } from "./source.ts";
 import { fileProblem, namingFile, statRegular } from "./_file.ts";
 import { Output, writeAll } from "./_output.ts";
-import type { EditPlan } from "./_plan.ts";
+import { checkResult, type EditPlan } from "./_plan.ts";
 
 /** Options shared by {@linkcode patchImports} and {@linkcode removeImport}. */
 export interface FileOptions {
@@ -721,13 +726,18 @@ async function apply(exe: string, how: FileEdit): Promise<PatchReport> {
     await writeOutput(src, {
       target,
       output,
+      plan,
       replacing,
       options,
       kept,
       unchanged,
     });
   } catch (e) {
-    throw backup ? await dropBackup(e, { file: target, backup }) : e;
+    // "Cannot patch game.exe: …" when the result would not parse.
+    const named = e instanceof PePatchError
+      ? namingFile(e, exe, how.action)
+      : e;
+    throw backup ? await dropBackup(named, { file: target, backup }) : named;
   }
   report.output = target;
   return report;
@@ -763,6 +773,8 @@ async function writeOutput(
   out: {
     target: string;
     output: Output;
+    /** The edit, whose result is checked before it takes its place. */
+    plan: EditPlan;
     replacing: boolean;
     options: FileOptions;
     kept: WriteAtomicOptions;
@@ -788,7 +800,7 @@ async function writeOutput(
         out.unchanged();
         // What is about to replace a program must parse.
         using written = FileSource.open(tmp);
-        readPe(written, { symbols: false });
+        checkResult(written, out.plan);
       },
     },
   );
