@@ -5,7 +5,7 @@
  * @module
  */
 
-import { PePatchError } from "./errors.ts";
+import { PeFormatError, PePatchError } from "./errors.ts";
 import {
   DIR,
   directory,
@@ -14,6 +14,7 @@ import {
   type Section,
 } from "./headers.ts";
 import { type DllOptions, type PatchResult, resolveDllName } from "./patch.ts";
+import { readImports } from "./imports.ts";
 import { type PeInfo, readPe } from "./reader.ts";
 import { type ByteSource, bytesSource } from "./source.ts";
 import {
@@ -106,8 +107,14 @@ export function planRemove(
     imp.rva === ours.virtualAddress + markerSize(version) &&
     ours.pointerToRawData + ours.sizeOfRawData === endOfSectionData(h)
   ) {
-    const output = dropSection(src, info, { section: ours, warnings });
-    return { ...result, output };
+    const kept = rest.map((n) => n.toLowerCase()).join("\0");
+    if (recordedImports(src, { info, section: ours }) === kept) {
+      const output = dropSection(src, info, { section: ours, warnings });
+      return { ...result, output };
+    }
+    warnings.push(
+      `the imports changed since ${dll} was added (another DLL removed or moved first), so dropping heapshift's section would undo that too: only ${dll} was taken out of the table, and the section stays`,
+    );
   }
   const out = editableCopy(src, { info, warnings });
   const first = info.imports[0].descriptorOffset;
@@ -148,6 +155,33 @@ function dllToRemove(
     );
   }
   return ours[0] ?? dll;
+}
+
+/**
+ * The DLLs (lower case, NUL-separated, in load order) of the import
+ * directory that the record of our section `file.section` puts back;
+ * undefined when it does not read. Dropping the section gives that list,
+ * which is the file's, less the DLL we added, unless the table was edited
+ * since (a DLL removed or moved first), and then it would undo that.
+ */
+function recordedImports(
+  src: ByteSource,
+  file: { info: PeInfo; section: Section },
+): string | undefined {
+  const h = file.info.headers;
+  const s = file.section;
+  const m = readMarker(
+    src.read(s.pointerToRawData, markerSize(markerVersion(src, s))),
+  );
+  const dirs = h.dataDirectories.slice();
+  dirs[DIR.IMPORT] = { rva: m.importRva, size: m.importSize };
+  try {
+    return readImports(src, { ...h, dataDirectories: dirs }, { symbols: false })
+      .map((d) => d.dll.toLowerCase()).join("\0");
+  } catch (e) {
+    if (e instanceof PeFormatError) return undefined;
+    throw e;
+  }
 }
 
 /** What dropping our section moves where (in patched-file offsets). */

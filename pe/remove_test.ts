@@ -6,6 +6,7 @@ import { PePatchError } from "./errors.ts";
 import { DIR, readHeaders } from "./headers.ts";
 import { patchImportsBytes } from "./patch.ts";
 import { removeImportBytes } from "./remove.ts";
+import { readPe } from "./reader.ts";
 import { bytesSource } from "./source.ts";
 import { removeImport } from "./write.ts";
 import { put32 } from "./_read.ts";
@@ -90,4 +91,44 @@ Deno.test("a record that undoes to a file that does not parse is a PePatchError 
       ["game.exe"],
     );
   });
+});
+
+Deno.test("removing a second added DLL after the first does not bring the first back", () => {
+  const original = buildPe();
+  const names = (b: Uint8Array) =>
+    readPe(bytesSource(b)).imports.map((d) => d.dll);
+  const one = patchImportsBytes(original).bytes;
+  const two = patchImportsBytes(one, { dll: "other.dll", allowSecond: true })
+    .bytes;
+  assert.deepEqual(names(two), [
+    "other.dll",
+    "heapshift.dll",
+    ...names(original),
+  ]);
+  // The first one out (from the table in place: its section is not last),
+  // then the second: its record's import directory, from before it was
+  // added, still names the first.
+  const three = removeImportBytes(two, { dll: "heapshift.dll" }).bytes;
+  assert.deepEqual(names(three), ["other.dll", ...names(original)]);
+  const four = removeImportBytes(three, { dll: "other.dll" });
+  assert.equal(four.action, "removed");
+  assert.deepEqual(names(four.bytes), names(original));
+  assert.match(four.warnings.join("\n"), /imports changed since other\.dll/);
+});
+
+Deno.test("removing an added DLL keeps a later move of another DLL first", () => {
+  const original = buildPe();
+  const names = (b: Uint8Array) =>
+    readPe(bytesSource(b)).imports.map((d) => d.dll);
+  const last = names(original).at(-1)!;
+  const patched = patchImportsBytes(original).bytes;
+  // The last DLL moved first, then heapshift.dll first again: the headers
+  // are the patch's still, the order in its table is not.
+  const moved =
+    patchImportsBytes(patchImportsBytes(patched, { dll: last }).bytes)
+      .bytes;
+  const order = names(moved);
+  assert.deepEqual(order.slice(0, 2), ["heapshift.dll", last]);
+  const removed = removeImportBytes(moved);
+  assert.deepEqual(names(removed.bytes), order.slice(1));
 });
