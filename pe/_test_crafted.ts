@@ -243,6 +243,27 @@ export function manySections(): Uint8Array {
 }
 
 /**
+ * 60,000 sections that all have raw data (the same 512 bytes: raw data
+ * may overlap) before a last one that holds 8,191 import descriptors:
+ * looking for heapshift's section by walking the section table for each
+ * DLL reads 491 million section records.
+ */
+export function manyDataSections(): Uint8Array {
+  const n = 60000;
+  const b = craftPe({
+    emptySections: n,
+    body: importsBody({ dlls: 8191, thunks: 1, name: "f" }),
+  });
+  const table = 0x80 + 24 + 112 + 16 * 8;
+  const raw = alignUp(table + (n + 2) * 40, FA);
+  for (let i = 0; i < n; i++) {
+    put32(b, table + i * 40 + 16, FA); // SizeOfRawData
+    put32(b, table + i * 40 + 20, raw); // PointerToRawData: the data's
+  }
+  return b;
+}
+
+/**
  * An IL-only .NET image: imports mscoree.dll's `_CorExeMain` and has a CLR
  * header with COMIMAGE_FLAGS_ILONLY (or `flags`).
  */
