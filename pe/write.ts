@@ -18,6 +18,7 @@ import {
   OutputExistsError,
   PeError,
   PeFileError,
+  PeFormatError,
   PePatchError,
 } from "./errors.ts";
 import { isDll, readHeaders } from "./headers.ts";
@@ -714,12 +715,16 @@ async function apply(exe: string, how: FileEdit): Promise<PatchReport> {
   const kept = fileAttributes(await Deno.stat(exe));
   let backup: Backup | undefined;
   if (options.inPlace && options.backup !== false) {
-    backup = await backUp(src, {
-      file: target,
-      path: options.backup,
-      force: options.force,
-      write: { ...kept, signal },
-    });
+    try {
+      backup = await backUp(src, {
+        file: target,
+        path: options.backup,
+        force: options.force,
+        write: { ...kept, signal },
+      });
+    } catch (e) {
+      throw changedWhileRead(e, unchanged);
+    }
     report.backup = backup.path;
   }
   try {
@@ -736,11 +741,27 @@ async function apply(exe: string, how: FileEdit): Promise<PatchReport> {
     // "Cannot patch game.exe: …" when the result would not parse.
     const named = e instanceof PePatchError
       ? namingFile(e, exe, how.action)
-      : e;
+      : changedWhileRead(e, unchanged);
     throw backup ? await dropBackup(named, { file: target, backup }) : named;
   }
   report.output = target;
   return report;
+}
+
+/**
+ * `e`, or when it is a format error from copying the input (it shrank:
+ * "file at 0x600: file shrank while reading", without its name) and the
+ * input is not the file that was read, the error `unchanged` gives, which
+ * names it and says what happened and what to do.
+ */
+function changedWhileRead(e: unknown, unchanged: () => void): unknown {
+  if (!(e instanceof PeFormatError)) return e;
+  try {
+    unchanged();
+  } catch (changed) {
+    return changed;
+  }
+  return e;
 }
 
 /**

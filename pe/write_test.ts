@@ -699,6 +699,29 @@ Deno.test("a program another process rewrites while it is patched is not written
   });
 });
 
+Deno.test("a program cut short while it is patched is said to have changed, by name, and nothing is written", async () => {
+  await withDir(async (dir) => {
+    const exe = `${dir}/game.exe`;
+    const original = buildPe();
+    for (const inPlace of [true, false]) {
+      await Deno.writeFile(exe, original);
+      // Read and planned at once; cut before its bytes are copied (to the
+      // backup, or to the output).
+      const patching = patchImports(exe, { inPlace });
+      Deno.truncateSync(exe, 0x600);
+      await assert.rejects(
+        () => patching,
+        (e) =>
+          e instanceof PeFileError && e.path === exe &&
+          /changed after it was read/.test(e.message),
+        `inPlace ${inPlace}`,
+      );
+      assert.deepEqual(await listDir(dir), ["game.exe"], `inPlace ${inPlace}`);
+      assert.equal((await Deno.stat(exe)).size, 0x600);
+    }
+  });
+});
+
 Deno.test("patchImports() warns when the DLL beside the output would stop the program from starting", async () => {
   await withDir(async (dir) => {
     const exe = `${dir}/game.exe`;
