@@ -132,3 +132,20 @@ Deno.test("removing an added DLL keeps a later move of another DLL first", () =>
   const removed = removeImportBytes(moved);
   assert.deepEqual(names(removed.bytes), order.slice(1));
 });
+
+Deno.test("removing heapshift.dll after a DLL of the program was taken out (allowForeign) does not bring that one back", () => {
+  const original = buildPe();
+  const names = (b: Uint8Array) =>
+    readPe(bytesSource(b)).imports.map((d) => d.dll);
+  const patched = patchImportsBytes(original).bytes;
+  // What `patch --remove --dll WS2_32.dll --allow-foreign` does.
+  const without = removeImportBytes(patched, {
+    dll: "WS2_32.dll",
+    allowForeign: true,
+  }).bytes;
+  const kept = names(original).filter((n) => n !== "WS2_32.dll");
+  assert.deepEqual(names(without), ["heapshift.dll", ...kept]);
+  const removed = removeImportBytes(without);
+  assert.deepEqual(names(removed.bytes), kept);
+  assert.match(removed.warnings.join("\n"), /imports changed since/);
+});
