@@ -19,7 +19,8 @@ import { readPlugin } from "./specialk_ini.ts";
 import { decodeIni } from "./specialk_encoding.ts";
 import { runCli as cli, runProgram, sampleStats } from "./_test_utils.ts";
 import { buildPe } from "../pe/_test_pe.ts";
-import { withVars } from "../pe/_test_dir.ts";
+import { withDir, withVars } from "../pe/_test_dir.ts";
+import { craftPe, importsBody } from "../pe/_test_crafted.ts";
 
 const CLI = new URL("../cli.ts", import.meta.url).pathname;
 
@@ -966,4 +967,28 @@ Deno.test("specialk --game looks for the profile in every Special K install foun
   } finally {
     await Deno.remove(prefix, { recursive: true });
   }
+});
+
+Deno.test("imports shows control characters in a file's names escaped, so a crafted executable cannot drive the terminal", async () => {
+  await withDir(async (dir) => {
+    const exe = `${dir}/crafted.exe`;
+    // 0x9b is CSI to a terminal that reads C1 controls; 0x1b cannot be in
+    // a name (pe/ refuses C0), 0x80-0x9f can (cp1252 bytes)
+    await Deno.writeFile(
+      exe,
+      craftPe({
+        body: importsBody({
+          dll: "evil\x9b2J.dll",
+          dlls: 1,
+          thunks: 1,
+          name: "f\x9d0;x\x9c",
+        }),
+      }),
+    );
+    const r = await cli(["imports", "-s", exe]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.doesNotMatch(r.stdout, /[\x80-\x9f]/);
+    assert.match(r.stdout, /^evil\\x9b2J\.dll$/m);
+    assert.match(r.stdout, /^ {2}f\\x9d0;x\\x9c$/m);
+  });
 });

@@ -86,6 +86,22 @@ export function stripAnsi(s: string): string {
   return s.replace(/\x1b\[[0-9;]*m/g, "");
 }
 
+/**
+ * `s` from a file or another process (a DLL, function or process name, a
+ * path) made safe to print: control characters (C0, DEL and C1, which
+ * cp1252 names may hold as bytes 0x80–0x9f) as `\xNN`, so that none can
+ * drive the terminal.
+ */
+export function shown(s: string): string {
+  return s.replace(
+    CONTROL,
+    (ch) => `\\x${ch.charCodeAt(0).toString(16).padStart(2, "0")}`,
+  );
+}
+
+// deno-lint-ignore no-control-regex
+const CONTROL = /[\x00-\x1f\x7f-\x9f]/g;
+
 /** A column of {@linkcode table}: header and alignment. */
 export interface Column {
   header: string;

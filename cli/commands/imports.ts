@@ -8,7 +8,7 @@
 import type { Command } from "@commander-js/extra-typings";
 import { imports as peImports } from "../../pe/mod.ts";
 import { example, parsePath, type SetCode } from "../args.ts";
-import { c, printJson } from "../output.ts";
+import { c, printJson, shown } from "../output.ts";
 
 /** Registers `imports`. */
 export function importsCommand(program: Command, setCode: SetCode): void {
@@ -41,10 +41,13 @@ export function importsCommand(program: Command, setCode: SetCode): void {
       for (const d of list) {
         const crt = /^(ucrtbase|api-ms-win-crt-)/i.test(d.dll);
         const tag = d.kind === "delay" ? c.dim(" (delay-load)") : "";
-        console.log(`${crt ? c.cyan(d.dll) : d.dll}${tag}`);
+        const name = shown(d.dll);
+        console.log(`${crt ? c.cyan(name) : name}${tag}`);
         if (opts.symbols) {
           for (const s of d.symbols) {
-            console.log(`  ${s.name ?? `#${s.ordinal}`}`);
+            console.log(
+              `  ${s.name !== undefined ? shown(s.name) : `#${s.ordinal}`}`,
+            );
           }
         }
       }

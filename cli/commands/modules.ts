@@ -6,7 +6,7 @@
 
 import type { Command } from "@commander-js/extra-typings";
 import { example, parsePid, type SetCode } from "../args.ts";
-import { c, count, hex, printJson, table } from "../output.ts";
+import { c, count, hex, printJson, shown, table } from "../output.ts";
 import {
   parseProcessArg,
   PID_HELP,
@@ -56,8 +56,8 @@ async function listModules(
       return [
         hex(m.base),
         count(m.size),
-        ours ? c.green(m.name) : m.name,
-        m.path,
+        ours ? c.green(shown(m.name)) : shown(m.name),
+        shown(m.path),
       ];
     }),
   ));

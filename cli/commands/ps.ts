@@ -6,7 +6,7 @@
 
 import type { Command } from "@commander-js/extra-typings";
 import { example, parseName, type SetCode } from "../args.ts";
-import { CliError, printJson, table } from "../output.ts";
+import { CliError, printJson, shown, table } from "../output.ts";
 import { bridgeOptions, onWindows } from "../windows_side.ts";
 
 /** Registers `ps`. */
@@ -47,7 +47,12 @@ async function listProcesses(
     ],
     list.map((
       p,
-    ) => [String(p.pid), String(p.parentPid), String(p.threads), p.name]),
+    ) => [
+      String(p.pid),
+      String(p.parentPid),
+      String(p.threads),
+      shown(p.name),
+    ]),
   ));
   return 0;
 }
