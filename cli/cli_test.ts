@@ -167,6 +167,40 @@ Deno.test("--prefix with --wine-env, and a bad --wine-env name, say what is wron
   );
 });
 
+Deno.test({
+  name:
+    "--wine-env: a program launched to outlive the command, or waited for, is refused before anything runs (the environment stops its programs as the command ends)",
+  ignore: Deno.build.os === "windows",
+  fn: async () => {
+    // (before this was refused, it ran there: a prefix the suite may use)
+    const env = ["--wine-env", Deno.env.get("HEAPSHIFT_WINE_PREFIX") ?? "cli"];
+    const cases: [string[], RegExp][] = [
+      // reported 'launched … (pid N)', exit 0, and the program was stopped
+      // as the command returned
+      [
+        ["launch", "build/fixtures/cli_sample.exe", ...env],
+        /^error: In the project's Wine environment \(--wine-env\) a program is stopped when the command that started it ends .*: add --wait-exit to run build\/fixtures\/cli_sample\.exe to its end, or use a Wine prefix of your own \(--prefix DIR\)\n$/,
+      ],
+      // an executable that is not running is launched, so likewise
+      [
+        ["inject", "cli.ts", ...env],
+        /^error: In the project's Wine environment \(--wine-env\) a program is stopped when the command that started it ends .*: `inject` would launch cli\.ts and stop it; use `launch cli\.ts --wait-exit`, or a Wine prefix of your own \(--prefix DIR\)\n$/,
+      ],
+      // no other program can start there while this command runs
+      [
+        ["inject", "game.exe", "--wait", "5", ...env],
+        /^error: In the project's Wine environment \(--wine-env\) .*: --wait would wait for nothing; use a Wine prefix of your own \(--prefix DIR\)\n$/,
+      ],
+    ];
+    for (const [args, stderr] of cases) {
+      const r = await cli(args);
+      assert.equal(r.code, 2, `${args.join(" ")}: ${r.stderr}`);
+      assert.match(r.stderr, stderr, args.join(" "));
+      assert.equal(r.stdout, "", args.join(" "));
+    }
+  },
+});
+
 Deno.test("an empty process name or module says a name is expected", async () => {
   for (
     const [args, what] of [
@@ -684,9 +718,10 @@ Deno.test({
       const cases: [string[], string][] = [
         [["doctor", exe, ...env], file(exe)],
         [["doctor", "--dll", dll, ...env], file(dll)],
-        [["inject", exe, ...env], file(exe)],
+        // (an inject target that is a file is refused as launched there)
+        [["inject", "game.exe", "--dll", dll, ...env], file(dll)],
         [
-          ["launch", "cli.ts", "--cwd", dir, ...env],
+          ["launch", "cli.ts", "--wait-exit", "--cwd", dir, ...env],
           outside(
             `the directory ${dir}`,
             "use one under it",

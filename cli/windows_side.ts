@@ -16,7 +16,8 @@ import {
 import { isWindows } from "../ffi/mod.ts";
 import { currentArgs, parsePath, parseWineEnv } from "./args.ts";
 import { runWindowsHalf } from "./wine_bridge.ts";
-import { CliError } from "./output.ts";
+import { CliError, UsageError } from "./output.ts";
+import { isFile } from "../src/_paths.ts";
 import { repoRoot } from "../src/_repo.ts";
 import {
   type Arch,
@@ -119,6 +120,44 @@ export async function onWindows(
     await warnStaleDlls(arches);
   }
   return (await forward(opts)) ?? await run();
+}
+
+/** Why nothing outlives a command in the project's Wine environment. */
+const ENV_EPHEMERAL =
+  "In the project's Wine environment (--wine-env) a program is stopped when the command that started it ends (its wineserver is stopped with it), and no other command reaches the prefix meanwhile";
+
+/**
+ * Refuses, before anything runs, what the project's Wine environment
+ * (`--wine-env`) cannot do: keep a program running after the command
+ * (`launch` without `--wait-exit`, `inject` of an executable that it would
+ * launch) or see one started by someone else (`inject --wait`). The
+ * command would report a launch or a wait, while the program is stopped as
+ * it returns, or never comes.
+ */
+export function refuseEnvDetached(
+  opts: BridgeOpts,
+  what:
+    | { launch: string; waitExit?: boolean }
+    | { inject: string; wait?: unknown },
+): void {
+  if (isWindows || opts.wineEnv === undefined) return;
+  if ("launch" in what) {
+    if (what.waitExit) return;
+    throw new UsageError(
+      `${ENV_EPHEMERAL}: add --wait-exit to run ${what.launch} to its end, or use a Wine prefix of your own (--prefix DIR)`,
+    );
+  }
+  if (what.wait !== undefined && what.wait !== false) {
+    throw new UsageError(
+      `${ENV_EPHEMERAL}: --wait would wait for nothing; use a Wine prefix of your own (--prefix DIR)`,
+    );
+  }
+  // (no program of the user's runs there, so a file is launched)
+  if (isFile(what.inject)) {
+    throw new UsageError(
+      `${ENV_EPHEMERAL}: \`inject\` would launch ${what.inject} and stop it; use \`launch ${what.inject} --wait-exit\`, or a Wine prefix of your own (--prefix DIR)`,
+    );
+  }
 }
 
 /**

@@ -39,7 +39,12 @@ import {
   PID_HELP,
   runningName,
 } from "../process_arg.ts";
-import { archesFor, bridgeOptions, onWindows } from "../windows_side.ts";
+import {
+  archesFor,
+  bridgeOptions,
+  onWindows,
+  refuseEnvDetached,
+} from "../windows_side.ts";
 
 async function doInject(
   target: string,
@@ -361,6 +366,7 @@ export function injectCommand(program: Command, setCode: SetCode): void {
       "deno run -A cli.ts inject game.exe --wait 120",
     ),
   ).action(async (target, opts) => {
+    refuseEnvDetached(opts, { inject: target, wait: opts.wait });
     setCode(
       await onWindows(opts, () => doInject(target, opts), {
         // an executable to launch is read there too

@@ -23,7 +23,12 @@ import { checkTakeover } from "../takeover.ts";
 import { otherRuntimeWarning } from "../crt_warning.ts";
 import { isHeapshiftDll } from "../../pe/mod.ts";
 import type { LaunchedProcess, LaunchOptions } from "../api.ts";
-import { archesFor, bridgeOptions, onWindows } from "../windows_side.ts";
+import {
+  archesFor,
+  bridgeOptions,
+  onWindows,
+  refuseEnvDetached,
+} from "../windows_side.ts";
 
 /** Registers `launch`. */
 export function launchCommand(program: Command, setCode: SetCode): void {
@@ -57,6 +62,7 @@ export function launchCommand(program: Command, setCode: SetCode): void {
       "deno run -A cli.ts launch app.exe --dll build/heapshift.dll --dll extra.dll",
     ),
   ).action(async (exe, args, opts) => {
+    refuseEnvDetached(opts, { launch: exe, waitExit: opts.waitExit });
     refuseIlOnly(exe, opts.dll);
     setCode(
       await onWindows(opts, () => doLaunch(exe, args, opts), {
