@@ -75,6 +75,17 @@ function positive(what?: string): (value: string) => number {
 /** Parses a number of seconds > 0. */
 export const parseSeconds: (value: string) => number = positive("seconds");
 
+/**
+ * Parses `--wait [seconds]` (inject). Its value is optional, so before the
+ * target (`inject --wait game.exe`) it takes the target: say where it goes.
+ */
+export function parseWaitSeconds(value: string): number {
+  if (!Number.isNaN(Number(value))) return parseSeconds(value);
+  throw new InvalidArgumentError(
+    `expected a number of seconds > 0 (to wait the default 60 s for ${value}, put --wait after it: inject ${value} --wait)`,
+  );
+}
+
 /** Parses a number > 0. */
 export const parsePositive: (value: string) => number = positive();
 

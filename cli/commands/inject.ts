@@ -22,6 +22,7 @@ import {
   parsePath,
   parsePid,
   parseSeconds,
+  parseWaitSeconds,
   type SetCode,
 } from "../args.ts";
 import {
@@ -344,7 +345,7 @@ export function injectCommand(program: Command, setCode: SetCode): void {
     .option(
       "--wait [seconds]",
       "wait for the process to start (default 60 s), then inject at once",
-      parseSeconds,
+      parseWaitSeconds,
     )
     .option(
       "--dll <path>",

@@ -84,6 +84,14 @@ test("cli: help, version and usage errors (exit 2)", async () => {
     /seconds/,
     "bad interval",
   );
+  // --wait takes an optional value: written before the target, it takes
+  // the target for its seconds
+  oneLineError(
+    await cli(["inject", "--wait", "game.exe"]),
+    2,
+    /^error: option '--wait \[seconds\]' argument 'game\.exe' is invalid\. expected a number of seconds > 0 \(to wait the default 60 s for game\.exe, put --wait after it: inject game\.exe --wait\)\n/,
+    "inject --wait before the target",
+  );
 });
 
 test("cli: ps and modules list a running fixture (--json parsed back)", async () => {
