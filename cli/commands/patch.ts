@@ -30,10 +30,16 @@ export function checkDllName(opts: { dll?: string; postfix?: string }): void {
     resolveDllName({ dll: opts.dll, postfix: opts.postfix });
   } catch (e) {
     if (!(e instanceof PeError)) throw e;
+    // inject's and launch's --dll is a path: patch's is not
+    const path = opts.dll !== undefined && /[\\/]/.test(opts.dll)
+      ? `: patch's --dll is the file name the program is to import, not a path (Windows looks for it next to the program): --dll ${
+        baseName(opts.dll)
+      }, then copy the DLL there`
+      : "";
     throw new UsageError(
       `${
         opts.postfix !== undefined ? "--dll/--postfix" : "--dll"
-      }: ${e.message}`,
+      }: ${e.message}${path}`,
     );
   }
 }

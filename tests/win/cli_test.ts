@@ -92,6 +92,14 @@ test("cli: help, version and usage errors (exit 2)", async () => {
     /^error: option '--wait \[seconds\]' argument 'game\.exe' is invalid\. expected a number of seconds > 0 \(to wait the default 60 s for game\.exe, put --wait after it: inject game\.exe --wait\)\n/,
     "inject --wait before the target",
   );
+  // patch's --dll is the name the program imports, where inject's and
+  // launch's is a path: a path given to patch says so
+  oneLineError(
+    await cli(["patch", "x.exe", "--dll", "build\\heapshift.dll"]),
+    2,
+    /^error: --dll: invalid DLL name "build\\\\heapshift\.dll": patch's --dll is the file name the program is to import, not a path \(Windows looks for it next to the program\): --dll heapshift\.dll, then copy the DLL there\n/,
+    "patch --dll PATH",
+  );
 });
 
 test("cli: ps and modules list a running fixture (--json parsed back)", async () => {
