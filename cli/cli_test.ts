@@ -799,6 +799,17 @@ Deno.test("the demo parses the sample's lines and summarises them", () => {
     /throughput \(median\)\s+100 ops\/s\s+300 ops\/s\s+3\.00×/,
   );
   assert.match(text, /migrations \(realloc\)\s+500/);
+  // A few old blocks left is not all drained: the share is not rounded up
+  // to 100.0% (seen: 6 of 50,000 left read '100.0% drained')
+  const some = (left: number) =>
+    summaryTable({
+      ...s,
+      before: { ...s.before, old: 50_000 },
+      after: { ...s.after!, old: left },
+      drained: 1 - left / 50_000,
+    });
+  assert.match(some(6), /old-heap blocks live\s+50,000\s+6\s+99\.9% drained/);
+  assert.match(some(0), /\s0\s+100\.0% drained/);
   const before = summarise(7, ticks.slice(0, 8), undefined);
   assert.equal(before.after, undefined);
   assert.match(summaryTable(before), /—/);

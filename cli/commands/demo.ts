@@ -178,6 +178,14 @@ export function barScale(
   return next;
 }
 
+/**
+ * A share as a percentage with one decimal, rounded down: a few blocks
+ * left must not read as 100.0%.
+ */
+function percentDown(share: number): string {
+  return (Math.floor(share * 1000 + 1e-9) / 10).toFixed(1);
+}
+
 /** The summary table (text). */
 export function summaryTable(s: DemoSummary): string {
   const rows: string[][] = [
@@ -191,7 +199,7 @@ export function summaryTable(s: DemoSummary): string {
       "old-heap blocks live",
       count(s.before.old),
       s.after ? count(s.after.old) : "—",
-      s.drained !== undefined ? `${(s.drained * 100).toFixed(1)}% drained` : "",
+      s.drained !== undefined ? `${percentDown(s.drained)}% drained` : "",
     ],
   ];
   if (s.after?.migrations !== undefined) {
