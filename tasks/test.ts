@@ -428,13 +428,17 @@ function fromRoot(args: string[], cwd: string): string[] {
   );
 }
 
-/** The test files `args` name (a `--filter x.ts` names none). */
+/**
+ * The test files `args` name (neither `--filter x.ts` nor an option's
+ * value after `=`, as in `--filter=x.ts`, names one).
+ */
 function testFiles(args: string[]): string[] {
   return args.filter((_, i) => isTestFile(args, i));
 }
 
 function isTestFile(args: string[], i: number): boolean {
-  return args[i].endsWith(".ts") && args[i - 1] !== "--filter";
+  return args[i].endsWith(".ts") && !args[i].startsWith("-") &&
+    args[i - 1] !== "--filter";
 }
 
 /**

@@ -173,6 +173,26 @@ Deno.test("parseTestArgs: a file named from a folder below the checkout (deno ta
   );
 });
 
+Deno.test("parseTestArgs: an option with its value after = (--filter=x.ts) is no test file: it is neither moved under the user's folder nor counted as a file", () => {
+  const cwd = `${repoRoot()}/tests/win`;
+  assert.deepEqual(
+    parseTestArgs(["harness_test.ts", "--filter=env_test.ts"], { cwd }),
+    {
+      only: "win",
+      rest: ["tests/win/harness_test.ts", "--filter=env_test.ts"],
+    },
+  );
+  // alone with its suite, it is still no file: every Windows file runs
+  assert.deepEqual(parseTestArgs(["--win", "--filter=x.ts"], { cwd }), {
+    only: "win",
+    rest: ["--filter=x.ts"],
+  });
+  assert.throws(
+    () => parseTestArgs(["--filter=x.ts"], { cwd }),
+    /name the suite/,
+  );
+});
+
 Deno.test("otherPassSkipped: under CI a pass of the other mimalloc that cannot run is a failed suite, not a note", () => {
   assert.equal(otherPassSkipped({ ci: false }), null);
   const r = otherPassSkipped({ ci: true })!;
