@@ -28,6 +28,31 @@ function patched(): { bytes: Uint8Array; record: number } {
   return { bytes, record: h.sections[h.sections.length - 1].pointerToRawData };
 }
 
+/**
+ * Asserts that removing the patch from `bytes` is refused with an error
+ * `refused` accepts, in memory and in place (naming the file, which stays
+ * as it was, with nothing left beside it).
+ */
+async function assertRefused(
+  bytes: Uint8Array,
+  refused: (e: unknown) => boolean,
+): Promise<void> {
+  assert.throws(() => removeImportBytes(bytes), refused);
+  await withDir(async (dir) => {
+    const exe = `${dir}/game.exe`;
+    await Deno.writeFile(exe, bytes);
+    await assert.rejects(
+      () => removeImport(exe, { inPlace: true }),
+      (e) => refused(e) && /game\.exe/.test((e as Error).message),
+    );
+    assert.deepEqual(await Deno.readFile(exe), bytes, "the file is as it was");
+    assert.deepEqual(
+      [...Deno.readDirSync(dir)].map((e) => e.name),
+      ["game.exe"],
+    );
+  });
+}
+
 Deno.test("a record whose moved range takes a debug entry in the headers is refused, not a crash", async () => {
   const { bytes, record } = patched();
   const h = readHeaders(bytesSource(bytes));
@@ -51,20 +76,7 @@ Deno.test("a record whose moved range takes a debug entry in the headers is refu
   const refused = (e: unknown) =>
     e instanceof PePatchError && /record/.test(e.message) &&
     /backup/.test(e.message);
-  assert.throws(() => removeImportBytes(bytes), refused);
-  await withDir(async (dir) => {
-    const exe = `${dir}/game.exe`;
-    await Deno.writeFile(exe, bytes);
-    await assert.rejects(
-      () => removeImport(exe, { inPlace: true }),
-      (e) => e instanceof PePatchError && /game\.exe/.test(e.message),
-    );
-    assert.deepEqual(await Deno.readFile(exe), bytes, "the file is as it was");
-    assert.deepEqual(
-      [...Deno.readDirSync(dir)].map((e) => e.name),
-      ["game.exe"],
-    );
-  });
+  await assertRefused(bytes, refused);
 });
 
 Deno.test("a record that undoes to a file that does not parse is a PePatchError naming the backup, not the input's format error", async () => {
@@ -77,20 +89,7 @@ Deno.test("a record that undoes to a file that does not parse is a PePatchError 
   const refused = (e: unknown) =>
     e instanceof PePatchError && /not be a valid/.test(e.message) &&
     /SizeOfImage/.test(e.message) && /backup/.test(e.message);
-  assert.throws(() => removeImportBytes(bytes), refused);
-  await withDir(async (dir) => {
-    const exe = `${dir}/game.exe`;
-    await Deno.writeFile(exe, bytes);
-    await assert.rejects(
-      () => removeImport(exe, { inPlace: true }),
-      (e) => refused(e) && /game\.exe/.test((e as Error).message),
-    );
-    assert.deepEqual(await Deno.readFile(exe), bytes, "the file is as it was");
-    assert.deepEqual(
-      [...Deno.readDirSync(dir)].map((e) => e.name),
-      ["game.exe"],
-    );
-  });
+  await assertRefused(bytes, refused);
 });
 
 Deno.test("removing a second added DLL after the first does not bring the first back", () => {
