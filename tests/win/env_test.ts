@@ -20,10 +20,14 @@ test("a fixture program starts and reports its pid", async () => {
 test("runInEnv on Windows: the command's stdout and stderr reach ours, not a pipe nobody reads", async () => {
   const inner = `console.log("to-stdout"); console.error("to-stderr");`;
   const out = await new Deno.Command(Deno.execPath(), {
+    // --quiet: Deno's own notes ("Download https://registry.npmjs.org/dax",
+    // which a Deno may print when it checks the npm registry again) are
+    // not the command's output
     args: [
       "eval",
+      "--quiet",
       `import { runInEnv } from "./tasks/winenv.ts";
-       Deno.exit(await runInEnv(["windeno", "eval", ${
+       Deno.exit(await runInEnv(["windeno", "eval", "--quiet", ${
         JSON.stringify(inner)
       }]));`,
     ],
