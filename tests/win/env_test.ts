@@ -1,7 +1,7 @@
 // The Windows suite's ground: it runs on a Windows Deno (natively or under
 // Wine) and the fixtures built from tests/fixtures are real Windows programs.
 import { assert, assertEquals } from "./assert.ts";
-import { fixture, repoPath, startTarget, test } from "./harness.ts";
+import { fixture, outputText, repoPath, startTarget, test } from "./harness.ts";
 
 test("the Windows suite runs on Windows Deno", () => {
   assertEquals(Deno.build.os, "windows");
@@ -35,10 +35,12 @@ test("runInEnv on Windows: the command's stdout and stderr reach ours, not a pip
     stdout: "piped",
     stderr: "piped",
   }).output();
-  const text = (b: Uint8Array) =>
-    new TextDecoder().decode(b).replaceAll("\r\n", "\n");
   assertEquals(
-    { code: out.code, stdout: text(out.stdout), stderr: text(out.stderr) },
+    {
+      code: out.code,
+      stdout: outputText(out.stdout),
+      stderr: outputText(out.stderr),
+    },
     { code: 0, stdout: "to-stdout\n", stderr: "to-stderr\n" },
   );
 });

@@ -306,6 +306,14 @@ export async function startTarget(
   };
 }
 
+/**
+ * A child's output as text, its Windows line ends (`\r\n`) made `\n`: what
+ * a test compares with what the child printed.
+ */
+export function outputText(bytes: Uint8Array): string {
+  return new TextDecoder().decode(bytes).replaceAll("\r\n", "\n");
+}
+
 /** What {@linkcode runFixture} saw. */
 export interface FixtureRun {
   /** Every line of stdout. */

@@ -4,6 +4,7 @@ import {
   ARCHES,
   fixture,
   heapWatch,
+  outputText,
   runFixture,
   test,
   testArches,
@@ -58,10 +59,12 @@ testArches(
       stdout: "piped",
       stderr: "piped",
     }).output();
-    const text = (b: Uint8Array) =>
-      new TextDecoder().decode(b).replaceAll("\r\n", "\n");
     assertEquals(
-      { code: out.code, stdout: text(out.stdout), stderr: text(out.stderr) },
+      {
+        code: out.code,
+        stdout: outputText(out.stdout),
+        stderr: outputText(out.stderr),
+      },
       {
         code: 0,
         stdout: "fd0=std\nfd1=std\nfd2=std\n",
