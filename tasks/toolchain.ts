@@ -133,8 +133,13 @@ async function runCompiler(args: string[]): Promise<number> {
     });
   }
   try {
-    return (await new Deno.Command(args[0], { args: args.slice(1) }).output())
-      .code;
+    // spawned, its messages on our stdout and stderr (output() would
+    // collect them unseen, and CompileError says they are above)
+    return (await new Deno.Command(args[0], {
+      args: args.slice(1),
+      stdout: "inherit",
+      stderr: "inherit",
+    }).spawn().status).code;
   } catch (e) {
     if (e instanceof Deno.errors.NotFound) return 127;
     throw e;

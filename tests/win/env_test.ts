@@ -44,3 +44,37 @@ test("runInEnv on Windows: the command's stdout and stderr reach ours, not a pip
     { code: 0, stdout: "to-stdout\n", stderr: "to-stderr\n" },
   );
 });
+
+// Natively on Windows the tasks run MinGW themselves (tasks/toolchain.ts):
+// a failed build's CompileError says the compiler's messages are above.
+test("compile natively on Windows: the compiler's messages reach ours", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "heapshift-cc-" });
+  try {
+    // a stand-in compiler (found on PATH) that writes to stderr
+    await Deno.copyFile(
+      fixture("harness_stdio.exe"),
+      `${dir}\\x86_64-w64-mingw32ucrt-gcc.exe`,
+    );
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: [
+        "eval",
+        "--quiet",
+        `import { compile } from "./tasks/toolchain.ts";
+         await compile({ sources: [], out: ${
+          JSON.stringify(`${dir}\\x.exe`)
+        } }).catch(() => {});`,
+      ],
+      cwd: repoPath("."),
+      env: { PATH: `${dir};${Deno.env.get("PATH") ?? ""}` },
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    assertEquals(
+      { code: out.code, stderr: outputText(out.stderr) },
+      { code: 0, stderr: "to-stderr\n" },
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
