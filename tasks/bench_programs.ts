@@ -406,13 +406,9 @@ export async function benchPrograms(
     } else if (flag === "--quick") pass.push("--quick");
   }
   const run = ["run", "-A", "bench/programs.ts", ...pass];
-  if (isWindows) {
-    return (await new Deno.Command(Deno.execPath(), {
-      args: run,
-      cwd: repoRoot(),
-    }).output()).code;
-  }
+  // (natively on Windows runInEnv runs this Deno, its output on ours)
   const code = await runInEnv(["windeno", ...run], { cwd: repoRoot(), prefix });
+  if (isWindows) return code;
   const checked = await heapCheckedPass("bench/programs.ts", [], { prefix });
   return code || checked;
 }
