@@ -422,10 +422,20 @@ export function parseTestArgs(
  */
 function fromRoot(args: string[], cwd: string): string[] {
   return args.map((a, i) =>
-    isTestFile(args, i)
-      ? relative(repoRoot(), resolve(cwd, a)).replaceAll("\\", "/")
+    isTestFile(args, i) || isTestFolder(args, i, cwd)
+      ? relative(repoRoot(), resolve(cwd, a)).replaceAll("\\", "/") || "."
       : a
   );
+}
+
+/** Whether `args[i]` names a folder of tests (`deno test tests/win`). */
+function isTestFolder(args: string[], i: number, cwd: string): boolean {
+  if (args[i].startsWith("-") || args[i - 1] === "--filter") return false;
+  try {
+    return Deno.statSync(resolve(cwd, args[i])).isDirectory;
+  } catch {
+    return false;
+  }
 }
 
 /**

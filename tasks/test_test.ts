@@ -166,6 +166,11 @@ Deno.test("parseTestArgs: a file named from a folder below the checkout (deno ta
     parseTestArgs(["../../tasks/test_test.ts"], { cwd }),
     { only: "unit", rest: ["tasks/test_test.ts"] },
   );
+  // a folder too: `.` there is tests/win, not the checkout's root
+  assert.deepEqual(
+    parseTestArgs(["--win", ".", "--filter", "."], { cwd }),
+    { only: "win", rest: ["tests/win", "--filter", "."] },
+  );
   // from the root, and absolute names, as before
   assert.deepEqual(
     parseTestArgs([`${cwd}/harness_test.ts`], { cwd: "/" }),
