@@ -132,15 +132,21 @@ function winTestFiles(): string[] {
     .sort();
 }
 
-async function runUnit(extra: string[]): Promise<Counts> {
-  const junit = `${RESULTS}/unit.xml`;
-  const args = [
+/** `deno`'s arguments for the unit suite, `extra` the user's. */
+export function unitSuiteArgs(extra: string[]): string[] {
+  return [
     "test",
     "-A",
-    `--junit-path=${junit}`,
-    ...(isWindows ? [] : [`--ignore=${WIN_DIR}`]),
+    `--junit-path=${RESULTS}/unit.xml`,
+    // (on Windows too: tests/win/ is the Windows suite's, run next)
+    `--ignore=${WIN_DIR}`,
     ...extra,
   ];
+}
+
+async function runUnit(extra: string[]): Promise<Counts> {
+  const junit = `${RESULTS}/unit.xml`;
+  const args = unitSuiteArgs(extra);
   console.error(`\n[test] unit suite: deno ${args.join(" ")}`);
   const { code } = await new Deno.Command(Deno.execPath(), {
     args,
