@@ -157,20 +157,38 @@ async function ensureSources(): Promise<void> {
   const src = sourcesDir().host;
   await Deno.mkdir(src, { recursive: true });
   await extractOnce(`${src}/${LUA_DIR}`, async (into) => {
-    await $`tar -xzf ${await cached(LUA_ARCHIVE)} -C ${into}`;
+    await untar(await cached(LUA_ARCHIVE), into);
   });
   await extractOnce(`${src}/${SQLITE_DIR}`, async (into) => {
-    await $`tar -xzf ${await cached(
-      SQLITE_PACKAGE,
-    )} -C ${into} ${SQLITE_INNER.path}`;
+    await untar(await cached(SQLITE_PACKAGE), into, [SQLITE_INNER.path]);
     const inner = `${into}/${SQLITE_INNER.path}`;
     if ((await sha256File(inner)) !== SQLITE_INNER.sha256) {
       throw new ProgramSourcesError(
         `${SQLITE_INNER.path}: unexpected SHA-256`,
       );
     }
-    await $`tar -xzf ${inner} -C ${into} ${SQLITE_DIR}/sqlite3.c ${SQLITE_DIR}/sqlite3.h ${SQLITE_DIR}/sqlite3ext.h ${SQLITE_DIR}/shell.c`;
+    await untar(
+      inner,
+      into,
+      ["sqlite3.c", "sqlite3.h", "sqlite3ext.h", "shell.c"].map((f) =>
+        `${SQLITE_DIR}/${f}`
+      ),
+    );
   });
+}
+
+/**
+ * Extracts `members` (default: all) of the gzipped tarball `archive` into
+ * `into`. The archive comes on stdin, not as `-f PATH`: GNU tar (Git for
+ * Windows' usr/bin/tar.exe, ahead of Windows' own bsdtar on Git Bash's
+ * PATH) takes a `C:\…` archive name for a remote host's file, `host:file`.
+ */
+async function untar(
+  archive: string,
+  into: string,
+  members: string[] = [],
+): Promise<void> {
+  await $`tar -xzf - -C ${into} ${members}`.stdin($.path(archive));
 }
 
 /** The prefix of a fetch's or an extraction's own directory (a killed
