@@ -9,12 +9,12 @@
  *                       [--msize exact|usable] [--out-dir DIR] [--force]
  *
  * - `--arch`: which DLL(s) to build; `all` (the default) builds both.
- * - `mingw` (the default off Windows, and on Windows without the Visual
- *   Studio Installer): x86_64-w64-mingw32ucrt-gcc (x64) or
+ * - `mingw` (the default off Windows, and on Windows without Visual
+ *   Studio's C++ tools): x86_64-w64-mingw32ucrt-gcc (x64) or
  *   i686-w64-mingw32-gcc (x86) in the Wine environment (on Windows: on
  *   PATH), statically linked, custom entry point, no CRT start files.
  * - `msvc` (the default on Windows when the Visual Studio Installer's
- *   vswhere.exe is there): cl.exe from the x64 or x86 developer
+ *   vswhere.exe finds an installation with the C++ tools): cl.exe from the x64 or x86 developer
  *   environment (the newest installation with the C++ tools, Build Tools
  *   included), `/std:c17 /O2 /MT`, `/ENTRY:heapshift_entry` (Visual
  *   Studio 2019 16.8 or later with a Windows SDK from 10.0.20348 on).
@@ -280,6 +280,11 @@ interface Msvc {
   identity: string;
 }
 
+/** No Visual Studio with the C++ tools (the message says what to do). */
+export class MsvcNotFoundError extends Error {
+  override name = "MsvcNotFoundError";
+}
+
 /** Where the Visual Studio Installer keeps vswhere.exe (any edition). */
 function vswherePath(): string {
   const pf = Deno.env.get("ProgramFiles(x86)") ?? "C:\\Program Files (x86)";
@@ -300,7 +305,7 @@ export function defaultToolchain(
 async function findMsvc(arch: Arch): Promise<Msvc> {
   const vswhere = vswherePath();
   if (!exists(vswhere)) {
-    throw new Error(
+    throw new MsvcNotFoundError(
       `vswhere.exe not found at ${vswhere}: install Visual Studio (Build Tools) with the C++ x64 tools, or use --toolchain mingw`,
     );
   }
@@ -308,7 +313,7 @@ async function findMsvc(arch: Arch): Promise<Msvc> {
     .split(/\r?\n/)[0] ?? "";
   const vcvars = `${install}\\VC\\Auxiliary\\Build\\${VCVARS[arch]}`;
   if (!install || !exists(vcvars)) {
-    throw new Error(
+    throw new MsvcNotFoundError(
       `Visual Studio has no ${arch} C++ tools (${
         VCVARS[arch]
       }): add the 'MSVC x64/x86 build tools' component, or use --toolchain mingw`,
@@ -407,6 +412,23 @@ async function buildMsvc(job: Job, msvc: Msvc, objDir: string): Promise<void> {
   }
 }
 
+/**
+ * {@linkcode defaultToolchain}, but mingw when Visual Studio has no C++
+ * tools: its Installer comes with any Visual Studio (one for C# only),
+ * and `deno task test`, `demo` and `compile` take no --toolchain.
+ */
+async function usableDefault(arch: Arch): Promise<"msvc" | "mingw"> {
+  if (defaultToolchain() === "mingw") return "mingw";
+  try {
+    await findMsvc(arch);
+    return "msvc";
+  } catch (e) {
+    if (!(e instanceof MsvcNotFoundError)) throw e;
+    $.logLight(`  ${e.message.replace(/, or use .*$/, "")}: using mingw-w64`);
+    return "mingw";
+  }
+}
+
 /** The architectures `arch` names (`all`: both, x64 first). */
 export function archesOf(arch: Arch | "all" = "all"): Arch[] {
   return arch === "all" ? [...ARCHES] : [arch];
@@ -442,7 +464,8 @@ export async function buildDll(
   options: BuildDllOptions = {},
 ): Promise<string[]> {
   const root = repoRoot();
-  const toolchain = options.toolchain ?? defaultToolchain();
+  const toolchain = options.toolchain ??
+    await usableDefault(archesOf(options.arch)[0]);
   const mi = mimallocSource(options);
   if (!mi || !exists(`${mi}/src/static.c`)) {
     throw new Error(
