@@ -427,7 +427,11 @@ export async function staleBuild(dll: string): Promise<string[] | undefined> {
 
 function absolute(path: string): string {
   if (isWindows) {
-    if (/^[A-Za-z]:[\\/]/.test(path) || path.startsWith("\\\\")) return path;
+    // One separator: this path goes into a Special K ini, whose loader
+    // is LoadLibrary (its docs: backslashes, not forward slashes)
+    if (/^[A-Za-z]:[\\/]/.test(path) || /^[\\/]{2}/.test(path)) {
+      return path.replaceAll("/", "\\");
+    }
     if (path.startsWith("/") || path.startsWith("\\")) {
       return Deno.cwd().slice(0, 2) + path.replaceAll("/", "\\");
     }
