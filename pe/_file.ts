@@ -2,6 +2,7 @@
 // regular files are read, and errors name the path the caller gave.
 
 import { PeFileError, PeFormatError, PePatchError } from "./errors.ts";
+import { fileURLToPath } from "node:url";
 
 /**
  * The reason of a Deno file-system error in a few words, without paths.
@@ -35,9 +36,13 @@ export function fileKind(info: Deno.FileInfo): string {
   return "a special file";
 }
 
-/** A path as text, for messages. */
+/** A path as text, for messages: a file URL as the platform's path. */
 export function pathText(path: string | URL): string {
-  return path instanceof URL ? decodeURIComponent(path.pathname) : path;
+  if (!(path instanceof URL)) return path;
+  // (pathname is /C:/dir/… on Windows)
+  return path.protocol === "file:"
+    ? fileURLToPath(path)
+    : decodeURIComponent(path.pathname);
 }
 
 /**

@@ -1,5 +1,7 @@
 import assert from "node:assert/strict";
-import { fileProblem } from "./_file.ts";
+import { join } from "node:path";
+import { pathToFileURL } from "node:url";
+import { fileProblem, pathText } from "./_file.ts";
 
 Deno.test("fileProblem: a file another process holds open says what to do", () => {
   for (const code of [32, 33]) {
@@ -15,4 +17,10 @@ Deno.test("fileProblem: a file another process holds open says what to do", () =
     fileProblem(new Error("Disk full (os error 112): write 'x'")),
     "disk full",
   );
+});
+
+Deno.test("pathText: a file URL is named by its path, as the platform writes it", () => {
+  const path = join(Deno.cwd(), "my game.exe");
+  assert.equal(pathText(pathToFileURL(path)), path);
+  assert.equal(pathText(path), path);
 });
