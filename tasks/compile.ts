@@ -23,7 +23,8 @@
  * @module
  */
 
-import { relative } from "node:path";
+import { isAbsolute, relative } from "node:path";
+import { pathToFileURL } from "node:url";
 import { sha256Hex, toBase64 } from "../cli/embed.ts";
 import { buildDll } from "./build_dll.ts";
 import { noticeText } from "./notice.ts";
@@ -92,8 +93,11 @@ export async function generate(
       `export const DLL_NOTICE = ${JSON.stringify(notice)};\n`,
   );
   const rel = (p: string) => {
-    const r = relative(dir, `${root}/${p}`).replaceAll("\\", "/");
-    return r.startsWith(".") ? r : `./${r}`;
+    const r = relative(dir, `${root}/${p}`);
+    // Windows, another drive than the checkout's: no relative path there
+    if (isAbsolute(r)) return pathToFileURL(r).href;
+    const u = r.replaceAll("\\", "/");
+    return u.startsWith(".") ? u : `./${u}`;
   };
   await Deno.writeTextFile(
     entry,

@@ -1,6 +1,8 @@
 // `deno task compile` cannot run here (Deno's runtime archive is not
 // reachable), so this tests what it builds on: the generated entry point,
 // run with `deno run`, embeds the DLL and extracts it to a hashed cache path.
+import { fileURLToPath } from "node:url";
+import { join } from "node:path";
 import assert from "node:assert/strict";
 import { compileArgs, generate, isDownloadFailure, TARGET } from "./compile.ts";
 import { NOTICE_FILE, sha256Hex } from "../cli/embed.ts";
@@ -30,7 +32,7 @@ async function hookDllCheck(
       "run",
       "-A",
       "--config",
-      new URL("../deno.json", import.meta.url).pathname,
+      fileURLToPath(new URL("../deno.json", import.meta.url)),
       entry,
       "doctor",
       ...(options.exe ? [options.exe] : []),
@@ -38,12 +40,16 @@ async function hookDllCheck(
     ],
     env: {
       XDG_CACHE_HOME: options.cache,
+      // the extraction folder's base on Windows
+      LOCALAPPDATA: options.cache,
       DENO_DIR: await denoDir(),
       NO_COLOR: "1",
     },
     stdin: "null",
   }).output();
-  const j = JSON.parse(new TextDecoder().decode(out.stdout));
+  const stdout = new TextDecoder().decode(out.stdout);
+  assert.ok(stdout, new TextDecoder().decode(out.stderr));
+  const j = JSON.parse(stdout);
   return j.checks.find((c: { check: string }) => c.check === "hook DLL");
 }
 
@@ -54,12 +60,15 @@ Deno.test("the generated entry point extracts the embedded DLL once, by hash", a
     const gen = await generate(dll, `${dir}/gen`);
     assert.equal(gen.sha256, await sha256Hex(dll));
     assert.equal(gen.size, dll.length);
-    const cache = `${dir}/cache`;
+    const cache = join(dir, "cache");
     const run = () => hookDllCheck(gen.entry, { cache });
     const first = await run();
-    const path = `${cache}/heapshift/dll/heapshift-${
-      gen.sha256.slice(0, 16)
-    }.dll`;
+    const path = join(
+      cache,
+      "heapshift",
+      "dll",
+      `heapshift-${gen.sha256.slice(0, 16)}.dll`,
+    );
     assert.equal(first.ok, true);
     assert.ok(first.detail.startsWith(path), first.detail);
     assert.deepEqual(await Deno.readFile(path), dll);
@@ -93,7 +102,7 @@ Deno.test("the binary embeds the x86 DLL too: a 32-bit program gets it, a 64-bit
     assert.equal(gen.sha256x86, await sha256Hex(dll32));
     await Deno.writeFile(`${dir}/app32.exe`, buildPe({ format: "PE32" }));
     await Deno.writeFile(`${dir}/app64.exe`, buildPe());
-    const cache = `${dir}/cache`;
+    const cache = join(dir, "cache");
     const hookDll = (exe: string) => hookDllCheck(gen.entry, { cache, exe });
     const x86 = await hookDll(`${dir}/app32.exe`);
     assert.ok(
@@ -129,7 +138,7 @@ Deno.test("--dll, --dll32 and --out are paths from where the task was started (d
   try {
     await Deno.writeFile(`${here}/mine.dll`, fakeDll(300));
     await Deno.writeFile(`${here}/mine32.dll`, fakeDll(301));
-    const root = new URL("../", import.meta.url).pathname;
+    const root = fileURLToPath(new URL("../", import.meta.url));
     const out = await new Deno.Command(Deno.execPath(), {
       args: [
         "run",
@@ -148,9 +157,14 @@ Deno.test("--dll, --dll32 and --out are paths from where the task was started (d
     assert.equal(out.code, 0, stderr);
     assert.match(
       stderr,
-      new RegExp(`embedded ${here}/mine\\.dll \\(300 bytes`),
+      new RegExp(
+        `embedded ${RegExp.escape(join(here, "mine.dll"))} \\(300 bytes`,
+      ),
     );
-    assert.match(stderr, new RegExp(`and ${here}/mine32\\.dll`));
+    assert.match(
+      stderr,
+      new RegExp(`and ${RegExp.escape(join(here, "mine32.dll"))}`),
+    );
   } finally {
     await Deno.remove(here, { recursive: true });
   }
