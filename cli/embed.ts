@@ -169,8 +169,19 @@ async function heldMatch(path: string, dll: EmbeddedDll): Promise<boolean> {
     handle.close();
     return false;
   }
-  held.set(path, handle);
+  // A concurrent call may have held it meanwhile: one handle is enough
+  if (held.has(path)) handle.close();
+  else held.set(path, handle);
   return true;
+}
+
+/**
+ * Closes the handles {@linkcode extractDll} keeps on its DLLs (Windows),
+ * so that a test can remove the folder it extracted to.
+ */
+export function releaseHeld(): void {
+  for (const handle of held.values()) handle.close();
+  held.clear();
 }
 
 /**

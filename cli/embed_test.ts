@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { join } from "node:path";
 import {
   embeddedDll,
   extractDirFor,
@@ -8,6 +9,7 @@ import {
   keptCopy,
   NOTICE_FILE,
   pruneExtracted,
+  releaseHeld,
   setEmbeddedDll,
   sha256Hex,
   toBase64,
@@ -43,7 +45,7 @@ Deno.test("extraction writes the bytes under a hashed name, then reuses them", a
     const dll = { bytes, sha256: await sha256Hex(bytes) };
     const first = await extractDll(dll, dir);
     assert.equal(first.written, true);
-    assert.equal(first.path, `${dir}/${extractedName(dll.sha256)}`);
+    assert.equal(first.path, join(dir, extractedName(dll.sha256)));
     assert.match(first.path, /heapshift-[0-9a-f]{16}\.dll$/);
     assert.deepEqual(await Deno.readFile(first.path), bytes);
     const mtime = (await Deno.stat(first.path)).mtime;
@@ -57,6 +59,7 @@ Deno.test("extraction writes the bytes under a hashed name, then reuses them", a
       extractedName(dll.sha256),
     ]);
   } finally {
+    releaseHeld();
     await Deno.remove(dir, { recursive: true });
   }
 });
@@ -66,17 +69,19 @@ Deno.test("a damaged or truncated extracted copy is replaced", async () => {
   try {
     const bytes = fakeDll();
     const dll = { bytes, sha256: await sha256Hex(bytes) };
-    const path = `${dir}/${extractedName(dll.sha256)}`;
+    const path = join(dir, extractedName(dll.sha256));
     await Deno.writeFile(path, bytes.subarray(0, 1000)); // truncated
     const r = await extractDll(dll, dir);
     assert.equal(r.written, true);
     assert.deepEqual(await Deno.readFile(path), bytes);
     const flipped = bytes.slice();
     flipped[5000] ^= 0xff; // same size, wrong bytes
+    releaseHeld(); // (damaged later, when no run holds it)
     await Deno.writeFile(path, flipped);
     assert.equal((await extractDll(dll, dir)).written, true);
     assert.deepEqual(await Deno.readFile(path), bytes);
   } finally {
+    releaseHeld();
     await Deno.remove(dir, { recursive: true });
   }
 });
@@ -90,6 +95,7 @@ Deno.test("different DLL versions get different files", async () => {
     const pb = await extractDll({ bytes: b, sha256: await sha256Hex(b) }, dir);
     assert.notEqual(pa.path, pb.path);
   } finally {
+    releaseHeld();
     await Deno.remove(dir, { recursive: true });
   }
 });
@@ -106,6 +112,7 @@ Deno.test("concurrent extractions agree and leave one complete file", async () =
     assert.deepEqual(await Deno.readFile(rs[0].path), bytes);
     assert.equal([...Deno.readDirSync(dir)].length, 1);
   } finally {
+    releaseHeld();
     await Deno.remove(dir, { recursive: true });
   }
 });
@@ -118,22 +125,26 @@ Deno.test("an embedded DLL whose hash does not match is refused", async () => {
       /damaged/,
     );
   } finally {
+    releaseHeld();
     await Deno.remove(dir, { recursive: true });
   }
 });
 
 Deno.test("resolveDll uses the embedded DLL when the binary has one", async () => {
-  await withVar("XDG_CACHE_HOME", async (dir) => {
-    Deno.env.set("XDG_CACHE_HOME", dir);
+  // defaultExtractDir's base: LOCALAPPDATA on Windows
+  const base = Deno.build.os === "windows" ? "LOCALAPPDATA" : "XDG_CACHE_HOME";
+  await withVar(base, async (dir) => {
+    Deno.env.set(base, dir);
     try {
       const bytes = fakeDll();
       setEmbeddedDll({ bytes, sha256: await sha256Hex(bytes) });
       assert.ok(embeddedDll());
       const path = await resolveDll();
-      assert.ok(path.startsWith(`${dir}/heapshift/dll/heapshift-`));
+      assert.ok(path.startsWith(join(dir, "heapshift", "dll", "heapshift-")));
       assert.deepEqual(await Deno.readFile(path), bytes);
     } finally {
       setEmbeddedDll(undefined);
+      releaseHeld();
     }
   });
 });
@@ -154,6 +165,7 @@ Deno.test("the notice is written beside the extracted DLL", async () => {
     await extractDll(dll, dir);
     assert.equal(await Deno.readTextFile(`${dir}/${NOTICE_FILE}`), notice);
   } finally {
+    releaseHeld();
     await Deno.remove(dir, { recursive: true });
   }
 });
@@ -182,6 +194,7 @@ Deno.test("pruneExtracted: other builds' DLLs and leftovers unused for 30 days g
       [files.current, files.foreign, files.notice, files.recent].sort(),
     );
   } finally {
+    releaseHeld();
     await Deno.remove(dir, { recursive: true });
   }
 });
@@ -201,6 +214,8 @@ Deno.test("a kept copy (for a Special K ini) outlives the pruning of the build t
     assert.deepEqual(await Deno.readFile(kept), a);
     assert.equal(await keptCopy(old.path, dir), kept, "written once");
     // A later build, 31 days on: the old extraction goes, the kept copy stays.
+    // (a later run, which does not hold the old one open as this one does)
+    releaseHeld();
     const now = await extractDll({ bytes: b, sha256: await sha256Hex(b) }, dir);
     await pruneExtracted(dir, {
       keep: now.path,
@@ -209,6 +224,7 @@ Deno.test("a kept copy (for a Special K ini) outlives the pruning of the build t
     await assert.rejects(Deno.stat(old.path), Deno.errors.NotFound);
     assert.deepEqual(await Deno.readFile(kept), a);
   } finally {
+    releaseHeld();
     await Deno.remove(root, { recursive: true });
   }
 });
@@ -271,6 +287,7 @@ Deno.test("a folder the DLL cannot be written to is a CliError naming it and say
     }
     assert.deepEqual([...Deno.readDirSync(dir)].map((e) => e.name), ["file"]);
   } finally {
+    releaseHeld();
     await Deno.remove(dir, { recursive: true });
   }
 });

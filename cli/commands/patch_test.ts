@@ -1,15 +1,22 @@
 // The `patch` and `imports` commands on Linux: the README's round trip,
 // what -f and --allow-foreign mean, links, and one-line errors that name
 // the path for what is not a regular file or cannot be written.
+import { fileURLToPath } from "node:url";
 import assert from "node:assert/strict";
 import { imports } from "../../pe/mod.ts";
 import { buildPe } from "../../pe/_test_pe.ts";
 import { posixTest, withDir, withVar } from "../../pe/_test_dir.ts";
 import { runCli as cli } from "../_test_utils.ts";
 import { copyHint } from "./patch.ts";
-import { embeddedDll, setEmbeddedDll, sha256Hex } from "../embed.ts";
+import {
+  embeddedDll,
+  releaseHeld,
+  setEmbeddedDll,
+  sha256Hex,
+} from "../embed.ts";
+import { join } from "node:path";
 
-const CLI = new URL("../../cli.ts", import.meta.url).pathname;
+const CLI = fileURLToPath(new URL("../../cli.ts", import.meta.url));
 
 async function listDir(dir: string): Promise<string[]> {
   return (await Array.fromAsync(Deno.readDir(dir))).map((e) => e.name).sort();
@@ -286,16 +293,18 @@ posixTest(
 );
 
 Deno.test("patch in a compiled binary names the extracted DLL to copy, not build/ (which it has not)", async () => {
-  await withVar("XDG_CACHE_HOME", async (dir) => {
-    Deno.env.set("XDG_CACHE_HOME", dir);
+  // defaultExtractDir's base: LOCALAPPDATA on Windows
+  const base = Deno.build.os === "windows" ? "LOCALAPPDATA" : "XDG_CACHE_HOME";
+  await withVar(base, async (dir) => {
+    Deno.env.set(base, dir);
     const bytes = buildPe({ dll: true });
     setEmbeddedDll({ bytes, sha256: await sha256Hex(bytes) });
     try {
       const hint = await copyHint("heapshift.dll", "x64", "/g/game.exe");
       const m = new RegExp(
         `^the loader looks for heapshift\\.dll next to game\\.exe: copy (${
-          RegExp.escape(dir)
-        }/heapshift/dll/heapshift-[0-9a-f]{16}\\.dll) there as heapshift\\.dll$`,
+          RegExp.escape(join(dir, "heapshift", "dll", "heapshift-"))
+        }[0-9a-f]{16}\\.dll) there as heapshift\\.dll$`,
       ).exec(hint);
       assert.ok(m, hint);
       assert.deepEqual(await Deno.readFile(m[1]), bytes);
@@ -307,6 +316,7 @@ Deno.test("patch in a compiled binary names the extracted DLL to copy, not build
       );
     } finally {
       setEmbeddedDll(undefined);
+      releaseHeld();
     }
   });
 });
