@@ -1,3 +1,4 @@
+import { fileURLToPath } from "node:url";
 import assert from "node:assert/strict";
 
 /** Reads until `text` has appeared; fails if the output ends first. */
@@ -42,7 +43,7 @@ async function interruptTwice(
        await new Promise((r) => setTimeout(r, 5000));
        console.log("not interrupted");`,
     ],
-    cwd: new URL("..", import.meta.url).pathname,
+    cwd: fileURLToPath(new URL("..", import.meta.url)),
     stdout: "piped",
   }).spawn();
   const reader = child.stdout.pipeThrough(new TextDecoderStream())

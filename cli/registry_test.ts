@@ -1,4 +1,5 @@
 // Registry values read from `reg export`'s .reg text.
+import { fileURLToPath } from "node:url";
 import assert from "node:assert/strict";
 import { withVars } from "../pe/_test_dir.ts";
 import {
@@ -92,7 +93,7 @@ Deno.test({
              (e) => console.log("error " + e.message + " " + e.exitCode),
            );`,
         ],
-        cwd: new URL("..", import.meta.url).pathname,
+        cwd: fileURLToPath(new URL("..", import.meta.url)),
         env: { TMPDIR: temp },
         stdout: "piped",
       }).spawn();

@@ -1,10 +1,11 @@
+import { fileURLToPath } from "node:url";
 import assert from "node:assert/strict";
 
 /** Runs `code` in a child Deno (this checkout); its exit code and output. */
 async function child(code: string) {
   const out = await new Deno.Command(Deno.execPath(), {
     args: ["eval", code],
-    cwd: new URL("..", import.meta.url).pathname,
+    cwd: fileURLToPath(new URL("..", import.meta.url)),
     stdout: "piped",
     stderr: "piped",
   }).output();

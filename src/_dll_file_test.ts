@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { join } from "node:path";
 import {
   checkDll,
   checkDllArch,
@@ -32,17 +33,17 @@ function isBadDll(text: string) {
 Deno.test("checkDll accepts x64 and x86 DLLs and names what else it got", async () => {
   const dir = await Deno.makeTempDir({ prefix: "heapshift-dll-" });
   try {
-    const dll = await writePe(`${dir}/ok.dll`);
+    const dll = await writePe(join(dir, "ok.dll"));
     assert.equal(checkDll(dll), dll);
     assert.deepEqual(readDll(dll), { path: dll, arch: "x64" });
-    const x86 = await writePe(`${dir}/x86.dll`, { format: "PE32" });
+    const x86 = await writePe(join(dir, "x86.dll"), { format: "PE32" });
     assert.deepEqual(readDll(x86), { path: x86, arch: "x86" });
-    const exe = await writePe(`${dir}/prog.exe`, { exe: true });
+    const exe = await writePe(join(dir, "prog.exe"), { exe: true });
     assert.throws(
       () => checkDll(exe),
       isBadDll("not a DLL (it is an executable)"),
     );
-    const arm = `${dir}/arm.dll`;
+    const arm = join(dir, "arm.dll");
     const bytes = await Deno.readFile(dll);
     const v = new DataView(bytes.buffer);
     v.setUint16(v.getUint32(0x3c, true) + 4, 0xaa64, true);
@@ -53,14 +54,14 @@ Deno.test("checkDll accepts x64 and x86 DLLs and names what else it got", async 
         `Cannot use DLL ${arm}: it is an ARM64 DLL; only x64 and x86 DLLs and targets are supported`,
       ),
     );
-    await Deno.writeTextFile(`${dir}/text.dll`, "not a PE file at all");
+    await Deno.writeTextFile(join(dir, "text.dll"), "not a PE file at all");
     assert.throws(
-      () => checkDll(`${dir}/text.dll`),
+      () => checkDll(join(dir, "text.dll")),
       isBadDll("not a DLL (not a Windows PE file)"),
     );
     assert.throws(
-      () => checkDll(`${dir}/nope.dll`),
-      isBadDll(`Cannot use DLL ${dir}/nope.dll: no such file`),
+      () => checkDll(join(dir, "nope.dll")),
+      isBadDll(`Cannot use DLL ${join(dir, "nope.dll")}: no such file`),
     );
     assert.throws(() => checkDll(dir), isBadDll("it is a directory"));
   } finally {

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { join } from "node:path";
 import { fixtureBuilds, localIncludes } from "./fixtures.ts";
 import { repoRoot } from "./winenv.ts";
 
@@ -68,10 +69,10 @@ Deno.test("a fixture's inputs: what it includes, and what that includes, beside 
     await Deno.mkdir(`${dir}/inc`);
     await Deno.writeTextFile(`${dir}/inc/d.h`, "\n");
     assert.deepEqual(localIncludes(`${dir}/a.c`, [`${dir}/inc`]), [
-      `${dir}/b.h`,
-      `${dir}/inc/d.h`,
-      `${dir}/support/c.h`,
-      `${dir}/support/e.h`,
+      join(dir, "b.h"),
+      join(dir, "inc", "d.h"),
+      join(dir, "support", "c.h"),
+      join(dir, "support", "e.h"),
     ]);
   } finally {
     await Deno.remove(dir, { recursive: true });
@@ -82,12 +83,12 @@ Deno.test("the checkout's fixtures: api_badstats sees what api_fakestats include
   const src = `${repoRoot()}/tests/fixtures`;
   assert.ok(
     localIncludes(`${src}/api_badstats.dll.c`, [src]).includes(
-      `${src}/api_fakestats.dll.c`,
+      join(src, "api_fakestats.dll.c"),
     ),
   );
   assert.ok(
     localIncludes(`${src}/dll_install.c`, [src]).includes(
-      `${repoRoot()}/dll/heapshift_stats.h`,
+      join(repoRoot(), "dll", "heapshift_stats.h"),
     ),
   );
 });

@@ -1,3 +1,4 @@
+import { fileURLToPath } from "node:url";
 import assert from "node:assert/strict";
 
 /**
@@ -11,7 +12,7 @@ async function interrupted(
 ): Promise<{ text: string; stderr: string; ok: boolean; ms: number }> {
   const child = new Deno.Command(Deno.execPath(), {
     args: ["eval", code],
-    cwd: new URL("../..", import.meta.url).pathname,
+    cwd: fileURLToPath(new URL("../..", import.meta.url)),
     stdout: "piped",
     stderr: "piped",
   }).spawn();
