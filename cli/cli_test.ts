@@ -1,5 +1,6 @@
 // Platform-free tests of the CLI: usage errors, help, specialk end to end,
 // the Linux bridge's planning, the demo's parsing and summary.
+import { fileURLToPath } from "node:url";
 import assert from "node:assert/strict";
 import {
   median,
@@ -22,7 +23,10 @@ import { buildPe } from "../pe/_test_pe.ts";
 import { withDir, withVars } from "../pe/_test_dir.ts";
 import { craftPe, importsBody } from "../pe/_test_crafted.ts";
 
-const CLI = new URL("../cli.ts", import.meta.url).pathname;
+// A Wine prefix (--prefix, $WINEPREFIX) and WSL are the Linux CLI's:
+// on Windows the game and Special K are found and run natively.
+const LINUX_ONLY = Deno.build.os === "windows";
+const CLI = fileURLToPath(new URL("../cli.ts", import.meta.url));
 
 Deno.test("--help of every command has an example and exits 0", async () => {
   const top = await cli(["--help"]);
@@ -502,97 +506,112 @@ Deno.test("specialk --sk-dir of a folder that is not Special K's is refused, not
   }
 });
 
-Deno.test("specialk in the $WINEPREFIX names a DLL inside the prefix by its C: path, as with --prefix", async () => {
-  const prefix = await Deno.makeTempDir();
-  try {
-    const sk =
-      `${prefix}/drive_c/users/steamuser/AppData/Local/Programs/Special K`;
-    await Deno.mkdir(`${sk}/Profiles/Game`, { recursive: true });
-    await Deno.writeTextFile(`${sk}/Profiles/Game/SpecialK.ini`, "[A]\nk=1\n");
-    await Deno.mkdir(`${prefix}/drive_c/tools`);
-    const dll = `${prefix}/drive_c/tools/heapshift.dll`;
-    await Deno.writeFile(dll, buildPe({ dll: true }));
-    for (
-      const [how, args, env] of [
-        ["--prefix", ["--prefix", prefix], {}],
-        ["$WINEPREFIX", [], { WINEPREFIX: prefix }],
-      ] as const
-    ) {
-      const r = await cli(
-        ["specialk", "--game", "Game", "--dll", dll, ...args],
-        env,
+Deno.test(
+  "specialk in the $WINEPREFIX names a DLL inside the prefix by its C: path, as with --prefix",
+  { ignore: LINUX_ONLY },
+  async () => {
+    const prefix = await Deno.makeTempDir();
+    try {
+      const sk =
+        `${prefix}/drive_c/users/steamuser/AppData/Local/Programs/Special K`;
+      await Deno.mkdir(`${sk}/Profiles/Game`, { recursive: true });
+      await Deno.writeTextFile(
+        `${sk}/Profiles/Game/SpecialK.ini`,
+        "[A]\nk=1\n",
       );
-      assert.equal(r.code, 0, `${how}: ${r.stderr}`);
-      assert.equal(
-        readPlugin(
-          await Deno.readTextFile(`${sk}/Profiles/Game/SpecialK.ini`),
-          "heapshift",
-        )?.Filename,
-        "C:\\tools\\heapshift.dll",
-        how,
-      );
-      await cli(["specialk", "--game", "Game", "--remove", ...args], env);
+      await Deno.mkdir(`${prefix}/drive_c/tools`);
+      const dll = `${prefix}/drive_c/tools/heapshift.dll`;
+      await Deno.writeFile(dll, buildPe({ dll: true }));
+      for (
+        const [how, args, env] of [
+          ["--prefix", ["--prefix", prefix], {}],
+          ["$WINEPREFIX", [], { WINEPREFIX: prefix }],
+        ] as const
+      ) {
+        const r = await cli(
+          ["specialk", "--game", "Game", "--dll", dll, ...args],
+          env,
+        );
+        assert.equal(r.code, 0, `${how}: ${r.stderr}`);
+        assert.equal(
+          readPlugin(
+            await Deno.readTextFile(`${sk}/Profiles/Game/SpecialK.ini`),
+            "heapshift",
+          )?.Filename,
+          "C:\\tools\\heapshift.dll",
+          how,
+        );
+        await cli(["specialk", "--game", "Game", "--remove", ...args], env);
+      }
+    } finally {
+      await Deno.remove(prefix, { recursive: true });
     }
-  } finally {
-    await Deno.remove(prefix, { recursive: true });
-  }
-});
+  },
+);
 
-Deno.test("specialk under WSL without a Wine prefix is refused: the game runs on Windows, which cannot load a Z: path", async () => {
-  const dir = await Deno.makeTempDir();
-  try {
-    const ini = `${dir}/SpecialK.ini`;
-    await Deno.writeTextFile(ini, "[A]\nk=1\n");
-    const dll = `${dir}/heapshift.dll`;
-    await Deno.writeFile(dll, buildPe({ dll: true }));
-    const r = await cli(["specialk", "--ini", ini, "--dll", dll], {
-      WSL_DISTRO_NAME: "Ubuntu",
-    });
-    assert.equal(r.code, 1, r.stdout);
-    assert.match(
-      r.stderr,
-      /^error: .*WSL.*run heapshift on Windows.*--prefix/,
-    );
-    assert.equal(await Deno.readTextFile(ini), "[A]\nk=1\n");
-    // a Wine prefix under WSL is Wine's: Z: is right there
-    await Deno.writeTextFile(`${dir}/system.reg`, "");
-    const wine = await cli(
-      ["specialk", "--ini", ini, "--dll", dll, "--prefix", dir],
-      { WSL_DISTRO_NAME: "Ubuntu" },
-    );
-    assert.equal(wine.code, 0, wine.stderr);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-});
-
-Deno.test("specialk --remove under WSL warns that a game running on Windows is not seen (its Special K would write the ini back)", async () => {
-  const dir = await Deno.makeTempDir();
-  try {
-    const ini = `${dir}/Special K/Profiles/Game/SpecialK.ini`;
-    await Deno.mkdir(`${dir}/Special K/Profiles/Game`, { recursive: true });
-    await Deno.writeTextFile(ini, "[A]\nk=1\n");
-    const wsl = await cli(["specialk", "--ini", ini, "--remove"], {
-      WSL_DISTRO_NAME: "Ubuntu",
-    });
-    assert.equal(wsl.code, 0, wsl.stderr);
-    assert.match(
-      wsl.stderr,
-      /^warning: from WSL heapshift cannot see the programs running on Windows: .*if one runs, close the game, then run this again/,
-    );
-    // not for a game under Wine (--prefix), nor with --force
-    await Deno.writeTextFile(`${dir}/system.reg`, "");
-    for (const more of [["--prefix", dir], ["--force"]]) {
-      const r = await cli(["specialk", "--ini", ini, "--remove", ...more], {
+Deno.test(
+  "specialk under WSL without a Wine prefix is refused: the game runs on Windows, which cannot load a Z: path",
+  { ignore: LINUX_ONLY },
+  async () => {
+    const dir = await Deno.makeTempDir();
+    try {
+      const ini = `${dir}/SpecialK.ini`;
+      await Deno.writeTextFile(ini, "[A]\nk=1\n");
+      const dll = `${dir}/heapshift.dll`;
+      await Deno.writeFile(dll, buildPe({ dll: true }));
+      const r = await cli(["specialk", "--ini", ini, "--dll", dll], {
         WSL_DISTRO_NAME: "Ubuntu",
       });
-      assert.equal(r.code, 0, r.stderr);
-      assert.equal(r.stderr, "", more.join(" "));
+      assert.equal(r.code, 1, r.stdout);
+      assert.match(
+        r.stderr,
+        /^error: .*WSL.*run heapshift on Windows.*--prefix/,
+      );
+      assert.equal(await Deno.readTextFile(ini), "[A]\nk=1\n");
+      // a Wine prefix under WSL is Wine's: Z: is right there
+      await Deno.writeTextFile(`${dir}/system.reg`, "");
+      const wine = await cli(
+        ["specialk", "--ini", ini, "--dll", dll, "--prefix", dir],
+        { WSL_DISTRO_NAME: "Ubuntu" },
+      );
+      assert.equal(wine.code, 0, wine.stderr);
+    } finally {
+      await Deno.remove(dir, { recursive: true });
     }
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-});
+  },
+);
+
+Deno.test(
+  "specialk --remove under WSL warns that a game running on Windows is not seen (its Special K would write the ini back)",
+  { ignore: LINUX_ONLY },
+  async () => {
+    const dir = await Deno.makeTempDir();
+    try {
+      const ini = `${dir}/Special K/Profiles/Game/SpecialK.ini`;
+      await Deno.mkdir(`${dir}/Special K/Profiles/Game`, { recursive: true });
+      await Deno.writeTextFile(ini, "[A]\nk=1\n");
+      const wsl = await cli(["specialk", "--ini", ini, "--remove"], {
+        WSL_DISTRO_NAME: "Ubuntu",
+      });
+      assert.equal(wsl.code, 0, wsl.stderr);
+      assert.match(
+        wsl.stderr,
+        /^warning: from WSL heapshift cannot see the programs running on Windows: .*if one runs, close the game, then run this again/,
+      );
+      // not for a game under Wine (--prefix), nor with --force
+      await Deno.writeTextFile(`${dir}/system.reg`, "");
+      for (const more of [["--prefix", dir], ["--force"]]) {
+        const r = await cli(["specialk", "--ini", ini, "--remove", ...more], {
+          WSL_DISTRO_NAME: "Ubuntu",
+        });
+        assert.equal(r.code, 0, r.stderr);
+        assert.equal(r.stderr, "", more.join(" "));
+      }
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+);
 
 Deno.test("the Linux bridge strips its options and says what is missing", () => {
   assert.deepEqual(
@@ -827,41 +846,56 @@ Deno.test("tables align, ignoring colour codes", () => {
   assert.deepEqual(lines, ["A     N", "xx    1", "y   100"]);
 });
 
-Deno.test("--prefix: host paths before -- reach the Windows half as Wine paths", async () => {
-  const dir = await Deno.makeTempDir();
-  try {
-    const prefix = `${dir}/pfx`;
-    await Deno.mkdir(`${prefix}/drive_c/games`, { recursive: true });
-    const game = `${prefix}/drive_c/games/game.exe`;
-    const dll = `${dir}/heapshift.dll`;
-    await Deno.writeTextFile(game, "");
-    await Deno.writeTextFile(dll, "");
-    assert.deepEqual(
-      hostPathsForWine(
-        ["inject", game, "--dll", dll, `--cwd=${dir}`, "name.exe", "/no/such"],
-        prefix,
-      ),
-      [
-        "inject",
-        "C:\\games\\game.exe",
-        "--dll",
-        toWinePath(dll),
-        `--cwd=${toWinePath(dir)}`,
-        "name.exe",
-        "/no/such", // not a file here: as given
-      ],
-    );
-    // after --: the program's own arguments, untouched
-    assert.deepEqual(hostPathsForWine(["launch", "a.exe", "--", dll], prefix), [
-      "launch",
-      "a.exe",
-      "--",
-      dll,
-    ]);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-});
+Deno.test(
+  "--prefix: host paths before -- reach the Windows half as Wine paths",
+  { ignore: LINUX_ONLY },
+  async () => {
+    const dir = await Deno.makeTempDir();
+    try {
+      const prefix = `${dir}/pfx`;
+      await Deno.mkdir(`${prefix}/drive_c/games`, { recursive: true });
+      const game = `${prefix}/drive_c/games/game.exe`;
+      const dll = `${dir}/heapshift.dll`;
+      await Deno.writeTextFile(game, "");
+      await Deno.writeTextFile(dll, "");
+      assert.deepEqual(
+        hostPathsForWine(
+          [
+            "inject",
+            game,
+            "--dll",
+            dll,
+            `--cwd=${dir}`,
+            "name.exe",
+            "/no/such",
+          ],
+          prefix,
+        ),
+        [
+          "inject",
+          "C:\\games\\game.exe",
+          "--dll",
+          toWinePath(dll),
+          `--cwd=${toWinePath(dir)}`,
+          "name.exe",
+          "/no/such", // not a file here: as given
+        ],
+      );
+      // after --: the program's own arguments, untouched
+      assert.deepEqual(
+        hostPathsForWine(["launch", "a.exe", "--", dll], prefix),
+        [
+          "launch",
+          "a.exe",
+          "--",
+          dll,
+        ],
+      );
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+);
 
 Deno.test({
   name: "colour on stderr only when stderr is a terminal, whatever stdout is",
@@ -973,47 +1007,51 @@ Deno.test("--help of every command acting on a process says it takes a pid, a na
   }
 });
 
-Deno.test("specialk --game looks for the profile in every Special K install found, in order, not only the first", async () => {
-  const prefix = await Deno.makeTempDir();
-  try {
-    const user = `${prefix}/drive_c/users/me`;
-    // SKIF's install, and an older one in Documents (a local copy's
-    // central profiles)
-    const skif = `${user}/AppData/Local/Programs/Special K`;
-    const docs = `${user}/Documents/My Mods/SpecialK`;
-    for (const [sk, game] of [[skif, "New Game"], [docs, "Old Game"]]) {
-      await Deno.mkdir(`${sk}/Profiles/${game}`, { recursive: true });
-      await Deno.writeTextFile(
-        `${sk}/Profiles/${game}/SpecialK.ini`,
-        "[SpecialK.System]\n",
+Deno.test(
+  "specialk --game looks for the profile in every Special K install found, in order, not only the first",
+  { ignore: LINUX_ONLY },
+  async () => {
+    const prefix = await Deno.makeTempDir();
+    try {
+      const user = `${prefix}/drive_c/users/me`;
+      // SKIF's install, and an older one in Documents (a local copy's
+      // central profiles)
+      const skif = `${user}/AppData/Local/Programs/Special K`;
+      const docs = `${user}/Documents/My Mods/SpecialK`;
+      for (const [sk, game] of [[skif, "New Game"], [docs, "Old Game"]]) {
+        await Deno.mkdir(`${sk}/Profiles/${game}`, { recursive: true });
+        await Deno.writeTextFile(
+          `${sk}/Profiles/${game}/SpecialK.ini`,
+          "[SpecialK.System]\n",
+        );
+      }
+      const remove = (game: string) =>
+        cli([
+          "specialk",
+          "--prefix",
+          prefix,
+          "--game",
+          game,
+          "--remove",
+          "--json",
+        ]);
+      const old = await remove("old game");
+      assert.equal(old.code, 0, old.stderr);
+      assert.equal(
+        JSON.parse(old.stdout).path,
+        `${docs}/Profiles/Old Game/SpecialK.ini`,
       );
+      const none = await remove("Nope");
+      assert.equal(none.code, 1);
+      assert.match(
+        none.stderr,
+        /Special K has no profile for Nope in .*Special K\/Profiles or .*SpecialK\/Profiles .*; profiles: New Game, Old Game$/m,
+      );
+    } finally {
+      await Deno.remove(prefix, { recursive: true });
     }
-    const remove = (game: string) =>
-      cli([
-        "specialk",
-        "--prefix",
-        prefix,
-        "--game",
-        game,
-        "--remove",
-        "--json",
-      ]);
-    const old = await remove("old game");
-    assert.equal(old.code, 0, old.stderr);
-    assert.equal(
-      JSON.parse(old.stdout).path,
-      `${docs}/Profiles/Old Game/SpecialK.ini`,
-    );
-    const none = await remove("Nope");
-    assert.equal(none.code, 1);
-    assert.match(
-      none.stderr,
-      /Special K has no profile for Nope in .*Special K\/Profiles or .*SpecialK\/Profiles .*; profiles: New Game, Old Game$/m,
-    );
-  } finally {
-    await Deno.remove(prefix, { recursive: true });
-  }
-});
+  },
+);
 
 Deno.test("imports shows control characters in a file's names escaped, so a crafted executable cannot drive the terminal", async () => {
   await withDir(async (dir) => {

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { homedir } from "node:os";
+import { isAbsolute } from "node:path";
 import {
   cacheDir,
   checkMsUcrt,
@@ -141,20 +142,28 @@ Components: main`;
   assert.equal(hostDebianMirror([chrome, vscode, retired]), undefined);
 });
 
-Deno.test("markers named the old way still count for the inputs they were made with", async () => {
-  await withVar("XDG_CACHE_HOME", async (dir) => {
-    Deno.env.set("XDG_CACHE_HOME", dir);
-    const root = rootfsDir();
-    await Deno.mkdir(root, { recursive: true });
-    for (const step of ["packages", "i386", "deno", "prefix"]) {
-      await Deno.writeTextFile(`${root}/.heapshift-${step}-v1`, "old\n");
-    }
-    isProvisioned(); // no prefix here: false, but the markers are adopted
-    const names = [...Deno.readDirSync(root)].map((e) => e.name).sort();
-    assert.equal(names.length, 4, names.join(" "));
-    assert.ok(names.every((n) => /^\.heapshift-\w+-v1-[0-9a-f]{8}$/.test(n)));
-  });
-});
+Deno.test(
+  "markers named the old way still count for the inputs they were made with",
+  {
+    // The Wine environment is provisioned on Linux only: on Windows
+    // isProvisioned() is true at once and reads no markers.
+    ignore: Deno.build.os === "windows",
+  },
+  async () => {
+    await withVar("XDG_CACHE_HOME", async (dir) => {
+      Deno.env.set("XDG_CACHE_HOME", dir);
+      const root = rootfsDir();
+      await Deno.mkdir(root, { recursive: true });
+      for (const step of ["packages", "i386", "deno", "prefix"]) {
+        await Deno.writeTextFile(`${root}/.heapshift-${step}-v1`, "old\n");
+      }
+      isProvisioned(); // no prefix here: false, but the markers are adopted
+      const names = [...Deno.readDirSync(root)].map((e) => e.name).sort();
+      assert.equal(names.length, 4, names.join(" "));
+      assert.ok(names.every((n) => /^\.heapshift-\w+-v1-[0-9a-f]{8}$/.test(n)));
+    });
+  },
+);
 
 Deno.test({
   name:
@@ -328,7 +337,7 @@ Deno.test("cacheDir: XDG_CACHE_HOME when absolute; a relative one is ignored (XD
     Deno.env.delete("XDG_CACHE_HOME");
     Deno.env.delete("HOME");
     assert.equal(cacheDir(), `${homedir()}/.cache/heapshift`);
-    assert.ok(cacheDir().startsWith("/"));
+    assert.ok(isAbsolute(cacheDir()));
   } finally {
     for (const [k, v] of saved) {
       if (v === undefined) Deno.env.delete(k!);
