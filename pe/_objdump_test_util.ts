@@ -4,6 +4,7 @@
 // every machine compares against the same output. On Windows, where there
 // is no environment, the mingw-w64 objdump on PATH (the README's
 // prerequisites). A missing oracle is an error, never a skipped check.
+import { fileURLToPath } from "node:url";
 
 import { isFile } from "../src/_paths.ts";
 import { rootfsDir } from "../tasks/winenv.ts";
@@ -29,12 +30,15 @@ const PROVISION =
   "run `deno task env provision` (or `deno task test`, which provisions first)";
 
 /**
- * The Windows deno.exe to test against: `HEAPSHIFT_DENO_EXE`, or the one
- * in heapshift's Wine environment. Throws when there is none.
+ * The Windows deno.exe to test against: `HEAPSHIFT_DENO_EXE`, else on
+ * Windows the Deno running the tests, else the one in heapshift's Wine
+ * environment. Throws when there is none.
  */
 export function windowsDenoExe(): string {
   const path = Deno.env.get("HEAPSHIFT_DENO_EXE") ??
-    `${rootfs()}/opt/heapshift/deno.exe`;
+    (Deno.build.os === "windows"
+      ? Deno.execPath()
+      : `${rootfs()}/opt/heapshift/deno.exe`);
   if (!isFile(path)) {
     throw new MissingPrerequisiteError(
       `The Windows deno.exe is missing at ${path}: ${PROVISION}`,
@@ -54,7 +58,7 @@ export function builtFixtures(): string[] {
   try {
     for (const e of Deno.readDirSync(dir)) {
       if (/\.(exe|dll)$/.test(e.name)) {
-        files.push(new URL(e.name, dir).pathname);
+        files.push(fileURLToPath(new URL(e.name, dir)));
       }
     }
   } catch { /* not built: reported below */ }

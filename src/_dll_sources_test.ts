@@ -41,13 +41,24 @@ Deno.test("a DLL's inputs are files that exist when the checkout's path has a sp
   }
 });
 
+/** Copies the tree at `from` to `to` (no `cp` on Windows). */
+function copyTree(from: string, to: string): void {
+  Deno.mkdirSync(to);
+  for (const e of Deno.readDirSync(from)) {
+    const [src, dst] = [`${from}/${e.name}`, `${to}/${e.name}`];
+    if (e.isDirectory) copyTree(src, dst);
+    else Deno.copyFileSync(src, dst);
+  }
+}
+
 Deno.test("the sources digest follows every input's contents, not where the checkout is", async () => {
   const dir = await Deno.makeTempDir({ prefix: "hs-digest-" });
   try {
-    const copy = (root: string) =>
-      new Deno.Command("cp", {
-        args: ["-r", `${repoRoot()}/dll`, `${repoRoot()}/tasks`, root],
-      }).outputSync();
+    const copy = (root: string) => {
+      for (const d of ["dll", "tasks"]) {
+        copyTree(`${repoRoot()}/${d}`, `${root}/${d}`);
+      }
+    };
     const [a, b] = [`${dir}/a`, `${dir}/b`];
     for (const root of [a, b]) {
       await Deno.mkdir(root);

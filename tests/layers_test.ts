@@ -65,14 +65,19 @@ function isTest(path: string): boolean {
     /_test_util[^/]*\.ts$/.test(path);
 }
 
-function sources(): string[] {
-  const out = new TextDecoder().decode(
-    new Deno.Command("git", {
-      args: ["ls-files", "--cached", "--others", "--exclude-standard", "*.ts"],
-      cwd: ROOT,
-    }).outputSync().stdout,
-  );
-  return out.split("\n").filter((f) => f && !f.startsWith("build/"));
+/**
+ * The checkout's .ts files, relative with `/`: walked, not `git ls-files`,
+ * as a checkout on Windows may have no git on PATH.
+ */
+function sources(dir = ""): string[] {
+  const out: string[] = [];
+  for (const e of Deno.readDirSync(join(ROOT, dir))) {
+    const rel = dir ? `${dir}/${e.name}` : e.name;
+    if (e.isDirectory) {
+      if (!/^(\.|build$|node_modules$)/.test(e.name)) out.push(...sources(rel));
+    } else if (e.name.endsWith(".ts")) out.push(rel);
+  }
+  return out;
 }
 
 /** The specifiers a file imports: static, dynamic, and `.ts` URLs. */
