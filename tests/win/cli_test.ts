@@ -102,6 +102,31 @@ test("cli: help, version and usage errors (exit 2)", async () => {
   );
 });
 
+test("cli: ps and modules show control characters in a process's name and path escaped (a file name may hold C1 controls, which some terminals act on)", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const exe = `${dir}\\ctl\u009b2J.exe`;
+    await Deno.copyFile(fixture("sleeper.exe"), exe);
+    await using t = await startTarget(exe);
+    const ps = await cli(["ps"]);
+    assertEquals(ps.code, 0, ps.stderr);
+    assert(!/[\x80-\x9f]/.test(ps.stdout), ps.stdout);
+    assert(
+      new RegExp(`\\b${t.pid}\\b.*ctl\\\\x9b2J\\.exe`).test(ps.stdout),
+      ps.stdout,
+    );
+    const mods = await cli(["modules", String(t.pid)]);
+    assertEquals(mods.code, 0, mods.stderr);
+    assert(!/[\x80-\x9f]/.test(mods.stdout), mods.stdout);
+    assert(
+      /ctl\\x9b2J\.exe\s.*ctl\\x9b2J\.exe$/m.test(mods.stdout),
+      mods.stdout,
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
+  }
+});
+
 test("cli: ps and modules list a running fixture (--json parsed back)", async () => {
   await using t = await startTarget(fixture("sleeper.exe"));
   const ps = await json<{ pid: number; name: string; parentPid: number }[]>([
