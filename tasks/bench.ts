@@ -42,6 +42,7 @@ import {
   spliceReadme,
 } from "../bench/report.ts";
 import { basename, resolve } from "node:path";
+import { absoluteOptionPaths, userCwd } from "../src/_paths.ts";
 import {
   exists,
   insideCheckout,
@@ -396,7 +397,20 @@ export async function hostPathArgs(
   };
 }
 
-async function main(args: string[]): Promise<number> {
+/**
+ * `args` with the paths of `--out`, `--dll` and `--mimalloc` made absolute
+ * against `cwd`, where the user started the bench (`deno task` runs it from
+ * the checkout's root).
+ */
+export function benchArgs(args: string[], cwd: string): string[] {
+  return absoluteOptionPaths(args, {
+    names: ["--out", "--dll", "--mimalloc"],
+    base: cwd,
+  });
+}
+
+async function main(raw: string[]): Promise<number> {
+  const args = benchArgs(raw, userCwd());
   const t0 = performance.now();
   let mimalloc: string | undefined;
   let dll = true;

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { hostPathArgs } from "./bench.ts";
+import { benchArgs, hostPathArgs } from "./bench.ts";
 import { exists, isWindows, repoRoot } from "./winenv.ts";
 
 const staged = (root: string) =>
@@ -81,4 +81,27 @@ Deno.test({
       await Deno.remove(outside, { recursive: true });
     }
   },
+});
+
+Deno.test("benchArgs: --out, --dll and --mimalloc are made absolute against where the bench was started (it runs from the checkout's root)", () => {
+  assert.deepEqual(
+    benchArgs([
+      "--out",
+      "results",
+      "--dll=my.dll",
+      "--mimalloc",
+      "../mi",
+      "--reps",
+      "3",
+    ], "/home/u/work"),
+    [
+      "--out",
+      "/home/u/work/results",
+      "--dll=/home/u/work/my.dll",
+      "--mimalloc",
+      "/home/u/work/../mi",
+      "--reps",
+      "3",
+    ],
+  );
 });
