@@ -182,6 +182,11 @@ export function specialkCommand(program: Command, setCode: SetCode): void {
         throw new UsageError("choose one of --ini, --game and --global");
       }
       if (opts.game === "") throw new UsageError("--game needs a profile name");
+      if (isWindows && opts.prefix !== undefined) {
+        throw new UsageError(
+          "--prefix is for Linux (the Wine or Proton prefix a game runs in); on Windows Special K is found from its install: leave --prefix out, or pass --sk-dir DIR or --ini PATH",
+        );
+      }
       let ini = opts.ini;
       let create = !!opts.create;
       // The prefix the game runs in (Linux), where a DLL in its drive_c is

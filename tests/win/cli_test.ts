@@ -100,6 +100,14 @@ test("cli: help, version and usage errors (exit 2)", async () => {
     /^error: --dll: invalid DLL name "build\\\\heapshift\.dll": patch's --dll is the file name the program is to import, not a path \(Windows looks for it next to the program\): --dll heapshift\.dll, then copy the DLL there\n/,
     "patch --dll PATH",
   );
+  // --prefix names the Wine prefix a game runs in, on Linux: on Windows it
+  // was ignored, and Special K looked for in the registry instead
+  oneLineError(
+    await cli(["specialk", "--prefix", "C:\\pfx", "--dll", hookDll()]),
+    2,
+    /^error: --prefix is for Linux \(the Wine or Proton prefix a game runs in\); on Windows Special K is found from its install: leave --prefix out, or pass --sk-dir DIR or --ini PATH\n/,
+    "specialk --prefix on Windows",
+  );
 });
 
 test("cli: ps and modules show control characters in a process's name and path escaped (a file name may hold C1 controls, which some terminals act on)", async () => {
