@@ -39,10 +39,14 @@ export function fileKind(info: Deno.FileInfo): string {
 /** A path as text, for messages: a file URL as the platform's path. */
 export function pathText(path: string | URL): string {
   if (!(path instanceof URL)) return path;
-  // (pathname is /C:/dir/… on Windows)
-  return path.protocol === "file:"
-    ? fileURLToPath(path)
-    : decodeURIComponent(path.pathname);
+  if (path.protocol === "file:") {
+    // (pathname is /C:/dir/… on Windows); a URL the platform has no path
+    // for (a host on Linux, an encoded /) throws there: its text then
+    try {
+      return fileURLToPath(path);
+    } catch { /* below */ }
+  }
+  return decodeURIComponent(path.pathname);
 }
 
 /**

@@ -24,3 +24,12 @@ Deno.test("pathText: a file URL is named by its path, as the platform writes it"
   assert.equal(pathText(pathToFileURL(path)), path);
   assert.equal(pathText(path), path);
 });
+
+Deno.test("pathText: a file URL the platform has no path for (a host on Linux, an encoded /) is named by its text, not a TypeError", () => {
+  const odd = [
+    new URL("file:///dir%2Fgame.exe"),
+    ...(Deno.build.os === "windows" ? [] : [new URL("file://host/game.exe")]),
+  ];
+  for (const url of odd) assert.equal(typeof pathText(url), "string");
+  assert.equal(pathText(new URL("file:///dir%2Fgame.exe")), "/dir/game.exe");
+});
