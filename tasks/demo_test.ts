@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { fileURLToPath } from "node:url";
 import { demoArch, demoArgs, DemoUsageError } from "./demo.ts";
 import { exists, isProvisioned, rootfsDir } from "./winenv.ts";
 import { readLines } from "../src/_lines.ts";
@@ -25,7 +26,7 @@ Deno.test("deno task demo --arch without a value is a usage error (exit 2), said
     args: [
       "run",
       "-A",
-      new URL("./demo.ts", import.meta.url).pathname,
+      fileURLToPath(new URL("./demo.ts", import.meta.url)),
       "--arch",
     ],
     stdout: "piped",
@@ -78,7 +79,7 @@ Deno.test({
   fn: async () => {
     // A cache inside the checkout: provisioning, if it started, would stop
     // at once (it refuses that place) instead of downloading 5 GB.
-    const root = new URL("../", import.meta.url).pathname;
+    const root = fileURLToPath(new URL("../", import.meta.url));
     const cache = `${root}build/demo-test-no-cache`;
     try {
       for (
@@ -93,7 +94,7 @@ Deno.test({
           args: [
             "run",
             "-A",
-            new URL("./demo.ts", import.meta.url).pathname,
+            fileURLToPath(new URL("./demo.ts", import.meta.url)),
             ...args,
           ],
           env: { XDG_CACHE_HOME: cache, HEAPSHIFT_WINE_PREFIX: "demo-test" },
@@ -121,7 +122,7 @@ Deno.test({
   // does; run alone on a fresh machine, this test provisions nothing
   ignore: Deno.build.os === "windows" || Deno.uid() !== 0 || !isProvisioned(),
   fn: async () => {
-    const root = new URL("../", import.meta.url).pathname;
+    const root = fileURLToPath(new URL("../", import.meta.url));
     const prefix = Deno.env.get("HEAPSHIFT_WINE_PREFIX") ?? "demo";
     const copies =
       `${rootfsDir()}/root/wine-${prefix}/drive_c/users/root/AppData/Local/deno/node_compat_bin`;
@@ -135,8 +136,8 @@ Deno.test({
     ];
     for (
       const cmd of [
-        [new URL("./demo.ts", import.meta.url).pathname],
-        [new URL("../cli.ts", import.meta.url).pathname, "demo"],
+        [fileURLToPath(new URL("./demo.ts", import.meta.url))],
+        [fileURLToPath(new URL("../cli.ts", import.meta.url)), "demo"],
       ]
     ) {
       await interrupted(cmd, left);
