@@ -410,9 +410,7 @@ export function parseTestArgs(
   const rest = args.filter((a) => !SUITE_FLAGS.includes(a));
   if (flags.length === 1) return { only: flags[0].slice(2) as Suites, rest };
   if (rest.length === 0) return { only: "", rest };
-  const inWin = (f: string) =>
-    relative(repoRoot(), resolve(f)).replaceAll("\\", "/")
-      .startsWith(`${WIN_DIR}/`);
+  const inWin = (f: string) => fromRootPath(f).startsWith(`${WIN_DIR}/`);
   const files = testFiles(rest);
   if (files.length > 0 && files.every(inWin)) return { only: "win", rest };
   if (files.length > 0 && !files.some(inWin)) return { only: "unit", rest };
@@ -429,14 +427,24 @@ export function parseTestArgs(
 function fromRoot(args: string[], cwd: string): string[] {
   return args.map((a, i) =>
     isTestFile(args, i) || isTestFolder(args, i, cwd)
-      ? relative(repoRoot(), resolve(cwd, a)).replaceAll("\\", "/") || "."
+      ? fromRootPath(a, cwd) || "."
       : a
   );
 }
 
+/** `path` (named from `cwd`) from the checkout's root, with `/`. */
+function fromRootPath(path: string, cwd = Deno.cwd()): string {
+  return relative(repoRoot(), resolve(cwd, path)).replaceAll("\\", "/");
+}
+
+/** Whether `args[i]` is an operand: no option, nor `--filter`'s value. */
+function isOperand(args: string[], i: number): boolean {
+  return !args[i].startsWith("-") && args[i - 1] !== "--filter";
+}
+
 /** Whether `args[i]` names a folder of tests (`deno test tests/win`). */
 function isTestFolder(args: string[], i: number, cwd: string): boolean {
-  if (args[i].startsWith("-") || args[i - 1] === "--filter") return false;
+  if (!isOperand(args, i)) return false;
   try {
     return Deno.statSync(resolve(cwd, args[i])).isDirectory;
   } catch {
@@ -453,8 +461,7 @@ function testFiles(args: string[]): string[] {
 }
 
 function isTestFile(args: string[], i: number): boolean {
-  return args[i].endsWith(".ts") && !args[i].startsWith("-") &&
-    args[i - 1] !== "--filter";
+  return args[i].endsWith(".ts") && isOperand(args, i);
 }
 
 /**
@@ -470,7 +477,7 @@ export function needsPrograms(
   const files = testFiles(args.rest);
   const named = files.length === 0 ||
     files.some((f) =>
-      relative(repoRoot(), resolve(f)).replaceAll("\\", "/") ===
+      fromRootPath(f) ===
         `${WIN_DIR}/programs_test.ts`
     );
   const filters = filterArgs(args.rest);
