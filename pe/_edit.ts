@@ -13,6 +13,7 @@ import type { PeInfo } from "./reader.ts";
 import type { ByteSource } from "./source.ts";
 import { Output } from "./_output.ts";
 import { put32 } from "./_read.ts";
+import { sectionSize } from "./_rva.ts";
 
 /** Bytes of a string of one-byte characters. */
 export function ascii(s: string): Uint8Array {
@@ -73,7 +74,7 @@ export function unbind(
 /** Whether `rva` lies in section `s` in memory. */
 export function rvaIn(s: Section, rva: number): boolean {
   return rva >= s.virtualAddress &&
-    rva < s.virtualAddress + Math.max(s.virtualSize, s.sizeOfRawData);
+    rva < s.virtualAddress + sectionSize(s);
 }
 
 /**

@@ -3,6 +3,7 @@
 
 import { PeFormatError } from "./errors.ts";
 import type { PeHeaders, Section } from "./headers.ts";
+import { alignUp } from "./_read.ts";
 
 /**
  * The section whose memory range holds `rva`, by binary search: readHeaders
@@ -25,11 +26,32 @@ export function sectionAt(h: PeHeaders, rva: number): Section | undefined {
   return found < 0 ? undefined : list[found];
 }
 
-/** File-backed bytes of `s` from its start (raw data cut to VirtualSize). */
+/**
+ * Size of `s` in memory, as the loader maps it: VirtualSize, or
+ * SizeOfRawData when that is 0 (Windows' MiCreateImageFileMap, Wine's
+ * map_image_into_view). Raw data past it is not mapped: linkers round raw
+ * data to FileAlignment only, packers and editors may leave more.
+ */
+export function sectionSize(s: Section): number {
+  return s.virtualSize || s.sizeOfRawData;
+}
+
+/**
+ * RVA where the memory of `s` ends: its size rounded up to
+ * SectionAlignment, where the next section must start (a section of size 0
+ * still takes one unit).
+ */
+export function sectionEnd(
+  h: Pick<PeHeaders, "sectionAlignment">,
+  s: Section,
+): number {
+  return s.virtualAddress +
+    alignUp(Math.max(sectionSize(s), 1), h.sectionAlignment);
+}
+
+/** File-backed bytes of `s` from its start (raw data cut to its size). */
 function rawInMemory(s: Section): number {
-  return s.virtualSize > 0
-    ? Math.min(s.sizeOfRawData, s.virtualSize)
-    : s.sizeOfRawData;
+  return Math.min(s.sizeOfRawData, sectionSize(s));
 }
 
 /**

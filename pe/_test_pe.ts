@@ -358,3 +358,37 @@ export function windowsMapsIt(b: Uint8Array): void {
     }`,
   );
 }
+
+/**
+ * `b` with section `index`'s raw data grown by `extra` zero bytes (a
+ * multiple of FileAlignment), the raw data after it and the COFF symbol
+ * table moved down to make room. Raw data may run past a section's
+ * VirtualSize rounded to SectionAlignment: the loader maps only that much
+ * of it, and the file is as valid as before. For files without debug
+ * entries or certificates (their file offsets are not moved).
+ */
+export function growRawData(
+  b: Uint8Array,
+  grow: { index: number; extra: number },
+): Uint8Array {
+  const h = readHeaders(bytesSource(b));
+  assert.ok(h.dataDirectories[4].size === 0, "no certificate");
+  assert.ok(h.dataDirectories[6].size === 0, "no debug entries");
+  const s = h.sections[grow.index];
+  const at = s.pointerToRawData + s.sizeOfRawData;
+  const out = new Uint8Array(b.length + grow.extra);
+  out.set(b.subarray(0, at));
+  out.set(b.subarray(at), at + grow.extra);
+  put32(out, s.headerOffset + 16, s.sizeOfRawData + grow.extra);
+  for (const t of h.sections) {
+    if (t.sizeOfRawData > 0 && t.pointerToRawData >= at) {
+      put32(out, t.headerOffset + 20, t.pointerToRawData + grow.extra);
+    }
+  }
+  if (h.pointerToSymbolTable >= at) {
+    put32(out, h.peOffset + 12, h.pointerToSymbolTable + grow.extra);
+  }
+  const sum = h.optionalHeaderOffset + 64;
+  if (h.checksum !== 0) put32(out, sum, peChecksum(out, sum));
+  return out;
+}

@@ -6,7 +6,13 @@
 
 import { PeFormatError } from "./errors.ts";
 import { need, u16, u32, u64 } from "./_read.ts";
-import { bytesAtRva, mapRva, sectionAt } from "./_rva.ts";
+import {
+  bytesAtRva,
+  mapRva,
+  sectionAt,
+  sectionEnd,
+  sectionSize,
+} from "./_rva.ts";
 
 export { bytesAtRva };
 import type { ByteSource } from "./source.ts";
@@ -340,9 +346,7 @@ export function readHeaders(src: ByteSource): PeHeaders {
         } overlaps the previous section or is unaligned`,
       );
     }
-    const vsize = Math.max(s.virtualSize, s.sizeOfRawData);
-    nextVa = s.virtualAddress +
-      Math.ceil(Math.max(vsize, 1) / sectionAlignment) * sectionAlignment;
+    nextVa = sectionEnd({ sectionAlignment }, s);
     if (nextVa > 0xffffffff) {
       throw new PeFormatError(
         `${field()}.VirtualSize`,
@@ -464,7 +468,5 @@ export function rvaToOffset(
 /** The section containing `rva` in memory, if any. */
 export function sectionOfRva(h: PeHeaders, rva: number): Section | undefined {
   const s = sectionAt(h, rva);
-  return s && rva < s.virtualAddress + Math.max(s.virtualSize, s.sizeOfRawData)
-    ? s
-    : undefined;
+  return s && rva < s.virtualAddress + sectionSize(s) ? s : undefined;
 }

@@ -5,10 +5,12 @@ import {
   endOfSectionData,
   readHeaders,
   rvaToOffset,
+  sectionOfRva,
 } from "./headers.ts";
 import { put16, put32 } from "./_read.ts";
 import { bytesSource } from "./source.ts";
-import { buildPe, throwsFormatError } from "./_test_pe.ts";
+import { readPe } from "./reader.ts";
+import { buildPe, growRawData, throwsFormatError } from "./_test_pe.ts";
 
 function headersOf(b: Uint8Array) {
   return readHeaders(bytesSource(b));
@@ -118,4 +120,34 @@ Deno.test("readHeaders() rejects overlapping sections", () => {
   const h = headersOf(b);
   put32(b, h.sections[2].headerOffset + 12, h.sections[1].virtualAddress);
   formatError(b, /VirtualAddress/);
+});
+
+Deno.test("raw data past a section's VirtualSize rounded to SectionAlignment is read as the loader maps it", () => {
+  // The loader maps VirtualSize (SizeOfRawData when that is 0) rounded to
+  // SectionAlignment, and no more of the raw data: a valid file.
+  const original = buildPe();
+  for (const index of [0, 2]) {
+    const b = growRawData(original, { index, extra: 0x1000 });
+    const h = headersOf(b);
+    assert.equal(h.sections[index].sizeOfRawData, 0x1200);
+    for (const s of h.sections) {
+      assert.equal(sectionOfRva(h, s.virtualAddress), s);
+    }
+    // .text's VirtualSize is 1: the rest of its page is zero-fill.
+    assert.equal(sectionOfRva(h, h.sections[0].virtualAddress + 1), undefined);
+    assert.equal(bytesAtRva(h, h.sections[0].virtualAddress), 1);
+    const rdata = h.sections[1];
+    assert.equal(
+      rvaToOffset(h, rdata.virtualAddress + 4, { length: 4 }),
+      rdata.pointerToRawData + 4,
+    );
+    assert.deepEqual(
+      readPe(bytesSource(b)).imports.map((d) => d.dll),
+      readPe(bytesSource(original)).imports.map((d) => d.dll),
+    );
+  }
+  // With VirtualSize 0 the raw data is the size in memory: now too large.
+  const b = growRawData(original, { index: 0, extra: 0x1000 });
+  put32(b, headersOf(b).sections[0].headerOffset + 8, 0);
+  formatError(b, /\[1\].*VirtualAddress/);
 });

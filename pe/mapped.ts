@@ -9,7 +9,7 @@
 
 import { readHeaders } from "./headers.ts";
 import type { PeHeaders, Section } from "./headers.ts";
-import { alignUp } from "./_read.ts";
+import { sectionEnd } from "./_rva.ts";
 import type { ByteSource } from "./source.ts";
 
 /**
@@ -78,10 +78,7 @@ export function readMappedHeaders(src: ByteSource): PeHeaders {
 }
 
 function mappedSection(h: PeHeaders, s: Section): Section {
-  const extent = alignUp(
-    Math.max(s.virtualSize, s.sizeOfRawData, 1),
-    h.sectionAlignment,
-  );
+  const extent = sectionEnd(h, s) - s.virtualAddress;
   return {
     ...s,
     virtualSize: extent,

@@ -3,7 +3,7 @@ import { readExports } from "./exports.ts";
 import { readHeaders } from "./headers.ts";
 import { mappedSource, readMappedHeaders } from "./mapped.ts";
 import { bytesSource } from "./source.ts";
-import { buildPe } from "./_test_pe.ts";
+import { buildPe, growRawData } from "./_test_pe.ts";
 import { imageReader, mapImage } from "./_test_mapped.ts";
 
 for (const format of ["PE32", "PE32+"] as const) {
@@ -54,4 +54,14 @@ Deno.test("a mapped source reads whole pages, each once, and joins them", () => 
   assert.deepEqual(src.read(0xffe, 0x1004), image.subarray(0xffe, 0x2002));
   assert.deepEqual(src.read(0x20, 1), image.subarray(0x20, 0x21));
   assert.deepEqual(asked, [0, 0x1000, 0x2000]);
+});
+
+Deno.test("a loaded image's sections span what the loader maps, not their raw data", () => {
+  const b = growRawData(buildPe(), { index: 0, extra: 0x1000 });
+  const h = readMappedHeaders(mappedSource(imageReader(mapImage(b))));
+  // .text: VirtualSize 1, 0x1200 bytes of raw data, one page in memory.
+  assert.deepEqual(
+    h.sections.map((s) => [s.virtualAddress, s.sizeOfRawData]),
+    [[0x1000, 0x1000], [0x2000, 0x1000], [0x3000, 0x1000]],
+  );
 });

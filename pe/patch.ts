@@ -14,7 +14,6 @@ import {
   OPT,
   type PeHeaders,
   readHeaders,
-  type Section,
 } from "./headers.ts";
 import type { ImportedDll } from "./imports.ts";
 import { type PeInfo, readPe } from "./reader.ts";
@@ -36,7 +35,7 @@ import { addedBy, headerHash, writeMarker } from "./_marker.ts";
 import { Output } from "./_output.ts";
 import { type EditPlan, renderPlan } from "./_plan.ts";
 import { alignUp, put32, u32 } from "./_read.ts";
-import { mapRva } from "./_rva.ts";
+import { mapRva, sectionEnd } from "./_rva.ts";
 
 /** The DLL heapshift injects by default. */
 export const DEFAULT_DLL = "heapshift.dll";
@@ -362,10 +361,6 @@ function moveToFront(
   move.out.set(table, base);
 }
 
-function sectionEnd(s: Section): number {
-  return s.virtualAddress + Math.max(s.virtualSize, s.sizeOfRawData, 1);
-}
-
 function checkOptions(options: PatchBytesOptions): {
   sectionName: string;
   symbol: string | number;
@@ -524,7 +519,7 @@ function addSection(
   // claims more than that does not load on Windows; what it claims is kept
   // clear.
   let maxEnd = 0;
-  for (const s of h.sections) maxEnd = Math.max(maxEnd, sectionEnd(s));
+  for (const s of h.sections) maxEnd = Math.max(maxEnd, sectionEnd(h, s));
   const va = alignUp(h.sizeOfImage, 0x1000) - alignUp(maxEnd, sa) < sa
     ? alignUp(maxEnd, sa)
     : alignUp(h.sizeOfImage, sa);

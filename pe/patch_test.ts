@@ -14,6 +14,7 @@ import { bytesSource } from "./source.ts";
 import {
   buildPe,
   DEFAULT_IMPORTS,
+  growRawData,
   type SyntheticOptions,
   windowsMapsIt,
 } from "./_test_pe.ts";
@@ -723,6 +724,19 @@ Deno.test("the new section follows the last one with no gap, whatever SizeOfImag
   const end = info(exact).headers.sizeOfImage;
   for (const sizeOfImage of [end, end + 0x1000, end + 0xf000]) {
     const b = craftPe({ body, sectionAlignment: 0x10000, sizeOfImage });
+    windowsMapsIt(b);
+    const r = patchImportsBytes(b);
+    windowsMapsIt(r.bytes);
+    assert.deepEqual(removeImportBytes(r.bytes).bytes, b);
+  }
+});
+
+Deno.test("the new section follows the last one's memory, not its raw data past VirtualSize", () => {
+  // Raw data longer than a section's VirtualSize rounded to SectionAlignment
+  // is not mapped: a section placed after it would leave a gap, which
+  // Windows refuses (Wine does not).
+  for (const index of [0, 2]) {
+    const b = growRawData(buildPe(), { index, extra: 0x1000 });
     windowsMapsIt(b);
     const r = patchImportsBytes(b);
     windowsMapsIt(r.bytes);

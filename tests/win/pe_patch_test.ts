@@ -3,11 +3,14 @@
 // moving an import keeps it working, and removing the DLL gives back the
 // original file and behaviour.
 import {
+  bytesSource,
   imports,
   patchImports,
   PeFileError,
+  readHeaders,
   removeImport,
 } from "../../pe/mod.ts";
+import { growRawData, windowsMapsIt } from "../../pe/_test_pe.ts";
 import { assert, assertEquals, assertRejects } from "./assert.ts";
 import { fixture, startTarget, test } from "./harness.ts";
 import { runProgram } from "../../cli/_test_utils.ts";
@@ -121,6 +124,39 @@ test("a postfixed DLL name is imported and loaded", async () => {
     assertEquals(rep.dll, "heapshift-debug.dll");
     const r = await run(exe, ["heapshift-debug.dll"]);
     assertEquals(r.code, 0, r.out);
+  });
+});
+
+test("raw data past a section's mapped size: the program runs, patched and undone", async () => {
+  await withCopy(async (_dir, exe) => {
+    // Linkers round raw data to FileAlignment only; packers and editors
+    // leave more. The loader maps VirtualSize rounded to SectionAlignment
+    // and ignores the rest: here the raw data of .reloc (a middle section)
+    // and of the last section runs a page past that.
+    const sections = readHeaders(bytesSource(await Deno.readFile(exe)))
+      .sections;
+    const mid = sections.findIndex((s) => s.name === ".reloc");
+    assert(mid > 0 && mid < sections.length - 1, "the fixture has .reloc");
+    let grown: Uint8Array = await Deno.readFile(exe);
+    for (const index of [mid, sections.length - 1]) {
+      grown = growRawData(grown, { index, extra: 0x1000 });
+    }
+    await Deno.writeFile(exe, grown);
+    windowsMapsIt(grown);
+    const before = await run(exe);
+    assertEquals(before.code, 1, before.out);
+    assert(before.out.includes("loaded heapshift.dll no"), before.out);
+    const rep = await patchImports(exe, { inPlace: true, backup: false });
+    assertEquals(rep.action, "added");
+    // Wine would run a gap before the new section; Windows would not.
+    windowsMapsIt(await Deno.readFile(exe));
+    const r = await run(exe);
+    assertEquals(r.code, 0, r.out);
+    assert(r.out.includes("first heapshift.dll yes"), r.out);
+    const un = await removeImport(exe, { inPlace: true, backup: false });
+    assertEquals(un.action, "removed");
+    assertEquals(await Deno.readFile(exe), grown);
+    assertEquals(await run(exe), before);
   });
 });
 
