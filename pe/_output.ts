@@ -287,7 +287,12 @@ function eachChunk(
   }
 }
 
-function readInto(src: ByteSource, offset: number, b: Uint8Array): void {
+/** Reads `b.length` bytes of `src` from `offset` into `b`, uncached. */
+export function readInto(
+  src: ByteSource,
+  offset: number,
+  b: Uint8Array,
+): void {
   if (offset + b.length > src.size) {
     throw new PeFormatError("file", src.size, "file shrank while reading");
   }

@@ -32,7 +32,7 @@ import {
 } from "./_edit.ts";
 import { planImportSection } from "./_import_section.ts";
 import { addedBy, headerHash, writeMarker } from "./_marker.ts";
-import { Output } from "./_output.ts";
+import { Output, readInto } from "./_output.ts";
 import { type EditPlan, renderPlan } from "./_plan.ts";
 import { alignUp, put32, u32 } from "./_read.ts";
 import { mapRva, sectionEnd } from "./_rva.ts";
@@ -553,7 +553,8 @@ function addSection(
 
   // Headers, section data (maybe moved), our section, then the overlay.
   const head = new Uint8Array(firstRaw + shift);
-  head.set(src.read(0, firstRaw));
+  // Straight into place: a file may put megabytes before its first section.
+  readInto(src, 0, head.subarray(0, firstRaw));
   const sec = new Uint8Array(rawSize);
   sec.set(head.subarray(0, firstRaw), copyOffset);
   const out = new Output();

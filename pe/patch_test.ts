@@ -8,6 +8,7 @@ import {
   SECTION_NAME,
 } from "./patch.ts";
 import { removeImportBytes } from "./remove.ts";
+import { renderPlan } from "./_plan.ts";
 import { readPe } from "./reader.ts";
 import { peChecksum } from "./checksum.ts";
 import { bytesSource } from "./source.ts";
@@ -742,6 +743,38 @@ Deno.test("the new section follows the last one's memory, not its raw data past 
     windowsMapsIt(r.bytes);
     assert.deepEqual(removeImportBytes(r.bytes).bytes, b);
   }
+});
+
+Deno.test("patching reads the bytes before the first section once, into place", () => {
+  // Nothing stops a file from putting megabytes between its headers and
+  // its first section's data; the patch copies them into its section (to
+  // undo) beside the output's headers, and needs no third copy.
+  const b = buildPe();
+  const h = info(b).headers;
+  const gap = 8 << 20;
+  const file = new Uint8Array(b.length + gap);
+  file.set(b.subarray(0, h.sizeOfHeaders));
+  file.set(b.subarray(h.sizeOfHeaders), h.sizeOfHeaders + gap);
+  for (const s of h.sections) {
+    put32(file, s.headerOffset + 20, s.pointerToRawData + gap);
+  }
+  put32(file, h.optionalHeaderOffset + 64, 0); // CheckSum
+  const mem = bytesSource(file);
+  let largest = 0;
+  const src = {
+    size: mem.size,
+    read(offset: number, length: number) {
+      largest = Math.max(largest, length);
+      return mem.read(offset, length);
+    },
+    readInto(offset: number, target: Uint8Array) {
+      target.set(mem.read(offset, target.length));
+    },
+  };
+  const r = renderPlan(planPatch(src), file);
+  assert.equal(r.action, "added");
+  assert.ok(largest < 1 << 20, `read ${largest} bytes at once`);
+  assert.deepEqual(removeImportBytes(r.bytes).bytes, file);
 });
 
 Deno.test("patchImportsBytes() refuses a machine that does not match the optional header (x64 with PE32, x86 with PE32+)", () => {
