@@ -1,5 +1,6 @@
 /**
- * Named shared memory: a snapshot of another process's file mapping.
+ * Named shared memory: a snapshot of another process's file mapping, and a
+ * handle that keeps one alive.
  *
  * @module
  */
@@ -14,19 +15,36 @@ const FILE_MAP_READ = 0x4;
 const MEM_COMMIT = 0x1000;
 
 /**
- * Opens the named file mapping `name` read-only and returns a copy of its
- * first `maxBytes` bytes: fewer if the view is smaller, or only as many as
- * are committed from its start (none for a mapping made with SEC_RESERVE
- * whose first page was never committed: reading such a page is an access
- * violation). Throws a Win32Error from `OpenFileMappingW` (2 when no such
- * mapping exists).
+ * Opens the named file mapping `name` read-only, for
+ * {@linkcode readSharedMemory}: the mapping lives while this handle does,
+ * so its contents outlast the process that made it. Throws a Win32Error
+ * from `OpenFileMappingW` (2 when no such mapping exists).
  */
-export function readSharedMemory(name: string, maxBytes: number): Uint8Array {
-  const k = kernel32();
-  const raw = k.OpenFileMappingW(FILE_MAP_READ, 0, wide(name));
+export function openSharedMemory(name: string): Handle {
+  const raw = kernel32().OpenFileMappingW(FILE_MAP_READ, 0, wide(name));
   if (raw === null) fail("OpenFileMappingW");
-  using mapping = new Handle(raw);
-  const view = k.MapViewOfFile(mapping.raw, FILE_MAP_READ, 0, 0, 0n);
+  return new Handle(raw);
+}
+
+/**
+ * A copy of the first `maxBytes` bytes of the file mapping `source` (a
+ * name, opened read-only for the call, or a handle from
+ * {@linkcode openSharedMemory}): fewer if the view is smaller, or only as
+ * many as are committed from its start (none for a mapping made with
+ * SEC_RESERVE whose first page was never committed: reading such a page is
+ * an access violation). Throws a Win32Error from `OpenFileMappingW` (2 when
+ * no such mapping exists).
+ */
+export function readSharedMemory(
+  source: string | Handle,
+  maxBytes: number,
+): Uint8Array {
+  if (typeof source === "string") {
+    using mapping = openSharedMemory(source);
+    return readSharedMemory(mapping, maxBytes);
+  }
+  const k = kernel32();
+  const view = k.MapViewOfFile(source.raw, FILE_MAP_READ, 0, 0, 0n);
   if (view === null) fail("MapViewOfFile");
   try {
     // MEMORY_BASIC_INFORMATION: RegionSize at 24, State at 32.

@@ -11,6 +11,7 @@ import {
   ERROR,
   type Handle,
   isSignaled,
+  processCreationTime,
   processExitCode,
   terminateProcess,
   waitSignaled,
@@ -20,6 +21,8 @@ import type { TargetProcess } from "./_target.ts";
 import { guard, guardAsync, heapshiftError } from "./_error_kinds.ts";
 import { timeoutMs } from "./_timeout.ts";
 import { checkOptions } from "./_arguments.ts";
+import { heldStats, holdStats, stats } from "./live_stats.ts";
+import type { HeapshiftStats } from "./stats_block.ts";
 
 /** Each LaunchedProcess as a target (its handle), for launch's own checks. */
 const targets = new WeakMap<LaunchedProcess, TargetProcess>();
@@ -27,6 +30,29 @@ const targets = new WeakMap<LaunchedProcess, TargetProcess>();
 /** The target behind a {@linkcode LaunchedProcess} (internal). */
 export function launchedTarget(launched: LaunchedProcess): TargetProcess {
   return targets.get(launched)!;
+}
+
+/**
+ * Each LaunchedProcess's stats block, held so that its counts outlast the
+ * program (Windows removes the block with its last handle).
+ */
+const statsBlocks = new WeakMap<LaunchedProcess, Handle>();
+
+/**
+ * Holds the stats block of `launched` if it has one by now (internal:
+ * launch does once the DLLs are loaded). Best effort: false when it has
+ * none, or it cannot be opened.
+ */
+export function holdLaunchedStats(launched: LaunchedProcess): boolean {
+  if (statsBlocks.has(launched)) return true;
+  const process = targets.get(launched)!.process;
+  try {
+    const block = holdStats(launched.pid, processCreationTime(process));
+    if (block) statsBlocks.set(launched, block);
+    return block !== undefined;
+  } catch {
+    return false;
+  }
 }
 
 /**
@@ -124,6 +150,40 @@ export class LaunchedProcess implements Disposable {
     }
   }
 
+  /**
+   * heapshift's stats in the program, as {@linkcode stats} reads them, and
+   * also once it has exited: what heapshift counted to the end (its stats
+   * block, which Windows removes with the program, is held from `launch`,
+   * or from the first call when heapshift was injected later, until
+   * `close()`). Throws a `no-heapshift` HeapshiftError while the program
+   * runs without heapshift, `not-found` once it has ended without a block
+   * held.
+   *
+   * @example Report what heapshift counted
+   * ```ts
+   * import { launch } from "@heapshift/heapshift";
+   * using proc = await launch("C:\\tools\\job.exe", { dlls: ["build/heapshift.dll"] });
+   * const code = await proc.wait();
+   * const { state, counters } = proc.stats();
+   * console.log(`exit ${code}; heapshift ${state}, ${counters.allocs} allocations`);
+   * ```
+   */
+  stats(): HeapshiftStats {
+    return guard(() => {
+      this.#open("read heapshift's stats of");
+      if (holdLaunchedStats(this)) {
+        return heldStats(this.pid, statsBlocks.get(this)!);
+      }
+      if (isSignaled(this.#process)) {
+        throw new HeapshiftError(
+          "not-found",
+          `Cannot read heapshift's stats of process ${this.pid}: it has ended, and had no heapshift stats block (launch it with heapshift.dll in dlls)`,
+        );
+      }
+      return stats(this.pid);
+    });
+  }
+
   /** Throws a `bad-argument` error once the handle is released. */
   #open(doing: string): void {
     if (this.#process.closed) {
@@ -134,9 +194,16 @@ export class LaunchedProcess implements Disposable {
     }
   }
 
-  /** Releases the process handle (the program keeps running). */
+  /**
+   * Releases the process handle and the stats block held (the program keeps
+   * running).
+   */
   close(): void {
-    guard(() => this.#process.close());
+    guard(() => {
+      statsBlocks.get(this)?.close();
+      statsBlocks.delete(this);
+      this.#process.close();
+    });
   }
 
   /** Same as {@linkcode LaunchedProcess.close}. */

@@ -41,7 +41,11 @@ import {
 } from "./_image_kind.ts";
 import { processArchOf } from "./_target.ts";
 import { mergeEnv, quoteArg } from "./command_line.ts";
-import { LaunchedProcess, launchedTarget } from "./launched_process.ts";
+import {
+  holdLaunchedStats,
+  LaunchedProcess,
+  launchedTarget,
+} from "./launched_process.ts";
 import { markLoaded } from "./_load_marker.ts";
 import { moduleNamed, targetModules } from "./module_list.ts";
 import { addImports, findExeImage } from "./_first_imports.ts";
@@ -179,6 +183,9 @@ async function start(
     const check = confirmLoaded(launched, { dlls, timeout });
     await (signal ? untilAborted(check, signal) : check);
     markLaunchLoads(launched, dlls);
+    // heapshift.dll made its stats block while it loaded: held from now,
+    // its counts outlast the program (LaunchedProcess.stats).
+    holdLaunchedStats(launched);
     // Confirmed: from now on it may outlive us.
     hold?.release();
   } catch (e) {

@@ -9,6 +9,7 @@ import {
   ERROR,
   type Handle,
   openProcess,
+  openSharedMemory,
   PROCESS,
   processCreationTime,
   processSessionId,
@@ -139,7 +140,8 @@ function accessDenied(pid: number, cause: unknown): HeapshiftError {
  * allocation counters. A block left behind by a dead process with the same
  * pid is not taken for this one's. Throws a `no-heapshift` HeapshiftError
  * when the process runs without heapshift, `not-found` when there is no
- * such process.
+ * such process, or it has ended (its counts went with it: a program
+ * started with {@linkcode launch} keeps them, `LaunchedProcess.stats`).
  *
  * @example Print how many allocations mimalloc served
  * ```ts
@@ -254,4 +256,35 @@ function readStats(pid: number): HeapshiftStats {
     }); inject or launch it with heapshift.dll first`,
     { cause: notFound },
   );
+}
+
+/**
+ * Opens and holds the stats block of process `pid`, created at `created`
+ * (for {@linkcode LaunchedProcess}'s stats, which outlast the program: the
+ * block lives while a handle to it does). `undefined` when it has none of
+ * its own, yet or at all.
+ */
+export function holdStats(pid: number, created: bigint): Handle | undefined {
+  const { namespace } = namespaceOf(pid);
+  if (namespace === undefined) return undefined;
+  for (const at of [undefined, created]) {
+    let block: Handle;
+    try {
+      block = openSharedMemory(statsName(pid, at, { namespace }));
+    } catch {
+      continue;
+    }
+    try {
+      if (statsOwner(readSharedMemory(block, STATS_MAX_SIZE)) === created) {
+        return block;
+      }
+    } catch { /* not a block we can read: the other name may do */ }
+    block.close();
+  }
+  return undefined;
+}
+
+/** The stats of process `pid` from its block held by {@linkcode holdStats}. */
+export function heldStats(pid: number, block: Handle): HeapshiftStats {
+  return guard(() => parseStats(pid, readSharedMemory(block, STATS_MAX_SIZE)));
 }

@@ -7,7 +7,7 @@ import {
   launch,
   stats,
 } from "../../mod.ts";
-import { assert, assertEquals, assertRejects } from "./assert.ts";
+import { assert, assertEquals, assertRejects, assertThrows } from "./assert.ts";
 import { fixture, hookDll, startTarget, test } from "./harness.ts";
 import { fakeStats } from "./fake_stats.ts";
 import { Handle } from "../../ffi/handle.ts";
@@ -108,6 +108,41 @@ test({
       proc.kill();
       await proc.wait({ timeout: 10_000 });
     }
+  },
+});
+
+test({
+  name:
+    "LaunchedProcess.stats: what heapshift counted, also once the program has exited",
+  async fn() {
+    using proc = await launch(fixture("cli_sample.exe"), {
+      args: ["--seconds", "1"],
+      dlls: [hookDll()],
+      stdio: "none",
+    });
+    assertEquals(await proc.wait({ timeout: 30_000 }), 0);
+    // stats(pid) has nothing for an ended process; the LaunchedProcess
+    // held the block from launch, so the final counts are still there.
+    const s = proc.stats();
+    assertEquals(s.pid, proc.pid);
+    assertEquals(s.state, "live", `error ${s.error}`);
+    assert(s.counters.allocs > 0 && s.counters.frees > 0, `${s.counters}`);
+    assertEquals(proc.stats().counters, s.counters);
+    proc.close();
+    const e = assertThrows(() => proc.stats(), HeapshiftError, "was closed");
+    assertEquals(e.kind, "bad-argument");
+    // A program launched without heapshift has none to read.
+    using plain = await launch(fixture("sleeper.exe"));
+    try {
+      const e2 = assertThrows(() => plain.stats(), HeapshiftError);
+      assertEquals(e2.kind, "no-heapshift");
+    } finally {
+      plain.kill();
+      await plain.wait({ timeout: 10_000 });
+    }
+    const e3 = assertThrows(() => plain.stats(), HeapshiftError);
+    assertEquals(e3.kind, "not-found");
+    assert(e3.message.includes("has ended"), e3.message);
   },
 });
 
