@@ -23,6 +23,12 @@ import { guardAsync } from "./_error_kinds.ts";
  * already loads the DLL first is left alone (`changed: false`). The file
  * is read once, in pieces, and never held whole in memory.
  *
+ * The file only names the DLL: Windows looks for it beside the program
+ * (the file written) when it starts, so copy `build/heapshift.dll` there
+ * under that name; a 32-bit program (`machine` `0x14c` in the report)
+ * needs `build/heapshift32.dll`, copied there as `heapshift.dll`. Without
+ * it the program does not start (0xC0000135, a DLL was not found).
+ *
  * Nothing is written when it fails, with a {@linkcode HeapshiftError} of
  * kind `bad-pe` (a malformed file), `cannot-patch`, `exists` (the output
  * exists without `force`), `not-found`, `access-denied` or `bad-path`.

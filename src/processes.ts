@@ -140,7 +140,10 @@ export interface WaitForProcessOptions {
   interval?: number;
   /** Ignore processes that are already running when the wait starts. */
   newOnly?: boolean;
-  /** Aborts the wait. */
+  /**
+   * Aborts the wait: the call rejects with the signal's reason (as
+   * `launch` does), not with a HeapshiftError.
+   */
   signal?: AbortSignal;
 }
 

@@ -109,7 +109,12 @@ const TRANSIENT = new Set<HeapshiftReason>([
 ]);
 
 /**
- * Allocation counters, summed over all threads.
+ * Allocation counters, summed over all threads. A block that a realloc
+ * moves counts as one alloc and one free (an in-place resize as nothing),
+ * so an old block's migration counts in `allocs`, `frees` and `freesOld`
+ * as well as in `migrations`. heapshift does not count the old blocks a
+ * program holds (that would mean walking its heap): that they have
+ * drained shows as `freesOld` levelling off.
  *
  * @example Share of frees that went to the old heap
  * ```ts
@@ -117,15 +122,34 @@ const TRANSIENT = new Set<HeapshiftReason>([
  * const { frees, freesOld } = stats(1234).counters;
  * console.log(`${((100 * freesOld) / Math.max(frees, 1)).toFixed(1)}% old`);
  * ```
+ *
+ * @example Wait until the old blocks stop draining
+ * ```ts
+ * import { stats } from "@heapshift/heapshift";
+ * let before = -1;
+ * let { freesOld } = stats(1234).counters;
+ * while (freesOld > before) {
+ *   await new Promise((r) => setTimeout(r, 5_000));
+ *   [before, freesOld] = [freesOld, stats(1234).counters.freesOld];
+ * }
+ * console.log(`${freesOld} old blocks freed or moved`);
+ * ```
  */
 export interface HeapshiftCounters {
-  /** Blocks handed out by the hooks (every kind). */
+  /** Blocks handed out by the hooks (every kind, moves included). */
   allocs: number;
-  /** Blocks released through the hooks (every kind). */
+  /** Blocks released through the hooks (every kind, moves included). */
   frees: number;
-  /** Of those, blocks from the old (pre-takeover) heap. */
+  /**
+   * Of those, blocks of the old heap: allocated before the takeover (or
+   * the few the hooks take from it since, when mimalloc cannot get
+   * memory, and while the process ends), migrations included.
+   */
   freesOld: number;
-  /** Old blocks moved into mimalloc by a realloc-kind call. */
+  /**
+   * Old blocks moved into mimalloc by a realloc-kind call (also counted in
+   * `freesOld`).
+   */
   migrations: number;
   /** Bytes copied by those migrations. */
   migratedBytes: number;
