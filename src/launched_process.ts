@@ -153,11 +153,12 @@ export class LaunchedProcess implements Disposable {
   /**
    * heapshift's stats in the program, as {@linkcode stats} reads them, and
    * also once it has exited: what heapshift counted to the end (its stats
-   * block, which Windows removes with the program, is held from `launch`,
-   * or from the first call when heapshift was injected later, until
-   * `close()`). Throws a `no-heapshift` HeapshiftError while the program
-   * runs without heapshift, `not-found` once it has ended without a block
-   * held.
+   * block, which Windows removes with the program, is held until
+   * `close()`: from `launch` when heapshift is among its `dlls`, else from
+   * the first call that finds it, as for a program patched to import
+   * heapshift or one it was injected into later). Throws a `no-heapshift`
+   * HeapshiftError while the program runs without heapshift, `not-found`
+   * once it has ended without a block held.
    *
    * @example Report what heapshift counted
    * ```ts
