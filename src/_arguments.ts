@@ -39,3 +39,50 @@ export function checkOptions(options: unknown, doing: string): void {
     `Cannot ${doing}: the options must be an object, not ${typeName(options)}`,
   );
 }
+
+/** What an option's value may be, for {@linkcode checkOptionTypes}. */
+export type OptionType =
+  | "boolean"
+  | "string"
+  | "string-or-false"
+  | "string-or-number"
+  | "AbortSignal";
+
+const OPTION_TYPES: Record<
+  OptionType,
+  { is: (v: unknown) => boolean; says: string }
+> = {
+  boolean: { is: (v) => typeof v === "boolean", says: "true or false" },
+  string: { is: (v) => typeof v === "string", says: "a string" },
+  "string-or-false": {
+    is: (v) => typeof v === "string" || v === false,
+    says: "a string or false",
+  },
+  "string-or-number": {
+    is: (v) => typeof v === "string" || typeof v === "number",
+    says: "a string or a number",
+  },
+  AbortSignal: { is: (v) => v instanceof AbortSignal, says: "an AbortSignal" },
+};
+
+/**
+ * Throws unless each option named in `options.types` is absent (undefined)
+ * or of its type: a value from JavaScript or a JSON file would otherwise
+ * fail deep inside as a TypeError, or be taken for what it is not (a
+ * string is truthy: `force: "false"` would force).
+ */
+export function checkOptionTypes(
+  values: object,
+  options: { types: Record<string, OptionType>; doing: string },
+): void {
+  for (const [key, type] of Object.entries(options.types)) {
+    const value = (values as Record<string, unknown>)[key];
+    if (value === undefined || OPTION_TYPES[type].is(value)) continue;
+    throw new HeapshiftError(
+      "bad-argument",
+      `Cannot ${options.doing}: ${key} must be ${
+        OPTION_TYPES[type].says
+      }, not ${typeName(value)}`,
+    );
+  }
+}

@@ -6,7 +6,12 @@
  * @module
  */
 
-import { checkOptions, checkPath } from "./_arguments.ts";
+import {
+  checkOptions,
+  checkOptionTypes,
+  checkPath,
+  type OptionType,
+} from "./_arguments.ts";
 import {
   type PatchFileOptions,
   patchImports as pePatchImports,
@@ -15,6 +20,18 @@ import {
   removeImport as peRemoveImport,
 } from "../pe/mod.ts";
 import { guardAsync } from "./_error_kinds.ts";
+
+/** The types of the options both edits take. */
+const FILE_OPTIONS: Record<string, OptionType> = {
+  list: "boolean",
+  inPlace: "boolean",
+  backup: "string-or-false",
+  force: "boolean",
+  output: "string",
+  signal: "AbortSignal",
+  dll: "string",
+  postfix: "string",
+};
 
 /**
  * Makes `exe` load a DLL (default `heapshift.dll`) before all its other
@@ -61,6 +78,16 @@ export function patchImports(
   return guardAsync(() => {
     checkPath(exe, "patch");
     checkOptions(options, `patch ${exe}`);
+    checkOptionTypes(options, {
+      types: {
+        ...FILE_OPTIONS,
+        symbol: "string-or-number",
+        sectionName: "string",
+        allowSecond: "boolean",
+        allowOverlay: "boolean",
+      },
+      doing: `patch ${exe}`,
+    });
     return pePatchImports(exe, options);
   });
 }
@@ -88,6 +115,10 @@ export function removeImport(
   return guardAsync(() => {
     checkPath(exe, "remove an import");
     checkOptions(options, `remove an import from ${exe}`);
+    checkOptionTypes(options, {
+      types: { ...FILE_OPTIONS, allowForeign: "boolean" },
+      doing: `remove an import from ${exe}`,
+    });
     return peRemoveImport(exe, options);
   });
 }

@@ -40,7 +40,7 @@ import {
   type TargetProcess,
 } from "./_target.ts";
 import { heapshiftPresence } from "./_heapshift_presence.ts";
-import { checkOptions, checkPath } from "./_arguments.ts";
+import { checkOptions, checkOptionTypes, checkPath } from "./_arguments.ts";
 import { guardAsync } from "./_error_kinds.ts";
 import { stats, targetNamed } from "./live_stats.ts";
 import { reasonMayPass } from "./stats_block.ts";
@@ -562,6 +562,10 @@ export function eject(
   return guardAsync(() => {
     checkPath(moduleName, `eject a module from process ${pid}`);
     checkOptions(options, `eject ${baseName(moduleName)} from process ${pid}`);
+    checkOptionTypes(options, {
+      types: { force: "boolean" },
+      doing: `eject ${baseName(moduleName)} from process ${pid}`,
+    });
     checkPid(pid, `eject ${baseName(moduleName)} from`);
     return unloadFrom(pid, moduleName, options);
   });

@@ -22,6 +22,11 @@ Deno.test("inject and eject refuse a path or options of the wrong type with a ba
       () => eject(1, "x.dll", null as unknown as object),
       /^Cannot eject x\.dll from process 1: the options must be an object, not null$/,
     ],
+    [
+      // A string is truthy: "false" must not force.
+      () => eject(1, "x.dll", { force: "false" as unknown as boolean }),
+      /^Cannot eject x\.dll from process 1: force must be true or false, not a string$/,
+    ],
   ];
   for (const [call, text] of cases) {
     await assert.rejects(call, (e: unknown) => {

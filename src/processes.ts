@@ -11,7 +11,7 @@ import { PROCESS, processEntries, processImagePath } from "../ffi/mod.ts";
 import { openTarget } from "./_target.ts";
 import { guard } from "./_error_kinds.ts";
 import { MAX_TIMER_MS, shown, timeoutMs } from "./_timeout.ts";
-import { checkOptions, typeName } from "./_arguments.ts";
+import { checkOptions, checkOptionTypes, typeName } from "./_arguments.ts";
 
 /**
  * A running process.
@@ -166,6 +166,7 @@ export async function waitForProcess(
   checkName(name, "wait for");
   const doing = `wait for ${name}`;
   checkOptions(options, doing);
+  checkOptionTypes(options, { types: { newOnly: "boolean" }, doing });
   if (
     options.signal !== undefined && !(options.signal instanceof AbortSignal)
   ) {

@@ -76,3 +76,17 @@ Deno.test("waitForProcess refuses options that are not an object (null, a number
     );
   }
 });
+
+Deno.test("waitForProcess refuses a newOnly that is not a boolean as bad-argument, before it looks", async () => {
+  // A string is truthy: "false" must not mean newOnly.
+  for (const newOnly of ["false", 1, null]) {
+    await assert.rejects(
+      waitForProcess("game.exe", { newOnly } as never),
+      (e) =>
+        e instanceof HeapshiftError && e.kind === "bad-argument" &&
+        /^Cannot wait for game\.exe: newOnly must be true or false, not /
+          .test(e.message),
+      JSON.stringify(newOnly),
+    );
+  }
+});

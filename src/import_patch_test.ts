@@ -1,0 +1,95 @@
+import assert from "node:assert/strict";
+import { HeapshiftError } from "./heapshift_error.ts";
+import { patchImports, removeImport } from "./import_patch.ts";
+import { buildPe } from "../pe/_test_pe.ts";
+
+// From JavaScript (no type checks there), or options read from a JSON
+// file: a value of the wrong type is a bad-argument error before the file
+// is read, not a TypeError from deep inside, nor taken for what it is not
+// (`inPlace: "no"` is truthy).
+Deno.test("patchImports and removeImport refuse option values of the wrong type with a bad-argument error, before anything is read", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "heapshift-patch-" });
+  try {
+    const exe = `${dir}/game.exe`;
+    const bytes = buildPe();
+    await Deno.writeFile(exe, bytes);
+    const patch = (o: unknown) => () =>
+      patchImports(exe, o as Parameters<typeof patchImports>[1]);
+    const remove = (o: unknown) => () =>
+      removeImport(exe, o as Parameters<typeof removeImport>[1]);
+    const doing = `Cannot patch ${exe}`;
+    const undoing = `Cannot remove an import from ${exe}`;
+    const cases: [() => Promise<unknown>, string][] = [
+      [patch({ dll: 5 }), `${doing}: dll must be a string, not a number`],
+      [patch({ dll: null }), `${doing}: dll must be a string, not null`],
+      [
+        patch({ postfix: 5 }),
+        `${doing}: postfix must be a string, not a number`,
+      ],
+      [patch({ output: 5 }), `${doing}: output must be a string, not a number`],
+      [
+        patch({ sectionName: 5 }),
+        `${doing}: sectionName must be a string, not a number`,
+      ],
+      [
+        patch({ inPlace: true, backup: 5 }),
+        `${doing}: backup must be a string or false, not a number`,
+      ],
+      [
+        patch({ inPlace: true, backup: true }),
+        `${doing}: backup must be a string or false, not a boolean`,
+      ],
+      [
+        patch({ symbol: null }),
+        `${doing}: symbol must be a string or a number, not null`,
+      ],
+      [
+        patch({ inPlace: "no" }),
+        `${doing}: inPlace must be true or false, not a string`,
+      ],
+      [
+        patch({ list: 1 }),
+        `${doing}: list must be true or false, not a number`,
+      ],
+      [
+        patch({ force: "false" }),
+        `${doing}: force must be true or false, not a string`,
+      ],
+      [
+        patch({ allowOverlay: "yes" }),
+        `${doing}: allowOverlay must be true or false, not a string`,
+      ],
+      [
+        patch({ signal: "x" }),
+        `${doing}: signal must be an AbortSignal, not a string`,
+      ],
+      [remove({ dll: 5 }), `${undoing}: dll must be a string, not a number`],
+      [
+        remove({ allowForeign: "no" }),
+        `${undoing}: allowForeign must be true or false, not a string`,
+      ],
+      [
+        remove({ output: {} }),
+        `${undoing}: output must be a string, not an object`,
+      ],
+    ];
+    for (const [call, message] of cases) {
+      await assert.rejects(call, (e: unknown) => {
+        assert.ok(e instanceof HeapshiftError, String(e));
+        assert.equal(e.kind, "bad-argument");
+        assert.equal(e.message, message);
+        return true;
+      });
+    }
+    // Nothing was written, the input untouched.
+    assert.deepEqual([...Deno.readDirSync(dir)].map((e) => e.name), [
+      "game.exe",
+    ]);
+    assert.deepEqual(await Deno.readFile(exe), bytes);
+    // Well-typed options still work.
+    const r = await patchImports(exe, { dll: "heapshift.dll", list: true });
+    assert.equal(r.action, "added");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
