@@ -71,7 +71,11 @@ import { checkOptions, typeName } from "./_arguments.ts";
 export interface LaunchOptions {
   /** Arguments after the program name. */
   args?: string[];
-  /** Working directory (default: the current one). */
+  /**
+   * The program's working directory (default: the current one). A
+   * relative `exe` or DLL path is still taken from the current directory,
+   * not from this one.
+   */
   cwd?: string;
   /** Variables added to (or replacing those of) the current environment. */
   env?: Record<string, string>;
