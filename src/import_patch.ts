@@ -20,6 +20,25 @@ import {
   removeImport as peRemoveImport,
 } from "../pe/mod.ts";
 import { guardAsync } from "./_error_kinds.ts";
+import { HeapshiftError } from "./heapshift_error.ts";
+
+/**
+ * Throws unless `dll` is a file name: inject and launch take a DLL's path,
+ * and a script may well pass the same here, where it is the name the
+ * program is to import (Windows looks for it beside the program).
+ */
+function checkDllName(dll: string | undefined, doing: string): void {
+  if (dll === undefined || !/[\\/]/.test(dll)) return;
+  const name = dll.split(/[\\/]/).pop() || "heapshift.dll";
+  throw new HeapshiftError(
+    "bad-argument",
+    `Cannot ${doing}: dll is the file name the program is to import, not a path (${
+      JSON.stringify(dll)
+    }): Windows looks for it beside the program, so pass { dll: ${
+      JSON.stringify(name)
+    } } and copy the DLL there`,
+  );
+}
 
 /** The types of the options both edits take. */
 const FILE_OPTIONS: Record<string, OptionType> = {
@@ -88,6 +107,7 @@ export function patchImports(
       },
       doing: `patch ${exe}`,
     });
+    checkDllName(options.dll, `patch ${exe}`);
     return pePatchImports(exe, options);
   });
 }
@@ -119,6 +139,7 @@ export function removeImport(
       types: { ...FILE_OPTIONS, allowForeign: "boolean" },
       doing: `remove an import from ${exe}`,
     });
+    checkDllName(options.dll, `remove an import from ${exe}`);
     return peRemoveImport(exe, options);
   });
 }

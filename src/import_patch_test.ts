@@ -93,3 +93,39 @@ Deno.test("patchImports and removeImport refuse option values of the wrong type 
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+// inject and launch take a DLL's path; patchImports' dll is the name the
+// program is to import: a script that passes the path it passes elsewhere
+// is told the difference.
+Deno.test("patchImports and removeImport: a dll given as a path is a bad-argument error that says to give its file name", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "heapshift-patch-" });
+  try {
+    const exe = `${dir}/game.exe`;
+    await Deno.writeFile(exe, buildPe());
+    for (const dll of ["build/heapshift.dll", "C:\\games\\heapshift.dll"]) {
+      for (
+        const [call, doing] of [
+          [() => patchImports(exe, { dll }), "patch"],
+          [() => removeImport(exe, { dll }), "remove an import from"],
+        ] as const
+      ) {
+        await assert.rejects(call, (e: unknown) => {
+          assert.ok(e instanceof HeapshiftError, String(e));
+          assert.equal(e.kind, "bad-argument");
+          assert.equal(
+            e.message,
+            `Cannot ${doing} ${exe}: dll is the file name the program is to import, not a path (${
+              JSON.stringify(dll)
+            }): Windows looks for it beside the program, so pass { dll: "heapshift.dll" } and copy the DLL there`,
+          );
+          return true;
+        });
+      }
+    }
+    assert.deepEqual([...Deno.readDirSync(dir)].map((e) => e.name), [
+      "game.exe",
+    ]);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
