@@ -76,10 +76,10 @@ export class LaunchedProcess implements Disposable {
   #process: Handle;
 
   /** @internal Wraps a process handle (use {@linkcode launch}). */
-  constructor(pid: number, process: Handle, arch: Arch = "x64") {
+  constructor(pid: number, process: Handle, options: { arch?: Arch } = {}) {
     this.pid = pid;
     this.#process = process;
-    targets.set(this, { pid, process, arch });
+    targets.set(this, { pid, process, arch: options.arch ?? "x64" });
   }
 
   /**

@@ -469,7 +469,7 @@ function launchSuspendedAndResume(
     thread.close();
   }
   return {
-    launched: new LaunchedProcess(pid, process, arch),
+    launched: new LaunchedProcess(pid, process, { arch }),
     dlls: imports.map((i) => i.path),
     hold,
   };
