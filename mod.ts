@@ -61,6 +61,7 @@ export {
 export { launch, type LaunchOptions } from "./src/launcher.ts";
 export { LaunchedProcess } from "./src/launched_process.ts";
 export { quoteArg } from "./src/command_line.ts";
+export { crashStatus } from "./src/_exit_status.ts";
 export { imports, type ImportsOptions } from "./src/imported_dlls.ts";
 export { patchImports, removeImport } from "./src/import_patch.ts";
 export type {

@@ -24,7 +24,18 @@ const CRASH_NAMES: ReadonlyMap<number, string> = new Map([
  * (the hex code alone when its name is not known), or undefined for an
  * ordinary exit code. An unhandled exception or a fail-fast ends a process
  * with its NTSTATUS error code (0xC0000000 to 0xC0FFFFFF), which a program
- * does not return on purpose (Ctrl+C's 0xC000013A aside).
+ * does not return on purpose (Ctrl+C's 0xC000013A aside). `code` may be
+ * given unsigned (as `LaunchedProcess.wait` returns it) or as a signed
+ * 32-bit number.
+ *
+ * @example Did a launched program exit cleanly?
+ * ```ts
+ * import { crashStatus, launch } from "@heapshift/heapshift";
+ * using proc = await launch("C:\\tools\\job.exe", { dlls: ["build/heapshift.dll"] });
+ * const code = await proc.wait();
+ * const crash = crashStatus(code);
+ * console.log(crash ? `crashed: ${crash}` : `exited with ${code}`);
+ * ```
  */
 export function crashStatus(code: number): string | undefined {
   const status = code >>> 0;

@@ -25,7 +25,7 @@ const CLI_FROM_SRC: Record<string, string> = {
   "src/_system_dll.ts":
     "which modules are Windows' own, for inject's warning about a program on another C runtime: a path test",
   "src/_exit_status.ts":
-    "how a process ended, behind an error's message: the CLI words it",
+    "processEnded, how a process ended behind an error's message, which the CLI words (crashStatus is in mod.ts too)",
 };
 
 /** Which repo files each layer's modules may import (tests aside). */
