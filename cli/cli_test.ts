@@ -1076,3 +1076,16 @@ Deno.test("imports shows control characters in a file's names escaped, so a craf
     assert.match(r.stdout, /^ {2}f\\x9d0;x\\x9c$/m);
   });
 });
+
+Deno.test("an error naming a file shows the characters shown() escapes escaped, on one line: a name cannot reverse the message nor cut it short", async () => {
+  await withDir(async (dir) => {
+    const exe = `${dir}/a\u202eexe.txt\nb`;
+    const r = await cli(["imports", exe]);
+    assert.equal(r.code, 1, r.stderr);
+    assert.doesNotMatch(r.stderr, /\u202e/);
+    assert.match(
+      r.stderr,
+      /^error: Cannot read .*a\\u202eexe\.txt\\x0ab: no such file\n$/,
+    );
+  });
+});

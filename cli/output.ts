@@ -88,19 +88,35 @@ export function stripAnsi(s: string): string {
 
 /**
  * `s` from a file or another process (a DLL, function or process name, a
- * path) made safe to print: control characters (C0, DEL and C1, which
- * cp1252 names may hold as bytes 0x80–0x9f) as `\xNN`, so that none can
- * drive the terminal.
+ * path) made safe to print: what could drive the terminal or make the name
+ * pass for another is written as an escape. Control characters (C0, DEL,
+ * C1) as `\xNN`; format characters (bidi controls such as U+202E, which
+ * shows what follows backwards, zero-width ones, U+FEFF), line and
+ * paragraph separators, and surrogates without a pair (a Windows name is
+ * UTF-16 that need not be well formed) as `\uXXXX` (`\u{X…}` above the
+ * BMP). A name from Windows is UTF-16: a C1 code point in it is a control
+ * there too; one pe/ reads from a file is an ANSI byte (0x80-0x9f), whose
+ * character depends on the code page, so its value is what is shown.
  */
 export function shown(s: string): string {
-  return s.replace(
-    CONTROL,
-    (ch) => `\\x${ch.charCodeAt(0).toString(16).padStart(2, "0")}`,
-  );
+  return s.replace(UNSAFE, (ch) => {
+    const cp = ch.codePointAt(0)!;
+    const hex = cp.toString(16);
+    return cp <= 0xff
+      ? `\\x${hex.padStart(2, "0")}`
+      : cp <= 0xffff
+      ? `\\u${hex.padStart(4, "0")}`
+      : `\\u{${hex}}`;
+  });
 }
 
-// deno-lint-ignore no-control-regex
-const CONTROL = /[\x00-\x1f\x7f-\x9f]/g;
+const UNSAFE = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}\p{Cs}]/gu;
+
+/**
+ * What {@linkcode shown} escapes that JSON.stringify leaves as it is (it
+ * escapes C0 and lone surrogates itself).
+ */
+const UNSAFE_IN_JSON = /[\x7f-\x9f\p{Cf}\p{Zl}\p{Zp}]/gu;
 
 /** A column of {@linkcode table}: header and alignment. */
 export interface Column {
@@ -129,12 +145,23 @@ export function table(columns: Column[], rows: string[][]): string {
   ].join("\n");
 }
 
-/** JSON.stringify that writes bigints as hex strings (`0x…`). */
+/**
+ * JSON.stringify that writes bigints as hex strings (`0x…`), and what
+ * {@linkcode shown} escapes as `\\u` escapes.
+ */
 export function toJson(value: unknown): string {
+  // They can only be inside strings, where `\\uXXXX` is the same value: a
+  // name printed as JSON to a terminal cannot drive it or be disguised.
   return JSON.stringify(
     value,
     (_k, v) => typeof v === "bigint" ? `0x${v.toString(16)}` : v,
     2,
+  ).replace(
+    UNSAFE_IN_JSON,
+    (ch) =>
+      [...Array(ch.length).keys()].map((i) =>
+        `\\u${ch.charCodeAt(i).toString(16).padStart(4, "0")}`
+      ).join(""),
   );
 }
 

@@ -11,7 +11,7 @@ import denoJson from "../deno.json" with { type: "json" };
 import { HeapshiftError } from "../mod.ts";
 import { PeError } from "../pe/mod.ts";
 import { example, type SetCode, setCurrentArgs } from "./args.ts";
-import { cErr, CliError } from "./output.ts";
+import { cErr, CliError, shown } from "./output.ts";
 import { buildDllCommand } from "./commands/build_dll.ts";
 import { demoCommand } from "./commands/demo.ts";
 import { doctorCommand } from "./commands/doctor.ts";
@@ -89,19 +89,21 @@ export function reportError(e: unknown): number {
   }
   let code = 1;
   let msg: string;
+  // Ours are one line: a line break in one is a name's, escaped with the
+  // rest of what shown() escapes (a file or process name may hold U+202E).
   if (e instanceof CliError) {
     code = e.exitCode;
-    msg = e.message;
+    msg = shown(e.message);
   } else if (e instanceof PeError) {
-    msg = e.message;
+    msg = shown(e.message);
   } else if (e instanceof HeapshiftError) {
-    msg = e.message;
+    msg = shown(e.message);
   } else if (e instanceof Deno.errors.NotFound) {
-    msg = e.message;
+    msg = shown(e.message);
   } else if (e instanceof Error) {
-    msg = `${e.name}: ${e.message}`;
-  } else msg = String(e);
-  console.error(`${cErr.red("error:")} ${msg.split("\n")[0]}`);
+    msg = shown(`${e.name}: ${e.message}`.split("\n")[0]);
+  } else msg = shown(String(e).split("\n")[0]);
+  console.error(`${cErr.red("error:")} ${msg}`);
   if (Deno.env.get("HEAPSHIFT_DEBUG") && e instanceof Error) {
     console.error(e.stack);
   }

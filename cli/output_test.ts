@@ -1,0 +1,56 @@
+import assert from "node:assert/strict";
+import { shown, toJson } from "./output.ts";
+
+Deno.test("shown escapes what can drive a terminal or disguise a name: C0, DEL, C1, bidi and other invisible format characters, line separators, lone surrogates", () => {
+  assert.equal(shown("a\x1b[2Jb\x7f\x9b"), "a\\x1b[2Jb\\x7f\\x9b");
+  // U+202E shows 'exe.txt' backwards: 'gnp\u202Eexe.txt' reads as
+  // 'gnptxt.exe'
+  assert.equal(shown("gnp\u202eexe.txt"), "gnp\\u202eexe.txt");
+  for (
+    const ch of [
+      "\u202a",
+      "\u202b",
+      "\u202c",
+      "\u202d",
+      "\u2066",
+      "\u2067",
+      "\u2068",
+      "\u2069",
+      "\u200b",
+      "\u200c",
+      "\u200d",
+      "\u200e",
+      "\u200f",
+      "\u2060",
+      "\u061c",
+      "\ufeff",
+      "\u2028",
+      "\u2029",
+    ]
+  ) {
+    const hex = ch.charCodeAt(0).toString(16).padStart(4, "0");
+    assert.equal(shown(`a${ch}b`), `a\\u${hex}b`);
+  }
+  // a soft hyphen is invisible too; up to U+00FF, as a byte
+  assert.equal(shown("a\u00adb"), "a\\xadb");
+  // outside the BMP (tag characters), and a surrogate with no pair (a
+  // Windows name is UTF-16 that need not be well formed: printed, it
+  // would be U+FFFD, like any other)
+  assert.equal(shown("a\u{e0041}b"), "a\\u{e0041}b");
+  assert.equal(shown("a\ud800b\udc00"), "a\\ud800b\\udc00");
+  // letters of any script, a pair that is one character, and spaces stay
+  assert.equal(shown("Café ñ 游戏 \u{1f600}.exe"), "Café ñ 游戏 \u{1f600}.exe");
+});
+
+Deno.test("toJson writes what shown escapes as \\u escapes: the same value to a parser, nothing a terminal acts on", () => {
+  const value = { name: "a\x7f\x9b\u202e\u200b\u2028\ud800b\u{e0041}" };
+  const text = toJson(value);
+  assert.doesNotMatch(
+    text,
+    /[\x7f-\x9f\u00ad\u061c\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff]|[\ud800-\udfff]/,
+  );
+  assert.deepEqual(JSON.parse(text), value);
+  assert.match(text, /\\u202e/);
+  // bigints as before
+  assert.equal(toJson({ n: 255n }), '{\n  "n": "0xff"\n}');
+});
