@@ -1089,3 +1089,41 @@ Deno.test("an error naming a file shows the characters shown() escapes escaped, 
     );
   });
 });
+
+Deno.test("patch --list and specialk show the names they print from files and folders escaped (a crafted import, a profile folder named with U+202E)", async () => {
+  await withDir(async (dir) => {
+    const exe = `${dir}/crafted.exe`;
+    await Deno.writeFile(
+      exe,
+      craftPe({
+        body: importsBody({
+          dll: "evil\x9b2J.dll",
+          dlls: 1,
+          thunks: 1,
+          name: "f",
+        }),
+      }),
+    );
+    const list = await cli(["patch", "--list", exe]);
+    assert.equal(list.code, 0, list.stderr);
+    assert.doesNotMatch(list.stdout, /[\x80-\x9f]/);
+    assert.match(list.stdout, /imports .*evil\\x9b2J\.dll/);
+
+    const sk = `${dir}/Special\u202eK`;
+    await Deno.mkdir(`${sk}/Profiles/Game\u202eA`, { recursive: true });
+    const dll = `${dir}/heapshift.dll`;
+    await Deno.writeFile(dll, buildPe({ dll: true }));
+    const add = await cli(["specialk", "--sk-dir", sk, "--dll", dll]);
+    assert.equal(add.code, 0, add.stderr);
+    assert.doesNotMatch(add.stdout, /\u202e/);
+    assert.match(add.stdout, /Special\\u202eK/);
+    await Deno.copyFile(
+      `${sk}/Global/default_SpecialK.ini`,
+      `${sk}/Profiles/Game\u202eA/SpecialK.ini`,
+    );
+    const rm = await cli(["specialk", "--sk-dir", sk, "--remove"]);
+    assert.equal(rm.code, 0, rm.stderr);
+    assert.doesNotMatch(rm.stdout, /\u202e/);
+    assert.match(rm.stdout, /still in the profiles of Game\\u202eA\b/);
+  });
+});

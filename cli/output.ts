@@ -193,6 +193,14 @@ export function count(n: number): string {
   return Math.round(n).toString().replace(/\B(?=(\d{3})+(?!\d))/g, ",");
 }
 
+/**
+ * A warning on stderr, its text {@linkcode shown} (it names programs,
+ * modules and files).
+ */
+export function warn(msg: string): void {
+  console.error(cErr.yellow(`warning: ${shown(msg)}`));
+}
+
 /** A progress line on stderr (never on stdout, so JSON stays clean). */
 export function progress(msg: string): void {
   console.error(cErr.dim(msg));

@@ -17,7 +17,15 @@ import {
   type SetCode,
 } from "../args.ts";
 import { type Arch, builtDll } from "../dll.ts";
-import { c, CliError, count, printJson, table } from "../output.ts";
+import {
+  c,
+  CliError,
+  count,
+  printJson,
+  shown,
+  table,
+  warn,
+} from "../output.ts";
 import { readLines } from "../../src/_lines.ts";
 import { isWindows } from "../../ffi/mod.ts";
 import { repoPath } from "../../src/_repo.ts";
@@ -373,7 +381,7 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
       );
       if (injectedAt === undefined && tick.t >= opts.before * 1000) {
         if (!dll) break;
-        log(c.cyan(`  >>> injecting ${dll} into pid ${pid}…`));
+        log(c.cyan(`  >>> injecting ${shown(dll)} into pid ${pid}…`));
         const t0 = performance.now();
         const mod = await api.inject(pid, dll, { timeout: 20_000 });
         // Loaded is not taken over: heapshift may refuse to patch (or be
@@ -386,13 +394,13 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
             again: "the demo has stopped the sample; run the demo again",
           },
         );
-        if (takeover.warning) console.error(`warning: ${takeover.warning}`);
+        if (takeover.warning) warn(takeover.warning);
         injectMs = performance.now() - t0;
         injectedAt = tick.t;
         // (ended meanwhile: the end of its output says how, below)
         if (takeover.state !== "ended") {
           log(c.cyan(
-            `  >>> ${mod.name} loaded at 0x${mod.base.toString(16)} in ${
+            `  >>> ${shown(mod.name)} loaded at 0x${mod.base.toString(16)} in ${
               injectMs.toFixed(0)
             } ms: malloc now goes to mimalloc; old blocks drain as they are freed or reallocated`,
           ));

@@ -27,7 +27,7 @@ import {
 } from "../dll.ts";
 import { embeddedDll, extractDll } from "../embed.ts";
 import { launch } from "../api.ts";
-import { c, printJson } from "../output.ts";
+import { c, printJson, shown } from "../output.ts";
 import { bridgeOptions, onWindows } from "../windows_side.ts";
 import {
   isWindows,
@@ -466,7 +466,8 @@ async function report(
         : x.ok
         ? c.green("✓")
         : c.red("✗");
-      console.log(`${mark} ${x.check.padEnd(13)} ${x.detail}`);
+      // (names the program's DLLs and files)
+      console.log(`${mark} ${x.check.padEnd(13)} ${shown(x.detail)}`);
     }
   }
   return failed ? 1 : 0;

@@ -8,7 +8,7 @@
 import type { Command } from "@commander-js/extra-typings";
 import { example, parseName, parsePid, type SetCode } from "../args.ts";
 import { holdingInterrupts } from "../interrupts.ts";
-import { c, printJson } from "../output.ts";
+import { c, printJson, shown } from "../output.ts";
 import {
   parseProcessArg,
   PID_HELP,
@@ -56,7 +56,7 @@ async function doEject(
     pid,
   );
   if (opts.json) printJson({ pid, module, ejected: true });
-  else console.log(`${c.green("ejected")} ${module} from pid ${pid}`);
+  else console.log(`${c.green("ejected")} ${shown(module)} from pid ${pid}`);
   return 0;
 }
 

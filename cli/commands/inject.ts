@@ -31,7 +31,7 @@ import {
   rebuildStaleDlls,
   resolveDll,
 } from "../dll.ts";
-import { c, cErr, CliError, hex, printJson } from "../output.ts";
+import { c, cErr, CliError, hex, printJson, shown, warn } from "../output.ts";
 import {
   decimalHint,
   isPathTarget,
@@ -75,7 +75,9 @@ async function doInject(
     else await rebuildStaleDlls(archesFor(target));
     // On stderr also with --json (stdout stays JSON only): a script can
     // start the program once the CLI is waiting for it.
-    console.error(cErr.dim(`waiting up to ${seconds} s for ${name} to start…`));
+    console.error(
+      cErr.dim(`waiting up to ${seconds} s for ${shown(name)} to start…`),
+    );
     // A path waits for that very file; a name for a process that is new
     // (none has it now, but this CLI may, as deno.exe)
     const p = isPathTarget(target)
@@ -109,9 +111,7 @@ async function doInject(
     } finally {
       launched.close();
     }
-    if (outcome.warning) {
-      console.error(cErr.yellow(`warning: ${outcome.warning}`));
-    }
+    if (outcome.warning) warn(outcome.warning);
     return report({
       pid: launched.pid,
       name,
@@ -234,7 +234,7 @@ async function injectPid(
   // live' alone would read as its allocations taken over.
   const runtime = isHeapshiftDll(dll) &&
     await loadedOtherRuntimeWarning(loaded, baseName(dll));
-  if (runtime) console.error(cErr.yellow(`warning: ${runtime}`));
+  if (runtime) warn(runtime);
   const t0 = performance.now();
   const mod = await api.inject(pid, dll, { timeout: opts.timeout * 1000 });
   const ms = performance.now() - t0;
@@ -256,9 +256,7 @@ async function injectPid(
       } was injected into ${name} (pid ${pid}), but the program ended before heapshift's takeover could be seen (did it crash? its own output or the system's event log may say)`,
     );
   }
-  if (outcome.warning) {
-    console.error(cErr.yellow(`warning: ${outcome.warning}`));
-  }
+  if (outcome.warning) warn(outcome.warning);
   const state = outcome.state;
   return report({
     pid,
@@ -311,18 +309,19 @@ function report(r: {
     return 0;
   }
   const verb = r.launched ? "launched" : "injected";
+  // The process's name and the module's path are the program's: escaped.
+  const dll = shown(baseName(r.dll));
+  const name = c.bold(shown(r.name));
   console.log(
     r.alreadyLoaded
-      ? `${baseName(r.dll)} was loaded in ${
-        c.bold(r.name)
-      } (pid ${r.pid}) already`
-      : `${c.green(verb)} ${baseName(r.dll)} ${r.launched ? "with" : "into"} ${
-        c.bold(r.name)
-      } (pid ${r.pid})`,
+      ? `${dll} was loaded in ${name} (pid ${r.pid}) already`
+      : `${c.green(verb)} ${dll} ${
+        r.launched ? "with" : "into"
+      } ${name} (pid ${r.pid})`,
   );
   const rows: string[][] = [];
   if (r.module) rows.push(["module base", hex(r.module.base)]);
-  rows.push(["dll", r.module?.path ?? r.dll]);
+  rows.push(["dll", shown(r.module?.path ?? r.dll)]);
   if (r.state) rows.push(["state", r.state]);
   if (r.exitCode !== undefined) rows.push(["exit", `${r.exitCode} (ended)`]);
   rows.push(["took", `${r.ms.toFixed(1)} ms`]);

@@ -18,7 +18,7 @@ import {
 } from "../args.ts";
 import { fileArch, HOOK_DLL, isConsoleProgram, resolveDll } from "../dll.ts";
 import { ilOnlyRefusal, isIlOnlyAssembly } from "../../src/_image_kind.ts";
-import { c, cErr, CliError, toJson } from "../output.ts";
+import { c, cErr, CliError, shown, toJson, warn } from "../output.ts";
 import { checkTakeover } from "../takeover.ts";
 import { otherRuntimeWarning } from "../crt_warning.ts";
 import { isHeapshiftDll } from "../../pe/mod.ts";
@@ -86,7 +86,7 @@ export async function warnOtherRuntime(
   const heapshift = dlls.find((d) => isHeapshiftDll(d));
   const runtime = heapshift &&
     await otherRuntimeWarning(exe, baseName(heapshift));
-  if (runtime) console.error(cErr.yellow(`warning: ${runtime}`));
+  if (runtime) warn(runtime);
 }
 
 /**
@@ -146,7 +146,7 @@ async function doLaunch(
   // A console program shares our stderr while it runs: its warning waits
   // for its end. A GUI program's is said now (Ctrl+C may end our wait).
   const later = opts.waitExit && console_ ? warning : undefined;
-  if (warning && !later) console.error(cErr.yellow(`warning: ${warning}`));
+  if (warning && !later) warn(warning);
   // Ctrl+C reaches a console program too (it shares our console): it
   // decides, and we stay to report its exit code, as a shell would. A GUI
   // program never gets it: then Ctrl+C is ours.
@@ -173,15 +173,15 @@ async function doLaunch(
   } else {
     say(
       `${colour.green("launched")} ${
-        colour.bold(baseName(exe))
+        colour.bold(shown(baseName(exe)))
       } (pid ${launched.pid})`,
     );
-    for (const d of dlls) say(`  dll   ${d}`);
+    for (const d of dlls) say(`  dll   ${shown(d)}`);
     if (state) say(`  state ${state}`);
     say(`  took  ${ms.toFixed(1)} ms`);
     if (code !== undefined) say(`  exit  ${code}`);
   }
-  if (later) console.error(cErr.yellow(`warning: ${later}`));
+  if (later) warn(later);
   const note = opts.waitExit && code !== undefined
     ? exitStatusNote(code, { wine: underWine() !== null })
     : undefined;

@@ -19,7 +19,7 @@ import { embeddedDll, extractDll } from "../embed.ts";
 import { baseName } from "../../src/_paths.ts";
 import { otherRuntimeWarning } from "../crt_warning.ts";
 import { interruptible } from "../interrupts.ts";
-import { c, printJson, UsageError } from "../output.ts";
+import { c, printJson, shown, UsageError } from "../output.ts";
 
 /**
  * Checks `patch`'s `--dll NAME` and `--postfix TEXT` before any file is
@@ -204,32 +204,37 @@ export function patchCommand(program: Command, setCode: SetCode): void {
         return setCode(0);
       }
       const what = opts.list ? "would be" : "";
+      // The names an import table holds, and the user's paths, escaped
+      // (a crafted import may hold a byte a terminal acts on).
+      const dll = shown(rep.dll);
       const verb = {
-        added: `${rep.dll} ${what || ""} added first`,
-        moved: `${rep.dll} ${what || ""} moved first`,
-        removed: `${rep.dll} ${what || ""} removed`,
+        added: `${dll} ${what || ""} added first`,
+        moved: `${dll} ${what || ""} moved first`,
+        removed: `${dll} ${what || ""} removed`,
         unchanged: opts.remove
-          ? `${rep.dll} is not imported: nothing to do`
-          : `${rep.dll} is already first: nothing to do`,
+          ? `${dll} is not imported: nothing to do`
+          : `${dll} is already first: nothing to do`,
       }[rep.action].replace(/\s+/g, " ");
       console.log(
-        `${c.bold(name)}: ${rep.changed ? c.green(verb) : verb}`,
+        `${c.bold(shown(name))}: ${rep.changed ? c.green(verb) : verb}`,
       );
-      if (rep.output) console.log(`  written  ${rep.output}`);
-      if (rep.backup) console.log(`  backup   ${rep.backup}`);
-      const shown = rep.imports.slice(0, 3).join(", ");
+      if (rep.output) console.log(`  written  ${shown(rep.output)}`);
+      if (rep.backup) console.log(`  backup   ${shown(rep.backup)}`);
+      const first = rep.imports.slice(0, 3).map(shown).join(", ");
       console.log(
-        `  imports  ${shown}${
+        `  imports  ${first}${
           rep.imports.length > 3 ? `, … (${rep.imports.length} DLLs)` : ""
         }`,
       );
-      for (const w of rep.warnings) console.log(c.yellow(`  warning  ${w}`));
+      for (const w of rep.warnings) {
+        console.log(c.yellow(`  warning  ${shown(w)}`));
+      }
       // Only an added DLL needs its file: a moved one is the program's own.
       if (rep.action === "added" && !opts.list) {
         // The DLL must match the program's bitness, whatever its import name.
         const arch = fileArch(exe) ?? "x64";
         console.log(
-          c.dim(`  ${await copyHint(rep.dll, arch, rep.output ?? exe)}`),
+          c.dim(`  ${shown(await copyHint(rep.dll, arch, rep.output ?? exe))}`),
         );
       }
       setCode(0);

@@ -13,7 +13,7 @@ import {
   resolveDll,
   type ResolveOptions,
 } from "../dll.ts";
-import { c, cErr, CliError, printJson, UsageError } from "../output.ts";
+import { c, cErr, CliError, printJson, shown, UsageError } from "../output.ts";
 import { isWindows } from "../../ffi/mod.ts";
 import { isDir, linkExists } from "../../src/_paths.ts";
 import { toWinePath } from "../wine_bridge.ts";
@@ -83,7 +83,9 @@ function refuseWhileRunning(ini: string, games: SpecialKGame[]): void {
   if (!games.length) return;
   // On Linux the game is a Wine process, named by its Linux pid (kill's).
   const pid = isWindows ? "pid" : "Linux pid";
-  const which = games.map((g) => `${g.name} (${pid} ${g.pid})`).join(", ");
+  const which = games.map((g) => `${shown(g.name)} (${pid} ${g.pid})`).join(
+    ", ",
+  );
   throw new CliError(
     `Cannot edit ${ini} while Special K runs in ${which}: as the game exits, Special K writes the ini it loaded back over the file, and the edit would be lost; close the game, then run this again (--force edits it anyway)`,
   );
@@ -308,23 +310,25 @@ export function specialkCommand(program: Command, setCode: SetCode): void {
         );
         return setCode(0);
       }
-      const section = `[Import.${name}]`;
+      // Paths and profile names from the file system, escaped.
+      const section = `[Import.${shown(name)}]`;
+      const path = shown(edit.path);
       const msg = {
-        added: `${c.green("added")} ${section} to ${edit.path}`,
-        updated: `${c.green("updated")} ${section} in ${edit.path}`,
-        unchanged: `${section} in ${edit.path} is already up to date`,
-        removed: `${c.green("removed")} ${section} from ${edit.path}`,
-        absent: `${section} is not in ${edit.path}: nothing to remove`,
+        added: `${c.green("added")} ${section} to ${path}`,
+        updated: `${c.green("updated")} ${section} in ${path}`,
+        unchanged: `${section} in ${path} is already up to date`,
+        removed: `${c.green("removed")} ${section} from ${path}`,
+        absent: `${section} is not in ${path}: nothing to remove`,
       }[edit.action];
       console.log(msg);
       if (edit.target) {
-        console.log(`  edited  ${edit.target} (the link's target)`);
+        console.log(`  edited  ${shown(edit.target)} (the link's target)`);
       }
-      if (edit.backup) console.log(`  backup  ${edit.backup}`);
+      if (edit.backup) console.log(`  backup  ${shown(edit.backup)}`);
       if (left.length) {
         console.log(
           `  ${section} is still in the profiles of ${
-            left.join(", ")
+            left.map(shown).join(", ")
           } (Special K made them from the defaults): take it out of each with --game NAME --remove`,
         );
       }

@@ -19,6 +19,7 @@ import {
   cErr,
   count,
   printJson,
+  shown,
   stripAnsi,
   toJson,
   UsageError,
@@ -69,9 +70,11 @@ export function renderStats(
   const since = s.liveSince
     ? ` since ${s.liveSince.toISOString().replace("T", " ").slice(0, 19)} UTC`
     : "";
-  const names = s.hooked.length > 6
-    ? `${s.hooked.slice(0, 6).join(" ")} …`
-    : s.hooked.join(" ");
+  // read from the program's memory: escaped
+  const hooked = s.hooked.map(shown);
+  const names = hooked.length > 6
+    ? `${hooked.slice(0, 6).join(" ")} …`
+    : hooked.join(" ");
   const lines = [
     `${c.bold(`heapshift ${s.dllVersion}`)} in pid ${s.pid}: ${state}${since}`,
     `  ${"mimalloc".padEnd(20)} ${s.mimallocVersion}`,

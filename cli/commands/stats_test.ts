@@ -108,3 +108,11 @@ Deno.test("stats of a heapshift that hooked nothing says so, without an empty li
   assert.match(text, /\n {2}hooked {15}nothing\n/);
   assert.doesNotMatch(text, /\(\)/);
 });
+
+Deno.test("stats shows the hooked names it reads from the program's memory escaped", () => {
+  const text = renderStats(
+    sampleStats({ hooked: ["malloc", "fr\u202eee\x9b2J"], patchSites: 2 }),
+  );
+  assert.doesNotMatch(text, /[\x80-\x9f\u202e]/);
+  assert.match(text, /\(malloc fr\\u202eee\\x9b2J\)/);
+});

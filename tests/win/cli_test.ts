@@ -135,6 +135,50 @@ test("cli: ps and modules show control characters in a process's name and path e
   }
 });
 
+test("cli: inject and eject show a process's and a module's name escaped: U+202E (which shows what follows backwards) and other format characters, in --json too", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const name = "ctl\u202eexe.gnp\u200b.exe";
+    const exe = `${dir}\\${name}`;
+    await Deno.copyFile(fixture("sleeper.exe"), exe);
+    const probe = "pr\u202eobe.dll";
+    await Deno.copyFile(fixture("probe.dll"), `${dir}\\${probe}`);
+    await using t = await startTarget(exe);
+    const unsafe = /[\u200b\u202e]/;
+    const human = await cli(["inject", name, "--dll", `${dir}\\${probe}`]);
+    assertEquals(human.code, 0, human.stderr);
+    assert(!unsafe.test(human.stdout + human.stderr), human.stdout);
+    assert(
+      /^injected pr\\u202eobe\.dll into ctl\\u202eexe\.gnp\\u200b\.exe \(pid \d+\)$/m
+        .test(human.stdout),
+      human.stdout,
+    );
+    assert(/dll\s+.*\\pr\\u202eobe\.dll$/m.test(human.stdout), human.stdout);
+    const again = await cli([
+      "inject",
+      String(t.pid),
+      "--dll",
+      `${dir}\\${probe}`,
+      "--json",
+    ]);
+    assertEquals(again.code, 0, again.stderr);
+    assert(!unsafe.test(again.stdout), again.stdout);
+    const j = JSON.parse(again.stdout) as { process: string; module: Mod };
+    assertEquals([j.process, j.module.name], [name, probe]);
+    const ej = await cli(["eject", String(t.pid), probe]);
+    assertEquals(ej.code, 0, ej.stderr);
+    assertEquals(ej.stdout, `ejected pr\\u202eobe.dll from pid ${t.pid}\n`);
+    oneLineError(
+      await cli(["eject", String(t.pid), probe]),
+      1,
+      /no module pr\\u202eobe\.dll/,
+      "eject twice",
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
+  }
+});
+
 test("cli: ps and modules list a running fixture (--json parsed back)", async () => {
   await using t = await startTarget(fixture("sleeper.exe"));
   const ps = await json<{ pid: number; name: string; parentPid: number }[]>([
