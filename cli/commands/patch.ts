@@ -19,6 +19,7 @@ import { embeddedDll, extractDll } from "../embed.ts";
 import { baseName } from "../../src/_paths.ts";
 import { otherRuntimeWarning } from "../crt_warning.ts";
 import { interruptible } from "../interrupts.ts";
+import { checkOutputPath } from "../output_path.ts";
 import { c, printJson, shown, UsageError } from "../output.ts";
 
 /**
@@ -173,6 +174,14 @@ export function patchCommand(program: Command, setCode: SetCode): void {
       checkApplies(opts);
       if (opts.inplace && opts.out) {
         throw new UsageError("--inplace and --out cannot be used together");
+      }
+      if (opts.out !== undefined) checkOutputPath(opts.out, "--out");
+      else if (!opts.list) {
+        // written as itself, or as <name>.heapshift.exe beside it
+        checkOutputPath(exe, "patch", {
+          advice:
+            "copy the program to a file of its own and patch that (--out PATH names where the patched copy goes)",
+        });
       }
       const name = basename(exe);
       // Ctrl+C while a file is written removes it; the program stays as it was.

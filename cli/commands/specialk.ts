@@ -15,6 +15,7 @@ import {
 } from "../dll.ts";
 import { c, cErr, CliError, printJson, shown, UsageError } from "../output.ts";
 import { isWindows } from "../../ffi/mod.ts";
+import { checkOutputPath } from "../output_path.ts";
 import { isDir, linkExists } from "../../src/_paths.ts";
 import { toWinePath } from "../wine_bridge.ts";
 import { applyToFile, profilesWith } from "../specialk_file.ts";
@@ -184,6 +185,7 @@ export function specialkCommand(program: Command, setCode: SetCode): void {
         throw new UsageError("choose one of --ini, --game and --global");
       }
       if (opts.game === "") throw new UsageError("--game needs a profile name");
+      if (opts.ini !== undefined) checkOutputPath(opts.ini, "--ini");
       if (isWindows && opts.prefix !== undefined) {
         throw new UsageError(
           "--prefix is for Linux (the Wine or Proton prefix a game runs in); on Windows Special K is found from its install: leave --prefix out, or pass --sk-dir DIR or --ini PATH",

@@ -110,6 +110,37 @@ test("cli: help, version and usage errors (exit 2)", async () => {
   );
 });
 
+test("cli: an output file named with a ':' after the drive (an NTFS alternate data stream) is refused, nothing written", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const exe = `${dir}\\game.exe`;
+    await Deno.copyFile(fixture("sleeper.exe"), exe);
+    oneLineError(
+      await cli(["patch", exe, "-o", `${dir}\\bad:name.exe`]),
+      2,
+      /^error: --out .*\\bad:name\.exe: the ':' makes it a stream of .*\\bad \(an NTFS alternate data stream\), not a file of that name: choose a name without ':'\n$/,
+      "patch -o bad:name.exe",
+    );
+    const stream = `${dir}\\game.exe:x.exe`;
+    oneLineError(
+      await cli(["patch", stream, "--inplace"]),
+      2,
+      /^error: patch .*\\game\.exe:x\.exe: the ':' makes it a stream of .*\\game\.exe \(an NTFS alternate data stream\), not a file of that name: copy the program to a file of its own and patch that/,
+      "patch --inplace of a stream",
+    );
+    oneLineError(
+      await cli(["specialk", "--ini", `${dir}\\a:b.ini`, "--create"]),
+      2,
+      /^error: --ini .*\\a:b\.ini: the ':' makes it a stream of .*\\a /,
+      "specialk --ini a:b.ini",
+    );
+    const left = [...Deno.readDirSync(dir)].map((e) => e.name);
+    assertEquals(left, ["game.exe"]);
+  } finally {
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
+  }
+});
+
 test("cli: ps and modules show control characters in a process's name and path escaped (a file name may hold C1 controls, which some terminals act on)", async () => {
   const dir = await Deno.makeTempDir();
   try {
