@@ -30,7 +30,11 @@ async function listProcesses(
   opts: { json?: boolean },
 ): Promise<number> {
   const api = await import("../api.ts");
-  const list = name ? api.findProcesses(name) : api.processes();
+  // Not the CLI's own process (a deno.exe, or heapshift.exe compiled),
+  // which no command that takes a process name matches: \`ps deno.exe\`
+  // would always find one.
+  const list = (name ? api.findProcesses(name) : api.processes())
+    .filter((p) => p.pid !== Deno.pid);
   const none = name !== undefined && list.length === 0;
   if (opts.json) {
     // `[]`, and the same error (exit code 1) as without --json

@@ -210,6 +210,19 @@ test("cli: inject and eject show a process's and a module's name escaped: U+202E
   }
 });
 
+test("cli: ps leaves out the CLI's own process, as every command that takes a process name does", async () => {
+  // The CLI is this test's child: listed, it would be a deno.exe whose
+  // parent is this process.
+  const own = (list: { name: string; parentPid: number }[]) =>
+    list.filter((p) => p.parentPid === Deno.pid);
+  const all = await json<{ name: string; parentPid: number }[]>(["ps"]);
+  assertEquals(own(all), []);
+  const deno = await cli(["ps", "deno.exe", "--json"]);
+  const named = JSON.parse(deno.stdout) as typeof all;
+  assertEquals(own(named), []);
+  assertEquals(deno.code, named.length ? 0 : 1, deno.stderr);
+});
+
 test("cli: ps and modules list a running fixture (--json parsed back)", async () => {
   await using t = await startTarget(fixture("sleeper.exe"));
   const ps = await json<{ pid: number; name: string; parentPid: number }[]>([
