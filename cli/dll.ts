@@ -36,6 +36,32 @@ export const HOOK_DLL: Readonly<Record<Arch, string>> = {
 const BITS: Readonly<Record<Arch, string>> = { x64: "64-bit", x86: "32-bit" };
 
 /**
+ * `dlls` (resolved `--dll` paths) with each file once, the first spelling
+ * kept: a DLL given twice, or spelt two ways (another case on Windows, a
+ * link), is loaded once and reported once. `options.windows`: compare as
+ * Windows does, in any case (default: this system).
+ */
+export function distinctDlls(
+  dlls: readonly string[],
+  options: { windows?: boolean } = {},
+): string[] {
+  const windows = options.windows ?? isWindows;
+  const seen = new Set<string>();
+  return dlls.filter((dll) => {
+    let key: string;
+    try {
+      key = Deno.realPathSync(dll);
+    } catch {
+      key = dll; // resolveDll found it: gone meanwhile, launch says so
+    }
+    if (windows) key = key.replace(/^\\\\\?\\/, "").toLowerCase();
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
+}
+
+/**
  * The checkout's hook DLL path for `arch` (it may not exist yet), or its
  * path in the directory `dir`.
  */

@@ -7,6 +7,7 @@ import {
   buildArgs,
   buildMissingDlls,
   builtDll,
+  distinctDlls,
   dllForTarget,
   fileArch,
   HOOK_DLL,
@@ -592,3 +593,31 @@ Deno.test(
     });
   },
 );
+
+Deno.test("distinctDlls keeps each file once, its first spelling: the same path twice, a link to it, another case on Windows", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const a = join(dir, "a.dll");
+    const b = join(dir, "b.dll");
+    await Deno.writeFile(a, new Uint8Array(1));
+    await Deno.writeFile(b, new Uint8Array(1));
+    await Deno.symlink(a, join(dir, "link.dll"));
+    assert.deepEqual(
+      distinctDlls([a, b, a, join(dir, "link.dll")], { windows: false }),
+      [a, b],
+    );
+    // Windows names files in any case (a file that is not there: by name)
+    assert.deepEqual(
+      distinctDlls(["C:\\x\\P.dll", "c:\\X\\p.DLL", "\\\\?\\C:\\x\\p.dll"], {
+        windows: true,
+      }),
+      ["C:\\x\\P.dll"],
+    );
+    assert.deepEqual(
+      distinctDlls(["C:\\x\\P.dll", "c:\\X\\p.DLL"], { windows: false }),
+      ["C:\\x\\P.dll", "c:\\X\\p.DLL"],
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -16,7 +16,13 @@ import {
   parseSeconds,
   type SetCode,
 } from "../args.ts";
-import { fileArch, HOOK_DLL, isConsoleProgram, resolveDll } from "../dll.ts";
+import {
+  distinctDlls,
+  fileArch,
+  HOOK_DLL,
+  isConsoleProgram,
+  resolveDll,
+} from "../dll.ts";
 import { ilOnlyRefusal, isIlOnlyAssembly } from "../../src/_image_kind.ts";
 import { c, cErr, CliError, shown, toJson, warn } from "../output.ts";
 import { checkTakeover } from "../takeover.ts";
@@ -119,7 +125,7 @@ async function doLaunch(
   if (!isFile(exe)) throw new CliError(`No executable at ${exe}`);
   const api = await import("../api.ts");
   const dlls = opts.dll?.length
-    ? await Promise.all(opts.dll.map((d) => resolveDll(d)))
+    ? distinctDlls(await Promise.all(opts.dll.map((d) => resolveDll(d))))
     : [await resolveDll(undefined, { arch: fileArch(exe) })];
   await warnOtherRuntime(exe, dlls);
   const t0 = performance.now();

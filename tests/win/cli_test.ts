@@ -723,6 +723,27 @@ test("cli: inject --wait of a program that crashes before it begins initialising
   assert(Date.now() - t0 < 30_000, "it did not wait out --timeout");
 });
 
+test("cli: launch with a DLL given twice (spelt two ways) loads and reports it once", async () => {
+  await using copy = await uniqueCopy("sleeper.exe");
+  const probe = fixture("probe.dll");
+  const upper = probe.replace(/probe\.dll$/, "PROBE.DLL");
+  const r = await json<{ pid: number; dlls: string[] }>([
+    "launch",
+    copy.path,
+    "--dll",
+    probe,
+    "--dll",
+    upper,
+  ]);
+  try {
+    assertEquals(r.dlls.length, 1, r.dlls.join(", "));
+    const mods = await json<Mod[]>(["modules", String(r.pid)]);
+    assert(mods.some((m) => m.name.toLowerCase() === "probe.dll"));
+  } finally {
+    Deno.kill(r.pid, "SIGKILL");
+  }
+});
+
 test("cli: launch loads the DLLs early", async () => {
   await using copy = await uniqueCopy("sleeper.exe");
   const r = await json<{ pid: number; dlls: string[] }>([
