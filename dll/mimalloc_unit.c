@@ -163,7 +163,43 @@ static inline uint32_t hs_mi_address_canary(const void* p) {
 /* free.c's decoding still loads the keys it no longer uses */
 #pragma GCC diagnostic ignored "-Wunused-but-set-variable"
 #endif
+#if MI_MALLOC_VERSION >= 30400 && MI_MALLOC_VERSION < 30500
+/* 3.4.x: static.c's sources one by one, as for v2 (tasks/build_dll.ts
+ * checks the list against its static.c, between the hs-static3 markers),
+ * so that arena.c's one wait for the abandoned map's readers reaches
+ * heapshift first ("v3's wait for the abandoned map's readers", below). */
+static void hs_mi_clear_once_set(mi_bitmap_t* bitmap, size_t idx);
+static BOOL threads_gone(void); /* hooks.c */
+/* hs-static3 begin: static.c's includes, in order */
+#include "mimalloc.h"
+#include "mimalloc/internal.h"
+#include "src/alloc.c"          // includes alloc-override.c and free.c
+#include "src/alloc-aligned.c"
+#include "src/alloc-posix.c"
+#define mi_bitmap_clear_once_set(bitmap, idx) hs_mi_clear_once_set(bitmap, idx)
+#include "src/arena.c"
+#undef mi_bitmap_clear_once_set
+#include "src/arena-meta.c"
+#include "src/bitmap.c"
+#include "src/heap.c"
+#include "src/init.c"
+#include "src/libc.c"
+#include "src/options.c"
+#include "src/os.c"
+#include "src/page.c"           // includes page-queue.c
+#include "src/page-map.c"
+#include "src/random.c"
+#include "src/stats.c"
+#include "src/theap.c"
+#include "src/threadlocal.c"
+#include "src/prim/prim.c"
+#if MI_OSX_ZONE
+#include "src/prim/osx/alloc-override-zone.c"
+#endif
+/* hs-static3 end */
+#else
 #include "static.c"
+#endif
 #if defined(__GNUC__)
 #pragma GCC diagnostic pop
 #endif
@@ -489,6 +525,31 @@ static void hs_mi_page_retire(mi_page_t* page) {
  * is left as it is). */
 static BOOL hs_mi_readers_dead(void) { return threads_gone(); }
 HS_WRAPPERS_END
+#endif
+
+#if MI_MALLOC_VERSION >= 30400 && MI_MALLOC_VERSION < 30500
+/* ---- v3's wait for the abandoned map's readers -------------------------
+ * A thread looking for an abandoned page to reuse clears the page's bit in
+ * the abandoned map, then tries to own the page, and sets the bit again
+ * when a free owns it first; that free, emptying the page (or reclaiming
+ * it), waits until the bit is set before it clears it for good
+ * (mi_bitmap_clear_once_set). ExitProcess kills the other threads wherever
+ * they are, also between the reader's clear and its set: after a direct
+ * _exit or ExitProcess (no exit table runs, so the hooks still call
+ * mimalloc) a DLL detached before heapshift whose free emptied that page
+ * waited forever (dll_exit_test.ts). Once the loader's shutdown has begun
+ * the other threads are gone, and the bit is set for the dead reader, as
+ * it would have done: the page is this free's, which no reader owns. */
+static void hs_mi_clear_once_set(mi_bitmap_t* bitmap, size_t idx) {
+  while (!mi_bitmap_is_set(bitmap, idx)) {
+    if (threads_gone()) {
+      mi_bitmap_set(bitmap, idx);
+      break;
+    }
+    _mi_prim_thread_yield();
+  }
+  mi_bitmap_clear_once_set(bitmap, idx);
+}
 #endif
 
 /* Ownership and free in one lookup. A free asks who owns its block and

@@ -147,27 +147,37 @@ export function mimallocSource(
   return `${repoRoot()}/${MIMALLOC_TREES[v]}`;
 }
 
+/** Options of {@linkcode staticLayoutMismatch}. */
+export interface StaticLayoutOptions {
+  /** The block of `dll/mimalloc_unit.c` to compare: `hs-static` (v2, the
+   * default) or `hs-static3` (v3.4). */
+  block?: "hs-static" | "hs-static3";
+}
+
 /**
  * Why `dll/mimalloc_unit.c` cannot compile this mimalloc, or null.
- * For v2 it includes static.c's sources one by one (its "hs-static" block,
- * so that three of mimalloc's calls reach heapshift first): they must be
- * exactly the ones static.c lists, in its order. `staticC` and `unit` are
- * the two files' text.
+ * For v2 and v3.4 it includes static.c's sources one by one (its
+ * "hs-static" and "hs-static3" blocks, so that some of mimalloc's calls
+ * reach heapshift first): they must be exactly the ones static.c lists, in
+ * its order. `staticC` and `unit` are the two files' text.
  */
 export function staticLayoutMismatch(
   staticC: string,
   unit: string,
+  options: StaticLayoutOptions = {},
 ): string | null {
+  const name = options.block ?? "hs-static";
   const includes = (text: string) =>
     [...text.matchAll(/^\s*#\s*include\s+"([^"]+)"/gm)].map((m) =>
       m[1].replace(/^src\//, "")
     );
-  const block = /hs-static begin[^\n]*\n([\s\S]*?)hs-static end/.exec(unit);
-  if (!block) return "dll/mimalloc_unit.c has no hs-static block";
+  const block = new RegExp(`${name} begin[^\\n]*\\n([\\s\\S]*?)${name} end`)
+    .exec(unit);
+  if (!block) return `dll/mimalloc_unit.c has no ${name} block`;
   const want = includes(block[1]).join(", ");
   const have = includes(staticC).join(", ");
   return want === have ? null : `its src/static.c includes ${have}; ` +
-    `dll/mimalloc_unit.c (hs-static) includes ${want}`;
+    `dll/mimalloc_unit.c (${name}) includes ${want}`;
 }
 
 /** Options of {@linkcode buildDll}. */
@@ -484,14 +494,20 @@ export async function buildDll(
       `mimalloc at ${mi} is version ${version}, not a v${options.mimallocVersion} (--mimalloc-version ${options.mimallocVersion}): drop --mimalloc / HEAPSHIFT_MIMALLOC or pass a v${options.mimallocVersion} tree`,
     );
   }
-  if (major === 2) {
+  // 3.4.x is compiled file by file too (dll/mimalloc_unit.c's #if); any
+  // other v3 through its static.c
+  const v34 = Number(version) >= 30400 && Number(version) < 30500;
+  if (major === 2 || v34) {
     const mismatch = staticLayoutMismatch(
       await Deno.readTextFile(`${mi}/src/static.c`),
       await Deno.readTextFile(`${root}/dll/mimalloc_unit.c`),
+      { block: v34 ? "hs-static3" : "hs-static" },
     );
     if (mismatch) {
       throw new Error(
-        `mimalloc ${version} at ${mi} lays out its sources differently from the v2.1 that dll/mimalloc_unit.c compiles file by file: ${mismatch}`,
+        `mimalloc ${version} at ${mi} lays out its sources differently from the ${
+          v34 ? "v3.4" : "v2.1"
+        } that dll/mimalloc_unit.c compiles file by file: ${mismatch}`,
       );
     }
   }

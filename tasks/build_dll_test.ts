@@ -33,12 +33,29 @@ Deno.test("a v2 static.c that lists other sources is refused, naming both lists"
   const why = staticLayoutMismatch(moved, await unit());
   assert.match(why ?? "", /segment-map\.c, arena-abandon\.c, stats\.c/);
   assert.match(why ?? "", /hs-static\) includes .*segment-map\.c, stats\.c/);
-  // v3's layout is a different one altogether (the build includes its
-  // static.c whole and never asks)
+  // v3's layout is a different one altogether (its own block, hs-static3)
   assert.notEqual(
     staticLayoutMismatch(await staticC(MIMALLOC_TREES[3]), await unit()),
     null,
   );
+});
+
+Deno.test("mimalloc_unit.c compiles exactly the sources of v3.4.1's static.c (hs-static3); one that lists others is refused", async () => {
+  const v3 = await staticC(MIMALLOC_TREES[3]);
+  assert.equal(
+    staticLayoutMismatch(v3, await unit(), { block: "hs-static3" }),
+    null,
+  );
+  const moved = v3.replace(
+    '#include "theap.c"\n',
+    '#include "theap.c"\n#include "arena-abandon.c"\n',
+  );
+  assert.notEqual(moved, v3);
+  const why = staticLayoutMismatch(moved, await unit(), {
+    block: "hs-static3",
+  });
+  assert.match(why ?? "", /theap\.c, arena-abandon\.c, threadlocal\.c/);
+  assert.match(why ?? "", /hs-static3\) includes .*theap\.c, threadlocal\.c/);
 });
 
 Deno.test("two builds for directories outside the checkout at once each get their own DLL", async () => {

@@ -1,6 +1,7 @@
 // Exit never hangs: ExitProcess kills threads in the middle of mimalloc's
 // bookkeeping (tests/fixtures/dll_exit.c parks one inside the reclaim of an
-// abandoned segment, its reader count raised, while eight others allocate),
+// abandoned segment, its reader count raised, or with v3 of an abandoned
+// page, its bit in the abandoned map cleared, while eight others allocate),
 // and the frees that run after it, in DLLs detached before and after
 // heapshift, must not wait for the dead. 200 runs, each must be gone within
 // 2 s of calling exit(0), with exit code 0; 20 of quick_exit(0); and 20
@@ -94,11 +95,14 @@ async function exitRuns(arch: Arch, how: How, runs: number) {
       run.lines[0] ?? "",
     );
     assertEquals(ready !== null, true, what);
-    // mimalloc v2: a thread parked inside the abandoned-segment reader
-    // window is killed by the exit; v3 has no such window to force.
+    // A thread parked inside the abandoned list's reader window (v2: a
+    // segment's reader count; v3: a page's abandoned bit) is killed by the
+    // exit; v3 on x64 keeps its page headers apart, where the fixture cannot
+    // guard one alone: chance kills only.
+    const unforced = Number(ready![1]) >= 300 && arch === "x64";
     assertEquals(
       run.lines.slice(1),
-      [Number(ready![1]) >= 300 ? "parked=not-v2" : "parked=1", "exiting"],
+      [unforced ? "parked=unforced" : "parked=1", "exiting"],
       what,
     );
     assertEquals(
@@ -123,8 +127,9 @@ testArches(
 
 // No exit table runs: heapshift learns of the end only from the loader
 // (RtlDllShutdownInProgress), and the late DLL loaded after it is detached
-// before it, its frees reaching mimalloc (with v2, a segment freed waits
-// for the parked reader, which the exit killed).
+// before it, its frees reaching mimalloc (a segment freed with v2, or a
+// page emptied with v3, waits for the parked reader, which the exit
+// killed).
 for (const how of ["_exit", "ExitProcess"] as const) {
   testArches(
     `${how}(0) while 8 threads allocate: ${DIRECT_RUNS} runs, each gone within 2 s`,
