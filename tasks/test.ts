@@ -258,6 +258,7 @@ export const MS_UCRT_FILES = [
   "dll_owns_test.ts",
   "dll_stale_test.ts",
   "dll_stress_test.ts",
+  "dll_terminate_test.ts",
   "dll_threads_test.ts",
   "dll_tls_late_test.ts",
   "dll_trim_test.ts",
