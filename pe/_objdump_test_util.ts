@@ -3,7 +3,8 @@
 // trixie, run in its chroot), never whatever a host happens to have, so
 // every machine compares against the same output. On Windows, where there
 // is no environment, the mingw-w64 objdump on PATH (the README's
-// prerequisites). A missing oracle is an error, never a skipped check.
+// prerequisites; under Wine, tasks/unix_tools.ts's stand-in for the
+// environment's). A missing oracle is an error, never a skipped check.
 import { fileURLToPath } from "node:url";
 
 import { isFile } from "../src/_paths.ts";

@@ -50,6 +50,7 @@ import {
   parseMimallocVersion,
 } from "./build_dll.ts";
 import { buildFixtures } from "./fixtures.ts";
+import { buildUnixTools } from "./unix_tools.ts";
 import { buildPrograms, ProgramSourcesError } from "./bench_programs.ts";
 import { programs, programTestName } from "../bench/programs.ts";
 import { unexpectedCrashes } from "./heap_reports.ts";
@@ -164,6 +165,8 @@ async function buildAll(options: { programs: boolean }): Promise<void> {
   console.error("[test] building fixtures and the hook DLL…");
   await buildFixtures();
   await buildDll();
+  // the mingw-w64 tools the Windows Deno finds on PATH under Wine
+  if (!isWindows) await buildUnixTools();
   // the real programs of tests/win/programs_test.ts (after the DLL: their
   // import-table copies take it), only the plain builds
   if (!options.programs) return;
