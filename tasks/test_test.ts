@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import {
+  linuxOnlyIgnores,
   MS_UCRT32_ENV,
   MS_UCRT_ENV,
   MS_UCRT_FILES,
@@ -10,6 +11,7 @@ import {
   otherPassSkipped,
   parseTestArgs,
   programsBuildError,
+  ranNames,
   readJunit,
 } from "./test.ts";
 import { ProgramSourcesError } from "./bench_programs.ts";
@@ -39,6 +41,28 @@ Deno.test("readJunit() counts passed, failed and ignored tests, naming the ignor
     ignored: 1,
     ignoredNames: ['two "q"'],
   });
+});
+
+Deno.test("ranNames() names the tests that ran, failed ones too, not the skipped", () => {
+  assert.deepEqual(ranNames(XML), ["one", "three"]);
+});
+
+Deno.test("linuxOnlyIgnores: the Windows Deno's ignored tests that the Linux pass ran are Linux's only, any other stays named", () => {
+  const win = {
+    suite: "unit, Windows Deno",
+    passed: 5,
+    failed: 0,
+    ignored: 3,
+    ignoredNames: ["posix modes", "signals", "needs objdump"],
+    code: 0,
+    problems: [],
+  };
+  assert.deepEqual(
+    linuxOnlyIgnores(win, ["posix modes", "signals", "other"]),
+    { ...win, ignoredNames: ["needs objdump"], linuxOnly: 2 },
+  );
+  // no Linux pass in this run (--unit-win): nothing is explained
+  assert.deepEqual(linuxOnlyIgnores(win, null), win);
 });
 
 Deno.test("readJunit() of a report without a summary counts nothing", () => {
@@ -136,16 +160,21 @@ Deno.test("parseTestArgs: files or filters go to the suite they name, never drop
     only: "unit",
     rest: ["tasks/test_test.ts"],
   });
+  // the unit suite with the Windows Deno under Wine only
+  assert.deepEqual(parseTestArgs(["--unit-win", "pe/patch_test.ts"]), {
+    only: "unit-win",
+    rest: ["pe/patch_test.ts"],
+  });
   for (
     const [args, why] of [
       [
         ["--filter", "/x/"],
-        /--filter \/x\/: name the suite: --unit, --win or --ms-ucrt/,
+        /--filter \/x\/: name the suite: --unit, --unit-win, --win or --ms-ucrt/,
       ],
       [[win, "tasks/test_test.ts"], /name the suite/],
       [
         ["--unit", "--win"],
-        /one of --unit, --win and --ms-ucrt, not --unit and --win/,
+        /one of --unit, --unit-win, --win and --ms-ucrt, not --unit and --win/,
       ],
     ] as const
   ) {
