@@ -10,10 +10,12 @@
 import type { Arch } from "../src/arch.ts";
 import { baseName } from "../src/_paths.ts";
 import {
+  ERROR,
   type Handle,
   isWindows,
   openDenyingWrites,
   setAccessTime,
+  Win32Error,
 } from "../ffi/mod.ts";
 import { CliError } from "./output.ts";
 
@@ -159,12 +161,8 @@ const held = new Map<string, Handle>();
 async function heldMatch(path: string, dll: EmbeddedDll): Promise<boolean> {
   if (!isWindows) return await matches(path, dll);
   if (held.has(path)) return true;
-  let handle: Handle;
-  try {
-    handle = openDenyingWrites(path);
-  } catch {
-    return false; // missing, or open for writing by someone
-  }
+  const handle = await openToHold(path);
+  if (!handle) return false; // missing, or open for writing by someone
   if (!(await matches(path, dll))) {
     handle.close();
     return false;
@@ -173,6 +171,32 @@ async function heldMatch(path: string, dll: EmbeddedDll): Promise<boolean> {
   if (held.has(path)) handle.close();
   else held.set(path, handle);
   return true;
+}
+
+/**
+ * How long a sharing violation on an extracted DLL is waited out: a rename
+ * onto it (another run extracting the same DLL) holds it open for
+ * deleting a moment, and that is no writer.
+ */
+const BUSY_MS = 2000;
+
+/**
+ * {@linkcode openDenyingWrites} of `path`, retried while someone has it
+ * open for writing or deleting, for {@linkcode BUSY_MS}; undefined when it
+ * cannot be opened.
+ */
+async function openToHold(path: string): Promise<Handle | undefined> {
+  const until = Date.now() + BUSY_MS;
+  for (;;) {
+    try {
+      return openDenyingWrites(path);
+    } catch (e) {
+      const busy = e instanceof Win32Error &&
+        e.code === ERROR.SHARING_VIOLATION;
+      if (!busy || Date.now() > until) return undefined;
+    }
+    await new Promise((r) => setTimeout(r, 10));
+  }
 }
 
 /**

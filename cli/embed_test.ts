@@ -117,6 +117,42 @@ Deno.test("concurrent extractions agree and leave one complete file", async () =
   }
 });
 
+// On Windows a rename onto the DLL's name (another run's extraction) holds
+// the file open for deleting a moment, and an open for writing holds it
+// too: opening it then to hold it is a sharing violation that passes. It
+// was taken for a changed file: 'another program changed it as it was
+// written', or a second copy under a unique name. (Elsewhere nothing is
+// held, and the copy is reused as it is.)
+Deno.test({
+  name:
+    "an extracted DLL that is busy a moment (open for writing) is waited for and reused, not taken for changed",
+  async fn() {
+    const dir = await Deno.makeTempDir();
+    try {
+      const bytes = fakeDll(100_000);
+      const dll = { bytes, sha256: await sha256Hex(bytes) };
+      const first = await extractDll(dll, dir);
+      releaseHeld();
+      const writer = await Deno.open(first.path, { write: true });
+      const closed = new Promise<void>((r) =>
+        setTimeout(() => {
+          writer.close();
+          r();
+        }, 200)
+      );
+      const again = await extractDll(dll, dir);
+      await closed;
+      assert.deepEqual(again, { path: first.path, written: false });
+      assert.deepEqual([...Deno.readDirSync(dir)].map((e) => e.name), [
+        extractedName(dll.sha256),
+      ]);
+    } finally {
+      releaseHeld();
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
 Deno.test("an embedded DLL whose hash does not match is refused", async () => {
   const dir = await Deno.makeTempDir();
   try {
