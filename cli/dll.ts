@@ -38,8 +38,10 @@ const BITS: Readonly<Record<Arch, string>> = { x64: "64-bit", x86: "32-bit" };
 /**
  * `dlls` (resolved `--dll` paths) with each file once, the first spelling
  * kept: a DLL given twice, or spelt two ways (another case on Windows, a
- * link), is loaded once and reported once. `options.windows`: compare as
- * Windows does, in any case (default: this system).
+ * link), is loaded once and reported once: each is known by the name the
+ * file system resolves it to. `options.windows`: a path that no longer
+ * resolves is compared as Windows names files, in any case (default: this
+ * system).
  */
 export function distinctDlls(
   dlls: readonly string[],
@@ -50,11 +52,15 @@ export function distinctDlls(
   return dlls.filter((dll) => {
     let key: string;
     try {
-      key = Deno.realPathSync(dll);
+      // The file's own name, in its stored case (GetFinalPathNameByHandle):
+      // two names that differ in case are two files once resolved (a
+      // case-sensitive directory; toLowerCase also folds letters NTFS
+      // keeps apart, such as the Kelvin sign and k).
+      key = Deno.realPathSync(dll).replace(/^\\\\\?\\/, "");
     } catch {
-      key = dll; // resolveDll found it: gone meanwhile, launch says so
+      // resolveDll found it: gone meanwhile, launch says so
+      key = windows ? dll.replace(/^\\\\\?\\/, "").toLowerCase() : dll;
     }
-    if (windows) key = key.replace(/^\\\\\?\\/, "").toLowerCase();
     if (seen.has(key)) return false;
     seen.add(key);
     return true;

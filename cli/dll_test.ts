@@ -613,6 +613,17 @@ Deno.test("distinctDlls keeps each file once, its first spelling: the same path 
       }),
       ["C:\\x\\P.dll"],
     );
+    // Two files whose names differ in case only (a case-sensitive directory
+    // on Windows, a Linux one under Wine) are two DLLs: the file system
+    // told them apart, so both are loaded.
+    const lower = join(dir, "c.dll");
+    const upper = join(dir, "C.dll");
+    await Deno.writeFile(lower, new Uint8Array(1));
+    await Deno.writeFile(upper, new Uint8Array(2));
+    assert.deepEqual(distinctDlls([lower, upper], { windows: true }), [
+      lower,
+      upper,
+    ]);
     assert.deepEqual(
       distinctDlls(["C:\\x\\P.dll", "c:\\X\\p.DLL"], { windows: false }),
       ["C:\\x\\P.dll", "c:\\X\\p.DLL"],
