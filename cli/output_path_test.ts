@@ -40,3 +40,75 @@ Deno.test("checkOutputPath refuses, on Windows, a ':' anywhere but a drive's: it
   // A ':' is a file name's character on Linux (and macOS).
   checkOutputPath("bad:name.exe", "--out", { windows: false });
 });
+
+Deno.test("checkOutputPath refuses, on Windows, a file name Windows changes: '.' or ' ' at its end (dropped: another file's name), a device's (NUL, CON.exe)", () => {
+  const windows = { windows: true };
+  for (
+    const ok of [
+      "game.exe",
+      ".\\game.exe",
+      "..\\out\\game.exe",
+      "out.\\game.exe",
+      "console.exe",
+      "nul1.exe",
+      "COM10.exe",
+      "my nul.exe",
+      "x.nul",
+      "C:\\nul\\game.exe",
+      // taken as it is after \\?\
+      "\\\\?\\C:\\out\\game.exe.",
+      "\\\\?\\C:\\out\\NUL",
+    ]
+  ) checkOutputPath(ok, "--out", windows);
+  for (
+    const [bad, named] of [
+      ["game.exe.", "game.exe"],
+      ["C:\\out\\game.exe .. ", "C:\\out\\game.exe"],
+      ["out/game ", "out/game"],
+    ]
+  ) {
+    assert.throws(
+      () => checkOutputPath(bad, "--out", windows),
+      (e: Error) => {
+        assert.ok(e instanceof UsageError, String(e));
+        assert.equal(
+          e.message,
+          `--out ${bad}: Windows drops the '.' and spaces that end a file name: it would be named ${named}, not ${bad}: choose a name that ends in neither`,
+        );
+        return true;
+      },
+    );
+  }
+  for (
+    const [bad, name] of [
+      ["NUL", "NUL"],
+      ["C:\\out\\con.exe", "con.exe"],
+      ["out/Lpt1.patched.exe", "Lpt1.patched.exe"],
+      ["aux .txt", "aux .txt"],
+      ["COM9", "COM9"],
+      ["prn.ini", "prn.ini"],
+      ["CONOUT$", "CONOUT$"],
+    ]
+  ) {
+    assert.throws(
+      () => checkOutputPath(bad, "--ini", windows),
+      (e: Error) => {
+        assert.ok(e instanceof UsageError, String(e));
+        assert.equal(
+          e.message,
+          `--ini ${bad}: ${name} is a device on Windows (CON, PRN, AUX, NUL, COM1 to COM9, LPT1 to LPT9, with any extension), not a file: choose another name`,
+        );
+        return true;
+      },
+    );
+  }
+  // What to do instead, when the caller knows better.
+  assert.throws(
+    () => checkOutputPath("NUL", "patch", { ...windows, advice: "do this" }),
+    /not a file: do this$/,
+  );
+  // Names of their own on Linux.
+  for (const name of ["game.exe.", "NUL", "con.exe", "out "]) {
+    checkOutputPath(name, "--out", { windows: false });
+  }
+});

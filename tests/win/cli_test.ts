@@ -141,6 +141,57 @@ test("cli: an output file named with a ':' after the drive (an NTFS alternate da
   }
 });
 
+test("cli: an output file named as Windows will not name it (a trailing '.' or ' ', a device such as NUL or CON.exe) is refused, nothing written", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const exe = `${dir}\\game.exe`;
+    await Deno.copyFile(fixture("sleeper.exe"), exe);
+    // The user's other file, which "keep.exe." would name on Windows.
+    const keep = `${dir}\\keep.exe`;
+    await Deno.writeTextFile(keep, "the user's work");
+    const wrong: string[] = [];
+    for (
+      const [out, pattern] of [
+        [
+          `${dir}\\new.exe.`,
+          /Windows drops the '\.' and spaces that end a file name: it would be named .*\\new\.exe, not .*\\new\.exe\.: choose a name that ends in neither/,
+        ],
+        [
+          `${dir}\\new.exe `,
+          /Windows drops the '\.' and spaces that end a file name: it would be named .*\\new\.exe, not .*\\new\.exe : choose a name that ends in neither/,
+        ],
+        [`${dir}\\keep.exe.`, /it would be named .*\\keep\.exe, not/],
+        [
+          `${dir}\\NUL`,
+          /NUL is a device on Windows \(CON, PRN, AUX, NUL, COM1 to COM9, LPT1 to LPT9, with any extension\), not a file: choose another name/,
+        ],
+        [`${dir}\\con.exe`, /con\.exe is a device on Windows/],
+        [
+          `${dir}\\Lpt1.patched.exe`,
+          /Lpt1\.patched\.exe is a device on Windows/,
+        ],
+      ] as const
+    ) {
+      for (const force of [[], ["--force"]]) {
+        const r = await cli(["patch", exe, "-o", out, ...force]);
+        const ok = r.code === 2 && /^error: --out [^\n]*\n$/.test(r.stderr) &&
+          pattern.test(r.stderr);
+        if (!ok) {
+          wrong.push(
+            `-o ${out} ${force}: exit ${r.code} ${r.stdout}${r.stderr}`,
+          );
+        }
+      }
+    }
+    const left = [...Deno.readDirSync(dir)].map((e) => e.name).sort();
+    assertEquals(await Deno.readTextFile(keep), "the user's work");
+    assertEquals(wrong, []);
+    assertEquals(left, ["game.exe", "keep.exe"]);
+  } finally {
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
+  }
+});
+
 test("cli: ps and modules show control characters in a process's name and path escaped (a file name may hold C1 controls, which some terminals act on)", async () => {
   const dir = await Deno.makeTempDir();
   try {
