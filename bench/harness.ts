@@ -29,6 +29,7 @@
  * @module
  */
 
+import { checkOutputPath } from "../cli/output_path.ts";
 import { type HeapshiftStats, inject, stats } from "../mod.ts";
 import { wineInfo } from "../ffi/mod.ts";
 import { readLines } from "../src/_lines.ts";
@@ -186,6 +187,7 @@ function parseArgs(args: string[]): Options {
         break;
       case "--out":
         o.out = val();
+        checkOutputPath(o.out, "--out");
         break;
       case "--timeout-ms":
         o.timeoutMs = Number(val());

@@ -21,6 +21,7 @@
  * @module
  */
 
+import { checkOutputPath } from "../cli/output_path.ts";
 import { inject, stats } from "../mod.ts";
 import { openProcess, PROCESS, processMemory, wineInfo } from "../ffi/mod.ts";
 import type { Arch } from "../src/arch.ts";
@@ -358,8 +359,10 @@ function parseArgs(args: string[]): Options {
     const a = args[i];
     if (a === "--reps") o.reps = Math.max(1, Number(args[++i]));
     else if (a === "--quick") o.reps = 2;
-    else if (a === "--out") o.out = args[++i];
-    else if (a === "--programs") o.names = args[++i].split(",");
+    else if (a === "--out") {
+      o.out = args[++i];
+      checkOutputPath(o.out, "--out");
+    } else if (a === "--programs") o.names = args[++i].split(",");
     else throw new Error(`unknown argument ${a}`);
   }
   return o;
@@ -374,7 +377,13 @@ function platform(): string {
 
 /** Runs every program in every variant; returns the exit code. */
 export async function main(args: string[]): Promise<number> {
-  const o = parseArgs(args);
+  let o: Options;
+  try {
+    o = parseArgs(args);
+  } catch (e) {
+    console.error(`error: ${(e as Error).message}`);
+    return 2;
+  }
   const chosen = programs().filter((p) => o.names.includes(p.name));
   const runs: ProgramRun[] = [];
   const started = performance.now();

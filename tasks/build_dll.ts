@@ -45,6 +45,7 @@
  * @module
  */
 
+import { checkOutputPath } from "../cli/output_path.ts";
 import $ from "dax";
 import { resolve } from "node:path";
 import { ARCH_MACHINE } from "../src/arch.ts";
@@ -720,6 +721,7 @@ export function parseArgs(
         break;
       case "--out-dir":
         o.outDir = value()?.replace(/(?<=.)[\\/]+$/, "");
+        if (o.outDir !== undefined) checkOutputPath(o.outDir, "--out-dir");
         break;
       case "--msize": {
         const v = value();

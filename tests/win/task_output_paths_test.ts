@@ -1,0 +1,46 @@
+// The tasks' options that name where output goes (build-dll --out-dir,
+// bench --out), natively on Windows: a ':' after the drive names an NTFS
+// alternate data stream, not a directory of that name (under Wine, which
+// has no streams, the write failed later without saying why).
+import { assert, assertEquals } from "./assert.ts";
+import { repoPath, test } from "./harness.ts";
+
+async function run(
+  script: string,
+  args: string[],
+): Promise<{ code: number; stderr: string }> {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", script, ...args],
+    cwd: repoPath("."),
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  return { code: out.code, stderr: new TextDecoder().decode(out.stderr) };
+}
+
+test("build-dll --out-dir and bench --out with a ':' after the drive are refused before anything is built or run, nothing written", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "heapshift-out-" });
+  try {
+    const bad = `${dir}\\bad:name`;
+    for (
+      const [script, option, code] of [
+        ["tasks/build_dll.ts", "--out-dir", 1],
+        ["bench/harness.ts", "--out", 2],
+        ["bench/programs.ts", "--out", 2],
+      ] as const
+    ) {
+      const r = await run(script, [option, bad]);
+      assertEquals(r.code, code, `${script}: ${r.stderr}`);
+      assert(
+        r.stderr.includes(
+          `${option} ${bad}: the ':' makes it a stream of ${dir}\\bad (an NTFS alternate data stream), not a file of that name: choose a name without ':'`,
+        ),
+        `${script}: ${r.stderr}`,
+      );
+    }
+    assertEquals([...Deno.readDirSync(dir)], []);
+  } finally {
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
+  }
+});
