@@ -94,12 +94,16 @@ export function stripAnsi(s: string): string {
  * shows what follows backwards, zero-width ones, U+FEFF), line and
  * paragraph separators, and surrogates without a pair (a Windows name is
  * UTF-16 that need not be well formed) as `\uXXXX` (`\u{X…}` above the
- * BMP). A name from Windows is UTF-16: a C1 code point in it is a control
- * there too; one pe/ reads from a file is an ANSI byte (0x80-0x9f), whose
- * character depends on the code page, so its value is what is shown.
+ * BMP), but for a zero-width joiner or non-joiner inside a word of a
+ * script that writes one (Persian, Indic scripts, emoji sequences), which
+ * stays: a name shown must still copy. A name from Windows is UTF-16: a
+ * C1 code point in it is a control there too; one pe/ reads from a file is
+ * an ANSI byte (0x80-0x9f), whose character depends on the code page, so
+ * its value is what is shown.
  */
 export function shown(s: string): string {
-  return s.replace(UNSAFE, (ch) => {
+  return s.replace(UNSAFE, (ch, at: number) => {
+    if (joinsWord(s, at)) return ch;
     const cp = ch.codePointAt(0)!;
     const hex = cp.toString(16);
     return cp <= 0xff
@@ -111,6 +115,24 @@ export function shown(s: string): string {
 }
 
 const UNSAFE = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}\p{Cs}]/gu;
+
+/**
+ * Whether the character at `at` in `s` is a zero-width joiner or
+ * non-joiner inside a word of a script that writes it (Persian, Indic
+ * scripts, emoji sequences): there it is part of the name, to copy as it
+ * is. Beside ASCII, at an end or beside another escape, it only disguises
+ * one.
+ */
+function joinsWord(s: string, at: number): boolean {
+  if (s[at] !== "\u200c" && s[at] !== "\u200d") return false;
+  // the code points either side (a pair of surrogates before is one)
+  const low = /[\udc00-\udfff]/.test(s[at - 1] ?? "");
+  const before = s.codePointAt(at - (low ? 2 : 1)) ?? 0;
+  const after = s.codePointAt(at + 1) ?? 0;
+  return [before, after].every((cp) =>
+    cp > 0x7f && /[\p{L}\p{M}\p{S}]/u.test(String.fromCodePoint(cp))
+  );
+}
 
 /**
  * What {@linkcode shown} escapes that JSON.stringify leaves as it is (it

@@ -54,3 +54,27 @@ Deno.test("toJson writes what shown escapes as \\u escapes: the same value to a 
   // bigints as before
   assert.equal(toJson({ n: 255n }), '{\n  "n": "0xff"\n}');
 });
+
+Deno.test("shown keeps a zero-width joiner or non-joiner inside a word of a script that writes it (Persian, Devanagari, emoji sequences): the name stays one to copy", () => {
+  for (
+    const name of [
+      "می\u200cخواهم.exe", // Persian: ZWNJ between letters
+      "क्\u200dष.exe", // Devanagari: ZWJ after a virama
+      "\u{1f468}\u200d\u{1f469}\u200d\u{1f467}.exe", // family emoji
+      "\u{1f3f3}\ufe0f\u200d\u{1f308}.dll", // rainbow flag
+      "\u{1f469}\u{1f3fd}\u200d\u{1f4bb}.exe", // with a skin tone
+    ]
+  ) assert.equal(shown(name), name);
+  // Beside an ASCII character, at an end, or beside another escape, it
+  // only disguises a name.
+  for (
+    const [name, escaped] of [
+      ["ga\u200dme.exe", "ga\\u200dme.exe"],
+      ["\u200cمی.exe", "\\u200cمی.exe"],
+      ["می\u200c", "می\\u200c"],
+      ["می\u200c.exe", "می\\u200c.exe"],
+      ["می\u200c\u200cها", "می\\u200c\\u200cها"],
+      ["می\u202e\u200cها", "می\\u202e\\u200cها"],
+    ]
+  ) assert.equal(shown(name), escaped);
+});
