@@ -1053,22 +1053,25 @@ Deno.test(
   },
 );
 
+/**
+ * `dir/crafted.exe`, importing the function `name` from `evil\x9b2J.dll`:
+ * 0x9b is CSI to a terminal that reads C1 controls; 0x1b cannot be in a
+ * name (pe/ refuses C0), 0x80-0x9f can (cp1252 bytes).
+ */
+async function craftedExe(dir: string, name: string): Promise<string> {
+  const exe = `${dir}/crafted.exe`;
+  await Deno.writeFile(
+    exe,
+    craftPe({
+      body: importsBody({ dll: "evil\x9b2J.dll", dlls: 1, thunks: 1, name }),
+    }),
+  );
+  return exe;
+}
+
 Deno.test("imports shows control characters in a file's names escaped, so a crafted executable cannot drive the terminal", async () => {
   await withDir(async (dir) => {
-    const exe = `${dir}/crafted.exe`;
-    // 0x9b is CSI to a terminal that reads C1 controls; 0x1b cannot be in
-    // a name (pe/ refuses C0), 0x80-0x9f can (cp1252 bytes)
-    await Deno.writeFile(
-      exe,
-      craftPe({
-        body: importsBody({
-          dll: "evil\x9b2J.dll",
-          dlls: 1,
-          thunks: 1,
-          name: "f\x9d0;x\x9c",
-        }),
-      }),
-    );
+    const exe = await craftedExe(dir, "f\x9d0;x\x9c");
     const r = await cli(["imports", "-s", exe]);
     assert.equal(r.code, 0, r.stderr);
     assert.doesNotMatch(r.stdout, /[\x80-\x9f]/);
@@ -1092,18 +1095,7 @@ Deno.test("an error naming a file shows the characters shown() escapes escaped, 
 
 Deno.test("patch --list and specialk show the names they print from files and folders escaped (a crafted import, a profile folder named with U+202E)", async () => {
   await withDir(async (dir) => {
-    const exe = `${dir}/crafted.exe`;
-    await Deno.writeFile(
-      exe,
-      craftPe({
-        body: importsBody({
-          dll: "evil\x9b2J.dll",
-          dlls: 1,
-          thunks: 1,
-          name: "f",
-        }),
-      }),
-    );
+    const exe = await craftedExe(dir, "f");
     const list = await cli(["patch", "--list", exe]);
     assert.equal(list.code, 0, list.stderr);
     assert.doesNotMatch(list.stdout, /[\x80-\x9f]/);

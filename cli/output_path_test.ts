@@ -2,6 +2,18 @@ import assert from "node:assert/strict";
 import { checkOutputPath } from "./output_path.ts";
 import { UsageError } from "./output.ts";
 
+/** Asserts that `path` given as `option` is refused on Windows: `message`. */
+function refused(path: string, option: string, message: string): void {
+  assert.throws(
+    () => checkOutputPath(path, option, { windows: true }),
+    (e: Error) => {
+      assert.ok(e instanceof UsageError, String(e));
+      assert.equal(e.message, message);
+      return true;
+    },
+  );
+}
+
 Deno.test("checkOutputPath refuses, on Windows, a ':' anywhere but a drive's: it names an NTFS alternate data stream, not the file asked for", () => {
   const windows = { windows: true };
   for (
@@ -25,16 +37,10 @@ Deno.test("checkOutputPath refuses, on Windows, a ':' anywhere but a drive's: it
       ["CC:\\game.exe", "CC"],
     ]
   ) {
-    assert.throws(
-      () => checkOutputPath(bad, "--out", windows),
-      (e: Error) => {
-        assert.ok(e instanceof UsageError, String(e));
-        assert.equal(
-          e.message,
-          `--out ${bad}: the ':' makes it a stream of ${stream} (an NTFS alternate data stream), not a file of that name: choose a name without ':'`,
-        );
-        return true;
-      },
+    refused(
+      bad,
+      "--out",
+      `--out ${bad}: the ':' makes it a stream of ${stream} (an NTFS alternate data stream), not a file of that name: choose a name without ':'`,
     );
   }
   // A ':' is a file name's character on Linux (and macOS).
@@ -67,16 +73,10 @@ Deno.test("checkOutputPath refuses, on Windows, a file name Windows changes: '.'
       ["out/game ", "out/game"],
     ]
   ) {
-    assert.throws(
-      () => checkOutputPath(bad, "--out", windows),
-      (e: Error) => {
-        assert.ok(e instanceof UsageError, String(e));
-        assert.equal(
-          e.message,
-          `--out ${bad}: Windows drops the '.' and spaces that end a file name: it would be named ${named}, not ${bad}: choose a name that ends in neither`,
-        );
-        return true;
-      },
+    refused(
+      bad,
+      "--out",
+      `--out ${bad}: Windows drops the '.' and spaces that end a file name: it would be named ${named}, not ${bad}: choose a name that ends in neither`,
     );
   }
   for (
@@ -90,16 +90,10 @@ Deno.test("checkOutputPath refuses, on Windows, a file name Windows changes: '.'
       ["CONOUT$", "CONOUT$"],
     ]
   ) {
-    assert.throws(
-      () => checkOutputPath(bad, "--ini", windows),
-      (e: Error) => {
-        assert.ok(e instanceof UsageError, String(e));
-        assert.equal(
-          e.message,
-          `--ini ${bad}: ${name} is a device on Windows (CON, PRN, AUX, NUL, COM1 to COM9, LPT1 to LPT9, with any extension), not a file: choose another name`,
-        );
-        return true;
-      },
+    refused(
+      bad,
+      "--ini",
+      `--ini ${bad}: ${name} is a device on Windows (CON, PRN, AUX, NUL, COM1 to COM9, LPT1 to LPT9, with any extension), not a file: choose another name`,
     );
   }
   // What to do instead, when the caller knows better.
