@@ -22,8 +22,12 @@ function drivePrefix(path: string): number {
   return /^[a-z]:/i.test(path.slice(device)) ? device + 2 : 0;
 }
 
-/** Reserved DOS device names, which Windows takes with any extension. */
-const DEVICE = /^(CON|PRN|AUX|NUL|COM[1-9¹²³]|LPT[1-9¹²³]|CONIN\$|CONOUT\$)$/i;
+/**
+ * Reserved DOS device names: Windows opens the device for the name, and
+ * before Windows 11 for the name with any extension (`CON.exe`), which a
+ * file copied there could not be named either.
+ */
+const DEVICE = /^(CON|PRN|AUX|NUL|COM[0-9¹²³]|LPT[0-9¹²³]|CONIN\$|CONOUT\$)$/i;
 
 /**
  * Refuses (a usage error naming `option`), on Windows (`options.windows`,
@@ -63,7 +67,7 @@ export function checkOutputPath(
   }
   if (DEVICE.test(name.replace(/\..*$/, "").replace(/ +$/, ""))) {
     throw refuse(
-      `${name} is a device on Windows (CON, PRN, AUX, NUL, COM1 to COM9, LPT1 to LPT9, with any extension), not a file`,
+      `${name} is a device on Windows (CON, PRN, AUX, NUL, COM0 to COM9, LPT0 to LPT9; before Windows 11 with any extension too), not a file`,
       "choose another name",
     );
   }
