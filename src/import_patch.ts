@@ -21,6 +21,7 @@ import {
 } from "../pe/mod.ts";
 import { guardAsync } from "./_error_kinds.ts";
 import { HeapshiftError } from "./heapshift_error.ts";
+import { outputNameProblem } from "./_output_name.ts";
 
 /**
  * Throws unless `dll` is a file name: inject and launch take a DLL's path,
@@ -37,6 +38,20 @@ function checkDllName(dll: string | undefined, doing: string): void {
     }): Windows looks for it beside the program, so pass { dll: ${
       JSON.stringify(name)
     } } and copy the DLL there`,
+  );
+}
+
+/**
+ * Throws a `bad-path` error for an `output` Windows would not give the
+ * name asked for (a trailing '.', a device's name, a stream): with `force`
+ * "keep.exe." would replace keep.exe.
+ */
+function checkOutputName(output: string | undefined, doing: string): void {
+  const problem = output === undefined ? undefined : outputNameProblem(output);
+  if (problem === undefined) return;
+  throw new HeapshiftError(
+    "bad-path",
+    `Cannot ${doing}: output ${output}: ${problem.why}: ${problem.advice}`,
   );
 }
 
@@ -67,7 +82,9 @@ const FILE_OPTIONS: Record<string, OptionType> = {
  *
  * Nothing is written when it fails, with a {@linkcode HeapshiftError} of
  * kind `bad-pe` (a malformed file), `cannot-patch`, `exists` (the output
- * exists without `force`), `not-found`, `access-denied` or `bad-path`.
+ * exists without `force`), `not-found`, `access-denied` or `bad-path`
+ * (also, on Windows, an `output` Windows would name otherwise: ending in
+ * '.' or ' ', a device's name such as `NUL`, a ':' naming a stream).
  *
  * @example Patch a program in place, keeping a backup
  * ```ts
@@ -108,6 +125,7 @@ export function patchImports(
       doing: `patch ${exe}`,
     });
     checkDllName(options.dll, `patch ${exe}`);
+    checkOutputName(options.output, `patch ${exe}`);
     return pePatchImports(exe, options);
   });
 }
@@ -140,6 +158,7 @@ export function removeImport(
       doing: `remove an import from ${exe}`,
     });
     checkDllName(options.dll, `remove an import from ${exe}`);
+    checkOutputName(options.output, `remove an import from ${exe}`);
     return peRemoveImport(exe, options);
   });
 }

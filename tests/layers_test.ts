@@ -24,6 +24,8 @@ const CLI_FROM_SRC: Record<string, string> = {
     "a program's C runtime from its files, which doctor words: pe/ reads it",
   "src/_system_dll.ts":
     "which modules are Windows' own, for inject's warning about a program on another C runtime: a path test",
+  "src/_output_name.ts":
+    "which output names Windows would not give the file, which the CLI refuses for its own options too (patchImports refuses them as bad-path)",
   "src/_exit_status.ts":
     "processEnded, how a process ended behind an error's message, which the CLI words (crashStatus is in mod.ts too)",
 };

@@ -6,6 +6,8 @@ import {
   inject,
   launch,
   modules,
+  patchImports,
+  removeImport,
   stats,
   waitForProcess,
 } from "../../mod.ts";
@@ -377,4 +379,47 @@ test("a remote thread the target ends before LoadLibraryW returns is said, not r
     `Cannot inject probe.dll into process ${target.readyPid}: the thread heapshift started in it for LoadLibraryW ended before LoadLibraryW returned (the process is ending, or something in it ends threads it did not start, as security or anti-cheat software may), so what LoadLibraryW did is not known: check with \`modules ${target.readyPid}\``,
   );
   assertEquals(e.kind, "failed");
+});
+
+const DROPS = "Windows drops the '.' and spaces that end a file name";
+
+test("patchImports and removeImport refuse an output Windows would name otherwise (a trailing '.' or ' ', a device's name, a stream): bad-path, nothing written", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const exe = `${dir}\\game.exe`;
+    await Deno.copyFile(fixture("sleeper.exe"), exe);
+    // The user's other file, which "keep.exe." names on Windows.
+    const keep = `${dir}\\keep.exe`;
+    await Deno.writeTextFile(keep, "the user's work");
+    for (
+      const [output, says] of [
+        [`${keep}.`, `${DROPS}: it would be named ${keep}, not ${keep}.`],
+        [
+          `${dir}\\new.exe `,
+          `${DROPS}: it would be named ${dir}\\new.exe, not`,
+        ],
+        [`${dir}\\con.exe`, "con.exe is a device on Windows"],
+        [`${dir}\\bad:name.exe`, "the ':' makes it a stream of"],
+      ]
+    ) {
+      for (
+        const [edit, doing] of [
+          [patchImports, "patch"],
+          [removeImport, "remove an import from"],
+        ] as const
+      ) {
+        const e = await assertRejects(
+          () => edit(exe, { output, force: true }),
+          HeapshiftError,
+          `Cannot ${doing} ${exe}: output ${output}: ${says}`,
+        );
+        assertEquals(e.kind, "bad-path", e.message);
+      }
+    }
+    assertEquals(await Deno.readTextFile(keep), "the user's work");
+    const left = [...Deno.readDirSync(dir)].map((e) => e.name).sort();
+    assertEquals(left, ["game.exe", "keep.exe"]);
+  } finally {
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
+  }
 });

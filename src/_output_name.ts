@@ -1,0 +1,77 @@
+/**
+ * Output file names Windows would not give the file asked for: a ':'
+ * after the drive names an NTFS alternate data stream (`bad:name.exe` is
+ * the stream `name.exe` of the file `bad`; under Wine, which has no
+ * streams, an error that does not say why); a '.' or a space that ends a
+ * name is dropped (`keep.exe.` is `keep.exe`, maybe a file of the user's
+ * that `force` would replace); a device's name (`NUL`, `CON.exe`) opens the
+ * device. For patchImports' output and the CLI's output options alike.
+ *
+ * @module
+ */
+
+import { isWindows } from "../ffi/mod.ts";
+
+/** Why a name will not do, and what to do instead. */
+export interface NameProblem {
+  why: string;
+  advice: string;
+}
+
+/**
+ * The length of `path`'s prefix that may hold a ':': a drive (`C:`), after
+ * `\\?\` or `\\.\` when there is one.
+ */
+function drivePrefix(path: string): number {
+  const device = /^[\\/]{2}[?.][\\/]/.exec(path)?.[0].length ?? 0;
+  return /^[a-z]:/i.test(path.slice(device)) ? device + 2 : 0;
+}
+
+/**
+ * Reserved DOS device names: Windows opens the device for the name, and
+ * before Windows 11 for the name with any extension (`CON.exe`), which a
+ * file copied there could not be named either.
+ */
+const DEVICE = /^(CON|PRN|AUX|NUL|COM[0-9¹²³]|LPT[0-9¹²³]|CONIN\$|CONOUT\$)$/i;
+
+/**
+ * What is wrong, on Windows (`options.windows`, default: this system),
+ * with writing a file at `path`: a ':' other than its drive's, a file name
+ * ending in '.' or ' ', or a device's; `undefined` when nothing is.
+ */
+export function outputNameProblem(
+  path: string,
+  options: { windows?: boolean } = {},
+): NameProblem | undefined {
+  if (!(options.windows ?? isWindows)) return undefined;
+  const at = path.indexOf(":", drivePrefix(path));
+  if (at >= 0) {
+    return {
+      why: `the ':' makes it a stream of ${
+        path.slice(0, at)
+      } (an NTFS alternate data stream), not a file of that name`,
+      advice: "choose a name without ':'",
+    };
+  }
+  // After \\?\ a name is taken as it is, trailing dots and all.
+  if (/^\\\\\?\\/.test(path)) return undefined;
+  const name = path.slice(path.search(/[^\\/]*$/));
+  // "." and ".." name directories, which the write refuses
+  if (/^\.*$/.test(name)) return undefined;
+  const kept = path.replace(/[. ]+$/, "");
+  if (kept !== path) {
+    return {
+      why:
+        `Windows drops the '.' and spaces that end a file name: it would be named ${kept}, not ${path}`,
+      advice: "choose a name that ends in neither",
+    };
+  }
+  if (DEVICE.test(name.replace(/\..*$/, "").replace(/ +$/, ""))) {
+    return {
+      why:
+        `${name} is a device on Windows (CON, PRN, AUX, NUL, COM0 to COM9, LPT0 to LPT9; before Windows 11 with any extension too), not a file`,
+      advice: "choose another name",
+    };
+  }
+  return undefined;
+}
