@@ -13,6 +13,7 @@ import {
 } from "../../mod.ts";
 import { createNamedEvent, setEvent, Win32Error } from "../../ffi/mod.ts";
 import { processError, unsupportedMachine } from "../../src/_target.ts";
+import { withKeptFile } from "./kept_file.ts";
 import { assert, assertEquals, assertRejects } from "./assert.ts";
 import { fixture, hookDll, startTarget, test } from "./harness.ts";
 
@@ -384,13 +385,7 @@ test("a remote thread the target ends before LoadLibraryW returns is said, not r
 const DROPS = "Windows drops the '.' and spaces that end a file name";
 
 test("patchImports and removeImport refuse an output Windows would name otherwise (a trailing '.' or ' ', a device's name, a stream): bad-path, nothing written", async () => {
-  const dir = await Deno.makeTempDir();
-  try {
-    const exe = `${dir}\\game.exe`;
-    await Deno.copyFile(fixture("sleeper.exe"), exe);
-    // The user's other file, which "keep.exe." names on Windows.
-    const keep = `${dir}\\keep.exe`;
-    await Deno.writeTextFile(keep, "the user's work");
+  await withKeptFile(async ({ dir, exe, keep }) => {
     for (
       const [output, says] of [
         [`${keep}.`, `${DROPS}: it would be named ${keep}, not ${keep}.`],
@@ -416,10 +411,5 @@ test("patchImports and removeImport refuse an output Windows would name otherwis
         assertEquals(e.kind, "bad-path", e.message);
       }
     }
-    assertEquals(await Deno.readTextFile(keep), "the user's work");
-    const left = [...Deno.readDirSync(dir)].map((e) => e.name).sort();
-    assertEquals(left, ["game.exe", "keep.exe"]);
-  } finally {
-    await Deno.remove(dir, { recursive: true }).catch(() => {});
-  }
+  });
 });

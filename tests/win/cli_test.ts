@@ -1,6 +1,7 @@
 // The CLI end to end on Windows (natively or under Wine): every command run
 // as a user runs it (`deno run -A cli.ts …`) against real fixture
 // processes, with --json output parsed back and bad arguments checked.
+import { withKeptFile } from "./kept_file.ts";
 import { assert, assertEquals } from "./assert.ts";
 import {
   fixture,
@@ -142,13 +143,7 @@ test("cli: an output file named with a ':' after the drive (an NTFS alternate da
 });
 
 test("cli: an output file named as Windows will not name it (a trailing '.' or ' ', a device such as NUL or CON.exe) is refused, nothing written", async () => {
-  const dir = await Deno.makeTempDir();
-  try {
-    const exe = `${dir}\\game.exe`;
-    await Deno.copyFile(fixture("sleeper.exe"), exe);
-    // The user's other file, which "keep.exe." would name on Windows.
-    const keep = `${dir}\\keep.exe`;
-    await Deno.writeTextFile(keep, "the user's work");
+  await withKeptFile(async ({ dir, exe }) => {
     const wrong: string[] = [];
     for (
       const [out, pattern] of [
@@ -183,13 +178,8 @@ test("cli: an output file named as Windows will not name it (a trailing '.' or '
         }
       }
     }
-    const left = [...Deno.readDirSync(dir)].map((e) => e.name).sort();
-    assertEquals(await Deno.readTextFile(keep), "the user's work");
     assertEquals(wrong, []);
-    assertEquals(left, ["game.exe", "keep.exe"]);
-  } finally {
-    await Deno.remove(dir, { recursive: true }).catch(() => {});
-  }
+  });
 });
 
 test("cli: ps and modules show control characters in a process's name and path escaped (a file name may hold C1 controls, which some terminals act on)", async () => {
