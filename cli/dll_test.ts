@@ -620,10 +620,14 @@ Deno.test("distinctDlls keeps each file once, its first spelling: the same path 
     const upper = join(dir, "C.dll");
     await Deno.writeFile(lower, new Uint8Array(1));
     await Deno.writeFile(upper, new Uint8Array(2));
-    assert.deepEqual(distinctDlls([lower, upper], { windows: true }), [
-      lower,
-      upper,
-    ]);
+    // (a file system that ignores case, as Windows' and Wine's do in a
+    // directory of theirs, made one file of them: then it is one DLL)
+    const names = [...Deno.readDirSync(dir)].map((e) => e.name);
+    const two = names.includes("c.dll") && names.includes("C.dll");
+    assert.deepEqual(
+      distinctDlls([lower, upper], { windows: true }),
+      two ? [lower, upper] : [lower],
+    );
     assert.deepEqual(
       distinctDlls(["C:\\x\\P.dll", "c:\\X\\p.DLL"], { windows: false }),
       ["C:\\x\\P.dll", "c:\\X\\p.DLL"],
