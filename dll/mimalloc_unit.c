@@ -167,9 +167,16 @@ static inline uint32_t hs_mi_address_canary(const void* p) {
 /* 3.4.x: static.c's sources one by one, as for v2 (tasks/build_dll.ts
  * checks the list against its static.c, between the hs-static3 markers),
  * so that arena.c's one wait for the abandoned map's readers reaches
- * heapshift first ("v3's wait for the abandoned map's readers", below). */
+ * heapshift first ("v3's wait for the abandoned map's readers", below),
+ * and arena.c's and theap.c's locks ("v3's locks a killed thread holds"). */
 static void hs_mi_clear_once_set(mi_bitmap_t* bitmap, size_t idx);
+static bool hs_mi_lock_enter(mi_lock_t* lock);
 static BOOL threads_gone(void); /* hooks.c */
+/* mimalloc's mi_lock, but a lock hs_mi_lock_enter did not take (its holder
+ * is dead) is not released either */
+#define HS_MI_LOCK(lock)                                               \
+  for (bool _hs_held = hs_mi_lock_enter(lock), _mi_go = true; _mi_go; \
+       (_hs_held ? mi_lock_release(lock) : (void)0), _mi_go = false)
 /* hs-static3 begin: static.c's includes, in order */
 #include "mimalloc.h"
 #include "mimalloc/internal.h"
@@ -177,7 +184,11 @@ static BOOL threads_gone(void); /* hooks.c */
 #include "src/alloc-aligned.c"
 #include "src/alloc-posix.c"
 #define mi_bitmap_clear_once_set(bitmap, idx) hs_mi_clear_once_set(bitmap, idx)
+#pragma push_macro("mi_lock")
+#undef mi_lock
+#define mi_lock(lock) HS_MI_LOCK(lock)
 #include "src/arena.c"
+#pragma pop_macro("mi_lock")
 #undef mi_bitmap_clear_once_set
 #include "src/arena-meta.c"
 #include "src/bitmap.c"
@@ -190,7 +201,11 @@ static BOOL threads_gone(void); /* hooks.c */
 #include "src/page-map.c"
 #include "src/random.c"
 #include "src/stats.c"
+#pragma push_macro("mi_lock")
+#undef mi_lock
+#define mi_lock(lock) HS_MI_LOCK(lock)
 #include "src/theap.c"
+#pragma pop_macro("mi_lock")
 #include "src/threadlocal.c"
 #include "src/prim/prim.c"
 #if MI_OSX_ZONE
@@ -549,6 +564,46 @@ static void hs_mi_clear_once_set(mi_bitmap_t* bitmap, size_t idx) {
     _mi_prim_thread_yield();
   }
   mi_bitmap_clear_once_set(bitmap, idx);
+}
+
+/* ---- v3's locks a killed thread holds ----------------------------------
+ * ExitProcess kills the other threads also while one holds a lock of
+ * mimalloc's: after a direct _exit or ExitProcess a DLL detached before
+ * heapshift that needed it waited forever (dll_exit_test.ts). Two of them
+ * the exiting thread may need, and a dead holder leaves nothing there that
+ * the one thread left cannot go on from, so once the loader's shutdown has
+ * begun it goes on without the lock (and leaves it as it is: released, an
+ * SRW lock would wake its waiters, dead threads too):
+ * - the subprocess's arena_reserve_lock (arena.c) only keeps two threads
+ *   from reserving an arena each at once: the arena list it adds to is
+ *   lock-free (a slot claimed and not yet filled stays NULL, which every
+ *   reader skips and the next add fills); a dead holder leaves at most
+ *   reserved memory unused.
+ * - the main heap's theaps_lock (theap.c) guards its list of theaps, which
+ *   a thread's first allocation pushes onto (its exit removes it, under the
+ *   loader lock: never killed there). A dead pusher leaves the list with a
+ *   stale back link or without the rest past its theap; the push then
+ *   relinks the head, and the list is walked only to delete a heap other
+ *   than the main one (heapshift makes none).
+ * A lock found held is waited for a moment first: the kill may not have
+ * stopped its holder yet (the kernel's is asynchronous, Wine's a signal).
+ * Any other lock (os_abandoned_pages_lock guards a list the exiting thread
+ * may unlink from) is waited for as before. Off the hot path: these locks
+ * are taken on slow paths only, and a free one costs a try instead of an
+ * acquire. */
+static bool hs_mi_lock_enter(mi_lock_t* lock) {
+  if (mi_lock_try_acquire(lock)) return true;
+  if ((lock != &subproc_main.arena_reserve_lock &&
+       lock != &heap_main.theaps_lock) ||
+      !threads_gone()) {
+    mi_lock_acquire(lock);
+    return true;
+  }
+  for (int ms = 0; ms < 20; ms++) {
+    Sleep(1);
+    if (mi_lock_try_acquire(lock)) return true;
+  }
+  return false;
 }
 #endif
 

@@ -34,13 +34,14 @@ interface ExitRun {
   code: number;
 }
 
+/** A run of `exe` (a fixture) with the hook DLL and `args`. */
 async function exitRun(
   arch: Arch,
-  order: "before" | "after",
-  how: How = "exit",
+  exe: string,
+  args: string[],
 ): Promise<ExitRun> {
-  const child = new Deno.Command(fixture("dll_exit.exe", arch), {
-    args: [hookDll(arch), order, how],
+  const child = new Deno.Command(fixture(exe, arch), {
+    args: [hookDll(arch), ...args],
     stdout: "piped",
     stderr: "inherit",
   }).spawn();
@@ -87,7 +88,7 @@ async function exitRun(
 async function exitRuns(arch: Arch, how: How, runs: number) {
   for (let i = 0; i < runs; i++) {
     const order = i % 2 ? "after" : "before";
-    const run = await exitRun(arch, order, how);
+    const run = await exitRun(arch, "dll_exit.exe", [order, how]);
     const what = `run ${i} (late DLL loaded ${order} heapshift): ${
       run.lines.join(" | ")
     }`;
@@ -134,5 +135,48 @@ for (const how of ["_exit", "ExitProcess"] as const) {
   testArches(
     `${how}(0) while 8 threads allocate: ${DIRECT_RUNS} runs, each gone within 2 s`,
     (arch) => exitRuns(arch, how, DIRECT_RUNS),
+  );
+}
+
+// A thread killed while it holds one of mimalloc 3's locks
+// (tests/fixtures/dll_exit_lock.c parks it there for good through
+// heapshift's imports): arena.c's arena_reserve_lock, held while it
+// reserves a new arena, and the main heap's theaps_lock (theap.c), held
+// while a thread's first allocation sets up its theap. After a direct
+// _exit or ExitProcess the DLL detached before heapshift allocates 48 MiB,
+// which needs a new arena, on the main thread (reserve) or on a thread that
+// never allocated, which needs a theap (theaps). With mimalloc 2 nothing is
+// parked and the exit is the same.
+const LOCK_RUNS = 4;
+for (
+  const [lock, how] of [
+    ["reserve", "_exit"],
+    ["reserve", "ExitProcess"],
+    ["theaps", "ExitProcess"],
+  ] as const
+) {
+  testArches(
+    `${how}(0) while a killed thread holds mimalloc 3's ${
+      lock === "reserve" ? "arena_reserve_lock" : "theaps_lock"
+    }: ${LOCK_RUNS} runs, each gone within 2 s`,
+    async (arch) => {
+      for (let i = 0; i < LOCK_RUNS; i++) {
+        const run = await exitRun(arch, "dll_exit_lock.exe", [lock, how]);
+        const what = `run ${i}: ${run.lines.join(" | ")}`;
+        const ready = /^ready \d+ mimalloc=(\d+)$/.exec(run.lines[0] ?? "");
+        assertEquals(ready !== null, true, what);
+        assertEquals(
+          run.lines.slice(1),
+          [Number(ready![1]) >= 300 ? "parked=1" : "parked=skipped", "exiting"],
+          what,
+        );
+        assertEquals(
+          run.exitMs >= 0 && run.exitMs <= EXIT_BOUND_MS,
+          true,
+          `${what}: still running ${run.exitMs} ms after ${how}(0)`,
+        );
+        assertEquals(run.code, 0, what);
+      }
+    },
   );
 }
