@@ -15,6 +15,7 @@ import {
   hookDll,
   readLines,
   testArches,
+  UCRT_UNDER_TEST,
 } from "./harness.ts";
 
 const RUNS = 200;
@@ -146,14 +147,21 @@ for (const how of ["_exit", "ExitProcess"] as const) {
 // _exit or ExitProcess the DLL detached before heapshift allocates 48 MiB,
 // which needs a new arena, on the main thread (reserve) or on a thread that
 // never allocated, which needs a theap (theaps). With mimalloc 2 nothing is
-// parked and the exit is the same.
+// parked and the exit is the same. Not theaps on Microsoft's ucrtbase: there
+// a new thread's theap is set up by the CRT's own allocation before the
+// thread's function runs (unmarked), and the marked thread then parked in
+// its DLL_THREAD_DETACH's theap removal, holding the loader lock, which no
+// exit kills (a hang of the fixture's making).
 const LOCK_RUNS = 4;
+const LOCK_CASES = [
+  ["reserve", "_exit"],
+  ["reserve", "ExitProcess"],
+  ["theaps", "ExitProcess"],
+] as const;
 for (
-  const [lock, how] of [
-    ["reserve", "_exit"],
-    ["reserve", "ExitProcess"],
-    ["theaps", "ExitProcess"],
-  ] as const
+  const [lock, how] of LOCK_CASES.filter(([lock]) =>
+    lock !== "theaps" || UCRT_UNDER_TEST === "wine"
+  )
 ) {
   testArches(
     `${how}(0) while a killed thread holds mimalloc 3's ${
