@@ -106,7 +106,20 @@ function unescapeXml(s: string): string {
   return s.replace(/&(quot|apos|lt|gt|amp);/g, (_, n) => named[n]);
 }
 
-/** Reads the counts from a JUnit report written by `deno test`. */
+/**
+ * A test as "its name (its file)", from a testcase's attributes: two files
+ * may each have a test of one name (a name alone would let one stand for
+ * the other in {@linkcode linuxOnlyIgnores}).
+ */
+function testId(attributes: string): string {
+  const attr = (a: string) =>
+    unescapeXml(new RegExp(`\\b${a}="([^"]*)"`).exec(attributes)?.[1] ?? "");
+  const file = attr("classname");
+  return file ? `${attr("name")} (${file})` : attr("name");
+}
+
+/** Reads the counts from a JUnit report written by `deno test`; the
+ * ignored tests are named with their file. */
 export function readJunit(
   xml: string,
 ): Pick<Counts, "passed" | "failed" | "ignored" | "ignoredNames"> {
@@ -116,8 +129,8 @@ export function readJunit(
   if (!m) return { passed: 0, failed: 0, ignored: 0, ignoredNames: [] };
   const [tests, failures, errors] = m.slice(1).map(Number);
   const ignoredNames = [
-    ...xml.matchAll(/<testcase name="([^"]*)"[^>]*>\s*<skipped/g),
-  ].map((t) => unescapeXml(t[1]));
+    ...xml.matchAll(/<testcase (name="[^"]*"[^>]*)>\s*<skipped/g),
+  ].map((t) => testId(t[1]));
   const ignored = (xml.match(/<skipped/g) ?? []).length;
   return {
     passed: tests - failures - errors - ignored,
@@ -127,12 +140,13 @@ export function readJunit(
   };
 }
 
-/** The tests a JUnit report says ran (passed or failed, not skipped). */
+/** The tests a JUnit report says ran (passed or failed, not skipped),
+ * named as {@linkcode readJunit} names the ignored. */
 export function ranNames(xml: string): string[] {
   return [
-    ...xml.matchAll(/<testcase name="([^"]*)"[^>]*>([\s\S]*?)<\/testcase>/g),
+    ...xml.matchAll(/<testcase (name="[^"]*"[^>]*)>([\s\S]*?)<\/testcase>/g),
   ]
-    .filter((t) => !t[2].includes("<skipped")).map((t) => unescapeXml(t[1]));
+    .filter((t) => !t[2].includes("<skipped")).map((t) => testId(t[1]));
 }
 
 /**

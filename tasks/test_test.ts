@@ -39,12 +39,12 @@ Deno.test("readJunit() counts passed, failed and ignored tests, naming the ignor
     passed: 1,
     failed: 1,
     ignored: 1,
-    ignoredNames: ['two "q"'],
+    ignoredNames: ['two "q" (./a_test.ts)'],
   });
 });
 
-Deno.test("ranNames() names the tests that ran, failed ones too, not the skipped", () => {
-  assert.deepEqual(ranNames(XML), ["one", "three"]);
+Deno.test("ranNames() names the tests that ran, failed ones too, not the skipped, each with its file", () => {
+  assert.deepEqual(ranNames(XML), ["one (./a_test.ts)", "three (./a_test.ts)"]);
 });
 
 Deno.test("linuxOnlyIgnores: the Windows Deno's ignored tests that the Linux pass ran are Linux's only, any other stays named", () => {
@@ -63,6 +63,34 @@ Deno.test("linuxOnlyIgnores: the Windows Deno's ignored tests that the Linux pas
   );
   // no Linux pass in this run (--unit-win): nothing is explained
   assert.deepEqual(linuxOnlyIgnores(win, null), win);
+});
+
+Deno.test("linuxOnlyIgnores: a test is Linux's only when the Linux pass ran it in the same file, not another file's test of its name", () => {
+  const report = (cases: string) =>
+    `<testsuites name="deno test" tests="2" failures="0" errors="0">${cases}</testsuites>`;
+  const linux = report(`
+        <testcase name="parses" classname="./a_test.ts" time="0.000">
+        </testcase>
+        <testcase name="parses" classname="./b_test.ts" time="0.000">
+            <skipped/>
+        </testcase>`);
+  const windows = report(`
+        <testcase name="parses" classname="./a_test.ts" time="0.000">
+        </testcase>
+        <testcase name="parses" classname="./b_test.ts" time="0.000">
+            <skipped/>
+        </testcase>`);
+  const win = {
+    suite: "unit, Windows Deno",
+    ...readJunit(windows),
+    code: 0,
+    problems: [],
+  };
+  // b_test's "parses" is ignored on Linux too: nothing explains it
+  const counted = linuxOnlyIgnores(win, ranNames(linux));
+  assert.equal(counted.linuxOnly, 0);
+  assert.equal(counted.ignoredNames.length, 1);
+  assert.match(counted.ignoredNames[0], /b_test\.ts/);
 });
 
 Deno.test("readJunit() of a report without a summary counts nothing", () => {
