@@ -102,18 +102,30 @@ async function exitRuns(arch: Arch, how: How, runs: number) {
     // exit; v3 on x64 keeps its page headers apart, where the fixture cannot
     // guard one alone: chance kills only.
     const unforced = Number(ready![1]) >= 300 && arch === "x64";
-    assertEquals(
-      run.lines.slice(1),
-      [unforced ? "parked=unforced" : "parked=1", "exiting"],
+    assertExited(run, unforced ? "parked=unforced" : "parked=1", {
+      how,
       what,
-    );
-    assertEquals(
-      run.exitMs >= 0 && run.exitMs <= EXIT_BOUND_MS,
-      true,
-      `${what}: still running ${run.exitMs} ms after ${how}(0)`,
-    );
-    assertEquals(run.code, 0, what);
+    });
   }
+}
+
+/**
+ * `run` printed `parked` then "exiting", and ended with code 0 within
+ * EXIT_BOUND_MS of it; `what` names the run in the messages.
+ */
+function assertExited(
+  run: ExitRun,
+  parked: string,
+  options: { how: string; what: string },
+): void {
+  const { how, what } = options;
+  assertEquals(run.lines.slice(1), [parked, "exiting"], what);
+  assertEquals(
+    run.exitMs >= 0 && run.exitMs <= EXIT_BOUND_MS,
+    true,
+    `${what}: still running ${run.exitMs} ms after ${how}(0)`,
+  );
+  assertEquals(run.code, 0, what);
 }
 
 testArches(
@@ -173,17 +185,8 @@ for (
         const what = `run ${i}: ${run.lines.join(" | ")}`;
         const ready = /^ready \d+ mimalloc=(\d+)$/.exec(run.lines[0] ?? "");
         assertEquals(ready !== null, true, what);
-        assertEquals(
-          run.lines.slice(1),
-          [Number(ready![1]) >= 300 ? "parked=1" : "parked=skipped", "exiting"],
-          what,
-        );
-        assertEquals(
-          run.exitMs >= 0 && run.exitMs <= EXIT_BOUND_MS,
-          true,
-          `${what}: still running ${run.exitMs} ms after ${how}(0)`,
-        );
-        assertEquals(run.code, 0, what);
+        const parked = Number(ready![1]) >= 300 ? "parked=1" : "parked=skipped";
+        assertExited(run, parked, { how, what });
       }
     },
   );
