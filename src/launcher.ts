@@ -52,7 +52,7 @@ import { addImports, findExeImage } from "./_first_imports.ts";
 import { confirmLoaded } from "./_load_check.ts";
 import { guardAsync } from "./_error_kinds.ts";
 import { timeoutMs } from "./_timeout.ts";
-import { checkOptions, typeName } from "./_arguments.ts";
+import { checkOptions, checkOptionTypes, typeName } from "./_arguments.ts";
 
 /**
  * Options for {@linkcode launch}.
@@ -253,9 +253,10 @@ async function untilAborted<T>(
  * `=` in a name would split it.
  */
 function checkStrings(exe: string, options: LaunchOptions): void {
+  const doing = `launch ${exe}`;
   const bad = (what: string) =>
-    new HeapshiftError("bad-argument", `Cannot launch ${exe}: ${what}`);
-  const { args = [], env = {}, cwd, dlls = [], stdio, signal } = options;
+    new HeapshiftError("bad-argument", `Cannot ${doing}: ${what}`);
+  const { args = [], env = {}, cwd, dlls = [], stdio } = options;
   if (!Array.isArray(args)) {
     throw bad(`args must be an array of strings, not ${typeName(args)}`);
   }
@@ -295,9 +296,7 @@ function checkStrings(exe: string, options: LaunchOptions): void {
       );
     }
   }
-  if (cwd !== undefined && typeof cwd !== "string") {
-    throw bad(`cwd must be a string, not ${typeName(cwd)}`);
-  }
+  checkOptionTypes(options, { types: { cwd: "string" }, doing });
   if (cwd?.includes("\0")) {
     throw bad(
       "its working directory contains a NUL character, which would end it there",
@@ -318,9 +317,7 @@ function checkStrings(exe: string, options: LaunchOptions): void {
       }`,
     );
   }
-  if (signal !== undefined && !(signal instanceof AbortSignal)) {
-    throw bad(`signal must be an AbortSignal, not ${typeName(signal)}`);
-  }
+  checkOptionTypes(options, { types: { signal: "AbortSignal" }, doing });
 }
 
 const ASCII_PATH = /^[\x20-\x7e]+$/;

@@ -166,17 +166,10 @@ export async function waitForProcess(
   checkName(name, "wait for");
   const doing = `wait for ${name}`;
   checkOptions(options, doing);
-  checkOptionTypes(options, { types: { newOnly: "boolean" }, doing });
-  if (
-    options.signal !== undefined && !(options.signal instanceof AbortSignal)
-  ) {
-    throw new HeapshiftError(
-      "bad-argument",
-      `Cannot ${doing}: signal must be an AbortSignal, not ${
-        typeName(options.signal)
-      }`,
-    );
-  }
+  checkOptionTypes(options, {
+    types: { newOnly: "boolean", signal: "AbortSignal" },
+    doing,
+  });
   const timeout = timeoutMs(options.timeout, {
     fallback: 30_000,
     doing,
