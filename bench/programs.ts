@@ -28,6 +28,7 @@ import type { Arch } from "../src/arch.ts";
 import { readLines } from "../src/_lines.ts";
 import { isFile } from "../src/_paths.ts";
 import { repoPath } from "../src/_repo.ts";
+import { pairedRatio } from "./paired.ts";
 import { median, spreadPct } from "./report.ts";
 
 /** Where tasks/bench_programs.ts puts the builds. */
@@ -277,26 +278,56 @@ export function isCompleteProgramsRun(
 }
 
 /** The results as a markdown table: time, speed, peak working set. */
+/** The ok runs of `name` in variant `v`. */
+function okRuns(runs: ProgramRun[], name: string, v: ProgramVariant) {
+  return runs.filter((r) => r.program === name && r.variant === v && r.ok);
+}
+
+/** Variant `v`'s speed against the plain program: paired by rep
+ * (bench/paired.ts), else the ratio of the medians; null without both. */
+function speedOf(
+  runs: ProgramRun[],
+  name: string,
+  v: ProgramVariant,
+): number | null {
+  const pairable = (rs: ProgramRun[]) =>
+    rs.map((r) => ({ rep: r.rep, ms: r.ms ?? null }));
+  const mine = okRuns(runs, name, v), plain = okRuns(runs, name, 1);
+  const paired = pairedRatio(pairable(plain), pairable(mine));
+  if (paired) return paired.median;
+  const a = median(plain.map((r) => r.ms!)), b = median(mine.map((r) => r.ms!));
+  return a && b ? a / b : null;
+}
+
+/** "; peak working set N× the plain program's" for the late runs (the
+ * target: at most 1.15×), or "" without both. */
+function workingSetVsPlain(runs: ProgramRun[], name: string): string {
+  const ws = (v: ProgramVariant) =>
+    median(
+      okRuns(runs, name, v).map((r) => r.peakWorkingSetMB ?? NaN)
+        .filter(Number.isFinite),
+    );
+  const late = ws(3), plain = ws(1);
+  return late && plain
+    ? `; peak working set ${(late / plain).toFixed(2)}× the plain program's`
+    : "";
+}
+
 export function renderPrograms(
   runs: ProgramRun[],
   names: string[],
   head: string,
 ): string {
   const cell = (name: string, v: ProgramVariant) => {
-    const ok = runs.filter((r) =>
-      r.program === name && r.variant === v && r.ok
-    );
+    const ok = okRuns(runs, name, v);
     if (!ok.length) {
       const any = runs.some((r) => r.program === name && r.variant === v);
       return any ? "FAILED" : "–";
     }
     const ms = median(ok.map((r) => r.ms!))!;
-    const plain = median(
-      runs.filter((r) => r.program === name && r.variant === 1 && r.ok)
-        .map((r) => r.ms!),
-    );
     const ws = median(ok.map((r) => r.peakWorkingSetMB ?? NaN));
-    const speed = plain && v !== 1 ? `, ${(plain / ms).toFixed(2)}×` : "";
+    const s = v === 1 ? null : speedOf(runs, name, v);
+    const speed = s ? `, ${s.toFixed(2)}×` : "";
     // the median leaves failed runs out: the cell says so
     const failed =
       runs.filter((r) => r.program === name && r.variant === v && !r.ok).length;
@@ -323,7 +354,7 @@ export function renderPrograms(
   }
   L.push("");
   L.push(
-    "Median wall time of the timed phase ± spread (interquartile range, or max − min under 4 runs, over the median), × = speed relative to the plain program; below it the median peak working set. Each run's output is compared with the plain program's: a difference fails the run (FAILED).",
+    "Median wall time of the timed phase ± spread (interquartile range, or max − min under 4 runs, over the median), × = speed relative to the plain program: the median over reps of the plain run's time ÷ this run's in the same rep (the variants of a rep run back to back, so the machine's drift between reps cancels), or the ratio of the medians where fewer than 3 reps have both; below it the median peak working set. Each run's output is compared with the plain program's: a difference fails the run (FAILED).",
   );
   const late = runs.filter((r) => r.variant === 3 && r.ok);
   if (late.length) L.push("");
@@ -337,7 +368,7 @@ export function renderPrograms(
         median(mine.map((r) => r.freesOld ?? 0))
       }; trimmer ${mine[0].trimState}, ${
         median(mine.map((r) => r.trimResetMB ?? 0))?.toFixed(1)
-      } MB of the old heap's pages reset.`,
+      } MB of the old heap's pages reset${workingSetVsPlain(runs, name)}.`,
     );
   }
   return L.join("\n") + "\n";

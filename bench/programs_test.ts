@@ -91,6 +91,29 @@ Deno.test("renderPrograms: medians, speed against plain, peak working set, failu
   );
 });
 
+Deno.test("renderPrograms: × is the median of each rep's paired ratio, not the ratio of the medians", () => {
+  // the machine's speed drifts from rep to rep; each rep's runs share it
+  const plain = [100, 200, 400], start = [60, 100, 350];
+  const runs = [
+    ...plain.map((ms, i) => run(1, i + 1, { ms })),
+    ...start.map((ms, i) => run(2, i + 1, { ms })),
+  ];
+  const md = renderPrograms(runs, ["lua"], "head");
+  const row = md.split("\n").find((l) => l.startsWith("| lua |"))!;
+  // per rep 100/60, 200/100, 400/350: median 1.67 (the medians' ratio is 2.00)
+  assert.match(row.split("|")[3], /, 1\.67×/);
+  assert.match(md, /median over reps of the plain run's time ÷ this run's/);
+});
+
+Deno.test("renderPrograms: the late run's peak working set against the plain program's", () => {
+  const runs = [1, 2, 3].flatMap((rep) => [
+    run(1, rep, { peakWorkingSetMB: 20 }),
+    run(3, rep, { peakWorkingSetMB: 23 }),
+  ]);
+  const md = renderPrograms(runs, ["lua"], "head");
+  assert.match(md, /peak working set 1\.15× the plain program's/);
+});
+
 Deno.test("isCompleteProgramsRun: 5 good runs of every variant, or the README keeps its table", () => {
   const full = [1, 2, 3, 4].flatMap((v) =>
     [1, 2, 3, 4, 5].map((rep) => run(v as 1 | 2 | 3 | 4, rep))

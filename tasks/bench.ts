@@ -260,11 +260,6 @@ async function patchImportsCopy(dll: string, dir: string): Promise<void> {
 }
 
 /**
- * Puts a complete run's results (bench/results/bench.md) into the README
- * between its markers, so the README quotes the last full `deno task
- * bench`; a partial run (some workloads, --quick, …) leaves it alone.
- */
-/**
  * Writes a complete run's reports into README.md between their markers:
  * the harness's (bench/results/bench.md) and the real programs'
  * (bench/results/programs.md); a partial one leaves its part alone.
