@@ -223,6 +223,44 @@ Deno.test("an empty process name or module says a name is expected", async () =>
   }
 });
 
+Deno.test("commander's usage errors show the user's own text escaped as shown() does (a name pasted with an escape sequence or a bidi control), its suggestion still on a line of its own", async () => {
+  const help = "(run with --help for usage)\n";
+  for (
+    const [args, stderr] of [
+      // unknown command, unknown option
+      [["bogus\x1b[2J"], "error: unknown command 'bogus\\x1b[2J'\n"],
+      [
+        ["patch", "x.exe", "--lst\u202e"],
+        "error: unknown option '--lst\\u202e'\n(Did you mean --list?)\n",
+      ],
+      // a line break of the user's cannot start a line of its own
+      [
+        ["ps", "--x\n(Did you mean --json?)"],
+        "error: unknown option '--x\\x0a(Did you mean --json?)'\n",
+      ],
+      // excess arguments
+      [
+        ["ps", "a", "b\x9b2J"],
+        "error: too many arguments for 'ps'. Expected 1 argument but got 2: a, b\\x9b2J.\n",
+      ],
+      // an argument or an option's value the parser refused
+      [
+        ["ps", "\u2028"],
+        "error: command-argument value '\\u2028' is invalid for argument 'name'. expected a name\n",
+      ],
+      [
+        ["inject", "game.exe", "--pid", "1\x1b]0;x\x07"],
+        "error: option '--pid <pid>' argument '1\\x1b]0;x\\x07' is invalid. expected a process id (a positive integer)\n",
+      ],
+    ] as const
+  ) {
+    const r = await cli([...args]);
+    assert.equal(r.code, 2, r.stderr);
+    assert.equal(r.stderr, stderr + help, JSON.stringify(args));
+    assert.equal(r.stdout, "");
+  }
+});
+
 Deno.test("no arguments: the help on stderr, exit 2 (a usage error)", async () => {
   const r = await cli([]);
   assert.equal(r.code, 2, r.stderr);

@@ -57,6 +57,7 @@ export function buildProgram(setCode: SetCode): Command {
     .configureOutput({
       writeOut: (s) => Deno.stdout.writeSync(new TextEncoder().encode(s)),
       writeErr: (s) => Deno.stderr.writeSync(new TextEncoder().encode(s)),
+      outputError: (s, write) => write(shownUsageError(s)),
     })
     .addHelpText(
       "after",
@@ -68,6 +69,23 @@ export function buildProgram(setCode: SetCode): Command {
     );
   for (const register of COMMANDS) register(program, setCode);
   return program;
+}
+
+/**
+ * Commander's error message `text` (ending in a line break) escaped as
+ * {@linkcode shown} does: it quotes the user's own text (an unknown option
+ * or command, excess arguments, a value a parser refused), which may be a
+ * name pasted from elsewhere. Commander's own line break before its
+ * suggestion of one of our options or commands stays; a line break in the
+ * user's text does not (the suggestion holds no quote, what commander
+ * quotes is followed by one).
+ */
+function shownUsageError(text: string): string {
+  const [, message, suggestion] =
+    /^([\s\S]*?)(?:\n(\(Did you mean [^'\n]*\?\)))?\n?$/.exec(text)!;
+  return `${shown(message)}\n${
+    suggestion === undefined ? "" : `${shown(suggestion)}\n`
+  }`;
 }
 
 /** Maps an error to an exit code, printing its one-line reason. */
