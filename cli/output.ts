@@ -95,15 +95,18 @@ export function stripAnsi(s: string): string {
  * paragraph separators, and surrogates without a pair (a Windows name is
  * UTF-16 that need not be well formed) as `\uXXXX` (`\u{X…}` above the
  * BMP), but for a zero-width joiner or non-joiner inside a word of a
- * script that writes one (Persian, Indic scripts, emoji sequences), which
- * stays: a name shown must still copy. A name from Windows is UTF-16: a
- * C1 code point in it is a control there too; one pe/ reads from a file is
- * an ANSI byte (0x80-0x9f), whose character depends on the code page, so
- * its value is what is shown.
+ * script that writes one (Persian, Indic scripts, emoji sequences), and
+ * the tag characters of the flags Unicode recommends (England, Scotland,
+ * Wales), which stay: a name shown must still copy, and these show as part
+ * of what they join. A name from Windows is UTF-16: a C1 code point in it
+ * is a control there too; one pe/ reads from a file is an ANSI byte
+ * (0x80-0x9f), whose character depends on the code page, so its value is
+ * what is shown.
  */
 export function shown(s: string): string {
   return s.replace(UNSAFE, (ch, at: number) => {
-    if (joinsWord(s, at)) return ch;
+    // (more than one character: a flag's tags, matched whole)
+    if (ch.length > 2 || joinsWord(s, at)) return ch;
     const cp = ch.codePointAt(0)!;
     const hex = cp.toString(16);
     return cp <= 0xff
@@ -114,7 +117,35 @@ export function shown(s: string): string {
   });
 }
 
-const UNSAFE = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}\p{Cs}]/gu;
+/** `text` in tag characters (U+E0020..U+E007E), which spell a flag's region. */
+function tags(text: string): string {
+  return [...text].map((ch) => String.fromCodePoint(0xe0000 + ch.charCodeAt(0)))
+    .join("");
+}
+
+/**
+ * The tags, cancel tag included, of the flag sequences Unicode recommends
+ * (RGI): a waving black flag, then England's, Scotland's or Wales's
+ * region. Fonts draw these as the region's flag. Any other tag sequence
+ * is drawn, at best, as the plain black flag, the text its tags spell
+ * unseen (two names would look the same), and a tag anywhere else hides
+ * the text it spells: those are escaped.
+ */
+const FLAG_TAGS = new RegExp(
+  `(?<=\u{1f3f4})(?:${
+    ["gbeng", "gbsct", "gbwls"].map(tags).join("|")
+  })\u{e007f}`,
+  "u",
+);
+
+/**
+ * What {@linkcode shown} escapes, one character at a time, but for the
+ * tags of a {@linkcode FLAG_TAGS} flag, matched whole to be kept.
+ */
+const UNSAFE = new RegExp(
+  `${FLAG_TAGS.source}|[\\p{Cc}\\p{Cf}\\p{Zl}\\p{Zp}\\p{Cs}]`,
+  "gu",
+);
 
 /**
  * Whether the character at `at` in `s` is a zero-width joiner or

@@ -78,3 +78,39 @@ Deno.test("shown keeps a zero-width joiner or non-joiner inside a word of a scri
     ]
   ) assert.equal(shown(name), escaped);
 });
+
+/** `text` written in tag characters (U+E0020..U+E007E), as a flag's are. */
+function tags(text: string): string {
+  return [...text].map((ch) => String.fromCodePoint(0xe0000 + ch.charCodeAt(0)))
+    .join("");
+}
+
+Deno.test("shown keeps the tag characters of the flags Unicode recommends (England, Scotland, Wales), which show as a flag, and escapes any other: invisible, they would hide text in a name", () => {
+  const cancel = "\u{e007f}";
+  for (const region of ["gbeng", "gbsct", "gbwls"]) {
+    const name = `\u{1f3f4}${tags(region)}${cancel}.exe`;
+    assert.equal(shown(name), name);
+  }
+  // Elsewhere they only hide what they spell: after another emoji, a flag
+  // no font draws (shown as a plain black flag, its tags unseen), without
+  // the flag or the cancel tag, or spelling more than a region's code.
+  const escaped = (s: string) =>
+    [...s].map((ch) => `\\u{${ch.codePointAt(0)!.toString(16)}}`).join("");
+  for (
+    const [before, spec, after, afterShown] of [
+      ["\u{1f3f3}", tags("gbsct"), cancel, "\\u{e007f}"],
+      ["\u{1f3f4}", tags("usca"), cancel, "\\u{e007f}"],
+      ["\u{1f3f4}", tags("gbsctexe"), cancel, "\\u{e007f}"],
+      ["a", tags("gbsct"), cancel, "\\u{e007f}"],
+      ["\u{1f3f4}", tags("gbsct"), "", ""],
+      ["\u{1f3f4}", tags("gbsct"), `\u200b${cancel}`, "\\u200b\\u{e007f}"],
+    ]
+  ) {
+    assert.equal(
+      shown(`${before}${spec}${after}.exe`),
+      `${before}${escaped(spec)}${afterShown}.exe`,
+    );
+  }
+  // the flag itself stays, whatever follows it
+  assert.equal(shown("\u{1f3f4}.exe"), "\u{1f3f4}.exe");
+});
