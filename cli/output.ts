@@ -5,6 +5,8 @@
  * @module
  */
 
+import { textWidth } from "./text_width.ts";
+
 /** A failure the CLI reports as one line on stderr, with exit code 1. */
 export class CliError extends Error {
   override name = "CliError";
@@ -177,17 +179,18 @@ export interface Column {
   align?: "left" | "right";
 }
 
-/** Formats rows as an aligned table with a header line. */
+/**
+ * Formats rows as an aligned table with a header line, padded by the
+ * columns the cells take on a terminal (a CJK name's characters two each).
+ */
 export function table(columns: Column[], rows: string[][]): string {
+  const width = (cell: string) => textWidth(stripAnsi(cell));
   const widths = columns.map((col, i) =>
-    Math.max(
-      col.header.length,
-      ...rows.map((r) => stripAnsi(r[i] ?? "").length),
-    )
+    Math.max(width(col.header), ...rows.map((r) => width(r[i] ?? "")))
   );
   const line = (cells: string[], header = false) =>
     cells.map((cell, i) => {
-      const pad = " ".repeat(widths[i] - stripAnsi(cell).length);
+      const pad = " ".repeat(widths[i] - width(cell));
       const text = header ? c.bold(cell) : cell;
       if (i === cells.length - 1 && columns[i].align !== "right") return text;
       return columns[i].align === "right" ? pad + text : text + pad;

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { shown, toJson } from "./output.ts";
+import { setColour, shown, table, toJson } from "./output.ts";
 
 Deno.test("shown escapes what can drive a terminal or disguise a name: C0, DEL, C1, bidi and other invisible format characters, line separators, lone surrogates", () => {
   assert.equal(shown("a\x1b[2Jb\x7f\x9b"), "a\\x1b[2Jb\\x7f\\x9b");
@@ -113,4 +113,27 @@ Deno.test("shown keeps the tag characters of the flags Unicode recommends (Engla
   }
   // the flag itself stays, whatever follows it
   assert.equal(shown("\u{1f3f4}.exe"), "\u{1f3f4}.exe");
+});
+
+Deno.test("table pads by the columns a terminal gives text: a wide (CJK, emoji) character takes two, a combining mark none", () => {
+  setColour(false);
+  const t = table([{ header: "NAME" }, { header: "SIZE", align: "right" }, {
+    header: "PATH",
+  }], [
+    ["游戏.dll", "1", "a"],
+    ["e\u0301t\u00e9.dll", "22", "b"],
+    ["\u{1f3ae}.dll", "333", "c"],
+    ["plain.dll", "4", "d"],
+  ]);
+  assert.equal(
+    t,
+    [
+      "NAME       SIZE  PATH",
+      "游戏.dll      1  a",
+      "e\u0301t\u00e9.dll      22  b",
+      "\u{1f3ae}.dll      333  c",
+      "plain.dll     4  d",
+    ].join("\n"),
+  );
+  setColour(undefined);
 });

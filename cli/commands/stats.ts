@@ -27,6 +27,7 @@ import {
 } from "../output.ts";
 import type { Stats } from "../api.ts";
 import { bridgeOptions, onWindows } from "../windows_side.ts";
+import { wrappedRows } from "../text_width.ts";
 
 const COUNTERS: [keyof Stats["counters"], string][] = [
   ["allocs", "allocations"],
@@ -107,8 +108,7 @@ export function renderStats(
 export function redrawFrom(text: string, columns: number | undefined): string {
   let rows = 0;
   for (const line of text.split("\n")) {
-    const width = [...stripAnsi(line)].length;
-    rows += columns ? Math.max(1, Math.ceil(width / columns)) : 1;
+    rows += columns ? wrappedRows(stripAnsi(line), columns) : 1;
   }
   return `\x1b[${rows}F\x1b[J`;
 }

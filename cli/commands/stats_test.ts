@@ -99,6 +99,19 @@ Deno.test("stats --watch: a redraw goes back over the rows the last sample took,
   assert.equal(redrawFrom("x".repeat(80), 80), "\x1b[1F\x1b[J");
 });
 
+Deno.test("stats --watch counts the rows a line wraps onto by the columns its characters take: a wide one takes two, and one that does not fit at a row's end starts the next", () => {
+  // 50 wide characters, 100 columns: two rows at 80
+  assert.equal(redrawFrom("游".repeat(50), 80), "\x1b[2F\x1b[J");
+  // a combining mark takes none: 80 columns, one row
+  assert.equal(redrawFrom("e\u0301".repeat(80), 80), "\x1b[1F\x1b[J");
+  // 79 + 2 + 79 columns: the wide one goes to the second row, whose 80
+  // columns leave one character for a third
+  assert.equal(
+    redrawFrom(`${"x".repeat(79)}游${"x".repeat(79)}`, 80),
+    "\x1b[3F\x1b[J",
+  );
+});
+
 Deno.test("stats of a heapshift that hooked nothing says so, without an empty list", () => {
   setColour(false);
   const text = renderStats(
