@@ -51,6 +51,18 @@ export function baseName(path: string): string {
 }
 
 /**
+ * The file name `path` names when it is a path rather than a bare file
+ * name: one with a directory (`build/x.dll`, `C:\x.dll`) or a drive
+ * (`C:x.dll`, on Windows the file x.dll in drive C:'s current directory);
+ * `undefined` for a bare file name.
+ */
+export function fileNameOfPath(path: string): string | undefined {
+  const drive = /^[A-Za-z]:/.test(path) ? 2 : 0;
+  if (drive === 0 && !/[\\/]/.test(path)) return undefined;
+  return baseName(path.slice(drive));
+}
+
+/**
  * Where the user started a `deno task`: the task runs in the checkout's
  * root and says where it was in `INIT_CWD` (unset, or empty, when the
  * script was run directly: then the current directory).

@@ -3,6 +3,7 @@ import {
   absoluteOptionPaths,
   baseName,
   exists,
+  fileNameOfPath,
   isDir,
   isFile,
   linkExists,
@@ -14,6 +15,15 @@ Deno.test("baseName takes Windows and POSIX paths", () => {
   assert.equal(baseName("/work/build/heapshift.dll"), "heapshift.dll");
   assert.equal(baseName("Z:\\mixed/sep\\probe.dll"), "probe.dll");
   assert.equal(baseName("probe.dll"), "probe.dll");
+});
+
+Deno.test("fileNameOfPath: the file name of a path with a directory or a drive (C:x.dll), none for a bare name", () => {
+  assert.equal(fileNameOfPath("build/heapshift.dll"), "heapshift.dll");
+  assert.equal(fileNameOfPath("C:\\dir\\hs.dll"), "hs.dll");
+  assert.equal(fileNameOfPath("C:hs.dll"), "hs.dll");
+  assert.equal(fileNameOfPath("dir/"), "");
+  assert.equal(fileNameOfPath("hs.dll"), undefined);
+  assert.equal(fileNameOfPath("ab:hs.dll"), undefined);
 });
 
 Deno.test("exists, isFile and isDir tell what is at a path", async () => {

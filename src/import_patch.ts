@@ -22,6 +22,7 @@ import {
 import { guardAsync } from "./_error_kinds.ts";
 import { HeapshiftError } from "./heapshift_error.ts";
 import { outputNameProblem } from "./_output_name.ts";
+import { fileNameOfPath } from "./_paths.ts";
 
 /**
  * Throws unless `dll` is a file name: inject and launch take a DLL's path,
@@ -29,8 +30,9 @@ import { outputNameProblem } from "./_output_name.ts";
  * program is to import (Windows looks for it beside the program).
  */
 function checkDllName(dll: string | undefined, doing: string): void {
-  if (dll === undefined || !/[\\/]/.test(dll)) return;
-  const name = dll.split(/[\\/]/).pop() || "heapshift.dll";
+  const file = dll === undefined ? undefined : fileNameOfPath(dll);
+  if (file === undefined) return;
+  const name = file || "heapshift.dll";
   throw new HeapshiftError(
     "bad-argument",
     `Cannot ${doing}: dll is the file name the program is to import, not a path (${

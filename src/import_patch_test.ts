@@ -102,7 +102,14 @@ Deno.test("patchImports and removeImport: a dll given as a path is a bad-argumen
   try {
     const exe = `${dir}/game.exe`;
     await Deno.writeFile(exe, buildPe());
-    for (const dll of ["build/heapshift.dll", "C:\\games\\heapshift.dll"]) {
+    // C:heapshift.dll: the file in drive C:'s current directory
+    for (
+      const dll of [
+        "build/heapshift.dll",
+        "C:\\games\\heapshift.dll",
+        "C:heapshift.dll",
+      ]
+    ) {
       for (
         const [call, doing] of [
           [() => patchImports(exe, { dll }), "patch"],

@@ -16,7 +16,7 @@ import {
 import { example, parsePath, type SetCode } from "../args.ts";
 import { type Arch, buildArgs, fileArch, HOOK_DLL, isDllFile } from "../dll.ts";
 import { embeddedDll, extractDll } from "../embed.ts";
-import { baseName } from "../../src/_paths.ts";
+import { baseName, fileNameOfPath } from "../../src/_paths.ts";
 import { otherRuntimeWarning } from "../crt_warning.ts";
 import { interruptible } from "../interrupts.ts";
 import { checkOutputPath } from "../output_path.ts";
@@ -31,10 +31,11 @@ export function checkDllName(opts: { dll?: string; postfix?: string }): void {
     resolveDllName({ dll: opts.dll, postfix: opts.postfix });
   } catch (e) {
     if (!(e instanceof PeError)) throw e;
-    // inject's and launch's --dll is a path: patch's is not
-    const path = opts.dll !== undefined && /[\\/]/.test(opts.dll)
+    // inject's and launch's --dll is a path (C:x.dll one too): patch's is not
+    const file = opts.dll === undefined ? undefined : fileNameOfPath(opts.dll);
+    const path = file !== undefined
       ? `: patch's --dll is the file name the program is to import, not a path (Windows looks for it next to the program): --dll ${
-        baseName(opts.dll)
+        file || HOOK_DLL.x64
       }, then copy the DLL there`
       : "";
     throw new UsageError(

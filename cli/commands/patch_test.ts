@@ -7,7 +7,8 @@ import { imports } from "../../pe/mod.ts";
 import { buildPe } from "../../pe/_test_pe.ts";
 import { posixTest, withDir, withVar } from "../../pe/_test_dir.ts";
 import { runCli as cli } from "../_test_utils.ts";
-import { copyHint } from "./patch.ts";
+import { checkDllName, copyHint } from "./patch.ts";
+import { UsageError } from "../output.ts";
 import {
   embeddedDll,
   releaseHeld,
@@ -377,5 +378,33 @@ Deno.test("patch warns when heapshift is added to a program on another C runtime
     const u = await cli(["patch", ucrt, "-l"]);
     assert.equal(u.code, 0, u.stderr);
     assert.doesNotMatch(u.stdout, /nothing to take over/);
+  });
+});
+
+Deno.test("patch --dll given a path, drive-relative ones (C:x.dll) too, says to give the file name the program is to import", () => {
+  for (
+    const [dll, name] of [
+      ["a/b.dll", "b.dll"],
+      ["C:\\games\\hs.dll", "hs.dll"],
+      // the file x.dll in drive C:'s current directory, not a name
+      ["C:x.dll", "x.dll"],
+      ["c:heapshift.dll", "heapshift.dll"],
+    ]
+  ) {
+    assert.throws(() => checkDllName({ dll }), (e: Error) => {
+      assert.ok(e instanceof UsageError, String(e));
+      assert.equal(
+        e.message,
+        `--dll: invalid DLL name ${
+          JSON.stringify(dll)
+        }: patch's --dll is the file name the program is to import, not a path (Windows looks for it next to the program): --dll ${name}, then copy the DLL there`,
+      );
+      return true;
+    });
+  }
+  // a name with a ':' elsewhere is no path: only invalid
+  assert.throws(() => checkDllName({ dll: "ab:c.dll" }), (e: Error) => {
+    assert.equal(e.message, '--dll: invalid DLL name "ab:c.dll"');
+    return true;
   });
 });
