@@ -168,7 +168,8 @@ static inline uint32_t hs_mi_address_canary(const void* p) {
  * checks the list against its static.c, between the hs-static3 markers),
  * so that arena.c's one wait for the abandoned map's readers reaches
  * heapshift first ("v3's wait for the abandoned map's readers", below),
- * and arena.c's and theap.c's locks ("v3's locks a killed thread holds"). */
+ * and arena.c's, page-map.c's and theap.c's locks ("v3's locks a killed
+ * thread holds"). */
 static void hs_mi_clear_once_set(mi_bitmap_t* bitmap, size_t idx);
 static bool hs_mi_lock_enter(mi_lock_t* lock);
 static BOOL threads_gone(void); /* hooks.c */
@@ -198,7 +199,11 @@ static BOOL threads_gone(void); /* hooks.c */
 #include "src/options.c"
 #include "src/os.c"
 #include "src/page.c"           // includes page-queue.c
+#pragma push_macro("mi_lock")
+#undef mi_lock
+#define mi_lock(lock) HS_MI_LOCK(lock)
 #include "src/page-map.c"
+#pragma pop_macro("mi_lock")
 #include "src/random.c"
 #include "src/stats.c"
 #pragma push_macro("mi_lock")
@@ -569,7 +574,7 @@ static void hs_mi_clear_once_set(mi_bitmap_t* bitmap, size_t idx) {
 /* ---- v3's locks a killed thread holds ----------------------------------
  * ExitProcess kills the other threads also while one holds a lock of
  * mimalloc's: after a direct _exit or ExitProcess a DLL detached before
- * heapshift that needed it waited forever (dll_exit_test.ts). Two of them
+ * heapshift that needed it waited forever (dll_exit_test.ts). Four of them
  * the exiting thread may need, and a dead holder leaves nothing there that
  * the one thread left cannot go on from, so once the loader's shutdown has
  * begun it goes on without the lock (and leaves it as it is: released, an
@@ -579,6 +584,19 @@ static void hs_mi_clear_once_set(mi_bitmap_t* bitmap, size_t idx) {
  *   lock-free (a slot claimed and not yet filled stays NULL, which every
  *   reader skips and the next add fills); a dead holder leaves at most
  *   reserved memory unused.
+ * - the main heap's arena_pages_lock (arena.c, mi_heap_ensure_arena_pages,
+ *   a heap's first page in an arena) guards the one store of the heap's
+ *   record of its pages there: reloaded under it and, still none, for the
+ *   main heap always the arena's own (&arena->pages_main), nothing
+ *   allocated. A dead holder stored it or not; the store is the same. (Its
+ *   other taker, heap.c's mi_heap_free, frees a heap other than the main
+ *   one: heapshift makes none.)
+ * - page-map.c's mi_page_map_lock (x64's two-level map) guards the adding
+ *   of a part of the map (a submap, 512 MiB of addresses): reloaded under
+ *   it and, still none, a new one from the OS is published with a
+ *   compare-and-swap, which gives it back when another is there already,
+ *   so the swap alone keeps one per place. A dead holder leaves at most a
+ *   part it got and never published (64 KiB).
  * - the main heap's theaps_lock (theap.c) guards its list of theaps, which
  *   a thread's first allocation pushes onto (its exit removes it, under the
  *   loader lock: never killed there). A dead pusher leaves the list with a
@@ -587,15 +605,25 @@ static void hs_mi_clear_once_set(mi_bitmap_t* bitmap, size_t idx) {
  *   than the main one (heapshift makes none).
  * A lock found held is waited for a moment first: the kill may not have
  * stopped its holder yet (the kernel's is asynchronous, Wine's a signal).
- * Any other lock (os_abandoned_pages_lock guards a list the exiting thread
- * may unlink from) is waited for as before. Off the hot path: these locks
- * are taken on slow paths only, and a free one costs a try instead of an
- * acquire. */
+ * Only the call that finds it so waits: threads_gone has set exit_state
+ * by then, and no later hook calls mimalloc (PROCESS_ENDING). Any other
+ * lock is waited for as before: os_abandoned_pages_lock guards a list the
+ * exiting thread may unlink from; the rest no hook's call takes at exit, or
+ * no thread holds (dll/README.md). Off the hot path: these locks are taken
+ * on slow paths only, and a free one costs a try instead of an acquire. */
+/* Whether `lock` is one of the four above. */
+static bool hs_mi_lock_dead_holder_ok(mi_lock_t* lock) {
+  return lock == &subproc_main.arena_reserve_lock ||
+         lock == &heap_main.arena_pages_lock ||
+#if !MI_PAGE_MAP_FLAT
+         lock == &mi_page_map_lock ||
+#endif
+         lock == &heap_main.theaps_lock;
+}
+
 static bool hs_mi_lock_enter(mi_lock_t* lock) {
   if (mi_lock_try_acquire(lock)) return true;
-  if ((lock != &subproc_main.arena_reserve_lock &&
-       lock != &heap_main.theaps_lock) ||
-      !threads_gone()) {
+  if (!hs_mi_lock_dead_holder_ok(lock) || !threads_gone()) {
     mi_lock_acquire(lock);
     return true;
   }
