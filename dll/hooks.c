@@ -451,6 +451,8 @@ static HS_NOINLINE void* alloc_block_retry(size_t n, BOOL zero) {
       set_errno(ENOMEM);
       return NULL;
     }
+    /* the handler ran code of the program's: the process may be ending */
+    if (PROCESS_ENDING()) continue;
     p = hs_mi_alloc(n, zero);
     if (p != NULL) {
       hs_count(HS_C_ALLOCS, 1);

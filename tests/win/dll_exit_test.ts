@@ -119,6 +119,11 @@ function assertExited(
   options: { how: string; what: string },
 ): void {
   const { how, what } = options;
+  if (run.lines[1] === "parked=nolock") {
+    throw new Error(
+      `${what}: the fixture found no symbol for the lock in heapshift.dll, whose COFF symbol table it reads: the mingw build keeps one, an MSVC build has none: these cases need the DLL mingw-w64's gcc builds`,
+    );
+  }
   assertEquals(run.lines.slice(1), [parked, "exiting"], what);
   assertEquals(
     run.exitMs >= 0 && run.exitMs <= EXIT_BOUND_MS,
