@@ -7,16 +7,16 @@
  *
  * Every function throws one error type for what can go wrong, a
  * {@linkcode HeapshiftError} with a `kind` to branch on (`not-found`,
- * `access-denied`, `bad-dll`, `bad-pe`, `not-windows`, …) and a message
- * that says what to do; the failure of the layer below (a Win32 error, or
+ * `ambiguous`, `access-denied`, `bad-dll`, `bad-pe`, `not-windows`, …)
+ * and a message that says what to do; the failure of the layer below (a Win32 error, or
  * one of the typed errors of the PE package, `@heapshift/heapshift/pe`) is
  * its `cause`.
  *
  * @example Inject heapshift into a running program
  * ```ts
  * import { findProcess, inject } from "@heapshift/heapshift";
- * // (a not-found HeapshiftError when it is not running, a failed one
- * // naming the pids when several are)
+ * // (a not-found HeapshiftError when it is not running, an ambiguous
+ * // one naming the pids when several are)
  * const target = findProcess("game.exe");
  * await inject(target.pid, "build/heapshift.dll");
  * ```

@@ -89,8 +89,8 @@ function checkName(name: unknown, doing: string): void {
 
 /**
  * The one running process named `name`. Throws a `not-found`
- * HeapshiftError when there is none, and a `failed` one naming the pids
- * when several match (pass a pid then).
+ * HeapshiftError when there is none, and an `ambiguous` one naming the
+ * pids when several match (pass a pid then).
  *
  * @example Resolve a name given on a command line
  * ```ts
@@ -108,7 +108,7 @@ export function findProcess(name: string): ProcessInfo {
   }
   if (found.length > 1) {
     throw new HeapshiftError(
-      "failed",
+      "ambiguous",
       `Several processes named ${name} are running (pids ${
         found.map((p) => p.pid).join(", ")
       }): pass a pid instead`,

@@ -18,7 +18,7 @@ import {
   waitSignaled,
 } from "../../ffi/mod.ts";
 import { assert, assertEquals, assertRejects, assertThrows } from "./assert.ts";
-import { fixture, hookDll, startTarget, test } from "./harness.ts";
+import { fixture, hookDll, startTarget, test, uniqueCopy } from "./harness.ts";
 
 const has = (pid: number, name: string) =>
   modules(pid).some((m) => m.name.toLowerCase() === name);
@@ -72,6 +72,21 @@ test("waitForProcess newOnly ignores processes already running", async () => {
     );
   } finally {
     await Deno.remove(dir, { recursive: true }).catch(() => {});
+  }
+});
+
+test("findProcess with several matches is an ambiguous HeapshiftError naming the pids", async () => {
+  await using copy = await uniqueCopy("sleeper.exe");
+  await using a = await startTarget(copy.path);
+  await using b = await startTarget(copy.path);
+  const e = assertThrows(
+    () => findProcess(copy.exe),
+    HeapshiftError,
+    `Several processes named ${copy.exe} are running (pids `,
+  );
+  assertEquals(e.kind, "ambiguous");
+  for (const pid of [a.readyPid, b.readyPid]) {
+    assert(e.message.includes(String(pid)), e.message);
   }
 });
 
