@@ -60,6 +60,7 @@ export {
 } from "./src/injection.ts";
 export { launch, type LaunchOptions } from "./src/launcher.ts";
 export { LaunchedProcess } from "./src/launched_process.ts";
+export { attach, AttachedProcess } from "./src/attached_process.ts";
 export { quoteArg } from "./src/command_line.ts";
 export { crashStatus } from "./src/_exit_status.ts";
 export { imports, type ImportsOptions } from "./src/imported_dlls.ts";

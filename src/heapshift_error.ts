@@ -80,7 +80,7 @@ export type HeapshiftErrorKind =
    * An argument out of range or of the wrong type (from JavaScript), e.g.
    * a timeout that is not a positive number of milliseconds, an argument
    * or environment value with a NUL in it, `null` options, or a
-   * `LaunchedProcess` used after `close()`.
+   * `LaunchedProcess` or `AttachedProcess` used after `close()`.
    */
   | "bad-argument"
   /** Any other failure; `cause` holds the Win32Error. */

@@ -11,6 +11,7 @@ import {
 } from "../pe/mod.ts";
 import { buildPe } from "../pe/_test_pe.ts";
 import {
+  attach,
   findProcess,
   HeapshiftError,
   type HeapshiftErrorKind,
@@ -111,6 +112,7 @@ Deno.test({
         ["findProcess", () => findProcess("game.exe")],
         ["waitForProcess", () => waitForProcess("game.exe", { timeout: 1 })],
         ["processArch", () => processArch(1234)],
+        ["attach", () => attach(1234)],
         ["modules", () => modules(1234)],
         ["stats", () => stats(1234)],
         ["launch", () => launch(exe)],

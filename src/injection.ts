@@ -49,6 +49,7 @@ import { threadsInModule } from "./_module_threads.ts";
 import { lockTarget } from "./_inject_lock.ts";
 import { loadedByHeapshift, markLoaded, markUnloaded } from "./_load_marker.ts";
 import { isSystemDll, systemRoot } from "./_system_dll.ts";
+import { holdStatsOf } from "./attached_process.ts";
 
 /**
  * Options for {@linkcode inject} and {@linkcode eject}.
@@ -249,6 +250,9 @@ function debugged(target: TargetProcess): boolean {
  * either way; should the program free such a module's block with its own
  * runtime's `free`, Windows ends it (the block is mimalloc's; a 32-bit
  * program only with termination on heap corruption on, else the free fails).
+ * heapshift's counts go with the program when it exits: an open
+ * {@linkcode AttachedProcess} of `pid` ({@linkcode attach}, or `launch`'s)
+ * holds them from the injection on, for its `stats()` after the exit.
  *
  * @example Inject heapshift into a running program
  * ```ts
@@ -307,6 +311,7 @@ async function loadInto(
     const retried = exported.has(RETRY_EXPORT) &&
       await retryTakeover(target, already, arm);
     if (arms && !retried) await armExitWatch(target, already, arm);
+    if (heapshift) holdStatsOf(pid);
     return already;
   }
   // A second heapshift (a copy under another name) would stay idle, pinned
@@ -398,6 +403,9 @@ async function loadInto(
     // Still asking (exit() holds the lock): as armExitWatch's wait ends.
     await throwIfEnded(target, doing);
   }
+  // An AttachedProcess (or LaunchedProcess) of the target keeps the counts
+  // from now on, also once the program has exited.
+  if (heapshift) holdStatsOf(pid);
   return mod;
 }
 

@@ -140,8 +140,9 @@ function accessDenied(pid: number, cause: unknown): HeapshiftError {
  * allocation counters. A block left behind by a dead process with the same
  * pid is not taken for this one's. Throws a `no-heapshift` HeapshiftError
  * when the process runs without heapshift, `not-found` when there is no
- * such process, or it has ended (its counts went with it: a program
- * started with {@linkcode launch} keeps them, `LaunchedProcess.stats`).
+ * such process, or it has ended (its counts went with it: one held by
+ * {@linkcode attach} or started with {@linkcode launch} keeps them, for
+ * `AttachedProcess.stats`).
  *
  * @example Print how many allocations mimalloc served
  * ```ts

@@ -1,0 +1,302 @@
+/**
+ * A process heapshift holds: wait for it, read its exit code, kill it,
+ * read what heapshift counted in it to the end, release it.
+ *
+ * @module
+ */
+
+import type { Arch } from "./arch.ts";
+import { HeapshiftError } from "./heapshift_error.ts";
+import {
+  ERROR,
+  type Handle,
+  isSignaled,
+  PROCESS,
+  processCreationTime,
+  processExitCode,
+  terminateProcess,
+  waitSignaled,
+  Win32Error,
+} from "../ffi/mod.ts";
+import { checkPid, openTarget, type TargetProcess } from "./_target.ts";
+import { guard, guardAsync, heapshiftError } from "./_error_kinds.ts";
+import { timeoutMs } from "./_timeout.ts";
+import { checkOptions } from "./_arguments.ts";
+import { heldStats, holdStats, stats } from "./live_stats.ts";
+import type { HeapshiftStats } from "./stats_block.ts";
+
+/** Each AttachedProcess as a target (its handle), for launch's own checks. */
+const targets = new WeakMap<AttachedProcess, TargetProcess>();
+
+/** The target behind an {@linkcode AttachedProcess} (internal). */
+export function attachedTarget(attached: AttachedProcess): TargetProcess {
+  return targets.get(attached)!;
+}
+
+/**
+ * Each AttachedProcess's stats block, held so that its counts outlast the
+ * program (Windows removes the block with its last handle).
+ */
+const statsBlocks = new WeakMap<AttachedProcess, Handle>();
+
+/**
+ * The AttachedProcesses not closed yet, by pid: `inject` holds their stats
+ * block as soon as heapshift is in (a pid is not reused while a handle to
+ * its process is open, so these are the very processes injected into).
+ */
+const open = new Map<number, Set<AttachedProcess>>();
+
+/**
+ * Holds the stats block of `attached` if it has one by now (internal:
+ * launch does once the DLLs are loaded, inject once heapshift is in).
+ * Best effort: false when it has none, or it cannot be opened.
+ */
+export function holdAttachedStats(attached: AttachedProcess): boolean {
+  if (statsBlocks.has(attached)) return true;
+  const process = targets.get(attached)?.process;
+  if (!process || process.closed) return false;
+  try {
+    const block = holdStats(attached.pid, processCreationTime(process));
+    if (block) statsBlocks.set(attached, block);
+    return block !== undefined;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Holds the stats block of every open {@linkcode AttachedProcess} of `pid`
+ * (internal: inject, once heapshift is loaded). Best effort, never throws.
+ */
+export function holdStatsOf(pid: number): void {
+  for (const attached of open.get(pid) ?? []) holdAttachedStats(attached);
+}
+
+/**
+ * A process heapshift holds open: one {@linkcode attach}ed to, or a
+ * {@linkcode LaunchedProcess}. Its `stats()` also work once the program
+ * has exited, for heapshift loaded in it while this object was open.
+ *
+ * @example Inject, wait for the end, report the final counts
+ * ```ts
+ * import { attach, findProcess, inject } from "@heapshift/heapshift";
+ * using game = attach(findProcess("game.exe").pid);
+ * await inject(game.pid, "build/heapshift.dll");
+ * const code = await game.wait();
+ * console.log(`exit ${code}: ${game.stats().counters.allocs} allocations`);
+ * ```
+ */
+export class AttachedProcess implements Disposable {
+  /** Its process id. */
+  readonly pid: number;
+  #process: Handle;
+  #canKill: boolean;
+
+  /**
+   * @internal Wraps a process handle (use {@linkcode attach} or
+   * {@linkcode launch}); `canKill`: it was opened with the right to
+   * terminate (default true).
+   */
+  constructor(
+    pid: number,
+    process: Handle,
+    options: { arch?: Arch; canKill?: boolean } = {},
+  ) {
+    this.pid = pid;
+    this.#process = process;
+    this.#canKill = options.canKill ?? true;
+    targets.set(this, { pid, process, arch: options.arch ?? "x64" });
+    if (!open.has(pid)) open.set(pid, new Set());
+    open.get(pid)!.add(this);
+  }
+
+  /**
+   * Waits for the program to exit and returns its exit code. With a
+   * `timeout` (ms; 0: look once; default Infinity: no limit), throws a
+   * `timeout` HeapshiftError if it is still running. heapshift's stats
+   * block, if the program has one by now, is held from the start of the
+   * wait, so that `stats()` still reads it after the exit.
+   */
+  wait(options: { timeout?: number } = {}): Promise<number> {
+    return guardAsync(async () => {
+      checkOptions(options, `wait for process ${this.pid}`);
+      const timeout = timeoutMs(options.timeout, {
+        fallback: Infinity,
+        infinite: true,
+        zero: true,
+        doing: `wait for process ${this.pid}`,
+      });
+      this.#open("wait for");
+      holdAttachedStats(this);
+      let exited: boolean;
+      try {
+        exited = await waitSignaled(this.#process, timeout);
+      } catch (e) {
+        this.#open("wait for"); // closed meanwhile: say so
+        throw e;
+      }
+      if (!exited) {
+        throw new HeapshiftError(
+          "timeout",
+          `Process ${this.pid} did not exit within ${options.timeout} ms`,
+        );
+      }
+      return processExitCode(this.#process);
+    });
+  }
+
+  /** The exit code, or `undefined` while the program runs. */
+  exitCode(): number | undefined {
+    return guard(() => {
+      this.#open("read the exit code of");
+      return isSignaled(this.#process)
+        ? processExitCode(this.#process)
+        : undefined;
+    });
+  }
+
+  /**
+   * Terminates the program (no effect once it has exited). `exitCode` is
+   * its exit code: 0 to 0xFFFFFFFF, or a negative 32-bit one (-1 is
+   * 0xFFFFFFFF). An `access-denied` HeapshiftError for a process
+   * {@linkcode attach} could not open with the right to end it.
+   */
+  kill(exitCode = 1): void {
+    if (
+      !Number.isInteger(exitCode) || exitCode < -(2 ** 31) ||
+      exitCode >= 2 ** 32
+    ) {
+      throw new HeapshiftError(
+        "bad-argument",
+        `Cannot kill process ${this.pid}: the exit code must be a 32-bit integer, not ${exitCode}`,
+      );
+    }
+    this.#open("kill");
+    if (this.exitCode() !== undefined) return;
+    if (!this.#canKill) {
+      throw new HeapshiftError(
+        "access-denied",
+        `Cannot kill process ${this.pid}: Windows did not grant the right to end it when it was attached to (it may belong to another user or run elevated); attach to it from an elevated (Administrator) prompt`,
+      );
+    }
+    try {
+      terminateProcess(this.#process, exitCode >>> 0);
+    } catch (e) {
+      // Already exited: TerminateProcess says access denied.
+      if (e instanceof Win32Error && e.code === ERROR.ACCESS_DENIED) return;
+      throw heapshiftError(e);
+    }
+  }
+
+  /**
+   * heapshift's stats in the program, as {@linkcode stats} reads them, and
+   * also once it has exited: what heapshift counted to the end (its stats
+   * block, which Windows removes with the program, is held until
+   * `close()`: from `launch` when heapshift is among its `dlls`, from
+   * `inject` of heapshift while this object is open, else from the first
+   * `stats()` or `wait()` that finds it, as for a program patched to
+   * import heapshift). Throws a `no-heapshift` HeapshiftError while the
+   * program runs without heapshift, `not-found` once it has ended without
+   * a block held.
+   *
+   * @example Report what heapshift counted
+   * ```ts
+   * import { launch } from "@heapshift/heapshift";
+   * using proc = await launch("C:\\tools\\job.exe", { dlls: ["build/heapshift.dll"] });
+   * const code = await proc.wait();
+   * const { state, counters } = proc.stats();
+   * console.log(`exit ${code}; heapshift ${state}, ${counters.allocs} allocations`);
+   * ```
+   */
+  stats(): HeapshiftStats {
+    return guard(() => {
+      this.#open("read heapshift's stats of");
+      if (holdAttachedStats(this)) {
+        return heldStats(this.pid, statsBlocks.get(this)!);
+      }
+      if (isSignaled(this.#process)) {
+        throw new HeapshiftError(
+          "not-found",
+          `Cannot read heapshift's stats of process ${this.pid}: it has ended, and had no heapshift stats block while this ${this.constructor.name} was open (launch it with heapshift.dll in dlls, or inject heapshift while it is open)`,
+        );
+      }
+      return stats(this.pid);
+    });
+  }
+
+  /** Throws a `bad-argument` error once the handle is released. */
+  #open(doing: string): void {
+    if (this.#process.closed) {
+      throw new HeapshiftError(
+        "bad-argument",
+        `Cannot ${doing} process ${this.pid}: this ${this.constructor.name} was closed (close() or the end of its using block); keep it open while you need it`,
+      );
+    }
+  }
+
+  /**
+   * Releases the process handle and the stats block held (the program keeps
+   * running).
+   */
+  close(): void {
+    guard(() => {
+      const others = open.get(this.pid);
+      others?.delete(this);
+      if (others?.size === 0) open.delete(this.pid);
+      statsBlocks.get(this)?.close();
+      statsBlocks.delete(this);
+      this.#process.close();
+    });
+  }
+
+  /** Same as {@linkcode AttachedProcess.close}. */
+  [Symbol.dispose](): void {
+    this.close();
+  }
+}
+
+/**
+ * Opens the running process `pid` and holds it until `close()` (or the end
+ * of a `using` block), for a script that waits for a program it did not
+ * start: wait for it, read its exit code, kill it, and read heapshift's
+ * final counts once it has exited (`stats()`), when heapshift was
+ * injected while it was held or was in it already. Throws a `not-found`
+ * HeapshiftError for no such process, `access-denied` when it cannot be
+ * opened (`kill()` alone needs more: one opened without the right to end
+ * it refuses to kill).
+ *
+ * @example Inject into a running program and report its final counts
+ * ```ts
+ * import { attach, findProcess, inject } from "@heapshift/heapshift";
+ * using game = attach(findProcess("game.exe").pid);
+ * await inject(game.pid, "build/heapshift.dll");
+ * console.log("exit code", await game.wait());
+ * const { counters } = game.stats();
+ * console.log(`${counters.allocs} allocations, ${counters.migrations} migrations`);
+ * ```
+ */
+export function attach(pid: number): AttachedProcess {
+  return guard(() => {
+    const doing = "attach to";
+    checkPid(pid, doing);
+    const access = PROCESS.QUERY_LIMITED_INFORMATION | PROCESS.SYNCHRONIZE;
+    let target;
+    let canKill = true;
+    try {
+      target = openTarget(pid, { access: access | PROCESS.TERMINATE, doing });
+    } catch (e) {
+      if (!(e instanceof HeapshiftError && e.kind === "access-denied")) {
+        throw e;
+      }
+      target = openTarget(pid, { access, doing });
+      canKill = false;
+    }
+    const attached = new AttachedProcess(pid, target.process, {
+      arch: target.arch,
+      canKill,
+    });
+    // heapshift in it already (patched in, injected before): held now.
+    holdAttachedStats(attached);
+    return attached;
+  });
+}

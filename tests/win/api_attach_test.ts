@@ -1,0 +1,93 @@
+// attach(): a script's hold on a program it did not start, so that what
+// heapshift counted in it is still there once it has exited (Windows
+// removes the stats block with the program's last handle to it).
+import {
+  attach,
+  AttachedProcess,
+  HeapshiftError,
+  inject,
+  launch,
+  stats,
+} from "../../mod.ts";
+import { assert, assertEquals, assertThrows } from "./assert.ts";
+import { fixture, hookDll, startTarget, test } from "./harness.ts";
+
+const NO_PID = 0x7fff_fff0;
+
+test("attach, inject heapshift, the program exits: stats() reads its final counts", async () => {
+  await using target = await startTarget(fixture("cli_sample.exe"), {
+    args: ["--threads", "1", "--slots", "2000", "--interval", "100"],
+  });
+  using game = attach(target.readyPid);
+  assert(game instanceof AttachedProcess);
+  assertEquals(game.exitCode(), undefined);
+  await inject(game.pid, hookDll());
+  // Let the program allocate through heapshift, then end it cleanly.
+  for (let i = 0; i < 100 && stats(game.pid).counters.allocs < 1000; i++) {
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  const writer = target.child.stdin.getWriter();
+  await writer.write(new TextEncoder().encode("stop\n"));
+  writer.releaseLock();
+  assertEquals(await game.wait({ timeout: 30_000 }), 0);
+  // stats(pid) has nothing for an ended process: the held block has.
+  const gone = assertThrows(() => stats(game.pid), HeapshiftError);
+  assertEquals(gone.kind, "not-found");
+  const s = game.stats();
+  assertEquals(s.pid, game.pid);
+  assertEquals(s.state, "live", `error ${s.error}`);
+  assert(s.counters.allocs >= 1000, `allocs ${s.counters.allocs}`);
+  assert(s.counters.frees > 0, `frees ${s.counters.frees}`);
+  assertEquals(game.exitCode(), 0);
+});
+
+test("an injected LaunchedProcess keeps its counts too; using closes it", async () => {
+  let kept: AttachedProcess;
+  {
+    using proc = await launch(fixture("sleeper.exe"), { stdio: "none" });
+    kept = proc;
+    await inject(proc.pid, hookDll());
+    proc.kill(3);
+    assertEquals(await proc.wait({ timeout: 10_000 }), 3);
+    assertEquals(proc.stats().state, "live");
+  }
+  const e = assertThrows(() => kept.exitCode(), HeapshiftError, "was closed");
+  assertEquals(e.kind, "bad-argument");
+});
+
+test("attach: kill ends the program; a program without heapshift has no counts; no such process", async () => {
+  await using target = await startTarget(fixture("sleeper.exe"));
+  const pid = target.readyPid;
+  let kept: AttachedProcess;
+  {
+    using proc = attach(pid);
+    kept = proc;
+    assertEquals(
+      assertThrows(() => proc.stats(), HeapshiftError).kind,
+      "no-heapshift",
+    );
+    proc.kill(7);
+    assertEquals(await proc.wait({ timeout: 10_000 }), 7);
+    const e = assertThrows(() => proc.stats(), HeapshiftError, "has ended");
+    assertEquals(e.kind, "not-found");
+  }
+  const closed = assertThrows(
+    () => kept.stats(),
+    HeapshiftError,
+    `Cannot read heapshift's stats of process ${pid}: this AttachedProcess was closed`,
+  );
+  assertEquals(closed.kind, "bad-argument");
+  const none = assertThrows(() => attach(NO_PID), HeapshiftError);
+  assertEquals(none.kind, "not-found");
+});
+
+test("attach to a program heapshift is in already holds its counts from then on", async () => {
+  await using target = await startTarget(fixture("sleeper.exe"));
+  await inject(target.readyPid, hookDll());
+  using proc = attach(target.readyPid);
+  proc.kill();
+  assertEquals(await proc.wait({ timeout: 10_000 }), 1);
+  const s = proc.stats();
+  assertEquals(s.pid, proc.pid);
+  assertEquals(s.state, "live", `error ${s.error}`);
+});
