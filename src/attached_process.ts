@@ -217,7 +217,7 @@ export class AttachedProcess implements Disposable {
       if (isSignaled(this.#process)) {
         throw new HeapshiftError(
           "not-found",
-          `Cannot read heapshift's stats of process ${this.pid}: it has ended, and had no heapshift stats block while this ${this.constructor.name} was open (launch it with heapshift.dll in dlls, or inject heapshift while it is open)`,
+          `Cannot read heapshift's stats of process ${this.pid}: it has ended, and no heapshift stats block was held for it (heapshift was not in it while this ${this.constructor.name} was open: attach before injecting, or launch it with heapshift.dll in dlls)`,
         );
       }
       return stats(this.pid);

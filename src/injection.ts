@@ -250,9 +250,14 @@ function debugged(target: TargetProcess): boolean {
  * either way; should the program free such a module's block with its own
  * runtime's `free`, Windows ends it (the block is mimalloc's; a 32-bit
  * program only with termination on heap corruption on, else the free fails).
- * heapshift's counts go with the program when it exits: an open
- * {@linkcode AttachedProcess} of `pid` ({@linkcode attach}, or `launch`'s)
- * holds them from the injection on, for its `stats()` after the exit.
+ * Loading heapshift is not its takeover: when it cannot take over (a
+ * thread inside a function to patch, another tool's hooks, …) it stays
+ * loaded and idle, and `inject` still returns the module; `stats(pid)`
+ * says which (`state` `live`, or `failed` with its `reason`), as the
+ * CLI's inject checks. heapshift's counts go with the program when it
+ * exits: an open {@linkcode AttachedProcess} of `pid` ({@linkcode attach},
+ * or `launch`'s) holds them from the injection on, for its `stats()` after
+ * the exit.
  *
  * @example Inject heapshift into a running program
  * ```ts

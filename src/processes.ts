@@ -149,8 +149,9 @@ export interface WaitForProcessOptions {
 
 /**
  * Waits until a process named `name` runs and returns it (at once when one
- * already runs, unless `newOnly`). Throws a `timeout` HeapshiftError when
- * none appears in time.
+ * already runs, unless `newOnly`; when several do, the first listed:
+ * {@linkcode findProcesses} lists them all). Throws a `timeout`
+ * HeapshiftError when none appears in time.
  *
  * @example Wait for a game to start, then inject into it
  * ```ts
