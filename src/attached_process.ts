@@ -217,7 +217,7 @@ export class AttachedProcess implements Disposable {
       if (isSignaled(this.#process)) {
         throw new HeapshiftError(
           "not-found",
-          `Cannot read heapshift's stats of process ${this.pid}: it has ended, and no heapshift stats block was held for it (heapshift was not in it while this ${this.constructor.name} was open: attach before injecting, or launch it with heapshift.dll in dlls)`,
+          `Cannot read heapshift's stats of process ${this.pid}: it has ended, and no heapshift stats block of it was held (this ${this.constructor.name} holds one from an inject of heapshift made by this script while it is open, or from attach, wait() or stats() once heapshift is in the program; launch holds it with heapshift.dll in dlls)`,
         );
       }
       return stats(this.pid);

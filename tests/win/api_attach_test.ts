@@ -11,6 +11,7 @@ import {
 } from "../../mod.ts";
 import { assert, assertEquals, assertThrows } from "./assert.ts";
 import { fixture, hookDll, startTarget, test } from "./harness.ts";
+import { runCli } from "../../cli/_test_utils.ts";
 
 const NO_PID = 0x7fff_fff0;
 
@@ -90,4 +91,17 @@ test("attach to a program heapshift is in already holds its counts from then on"
   const s = proc.stats();
   assertEquals(s.pid, proc.pid);
   assertEquals(s.state, "live", `error ${s.error}`);
+});
+
+test("heapshift injected by another process (the CLI) after attach: wait() holds the counts", async () => {
+  await using target = await startTarget(fixture("sleeper.exe"));
+  using proc = attach(target.readyPid);
+  const r = await runCli(["inject", String(proc.pid), "--dll", hookDll()]);
+  assertEquals(r.code, 0, r.stderr);
+  const waiting = proc.wait({ timeout: 10_000 });
+  await new Promise((r) => setTimeout(r, 200));
+  assertEquals(proc.exitCode(), undefined);
+  target.child.kill();
+  await waiting;
+  assertEquals(proc.stats().state, "live");
 });
