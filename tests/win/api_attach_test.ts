@@ -10,37 +10,40 @@ import {
   stats,
 } from "../../mod.ts";
 import { assert, assertEquals, assertThrows } from "./assert.ts";
-import { fixture, hookDll, startTarget, test } from "./harness.ts";
+import { fixture, hookDll, startTarget, test, testArches } from "./harness.ts";
 import { runCli } from "../../cli/_test_utils.ts";
 
 const NO_PID = 0x7fff_fff0;
 
-test("attach, inject heapshift, the program exits: stats() reads its final counts", async () => {
-  await using target = await startTarget(fixture("cli_sample.exe"), {
-    args: ["--threads", "1", "--slots", "2000", "--interval", "100"],
-  });
-  using game = attach(target.readyPid);
-  assert(game instanceof AttachedProcess);
-  assertEquals(game.exitCode(), undefined);
-  await inject(game.pid, hookDll());
-  // Let the program allocate through heapshift, then end it cleanly.
-  for (let i = 0; i < 100 && stats(game.pid).counters.allocs < 1000; i++) {
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  const writer = target.child.stdin.getWriter();
-  await writer.write(new TextEncoder().encode("stop\n"));
-  writer.releaseLock();
-  assertEquals(await game.wait({ timeout: 30_000 }), 0);
-  // stats(pid) has nothing for an ended process: the held block has.
-  const gone = assertThrows(() => stats(game.pid), HeapshiftError);
-  assertEquals(gone.kind, "not-found");
-  const s = game.stats();
-  assertEquals(s.pid, game.pid);
-  assertEquals(s.state, "live", `error ${s.error}`);
-  assert(s.counters.allocs >= 1000, `allocs ${s.counters.allocs}`);
-  assert(s.counters.frees > 0, `frees ${s.counters.frees}`);
-  assertEquals(game.exitCode(), 0);
-});
+testArches(
+  "attach, inject heapshift, the program exits: stats() reads its final counts",
+  async (arch) => {
+    await using target = await startTarget(fixture("cli_sample.exe", arch), {
+      args: ["--threads", "1", "--slots", "2000", "--interval", "100"],
+    });
+    using game = attach(target.readyPid);
+    assert(game instanceof AttachedProcess);
+    assertEquals(game.exitCode(), undefined);
+    await inject(game.pid, hookDll(arch));
+    // Let the program allocate through heapshift, then end it cleanly.
+    for (let i = 0; i < 100 && stats(game.pid).counters.allocs < 1000; i++) {
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    const writer = target.child.stdin.getWriter();
+    await writer.write(new TextEncoder().encode("stop\n"));
+    writer.releaseLock();
+    assertEquals(await game.wait({ timeout: 30_000 }), 0);
+    // stats(pid) has nothing for an ended process: the held block has.
+    const gone = assertThrows(() => stats(game.pid), HeapshiftError);
+    assertEquals(gone.kind, "not-found");
+    const s = game.stats();
+    assertEquals(s.pid, game.pid);
+    assertEquals(s.state, "live", `error ${s.error}`);
+    assert(s.counters.allocs >= 1000, `allocs ${s.counters.allocs}`);
+    assert(s.counters.frees > 0, `frees ${s.counters.frees}`);
+    assertEquals(game.exitCode(), 0);
+  },
+);
 
 test("an injected LaunchedProcess keeps its counts too; using closes it", async () => {
   let kept: AttachedProcess;
