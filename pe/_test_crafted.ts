@@ -23,6 +23,11 @@ export interface CraftOptions {
   emptySections?: number;
   /** SizeOfImage to store instead of the sections' end. */
   sizeOfImage?: number;
+  /**
+   * VirtualSize of the data section (default: its bytes' length); more is
+   * zero-fill after its bytes.
+   */
+  dataVirtualSize?: number;
   /** Machine to store (default x64). */
   machine?: number;
   /** SectionAlignment (default 0x1000). */
@@ -58,7 +63,8 @@ export function craftPe(o: CraftOptions): Uint8Array {
   put32(out, opt + 36, FA);
   put16(out, opt + 40, 6);
   put16(out, opt + 48, 6);
-  const end = bodyRva + alignUp(Math.max(body.bytes.length, 1), sa);
+  const virtualSize = o.dataVirtualSize ?? body.bytes.length;
+  const end = bodyRva + alignUp(Math.max(virtualSize, 1), sa);
   put32(out, opt + 56, o.sizeOfImage ?? end);
   put32(out, opt + 60, sizeOfHeaders);
   put16(out, opt + 68, 3);
@@ -76,7 +82,7 @@ export function craftPe(o: CraftOptions): Uint8Array {
   }
   const at = table + empties * 40;
   out.set([0x2e, 0x64, 0x61, 0x74, 0x61], at); // ".data"
-  put32(out, at + 8, body.bytes.length);
+  put32(out, at + 8, virtualSize);
   put32(out, at + 12, bodyRva);
   put32(out, at + 16, rawSize);
   put32(out, at + 20, sizeOfHeaders);

@@ -5,7 +5,7 @@
  */
 
 import { PeFormatError } from "./errors.ts";
-import { need, u16, u32, u64 } from "./_read.ts";
+import { alignUp, need, u16, u32, u64 } from "./_read.ts";
 import {
   bytesAtRva,
   mapRva,
@@ -123,6 +123,11 @@ export const OPT = {
 } as const;
 
 const IMAGE_FILE_DLL = 0x2000;
+/** The page size of x86, x64 and ARM64 Windows. */
+const PAGE_SIZE = 0x1000;
+/** What Windows does with a file whose layout it refuses, and what to do. */
+const REFUSED =
+  'Windows refuses to run this file ("not a valid Win32 application"). The file is damaged or was edited: use an intact copy of the program';
 
 function isPow2(v: number): boolean {
   return v > 0 && (v & (v - 1)) === 0;
@@ -298,6 +303,9 @@ export function readHeaders(src: ByteSource): PeHeaders {
     );
   }
   const sections: Section[] = [];
+  // From a page up, Windows maps the sections page by page
+  // (MiCreateImageFileMap); below a page the file is mapped as it is.
+  const paged = sectionAlignment >= PAGE_SIZE;
   let nextVa = 0;
   for (let i = 0; i < numberOfSections; i++) {
     const at = i * 40;
@@ -356,22 +364,41 @@ export function readHeaders(src: ByteSource): PeHeaders {
     }
     sections.push(s);
   }
-  if (
-    sections[0].virtualAddress < sizeOfHeaders && sectionAlignment >= 0x1000
-  ) {
+  if (paged && sections[0].virtualAddress < sizeOfHeaders) {
     throw new PeFormatError(
       "IMAGE_SECTION_HEADER[0].VirtualAddress",
       sectionTableOffset + 12,
       "first section overlaps the headers in memory",
     );
   }
-  if (sizeOfImage < nextVa) {
+  // Windows gives the image SizeOfImage rounded up to pages and maps the
+  // sections into that (MiCreateImageFileMap): it may stop short of their
+  // end by less than a page.
+  if (alignUp(sizeOfImage, PAGE_SIZE) < nextVa) {
     throw new PeFormatError(
       "IMAGE_OPTIONAL_HEADER.SizeOfImage",
       opt + OPT.SIZE_OF_IMAGE,
-      `0x${sizeOfImage.toString(16)} is smaller than the sections (0x${
+      `0x${
+        sizeOfImage.toString(16)
+      } is smaller than the sections, which end at 0x${
         nextVa.toString(16)
-      })`,
+      } (0x${
+        (alignUp(nextVa, PAGE_SIZE) - PAGE_SIZE + 1).toString(16)
+      } at least, rounded up to pages): ${REFUSED}`,
+    );
+  }
+  // Pages left over past the last section that make a whole
+  // SectionAlignment are refused too (below a page, the file is mapped
+  // whole and SizeOfImage only bounds it).
+  if (paged && alignUp(sizeOfImage, PAGE_SIZE) - nextVa >= sectionAlignment) {
+    throw new PeFormatError(
+      "IMAGE_OPTIONAL_HEADER.SizeOfImage",
+      opt + OPT.SIZE_OF_IMAGE,
+      `0x${sizeOfImage.toString(16)} runs past the sections, which end at 0x${
+        nextVa.toString(16)
+      }, by a SectionAlignment (0x${
+        sectionAlignment.toString(16)
+      }) or more: ${REFUSED}`,
     );
   }
   if (pointerToSymbolTable !== 0) {

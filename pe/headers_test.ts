@@ -151,3 +151,48 @@ Deno.test("raw data past a section's VirtualSize rounded to SectionAlignment is 
   put32(b, headersOf(b).sections[0].headerOffset + 8, 0);
   formatError(b, /\[1\].*VirtualAddress/);
 });
+
+Deno.test("readHeaders() takes a SizeOfImage that reaches the sections' end once rounded up to pages, as Windows does", () => {
+  // Windows gives an image SizeOfImage rounded up to pages of prototype
+  // PTEs and maps each section's VirtualSize rounded up to
+  // SectionAlignment into them (MiCreateImageFileMap): a SizeOfImage short
+  // of the sections' end by less than a page loads (Wine's loader tests:
+  // 0x1f00 for one section ending at 0x2000, on every Windows version).
+  const good = buildPe();
+  const end = headersOf(good).sizeOfImage;
+  const opt = headersOf(good).optionalHeaderOffset;
+  for (const sizeOfImage of [end - 0xfff, end - 0x800, end - 1]) {
+    const b = good.slice();
+    put32(b, opt + 56, sizeOfImage);
+    assert.equal(headersOf(b).sizeOfImage, sizeOfImage);
+  }
+  // A page short is a page of the last section without a PTE: refused.
+  const b = good.slice();
+  put32(b, opt + 56, end - 0x1000);
+  const e = formatError(b, /^IMAGE_OPTIONAL_HEADER\.SizeOfImage$/);
+  assert.equal(e.offset, opt + 56);
+  assert.match(
+    e.problem,
+    /^0x3000 is smaller than the sections, which end at 0x4000 \(0x3001 at least, rounded up to pages\): Windows refuses to run this file/,
+  );
+});
+
+Deno.test("readHeaders() refuses a SizeOfImage past the sections' end by a SectionAlignment or more, as Windows does", () => {
+  // Windows refuses prototype PTEs left over past the last section that
+  // make a whole SectionAlignment ("not a valid Win32 application").
+  const good = buildPe();
+  const end = headersOf(good).sizeOfImage;
+  const opt = headersOf(good).optionalHeaderOffset;
+  const b = good.slice();
+  put32(b, opt + 56, end + 0x1000);
+  const e = formatError(b, /^IMAGE_OPTIONAL_HEADER\.SizeOfImage$/);
+  assert.match(
+    e.problem,
+    /^0x5000 runs past the sections, which end at 0x4000, by a SectionAlignment \(0x1000\) or more/,
+  );
+  // Less than a page past, then rounded up to a page: that is the end.
+  put32(b, opt + 56, end + 0xfff);
+  formatError(b, /SizeOfImage/);
+  put32(b, opt + 56, end);
+  assert.equal(headersOf(b).sizeOfImage, end);
+});

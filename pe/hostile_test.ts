@@ -116,11 +116,15 @@ Deno.test("60,000 sections with data and 8,191 DLLs: looking for heapshift's sec
 });
 
 Deno.test("the new section may not reach 2 GiB: its RVAs would read as ordinals", () => {
-  for (const sizeOfImage of [0x7ffff000, 0x80000000, 0xfffff000]) {
-    const bytes = craftPe({
+  // An image that ends at `end`: its data section's zero-fill runs there.
+  const upTo = (end: number) =>
+    craftPe({
       body: importsBody({ dlls: 1, thunks: 2, name: "f" }),
-      sizeOfImage,
+      dataVirtualSize: end - 0x1000,
     });
+  for (const sizeOfImage of [0x7ffff000, 0x80000000, 0xfffff000]) {
+    const bytes = upTo(sizeOfImage);
+    assert.equal(readPe(bytesSource(bytes)).headers.sizeOfImage, sizeOfImage);
     assert.throws(
       () => patchImportsBytes(bytes),
       (e) =>
@@ -130,10 +134,7 @@ Deno.test("the new section may not reach 2 GiB: its RVAs would read as ordinals"
     );
   }
   // Just below: the section fits.
-  const fits = craftPe({
-    body: importsBody({ dlls: 1, thunks: 2, name: "f" }),
-    sizeOfImage: 0x7fff0000,
-  });
+  const fits = upTo(0x7fff0000);
   const r = patchImportsBytes(fits);
   const first = readPe(bytesSource(r.bytes)).imports[0];
   assert.equal(first.dll, "heapshift.dll");

@@ -514,15 +514,10 @@ function addSection(
   const from = payloadStart(info, endSec);
   const payload = payloadSize(src, info, { from, to: keepEnd });
   // Windows maps sections back to back and refuses a gap: the new one
-  // starts where the last ends, although SizeOfImage may run on (by less
-  // than an alignment unit, in pages) and round up further. An image that
-  // claims more than that does not load on Windows; what it claims is kept
-  // clear.
-  let maxEnd = 0;
-  for (const s of h.sections) maxEnd = Math.max(maxEnd, sectionEnd(h, s));
-  const va = alignUp(h.sizeOfImage, 0x1000) - alignUp(maxEnd, sa) < sa
-    ? alignUp(maxEnd, sa)
-    : alignUp(h.sizeOfImage, sa);
+  // starts where the last ends, although SizeOfImage may stop short of
+  // that or run on (by less than a page, or less than an alignment unit
+  // in pages; readHeaders refuses more).
+  const va = sectionEnd(h, h.sections[h.sections.length - 1]);
   const sizeOfImage = alignUp(va + size, sa);
   if (sizeOfImage >= MAX_RVA) {
     throw new PePatchError(
