@@ -303,8 +303,9 @@ export function readHeaders(src: ByteSource): PeHeaders {
     );
   }
   const sections: Section[] = [];
-  // From a page up, Windows maps the sections page by page
-  // (MiCreateImageFileMap); below a page the file is mapped as it is.
+  // From a page up, Windows maps the headers, then each section where the
+  // one before ends (MiCreateImageFileMap); below a page the file is mapped
+  // as it is, each section at its file offset.
   const paged = sectionAlignment >= PAGE_SIZE;
   let nextVa = 0;
   for (let i = 0; i < numberOfSections; i++) {
@@ -354,6 +355,14 @@ export function readHeaders(src: ByteSource): PeHeaders {
         } overlaps the previous section or is unaligned`,
       );
     }
+    if (paged) checkMappedAfter(s, { sizeOfHeaders, sectionAlignment, nextVa });
+    if (paged && sectionSize(s) === 0) {
+      throw new PeFormatError(
+        `${field()}.VirtualSize`,
+        headerOffset + 8,
+        `the section has no size in memory (VirtualSize) nor in the file (SizeOfRawData): ${REFUSED}`,
+      );
+    }
     nextVa = sectionEnd({ sectionAlignment }, s);
     if (nextVa > 0xffffffff) {
       throw new PeFormatError(
@@ -363,13 +372,6 @@ export function readHeaders(src: ByteSource): PeHeaders {
       );
     }
     sections.push(s);
-  }
-  if (paged && sections[0].virtualAddress < sizeOfHeaders) {
-    throw new PeFormatError(
-      "IMAGE_SECTION_HEADER[0].VirtualAddress",
-      sectionTableOffset + 12,
-      "first section overlaps the headers in memory",
-    );
   }
   // Windows gives the image SizeOfImage rounded up to pages and maps the
   // sections into that (MiCreateImageFileMap): it may stop short of their
@@ -438,6 +440,43 @@ export function readHeaders(src: ByteSource): PeHeaders {
     sectionTableOffset,
     sections,
   };
+}
+
+/**
+ * Where section `s` must start when sections are mapped page by page: the
+ * headers take SizeOfHeaders rounded up to SectionAlignment, and each
+ * section starts where the one before ends. Windows refuses a file that
+ * leaves a gap (Wine loads it, leaving the gap unmapped).
+ */
+function checkMappedAfter(
+  s: Section,
+  at: { sizeOfHeaders: number; sectionAlignment: number; nextVa: number },
+): void {
+  const first = s.index === 0;
+  const end = first
+    ? alignUp(at.sizeOfHeaders, at.sectionAlignment)
+    : at.nextVa;
+  if (s.virtualAddress === end) return;
+  const field = `IMAGE_SECTION_HEADER[${s.index}] (${
+    JSON.stringify(s.name)
+  }).VirtualAddress`;
+  if (first && s.virtualAddress < end) {
+    throw new PeFormatError(
+      field,
+      s.headerOffset + 12,
+      "first section overlaps the headers in memory",
+    );
+  }
+  throw new PeFormatError(
+    field,
+    s.headerOffset + 12,
+    `0x${s.virtualAddress.toString(16)} leaves a gap after ${
+      first
+        ? "the headers, which end at 0x" + end.toString(16) +
+          " (SizeOfHeaders rounded up to SectionAlignment)"
+        : "the section before, which ends at 0x" + end.toString(16)
+    }: Windows maps each section where the one before ends (Wine runs the file anyway). ${REFUSED}`,
+  );
 }
 
 /** True when the image is a DLL rather than an executable. */

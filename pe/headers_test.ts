@@ -152,6 +152,50 @@ Deno.test("raw data past a section's VirtualSize rounded to SectionAlignment is 
   formatError(b, /\[1\].*VirtualAddress/);
 });
 
+Deno.test("readHeaders() refuses a gap between sections, which Windows refuses to load, naming the section", () => {
+  // Windows maps the headers, then each section where the one before ends
+  // (MiCreateImageFileMap): a section further on makes the file "not a
+  // valid Win32 application". Wine loads such a file; Windows does not.
+  const b = buildPe();
+  const h = headersOf(b);
+  const data = h.sections[2];
+  put32(b, data.headerOffset + 12, data.virtualAddress + 0x1000);
+  put32(b, h.optionalHeaderOffset + 56, h.sizeOfImage + 0x1000);
+  const e = formatError(
+    b,
+    /^IMAGE_SECTION_HEADER\[2\] \("\.data"\)\.VirtualAddress$/,
+  );
+  assert.equal(e.offset, data.headerOffset + 12);
+  assert.match(
+    e.problem,
+    /^0x4000 leaves a gap after the section before, which ends at 0x3000: /,
+  );
+  assert.match(
+    e.problem,
+    /\(Wine runs the file anyway\)\. Windows refuses to run this file/,
+  );
+  assert.match(e.problem, /use an intact copy of the program$/);
+});
+
+Deno.test("readHeaders() refuses a gap between the headers and the first section", () => {
+  // The headers take SizeOfHeaders rounded up to SectionAlignment; the
+  // first section starts right there.
+  const b = buildPe();
+  const h = headersOf(b);
+  for (const s of h.sections) {
+    put32(b, s.headerOffset + 12, s.virtualAddress + 0x1000);
+  }
+  put32(b, h.optionalHeaderOffset + 56, h.sizeOfImage + 0x1000);
+  const e = formatError(
+    b,
+    /^IMAGE_SECTION_HEADER\[0\] \("\.text"\)\.VirtualAddress$/,
+  );
+  assert.match(
+    e.problem,
+    /^0x2000 leaves a gap after the headers, which end at 0x1000 /,
+  );
+});
+
 Deno.test("readHeaders() takes a SizeOfImage that reaches the sections' end once rounded up to pages, as Windows does", () => {
   // Windows gives an image SizeOfImage rounded up to pages of prototype
   // PTEs and maps each section's VirtualSize rounded up to
@@ -195,4 +239,24 @@ Deno.test("readHeaders() refuses a SizeOfImage past the sections' end by a Secti
   formatError(b, /SizeOfImage/);
   put32(b, opt + 56, end);
   assert.equal(headersOf(b).sizeOfImage, end);
+});
+
+Deno.test("readHeaders() refuses a section empty in memory and in the file, which Windows refuses to load", () => {
+  // VirtualSize 0 means SizeOfRawData; both 0 is a section of no size,
+  // which Windows' image mapper refuses (Wine maps nothing for it).
+  const b = buildPe();
+  const h = headersOf(b);
+  const data = h.sections[2];
+  put32(b, data.headerOffset + 8, 0); // VirtualSize
+  put32(b, data.headerOffset + 16, 0); // SizeOfRawData
+  put32(b, data.headerOffset + 20, 0); // PointerToRawData
+  const e = formatError(
+    b,
+    /^IMAGE_SECTION_HEADER\[2\] \("\.data"\)\.VirtualSize$/,
+  );
+  assert.equal(e.offset, data.headerOffset + 8);
+  assert.match(
+    e.problem,
+    /^the section has no size in memory \(VirtualSize\) nor in the file \(SizeOfRawData\): Windows refuses to run this file/,
+  );
 });

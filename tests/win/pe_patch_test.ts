@@ -8,6 +8,7 @@ import {
   patchImports,
   peChecksum,
   PeFileError,
+  PeFormatError,
   readHeaders,
   removeImport,
 } from "../../pe/mod.ts";
@@ -197,6 +198,49 @@ test("a SizeOfImage short of the last section by less than a page: the program r
     assertEquals(un.action, "removed");
     assertEquals(await Deno.readFile(exe), short);
     assertEquals(await run(exe), before);
+  });
+});
+
+test("a gap between sections: Wine runs the program, patching refuses it naming the section and writes nothing", async () => {
+  await withCopy(async (dir, exe) => {
+    // The last section a page further on, SizeOfImage with it: Windows
+    // refuses such a file ("not a valid Win32 application"), Wine runs it.
+    const gapped = edited(await Deno.readFile(exe), (v, h) => {
+      const last = h.sections[h.sections.length - 1];
+      v.setUint32(last.headerOffset + 12, last.virtualAddress + 0x1000, true);
+      v.setUint32(h.optionalHeaderOffset + 56, h.sizeOfImage + 0x1000, true);
+    });
+    await Deno.writeFile(exe, gapped);
+    const ran = await run(exe);
+    assertEquals(ran.code, 1, ran.out);
+    assert(ran.out.includes("loaded heapshift.dll no"), ran.out);
+    const h = readHeaders(bytesSource(await Deno.readFile(fixture(EXE))));
+    const last = h.sections.length - 1;
+    const name = JSON.stringify(h.sections[last].name);
+    for (const options of [{ inPlace: true }, {}]) {
+      const e = await assertRejects(
+        () => patchImports(exe, options),
+        PeFormatError,
+      );
+      assertEquals(
+        e.field,
+        `IMAGE_SECTION_HEADER[${last}] (${name}).VirtualAddress`,
+      );
+      assert(
+        e.message.startsWith(
+          `Cannot read ${exe}: not a valid Windows executable or DLL (IMAGE_SECTION_HEADER[${last}] (${name}).VirtualAddress at 0x`,
+        ),
+        e.message,
+      );
+      assert(
+        /leaves a gap after the section before/.test(e.message),
+        e.message,
+      );
+      assert(/Windows refuses to run this file/.test(e.message), e.message);
+    }
+    assertEquals(await Deno.readFile(exe), gapped);
+    const left = [...Deno.readDirSync(dir)].map((e) => e.name).sort();
+    assertEquals(left, ["game.exe", "heapshift.dll"]);
   });
 });
 
