@@ -368,7 +368,9 @@ function checkOptions(options: PatchBytesOptions): {
   const sectionName = options.sectionName ?? SECTION_NAME;
   if (sectionName.length > 8 || !/^[\x21-\x7e]+$/.test(sectionName)) {
     throw new PePatchError(
-      `invalid section name ${JSON.stringify(sectionName)}`,
+      `invalid section name ${
+        JSON.stringify(sectionName)
+      }: a section name is 1 to 8 printable ASCII characters, no spaces, e.g. ${SECTION_NAME} (the default)`,
     );
   }
   const symbol = options.symbol ?? DEFAULT_SYMBOL;
@@ -377,7 +379,11 @@ function checkOptions(options: PatchBytesOptions): {
       ? !Number.isInteger(symbol) || symbol < 0 || symbol > 0xffff
       : !/^[\x21-\x7e]{1,1024}$/.test(symbol)
   ) {
-    throw new PePatchError(`invalid symbol ${JSON.stringify(symbol)}`);
+    throw new PePatchError(
+      `invalid symbol ${
+        JSON.stringify(symbol)
+      }: name the DLL's export in 1 to 1024 printable ASCII characters, no spaces (${DEFAULT_DLL}'s is ${DEFAULT_SYMBOL}, the default), or give its ordinal, a whole number from 0 to 65535`,
+    );
   }
   return { sectionName, symbol };
 }

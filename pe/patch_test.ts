@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { PePatchError } from "./errors.ts";
 import { DIR } from "./headers.ts";
 import {
+  type PatchBytesOptions,
   patchImportsBytes,
   planPatch,
   resolveDllName,
@@ -794,4 +795,30 @@ Deno.test("patchImportsBytes() refuses a machine that does not match the optiona
       format,
     );
   }
+});
+
+Deno.test("an invalid symbol or section name is refused saying what would do", () => {
+  const refused = (options: PatchBytesOptions, message: string) =>
+    assert.throws(
+      () => patchImportsBytes(buildPe(), options),
+      (e: Error) => e instanceof PePatchError && e.message === message,
+      message,
+    );
+  const symbolAdvice =
+    "name the DLL's export in 1 to 1024 printable ASCII characters, no spaces (heapshift.dll's is heapshift_anchor, the default), or give its ordinal, a whole number from 0 to 65535";
+  refused({ symbol: "" }, `invalid symbol "": ${symbolAdvice}`);
+  refused({ symbol: "my func" }, `invalid symbol "my func": ${symbolAdvice}`);
+  refused({ symbol: 0x10000 }, `invalid symbol 65536: ${symbolAdvice}`);
+  refused({ symbol: 1.5 }, `invalid symbol 1.5: ${symbolAdvice}`);
+  const sectionAdvice =
+    "a section name is 1 to 8 printable ASCII characters, no spaces, e.g. .hsimp (the default)";
+  refused(
+    { sectionName: ".toolong9" },
+    `invalid section name ".toolong9": ${sectionAdvice}`,
+  );
+  refused({ sectionName: "" }, `invalid section name "": ${sectionAdvice}`);
+  refused(
+    { sectionName: ".a b" },
+    `invalid section name ".a b": ${sectionAdvice}`,
+  );
 });
