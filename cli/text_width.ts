@@ -57,7 +57,8 @@ const PIECES = /\p{RGI_Emoji}|[\s\S]/gv;
 /** The columns one piece of {@linkcode PIECES} takes. */
 function pieceWidth(piece: string): number {
   if (piece.length > 1 && /^\p{RGI_Emoji}$/v.test(piece)) return 2;
-  return WIDE.test(piece) ? 2 : ZERO.test(piece) ? 0 : 1;
+  // A combining mark first: some lie in wide blocks (kana voiced marks)
+  return ZERO.test(piece) ? 0 : WIDE.test(piece) ? 2 : 1;
 }
 
 /** The columns `text` (one line, no escape sequences) takes on a terminal. */

@@ -18,6 +18,12 @@ Deno.test("textWidth: wide (CJK, kana, Hangul, fullwidth, emoji) characters take
       ["\u231a", 2], // an emoji in the BMP
       ["\u{20000}", 2], // CJK extension B
       ["\u200b\u200d\ufe0f", 0],
+      // combining marks of wide scripts take none: a kana with its voiced
+      // mark as a separate character (が as NFD writes it, a name from a
+      // Mac), an ideographic tone mark
+      ["\u304b\u3099", 2],
+      ["\u304f\u309a", 2],
+      ["\u4e00\u302a", 2],
       ["", 0],
     ] as const
   ) assert.equal(textWidth(text), width, JSON.stringify(text));
