@@ -54,12 +54,20 @@ export function baseName(path: string): string {
  * The file name `path` names when it is a path rather than a bare file
  * name: one with a directory (`build/x.dll`, `C:\x.dll`) or a drive
  * (`C:x.dll`, on Windows the file x.dll in drive C:'s current directory);
- * `undefined` for a bare file name.
+ * `undefined` for a bare file name. It is the name Windows opens: a
+ * stream's file (`x.dll` of `dir\x.dll:s`), its trailing dots and spaces
+ * dropped but in a `\\?\` path, and `""` for a directory (`C:`, `C:.`,
+ * `dir\..`, `\\?\C:`), which has none.
  */
 export function fileNameOfPath(path: string): string | undefined {
-  const drive = /^[A-Za-z]:/.test(path) ? 2 : 0;
+  // a device path's \\?\ or \\.\ and a drive are no part of the name
+  const device = /^[\\/]{2}[?.][\\/]/.test(path) ? 4 : 0;
+  const drive = /^[A-Za-z]:/.test(path.slice(device)) ? device + 2 : 0;
   if (drive === 0 && !/[\\/]/.test(path)) return undefined;
-  return baseName(path.slice(drive));
+  const file = baseName(path.slice(drive)).split(":")[0];
+  // Windows normalises all but \\?\ paths: . and .. are directories
+  const name = path.startsWith("\\\\?\\") ? file : file.replace(/[. ]+$/, "");
+  return name === "." || name === ".." ? "" : name;
 }
 
 /**

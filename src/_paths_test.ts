@@ -26,6 +26,32 @@ Deno.test("fileNameOfPath: the file name of a path with a directory or a drive (
   assert.equal(fileNameOfPath("ab:hs.dll"), undefined);
 });
 
+Deno.test("fileNameOfPath: the name Windows opens, never . or .. (a directory), a trailing dot or space (dropped), a stream (x.dll:s) or a device path's drive", () => {
+  for (
+    const [path, name] of [
+      ["C:", ""],
+      ["C:.", ""],
+      ["C:..", ""],
+      ["dir\\.", ""],
+      ["dir/..", ""],
+      ["C:\\dir\\hs.dll.", "hs.dll"],
+      ["C:hs.dll .", "hs.dll"],
+      ["\\\\.\\C:\\hs.dll..", "hs.dll"],
+      // in a \\?\ path Windows drops nothing: the name is what it says
+      ["\\\\?\\C:\\hs.dll.", "hs.dll."],
+      ["\\\\?\\C:\\hs.dll", "hs.dll"],
+      ["\\\\?\\C:", ""],
+      ["\\\\.\\C:", ""],
+      ["\\\\server\\share\\hs.dll", "hs.dll"],
+      // a drive-relative one-letter name, not the file a's stream b
+      ["a:b", "b"],
+      // a file's stream: the file is hs.dll
+      ["dir\\hs.dll:s", "hs.dll"],
+      ["C:\\hs.dll::$DATA", "hs.dll"],
+    ]
+  ) assert.equal(fileNameOfPath(path), name, JSON.stringify(path));
+});
+
 Deno.test("exists, isFile and isDir tell what is at a path", async () => {
   const dir = await Deno.makeTempDir();
   try {

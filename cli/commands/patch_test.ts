@@ -394,6 +394,11 @@ Deno.test("patch --dll given a path, drive-relative ones (C:x.dll) too, says to 
       // the file x.dll in drive C:'s current directory, not a name
       ["C:x.dll", "x.dll"],
       ["c:heapshift.dll", "heapshift.dll"],
+      // a directory: no name to take from it
+      ["C:.", "heapshift.dll"],
+      ["dir\\..", "heapshift.dll"],
+      // Windows drops a trailing dot
+      ["C:\\games\\hs.dll.", "hs.dll"],
     ]
   ) {
     assert.throws(() => checkDllName({ dll }), (e: Error) => {
