@@ -316,6 +316,50 @@ Deno.test("warnStaleDlls warns of a DLL built from other sources, for a prefix o
   });
 });
 
+Deno.test(
+  "the progress and warning lines of building the DLL show the checkout's path escaped as shown() does (a folder named with U+202E cannot reverse them)",
+  {
+    ignore: BUILDS_ON_LINUX,
+  },
+  async () => {
+    await withDir(async (top) => {
+      const dir = join(top, "a\u202eb");
+      await Deno.mkdir(dir);
+      const said: string[] = [];
+      const error = console.error;
+      console.error = (m: string) => said.push(m);
+      try {
+        // a stale one: warned of
+        const { mi } = await checkoutSources();
+        await Deno.writeFile(join(dir, "heapshift.dll"), new Uint8Array(1));
+        await writeStamp(dir, "heapshift.dll", [
+          "mingw",
+          mi,
+          "30401",
+          "exact",
+          `sources ${"f".repeat(64)}`,
+        ]);
+        await warnStaleDlls(["x64"], { dir });
+        await Deno.remove(join(dir, "heapshift.dll"));
+        // missing ones: one built, one whose build failed (a warning)
+        const builder = async (args: string[]) => {
+          if (args.includes("x86")) return 1;
+          await Deno.writeFile(join(dir, "heapshift.dll"), new Uint8Array(1));
+          return 0;
+        };
+        await buildMissingDlls(["x64", "x86"], { dir, builder });
+      } finally {
+        console.error = error;
+      }
+      assert.equal(said.length, 5, said.join("\n"));
+      for (const line of said) {
+        assert.doesNotMatch(line, /\u202e/, line);
+        assert.match(line, /a\\u202eb/, line);
+      }
+    });
+  },
+);
+
 Deno.test("buildMissingDlls builds each missing default DLL, and only those", {
   ignore: BUILDS_ON_LINUX,
 }, async () => {

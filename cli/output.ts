@@ -257,7 +257,10 @@ export function warn(msg: string): void {
   console.error(cErr.yellow(`warning: ${shown(msg)}`));
 }
 
-/** A progress line on stderr (never on stdout, so JSON stays clean). */
+/**
+ * A progress line on stderr (never on stdout, so JSON stays clean). It may
+ * hold colour, so a name in it is for the caller to escape ({@linkcode shown}).
+ */
 export function progress(msg: string): void {
   console.error(cErr.dim(msg));
 }
