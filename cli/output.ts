@@ -93,8 +93,9 @@ export function stripAnsi(s: string): string {
  * path) made safe to print: what could drive the terminal or make the name
  * pass for another is written as an escape. Control characters (C0, DEL,
  * C1) as `\xNN`; format characters (bidi controls such as U+202E, which
- * shows what follows backwards, zero-width ones, U+FEFF), line and
- * paragraph separators, and surrogates without a pair (a Windows name is
+ * shows what follows backwards, zero-width ones, U+FEFF), the Hangul
+ * fillers (letters drawn as nothing or a blank), line and paragraph
+ * separators, and surrogates without a pair (a Windows name is
  * UTF-16 that need not be well formed) as `\uXXXX` (`\u{X…}` above the
  * BMP), but for a zero-width joiner or non-joiner inside a word of a
  * script that writes one (Persian, Indic scripts, emoji sequences), and
@@ -141,11 +142,18 @@ const FLAG_TAGS = new RegExp(
 );
 
 /**
+ * The Hangul fillers: letters by category but, like format characters,
+ * ignorable: drawn as nothing (U+115F, U+1160 outside a syllable) or as a
+ * blank (U+3164, U+FFA0), they make one name pass for another.
+ */
+const HANGUL_FILLERS = "\u115f\u1160\u3164\uffa0";
+
+/**
  * What {@linkcode shown} escapes, one character at a time, but for the
  * tags of a {@linkcode FLAG_TAGS} flag, matched whole to be kept.
  */
 const UNSAFE = new RegExp(
-  `${FLAG_TAGS.source}|[\\p{Cc}\\p{Cf}\\p{Zl}\\p{Zp}\\p{Cs}]`,
+  `${FLAG_TAGS.source}|[\\p{Cc}\\p{Cf}\\p{Zl}\\p{Zp}\\p{Cs}${HANGUL_FILLERS}]`,
   "gu",
 );
 
@@ -171,7 +179,10 @@ function joinsWord(s: string, at: number): boolean {
  * What {@linkcode shown} escapes that JSON.stringify leaves as it is (it
  * escapes C0 and lone surrogates itself).
  */
-const UNSAFE_IN_JSON = /[\x7f-\x9f\p{Cf}\p{Zl}\p{Zp}]/gu;
+const UNSAFE_IN_JSON = new RegExp(
+  `[\\x7f-\\x9f\\p{Cf}\\p{Zl}\\p{Zp}${HANGUL_FILLERS}]`,
+  "gu",
+);
 
 /** A column of {@linkcode table}: header and alignment. */
 export interface Column {

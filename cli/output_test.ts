@@ -79,6 +79,16 @@ Deno.test("shown keeps a zero-width joiner or non-joiner inside a word of a scri
   ) assert.equal(shown(name), escaped);
 });
 
+Deno.test("shown and toJson escape the Hangul fillers, letters drawn as nothing or a blank: game\u1160.exe would look like game.exe", () => {
+  for (const ch of ["\u115f", "\u1160", "\u3164", "\uffa0"]) {
+    const hex = ch.charCodeAt(0).toString(16);
+    assert.equal(shown(`game${ch}.exe`), `game\\u${hex}.exe`);
+    assert.equal(toJson(`game${ch}.exe`), `"game\\u${hex}.exe"`);
+  }
+  // Hangul written as jamo (as NFD writes 각) stays: it shows as a syllable
+  assert.equal(shown("\u1100\u1161\u11a8.exe"), "\u1100\u1161\u11a8.exe");
+});
+
 /** `text` written in tag characters (U+E0020..U+E007E), as a flag's are. */
 function tags(text: string): string {
   return [...text].map((ch) => String.fromCodePoint(0xe0000 + ch.charCodeAt(0)))
