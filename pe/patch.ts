@@ -139,11 +139,39 @@ export function resolveDllName(options: DllOptions = {}): string {
   );
 }
 
+/**
+ * Reserved DOS device names, which Windows opens instead of a file (before
+ * Windows 11 with any extension too); src/_output_name.ts keeps the same
+ * list for output files.
+ */
+const DEVICE = /^(CON|PRN|AUX|NUL|COM[0-9¹²³]|LPT[0-9¹²³]|CONIN\$|CONOUT\$)$/i;
+
 function checkDllName(dll: string): string {
+  const invalid = (why?: string) =>
+    new PePatchError(
+      `invalid DLL name ${JSON.stringify(dll)}${
+        why ? `: ${why}: name the DLL otherwise, e.g. heapshift.dll` : ""
+      }`,
+    );
   if (
     !/^[\x21-\x7e][\x20-\x7e]{0,258}$/.test(dll) || /[\\/:*?"<>|]/.test(dll)
   ) {
-    throw new PePatchError(`invalid DLL name ${JSON.stringify(dll)}`);
+    throw invalid();
+  }
+  // The loader looks the name up as a file: what Windows' path rules make
+  // of it is what it looks for.
+  if (/^\.+$/.test(dll)) throw invalid("it names a directory");
+  const end = /[. ]$/.exec(dll)?.[0];
+  if (end) {
+    throw invalid(
+      `it ends in '${end}', which Windows drops when it looks for the file`,
+    );
+  }
+  const stem = dll.replace(/\..*$/, "").replace(/ +$/, "");
+  if (DEVICE.test(stem)) {
+    throw invalid(
+      `${stem.toUpperCase()} is a device's name, which Windows opens instead of a file`,
+    );
   }
   return dll;
 }

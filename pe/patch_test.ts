@@ -279,6 +279,37 @@ Deno.test("patchImportsBytes() imports by ordinal and applies the postfix", () =
   );
 });
 
+Deno.test("resolveDllName() refuses a name Windows would not load as that file: a directory's ('.', '..'), one ending in '.' or ' ' (dropped when Windows looks), a device's (CON, NUL.dll, COM1.dll)", () => {
+  for (
+    const [dll, why] of [
+      [".", /names a directory/],
+      ["..", /names a directory/],
+      ["x.dll.", /ends in '\.'/],
+      ["x.dll ", /ends in ' '/],
+      ["con.dll", /CON is a device's name/],
+      ["NUL", /NUL is a device's name/],
+      ["com1.dll", /COM1 is a device's name/],
+      ["Lpt9.dll", /LPT9 is a device's name/],
+      ["conin$.dll", /CONIN\$ is a device's name/],
+    ] as const
+  ) {
+    assert.throws(() => resolveDllName({ dll }), (e: Error) => {
+      assert.ok(e instanceof PePatchError, String(e));
+      assert.match(e.message, why, dll);
+      assert.match(e.message, /e\.g\. heapshift\.dll/, dll);
+      return true;
+    });
+  }
+  // a device's name only as the whole name before its extension
+  for (
+    const dll of ["console.dll", "con1.dll", "nul-x.dll", "a.con.dll", ".x.dll"]
+  ) {
+    assert.equal(resolveDllName({ dll }), dll);
+  }
+  // the postfix makes the name that is checked
+  assert.throws(() => resolveDllName({ dll: "co.dll", postfix: "n" }), /CON/);
+});
+
 Deno.test("patchImportsBytes() strips an Authenticode signature with a warning", () => {
   const original = buildPe({
     certificate: 256,
