@@ -93,15 +93,17 @@ export function stripAnsi(s: string): string {
  * path) made safe to print: what could drive the terminal or make the name
  * pass for another is written as an escape. Control characters (C0, DEL,
  * C1) as `\xNN`; format characters (bidi controls such as U+202E, which
- * shows what follows backwards, zero-width ones, U+FEFF), the Hangul
- * fillers (letters drawn as nothing or a blank), line and paragraph
- * separators, and surrogates without a pair (a Windows name is
- * UTF-16 that need not be well formed) as `\uXXXX` (`\u{X…}` above the
+ * shows what follows backwards, zero-width ones, U+FEFF), the other
+ * characters Unicode says to draw as nothing (default ignorable: the
+ * Hangul fillers, a combining grapheme joiner, variation selectors), line
+ * and paragraph separators, and surrogates without a pair (a Windows name
+ * is UTF-16 that need not be well formed) as `\uXXXX` (`\u{X…}` above the
  * BMP), but for a zero-width joiner or non-joiner inside a word of a
- * script that writes one (Persian, Indic scripts, emoji sequences), and
- * the tag characters of the flags Unicode recommends (England, Scotland,
- * Wales), which stay: a name shown must still copy, and these show as part
- * of what they join. A name from Windows is UTF-16: a C1 code point in it
+ * script that writes one (Persian, Indic scripts, emoji sequences), a
+ * variation selector after the emoji, ideograph or letter it selects a
+ * form of, and the tag characters of the flags Unicode recommends
+ * (England, Scotland, Wales), which stay: a name shown must still copy,
+ * and these show as part of what they join. A name from Windows is UTF-16: a C1 code point in it
  * is a control there too; one pe/ reads from a file is an ANSI byte
  * (0x80-0x9f), whose character depends on the code page, so its value is
  * what is shown.
@@ -109,7 +111,7 @@ export function stripAnsi(s: string): string {
 export function shown(s: string): string {
   return s.replace(UNSAFE, (ch, at: number) => {
     // (more than one character: a flag's tags, matched whole)
-    if (ch.length > 2 || joinsWord(s, at)) return ch;
+    if (ch.length > 2 || joinsWord(s, at) || selectsForm(s, at)) return ch;
     const cp = ch.codePointAt(0)!;
     const hex = cp.toString(16);
     return cp <= 0xff
@@ -142,18 +144,20 @@ const FLAG_TAGS = new RegExp(
 );
 
 /**
- * The Hangul fillers: letters by category but, like format characters,
- * ignorable: drawn as nothing (U+115F, U+1160 outside a syllable) or as a
- * blank (U+3164, U+FFA0), they make one name pass for another.
+ * What Unicode says to draw as nothing where it is not supported
+ * (Default_Ignorable_Code_Point): the format characters, and letters and
+ * marks such as the Hangul fillers (drawn as nothing or as a blank), the
+ * combining grapheme joiner, the Khmer inherent vowels and the variation
+ * selectors. Any of them makes one name pass for another.
  */
-const HANGUL_FILLERS = "\u115f\u1160\u3164\uffa0";
+const IGNORABLE = "\\p{Default_Ignorable_Code_Point}";
 
 /**
  * What {@linkcode shown} escapes, one character at a time, but for the
  * tags of a {@linkcode FLAG_TAGS} flag, matched whole to be kept.
  */
 const UNSAFE = new RegExp(
-  `${FLAG_TAGS.source}|[\\p{Cc}\\p{Cf}\\p{Zl}\\p{Zp}\\p{Cs}${HANGUL_FILLERS}]`,
+  `${FLAG_TAGS.source}|[\\p{Cc}\\p{Cf}\\p{Zl}\\p{Zp}\\p{Cs}${IGNORABLE}]`,
   "gu",
 );
 
@@ -165,14 +169,36 @@ const UNSAFE = new RegExp(
  * one.
  */
 function joinsWord(s: string, at: number): boolean {
-  if (s[at] !== "\u200c" && s[at] !== "\u200d") return false;
-  // the code points either side (a pair of surrogates before is one)
-  const low = /[\udc00-\udfff]/.test(s[at - 1] ?? "");
-  const before = s.codePointAt(at - (low ? 2 : 1)) ?? 0;
+  // (a combining grapheme joiner too: between marks it keeps their order)
+  if (!/^[\u200c\u200d\u034f]$/.test(s[at])) return false;
   const after = s.codePointAt(at + 1) ?? 0;
-  return [before, after].every((cp) =>
-    cp > 0x7f && /[\p{L}\p{M}\p{S}]/u.test(String.fromCodePoint(cp))
-  );
+  return [codePointBefore(s, at), after].every(inWord);
+}
+
+/** The code point that ends before `at` (a pair of surrogates is one). */
+function codePointBefore(s: string, at: number): number {
+  const low = /[\udc00-\udfff]/.test(s[at - 1] ?? "");
+  return s.codePointAt(at - (low ? 2 : 1)) ?? 0;
+}
+
+/** A letter, mark or symbol beyond ASCII: what a joiner or selector acts on. */
+function inWord(cp: number): boolean {
+  return cp > 0x7f && /[\p{L}\p{M}\p{S}]/u.test(String.fromCodePoint(cp));
+}
+
+/**
+ * Whether the character at `at` in `s` is a variation selector (or a
+ * Mongolian one) after what it selects a form of: an emoji, an ideograph,
+ * a letter beyond ASCII, or a keycap's digit, `#` or `*`.
+ */
+function selectsForm(s: string, at: number): boolean {
+  const cp = s.codePointAt(at)!;
+  const selector = (cp >= 0xfe00 && cp <= 0xfe0f) ||
+    (cp >= 0xe0100 && cp <= 0xe01ef) || (cp >= 0x180b && cp <= 0x180f);
+  if (!selector) return false;
+  const keycap = cp === 0xfe0f && /[0-9#*]/.test(s[at - 1] ?? "") &&
+    s[at + 1] === "\u20e3";
+  return keycap || inWord(codePointBefore(s, at));
 }
 
 /**
@@ -180,7 +206,7 @@ function joinsWord(s: string, at: number): boolean {
  * escapes C0 and lone surrogates itself).
  */
 const UNSAFE_IN_JSON = new RegExp(
-  `[\\x7f-\\x9f\\p{Cf}\\p{Zl}\\p{Zp}${HANGUL_FILLERS}]`,
+  `[\\x7f-\\x9f\\p{Cf}\\p{Zl}\\p{Zp}${IGNORABLE}]`,
   "gu",
 );
 

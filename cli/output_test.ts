@@ -89,6 +89,39 @@ Deno.test("shown and toJson escape the Hangul fillers, letters drawn as nothing 
   assert.equal(shown("\u1100\u1161\u11a8.exe"), "\u1100\u1161\u11a8.exe");
 });
 
+Deno.test("shown escapes the other characters Unicode says to draw as nothing (default ignorable), but a selector or joiner after what it selects a form of: game\u034f.exe would look like game.exe", () => {
+  for (
+    const [name, escaped] of [
+      // a combining grapheme joiner, a variation selector after ASCII, the
+      // Khmer inherent vowels (deprecated), a Mongolian selector first
+      ["game\u034f.exe", "game\\u034f.exe"],
+      ["game\ufe0f.exe", "game\\ufe0f.exe"],
+      ["ga\u17b4me.exe", "ga\\u17b4me.exe"],
+      ["\u180bgame.exe", "\\u180bgame.exe"],
+      ["game\u{e0100}.exe", "game\\u{e0100}.exe"],
+      ["game\ufff0.exe", "game\\ufff0.exe"],
+    ]
+  ) {
+    assert.equal(shown(name), escaped, JSON.stringify(name));
+    // JSON has no \u{…}: a surrogate pair's two escapes
+    const json = escaped.replace(/\\u\{([0-9a-f]+)\}/, (_, hex) => {
+      const pair = String.fromCodePoint(parseInt(hex, 16));
+      return [0, 1].map((k) => `\\u${pair.charCodeAt(k).toString(16)}`)
+        .join("");
+    });
+    assert.equal(toJson(name), `"${json}"`, JSON.stringify(name));
+  }
+  for (
+    const name of [
+      "\u263a\ufe0f.exe", // an emoji's presentation
+      "1\ufe0f\u20e3.exe", // a keycap
+      "\u845b\u{e0100}.exe", // an ideographic variation sequence
+      "\u1820\u180b.exe", // a Mongolian letter's variant form
+      "\u05b8\u034f\u05b7.exe", // Hebrew marks kept in order
+    ]
+  ) assert.equal(shown(name), name, JSON.stringify(name));
+});
+
 /** `text` written in tag characters (U+E0020..U+E007E), as a flag's are. */
 function tags(text: string): string {
   return [...text].map((ch) => String.fromCodePoint(0xe0000 + ch.charCodeAt(0)))
