@@ -32,6 +32,9 @@ testArches(
     const writer = target.child.stdin.getWriter();
     await writer.write(new TextEncoder().encode("stop\n"));
     writer.releaseLock();
+    // Gone before wait() (which holds a block it finds): what is held is
+    // what inject held.
+    assertEquals((await target.child.status).code, 0);
     assertEquals(await game.wait({ timeout: 30_000 }), 0);
     // stats(pid) has nothing for an ended process: the held block has.
     const gone = assertThrows(() => stats(game.pid), HeapshiftError);
