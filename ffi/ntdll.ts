@@ -37,6 +37,10 @@ const query = lazyFn("NtQueryInformationThread", {
   parameters: ["pointer", "u32", "buffer", "u32", "pointer"],
   result: "i32",
 });
+const queryObject = lazyFn("NtQueryObject", {
+  parameters: ["pointer", "u32", "buffer", "u32", "pointer"],
+  result: "i32",
+});
 const toDos = lazyFn("RtlNtStatusToDosError", {
   parameters: ["i32"],
   result: "u32",
@@ -56,6 +60,19 @@ export function ntQueryInformationThread(
   buffer: Uint8Array,
 ): number {
   const status = query().call(thread, cls, buffer, buffer.length, null);
+  return status === 0 ? 0 : toDos().call(status);
+}
+
+/**
+ * `NtQueryObject(handle, cls, buffer)`: 0 (STATUS_SUCCESS) or the Win32
+ * error code `RtlNtStatusToDosError` gives for the failure.
+ */
+export function ntQueryObject(
+  handle: Deno.PointerValue,
+  cls: number,
+  buffer: Uint8Array,
+): number {
+  const status = queryObject().call(handle, cls, buffer, buffer.length, null);
   return status === 0 ? 0 : toDos().call(status);
 }
 

@@ -5,11 +5,11 @@
  * @module
  */
 
-import { checkBool, ERROR, fail } from "./win32_error.ts";
+import { checkBool, ERROR, fail, Win32Error } from "./win32_error.ts";
 import { Handle, isInvalidHandle } from "./handle.ts";
 import { kernel32 } from "./library.ts";
 import { readWide, wide } from "./strings.ts";
-import { adjustPrivilege, SE_DEBUG_PRIVILEGE } from "./ntdll.ts";
+import { adjustPrivilege, ntQueryObject, SE_DEBUG_PRIVILEGE } from "./ntdll.ts";
 
 /** Process access rights (winnt.h). */
 export const PROCESS = {
@@ -159,6 +159,20 @@ export function terminateProcess(process: Handle, exitCode = 1): void {
     "TerminateProcess",
     kernel32().TerminateProcess(process.raw, exitCode),
   );
+}
+
+/**
+ * The access rights `handle` was granted (`NtQueryObject`'s
+ * ObjectBasicInformation): an open can succeed with fewer than it asked
+ * for (security software's handle callbacks strip rights). Throws a
+ * Win32Error from `NtQueryObject`.
+ */
+export function grantedAccess(handle: Handle): number {
+  // OBJECT_BASIC_INFORMATION: Attributes, then GrantedAccess (56 bytes).
+  const info = new Uint8Array(56);
+  const error = ntQueryObject(handle.raw, 0, info);
+  if (error !== 0) throw new Win32Error("NtQueryObject", error);
+  return new DataView(info.buffer).getUint32(4, true);
 }
 
 /** `GetProcessId`. */

@@ -9,6 +9,7 @@ import type { Arch } from "./arch.ts";
 import { HeapshiftError } from "./heapshift_error.ts";
 import {
   ERROR,
+  grantedAccess,
   type Handle,
   isSignaled,
   PROCESS,
@@ -182,9 +183,27 @@ export class AttachedProcess implements Disposable {
     try {
       terminateProcess(this.#process, exitCode >>> 0);
     } catch (e) {
-      // Already exited: TerminateProcess says access denied.
-      if (e instanceof Win32Error && e.code === ERROR.ACCESS_DENIED) return;
-      throw heapshiftError(e);
+      if (!(e instanceof Win32Error && e.code === ERROR.ACCESS_DENIED)) {
+        throw heapshiftError(e);
+      }
+      // Ended or ending meanwhile: Windows refuses to end it twice. Unless
+      // the handle lacks the right: an open can be granted less than it
+      // asked for (security software strips it), and the program runs on.
+      if (this.#mayTerminate()) return;
+      throw new HeapshiftError(
+        "access-denied",
+        `Cannot kill process ${this.pid}: access denied (Windows opened it without the right to end it, though heapshift asked for that right: security or anti-cheat software may be guarding it); end it the way that software allows`,
+        { cause: e },
+      );
+    }
+  }
+
+  /** Whether the handle holds PROCESS_TERMINATE (true when unknown). */
+  #mayTerminate(): boolean {
+    try {
+      return (grantedAccess(this.#process) & PROCESS.TERMINATE) !== 0;
+    } catch {
+      return true;
     }
   }
 

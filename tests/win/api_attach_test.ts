@@ -9,6 +9,7 @@ import {
   launch,
   stats,
 } from "../../mod.ts";
+import { openProcess, PROCESS } from "../../ffi/mod.ts";
 import { assert, assertEquals, assertThrows } from "./assert.ts";
 import { fixture, hookDll, startTarget, test, testArches } from "./harness.ts";
 import { runCli } from "../../cli/_test_utils.ts";
@@ -110,4 +111,23 @@ test("heapshift injected by another process (the CLI) after attach: wait() holds
   target.child.kill();
   await waiting;
   assertEquals(proc.stats().state, "live");
+});
+
+test("kill through a handle granted without the right to end it says access denied, and the program runs on", async () => {
+  await using target = await startTarget(fixture("sleeper.exe"));
+  const pid = target.readyPid;
+  // As security software's handle callback leaves an open that asked for
+  // PROCESS_TERMINATE: granted, without that right.
+  const stripped = openProcess(
+    pid,
+    PROCESS.QUERY_LIMITED_INFORMATION | PROCESS.SYNCHRONIZE,
+  );
+  using proc = new AttachedProcess(pid, stripped);
+  const e = assertThrows(
+    () => proc.kill(),
+    HeapshiftError,
+    `Cannot kill process ${pid}: access denied`,
+  );
+  assertEquals(e.kind, "access-denied");
+  assertEquals(proc.exitCode(), undefined);
 });
