@@ -160,7 +160,8 @@ export class AttachedProcess implements Disposable {
    * Terminates the program (no effect once it has exited). `exitCode` is
    * its exit code: 0 to 0xFFFFFFFF, or a negative 32-bit one (-1 is
    * 0xFFFFFFFF). An `access-denied` HeapshiftError for a process
-   * {@linkcode attach} could not open with the right to end it.
+   * {@linkcode attach} could not open with the right to end it, or whose
+   * handle Windows granted without it (security software can strip it).
    */
   kill(exitCode = 1): void {
     if (
