@@ -403,14 +403,15 @@ async function loadInto(
     );
   }
   markLoaded(pid, mod);
+  // An AttachedProcess (or LaunchedProcess) of the target keeps the counts
+  // from now on, also once the program has exited: held before arming,
+  // which the program's end can interrupt.
+  if (heapshift) holdStatsOf(pid);
   if (arms && !result.then?.called) await armExitWatch(target, mod, arm);
   else if (arms && !result.then?.returned) {
     // Still asking (exit() holds the lock): as armExitWatch's wait ends.
     await throwIfEnded(target, doing);
   }
-  // An AttachedProcess (or LaunchedProcess) of the target keeps the counts
-  // from now on, also once the program has exited.
-  if (heapshift) holdStatsOf(pid);
   return mod;
 }
 
