@@ -392,15 +392,25 @@ export function readHeaders(src: ByteSource): PeHeaders {
   // Pages left over past the last section that make a whole
   // SectionAlignment are refused too (below a page, the file is mapped
   // whole and SizeOfImage only bounds it).
-  if (paged && alignUp(sizeOfImage, PAGE_SIZE) - nextVa >= sectionAlignment) {
+  const pages = alignUp(sizeOfImage, PAGE_SIZE);
+  if (paged && pages - nextVa >= sectionAlignment) {
+    // Said in pages: 0x4001 runs past sections ending at 0x4000 by a byte,
+    // but takes a whole page more.
+    const rounded = pages === sizeOfImage
+      ? ""
+      : ` (0x${pages.toString(16)} rounded up to pages)`;
     throw new PeFormatError(
       "IMAGE_OPTIONAL_HEADER.SizeOfImage",
       opt + OPT.SIZE_OF_IMAGE,
-      `0x${sizeOfImage.toString(16)} runs past the sections, which end at 0x${
+      `0x${
+        sizeOfImage.toString(16)
+      }${rounded} runs past the sections, which end at 0x${
         nextVa.toString(16)
       }, by a SectionAlignment (0x${
         sectionAlignment.toString(16)
-      }) or more: ${REFUSED}`,
+      }) or more (0x${
+        (nextVa + sectionAlignment - PAGE_SIZE).toString(16)
+      } at most): ${REFUSED}`,
     );
   }
   if (pointerToSymbolTable !== 0) {

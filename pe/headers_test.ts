@@ -11,6 +11,7 @@ import { put16, put32 } from "./_read.ts";
 import { bytesSource } from "./source.ts";
 import { readPe } from "./reader.ts";
 import { buildPe, growRawData, throwsFormatError } from "./_test_pe.ts";
+import { craftPe } from "./_test_crafted.ts";
 
 function headersOf(b: Uint8Array) {
   return readHeaders(bytesSource(b));
@@ -239,6 +240,37 @@ Deno.test("readHeaders() refuses a SizeOfImage past the sections' end by a Secti
   formatError(b, /SizeOfImage/);
   put32(b, opt + 56, end);
   assert.equal(headersOf(b).sizeOfImage, end);
+});
+
+Deno.test("a SizeOfImage a byte past the sections is refused saying it is rounded up to pages, and what the most is", () => {
+  // 0x4001 runs past the sections by one byte, not by a SectionAlignment:
+  // Windows counts it in pages (0x5000), one page left over.
+  const b = buildPe();
+  const h = headersOf(b);
+  const end = h.sizeOfImage;
+  put32(b, h.optionalHeaderOffset + 56, end + 1);
+  const e = formatError(b, /^IMAGE_OPTIONAL_HEADER\.SizeOfImage$/);
+  assert.match(
+    e.problem,
+    /^0x4001 \(0x5000 rounded up to pages\) runs past the sections, which end at 0x4000, by a SectionAlignment \(0x1000\) or more \(0x4000 at most\): Windows refuses to run this file/,
+  );
+  // A larger SectionAlignment leaves more room: the most is a page short.
+  const wide = craftPe({
+    body: () => ({ bytes: new Uint8Array(16), dirs: {} }),
+    sectionAlignment: 0x2000,
+  });
+  const w = headersOf(wide);
+  put32(wide, w.optionalHeaderOffset + 56, w.sizeOfImage + 0x1000);
+  assert.equal(headersOf(wide).sizeOfImage, w.sizeOfImage + 0x1000);
+  put32(wide, w.optionalHeaderOffset + 56, w.sizeOfImage + 0x1001);
+  assert.match(
+    formatError(wide, /SizeOfImage/).problem,
+    new RegExp(
+      `by a SectionAlignment \\(0x2000\\) or more \\(0x${
+        (w.sizeOfImage + 0x1000).toString(16)
+      } at most\\)`,
+    ),
+  );
 });
 
 Deno.test("readHeaders() refuses a section empty in memory and in the file, which Windows refuses to load", () => {
