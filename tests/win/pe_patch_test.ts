@@ -143,24 +143,34 @@ test("raw data past a section's mapped size: the program runs, patched and undon
     for (const index of [mid, sections.length - 1]) {
       grown = growRawData(grown, { index, extra: 0x1000 });
     }
-    await Deno.writeFile(exe, grown);
-    windowsMapsIt(grown);
-    const before = await run(exe);
-    assertEquals(before.code, 1, before.out);
-    assert(before.out.includes("loaded heapshift.dll no"), before.out);
-    const rep = await patchImports(exe, { inPlace: true, backup: false });
-    assertEquals(rep.action, "added");
-    // Wine would run a gap before the new section; Windows would not.
-    windowsMapsIt(await Deno.readFile(exe));
-    const r = await run(exe);
-    assertEquals(r.code, 0, r.out);
-    assert(r.out.includes("first heapshift.dll yes"), r.out);
-    const un = await removeImport(exe, { inPlace: true, backup: false });
-    assertEquals(un.action, "removed");
-    assertEquals(await Deno.readFile(exe), grown);
-    assertEquals(await run(exe), before);
+    await patchRunUndo(exe, grown);
   });
 });
+
+/**
+ * Writes `original` to `exe`, which Windows would map, and shows that it
+ * runs, runs with heapshift.dll first once patched in place (the patched
+ * file one Windows would map too: Wine would run a gap before the new
+ * section, Windows would not), and is given back byte for byte by
+ * removeImport.
+ */
+async function patchRunUndo(exe: string, original: Uint8Array): Promise<void> {
+  await Deno.writeFile(exe, original);
+  windowsMapsIt(original);
+  const before = await run(exe);
+  assertEquals(before.code, 1, before.out);
+  assert(before.out.includes("loaded heapshift.dll no"), before.out);
+  const rep = await patchImports(exe, { inPlace: true, backup: false });
+  assertEquals(rep.action, "added");
+  windowsMapsIt(await Deno.readFile(exe));
+  const r = await run(exe);
+  assertEquals(r.code, 0, r.out);
+  assert(r.out.includes("first heapshift.dll yes"), r.out);
+  const un = await removeImport(exe, { inPlace: true, backup: false });
+  assertEquals(un.action, "removed");
+  assertEquals(await Deno.readFile(exe), original);
+  assertEquals(await run(exe), before);
+}
 
 /** `b` with `edit` applied to its headers and the checksum made right. */
 function edited(
@@ -183,21 +193,7 @@ test("a SizeOfImage short of the last section by less than a page: the program r
     const short = edited(await Deno.readFile(exe), (v, h) => {
       v.setUint32(h.optionalHeaderOffset + 56, h.sizeOfImage - 0x800, true);
     });
-    await Deno.writeFile(exe, short);
-    windowsMapsIt(short);
-    const before = await run(exe);
-    assertEquals(before.code, 1, before.out);
-    assert(before.out.includes("loaded heapshift.dll no"), before.out);
-    const rep = await patchImports(exe, { inPlace: true, backup: false });
-    assertEquals(rep.action, "added");
-    windowsMapsIt(await Deno.readFile(exe));
-    const r = await run(exe);
-    assertEquals(r.code, 0, r.out);
-    assert(r.out.includes("first heapshift.dll yes"), r.out);
-    const un = await removeImport(exe, { inPlace: true, backup: false });
-    assertEquals(un.action, "removed");
-    assertEquals(await Deno.readFile(exe), short);
-    assertEquals(await run(exe), before);
+    await patchRunUndo(exe, short);
   });
 });
 
