@@ -169,9 +169,13 @@ const UNSAFE = new RegExp(
  * one.
  */
 function joinsWord(s: string, at: number): boolean {
-  // (a combining grapheme joiner too: between marks it keeps their order)
+  // (a combining grapheme joiner too: before a mark it keeps the marks'
+  // order; elsewhere it changes nothing that shows)
   if (!/^[\u200c\u200d\u034f]$/.test(s[at])) return false;
   const after = s.codePointAt(at + 1) ?? 0;
+  if (s[at] === "\u034f" && !/\p{M}/u.test(String.fromCodePoint(after))) {
+    return false;
+  }
   return [codePointBefore(s, at), after].every(inWord);
 }
 
@@ -187,19 +191,40 @@ function inWord(cp: number): boolean {
 }
 
 /**
- * Whether the character at `at` in `s` is a variation selector (or a
- * Mongolian one) after what it selects a form of: an emoji, an ideograph,
- * a letter beyond ASCII, or a keycap's digit, `#` or `*`.
+ * Whether the character at `at` in `s` is a variation selector after what
+ * it selects a form of: an emoji selector after an emoji (or a keycap's
+ * digit, `#` or `*`), an ideographic one after an ideograph, a Mongolian
+ * one after a Mongolian letter (its vowel separator between two), another
+ * after a math symbol or a letter of a script that has such forms. After
+ * anything else (a Latin letter, a mark, another selector) it selects
+ * nothing and shows as nothing: `caf\u00e9\ufe0f.exe` would pass for
+ * `caf\u00e9.exe`.
  */
 function selectsForm(s: string, at: number): boolean {
   const cp = s.codePointAt(at)!;
-  const selector = (cp >= 0xfe00 && cp <= 0xfe0f) ||
-    (cp >= 0xe0100 && cp <= 0xe01ef) || (cp >= 0x180b && cp <= 0x180f);
-  if (!selector) return false;
-  const keycap = cp === 0xfe0f && /[0-9#*]/.test(s[at - 1] ?? "") &&
-    s[at + 1] === "\u20e3";
-  return keycap || inWord(codePointBefore(s, at));
+  const before = String.fromCodePoint(codePointBefore(s, at));
+  if (cp === 0xfe0e || cp === 0xfe0f) {
+    if (/^[0-9#*]$/.test(before)) return s[at + 1] === "\u20e3";
+    return /\p{Emoji}/u.test(before) && before > "\x7f";
+  }
+  if (cp >= 0xfe00 && cp <= 0xfe0d) return STANDARDIZED_BASE.test(before);
+  if (cp >= 0xe0100 && cp <= 0xe01ef) return /\p{Ideographic}/u.test(before);
+  const mongolian = (ch: string) =>
+    /\p{sc=Mongolian}/u.test(ch) && /\p{L}/u.test(ch);
+  if (cp === 0x180e) {
+    return mongolian(before) &&
+      mongolian(String.fromCodePoint(s.codePointAt(at + 1) ?? 0));
+  }
+  return cp >= 0x180b && cp <= 0x180f && mongolian(before);
 }
+
+/**
+ * What U+FE00..U+FE0D select a form of (Unicode's StandardizedVariants):
+ * math symbols, ideographs, and the letters of Myanmar, Phags-pa,
+ * Manichaean and Egyptian hieroglyphs.
+ */
+const STANDARDIZED_BASE =
+  /^[\p{Sm}\p{Ideographic}\p{sc=Myanmar}\p{sc=Phags_Pa}\p{sc=Manichaean}\p{sc=Egyptian_Hieroglyphs}]$/u;
 
 /**
  * What {@linkcode shown} escapes that JSON.stringify leaves as it is (it

@@ -122,6 +122,36 @@ Deno.test("shown escapes the other characters Unicode says to draw as nothing (d
   ) assert.equal(shown(name), name, JSON.stringify(name));
 });
 
+Deno.test("shown escapes a selector that selects no form of what it follows, and a CGJ before no mark: caf\u00e9\ufe0f.exe would look like caf\u00e9.exe", () => {
+  for (
+    const [name, escaped] of [
+      // an emoji selector, an ideographic one, a Mongolian one or the
+      // Mongolian vowel separator after a Latin letter
+      ["caf\u00e9\ufe0f.exe", "caf\u00e9\\ufe0f.exe"],
+      ["caf\u00e9\u{e0100}.exe", "caf\u00e9\\u{e0100}.exe"],
+      ["caf\u00e9\u180b.exe", "caf\u00e9\\u180b.exe"],
+      ["caf\u00e9\u180e.exe", "caf\u00e9\\u180e.exe"],
+      // a selector after a selector, a mark or a joiner
+      ["\u263a\ufe0f\ufe0f.exe", "\u263a\ufe0f\\ufe0f.exe"],
+      ["cafe\u0301\ufe0f.exe", "cafe\u0301\\ufe0f.exe"],
+      // a CGJ between two letters: it joins nothing that shows
+      ["caf\u00e9\u034f\u00e9.exe", "caf\u00e9\\u034f\u00e9.exe"],
+    ]
+  ) assert.equal(shown(name), escaped, JSON.stringify(name));
+  for (
+    const name of [
+      "\u203c\ufe0f.exe", // an emoji that is punctuation
+      "\u3030\ufe0f.exe",
+      "\u{1f441}\ufe0f\u200d\u{1f5e8}\ufe0f.exe", // a ZWJ sequence
+      "\u{2f800}\ufe00.exe", // a CJK compatibility ideograph's form
+      "\u2229\ufe00.exe", // a math symbol's standardized variant
+      "\u1000\ufe00.exe", // a Myanmar letter's
+      "\u182d\u180e\u1820.exe", // Mongolian's vowel separator
+      "\u05d1\u05b7\u034f\u05b4.exe", // Hebrew marks kept in order
+    ]
+  ) assert.equal(shown(name), name, JSON.stringify(name));
+});
+
 /** `text` written in tag characters (U+E0020..U+E007E), as a flag's are. */
 function tags(text: string): string {
   return [...text].map((ch) => String.fromCodePoint(0xe0000 + ch.charCodeAt(0)))
