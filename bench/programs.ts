@@ -277,7 +277,6 @@ export function isCompleteProgramsRun(
     );
 }
 
-/** The results as a markdown table: time, speed, peak working set. */
 /** The ok runs of `name` in variant `v`. */
 function okRuns(runs: ProgramRun[], name: string, v: ProgramVariant) {
   return runs.filter((r) => r.program === name && r.variant === v && r.ok);
@@ -313,6 +312,7 @@ function workingSetVsPlain(runs: ProgramRun[], name: string): string {
     : "";
 }
 
+/** The results as a markdown table: time, speed, peak working set. */
 export function renderPrograms(
   runs: ProgramRun[],
   names: string[],
