@@ -58,6 +58,9 @@ Deno.test("checkOutputPath refuses, on Windows, a file name Windows changes: '.'
       "console.exe",
       "nul1.exe",
       "COM10.exe",
+      // only the documentation lists COM0 and LPT0: Windows opens files
+      "lpt0.txt",
+      "COM0",
       "my nul.exe",
       "x.nul",
       "C:\\nul\\game.exe",
@@ -86,7 +89,6 @@ Deno.test("checkOutputPath refuses, on Windows, a file name Windows changes: '.'
       ["out/Lpt1.patched.exe", "Lpt1.patched.exe"],
       ["aux .txt", "aux .txt"],
       ["COM9", "COM9"],
-      ["lpt0.txt", "lpt0.txt"],
       ["prn.ini", "prn.ini"],
       ["CONOUT$", "CONOUT$"],
     ]
@@ -94,7 +96,7 @@ Deno.test("checkOutputPath refuses, on Windows, a file name Windows changes: '.'
     refused(
       bad,
       "--ini",
-      `--ini ${bad}: ${name} is a device on Windows (CON, PRN, AUX, NUL, COM0 to COM9, LPT0 to LPT9; before Windows 11 with any extension too), not a file: choose another name`,
+      `--ini ${bad}: ${name} is a device on Windows (CON, PRN, AUX, NUL, COM1 to COM9, LPT1 to LPT9; before Windows 11 with any extension too), not a file: choose another name`,
     );
   }
   // What to do instead, when the caller knows better.

@@ -127,39 +127,56 @@ export interface PatchResult {
   warnings: string[];
 }
 
-/** The DLL name that `options` designate (postfix applied). */
-export function resolveDllName(options: DllOptions = {}): string {
+/**
+ * The DLL name that `options` designate (postfix applied). `loadable`
+ * (default true): also refuse a name Windows would not load as that file;
+ * false for a removal, which takes any name an import table can hold (a
+ * program patched with it before still has it to remove).
+ */
+export function resolveDllName(
+  options: DllOptions = {},
+  check: { loadable?: boolean } = {},
+): string {
   const dll = options.dll ?? DEFAULT_DLL;
-  if (!options.postfix) return checkDllName(dll);
   const dot = dll.lastIndexOf(".");
-  return checkDllName(
-    dot > 0
-      ? dll.slice(0, dot) + options.postfix + dll.slice(dot)
-      : dll + options.postfix,
-  );
+  const name = !options.postfix
+    ? dll
+    : dot > 0
+    ? dll.slice(0, dot) + options.postfix + dll.slice(dot)
+    : dll + options.postfix;
+  checkDllName(name);
+  if (check.loadable ?? true) checkLoadable(name);
+  return name;
 }
 
 /**
  * Reserved DOS device names, which Windows opens instead of a file (before
- * Windows 11 with any extension too); src/_output_name.ts keeps the same
- * list for output files.
+ * Windows 11 with any extension too); COM0 and LPT0, which only the
+ * documentation lists, are files. src/_output_name.ts keeps the list for
+ * output files, with the superscript digits an ASCII DLL name cannot hold.
  */
-const DEVICE = /^(CON|PRN|AUX|NUL|COM[0-9¹²³]|LPT[0-9¹²³]|CONIN\$|CONOUT\$)$/i;
+const DEVICE = /^(CON|PRN|AUX|NUL|COM[1-9]|LPT[1-9]|CONIN\$|CONOUT\$)$/i;
 
-function checkDllName(dll: string): string {
-  const invalid = (why?: string) =>
-    new PePatchError(
-      `invalid DLL name ${JSON.stringify(dll)}${
-        why ? `: ${why}: name the DLL otherwise, e.g. heapshift.dll` : ""
-      }`,
-    );
+/** A name the import table can hold, as a file name. */
+function checkDllName(dll: string): void {
   if (
     !/^[\x21-\x7e][\x20-\x7e]{0,258}$/.test(dll) || /[\\/:*?"<>|]/.test(dll)
   ) {
-    throw invalid();
+    throw new PePatchError(`invalid DLL name ${JSON.stringify(dll)}`);
   }
-  // The loader looks the name up as a file: what Windows' path rules make
-  // of it is what it looks for.
+}
+
+/**
+ * A name the loader would look up as that very file: what Windows' path
+ * rules make of it is what it looks for.
+ */
+function checkLoadable(dll: string): void {
+  const invalid = (why: string) =>
+    new PePatchError(
+      `invalid DLL name ${
+        JSON.stringify(dll)
+      }: ${why}: name the DLL otherwise, e.g. heapshift.dll`,
+    );
   if (/^\.+$/.test(dll)) throw invalid("it names a directory");
   const end = /[. ]$/.exec(dll)?.[0];
   if (end) {
@@ -173,7 +190,6 @@ function checkDllName(dll: string): string {
       `${stem.toUpperCase()} is a device's name, which Windows opens instead of a file`,
     );
   }
-  return dll;
 }
 
 /**

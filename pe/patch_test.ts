@@ -302,12 +302,32 @@ Deno.test("resolveDllName() refuses a name Windows would not load as that file: 
   }
   // a device's name only as the whole name before its extension
   for (
-    const dll of ["console.dll", "con1.dll", "nul-x.dll", "a.con.dll", ".x.dll"]
+    const dll of [
+      "console.dll",
+      "con1.dll",
+      "nul-x.dll",
+      "a.con.dll",
+      ".x.dll",
+      // COM0 and LPT0 are ordinary names (only the documentation lists them)
+      "com0.dll",
+      "LPT0.dll",
+    ]
   ) {
     assert.equal(resolveDllName({ dll }), dll);
   }
   // the postfix makes the name that is checked
   assert.throws(() => resolveDllName({ dll: "co.dll", postfix: "n" }), /CON/);
+});
+
+Deno.test("resolveDllName() for a removal takes any name an import table can hold: a program patched with it before still has it to remove", () => {
+  for (const dll of ["x.dll.", "x.dll ", ".", "con.dll"]) {
+    assert.equal(resolveDllName({ dll }, { loadable: false }), dll);
+    assert.throws(() => resolveDllName({ dll }), PePatchError);
+  }
+  assert.throws(
+    () => resolveDllName({ dll: "a/b.dll" }, { loadable: false }),
+    PePatchError,
+  );
 });
 
 Deno.test("patchImportsBytes() strips an Authenticode signature with a warning", () => {

@@ -140,7 +140,7 @@ function dllToRemove(
   file: { info: PeInfo; options: RemoveBytesOptions },
 ): string {
   const { info, options } = file;
-  const dll = resolveDllName(options);
+  const dll = resolveDllName(options, { loadable: false });
   if (
     options.dll !== undefined || options.postfix ||
     info.imports.some((d) => sameDll(d.dll, dll))

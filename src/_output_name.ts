@@ -30,9 +30,10 @@ function drivePrefix(path: string): number {
 /**
  * Reserved DOS device names: Windows opens the device for the name, and
  * before Windows 11 for the name with any extension (`CON.exe`), which a
- * file copied there could not be named either.
+ * file copied there could not be named either. COM0 and LPT0, which only
+ * the documentation lists, Windows opens as files.
  */
-const DEVICE = /^(CON|PRN|AUX|NUL|COM[0-9¹²³]|LPT[0-9¹²³]|CONIN\$|CONOUT\$)$/i;
+const DEVICE = /^(CON|PRN|AUX|NUL|COM[1-9¹²³]|LPT[1-9¹²³]|CONIN\$|CONOUT\$)$/i;
 
 /**
  * What is wrong, on Windows (`options.windows`, default: this system),
@@ -69,7 +70,7 @@ export function outputNameProblem(
   if (DEVICE.test(name.replace(/\..*$/, "").replace(/ +$/, ""))) {
     return {
       why:
-        `${name} is a device on Windows (CON, PRN, AUX, NUL, COM0 to COM9, LPT0 to LPT9; before Windows 11 with any extension too), not a file`,
+        `${name} is a device on Windows (CON, PRN, AUX, NUL, COM1 to COM9, LPT1 to LPT9; before Windows 11 with any extension too), not a file`,
       advice: "choose another name",
     };
   }

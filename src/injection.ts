@@ -312,11 +312,12 @@ async function loadInto(
   const already = moduleNamed(targetModules(target), dll) &&
     await initialised(target, { dll, pid, doing, timeout });
   if (already) {
+    // held first, as below: the program may end while we ask
+    if (heapshift) holdStatsOf(pid);
     // A retry that went live armed the exit watch itself (under our event).
     const retried = exported.has(RETRY_EXPORT) &&
       await retryTakeover(target, already, arm);
     if (arms && !retried) await armExitWatch(target, already, arm);
-    if (heapshift) holdStatsOf(pid);
     return already;
   }
   // A second heapshift (a copy under another name) would stay idle, pinned

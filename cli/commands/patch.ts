@@ -26,9 +26,13 @@ import { c, printJson, shown, UsageError } from "../output.ts";
  * Checks `patch`'s `--dll NAME` and `--postfix TEXT` before any file is
  * read: a name the import table cannot hold is a usage error.
  */
-export function checkDllName(opts: { dll?: string; postfix?: string }): void {
+export function checkDllName(
+  opts: { dll?: string; postfix?: string; remove?: boolean },
+): void {
   try {
-    resolveDllName({ dll: opts.dll, postfix: opts.postfix });
+    resolveDllName({ dll: opts.dll, postfix: opts.postfix }, {
+      loadable: !opts.remove,
+    });
   } catch (e) {
     if (!(e instanceof PeError)) throw e;
     // inject's and launch's --dll is a path (C:x.dll one too): patch's is not
@@ -119,15 +123,17 @@ export async function copyHint(
       ]
       : []),
   ];
-  const copy = baseName(source).toLowerCase() === dll.toLowerCase()
+  // a name without an extension is looked for with .dll added
+  const file = dll.includes(".") ? dll : `${dll}.dll`;
+  const copy = baseName(source).toLowerCase() === file.toLowerCase()
     ? "there"
-    : `there as ${dll}`;
+    : `there as ${file}`;
   const where = isDllFile(exe)
     ? `beside the program that loads ${
       basename(exe)
     } (the application's directory), not beside ${basename(exe)}`
     : `next to ${basename(exe)}`;
-  return `the loader looks for ${dll} ${where}: copy ${source} ${copy}${
+  return `the loader looks for ${file} ${where}: copy ${source} ${copy}${
     notes.length ? ` (${notes.join("; ")})` : ""
   }`;
 }

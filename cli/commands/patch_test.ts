@@ -334,6 +334,23 @@ Deno.test("patch from a checkout names build/'s DLL to copy", async () => {
   );
 });
 
+Deno.test("patch --remove --dll takes a name patch would refuse now (a program patched with it before has it to remove)", () => {
+  checkDllName({ dll: "con.dll", remove: true });
+  checkDllName({ dll: "x.dll.", remove: true });
+  assert.throws(() => checkDllName({ dll: "con.dll" }), UsageError);
+});
+
+Deno.test("patch --dll NAME without an extension: the loader looks for NAME.dll, and the hint says to copy the DLL as that", async () => {
+  assert.equal(
+    await copyHint("hs", "x64", "/g/game.heapshift.exe"),
+    "the loader looks for hs.dll next to game.heapshift.exe: copy build/heapshift.dll there as hs.dll",
+  );
+  assert.equal(
+    await copyHint("heapshift", "x64", "/g/game.heapshift.exe"),
+    "the loader looks for heapshift.dll next to game.heapshift.exe: copy build/heapshift.dll there",
+  );
+});
+
 Deno.test("patch of a DLL says its import is looked for beside the program that loads it, not beside the DLL", async () => {
   await withDir(async (dir) => {
     const plugin = `${dir}/plugin.dll`;
