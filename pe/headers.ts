@@ -302,6 +302,18 @@ export function readHeaders(src: ByteSource): PeHeaders {
       }) or exceeds the file`,
     );
   }
+  // Windows maps the headers into the image (MiCreateImageFileMap refuses
+  // SizeOfHeaders >= SizeOfImage); from a page of SectionAlignment up the
+  // section rules below imply it.
+  if (sizeOfHeaders >= sizeOfImage) {
+    throw new PeFormatError(
+      "IMAGE_OPTIONAL_HEADER.SizeOfImage",
+      opt + OPT.SIZE_OF_IMAGE,
+      `0x${sizeOfImage.toString(16)} is not above SizeOfHeaders (0x${
+        sizeOfHeaders.toString(16)
+      }): the image would hold nothing but its headers. ${REFUSED}`,
+    );
+  }
   const sections: Section[] = [];
   // From a page up, Windows maps the headers, then each section where the
   // one before ends (MiCreateImageFileMap); below a page the file is mapped

@@ -292,3 +292,27 @@ Deno.test("readHeaders() refuses a section empty in memory and in the file, whic
     /^the section has no size in memory \(VirtualSize\) nor in the file \(SizeOfRawData\): Windows refuses to run this file/,
   );
 });
+
+Deno.test("readHeaders() refuses a SizeOfHeaders that is not below SizeOfImage, as Windows does", () => {
+  // MiCreateImageFileMap: SizeOfHeaders >= SizeOfImage is a bad image.
+  // From a page of SectionAlignment up the section rules already imply
+  // it; below, the file is mapped as it is and only this rule holds.
+  const b = craftPe({
+    body: () => ({ bytes: new Uint8Array(16), dirs: {} }),
+    sectionAlignment: 0x200,
+    sizeOfImage: 0x200,
+  });
+  const h = readHeaders(bytesSource(craftPe({
+    body: () => ({ bytes: new Uint8Array(16), dirs: {} }),
+    sectionAlignment: 0x200,
+  })));
+  assert.equal(h.sizeOfHeaders, 0x200);
+  const e = formatError(b, /^IMAGE_OPTIONAL_HEADER\.SizeOfImage$/);
+  assert.equal(e.offset, h.optionalHeaderOffset + 56);
+  assert.match(
+    e.problem,
+    /^0x200 is not above SizeOfHeaders \(0x200\): the image would hold nothing but its headers\. Windows refuses to run this file/,
+  );
+  put32(b, h.optionalHeaderOffset + 56, 0x201);
+  assert.equal(headersOf(b).sizeOfImage, 0x201);
+});
