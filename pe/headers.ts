@@ -125,9 +125,12 @@ export const OPT = {
 const IMAGE_FILE_DLL = 0x2000;
 /** The page size of x86, x64 and ARM64 Windows. */
 const PAGE_SIZE = 0x1000;
+/** What to do with a file damaged in its layout. */
+const DAMAGED =
+  "The file is damaged or was edited: use an intact copy of the program";
 /** What Windows does with a file whose layout it refuses, and what to do. */
 const REFUSED =
-  'Windows refuses to run this file ("not a valid Win32 application"). The file is damaged or was edited: use an intact copy of the program';
+  `Windows refuses to run this file ("not a valid Win32 application"). ${DAMAGED}`;
 
 function isPow2(v: number): boolean {
   return v > 0 && (v & (v - 1)) === 0;
@@ -387,8 +390,16 @@ export function readHeaders(src: ByteSource): PeHeaders {
   }
   // Windows gives the image SizeOfImage rounded up to pages and maps the
   // sections into that (MiCreateImageFileMap): it may stop short of their
-  // end by less than a page.
-  if (alignUp(sizeOfImage, PAGE_SIZE) < nextVa) {
+  // end by less than a page. Below a page it maps the file as it is into
+  // those pages without looking at the sections (XP): it does not refuse
+  // the file, but what lies past is missing in memory.
+  const pages = alignUp(sizeOfImage, PAGE_SIZE);
+  if (pages < nextVa) {
+    const why = paged
+      ? REFUSED
+      : `below a page of SectionAlignment the loader maps the file as it is up to SizeOfImage rounded up to pages, so the sections' bytes from 0x${
+        pages.toString(16)
+      } on would be missing in memory. ${DAMAGED}`;
     throw new PeFormatError(
       "IMAGE_OPTIONAL_HEADER.SizeOfImage",
       opt + OPT.SIZE_OF_IMAGE,
@@ -398,13 +409,12 @@ export function readHeaders(src: ByteSource): PeHeaders {
         nextVa.toString(16)
       } (0x${
         (alignUp(nextVa, PAGE_SIZE) - PAGE_SIZE + 1).toString(16)
-      } at least, rounded up to pages): ${REFUSED}`,
+      } at least, rounded up to pages): ${why}`,
     );
   }
   // Pages left over past the last section that make a whole
   // SectionAlignment are refused too (below a page, the file is mapped
   // whole and SizeOfImage only bounds it).
-  const pages = alignUp(sizeOfImage, PAGE_SIZE);
   if (paged && pages - nextVa >= sectionAlignment) {
     // Said in pages: 0x4001 runs past sections ending at 0x4000 by a byte,
     // but takes a whole page more.

@@ -316,3 +316,20 @@ Deno.test("readHeaders() refuses a SizeOfHeaders that is not below SizeOfImage, 
   put32(b, h.optionalHeaderOffset + 56, 0x201);
   assert.equal(headersOf(b).sizeOfImage, 0x201);
 });
+
+Deno.test("below a page of SectionAlignment, sections past SizeOfImage are refused saying what Windows does with them", () => {
+  // Below a page Windows maps the file as it is, SizeOfImage rounded up to
+  // pages of it, and does not look at where the sections end (XP's
+  // MiCreateImageFileMap, one subsection): what lies past is not mapped.
+  const b = craftPe({
+    body: () => ({ bytes: new Uint8Array(0x1200), dirs: {} }),
+    sectionAlignment: 0x200,
+    sizeOfImage: 0x400,
+  });
+  const e = formatError(b, /^IMAGE_OPTIONAL_HEADER\.SizeOfImage$/);
+  assert.match(
+    e.problem,
+    /^0x400 is smaller than the sections, which end at 0x1400 \(0x1001 at least, rounded up to pages\): below a page of SectionAlignment the loader maps the file as it is up to SizeOfImage rounded up to pages, so the sections' bytes from 0x1000 on would be missing in memory\. The file is damaged or was edited: use an intact copy of the program$/,
+  );
+  assert.doesNotMatch(e.problem, /Windows refuses/);
+});
