@@ -49,9 +49,35 @@ export function sectionEnd(
     alignUp(Math.max(sectionSize(s), 1), h.sectionAlignment);
 }
 
+/** Bytes of a disk sector: the unit in which Windows reads raw data. */
+const SECTOR = 0x200;
+
+/**
+ * File offset of the first byte of `s` in memory. From a page of
+ * SectionAlignment up, Windows reads raw data from PointerToRawData rounded
+ * down to a sector (XP's MiCreateImageFileMap: StartingSector; Wine's
+ * map_image_into_view: sector_align): upack's section at 0x10 starts with
+ * the file's "MZ". Below a page the file is mapped as it is.
+ */
+export function rawStart(
+  h: Pick<PeHeaders, "sectionAlignment">,
+  s: Section,
+): number {
+  return h.sectionAlignment >= 0x1000
+    ? s.pointerToRawData - s.pointerToRawData % SECTOR
+    : s.pointerToRawData;
+}
+
 /** File-backed bytes of `s` from its start (raw data cut to its size). */
-function rawInMemory(s: Section): number {
-  return Math.min(s.sizeOfRawData, sectionSize(s));
+function rawInMemory(
+  h: Pick<PeHeaders, "sectionAlignment">,
+  s: Section,
+): number {
+  // No raw data, or (from a page up) none at 0: Windows zero-fills it.
+  const none = s.sizeOfRawData === 0 ||
+    (s.pointerToRawData === 0 && h.sectionAlignment >= 0x1000);
+  const raw = s.pointerToRawData - rawStart(h, s) + s.sizeOfRawData;
+  return none ? 0 : Math.min(raw, sectionSize(s));
 }
 
 /**
@@ -69,8 +95,8 @@ export function mapRva(
     if (rva + length <= h.sizeOfHeaders) return rva;
   } else {
     const s = sectionAt(h, rva);
-    if (s && rva + length <= s.virtualAddress + rawInMemory(s)) {
-      return s.pointerToRawData + (rva - s.virtualAddress);
+    if (s && rva + length <= s.virtualAddress + rawInMemory(h, s)) {
+      return rawStart(h, s) + (rva - s.virtualAddress);
     }
   }
   throw new PeFormatError(
@@ -88,6 +114,6 @@ export function bytesAtRva(h: PeHeaders, rva: number): number {
   if (rva < h.sizeOfHeaders) return h.sizeOfHeaders - rva;
   const s = sectionAt(h, rva);
   if (!s) return 0;
-  const end = s.virtualAddress + rawInMemory(s);
+  const end = s.virtualAddress + rawInMemory(h, s);
   return rva < end ? end - rva : 0;
 }

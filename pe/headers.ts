@@ -353,7 +353,12 @@ export function readHeaders(src: ByteSource): PeHeaders {
         } runs past the end of the file (0x${src.size.toString(16)})`,
       );
     }
-    if (s.sizeOfRawData > 0 && s.pointerToRawData < sizeOfHeaders) {
+    // From a page up, Windows maps raw data that starts in the headers (a
+    // packer's layout, e.g. upack's 0x10; Wine's loader tests record it on
+    // every version); below a page each section must lie where it is mapped.
+    if (
+      !paged && s.sizeOfRawData > 0 && s.pointerToRawData < sizeOfHeaders
+    ) {
       throw new PeFormatError(
         `${field()}.PointerToRawData`,
         headerOffset + 20,

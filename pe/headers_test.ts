@@ -333,3 +333,35 @@ Deno.test("below a page of SectionAlignment, sections past SizeOfImage are refus
   );
   assert.doesNotMatch(e.problem, /Windows refuses/);
 });
+
+Deno.test("readHeaders() takes a section whose raw data starts in the headers, as Windows loads it, and maps it from its 512-byte sector", () => {
+  // Packers (upack) put a section's raw data at file offset 0x10 or 0x40,
+  // inside the headers: Windows loads such files (Wine's kernel32 loader
+  // tests, "the PE image which upack creates", PointerToRawData 0x10 below
+  // SizeOfHeaders 0x200, on every version) and maps the section from
+  // PointerToRawData rounded down to a 512-byte sector (XP's
+  // MiCreateImageFileMap: StartingSector; Wine: sector_align 0x1ff).
+  const b = buildPe();
+  const h = headersOf(b);
+  const text = h.sections[0];
+  put32(b, text.headerOffset + 8, 0x200); // VirtualSize
+  put32(b, text.headerOffset + 16, 0x1f0); // SizeOfRawData
+  put32(b, text.headerOffset + 20, 0x10); // PointerToRawData
+  const g = headersOf(b);
+  assert.equal(g.sections[0].pointerToRawData, 0x10);
+  // The section's first byte in memory is the file's first ("MZ").
+  assert.equal(rvaToOffset(g, 0x1000), 0);
+  assert.equal(rvaToOffset(g, 0x11ff), 0x1ff);
+  assert.equal(bytesAtRva(g, 0x1000), 0x200);
+  assert.equal(sectionOfRva(g, 0x1000)?.name, ".text");
+  // Imports and the rest read as before.
+  const pe = readPe(bytesSource(b));
+  assert.deepEqual(
+    pe.imports.map((d) => d.dll),
+    readPe(bytesSource(buildPe())).imports.map((d) => d.dll),
+  );
+  // Raw data in the headers by a SizeOfHeaders that covers it: the same.
+  const c = buildPe();
+  put32(c, h.optionalHeaderOffset + 60, 0x400);
+  assert.equal(headersOf(c).sizeOfHeaders, 0x400);
+});

@@ -873,3 +873,37 @@ Deno.test("an invalid symbol or section name is refused saying what would do", (
     `invalid section name ".a b": ${sectionAdvice}`,
   );
 });
+
+Deno.test("a section whose raw data starts in the headers (a packer's layout) is refused by the patcher, naming it, but still read", () => {
+  // Windows loads it (upack puts raw data at 0x10): the section maps the
+  // file from its first sector, headers included, so a new section header
+  // or any header field the patch rewrites would change its bytes.
+  for (const [ptr, size] of [[0x10, 0x1f0], [0x200, 0x200]]) {
+    const b = buildPe();
+    const h = info(b).headers;
+    const text = h.sections[0];
+    put32(b, text.headerOffset + 8, 0x200); // VirtualSize
+    put32(b, text.headerOffset + 16, size);
+    put32(b, text.headerOffset + 20, ptr);
+    // The second case: SizeOfHeaders covering .text's raw data.
+    if (ptr === 0x200) put32(b, h.optionalHeaderOffset + 60, 0x400);
+    assert.deepEqual(names(b), names(buildPe()));
+    assert.throws(
+      () => patchImportsBytes(b),
+      (e: unknown) => {
+        assert.ok(e instanceof PePatchError, String(e));
+        assert.match(
+          e.message,
+          new RegExp(
+            `^section 0 \\("\\.text"\\) has its raw data at 0x${
+              ptr.toString(16)
+            }, inside the headers \\(SizeOfHeaders 0x${
+              (ptr === 0x200 ? 0x400 : 0x200).toString(16)
+            }\\), as packers lay files out: Windows maps those header bytes into the section, so a patch that rewrites the headers would change the program\\. Load heapshift with launch or inject instead, which leave the file as it is`,
+          ),
+        );
+        return true;
+      },
+    );
+  }
+});

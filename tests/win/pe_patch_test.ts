@@ -9,6 +9,7 @@ import {
   peChecksum,
   PeFileError,
   PeFormatError,
+  PePatchError,
   readHeaders,
   removeImport,
 } from "../../pe/mod.ts";
@@ -237,6 +238,66 @@ test("a gap between sections: Wine runs the program, patching refuses it naming 
     assertEquals(await Deno.readFile(exe), gapped);
     const left = [...Deno.readDirSync(dir)].map((e) => e.name).sort();
     assertEquals(left, ["game.exe", "heapshift.dll"]);
+  });
+});
+
+test("raw data in the headers (a packer's layout): the program runs, its imports read, patching refuses it naming the section and writes nothing", async () => {
+  await withCopy(async (dir, exe) => {
+    // SizeOfHeaders over the first section's raw data, as upack lays files
+    // out: Windows loads it (Wine's loader tests), and so does Wine.
+    const packed = edited(await Deno.readFile(exe), (v, h) => {
+      const first = h.sections[0];
+      assert(first.pointerToRawData === h.sizeOfHeaders, "packed back to back");
+      v.setUint32(
+        h.optionalHeaderOffset + 60,
+        first.pointerToRawData + 0x200,
+        true,
+      );
+    });
+    await Deno.writeFile(exe, packed);
+    const ran = await run(exe);
+    assertEquals(ran.code, 1, ran.out);
+    assert(ran.out.includes("loaded heapshift.dll no"), ran.out);
+    assertEquals(
+      (await imports(exe)).map((d) => d.dll),
+      (await imports(fixture(EXE))).map((d) => d.dll),
+    );
+    const h = readHeaders(bytesSource(packed));
+    const name = JSON.stringify(h.sections[0].name);
+    for (const options of [{ inPlace: true }, {}]) {
+      const e = await assertRejects(
+        () => patchImports(exe, options),
+        PePatchError,
+      );
+      assert(
+        e.message.includes(
+          `section 0 (${name}) has its raw data at 0x${
+            h.sections[0].pointerToRawData.toString(16)
+          }, inside the headers (SizeOfHeaders 0x${
+            h.sizeOfHeaders.toString(16)
+          }), as packers lay files out`,
+        ),
+        e.message,
+      );
+      assert(/Load heapshift with launch or inject/.test(e.message), e.message);
+    }
+    assertEquals(await Deno.readFile(exe), packed);
+    const left = [...Deno.readDirSync(dir)].map((e) => e.name).sort();
+    assertEquals(left, ["game.exe", "heapshift.dll"]);
+  });
+});
+
+test("raw data that starts inside its sector (mapped from the sector, as Windows and Wine do): the program runs, patched and undone", async () => {
+  await withCopy(async (_dir, exe) => {
+    // Windows reads a section from PointerToRawData rounded down to 512
+    // bytes: the first section's 0x10 bytes later, 0x10 bytes shorter, maps
+    // the same bytes, and the patcher must move them as a whole.
+    const inSector = edited(await Deno.readFile(exe), (v, h) => {
+      const first = h.sections[0];
+      v.setUint32(first.headerOffset + 16, first.sizeOfRawData - 0x10, true);
+      v.setUint32(first.headerOffset + 20, first.pointerToRawData + 0x10, true);
+    });
+    await patchRunUndo(exe, inSector);
   });
 });
 
