@@ -32,22 +32,25 @@ export interface CraftOptions {
   machine?: number;
   /** SectionAlignment (default 0x1000). */
   sectionAlignment?: number;
+  /** FileAlignment (default 0x200). */
+  fileAlignment?: number;
 }
 
 /** Builds a PE32+ image with `emptySections` empty sections and one data section. */
 export function craftPe(o: CraftOptions): Uint8Array {
   const empties = o.emptySections ?? 0;
   const sa = o.sectionAlignment ?? SA;
+  const fa = o.fileAlignment ?? FA;
   const peOffset = 0x80;
   const optSize = 112 + 16 * 8;
   const table = peOffset + 24 + optSize;
   const nSections = empties + 1;
   // One free header slot, so that the patcher can add its section.
-  const sizeOfHeaders = alignUp(table + (nSections + 1) * 40, FA);
+  const sizeOfHeaders = alignUp(table + (nSections + 1) * 40, fa);
   const firstRva = alignUp(sizeOfHeaders, sa);
   const bodyRva = firstRva + empties * sa;
   const body = o.body(bodyRva);
-  const rawSize = alignUp(Math.max(body.bytes.length, 1), FA);
+  const rawSize = alignUp(Math.max(body.bytes.length, 1), fa);
   const out = new Uint8Array(sizeOfHeaders + rawSize);
   out.set([0x4d, 0x5a], 0);
   put32(out, 0x3c, peOffset);
@@ -60,7 +63,7 @@ export function craftPe(o: CraftOptions): Uint8Array {
   put16(out, opt, 0x20b);
   put64(out, opt + 24, 0x140000000n);
   put32(out, opt + 32, sa);
-  put32(out, opt + 36, FA);
+  put32(out, opt + 36, fa);
   put16(out, opt + 40, 6);
   put16(out, opt + 48, 6);
   const virtualSize = o.dataVirtualSize ?? body.bytes.length;

@@ -556,9 +556,12 @@ function addSection(
       "the headers cannot grow: the first section starts right after them",
     );
   }
+  // Windows reads raw data from its 512-byte sector (rawStart): data moves,
+  // and the new section starts, in whole sectors as well as FileAlignment.
+  const unit = Math.max(fa, 0x200);
   // No room before the first section's data: move all section data down.
   const shift = needHeaders > firstRaw
-    ? alignUp(needHeaders - firstRaw, fa)
+    ? alignUp(needHeaders - firstRaw, unit)
     : 0;
   if (shift) {
     warnings.push(
@@ -574,7 +577,7 @@ function addSection(
   const size = debugOffset + info.debug.length * 4;
   const rawSize = alignUp(size, fa);
   const keepEnd = certificatePlan(info, warnings);
-  const rawPtr = alignUp(endSec + shift, fa);
+  const rawPtr = alignUp(endSec + shift, unit);
   const overlaySize = keepEnd - endSec;
   // Before the payload is looked for: that reads the whole overlay.
   const total = rawPtr + rawSize + Math.max(0, overlaySize);

@@ -907,3 +907,23 @@ Deno.test("a section whose raw data starts in the headers (a packer's layout) is
     );
   }
 });
+
+Deno.test("with a FileAlignment below 512, the new section's raw data starts on a 512-byte sector, where Windows reads it from", () => {
+  // Windows (and Wine) read a section from PointerToRawData rounded down to
+  // a sector: the new section at 0x40 past one would read other bytes.
+  const b = craftPe({
+    body: importsBody({ dlls: 1, thunks: 1, name: "f" }),
+    fileAlignment: 0x40,
+  });
+  assert.equal(info(b).headers.fileAlignment, 0x40);
+  assert.ok(
+    info(b).headers.sections.every((s) => s.pointerToRawData % 0x200 === 0),
+  );
+  const r = patchImportsBytes(b);
+  const out = info(r.bytes);
+  const added = out.headers.sections[out.headers.sections.length - 1];
+  assert.equal(added.name, SECTION_NAME);
+  assert.equal(added.pointerToRawData % 0x200, 0);
+  assert.deepEqual(names(r.bytes), ["heapshift.dll", "crafted.dll"]);
+  assert.deepEqual(removeImportBytes(r.bytes).bytes, b);
+});
