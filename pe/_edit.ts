@@ -13,7 +13,7 @@ import type { PeInfo } from "./reader.ts";
 import type { ByteSource } from "./source.ts";
 import { Output } from "./_output.ts";
 import { put32 } from "./_read.ts";
-import { sectionSize } from "./_rva.ts";
+import { rawStart, sectionSize } from "./_rva.ts";
 
 /** Bytes of a string of one-byte characters. */
 export function ascii(s: string): Uint8Array {
@@ -69,6 +69,29 @@ export function unbind(
   }
   put32(b, at + 4, 0); // TimeDateStamp
   put32(b, at + 8, 0); // ForwarderChain
+}
+
+/**
+ * Refuses an edit of a file with a section whose raw data starts in the
+ * headers (a packer's layout, which Windows loads): that section holds
+ * header bytes in memory, the file's first sector or more, and every edit
+ * rewrites header fields (the checksum at least), which would change it.
+ */
+export function checkRawOutsideHeaders(
+  h: PeHeaders,
+  say: { edit: string; instead: string },
+): void {
+  const s = h.sections.find((s) =>
+    s.sizeOfRawData > 0 && rawStart(h, s) < h.sizeOfHeaders
+  );
+  if (!s) return;
+  throw new PePatchError(
+    `section ${s.index} (${JSON.stringify(s.name)}) has its raw data at 0x${
+      s.pointerToRawData.toString(16)
+    }, inside the headers (SizeOfHeaders 0x${
+      h.sizeOfHeaders.toString(16)
+    }), as packers lay files out: Windows maps those header bytes into the section, so ${say.edit} that rewrites the headers would change the program. ${say.instead}`,
+  );
 }
 
 /** Whether `rva` lies in section `s` in memory. */

@@ -22,6 +22,7 @@ import { readExports } from "./exports.ts";
 import {
   ascii,
   certificatePlan,
+  checkRawOutsideHeaders,
   editableCopy,
   finish,
   loaderIatRange,
@@ -248,7 +249,11 @@ export function planPatch(
     return { ...base, changed: false, action: "unchanged", imports: names };
   }
   checkSignatureDemand(h);
-  checkRawOutsideHeaders(h);
+  checkRawOutsideHeaders(h, {
+    edit: "a patch",
+    instead:
+      "Load heapshift with launch or inject instead, which leave the file as it is",
+  });
   if (idx > 0) {
     const override = info.imports.find((d) => ALLOCATOR_OVERRIDES.test(d.dll));
     if (override) {
@@ -302,25 +307,6 @@ function checkSignatureDemand(h: PeHeaders): void {
       "the program demands a valid signature (FORCE_INTEGRITY): any change to the file invalidates it, and Windows would refuse to start the patched copy; load heapshift with launch or inject instead, which leave the file as it is",
     );
   }
-}
-
-// A section whose raw data starts in the headers (a packer's layout, which
-// Windows loads) holds header bytes in memory: the file's first sector or
-// more. Every patch rewrites header fields (the checksum at least), which
-// would change that section's bytes, and a new section header would land
-// in its data.
-function checkRawOutsideHeaders(h: PeHeaders): void {
-  const s = h.sections.find((s) =>
-    s.sizeOfRawData > 0 && rawStart(h, s) < h.sizeOfHeaders
-  );
-  if (!s) return;
-  throw new PePatchError(
-    `section ${s.index} (${JSON.stringify(s.name)}) has its raw data at 0x${
-      s.pointerToRawData.toString(16)
-    }, inside the headers (SizeOfHeaders 0x${
-      h.sizeOfHeaders.toString(16)
-    }), as packers lay files out: Windows maps those header bytes into the section, so a patch that rewrites the headers would change the program. Load heapshift with launch or inject instead, which leave the file as it is`,
-  );
 }
 
 // A DLL added first takes over the CRT's allocator: not beside another

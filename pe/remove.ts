@@ -19,6 +19,7 @@ import { type PeInfo, readPe } from "./reader.ts";
 import { type ByteSource, bytesSource } from "./source.ts";
 import {
   certificatePlan,
+  checkRawOutsideHeaders,
   editableCopy,
   finish,
   moveFileOffsets,
@@ -116,6 +117,11 @@ export function planRemove(
       `the imports changed since ${dll} was added (another DLL removed or moved first), so dropping heapshift's section would undo that too: only ${dll} was taken out of the table, and the section stays`,
     );
   }
+  checkRawOutsideHeaders(h, {
+    edit: "an edit",
+    instead:
+      "Take the DLL out with a tool that rebuilds the file (after unpacking it), or leave it in",
+  });
   const out = editableCopy(src, { info, warnings });
   const first = info.imports[0].descriptorOffset;
   const n = info.imports.length;

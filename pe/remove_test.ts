@@ -148,3 +148,28 @@ Deno.test("removing heapshift.dll after a DLL of the program was taken out (allo
   assert.deepEqual(names(removed.bytes), kept);
   assert.match(removed.warnings.join("\n"), /imports changed since/);
 });
+
+Deno.test("taking a DLL out (allowForeign) of a file whose section holds the headers (a packer's layout) is refused, naming the section", () => {
+  // The section maps the file from its first sector, headers included: the
+  // import directory's size and the checksum rewritten there would change
+  // the section's bytes in memory.
+  const b = buildPe();
+  const h = readHeaders(bytesSource(b));
+  const text = h.sections[0];
+  put32(b, text.headerOffset + 8, 0x200); // VirtualSize
+  put32(b, text.headerOffset + 16, 0x1f0); // SizeOfRawData
+  put32(b, text.headerOffset + 20, 0x10); // PointerToRawData
+  assert.throws(
+    () => removeImportBytes(b, { dll: "WS2_32.dll", allowForeign: true }),
+    (e: unknown) => {
+      assert.ok(e instanceof PePatchError, String(e));
+      assert.match(
+        e.message,
+        /^section 0 \("\.text"\) has its raw data at 0x10, inside the headers \(SizeOfHeaders 0x200\), as packers lay files out: Windows maps those header bytes into the section, so an edit that rewrites the headers would change the program\./,
+      );
+      return true;
+    },
+  );
+  // Nothing to take out is no edit: said so, as for any file.
+  assert.equal(removeImportBytes(b).changed, false);
+});
