@@ -6,7 +6,7 @@ import { bytesSource } from "./source.ts";
 
 /**
  * The image of `file` as mapped at its base: headers at RVA 0, each
- * section's raw data at its RVA, the rest zero; `extra` bytes of room after
+ * section's raw data (from its sector) at its RVA, the rest zero; `extra` bytes of room after
  * SizeOfImage.
  */
 export function mapImage(file: Uint8Array, extra = 0): Uint8Array {
@@ -14,11 +14,13 @@ export function mapImage(file: Uint8Array, extra = 0): Uint8Array {
   const image = new Uint8Array(h.sizeOfImage + extra);
   image.set(file.subarray(0, h.sizeOfHeaders));
   for (const s of h.sections) {
-    const n = Math.min(s.sizeOfRawData, s.virtualSize || s.sizeOfRawData);
-    image.set(
-      file.subarray(s.pointerToRawData, s.pointerToRawData + n),
-      s.virtualAddress,
-    );
+    // From a page up, raw data is read from its 512-byte sector.
+    const from = h.sectionAlignment >= 0x1000
+      ? s.pointerToRawData - s.pointerToRawData % 0x200
+      : s.pointerToRawData;
+    const raw = s.pointerToRawData - from + s.sizeOfRawData;
+    const n = Math.min(raw, s.virtualSize || s.sizeOfRawData);
+    image.set(file.subarray(from, from + n), s.virtualAddress);
   }
   return image;
 }

@@ -65,3 +65,23 @@ Deno.test("a loaded image's sections span what the loader maps, not their raw da
     [[0x1000, 0x1000], [0x2000, 0x1000], [0x3000, 0x1000]],
   );
 });
+
+Deno.test("a loaded image whose section's raw data starts in the headers (a packer's layout) reads as its file", () => {
+  // upack's layout, which Windows loads: .text's raw data at 0x10, mapped
+  // from the file's first sector.
+  const file = buildPe({ exports: { dll: "k.dll", names: ["f", "g"] } });
+  const text = readHeaders(bytesSource(file)).sections[0];
+  const v = new DataView(file.buffer);
+  v.setUint32(text.headerOffset + 8, 0x200, true); // VirtualSize
+  v.setUint32(text.headerOffset + 16, 0x1f0, true); // SizeOfRawData
+  v.setUint32(text.headerOffset + 20, 0x10, true); // PointerToRawData
+  const image = mapImage(file);
+  // The section starts with the file's "MZ", as Windows maps it.
+  assert.deepEqual([...image.subarray(0x1000, 0x1002)], [0x4d, 0x5a]);
+  const src = mappedSource(imageReader(image));
+  const h = readMappedHeaders(src);
+  const fromFile = bytesSource(file);
+  const fileHeaders = readHeaders(fromFile);
+  assert.deepEqual(readExports(src, h), readExports(fromFile, fileHeaders));
+  assert.equal(h.sections[0].pointerToRawData, 0x1000);
+});
