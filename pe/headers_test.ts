@@ -365,3 +365,19 @@ Deno.test("readHeaders() takes a section whose raw data starts in the headers, a
   put32(c, h.optionalHeaderOffset + 60, 0x400);
   assert.equal(headersOf(c).sizeOfHeaders, 0x400);
 });
+
+Deno.test("a section with raw data at offset 0 is backed by nothing, as Windows zero-fills it", () => {
+  // XP's MiCreateImageFileMap makes the PTEs of a section whose
+  // PointerToRawData is 0 demand-zero, whatever its SizeOfRawData; Wine
+  // maps nothing for it either.
+  const b = buildPe();
+  const h = headersOf(b);
+  const text = h.sections[0];
+  put32(b, text.headerOffset + 20, 0); // PointerToRawData
+  const g = headersOf(b);
+  assert.equal(bytesAtRva(g, text.virtualAddress), 0);
+  assert.throws(
+    () => rvaToOffset(g, text.virtualAddress),
+    /RVA 0x1000 \(\+1\) is not backed by data in the file/,
+  );
+});
