@@ -51,6 +51,8 @@ export function sectionEnd(
 
 /** Bytes of a disk sector: the unit in which Windows reads raw data. */
 const SECTOR = 0x200;
+/** The page size of x86, x64 and ARM64 Windows. */
+const PAGE = 0x1000;
 
 /**
  * File offset of the first byte of `s` in memory. From a page of
@@ -63,7 +65,7 @@ export function rawStart(
   h: Pick<PeHeaders, "sectionAlignment">,
   s: Section,
 ): number {
-  return h.sectionAlignment >= 0x1000
+  return h.sectionAlignment >= PAGE
     ? s.pointerToRawData - s.pointerToRawData % SECTOR
     : s.pointerToRawData;
 }
@@ -73,10 +75,14 @@ function rawInMemory(
   h: Pick<PeHeaders, "sectionAlignment">,
   s: Section,
 ): number {
+  const paged = h.sectionAlignment >= PAGE;
   // No raw data, or (from a page up) none at 0: Windows zero-fills it.
-  const none = s.sizeOfRawData === 0 ||
-    (s.pointerToRawData === 0 && h.sectionAlignment >= 0x1000);
-  const raw = s.pointerToRawData - rawStart(h, s) + s.sizeOfRawData;
+  const none = s.sizeOfRawData === 0 || (s.pointerToRawData === 0 && paged);
+  let raw = s.pointerToRawData - rawStart(h, s) + s.sizeOfRawData;
+  // XP's MiCreateImageFileMap backs a page by the file only while its
+  // offset is below SizeOfRawData: bytes a sector offset pushes into the
+  // next page are zeros.
+  if (paged) raw = Math.min(raw, alignUp(s.sizeOfRawData, PAGE));
   return none ? 0 : Math.min(raw, sectionSize(s));
 }
 

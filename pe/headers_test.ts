@@ -381,3 +381,29 @@ Deno.test("a section with raw data at offset 0 is backed by nothing, as Windows 
     /RVA 0x1000 \(\+1\) is not backed by data in the file/,
   );
 });
+
+Deno.test("raw data that starts inside its sector is file-backed only in the pages SizeOfRawData reaches, as Windows maps it", () => {
+  // XP's MiCreateImageFileMap makes a page of a section file-backed while
+  // its offset in the section is below SizeOfRawData, demand-zero past it,
+  // whatever PointerToRawData's offset in its sector: raw data at 0x610 of
+  // 0x1000 bytes, read from 0x600, holds 0x1010 bytes in the file, but the
+  // section's second page is zeros.
+  const small = buildPe();
+  const h = headersOf(small);
+  const b = new Uint8Array(0x1800);
+  b.set(small);
+  const data = h.sections[2];
+  assert.equal(data.virtualAddress, 0x3000);
+  put32(b, data.headerOffset + 8, 0x2000); // VirtualSize
+  put32(b, data.headerOffset + 16, 0x1000); // SizeOfRawData
+  put32(b, data.headerOffset + 20, 0x610); // PointerToRawData
+  put32(b, h.optionalHeaderOffset + 56, 0x5000); // SizeOfImage
+  const g = headersOf(b);
+  assert.equal(rvaToOffset(g, 0x3fff), 0x15ff);
+  assert.equal(bytesAtRva(g, 0x3000), 0x1000);
+  assert.equal(bytesAtRva(g, 0x4000), 0);
+  assert.throws(
+    () => rvaToOffset(g, 0x4000),
+    /RVA 0x4000 \(\+1\) is not backed by data in the file/,
+  );
+});
