@@ -269,6 +269,19 @@ export function readHeaders(src: ByteSource): PeHeaders {
       `${fileAlignment} is not a power of two up to SectionAlignment and 64 KiB`,
     );
   }
+  // MiVerifyImageHeader: "Non-driver code must have file alignment set to
+  // a multiple of 512", or to SectionAlignment (the low-alignment layout).
+  if (fileAlignment % 512 !== 0 && fileAlignment !== sectionAlignment) {
+    throw new PeFormatError(
+      "IMAGE_OPTIONAL_HEADER.FileAlignment",
+      opt + OPT.FILE_ALIGNMENT,
+      `0x${
+        fileAlignment.toString(16)
+      } is neither a multiple of 512 nor SectionAlignment (0x${
+        sectionAlignment.toString(16)
+      }): ${REFUSED}`,
+    );
+  }
   const nDirOffset = opt + (is64 ? 108 : 92);
   const numberOfRvaAndSizes = u32(oh, is64 ? 108 : 92);
   if (fixed + numberOfRvaAndSizes * 8 > sizeOfOptionalHeader) {

@@ -407,3 +407,20 @@ Deno.test("raw data that starts inside its sector is file-backed only in the pag
     /RVA 0x4000 \(\+1\) is not backed by data in the file/,
   );
 });
+
+Deno.test("readHeaders() refuses a FileAlignment that is not a multiple of 512 nor SectionAlignment, as Windows does", () => {
+  // MiVerifyImageHeader (NT 5 on): "Non-driver code must have file
+  // alignment set to a multiple of 512", unless it equals SectionAlignment
+  // (the low-alignment layout below a page).
+  const body = () => ({ bytes: new Uint8Array(16), dirs: {} });
+  const b = craftPe({ body, fileAlignment: 0x40 });
+  const e = formatError(b, /^IMAGE_OPTIONAL_HEADER\.FileAlignment$/);
+  assert.equal(
+    e.offset,
+    headersOf(craftPe({ body })).optionalHeaderOffset + 36,
+  );
+  assert.match(
+    e.problem,
+    /^0x40 is neither a multiple of 512 nor SectionAlignment \(0x1000\): Windows refuses to run this file/,
+  );
+});
