@@ -76,6 +76,7 @@ export function unbind(
  * headers (a packer's layout, which Windows loads): that section holds
  * header bytes in memory, the file's first sector or more, and every edit
  * rewrites header fields (the checksum at least), which would change it.
+ * One at offset 0 holds zeros instead, and is refused too.
  */
 export function checkRawOutsideHeaders(
   h: PeHeaders,
@@ -85,6 +86,15 @@ export function checkRawOutsideHeaders(
     s.sizeOfRawData > 0 && rawStart(h, s) < h.sizeOfHeaders
   );
   if (!s) return;
+  // PointerToRawData 0 is no raw data to Windows (demand-zero pages): no
+  // header bytes, but the edits' moves would give it some.
+  if (s.pointerToRawData === 0) {
+    throw new PePatchError(
+      `section ${s.index} (${JSON.stringify(s.name)}) has 0x${
+        s.sizeOfRawData.toString(16)
+      } bytes of raw data at file offset 0, which Windows does not read: it fills the section with zeros, and ${say.edit} that moves section data would give it file bytes instead. ${say.instead}`,
+    );
+  }
   throw new PePatchError(
     `section ${s.index} (${JSON.stringify(s.name)}) has its raw data at 0x${
       s.pointerToRawData.toString(16)

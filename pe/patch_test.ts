@@ -920,3 +920,23 @@ Deno.test("with a FileAlignment below 512 from a page of SectionAlignment up, pa
     /IMAGE_OPTIONAL_HEADER\.FileAlignment.*0x40 is neither a multiple of 512 nor SectionAlignment \(0x1000\): Windows refuses to run this file/,
   );
 });
+
+Deno.test("a section with raw data at offset 0 is refused saying Windows zero-fills it, not that it holds the headers", () => {
+  // XP's MiCreateImageFileMap makes such a section demand-zero: it holds no
+  // header bytes, but moving section data would give it file bytes.
+  const b = buildPe();
+  const h = readPe(bytesSource(b)).headers;
+  put32(b, h.sections[0].headerOffset + 20, 0); // PointerToRawData
+  assert.throws(
+    () => patchImportsBytes(b),
+    (e: unknown) => {
+      assert.ok(e instanceof PePatchError);
+      assert.match(
+        e.message,
+        /section 0 \("\.text"\) has 0x200 bytes of raw data at file offset 0, which Windows does not read: it fills the section with zeros, and a patch that moves section data would give it file bytes instead\. Load heapshift with launch or inject instead/,
+      );
+      assert.doesNotMatch(e.message, /header bytes into the section/);
+      return true;
+    },
+  );
+});
