@@ -158,7 +158,7 @@ test("cli: an output file named as Windows will not name it (a trailing '.' or '
         [`${dir}\\keep.exe.`, /it would be named .*\\keep\.exe, not/],
         [
           `${dir}\\NUL`,
-          /NUL is a device on Windows \(CON, PRN, AUX, NUL, COM0 to COM9, LPT0 to LPT9; before Windows 11 with any extension too\), not a file: choose another name/,
+          /NUL is a device on Windows \(CON, PRN, AUX, NUL, COM1 to COM9, LPT1 to LPT9; before Windows 11 with any extension too\), not a file: choose another name/,
         ],
         [`${dir}\\con.exe`, /con\.exe is a device on Windows/],
         [
