@@ -52,7 +52,16 @@ export function sectionEnd(
 /** Bytes of a disk sector: the unit in which Windows reads raw data. */
 const SECTOR = 0x200;
 /** The page size of x86, x64 and ARM64 Windows. */
-const PAGE = 0x1000;
+export const PAGE_SIZE = 0x1000;
+
+/**
+ * Whether an image of this SectionAlignment is mapped section by section
+ * (a page or more), not as the file is (below a page): the loader's rules
+ * for raw data, section placement and SizeOfImage differ between the two.
+ */
+export function mappedByPage(sectionAlignment: number): boolean {
+  return sectionAlignment >= PAGE_SIZE;
+}
 
 /**
  * File offset of the first byte of `s` in memory. From a page of
@@ -65,7 +74,7 @@ export function rawStart(
   h: Pick<PeHeaders, "sectionAlignment">,
   s: Section,
 ): number {
-  return h.sectionAlignment >= PAGE
+  return mappedByPage(h.sectionAlignment)
     ? s.pointerToRawData - s.pointerToRawData % SECTOR
     : s.pointerToRawData;
 }
@@ -75,14 +84,14 @@ function rawInMemory(
   h: Pick<PeHeaders, "sectionAlignment">,
   s: Section,
 ): number {
-  const paged = h.sectionAlignment >= PAGE;
+  const paged = mappedByPage(h.sectionAlignment);
   // No raw data, or (from a page up) none at 0: Windows zero-fills it.
   const none = s.sizeOfRawData === 0 || (s.pointerToRawData === 0 && paged);
   let raw = s.pointerToRawData - rawStart(h, s) + s.sizeOfRawData;
   // XP's MiCreateImageFileMap backs a page by the file only while its
   // offset is below SizeOfRawData: bytes a sector offset pushes into the
   // next page are zeros.
-  if (paged) raw = Math.min(raw, alignUp(s.sizeOfRawData, PAGE));
+  if (paged) raw = Math.min(raw, alignUp(s.sizeOfRawData, PAGE_SIZE));
   return none ? 0 : Math.min(raw, sectionSize(s));
 }
 

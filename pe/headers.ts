@@ -8,7 +8,9 @@ import { PeFormatError } from "./errors.ts";
 import { alignUp, need, u16, u32, u64 } from "./_read.ts";
 import {
   bytesAtRva,
+  mappedByPage,
   mapRva,
+  PAGE_SIZE,
   sectionAt,
   sectionEnd,
   sectionSize,
@@ -123,8 +125,6 @@ export const OPT = {
 } as const;
 
 const IMAGE_FILE_DLL = 0x2000;
-/** The page size of x86, x64 and ARM64 Windows. */
-const PAGE_SIZE = 0x1000;
 /** What to do with a file damaged in its layout. */
 const DAMAGED =
   "The file is damaged or was edited: use an intact copy of the program";
@@ -334,7 +334,7 @@ export function readHeaders(src: ByteSource): PeHeaders {
   // From a page up, Windows maps the headers, then each section where the
   // one before ends (MiCreateImageFileMap); below a page the file is mapped
   // as it is, each section at its file offset.
-  const paged = sectionAlignment >= PAGE_SIZE;
+  const paged = mappedByPage(sectionAlignment);
   let nextVa = 0;
   for (let i = 0; i < numberOfSections; i++) {
     const at = i * 40;

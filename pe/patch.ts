@@ -36,7 +36,7 @@ import { addedBy, headerHash, writeMarker } from "./_marker.ts";
 import { Output, readInto } from "./_output.ts";
 import { type EditPlan, renderPlan } from "./_plan.ts";
 import { alignUp, put32, u32 } from "./_read.ts";
-import { mapRva, rawStart, sectionEnd } from "./_rva.ts";
+import { mappedByPage, mapRva, rawStart, sectionEnd } from "./_rva.ts";
 
 /** The DLL heapshift injects by default. */
 export const DEFAULT_DLL = "heapshift.dll";
@@ -501,7 +501,7 @@ function addSection(
   const { warnings } = add;
   const fa = h.fileAlignment;
   const sa = h.sectionAlignment;
-  if (sa < 0x1000) {
+  if (!mappedByPage(sa)) {
     throw new PePatchError(
       `SectionAlignment 0x${
         sa.toString(16)
