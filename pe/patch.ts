@@ -160,11 +160,42 @@ const DEVICE = /^(CON|PRN|AUX|NUL|COM[1-9]|LPT[1-9]|CONIN\$|CONOUT\$)$/i;
 
 /** A name the import table can hold, as a file name. */
 function checkDllName(dll: string): void {
-  if (
-    !/^[\x21-\x7e][\x20-\x7e]{0,258}$/.test(dll) || /[\\/:*?"<>|]/.test(dll)
-  ) {
-    throw new PePatchError(`invalid DLL name ${JSON.stringify(dll)}`);
+  const why = dllNameProblem(dll);
+  if (why === undefined) return;
+  throw new PePatchError(
+    `invalid DLL name ${
+      JSON.stringify(dll)
+    }: ${why}: name the DLL otherwise, e.g. ${DEFAULT_DLL}`,
+  );
+}
+
+/**
+ * Why `dll` is no name for an import table to hold: it must be 1 to 259
+ * printable ASCII characters (the loader reads other bytes in the
+ * system's code page), the first not a space, none of them one a file
+ * name cannot hold; `undefined` when it will do.
+ */
+function dllNameProblem(dll: string): string | undefined {
+  if (dll === "") return "it is empty";
+  if (dll.length > 259) {
+    return `it is ${dll.length} characters, longer than the 259 a DLL name may have`;
   }
+  if (dll.startsWith(" ")) return "it starts with a space";
+  const bad = /[^\x20-\x7e]|[\\/:*?"<>|]/u.exec(dll)?.[0];
+  if (bad === undefined) return undefined;
+  if (/[\x20-\x7e]/.test(bad)) {
+    return `it holds '${bad}', which a file name cannot`;
+  }
+  // a control or an invisible character as an escape, to see which
+  const cp = bad.codePointAt(0)!;
+  const shown = !/[\p{C}\p{Z}]/u.test(bad)
+    ? bad
+    : cp <= 0xff
+    ? `\\x${cp.toString(16).padStart(2, "0")}`
+    : cp <= 0xffff
+    ? `\\u${cp.toString(16).padStart(4, "0")}`
+    : `\\u{${cp.toString(16)}}`;
+  return `it holds '${shown}': an import table holds printable ASCII names`;
 }
 
 /**

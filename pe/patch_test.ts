@@ -319,6 +319,46 @@ Deno.test("resolveDllName() refuses a name Windows would not load as that file: 
   assert.throws(() => resolveDllName({ dll: "co.dll", postfix: "n" }), /CON/);
 });
 
+Deno.test("resolveDllName() refuses a name the import table cannot hold saying why, and what would do", () => {
+  const advice = "name the DLL otherwise, e.g. heapshift.dll";
+  for (
+    const [dll, why] of [
+      ["", "it is empty"],
+      [" x.dll", "it starts with a space"],
+      [
+        "h\u00e9.dll",
+        "it holds '\u00e9': an import table holds printable ASCII names",
+      ],
+      [
+        "a\tb.dll",
+        "it holds '\\x09': an import table holds printable ASCII names",
+      ],
+      ["a*b.dll", "it holds '*', which a file name cannot"],
+      ["ab:c.dll", "it holds ':', which a file name cannot"],
+      [
+        `${"x".repeat(256)}.dll`,
+        "it is 260 characters, longer than the 259 a DLL name may have",
+      ],
+    ] as const
+  ) {
+    for (const loadable of [true, false]) {
+      assert.throws(() => resolveDllName({ dll }, { loadable }), (e: Error) => {
+        assert.ok(e instanceof PePatchError, String(e));
+        assert.equal(
+          e.message,
+          `invalid DLL name ${JSON.stringify(dll)}: ${why}: ${advice}`,
+        );
+        return true;
+      });
+    }
+  }
+  // the postfix makes the name that is checked
+  assert.throws(
+    () => resolveDllName({ dll: "hs.dll", postfix: "|" }),
+    /: invalid DLL name "hs\|\.dll": it holds '\|', which a file name cannot: /,
+  );
+});
+
 Deno.test("resolveDllName() for a removal takes any name an import table can hold: a program patched with it before still has it to remove", () => {
   for (const dll of ["x.dll.", "x.dll ", ".", "con.dll"]) {
     assert.equal(resolveDllName({ dll }, { loadable: false }), dll);

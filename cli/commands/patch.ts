@@ -35,17 +35,22 @@ export function checkDllName(
     });
   } catch (e) {
     if (!(e instanceof PeError)) throw e;
-    // inject's and launch's --dll is a path (C:x.dll one too): patch's is not
+    // inject's and launch's --dll is a path (C:x.dll one too): patch's is
+    // not. That is what to fix, said instead of pe/'s advice (another name)
     const file = opts.dll === undefined ? undefined : fileNameOfPath(opts.dll);
-    const path = file !== undefined
-      ? `: patch's --dll is the file name the program is to import, not a path (Windows looks for it next to the program): --dll ${
-        file || HOOK_DLL.x64
-      }, then copy the DLL there`
-      : "";
+    if (file !== undefined) {
+      throw new UsageError(
+        `--dll: invalid DLL name ${
+          JSON.stringify(opts.dll)
+        }: patch's --dll is the file name the program is to import, not a path (Windows looks for it next to the program): --dll ${
+          file || HOOK_DLL.x64
+        }, then copy the DLL there`,
+      );
+    }
     throw new UsageError(
       `${
         opts.postfix !== undefined ? "--dll/--postfix" : "--dll"
-      }: ${e.message}${path}`,
+      }: ${e.message}`,
     );
   }
 }

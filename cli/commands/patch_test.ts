@@ -429,9 +429,35 @@ Deno.test("patch --dll given a path, drive-relative ones (C:x.dll) too, says to 
       return true;
     });
   }
-  // a name with a ':' elsewhere is no path: only invalid
+  // a name with a ':' elsewhere is no path: only invalid, said why
   assert.throws(() => checkDllName({ dll: "ab:c.dll" }), (e: Error) => {
-    assert.equal(e.message, '--dll: invalid DLL name "ab:c.dll"');
+    assert.equal(
+      e.message,
+      `--dll: invalid DLL name "ab:c.dll": it holds ':', which a file name cannot: name the DLL otherwise, e.g. heapshift.dll`,
+    );
     return true;
   });
+  // a path with a postfix: the one hint that fits, the path's, naming
+  // the --dll given
+  assert.throws(
+    () => checkDllName({ dll: "C:\\games\\hs.dll", postfix: "32" }),
+    (e: Error) => {
+      assert.equal(
+        e.message,
+        `--dll: invalid DLL name "C:\\\\games\\\\hs.dll": patch's --dll is the file name the program is to import, not a path (Windows looks for it next to the program): --dll hs.dll, then copy the DLL there`,
+      );
+      return true;
+    },
+  );
+  // a postfix that makes the name invalid says so with pe/'s advice
+  assert.throws(
+    () => checkDllName({ dll: "hs.dll", postfix: "/x" }),
+    (e: Error) => {
+      assert.equal(
+        e.message,
+        `--dll/--postfix: invalid DLL name "hs/x.dll": it holds '/', which a file name cannot: name the DLL otherwise, e.g. heapshift.dll`,
+      );
+      return true;
+    },
+  );
 });
