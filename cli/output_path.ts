@@ -5,7 +5,7 @@
  * @module
  */
 
-import { outputNameProblem } from "../src/_output_name.ts";
+import { outputNameProblem, writtenNameProblem } from "../src/_output_name.ts";
 import { UsageError } from "./output.ts";
 
 /**
@@ -24,5 +24,29 @@ export function checkOutputPath(
   if (problem === undefined) return;
   throw new UsageError(
     `${option} ${path}: ${problem.why}: ${options.advice ?? problem.advice}`,
+  );
+}
+
+/**
+ * Refuses (a usage error naming `what`) a path whose file pe/ writes
+ * through a temporary file beside it (a patched program, its backup),
+ * when that temporary file's name would be too long: the write would
+ * fail before anything is written, but with the temporary file's error
+ * (under Wine "its directory does not exist"), which says nothing of what
+ * to do.
+ * `options.advice(limit)`: what to do instead, given the limit (`at most
+ * 241 bytes`; default: choose a name of that length).
+ */
+export function checkWrittenName(
+  path: string,
+  what: string,
+  options: { windows?: boolean; advice?: (limit: string) => string } = {},
+): void {
+  const problem = writtenNameProblem(path, { windows: options.windows });
+  if (problem === undefined) return;
+  throw new UsageError(
+    `${what} ${path}: ${problem.why}: ${
+      options.advice?.(problem.limit) ?? problem.advice
+    }`,
   );
 }

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { checkOutputPath } from "./output_path.ts";
+import { checkOutputPath, checkWrittenName } from "./output_path.ts";
 import { UsageError } from "./output.ts";
 
 /** Asserts that `path` given as `option` is refused on Windows: `message`. */
@@ -108,4 +108,43 @@ Deno.test("checkOutputPath refuses, on Windows, a file name Windows changes: '.'
   for (const name of ["game.exe.", "NUL", "con.exe", "out "]) {
     checkOutputPath(name, "--out", { windows: false });
   }
+});
+
+Deno.test("checkWrittenName refuses a name whose temporary file (14 longer) would pass 255: UTF-16 units on Windows, UTF-8 bytes elsewhere", () => {
+  const name = (n: number, ch = "x") => `${ch.repeat(n - 4)}.exe`;
+  for (const windows of [true, false]) {
+    checkWrittenName(`dir/${name(241)}`, "--out", { windows });
+    assert.throws(
+      () => checkWrittenName(`dir/${name(242)}`, "--out", { windows }),
+      (e: Error) => {
+        assert.ok(e instanceof UsageError, String(e));
+        const unit = windows ? "characters" : "bytes";
+        assert.equal(
+          e.message,
+          `--out dir/${
+            name(242)
+          }: its name is 242 ${unit}, and the temporary file it is written through is named 14 longer, over the 255 a file name may have: choose a name of at most 241 ${unit}`,
+        );
+        return true;
+      },
+    );
+  }
+  // 121 'é': 246 bytes, 121 characters
+  const accented = `${"\u00e9".repeat(121)}`;
+  checkWrittenName(accented, "--out", { windows: true });
+  assert.throws(
+    () => checkWrittenName(accented, "--out", { windows: false }),
+    /its name is 242 bytes/,
+  );
+  // only the last name counts; '\' separates names on Windows alone
+  const deep = `${"d".repeat(200)}\\${name(50)}`;
+  checkWrittenName(deep, "--out", { windows: true });
+  assert.throws(
+    () =>
+      checkWrittenName(deep, "--out", {
+        windows: false,
+        advice: (limit) => `do this, ${limit}`,
+      }),
+    /its name is 251 bytes.*: do this, at most 241 bytes$/,
+  );
 });

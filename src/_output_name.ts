@@ -6,6 +6,9 @@
  * name is dropped (`keep.exe.` is `keep.exe`, maybe a file of the user's
  * that `force` would replace); a device's name (`NUL`, `CON.exe`) opens the
  * device. For patchImports' output and the CLI's output options alike.
+ * And a name too long for the temporary file pe/ writes a file through
+ * (a patched program, its backup), which the CLI checks for the names it
+ * derives from a program's too (`<name>.heapshift.exe`, `<exe>.bak`).
  *
  * @module
  */
@@ -75,4 +78,49 @@ export function outputNameProblem(
     };
   }
   return undefined;
+}
+
+/**
+ * The longest name a file system gives a file: 255, in UTF-16 units on
+ * Windows (NTFS) and in bytes elsewhere (Linux's file systems count the
+ * UTF-8 bytes).
+ */
+const NAME_MAX = 255;
+
+/**
+ * How much longer than a file's name is the name of the temporary file
+ * pe/ writes it through before renaming it into place
+ * (`.<name>.<8 hex digits>.tmp`, beside it).
+ */
+const TEMPORARY_EXTRA = 14;
+
+/** A {@linkcode NameProblem} with the limit broken, e.g. `at most 241 bytes`. */
+export interface LengthProblem extends NameProblem {
+  limit: string;
+}
+
+/**
+ * What is wrong with writing a file at `path` through pe/'s temporary
+ * file (a patched program, its backup): the temporary file's name would
+ * be longer than a file system allows; `undefined` when nothing is.
+ * Counted for Windows (`options.windows`, default: this system) in UTF-16
+ * units, else in UTF-8 bytes.
+ */
+export function writtenNameProblem(
+  path: string,
+  options: { windows?: boolean } = {},
+): LengthProblem | undefined {
+  const windows = options.windows ?? isWindows;
+  // ('\' is a name's character off Windows)
+  const name = path.slice(path.search(windows ? /[^\\/]*$/ : /[^/]*$/));
+  const length = windows ? name.length : new TextEncoder().encode(name).length;
+  if (length + TEMPORARY_EXTRA <= NAME_MAX) return undefined;
+  const unit = windows ? "characters" : "bytes";
+  const limit = `at most ${NAME_MAX - TEMPORARY_EXTRA} ${unit}`;
+  return {
+    why:
+      `its name is ${length} ${unit}, and the temporary file it is written through is named ${TEMPORARY_EXTRA} longer, over the ${NAME_MAX} a file name may have`,
+    advice: `choose a name of ${limit}`,
+    limit,
+  };
 }

@@ -8,6 +8,7 @@
 import type { Command } from "@commander-js/extra-typings";
 import { basename } from "node:path";
 import {
+  defaultOutputPath,
   patchImports,
   PeError,
   removeImport,
@@ -19,7 +20,7 @@ import { embeddedDll, extractDll } from "../embed.ts";
 import { baseName, fileNameOfPath } from "../../src/_paths.ts";
 import { otherRuntimeWarning } from "../crt_warning.ts";
 import { interruptible } from "../interrupts.ts";
-import { checkOutputPath } from "../output_path.ts";
+import { checkOutputPath, checkWrittenName } from "../output_path.ts";
 import { c, printJson, shown, UsageError } from "../output.ts";
 
 /**
@@ -187,13 +188,26 @@ export function patchCommand(program: Command, setCode: SetCode): void {
       if (opts.inplace && opts.out) {
         throw new UsageError("--inplace and --out cannot be used together");
       }
-      if (opts.out !== undefined) checkOutputPath(opts.out, "--out");
-      else if (!opts.list) {
+      if (opts.out !== undefined) {
+        checkOutputPath(opts.out, "--out");
+        checkWrittenName(opts.out, "--out");
+      } else if (!opts.list) {
         // written as itself, or as <name>.heapshift.exe beside it
         checkOutputPath(exe, "patch", {
           advice:
             "copy the program to a file of its own and patch that (--out PATH names where the patched copy goes)",
         });
+        // and the names derived from the program's, longer than its own
+        if (opts.inplace) {
+          checkWrittenName(`${exe}.bak`, "patch --inplace: the backup", {
+            advice: (limit) => `patch a copy with --out PATH instead, ${limit}`,
+          });
+        } else {
+          const tag = opts.remove ? "unpatched" : "heapshift";
+          checkWrittenName(defaultOutputPath(exe, tag), "patch: the copy", {
+            advice: (limit) => `name it with --out PATH, ${limit}`,
+          });
+        }
       }
       const name = basename(exe);
       // Ctrl+C while a file is written removes it; the program stays as it was.

@@ -461,3 +461,56 @@ Deno.test("patch --dll given a path, drive-relative ones (C:x.dll) too, says to 
     },
   );
 });
+
+Deno.test("patch refuses, before it writes anything, a name too long to write through its temporary file (the copy, the backup, --out), saying what to do; one a byte shorter is written", async () => {
+  await withDir(async (dir) => {
+    // a program whose name is `length` bytes
+    const program = async (length: number) => {
+      const exe = join(dir, `${"g".repeat(length - 4)}.exe`);
+      await Deno.writeFile(exe, buildPe());
+      return exe;
+    };
+    const why = (length: number) =>
+      `its name is ${length} bytes, and the temporary file it is written through is named 14 longer, over the 255 a file name may have`;
+    const refused = async (
+      args: string[],
+      message: string,
+    ) => {
+      const before = await listDir(dir);
+      const r = await cli(["patch", ...args]);
+      assert.equal(r.code, 2, r.stdout + r.stderr);
+      assert.equal(r.stderr, `error: ${message}\n`);
+      assert.deepEqual(await listDir(dir), before);
+    };
+    const written = async (args: string[]) => {
+      const r = await cli(["patch", ...args]);
+      assert.equal(r.code, 0, r.stdout + r.stderr);
+    };
+    // the copy is the program's name and 10 more (.heapshift)
+    const long = await program(232);
+    const copy = long.replace(/\.exe$/, ".heapshift.exe");
+    await refused(
+      [long],
+      `patch: the copy ${copy}: ${
+        why(242)
+      }: name it with --out PATH, at most 241 bytes`,
+    );
+    await written([await program(231)]);
+    // the backup is the program's name and 4 more (.bak)
+    const kept = await program(238);
+    await refused(
+      [kept, "--inplace"],
+      `patch --inplace: the backup ${kept}.bak: ${
+        why(242)
+      }: patch a copy with --out PATH instead, at most 241 bytes`,
+    );
+    await written([await program(237), "--inplace"]);
+    // --out as given
+    const out = join(dir, `${"o".repeat(238)}.exe`);
+    await refused(
+      [await program(8), "--out", out],
+      `--out ${out}: ${why(242)}: choose a name of at most 241 bytes`,
+    );
+    await written([await program(8), "--out", out.replace("oo", "o")]);
+  });
+});

@@ -182,6 +182,53 @@ test("cli: an output file named as Windows will not name it (a trailing '.' or '
   });
 });
 
+test("cli: patch refuses a copy or backup named from the program's name too long to write through its temporary file, nothing written; a character shorter is written", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    // a program whose name is `length` characters
+    const program = async (length: number) => {
+      const exe = `${dir}\\${"g".repeat(length - 4)}.exe`;
+      await Deno.copyFile(fixture("sleeper.exe"), exe);
+      return exe;
+    };
+    const why =
+      /its name is 242 characters, and the temporary file it is written through is named 14 longer, over the 255 a file name may have/;
+    const long = await program(232);
+    oneLineError(
+      await cli(["patch", long]),
+      2,
+      new RegExp(
+        `^error: patch: the copy .*\\\\g{228}\\.heapshift\\.exe: ${why.source}: name it with --out PATH, at most 241 characters\n$`,
+      ),
+      "patch of a program whose copy's name is too long",
+    );
+    const kept = await program(238);
+    oneLineError(
+      await cli(["patch", kept, "--inplace"]),
+      2,
+      new RegExp(
+        `^error: patch --inplace: the backup .*\\\\g{234}\\.exe\\.bak: ${why.source}: patch a copy with --out PATH instead, at most 241 characters\n$`,
+      ),
+      "patch --inplace of a program whose backup's name is too long",
+    );
+    const names = () => [...Deno.readDirSync(dir)].map((e) => e.name).sort();
+    assertEquals(
+      names(),
+      [long, kept].map((p) => p.slice(dir.length + 1)).sort(),
+    );
+    // a character shorter: written, the copy's temporary file 255 long
+    const shorter = await program(231);
+    const r = await cli(["patch", shorter]);
+    assertEquals(r.code, 0, r.stderr);
+    assert(
+      names().includes(`${"g".repeat(227)}.heapshift.exe`),
+      `the copy is written: ${names().join(" ")}`,
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
+  }
+});
+
 test("cli: ps and modules show control characters in a process's name and path escaped (a file name may hold C1 controls, which some terminals act on)", async () => {
   const dir = await Deno.makeTempDir();
   try {
