@@ -16,7 +16,7 @@ import {
   readHeaders,
 } from "../pe/mod.ts";
 import { embeddedDll, extractDll, keptCopy } from "./embed.ts";
-import { cErr, CliError, progress, shown } from "./output.ts";
+import { CliError, progress } from "./output.ts";
 import { isWindows } from "../ffi/mod.ts";
 import { exists, isDir, isFile } from "../src/_paths.ts";
 import { dllSourcesDigest, MIMALLOC_TREES } from "../src/_dll_sources.ts";
@@ -178,10 +178,10 @@ export async function resolveDll(
   }
   progress(
     there
-      ? `rebuilding the ${BITS[arch]} hook DLL (${
-        shown(dll)
-      }), as it was built: the checkout's sources changed since…`
-      : `building the ${BITS[arch]} hook DLL (${shown(dll)})…`,
+      ? `rebuilding the ${
+        BITS[arch]
+      } hook DLL (${dll}), as it was built: the checkout's sources changed since…`
+      : `building the ${BITS[arch]} hook DLL (${dll})…`,
   );
   // built on the side of another command: on stderr, its stdout is its
   // result (--json)
@@ -200,7 +200,7 @@ export async function resolveDll(
       }`,
     );
   }
-  progress(cErr.green(`built ${shown(dll)}`));
+  progress(`built ${dll}`, { colour: "green" });
   return dll;
 }
 
@@ -261,7 +261,7 @@ async function buildEach(
       built.push(await resolveDll(undefined, { ...resolve, arch }));
     } catch (e) {
       if (fatal || !(e instanceof CliError)) throw e;
-      progress(`warning: ${shown(e.message)}`);
+      progress(`warning: ${e.message}`);
     }
   }
   return built;
@@ -281,9 +281,7 @@ export async function warnStaleDlls(
     const args = isFile(dll) ? await staleBuild(dll) : undefined;
     if (!args) continue;
     progress(
-      `warning: ${
-        shown(dll)
-      } was built from other sources than the checkout's (after a git pull?): run \`${
+      `warning: ${dll} was built from other sources than the checkout's (after a git pull?): run \`${
         ["deno task build-dll", ...args].join(" ")
       }\` to rebuild it`,
     );

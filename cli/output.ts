@@ -320,9 +320,13 @@ export function warn(msg: string): void {
 }
 
 /**
- * A progress line on stderr (never on stdout, so JSON stays clean). It may
- * hold colour, so a name in it is for the caller to escape ({@linkcode shown}).
+ * A progress line on stderr (never on stdout, so JSON stays clean), dim or
+ * in `options.colour`. Its text is {@linkcode shown}, as a warning's: it
+ * names programs, DLLs and paths (a checkout's folder may hold U+202E).
  */
-export function progress(msg: string): void {
-  console.error(cErr.dim(msg));
+export function progress(
+  msg: string,
+  options: { colour?: keyof Colours } = {},
+): void {
+  console.error(cErr[options.colour ?? "dim"](shown(msg)));
 }

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { setColour, shown, table, toJson } from "./output.ts";
+import { progress, setColour, shown, table, toJson, warn } from "./output.ts";
 
 Deno.test("shown escapes what can drive a terminal or disguise a name: C0, DEL, C1, bidi and other invisible format characters, line separators, lone surrogates", () => {
   assert.equal(shown("a\x1b[2Jb\x7f\x9b"), "a\\x1b[2Jb\\x7f\\x9b");
@@ -209,4 +209,24 @@ Deno.test("table pads by the columns a terminal gives text: a wide (CJK, emoji) 
     ].join("\n"),
   );
   setColour(undefined);
+});
+
+Deno.test("progress and warn show their whole text escaped as shown() does, in the colour they add: a name in it cannot drive the terminal or reverse the line", () => {
+  const said: string[] = [];
+  const error = console.error;
+  console.error = (m: string) => said.push(m);
+  setColour(true);
+  try {
+    progress("building a\u202eb\x1b[2J…");
+    progress("built a\u202eb", { colour: "green" });
+    warn("a\u202eb");
+  } finally {
+    console.error = error;
+    setColour(undefined);
+  }
+  assert.deepEqual(said, [
+    "\x1b[2mbuilding a\\u202eb\\x1b[2J…\x1b[0m",
+    "\x1b[32mbuilt a\\u202eb\x1b[0m",
+    "\x1b[33mwarning: a\\u202eb\x1b[0m",
+  ]);
 });

@@ -31,7 +31,15 @@ import {
   rebuildStaleDlls,
   resolveDll,
 } from "../dll.ts";
-import { c, cErr, CliError, hex, printJson, shown, warn } from "../output.ts";
+import {
+  c,
+  CliError,
+  hex,
+  printJson,
+  progress,
+  shown,
+  warn,
+} from "../output.ts";
 import {
   decimalHint,
   isPathTarget,
@@ -75,9 +83,7 @@ async function doInject(
     else await rebuildStaleDlls(archesFor(target));
     // On stderr also with --json (stdout stays JSON only): a script can
     // start the program once the CLI is waiting for it.
-    console.error(
-      cErr.dim(`waiting up to ${seconds} s for ${shown(name)} to start…`),
-    );
+    progress(`waiting up to ${seconds} s for ${name} to start…`);
     // A path waits for that very file; a name for a process that is new
     // (none has it now, but this CLI may, as deno.exe)
     const p = isPathTarget(target)
