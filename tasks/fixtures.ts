@@ -8,7 +8,8 @@
  * with `-DARCH_SUFFIX="32"` (`""` for x64) so a fixture can name its
  * companions. Without it a fixture is x64 only. Only outputs whose inputs
  * changed are rebuilt: the contents of the source and of every file it
- * `#include "…"`s (and those include, and so on), its flags, and the
+ * includes from beside it or from an `-I` directory (and those include,
+ * and so on: {@linkcode fixtureInputs}), its flags, and the
  * compiler's identity, as recorded beside each output (`.NAME.exe.stamp`)
  * by the build that wrote it; a build that fails or is killed leaves no
  * output. Every program also links `tests/fixtures/support/std_fds.c`
@@ -17,7 +18,7 @@
  * @module
  */
 
-import { dirname, normalize } from "node:path";
+import { dirname, normalize, resolve } from "node:path";
 import {
   type Arch,
   ARCHES,
@@ -35,9 +36,10 @@ import { exists, repoRoot } from "./winenv.ts";
 export const FIXTURE_DIR = "build/fixtures";
 
 /**
- * The files a source pulls in with `#include "…"`, and those they pull in,
- * each once: found beside the file that includes it, else in one of
- * `includeDirs` (the `-I` directories), as the compiler looks. A change to
+ * The files a source pulls in with `#include "…"` or `#include <…>`, and
+ * those they pull in, each once: found beside the file that includes it
+ * (`"…"` only), else in one of `includeDirs` (the `-I` directories), as the
+ * compiler looks. A change to
  * any of them rebuilds the source's outputs.
  */
 export function localIncludes(
@@ -48,9 +50,12 @@ export function localIncludes(
   const seen = new Set([normalize(source)]);
   const visit = (file: string) => {
     const text = Deno.readTextFileSync(file);
-    for (const m of text.matchAll(/^\s*#\s*include\s*"([^"]+)"/gm)) {
-      const path = [dirname(file), ...includeDirs]
-        .map((d) => normalize(`${d}/${m[1]}`))
+    // "…" is looked for beside the file first, <…> in the -I directories
+    // only (the system's headers are in none of them)
+    const included = /^\s*#\s*include\s*(?:"([^"]+)"|<([^>]+)>)/gm;
+    for (const m of text.matchAll(included)) {
+      const path = [...(m[1] ? [dirname(file)] : []), ...includeDirs]
+        .map((d) => normalize(`${d}/${m[1] ?? m[2]}`))
         .find(exists);
       if (!path || seen.has(path)) continue;
       seen.add(path);
@@ -60,6 +65,36 @@ export function localIncludes(
   };
   visit(source);
   return found;
+}
+
+/**
+ * The files whose contents decide whether `build`, an output of the fixture
+ * `source`, is current: the source (and, for a program,
+ * `support/std_fds.c`, linked into each) and what it includes.
+ */
+export function fixtureInputs(source: string, build: FixtureBuild): string[] {
+  const src = dirname(source);
+  const sources = build.kind === "exe"
+    ? [source, `${src}/support/std_fds.c`]
+    : [source];
+  // the compiler's -I directories: the fixtures' own, then the source's
+  // flags' (named from the checkout's root, where the compiler runs)
+  const dirs = [
+    src,
+    ...includeDirs(build.flags).map((d) => resolve(repoRoot(), d)),
+  ];
+  return [...sources, ...localIncludes(source, dirs)];
+}
+
+/** The directories that `-IDIR` (or `-I DIR`) flags name. */
+function includeDirs(flags: readonly string[]): string[] {
+  return flags.flatMap((f, i) =>
+    f === "-I"
+      ? flags.slice(i + 1, i + 2)
+      : f.startsWith("-I")
+      ? [f.slice(2)]
+      : []
+  );
 }
 
 /** The words of the source's `// KEY: …` line, or none. */
@@ -134,12 +169,11 @@ export async function buildFixtures(): Promise<string[]> {
     if (!entry.isFile || !entry.name.endsWith(".c")) continue;
     const source = `${src}/${entry.name}`;
     const text = Deno.readTextFileSync(source);
-    const includes = localIncludes(source, [src]);
     for (const b of fixtureBuilds(entry.name, text)) {
       const out = `${root}/${FIXTURE_DIR}/${b.out}`;
       const sources = b.kind === "exe" ? [source, stdFds] : [source];
       const flags = [`-I${src}`, ...b.flags];
-      const files = await inputsDigest([...sources, ...includes]);
+      const files = await inputsDigest(fixtureInputs(source, b));
       const digest = async () =>
         await inputsDigest([], [
           files,

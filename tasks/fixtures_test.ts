@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
-import { join } from "node:path";
-import { fixtureBuilds, localIncludes } from "./fixtures.ts";
+import { join, normalize } from "node:path";
+import { fixtureBuilds, fixtureInputs, localIncludes } from "./fixtures.ts";
 import { repoRoot } from "./winenv.ts";
 
 Deno.test("a fixture without an arch line is built for x64 only", () => {
@@ -91,4 +91,22 @@ Deno.test("the checkout's fixtures: api_badstats sees what api_fakestats include
       join(repoRoot(), "dll", "heapshift_stats.h"),
     ),
   );
+});
+
+Deno.test("a fixture's inputs take the headers it finds through its // cflags: -I directory: dll_exit_lock's mimalloc types.h, and what that includes with <…>", () => {
+  const root = repoRoot();
+  const source = `${root}/tests/fixtures/dll_exit_lock.c`;
+  const inc = join(root, "third_party", "mimalloc-3.4.1", "include");
+  for (
+    const b of fixtureBuilds("dll_exit_lock.c", Deno.readTextFileSync(source))
+  ) {
+    const inputs = fixtureInputs(source, b).map((f) => normalize(f));
+    for (const header of ["mimalloc/types.h", "mimalloc-stats.h"]) {
+      assert.ok(
+        inputs.includes(join(inc, header)),
+        `${b.out}: ${header} in ${inputs.join(", ")}`,
+      );
+    }
+    assert.ok(inputs.includes(join(root, "tests", "fixtures", "hook_dll.h")));
+  }
 });
