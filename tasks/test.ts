@@ -84,6 +84,8 @@ export interface Counts {
   ignored: number;
   /** Names of the ignored tests. */
   ignoredNames: string[];
+  /** Names of the tests that ran, passed or failed ({@linkcode ranNames}). */
+  ran?: string[];
   code: number;
   /** Why the suite failed beyond its tests (heap reports). */
   problems: string[];
@@ -170,11 +172,14 @@ export function linuxOnlyIgnores(
   };
 }
 
-function readJunitFile(path: string): ReturnType<typeof readJunit> {
+function readJunitFile(
+  path: string,
+): ReturnType<typeof readJunit> & Pick<Counts, "ran"> {
   try {
-    return readJunit(Deno.readTextFileSync(path));
+    const xml = Deno.readTextFileSync(path);
+    return { ...readJunit(xml), ran: ranNames(xml) };
   } catch {
-    return { passed: 0, failed: 0, ignored: 0, ignoredNames: [] };
+    return { passed: 0, failed: 0, ignored: 0, ignoredNames: [], ran: [] };
   }
 }
 
@@ -236,11 +241,7 @@ async function runUnitUnderWine(
     unit: true,
     env: { WINEPATH: unixToolsPath() },
   });
-  const xml = linux &&
-    await Deno.readTextFile(`${repoRoot()}/${RESULTS}/unit.xml`).catch(() =>
-      ""
-    );
-  return linuxOnlyIgnores(win, xml ? ranNames(xml) : null);
+  return linuxOnlyIgnores(win, linux?.ran ?? null);
 }
 
 async function buildAll(options: { programs: boolean }): Promise<void> {
