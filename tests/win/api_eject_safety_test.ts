@@ -16,6 +16,7 @@ import {
   test,
   testArches,
 } from "./harness.ts";
+import { slowMark } from "./slow_mark.ts";
 
 const has = (pid: number, name: string) =>
   modules(pid).some((m) => m.name.toLowerCase() === name);
@@ -226,7 +227,11 @@ test("a DLL launch loaded is heapshift's: eject does not ask for force", async (
 });
 
 test("inject of a DLL listed but still initialising says so instead of returning it", async () => {
-  await using target = await startTarget(fixture("sleeper.exe"));
+  const dir = await Deno.makeTempDir();
+  const mark = slowMark(dir, "inject");
+  await using target = await startTarget(fixture("sleeper.exe"), {
+    env: mark.env,
+  });
   const pid = target.readyPid;
   // api_slow.dll's DllMain sleeps 5 s: listed meanwhile, not initialised.
   await assertRejects(
@@ -243,6 +248,11 @@ test("inject of a DLL listed but still initialising says so instead of returning
   // Once it has, the module is returned.
   const mod = await inject(pid, fixture("api_slow.dll"), { timeout: 10_000 });
   assertEquals(mod.name.toLowerCase(), "api_slow.dll");
+  // Its mark says so too: what the tests that stop a program before the
+  // DLL finished rely on (tests/win/slow_mark.ts) is seen when it does.
+  const lines = await mark.lines();
+  await Deno.remove(dir, { recursive: true });
+  assertEquals(lines, ["start", "done"]);
 });
 
 test("injectors at once load one heapshift: the others wait and see the first copy", async () => {
