@@ -16,7 +16,12 @@ import {
   test,
   testArches,
 } from "./harness.ts";
-import { slowMark } from "./slow_mark.ts";
+import {
+  type SlowHold,
+  slowHold,
+  type SlowMark,
+  slowMark,
+} from "./slow_mark.ts";
 
 const has = (pid: number, name: string) =>
   modules(pid).some((m) => m.name.toLowerCase() === name);
@@ -227,32 +232,41 @@ test("a DLL launch loaded is heapshift's: eject does not ask for force", async (
 });
 
 test("inject of a DLL listed but still initialising says so instead of returning it", async () => {
+  // api_slow.dll's DllMain sleeps until released: listed meanwhile, not
+  // initialised (its 5 s sleep had to outlast both attempts below on a
+  // machine however loaded).
   const dir = await Deno.makeTempDir();
   const mark = slowMark(dir, "inject");
-  await using target = await startTarget(fixture("sleeper.exe"), {
-    env: mark.env,
-  });
-  const pid = target.readyPid;
-  // api_slow.dll's DllMain sleeps 5 s: listed meanwhile, not initialised.
-  await assertRejects(
-    () => inject(pid, fixture("api_slow.dll"), { timeout: 300 }),
-    HeapshiftError,
-    "LoadLibraryW did not return within 300 ms",
-  );
-  const e = await assertRejects(
-    () => inject(pid, fixture("api_slow.dll"), { timeout: 300 }),
-    HeapshiftError,
-    `Cannot inject api_slow.dll into process ${pid}: it is loaded but still initialising (its DllMain has not returned within 300 ms); try again once it has`,
-  );
-  assertEquals(e.kind, "timeout");
-  // Once it has, the module is returned.
-  const mod = await inject(pid, fixture("api_slow.dll"), { timeout: 10_000 });
-  assertEquals(mod.name.toLowerCase(), "api_slow.dll");
-  // Its mark says so too: what the tests that stop a program before the
-  // DLL finished rely on (tests/win/slow_mark.ts) is seen when it does.
-  const lines = await mark.lines();
-  await Deno.remove(dir, { recursive: true });
-  assertEquals(lines, ["start", "done"]);
+  const hold = await slowHold(dir);
+  try {
+    await using target = await startTarget(fixture("sleeper.exe"), {
+      env: { ...mark.env, ...hold.env },
+    });
+    const pid = target.readyPid;
+    await assertRejects(
+      () => inject(pid, fixture("api_slow.dll"), { timeout: 300 }),
+      HeapshiftError,
+      "LoadLibraryW did not return within 300 ms",
+    );
+    const e = await assertRejects(
+      () => inject(pid, fixture("api_slow.dll"), { timeout: 300 }),
+      HeapshiftError,
+      `Cannot inject api_slow.dll into process ${pid}: it is loaded but still initialising (its DllMain has not returned within 300 ms); try again once it has`,
+    );
+    assertEquals(e.kind, "timeout");
+    // Once it has, the module is returned.
+    await hold.release();
+    const mod = await inject(pid, fixture("api_slow.dll"), {
+      timeout: 60_000,
+    });
+    assertEquals(mod.name.toLowerCase(), "api_slow.dll");
+    // Its mark says so too: what the tests that stop a program before the
+    // DLL finished rely on (tests/win/slow_mark.ts) is seen when it does.
+    assertEquals(await mark.lines(), ["start", "done"]);
+  } finally {
+    await hold.release();
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
+  }
 });
 
 test("injectors at once load one heapshift: the others wait and see the first copy", async () => {
@@ -295,11 +309,31 @@ test("injectors at once load one heapshift: the others wait and see the first co
 });
 
 test("an injection that waits past its timeout for another into the same target says so, from this process and from another", async () => {
-  await using target = await startTarget(fixture("sleeper.exe"));
-  const pid = target.readyPid;
-  // api_slow.dll's DllMain holds its injection (and the target's lock) 5 s.
-  const slow = inject(pid, fixture("api_slow.dll"), { timeout: 20_000 });
-  await new Promise((r) => setTimeout(r, 300));
+  // api_slow.dll's DllMain holds its injection (and the target's lock)
+  // until released: a CLI started meanwhile finds it held however long its
+  // Deno takes to start (its 5 s sleep did not cover that under load).
+  const dir = await Deno.makeTempDir();
+  const hold = await slowHold(dir);
+  const mark = slowMark(dir, "inject");
+  try {
+    await using target = await startTarget(fixture("sleeper.exe"), {
+      env: { ...hold.env, ...mark.env },
+    });
+    await injectionsWait(target.readyPid, { hold, mark });
+  } finally {
+    await hold.release();
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
+  }
+});
+
+/** The body of the test above: `pid` runs with api_slow.dll held. */
+async function injectionsWait(
+  pid: number,
+  { hold, mark }: { hold: SlowHold; mark: SlowMark },
+): Promise<void> {
+  const slow = inject(pid, fixture("api_slow.dll"), { timeout: 600_000 });
+  // its DllMain runs: the injection holds the queue and the mutex
+  await mark.until("start");
   const waited =
     "another injection into it (by heapshift, from this or another process) did not end within";
   // This process's own queue.
@@ -320,9 +354,10 @@ test("an injection that waits past its timeout for another into the same target 
   ]);
   assertEquals(r.code, 1, r.stderr);
   assert(r.stderr.includes(`${waited} 1000 ms`), r.stderr);
+  await hold.release();
   await slow;
   assert(!has(pid, "probe.dll"), "neither loaded probe.dll");
-});
+}
 
 test("a stats block inject cannot read counts as a heapshift loaded", async () => {
   await using target = await startTarget(fixture("sleeper.exe"));

@@ -1,9 +1,11 @@
-// api_slow.dll's mark (tests/fixtures/api_slow.dll.c): its DllMain appends
-// "start" to the file HEAPSHIFT_TEST_SLOW_MARK names before its 5 s sleep
-// and "done" after. A test that means the program to be stopped before the
-// DLL finished waits until the program is gone and then finds no "done":
-// that holds on a machine however slow, where a bound on how long the run
-// took fails under load (a Deno start alone can take seconds there).
+// api_slow.dll's mark and hold (tests/fixtures/api_slow.dll.c): its
+// DllMain appends "start" to the file HEAPSHIFT_TEST_SLOW_MARK names before
+// its 5 s sleep and "done" after. A test that means the program to be
+// stopped before the DLL finished waits until the program is gone and then
+// finds no "done": that holds on a machine however slow, where a bound on
+// how long the run took fails under load (a Deno start alone can take
+// seconds there). With HEAPSHIFT_TEST_SLOW_HOLD naming a file, DllMain
+// sleeps while it exists instead: until the test has seen what it waits for.
 import { processes } from "../../mod.ts";
 
 /** The variable naming the mark file, in the program's environment. */
@@ -16,21 +18,57 @@ export interface SlowMark {
   env: Record<string, string>;
   /** The lines DllMain wrote so far (none if it has not begun). */
   lines(): Promise<string[]>;
+  /** Waits until DllMain wrote `line`; fails after `limitMs`. */
+  until(line: string, options?: { limitMs?: number }): Promise<void>;
 }
 
 /** A mark named `name` in `dir` (a directory the test removes). */
 export function slowMark(dir: string, name: string): SlowMark {
   const path = `${dir}\\${name}.mark`;
+  const lines = async () => {
+    const text = await Deno.readTextFile(path).catch((e) => {
+      if (e instanceof Deno.errors.NotFound) return "";
+      throw e;
+    });
+    return text.split("\n").filter(Boolean);
+  };
   return {
     path,
     env: { [SLOW_MARK_ENV]: path },
-    async lines() {
-      const text = await Deno.readTextFile(path).catch((e) => {
-        if (e instanceof Deno.errors.NotFound) return "";
-        throw e;
-      });
-      return text.split("\n").filter(Boolean);
+    lines,
+    async until(line, options = {}) {
+      const limit = Date.now() + (options.limitMs ?? 60_000);
+      while (!(await lines()).includes(line)) {
+        if (Date.now() > limit) {
+          throw new Error(`api_slow.dll's DllMain never marked "${line}"`);
+        }
+        await new Promise((r) => setTimeout(r, 50));
+      }
     },
+  };
+}
+
+/** The variable naming the file api_slow.dll's DllMain waits on. */
+export const SLOW_HOLD_ENV = "HEAPSHIFT_TEST_SLOW_HOLD";
+
+/** A hold on api_slow.dll's DllMain: it sleeps until released. */
+export interface SlowHold {
+  /** What to add to the program's environment. */
+  env: Record<string, string>;
+  /** Lets DllMain return (again: nothing). */
+  release(): Promise<void>;
+}
+
+/** A hold file in `dir` (a directory the test removes), held. */
+export async function slowHold(dir: string): Promise<SlowHold> {
+  const path = `${dir}\\slow.hold`;
+  await Deno.writeTextFile(path, "");
+  return {
+    env: { [SLOW_HOLD_ENV]: path },
+    release: () =>
+      Deno.remove(path).catch((e) => {
+        if (!(e instanceof Deno.errors.NotFound)) throw e;
+      }),
   };
 }
 
