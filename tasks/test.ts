@@ -172,6 +172,18 @@ export function linuxOnlyIgnores(
   };
 }
 
+/**
+ * Whether suite `r` passed: it ran something, and nothing failed. Under CI
+ * nothing may be ignored either (a missing prerequisite is a failure) but
+ * the Windows Deno's tests that the Linux pass ran ({@linkcode
+ * linuxOnlyIgnores}): a test ignored in both passes fails the run in each.
+ */
+export function suitePassed(r: Counts, options: { ci: boolean }): boolean {
+  // A suite that ran nothing failed: a skipped Windows suite is no pass.
+  return r.code === 0 && r.failed === 0 && r.passed > 0 &&
+    r.problems.length === 0 && !(options.ci && r.ignored > (r.linuxOnly ?? 0));
+}
+
 function readJunitFile(
   path: string,
 ): ReturnType<typeof readJunit> & Pick<Counts, "ran"> {
@@ -764,10 +776,7 @@ async function main(args: string[]): Promise<number> {
   const ci = Deno.env.get("CI") === "true";
   let ok = true;
   for (const r of results) {
-    // A suite that ran nothing failed: a skipped Windows suite is no pass.
-    // Under CI nothing may be ignored: a missing prerequisite is a failure.
-    const good = r.code === 0 && r.failed === 0 && r.passed > 0 &&
-      r.problems.length === 0 && !(ci && r.ignored > (r.linuxOnly ?? 0));
+    const good = suitePassed(r, { ci });
     ok &&= good;
     console.log(
       `${r.suite}: ${r.passed} passed, ${r.failed} failed, ${r.ignored} ignored${

@@ -13,6 +13,7 @@ import {
   programsBuildError,
   ranNames,
   readJunit,
+  suitePassed,
 } from "./test.ts";
 import { ProgramSourcesError } from "./bench_programs.ts";
 import { repoRoot, WinEnvError } from "./winenv.ts";
@@ -91,6 +92,53 @@ Deno.test("linuxOnlyIgnores: a test is Linux's only when the Linux pass ran it i
   assert.equal(counted.linuxOnly, 0);
   assert.equal(counted.ignoredNames.length, 1);
   assert.match(counted.ignoredNames[0], /b_test\.ts/);
+});
+
+Deno.test("suitePassed: under CI a unit test ignored by the Windows Deno for another reason than Linux's only fails the run, in both passes if the Linux one ignored it too", () => {
+  const report = (cases: string) =>
+    `<testsuites name="deno test" tests="3" failures="0" errors="0">${cases}</testsuites>`;
+  const ran = (name: string) =>
+    `<testcase name="${name}" classname="./a_test.ts" time="0.000">\n</testcase>`;
+  const skipped = (name: string) =>
+    `<testcase name="${name}" classname="./a_test.ts" time="0.000">\n<skipped/>\n</testcase>`;
+  const counts = (suite: string, xml: string) => ({
+    suite,
+    ...readJunit(xml),
+    ran: ranNames(xml),
+    code: 0,
+    problems: [],
+  });
+  // "posix" is Linux's only; "needs objdump" was ignored in both passes
+  const linux = counts(
+    "unit",
+    report(ran("plain") + ran("posix") + skipped("needs objdump")),
+  );
+  const win = linuxOnlyIgnores(
+    counts(
+      "unit, Windows Deno",
+      report(ran("plain") + skipped("posix") + skipped("needs objdump")),
+    ),
+    linux.ran,
+  );
+  assert.deepEqual(win.ignoredNames, ["needs objdump (./a_test.ts)"]);
+  assert.equal(suitePassed(linux, { ci: true }), false);
+  assert.equal(suitePassed(win, { ci: true }), false);
+  // outside CI an ignored test is reported, not failed
+  assert.equal(suitePassed(win, { ci: false }), true);
+  // ignored on Windows alone, as Linux's only: passes under CI
+  const linuxAll = counts(
+    "unit",
+    report(ran("plain") + ran("posix") + ran("needs objdump")),
+  );
+  const winPosix = linuxOnlyIgnores(
+    counts(
+      "unit, Windows Deno",
+      report(ran("plain") + skipped("posix") + ran("needs objdump")),
+    ),
+    linuxAll.ran,
+  );
+  assert.equal(suitePassed(linuxAll, { ci: true }), true);
+  assert.equal(suitePassed(winPosix, { ci: true }), true);
 });
 
 Deno.test("readJunit() of a report without a summary counts nothing", () => {
