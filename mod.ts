@@ -7,7 +7,9 @@
  *
  * Every function throws one error type for what can go wrong, a
  * {@linkcode HeapshiftError} with a `kind` to branch on (`not-found`,
- * `ambiguous`, `access-denied`, `bad-dll`, `bad-pe`, `not-windows`, …)
+ * `ambiguous`, `access-denied`, `bad-dll`, `bad-pe`, `not-windows`,
+ * `ended`: the target ended meanwhile, a {@linkcode ProcessEndedError}
+ * saying how, …)
  * and a message that says what to do; the failure of the layer below (a Win32 error, or
  * one of the typed errors of the PE package, `@heapshift/heapshift/pe`) is
  * its `cause`.
@@ -62,7 +64,7 @@ export { launch, type LaunchOptions } from "./src/launcher.ts";
 export { LaunchedProcess } from "./src/launched_process.ts";
 export { attach, AttachedProcess } from "./src/attached_process.ts";
 export { quoteArg } from "./src/command_line.ts";
-export { crashStatus } from "./src/_exit_status.ts";
+export { crashStatus, ProcessEndedError } from "./src/_exit_status.ts";
 export { imports, type ImportsOptions } from "./src/imported_dlls.ts";
 export { patchImports, removeImport } from "./src/import_patch.ts";
 export type {

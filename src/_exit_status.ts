@@ -1,5 +1,5 @@
 /**
- * What a process's exit code says about how it ended (internal).
+ * What a process's exit code says about how it ended.
  *
  * @module
  */
@@ -48,18 +48,38 @@ export function crashStatus(code: number): string | undefined {
 }
 
 /**
- * The cause of a HeapshiftError about a process that had ended: its exit
- * code, and the crash behind it ({@linkcode crashStatus}) if any.
+ * The cause of an `ended` `HeapshiftError`: the process ended
+ * (exited, or crashed) before or while heapshift worked in it. Its exit
+ * code, and the crash behind it ({@linkcode crashStatus}), if any.
+ *
+ * @example Tell "the program died while we injected" from a failure
+ * ```ts
+ * import { HeapshiftError, inject, ProcessEndedError } from "@heapshift/heapshift";
+ * try {
+ *   await inject(1234, "build/heapshift.dll");
+ * } catch (e) {
+ *   if (!(e instanceof HeapshiftError) || e.kind !== "ended") throw e;
+ *   const { exitCode, crash } = e.cause as ProcessEndedError;
+ *   console.error(crash ? `it crashed: ${crash}` : `it exited with ${exitCode}`);
+ * }
+ * ```
  */
 export class ProcessEndedError extends Error {
+  /** Always `"ProcessEndedError"`. */
   override name = "ProcessEndedError";
-  readonly code: number;
+  /** The process's exit code, unsigned (a crash's NTSTATUS, e.g. 0xC0000005). */
+  readonly exitCode: number;
+  /**
+   * The crash behind the exit code, e.g. `0xC0000005, access violation`
+   * ({@linkcode crashStatus}); `undefined` for an ordinary exit.
+   */
   readonly crash: string | undefined;
 
-  constructor(code: number) {
-    const crash = crashStatus(code);
-    super(crash ? `crashed (${crash})` : `exited (code ${code})`);
-    this.code = code;
+  /** The end of a process that ended with `exitCode`. */
+  constructor(exitCode: number) {
+    const crash = crashStatus(exitCode);
+    super(crash ? `crashed (${crash})` : `exited (code ${exitCode})`);
+    this.exitCode = exitCode;
     this.crash = crash;
   }
 }

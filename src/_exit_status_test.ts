@@ -56,7 +56,7 @@ Deno.test("processEnded finds the ended process behind an error", () => {
   const exited = processEnded(
     new Error("y", { cause: new ProcessEndedError(3) }),
   );
-  assert.equal(exited?.code, 3);
+  assert.equal(exited?.exitCode, 3);
   assert.equal(exited?.crash, undefined);
   assert.equal(exited?.message, "exited (code 3)");
   assert.equal(processEnded(new Error("z")), undefined);

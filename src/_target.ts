@@ -123,9 +123,10 @@ export function endedCode(process: Handle): number | undefined {
 
 /**
  * The error for a process that has ended (its exit code read through
- * `process`), or undefined while it runs (or when that cannot be told): it
- * crashed (an NTSTATUS error code, kind `failed`, `during` the call named),
- * or exited (kind `not-found`).
+ * `process`), or undefined while it runs (or when that cannot be told):
+ * kind `ended`, its cause a {@linkcode ProcessEndedError} with the exit
+ * code; one that crashed (an NTSTATUS error code) names the call it cut
+ * (`during`).
  */
 export function exitedError(
   target: { pid: number; process: Handle },
@@ -144,7 +145,7 @@ export function exitedError(
     ? ` while ${call.during} ran`
     : " meanwhile";
   return new HeapshiftError(
-    ended.crash ? "failed" : "not-found",
+    "ended",
     `Cannot ${call.doing} process ${target.pid}: the process ${ended.message}${when}`,
     { cause: ended },
   );

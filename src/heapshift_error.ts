@@ -83,6 +83,14 @@ export type HeapshiftErrorKind =
    * `LaunchedProcess` or `AttachedProcess` used after `close()`.
    */
   | "bad-argument"
+  /**
+   * The process ended (exited, or crashed) before or while heapshift
+   * worked in it (`inject`, `eject`, `modules`; also one that had ended
+   * while a handle kept its pid). `cause` is a `ProcessEndedError`: its
+   * `exitCode`, and `crash`, the crash behind it, if any (e.g.
+   * `0xC0000409, stack buffer overrun / fail-fast`).
+   */
+  | "ended"
   /** Any other failure; `cause` holds the Win32Error. */
   | "failed";
 

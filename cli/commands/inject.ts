@@ -162,7 +162,7 @@ async function untilInitialising(
       // that crashed (a missing DLL ends it with 0xC0000135) stays listed
       // while its parent holds a handle to it.
       const ended = processEnded(e);
-      if (kind === "not-found" || ended?.crash) {
+      if (kind === "not-found" || kind === "ended") {
         throw new CliError(
           `${p.name} (pid ${p.pid}) ${
             ended?.crash ? ended.message : "exited"

@@ -7,6 +7,7 @@ import {
   launch,
   modules,
   patchImports,
+  ProcessEndedError,
   removeImport,
   stats,
   waitForProcess,
@@ -256,14 +257,16 @@ test("a timeout that is not a positive number of milliseconds is refused before 
   }
 });
 
-test("a target that exits while its DLL loads is reported as exited, not as access denied", async () => {
+test("a target that exits while its DLL loads is reported as ended (its exit code the cause's), not as access denied", async () => {
   await using target = await startTarget(fixture("sleeper.exe"));
   const e = await assertRejects(
     () => inject(target.readyPid, fixture("api_exitload.dll")),
     HeapshiftError,
     `Cannot inject api_exitload.dll into process ${target.readyPid}: the process exited (code 3) meanwhile`,
   );
-  assertEquals(e.kind, "not-found");
+  assertEquals(e.kind, "ended");
+  assert(e.cause instanceof ProcessEndedError, `cause: ${e.cause}`);
+  assertEquals([e.cause.exitCode, e.cause.crash], [3, undefined]);
 });
 
 test("a process that exited with code 259, STILL_ACTIVE's value, counts as ended", async () => {
@@ -276,7 +279,9 @@ test("a process that exited with code 259, STILL_ACTIVE's value, counts as ended
     HeapshiftError,
     `of process ${proc.pid}: the process exited (code 259) meanwhile`,
   );
-  assertEquals(e.kind, "not-found");
+  assertEquals(e.kind, "ended");
+  assert(e.cause instanceof ProcessEndedError, `cause: ${e.cause}`);
+  assertEquals(e.cause.exitCode, 259);
   const s = await assertRejects(
     async () => await stats(proc.pid),
     HeapshiftError,

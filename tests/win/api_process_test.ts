@@ -7,6 +7,7 @@ import {
   HeapshiftError,
   inject,
   modules,
+  ProcessEndedError,
   processes,
   quoteArg,
   stats,
@@ -334,7 +335,11 @@ test({
       HeapshiftError,
       `Cannot inject api_crash.dll into process ${pid}: the process crashed (0xC0000409, stack buffer overrun / fail-fast) while LoadLibraryW ran`,
     );
-    assertEquals(e.kind, "failed");
+    // A kind of its own: a script tells "the program died" from a failure.
+    assertEquals(e.kind, "ended");
+    assert(e.cause instanceof ProcessEndedError, `cause: ${e.cause}`);
+    assertEquals(e.cause.exitCode, 0xC0000409);
+    assertEquals(e.cause.crash, "0xC0000409, stack buffer overrun / fail-fast");
   },
 });
 
@@ -349,7 +354,9 @@ test("modules of a process that has exited, its handle still held, says it exite
       HeapshiftError,
       `Cannot list the modules of process ${created.pid}: the process exited (code 7) meanwhile`,
     );
-    assertEquals(e.kind, "not-found");
+    assertEquals(e.kind, "ended");
+    assert(e.cause instanceof ProcessEndedError, `cause: ${e.cause}`);
+    assertEquals(e.cause.exitCode, 7);
   } finally {
     created.process.close();
     created.thread.close();
