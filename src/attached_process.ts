@@ -92,20 +92,22 @@ export class AttachedProcess implements Disposable {
   readonly pid: number;
   #process: Handle;
   #canKill: boolean;
+  #launched: boolean;
 
   /**
    * @internal Wraps a process handle (use {@linkcode attach} or
    * {@linkcode launch}); `canKill`: it was opened with the right to
-   * terminate (default true).
+   * terminate (default true); `launched`: heapshift started it.
    */
   constructor(
     pid: number,
     process: Handle,
-    options: { arch?: Arch; canKill?: boolean } = {},
+    options: { arch?: Arch; canKill?: boolean; launched?: boolean } = {},
   ) {
     this.pid = pid;
     this.#process = process;
     this.#canKill = options.canKill ?? true;
+    this.#launched = options.launched ?? false;
     targets.set(this, { pid, process, arch: options.arch ?? "x64" });
     if (!open.has(pid)) open.set(pid, new Set());
     open.get(pid)!.add(this);
@@ -235,9 +237,14 @@ export class AttachedProcess implements Disposable {
         return heldStats(this.pid, statsBlocks.get(this)!);
       }
       if (isSignaled(this.#process)) {
+        // (each class says its own ways: a launched program's was never
+        // attached to)
+        const ways = this.#launched
+          ? "launch with heapshift.dll in its dlls, from an inject of heapshift made by this script while it is open, or from wait() or stats() once heapshift is in the program"
+          : "an inject of heapshift made by this script while it is open, or from attach, wait() or stats() once heapshift is in the program";
         throw new HeapshiftError(
           "not-found",
-          `Cannot read heapshift's stats of process ${this.pid}: it has ended, and no heapshift stats block of it was held (this ${this.constructor.name} holds one from an inject of heapshift made by this script while it is open, or from attach, wait() or stats() once heapshift is in the program; launch holds it with heapshift.dll in dlls)`,
+          `Cannot read heapshift's stats of process ${this.pid}: it has ended, and no heapshift stats block of it was held (this ${this.constructor.name} holds one from ${ways})`,
         );
       }
       return stats(this.pid);

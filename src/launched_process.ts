@@ -49,6 +49,6 @@ export function holdLaunchedStats(launched: LaunchedProcess): boolean {
 export class LaunchedProcess extends AttachedProcess {
   /** @internal Wraps a process handle (use {@linkcode launch}). */
   constructor(pid: number, process: Handle, options: { arch?: Arch } = {}) {
-    super(pid, process, { arch: options.arch });
+    super(pid, process, { arch: options.arch, launched: true });
   }
 }

@@ -76,7 +76,12 @@ test("attach: kill ends the program; a program without heapshift has no counts; 
     );
     proc.kill(7);
     assertEquals(await proc.wait({ timeout: 10_000 }), 7);
-    const e = assertThrows(() => proc.stats(), HeapshiftError, "has ended");
+    const e = assertThrows(() => proc.stats(), HeapshiftError);
+    // (how an AttachedProcess holds counts: launch is not its way)
+    assertEquals(
+      e.message,
+      `Cannot read heapshift's stats of process ${pid}: it has ended, and no heapshift stats block of it was held (this AttachedProcess holds one from an inject of heapshift made by this script while it is open, or from attach, wait() or stats() once heapshift is in the program)`,
+    );
     assertEquals(e.kind, "not-found");
   }
   const closed = assertThrows(
@@ -130,4 +135,16 @@ test("kill through a handle granted without the right to end it says access deni
   );
   assertEquals(e.kind, "access-denied");
   assertEquals(proc.exitCode(), undefined);
+});
+
+test("a LaunchedProcess that has ended with no counts held says how a launched program's are held, not attach's way", async () => {
+  using proc = await launch(fixture("sleeper.exe"), { stdio: "none" });
+  proc.kill(4);
+  assertEquals(await proc.wait({ timeout: 10_000 }), 4);
+  const e = assertThrows(() => proc.stats(), HeapshiftError);
+  assertEquals(
+    e.message,
+    `Cannot read heapshift's stats of process ${proc.pid}: it has ended, and no heapshift stats block of it was held (this LaunchedProcess holds one from launch with heapshift.dll in its dlls, from an inject of heapshift made by this script while it is open, or from wait() or stats() once heapshift is in the program)`,
+  );
+  assertEquals(e.kind, "not-found");
 });
