@@ -35,17 +35,53 @@ export function attachedTarget(attached: AttachedProcess): TargetProcess {
 }
 
 /**
- * Each AttachedProcess's stats block, held so that its counts outlast the
- * program (Windows removes the block with its last handle).
+ * What an AttachedProcess holds until `close()`: its process handle, and
+ * its stats block once held (Windows removes the block with its last
+ * handle, so the counts outlast the program). Kept apart from the object,
+ * so that {@linkcode unclosed} can release them once it is collected.
  */
-const statsBlocks = new WeakMap<AttachedProcess, Handle>();
+interface Held {
+  pid: number;
+  process: Handle;
+  block?: Handle;
+}
+
+/** Each AttachedProcess's {@linkcode Held}. */
+const held = new WeakMap<AttachedProcess, Held>();
 
 /**
- * The AttachedProcesses not closed yet, by pid: `inject` holds their stats
- * block as soon as heapshift is in (a pid is not reused while a handle to
- * its process is open, so these are the very processes injected into).
+ * What the AttachedProcesses not closed yet hold, by pid: `inject` holds
+ * their stats block as soon as heapshift is in (a pid is not reused while a
+ * handle to its process is open, so these are the very processes injected
+ * into). Not the objects: a script that drops one without closing it
+ * leaves it to {@linkcode unclosed}.
  */
-const open = new Map<number, Set<AttachedProcess>>();
+const open = new Map<number, Set<Held>>();
+
+/**
+ * Releases what an AttachedProcess never closed held, once it is
+ * collected: nothing of it runs any more (a pending `wait()` keeps it
+ * alive), and `launch` keeps its own until it returns it. Never throws:
+ * an error here would end the script.
+ */
+const unclosed = new FinalizationRegistry<Held>((h) => {
+  try {
+    release(h);
+  } catch { /* (a handle Windows would not close: nothing to do) */ }
+});
+
+function release(h: Held): void {
+  const others = open.get(h.pid);
+  others?.delete(h);
+  if (others?.size === 0) open.delete(h.pid);
+  const { block, process } = h;
+  h.block = undefined;
+  try {
+    block?.close();
+  } finally {
+    process.close();
+  }
+}
 
 /**
  * Holds the stats block of `attached` if it has one by now (internal:
@@ -53,13 +89,16 @@ const open = new Map<number, Set<AttachedProcess>>();
  * Best effort: false when it has none, or it cannot be opened.
  */
 export function holdAttachedStats(attached: AttachedProcess): boolean {
-  if (statsBlocks.has(attached)) return true;
-  const process = targets.get(attached)?.process;
-  if (!process || process.closed) return false;
+  const h = held.get(attached);
+  return h !== undefined && holdBlock(h);
+}
+
+function holdBlock(h: Held): boolean {
+  if (h.block) return true;
+  if (h.process.closed) return false;
   try {
-    const block = holdStats(attached.pid, processCreationTime(process));
-    if (block) statsBlocks.set(attached, block);
-    return block !== undefined;
+    h.block = holdStats(h.pid, processCreationTime(h.process));
+    return h.block !== undefined;
   } catch {
     return false;
   }
@@ -70,13 +109,15 @@ export function holdAttachedStats(attached: AttachedProcess): boolean {
  * (internal: inject, once heapshift is loaded). Best effort, never throws.
  */
 export function holdStatsOf(pid: number): void {
-  for (const attached of open.get(pid) ?? []) holdAttachedStats(attached);
+  for (const h of open.get(pid) ?? []) holdBlock(h);
 }
 
 /**
  * A process heapshift holds open: one {@linkcode attach}ed to, or a
  * {@linkcode LaunchedProcess}. Its `stats()` also work once the program
  * has exited, for heapshift loaded in it while this object was open.
+ * `close()` it (or `using`): one a script drops unclosed keeps its handle
+ * and stats block until it is garbage-collected.
  *
  * @example Inject, wait for the end, report the final counts
  * ```ts
@@ -109,8 +150,11 @@ export class AttachedProcess implements Disposable {
     this.#canKill = options.canKill ?? true;
     this.#launched = options.launched ?? false;
     targets.set(this, { pid, process, arch: options.arch ?? "x64" });
+    const h: Held = { pid, process };
+    held.set(this, h);
     if (!open.has(pid)) open.set(pid, new Set());
-    open.get(pid)!.add(this);
+    open.get(pid)!.add(h);
+    unclosed.register(this, h, this);
   }
 
   /**
@@ -233,9 +277,8 @@ export class AttachedProcess implements Disposable {
   stats(): HeapshiftStats {
     return guard(() => {
       this.#open("read heapshift's stats of");
-      if (holdAttachedStats(this)) {
-        return heldStats(this.pid, statsBlocks.get(this)!);
-      }
+      const h = held.get(this)!;
+      if (holdBlock(h)) return heldStats(this.pid, h.block!);
       if (isSignaled(this.#process)) {
         // (each class says its own ways: a launched program's was never
         // attached to)
@@ -263,16 +306,14 @@ export class AttachedProcess implements Disposable {
 
   /**
    * Releases the process handle and the stats block held (the program keeps
-   * running).
+   * running). One a script drops without closing releases them once it is
+   * garbage-collected, at a time no one can tell: close it (or `using`)
+   * to release them when the script is done with it.
    */
   close(): void {
     guard(() => {
-      const others = open.get(this.pid);
-      others?.delete(this);
-      if (others?.size === 0) open.delete(this.pid);
-      statsBlocks.get(this)?.close();
-      statsBlocks.delete(this);
-      this.#process.close();
+      unclosed.unregister(this);
+      release(held.get(this)!);
     });
   }
 

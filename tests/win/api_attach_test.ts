@@ -12,7 +12,7 @@ import {
 import { openProcess, PROCESS } from "../../ffi/mod.ts";
 import { assert, assertEquals, assertThrows } from "./assert.ts";
 import { fixture, hookDll, startTarget, test, testArches } from "./harness.ts";
-import { runCli } from "../../cli/_test_utils.ts";
+import { runCli, runProgram } from "../../cli/_test_utils.ts";
 
 const NO_PID = 0x7fff_fff0;
 
@@ -147,4 +147,25 @@ test("a LaunchedProcess that has ended with no counts held says how a launched p
     `Cannot read heapshift's stats of process ${proc.pid}: it has ended, and no heapshift stats block of it was held (this LaunchedProcess holds one from launch with heapshift.dll in its dlls, from an inject of heapshift made by this script while it is open, or from wait() or stats() once heapshift is in the program)`,
   );
   assertEquals(e.kind, "not-found");
+});
+
+test("an AttachedProcess a script never closes releases its process and stats block once collected; one kept or waited for does not", async () => {
+  // A script of its own: garbage collection on demand needs a V8 flag.
+  const child = new URL("./unclosed_child.ts", import.meta.url).href;
+  const r = await runProgram(Deno.execPath(), [
+    "run",
+    "-A",
+    "--no-check",
+    "--v8-flags=--expose-gc",
+    child,
+    fixture("sleeper.exe"),
+    hookDll(),
+  ]);
+  assertEquals(r.code, 0, r.stderr);
+  assertEquals(JSON.parse(r.stdout), {
+    dropped: { process: false, block: false },
+    kept: { process: true, block: true },
+    keptStats: "live",
+    waited: 9,
+  });
 });
