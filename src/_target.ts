@@ -220,6 +220,23 @@ export function machineArch(
   return arch;
 }
 
+/** Why {@linkcode openTarget} was refused, for each error saying so. */
+const denials = new WeakMap<
+  HeapshiftError,
+  { protected?: boolean; debugPrivilege: boolean }
+>();
+
+/**
+ * Why `e`, an `access-denied` error of {@linkcode openTarget}, was
+ * refused: a protected process (undefined when not known), and whether
+ * heapshift held SeDebugPrivilege. Undefined for any other error.
+ */
+export function denialOf(
+  e: unknown,
+): { protected?: boolean; debugPrivilege: boolean } | undefined {
+  return e instanceof HeapshiftError ? denials.get(e) : undefined;
+}
+
 /**
  * Opens `pid` with `access` (which must include a query right) and finds
  * its architecture, x64 or x86. `using` closes the handle.
@@ -248,14 +265,17 @@ export function openTarget(
       const denied = again instanceof Win32Error &&
         again.code === ERROR.ACCESS_DENIED;
       if (!denied) throw processError(again, { pid, doing });
-      throw new HeapshiftError(
+      const why = {
+        protected: isProtectedProcess(pid),
+        debugPrivilege: privilege !== undefined,
+      };
+      const refused = new HeapshiftError(
         "access-denied",
-        accessDeniedMessage({ pid, doing }, {
-          protected: isProtectedProcess(pid),
-          debugPrivilege: privilege !== undefined,
-        }),
+        accessDeniedMessage({ pid, doing }, why),
         { cause: again },
       );
+      denials.set(refused, why);
+      throw refused;
     } finally {
       privilege?.[Symbol.dispose]();
     }

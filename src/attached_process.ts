@@ -19,7 +19,12 @@ import {
   waitSignaled,
   Win32Error,
 } from "../ffi/mod.ts";
-import { checkPid, openTarget, type TargetProcess } from "./_target.ts";
+import {
+  checkPid,
+  denialOf,
+  openTarget,
+  type TargetProcess,
+} from "./_target.ts";
 import { guard, guardAsync, heapshiftError } from "./_error_kinds.ts";
 import { timeoutMs } from "./_timeout.ts";
 import { checkOptions } from "./_arguments.ts";
@@ -112,6 +117,32 @@ export function holdStatsOf(pid: number): void {
   for (const h of open.get(pid) ?? []) holdBlock(h);
 }
 
+/** Why {@linkcode attach} was refused the right to end a process. */
+interface KillDenied {
+  /** It is a protected process (undefined: not known). */
+  protected?: boolean;
+  /** heapshift held SeDebugPrivilege (it runs elevated) when refused. */
+  debugPrivilege?: boolean;
+}
+
+/** The message of a kill refused because attach got no right to end it. */
+function killDeniedMessage(pid: number, why: KillDenied = {}): string {
+  const head =
+    `Cannot kill process ${pid}: Windows did not grant the right to end it when it was attached to`;
+  const protection = "whose protection decides which programs may end it";
+  if (why.debugPrivilege) {
+    return why.protected
+      ? `${head}, though heapshift holds SeDebugPrivilege (it runs elevated): it is a protected process, ${protection}; end it the way the program itself provides (a service: stop the service)`
+      : `${head}, though heapshift holds SeDebugPrivilege (it runs elevated): security or anti-cheat software may be guarding it; end it the way that software allows`;
+  }
+  if (why.protected) {
+    return `${head}: it is a protected process, ${protection}, so an elevated (Administrator) prompt may be refused too`;
+  }
+  return why.protected === false
+    ? `${head} (it may belong to another user or run elevated); attach to it from an elevated (Administrator) prompt`
+    : `${head} (it may belong to another user or run elevated, or be a protected process); attach to it from an elevated (Administrator) prompt, unless it is a protected process, ${protection}`;
+}
+
 /**
  * A process heapshift holds open: one {@linkcode attach}ed to, or a
  * {@linkcode LaunchedProcess}. Its `stats()` also work once the program
@@ -133,21 +164,29 @@ export class AttachedProcess implements Disposable {
   readonly pid: number;
   #process: Handle;
   #canKill: boolean;
+  #denied: KillDenied | undefined;
   #launched: boolean;
 
   /**
    * @internal Wraps a process handle (use {@linkcode attach} or
    * {@linkcode launch}); `canKill`: it was opened with the right to
-   * terminate (default true); `launched`: heapshift started it.
+   * terminate (default true), else `denied` says why not, as far as known;
+   * `launched`: heapshift started it.
    */
   constructor(
     pid: number,
     process: Handle,
-    options: { arch?: Arch; canKill?: boolean; launched?: boolean } = {},
+    options: {
+      arch?: Arch;
+      canKill?: boolean;
+      denied?: KillDenied;
+      launched?: boolean;
+    } = {},
   ) {
     this.pid = pid;
     this.#process = process;
     this.#canKill = options.canKill ?? true;
+    this.#denied = options.denied;
     this.#launched = options.launched ?? false;
     targets.set(this, { pid, process, arch: options.arch ?? "x64" });
     const h: Held = { pid, process };
@@ -224,7 +263,7 @@ export class AttachedProcess implements Disposable {
     if (!this.#canKill) {
       throw new HeapshiftError(
         "access-denied",
-        `Cannot kill process ${this.pid}: Windows did not grant the right to end it when it was attached to (it may belong to another user or run elevated); attach to it from an elevated (Administrator) prompt`,
+        killDeniedMessage(this.pid, this.#denied),
       );
     }
     try {
@@ -350,6 +389,7 @@ export function attach(pid: number): AttachedProcess {
     const access = PROCESS.QUERY_LIMITED_INFORMATION | PROCESS.SYNCHRONIZE;
     let target;
     let canKill = true;
+    let denied;
     try {
       target = openTarget(pid, { access: access | PROCESS.TERMINATE, doing });
     } catch (e) {
@@ -358,10 +398,12 @@ export function attach(pid: number): AttachedProcess {
       }
       target = openTarget(pid, { access, doing });
       canKill = false;
+      denied = denialOf(e); // for kill()'s advice
     }
     const attached = new AttachedProcess(pid, target.process, {
       arch: target.arch,
       canKill,
+      denied,
     });
     // heapshift in it already (patched in, injected before): held now.
     holdAttachedStats(attached);

@@ -169,3 +169,47 @@ test("an AttachedProcess a script never closes releases its process and stats bl
     waited: 9,
   });
 });
+
+test("kill refused on a process attach could not open with the right to end it: the advice fits why", async () => {
+  await using target = await startTarget(fixture("sleeper.exe"));
+  const pid = target.readyPid;
+  const limited = () =>
+    openProcess(pid, PROCESS.QUERY_LIMITED_INFORMATION | PROCESS.SYNCHRONIZE);
+  const head =
+    `Cannot kill process ${pid}: Windows did not grant the right to end it when it was attached to`;
+  const cases: [
+    { protected?: boolean; debugPrivilege?: boolean } | undefined,
+    string,
+  ][] = [
+    [
+      { protected: false, debugPrivilege: false },
+      `${head} (it may belong to another user or run elevated); attach to it from an elevated (Administrator) prompt`,
+    ],
+    [
+      { protected: true, debugPrivilege: false },
+      `${head}: it is a protected process, whose protection decides which programs may end it, so an elevated (Administrator) prompt may be refused too`,
+    ],
+    [
+      { protected: true, debugPrivilege: true },
+      `${head}, though heapshift holds SeDebugPrivilege (it runs elevated): it is a protected process, whose protection decides which programs may end it; end it the way the program itself provides (a service: stop the service)`,
+    ],
+    [
+      { protected: false, debugPrivilege: true },
+      `${head}, though heapshift holds SeDebugPrivilege (it runs elevated): security or anti-cheat software may be guarding it; end it the way that software allows`,
+    ],
+    [
+      undefined, // (not known: Windows 7, or the protection unreadable)
+      `${head} (it may belong to another user or run elevated, or be a protected process); attach to it from an elevated (Administrator) prompt, unless it is a protected process, whose protection decides which programs may end it`,
+    ],
+  ];
+  for (const [denied, message] of cases) {
+    using proc = new AttachedProcess(pid, limited(), {
+      canKill: false,
+      denied,
+    });
+    const e = assertThrows(() => proc.kill(), HeapshiftError);
+    assertEquals(e.message, message, JSON.stringify(denied));
+    assertEquals(e.kind, "access-denied");
+    assertEquals(proc.exitCode(), undefined);
+  }
+});
