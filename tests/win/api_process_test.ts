@@ -20,6 +20,7 @@ import {
 } from "../../ffi/mod.ts";
 import { assert, assertEquals, assertRejects, assertThrows } from "./assert.ts";
 import { fixture, hookDll, startTarget, test, uniqueCopy } from "./harness.ts";
+import { runCli } from "../../cli/_test_utils.ts";
 
 const has = (pid: number, name: string) =>
   modules(pid).some((m) => m.name.toLowerCase() === name);
@@ -340,6 +341,23 @@ test({
     assert(e.cause instanceof ProcessEndedError, `cause: ${e.cause}`);
     assertEquals(e.cause.exitCode, 0xC0000409);
     assertEquals(e.cause.crash, "0xC0000409, stack buffer overrun / fail-fast");
+  },
+});
+
+test({
+  name:
+    "the CLI's inject of a target that crashes while the DLL loads says how it ended, exit code 1",
+  crashes: "api_crash.dll ends the target in a fail-fast, on purpose",
+  async fn() {
+    await using target = await startTarget(fixture("sleeper.exe"));
+    const pid = target.readyPid;
+    const dll = fixture("api_crash.dll");
+    const r = await runCli(["inject", String(pid), "--dll", dll]);
+    assertEquals(r.code, 1, r.stderr);
+    assertEquals(
+      r.stderr.trim(),
+      `error: Cannot inject api_crash.dll into process ${pid}: the process crashed (0xC0000409, stack buffer overrun / fail-fast) while LoadLibraryW ran`,
+    );
   },
 });
 
