@@ -542,6 +542,28 @@ export async function provision(): Promise<void> {
   await provisionSteps();
 }
 
+/**
+ * `unshare`'s arguments that run `cmd` in a mount namespace of its own
+ * (what it mounts goes with it however it ends), given up after `seconds`.
+ * In our process group (`timeout --foreground`): `timeout` alone makes a
+ * group of its own, which a Ctrl-C does not reach, so an interrupted
+ * provisioning left debootstrap writing on into the directory the next
+ * run removes. (On the timeout only `cmd` itself is killed, not its
+ * children: a last resort for a stalled mirror.)
+ */
+export function bounded(cmd: string[], seconds: number): string[] {
+  return [
+    "-m",
+    "--propagation",
+    "private",
+    "timeout",
+    "--foreground",
+    "--kill-after=30",
+    String(seconds),
+    ...cmd,
+  ];
+}
+
 async function provisionSteps(): Promise<void> {
   const r = rootfsDir();
 
@@ -558,20 +580,11 @@ async function provisionSteps(): Promise<void> {
     progress(`bootstrapping Debian ${SUITE} into ${r} (about 2 minutes)…`);
     const tmp = `${r}.tmp`;
     await removeStale(tmp);
-    // In a mount namespace of its own: the /proc and /sys it mounts in the
-    // target go with it however it ends.
-    const res = await runChecked("unshare", [
-      "-m",
-      "--propagation",
-      "private",
-      "timeout",
-      "1800",
-      "debootstrap",
-      "--variant=minbase",
-      SUITE,
-      tmp,
-      mirror(),
-    ], { quiet: true });
+    const res = await runChecked(
+      "unshare",
+      bounded(["debootstrap", "--variant=minbase", SUITE, tmp, mirror()], 1800),
+      { quiet: true },
+    );
     if (!res.ok) {
       throw new WinEnvError(
         `debootstrap failed (${res.why}${

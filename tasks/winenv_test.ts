@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { homedir } from "node:os";
 import { isAbsolute } from "node:path";
 import {
+  bounded,
   cacheDir,
   checkMsUcrt,
   diagnose,
@@ -206,6 +207,62 @@ console.error(r.ok);`;
       new TextDecoder().decode(r.stderr).trim().split("\n").sort(),
       ["err", "out", "true"],
     );
+  },
+});
+
+Deno.test({
+  name:
+    "bounded: debootstrap stays in the run's process group, so a Ctrl-C that ends the run ends it too, not left writing into the directory the next run removes",
+  // unshare -m needs root, as provisioning does
+  ignore: Deno.build.os === "windows" || Deno.uid() !== 0,
+  fn: async () => {
+    const dir = await Deno.makeTempDir({ prefix: "heapshift-bounded-" });
+    const pidFile = `${dir}/pid`;
+    const alive = (pid: number) => {
+      try {
+        return !/^\d+ \(.*\) [ZX]/.test(
+          Deno.readTextFileSync(`/proc/${pid}/stat`),
+        );
+      } catch {
+        return false;
+      }
+    };
+    // A job of a terminal: a session whose leader (the shell, standing for
+    // `deno task`) is not the wrapped command.
+    const job = new Deno.Command("setsid", {
+      args: [
+        "sh",
+        "-c",
+        '"$@"; exit $?',
+        "sh",
+        "unshare",
+        ...bounded(["sh", "-c", `echo $$ > ${pidFile}; exec sleep 60`], 1800),
+      ],
+      stdin: "null",
+      stdout: "null",
+      stderr: "null",
+    }).spawn();
+    let pid = 0;
+    try {
+      for (let i = 0; i < 100 && !pid; i++) {
+        await new Promise((r) => setTimeout(r, 100));
+        pid = Number(await Deno.readTextFile(pidFile).catch(() => "0"));
+      }
+      assert.ok(pid > 0, "the wrapped command started");
+      // what Ctrl-C does: SIGINT to the terminal's foreground process group
+      const kill = await runChecked("kill", ["-INT", "--", `-${job.pid}`], {
+        quiet: true,
+      });
+      assert.ok(kill.ok, kill.stderr);
+      for (let i = 0; i < 50 && alive(pid); i++) {
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      assert.ok(!alive(pid), "the wrapped command outlived the Ctrl-C");
+    } finally {
+      if (pid && alive(pid)) Deno.kill(pid, "SIGKILL");
+      await job.status;
+      await Deno.remove(dir, { recursive: true });
+    }
   },
 });
 
