@@ -439,6 +439,28 @@ async function checkPrerequisites(): Promise<void> {
   if (problem) throw new WinEnvError(problem);
 }
 
+/**
+ * The shell command (run in the chroot, inside single quotes) that installs
+ * `packages`, after `setup` if given. What an interrupted run left half
+ * made is finished first (`dpkg --configure -a`). apt takes a .deb already
+ * in its download cache on its size alone, unhashed: one damaged there
+ * (a crash before it reached the disk) failed every run after, so a failed
+ * install empties that cache and is tried once more.
+ */
+export function aptInstall(
+  packages: string[],
+  options: { setup?: string } = {},
+): string {
+  const apt = `apt-get ${APT_OPTS.join(" ")}`;
+  const install =
+    `dpkg --configure -a >/dev/null 2>&1; ${apt} update -qq && ${apt} install -y -qq --no-install-recommends ${
+      packages.join(" ")
+    } >/dev/null`;
+  return `export DEBIAN_FRONTEND=noninteractive; ${
+    options.setup ? `${options.setup} && ` : ""
+  }{ ${install} || { echo "[env] apt-get failed: trying once more with its download cache emptied" >&2; apt-get clean; ${install}; }; } && apt-get clean`;
+}
+
 /** Runs a shell script in a private mount namespace with the chroot's mounts. */
 function chrootScript(inner: string, repo?: string): string {
   const r = rootfsDir();
@@ -601,16 +623,7 @@ async function provisionSteps(): Promise<void> {
   await step(
     "packages",
     `installing ${PACKAGES.join(", ")} in the chroot`,
-    () =>
-      unshared(chrootScript(
-        `chroot "$R" sh -c 'export DEBIAN_FRONTEND=noninteractive; dpkg --configure -a >/dev/null 2>&1; apt-get ${
-          APT_OPTS.join(" ")
-        } update -qq && apt-get ${
-          APT_OPTS.join(" ")
-        } install -y -qq --no-install-recommends ${
-          PACKAGES.join(" ")
-        } >/dev/null && apt-get clean'`,
-      )),
+    () => unshared(chrootScript(`chroot "$R" sh -c '${aptInstall(PACKAGES)}'`)),
   );
 
   await step(
@@ -618,13 +631,9 @@ async function provisionSteps(): Promise<void> {
     `installing ${PACKAGES_I386.join(", ")} in the chroot (x86 targets)`,
     () =>
       unshared(chrootScript(
-        `chroot "$R" sh -c 'export DEBIAN_FRONTEND=noninteractive; dpkg --configure -a >/dev/null 2>&1; dpkg --add-architecture i386 && apt-get ${
-          APT_OPTS.join(" ")
-        } update -qq && apt-get ${
-          APT_OPTS.join(" ")
-        } install -y -qq --no-install-recommends ${
-          PACKAGES_I386.join(" ")
-        } >/dev/null && apt-get clean'`,
+        `chroot "$R" sh -c '${
+          aptInstall(PACKAGES_I386, { setup: "dpkg --add-architecture i386" })
+        }'`,
       )),
   );
 

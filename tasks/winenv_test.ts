@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { homedir } from "node:os";
 import { isAbsolute } from "node:path";
 import {
+  aptInstall,
   bounded,
   cacheDir,
   checkMsUcrt,
@@ -262,6 +263,61 @@ Deno.test({
       if (pid && alive(pid)) Deno.kill(pid, "SIGKILL");
       await job.status;
       await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "aptInstall: a .deb damaged in apt's download cache (right size, wrong bytes, which apt takes unchecked) does not fail every run after",
+  // Real apt and dpkg: the environment's, in an overlay so it is unchanged,
+  // from a local repository (no network).
+  ignore: Deno.build.os === "windows" || Deno.uid() !== 0 || !isProvisioned(),
+  fn: async () => {
+    const t = await Deno.makeTempDir({ prefix: "heapshift-apt-" });
+    const deb = "/opt/probe/repo/heapshift-probe_1_all.deb";
+    const control =
+      "Package: heapshift-probe\nVersion: 1\nArchitecture: all\nMaintainer: heapshift <heapshift@localhost>\nDescription: probe\n";
+    const script = [
+      "set -e",
+      "exec 1>&2",
+      `T='${t}'`,
+      'M="$T/merged"',
+      'mkdir -p "$T/upper" "$T/work" "$M"',
+      `mount -t overlay overlay -o "lowerdir=${rootfsDir()},upperdir=$T/upper,workdir=$T/work" "$M"`,
+      'mount --bind /proc "$M/proc"',
+      'mount --rbind /dev "$M/dev"',
+      'mkdir -p "$M/opt/probe/pkg/DEBIAN" "$M/opt/probe/pkg/usr/share/probe" "$M/opt/probe/repo"',
+      `printf '${control}' > "$M/opt/probe/pkg/DEBIAN/control"`,
+      'head -c 65536 /dev/urandom > "$M/opt/probe/pkg/usr/share/probe/data"',
+      `chroot "$M" dpkg-deb -b /opt/probe/pkg ${deb} >/dev/null`,
+      `size=$(stat -c %s "$M${deb}")`,
+      `sum=$(sha256sum "$M${deb}" | cut -d" " -f1)`,
+      `{ printf '${control}'; echo "Filename: ./\${0##*/}"; echo "Size: $size"; echo "SHA256: $sum"; } > "$M/opt/probe/repo/Packages"`,
+      `echo 'deb [trusted=yes] copy:/opt/probe/repo ./' > "$M/opt/probe/sources.list"`,
+      `printf 'Dir::Etc::sourcelist "/opt/probe/sources.list";\nDir::Etc::sourceparts "-";\n' > "$M/opt/probe/apt.conf"`,
+      // what a disk left of an earlier run's download: its size, not its bytes
+      `cp "$M${deb}" "$M/var/cache/apt/archives/"`,
+      `dd if=/dev/zero of="$M/var/cache/apt/archives/\${0##*/}" bs=1 seek=20000 count=8192 conv=notrunc 2>/dev/null`,
+      `chroot "$M" env APT_CONFIG=/opt/probe/apt.conf sh -c '${
+        aptInstall(["heapshift-probe"])
+      }'`,
+      `st=$(chroot "$M" dpkg-query -W -f '\${Status}' heapshift-probe)`,
+      `[ "$st" = "install ok installed" ] || { echo "heapshift-probe: $st"; exit 1; }`,
+    ].join("\n");
+    try {
+      const res = await runChecked("unshare", [
+        "-m",
+        "--propagation",
+        "private",
+        "sh",
+        "-c",
+        script,
+        deb,
+      ], { quiet: true });
+      assert.ok(res.ok, `${res.why}: ${res.stderr}`);
+    } finally {
+      await Deno.remove(t, { recursive: true });
     }
   },
 });
