@@ -267,7 +267,8 @@ const LEGACY_INPUTS: Readonly<Record<string, string>> = {
   prefix: "2.9.5",
 };
 
-function marker(step: string): string {
+/** The file that says the provisioning step `step` is done. */
+export function marker(step: string): string {
   const path = `${rootfsDir()}/.heapshift-${step}-v${LAYOUT}-${
     inputsTag(STEPS[step] ?? "")
   }`;
@@ -372,7 +373,8 @@ export function diagnose(facts: HostFacts): string | undefined {
   return undefined;
 }
 
-async function hostFacts(): Promise<HostFacts> {
+/** {@linkcode HostFacts} of this host, for what is left to provision. */
+export async function hostFacts(): Promise<HostFacts> {
   await Deno.mkdir(cacheDir(), { recursive: true });
   const df = await $`df -Pk ${cacheDir()}`.text();
   const availKb = Number(df.trim().split("\n").at(-1)?.split(/\s+/)[3]);
@@ -388,7 +390,12 @@ async function hostFacts(): Promise<HostFacts> {
       return (e as Error).message;
     }
   };
-  let archive = await reach(mirror());
+  // Only the base and the apt steps download from Debian: a run
+  // interrupted after them (while creating the Wine prefix) goes on
+  // whatever the network does.
+  const needsArchive = !exists(`${rootfsDir()}/.heapshift-base`) ||
+    !["packages", "i386"].every((s) => exists(marker(s)));
+  let archive = needsArchive ? await reach(mirror()) : true;
   // The host's own mirror may not carry the chroot's suite: Debian's may.
   if (
     archive !== true && mirror() !== DEFAULT_MIRROR &&

@@ -9,8 +9,10 @@ import {
   diagnose,
   hostDebianMirror,
   type HostFacts,
+  hostFacts,
   inputsTag,
   isProvisioned,
+  marker,
   MS_UCRT,
   msUcrtPath,
   prefixScript,
@@ -19,7 +21,7 @@ import {
   runChecked,
   staleBase,
 } from "./winenv.ts";
-import { withVar } from "../pe/_test_dir.ts";
+import { withVar, withVars } from "../pe/_test_dir.ts";
 import { rootfs as peTestsRootfs } from "../pe/_objdump_test_util.ts";
 
 const good: HostFacts = {
@@ -63,6 +65,29 @@ Deno.test("diagnose reports an unreachable Debian archive", () => {
     msg,
     /Cannot reach the Debian archive .*connection refused.*network/,
   );
+});
+
+Deno.test({
+  name:
+    "hostFacts: a run interrupted after the downloads from Debian (while creating the Wine prefix) goes on without reaching the archive",
+  ignore: Deno.build.os === "windows",
+  fn: async () => {
+    await withVars(
+      ["XDG_CACHE_HOME", "HEAPSHIFT_DEBIAN_MIRROR"],
+      async (dir) => {
+        Deno.env.set("XDG_CACHE_HOME", dir);
+        // nothing listens there: the network is down, or the mirror hiccups
+        Deno.env.set("HEAPSHIFT_DEBIAN_MIRROR", "http://127.0.0.1:8/debian");
+        await Deno.mkdir(rootfsDir(), { recursive: true });
+        await Deno.writeTextFile(`${rootfsDir()}/.heapshift-base`, "");
+        for (const step of ["packages", "i386", "deno", "msucrt"]) {
+          await Deno.writeTextFile(marker(step), "done\n");
+        }
+        const facts = await hostFacts();
+        assert.equal(diagnose(facts), undefined);
+      },
+    );
+  },
 });
 
 Deno.test("hostDebianMirror: the host's own Debian archive, from deb822 or one-line sources", () => {
