@@ -1045,7 +1045,7 @@ export async function runInEnv(
  * trusts it could not fetch npm packages. Returns the Windows path for
  * `DENO_CERT`, or nothing when the host has no CA bundle.
  */
-function syncHostCertificates(): string | undefined {
+export function syncHostCertificates(): string | undefined {
   const host = Deno.env.get("SSL_CERT_FILE") ??
     "/etc/ssl/certs/ca-certificates.crt";
   let pem: Uint8Array;
@@ -1060,8 +1060,20 @@ function syncHostCertificates(): string | undefined {
     old = Deno.readFileSync(copy);
   } catch { /* first run */ }
   if (!old || old.length !== pem.length || !old.every((b, i) => b === pem[i])) {
-    Deno.writeFileSync(`${copy}.tmp`, pem);
-    Deno.renameSync(`${copy}.tmp`, copy);
+    // A temporary file of its own: with one name, another run starting at
+    // once (one cache, two checkouts) truncated the file this one had just
+    // put in place, or moved it away before this one's rename.
+    const tmp = Deno.makeTempFileSync({
+      dir: copy.slice(0, copy.lastIndexOf("/")),
+      prefix: "host-ca-",
+    });
+    try {
+      Deno.writeFileSync(tmp, pem);
+      Deno.renameSync(tmp, copy);
+    } catch (e) {
+      Deno.removeSync(tmp);
+      throw e;
+    }
   }
   return "Z:\\opt\\heapshift\\host-ca.pem";
 }

@@ -21,7 +21,7 @@ import {
   runChecked,
   staleBase,
 } from "./winenv.ts";
-import { withVar, withVars } from "../pe/_test_dir.ts";
+import { withDir, withVar, withVars } from "../pe/_test_dir.ts";
 import { rootfs as peTestsRootfs } from "../pe/_objdump_test_util.ts";
 
 const good: HostFacts = {
@@ -344,6 +344,51 @@ Deno.test({
     } finally {
       await Deno.remove(t, { recursive: true });
     }
+  },
+});
+
+Deno.test({
+  name:
+    "syncHostCertificates: runs that start at once (two checkouts, one cache) each leave the copy whole, and none fails",
+  ignore: Deno.build.os === "windows",
+  fn: async () => {
+    await withDir(async (dir) => {
+      const env = { XDG_CACHE_HOME: dir };
+      await Deno.mkdir(`${dir}/heapshift/rootfs/opt/heapshift`, {
+        recursive: true,
+      });
+      // two bundles (the host's changed between runs), each of one byte
+      for (const c of "ab") {
+        await Deno.writeTextFile(`${dir}/${c}.pem`, c.repeat(256 * 1024));
+      }
+      const script = `import { rootfsDir, syncHostCertificates } from ${
+        JSON.stringify(new URL("./winenv.ts", import.meta.url).href)
+      };
+const copy = rootfsDir() + "/opt/heapshift/host-ca.pem";
+for (let i = 0; i < 60; i++) {
+  Deno.env.set("SSL_CERT_FILE", ${
+        JSON.stringify(dir)
+      } + (i % 2 ? "/a.pem" : "/b.pem"));
+  syncHostCertificates();
+  const got = Deno.readTextFileSync(copy);
+  if (got.length !== 256 * 1024 || got.replaceAll(got[0], "") !== "") {
+    throw new Error("a torn copy: " + got.length + " bytes");
+  }
+}`;
+      const runs = await Promise.all(
+        [0, 1, 2, 3].map(() =>
+          new Deno.Command(Deno.execPath(), {
+            args: ["eval", script],
+            env,
+            stdout: "null",
+            stderr: "piped",
+          }).output()
+        ),
+      );
+      for (const r of runs) {
+        assert.ok(r.success, new TextDecoder().decode(r.stderr));
+      }
+    });
   },
 });
 
