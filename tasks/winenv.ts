@@ -566,7 +566,12 @@ export async function provision(): Promise<void> {
     create: true,
     write: true,
   });
-  await lock.lock(true);
+  if (!(await lock.tryLock(true))) {
+    progress(
+      `waiting for another run, which is provisioning ${rootfsDir()}…`,
+    );
+    await lock.lock(true);
+  }
   if (isProvisioned()) return;
   await provisionSteps();
 }

@@ -392,6 +392,64 @@ for (let i = 0; i < 60; i++) {
   },
 });
 
+Deno.test({
+  name:
+    "provision: a run waiting for another's provisioning of the same cache says so, instead of hanging silent for minutes",
+  // provisioning checks for root before it takes the lock
+  ignore: Deno.build.os === "windows" || Deno.uid() !== 0,
+  fn: async () => {
+    await withDir(async (dir) => {
+      // Left to do: the Wine prefix only, which needs no network.
+      const root = `${dir}/heapshift/rootfs`;
+      await Deno.mkdir(root, { recursive: true });
+      await Deno.writeTextFile(`${root}/.heapshift-base`, "");
+      await withVar("XDG_CACHE_HOME", async () => {
+        Deno.env.set("XDG_CACHE_HOME", dir);
+        for (const step of ["packages", "i386", "deno", "msucrt"]) {
+          await Deno.writeTextFile(marker(step), "done\n");
+        }
+      });
+      // the other run, provisioning
+      using lock = await Deno.open(`${dir}/heapshift/.lock`, {
+        create: true,
+        write: true,
+      });
+      await lock.lock(true);
+      const script = `import { provision } from ${
+        JSON.stringify(new URL("./winenv.ts", import.meta.url).href)
+      };
+await provision();`;
+      const child = new Deno.Command(Deno.execPath(), {
+        args: ["eval", script],
+        env: { XDG_CACHE_HOME: dir },
+        stdin: "null",
+        stdout: "null",
+        stderr: "piped",
+      }).spawn();
+      let said = "";
+      const reader = child.stderr.pipeThrough(new TextDecoderStream())
+        .getReader();
+      const deadline = Date.now() + 30_000;
+      try {
+        while (!/waiting/.test(said) && Date.now() < deadline) {
+          const next = await Promise.race([
+            reader.read(),
+            new Promise<null>((r) => setTimeout(() => r(null), 1000)),
+          ]);
+          if (next === null) continue;
+          if (next.done) break;
+          said += next.value;
+        }
+      } finally {
+        child.kill("SIGKILL");
+        await child.status;
+        await reader.cancel();
+      }
+      assert.match(said, /waiting for another run.*provisioning/, said);
+    });
+  },
+});
+
 Deno.test("checkMsUcrt: a changed or missing copy is removed with its marker, and the message says how to get it back", async () => {
   await withVar("XDG_CACHE_HOME", async (dir) => {
     Deno.env.set("XDG_CACHE_HOME", dir);
