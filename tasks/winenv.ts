@@ -1074,6 +1074,7 @@ export function syncHostCertificates(): string | undefined {
     });
     try {
       Deno.writeFileSync(tmp, pem);
+      Deno.chmodSync(tmp, 0o644); // as the one name's file was
       Deno.renameSync(tmp, copy);
     } catch (e) {
       Deno.removeSync(tmp);
