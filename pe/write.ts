@@ -531,6 +531,44 @@ function sameBytes(path: string, src: FileSource): boolean {
 
 const MAX_BACKUPS = 100;
 
+/** The `i`th name a backup of `file` may take: `.bak`, `.bak.1`, … */
+function backupName(file: string, i: number): string {
+  return i === 0 ? `${file}.bak` : `${file}.bak.${i}`;
+}
+
+/**
+ * The names an in-place edit of `file` writes, for a caller that checks
+ * them first: `file`, the file written (a symbolic link's target), and
+ * `backup`, the backup written for it (`<file>.bak`, or the first of
+ * `.bak.1`, … that is free), undefined when one there holds the same bytes
+ * (reused: nothing is written for it) or none can be told (the edit then
+ * says why). The files may change before the edit, which decides anew.
+ */
+export function inPlaceNames(file: string): { file: string; backup?: string } {
+  try {
+    if (Deno.lstatSync(file).isSymlink) file = Deno.realPathSync(file);
+  } catch {
+    return { file, backup: backupName(file, 0) };
+  }
+  try {
+    using src = FileSource.open(file);
+    for (let i = 0; i < MAX_BACKUPS; i++) {
+      const path = backupName(file, i);
+      let info: Deno.FileInfo;
+      try {
+        info = Deno.lstatSync(path);
+      } catch (e) {
+        if (e instanceof Deno.errors.NotFound) return { file, backup: path };
+        throw e;
+      }
+      if (info.isFile && info.size === src.size && sameBytes(path, src)) {
+        return { file };
+      }
+    }
+  } catch { /* (unreadable: the edit says so) */ }
+  return { file };
+}
+
 /** A backup of an in-place edit; `created` when this edit made it. */
 interface Backup {
   path: string;
@@ -557,7 +595,7 @@ async function backUp(
     return { path: b.path, created };
   }
   for (let i = 0; i < MAX_BACKUPS; i++) {
-    const path = i === 0 ? `${file}.bak` : `${file}.bak.${i}`;
+    const path = backupName(file, i);
     const info = await lstatOrNone(path);
     if (!info) {
       try {

@@ -9,6 +9,7 @@ import type { Command } from "@commander-js/extra-typings";
 import { basename } from "node:path";
 import {
   defaultOutputPath,
+  inPlaceNames,
   patchImports,
   PeError,
   removeImport,
@@ -199,9 +200,17 @@ export function patchCommand(program: Command, setCode: SetCode): void {
         });
         // and the names derived from the program's, longer than its own
         if (opts.inplace) {
-          checkWrittenName(`${exe}.bak`, "patch --inplace: the backup", {
-            advice: (limit) => `patch a copy with --out PATH instead, ${limit}`,
-          });
+          // the backup pe/ will write (.bak.1 when .bak is another's; none
+          // when it holds the same bytes), else the program's own name
+          const { file, backup } = inPlaceNames(exe);
+          checkWrittenName(
+            backup ?? file,
+            backup ? "patch --inplace: the backup" : "patch --inplace:",
+            {
+              advice: (limit) =>
+                `patch a copy with --out PATH instead, ${limit}`,
+            },
+          );
         } else {
           const tag = opts.remove ? "unpatched" : "heapshift";
           checkWrittenName(defaultOutputPath(exe, tag), "patch: the copy", {

@@ -520,3 +520,50 @@ Deno.test("patch refuses, before it writes anything, a name too long to write th
     ]);
   });
 });
+
+Deno.test("patch --inplace checks the backup it will write: .bak.1 when .bak holds other bytes (refused before anything is written), none when .bak holds the same bytes (then only the program's own name counts)", async () => {
+  await withDir(async (dir) => {
+    const program = async (length: number) => {
+      const exe = join(dir, `${"g".repeat(length - 4)}.exe`);
+      await Deno.writeFile(exe, buildPe());
+      return exe;
+    };
+    // 237 bytes: its .bak (241) passes, its .bak.1 (243) does not
+    const taken = await program(237);
+    await Deno.writeTextFile(`${taken}.bak`, "another program's backup");
+    const before = await listDir(dir);
+    const r = await cli(["patch", taken, "--inplace"]);
+    assert.equal(r.code, 2, r.stdout + r.stderr);
+    assert.equal(
+      r.stderr,
+      `error: patch --inplace: the backup ${taken}.bak.1: its name is 243 bytes, and the temporary file it is written through is named 14 longer, over the 255 a file name may have: patch a copy with --out PATH instead, at most 241 bytes\n`,
+    );
+    assert.deepEqual(await listDir(dir), before);
+    // 240 bytes, its .bak (244) the same bytes: reused, not written
+    const kept = await program(240);
+    await Deno.copyFile(kept, `${kept}.bak`);
+    const w = await cli(["patch", kept, "--inplace"]);
+    assert.equal(w.code, 0, w.stdout + w.stderr);
+    assert.equal((await names(kept))[0], "heapshift.dll");
+    assert.deepEqual(await Deno.readFile(`${kept}.bak`), buildPe());
+    assert.ok(!(await listDir(dir)).some((n) => n.endsWith(".bak.1")));
+  });
+});
+
+posixTest(
+  "patch --inplace of a symbolic link checks the names written beside the file it leads to, not the link's",
+  async (dir) => {
+    const real = join(dir, `${"r".repeat(236)}.exe`); // its .bak: 244 bytes
+    await Deno.writeFile(real, buildPe());
+    const link = join(dir, "game.exe");
+    await Deno.symlink(real, link);
+    const before = await listDir(dir);
+    const r = await cli(["patch", link, "--inplace"]);
+    assert.equal(r.code, 2, r.stdout + r.stderr);
+    assert.match(
+      r.stderr,
+      /^error: patch --inplace: the backup \S+r\.exe\.bak: its name is 244 bytes/,
+    );
+    assert.deepEqual(await listDir(dir), before);
+  },
+);
