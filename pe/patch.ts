@@ -210,6 +210,12 @@ function checkLoadable(dll: string): void {
       }: ${why}: name the DLL otherwise, e.g. heapshift.dll`,
     );
   if (/^\.+$/.test(dll)) throw invalid("it names a directory");
+  // (an import table holds 259; a file system's names, NTFS's too, 255)
+  if (dll.length > 255) {
+    throw invalid(
+      `it is ${dll.length} characters, longer than the 255 a file name may have, so Windows would never find it`,
+    );
+  }
   const end = /[. ]$/.exec(dll)?.[0];
   if (end) {
     throw invalid(

@@ -980,3 +980,20 @@ Deno.test("a section with raw data at offset 0 is refused saying Windows zero-fi
     },
   );
 });
+
+Deno.test("resolveDllName() refuses a name longer than the 255 characters a file name may have (Windows could never find such a DLL), where a removal still takes it", () => {
+  const long = `${"x".repeat(252)}.dll`; // 256 characters
+  assert.throws(() => resolveDllName({ dll: long }), (e: Error) => {
+    assert.ok(e instanceof PePatchError, String(e));
+    assert.equal(
+      e.message,
+      `invalid DLL name ${
+        JSON.stringify(long)
+      }: it is 256 characters, longer than the 255 a file name may have, so Windows would never find it: name the DLL otherwise, e.g. heapshift.dll`,
+    );
+    return true;
+  });
+  assert.equal(resolveDllName({ dll: long }, { loadable: false }), long);
+  const most = `${"x".repeat(251)}.dll`;
+  assert.equal(resolveDllName({ dll: most }), most);
+});
