@@ -528,6 +528,8 @@ Deno.test("patch --inplace checks the backup it will write: .bak.1 when .bak hol
       await Deno.writeFile(exe, buildPe());
       return exe;
     };
+    // (UTF-16 units on Windows, the Windows Deno under Wine too)
+    const unit = Deno.build.os === "windows" ? "characters" : "bytes";
     // 237 bytes: its .bak (241) passes, its .bak.1 (243) does not
     const taken = await program(237);
     await Deno.writeTextFile(`${taken}.bak`, "another program's backup");
@@ -536,7 +538,7 @@ Deno.test("patch --inplace checks the backup it will write: .bak.1 when .bak hol
     assert.equal(r.code, 2, r.stdout + r.stderr);
     assert.equal(
       r.stderr,
-      `error: patch --inplace: the backup ${taken}.bak.1: its name is 243 bytes, and the temporary file it is written through is named 14 longer, over the 255 a file name may have: patch a copy with --out PATH instead, at most 241 bytes\n`,
+      `error: patch --inplace: the backup ${taken}.bak.1: its name is 243 ${unit}, and the temporary file it is written through is named 14 longer, over the 255 a file name may have: patch a copy with --out PATH instead, at most 241 ${unit}\n`,
     );
     assert.deepEqual(await listDir(dir), before);
     // 240 bytes, its .bak (244) the same bytes: reused, not written
