@@ -537,6 +537,20 @@ function backupName(file: string, i: number): string {
 }
 
 /**
+ * The file that writing over `path` (an edit in place, or an output
+ * overwritten with `force`) writes, beside which its temporary file is
+ * made: a symbolic link's target; `path` itself otherwise, or when that
+ * cannot be told (the write then says why).
+ */
+export function writtenFile(path: string): string {
+  try {
+    return Deno.lstatSync(path).isSymlink ? Deno.realPathSync(path) : path;
+  } catch {
+    return path;
+  }
+}
+
+/**
  * The names an in-place edit of `file` writes, for a caller that checks
  * them first: `file`, the file written (a symbolic link's target), and
  * `backup`, the backup written for it (`<file>.bak`, or the first of

@@ -14,6 +14,7 @@ import {
   PeError,
   removeImport,
   resolveDllName,
+  writtenFile,
 } from "../../pe/mod.ts";
 import { example, parsePath, type SetCode } from "../args.ts";
 import { type Arch, buildArgs, fileArch, HOOK_DLL, isDllFile } from "../dll.ts";
@@ -191,7 +192,7 @@ export function patchCommand(program: Command, setCode: SetCode): void {
       }
       if (opts.out !== undefined) {
         checkOutputPath(opts.out, "--out");
-        checkWrittenName(opts.out, "--out");
+        checkReplaced(opts.out, { what: "--out", force: opts.force });
       } else if (!opts.list) {
         // written as itself, or as <name>.heapshift.exe beside it
         checkOutputPath(exe, "patch", {
@@ -213,7 +214,9 @@ export function patchCommand(program: Command, setCode: SetCode): void {
           );
         } else {
           const tag = opts.remove ? "unpatched" : "heapshift";
-          checkWrittenName(defaultOutputPath(exe, tag), "patch: the copy", {
+          checkReplaced(defaultOutputPath(exe, tag), {
+            what: "patch: the copy",
+            force: opts.force,
             advice: (limit) => `name it with --out PATH, ${limit}`,
           });
         }
@@ -283,4 +286,24 @@ export function patchCommand(program: Command, setCode: SetCode): void {
       }
       setCode(0);
     });
+}
+
+/**
+ * {@linkcode checkWrittenName} of the output `path`, or with `force`, of
+ * the file overwriting it writes (a symbolic link's target, beside which
+ * pe/ makes its temporary file).
+ */
+function checkReplaced(
+  path: string,
+  options: {
+    what: string;
+    force?: boolean;
+    advice?: (limit: string) => string;
+  },
+): void {
+  const file = options.force ? writtenFile(path) : path;
+  const what = file === path
+    ? options.what
+    : `${options.what} ${path}: the file it leads to,`;
+  checkWrittenName(file, what, { advice: options.advice });
 }

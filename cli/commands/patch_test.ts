@@ -569,3 +569,24 @@ posixTest(
     assert.deepEqual(await listDir(dir), before);
   },
 );
+
+posixTest(
+  "patch --out over a symbolic link (--force) checks the name written beside the file it leads to, not the link's",
+  async (dir) => {
+    const exe = join(dir, "game.exe");
+    await Deno.writeFile(exe, buildPe());
+    const real = join(dir, `${"r".repeat(238)}.exe`); // 242 bytes
+    await Deno.writeFile(real, new Uint8Array([1]));
+    const link = join(dir, "out.exe");
+    await Deno.symlink(real, link);
+    const before = await listDir(dir);
+    const r = await cli(["patch", exe, "--out", link, "--force"]);
+    assert.equal(r.code, 2, r.stdout + r.stderr);
+    assert.match(
+      r.stderr,
+      /^error: --out \S+out\.exe: the file it leads to, \S+r\.exe: its name is 242 bytes/,
+    );
+    assert.deepEqual(await listDir(dir), before);
+    assert.deepEqual(await Deno.readFile(real), new Uint8Array([1]));
+  },
+);
