@@ -522,6 +522,14 @@ export async function runChecked(
   };
 }
 
+/** A command a step ran in the chroot failed; {@linkcode step} words it. */
+class ChrootFailed extends Error {
+  override name = "ChrootFailed";
+  constructor(readonly why: string) {
+    super(`the chroot's command failed (${why})`);
+  }
+}
+
 async function unshared(script: string): Promise<void> {
   const res = await runChecked("unshare", [
     "-m",
@@ -531,9 +539,47 @@ async function unshared(script: string): Promise<void> {
     "-c",
     script,
   ]);
-  if (!res.ok) {
-    throw new WinEnvError(`Provisioning step failed (${res.why}).`);
+  if (!res.ok) throw new ChrootFailed(res.why);
+}
+
+/** The first `deb` source of a sources.list text: the mirror apt uses. */
+function debSource(text: string): string | undefined {
+  return /^\s*deb\s+(?:\[[^\]]*\]\s+)?(\S+)/m.exec(text)?.[1];
+}
+
+/**
+ * What to say when the command step `name` (`title`: what it does) ran in
+ * the chroot ended with `why` (`exit 100`): which step, and what to do.
+ * The apt steps download from the Debian mirror the chroot was made with,
+ * where a failure is most often the network's, and a run goes on where
+ * the last stopped; the prefix step downloads nothing, and what it leaves
+ * half made is the prefix.
+ */
+function stepFailure(
+  name: string,
+  failed: { title: string; why: string },
+): string {
+  const r = rootfsDir();
+  const again = "run `deno task env provision` again";
+  const head =
+    `Provisioning step "${name}" (${failed.title}) failed (${failed.why})`;
+  const scratch =
+    `if it fails again, remove ${r} (the whole environment, made again by the next run)`;
+  if (name === "packages" || name === "i386") {
+    let uses: string;
+    try {
+      uses = debSource(
+        Deno.readTextFileSync(`${r}/etc/apt/sources.list`),
+      ) ?? "none named";
+    } catch {
+      uses = "none named";
+    }
+    return `${head}: the messages above say why. It downloads from the Debian mirror the chroot was made with (${uses}, in ${r}/etc/apt/sources.list; HEAPSHIFT_DEBIAN_MIRROR picks another for a new chroot only): check the network and that mirror, then ${again}, which goes on where this one stopped; ${scratch}.`;
   }
+  if (name === "prefix") {
+    return `${head}: Wine could not make its prefix, or run ${IN_ENV.denoExe} in it (this step downloads nothing). Remove ${r}/root/wine-default, the prefix it was making, and ${again}; ${scratch}.`;
+  }
+  return `${head}: ${again}; ${scratch}.`;
 }
 
 async function step(
@@ -544,7 +590,12 @@ async function step(
   if (exists(marker(name))) return;
   const t0 = performance.now();
   progress(`${title}…`);
-  await fn();
+  try {
+    await fn();
+  } catch (e) {
+    if (!(e instanceof ChrootFailed)) throw e;
+    throw new WinEnvError(stepFailure(name, { title, why: e.why }));
+  }
   await Deno.writeTextFile(marker(name), new Date().toISOString() + "\n");
   progress(
     `${title}: done in ${((performance.now() - t0) / 1000).toFixed(0)} s`,

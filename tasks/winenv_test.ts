@@ -623,3 +623,91 @@ Deno.test("staleBase: a chroot of another Debian release than the one provisioni
   // unreadable or unnamed: provisioning's own base goes on as before
   assert.equal(staleBase(""), undefined);
 });
+
+/** Deno's cache of this run, as Deno finds it on Linux. */
+function denoDir(): string {
+  const xdg = Deno.env.get("XDG_CACHE_HOME");
+  return Deno.env.get("DENO_DIR") ||
+    `${xdg && isAbsolute(xdg) ? xdg : `${homedir()}/.cache`}/deno`;
+}
+
+/**
+ * Runs `deno task env provision` (tasks/winenv.ts provision) on a scratch
+ * cache in `dir` whose base is there and whose steps but `left` are done:
+ * the step left fails at once, its chroot being empty (no /proc to
+ * mount), and nothing is downloaded. The archive check is answered by a
+ * server of the test's own. Returns the run's exit code and stderr.
+ */
+async function failedStep(
+  dir: string,
+  left: string,
+): Promise<{ code: number; stderr: string }> {
+  const root = `${dir}/heapshift/rootfs`;
+  for (const d of ["etc/apt", "root", "usr/local/bin"]) {
+    await Deno.mkdir(`${root}/${d}`, { recursive: true });
+  }
+  await Deno.writeTextFile(`${root}/.heapshift-base`, "");
+  await using archive = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, onListen: () => {} },
+    () => new Response(null, { status: 200 }),
+  );
+  const url = `http://127.0.0.1:${archive.addr.port}/debian`;
+  await Deno.writeTextFile(
+    `${root}/etc/apt/sources.list`,
+    `deb ${url} trixie main\n`,
+  );
+  await withVar("XDG_CACHE_HOME", async () => {
+    Deno.env.set("XDG_CACHE_HOME", dir);
+    for (const step of ["packages", "i386", "deno", "msucrt", "prefix"]) {
+      if (step !== left) await Deno.writeTextFile(marker(step), "done\n");
+    }
+  });
+  const run = await new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "-A",
+      new URL("./winenv.ts", import.meta.url).pathname,
+      "provision",
+    ],
+    env: {
+      XDG_CACHE_HOME: dir,
+      HEAPSHIFT_DEBIAN_MIRROR: url,
+      // this run's npm packages (dax), not a download into the scratch cache
+      DENO_DIR: denoDir(),
+    },
+    stdin: "null",
+    stdout: "null",
+    stderr: "piped",
+  }).output();
+  return { code: run.code, stderr: new TextDecoder().decode(run.stderr) };
+}
+
+Deno.test({
+  name:
+    "provision: a step that fails in the chroot is named, with what to do: for an apt step the mirror to check and to run again; for the prefix what to remove",
+  // unshare -m needs root, as provisioning does
+  ignore: Deno.build.os === "windows" || Deno.uid() !== 0,
+  fn: async () => {
+    await withDir(async (dir) => {
+      const root = `${dir}/heapshift/rootfs`;
+      const apt = await failedStep(dir, "packages");
+      assert.equal(apt.code, 1, apt.stderr);
+      assert.match(
+        apt.stderr,
+        /\nerror: Provisioning step "packages" \(installing wine, .*\) failed \(exit \d+\): the messages above say why\. It downloads from the Debian mirror the chroot was made with \(http:\/\/127\.0\.0\.1:\d+\/debian, in .*\/rootfs\/etc\/apt\/sources\.list; HEAPSHIFT_DEBIAN_MIRROR picks another for a new chroot only\): check the network and that mirror, then run `deno task env provision` again, which goes on where this one stopped; if it fails again, remove .*\/rootfs \(the whole environment, made again by the next run\)\.\n$/,
+      );
+      assert.ok(apt.stderr.includes(`in ${root}/etc/apt/sources.list`));
+    });
+    await withDir(async (dir) => {
+      const root = `${dir}/heapshift/rootfs`;
+      const prefix = await failedStep(dir, "prefix");
+      assert.equal(prefix.code, 1, prefix.stderr);
+      assert.ok(
+        prefix.stderr.endsWith(
+          `\nerror: Provisioning step "prefix" (creating the Wine prefix) failed (exit 32): Wine could not make its prefix, or run /opt/heapshift/deno.exe in it (this step downloads nothing). Remove ${root}/root/wine-default, the prefix it was making, and run \`deno task env provision\` again; if it fails again, remove ${root} (the whole environment, made again by the next run).\n`,
+        ),
+        prefix.stderr,
+      );
+    });
+  },
+});
