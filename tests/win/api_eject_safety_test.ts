@@ -3,7 +3,14 @@
 // (eject's reading of imports: api_process_test.ts.)
 import { eject, HeapshiftError, inject, launch, modules } from "../../mod.ts";
 import { runCli } from "../../cli/_test_utils.ts";
-import { INJECT_ACCESS, Win32Error } from "../../ffi/mod.ts";
+import {
+  INJECT_ACCESS,
+  openThread,
+  STILL_ACTIVE,
+  THREAD,
+  threadExitCode,
+  Win32Error,
+} from "../../ffi/mod.ts";
 import { threadsInModule } from "../../src/_module_threads.ts";
 import { openTarget } from "../../src/_target.ts";
 import { assert, assertEquals, assertRejects } from "./assert.ts";
@@ -21,6 +28,8 @@ import {
   slowHold,
   type SlowMark,
   slowMark,
+  WORKER_HOLD_ENV,
+  WORKER_MARK_ENV,
 } from "./slow_mark.ts";
 
 const has = (pid: number, name: string) =>
@@ -37,6 +46,54 @@ async function stillTicking(target: Target): Promise<boolean> {
     if (next.value.startsWith("tick ")) seen++;
   }
   return true;
+}
+
+/** api_worker.dll's thread, held running until {@linkcode HeldWorker.end}. */
+interface HeldWorker {
+  /** What to add to the program's environment. */
+  env: Record<string, string>;
+  /**
+   * Releases the thread and waits until it has ended (its exit code set),
+   * which eject then finds: an end the test sees, where a fixed wait
+   * depended on Sleep's granularity (15.6 ms a step on Windows, not 5).
+   */
+  end(): Promise<void>;
+}
+
+/** A hold and a mark for api_worker.dll's thread, in `dir`. */
+async function heldWorker(dir: string): Promise<HeldWorker> {
+  const hold = await slowHold(dir, {
+    variable: WORKER_HOLD_ENV,
+    name: "worker",
+  });
+  const mark = slowMark(dir, "worker", {
+    variable: WORKER_MARK_ENV,
+    who: "api_worker.dll's thread",
+  });
+  return {
+    env: { ...hold.env, ...mark.env },
+    async end() {
+      // its id, marked when it began (it runs while held: open it now)
+      const limit = Date.now() + 60_000;
+      let tid: number | undefined;
+      while (tid === undefined) {
+        const line = (await mark.lines()).find((l) => /^thread \d+$/.test(l));
+        if (line) tid = Number(line.slice(7));
+        else if (Date.now() > limit) {
+          throw new Error("api_worker.dll's thread never began");
+        } else await new Promise((r) => setTimeout(r, 50));
+      }
+      using thread = openThread(tid, THREAD.QUERY_INFORMATION);
+      await hold.release();
+      while (threadExitCode(thread) === STILL_ACTIVE) {
+        if (Date.now() > limit) {
+          throw new Error("api_worker.dll's thread never ended");
+        }
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      assertEquals(await mark.lines(), [`thread ${tid}`, "end"]);
+    },
+  };
 }
 
 /**
@@ -79,13 +136,19 @@ testArches(
     await inject(pid, fixture("probe.dll", arch));
     await eject(pid, arch === "x86" ? "probe32.dll" : "probe.dll");
     // So does one whose thread has ended, its handle still open.
-    await using ended = await startTarget(fixture("sleeper.exe", arch), {
-      env: { API_WORKER_MS: "50" },
-    });
-    await inject(ended.readyPid, fixture("api_worker.dll", arch));
-    await new Promise((r) => setTimeout(r, 500));
-    await eject(ended.readyPid, name);
-    assert(!has(ended.readyPid, name), `${name} is unloaded`);
+    const dir = await Deno.makeTempDir();
+    try {
+      const worker = await heldWorker(dir);
+      await using ended = await startTarget(fixture("sleeper.exe", arch), {
+        env: worker.env,
+      });
+      await inject(ended.readyPid, fixture("api_worker.dll", arch));
+      await worker.end();
+      await eject(ended.readyPid, name);
+      assert(!has(ended.readyPid, name), `${name} is unloaded`);
+    } finally {
+      await Deno.remove(dir, { recursive: true }).catch(() => {});
+    }
   },
 );
 
@@ -108,13 +171,20 @@ testArches(
     // _beginthreadex: the thread begins in the CRT's code (which holds a
     // reference to the routine's module until the thread ends) and waits in
     // Sleep, called from the DLL: only its stack shows the DLL.
-    await using target = await startTarget(fixture("sleeper.exe", arch), {
-      env: { API_WORKER_CRT: "1", API_WORKER_MS: "1000" },
-    });
-    const { pid, name } = await workerRefused(target, arch, RUNNING_IN);
-    await new Promise((r) => setTimeout(r, 2000));
-    await eject(pid, name);
-    assert(!has(pid, name), `${name} is unloaded once its thread ended`);
+    // Held running until refused, however slow the machine.
+    const dir = await Deno.makeTempDir();
+    try {
+      const worker = await heldWorker(dir);
+      await using target = await startTarget(fixture("sleeper.exe", arch), {
+        env: { API_WORKER_CRT: "1", ...worker.env },
+      });
+      const { pid, name } = await workerRefused(target, arch, RUNNING_IN);
+      await worker.end();
+      await eject(pid, name);
+      assert(!has(pid, name), `${name} is unloaded once its thread ended`);
+    } finally {
+      await Deno.remove(dir, { recursive: true }).catch(() => {});
+    }
   },
 );
 

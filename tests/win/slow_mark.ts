@@ -6,6 +6,8 @@
 // how long the run took fails under load (a Deno start alone can take
 // seconds there). With HEAPSHIFT_TEST_SLOW_HOLD naming a file, DllMain
 // sleeps while it exists instead: until the test has seen what it waits for.
+// api_worker.dll's thread (tests/fixtures/api_worker.dll.c) marks and is
+// held the same way, through variables of its own (WORKER_*_ENV).
 import { processes } from "../../mod.ts";
 
 /** The variable naming the mark file, in the program's environment. */
@@ -22,8 +24,20 @@ export interface SlowMark {
   until(line: string, options?: { limitMs?: number }): Promise<void>;
 }
 
-/** A mark named `name` in `dir` (a directory the test removes). */
-export function slowMark(dir: string, name: string): SlowMark {
+/** api_worker.dll's variable naming its thread's mark file. */
+export const WORKER_MARK_ENV = "HEAPSHIFT_TEST_WORKER_MARK";
+
+/**
+ * A mark named `name` in `dir` (a directory the test removes), of
+ * api_slow.dll's DllMain, or with `options` of what `who` names, through
+ * the variable `variable`.
+ */
+export function slowMark(
+  dir: string,
+  name: string,
+  options: { variable?: string; who?: string } = {},
+): SlowMark {
+  const { variable = SLOW_MARK_ENV, who = "api_slow.dll's DllMain" } = options;
   const path = `${dir}\\${name}.mark`;
   const lines = async () => {
     const text = await Deno.readTextFile(path).catch((e) => {
@@ -34,13 +48,13 @@ export function slowMark(dir: string, name: string): SlowMark {
   };
   return {
     path,
-    env: { [SLOW_MARK_ENV]: path },
+    env: { [variable]: path },
     lines,
     async until(line, options = {}) {
       const limit = Date.now() + (options.limitMs ?? 60_000);
       while (!(await lines()).includes(line)) {
         if (Date.now() > limit) {
-          throw new Error(`api_slow.dll's DllMain never marked "${line}"`);
+          throw new Error(`${who} never marked "${line}"`);
         }
         await new Promise((r) => setTimeout(r, 50));
       }
@@ -59,12 +73,23 @@ export interface SlowHold {
   release(): Promise<void>;
 }
 
-/** A hold file in `dir` (a directory the test removes), held. */
-export async function slowHold(dir: string): Promise<SlowHold> {
-  const path = `${dir}\\slow.hold`;
+/** api_worker.dll's variable naming the file its thread runs while. */
+export const WORKER_HOLD_ENV = "HEAPSHIFT_TEST_WORKER_HOLD";
+
+/**
+ * A hold file in `dir` (a directory the test removes), held: of
+ * api_slow.dll's DllMain, or with `options` the file `<name>.hold` named
+ * by the variable `variable`.
+ */
+export async function slowHold(
+  dir: string,
+  options: { variable?: string; name?: string } = {},
+): Promise<SlowHold> {
+  const { variable = SLOW_HOLD_ENV, name = "slow" } = options;
+  const path = `${dir}\\${name}.hold`;
   await Deno.writeTextFile(path, "");
   return {
-    env: { [SLOW_HOLD_ENV]: path },
+    env: { [variable]: path },
     release: () =>
       Deno.remove(path).catch((e) => {
         if (!(e instanceof Deno.errors.NotFound)) throw e;
