@@ -6,11 +6,15 @@ import { fileURLToPath } from "node:url";
 
 /**
  * The reason of a Deno file-system error in a few words, without paths.
- * `writing`: a missing path means a missing directory.
+ * `writing`: the error is from making a file in `writing.dir`, so a
+ * missing path means a missing directory, when it is missing: Windows
+ * (and Wine, for a name too long) says "not found" of other names too.
  */
-export function fileProblem(e: unknown, writing = false): string {
+export function fileProblem(e: unknown, writing?: { dir: string }): string {
   if (e instanceof Deno.errors.NotFound) {
-    return writing ? "its directory does not exist" : "no such file";
+    if (writing === undefined) return "no such file";
+    if (!isDirectory(writing.dir)) return "its directory does not exist";
+    return `${osWords(e)}, though its directory ${writing.dir} exists`;
   }
   if (e instanceof Deno.errors.PermissionDenied) return "permission denied";
   if (e instanceof Deno.errors.IsADirectory) return "it is a directory";
@@ -21,9 +25,26 @@ export function fileProblem(e: unknown, writing = false): string {
   if (/\(os error (32|33)\)/.test(msg)) {
     return "it is in use by another process (is the program running? close it and retry)";
   }
-  // Deno appends "(os error N): <op> '<path>'": keep the words only.
-  const words = msg.replace(/\s*\(os error \d+\).*$/s, "");
+  return osWords(e);
+}
+
+/**
+ * The system's words in `e`, without Deno's "(os error N): <op> '<path>'"
+ * nor the full stop Windows ends them with (the message goes on after).
+ */
+function osWords(e: unknown): string {
+  const msg = e instanceof Error ? e.message : String(e);
+  const words = msg.replace(/\.?\s*\(os error \d+\).*$/s, "");
   return words.charAt(0).toLowerCase() + words.slice(1);
+}
+
+/** Whether `path` is a directory (links followed). */
+function isDirectory(path: string): boolean {
+  try {
+    return Deno.statSync(path).isDirectory;
+  } catch {
+    return false;
+  }
 }
 
 /** What a non-regular file is, for a message. */

@@ -8,7 +8,7 @@ Deno.test("fileProblem: a file another process holds open says what to do", () =
     assert.equal(
       fileProblem(
         new Error(`Sharing violation. (os error ${code}): rename 'a' -> 'b'`),
-        true,
+        { dir: "." },
       ),
       "it is in use by another process (is the program running? close it and retry)",
     );
@@ -32,4 +32,25 @@ Deno.test("pathText: a file URL the platform has no path for (a host on Linux, a
   ];
   for (const url of odd) assert.equal(typeof pathText(url), "string");
   assert.equal(pathText(new URL("file:///dir%2Fgame.exe")), "/dir/game.exe");
+});
+
+Deno.test("fileProblem: a file not found as it is written blames its directory only when that is missing", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    // what Wine gives for a name too long (Windows' error 2)
+    const e = new Deno.errors.NotFound(
+      `The system cannot find the file specified. (os error 2): open '${dir}/x'`,
+    );
+    assert.equal(
+      fileProblem(e, { dir: join(dir, "gone") }),
+      "its directory does not exist",
+    );
+    assert.equal(
+      fileProblem(e, { dir }),
+      `the system cannot find the file specified, though its directory ${dir} exists`,
+    );
+    assert.equal(fileProblem(e), "no such file");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });

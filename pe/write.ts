@@ -276,6 +276,29 @@ async function removeStaleTemporaries(
   } catch { /* best effort */ }
 }
 
+/** The longest name a file system gives a file (NTFS, ext4 and others). */
+const NAME_MAX = 255;
+/** How much longer the temporary file's name is: `.<name>.<8 hex>.tmp`. */
+const TEMPORARY_EXTRA = 14;
+
+/**
+ * Why a file named `base` cannot be written through its temporary file,
+ * when that name is too long (counted in UTF-16 units on Windows, in
+ * UTF-8 bytes elsewhere): the system's own words say nothing of it
+ * (Linux "file name too long", of a name the caller never gave; Wine
+ * "not found"). The words of src/_output_name.ts's writtenNameProblem,
+ * which the API and the CLI check names with before writing.
+ */
+function nameTooLong(base: string): string | undefined {
+  const windows = Deno.build.os === "windows";
+  const length = windows ? base.length : new TextEncoder().encode(base).length;
+  if (length + TEMPORARY_EXTRA <= NAME_MAX) return undefined;
+  const unit = windows ? "characters" : "bytes";
+  return `its name is ${length} ${unit}, and the temporary file it is written through is named ${TEMPORARY_EXTRA} longer, over the ${NAME_MAX} a file name may have: choose a name of at most ${
+    NAME_MAX - TEMPORARY_EXTRA
+  } ${unit}`;
+}
+
 /** Writes to a new file: all of it, or throws (stopping when aborted). */
 type Writer = (
   file: Deno.FsFile,
@@ -309,7 +332,7 @@ async function writeAtomic(
       ? e
       : new PeFileError(
         path,
-        { action: "write", reason: fileProblem(e, true) },
+        { action: "write", reason: fileProblem(e, { dir }) },
         { cause: e },
       );
   const { dir, base } = splitPath(path);
@@ -323,6 +346,12 @@ async function writeAtomic(
       mode: options.mode,
     });
   } catch (e) {
+    const tooLong = nameTooLong(base);
+    if (tooLong) {
+      throw new PeFileError(path, { action: "write", reason: tooLong }, {
+        cause: e,
+      });
+    }
     if (!(e instanceof Deno.errors.PermissionDenied)) throw fail(e);
     // The file is made beside `path`: the directory is what refused.
     throw new PeFileError(path, {

@@ -318,6 +318,29 @@ Deno.test("a failed write names the output, never a temporary file", async () =>
   });
 });
 
+Deno.test('a name too long for the temporary file it is written through says so and what to do, not a bare "file name too long" nor a missing directory; nothing is written', async () => {
+  await withDir(async (dir) => {
+    const exe = `${dir}/game.exe`;
+    await Deno.writeFile(exe, buildPe());
+    // 242 bytes: its temporary file, .<name>.<8 hex>.tmp, would be 256
+    const out = `${dir}/${"g".repeat(238)}.exe`;
+    const says = (e: unknown) =>
+      e instanceof PeFileError && e.path === out &&
+      e.message ===
+        `Cannot write ${out}: its name is 242 bytes, and the temporary file it is written through is named 14 longer, over the 255 a file name may have: choose a name of at most 241 bytes`;
+    await assert.rejects(() => patchImports(exe, { output: out }), says);
+    await assert.rejects(() => writeFileAtomic(out, new Uint8Array(1)), says);
+    assert.deepEqual(await listDir(dir), ["game.exe"]);
+    // a byte shorter: written
+    const shorter = `${dir}/${"g".repeat(237)}.exe`;
+    await patchImports(exe, { output: shorter });
+    assert.deepEqual(
+      await listDir(dir),
+      [shorter.slice(dir.length + 1), "game.exe"].sort(),
+    );
+  });
+});
+
 Deno.test("list mode reports without writing", async () => {
   await withDir(async (dir) => {
     const exe = `${dir}/game.exe`;

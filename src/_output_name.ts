@@ -90,7 +90,8 @@ const NAME_MAX = 255;
 /**
  * How much longer than a file's name is the name of the temporary file
  * pe/ writes it through before renaming it into place
- * (`.<name>.<8 hex digits>.tmp`, beside it).
+ * (`.<name>.<8 hex digits>.tmp`, beside it). pe/write.ts, which may not
+ * import this, words a write that fails for it the same way.
  */
 const TEMPORARY_EXTRA = 14;
 

@@ -13,15 +13,17 @@ import {
   type OptionType,
 } from "./_arguments.ts";
 import {
+  type FileOptions,
   type PatchFileOptions,
   patchImports as pePatchImports,
   type PatchReport,
+  PeFileError,
   type RemoveFileOptions,
   removeImport as peRemoveImport,
 } from "../pe/mod.ts";
 import { guardAsync } from "./_error_kinds.ts";
 import { HeapshiftError } from "./heapshift_error.ts";
-import { outputNameProblem } from "./_output_name.ts";
+import { outputNameProblem, writtenNameProblem } from "./_output_name.ts";
 import { fileNameOfPath } from "./_paths.ts";
 
 /**
@@ -57,6 +59,74 @@ function checkOutputName(output: string | undefined, doing: string): void {
   );
 }
 
+/**
+ * Throws a `bad-path` error for a path given for a file to write (`output`;
+ * in place, `backup`) whose name is too long for the temporary file pe/
+ * writes it through: the write would fail in the system's words, which
+ * say nothing of why (Linux "file name too long", Wine "not found").
+ */
+function checkWrittenNames(options: FileOptions, doing: string): void {
+  const given: [string, string | false | undefined][] = [
+    ["output", options.output],
+    ["backup", options.inPlace ? options.backup : undefined],
+  ];
+  for (const [option, path] of given) {
+    if (typeof path !== "string") continue;
+    const problem = writtenNameProblem(path);
+    if (problem === undefined) continue;
+    throw new HeapshiftError(
+      "bad-path",
+      `Cannot ${doing}: ${option} ${path}: ${problem.why}: ${problem.advice}`,
+    );
+  }
+}
+
+/**
+ * `e`, or when it is pe/'s failure to write a file named from the
+ * program's (the copy beside it, its backup, the program itself in place)
+ * whose name is too long for its temporary file, a `bad-path` error that
+ * names that file and says what to do. Found as the write fails, not
+ * before: an edit that has nothing to write (a program patched already)
+ * is not refused.
+ */
+function writtenNameError(
+  e: unknown,
+  edit: { options: FileOptions; doing: string },
+): unknown {
+  if (!(e instanceof PeFileError) || e.action !== "write") return e;
+  const problem = writtenNameProblem(e.path);
+  if (problem === undefined) return e;
+  const { options, doing } = edit;
+  const what = !options.inPlace
+    ? `the copy ${e.path}`
+    : options.backup !== false && /\.bak(\.\d+)?$/.test(e.path)
+    ? `the backup ${e.path}`
+    : `${e.path}, written in place`;
+  const advice = options.inPlace
+    ? `write to a copy with output instead, ${problem.limit}`
+    : `name it with output, ${problem.limit}`;
+  // what pe/ adds to its words (a backup it made and could not remove)
+  const own = `${problem.why}: ${problem.advice}`;
+  const more = e.reason.startsWith(own) ? e.reason.slice(own.length) : "";
+  return new HeapshiftError(
+    "bad-path",
+    `Cannot ${doing}: ${what}: ${problem.why}: ${advice}${more}`,
+    { cause: e },
+  );
+}
+
+/** Runs pe/'s edit `run`, with the API's error for a name too long. */
+async function edited(
+  run: () => Promise<PatchReport>,
+  edit: { options: FileOptions; doing: string },
+): Promise<PatchReport> {
+  try {
+    return await run();
+  } catch (e) {
+    throw writtenNameError(e, edit);
+  }
+}
+
 /** The types of the options both edits take. */
 const FILE_OPTIONS: Record<string, OptionType> = {
   list: "boolean",
@@ -86,7 +156,10 @@ const FILE_OPTIONS: Record<string, OptionType> = {
  * kind `bad-pe` (a malformed file), `cannot-patch`, `exists` (the output
  * exists without `force`), `not-found`, `access-denied` or `bad-path`
  * (also, on Windows, an `output` Windows would name otherwise: ending in
- * '.' or ' ', a device's name such as `NUL`, a ':' naming a stream).
+ * '.' or ' ', a device's name such as `NUL`, a ':' naming a stream; and a
+ * file to write, given or named from the program's, whose name is over
+ * 241 characters, 241 bytes off Windows: each is written through a
+ * temporary file whose name is 14 longer, and a name may have 255).
  *
  * @example Patch a program in place, keeping a backup
  * ```ts
@@ -128,7 +201,11 @@ export function patchImports(
     });
     checkDllName(options.dll, `patch ${exe}`);
     checkOutputName(options.output, `patch ${exe}`);
-    return pePatchImports(exe, options);
+    checkWrittenNames(options, `patch ${exe}`);
+    return edited(() => pePatchImports(exe, options), {
+      options,
+      doing: `patch ${exe}`,
+    });
   });
 }
 
@@ -161,6 +238,10 @@ export function removeImport(
     });
     checkDllName(options.dll, `remove an import from ${exe}`);
     checkOutputName(options.output, `remove an import from ${exe}`);
-    return peRemoveImport(exe, options);
+    checkWrittenNames(options, `remove an import from ${exe}`);
+    return edited(() => peRemoveImport(exe, options), {
+      options,
+      doing: `remove an import from ${exe}`,
+    });
   });
 }

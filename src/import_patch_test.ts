@@ -136,3 +136,87 @@ Deno.test("patchImports and removeImport: a dll given as a path is a bad-argumen
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+// pe/ writes a file through a temporary one beside it, 14 longer in name
+// (`.<name>.<8 hex>.tmp`): a name over 241 cannot be written, and the
+// system's words for it (Linux "file name too long", Wine "not found")
+// said nothing of why or what to do.
+Deno.test("patchImports and removeImport: a file to write whose name is too long for its temporary file is a bad-path error naming it, saying what to do; nothing is written", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "heapshift-patch-" });
+  try {
+    // a program whose name is `length` bytes
+    const program = async (length: number) => {
+      const exe = `${dir}/${"g".repeat(length - 4)}.exe`;
+      await Deno.writeFile(exe, buildPe());
+      return exe;
+    };
+    const why =
+      "its name is 242 bytes, and the temporary file it is written through is named 14 longer, over the 255 a file name may have";
+    const refused = async (
+      call: () => Promise<unknown>,
+      message: string,
+    ) => {
+      await assert.rejects(call, (e: unknown) => {
+        assert.ok(e instanceof HeapshiftError, String(e));
+        assert.equal(e.message, message);
+        assert.equal(e.kind, "bad-path");
+        return true;
+      });
+    };
+    const exe = await program(8);
+    const out = `${dir}/${"o".repeat(238)}.exe`;
+    await refused(
+      () => patchImports(exe, { output: out }),
+      `Cannot patch ${exe}: output ${out}: ${why}: choose a name of at most 241 bytes`,
+    );
+    const bak = `${dir}/${"b".repeat(238)}.bak`;
+    await refused(
+      () => patchImports(exe, { inPlace: true, backup: bak }),
+      `Cannot patch ${exe}: backup ${bak}: ${why}: choose a name of at most 241 bytes`,
+    );
+    // the copy beside it, named from the program's
+    const long = await program(232);
+    await refused(
+      () => patchImports(long),
+      `Cannot patch ${long}: the copy ${
+        long.slice(0, -4)
+      }.heapshift.exe: ${why}: name it with output, at most 241 bytes`,
+    );
+    await refused(
+      () => removeImport(long, { allowForeign: true, dll: "KERNEL32.dll" }),
+      `Cannot remove an import from ${long}: the copy ${
+        long.slice(0, -4)
+      }.unpatched.exe: ${why}: name it with output, at most 241 bytes`,
+    );
+    // in place: its backup, or the program itself
+    const kept = await program(238);
+    await refused(
+      () => patchImports(kept, { inPlace: true }),
+      `Cannot patch ${kept}: the backup ${kept}.bak: ${why}: write to a copy with output instead, at most 241 bytes`,
+    );
+    const itself = await program(242);
+    await refused(
+      () => patchImports(itself, { inPlace: true, backup: false }),
+      `Cannot patch ${itself}: ${itself}, written in place: ${why}: write to a copy with output instead, at most 241 bytes`,
+    );
+    const names = () => [...Deno.readDirSync(dir)].map((e) => e.name).sort();
+    assert.deepEqual(
+      names(),
+      [exe, long, kept, itself].map((p) => p.slice(dir.length + 1)).sort(),
+    );
+    // Nothing to write, nothing refused: a program patched already.
+    await patchImports(exe, { output: `${dir}/patched.exe` });
+    await Deno.rename(`${dir}/patched.exe`, itself);
+    const again = await patchImports(itself, { inPlace: true });
+    assert.equal(again.changed, false);
+    // A byte shorter is written.
+    const shorter = await program(231);
+    await patchImports(shorter);
+    assert.ok(
+      names().includes(`${"g".repeat(227)}.heapshift.exe`),
+      names().join(" "),
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

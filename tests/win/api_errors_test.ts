@@ -13,6 +13,7 @@ import {
   waitForProcess,
 } from "../../mod.ts";
 import { createNamedEvent, setEvent, Win32Error } from "../../ffi/mod.ts";
+import { PeFileError, writeFileAtomic } from "../../pe/mod.ts";
 import { processError, unsupportedMachine } from "../../src/_target.ts";
 import { withKeptFile } from "./kept_file.ts";
 import { assert, assertEquals, assertRejects } from "./assert.ts";
@@ -416,5 +417,49 @@ test("patchImports and removeImport refuse an output Windows would name otherwis
         assertEquals(e.kind, "bad-path", e.message);
       }
     }
+  });
+});
+
+test("patchImports and removeImport: a file to write whose name is too long for its temporary file is a bad-path error saying so and what to do, not that its directory does not exist; nothing written", async () => {
+  // Windows' and Wine's error for the temporary file (.<name>.<8 hex>.tmp,
+  // 14 longer) was "not found": "its directory does not exist", false.
+  await withKeptFile(async ({ dir, exe }) => {
+    const why =
+      "its name is 242 characters, and the temporary file it is written through is named 14 longer, over the 255 a file name may have";
+    const out = `${dir}\\${"o".repeat(238)}.exe`;
+    for (
+      const [edit, doing] of [
+        [patchImports, "patch"],
+        [removeImport, "remove an import from"],
+      ] as const
+    ) {
+      const e = await assertRejects(
+        () => edit(exe, { output: out }),
+        HeapshiftError,
+        `Cannot ${doing} ${exe}: output ${out}: ${why}: choose a name of at most 241 characters`,
+      );
+      assertEquals(e.kind, "bad-path", e.message);
+    }
+    // named from the program's, found as pe/ writes it
+    const long = `${dir}\\${"g".repeat(228)}.exe`;
+    await Deno.copyFile(exe, long);
+    try {
+      const e = await assertRejects(
+        () => patchImports(long),
+        HeapshiftError,
+        `Cannot patch ${long}: the copy ${dir}\\${
+          "g".repeat(228)
+        }.heapshift.exe: ${why}: name it with output, at most 241 characters`,
+      );
+      assertEquals(e.kind, "bad-path", e.message);
+    } finally {
+      await Deno.remove(long);
+    }
+    // pe/'s own writer says the same
+    await assertRejects(
+      () => writeFileAtomic(out, new Uint8Array(1)),
+      PeFileError,
+      `Cannot write ${out}: ${why}: choose a name of at most 241 characters`,
+    );
   });
 });
