@@ -31,9 +31,8 @@ export function checkOutputPath(
  * Refuses (a usage error naming `what`) a path whose file pe/ writes
  * through a temporary file beside it (a patched program, its backup),
  * when that temporary file's name would be too long: the write would
- * fail before anything is written, but with the temporary file's error
- * (under Wine "its directory does not exist"), which says nothing of what
- * to do.
+ * fail before anything is written, and pe/'s message could not say which
+ * option to change.
  * `options.advice(limit)`: what to do instead, given the limit (`at most
  * 241 bytes`; default: choose a name of that length).
  */
