@@ -462,16 +462,20 @@ Deno.test("patch --dll given a path, drive-relative ones (C:x.dll) too, says to 
   );
 });
 
+/** A program in `dir` whose name is `length` characters (ASCII). */
+async function programNamed(dir: string, length: number): Promise<string> {
+  const exe = join(dir, `${"g".repeat(length - 4)}.exe`);
+  await Deno.writeFile(exe, buildPe());
+  return exe;
+}
+
+/** How names are counted: UTF-16 units on Windows (the Windows Deno under
+ * Wine too), UTF-8 bytes elsewhere. */
+const unit = Deno.build.os === "windows" ? "characters" : "bytes";
+
 Deno.test("patch refuses, before it writes anything, a name too long to write through its temporary file (the copy, the backup, --out), saying what to do; one a byte shorter is written", async () => {
   await withDir(async (dir) => {
-    // a program whose name is `length` bytes
-    const program = async (length: number) => {
-      const exe = join(dir, `${"g".repeat(length - 4)}.exe`);
-      await Deno.writeFile(exe, buildPe());
-      return exe;
-    };
-    // counted in UTF-16 units on Windows (the Windows Deno under Wine too)
-    const unit = Deno.build.os === "windows" ? "characters" : "bytes";
+    const program = (length: number) => programNamed(dir, length);
     const why = (length: number) =>
       `its name is ${length} ${unit}, and the temporary file it is written through is named 14 longer, over the 255 a file name may have`;
     const refused = async (
@@ -523,13 +527,7 @@ Deno.test("patch refuses, before it writes anything, a name too long to write th
 
 Deno.test("patch --inplace checks the backup it will write: .bak.1 when .bak holds other bytes (refused before anything is written), none when .bak holds the same bytes (then only the program's own name counts)", async () => {
   await withDir(async (dir) => {
-    const program = async (length: number) => {
-      const exe = join(dir, `${"g".repeat(length - 4)}.exe`);
-      await Deno.writeFile(exe, buildPe());
-      return exe;
-    };
-    // (UTF-16 units on Windows, the Windows Deno under Wine too)
-    const unit = Deno.build.os === "windows" ? "characters" : "bytes";
+    const program = (length: number) => programNamed(dir, length);
     // 237 bytes: its .bak (241) passes, its .bak.1 (243) does not
     const taken = await program(237);
     await Deno.writeTextFile(`${taken}.bak`, "another program's backup");
