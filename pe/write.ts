@@ -299,6 +299,23 @@ function nameTooLong(base: string): string | undefined {
   } ${unit}`;
 }
 
+/**
+ * Throws {@linkcode nameTooLong}'s error for a `path` to write whose own
+ * name is over 255, before it is looked for: the look itself fails, in
+ * words that say nothing of why (Linux "file name too long"; Windows an
+ * invalid name's error, not "not found"). A shorter one may be there to
+ * reuse.
+ */
+function checkLength(path: string): void {
+  const { base } = splitPath(path);
+  const length = Deno.build.os === "windows"
+    ? base.length
+    : new TextEncoder().encode(base).length;
+  const reason = nameTooLong(base);
+  if (length <= NAME_MAX || reason === undefined) return;
+  throw new PeFileError(path, { action: "write", reason });
+}
+
 /** Writes to a new file: all of it, or throws (stopping when aborted). */
 type Writer = (
   file: Deno.FsFile,
@@ -633,12 +650,14 @@ async function backUp(
 ): Promise<Backup> {
   const { file } = b;
   if (b.path !== undefined) {
+    checkLength(b.path);
     const created = !(await lstatOrNone(b.path));
     await writeAtomic(b.path, copyOf(src), { ...b.write, overwrite: b.force });
     return { path: b.path, created };
   }
   for (let i = 0; i < MAX_BACKUPS; i++) {
     const path = backupName(file, i);
+    checkLength(path);
     const info = await lstatOrNone(path);
     if (!info) {
       try {

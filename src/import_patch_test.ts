@@ -194,6 +194,15 @@ Deno.test("patchImports and removeImport: a file to write whose name is too long
       () => patchImports(kept, { inPlace: true }),
       `Cannot patch ${kept}: the backup ${kept}.bak: ${why}: write to a copy with output instead, at most 241 bytes`,
     );
+    // a backup name over 255 itself: looking for one there fails first
+    // (Linux "file name too long", Windows an invalid name)
+    const longer = await program(252);
+    await refused(
+      () => patchImports(longer, { inPlace: true }),
+      `Cannot patch ${longer}: the backup ${longer}.bak: ${
+        why.replace("242", "256")
+      }: write to a copy with output instead, at most 241 bytes`,
+    );
     const itself = await program(242);
     await refused(
       () => patchImports(itself, { inPlace: true, backup: false }),
@@ -202,7 +211,8 @@ Deno.test("patchImports and removeImport: a file to write whose name is too long
     const names = () => [...Deno.readDirSync(dir)].map((e) => e.name).sort();
     assert.deepEqual(
       names(),
-      [exe, long, kept, itself].map((p) => p.slice(dir.length + 1)).sort(),
+      [exe, long, kept, longer, itself].map((p) => p.slice(dir.length + 1))
+        .sort(),
     );
     // Nothing to write, nothing refused: a program patched already.
     await patchImports(exe, { output: `${dir}/patched.exe` });
