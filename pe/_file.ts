@@ -8,13 +8,13 @@ import { fileURLToPath } from "node:url";
  * The reason of a Deno file-system error in a few words, without paths.
  * `writing`: the error is from making a file in `writing.dir`, so a
  * missing path means a missing directory, when it is missing: Windows
- * (and Wine, for a name too long) says "not found" of other names too.
+ * (and Wine) says "not found" of a directory that is a file too, and Wine
+ * of a name too long.
  */
 export function fileProblem(e: unknown, writing?: { dir: string }): string {
   if (e instanceof Deno.errors.NotFound) {
     if (writing === undefined) return "no such file";
-    if (!isDirectory(writing.dir)) return "its directory does not exist";
-    return `${osWords(e)}, though its directory ${writing.dir} exists`;
+    return notFoundIn(e, writing.dir);
   }
   if (e instanceof Deno.errors.PermissionDenied) return "permission denied";
   if (e instanceof Deno.errors.IsADirectory) return "it is a directory";
@@ -38,13 +38,26 @@ function osWords(e: unknown): string {
   return words.charAt(0).toLowerCase() + words.slice(1);
 }
 
-/** Whether `path` is a directory (links followed). */
-function isDirectory(path: string): boolean {
+/**
+ * Why making a file in `dir` was "not found": Windows says so too when
+ * `dir` is a file (error 3, as for a missing one), so what is there is
+ * looked at; a `dir` that cannot be looked at is not called missing.
+ */
+function notFoundIn(e: unknown, dir: string): string {
+  let info: Deno.FileInfo;
   try {
-    return Deno.statSync(path).isDirectory;
-  } catch {
-    return false;
+    info = Deno.statSync(dir);
+  } catch (s) {
+    if (s instanceof Deno.errors.NotFound) {
+      return "its directory does not exist";
+    }
+    return `${osWords(e)} (its directory ${dir}: ${fileProblem(s)})`;
   }
+  if (info.isDirectory) {
+    return `${osWords(e)}, though its directory ${dir} exists`;
+  }
+  const kind = info.isFile ? "a file" : fileKind(info);
+  return `its directory ${dir} is ${kind}, not a directory`;
 }
 
 /** What a non-regular file is, for a message. */

@@ -54,3 +54,21 @@ Deno.test("fileProblem: a file not found as it is written blames its directory o
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("fileProblem: a file not found as it is written, under a regular file, says that file is in the way", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const file = join(dir, "notes.txt");
+    await Deno.writeTextFile(file, "the user's work");
+    // Windows' (and Wine's) error when a directory of the path is a file
+    const e = new Deno.errors.NotFound(
+      `The system cannot find the path specified. (os error 3): open '${file}/x'`,
+    );
+    assert.equal(
+      fileProblem(e, { dir: file }),
+      `its directory ${file} is a file, not a directory`,
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

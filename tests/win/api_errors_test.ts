@@ -463,3 +463,15 @@ test("patchImports and removeImport: a file to write whose name is too long for 
     );
   });
 });
+
+test("writeFileAtomic under a regular file, as if it were a directory: says the file is in the way, not that the directory does not exist; the file untouched", async () => {
+  // Windows and Wine give "path not found" (error 3), as for a missing one.
+  await withKeptFile(async ({ keep }) => {
+    const out = `${keep}\\x.exe`;
+    await assertRejects(
+      () => writeFileAtomic(out, new Uint8Array(1)),
+      PeFileError,
+      `Cannot write ${out}: its directory ${keep} is a file, not a directory`,
+    );
+  });
+});
