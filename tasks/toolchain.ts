@@ -245,11 +245,17 @@ export function stampPath(out: string): string {
   return `${out.slice(0, i + 1)}.${out.slice(i + 1)}.stamp`;
 }
 
-/** A built file as its stamp knows it: a rename keeps both. */
+/** A built file as its stamp knows it: a rename keeps all three. */
 export interface FileFacts {
   size: number;
   /** Modification time, ms. */
   mtime: number;
+  /**
+   * The file's number on its file system (0 where Deno has none): two
+   * builds of one size within one tick of the file system's clock differ
+   * only there.
+   */
+  ino: number;
 }
 
 interface Stamp extends FileFacts {
@@ -259,7 +265,7 @@ interface Stamp extends FileFacts {
 /** `path`'s size and time; throws when it is not there. */
 export function fileFacts(path: string): FileFacts {
   const st = Deno.statSync(path);
-  return { size: st.size, mtime: st.mtime?.getTime() ?? 0 };
+  return { size: st.size, mtime: st.mtime?.getTime() ?? 0, ino: st.ino ?? 0 };
 }
 
 function outputFacts(out: string): FileFacts | null {
@@ -288,7 +294,7 @@ export async function isCurrent(out: string, inputs: string): Promise<boolean> {
     return false;
   }
   return stamp.inputs === inputs && stamp.size === facts.size &&
-    stamp.mtime === facts.mtime;
+    stamp.mtime === facts.mtime && stamp.ino === facts.ino;
 }
 
 /**
