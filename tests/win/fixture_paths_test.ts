@@ -74,3 +74,34 @@ test("fixtures: dll_stale hands a path that is not ASCII on to its child", async
     });
   }
 });
+
+testArches(
+  "fixtures: programs that load a DLL named on their command line take its path as Windows passed it (api_dynuser, dll_reloc)",
+  async (arch) => {
+    for (const name of NAMES) {
+      const dir = await Deno.makeTempDir({ prefix: `heapshift-${name}-` });
+      try {
+        const probe = `${dir}\\probe.dll`;
+        await Deno.copyFile(fixture("probe.dll", arch), probe);
+        await using user = await startTarget(
+          fixture("api_dynuser.exe", arch),
+          { args: [probe] },
+        );
+        assertEquals(user.readyPid > 0, true, name);
+        await withDllIn(name, arch, async (dll) => {
+          const reloc = `${dir}\\dll_reloc.dll`;
+          await Deno.copyFile(fixture("dll_reloc.dll", arch), reloc);
+          const out = await runProgram(
+            fixture("dll_reloc.exe", arch),
+            [dll, reloc],
+            { stderr: "inherit" },
+          );
+          assertEquals(out.code, 0, `${name}: ${out.stdout}`);
+          assertEquals(/^relocated=1$/m.test(out.stdout), true, out.stdout);
+        });
+      } finally {
+        await Deno.remove(dir, { recursive: true }).catch(() => {});
+      }
+    }
+  },
+);
