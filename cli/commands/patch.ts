@@ -17,7 +17,15 @@ import {
   writtenFile,
 } from "../../pe/mod.ts";
 import { example, parsePath, type SetCode } from "../args.ts";
-import { type Arch, buildArgs, fileArch, HOOK_DLL, isDllFile } from "../dll.ts";
+import {
+  type Arch,
+  buildArgs,
+  builtDll,
+  fileArch,
+  HOOK_DLL,
+  isDllFile,
+} from "../dll.ts";
+import { repoRoot } from "../../src/_repo.ts";
 import { embeddedDll, extractDll } from "../embed.ts";
 import { baseName, fileNameOfPath } from "../../src/_paths.ts";
 import { otherRuntimeWarning } from "../crt_warning.ts";
@@ -100,6 +108,15 @@ function checkApplies(
   }
 }
 
+/** Whether the user is at the checkout's root, where `build/…` names it. */
+function atCheckoutRoot(): boolean {
+  try {
+    return Deno.realPathSync(Deno.cwd()) === Deno.realPathSync(repoRoot());
+  } catch {
+    return false;
+  }
+}
+
 /**
  * What to copy beside the patched program `exe` (for `arch`) for the
  * loader to find the imported `dll`: the checkout's build/ DLL, or in a
@@ -118,7 +135,9 @@ export async function copyHint(
     ? (await extractDll(emb)).path
     : compiled
     ? HOOK_DLL[arch]
-    : `build/${HOOK_DLL[arch]}`;
+    : atCheckoutRoot()
+    ? `build/${HOOK_DLL[arch]}`
+    : builtDll(arch);
   const notes = [
     ...(arch === "x86" ? ["the program is 32-bit"] : []),
     ...(compiled && !emb

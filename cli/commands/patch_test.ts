@@ -9,6 +9,7 @@ import { posixTest, withDir, withVar } from "../../pe/_test_dir.ts";
 import { runCli as cli } from "../_test_utils.ts";
 import { checkDllName, copyHint } from "./patch.ts";
 import { UsageError } from "../output.ts";
+import { builtDll } from "../dll.ts";
 import {
   embeddedDll,
   releaseHeld,
@@ -332,6 +333,23 @@ Deno.test("patch from a checkout names build/'s DLL to copy", async () => {
     await copyHint("heapshift.dll", "x64", "/g/game.heapshift.exe"),
     "the loader looks for heapshift.dll next to game.heapshift.exe: copy build/heapshift.dll there",
   );
+});
+
+Deno.test("patch from elsewhere than the checkout's root names build/'s DLL by its whole path", async () => {
+  const here = Deno.cwd();
+  const dir = await Deno.makeTempDir();
+  try {
+    Deno.chdir(dir);
+    assert.equal(
+      await copyHint("heapshift.dll", "x64", "/g/game.heapshift.exe"),
+      `the loader looks for heapshift.dll next to game.heapshift.exe: copy ${
+        builtDll("x64")
+      } there`,
+    );
+  } finally {
+    Deno.chdir(here);
+    await Deno.remove(dir);
+  }
 });
 
 Deno.test("patch --remove --dll takes a name patch would refuse now (a program patched with it before has it to remove)", () => {
