@@ -169,7 +169,47 @@ export function compileTaskArgs(args: string[], cwd: string): string[] {
   });
 }
 
+const USAGE =
+  `usage: deno task compile [--dll PATH] [--dll32 PATH] [--out PATH] [--target TRIPLE] [--generate-only]
+  builds build/heapshift.exe (--out): the CLI for Windows x64 with both hook
+  DLLs embedded (--dll / --dll32: embed these instead of building them;
+  --dll alone embeds no x86 DLL); --generate-only writes the entry point
+  (build/compile/main.ts) without compiling it`;
+
+/** The options that take a value. */
+const VALUED = ["--dll", "--dll32", "--out", "--target"];
+
+/** What is wrong with the task's arguments (a misspelt option would
+ * otherwise be ignored and the build go on), or undefined. */
+function argsProblem(args: string[]): string | undefined {
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i];
+    const name = a.split("=")[0];
+    if (VALUED.includes(name)) {
+      const inline = a.length > name.length;
+      if (
+        inline ? a === `${name}=` : !args[i + 1] || args[i + 1].startsWith("--")
+      ) {
+        return `${name} needs a value`;
+      }
+      if (!inline) i++;
+    } else if (a !== "--generate-only") {
+      return `unknown option ${a}`;
+    }
+  }
+  return undefined;
+}
+
 async function main(taskArgs: string[]): Promise<number> {
+  if (taskArgs.some((a) => a === "--help" || a === "-h")) {
+    console.log(USAGE);
+    return 0;
+  }
+  const problem = argsProblem(taskArgs);
+  if (problem) {
+    console.error(`error: ${problem}\n${USAGE}`);
+    return 2;
+  }
   const root = repoRoot();
   const args = compileTaskArgs(taskArgs, userCwd());
   const given = flag(args, "--dll");

@@ -169,3 +169,37 @@ Deno.test("--dll, --dll32 and --out are paths from where the task was started (d
     await Deno.remove(here, { recursive: true });
   }
 });
+
+Deno.test("--help prints the usage and builds nothing; an unknown option or one without its value is refused (exit 2) before anything is built", async () => {
+  const task = fileURLToPath(new URL("./compile.ts", import.meta.url));
+  const run = async (...args: string[]) => {
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", task, ...args],
+      stdin: "null",
+      signal: AbortSignal.timeout(60_000),
+    }).output();
+    const text = (b: Uint8Array) => new TextDecoder().decode(b);
+    return {
+      code: out.code,
+      stdout: text(out.stdout),
+      stderr: text(out.stderr),
+    };
+  };
+  const help = await run("--help");
+  assert.equal(help.code, 0, help.stderr);
+  assert.match(help.stdout, /^usage: deno task compile /);
+  assert.doesNotMatch(help.stderr, /\[compile\]/);
+  for (
+    const [args, says] of [
+      [["--outt", "x.exe"], "unknown option --outt"],
+      [["--out"], "--out needs a value"],
+      [["--dll", "--generate-only"], "--dll needs a value"],
+      [["extra"], "unknown option extra"],
+    ] as const
+  ) {
+    const r = await run(...args);
+    assert.equal(r.code, 2, `${args.join(" ")}: ${r.stderr}`);
+    assert.match(r.stderr, new RegExp(`^error: ${says}\\b`));
+    assert.doesNotMatch(r.stderr, /\[compile\]/);
+  }
+});
