@@ -803,7 +803,19 @@ async function main(args: string[]): Promise<number> {
   return ok ? 0 : 1;
 }
 
+const USAGE =
+  `usage: deno task test [--unit | --unit-win | --win | --ms-ucrt] [FILE...] [--filter PATTERN]
+  every suite without a flag: the unit tests with this Deno (and on Linux
+  with the Windows Deno under Wine), the Windows suite, its run against the
+  other mimalloc and against Microsoft's ucrtbase. A flag runs one suite;
+  test files and --filter go to \`deno test\` (files alone pick their suite).
+  The Wine environment is provisioned and the fixtures built first.`;
+
 if (import.meta.main) {
+  if (Deno.args[0] === "--help" || Deno.args[0] === "-h") {
+    console.log(USAGE);
+    Deno.exit(0);
+  }
   try {
     Deno.exit(await main(Deno.args));
   } catch (e) {

@@ -374,3 +374,16 @@ Deno.test("programsBuildError: only a failed fetch of the real programs' sources
   );
   assert.equal(programsBuildError(copy), copy);
 });
+
+Deno.test("deno task test --help prints the usage and runs nothing", async () => {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", `${repoRoot()}/tasks/test.ts`, "--help"],
+    stdin: "null",
+    signal: AbortSignal.timeout(60_000),
+  }).output();
+  const stdout = new TextDecoder().decode(out.stdout);
+  const stderr = new TextDecoder().decode(out.stderr);
+  assert.equal(out.code, 0, stderr);
+  assert.match(stdout, /^usage: deno task test \[--unit \| --unit-win/);
+  assert.doesNotMatch(stderr, /\[(env|test)\]/);
+});
