@@ -144,14 +144,16 @@ Deno.test("patchImports and removeImport: a dll given as a path is a bad-argumen
 Deno.test("patchImports and removeImport: a file to write whose name is too long for its temporary file is a bad-path error naming it, saying what to do; nothing is written", async () => {
   const dir = await Deno.makeTempDir({ prefix: "heapshift-patch-" });
   try {
-    // a program whose name is `length` bytes
+    // a program whose name is `length` bytes; counted in UTF-16 units on
+    // Windows (the Windows Deno under Wine too)
+    const unit = Deno.build.os === "windows" ? "characters" : "bytes";
     const program = async (length: number) => {
       const exe = `${dir}/${"g".repeat(length - 4)}.exe`;
       await Deno.writeFile(exe, buildPe());
       return exe;
     };
     const why =
-      "its name is 242 bytes, and the temporary file it is written through is named 14 longer, over the 255 a file name may have";
+      `its name is 242 ${unit}, and the temporary file it is written through is named 14 longer, over the 255 a file name may have`;
     const refused = async (
       call: () => Promise<unknown>,
       message: string,
@@ -167,12 +169,12 @@ Deno.test("patchImports and removeImport: a file to write whose name is too long
     const out = `${dir}/${"o".repeat(238)}.exe`;
     await refused(
       () => patchImports(exe, { output: out }),
-      `Cannot patch ${exe}: output ${out}: ${why}: choose a name of at most 241 bytes`,
+      `Cannot patch ${exe}: output ${out}: ${why}: choose a name of at most 241 ${unit}`,
     );
     const bak = `${dir}/${"b".repeat(238)}.bak`;
     await refused(
       () => patchImports(exe, { inPlace: true, backup: bak }),
-      `Cannot patch ${exe}: backup ${bak}: ${why}: choose a name of at most 241 bytes`,
+      `Cannot patch ${exe}: backup ${bak}: ${why}: choose a name of at most 241 ${unit}`,
     );
     // the copy beside it, named from the program's
     const long = await program(232);
@@ -180,19 +182,19 @@ Deno.test("patchImports and removeImport: a file to write whose name is too long
       () => patchImports(long),
       `Cannot patch ${long}: the copy ${
         long.slice(0, -4)
-      }.heapshift.exe: ${why}: name it with output, at most 241 bytes`,
+      }.heapshift.exe: ${why}: name it with output, at most 241 ${unit}`,
     );
     await refused(
       () => removeImport(long, { allowForeign: true, dll: "KERNEL32.dll" }),
       `Cannot remove an import from ${long}: the copy ${
         long.slice(0, -4)
-      }.unpatched.exe: ${why}: name it with output, at most 241 bytes`,
+      }.unpatched.exe: ${why}: name it with output, at most 241 ${unit}`,
     );
     // in place: its backup, or the program itself
     const kept = await program(238);
     await refused(
       () => patchImports(kept, { inPlace: true }),
-      `Cannot patch ${kept}: the backup ${kept}.bak: ${why}: write to a copy with output instead, at most 241 bytes`,
+      `Cannot patch ${kept}: the backup ${kept}.bak: ${why}: write to a copy with output instead, at most 241 ${unit}`,
     );
     // a backup name over 255 itself: looking for one there fails first
     // (Linux "file name too long", Windows an invalid name)
@@ -201,12 +203,12 @@ Deno.test("patchImports and removeImport: a file to write whose name is too long
       () => patchImports(longer, { inPlace: true }),
       `Cannot patch ${longer}: the backup ${longer}.bak: ${
         why.replace("242", "256")
-      }: write to a copy with output instead, at most 241 bytes`,
+      }: write to a copy with output instead, at most 241 ${unit}`,
     );
     const itself = await program(242);
     await refused(
       () => patchImports(itself, { inPlace: true, backup: false }),
-      `Cannot patch ${itself}: ${itself}, written in place: ${why}: write to a copy with output instead, at most 241 bytes`,
+      `Cannot patch ${itself}: ${itself}, written in place: ${why}: write to a copy with output instead, at most 241 ${unit}`,
     );
     const names = () => [...Deno.readDirSync(dir)].map((e) => e.name).sort();
     assert.deepEqual(
