@@ -30,6 +30,13 @@ import { buildDll } from "./build_dll.ts";
 import { noticeText } from "./notice.ts";
 import { absoluteOptionPaths, userCwd } from "../src/_paths.ts";
 import { repoRoot } from "./winenv.ts";
+import {
+  parseTaskArgs,
+  TaskArgsError,
+  type TaskOptions,
+  usageProblem,
+  wantsHelp,
+} from "./task_args.ts";
 
 /** The default compile target. */
 export const TARGET = "x86_64-pc-windows-msvc";
@@ -150,13 +157,6 @@ export function isDownloadFailure(stderr: string): boolean {
     .test(stderr);
 }
 
-function flag(args: string[], name: string): string | undefined {
-  const i = args.indexOf(name);
-  if (i >= 0) return args[i + 1];
-  const eq = args.find((a) => a.startsWith(`${name}=`));
-  return eq?.slice(name.length + 1);
-}
-
 /**
  * `args` with the paths of `--dll`, `--dll32` and `--out` made absolute
  * against `cwd`, where the user started the task (a `deno task` runs it
@@ -176,46 +176,36 @@ const USAGE =
   --dll alone embeds no x86 DLL); --generate-only writes the entry point
   (build/compile/main.ts) without compiling it`;
 
-/** The options that take a value. */
-const VALUED = ["--dll", "--dll32", "--out", "--target"];
-
-/** What is wrong with the task's arguments (a misspelt option would
- * otherwise be ignored and the build go on), or undefined. */
-function argsProblem(args: string[]): string | undefined {
-  for (let i = 0; i < args.length; i++) {
-    const a = args[i];
-    const name = a.split("=")[0];
-    if (VALUED.includes(name)) {
-      const inline = a.length > name.length;
-      if (
-        inline ? a === `${name}=` : !args[i + 1] || args[i + 1].startsWith("--")
-      ) {
-        return `${name} needs a value`;
-      }
-      if (!inline) i++;
-    } else if (a !== "--generate-only") {
-      return `unknown option ${a}`;
-    }
-  }
-  return undefined;
-}
+/** The task's options, for `node:util`'s `parseArgs`. */
+const OPTIONS = {
+  dll: { type: "string" },
+  dll32: { type: "string" },
+  out: { type: "string" },
+  target: { type: "string" },
+  "generate-only": { type: "boolean" },
+} as const satisfies TaskOptions;
 
 async function main(taskArgs: string[]): Promise<number> {
-  if (taskArgs.some((a) => a === "--help" || a === "-h")) {
+  if (wantsHelp(taskArgs)) {
     console.log(USAGE);
     return 0;
   }
-  const problem = argsProblem(taskArgs);
-  if (problem) {
-    console.error(`error: ${problem}\n${USAGE}`);
+  let values;
+  try {
+    // (a misspelt option would otherwise be ignored and the build go on)
+    ({ values } = parseTaskArgs(compileTaskArgs(taskArgs, userCwd()), {
+      options: OPTIONS,
+    }));
+  } catch (e) {
+    if (!(e instanceof TaskArgsError)) throw e;
+    console.error(usageProblem("compile", e.message));
     return 2;
   }
   const root = repoRoot();
-  const args = compileTaskArgs(taskArgs, userCwd());
-  const given = flag(args, "--dll");
-  const given32 = flag(args, "--dll32");
-  const out = flag(args, "--out") ?? `${root}/build/heapshift.exe`;
-  const target = flag(args, "--target") ?? TARGET;
+  const given = values.dll;
+  const given32 = values.dll32;
+  const out = values.out ?? `${root}/build/heapshift.exe`;
+  const target = values.target ?? TARGET;
   const dllPath = given ?? `${root}/build/heapshift.dll`;
   // What is not given is built, except an x86 DLL beside a --dll
   let dll32Path = given32 ??
@@ -264,7 +254,7 @@ async function main(taskArgs: string[]): Promise<number> {
         : " (no x86 DLL: 32-bit programs need --dll)"
     } in ${gen.entry}`,
   );
-  if (args.includes("--generate-only")) return 0;
+  if (values["generate-only"]) return 0;
   const cmd = compileArgs(gen.entry, out, target);
   console.error(`[compile] deno ${cmd.join(" ")}`);
   const res = await new Deno.Command(Deno.execPath(), {

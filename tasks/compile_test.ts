@@ -195,11 +195,18 @@ Deno.test("--help prints the usage and builds nothing; an unknown option or one 
       [["--out"], "--out needs a value"],
       [["--dll", "--generate-only"], "--dll needs a value"],
       [["extra"], "unknown option extra"],
+      [["--dll="], "--dll needs a value"],
+      [["--generate-only=yes"], "--generate-only takes no value"],
     ] as const
   ) {
     const r = await run(...args);
     assert.equal(r.code, 2, `${args.join(" ")}: ${r.stderr}`);
     assert.match(r.stderr, new RegExp(`^error: ${says}\\b`));
+    assert.match(r.stderr, /deno task compile --help/);
     assert.doesNotMatch(r.stderr, /\[compile\]/);
   }
+  // --help wins over the rest, a bad option too
+  const both = await run("--bogus", "-h");
+  assert.equal(both.code, 0, both.stderr);
+  assert.match(both.stdout, /^usage: deno task compile /);
 });

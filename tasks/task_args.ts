@@ -1,0 +1,87 @@
+/**
+ * The deno tasks' own command lines: `--help` prints the usage and does
+ * nothing else; an argument a task cannot run with is refused (exit 2)
+ * before any work, naming it and pointing at `--help`.
+ *
+ * @module
+ */
+
+import { parseArgs, type ParseArgsConfig } from "node:util";
+
+/** An argument a deno task cannot run with: exit code 2. */
+export class TaskArgsError extends Error {
+  override name = "TaskArgsError";
+}
+
+/** The options of {@linkcode parseTaskArgs}, as `node:util`'s. */
+export type TaskOptions = NonNullable<ParseArgsConfig["options"]>;
+
+/**
+ * Whether `args` ask for the usage: `--help` or `-h` anywhere before a
+ * `--` (what follows one is another program's).
+ */
+export function wantsHelp(args: string[]): boolean {
+  const end = args.indexOf("--");
+  return (end < 0 ? args : args.slice(0, end)).some((a) =>
+    a === "--help" || a === "-h"
+  );
+}
+
+/** What `deno task <task>` prints for `problem` with its arguments. */
+export function usageProblem(task: string, problem: string): string {
+  return `error: ${problem}\nrun \`deno task ${task} --help\` for the usage`;
+}
+
+/**
+ * `args` parsed strictly by `node:util`'s `parseArgs`: an unknown option,
+ * an option without its value (or with an empty one: no path is ``), or a
+ * flag given one throws {@linkcode TaskArgsError} saying which; so does an
+ * argument that is no option unless `options.positionals`.
+ */
+export function parseTaskArgs<T extends TaskOptions>(
+  args: string[],
+  options: { options: T; positionals?: boolean },
+) {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args,
+      options: options.options,
+      strict: true,
+      allowPositionals: options.positionals ?? false,
+    });
+  } catch (e) {
+    throw new TaskArgsError(problemOf(e));
+  }
+  for (const [name, value] of Object.entries(parsed.values)) {
+    if ([value].flat().includes("")) {
+      throw new TaskArgsError(`--${name} needs a value`);
+    }
+  }
+  return parsed;
+}
+
+/** `parseArgs`'s error, said as the tasks say it. */
+function problemOf(e: unknown): string {
+  const { code, message } = e as { code?: string; message: string };
+  // parseArgs names the argument first, quoted ('--out <value>')
+  const arg = /'([^' ]+)/.exec(message)?.[1];
+  if (arg === undefined) return message;
+  switch (code) {
+    case "ERR_PARSE_ARGS_UNKNOWN_OPTION":
+      return `unknown option ${arg}`;
+    case "ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL":
+      // (a task without operands: a misspelt option, most likely)
+      return `unknown option ${arg}`;
+    case "ERR_PARSE_ARGS_INVALID_OPTION_VALUE":
+      if (/does not take an argument/.test(message)) {
+        return `${arg} takes no value`;
+      }
+      // the next argument is an option: a value of that look goes after =
+      return /ambiguous/.test(message)
+        ? `${arg} needs a value (one starting with - as ${arg}=VALUE)`
+        : `${arg} needs a value`;
+    default:
+      return message;
+  }
+}
