@@ -5,7 +5,7 @@
  * table.
  *
  * Usage:
- *   deno run -A bench/pe_bench.ts [--runs N] [--json] [FILE]
+ *   deno task bench-pe [--runs N] [--json] [FILE]
  *
  * FILE defaults to $HEAPSHIFT_DENO_EXE, then the Wine environment's
  * `opt/heapshift/deno.exe`. objdump is the first of
@@ -17,6 +17,12 @@
  */
 
 import { imports, patchImports, patchImportsBytes } from "../pe/mod.ts";
+import {
+  parseTaskArgs,
+  TaskArgsError,
+  usageProblem,
+  wantsHelp,
+} from "../tasks/task_args.ts";
 
 /** One benchmark row: a task and its timings in milliseconds. */
 export interface PeBenchRow {
@@ -264,17 +270,51 @@ export function markdown(
   return lines.join("\n");
 }
 
-if (import.meta.main) {
-  const args = [...Deno.args];
-  let runs = 5;
-  let json = false;
-  let exe: string | undefined;
-  while (args.length) {
-    const a = args.shift()!;
-    if (a === "--runs") runs = Number(args.shift());
-    else if (a === "--json") json = true;
-    else exe = a;
+const USAGE = `usage: deno task bench-pe [--runs N] [--json] [FILE]
+  times pe/ listing and patching the imports of FILE (default
+  $HEAPSHIFT_DENO_EXE, else the Wine environment's deno.exe) beside copying
+  it and objdump -p; N runs after a warm-up (default 5), as a markdown
+  table (--json: as JSON)`;
+
+/** The bench's options from `args`, or a usage error's text. */
+function benchPeArgs(
+  args: string[],
+): { runs: number; json: boolean; exe?: string } | string {
+  try {
+    const { values, positionals } = parseTaskArgs(args, {
+      options: { runs: { type: "string" }, json: { type: "boolean" } },
+      positionals: true,
+    });
+    const runs = Number(values.runs ?? 5);
+    if (!Number.isInteger(runs) || runs < 1) {
+      throw new TaskArgsError(
+        `--runs must be a whole number of at least 1, not '${values.runs}'`,
+      );
+    }
+    if (positionals.length > 1) {
+      throw new TaskArgsError(
+        `one FILE at most, not ${positionals.join(" and ")}`,
+      );
+    }
+    return { runs, json: values.json ?? false, exe: positionals[0] };
+  } catch (e) {
+    if (!(e instanceof TaskArgsError)) throw e;
+    return usageProblem("bench-pe", e.message);
   }
+}
+
+if (import.meta.main) {
+  if (wantsHelp(Deno.args)) {
+    console.log(USAGE);
+    Deno.exit(0);
+  }
+  const given = benchPeArgs(Deno.args);
+  if (typeof given === "string") {
+    console.error(given);
+    Deno.exit(2);
+  }
+  const { runs, json } = given;
+  let exe = given.exe;
   exe ??= defaultExe();
   let size: number;
   try {
