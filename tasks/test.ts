@@ -64,6 +64,13 @@ import { type Arch, archName, archOf } from "../src/arch.ts";
 import { relative, resolve } from "node:path";
 import { userCwd } from "../src/_paths.ts";
 import {
+  parseTaskArgs,
+  TaskArgsError,
+  type TaskOptions,
+  usageProblem,
+  wantsHelp,
+} from "./task_args.ts";
+import {
   checkMsUcrt,
   heapReports,
   isWindows,
@@ -480,6 +487,15 @@ async function placeMsUcrtFixtures(): Promise<Arch[]> {
 
 const SUITE_FLAGS = ["--unit", "--unit-win", "--win", "--ms-ucrt"];
 
+/** The task's options, for `node:util`'s `parseArgs` (files are operands). */
+const OPTIONS = {
+  unit: { type: "boolean" },
+  "unit-win": { type: "boolean" },
+  win: { type: "boolean" },
+  "ms-ucrt": { type: "boolean" },
+  filter: { type: "string", multiple: true },
+} as const satisfies TaskOptions;
+
 /** What `deno task test` runs: every suite (""), or one. */
 export type Suites = "" | "unit" | "unit-win" | "win" | "ms-ucrt";
 
@@ -493,12 +509,22 @@ export class TestArgsError extends Error {
  * Files and filters need a suite: without a flag, files all in tests/win/
  * are the Windows suite's and files all outside it the unit suite's;
  * anything else is refused, saying what to add (they used to be dropped,
- * and every suite ran, for 20 minutes).
+ * and every suite ran, for 20 minutes). So is an option other than the
+ * suite flags and `--filter` (it reached `deno test` only after the
+ * provisioning and the builds).
  */
 export function parseTestArgs(
   given: string[],
   options: { cwd?: string } = {},
 ): { only: Suites; rest: string[] } {
+  try {
+    // an unknown option is refused now, not by `deno test` after the
+    // provisioning and the builds
+    parseTaskArgs(given, { options: OPTIONS, positionals: true });
+  } catch (e) {
+    if (e instanceof TaskArgsError) throw new TestArgsError(e.message);
+    throw e;
+  }
   const args = fromRoot(given, options.cwd ?? userCwd());
   const flags = args.filter((a) => SUITE_FLAGS.includes(a));
   if (flags.length > 1) {
@@ -812,7 +838,7 @@ const USAGE =
   The Wine environment is provisioned and the fixtures built first.`;
 
 if (import.meta.main) {
-  if (Deno.args[0] === "--help" || Deno.args[0] === "-h") {
+  if (wantsHelp(Deno.args)) {
     console.log(USAGE);
     Deno.exit(0);
   }
@@ -826,8 +852,12 @@ if (import.meta.main) {
       !(e instanceof WinEnvError || e instanceof CompileError ||
         e instanceof TestArgsError)
     ) throw e;
-    console.error(`error: ${e.message}`);
     // arguments it cannot run as given: a usage error, as the CLI's are
-    Deno.exit(e instanceof TestArgsError ? 2 : 1);
+    if (e instanceof TestArgsError) {
+      console.error(usageProblem("test", e.message));
+      Deno.exit(2);
+    }
+    console.error(`error: ${e.message}`);
+    Deno.exit(1);
   }
 }

@@ -252,6 +252,11 @@ Deno.test("parseTestArgs: files or filters go to the suite they name, never drop
         ["--unit", "--win"],
         /one of --unit, --unit-win, --win and --ms-ucrt, not --unit and --win/,
       ],
+      // refused before anything runs, not handed to `deno test` after the
+      // provisioning and the builds
+      [["--unit", "--bogus"], /^TestArgsError: unknown option --bogus$/],
+      [["--win", "--filter"], /^TestArgsError: --filter needs a value$/],
+      [["--win", "--filter="], /^TestArgsError: --filter needs a value$/],
     ] as const
   ) {
     assert.throws(() => parseTestArgs([...args]), why);
@@ -386,4 +391,33 @@ Deno.test("deno task test --help prints the usage and runs nothing", async () =>
   assert.equal(out.code, 0, stderr);
   assert.match(stdout, /^usage: deno task test \[--unit \| --unit-win/);
   assert.doesNotMatch(stderr, /\[(env|test)\]/);
+});
+
+Deno.test("deno task test: --help anywhere prints the usage; an unknown option is refused (exit 2) before anything runs", async () => {
+  const run = async (...args: string[]) => {
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", `${repoRoot()}/tasks/test.ts`, ...args],
+      env: { NO_COLOR: "1" },
+      stdin: "null",
+      signal: AbortSignal.timeout(60_000),
+    }).output();
+    const text = (b: Uint8Array) => new TextDecoder().decode(b);
+    return {
+      code: out.code,
+      stdout: text(out.stdout),
+      stderr: text(out.stderr),
+    };
+  };
+  for (const args of [["--unit", "--help"], ["--bogus", "-h"]]) {
+    const help = await run(...args);
+    assert.equal(help.code, 0, help.stderr);
+    assert.match(help.stdout, /^usage: deno task test /);
+    assert.equal(help.stderr, "");
+  }
+  const bogus = await run("--unit", "--bogus");
+  assert.equal(bogus.code, 2, bogus.stderr);
+  assert.equal(
+    bogus.stderr,
+    "error: unknown option --bogus\nrun `deno task test --help` for the usage\n",
+  );
 });
