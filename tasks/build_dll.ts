@@ -66,6 +66,13 @@ import {
 import { copyNotice } from "./notice.ts";
 import { absoluteOptionPaths, userCwd } from "../src/_paths.ts";
 import {
+  parseTaskArgs,
+  TaskArgsError,
+  type TaskOptions,
+  usageProblem,
+  wantsHelp,
+} from "./task_args.ts";
+import {
   dllSources,
   dllSourcesDigest,
   MIMALLOC_TREES,
@@ -678,10 +685,22 @@ async function removeOld(dir: string, name: string): Promise<void> {
   }
 }
 
+/** build-dll's options, for `node:util`'s `parseArgs`. */
+const OPTIONS = {
+  arch: { type: "string" },
+  toolchain: { type: "string" },
+  mimalloc: { type: "string" },
+  "mimalloc-version": { type: "string" },
+  "out-dir": { type: "string" },
+  msize: { type: "string" },
+  force: { type: "boolean" },
+} as const satisfies TaskOptions;
+
 /**
  * The options of `deno task build-dll ARGS`; relative paths are taken
  * from `cwd` (where the user was: `deno task` runs in the checkout's root
- * and says where it was in `INIT_CWD`).
+ * and says where it was in `INIT_CWD`). An argument it cannot build with
+ * throws {@linkcode TaskArgsError} (the task exits 2, before any build).
  */
 export function parseArgs(
   given: string[],
@@ -691,70 +710,55 @@ export function parseArgs(
     names: ["--mimalloc", "--out-dir"],
     base: cwd,
   });
+  const { values } = parseTaskArgs(args, { options: OPTIONS });
   const o: BuildDllOptions = {};
-  for (let i = 0; i < args.length; i++) {
-    const [flag, inline] = args[i].split("=", 2);
-    const value = () => inline ?? args[++i];
-    switch (flag) {
-      case "--arch": {
-        const v = value();
-        if (v !== "x64" && v !== "x86" && v !== "all") {
-          throw new Error(`--arch must be x64, x86 or all, not '${v}'`);
-        }
-        o.arch = v;
-        break;
-      }
-      case "--toolchain": {
-        const v = value();
-        if (v !== "msvc" && v !== "mingw") {
-          throw new Error(`--toolchain must be msvc or mingw, not '${v}'`);
-        }
-        o.toolchain = v;
-        break;
-      }
-      case "--mimalloc":
-        // no trailing separator: `/I"C:\mi\"` would quote the rest
-        o.mimalloc = value()?.replace(/(?<=.)[\\/]+$/, "");
-        break;
-      case "--mimalloc-version":
-        o.mimallocVersion = parseMimallocVersion(value());
-        break;
-      case "--out-dir":
-        o.outDir = value()?.replace(/(?<=.)[\\/]+$/, "");
-        if (o.outDir !== undefined) checkOutputPath(o.outDir, "--out-dir");
-        break;
-      case "--msize": {
-        const v = value();
-        if (v !== "exact" && v !== "usable") {
-          throw new Error(`--msize must be exact or usable, not '${v}'`);
-        }
-        o.msize = v;
-        break;
-      }
-      case "--force":
-        o.force = true;
-        break;
-      case "-h":
-      case "--help":
-        console.log(
-          "usage: deno task build-dll [--arch x64|x86|all] [--toolchain msvc|mingw] [--mimalloc-version 2|3] [--mimalloc DIR] [--msize exact|usable] [--out-dir DIR] [--force]",
-        );
-        Deno.exit(0);
-        break;
-      default:
-        throw new Error(`unknown argument '${args[i]}'`);
+  const oneOf = <T extends string>(name: string, allowed: readonly T[]) => {
+    const v = values[name as keyof typeof values] as string | undefined;
+    if (v === undefined || allowed.includes(v as T)) return v as T | undefined;
+    const list = `${allowed.slice(0, -1).join(", ")} or ${allowed.at(-1)}`;
+    throw new TaskArgsError(`--${name} must be ${list}, not '${v}'`);
+  };
+  const arch = oneOf("arch", ["x64", "x86", "all"] as const);
+  if (arch) o.arch = arch;
+  const toolchain = oneOf("toolchain", ["msvc", "mingw"] as const);
+  if (toolchain) o.toolchain = toolchain;
+  const version = oneOf("mimalloc-version", ["2", "3"] as const);
+  if (version) o.mimallocVersion = parseMimallocVersion(version);
+  const msize = oneOf("msize", ["exact", "usable"] as const);
+  if (msize) o.msize = msize;
+  // no trailing separator: `/I"C:\mi\"` would quote the rest
+  const dir = (p: string) => p.replace(/(?<=.)[\\/]+$/, "");
+  if (values.mimalloc !== undefined) o.mimalloc = dir(values.mimalloc);
+  if (values["out-dir"] !== undefined) {
+    o.outDir = dir(values["out-dir"]);
+    try {
+      checkOutputPath(o.outDir, "--out-dir");
+    } catch (e) {
+      throw new TaskArgsError((e as Error).message);
     }
   }
+  if (values.force) o.force = true;
   return o;
 }
 
+const USAGE =
+  "usage: deno task build-dll [--arch x64|x86|all] [--toolchain msvc|mingw] [--mimalloc-version 2|3] [--mimalloc DIR] [--msize exact|usable] [--out-dir DIR] [--force]";
+
 if (import.meta.main) {
+  if (wantsHelp(Deno.args)) {
+    console.log(USAGE);
+    Deno.exit(0);
+  }
   try {
     // The paths on stdout, for scripts (the steps went to stderr); not
     // from buildDll() itself, whose callers have stdouts of their own
     // (`deno task demo --json`).
     for (const out of await buildDll(parseArgs(Deno.args))) console.log(out);
   } catch (e) {
+    if (e instanceof TaskArgsError) {
+      console.error(usageProblem("build-dll", e.message));
+      Deno.exit(2);
+    }
     $.logError("error:", (e as Error).message);
     Deno.exit(1);
   }

@@ -10,6 +10,7 @@ import {
   staticLayoutMismatch,
   VSWHERE_ARGS,
 } from "./build_dll.ts";
+import { TaskArgsError } from "./task_args.ts";
 import { repoRoot } from "./winenv.ts";
 
 const unit = () => Deno.readTextFile(`${repoRoot()}/dll/mimalloc_unit.c`);
@@ -227,4 +228,49 @@ Deno.test("a rename across filesystems is told from other failures (the DLL is t
   assert.ok(
     !isCrossDevice(new Error("Permission denied (os error 13): rename …")),
   );
+});
+
+Deno.test("deno task build-dll --help prints the usage and builds nothing; a bad argument is refused (exit 2), naming it, before any build", async () => {
+  const run = async (...args: string[]) => {
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", `${repoRoot()}/tasks/build_dll.ts`, ...args],
+      env: { NO_COLOR: "1" },
+      stdin: "null",
+      signal: AbortSignal.timeout(60_000),
+    }).output();
+    const text = (b: Uint8Array) => new TextDecoder().decode(b);
+    return {
+      code: out.code,
+      stdout: text(out.stdout),
+      stderr: text(out.stderr),
+    };
+  };
+  const help = await run("--arch", "x86", "--help");
+  assert.equal(help.code, 0, help.stderr);
+  assert.match(help.stdout, /^usage: deno task build-dll \[--arch /);
+  assert.equal(help.stderr, "");
+  for (
+    const [args, says] of [
+      [["--bogus"], "unknown option --bogus"],
+      [["--arch", "x65"], "--arch must be x64, x86 or all, not 'x65'"],
+      [["--mimalloc-version"], "--mimalloc-version needs a value"],
+    ] as const
+  ) {
+    const r = await run(...args);
+    assert.equal(r.code, 2, `${args.join(" ")}: ${r.stderr}`);
+    assert.equal(
+      r.stderr,
+      `error: ${says}\nrun \`deno task build-dll --help\` for the usage\n`,
+    );
+  }
+  // (no value: the build went on into build/ before)
+  for (const args of [["--out-dir"], ["--mimalloc="], ["--force=no"]]) {
+    assert.throws(
+      () => parseArgs(args),
+      (e) =>
+        e instanceof TaskArgsError &&
+        /^--\S+ (needs a|takes no) value$/.test(e.message),
+      args.join(" "),
+    );
+  }
 });
