@@ -18,6 +18,12 @@
 import { isWindows } from "../ffi/mod.ts";
 import { exists } from "../src/_paths.ts";
 import { repoRoot } from "../src/_repo.ts";
+import {
+  parseTaskArgs,
+  TaskArgsError,
+  usageProblem,
+  wantsHelp,
+} from "./task_args.ts";
 import $ from "dax";
 import { homedir } from "node:os";
 import { isAbsolute } from "node:path";
@@ -1135,52 +1141,90 @@ export function syncHostCertificates(): string | undefined {
   return "Z:\\opt\\heapshift\\host-ca.pem";
 }
 
+const USAGE =
+  `usage: deno task env provision | run [--prefix NAME] [--] <command…> | info
+  provision: make the Wine environment (a Debian chroot in the cache) if it
+  is not there; run: a command in it (\`windeno\`: the Windows Deno), in
+  the Wine prefix NAME (default $HEAPSHIFT_WINE_PREFIX, else default);
+  info: where it is, as JSON`;
+
+/**
+ * `run`'s own options, then the command: what follows `--`, or from the
+ * first argument that is no option on (`run wine x.exe --help` is wine's).
+ */
+function runArgs(
+  args: string[],
+): { prefix?: string; cmd: string[]; help?: true } {
+  const rest = [...args];
+  let prefix: string | undefined;
+  while (rest[0]?.startsWith("-")) {
+    const a = rest.shift()!;
+    if (a === "--") break;
+    if (a === "--help" || a === "-h") return { cmd: [], help: true };
+    if (a === "--prefix" || a.startsWith("--prefix=")) {
+      prefix = a.includes("=") ? a.slice(a.indexOf("=") + 1) : rest.shift();
+      if (!prefix) throw new TaskArgsError("--prefix needs a value");
+    } else throw new TaskArgsError(`unknown option ${a}`);
+  }
+  if (rest.length === 0) throw new TaskArgsError("run needs a command");
+  return { prefix, cmd: rest };
+}
+
 async function main(args: string[]): Promise<number> {
   const [sub, ...rest] = args;
   try {
-    switch (sub) {
-      case "provision":
-        await provision();
-        progress(
-          isWindows
-            ? "native Windows: nothing to provision"
-            : `ready at ${rootfsDir()}`,
-        );
-        return 0;
-      case "run": {
-        let prefix: string | undefined;
-        while (rest[0]?.startsWith("--prefix")) {
-          const a = rest.shift()!;
-          prefix = a.includes("=") ? a.split("=")[1] : rest.shift();
-        }
-        if (rest[0] === "--") rest.shift();
-        if (rest.length === 0) {
-          console.error(
-            "usage: deno task env run [--prefix NAME] -- <command…>",
-          );
-          return 2;
-        }
-        return await runInEnv(rest, { prefix });
-      }
-      case "info":
-        console.log(JSON.stringify(
-          {
-            cache: cacheDir(),
-            rootfs: rootfsDir(),
-            provisioned: isProvisioned(),
-            denoWin: DENO_WIN_VERSION,
-          },
-          null,
-          2,
-        ));
-        return 0;
-      default:
-        console.error(
-          "usage: deno task env provision | run [--prefix NAME] -- <command…> | info",
-        );
-        return 2;
+    if (sub === "--help" || sub === "-h") {
+      console.log(USAGE);
+      return 0;
     }
+    if (sub === "run") {
+      const { prefix, cmd, help } = runArgs(rest);
+      if (help) {
+        console.log(USAGE);
+        return 0;
+      }
+      return await runInEnv(cmd, { prefix });
+    }
+    if (sub === "provision" || sub === "info") {
+      if (wantsHelp(rest)) {
+        console.log(USAGE);
+        return 0;
+      }
+      parseTaskArgs(rest, { options: {} });
+    } else if (sub === undefined) {
+      throw new TaskArgsError("name what to do: provision, run or info");
+    } else if (sub.startsWith("-")) {
+      throw new TaskArgsError(`unknown option ${sub}`);
+    } else {
+      throw new TaskArgsError(
+        `unknown command ${sub}: provision, run or info`,
+      );
+    }
+    if (sub === "provision") {
+      await provision();
+      progress(
+        isWindows
+          ? "native Windows: nothing to provision"
+          : `ready at ${rootfsDir()}`,
+      );
+      return 0;
+    }
+    console.log(JSON.stringify(
+      {
+        cache: cacheDir(),
+        rootfs: rootfsDir(),
+        provisioned: isProvisioned(),
+        denoWin: DENO_WIN_VERSION,
+      },
+      null,
+      2,
+    ));
+    return 0;
   } catch (e) {
+    if (e instanceof TaskArgsError) {
+      console.error(usageProblem("env", e.message));
+      return 2;
+    }
     if (e instanceof WinEnvError) {
       console.error(`error: ${e.message}`);
       return 1;

@@ -711,3 +711,57 @@ Deno.test({
     });
   },
 });
+
+Deno.test("deno task env: --help prints the usage and does nothing else; an unknown option or command is refused (exit 2), naming it, before any work", async () => {
+  const run = async (...args: string[]) => {
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "-A",
+        new URL("./winenv.ts", import.meta.url).href,
+        ...args,
+      ],
+      env: { NO_COLOR: "1" },
+      stdin: "null",
+      signal: AbortSignal.timeout(60_000),
+    }).output();
+    const text = (b: Uint8Array) => new TextDecoder().decode(b);
+    return {
+      code: out.code,
+      stdout: text(out.stdout),
+      stderr: text(out.stderr),
+    };
+  };
+  for (
+    const args of [["--help"], ["-h"], ["provision", "--help"], [
+      "run",
+      "--help",
+    ]]
+  ) {
+    const r = await run(...args);
+    assert.equal(r.code, 0, `${args.join(" ")}: ${r.stderr}`);
+    assert.match(r.stdout, /^usage: deno task env provision \| run /);
+    assert.equal(r.stderr, "", args.join(" "));
+  }
+  for (
+    const [args, says] of [
+      [["--bogus"], "unknown option --bogus"],
+      [["bogus"], "unknown command bogus: provision, run or info"],
+      [["info", "--bogus"], "unknown option --bogus"],
+      [["provision", "now"], "unknown option now"],
+      [[], "name what to do: provision, run or info"],
+      // (a command does not start with -: no option of run's)
+      [["run", "--bogus", "wine"], "unknown option --bogus"],
+      [["run", "--prefix"], "--prefix needs a value"],
+      [["run", "--prefix=x"], "run needs a command"],
+    ] as const
+  ) {
+    const r = await run(...args);
+    assert.equal(r.code, 2, `${args.join(" ")}: ${r.stderr}`);
+    assert.equal(
+      r.stderr,
+      `error: ${says}\nrun \`deno task env --help\` for the usage\n`,
+    );
+    assert.equal(r.stdout, "", args.join(" "));
+  }
+});
