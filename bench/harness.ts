@@ -54,7 +54,8 @@ import {
   WORKLOADS,
 } from "./report.ts";
 
-interface Options {
+/** What the harness runs: {@linkcode parseArgs}'s result. */
+export interface Options {
   reps: number;
   scale: number;
   threads: number;
@@ -82,7 +83,11 @@ function log(msg: string): void {
   console.error(`[bench] ${msg}`);
 }
 
-function parseArgs(args: string[]): Options {
+/**
+ * The harness's options from `args`; throws, saying which argument is
+ * wrong, before anything runs (tasks/bench.ts checks its arguments so).
+ */
+export function parseArgs(args: string[]): Options {
   const o: Options = {
     reps: 11,
     scale: 1,
@@ -193,7 +198,7 @@ function parseArgs(args: string[]): Options {
         o.timeoutMs = Number(val());
         break;
       default:
-        throw new Error(`unknown argument ${a}`);
+        throw new Error(`unknown option ${a}`);
     }
   }
   if (!(o.scale > 0) || !(o.threads >= 1)) {

@@ -43,6 +43,8 @@ import {
 } from "../bench/report.ts";
 import { basename, resolve } from "node:path";
 import { absoluteOptionPaths, userCwd } from "../src/_paths.ts";
+import { parseArgs as parseHarnessArgs } from "../bench/harness.ts";
+import { usageProblem, wantsHelp } from "./task_args.ts";
 import {
   exists,
   insideCheckout,
@@ -404,25 +406,38 @@ export function benchArgs(args: string[], cwd: string): string[] {
   });
 }
 
+const USAGE =
+  "usage: deno task bench [--no-build-dll] [--no-readme] [--mimalloc DIR] [--reps N] [--scale F] [--threads N] [--workloads a,b] [--variants 1,2,3,4,5] [--budget S] [--quick] [--metric wall|cpu] [--start auto|import-table|loadlibrary] [--self-load] [--no-migrate-env NAME=VALUE] [--dll PATH] [--out DIR]";
+
 async function main(raw: string[]): Promise<number> {
+  if (wantsHelp(raw)) {
+    console.log(USAGE);
+    return 0;
+  }
   const args = benchArgs(raw, userCwd());
   const t0 = performance.now();
   let mimalloc: string | undefined;
   let dll = true;
   let readme = true;
   const pass: string[] = [];
-  for (let i = 0; i < args.length; i++) {
-    const a = args[i];
-    if (a === "--no-build-dll") dll = false;
-    else if (a === "--no-readme") readme = false;
-    else if (a === "--mimalloc") mimalloc = args[++i];
-    else if (a.startsWith("--mimalloc=")) mimalloc = a.slice(11);
-    else if (a === "--help" || a === "-h") {
-      console.log(
-        "usage: deno task bench [--no-build-dll] [--mimalloc DIR] [--reps N] [--scale F] [--threads N] [--workloads a,b] [--variants 1,2,3,4,5] [--budget S] [--quick] [--metric wall|cpu] [--start auto|import-table|loadlibrary] [--self-load] [--no-migrate-env NAME=VALUE] [--dll PATH] [--out DIR]",
-      );
-      return 0;
-    } else pass.push(a);
+  try {
+    for (let i = 0; i < args.length; i++) {
+      const a = args[i];
+      if (a === "--no-build-dll") dll = false;
+      else if (a === "--no-readme") readme = false;
+      else if (a === "--mimalloc" || a.startsWith("--mimalloc=")) {
+        mimalloc = a.includes("=") ? a.slice(a.indexOf("=") + 1) : args[++i];
+        if (!mimalloc || mimalloc.startsWith("-")) {
+          throw new Error("--mimalloc needs a value");
+        }
+      } else pass.push(a);
+    }
+    // The harness's own: refused now, not after the provisioning and the
+    // builds
+    parseHarnessArgs(pass);
+  } catch (e) {
+    console.error(usageProblem("bench", (e as Error).message));
+    return 2;
   }
   let given;
   try {

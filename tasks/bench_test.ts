@@ -105,3 +105,44 @@ Deno.test("benchArgs: --out, --dll and --mimalloc are made absolute against wher
     ],
   );
 });
+
+Deno.test("deno task bench: an unknown option, or a bad value, is refused (exit 2), naming it, before anything is provisioned or built", async () => {
+  const run = async (...args: string[]) => {
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", `${repoRoot()}/tasks/bench.ts`, ...args],
+      env: { NO_COLOR: "1" },
+      stdin: "null",
+      signal: AbortSignal.timeout(60_000),
+    }).output();
+    const text = (b: Uint8Array) => new TextDecoder().decode(b);
+    return {
+      code: out.code,
+      stdout: text(out.stdout),
+      stderr: text(out.stderr),
+    };
+  };
+  // (--out= stops a run that would go on before anything is built)
+  for (
+    const [args, says] of [
+      [["--bogus", "--out="], /unknown option --bogus/],
+      [["--workloads", "nope", "--out="], /unknown workload nope \(churn, /],
+      [["--bogus"], /unknown option --bogus/],
+      [["--mimalloc"], /--mimalloc needs a value/],
+      [["--mimalloc", "--reps", "3"], /--mimalloc needs a value/],
+    ] as const
+  ) {
+    const r = await run(...args);
+    assert.equal(r.code, 2, `${args.join(" ")}: ${r.stderr}`);
+    assert.match(
+      r.stderr,
+      new RegExp(
+        `^error: ${says.source}.*\nrun \`deno task bench --help\` for the usage\n$`,
+      ),
+    );
+  }
+  // --help wins, wherever it is (--mimalloc took it as its value before)
+  const help = await run("--mimalloc", "--help");
+  assert.equal(help.code, 0, help.stderr);
+  assert.match(help.stdout, /^usage: deno task bench \[--no-build-dll\]/);
+  assert.equal(help.stderr, "");
+});
