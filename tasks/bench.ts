@@ -32,15 +32,11 @@ import {
 import { buildDll, mimallocSource, type MimallocVersion } from "./build_dll.ts";
 import { compile, isStale } from "./toolchain.ts";
 import {
-  isCompleteProgramsRun,
   type ProgramRun,
   programs as programNamesOf,
 } from "../bench/programs.ts";
-import {
-  type BenchReport,
-  isCompleteRun,
-  spliceReadme,
-} from "../bench/report.ts";
+import type { BenchReport } from "../bench/report.ts";
+import { readmeUpdate } from "./bench_readme.ts";
 import { basename, resolve } from "node:path";
 import { absoluteOptionPaths, userCwd } from "../src/_paths.ts";
 import { parseArgs as parseHarnessArgs } from "../bench/harness.ts";
@@ -269,27 +265,21 @@ async function patchImportsCopy(dll: string, dir: string): Promise<void> {
 async function updateReadme(): Promise<void> {
   const root = repoRoot();
   const results = `${root}/bench/results`;
+  const read = (file: string) =>
+    Deno.readTextFile(`${results}/${file}`).catch(() => null);
   const readJson = async <T>(file: string): Promise<T | null> =>
-    JSON.parse(
-      await Deno.readTextFile(`${results}/${file}`).catch(() => "null"),
-    );
+    JSON.parse(await read(file) ?? "null");
   const readme = await Deno.readTextFile(`${root}/README.md`);
-  let next = readme;
-  const report = await readJson<BenchReport>("bench.json");
-  if (report && isCompleteRun(report)) {
-    next = spliceReadme(next, await Deno.readTextFile(`${results}/bench.md`));
-  } else log("a partial run: README.md keeps its results");
-  const programs = await readJson<{ runs: ProgramRun[] }>("programs.json");
-  const names = programNamesOf().map((p) => p.name);
-  if (programs && isCompleteProgramsRun(programs.runs, names)) {
-    next = spliceReadme(
-      next,
-      await Deno.readTextFile(`${results}/programs.md`),
-      { part: "programs" },
-    );
-  } else log("a partial programs run: README.md keeps its programs table");
-  if (next === readme) return;
-  await Deno.writeTextFile(`${root}/README.md.tmp`, next);
+  const update = readmeUpdate(readme, {
+    report: await readJson<BenchReport>("bench.json"),
+    reportMd: await read("bench.md"),
+    programs: await readJson<{ runs: ProgramRun[] }>("programs.json"),
+    programsMd: await read("programs.md"),
+    programNames: programNamesOf().map((p) => p.name),
+  });
+  for (const note of update.kept) log(note);
+  if (update.updated === null) return;
+  await Deno.writeTextFile(`${root}/README.md.tmp`, update.readme);
   await Deno.rename(`${root}/README.md.tmp`, `${root}/README.md`);
   // As `deno fmt` lays it out, so the checkout stays `deno fmt --check` clean.
   await new Deno.Command(Deno.execPath(), {
@@ -298,7 +288,7 @@ async function updateReadme(): Promise<void> {
     stdout: "null",
     stderr: "null",
   }).output();
-  log("README.md: results updated from bench/results/");
+  log(update.updated);
 }
 
 /**
