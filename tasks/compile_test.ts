@@ -194,7 +194,7 @@ Deno.test("--help prints the usage and builds nothing; an unknown option or one 
       [["--outt", "x.exe"], "unknown option --outt"],
       [["--out"], "--out needs a value"],
       [["--dll", "--generate-only"], "--dll needs a value"],
-      [["extra"], "unknown option extra"],
+      [["extra"], "unexpected argument extra"],
       [["--dll="], "--dll needs a value"],
       [["--generate-only=yes"], "--generate-only takes no value"],
     ] as const

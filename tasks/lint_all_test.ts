@@ -22,13 +22,21 @@ Deno.test("deno task lint-all --help prints the usage and checks nothing; an arg
   assert.equal(help.code, 0, help.stderr);
   assert.match(help.stdout, /^usage: deno task lint-all\n/);
   assert.doesNotMatch(help.stderr, /Checked|\[lint-all\]/);
-  for (const arg of ["--bogus", "mod.ts"]) {
+  for (
+    const [arg, problem] of [
+      ["--bogus", "unknown option --bogus"],
+      [
+        "mod.ts",
+        "unexpected argument mod\\.ts",
+      ],
+    ]
+  ) {
     const r = await lintAll(arg);
     assert.equal(r.code, 2, `${arg}: ${r.stderr}`);
     assert.match(
       r.stderr,
       new RegExp(
-        `error: unknown option ${arg}\\nrun \`deno task lint-all --help\` for the usage\\n$`,
+        `error: ${problem}\\nrun \`deno task lint-all --help\` for the usage\\n$`,
       ),
     );
     assert.doesNotMatch(r.stderr, /Checked|\[lint-all\]/);

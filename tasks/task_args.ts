@@ -71,8 +71,7 @@ function problemOf(e: unknown): string {
     case "ERR_PARSE_ARGS_UNKNOWN_OPTION":
       return `unknown option ${arg}`;
     case "ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL":
-      // (a task without operands: a misspelt option, most likely)
-      return `unknown option ${arg}`;
+      return `unexpected argument ${arg}`;
     case "ERR_PARSE_ARGS_INVALID_OPTION_VALUE":
       if (/does not take an argument/.test(message)) {
         return `${arg} takes no value`;

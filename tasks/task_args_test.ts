@@ -31,7 +31,7 @@ Deno.test("parseTaskArgs: the values, and each refusal naming its argument", () 
   for (
     const [args, says] of [
       [["--bogus"], "unknown option --bogus"],
-      [["f.exe"], "unknown option f.exe"],
+      [["f.exe"], "unexpected argument f.exe"],
       [["--out"], "--out needs a value"],
       [
         ["--out", "--quick"],

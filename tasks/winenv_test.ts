@@ -748,7 +748,10 @@ Deno.test("deno task env: --help prints the usage and does nothing else; an unkn
       [["--bogus"], "unknown option --bogus"],
       [["bogus"], "unknown command bogus: provision, run or info"],
       [["info", "--bogus"], "unknown option --bogus"],
-      [["provision", "now"], "unknown option now"],
+      [
+        ["provision", "now"],
+        "unexpected argument now",
+      ],
       [[], "name what to do: provision, run or info"],
       // (a command does not start with -: no option of run's)
       [["run", "--bogus", "wine"], "unknown option --bogus"],
