@@ -5,7 +5,7 @@ import { HeapshiftError } from "./heapshift_error.ts";
 import { stats } from "./live_stats.ts";
 import { type ModuleInfo, targetModules } from "./module_list.ts";
 import { moduleImage } from "./_remote_exports.ts";
-import type { TargetProcess } from "./_target.ts";
+import { isEnded, type TargetProcess } from "./_target.ts";
 import { DEFAULT_SYMBOL, exportsName, readMappedHeaders } from "../pe/mod.ts";
 
 /** How a loaded heapshift was found. */
@@ -39,12 +39,14 @@ export function heapshiftPresence(
 }
 
 /** Whether loaded module `m` exports heapshift's anchor (false when its
- * image cannot be read: a module unloading as we look). */
+ * image cannot be read: a module unloading as we look; an `ended` error
+ * once the process has ended). */
 function exportsAnchor(target: TargetProcess, m: ModuleInfo): boolean {
   try {
     const src = moduleImage(target, m);
     return exportsName(src, readMappedHeaders(src), DEFAULT_SYMBOL);
-  } catch {
+  } catch (e) {
+    if (isEnded(e)) throw e;
     return false;
   }
 }

@@ -16,6 +16,7 @@ import {
   readMappedHeaders,
 } from "../pe/mod.ts";
 import type { ModuleInfo } from "./module_list.ts";
+import { isEnded } from "./_target.ts";
 
 /** Whether the import-table name `dll` loads the file named `want` (lower case). */
 function names(dll: string, want: string): boolean {
@@ -67,7 +68,8 @@ export interface Importers {
  * export directories are read: from each module's file, or, when that
  * cannot be read (renamed or deleted since it was loaded), from its image
  * as `options.image` reads it in the process. One readable neither way is
- * `unreadable`: it may import `mod`.
+ * `unreadable`: it may import `mod`. A process that has ended is an
+ * `ended` error, not a list of unreadable modules.
  */
 export function importersOf(
   loaded: ModuleInfo[],
@@ -96,7 +98,8 @@ function linksOf(
   try {
     const src = image(m);
     return linkedTo(src, readMappedHeaders(src));
-  } catch {
+  } catch (e) {
+    if (isEnded(e)) throw e;
     return undefined;
   }
 }

@@ -12,7 +12,6 @@ import {
   type Handle,
   type MemoryRegion,
   openThread,
-  RemoteMemory,
   STILL_ACTIVE,
   suspendThread,
   THREAD,
@@ -26,7 +25,7 @@ import {
 import { readMappedHeaders } from "../pe/mod.ts";
 import type { ModuleInfo } from "./module_list.ts";
 import { moduleImage } from "./_remote_exports.ts";
-import type { TargetProcess } from "./_target.ts";
+import { isEnded, targetMemory, type TargetProcess } from "./_target.ts";
 
 /** A thread found in a module, and how. */
 export interface ThreadInModule {
@@ -72,7 +71,7 @@ export function threadsInModule(
   const end = mod.base + BigInt(mod.size);
   const code = codeRanges(target, mod);
   const position = look.position ?? threadPosition;
-  const memory = new RemoteMemory(target.process);
+  const memory = targetMemory(target);
   const found: ThreadInModule[] = [];
   for (const tid of threadIds(pid)) {
     let t;
@@ -114,6 +113,8 @@ export function threadsInModule(
         found.push({ tid, how: "inside" });
       }
     } catch (e) {
+      // The process ended: nothing to look at, and eject cannot go on.
+      if (isEnded(e)) throw e;
       // One that ended as it was looked at runs nowhere; one still running
       // that could not be looked at may be in the module.
       if (!ended(t)) {
@@ -177,7 +178,8 @@ function codeRanges(target: TargetProcess, mod: ModuleInfo): CodeRanges {
       const from = mod.base + BigInt(s.virtualAddress);
       ranges.push([from, from + BigInt(s.virtualSize)]);
     }
-  } catch {
+  } catch (e) {
+    if (isEnded(e)) throw e;
     // headers unreadable: the whole image counts as code
     ranges.push([mod.base, mod.base + BigInt(mod.size)]);
   }
@@ -188,7 +190,8 @@ function codeRanges(target: TargetProcess, mod: ModuleInfo): CodeRanges {
       if (rva < 0 || rva + length > mod.size) return undefined;
       try {
         return image.read(rva, length);
-      } catch {
+      } catch (e) {
+        if (isEnded(e)) throw e;
         return undefined;
       }
     },
@@ -199,7 +202,7 @@ function inCode(code: CodeRanges, address: bigint): boolean {
   return code.ranges.some(([from, to]) => address >= from && address < to);
 }
 
-/** What {@linkcode returnsInto} reads a stack through (a RemoteMemory). */
+/** What {@linkcode returnsInto} reads a stack through ({@linkcode targetMemory}). */
 export interface StackMemory {
   query(address: bigint): MemoryRegion | null;
   read(address: bigint, length: number): Uint8Array;

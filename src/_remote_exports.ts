@@ -9,7 +9,7 @@
  */
 
 import { HeapshiftError } from "./heapshift_error.ts";
-import { procAddress, RemoteMemory } from "../ffi/mod.ts";
+import { procAddress } from "../ffi/mod.ts";
 import {
   type ByteSource,
   mappedSource,
@@ -18,7 +18,7 @@ import {
   readMappedHeaders,
 } from "../pe/mod.ts";
 import { type ModuleInfo, moduleNamed, targetModules } from "./module_list.ts";
-import { processError, type TargetProcess } from "./_target.ts";
+import { processError, targetMemory, type TargetProcess } from "./_target.ts";
 
 /** A function of a DLL, e.g. `kernel32.dll` / `LoadLibraryW`. */
 export interface ExportName {
@@ -76,13 +76,15 @@ export function loadedExportAddress(
 
 /**
  * The image of `mod` as it is mapped in `target` (opened with VM_READ),
- * read from there by RVA: a {@linkcode mappedSource}.
+ * read from there by RVA: a {@linkcode mappedSource}. Once the process
+ * has ended, a read throws an `ended` HeapshiftError
+ * ({@linkcode targetMemory}).
  */
 export function moduleImage(
   target: TargetProcess,
   mod: ModuleInfo,
 ): ByteSource {
-  const memory = new RemoteMemory(target.process);
+  const memory = targetMemory(target);
   return mappedSource((rva, length) =>
     memory.read(mod.base + BigInt(rva), length)
   );

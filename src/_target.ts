@@ -15,9 +15,11 @@ import {
   isProtectedProcess,
   isSignaled,
   MACHINE,
+  type MemoryRegion,
   openProcess,
   processExitCode,
   processMachine,
+  RemoteMemory,
   STILL_ACTIVE,
   Win32Error,
 } from "../ffi/mod.ts";
@@ -27,6 +29,11 @@ export interface TargetProcess {
   pid: number;
   process: Handle;
   arch: Arch;
+  /**
+   * What is being done to it, for messages (`inject probe.dll into`), as
+   * {@linkcode openTarget} was told.
+   */
+  doing?: string;
 }
 
 /** A {@linkcode TargetProcess} whose handle `using` closes. */
@@ -149,6 +156,43 @@ export function exitedError(
     `Cannot ${call.doing} process ${target.pid}: the process ${ended.message}${when}`,
     { cause: ended },
   );
+}
+
+/** Whether `e` is an `ended` HeapshiftError: the target has ended. */
+export function isEnded(e: unknown): e is HeapshiftError {
+  return e instanceof HeapshiftError && e.kind === "ended";
+}
+
+/** Reads of a target's memory ({@linkcode targetMemory}). */
+export interface TargetMemory {
+  /** `ReadProcessMemory` of `size` bytes at `address`. */
+  read(address: bigint, size: number): Uint8Array;
+  /** `VirtualQueryEx`; `null` past the end of the address space. */
+  query(address: bigint): MemoryRegion | null;
+}
+
+/**
+ * The memory of `target` (opened with VM_READ) as heapshift reads it
+ * outside a remote call: a module's image, a thread's stack. A read that
+ * fails once the process has ended throws its {@linkcode exitedError}
+ * (kind `ended`, saying what `target.doing` was): its exit is checked, not
+ * guessed from the error, which Windows also gives for a page that cannot
+ * be read. Any other failure is the Win32Error. Whoever takes a failed
+ * read for "nothing there" lets {@linkcode isEnded} errors through.
+ */
+export function targetMemory(target: TargetProcess): TargetMemory {
+  const memory = new RemoteMemory(target.process);
+  const doing = target.doing ?? "read the memory of";
+  return {
+    read(address, size) {
+      try {
+        return memory.read(address, size);
+      } catch (e) {
+        throw exitedError(target, { doing }) ?? e;
+      }
+    },
+    query: (address) => memory.query(address),
+  };
 }
 
 /**
@@ -285,6 +329,7 @@ export function openTarget(
       pid,
       process: h,
       arch: processArchOf(h, pid),
+      doing,
       [Symbol.dispose]: () => h.close(),
     };
   } catch (e) {

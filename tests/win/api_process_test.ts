@@ -1,6 +1,7 @@
 // processes, findProcesses, waitForProcess, modules and eject against real
 // fixture processes.
 import {
+  attach,
   eject,
   findProcess,
   findProcesses,
@@ -15,9 +16,15 @@ import {
 } from "../../mod.ts";
 import {
   createProcess,
+  INJECT_ACCESS,
   terminateProcess,
   waitSignaled,
 } from "../../ffi/mod.ts";
+import { openTarget } from "../../src/_target.ts";
+import { loadedExportAddress, moduleImage } from "../../src/_remote_exports.ts";
+import { heapshiftPresence } from "../../src/_heapshift_presence.ts";
+import { importersOf } from "../../src/_importers.ts";
+import { threadsInModule } from "../../src/_module_threads.ts";
 import { assert, assertEquals, assertRejects, assertThrows } from "./assert.ts";
 import { fixture, hookDll, startTarget, test, uniqueCopy } from "./harness.ts";
 import { runCli } from "../../cli/_test_utils.ts";
@@ -379,4 +386,61 @@ test("modules of a process that has exited, its handle still held, says it exite
     created.process.close();
     created.thread.close();
   }
+});
+
+// Reads of a target's memory outside a remote call (a module's image: its
+// exports, its imports, whether it is heapshift; its code, for eject's look
+// at threads) of a target that has ended, its handle still held: as
+// deterministic a stand-in as there is for a target that ends between two
+// steps of inject or eject. Its module list is taken while it runs.
+test("reads of a target's memory after it has ended say so: kind ended, its exit code the cause's", async () => {
+  await using target = await startTarget(fixture("sleeper.exe"));
+  const pid = target.readyPid;
+  using t = openTarget(pid, { access: INJECT_ACCESS, doing: "look into" });
+  const list = modules(pid);
+  const exe = list[0];
+  {
+    using held = attach(pid);
+    held.kill(7);
+    assertEquals(await held.wait({ timeout: 10_000 }), 7);
+  }
+  // Each read: what it threw (kind, message, exit code of the cause) or
+  // returned; all four are looked at, whatever the first gives.
+  const outcome = (fn: () => unknown) => {
+    try {
+      return `returned ${Deno.inspect(fn(), { depth: 1 })}`;
+    } catch (e) {
+      if (!(e instanceof HeapshiftError)) throw e;
+      const cause = e.cause instanceof ProcessEndedError
+        ? `, exit code ${e.cause.exitCode}, crash ${e.cause.crash}`
+        : "";
+      return `${e.kind}: ${e.message}${cause}`;
+    }
+  };
+  const ended =
+    `ended: Cannot look into process ${pid}: the process exited (code 7) meanwhile, exit code 7, crash undefined`;
+  // The imports of a module whose file is gone (renamed since it loaded)
+  // are read from its image, which the process took with it.
+  const renamed = { ...exe, path: `${exe.path}.gone` };
+  assertEquals(
+    {
+      // the export table of a loaded module (an x86 target's kernel32, a
+      // DLL heapshift calls into)
+      exports: outcome(() =>
+        loadedExportAddress(t, { dll: exe.path, fn: "main" }, {
+          modules: list,
+        })
+      ),
+      // whether heapshift is loaded under another name
+      presence: outcome(() => heapshiftPresence(t, { modules: list })),
+      importers: outcome(() =>
+        importersOf([renamed, list[1]], list[1], {
+          image: (m) => moduleImage(t, m),
+        })
+      ),
+      // eject's look at the threads running a module's code
+      threads: outcome(() => threadsInModule(t, list[1])),
+    },
+    { exports: ended, presence: ended, importers: ended, threads: ended },
+  );
 });
