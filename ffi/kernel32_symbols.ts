@@ -14,6 +14,8 @@
 /** kernel32 functions used by heapshift. */
 export const KERNEL32_SYMBOLS = {
   GetLastError: { parameters: [], result: "u32" },
+  GetErrorMode: { parameters: [], result: "u32" },
+  SetErrorMode: { parameters: ["u32"], result: "u32" },
   OutputDebugStringA: { parameters: ["buffer"], result: "void" },
   FormatMessageW: {
     // dwFlags, lpSource, dwMessageId, dwLanguageId, lpBuffer, nSize, Arguments

@@ -255,7 +255,36 @@ export const CREATE = {
   SUSPENDED: 0x4,
   UNICODE_ENVIRONMENT: 0x400,
   EXTENDED_STARTUPINFO_PRESENT: 0x80000,
+  /** The child gets Windows' default error mode, not its parent's. */
+  DEFAULT_ERROR_MODE: 0x400_0000,
 } as const;
+
+/** Error mode flags (`SetErrorMode`, errhandlingapi.h). */
+export const SEM = {
+  /**
+   * No critical-error message box: the loader's "DLL not found" box and
+   * other hard errors fail at once instead of waiting for a click.
+   */
+  FAILCRITICALERRORS: 0x1,
+  /**
+   * No Windows Error Reporting for a crash: no "stopped working" box, and
+   * no report, crash dump or just-in-time debugger either.
+   */
+  NOGPFAULTERRORBOX: 0x2,
+} as const;
+
+/** This process's error mode (`GetErrorMode`: {@linkcode SEM} flags). */
+export function errorMode(): number {
+  return kernel32().GetErrorMode();
+}
+
+/**
+ * Sets this process's error mode (`SetErrorMode`), which the programs it
+ * starts inherit; returns the one it had.
+ */
+export function setErrorMode(mode: number): number {
+  return kernel32().SetErrorMode(mode);
+}
 
 /** Options for {@linkcode createProcess}. */
 export interface CreateProcessOptions {
@@ -270,6 +299,14 @@ export interface CreateProcessOptions {
    * `none`: it has none (it runs detached from our console or pipes).
    */
   stdio?: "inherit" | "none";
+  /**
+   * The child's error mode ({@linkcode SEM}): `inherit` (default) this
+   * process's, as Windows passes it on; `default` Windows' default
+   * (CREATE_DEFAULT_ERROR_MODE), as a program started from Explorer gets;
+   * a number, that mode: this process's is set to it while CreateProcessW
+   * runs (a child takes its parent's), and set back.
+   */
+  errorMode?: "inherit" | "default" | number;
 }
 
 /** A process created by {@linkcode createProcess}; the caller owns both handles. */
@@ -403,6 +440,7 @@ export function createProcess(
   const pi = new Uint8Array(24);
   let env: Uint16Array | null = null;
   let flags = options.suspended ? CREATE.SUSPENDED : 0;
+  if (options.errorMode === "default") flags |= CREATE.DEFAULT_ERROR_MODE;
   if (options.env) {
     flags |= CREATE.UNICODE_ENVIRONMENT;
     env = environmentBlock(options.env);
@@ -427,14 +465,22 @@ export function createProcess(
       pi,
     );
   };
-  let ok = create(attrs?.list, attrs !== undefined || asIs);
-  // A standard handle the list cannot hold (a Windows that refuses a
-  // console handle there): as before the list, with all our inheritable
-  // handles.
-  if (!ok && attrs && k.GetLastError() === ERROR.INVALID_PARAMETER) {
-    ok = create(undefined, true);
+  const mode = options.errorMode;
+  const ours = typeof mode === "number" ? setErrorMode(mode) : undefined;
+  let ok, error;
+  try {
+    ok = create(attrs?.list, attrs !== undefined || asIs);
+    // A standard handle the list cannot hold (a Windows that refuses a
+    // console handle there): as before the list, with all our inheritable
+    // handles.
+    if (!ok && attrs && k.GetLastError() === ERROR.INVALID_PARAMETER) {
+      ok = create(undefined, true);
+    }
+    error = ok ? 0 : k.GetLastError();
+  } finally {
+    if (ours !== undefined) setErrorMode(ours);
   }
-  if (!ok) fail("CreateProcessW");
+  if (!ok) throw new Win32Error("CreateProcessW", error);
   const out = new DataView(pi.buffer);
   const ptr = (off: number) =>
     Deno.UnsafePointer.create(out.getBigUint64(off, true))!;

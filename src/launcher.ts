@@ -27,6 +27,7 @@ import {
   KillOnExit,
   RemoteMemory,
   resumeThread,
+  SEM,
   shortPathName,
   terminateProcess,
   Win32Error,
@@ -92,6 +93,20 @@ export interface LaunchOptions {
    * `none`: it has none, so it does not hold our pipes open once we end.
    */
   stdio?: "inherit" | "none";
+  /**
+   * Whether Windows may show the program's error dialogs (default true):
+   * the loader's "a DLL was not found" box, and the "stopped working" box
+   * of a crash (Windows Error Reporting, with its report, crash dump or
+   * just-in-time debugger). `true` gives the program Windows' default
+   * error mode, as it has when started from Explorer, whatever this
+   * process's is (a program inherits its parent's, and a console tool, CI
+   * or a service may have turned the dialogs off). `false` turns both off
+   * (SEM_FAILCRITICALERRORS | SEM_NOGPFAULTERRORBOX), for automation,
+   * where a box no one clicks would hang the script: the program fails at
+   * once with the error's exit code instead (0xC0000135 for a missing
+   * DLL), and a crash leaves no report.
+   */
+  errorDialogs?: boolean;
   /**
    * Cancels the launch: aborted before the call, nothing is started;
    * aborted while launch waits for the DLLs, the program (which has run no
@@ -317,7 +332,10 @@ function checkStrings(exe: string, options: LaunchOptions): void {
       }`,
     );
   }
-  checkOptionTypes(options, { types: { signal: "AbortSignal" }, doing });
+  checkOptionTypes(options, {
+    types: { signal: "AbortSignal", errorDialogs: "boolean" },
+    doing,
+  });
 }
 
 const ASCII_PATH = /^[\x20-\x7e]+$/;
@@ -424,6 +442,9 @@ function launchSuspendedAndResume(
       env: options.env ? mergeEnv(options.env) : undefined,
       suspended: true,
       stdio: options.stdio,
+      errorMode: options.errorDialogs === false
+        ? SEM.FAILCRITICALERRORS | SEM.NOGPFAULTERRORBOX
+        : "default",
     });
   } catch (e) {
     throw launchError(path, e, options.cwd);

@@ -16,6 +16,10 @@ Deno.test("launch refuses options of the wrong type with a bad-argument error na
     [{ dlls: [null] }, /dll 1 is null, not a path/],
     [{ stdio: "pipe" }, /stdio must be "inherit" or "none", not "pipe"/],
     [{ signal: "abort" }, /signal must be an AbortSignal/],
+    [
+      { errorDialogs: "no" },
+      /errorDialogs must be true or false, not a string/,
+    ],
   ];
   for (const [options, text] of cases) {
     await assert.rejects(

@@ -57,6 +57,10 @@ export function launchCommand(program: Command, setCode: SetCode): void {
       10,
     )
     .option(
+      "--no-error-dialogs",
+      "Windows shows the program no error box (a DLL not found, a crash): it fails with the error's exit code instead, for scripts no one watches",
+    )
+    .option(
       "--wait-exit",
       "wait for the program to end and exit with its code (its stdin, stdout and stderr are ours; the report goes to stderr)",
     )
@@ -118,6 +122,7 @@ async function doLaunch(
     dll?: string[];
     cwd?: string;
     timeout: number;
+    errorDialogs?: boolean;
     waitExit?: boolean;
     json?: boolean;
   },
@@ -139,6 +144,7 @@ async function doLaunch(
     dlls,
     stdio: opts.waitExit ? "inherit" : "none",
     timeout: opts.timeout * 1000,
+    errorDialogs: opts.errorDialogs,
   });
   const ms = performance.now() - t0;
   const console_ = isConsoleProgram(exe);

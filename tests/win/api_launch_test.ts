@@ -9,10 +9,24 @@ import {
   stats,
 } from "../../mod.ts";
 import { assert, assertEquals, assertRejects, assertThrows } from "./assert.ts";
-import { openProcess, PROCESS, terminateProcess } from "../../ffi/mod.ts";
+import {
+  errorMode,
+  openProcess,
+  PROCESS,
+  SEM,
+  terminateProcess,
+} from "../../ffi/mod.ts";
 import { pathToFileURL } from "node:url";
-import { fixture, hookDll, repoPath, test, uniqueCopy } from "./harness.ts";
+import {
+  fixture,
+  hookDll,
+  repoPath,
+  test,
+  UNDER_WINE,
+  uniqueCopy,
+} from "./harness.ts";
 import { slowMark, untilGone } from "./slow_mark.ts";
+import { runCli } from "../../cli/_test_utils.ts";
 
 test("launch loads the DLL before the program's own code", async () => {
   const dir = await Deno.makeTempDir({ prefix: "heapshift-launch-" });
@@ -68,14 +82,17 @@ test("launch reports a DLL that cannot load in the program", async () => {
     const dll = `${dir}\\api_missingdep.dll`;
     await Deno.copyFile(fixture("api_missingdep.dll"), dll);
     const e = await assertRejects(
-      () => launch(`${dir}\\sleeper.exe`, { dlls: [dll] }),
+      () => launch(`${dir}\\sleeper.exe`, { dlls: [dll], errorDialogs: false }),
       HeapshiftError,
       "Cannot launch with api_missingdep.dll: the program's loader stopped it with 0xC0000135: a DLL it needs was not found (STATUS_DLL_NOT_FOUND); missing: api_adep.dll",
     );
     assertEquals(e.kind, "load-failed");
     await assertRejects(
       () =>
-        launch(fixture("sleeper.exe"), { dlls: [fixture("api_initfail.dll")] }),
+        launch(fixture("sleeper.exe"), {
+          dlls: [fixture("api_initfail.dll")],
+          errorDialogs: false,
+        }),
       HeapshiftError,
       "Cannot launch with api_initfail.dll: the program's loader stopped it with 0xC0000142: a DLL failed to initialise",
     );
@@ -570,4 +587,67 @@ test("launch takes heapshift into a program on another C runtime: a UCRT plugin 
   } finally {
     proc.kill();
   }
+});
+
+// A program inherits its parent's error mode, whatever that is (a console
+// tool, CI or a service may have turned the dialogs off): launch gives it
+// Windows' default, as Explorer does, or with errorDialogs: false none of
+// the loader's and crash boxes, which would hang a script no one watches.
+// api_errormode.exe exits with the mode it was started with; this
+// process's has the dialogs off (harness.ts), so on Windows a program that
+// inherited it would say 3. Wine 10 passes no error mode on: each of its
+// processes starts with 0 (ntdll's process_error_mode), and kernelbase's
+// CreateProcess ignores CREATE_DEFAULT_ERROR_MODE, so there the program
+// gets 0 either way.
+test("launch gives the program Windows' default error mode, and with errorDialogs: false no error boxes", async () => {
+  const ours = errorMode();
+  const modeOf = async (options: LaunchOptions) => {
+    using proc = await launch(fixture("api_errormode.exe"), {
+      ...options,
+      stdio: "none",
+    });
+    return await proc.wait({ timeout: 30_000 });
+  };
+  assertEquals(
+    {
+      unsaid: await modeOf({}),
+      on: await modeOf({ errorDialogs: true }),
+      off: await modeOf({ errorDialogs: false }),
+    },
+    {
+      unsaid: 0,
+      on: 0,
+      off: UNDER_WINE ? 0 : SEM.FAILCRITICALERRORS | SEM.NOGPFAULTERRORBOX,
+    },
+  );
+  assertEquals(errorMode(), ours, "this process's error mode is as it was");
+});
+
+// The CLI's launch takes the option as --no-error-dialogs (its exit code,
+// with --wait-exit, is the program's: the mode it was started with).
+test("cli: launch --no-error-dialogs starts the program without error boxes", async () => {
+  const run = async (...more: string[]) => {
+    const r = await runCli([
+      "launch",
+      fixture("api_errormode.exe"),
+      "--dll",
+      fixture("probe.dll"),
+      "--wait-exit",
+      ...more,
+    ]);
+    return {
+      code: r.code,
+      stderr: r.stderr.includes("error:") ? r.stderr : "",
+    };
+  };
+  assertEquals(
+    { on: await run(), off: await run("--no-error-dialogs") },
+    {
+      on: { code: 0, stderr: "" },
+      off: {
+        code: UNDER_WINE ? 0 : SEM.FAILCRITICALERRORS | SEM.NOGPFAULTERRORBOX,
+        stderr: "",
+      },
+    },
+  );
 });

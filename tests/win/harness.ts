@@ -2,13 +2,27 @@
 // lifecycle of a target process.
 import { readLines } from "../../src/_lines.ts";
 import type { Arch } from "../../src/arch.ts";
-import { outputDebugString } from "../../ffi/mod.ts";
+import {
+  errorMode,
+  outputDebugString,
+  SEM,
+  setErrorMode,
+} from "../../ffi/mod.ts";
 import { repoPath } from "../../src/_repo.ts";
 import { CRASH_REPORT, HEAP_REPORT } from "../../tasks/heap_reports.ts";
 import { stallDump } from "./stall_dump.ts";
 
 export { readLines, repoPath };
 export type { Arch };
+
+// No loader box ("a DLL was not found") and no crash box for the programs
+// the tests start, which inherit this process's error mode on Windows: on
+// a test machine no one clicks them, and the suite would hang. (launch
+// gives its programs Windows' default unless told `errorDialogs: false`,
+// as the tests that expect a program's load to fail do.)
+if (Deno.build.os === "windows") {
+  setErrorMode(errorMode() | SEM.FAILCRITICALERRORS | SEM.NOGPFAULTERRORBOX);
+}
 
 /** The suite runs under Wine (not natively on Windows). */
 export const UNDER_WINE = Deno.env.get("WINEPREFIX") !== undefined;

@@ -215,6 +215,7 @@ test("launch of a 32-bit program reports a DLL that fails to initialise", async 
     () =>
       launch(fixture("sleeper32.exe"), {
         dlls: [fixture("api_initfail32.dll")],
+        errorDialogs: false,
       }),
     HeapshiftError,
     "Cannot launch with api_initfail32.dll: the program's loader stopped it with 0xC0000142",
