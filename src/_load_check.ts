@@ -100,6 +100,10 @@ const LOADER_FAILURES: Record<number, string> = {
     "a DLL has the wrong format or machine (STATUS_INVALID_IMAGE_FORMAT)",
 };
 
+/** What a launch that timed out with Windows' error boxes on adds. */
+const ERROR_BOX_HINT =
+  "; if Windows showed it an error box (a DLL not found, or one that failed to initialise), that box waits for a click: launch it with errorDialogs: false (--no-error-dialogs on the command line) to have the loader's error reported instead";
+
 /**
  * Waits until the program's loader has initialised every added DLL: a
  * remote thread calls `GetModuleHandleW(dll)`. It is created once the main
@@ -107,10 +111,12 @@ const LOADER_FAILURES: Record<number, string> = {
  * and its answer proves the DLLs loaded and initialised. If the process
  * ends instead, an exit with a loader status means a DLL failed to load;
  * any other exit means the program ran (so the DLLs had loaded).
+ * `errorDialogs`: whether Windows may show the program its error boxes
+ * (launch's option, default true), which a timeout's message mentions.
  */
 export async function confirmLoaded(
   launched: LaunchedProcess,
-  options: { dlls: string[]; timeout: number },
+  options: { dlls: string[]; timeout: number; errorDialogs?: boolean },
 ): Promise<void> {
   if (options.dlls.length === 0) return;
   const names = options.dlls.map(baseName).join(", ");
@@ -142,9 +148,12 @@ export async function confirmLoaded(
       const last = e instanceof NotStartedError && e.cause instanceof Error
         ? ` (last error: ${e.cause.message})`
         : "";
+      // A loader failure with the dialogs on waits for a click on the
+      // box before the program ends: only the timeout tells.
+      const box = options.errorDialogs === false ? "" : ERROR_BOX_HINT;
       throw new HeapshiftError(
         "timeout",
-        `Cannot launch with ${names}: the program did not finish loading them within ${options.timeout} ms (it was stopped)${last}`,
+        `Cannot launch with ${names}: the program did not finish loading them within ${options.timeout} ms (it was stopped)${last}${box}`,
         { cause: e },
       );
     }

@@ -199,7 +199,11 @@ async function start(
   signal?.throwIfAborted();
   const { launched, dlls, hold } = launchSuspendedAndResume(exe, options);
   try {
-    const check = confirmLoaded(launched, { dlls, timeout });
+    const check = confirmLoaded(launched, {
+      dlls,
+      timeout,
+      errorDialogs: options.errorDialogs,
+    });
     await (signal ? untilAborted(check, signal) : check);
     markLaunchLoads(launched, dlls);
     // heapshift.dll made its stats block while it loaded: held from now,

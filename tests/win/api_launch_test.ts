@@ -651,3 +651,35 @@ test("cli: launch --no-error-dialogs starts the program without error boxes", as
     },
   );
 });
+
+// With the dialogs on, a program whose DLL is not found (or fails to
+// initialise) waits for a click on Windows' box before it ends, and launch
+// can only time out: its message says so, and how to get the loader's
+// error instead. (api_slow.dll's DllMain sleeps 5 s: over the timeout.)
+test("a launch that times out says a Windows error box may be what it waited for, unless errorDialogs is false", async () => {
+  await using copy = await uniqueCopy("sleeper.exe");
+  const dir = copy.path.replace(/\\[^\\]+$/, "");
+  const messageOf = async (options: LaunchOptions, name: string) => {
+    const mark = slowMark(dir, name);
+    const e = await assertRejects(
+      () =>
+        launch(copy.path, {
+          dlls: [fixture("api_slow.dll")],
+          env: mark.env,
+          timeout: 300,
+          ...options,
+        }),
+      HeapshiftError,
+      "Cannot launch with api_slow.dll: the program did not finish loading them within 300 ms (it was stopped)",
+    );
+    await untilGone(copy.exe);
+    return e.message;
+  };
+  const hint =
+    "; if Windows showed it an error box (a DLL not found, or one that failed to initialise), that box waits for a click: launch it with errorDialogs: false (--no-error-dialogs on the command line) to have the loader's error reported instead";
+  assert((await messageOf({}, "on")).endsWith(hint), "with the dialogs on");
+  assert(
+    !(await messageOf({ errorDialogs: false }, "off")).includes("error box"),
+    "with the dialogs off",
+  );
+});
