@@ -184,6 +184,9 @@ async function loadsInProcess(dll: string): Promise<Check> {
       env: { HEAPSHIFT_DISABLE: "1" },
       dlls: [dll],
       stdio: "none",
+      // a DLL that fails to load must give the loader's error, not wait
+      // on Windows' box until the 30 s below run out
+      errorDialogs: false,
     });
     let code: number;
     try {

@@ -62,6 +62,7 @@ async function doInject(
     wait?: number | boolean;
     dll?: string;
     timeout: number;
+    errorDialogs?: boolean;
     json?: boolean;
   },
 ): Promise<number> {
@@ -102,6 +103,7 @@ async function doInject(
       dlls: [dll],
       stdio: "none",
       timeout: opts.timeout * 1000,
+      errorDialogs: opts.errorDialogs,
     });
     const ms = performance.now() - t0;
     let outcome;
@@ -362,6 +364,10 @@ export function injectCommand(program: Command, setCode: SetCode): void {
       "how long the remote load may take (with --wait, also how long the program found may take to begin initialising; for an executable that is not running, how long its loader may take to load the DLL before the program is stopped)",
       parseSeconds,
       10,
+    )
+    .option(
+      "--no-error-dialogs",
+      "for an executable that is not running: Windows shows the program no error box (a DLL not found, a crash); it fails with the error's exit code instead, for scripts no one watches",
     )
     .option("--json", "machine-readable output");
   bridgeOptions(command).addHelpText(

@@ -652,6 +652,28 @@ test("cli: launch --no-error-dialogs starts the program without error boxes", as
   );
 });
 
+// inject of an executable that is not running launches it: the same
+// option, for the same reason (a program that fails to load would wait on a
+// box until --timeout stops it).
+test("cli: inject of an executable takes --no-error-dialogs", async () => {
+  await using copy = await uniqueCopy("sleeper.exe");
+  const r = await runCli([
+    "inject",
+    copy.path,
+    "--dll",
+    fixture("probe.dll"),
+    "--no-error-dialogs",
+    "--json",
+  ]);
+  assertEquals(r.code, 0, r.stderr);
+  const report = JSON.parse(r.stdout) as { pid: number; launched: boolean };
+  try {
+    assertEquals(report.launched, true);
+  } finally {
+    Deno.kill(report.pid, "SIGKILL");
+  }
+});
+
 // With the dialogs on, a program whose DLL is not found (or fails to
 // initialise) waits for a click on Windows' box before it ends, and launch
 // can only time out: its message says so, and how to get the loader's
