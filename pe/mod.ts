@@ -38,5 +38,6 @@ export * from "./checksum.ts";
 export * from "./patch.ts";
 export * from "./remove.ts";
 export * from "./write.ts";
+export * from "./written_name.ts";
 export * from "./mapped.ts";
 export * from "./loaded_imports.ts";

@@ -35,6 +35,7 @@ import { FileSource } from "./source.ts";
 import { fileProblem, namingFile, statRegular } from "./_file.ts";
 import { Output, writeAll } from "./_output.ts";
 import { checkResult, type EditPlan } from "./_plan.ts";
+import { writtenNameTooLong } from "./written_name.ts";
 
 /** Options shared by {@linkcode patchImports} and {@linkcode removeImport}. */
 export interface FileOptions {
@@ -278,25 +279,16 @@ async function removeStaleTemporaries(
 
 /** The longest name a file system gives a file (NTFS, ext4 and others). */
 const NAME_MAX = 255;
-/** How much longer the temporary file's name is: `.<name>.<8 hex>.tmp`. */
-const TEMPORARY_EXTRA = 14;
 
 /**
- * Why a file named `base` cannot be written through its temporary file,
- * when that name is too long (counted in UTF-16 units on Windows, in
- * UTF-8 bytes elsewhere): the system's own words say nothing of it
- * (Linux "file name too long", of a name the caller never gave; Wine
- * "not found"). The words of src/_output_name.ts's writtenNameProblem,
- * which the API and the CLI check names with before writing.
+ * The reason a file at `path` cannot be written through its temporary
+ * file ({@linkcode writtenNameTooLong}), with what to do; undefined when
+ * it can.
  */
-function nameTooLong(base: string): string | undefined {
-  const windows = Deno.build.os === "windows";
-  const length = windows ? base.length : new TextEncoder().encode(base).length;
-  if (length + TEMPORARY_EXTRA <= NAME_MAX) return undefined;
-  const unit = windows ? "characters" : "bytes";
-  return `its name is ${length} ${unit}, and the temporary file it is written through is named ${TEMPORARY_EXTRA} longer, over the ${NAME_MAX} a file name may have: choose a name of at most ${
-    NAME_MAX - TEMPORARY_EXTRA
-  } ${unit}`;
+function nameTooLong(path: string): string | undefined {
+  const tooLong = writtenNameTooLong(path);
+  return tooLong &&
+    `${tooLong.why}: choose a name of at most ${tooLong.max} ${tooLong.unit}`;
 }
 
 /**
@@ -307,13 +299,9 @@ function nameTooLong(base: string): string | undefined {
  * reuse.
  */
 function checkLength(path: string): void {
-  const { base } = splitPath(path);
-  const length = Deno.build.os === "windows"
-    ? base.length
-    : new TextEncoder().encode(base).length;
-  const reason = nameTooLong(base);
-  if (length <= NAME_MAX || reason === undefined) return;
-  throw new PeFileError(path, { action: "write", reason });
+  const tooLong = writtenNameTooLong(path);
+  if (tooLong === undefined || tooLong.length <= NAME_MAX) return;
+  throw new PeFileError(path, { action: "write", reason: nameTooLong(path)! });
 }
 
 /** Writes to a new file: all of it, or throws (stopping when aborted). */
@@ -363,7 +351,7 @@ async function writeAtomic(
       mode: options.mode,
     });
   } catch (e) {
-    const tooLong = nameTooLong(base);
+    const tooLong = nameTooLong(path);
     if (tooLong) {
       throw new PeFileError(path, { action: "write", reason: tooLong }, {
         cause: e,

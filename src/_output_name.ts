@@ -14,6 +14,7 @@
  */
 
 import { isWindows } from "../ffi/mod.ts";
+import { writtenNameTooLong } from "../pe/mod.ts";
 
 /** Why a name will not do, and what to do instead. */
 export interface NameProblem {
@@ -80,21 +81,6 @@ export function outputNameProblem(
   return undefined;
 }
 
-/**
- * The longest name a file system gives a file: 255, in UTF-16 units on
- * Windows (NTFS) and in bytes elsewhere (Linux's file systems count the
- * UTF-8 bytes).
- */
-const NAME_MAX = 255;
-
-/**
- * How much longer than a file's name is the name of the temporary file
- * pe/ writes it through before renaming it into place
- * (`.<name>.<8 hex digits>.tmp`, beside it). pe/write.ts, which may not
- * import this, words a write that fails for it the same way.
- */
-const TEMPORARY_EXTRA = 14;
-
 /** A {@linkcode NameProblem} with the limit broken, e.g. `at most 241 bytes`. */
 export interface LengthProblem extends NameProblem {
   limit: string;
@@ -104,24 +90,18 @@ export interface LengthProblem extends NameProblem {
  * What is wrong with writing a file at `path` through pe/'s temporary
  * file (a patched program, its backup): the temporary file's name would
  * be longer than a file system allows; `undefined` when nothing is.
- * Counted for Windows (`options.windows`, default: this system) in UTF-16
- * units, else in UTF-8 bytes.
+ * pe/'s own rule ({@linkcode writtenNameTooLong}), counted for Windows
+ * (`options.windows`, default: this system) in UTF-16 units, else in
+ * UTF-8 bytes.
  */
 export function writtenNameProblem(
   path: string,
   options: { windows?: boolean } = {},
 ): LengthProblem | undefined {
-  const windows = options.windows ?? isWindows;
-  // ('\' is a name's character off Windows)
-  const name = path.slice(path.search(windows ? /[^\\/]*$/ : /[^/]*$/));
-  const length = windows ? name.length : new TextEncoder().encode(name).length;
-  if (length + TEMPORARY_EXTRA <= NAME_MAX) return undefined;
-  const unit = windows ? "characters" : "bytes";
-  const limit = `at most ${NAME_MAX - TEMPORARY_EXTRA} ${unit}`;
-  return {
-    why:
-      `its name is ${length} ${unit}, and the temporary file it is written through is named ${TEMPORARY_EXTRA} longer, over the ${NAME_MAX} a file name may have`,
-    advice: `choose a name of ${limit}`,
-    limit,
-  };
+  const tooLong = writtenNameTooLong(path, {
+    windows: options.windows ?? isWindows,
+  });
+  if (tooLong === undefined) return undefined;
+  const limit = `at most ${tooLong.max} ${tooLong.unit}`;
+  return { why: tooLong.why, advice: `choose a name of ${limit}`, limit };
 }
