@@ -277,9 +277,6 @@ async function removeStaleTemporaries(
   } catch { /* best effort */ }
 }
 
-/** The longest name a file system gives a file (NTFS, ext4 and others). */
-const NAME_MAX = 255;
-
 /**
  * The reason a file at `path` cannot be written through its temporary
  * file ({@linkcode writtenNameTooLong}), with what to do; undefined when
@@ -300,7 +297,7 @@ function nameTooLong(path: string): string | undefined {
  */
 function checkLength(path: string): void {
   const tooLong = writtenNameTooLong(path);
-  if (tooLong === undefined || tooLong.length <= NAME_MAX) return;
+  if (tooLong === undefined || tooLong.length <= tooLong.nameMax) return;
   throw new PeFileError(path, { action: "write", reason: nameTooLong(path)! });
 }
 
@@ -584,39 +581,6 @@ export function writtenFile(path: string): string {
   }
 }
 
-/**
- * The names an in-place edit of `file` writes, for a caller that checks
- * them first: `file`, the file written (a symbolic link's target), and
- * `backup`, the backup written for it (`<file>.bak`, or the first of
- * `.bak.1`, … that is free), undefined when one there holds the same bytes
- * (reused: nothing is written for it) or none can be told (the edit then
- * says why). The files may change before the edit, which decides anew.
- */
-export function inPlaceNames(file: string): { file: string; backup?: string } {
-  try {
-    if (Deno.lstatSync(file).isSymlink) file = Deno.realPathSync(file);
-  } catch {
-    return { file, backup: backupName(file, 0) };
-  }
-  try {
-    using src = FileSource.open(file);
-    for (let i = 0; i < MAX_BACKUPS; i++) {
-      const path = backupName(file, i);
-      let info: Deno.FileInfo;
-      try {
-        info = Deno.lstatSync(path);
-      } catch (e) {
-        if (e instanceof Deno.errors.NotFound) return { file, backup: path };
-        throw e;
-      }
-      if (info.isFile && info.size === src.size && sameBytes(path, src)) {
-        return { file };
-      }
-    }
-  } catch { /* (unreadable: the edit says so) */ }
-  return { file };
-}
-
 /** A backup of an in-place edit; `created` when this edit made it. */
 interface Backup {
   path: string;
@@ -778,6 +742,7 @@ async function apply(exe: string, how: FileEdit): Promise<PatchReport> {
     target = await replaceable(exe, report.warnings, options.signal);
   } else {
     target = options.output ?? defaultOutputPath(exe, tag);
+    checkLength(target);
     const there = await lstatOrNone(target);
     if (there) {
       if (await sameFile(exe, target)) {

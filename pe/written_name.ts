@@ -27,6 +27,11 @@ export interface NameTooLong {
   /** The longest name that can be written, in `unit`s (241). */
   max: number;
   /**
+   * The longest name a file may have at all (255): a name over it names
+   * no file there is, and looking one up fails too.
+   */
+  nameMax: number;
+  /**
    * Why, in words: "its name is 242 bytes, and the temporary file it is
    * written through is named 14 longer, over the 255 a file name may
    * have".
@@ -68,6 +73,7 @@ export function writtenNameTooLong(
     length,
     unit,
     max: NAME_MAX - TEMPORARY_EXTRA,
+    nameMax: NAME_MAX,
     why:
       `its name is ${length} ${unit}, and the temporary file it is written through is named ${TEMPORARY_EXTRA} longer, over the ${NAME_MAX} a file name may have`,
   };

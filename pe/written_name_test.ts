@@ -16,6 +16,7 @@ Deno.test("writtenNameTooLong: a name whose temporary file (14 longer) would pas
       length: 242,
       unit,
       max: 241,
+      nameMax: 255,
       why:
         `its name is 242 ${unit}, and the temporary file it is written through is named 14 longer, over the 255 a file name may have`,
     });

@@ -14,7 +14,7 @@
  */
 
 import { isWindows } from "../ffi/mod.ts";
-import { writtenNameTooLong } from "../pe/mod.ts";
+import { PeFileError, writtenNameTooLong } from "../pe/mod.ts";
 
 /** Why a name will not do, and what to do instead. */
 export interface NameProblem {
@@ -104,4 +104,33 @@ export function writtenNameProblem(
   if (tooLong === undefined) return undefined;
   const limit = `at most ${tooLong.max} ${tooLong.unit}`;
   return { why: tooLong.why, advice: `choose a name of ${limit}`, limit };
+}
+
+/** pe/'s failure to write a file for its name, as {@linkcode writtenFailure} finds it. */
+export interface WrittenFailure {
+  /** The file pe/ could not write. */
+  path: string;
+  problem: LengthProblem;
+  /**
+   * What pe/ adds to its words, e.g. `; game.exe is unchanged` (a backup
+   * it made and could not remove), or "".
+   */
+  more: string;
+}
+
+/**
+ * When `e` is pe/'s failure to write a file whose name is too long for its
+ * temporary file (the copy of a program, its backup, the program itself in
+ * place: names pe/ derives, which a caller words with its own options), the
+ * file and the problem; else undefined. Found as the write fails, not
+ * before: an edit that has nothing to write (a program patched already)
+ * is not refused.
+ */
+export function writtenFailure(e: unknown): WrittenFailure | undefined {
+  if (!(e instanceof PeFileError) || e.action !== "write") return undefined;
+  const problem = writtenNameProblem(e.path);
+  if (problem === undefined) return undefined;
+  const own = `${problem.why}: ${problem.advice}`;
+  const more = e.reason.startsWith(own) ? e.reason.slice(own.length) : "";
+  return { path: e.path, problem, more };
 }

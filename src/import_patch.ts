@@ -17,13 +17,16 @@ import {
   type PatchFileOptions,
   patchImports as pePatchImports,
   type PatchReport,
-  PeFileError,
   type RemoveFileOptions,
   removeImport as peRemoveImport,
 } from "../pe/mod.ts";
 import { guardAsync } from "./_error_kinds.ts";
 import { HeapshiftError } from "./heapshift_error.ts";
-import { outputNameProblem, writtenNameProblem } from "./_output_name.ts";
+import {
+  outputNameProblem,
+  writtenFailure,
+  writtenNameProblem,
+} from "./_output_name.ts";
 import { fileNameOfPath } from "./_paths.ts";
 
 /**
@@ -93,21 +96,18 @@ function writtenNameError(
   e: unknown,
   edit: { options: FileOptions; doing: string },
 ): unknown {
-  if (!(e instanceof PeFileError) || e.action !== "write") return e;
-  const problem = writtenNameProblem(e.path);
-  if (problem === undefined) return e;
+  const failed = writtenFailure(e);
+  if (failed === undefined) return e;
+  const { path, problem, more } = failed;
   const { options, doing } = edit;
   const what = !options.inPlace
-    ? `the copy ${e.path}`
-    : options.backup !== false && /\.bak(\.\d+)?$/.test(e.path)
-    ? `the backup ${e.path}`
-    : `${e.path}, written in place`;
+    ? `the copy ${path}`
+    : options.backup !== false && /\.bak(\.\d+)?$/.test(path)
+    ? `the backup ${path}`
+    : `${path}, written in place`;
   const advice = options.inPlace
     ? `write to a copy with output instead, ${problem.limit}`
     : `name it with output, ${problem.limit}`;
-  // what pe/ adds to its words (a backup it made and could not remove)
-  const own = `${problem.why}: ${problem.advice}`;
-  const more = e.reason.startsWith(own) ? e.reason.slice(own.length) : "";
   return new HeapshiftError(
     "bad-path",
     `Cannot ${doing}: ${what}: ${problem.why}: ${advice}${more}`,

@@ -221,6 +221,29 @@ Deno.test("patchImports and removeImport: a file to write whose name is too long
     await Deno.rename(`${dir}/patched.exe`, itself);
     const again = await patchImports(itself, { inPlace: true });
     assert.equal(again.changed, false);
+    // Nor is one whose copy would be over 255, or its own name too long.
+    for (const length of [238, 242, 255]) {
+      const named = `${dir}/${"p".repeat(length - 4)}.exe`;
+      await Deno.copyFile(itself, named);
+      assert.equal((await patchImports(named)).changed, false);
+      assert.equal(
+        (await patchImports(named, { inPlace: true })).changed,
+        false,
+      );
+      await Deno.remove(named);
+    }
+    // A copy's name over 255 is refused for its length too, not in the
+    // words of the look for one there (Linux "file name too long").
+    const longest = await program(250);
+    await refused(
+      () => patchImports(longest),
+      `Cannot patch ${longest}: the copy ${
+        longest.slice(0, -4)
+      }.heapshift.exe: ${
+        why.replace("242", "260")
+      }: name it with output, at most 241 ${unit}`,
+    );
+    await Deno.remove(longest);
     // A byte shorter is written.
     const shorter = await program(231);
     await patchImports(shorter);

@@ -9,7 +9,6 @@ import type { Command } from "@commander-js/extra-typings";
 import { basename } from "node:path";
 import {
   defaultOutputPath,
-  inPlaceNames,
   patchImports,
   PeError,
   removeImport,
@@ -31,6 +30,7 @@ import { baseName, fileNameOfPath } from "../../src/_paths.ts";
 import { otherRuntimeWarning } from "../crt_warning.ts";
 import { interruptible } from "../interrupts.ts";
 import { checkOutputPath, checkWrittenName } from "../output_path.ts";
+import { writtenFailure } from "../../src/_output_name.ts";
 import { c, printJson, shown, UsageError } from "../output.ts";
 
 /**
@@ -218,27 +218,6 @@ export function patchCommand(program: Command, setCode: SetCode): void {
           advice:
             "copy the program to a file of its own and patch that (--out PATH names where the patched copy goes)",
         });
-        // and the names derived from the program's, longer than its own
-        if (opts.inplace) {
-          // the backup pe/ will write (.bak.1 when .bak is another's; none
-          // when it holds the same bytes), else the program's own name
-          const { file, backup } = inPlaceNames(exe);
-          checkWrittenName(
-            backup ?? file,
-            backup ? "patch --inplace: the backup" : "patch --inplace:",
-            {
-              advice: (limit) =>
-                `patch a copy with --out PATH instead, ${limit}`,
-            },
-          );
-        } else {
-          const tag = opts.remove ? "unpatched" : "heapshift";
-          checkReplaced(defaultOutputPath(exe, tag), {
-            what: "patch: the copy",
-            force: opts.force,
-            advice: (limit) => `name it with --out PATH, ${limit}`,
-          });
-        }
       }
       const name = basename(exe);
       // Ctrl+C while a file is written removes it; the program stays as it was.
@@ -260,7 +239,12 @@ export function patchCommand(program: Command, setCode: SetCode): void {
         `${
           opts.remove ? "Removal" : "Patch"
         } of ${name} interrupted: nothing was changed`,
-      );
+      ).catch((e) => {
+        throw derivedNameError(e, opts.out === undefined ? exe : undefined, {
+          inplace: opts.inplace,
+          remove: opts.remove,
+        });
+      });
       if (rep.action === "added") {
         const warning = await otherRuntimeWarning(exe, rep.dll);
         if (warning) rep.warnings.push(warning);
@@ -325,4 +309,43 @@ function checkReplaced(
     ? options.what
     : `${options.what} ${path}: the file it leads to,`;
   checkWrittenName(file, what, { advice: options.advice });
+}
+
+/**
+ * `e`, or when it is pe/'s failure to write a file it named from the
+ * program `exe`'s name (`undefined`: --out named the file, checked before)
+ * because that name is too long for its temporary file, a usage error
+ * naming that file (the copy, the backup, the program itself in place)
+ * and the option to use instead. Found as the write fails, which writes
+ * nothing: a program with nothing to write (patched already) is not
+ * refused for names never written.
+ */
+function derivedNameError(
+  e: unknown,
+  exe: string | undefined,
+  opts: { inplace?: boolean; remove?: boolean },
+): unknown {
+  const failed = exe === undefined ? undefined : writtenFailure(e);
+  if (exe === undefined || failed === undefined) return e;
+  const { path, problem, more } = failed;
+  let what: string;
+  let advice: string;
+  if (opts.inplace) {
+    // the file written in place (a symbolic link's target), or its backup
+    what = path === writtenFile(exe)
+      ? "patch --inplace:"
+      : "patch --inplace: the backup";
+    advice = `patch a copy with --out PATH instead, ${problem.limit}`;
+  } else {
+    // with --force, the file an existing copy leads to
+    const copy = defaultOutputPath(
+      exe,
+      opts.remove ? "unpatched" : "heapshift",
+    );
+    what = path === copy
+      ? "patch: the copy"
+      : `patch: the copy ${copy}: the file it leads to,`;
+    advice = `name it with --out PATH, ${problem.limit}`;
+  }
+  return new UsageError(`${what} ${path}: ${problem.why}: ${advice}${more}`);
 }

@@ -3,7 +3,7 @@
 // the path for what is not a regular file or cannot be written.
 import { fileURLToPath } from "node:url";
 import assert from "node:assert/strict";
-import { imports } from "../../pe/mod.ts";
+import { imports, patchImports } from "../../pe/mod.ts";
 import { buildPe } from "../../pe/_test_pe.ts";
 import { posixTest, withDir, withVar } from "../../pe/_test_dir.ts";
 import { runCli as cli } from "../_test_utils.ts";
@@ -565,6 +565,60 @@ Deno.test("patch --inplace checks the backup it will write: .bak.1 when .bak hol
     assert.equal((await names(kept))[0], "heapshift.dll");
     assert.deepEqual(await Deno.readFile(`${kept}.bak`), buildPe());
     assert.ok(!(await listDir(dir)).some((n) => n.endsWith(".bak.1")));
+  });
+});
+
+// Refused for a name only when a file is to be written: a program patched
+// already has none, whatever the length of its name.
+Deno.test("patch of a program patched already says there is nothing to do however long its name (its copy's, its backup's, its own too long to write), and writes nothing", async () => {
+  await withDir(async (dir) => {
+    const patched = async (length: number) => {
+      const exe = await programNamed(dir, length);
+      const short = join(dir, "p.exe");
+      await Deno.rename(exe, short);
+      await patchImports(short, { inPlace: true, backup: false });
+      await Deno.rename(short, exe);
+      return exe;
+    };
+    // 238: its .bak (242) too long; 242: itself; 255: its .bak over 255
+    for (const length of [238, 242, 255]) {
+      const exe = await patched(length);
+      const before = await listDir(dir);
+      for (const args of [[exe], [exe, "--inplace"]]) {
+        const r = await cli(["patch", ...args]);
+        assert.equal(r.code, 0, `${length} ${args}: ${r.stdout}${r.stderr}`);
+        assert.match(
+          r.stdout,
+          /: heapshift\.dll is already first: nothing to do\n/,
+        );
+        assert.deepEqual(await listDir(dir), before);
+      }
+      await Deno.remove(exe);
+    }
+    // and removing a DLL from a program that does not import it
+    const plain = await programNamed(dir, 250);
+    const before = await listDir(dir);
+    const r = await cli(["patch", plain, "--remove", "--inplace"]);
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    assert.match(r.stdout, /: heapshift\.dll is not imported: nothing to do\n/);
+    assert.deepEqual(await listDir(dir), before);
+  });
+});
+
+// pe/ looks for a copy before writing it: a name over 255 is refused for
+// its length, not in the words of that look
+Deno.test("patch of a program whose copy's name would be over 255 refuses it for its length, saying what to do; nothing is written", async () => {
+  await withDir(async (dir) => {
+    const exe = await programNamed(dir, 250);
+    const copy = exe.replace(/\.exe$/, ".heapshift.exe");
+    const before = await listDir(dir);
+    const r = await cli(["patch", exe]);
+    assert.equal(r.code, 2, r.stdout + r.stderr);
+    assert.equal(
+      r.stderr,
+      `error: patch: the copy ${copy}: its name is 260 ${unit}, and the temporary file it is written through is named 14 longer, over the 255 a file name may have: name it with --out PATH, at most 241 ${unit}\n`,
+    );
+    assert.deepEqual(await listDir(dir), before);
   });
 });
 
