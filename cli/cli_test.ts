@@ -405,6 +405,80 @@ Deno.test("specialk refuses a bad --name (2) and a binary ini (1), leaving the f
   }
 });
 
+// The ini and its backup are written through temporary files whose names
+// are 14 longer: a name too long for them was refused in the system's words
+// (Linux "file name too long") or pe/'s advice for a name never given.
+Deno.test("specialk refuses, before writing anything, an ini whose backup's name or own name is too long to write, saying what to do; an edit with nothing to write is not refused", async () => {
+  await withDir(async (dir) => {
+    // counted in UTF-16 units on Windows (the Windows Deno under Wine too)
+    const unit = Deno.build.os === "windows" ? "characters" : "bytes";
+    const why = (length: number) =>
+      `its name is ${length} ${unit}, and the temporary file it is written through is named 14 longer, over the 255 a file name may have`;
+    const dll = `${dir}/heapshift.dll`;
+    await Deno.writeFile(dll, buildPe({ dll: true }));
+    const sample = new URL(
+      "../tests/fixtures/cli_specialk.ini",
+      import.meta.url,
+    );
+    const ini = (length: number) => `${dir}/${"s".repeat(length - 4)}.ini`;
+    const files = () => [...Deno.readDirSync(dir)].map((e) => e.name).sort();
+    const refused = async (args: string[], code: number, message: string) => {
+      const before = files();
+      const r = await cli(["specialk", ...args]);
+      assert.equal(r.code, code, r.stdout + r.stderr);
+      assert.equal(r.stderr, `error: ${message}\n`);
+      assert.deepEqual(files(), before);
+    };
+    // 225: its backup, .heapshift-backup (17 longer), is 242
+    const long = ini(225);
+    await Deno.copyFile(sample, long);
+    const text = await Deno.readFile(long);
+    await refused(
+      ["--ini", long, "--dll", dll],
+      1,
+      `Cannot edit ${long}: its backup ${long}.heapshift-backup: ${
+        why(242)
+      }: rename the ini to a name of at most 224 ${unit}; nothing was written`,
+    );
+    assert.deepEqual(await Deno.readFile(long), text);
+    // nothing to remove, nothing written: not refused
+    const rm = await cli(["specialk", "--ini", long, "--remove"]);
+    assert.equal(rm.code, 0, rm.stdout + rm.stderr);
+    assert.match(rm.stdout, /is not in .*: nothing to remove/);
+    // 224: written, and its backup
+    const fits = ini(224);
+    await Deno.copyFile(sample, fits);
+    const ok = await cli(["specialk", "--ini", fits, "--dll", dll]);
+    assert.equal(ok.code, 0, ok.stdout + ok.stderr);
+    assert.ok(files().includes(`${"s".repeat(220)}.ini.heapshift-backup`));
+    // created (no backup): its own name counts
+    const made = ini(242);
+    await refused(
+      ["--ini", made, "--dll", dll, "--create"],
+      1,
+      `Cannot edit ${made}: ${
+        why(242)
+      }: choose a name of at most 241 ${unit}; nothing was written`,
+    );
+    const created = await cli([
+      "specialk",
+      "--ini",
+      ini(241),
+      "--dll",
+      dll,
+      "--create",
+    ]);
+    assert.equal(created.code, 0, created.stdout + created.stderr);
+    // over 255: no file can have the name
+    const over = ini(256);
+    await refused(
+      ["--ini", over, "--dll", dll, "--create"],
+      2,
+      `--ini ${over}: ${why(256)}: choose a name of at most 241 ${unit}`,
+    );
+  });
+});
+
 Deno.test("specialk registers only a DLL of the game's bitness: anything else is refused, the ini unchanged", async () => {
   const dir = await Deno.makeTempDir();
   try {

@@ -13,6 +13,7 @@ import {
   fileAttributes,
   type WriteAtomicOptions,
   writeFileAtomic,
+  writtenNameTooLong,
 } from "../pe/mod.ts";
 import { CliError } from "./output.ts";
 import {
@@ -194,6 +195,38 @@ async function checkWritable(
   }
 }
 
+/** What the backup of an ini is named: the ini's name and this. */
+const BACKUP_SUFFIX = ".heapshift-backup";
+
+/**
+ * Refuses, before anything is written, a file the edit of the ini at
+ * `path` writes (`to.file`: the ini, a symbolic link's target, or with
+ * `to.backup` its backup) whose name is too long for the temporary file it
+ * is written through: the system's words would not say why, nor that the
+ * ini's name is what to change.
+ */
+function checkWrittenName(
+  path: string,
+  to: { file: string; backup?: boolean },
+): void {
+  const tooLong = writtenNameTooLong(to.file);
+  if (tooLong === undefined) return;
+  const { why, max, unit } = tooLong;
+  const which = to.backup
+    ? `its backup ${to.file}: `
+    : to.file === path
+    ? ""
+    : `the file it leads to, ${to.file}: `;
+  const advice = to.backup
+    ? `rename the ini to a name of at most ${
+      max - BACKUP_SUFFIX.length
+    } ${unit}`
+    : `choose a name of at most ${max} ${unit}`;
+  throw new CliError(
+    `Cannot edit ${path}: ${which}${why}: ${advice}; nothing was written`,
+  );
+}
+
 /** Whether a regular file (not a link) is at `path`. */
 async function isRegularFile(path: string): Promise<boolean> {
   try {
@@ -211,7 +244,9 @@ async function isRegularFile(path: string): Promise<boolean> {
  * the file as it was before heapshift changed it), then the new contents
  * atomically. A file that is not text in an encoding it can be written
  * back in unchanged is refused and left alone, and so is an entry added to
- * one Special K does not read (an ANSI file).
+ * one Special K does not read (an ANSI file), and an edit whose file or
+ * backup has a name too long to write (`writtenNameTooLong`: the backup's
+ * is 17 longer), before anything is written.
  */
 export async function applyToFile(
   path: string,
@@ -265,13 +300,17 @@ export async function applyToFile(
   if (target !== path) result.target = target;
   if (!edit.changed) return result;
   if (bytes) await checkWritable(path, { target, readOnly });
+  // The first backup is the file as it was before heapshift changed it:
+  // later runs keep it (a symbolic link there is not one of ours).
+  const backup = bytes ? `${target}${BACKUP_SUFFIX}` : undefined;
+  const writesBackup = backup !== undefined && !(await isRegularFile(backup));
+  if (writesBackup) checkWrittenName(path, { file: backup, backup: true });
+  checkWrittenName(path, { file: target });
   let madeBackup = false;
-  if (bytes) {
-    // The first backup is the file as it was before heapshift changed it:
-    // later runs keep it (a symbolic link there is not one of ours).
-    result.backup = `${target}.heapshift-backup`;
-    if (!(await isRegularFile(result.backup))) {
-      await writeKeeping(result.backup, bytes, kept);
+  if (backup !== undefined && bytes) {
+    result.backup = backup;
+    if (writesBackup) {
+      await writeKeeping(backup, bytes, kept);
       madeBackup = true;
     }
   }

@@ -16,6 +16,7 @@ import {
 import { c, cErr, CliError, printJson, shown, UsageError } from "../output.ts";
 import { isWindows } from "../../ffi/mod.ts";
 import { checkOutputPath } from "../output_path.ts";
+import { writtenNameTooLong } from "../../pe/mod.ts";
 import { isDir, linkExists } from "../../src/_paths.ts";
 import { toWinePath } from "../wine_bridge.ts";
 import { applyToFile, profilesWith } from "../specialk_file.ts";
@@ -69,6 +70,19 @@ export async function specialkDll(
     lasting: true,
     build: isWindows,
   });
+}
+
+/**
+ * Refuses an `--ini` whose name is over the 255 a file name may have: no
+ * file has it (looking one up fails in the system's words), and none can
+ * be created.
+ */
+function checkNameMax(ini: string): void {
+  const tooLong = writtenNameTooLong(ini);
+  if (tooLong === undefined || tooLong.length <= tooLong.nameMax) return;
+  throw new UsageError(
+    `--ini ${ini}: ${tooLong.why}: choose a name of at most ${tooLong.max} ${tooLong.unit}`,
+  );
 }
 
 /** Whether this Linux is WSL's, whose Windows is the real one (not Wine). */
@@ -185,7 +199,10 @@ export function specialkCommand(program: Command, setCode: SetCode): void {
         throw new UsageError("choose one of --ini, --game and --global");
       }
       if (opts.game === "") throw new UsageError("--game needs a profile name");
-      if (opts.ini !== undefined) checkOutputPath(opts.ini, "--ini");
+      if (opts.ini !== undefined) {
+        checkOutputPath(opts.ini, "--ini");
+        checkNameMax(opts.ini);
+      }
       if (isWindows && opts.prefix !== undefined) {
         throw new UsageError(
           "--prefix is for Linux (the Wine or Proton prefix a game runs in); on Windows Special K is found from its install: leave --prefix out, or pass --sk-dir DIR or --ini PATH",
