@@ -26,7 +26,9 @@ export interface FirstImport {
 
 /** Bytes to write at an RVA of the image. */
 export interface ImageWrite {
+  /** Where in the image the bytes go. */
   rva: number;
+  /** The bytes. */
   bytes: Uint8Array;
 }
 

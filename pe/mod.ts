@@ -35,8 +35,20 @@ export * from "./exports.ts";
 export * from "./layout.ts";
 export * from "./reader.ts";
 export * from "./checksum.ts";
-export * from "./patch.ts";
-export * from "./remove.ts";
+// planPatch and planRemove are the writer's (write.ts), not public.
+export {
+  DEFAULT_DLL,
+  DEFAULT_SYMBOL,
+  type DllOptions,
+  exportedNames,
+  isHeapshiftDll,
+  type PatchBytesOptions,
+  patchImportsBytes,
+  type PatchResult,
+  resolveDllName,
+  SECTION_NAME,
+} from "./patch.ts";
+export { type RemoveBytesOptions, removeImportBytes } from "./remove.ts";
 export * from "./write.ts";
 export * from "./written_name.ts";
 export * from "./mapped.ts";

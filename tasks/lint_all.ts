@@ -21,7 +21,7 @@ export const CHECKS: readonly string[][] = [
   ["lint"],
   ["check", "--doc"],
   ["check", "--doc-only", "README.md"],
-  ["doc", "--lint", "mod.ts"],
+  ["doc", "--lint", "mod.ts", "pe/mod.ts"],
 ];
 
 const USAGE = `usage: deno task lint-all
