@@ -2,32 +2,45 @@
 // path that is not ASCII (a user's name in C:\Users\…, where the checkout
 // and %TEMP% are) must reach LoadLibraryW as Windows passed it: the CRT's
 // narrow argv holds it in the ANSI code page, which is not UTF-8 (a path
-// under C:\Users\Zoë) and, on a Western Windows, has no 日本.
-import { assertEquals } from "./assert.ts";
+// under C:\Users\Zoë) and, on a Western Windows, has no 日本. The same
+// goes for the other paths fixtures take on their command line: a file to
+// write, a plugin to load, a DLL to load beside the hook DLL.
+import { assert, assertEquals } from "./assert.ts";
 import { runProgram } from "../../cli/_test_utils.ts";
 import {
   type Arch,
   fixture,
   hookDll,
+  runFixture,
   startTarget,
   test,
   testArches,
 } from "./harness.ts";
 
+/** Runs `body` in a new temporary directory whose name holds `name`. */
+async function withDir(
+  name: string,
+  body: (dir: string) => Promise<void>,
+): Promise<void> {
+  const dir = await Deno.makeTempDir({ prefix: `heapshift-${name}-` });
+  try {
+    await body(dir);
+  } finally {
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
+  }
+}
+
 /** Runs `body` with a copy of the hook DLL in a directory named `name`. */
-async function withDllIn(
+function withDllIn(
   name: string,
   arch: Arch,
   body: (dll: string) => Promise<void>,
 ): Promise<void> {
-  const dir = await Deno.makeTempDir({ prefix: `heapshift-${name}-` });
-  try {
+  return withDir(name, async (dir) => {
     const dll = `${dir}\\${hookDll(arch).replace(/^.*\\/, "")}`;
     await Deno.copyFile(hookDll(arch), dll);
     await body(dll);
-  } finally {
-    await Deno.remove(dir, { recursive: true }).catch(() => {});
-  }
+  });
 }
 
 const NAMES = ["Zoë", "日本"];
@@ -102,6 +115,68 @@ testArches(
       } finally {
         await Deno.remove(dir, { recursive: true }).catch(() => {});
       }
+    }
+  },
+);
+
+test("fixtures: api_msvcrt_host loads a plugin at a path that is not ASCII", async () => {
+  // msvcrt.dll's narrow argv is in the ANSI code page too.
+  for (const name of NAMES) {
+    await withDir(name, async (dir) => {
+      const plugin = `${dir}\\probe.dll`;
+      await Deno.copyFile(fixture("probe.dll"), plugin);
+      await using host = await startTarget(fixture("api_msvcrt_host.exe"), {
+        args: [plugin],
+      });
+      assertEquals(host.readyPid > 0, true, name);
+    });
+  }
+});
+
+testArches(
+  "fixtures: api_launchee writes its file at a path that is not ASCII, its arguments and folder in UTF-8",
+  async (arch) => {
+    for (const name of NAMES) {
+      await withDir(name, async (dir) => {
+        const out = `${dir}\\out.txt`;
+        const r = await runProgram(fixture("api_launchee.exe", arch), [
+          out,
+          name,
+        ], { cwd: dir, stderr: "inherit" });
+        assertEquals(r.code, 7, `${name}: exit code`);
+        const lines = (await Deno.readTextFile(out)).split(/\r?\n/);
+        assert(lines.includes(`arg=${name}`), `${name}: ${lines.join("\n")}`);
+        const cwd = lines.find((l) => l.startsWith("cwd="))?.slice(4);
+        assertEquals(
+          cwd?.toLowerCase().replace(/\\$/, ""),
+          dir.toLowerCase(),
+          name,
+        );
+      });
+    }
+  },
+);
+
+testArches(
+  "fixtures: dll_trim loads its detach DLL at a path that is not ASCII (exit mode)",
+  async (arch) => {
+    for (const name of NAMES) {
+      await withDir(name, async (dir) => {
+        const detach = `${dir}\\dll_trim_detach.dll`;
+        await Deno.copyFile(fixture("dll_trim_detach.dll", arch), detach);
+        // Its exit mode needs the trimmer walking, which Wine's heap runs
+        // only when asked (dll_trim_test.ts).
+        const { lines, code } = await runFixture(
+          fixture("dll_trim.exe", arch),
+          [hookDll(arch), "exit", detach],
+          {
+            env: { WINEDEBUG: "-all,+pid,err+heap", HEAPSHIFT_TRIM_WALK: "1" },
+            arch,
+          },
+        );
+        // 8: the DLL did not load
+        assertEquals(code, 0, `${name}:\n${lines.join("\n")}`);
+      });
     }
   },
 );
