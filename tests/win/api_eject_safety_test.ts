@@ -24,6 +24,8 @@ import {
   testArches,
 } from "./harness.ts";
 import {
+  SLOW_HOLD_ENV,
+  SLOW_MARK_ENV,
   type SlowHold,
   slowHold,
   type SlowMark,
@@ -428,6 +430,40 @@ async function injectionsWait(
   await slow;
   assert(!has(pid, "probe.dll"), "neither loaded probe.dll");
 }
+
+testArches(
+  "the test DLLs refuse to load when a file they are to mark or wait on is named by a path too long for them",
+  async (arch) => {
+    // api_worker.dll's thread ignored such a hold and ran for ever, and
+    // api_slow.dll's DllMain slept 5 s instead: a test waiting on either
+    // hung, or passed without what it meant to check.
+    const long = `C:\\${"x".repeat(300)}`;
+    for (
+      const [dll, variables] of [
+        ["api_worker.dll", [WORKER_HOLD_ENV, WORKER_MARK_ENV]],
+        // (x64 only)
+        ...(arch === "x64"
+          ? [["api_slow.dll", [SLOW_HOLD_ENV, SLOW_MARK_ENV]]] as const
+          : []),
+      ] as const
+    ) {
+      for (const variable of variables) {
+        await using target = await startTarget(fixture("sleeper.exe", arch), {
+          env: { [variable]: long },
+        });
+        const e = await inject(target.readyPid, fixture(dll, arch)).then(
+          () => "it loaded",
+          (e) => e,
+        );
+        // the loader's refusal (DllMain returned FALSE), not another
+        assert(
+          e instanceof HeapshiftError && e.kind === "load-failed",
+          `${dll}, ${variable}: ${e}`,
+        );
+      }
+    }
+  },
+);
 
 test("a stats block inject cannot read counts as a heapshift loaded", async () => {
   await using target = await startTarget(fixture("sleeper.exe"));
