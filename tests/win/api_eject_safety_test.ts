@@ -404,6 +404,20 @@ async function injectionsWait(
   { hold, mark }: { hold: SlowHold; mark: SlowMark },
 ): Promise<void> {
   const slow = inject(pid, fixture("api_slow.dll"), { timeout: 600_000 });
+  // The held injection ends however the checks do: the hold released, it
+  // is awaited before their failure is reported (left pending, it ended
+  // after the test, noise after the failure).
+  const [checked, injected] = await Promise.allSettled([
+    injectionsWaitChecks(pid, mark).finally(() => hold.release()),
+    slow,
+  ]);
+  if (checked.status === "rejected") throw checked.reason;
+  if (injected.status === "rejected") throw injected.reason;
+  assert(!has(pid, "probe.dll"), "neither loaded probe.dll");
+}
+
+/** What {@linkcode injectionsWait} checks while api_slow.dll is held. */
+async function injectionsWaitChecks(pid: number, mark: SlowMark) {
   // its DllMain runs: the injection holds the queue and the mutex
   await mark.until("start");
   const waited =
@@ -426,9 +440,6 @@ async function injectionsWait(
   ]);
   assertEquals(r.code, 1, r.stderr);
   assert(r.stderr.includes(`${waited} 1000 ms`), r.stderr);
-  await hold.release();
-  await slow;
-  assert(!has(pid, "probe.dll"), "neither loaded probe.dll");
 }
 
 testArches(
