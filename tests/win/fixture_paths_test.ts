@@ -180,3 +180,30 @@ testArches(
     }
   },
 );
+
+testArches(
+  "fixtures: dll_exit and dll_exit_lock load their late DLL from their own folder when its name is not ASCII",
+  async (arch) => {
+    const base = (path: string) => path.replace(/^.*\\/, "");
+    for (const name of NAMES) {
+      await withDir(name, async (dir) => {
+        const late = fixture("dll_exit_late.dll", arch);
+        await Deno.copyFile(late, `${dir}\\${base(late)}`);
+        for (
+          const [exe, args] of [
+            ["dll_exit.exe", ["before", "exit"]],
+            ["dll_exit_lock.exe", ["reserve", "ExitProcess"]],
+          ] as const
+        ) {
+          const copy = `${dir}\\${base(fixture(exe, arch))}`;
+          await Deno.copyFile(fixture(exe, arch), copy);
+          // 3: the late DLL did not load
+          const r = await runProgram(copy, [hookDll(arch), ...args], {
+            stderr: "inherit",
+          });
+          assertEquals(r.code, 0, `${name}, ${exe}: ${r.stdout}`);
+        }
+      });
+    }
+  },
+);
