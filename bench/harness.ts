@@ -107,21 +107,51 @@ export function parseArgs(args: string[]): Options {
   };
   for (let i = 0; i < args.length; i++) {
     const a = args[i];
+    const name = a.split("=")[0];
     const val = () => {
-      const v = a.includes("=") ? a.slice(a.indexOf("=") + 1) : args[++i];
+      const inline = a.includes("=");
+      const v = inline ? a.slice(a.indexOf("=") + 1) : args[++i];
       if (v === undefined) throw new Error(`${a} needs a value`);
+      // the next option is no value (one starting with - goes after =), as
+      // the deno tasks' parseArgs says it
+      if (!inline && v.startsWith("-")) {
+        throw new Error(
+          `${name} needs a value (one starting with - as ${name}=VALUE)`,
+        );
+      }
       return v;
     };
-    const name = a.split("=")[0];
+    // a value that is no number would run a bench of NaN (no reps, no
+    // time limit) to the end
+    const count = () => {
+      const v = val();
+      const n = Number(v);
+      if (!Number.isInteger(n) || n < 1 || v.trim() === "") {
+        throw new Error(
+          `${name} must be a whole number of at least 1, not '${v}'`,
+        );
+      }
+      return n;
+    };
+    const over0 = (unit: string) => {
+      const v = val();
+      const n = Number(v);
+      if (!(n > 0) || !Number.isFinite(n)) {
+        throw new Error(
+          `${name} must be a number of ${unit} over 0, not '${v}'`,
+        );
+      }
+      return n;
+    };
     switch (name) {
       case "--reps":
-        o.reps = Math.max(1, Number(val()));
+        o.reps = count();
         break;
       case "--scale":
         o.scale = Number(val());
         break;
       case "--threads":
-        o.threads = Number(val());
+        o.threads = count();
         break;
       case "--workloads":
         o.workloads = val().split(",").filter(Boolean);
@@ -136,9 +166,15 @@ export function parseArgs(args: string[]): Options {
         }
         break;
       case "--variants":
-        o.variants = val().split(",").map(Number).filter((v) =>
-          VARIANTS.some((x) => x.id === v)
-        ) as VariantId[];
+        o.variants = val().split(",").filter(Boolean).map((v) => {
+          const id = VARIANTS.find((x) => String(x.id) === v.trim())?.id;
+          if (id === undefined) {
+            throw new Error(
+              `unknown variant ${v} (${VARIANTS.map((x) => x.id).join(", ")})`,
+            );
+          }
+          return id;
+        });
         break;
       case "--dll":
         o.dll = val();
@@ -152,7 +188,7 @@ export function parseArgs(args: string[]): Options {
         break;
       }
       case "--budget":
-        o.budget = Number(val());
+        o.budget = over0("seconds");
         break;
       case "--metric": {
         const m = val();
@@ -173,7 +209,15 @@ export function parseArgs(args: string[]): Options {
           const counts = val();
           o.threadCounts = counts === "none"
             ? []
-            : counts.split(",").map(Number).filter((n) => n >= 1);
+            : counts.split(",").map(Number);
+          if (
+            counts !== "none" &&
+            !o.threadCounts.every((n) => Number.isInteger(n) && n >= 1)
+          ) {
+            throw new Error(
+              `--thread-counts must be whole numbers of at least 1 (1,4,16) or none, not '${counts}'`,
+            );
+          }
         }
         break;
       case "--main-msize":
@@ -195,7 +239,7 @@ export function parseArgs(args: string[]): Options {
         checkOutputPath(o.out, "--out");
         break;
       case "--timeout-ms":
-        o.timeoutMs = Number(val());
+        o.timeoutMs = over0("milliseconds");
         break;
       default:
         throw new Error(`unknown option ${a}`);

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { checkVariants } from "./harness.ts";
+import { checkVariants, parseArgs } from "./harness.ts";
 import type { RunRecord, VariantId, WorkloadResult } from "./report.ts";
 
 /** A run as a passing one looks in bench/results/bench.json. */
@@ -111,4 +111,63 @@ Deno.test("checkVariants: a 'no migration' run that moved old blocks fails", () 
   assert.match(moved.error!, /17 of 17 realloc-touched ones off the UCRT heap/);
   assert.match(counted.error!, /3 migrations\): the DLL ignored/);
   assert.equal(stayed.ok, true);
+});
+
+// deno task bench refuses these before it provisions or builds anything
+// (tasks/bench.ts asks parseArgs first): a value that is no number ran a
+// whole bench of NaN repetitions, and an option took the next one as its
+// value.
+Deno.test("parseArgs refuses a value that is no number, no variant, or the next option", () => {
+  for (
+    const [args, says] of [
+      [
+        ["--reps", "many"],
+        "--reps must be a whole number of at least 1, not 'many'",
+      ],
+      [
+        ["--reps=2.5"],
+        "--reps must be a whole number of at least 1, not '2.5'",
+      ],
+      [
+        ["--threads", "four"],
+        "--threads must be a whole number of at least 1, not 'four'",
+      ],
+      [
+        ["--budget", "soon"],
+        "--budget must be a number of seconds over 0, not 'soon'",
+      ],
+      [
+        ["--timeout-ms", "0"],
+        "--timeout-ms must be a number of milliseconds over 0, not '0'",
+      ],
+      [
+        ["--variants", "1,13"],
+        "unknown variant 13 (1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12)",
+      ],
+      [
+        ["--thread-counts", "x"],
+        "--thread-counts must be whole numbers of at least 1 (1,4,16) or none, not 'x'",
+      ],
+      [
+        ["--dll", "--quick"],
+        "--dll needs a value (one starting with - as --dll=VALUE)",
+      ],
+      [["--reps"], "--reps needs a value"],
+    ] as const
+  ) {
+    assert.throws(
+      () => parseArgs([...args]),
+      (e) => e instanceof Error && e.message === says,
+      args.join(" "),
+    );
+  }
+  // what is given as it should be still runs
+  const o = parseArgs([
+    "--reps=3",
+    "--variants",
+    "1,3",
+    "--thread-counts=none",
+  ]);
+  assert.deepEqual([o.reps, o.variants, o.threadCounts], [3, [1, 3], []]);
+  assert.equal(parseArgs(["--quick"]).reps, 2);
 });
