@@ -1162,8 +1162,15 @@ function runArgs(
     if (a === "--") break;
     if (a === "--help" || a === "-h") return { cmd: [], help: true };
     if (a === "--prefix" || a.startsWith("--prefix=")) {
-      prefix = a.includes("=") ? a.slice(a.indexOf("=") + 1) : rest.shift();
+      const inline = a.includes("=");
+      prefix = inline ? a.slice(a.indexOf("=") + 1) : rest.shift();
       if (!prefix) throw new TaskArgsError("--prefix needs a value");
+      // the next option (`--` too) is no name: as tasks/task_args.ts says
+      if (!inline && prefix.startsWith("-")) {
+        throw new TaskArgsError(
+          "--prefix needs a value (one starting with - as --prefix=VALUE)",
+        );
+      }
     } else throw new TaskArgsError(`unknown option ${a}`);
   }
   if (rest.length === 0) throw new TaskArgsError("run needs a command");

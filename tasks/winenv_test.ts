@@ -757,6 +757,16 @@ Deno.test("deno task env: --help prints the usage and does nothing else; an unkn
       [["run", "--bogus", "wine"], "unknown option --bogus"],
       [["run", "--prefix"], "--prefix needs a value"],
       [["run", "--prefix=x"], "run needs a command"],
+      // the next option is no prefix name: `--` was taken as one, and the
+      // command ran in a Wine prefix named `--`
+      [
+        ["run", "--prefix", "--", "true"],
+        "--prefix needs a value (one starting with - as --prefix=VALUE)",
+      ],
+      [
+        ["run", "--prefix", "--help"],
+        "--prefix needs a value (one starting with - as --prefix=VALUE)",
+      ],
     ] as const
   ) {
     const r = await run(...args);
