@@ -12,6 +12,7 @@ export * from "./library.ts";
 export * from "./memory.ts";
 export * from "./loader.ts";
 export * from "./process.ts";
+export * from "./error_mode.ts";
 export * from "./strings.ts";
 export * from "./thread.ts";
 export * from "./toolhelp.ts";

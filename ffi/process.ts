@@ -10,6 +10,7 @@ import { Handle, isInvalidHandle } from "./handle.ts";
 import { kernel32 } from "./library.ts";
 import { readWide, wide } from "./strings.ts";
 import { adjustPrivilege, ntQueryObject, SE_DEBUG_PRIVILEGE } from "./ntdll.ts";
+import { withErrorMode } from "./error_mode.ts";
 
 /** Process access rights (winnt.h). */
 export const PROCESS = {
@@ -259,33 +260,6 @@ export const CREATE = {
   DEFAULT_ERROR_MODE: 0x400_0000,
 } as const;
 
-/** Error mode flags (`SetErrorMode`, errhandlingapi.h). */
-export const SEM = {
-  /**
-   * No critical-error message box: the loader's "DLL not found" box and
-   * other hard errors fail at once instead of waiting for a click.
-   */
-  FAILCRITICALERRORS: 0x1,
-  /**
-   * No Windows Error Reporting for a crash: no "stopped working" box, and
-   * no report, crash dump or just-in-time debugger either.
-   */
-  NOGPFAULTERRORBOX: 0x2,
-} as const;
-
-/** This process's error mode (`GetErrorMode`: {@linkcode SEM} flags). */
-export function errorMode(): number {
-  return kernel32().GetErrorMode();
-}
-
-/**
- * Sets this process's error mode (`SetErrorMode`), which the programs it
- * starts inherit; returns the one it had.
- */
-export function setErrorMode(mode: number): number {
-  return kernel32().SetErrorMode(mode);
-}
-
 /** Options for {@linkcode createProcess}. */
 export interface CreateProcessOptions {
   /** Working directory (default: ours). */
@@ -304,7 +278,8 @@ export interface CreateProcessOptions {
    * process's, as Windows passes it on; `default` Windows' default
    * (CREATE_DEFAULT_ERROR_MODE), as a program started from Explorer gets;
    * a number, that mode: this process's is set to it while CreateProcessW
-   * runs (a child takes its parent's), and set back.
+   * runs (a child takes its parent's), and set back, one thread of ours at
+   * a time ({@linkcode withErrorMode}).
    */
   errorMode?: "inherit" | "default" | number;
 }
@@ -465,22 +440,22 @@ export function createProcess(
       pi,
     );
   };
-  const mode = options.errorMode;
-  const ours = typeof mode === "number" ? setErrorMode(mode) : undefined;
-  let ok, error;
-  try {
-    ok = create(attrs?.list, attrs !== undefined || asIs);
+  const created = () => {
+    let ok = create(attrs?.list, attrs !== undefined || asIs);
     // A standard handle the list cannot hold (a Windows that refuses a
     // console handle there): as before the list, with all our inheritable
     // handles.
     if (!ok && attrs && k.GetLastError() === ERROR.INVALID_PARAMETER) {
       ok = create(undefined, true);
     }
-    error = ok ? 0 : k.GetLastError();
-  } finally {
-    if (ours !== undefined) setErrorMode(ours);
-  }
-  if (!ok) throw new Win32Error("CreateProcessW", error);
+    return ok ? 0 : k.GetLastError();
+  };
+  const mode = options.errorMode;
+  // (the error read before the mode is set back)
+  const error = typeof mode === "number"
+    ? withErrorMode(mode, created)
+    : created();
+  if (error !== 0) throw new Win32Error("CreateProcessW", error);
   const out = new DataView(pi.buffer);
   const ptr = (off: number) =>
     Deno.UnsafePointer.create(out.getBigUint64(off, true))!;

@@ -3,6 +3,7 @@
 import {
   callRemote,
   debugPrivilege,
+  errorMode,
   formatMessage,
   Handle,
   INJECT_ACCESS,
@@ -22,6 +23,7 @@ import {
   processMachine,
   readWide,
   RemoteMemory,
+  SEM,
   THREAD,
   threadIds,
   threadStartAddress,
@@ -270,4 +272,37 @@ test("the libraries are opened lazily", async () => {
   }
   assert(kernel32().GetLastError !== undefined);
   assert(Handle !== undefined);
+});
+
+// The error mode createProcess gives a child is set on this whole process
+// while CreateProcessW runs (a child takes its parent's): two threads
+// (Workers) that create processes so at once must neither leave it set
+// nor hand one's mode to the other's child. Seen before: one thread set it
+// while the other's was set, and set back last what it found, the other's
+// temporary mode, for good. (This process's own mode is the harness's,
+// SEM_FAILCRITICALERRORS | SEM_NOGPFAULTERRORBOX; the threads ask for
+// another.)
+test("createProcess with an error mode sets this process's back, whatever another thread creates meanwhile", async () => {
+  const ours = errorMode();
+  const mode = SEM.FAILCRITICALERRORS;
+  assert(ours !== mode, `this process's mode is ${ours}`);
+  const run = () =>
+    new Promise<void>((resolve, reject) => {
+      const worker = new Worker(
+        new URL("./error_mode_worker.ts", import.meta.url),
+        { type: "module" },
+      );
+      worker.onmessage = () => {
+        worker.terminate();
+        resolve();
+      };
+      worker.onerror = (e) => {
+        e.preventDefault();
+        worker.terminate();
+        reject(new Error(e.message));
+      };
+      worker.postMessage({ exe: fixture("sleeper.exe"), mode, count: 100 });
+    });
+  await Promise.all([run(), run()]);
+  assertEquals(errorMode(), ours, "this process's error mode is as it was");
 });

@@ -1,0 +1,71 @@
+/**
+ * This process's error mode (`SetErrorMode`), which decides whether Windows
+ * shows it, and the programs it starts (they inherit it), its error boxes.
+ *
+ * @module
+ */
+
+import { Handle } from "./handle.ts";
+import { kernel32 } from "./library.ts";
+import { wide } from "./strings.ts";
+
+/** Error mode flags (`SetErrorMode`, errhandlingapi.h). */
+export const SEM = {
+  /**
+   * No critical-error message box: the loader's "DLL not found" box and
+   * other hard errors fail at once instead of waiting for a click.
+   */
+  FAILCRITICALERRORS: 0x1,
+  /**
+   * No Windows Error Reporting for a crash: no "stopped working" box, and
+   * no report, crash dump or just-in-time debugger either.
+   */
+  NOGPFAULTERRORBOX: 0x2,
+} as const;
+
+/** This process's error mode (`GetErrorMode`: {@linkcode SEM} flags). */
+export function errorMode(): number {
+  return kernel32().GetErrorMode();
+}
+
+/**
+ * Sets this process's error mode (`SetErrorMode`), which the programs it
+ * starts inherit; returns the one it had.
+ */
+export function setErrorMode(mode: number): number {
+  return kernel32().SetErrorMode(mode);
+}
+
+const INFINITE = 0xffff_ffff;
+/** WAIT_OBJECT_0, and WAIT_ABANDONED: its owner's thread ended holding it. */
+const TAKEN = [0, 0x80];
+
+/**
+ * Runs `fn` with this process's error mode set to `mode`, and sets it back
+ * however `fn` ends. The mode is the whole process's: the calls of every
+ * thread (Worker) of ours that set one go one at a time, through a mutex
+ * named for this process, so that none sets back, for good, another's
+ * temporary mode, nor runs `fn` under it.
+ */
+export function withErrorMode<T>(mode: number, fn: () => T): T {
+  const k = kernel32();
+  const raw = k.CreateMutexW(
+    null,
+    0,
+    wide(`Local\\heapshift-error-mode-${Deno.pid}`),
+  );
+  // (none to be had: as a single thread does)
+  using mutex = raw === null ? undefined : new Handle(raw);
+  const held = mutex !== undefined &&
+    TAKEN.includes(k.WaitForSingleObject(mutex.raw, INFINITE));
+  try {
+    const ours = setErrorMode(mode);
+    try {
+      return fn();
+    } finally {
+      setErrorMode(ours);
+    }
+  } finally {
+    if (held) k.ReleaseMutex(mutex.raw);
+  }
+}
