@@ -17,8 +17,9 @@ export const SEM = {
    */
   FAILCRITICALERRORS: 0x1,
   /**
-   * No Windows Error Reporting for a crash: no "stopped working" box, and
-   * no report, crash dump or just-in-time debugger either.
+   * Windows Error Reporting is not started for a crash: no "stopped
+   * working" box, report or dump. (A fail-fast crash, such as a detected
+   * heap corruption, bypasses this and may still be reported.)
    */
   NOGPFAULTERRORBOX: 0x2,
 } as const;

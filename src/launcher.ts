@@ -94,17 +94,19 @@ export interface LaunchOptions {
    */
   stdio?: "inherit" | "none";
   /**
-   * Whether Windows may show the program's error dialogs (default true):
-   * the loader's "a DLL was not found" box, and the "stopped working" box
-   * of a crash (Windows Error Reporting, with its report, crash dump or
-   * just-in-time debugger). `true` gives the program Windows' default
-   * error mode, as it has when started from Explorer, whatever this
-   * process's is (a program inherits its parent's, and a console tool, CI
-   * or a service may have turned the dialogs off). `false` turns both off
-   * (SEM_FAILCRITICALERRORS | SEM_NOGPFAULTERRORBOX), for automation,
-   * where a box no one clicks would hang the script: the program fails at
-   * once with the error's exit code instead (0xC0000135 for a missing
-   * DLL), and a crash leaves no report.
+   * Whether Windows may show the program's error dialogs: the loader's "a
+   * DLL was not found" box, and the "stopped working" box of a crash
+   * (Windows Error Reporting). Unsaid, the program inherits this
+   * process's error mode, as CreateProcess gives it (a CI agent or a
+   * service that turned the dialogs off for what it starts keeps them
+   * off). `true` gives the program Windows' default error mode, as it has
+   * when started from Explorer, whatever this process's is. `false` turns
+   * both off (SEM_FAILCRITICALERRORS | SEM_NOGPFAULTERRORBOX), for
+   * automation, where a box no one clicks would hang the script: the
+   * program fails at once with the error's exit code instead (0xC0000135
+   * for a missing DLL), and Windows Error Reporting is not started for an
+   * ordinary crash (a fail-fast one, such as a detected heap corruption,
+   * may still be reported).
    */
   errorDialogs?: boolean;
   /**
@@ -446,9 +448,11 @@ function launchSuspendedAndResume(
       env: options.env ? mergeEnv(options.env) : undefined,
       suspended: true,
       stdio: options.stdio,
-      errorMode: options.errorDialogs === false
-        ? SEM.FAILCRITICALERRORS | SEM.NOGPFAULTERRORBOX
-        : "default",
+      errorMode: options.errorDialogs === undefined
+        ? "inherit"
+        : options.errorDialogs
+        ? "default"
+        : SEM.FAILCRITICALERRORS | SEM.NOGPFAULTERRORBOX,
     });
   } catch (e) {
     throw launchError(path, e, options.cwd);

@@ -366,6 +366,10 @@ export function injectCommand(program: Command, setCode: SetCode): void {
       10,
     )
     .option(
+      "--error-dialogs",
+      "for an executable that is not running: give it Windows' default error mode, as from Explorer (without either option it inherits heapshift's)",
+    )
+    .option(
       "--no-error-dialogs",
       "for an executable that is not running: Windows shows the program no error box (a DLL not found, a crash); it fails with the error's exit code instead, for scripts no one watches",
     )

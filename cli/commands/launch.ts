@@ -57,6 +57,10 @@ export function launchCommand(program: Command, setCode: SetCode): void {
       10,
     )
     .option(
+      "--error-dialogs",
+      "give the program Windows' default error mode, as from Explorer: Windows may show it an error box (a DLL not found, a crash); without either option it inherits heapshift's",
+    )
+    .option(
       "--no-error-dialogs",
       "Windows shows the program no error box (a DLL not found, a crash): it fails with the error's exit code instead, for scripts no one watches",
     )

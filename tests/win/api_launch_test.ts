@@ -589,17 +589,17 @@ test("launch takes heapshift into a program on another C runtime: a UCRT plugin 
   }
 });
 
-// A program inherits its parent's error mode, whatever that is (a console
-// tool, CI or a service may have turned the dialogs off): launch gives it
-// Windows' default, as Explorer does, or with errorDialogs: false none of
-// the loader's and crash boxes, which would hang a script no one watches.
-// api_errormode.exe exits with the mode it was started with; this
-// process's has the dialogs off (harness.ts), so on Windows a program that
-// inherited it would say 3. Wine 10 passes no error mode on: each of its
-// processes starts with 0 (ntdll's process_error_mode), and kernelbase's
-// CreateProcess ignores CREATE_DEFAULT_ERROR_MODE, so there the program
-// gets 0 either way.
-test("launch gives the program Windows' default error mode, and with errorDialogs: false no error boxes", async () => {
+// A program inherits its parent's error mode (a CI agent or a service may
+// have turned the dialogs off for what it starts): so does one launch
+// starts, unless told errorDialogs: true (Windows' default, as Explorer
+// gives) or false (none of the loader's and crash boxes, which would hang
+// a script no one watches). api_errormode.exe exits with the mode it was
+// started with; this process's has the dialogs off (harness.ts), so on
+// Windows a program that inherited it says 3. Wine 10 passes no error mode
+// on: each of its processes starts with 0 (ntdll's process_error_mode),
+// and kernelbase's CreateProcess ignores CREATE_DEFAULT_ERROR_MODE, so
+// there the program gets 0 either way.
+test("launch: the program inherits this process's error mode, errorDialogs: true gives Windows' default, false no error boxes", async () => {
   const ours = errorMode();
   const modeOf = async (options: LaunchOptions) => {
     using proc = await launch(fixture("api_errormode.exe"), {
@@ -615,7 +615,7 @@ test("launch gives the program Windows' default error mode, and with errorDialog
       off: await modeOf({ errorDialogs: false }),
     },
     {
-      unsaid: 0,
+      unsaid: UNDER_WINE ? 0 : ours,
       on: 0,
       off: UNDER_WINE ? 0 : SEM.FAILCRITICALERRORS | SEM.NOGPFAULTERRORBOX,
     },
@@ -623,9 +623,10 @@ test("launch gives the program Windows' default error mode, and with errorDialog
   assertEquals(errorMode(), ours, "this process's error mode is as it was");
 });
 
-// The CLI's launch takes the option as --no-error-dialogs (its exit code,
-// with --wait-exit, is the program's: the mode it was started with).
-test("cli: launch --no-error-dialogs starts the program without error boxes", async () => {
+// The CLI's launch takes the option as --[no-]error-dialogs (its exit code,
+// with --wait-exit, is the program's: the mode it was started with; the
+// CLI's own is this process's, dialogs off on Windows).
+test("cli: launch --[no-]error-dialogs: the program inherits the CLI's error mode unless told", async () => {
   const run = async (...more: string[]) => {
     const r = await runCli([
       "launch",
@@ -640,14 +641,17 @@ test("cli: launch --no-error-dialogs starts the program without error boxes", as
       stderr: r.stderr.includes("error:") ? r.stderr : "",
     };
   };
+  const off = UNDER_WINE ? 0 : SEM.FAILCRITICALERRORS | SEM.NOGPFAULTERRORBOX;
   assertEquals(
-    { on: await run(), off: await run("--no-error-dialogs") },
     {
+      unsaid: await run(),
+      on: await run("--error-dialogs"),
+      off: await run("--no-error-dialogs"),
+    },
+    {
+      unsaid: { code: off, stderr: "" },
       on: { code: 0, stderr: "" },
-      off: {
-        code: UNDER_WINE ? 0 : SEM.FAILCRITICALERRORS | SEM.NOGPFAULTERRORBOX,
-        stderr: "",
-      },
+      off: { code: off, stderr: "" },
     },
   );
 });
@@ -655,22 +659,24 @@ test("cli: launch --no-error-dialogs starts the program without error boxes", as
 // inject of an executable that is not running launches it: the same
 // option, for the same reason (a program that fails to load would wait on a
 // box until --timeout stops it).
-test("cli: inject of an executable takes --no-error-dialogs", async () => {
+test("cli: inject of an executable takes --[no-]error-dialogs", async () => {
   await using copy = await uniqueCopy("sleeper.exe");
-  const r = await runCli([
-    "inject",
-    copy.path,
-    "--dll",
-    fixture("probe.dll"),
-    "--no-error-dialogs",
-    "--json",
-  ]);
-  assertEquals(r.code, 0, r.stderr);
-  const report = JSON.parse(r.stdout) as { pid: number; launched: boolean };
-  try {
-    assertEquals(report.launched, true);
-  } finally {
-    Deno.kill(report.pid, "SIGKILL");
+  for (const option of ["--no-error-dialogs", "--error-dialogs"]) {
+    const r = await runCli([
+      "inject",
+      copy.path,
+      "--dll",
+      fixture("probe.dll"),
+      option,
+      "--json",
+    ]);
+    assertEquals(r.code, 0, `${option}: ${r.stderr}`);
+    const report = JSON.parse(r.stdout) as { pid: number; launched: boolean };
+    try {
+      assertEquals(report.launched, true);
+    } finally {
+      Deno.kill(report.pid, "SIGKILL");
+    }
   }
 });
 

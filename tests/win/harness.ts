@@ -17,9 +17,9 @@ export type { Arch };
 
 // No loader box ("a DLL was not found") and no crash box for the programs
 // the tests start, which inherit this process's error mode on Windows: on
-// a test machine no one clicks them, and the suite would hang. (launch
-// gives its programs Windows' default unless told `errorDialogs: false`,
-// as the tests that expect a program's load to fail do.)
+// a test machine no one clicks them, and the suite would hang. (launch's
+// programs inherit it too unless told `errorDialogs: true`; the tests
+// that expect a program's load to fail also say `errorDialogs: false`.)
 if (Deno.build.os === "windows") {
   setErrorMode(errorMode() | SEM.FAILCRITICALERRORS | SEM.NOGPFAULTERRORBOX);
 }
