@@ -112,7 +112,8 @@ const ERROR_BOX_HINT =
  * ends instead, an exit with a loader status means a DLL failed to load;
  * any other exit means the program ran (so the DLLs had loaded).
  * `errorDialogs`: whether Windows may show the program its error boxes
- * (launch's option; unsaid, inherited, so they may be), which a timeout's message mentions.
+ * (launch's option; unsaid, the mode is inherited, so it may), which a
+ * timeout's message mentions.
  */
 export async function confirmLoaded(
   launched: LaunchedProcess,
