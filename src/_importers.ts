@@ -43,7 +43,10 @@ function linkedTo(src: ByteSource, h: PeHeaders): string[] {
         dlls.push(s.forwarder.slice(0, s.forwarder.lastIndexOf(".")));
       }
     }
-  } catch { /* forwards nothing we can see */ }
+  } catch (e) {
+    // forwards nothing we can see, unless the process it is read from ended
+    if (isEnded(e)) throw e;
+  }
   return dlls;
 }
 
