@@ -207,3 +207,23 @@ testArches(
     }
   },
 );
+
+// A path longer than MAX_PATH does not fit the fixtures' buffers: they end
+// saying so (exit 2), rather than load a path cut short (or, from UTF-8,
+// one never terminated).
+test("fixtures: a DLL path longer than MAX_PATH ends the fixture, saying so", async () => {
+  const long = `C:\\${"x".repeat(300)}\\heapshift.dll`;
+  for (
+    const [exe, args] of [["dll_counters.exe", [long]], ["dll_sites.exe", [
+      "at",
+      long,
+    ]]] as const
+  ) {
+    const out = await runProgram(fixture(exe), [...args], { stderr: "piped" });
+    assertEquals(
+      { code: out.code, says: /longer than MAX_PATH/.test(out.stderr) },
+      { code: 2, says: true },
+      `${exe}: ${out.stdout}${out.stderr}`,
+    );
+  }
+});
