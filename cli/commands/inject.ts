@@ -160,9 +160,9 @@ async function untilInitialising(
     } catch (e) {
       const kind = (e as { kind?: string }).kind;
       // Gone (a launcher that starts its real program and exits): its pid
-      // may soon name another process, which must not get the DLL. One
-      // that crashed (a missing DLL ends it with 0xC0000135) stays listed
-      // while its parent holds a handle to it.
+      // may soon name another process, which must not get the DLL. While
+      // anyone holds a handle to one that ended, its pid still opens (and
+      // a crash, e.g. 0xC0000135 for a missing DLL, is told by its code).
       const ended = processEnded(e);
       if (kind === "not-found" || kind === "ended") {
         throw new CliError(
