@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { benchArgs, hostPathArgs } from "./bench.ts";
 import { exists, isWindows, repoRoot } from "./winenv.ts";
+import { runScript } from "./_test_utils.ts";
 
 const staged = (root: string) =>
   new Set(
@@ -107,20 +108,8 @@ Deno.test("benchArgs: --out, --dll and --mimalloc are made absolute against wher
 });
 
 Deno.test("deno task bench: an unknown option, or a bad value, is refused (exit 2), naming it, before anything is provisioned or built", async () => {
-  const run = async (...args: string[]) => {
-    const out = await new Deno.Command(Deno.execPath(), {
-      args: ["run", "-A", `${repoRoot()}/tasks/bench.ts`, ...args],
-      env: { NO_COLOR: "1" },
-      stdin: "null",
-      signal: AbortSignal.timeout(60_000),
-    }).output();
-    const text = (b: Uint8Array) => new TextDecoder().decode(b);
-    return {
-      code: out.code,
-      stdout: text(out.stdout),
-      stderr: text(out.stderr),
-    };
-  };
+  const run = (...args: string[]) =>
+    runScript(`${repoRoot()}/tasks/bench.ts`, args);
   // (--out= stops a run that would go on before anything is built)
   for (
     const [args, says] of [

@@ -12,6 +12,7 @@ import {
 } from "./build_dll.ts";
 import { TaskArgsError } from "./task_args.ts";
 import { repoRoot } from "./winenv.ts";
+import { runScript } from "./_test_utils.ts";
 
 const unit = () => Deno.readTextFile(`${repoRoot()}/dll/mimalloc_unit.c`);
 const staticC = (dir: string) =>
@@ -231,20 +232,8 @@ Deno.test("a rename across filesystems is told from other failures (the DLL is t
 });
 
 Deno.test("deno task build-dll --help prints the usage and builds nothing; a bad argument is refused (exit 2), naming it, before any build", async () => {
-  const run = async (...args: string[]) => {
-    const out = await new Deno.Command(Deno.execPath(), {
-      args: ["run", "-A", `${repoRoot()}/tasks/build_dll.ts`, ...args],
-      env: { NO_COLOR: "1" },
-      stdin: "null",
-      signal: AbortSignal.timeout(60_000),
-    }).output();
-    const text = (b: Uint8Array) => new TextDecoder().decode(b);
-    return {
-      code: out.code,
-      stdout: text(out.stdout),
-      stderr: text(out.stderr),
-    };
-  };
+  const run = (...args: string[]) =>
+    runScript(`${repoRoot()}/tasks/build_dll.ts`, args);
   const help = await run("--arch", "x86", "--help");
   assert.equal(help.code, 0, help.stderr);
   assert.match(help.stdout, /^usage: deno task build-dll \[--arch /);

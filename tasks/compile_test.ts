@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import { compileArgs, generate, isDownloadFailure, TARGET } from "./compile.ts";
 import { NOTICE_FILE, sha256Hex } from "../cli/embed.ts";
 import { buildPe } from "../pe/_test_pe.ts";
+import { runScript } from "./_test_utils.ts";
 
 function fakeDll(n: number): Uint8Array {
   const b = new Uint8Array(n);
@@ -172,19 +173,7 @@ Deno.test("--dll, --dll32 and --out are paths from where the task was started (d
 
 Deno.test("--help prints the usage and builds nothing; an unknown option or one without its value is refused (exit 2) before anything is built", async () => {
   const task = fileURLToPath(new URL("./compile.ts", import.meta.url));
-  const run = async (...args: string[]) => {
-    const out = await new Deno.Command(Deno.execPath(), {
-      args: ["run", "-A", task, ...args],
-      stdin: "null",
-      signal: AbortSignal.timeout(60_000),
-    }).output();
-    const text = (b: Uint8Array) => new TextDecoder().decode(b);
-    return {
-      code: out.code,
-      stdout: text(out.stdout),
-      stderr: text(out.stderr),
-    };
-  };
+  const run = (...args: string[]) => runScript(task, args);
   const help = await run("--help");
   assert.equal(help.code, 0, help.stderr);
   assert.match(help.stdout, /^usage: deno task compile /);

@@ -19,6 +19,7 @@ import { ProgramSourcesError } from "./bench_programs.ts";
 import { repoRoot, WinEnvError } from "./winenv.ts";
 import { craftPe, exportsBody } from "../pe/_test_crafted.ts";
 import { withVar } from "../pe/_test_dir.ts";
+import { runScript } from "./_test_utils.ts";
 
 // A report as `deno test --junit-path` writes it (Deno 2.9).
 const XML = `<?xml version="1.0" encoding="UTF-8"?>
@@ -394,20 +395,8 @@ Deno.test("deno task test --help prints the usage and runs nothing", async () =>
 });
 
 Deno.test("deno task test: --help anywhere prints the usage; an unknown option is refused (exit 2) before anything runs", async () => {
-  const run = async (...args: string[]) => {
-    const out = await new Deno.Command(Deno.execPath(), {
-      args: ["run", "-A", `${repoRoot()}/tasks/test.ts`, ...args],
-      env: { NO_COLOR: "1" },
-      stdin: "null",
-      signal: AbortSignal.timeout(60_000),
-    }).output();
-    const text = (b: Uint8Array) => new TextDecoder().decode(b);
-    return {
-      code: out.code,
-      stdout: text(out.stdout),
-      stderr: text(out.stderr),
-    };
-  };
+  const run = (...args: string[]) =>
+    runScript(`${repoRoot()}/tasks/test.ts`, args);
   for (const args of [["--unit", "--help"], ["--bogus", "-h"]]) {
     const help = await run(...args);
     assert.equal(help.code, 0, help.stderr);

@@ -23,6 +23,7 @@ import {
 } from "./winenv.ts";
 import { withDir, withVar, withVars } from "../pe/_test_dir.ts";
 import { rootfs as peTestsRootfs } from "../pe/_objdump_test_util.ts";
+import { runScript } from "./_test_utils.ts";
 
 const good: HostFacts = {
   uid: 0,
@@ -713,25 +714,8 @@ Deno.test({
 });
 
 Deno.test("deno task env: --help prints the usage and does nothing else; an unknown option or command is refused (exit 2), naming it, before any work", async () => {
-  const run = async (...args: string[]) => {
-    const out = await new Deno.Command(Deno.execPath(), {
-      args: [
-        "run",
-        "-A",
-        new URL("./winenv.ts", import.meta.url).href,
-        ...args,
-      ],
-      env: { NO_COLOR: "1" },
-      stdin: "null",
-      signal: AbortSignal.timeout(60_000),
-    }).output();
-    const text = (b: Uint8Array) => new TextDecoder().decode(b);
-    return {
-      code: out.code,
-      stdout: text(out.stdout),
-      stderr: text(out.stderr),
-    };
-  };
+  const run = (...args: string[]) =>
+    runScript(new URL("./winenv.ts", import.meta.url).href, args);
   for (
     const args of [["--help"], ["-h"], ["provision", "--help"], [
       "run",
