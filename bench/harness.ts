@@ -111,7 +111,8 @@ export function parseArgs(args: string[]): Options {
     const val = () => {
       const inline = a.includes("=");
       const v = inline ? a.slice(a.indexOf("=") + 1) : args[++i];
-      if (v === undefined) throw new Error(`${a} needs a value`);
+      // (an empty one too: --dll= would run a bench without its DLL)
+      if (v === undefined || v === "") throw new Error(`${name} needs a value`);
       // the next option is no value (one starting with - goes after =), as
       // the deno tasks' parseArgs says it
       if (!inline && v.startsWith("-")) {
@@ -143,6 +144,22 @@ export function parseArgs(args: string[]): Options {
       }
       return n;
     };
+    // a switch's value would be dropped and the switch taken anyway
+    // (--self-load=no turned self-load on)
+    const flag = () => {
+      if (a.includes("=")) {
+        throw new Error(
+          `${name} takes no value, not '${a.slice(a.indexOf("=") + 1)}'`,
+        );
+      }
+    };
+    // an empty list would run a bench of no cell
+    const some = <T>(list: T[], all: readonly unknown[]) => {
+      if (list.length === 0) {
+        throw new Error(`${name} names none (${all.join(", ")})`);
+      }
+      return list;
+    };
     switch (name) {
       case "--reps":
         o.reps = count();
@@ -154,7 +171,10 @@ export function parseArgs(args: string[]): Options {
         o.threads = count();
         break;
       case "--workloads":
-        o.workloads = val().split(",").filter(Boolean);
+        o.workloads = some(
+          val().split(",").filter(Boolean),
+          WORKLOADS.map((x) => x.name),
+        );
         for (const w of o.workloads) {
           if (!WORKLOADS.some((x) => x.name === w)) {
             throw new Error(
@@ -166,7 +186,10 @@ export function parseArgs(args: string[]): Options {
         }
         break;
       case "--variants":
-        o.variants = val().split(",").filter(Boolean).map((v) => {
+        o.variants = some(
+          val().split(",").filter(Boolean),
+          VARIANTS.map((x) => x.id),
+        ).map((v) => {
           const id = VARIANTS.find((x) => String(x.id) === v.trim())?.id;
           if (id === undefined) {
             throw new Error(
@@ -227,11 +250,13 @@ export function parseArgs(args: string[]): Options {
         o.render = val();
         break;
       case "--quick":
+        flag();
         o.reps = 2;
         o.scale = 0.5;
         o.threadCounts = [1, 4, 16];
         break;
       case "--self-load":
+        flag();
         o.selfLoad = true;
         break;
       case "--out":
@@ -245,7 +270,8 @@ export function parseArgs(args: string[]): Options {
         throw new Error(`unknown option ${a}`);
     }
   }
-  if (!(o.scale > 0) || !(o.threads >= 1)) {
+  // (an endless scale sizes the workloads past every timeout)
+  if (!(o.scale > 0 && Number.isFinite(o.scale)) || !(o.threads >= 1)) {
     throw new Error("--scale must be > 0 and --threads ≥ 1");
   }
   return o;

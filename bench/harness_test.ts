@@ -171,3 +171,35 @@ Deno.test("parseArgs refuses a value that is no number, no variant, or the next 
   assert.deepEqual([o.reps, o.variants, o.threadCounts], [3, [1, 3], []]);
   assert.equal(parseArgs(["--quick"]).reps, 2);
 });
+
+// Each of these ran a whole bench (provisioning, builds) of nothing or of
+// what was not asked: an empty list ran no cell, an empty --dll none, a
+// value given to a switch (--self-load=no) was dropped and the switch
+// taken, and --scale Infinity sized the workloads past every timeout.
+Deno.test("parseArgs refuses an empty value or list, a value given to a switch, and an endless scale", () => {
+  for (
+    const [args, says] of [
+      [["--variants="], "--variants needs a value"],
+      [
+        ["--variants", ","],
+        "--variants names none (1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12)",
+      ],
+      [
+        ["--workloads=,"],
+        "--workloads names none (churn, mt-churn, realloc, aligned, game, migrate, percall)",
+      ],
+      [["--dll="], "--dll needs a value"],
+      [["--self-load=no"], "--self-load takes no value, not 'no'"],
+      [["--quick=false"], "--quick takes no value, not 'false'"],
+      [["--scale", "Infinity"], "--scale must be > 0 and --threads ≥ 1"],
+    ] as const
+  ) {
+    assert.throws(
+      () => parseArgs([...args]),
+      (e) => e instanceof Error && e.message === says,
+      args.join(" "),
+    );
+  }
+  const o = parseArgs(["--self-load", "--workloads=churn", "--scale=0.25"]);
+  assert.deepEqual([o.selfLoad, o.workloads, o.scale], [true, ["churn"], 0.25]);
+});
