@@ -37,7 +37,12 @@ export function setErrorMode(mode: number): number {
   return kernel32().SetErrorMode(mode);
 }
 
-const INFINITE = 0xffff_ffff;
+/**
+ * How long to wait for the mutex: another thread of ours holds it for one
+ * CreateProcessW, milliseconds; a program of the session that took its
+ * name first may hold it for good, and then we go on without it.
+ */
+const MUTEX_WAIT_MS = 10_000;
 /** WAIT_OBJECT_0, and WAIT_ABANDONED: its owner's thread ended holding it. */
 const TAKEN = [0, 0x80];
 
@@ -46,7 +51,9 @@ const TAKEN = [0, 0x80];
  * however `fn` ends. The mode is the whole process's: the calls of every
  * thread (Worker) of ours that set one go one at a time, through a mutex
  * named for this process, so that none sets back, for good, another's
- * temporary mode, nor runs `fn` under it.
+ * temporary mode, nor runs `fn` under it. A mutex not had within 10 s
+ * (taken first by another program of the session, which the name does
+ * not keep out) is gone without, rather than the launch waiting for good.
  */
 export function withErrorMode<T>(mode: number, fn: () => T): T {
   const k = kernel32();
@@ -55,10 +62,10 @@ export function withErrorMode<T>(mode: number, fn: () => T): T {
     0,
     wide(`Local\\heapshift-error-mode-${Deno.pid}`),
   );
-  // (none to be had: as a single thread does)
+  // (none to be had, or held too long by another: as a single thread does)
   using mutex = raw === null ? undefined : new Handle(raw);
   const held = mutex !== undefined &&
-    TAKEN.includes(k.WaitForSingleObject(mutex.raw, INFINITE));
+    TAKEN.includes(k.WaitForSingleObject(mutex.raw, MUTEX_WAIT_MS));
   try {
     const ours = setErrorMode(mode);
     try {

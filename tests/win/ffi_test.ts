@@ -306,3 +306,52 @@ test("createProcess with an error mode sets this process's back, whatever anothe
   await Promise.all([run(), run()]);
   assertEquals(errorMode(), ours, "this process's error mode is as it was");
 });
+
+// The mutex's name is known to every program of the session: one that
+// takes it first and keeps it (or a thread of ours that never lets go)
+// must not hang every launch with an error mode for good.
+test("createProcess with an error mode does not wait for good on a mutex another holds", async () => {
+  const ours = errorMode();
+  const holder = new Worker(
+    new URL("./error_mode_holder.ts", import.meta.url),
+    { type: "module" },
+  );
+  const launcher = new Worker(
+    new URL("./error_mode_worker.ts", import.meta.url),
+    { type: "module" },
+  );
+  const next = (w: Worker) =>
+    new Promise<string>((resolve, reject) => {
+      w.onmessage = (e) => resolve(e.data);
+      w.onerror = (e) => {
+        e.preventDefault();
+        reject(new Error(e.message));
+      };
+    });
+  try {
+    const held = next(holder);
+    holder.postMessage({ name: `Local\\heapshift-error-mode-${Deno.pid}` });
+    assertEquals(await held, "held");
+    const done = next(launcher);
+    launcher.postMessage({
+      exe: fixture("sleeper.exe"),
+      mode: SEM.FAILCRITICALERRORS,
+      count: 1,
+    });
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const late = new Promise<string>((resolve) => {
+      timer = setTimeout(() => resolve("still waiting after 30 s"), 30_000);
+    });
+    const outcome = await Promise.race([done, late]);
+    clearTimeout(timer);
+    assertEquals(outcome, "done", "the launch went on without the mutex");
+    assertEquals(errorMode(), ours, "this process's error mode is as it was");
+  } finally {
+    // (letting go ends a launcher still waiting, so the test ends)
+    const released = next(holder);
+    holder.postMessage("release");
+    await released;
+    holder.terminate();
+    launcher.terminate();
+  }
+});

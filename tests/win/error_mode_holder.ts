@@ -1,0 +1,23 @@
+// A Worker of ffi_test's error mode tests: takes the mutex named `name` (as
+// another program of the session could, first) and holds it until told to
+// let go.
+/// <reference no-default-lib="true" />
+/// <reference lib="deno.worker" />
+import { createNamedMutex, kernel32, releaseMutex } from "../../ffi/mod.ts";
+
+let held: ReturnType<typeof createNamedMutex> | undefined;
+self.onmessage = (e: MessageEvent<{ name: string } | "release">) => {
+  if (e.data === "release") {
+    if (held) {
+      releaseMutex(held);
+      held.close();
+    }
+    held = undefined;
+    self.postMessage("released");
+    return;
+  }
+  held = createNamedMutex(e.data.name);
+  // (a mutex belongs to the thread that took it: this Worker's)
+  kernel32().WaitForSingleObject(held.raw, 0xffff_ffff);
+  self.postMessage("held");
+};
