@@ -3,10 +3,10 @@
 // let go.
 /// <reference no-default-lib="true" />
 /// <reference lib="deno.worker" />
-import { createNamedMutex, kernel32, releaseMutex } from "../../ffi/mod.ts";
+import { acquireMutex, createNamedMutex, releaseMutex } from "../../ffi/mod.ts";
 
 let held: ReturnType<typeof createNamedMutex> | undefined;
-self.onmessage = (e: MessageEvent<{ name: string } | "release">) => {
+self.onmessage = async (e: MessageEvent<{ name: string } | "release">) => {
   if (e.data === "release") {
     if (held) {
       releaseMutex(held);
@@ -18,6 +18,6 @@ self.onmessage = (e: MessageEvent<{ name: string } | "release">) => {
   }
   held = createNamedMutex(e.data.name);
   // (a mutex belongs to the thread that took it: this Worker's)
-  kernel32().WaitForSingleObject(held.raw, 0xffff_ffff);
+  if (!await acquireMutex(held, 10_000)) throw new Error("not taken");
   self.postMessage("held");
 };
