@@ -10,8 +10,10 @@ import { baseName } from "./_paths.ts";
 import { HeapshiftError } from "./heapshift_error.ts";
 import {
   callRemote,
+  errorMode,
   isSignaled,
   RemoteTimeoutError,
+  SEM,
   waitSignaled,
   wideBytes,
 } from "../ffi/mod.ts";
@@ -112,8 +114,8 @@ const ERROR_BOX_HINT =
  * ends instead, an exit with a loader status means a DLL failed to load;
  * any other exit means the program ran (so the DLLs had loaded).
  * `errorDialogs`: whether Windows may show the program its error boxes
- * (launch's option; unsaid, the mode is inherited, so it may), which a
- * timeout's message mentions.
+ * (launch's option; unsaid, the mode is inherited: they may unless this
+ * process has them off), which a timeout's message mentions.
  */
 export async function confirmLoaded(
   launched: LaunchedProcess,
@@ -150,8 +152,14 @@ export async function confirmLoaded(
         ? ` (last error: ${e.cause.message})`
         : "";
       // A loader failure with the dialogs on waits for a click on the
-      // box before the program ends: only the timeout tells.
-      const box = options.errorDialogs === false ? "" : ERROR_BOX_HINT;
+      // box before the program ends: only the timeout tells. Unsaid, the
+      // program got our mode: with the loader's box off there (a CI agent,
+      // a service) no box waited, and --no-error-dialogs would change
+      // nothing.
+      const off = options.errorDialogs === false ||
+        (options.errorDialogs === undefined &&
+          (errorMode() & SEM.FAILCRITICALERRORS) !== 0);
+      const box = off ? "" : ERROR_BOX_HINT;
       throw new HeapshiftError(
         "timeout",
         `Cannot launch with ${names}: the program did not finish loading them within ${options.timeout} ms (it was stopped)${last}${box}`,
