@@ -17,12 +17,7 @@
  */
 
 import { imports, patchImports, patchImportsBytes } from "../pe/mod.ts";
-import {
-  parseTaskArgs,
-  TaskArgsError,
-  usageProblem,
-  wantsHelp,
-} from "../tasks/task_args.ts";
+import { parseTaskArgs, runTask, TaskArgsError } from "../tasks/task_args.ts";
 
 /** One benchmark row: a task and its timings in milliseconds. */
 export interface PeBenchRow {
@@ -276,46 +271,31 @@ const USAGE = `usage: deno task bench-pe [--runs N] [--json] [FILE]
   it and objdump -p; N runs after a warm-up (default 5), as a markdown
   table (--json: as JSON)`;
 
-/** The bench's options from `args`, or a usage error's text. */
+/** The bench's options from `args`; a {@linkcode TaskArgsError} if bad. */
 function benchPeArgs(
   args: string[],
-): { runs: number; json: boolean; exe?: string } | string {
-  try {
-    const { values, positionals } = parseTaskArgs(args, {
-      options: { runs: { type: "string" }, json: { type: "boolean" } },
-      positionals: true,
-    });
-    const runs = Number(values.runs ?? 5);
-    if (!Number.isInteger(runs) || runs < 1) {
-      throw new TaskArgsError(
-        `--runs must be a whole number of at least 1, not '${values.runs}'`,
-      );
-    }
-    if (positionals.length > 1) {
-      throw new TaskArgsError(
-        `one FILE at most, not ${positionals.join(" and ")}`,
-      );
-    }
-    return { runs, json: values.json ?? false, exe: positionals[0] };
-  } catch (e) {
-    if (!(e instanceof TaskArgsError)) throw e;
-    return usageProblem("bench-pe", e.message);
+): { runs: number; json: boolean; exe?: string } {
+  const { values, positionals } = parseTaskArgs(args, {
+    options: { runs: { type: "string" }, json: { type: "boolean" } },
+    positionals: true,
+  });
+  const runs = Number(values.runs ?? 5);
+  if (!Number.isInteger(runs) || runs < 1) {
+    throw new TaskArgsError(
+      `--runs must be a whole number of at least 1, not '${values.runs}'`,
+    );
   }
+  if (positionals.length > 1) {
+    throw new TaskArgsError(
+      `one FILE at most, not ${positionals.join(" and ")}`,
+    );
+  }
+  return { runs, json: values.json ?? false, exe: positionals[0] };
 }
 
-if (import.meta.main) {
-  if (wantsHelp(Deno.args)) {
-    console.log(USAGE);
-    Deno.exit(0);
-  }
-  const given = benchPeArgs(Deno.args);
-  if (typeof given === "string") {
-    console.error(given);
-    Deno.exit(2);
-  }
-  const { runs, json } = given;
-  let exe = given.exe;
-  exe ??= defaultExe();
+async function main(args: string[]): Promise<number> {
+  const { runs, json, exe: given } = benchPeArgs(args);
+  const exe = given ?? defaultExe();
   let size: number;
   try {
     size = (await Deno.stat(exe)).size;
@@ -323,7 +303,7 @@ if (import.meta.main) {
     console.error(
       `pe_bench: ${exe} not found (pass a PE file or set HEAPSHIFT_DENO_EXE)`,
     );
-    Deno.exit(2);
+    return 2;
   }
   const rows = await benchPe(exe, { runs });
   const crafted = await benchCrafted(runs);
@@ -338,4 +318,7 @@ if (import.meta.main) {
         ).join("\n")
       }`,
   );
+  return 0;
 }
+
+if (import.meta.main) await runTask("bench-pe", main, { usage: USAGE });

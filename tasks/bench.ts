@@ -40,7 +40,7 @@ import { readmeUpdate } from "./bench_readme.ts";
 import { basename, resolve } from "node:path";
 import { absoluteOptionPaths, userCwd } from "../src/_paths.ts";
 import { parseArgs as parseHarnessArgs } from "../bench/harness.ts";
-import { usageProblem, wantsHelp } from "./task_args.ts";
+import { runTask, TaskArgsError } from "./task_args.ts";
 import {
   exists,
   insideCheckout,
@@ -400,10 +400,6 @@ const USAGE =
   "usage: deno task bench [--no-build-dll] [--no-readme] [--mimalloc DIR] [--reps N] [--scale F] [--threads N] [--workloads a,b] [--variants 1,2,3,4,5] [--budget S] [--quick] [--metric wall|cpu] [--start auto|import-table|loadlibrary] [--self-load] [--no-migrate-env NAME=VALUE] [--dll PATH] [--out DIR]";
 
 async function main(raw: string[]): Promise<number> {
-  if (wantsHelp(raw)) {
-    console.log(USAGE);
-    return 0;
-  }
   const args = benchArgs(raw, userCwd());
   const t0 = performance.now();
   let mimalloc: string | undefined;
@@ -426,8 +422,7 @@ async function main(raw: string[]): Promise<number> {
     // builds
     parseHarnessArgs(pass);
   } catch (e) {
-    console.error(usageProblem("bench", (e as Error).message));
-    return 2;
+    throw new TaskArgsError((e as Error).message);
   }
   let given;
   try {
@@ -520,4 +515,4 @@ async function run(
   return code;
 }
 
-if (import.meta.main) Deno.exit(await main(Deno.args));
+if (import.meta.main) await runTask("bench", main, { usage: USAGE });

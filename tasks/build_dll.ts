@@ -67,10 +67,9 @@ import { copyNotice } from "./notice.ts";
 import { absoluteOptionPaths, userCwd } from "../src/_paths.ts";
 import {
   parseTaskArgs,
+  runTask,
   TaskArgsError,
   type TaskOptions,
-  usageProblem,
-  wantsHelp,
 } from "./task_args.ts";
 import {
   dllSources,
@@ -745,21 +744,17 @@ const USAGE =
   "usage: deno task build-dll [--arch x64|x86|all] [--toolchain msvc|mingw] [--mimalloc-version 2|3] [--mimalloc DIR] [--msize exact|usable] [--out-dir DIR] [--force]";
 
 if (import.meta.main) {
-  if (wantsHelp(Deno.args)) {
-    console.log(USAGE);
-    Deno.exit(0);
-  }
-  try {
-    // The paths on stdout, for scripts (the steps went to stderr); not
-    // from buildDll() itself, whose callers have stdouts of their own
-    // (`deno task demo --json`).
-    for (const out of await buildDll(parseArgs(Deno.args))) console.log(out);
-  } catch (e) {
-    if (e instanceof TaskArgsError) {
-      console.error(usageProblem("build-dll", e.message));
-      Deno.exit(2);
+  await runTask("build-dll", async (args) => {
+    try {
+      // The paths on stdout, for scripts (the steps went to stderr); not
+      // from buildDll() itself, whose callers have stdouts of their own
+      // (`deno task demo --json`).
+      for (const out of await buildDll(parseArgs(args))) console.log(out);
+      return 0;
+    } catch (e) {
+      if (e instanceof TaskArgsError) throw e; // runTask's: exit 2
+      $.logError("error:", (e as Error).message);
+      return 1;
     }
-    $.logError("error:", (e as Error).message);
-    Deno.exit(1);
-  }
+  }, { usage: USAGE });
 }

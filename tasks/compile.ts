@@ -30,13 +30,7 @@ import { buildDll } from "./build_dll.ts";
 import { noticeText } from "./notice.ts";
 import { absoluteOptionPaths, userCwd } from "../src/_paths.ts";
 import { repoRoot } from "./winenv.ts";
-import {
-  parseTaskArgs,
-  TaskArgsError,
-  type TaskOptions,
-  usageProblem,
-  wantsHelp,
-} from "./task_args.ts";
+import { parseTaskArgs, runTask, type TaskOptions } from "./task_args.ts";
 
 /** The default compile target. */
 export const TARGET = "x86_64-pc-windows-msvc";
@@ -186,21 +180,10 @@ const OPTIONS = {
 } as const satisfies TaskOptions;
 
 async function main(taskArgs: string[]): Promise<number> {
-  if (wantsHelp(taskArgs)) {
-    console.log(USAGE);
-    return 0;
-  }
-  let values;
-  try {
-    // (a misspelt option would otherwise be ignored and the build go on)
-    ({ values } = parseTaskArgs(compileTaskArgs(taskArgs, userCwd()), {
-      options: OPTIONS,
-    }));
-  } catch (e) {
-    if (!(e instanceof TaskArgsError)) throw e;
-    console.error(usageProblem("compile", e.message));
-    return 2;
-  }
+  // (a misspelt option would otherwise be ignored and the build go on)
+  const { values } = parseTaskArgs(compileTaskArgs(taskArgs, userCwd()), {
+    options: OPTIONS,
+  });
   const root = repoRoot();
   const given = values.dll;
   const given32 = values.dll32;
@@ -285,4 +268,4 @@ async function main(taskArgs: string[]): Promise<number> {
   return 0;
 }
 
-if (import.meta.main) Deno.exit(await main(Deno.args));
+if (import.meta.main) await runTask("compile", main, { usage: USAGE });

@@ -7,12 +7,7 @@
  * @module
  */
 
-import {
-  parseTaskArgs,
-  TaskArgsError,
-  usageProblem,
-  wantsHelp,
-} from "./task_args.ts";
+import { parseTaskArgs, runTask } from "./task_args.ts";
 import { repoRoot } from "../src/_repo.ts";
 
 /** The checks, as `deno` arguments, in the order they run. */
@@ -30,17 +25,7 @@ const USAGE = `usage: deno task lint-all
 } in the checkout, stopping at the first that fails`;
 
 async function main(args: string[]): Promise<number> {
-  if (wantsHelp(args)) {
-    console.log(USAGE);
-    return 0;
-  }
-  try {
-    parseTaskArgs(args, { options: {} });
-  } catch (e) {
-    if (!(e instanceof TaskArgsError)) throw e;
-    console.error(usageProblem("lint-all", e.message));
-    return 2;
-  }
+  parseTaskArgs(args, { options: {} });
   for (const check of CHECKS) {
     console.error(`[lint-all] deno ${check.join(" ")}`);
     const { code } = await new Deno.Command(Deno.execPath(), {
@@ -56,4 +41,4 @@ async function main(args: string[]): Promise<number> {
   return 0;
 }
 
-if (import.meta.main) Deno.exit(await main(Deno.args));
+if (import.meta.main) await runTask("lint-all", main, { usage: USAGE });

@@ -33,6 +33,32 @@ export function usageProblem(task: string, problem: string): string {
 }
 
 /**
+ * Runs `main` with this program's arguments as `deno task <task>` does,
+ * and exits with its code: `--help` ({@linkcode wantsHelp}) prints
+ * `options.usage` and runs nothing; a {@linkcode TaskArgsError} from
+ * `main` is printed as {@linkcode usageProblem}, exit 2.
+ */
+export async function runTask(
+  task: string,
+  main: (args: string[]) => Promise<number> | number,
+  options: { usage: string },
+): Promise<never> {
+  if (wantsHelp(Deno.args)) {
+    console.log(options.usage);
+    Deno.exit(0);
+  }
+  let code;
+  try {
+    code = await main(Deno.args);
+  } catch (e) {
+    if (!(e instanceof TaskArgsError)) throw e;
+    console.error(usageProblem(task, e.message));
+    code = 2;
+  }
+  Deno.exit(code);
+}
+
+/**
  * `args` parsed strictly by `node:util`'s `parseArgs`: an unknown option,
  * an option without its value (or with an empty one: no path is ``), or a
  * flag given one throws {@linkcode TaskArgsError} saying which; so does an

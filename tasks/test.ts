@@ -65,10 +65,9 @@ import { relative, resolve } from "node:path";
 import { userCwd } from "../src/_paths.ts";
 import {
   parseTaskArgs,
+  runTask,
   TaskArgsError,
   type TaskOptions,
-  usageProblem,
-  wantsHelp,
 } from "./task_args.ts";
 import {
   checkMsUcrt,
@@ -500,7 +499,7 @@ const OPTIONS = {
 export type Suites = "" | "unit" | "unit-win" | "win" | "ms-ucrt";
 
 /** Raised for arguments `deno task test` cannot run as given. */
-export class TestArgsError extends Error {
+export class TestArgsError extends TaskArgsError {
   override name = "TestArgsError";
 }
 
@@ -838,26 +837,17 @@ const USAGE =
   The Wine environment is provisioned and the fixtures built first.`;
 
 if (import.meta.main) {
-  if (wantsHelp(Deno.args)) {
-    console.log(USAGE);
-    Deno.exit(0);
-  }
-  try {
-    Deno.exit(await main(Deno.args));
-  } catch (e) {
-    // The environment could not be provisioned, or a DLL or fixture did
-    // not compile: the message says what to do (or shows the compiler's
-    // errors), and a stack trace would bury it.
-    if (
-      !(e instanceof WinEnvError || e instanceof CompileError ||
-        e instanceof TestArgsError)
-    ) throw e;
-    // arguments it cannot run as given: a usage error, as the CLI's are
-    if (e instanceof TestArgsError) {
-      console.error(usageProblem("test", e.message));
-      Deno.exit(2);
+  // arguments it cannot run as given (TestArgsError): a usage error, exit 2
+  await runTask("test", async (args) => {
+    try {
+      return await main(args);
+    } catch (e) {
+      // The environment could not be provisioned, or a DLL or fixture did
+      // not compile: the message says what to do (or shows the compiler's
+      // errors), and a stack trace would bury it.
+      if (!(e instanceof WinEnvError || e instanceof CompileError)) throw e;
+      console.error(`error: ${e.message}`);
+      return 1;
     }
-    console.error(`error: ${e.message}`);
-    Deno.exit(1);
-  }
+  }, { usage: USAGE });
 }
