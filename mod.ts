@@ -72,6 +72,7 @@ export type {
   FileOptions,
   ImportedDll,
   ImportedSymbol,
+  KeepAttributes,
   PatchBytesOptions,
   PatchFileOptions,
   PatchReport,

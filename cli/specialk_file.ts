@@ -16,6 +16,7 @@ import {
   writtenNameTooLong,
 } from "../pe/mod.ts";
 import { CliError } from "./output.ts";
+import { keepAttributes } from "./kept_attributes.ts";
 import {
   checkEntry,
   looksLikeIni,
@@ -156,14 +157,22 @@ function decodeOrRefuse(path: string, bytes: Uint8Array): IniText {
 
 /**
  * Writes `bytes` atomically with exactly the mode `kept` gives (the umask
- * aside) and its owner where that can be set.
+ * aside), its owner where that can be set, and on Windows the attributes
+ * of the file `kept.from` (the ini, when there is one).
  */
 async function writeKeeping(
   path: string,
   bytes: Uint8Array,
-  kept: Kept & Pick<WriteAtomicOptions, "unchangedSince"> = {},
+  kept: Kept & Pick<WriteAtomicOptions, "unchangedSince"> & { from?: string },
 ): Promise<void> {
-  await writeFileAtomic(path, bytes, { ...kept, overwrite: true });
+  const { from, ...options } = kept;
+  await writeFileAtomic(path, bytes, {
+    ...options,
+    overwrite: true,
+    keep: keepAttributes && from !== undefined
+      ? { from, attributes: keepAttributes }
+      : undefined,
+  });
   const { mode } = kept;
   if (mode === undefined) return;
   const info = await Deno.lstat(path);
@@ -310,7 +319,7 @@ export async function applyToFile(
   if (backup !== undefined && bytes) {
     result.backup = backup;
     if (writesBackup) {
-      await writeKeeping(backup, bytes, kept);
+      await writeKeeping(backup, bytes, { ...kept, from: target });
       madeBackup = true;
     }
   }
@@ -321,7 +330,11 @@ export async function applyToFile(
     await writeKeeping(
       target,
       encodeIni({ text: edit.text, encoding: ini.encoding }),
-      { ...kept, unchangedSince: read ?? null },
+      {
+        ...kept,
+        from: bytes ? target : undefined,
+        unchangedSince: read ?? null,
+      },
     );
   } catch (e) {
     // a backup of a file that is no longer there is not "the file before

@@ -78,3 +78,56 @@ export function shortPathName(path: string): string | undefined {
   if (n === 0 || n >= buf.length) return undefined;
   return readWide(new Uint8Array(buf.buffer), { maxChars: n });
 }
+
+/** FILE_ATTRIBUTE_* bits heapshift reads or sets. */
+export const FILE_ATTRIBUTE = {
+  READONLY: 0x1,
+  HIDDEN: 0x2,
+  SYSTEM: 0x4,
+  ARCHIVE: 0x20,
+  NORMAL: 0x80,
+  TEMPORARY: 0x100,
+  OFFLINE: 0x1000,
+  NOT_CONTENT_INDEXED: 0x2000,
+} as const;
+
+const INVALID_FILE_ATTRIBUTES = 0xffff_ffff;
+
+/**
+ * `GetFileAttributesW`: the FILE_ATTRIBUTE_* bits of the file at `path`.
+ * Throws a Win32Error (2: no such file).
+ */
+export function getFileAttributes(path: string): number {
+  const a = kernel32().GetFileAttributesW(wide(path));
+  if (a === INVALID_FILE_ATTRIBUTES) fail("GetFileAttributesW");
+  return a;
+}
+
+/**
+ * The attributes a file written in another's place keeps of it: those a
+ * user sets (attrib +h +s, "Hidden" in Explorer) and a rename loses.
+ * Archive is left as the new file has it (set: it changed, which is what
+ * backup programs look for); read-only is not set (a read-only file is
+ * refused before it is replaced, so that the rename does not undo it).
+ */
+const KEPT_ATTRIBUTES = FILE_ATTRIBUTE.HIDDEN | FILE_ATTRIBUTE.SYSTEM |
+  FILE_ATTRIBUTE.NOT_CONTENT_INDEXED;
+
+/** What SetFileAttributesW takes of what GetFileAttributesW gives. */
+const SETTABLE_ATTRIBUTES = FILE_ATTRIBUTE.READONLY | FILE_ATTRIBUTE.ARCHIVE |
+  FILE_ATTRIBUTE.TEMPORARY | FILE_ATTRIBUTE.OFFLINE | KEPT_ATTRIBUTES;
+
+/**
+ * Gives the file `to` the hidden, system and not-content-indexed
+ * attributes of the file `from`, keeping its other settable ones; those
+ * three `to` has and `from` lacks are cleared then (Wine calls a name that
+ * starts with '.' hidden, and setting attributes would make that stick).
+ * Nothing is set when `from` has none of them. Throws a Win32Error.
+ */
+export function keepFileAttributes(from: string, to: string): void {
+  const kept = getFileAttributes(from) & KEPT_ATTRIBUTES;
+  if (kept === 0) return;
+  const own = getFileAttributes(to) & SETTABLE_ATTRIBUTES & ~KEPT_ATTRIBUTES;
+  const ok = kernel32().SetFileAttributesW(wide(to), own | kept);
+  if (ok === 0) fail("SetFileAttributesW");
+}

@@ -229,6 +229,10 @@ export const KERNEL32_SYMBOLS = {
     parameters: ["pointer", "pointer"],
     result: "i32",
   },
+  // lpFileName
+  GetFileAttributesW: { parameters: ["buffer"], result: "u32" },
+  // lpFileName, dwFileAttributes
+  SetFileAttributesW: { parameters: ["buffer", "u32"], result: "i32" },
   // lpszLongPath, lpszShortPath, cchBuffer
   GetShortPathNameW: { parameters: ["buffer", "buffer", "u32"], result: "u32" },
   CreateFileW: {

@@ -71,7 +71,26 @@ export interface FileOptions {
    * the new file is in place the edit is done and the signal is ignored.
    */
   signal?: AbortSignal;
+  /**
+   * Gives each new file written in an existing one's place (in place, the
+   * program's; with `force`, the overwritten output's), and the backup
+   * (the program's), what it does not inherit; see
+   * {@linkcode KeepAttributes}. heapshift's API and CLI pass one on
+   * Windows.
+   */
+  keepAttributes?: KeepAttributes;
 }
+
+/**
+ * Copies onto the new file `to`, not yet in its place, what the file
+ * `from` has besides its bytes, permission bits and owner, which a file
+ * made beside it does not inherit: on Windows its file attributes
+ * (hidden, system), which a rename over it loses. pe/ has no system calls
+ * of its own for them: a caller on Windows passes one (heapshift's is
+ * ffi/'s `keepFileAttributes`). Throwing fails the write, leaving the file
+ * as it was.
+ */
+export type KeepAttributes = (from: string, to: string) => void;
 
 /** Options for {@linkcode patchImports}. */
 export interface PatchFileOptions extends FileOptions, PatchBytesOptions {}
@@ -129,6 +148,12 @@ export interface WriteAtomicOptions {
    * and the call rejects with the signal's reason.
    */
   signal?: AbortSignal;
+  /**
+   * The file whose attributes the new one keeps (`from`: the one it
+   * replaces, or that it is a copy of), and how ({@linkcode KeepAttributes}),
+   * applied to the new file before it takes its name.
+   */
+  keep?: { from: string; attributes: KeepAttributes };
   /**
    * The file as the caller read it (`Deno.stat`), or `null` when there was
    * none. If, just before the new file takes its place, it no longer has
@@ -379,6 +404,7 @@ async function writeAtomic(
       file.close();
     }
     signal?.throwIfAborted();
+    options.keep?.attributes(options.keep.from, tmp);
     if (options.unchangedSince !== undefined) {
       refuseIfChanged(path, options.unchangedSince, "write");
     }
@@ -766,6 +792,8 @@ async function apply(exe: string, how: FileEdit): Promise<PatchReport> {
   // The new file (and the backup) get the input's permissions and owner:
   // patching as root must not leave the user a program of root's.
   const kept = fileAttributes(await Deno.stat(exe));
+  const keep = (from: string) =>
+    options.keepAttributes && { from, attributes: options.keepAttributes };
   let backup: Backup | undefined;
   if (options.inPlace && options.backup !== false) {
     try {
@@ -773,7 +801,7 @@ async function apply(exe: string, how: FileEdit): Promise<PatchReport> {
         file: target,
         path: options.backup,
         force: options.force,
-        write: { ...kept, signal },
+        write: { ...kept, signal, keep: keep(target) },
       });
     } catch (e) {
       throw changedWhileRead(e, unchanged);
@@ -787,7 +815,7 @@ async function apply(exe: string, how: FileEdit): Promise<PatchReport> {
       plan,
       replacing,
       options,
-      kept,
+      kept: { ...kept, keep: replacing ? keep(target) : undefined },
       unchanged,
     });
   } catch (e) {

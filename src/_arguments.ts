@@ -46,7 +46,8 @@ export type OptionType =
   | "string"
   | "string-or-false"
   | "string-or-number"
-  | "AbortSignal";
+  | "AbortSignal"
+  | "function";
 
 const OPTION_TYPES: Record<
   OptionType,
@@ -63,6 +64,7 @@ const OPTION_TYPES: Record<
     says: "a string or a number",
   },
   AbortSignal: { is: (v) => v instanceof AbortSignal, says: "an AbortSignal" },
+  function: { is: (v) => typeof v === "function", says: "a function" },
 };
 
 /**

@@ -20,6 +20,7 @@ import {
   type RemoveFileOptions,
   removeImport as peRemoveImport,
 } from "../pe/mod.ts";
+import { keepFileAttributes } from "../ffi/mod.ts";
 import { guardAsync } from "./_error_kinds.ts";
 import { HeapshiftError } from "./heapshift_error.ts";
 import {
@@ -137,7 +138,18 @@ const FILE_OPTIONS: Record<string, OptionType> = {
   signal: "AbortSignal",
   dll: "string",
   postfix: "string",
+  keepAttributes: "function",
 };
+
+/**
+ * `options` with, on Windows, the program's hidden and system attributes
+ * kept by default ({@linkcode FileOptions.keepAttributes}): the rename that
+ * puts a new file in its place would lose them.
+ */
+function keeping<T extends FileOptions>(options: T): T {
+  if (Deno.build.os !== "windows" || options.keepAttributes) return options;
+  return { ...options, keepAttributes: keepFileAttributes };
+}
 
 /**
  * Makes `exe` load a DLL (default `heapshift.dll`) before all its other
@@ -145,6 +157,12 @@ const FILE_OPTIONS: Record<string, OptionType> = {
  * file is replaced atomically after a backup is written. A file that
  * already loads the DLL first is left alone (`changed: false`). The file
  * is read once, in pieces, and never held whole in memory.
+ *
+ * In place, on Windows, the new file and the backup keep the program's
+ * hidden and system attributes (`keepAttributes` replaces how), but not
+ * what else Windows keeps beside a file's bytes: they get the access
+ * rules (ACL) and owner a new file in that folder gets, and no alternate
+ * data streams (a downloaded program's "mark of the web" is dropped).
  *
  * The file only names the DLL: Windows looks for it beside the program
  * (the file written) when it starts, so copy `build/heapshift.dll` there
@@ -202,7 +220,7 @@ export function patchImports(
     checkDllName(options.dll, `patch ${exe}`);
     checkOutputName(options.output, `patch ${exe}`);
     checkWrittenNames(options, `patch ${exe}`);
-    return edited(() => pePatchImports(exe, options), {
+    return edited(() => pePatchImports(exe, keeping(options)), {
       options,
       doing: `patch ${exe}`,
     });
@@ -239,7 +257,7 @@ export function removeImport(
     checkDllName(options.dll, `remove an import from ${exe}`);
     checkOutputName(options.output, `remove an import from ${exe}`);
     checkWrittenNames(options, `remove an import from ${exe}`);
-    return edited(() => peRemoveImport(exe, options), {
+    return edited(() => peRemoveImport(exe, keeping(options)), {
       options,
       doing: `remove an import from ${exe}`,
     });

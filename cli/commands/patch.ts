@@ -29,6 +29,7 @@ import { embeddedDll, extractDll } from "../embed.ts";
 import { baseName, fileNameOfPath } from "../../src/_paths.ts";
 import { otherRuntimeWarning } from "../crt_warning.ts";
 import { interruptible } from "../interrupts.ts";
+import { keepAttributes } from "../kept_attributes.ts";
 import { checkOutputPath, checkWrittenName } from "../output_path.ts";
 import { writtenFailure } from "../../src/_output_name.ts";
 import { c, printJson, shown, UsageError } from "../output.ts";
@@ -231,6 +232,7 @@ export function patchCommand(program: Command, setCode: SetCode): void {
             postfix: opts.postfix,
             dll: opts.dll,
             signal,
+            keepAttributes,
           };
           return opts.remove
             ? removeImport(exe, { ...common, allowForeign: opts.allowForeign })

@@ -1,6 +1,12 @@
 // imports(): dbghelp's view and the pure-TypeScript reader of pe/ agree on
 // real executables and DLLs.
-import { HeapshiftError, imports } from "../../mod.ts";
+import {
+  HeapshiftError,
+  imports,
+  patchImports,
+  removeImport,
+} from "../../mod.ts";
+import { FILE_ATTRIBUTE, getFileAttributes } from "../../ffi/mod.ts";
 import { assert, assertEquals, assertRejects } from "./assert.ts";
 import { fixture, test } from "./harness.ts";
 
@@ -90,6 +96,32 @@ test("imports of a file cut inside its import directory", async () => {
         HeapshiftError,
         `Cannot read the imports of ${cut}: not a valid PE file`,
       );
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+test("patchImports and removeImport in place keep a hidden, system program so, and its backups", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "heapshift-api-" });
+  try {
+    const exe = `${dir}\\game.exe`;
+    await Deno.copyFile(fixture("pe_first_import.exe"), exe);
+    const set = (flag: string, path: string) =>
+      new Deno.Command("cmd.exe", { args: ["/c", "attrib", flag, path] })
+        .output();
+    await set("+h", exe);
+    await set("+s", exe);
+    const kept = FILE_ATTRIBUTE.HIDDEN | FILE_ATTRIBUTE.SYSTEM;
+    assertEquals(getFileAttributes(exe) & kept, kept);
+    const patched = await patchImports(exe, { inPlace: true });
+    assertEquals(patched.action, "added");
+    const removed = await removeImport(exe, { inPlace: true });
+    assertEquals(removed.action, "removed");
+    for (const path of [exe, patched.backup!, removed.backup!]) {
+      assertEquals(getFileAttributes(path) & kept, kept, path);
+      await set("-h", path);
+      await set("-s", path);
     }
   } finally {
     await Deno.remove(dir, { recursive: true });

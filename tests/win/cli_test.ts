@@ -18,6 +18,8 @@ import { slowMark, untilGone } from "./slow_mark.ts";
 import { type CliRun, runCli as cli } from "../../cli/_test_utils.ts";
 import {
   createProcess,
+  FILE_ATTRIBUTE,
+  getFileAttributes,
   openProcess,
   PROCESS,
   resumeThread,
@@ -1257,6 +1259,78 @@ test("cli: imports and patch on a copy of a fixture", async () => {
       /missing\.exe/,
       "imports missing",
     );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+/**
+ * Runs `attrib` (Windows' own) on `path` with each of `flags` in turn
+ * (Wine's takes one at a time); it must succeed.
+ */
+async function attrib(path: string, ...flags: string[]): Promise<void> {
+  for (const flag of flags) {
+    const r = await new Deno.Command("cmd.exe", {
+      args: ["/c", "attrib", flag, path],
+    }).output();
+    assertEquals(r.code, 0, new TextDecoder().decode(r.stdout));
+  }
+}
+
+/** The hidden and system attributes of `path`, as attrib's letters. */
+function hiddenSystem(path: string): string {
+  const a = getFileAttributes(path);
+  return `${a & FILE_ATTRIBUTE.HIDDEN ? "H" : "-"}${
+    a & FILE_ATTRIBUTE.SYSTEM ? "S" : "-"
+  }`;
+}
+
+// A rename puts a new file in the old one's place: one made beside it
+// has none of its attributes; the user's hidden file must stay hidden.
+test("cli: patch --inplace keeps the program's hidden and system attributes, on the backup too; a plain program stays plain", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const hidden = `${dir}\\hidden.exe`;
+    const plain = `${dir}\\plain.exe`;
+    await Deno.copyFile(fixture("sleeper.exe"), hidden);
+    await Deno.copyFile(fixture("sleeper.exe"), plain);
+    await attrib(hidden, "+h", "+s");
+    assertEquals(hiddenSystem(hidden), "HS");
+    for (const exe of [hidden, plain]) {
+      const r = await cli(["patch", exe, "--inplace"]);
+      assertEquals(r.code, 0, r.stderr);
+    }
+    assertEquals(hiddenSystem(hidden), "HS");
+    assertEquals(hiddenSystem(`${hidden}.bak`), "HS");
+    assertEquals(hiddenSystem(plain), "--");
+    assertEquals(hiddenSystem(`${plain}.bak`), "--");
+    const after = await json<{ dll: string }[]>(["imports", hidden]);
+    assertEquals(after[0].dll.toLowerCase(), "heapshift.dll");
+    await attrib(hidden, "-h", "-s");
+    await attrib(`${hidden}.bak`, "-h", "-s");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+test("cli: specialk keeps a hidden ini hidden, and its backup", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const ini = `${dir}\\SpecialK.ini`;
+    await Deno.copyFile(repoPath("tests/fixtures/cli_specialk.ini"), ini);
+    await attrib(ini, "+h");
+    const r = await json<{ action: string; backup: string }>([
+      "specialk",
+      "--ini",
+      ini,
+      "--dll",
+      hookDll(),
+    ]);
+    assertEquals(r.action, "added");
+    assertEquals(hiddenSystem(ini), "H-");
+    assertEquals(hiddenSystem(r.backup), "H-");
+    await attrib(ini, "-h");
+    await attrib(r.backup, "-h");
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
