@@ -465,3 +465,22 @@ test("a read-only program is refused in place, and nothing is left behind", asyn
     assertEquals(left, ["game.exe", "heapshift.dll"]);
   });
 });
+
+// A rename puts a new file under one name only: the program's other hard
+// link would keep the old bytes, so the edit is refused, on Windows too.
+test("a program with a second hard link is refused in place, both names left as they were", async () => {
+  await withCopy(async (dir, exe) => {
+    const before = await Deno.readFile(exe);
+    const other = `${dir}\\other.exe`;
+    await Deno.link(exe, other);
+    await assertRejects(
+      () => patchImports(exe, { inPlace: true }),
+      PeFileError,
+      "it has 2 hard links",
+    );
+    assertEquals(await Deno.readFile(exe), before);
+    assertEquals(await Deno.readFile(other), before);
+    const left = [...Deno.readDirSync(dir)].map((e) => e.name).sort();
+    assertEquals(left, ["game.exe", "heapshift.dll", "other.exe"]);
+  });
+});
