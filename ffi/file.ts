@@ -118,11 +118,9 @@ const SETTABLE_ATTRIBUTES = FILE_ATTRIBUTE.READONLY | FILE_ATTRIBUTE.ARCHIVE |
   FILE_ATTRIBUTE.TEMPORARY | FILE_ATTRIBUTE.OFFLINE | KEPT_ATTRIBUTES;
 
 /**
- * Gives the file `to` the hidden, system and not-content-indexed
- * attributes of the file `from`, keeping its other settable ones; those
- * three `to` has and `from` lacks are cleared then (Wine calls a name that
- * starts with '.' hidden, and setting attributes would make that stick).
- * Nothing is set when `from` has none of them. Throws a Win32Error.
+ * Gives the file `to` exactly the hidden, system and not-content-indexed
+ * attributes of the file `from`, keeping its other settable ones. Nothing
+ * is set when `from` has none of them. Throws a Win32Error.
  */
 export function keepFileAttributes(from: string, to: string): void {
   const kept = getFileAttributes(from) & KEPT_ATTRIBUTES;

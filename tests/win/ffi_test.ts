@@ -4,10 +4,13 @@ import {
   callRemote,
   debugPrivilege,
   errorMode,
+  FILE_ATTRIBUTE,
   formatMessage,
+  getFileAttributes,
   Handle,
   INJECT_ACCESS,
   isProtectedProcess,
+  keepFileAttributes,
   kernel32,
   MACHINE,
   MEM,
@@ -357,5 +360,36 @@ test("createProcess with an error mode does not wait for good on a mutex another
     }
     holder.terminate();
     launcher.terminate();
+  }
+});
+
+test("keepFileAttributes gives a new file the hidden and system attributes of the one it replaces, and no others", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "heapshift-attr-" });
+  const attrib = (flag: string, path: string) =>
+    new Deno.Command("cmd.exe", { args: ["/c", "attrib", flag, path] })
+      .output();
+  const { HIDDEN, SYSTEM } = FILE_ATTRIBUTE;
+  try {
+    const system = `${dir}\\system.exe`;
+    const hidden = `${dir}\\hidden.exe`;
+    const plain = `${dir}\\plain.exe`;
+    for (const p of [system, hidden, plain]) await Deno.writeTextFile(p, "x");
+    await attrib("+s", system);
+    await attrib("+h", hidden);
+    // Named as pe/ names its temporary files.
+    const replace = async (from: string) => {
+      const tmp = `${dir}\\.${from.split("\\").pop()}.0123abcd.tmp`;
+      await Deno.writeTextFile(tmp, "y");
+      keepFileAttributes(from, tmp);
+      await Deno.rename(tmp, from);
+      return getFileAttributes(from) & (HIDDEN | SYSTEM);
+    };
+    assertEquals(await replace(system), SYSTEM);
+    assertEquals(await replace(hidden), HIDDEN);
+    assertEquals(await replace(plain), 0);
+    await attrib("-s", system);
+    await attrib("-h", hidden);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
   }
 });
