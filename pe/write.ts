@@ -35,7 +35,7 @@ import { FileSource } from "./source.ts";
 import { fileProblem, namingFile, statRegular } from "./_file.ts";
 import { Output, writeAll } from "./_output.ts";
 import { checkResult, type EditPlan } from "./_plan.ts";
-import { writtenNameTooLong } from "./written_name.ts";
+import { type NameTooLong, writtenNameTooLong } from "./written_name.ts";
 
 /** Options shared by {@linkcode patchImports} and {@linkcode removeImport}. */
 export interface FileOptions {
@@ -303,14 +303,11 @@ async function removeStaleTemporaries(
 }
 
 /**
- * The reason a file at `path` cannot be written through its temporary
- * file ({@linkcode writtenNameTooLong}), with what to do; undefined when
- * it can.
+ * Why a file cannot be written through its temporary file ({@linkcode
+ * writtenNameTooLong}'s `tooLong`), with what to do.
  */
-function nameTooLong(path: string): string | undefined {
-  const tooLong = writtenNameTooLong(path);
-  return tooLong &&
-    `${tooLong.why}: choose a name of at most ${tooLong.max} ${tooLong.unit}`;
+function nameTooLong(tooLong: NameTooLong): string {
+  return `${tooLong.why}: choose a name of at most ${tooLong.max} ${tooLong.unit}`;
 }
 
 /**
@@ -323,7 +320,10 @@ function nameTooLong(path: string): string | undefined {
 function checkLength(path: string): void {
   const tooLong = writtenNameTooLong(path);
   if (tooLong === undefined || tooLong.length <= tooLong.nameMax) return;
-  throw new PeFileError(path, { action: "write", reason: nameTooLong(path)! });
+  throw new PeFileError(path, {
+    action: "write",
+    reason: nameTooLong(tooLong),
+  });
 }
 
 /** Writes to a new file: all of it, or throws (stopping when aborted). */
@@ -373,11 +373,12 @@ async function writeAtomic(
       mode: options.mode,
     });
   } catch (e) {
-    const tooLong = nameTooLong(path);
+    const tooLong = writtenNameTooLong(path);
     if (tooLong) {
-      throw new PeFileError(path, { action: "write", reason: tooLong }, {
-        cause: e,
-      });
+      throw new PeFileError(path, {
+        action: "write",
+        reason: nameTooLong(tooLong),
+      }, { cause: e });
     }
     if (!(e instanceof Deno.errors.PermissionDenied)) throw fail(e);
     // The file is made beside `path`: the directory is what refused.
