@@ -5,7 +5,11 @@
  * @module
  */
 
-import { InvalidArgumentError } from "@commander-js/extra-typings";
+import {
+  type Command,
+  InvalidArgumentError,
+  type OptionValues,
+} from "@commander-js/extra-typings";
 
 let currentArgsList: string[] = [];
 
@@ -17,6 +21,32 @@ export function currentArgs(): string[] {
 /** Records the command line being run (forwarded as is to the Windows half). */
 export function setCurrentArgs(args: string[]): void {
   currentArgsList = args;
+}
+
+/**
+ * Refuses `--<name>` with `--no-<name>` on one command line, in the words
+ * of commander's own refusal of options that `.conflicts()`: the two set
+ * one value (commander would keep the last given), so neither can name
+ * the other as conflicting. `options.what` ends the message: what to do.
+ */
+export function refuseBothHalves<
+  A extends unknown[],
+  O extends OptionValues,
+  G extends OptionValues,
+>(command: Command<A, O, G>, name: string, options: { what: string }): void {
+  const given = new Set<string>();
+  for (const flag of [name, `no-${name}`]) {
+    command.on(`option:${flag}`, () => given.add(flag));
+  }
+  command.hook("preAction", (_, action) => {
+    const both = given.size === 2;
+    given.clear();
+    if (!both) return;
+    action.error(
+      `error: option '--${name}' cannot be used with option '--no-${name}': ${options.what}`,
+      { code: "commander.conflictingOption" },
+    );
+  });
 }
 
 /** What a command's action reports: its exit code. */

@@ -171,6 +171,31 @@ Deno.test("--prefix with --wine-env, and a bad --wine-env name, say what is wron
   );
 });
 
+// Both halves of the pair set one value: commander kept the last, so a
+// script that added one to a command line holding the other got whichever
+// came second, silently.
+Deno.test("launch and inject refuse --error-dialogs with --no-error-dialogs (exit 2), naming both, before anything runs", async () => {
+  for (
+    const args of [
+      ["launch", "x.exe", "--error-dialogs", "--no-error-dialogs"],
+      ["launch", "--no-error-dialogs", "x.exe", "--error-dialogs"],
+      ["inject", "game.exe", "--no-error-dialogs", "--error-dialogs"],
+    ]
+  ) {
+    const r = await cli(args);
+    assert.equal(r.code, 2, `${args.join(" ")}: ${r.stderr}`);
+    assert.match(
+      r.stderr,
+      /^error: option '--error-dialogs' cannot be used with option '--no-error-dialogs': give one, or neither for the program to inherit heapshift's error mode\n/,
+      args.join(" "),
+    );
+    assert.equal(r.stdout, "");
+  }
+  // each alone is still taken
+  const one = await cli(["launch", "x.exe", "--no-error-dialogs"]);
+  assert.doesNotMatch(one.stderr, /cannot be used with/);
+});
+
 Deno.test({
   name:
     "--wine-env: a program launched to outlive the command, or waited for, is refused before anything runs (the environment stops its programs as the command ends)",

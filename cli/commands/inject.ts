@@ -23,6 +23,7 @@ import {
   parsePid,
   parseSeconds,
   parseWaitSeconds,
+  refuseBothHalves,
   type SetCode,
 } from "../args.ts";
 import {
@@ -374,6 +375,10 @@ export function injectCommand(program: Command, setCode: SetCode): void {
       "for an executable that is not running: Windows shows the program no error box (a DLL not found, a crash); it fails with the error's exit code instead, for scripts no one watches",
     )
     .option("--json", "machine-readable output");
+  refuseBothHalves(command, "error-dialogs", {
+    what:
+      "give one, or neither for the program to inherit heapshift's error mode",
+  });
   bridgeOptions(command).addHelpText(
     "after",
     example(

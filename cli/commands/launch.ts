@@ -14,6 +14,7 @@ import {
   example,
   parsePath,
   parseSeconds,
+  refuseBothHalves,
   type SetCode,
 } from "../args.ts";
 import {
@@ -69,6 +70,10 @@ export function launchCommand(program: Command, setCode: SetCode): void {
       "wait for the program to end and exit with its code (its stdin, stdout and stderr are ours; the report goes to stderr)",
     )
     .option("--json", "machine-readable output");
+  refuseBothHalves(command, "error-dialogs", {
+    what:
+      "give one, or neither for the program to inherit heapshift's error mode",
+  });
   bridgeOptions(command).addHelpText(
     "after",
     example(
