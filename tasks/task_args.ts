@@ -62,7 +62,8 @@ export async function runTask(
  * `args` parsed strictly by `node:util`'s `parseArgs`: an unknown option,
  * an option without its value (or with an empty one: no path is ``), or a
  * flag given one throws {@linkcode TaskArgsError} saying which; so does an
- * argument that is no option unless `options.positionals`.
+ * argument that is no option unless `options.positionals`. Its `tokens`
+ * say what each argument is (an option, its value, an operand).
  */
 export function parseTaskArgs<T extends TaskOptions>(
   args: string[],
@@ -75,6 +76,7 @@ export function parseTaskArgs<T extends TaskOptions>(
       options: options.options,
       strict: true,
       allowPositionals: options.positionals ?? false,
+      tokens: true,
     });
   } catch (e) {
     throw new TaskArgsError(problemOf(e));

@@ -484,8 +484,6 @@ async function placeMsUcrtFixtures(): Promise<Arch[]> {
   return arches;
 }
 
-const SUITE_FLAGS = ["--unit", "--unit-win", "--win", "--ms-ucrt"];
-
 /** The task's options, for `node:util`'s `parseArgs` (files are operands). */
 const OPTIONS = {
   unit: { type: "boolean" },
@@ -516,25 +514,35 @@ export function parseTestArgs(
   given: string[],
   options: { cwd?: string } = {},
 ): { only: Suites; rest: string[] } {
+  let read;
   try {
     // an unknown option is refused now, not by `deno test` after the
     // provisioning and the builds
-    parseTaskArgs(given, { options: OPTIONS, positionals: true });
+    read = readArgs(given);
   } catch (e) {
     if (e instanceof TaskArgsError) throw new TestArgsError(e.message);
     throw e;
   }
-  const args = fromRoot(given, options.cwd ?? userCwd());
-  const flags = args.filter((a) => SUITE_FLAGS.includes(a));
-  if (flags.length > 1) {
+  const { suites, operands } = read;
+  if (suites.size > 1) {
     throw new TestArgsError(
       `Give one of --unit, --unit-win, --win and --ms-ucrt, not ${
-        flags.join(" and ")
+        [...suites.values()].join(" and ")
       }`,
     );
   }
-  const rest = args.filter((a) => !SUITE_FLAGS.includes(a));
-  if (flags.length === 1) return { only: flags[0].slice(2) as Suites, rest };
+  const cwd = options.cwd ?? userCwd();
+  // each test file or folder named from the checkout's root, where `deno
+  // task` runs us: the user named it from `cwd`
+  const rest = given.flatMap((a, i) =>
+    suites.has(i)
+      ? []
+      : operands.includes(i) && (a.endsWith(".ts") || isFolder(a, cwd))
+      ? [fromRootPath(a, cwd) || "."]
+      : [a]
+  );
+  const [flag] = suites.values();
+  if (flag) return { only: flag.slice(2) as Suites, rest };
   if (rest.length === 0) return { only: "", rest };
   const inWin = (f: string) => fromRootPath(f).startsWith(`${WIN_DIR}/`);
   const files = testFiles(rest);
@@ -546,16 +554,30 @@ export function parseTestArgs(
 }
 
 /**
- * `args` with each test file (`.ts`, not a `--filter`'s value) named from
- * the checkout's root, where `deno task` runs us: the user named it from
- * `cwd`.
+ * What each of `args` is, from their one parse ({@linkcode parseTaskArgs}:
+ * throws its refusals): the suite flags (by index, as given), the operands
+ * (indexes: no option, nor an option's value, nor after a `--`, which
+ * `deno test` hands to the tests) and the `--filter` values.
  */
-function fromRoot(args: string[], cwd: string): string[] {
-  return args.map((a, i) =>
-    isTestFile(args, i) || isTestFolder(args, i, cwd)
-      ? fromRootPath(a, cwd) || "."
-      : a
-  );
+function readArgs(
+  args: string[],
+): { suites: Map<number, string>; operands: number[]; filters: string[] } {
+  const { tokens } = parseTaskArgs(args, {
+    options: OPTIONS,
+    positionals: true,
+  });
+  const suites = new Map<number, string>();
+  const operands: number[] = [];
+  const filters: string[] = [];
+  const end = tokens.find((t) => t.kind === "option-terminator")?.index ??
+    args.length;
+  for (const t of tokens) {
+    if (t.kind === "positional" && t.index < end) operands.push(t.index);
+    else if (t.kind !== "option") continue;
+    else if (t.name === "filter") filters.push(t.value!);
+    else suites.set(t.index, t.rawName);
+  }
+  return { suites, operands, filters };
 }
 
 /** `path` (named from `cwd`) from the checkout's root, with `/`. */
@@ -563,31 +585,22 @@ function fromRootPath(path: string, cwd = Deno.cwd()): string {
   return relative(repoRoot(), resolve(cwd, path)).replaceAll("\\", "/");
 }
 
-/** Whether `args[i]` is an operand: no option, nor `--filter`'s value. */
-function isOperand(args: string[], i: number): boolean {
-  return !args[i].startsWith("-") && args[i - 1] !== "--filter";
-}
-
-/** Whether `args[i]` names a folder of tests (`deno test tests/win`). */
-function isTestFolder(args: string[], i: number, cwd: string): boolean {
-  if (!isOperand(args, i)) return false;
+/** Whether `path` (named from `cwd`) is a folder (`deno test tests/win`). */
+function isFolder(path: string, cwd: string): boolean {
   try {
-    return Deno.statSync(resolve(cwd, args[i])).isDirectory;
+    return Deno.statSync(resolve(cwd, path)).isDirectory;
   } catch {
     return false;
   }
 }
 
 /**
- * The test files `args` name (neither `--filter x.ts` nor an option's
- * value after `=`, as in `--filter=x.ts`, names one).
+ * The test files `args` name: operands ending in `.ts` (neither
+ * `--filter x.ts` nor `--filter=x.ts` names one).
  */
 function testFiles(args: string[]): string[] {
-  return args.filter((_, i) => isTestFile(args, i));
-}
-
-function isTestFile(args: string[], i: number): boolean {
-  return args[i].endsWith(".ts") && isOperand(args, i);
+  const { operands } = readArgs(args);
+  return operands.map((i) => args[i]).filter((a) => a.endsWith(".ts"));
 }
 
 /**
@@ -606,23 +619,12 @@ export function needsPrograms(
       fromRootPath(f) ===
         `${WIN_DIR}/programs_test.ts`
     );
-  const filters = filterArgs(args.rest);
+  const { filters } = readArgs(args.rest);
   if (!named || filters.length === 0) return named;
   const names = programs().flatMap((p) =>
     (["x64", "x86"] as const).map((a) => programTestName(p.name, a))
   );
   return filters.some((f) => names.some((n) => filterSelects(f, n)));
-}
-
-/** The values of `--filter X` and `--filter=X` in `args`. */
-function filterArgs(args: string[]): string[] {
-  return args.flatMap((a, i) =>
-    a === "--filter"
-      ? args.slice(i + 1, i + 2)
-      : a.startsWith("--filter=")
-      ? [a.slice("--filter=".length)]
-      : []
-  );
 }
 
 /**
@@ -811,7 +813,7 @@ async function main(args: string[]): Promise<number> {
       }${good ? "" : `  (exit ${r.code})`}`,
     );
     // (A --filter leaves the rest out as ignored: no names then.)
-    if (!rest.some((a) => a.startsWith("--filter"))) {
+    if (readArgs(rest).filters.length === 0) {
       for (const name of r.ignoredNames) {
         console.log(`  ignored${ci ? " (not allowed under CI)" : ""}: ${name}`);
       }

@@ -309,6 +309,28 @@ Deno.test("parseTestArgs: an option with its value after = (--filter=x.ts) is no
   );
 });
 
+Deno.test("parseTestArgs: what follows a -- is the tests' own arguments (deno test hands them to the tests): no file, folder or filter of the run's", () => {
+  const cwd = `${repoRoot()}/tests/win`;
+  assert.deepEqual(
+    parseTestArgs(["--win", "--", "harness_test.ts", "--filter", "."], {
+      cwd,
+    }),
+    { only: "win", rest: ["--", "harness_test.ts", "--filter", "."] },
+  );
+  assert.throws(
+    () => parseTestArgs(["--", "tests/win/harness_test.ts"], { cwd: "/" }),
+    /name the suite/,
+  );
+  // every Windows file runs, programs_test.ts too, unfiltered
+  assert.equal(
+    needsPrograms({
+      only: "win",
+      rest: ["--", "tests/win/cli_test.ts", "--filter", "/x/"],
+    }),
+    true,
+  );
+});
+
 Deno.test("otherPassSkipped: under CI a pass of the other mimalloc that cannot run is a failed suite, not a note", () => {
   assert.equal(otherPassSkipped({ ci: false }), null);
   const r = otherPassSkipped({ ci: true })!;
