@@ -5,9 +5,10 @@
  * @module
  */
 
-import { Handle } from "./handle.ts";
+import type { Handle } from "./handle.ts";
 import { kernel32 } from "./library.ts";
-import { wide } from "./strings.ts";
+import { acquireMutexSync, createNamedMutex, releaseMutex } from "./mutex.ts";
+import { Win32Error } from "./win32_error.ts";
 
 /** Error mode flags (`SetErrorMode`, errhandlingapi.h). */
 export const SEM = {
@@ -43,8 +44,6 @@ export function setErrorMode(mode: number): number {
  * name first may hold it for good, and then we go on without it.
  */
 const MUTEX_WAIT_MS = 10_000;
-/** WAIT_OBJECT_0, and WAIT_ABANDONED: its owner's thread ended holding it. */
-const TAKEN = [0, 0x80];
 
 /**
  * Runs `fn` with this process's error mode set to `mode`, and sets it back
@@ -56,16 +55,7 @@ const TAKEN = [0, 0x80];
  * not keep out) is gone without, rather than the launch waiting for good.
  */
 export function withErrorMode<T>(mode: number, fn: () => T): T {
-  const k = kernel32();
-  const raw = k.CreateMutexW(
-    null,
-    0,
-    wide(`Local\\heapshift-error-mode-${Deno.pid}`),
-  );
-  // (none to be had, or held too long by another: as a single thread does)
-  using mutex = raw === null ? undefined : new Handle(raw);
-  const held = mutex !== undefined &&
-    TAKEN.includes(k.WaitForSingleObject(mutex.raw, MUTEX_WAIT_MS));
+  using held = takeMutex(`Local\\heapshift-error-mode-${Deno.pid}`);
   try {
     const ours = setErrorMode(mode);
     try {
@@ -74,6 +64,25 @@ export function withErrorMode<T>(mode: number, fn: () => T): T {
       setErrorMode(ours);
     }
   } finally {
-    if (held) k.ReleaseMutex(mutex.raw);
+    // (cannot fail: this thread took it, and fn ran on this thread)
+    if (held) releaseMutex(held);
   }
+}
+
+/**
+ * The mutex `name`, taken by this thread, or undefined when there is none
+ * to be had (a program that took the name first with a DACL denying us, or
+ * for another kind of object) or it is held past {@linkcode MUTEX_WAIT_MS}:
+ * then the caller goes on unserialised, as a single thread does.
+ */
+function takeMutex(name: string): Handle | undefined {
+  let mutex: Handle | undefined;
+  try {
+    mutex = createNamedMutex(name);
+    if (acquireMutexSync(mutex, MUTEX_WAIT_MS)) return mutex;
+  } catch (e) {
+    if (!(e instanceof Win32Error)) throw e;
+  }
+  mutex?.close();
+  return undefined;
 }

@@ -46,6 +46,18 @@ export async function acquireMutex(
   }
 }
 
+/**
+ * Takes `mutex`, blocking this thread up to `timeoutMs` (for callers that
+ * must stay synchronous): `true` once this thread owns it (also when its
+ * previous owner ended holding it), `false` after `timeoutMs`. Throws a
+ * Win32Error from `WaitForSingleObject`.
+ */
+export function acquireMutexSync(mutex: Handle, timeoutMs: number): boolean {
+  const r = kernel32().WaitForSingleObject(mutex.raw, timeoutMs);
+  if (r === WAIT.FAILED) fail("WaitForSingleObject");
+  return r === WAIT.OBJECT_0 || r === WAIT_ABANDONED;
+}
+
 /** Releases `mutex`, which this thread owns (`ReleaseMutex`). */
 export function releaseMutex(mutex: Handle): void {
   checkBool("ReleaseMutex", kernel32().ReleaseMutex(mutex.raw));
