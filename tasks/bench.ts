@@ -40,7 +40,12 @@ import { readmeUpdate } from "./bench_readme.ts";
 import { basename, resolve } from "node:path";
 import { absoluteOptionPaths, userCwd } from "../src/_paths.ts";
 import { parseArgs as parseHarnessArgs } from "../bench/harness.ts";
-import { runTask, TaskArgsError } from "./task_args.ts";
+import {
+  runTask,
+  splitTaskArgs,
+  TaskArgsError,
+  type TaskOptions,
+} from "./task_args.ts";
 import {
   exists,
   insideCheckout,
@@ -399,31 +404,28 @@ export function benchArgs(args: string[], cwd: string): string[] {
 const USAGE =
   "usage: deno task bench [--no-build-dll] [--no-readme] [--mimalloc DIR] [--reps N] [--scale F] [--threads N] [--workloads a,b] [--variants 1,2,3,4,5] [--budget S] [--quick] [--metric wall|cpu] [--start auto|import-table|loadlibrary] [--self-load] [--no-migrate-env NAME=VALUE] [--dll PATH] [--out DIR]";
 
+/** The task's own options; the rest are the harness's. */
+const OPTIONS = {
+  "no-build-dll": { type: "boolean" },
+  "no-readme": { type: "boolean" },
+  mimalloc: { type: "string" },
+} as const satisfies TaskOptions;
+
 async function main(raw: string[]): Promise<number> {
   const args = benchArgs(raw, userCwd());
   const t0 = performance.now();
-  let mimalloc: string | undefined;
-  let dll = true;
-  let readme = true;
-  const pass: string[] = [];
+  const own = splitTaskArgs(args, { options: OPTIONS });
+  const pass = own.rest;
   try {
-    for (let i = 0; i < args.length; i++) {
-      const a = args[i];
-      if (a === "--no-build-dll") dll = false;
-      else if (a === "--no-readme") readme = false;
-      else if (a === "--mimalloc" || a.startsWith("--mimalloc=")) {
-        mimalloc = a.includes("=") ? a.slice(a.indexOf("=") + 1) : args[++i];
-        if (!mimalloc || mimalloc.startsWith("-")) {
-          throw new Error("--mimalloc needs a value");
-        }
-      } else pass.push(a);
-    }
     // The harness's own: refused now, not after the provisioning and the
     // builds
     parseHarnessArgs(pass);
   } catch (e) {
     throw new TaskArgsError((e as Error).message);
   }
+  const mimalloc = own.values.mimalloc;
+  const dll = !own.values["no-build-dll"];
+  const readme = !own.values["no-readme"];
   let given;
   try {
     given = await hostPathArgs(pass, repoRoot());

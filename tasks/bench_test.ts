@@ -118,6 +118,8 @@ Deno.test("deno task bench: an unknown option, or a bad value, is refused (exit 
       [["--bogus"], /unknown option --bogus/],
       [["--mimalloc"], /--mimalloc needs a value/],
       [["--mimalloc", "--reps", "3"], /--mimalloc needs a value/],
+      // the task's own flags take no value, as every task's
+      [["--no-readme=1", "--out="], /--no-readme takes no value/],
     ] as const
   ) {
     const r = await run(...args);

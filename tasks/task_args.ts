@@ -89,6 +89,54 @@ export function parseTaskArgs<T extends TaskOptions>(
   return parsed;
 }
 
+/**
+ * A task's own options among `args`, parsed as {@linkcode parseTaskArgs}
+ * parses (its refusals), and the `rest`, in order, for another parser.
+ * Ours are taken anywhere before a `--`; with `options.command`, only
+ * before the first operand or `--`: from there (after the `--`) `rest`
+ * is a command with options of its own, and every option before it must
+ * be ours.
+ */
+export function splitTaskArgs<T extends TaskOptions>(
+  args: string[],
+  options: { options: T; command?: boolean },
+) {
+  // (not strict: another parser's options are no error here)
+  const { tokens } = parseArgs({
+    args,
+    options: options.options,
+    strict: false,
+    allowPositionals: true,
+    tokens: true,
+  });
+  if (options.command) {
+    const at = tokens.find((t) => t.kind !== "option");
+    const end = at === undefined
+      ? args.length
+      : at.kind === "positional"
+      ? at.index
+      : at.index + 1;
+    const { values } = parseTaskArgs(
+      args.slice(0, at?.index ?? args.length),
+      { options: options.options },
+    );
+    return { values, rest: args.slice(end) };
+  }
+  const ours = new Set<number>();
+  for (const t of tokens) {
+    if (t.kind !== "option" || !Object.hasOwn(options.options, t.name)) {
+      continue;
+    }
+    ours.add(t.index);
+    // (its value was the next argument)
+    if (t.inlineValue === false) ours.add(t.index + 1);
+  }
+  const { values } = parseTaskArgs(args.filter((_, i) => ours.has(i)), {
+    options: options.options,
+  });
+  return { values, rest: args.filter((_, i) => !ours.has(i)) };
+}
+
 /** `parseArgs`'s error, said as the tasks say it. */
 function problemOf(e: unknown): string {
   const { code, message } = e as { code?: string; message: string };

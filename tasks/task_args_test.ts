@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import {
   parseTaskArgs,
+  splitTaskArgs,
   TaskArgsError,
   usageProblem,
   wantsHelp,
@@ -54,4 +55,43 @@ Deno.test("usageProblem points at the task's --help", () => {
     usageProblem("bench-pe", "unknown option --bogus"),
     "error: unknown option --bogus\nrun `deno task bench-pe --help` for the usage",
   );
+});
+
+Deno.test("splitTaskArgs: the task's own options, refused as parseTaskArgs refuses them, and the rest in order for another parser", () => {
+  const split = (args: string[], command?: boolean) =>
+    splitTaskArgs(args, { options, command });
+  const { values, rest } = split(["--reps", "3", "--out", "x", "--quick"]);
+  assert.deepEqual({ ...values }, { out: "x", quick: true });
+  assert.deepEqual(rest, ["--reps", "3"]);
+  // after --, nothing is ours
+  assert.deepEqual(split(["--", "--quick"]).rest, ["--", "--quick"]);
+  // a command: from its first operand, or after --, with its own options
+  const cmd = split(["--out=o", "wine", "--quick", "--out"], true);
+  assert.deepEqual({ ...cmd.values }, { out: "o" });
+  assert.deepEqual(cmd.rest, ["wine", "--quick", "--out"]);
+  assert.deepEqual(split(["--quick", "--", "-x"], true).rest, ["-x"]);
+  for (
+    const [args, command, says] of [
+      [["--out"], false, "--out needs a value"],
+      [
+        ["--out", "--reps"],
+        false,
+        "--out needs a value (one starting with - as --out=VALUE)",
+      ],
+      [["--quick=1", "x"], false, "--quick takes no value"],
+      // before a command, every option is ours
+      [["--bogus", "wine"], true, "unknown option --bogus"],
+      [
+        ["--out", "--", "wine"],
+        true,
+        "--out needs a value (one starting with - as --out=VALUE)",
+      ],
+    ] as const
+  ) {
+    assert.throws(
+      () => split([...args], command),
+      (e) => e instanceof TaskArgsError && e.message === says,
+      args.join(" "),
+    );
+  }
 });

@@ -20,7 +20,9 @@ import { exists } from "../src/_paths.ts";
 import { repoRoot } from "../src/_repo.ts";
 import {
   parseTaskArgs,
+  splitTaskArgs,
   TaskArgsError,
+  type TaskOptions,
   usageProblem,
   wantsHelp,
 } from "./task_args.ts";
@@ -1148,6 +1150,12 @@ const USAGE =
   the Wine prefix NAME (default $HEAPSHIFT_WINE_PREFIX, else default);
   info: where it is, as JSON`;
 
+/** `run`'s own options, for {@linkcode splitTaskArgs}. */
+const RUN_OPTIONS = {
+  prefix: { type: "string" },
+  help: { type: "boolean", short: "h" },
+} as const satisfies TaskOptions;
+
 /**
  * `run`'s own options, then the command: what follows `--`, or from the
  * first argument that is no option on (`run wine x.exe --help` is wine's).
@@ -1155,26 +1163,13 @@ const USAGE =
 function runArgs(
   args: string[],
 ): { prefix?: string; cmd: string[]; help?: true } {
-  const rest = [...args];
-  let prefix: string | undefined;
-  while (rest[0]?.startsWith("-")) {
-    const a = rest.shift()!;
-    if (a === "--") break;
-    if (a === "--help" || a === "-h") return { cmd: [], help: true };
-    if (a === "--prefix" || a.startsWith("--prefix=")) {
-      const inline = a.includes("=");
-      prefix = inline ? a.slice(a.indexOf("=") + 1) : rest.shift();
-      if (!prefix) throw new TaskArgsError("--prefix needs a value");
-      // the next option (`--` too) is no name: as tasks/task_args.ts says
-      if (!inline && prefix.startsWith("-")) {
-        throw new TaskArgsError(
-          "--prefix needs a value (one starting with - as --prefix=VALUE)",
-        );
-      }
-    } else throw new TaskArgsError(`unknown option ${a}`);
-  }
+  const { values, rest } = splitTaskArgs(args, {
+    options: RUN_OPTIONS,
+    command: true,
+  });
+  if (values.help) return { cmd: [], help: true };
   if (rest.length === 0) throw new TaskArgsError("run needs a command");
-  return { prefix, cmd: rest };
+  return { prefix: values.prefix, cmd: rest };
 }
 
 async function main(args: string[]): Promise<number> {
