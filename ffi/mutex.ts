@@ -1,7 +1,8 @@
 /**
  * Named mutexes: one holder at a time across processes. A mutex belongs to
- * the thread that took it (every FFI call here runs on the main thread), and
- * is released by the system when that thread's process ends.
+ * the thread that took it (FFI calls run on the JavaScript thread that makes
+ * them: the main one, or a Worker's), and is abandoned, for the next waiter
+ * to take, when that thread ends.
  *
  * @module
  */
