@@ -356,6 +356,7 @@ export const MS_UCRT_FILES = [
   "dll_huge_test.ts",
   "dll_inject_api_test.ts",
   "dll_mainheap_test.ts",
+  "dll_misalign_test.ts",
   "dll_oom_test.ts",
   "dll_oldsize_test.ts",
   "dll_overrun_test.ts",
