@@ -10,6 +10,9 @@ import { imports as peImports } from "../pe/mod.ts";
 import type { ModuleInfo } from "./module_list.ts";
 import { isFile } from "./_paths.ts";
 import { systemRoot } from "./_system_dll.ts";
+import { ARCH_MACHINE } from "./arch.ts";
+import { peKind, readHead } from "./_image_kind.ts";
+import { wow64Path } from "./_wow64_path.ts";
 
 /**
  * The static imports of `dll` that are neither loaded in the target (its
@@ -30,16 +33,26 @@ export async function missingDependencies(
     return [];
   }
   const names = new Set(loaded.map((m) => m.name.toLowerCase()));
-  const system = `${systemRoot()}\\system32`;
+  const root = systemRoot();
+  const seen = isX86(dll) ? (d: string) => wow64Path(d, root) : String;
   const dirs = [
     win32.dirname(dll),
     ...(loaded[0] ? [win32.dirname(loaded[0].path)] : []),
-    system,
+    `${root}\\system32`,
     ...(Deno.env.get("PATH") ?? "").split(";").filter(Boolean),
-  ];
+  ].map(seen);
   return deps.filter((d) => {
     const lower = d.toLowerCase();
     if (names.has(lower) || /^(api|ext)-ms-/.test(lower)) return false;
     return !dirs.some((dir) => isFile(win32.join(dir, d)));
   });
+}
+
+/** Whether `dll` is a 32-bit (x86) file. */
+function isX86(dll: string): boolean {
+  try {
+    return peKind(readHead(dll))?.machine === ARCH_MACHINE.x86;
+  } catch {
+    return false; // (its imports were read: it was there a moment ago)
+  }
 }

@@ -215,6 +215,32 @@ test("a missing dependency is reported with the target's loader error", async ()
   }
 });
 
+test("a 32-bit DLL's dependency that only the 64-bit system directory has is reported missing", async () => {
+  // vcruntime140_1.dll is x64-only: System32 has it, SysWOW64 does not (as
+  // on a Windows with only the x64 Visual C++ runtime), so a 32-bit
+  // program's loader cannot find it.
+  const dir = await Deno.makeTempDir({ prefix: "heapshift-err-" });
+  try {
+    const dll = `${dir}\\probe32.dll`;
+    await patchImports(fixture("probe32.dll"), {
+      dll: "vcruntime140_1.dll",
+      symbol: "__CxxFrameHandler4",
+      output: dll,
+    });
+    await using target = await startTarget(fixture("sleeper32.exe"));
+    const e = await assertRejects(
+      () => inject(target.readyPid, dll),
+      HeapshiftError,
+      new RegExp(
+        `^Cannot inject probe32\\.dll into process ${target.readyPid}: the target's loader reports: .+ \\(error 126\\); probe32\\.dll needs vcruntime140_1\\.dll, which the target cannot find`,
+      ),
+    );
+    assertEquals(e.kind, "load-failed");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 test("a DLL whose initialisation fails is reported with error 1114", async () => {
   await using target = await startTarget(fixture("sleeper.exe"));
   const e = await assertRejects(

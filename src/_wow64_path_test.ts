@@ -1,0 +1,45 @@
+import assert from "node:assert/strict";
+import { wow64Path } from "./_wow64_path.ts";
+
+const ROOT = "C:\\Windows";
+
+Deno.test("wow64Path: System32 and its subfolders are SysWOW64's, in any case and with any separator", () => {
+  assert.equal(
+    wow64Path("C:\\Windows\\System32", ROOT),
+    "C:\\Windows\\SysWOW64",
+  );
+  assert.equal(
+    wow64Path("c:\\windows\\system32\\", ROOT),
+    "c:\\windows\\SysWOW64",
+  );
+  assert.equal(
+    wow64Path("C:/WINDOWS/System32/Wbem", ROOT),
+    "C:\\WINDOWS\\SysWOW64\\Wbem",
+  );
+  assert.equal(
+    wow64Path("C:\\Windows\\system32", "C:\\Windows\\"),
+    "C:\\Windows\\SysWOW64",
+  );
+});
+
+Deno.test("wow64Path: the exempt folders, other folders and other roots stay as they are", () => {
+  for (
+    const dir of [
+      "C:\\Windows\\System32\\drivers\\etc",
+      "C:\\Windows\\System32\\spool\\drivers",
+      "C:\\Windows\\System32\\catroot2",
+      "C:\\Windows\\System32\\DriverStore\\FileRepository",
+      "C:\\Windows\\System32x",
+      "C:\\Windows",
+      "C:\\Program Files\\Tool",
+      "D:\\Windows\\System32",
+    ]
+  ) {
+    assert.equal(wow64Path(dir, ROOT), dir);
+  }
+  // drivers itself is redirected; only drivers\etc is exempt
+  assert.equal(
+    wow64Path("C:\\Windows\\System32\\drivers", ROOT),
+    "C:\\Windows\\SysWOW64\\drivers",
+  );
+});
