@@ -4,6 +4,7 @@
 // original file and behaviour.
 import {
   bytesSource,
+  DIR,
   imports,
   patchImports,
   peChecksum,
@@ -300,6 +301,87 @@ test("raw data that starts inside its sector (mapped from the sector, as Windows
     await patchRunUndo(exe, inSector);
   });
 });
+
+/** IMAGE_FILE_RELOCS_STRIPPED, IMAGE_FILE_LARGE_ADDRESS_AWARE. */
+const RELOCS_STRIPPED = 0x1;
+const LARGE_ADDRESS_AWARE = 0x20;
+
+/**
+ * The 32-bit (PE32) fixture as built, or edited: large-address-aware, or
+ * without relocations (no base relocation directory, not dynamic-base,
+ * relocations stripped: it loads at its preferred base or not at all).
+ */
+function pe32Variant(
+  bytes: Uint8Array,
+  variant: "built" | "laa" | "norelocs",
+): Uint8Array {
+  const out = bytes.slice();
+  const v = new DataView(out.buffer);
+  const h = readHeaders(bytesSource(out));
+  assertEquals(h.format, "PE32");
+  const characteristics = h.peOffset + 4 + 18;
+  if (variant === "laa") {
+    v.setUint16(
+      characteristics,
+      v.getUint16(characteristics, true) | LARGE_ADDRESS_AWARE,
+      true,
+    );
+  } else if (variant === "norelocs") {
+    const reloc = h.dataDirectoryOffset + 8 * DIR.BASERELOC;
+    assert(v.getUint32(reloc, true) !== 0, "the fixture has relocations");
+    v.setBigUint64(reloc, 0n, true);
+    const dllChars = h.optionalHeaderOffset + 70; // PE32
+    v.setUint16(dllChars, v.getUint16(dllChars, true) & ~0x40, true);
+    v.setUint16(
+      characteristics,
+      v.getUint16(characteristics, true) | RELOCS_STRIPPED,
+      true,
+    );
+  }
+  return out;
+}
+
+for (const variant of ["built", "laa", "norelocs"] as const) {
+  test(`a patched 32-bit (PE32) program runs with heapshift.dll first: ${variant}`, async () => {
+    const dir = await Deno.makeTempDir({ prefix: "heapshift-pe32-" });
+    try {
+      const exe = `${dir}\\game.exe`;
+      const original = pe32Variant(
+        await Deno.readFile(fixture(EXE, "x86")),
+        variant,
+      );
+      await Deno.writeFile(exe, original);
+      await Deno.copyFile(
+        fixture("pe_anchor.dll", "x86"),
+        `${dir}\\heapshift.dll`,
+      );
+      const before = await run(exe);
+      assertEquals(before.code, 1, before.out);
+      const rep = await patchImports(exe, { inPlace: true, backup: false });
+      assertEquals(rep.action, "added");
+      const patched = await Deno.readFile(exe);
+      const h = readHeaders(bytesSource(patched));
+      const was = readHeaders(bytesSource(original));
+      assertEquals(h.format, "PE32");
+      assertEquals(h.characteristics, was.characteristics);
+      assertEquals(
+        h.dataDirectories[DIR.BASERELOC],
+        was.dataDirectories[DIR.BASERELOC],
+      );
+      const r = await run(exe);
+      assertEquals(r.code, 0, r.out);
+      assert(r.out.includes("first heapshift.dll yes"), r.out);
+      assert(r.out.includes("anchor 42"), r.out);
+      assert(r.out.includes("saw-ucrt-at-attach 1"), r.out);
+      // and back
+      const un = await removeImport(exe, { inPlace: true, backup: false });
+      assertEquals(un.action, "removed");
+      assertEquals(await Deno.readFile(exe), original);
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  });
+}
 
 test("a patched sleeper fixture still runs", async () => {
   await withCopy(async (dir) => {
