@@ -21,6 +21,8 @@ import { isWindows } from "../ffi/mod.ts";
 import { exists, isDir, isFile } from "../src/_paths.ts";
 import { dllSourcesDigest, MIMALLOC_TREES } from "../src/_dll_sources.ts";
 import { repoPath, repoRoot } from "../src/_repo.ts";
+import { systemRoot } from "../src/_system_dll.ts";
+import { wow64Path } from "../src/_wow64_path.ts";
 import { runTask } from "./run_task.ts";
 import { underWine } from "./wine_bridge.ts";
 
@@ -137,7 +139,12 @@ export async function resolveDll(
   options: ResolveOptions = {},
 ): Promise<string> {
   if (explicit) {
-    if (!isFile(explicit)) {
+    // A System32 path that only SysWOW64 fills is a 32-bit target's DLL
+    // (WOW64 redirects it there): inject and launch read it there.
+    if (
+      !isFile(explicit) &&
+      !isFile(wow64Path(absolute(explicit), systemRoot()))
+    ) {
       throw new CliError(
         isDir(explicit)
           ? `Cannot use DLL ${explicit}: it is a directory; give the DLL file (for example build/heapshift.dll)`

@@ -18,6 +18,8 @@ import {
   readExports,
   readHeaders,
 } from "../pe/mod.ts";
+import { systemRoot } from "./_system_dll.ts";
+import { wow64Path } from "./_wow64_path.ts";
 
 /** Absolute form of `path` (a Windows path on Windows). */
 export function absolutePath(path: string): string {
@@ -85,6 +87,38 @@ function dllHeaders(src: FileSource, path: string): PeHeaders {
     throw new HeapshiftError(
       "bad-dll",
       `Cannot use DLL ${path}: not a valid DLL, or cut short (${e.message}); build it again (deno task build-dll) or copy it whole`,
+      { cause: e },
+    );
+  }
+}
+
+/**
+ * Whether the file a process loads for `path` depends on its architecture:
+ * a path under System32, which a 32-bit process reaches as SysWOW64.
+ */
+export function redirectedFor32Bit(path: string): boolean {
+  const abs = absolutePath(path);
+  return wow64Path(abs, systemRoot()) !== abs;
+}
+
+/**
+ * {@linkcode readDll} of the file a process of `arch` loads for `path`:
+ * for x86, one under System32 is read where WOW64's file system redirector
+ * sends it, the same place in SysWOW64 (where the 32-bit DLLs are), and
+ * its path is that one; the 64-bit view of System32 we have holds other
+ * files, or none of that name.
+ */
+export function readDllFor(path: string, arch: Arch): DllFile {
+  const abs = absolutePath(path);
+  const seen = arch === "x86" ? wow64Path(abs, systemRoot()) : abs;
+  if (seen === abs) return readDll(abs);
+  try {
+    return readDll(seen);
+  } catch (e) {
+    if (!(e instanceof HeapshiftError)) throw e;
+    throw new HeapshiftError(
+      e.kind,
+      `${e.message} (a 32-bit process given ${abs} loads that file: WOW64 redirects System32 to SysWOW64 for it)`,
       { cause: e },
     );
   }

@@ -5,7 +5,12 @@
  */
 
 import { ARCH_MACHINE } from "./arch.ts";
-import { checkDllArch, readDll } from "./_dll_file.ts";
+import {
+  checkDllArch,
+  readDll,
+  readDllFor,
+  redirectedFor32Bit,
+} from "./_dll_file.ts";
 import { baseName } from "./_paths.ts";
 import { HeapshiftError } from "./heapshift_error.ts";
 import { missingDependencies } from "./_missing_dependencies.ts";
@@ -285,14 +290,17 @@ async function loadInto(
   dllPath: string,
   options: InjectOptions,
 ): Promise<ModuleInfo> {
-  const file = readDll(dllPath);
-  const dll = file.path;
-  const doing = `inject ${baseName(dll)} into`;
+  // A path under System32 names another file for a 32-bit target (WOW64
+  // redirects it to SysWOW64): read once the target's architecture is known.
+  const given = redirectedFor32Bit(dllPath) ? undefined : readDll(dllPath);
+  const doing = `inject ${baseName(given?.path ?? dllPath)} into`;
   const timeout = timeoutMs(options.timeout, {
     fallback: 10_000,
     doing: `${doing} process ${pid}`,
   });
   using target = openTarget(pid, { access: INJECT_ACCESS, doing });
+  const file = given ?? readDllFor(dllPath, target.arch);
+  const dll = file.path;
   checkDllArch(file, {
     arch: target.arch,
     noun: "process",

@@ -17,7 +17,7 @@ import {
   absolutePath,
   checkDllArch,
   firstExportOrdinal,
-  readDll,
+  readDllFor,
 } from "./_dll_file.ts";
 import { baseName } from "./_paths.ts";
 import { HeapshiftError } from "./heapshift_error.ts";
@@ -408,7 +408,7 @@ function launchSuspendedAndResume(
     );
   }
   const imports: FirstImport[] = dlls.map((d) => {
-    const file = readDll(d);
+    const file = readDllFor(d, arch);
     const dll = file.path;
     checkDllArch(file, {
       arch,

@@ -24,6 +24,8 @@ const CLI_FROM_SRC: Record<string, string> = {
     "a program's C runtime from its files, which doctor words: pe/ reads it",
   "src/_system_dll.ts":
     "which modules are Windows' own, for inject's warning about a program on another C runtime: a path test",
+  "src/_wow64_path.ts":
+    "where a 32-bit program's System32 path leads, for a --dll that only SysWOW64 has: a path rule",
   "src/_output_name.ts":
     "which output names Windows would not give the file, which the CLI refuses for its own options too (patchImports refuses them as bad-path)",
   "src/_exit_status.ts":

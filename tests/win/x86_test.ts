@@ -197,6 +197,65 @@ test("launch loads the DLLs before a 32-bit program's own code", async () => {
   }
 });
 
+/**
+ * probe32.dll copied into SysWOW64 under a name of its own, for `fn` given
+ * the System32 path a 32-bit process reaches it by (WOW64's file system
+ * redirection); gone afterwards (`fn` ends its process first).
+ */
+async function inSysWow64(
+  fn: (system32Path: string, sysWow64Path: string) => Promise<void>,
+): Promise<void> {
+  const root = Deno.env.get("SystemRoot") ?? "C:\\windows";
+  const name = `hsprobe32_${Deno.pid}.dll`;
+  const wow = `${root}\\SysWOW64\\${name}`;
+  await Deno.copyFile(fixture("probe32.dll"), wow);
+  try {
+    await fn(`${root}\\System32\\${name}`, wow);
+  } finally {
+    await Deno.remove(wow);
+  }
+}
+
+test("inject of a 32-bit DLL named by its System32 path loads the SysWOW64 file, which a 32-bit process reaches by it", async () => {
+  await inSysWow64(async (system32, wow) => {
+    await using target = await startTarget(fixture("sleeper32.exe"));
+    const mod = await inject(target.readyPid, system32, { timeout: 20_000 });
+    assertEquals(mod.path.toLowerCase(), wow.toLowerCase());
+  });
+});
+
+test("the CLI injects a --dll named by its System32 path into a 32-bit program", async () => {
+  await inSysWow64(async (system32, wow) => {
+    await using target = await startTarget(fixture("sleeper32.exe"));
+    const r = await runCli([
+      "inject",
+      String(target.readyPid),
+      "--dll",
+      system32,
+      "--json",
+    ]);
+    assertEquals(r.code, 0, r.stderr);
+    const out = JSON.parse(r.stdout);
+    assertEquals(out.module.path.toLowerCase(), wow.toLowerCase());
+  });
+});
+
+test("launch of a 32-bit program with a DLL named by its System32 path loads the SysWOW64 file", async () => {
+  await inSysWow64(async (system32, wow) => {
+    using proc = await launch(fixture("sleeper32.exe"), { dlls: [system32] });
+    try {
+      const name = wow.slice(wow.lastIndexOf("\\") + 1).toLowerCase();
+      assertEquals(
+        named(proc.pid, name)?.path.toLowerCase(),
+        wow.toLowerCase(),
+      );
+    } finally {
+      proc.kill();
+      await proc.wait({ timeout: 10_000 });
+    }
+  });
+});
+
 test("launch of a 32-bit program returns once the DLL is loaded in it", async () => {
   using proc = await launch(fixture("sleeper32.exe"), {
     dlls: [fixture("probe32.dll")],
