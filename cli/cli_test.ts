@@ -10,6 +10,7 @@ import {
   type Tick,
 } from "./commands/demo.ts";
 import { setColour, stripAnsi, table } from "./output.ts";
+import { buildProgram } from "./program.ts";
 import {
   hostPathsForWine,
   planWindowsHalf,
@@ -53,6 +54,21 @@ Deno.test("--help of every command has an example and exits 0", async () => {
     assert.equal(r.code, 0, cmd);
     assert.match(r.stdout, /Examples?:\n {2}\$ /, `${cmd} has an example`);
   }
+});
+
+Deno.test("README.md names every option of every command", async () => {
+  // A newcomer learns the options from the README: one it never names is
+  // one no one finds (specialk's --name and --create were).
+  const readme = await Deno.readTextFile(
+    new URL("../README.md", import.meta.url),
+  );
+  const unnamed = buildProgram(() => {}).commands.flatMap((c) =>
+    c.options
+      .map((o) => o.long!)
+      .filter((long) => !new RegExp(`${long}(?![\\w-])`).test(readme))
+      .map((long) => `${c.name()} ${long}`)
+  );
+  assert.deepEqual(unnamed, []);
 });
 
 Deno.test("usage errors exit 2 with a one-line reason", async () => {
