@@ -12,7 +12,8 @@
  *
  * Harness options (see bench/harness.ts): `--reps N` (default 11),
  * `--metric wall|cpu` (default wall), `--start auto|import-table|loadlibrary`,
- * `--scale F`, `--threads N`, `--workloads a,b`, `--variants 1,2,3,4,5`,
+ * `--scale F`, `--threads N`, `--thread-counts 1,4,16|none`,
+ * `--workloads a,b`, `--variants 1,2,3,4,5`,
  * `--budget SECONDS` (default 900: fewer reps run when a rep is slow),
  * `--quick` (2 reps at half scale), `--self-load`,
  * `--no-migrate-env NAME=VALUE`, `--dll PATH`, `--out DIR`.
@@ -402,7 +403,7 @@ export function benchArgs(args: string[], cwd: string): string[] {
 }
 
 const USAGE =
-  "usage: deno task bench [--no-build-dll] [--no-readme] [--mimalloc DIR] [--reps N] [--scale F] [--threads N] [--workloads a,b] [--variants 1,2,3,4,5] [--budget S] [--quick] [--metric wall|cpu] [--start auto|import-table|loadlibrary] [--self-load] [--no-migrate-env NAME=VALUE] [--dll PATH] [--out DIR]";
+  "usage: deno task bench [--no-build-dll] [--no-readme] [--mimalloc DIR] [--reps N] [--scale F] [--threads N] [--thread-counts 1,4,16|none] [--workloads a,b] [--variants 1,2,3,4,5] [--budget S] [--quick] [--metric wall|cpu] [--start auto|import-table|loadlibrary] [--self-load] [--no-migrate-env NAME=VALUE] [--dll PATH] [--out DIR]";
 
 /** The task's own options; the rest are the harness's. */
 const OPTIONS = {

@@ -137,3 +137,17 @@ Deno.test("deno task bench: an unknown option, or a bad value, is refused (exit 
   assert.match(help.stdout, /^usage: deno task bench \[--no-build-dll\]/);
   assert.equal(help.stderr, "");
 });
+
+Deno.test("deno task bench --help and the README's list of its options name the same options", async () => {
+  // The README's paragraph "Options (after `deno task bench`)", up to its
+  // note on bench/harness.ts's --render (no option of the task)
+  const readme = await Deno.readTextFile(`${repoRoot()}/README.md`);
+  const start = readme.indexOf("Options (after `deno task bench`)");
+  const end = readme.indexOf("`deno run -A bench/harness.ts", start);
+  assert.ok(start >= 0 && end > start, "the README lists the bench's options");
+  const named = (text: string) =>
+    [...new Set(text.match(/--[a-z][a-z-]*/g))].sort();
+  const help = await runScript(`${repoRoot()}/tasks/bench.ts`, ["--help"]);
+  assert.equal(help.code, 0, help.stderr);
+  assert.deepEqual(named(help.stdout), named(readme.slice(start, end)));
+});
