@@ -525,6 +525,18 @@ export function parseTestArgs(
     throw e;
   }
   const { suites, operands } = read;
+  const cwd = options.cwd ?? userCwd();
+  // deno test would say so only after the builds and the provisioning
+  const missing = operands.map((i) => given[i]).filter((a) =>
+    !/[*?[{]/.test(a) && !existsAt(cwd, a)
+  );
+  if (missing.length > 0) {
+    throw new TestArgsError(
+      `No test file or folder ${
+        missing.join(", ")
+      } in ${cwd}: name one that exists from there, or pick tests by name with --filter`,
+    );
+  }
   if (suites.size > 1) {
     throw new TestArgsError(
       `Give one of --unit, --unit-win, --win and --ms-ucrt, not ${
@@ -532,7 +544,6 @@ export function parseTestArgs(
       }`,
     );
   }
-  const cwd = options.cwd ?? userCwd();
   // each test file or folder named from the checkout's root, where `deno
   // task` runs us: the user named it from `cwd`
   const rest = given.flatMap((a, i) =>
@@ -584,6 +595,16 @@ function readArgs(
 /** `path` (named from `cwd`) from the checkout's root, with `/`. */
 function fromRootPath(path: string, cwd = Deno.cwd()): string {
   return relative(repoRoot(), resolve(cwd, path)).replaceAll("\\", "/");
+}
+
+/** Whether `path`, named from `cwd`, exists. */
+function existsAt(cwd: string, path: string): boolean {
+  try {
+    Deno.statSync(resolve(cwd, path));
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** Whether `path` (named from `cwd`) is a folder (`deno test tests/win`). */

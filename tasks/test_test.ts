@@ -289,6 +289,36 @@ Deno.test("parseTestArgs: a file named from a folder below the checkout (deno ta
   );
 });
 
+Deno.test("parseTestArgs: a test file or folder that does not exist is refused, named as given, before anything is built or provisioned", () => {
+  // (deno test said so only after the fixtures' build and the wait for a
+  // Wine prefix, with a stack trace, exit 1)
+  const cwd = `${repoRoot()}/tests/win`;
+  for (
+    const [args, why] of [
+      [
+        ["nosuch_test.ts"],
+        /^TestArgsError: No test file or folder nosuch_test\.ts in /,
+      ],
+      [
+        ["--unit", "../../tasks/nosuch_test.ts"],
+        /No test file or folder \.\.\/\.\.\/tasks\/nosuch_test\.ts in /,
+      ],
+      [["--win", "harness_test.ts", "wn"], /No test file or folder wn in /],
+    ] as const
+  ) {
+    assert.throws(() => parseTestArgs([...args], { cwd }), why);
+  }
+  // a --filter's value is no file, and a glob is deno test's to expand
+  assert.deepEqual(parseTestArgs(["--win", "--filter", "nosuch"], { cwd }), {
+    only: "win",
+    rest: ["--filter", "nosuch"],
+  });
+  assert.deepEqual(parseTestArgs(["dll_*_test.ts"], { cwd }), {
+    only: "win",
+    rest: ["tests/win/dll_*_test.ts"],
+  });
+});
+
 Deno.test("parseTestArgs: an option with its value after = (--filter=x.ts) is no test file: it is neither moved under the user's folder nor counted as a file", () => {
   const cwd = `${repoRoot()}/tests/win`;
   assert.deepEqual(
