@@ -263,7 +263,9 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
     Deno.statSync(sample);
   } catch {
     throw new CliError(
-      `The sample program is not built (${sample}): run \`deno task demo\`, which builds it`,
+      opts.sample
+        ? `No sample program at ${sample} (--sample): give the path of a built demo/sample.c, or leave --sample out for the one deno task demo builds`
+        : `The sample program is not built (${sample}): run \`deno task demo\`, which builds it`,
     );
   }
   let dll: string | undefined = opts.dll ?? builtDll(arch);

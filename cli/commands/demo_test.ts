@@ -86,3 +86,16 @@ Deno.test({
     }
   },
 });
+
+Deno.test("demo: a --sample that does not exist is named as the user's, not as the sample deno task demo would build", async () => {
+  // It said "The sample program is not built (…): run `deno task demo`",
+  // to someone who had just run deno task demo --sample with a typo.
+  const dir = await Deno.makeTempDir();
+  try {
+    const message = await demoError(`${dir}/nosuch.exe`);
+    assert.match(message, /^No sample program at .*nosuch\.exe \(--sample\)/);
+    assert.doesNotMatch(message, /run `deno task demo`/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
