@@ -251,10 +251,11 @@ export function markdown(
   file: { exe: string; size: number },
 ): string {
   const { exe, size } = file;
+  const runs = rows[0]?.runs ?? 0;
   const lines = [
     `PE import tooling on \`${exe.split(/[\\/]/).pop()}\` (${
       (size / 2 ** 20).toFixed(1)
-    } MiB), ${rows[0]?.runs ?? 0} runs after a warm-up:`,
+    } MiB), ${runs} ${runs === 1 ? "run" : "runs"} after a warm-up:`,
     "",
     "| task | median (ms) | min (ms) |",
     "| --- | ---: | ---: |",

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
+import type { PeBenchRow } from "./pe_bench.ts";
 
 /** `deno task bench-pe ARGS`: its exit code and output. */
 async function benchPe(...args: string[]) {
@@ -45,4 +46,20 @@ Deno.test("deno task bench-pe refuses an unknown option or a bad --runs (exit 2)
       `error: ${says}\nrun \`deno task bench-pe --help\` for the usage\n`,
     );
   }
+});
+
+Deno.test("bench-pe's table says how many runs in words that fit the count", async () => {
+  const { markdown } = await import("./pe_bench.ts");
+  const file = { exe: "C:\\x\\deno.exe", size: 2 ** 20 };
+  const row = (runs: number): PeBenchRow[] => [
+    { task: "read", median: 1, min: 1, runs },
+  ];
+  assert.match(
+    markdown(row(1), file),
+    /\(1\.0 MiB\), 1 run after a warm-up:/,
+  );
+  assert.match(
+    markdown(row(11), file),
+    /\(1\.0 MiB\), 11 runs after a warm-up:/,
+  );
 });
