@@ -21,17 +21,20 @@ const EXEMPT = [
 /**
  * `dir` as a 32-bit process reaching it sees it, for `root`
  * (`%SystemRoot%`): under System32, the same place in SysWOW64; anything
- * else as it is. Any case, `/` or `\`, a trailing separator.
+ * else as it is. Any case, `/` or `\`, a trailing separator, a `\\?\` or
+ * `\\.\` prefix (kept): the redirector works on the NT path those only
+ * skip the Win32 rewriting of, so it redirects them too.
  */
 export function wow64Path(dir: string, root: string): string {
   const norm = (p: string) => p.replaceAll("/", "\\").replace(/\\+$/, "");
   const system32 = `${norm(root)}\\system32`.toLowerCase();
-  const d = norm(dir);
+  const prefix = /^[\\/]{2}[?.][\\/]/.exec(dir)?.[0] ?? "";
+  const d = norm(dir.slice(prefix.length));
   const lower = d.toLowerCase();
   if (lower !== system32 && !lower.startsWith(`${system32}\\`)) return dir;
   const rest = lower.slice(system32.length + 1);
   if (EXEMPT.some((e) => rest === e || rest.startsWith(`${e}\\`))) return dir;
-  return `${d.slice(0, system32.length - "system32".length)}SysWOW64${
+  return `${prefix}${d.slice(0, system32.length - "system32".length)}SysWOW64${
     d.slice(system32.length)
   }`;
 }

@@ -43,3 +43,25 @@ Deno.test("wow64Path: the exempt folders, other folders and other roots stay as 
     "C:\\Windows\\SysWOW64\\drivers",
   );
 });
+
+// The redirector works on the NT path (\??\C:\Windows\System32\…): a \\?\
+// path, which only skips the Win32 rewriting of a name, is redirected too.
+Deno.test("wow64Path: a \\\\?\\ or \\\\.\\ path under System32 is redirected too, its prefix kept", () => {
+  assert.equal(
+    wow64Path("\\\\?\\C:\\Windows\\System32\\probe.dll", ROOT),
+    "\\\\?\\C:\\Windows\\SysWOW64\\probe.dll",
+  );
+  assert.equal(
+    wow64Path("\\\\.\\c:\\windows\\system32", ROOT),
+    "\\\\.\\c:\\windows\\SysWOW64",
+  );
+  for (
+    const dir of [
+      "\\\\?\\C:\\Windows\\System32\\drivers\\etc",
+      "\\\\?\\D:\\Windows\\System32",
+      "\\\\?\\UNC\\server\\C$\\Windows\\System32",
+    ]
+  ) {
+    assert.equal(wow64Path(dir, ROOT), dir);
+  }
+});

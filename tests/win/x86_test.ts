@@ -224,6 +224,21 @@ test("inject of a 32-bit DLL named by its System32 path loads the SysWOW64 file,
   });
 });
 
+// A \\?\ path is redirected as well: the redirector works on the NT path
+// (\??\C:\Windows\System32\…), which \\?\ only skips the Win32 rewriting of.
+test("inject of a 32-bit DLL named by its \\\\?\\ System32 path loads the SysWOW64 file", async () => {
+  await inSysWow64(async (system32, wow) => {
+    await using target = await startTarget(fixture("sleeper32.exe"));
+    const mod = await inject(target.readyPid, `\\\\?\\${system32}`, {
+      timeout: 20_000,
+    });
+    assertEquals(
+      mod.path.toLowerCase().replace(/^\\\\\?\\/, ""),
+      wow.toLowerCase(),
+    );
+  });
+});
+
 test("the CLI injects a --dll named by its System32 path into a 32-bit program", async () => {
   await inSysWow64(async (system32, wow) => {
     await using target = await startTarget(fixture("sleeper32.exe"));
