@@ -504,8 +504,9 @@ export class TestArgsError extends TaskArgsError {
 
 /**
  * `deno task test`'s arguments: the suite, and what goes to `deno test`.
- * Files and filters need a suite: without a flag, files all in tests/win/
- * are the Windows suite's and files all outside it the unit suite's;
+ * Files and filters need a suite: without a flag, files (and folders) all
+ * in tests/win/ are the Windows suite's and files all outside it (folders
+ * that do not hold it either) the unit suite's;
  * anything else is refused, saying what to add (they used to be dropped,
  * and every suite ran, for 20 minutes). So is an option other than the
  * suite flags and `--filter` (it reached `deno test` only after the
@@ -556,10 +557,22 @@ export function parseTestArgs(
   const [flag] = suites.values();
   if (flag) return { only: flag.slice(2) as Suites, rest };
   if (rest.length === 0) return { only: "", rest };
-  const inWin = (f: string) => fromRootPath(f).startsWith(`${WIN_DIR}/`);
-  const files = testFiles(rest);
-  if (files.length > 0 && files.every(inWin)) return { only: "win", rest };
-  if (files.length > 0 && !files.some(inWin)) return { only: "unit", rest };
+  const inWin = (f: string) => `${fromRootPath(f)}/`.startsWith(`${WIN_DIR}/`);
+  // (the checkout's root, tests: a folder that holds both suites' files)
+  const holdsWin = (f: string) => {
+    const p = fromRootPath(f);
+    return p === "" || WIN_DIR.startsWith(`${p}/`);
+  };
+  const named = [
+    ...testFiles(rest),
+    ...readArgs(rest).operands.map((i) => rest[i]).filter((a) =>
+      !a.endsWith(".ts") && isFolder(a, repoRoot())
+    ),
+  ];
+  if (named.length > 0 && named.every(inWin)) return { only: "win", rest };
+  if (named.length > 0 && !named.some((f) => inWin(f) || holdsWin(f))) {
+    return { only: "unit", rest };
+  }
   throw new TestArgsError(
     `${rest.join(" ")}: name the suite: --unit, --unit-win, --win or --ms-ucrt`,
   );

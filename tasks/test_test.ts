@@ -264,6 +264,35 @@ Deno.test("parseTestArgs: files or filters go to the suite they name, never drop
   }
 });
 
+// A folder was no file to route by: one of the other suite's beside a file
+// ran in the file's suite (src's unit tests in the Windows suite), and
+// tests/win alone was refused as if it named no suite.
+Deno.test("parseTestArgs: a folder says which suite as a file does: tests/win (or one below) the Windows suite's, one outside it the unit suite's, one holding it both", () => {
+  assert.deepEqual(parseTestArgs(["tests/win"]), {
+    only: "win",
+    rest: ["tests/win"],
+  });
+  assert.deepEqual(parseTestArgs(["pe", "src/_wow64_path_test.ts"]), {
+    only: "unit",
+    rest: ["pe", "src/_wow64_path_test.ts"],
+  });
+  for (
+    const args of [
+      ["src", "tests/win/harness_test.ts"],
+      ["tests/win", "tasks/test_test.ts"],
+      ["tests"],
+      ["."],
+    ]
+  ) {
+    assert.throws(() => parseTestArgs(args), /name the suite/, args.join(" "));
+  }
+  // with its flag, a folder goes to that suite as it is
+  assert.deepEqual(parseTestArgs(["--unit", "tests"]), {
+    only: "unit",
+    rest: ["tests"],
+  });
+});
+
 Deno.test("parseTestArgs: a file named from a folder below the checkout (deno task runs from its root) is found: it is taken from where the user is", () => {
   const cwd = `${repoRoot()}/tests/win`;
   assert.deepEqual(
