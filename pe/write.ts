@@ -87,10 +87,13 @@ export interface FileOptions {
  * made beside it does not inherit: on Windows its file attributes
  * (hidden, system), which a rename over it loses. pe/ has no system calls
  * of its own for them: a caller on Windows passes one (heapshift's is
- * ffi/'s `keepFileAttributes`). Throwing fails the write, leaving the file
- * as it was.
+ * ffi/'s `keepFileAttributes`). It may be async: the write waits for it.
+ * Throwing (or rejecting) fails the write, leaving the file as it was.
  */
-export type KeepAttributes = (from: string, to: string) => void;
+export type KeepAttributes = (
+  from: string,
+  to: string,
+) => void | Promise<void>;
 
 /** Options for {@linkcode patchImports}. */
 export interface PatchFileOptions extends FileOptions, PatchBytesOptions {}
@@ -405,7 +408,8 @@ async function writeAtomic(
       file.close();
     }
     signal?.throwIfAborted();
-    options.keep?.attributes(options.keep.from, tmp);
+    // (awaited: TypeScript takes an async hook for a void one)
+    await options.keep?.attributes(options.keep.from, tmp);
     if (options.unchangedSince !== undefined) {
       refuseIfChanged(path, options.unchangedSince, "write");
     }

@@ -913,3 +913,43 @@ Deno.test("writeFileAtomic() with unchangedSince writes nothing over a file anot
     assert.deepEqual(await Deno.readFile(p), new Uint8Array([6]));
   });
 });
+
+// TypeScript takes an async function where `(from, to) => void` is asked
+// for: such a hook was not waited for (the file took its place before it
+// ran, and its temporary name was gone by then) and its rejection was
+// unhandled, which ends a Deno program.
+Deno.test("an async keepAttributes is waited for before the new file takes its place; its rejection fails the edit, the file as it was", async () => {
+  await withDir(async (dir) => {
+    const exe = `${dir}/game.exe`;
+    const original = buildPe();
+    await Deno.writeFile(exe, original);
+    const seen: string[] = [];
+    const kept = async (from: string, to: string) => {
+      await new Promise((r) => setTimeout(r, 10));
+      // still the temporary file, not yet renamed
+      assert.equal((await Deno.stat(to)).isFile, true);
+      seen.push(`${from} -> ${to.slice(dir.length + 1)}`);
+    };
+    const r = await patchImports(exe, { inPlace: true, keepAttributes: kept });
+    assert.equal(r.changed, true);
+    assert.equal(seen.length, 2, seen.join("\n")); // the backup, the program
+    for (const s of seen) {
+      assert.match(
+        s,
+        /^.*\/game\.exe -> \.game\.exe(\.bak)?\.[0-9a-f]{8}\.tmp$/,
+      );
+    }
+    const patched = await Deno.readFile(exe);
+    const failing = async () => {
+      await new Promise((r) => setTimeout(r, 10));
+      throw new Error("no attributes for you");
+    };
+    await assert.rejects(
+      () => removeImport(exe, { inPlace: true, keepAttributes: failing }),
+      (e) =>
+        e instanceof PeFileError && /no attributes for you/.test(e.message),
+    );
+    assert.deepEqual(await Deno.readFile(exe), patched);
+    assert.deepEqual(await listDir(dir), ["game.exe", "game.exe.bak"]);
+  });
+});
