@@ -100,14 +100,27 @@ function wholePath(target: TargetProcess, m: ModuleEntry): ModuleEntry {
   return { ...m, path, name: path.slice(path.lastIndexOf("\\") + 1) };
 }
 
-/** The module in `list` whose name or path is `nameOrPath` (any case). */
+/**
+ * `path` in lower case without a `\\?\` prefix (`\\?\UNC\` for `\\`): the
+ * same file as named without it, as the loader may list it.
+ */
+function pathKey(path: string): string {
+  return path.toLowerCase().replace(/^\\\\\?\\unc\\/, "\\\\")
+    .replace(/^\\\\\?\\/, "");
+}
+
+/**
+ * The module in `list` whose name or path is `nameOrPath` (any case; a
+ * path with or without a `\\?\` prefix).
+ */
 export function moduleNamed(
   list: ModuleInfo[],
   nameOrPath: string,
 ): ModuleInfo | undefined {
   const want = nameOrPath.toLowerCase();
+  const path = pathKey(nameOrPath);
   return list.find((m) =>
-    m.name.toLowerCase() === want || m.path.toLowerCase() === want
+    m.name.toLowerCase() === want || pathKey(m.path) === path
   );
 }
 

@@ -161,6 +161,17 @@ test("inject of a DLL loaded already adds no reference: one eject unloads it", a
   assert(!has(pid, "probe.dll"), "probe.dll is gone after one eject");
 });
 
+test("inject of a DLL named by its \\\\?\\ path, loaded already, adds no reference: one eject unloads it", async () => {
+  await using target = await startTarget(fixture("sleeper.exe"));
+  const pid = target.readyPid;
+  const dll = `\\\\?\\${fixture("probe.dll")}`;
+  const first = await inject(pid, dll);
+  const again = await inject(pid, dll);
+  assertEquals(again.base, first.base);
+  await eject(pid, "probe.dll");
+  assert(!has(pid, "probe.dll"), "probe.dll is gone after one eject");
+});
+
 test("a DLL under a path longer than MAX_PATH: its whole path, and a second inject adds no reference", async () => {
   await using target = await startTarget(fixture("sleeper.exe"));
   const pid = target.readyPid;
