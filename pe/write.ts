@@ -296,7 +296,7 @@ async function removeStaleTemporaries(
   try {
     for await (const e of Deno.readDir(dir)) {
       if (!e.isFile || !ours.test(e.name)) continue;
-      const p = `${dir}/${e.name}`;
+      const p = join(dir, e.name);
       const info = await Deno.lstat(p);
       if (Date.now() - (info.mtime?.getTime() ?? Date.now()) >= STALE_MS) {
         await Deno.remove(p);
@@ -367,7 +367,8 @@ async function writeAtomic(
       );
   const { dir, base } = splitPath(path);
   await removeStaleTemporaries(dir, base);
-  const tmp = `${dir}/.${base}.${crypto.randomUUID().slice(0, 8)}.tmp`;
+  // (join: after a \\?\ prefix Windows takes a '/' as part of a name)
+  const tmp = join(dir, `.${base}.${crypto.randomUUID().slice(0, 8)}.tmp`);
   let file: Deno.FsFile;
   try {
     file = await Deno.open(tmp, {

@@ -953,3 +953,35 @@ Deno.test("an async keepAttributes is waited for before the new file takes its p
     assert.deepEqual(await listDir(dir), ["game.exe", "game.exe.bak"]);
   });
 });
+
+// The temporary file was named `${dir}/.name…`: after a \\?\ prefix a '/'
+// is a character of the name, not a separator, and Windows refused it
+// ("invalid name"), so no write to a \\?\ path (the way past MAX_PATH) could
+// be done.
+Deno.test({
+  name:
+    "a \\\\?\\ path (Windows) is written, new and over itself, and patched in place",
+  ignore: Deno.build.os !== "windows",
+  fn: () =>
+    withDir(async (dir) => {
+      const verbatim = (name: string) =>
+        `\\\\?\\${dir.replaceAll("/", "\\")}\\${name}`;
+      await writeFileAtomic(verbatim("x.bin"), new Uint8Array([1, 2, 3]));
+      await writeFileAtomic(verbatim("x.bin"), new Uint8Array([4]), {
+        overwrite: true,
+      });
+      assert.deepEqual(
+        await Deno.readFile(`${dir}/x.bin`),
+        new Uint8Array([4]),
+      );
+      await Deno.writeFile(`${dir}/game.exe`, buildPe());
+      const r = await patchImports(verbatim("game.exe"), { inPlace: true });
+      assert.equal(r.changed, true);
+      assert.equal(r.backup, verbatim("game.exe.bak"));
+      assert.deepEqual(await listDir(dir), [
+        "game.exe",
+        "game.exe.bak",
+        "x.bin",
+      ]);
+    }),
+});
