@@ -5,6 +5,7 @@
  * @module
  */
 
+import { win32 } from "node:path";
 import { ERROR, fail } from "./win32_error.ts";
 import { Handle, isInvalidHandle } from "./handle.ts";
 import { kernel32 } from "./library.ts";
@@ -79,6 +80,23 @@ export function shortPathName(path: string): string | undefined {
   return readWide(new Uint8Array(buf.buffer), { maxChars: n });
 }
 
+/**
+ * `path` in the form Windows' file calls take past MAX_PATH (260): from 248
+ * characters on (where Deno's own file calls switch too), full and with
+ * backslashes after `\\?\` (`\\?\UNC\` for a share). Deno is not
+ * long-path aware, so a call given the plain form fails there with
+ * ERROR_FILENAME_EXCED_RANGE or ERROR_PATH_NOT_FOUND, on a file that Deno's
+ * own calls (the write beside it) reach. A shorter path, or one in a
+ * `\\?\` or `\\.\` form already, is returned as given.
+ */
+export function longPathForm(path: string): string {
+  if (path.length < 248 || /^[\\/]{2}[?.][\\/]/.test(path)) return path;
+  const full = win32.resolve(path);
+  return full.startsWith("\\\\")
+    ? `\\\\?\\UNC\\${full.slice(2)}`
+    : `\\\\?\\${full}`;
+}
+
 /** FILE_ATTRIBUTE_* bits heapshift reads or sets. */
 export const FILE_ATTRIBUTE = {
   READONLY: 0x1,
@@ -98,7 +116,7 @@ const INVALID_FILE_ATTRIBUTES = 0xffff_ffff;
  * Throws a Win32Error (2: no such file).
  */
 export function getFileAttributes(path: string): number {
-  const a = kernel32().GetFileAttributesW(wide(path));
+  const a = kernel32().GetFileAttributesW(wide(longPathForm(path)));
   if (a === INVALID_FILE_ATTRIBUTES) fail("GetFileAttributesW");
   return a;
 }
@@ -126,6 +144,6 @@ export function keepFileAttributes(from: string, to: string): void {
   const kept = getFileAttributes(from) & KEPT_ATTRIBUTES;
   if (kept === 0) return;
   const own = getFileAttributes(to) & SETTABLE_ATTRIBUTES & ~KEPT_ATTRIBUTES;
-  const ok = kernel32().SetFileAttributesW(wide(to), own | kept);
+  const ok = kernel32().SetFileAttributesW(wide(longPathForm(to)), own | kept);
   if (ok === 0) fail("SetFileAttributesW");
 }

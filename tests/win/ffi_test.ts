@@ -393,3 +393,28 @@ test("keepFileAttributes gives a new file the hidden and system attributes of th
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+test("keepFileAttributes reads and sets the attributes of files whose paths pass MAX_PATH", async () => {
+  // Native Windows refuses such paths in their plain form to a program
+  // that is not long-path aware (Deno); Wine does not, so this shows that
+  // the \\?\ form they are given in reaches the same files.
+  const dir = await Deno.makeTempDir({ prefix: "heapshift-attr-" });
+  const { HIDDEN } = FILE_ATTRIBUTE;
+  try {
+    const hidden = `${dir}\\hidden.exe`;
+    await Deno.writeTextFile(hidden, "x");
+    await new Deno.Command("cmd.exe", { args: ["/c", "attrib", "+h", hidden] })
+      .output();
+    const deep = `${dir}\\${"d".repeat(120)}\\${"e".repeat(120)}`;
+    await Deno.mkdir(deep, { recursive: true });
+    const [a, b] = [`${deep}\\a.exe`, `${deep}\\b.exe`];
+    assert(a.length > 260, `${a.length}`);
+    for (const p of [a, b]) await Deno.writeTextFile(p, "y");
+    keepFileAttributes(hidden, a);
+    assertEquals(getFileAttributes(a) & HIDDEN, HIDDEN);
+    keepFileAttributes(a, b);
+    assertEquals(getFileAttributes(b) & HIDDEN, HIDDEN);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
