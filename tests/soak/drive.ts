@@ -2,8 +2,9 @@
 // Wine from the checkout's root:
 //   windeno run -A tests/soak/drive.ts ARCH SECONDS WORKERS DELAY_MS [api]
 // Starts build/soak/soak(32).exe (SOAK_EXE: another; SOAK_EXTRA: its
-// third argument), injects heapshift DELAY_MS after its ready line (`never`:
-// not at all) through the CLI (`api`: through mod.ts's inject, at once),
+// third argument), injects heapshift (SOAK_DLL_DIR: the hook DLLs' folder,
+// default build) DELAY_MS after its ready line (`never`: not at all)
+// through the CLI (`api`: through mod.ts's inject, at once),
 // polls stats() every second (no counter goes back or below 0; frees of
 // old blocks never exceed frees, nor migrations those), injects again (must
 // say it is loaded already), tries eject (must be refused) and CLI stats,
@@ -59,9 +60,10 @@ const reading = (async () => {
 
 const delay = delayArg === "never" ? 0 : Number(delayArg);
 await new Promise((r) => setTimeout(r, delay));
-const dll = `${Deno.cwd()}\\build\\${
-  arch === "x86" ? "heapshift32.dll" : "heapshift.dll"
-}`;
+// SOAK_DLL_DIR: another build's directory (deno task build-dll --out-dir)
+const dll = `${Deno.cwd()}\\${
+  (Deno.env.get("SOAK_DLL_DIR") || "build").replaceAll("/", "\\")
+}\\${arch === "x86" ? "heapshift32.dll" : "heapshift.dll"}`;
 const inj = delayArg === "never"
   ? { code: 2, out: "not injected", err: "", ms: 0 }
   : quick === "api"
@@ -84,7 +86,7 @@ const inj = delayArg === "never"
       };
     }
   })()
-  : await cli(["inject", String(pid), "--json"]);
+  : await cli(["inject", String(pid), "--json", "--dll", dll]);
 log(
   `inject after ${
     Math.round(performance.now() - startedAt)
@@ -141,7 +143,7 @@ const childEnded = async () => {
 
 if (inj.code === 0) {
   await poll();
-  const again = await cli(["inject", String(pid)]);
+  const again = await cli(["inject", String(pid), "--dll", dll]);
   log(`inject again: code ${again.code} ${again.out} ${again.err}`);
   if (again.code !== 0 || !/already/.test(again.out + again.err)) {
     problems.push(`second inject: ${again.code} ${again.out} ${again.err}`);

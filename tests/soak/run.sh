@@ -15,5 +15,5 @@ deno task env run --prefix "$prefix" -- sh -c '
   i686-w64-mingw32-gcc -mcrtdll=ucrt -O2 -Wall -static -o build/soak/term_mem32.exe tests/soak/term_mem.c'
 exec deno task env run --prefix "$prefix" -- env \
   WINEDEBUG=-all,+pid,warn+heap,err+heap,err+seh,fixme+seh \
-  SOAK_EXE="${SOAK_EXE:-}" SOAK_EXTRA="${SOAK_EXTRA:-}" \
+  SOAK_EXE="${SOAK_EXE:-}" SOAK_EXTRA="${SOAK_EXTRA:-}" SOAK_DLL_DIR="${SOAK_DLL_DIR:-}" \
   windeno run -A tests/soak/drive.ts "$@"
