@@ -93,7 +93,8 @@ static void read_faults(void) {
     else if (strcmp(item, "trim-optimize") == 0) hs_faults.trim_optimize = TRUE;
     else if (strcmp(item, "trim-walk-only") == 0) {
       hs_faults.trim_walk_only = TRUE;
-    } else if (strcmp(item, "not-wine") == 0) hs_faults.not_wine = TRUE;
+    } else if (strcmp(item, "live-pause") == 0) hs_faults.live_pause = value;
+    else if (strcmp(item, "not-wine") == 0) hs_faults.not_wine = TRUE;
     else if (strcmp(item, "heap-calls") == 0) hs_faults.heap_calls = TRUE;
     else if (strcmp(item, "page-map") == 0) hs_faults.page_map = TRUE;
     else if (strcmp(item, "seg-map") == 0) hs_faults.seg_map = TRUE;
@@ -220,6 +221,7 @@ static void install(HINSTANCE inst) {
  * or taken by heapshift_retry. */
 static void take_over(void) {
   static hs_patch_result r;
+  hs_trim_arm();
   if (!hs_patch_all(&r)) {
     hs_log("patching failed: %s (reason %u, Win32 error %lu); nothing was "
            "changed",
@@ -227,6 +229,7 @@ static void take_over(void) {
     set_state(HS_STATE_FAILED, r.reason, r.win32_error);
     return;
   }
+  if (hs_faults.live_pause) Sleep(hs_faults.live_pause);
   if (r.reason != HS_R_NONE) {
     hs_log("hooks live, but: %s (reason %u, Win32 error %lu)", r.error,
            r.reason, r.win32_error);

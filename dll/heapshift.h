@@ -389,13 +389,18 @@ static inline void hs_count(hs_counter which, int64_t n) {
  * Windows: HeapOptimizeResources). Its state and counters: the stats
  * header's trim fields.
  * ---------------------------------------------------------------------- */
+/* Before the jumps are written (entry.c): decides how the old heap is
+ * trimmed, and arms the hooks' resets (hs_trim_on_free), which must be on
+ * from the first hooked free: the installer may be descheduled for a while
+ * once the jumps are live. */
+void hs_trim_arm(void);
 /* Once the hooks are live (entry.c): starts the trimmer, or records why
  * not. */
 void hs_trim_start(void);
 /* _heapmin: wakes the walk's thread (never waits for it), or runs Windows'
  * way (HeapOptimizeResources) here, on the caller's thread. */
 void hs_trim_request(void);
-/* Wine (set once the hooks are live): the hooks reset an old block's
+/* Wine (set before the hooks are live): the hooks reset an old block's
  * whole pages before they free it, hs_trim_block(block, its HeapSize). */
 extern BOOL hs_trim_on_free;
 void hs_trim_block(void* block, size_t n);
@@ -587,6 +592,8 @@ typedef struct hs_test_faults {
                                ~15.6 ms at the default timer resolution) */
   BOOL trim_optimize;       /* the trimmer uses Windows' way under Wine */
   BOOL trim_walk_only;      /* Wine: the walk alone, no resets in free */
+  unsigned live_pause;      /* ms the installer stops for once the jumps
+                               are live (a thread descheduled there) */
   char refuse_site[40];     /* the site this export decodes to is refused */
   BOOL not_wine;            /* Wine's ucrtbase is taken for Microsoft's */
   BOOL heap_calls;          /* Wine's ucrtbase's Win32 heap calls are

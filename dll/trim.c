@@ -450,40 +450,54 @@ static DWORD WINAPI trim_thread(void* arg) {
   }
 }
 
-void hs_trim_start(void) {
+/* What hs_trim_arm decided: a trim state; HS_TRIM_WALK: the walk is
+ * wanted (its thread may still find the heap too small). */
+static uint32_t planned;
+
+void hs_trim_arm(void) {
   out = hs_stats_trim();
-  if (hs_env_flag(L"HEAPSHIFT_NO_TRIM")) {
-    hs_log("trim: HEAPSHIFT_NO_TRIM is set: the old heap keeps its pages");
-    set_state(HS_TRIM_OFF, 0);
-    return;
-  }
   heap = hs_target.heap;
   SYSTEM_INFO si;
   GetSystemInfo(&si);
   page = si.dwPageSize;
-  if (!running_on_wine() || hs_faults.trim_optimize) {
+  if (hs_env_flag(L"HEAPSHIFT_NO_TRIM")) {
+    planned = HS_TRIM_OFF;
+  } else if (!running_on_wine() || hs_faults.trim_optimize) {
+    planned = HS_TRIM_OPTIMIZE;
+  } else if ((planned = walk_refusal()) == 0) {
+    /* the hooks' part (hs_trim_block), armed before any hook runs */
+    if (!hs_faults.trim_walk_only) hs_trim_on_free = TRUE;
+    planned = hs_env_flag(L"HEAPSHIFT_TRIM_WALK") ? HS_TRIM_WALK
+                                                  : HS_TRIM_FREE_RESET;
+  }
+}
+
+void hs_trim_start(void) {
+  switch (planned) {
+  case HS_TRIM_OFF:
+    hs_log("trim: HEAPSHIFT_NO_TRIM is set: the old heap keeps its pages");
+    set_state(HS_TRIM_OFF, 0);
+    return;
+  case HS_TRIM_OPTIMIZE:
     optimize_inline = TRUE;
     set_state(HS_TRIM_OPTIMIZE, 0);
     hs_log("trim: HeapOptimizeResources on the CRT heap when the program "
            "calls _heapmin");
     return;
-  }
-  uint32_t refusal = walk_refusal();
-  if (refusal != 0) {
-    hs_log("trim: the CRT heap %s: its pages stay",
-           refusal == HS_TRIM_DEBUG_HEAP
-               ? "checks its free blocks (a debug heap)"
-               : "is not laid out as Wine's heap");
-    set_state(refusal, 0);
-    return;
-  }
-  /* the hooks' part (hs_trim_block) */
-  if (!hs_faults.trim_walk_only) hs_trim_on_free = TRUE;
-  if (!hs_env_flag(L"HEAPSHIFT_TRIM_WALK")) {
+  case HS_TRIM_FREE_RESET:
     hs_log("trim: old blocks' whole pages reset as they are freed; no walk "
            "without HEAPSHIFT_TRIM_WALK=1 (unsafe for programs that call "
            "the heap with HEAP_NO_SERIALIZE)");
     set_state(HS_TRIM_FREE_RESET, 0);
+    return;
+  case HS_TRIM_WALK:
+    break;
+  default:
+    hs_log("trim: the CRT heap %s: its pages stay",
+           planned == HS_TRIM_DEBUG_HEAP
+               ? "checks its free blocks (a debug heap)"
+               : "is not laid out as Wine's heap");
+    set_state(planned, 0);
     return;
   }
   if (!heap_worth_a_thread()) {

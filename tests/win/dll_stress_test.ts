@@ -26,14 +26,22 @@ for (const mode of ["midrun", "inject"]) {
 // with the ordinary heap they run (3% of the blocks here are 16 KiB and
 // up), under the same load. err+heap still reports any corruption; a free
 // HeapFree refused, which only warn+heap reports, the fixture counts
-// (tests/fixtures/checked_free.h).
+// (tests/fixtures/checked_free.h). The installer stops for 1.5 s once the
+// jumps are live, as a thread descheduled there may: the workers free the
+// old blocks meanwhile, and their pages are reset from the first.
 testArches(
-  "stress: takeover midrun under load with the old blocks' pages reset as they are freed, no corruption",
+  "stress: takeover midrun under load with the old blocks' pages reset as they are freed, from the jumps' first use, no corruption",
   async (arch) => {
     const { lines, code } = await runFixture(
       fixture("dll_stress.exe", arch),
       ["midrun", hookDll(arch), ...STRESS_ARGS],
-      { arch, env: { WINEDEBUG: "-all,+pid,err+heap" } },
+      {
+        arch,
+        env: {
+          WINEDEBUG: "-all,+pid,err+heap",
+          HEAPSHIFT_TEST_FAULTS: "live-pause:1500",
+        },
+      },
     );
     const r = stressValues(lines, code);
     assertStressed(r);
