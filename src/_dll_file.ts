@@ -19,7 +19,7 @@ import {
   readHeaders,
 } from "../pe/mod.ts";
 import { systemRoot } from "./_system_dll.ts";
-import { wow64Path } from "./_wow64_path.ts";
+import { underSysnative, wow64Path } from "./_wow64_path.ts";
 
 /** Absolute form of `path` (a Windows path on Windows). */
 export function absolutePath(path: string): string {
@@ -94,7 +94,8 @@ function dllHeaders(src: FileSource, path: string): PeHeaders {
 
 /**
  * Whether the file a process loads for `path` depends on its architecture:
- * a path under System32, which a 32-bit process reaches as SysWOW64.
+ * a path under System32, which a 32-bit process reaches as SysWOW64, or
+ * under Sysnative, which only a 32-bit process has.
  */
 export function redirectedFor32Bit(path: string): boolean {
   const abs = absolutePath(path);
@@ -106,22 +107,42 @@ export function redirectedFor32Bit(path: string): boolean {
  * for x86, one under System32 is read where WOW64's file system redirector
  * sends it, the same place in SysWOW64 (where the 32-bit DLLs are), and
  * its path is that one; the 64-bit view of System32 we have holds other
- * files, or none of that name.
+ * files, or none of that name. One under Sysnative (a 32-bit process's
+ * name for the 64-bit System32, which we do not have) is read in System32
+ * and refused: a DLL there is 64-bit, and one that is not could be named
+ * to the process only by the Sysnative path we cannot read.
  */
 export function readDllFor(path: string, arch: Arch): DllFile {
   const abs = absolutePath(path);
-  const seen = arch === "x86" ? wow64Path(abs, systemRoot()) : abs;
+  const root = systemRoot();
+  const seen = arch === "x86" ? wow64Path(abs, root) : abs;
   if (seen === abs) return readDll(abs);
+  const sysnative = underSysnative(abs, root);
+  const how = sysnative
+    ? "Sysnative is how a 32-bit process names the 64-bit System32"
+    : "WOW64 redirects System32 to SysWOW64 for it";
+  let file: DllFile;
   try {
-    return readDll(seen);
+    file = readDll(seen);
   } catch (e) {
     if (!(e instanceof HeapshiftError)) throw e;
     throw new HeapshiftError(
       e.kind,
-      `${e.message} (a 32-bit process given ${abs} loads that file: WOW64 redirects System32 to SysWOW64 for it)`,
+      `${e.message} (a 32-bit process given ${abs} loads that file: ${how})`,
       { cause: e },
     );
   }
+  if (!sysnative) return file;
+  throw new HeapshiftError(
+    "bad-dll",
+    `Cannot use DLL ${abs}: a 32-bit process given it loads ${seen} (${how}), ${
+      file.arch === "x86"
+        ? "a 32-bit DLL, which heapshift cannot pass on by that name (it reads what it passes, and has no Sysnative): copy the DLL out of System32 and give that path"
+        : `a ${
+          archName(file.arch)
+        } DLL; a 32-bit process can only load DLLs of its own architecture: give a 32-bit DLL (SysWOW64 holds Windows' own)`
+    }`,
+  );
 }
 
 /** Who is to load a DLL, for {@linkcode checkDllArch}'s message. */

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { wow64Path } from "./_wow64_path.ts";
+import { underSysnative, wow64Path } from "./_wow64_path.ts";
 
 const ROOT = "C:\\Windows";
 
@@ -64,4 +64,36 @@ Deno.test("wow64Path: a \\\\?\\ or \\\\.\\ path under System32 is redirected too
   ) {
     assert.equal(wow64Path(dir, ROOT), dir);
   }
+});
+
+// Sysnative is WOW64's alias for the real System32, which only a 32-bit
+// process has (the 64-bit Deno has no such folder): what it names is
+// System32's file, read there.
+Deno.test("wow64Path: Sysnative and what is under it are System32's, exempt folders and \\\\?\\ paths alike", () => {
+  assert.equal(
+    wow64Path("C:\\Windows\\Sysnative\\probe.dll", ROOT),
+    "C:\\Windows\\System32\\probe.dll",
+  );
+  assert.equal(
+    wow64Path("c:/windows/SYSNATIVE/", ROOT),
+    "c:\\windows\\System32",
+  );
+  assert.equal(
+    wow64Path("C:\\Windows\\Sysnative\\drivers\\etc\\hosts", ROOT),
+    "C:\\Windows\\System32\\drivers\\etc\\hosts",
+  );
+  assert.equal(
+    wow64Path("\\\\?\\C:\\Windows\\Sysnative\\x.dll", ROOT),
+    "\\\\?\\C:\\Windows\\System32\\x.dll",
+  );
+  for (const dir of ["C:\\Windows\\Sysnativex", "D:\\Windows\\Sysnative"]) {
+    assert.equal(wow64Path(dir, ROOT), dir);
+  }
+  assert.equal(
+    underSysnative("\\\\?\\c:\\windows\\sysnative\\x.dll", ROOT),
+    true,
+  );
+  assert.equal(underSysnative("C:/Windows/Sysnative", ROOT), true);
+  assert.equal(underSysnative("C:\\Windows\\System32\\x.dll", ROOT), false);
+  assert.equal(underSysnative("C:\\Windows\\Sysnativex", ROOT), false);
 });

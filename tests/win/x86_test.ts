@@ -271,6 +271,48 @@ test("launch of a 32-bit program with a DLL named by its System32 path loads the
   });
 });
 
+// Sysnative is WOW64's alias for the real System32, which only a 32-bit
+// process has: given C:\Windows\Sysnative\x.dll it loads System32's file,
+// a 64-bit DLL. The 64-bit Deno has no Sysnative: that was refused as "no
+// such file" instead of as the DLL of the other architecture it is.
+test("a DLL named by its Sysnative path is read in System32 and refused for a 32-bit process as the 64-bit DLL it is", async () => {
+  const root = Deno.env.get("SystemRoot") ?? "C:\\windows";
+  const name = `hsprobe64_${Deno.pid}.dll`;
+  const real = `${root}\\System32\\${name}`;
+  await Deno.copyFile(fixture("probe.dll"), real);
+  try {
+    const sysnative = `${root}\\Sysnative\\${name}`;
+    const refusal =
+      `Cannot use DLL ${sysnative}: a 32-bit process given it loads ${real} (Sysnative is how a 32-bit process names the 64-bit System32), a 64-bit (x64) DLL; a 32-bit process can only load DLLs of its own architecture`;
+    await using target = await startTarget(fixture("sleeper32.exe"));
+    const before = modules(target.readyPid).map((m) => m.name);
+    const e = await assertRejects(
+      () => inject(target.readyPid, sysnative),
+      HeapshiftError,
+      refusal,
+    );
+    assertEquals(e.kind, "bad-dll");
+    const r = await runCli([
+      "inject",
+      String(target.readyPid),
+      "--dll",
+      sysnative,
+    ]);
+    assertEquals(r.code, 1, r.stderr);
+    assert(r.stderr.startsWith(`error: ${refusal}`), r.stderr);
+    assertEquals(modules(target.readyPid).map((m) => m.name), before);
+    const exe = fixture("api_launchee32.exe");
+    await assertRejects(
+      () => launch(exe, { dlls: [sysnative] }),
+      HeapshiftError,
+      refusal,
+    );
+    assertEquals(findProcesses("api_launchee32.exe"), [], "nothing started");
+  } finally {
+    await Deno.remove(real);
+  }
+});
+
 test("launch of a 32-bit program returns once the DLL is loaded in it", async () => {
   using proc = await launch(fixture("sleeper32.exe"), {
     dlls: [fixture("probe32.dll")],
