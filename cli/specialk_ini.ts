@@ -9,6 +9,7 @@
  * @module
  */
 
+import { join } from "node:path";
 import { exists, isDir } from "../src/_paths.ts";
 import { CliError } from "./output.ts";
 import { expandVars, regValues, valueNamed } from "./registry.ts";
@@ -426,29 +427,29 @@ export const SPECIALK_MARKS = [
  * it (a leftover empty folder, or another one, would be given a `Global`).
  */
 export function isSpecialKDir(dir: string): boolean {
-  return isDir(dir) && SPECIALK_MARKS.some((m) => exists(`${dir}/${m}`));
+  return isDir(dir) && SPECIALK_MARKS.some((m) => exists(join(dir, m)));
 }
 
 /** The first Special K install among `candidates`. */
 export function findSpecialK(candidates: string[]): string | undefined {
-  return candidates.find((d) => isDir(d) && isDir(`${d}/Profiles`)) ??
+  return candidates.find((d) => isDir(d) && isDir(join(d, "Profiles"))) ??
     candidates.find(isSpecialKDir);
 }
 
 /** The global defaults file of an install: `Global/default_SpecialK.ini`. */
 export function globalIni(skDir: string): string {
-  return `${skDir}/Global/default_SpecialK.ini`;
+  return join(skDir, "Global", "default_SpecialK.ini");
 }
 
 /** The ini of the game profile `game` (a directory name under `Profiles/`). */
 export function profileIniPath(skDir: string, game: string): string {
-  return `${skDir}/Profiles/${game}/SpecialK.ini`;
+  return join(skDir, "Profiles", game, "SpecialK.ini");
 }
 
 /** The game profiles of an install (directory names under `Profiles/`). */
 export function profiles(skDir: string): string[] {
   try {
-    return [...Deno.readDirSync(`${skDir}/Profiles`)].filter((e) =>
+    return [...Deno.readDirSync(join(skDir, "Profiles"))].filter((e) =>
       e.isDirectory
     ).map((e) => e.name).sort((a, b) => a.localeCompare(b));
   } catch {

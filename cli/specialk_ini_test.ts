@@ -2,7 +2,9 @@ import assert from "node:assert/strict";
 import {
   findSpecialK,
   globalIni,
+  isSpecialKDir,
   profileIni,
+  profiles,
   readPlugin,
   removePlugin,
   specialKDirs,
@@ -150,24 +152,31 @@ Deno.test("finds Special K, its profiles and global ini inside a Wine prefix", a
     await Deno.mkdir(`${sk}/Global`, { recursive: true });
     const found = findSpecialK(specialKDirsInPrefix(prefix));
     assert.equal(found, sk);
-    assert.equal(globalIni(sk), `${sk}/Global/default_SpecialK.ini`);
-    assert.deepEqual(profileIni(sk, "elden ring"), {
-      path: `${sk}/Profiles/Elden Ring/SpecialK.ini`,
+    // (compared with '/' throughout: on Windows a file in it is joined
+    // with a backslash, and the Windows Deno's temporary folder has them)
+    const slash = (p = "") => p.replaceAll("\\", "/");
+    const at = (game: string) => ({
+      path: slash(`${sk}/Profiles/${game}/SpecialK.ini`),
     });
-    assert.deepEqual(profileIni(sk, "elden"), {
-      path: `${sk}/Profiles/Elden Ring/SpecialK.ini`,
-    });
-    assert.deepEqual(profileIni(sk, "nope"), {});
+    const ini = (game: string) => {
+      const r = profileIni(sk, game);
+      return r.path ? { path: slash(r.path) } : r;
+    };
+    assert.equal(
+      slash(globalIni(sk)),
+      slash(`${sk}/Global/default_SpecialK.ini`),
+    );
+    assert.deepEqual(ini("elden ring"), at("Elden Ring"));
+    assert.deepEqual(ini("elden"), at("Elden Ring"));
+    assert.deepEqual(ini("nope"), {});
     // Part of several names picks none; a whole name picks its own.
     for (const g of ["Dark Souls II", "Dark Souls III"]) {
       await Deno.mkdir(`${sk}/Profiles/${g}`, { recursive: true });
     }
-    assert.deepEqual(profileIni(sk, "dark souls"), {
+    assert.deepEqual(ini("dark souls"), {
       ambiguous: ["Dark Souls II", "Dark Souls III"],
     });
-    assert.deepEqual(profileIni(sk, "dark souls ii"), {
-      path: `${sk}/Profiles/Dark Souls II/SpecialK.ini`,
-    });
+    assert.deepEqual(ini("dark souls ii"), at("Dark Souls II"));
   } finally {
     await Deno.remove(prefix, { recursive: true });
   }
@@ -296,4 +305,37 @@ Deno.test("specialKRegistry: a read that fails (Ctrl+C) fails it only once every
   }).catch((e: Error) => e);
   assert.equal((err as Error).message, "interrupted");
   assert.equal(finished, 4);
+});
+
+// Paths were joined as `${dir}/Profiles`: after a \\?\ prefix (Windows' way
+// past MAX_PATH) a '/' is a character of a name, not a separator, so a
+// Special K folder given as \\?\C:\… was not found, nor its profiles.
+Deno.test({
+  name:
+    "a Special K folder given as a \\\\?\\ path (Windows) is found, with its profiles and global ini",
+  ignore: Deno.build.os !== "windows",
+  fn: async () => {
+    const dir = await Deno.makeTempDir();
+    try {
+      const sk = `\\\\?\\${dir.replaceAll("/", "\\")}\\Special K`;
+      await Deno.mkdir(`${dir}\\Special K\\Profiles\\Elden Ring`, {
+        recursive: true,
+      });
+      await Deno.writeTextFile(`${dir}\\Special K\\SpecialK64.dll`, "");
+      assert.equal(isSpecialKDir(sk), true);
+      assert.equal(findSpecialK([sk]), sk);
+      assert.deepEqual(profiles(sk), ["Elden Ring"]);
+      const { path } = profileIni(sk, "elden");
+      assert.equal(path, `${sk}\\Profiles\\Elden Ring\\SpecialK.ini`);
+      await Deno.writeTextFile(path!, "[SpecialK.System]\r\n");
+      await Deno.mkdir(`${sk}\\Global`);
+      await Deno.writeTextFile(globalIni(sk), "");
+      assert.equal(
+        globalIni(sk),
+        `${sk}\\Global\\default_SpecialK.ini`,
+      );
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
 });

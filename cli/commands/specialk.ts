@@ -5,6 +5,7 @@
  */
 
 import { type Command, Option } from "@commander-js/extra-typings";
+import { join } from "node:path";
 import { example, parsePath, type SetCode } from "../args.ts";
 import {
   type Arch,
@@ -250,7 +251,7 @@ export function specialkCommand(program: Command, setCode: SetCode): void {
           // profiles a local copy uses): the first with that profile.
           const installs = opts.skDir ? [sk] : [
             sk,
-            ...candidates.filter((d) => d !== sk && isDir(`${d}/Profiles`)),
+            ...candidates.filter((d) => d !== sk && isDir(join(d, "Profiles"))),
           ];
           const each = installs.map((d) => profileIni(d, opts.game!));
           const found = each.find((f) => f.path) ??
@@ -267,7 +268,7 @@ export function specialkCommand(program: Command, setCode: SetCode): void {
             const all = [...new Set(installs.flatMap(profiles))];
             throw new CliError(
               `Special K has no profile for ${opts.game} in ${
-                installs.map((d) => `${d}/Profiles`).join(" or ")
+                installs.map((d) => join(d, "Profiles")).join(" or ")
               } (start the game once with Special K)${
                 all.length ? `; profiles: ${all.join(", ")}` : ""
               }`,
@@ -277,7 +278,7 @@ export function specialkCommand(program: Command, setCode: SetCode): void {
           ini = globalIni(sk);
           // the global defaults file is optional, and so is its folder
           create = true;
-          globalDir = `${sk}/Global`;
+          globalDir = join(sk, "Global");
           globalOf = sk;
         }
       }

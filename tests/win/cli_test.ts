@@ -1508,6 +1508,48 @@ test("cli: specialk registers the DLL in a sample ini, idempotently", async () =
   }
 });
 
+// The Global folder and the profiles were named `${dir}/Global`: after a
+// \\?\ prefix a '/' is part of a name, so a Special K folder given that
+// way (Windows' form past MAX_PATH) could not be edited.
+test("cli: specialk edits the global defaults and a profile of a --sk-dir given as a \\\\?\\ path", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const plain = `${dir}\\Special K`;
+    const sk = `\\\\?\\${plain}`;
+    await Deno.mkdir(`${plain}\\Profiles\\Sample Game`, { recursive: true });
+    await Deno.writeTextFile(`${plain}\\SpecialK64.dll`, "");
+    const ini = `${plain}\\Profiles\\Sample Game\\SpecialK.ini`;
+    await Deno.writeTextFile(ini, "[SpecialK.System]\r\n");
+    const global = await json<{ action: string }>([
+      "specialk",
+      "--sk-dir",
+      sk,
+      "--dll",
+      hookDll(),
+    ]);
+    assertEquals(global.action, "added");
+    // (a new ini is written as Special K writes one: UTF-16LE)
+    const defaults = new TextDecoder("utf-16le").decode(
+      await Deno.readFile(`${plain}\\Global\\default_SpecialK.ini`),
+    );
+    assert(defaults.includes(`Filename=${hookDll()}`), defaults);
+    const game = await json<{ action: string }>([
+      "specialk",
+      "--sk-dir",
+      sk,
+      "--game",
+      "sample game",
+      "--dll",
+      hookDll(),
+    ]);
+    assertEquals(game.action, "added");
+    const text = await Deno.readTextFile(ini);
+    assert(text.includes(`Filename=${hookDll()}`), text);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 testArches(
   "cli: specialk refuses to edit a profile while a game with that Special K runs, and edits it once the game has ended",
   async (arch) => {
@@ -1702,7 +1744,7 @@ test("cli: specialk finds Special K where the registry says: a moved Documents f
     ]);
     assertEquals(
       found.path,
-      `${docs}\\My Mods\\SpecialK/Profiles/Sample Game/SpecialK.ini`,
+      `${docs}\\My Mods\\SpecialK\\Profiles\\Sample Game\\SpecialK.ini`,
     );
     // Special K's own Path (HKCU\Software\Kaldaien\Special K), as %VARS%.
     const sk = `${dir}\\Elsewhere\\SK`;
@@ -1715,7 +1757,7 @@ test("cli: specialk finds Special K where the registry says: a moved Documents f
       "--dll",
       hookDll(),
     ]);
-    assertEquals(other.path, `${sk}/Profiles/Other Game/SpecialK.ini`);
+    assertEquals(other.path, `${sk}\\Profiles\\Other Game\\SpecialK.ini`);
     // ... with no temporary folder to write in (TEMP gone, or not the user's)
     const noTemp = `${dir}\\missing`;
     const r = await cli(
@@ -1742,7 +1784,10 @@ test("cli: specialk finds Special K where the registry says: a moved Documents f
       "--dll",
       hookDll(),
     ]);
-    assertEquals(third.path, `${installed}/Profiles/Third Game/SpecialK.ini`);
+    assertEquals(
+      third.path,
+      `${installed}\\Profiles\\Third Game\\SpecialK.ini`,
+    );
   } catch (e) {
     failure = e;
   }
