@@ -1,6 +1,7 @@
 // Platform-free tests of the CLI: usage errors, help, specialk end to end,
 // the Linux bridge's planning, the demo's parsing and summary.
 import { fileURLToPath } from "node:url";
+import { join } from "node:path";
 import assert from "node:assert/strict";
 import {
   median,
@@ -562,7 +563,8 @@ Deno.test("specialk --global without Special K's Global folder: created to add, 
     await Deno.mkdir(`${sk}/Profiles`, { recursive: true });
     const dll = `${dir}/heapshift.dll`;
     await Deno.writeFile(dll, buildPe({ dll: true }));
-    const ini = `${sk}/Global/default_SpecialK.ini`;
+    // as the CLI names it: joined with the system's separator
+    const ini = join(sk, "Global", "default_SpecialK.ini");
     const rm = await cli(["specialk", "--sk-dir", sk, "--remove"]);
     assert.equal(rm.code, 0, rm.stderr);
     assert.equal(
