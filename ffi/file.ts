@@ -5,7 +5,6 @@
  * @module
  */
 
-import { win32 } from "node:path";
 import { ERROR, fail } from "./win32_error.ts";
 import { Handle, isInvalidHandle } from "./handle.ts";
 import { kernel32 } from "./library.ts";
@@ -88,13 +87,31 @@ export function shortPathName(path: string): string | undefined {
  * ERROR_FILENAME_EXCED_RANGE or ERROR_PATH_NOT_FOUND, on a file that Deno's
  * own calls (the write beside it) reach. A shorter path, or one in a
  * `\\?\` or `\\.\` form already, is returned as given.
+ *
+ * Made full by `GetFullPathNameW`, as Rust's std (Deno's) does: it drops
+ * the trailing dots and spaces Windows drops from a name, which a `\\?\`
+ * path keeps (`game.exe.` would then name another file than Deno's), and
+ * reads the drive's own current folder for `C:name`.
  */
 export function longPathForm(path: string): string {
   if (path.length < 248 || /^[\\/]{2}[?.][\\/]/.test(path)) return path;
-  const full = win32.resolve(path);
+  const full = fullPathName(path);
+  if (/^[\\/]{2}[?.][\\/]/.test(full)) return full;
   return full.startsWith("\\\\")
     ? `\\\\?\\UNC\\${full.slice(2)}`
     : `\\\\?\\${full}`;
+}
+
+/** `GetFullPathNameW`: `path` made full, with Windows' own rewriting. */
+function fullPathName(path: string): string {
+  const name = wide(path);
+  for (let size = 32768;;) {
+    const buf = new Uint16Array(size);
+    const n = kernel32().GetFullPathNameW(name, size, buf, null);
+    if (n === 0) fail("GetFullPathNameW");
+    if (n < size) return readWide(new Uint8Array(buf.buffer), { maxChars: n });
+    size = n; // (too small: n counts the terminating NUL)
+  }
 }
 
 /** FILE_ATTRIBUTE_* bits heapshift reads or sets. */

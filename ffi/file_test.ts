@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { longPathForm } from "./file.ts";
+import { getFileAttributes, longPathForm } from "./file.ts";
 
 Deno.test("longPathForm leaves a path shorter than 248 characters as given", () => {
   for (
@@ -9,8 +9,17 @@ Deno.test("longPathForm leaves a path shorter than 248 characters as given", () 
   }
 });
 
-Deno.test("longPathForm gives a long path the \\\\?\\ form Windows reads past MAX_PATH: full, with backslashes", () => {
+// (GetFullPathNameW makes it full: the Windows Deno's)
+Deno.test({
+  name:
+    "longPathForm gives a long path the \\\\?\\ form Windows reads past MAX_PATH: full, with backslashes, without a name's trailing dots and spaces",
+  ignore: Deno.build.os !== "windows",
+}, () => {
   const dir = "d".repeat(250);
+  assert.equal(
+    longPathForm(`C:\\games\\${dir}\\game.exe. .`),
+    `\\\\?\\C:\\games\\${dir}\\game.exe`,
+  );
   assert.equal(
     longPathForm(`C:\\games\\${dir}\\game.exe`),
     `\\\\?\\C:\\games\\${dir}\\game.exe`,
@@ -29,5 +38,25 @@ Deno.test("longPathForm leaves a path already in the \\\\?\\ or \\\\.\\ form as 
   const dir = "d".repeat(250);
   for (const p of [`\\\\?\\C:\\${dir}\\a.exe`, `\\\\.\\C:\\${dir}\\a.exe`]) {
     assert.equal(longPathForm(p), p);
+  }
+});
+
+Deno.test({
+  name:
+    "getFileAttributes reaches the file Deno's own calls reach for a long path whose name ends in dots or spaces (Windows drops them)",
+  ignore: Deno.build.os !== "windows",
+}, async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const long = `${dir}\\${"d".repeat(250)}`;
+    await Deno.mkdir(long);
+    await Deno.writeTextFile(`${long}\\game.exe`, "x");
+    for (const name of ["game.exe.", "game.exe. .", "game.exe "]) {
+      const path = `${long}\\${name}`;
+      assert.ok(Deno.statSync(path).isFile, `Deno reaches ${name}`);
+      assert.doesNotThrow(() => getFileAttributes(path), name);
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
   }
 });

@@ -233,6 +233,11 @@ export const KERNEL32_SYMBOLS = {
   GetFileAttributesW: { parameters: ["buffer"], result: "u32" },
   // lpFileName, dwFileAttributes
   SetFileAttributesW: { parameters: ["buffer", "u32"], result: "i32" },
+  // lpFileName, nBufferLength, lpBuffer, lpFilePart
+  GetFullPathNameW: {
+    parameters: ["buffer", "u32", "buffer", "pointer"],
+    result: "u32",
+  },
   // lpszLongPath, lpszShortPath, cchBuffer
   GetShortPathNameW: { parameters: ["buffer", "buffer", "u32"], result: "u32" },
   CreateFileW: {
