@@ -86,7 +86,8 @@ export function shortPathName(path: string): string | undefined {
  * long-path aware, so a call given the plain form fails there with
  * ERROR_FILENAME_EXCED_RANGE or ERROR_PATH_NOT_FOUND, on a file that Deno's
  * own calls (the write beside it) reach. A shorter path, or one in a
- * `\\?\` or `\\.\` form already, is returned as given.
+ * `\\?\` or `\\.\` form already or with the NT prefix `\??\`, is returned
+ * as given.
  *
  * Made full by `GetFullPathNameW`, as Rust's std (Deno's) does: it drops
  * the trailing dots and spaces Windows drops from a name, which a `\\?\`
@@ -94,13 +95,16 @@ export function shortPathName(path: string): string | undefined {
  * reads the drive's own current folder for `C:name`.
  */
 export function longPathForm(path: string): string {
-  if (path.length < 248 || /^[\\/]{2}[?.][\\/]/.test(path)) return path;
+  if (path.length < 248 || PREFIXED.test(path)) return path;
   const full = fullPathName(path);
-  if (/^[\\/]{2}[?.][\\/]/.test(full)) return full;
+  if (PREFIXED.test(full)) return full;
   return full.startsWith("\\\\")
     ? `\\\\?\\UNC\\${full.slice(2)}`
     : `\\\\?\\${full}`;
 }
+
+/** `\\?\`, `\\.\` or the NT prefix `\??\` (which Windows takes as given). */
+const PREFIXED = /^([\\/]{2}[?.][\\/]|\\\?\?\\)/;
 
 /** `GetFullPathNameW`: `path` made full, with Windows' own rewriting. */
 function fullPathName(path: string): string {

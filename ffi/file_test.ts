@@ -34,9 +34,15 @@ Deno.test({
   );
 });
 
-Deno.test("longPathForm leaves a path already in the \\\\?\\ or \\\\.\\ form as given", () => {
+Deno.test("longPathForm leaves a path already in the \\\\?\\ or \\\\.\\ form, or with the NT prefix \\??\\, as given", () => {
   const dir = "d".repeat(250);
-  for (const p of [`\\\\?\\C:\\${dir}\\a.exe`, `\\\\.\\C:\\${dir}\\a.exe`]) {
+  for (
+    const p of [
+      `\\\\?\\C:\\${dir}\\a.exe`,
+      `\\\\.\\C:\\${dir}\\a.exe`,
+      `\\??\\C:\\${dir}\\a.exe`,
+    ]
+  ) {
     assert.equal(longPathForm(p), p);
   }
 });
@@ -56,6 +62,27 @@ Deno.test({
       assert.ok(Deno.statSync(path).isFile, `Deno reaches ${name}`);
       assert.doesNotThrow(() => getFileAttributes(path), name);
     }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+// Rust's std (Deno's file calls) passes a path with the NT prefix \??\ on
+// as given; made full by GetFullPathNameW it would be C:\??\C:\….
+Deno.test({
+  name:
+    "getFileAttributes reaches the file Deno's own calls reach for a long path given with the NT prefix \\??\\",
+  ignore: Deno.build.os !== "windows",
+}, async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const long = `${dir}\\${"d".repeat(250)}`;
+    await Deno.mkdir(long);
+    await Deno.writeTextFile(`${long}\\game.exe`, "x");
+    const path = `\\??\\${long}\\game.exe`;
+    assert.ok(Deno.statSync(path).isFile, "Deno reaches it");
+    assert.equal(longPathForm(path), path);
+    assert.doesNotThrow(() => getFileAttributes(path));
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
