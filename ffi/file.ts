@@ -80,31 +80,33 @@ export function shortPathName(path: string): string | undefined {
 }
 
 /**
- * `path` in the form Windows' file calls take past MAX_PATH (260): from 248
- * characters on (where Deno's own file calls switch too), full and with
- * backslashes after `\\?\` (`\\?\UNC\` for a share). Deno is not
- * long-path aware, so a call given the plain form fails there with
- * ERROR_FILENAME_EXCED_RANGE or ERROR_PATH_NOT_FOUND, on a file that Deno's
- * own calls (the write beside it) reach. A shorter path, or one in a
- * `\\?\` or `\\.\` form already or with the NT prefix `\??\`, is returned
- * as given.
- *
- * Made full by `GetFullPathNameW`, as Rust's std (Deno's) does: it drops
- * the trailing dots and spaces Windows drops from a name, which a `\\?\`
- * path keeps (`game.exe.` would then name another file than Deno's), and
- * reads the drive's own current folder for `C:name`.
+ * `path` in the form Windows' file calls take past MAX_PATH (260), by the
+ * rule of Rust's std, which Deno's own file calls follow: a path in the
+ * `\\?\` form or with the NT prefix `\??\` is taken as given, and so is
+ * an absolute one (`C:\…`, `\\server\…`) of fewer than 247 characters;
+ * any other is made full by `GetFullPathNameW` (which drops the trailing
+ * dots and spaces Windows drops from a name, and reads the drive's own
+ * current folder for `C:name`), and from 247 characters on given the
+ * `\\?\` form (`\\?\UNC\` for a share; `\\.\` becomes `\\?\`). Deno
+ * is not long-path aware, so a call given the plain form fails there, on a
+ * file that Deno's own calls (the write beside it) reach; a short relative
+ * name from a deep current folder is such a path too.
  */
 export function longPathForm(path: string): string {
-  if (path.length < 248 || PREFIXED.test(path)) return path;
+  if (path === "" || /^(\\\\\?\\|\\\?\?\\)/.test(path)) return path;
+  const absolute = /^[^\\/]:([\\/]|$)|^[\\/]{2}/.test(path);
+  if (absolute && path.length + 1 < LEGACY_MAX_PATH) return path;
   const full = fullPathName(path);
-  if (PREFIXED.test(full)) return full;
-  return full.startsWith("\\\\")
-    ? `\\\\?\\UNC\\${full.slice(2)}`
-    : `\\\\?\\${full}`;
+  if (full.length + 1 < LEGACY_MAX_PATH) return full;
+  if (/^[^\\]:\\/.test(full)) return `\\\\?\\${full}`;
+  if (full.startsWith("\\\\.\\")) return `\\\\?\\${full.slice(4)}`;
+  if (full.startsWith("\\\\?\\")) return full;
+  if (full.startsWith("\\\\")) return `\\\\?\\UNC\\${full.slice(2)}`;
+  return full;
 }
 
-/** `\\?\`, `\\.\` or the NT prefix `\??\` (which Windows takes as given). */
-const PREFIXED = /^([\\/]{2}[?.][\\/]|\\\?\?\\)/;
+/** Rust's std's bound, counting the terminating NUL: 247 characters. */
+const LEGACY_MAX_PATH = 248;
 
 /** `GetFullPathNameW`: `path` made full, with Windows' own rewriting. */
 function fullPathName(path: string): string {

@@ -1,9 +1,15 @@
 import assert from "node:assert/strict";
 import { getFileAttributes, longPathForm } from "./file.ts";
 
-Deno.test("longPathForm leaves a path shorter than 248 characters as given", () => {
+Deno.test("longPathForm leaves an absolute path shorter than 247 characters as given", () => {
   for (
-    const p of ["C:\\games\\game.exe", "game.exe", "\\\\srv\\share\\a.exe"]
+    const p of [
+      "C:\\games\\game.exe",
+      "C:/games/game.exe",
+      "C:",
+      "\\\\srv\\share\\a.exe",
+      `C:\\${"d".repeat(240)}`,
+    ]
   ) {
     assert.equal(longPathForm(p), p);
   }
@@ -32,14 +38,40 @@ Deno.test({
     longPathForm(`\\\\srv\\share\\${dir}\\game.exe`),
     `\\\\?\\UNC\\srv\\share\\${dir}\\game.exe`,
   );
+  // Rust's std gives a device path (\\.\) the \\?\ form too
+  assert.equal(
+    longPathForm(`\\\\.\\C:\\${dir}\\game.exe`),
+    `\\\\?\\C:\\${dir}\\game.exe`,
+  );
 });
 
-Deno.test("longPathForm leaves a path already in the \\\\?\\ or \\\\.\\ form, or with the NT prefix \\??\\, as given", () => {
+Deno.test({
+  name:
+    "longPathForm gives a short relative name the \\\\?\\ form when the current folder makes it long",
+  ignore: Deno.build.os !== "windows",
+}, async () => {
+  const dir = await Deno.makeTempDir();
+  const cwd = Deno.cwd();
+  try {
+    const long = `${dir}\\${"d".repeat(250)}`;
+    await Deno.mkdir(long);
+    await Deno.writeTextFile(`${long}\\game.exe`, "x");
+    Deno.chdir(long);
+    assert.equal(longPathForm("game.exe"), `\\\\?\\${long}\\game.exe`);
+    assert.doesNotThrow(() => getFileAttributes("game.exe"));
+    Deno.chdir(dir);
+    assert.equal(longPathForm("x.exe"), `${dir}\\x.exe`);
+  } finally {
+    Deno.chdir(cwd);
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("longPathForm leaves a path already in the \\\\?\\ form, or with the NT prefix \\??\\, as given", () => {
   const dir = "d".repeat(250);
   for (
     const p of [
       `\\\\?\\C:\\${dir}\\a.exe`,
-      `\\\\.\\C:\\${dir}\\a.exe`,
       `\\??\\C:\\${dir}\\a.exe`,
     ]
   ) {
