@@ -14,6 +14,7 @@ import {
   ranNames,
   readJunit,
   suitePassed,
+  windowsOnlyIgnores,
 } from "./test.ts";
 import { ProgramSourcesError } from "./bench_programs.ts";
 import { repoRoot, WinEnvError } from "./winenv.ts";
@@ -65,6 +66,33 @@ Deno.test("linuxOnlyIgnores: the Windows Deno's ignored tests that the Linux pas
   );
   // no Linux pass in this run (--unit-win): nothing is explained
   assert.deepEqual(linuxOnlyIgnores(win, null), win);
+});
+
+Deno.test("windowsOnlyIgnores: the Linux pass's ignored tests that the Windows Deno's pass ran are Windows' only, and pass under CI; any other stays named and fails", () => {
+  const linux = {
+    suite: "unit",
+    passed: 5,
+    failed: 0,
+    ignored: 2,
+    ignoredNames: ["a \\\\?\\ path (Windows)", "needs objdump"],
+    code: 0,
+    problems: [],
+  };
+  const counted = windowsOnlyIgnores(linux, ["a \\\\?\\ path (Windows)"]);
+  assert.deepEqual(counted, {
+    ...linux,
+    ignoredNames: ["needs objdump"],
+    windowsOnly: 1,
+  });
+  assert.equal(suitePassed(counted, { ci: true }), false);
+  const both = windowsOnlyIgnores(linux, [
+    "a \\\\?\\ path (Windows)",
+    "needs objdump",
+  ]);
+  assert.equal(suitePassed(both, { ci: true }), true);
+  // no Windows Deno pass in this run (--unit): nothing is explained
+  assert.deepEqual(windowsOnlyIgnores(linux, null), linux);
+  assert.equal(suitePassed(linux, { ci: true }), false);
 });
 
 Deno.test("linuxOnlyIgnores: a test is Linux's only when the Linux pass ran it in the same file, not another file's test of its name", () => {
