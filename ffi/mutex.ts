@@ -38,9 +38,7 @@ export async function acquireMutex(
   const deadline = Date.now() + timeoutMs;
   let delay = 1;
   for (;;) {
-    const r = kernel32().WaitForSingleObject(mutex.raw, 0);
-    if (r === WAIT.OBJECT_0 || r === WAIT_ABANDONED) return true;
-    if (r === WAIT.FAILED) fail("WaitForSingleObject");
+    if (acquireMutexSync(mutex, 0)) return true;
     if (Date.now() >= deadline) return false;
     await new Promise((res) => setTimeout(res, delay));
     delay = Math.min(delay * 2, 25);
