@@ -1,6 +1,24 @@
 import assert from "node:assert/strict";
 import { getFileAttributes, longPathForm } from "./file.ts";
 
+/**
+ * Runs `fn` with a folder whose path passes MAX_PATH (`long`, in a new
+ * temporary folder `dir`) holding a file `game.exe`; removes both after.
+ */
+async function withLongFolder(
+  fn: (paths: { dir: string; long: string }) => void,
+): Promise<void> {
+  const dir = await Deno.makeTempDir();
+  try {
+    const long = `${dir}\\${"d".repeat(250)}`;
+    await Deno.mkdir(long);
+    await Deno.writeTextFile(`${long}\\game.exe`, "x");
+    fn({ dir, long });
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
 Deno.test("longPathForm leaves an absolute path shorter than 247 characters as given", () => {
   for (
     const p of [
@@ -50,20 +68,18 @@ Deno.test({
     "longPathForm gives a short relative name the \\\\?\\ form when the current folder makes it long",
   ignore: Deno.build.os !== "windows",
 }, async () => {
-  const dir = await Deno.makeTempDir();
   const cwd = Deno.cwd();
   try {
-    const long = `${dir}\\${"d".repeat(250)}`;
-    await Deno.mkdir(long);
-    await Deno.writeTextFile(`${long}\\game.exe`, "x");
-    Deno.chdir(long);
-    assert.equal(longPathForm("game.exe"), `\\\\?\\${long}\\game.exe`);
-    assert.doesNotThrow(() => getFileAttributes("game.exe"));
-    Deno.chdir(dir);
-    assert.equal(longPathForm("x.exe"), `${dir}\\x.exe`);
+    await withLongFolder(({ dir, long }) => {
+      Deno.chdir(long);
+      assert.equal(longPathForm("game.exe"), `\\\\?\\${long}\\game.exe`);
+      assert.doesNotThrow(() => getFileAttributes("game.exe"));
+      Deno.chdir(dir);
+      assert.equal(longPathForm("x.exe"), `${dir}\\x.exe`);
+      Deno.chdir(cwd); // (before the folder is removed)
+    });
   } finally {
     Deno.chdir(cwd);
-    await Deno.remove(dir, { recursive: true });
   }
 });
 
@@ -84,19 +100,13 @@ Deno.test({
     "getFileAttributes reaches the file Deno's own calls reach for a long path whose name ends in dots or spaces (Windows drops them)",
   ignore: Deno.build.os !== "windows",
 }, async () => {
-  const dir = await Deno.makeTempDir();
-  try {
-    const long = `${dir}\\${"d".repeat(250)}`;
-    await Deno.mkdir(long);
-    await Deno.writeTextFile(`${long}\\game.exe`, "x");
+  await withLongFolder(({ long }) => {
     for (const name of ["game.exe.", "game.exe. .", "game.exe "]) {
       const path = `${long}\\${name}`;
       assert.ok(Deno.statSync(path).isFile, `Deno reaches ${name}`);
       assert.doesNotThrow(() => getFileAttributes(path), name);
     }
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 });
 
 // Rust's std (Deno's file calls) passes a path with the NT prefix \??\ on
@@ -106,16 +116,10 @@ Deno.test({
     "getFileAttributes reaches the file Deno's own calls reach for a long path given with the NT prefix \\??\\",
   ignore: Deno.build.os !== "windows",
 }, async () => {
-  const dir = await Deno.makeTempDir();
-  try {
-    const long = `${dir}\\${"d".repeat(250)}`;
-    await Deno.mkdir(long);
-    await Deno.writeTextFile(`${long}\\game.exe`, "x");
+  await withLongFolder(({ long }) => {
     const path = `\\??\\${long}\\game.exe`;
     assert.ok(Deno.statSync(path).isFile, "Deno reaches it");
     assert.equal(longPathForm(path), path);
     assert.doesNotThrow(() => getFileAttributes(path));
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 });
