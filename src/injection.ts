@@ -6,12 +6,14 @@
 
 import { ARCH_MACHINE } from "./arch.ts";
 import {
+  absolutePath,
   checkDllArch,
   readDll,
   readDllFor,
   redirectedFor32Bit,
 } from "./_dll_file.ts";
 import { baseName } from "./_paths.ts";
+import { wow64Path } from "./_wow64_path.ts";
 import { HeapshiftError } from "./heapshift_error.ts";
 import { missingDependencies } from "./_missing_dependencies.ts";
 import { timeoutMs } from "./_timeout.ts";
@@ -608,7 +610,11 @@ async function unloadFrom(
   // Not while heapshift loads it (and marks it loaded) elsewhere.
   using _lock = await lockTarget(pid, { timeout, doing });
   const all = targetModules(target);
-  const mod = moduleNamed(all, moduleName);
+  const mod = moduleNamed(all, moduleName) ??
+    (target.arch === "x86" && /[\\/]/.test(moduleName)
+      // the System32 path inject took for it (WOW64 loads SysWOW64's)
+      ? moduleNamed(all, wow64Path(absolutePath(moduleName), systemRoot()))
+      : undefined);
   if (!mod) {
     throw new HeapshiftError(
       "not-found",

@@ -221,6 +221,13 @@ test("inject of a 32-bit DLL named by its System32 path loads the SysWOW64 file,
     await using target = await startTarget(fixture("sleeper32.exe"));
     const mod = await inject(target.readyPid, system32, { timeout: 20_000 });
     assertEquals(mod.path.toLowerCase(), wow.toLowerCase());
+    // eject finds it by that path too, and refuses it as it refuses any
+    // DLL of Windows' folders (not "no module ... is loaded")
+    await assertRejects(
+      () => eject(target.readyPid, system32, { timeout: 20_000 }),
+      Error,
+      `${mod.name} is a system DLL (${mod.path})`,
+    );
   });
 });
 
