@@ -21,6 +21,7 @@ import { exportAddress } from "./_remote_exports.ts";
 import { type ModuleInfo, moduleNamed, targetModules } from "./module_list.ts";
 import { processError, type TargetProcess } from "./_target.ts";
 import { missingDependencies } from "./_missing_dependencies.ts";
+import { signaturePolicy } from "./_load_hint.ts";
 import { type LaunchedProcess, launchedTarget } from "./launched_process.ts";
 
 /** The loader did not get as far as kernel32 in time; `cause`: why not. */
@@ -100,6 +101,11 @@ const LOADER_FAILURES: Record<number, string> = {
     "an imported function was not found (STATUS_ENTRYPOINT_NOT_FOUND)",
   0xc000007b:
     "a DLL has the wrong format or machine (STATUS_INVALID_IMAGE_FORMAT)",
+  // Without a name: Windows' own "bad image" box blames a damaged file.
+  0xc0000428:
+    `a DLL was refused for its signature (STATUS_INVALID_IMAGE_HASH): ${
+      signaturePolicy("the added DLL")
+    }`,
 };
 
 /** What a launch that timed out with Windows' error boxes on adds. */

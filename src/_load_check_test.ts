@@ -1,4 +1,7 @@
-import { deepStrictEqual as assertEquals } from "node:assert/strict";
+import {
+  deepStrictEqual as assertEquals,
+  ok as assert,
+} from "node:assert/strict";
 import { loadVerdict } from "./_load_check.ts";
 
 Deno.test("loadVerdict: a module handle proves the DLL loaded, whatever the exit code", () => {
@@ -33,4 +36,15 @@ Deno.test("loadVerdict: any other exit means the program ran; running without th
     loadVerdict({ handle: undefined, exitCode: undefined }),
     "unknown",
   );
+});
+
+Deno.test("loadVerdict: a DLL refused for its signature at start (STATUS_INVALID_IMAGE_HASH) is the loader's failure, said as a policy", () => {
+  // A program with a code integrity policy (Microsoft-signed only, from
+  // Exploit protection or a launcher) ends with 0xC0000428 at start when a
+  // static import is not signed: it never ran.
+  const v = loadVerdict({ handle: undefined, exitCode: 0xc0000428 });
+  assert(typeof v === "object", String(v));
+  assertEquals(v.code, 0xc0000428);
+  assert(v.failure.includes("STATUS_INVALID_IMAGE_HASH"), v.failure);
+  assert(v.failure.includes("only DLLs signed by Microsoft"), v.failure);
 });

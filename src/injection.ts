@@ -16,6 +16,7 @@ import { baseName } from "./_paths.ts";
 import { wow64Path } from "./_wow64_path.ts";
 import { HeapshiftError } from "./heapshift_error.ts";
 import { missingDependencies } from "./_missing_dependencies.ts";
+import { loadHint } from "./_load_hint.ts";
 import { timeoutMs } from "./_timeout.ts";
 import {
   callRemote,
@@ -375,14 +376,10 @@ async function loadInto(
         }, which the target cannot find (not loaded, not next to the DLL or the program, not in the system directory or on PATH)`
         : `; the DLL exists, so one of its dependencies is probably missing`;
     }
-    if (result.lastError === ERROR.BAD_EXE_FORMAT) {
-      // The DLL's own architecture was checked: what the loader refused is
-      // a dependency (Windows takes the first file of that name it finds;
-      // Wine skips one of another architecture), or a damaged file.
-      hint = `; ${
-        baseName(dll)
-      } is ${target.arch}: a DLL it needs was found as a file of another architecture before the right one, or one of them is damaged`;
-    }
+    hint ||= loadHint(result.lastError, {
+      dll: baseName(dll),
+      arch: target.arch,
+    });
     throw new HeapshiftError(
       "load-failed",
       `Cannot ${doing} process ${pid}: the target's loader reports: ${

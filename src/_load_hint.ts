@@ -1,0 +1,37 @@
+/**
+ * What a loader's refusal of a DLL means beyond the system's message, for
+ * the refusals whose cause the error code alone tells.
+ *
+ * @module
+ */
+
+import type { Arch } from "./arch.ts";
+import { ERROR } from "../ffi/mod.ts";
+
+/**
+ * Why Windows refused `dll` (a name, e.g. `heapshift.dll`) for its
+ * signature, and what can be done: the system's own message for that error
+ * blames a damaged or malicious file.
+ */
+export function signaturePolicy(dll: string): string {
+  return `Windows admits only DLLs signed by Microsoft into this program (a code integrity policy: the program's own, as browsers and anti-cheat software set; Exploit protection's "Code integrity guard" for it; or a system-wide App Control or Smart App Control policy), which ${dll} is not, so heapshift cannot be loaded into it; lift that policy for the program where it is yours to change`;
+}
+
+/**
+ * The hint a load that failed in a target with Win32 error `error` adds
+ * to the loader's message ("" if none): `dll` is the DLL's file name,
+ * `arch` its architecture (checked against the target's already).
+ */
+export function loadHint(
+  error: number,
+  { dll, arch }: { dll: string; arch: Arch },
+): string {
+  if (error === ERROR.BAD_EXE_FORMAT) {
+    // The DLL's own architecture was checked: what the loader refused is
+    // a dependency (Windows takes the first file of that name it finds;
+    // Wine skips one of another architecture), or a damaged file.
+    return `; ${dll} is ${arch}: a DLL it needs was found as a file of another architecture before the right one, or one of them is damaged`;
+  }
+  if (error === ERROR.INVALID_IMAGE_HASH) return `; ${signaturePolicy(dll)}`;
+  return "";
+}
