@@ -46,12 +46,30 @@ function quoted(path: string): string {
   return path.includes(" ") ? `"${path}"` : path;
 }
 
-/** The reason, with what it means when known. */
-export function explainReason(reason: HeapshiftReason | null): string {
+/** The reason, with what it means when known; `error` is the stats'
+ * Win32 error, which tells Arbitrary Code Guard (1655) from the rest. */
+export function explainReason(
+  reason: HeapshiftReason | null,
+  error = 0,
+): string {
   if (reason === null) return "no reason given";
+  if (reason === "protect" && error === ERROR_DYNAMIC_CODE_BLOCKED) {
+    return `${reason}: the program forbids changes to its code (Arbitrary Code Guard, error ${error})`;
+  }
   const text = REASON_TEXT[reason];
   return text ? `${reason}: ${text}` : reason;
 }
+
+/** Windows' error for a change of code Arbitrary Code Guard refused. */
+const ERROR_DYNAMIC_CODE_BLOCKED = 1655;
+
+/**
+ * What to do about a policy that forbids changing code (`protect`):
+ * restarting keeps it, but heapshift loaded with the program changes the
+ * code before the program's own code turns such a policy on.
+ */
+const PROTECT_ADVICE =
+  "restarting it does not lift that: if the program turns the policy on itself once running, `launch` it with heapshift or `patch` its imports, which load heapshift before the program's own code; if the policy is on from the start (Exploit protection's \"Arbitrary code guard\" for the program, or set by its launcher), heapshift cannot take it over unless that setting is turned off";
 
 /** What became of heapshift once its DLL was loaded. */
 export interface Takeover {
@@ -119,7 +137,7 @@ export async function awaitTakeover(
     if (s && s.state === "failed" && options.again) {
       throw new CliError(
         `${where} but did not take over (${
-          explainReason(s.reason)
+          explainReason(s.reason, s.error)
         }): ${options.again}`,
       );
     }
@@ -127,10 +145,12 @@ export async function awaitTakeover(
       const dllArg = target.explicitDll ? ` --dll ${quoted(target.dll)}` : "";
       const again = reasonMayPass(s.reason)
         ? `this may pass: \`inject ${pid}${dllArg}\` tries again`
+        : s.reason === "protect"
+        ? PROTECT_ADVICE
         : "restart it to try again";
       throw new CliError(
         `${where} but did not take over (${
-          explainReason(s.reason)
+          explainReason(s.reason, s.error)
         }). The program runs on as before, on its CRT heap; heapshift stays loaded there, idle, until the program ends (${again}; \`stats ${pid}\` shows more)`,
       );
     }

@@ -107,9 +107,37 @@ Deno.test("awaitTakeover: a reason that may pass says inject tries again, naming
   await assert.rejects(
     awaitTakeover(target, {
       timeoutMs: 5_000,
-      stats: replay([{ state: "failed", reason: "protect" }]),
+      stats: replay([{ state: "failed", reason: "foreign-hook" }]),
     }),
     /\(restart it to try again; `stats 7` shows more\)/,
+  );
+});
+
+Deno.test("awaitTakeover: a program that forbids changes to its code is not told to restart, but when heapshift can get in first", async () => {
+  // Arbitrary Code Guard (error 1655) stays on across restarts; a program
+  // that turns it on itself once running is taken over when heapshift
+  // loads before its code (launch, patch).
+  await assert.rejects(
+    awaitTakeover(target, {
+      timeoutMs: 5_000,
+      stats: replay([{ state: "failed", reason: "protect", error: 1655 }]),
+    }),
+    (e: Error) => {
+      assert.ok(e instanceof CliError);
+      assert.ok(!e.message.includes("restart it to try again"), e.message);
+      for (
+        const part of [
+          "(protect: the program forbids changes to its code (Arbitrary Code Guard, error 1655))",
+          "restarting it does not lift that",
+          "`launch` it with heapshift or `patch` its imports",
+          'Exploit protection\'s "Arbitrary code guard"',
+          "`stats 7` shows more",
+        ]
+      ) {
+        assert.ok(e.message.includes(part), `${part} missing: ${e.message}`);
+      }
+      return true;
+    },
   );
 });
 

@@ -399,6 +399,20 @@ test("cli: inject fails, saying why, when heapshift loads but does not take over
     "inject again, foreign hook",
   );
 
+  // Arbitrary Code Guard (test fault: VirtualProtect refused with 1655):
+  // named, and no restart advised, which would meet the same guard.
+  await using guarded = await startTarget(fixture("sleeper.exe"), {
+    env: { HEAPSHIFT_TEST_FAULTS: "protect" },
+  });
+  const acg = await cli(["inject", String(guarded.pid)]);
+  oneLineError(
+    acg,
+    1,
+    /did not take over \(protect: the program forbids changes to its code \(Arbitrary Code Guard, error 1655\)\)\. .*\(restarting it does not lift that: .*`launch` it with heapshift or `patch` its imports/,
+    "inject, Arbitrary Code Guard",
+  );
+  assert(!acg.stderr.includes("restart it to try again"), acg.stderr);
+
   await using off = await startTarget(fixture("sleeper.exe"), {
     env: { HEAPSHIFT_DISABLE: "1" },
   });
