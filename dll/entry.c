@@ -84,6 +84,7 @@ static void read_faults(void) {
     else if (strcmp(item, "branch-in-site") == 0) {
       hs_faults.branch_in_site = value;
     } else if (strcmp(item, "restore") == 0) hs_faults.restore = TRUE;
+    else if (strcmp(item, "protect") == 0) hs_faults.protect = colon ? value : 1;
     else if (strcmp(item, "site-changed") == 0) hs_faults.site_changed = TRUE;
     else if (strcmp(item, "foreign-thread") == 0) {
       hs_faults.foreign_thread = value;

@@ -583,6 +583,8 @@ typedef struct hs_test_faults {
   unsigned stripes;         /* fewer ownable counter stripes */
   unsigned branch_in_site;  /* a branch lands at each entry + N */
   BOOL restore;             /* VirtualProtect cannot restore a page */
+  unsigned protect;         /* the Nth VirtualProtect to writable fails
+                               (1655, Arbitrary Code Guard's error) */
   BOOL site_changed;        /* a site's bytes differ from the plan */
   DWORD foreign_thread;     /* the snapshot lists this id (another
                                process's thread) as one of ours */

@@ -823,16 +823,20 @@ static DWORD pages_restored(unsigned n) {
 }
 
 /* Makes every page writable, noting the protection each had; on failure
- * its Win32 error, with the pages done so far given back. */
-static DWORD pages_writable(void) {
+ * its Win32 error, with the pages done so far given back (*restore: the
+ * error of one that could not be, which stays writable; else 0). */
+static DWORD pages_writable(DWORD* restore) {
+  static unsigned calls; /* test fault protect:N */
   for (unsigned i = 0; i < page_count; i++) {
-    if (!VirtualProtect(pages[i].base, 1, PAGE_EXECUTE_READWRITE,
-                        &pages[i].protect)) {
-      DWORD err = GetLastError();
-      pages_restored(i);
+    BOOL refused = ++calls == hs_faults.protect;
+    if (refused || !VirtualProtect(pages[i].base, 1, PAGE_EXECUTE_READWRITE,
+                                   &pages[i].protect)) {
+      DWORD err = refused ? ERROR_DYNAMIC_CODE_BLOCKED : GetLastError();
+      *restore = pages_restored(i);
       return err;
     }
   }
+  *restore = 0;
   return 0;
 }
 
@@ -1155,10 +1159,12 @@ static attempt_result attempt(hs_patch_result* r, unsigned n,
     resume_threads();
     return ATTEMPT_GIVEN_UP;
   }
-  DWORD err = pages_writable();
+  DWORD restore;
+  DWORD err = pages_writable(&restore);
   if (err != 0) {
     resume_threads();
     fail_protect(r, err);
+    if (restore != 0) fail_restore(r, restore);
     return ATTEMPT_FAILED;
   }
   if (!sites_as_planned()) {

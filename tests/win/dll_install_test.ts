@@ -14,6 +14,7 @@ const REASON = {
   threadInSite: 6,
   tls: 14,
   readback: 7,
+  protect: 8,
   threadOpen: 9,
   threadSuspend: 10,
   threadContext: 11,
@@ -311,6 +312,32 @@ testArches(
       await run(arch, "plain", "busy,restore"),
       REASON.threadInSite,
     );
+  },
+);
+
+testArches(
+  "install: a page that cannot be made writable (Arbitrary Code Guard's error 1655) fails the installation, every page as it was",
+  async (arch) => {
+    // The first page refused: none was made writable. The second: the
+    // first, made writable, gets its protection back.
+    for (const n of [1, 2]) {
+      assertUntouched(
+        await run(arch, "plain", `protect:${n}`),
+        REASON.protect,
+        { "stats.error": 1655 },
+      );
+    }
+    // That first page's protection cannot be put back either: reported
+    // (restore takes precedence, dll/STATS.md), not left quietly writable.
+    assertValues(await run(arch, "plain", "protect:2,restore"), {
+      "state": 3,
+      "stats.state": 3,
+      "stats.reason": REASON.restore,
+      "stats.error": 5,
+      "code.changed": 0,
+      "pages.changed": 1,
+      "malloc.is_mimalloc": 0,
+    });
   },
 );
 
