@@ -83,10 +83,20 @@ export function processError(
       { cause: e },
     );
   }
-  if (e.code === ERROR.ACCESS_DENIED) {
+  if (e.code === ERROR.ACCESS_DENIED && e.call === "OpenProcess") {
     return new HeapshiftError(
       "access-denied",
       accessDeniedMessage({ pid, doing }, {}),
+      { cause: e },
+    );
+  }
+  if (e.code === ERROR.ACCESS_DENIED) {
+    // A call on a process heapshift opened with the rights for it:
+    // elevating cannot help, while software that takes rights from other
+    // programs' handles to the process refuses exactly this.
+    return new HeapshiftError(
+      "access-denied",
+      `Cannot ${doing} process ${pid}: Windows refused ${e.call} in it (access denied) though heapshift had opened it: security or anti-cheat software may be guarding the process (such software takes rights from the handles other programs open to it), or it is ending; running elevated does not change this`,
       { cause: e },
     );
   }

@@ -28,6 +28,39 @@ Deno.test("processError: a module list that cannot be read yet says the process 
   }
 });
 
+Deno.test("processError: access denied on a process heapshift has opened (its module list, its memory) blames a guard, not elevation", () => {
+  // Every caller has opened the process with the rights for the call by
+  // then: elevating cannot help, while security or anti-cheat software that
+  // takes rights from other programs' handles to the process (and from
+  // toolhelp's own open) refuses exactly this.
+  for (
+    const call of [
+      "CreateToolhelp32Snapshot",
+      "K32EnumProcessModulesEx",
+      "ReadProcessMemory",
+    ]
+  ) {
+    const e = processError(new Win32Error(call, 5, { text: "denied" }), {
+      pid: 1234,
+      doing: "list the modules of",
+    });
+    assert.ok(e instanceof HeapshiftError);
+    assert.equal(e.kind, "access-denied");
+    assert.ok(!e.message.includes("elevated (Administrator) prompt"), call);
+    assert.equal(
+      e.message,
+      `Cannot list the modules of process 1234: Windows refused ${call} in it (access denied) though heapshift had opened it: security or anti-cheat software may be guarding the process (such software takes rights from the handles other programs open to it), or it is ending; running elevated does not change this`,
+    );
+  }
+  // The open itself: whether elevating helps is openTarget's to tell.
+  const open = processError(new Win32Error("OpenProcess", 5, { text: "x" }), {
+    pid: 1234,
+    doing: "inject x.dll into",
+  });
+  assert.ok(open instanceof HeapshiftError);
+  assert.match(open.message, /access denied \(it may belong to another user/);
+});
+
 Deno.test("accessDeniedMessage: a protected process, an elevated heapshift refused anyway, or the elevation hint", () => {
   const at = { pid: 1234, doing: "inject x.dll into" };
   assert.equal(
