@@ -5,12 +5,15 @@
  */
 
 import {
+  debugPrivilege,
+  ERROR,
   LIST_MODULES,
   moduleEntries,
   type ModuleEntry,
   moduleFilePath,
   PROCESS,
   processModules,
+  Win32Error,
 } from "../ffi/mod.ts";
 import {
   exitedError,
@@ -76,13 +79,30 @@ export function targetModules(target: TargetProcess): ModuleInfo[] {
   try {
     return target.arch === "x86"
       ? processModules(target.process, LIST_MODULES.BIT32)
-      : moduleEntries(target.pid).map((m) => wholePath(target, m));
+      : snapshotModules(target.pid).map((m) => wholePath(target, m));
   } catch (e) {
     // An ended process (its handle held open by someone) has no module
     // list: Wine says access denied, Windows a partial copy.
     const doing = "list the modules of";
     throw exitedError(target, { doing }) ??
       processError(e, { pid: target.pid, doing });
+  }
+}
+
+/**
+ * Toolhelp's list of `pid`'s modules. Toolhelp opens the process itself,
+ * by its id: another user's process or a service, which openTarget opened
+ * with SeDebugPrivilege enabled for its own open only, refuses it unless
+ * the privilege is enabled again for the snapshot.
+ */
+function snapshotModules(pid: number): ModuleEntry[] {
+  try {
+    return moduleEntries(pid);
+  } catch (e) {
+    if (!(e instanceof Win32Error && e.code === ERROR.ACCESS_DENIED)) throw e;
+    using privilege = debugPrivilege();
+    if (!privilege) throw e;
+    return moduleEntries(pid);
   }
 }
 
