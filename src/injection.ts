@@ -669,6 +669,14 @@ async function unloadFrom(
     );
   }
   if (!force && !loadedByHeapshift(pid, mod)) {
+    // heapshift.dll once an eject gave our reference back (inject of it
+    // loaded already takes none): it stays, and force would not unload it.
+    if (pinnedHeapshift(pid, mod)) {
+      throw new HeapshiftError(
+        "pinned",
+        `Cannot ${doing} process ${pid}: it pins itself as it loads (heapshift's hooks must never be unmapped), so it stays loaded until the program exits; heapshift holds no reference to it to give back (an earlier eject gave it back, or the program loaded it itself)`,
+      );
+    }
     throw new HeapshiftError(
       "unsupported",
       `Cannot ${doing} process ${pid}: heapshift did not load ${mod.name} (or has unloaded it already): the program may have loaded it itself and still call it, so unloading it could crash the program; pass force: true (--force on the command line) to unload it anyway`,
@@ -747,6 +755,21 @@ async function unloadFrom(
       "pinned",
       `Cannot ${doing} process ${pid}: it stays loaded after FreeLibrary: it is pinned (heapshift.dll pins itself so its hooks are never unmapped) or held by another reference, from another load of it or from a thread the C runtime started in its code (_beginthreadex, std::thread) until that thread ends; heapshift's own reference is given back, so unless it is pinned it unloads once the others are released`,
     );
+  }
+}
+
+/**
+ * Whether `mod` is a heapshift DLL that pinned itself in `pid`: its load
+ * pins it before anything else, and only a refused pin (reason `pin`) is
+ * told in the stats block; without a block, not known (false).
+ */
+function pinnedHeapshift(pid: number, mod: ModuleInfo): boolean {
+  if (!isHeapshiftDll(mod.path)) return false;
+  try {
+    const s = stats(pid);
+    return !(s.state === "failed" && s.reason === "pin");
+  } catch {
+    return false;
   }
 }
 

@@ -263,6 +263,28 @@ test("eject reports a pinned module", async () => {
   assert(has(pid, "api_pinned.dll"));
 });
 
+test("inject, eject, inject again: every eject of heapshift.dll says it is pinned", async () => {
+  // A script or a CLI user repeating the cycle: the first eject gives
+  // heapshift's reference back, and the next ones said heapshift had not
+  // loaded heapshift.dll, that the program may still call it, and to pass
+  // force to unload it, which cannot: it pins itself.
+  await using target = await startTarget(fixture("sleeper.exe"));
+  const pid = target.readyPid;
+  for (let i = 0; i < 3; i++) {
+    await inject(pid, hookDll());
+    const e = await assertRejects(
+      () => eject(pid, "heapshift.dll"),
+      HeapshiftError,
+      `Cannot eject heapshift.dll from process ${pid}: `,
+    );
+    assertEquals(e.kind, "pinned", `eject ${i + 1}: ${e.message}`);
+    assert(/pin/.test(e.message), e.message);
+    assert(!/force/.test(e.message), e.message);
+    assert(has(pid, "heapshift.dll"));
+  }
+  assertEquals(stats(pid).state, "live");
+});
+
 /**
  * api_missingdep.dll and api_adep.dll, which it imports, in one temporary
  * directory (the loader finds the dependency next to its importer); removed
