@@ -45,9 +45,18 @@ static emutls_array late_marker = {0, 1};
 
 BOOL hs_tls_process_init(void) {
   if (tls_index != TLS_OUT_OF_INDEXES) return TRUE;
-  tls_heap = HeapCreate(0, 0, 0);
-  tls_index = TlsAlloc();
-  return tls_heap != NULL && tls_index != TLS_OUT_OF_INDEXES;
+  /* Both or neither: a load that fails here is not pinned yet, and each
+   * unload (an eject) would leave what was taken in the program. */
+  DWORD index = TlsAlloc();
+  if (index == TLS_OUT_OF_INDEXES) return FALSE;
+  HANDLE heap = HeapCreate(0, 0, 0);
+  if (heap == NULL) {
+    TlsFree(index);
+    return FALSE;
+  }
+  tls_heap = heap;
+  tls_index = index;
+  return TRUE;
 }
 
 static inline emutls_array* tls_get(void) {

@@ -523,6 +523,21 @@ testArches(
 );
 
 testArches(
+  "install: with no TLS index left, each load and unload (an inject and an eject) leaves nothing behind",
+  async (arch) => {
+    // Failing this early the DLL is not pinned, so FreeLibrary unloads it;
+    // each load left a Win32 heap (its private one, made before the index
+    // it could not get) in the program.
+    const r = await runValues(
+      "dll_tls.exe",
+      [hookDll(arch), "0", "low", "20"],
+      { arch },
+    );
+    assertValues(r, { unloaded: 1, heaps_added: 0 });
+  },
+);
+
+testArches(
   "install: with too few TLS indexes left the DLL fails closed, and the thread's TEB is left alone (x86: the SEH chain)",
   async (arch) => {
     // heapshift's own indexes come first (emulated TLS, two for the
