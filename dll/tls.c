@@ -119,7 +119,9 @@ static void reserve_release(void* p) {
 }
 
 static void* tls_alloc(size_t size, BOOL zero) {
-  void* p = hs_faults.tls_oom
+  /* (no heap: hs_tls_process_init failed, and a load that fails there
+   * starts nothing that allocates) */
+  void* p = hs_faults.tls_oom || tls_heap == NULL
                 ? NULL
                 : HeapAlloc(tls_heap, zero ? HEAP_ZERO_MEMORY : 0, size);
   return p != NULL ? p : reserve_alloc(size);
