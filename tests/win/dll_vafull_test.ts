@@ -1,0 +1,52 @@
+// A 32-bit program whose address space was reserved nearly full before the
+// takeover, as a game's late in its life (tests/fixtures/dll_vafull.c): the
+// takeover goes live (or refuses cleanly), and every allocation then gives
+// UCRT's answer, a block or NULL with ENOMEM, old blocks intact, no heap
+// report (the harness fails a run on one).
+import { assert } from "./assert.ts";
+import { ARCHES, hookDll, test } from "./harness.ts";
+import { assertValues, runValues, type Values } from "./fixture_values.ts";
+
+/** Everything the fixture checks once nothing is left, hooked. */
+function assertOutOfMemory(r: Values): void {
+  assertValues(r, {
+    state: 1,
+    small: 1,
+    enomem: 1,
+    realloc_old: "NULL",
+    realloc_old_errno: 12,
+    realloc_old_kept: 1,
+    realloc_new: "NULL",
+    realloc_new_errno: 12,
+    realloc_new_kept: 1,
+    calloc: "NULL",
+    calloc_errno: 12,
+    aligned: "NULL",
+    aligned_errno: 12,
+    strdup: "NULL",
+    strdup_errno: 12,
+    aligned_realloc: "NULL",
+    aligned_realloc_errno: 12,
+    aligned_realloc_kept: 1,
+    expand: "NULL",
+    expand_kept: 1,
+    thread: "NULL",
+    thread_errno: 12,
+    newmode: "NULL",
+    newmode_errno: 12,
+    again: 1,
+    heap_ok: 1,
+  });
+  assert(Number(r.get("filled_mib")) > 16, r.text);
+}
+
+if (ARCHES.includes("x86")) {
+  test("vafull: address space reserved nearly full, then loaded: live, and out of memory every call gives UCRT's answer [x86]", async () => {
+    const plain = await runValues("dll_vafull.exe", ["-"], { arch: "x86" });
+    assertValues(plain, { state: -1, realloc_old_kept: 1, heap_ok: 1 });
+    const hooked = await runValues("dll_vafull.exe", [hookDll("x86")], {
+      arch: "x86",
+    });
+    assertOutOfMemory(hooked);
+  });
+}
