@@ -11,6 +11,14 @@ import { Handle } from "./handle.ts";
 import { kernel32 } from "./library.ts";
 import { ntQueryInformationThread } from "./ntdll.ts";
 
+// A remote thread's stack: 1 MiB reserved (MSVC's default, as the DLL's
+// trimmer thread), not the program's default, which its header may set to
+// tens of MiB: a 32-bit program late in its life may have no hole that
+// large, and CreateRemoteThread failed with error 8 (tests/win/
+// dll_vafull_test.ts). LoadLibraryW and every DLL's thread attach run on it.
+const STACK_RESERVE = 1n << 20n;
+const STACK_SIZE_PARAM_IS_A_RESERVATION = 0x10000;
+
 /** `CreateRemoteThread` at `start` with `options.parameter` (default 0). */
 export function createRemoteThread(
   process: Handle,
@@ -21,10 +29,10 @@ export function createRemoteThread(
   const h = kernel32().CreateRemoteThread(
     process.raw,
     null,
-    0n,
+    STACK_RESERVE,
     start,
     options.parameter ?? 0n,
-    0,
+    STACK_SIZE_PARAM_IS_A_RESERVATION,
     tid,
   );
   if (h === null) fail("CreateRemoteThread");

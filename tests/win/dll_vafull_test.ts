@@ -3,9 +3,10 @@
 // takeover goes live (or refuses cleanly), and every allocation then gives
 // UCRT's answer, a block or NULL with ENOMEM, old blocks intact, no heap
 // report (the harness fails a run on one).
-import { assert } from "./assert.ts";
-import { ARCHES, hookDll, test } from "./harness.ts";
+import { assert, assertEquals } from "./assert.ts";
+import { ARCHES, fixture, hookDll, startTarget, test } from "./harness.ts";
 import { assertValues, runValues, type Values } from "./fixture_values.ts";
+import { runCli } from "../../cli/_test_utils.ts";
 
 /** Everything the fixture checks once nothing is left, hooked. */
 function assertOutOfMemory(r: Values): void {
@@ -48,5 +49,36 @@ if (ARCHES.includes("x86")) {
       arch: "x86",
     });
     assertOutOfMemory(hooked);
+  });
+
+  // The injector's thread in the program had its default stack, which the
+  // program's header sets (16 MiB here; some games ask that or more):
+  // with no hole that large, no thread, no takeover.
+  test("vafull: inject into a program with no hole as large as its default thread stack [x86]", async () => {
+    await using target = await startTarget(
+      fixture("dll_vafull.exe", "x86"),
+      { args: ["inject"] },
+    );
+    const r = await runCli(["inject", String(target.readyPid)]);
+    assertEquals(r.code, 0, r.stderr);
+    const w = target.child.stdin.getWriter();
+    await w.write(new TextEncoder().encode("go\n"));
+    await w.close();
+    const lines: string[] = [];
+    for (
+      let r = await target.lines.next();
+      !r.done;
+      r = await target.lines.next()
+    ) {
+      lines.push(r.value);
+    }
+    const text = lines.join("\n");
+    assertEquals(lines.at(-1), "done", text);
+    assertEquals((await target.child.status).code, 0, text);
+    const values = new Map<string, string>();
+    for (const m of text.matchAll(/([\w.]+)=(-?\w+)/g)) {
+      if (!values.has(m[1])) values.set(m[1], m[2]);
+    }
+    assertOutOfMemory({ get: (k) => values.get(k), text });
   });
 }
