@@ -50,51 +50,68 @@ function baselineGrowth(arch: Arch): Promise<number> {
   return baselines.get(arch)!;
 }
 
-async function assertFlat(arch: Arch, r: Values) {
-  const growth = Number(r.get("private.growth"));
+/**
+ * Asserts that `r`'s run left private memory flat. Wine's own growth
+ * moves by a few MiB from run to run (-1.6 to +3.8 MiB over 2,000 threads
+ * in one session, either DLL, baseline 0 to 1.4 MiB), and a loaded
+ * machine pushed one run past the margin (+4.8 MiB, baseline 64 KiB): a
+ * run over it is measured once more (`again`) and the lower growth
+ * decides. A lost heap or TLS block is lost in every run.
+ */
+async function assertFlat(
+  arch: Arch,
+  r: Values,
+  again: () => Promise<Values>,
+) {
   const base = await baselineGrowth(arch);
-  assert(
-    growth < base + MARGIN,
-    `private memory grew by ${growth} bytes (baseline ${base})\n${r.text}`,
-  );
+  const growth = (v: Values) => Number(v.get("private.growth"));
   assertValues(r, { "stripes.dead_owners": 0 });
+  if (growth(r) < base + MARGIN) return;
+  const second = await again();
+  assertValues(second, { "stripes.dead_owners": 0 });
+  assert(
+    growth(second) < base + MARGIN,
+    `private memory grew by ${growth(r)} and, run again, ${
+      growth(second)
+    } bytes (baseline ${base})\n${r.text}\n${second.text}`,
+  );
 }
 
 testArches(
   "threads: 2,000 ended threads leave private memory flat and no stripe held, also with no memory for heapshift's TLS blocks",
   async (arch) => {
-    await assertFlat(arch, await run(arch, ["exit", hookDll(arch)]));
+    const exit = () => run(arch, ["exit", hookDll(arch)]);
+    await assertFlat(arch, await exit(), exit);
     // tls-oom: their TLS blocks come from the DLL's reserve, which ended
     // threads must give back, or it runs out (a fail-fast) after some 80
-    await assertFlat(
-      arch,
-      await run(arch, ["exit", hookDll(arch)], { faults: "tls-oom" }),
-    );
+    const oom = () => run(arch, ["exit", hookDll(arch)], { faults: "tls-oom" });
+    await assertFlat(arch, await oom(), oom);
   },
 );
 
 testArches(
   "threads: allocations in a DLL's thread detach after heapshift's leave private memory flat",
   async (arch) => {
-    const r = await run(arch, [
-      "late",
-      hookDll(arch),
-      fixture("dll_threads_late.dll", arch),
-    ]);
+    const late = () =>
+      run(arch, [
+        "late",
+        hookDll(arch),
+        fixture("dll_threads_late.dll", arch),
+      ]);
+    const r = await late();
     // Every thread's exit allocated after heapshift's detach, from mimalloc.
     assert(Number(r.get("late.calls")) >= 2200, r.text);
     assertEquals(r.get("late.mimalloc"), r.get("late.calls"), r.text);
-    await assertFlat(arch, r);
+    await assertFlat(arch, r, late);
   },
 );
 
 testArches(
   "threads: hooks live after a failed read-back still release each thread's heap",
   async (arch) => {
-    await assertFlat(
-      arch,
-      await run(arch, ["exit", hookDll(arch)], { faults: "readback-sticky" }),
-    );
+    const sticky = () =>
+      run(arch, ["exit", hookDll(arch)], { faults: "readback-sticky" });
+    await assertFlat(arch, await sticky(), sticky);
   },
 );
 
