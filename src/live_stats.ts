@@ -6,6 +6,7 @@
 
 import { HeapshiftError } from "./heapshift_error.ts";
 import {
+  debugPrivilege,
   ERROR,
   type Handle,
   openProcess,
@@ -61,23 +62,60 @@ export function statsNamespace(
 }
 
 /**
+ * The namespaces in which the block of a process in session `target` may
+ * be seen from session `own`, in the order to look: as
+ * {@linkcode statsNamespace} says, and for a target whose session cannot
+ * be told (it refuses to be queried) ours first, then session 0's: a
+ * service's block is there, and a reader that looked only in its own
+ * session said the service had no heapshift.
+ */
+export function statsNamespaces(
+  target: number | undefined,
+  own: number | undefined,
+): ("Local" | "Global")[] {
+  if (target === undefined && own !== 0) return ["Local", "Global"];
+  const namespace = statsNamespace(target, own);
+  return namespace ? [namespace] : [];
+}
+
+/**
+ * The session of process `pid`, or undefined when it cannot be asked.
+ * `ProcessIdToSessionId` opens the process itself, by its id, for
+ * PROCESS_QUERY_INFORMATION (Microsoft's documentation): another user's
+ * process or a service refuses that to an elevated heapshift unless
+ * SeDebugPrivilege is enabled, as openTarget enables it for its own open.
+ */
+function sessionOf(pid: number): number | undefined {
+  try {
+    return processSessionId(pid);
+  } catch (e) {
+    if (!(e instanceof Win32Error && e.code === ERROR.ACCESS_DENIED)) {
+      return undefined;
+    }
+  }
+  try {
+    using privilege = debugPrivilege();
+    return privilege ? processSessionId(pid) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
  * The namespace in which this process sees the `Local\` names of process
- * `pid` ({@linkcode statsNamespace}), and `pid`'s session when known.
+ * `pid` ({@linkcode statsNamespace}), the namespaces to look for its stats
+ * block in ({@linkcode statsNamespaces}), and `pid`'s session when known.
  */
 export function namespaceOf(pid: number): {
   namespace: "Local" | "Global" | undefined;
+  readFrom: ("Local" | "Global")[];
   session: number | undefined;
 } {
-  const session = (p: number) => {
-    try {
-      return processSessionId(p);
-    } catch {
-      return undefined;
-    }
-  };
-  const target = session(pid);
+  const target = sessionOf(pid);
+  const own = sessionOf(Deno.pid);
   return {
-    namespace: statsNamespace(target, session(Deno.pid)),
+    namespace: statsNamespace(target, own),
+    readFrom: statsNamespaces(target, own),
     session: target,
   };
 }
@@ -172,19 +210,17 @@ function readStats(pid: number): HeapshiftStats {
     );
   }
   const created = asked;
-  const { namespace, session: targetSession } = namespaceOf(pid);
-  if (namespace === undefined) {
+  const { readFrom, session: targetSession } = namespaceOf(pid);
+  if (readFrom.length === 0) {
     throw new HeapshiftError(
       "access-denied",
       `Cannot read heapshift's stats of process ${pid}: it runs in another user's session (${targetSession}), whose names this one does not see; run heapshift in that session`,
     );
   }
-  const names = created === undefined
-    ? [statsName(pid, undefined, { namespace })]
-    : [
-      statsName(pid, undefined, { namespace }),
-      statsName(pid, created, { namespace }),
-    ];
+  const times = created === undefined ? [undefined] : [undefined, created];
+  const names = readFrom.flatMap((namespace) =>
+    times.map((time) => statsName(pid, time, { namespace }))
+  );
   let unreadable: unknown;
   let notFound: unknown;
   // The plain name may be anyone's (it is predictable): a section that
@@ -253,7 +289,8 @@ function readStats(pid: number): HeapshiftStats {
   throw new HeapshiftError(
     "no-heapshift",
     `Process ${pid} has no heapshift loaded (no stats block ${
-      statsName(pid)
+      readFrom.map((namespace) => statsName(pid, undefined, { namespace }))
+        .join(" or ")
     }); inject or launch it with heapshift.dll first`,
     { cause: notFound },
   );
@@ -266,12 +303,13 @@ function readStats(pid: number): HeapshiftStats {
  * its own, yet or at all.
  */
 export function holdStats(pid: number, created: bigint): Handle | undefined {
-  const { namespace } = namespaceOf(pid);
-  if (namespace === undefined) return undefined;
-  for (const at of [undefined, created]) {
+  const names = namespaceOf(pid).readFrom.flatMap((namespace) =>
+    [undefined, created].map((time) => statsName(pid, time, { namespace }))
+  );
+  for (const name of names) {
     let block: Handle;
     try {
-      block = openSharedMemory(statsName(pid, at, { namespace }));
+      block = openSharedMemory(name);
     } catch {
       continue;
     }
