@@ -23,6 +23,7 @@ import {
   resetEvent,
   setEvent,
 } from "../ffi/mod.ts";
+import { HeapshiftError } from "./heapshift_error.ts";
 import { namespaceOf } from "./live_stats.ts";
 import { openTarget } from "./_target.ts";
 import type { ModuleInfo } from "./module_list.ts";
@@ -68,10 +69,17 @@ export function markLoaded(pid: number, mod: ModuleInfo): void {
   } catch { /* no marker: eject will need force */ }
 }
 
-/** Whether heapshift holds a reference to `mod` in `pid` it took itself. */
-export function loadedByHeapshift(pid: number, mod: ModuleInfo): boolean {
+/**
+ * Whether heapshift holds a reference to `mod` in `pid` it took itself;
+ * undefined when that cannot be told: a process in another user's session,
+ * whose names (the marker's) this one does not see.
+ */
+export function loadedByHeapshift(
+  pid: number,
+  mod: ModuleInfo,
+): boolean | undefined {
   const name = markerName(pid, mod);
-  if (!name) return false;
+  if (!name) return undefined;
   try {
     using event = openNamedEvent(name);
     return event !== undefined && !isSignaled(event);
@@ -88,4 +96,25 @@ export function markUnloaded(pid: number, mod: ModuleInfo): void {
     using event = openNamedEvent(name);
     if (event) setEvent(event);
   } catch { /* then a later eject may free a reference that is not ours */ }
+}
+
+/**
+ * Eject's refusal of a module heapshift holds no reference to that it
+ * knows of ({@linkcode loadedByHeapshift}); `options.session`: the
+ * session of a target in another user's session, where that is not known.
+ */
+export function unmarkedError(
+  pid: number,
+  options: { doing: string; module: string; session?: number },
+): HeapshiftError {
+  const { doing, module, session } = options;
+  const why = session === undefined
+    ? `heapshift did not load ${module} (or has unloaded it already)`
+    : `it runs in another user's session (${session}), whose names (where heapshift marks the modules it loads) this one does not see, so whether heapshift loaded ${module} cannot be told`;
+  return new HeapshiftError(
+    "unsupported",
+    `Cannot ${doing} process ${pid}: ${why}: the program may have loaded it itself and still call it, so unloading it could crash the program; pass force: true (--force on the command line) to unload it anyway${
+      session === undefined ? "" : ", or eject it from that session"
+    }`,
+  );
 }

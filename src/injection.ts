@@ -50,12 +50,17 @@ import {
 import { heapshiftPresence } from "./_heapshift_presence.ts";
 import { checkOptions, checkOptionTypes, checkPath } from "./_arguments.ts";
 import { guardAsync } from "./_error_kinds.ts";
-import { stats, targetNamed } from "./live_stats.ts";
+import { namespaceOf, stats, targetNamed } from "./live_stats.ts";
 import { reasonMayPass } from "./stats_block.ts";
 import { importersOf } from "./_importers.ts";
 import { threadsInModule } from "./_module_threads.ts";
 import { lockTarget } from "./_inject_lock.ts";
-import { loadedByHeapshift, markLoaded, markUnloaded } from "./_load_marker.ts";
+import {
+  loadedByHeapshift,
+  markLoaded,
+  markUnloaded,
+  unmarkedError,
+} from "./_load_marker.ts";
 import { isSystemDll, systemRoot } from "./_system_dll.ts";
 import { holdStatsOf } from "./attached_process.ts";
 
@@ -668,7 +673,13 @@ async function unloadFrom(
       `Cannot ${doing} process ${pid}: ${mod.name} is a system DLL (${mod.path}), which Windows and the program load for each other, also through API sets and forwarders; unloading it could crash the program`,
     );
   }
-  if (!force && !loadedByHeapshift(pid, mod)) {
+  const ours = force || loadedByHeapshift(pid, mod);
+  if (ours === undefined) {
+    // Another user's session: no marker can be seen there.
+    const { session } = namespaceOf(pid);
+    throw unmarkedError(pid, { doing, module: mod.name, session });
+  }
+  if (!ours) {
     // heapshift.dll once an eject gave our reference back (inject of it
     // loaded already takes none): it stays, and force would not unload it.
     if (pinnedHeapshift(pid, mod)) {
@@ -677,10 +688,7 @@ async function unloadFrom(
         `Cannot ${doing} process ${pid}: it pins itself as it loads (heapshift's hooks must never be unmapped), so it stays loaded until the program exits; heapshift holds no reference to it to give back (an earlier eject gave it back, or the program loaded it itself)`,
       );
     }
-    throw new HeapshiftError(
-      "unsupported",
-      `Cannot ${doing} process ${pid}: heapshift did not load ${mod.name} (or has unloaded it already): the program may have loaded it itself and still call it, so unloading it could crash the program; pass force: true (--force on the command line) to unload it anyway`,
-    );
+    throw unmarkedError(pid, { doing, module: mod.name });
   }
   // A thread runs on in a DLL's code after FreeLibrary unmaps it, or
   // returns there (Microsoft: FreeLibraryAndExitThread): the program
