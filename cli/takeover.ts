@@ -56,6 +56,11 @@ export function explainReason(
   if (reason === "protect" && error === ERROR_DYNAMIC_CODE_BLOCKED) {
     return `${reason}: the program forbids changes to its code (Arbitrary Code Guard, error ${error})`;
   }
+  if (reason === "protect" && error !== 0) {
+    // Not a policy: e.g. the commit limit (1455), which the private copy
+    // of a page made writable is charged against.
+    return `${reason}: ucrtbase.dll's code could not be made writable (error ${error})`;
+  }
   const text = REASON_TEXT[reason];
   return text ? `${reason}: ${text}` : reason;
 }
@@ -145,7 +150,7 @@ export async function awaitTakeover(
       const dllArg = target.explicitDll ? ` --dll ${quoted(target.dll)}` : "";
       const again = reasonMayPass(s.reason)
         ? `this may pass: \`inject ${pid}${dllArg}\` tries again`
-        : s.reason === "protect"
+        : s.reason === "protect" && s.error === ERROR_DYNAMIC_CODE_BLOCKED
         ? PROTECT_ADVICE
         : "restart it to try again";
       throw new CliError(

@@ -141,6 +141,31 @@ Deno.test("awaitTakeover: a program that forbids changes to its code is not told
   );
 });
 
+Deno.test("awaitTakeover: code that could not be made writable for another reason than Arbitrary Code Guard is not blamed on it", async () => {
+  // VirtualProtect of ucrtbase's code to writable also fails when the
+  // system is out of commit (a private copy of the page is charged):
+  // 1455, ERROR_COMMITMENT_LIMIT. No policy there to lift or launch around.
+  await assert.rejects(
+    awaitTakeover(target, {
+      timeoutMs: 5_000,
+      stats: replay([{ state: "failed", reason: "protect", error: 1455 }]),
+    }),
+    (e: Error) => {
+      assert.ok(e instanceof CliError);
+      assert.ok(!/Arbitrary Code Guard/i.test(e.message), e.message);
+      assert.ok(!e.message.includes("does not lift"), e.message);
+      assert.ok(
+        e.message.includes(
+          "(protect: ucrtbase.dll's code could not be made writable (error 1455))",
+        ),
+        e.message,
+      );
+      assert.ok(e.message.includes("restart it to try again"), e.message);
+      return true;
+    },
+  );
+});
+
 Deno.test("awaitTakeover: a caller about to end the program (the demo) gives its own advice, not inject's", async () => {
   const again = "the demo has stopped the sample; run the demo again";
   const failed = replay([{ state: "failed", reason: "thread-in-site" }]);
