@@ -4,7 +4,7 @@
  * @module
  */
 
-import { ARCH_MACHINE } from "./arch.ts";
+import { type Arch, ARCH_MACHINE } from "./arch.ts";
 import {
   absolutePath,
   checkDllArch,
@@ -568,8 +568,9 @@ async function throwIfEnded(
 }
 
 /**
- * Unloads the module `moduleName` (file name or full path) from process
- * `pid` with a remote `FreeLibrary`, and checks it is gone. Only a module
+ * Unloads the module `moduleName` (file name, or path: a relative one is
+ * resolved as {@linkcode inject} resolves it) from process `pid` with a
+ * remote `FreeLibrary`, and checks it is gone. Only a module
  * heapshift loaded ({@linkcode inject}, or `dlls` of `launch`) is unloaded
  * unless `options.force` is given: the program may have loaded it itself
  * and still call it. A pinned module (heapshift.dll pins itself: its hooks
@@ -613,10 +614,7 @@ async function unloadFrom(
   using _lock = await lockTarget(pid, { timeout, doing });
   const all = targetModules(target);
   const mod = moduleNamed(all, moduleName) ??
-    (target.arch === "x86" && /[\\/]/.test(moduleName)
-      // the System32 path inject took for it (WOW64 loads SysWOW64's)
-      ? moduleNamed(all, wow64Path(absolutePath(moduleName), systemRoot()))
-      : undefined);
+    moduleAtPath(all, moduleName, { arch: target.arch });
   if (!mod) {
     throw new HeapshiftError(
       "not-found",
@@ -764,6 +762,25 @@ async function unloadFrom(
       `Cannot ${doing} process ${pid}: it stays loaded after FreeLibrary: it is pinned (heapshift.dll pins itself so its hooks are never unmapped) or held by another reference, from another load of it or from a thread the C runtime started in its code (_beginthreadex, std::thread) until that thread ends; heapshift's own reference is given back, so unless it is pinned it unloads once the others are released`,
     );
   }
+}
+
+/**
+ * The module of `list` at `path` (none for a bare name) as inject resolves
+ * that path: a relative one against this process's directory; for an x86
+ * target, one under System32 where WOW64 sends it (inject loaded
+ * SysWOW64's file for it).
+ */
+function moduleAtPath(
+  list: ModuleInfo[],
+  path: string,
+  options: { arch: Arch },
+): ModuleInfo | undefined {
+  if (!/[\\/]/.test(path)) return undefined;
+  const abs = absolutePath(path);
+  return moduleNamed(
+    list,
+    options.arch === "x86" ? wow64Path(abs, systemRoot()) : abs,
+  );
 }
 
 /**

@@ -28,6 +28,7 @@ import { threadsInModule } from "../../src/_module_threads.ts";
 import { assert, assertEquals, assertRejects, assertThrows } from "./assert.ts";
 import { fixture, hookDll, startTarget, test, uniqueCopy } from "./harness.ts";
 import { runCli } from "../../cli/_test_utils.ts";
+import { win32 } from "node:path";
 
 const has = (pid: number, name: string) =>
   modules(pid).some((m) => m.name.toLowerCase() === name);
@@ -149,6 +150,20 @@ test("eject unloads an injected DLL", async () => {
     HeapshiftError,
     "is a core system DLL, which cannot be unloaded",
   );
+});
+
+test("eject finds a module by a relative path, as inject took it", async () => {
+  // inject resolves a relative path against this process's directory; eject
+  // said such a module was not loaded (an x86 target's found it, through
+  // the System32 fallback's absolute path).
+  await using target = await startTarget(fixture("sleeper.exe"));
+  const pid = target.readyPid;
+  const rel = win32.relative(Deno.cwd(), fixture("probe.dll"));
+  assert(!win32.isAbsolute(rel) && rel.includes("\\"), rel);
+  await inject(pid, rel);
+  assert(has(pid, "probe.dll"));
+  await eject(pid, rel);
+  assert(!has(pid, "probe.dll"), "probe.dll is gone after eject");
 });
 
 test("inject of a DLL loaded already adds no reference: one eject unloads it", async () => {
