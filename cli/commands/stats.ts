@@ -58,9 +58,14 @@ export function renderStats(
   prev?: { stats: Stats; at: number },
   at: number = performance.now(),
 ): string {
+  // (explainReason names the error itself where it tells the reason's
+  // cause: protect's)
+  const reason = s.reason ? explainReason(s.reason, s.error) : "";
   const why = [
-    s.reason && explainReason(s.reason),
-    s.error ? `Win32 error ${s.error}` : "",
+    reason,
+    s.error && !reason.includes(`error ${s.error})`)
+      ? `Win32 error ${s.error}`
+      : "",
   ]
     .filter(Boolean).join(", ");
   const state = s.state === "live"

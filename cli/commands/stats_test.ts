@@ -66,9 +66,22 @@ Deno.test("stats: a failed takeover's reason says what it means", () => {
     first({ state: "failed", reason: "foreign-hook", error: 0 }),
     /failed \(foreign-hook: another tool hooks the CRT's allocator already\)/,
   );
+  // what the error says, as inject's message: only 1655 is the guard
   assert.match(
     first({ state: "failed", reason: "protect", error: 5 }),
-    /failed \(protect: the program forbids changes to its code \(code integrity or Arbitrary Code Guard\), Win32 error 5\)/,
+    /: failed \(protect: ucrtbase\.dll's code could not be made writable \(error 5\)\) since/,
+  );
+  assert.match(
+    first({ state: "failed", reason: "protect", error: 1655 }),
+    /: failed \(protect: the program forbids changes to its code \(Arbitrary Code Guard, error 1655\)\) since/,
+  );
+  assert.match(
+    first({ state: "failed", reason: "protect", error: 0 }),
+    /failed \(protect: the program forbids changes to its code \(code integrity or Arbitrary Code Guard\)\)/,
+  );
+  assert.match(
+    first({ state: "failed", reason: "thread-snapshot", error: 998 }),
+    /failed \(thread-snapshot: .*, Win32 error 998\)/,
   );
   assert.match(
     first({ state: "failed", reason: "reason-99", error: 0 }),
