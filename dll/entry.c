@@ -152,14 +152,23 @@ static uintptr_t stack_limit(void) {
 
 static void take_over(void);
 
-static void install(HINSTANCE inst) {
-  /* First, so that every way out leaves the DLL pinned (a failed one stays
-   * loaded, idle; an unload would run none of a static CRT's detach). */
+/* Whether the DLL pinned itself, and else why not (pin_self). */
+static BOOL pin;
+static DWORD pin_error;
+
+/* First thing at load, so that every way out leaves the DLL pinned (a
+ * failed one stays loaded, idle; an unload would run none of a static
+ * CRT's detach, whose thread callbacks would then point into unmapped
+ * code). */
+static void pin_self(HINSTANCE inst) {
   HMODULE pinned;
-  BOOL pin = GetModuleHandleExW(GET_MODULE_HANDLE_EX_FLAG_PIN |
-                                    GET_MODULE_HANDLE_EX_FLAG_FROM_ADDRESS,
-                                (LPCWSTR)(void*)inst, &pinned);
-  DWORD pin_error = pin ? 0 : GetLastError();
+  pin = GetModuleHandleExW(GET_MODULE_HANDLE_EX_FLAG_PIN |
+                               GET_MODULE_HANDLE_EX_FLAG_FROM_ADDRESS,
+                           (LPCWSTR)(void*)inst, &pinned);
+  pin_error = pin ? 0 : GetLastError();
+}
+
+static void install(void) {
   verbose = hs_env_flag(L"HEAPSHIFT_VERBOSE");
   if (verbose) open_log();
   hs_log("loading (version %d.%d.%d, mimalloc %u)", HEAPSHIFT_VERSION_MAJOR,
@@ -253,12 +262,12 @@ static void take_over(void) {
 /* HEAPSHIFT_VERBOSE=1: paints the unused stack below us, installs, and
  * logs how deep the installation went (the injected-thread case runs on a
  * foreign thread's stack). */
-static HS_NOINLINE void install_measuring_stack(HINSTANCE inst) {
+static HS_NOINLINE void install_measuring_stack(void) {
   volatile uint8_t here = 0;
   uintptr_t sp = (uintptr_t)&here - 4096;
   uintptr_t lo = stack_limit() + 4096;
   if (sp > lo + 65536) memset((void*)lo, 0xA5, sp - lo);
-  install(inst);
+  install();
   uintptr_t deepest = lo;
   while (deepest < sp && *(volatile uint8_t*)deepest == 0xA5) deepest++;
   hs_log("installation used %u KB of stack (%u KB were available below it)",
@@ -305,14 +314,15 @@ BOOL WINAPI heapshift_entry(HINSTANCE inst, DWORD reason, LPVOID reserved) {
        * hold more than its frames): before the hooks go live and the
        * program's allocations add to its working set. */
       if (hs_injector_loading()) hs_injector_stack_release();
+      pin_self(inst);
       if (!hs_tls_process_init()) {
         InterlockedExchange(&state, HS_STATE_FAILED);
         return TRUE;
       }
       if (hs_env_flag(L"HEAPSHIFT_VERBOSE")) {
-        install_measuring_stack(inst);
+        install_measuring_stack();
       } else {
-        install(inst);
+        install();
       }
       break;
     case DLL_THREAD_ATTACH:
