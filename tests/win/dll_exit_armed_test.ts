@@ -7,6 +7,7 @@
 // later, or was already in exit() when the injection landed.
 import { assert, assertEquals } from "./assert.ts";
 import {
+  finishTarget,
   fixture,
   heapWatch,
   hookDll,
@@ -17,25 +18,12 @@ import {
 } from "./harness.ts";
 import { HeapshiftError, inject, stats } from "../../mod.ts";
 
-/** The rest of the target's output, and how it ended. */
-async function finish(target: Target): Promise<{ text: string; code: number }> {
-  const lines: string[] = [];
-  for (
-    let r = await target.lines.next();
-    !r.done;
-    r = await target.lines.next()
-  ) {
-    lines.push(r.value);
-  }
-  return { text: lines.join("\n"), code: (await target.child.status).code };
-}
-
 /** Sends the idle target its line, then reads the rest of its output. */
 async function go(target: Target): Promise<{ text: string; code: number }> {
   const stdin = target.child.stdin.getWriter();
   await stdin.write(new TextEncoder().encode("go\n"));
   await stdin.close();
-  return await finish(target);
+  return await finishTarget(target);
 }
 
 /** The idle target found its exit watch armed and exited cleanly. */
@@ -99,7 +87,7 @@ testArches(
         throw e;
       }
     });
-    const { text, code } = await finish(target);
+    const { text, code } = await finishTarget(target);
     await w.check();
     assert(text.includes("handler_done=1"), text);
     assertEquals(code, 0, text);

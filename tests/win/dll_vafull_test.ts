@@ -4,7 +4,14 @@
 // UCRT's answer, a block or NULL with ENOMEM, old blocks intact, no heap
 // report (the harness fails a run on one).
 import { assert, assertEquals } from "./assert.ts";
-import { ARCHES, fixture, hookDll, startTarget, test } from "./harness.ts";
+import {
+  ARCHES,
+  finishTarget,
+  fixture,
+  hookDll,
+  startTarget,
+  test,
+} from "./harness.ts";
 import { assertValues, runValues, type Values } from "./fixture_values.ts";
 import { runCli } from "../../cli/_test_utils.ts";
 
@@ -64,17 +71,9 @@ if (ARCHES.includes("x86")) {
     const w = target.child.stdin.getWriter();
     await w.write(new TextEncoder().encode("go\n"));
     await w.close();
-    const lines: string[] = [];
-    for (
-      let r = await target.lines.next();
-      !r.done;
-      r = await target.lines.next()
-    ) {
-      lines.push(r.value);
-    }
-    const text = lines.join("\n");
-    assertEquals(lines.at(-1), "done", text);
-    assertEquals((await target.child.status).code, 0, text);
+    const { text, code } = await finishTarget(target);
+    assertEquals(text.split("\n").at(-1), "done", text);
+    assertEquals(code, 0, text);
     const values = new Map<string, string>();
     for (const m of text.matchAll(/([\w.]+)=(-?\w+)/g)) {
       if (!values.has(m[1])) values.set(m[1], m[2]);

@@ -257,6 +257,21 @@ export interface Target extends AsyncDisposable {
   lines: AsyncIterator<string>;
 }
 
+/** The rest of a target's output, once it has ended, and its exit code. */
+export async function finishTarget(
+  target: Target,
+): Promise<{ text: string; code: number }> {
+  const lines: string[] = [];
+  for (
+    let r = await target.lines.next();
+    !r.done;
+    r = await target.lines.next()
+  ) {
+    lines.push(r.value);
+  }
+  return { text: lines.join("\n"), code: (await target.child.status).code };
+}
+
 /** Options for {@linkcode startTarget}. */
 export interface StartOptions {
   args?: string[];
