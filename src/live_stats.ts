@@ -67,13 +67,16 @@ export function statsNamespace(
  * {@linkcode statsNamespace} says, and for a target whose session cannot
  * be told (it refuses to be queried) ours first, then session 0's: a
  * service's block is there, and a reader that looked only in its own
- * session said the service had no heapshift.
+ * session said the service had no heapshift. So too for a service when
+ * our own session cannot be told (its block is `Local\` only from
+ * session 0).
  */
 export function statsNamespaces(
   target: number | undefined,
   own: number | undefined,
 ): ("Local" | "Global")[] {
   if (target === undefined && own !== 0) return ["Local", "Global"];
+  if (target === 0 && own === undefined) return ["Local", "Global"];
   const namespace = statsNamespace(target, own);
   return namespace ? [namespace] : [];
 }

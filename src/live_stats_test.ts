@@ -20,6 +20,14 @@ Deno.test("statsNamespaces: a target whose session cannot be told is looked for 
   assert.deepEqual(statsNamespaces(undefined, 0), ["Local"]);
 });
 
+Deno.test("statsNamespaces: a service's block is looked for as Global\\ too when our own session cannot be told", () => {
+  // ours may be session 0 (Local\ is Global\ there) or a user's (Global\)
+  assert.deepEqual(statsNamespaces(0, undefined), ["Local", "Global"]);
+  // another user's: seen only from its own session, as Local\
+  assert.deepEqual(statsNamespaces(1, undefined), ["Local"]);
+  assert.deepEqual(statsNamespaces(undefined, undefined), ["Local", "Global"]);
+});
+
 Deno.test("statsName: plain, beside it with the creation time, in either namespace", () => {
   assert.equal(statsName(1234), "Local\\heapshift-1234");
   assert.equal(
