@@ -6,6 +6,7 @@
  */
 
 import { checkTakeover } from "../takeover.ts";
+import { endedSoon, launcherHandoff } from "../handoff.ts";
 import { loadedOtherRuntimeWarning } from "../crt_warning.ts";
 import { isHeapshiftDll } from "../../pe/mod.ts";
 import {
@@ -109,6 +110,7 @@ async function doInject(
     const ms = performance.now() - t0;
     let outcome;
     let exitCode: number | undefined;
+    let handoff: string | undefined;
     try {
       outcome = await takeover(launched, {
         exe: target,
@@ -116,12 +118,20 @@ async function doInject(
         explicitDll: opts.dll !== undefined,
         timeoutMs: opts.timeout * 1000,
       });
-      exitCode = launched.exitCode(); // a program that ended at once
+      // Watched a moment, as by launch: a launcher hands over and exits.
+      exitCode = await endedSoon(launched);
+      if (exitCode !== undefined) {
+        handoff = await launcherHandoff(launched, {
+          exe: target,
+          exitCode,
+          dlls: [dll],
+        });
+      }
     } finally {
       launched.close();
     }
     if (outcome.warning) warn(outcome.warning);
-    return report({
+    const code = report({
       pid: launched.pid,
       name,
       launched: true,
@@ -131,6 +141,9 @@ async function doInject(
       exitCode,
       json: opts.json,
     });
+    // After the report, as launch says it: the last thing read.
+    if (handoff) warn(handoff);
+    return code;
   }
   throw new CliError(
     `No process named ${name} is running (use --wait to wait for it, or give the path of the executable to launch it)${

@@ -27,6 +27,7 @@ import {
 import { ilOnlyRefusal, isIlOnlyAssembly } from "../../src/_image_kind.ts";
 import { c, cErr, CliError, shown, toJson, warn } from "../output.ts";
 import { checkTakeover } from "../takeover.ts";
+import { endedSoon, launcherHandoff } from "../handoff.ts";
 import { otherRuntimeWarning } from "../crt_warning.ts";
 import { isHeapshiftDll } from "../../pe/mod.ts";
 import type { LaunchedProcess, LaunchOptions } from "../api.ts";
@@ -172,8 +173,10 @@ async function doLaunch(
   // decides, and we stay to report its exit code, as a shell would. A GUI
   // program never gets it: then Ctrl+C is ours.
   const wait = () => api.waitExit(launched);
+  // Without --wait-exit, watched a moment: a game's launcher starts the
+  // game and exits, which must not pass for the game running with the DLLs.
   const code = !opts.waitExit
-    ? launched.exitCode() // one that has ended already says so
+    ? await endedSoon(launched)
     : console_
     ? await ignoringInterrupts(wait)
     : await wait();
@@ -203,6 +206,10 @@ async function doLaunch(
     if (code !== undefined) say(`  exit  ${code}`);
   }
   if (later) warn(later);
+  const handoff = code === undefined
+    ? undefined
+    : await launcherHandoff(launched, { exe, exitCode: code, dlls });
+  if (handoff) warn(handoff);
   const note = opts.waitExit && code !== undefined
     ? exitStatusNote(code, { wine: underWine() !== null })
     : undefined;

@@ -1,0 +1,128 @@
+/**
+ * What a launched program left running when it ended: a game's launcher
+ * starts the real game (another executable) and exits, and the DLLs
+ * launch loaded went into the launcher only. Said, with the command that
+ * takes the game over instead.
+ *
+ * @module
+ */
+
+import type { LaunchedProcess, ProcessInfo } from "./api.ts";
+import { baseName } from "../src/_paths.ts";
+import {
+  isSignaled,
+  openProcess,
+  PROCESS,
+  processCreationTime,
+} from "../ffi/mod.ts";
+
+/**
+ * How long `launch` (without `--wait-exit`) and `inject` of an executable
+ * watch the program once it runs: a launcher hands over within a second
+ * or two of its start.
+ */
+export const HANDOFF_WATCH_MS = 2_000;
+
+/** A program another one started. */
+export interface StartedProgram {
+  pid: number;
+  name: string;
+}
+
+/**
+ * The programs process `pid` started that still run: Toolhelp lists `pid`
+ * as their parent and they were created after it (pids are reused: an
+ * older process whose parent had the same pid is not one). None when
+ * `pid` cannot be opened (it must be held, e.g. by a LaunchedProcess).
+ */
+export function runningChildren(
+  pid: number,
+  list: readonly ProcessInfo[],
+): StartedProgram[] {
+  const born = creationTime(pid);
+  if (born === undefined) return [];
+  return list.filter((p) => {
+    if (p.parentPid !== pid || p.pid === pid) return false;
+    const created = creationTime(p.pid, { running: true });
+    return created !== undefined && created >= born;
+  }).map((p) => ({ pid: p.pid, name: p.name }));
+}
+
+function creationTime(
+  pid: number,
+  options: { running?: boolean } = {},
+): bigint | undefined {
+  try {
+    const access = PROCESS.QUERY_LIMITED_INFORMATION | PROCESS.SYNCHRONIZE;
+    using process = openProcess(pid, access);
+    if (options.running && isSignaled(process)) return undefined;
+    return processCreationTime(process);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The warning for `program` (pid `pid`), which ended with `exitCode`
+ * leaving `children` running, the `dlls` loaded into it only; undefined
+ * when it left none.
+ */
+export function handoffWarning(
+  program: string,
+  options: {
+    pid: number;
+    exitCode: number;
+    children: StartedProgram[];
+    /** The DLLs' file names. */
+    dlls: string[];
+  },
+): string | undefined {
+  const { pid, exitCode, children, dlls } = options;
+  if (children.length === 0) return undefined;
+  const named = children.map((c) => `${c.name} (pid ${c.pid})`).join(", ");
+  const first = children[0].name;
+  return `${program} (pid ${pid}) ended (exit ${exitCode}) leaving running ${
+    children.length === 1 ? "a program" : "programs"
+  } it started, without ${
+    dlls.join(", ")
+  }: ${named}. If ${program} is a launcher that hands over to ${first}, take ${first} over instead: run \`inject ${first} --wait\`, then start ${program}`;
+}
+
+/**
+ * The exit code of `launched` if it ends within {@linkcode HANDOFF_WATCH_MS}
+ * (a launcher handing over), else undefined: it runs on.
+ */
+export async function endedSoon(
+  launched: LaunchedProcess,
+): Promise<number | undefined> {
+  try {
+    return await launched.wait({ timeout: HANDOFF_WATCH_MS });
+  } catch (e) {
+    if ((e as { kind?: string }).kind === "timeout") return undefined;
+    throw e;
+  }
+}
+
+/**
+ * The warning for `launched`, which ended with `exitCode` having had
+ * `dlls` loaded, if it left programs it started running; `exe` is its
+ * path. Best effort: undefined when they cannot be listed.
+ */
+export async function launcherHandoff(
+  launched: LaunchedProcess,
+  options: { exe: string; exitCode: number; dlls: readonly string[] },
+): Promise<string | undefined> {
+  const api = await import("./api.ts");
+  let children: StartedProgram[];
+  try {
+    children = runningChildren(launched.pid, api.processes());
+  } catch {
+    return undefined;
+  }
+  return handoffWarning(baseName(options.exe), {
+    pid: launched.pid,
+    exitCode: options.exitCode,
+    children,
+    dlls: options.dlls.map(baseName),
+  });
+}

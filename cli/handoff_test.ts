@@ -1,0 +1,36 @@
+import assert from "node:assert/strict";
+import { handoffWarning } from "./handoff.ts";
+
+Deno.test("handoffWarning names what a launcher left running and the command to take it over", () => {
+  assert.equal(
+    handoffWarning("Launcher.exe", {
+      pid: 10,
+      exitCode: 0,
+      children: [{ pid: 20, name: "Game-Win64-Shipping.exe" }],
+      dlls: ["heapshift.dll"],
+    }),
+    "Launcher.exe (pid 10) ended (exit 0) leaving running a program it started, without heapshift.dll: Game-Win64-Shipping.exe (pid 20). If Launcher.exe is a launcher that hands over to Game-Win64-Shipping.exe, take Game-Win64-Shipping.exe over instead: run `inject Game-Win64-Shipping.exe --wait`, then start Launcher.exe",
+  );
+  const two = handoffWarning("a.exe", {
+    pid: 1,
+    exitCode: 3,
+    children: [{ pid: 2, name: "b.exe" }, { pid: 4, name: "c.exe" }],
+    dlls: ["heapshift.dll", "x.dll"],
+  });
+  assert.match(
+    two!,
+    /^a\.exe \(pid 1\) ended \(exit 3\) leaving running programs it started, without heapshift\.dll, x\.dll: b\.exe \(pid 2\), c\.exe \(pid 4\)\. /,
+  );
+});
+
+Deno.test("handoffWarning says nothing of a program that left nothing running", () => {
+  assert.equal(
+    handoffWarning("a.exe", {
+      pid: 1,
+      exitCode: 0,
+      children: [],
+      dlls: ["heapshift.dll"],
+    }),
+    undefined,
+  );
+});

@@ -1,0 +1,91 @@
+// A game's launcher starts the real game and exits: `launch launcher.exe`
+// (or `inject launcher.exe`) loads heapshift into the launcher only. The
+// CLI says so, names what it left running, and the command that takes the
+// game over instead. cli_handoff.exe is such a launcher; sleeper.exe, the
+// game.
+import { assert, assertEquals } from "./assert.ts";
+import { fixture, hookDll, test } from "./harness.ts";
+import { runCli as cli } from "../../cli/_test_utils.ts";
+import { findProcesses } from "../../mod.ts";
+
+/** A folder with a launcher and its uniquely named game beside it. */
+async function handoffDir(): Promise<
+  { launcher: string; game: string } & AsyncDisposable
+> {
+  const dir = await Deno.makeTempDir({ prefix: "heapshift handoff " });
+  const name = `launcher_${crypto.randomUUID().slice(0, 8)}`;
+  const game = `${name}_game.exe`;
+  await Deno.copyFile(fixture("sleeper.exe"), `${dir}\\${game}`);
+  await Deno.copyFile(fixture("cli_handoff.exe"), `${dir}\\${name}.exe`);
+  return {
+    launcher: `${dir}\\${name}.exe`,
+    game,
+    async [Symbol.asyncDispose]() {
+      for (const p of findProcesses(game)) Deno.kill(p.pid, "SIGKILL");
+      for (let i = 0; i < 20; i++) {
+        try {
+          return await Deno.remove(dir, { recursive: true });
+        } catch {
+          await new Promise((r) => setTimeout(r, 250));
+        }
+      }
+    },
+  };
+}
+
+/** `stderr` names the game left running, and the command to use. */
+function assertHandoff(stderr: string, game: string): void {
+  const started = findProcesses(game);
+  assertEquals(started.length, 1, `${game} runs: ${stderr}`);
+  const oneLine = stderr.replace(/\s*\n\s*/g, " ");
+  const launcher = game.replace(/_game\.exe$/, ".exe");
+  for (
+    const part of [
+      `${launcher} (pid `,
+      "ended (exit 0) leaving running a program it started, without heapshift.dll:",
+      `${game} (pid ${started[0].pid})`,
+      `\`inject ${game} --wait\``,
+    ]
+  ) assert(oneLine.includes(part), `${part} in: ${stderr}`);
+}
+
+test("cli: launch of a launcher that starts the game and exits names the game and how to take it over", async () => {
+  await using d = await handoffDir();
+  const r = await cli(["launch", d.launcher, "--dll", hookDll()]);
+  assertEquals(r.code, 0, r.stderr);
+  assert(/exit +0/.test(r.stdout), `the launcher's end is told: ${r.stdout}`);
+  assertHandoff(r.stderr, d.game);
+});
+
+test("cli: launch --wait-exit of a launcher names the game it left running; of a program that started nothing, nothing", async () => {
+  await using d = await handoffDir();
+  const r = await cli([
+    "launch",
+    d.launcher,
+    "--dll",
+    hookDll(),
+    "--wait-exit",
+  ]);
+  assertEquals(r.code, 0, r.stderr);
+  assertHandoff(r.stderr, d.game);
+  await using e = await handoffDir();
+  const none = await cli([
+    "launch",
+    e.launcher,
+    "--dll",
+    hookDll(),
+    "--wait-exit",
+    "--",
+    "none",
+  ]);
+  assertEquals(none.code, 0, none.stderr);
+  assert(!/warning/.test(none.stderr), `nothing left running: ${none.stderr}`);
+});
+
+test("cli: inject of a launcher executable that is not running names the game it left running", async () => {
+  await using d = await handoffDir();
+  const r = await cli(["inject", d.launcher, "--dll", hookDll()]);
+  assertEquals(r.code, 0, r.stderr);
+  assert(/exit +0 \(ended\)/.test(r.stdout), `told: ${r.stdout}`);
+  assertHandoff(r.stderr, d.game);
+});
