@@ -9,6 +9,7 @@
 
 import type { LaunchedProcess, ProcessInfo } from "./api.ts";
 import { baseName } from "../src/_paths.ts";
+import { isSystemDll, systemRoot } from "../src/_system_dll.ts";
 import {
   isSignaled,
   openProcess,
@@ -32,20 +33,35 @@ export interface StartedProgram {
 /**
  * The programs process `pid` started that still run: Toolhelp lists `pid`
  * as their parent and they were created after it (pids are reused: an
- * older process whose parent had the same pid is not one). None when
- * `pid` cannot be opened (it must be held, e.g. by a LaunchedProcess).
+ * older process whose parent had the same pid is not one). Windows' own
+ * (System32's: conhost.exe, which Windows starts for a console program
+ * with a console of its own, WerFault.exe for one that crashed) are no
+ * game and are left out; `options.pathOf` tells where a program's file is
+ * (throwing when it cannot). None when `pid` cannot be opened (it must be
+ * held, e.g. by a LaunchedProcess).
  */
 export function runningChildren(
   pid: number,
   list: readonly ProcessInfo[],
+  options: { pathOf: (pid: number) => string },
 ): StartedProgram[] {
   const born = creationTime(pid);
   if (born === undefined) return [];
   return list.filter((p) => {
     if (p.parentPid !== pid || p.pid === pid) return false;
     const created = creationTime(p.pid, { running: true });
-    return created !== undefined && created >= born;
+    return created !== undefined && created >= born &&
+      !windowsOwn(p.pid, options.pathOf);
   }).map((p) => ({ pid: p.pid, name: p.name }));
+}
+
+/** Whether process `pid` runs a program of System32 (or SysWOW64). */
+function windowsOwn(pid: number, pathOf: (pid: number) => string): boolean {
+  try {
+    return isSystemDll(pathOf(pid), systemRoot());
+  } catch {
+    return false; // named by its name alone
+  }
 }
 
 function creationTime(
@@ -115,7 +131,9 @@ export async function launcherHandoff(
   const api = await import("./api.ts");
   let children: StartedProgram[];
   try {
-    children = runningChildren(launched.pid, api.processes());
+    children = runningChildren(launched.pid, api.processes(), {
+      pathOf: api.processPath,
+    });
   } catch {
     return undefined;
   }

@@ -89,3 +89,44 @@ test("cli: inject of a launcher executable that is not running names the game it
   assert(/exit +0 \(ended\)/.test(r.stdout), `told: ${r.stdout}`);
   assertHandoff(r.stderr, d.game);
 });
+
+// Windows starts conhost.exe as the child of a console program that has
+// a console of its own, and WerFault.exe as the child of one that
+// crashes: they are Windows' own, and end with it (or a moment later),
+// no game. A program of System32 is not named.
+test("cli: a program of Windows' own that a launched program left running is not taken for a game", async () => {
+  await using d = await handoffDir();
+  const root = Deno.env.get("SystemRoot") ?? "C:\\Windows";
+  const own = `${root}\\System32\\${d.game}`;
+  try {
+    await Deno.copyFile(fixture("sleeper.exe"), own);
+  } catch (e) {
+    if (!(e instanceof Deno.errors.PermissionDenied)) throw e;
+    console.log(`skipped: ${own} cannot be written without elevation`);
+    return;
+  }
+  try {
+    const r = await cli([
+      "launch",
+      d.launcher,
+      "--dll",
+      hookDll(),
+      "--wait-exit",
+      "--",
+      own,
+    ]);
+    assertEquals(r.code, 0, r.stderr);
+    assertEquals(findProcesses(d.game).length, 1, "it runs");
+    assert(!/warning/.test(r.stderr), `not named: ${r.stderr}`);
+  } finally {
+    for (const p of findProcesses(d.game)) Deno.kill(p.pid, "SIGKILL");
+    for (let i = 0; i < 20; i++) {
+      try {
+        await Deno.remove(own);
+        break;
+      } catch {
+        await new Promise((r) => setTimeout(r, 250));
+      }
+    }
+  }
+});
