@@ -95,6 +95,13 @@ export function handoffWarning(
 ): string | undefined {
   const { pid, exitCode, children, dlls } = options;
   if (children.length === 0) return undefined;
+  // SteamAPI_RestartAppIfNecessary: a game that Steam must start, started
+  // otherwise, has Steam start it again (steam.exe, its child when Steam
+  // was not running) and exits. The game is this very program.
+  const steam = children.find((c) => c.name.toLowerCase() === "steam.exe");
+  if (steam) {
+    return `${program} (pid ${pid}) ended (exit ${exitCode}) having had Steam start it (steam.exe, pid ${steam.pid}): a game that Steam must start, started otherwise, has Steam start it again and exits. To take it over, start ${program} from Steam while \`inject ${program} --wait\` waits for it`;
+  }
   const named = children.map((c) => `${c.name} (pid ${c.pid})`).join(", ");
   const first = children[0].name;
   return `${program} (pid ${pid}) ended (exit ${exitCode}) leaving running ${

@@ -34,3 +34,16 @@ Deno.test("handoffWarning says nothing of a program that left nothing running", 
     undefined,
   );
 });
+
+Deno.test("handoffWarning: a game that had Steam start it again is to be started from Steam", () => {
+  const w = handoffWarning("Game.exe", {
+    pid: 1,
+    exitCode: 0,
+    children: [{ pid: 2, name: "Steam.exe" }],
+    dlls: ["heapshift.dll"],
+  });
+  assert.equal(
+    w,
+    "Game.exe (pid 1) ended (exit 0) having had Steam start it (steam.exe, pid 2): a game that Steam must start, started otherwise, has Steam start it again and exits. To take it over, start Game.exe from Steam while `inject Game.exe --wait` waits for it",
+  );
+});

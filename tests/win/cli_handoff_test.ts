@@ -130,3 +130,38 @@ test("cli: a program of Windows' own that a launched program left running is not
     }
   }
 });
+
+// A game that Steam must start, started otherwise, has Steam start it
+// again (steam.exe, its child when Steam was not running) and exits: the
+// game to wait for is the same program, started from Steam.
+test("cli: a program that had Steam start it again is told to be started from Steam, not steam.exe taken over", async () => {
+  await using d = await handoffDir();
+  const dir = d.launcher.slice(0, d.launcher.lastIndexOf("\\"));
+  await Deno.copyFile(fixture("sleeper.exe"), `${dir}\\steam.exe`);
+  const before = new Set(findProcesses("steam.exe").map((p) => p.pid));
+  try {
+    const r = await cli([
+      "launch",
+      d.launcher,
+      "--dll",
+      hookDll(),
+      "--wait-exit",
+      "--",
+      `${dir}\\steam.exe`,
+    ]);
+    assertEquals(r.code, 0, r.stderr);
+    const oneLine = r.stderr.replace(/\s*\n\s*/g, " ");
+    const launcher = d.game.replace(/_game\.exe$/, ".exe");
+    assert(
+      oneLine.includes(`had Steam start it (steam.exe, pid `) &&
+        oneLine.includes(
+          `start ${launcher} from Steam while \`inject ${launcher} --wait\` waits for it`,
+        ) && !oneLine.includes("inject steam.exe"),
+      r.stderr,
+    );
+  } finally {
+    for (const p of findProcesses("steam.exe")) {
+      if (!before.has(p.pid)) Deno.kill(p.pid, "SIGKILL");
+    }
+  }
+});
