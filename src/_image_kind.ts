@@ -109,3 +109,29 @@ export function readFailure(path: string, e: unknown): string {
   } catch { /* fall through */ }
   return (e as Error).message;
 }
+
+/** A shell link's first bytes: its header size, then its class id's. */
+const LNK_MAGIC = [0x4c, 0, 0, 0, 0x01, 0x14, 0x02, 0];
+
+/**
+ * What the file at `path` (whose first bytes are `head`) is, when it is
+ * no program CreateProcess starts, and what to launch instead: completes
+ * "it is …".
+ */
+export function notAProgram(path: string, head: Uint8Array): string {
+  const ext = path.slice(path.lastIndexOf(".")).toLowerCase();
+  if (LNK_MAGIC.every((b, i) => head[i] === b)) {
+    return "a shortcut (.lnk): launch the program it points to (the Target in the shortcut's Properties)";
+  }
+  if (ext === ".bat" || ext === ".cmd") {
+    return "a batch file, which Windows runs with cmd.exe: launch the program it starts";
+  }
+  const kind = peKind(head);
+  if (kind?.dll) {
+    return "a DLL, not a program: launch the program that loads it";
+  }
+  if (head[0] === 0x4d && head[1] === 0x5a) {
+    return "a 16-bit (DOS or Windows 3.x) program, which 64-bit Windows does not run";
+  }
+  return "not a Windows program (.exe)";
+}

@@ -36,6 +36,7 @@ import type { FirstImport } from "../pe/mod.ts";
 import {
   ilOnlyRefusal,
   isIlOnlyAssembly,
+  notAProgram,
   peKind,
   readFailure,
   readHead,
@@ -382,9 +383,10 @@ function launchSuspendedAndResume(
   }
   const kind = peKind(head);
   if (!kind || kind.dll) {
+    const why = notAProgram(path, head);
     throw new HeapshiftError(
       "unsupported",
-      `Cannot launch ${path}: not a Windows program (.exe)`,
+      `Cannot launch ${path}: ${why.startsWith("not ") ? why : `it is ${why}`}`,
     );
   }
   const arch = archOf(kind.machine);
