@@ -10,6 +10,7 @@
 import type { LaunchedProcess, ProcessInfo } from "./api.ts";
 import { baseName } from "../src/_paths.ts";
 import { isSystemDll, systemRoot } from "../src/_system_dll.ts";
+import { crashStatus } from "../src/_exit_status.ts";
 import {
   isSignaled,
   openProcess,
@@ -128,13 +129,28 @@ export async function endedSoon(
 
 /**
  * The warning for `launched`, which ended with `exitCode` having had
- * `dlls` loaded, if it left programs it started running; `exe` is its
- * path. Best effort: undefined when they cannot be listed.
+ * `dlls` loaded: that it crashed, or the programs it started that it left
+ * running; `exe` is its path. Best effort: undefined when they cannot be
+ * listed.
  */
 export async function launcherHandoff(
   launched: LaunchedProcess,
-  options: { exe: string; exitCode: number; dlls: readonly string[] },
+  options: {
+    exe: string;
+    exitCode: number;
+    dlls: readonly string[];
+    /** It ended within {@linkcode endedSoon}'s watch: a crash is said. */
+    soon?: boolean;
+  },
 ): Promise<string | undefined> {
+  const crash = options.soon && crashStatus(options.exitCode);
+  if (crash) {
+    // No handoff: a crash. Said, as the command may be done before the
+    // player sees the program go.
+    return `${
+      baseName(options.exe)
+    } (pid ${launched.pid}) crashed (${crash}) right after its start: its own output (launch --wait-exit gives it ours) or the system's event log may say why`;
+  }
   const api = await import("./api.ts");
   let children: StartedProgram[];
   try {

@@ -125,6 +125,7 @@ async function doInject(
           exe: target,
           exitCode,
           dlls: [dll],
+          soon: true,
         });
       }
     } finally {

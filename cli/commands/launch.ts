@@ -208,7 +208,12 @@ async function doLaunch(
   if (later) warn(later);
   const handoff = code === undefined
     ? undefined
-    : await launcherHandoff(launched, { exe, exitCode: code, dlls });
+    : await launcherHandoff(launched, {
+      exe,
+      exitCode: code,
+      dlls,
+      soon: !opts.waitExit,
+    });
   if (handoff) warn(handoff);
   const note = opts.waitExit && code !== undefined
     ? exitStatusNote(code, { wine: underWine() !== null })

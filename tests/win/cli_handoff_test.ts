@@ -165,3 +165,29 @@ test("cli: a program that had Steam start it again is told to be started from St
     }
   }
 });
+
+// Without --wait-exit the command is done before a player sees the game
+// go: a program that crashed within the watch is said to have crashed.
+test({
+  name:
+    "cli: launch (without --wait-exit) of a program that crashes right after its start says it crashed",
+  crashes: "sleeper crash ends in an access violation, on purpose",
+  fn: async () => {
+    const r = await cli([
+      "launch",
+      fixture("sleeper.exe"),
+      "--dll",
+      hookDll(),
+      "--",
+      "crash",
+    ]);
+    assertEquals(r.code, 0, r.stderr);
+    assert(/exit +3221225477/.test(r.stdout), r.stdout);
+    const oneLine = r.stderr.replace(/\s*\n\s*/g, " ");
+    assert(
+      /warning: sleeper\.exe \(pid \d+\) crashed \(0xC0000005, access violation\) right after its start/
+        .test(oneLine),
+      r.stderr,
+    );
+  },
+});
