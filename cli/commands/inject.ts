@@ -14,6 +14,7 @@ import {
   refuseIlOnly,
   takeover,
   warnOtherRuntime,
+  warnTestFaults,
 } from "./launch.ts";
 import type { Command } from "@commander-js/extra-typings";
 import { baseName, isFile } from "../../src/_paths.ts";
@@ -100,6 +101,7 @@ async function doInject(
     refuseIlOnly(target, opts.dll ? [opts.dll] : undefined);
     const dll = await dllForTarget(opts.dll, () => fileArch(target));
     await warnOtherRuntime(target, [dll]);
+    warnTestFaults([dll]);
     const t0 = performance.now();
     const launched = await launchInterruptibly(target, {
       dlls: [dll],

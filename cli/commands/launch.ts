@@ -110,6 +110,25 @@ export async function warnOtherRuntime(
 }
 
 /**
+ * Says (on stderr) when heapshift, among `dlls`, is launched while the
+ * test-only HEAPSHIFT_TEST_FAULTS is set here: the program inherits our
+ * environment, and heapshift.dll would fake the failures it names (a
+ * refused takeover that reads as the program's doing).
+ */
+export function warnTestFaults(dlls: readonly string[]): void {
+  let faults: string | undefined;
+  try {
+    faults = Deno.env.get("HEAPSHIFT_TEST_FAULTS");
+  } catch {
+    return; // not allowed to read it: neither is it known to be set
+  }
+  if (!faults || !dlls.some((d) => isHeapshiftDll(d))) return;
+  warn(
+    `HEAPSHIFT_TEST_FAULTS=${faults} is set in heapshift's environment: the program inherits it, and heapshift.dll fakes the failures it names (a switch for heapshift's tests: unset it)`,
+  );
+}
+
+/**
  * Refuses to launch the IL-only .NET program `exe` with DLLs (`dlls`, else
  * the default one), before a default DLL is picked (or built, here or for
  * the Wine side) for a program that takes none: the API would refuse it
@@ -143,6 +162,7 @@ async function doLaunch(
     ? distinctDlls(await Promise.all(opts.dll.map((d) => resolveDll(d))))
     : [await resolveDll(undefined, { arch: fileArch(exe) })];
   await warnOtherRuntime(exe, dlls);
+  warnTestFaults(dlls);
   const t0 = performance.now();
   // Without --wait-exit the program outlives us: it must not hold our
   // stdout open (a script reading it would wait for the program's end).
