@@ -131,7 +131,25 @@ export function notAProgram(path: string, head: Uint8Array): string {
     return "a DLL, not a program: launch the program that loads it";
   }
   if (head[0] === 0x4d && head[1] === 0x5a) {
-    return "a 16-bit (DOS or Windows 3.x) program, which 64-bit Windows does not run";
+    return oldProgram(head)
+      ? "a 16-bit (DOS or Windows 3.x) program, which 64-bit Windows does not run"
+      : "a damaged or cut-off Windows program (its headers cannot be read): reinstall or repair it";
   }
   return "not a Windows program (.exe)";
+}
+
+/**
+ * Whether an MZ file that is no readable PE is an old program: MS-DOS's
+ * (no new header: e_lfanew, at 0x3c, below the DOS header's end) or one
+ * whose new header is 16-bit Windows' (NE) or OS/2's and VxDs' (LE, LX).
+ * Else it points at a PE header that cannot be read: a damaged file.
+ */
+function oldProgram(head: Uint8Array): boolean {
+  if (head.length < 0x40) return true;
+  const at = new DataView(head.buffer, head.byteOffset, head.length)
+    .getUint32(0x3c, true);
+  if (at < 0x40) return true;
+  if (at + 2 > head.length) return false;
+  const sig = String.fromCharCode(head[at], head[at + 1]);
+  return sig === "NE" || sig === "LE" || sig === "LX";
 }
