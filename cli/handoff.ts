@@ -127,11 +127,19 @@ export async function endedSoon(
   }
 }
 
+/** What a launched program that ended left behind, as said. */
+export interface Handoff {
+  /** The warning: that it crashed, or what it left running. */
+  warning: string;
+  /** The programs it started that still run (none for a crash). */
+  started: StartedProgram[];
+}
+
 /**
- * The warning for `launched`, which ended with `exitCode` having had
- * `dlls` loaded: that it crashed, or the programs it started that it left
- * running; `exe` is its path. Best effort: undefined when they cannot be
- * listed.
+ * What `launched`, which ended with `exitCode` having had `dlls` loaded,
+ * is to be warned of: that it crashed, or the programs it started that it
+ * left running; `exe` is its path. Best effort: undefined when there is
+ * nothing to say, or they cannot be listed.
  */
 export async function launcherHandoff(
   launched: LaunchedProcess,
@@ -142,14 +150,17 @@ export async function launcherHandoff(
     /** It ended within {@linkcode endedSoon}'s watch: a crash is said. */
     soon?: boolean;
   },
-): Promise<string | undefined> {
+): Promise<Handoff | undefined> {
   const crash = options.soon && crashStatus(options.exitCode);
   if (crash) {
     // No handoff: a crash. Said, as the command may be done before the
     // player sees the program go.
-    return `${
-      baseName(options.exe)
-    } (pid ${launched.pid}) crashed (${crash}) right after its start: its own output (launch --wait-exit gives it ours) or the system's event log may say why`;
+    return {
+      warning: `${
+        baseName(options.exe)
+      } (pid ${launched.pid}) crashed (${crash}) right after its start: its own output (launch --wait-exit gives it ours) or the system's event log may say why`,
+      started: [],
+    };
   }
   const api = await import("./api.ts");
   let children: StartedProgram[];
@@ -160,10 +171,18 @@ export async function launcherHandoff(
   } catch {
     return undefined;
   }
-  return handoffWarning(baseName(options.exe), {
+  const warning = handoffWarning(baseName(options.exe), {
     pid: launched.pid,
     exitCode: options.exitCode,
     children,
     dlls: options.dlls.map(baseName),
   });
+  return warning === undefined ? undefined : { warning, started: children };
+}
+
+/** The JSON field of the programs a launcher left running: none if none. */
+export function startedField(
+  started: StartedProgram[] | undefined,
+): { startedPrograms?: StartedProgram[] } {
+  return started?.length ? { startedPrograms: started } : {};
 }

@@ -6,7 +6,13 @@
  */
 
 import { checkTakeover } from "../takeover.ts";
-import { endedSoon, launcherHandoff } from "../handoff.ts";
+import {
+  endedSoon,
+  type Handoff,
+  launcherHandoff,
+  startedField,
+  type StartedProgram,
+} from "../handoff.ts";
 import { loadedOtherRuntimeWarning } from "../crt_warning.ts";
 import { isHeapshiftDll } from "../../pe/mod.ts";
 import {
@@ -112,7 +118,7 @@ async function doInject(
     const ms = performance.now() - t0;
     let outcome;
     let exitCode: number | undefined;
-    let handoff: string | undefined;
+    let handoff: Handoff | undefined;
     try {
       outcome = await takeover(launched, {
         exe: target,
@@ -142,10 +148,11 @@ async function doInject(
       ms,
       state: outcome.state,
       exitCode,
+      started: handoff?.started,
       json: opts.json,
     });
     // After the report, as launch says it: the last thing read.
-    if (handoff) warn(handoff);
+    if (handoff) warn(handoff.warning);
     return code;
   }
   throw new CliError(
@@ -317,6 +324,8 @@ function report(r: {
   state?: "live";
   /** A launched program that has already ended: its exit code. */
   exitCode?: number;
+  /** The programs it started that still run (a launcher's game). */
+  started?: StartedProgram[];
   json?: boolean;
 }): number {
   if (r.json) {
@@ -329,6 +338,7 @@ function report(r: {
       module: r.module,
       ...(r.state ? { state: r.state } : {}),
       ...(r.exitCode === undefined ? {} : { exitCode: r.exitCode }),
+      ...startedField(r.started),
       ms: Math.round(r.ms * 10) / 10,
     });
     return 0;

@@ -27,7 +27,7 @@ import {
 import { ilOnlyRefusal, isIlOnlyAssembly } from "../../src/_image_kind.ts";
 import { c, cErr, CliError, shown, toJson, warn } from "../output.ts";
 import { checkTakeover } from "../takeover.ts";
-import { endedSoon, launcherHandoff } from "../handoff.ts";
+import { endedSoon, launcherHandoff, startedField } from "../handoff.ts";
 import { otherRuntimeWarning } from "../crt_warning.ts";
 import { isHeapshiftDll } from "../../pe/mod.ts";
 import type { LaunchedProcess, LaunchOptions } from "../api.ts";
@@ -204,6 +204,14 @@ async function doLaunch(
   // goes to stderr, once it has ended, so neither is mixed into the other.
   const say = opts.waitExit ? console.error : console.log;
   const colour = opts.waitExit ? cErr : c;
+  const handoff = code === undefined
+    ? undefined
+    : await launcherHandoff(launched, {
+      exe,
+      exitCode: code,
+      dlls,
+      soon: !opts.waitExit,
+    });
   if (opts.json) {
     say(toJson({
       pid: launched.pid,
@@ -213,6 +221,7 @@ async function doLaunch(
       ms: Math.round(ms * 10) / 10,
       ...(state ? { state } : {}),
       ...(code === undefined ? {} : { exitCode: code }),
+      ...startedField(handoff?.started),
     }));
   } else {
     say(
@@ -226,15 +235,7 @@ async function doLaunch(
     if (code !== undefined) say(`  exit  ${code}`);
   }
   if (later) warn(later);
-  const handoff = code === undefined
-    ? undefined
-    : await launcherHandoff(launched, {
-      exe,
-      exitCode: code,
-      dlls,
-      soon: !opts.waitExit,
-    });
-  if (handoff) warn(handoff);
+  if (handoff) warn(handoff.warning);
   const note = opts.waitExit && code !== undefined
     ? exitStatusNote(code, { wine: underWine() !== null })
     : undefined;

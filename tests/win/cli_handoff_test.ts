@@ -90,6 +90,24 @@ test("cli: inject of a launcher executable that is not running names the game it
   assertHandoff(r.stderr, d.game);
 });
 
+test("cli: launch --json and inject --json of a launcher list the programs it left running (startedPrograms)", async () => {
+  for (const command of ["launch", "inject"]) {
+    await using d = await handoffDir();
+    const r = await cli([command, d.launcher, "--dll", hookDll(), "--json"]);
+    assertEquals(r.code, 0, r.stderr);
+    const out = JSON.parse(r.stdout);
+    const started = findProcesses(d.game);
+    assertEquals(started.length, 1, `${d.game} runs: ${r.stderr}`);
+    assertEquals(out.exitCode, 0, r.stdout);
+    assertEquals(
+      out.startedPrograms,
+      [{ pid: started[0].pid, name: d.game }],
+      `${command}: ${r.stdout}`,
+    );
+    assertHandoff(r.stderr, d.game); // and the warning, on stderr
+  }
+});
+
 // Windows starts conhost.exe as the child of a console program that has
 // a console of its own, and WerFault.exe as the child of one that
 // crashes: they are Windows' own, and end with it (or a moment later),
