@@ -485,6 +485,23 @@ export function debugPrivilege(): Disposable | undefined {
   };
 }
 
+/**
+ * `call()`, and when Windows refuses it (access denied) once more with
+ * {@linkcode debugPrivilege} enabled for it: for calls that open another
+ * user's process or a service, or its threads, by id themselves. The first
+ * error is thrown when the token does not hold the privilege.
+ */
+export function withDebugPrivilegeRetry<T>(call: () => T): T {
+  try {
+    return call();
+  } catch (e) {
+    if (!(e instanceof Win32Error && e.code === ERROR.ACCESS_DENIED)) throw e;
+    using privilege = debugPrivilege();
+    if (!privilege) throw e;
+    return call();
+  }
+}
+
 // PROCESS_INFORMATION_CLASS ProcessProtectionLevelInfo, and the level of
 // a process that is not protected.
 const PROCESS_PROTECTION_LEVEL_INFO = 7;

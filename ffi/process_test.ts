@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { MACHINE, runningMachine } from "./process.ts";
+import { MACHINE, runningMachine, withDebugPrivilegeRetry } from "./process.ts";
+import { ERROR, Win32Error } from "./win32_error.ts";
 
 const { UNKNOWN, ARM64, AMD64, I386 } = MACHINE;
 
@@ -30,4 +31,21 @@ Deno.test("runningMachine: an x64 process on ARM64 Windows, which IsWow64Process
     assert.deepEqual(got, { process: runs, native }, what);
     assert.equal(asked, asks, `${what}: info asked`);
   }
+});
+
+Deno.test("withDebugPrivilegeRetry: a call that succeeds, or fails other than with access denied, is made once", () => {
+  let calls = 0;
+  assert.equal(withDebugPrivilegeRetry(() => ++calls), 1);
+  const missing = new Win32Error("OpenProcess", ERROR.INVALID_PARAMETER, {
+    text: "bad pid",
+  });
+  assert.throws(
+    () =>
+      withDebugPrivilegeRetry(() => {
+        calls++;
+        throw missing;
+      }),
+    (e) => e === missing,
+  );
+  assert.equal(calls, 2);
 });

@@ -7,8 +7,6 @@
  */
 
 import {
-  debugPrivilege,
-  ERROR,
   type Handle,
   type MemoryRegion,
   openThread,
@@ -21,6 +19,7 @@ import {
   threadProcessId,
   threadStartAddress,
   Win32Error,
+  withDebugPrivilegeRetry,
 } from "../ffi/mod.ts";
 import { readMappedHeaders } from "../pe/mod.ts";
 import type { ModuleInfo } from "./module_list.ts";
@@ -139,14 +138,7 @@ const LOOK_ACCESS = THREAD.QUERY_INFORMATION | THREAD.SUSPEND_RESUME |
  * are refused as the process is, and would all count as not seen.
  */
 function openForLook(tid: number): Handle {
-  try {
-    return openThread(tid, LOOK_ACCESS);
-  } catch (e) {
-    if (!(e instanceof Win32Error && e.code === ERROR.ACCESS_DENIED)) throw e;
-    using privilege = debugPrivilege();
-    if (!privilege) throw e;
-    return openThread(tid, LOOK_ACCESS);
-  }
+  return withDebugPrivilegeRetry(() => openThread(tid, LOOK_ACCESS));
 }
 
 /** How {@linkcode threadsInModule} looks at a thread (tests replace it). */

@@ -6,7 +6,6 @@
 
 import { HeapshiftError } from "./heapshift_error.ts";
 import {
-  debugPrivilege,
   ERROR,
   type Handle,
   openProcess,
@@ -16,6 +15,7 @@ import {
   processSessionId,
   readSharedMemory,
   Win32Error,
+  withDebugPrivilegeRetry,
 } from "../ffi/mod.ts";
 import { processes } from "./processes.ts";
 import { guard } from "./_error_kinds.ts";
@@ -90,15 +90,7 @@ export function statsNamespaces(
  */
 function sessionOf(pid: number): number | undefined {
   try {
-    return processSessionId(pid);
-  } catch (e) {
-    if (!(e instanceof Win32Error && e.code === ERROR.ACCESS_DENIED)) {
-      return undefined;
-    }
-  }
-  try {
-    using privilege = debugPrivilege();
-    return privilege ? processSessionId(pid) : undefined;
+    return withDebugPrivilegeRetry(() => processSessionId(pid));
   } catch {
     return undefined;
   }

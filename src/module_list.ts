@@ -5,15 +5,13 @@
  */
 
 import {
-  debugPrivilege,
-  ERROR,
   LIST_MODULES,
   moduleEntries,
   type ModuleEntry,
   moduleFilePath,
   PROCESS,
   processModules,
-  Win32Error,
+  withDebugPrivilegeRetry,
 } from "../ffi/mod.ts";
 import {
   exitedError,
@@ -96,14 +94,7 @@ export function targetModules(target: TargetProcess): ModuleInfo[] {
  * the privilege is enabled again for the snapshot.
  */
 function snapshotModules(pid: number): ModuleEntry[] {
-  try {
-    return moduleEntries(pid);
-  } catch (e) {
-    if (!(e instanceof Win32Error && e.code === ERROR.ACCESS_DENIED)) throw e;
-    using privilege = debugPrivilege();
-    if (!privilege) throw e;
-    return moduleEntries(pid);
-  }
+  return withDebugPrivilegeRetry(() => moduleEntries(pid));
 }
 
 /**
