@@ -61,8 +61,20 @@ export function explainReason(
     // of a page made writable is charged against.
     return `${reason}: ucrtbase.dll's code could not be made writable (error ${error})`;
   }
+  if (reason === "thread-snapshot" && outOfMemory(error)) {
+    return `${reason}: ${
+      REASON_TEXT[reason]
+    }: the program is out of memory (error ${error})`;
+  }
   const text = REASON_TEXT[reason];
   return text ? `${reason}: ${text}` : reason;
+}
+
+/** Windows' errors for memory that ran out (the thread snapshot's in a
+ * nearly full 32-bit address space): trying again at once meets them
+ * again. */
+function outOfMemory(error: number): boolean {
+  return error === 8 || error === 14;
 }
 
 /** Windows' error for a change of code Arbitrary Code Guard refused. */
@@ -148,8 +160,11 @@ export async function awaitTakeover(
     }
     if (s && s.state === "failed") {
       const dllArg = target.explicitDll ? ` --dll ${quoted(target.dll)}` : "";
-      const again = reasonMayPass(s.reason)
-        ? `this may pass: \`inject ${pid}${dllArg}\` tries again`
+      const retry = `\`inject ${pid}${dllArg}\` tries again`;
+      const again = s.reason === "thread-snapshot" && outOfMemory(s.error)
+        ? `this may pass once the program has freed memory: ${retry}`
+        : reasonMayPass(s.reason)
+        ? `this may pass: ${retry}`
         : s.reason === "protect" && s.error === ERROR_DYNAMIC_CODE_BLOCKED
         ? PROTECT_ADVICE
         : "restart it to try again";

@@ -80,6 +80,40 @@ Deno.test("awaitTakeover: a program that ended meanwhile is said at once; an err
   assert(Date.now() - started < 5_000, "waited for the deadline");
 });
 
+Deno.test("awaitTakeover: threads not listed for want of memory say so, and that trying again waits for free memory", async () => {
+  // CreateToolhelp32Snapshot in a nearly full address space (a 32-bit game
+  // late in its life): ERROR_NOT_ENOUGH_MEMORY, which an immediate retry
+  // meets again.
+  for (const error of [8, 14]) {
+    await assert.rejects(
+      awaitTakeover(target, {
+        timeoutMs: 5_000,
+        stats: replay([{ state: "failed", reason: "thread-snapshot", error }]),
+      }),
+      (e: Error) =>
+        e.message.includes(
+          `(thread-snapshot: its threads could not be listed: the program is out of memory (error ${error}))`,
+        ) &&
+        e.message.includes(
+          "(this may pass once the program has freed memory: `inject 7` tries again;",
+        ),
+    );
+  }
+  // Any other error: a moment's failure.
+  await assert.rejects(
+    awaitTakeover(target, {
+      timeoutMs: 5_000,
+      stats: replay([
+        { state: "failed", reason: "thread-snapshot", error: 5 },
+      ]),
+    }),
+    (e: Error) =>
+      e.message.includes(
+        "(thread-snapshot: its threads could not be listed)",
+      ) && e.message.includes("(this may pass: `inject 7` tries again;"),
+  );
+});
+
 Deno.test("awaitTakeover: a reason that may pass says inject tries again, naming a --dll", async () => {
   const failed = [{
     state: "failed" as const,
