@@ -24,7 +24,10 @@ testArches(
   async (arch) => {
     const base = await run(arch, "expansion", true);
     const r = await run(arch, "expansion");
+    // all 2,200 threads (warm-up and measured) created and ended
+    assertValues(base, { "threads.ran": 2200 });
     assertValues(r, {
+      "threads.ran": 2200,
       live: 1,
       next_index_expansion: 1,
       bad: 0,
