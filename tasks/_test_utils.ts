@@ -13,7 +13,28 @@ export function runScript(
 ): Promise<CliRun> {
   const path = script instanceof URL ? script.href : script;
   return runProgram(Deno.execPath(), ["run", "-A", path, ...args], {
-    env: { NO_COLOR: "1", ...options.env },
+    env: { NO_COLOR: "1", ...denoDirEnv(), ...options.env },
     timeoutMs: 60_000,
   });
+}
+
+let denoDir: string | undefined;
+
+/**
+ * `DENO_DIR` set to this Deno's module cache, for a child Deno whose
+ * `XDG_CACHE_HOME` a test changes: Deno keeps its cache there too, and a
+ * new one first downloads the npm packages (seconds, or past a test's
+ * deadline on a loaded machine).
+ */
+export function denoDirEnv(): { DENO_DIR: string } {
+  denoDir ??= Deno.env.get("DENO_DIR") ?? JSON.parse(
+    new TextDecoder().decode(
+      new Deno.Command(Deno.execPath(), {
+        args: ["info", "--json"],
+        stdout: "piped",
+        stderr: "null",
+      }).outputSync().stdout,
+    ),
+  ).denoDir;
+  return { DENO_DIR: denoDir! };
 }
