@@ -46,7 +46,7 @@ function markerName(pid: number, mod: ModuleInfo): string | undefined {
 
 /**
  * Records that heapshift took a reference to `mod` in process `pid`. Best
- * effort: without a marker eject asks for `force`, which is safe.
+ * effort: without a marker eject asks for `anyOrigin`, which is safe.
  */
 export function markLoaded(pid: number, mod: ModuleInfo): void {
   const name = markerName(pid, mod);
@@ -66,7 +66,7 @@ export function markLoaded(pid: number, mod: ModuleInfo): void {
       doing: "mark a load in",
     });
     duplicateHandleInto(handle, target.process);
-  } catch { /* no marker: eject will need force */ }
+  } catch { /* no marker: eject will need anyOrigin */ }
 }
 
 /**
@@ -102,6 +102,8 @@ export function markUnloaded(pid: number, mod: ModuleInfo): void {
  * Eject's refusal of a module heapshift holds no reference to that it
  * knows of ({@linkcode loadedByHeapshift}); `options.session`: the
  * session of a target in another user's session, where that is not known.
+ * It names `anyOrigin`, which skips this check alone: `force` would skip
+ * the look at the module's threads too.
  */
 export function unmarkedError(
   pid: number,
@@ -113,7 +115,7 @@ export function unmarkedError(
     : `it runs in another user's session (${session}), whose names (where heapshift marks the modules it loads) this one does not see, so whether heapshift loaded ${module} cannot be told`;
   return new HeapshiftError(
     "unsupported",
-    `Cannot ${doing} process ${pid}: ${why}: the program may have loaded it itself and still call it, so unloading it could crash the program; pass force: true (--force on the command line) to unload it anyway${
+    `Cannot ${doing} process ${pid}: ${why}: the program may have loaded it itself and still call it, so unloading it could crash the program; pass anyOrigin: true (--any-origin on the command line) to unload it whoever loaded it (a thread running in it still stops the eject)${
       session === undefined ? "" : ", or eject it from that session"
     }`,
   );

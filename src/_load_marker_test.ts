@@ -10,7 +10,7 @@ Deno.test("unmarkedError: a module in another user's session is not said to be t
   assert.equal(e.kind, "unsupported");
   assert.equal(
     e.message,
-    "Cannot eject x.dll from process 42: it runs in another user's session (2), whose names (where heapshift marks the modules it loads) this one does not see, so whether heapshift loaded x.dll cannot be told: the program may have loaded it itself and still call it, so unloading it could crash the program; pass force: true (--force on the command line) to unload it anyway, or eject it from that session",
+    "Cannot eject x.dll from process 42: it runs in another user's session (2), whose names (where heapshift marks the modules it loads) this one does not see, so whether heapshift loaded x.dll cannot be told: the program may have loaded it itself and still call it, so unloading it could crash the program; pass anyOrigin: true (--any-origin on the command line) to unload it whoever loaded it (a thread running in it still stops the eject), or eject it from that session",
   );
 });
 
@@ -21,6 +21,6 @@ Deno.test("unmarkedError: elsewhere, heapshift did not load it", () => {
   });
   assert.equal(
     e.message,
-    "Cannot eject x.dll from process 42: heapshift did not load x.dll (or has unloaded it already): the program may have loaded it itself and still call it, so unloading it could crash the program; pass force: true (--force on the command line) to unload it anyway",
+    "Cannot eject x.dll from process 42: heapshift did not load x.dll (or has unloaded it already): the program may have loaded it itself and still call it, so unloading it could crash the program; pass anyOrigin: true (--any-origin on the command line) to unload it whoever loaded it (a thread running in it still stops the eject)",
   );
 });

@@ -88,19 +88,43 @@ export interface InjectOptions {
 /**
  * Options for {@linkcode eject}.
  *
- * @example Unload a DLL heapshift did not load
+ * @example Unload a DLL heapshift did not load (or, in another user's
+ * session, cannot tell), unless a thread runs in it
  * ```ts
  * import { eject } from "@heapshift/heapshift";
- * await eject(1234, "probe.dll", { force: true });
+ * await eject(1234, "probe.dll", { anyOrigin: true });
  * ```
  */
 export interface EjectOptions extends InjectOptions {
   /**
-   * Unload the module even though heapshift did not load it (the program
-   * may have loaded it itself and still call it), or though the imports
-   * of another module, which might call it, cannot be read. Default false.
+   * Unload the module whoever loaded it: also when heapshift did not load
+   * it (the program may have loaded it itself and still call it), or
+   * cannot tell (a process in another user's session, whose names, where
+   * heapshift marks its loads, this one does not see). Every other check
+   * stays: a thread running in the module still stops the eject. Default
+   * false.
+   */
+  anyOrigin?: boolean;
+  /**
+   * Unload the module past every check that can be overridden: who loaded
+   * it (as `anyOrigin`), imports of another module that cannot be read
+   * (it might call it), and threads running in it, or that could not be
+   * looked at (unmapped under a thread, its code crashes the program).
+   * Default false.
    */
   force?: boolean;
+}
+
+/**
+ * How {@linkcode eject} tells who loaded a module (tests replace it: under
+ * Wine every program runs in one session, so another user's cannot be
+ * made).
+ */
+export interface OriginLook {
+  /** As {@linkcode loadedByHeapshift}. */
+  loaded?: (pid: number, mod: ModuleInfo) => boolean | undefined;
+  /** The session of process `pid` (undefined: not known). */
+  session?: (pid: number) => number | undefined;
 }
 
 /** Modules no process survives losing. */
@@ -572,14 +596,22 @@ async function throwIfEnded(
  * resolved as {@linkcode inject} resolves it) from process `pid` with a
  * remote `FreeLibrary`, and checks it is gone. Only a module
  * heapshift loaded ({@linkcode inject}, or `dlls` of `launch`) is unloaded
- * unless `options.force` is given: the program may have loaded it itself
- * and still call it. A pinned module (heapshift.dll pins itself: its hooks
+ * unless `options.anyOrigin` (or `force`) is given: the program may have
+ * loaded it itself and still call it. Nor one a running thread is in,
+ * unless `options.force` is given: it would run on into unmapped code.
+ * A pinned module (heapshift.dll pins itself: its hooks
  * must never be unmapped) stays, and is reported as a `pinned` error.
  *
  * @example Unload a DLL that was injected earlier
  * ```ts
  * import { eject } from "@heapshift/heapshift";
  * await eject(1234, "probe.dll");
+ * ```
+ *
+ * @example Unload a DLL whoever loaded it, unless a thread runs in it
+ * ```ts
+ * import { eject } from "@heapshift/heapshift";
+ * await eject(1234, "probe.dll", { anyOrigin: true });
  * ```
  */
 export function eject(
@@ -591,18 +623,33 @@ export function eject(
     checkPath(moduleName, `eject a module from process ${pid}`);
     checkOptions(options, `eject ${baseName(moduleName)} from process ${pid}`);
     checkOptionTypes(options, {
-      types: { force: "boolean" },
+      types: { anyOrigin: "boolean", force: "boolean" },
       doing: `eject ${baseName(moduleName)} from process ${pid}`,
     });
     checkPid(pid, `eject ${baseName(moduleName)} from`);
-    return unloadFrom(pid, moduleName, options);
+    return unloadFrom(pid, moduleName, { eject: options });
   });
+}
+
+/**
+ * {@linkcode eject} with `options.eject`, telling who loaded the module
+ * as `options.look` says (internal: for tests).
+ */
+export function ejectLooking(
+  pid: number,
+  moduleName: string,
+  options: { eject: EjectOptions; look: OriginLook },
+): Promise<void> {
+  return guardAsync(() => unloadFrom(pid, moduleName, options));
 }
 
 async function unloadFrom(
   pid: number,
   moduleName: string,
-  options: EjectOptions,
+  { eject: options, look: origin = {} }: {
+    eject: EjectOptions;
+    look?: OriginLook;
+  },
 ): Promise<void> {
   const doing = `eject ${baseName(moduleName)} from`;
   const timeout = timeoutMs(options.timeout, {
@@ -671,22 +718,21 @@ async function unloadFrom(
       `Cannot ${doing} process ${pid}: ${mod.name} is a system DLL (${mod.path}), which Windows and the program load for each other, also through API sets and forwarders; unloading it could crash the program`,
     );
   }
-  const ours = force || loadedByHeapshift(pid, mod);
-  if (ours === undefined) {
-    // Another user's session: no marker can be seen there.
-    const { session } = namespaceOf(pid);
-    throw unmarkedError(pid, { doing, module: mod.name, session });
+  const ours = force || (origin.loaded ?? loadedByHeapshift)(pid, mod);
+  // heapshift.dll once an eject gave our reference back (inject of it
+  // loaded already takes none): it stays, and nothing would unload it.
+  if (ours === false && pinnedHeapshift(pid, mod)) {
+    throw new HeapshiftError(
+      "pinned",
+      `Cannot ${doing} process ${pid}: it pins itself as it loads (heapshift's hooks must never be unmapped), so it stays loaded until the program exits; heapshift holds no reference to it to give back (an earlier eject gave it back, or the program loaded it itself)`,
+    );
   }
-  if (!ours) {
-    // heapshift.dll once an eject gave our reference back (inject of it
-    // loaded already takes none): it stays, and force would not unload it.
-    if (pinnedHeapshift(pid, mod)) {
-      throw new HeapshiftError(
-        "pinned",
-        `Cannot ${doing} process ${pid}: it pins itself as it loads (heapshift's hooks must never be unmapped), so it stays loaded until the program exits; heapshift holds no reference to it to give back (an earlier eject gave it back, or the program loaded it itself)`,
-      );
-    }
-    throw unmarkedError(pid, { doing, module: mod.name });
+  if (!ours && options.anyOrigin !== true) {
+    // undefined: another user's session, where no marker can be seen.
+    const session = ours === undefined
+      ? (origin.session ?? ((p) => namespaceOf(p).session))(pid)
+      : undefined;
+    throw unmarkedError(pid, { doing, module: mod.name, session });
   }
   // A thread runs on in a DLL's code after FreeLibrary unmaps it, or
   // returns there (Microsoft: FreeLibraryAndExitThread): the program

@@ -1,6 +1,7 @@
 /**
  * `heapshift eject`: unloads a module heapshift loaded from a process
- * (heapshift.dll pins itself and stays); `--force` unloads another one.
+ * (heapshift.dll pins itself and stays); `--any-origin` unloads another
+ * one no thread runs in, `--force` any.
  *
  * @module
  */
@@ -27,8 +28,12 @@ export function ejectCommand(program: Command, setCode: SetCode): void {
     .argument("<module>", "module file name or path", parseName)
     .option("--pid <pid>", PID_HELP, parsePid)
     .option(
+      "--any-origin",
+      "unload it whoever loaded it, also when heapshift did not or cannot tell (the program may still call it); a thread running in it still stops the eject",
+    )
+    .option(
       "--force",
-      "unload it even though heapshift did not load it (the program may still call it)",
+      "unload it past every check that can be overridden: who loaded it, imports that cannot be read, threads running in it",
     )
     .option("--json", "machine-readable output");
   bridgeOptions(command).addHelpText(
@@ -36,7 +41,7 @@ export function ejectCommand(program: Command, setCode: SetCode): void {
     example(
       "deno run -A cli.ts eject 1234 probe.dll",
       "deno run -A cli.ts eject game.exe probe.dll",
-      "deno run -A cli.ts eject 1234 other.dll --force",
+      "deno run -A cli.ts eject 1234 other.dll --any-origin",
     ),
   )
     .action(async (target, module, opts) => {
@@ -47,12 +52,13 @@ export function ejectCommand(program: Command, setCode: SetCode): void {
 async function doEject(
   target: string,
   module: string,
-  opts: { pid?: number; force?: boolean; json?: boolean },
+  opts: { pid?: number; anyOrigin?: boolean; force?: boolean; json?: boolean },
 ): Promise<number> {
   const api = await import("../api.ts");
   const pid = await targetPid(target, opts.pid);
+  const { anyOrigin = false, force = false } = opts;
   await ejectUninterrupted(
-    () => api.eject(pid, module, { force: opts.force === true }),
+    () => api.eject(pid, module, { anyOrigin, force }),
     pid,
   );
   if (opts.json) printJson({ pid, module, ejected: true });

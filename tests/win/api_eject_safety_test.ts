@@ -12,6 +12,7 @@ import {
   Win32Error,
 } from "../../ffi/mod.ts";
 import { threadsInModule } from "../../src/_module_threads.ts";
+import { ejectLooking } from "../../src/injection.ts";
 import { openTarget } from "../../src/_target.ts";
 import { assert, assertEquals, assertRejects } from "./assert.ts";
 import {
@@ -241,7 +242,7 @@ test("eject refuses a DLL the program loaded itself and still calls; force unloa
   const e = await assertRejects(
     () => eject(pid, "api_adep.dll"),
     HeapshiftError,
-    `Cannot eject api_adep.dll from process ${pid}: heapshift did not load api_adep.dll (or has unloaded it already): the program may have loaded it itself and still call it, so unloading it could crash the program; pass force: true (--force on the command line) to unload it anyway`,
+    `Cannot eject api_adep.dll from process ${pid}: heapshift did not load api_adep.dll (or has unloaded it already): the program may have loaded it itself and still call it, so unloading it could crash the program; pass anyOrigin: true (--any-origin on the command line) to unload it whoever loaded it (a thread running in it still stops the eject)`,
   );
   assertEquals(e.kind, "unsupported");
   assert(has(pid, "api_adep.dll"), "api_adep.dll stays");
@@ -264,12 +265,12 @@ test("eject refuses a DLL the program loaded itself and still calls; force unloa
     HeapshiftError,
     "heapshift did not load probe.dll",
   );
-  // The CLI says how to force it, and forces it.
+  // The CLI says how to unload it whoever loaded it; --force does too.
   const pid2 = String(idle.readyPid);
   const refused = await runCli(["eject", pid2, "probe.dll"]);
   assertEquals(refused.code, 1, refused.stderr);
   assert(
-    refused.stderr.includes("(--force on the command line)"),
+    refused.stderr.includes("(--any-origin on the command line)"),
     refused.stderr,
   );
   const forced = await runCli(["eject", pid2, "probe.dll", "--force"]);
@@ -282,6 +283,88 @@ test("eject refuses a DLL the program loaded itself and still calls; force unloa
     await eject(idle.readyPid, "probe.dll");
     assert(!has(idle.readyPid, "probe.dll"), `cycle ${i}: probe.dll is gone`);
   }
+});
+
+testArches(
+  "anyOrigin skips only the check of who loaded a module: a thread running in it still stops the eject",
+  async (arch) => {
+    // The program loaded api_worker.dll itself, whose thread loops in its
+    // code: only force got past the origin check, and force skipped the
+    // look at threads too, so the unload crashed the program.
+    const worker = arch === "x86" ? "api_worker32.dll" : "api_worker.dll";
+    await using loads = await startTarget(fixture("api_dynuser.exe", arch), {
+      args: [fixture("api_worker.dll", arch)],
+    });
+    const pid = loads.readyPid;
+    await assertRejects(
+      () => eject(pid, worker),
+      HeapshiftError,
+      `Cannot eject ${worker} from process ${pid}: heapshift did not load ${worker} (or has unloaded it already): the program may have loaded it itself and still call it, so unloading it could crash the program; pass anyOrigin: true (--any-origin on the command line) to unload it whoever loaded it (a thread running in it still stops the eject)`,
+    );
+    const e = await assertRejects(
+      () => eject(pid, worker, { anyOrigin: true }),
+      HeapshiftError,
+      `Cannot eject ${worker} from process ${pid}: thread `,
+    );
+    assert(
+      / began in api_worker(32)?\.dll and is still running/.test(e.message),
+      e.message,
+    );
+    const cli = await runCli(["eject", String(pid), worker, "--any-origin"]);
+    assertEquals(cli.code, 1, cli.stderr);
+    assert(cli.stderr.includes(" began in "), cli.stderr);
+    assert(has(pid, worker), `${worker} stays`);
+    assert(await stillTicking(loads), "the program runs on");
+
+    // One without threads the program loaded: unloaded, by the API and the CLI.
+    const probe = arch === "x86" ? "probe32.dll" : "probe.dll";
+    for (const how of ["api", "cli"]) {
+      await using idle = await startTarget(fixture("api_dynuser.exe", arch), {
+        args: [fixture("probe.dll", arch)],
+      });
+      const idlePid = idle.readyPid;
+      if (how === "api") await eject(idlePid, probe, { anyOrigin: true });
+      else {
+        const r = await runCli([
+          "eject",
+          String(idlePid),
+          probe,
+          "--any-origin",
+        ]);
+        assertEquals(r.code, 0, r.stderr);
+      }
+      assert(!has(idlePid, probe), `${how}: ${probe} is gone`);
+      assert(await stillTicking(idle), `${how}: the program runs on`);
+    }
+  },
+);
+
+test("a module of unknown origin (another user's session) is refused naming anyOrigin, which still looks at its threads", async () => {
+  // Under Wine every program runs in one session: the marker's answer for
+  // another user's session (none can be seen) is given to eject instead.
+  const look = { loaded: () => undefined, session: () => 2 };
+  await using target = await startTarget(fixture("sleeper.exe"));
+  const pid = target.readyPid;
+  await inject(pid, fixture("api_worker.dll"));
+  await assertRejects(
+    () => ejectLooking(pid, "api_worker.dll", { eject: {}, look }),
+    HeapshiftError,
+    `Cannot eject api_worker.dll from process ${pid}: it runs in another user's session (2), whose names (where heapshift marks the modules it loads) this one does not see, so whether heapshift loaded api_worker.dll cannot be told: the program may have loaded it itself and still call it, so unloading it could crash the program; pass anyOrigin: true (--any-origin on the command line) to unload it whoever loaded it (a thread running in it still stops the eject), or eject it from that session`,
+  );
+  const e = await assertRejects(
+    () =>
+      ejectLooking(pid, "api_worker.dll", { eject: { anyOrigin: true }, look }),
+    HeapshiftError,
+    `Cannot eject api_worker.dll from process ${pid}: thread `,
+  );
+  assert(
+    / began in api_worker\.dll and is still running/.test(e.message),
+    e.message,
+  );
+  assert(has(pid, "api_worker.dll"), "api_worker.dll stays");
+  await inject(pid, fixture("probe.dll"));
+  await ejectLooking(pid, "probe.dll", { eject: { anyOrigin: true }, look });
+  assert(!has(pid, "probe.dll"), "probe.dll, which no thread runs in, is gone");
 });
 
 test("a DLL launch loaded is heapshift's: eject does not ask for force", async () => {
