@@ -137,10 +137,19 @@ export function targetNamed<T>(
 /**
  * When process `pid` was created, if it can be asked; "ended" for one that
  * has exited (a handle held somewhere keeps its pid and its stats block).
+ * Opened again with SeDebugPrivilege enabled when refused, as openTarget
+ * opens a target: a service or another user's program may refuse an
+ * elevated heapshift even limited query access without it, and with no
+ * creation time a dead process's block left under the plain name would be
+ * taken for this one's. `options.open` opens it (tests replace it).
  */
-function creationTime(pid: number): bigint | "ended" | undefined {
+export function creationTime(
+  pid: number,
+  options: { open?: (pid: number) => Handle } = {},
+): bigint | "ended" | undefined {
+  const open = options.open ?? openQuery;
   try {
-    using process = openQuery(pid);
+    using process = withDebugPrivilegeRetry(() => open(pid));
     if (endedCode(process) !== undefined) return "ended";
     return processCreationTime(process);
   } catch {

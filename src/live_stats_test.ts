@@ -1,5 +1,19 @@
 import assert from "node:assert/strict";
-import { statsName, statsNamespace, statsNamespaces } from "./live_stats.ts";
+import {
+  creationTime,
+  statsName,
+  statsNamespace,
+  statsNamespaces,
+} from "./live_stats.ts";
+import {
+  debugPrivilege,
+  ERROR,
+  isWindows,
+  openProcess,
+  PROCESS,
+  processCreationTime,
+  Win32Error,
+} from "../ffi/mod.ts";
 
 Deno.test("statsNamespace: a service's block (session 0) is Global\\ from a user's session; another user's session is out of sight", () => {
   assert.equal(statsNamespace(1, 1), "Local");
@@ -34,4 +48,51 @@ Deno.test("statsName: plain, beside it with the creation time, in either namespa
     statsName(1234, 0x1dc0ffeen, { namespace: "Global" }),
     "Global\\heapshift-1234-000000001dc0ffee",
   );
+});
+
+Deno.test({
+  name:
+    "creationTime: a process that refuses to be opened (a service, another user's program) is opened again with SeDebugPrivilege, so its block's owner can still be checked",
+  ignore: !isWindows,
+  fn: () => {
+    // Whether this token holds the privilege (an elevated administrator's
+    // does; Wine's does): without it the refusal stands.
+    const privilege = debugPrivilege();
+    const held = privilege !== undefined;
+    privilege?.[Symbol.dispose]();
+    let opens = 0;
+    const time = creationTime(Deno.pid, {
+      open: (pid) => {
+        if (++opens === 1) {
+          throw new Win32Error("OpenProcess", ERROR.ACCESS_DENIED);
+        }
+        return openProcess(pid, PROCESS.QUERY_LIMITED_INFORMATION);
+      },
+    });
+    if (!held) {
+      assert.equal(time, undefined);
+      assert.equal(opens, 1);
+      return;
+    }
+    assert.equal(opens, 2);
+    using own = openProcess(Deno.pid, PROCESS.QUERY_LIMITED_INFORMATION);
+    assert.equal(time, processCreationTime(own));
+  },
+});
+
+Deno.test({
+  name:
+    "creationTime: a process that cannot be opened for another reason is asked once",
+  ignore: !isWindows,
+  fn: () => {
+    let opens = 0;
+    const time = creationTime(Deno.pid, {
+      open: () => {
+        opens++;
+        throw new Win32Error("OpenProcess", ERROR.INVALID_PARAMETER);
+      },
+    });
+    assert.equal(time, undefined);
+    assert.equal(opens, 1);
+  },
 });
