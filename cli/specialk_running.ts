@@ -9,7 +9,7 @@
  * @module
  */
 
-import { isWindows, openNamedEvent } from "../ffi/mod.ts";
+import { isWindows, knownSessionId, openNamedEvent } from "../ffi/mod.ts";
 import { baseName } from "../src/_paths.ts";
 
 /** A running process in which Special K would write the ini being edited. */
@@ -104,8 +104,9 @@ export function writersAmong(
 /**
  * The processes in which Special K may be active, with their files. On
  * Windows only those where it is: Special K creates the event
- * `Local\SK_InjectedPid_<pid>` once it has taken a game on
- * (SK_Inject_AcquireProcess, SpecialKO/SpecialK src/injection/injection.cpp),
+ * `Local\SK_InjectedPid_<pid>` (in the game's session) once it has taken a
+ * game on (SK_Inject_AcquireProcess, SpecialKO/SpecialK
+ * src/injection/injection.cpp),
  * never in the programs its global hook merely reaches (explorer, a
  * browser), where it stays loaded but idle. Special K before 25.12.2.1
  * (December 2025) creates no such event: for the ini of a local copy
@@ -158,12 +159,69 @@ function localCopyDir(ini: string): string | undefined {
 }
 
 /**
- * Whether Special K has taken the game `pid` on: its event exists (opened,
- * or there but not ours to open).
+ * The name of Special K's event in game `pid` for a reader in session
+ * `sessions.own`, the game being in `sessions.target`: `Local\` in our
+ * own session (or where either cannot be told, as before), `Global\` in
+ * session 0's, and `Session\<id>\` in another user's. Special K names it
+ * in the game's session; `Local\` from another session named our own,
+ * where it never is. `Session\` is the link each session's namespace
+ * holds to every session's (`\Sessions\BNOLINKS\<id>`), which Microsoft
+ * documents only as reserved for system use: Win32's `OpenEvent` follows
+ * it as it follows `Global\`.
  */
-function specialKActive(pid: number): boolean {
+export function specialKEventName(
+  pid: number,
+  sessions: { target?: number; own?: number },
+): string {
+  const { target, own } = sessions;
+  const name = `SK_InjectedPid_${pid}`;
+  if (target === undefined || own === undefined || target === own) {
+    return `Local\\${name}`;
+  }
+  return target === 0 ? `Global\\${name}` : `Session\\${target}\\${name}`;
+}
+
+/**
+ * Whether the names of session `session` can be looked up from here: an
+ * absent name is said to be absent (not found). A session that has ended,
+ * or whose directory refuses us, fails every name there alike, which would
+ * read as Special K in every program of it.
+ */
+function sessionNamesSeen(session: number): boolean {
+  const absent = `heapshift-absent-${Deno.pid}-${crypto.randomUUID()}`;
   try {
-    const event = openNamedEvent(`Local\\SK_InjectedPid_${pid}`);
+    const event = openNamedEvent(`Session\\${session}\\${absent}`);
+    event?.close();
+    return event === undefined;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Whether Special K has taken the game `pid` on: its event exists (opened,
+ * or there but not ours to open), looked for in the game's session
+ * ({@linkcode specialKEventName}). A game in a session whose names cannot
+ * be looked up is not counted, as none in another session was before, nor
+ * one whose session cannot be told (another user's, to a heapshift not
+ * elevated).
+ * `options.session` tells a process's session (tests replace it).
+ */
+export function specialKActive(
+  pid: number,
+  options: { session?: (pid: number) => number | undefined } = {},
+): boolean {
+  const session = options.session ?? knownSessionId;
+  const target = session(pid);
+  const name = specialKEventName(pid, { target, own: session(Deno.pid) });
+  if (
+    target !== undefined && name.startsWith("Session\\") &&
+    !sessionNamesSeen(target)
+  ) {
+    return false;
+  }
+  try {
+    const event = openNamedEvent(name);
     event?.close();
     return event !== undefined;
   } catch {

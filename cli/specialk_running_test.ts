@@ -2,10 +2,13 @@
 import assert from "node:assert/strict";
 import {
   type LoadedFiles,
+  specialKActive,
+  specialKEventName,
   specialKWriters,
   writerDlls,
   writersAmong,
 } from "./specialk_running.ts";
+import { createNamedEvent, isWindows, processSessionId } from "../ffi/mod.ts";
 
 const SK = "C:\\Users\\Me\\AppData\\Local\\Programs\\Special K";
 const PROFILE = `${SK}\\Profiles\\ELDEN RING\\SpecialK.ini`;
@@ -190,5 +193,41 @@ Deno.test({
       await child.status;
       await Deno.remove(dir, { recursive: true });
     }
+  },
+});
+
+Deno.test("specialk: Special K's event is looked for in the game's session: ours as Local\\, another as Session\\<id>\\, session 0 as Global\\", () => {
+  const name = (target?: number, own?: number) =>
+    specialKEventName(1234, { target, own });
+  assert.equal(name(1, 1), "Local\\SK_InjectedPid_1234");
+  // a session that cannot be told: ours, as before
+  assert.equal(name(undefined, 1), "Local\\SK_InjectedPid_1234");
+  assert.equal(name(2, undefined), "Local\\SK_InjectedPid_1234");
+  // another user's game was looked for in our own session: never found
+  assert.equal(name(2, 1), "Session\\2\\SK_InjectedPid_1234");
+  assert.equal(name(0, 1), "Global\\SK_InjectedPid_1234");
+});
+
+Deno.test({
+  name:
+    "specialk: a game in another session is found by its event there; a session whose names cannot be reached counts no game",
+  ignore: !isWindows,
+  fn: () => {
+    // Under Wine every program runs in one session: the test says which
+    // session the game and this process are in. No process has this pid.
+    const own = processSessionId(Deno.pid);
+    const game = 0x7fff_fff0;
+    using _event = createNamedEvent(`Local\\SK_InjectedPid_${game}`);
+    const seenFrom = (reader: number, target: number) => (pid: number) =>
+      pid === game ? target : reader;
+    // from another session (99), the game's own (ours) holds the event
+    assert.equal(specialKActive(game, { session: seenFrom(99, own) }), true);
+    assert.equal(
+      specialKActive(game + 1, { session: seenFrom(99, own) }),
+      false,
+    );
+    // no session 77 here: its names cannot be reached (path not found),
+    // which is no sign of Special K in every one of its programs
+    assert.equal(specialKActive(game, { session: seenFrom(own, 77) }), false);
   },
 });

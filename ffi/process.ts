@@ -502,6 +502,22 @@ export function withDebugPrivilegeRetry<T>(call: () => T): T {
   }
 }
 
+/**
+ * The session of process `pid`, or undefined when it cannot be asked.
+ * `ProcessIdToSessionId` opens the process itself, by its id, for
+ * PROCESS_QUERY_INFORMATION (Microsoft's documentation): another user's
+ * process or a service refuses that to an elevated heapshift unless
+ * SeDebugPrivilege is enabled ({@linkcode withDebugPrivilegeRetry}), and
+ * to one not elevated another user's process refuses it outright.
+ */
+export function knownSessionId(pid: number): number | undefined {
+  try {
+    return withDebugPrivilegeRetry(() => processSessionId(pid));
+  } catch {
+    return undefined;
+  }
+}
+
 // PROCESS_INFORMATION_CLASS ProcessProtectionLevelInfo, and the level of
 // a process that is not protected.
 const PROCESS_PROTECTION_LEVEL_INFO = 7;

@@ -8,11 +8,11 @@ import { HeapshiftError } from "./heapshift_error.ts";
 import {
   ERROR,
   type Handle,
+  knownSessionId,
   openProcess,
   openSharedMemory,
   PROCESS,
   processCreationTime,
-  processSessionId,
   readSharedMemory,
   Win32Error,
   withDebugPrivilegeRetry,
@@ -82,21 +82,6 @@ export function statsNamespaces(
 }
 
 /**
- * The session of process `pid`, or undefined when it cannot be asked.
- * `ProcessIdToSessionId` opens the process itself, by its id, for
- * PROCESS_QUERY_INFORMATION (Microsoft's documentation): another user's
- * process or a service refuses that to an elevated heapshift unless
- * SeDebugPrivilege is enabled, as openTarget enables it for its own open.
- */
-function sessionOf(pid: number): number | undefined {
-  try {
-    return withDebugPrivilegeRetry(() => processSessionId(pid));
-  } catch {
-    return undefined;
-  }
-}
-
-/**
  * The namespace in which this process sees the `Local\` names of process
  * `pid` ({@linkcode statsNamespace}), the namespaces to look for its stats
  * block in ({@linkcode statsNamespaces}), and `pid`'s session when known.
@@ -106,8 +91,8 @@ export function namespaceOf(pid: number): {
   readFrom: ("Local" | "Global")[];
   session: number | undefined;
 } {
-  const target = sessionOf(pid);
-  const own = sessionOf(Deno.pid);
+  const target = knownSessionId(pid);
+  const own = knownSessionId(Deno.pid);
   return {
     namespace: statsNamespace(target, own),
     readFrom: statsNamespaces(target, own),
