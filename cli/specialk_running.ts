@@ -203,8 +203,7 @@ function sessionNamesSeen(session: number): boolean {
  * or there but not ours to open), looked for in the game's session
  * ({@linkcode specialKEventName}). A game in a session whose names cannot
  * be looked up is not counted, as none in another session was before, nor
- * one whose session cannot be told (another user's, to a heapshift not
- * elevated).
+ * one whose session cannot be told.
  * `options.session` tells a process's session (tests replace it).
  */
 export function specialKActive(

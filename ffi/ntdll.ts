@@ -45,6 +45,10 @@ const toDos = lazyFn("RtlNtStatusToDosError", {
   parameters: ["i32"],
   result: "u32",
 });
+const querySystem = lazyFn("NtQuerySystemInformation", {
+  parameters: ["u32", "buffer", "u32", "buffer"],
+  result: "i32",
+});
 const adjust = lazyFn("RtlAdjustPrivilege", {
   parameters: ["u32", "u8", "u8", "buffer"],
   result: "i32",
@@ -92,4 +96,50 @@ export function adjustPrivilege(
   const was = new Uint8Array(1);
   const status = adjust().call(privilege, enable ? 1 : 0, 0, was);
   return status === 0 ? was[0] !== 0 : undefined;
+}
+
+// SYSTEM_INFORMATION_CLASS SystemProcessInformation; STATUS_INFO_LENGTH_MISMATCH.
+const SYSTEM_PROCESS_INFORMATION = 5;
+const INFO_LENGTH_MISMATCH = 0xc000_0004 | 0;
+// SYSTEM_PROCESS_INFORMATION (winternl.h), x64 (this Deno's): its
+// UniqueProcessId and SessionId.
+const SPI_PID = 0x50;
+const SPI_SESSION = 0x64;
+
+/**
+ * Each running process's session, by pid, from the system's process list
+ * (`NtQuerySystemInformation(SystemProcessInformation)`, whose
+ * `SessionId` winternl.h documents): no process is opened, so another
+ * user's are listed too, which `ProcessIdToSessionId` refuses to a caller
+ * not elevated. Undefined when the list cannot be had.
+ */
+export function systemProcessSessions(): Map<number, number> | undefined {
+  const needed = new Uint32Array(1);
+  let size = 1 << 20;
+  for (let attempt = 0; attempt < 4; attempt++) {
+    const buffer = new Uint8Array(size);
+    const status = querySystem().call(
+      SYSTEM_PROCESS_INFORMATION,
+      buffer,
+      buffer.length,
+      new Uint8Array(needed.buffer),
+    );
+    if (status === INFO_LENGTH_MISMATCH) {
+      // More processes since: room for the list as it was, and some.
+      size = Math.max(size * 2, needed[0] + (64 << 10));
+      continue;
+    }
+    if (status !== 0) return undefined;
+    const view = new DataView(buffer.buffer);
+    const sessions = new Map<number, number>();
+    for (let at = 0;;) {
+      if (at + SPI_SESSION + 4 > buffer.length) return undefined;
+      const pid = Number(view.getBigUint64(at + SPI_PID, true));
+      sessions.set(pid, view.getUint32(at + SPI_SESSION, true));
+      const next = view.getUint32(at, true);
+      if (next === 0) return sessions;
+      at += next;
+    }
+  }
+  return undefined;
 }

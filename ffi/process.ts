@@ -9,7 +9,12 @@ import { checkBool, ERROR, fail, Win32Error } from "./win32_error.ts";
 import { Handle, isInvalidHandle } from "./handle.ts";
 import { kernel32 } from "./library.ts";
 import { readWide, wide } from "./strings.ts";
-import { adjustPrivilege, ntQueryObject, SE_DEBUG_PRIVILEGE } from "./ntdll.ts";
+import {
+  adjustPrivilege,
+  ntQueryObject,
+  SE_DEBUG_PRIVILEGE,
+  systemProcessSessions,
+} from "./ntdll.ts";
 import { withErrorMode } from "./error_mode.ts";
 
 /** Process access rights (winnt.h). */
@@ -503,18 +508,19 @@ export function withDebugPrivilegeRetry<T>(call: () => T): T {
 }
 
 /**
- * The session of process `pid`, or undefined when it cannot be asked.
+ * The session of process `pid`, or undefined when it cannot be told.
  * `ProcessIdToSessionId` opens the process itself, by its id, for
  * PROCESS_QUERY_INFORMATION (Microsoft's documentation): another user's
  * process or a service refuses that to an elevated heapshift unless
  * SeDebugPrivilege is enabled ({@linkcode withDebugPrivilegeRetry}), and
- * to one not elevated another user's process refuses it outright.
+ * to one not elevated another user's process refuses it outright; the
+ * system's process list ({@linkcode systemProcessSessions}) tells it then.
  */
 export function knownSessionId(pid: number): number | undefined {
   try {
     return withDebugPrivilegeRetry(() => processSessionId(pid));
   } catch {
-    return undefined;
+    return systemProcessSessions()?.get(pid);
   }
 }
 

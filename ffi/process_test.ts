@@ -1,5 +1,13 @@
 import assert from "node:assert/strict";
-import { MACHINE, runningMachine, withDebugPrivilegeRetry } from "./process.ts";
+import {
+  MACHINE,
+  processSessionId,
+  runningMachine,
+  withDebugPrivilegeRetry,
+} from "./process.ts";
+import { isWindows } from "./library.ts";
+import { systemProcessSessions } from "./ntdll.ts";
+import { processEntries } from "./toolhelp.ts";
 import { ERROR, Win32Error } from "./win32_error.ts";
 
 const { UNKNOWN, ARM64, AMD64, I386 } = MACHINE;
@@ -48,4 +56,28 @@ Deno.test("withDebugPrivilegeRetry: a call that succeeds, or fails other than wi
     (e) => e === missing,
   );
   assert.equal(calls, 2);
+});
+
+Deno.test({
+  name:
+    "systemProcessSessions: the system's process list gives each process's session, as ProcessIdToSessionId does",
+  ignore: !isWindows,
+  fn: () => {
+    const sessions = systemProcessSessions();
+    assert.ok(sessions, "the list can be had");
+    assert.equal(sessions.get(Deno.pid), processSessionId(Deno.pid));
+    let compared = 0;
+    for (const { pid } of processEntries()) {
+      let session: number;
+      try {
+        session = processSessionId(pid);
+      } catch {
+        continue; // not ours to ask, or ended since
+      }
+      if (!sessions.has(pid)) continue; // started since the list
+      assert.equal(sessions.get(pid), session, `process ${pid}`);
+      compared++;
+    }
+    assert.ok(compared > 1, `${compared} compared`);
+  },
 });
