@@ -313,6 +313,9 @@ void hs_stats_mark_live(uint32_t patch_sites, uint32_t reason,
 volatile hs_trim_stats* hs_stats_trim(void);
 /* A counter summed over every stripe (for the trimmer's pacing). */
 int64_t hs_stats_total(hs_counter which);
+/* The block's security (stats_access.c): its own DACL (STATS.md, "Who may
+ * open it"); NULL, for the creator's default one, when it cannot be made. */
+SECURITY_ATTRIBUTES* hs_stats_access(void);
 
 /* Counting. Every thread that counts owns a stripe of its own in the shared
  * block (claimed on its first count, any free one; owner id at +56) and

@@ -77,8 +77,10 @@ static BOOL page_file_view(const uint8_t* view, size_t size, DWORD protect) {
  * block of that name exists, or a section that is not one of the page
  * file's with committed pages (page_file_view). */
 static uint8_t* map_block(const wchar_t* name, BOOL* existed) {
-  HANDLE m = CreateFileMappingW(INVALID_HANDLE_VALUE, NULL, PAGE_READWRITE, 0,
-                                HS_STATS_SIZE, name);
+  /* the security applies only if the name is new (not a block left by an
+   * earlier process, which keeps its own) */
+  HANDLE m = CreateFileMappingW(INVALID_HANDLE_VALUE, hs_stats_access(),
+                                PAGE_READWRITE, 0, HS_STATS_SIZE, name);
   *existed = m != NULL && GetLastError() == ERROR_ALREADY_EXISTS;
   uint8_t* view =
       m ? MapViewOfFile(m, FILE_MAP_ALL_ACCESS, 0, 0, HS_STATS_SIZE) : NULL;

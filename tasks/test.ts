@@ -419,6 +419,8 @@ export const NOT_ON_MS_UCRT: Readonly<Record<string, string>> = {
   "dll_sites_test.ts":
     "parks threads at the first instruction of Wine's malloc",
   "dll_stack_test.ts": "what heapshift's own threads leave of their stacks",
+  "dll_stats_sd_test.ts":
+    "who may open the stats block: Wine's object security, not the CRT",
   "dll_trim_noserialize_test.ts":
     "the trimmer against Wine's heap lock and HeapWalk, not the CRT",
   "dll_trim_tail_test.ts": "the trimmer against a quirk of Wine's HeapWalk",
