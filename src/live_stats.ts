@@ -6,6 +6,7 @@
 
 import { HeapshiftError } from "./heapshift_error.ts";
 import {
+  debugPrivilege,
   ERROR,
   type Handle,
   knownSessionId,
@@ -153,11 +154,32 @@ function openQuery(pid: number): Handle {
   }
 }
 
+/**
+ * Why process `pid`'s stats block could not be opened, for a heapshift
+ * that runs `elevated` (it holds SeDebugPrivilege) or not. Elevated, the
+ * block's own security refused Administrators, which elevating does not
+ * change: heapshift.dll gives its block a DACL that admits them
+ * (dll/STATS.md, "Who may open it"), an older one gave it its program's
+ * default DACL, which for a service need not.
+ */
+export function statsDeniedMessage(pid: number, elevated: boolean): string {
+  const head = `Cannot read heapshift's stats of process ${pid}: access denied`;
+  if (!elevated) return `${head} (${ELEVATION_HINT})`;
+  return `${head}, though heapshift runs elevated: the block's own security admits no Administrators (an older heapshift.dll gave it its program's default security, which in a service need not admit them; or another program holds the name). Run heapshift as that program's user or as SYSTEM, or inject this heapshift.dll once the program has restarted`;
+}
+
 function accessDenied(pid: number, cause: unknown): HeapshiftError {
+  let elevated: boolean;
+  {
+    using privilege = debugPrivilege();
+    elevated = privilege !== undefined;
+  }
   return new HeapshiftError(
     "access-denied",
-    `Cannot read heapshift's stats of process ${pid}: access denied (${ELEVATION_HINT})`,
-    { cause },
+    statsDeniedMessage(pid, elevated),
+    {
+      cause,
+    },
   );
 }
 

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import {
   creationTime,
+  statsDeniedMessage,
   statsName,
   statsNamespace,
   statsNamespaces,
@@ -95,4 +96,17 @@ Deno.test({
     assert.equal(time, undefined);
     assert.equal(opens, 1);
   },
+});
+
+Deno.test("statsDeniedMessage: an elevated heapshift refused is not told to run elevated", () => {
+  assert.match(
+    statsDeniedMessage(7, false),
+    /^Cannot read heapshift's stats of process 7: access denied \(.*run heapshift from an elevated \(Administrator\) prompt\)$/,
+  );
+  const elevated = statsDeniedMessage(7, true);
+  assert.match(
+    elevated,
+    /^Cannot read heapshift's stats of process 7: access denied, though heapshift runs elevated: the block's own security admits no Administrators /,
+  );
+  assert.doesNotMatch(elevated, /from an elevated/);
 });

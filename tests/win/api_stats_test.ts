@@ -191,3 +191,22 @@ for (
     assert(s.counters.allocs >= 100, `allocs ${s.counters.allocs}`);
   });
 }
+
+// A block refused by its own security: running elevated (heapshift under
+// Wine holds SeDebugPrivilege, as an elevated administrator's does) does
+// not change that, so stats must not say to (a block an older
+// heapshift.dll made in a service, with the service's default DACL).
+test("stats of a block an elevated heapshift may not open: not told to run elevated", async () => {
+  await using target = await startTarget(fixture("dll_stale.exe"), {
+    args: ["denied-none", hookDll()],
+  });
+  assertEquals((await target.lines.next()).value, "child.state=-1");
+  const pid = target.readyPid;
+  const e = await assertRejects(
+    () => Promise.resolve().then(() => stats(pid)),
+    HeapshiftError,
+    `Cannot read heapshift's stats of process ${pid}: access denied, though heapshift runs elevated: the block's own security admits no Administrators`,
+  );
+  assertEquals(e.kind, "access-denied");
+  assert(!e.message.includes("run heapshift from an elevated"), e.message);
+});
