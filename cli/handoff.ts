@@ -11,6 +11,7 @@ import type { LaunchedProcess, ProcessInfo } from "./api.ts";
 import { baseName } from "../src/_paths.ts";
 import { isSystemDll, systemRoot } from "../src/_system_dll.ts";
 import { crashStatus } from "../src/_exit_status.ts";
+import { quoteArg } from "../src/command_line.ts";
 import {
   isSignaled,
   openProcess,
@@ -99,9 +100,13 @@ export function handoffWarning(
   // SteamAPI_RestartAppIfNecessary: a game that Steam must start, started
   // otherwise, has Steam start it again (steam.exe, its child when Steam
   // was not running) and exits. The game is this very program.
+  // (A name in a command is quoted as a prompt needs it: game names often
+  // hold spaces.)
   const steam = children.find((c) => c.name.toLowerCase() === "steam.exe");
   if (steam) {
-    return `${program} (pid ${pid}) ended (exit ${exitCode}) having had Steam start it (steam.exe, pid ${steam.pid}): a game that Steam must start, started otherwise, has Steam start it again and exits. To take it over, start ${program} from Steam while \`inject ${program} --wait\` waits for it`;
+    return `${program} (pid ${pid}) ended (exit ${exitCode}) having had Steam start it (steam.exe, pid ${steam.pid}): a game that Steam must start, started otherwise, has Steam start it again and exits. To take it over, start ${program} from Steam while \`inject ${
+      quoteArg(program)
+    } --wait\` waits for it`;
   }
   const named = children.map((c) => `${c.name} (pid ${c.pid})`).join(", ");
   const first = children[0].name;
@@ -109,7 +114,9 @@ export function handoffWarning(
     children.length === 1 ? "a program" : "programs"
   } it started, without ${
     dlls.join(", ")
-  }: ${named}. If ${program} is a launcher that hands over to ${first}, take ${first} over instead: run \`inject ${first} --wait\`, then start ${program}`;
+  }: ${named}. If ${program} is a launcher that hands over to ${first}, take ${first} over instead: run \`inject ${
+    quoteArg(first)
+  } --wait\`, then start ${program}`;
 }
 
 /**

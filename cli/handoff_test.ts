@@ -47,3 +47,26 @@ Deno.test("handoffWarning: a game that had Steam start it again is to be started
     "Game.exe (pid 1) ended (exit 0) having had Steam start it (steam.exe, pid 2): a game that Steam must start, started otherwise, has Steam start it again and exits. To take it over, start Game.exe from Steam while `inject Game.exe --wait` waits for it",
   );
 });
+
+Deno.test("handoffWarning quotes a program name with a space in the command it gives", () => {
+  const w = handoffWarning("My Launcher.exe", {
+    pid: 1,
+    exitCode: 0,
+    children: [{ pid: 2, name: "Hollow Knight.exe" }],
+    dlls: ["heapshift.dll"],
+  });
+  assert.match(
+    w!,
+    /run `inject "Hollow Knight\.exe" --wait`, then start My Launcher\.exe$/,
+  );
+  const steam = handoffWarning("Hollow Knight.exe", {
+    pid: 1,
+    exitCode: 0,
+    children: [{ pid: 2, name: "steam.exe" }],
+    dlls: ["heapshift.dll"],
+  });
+  assert.match(
+    steam!,
+    /while `inject "Hollow Knight\.exe" --wait` waits for it$/,
+  );
+});

@@ -209,3 +209,57 @@ test({
     );
   },
 });
+
+// Game executables' names often hold spaces ("Hollow Knight.exe"): the
+// command said must work as pasted into a prompt (cmd or PowerShell),
+// where an unquoted space splits the name into two arguments.
+test("cli: the command a launcher's handoff names quotes a program name with a space", async () => {
+  await using d = await handoffDir();
+  const dir = d.launcher.slice(0, d.launcher.lastIndexOf("\\"));
+  const game = d.game.replace(/_game\.exe$/, " game.exe");
+  await Deno.copyFile(fixture("sleeper.exe"), `${dir}\\${game}`);
+  try {
+    const r = await cli([
+      "launch",
+      d.launcher,
+      "--dll",
+      hookDll(),
+      "--wait-exit",
+      "--",
+      `${dir}\\${game}`,
+    ]);
+    assertEquals(r.code, 0, r.stderr);
+    const oneLine = r.stderr.replace(/\s*\n\s*/g, " ");
+    assert(oneLine.includes(`\`inject "${game}" --wait\``), r.stderr);
+    // A game that had Steam start it again, named with a space.
+    const spaced = `${dir}\\${game.replace(/ game\.exe$/, " start.exe")}`;
+    await Deno.copyFile(fixture("cli_handoff.exe"), spaced);
+    await Deno.copyFile(fixture("sleeper.exe"), `${dir}\\steam.exe`);
+    const before = new Set(findProcesses("steam.exe").map((p) => p.pid));
+    try {
+      const s = await cli([
+        "launch",
+        spaced,
+        "--dll",
+        hookDll(),
+        "--wait-exit",
+        "--",
+        `${dir}\\steam.exe`,
+      ]);
+      assertEquals(s.code, 0, s.stderr);
+      const name = spaced.slice(dir.length + 1);
+      assert(
+        s.stderr.replace(/\s*\n\s*/g, " ").includes(
+          `\`inject "${name}" --wait\``,
+        ),
+        s.stderr,
+      );
+    } finally {
+      for (const p of findProcesses("steam.exe")) {
+        if (!before.has(p.pid)) Deno.kill(p.pid, "SIGKILL");
+      }
+    }
+  } finally {
+    for (const p of findProcesses(game)) Deno.kill(p.pid, "SIGKILL");
+  }
+});
