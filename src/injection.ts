@@ -832,7 +832,8 @@ function moduleAtPath(
 /**
  * Whether `mod` is a heapshift DLL that pinned itself in `pid`: its load
  * pins it before anything else, and only a refused pin (reason `pin`) is
- * told in the stats block; without a block, not known (false).
+ * told in the stats block. Without a block it pinned itself too: the pin
+ * comes before the block (a load that found no TLS index left makes none).
  */
 function pinnedHeapshift(pid: number, mod: ModuleInfo): boolean {
   if (!isHeapshiftDll(mod.path)) return false;
@@ -840,7 +841,7 @@ function pinnedHeapshift(pid: number, mod: ModuleInfo): boolean {
     const s = stats(pid);
     return !(s.state === "failed" && s.reason === "pin");
   } catch {
-    return false;
+    return true;
   }
 }
 

@@ -300,6 +300,28 @@ test("inject, eject, inject again: every eject of heapshift.dll says it is pinne
   assertEquals(stats(pid).state, "live");
 });
 
+test("inject, eject, inject again into a program with no TLS index left: every eject of heapshift.dll says it is pinned", async () => {
+  // heapshift.dll pins itself first at load, also when it then finds no
+  // TLS index and stays idle without a stats block: no eject unloads it,
+  // and force would not either.
+  await using target = await startTarget(fixture("sleeper.exe"), {
+    args: ["tls-full"],
+  });
+  const pid = target.readyPid;
+  for (let i = 0; i < 2; i++) {
+    await inject(pid, hookDll());
+    const e = await assertRejects(
+      () => eject(pid, "heapshift.dll"),
+      HeapshiftError,
+      `Cannot eject heapshift.dll from process ${pid}: `,
+    );
+    assertEquals(e.kind, "pinned", `eject ${i + 1}: ${e.message}`);
+    assert(!/force/.test(e.message), e.message);
+    assert(has(pid, "heapshift.dll"));
+  }
+  assertThrows(() => stats(pid), HeapshiftError, "has no heapshift loaded");
+});
+
 /**
  * api_missingdep.dll and api_adep.dll, which it imports, in one temporary
  * directory (the loader finds the dependency next to its importer); removed
