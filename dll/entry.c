@@ -316,7 +316,12 @@ BOOL WINAPI heapshift_entry(HINSTANCE inst, DWORD reason, LPVOID reserved) {
       if (hs_injector_loading()) hs_injector_stack_release();
       pin_self(inst);
       if (!hs_tls_process_init()) {
-        InterlockedExchange(&state, HS_STATE_FAILED);
+        /* Said in the stats block, as every other refusal: without one
+         * the injector can only say the state cannot be read. */
+        DWORD err = GetLastError();
+        if (!hs_stats_open()) InterlockedExchange(&state, HS_STATE_FAILED);
+        else if (!pin) set_state(HS_STATE_FAILED, HS_R_PIN, pin_error);
+        else set_state(HS_STATE_FAILED, HS_R_TLS, err);
         return TRUE;
       }
       if (hs_env_flag(L"HEAPSHIFT_VERBOSE")) {

@@ -300,26 +300,37 @@ test("inject, eject, inject again: every eject of heapshift.dll says it is pinne
   assertEquals(stats(pid).state, "live");
 });
 
-test("inject, eject, inject again into a program with no TLS index left: every eject of heapshift.dll says it is pinned", async () => {
-  // heapshift.dll pins itself first at load, also when it then finds no
-  // TLS index and stays idle without a stats block: no eject unloads it,
-  // and force would not either.
-  await using target = await startTarget(fixture("sleeper.exe"), {
-    args: ["tls-full"],
-  });
-  const pid = target.readyPid;
-  for (let i = 0; i < 2; i++) {
-    await inject(pid, hookDll());
-    const e = await assertRejects(
-      () => eject(pid, "heapshift.dll"),
-      HeapshiftError,
-      `Cannot eject heapshift.dll from process ${pid}: `,
-    );
-    assertEquals(e.kind, "pinned", `eject ${i + 1}: ${e.message}`);
-    assert(!/force/.test(e.message), e.message);
-    assert(has(pid, "heapshift.dll"));
+test("inject, eject, inject again: heapshift.dll that took no TLS index, or has no stats block, is said pinned by every eject", async () => {
+  // heapshift.dll pins itself first at load, before its TLS index and its
+  // stats block: no eject unloads it, and force would not either.
+  for (
+    const how of [
+      { args: ["tls-full"] },
+      { env: { HEAPSHIFT_TEST_FAULTS: "no-stats" } },
+    ]
+  ) {
+    await using target = await startTarget(fixture("sleeper.exe"), how);
+    const pid = target.readyPid;
+    const what = JSON.stringify(how);
+    for (let i = 0; i < 2; i++) {
+      await inject(pid, hookDll());
+      const e = await assertRejects(
+        () => eject(pid, "heapshift.dll"),
+        HeapshiftError,
+        `Cannot eject heapshift.dll from process ${pid}: `,
+      );
+      assertEquals(e.kind, "pinned", `${what}, eject ${i + 1}: ${e.message}`);
+      assert(!/force/.test(e.message), e.message);
+      assert(has(pid, "heapshift.dll"));
+    }
+    if (how.args) {
+      // said in its stats block, as every other refusal
+      const s = stats(pid);
+      assertEquals([s.state, s.reason], ["failed", "tls"]);
+    } else {
+      assertThrows(() => stats(pid), HeapshiftError, "has no heapshift loaded");
+    }
   }
-  assertThrows(() => stats(pid), HeapshiftError, "has no heapshift loaded");
 });
 
 /**

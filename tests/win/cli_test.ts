@@ -413,6 +413,20 @@ test("cli: inject fails, saying why, when heapshift loads but does not take over
   );
   assert(!acg.stderr.includes("restart it to try again"), acg.stderr);
 
+  // No TLS index left for heapshift's own TLS (its first need): said as
+  // every other refusal, not as a DLL whose state cannot be read.
+  await using full = await startTarget(fixture("sleeper.exe"), {
+    args: ["tls-full"],
+  });
+  const tls = await cli(["inject", String(full.pid)]);
+  oneLineError(
+    tls,
+    1,
+    /heapshift\.dll is loaded in sleeper\.exe \(pid \d+\) but did not take over \(tls: no thread-local storage slot was left\)/,
+    "inject, no TLS index left",
+  );
+  assert(!tls.stderr.includes("inject or launch it"), tls.stderr);
+
   await using off = await startTarget(fixture("sleeper.exe"), {
     env: { HEAPSHIFT_DISABLE: "1" },
   });
