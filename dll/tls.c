@@ -45,8 +45,8 @@ static emutls_array late_marker = {0, 1};
 
 BOOL hs_tls_process_init(void) {
   if (tls_index != TLS_OUT_OF_INDEXES) return TRUE;
-  /* Both or neither: a load that fails here is not pinned yet, and each
-   * unload (an eject) would leave what was taken in the program. */
+  /* Both or neither: a load that fails here stays, pinned and idle, and
+   * keeps nothing it cannot use (an index is the program's to take). */
   DWORD index = TlsAlloc();
   if (index == TLS_OUT_OF_INDEXES) return FALSE;
   HANDLE heap = HeapCreate(0, 0, 0);
