@@ -11,7 +11,7 @@ import type { LaunchedProcess, ProcessInfo } from "./api.ts";
 import { baseName } from "../src/_paths.ts";
 import { isSystemDll, systemRoot } from "../src/_system_dll.ts";
 import { crashStatus } from "../src/_exit_status.ts";
-import { quoteArg } from "../src/command_line.ts";
+import { quoteArg } from "../mod.ts";
 import {
   isSignaled,
   openProcess,
