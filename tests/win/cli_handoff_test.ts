@@ -49,6 +49,20 @@ function assertHandoff(stderr: string, game: string): void {
   ) assert(oneLine.includes(part), `${part} in: ${stderr}`);
 }
 
+/** `launch launcher --wait-exit` with heapshift.dll, the launcher given
+ * `program` to start. */
+function launchWaiting(launcher: string, program: string) {
+  return cli([
+    "launch",
+    launcher,
+    "--dll",
+    hookDll(),
+    "--wait-exit",
+    "--",
+    program,
+  ]);
+}
+
 test("cli: launch of a launcher that starts the game and exits names the game and how to take it over", async () => {
   await using d = await handoffDir();
   const r = await cli(["launch", d.launcher, "--dll", hookDll()]);
@@ -69,15 +83,7 @@ test("cli: launch --wait-exit of a launcher names the game it left running; of a
   assertEquals(r.code, 0, r.stderr);
   assertHandoff(r.stderr, d.game);
   await using e = await handoffDir();
-  const none = await cli([
-    "launch",
-    e.launcher,
-    "--dll",
-    hookDll(),
-    "--wait-exit",
-    "--",
-    "none",
-  ]);
+  const none = await launchWaiting(e.launcher, "none");
   assertEquals(none.code, 0, none.stderr);
   assert(!/warning/.test(none.stderr), `nothing left running: ${none.stderr}`);
 });
@@ -124,15 +130,7 @@ test("cli: a program of Windows' own that a launched program left running is not
     return;
   }
   try {
-    const r = await cli([
-      "launch",
-      d.launcher,
-      "--dll",
-      hookDll(),
-      "--wait-exit",
-      "--",
-      own,
-    ]);
+    const r = await launchWaiting(d.launcher, own);
     assertEquals(r.code, 0, r.stderr);
     assertEquals(findProcesses(d.game).length, 1, "it runs");
     assert(!/warning/.test(r.stderr), `not named: ${r.stderr}`);
@@ -151,29 +149,23 @@ test("cli: a program of Windows' own that a launched program left running is not
 
 // A game that Steam must start, started otherwise, has Steam start it
 // again (steam.exe, its child when Steam was not running) and exits: the
-// game to wait for is the same program, started from Steam.
+// game to wait for is the same program, started from Steam. (Named with a
+// space, as games often are: the command quotes it.)
 test("cli: a program that had Steam start it again is told to be started from Steam, not steam.exe taken over", async () => {
   await using d = await handoffDir();
   const dir = d.launcher.slice(0, d.launcher.lastIndexOf("\\"));
+  const game = d.game.replace(/_game\.exe$/, " start.exe");
+  await Deno.copyFile(fixture("cli_handoff.exe"), `${dir}\\${game}`);
   await Deno.copyFile(fixture("sleeper.exe"), `${dir}\\steam.exe`);
   const before = new Set(findProcesses("steam.exe").map((p) => p.pid));
   try {
-    const r = await cli([
-      "launch",
-      d.launcher,
-      "--dll",
-      hookDll(),
-      "--wait-exit",
-      "--",
-      `${dir}\\steam.exe`,
-    ]);
+    const r = await launchWaiting(`${dir}\\${game}`, `${dir}\\steam.exe`);
     assertEquals(r.code, 0, r.stderr);
     const oneLine = r.stderr.replace(/\s*\n\s*/g, " ");
-    const launcher = d.game.replace(/_game\.exe$/, ".exe");
     assert(
       oneLine.includes(`had Steam start it (steam.exe, pid `) &&
         oneLine.includes(
-          `start ${launcher} from Steam while \`inject ${launcher} --wait\` waits for it`,
+          `start ${game} from Steam while \`inject "${game}" --wait\` waits for it`,
         ) && !oneLine.includes("inject steam.exe"),
       r.stderr,
     );
@@ -219,46 +211,10 @@ test("cli: the command a launcher's handoff names quotes a program name with a s
   const game = d.game.replace(/_game\.exe$/, " game.exe");
   await Deno.copyFile(fixture("sleeper.exe"), `${dir}\\${game}`);
   try {
-    const r = await cli([
-      "launch",
-      d.launcher,
-      "--dll",
-      hookDll(),
-      "--wait-exit",
-      "--",
-      `${dir}\\${game}`,
-    ]);
+    const r = await launchWaiting(d.launcher, `${dir}\\${game}`);
     assertEquals(r.code, 0, r.stderr);
     const oneLine = r.stderr.replace(/\s*\n\s*/g, " ");
     assert(oneLine.includes(`\`inject "${game}" --wait\``), r.stderr);
-    // A game that had Steam start it again, named with a space.
-    const spaced = `${dir}\\${game.replace(/ game\.exe$/, " start.exe")}`;
-    await Deno.copyFile(fixture("cli_handoff.exe"), spaced);
-    await Deno.copyFile(fixture("sleeper.exe"), `${dir}\\steam.exe`);
-    const before = new Set(findProcesses("steam.exe").map((p) => p.pid));
-    try {
-      const s = await cli([
-        "launch",
-        spaced,
-        "--dll",
-        hookDll(),
-        "--wait-exit",
-        "--",
-        `${dir}\\steam.exe`,
-      ]);
-      assertEquals(s.code, 0, s.stderr);
-      const name = spaced.slice(dir.length + 1);
-      assert(
-        s.stderr.replace(/\s*\n\s*/g, " ").includes(
-          `\`inject "${name}" --wait\``,
-        ),
-        s.stderr,
-      );
-    } finally {
-      for (const p of findProcesses("steam.exe")) {
-        if (!before.has(p.pid)) Deno.kill(p.pid, "SIGKILL");
-      }
-    }
   } finally {
     for (const p of findProcesses(game)) Deno.kill(p.pid, "SIGKILL");
   }
