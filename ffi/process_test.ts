@@ -6,7 +6,11 @@ import {
   withDebugPrivilegeRetry,
 } from "./process.ts";
 import { isWindows } from "./library.ts";
-import { systemProcessSessions } from "./ntdll.ts";
+import {
+  adjustPrivilege,
+  SE_DEBUG_PRIVILEGE,
+  systemProcessSessions,
+} from "./ntdll.ts";
 import { processEntries } from "./toolhelp.ts";
 import { ERROR, Win32Error } from "./win32_error.ts";
 
@@ -80,4 +84,45 @@ Deno.test({
     }
     assert.ok(compared > 1, `${compared} compared`);
   },
+});
+
+// (the privilege is in the Windows Deno's token: an administrator's, as
+// Wine's is)
+Deno.test({
+  name:
+    "withDebugPrivilegeRetry: a call refused with access denied is made again with SeDebugPrivilege enabled, which is set back after",
+  ignore: !isWindows,
+}, () => {
+  /** Whether the privilege is enabled, leaving it as it was. */
+  const enabled = () => {
+    const was = adjustPrivilege(SE_DEBUG_PRIVILEGE, true);
+    if (was === false) adjustPrivilege(SE_DEBUG_PRIVILEGE, false);
+    return was;
+  };
+  assert.equal(enabled(), false, "disabled to begin with");
+  const denied = new Win32Error("OpenProcess", ERROR.ACCESS_DENIED, {
+    text: "denied",
+  });
+  const seen: (boolean | undefined)[] = [];
+  const value = withDebugPrivilegeRetry(() => {
+    seen.push(enabled());
+    if (seen.length === 1) throw denied;
+    return "opened";
+  });
+  assert.equal(value, "opened");
+  assert.deepEqual(seen, [false, true]);
+  assert.equal(enabled(), false, "set back");
+  // refused again: that second error
+  const again = new Win32Error("OpenProcess", ERROR.ACCESS_DENIED, {
+    text: "denied again",
+  });
+  let calls = 0;
+  assert.throws(
+    () =>
+      withDebugPrivilegeRetry(() => {
+        throw ++calls === 1 ? denied : again;
+      }),
+    (e) => e === again,
+  );
+  assert.equal(enabled(), false, "set back after a failure too");
 });
