@@ -46,5 +46,5 @@ Deno.test("loadVerdict: a DLL refused for its signature at start (STATUS_INVALID
   assert(typeof v === "object", String(v));
   assertEquals(v.code, 0xc0000428);
   assert(v.failure.includes("STATUS_INVALID_IMAGE_HASH"), v.failure);
-  assert(v.failure.includes("only DLLs signed by Microsoft"), v.failure);
+  assert(v.failure.includes("DLLs signed by Microsoft only"), v.failure);
 });

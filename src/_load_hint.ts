@@ -14,7 +14,10 @@ import { ERROR } from "../ffi/mod.ts";
  * blames a damaged or malicious file.
  */
 export function signaturePolicy(dll: string): string {
-  return `Windows admits only DLLs signed by Microsoft into this program (a code integrity policy: the program's own, as browsers and anti-cheat software set; Exploit protection's "Code integrity guard" for it; or a system-wide App Control or Smart App Control policy), which ${dll} is not, so heapshift cannot be loaded into it; lift that policy for the program where it is yours to change`;
+  // Smart App Control admits a DLL signed with a certificate of Microsoft's
+  // root program, or one its cloud knows; App Control, the signers its
+  // policy names: not Microsoft's alone, and in every program.
+  return `a code integrity policy admits into this program only DLLs with a signature it trusts, which ${dll} has not, so heapshift cannot be loaded into it: either the program's own (DLLs signed by Microsoft only, as browsers and anti-cheat software set, or Exploit protection's "Code integrity guard" for it), which is lifted for the program where it is yours to change; or Smart App Control or an App Control policy, which applies in every program and admits DLLs signed with a certificate Windows trusts (or, for Smart App Control, known to Microsoft's cloud), so heapshift runs there only with that policy off or ${dll} signed so`;
 }
 
 /**

@@ -9,9 +9,9 @@ Deno.test("loadHint: a DLL refused for its signature (error 577) names the progr
   assert(hint.startsWith("; "), hint);
   for (
     const part of [
-      "only DLLs signed by Microsoft",
+      "DLLs signed by Microsoft only",
       "Code integrity guard",
-      "which heapshift.dll is not",
+      "which heapshift.dll has not",
       "heapshift cannot be loaded into it",
     ]
   ) {
@@ -27,4 +27,21 @@ Deno.test("loadHint: another architecture's dependency (error 193); none for oth
   );
   assertEquals(loadHint(5, { dll: "heapshift.dll", arch: "x64" }), "");
   assertEquals(loadHint(126, { dll: "heapshift.dll", arch: "x64" }), "");
+});
+
+Deno.test("loadHint: error 577 under a system-wide policy is not said to admit Microsoft's signature alone", () => {
+  // Smart App Control and App Control admit DLLs whose signers (or, for
+  // Smart App Control, whose reputation) they trust, in every program:
+  // no per-program setting lifts them.
+  const hint = loadHint(577, { dll: "heapshift.dll", arch: "x64" });
+  assert(!/admits only DLLs signed by Microsoft/.test(hint), hint);
+  for (
+    const part of [
+      "Smart App Control",
+      "in every program",
+      "a certificate Windows trusts",
+    ]
+  ) {
+    assert(hint.includes(part), `${part} missing: ${hint}`);
+  }
 });
