@@ -15,6 +15,7 @@ import {
   uniqueCopy,
 } from "./harness.ts";
 import { slowMark, untilGone } from "./slow_mark.ts";
+import { waitingInject } from "./waiting_inject.ts";
 import { type CliRun, runCli as cli } from "../../cli/_test_utils.ts";
 import {
   createProcess,
@@ -685,53 +686,6 @@ test("cli: modules, eject and stats take a process name too; several need --pid"
     "modules of a missing name",
   );
 });
-
-/** A CLI run of `inject … --wait 60` that has said it is waiting. */
-interface WaitingInject {
-  /** Its exit status, stdout and every stderr line, once it has ended. */
-  end(): Promise<{ code: number; stdout: string; said: string[] }>;
-  /** Whether it has ended yet. */
-  ended(): boolean;
-}
-
-/**
- * Starts `inject EXE --wait 60 …extra` and returns once it says it is
- * waiting, so that the program can be started only then.
- */
-async function waitingInject(
-  exe: string,
-  extra: string[],
-): Promise<WaitingInject> {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", CLI, "inject", exe, "--wait", "60", ...extra],
-    env: { NO_COLOR: "1" },
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  const errLines = readLines(child.stderr);
-  const said: string[] = [];
-  for (let l = await errLines.next(); !l.done; l = await errLines.next()) {
-    said.push(l.value);
-    if (/waiting up to 60 s for /.test(l.value)) break;
-  }
-  assert(/waiting up to 60 s for /.test(said.at(-1) ?? ""), said.join("\n"));
-  let done = false;
-  child.status.then(() => done = true);
-  return {
-    ended: () => done,
-    async end() {
-      const [status, stdout] = await Promise.all([
-        child.status,
-        new Response(child.stdout).text(),
-      ]);
-      for (let l = await errLines.next(); !l.done; l = await errLines.next()) {
-        said.push(l.value);
-      }
-      return { code: status.code, stdout, said };
-    },
-  };
-}
 
 test("cli: inject --wait injects into a program started afterwards", async () => {
   await using copy = await uniqueCopy("sleeper.exe");
