@@ -7,6 +7,8 @@
 import type { HeapshiftStats, LaunchedProcess } from "../mod.ts";
 
 export {
+  attach,
+  type AttachedProcess,
   eject,
   findProcesses,
   HeapshiftError,

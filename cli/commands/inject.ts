@@ -23,6 +23,14 @@ import {
   warnTestFaults,
 } from "./launch.ts";
 import type { Command } from "@commander-js/extra-typings";
+import type { AttachedProcess, Stats } from "../api.ts";
+import {
+  type EndedInstance,
+  type FindInstance,
+  type HeldInstance,
+  type Instance,
+  takeOverLasting,
+} from "../lasting_instance.ts";
 import { baseName, isFile } from "../../src/_paths.ts";
 import { processEnded } from "../../src/_exit_status.ts";
 import {
@@ -53,6 +61,7 @@ import {
   decimalHint,
   isPathTarget,
   parseProcessArg,
+  pickProcess,
   pickRunning,
   PID_HELP,
   runningName,
@@ -76,6 +85,15 @@ async function doInject(
   },
 ): Promise<number> {
   const api = await import("../api.ts");
+  // By name or path: the instance that keeps running (a pid or --pid
+  // names one process, taken as it is).
+  if (
+    opts.wait !== undefined && opts.wait !== false &&
+    opts.pid === undefined && !/^\d+$/.test(target)
+  ) {
+    const seconds = typeof opts.wait === "number" ? opts.wait : 60;
+    return await injectLasting(target, { ...opts, seconds });
+  }
   const picked = await pickRunning(target, opts.pid);
   if (picked) {
     // A pid no process has is said so before anything is asked of it.
@@ -84,25 +102,6 @@ async function doInject(
     return await injectPid(picked.pid, name, dll, opts);
   }
   const name = baseName(target);
-  if (opts.wait !== undefined && opts.wait !== false) {
-    const seconds = typeof opts.wait === "number" ? opts.wait : 60;
-    // A --dll must exist before the wait; the default one depends on
-    // the bitness of the process that appears, and one built from older
-    // sources is rebuilt now, not once the program has started.
-    if (opts.dll) await resolveDll(opts.dll);
-    else await rebuildStaleDlls(archesFor(target));
-    // On stderr also with --json (stdout stays JSON only): a script can
-    // start the program once the CLI is waiting for it.
-    progress(`waiting up to ${seconds} s for ${name} to start…`);
-    // A path waits for that very file; a name for a process that is new
-    // (none has it now, but this CLI may, as deno.exe)
-    const p = isPathTarget(target)
-      ? await waitForFile(target, seconds)
-      : await waitForNew(name, { seconds, wait: api.waitForProcess });
-    await untilInitialising(p, opts.timeout);
-    const dll = await dllForTarget(opts.dll, () => api.processArch(p.pid));
-    return await injectPid(p.pid, p.name, dll, opts);
-  }
   if (isFile(target)) {
     refuseIlOnly(target, opts.dll ? [opts.dll] : undefined);
     const dll = await dllForTarget(opts.dll, () => fileArch(target));
@@ -209,45 +208,153 @@ async function untilInitialising(
 }
 
 /**
- * The first new process named `name` (see `waitForProcess` of mod.ts, the
- * `wait` given), within `seconds`: a timeout is said in seconds, as the
- * user gave it.
+ * `inject --wait` of a name or a path: waits for the program to start
+ * (takes the one running, if one is), and takes over the instance that
+ * keeps running ({@linkcode takeOverLasting}).
  */
-export async function waitForNew(
-  name: string,
-  options: {
-    seconds: number;
-    wait: (
-      name: string,
-      options: { timeout: number; newOnly: boolean },
-    ) => Promise<{ pid: number; name: string }>;
-  },
-): Promise<{ pid: number; name: string }> {
-  const { seconds } = options;
-  try {
-    return await options.wait(name, { timeout: seconds * 1000, newOnly: true });
-  } catch (e) {
-    if ((e as { kind?: string }).kind !== "timeout") throw e;
-    throw new CliError(
-      `No process named ${name} started within ${seconds} s (--wait SECONDS waits longer)`,
-    );
+async function injectLasting(
+  target: string,
+  opts: InjectOptions & { seconds: number },
+): Promise<number> {
+  const api = await import("../api.ts");
+  const name = baseName(target);
+  const { seconds } = opts;
+  // Those running now are no new start: the one picked if any, this
+  // CLI's own deno.exe. Listed before the DLLs are rebuilt, which may
+  // take a while: a program started meanwhile is new.
+  const before = api.findProcesses(name).map((p) => p.pid);
+  const running = await pickRunning(target);
+  if (!running) {
+    // A --dll must exist before the wait; the default one depends on
+    // the bitness of the process that appears, and one built from older
+    // sources is rebuilt now, not once the program has started.
+    if (opts.dll) await resolveDll(opts.dll);
+    else await rebuildStaleDlls(archesFor(target));
+    // On stderr also with --json (stdout stays JSON only): a script can
+    // start the program once the CLI is waiting for it.
+    progress(`waiting up to ${seconds} s for ${name} to start…`);
   }
+  const lasting = await takeOverLasting(
+    running && { pid: running.pid, name: running.name ?? name },
+    {
+      name,
+      seconds,
+      seen: before,
+      find: instanceOf(target, api),
+      noneStarted: isPathTarget(target)
+        ? `No process ran ${target} within ${seconds} s`
+        : `No process named ${name} started within ${seconds} s (--wait SECONDS waits longer)`,
+      hold: (p) => holdInstance(p, api.attach),
+      takeOver: async (p, held) => {
+        await untilInitialising(p, opts.timeout);
+        const dll = await dllForTarget(opts.dll, () => api.processArch(p.pid));
+        // Read through our handle: also once the program has ended.
+        const stats = held.stats ?? api.stats;
+        return await injectInto(p, {
+          ...opts,
+          dll,
+          explicitDll: opts.dll !== undefined,
+          stats,
+        });
+      },
+      notice: (text) => progress(text),
+    },
+  );
+  const { result } = lasting;
+  const code = report({
+    ...result,
+    state: result.state === "live" ? "live" : undefined,
+    exitCode: lasting.exitCode,
+    endedInstances: lasting.ended,
+    json: opts.json,
+  });
+  if (lasting.warning) warn(lasting.warning);
+  return code;
 }
 
-/** The first process that runs the file at `path`, within `seconds`. */
-async function waitForFile(
-  path: string,
-  seconds: number,
-): Promise<{ pid: number; name: string }> {
-  const deadline = Date.now() + seconds * 1000;
-  for (;;) {
-    const p = await pickRunning(path);
-    if (p) return { pid: p.pid, name: p.name ?? baseName(path) };
-    if (Date.now() >= deadline) {
-      throw new CliError(`No process ran ${path} within ${seconds} s`);
+/**
+ * The instances `target` (a name or a path) designates: by name the first
+ * listed that is new, by path one running that very file.
+ */
+function instanceOf(
+  target: string,
+  api: {
+    findProcesses: (name: string) => Instance[];
+    processPath: (pid: number) => string;
+  },
+): FindInstance {
+  const name = baseName(target);
+  return (seen) => {
+    const find = (n: string) =>
+      api.findProcesses(n).filter((p) => !seen.has(p.pid));
+    if (!isPathTarget(target)) {
+      return find(name).find((p) => p.pid !== Deno.pid);
     }
-    await new Promise((r) => setTimeout(r, 50));
+    const p = pickProcess(target, { find, pathOf: api.processPath });
+    return p && { pid: p.pid, name: p.name ?? name };
+  };
+}
+
+/**
+ * Process `p` held open (its exit code, and heapshift's stats, readable
+ * once it has ended); undefined when it is gone. One that cannot be
+ * opened is taken over all the same, unwatched: the takeover says why it
+ * cannot be reached.
+ */
+function holdInstance(
+  p: Instance,
+  attach: (pid: number) => AttachedProcess,
+): (HeldInstance & { stats?: () => Stats }) | undefined {
+  let attached: AttachedProcess;
+  try {
+    attached = attach(p.pid);
+  } catch (e) {
+    if ((e as { kind?: string }).kind === "not-found") return undefined;
+    return {
+      exitCode: () => undefined,
+      endsWithin: () => Promise.resolve(undefined),
+      [Symbol.dispose]() {},
+    };
   }
+  // An end that cannot be told is taken for none: the program runs on.
+  return {
+    exitCode() {
+      try {
+        return attached.exitCode();
+      } catch {
+        return undefined;
+      }
+    },
+    async endsWithin(ms) {
+      try {
+        return await attached.wait({ timeout: ms });
+      } catch {
+        return undefined; // (a timeout: it runs on)
+      }
+    },
+    stats: () => attached.stats(),
+    [Symbol.dispose]: () => attached.close(),
+  };
+}
+
+/** What the options of `inject` give the injection. */
+interface InjectOptions {
+  timeout: number;
+  json?: boolean;
+  /** The --dll given, if any. */
+  dll?: string;
+}
+
+/** An injection done, for the report. */
+interface Injected {
+  pid: number;
+  name: string;
+  dll: string;
+  ms: number;
+  module: { name: string; path: string; base: bigint; size: number };
+  alreadyLoaded: boolean;
+  /** heapshift's state (heapshift's DLL): `ended` if the program did first. */
+  state?: "live" | "ended";
 }
 
 async function injectPid(
@@ -255,8 +362,45 @@ async function injectPid(
   name: string,
   dll: string,
   // opts.dll: the --dll given, if any (`dll` is the path it resolved to)
-  opts: { timeout: number; json?: boolean; dll?: string },
+  opts: InjectOptions,
 ): Promise<number> {
+  const api = await import("../api.ts");
+  const injected = await injectInto({ pid, name }, {
+    ...opts,
+    dll,
+    explicitDll: opts.dll !== undefined,
+    stats: api.stats,
+  });
+  if (injected.state === "ended") {
+    throw new CliError(
+      `${
+        baseName(dll)
+      } was injected into ${name} (pid ${pid}), but the program ended before heapshift's takeover could be seen (did it crash? its own output or the system's event log may say)`,
+    );
+  }
+  return report({
+    ...injected,
+    state: injected.state,
+    json: opts.json,
+  });
+}
+
+/**
+ * Injects `options.dll` into process `p` and waits for heapshift's
+ * takeover (read with `options.stats`); what it said is warned of.
+ */
+async function injectInto(
+  p: Instance,
+  options: {
+    dll: string;
+    /** The DLL came from --dll (a retry must name it too). */
+    explicitDll?: boolean;
+    timeout: number;
+    stats: (pid: number) => Stats;
+  },
+): Promise<Injected> {
+  const { pid, name } = p;
+  const { dll } = options;
   const api = await import("../api.ts");
   // inject() returns a module loaded already as it is, loading nothing
   // more: the report must not say it was injected now.
@@ -268,38 +412,28 @@ async function injectPid(
     await loadedOtherRuntimeWarning(loaded, baseName(dll));
   if (runtime) warn(runtime);
   const t0 = performance.now();
-  const mod = await api.inject(pid, dll, { timeout: opts.timeout * 1000 });
+  const mod = await api.inject(pid, dll, { timeout: options.timeout * 1000 });
   const ms = performance.now() - t0;
-  const alreadyLoaded = before.has(mod.base);
   // The load is not the takeover: heapshift may have refused to patch.
   const outcome = await checkTakeover({
     pid,
     name,
     dll,
-    explicitDll: opts.dll !== undefined,
+    explicitDll: options.explicitDll,
   }, {
-    timeoutMs: Math.max(opts.timeout * 1000 - ms, 1000),
-    stats: api.stats,
+    timeoutMs: Math.max(options.timeout * 1000 - ms, 1000),
+    stats: options.stats,
   });
-  if (outcome.state === "ended") {
-    throw new CliError(
-      `${
-        baseName(dll)
-      } was injected into ${name} (pid ${pid}), but the program ended before heapshift's takeover could be seen (did it crash? its own output or the system's event log may say)`,
-    );
-  }
   if (outcome.warning) warn(outcome.warning);
-  const state = outcome.state;
-  return report({
+  return {
     pid,
     name,
     dll,
     ms,
     module: mod,
-    alreadyLoaded,
-    state,
-    json: opts.json,
-  });
+    alreadyLoaded: before.has(mod.base),
+    state: outcome.state,
+  };
 }
 
 /** The modules loaded in `pid`; none when they cannot be listed. */
@@ -326,6 +460,8 @@ function report(r: {
   exitCode?: number;
   /** The programs it started that still run (a launcher's game). */
   started?: StartedProgram[];
+  /** Instances of the program waited for that ended before this one. */
+  endedInstances?: EndedInstance[];
   json?: boolean;
 }): number {
   if (r.json) {
@@ -339,6 +475,7 @@ function report(r: {
       ...(r.state ? { state: r.state } : {}),
       ...(r.exitCode === undefined ? {} : { exitCode: r.exitCode }),
       ...startedField(r.started),
+      ...(r.endedInstances?.length ? { endedInstances: r.endedInstances } : {}),
       ms: Math.round(r.ms * 10) / 10,
     });
     return 0;
@@ -378,7 +515,7 @@ export function injectCommand(program: Command, setCode: SetCode): void {
     .option("--pid <pid>", PID_HELP, parsePid)
     .option(
       "--wait [seconds]",
-      "wait for the process to start (default 60 s), then inject at once",
+      "wait for the process to start (default 60 s), then inject at once; if it ends within 2 s (a game that has Steam start it again), the next instance to start is taken over",
       parseWaitSeconds,
     )
     .option(

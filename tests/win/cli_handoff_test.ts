@@ -2,9 +2,11 @@
 // (or `inject launcher.exe`) loads heapshift into the launcher only. The
 // CLI says so, names what it left running, and the command that takes the
 // game over instead. cli_handoff.exe is such a launcher; sleeper.exe, the
-// game.
+// game. And `inject NAME --wait` of a game that has Steam start it again
+// takes over the instance that keeps running.
 import { assert, assertEquals } from "./assert.ts";
 import { fixture, hookDll, test } from "./harness.ts";
+import { waitingInject } from "./waiting_inject.ts";
 import { runCli as cli } from "../../cli/_test_utils.ts";
 import { findProcesses } from "../../mod.ts";
 
@@ -21,7 +23,9 @@ async function handoffDir(): Promise<
     launcher: `${dir}\\${name}.exe`,
     game,
     async [Symbol.asyncDispose]() {
-      for (const p of findProcesses(game)) Deno.kill(p.pid, "SIGKILL");
+      for (const exe of [game, `${name}.exe`]) {
+        for (const p of findProcesses(exe)) Deno.kill(p.pid, "SIGKILL");
+      }
       for (let i = 0; i < 20; i++) {
         try {
           return await Deno.remove(dir, { recursive: true });
@@ -217,5 +221,99 @@ test("cli: the command a launcher's handoff names quotes a program name with a s
     assert(oneLine.includes(`\`inject "${game}" --wait\``), r.stderr);
   } finally {
     for (const p of findProcesses(game)) Deno.kill(p.pid, "SIGKILL");
+  }
+});
+
+/** The end of a game that had Steam start it again (`cli_handoff restart`). */
+interface Restarted {
+  /** The first instance, which exited. */
+  first: { pid: number; code: number; stderr: string };
+  /** The instance Steam started: the one running. */
+  running: number;
+}
+
+/**
+ * Starts `game` (cli_handoff.exe) as a user does, not from Steam: it has
+ * steam.exe (cli_handoff.exe beside it) start it again and exits, once
+ * taken over with `options.afterTakeover`, else at once.
+ */
+async function restartOutsideSteam(
+  game: string,
+  options: { afterTakeover?: boolean } = {},
+): Promise<Restarted> {
+  const steam = `${game.slice(0, game.lastIndexOf("\\"))}\\steam.exe`;
+  await Deno.copyFile(fixture("cli_handoff.exe"), steam);
+  const child = new Deno.Command(game, {
+    args: [
+      "restart",
+      steam,
+      ...(options.afterTakeover ? ["after-takeover"] : []),
+    ],
+    stdin: "null",
+    stdout: "null",
+    stderr: "piped",
+  }).spawn();
+  const out = await child.output();
+  const first = {
+    pid: child.pid,
+    code: out.code,
+    stderr: new TextDecoder().decode(out.stderr),
+  };
+  const name = game.slice(game.lastIndexOf("\\") + 1);
+  // steam.exe's start of the game may follow the first's end
+  for (let i = 0; i < 200 && findProcesses(name).length === 0; i++) {
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  const running = findProcesses(name);
+  assertEquals(
+    running.length,
+    1,
+    `the game Steam started runs: ${first.stderr}`,
+  );
+  return { first, running: running[0].pid };
+}
+
+// SteamAPI_RestartAppIfNecessary: a game that Steam must start, started
+// otherwise, has Steam start it again and exits within a second or so.
+// `inject game.exe --wait` found the first instance, which ends: it must
+// go on to the instance Steam started, the game that runs.
+test("cli: inject NAME --wait of a game that has Steam start it again, exiting once taken over, takes over the instance Steam started", async () => {
+  await using d = await handoffDir();
+  const name = d.game.replace(/_game\.exe$/, ".exe");
+  const run = await waitingInject(name, ["--dll", hookDll(), "--json"]);
+  const { first, running } = await restartOutsideSteam(d.launcher, {
+    afterTakeover: true,
+  });
+  assertEquals(first.code, 0, `taken over, then restarted: ${first.stderr}`);
+  const { code, stdout, said } = await run.end();
+  assertEquals(code, 0, said.join("\n"));
+  const r = JSON.parse(stdout);
+  assertEquals([r.pid, r.state, r.exitCode], [running, "live", undefined]);
+  assertEquals(r.endedInstances, [
+    { pid: first.pid, exitCode: 0, takenOver: true },
+  ], stdout);
+  const oneLine = said.join(" ");
+  for (
+    const part of [
+      `${name} (pid ${first.pid}) ended (exit 0) right after its takeover`,
+      `waiting up to 60 s for another ${name} to start`,
+    ]
+  ) assert(oneLine.includes(part), `${part} in: ${said.join("\n")}`);
+});
+
+test("cli: inject NAME --wait of a game that has Steam start it again at once takes over the instance Steam started", async () => {
+  await using d = await handoffDir();
+  const name = d.game.replace(/_game\.exe$/, ".exe");
+  const run = await waitingInject(name, ["--dll", hookDll(), "--json"]);
+  const { first, running } = await restartOutsideSteam(d.launcher);
+  assertEquals(first.code, 0, first.stderr);
+  const { code, stdout, said } = await run.end();
+  assertEquals(code, 0, said.join("\n"));
+  const r = JSON.parse(stdout);
+  // The first may have been gone before it was seen, or before its
+  // takeover: whichever, the game that runs is the one taken over.
+  assertEquals([r.pid, r.state, r.exitCode], [running, "live", undefined]);
+  for (const e of r.endedInstances ?? []) {
+    assertEquals([e.pid, e.exitCode], [first.pid, 0], stdout);
   }
 });

@@ -522,6 +522,7 @@ test("cli: inject by pid, then eject (probe.dll)", async () => {
 
 test("cli: inject by name; several matches need --pid; missing names fail", async () => {
   await using copy = await uniqueCopy("sleeper.exe");
+  const probe = fixture("probe.dll");
   await using a = await startTarget(copy.path);
   const r = await json<{ pid: number }>([
     "inject",
@@ -530,6 +531,12 @@ test("cli: inject by name; several matches need --pid; missing names fail", asyn
     fixture("probe.dll"),
   ]);
   assertEquals(r.pid, a.pid);
+  const waitArgs = ["inject", copy.exe, "--wait", "5", "--dll", probe];
+  // --wait takes the one running, as it runs on
+  const running = await json<{ pid: number; alreadyLoaded: boolean }>(
+    waitArgs,
+  );
+  assertEquals([running.pid, running.alreadyLoaded], [a.pid, true]);
 
   await using b = await startTarget(copy.path);
   const many = await cli(["inject", copy.exe, "--dll", fixture("probe.dll")]);
@@ -759,19 +766,26 @@ test("cli: inject --wait of a program that never begins initialising fails after
   );
 });
 
-test("cli: inject --wait of a program that exits before it begins initialising fails, injecting nothing", async () => {
+// (A game that has Steam start it again exits so: another may follow.)
+test("cli: inject --wait of a program that exits before it begins initialising waits for another, then fails, having taken over none", async () => {
   await using copy = await uniqueCopy("sleeper.exe");
-  const run = await waitingInject(copy.exe, ["--timeout", "30"]);
+  const run = await waitingInject(copy.exe, ["--timeout", "30"], {
+    seconds: 5,
+  });
   using created = createdSuspended(copy.path);
   await new Promise((r) => setTimeout(r, 1_000));
   terminateProcess(created.process, 1);
   const { code, said } = await run.end();
   assertEquals(code, 1, said.join("\n"));
+  const ended =
+    `${copy.exe} (pid ${created.pid}) ended (exit 1) before its takeover`;
   assert(
     said.some((l) =>
-      /^error: .* \(pid \d+\) exited before it began initialising; nothing was injected$/
-        .test(l)
-    ),
+      l.startsWith(`${ended}: `) &&
+      l.endsWith(`waiting up to 5 s for another ${copy.exe} to start…`)
+    ) &&
+      said.at(-1) ===
+        `error: ${ended}, and no other ${copy.exe} started within 5 s (--wait SECONDS waits longer): none was taken over`,
     said.join("\n"),
   );
 });

@@ -1,0 +1,226 @@
+/**
+ * `inject NAME --wait` ends in the instance of the program that keeps
+ * running. A game that Steam must start, started otherwise
+ * (SteamAPI_RestartAppIfNecessary), has Steam start it again and exits
+ * within a second or so, and some launchers restart their game the same
+ * way: the instance found first ends, taken over or not, and another of
+ * the same name is the game. So each instance taken over is watched for
+ * {@linkcode HANDOFF_WATCH_MS}, as `launch` watches a launcher; one that
+ * ends meanwhile (not of a crash) is said, and the next new instance is
+ * waited for and taken over in its place.
+ *
+ * @module
+ */
+
+import { crashStatus } from "../src/_exit_status.ts";
+import { HANDOFF_WATCH_MS } from "./handoff.ts";
+import { CliError } from "./output.ts";
+
+/** A process of the program waited for. */
+export interface Instance {
+  pid: number;
+  name: string;
+}
+
+/** A running instance whose pid is not in `seen`, if any. */
+export type FindInstance = (seen: ReadonlySet<number>) => Instance | undefined;
+
+/** An instance held open while it is taken over: its end can be told. */
+export interface HeldInstance extends Disposable {
+  /** Its exit code once it has ended, else undefined. */
+  exitCode(): number | undefined;
+  /** Its exit code if it ends within `ms`, else undefined. */
+  endsWithin(ms: number): Promise<number | undefined>;
+}
+
+/** An instance that ended before one that runs on was found. */
+export interface EndedInstance {
+  pid: number;
+  /** Undefined when it had gone before it could be held. */
+  exitCode?: number;
+  /** Whether it was taken over (its takeover seen) before it ended. */
+  takenOver: boolean;
+}
+
+/** What a takeover resolves with: `ended` when the program ended first. */
+export interface TakeoverResult {
+  state?: "live" | "ended";
+}
+
+/** How {@linkcode takeOverLasting} finds, holds and takes over instances. */
+export interface LastingSteps<
+  R extends TakeoverResult,
+  H extends HeldInstance,
+> {
+  /** The program's file name, as said. */
+  name: string;
+  /** How long to wait for an instance to start (each time), in seconds. */
+  seconds: number;
+  /** Pids that are no instance to take (running when the wait began). */
+  seen: Iterable<number>;
+  /** A running instance not in `seen` (none taken yet), if any. */
+  find: FindInstance;
+  /** The error when no instance at all starts within `seconds`. */
+  noneStarted: string;
+  /** Holds `p` open; undefined when it has ended already (gone). */
+  hold: (p: Instance) => H | undefined;
+  /** Takes `p` over; it throws (or says `ended`) when it fails or ends. */
+  takeOver: (p: Instance, held: H) => Promise<R>;
+  /** Says on stderr what happened to an instance, and what comes next. */
+  notice: (text: string) => void;
+  /** How long an instance taken over is watched (default 2 s). */
+  watchMs?: number;
+}
+
+/** The instance taken over that keeps running, or the last one that ended. */
+export interface Lasting<R> {
+  instance: Instance;
+  result: R;
+  /** Its exit code, when it ended within the watch. */
+  exitCode?: number;
+  /** What to warn of: it crashed, or it ended and no other started. */
+  warning?: string;
+  /** The instances that ended before it, in order. */
+  ended: EndedInstance[];
+}
+
+/** How often the running processes are looked at while waiting. */
+const POLL_MS = 50;
+
+/**
+ * Takes over `first` (an instance running already), else the first new
+ * instance of the program, and, when it ends within the watch, the next
+ * one to start, until one runs on past the watch. An instance that ended
+ * and no other starting within `seconds` after it: the last one taken
+ * over is returned with a warning, and none taken over is an error. A
+ * crash ends the wait (heapshift may be the cause): said, not passed over.
+ */
+export async function takeOverLasting<
+  R extends TakeoverResult,
+  H extends HeldInstance,
+>(
+  first: Instance | undefined,
+  steps: LastingSteps<R, H>,
+): Promise<Lasting<R>> {
+  const seen = new Set(steps.seen);
+  const ended: EndedInstance[] = [];
+  let last: Lasting<R> | undefined; // the last one taken over, ended
+  let next = first;
+  for (;;) {
+    const p = next ?? await started(seen, steps);
+    next = undefined;
+    if (p === undefined) return noneAfter(ended, { last, steps });
+    seen.add(p.pid);
+    using held = steps.hold(p);
+    if (held === undefined) {
+      passOver(p, { pid: p.pid, takenOver: false }, { ended, steps });
+      continue;
+    }
+    let result: R;
+    try {
+      result = await steps.takeOver(p, held);
+    } catch (e) {
+      const code = held.exitCode();
+      // Still running: a failure to say. A crash: its own error says so.
+      if (code === undefined || crashStatus(code)) throw e;
+      const gone = { pid: p.pid, exitCode: code, takenOver: false };
+      passOver(p, gone, { ended, steps });
+      continue;
+    }
+    const code = await held.endsWithin(steps.watchMs ?? HANDOFF_WATCH_MS);
+    if (code === undefined) return { instance: p, result, ended };
+    const takenOver = result.state !== "ended";
+    const crash = crashStatus(code);
+    if (crash && !takenOver) {
+      throw new CliError(
+        `${p.name} (pid ${p.pid}) crashed (${crash}) before its takeover could be seen: its own output or the system's event log may say why`,
+      );
+    }
+    if (crash) {
+      return {
+        instance: p,
+        result,
+        exitCode: code,
+        warning:
+          `${p.name} (pid ${p.pid}) crashed (${crash}) right after its takeover: its own output or the system's event log may say why`,
+        ended,
+      };
+    }
+    last = takenOver
+      ? { instance: p, result, exitCode: code, ended: [...ended] }
+      : undefined;
+    passOver(p, { pid: p.pid, exitCode: code, takenOver }, { ended, steps });
+  }
+}
+
+/** How an instance ended, as said: `game.exe (pid 1) ended (exit 0) …`. */
+function endedText(name: string, e: EndedInstance): string {
+  const exit = e.exitCode === undefined ? "" : ` (exit ${e.exitCode})`;
+  return `${name} (pid ${e.pid}) ended${exit} ${
+    e.takenOver ? "right after its takeover" : "before its takeover"
+  }`;
+}
+
+/**
+ * Adds `gone`, which instance `p` ended as, to `options.ended`, and says
+ * so, and that the wait goes on for another.
+ */
+function passOver(
+  p: Instance,
+  gone: EndedInstance,
+  options: {
+    ended: EndedInstance[];
+    steps: { seconds: number; notice: (text: string) => void };
+  },
+): void {
+  options.ended.push(gone);
+  options.steps.notice(
+    `${
+      endedText(p.name, gone)
+    }: a game that Steam must start, started otherwise, has Steam start it again and exits (some launchers do the same); waiting up to ${options.steps.seconds} s for another ${p.name} to start…`,
+  );
+}
+
+/**
+ * The first instance to start that is not in `seen`, within
+ * `steps.seconds`; undefined when none did.
+ */
+async function started(
+  seen: ReadonlySet<number>,
+  steps: { seconds: number; find: FindInstance },
+): Promise<Instance | undefined> {
+  const deadline = Date.now() + steps.seconds * 1000;
+  for (;;) {
+    const p = steps.find(seen);
+    if (p) return p;
+    if (Date.now() >= deadline) return undefined;
+    await new Promise((r) =>
+      setTimeout(r, Math.min(POLL_MS, Math.max(deadline - Date.now(), 0)))
+    );
+  }
+}
+
+/**
+ * The end of a wait in which no (other) instance started: an error when
+ * none did at all, or none was taken over; else the last one taken over,
+ * with a warning that it ended.
+ */
+function noneAfter<R>(
+  ended: EndedInstance[],
+  options: {
+    last: Lasting<R> | undefined;
+    steps: { name: string; seconds: number; noneStarted: string };
+  },
+): Lasting<R> {
+  const { last, steps } = options;
+  const gone = ended.at(-1);
+  if (gone === undefined) throw new CliError(steps.noneStarted);
+  const none =
+    `no other ${steps.name} started within ${steps.seconds} s (--wait SECONDS waits longer)`;
+  if (last === undefined || last.instance.pid !== gone.pid) {
+    throw new CliError(
+      `${endedText(steps.name, gone)}, and ${none}: none was taken over`,
+    );
+  }
+  return { ...last, warning: `${endedText(steps.name, gone)}, and ${none}` };
+}
