@@ -49,6 +49,8 @@ export interface PickOptions {
   pid?: number;
   /** This process, never a target (default `Deno.pid`). */
   self?: number;
+  /** Said after the advice to pick one with --pid when several match. */
+  several?: string;
 }
 
 /** Whether `target` names a file by path rather than by name alone. */
@@ -134,10 +136,11 @@ export function pickProcess(
     return p;
   }
   if (found.length > 1) {
+    const more = options.several ? ` (${options.several})` : "";
     throw new CliError(
       `${found.length} processes are named ${name}: ${
         found.map((p) => p.pid).join(", ")
-      }; pick one with --pid`,
+      }; pick one with --pid${more}`,
     );
   }
   return found[0];
@@ -173,16 +176,21 @@ export async function targetPid(target: string, pid?: number): Promise<number> {
   return picked.pid;
 }
 
-/** {@linkcode pickProcess} among the running processes (mod.ts's lists). */
+/**
+ * {@linkcode pickProcess} among the running processes (mod.ts's lists);
+ * `options.several` as there.
+ */
 export async function pickRunning(
   target: string,
   pid?: number,
+  options: { several?: string } = {},
 ): Promise<PickedProcess | undefined> {
   const api = await import("./api.ts");
   return pickProcess(target, {
     find: api.findProcesses,
     pathOf: api.processPath,
     pid,
+    several: options.several,
   });
 }
 

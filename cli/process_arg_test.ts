@@ -33,6 +33,14 @@ Deno.test("pickProcess: a pid, a name, a path; several need --pid", () => {
         e.message,
       ),
   );
+  // a command that says more (inject --wait)
+  assert.throws(
+    () => pickProcess("game.exe", { find, several: "why" }),
+    (e) =>
+      e instanceof CliError &&
+      e.message ===
+        "2 processes are named game.exe: 10, 11; pick one with --pid (why)",
+  );
   assert.deepEqual(pickProcess("game", { find, pid: 11 }), RUNNING[1]);
   assert.throws(
     () => pickProcess("tool.exe", { find, pid: 10 }),

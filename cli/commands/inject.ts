@@ -223,7 +223,9 @@ async function injectLasting(
   // CLI's own deno.exe. Listed before the DLLs are rebuilt, which may
   // take a while: a program started meanwhile is new.
   const before = api.findProcesses(name).map((p) => p.pid);
-  const running = await pickRunning(target);
+  const running = await pickRunning(target, undefined, {
+    several: "--wait waits only when none is running",
+  });
   if (!running) {
     // A --dll must exist before the wait; the default one depends on
     // the bitness of the process that appears, and one built from older

@@ -544,6 +544,15 @@ test("cli: inject by name; several matches need --pid; missing names fail", asyn
   assert(
     many.stderr.includes(String(a.pid)) && many.stderr.includes(String(b.pid)),
   );
+  // --wait waits for a start, not for one of those running to be picked
+  oneLineError(
+    await cli(waitArgs),
+    1,
+    new RegExp(
+      `^error: 2 processes are named ${copy.exe}: (${a.pid}, ${b.pid}|${b.pid}, ${a.pid}); pick one with --pid \\(--wait waits only when none is running\\)\n$`,
+    ),
+    "two matches, --wait",
+  );
   const picked = await json<{ pid: number }>([
     "inject",
     copy.exe,
