@@ -56,9 +56,7 @@ export interface LastingSteps<
   name: string;
   /** How long to wait for an instance to start (each time), in seconds. */
   seconds: number;
-  /** Pids that are no instance to take (running when the wait began). */
-  seen: Iterable<number>;
-  /** A running instance not in `seen` (none taken yet), if any. */
+  /** A running instance not in `seen` (those taken so far), if any. */
   find: FindInstance;
   /** The error when no instance at all starts within `seconds`. */
   noneStarted: string;
@@ -102,7 +100,10 @@ export async function takeOverLasting<
   first: Instance | undefined,
   steps: LastingSteps<R, H>,
 ): Promise<Lasting<R>> {
-  const seen = new Set(steps.seen);
+  const seen = new Set<number>();
+  // Each held to the end: Windows may give a pid whose last handle is
+  // closed to the next process at once, the next instance among them.
+  using kept = new DisposableStack();
   const ended: EndedInstance[] = [];
   let last: Lasting<R> | undefined; // the last one taken over, ended
   let next = first;
@@ -111,11 +112,12 @@ export async function takeOverLasting<
     next = undefined;
     if (p === undefined) return noneAfter(ended, { last, steps });
     seen.add(p.pid);
-    using held = steps.hold(p);
+    const held = steps.hold(p);
     if (held === undefined) {
       passOver(p, { pid: p.pid, takenOver: false }, { ended, steps });
       continue;
     }
+    kept.use(held);
     let result: R;
     try {
       result = await steps.takeOver(p, held);

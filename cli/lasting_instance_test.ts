@@ -28,15 +28,18 @@ interface Fate {
  * (the next once the one before has been found), each faring as told; what
  * was said and taken over is recorded.
  */
-function world(fates: Fate[], options: { seen?: number[] } = {}) {
+function world(fates: Fate[]) {
   const said: string[] = [];
   const taken: number[] = [];
+  /** The pids held open now. */
+  const held = new Set<number>();
+  /** The pids held when each instance's takeover began. */
+  const heldAt = new Map<number, number[]>();
   const fate = (pid: number) => fates.find((f) => f.pid === pid)!;
   const endsNow = (f: Fate) => f.exit !== undefined && f.when !== "after";
   const steps: LastingSteps<TakeoverResult, HeldInstance> = {
     name: "game.exe",
     seconds: 0.2,
-    seen: options.seen ?? [],
     find: (seen) => {
       const f = fates.find((f) => !seen.has(f.pid));
       return f && { pid: f.pid, name: "game.exe" };
@@ -45,15 +48,17 @@ function world(fates: Fate[], options: { seen?: number[] } = {}) {
     hold: (p: Instance) => {
       const f = fate(p.pid);
       if (f.when === "gone") return undefined;
+      held.add(p.pid);
       return {
         exitCode: () => endsNow(f) ? f.exit : undefined,
         endsWithin: () => Promise.resolve(f.exit),
-        [Symbol.dispose]() {},
+        [Symbol.dispose]: () => held.delete(p.pid),
       };
     },
     takeOver: (p: Instance) => {
       const f = fate(p.pid);
       taken.push(p.pid);
+      heldAt.set(p.pid, [...held]);
       if (f.fails) return Promise.reject(f.fails);
       if (f.exit !== undefined && f.when === "before") {
         return Promise.reject(new CliError("it exited"));
@@ -65,7 +70,7 @@ function world(fates: Fate[], options: { seen?: number[] } = {}) {
     },
     notice: (text) => said.push(text),
   };
-  return { steps, said, taken };
+  return { steps, said, taken, held, heldAt };
 }
 
 Deno.test("takeOverLasting: an instance that runs on past the watch is the one, nothing said", async () => {
@@ -84,6 +89,10 @@ Deno.test("takeOverLasting: an instance that ends right after its takeover (a St
   assert.equal(r.instance.pid, 2);
   assert.deepEqual(r.ended, [{ pid: 1, exitCode: 0, takenOver: true }]);
   assert.deepEqual(w.taken, [1, 2]);
+  // Held until the wait is over: a pid whose last handle is closed may be
+  // given to the next process at once, the instance Steam starts.
+  assert.deepEqual(w.heldAt.get(2), [1, 2]);
+  assert.deepEqual(w.held, new Set());
   assert.deepEqual(w.said, [
     "game.exe (pid 1) ended (exit 0) right after its takeover: a game that Steam must start, started otherwise, has Steam start it again and exits (some launchers do the same); waiting up to 0.2 s for another game.exe to start…",
   ]);
@@ -111,13 +120,8 @@ Deno.test("takeOverLasting: an instance that ends before or during its takeover,
   );
 });
 
-Deno.test("takeOverLasting: the instance given (running already) is taken first; those seen at the start never", async () => {
-  const w = world(
-    [{ pid: 5 }, { pid: 1, exit: 0, when: "after" }, { pid: 2 }],
-    {
-      seen: [5],
-    },
-  );
+Deno.test("takeOverLasting: the instance given (running already) is taken first, and not again", async () => {
+  const w = world([{ pid: 1, exit: 0, when: "after" }, { pid: 2 }]);
   const r = await takeOverLasting({ pid: 1, name: "game.exe" }, w.steps);
   assert.equal(r.instance.pid, 2);
   assert.deepEqual(w.taken, [1, 2]);

@@ -219,10 +219,6 @@ async function injectLasting(
   const api = await import("../api.ts");
   const name = baseName(target);
   const { seconds } = opts;
-  // Those running now are no new start: the one picked if any, this
-  // CLI's own deno.exe. Listed before the DLLs are rebuilt, which may
-  // take a while: a program started meanwhile is new.
-  const before = api.findProcesses(name).map((p) => p.pid);
   const running = await pickRunning(target, undefined, {
     several: "--wait waits only when none is running",
   });
@@ -241,7 +237,6 @@ async function injectLasting(
     {
       name,
       seconds,
-      seen: before,
       find: instanceOf(target, api),
       noneStarted: isPathTarget(target)
         ? `No process ran ${target} within ${seconds} s`
@@ -275,8 +270,11 @@ async function injectLasting(
 }
 
 /**
- * The instances `target` (a name or a path) designates: by name the first
- * listed that is new, by path one running that very file.
+ * The instances `target` (a name or a path) designates, those in `seen`
+ * (taken already) aside: by name the first listed (never this CLI's own
+ * process, a deno.exe), by path one running that very file. None ran
+ * when the wait began (one that did is taken first, several refused):
+ * one started while the DLLs were rebuilt is found too.
  */
 function instanceOf(
   target: string,
