@@ -89,9 +89,9 @@ const POLL_MS = 50;
  * Takes over `first` (an instance running already), else the first new
  * instance of the program, and, when it ends within the watch, the next
  * one to start, until one runs on past the watch. An instance that ended
- * and no other starting within `seconds` after it: the last one taken
- * over is returned with a warning, and none taken over is an error. A
- * crash ends the wait (heapshift may be the cause): said, not passed over.
+ * and no other starting within `seconds` after it: returned with a
+ * warning if it was taken over, else an error. A crash ends the wait
+ * (heapshift may be the cause): said, not passed over.
  */
 export async function takeOverLasting<
   R extends TakeoverResult,
@@ -204,7 +204,7 @@ async function started(
 
 /**
  * The end of a wait in which no (other) instance started: an error when
- * none did at all, or none was taken over; else the last one taken over,
+ * none did at all, or the last to end was not taken over; else that one,
  * with a warning that it ended.
  */
 function noneAfter<R>(
@@ -221,7 +221,9 @@ function noneAfter<R>(
     `no other ${steps.name} started within ${steps.seconds} s (--wait SECONDS waits longer)`;
   if (last === undefined || last.instance.pid !== gone.pid) {
     throw new CliError(
-      `${endedText(steps.name, gone)}, and ${none}: none was taken over`,
+      `${
+        endedText(steps.name, gone)
+      }, and ${none}: no ${steps.name} taken over runs`,
     );
   }
   return { ...last, warning: `${endedText(steps.name, gone)}, and ${none}` };

@@ -180,6 +180,6 @@ Deno.test("takeOverLasting: none starting in time is the error given; after one 
   );
   await assertFails(
     [{ pid: 1, exit: 0, when: "after" }, { pid: 2, exit: 1, when: "before" }],
-    "game.exe (pid 2) ended (exit 1) before its takeover, and no other game.exe started within 0.2 s (--wait SECONDS waits longer): none was taken over",
+    "game.exe (pid 2) ended (exit 1) before its takeover, and no other game.exe started within 0.2 s (--wait SECONDS waits longer): no game.exe taken over runs",
   );
 });

@@ -794,7 +794,7 @@ test("cli: inject --wait of a program that exits before it begins initialising w
       l.endsWith(`waiting up to 5 s for another ${copy.exe} to start…`)
     ) &&
       said.at(-1) ===
-        `error: ${ended}, and no other ${copy.exe} started within 5 s (--wait SECONDS waits longer): none was taken over`,
+        `error: ${ended}, and no other ${copy.exe} started within 5 s (--wait SECONDS waits longer): no ${copy.exe} taken over runs`,
     said.join("\n"),
   );
 });
