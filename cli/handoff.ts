@@ -93,10 +93,13 @@ export function handoffWarning(
     children: StartedProgram[];
     /** The DLLs' file names. */
     dlls: string[];
+    /** The heapshift DLL the user named (--dll), for the command given. */
+    dll?: string;
   },
 ): string | undefined {
   const { pid, exitCode, children, dlls } = options;
   if (children.length === 0) return undefined;
+  const dllArg = options.dll ? ` --dll ${quoteArg(options.dll)}` : "";
   // SteamAPI_RestartAppIfNecessary: a game that Steam must start, started
   // otherwise, has Steam start it again (steam.exe, its child when Steam
   // was not running) and exits. The game is this very program.
@@ -106,7 +109,7 @@ export function handoffWarning(
   if (steam) {
     return `${program} (pid ${pid}) ended (exit ${exitCode}) having had Steam start it (steam.exe, pid ${steam.pid}): a game that Steam must start, started otherwise, has Steam start it again and exits. To take it over, start ${program} from Steam while \`inject ${
       quoteArg(program)
-    } --wait\` waits for it`;
+    } --wait${dllArg}\` waits for it`;
   }
   const named = children.map((c) => `${c.name} (pid ${c.pid})`).join(", ");
   const first = children[0].name;
@@ -116,7 +119,7 @@ export function handoffWarning(
     dlls.join(", ")
   }: ${named}. If ${program} is a launcher that hands over to ${first}, take ${first} over instead: run \`inject ${
     quoteArg(first)
-  } --wait\`, then start ${program}`;
+  } --wait${dllArg}\`, then start ${program}`;
 }
 
 /**
@@ -154,6 +157,8 @@ export async function launcherHandoff(
     exe: string;
     exitCode: number;
     dlls: readonly string[];
+    /** The heapshift DLL the user named (--dll), for the command said. */
+    explicitDll?: string;
     /** It ended within {@linkcode endedSoon}'s watch: a crash is said. */
     soon?: boolean;
   },
@@ -183,6 +188,7 @@ export async function launcherHandoff(
     exitCode: options.exitCode,
     children,
     dlls: options.dlls.map(baseName),
+    dll: options.explicitDll,
   });
   return warning === undefined ? undefined : { warning, started: children };
 }

@@ -70,3 +70,29 @@ Deno.test("handoffWarning quotes a program name with a space in the command it g
     /while `inject "Hollow Knight\.exe" --wait` waits for it$/,
   );
 });
+
+Deno.test("handoffWarning: a DLL the user named (--dll) is named in the command it gives", () => {
+  const dll = "C:\\my tools\\heapshift.dll";
+  const w = handoffWarning("Launcher.exe", {
+    pid: 1,
+    exitCode: 0,
+    children: [{ pid: 2, name: "Game.exe" }],
+    dlls: ["heapshift.dll"],
+    dll,
+  });
+  assert.match(
+    w!,
+    /run `inject Game\.exe --wait --dll "C:\\my tools\\heapshift\.dll"`, then start Launcher\.exe$/,
+  );
+  const steam = handoffWarning("Game.exe", {
+    pid: 1,
+    exitCode: 0,
+    children: [{ pid: 2, name: "steam.exe" }],
+    dlls: ["heapshift.dll"],
+    dll,
+  });
+  assert.match(
+    steam!,
+    /while `inject Game\.exe --wait --dll "C:\\my tools\\heapshift\.dll"` waits for it$/,
+  );
+});

@@ -132,6 +132,7 @@ async function doInject(
           exe: target,
           exitCode,
           dlls: [dll],
+          explicitDll: opts.dll !== undefined ? dll : undefined,
           soon: true,
         });
       }

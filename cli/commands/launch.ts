@@ -210,6 +210,7 @@ async function doLaunch(
       exe,
       exitCode: code,
       dlls,
+      explicitDll: opts.dll?.length ? dlls.find(isHeapshiftDll) : undefined,
       soon: !opts.waitExit,
     });
   if (opts.json) {
