@@ -14,6 +14,7 @@ const FORMAT_MESSAGE_FROM_SYSTEM = 0x1000;
 /** Win32 error codes heapshift reacts to. */
 export const ERROR = {
   FILE_NOT_FOUND: 2,
+  PATH_NOT_FOUND: 3,
   ACCESS_DENIED: 5,
   INVALID_HANDLE: 6,
   NOT_ENOUGH_MEMORY: 8,

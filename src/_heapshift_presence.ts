@@ -15,8 +15,8 @@ export type Presence = { by: "stats" } | { by: "module"; module: ModuleInfo };
  * Whether `target` (opened with VM_READ) has heapshift loaded: its stats
  * block exists, also one that cannot be read (not initialised yet while
  * heapshift loads, or of another layout: another heapshift's); or, where
- * no block can be seen (a process in another user's session, whose names
- * this one does not see), a module of `options.modules` (default: its
+ * no block can be seen (made without one, or in a session whose names
+ * cannot be reached from here), a module of `options.modules` (default: its
  * module list) other than Windows' own exports heapshift's anchor.
  */
 export function heapshiftPresence(

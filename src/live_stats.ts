@@ -29,16 +29,29 @@ import {
 } from "./stats_block.ts";
 
 /**
+ * Where this process finds the names a process makes in its own session
+ * (`Local\`): `Local` in the same session, `Global` in session 0's (a
+ * service's), `Session\<id>` in another user's session's. Windows links
+ * each session's names to every session's (`Session\` is
+ * `\Sessions\BNOLINKS`, whose `<id>` is that session's
+ * `BaseNamedObjects`); Microsoft documents the prefix only as reserved
+ * for system use, and Win32's Open* and Create* calls follow it as they
+ * follow `Global\`.
+ */
+export type Namespace = "Local" | "Global" | `Session\\${number}`;
+
+/**
  * The name of the stats block of process `pid`. With the process's creation
  * time: the name heapshift.dll falls back to when a dead process with the
  * same pid left a block it cannot use under the plain one (dll/STATS.md).
  * The DLL names it in its own session's namespace (`Local\`); a reader in
- * another session finds a service's (session 0) as `Global\`.
+ * another session finds it as `options.namespace` says
+ * ({@linkcode statsNamespace}).
  */
 export function statsName(
   pid: number,
   created?: bigint,
-  options: { namespace?: "Local" | "Global" } = {},
+  options: { namespace?: Namespace } = {},
 ): string {
   const plain = `${options.namespace ?? "Local"}\\heapshift-${pid}`;
   return created === undefined
@@ -47,19 +60,19 @@ export function statsName(
 }
 
 /**
- * Where the block of a process in session `target` is seen from session
- * `own`: the same session's `Local\`, session 0's (services) as
- * `Global\`; `undefined` for another user session, whose names no other
- * session sees.
+ * Where the names of a process in session `target` are seen from session
+ * `own` ({@linkcode Namespace}): the same session's as `Local\`, session
+ * 0's (services) as `Global\`, another user session's as `Session\<id>\`;
+ * ours where either session cannot be told.
  */
 export function statsNamespace(
   target: number | undefined,
   own: number | undefined,
-): "Local" | "Global" | undefined {
+): Namespace {
   if (target === undefined || own === undefined || target === own) {
     return "Local";
   }
-  return target === 0 ? "Global" : undefined;
+  return target === 0 ? "Global" : `Session\\${target}`;
 }
 
 /**
@@ -68,32 +81,41 @@ export function statsNamespace(
  * {@linkcode statsNamespace} says, and for a target whose session cannot
  * be told (it refuses to be queried) ours first, then session 0's: a
  * service's block is there, and a reader that looked only in its own
- * session said the service had no heapshift. So too for a service when
- * our own session cannot be told (its block is `Local\` only from
- * session 0).
+ * session said the service had no heapshift. When our own session cannot
+ * be told, ours first, then the target's (`Global\` for a service's).
  */
 export function statsNamespaces(
   target: number | undefined,
   own: number | undefined,
-): ("Local" | "Global")[] {
+): Namespace[] {
   if (target === undefined && own !== 0) return ["Local", "Global"];
-  if (target === 0 && own === undefined) return ["Local", "Global"];
-  const namespace = statsNamespace(target, own);
-  return namespace ? [namespace] : [];
+  if (target !== undefined && own === undefined) {
+    return ["Local", target === 0 ? "Global" : `Session\\${target}`];
+  }
+  return [statsNamespace(target, own)];
 }
+
+/** The session of process `pid`, undefined when it cannot be told. */
+export type SessionOf = (pid: number) => number | undefined;
 
 /**
  * The namespace in which this process sees the `Local\` names of process
  * `pid` ({@linkcode statsNamespace}), the namespaces to look for its stats
  * block in ({@linkcode statsNamespaces}), and `pid`'s session when known.
+ * `options.session` tells a process's session (tests replace it: under
+ * Wine every program runs in one session).
  */
-export function namespaceOf(pid: number): {
-  namespace: "Local" | "Global" | undefined;
-  readFrom: ("Local" | "Global")[];
+export function namespaceOf(
+  pid: number,
+  options: { session?: SessionOf } = {},
+): {
+  namespace: Namespace;
+  readFrom: Namespace[];
   session: number | undefined;
 } {
-  const target = knownSessionId(pid);
-  const own = knownSessionId(Deno.pid);
+  const session = options.session ?? knownSessionId;
+  const target = session(pid);
+  const own = session(Deno.pid);
   return {
     namespace: statsNamespace(target, own),
     readFrom: statsNamespaces(target, own),
@@ -103,16 +125,16 @@ export function namespaceOf(pid: number): {
 
 /**
  * `options.create` of the name `Local\<options.name>` as this process sees
- * it for process `pid` ({@linkcode namespaceOf}), or undefined when it
- * cannot be made: a process in another user's session, whose names this one
- * does not see, or a name held as another kind of object.
+ * it for process `pid` ({@linkcode namespaceOf}; another user's session's
+ * through `Session\<id>\`), or undefined when it cannot be made: a name
+ * held as another kind of object, or one we may not open, or a session
+ * whose names cannot be reached.
  */
 export function targetNamed<T>(
   pid: number,
   options: { name: string; create: (name: string) => T },
 ): T | undefined {
   const { namespace } = namespaceOf(pid);
-  if (!namespace) return undefined;
   try {
     return options.create(`${namespace}\\${options.name}`);
   } catch {
@@ -185,8 +207,9 @@ function accessDenied(pid: number, cause: unknown): HeapshiftError {
 
 /**
  * Reads the statistics heapshift.dll publishes in process `pid` (shared
- * memory `Local\heapshift-<pid>`): its state, the hooked functions and the
- * allocation counters. A block left behind by a dead process with the same
+ * memory `Local\heapshift-<pid>` in its session, read from another session
+ * as `Global\` or `Session\<id>\`): its state, the hooked functions and
+ * the allocation counters. A block left behind by a dead process with the same
  * pid is not taken for this one's. Throws a `no-heapshift` HeapshiftError
  * when the process runs without heapshift, `not-found` when there is no
  * such process, or it has ended (its counts went with it: one held by
@@ -204,7 +227,22 @@ export function stats(pid: number): HeapshiftStats {
   return guard(() => readStats(pid));
 }
 
-function readStats(pid: number): HeapshiftStats {
+/**
+ * {@linkcode stats}, telling a process's session with `options.session`
+ * (internal: tests replace it, as under Wine every program runs in one
+ * session).
+ */
+export function statsLooking(
+  pid: number,
+  options: { session: SessionOf },
+): HeapshiftStats {
+  return guard(() => readStats(pid, options));
+}
+
+function readStats(
+  pid: number,
+  options: { session?: SessionOf } = {},
+): HeapshiftStats {
   checkPid(pid, "read heapshift's stats of");
   const asked = creationTime(pid);
   // A process that has ended can leave its block behind, held open by a
@@ -221,13 +259,7 @@ function readStats(pid: number): HeapshiftStats {
     );
   }
   const created = asked;
-  const { readFrom, session: targetSession } = namespaceOf(pid);
-  if (readFrom.length === 0) {
-    throw new HeapshiftError(
-      "access-denied",
-      `Cannot read heapshift's stats of process ${pid}: it runs in another user's session (${targetSession}), whose names this one does not see; run heapshift in that session`,
-    );
-  }
+  const { readFrom, session: targetSession } = namespaceOf(pid, options);
   const times = created === undefined ? [undefined] : [undefined, created];
   const names = readFrom.flatMap((namespace) =>
     times.map((time) => statsName(pid, time, { namespace }))
@@ -243,6 +275,9 @@ function readStats(pid: number): HeapshiftStats {
   // older build, or anyone's), used only when no block says it is this
   // process's.
   let unowned: Uint8Array | undefined;
+  // A Session\<id>\ name whose session's names cannot be reached (the
+  // session has no link: it has ended, or never was).
+  let unreachable: { name: string; error: unknown } | undefined;
   for (const name of names) {
     let block: Uint8Array;
     try {
@@ -250,6 +285,13 @@ function readStats(pid: number): HeapshiftStats {
     } catch (e) {
       if (e instanceof Win32Error && e.code === ERROR.FILE_NOT_FOUND) {
         notFound ??= e;
+        continue;
+      }
+      if (
+        e instanceof Win32Error && e.code === ERROR.PATH_NOT_FOUND &&
+        name.startsWith("Session\\")
+      ) {
+        unreachable ??= { name, error: e };
         continue;
       }
       if (e instanceof Win32Error && e.code === ERROR.ACCESS_DENIED) {
@@ -295,6 +337,13 @@ function readStats(pid: number): HeapshiftStats {
       "not-found",
       `Cannot read heapshift's stats of process ${pid}: no such process`,
       { cause: notFound },
+    );
+  }
+  if (unreachable) {
+    throw new HeapshiftError(
+      "access-denied",
+      `Cannot read heapshift's stats of process ${pid}: it runs in session ${targetSession}, whose names cannot be reached from this one (${unreachable.name}: the path is not found); run heapshift in that session`,
+      { cause: unreachable.error },
     );
   }
   throw new HeapshiftError(

@@ -16,11 +16,12 @@ import {
   Win32Error,
 } from "../ffi/mod.ts";
 
-Deno.test("statsNamespace: a service's block (session 0) is Global\\ from a user's session; another user's session is out of sight", () => {
+Deno.test("statsNamespace: a service's block (session 0) is Global\\ from a user's session; another user's session's is Session\\<id>\\", () => {
   assert.equal(statsNamespace(1, 1), "Local");
   assert.equal(statsNamespace(0, 0), "Local");
   assert.equal(statsNamespace(0, 1), "Global");
-  assert.equal(statsNamespace(2, 1), undefined);
+  assert.equal(statsNamespace(2, 1), "Session\\2");
+  assert.equal(statsNamespace(1, 0), "Session\\1");
   // a session that cannot be asked: the reader's own namespace
   assert.equal(statsNamespace(undefined, 1), "Local");
 });
@@ -28,7 +29,7 @@ Deno.test("statsNamespace: a service's block (session 0) is Global\\ from a user
 Deno.test("statsNamespaces: a target whose session cannot be told is looked for in ours, then in session 0's", () => {
   assert.deepEqual(statsNamespaces(1, 1), ["Local"]);
   assert.deepEqual(statsNamespaces(0, 1), ["Global"]);
-  assert.deepEqual(statsNamespaces(2, 1), []);
+  assert.deepEqual(statsNamespaces(2, 1), ["Session\\2"]);
   // a service it may not query: its block is Global\, not in our session
   assert.deepEqual(statsNamespaces(undefined, 1), ["Local", "Global"]);
   // from session 0 its Local\ is Global\
@@ -38,13 +39,17 @@ Deno.test("statsNamespaces: a target whose session cannot be told is looked for 
 Deno.test("statsNamespaces: a service's block is looked for as Global\\ too when our own session cannot be told", () => {
   // ours may be session 0 (Local\ is Global\ there) or a user's (Global\)
   assert.deepEqual(statsNamespaces(0, undefined), ["Local", "Global"]);
-  // another user's: seen only from its own session, as Local\
-  assert.deepEqual(statsNamespaces(1, undefined), ["Local"]);
+  // a user's: Local\ from its own session, Session\<id>\ from another
+  assert.deepEqual(statsNamespaces(1, undefined), ["Local", "Session\\1"]);
   assert.deepEqual(statsNamespaces(undefined, undefined), ["Local", "Global"]);
 });
 
-Deno.test("statsName: plain, beside it with the creation time, in either namespace", () => {
+Deno.test("statsName: plain, beside it with the creation time, in any namespace", () => {
   assert.equal(statsName(1234), "Local\\heapshift-1234");
+  assert.equal(
+    statsName(1234, undefined, { namespace: "Session\\2" }),
+    "Session\\2\\heapshift-1234",
+  );
   assert.equal(
     statsName(1234, 0x1dc0ffeen, { namespace: "Global" }),
     "Global\\heapshift-1234-000000001dc0ffee",

@@ -13,7 +13,8 @@ import { fakeStats } from "./fake_stats.ts";
 import { Handle } from "../../ffi/handle.ts";
 import { kernel32 } from "../../ffi/library.ts";
 import { wide } from "../../ffi/strings.ts";
-import { statsName } from "../../src/live_stats.ts";
+import { statsLooking, statsName } from "../../src/live_stats.ts";
+import { processSessionId } from "../../ffi/mod.ts";
 
 const NO_PID = 0x7fff_fff0;
 
@@ -167,6 +168,33 @@ test({
     );
     assertEquals(e.kind, "pinned");
   },
+});
+
+// Under Wine every program runs in one session: the test says this process
+// runs in another, so the target's block, which heapshift.dll made in the
+// target's session (Local\ there), is read through Session\<id>\ (what
+// stats, and inject's check that it took over, do for another user's game).
+test("stats of a program in another user's session reads its block there, through Session\\<id>\\", async () => {
+  await using target = await startTarget(fixture("sleeper.exe"));
+  const pid = target.readyPid;
+  await inject(pid, hookDll());
+  const its = processSessionId(pid);
+  const fromAnother = (p: number) => p === pid ? its : its + 1;
+  let s = statsLooking(pid, { session: fromAnother });
+  for (let i = 0; i < 100 && s.state === "loading"; i++) {
+    await new Promise((r) => setTimeout(r, 50));
+    s = statsLooking(pid, { session: fromAnother });
+  }
+  assertEquals(s.state, "live", `error ${s.error}`);
+  assertEquals(s.pid, pid);
+  // A session whose names cannot be reached (there is no session 77):
+  // said so, not taken for a name another program holds.
+  const e = assertThrows(
+    () => statsLooking(pid, { session: (p) => p === pid ? 77 : its }),
+    HeapshiftError,
+    `Cannot read heapshift's stats of process ${pid}: it runs in session 77, whose names cannot be reached from this one (Session\\77\\heapshift-${pid}: the path is not found); run heapshift in that session`,
+  );
+  assertEquals(e.kind, "access-denied");
 });
 
 // The predictable name taken first by something heapshift.dll cannot use
