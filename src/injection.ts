@@ -50,7 +50,7 @@ import {
 import { heapshiftPresence } from "./_heapshift_presence.ts";
 import { checkOptions, checkOptionTypes, checkPath } from "./_arguments.ts";
 import { guardAsync } from "./_error_kinds.ts";
-import { namespaceOf, stats, targetNamed } from "./live_stats.ts";
+import { type SessionOf, stats, targetNamed } from "./live_stats.ts";
 import { reasonMayPass } from "./stats_block.ts";
 import { importersOf } from "./_importers.ts";
 import { threadsInModule } from "./_module_threads.ts";
@@ -59,6 +59,7 @@ import {
   loadedByHeapshift,
   markLoaded,
   markUnloaded,
+  type MarkUnseen,
   unmarkedError,
 } from "./_load_marker.ts";
 import { isSystemDll, systemRoot } from "./_system_dll.ts";
@@ -88,8 +89,8 @@ export interface InjectOptions {
 /**
  * Options for {@linkcode eject}.
  *
- * @example Unload a DLL heapshift did not load (or, in another user's
- * session, cannot tell), unless a thread runs in it
+ * @example Unload a DLL heapshift did not load (or cannot tell it did),
+ * unless a thread runs in it
  * ```ts
  * import { eject } from "@heapshift/heapshift";
  * await eject(1234, "probe.dll", { anyOrigin: true });
@@ -99,10 +100,11 @@ export interface EjectOptions extends InjectOptions {
   /**
    * Unload the module whoever loaded it: also when heapshift did not load
    * it (the program may have loaded it itself and still call it), or
-   * cannot tell (a process in another user's session, whose names, where
-   * heapshift marks its loads, this one does not see). Every other check
-   * stays: a thread running in the module still stops the eject. Default
-   * false.
+   * cannot tell: the mark heapshift leaves of its loads, in the target's
+   * session, may not be opened by this user (another user's, or an
+   * elevated heapshift's), or that session's names cannot be reached.
+   * Every other check stays: a thread running in the module still stops
+   * the eject. Default false.
    */
   anyOrigin?: boolean;
   /**
@@ -117,14 +119,17 @@ export interface EjectOptions extends InjectOptions {
 
 /**
  * How {@linkcode eject} tells who loaded a module (tests replace it: under
- * Wine every program runs in one session, so another user's cannot be
- * made).
+ * Wine every program runs in one session, so the test says which session
+ * a process is in).
  */
 export interface OriginLook {
   /** As {@linkcode loadedByHeapshift}. */
-  loaded?: (pid: number, mod: ModuleInfo) => boolean | undefined;
-  /** The session of process `pid` (undefined: not known). */
-  session?: (pid: number) => number | undefined;
+  loaded?: (pid: number, mod: ModuleInfo) => boolean | MarkUnseen;
+  /**
+   * The session of process `pid` (undefined: not known), for where the
+   * marker of a load is looked for.
+   */
+  session?: SessionOf;
 }
 
 /** Modules no process survives losing. */
@@ -487,10 +492,10 @@ async function initialised(
  * The event that tells a heapshift DLL loading into process `pid` that
  * {@linkcode armExitWatch} follows (`HS_ARM_EVENT_FORMAT` in
  * dll/heapshift.h names it too, as `Local\`: a service's, in session 0, is
- * `Global\` from another session). Undefined when it cannot be made (a
- * target in another user's session, or a squatter holding the name as
- * another kind of object): heapshift then arms itself, as it does when the
- * program loads it.
+ * `Global\` from another session, another user's `Session\<id>\`).
+ * Undefined when it cannot be made (a squatter holding the name as another
+ * kind of object, or a session whose names cannot be reached): heapshift
+ * then arms itself, as it does when the program loads it.
  */
 function armEvent(pid: number): Handle | undefined {
   const name = `heapshift-arm-${pid}`;
@@ -718,21 +723,21 @@ async function unloadFrom(
       `Cannot ${doing} process ${pid}: ${mod.name} is a system DLL (${mod.path}), which Windows and the program load for each other, also through API sets and forwarders; unloading it could crash the program`,
     );
   }
-  const ours = force || (origin.loaded ?? loadedByHeapshift)(pid, mod);
+  const session = { session: origin.session };
+  const marked = force ||
+    (origin.loaded ?? ((p, m) => loadedByHeapshift(p, m, session)))(pid, mod);
+  const ours = marked === true;
   // heapshift.dll once an eject gave our reference back (inject of it
   // loaded already takes none): it stays, and nothing would unload it.
-  if (ours === false && pinnedHeapshift(pid, mod)) {
+  if (marked === false && pinnedHeapshift(pid, mod)) {
     throw new HeapshiftError(
       "pinned",
       `Cannot ${doing} process ${pid}: it pins itself as it loads (heapshift's hooks must never be unmapped), so it stays loaded until the program exits; heapshift holds no reference to it to give back (an earlier eject gave it back, or the program loaded it itself)`,
     );
   }
   if (!ours && options.anyOrigin !== true) {
-    // undefined: another user's session, where no marker can be seen.
-    const session = ours === undefined
-      ? (origin.session ?? ((p) => namespaceOf(p).session))(pid)
-      : undefined;
-    throw unmarkedError(pid, { doing, module: mod.name, session });
+    const unseen = marked === false ? undefined : marked;
+    throw unmarkedError(pid, { doing, module: mod.name, unseen });
   }
   // A thread runs on in a DLL's code after FreeLibrary unmaps it, or
   // returns there (Microsoft: FreeLibraryAndExitThread): the program
@@ -801,7 +806,7 @@ async function unloadFrom(
   }
   // Our reference is given back, even when the module stays (pinned, or
   // loaded by the program too): another FreeLibrary could free its own.
-  markUnloaded(pid, mod);
+  markUnloaded(pid, mod, session);
   if (targetModules(target).some((m) => m.base === mod.base)) {
     throw new HeapshiftError(
       "pinned",

@@ -6,6 +6,7 @@ import { runCli } from "../../cli/_test_utils.ts";
 import {
   INJECT_ACCESS,
   openThread,
+  processSessionId,
   STILL_ACTIVE,
   THREAD,
   threadExitCode,
@@ -339,17 +340,45 @@ testArches(
   },
 );
 
-test("a module of unknown origin (another user's session) is refused naming anyOrigin, which still looks at its threads", async () => {
-  // Under Wine every program runs in one session: the marker's answer for
-  // another user's session (none can be seen) is given to eject instead.
-  const look = { loaded: () => undefined, session: () => 2 };
+test("a module heapshift loaded into a program in another user's session is told by its mark there, through Session\\<id>\\", async () => {
+  // Under Wine every program runs in one session: the test says this
+  // process runs in another, so the mark inject left in the target's
+  // session (Local\ there) is looked for as Session\<its id>\.
   await using target = await startTarget(fixture("sleeper.exe"));
   const pid = target.readyPid;
+  await inject(pid, fixture("probe.dll"));
+  const its = processSessionId(pid);
+  const look = { session: (p: number) => p === pid ? its : its + 1 };
+  await ejectLooking(pid, "probe.dll", { eject: {}, look });
+  assert(!has(pid, "probe.dll"), "probe.dll is gone");
+  // its mark says our reference was given back, there as here
+  await inject(pid, fixture("api_pinned.dll"));
+  const pinned = await assertRejects(
+    () => ejectLooking(pid, "api_pinned.dll", { eject: {}, look }),
+    HeapshiftError,
+    `Cannot eject api_pinned.dll from process ${pid}: it stays loaded after FreeLibrary`,
+  );
+  assertEquals(pinned.kind, "pinned");
+  const e = await assertRejects(
+    () => eject(pid, "api_pinned.dll"),
+    HeapshiftError,
+    `Cannot eject api_pinned.dll from process ${pid}: heapshift did not load api_pinned.dll (or has unloaded it already)`,
+  );
+  assertEquals(e.kind, "unsupported");
+});
+
+test("a module of unknown origin (a session whose names cannot be reached) is refused naming anyOrigin, which still looks at its threads", async () => {
+  // No session 77 here: its names cannot be reached, so the mark cannot
+  // be looked for.
+  await using target = await startTarget(fixture("sleeper.exe"));
+  const pid = target.readyPid;
+  const its = processSessionId(pid);
+  const look = { session: (p: number) => p === pid ? 77 : its };
   await inject(pid, fixture("api_worker.dll"));
   await assertRejects(
     () => ejectLooking(pid, "api_worker.dll", { eject: {}, look }),
     HeapshiftError,
-    `Cannot eject api_worker.dll from process ${pid}: it runs in another user's session (2), whose names (where heapshift marks the modules it loads) this one does not see, so whether heapshift loaded api_worker.dll cannot be told: the program may have loaded it itself and still call it, so unloading it could crash the program; pass anyOrigin: true (--any-origin on the command line) to unload it whoever loaded it (a thread running in it still stops the eject), or eject it from that session`,
+    `Cannot eject api_worker.dll from process ${pid}: it runs in session 77, whose names cannot be reached from this one (where heapshift marks the modules it loads: Session\\77\\heapshift-loaded-${pid}-`,
   );
   const e = await assertRejects(
     () =>
