@@ -670,7 +670,9 @@ async function unloadFrom(
   if (!mod) {
     throw new HeapshiftError(
       "not-found",
-      `Cannot ${doing} process ${pid}: no module ${moduleName} is loaded in it`,
+      `Cannot ${doing} process ${pid}: ${
+        notLoaded(all, moduleName, { arch: target.arch })
+      }`,
     );
   }
   if (mod === all[0] || SYSTEM_CORE.has(mod.name.toLowerCase())) {
@@ -827,11 +829,37 @@ function moduleAtPath(
   options: { arch: Arch },
 ): ModuleInfo | undefined {
   if (!/[\\/]/.test(path)) return undefined;
+  return moduleNamed(list, targetPath(path, options));
+}
+
+/** Where in the target `path` leads: absolute, an x86 one's System32 its
+ * SysWOW64. */
+function targetPath(path: string, options: { arch: Arch }): string {
   const abs = absolutePath(path);
-  return moduleNamed(
-    list,
-    options.arch === "x86" ? wow64Path(abs, systemRoot()) : abs,
-  );
+  return options.arch === "x86" ? wow64Path(abs, systemRoot()) : abs;
+}
+
+/**
+ * Why `nameOrPath` names no module of `list`. A path says where it led (a
+ * relative one is taken against this process's directory, which may not
+ * be the one the user thinks of), and where a module of its name is.
+ */
+function notLoaded(
+  list: ModuleInfo[],
+  nameOrPath: string,
+  options: { arch: Arch },
+): string {
+  if (!/[\\/]/.test(nameOrPath)) {
+    return `no module ${nameOrPath} is loaded in it`;
+  }
+  const at = targetPath(nameOrPath, options);
+  const from = at === nameOrPath ? "" : ` (from ${nameOrPath})`;
+  const same = moduleNamed(list, baseName(nameOrPath));
+  return `no module is loaded from ${at}${from}${
+    same
+      ? `; ${same.name} is loaded from ${same.path}: eject it by that path, or by its name`
+      : ""
+  }`;
 }
 
 /**

@@ -166,6 +166,34 @@ test("eject finds a module by a relative path, as inject took it", async () => {
   assert(!has(pid, "probe.dll"), "probe.dll is gone after eject");
 });
 
+test("eject by a path that no loaded module is at says where that path led, and where a module of that name is", async () => {
+  // A relative path is taken against this process's directory, which may
+  // not be the one the user thinks of: the message says what it became.
+  await using target = await startTarget(fixture("sleeper.exe"));
+  const pid = target.readyPid;
+  await inject(pid, fixture("probe.dll"));
+  const elsewhere = "no-such-dir\\probe.dll";
+  const e = await assertRejects(
+    () => eject(pid, elsewhere),
+    HeapshiftError,
+    `Cannot eject probe.dll from process ${pid}: no module is loaded from ${
+      win32.resolve(elsewhere)
+    } (from ${elsewhere}); probe.dll is loaded from ${
+      fixture("probe.dll")
+    }: eject it by that path, or by its name`,
+  );
+  assertEquals(e.kind, "not-found");
+  // and by a path where no module of that name is loaded at all
+  await assertRejects(
+    () => eject(pid, `${win32.dirname(fixture("probe.dll"))}\\other.dll`),
+    HeapshiftError,
+    `Cannot eject other.dll from process ${pid}: no module is loaded from ${
+      win32.dirname(fixture("probe.dll"))
+    }\\other.dll`,
+  );
+  await eject(pid, "probe.dll");
+});
+
 test("inject of a DLL loaded already adds no reference: one eject unloads it", async () => {
   await using target = await startTarget(fixture("sleeper.exe"));
   const pid = target.readyPid;
