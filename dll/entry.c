@@ -233,9 +233,12 @@ static void take_over(void) {
   static hs_patch_result r;
   hs_trim_arm();
   if (!hs_patch_all(&r)) {
-    hs_log("patching failed: %s (reason %u, Win32 error %lu); nothing was "
-           "changed",
-           r.error, r.reason, r.win32_error);
+    /* restore: a page's protection could not be put back (STATS.md) */
+    hs_log("patching failed: %s (reason %u, Win32 error %lu); %s", r.error,
+           r.reason, r.win32_error,
+           r.reason == HS_R_RESTORE
+               ? "no code was changed, but a page may have stayed writable"
+               : "nothing was changed");
     set_state(HS_STATE_FAILED, r.reason, r.win32_error);
     return;
   }

@@ -4,6 +4,7 @@
 // exactly as it was: no thread redirected, no code changed, every page of
 // ucrtbase.dll with its protection. Conditions the suite cannot provoke
 // for real are made to look real with HEAPSHIFT_TEST_FAULTS (dll/README.md).
+import { win32 } from "node:path";
 import { assert } from "./assert.ts";
 import { type Arch, fixture, hookDll, testArches } from "./harness.ts";
 import { assertValues, runValues, type Values } from "./fixture_values.ts";
@@ -26,11 +27,39 @@ const REASON = {
   pin: 19,
 };
 
-function run(arch: Arch, mode: string, faults = ""): Promise<Values> {
+function run(
+  arch: Arch,
+  mode: string,
+  faults = "",
+  env: Record<string, string> = {},
+): Promise<Values> {
   return runValues("dll_install.exe", [mode, hookDll(arch)], {
-    env: { HEAPSHIFT_TEST_FAULTS: faults },
+    env: { HEAPSHIFT_TEST_FAULTS: faults, ...env },
     arch,
   });
+}
+
+/** The HEAPSHIFT_VERBOSE log of a run of `dll_install.exe` (next to it). */
+async function verboseLog(
+  arch: Arch,
+  runIt: (env: Record<string, string>) => Promise<Values>,
+): Promise<string> {
+  const dir = win32.dirname(fixture("dll_install.exe", arch));
+  const logs = async () => {
+    const names = new Set<string>();
+    for await (const e of Deno.readDir(dir)) {
+      if (/^heapshift-\d+\.log$/.test(e.name)) names.add(e.name);
+    }
+    return names;
+  };
+  const before = await logs();
+  await runIt({ HEAPSHIFT_VERBOSE: "1" });
+  const added = [...await logs()].filter((n) => !before.has(n));
+  assert(added.length === 1, `one new log in ${dir}: ${added}`);
+  const path = `${dir}\\${added[0]}`;
+  const text = await Deno.readTextFile(path);
+  await Deno.remove(path);
+  return text;
 }
 
 /** A failed installation: the stats say why; nothing was changed. */
@@ -338,6 +367,16 @@ testArches(
       "pages.changed": 1,
       "malloc.is_mimalloc": 0,
     });
+    // and its log does not say that nothing was changed
+    const log = await verboseLog(
+      arch,
+      (env) => run(arch, "plain", "protect:2,restore", env),
+    );
+    assert(
+      log.includes("no code was changed, but a page may have stayed writable"),
+      log,
+    );
+    assert(!log.includes("nothing was changed"), log);
   },
 );
 
