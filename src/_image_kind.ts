@@ -140,14 +140,17 @@ export function notAProgram(path: string, head: Uint8Array): string {
 
 /**
  * Whether an MZ file that is no readable PE is an old program: MS-DOS's
- * (no new header: e_lfanew, at 0x3c, below the DOS header's end) or one
- * whose new header is 16-bit Windows' (NE) or OS/2's and VxDs' (LE, LX).
- * Else it points at a PE header that cannot be read: a damaged file.
+ * (no new header: its relocations, at e_lfarlc (0x18), start inside the
+ * 64-byte header that a new executable has, so 0x3c is no e_lfanew; or
+ * e_lfanew, at 0x3c, below the header's end) or one whose new header is
+ * 16-bit Windows' (NE) or OS/2's and VxDs' (LE, LX). Else it points at a
+ * PE header that cannot be read: a damaged file.
  */
 function oldProgram(head: Uint8Array): boolean {
   if (head.length < 0x40) return true;
-  const at = new DataView(head.buffer, head.byteOffset, head.length)
-    .getUint32(0x3c, true);
+  const view = new DataView(head.buffer, head.byteOffset, head.length);
+  if (view.getUint16(0x18, true) < 0x40) return true;
+  const at = view.getUint32(0x3c, true);
   if (at < 0x40) return true;
   if (at + 2 > head.length) return false;
   const sig = String.fromCharCode(head[at], head[at + 1]);

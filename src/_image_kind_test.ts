@@ -5,6 +5,9 @@ import { notAProgram } from "./_image_kind.ts";
 function mz(signature: string, size = 256): Uint8Array {
   const b = new Uint8Array(size);
   b.set([0x4d, 0x5a]);
+  // e_lfarlc: the relocations after the 64-byte header, as a linker of new
+  // executables puts them
+  new DataView(b.buffer).setUint16(0x18, 0x40, true);
   new DataView(b.buffer).setUint32(0x3c, 0x80, true);
   b.set(new TextEncoder().encode(signature), 0x80);
   return b;
@@ -31,6 +34,13 @@ Deno.test("notAProgram: 16-bit programs (NE, or MS-DOS with no new header) are s
   const dos = new Uint8Array(64);
   dos.set([0x4d, 0x5a]); // e_lfanew 0: a plain MS-DOS program
   assertEquals(notAProgram("dos.exe", dos), sixteen);
+  // MS-DOS's relocation table right after its 28-byte header (e_lfarlc
+  // 0x1c): the bytes at 0x3c are relocations, not a pointer to a new header
+  const relocated = new Uint8Array(256);
+  relocated.set([0x4d, 0x5a]);
+  new DataView(relocated.buffer).setUint16(0x18, 0x1c, true);
+  new DataView(relocated.buffer).setUint32(0x3c, 0x0012_0090, true);
+  assertEquals(notAProgram("dos.exe", relocated), sixteen);
   assertEquals(
     notAProgram("x.txt", new Uint8Array([1, 2])),
     "not a Windows program (.exe)",
