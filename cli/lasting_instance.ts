@@ -107,16 +107,28 @@ export async function takeOverLasting<
   const ended: EndedInstance[] = [];
   let last: Lasting<R> | undefined; // the last one taken over, ended
   let next = first;
+  // The pid of the instance last found gone, and the end of the wait after
+  // it, while no other is found.
+  let gone: { pid: number; deadline: number } | undefined;
   for (;;) {
-    const p = next ?? await started(seen, steps);
+    const p = next ?? await started(seen, { ...steps, until: gone?.deadline });
     next = undefined;
     if (p === undefined) return noneAfter(ended, { last, steps });
-    seen.add(p.pid);
     const held = steps.hold(p);
     if (held === undefined) {
-      passOver(p, { pid: p.pid, takenOver: false }, { ended, steps });
+      // Not held, its pid is free and not `seen`: the next instance may be
+      // given it. Found gone again at once, it is not said again, nor is
+      // its wait begun anew.
+      if (gone?.pid !== p.pid) {
+        passOver(p, { pid: p.pid, takenOver: false }, { ended, steps });
+        gone = { pid: p.pid, deadline: Date.now() + steps.seconds * 1000 };
+      } else if (Date.now() >= gone.deadline) {
+        return noneAfter(ended, { last, steps });
+      } else await new Promise((r) => setTimeout(r, POLL_MS));
       continue;
     }
+    gone = undefined;
+    seen.add(p.pid);
     kept.use(held);
     let result: R;
     try {
@@ -185,13 +197,13 @@ function passOver(
 
 /**
  * The first instance to start that is not in `seen`, within
- * `steps.seconds`; undefined when none did.
+ * `steps.seconds` (or until `steps.until`); undefined when none did.
  */
 async function started(
   seen: ReadonlySet<number>,
-  steps: { seconds: number; find: FindInstance },
+  steps: { seconds: number; find: FindInstance; until?: number },
 ): Promise<Instance | undefined> {
-  const deadline = Date.now() + steps.seconds * 1000;
+  const deadline = steps.until ?? Date.now() + steps.seconds * 1000;
   for (;;) {
     const p = steps.find(seen);
     if (p) return p;

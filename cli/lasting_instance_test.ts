@@ -33,6 +33,8 @@ function world(fates: Fate[]) {
   const taken: number[] = [];
   /** The pids held open now. */
   const held = new Set<number>();
+  /** The pids found gone before they could be held. */
+  const gone = new Set<number>();
   /** The pids held when each instance's takeover began. */
   const heldAt = new Map<number, number[]>();
   const fate = (pid: number) => fates.find((f) => f.pid === pid)!;
@@ -41,13 +43,14 @@ function world(fates: Fate[]) {
     name: "game.exe",
     seconds: 0.2,
     find: (seen) => {
-      const f = fates.find((f) => !seen.has(f.pid));
+      const f = fates.find((f) => !seen.has(f.pid) && !gone.has(f.pid));
       return f && { pid: f.pid, name: "game.exe" };
     },
     noneStarted: "none started",
     hold: (p: Instance) => {
       const f = fate(p.pid);
-      if (f.when === "gone") return undefined;
+      // No longer listed once gone.
+      if (f.when === "gone") return void gone.add(p.pid);
       held.add(p.pid);
       return {
         exitCode: () => endsNow(f) ? f.exit : undefined,
@@ -182,4 +185,53 @@ Deno.test("takeOverLasting: none starting in time is the error given; after one 
     [{ pid: 1, exit: 0, when: "after" }, { pid: 2, exit: 1, when: "before" }],
     "game.exe (pid 2) ended (exit 1) before its takeover, and no other game.exe started within 0.2 s (--wait SECONDS waits longer): no game.exe taken over runs",
   );
+});
+
+Deno.test("takeOverLasting: the pid of an instance gone before it could be held, given to the next instance, is not passed over", async () => {
+  // Nothing holds a process gone before it was held: Windows may give its
+  // pid to the next process at once, the instance Steam starts.
+  const instances = [{ gone: true }, { gone: false }];
+  let found = 0;
+  const taken: number[] = [];
+  const r = await takeOverLasting(undefined, {
+    name: "game.exe",
+    seconds: 0.2,
+    find: (seen) =>
+      found < instances.length && !seen.has(7)
+        ? (found++, { pid: 7, name: "game.exe" })
+        : undefined,
+    noneStarted: "none started",
+    hold: () =>
+      instances[found - 1].gone ? undefined : {
+        exitCode: () => undefined,
+        endsWithin: () => Promise.resolve(undefined),
+        [Symbol.dispose]() {},
+      },
+    takeOver: (p) => (taken.push(p.pid), Promise.resolve({ state: "live" })),
+    notice: () => {},
+  });
+  assert.deepEqual([r.instance.pid, r.ended, taken], [
+    7,
+    [{ pid: 7, takenOver: false }],
+    [7],
+  ]);
+});
+
+Deno.test("takeOverLasting: an instance listed still, though gone, is said once and waited past within the seconds", async () => {
+  const said: string[] = [];
+  await assert.rejects(
+    () =>
+      takeOverLasting(undefined, {
+        name: "game.exe",
+        seconds: 0.2,
+        find: () => ({ pid: 9, name: "game.exe" }),
+        noneStarted: "none started",
+        hold: () => undefined,
+        takeOver: () => Promise.resolve({ state: "live" }),
+        notice: (text) => said.push(text),
+      }),
+    (e) =>
+      e instanceof CliError && /no game\.exe taken over runs$/.test(e.message),
+  );
+  assert.equal(said.length, 1);
 });
