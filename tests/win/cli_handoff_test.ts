@@ -8,7 +8,7 @@ import { assert, assertEquals } from "./assert.ts";
 import { fixture, hookDll, test } from "./harness.ts";
 import { waitingInject } from "./waiting_inject.ts";
 import { runCli as cli } from "../../cli/_test_utils.ts";
-import { findProcesses } from "../../mod.ts";
+import { findProcesses, quoteArg } from "../../mod.ts";
 
 /** A folder with a launcher and its uniquely named game beside it. */
 async function handoffDir(): Promise<
@@ -37,6 +37,17 @@ async function handoffDir(): Promise<
   };
 }
 
+/**
+ * `oneLine` names the command that waits for `game`: `inject GAME --wait`,
+ * with the --dll the tests give (the user's, not the default build).
+ */
+function assertWaitCommand(oneLine: string, game: string): void {
+  const m = oneLine.match(/`inject (.+?) --wait --dll (.+?)`/);
+  assert(m !== null && m[1] === quoteArg(game), oneLine);
+  const dll = m[2].replace(/^"(.*)"$/, "$1");
+  assertEquals(Deno.realPathSync(dll), Deno.realPathSync(hookDll()), oneLine);
+}
+
 /** `stderr` names the game left running, and the command to use. */
 function assertHandoff(stderr: string, game: string): void {
   const started = findProcesses(game);
@@ -48,9 +59,9 @@ function assertHandoff(stderr: string, game: string): void {
       `${launcher} (pid `,
       "ended (exit 0) leaving running a program it started, without heapshift.dll:",
       `${game} (pid ${started[0].pid})`,
-      `\`inject ${game} --wait\``,
     ]
   ) assert(oneLine.includes(part), `${part} in: ${stderr}`);
+  assertWaitCommand(oneLine, game);
 }
 
 /** `launch launcher --wait-exit` with heapshift.dll, the launcher given
@@ -169,10 +180,13 @@ test("cli: a program that had Steam start it again is told to be started from St
     assert(
       oneLine.includes(`had Steam start it (steam.exe, pid `) &&
         oneLine.includes(
-          `start ${game} from Steam while \`inject "${game}" --wait\` waits for it`,
-        ) && !oneLine.includes("inject steam.exe"),
+          `start ${game} from Steam while \`inject "${game}" --wait`,
+        ) &&
+        oneLine.includes("` waits for it") &&
+        !oneLine.includes("inject steam.exe"),
       r.stderr,
     );
+    assertWaitCommand(oneLine, game);
   } finally {
     for (const p of findProcesses("steam.exe")) {
       if (!before.has(p.pid)) Deno.kill(p.pid, "SIGKILL");
@@ -218,7 +232,8 @@ test("cli: the command a launcher's handoff names quotes a program name with a s
     const r = await launchWaiting(d.launcher, `${dir}\\${game}`);
     assertEquals(r.code, 0, r.stderr);
     const oneLine = r.stderr.replace(/\s*\n\s*/g, " ");
-    assert(oneLine.includes(`\`inject "${game}" --wait\``), r.stderr);
+    assert(oneLine.includes(`\`inject "${game}" --wait`), r.stderr);
+    assertWaitCommand(oneLine, game);
   } finally {
     for (const p of findProcesses(game)) Deno.kill(p.pid, "SIGKILL");
   }
