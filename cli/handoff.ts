@@ -12,6 +12,7 @@ import { baseName } from "../src/_paths.ts";
 import { isSystemDll, systemRoot } from "../src/_system_dll.ts";
 import { crashStatus } from "../src/_exit_status.ts";
 import { quoteArg } from "../mod.ts";
+import { fileArch } from "./dll.ts";
 import {
   isSignaled,
   openProcess,
@@ -188,9 +189,38 @@ export async function launcherHandoff(
     exitCode: options.exitCode,
     children,
     dlls: options.dlls.map(baseName),
-    dll: options.explicitDll,
+    dll: fitting(options.explicitDll, { children, api }),
   });
   return warning === undefined ? undefined : { warning, started: children };
+}
+
+/**
+ * The heapshift DLL the user named, for the command that takes the game
+ * over: none when the game (the first program left running; with Steam,
+ * the program itself, which loaded it) is of another bitness, as a 32-bit
+ * launcher's 64-bit game often is: inject would refuse it, where the
+ * default build for the game's bitness loads.
+ */
+function fitting(
+  dll: string | undefined,
+  options: {
+    children: StartedProgram[];
+    api: { processArch: (pid: number) => string };
+  },
+): string | undefined {
+  const game = options.children[0];
+  const steam = options.children.some((c) =>
+    c.name.toLowerCase() === "steam.exe"
+  );
+  if (dll === undefined || game === undefined || steam) return dll;
+  let arch;
+  try {
+    arch = options.api.processArch(game.pid);
+  } catch {
+    return dll; // (not known: the user's stays)
+  }
+  const own = fileArch(dll);
+  return own === undefined || own === arch ? dll : undefined;
 }
 
 /** The JSON field of the programs a launcher left running: none if none. */

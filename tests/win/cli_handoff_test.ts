@@ -332,3 +332,16 @@ test("cli: inject NAME --wait of a game that has Steam start it again at once ta
     assertEquals([e.pid, e.exitCode], [first.pid, 0], stdout);
   }
 });
+
+// A launcher often is 32-bit and its game 64-bit, or the other way round:
+// the --dll given for the launcher cannot load into the game, and the
+// command said must not name it (inject would refuse it for its bitness).
+test("cli: the command a launcher's handoff names leaves out a --dll of another bitness than the game's", async () => {
+  await using d = await handoffDir();
+  const dir = d.launcher.slice(0, d.launcher.lastIndexOf("\\"));
+  await Deno.copyFile(fixture("sleeper.exe", "x86"), `${dir}\\${d.game}`);
+  const r = await launchWaiting(d.launcher, `${dir}\\${d.game}`);
+  assertEquals(r.code, 0, r.stderr);
+  const oneLine = r.stderr.replace(/\s*\n\s*/g, " ");
+  assert(oneLine.includes(`run \`inject ${d.game} --wait\`, then`), r.stderr);
+});
