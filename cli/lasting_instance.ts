@@ -134,7 +134,11 @@ export async function takeOverLasting<
     try {
       result = await steps.takeOver(p, held);
     } catch (e) {
-      const code = held.exitCode();
+      // One ending (ExitProcess detaches every DLL first, serialised with
+      // CreateRemoteThread) can fail its takeover before it has ended:
+      // watched as one taken over is, before the failure is said.
+      const code = held.exitCode() ??
+        await held.endsWithin(steps.watchMs ?? HANDOFF_WATCH_MS);
       // Still running: a failure to say. A crash: its own error says so.
       if (code === undefined || crashStatus(code)) throw e;
       const gone = { pid: p.pid, exitCode: code, takenOver: false };

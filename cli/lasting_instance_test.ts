@@ -235,3 +235,35 @@ Deno.test("takeOverLasting: an instance listed still, though gone, is said once 
   );
   assert.equal(said.length, 1);
 });
+
+Deno.test("takeOverLasting: a takeover that fails while the program is ending (not yet ended) passes it over", async () => {
+  // ExitProcess runs every DLL's detach before the process is signalled:
+  // a takeover meanwhile can fail first.
+  const taken: number[] = [];
+  let found = 0;
+  const r = await takeOverLasting(undefined, {
+    name: "game.exe",
+    seconds: 0.2,
+    find: (seen) =>
+      [1, 2].filter((pid) => !seen.has(pid)).slice(0, ++found)
+        .map((pid) => ({ pid, name: "game.exe" }))[0],
+    noneStarted: "none started",
+    hold: (p) => ({
+      exitCode: () => undefined,
+      endsWithin: () => Promise.resolve(p.pid === 1 ? 0 : undefined),
+      [Symbol.dispose]() {},
+    }),
+    takeOver: (
+      p,
+    ) => (taken.push(p.pid),
+      p.pid === 1
+        ? Promise.reject(new CliError("access denied"))
+        : Promise.resolve({ state: "live" })),
+    notice: () => {},
+  });
+  assert.deepEqual([r.instance.pid, r.ended, taken], [
+    2,
+    [{ pid: 1, exitCode: 0, takenOver: false }],
+    [1, 2],
+  ]);
+});
