@@ -86,6 +86,13 @@ export interface Lasting<R> {
 const POLL_MS = 50;
 
 /**
+ * How many instances that end are followed: a launcher's handoff or
+ * Steam's restart takes one or two; a program that restarts itself for
+ * ever must not hold the wait (and a handle of each) for ever.
+ */
+const MAX_FOLLOWED = 16;
+
+/**
  * Takes over `first` (an instance running already), else the first new
  * instance of the program, and, when it ends within the watch, the next
  * one to start, until one runs on past the watch. An instance that ended
@@ -120,7 +127,9 @@ export async function takeOverLasting<
       // given it. Found gone again at once, it is not said again, nor is
       // its wait begun anew.
       if (gone?.pid !== p.pid) {
-        passOver(p, { pid: p.pid, takenOver: false }, { ended, steps });
+        const e = { pid: p.pid, takenOver: false };
+        if (ended.length + 1 >= MAX_FOLLOWED) followedEnough(p, e, ended);
+        passOver(p, e, { ended, steps });
         gone = { pid: p.pid, deadline: Date.now() + steps.seconds * 1000 };
       } else if (Date.now() >= gone.deadline) {
         return noneAfter(ended, { last, steps });
@@ -142,6 +151,7 @@ export async function takeOverLasting<
       // Still running: a failure to say. A crash: its own error says so.
       if (code === undefined || crashStatus(code)) throw e;
       const gone = { pid: p.pid, exitCode: code, takenOver: false };
+      if (ended.length + 1 >= MAX_FOLLOWED) followedEnough(p, gone, ended);
       passOver(p, gone, { ended, steps });
       continue;
     }
@@ -167,8 +177,29 @@ export async function takeOverLasting<
     last = takenOver
       ? { instance: p, result, exitCode: code, ended: [...ended] }
       : undefined;
-    passOver(p, { pid: p.pid, exitCode: code, takenOver }, { ended, steps });
+    const e = { pid: p.pid, exitCode: code, takenOver };
+    if (ended.length + 1 >= MAX_FOLLOWED) {
+      const warning = followedEnough(p, e, ended);
+      return { instance: p, result, exitCode: code, warning, ended };
+    }
+    passOver(p, e, { ended, steps });
   }
+}
+
+/**
+ * The end of the wait at the {@linkcode MAX_FOLLOWED}th instance to end,
+ * `p` (`e`): its warning when it was taken over, else the error thrown.
+ */
+function followedEnough(
+  p: Instance,
+  e: EndedInstance,
+  ended: EndedInstance[],
+): string {
+  const text = `${
+    endedText(p.name, e)
+  }, as had the ${ended.length} before it: heapshift follows no further (it may be a program that restarts itself); \`inject\` one by its pid, or \`launch\` it`;
+  if (!e.takenOver) throw new CliError(text);
+  return text;
 }
 
 /** How an instance ended, as said: `game.exe (pid 1) ended (exit 0) …`. */

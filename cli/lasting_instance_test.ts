@@ -267,3 +267,31 @@ Deno.test("takeOverLasting: a takeover that fails while the program is ending (n
     [1, 2],
   ]);
 });
+
+Deno.test("takeOverLasting: a program that keeps ending right after its takeover is followed through 16 instances, not forever", async () => {
+  const fates: Fate[] = [];
+  for (let pid = 1; pid <= 40; pid++) fates.push({ pid, exit: 0 });
+  const w = world(fates);
+  const r = await takeOverLasting(undefined, w.steps);
+  assert.equal(r.instance.pid, 16);
+  assert.equal(r.exitCode, 0);
+  assert.equal(r.ended.length, 15);
+  assert.deepEqual(w.taken.length, 16);
+  assert.match(
+    r.warning ?? "",
+    /^game\.exe \(pid 16\) ended \(exit 0\) right after its takeover, as had the 15 before it: heapshift follows no further \(it may be a program that restarts itself\); /,
+  );
+  assert.deepEqual(w.held, new Set());
+  // none taken over: an error
+  const none: Fate[] = [];
+  for (let pid = 1; pid <= 40; pid++) {
+    none.push({ pid, exit: 0, when: "before" });
+  }
+  await assert.rejects(
+    takeOverLasting(undefined, world(none).steps),
+    (e: Error) =>
+      e instanceof CliError &&
+      /^game\.exe \(pid 16\) ended \(exit 0\) before its takeover, as had the 15 before it: heapshift follows no further/
+        .test(e.message),
+  );
+});
