@@ -81,6 +81,11 @@ function creationTime(
   }
 }
 
+/** Whether `c` is Steam's client (SteamAPI_RestartAppIfNecessary's). */
+function isSteam(c: StartedProgram): boolean {
+  return c.name.toLowerCase() === "steam.exe";
+}
+
 /**
  * The warning for `program` (pid `pid`), which ended with `exitCode`
  * leaving `children` running, the `dlls` loaded into it only; undefined
@@ -106,7 +111,7 @@ export function handoffWarning(
   // was not running) and exits. The game is this very program.
   // (A name in a command is quoted as a prompt needs it: game names often
   // hold spaces.)
-  const steam = children.find((c) => c.name.toLowerCase() === "steam.exe");
+  const steam = children.find(isSteam);
   if (steam) {
     return `${program} (pid ${pid}) ended (exit ${exitCode}) having had Steam start it (steam.exe, pid ${steam.pid}): a game that Steam must start, started otherwise, has Steam start it again and exits. To take it over, start ${program} from Steam while \`inject ${
       quoteArg(program)
@@ -209,9 +214,7 @@ function fitting(
   },
 ): string | undefined {
   const game = options.children[0];
-  const steam = options.children.some((c) =>
-    c.name.toLowerCase() === "steam.exe"
-  );
+  const steam = options.children.some(isSteam);
   if (dll === undefined || game === undefined || steam) return dll;
   let arch;
   try {
