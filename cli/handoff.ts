@@ -14,6 +14,7 @@ import { crashStatus } from "../src/_exit_status.ts";
 import { quoteArg } from "../mod.ts";
 import { fileArch } from "./dll.ts";
 import {
+  type Handle,
   isSignaled,
   openProcess,
   PROCESS,
@@ -34,28 +35,173 @@ export interface StartedProgram {
 }
 
 /**
- * The programs process `pid` started that still run: Toolhelp lists `pid`
- * as their parent and they were created after it (pids are reused: an
- * older process whose parent had the same pid is not one). Windows' own
- * (System32's: conhost.exe, which Windows starts for a console program
- * with a console of its own, WerFault.exe for one that crashed) are no
- * game and are left out; `options.pathOf` tells where a program's file is
- * (throwing when it cannot). None when `pid` cannot be opened (it must be
- * held, e.g. by a LaunchedProcess).
+ * How far down the programs a launched one started are followed: its
+ * children, theirs (`cmd /c start game.exe`, a launcher's launcher), …
  */
-export function runningChildren(
-  pid: number,
-  list: readonly ProcessInfo[],
-  options: { pathOf: (pid: number) => string },
-): StartedProgram[] {
-  const born = creationTime(pid);
-  if (born === undefined) return [];
-  return list.filter((p) => {
-    if (p.parentPid !== pid || p.pid === pid) return false;
-    const created = creationTime(p.pid, { running: true });
-    return created !== undefined && created >= born &&
-      !windowsOwn(p.pid, options.pathOf);
-  }).map((p) => ({ pid: p.pid, name: p.name }));
+export const DESCENT_DEPTH = 4;
+
+/** A program in a launched one's descent, as {@linkcode descendants} finds it. */
+export interface Descendant extends StartedProgram {
+  parentPid: number;
+  /** Its creation time (FILETIME). */
+  created: bigint;
+  /** 1 for a child of the launched program, 2 for a child's child, … */
+  depth: number;
+}
+
+/**
+ * The programs in `list` that process `root` started, and those they
+ * started, down to {@linkcode DESCENT_DEPTH}, in the order found. A
+ * program is its parent's when Toolhelp names the parent's pid and it
+ * was created after the parent (pids are reused: an older process whose
+ * parent had the same pid is not one); `createdOf` gives a process's
+ * creation time (undefined when it cannot be opened: left out).
+ */
+export function descendants(
+  root: { pid: number; created: bigint },
+  list: readonly Pick<ProcessInfo, "pid" | "parentPid" | "name">[],
+  options: { createdOf: (pid: number) => bigint | undefined },
+): Descendant[] {
+  const found: Descendant[] = [];
+  const seen = new Set([root.pid]);
+  let parents = [{ ...root, depth: 0 }];
+  for (let depth = 1; depth <= DESCENT_DEPTH && parents.length; depth++) {
+    const next: typeof parents = [];
+    for (const parent of parents) {
+      for (const p of list) {
+        if (p.parentPid !== parent.pid || seen.has(p.pid)) continue;
+        const created = options.createdOf(p.pid);
+        if (created === undefined || created < parent.created) continue;
+        seen.add(p.pid);
+        const d = { pid: p.pid, name: p.name, parentPid: p.parentPid };
+        found.push({ ...d, created, depth });
+        next.push({ pid: p.pid, created, depth });
+      }
+    }
+    parents = next;
+  }
+  return found;
+}
+
+/** How often a launched program's descent is looked at while watched. */
+const SAMPLE_MS = 25;
+
+/**
+ * How long programs a launched one left running are watched after its
+ * end, for those they start ({@linkcode DescentWatch.settle}).
+ */
+const SETTLE_MS = 1_000;
+
+/** At most this many programs of a launched one's descent are held. */
+const MAX_HELD = 64;
+
+/**
+ * The descent of launched process `pid` (held by its LaunchedProcess, so
+ * that its pid is not reused), watched while it runs: each program found
+ * is held, so that one in between that ends (`cmd /c start game.exe`, a
+ * launcher's launcher) still links what it started to `pid`, its pid not
+ * given to another process meanwhile. Sampled as often as a short-lived
+ * one is to be seen ({@linkcode DescentWatch.sample}); what still runs
+ * read once `pid` ended ({@linkcode DescentWatch.running}).
+ */
+export class DescentWatch implements Disposable {
+  readonly #root: { pid: number; created: bigint } | undefined;
+  readonly #held = new Map<number, { handle: Handle; info: ProcessInfo }>();
+  readonly #list: () => ProcessInfo[];
+
+  constructor(pid: number, options: { list: () => ProcessInfo[] }) {
+    this.#list = options.list;
+    const created = creationTime(pid);
+    this.#root = created === undefined ? undefined : { pid, created };
+  }
+
+  /**
+   * Looks at the processes now (throwing when they cannot be listed);
+   * those of the descent are held.
+   */
+  sample(): Descendant[] {
+    if (!this.#root) return [];
+    const list = this.#list();
+    // Those held that ended are no longer listed: their pids, held, name
+    // no other process, and link what they started.
+    const listed = new Map(list.map((p) => [p.pid, p]));
+    for (const [pid, h] of this.#held) {
+      const now = listed.get(pid);
+      if (!now) list.push(h.info);
+      else if (now.name) h.info = now; // (named once it has started)
+    }
+    // Read anew each time: Wine gives a process that is still being
+    // created a creation time of 0x5555555555555555 (and no name).
+    const found = descendants(this.#root, list, {
+      createdOf: (pid) => {
+        const held = this.#held.get(pid);
+        if (!held) return creationTime(pid);
+        try {
+          return processCreationTime(held.handle);
+        } catch {
+          return undefined;
+        }
+      },
+    });
+    for (const d of found) {
+      if (this.#held.has(d.pid) || this.#held.size >= MAX_HELD) continue;
+      const info = listed.get(d.pid)!;
+      try {
+        const access = PROCESS.QUERY_LIMITED_INFORMATION | PROCESS.SYNCHRONIZE;
+        const handle = openProcess(d.pid, access);
+        // (ended meanwhile and its pid given to another: not held)
+        if (processCreationTime(handle) === d.created) {
+          this.#held.set(d.pid, { handle, info });
+        } else handle.close();
+      } catch { /* gone: it is not followed */ }
+    }
+    return found;
+  }
+
+  /**
+   * The programs of the descent that still run (Windows' own left out),
+   * once the launched program ended; `pathOf` tells where a program's
+   * file is (throwing when it cannot).
+   */
+  running(options: { pathOf: (pid: number) => string }): Descendant[] {
+    return this.alive().filter((d) => !windowsOwn(d.pid, options.pathOf));
+  }
+
+  /** The programs of the descent that run now, Windows' own too. */
+  alive(): Descendant[] {
+    return this.sample().filter((d) => {
+      const h = this.#held.get(d.pid);
+      try {
+        return h !== undefined && !isSignaled(h.handle);
+      } catch {
+        return false;
+      }
+    });
+  }
+
+  /**
+   * Once the launched program ended: watches on while programs it started
+   * run, for {@linkcode SETTLE_MS} and while one is Windows' own (cmd.exe
+   * of `cmd /c start`), {@linkcode HANDOFF_WATCH_MS} at most. A launcher
+   * that exits right after it starts `cmd /c start game.exe`, or a second
+   * launcher, has the game started a moment after its end.
+   */
+  async settle(options: { pathOf: (pid: number) => string }): Promise<void> {
+    const from = performance.now();
+    for (;;) {
+      const alive = this.alive();
+      const waited = performance.now() - from;
+      if (alive.length === 0 || waited >= HANDOFF_WATCH_MS) return;
+      const between = alive.some((d) => windowsOwn(d.pid, options.pathOf));
+      if (waited >= SETTLE_MS && !between) return;
+      await new Promise((r) => setTimeout(r, SAMPLE_MS));
+    }
+  }
+
+  [Symbol.dispose](): void {
+    for (const { handle } of this.#held.values()) handle.close();
+    this.#held.clear();
+  }
 }
 
 /** Whether process `pid` runs a program of System32 (or SysWOW64). */
@@ -67,14 +213,10 @@ function windowsOwn(pid: number, pathOf: (pid: number) => string): boolean {
   }
 }
 
-function creationTime(
-  pid: number,
-  options: { running?: boolean } = {},
-): bigint | undefined {
+function creationTime(pid: number): bigint | undefined {
   try {
     const access = PROCESS.QUERY_LIMITED_INFORMATION | PROCESS.SYNCHRONIZE;
     using process = openProcess(pid, access);
-    if (options.running && isSignaled(process)) return undefined;
     return processCreationTime(process);
   } catch {
     return undefined;
@@ -104,8 +246,8 @@ export function handoffWarning(
   },
 ): string | undefined {
   const { pid, exitCode, children, dlls } = options;
-  if (children.length === 0) return undefined;
   const dllArg = options.dll ? ` --dll ${quoteArg(options.dll)}` : "";
+  if (children.length === 0) return undefined;
   // SteamAPI_RestartAppIfNecessary: a game that Steam must start, started
   // otherwise, has Steam start it again (steam.exe, its child when Steam
   // was not running) and exits. The game is this very program.
@@ -118,14 +260,62 @@ export function handoffWarning(
     } --wait${dllArg}\` waits for it`;
   }
   const named = children.map((c) => `${c.name} (pid ${c.pid})`).join(", ");
-  const first = children[0].name;
+  const game = children[0].name;
   return `${program} (pid ${pid}) ended (exit ${exitCode}) leaving running ${
     children.length === 1 ? "a program" : "programs"
   } it started, without ${
     dlls.join(", ")
-  }: ${named}. If ${program} is a launcher that hands over to ${first}, take ${first} over instead: run \`inject ${
-    quoteArg(first)
+  }: ${named}. If ${program} is a launcher that hands over to ${game}, take ${game} over instead: run \`inject ${
+    quoteArg(game)
   } --wait${dllArg}\`, then start ${program}`;
+}
+
+/**
+ * Watches `launched`: the programs it starts (and theirs) are seen while
+ * they run, each {@linkcode SAMPLE_MS} within {@linkcode HANDOFF_WATCH_MS}
+ * of {@linkcode LaunchWatch.start}, then each half second (a launcher's
+ * launcher, or `cmd /c start`, may end in a moment).
+ */
+export class LaunchWatch implements Disposable {
+  readonly descent: DescentWatch;
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  #from = 0;
+
+  constructor(
+    launched: LaunchedProcess,
+    options: { list: () => ProcessInfo[] },
+  ) {
+    this.descent = new DescentWatch(launched.pid, options);
+  }
+
+  /** Begins the watch (once the program runs, DLLs confirmed). */
+  start(): void {
+    this.#from = performance.now();
+    const tick = () => {
+      try {
+        this.descent.sample();
+      } catch { /* (a snapshot refused: the next one may be had) */ }
+      const late = performance.now() - this.#from > HANDOFF_WATCH_MS;
+      this.#timer = setTimeout(tick, late ? 500 : SAMPLE_MS);
+    };
+    tick();
+  }
+
+  /** Whether the watch began less than {@linkcode HANDOFF_WATCH_MS} ago. */
+  within(): boolean {
+    return performance.now() - this.#from <= HANDOFF_WATCH_MS;
+  }
+
+  /** Ends the sampling (the descent stays held until disposed). */
+  stop(): void {
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+  }
+
+  [Symbol.dispose](): void {
+    this.stop();
+    this.descent[Symbol.dispose]();
+  }
 }
 
 /**
@@ -154,8 +344,9 @@ export interface Handoff {
 /**
  * What `launched`, which ended with `exitCode` having had `dlls` loaded,
  * is to be warned of: that it crashed, or the programs it started that it
- * left running; `exe` is its path. Best effort: undefined when there is
- * nothing to say, or they cannot be listed.
+ * left running (and theirs: `options.watch` saw those in between); `exe`
+ * is its path. Best effort:
+ * undefined when there is nothing to say, or they cannot be listed.
  */
 export async function launcherHandoff(
   launched: LaunchedProcess,
@@ -167,6 +358,8 @@ export async function launcherHandoff(
     explicitDll?: string;
     /** It ended within {@linkcode endedSoon}'s watch: a crash is said. */
     soon?: boolean;
+    /** The watch of its descent, if kept while it ran. */
+    watch?: DescentWatch;
   },
 ): Promise<Handoff | undefined> {
   const crash = options.soon && crashStatus(options.exitCode);
@@ -181,14 +374,18 @@ export async function launcherHandoff(
     };
   }
   const api = await import("./api.ts");
-  let children: StartedProgram[];
+  let children: Descendant[];
   try {
-    children = runningChildren(launched.pid, api.processes(), {
-      pathOf: api.processPath,
-    });
+    using own = options.watch
+      ? undefined
+      : new DescentWatch(launched.pid, { list: api.processes });
+    const watch = options.watch ?? own!;
+    await watch.settle({ pathOf: api.processPath });
+    children = watch.running({ pathOf: api.processPath });
   } catch {
     return undefined;
   }
+  const started = children.map((p) => ({ pid: p.pid, name: p.name }));
   const warning = handoffWarning(baseName(options.exe), {
     pid: launched.pid,
     exitCode: options.exitCode,
@@ -196,7 +393,7 @@ export async function launcherHandoff(
     dlls: options.dlls.map(baseName),
     dll: fitting(options.explicitDll, { children, api }),
   });
-  return warning === undefined ? undefined : { warning, started: children };
+  return warning === undefined ? undefined : { warning, started };
 }
 
 /**
@@ -209,7 +406,7 @@ export async function launcherHandoff(
 function fitting(
   dll: string | undefined,
   options: {
-    children: StartedProgram[];
+    children: Descendant[];
     api: { processArch: (pid: number) => string };
   },
 ): string | undefined {

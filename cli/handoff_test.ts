@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { handoffWarning } from "./handoff.ts";
+import { descendants, handoffWarning } from "./handoff.ts";
 
 Deno.test("handoffWarning names what a launcher left running and the command to take it over", () => {
   assert.equal(
@@ -94,5 +94,50 @@ Deno.test("handoffWarning: a DLL the user named (--dll) is named in the command 
   assert.match(
     steam!,
     /while `inject Game\.exe --wait --dll "C:\\my tools\\heapshift\.dll"` waits for it$/,
+  );
+});
+
+Deno.test("descendants follows children's children to a bounded depth, each created after its parent", () => {
+  const created = new Map<number, bigint>([
+    [20, 110n], // the launcher's child (cmd.exe, ended: still listed to it)
+    [30, 120n], // its child: the game
+    [40, 50n], // an older process whose parent had the launcher's pid
+    [41, 60n], // its child
+    [31, 115n], // created before 30, its parent by pid: another's
+  ]);
+  // a chain 50 → 51 → … → 56 below the root's child 20
+  for (let i = 0; i < 7; i++) created.set(50 + i, 130n + BigInt(i));
+  const list = [
+    { pid: 20, parentPid: 10, name: "cmd.exe" },
+    { pid: 30, parentPid: 20, name: "game.exe" },
+    { pid: 40, parentPid: 10, name: "old.exe" },
+    { pid: 41, parentPid: 40, name: "oldchild.exe" },
+    { pid: 31, parentPid: 30, name: "reused.exe" },
+    { pid: 50, parentPid: 20, name: "l1.exe" },
+    ...[1, 2, 3, 4, 5, 6].map((i) => ({
+      pid: 50 + i,
+      parentPid: 49 + i,
+      name: `l${i + 1}.exe`,
+    })),
+  ];
+  const found = descendants({ pid: 10, created: 100n }, list, {
+    createdOf: (pid) => created.get(pid),
+  });
+  assert.deepEqual(
+    found.map((d) => [d.name, d.depth]),
+    [
+      ["cmd.exe", 1],
+      ["game.exe", 2],
+      ["l1.exe", 2],
+      ["l2.exe", 3],
+      ["l3.exe", 4],
+    ],
+  );
+  // A process that cannot be opened is left out, and what it started.
+  assert.deepEqual(
+    descendants({ pid: 10, created: 100n }, list.slice(0, 2), {
+      createdOf: (pid) => pid === 20 ? undefined : created.get(pid),
+    }),
+    [],
   );
 });

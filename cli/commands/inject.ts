@@ -10,6 +10,7 @@ import {
   endedSoon,
   type Handoff,
   launcherHandoff,
+  LaunchWatch,
   startedField,
   type StartedProgram,
 } from "../handoff.ts";
@@ -118,6 +119,9 @@ async function doInject(
     let outcome;
     let exitCode: number | undefined;
     let handoff: Handoff | undefined;
+    // What it starts, and theirs, seen while they run (as by launch).
+    using watch = new LaunchWatch(launched, { list: api.processes });
+    watch.start();
     try {
       outcome = await takeover(launched, {
         exe: target,
@@ -127,6 +131,7 @@ async function doInject(
       });
       // Watched a moment, as by launch: a launcher hands over and exits.
       exitCode = await endedSoon(launched);
+      watch.stop();
       if (exitCode !== undefined) {
         handoff = await launcherHandoff(launched, {
           exe: target,
@@ -134,6 +139,7 @@ async function doInject(
           dlls: [dll],
           explicitDll: opts.dll !== undefined ? dll : undefined,
           soon: true,
+          watch: watch.descent,
         });
       }
     } finally {

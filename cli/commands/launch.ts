@@ -27,7 +27,12 @@ import {
 import { ilOnlyRefusal, isIlOnlyAssembly } from "../../src/_image_kind.ts";
 import { c, cErr, CliError, shown, toJson, warn } from "../output.ts";
 import { checkTakeover } from "../takeover.ts";
-import { endedSoon, launcherHandoff, startedField } from "../handoff.ts";
+import {
+  endedSoon,
+  launcherHandoff,
+  LaunchWatch,
+  startedField,
+} from "../handoff.ts";
 import { otherRuntimeWarning } from "../crt_warning.ts";
 import { isHeapshiftDll } from "../../pe/mod.ts";
 import type { LaunchedProcess, LaunchOptions } from "../api.ts";
@@ -178,6 +183,10 @@ async function doLaunch(
   });
   const ms = performance.now() - t0;
   const console_ = isConsoleProgram(exe);
+  // What it starts, and what those start, seen while they run: a
+  // launcher's launcher (or cmd /c start) may end before it does.
+  using watch = new LaunchWatch(launched, { list: api.processes });
+  watch.start();
   const { state, warning } = await takeover(launched, {
     exe,
     dlls,
@@ -200,6 +209,7 @@ async function doLaunch(
     : console_
     ? await ignoringInterrupts(wait)
     : await wait();
+  watch.stop();
   // With --wait-exit the program had our standard streams: the report
   // goes to stderr, once it has ended, so neither is mixed into the other.
   const say = opts.waitExit ? console.error : console.log;
@@ -212,6 +222,7 @@ async function doLaunch(
       dlls,
       explicitDll: opts.dll?.length ? dlls.find(isHeapshiftDll) : undefined,
       soon: !opts.waitExit,
+      watch: watch.descent,
     });
   if (opts.json) {
     say(toJson({

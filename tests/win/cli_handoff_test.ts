@@ -345,3 +345,54 @@ test("cli: the command a launcher's handoff names leaves out a --dll of another 
   const oneLine = r.stderr.replace(/\s*\n\s*/g, " ");
   assert(oneLine.includes(`run \`inject ${d.game} --wait\`, then`), r.stderr);
 });
+
+// cmd /c start game.exe: cmd starts the game (under Wine through
+// start.exe) and ends; the launcher's child is gone, the game its
+// grandchild's. A launcher that starts a launcher that starts the game
+// is the same.
+test("cli: launch of a launcher that hands over through cmd /c start names the game", async () => {
+  await using d = await handoffDir();
+  const dir = d.launcher.slice(0, d.launcher.lastIndexOf("\\"));
+  const root = Deno.env.get("SystemRoot") ?? "C:\\Windows";
+  const r = await cli([
+    "launch",
+    d.launcher,
+    "--dll",
+    hookDll(),
+    "--",
+    `${root}\\System32\\cmd.exe`,
+    `/c start "" "${dir}\\${d.game}"`,
+  ]);
+  assertEquals(r.code, 0, r.stderr);
+  for (let i = 0; i < 40 && findProcesses(d.game).length === 0; i++) {
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  assertHandoff(r.stderr, d.game);
+});
+
+// (Each at work a moment before it hands over, as launchers are: one
+// that ends before launch has confirmed its DLLs is not seen.)
+test("cli: launch of a launcher that starts a second launcher that starts the game names the game", async () => {
+  await using d = await handoffDir();
+  const dir = d.launcher.slice(0, d.launcher.lastIndexOf("\\"));
+  const mid = `${d.launcher.slice(0, -4)}_mid.exe`;
+  await Deno.copyFile(fixture("cli_handoff.exe"), mid);
+  try {
+    const r = await cli([
+      "launch",
+      d.launcher,
+      "--dll",
+      hookDll(),
+      "--",
+      "after",
+      "300",
+      mid,
+      `after 300 "${dir}\\${d.game}"`,
+    ]);
+    assertEquals(r.code, 0, r.stderr);
+    assertHandoff(r.stderr, d.game);
+  } finally {
+    const midName = mid.slice(mid.lastIndexOf("\\") + 1);
+    for (const p of findProcesses(midName)) Deno.kill(p.pid, "SIGKILL");
+  }
+});
