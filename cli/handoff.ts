@@ -223,6 +223,37 @@ function creationTime(pid: number): bigint | undefined {
   }
 }
 
+/**
+ * Programs that a game or launcher starts beside the game, never the game:
+ * crash reporters (Unity's, Unreal's, Crashpad's, CrashRpt's, BugSplat's),
+ * anti-cheat services, embedded browsers' helper processes.
+ */
+const HELPER =
+  /^(unitycrashhandler(32|64)|crashreportclient|crashpad_handler|crashsender\d*|bssndrpt(64)?|bugsplathd(64)?|easyanticheat(_eos)?|beservice(_x64)?|unrealcefsubprocess|cefsharp\.browsersubprocess|qtwebengineprocess|steamwebhelper)\.exe$/i;
+
+/** Whether `name` is a known helper program ({@linkcode HELPER}). */
+export function isHelper(name: string): boolean {
+  return HELPER.test(name);
+}
+
+/**
+ * The game among the programs a launcher left running: of those that are
+ * no known helper (a crash reporter, …), or of all if none is, the one
+ * furthest down (a launcher's launcher hands over to the game), then the
+ * first found.
+ */
+export function gameOf<T extends StartedProgram & { depth?: number }>(
+  started: readonly T[],
+): T | undefined {
+  const games = started.filter((p) => !isHelper(p.name));
+  const pool = games.length ? games : started;
+  let best: T | undefined;
+  for (const p of pool) {
+    if (!best || (p.depth ?? 1) > (best.depth ?? 1)) best = p;
+  }
+  return best;
+}
+
 /** Whether `c` is Steam's client (SteamAPI_RestartAppIfNecessary's). */
 function isSteam(c: StartedProgram): boolean {
   return c.name.toLowerCase() === "steam.exe";
@@ -230,15 +261,15 @@ function isSteam(c: StartedProgram): boolean {
 
 /**
  * The warning for `program` (pid `pid`), which ended with `exitCode`
- * leaving `children` running, the `dlls` loaded into it only; undefined
- * when it left none.
+ * leaving `children` running (in the order found), the `dlls` loaded into
+ * it only; undefined when it left none.
  */
 export function handoffWarning(
   program: string,
   options: {
     pid: number;
     exitCode: number;
-    children: StartedProgram[];
+    children: Array<StartedProgram & { depth?: number }>;
     /** The DLLs' file names. */
     dlls: string[];
     /** The heapshift DLL the user named (--dll), for the command given. */
@@ -260,7 +291,7 @@ export function handoffWarning(
     } --wait${dllArg}\` waits for it`;
   }
   const named = children.map((c) => `${c.name} (pid ${c.pid})`).join(", ");
-  const game = children[0].name;
+  const game = gameOf(children)!.name;
   return `${program} (pid ${pid}) ended (exit ${exitCode}) leaving running ${
     children.length === 1 ? "a program" : "programs"
   } it started, without ${
@@ -398,7 +429,7 @@ export async function launcherHandoff(
 
 /**
  * The heapshift DLL the user named, for the command that takes the game
- * over: none when the game (the first program left running; with Steam,
+ * over: none when the game (the one {@linkcode gameOf} picks; with Steam,
  * the program itself, which loaded it) is of another bitness, as a 32-bit
  * launcher's 64-bit game often is: inject would refuse it, where the
  * default build for the game's bitness loads.
@@ -410,7 +441,7 @@ function fitting(
     api: { processArch: (pid: number) => string };
   },
 ): string | undefined {
-  const game = options.children[0];
+  const game = gameOf(options.children);
   const steam = options.children.some(isSteam);
   if (dll === undefined || game === undefined || steam) return dll;
   let arch;

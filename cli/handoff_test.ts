@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { descendants, handoffWarning } from "./handoff.ts";
+import { descendants, gameOf, handoffWarning, isHelper } from "./handoff.ts";
 
 Deno.test("handoffWarning names what a launcher left running and the command to take it over", () => {
   assert.equal(
@@ -94,6 +94,46 @@ Deno.test("handoffWarning: a DLL the user named (--dll) is named in the command 
   assert.match(
     steam!,
     /while `inject Game\.exe --wait --dll "C:\\my tools\\heapshift\.dll"` waits for it$/,
+  );
+});
+
+Deno.test("handoffWarning: of several programs left running, a crash reporter is not the one to take over", () => {
+  const w = handoffWarning("Launcher.exe", {
+    pid: 1,
+    exitCode: 0,
+    children: [
+      { pid: 2, name: "UnityCrashHandler64.exe" },
+      { pid: 3, name: "Game.exe" },
+      { pid: 4, name: "CrashReportClient.exe" },
+    ],
+    dlls: ["heapshift.dll"],
+  });
+  assert.match(
+    w!,
+    /: UnityCrashHandler64\.exe \(pid 2\), Game\.exe \(pid 3\), CrashReportClient\.exe \(pid 4\)\. If Launcher\.exe is a launcher that hands over to Game\.exe, take Game\.exe over instead: run `inject Game\.exe --wait`, then start Launcher\.exe$/,
+  );
+  // All helpers: the first is named, as before.
+  assert.equal(
+    gameOf([{ pid: 2, name: "crashpad_handler.exe" }])?.name,
+    "crashpad_handler.exe",
+  );
+  // A game whose name has "crash" in it is no helper.
+  assert.equal(isHelper("Crash Bandicoot.exe"), false);
+});
+
+Deno.test("handoffWarning: a launcher's launcher that runs on is passed over for the game it started", () => {
+  const w = handoffWarning("Launcher.exe", {
+    pid: 1,
+    exitCode: 0,
+    children: [
+      { pid: 2, name: "Store.exe", depth: 1 },
+      { pid: 3, name: "Game.exe", depth: 2 },
+    ],
+    dlls: ["heapshift.dll"],
+  });
+  assert.match(
+    w!,
+    /take Game\.exe over instead: run `inject Game\.exe --wait`/,
   );
 });
 

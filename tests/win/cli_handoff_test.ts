@@ -396,3 +396,39 @@ test("cli: launch of a launcher that starts a second launcher that starts the ga
     for (const p of findProcesses(midName)) Deno.kill(p.pid, "SIGKILL");
   }
 });
+
+// A launcher (or the game) starts a crash reporter beside the game: the
+// game is the one to take over, whichever Toolhelp lists first.
+test("cli: of the programs a launcher left running, the command names the game, not its crash reporter", async () => {
+  await using d = await handoffDir();
+  const dir = d.launcher.slice(0, d.launcher.lastIndexOf("\\"));
+  const reporter = `${dir}\\UnityCrashHandler64.exe`;
+  await Deno.copyFile(fixture("sleeper.exe"), reporter);
+  const before = new Set(
+    findProcesses("UnityCrashHandler64.exe").map((p) => p.pid),
+  );
+  try {
+    const r = await cli([
+      "launch",
+      d.launcher,
+      "--dll",
+      hookDll(),
+      "--",
+      "both",
+      reporter,
+      `${dir}\\${d.game}`,
+    ]);
+    assertEquals(r.code, 0, r.stderr);
+    const oneLine = r.stderr.replace(/\s*\n\s*/g, " ");
+    assert(
+      /UnityCrashHandler64\.exe \(pid \d+\)/.test(oneLine) &&
+        oneLine.includes(`hands over to ${d.game}, take ${d.game} over`),
+      r.stderr,
+    );
+    assertWaitCommand(oneLine, d.game);
+  } finally {
+    for (const p of findProcesses("UnityCrashHandler64.exe")) {
+      if (!before.has(p.pid)) Deno.kill(p.pid, "SIGKILL");
+    }
+  }
+});
