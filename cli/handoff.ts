@@ -262,7 +262,8 @@ function isSteam(c: StartedProgram): boolean {
 /**
  * The warning for `program` (pid `pid`), which ended with `exitCode`
  * leaving `children` running (in the order found), the `dlls` loaded into
- * it only; undefined when it left none.
+ * it only; undefined when it left none, unless it ended within the watch
+ * (`endedWithinWatch`): then that nothing of its own runs on.
  */
 export function handoffWarning(
   program: string,
@@ -274,11 +275,26 @@ export function handoffWarning(
     dlls: string[];
     /** The heapshift DLL the user named (--dll), for the command given. */
     dll?: string;
+    /** It ended within {@linkcode HANDOFF_WATCH_MS} of its watch. */
+    endedWithinWatch?: boolean;
   },
 ): string | undefined {
   const { pid, exitCode, children, dlls } = options;
   const dllArg = options.dll ? ` --dll ${quoteArg(options.dll)}` : "";
-  if (children.length === 0) return undefined;
+  if (children.length === 0) {
+    if (!options.endedWithinWatch) return undefined;
+    // A game that Steam must start has a Steam that runs already start it
+    // again: Steam's child, not this one's. So does a launcher that hands
+    // over to a launcher running already. Nothing here tells that from a
+    // program that just ran: said as what it may be.
+    return `${program} (pid ${pid}) ended (exit ${exitCode}) right after its start, leaving nothing it started running: ${
+      dlls.join(", ")
+    } ended with it. If ${program} hands over to a launcher that runs already (a game that Steam must start, with Steam running, does), that launcher starts the game without ${
+      dlls.join(", ")
+    }: run \`inject ${
+      quoteArg(program)
+    } --wait${dllArg}\` (with the game's name, if it is another program), then start ${program} again (a Steam game from Steam)`;
+  }
   // SteamAPI_RestartAppIfNecessary: a game that Steam must start, started
   // otherwise, has Steam start it again (steam.exe, its child when Steam
   // was not running) and exits. The game is this very program.
@@ -374,9 +390,9 @@ export interface Handoff {
 
 /**
  * What `launched`, which ended with `exitCode` having had `dlls` loaded,
- * is to be warned of: that it crashed, or the programs it started that it
- * left running (and theirs: `options.watch` saw those in between); `exe`
- * is its path. Best effort:
+ * is to be warned of: that it crashed, the programs it started that it
+ * left running (and theirs: `options.watch` saw those in between), or
+ * that it left none within the watch; `exe` is its path. Best effort:
  * undefined when there is nothing to say, or they cannot be listed.
  */
 export async function launcherHandoff(
@@ -389,6 +405,11 @@ export async function launcherHandoff(
     explicitDll?: string;
     /** It ended within {@linkcode endedSoon}'s watch: a crash is said. */
     soon?: boolean;
+    /**
+     * It ended within {@linkcode HANDOFF_WATCH_MS}: that it left nothing
+     * running is said (a launcher handing over to one that ran already).
+     */
+    endedWithinWatch?: boolean;
     /** The watch of its descent, if kept while it ran. */
     watch?: DescentWatch;
   },
@@ -423,6 +444,7 @@ export async function launcherHandoff(
     children,
     dlls: options.dlls.map(baseName),
     dll: fitting(options.explicitDll, { children, api }),
+    endedWithinWatch: options.endedWithinWatch,
   });
   return warning === undefined ? undefined : { warning, started };
 }

@@ -97,6 +97,21 @@ Deno.test("handoffWarning: a DLL the user named (--dll) is named in the command 
   );
 });
 
+Deno.test("handoffWarning: a program that ended within the watch leaving nothing running is said, with the command for a game a running launcher starts", () => {
+  const w = handoffWarning("Game Launcher.exe", {
+    pid: 10,
+    exitCode: 0,
+    children: [],
+    dlls: ["heapshift.dll"],
+    dll: "C:\\t\\heapshift.dll",
+    endedWithinWatch: true,
+  });
+  assert.equal(
+    w,
+    'Game Launcher.exe (pid 10) ended (exit 0) right after its start, leaving nothing it started running: heapshift.dll ended with it. If Game Launcher.exe hands over to a launcher that runs already (a game that Steam must start, with Steam running, does), that launcher starts the game without heapshift.dll: run `inject "Game Launcher.exe" --wait --dll C:\\t\\heapshift.dll` (with the game\'s name, if it is another program), then start Game Launcher.exe again (a Steam game from Steam)',
+  );
+});
+
 Deno.test("handoffWarning: of several programs left running, a crash reporter is not the one to take over", () => {
   const w = handoffWarning("Launcher.exe", {
     pid: 1,

@@ -139,6 +139,7 @@ async function doInject(
           dlls: [dll],
           explicitDll: opts.dll !== undefined ? dll : undefined,
           soon: true,
+          endedWithinWatch: true,
           watch: watch.descent,
         });
       }

@@ -222,6 +222,10 @@ async function doLaunch(
       dlls,
       explicitDll: opts.dll?.length ? dlls.find(isHeapshiftDll) : undefined,
       soon: !opts.waitExit,
+      // A console program run to its end (--wait-exit) is what ends soon
+      // in the ordinary way; a GUI one that shows nothing and ends at
+      // once is a launcher's hand-over.
+      endedWithinWatch: !opts.waitExit || (!console_ && watch.within()),
       watch: watch.descent,
     });
   if (opts.json) {

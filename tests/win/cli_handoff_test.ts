@@ -77,6 +77,14 @@ function launchWaiting(launcher: string, program: string) {
     program,
   ]);
 }
+/** A copy of console program `exe` at `to` marked a GUI program. */
+async function guiCopy(exe: string, to: string): Promise<void> {
+  const bytes = await Deno.readFile(exe);
+  const v = new DataView(bytes.buffer);
+  const optional = v.getUint32(0x3c, true) + 24;
+  v.setUint16(optional + 68, 2, true); // IMAGE_SUBSYSTEM_WINDOWS_GUI
+  await Deno.writeFile(to, bytes);
+}
 
 test("cli: launch of a launcher that starts the game and exits names the game and how to take it over", async () => {
   await using d = await handoffDir();
@@ -431,4 +439,43 @@ test("cli: of the programs a launcher left running, the command names the game, 
       if (!before.has(p.pid)) Deno.kill(p.pid, "SIGKILL");
     }
   }
+});
+
+// With Steam running already, a game that Steam must start, started
+// otherwise, asks it to start the game and exits: Steam's child, not its
+// own. So does a launcher that hands over to a launcher that runs
+// already. Nothing of its own is left to name: that it ended at once,
+// leaving nothing running, is said, with what to do; a console program
+// run to its end (--wait-exit) is not warned of.
+test("cli: launch and inject of a program that ends within the watch leaving nothing running say so, and what to do", async () => {
+  await using d = await handoffDir();
+  const name = d.launcher.slice(d.launcher.lastIndexOf("\\") + 1);
+  const r = await cli(["launch", d.launcher, "--dll", hookDll(), "--", "none"]);
+  assertEquals(r.code, 0, r.stderr);
+  const oneLine = r.stderr.replace(/\s*\n\s*/g, " ");
+  assert(
+    oneLine.includes(
+      `${name} (pid ${
+        /pid (\d+)/.exec(r.stdout)?.[1]
+      }) ended (exit 0) right after its start, leaving nothing it started running: heapshift.dll ended with it.`,
+    ),
+    r.stderr,
+  );
+  assertWaitCommand(oneLine, name);
+  // inject of the executable, whose game is missing: it ends (exit 3)
+  await Deno.remove(`${d.launcher.slice(0, -4)}_game.exe`);
+  const i = await cli(["inject", d.launcher, "--dll", hookDll()]);
+  assertEquals(i.code, 0, i.stderr);
+  assert(
+    /ended \(exit 3\) right after its start, leaving nothing it started running/
+      .test(i.stderr.replace(/\s*\n\s*/g, " ")),
+    i.stderr,
+  );
+  // a GUI program run with --wait-exit that ends at once: said too
+  const dir = d.launcher.slice(0, d.launcher.lastIndexOf("\\"));
+  const gui = `${dir}\\${name.slice(0, -4)}_gui.exe`;
+  await guiCopy(d.launcher, gui);
+  const g = await launchWaiting(gui, "none");
+  assertEquals(g.code, 0, g.stderr);
+  assert(/leaving nothing it started running/.test(g.stderr), g.stderr);
 });
