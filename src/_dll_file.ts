@@ -13,6 +13,7 @@ import { HeapshiftError } from "./heapshift_error.ts";
 import { peKind, readFailure, readHead } from "./_image_kind.ts";
 import {
   FileSource,
+  isHeapshiftDll,
   PeFormatError,
   type PeHeaders,
   readExports,
@@ -155,19 +156,32 @@ export interface DllTarget {
   doing: string;
 }
 
+/** heapshift's build for each architecture (cli/dll.ts builds them). */
+const HEAPSHIFT_BUILD: Record<Arch, string> = {
+  x64: "heapshift.dll",
+  x86: "heapshift32.dll",
+};
+
 /**
  * Throws a `bad-dll` {@linkcode HeapshiftError} naming both architectures
  * unless `dll` is of the target's: a process loads only DLLs of its own.
+ * For heapshift's own DLL it names the build the target takes: a script
+ * that gave build/heapshift.dll for a 32-bit game is not told otherwise.
  */
 export function checkDllArch(dll: DllFile, target: DllTarget): void {
   if (dll.arch === target.arch) return;
+  const build = isHeapshiftDll(dll.path)
+    ? `: give heapshift's ${target.arch} build, ${
+      HEAPSHIFT_BUILD[target.arch]
+    } (deno task build-dll builds both into build/)`
+    : "";
   throw new HeapshiftError(
     "bad-dll",
     `Cannot ${target.doing}: the DLL is ${
       archName(dll.arch)
     } but the ${target.noun} is ${
       archName(target.arch)
-    }; a ${target.noun} can only load DLLs of its own architecture`,
+    }; a ${target.noun} can only load DLLs of its own architecture${build}`,
   );
 }
 

@@ -17,7 +17,14 @@ import {
   stats,
 } from "../../mod.ts";
 import { assert, assertEquals, assertRejects } from "./assert.ts";
-import { fixture, repoPath, startTarget, test, uniqueCopy } from "./harness.ts";
+import {
+  fixture,
+  hookDll,
+  repoPath,
+  startTarget,
+  test,
+  uniqueCopy,
+} from "./harness.ts";
 import { bytesSource, DIR, readHeaders, rvaToOffset } from "../../pe/mod.ts";
 import { fakeStats } from "./fake_stats.ts";
 import { runCli } from "../../cli/_test_utils.ts";
@@ -119,6 +126,29 @@ test("stats reads the stats block of a 32-bit process", async () => {
   // The same block as the x64 test reads (tests/win/api_stats_test.ts):
   // the layout is fixed-width, so a 64-bit reader reads a 32-bit writer.
   assertEquals(stats(pid), fakeStats(pid));
+});
+
+test("heapshift's build of the other architecture is refused naming the build the target takes", async () => {
+  await using t32 = await startTarget(fixture("sleeper32.exe"));
+  const e = await assertRejects(
+    () => inject(t32.readyPid, hookDll("x64")),
+    HeapshiftError,
+    `Cannot inject heapshift.dll into process ${t32.readyPid}: the DLL is 64-bit (x64) but the process is 32-bit (x86); a process can only load DLLs of its own architecture: give heapshift's x86 build, heapshift32.dll (deno task build-dll builds both into build/)`,
+  );
+  assertEquals(e.kind, "bad-dll");
+  await using t64 = await startTarget(fixture("sleeper.exe"));
+  await assertRejects(
+    () => inject(t64.readyPid, hookDll("x86")),
+    HeapshiftError,
+    `Cannot inject heapshift32.dll into process ${t64.readyPid}: the DLL is 32-bit (x86) but the process is 64-bit (x64); a process can only load DLLs of its own architecture: give heapshift's x64 build, heapshift.dll (deno task build-dll builds both into build/)`,
+  );
+  const exe = fixture("api_launchee32.exe");
+  await assertRejects(
+    () => launch(exe, { dlls: [hookDll("x64")] }),
+    HeapshiftError,
+    `Cannot launch ${exe} with heapshift.dll: the DLL is 64-bit (x64) but the program is 32-bit (x86); a program can only load DLLs of its own architecture: give heapshift's x86 build, heapshift32.dll (deno task build-dll builds both into build/)`,
+  );
+  assertEquals(findProcesses("api_launchee32.exe"), [], "nothing was started");
 });
 
 test("a DLL of the other architecture is refused before the target is touched", async () => {
