@@ -63,7 +63,9 @@ function sameName(exeFile: string, name: string): boolean {
 
 /**
  * Lists the processes whose executable is named `name` (case-insensitive,
- * `.exe` optional). An empty array when there is none.
+ * `.exe` optional). An empty array when there is none. A path is refused
+ * (`bad-argument`): to tell programs of one name apart, compare
+ * {@linkcode processPath} of each.
  *
  * @example Find every notepad
  * ```ts
@@ -76,9 +78,23 @@ export function findProcesses(name: string): ProcessInfo[] {
   return processes().filter((p) => sameName(p.name, name));
 }
 
-/** Throws a `bad-argument` HeapshiftError unless `name` is a file name. */
+/**
+ * Throws a `bad-argument` HeapshiftError unless `name` is a file name: a
+ * path never matches one (Windows lists only the file name), so a search
+ * by it found none while the program ran, and a wait waited it out.
+ */
 function checkName(name: unknown, doing: string): void {
-  if (typeof name === "string" && name !== "") return;
+  if (typeof name === "string" && name !== "" && !/[\\/]/.test(name)) {
+    return;
+  }
+  if (typeof name === "string" && name !== "") {
+    throw new HeapshiftError(
+      "bad-argument",
+      `Cannot ${doing} a process by the path ${name}: processes are found by their executable's file name (${
+        name.split(/[\\/]/).pop() || "game.exe"
+      }); to tell programs of that name apart, compare processPath(pid) of each`,
+    );
+  }
   throw new HeapshiftError(
     "bad-argument",
     `Cannot ${doing} a process: the name must be an executable's file name such as game.exe, not ${

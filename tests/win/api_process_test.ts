@@ -10,6 +10,7 @@ import {
   modules,
   ProcessEndedError,
   processes,
+  processPath,
   quoteArg,
   stats,
   waitForProcess,
@@ -83,6 +84,33 @@ test("waitForProcess newOnly ignores processes already running", async () => {
   } finally {
     await Deno.remove(dir, { recursive: true }).catch(() => {});
   }
+});
+
+test("findProcess, findProcesses and waitForProcess given a running program's path refuse it, naming its file name, where they found none", async () => {
+  await using copy = await uniqueCopy("sleeper.exe");
+  await using target = await startTarget(copy.path);
+  const path = processPath(target.readyPid);
+  const said = (doing: string) =>
+    `Cannot ${doing} a process by the path ${path}: processes are found by their executable's file name (${copy.exe}); to tell programs of that name apart, compare processPath(pid) of each`;
+  const e = assertThrows(
+    () => findProcess(path),
+    HeapshiftError,
+    said("find"),
+  );
+  assertEquals(e.kind, "bad-argument");
+  assertThrows(() => findProcesses(path), HeapshiftError, said("find"));
+  // (it waited out its timeout, for ever without one, while the program ran)
+  await assertRejects(
+    () => waitForProcess(path, { timeout: 500 }),
+    HeapshiftError,
+    said("wait for"),
+  );
+  assertThrows(
+    () => findProcess(copy.path.replaceAll("\\", "/")),
+    HeapshiftError,
+    "processes are found by their executable's file name",
+  );
+  assertEquals(findProcess(copy.exe).pid, target.readyPid);
 });
 
 test("findProcess with several matches is an ambiguous HeapshiftError naming the pids", async () => {
