@@ -275,7 +275,9 @@ function debugged(target: TargetProcess): boolean {
 }
 
 /**
- * Loads the DLL at `dllPath` into the running process `pid` with a remote
+ * Loads the DLL at `dllPath` (a relative path is taken from the current
+ * directory; a file `deno compile` included is not one the target can
+ * load: write it out first) into the running process `pid` with a remote
  * `LoadLibraryW`, and returns the module as the target lists it. Success is
  * proven by finding the module in the target. When the DLL fails to load,
  * the error carries the loader's own error from inside the target (for
