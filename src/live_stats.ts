@@ -254,7 +254,9 @@ function readStats(
     throw new HeapshiftError(
       "not-found",
       `Cannot read heapshift's stats of process ${pid}: ${
-        asked === "ended" ? "the process has ended" : "no such process"
+        asked === "ended"
+          ? "the process has ended, and its counts with it; to read them at its end, hold it with attach() before it ends (or launch it) and read that object's stats()"
+          : "no such process"
       }`,
     );
   }

@@ -69,7 +69,7 @@ test({
     const e = await assertRejects(
       () => Promise.resolve().then(() => stats(pid)),
       HeapshiftError,
-      `Cannot read heapshift's stats of process ${pid}: the process has ended`,
+      `Cannot read heapshift's stats of process ${pid}: the process has ended, and its counts with it; to read them at its end, hold it with attach() before it ends (or launch it) and read that object's stats()`,
     );
     assertEquals(e.kind, "not-found");
     assert(held.raw !== null);
