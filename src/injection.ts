@@ -43,6 +43,7 @@ import { type ModuleInfo, moduleNamed, targetModules } from "./module_list.ts";
 import {
   checkPid,
   exitedError,
+  isEnded,
   openTarget,
   processError,
   type TargetProcess,
@@ -356,7 +357,7 @@ async function loadInto(
   // Loaded already: another LoadLibraryW would only add a reference, which
   // a later eject could not take back. (An earlier call may have timed out
   // before it armed heapshift's exit watch: asking again does no harm.)
-  const already = moduleNamed(targetModules(target), dll) &&
+  const already = moduleNamed(modulesFor(target, doing), dll) &&
     await initialised(target, { dll, pid, doing, timeout });
   if (already) {
     // held first, as below: the program may end while we ask
@@ -405,7 +406,10 @@ async function loadInto(
     }
     let hint = "";
     if (result.lastError === ERROR.MOD_NOT_FOUND) {
-      const missing = await missingDependencies(dll, targetModules(target));
+      const missing = await missingDependencies(
+        dll,
+        modulesFor(target, doing),
+      );
       hint = missing.length
         ? `; ${baseName(dll)} needs ${
           missing.join(", ")
@@ -429,7 +433,7 @@ async function loadInto(
   // bits of the HMODULE are known, and possibly 0 for a loaded module.
   const base = (m: ModuleInfo) =>
     result.complete ? m.base : m.base & 0xffff_ffffn;
-  const loaded = targetModules(target);
+  const loaded = modulesFor(target, doing);
   const mod =
     (result.value !== 0n
       ? loaded.find((m) => base(m) === result.value)
@@ -460,6 +464,20 @@ async function loadInto(
 }
 
 /**
+ * The modules of `target`; one that has ended is said as what was asked
+ * (`doing`, e.g. `inject probe.dll into`), not as the listing that found
+ * it ended: a script that called inject was told "Cannot list the modules".
+ */
+function modulesFor(target: TargetProcess, doing: string): ModuleInfo[] {
+  try {
+    return targetModules(target);
+  } catch (e) {
+    if (!isEnded(e)) throw e;
+    throw exitedError(target, { doing }) ?? e;
+  }
+}
+
+/**
  * The module `call.dll`, listed in `target`, once its initialisation has
  * ended: a module is listed before its `DllMain` returns. A remote
  * `GetModuleHandleW` answers only then (a new thread waits for the loader
@@ -487,7 +505,7 @@ async function initialised(
       { cause: e },
     );
   }
-  return moduleNamed(targetModules(target), dll);
+  return moduleNamed(modulesFor(target, doing), dll);
 }
 
 /**
@@ -666,7 +684,7 @@ async function unloadFrom(
   using target = openTarget(pid, { access: INJECT_ACCESS, doing });
   // Not while heapshift loads it (and marks it loaded) elsewhere.
   using _lock = await lockTarget(pid, { timeout, doing });
-  const all = targetModules(target);
+  const all = modulesFor(target, doing);
   const mod = moduleNamed(all, moduleName) ??
     moduleAtPath(all, moduleName, { arch: target.arch });
   if (!mod) {
@@ -811,7 +829,7 @@ async function unloadFrom(
   // Our reference is given back, even when the module stays (pinned, or
   // loaded by the program too): another FreeLibrary could free its own.
   markUnloaded(pid, mod, session);
-  if (targetModules(target).some((m) => m.base === mod.base)) {
+  if (modulesFor(target, doing).some((m) => m.base === mod.base)) {
     throw new HeapshiftError(
       "pinned",
       `Cannot ${doing} process ${pid}: it stays loaded after FreeLibrary: it is pinned (heapshift.dll pins itself so its hooks are never unmapped) or held by another reference, from another load of it or from a thread the C runtime started in its code (_beginthreadex, std::thread) until that thread ends; heapshift's own reference is given back, so unless it is pinned it unloads once the others are released`,

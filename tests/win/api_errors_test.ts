@@ -296,6 +296,23 @@ test("a target that exits while its DLL loads is reported as ended (its exit cod
   assertEquals([e.cause.exitCode, e.cause.crash], [3, undefined]);
 });
 
+test("inject and eject of a program that had ended, a handle keeping its pid, say what was asked, not a module listing", async () => {
+  using proc = await launch(fixture("sleeper.exe"));
+  proc.kill(3);
+  assertEquals(await proc.wait({ timeout: 10_000 }), 3);
+  const e = await assertRejects(
+    () => inject(proc.pid, fixture("probe.dll")),
+    HeapshiftError,
+    `Cannot inject probe.dll into process ${proc.pid}: the process exited (code 3) meanwhile`,
+  );
+  assertEquals(e.kind, "ended");
+  await assertRejects(
+    () => eject(proc.pid, "probe.dll"),
+    HeapshiftError,
+    `Cannot eject probe.dll from process ${proc.pid}: the process exited (code 3) meanwhile`,
+  );
+});
+
 test("a process that exited with code 259, STILL_ACTIVE's value, counts as ended", async () => {
   using proc = await launch(fixture("sleeper.exe"));
   proc.kill(259);
@@ -304,7 +321,7 @@ test("a process that exited with code 259, STILL_ACTIVE's value, counts as ended
   const e = await assertRejects(
     () => inject(proc.pid, fixture("probe.dll")),
     HeapshiftError,
-    `of process ${proc.pid}: the process exited (code 259) meanwhile`,
+    `Cannot inject probe.dll into process ${proc.pid}: the process exited (code 259) meanwhile`,
   );
   assertEquals(e.kind, "ended");
   assert(e.cause instanceof ProcessEndedError, `cause: ${e.cause}`);
