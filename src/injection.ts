@@ -77,7 +77,9 @@ import { holdStatsOf } from "./attached_process.ts";
  */
 export interface InjectOptions {
   /**
-   * Milliseconds to wait for the remote call (default 10000). Injecting
+   * Milliseconds to wait for the remote call (default 10000), and, as
+   * long again at most, for a program that has not begun initialising
+   * (created suspended, or found the moment it started) to begin. Injecting
    * heapshift makes a second call, which waits at most 2 s more; injecting
    * a heapshift loaded already whose takeover failed for a reason that may
    * pass has it try again, with as long again at most. Another
@@ -352,6 +354,7 @@ async function loadInto(
   // arm it themselves).
   const arms = exported.has(ARM_EXPORT);
   const arm = { pid, doing, timeout };
+  await untilInitialising(target, { doing, timeout });
   // From the check to the arming, so that a second injector sees our load.
   using _lock = await lockTarget(pid, { timeout, doing });
   // Loaded already: another LoadLibraryW would only add a reference, which
@@ -461,6 +464,41 @@ async function loadInto(
     await throwIfEnded(target, doing);
   }
   return mod;
+}
+
+/**
+ * Waits, `call.timeout` ms at most, until `target` has begun initialising:
+ * its loader lists kernel32 (an x86 program's 32-bit one). A program found
+ * the moment it was created (waitForProcess polls; a launcher creates its
+ * game suspended, then resumes it) has none yet to load a DLL with, and a
+ * remote thread would be the one to initialise it; inject failed on it at
+ * once ("its loader data cannot be read yet"). Not resumed in time: a
+ * `timeout` error, nothing loaded.
+ */
+async function untilInitialising(
+  target: TargetProcess,
+  call: { doing: string; timeout: number },
+): Promise<void> {
+  const deadline = Date.now() + call.timeout;
+  for (;;) {
+    let last: HeapshiftError | undefined;
+    try {
+      const mods = modulesFor(target, call.doing);
+      if (mods.some((m) => m.name.toLowerCase() === "kernel32.dll")) return;
+    } catch (e) {
+      // (not yet readable is `failed`; ended, denied and the rest are said)
+      if (!(e instanceof HeapshiftError && e.kind === "failed")) throw e;
+      last = e;
+    }
+    if (Date.now() >= deadline) {
+      throw new HeapshiftError(
+        "timeout",
+        `Cannot ${call.doing} process ${target.pid}: it has not begun initialising within ${call.timeout} ms (created suspended, and not resumed?); nothing was loaded`,
+        { cause: last },
+      );
+    }
+    await new Promise((r) => setTimeout(r, 20));
+  }
 }
 
 /**

@@ -18,6 +18,7 @@ import {
 import {
   createProcess,
   INJECT_ACCESS,
+  resumeThread,
   terminateProcess,
   waitSignaled,
 } from "../../ffi/mod.ts";
@@ -27,7 +28,14 @@ import { heapshiftPresence } from "../../src/_heapshift_presence.ts";
 import { importersOf } from "../../src/_importers.ts";
 import { threadsInModule } from "../../src/_module_threads.ts";
 import { assert, assertEquals, assertRejects, assertThrows } from "./assert.ts";
-import { fixture, hookDll, startTarget, test, uniqueCopy } from "./harness.ts";
+import {
+  fixture,
+  hookDll,
+  startTarget,
+  test,
+  testArches,
+  uniqueCopy,
+} from "./harness.ts";
 import { runCli } from "../../cli/_test_utils.ts";
 import { win32 } from "node:path";
 
@@ -65,6 +73,59 @@ test("waitForProcess finds a process started afterwards, which can then be injec
   } finally {
     await Deno.remove(dir, { recursive: true }).catch(() => {});
   }
+});
+
+/**
+ * `exe` created suspended, as a launcher does; at scope end it is stopped
+ * and its handles are closed.
+ */
+function createdSuspended(exe: string) {
+  const created = createProcess(exe, quoteArg(exe), {
+    suspended: true,
+    stdio: "none",
+  });
+  return {
+    ...created,
+    [Symbol.dispose]() {
+      try {
+        terminateProcess(created.process, 1);
+      } catch { /* ended already */ }
+      created.process.close();
+      created.thread.close();
+    },
+  };
+}
+
+testArches(
+  "inject of a program found before it began initialising (created suspended, as a launcher does) waits for it, within its timeout",
+  async (arch) => {
+    await using copy = await uniqueCopy("sleeper.exe", arch);
+    using created = createdSuspended(copy.path);
+    // waitForProcess sees it at once: its loader has not run
+    const found = await waitForProcess(copy.exe, { timeout: 5_000 });
+    assertEquals(found.pid, created.pid);
+    const probe = fixture("probe.dll", arch);
+    const injecting = inject(found.pid, probe, { timeout: 20_000 });
+    await new Promise((r) => setTimeout(r, 1_000));
+    resumeThread(created.thread);
+    const mod = await injecting;
+    assertEquals(mod.name.toLowerCase(), win32.basename(probe).toLowerCase());
+    assert(has(found.pid, mod.name.toLowerCase()));
+  },
+);
+
+test("inject of a program created suspended and never resumed times out saying so, and loads nothing", async () => {
+  await using copy = await uniqueCopy("sleeper.exe");
+  using created = createdSuspended(copy.path);
+  const e = await assertRejects(
+    () => inject(created.pid, fixture("probe.dll"), { timeout: 500 }),
+    HeapshiftError,
+    `Cannot inject probe.dll into process ${created.pid}: it has not begun initialising within 500 ms (created suspended, and not resumed?); nothing was loaded`,
+  );
+  assertEquals(e.kind, "timeout");
+  resumeThread(created.thread);
+  await new Promise((r) => setTimeout(r, 500));
+  assert(!has(created.pid, "probe.dll"));
 });
 
 test("waitForProcess newOnly ignores processes already running", async () => {
