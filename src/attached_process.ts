@@ -31,6 +31,9 @@ import { checkOptions } from "./_arguments.ts";
 import { heldStats, holdStats, stats } from "./live_stats.ts";
 import type { HeapshiftStats } from "./stats_block.ts";
 
+/** How often {@linkcode AttachedProcess.wait} looks for a new stats block (ms). */
+const HOLD_LOOK_MS = 100;
+
 /** Each AttachedProcess as a target (its handle), for launch's own checks. */
 const targets = new WeakMap<AttachedProcess, TargetProcess>();
 
@@ -200,8 +203,10 @@ export class AttachedProcess implements Disposable {
    * Waits for the program to exit and returns its exit code. With a
    * `timeout` (ms; 0: look once; default Infinity: no limit), throws a
    * `timeout` HeapshiftError if it is still running. heapshift's stats
-   * block, if the program has one by now, is held from the start of the
-   * wait, so that `stats()` still reads it after the exit.
+   * block is held from the start of the wait, or, made during it (a
+   * program patched to import heapshift), as soon as the wait sees it
+   * (within a tenth of a second), so that `stats()` still reads it after the
+   * exit.
    */
   wait(options: { timeout?: number } = {}): Promise<number> {
     return guardAsync(async () => {
@@ -214,9 +219,22 @@ export class AttachedProcess implements Disposable {
       });
       this.#open("wait for");
       holdAttachedStats(this);
+      // A program that loads heapshift itself (patched to import it) makes
+      // its block after the wait began, which a look at the start missed:
+      // looked for again while waiting, every tenth of a second.
+      let looked = Date.now();
+      const holdLate = () => {
+        if (Date.now() - looked >= HOLD_LOOK_MS) {
+          looked = Date.now();
+          holdAttachedStats(this);
+        }
+        return undefined; // (the deadline stays)
+      };
       let exited: boolean;
       try {
-        exited = await waitSignaled(this.#process, timeout);
+        exited = await waitSignaled(this.#process, timeout, {
+          until: holdLate,
+        });
       } catch (e) {
         this.#open("wait for"); // closed meanwhile: say so
         throw e;

@@ -7,14 +7,42 @@ import {
   HeapshiftError,
   inject,
   launch,
+  patchImports,
   stats,
 } from "../../mod.ts";
 import { openProcess, PROCESS } from "../../ffi/mod.ts";
 import { assert, assertEquals, assertThrows } from "./assert.ts";
-import { fixture, hookDll, startTarget, test, testArches } from "./harness.ts";
+import {
+  fixture,
+  hookDll,
+  startTarget,
+  test,
+  testArches,
+  uniqueCopy,
+} from "./harness.ts";
 import { runCli, runProgram } from "../../cli/_test_utils.ts";
 
 const NO_PID = 0x7fff_fff0;
+
+testArches(
+  "a program patched to import heapshift, launched and waited for at once: stats() reads its final counts",
+  async (arch) => {
+    // heapshift loads with the program, after launch returned and wait()
+    // began: no block to hold yet at either.
+    await using copy = await uniqueCopy("cli_sample.exe", arch);
+    await patchImports(copy.path, { inPlace: true, backup: false });
+    const beside = copy.path.replace(/[^\\]+$/, "heapshift.dll");
+    await Deno.copyFile(hookDll(arch), beside);
+    using proc = await launch(copy.path, {
+      args: ["--threads", "1", "--slots", "2000", "--seconds", "1"],
+      stdio: "none",
+    });
+    assertEquals(await proc.wait({ timeout: 30_000 }), 0);
+    const s = proc.stats();
+    assertEquals(s.state, "live");
+    assert(s.counters.allocs > 0, `allocs ${s.counters.allocs}`);
+  },
+);
 
 testArches(
   "attach, inject heapshift, the program exits: stats() reads its final counts",
