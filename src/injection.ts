@@ -486,8 +486,9 @@ async function untilInitialising(
       const mods = modulesFor(target, call.doing);
       if (mods.some((m) => m.name.toLowerCase() === "kernel32.dll")) return;
     } catch (e) {
-      // (not yet readable is `failed`; ended, denied and the rest are said)
-      if (!(e instanceof HeapshiftError && e.kind === "failed")) throw e;
+      // Its loader data not readable yet (Wine ERROR_NOACCESS, Windows
+      // ERROR_PARTIAL_COPY); anything else, ended or denied, is said now.
+      if (!notReadableYet(e)) throw e;
       last = e;
     }
     if (Date.now() >= deadline) {
@@ -499,6 +500,15 @@ async function untilInitialising(
     }
     await new Promise((r) => setTimeout(r, 20));
   }
+}
+
+/** Whether `e` is a module listing refused as a process not started does. */
+function notReadableYet(e: unknown): e is HeapshiftError {
+  const cause = e instanceof HeapshiftError && e.kind === "failed"
+    ? e.cause
+    : undefined;
+  return cause instanceof Win32Error &&
+    (cause.code === ERROR.NOACCESS || cause.code === ERROR.PARTIAL_COPY);
 }
 
 /**
