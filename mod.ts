@@ -60,6 +60,12 @@ export {
   inject,
   type InjectOptions,
 } from "./src/injection.ts";
+export {
+  type EndedInstance,
+  waitAndInject,
+  type WaitAndInjectOptions,
+  type WaitedInjection,
+} from "./src/wait_and_inject.ts";
 export { launch, type LaunchOptions } from "./src/launcher.ts";
 export { LaunchedProcess } from "./src/launched_process.ts";
 export { attach, AttachedProcess } from "./src/attached_process.ts";

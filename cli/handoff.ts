@@ -21,12 +21,10 @@ import {
   processCreationTime,
 } from "../ffi/mod.ts";
 
-/**
- * How long `launch` (without `--wait-exit`) and `inject` of an executable
- * watch the program once it runs: a launcher hands over within a second
- * or two of its start.
- */
-export const HANDOFF_WATCH_MS = 2_000;
+// How long `launch` (without `--wait-exit`) and `inject` of an executable
+// watch the program once it runs, as `inject --wait` watches each instance.
+export { HANDOFF_WATCH_MS } from "../src/_lasting_instance.ts";
+import { HANDOFF_WATCH_MS } from "../src/_lasting_instance.ts";
 
 /** A program another one started. */
 export interface StartedProgram {

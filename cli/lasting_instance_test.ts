@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
 import { CliError } from "./output.ts";
 import {
+  type CliLastingSteps as LastingSteps,
   type HeldInstance,
   type Instance,
-  type LastingSteps,
   takeOverLasting,
   type TakeoverResult,
 } from "./lasting_instance.ts";

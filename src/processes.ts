@@ -83,7 +83,8 @@ export function findProcesses(name: string): ProcessInfo[] {
  * path never matches one (Windows lists only the file name), so a search
  * by it found none while the program ran, and a wait waited it out.
  */
-function checkName(name: unknown, doing: string): void {
+/** Refuses what is not a process name (internal: waitAndInject's too). */
+export function checkName(name: unknown, doing: string): void {
   if (typeof name === "string" && name !== "" && !/[\\/]/.test(name)) {
     return;
   }

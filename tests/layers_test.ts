@@ -28,6 +28,8 @@ const CLI_FROM_SRC: Record<string, string> = {
     "where a 32-bit program's System32 path leads, for a --dll that only SysWOW64 has: a path rule",
   "src/_output_name.ts":
     "which output names Windows would not give the file, which the CLI refuses for its own options too (patchImports refuses them as bad-path)",
+  "src/_lasting_instance.ts":
+    "the wait for the instance of a program that runs on, which inject --wait shares with waitAndInject, taking each over through the CLI's own checks and words",
   "src/_exit_status.ts":
     "processEnded, how a process ended behind an error's message, which the CLI words (crashStatus is in mod.ts too)",
 };

@@ -1,0 +1,202 @@
+/**
+ * Waits for a program and injects into the instance of it that keeps
+ * running, as the CLI's `inject NAME --wait` does: a game that Steam must
+ * start, started otherwise, exits within a second or so and has Steam
+ * start it again, and some launchers restart their game the same way.
+ *
+ * @module
+ */
+
+import { attach, type AttachedProcess } from "./attached_process.ts";
+import { checkOptions, checkOptionTypes, checkPath } from "./_arguments.ts";
+import { readDll, redirectedFor32Bit } from "./_dll_file.ts";
+import { HeapshiftError } from "./heapshift_error.ts";
+import { inject } from "./injection.ts";
+import {
+  type EndedInstance,
+  HANDOFF_WATCH_MS,
+  type HeldInstance,
+  takeOverLasting,
+} from "./_lasting_instance.ts";
+import { checkName, findProcesses } from "./processes.ts";
+import { timeoutMs } from "./_timeout.ts";
+import { guardAsync } from "./_error_kinds.ts";
+import { crashStatus } from "./_exit_status.ts";
+
+export type { EndedInstance } from "./_lasting_instance.ts";
+
+/**
+ * Options for {@linkcode waitAndInject}.
+ *
+ * @example Wait up to two minutes, each instance watched for 5 s
+ * ```ts
+ * import { waitAndInject } from "@heapshift/heapshift";
+ * using game = await waitAndInject("game.exe", "build/heapshift.dll", {
+ *   timeout: 120_000,
+ *   watch: 5_000,
+ * });
+ * ```
+ */
+export interface WaitAndInjectOptions {
+  /**
+   * Milliseconds to wait for the program to start, and again for another
+   * instance after one ended (default 60000; Infinity: no limit).
+   */
+  timeout?: number;
+  /**
+   * Milliseconds an instance injected into is watched for its end before
+   * it is taken as the one that runs on (default 2000).
+   */
+  watch?: number;
+  /** Each `inject`'s own timeout ({@linkcode InjectOptions}). */
+  injectTimeout?: number;
+  /**
+   * Aborts the wait (looked at while no instance is found): the call
+   * rejects with the signal's reason.
+   */
+  signal?: AbortSignal;
+}
+
+/** What {@linkcode waitAndInject} returns. */
+export interface WaitedInjection extends Disposable {
+  /**
+   * The instance injected into, held open until `close()` (or the end of
+   * a `using` block): its `stats()` reads heapshift's counts to its end.
+   */
+  process: AttachedProcess;
+  /** The instances that ended before it, in order. */
+  ended: EndedInstance[];
+  /**
+   * Its exit code when it too ended within the watch (no other instance
+   * started within the timeout, or it crashed; `warning` says which).
+   */
+  exitCode?: number;
+  /** What went wrong with it, if anything: it ended, or crashed. */
+  warning?: string;
+  /** Closes `process`. */
+  close(): void;
+}
+
+/**
+ * Waits for a process named `name` to run (takes the one running, if one
+ * is), injects `dll` into it and watches it for `options.watch`: one that
+ * ends meanwhile (not of a crash) is passed over for the next instance to
+ * start, as a game that Steam restarts must be. Returns the instance that
+ * runs on, held open. Throws a `timeout` HeapshiftError when none starts
+ * in time, `ended` when the last to start ended and none injected runs,
+ * `failed` when one crashed before it could be injected into or 16 ended
+ * one after the other, and `inject`'s errors for an instance that runs on.
+ *
+ * @example Take over a Steam game however it is started
+ * ```ts
+ * import { waitAndInject } from "@heapshift/heapshift";
+ * using game = await waitAndInject("game.exe", "build/heapshift.dll");
+ * console.log(`pid ${game.process.pid}`, game.process.stats().state);
+ * ```
+ */
+export function waitAndInject(
+  name: string,
+  dll: string,
+  options: WaitAndInjectOptions = {},
+): Promise<WaitedInjection> {
+  return guardAsync(async () => {
+    checkName(name, "wait for");
+    const doing = `wait for ${name} and inject into it`;
+    checkOptions(options, doing);
+    checkOptionTypes(options, { types: { signal: "AbortSignal" }, doing });
+    const timeout = timeoutMs(options.timeout, {
+      fallback: 60_000,
+      doing,
+      infinite: true,
+    });
+    const watchMs = timeoutMs(options.watch, {
+      fallback: HANDOFF_WATCH_MS,
+      doing,
+    });
+    // Checked before the wait, as inject would check them after it.
+    checkPath(dll, doing);
+    // (A System32 path names another file for a 32-bit program: read by
+    // inject once the program's bitness is known.)
+    const path = redirectedFor32Bit(dll) ? dll : readDll(dll).path;
+    if (options.injectTimeout !== undefined) {
+      timeoutMs(options.injectTimeout, { fallback: 10_000, doing });
+    }
+    const { signal } = options;
+    const held = new Map<number, AttachedProcess>();
+    const seconds = timeout / 1000;
+    let kept: AttachedProcess | undefined;
+    try {
+      const found = await takeOverLasting(undefined, {
+        name,
+        seconds,
+        watchMs,
+        find: (seen) => {
+          signal?.throwIfAborted();
+          const p = findProcesses(name).find((p) =>
+            !seen.has(p.pid) && p.pid !== Deno.pid
+          );
+          return p && { pid: p.pid, name: p.name };
+        },
+        noneStarted: `No process named ${name} started within ${seconds} s`,
+        hold: (p) => {
+          const attached = holdOf(p.pid);
+          if (attached) held.set(p.pid, attached);
+          return attached && heldInstance(attached);
+        },
+        takeOver: async (p) => {
+          await inject(p.pid, path, { timeout: options.injectTimeout });
+          return {};
+        },
+        notice: () => {},
+        fail: (text, kind) => new HeapshiftError(kind, text),
+        crashOf: crashStatus,
+        waitLonger: " (a longer timeout waits longer)",
+        followNoFurther: "inject one by its pid",
+      });
+      kept = held.get(found.instance.pid)!;
+      const process = kept;
+      return {
+        process,
+        ended: found.ended,
+        exitCode: found.exitCode,
+        warning: found.warning,
+        close: () => process.close(),
+        [Symbol.dispose]: () => process.close(),
+      };
+    } finally {
+      for (const attached of held.values()) {
+        if (attached !== kept) attached.close();
+      }
+    }
+  });
+}
+
+/** Process `pid` held open; undefined when it is gone or cannot be. */
+function holdOf(pid: number): AttachedProcess | undefined {
+  try {
+    return attach(pid);
+  } catch {
+    return undefined;
+  }
+}
+
+/** `attached` as the wait holds an instance; closed by the wait's end. */
+function heldInstance(attached: AttachedProcess): HeldInstance {
+  return {
+    exitCode() {
+      try {
+        return attached.exitCode();
+      } catch {
+        return undefined;
+      }
+    },
+    async endsWithin(ms) {
+      try {
+        return await attached.wait({ timeout: ms });
+      } catch {
+        return undefined; // (a timeout: it runs on)
+      }
+    },
+    [Symbol.dispose]() {},
+  };
+}

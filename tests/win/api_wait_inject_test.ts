@@ -1,0 +1,142 @@
+// waitAndInject: a game that Steam must start, started otherwise, has
+// Steam start it again and exits (SteamAPI_RestartAppIfNecessary); a
+// script that waited for it and injected must end in the instance that
+// runs on. cli_handoff.exe is such a game (`restart STEAM`), and, under
+// the name steam.exe, its Steam.
+import { findProcesses, HeapshiftError, waitAndInject } from "../../mod.ts";
+import { assert, assertEquals, assertRejects } from "./assert.ts";
+import { fixture, hookDll, test } from "./harness.ts";
+
+/** A folder with a uniquely named copy of the game and its steam.exe. */
+async function gameDir(): Promise<
+  { game: string; name: string } & AsyncDisposable
+> {
+  const dir = await Deno.makeTempDir({ prefix: "heapshift wait " });
+  const name = `game_${crypto.randomUUID().slice(0, 8)}.exe`;
+  await Deno.copyFile(fixture("cli_handoff.exe"), `${dir}\\${name}`);
+  await Deno.copyFile(fixture("cli_handoff.exe"), `${dir}\\steam.exe`);
+  return {
+    game: `${dir}\\${name}`,
+    name,
+    async [Symbol.asyncDispose]() {
+      for (const p of findProcesses(name)) Deno.kill(p.pid, "SIGKILL");
+      for (let i = 0; i < 20; i++) {
+        try {
+          return await Deno.remove(dir, { recursive: true });
+        } catch {
+          await new Promise((r) => setTimeout(r, 250));
+        }
+      }
+    },
+  };
+}
+
+/** Starts `game` outside Steam: its exit code and pid once it has ended. */
+async function startOutsideSteam(
+  game: string,
+  options: { afterTakeover?: boolean } = {},
+): Promise<{ pid: number; code: number; stderr: string }> {
+  const steam = `${game.slice(0, game.lastIndexOf("\\"))}\\steam.exe`;
+  const child = new Deno.Command(game, {
+    args: [
+      "restart",
+      steam,
+      ...(options.afterTakeover ? ["after-takeover"] : []),
+    ],
+    stdin: "null",
+    stdout: "null",
+    stderr: "piped",
+  }).spawn();
+  const out = await child.output();
+  return {
+    pid: child.pid,
+    code: out.code,
+    stderr: new TextDecoder().decode(out.stderr),
+  };
+}
+
+test("api: waitAndInject of a game that Steam starts again once it is taken over ends in the instance Steam started", async () => {
+  await using d = await gameDir();
+  const waited = waitAndInject(d.name, hookDll(), { timeout: 60_000 });
+  const first = await startOutsideSteam(d.game, { afterTakeover: true });
+  assertEquals(first.code, 0, `taken over, then restarted: ${first.stderr}`);
+  using game = await waited;
+  const running = findProcesses(d.name);
+  assertEquals(running.map((p) => p.pid), [game.process.pid]);
+  assert(game.process.pid !== first.pid);
+  assertEquals(game.ended, [{ pid: first.pid, exitCode: 0, takenOver: true }]);
+  assertEquals([game.exitCode, game.warning], [undefined, undefined]);
+  assertEquals(game.process.stats().state, "live");
+  assertEquals(game.process.exitCode(), undefined);
+});
+
+test("api: waitAndInject of a game that Steam starts again at once ends in the instance Steam started", async () => {
+  await using d = await gameDir();
+  const waited = waitAndInject(d.name, hookDll());
+  const first = await startOutsideSteam(d.game);
+  assertEquals(first.code, 0, first.stderr);
+  using game = await waited;
+  assertEquals(findProcesses(d.name).map((p) => p.pid), [game.process.pid]);
+  assertEquals(game.process.stats().state, "live");
+  // The first may have ended before it was seen, or before its injection.
+  for (const e of game.ended) assertEquals([e.pid, e.exitCode], [first.pid, 0]);
+});
+
+test("api: waitAndInject of a program that runs on returns it, held, with nothing ended; closed, it lets go", async () => {
+  await using d = await gameDir();
+  const child = new Deno.Command(d.game, {
+    args: ["from-steam"],
+    stdin: "null",
+    stdout: "null",
+    stderr: "null",
+  }).spawn();
+  const game = await waitAndInject(d.name, hookDll(), { watch: 500 });
+  assertEquals([game.process.pid, game.ended], [child.pid, []]);
+  assertEquals(game.process.stats().state, "live");
+  game.close();
+  await assertRejects(
+    () => game.process.wait(),
+    HeapshiftError,
+    "closed",
+  );
+  child.kill("SIGKILL");
+  await child.status;
+});
+
+test("api: waitAndInject refuses before any wait a path, a DLL that is not one, bad options; it times out, and is aborted, as asked", async () => {
+  const name = `none_${crypto.randomUUID().slice(0, 8)}.exe`;
+  const kind = async (p: Promise<unknown>, k: string, text: RegExp) => {
+    const e = await p.then(() => undefined, (e) => e);
+    assert(e instanceof HeapshiftError && e.kind === k, `${k}: ${e}`);
+    assert(text.test(e.message), e.message);
+  };
+  const t0 = Date.now();
+  await kind(
+    waitAndInject(`C:\\games\\${name}`, hookDll()),
+    "bad-argument",
+    /by its executable's file name|processes are found by/,
+  );
+  await kind(
+    waitAndInject(name, fixture("cli_handoff.exe")),
+    "bad-dll",
+    /cli_handoff\.exe/,
+  );
+  await kind(
+    waitAndInject(name, hookDll(), { watch: -1 }),
+    "bad-argument",
+    /timeout must be/,
+  );
+  assert(Date.now() - t0 < 5_000, "refused before a wait");
+  await kind(
+    waitAndInject(name, hookDll(), { timeout: 300 }),
+    "timeout",
+    new RegExp(
+      `^No process named ${name.replace(".", "\\.")} started within 0\\.3 s`,
+    ),
+  );
+  const why = new Error("enough");
+  const aborted = await waitAndInject(name, hookDll(), {
+    signal: AbortSignal.abort(why),
+  }).then(() => undefined, (e) => e);
+  assert(aborted === why, `the signal's reason: ${aborted}`);
+});
