@@ -29,6 +29,7 @@ import { importersOf } from "../../src/_importers.ts";
 import { threadsInModule } from "../../src/_module_threads.ts";
 import { assert, assertEquals, assertRejects, assertThrows } from "./assert.ts";
 import {
+  createdSuspended,
   fixture,
   hookDll,
   startTarget,
@@ -74,27 +75,6 @@ test("waitForProcess finds a process started afterwards, which can then be injec
     await Deno.remove(dir, { recursive: true }).catch(() => {});
   }
 });
-
-/**
- * `exe` created suspended, as a launcher does; at scope end it is stopped
- * and its handles are closed.
- */
-function createdSuspended(exe: string) {
-  const created = createProcess(exe, quoteArg(exe), {
-    suspended: true,
-    stdio: "none",
-  });
-  return {
-    ...created,
-    [Symbol.dispose]() {
-      try {
-        terminateProcess(created.process, 1);
-      } catch { /* ended already */ }
-      created.process.close();
-      created.thread.close();
-    },
-  };
-}
 
 testArches(
   "inject of a program found before it began initialising (created suspended, as a launcher does) waits for it, within its timeout",

@@ -4,6 +4,7 @@
 import { withKeptFile } from "./kept_file.ts";
 import { assert, assertEquals } from "./assert.ts";
 import {
+  createdSuspended,
   fixture,
   hookDll,
   readLines,
@@ -18,7 +19,6 @@ import { slowMark, untilGone } from "./slow_mark.ts";
 import { waitingInject } from "./waiting_inject.ts";
 import { type CliRun, runCli as cli } from "../../cli/_test_utils.ts";
 import {
-  createProcess,
   FILE_ATTRIBUTE,
   getFileAttributes,
   openProcess,
@@ -26,7 +26,6 @@ import {
   resumeThread,
   terminateProcess,
 } from "../../ffi/mod.ts";
-import { quoteArg } from "../../mod.ts";
 import { regValues, valueNamed } from "../../cli/registry.ts";
 
 const CLI = repoPath("cli.ts");
@@ -717,27 +716,6 @@ test("cli: inject --wait injects into a program started afterwards", async () =>
   assertEquals(r.pid, t.pid);
   assertEquals(r.module.name.toLowerCase(), "probe.dll");
 });
-
-/**
- * `exe` created suspended, as a launcher does; at scope end it is stopped
- * and its handles are closed.
- */
-function createdSuspended(exe: string) {
-  const created = createProcess(exe, quoteArg(exe), {
-    suspended: true,
-    stdio: "none",
-  });
-  return {
-    ...created,
-    [Symbol.dispose]() {
-      try {
-        terminateProcess(created.process, 1);
-      } catch { /* ended already */ }
-      created.process.close();
-      created.thread.close();
-    },
-  };
-}
 
 testArches(
   "cli: inject --wait of a program created suspended waits until it has begun initialising",

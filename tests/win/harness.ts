@@ -3,11 +3,14 @@
 import { readLines } from "../../src/_lines.ts";
 import type { Arch } from "../../src/arch.ts";
 import {
+  createProcess,
   errorMode,
   outputDebugString,
   SEM,
   setErrorMode,
+  terminateProcess,
 } from "../../ffi/mod.ts";
+import { quoteArg } from "../../src/command_line.ts";
 import { repoPath } from "../../src/_repo.ts";
 import { CRASH_REPORT, HEAP_REPORT } from "../../tasks/heap_reports.ts";
 import { stallDump } from "./stall_dump.ts";
@@ -444,4 +447,25 @@ export async function runFixture(
     await child.stdin.close();
   } catch { /* closed already */ }
   return { lines, code: status.code };
+}
+
+/**
+ * `exe` created suspended, as a launcher does; at scope end it is stopped
+ * and its handles are closed.
+ */
+export function createdSuspended(exe: string) {
+  const created = createProcess(exe, quoteArg(exe), {
+    suspended: true,
+    stdio: "none",
+  });
+  return {
+    ...created,
+    [Symbol.dispose]() {
+      try {
+        terminateProcess(created.process, 1);
+      } catch { /* ended already */ }
+      created.process.close();
+      created.thread.close();
+    },
+  };
 }
