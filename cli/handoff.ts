@@ -54,16 +54,21 @@ export interface Descendant extends StartedProgram {
  * was created after the parent (pids are reused: an older process whose
  * parent had the same pid is not one); `createdOf` gives a process's
  * creation time (undefined when it cannot be opened: left out).
+ * `adopted` are taken as the root's grandchildren (depth 2): each started
+ * by a program of its own never seen ({@linkcode DescentWatch}).
  */
 export function descendants(
   root: { pid: number; created: bigint },
   list: readonly Pick<ProcessInfo, "pid" | "parentPid" | "name">[],
-  options: { createdOf: (pid: number) => bigint | undefined },
+  options: {
+    createdOf: (pid: number) => bigint | undefined;
+    adopted?: readonly Omit<Descendant, "depth">[];
+  },
 ): Descendant[] {
   const found: Descendant[] = [];
   const seen = new Set([root.pid]);
   let parents = [{ ...root, depth: 0 }];
-  for (let depth = 1; depth <= DESCENT_DEPTH && parents.length; depth++) {
+  for (let depth = 1; depth <= DESCENT_DEPTH; depth++) {
     const next: typeof parents = [];
     for (const parent of parents) {
       for (const p of list) {
@@ -76,10 +81,25 @@ export function descendants(
         next.push({ pid: p.pid, created, depth });
       }
     }
+    for (const a of depth === 2 ? options.adopted ?? [] : []) {
+      if (seen.has(a.pid) || a.created < root.created) continue;
+      seen.add(a.pid);
+      found.push({ ...a, depth });
+      next.push({ pid: a.pid, created: a.created, depth });
+    }
+    if (next.length === 0 && depth >= 2) break;
     parents = next;
   }
   return found;
 }
+
+/** Now as a FILETIME (100 ns since 1601), as creation times are. */
+function fileTimeNow(): bigint {
+  return (BigInt(Date.now()) + 11_644_473_600_000n) * 10_000n;
+}
+
+/** {@linkcode HANDOFF_WATCH_MS} in FILETIME units. */
+const WATCH_FT = BigInt(HANDOFF_WATCH_MS) * 10_000n;
 
 /** How often a launched program's descent is looked at while watched. */
 const SAMPLE_MS = 25;
@@ -101,16 +121,31 @@ const MAX_HELD = 64;
  * given to another process meanwhile. Sampled as often as a short-lived
  * one is to be seen ({@linkcode DescentWatch.sample}); what still runs
  * read once `pid` ended ({@linkcode DescentWatch.running}).
+ *
+ * One in between may live less than a look's interval (`cmd /c start
+ * game.exe` lives milliseconds on Windows; looks are half a second apart
+ * after the first 2 s): never seen, it links nothing. A program whose
+ * parent was not in the look before its creation and is gone (or its pid
+ * another's, created later) is then taken as the descent's when created
+ * within 2 s of the watch's start or of `pid`'s end, as a hand-over is.
  */
 export class DescentWatch implements Disposable {
   readonly #root: { pid: number; created: bigint } | undefined;
   readonly #held = new Map<number, { handle: Handle; info: ProcessInfo }>();
   readonly #list: () => ProcessInfo[];
+  /** Programs whose parent lived unseen between two looks. */
+  readonly #orphans = new Map<number, Omit<Descendant, "depth">>();
+  /** The pids of the last look, and when it began (FILETIME). */
+  #last: { pids: Set<number>; at: bigint };
+  readonly #startedAt = fileTimeNow();
+  /** When `pid` was seen ended ({@linkcode DescentWatch.settle}). */
+  #endedAt: bigint | undefined;
 
   constructor(pid: number, options: { list: () => ProcessInfo[] }) {
     this.#list = options.list;
     const created = creationTime(pid);
     this.#root = created === undefined ? undefined : { pid, created };
+    this.#last = { pids: new Set(), at: created ?? this.#startedAt };
   }
 
   /**
@@ -119,6 +154,7 @@ export class DescentWatch implements Disposable {
    */
   sample(): Descendant[] {
     if (!this.#root) return [];
+    const at = fileTimeNow();
     const list = this.#list();
     // Those held that ended are no longer listed: their pids, held, name
     // no other process, and link what they started.
@@ -140,10 +176,13 @@ export class DescentWatch implements Disposable {
           return undefined;
         }
       },
+      adopted: [...this.#orphans.values()].filter((o) => this.#adoptable(o)),
     });
+    this.#findOrphans(list, { listed, found, at });
     for (const d of found) {
       if (this.#held.has(d.pid) || this.#held.size >= MAX_HELD) continue;
-      const info = listed.get(d.pid)!;
+      const info = listed.get(d.pid);
+      if (!info) continue; // (adopted, and ended)
       try {
         const access = PROCESS.QUERY_LIMITED_INFORMATION | PROCESS.SYNCHRONIZE;
         const handle = openProcess(d.pid, access);
@@ -154,6 +193,63 @@ export class DescentWatch implements Disposable {
       } catch { /* gone: it is not followed */ }
     }
     return found;
+  }
+
+  /**
+   * Notes the programs new in `list` whose parent lived unseen: not in
+   * the last look, and gone (or its pid another's, created later).
+   */
+  #findOrphans(
+    list: readonly ProcessInfo[],
+    options: {
+      listed: Map<number, ProcessInfo>;
+      found: readonly Descendant[];
+      at: bigint;
+    },
+  ): void {
+    const root = this.#root!;
+    const last = this.#last;
+    this.#last = { pids: new Set(list.map((p) => p.pid)), at: options.at };
+    const ours = new Set(options.found.map((d) => d.pid));
+    for (const p of list) {
+      const parent = p.parentPid;
+      if (
+        p.pid === root.pid || last.pids.has(p.pid) || ours.has(p.pid) ||
+        this.#orphans.has(p.pid) || parent === root.pid ||
+        last.pids.has(parent) || this.#held.has(parent)
+      ) continue;
+      const created = creationTime(p.pid);
+      // (0x5555… under Wine while it is created: not yet known)
+      if (created === undefined || created <= last.at || created > options.at) {
+        continue;
+      }
+      if (options.listed.has(parent)) {
+        const parentCreated = creationTime(parent);
+        if (parentCreated === undefined || parentCreated <= created) continue;
+      }
+      this.#orphans.set(p.pid, {
+        pid: p.pid,
+        name: p.name,
+        parentPid: parent,
+        created,
+      });
+    }
+    // Those that can no longer be adopted are forgotten.
+    for (const [pid, o] of this.#orphans) {
+      const startWindow = o.created <= this.#startedAt + WATCH_FT;
+      if (
+        !startWindow && this.#endedAt === undefined &&
+        o.created < options.at - WATCH_FT
+      ) {
+        this.#orphans.delete(pid);
+      }
+    }
+  }
+
+  /** Whether `o` was created within 2 s of the watch's start or of the end. */
+  #adoptable(o: { created: bigint }): boolean {
+    return o.created <= this.#startedAt + WATCH_FT ||
+      (this.#endedAt !== undefined && o.created >= this.#endedAt - WATCH_FT);
   }
 
   /**
@@ -185,6 +281,7 @@ export class DescentWatch implements Disposable {
    * launcher, has the game started a moment after its end.
    */
   async settle(options: { pathOf: (pid: number) => string }): Promise<void> {
+    this.#endedAt ??= fileTimeNow();
     const from = performance.now();
     for (;;) {
       const alive = this.alive();

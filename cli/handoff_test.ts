@@ -196,3 +196,33 @@ Deno.test("descendants follows children's children to a bounded depth, each crea
     [],
   );
 });
+
+Deno.test("descendants takes adopted programs as the root's grandchildren, with what they started", () => {
+  const created = new Map<number, bigint>([[30, 120n], [31, 130n]]);
+  const list = [
+    { pid: 30, parentPid: 20, name: "start.exe" }, // 20: gone unseen
+    { pid: 31, parentPid: 30, name: "game.exe" },
+  ];
+  const adopted = [{
+    pid: 30,
+    parentPid: 20,
+    name: "start.exe",
+    created: 120n,
+  }];
+  const found = descendants({ pid: 10, created: 100n }, list, {
+    createdOf: (pid) => created.get(pid),
+    adopted,
+  });
+  assert.deepEqual(found.map((d) => [d.name, d.depth]), [
+    ["start.exe", 2],
+    ["game.exe", 3],
+  ]);
+  // One created before the root is not its own.
+  assert.deepEqual(
+    descendants({ pid: 10, created: 125n }, list, {
+      createdOf: (pid) => created.get(pid),
+      adopted,
+    }),
+    [],
+  );
+});

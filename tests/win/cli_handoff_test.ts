@@ -9,6 +9,8 @@ import { fixture, hookDll, test } from "./harness.ts";
 import { waitingInject } from "./waiting_inject.ts";
 import { runCli as cli } from "../../cli/_test_utils.ts";
 import { findProcesses, quoteArg } from "../../mod.ts";
+import { processes, processPath } from "../../cli/api.ts";
+import { DescentWatch } from "../../cli/handoff.ts";
 
 /** A folder with a launcher and its uniquely named game beside it. */
 async function handoffDir(): Promise<
@@ -478,4 +480,66 @@ test("cli: launch and inject of a program that ends within the watch leaving not
   const g = await launchWaiting(gui, "none");
   assertEquals(g.code, 0, g.stderr);
   assert(/leaving nothing it started running/.test(g.stderr), g.stderr);
+});
+
+// A launcher at work for seconds (a Play button) hands over through a
+// program that lives a moment (cmd /c start, which system() waits for):
+// past the first 2 s the descent is looked at each half second only, and
+// the one in between, never seen, linked the game to nothing.
+test("cli: launch --wait-exit of a launcher that hands over late through a short-lived program names the game", async () => {
+  await using d = await handoffDir();
+  const dir = d.launcher.slice(0, d.launcher.lastIndexOf("\\"));
+  const mid = `${d.launcher.slice(0, -4)}_mid.exe`;
+  await Deno.copyFile(fixture("cli_handoff.exe"), mid);
+  const w = await cli([
+    "launch",
+    d.launcher,
+    "--dll",
+    hookDll(),
+    "--wait-exit",
+    "--",
+    "after",
+    "2500",
+    "wait",
+    mid,
+    `"${dir}\\${d.game}"`,
+  ]);
+  assertEquals(w.code, 0, w.stderr);
+  assertHandoff(w.stderr, d.game);
+});
+
+// The same, the look that would have seen the one in between made to
+// miss it (each look hides it), as on Windows, where it lives
+// milliseconds: the game is still found, its parent gone unseen.
+test("cli: a launcher's descent includes a program whose parent lived unseen between two looks", async () => {
+  await using d = await handoffDir();
+  const dir = d.launcher.slice(0, d.launcher.lastIndexOf("\\"));
+  const mid = `${d.launcher.slice(0, -4)}_mid.exe`;
+  await Deno.copyFile(fixture("cli_handoff.exe"), mid);
+  const midName = mid.slice(mid.lastIndexOf("\\") + 1);
+  const args = ["after", "300", "wait", mid, `"${dir}\\${d.game}"`];
+  const launcher = new Deno.Command(d.launcher, {
+    args,
+    stdout: "null",
+    stderr: "null",
+  }).spawn();
+  using watch = new DescentWatch(launcher.pid, {
+    list: () => processes().filter((p) => p.name !== midName),
+  });
+  const ended = launcher.status;
+  let done = false;
+  ended.then(() => done = true);
+  while (!done) {
+    watch.sample();
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  assertEquals((await ended).code, 0);
+  await watch.settle({ pathOf: processPath });
+  const running = watch.running({ pathOf: processPath });
+  const game = findProcesses(d.game);
+  assertEquals(game.length, 1, `${d.game} runs`);
+  assertEquals(
+    running.map((p) => [p.name, p.pid, p.depth]),
+    [[d.game, game[0].pid, 2]],
+  );
 });
