@@ -266,7 +266,13 @@ export class DescentWatch implements Disposable {
     return this.sample().filter((d) => {
       const h = this.#held.get(d.pid);
       try {
-        return h !== undefined && !isSignaled(h.handle);
+        if (h) return !isSignaled(h.handle);
+        // Found past the MAX_HELD held (listed, so running a moment ago):
+        // opened now, the same process if created at the same time.
+        const access = PROCESS.QUERY_LIMITED_INFORMATION | PROCESS.SYNCHRONIZE;
+        using process = openProcess(d.pid, access);
+        return processCreationTime(process) === d.created &&
+          !isSignaled(process);
       } catch {
         return false;
       }

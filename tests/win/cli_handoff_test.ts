@@ -543,3 +543,24 @@ test("cli: a launcher's descent includes a program whose parent lived unseen bet
     [[d.game, game[0].pid, 2]],
   );
 });
+
+// A launcher at work starts many programs before the game (a browser-based
+// one's helper processes): of its descent 64 are held, and one found past
+// those was taken for ended, however long it ran.
+test("cli: launch --wait-exit of a launcher that started 70 programs before the game names the game", async () => {
+  await using d = await handoffDir();
+  const dir = d.launcher.slice(0, d.launcher.lastIndexOf("\\"));
+  const r = await cli([
+    "launch",
+    d.launcher,
+    "--dll",
+    hookDll(),
+    "--wait-exit",
+    "--",
+    "many",
+    "70",
+    `${dir}\\${d.game}`,
+  ]);
+  assertEquals(r.code, 0, r.stderr);
+  assertHandoff(r.stderr, d.game);
+});
