@@ -382,13 +382,20 @@ export function handoffWarning(
 ): string | undefined {
   const { pid, exitCode, children, dlls } = options;
   const dllArg = options.dll ? ` --dll ${quoteArg(options.dll)}` : "";
-  if (children.length === 0) {
+  // A crash reporter a game started beside it (Unity's does, at its
+  // start) may outlive it a moment: no game, nothing handed over.
+  if (children.every((c) => isHelper(c.name))) {
     if (!options.endedWithinWatch) return undefined;
+    const but = children.length
+      ? ` but ${named(children)}, which ${
+        children.length === 1 ? "is a helper" : "are helpers"
+      } (a crash reporter, …)`
+      : "";
     // A game that Steam must start has a Steam that runs already start it
     // again: Steam's child, not this one's. So does a launcher that hands
     // over to a launcher running already. Nothing here tells that from a
     // program that just ran: said as what it may be.
-    return `${program} (pid ${pid}) ended (exit ${exitCode}) right after its start, leaving nothing it started running: ${
+    return `${program} (pid ${pid}) ended (exit ${exitCode}) right after its start, leaving nothing it started running${but}: ${
       dlls.join(", ")
     } ended with it. If ${program} hands over to a launcher that runs already (a game that Steam must start, with Steam running, does), that launcher starts the game without ${
       dlls.join(", ")
@@ -407,15 +414,19 @@ export function handoffWarning(
       quoteArg(program)
     } --wait${dllArg}\` waits for it`;
   }
-  const named = children.map((c) => `${c.name} (pid ${c.pid})`).join(", ");
   const game = gameOf(children)!.name;
   return `${program} (pid ${pid}) ended (exit ${exitCode}) leaving running ${
     children.length === 1 ? "a program" : "programs"
-  } it started, without ${
-    dlls.join(", ")
-  }: ${named}. If ${program} is a launcher that hands over to ${game}, take ${game} over instead: run \`inject ${
+  } it started, without ${dlls.join(", ")}: ${
+    named(children)
+  }. If ${program} is a launcher that hands over to ${game}, take ${game} over instead: run \`inject ${
     quoteArg(game)
   } --wait${dllArg}\`, then start ${program}`;
+}
+
+/** `programs` as a warning names them. */
+function named(programs: readonly StartedProgram[]): string {
+  return programs.map((c) => `${c.name} (pid ${c.pid})`).join(", ");
 }
 
 /**
@@ -552,10 +563,10 @@ export async function launcherHandoff(
 
 /**
  * The heapshift DLL the user named, for the command that takes the game
- * over: none when the game (the one {@linkcode gameOf} picks; with Steam,
- * the program itself, which loaded it) is of another bitness, as a 32-bit
- * launcher's 64-bit game often is: inject would refuse it, where the
- * default build for the game's bitness loads.
+ * over: none when the game (the one {@linkcode gameOf} picks; with Steam
+ * or only helpers, the program itself, which loaded it) is of another
+ * bitness, as a 32-bit launcher's 64-bit game often is: inject would
+ * refuse it, where the default build for the game's bitness loads.
  */
 function fitting(
   dll: string | undefined,
@@ -566,7 +577,8 @@ function fitting(
 ): string | undefined {
   const game = gameOf(options.children);
   const steam = options.children.some(isSteam);
-  if (dll === undefined || game === undefined || steam) return dll;
+  // (only helpers: the command names the program itself, which loaded it)
+  if (dll === undefined || !game || steam || isHelper(game.name)) return dll;
   let arch;
   try {
     arch = options.api.processArch(game.pid);

@@ -127,7 +127,7 @@ Deno.test("handoffWarning: of several programs left running, a crash reporter is
     w!,
     /: UnityCrashHandler64\.exe \(pid 2\), Game\.exe \(pid 3\), CrashReportClient\.exe \(pid 4\)\. If Launcher\.exe is a launcher that hands over to Game\.exe, take Game\.exe over instead: run `inject Game\.exe --wait`, then start Launcher\.exe$/,
   );
-  // All helpers: the first is named, as before.
+  // All helpers: gameOf gives the first (the warning names none).
   assert.equal(
     gameOf([{ pid: 2, name: "crashpad_handler.exe" }])?.name,
     "crashpad_handler.exe",
@@ -224,5 +224,29 @@ Deno.test("descendants takes adopted programs as the root's grandchildren, with 
       adopted,
     }),
     [],
+  );
+});
+
+Deno.test("handoffWarning: a crash reporter left running alone is no game to take over", () => {
+  const children = [{ pid: 2, name: "UnityCrashHandler64.exe" }];
+  assert.equal(
+    handoffWarning("Game.exe", {
+      pid: 1,
+      exitCode: 0,
+      children,
+      dlls: ["heapshift.dll"],
+    }),
+    undefined,
+  );
+  const w = handoffWarning("Game.exe", {
+    pid: 1,
+    exitCode: 0,
+    children,
+    dlls: ["heapshift.dll"],
+    endedWithinWatch: true,
+  });
+  assert.match(
+    w!,
+    /^Game\.exe \(pid 1\) ended \(exit 0\) right after its start, leaving nothing it started running but UnityCrashHandler64\.exe \(pid 2\), which is a helper \(a crash reporter, …\): heapshift\.dll ended with it\. .*run `inject Game\.exe --wait` /,
   );
 });

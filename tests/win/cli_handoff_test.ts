@@ -564,3 +564,24 @@ test("cli: launch --wait-exit of a launcher that started 70 programs before the 
   assertEquals(r.code, 0, r.stderr);
   assertHandoff(r.stderr, d.game);
 });
+
+// A game starts its crash reporter at its start (Unity's does), which may
+// outlive it a moment: played and quit, it left nothing to take over.
+test("cli: launch --wait-exit of a program that leaves only its crash reporter running does not name the reporter as the game", async () => {
+  await using d = await handoffDir();
+  const dir = d.launcher.slice(0, d.launcher.lastIndexOf("\\"));
+  const reporter = `${dir}\\UnityCrashHandler64.exe`;
+  await Deno.copyFile(fixture("sleeper.exe"), reporter);
+  const before = new Set(
+    findProcesses("UnityCrashHandler64.exe").map((p) => p.pid),
+  );
+  try {
+    const r = await launchWaiting(d.launcher, reporter);
+    assertEquals(r.code, 0, r.stderr);
+    assert(!/warning/.test(r.stderr), r.stderr);
+  } finally {
+    for (const p of findProcesses("UnityCrashHandler64.exe")) {
+      if (!before.has(p.pid)) Deno.kill(p.pid, "SIGKILL");
+    }
+  }
+});
