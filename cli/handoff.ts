@@ -19,6 +19,7 @@ import {
   openProcess,
   PROCESS,
   processCreationTime,
+  processSessionId,
 } from "../ffi/mod.ts";
 
 // How long `launch` (without `--wait-exit`) and `inject` of an executable
@@ -127,7 +128,8 @@ const MAX_HELD = 64;
  * after the first 2 s): never seen, it links nothing. A program whose
  * parent was not in the look before its creation and is gone (or its pid
  * another's, created later) is then taken as the descent's when created
- * within 2 s of the watch's start or of `pid`'s end, as a hand-over is.
+ * within 2 s of the watch's start or of `pid`'s end, as a hand-over is,
+ * in `pid`'s session (an updater service's are not).
  */
 export class DescentWatch implements Disposable {
   readonly #root: { pid: number; created: bigint } | undefined;
@@ -140,12 +142,15 @@ export class DescentWatch implements Disposable {
   readonly #startedAt = fileTimeNow();
   /** When `pid` was seen ended ({@linkcode DescentWatch.settle}). */
   #endedAt: bigint | undefined;
+  /** `pid`'s session: a service's programs (session 0) are not its. */
+  readonly #session: number | undefined;
 
   constructor(pid: number, options: { list: () => ProcessInfo[] }) {
     this.#list = options.list;
     const created = creationTime(pid);
     this.#root = created === undefined ? undefined : { pid, created };
     this.#last = { pids: new Set(), at: created ?? this.#startedAt };
+    this.#session = sessionOf(pid);
   }
 
   /**
@@ -223,6 +228,8 @@ export class DescentWatch implements Disposable {
       if (created === undefined || created <= last.at || created > options.at) {
         continue;
       }
+      const session = sessionOf(p.pid);
+      if (session !== undefined && session !== this.#session) continue;
       if (options.listed.has(parent)) {
         const parentCreated = creationTime(parent);
         if (parentCreated === undefined || parentCreated <= created) continue;
@@ -311,6 +318,14 @@ function windowsOwn(pid: number, pathOf: (pid: number) => string): boolean {
     return isSystemDll(pathOf(pid), systemRoot());
   } catch {
     return false; // named by its name alone
+  }
+}
+
+function sessionOf(pid: number): number | undefined {
+  try {
+    return processSessionId(pid);
+  } catch {
+    return undefined;
   }
 }
 
