@@ -16,7 +16,7 @@ export const MAX_TIMER_MS = 2 ** 31 - 1;
  * positive and finite (at most {@linkcode MAX_TIMER_MS}, about 24.8 days:
  * a longer one is cut to that), or also Infinity (`infinite`: no limit) and
  * 0 (`zero`: look once); a `bad-argument` error naming what was being done
- * otherwise.
+ * and the value (`what`, default the timeout) otherwise.
  */
 export function timeoutMs(
   value: number | undefined,
@@ -25,6 +25,8 @@ export function timeoutMs(
     doing: string;
     infinite?: boolean;
     zero?: boolean;
+    /** The value as said (default `the timeout`): the option given. */
+    what?: string;
   },
 ): number {
   const ms = value === undefined ? options.fallback : value;
@@ -44,7 +46,9 @@ export function timeoutMs(
       }`;
     throw new HeapshiftError(
       "bad-argument",
-      `Cannot ${options.doing}: the timeout must be ${takes}, not ${shown(ms)}`,
+      `Cannot ${options.doing}: ${
+        options.what ?? "the timeout"
+      } must be ${takes}, not ${shown(ms)}`,
     );
   }
   return Number.isFinite(ms) ? Math.min(ms, MAX_TIMER_MS) : ms;

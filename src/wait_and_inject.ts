@@ -109,18 +109,24 @@ export function waitAndInject(
       doing,
       infinite: true,
     });
+    // Named as given: "the timeout" would send a script to `timeout`.
     const watchMs = timeoutMs(options.watch, {
       fallback: HANDOFF_WATCH_MS,
       doing,
+      what: "the watch",
     });
+    if (options.injectTimeout !== undefined) {
+      timeoutMs(options.injectTimeout, {
+        fallback: 10_000,
+        doing,
+        what: "the injectTimeout",
+      });
+    }
     // Checked before the wait, as inject would check them after it.
     checkPath(dll, doing);
     // (A System32 path names another file for a 32-bit program: read by
     // inject once the program's bitness is known.)
     const path = redirectedFor32Bit(dll) ? dll : readDll(dll).path;
-    if (options.injectTimeout !== undefined) {
-      timeoutMs(options.injectTimeout, { fallback: 10_000, doing });
-    }
     const { signal } = options;
     const held = new Map<number, AttachedProcess>();
     const seconds = timeout / 1000;

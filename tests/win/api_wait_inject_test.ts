@@ -124,7 +124,7 @@ test("api: waitAndInject refuses before any wait a path, a DLL that is not one, 
   await kind(
     waitAndInject(name, hookDll(), { watch: -1 }),
     "bad-argument",
-    /timeout must be/,
+    /^Cannot wait for none_\w+\.exe and inject into it: the watch must be a positive number of milliseconds, not -1$/,
   );
   assert(Date.now() - t0 < 5_000, "refused before a wait");
   await kind(
