@@ -25,8 +25,9 @@ export type HeapshiftErrorKind =
   /** No process with that pid or name, or no such module in it. */
   | "not-found"
   /**
-   * A name that several running processes have (`findProcess`): the
-   * message names their pids; pass one of them instead.
+   * A name that several running processes have (`findProcess`, and
+   * `waitAndInject` when called): the message names their pids; pass one
+   * of them instead.
    */
   | "ambiguous"
   /** The system refused access (elevation may be needed). */

@@ -79,9 +79,10 @@ export interface WaitedInjection extends Disposable {
 
 /**
  * Waits for a process named `name` to run (takes the one running, if one
- * is), injects `dll` into it and watches it for `options.watch`: one that
- * ends meanwhile (not of a crash) is passed over for the next instance to
- * start, as a game that Steam restarts must be. Returns the instance that
+ * is; several running are refused as `ambiguous`), injects `dll` into it
+ * and watches it for `options.watch`: one that ends meanwhile (not of a
+ * crash) is passed over for the next instance to start, as a game that
+ * Steam restarts must be. Returns the instance that
  * runs on, held open. Throws a `timeout` HeapshiftError when none starts
  * in time, `ended` when the last to start ended and none injected runs,
  * `failed` when one crashed before it could be injected into or 16 ended
@@ -128,6 +129,18 @@ export function waitAndInject(
     // inject once the program's bitness is known.)
     const path = redirectedFor32Bit(dll) ? dll : readDll(dll).path;
     const { signal } = options;
+    signal?.throwIfAborted();
+    // Which of several running is the game cannot be told (the CLI's
+    // --wait refuses them too): not one taken at random.
+    const running = findProcesses(name).filter((p) => p.pid !== Deno.pid);
+    if (running.length > 1) {
+      throw new HeapshiftError(
+        "ambiguous",
+        `Cannot ${doing}: several processes named ${name} are running (pids ${
+          running.map((p) => p.pid).join(", ")
+        }): inject one by its pid`,
+      );
+    }
     const held = new Map<number, AttachedProcess>();
     const seconds = timeout / 1000;
     let kept: AttachedProcess | undefined;

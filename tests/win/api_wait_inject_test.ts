@@ -3,7 +3,12 @@
 // script that waited for it and injected must end in the instance that
 // runs on. cli_handoff.exe is such a game (`restart STEAM`), and, under
 // the name steam.exe, its Steam.
-import { findProcesses, HeapshiftError, waitAndInject } from "../../mod.ts";
+import {
+  findProcesses,
+  HeapshiftError,
+  modules,
+  waitAndInject,
+} from "../../mod.ts";
 import { assert, assertEquals, assertRejects } from "./assert.ts";
 import { fixture, hookDll, test } from "./harness.ts";
 
@@ -101,6 +106,50 @@ test("api: waitAndInject of a program that runs on returns it, held, with nothin
   );
   child.kill("SIGKILL");
   await child.status;
+});
+
+test("api: waitAndInject refuses several instances running when it is called, naming their pids, and injects into none", async () => {
+  await using d = await gameDir();
+  const start = () =>
+    new Deno.Command(d.game, {
+      args: ["from-steam"],
+      stdin: "null",
+      stdout: "null",
+      stderr: "null",
+    }).spawn();
+  const children = [start(), start()];
+  try {
+    const e = await waitAndInject(d.name, hookDll(), { timeout: 5_000 }).then(
+      (w) => {
+        w.close();
+        return `took pid ${w.process.pid}`;
+      },
+      (e) => e,
+    );
+    assert(
+      e instanceof HeapshiftError && e.kind === "ambiguous",
+      `ambiguous: ${e}`,
+    );
+    for (const c of children) assert(e.message.includes(`${c.pid}`), e.message);
+    assert(
+      e.message.startsWith(
+        `Cannot wait for ${d.name} and inject into it: several processes named ${d.name} are running (pids `,
+      ),
+      e.message,
+    );
+    for (const c of children) {
+      const mods = modules(c.pid);
+      assert(
+        !mods.some((m) => m.name.toLowerCase() === "heapshift.dll"),
+        `nothing injected into ${c.pid}`,
+      );
+    }
+  } finally {
+    for (const c of children) {
+      c.kill("SIGKILL");
+      await c.status;
+    }
+  }
 });
 
 test("api: waitAndInject refuses before any wait a path, a DLL that is not one, bad options; it times out, and is aborted, as asked", async () => {
