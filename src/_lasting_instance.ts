@@ -75,9 +75,14 @@ export interface LastingSteps<
   /**
    * The error for `text`: `timeout` when no instance started in time,
    * `ended` when the last to start ended and none taken over runs,
-   * `failed` for a crash before a takeover or too many instances.
+   * `failed` for a crash before a takeover or too many instances;
+   * `exitCode`, the instance's, when it ended or crashed and it was read.
    */
-  fail: (text: string, kind: "timeout" | "ended" | "failed") => Error;
+  fail: (
+    text: string,
+    kind: "timeout" | "ended" | "failed",
+    exitCode?: number,
+  ) => Error;
   /** The crash behind an exit code, if any (`crashStatus`). */
   crashOf: (exitCode: number) => string | undefined;
   /** What to do when no other instance started in time, said after it. */
@@ -183,6 +188,7 @@ export async function takeOverLasting<
       throw steps.fail(
         `${p.name} (pid ${p.pid}) crashed (${crash}) before its takeover could be seen: its own output or the system's event log may say why`,
         "failed",
+        code,
       );
     }
     if (crash) {
@@ -303,6 +309,7 @@ function noneAfter<R>(
         endedText(steps.name, gone)
       }, and ${none}: no ${steps.name} taken over runs`,
       "ended",
+      gone.exitCode,
     );
   }
   return { ...last, warning: `${endedText(steps.name, gone)}, and ${none}` };

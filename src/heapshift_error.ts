@@ -89,7 +89,9 @@ export type HeapshiftErrorKind =
    * worked in it (`inject`, `eject`, `modules`; also one that had ended
    * while a handle kept its pid). `cause` is a `ProcessEndedError`: its
    * `exitCode`, and `crash`, the crash behind it, if any (e.g.
-   * `0xC0000409, stack buffer overrun / fail-fast`).
+   * `0xC0000409, stack buffer overrun / fail-fast`). `waitAndInject`:
+   * the last instance to start ended, none injected into runs (no cause
+   * when it had gone before its exit code could be read).
    */
   | "ended"
   /** Any other failure; `cause` holds the Win32Error. */

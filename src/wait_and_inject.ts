@@ -21,7 +21,7 @@ import {
 import { checkName, findProcesses } from "./processes.ts";
 import { timeoutMs } from "./_timeout.ts";
 import { guardAsync } from "./_error_kinds.ts";
-import { crashStatus } from "./_exit_status.ts";
+import { crashStatus, ProcessEndedError } from "./_exit_status.ts";
 
 export type { EndedInstance } from "./_lasting_instance.ts";
 
@@ -86,7 +86,9 @@ export interface WaitedInjection extends Disposable {
  * runs on, held open. Throws a `timeout` HeapshiftError when none starts
  * in time, `ended` when the last to start ended and none injected runs,
  * `failed` when one crashed before it could be injected into or 16 ended
- * one after the other, and `inject`'s errors for an instance that runs on.
+ * one after the other (the cause of either, a `ProcessEndedError`, has
+ * the instance's exit code when it was read), and `inject`'s errors for
+ * an instance that runs on.
  *
  * @example Take over a Steam game however it is started
  * ```ts
@@ -167,7 +169,15 @@ export function waitAndInject(
           return {};
         },
         notice: () => {},
-        fail: (text, kind) => new HeapshiftError(kind, text),
+        // An end as inject's `ended` errors have it: the exit code read.
+        fail: (text, kind, code) =>
+          new HeapshiftError(
+            kind,
+            text,
+            code === undefined
+              ? undefined
+              : { cause: new ProcessEndedError(code) },
+          ),
         crashOf: crashStatus,
         waitLonger: " (a longer timeout waits longer)",
         followNoFurther: "inject one by its pid",

@@ -7,6 +7,7 @@ import {
   findProcesses,
   HeapshiftError,
   modules,
+  ProcessEndedError,
   waitAndInject,
 } from "../../mod.ts";
 import { assert, assertEquals, assertRejects } from "./assert.ts";
@@ -149,6 +150,44 @@ test("api: waitAndInject refuses several instances running when it is called, na
       c.kill("SIGKILL");
       await c.status;
     }
+  }
+});
+
+test("api: waitAndInject's ended error has the last instance's end as its cause, a ProcessEndedError with its exit code", async () => {
+  // A 32-bit program refuses the x64 DLL; it ends within the watch, and no
+  // other starts: not taken over, it ended.
+  const dir = await Deno.makeTempDir({ prefix: "heapshift wait " });
+  const name = `ends_${crypto.randomUUID().slice(0, 8)}.exe`;
+  await Deno.copyFile(fixture("sleeper.exe", "x86"), `${dir}\\${name}`);
+  const child = new Deno.Command(`${dir}\\${name}`, {
+    stdin: "piped",
+    stdout: "null",
+    stderr: "null",
+  }).spawn();
+  try {
+    const waited = waitAndInject(name, hookDll(), {
+      timeout: 1_000,
+      watch: 10_000,
+    }).then(() => undefined, (e) => e);
+    await new Promise((r) => setTimeout(r, 2_000));
+    child.kill("SIGKILL");
+    const { code } = await child.status;
+    const e = await waited;
+    assert(e instanceof HeapshiftError && e.kind === "ended", `ended: ${e}`);
+    assert(
+      e.message.startsWith(
+        `${name} (pid ${child.pid}) ended (exit ${code}) before its takeover`,
+      ),
+      e.message,
+    );
+    assert(e.cause instanceof ProcessEndedError, `cause: ${e.cause}`);
+    assertEquals([e.cause.exitCode, e.cause.crash], [code, undefined]);
+  } finally {
+    try {
+      child.kill("SIGKILL");
+    } catch { /* ended */ }
+    await child.stdin.close().catch(() => {});
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
   }
 });
 
