@@ -161,11 +161,15 @@ export function waitAndInject(
         noneStarted: `No process named ${name} started within ${seconds} s`,
         hold: (p) => {
           const attached = holdOf(p.pid);
-          if (attached) held.set(p.pid, attached);
-          return attached && heldInstance(attached);
+          if (attached === undefined) return undefined;
+          if (attached === "unopened") return unwatched;
+          held.set(p.pid, attached);
+          return heldInstance(attached);
         },
         takeOver: async (p) => {
           await inject(p.pid, path, { timeout: options.injectTimeout });
+          // (One that could not be held is held now, or this says why.)
+          if (!held.has(p.pid)) held.set(p.pid, attach(p.pid));
           return {};
         },
         notice: () => {},
@@ -200,14 +204,28 @@ export function waitAndInject(
   });
 }
 
-/** Process `pid` held open; undefined when it is gone or cannot be. */
-function holdOf(pid: number): AttachedProcess | undefined {
+/**
+ * Process `pid` held open; undefined when it is gone. One that cannot be
+ * opened (another user's, or one that guards itself) is `unopened`: not
+ * gone, it is injected into all the same, whose error says why it cannot
+ * be reached. (Taken for gone, it was waited past for ever with
+ * `timeout: Infinity`, else said to have ended.)
+ */
+function holdOf(pid: number): AttachedProcess | "unopened" | undefined {
   try {
     return attach(pid);
-  } catch {
-    return undefined;
+  } catch (e) {
+    if (e instanceof HeapshiftError && e.kind === "not-found") return undefined;
+    return "unopened";
   }
 }
+
+/** An instance that could not be held: its end cannot be told. */
+const unwatched: HeldInstance = {
+  exitCode: () => undefined,
+  endsWithin: () => Promise.resolve(undefined),
+  [Symbol.dispose]() {},
+};
 
 /** `attached` as the wait holds an instance; closed by the wait's end. */
 function heldInstance(attached: AttachedProcess): HeldInstance {

@@ -191,6 +191,51 @@ test("api: waitAndInject's ended error has the last instance's end as its cause,
   }
 });
 
+test("api: waitAndInject of a program that cannot be opened says so at once, not that it ended, and waits no longer", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "heapshift wait " });
+  const name = `guarded_${crypto.randomUUID().slice(0, 8)}.exe`;
+  await Deno.copyFile(fixture("api_guarded.exe"), `${dir}\\${name}`);
+  const child = new Deno.Command(`${dir}\\${name}`, {
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  try {
+    const reader = child.stdout.getReader();
+    const { value } = await reader.read();
+    reader.releaseLock();
+    const ready = new TextDecoder().decode(value);
+    assert(ready.startsWith("ready"), `the program guarded itself: ${ready}`);
+    const t0 = Date.now();
+    // (Without a limit: it waited for ever, taking the program for gone.)
+    const e = await waitAndInject(name, hookDll(), {
+      timeout: Infinity,
+      signal: AbortSignal.timeout(10_000),
+    })
+      .then((w) => {
+        w.close();
+        return `took pid ${w.process.pid}`;
+      }, (e) => e);
+    assert(
+      e instanceof HeapshiftError && e.kind === "access-denied",
+      `access-denied: ${e}`,
+    );
+    assert(
+      e.message.startsWith(
+        `Cannot inject heapshift.dll into process ${child.pid}: access denied`,
+      ),
+      e.message,
+    );
+    assert(Date.now() - t0 < 5_000, `at once, not after a wait`);
+  } finally {
+    child.kill("SIGKILL");
+    await child.status;
+    await child.stdout.cancel().catch(() => {});
+    await child.stderr.cancel().catch(() => {});
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
+  }
+});
+
 test("api: waitAndInject refuses before any wait a path, a DLL that is not one, bad options; it times out, and is aborted, as asked", async () => {
   const name = `none_${crypto.randomUUID().slice(0, 8)}.exe`;
   const kind = async (p: Promise<unknown>, k: string, text: RegExp) => {
