@@ -17,6 +17,7 @@ import type { HeldInstance, Instance } from "../src/_lasting_instance.ts";
 import { CliError } from "./output.ts";
 import { crashStatus } from "../mod.ts";
 
+export { heldBy, UNWATCHED } from "../src/_lasting_instance.ts";
 export type {
   EndedInstance,
   FindInstance,

@@ -36,6 +36,50 @@ export interface HeldInstance extends Disposable {
   endsWithin(ms: number): Promise<number | undefined>;
 }
 
+/** What the wait reads of a process held open (an AttachedProcess). */
+export interface Attached {
+  exitCode(): number | undefined;
+  wait(options: { timeout: number }): Promise<number>;
+}
+
+/**
+ * `attached` as an instance held: an end that cannot be told is taken for
+ * none (it runs on); `dispose` is what the wait's end does with it.
+ */
+export function heldBy(
+  attached: Attached,
+  dispose: () => void = () => {},
+): HeldInstance {
+  return {
+    exitCode() {
+      try {
+        return attached.exitCode();
+      } catch {
+        return undefined;
+      }
+    },
+    async endsWithin(ms) {
+      try {
+        return await attached.wait({ timeout: ms });
+      } catch {
+        return undefined; // (a timeout: it runs on)
+      }
+    },
+    [Symbol.dispose]: dispose,
+  };
+}
+
+/**
+ * An instance that could not be opened (not gone: another user's, or one
+ * that guards itself), taken over all the same, unwatched: its takeover
+ * says why it cannot be reached.
+ */
+export const UNWATCHED: HeldInstance = {
+  exitCode: () => undefined,
+  endsWithin: () => Promise.resolve(undefined),
+  [Symbol.dispose]() {},
+};
+
 /** An instance that ended before one that runs on was found. */
 export interface EndedInstance {
   /** Its process id. */

@@ -15,8 +15,9 @@ import { inject } from "./injection.ts";
 import {
   type EndedInstance,
   HANDOFF_WATCH_MS,
-  type HeldInstance,
+  heldBy,
   takeOverLasting,
+  UNWATCHED,
 } from "./_lasting_instance.ts";
 import { checkName, findProcesses } from "./processes.ts";
 import { timeoutMs } from "./_timeout.ts";
@@ -162,9 +163,9 @@ export function waitAndInject(
         hold: (p) => {
           const attached = holdOf(p.pid);
           if (attached === undefined) return undefined;
-          if (attached === "unopened") return unwatched;
+          if (attached === "unopened") return UNWATCHED;
           held.set(p.pid, attached);
-          return heldInstance(attached);
+          return heldBy(attached);
         },
         takeOver: async (p) => {
           await inject(p.pid, path, { timeout: options.injectTimeout });
@@ -218,32 +219,4 @@ function holdOf(pid: number): AttachedProcess | "unopened" | undefined {
     if (e instanceof HeapshiftError && e.kind === "not-found") return undefined;
     return "unopened";
   }
-}
-
-/** An instance that could not be held: its end cannot be told. */
-const unwatched: HeldInstance = {
-  exitCode: () => undefined,
-  endsWithin: () => Promise.resolve(undefined),
-  [Symbol.dispose]() {},
-};
-
-/** `attached` as the wait holds an instance; closed by the wait's end. */
-function heldInstance(attached: AttachedProcess): HeldInstance {
-  return {
-    exitCode() {
-      try {
-        return attached.exitCode();
-      } catch {
-        return undefined;
-      }
-    },
-    async endsWithin(ms) {
-      try {
-        return await attached.wait({ timeout: ms });
-      } catch {
-        return undefined; // (a timeout: it runs on)
-      }
-    },
-    [Symbol.dispose]() {},
-  };
 }

@@ -28,9 +28,11 @@ import type { AttachedProcess, Stats } from "../api.ts";
 import {
   type EndedInstance,
   type FindInstance,
+  heldBy,
   type HeldInstance,
   type Instance,
   takeOverLasting,
+  UNWATCHED,
 } from "../lasting_instance.ts";
 import { baseName, isFile } from "../../src/_paths.ts";
 import { processEnded } from "../../src/_exit_status.ts";
@@ -318,30 +320,11 @@ function holdInstance(
     attached = attach(p.pid);
   } catch (e) {
     if ((e as { kind?: string }).kind === "not-found") return undefined;
-    return {
-      exitCode: () => undefined,
-      endsWithin: () => Promise.resolve(undefined),
-      [Symbol.dispose]() {},
-    };
+    return UNWATCHED;
   }
-  // An end that cannot be told is taken for none: the program runs on.
   return {
-    exitCode() {
-      try {
-        return attached.exitCode();
-      } catch {
-        return undefined;
-      }
-    },
-    async endsWithin(ms) {
-      try {
-        return await attached.wait({ timeout: ms });
-      } catch {
-        return undefined; // (a timeout: it runs on)
-      }
-    },
+    ...heldBy(attached, () => attached.close()),
     stats: () => attached.stats(),
-    [Symbol.dispose]: () => attached.close(),
   };
 }
 

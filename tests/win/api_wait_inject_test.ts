@@ -12,15 +12,15 @@ import {
 } from "../../mod.ts";
 import { assert, assertEquals, assertRejects } from "./assert.ts";
 import { fixture, hookDll, test } from "./harness.ts";
+import { startOutsideSteam } from "./steam_restart.ts";
 
-/** A folder with a uniquely named copy of the game and its steam.exe. */
+/** A folder with a uniquely named copy of the game. */
 async function gameDir(): Promise<
   { game: string; name: string } & AsyncDisposable
 > {
   const dir = await Deno.makeTempDir({ prefix: "heapshift wait " });
   const name = `game_${crypto.randomUUID().slice(0, 8)}.exe`;
   await Deno.copyFile(fixture("cli_handoff.exe"), `${dir}\\${name}`);
-  await Deno.copyFile(fixture("cli_handoff.exe"), `${dir}\\steam.exe`);
   return {
     game: `${dir}\\${name}`,
     name,
@@ -34,30 +34,6 @@ async function gameDir(): Promise<
         }
       }
     },
-  };
-}
-
-/** Starts `game` outside Steam: its exit code and pid once it has ended. */
-async function startOutsideSteam(
-  game: string,
-  options: { afterTakeover?: boolean } = {},
-): Promise<{ pid: number; code: number; stderr: string }> {
-  const steam = `${game.slice(0, game.lastIndexOf("\\"))}\\steam.exe`;
-  const child = new Deno.Command(game, {
-    args: [
-      "restart",
-      steam,
-      ...(options.afterTakeover ? ["after-takeover"] : []),
-    ],
-    stdin: "null",
-    stdout: "null",
-    stderr: "piped",
-  }).spawn();
-  const out = await child.output();
-  return {
-    pid: child.pid,
-    code: out.code,
-    stderr: new TextDecoder().decode(out.stderr),
   };
 }
 

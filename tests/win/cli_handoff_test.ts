@@ -7,6 +7,7 @@
 import { assert, assertEquals } from "./assert.ts";
 import { fixture, hookDll, test } from "./harness.ts";
 import { waitingInject } from "./waiting_inject.ts";
+import { type FirstInstance, startOutsideSteam } from "./steam_restart.ts";
 import { runCli as cli } from "../../cli/_test_utils.ts";
 import { findProcesses, quoteArg } from "../../mod.ts";
 import { processes, processPath } from "../../cli/api.ts";
@@ -252,7 +253,7 @@ test("cli: the command a launcher's handoff names quotes a program name with a s
 /** The end of a game that had Steam start it again (`cli_handoff restart`). */
 interface Restarted {
   /** The first instance, which exited. */
-  first: { pid: number; code: number; stderr: string };
+  first: FirstInstance;
   /** The instance Steam started: the one running. */
   running: number;
 }
@@ -266,24 +267,7 @@ async function restartOutsideSteam(
   game: string,
   options: { afterTakeover?: boolean } = {},
 ): Promise<Restarted> {
-  const steam = `${game.slice(0, game.lastIndexOf("\\"))}\\steam.exe`;
-  await Deno.copyFile(fixture("cli_handoff.exe"), steam);
-  const child = new Deno.Command(game, {
-    args: [
-      "restart",
-      steam,
-      ...(options.afterTakeover ? ["after-takeover"] : []),
-    ],
-    stdin: "null",
-    stdout: "null",
-    stderr: "piped",
-  }).spawn();
-  const out = await child.output();
-  const first = {
-    pid: child.pid,
-    code: out.code,
-    stderr: new TextDecoder().decode(out.stderr),
-  };
+  const first = await startOutsideSteam(game, options);
   const name = game.slice(game.lastIndexOf("\\") + 1);
   // steam.exe's start of the game may follow the first's end
   for (let i = 0; i < 200 && findProcesses(name).length === 0; i++) {
