@@ -41,6 +41,18 @@ async function handoffDir(): Promise<
 }
 
 /**
+ * A second launcher beside `launcher` (`<launcher>_mid.exe`, a copy of
+ * cli_handoff.exe), and their folder.
+ */
+async function midLauncher(
+  launcher: string,
+): Promise<{ dir: string; mid: string }> {
+  const mid = `${launcher.slice(0, -4)}_mid.exe`;
+  await Deno.copyFile(fixture("cli_handoff.exe"), mid);
+  return { dir: launcher.slice(0, launcher.lastIndexOf("\\")), mid };
+}
+
+/**
  * `oneLine` names the command that waits for `game`: `inject GAME --wait`,
  * with the --dll the tests give (the user's, not the default build).
  */
@@ -368,9 +380,7 @@ test("cli: launch of a launcher that hands over through cmd /c start names the g
 // that ends before launch has confirmed its DLLs is not seen.)
 test("cli: launch of a launcher that starts a second launcher that starts the game names the game", async () => {
   await using d = await handoffDir();
-  const dir = d.launcher.slice(0, d.launcher.lastIndexOf("\\"));
-  const mid = `${d.launcher.slice(0, -4)}_mid.exe`;
-  await Deno.copyFile(fixture("cli_handoff.exe"), mid);
+  const { dir, mid } = await midLauncher(d.launcher);
   try {
     const r = await cli([
       "launch",
@@ -472,9 +482,7 @@ test("cli: launch and inject of a program that ends within the watch leaving not
 // the one in between, never seen, linked the game to nothing.
 test("cli: launch --wait-exit of a launcher that hands over late through a short-lived program names the game", async () => {
   await using d = await handoffDir();
-  const dir = d.launcher.slice(0, d.launcher.lastIndexOf("\\"));
-  const mid = `${d.launcher.slice(0, -4)}_mid.exe`;
-  await Deno.copyFile(fixture("cli_handoff.exe"), mid);
+  const { dir, mid } = await midLauncher(d.launcher);
   const w = await cli([
     "launch",
     d.launcher,
@@ -497,9 +505,7 @@ test("cli: launch --wait-exit of a launcher that hands over late through a short
 // milliseconds: the game is still found, its parent gone unseen.
 test("cli: a launcher's descent includes a program whose parent lived unseen between two looks", async () => {
   await using d = await handoffDir();
-  const dir = d.launcher.slice(0, d.launcher.lastIndexOf("\\"));
-  const mid = `${d.launcher.slice(0, -4)}_mid.exe`;
-  await Deno.copyFile(fixture("cli_handoff.exe"), mid);
+  const { dir, mid } = await midLauncher(d.launcher);
   const midName = mid.slice(mid.lastIndexOf("\\") + 1);
   const args = ["after", "300", "wait", mid, `"${dir}\\${d.game}"`];
   const launcher = new Deno.Command(d.launcher, {
