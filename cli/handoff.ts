@@ -139,6 +139,8 @@ export class DescentWatch implements Disposable {
   readonly #orphans = new Map<number, Omit<Descendant, "depth">>();
   /** The pids of the last look, and when it began (FILETIME). */
   #last: { pids: Set<number>; at: bigint };
+  /** Programs seen while being created, with the look before them. */
+  readonly #pending = new Map<number, { pids: Set<number>; at: bigint }>();
   readonly #startedAt = fileTimeNow();
   /** When `pid` was seen ended ({@linkcode DescentWatch.settle}). */
   #endedAt: bigint | undefined;
@@ -216,16 +218,27 @@ export class DescentWatch implements Disposable {
     const last = this.#last;
     this.#last = { pids: new Set(list.map((p) => p.pid)), at: options.at };
     const ours = new Set(options.found.map((d) => d.pid));
+    for (const [pid] of this.#pending) {
+      if (!this.#last.pids.has(pid)) this.#pending.delete(pid);
+    }
     for (const p of list) {
       const parent = p.parentPid;
+      // One first seen while it was created is looked at again, against
+      // the look before it.
+      const pending = this.#pending.get(p.pid);
+      const before = pending ?? last;
+      if (!pending && last.pids.has(p.pid)) continue;
+      this.#pending.delete(p.pid);
       if (
-        p.pid === root.pid || last.pids.has(p.pid) || ours.has(p.pid) ||
-        this.#orphans.has(p.pid) || parent === root.pid ||
-        last.pids.has(parent) || this.#held.has(parent)
+        p.pid === root.pid || ours.has(p.pid) || this.#orphans.has(p.pid) ||
+        parent === root.pid || before.pids.has(parent) ||
+        this.#held.has(parent)
       ) continue;
       const created = creationTime(p.pid);
-      // (0x5555… under Wine while it is created: not yet known)
-      if (created === undefined || created <= last.at || created > options.at) {
+      if (created === undefined || created <= before.at) continue;
+      // 0x5555… under Wine while it is created: not known yet.
+      if (created > options.at) {
+        this.#pending.set(p.pid, before);
         continue;
       }
       const session = sessionOf(p.pid);
