@@ -129,6 +129,12 @@ export interface LastingSteps<
   ) => Error;
   /** The crash behind an exit code, if any (`crashStatus`). */
   crashOf: (exitCode: number) => string | undefined;
+  /**
+   * How a failed takeover of an instance that then ended is said after its
+   * end; undefined (or no such step): not said, as when it failed for that
+   * end.
+   */
+  failureText?: (failure: unknown) => string | undefined;
   /** What to do when no other instance started in time, said after it. */
   waitLonger: string;
   /** What to do once too many instances ended ({@linkcode MAX_FOLLOWED}). */
@@ -177,6 +183,8 @@ export async function takeOverLasting<
   // closed to the next process at once, the next instance among them.
   using kept = new DisposableStack();
   const ended: EndedInstance[] = [];
+  // The failure of each takeover passed over, said if it was the last.
+  const failures = new Map<number, unknown>();
   let last: Lasting<R> | undefined; // the last one taken over, ended
   let next = first;
   // The pid of the instance last found gone, and the end of the wait after
@@ -185,7 +193,7 @@ export async function takeOverLasting<
   for (;;) {
     const p = next ?? await started(seen, { ...steps, until: gone?.deadline });
     next = undefined;
-    if (p === undefined) return noneAfter(ended, { last, steps });
+    if (p === undefined) return noneAfter(ended, { last, steps, failures });
     const held = steps.hold(p);
     if (held === undefined) {
       // Not held, its pid is free and not `seen`: the next instance may be
@@ -199,7 +207,7 @@ export async function takeOverLasting<
         passOver(p, e, { ended, steps });
         gone = { pid: p.pid, deadline: Date.now() + steps.seconds * 1000 };
       } else if (Date.now() >= gone.deadline) {
-        return noneAfter(ended, { last, steps });
+        return noneAfter(ended, { last, steps, failures });
       } else await new Promise((r) => setTimeout(r, POLL_MS));
       continue;
     }
@@ -217,6 +225,7 @@ export async function takeOverLasting<
         await held.endsWithin(steps.watchMs ?? HANDOFF_WATCH_MS);
       // Still running: a failure to say. A crash: its own error says so.
       if (code === undefined || steps.crashOf(code)) throw e;
+      failures.set(p.pid, e);
       const gone = { pid: p.pid, exitCode: code, takenOver: false };
       if (ended.length + 1 >= MAX_FOLLOWED) {
         followedEnough(p, gone, { ended, steps });
@@ -338,8 +347,15 @@ function noneAfter<R>(
     last: Lasting<R> | undefined;
     steps: Pick<
       LastingSteps<TakeoverResult, never>,
-      "name" | "seconds" | "noneStarted" | "fail" | "waitLonger"
+      | "name"
+      | "seconds"
+      | "noneStarted"
+      | "fail"
+      | "waitLonger"
+      | "failureText"
     >;
+    /** Why the takeovers of those passed over failed, by pid. */
+    failures: ReadonlyMap<number, unknown>;
   },
 ): Lasting<R> {
   const { last, steps } = options;
@@ -351,10 +367,25 @@ function noneAfter<R>(
     throw steps.fail(
       `${
         endedText(steps.name, gone)
-      }, and ${none}: no ${steps.name} taken over runs`,
+      }, and ${none}: no ${steps.name} taken over runs${
+        failedText(options.failures.get(gone.pid), steps)
+      }`,
       "ended",
       gone.exitCode,
     );
   }
   return { ...last, warning: `${endedText(steps.name, gone)}, and ${none}` };
+}
+
+/**
+ * A takeover's failure, said after the end of the instance it was of, as
+ * `steps.failureText` words it: a refusal that had nothing to do with its
+ * end (a DLL of the other bitness) is not to be hidden behind it.
+ */
+function failedText(
+  failure: unknown,
+  steps: Pick<LastingSteps<TakeoverResult, never>, "failureText">,
+): string {
+  const text = failure === undefined ? undefined : steps.failureText?.(failure);
+  return text === undefined ? "" : ` (its takeover had failed: ${text})`;
 }

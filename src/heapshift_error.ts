@@ -94,7 +94,11 @@ export type HeapshiftErrorKind =
    * when it had gone before its exit code could be read).
    */
   | "ended"
-  /** Any other failure; `cause` holds the Win32Error. */
+  /**
+   * Any other failure; `cause` holds the Win32Error, if the system refused
+   * (`waitAndInject`'s: a `ProcessEndedError` when an instance crashed
+   * before its injection, none when 16 ended one after the other).
+   */
   | "failed";
 
 /**

@@ -184,6 +184,12 @@ export function waitAndInject(
               : { cause: new ProcessEndedError(code) },
           ),
         crashOf: crashStatus,
+        // A refusal (a DLL of the other bitness, …), not the end itself.
+        failureText: (e) =>
+          e instanceof HeapshiftError && e.kind !== "ended" &&
+            e.kind !== "not-found"
+            ? e.message
+            : undefined,
         waitLonger: " (a longer timeout waits longer)",
         followNoFurther: "inject one by its pid",
       });

@@ -156,6 +156,12 @@ test("api: waitAndInject's ended error has the last instance's end as its cause,
       ),
       e.message,
     );
+    // The refusal is said, not only the end (it hid the DLL to give).
+    assert(
+      / taken over runs \(its takeover had failed: Cannot inject heapshift\.dll into process \d+: .*heapshift32\.dll/
+        .test(e.message),
+      e.message,
+    );
     assert(e.cause instanceof ProcessEndedError, `cause: ${e.cause}`);
     assertEquals([e.cause.exitCode, e.cause.crash], [code, undefined]);
   } finally {
