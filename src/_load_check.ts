@@ -125,10 +125,17 @@ const ERROR_BOX_HINT =
  */
 export async function confirmLoaded(
   launched: LaunchedProcess,
-  options: { dlls: string[]; timeout: number; errorDialogs?: boolean },
+  options: {
+    /** The program as `launch` was given it, for the messages. */
+    exe: string;
+    dlls: string[];
+    timeout: number;
+    errorDialogs?: boolean;
+  },
 ): Promise<void> {
   if (options.dlls.length === 0) return;
-  const names = options.dlls.map(baseName).join(", ");
+  // With the program's name: a script that launches several is told which.
+  const names = `${options.exe} with ${options.dlls.map(baseName).join(", ")}`;
   const target = launchedTarget(launched);
   const deadline = Date.now() + options.timeout;
   let handle: bigint | undefined;
@@ -168,7 +175,7 @@ export async function confirmLoaded(
       const box = off ? "" : ERROR_BOX_HINT;
       throw new HeapshiftError(
         "timeout",
-        `Cannot launch with ${names}: the program did not finish loading them within ${options.timeout} ms (it was stopped)${last}${box}`,
+        `Cannot launch ${names}: the program did not finish loading them within ${options.timeout} ms (it was stopped)${last}${box}`,
         { cause: e },
       );
     }
@@ -176,7 +183,7 @@ export async function confirmLoaded(
     if (!(await waitSignaled(target.process, 1000))) {
       throw processError(e, {
         pid: launched.pid,
-        doing: `check that ${names} loaded in`,
+        doing: `check that ${options.dlls.map(baseName).join(", ")} loaded in`,
       });
     }
   }
@@ -194,7 +201,7 @@ export async function confirmLoaded(
       : [];
     throw new HeapshiftError(
       "load-failed",
-      `Cannot launch with ${names}: the program's loader stopped it with 0x${
+      `Cannot launch ${names}: the program's loader stopped it with 0x${
         code.toString(16).toUpperCase()
       }: ${why}${missing.length ? `; missing: ${missing.join(", ")}` : ""}`,
     );
@@ -202,7 +209,7 @@ export async function confirmLoaded(
   if (verdict === "not-loaded") {
     throw new HeapshiftError(
       "load-failed",
-      `Cannot launch with ${names}: the program started without loading it (it was stopped)`,
+      `Cannot launch ${names}: the program started without loading it (it was stopped)`,
     );
   }
 }

@@ -203,6 +203,7 @@ async function start(
   const { launched, dlls, hold } = launchSuspendedAndResume(exe, options);
   try {
     const check = confirmLoaded(launched, {
+      exe,
       dlls,
       timeout,
       errorDialogs: options.errorDialogs,

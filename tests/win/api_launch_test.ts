@@ -84,7 +84,7 @@ test("launch reports a DLL that cannot load in the program", async () => {
     const e = await assertRejects(
       () => launch(`${dir}\\sleeper.exe`, { dlls: [dll], errorDialogs: false }),
       HeapshiftError,
-      "Cannot launch with api_missingdep.dll: the program's loader stopped it with 0xC0000135: a DLL it needs was not found (STATUS_DLL_NOT_FOUND); missing: api_adep.dll",
+      `Cannot launch ${dir}\\sleeper.exe with api_missingdep.dll: the program's loader stopped it with 0xC0000135: a DLL it needs was not found (STATUS_DLL_NOT_FOUND); missing: api_adep.dll`,
     );
     assertEquals(e.kind, "load-failed");
     await assertRejects(
@@ -94,7 +94,9 @@ test("launch reports a DLL that cannot load in the program", async () => {
           errorDialogs: false,
         }),
       HeapshiftError,
-      "Cannot launch with api_initfail.dll: the program's loader stopped it with 0xC0000142: a DLL failed to initialise",
+      `Cannot launch ${
+        fixture("sleeper.exe")
+      } with api_initfail.dll: the program's loader stopped it with 0xC0000142: a DLL failed to initialise`,
     );
   } finally {
     await Deno.remove(dir, { recursive: true });
@@ -698,7 +700,7 @@ test("a launch that times out says a Windows error box may be what it waited for
           ...options,
         }),
       HeapshiftError,
-      "Cannot launch with api_slow.dll: the program did not finish loading them within 300 ms (it was stopped)",
+      `Cannot launch ${copy.path} with api_slow.dll: the program did not finish loading them within 300 ms (it was stopped)`,
     );
     await untilGone(copy.exe);
     return e.message;

@@ -371,7 +371,9 @@ test("launch of a 32-bit program reports a DLL that fails to initialise", async 
         errorDialogs: false,
       }),
     HeapshiftError,
-    "Cannot launch with api_initfail32.dll: the program's loader stopped it with 0xC0000142",
+    `Cannot launch ${
+      fixture("sleeper32.exe")
+    } with api_initfail32.dll: the program's loader stopped it with 0xC0000142`,
   );
 });
 
