@@ -190,14 +190,9 @@ export class DescentWatch implements Disposable {
       if (this.#held.has(d.pid) || this.#held.size >= MAX_HELD) continue;
       const info = listed.get(d.pid);
       if (!info) continue; // (adopted, and ended)
-      try {
-        const access = PROCESS.QUERY_LIMITED_INFORMATION | PROCESS.SYNCHRONIZE;
-        const handle = openProcess(d.pid, access);
-        // (ended meanwhile and its pid given to another: not held)
-        if (processCreationTime(handle) === d.created) {
-          this.#held.set(d.pid, { handle, info });
-        } else handle.close();
-      } catch { /* gone: it is not followed */ }
+      // (gone, or its pid given to another meanwhile: not held)
+      const handle = openSame(d.pid, d.created);
+      if (handle) this.#held.set(d.pid, { handle, info });
     }
     return found;
   }
@@ -288,11 +283,9 @@ export class DescentWatch implements Disposable {
       try {
         if (h) return !isSignaled(h.handle);
         // Found past the MAX_HELD held (listed, so running a moment ago):
-        // opened now, the same process if created at the same time.
-        const access = PROCESS.QUERY_LIMITED_INFORMATION | PROCESS.SYNCHRONIZE;
-        using process = openProcess(d.pid, access);
-        return processCreationTime(process) === d.created &&
-          !isSignaled(process);
+        // opened now, if still the same process.
+        using process = openSame(d.pid, d.created);
+        return process !== undefined && !isSignaled(process);
       } catch {
         return false;
       }
@@ -342,14 +335,34 @@ function sessionOf(pid: number): number | undefined {
   }
 }
 
+/** The rights the watch opens a process with: its creation time, its end. */
+const WATCH_ACCESS = PROCESS.QUERY_LIMITED_INFORMATION | PROCESS.SYNCHRONIZE;
+
 function creationTime(pid: number): bigint | undefined {
   try {
-    const access = PROCESS.QUERY_LIMITED_INFORMATION | PROCESS.SYNCHRONIZE;
-    using process = openProcess(pid, access);
+    using process = openProcess(pid, WATCH_ACCESS);
     return processCreationTime(process);
   } catch {
     return undefined;
   }
+}
+
+/**
+ * Process `pid` opened if it is still the one created at `created` (its
+ * pid not given to another since); undefined when it is not, or is gone.
+ */
+function openSame(pid: number, created: bigint): Handle | undefined {
+  let handle: Handle;
+  try {
+    handle = openProcess(pid, WATCH_ACCESS);
+  } catch {
+    return undefined;
+  }
+  try {
+    if (processCreationTime(handle) === created) return handle;
+  } catch { /* (not readable: not known to be the same) */ }
+  handle.close();
+  return undefined;
 }
 
 /**
