@@ -53,6 +53,31 @@ async function midLauncher(
 }
 
 /**
+ * A crash reporter beside `launcher` (`UnityCrashHandler64.exe`, a copy of
+ * sleeper.exe), and their folder; disposing of it ends the reporters
+ * started since.
+ */
+async function crashReporterBeside(
+  launcher: string,
+): Promise<{ dir: string; reporter: string } & Disposable> {
+  const dir = launcher.slice(0, launcher.lastIndexOf("\\"));
+  const reporter = `${dir}\\UnityCrashHandler64.exe`;
+  await Deno.copyFile(fixture("sleeper.exe"), reporter);
+  const before = new Set(
+    findProcesses("UnityCrashHandler64.exe").map((p) => p.pid),
+  );
+  return {
+    dir,
+    reporter,
+    [Symbol.dispose]() {
+      for (const p of findProcesses("UnityCrashHandler64.exe")) {
+        if (!before.has(p.pid)) Deno.kill(p.pid, "SIGKILL");
+      }
+    },
+  };
+}
+
+/**
  * `oneLine` names the command that waits for `game`: `inject GAME --wait`,
  * with the --dll the tests give (the user's, not the default build).
  */
@@ -405,36 +430,26 @@ test("cli: launch of a launcher that starts a second launcher that starts the ga
 // game is the one to take over, whichever Toolhelp lists first.
 test("cli: of the programs a launcher left running, the command names the game, not its crash reporter", async () => {
   await using d = await handoffDir();
-  const dir = d.launcher.slice(0, d.launcher.lastIndexOf("\\"));
-  const reporter = `${dir}\\UnityCrashHandler64.exe`;
-  await Deno.copyFile(fixture("sleeper.exe"), reporter);
-  const before = new Set(
-    findProcesses("UnityCrashHandler64.exe").map((p) => p.pid),
+  using reporters = await crashReporterBeside(d.launcher);
+  const { dir, reporter } = reporters;
+  const r = await cli([
+    "launch",
+    d.launcher,
+    "--dll",
+    hookDll(),
+    "--",
+    "both",
+    reporter,
+    `${dir}\\${d.game}`,
+  ]);
+  assertEquals(r.code, 0, r.stderr);
+  const oneLine = r.stderr.replace(/\s*\n\s*/g, " ");
+  assert(
+    /UnityCrashHandler64\.exe \(pid \d+\)/.test(oneLine) &&
+      oneLine.includes(`hands over to ${d.game}, take ${d.game} over`),
+    r.stderr,
   );
-  try {
-    const r = await cli([
-      "launch",
-      d.launcher,
-      "--dll",
-      hookDll(),
-      "--",
-      "both",
-      reporter,
-      `${dir}\\${d.game}`,
-    ]);
-    assertEquals(r.code, 0, r.stderr);
-    const oneLine = r.stderr.replace(/\s*\n\s*/g, " ");
-    assert(
-      /UnityCrashHandler64\.exe \(pid \d+\)/.test(oneLine) &&
-        oneLine.includes(`hands over to ${d.game}, take ${d.game} over`),
-      r.stderr,
-    );
-    assertWaitCommand(oneLine, d.game);
-  } finally {
-    for (const p of findProcesses("UnityCrashHandler64.exe")) {
-      if (!before.has(p.pid)) Deno.kill(p.pid, "SIGKILL");
-    }
-  }
+  assertWaitCommand(oneLine, d.game);
 });
 
 // With Steam running already, a game that Steam must start, started
@@ -559,19 +574,9 @@ test("cli: launch --wait-exit of a launcher that started 70 programs before the 
 // outlive it a moment: played and quit, it left nothing to take over.
 test("cli: launch --wait-exit of a program that leaves only its crash reporter running does not name the reporter as the game", async () => {
   await using d = await handoffDir();
-  const dir = d.launcher.slice(0, d.launcher.lastIndexOf("\\"));
-  const reporter = `${dir}\\UnityCrashHandler64.exe`;
-  await Deno.copyFile(fixture("sleeper.exe"), reporter);
-  const before = new Set(
-    findProcesses("UnityCrashHandler64.exe").map((p) => p.pid),
-  );
-  try {
-    const r = await launchWaiting(d.launcher, reporter);
-    assertEquals(r.code, 0, r.stderr);
-    assert(!/warning/.test(r.stderr), r.stderr);
-  } finally {
-    for (const p of findProcesses("UnityCrashHandler64.exe")) {
-      if (!before.has(p.pid)) Deno.kill(p.pid, "SIGKILL");
-    }
-  }
+  using reporters = await crashReporterBeside(d.launcher);
+  const { reporter } = reporters;
+  const r = await launchWaiting(d.launcher, reporter);
+  assertEquals(r.code, 0, r.stderr);
+  assert(!/warning/.test(r.stderr), r.stderr);
 });
