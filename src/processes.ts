@@ -7,7 +7,13 @@
 
 import type { Arch } from "./arch.ts";
 import { HeapshiftError } from "./heapshift_error.ts";
-import { PROCESS, processEntries, processImagePath } from "../ffi/mod.ts";
+import {
+  openProcess,
+  PROCESS,
+  processCreationTime,
+  processEntries,
+  processImagePath,
+} from "../ffi/mod.ts";
 import { openTarget } from "./_target.ts";
 import { guard } from "./_error_kinds.ts";
 import { MAX_TIMER_MS, shown, timeoutMs } from "./_timeout.ts";
@@ -155,7 +161,10 @@ export interface WaitForProcessOptions {
   timeout?: number;
   /** Polling interval in milliseconds (default 50). */
   interval?: number;
-  /** Ignore processes that are already running when the wait starts. */
+  /**
+   * Ignore processes that are already running when the wait starts (told
+   * apart by their creation time: a new one given an old one's pid counts).
+   */
   newOnly?: boolean;
   /**
    * Aborts the wait: the call rejects with the signal's reason (as
@@ -208,12 +217,14 @@ export async function waitForProcess(
     );
   }
   const deadline = Date.now() + timeout;
-  const before = options.newOnly
-    ? new Set(findProcesses(name).map((p) => p.pid))
-    : new Set<number>();
+  const before = new Map<number, bigint | undefined>(
+    options.newOnly
+      ? findProcesses(name).map((p) => [p.pid, createdAt(p.pid)])
+      : [],
+  );
   for (;;) {
     options.signal?.throwIfAborted();
-    const found = findProcesses(name).find((p) => !before.has(p.pid));
+    const found = findProcesses(name).find((p) => isNewInstance(p.pid, before));
     if (found) return found;
     if (Date.now() >= deadline) {
       throw new HeapshiftError(
@@ -222,6 +233,37 @@ export async function waitForProcess(
       );
     }
     await pause(Math.min(interval, deadline - Date.now()), options.signal);
+  }
+}
+
+/**
+ * Whether process `pid` is none of the instances `before` (their pids, with
+ * when each was created if that could be read). Windows gives an ended
+ * process's pid to a new one soon after, so a pid seen before names a new
+ * instance when its creation time differs: a game that Steam restarts may
+ * come back under the pid it had. One whose time cannot be read is taken
+ * for the one seen. `options.createdAt` reads a creation time (tests give
+ * their own).
+ */
+export function isNewInstance(
+  pid: number,
+  before: ReadonlyMap<number, bigint | undefined>,
+  options: { createdAt?: (pid: number) => bigint | undefined } = {},
+): boolean {
+  if (!before.has(pid)) return true;
+  const then = before.get(pid);
+  if (then === undefined) return false;
+  const now = (options.createdAt ?? createdAt)(pid);
+  return now !== undefined && now !== then;
+}
+
+/** When process `pid` was created; undefined when it cannot be asked. */
+function createdAt(pid: number): bigint | undefined {
+  try {
+    using process = openProcess(pid, PROCESS.QUERY_LIMITED_INFORMATION);
+    return processCreationTime(process);
+  } catch {
+    return undefined;
   }
 }
 

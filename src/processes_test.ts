@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { HeapshiftError } from "./heapshift_error.ts";
-import { waitForProcess } from "./processes.ts";
+import { isNewInstance, waitForProcess } from "./processes.ts";
 
 Deno.test("waitForProcess() refuses a timeout or interval that is not a number of milliseconds, before it looks", async () => {
   const bad: [Parameters<typeof waitForProcess>[1], RegExp][] = [
@@ -89,4 +89,30 @@ Deno.test("waitForProcess refuses a newOnly that is not a boolean as bad-argumen
       JSON.stringify(newOnly),
     );
   }
+});
+
+// Windows gives an ended process's pid to the next one soon after: a game
+// that Steam restarts may come back under its old pid (Wine reuses a pid
+// only once its table is full, so no test under Wine shows it).
+Deno.test("waitForProcess newOnly takes a pid seen before for a new instance when its creation time differs", () => {
+  const before = new Map<number, bigint | undefined>([
+    [100, 5n],
+    [200, undefined],
+  ]);
+  const at = (times: Record<number, bigint | undefined>) => ({
+    createdAt: (pid: number) => times[pid],
+  });
+  assert.equal(isNewInstance(300, before, at({})), true, "a pid not seen");
+  assert.equal(isNewInstance(100, before, at({ 100: 5n })), false, "the same");
+  assert.equal(isNewInstance(100, before, at({ 100: 9n })), true, "reused");
+  assert.equal(
+    isNewInstance(100, before, at({})),
+    false,
+    "its time unreadable now: taken for the one seen",
+  );
+  assert.equal(
+    isNewInstance(200, before, at({ 200: 9n })),
+    false,
+    "its time unreadable then: taken for the one seen",
+  );
 });
