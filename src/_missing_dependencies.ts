@@ -24,13 +24,25 @@ export async function missingDependencies(
   dll: string,
   loaded: ModuleInfo[],
 ): Promise<string[]> {
+  return (await dependencyPlaces(dll, loaded)).missing;
+}
+
+/**
+ * {@linkcode missingDependencies}, and the imports found only on this
+ * process's PATH, with the folder: an injector's PATH is not its target's,
+ * so the target may lack those too (a launched program inherits it).
+ */
+export async function dependencyPlaces(
+  dll: string,
+  loaded: ModuleInfo[],
+): Promise<{ missing: string[]; onOurPath: { dll: string; dir: string }[] }> {
   let deps: string[];
   try {
     deps = (await peImports(dll)).filter((d) => d.kind === "static").map((
       d,
     ) => d.dll);
   } catch {
-    return [];
+    return { missing: [], onOurPath: [] };
   }
   const names = new Set(loaded.map((m) => m.name.toLowerCase()));
   const root = systemRoot();
@@ -39,13 +51,20 @@ export async function missingDependencies(
     win32.dirname(dll),
     ...(loaded[0] ? [win32.dirname(loaded[0].path)] : []),
     `${root}\\system32`,
-    ...(Deno.env.get("PATH") ?? "").split(";").filter(Boolean),
   ].map(seen);
-  return deps.filter((d) => {
+  const path = (Deno.env.get("PATH") ?? "").split(";").filter(Boolean)
+    .map(seen);
+  const missing: string[] = [];
+  const onOurPath: { dll: string; dir: string }[] = [];
+  for (const d of deps) {
     const lower = d.toLowerCase();
-    if (names.has(lower) || /^(api|ext)-ms-/.test(lower)) return false;
-    return !dirs.some((dir) => isFile(win32.join(dir, d)));
-  });
+    if (names.has(lower) || /^(api|ext)-ms-/.test(lower)) continue;
+    if (dirs.some((dir) => isFile(win32.join(dir, d)))) continue;
+    const dir = path.find((dir) => isFile(win32.join(dir, d)));
+    if (dir === undefined) missing.push(d);
+    else onOurPath.push({ dll: d, dir });
+  }
+  return { missing, onOurPath };
 }
 
 /** Whether `dll` is a 32-bit (x86) file. */

@@ -15,7 +15,7 @@ import {
 import { baseName } from "./_paths.ts";
 import { wow64Path } from "./_wow64_path.ts";
 import { HeapshiftError } from "./heapshift_error.ts";
-import { missingDependencies } from "./_missing_dependencies.ts";
+import { dependencyPlaces } from "./_missing_dependencies.ts";
 import { loadHint } from "./_load_hint.ts";
 import { timeoutMs } from "./_timeout.ts";
 import {
@@ -409,15 +409,24 @@ async function loadInto(
     }
     let hint = "";
     if (result.lastError === ERROR.MOD_NOT_FOUND) {
-      const missing = await missingDependencies(
+      const { missing, onOurPath } = await dependencyPlaces(
         dll,
         modulesFor(target, doing),
       );
+      const [elsewhere] = onOurPath;
       hint = missing.length
         ? `; ${baseName(dll)} needs ${
           missing.join(", ")
         }, which the target cannot find (not loaded, not next to the DLL or the program, not in the system directory or on PATH)`
-        : `; the DLL exists, so one of its dependencies is probably missing`;
+        : elsewhere
+        ? `; ${
+          baseName(dll)
+        } needs ${elsewhere.dll}, found here only on this process's PATH (in ${elsewhere.dir}), which the target's PATH may lack: put it next to ${
+          baseName(dll)
+        }`
+        : `; the DLL and its own imports exist here, so a DLL one of them needs may be missing, or the target cannot reach ${
+          baseName(dll)
+        }'s folder (a drive mapped in this logon session only, a folder its user may not read)`;
     }
     hint ||= loadHint(result.lastError, {
       dll: baseName(dll),

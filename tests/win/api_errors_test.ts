@@ -215,6 +215,41 @@ test("a missing dependency is reported with the target's loader error", async ()
   }
 });
 
+// An injector's PATH is not its target's: a dependency found only on ours
+// may be what the target cannot find.
+test("a dependency found only on the injector's PATH is named, with its folder", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "heapshift-err-" });
+  const onPath = await Deno.makeTempDir({ prefix: "heapshift-path-" });
+  const path = Deno.env.get("PATH") ?? "";
+  try {
+    await Deno.copyFile(
+      fixture("api_missingdep.dll"),
+      `${dir}\\api_missingdep.dll`,
+    );
+    await Deno.copyFile(fixture("api_adep.dll"), `${onPath}\\api_adep.dll`);
+    // (not next to the fixtures, which have api_adep.dll)
+    await Deno.copyFile(fixture("sleeper.exe"), `${dir}\\sleeper.exe`);
+    // Started before PATH names the folder: its own PATH lacks it.
+    await using target = await startTarget(`${dir}\\sleeper.exe`);
+    Deno.env.set("PATH", `${path};${onPath}`);
+    const e = await assertRejects(
+      () => inject(target.readyPid, `${dir}\\api_missingdep.dll`),
+      HeapshiftError,
+    );
+    assertEquals(e.kind, "load-failed");
+    assert(
+      e.message.endsWith(
+        `(error 126); api_missingdep.dll needs api_adep.dll, found here only on this process's PATH (in ${onPath}), which the target's PATH may lack: put it next to api_missingdep.dll`,
+      ),
+      e.message,
+    );
+  } finally {
+    Deno.env.set("PATH", path);
+    await Deno.remove(dir, { recursive: true });
+    await Deno.remove(onPath, { recursive: true });
+  }
+});
+
 test("a 32-bit DLL's dependency that only the 64-bit system directory has is reported missing", async () => {
   // vcruntime140_1.dll is x64-only: System32 has it, SysWOW64 does not (as
   // on a Windows with only the x64 Visual C++ runtime), so a 32-bit
