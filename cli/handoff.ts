@@ -419,6 +419,8 @@ export function handoffWarning(
     dll?: string;
     /** It ended within {@linkcode HANDOFF_WATCH_MS} of its watch. */
     endedWithinWatch?: boolean;
+    /** A console program, started without our standard streams. */
+    unseenConsole?: boolean;
   },
 ): string | undefined {
   const { pid, exitCode, children, dlls } = options;
@@ -442,7 +444,11 @@ export function handoffWarning(
       dlls.join(", ")
     }: run \`inject ${
       quoteArg(program)
-    } --wait${dllArg}\` (with the game's name, if it is another program), then start ${program} again (a Steam game from Steam)`;
+    } --wait${dllArg}\` (with the game's name, if it is another program), then start ${program} again (a Steam game from Steam)${
+      options.unseenConsole
+        ? `. If ${program} is a console tool that just ran to its end, its output was not shown: \`launch\` with --wait-exit shows it, and its exit code`
+        : ""
+    }`;
   }
   // SteamAPI_RestartAppIfNecessary: a game that Steam must start, started
   // otherwise, has Steam start it again (steam.exe, its child when Steam
@@ -563,6 +569,11 @@ export async function launcherHandoff(
      * running is said (a launcher handing over to one that ran already).
      */
     endedWithinWatch?: boolean;
+    /**
+     * A console program started without our standard streams: its output
+     * was not seen, which a warning that it ended at once says.
+     */
+    unseenConsole?: boolean;
     /** The watch of its descent, if kept while it ran. */
     watch?: DescentWatch;
   },
@@ -598,6 +609,7 @@ export async function launcherHandoff(
     dlls: options.dlls.map(baseName),
     dll: fitting(options.explicitDll, { children, api }),
     endedWithinWatch: options.endedWithinWatch,
+    unseenConsole: options.unseenConsole,
   });
   return warning === undefined ? undefined : { warning, started };
 }

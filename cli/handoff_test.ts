@@ -112,6 +112,23 @@ Deno.test("handoffWarning: a program that ended within the watch leaving nothing
   );
 });
 
+// Without --wait-exit a console program's output goes nowhere: a tool
+// that just ran is told how to see it.
+Deno.test("handoffWarning: a console program that ended within the watch, its output unseen, is told --wait-exit shows it", () => {
+  const w = handoffWarning("tool.exe", {
+    pid: 10,
+    exitCode: 0,
+    children: [],
+    dlls: ["heapshift.dll"],
+    endedWithinWatch: true,
+    unseenConsole: true,
+  });
+  assert.match(
+    w!,
+    /^tool\.exe \(pid 10\) ended \(exit 0\) right after its start, .*\(a Steam game from Steam\)\. If tool\.exe is a console tool that just ran to its end, its output was not shown: `launch` with --wait-exit shows it, and its exit code$/,
+  );
+});
+
 Deno.test("handoffWarning: of several programs left running, a crash reporter is not the one to take over", () => {
   const w = handoffWarning("Launcher.exe", {
     pid: 1,

@@ -48,6 +48,7 @@ import {
 import {
   dllForTarget,
   fileArch,
+  isConsoleProgram,
   rebuildStaleDlls,
   resolveDll,
 } from "../dll.ts";
@@ -142,6 +143,7 @@ async function doInject(
           explicitDll: opts.dll !== undefined ? dll : undefined,
           soon: true,
           endedWithinWatch: true,
+          unseenConsole: isConsoleProgram(target),
           watch: watch.descent,
         });
       }

@@ -226,6 +226,7 @@ async function doLaunch(
       // in the ordinary way; a GUI one that shows nothing and ends at
       // once is a launcher's hand-over.
       endedWithinWatch: !opts.waitExit || (!console_ && watch.within()),
+      unseenConsole: !opts.waitExit && console_,
       watch: watch.descent,
     });
   if (opts.json) {
