@@ -1085,6 +1085,44 @@ Deno.test({
   },
 });
 
+// Debian 12's wine is 8.0, under which the Windows Deno dies at its start
+// (V8's "Fatal process out of memory"): said before it is run, as doctor
+// says it, not left to that crash.
+Deno.test({
+  name:
+    "on Linux, a wine older than 10 is refused before the Windows half runs, naming its version",
+  ignore: Deno.build.os === "windows",
+  fn: () =>
+    withVars(["WINE"], async (dir) => {
+      const ran = `${dir}/ran`;
+      await Deno.writeTextFile(
+        `${dir}/wine`,
+        `#!/bin/sh\nif [ "$1" = --version ]; then echo wine-8.0; exit 0; fi\ntouch '${ran}'\nexit 7\n`,
+        { mode: 0o755 },
+      );
+      const prefix = `${dir}/pfx`;
+      await Deno.mkdir(prefix);
+      await Deno.writeTextFile(`${prefix}/system.reg`, "");
+      await Deno.writeTextFile(`${dir}/deno.exe`, "");
+      const env = {
+        PATH: `${dir}:${Deno.env.get("PATH")}`,
+        HEAPSHIFT_WINDENO: `${dir}/deno.exe`,
+        WINE: "",
+      };
+      const r = await cli(["ps", "--prefix", prefix], env);
+      assert.equal(r.code, 1, r.stderr);
+      assert.match(
+        r.stderr,
+        new RegExp(`^error: ${dir}/wine is wine-8\\.0: .*Wine 10 or newer`),
+      );
+      assert.doesNotMatch(r.stderr, /apt-get install wine\b/);
+      assert.equal(await Deno.stat(ran).then(() => true, () => false), false);
+      // A wine that says no version (a wrapper) is run, as before.
+      await Deno.writeTextFile(`${dir}/wine`, `#!/bin/sh\nexit 7\n`);
+      assert.equal((await cli(["ps", "--prefix", prefix], env)).code, 7);
+    }),
+});
+
 Deno.test({
   name:
     "on Linux, a HEAPSHIFT_WINDENO that names no file is an error naming it, not a silent fall back to the cached Windows Deno",

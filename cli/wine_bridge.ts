@@ -87,6 +87,34 @@ export function wineCommand(): string | undefined {
   );
 }
 
+/** Where a new enough wine comes from, as said in errors. */
+const GET_WINE =
+  "WineHQ's packages, or a distribution's own wine where it is 10 or newer: Debian 12's is 8.0";
+
+/**
+ * `wine --version`'s answer (`wine-10.0`), or undefined when it says none
+ * (a wrapper) or fails.
+ */
+export function hostWineVersion(wine: string): string | undefined {
+  try {
+    const out = new Deno.Command(wine, {
+      args: ["--version"],
+      stdin: "null",
+      stdout: "piped",
+      stderr: "null",
+    }).outputSync();
+    return new TextDecoder().decode(out.stdout).trim() || undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The major version `wine --version` said (`wine-8.0 (Debian …)`: 8). */
+export function wineMajor(version: string | undefined): number | undefined {
+  const m = /^wine-(\d+)\./.exec(version ?? "");
+  return m ? Number(m[1]) : undefined;
+}
+
 /** Where the Windows Deno may be, in order of preference. */
 export function windowsDenoCandidates(): string[] {
   const env = Deno.env.get("HEAPSHIFT_WINDENO");
@@ -169,7 +197,16 @@ export function planWindowsHalf(
   const wine = wineCommand();
   if (!wine) {
     throw new CliError(
-      "This command reaches Windows programs, which on Linux run under Wine or Proton: install Wine 10 or newer (`apt-get install wine`) and pass the program's prefix with --prefix DIR (default $WINEPREFIX, else ~/.wine), or use the project's Wine environment with --wine-env default",
+      `This command reaches Windows programs, which on Linux run under Wine or Proton: install Wine 10 or newer (${GET_WINE}) and pass the program's prefix with --prefix DIR (default $WINEPREFIX, else ~/.wine), or use the project's Wine environment with --wine-env default`,
+    );
+  }
+  // Older ones are common (Debian 12's is 8.0), and under them the Windows
+  // Deno dies at its start with V8's "out of memory", which says nothing.
+  const version = hostWineVersion(wine);
+  const major = wineMajor(version);
+  if (major !== undefined && major < 10) {
+    throw new CliError(
+      `${wine} is ${version}: the Windows build of Deno needs Wine 10 or newer (under an older one it stops at its start); install one (${GET_WINE}) or point $WINE at it (for a Proton game, its Proton's own wine), or use the project's Wine environment with --wine-env default`,
     );
   }
   if (!exists(`${prefix}/system.reg`)) {

@@ -36,7 +36,12 @@ import {
   PROCESS,
   processMachine,
 } from "../../ffi/mod.ts";
-import { underWine, windowsDeno, wineCommand } from "../wine_bridge.ts";
+import {
+  underWine,
+  windowsDeno,
+  wineCommand,
+  wineMajor,
+} from "../wine_bridge.ts";
 
 /** One line of the report: `ok` is null for information only. */
 export interface Check {
@@ -284,8 +289,8 @@ export function wineCheck(
         "not installed on this system: --prefix needs Wine 10+; --wine-env uses the project's own Wine environment",
     };
   }
-  const major = Number(/^wine-(\d+)\./.exec(version ?? "")?.[1]);
-  if (Number.isFinite(major) && major < 10) {
+  const major = wineMajor(version);
+  if (major !== undefined && major < 10) {
     return {
       check: "wine",
       ok: null,
