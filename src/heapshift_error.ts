@@ -33,11 +33,17 @@ export type HeapshiftErrorKind =
   /** The system refused access (elevation may be needed). */
   | "access-denied"
   /**
-   * Not supported: a 32-bit (or ARM64) target or program, or unloading the
-   * program itself or a core system DLL.
+   * Not supported: a target or program that is neither x64 nor x86 (ARM64,
+   * or x64 emulated on ARM64 Windows), an IL-only .NET program given to
+   * `launch` with DLLs, a second heapshift in a process, or an `eject`
+   * that could crash the program (the program itself, a core system DLL,
+   * a module heapshift did not load, one a thread runs in).
    */
   | "unsupported"
-  /** The DLL path is missing, or the file is not a (64-bit) DLL. */
+  /**
+   * The DLL path is missing, or the file is not a DLL of the target's
+   * bitness (`build/heapshift32.dll` for a 32-bit one).
+   */
   | "bad-dll"
   /** The DLL was found but failed to load inside the target. */
   | "load-failed"
