@@ -95,3 +95,28 @@ Deno.test("splitTaskArgs: the task's own options, refused as parseTaskArgs refus
     );
   }
 });
+
+// A newcomer's first `deno task` lists the tasks: each says what it does,
+// not only the script it runs (every one also takes --help).
+Deno.test("`deno task` alone lists every task of deno.json with what it does", async () => {
+  const root = new URL("..", import.meta.url);
+  const config = JSON.parse(
+    await Deno.readTextFile(new URL("deno.json", root)),
+  );
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["task"],
+    cwd: root,
+    env: { NO_COLOR: "1" },
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const text = new TextDecoder().decode(out.stdout) +
+    new TextDecoder().decode(out.stderr);
+  for (const name of Object.keys(config.tasks)) {
+    assert.match(
+      text,
+      new RegExp(`^- ${name}\\n\\s+// \\S`, "m"),
+      `${name} has no description:\n${text}`,
+    );
+  }
+});
