@@ -17,6 +17,7 @@ import { buildDll, DLL_OUT } from "./build_dll.ts";
 import { buildProgram, reportError } from "../cli/program.ts";
 import { holdingInterrupts, interrupts } from "../cli/interrupts.ts";
 import { CliError } from "../cli/output.ts";
+import { checkSeenByEnv } from "../cli/windows_side.ts";
 import { absoluteOptionPaths, userCwd } from "../src/_paths.ts";
 import { type Arch, compile, isStale } from "./toolchain.ts";
 import {
@@ -75,14 +76,21 @@ export function demoArgs(args: string[], cwd: string): string[] {
 /**
  * Parses the arguments as `cli.ts demo` will, without running it: the
  * exit code when that parse is the whole answer (`--help`: 0; a bad
- * argument, said by the CLI: 2), else undefined. So a first run says
- * either before its minutes of provisioning and building.
+ * argument, said by the CLI: 2; on Linux, a `--sample` or `--dll` the Wine
+ * environment does not see, as `cli.ts demo` says it: 1), else undefined.
+ * So a first run says either before its minutes of provisioning and
+ * building. `args` as {@linkcode demoArgs} gives them (paths absolute).
  */
 export async function checkDemoArgs(
   args: string[],
 ): Promise<number | undefined> {
   const program = buildProgram(() => {});
-  program.commands.find((c) => c.name() === "demo")!.action(() => {});
+  program.commands.find((c) => c.name() === "demo")!.action(function () {
+    // Else looked for inside the environment, and said not to exist.
+    if (isWindows) return;
+    const opts = this.opts() as { sample?: string; dll?: string };
+    for (const f of [opts.sample, opts.dll]) if (f) checkSeenByEnv(f);
+  });
   try {
     await program.parseAsync(["demo", ...args], { from: "user" });
     return undefined;
@@ -99,7 +107,7 @@ function step(msg: string): void {
 export async function demoTask(args: string[]): Promise<number> {
   // Help, or a bad argument, is said before a first run's minutes of
   // provisioning.
-  const early = await checkDemoArgs(args);
+  const early = await checkDemoArgs(demoArgs(args, userCwd()));
   if (early !== undefined) return early;
   const arch = demoArch(args);
   if (!isWindows && !isProvisioned()) {

@@ -115,6 +115,58 @@ Deno.test({
   },
 });
 
+// The environment sees only the checkout: a --dll or --sample elsewhere was
+// looked for there, after the DLL was built, and said not to exist.
+Deno.test({
+  name:
+    "deno task demo given a --dll or --sample outside the checkout refuses it, saying why, before anything is provisioned or built",
+  ignore: Deno.build.os === "windows",
+  fn: async () => {
+    const root = fileURLToPath(new URL("../", import.meta.url));
+    const cache = `${root}build/demo-test-no-cache`;
+    const outside = await Deno.makeTempDir();
+    try {
+      const file = `${outside}/hs.dll`;
+      await Deno.writeFile(file, new Uint8Array([0x4d, 0x5a]));
+      for (const option of ["--dll", "--sample"]) {
+        const r = await new Deno.Command(Deno.execPath(), {
+          args: [
+            "run",
+            "-A",
+            fileURLToPath(new URL("./demo.ts", import.meta.url)),
+            option,
+            "hs.dll",
+          ],
+          cwd: outside,
+          env: {
+            XDG_CACHE_HOME: cache,
+            HEAPSHIFT_WINE_PREFIX: "demo-test",
+            // (the cache moved: Deno's own stays where it is)
+            DENO_DIR: Deno.env.get("DENO_DIR") ??
+              `${Deno.env.get("HOME")}/.cache/deno`,
+          },
+          stdout: "piped",
+          stderr: "piped",
+        }).output();
+        const stderr = new TextDecoder().decode(r.stderr);
+        assert.doesNotMatch(stderr, /\[demo\]|provision/, option);
+        assert.equal(r.code, 1, `${option}: ${stderr}`);
+        assert.ok(
+          stderr.endsWith(
+            `error: Cannot use ${file} in the project's Wine environment: it sees only the checkout, ${
+              root.replace(/\/$/, "")
+            }; copy the file under it, or use your own Wine prefix (--prefix DIR)\n`,
+          ),
+          `${option}: ${stderr}`,
+        );
+      }
+    } finally {
+      await Deno.remove(outside, { recursive: true });
+      await Deno.remove(cache, { recursive: true }).catch(() => {});
+    }
+  },
+});
+
 Deno.test({
   name:
     "deno task demo (and cli.ts demo) stopped with Ctrl+C leaves no process, no heap log in build/ and no copy of the Windows Deno in the Wine prefix",
