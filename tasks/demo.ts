@@ -63,6 +63,11 @@ export function demoArch(args: string[]): Arch {
   return v;
 }
 
+/** Whether `args` (the demo's, parsed already) give option `name`. */
+export function givesOption(args: string[], name: string): boolean {
+  return args.some((a) => a === name || a.startsWith(`${name}=`));
+}
+
 /**
  * The arguments the demo runs with: `--sample` and `--dll` made absolute
  * against `cwd`, where the user started it, since it runs from the
@@ -114,21 +119,25 @@ export async function demoTask(args: string[]): Promise<number> {
     step("preparing the Wine environment (first run: a few minutes)…");
     await provision();
   }
-  step(
-    exists(`${root}/${DLL_OUT[arch]}`)
-      ? "checking the hook DLL is up to date…"
-      : "building the hook DLL…",
-  );
-  try {
-    await buildDll({ arch });
-  } catch (e) {
-    console.error(
-      `error: building the hook DLL failed: ${(e as Error).message}`,
+  // A --dll or --sample given is what the demo runs: the default one is
+  // not built (a minute on a first run; impossible without a compiler).
+  if (!givesOption(args, "--dll")) {
+    step(
+      exists(`${root}/${DLL_OUT[arch]}`)
+        ? "checking the hook DLL is up to date…"
+        : "building the hook DLL…",
     );
-    return 1;
+    try {
+      await buildDll({ arch });
+    } catch (e) {
+      console.error(
+        `error: building the hook DLL failed: ${(e as Error).message}`,
+      );
+      return 1;
+    }
   }
   const sample = SAMPLE_EXE[arch];
-  if (isStale(sample, [SAMPLE_SRC])) {
+  if (!givesOption(args, "--sample") && isStale(sample, [SAMPLE_SRC])) {
     step(`building the sample program (demo/sample.c, ${arch})…`);
     await compile({ sources: [SAMPLE_SRC], out: sample, kind: "exe", arch });
   }
