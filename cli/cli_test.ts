@@ -768,7 +768,7 @@ Deno.test(
   },
 );
 
-Deno.test("the Linux bridge strips its options and says what is missing", () => {
+Deno.test("the Linux bridge strips its options and says what is missing", async () => {
   assert.deepEqual(
     stripBridgeOptions([
       "ps",
@@ -789,7 +789,7 @@ Deno.test("the Linux bridge strips its options and says what is missing", () => 
     toWinePath("/pfx/drive_c/games/x.exe", "/pfx"),
     "C:\\games\\x.exe",
   );
-  const env = planWindowsHalf(["ps"], { wineEnv: "cli" });
+  const env = await planWindowsHalf(["ps"], { wineEnv: "cli" });
   assert.equal(env.mode, "env");
   assert.equal(env.argv[0], "windeno");
   assert.ok(env.argv.includes("ps"));
@@ -797,7 +797,7 @@ Deno.test("the Linux bridge strips its options and says what is missing", () => 
     const path = Deno.env.get("PATH");
     try {
       Deno.env.set("PATH", "/nonexistent");
-      assert.throws(
+      await assert.rejects(
         () => planWindowsHalf(["ps"], { prefix: "/tmp" }),
         /install Wine 10/,
       );
@@ -1120,6 +1120,14 @@ Deno.test({
       // A wine that says no version (a wrapper) is run, as before.
       await Deno.writeTextFile(`${dir}/wine`, `#!/bin/sh\nexit 7\n`);
       assert.equal((await cli(["ps", "--prefix", prefix], env)).code, 7);
+      // So is one that does not answer within 15 s: it must not hang us.
+      await Deno.writeTextFile(
+        `${dir}/wine`,
+        `#!/bin/sh\nif [ "$1" = --version ]; then exec sleep 60; fi\nexit 7\n`,
+      );
+      const t0 = Date.now();
+      assert.equal((await cli(["ps", "--prefix", prefix], env)).code, 7);
+      assert.ok(Date.now() - t0 < 40_000, `${Date.now() - t0} ms`);
     }),
 });
 
@@ -1137,11 +1145,11 @@ Deno.test({
       await Deno.writeTextFile(`${dir}/heapshift/deno-win/deno.exe`, "");
       Deno.env.set("XDG_CACHE_HOME", dir);
       Deno.env.set("WINE", "/bin/true");
-      const plan = planWindowsHalf(["ps"], { prefix });
+      const plan = await planWindowsHalf(["ps"], { prefix });
       assert.equal(plan.argv[1], `${dir}/heapshift/deno-win/deno.exe`);
       // ...but the user asked for another one.
       Deno.env.set("HEAPSHIFT_WINDENO", `${dir}/mine/deno.exe`);
-      assert.throws(
+      await assert.rejects(
         () => planWindowsHalf(["ps"], { prefix }),
         (e: unknown) =>
           e instanceof Error &&
@@ -1169,15 +1177,18 @@ Deno.test({
       Deno.env.set("HEAPSHIFT_WINDENO", `${dir}/deno.exe`);
       Deno.env.set("PATH", dir);
       Deno.env.set("WINE", "");
-      assert.equal(planWindowsHalf(["ps"], { prefix }).argv[0], `${dir}/wine`);
+      assert.equal(
+        (await planWindowsHalf(["ps"], { prefix })).argv[0],
+        `${dir}/wine`,
+      );
       Deno.env.set("WINE", "wine-staging");
       assert.equal(
-        planWindowsHalf(["ps"], { prefix }).argv[0],
+        (await planWindowsHalf(["ps"], { prefix })).argv[0],
         `${dir}/wine-staging`,
       );
       for (const wine of [`${dir}/nope/wine`, "no-such-wine"]) {
         Deno.env.set("WINE", wine);
-        assert.throws(
+        await assert.rejects(
           () => planWindowsHalf(["ps"], { prefix }),
           (e: unknown) =>
             e instanceof Error &&

@@ -92,17 +92,21 @@ const GET_WINE =
   "WineHQ's packages, or a distribution's own wine where it is 10 or newer: Debian 12's is 8.0";
 
 /**
- * `wine --version`'s answer (`wine-10.0`), or undefined when it says none
- * (a wrapper) or fails.
+ * `wine --version`'s answer (`wine-10.0`), or undefined; a wine that does
+ * not answer within 15 s is none (a wrapper that hangs must not hang every
+ * command).
  */
-export function hostWineVersion(wine: string): string | undefined {
+export async function hostWineVersion(
+  wine: string,
+): Promise<string | undefined> {
   try {
-    const out = new Deno.Command(wine, {
+    const out = await new Deno.Command(wine, {
       args: ["--version"],
       stdin: "null",
       stdout: "piped",
       stderr: "null",
-    }).outputSync();
+      signal: AbortSignal.timeout(15_000),
+    }).output();
     return new TextDecoder().decode(out.stdout).trim() || undefined;
   } catch {
     return undefined;
@@ -178,10 +182,10 @@ export interface BridgeOptions {
  * Works out the command that runs `cli.ts <args>` with the Windows Deno.
  * Throws a {@linkcode CliError} that says what is missing.
  */
-export function planWindowsHalf(
+export async function planWindowsHalf(
   args: string[],
   options: BridgeOptions,
-): WindowsHalf {
+): Promise<WindowsHalf> {
   const cli = `${repoRoot()}/cli.ts`;
   if (options.wineEnv !== undefined) {
     return {
@@ -202,7 +206,7 @@ export function planWindowsHalf(
   }
   // Older ones are common (Debian 12's is 8.0), and under them the Windows
   // Deno dies at its start with V8's "out of memory", which says nothing.
-  const version = hostWineVersion(wine);
+  const version = await hostWineVersion(wine);
   const major = wineMajor(version);
   if (major !== undefined && major < 10) {
     throw new CliError(
@@ -254,7 +258,7 @@ export async function runWindowsHalf(
   args: string[],
   options: BridgeOptions,
 ): Promise<number> {
-  const plan = planWindowsHalf(stripBridgeOptions(args), options);
+  const plan = await planWindowsHalf(stripBridgeOptions(args), options);
   if (plan.mode === "env") {
     // The project's environment belongs to the task layer: `deno task env
     // run`, from here (relative paths in `args` are ours).

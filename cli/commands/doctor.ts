@@ -37,6 +37,7 @@ import {
   processMachine,
 } from "../../ffi/mod.ts";
 import {
+  hostWineVersion,
   underWine,
   windowsDeno,
   wineCommand,
@@ -224,21 +225,6 @@ async function loadsInProcess(dll: string): Promise<Check> {
   }
 }
 
-/** `wine --version`'s answer (`wine-10.0`), or undefined. */
-async function wineVersion(wine: string): Promise<string | undefined> {
-  try {
-    const out = await new Deno.Command(wine, {
-      args: ["--version"],
-      stdout: "piped",
-      stderr: "null",
-      signal: AbortSignal.timeout(15_000),
-    }).output();
-    return new TextDecoder().decode(out.stdout).trim() || undefined;
-  } catch {
-    return undefined;
-  }
-}
-
 /**
  * The check of the Windows Deno the commands would run in a prefix (a
  * `HEAPSHIFT_WINDENO` that is not a file fails with their error).
@@ -269,7 +255,7 @@ async function hostWineCheck(): Promise<Check> {
   } catch (e) {
     return { check: "wine", ok: false, detail: (e as Error).message };
   }
-  return wineCheck(wine, wine ? await wineVersion(wine) : undefined);
+  return wineCheck(wine, wine ? await hostWineVersion(wine) : undefined);
 }
 
 /**
