@@ -85,6 +85,27 @@ import {
   repoRoot,
 } from "./winenv.ts";
 
+/*
+ * dax's log lines (colours, and cursor codes that clear its progress area)
+ * on a terminal; plain lines into a pipe or a file, or with NO_COLOR, where
+ * dax would write those codes too.
+ */
+const plainLog = () => Deno.noColor || !Deno.stderr.isTerminal();
+const log = {
+  step(title: string, text: string): void {
+    if (plainLog()) console.error(`${title} ${text}`);
+    else $.logStep(title, text);
+  },
+  light(text: string): void {
+    if (plainLog()) console.error(text);
+    else $.logLight(text);
+  },
+  error(title: string, text: string): void {
+    if (plainLog()) console.error(`${title} ${text}`);
+    else $.logError(title, text);
+  },
+};
+
 /** Where each architecture's DLL goes, relative to the checkout. */
 export const DLL_OUT: Readonly<Record<Arch, string>> = {
   x64: "build/heapshift.dll",
@@ -217,7 +238,7 @@ async function mimallocForEnv(
   if (inEnv) return inEnv;
   if (dir.startsWith(`${root}/`)) return dir;
   const copy = `${scratch}/mimalloc-src`;
-  $.logStep("Copying", `${dir} → ${copy}`);
+  log.step("Copying", `${dir} → ${copy}`);
   await $`cp -r ${dir} ${copy}`;
   return copy;
 }
@@ -260,7 +281,7 @@ async function buildMingw(job: Job): Promise<void> {
     "-Wl,--no-insert-timestamp",
     "-lkernel32",
   ];
-  $.logStep(
+  log.step(
     "Compiling",
     `${sources.length} sources with mingw-w64 (UCRT, ${arch})`,
   );
@@ -402,8 +423,8 @@ export function msvcScript(
 
 async function buildMsvc(job: Job, msvc: Msvc, objDir: string): Promise<void> {
   const { arch, sources, out } = job;
-  $.logLight(`  ${msvc.vcvars}`);
-  $.logStep(
+  log.light(`  ${msvc.vcvars}`);
+  log.step(
     "Compiling",
     `${sources.length} sources with MSVC (${arch}, /std:c17 /O2 /MT)`,
   );
@@ -441,7 +462,7 @@ async function usableDefault(arch: Arch): Promise<"msvc" | "mingw"> {
     return "msvc";
   } catch (e) {
     if (!(e instanceof MsvcNotFoundError)) throw e;
-    $.logLight(`  ${e.message.replace(/, or use .*$/, "")}: using mingw-w64`);
+    log.light(`  ${e.message.replace(/, or use .*$/, "")}: using mingw-w64`);
     return "mingw";
   }
 }
@@ -453,7 +474,7 @@ export function archesOf(arch: Arch | "all" = "all"): Arch[] {
 
 /** Checks a built DLL: its machine, and no non-system imports. */
 async function checkDll(out: string, arch: Arch): Promise<void> {
-  $.logStep("Checking", `${out.slice(out.lastIndexOf("/") + 1)}`);
+  log.step("Checking", `${out.slice(out.lastIndexOf("/") + 1)}`);
   let machine: number;
   {
     using src = FileSource.open(out);
@@ -461,7 +482,7 @@ async function checkDll(out: string, arch: Arch): Promise<void> {
   }
   const imports = (await peImports(out)).map((d) => d.dll);
   const bad = imports.filter((d) => !SYSTEM_DLLS.test(d.toLowerCase()));
-  $.logLight(`  ${imports.join(", ")}`);
+  log.light(`  ${imports.join(", ")}`);
   const problem = machine !== ARCH_MACHINE[arch]
     ? `is not an ${arch} DLL (machine 0x${machine.toString(16)})`
     : bad.length > 0
@@ -530,12 +551,12 @@ export async function buildDll(
   for (const arch of archesOf(options.arch)) {
     const name = DLL_OUT[arch].slice(DLL_OUT[arch].lastIndexOf("/") + 1);
     const out = `${outDir}/${name}`;
-    $.logStep(
+    log.step(
       "Building",
       `${name} (${arch}, ${toolchain}, mimalloc ${version} from ${mi}, _msize ${msize})`,
     );
     if (toolchain === "msvc") {
-      $.logStep("Locating", "Visual Studio with vswhere");
+      log.step("Locating", "Visual Studio with vswhere");
     }
     const msvc = toolchain === "msvc" ? await findMsvc(arch) : null;
     const digest = async () =>
@@ -549,7 +570,7 @@ export async function buildDll(
         msvc ? msvc.identity : await mingwIdentity(arch),
       ]);
     if (!options.force && await isCurrent(out, await digest())) {
-      $.logLight("  up to date");
+      log.light("  up to date");
       built.push(out);
       continue;
     }
@@ -606,7 +627,7 @@ export async function buildDll(
       msize,
       `sources ${sourcesDigest}`,
     ]);
-    $.logStep("Built", out);
+    log.step("Built", out);
     built.push(out);
   }
   return built;
@@ -753,7 +774,7 @@ if (import.meta.main) {
       return 0;
     } catch (e) {
       if (e instanceof TaskArgsError) throw e; // runTask's: exit 2
-      $.logError("error:", (e as Error).message);
+      log.error("error:", (e as Error).message);
       return 1;
     }
   }, { usage: USAGE });

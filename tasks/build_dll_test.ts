@@ -263,3 +263,12 @@ Deno.test("deno task build-dll --help prints the usage and builds nothing; a bad
     );
   }
 });
+
+// The README: colour only on a terminal. dax's log writes colours and the
+// cursor codes that clear its progress area into a pipe too.
+Deno.test("build-dll into a pipe writes plain lines: no colour or cursor codes", async () => {
+  const r = await runScript(`${repoRoot()}/tasks/build_dll.ts`, []);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stderr, /^Building heapshift\.dll \(x64, /m);
+  assert.ok(!r.stderr.includes("\x1b"), JSON.stringify(r.stderr));
+});
