@@ -453,18 +453,6 @@ export function readHeaders(src: ByteSource): PeHeaders {
       } at most): ${REFUSED}`,
     );
   }
-  if (pointerToSymbolTable !== 0) {
-    const end = pointerToSymbolTable + numberOfSymbols * 18;
-    if (end + 4 > src.size) {
-      throw new PeFormatError(
-        "IMAGE_FILE_HEADER.PointerToSymbolTable",
-        coff + 8,
-        `symbol table 0x${
-          pointerToSymbolTable.toString(16)
-        } with ${numberOfSymbols} symbols runs past the end of the file`,
-      );
-    }
-  }
   return {
     fileSize: src.size,
     peOffset,

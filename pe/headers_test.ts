@@ -99,10 +99,11 @@ Deno.test("readHeaders() names the field and offset of malformed headers", () =>
   put32(b, opt + 56, 0x1000); // SizeOfImage
   formatError(b, /SizeOfImage/);
 
+  // The loader never reads PointerToSymbolTable (layout_test: a stale one).
   b = good.slice();
-  put32(b, peOffset + 12, good.length - 4); // PointerToSymbolTable
+  put32(b, peOffset + 12, good.length - 4);
   put32(b, peOffset + 16, 100);
-  formatError(b, /PointerToSymbolTable/);
+  assert.equal(headersOf(b).pointerToSymbolTable, good.length - 4);
 });
 
 Deno.test("an empty file is said to be empty, a short one where it ends", () => {

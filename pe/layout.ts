@@ -9,7 +9,7 @@
 import { PeFormatError } from "./errors.ts";
 import { DIR, directory, endOfSectionData, type PeHeaders } from "./headers.ts";
 import { mapRva } from "./_rva.ts";
-import { need, u32 } from "./_read.ts";
+import { u32 } from "./_read.ts";
 import type { ByteSource } from "./source.ts";
 
 /** A range of bytes in the file. */
@@ -50,21 +50,21 @@ export function readOverlay(h: PeHeaders): FileRange | undefined {
     : undefined;
 }
 
-/** The COFF symbol table with its string table, if the header points to one. */
+/**
+ * The COFF symbol table with its string table, if the header points to one
+ * that the file holds. The loader never reads the pointer: UPX keeps a
+ * MinGW program's as it was when it packs the sections smaller, so one
+ * that does not fit the file is none, not a damaged file.
+ */
 export function readSymbolTable(
   src: ByteSource,
   h: PeHeaders,
 ): SymbolTable | undefined {
   if (h.pointerToSymbolTable === 0) return undefined;
   const strings = h.pointerToSymbolTable + h.numberOfSymbols * 18;
-  const size = u32(need(src, strings, 4, "COFF string table size"), 0);
-  if (size > 0 && (size < 4 || strings + size > h.fileSize)) {
-    throw new PeFormatError(
-      "COFF string table size",
-      strings,
-      `${size} bytes do not fit in the file`,
-    );
-  }
+  if (strings + 4 > h.fileSize) return undefined;
+  const size = u32(src.read(strings, 4), 0);
+  if (size > 0 && (size < 4 || strings + size > h.fileSize)) return undefined;
   return {
     offset: h.pointerToSymbolTable,
     count: h.numberOfSymbols,

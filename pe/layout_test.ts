@@ -1,6 +1,9 @@
 import assert from "node:assert/strict";
 import { PeFormatError } from "./errors.ts";
-import { DIR, readHeaders } from "./headers.ts";
+import { DIR, endOfSectionData, readHeaders } from "./headers.ts";
+import { DEFAULT_DLL, patchImportsBytes } from "./patch.ts";
+import { readPe } from "./reader.ts";
+import { removeImportBytes } from "./remove.ts";
 import {
   readCertificate,
   readDebug,
@@ -55,4 +58,32 @@ Deno.test("a certificate table outside the overlay is a format error", () => {
     () => readCertificate(readHeaders(bytesSource(b))),
     PeFormatError,
   );
+});
+
+Deno.test("a COFF symbol table pointer the file does not hold (UPX keeps the linker's when it packs the file) is no symbol table, and the file is read, patched and undone", () => {
+  // Windows' loader never reads PointerToSymbolTable: UPX packs a MinGW
+  // program smaller, its header still pointing where the symbols were.
+  const withSymbols = buildPe({ symbols: 1808 });
+  const h0 = readHeaders(bytesSource(withSymbols));
+  const stripped = withSymbols.slice(0, endOfSectionData(h0));
+  // …and one into section data, whose "string table size" is garbage.
+  const inside = buildPe();
+  const { peOffset, sections } = readHeaders(bytesSource(inside));
+  const code = sections[0].pointerToRawData;
+  put32(inside, peOffset + 12, code);
+  put32(inside, peOffset + 16, 2);
+  put32(inside, code + 2 * 18, 0x7fffffff);
+  for (const b of [stripped, inside]) {
+    const src = bytesSource(b);
+    const h = readHeaders(src);
+    assert.notEqual(h.pointerToSymbolTable, 0);
+    assert.equal(readSymbolTable(src, h), undefined);
+    const patched = patchImportsBytes(b);
+    assert.equal(patched.action, "added");
+    assert.equal(
+      readPe(bytesSource(patched.bytes)).imports[0].dll,
+      DEFAULT_DLL,
+    );
+    assert.deepEqual(removeImportBytes(patched.bytes).bytes, b);
+  }
 });

@@ -14,8 +14,8 @@ import type { ByteSource } from "./source.ts";
 
 /**
  * Size of a mapped source: RVAs are 32-bit, so a loaded image is addressed
- * within 4 GiB. The file-size checks of the header reader (raw data, COFF
- * symbols past the image) do not apply to an image in memory.
+ * within 4 GiB. The file-size checks of the header reader (raw data past
+ * the image) do not apply to an image in memory.
  */
 export const MAPPED_SPAN = 0xffff_ffff;
 

@@ -15,11 +15,6 @@ for (const format of ["PE32", "PE32+"] as const) {
       symbols: 2000,
     });
     const image = mapImage(file);
-    // …so the file reader, bounded by the image, would reject the headers.
-    assert.throws(
-      () => readHeaders(bytesSource(image)),
-      /PointerToSymbolTable/,
-    );
     const src = mappedSource(imageReader(image));
     const h = readMappedHeaders(src);
     assert.equal(h.format, format);

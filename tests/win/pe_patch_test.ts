@@ -5,6 +5,7 @@
 import {
   bytesSource,
   DIR,
+  endOfSectionData,
   imports,
   patchImports,
   peChecksum,
@@ -196,6 +197,27 @@ test("a SizeOfImage short of the last section by less than a page: the program r
       v.setUint32(h.optionalHeaderOffset + 56, h.sizeOfImage - 0x800, true);
     });
     await patchRunUndo(exe, short);
+  });
+});
+
+test("a COFF symbol table the header points past the end of the file (UPX keeps the linker's pointer): the program runs, patched and undone", async () => {
+  await withCopy(async (_dir, exe) => {
+    // The fixture is MinGW's, with COFF symbols after its sections: UPX
+    // packs it smaller but keeps the header's pointer to them, which the
+    // loader never reads (here they are cut off, so no data follows).
+    const b = await Deno.readFile(exe);
+    const h = readHeaders(bytesSource(b));
+    assert(h.pointerToSymbolTable > 0, "the fixture has COFF symbols");
+    const stripped = b.slice(0, endOfSectionData(h));
+    const sum = h.optionalHeaderOffset + 64;
+    if (h.checksum !== 0) {
+      new DataView(stripped.buffer).setUint32(
+        sum,
+        peChecksum(stripped, sum),
+        true,
+      );
+    }
+    await patchRunUndo(exe, stripped);
   });
 });
 
