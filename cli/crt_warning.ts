@@ -12,13 +12,19 @@ import { ilOnlyRuns32Bit, isIlOnlyAssembly } from "../src/_image_kind.ts";
 import { imports } from "../pe/mod.ts";
 import { fileArch } from "./dll.ts";
 
+/** What a program that imports no C runtime DLL does, in a warning. */
+const STATIC_RUNTIME =
+  "imports no C runtime DLL for its allocations (it links one in, or uses none: neither it nor the DLLs it imports from beside it import ucrtbase.dll or api-ms-win-crt-heap)";
+
 /**
  * Why heapshift given to `exe` as `dll` may take nothing over: the
  * program's files use another C runtime (msvcrt.dll, ucrtbased.dll) and
- * none the UCRT. A warning, not a refusal: a module it loads later (a
- * plugin, as rundll32 or a MinGW host loads one) may use the UCRT, and
- * heapshift, there first, takes that over. Undefined when the program
- * uses the UCRT, links its C runtime in, or cannot be read.
+ * none the UCRT, or import no C runtime DLL at all (a C runtime linked
+ * in, as MSVC's /MT and Rust's crt-static do, or none). A warning, not a
+ * refusal: a module it loads later (a plugin, as rundll32 or a MinGW host
+ * loads one) may use the UCRT, and heapshift, there first, takes that
+ * over. Undefined when the program uses the UCRT, cannot be read, or lies
+ * in Windows' own directories (the DLLs beside it are not looked into).
  */
 export async function otherRuntimeWarning(
   exe: string,
@@ -30,13 +36,20 @@ export async function otherRuntimeWarning(
   } catch {
     return undefined; // its own checks say why it cannot be read
   }
+  const name = baseName(exe);
+  const bits32 = fileArch(exe) === "x86";
+  const unless =
+    `unless the program loads a module that uses the UCRT (a plugin), though it reports itself live`;
+  if (use.kind === "static" && !use.unfollowed) {
+    return `heapshift takes over the UCRT's allocator (ucrtbase.dll), and ${name} ${STATIC_RUNTIME}, so ${dll} would have nothing to take over ${unless}; ${
+      freeRisk(name, { free: "its own free", bits32 })
+    }`;
+  }
   if (use.kind !== "msvcrt" && use.kind !== "debug-ucrt") return undefined;
-  return `heapshift takes over the UCRT's allocator (ucrtbase.dll), and ${
-    baseName(exe)
-  } uses ${
+  return `heapshift takes over the UCRT's allocator (ucrtbase.dll), and ${name} uses ${
     runtimeOf(use)
-  }, none of its files the UCRT: ${dll} would have nothing to take over unless the program loads a module that uses the UCRT (a plugin), though it reports itself live; ${
-    freeRisk(baseName(exe), { bits32: fileArch(exe) === "x86" })
+  }, none of its files the UCRT: ${dll} would have nothing to take over ${unless}; ${
+    freeRisk(name, { bits32 })
   }`;
 }
 
@@ -104,8 +117,10 @@ export async function loadedOtherRuntimeWarning(
 /**
  * What runs a program's own code when that is not the UCRT: another C
  * runtime DLL, or (an IL-only .NET program, the .NET Framework's, which
- * imports no C runtime itself) the .NET runtime; undefined for the UCRT,
- * a static C runtime, or a file that cannot be read.
+ * imports no C runtime itself) the .NET runtime, or a C runtime linked in
+ * (no C runtime DLL imported); undefined for the UCRT, a program in
+ * Windows' own directories that imports none, or a file that cannot be
+ * read.
  */
 async function programRuntime(
   exe: string,
@@ -124,6 +139,14 @@ async function programRuntime(
   } catch {
     return undefined; // inject says why it cannot reach the program
   }
+  const bits32 = fileArch(exe) === "x86";
+  if (use.kind === "static" && !use.unfollowed) {
+    return {
+      what: STATIC_RUNTIME,
+      free: "its own free",
+      bits32,
+    };
+  }
   if (use.kind !== "msvcrt" && use.kind !== "debug-ucrt") return undefined;
-  return { what: `uses ${runtimeOf(use)}`, bits32: fileArch(exe) === "x86" };
+  return { what: `uses ${runtimeOf(use)}`, bits32 };
 }

@@ -108,3 +108,24 @@ Deno.test("loadedOtherRuntimeWarning: an IL-only .NET program that runs 32-bit (
     );
   });
 });
+
+Deno.test("loadedOtherRuntimeWarning: a program that imports no C runtime DLL (one linked in, as MSVC's /MT and Rust's crt-static) is warned of as one on msvcrt.dll is; not once a module of its on the UCRT is loaded", async () => {
+  await withDir(async (dir) => {
+    const app = { name: "game.exe", path: `${dir}/game.exe` };
+    await Deno.writeFile(
+      app.path,
+      buildPe({ imports: [{ dll: "KERNEL32.dll", symbols: ["HeapFree"] }] }),
+    );
+    const plugin = { name: "mod.dll", path: `${dir}/mod.dll` };
+    await Deno.writeFile(plugin.path, buildPe({ dll: true }));
+    const w = await loadedOtherRuntimeWarning([app], "heapshift.dll");
+    assert.match(
+      w ?? "",
+      /^heapshift takes over the UCRT's allocator \(ucrtbase\.dll\), and game\.exe imports no C runtime DLL for its allocations \(it links one in, or uses none: neither it nor the DLLs it imports from beside it import ucrtbase\.dll or api-ms-win-crt-heap\), none of its loaded modules the UCRT yet: heapshift\.dll takes over only the allocations of a module it loads later that uses the UCRT \(a plugin\), though it reports itself live; a block such a module allocates is mimalloc's: should game\.exe free it with its own free/,
+    );
+    assert.equal(
+      await loadedOtherRuntimeWarning([app, plugin], "heapshift.dll"),
+      undefined,
+    );
+  });
+});

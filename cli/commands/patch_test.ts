@@ -421,6 +421,41 @@ Deno.test("patch warns when heapshift is added to a program on another C runtime
   });
 });
 
+Deno.test("patch warns when heapshift is added to a program that imports no C runtime DLL (a static C runtime, Rust's or Deno's own, none at all): nothing to take over", async () => {
+  await withDir(async (dir) => {
+    const exe = `${dir}/static.exe`;
+    await Deno.writeFile(
+      exe,
+      buildPe({
+        imports: [{ dll: "KERNEL32.dll", symbols: ["HeapAlloc", "HeapFree"] }],
+      }),
+    );
+    const p = await cli(["patch", exe]);
+    assert.equal(p.code, 0, p.stderr);
+    assert.match(
+      p.stdout,
+      /warning {2}heapshift takes over the UCRT's allocator \(ucrtbase\.dll\), and static\.exe imports no C runtime DLL for its allocations \(it links one in, or uses none: neither it nor the DLLs it imports from beside it import ucrtbase\.dll or api-ms-win-crt-heap\), so heapshift\.dll would have nothing to take over unless the program loads a module that uses the UCRT \(a plugin\), though it reports itself live; a block such a module allocates is mimalloc's: should static\.exe free it with its own free \(memory a plugin hands over\), Windows ends the program \(dll\/README\.md, Known limits\)$/m,
+    );
+    // A DLL beside it that uses the UCRT is what heapshift takes over.
+    await Deno.writeFile(
+      `${dir}/engine.dll`,
+      buildPe({ dll: true }),
+    );
+    await Deno.writeFile(
+      exe,
+      buildPe({
+        imports: [
+          { dll: "KERNEL32.dll", symbols: ["ExitProcess"] },
+          { dll: "engine.dll", symbols: ["run"] },
+        ],
+      }),
+    );
+    const e = await cli(["patch", exe, "-l"]);
+    assert.equal(e.code, 0, e.stderr);
+    assert.doesNotMatch(e.stdout, /nothing to take over/);
+  });
+});
+
 Deno.test("patch --dll given a path, drive-relative ones (C:x.dll) too, says to give the file name the program is to import", () => {
   for (
     const [dll, name] of [
