@@ -17,6 +17,7 @@ import {
 } from "./headers.ts";
 import type { ImportedDll } from "./imports.ts";
 import { type PeInfo, readPe } from "./reader.ts";
+import type { FileRange } from "./layout.ts";
 import { type ByteSource, bytesSource, FileSource } from "./source.ts";
 import { readExports } from "./exports.ts";
 import {
@@ -476,11 +477,31 @@ function checkOptions(options: PatchBytesOptions): {
 }
 
 /** Where data after the sections starts, past a COFF symbol table there. */
-function payloadStart(info: PeInfo, endSec: number): number {
-  const t = info.symbolTable;
+function payloadStart(src: ByteSource, info: PeInfo, endSec: number): number {
+  const t = info.symbolTable ?? movedSymbols(src, info.headers, endSec);
   return t && t.offset <= endSec + 8 && t.offset >= endSec
     ? t.offset + t.size
     : endSec;
+}
+
+/**
+ * The COFF symbol table at `at` (the end of the sections) when the header
+ * points at none the file holds but its count of symbols and a string
+ * table's size there fit the file: UPX packs a MinGW program's sections
+ * smaller and copies its symbols after them, keeping the count but not the
+ * pointer.
+ */
+function movedSymbols(
+  src: ByteSource,
+  h: PeHeaders,
+  at: number,
+): FileRange | undefined {
+  if (h.pointerToSymbolTable === 0 || h.numberOfSymbols === 0) return;
+  const strings = at + h.numberOfSymbols * 18;
+  if (strings + 4 > h.fileSize) return;
+  const size = u32(src.read(strings, 4), 0);
+  if (size < 4 || strings + size > h.fileSize) return;
+  return { offset: at, size: strings + size - at };
 }
 
 /**
@@ -607,7 +628,7 @@ function addSection(
   if (total > 0xffffffff) {
     throw new PePatchError("the patched file would exceed 4 GiB");
   }
-  const from = payloadStart(info, endSec);
+  const from = payloadStart(src, info, endSec);
   const payload = payloadSize(src, info, { from, to: keepEnd });
   // Windows maps sections back to back and refuses a gap: the new one
   // starts where the last ends, although SizeOfImage may stop short of

@@ -665,6 +665,32 @@ Deno.test("patchImportsBytes() refuses to move data appended after the sections 
   assert.equal(patchImportsBytes(imported).action, "moved");
 });
 
+Deno.test("COFF symbols that UPX moved to the end of the sections, its header still pointing where they were, are no payload; data after them is", () => {
+  // UPX packs a MinGW program's sections smaller and copies what follows
+  // them, its symbols, after the packed ones, keeping the header's count
+  // but not its pointer.
+  const packed = (overlay?: Uint8Array) => {
+    const b = buildPe({ symbols: 40, overlay });
+    const h = info(b).headers;
+    put32(b, h.peOffset + 12, h.pointerToSymbolTable + 0x10000);
+    assert.equal(info(b).symbolTable, undefined);
+    return b;
+  };
+  const r = patchImportsBytes(packed());
+  assert.equal(r.action, "added");
+  assert.ok(!r.warnings.some((w) => /data after the sections/.test(w)));
+  assert.deepEqual(removeImportBytes(r.bytes).bytes, packed());
+  const payload = new Uint8Array(77).fill(0xcd);
+  assert.throws(
+    () => patchImportsBytes(packed(payload)),
+    (e: Error) =>
+      e instanceof PePatchError &&
+      e.message.includes(
+        "it carries 77 bytes of data after its sections and COFF symbols",
+      ),
+  );
+});
+
 Deno.test("patchImportsBytes() refuses a program that demands a valid signature (FORCE_INTEGRITY)", () => {
   for (const o of [{}, { certificate: 256 }]) {
     const b = buildPe(o);

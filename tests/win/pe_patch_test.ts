@@ -200,24 +200,31 @@ test("a SizeOfImage short of the last section by less than a page: the program r
   });
 });
 
-test("a COFF symbol table the header points past the end of the file (UPX keeps the linker's pointer): the program runs, patched and undone", async () => {
+test("COFF symbols where UPX leaves them (the header's pointer kept as the linker wrote it, past the end or away from the symbols, which follow the sections): the program runs, patched and undone", async () => {
   await withCopy(async (_dir, exe) => {
     // The fixture is MinGW's, with COFF symbols after its sections: UPX
-    // packs it smaller but keeps the header's pointer to them, which the
-    // loader never reads (here they are cut off, so no data follows).
+    // packs the sections smaller and copies the symbols after them, but
+    // keeps the header's pointer, which the loader never reads. Here: the
+    // symbols cut off, the pointer then past the end; and the symbols
+    // kept after the sections, the pointer a page away.
     const b = await Deno.readFile(exe);
     const h = readHeaders(bytesSource(b));
     assert(h.pointerToSymbolTable > 0, "the fixture has COFF symbols");
-    const stripped = b.slice(0, endOfSectionData(h));
-    const sum = h.optionalHeaderOffset + 64;
-    if (h.checksum !== 0) {
-      new DataView(stripped.buffer).setUint32(
-        sum,
-        peChecksum(stripped, sum),
-        true,
-      );
-    }
-    await patchRunUndo(exe, stripped);
+    const withSum = (x: Uint8Array) => {
+      const sum = h.optionalHeaderOffset + 64;
+      if (h.checksum !== 0) {
+        new DataView(x.buffer).setUint32(sum, peChecksum(x, sum), true);
+      }
+      return x;
+    };
+    await patchRunUndo(exe, withSum(b.slice(0, endOfSectionData(h))));
+    const away = b.slice();
+    new DataView(away.buffer).setUint32(
+      h.peOffset + 12,
+      h.pointerToSymbolTable + 0x1000,
+      true,
+    );
+    await patchRunUndo(exe, withSum(away));
   });
 });
 
