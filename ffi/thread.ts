@@ -16,7 +16,9 @@ import { ntQueryInformationThread } from "./ntdll.ts";
 // tens of MiB: a 32-bit program late in its life may have no hole that
 // large, and CreateRemoteThread failed with error 8 (tests/win/
 // dll_vafull_test.ts). LoadLibraryW and every DLL's thread attach run on it.
-const STACK_RESERVE = 1n << 20n;
+/** The address space a remote thread's stack reserves (1 MiB). */
+export const REMOTE_STACK_RESERVE = 1 << 20;
+const STACK_RESERVE = BigInt(REMOTE_STACK_RESERVE);
 const STACK_SIZE_PARAM_IS_A_RESERVATION = 0x10000;
 
 /** `CreateRemoteThread` at `start` with `options.parameter` (default 0). */

@@ -26,6 +26,7 @@ import {
   type Handle,
   INJECT_ACCESS,
   isBeingDebugged,
+  REMOTE_STACK_RESERVE,
   type RemoteResult,
   RemoteTimeoutError,
   type ThenCall,
@@ -227,6 +228,16 @@ async function callInTarget(
         { cause: e },
       );
     }
+    if (
+      e instanceof Win32Error && e.code === ERROR.NOT_ENOUGH_MEMORY &&
+      target.arch === "x86" && e.call in ADDRESS_SPACE_USE
+    ) {
+      throw new HeapshiftError(
+        "failed",
+        addressSpaceMessage(e.call as keyof typeof ADDRESS_SPACE_USE, call),
+        { cause: e },
+      );
+    }
     throw processError(e, { pid, doing });
   }
   if (!result.returned) {
@@ -243,6 +254,39 @@ async function callInTarget(
     );
   }
   return result;
+}
+
+/**
+ * What each step of a remote call takes of a 32-bit target's addresses. The
+ * thread's stack: the reservation asked for (ffi/thread.ts); on Windows,
+ * WOW64 gives each thread a 64-bit stack in those addresses as well
+ * (usually 512 KB: Microsoft's "Performance and Memory Consumption Under
+ * WOW64").
+ */
+const ADDRESS_SPACE_USE = {
+  VirtualAllocEx: (fn: string) =>
+    `the page heapshift writes its call to ${fn} into`,
+  CreateRemoteThread: (fn: string) =>
+    `the thread heapshift starts in it to call ${fn}, whose stack needs a free range of ${
+      REMOTE_STACK_RESERVE >> 20
+    } MiB at least`,
+};
+
+/**
+ * A 32-bit target's "not enough memory" from a step of a remote call: its
+ * own 2 GiB (4 GiB) of addresses ran out, not the machine's memory, which
+ * is what Windows' words suggest.
+ */
+function addressSpaceMessage(
+  step: keyof typeof ADDRESS_SPACE_USE,
+  call: Kernel32Call,
+): string {
+  const advice = call.fn === "LoadLibraryW"
+    ? "launch it with heapshift instead, which loads the DLL before the program's own code runs"
+    : "nothing can be started in it until it frees some";
+  return `Cannot ${call.doing} process ${call.pid}: the 32-bit process has no room left in its address space for ${
+    ADDRESS_SPACE_USE[step](call.fn)
+  } (${step}: not enough memory, error ${ERROR.NOT_ENOUGH_MEMORY}): a 32-bit program late in its life may have used up its 2 GiB (4 GiB when large-address-aware) of addresses, whatever memory the machine has free; ${advice}`;
 }
 
 /** The steps of a remote call, on a handle opened with the rights for them. */

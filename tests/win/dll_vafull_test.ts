@@ -3,7 +3,8 @@
 // takeover goes live (or refuses cleanly), and every allocation then gives
 // UCRT's answer, a block or NULL with ENOMEM, old blocks intact, no heap
 // report (the harness fails a run on one).
-import { assert, assertEquals } from "./assert.ts";
+import { assert, assertEquals, assertRejects } from "./assert.ts";
+import { HeapshiftError, inject } from "../../mod.ts";
 import {
   ARCHES,
   finishTarget,
@@ -79,5 +80,28 @@ if (ARCHES.includes("x86")) {
       if (!values.has(m[1])) values.set(m[1], m[2]);
     }
     assertOutOfMemory({ get: (k) => values.get(k), text });
+  });
+
+  // No hole left as large as the 1 MiB stack of the thread that loads the
+  // DLL (holes of 128 to 512 KiB): Windows says "Not enough memory", which
+  // reads as RAM; it is the 32-bit program's own addresses that ran out.
+  test("vafull: inject into a program with no hole for the loading thread's stack says its address space is used up [x86]", async () => {
+    await using target = await startTarget(
+      fixture("dll_vafull.exe", "x86"),
+      { args: ["inject", "128"] },
+    );
+    const pid = target.readyPid;
+    const r = await runCli(["inject", String(pid)]);
+    assertEquals(r.code, 1, r.stderr);
+    assertEquals(
+      r.stderr.trim(),
+      `error: Cannot inject heapshift32.dll into process ${pid}: the 32-bit process has no room left in its address space for the thread heapshift starts in it to call LoadLibraryW, whose stack needs a free range of 1 MiB at least (CreateRemoteThread: not enough memory, error 8): a 32-bit program late in its life may have used up its 2 GiB (4 GiB when large-address-aware) of addresses, whatever memory the machine has free; launch it with heapshift instead, which loads the DLL before the program's own code runs`,
+    );
+    const e = await assertRejects(
+      () => inject(pid, hookDll("x86")),
+      HeapshiftError,
+      "the 32-bit process has no room left in its address space",
+    );
+    assertEquals(e.kind, "failed");
   });
 }
