@@ -933,7 +933,7 @@ async function unloadFrom(
   if (modulesFor(target, doing).some((m) => m.base === mod.base)) {
     throw new HeapshiftError(
       "pinned",
-      `Cannot ${doing} process ${pid}: it stays loaded after FreeLibrary: it is pinned (heapshift.dll pins itself so its hooks are never unmapped) or held by another reference, from another load of it or from a thread the C runtime started in its code (_beginthreadex, std::thread) until that thread ends; heapshift's own reference is given back, so unless it is pinned it unloads once the others are released`,
+      `Cannot ${doing} process ${pid}: it stays loaded after FreeLibrary: it is pinned (heapshift's DLL, heapshift.dll or heapshift32.dll, pins itself so its hooks are never unmapped) or held by another reference, from another load of it or from a thread the C runtime started in its code (_beginthreadex, std::thread) until that thread ends; heapshift's own reference is given back, so unless it is pinned it unloads once the others are released`,
     );
   }
 }
