@@ -375,6 +375,7 @@ export function otherPassSkipped(options: { ci: boolean }): Counts | null {
  * ({@linkcode NOT_ON_MS_UCRT}) say why.
  */
 export const MS_UCRT_FILES = [
+  "dll_churn_test.ts",
   "dll_conformance_test.ts",
   "dll_counters_test.ts",
   "dll_exit_armed_test.ts",
