@@ -239,7 +239,9 @@ enum {
   THREADS_GONE = 2,
   UNARMED = 3,   /* the atexit entry is yet to be asked for */
   ARMING = 4,    /* a thread is asking for it */
-  AWAIT_ARM = 5  /* the injector will ask for it; hooks wait for that */
+  AWAIT_ARM = 5, /* the injector will ask for it; hooks wait for that */
+  EXIT_MAYBE = 6 /* asking took long: exit() may have run the table first;
+                    as EXIT_BEGUN until maybe_until (threads_gone) */
 };
 static volatile LONG exit_state;
 static BOOLEAN(NTAPI* shutdown_in_progress)(void);
@@ -270,8 +272,19 @@ static BOOL loader_lock_held(void) {
 }
 
 /* Longer than registering takes, unless exit() held the lock (ms; Windows'
- * tick is 15.6 ms). Wrong the other way it costs only the slow path. */
+ * tick is 15.6 ms). Wrong the other way it costs the slow path for
+ * ARM_MAYBE_MS. */
 #define ARM_WAITED_MS 100
+/* How long a request that took longer stays EXIT_MAYBE (ms). Had exit()
+ * held the lock, it let it go having run the table, and ExitProcess comes
+ * next: within this, every hook checks for it. Without it, the process runs
+ * on and so does the entry, in the table: a thread preempted there, or one
+ * that waited while another thread held the lock, must not leave every hook
+ * on its slow path and the trimmer stopped for the process's life. (After
+ * _cexit(), a program that goes on is left as one that calls ExitProcess
+ * directly.) */
+#define ARM_MAYBE_MS 2000
+static volatile ULONGLONG maybe_until;
 
 /* Registers on_exit_begun for exit() and quick_exit(); FALSE if a table
  * could not take it (it would never run). */
@@ -291,11 +304,16 @@ static BOOL arm_exit_watch(LONG from) {
   ULONGLONG asked = GetTickCount64();
   BOOL registered = register_exit_entries();
   SetLastError(err);
-  if (!registered || GetTickCount64() - asked > ARM_WAITED_MS) {
-    /* It probably waited for exit() to let the lock go: the entry went into
-     * a table already run (or no table took it). Act as if it ran (the
-     * hooks keep checking). */
+  ULONGLONG now = GetTickCount64();
+  if (!registered) {
+    /* No table took it: act as if it ran (the hooks keep checking). */
     on_exit_begun();
+  } else if (now - asked > ARM_WAITED_MS) {
+    /* It may have waited for exit() to let the lock go, and gone into a
+     * table already run: the hooks check for the end for a while (the
+     * trimmer goes on: exit() stops it, if that is what held the lock). */
+    maybe_until = now + ARM_MAYBE_MS;
+    InterlockedCompareExchange(&exit_state, EXIT_MAYBE, ARMING);
   } else {
     InterlockedCompareExchange(&exit_state, RUNNING, ARMING);
   }
@@ -374,7 +392,14 @@ static inline void arm_if_unarmed(const void* caller) {
 
 static HS_NOINLINE BOOL threads_gone(void) {
   if (exit_state == THREADS_GONE) return TRUE;
-  if (shutdown_in_progress == NULL || !shutdown_in_progress()) return FALSE;
+  if (shutdown_in_progress == NULL || !shutdown_in_progress()) {
+    /* no ExitProcess since a long request: the process runs on (a real
+     * exit() meanwhile moved the state on, and this changes nothing) */
+    if (exit_state == EXIT_MAYBE && GetTickCount64() > maybe_until) {
+      InterlockedCompareExchange(&exit_state, RUNNING, EXIT_MAYBE);
+    }
+    return FALSE;
+  }
   exit_state = THREADS_GONE;
   return TRUE;
 }

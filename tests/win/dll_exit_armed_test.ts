@@ -176,3 +176,25 @@ for (
     },
   );
 }
+
+testArches(
+  "exit: a program's own mid-run LoadLibrary, whose exit watch is armed by a thread held up 300 ms inside _crt_atexit with no exit() under way: the process is not taken for exiting (_heapmin still trims)",
+  async (arch) => {
+    // trim-optimize: _heapmin makes a trim pass unless heapshift has taken
+    // the process for exiting (trim.c stops then). The hold-up stands for a
+    // thread preempted there, or waiting for the CRT's exit lock while
+    // another thread holds it (a DLL's atexit entries run under it as it
+    // is unloaded).
+    const run = await runFixture(
+      fixture("dll_arm_stall.exe", arch),
+      [hookDll(arch)],
+      { timeoutMs: 30_000, env: { HEAPSHIFT_TEST_FAULTS: "trim-optimize" } },
+    );
+    assertEquals(
+      run.lines,
+      ["live=1", "stall.hit=1", "heapmin.passes=1", "done"],
+      run.lines.join(" | "),
+    );
+    assertEquals(run.code, 0);
+  },
+);
