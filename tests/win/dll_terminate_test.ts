@@ -9,7 +9,7 @@ import { hookDll, testArches } from "./harness.ts";
 import { assertValues, runValues } from "./fixture_values.ts";
 
 testArches(
-  "threads: 160 threads ended with TerminateThread leave their blocks intact, freed and moved by the others, and the exit normal",
+  "threads: 160 threads (x86: 80) ended with TerminateThread leave their blocks intact, freed and moved by the others, and the exit normal",
   async (arch) => {
     assertValues(
       await runValues("dll_terminate.exe", [hookDll(arch)], { arch }),
