@@ -138,6 +138,10 @@ export interface OriginLook {
 
 /** Modules no process survives losing. */
 const SYSTEM_CORE = new Set(["ntdll.dll", "kernel32.dll", "kernelbase.dll"]);
+/** How many more looks, how far apart (ms), at threads found in a module's
+ * code or holding a return into it, not begun there (eject). */
+const RELOOKS = 3;
+const RELOOK_MS = 50;
 
 /** One remote call of a kernel32 function, for {@linkcode callKernel32}. */
 interface Kernel32Call {
@@ -876,7 +880,20 @@ async function unloadFrom(
       `Cannot ${doing} process ${pid}: it is this process, whose threads eject cannot suspend to see whether one runs in ${mod.name} (it would stop itself); end ${mod.name}'s threads and pass force: true (--force on the command line) to unload it anyway`,
     );
   }
-  const running = look ? threadsInModule(target, mod) : [];
+  let running = look ? threadsInModule(target, mod) : [];
+  // A stack holds values calls left in frames that have not overwritten
+  // them, which read as returns into the module: threads found in it, none
+  // begun there, are looked at again (one really there stays). The last
+  // look decides, as a single one would.
+  for (
+    let again = 0;
+    again < RELOOKS && running.length &&
+    running.every((t) => t.how === "inside");
+    again++
+  ) {
+    await new Promise((r) => setTimeout(r, RELOOK_MS));
+    running = threadsInModule(target, mod);
+  }
   const seen = running.filter((t) => t.how !== "unknown");
   if (seen.length) {
     const began = seen.filter((t) => t.how === "began");
