@@ -360,6 +360,15 @@ unsigned hs_mi_load(void) {
    * still gets large ones. MIMALLOC_ARENA_RESERVE still sets it. */
   mi_option_set_default(mi_option_arena_reserve, 64 * 1024); /* KiB */
 #endif
+#if MI_INTPTR_SIZE == 4
+  /* 32 bits: the first arena's reservation 16 MiB, not 128 (v2 and v3).
+   * It is address space taken at once from a program that may be short of
+   * it (a 32-bit game late in its life, whose own large allocations need
+   * it); a 4 MiB heap took 129 MiB of it (tests/win/
+   * dll_va_reserve_test.ts). mimalloc doubles it every 8 arenas; larger
+   * blocks than an arena holds come from the OS directly. */
+  mi_option_set_default(mi_option_arena_reserve, 16 * 1024); /* KiB */
+#endif
 #if MI_MALLOC_VERSION >= 340 && !MI_PAGE_MAP_FLAT
   /* the page map's size and the hooks' bound agree (page_map_whole) */
   mi_option_set(mi_option_max_vabits, MI_MAX_VABITS);
