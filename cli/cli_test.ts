@@ -30,6 +30,27 @@ import { craftPe, importsBody } from "../pe/_test_crafted.ts";
 const LINUX_ONLY = Deno.build.os === "windows";
 const CLI = fileURLToPath(new URL("../cli.ts", import.meta.url));
 
+/**
+ * A stand-in wine (the shell `script`) in `dir`, with a prefix and a
+ * Windows Deno file: what the Linux bridge needs to run it; `env` puts it
+ * first on PATH.
+ */
+async function fakeWine(
+  dir: string,
+  script: string,
+): Promise<{ prefix: string; env: Record<string, string> }> {
+  await Deno.writeTextFile(`${dir}/wine`, script, { mode: 0o755 });
+  const prefix = `${dir}/pfx`;
+  await Deno.mkdir(prefix);
+  await Deno.writeTextFile(`${prefix}/system.reg`, "");
+  await Deno.writeTextFile(`${dir}/deno.exe`, "");
+  const env = {
+    PATH: `${dir}:${Deno.env.get("PATH")}`,
+    HEAPSHIFT_WINDENO: `${dir}/deno.exe`,
+  };
+  return { prefix, env };
+}
+
 Deno.test("--help of every command has an example and exits 0", async () => {
   const top = await cli(["--help"]);
   assert.equal(top.code, 0);
@@ -815,19 +836,10 @@ Deno.test({
     try {
       // A stand-in for wine that records how it was called.
       const log = `${dir}/wine.log`;
-      await Deno.writeTextFile(
-        `${dir}/wine`,
+      const { prefix, env } = await fakeWine(
+        dir,
         `#!/bin/sh\necho "WINEPREFIX=$WINEPREFIX" > '${log}'\nfor a in "$@"; do printf '%s\\n' "$a" >> '${log}'; done\nexit 7\n`,
-        { mode: 0o755 },
       );
-      const prefix = `${dir}/pfx`;
-      await Deno.mkdir(prefix);
-      await Deno.writeTextFile(`${prefix}/system.reg`, "");
-      await Deno.writeTextFile(`${dir}/deno.exe`, "");
-      const env = {
-        PATH: `${dir}:${Deno.env.get("PATH")}`,
-        HEAPSHIFT_WINDENO: `${dir}/deno.exe`,
-      };
       const r = await cli([
         "stats",
         "42",
@@ -1095,20 +1107,12 @@ Deno.test({
   fn: () =>
     withVars(["WINE"], async (dir) => {
       const ran = `${dir}/ran`;
-      await Deno.writeTextFile(
-        `${dir}/wine`,
+      const fake = await fakeWine(
+        dir,
         `#!/bin/sh\nif [ "$1" = --version ]; then echo wine-8.0; exit 0; fi\ntouch '${ran}'\nexit 7\n`,
-        { mode: 0o755 },
       );
-      const prefix = `${dir}/pfx`;
-      await Deno.mkdir(prefix);
-      await Deno.writeTextFile(`${prefix}/system.reg`, "");
-      await Deno.writeTextFile(`${dir}/deno.exe`, "");
-      const env = {
-        PATH: `${dir}:${Deno.env.get("PATH")}`,
-        HEAPSHIFT_WINDENO: `${dir}/deno.exe`,
-        WINE: "",
-      };
+      const { prefix } = fake;
+      const env = { ...fake.env, WINE: "" };
       const r = await cli(["ps", "--prefix", prefix], env);
       assert.equal(r.code, 1, r.stderr);
       assert.match(
