@@ -139,6 +139,9 @@ Deno.test({
           ],
           cwd: outside,
           env: {
+            // run by `deno task` from there (under `deno task test`, ours
+            // would name the checkout)
+            INIT_CWD: outside,
             XDG_CACHE_HOME: cache,
             HEAPSHIFT_WINE_PREFIX: "demo-test",
             // (the cache moved: Deno's own stays where it is)
