@@ -396,6 +396,7 @@ export const MS_UCRT_FILES = [
   "dll_threads_test.ts",
   "dll_tls_late_test.ts",
   "dll_trim_test.ts",
+  "dll_va_reserve_test.ts",
   "dll_vafull_test.ts",
   "harness_test.ts",
   "programs_test.ts",
