@@ -310,8 +310,10 @@ static BOOL arm_exit_watch(LONG from) {
     on_exit_begun();
   } else if (now - asked > ARM_WAITED_MS) {
     /* It may have waited for exit() to let the lock go, and gone into a
-     * table already run: the hooks check for the end for a while (the
-     * trimmer goes on: exit() stops it, if that is what held the lock). */
+     * table already run: the hooks check for the end for a while. The
+     * trimmer goes on: had exit() held the lock, it ran the table before
+     * our entry was in it, so nothing stops the trimmer before ExitProcess
+     * (as when ExitProcess is called directly, trim.c's "Exit"). */
     maybe_until = now + ARM_MAYBE_MS;
     InterlockedCompareExchange(&exit_state, EXIT_MAYBE, ARMING);
   } else {
