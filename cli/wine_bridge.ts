@@ -99,17 +99,46 @@ const GET_WINE =
 export async function hostWineVersion(
   wine: string,
 ): Promise<string | undefined> {
+  let child: Deno.ChildProcess;
   try {
-    const out = await new Deno.Command(wine, {
+    child = new Deno.Command(wine, {
       args: ["--version"],
       stdin: "null",
       stdout: "piped",
       stderr: "null",
-      signal: AbortSignal.timeout(15_000),
-    }).output();
-    return new TextDecoder().decode(out.stdout).trim() || undefined;
+    }).spawn();
   } catch {
     return undefined;
+  }
+  // Stopping the wrapper is not enough: a shell script's child keeps the
+  // pipe open, and reading it to its end waits for that child.
+  const reader = child.stdout.getReader();
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const gaveUp = new Promise<undefined>((done) => {
+    timer = setTimeout(() => done(undefined), 15_000);
+  });
+  const answer = await Promise.race([readAll(reader), gaveUp]);
+  clearTimeout(timer);
+  if (answer === undefined) {
+    try {
+      child.kill();
+    } catch { /* it ended meanwhile */ }
+    await reader.cancel().catch(() => {});
+  }
+  await child.status;
+  return answer?.trim() || undefined;
+}
+
+/** A stream's bytes as text, to its end. */
+async function readAll(
+  reader: ReadableStreamDefaultReader<Uint8Array>,
+): Promise<string> {
+  const decoder = new TextDecoder();
+  let text = "";
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) return text + decoder.decode();
+    text += decoder.decode(value, { stream: true });
   }
 }
 

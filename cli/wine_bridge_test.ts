@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { windowsDenoCandidates } from "./wine_bridge.ts";
+import { hostWineVersion, windowsDenoCandidates } from "./wine_bridge.ts";
 import { cacheDir } from "../tasks/winenv.ts";
 import { withVar } from "../pe/_test_dir.ts";
 
@@ -23,5 +23,26 @@ Deno.test(
       }
       return Promise.resolve();
     });
+  },
+);
+
+Deno.test(
+  "hostWineVersion: a wine wrapper whose child holds its output and hangs is given up on at 15 s, as one that hangs itself is",
+  { ignore: ON_WINDOWS },
+  async () => {
+    const dir = await Deno.makeTempDir();
+    try {
+      // A shell wrapper that runs its wine without exec: once it is
+      // stopped, its child still holds the output pipe.
+      const wine = `${dir}/wine`;
+      await Deno.writeTextFile(wine, `#!/bin/sh\nsleep 40\necho wine-8.0\n`);
+      await Deno.chmod(wine, 0o755);
+      const t0 = Date.now();
+      assert.equal(await hostWineVersion(wine), undefined);
+      const took = Date.now() - t0;
+      assert.ok(took < 25_000, `${took} ms`);
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
   },
 );
