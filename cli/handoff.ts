@@ -11,6 +11,7 @@ import type { LaunchedProcess, ProcessInfo } from "./api.ts";
 import { baseName } from "../src/_paths.ts";
 import { isSystemDll, systemRoot } from "../src/_system_dll.ts";
 import { crashStatus } from "../src/_exit_status.ts";
+import { createdAt } from "../src/_created_at.ts";
 import { quoteArg } from "../mod.ts";
 import { fileArch } from "./dll.ts";
 import {
@@ -338,13 +339,9 @@ function sessionOf(pid: number): number | undefined {
 /** The rights the watch opens a process with: its creation time, its end. */
 const WATCH_ACCESS = PROCESS.QUERY_LIMITED_INFORMATION | PROCESS.SYNCHRONIZE;
 
+/** When process `pid` was created, opened as the watch opens it. */
 function creationTime(pid: number): bigint | undefined {
-  try {
-    using process = openProcess(pid, WATCH_ACCESS);
-    return processCreationTime(process);
-  } catch {
-    return undefined;
-  }
+  return createdAt(pid, { access: WATCH_ACCESS });
 }
 
 /**

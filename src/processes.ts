@@ -7,13 +7,8 @@
 
 import type { Arch } from "./arch.ts";
 import { HeapshiftError } from "./heapshift_error.ts";
-import {
-  openProcess,
-  PROCESS,
-  processCreationTime,
-  processEntries,
-  processImagePath,
-} from "../ffi/mod.ts";
+import { PROCESS, processEntries, processImagePath } from "../ffi/mod.ts";
+import { createdAt } from "./_created_at.ts";
 import { openTarget } from "./_target.ts";
 import { guard } from "./_error_kinds.ts";
 import { MAX_TIMER_MS, shown, timeoutMs } from "./_timeout.ts";
@@ -253,18 +248,8 @@ export function isNewInstance(
   if (!before.has(pid)) return true;
   const then = before.get(pid);
   if (then === undefined) return false;
-  const now = (options.createdAt ?? createdAt)(pid);
+  const now = options.createdAt ? options.createdAt(pid) : createdAt(pid);
   return now !== undefined && now !== then;
-}
-
-/** When process `pid` was created; undefined when it cannot be asked. */
-function createdAt(pid: number): bigint | undefined {
-  try {
-    using process = openProcess(pid, PROCESS.QUERY_LIMITED_INFORMATION);
-    return processCreationTime(process);
-  } catch {
-    return undefined;
-  }
 }
 
 /**

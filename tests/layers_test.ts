@@ -30,6 +30,8 @@ const CLI_FROM_SRC: Record<string, string> = {
     "which output names Windows would not give the file, which the CLI refuses for its own options too (patchImports refuses them as bad-path)",
   "src/_lasting_instance.ts":
     "the wait for the instance of a program that runs on, which inject --wait shares with waitAndInject, taking each over through the CLI's own checks and words",
+  "src/_created_at.ts":
+    "when a process was created, which tells the instances the hand-over watch follows from later ones given their pids: no API meaning",
   "src/_exit_status.ts":
     "processEnded, how a process ended behind an error's message, which the CLI words (crashStatus is in mod.ts too)",
 };
